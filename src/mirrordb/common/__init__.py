@@ -1,0 +1,1 @@
+"""Small building blocks shared by every subsystem: LSNs, CRC-32C, errors, invariants, file I/O."""

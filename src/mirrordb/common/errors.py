@@ -1,0 +1,111 @@
+"""The two kinds of failure.
+
+Operating errors (bad input, a damaged file, a full disk, a peer gone, a serialization conflict) are
+``MirrordbError`` subclasses carrying a SQLSTATE, a message, and optionally detail and hint, exactly
+the fields a PostgreSQL ErrorResponse carries. The SQL layer turns them into ErrorResponses.
+
+Programmer errors (a broken invariant) are ``InvariantViolation``, raised by ``invariant()``. They
+are never caught to carry on: a broken invariant in a critical section stops the server rather than
+letting it write corrupt data.
+"""
+
+from __future__ import annotations
+
+
+class MirrordbError(Exception):
+    """An operating error with PostgreSQL's error fields."""
+
+    sqlstate = "XX000"
+
+    def __init__(self, message: str, *, detail: str | None = None, hint: str | None = None,
+                 sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+        if sqlstate is not None:
+            self.sqlstate = sqlstate
+
+
+class DataCorrupted(MirrordbError):
+    """A file or record failed a structural or checksum check (XX001). Decoders raise only this."""
+
+    sqlstate = "XX001"
+
+
+class WalCorrupted(DataCorrupted):
+    """A WAL page or record is invalid; ``lsn`` is where the reader found the problem."""
+
+    def __init__(self, message: str, lsn: int = 0, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.lsn = lsn
+
+
+class SerializationFailure(MirrordbError):
+    """Concurrent update under REPEATABLE READ (40001)."""
+
+    sqlstate = "40001"
+
+
+class DeadlockDetected(MirrordbError):
+    sqlstate = "40P01"
+
+
+class UniqueViolation(MirrordbError):
+    sqlstate = "23505"
+
+
+class UndefinedObject(MirrordbError):
+    """A relation, index or other object does not exist (42P01 for tables)."""
+
+    sqlstate = "42P01"
+
+
+class DuplicateObject(MirrordbError):
+    sqlstate = "42P07"
+
+
+class InvalidTransactionState(MirrordbError):
+    sqlstate = "25000"
+
+
+class ReadOnlyTransaction(MirrordbError):
+    sqlstate = "25006"
+
+
+class DiskFull(MirrordbError):
+    sqlstate = "53100"
+
+
+class IoError(MirrordbError):
+    sqlstate = "58030"
+
+
+class ObjectNotInPrerequisiteState(MirrordbError):
+    sqlstate = "55000"
+
+
+class QueryCanceled(MirrordbError):
+    sqlstate = "57014"
+
+
+class AdminShutdown(MirrordbError):
+    sqlstate = "57P01"
+
+
+class InvalidParameterValue(MirrordbError):
+    sqlstate = "22023"
+
+
+class ProgramLimitExceeded(MirrordbError):
+    sqlstate = "54000"
+
+
+class InvariantViolation(AssertionError):
+    """A programmer error: the code broke one of its own rules. Never caught to continue."""
+
+
+def invariant(condition: object, message: str) -> None:
+    """Check an invariant; unlike ``assert`` it survives ``python -O``."""
+    if not condition:
+        raise InvariantViolation(message)

@@ -1,0 +1,1 @@
+"""Storage: page layout, relation files (smgr), the buffer pool and the control file."""

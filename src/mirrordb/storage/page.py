@@ -1,0 +1,243 @@
+"""The 8 kB slotted page, in PostgreSQL's layout (bufpage.h), shared by heap and B-tree pages.
+
+Byte layout of a page (all integers little-endian)::
+
+    0   pd_lsn         8   LSN of the end of the last WAL record that changed the page,
+                           stored as PostgreSQL does: uint32 high half, then uint32 low half
+    8   pd_checksum    2   always 0 (data checksums are off)
+    10  pd_flags       2   PD_HAS_FREE_LINES when an unused line pointer can be reused
+    12  pd_lower       2   end of the line pointer array
+    14  pd_upper       2   start of tuple storage
+    16  pd_special     2   start of the access method's special space (BLCKSZ if none)
+    18  pd_pagesize    2   BLCKSZ | layout version 4
+    20  pd_prune_xid   4   unused (0)
+    24  line pointers  4 each: lp_off (15 bits) | lp_flags (2 bits) | lp_len (15 bits)
+    ... free space (the "hole", always zero bytes) ...
+    pd_upper .. pd_special   item storage, each item MAXALIGNed, growing downwards
+    pd_special .. BLCKSZ     special space
+
+Offsets of line pointers ("offset numbers") start at 1, as in PostgreSQL.
+
+Rule that byte-identical redo depends on: every function here is a pure function of the page and
+its arguments, and the hole ``[pd_lower, pd_upper)`` is always zero, so a full-page image with the
+hole left out restores exactly the page the writer had.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from mirrordb.common.errors import DataCorrupted, invariant
+
+BLCKSZ = 8192
+MAXALIGN = 8
+PAGE_LAYOUT_VERSION = 4
+PAGE_HEADER_SIZE = 24
+ITEM_ID_SIZE = 4
+FIRST_OFFSET = 1
+
+LP_UNUSED = 0
+LP_NORMAL = 1
+LP_REDIRECT = 2
+LP_DEAD = 3
+
+PD_HAS_FREE_LINES = 0x0001
+
+_HEADER = struct.Struct("<IIHHHHHHI")
+_ITEM_ID = struct.Struct("<I")
+_LSN = struct.Struct("<II")
+_LOWER_UPPER = struct.Struct("<HH")
+_U16 = struct.Struct("<H")
+_FLAGS_LOWER_UPPER = struct.Struct("<HHH")
+assert _HEADER.size == PAGE_HEADER_SIZE and _ITEM_ID.size == ITEM_ID_SIZE
+
+ZERO_PAGE = bytes(BLCKSZ)
+
+
+def maxalign(length: int) -> int:
+    return (length + MAXALIGN - 1) & ~(MAXALIGN - 1)
+
+
+def new_page() -> bytearray:
+    return bytearray(BLCKSZ)
+
+
+def page_init(page: bytearray, special_size: int = 0) -> None:
+    """Make ``page`` an empty initialised page with ``special_size`` bytes of special space."""
+    special = BLCKSZ - maxalign(special_size)
+    page[:] = ZERO_PAGE
+    _HEADER.pack_into(page, 0, 0, 0, 0, 0, PAGE_HEADER_SIZE, special, special,
+                      BLCKSZ | PAGE_LAYOUT_VERSION, 0)
+
+
+def is_new(page: bytes | bytearray) -> bool:
+    """True for a never-initialised (all-zero header) page."""
+    return _U16.unpack_from(page, 14)[0] == 0
+
+
+def get_lsn(page: bytes | bytearray | memoryview) -> int:
+    high, low = _LSN.unpack_from(page, 0)
+    return (high << 32) | low
+
+
+def set_lsn(page: bytearray, lsn: int) -> None:
+    _LSN.pack_into(page, 0, lsn >> 32, lsn & 0xFFFFFFFF)
+
+
+def lower_upper(page: bytes | bytearray | memoryview) -> tuple[int, int]:
+    return _LOWER_UPPER.unpack_from(page, 12)  # type: ignore[return-value]
+
+
+def special_offset(page: bytes | bytearray) -> int:
+    return _U16.unpack_from(page, 16)[0]
+
+
+def verify_header(page: bytes | bytearray, what: str = "page") -> None:
+    """Raise DataCorrupted unless the header of an initialised page is sane."""
+    (_, _, _, flags, lower, upper, special, size_version, _) = _HEADER.unpack_from(page, 0)
+    if (size_version != BLCKSZ | PAGE_LAYOUT_VERSION or flags & ~PD_HAS_FREE_LINES
+            or not PAGE_HEADER_SIZE <= lower <= upper <= special <= BLCKSZ
+            or special != maxalign(special) or (lower - PAGE_HEADER_SIZE) % ITEM_ID_SIZE):
+        raise DataCorrupted(f"invalid page header in {what}",
+                            detail=f"pd_lower {lower}, pd_upper {upper}, pd_special {special}")
+
+
+def max_offset(page: bytes | bytearray | memoryview) -> int:
+    """Number of line pointers (the highest offset number in use, or 0)."""
+    lower = _U16.unpack_from(page, 12)[0]
+    return (lower - PAGE_HEADER_SIZE) // ITEM_ID_SIZE if lower >= PAGE_HEADER_SIZE else 0
+
+
+def get_item_id(page: bytes | bytearray | memoryview, offnum: int) -> tuple[int, int, int]:
+    """(lp_off, lp_flags, lp_len) of line pointer ``offnum``."""
+    word = _ITEM_ID.unpack_from(page, PAGE_HEADER_SIZE + (offnum - 1) * ITEM_ID_SIZE)[0]
+    return word & 0x7FFF, (word >> 15) & 0x3, word >> 17
+
+
+def set_item_id(page: bytearray, offnum: int, lp_off: int, lp_flags: int, lp_len: int) -> None:
+    _ITEM_ID.pack_into(page, PAGE_HEADER_SIZE + (offnum - 1) * ITEM_ID_SIZE,
+                       lp_off | (lp_flags << 15) | (lp_len << 17))
+
+
+def get_item(page: bytes | bytearray | memoryview, offnum: int) -> bytes:
+    """The bytes of item ``offnum`` (which must have storage)."""
+    lp_off, _, lp_len = get_item_id(page, offnum)
+    return bytes(page[lp_off:lp_off + lp_len])
+
+
+def item_is_normal(page: bytes | bytearray | memoryview, offnum: int) -> bool:
+    return get_item_id(page, offnum)[1] == LP_NORMAL
+
+
+def free_space(page: bytes | bytearray | memoryview) -> int:
+    """Bytes available for one new item including its line pointer (PageGetFreeSpace)."""
+    lower, upper = _LOWER_UPPER.unpack_from(page, 12)
+    room = upper - lower - ITEM_ID_SIZE
+    return room if room > 0 else 0
+
+
+def _first_unused_line_pointer(page: bytes | bytearray) -> int:
+    for offnum in range(1, max_offset(page) + 1):
+        if get_item_id(page, offnum)[1] == LP_UNUSED and get_item_id(page, offnum)[2] == 0:
+            return offnum
+    return 0
+
+
+def add_item(page: bytearray, item: bytes | bytearray | memoryview, offnum: int = 0,
+             shift: bool = False) -> int:
+    """Store ``item`` on the page and return its offset number, or 0 if it does not fit.
+
+    ``offnum == 0``: reuse the first unused line pointer (when the page says it has one), else
+    append. ``shift``: insert at ``offnum``, moving the line pointers from there up by one (the
+    B-tree's ordered insert). Otherwise ``offnum`` names an unused line pointer to fill, or the
+    one just past the end.
+    """
+    lower, upper = _LOWER_UPPER.unpack_from(page, 12)
+    flags = _U16.unpack_from(page, 10)[0]
+    nline = (lower - PAGE_HEADER_SIZE) // ITEM_ID_SIZE
+    if offnum == 0:
+        offnum = _first_unused_line_pointer(page) if flags & PD_HAS_FREE_LINES else 0
+        if offnum == 0:
+            offnum = nline + 1
+            flags &= ~PD_HAS_FREE_LINES
+    invariant(1 <= offnum <= nline + 1, f"add_item: offset {offnum} out of range 1..{nline + 1}")
+    needs_new_pointer = shift or offnum == nline + 1
+    if not needs_new_pointer:
+        invariant(get_item_id(page, offnum)[1] == LP_UNUSED,
+                  f"add_item: line pointer {offnum} is in use")
+    aligned = maxalign(len(item))
+    new_lower = lower + ITEM_ID_SIZE if needs_new_pointer else lower
+    new_upper = upper - aligned
+    if new_upper < new_lower:
+        return 0
+    if shift and offnum <= nline:
+        start = PAGE_HEADER_SIZE + (offnum - 1) * ITEM_ID_SIZE
+        page[start + ITEM_ID_SIZE:lower + ITEM_ID_SIZE] = page[start:lower]
+    page[new_upper:new_upper + len(item)] = item
+    set_item_id(page, offnum, new_upper, LP_NORMAL, len(item))
+    _set_flags_lower_upper(page, flags, new_lower, new_upper)
+    return offnum
+
+
+def _set_flags_lower_upper(page: bytearray, flags: int, lower: int, upper: int) -> None:
+    _FLAGS_LOWER_UPPER.pack_into(page, 10, flags, lower, upper)
+
+
+def overwrite_item(page: bytearray, offnum: int, item: bytes | bytearray) -> None:
+    """Replace item ``offnum`` in place with bytes of exactly the same length."""
+    lp_off, lp_flags, lp_len = get_item_id(page, offnum)
+    invariant(lp_flags == LP_NORMAL and lp_len == len(item), "overwrite_item: length mismatch")
+    page[lp_off:lp_off + lp_len] = item
+
+
+def set_unused(page: bytearray, offnums: list[int]) -> None:
+    """Mark line pointers unused, drop trailing unused ones and compact the page."""
+    for offnum in offnums:
+        set_item_id(page, offnum, 0, LP_UNUSED, 0)
+    nline = max_offset(page)
+    while nline > 0 and get_item_id(page, nline) == (0, LP_UNUSED, 0):
+        nline -= 1
+    lower = PAGE_HEADER_SIZE + nline * ITEM_ID_SIZE
+    has_free = any(get_item_id(page, n)[1] == LP_UNUSED for n in range(1, nline + 1))
+    flags = _U16.unpack_from(page, 10)[0]
+    flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
+    _U16.pack_into(page, 10, flags)
+    _U16.pack_into(page, 12, lower)
+    compact(page)
+
+
+def delete_items(page: bytearray, offnums: list[int]) -> None:
+    """Remove line pointers entirely, renumbering the ones after them (B-tree pages)."""
+    doomed = set(offnums)
+    nline = max_offset(page)
+    kept = [_ITEM_ID.unpack_from(page, PAGE_HEADER_SIZE + (n - 1) * ITEM_ID_SIZE)[0]
+            for n in range(1, nline + 1) if n not in doomed]
+    lower = PAGE_HEADER_SIZE + len(kept) * ITEM_ID_SIZE
+    for index, word in enumerate(kept):
+        _ITEM_ID.pack_into(page, PAGE_HEADER_SIZE + index * ITEM_ID_SIZE, word)
+    _U16.pack_into(page, 12, lower)
+    compact(page)
+
+
+def compact(page: bytearray) -> None:
+    """Repack item storage against the special space in offset order and zero the hole."""
+    lower = _U16.unpack_from(page, 12)[0]
+    special = _U16.unpack_from(page, 16)[0]
+    items: list[tuple[int, bytes]] = []
+    for offnum in range(1, max_offset(page) + 1):
+        lp_off, lp_flags, lp_len = get_item_id(page, offnum)
+        if lp_flags in (LP_NORMAL, LP_DEAD) and lp_len:
+            items.append((offnum, bytes(page[lp_off:lp_off + lp_len])))
+    upper = special
+    for offnum, item in items:
+        upper -= maxalign(len(item))
+        page[upper:upper + maxalign(len(item))] = item + bytes(maxalign(len(item)) - len(item))
+        lp_flags = get_item_id(page, offnum)[1]
+        set_item_id(page, offnum, upper, lp_flags, len(item))
+    invariant(upper >= lower, "compact: items overflow the page")
+    page[lower:upper] = bytes(upper - lower)
+    _U16.pack_into(page, 14, upper)
+
+
+def special_space(page: bytearray | bytes) -> memoryview:
+    return memoryview(page)[special_offset(page):]
