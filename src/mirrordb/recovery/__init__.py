@@ -1,0 +1,1 @@
+"""Recovery: redo dispatch per resource manager, the startup (replay) loop and checkpoints."""
