@@ -1,0 +1,1 @@
+"""Access methods and transactions: commit log, transactions and snapshots, heap, sequences, vacuum."""

@@ -1,0 +1,494 @@
+"""The heap access method: tuple versions on slotted pages, and their WAL records and redo.
+
+Who calls it: the engine's data operations (insert, update, delete, lock, fetch, scan) and VACUUM.
+Every page change follows the WAL-logging recipe (see access/README.md): under the pool's page lock,
+run the pure page function, insert the WAL record, set pd_lsn, mark the buffer dirty. Redo runs the
+same pure functions (``page_insert``, ``page_set_xmax``, ``page_prune``), which is what makes the
+standby's pages byte-identical to the primary's.
+
+WAL records (resource manager ``mirrordb_heap``, id 128), little-endian:
+
+    INSERT  0x00 (| 0x80 INIT_PAGE)  block 0 data: offnum u16, tuple bytes
+    DELETE  0x10                     block 0 data: offnum u16, xmax u32, cid u32, infomask_set u16
+    UPDATE  0x20 (| 0x80 INIT_PAGE)  main: old_offnum u16, xmax u32, cid u32, infomask_set u16,
+                                     new_offnum u16; block 0 = new page, data: new tuple bytes;
+                                     block 1 = old page (only when it differs), no data
+    PRUNE   0x30                     main: latest_removed_xid u32 (the snapshot-conflict horizon a
+                                     standby needs); block 0 data: u16 offnums made unused
+
+Tuple versions never move: an update writes a new version and points the old one's ctid at it.
+There is no HOT: every version has its own index entries, removed by VACUUM before the heap line
+pointer is freed.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from mirrordb.access import snapshot as visibility
+from mirrordb.access.relation import Relation
+from mirrordb.common.errors import (ProgramLimitExceeded, SerializationFailure, invariant)
+from mirrordb.recovery.redo import RedoContext, register_redo
+from mirrordb.storage import page as pagelib
+from mirrordb.storage import tuple as tuplelib
+from mirrordb.storage.relfilenode import MAIN_FORKNUM
+from mirrordb.wal.record import REGBUF_STANDARD, REGBUF_WILL_INIT, DecodedRecord
+from mirrordb.wal.rmgr import RM_MIRRORDB_HEAP_ID
+from mirrordb.wal.writer import BlockRegistration
+
+if TYPE_CHECKING:
+    from mirrordb.access.env import AccessEnv
+    from mirrordb.access.xact import Transaction
+    from mirrordb.storage.bufmgr import Buffer
+
+XLOG_HEAP_INSERT = 0x00
+XLOG_HEAP_DELETE = 0x10
+XLOG_HEAP_UPDATE = 0x20
+XLOG_HEAP_PRUNE = 0x30
+XLOG_HEAP_OPMASK = 0x70
+XLOG_HEAP_INIT_PAGE = 0x80
+
+HEAP_COMBOCID = 0x0020
+MAX_TUPLE_SIZE = pagelib.BLCKSZ - pagelib.PAGE_HEADER_SIZE - pagelib.ITEM_ID_SIZE
+
+_OFFNUM = struct.Struct("<H")
+_DELETE = struct.Struct("<HIIH")
+_UPDATE_MAIN = struct.Struct("<HIIHH")
+_PRUNE_MAIN = struct.Struct("<I")
+
+Tid = tuple[int, int]
+
+
+class TmResult(enum.Enum):
+    """Outcome of trying to change or lock a tuple version (PostgreSQL's TM_Result)."""
+
+    OK = "ok"
+    INVISIBLE = "invisible"
+    SELF_MODIFIED = "self modified"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+# -- pure page functions (shared by the primary and redo) ---------------------------------------
+
+
+def page_insert(page: bytearray, offnum: int, item: bytes, init: bool) -> None:
+    if init:
+        pagelib.page_init(page)
+    placed = pagelib.add_item(page, item, offnum)
+    invariant(placed == offnum, f"heap insert landed at {placed}, wanted {offnum}")
+
+
+def page_set_xmax(page: bytearray, offnum: int, xmax: int, cid: int, infomask_set: int,
+                  new_ctid: Tid | None) -> None:
+    lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
+    invariant(lp_flags == pagelib.LP_NORMAL, f"heap item {offnum} is not a tuple")
+    tuplelib.set_xmax(page, lp_off, xmax, infomask_set=infomask_set,
+                      infomask_clear=HEAP_COMBOCID if not infomask_set & HEAP_COMBOCID else 0)
+    tuplelib.set_cid(page, lp_off, cid)
+    if new_ctid is not None:
+        tuplelib.set_ctid(page, lp_off, new_ctid[0], new_ctid[1])
+
+
+def page_prune(page: bytearray, offnums: list[int]) -> None:
+    pagelib.set_unused(page, offnums)
+
+
+def choose_offset(page: bytes | bytearray) -> int:
+    """The offset a new tuple gets: the first reusable line pointer, else one past the end."""
+    nline = pagelib.max_offset(page)
+    if pagelib.PD_HAS_FREE_LINES & struct.unpack_from("<H", page, 10)[0]:
+        for offnum in range(1, nline + 1):
+            if pagelib.get_item_id(page, offnum) == (0, pagelib.LP_UNUSED, 0):
+                return offnum
+    return nline + 1
+
+
+def _fits(page: bytes | bytearray, item_length: int) -> bool:
+    return pagelib.free_space(page) >= pagelib.maxalign(item_length)
+
+
+# -- the primary's side -------------------------------------------------------------------------
+
+
+class HeapAccess:
+    """Heap operations of one server (stateless apart from the shared services in ``env``)."""
+
+    def __init__(self, env: AccessEnv) -> None:
+        self.env = env
+
+    # insertion target ------------------------------------------------------------------------
+
+    def _target_buffer(self, rel: Relation, length: int) -> tuple[Buffer, bool]:
+        """A pinned buffer with room for an item of ``length`` bytes; True if it is a new page."""
+        pool, fsm, rnode = self.env.pool, self.env.fsm, rel.rnode
+        candidates: list[int] = []
+        target = fsm.target.get(rnode)
+        if target is None:
+            nblocks = pool.nblocks(rnode, MAIN_FORKNUM)
+            target = nblocks - 1 if nblocks else None
+        if target is not None:
+            candidates.append(target)
+        candidates += sorted(fsm.free_pages.get(rnode, ()))[:4]
+        for blkno in candidates:
+            if blkno >= pool.nblocks(rnode, MAIN_FORKNUM):
+                continue
+            buffer = pool.read_buffer(rnode, MAIN_FORKNUM, blkno)
+            if not pagelib.is_new(buffer.page) and _fits(buffer.page, length):
+                fsm.target[rnode] = blkno
+                return buffer, False
+            pool.release(buffer)
+            fsm.free_pages.get(rnode, set()).discard(blkno)
+        buffer = pool.extend(rnode, MAIN_FORKNUM)
+        fsm.target[rnode] = buffer.tag[2]
+        return buffer, True
+
+    def form(self, rel: Relation, txn: Transaction, values: tuple[object, ...] | list[object],
+             xid: int) -> bytes:
+        data, nulls = rel.codec.encode(values)
+        item = tuplelib.form_tuple(xid, txn.own.command_id, rel.natts, data, nulls)
+        if len(item) > MAX_TUPLE_SIZE:
+            raise ProgramLimitExceeded(
+                f"row is too big: size {len(item)}, maximum size {MAX_TUPLE_SIZE}")
+        return item
+
+    def insert(self, rel: Relation, txn: Transaction, values: tuple[object, ...] | list[object]
+               ) -> Tid:
+        xid = txn.current_xid()
+        item = bytearray(self.form(rel, txn, values, xid))
+        env = self.env
+        with env.pool.lock:
+            buffer, new_page = self._target_buffer(rel, len(item))
+            try:
+                blkno = buffer.tag[2]
+                offnum = 1 if new_page else choose_offset(buffer.page)
+                tuplelib.set_ctid(item, 0, blkno, offnum)
+                page_insert(buffer.page, offnum, bytes(item), new_page)
+                flags = REGBUF_STANDARD | (REGBUF_WILL_INIT if new_page else 0)
+                info = XLOG_HEAP_INSERT | (XLOG_HEAP_INIT_PAGE if new_page else 0)
+                self._log(info, b"", [BlockRegistration(
+                    0, rel.rnode, MAIN_FORKNUM, blkno, buffer.page,
+                    _OFFNUM.pack(offnum) + bytes(item), flags)], xid, [buffer])
+            finally:
+                env.pool.release(buffer)
+        return blkno, offnum
+
+    def _log(self, info: int, main: bytes, blocks: list[BlockRegistration], xid: int,
+             buffers: list[Buffer]) -> None:
+        end_lsn = self.env.wal.insert(RM_MIRRORDB_HEAP_ID, info, main, blocks, xid=xid)
+        for buffer in buffers:
+            pagelib.set_lsn(buffer.page, end_lsn)
+            self.env.pool.mark_dirty(buffer)
+
+    # reading ----------------------------------------------------------------------------------
+
+    def _visible(self, txn: Transaction | None, snapshot: visibility.Snapshot,
+                 header: tuplelib.HeapTupleHeader) -> bool:
+        return visibility.tuple_visible(
+            header.xmin, header.xmax, header.cid, bool(header.infomask & HEAP_COMBOCID), False,
+            snapshot, txn.own if txn is not None else None, self.env.xacts.did_commit)
+
+    def fetch(self, rel: Relation, txn: Transaction | None, snapshot: visibility.Snapshot,
+              tid: Tid) -> tuple[object, ...] | None:
+        """The values of version ``tid`` if the snapshot sees it, else None."""
+        item = self._read_item(rel, tid)
+        if item is None:
+            return None
+        header = tuplelib.read_header(item)
+        if not self._visible(txn, snapshot, header):
+            return None
+        return rel.codec.decode(*tuplelib.tuple_data(item))
+
+    def _read_item(self, rel: Relation, tid: Tid) -> bytes | None:
+        pool = self.env.pool
+        with pool.lock:
+            if tid[0] >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
+                return None
+            buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, tid[0])
+            try:
+                page = buffer.page
+                if pagelib.is_new(page) or tid[1] > pagelib.max_offset(page):
+                    return None
+                if not pagelib.item_is_normal(page, tid[1]):
+                    return None
+                return pagelib.get_item(page, tid[1])
+            finally:
+                pool.release(buffer)
+
+    def scan(self, rel: Relation, txn: Transaction | None, snapshot: visibility.Snapshot
+             ) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+        """Every version visible to ``snapshot``, in physical order."""
+        pool = self.env.pool
+        blkno = 0
+        decode = rel.codec.decode
+        while True:
+            with pool.lock:
+                if blkno >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
+                    return
+                buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
+                try:
+                    items = self._visible_items(buffer.page, txn, snapshot)
+                finally:
+                    pool.release(buffer)
+            for offnum, item in items:
+                yield (blkno, offnum), decode(*tuplelib.tuple_data(item))
+            blkno += 1
+
+    def _visible_items(self, page: bytearray, txn: Transaction | None,
+                       snapshot: visibility.Snapshot) -> list[tuple[int, bytes]]:
+        if pagelib.is_new(page):
+            return []
+        found = []
+        for offnum in range(1, pagelib.max_offset(page) + 1):
+            lp_off, lp_flags, lp_len = pagelib.get_item_id(page, offnum)
+            if lp_flags != pagelib.LP_NORMAL:
+                continue
+            item = bytes(page[lp_off:lp_off + lp_len])
+            if self._visible(txn, snapshot, tuplelib.read_header(item)):
+                found.append((offnum, item))
+        return found
+
+    def latest_version(self, rel: Relation, tid: Tid) -> Tid:
+        """Follow the ctid chain from ``tid`` to the newest version (READ COMMITTED re-checks)."""
+        seen = 0
+        while seen < 10_000:
+            item = self._read_item(rel, tid)
+            if item is None:
+                return tid
+            header = tuplelib.read_header(item)
+            next_tid = (header.ctid_block, header.ctid_offset)
+            if next_tid == tid or not header.xmax or not self.env.xacts.did_commit(header.xmax):
+                return tid
+            tid = next_tid
+            seen += 1
+        return tid
+
+    # changing ---------------------------------------------------------------------------------
+
+    def _modifiable(self, txn: Transaction, header: tuplelib.HeapTupleHeader, tid: Tid
+                    ) -> tuple[TmResult, int]:
+        """Whether ``txn`` may change this version now: (result, xid to wait for or 0)."""
+        own = txn.own
+        xacts = self.env.xacts
+        if header.xmin not in own.xids and not xacts.did_commit(header.xmin):
+            return TmResult.INVISIBLE, 0
+        xmax = header.xmax
+        if xmax == 0:
+            return TmResult.OK, 0
+        if xmax in own.xids:
+            return TmResult.SELF_MODIFIED, 0
+        if xacts.is_running(xmax):
+            return TmResult.OK, xmax
+        if xacts.did_commit(xmax):
+            updated = (header.ctid_block, header.ctid_offset) != tid
+            return (TmResult.UPDATED if updated else TmResult.DELETED), 0
+        return TmResult.OK, 0
+
+    def _serialization_check(self, txn: Transaction, result: TmResult) -> None:
+        from mirrordb.access.xact import IsolationLevel
+        if txn.isolation == IsolationLevel.REPEATABLE_READ and result in (
+                TmResult.UPDATED, TmResult.DELETED):
+            what = "update" if result == TmResult.UPDATED else "delete"
+            raise SerializationFailure(f"could not serialize access due to concurrent {what}")
+
+    def _wait(self, txn: Transaction, xid: int) -> None:
+        self.env.xacts.wait_for(xid, txn.current_xid(), txn.proc, txn.check_for_interrupts)
+
+    def _row_lock_holder(self, rel: Relation, txn: Transaction, tid: Tid, mode: int) -> int:
+        from mirrordb.access.xact import RowLockMode
+        return self.env.xacts.row_lock_conflict((rel.rnode, tid[0], tid[1]), txn.own.xids,
+                                                RowLockMode(mode))
+
+    def delete(self, rel: Relation, txn: Transaction, tid: Tid) -> TmResult:
+        xid = txn.current_xid()
+        while True:
+            wait_xid = 0
+            with self.env.pool.lock:
+                buffer = self.env.pool.read_buffer(rel.rnode, MAIN_FORKNUM, tid[0])
+                try:
+                    result, wait_xid = self._check_target(rel, txn, buffer.page, tid)
+                    if result == TmResult.OK and not wait_xid:
+                        self._log_delete(rel, txn, buffer, tid[1], xid)
+                        return TmResult.OK
+                finally:
+                    self.env.pool.release(buffer)
+            if not wait_xid:
+                self._serialization_check(txn, result)
+                return result
+            self._wait(txn, wait_xid)
+
+    def _check_target(self, rel: Relation, txn: Transaction, page: bytearray, tid: Tid
+                      ) -> tuple[TmResult, int]:
+        if tid[1] > pagelib.max_offset(page) or not pagelib.item_is_normal(page, tid[1]):
+            return TmResult.DELETED, 0
+        header = tuplelib.read_header(pagelib.get_item(page, tid[1]))
+        result, wait_xid = self._modifiable(txn, header, tid)
+        if result == TmResult.OK and not wait_xid:
+            from mirrordb.access.xact import RowLockMode
+            wait_xid = self._row_lock_holder(rel, txn, tid, RowLockMode.EXCLUSIVE)
+        return result, wait_xid
+
+    def _xmax_cid(self, txn: Transaction, page: bytearray, offnum: int, xid: int
+                  ) -> tuple[int, int]:
+        """(cid, infomask flag) to store with xmax: a combo id when the inserter is us too."""
+        header = tuplelib.read_header(pagelib.get_item(page, offnum))
+        if header.xmin in txn.own.xids:
+            cmin = txn.own.cmin(header.cid, bool(header.infomask & HEAP_COMBOCID))
+            return txn.own.combo_id(cmin, txn.own.command_id), HEAP_COMBOCID
+        return txn.own.command_id, 0
+
+    def _log_delete(self, rel: Relation, txn: Transaction, buffer: Buffer, offnum: int,
+                    xid: int) -> None:
+        cid, flag = self._xmax_cid(txn, buffer.page, offnum, xid)
+        page_set_xmax(buffer.page, offnum, xid, cid, flag, None)
+        self._log(XLOG_HEAP_DELETE, b"", [BlockRegistration(
+            0, rel.rnode, MAIN_FORKNUM, buffer.tag[2], buffer.page,
+            _DELETE.pack(offnum, xid, cid, flag), REGBUF_STANDARD)], xid, [buffer])
+
+    def update(self, rel: Relation, txn: Transaction, tid: Tid,
+               values: tuple[object, ...] | list[object]) -> tuple[TmResult, Tid]:
+        """Replace version ``tid`` with ``values``: (OK, new tid) or the reason it could not."""
+        xid = txn.current_xid()
+        item = bytearray(self.form(rel, txn, values, xid))
+        while True:
+            wait_xid = 0
+            with self.env.pool.lock:
+                old = self.env.pool.read_buffer(rel.rnode, MAIN_FORKNUM, tid[0])
+                try:
+                    result, wait_xid = self._check_target(rel, txn, old.page, tid)
+                    if result == TmResult.OK and not wait_xid:
+                        return TmResult.OK, self._do_update(rel, txn, old, tid, item, xid)
+                finally:
+                    self.env.pool.release(old)
+            if not wait_xid:
+                self._serialization_check(txn, result)
+                return result, tid
+            self._wait(txn, wait_xid)
+
+    def _do_update(self, rel: Relation, txn: Transaction, old: Buffer, tid: Tid,
+                   item: bytearray, xid: int) -> Tid:
+        pool = self.env.pool
+        tuplelib.set_infomask_flags(item, 0, tuplelib.HEAP_UPDATED)
+        if _fits(old.page, len(item)):
+            new, new_page = old, False
+        else:
+            new, new_page = self._target_buffer(rel, len(item))
+        try:
+            new_blkno = new.tag[2]
+            new_offnum = 1 if new_page else choose_offset(new.page)
+            tuplelib.set_ctid(item, 0, new_blkno, new_offnum)
+            cid, flag = self._xmax_cid(txn, old.page, tid[1], xid)
+            page_insert(new.page, new_offnum, bytes(item), new_page)
+            page_set_xmax(old.page, tid[1], xid, cid, flag, (new_blkno, new_offnum))
+            main = _UPDATE_MAIN.pack(tid[1], xid, cid, flag, new_offnum)
+            blocks = [BlockRegistration(0, rel.rnode, MAIN_FORKNUM, new_blkno, new.page,
+                                        bytes(item),
+                                        REGBUF_STANDARD | (REGBUF_WILL_INIT if new_page else 0))]
+            buffers = [new]
+            if new is not old:
+                blocks.append(BlockRegistration(1, rel.rnode, MAIN_FORKNUM, tid[0], old.page, b"",
+                                                REGBUF_STANDARD))
+                buffers.append(old)
+            info = XLOG_HEAP_UPDATE | (XLOG_HEAP_INIT_PAGE if new_page else 0)
+            self._log(info, main, blocks, xid, buffers)
+        finally:
+            if new is not old:
+                pool.release(new)
+        return new_blkno, new_offnum
+
+    def lock_tuple(self, rel: Relation, txn: Transaction, tid: Tid, mode: int) -> TmResult:
+        """SELECT ... FOR UPDATE/SHARE: wait for writers and conflicting lockers, then lock."""
+        xid = txn.current_xid()
+        while True:
+            with self.env.pool.lock:
+                buffer = self.env.pool.read_buffer(rel.rnode, MAIN_FORKNUM, tid[0])
+                try:
+                    page = buffer.page
+                    if tid[1] > pagelib.max_offset(page) or not pagelib.item_is_normal(page,
+                                                                                      tid[1]):
+                        return TmResult.DELETED
+                    header = tuplelib.read_header(pagelib.get_item(page, tid[1]))
+                    result, wait_xid = self._modifiable(txn, header, tid)
+                    if result == TmResult.OK and not wait_xid:
+                        wait_xid = self._row_lock_holder(rel, txn, tid, mode)
+                        if not wait_xid:
+                            from mirrordb.access.xact import RowLockMode
+                            self.env.xacts.add_row_lock((rel.rnode, tid[0], tid[1]), xid,
+                                                        RowLockMode(mode))
+                            return TmResult.OK
+                finally:
+                    self.env.pool.release(buffer)
+            if result == TmResult.SELF_MODIFIED:
+                return TmResult.OK
+            if not wait_xid:
+                self._serialization_check(txn, result)
+                return result
+            self._wait(txn, wait_xid)
+
+    # vacuum support ---------------------------------------------------------------------------
+
+    def prune(self, rel: Relation, blkno: int, offnums: list[int], latest_removed_xid: int
+              ) -> None:
+        """Free the line pointers of dead versions on one page (their index entries are gone)."""
+        pool = self.env.pool
+        with pool.lock:
+            buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
+            try:
+                page_prune(buffer.page, offnums)
+                data = struct.pack(f"<{len(offnums)}H", *offnums)
+                self._log(XLOG_HEAP_PRUNE, _PRUNE_MAIN.pack(latest_removed_xid), [
+                    BlockRegistration(0, rel.rnode, MAIN_FORKNUM, blkno, buffer.page, data,
+                                      REGBUF_STANDARD)], 0, [buffer])
+                self.env.fsm.free_pages.setdefault(rel.rnode, set()).add(blkno)
+            finally:
+                pool.release(buffer)
+
+
+# -- redo ---------------------------------------------------------------------------------------
+
+
+def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
+    op = record.info & XLOG_HEAP_OPMASK
+    init = bool(record.info & XLOG_HEAP_INIT_PAGE)
+    if op == XLOG_HEAP_INSERT:
+        data = record.blocks[0].data
+        offnum = _OFFNUM.unpack_from(data, 0)[0]
+        item = bytes(data[_OFFNUM.size:])
+        context.redo_block(record, 0, lambda page: page_insert(page, offnum, item, init),
+                           init=init)
+    elif op == XLOG_HEAP_DELETE:
+        offnum, xmax, cid, flag = _DELETE.unpack_from(record.blocks[0].data, 0)
+        context.redo_block(record, 0,
+                           lambda page: page_set_xmax(page, offnum, xmax, cid, flag, None))
+    elif op == XLOG_HEAP_UPDATE:
+        _redo_update(context, record, init)
+    elif op == XLOG_HEAP_PRUNE:
+        data = record.blocks[0].data
+        offnums = list(struct.unpack(f"<{len(data) // 2}H", data))
+        context.redo_block(record, 0, lambda page: page_prune(page, offnums))
+    else:
+        raise invariant(False, f"unknown heap record info {record.info:#x}")  # type: ignore[func-returns-value]
+
+
+def _redo_update(context: RedoContext, record: DecodedRecord, init: bool) -> None:
+    old_offnum, xmax, cid, flag, new_offnum = _UPDATE_MAIN.unpack_from(record.main_data, 0)
+    new_block = record.blocks[0]
+    item = bytes(new_block.data)
+    new_tid = (new_block.blkno, new_offnum)
+    same_page = record.block(1) is None
+
+    def change_new(page: bytearray) -> None:
+        page_insert(page, new_offnum, item, init)
+        if same_page:
+            page_set_xmax(page, old_offnum, xmax, cid, flag, new_tid)
+
+    context.redo_block(record, 0, change_new, init=init)
+    if not same_page:
+        context.redo_block(record, 1,
+                           lambda page: page_set_xmax(page, old_offnum, xmax, cid, flag, new_tid))
+
+
+register_redo(RM_MIRRORDB_HEAP_ID, heap_redo)

@@ -1,0 +1,60 @@
+"""Relation descriptors: what the access methods need to know about a table, index or sequence.
+
+Built by the catalog layer from the catalog heap relations (pg_class, pg_attribute, pg_index) and
+cached by it; the access methods never read the catalogs themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from mirrordb.storage.datum import RowCodec
+from mirrordb.storage.relfilenode import RelFileNode
+
+RELKIND_TABLE = "r"
+RELKIND_INDEX = "i"
+RELKIND_SEQUENCE = "S"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type_oid: int
+    not_null: bool = False
+    typmod: int = -1
+
+
+@dataclass
+class IndexInfo:
+    """An index of a table: which columns (0-based) form the key, and whether it is unique."""
+
+    relation: Relation
+    key_columns: tuple[int, ...]
+    unique: bool
+    primary: bool = False
+
+
+@dataclass
+class Relation:
+    oid: int
+    name: str
+    kind: str
+    rnode: RelFileNode
+    columns: list[Column]
+    namespace_oid: int = 2200
+    indexes: list[IndexInfo] = field(default_factory=list)
+
+    @cached_property
+    def codec(self) -> RowCodec:
+        return RowCodec([column.type_oid for column in self.columns])
+
+    @property
+    def natts(self) -> int:
+        return len(self.columns)
+
+    def column_index(self, name: str) -> int:
+        for index, column in enumerate(self.columns):
+            if column.name == name:
+                return index
+        raise KeyError(name)

@@ -1,0 +1,456 @@
+"""Transactions: xid assignment, the running-transaction table, snapshots, commit and abort.
+
+``TransactionManager`` is shared by every session of a server. It owns
+
+* ``next_full_xid`` (epoch << 32 | xid), advanced when a transaction first writes;
+* the proc array: one ``Proc`` per open transaction with its xid, subtransaction xids and the
+  xmin of its snapshot; snapshots and the VACUUM horizon are computed from it;
+* one ``threading.Event`` per running xid (PostgreSQL's xid lock), set when the xid ends, so a
+  writer that meets a row changed by a running transaction can wait for it;
+* a wait-for graph for deadlock detection, and an in-memory row lock table (``SELECT FOR
+  UPDATE/SHARE``; row locks end with their transaction, so a crash loses nothing by not logging them).
+
+``Transaction`` is one session's transaction: isolation level, snapshot per statement (READ
+COMMITTED) or per transaction (REPEATABLE READ), the savepoint stack, command ids.
+
+Commit protocol (synchronous): insert the commit record, flush the WAL up to its end, then under the
+manager's lock mark the xid and its subxids committed in the commit log and remove the proc (so a
+snapshot never sees a half-committed transaction). With ``synchronous_commit = off`` the flush is
+left to the WAL writer. Abort: insert an abort record (no flush needed), mark aborted, remove.
+Transactions that never wrote have no xid and write no WAL.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mirrordb.access.clog import (FIRST_NORMAL_XID, XACT_ABORTED, XACT_COMMITTED, CommitLog)
+from mirrordb.access.snapshot import OwnChanges, Snapshot
+from mirrordb.common.errors import (DeadlockDetected, InvalidTransactionState, MirrordbError,
+                                    ReadOnlyTransaction, invariant)
+from mirrordb.storage.relfilenode import RelFileNode
+from mirrordb.wal import payloads
+from mirrordb.wal.rmgr import RM_XACT_ID
+
+if TYPE_CHECKING:
+    from mirrordb.wal.writer import WalWriter
+
+DEADLOCK_CHECK_INTERVAL_S = 1.0
+WAIT_POLL_INTERVAL_S = 0.05
+
+
+class IsolationLevel(enum.Enum):
+    READ_COMMITTED = "read committed"
+    REPEATABLE_READ = "repeatable read"
+
+
+class RowLockMode(enum.IntEnum):
+    SHARE = 1
+    EXCLUSIVE = 2
+
+
+@dataclass
+class Proc:
+    """One open transaction as other sessions see it."""
+
+    xid: int = 0
+    subxids: list[int] = field(default_factory=list)
+    xmin: int = 0
+    wait_event: str | None = None
+
+
+@dataclass
+class SubTransaction:
+    name: str
+    xid: int = 0
+    created_relations: list[RelFileNode] = field(default_factory=list)
+    dropped_relations: list[RelFileNode] = field(default_factory=list)
+    child_xids: list[int] = field(default_factory=list)
+
+
+class TransactionManager:
+    """Shared transaction state of one server (see the module docstring)."""
+
+    def __init__(self, clog: CommitLog, wal: WalWriter | None, next_full_xid: int) -> None:
+        self.clog = clog
+        self.wal = wal
+        self.next_full_xid = max(next_full_xid, FIRST_NORMAL_XID)
+        self.synchronous_commit = True
+        self.latest_completed_xid = self.next_full_xid - 1
+        self._lock = threading.Lock()
+        self._procs_list: list[Proc] = []
+        self._xid_events: dict[int, threading.Event] = {}
+        self._parent_of: dict[int, int] = {}
+        self._waits_for: dict[int, int] = {}
+        self._row_locks: dict[tuple[RelFileNode, int, int], dict[int, RowLockMode]] = {}
+        self.horizon_hooks: list[Callable[[], int | None]] = []
+        self.drop_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
+
+    # -- procs and xids ---------------------------------------------------------------------
+
+    def register(self, proc: Proc) -> None:
+        with self._lock:
+            self._procs_list.append(proc)
+
+    def unregister(self, proc: Proc) -> None:
+        with self._lock:
+            if proc in self._procs_list:
+                self._procs_list.remove(proc)
+
+    def assign_xid(self, proc: Proc, parent_xid: int = 0) -> int:
+        """Give ``proc`` (or one of its subtransactions, when ``parent_xid``) a new xid."""
+        with self._lock:
+            xid = self.next_full_xid & 0xFFFFFFFF
+            if xid < FIRST_NORMAL_XID:
+                self.next_full_xid += FIRST_NORMAL_XID - xid
+                xid = FIRST_NORMAL_XID
+            self.next_full_xid += 1
+            self._xid_events[xid] = threading.Event()
+            if parent_xid:
+                proc.subxids.append(xid)
+                self._parent_of[xid] = parent_xid
+            else:
+                proc.xid = xid
+            return xid
+
+    def observe_xid(self, xid: int) -> None:
+        """Recovery saw ``xid`` in the WAL: the next xid must be beyond it."""
+        if xid and xid >= (self.next_full_xid & 0xFFFFFFFF):
+            self.next_full_xid = (self.next_full_xid & ~0xFFFFFFFF) | (xid + 1)
+
+    @property
+    def next_xid(self) -> int:
+        return self.next_full_xid & 0xFFFFFFFF
+
+    def take_snapshot(self, proc: Proc | None) -> Snapshot:
+        with self._lock:
+            xmax = self.next_xid
+            xip: set[int] = set()
+            xmin = xmax
+            for other in self._procs_list:
+                if other.xid:
+                    xip.add(other.xid)
+                    xip.update(other.subxids)
+                    xmin = min(xmin, other.xid)
+            if proc is not None and not proc.xmin:
+                proc.xmin = xmin
+            return Snapshot(xmin, xmax, frozenset(xip))
+
+    def running_xids(self) -> tuple[list[int], list[int]]:
+        """(top-level xids, subxids) of running transactions, for RUNNING_XACTS records."""
+        with self._lock:
+            tops = sorted(p.xid for p in self._procs_list if p.xid)
+            subs = sorted(s for p in self._procs_list for s in p.subxids)
+            return tops, subs
+
+    def oldest_xmin(self) -> int:
+        """The VACUUM horizon: no snapshot now or later can see a version deleted before it."""
+        with self._lock:
+            horizon = self.next_xid
+            for proc in self._procs_list:
+                for candidate in (proc.xid, proc.xmin):
+                    if candidate:
+                        horizon = min(horizon, candidate)
+        for hook in self.horizon_hooks:
+            held = hook()
+            if held:
+                horizon = min(horizon, held)
+        return horizon
+
+    def is_running(self, xid: int) -> bool:
+        event = self._xid_events.get(xid)
+        return event is not None and not event.is_set()
+
+    def did_commit(self, xid: int) -> bool:
+        return self.clog.status(xid) == XACT_COMMITTED
+
+    # -- ending transactions ----------------------------------------------------------------
+
+    def finish(self, proc: Proc, xids: list[int], status: int) -> None:
+        """Record the fate of ``xids`` and take ``proc``'s xids out of the running set."""
+        with self._lock:
+            if xids:
+                self.clog.set_status(xids, status)
+            for xid in xids:
+                self._parent_of.pop(xid, None)
+                event = self._xid_events.pop(xid, None)
+                if event is not None:
+                    event.set()
+                if xid > self.latest_completed_xid:
+                    self.latest_completed_xid = xid
+            if status == XACT_ABORTED and proc.xid not in xids:
+                proc.subxids = [s for s in proc.subxids if s not in xids]
+            else:
+                proc.xid = 0
+                proc.subxids = []
+                proc.xmin = 0
+            self._release_row_locks(xids)
+
+    # -- waiting for other transactions -----------------------------------------------------
+
+    def top_level_of(self, xid: int) -> int:
+        while xid in self._parent_of:
+            xid = self._parent_of[xid]
+        return xid
+
+    def wait_for(self, xid: int, waiter_xid: int, proc: Proc,
+                 check_for_interrupts: Callable[[], None]) -> None:
+        """Block until ``xid`` ends (PostgreSQL's XactLockTableWait), detecting deadlocks."""
+        holder = self.top_level_of(xid)
+        waiter = self.top_level_of(waiter_xid)
+        event = self._xid_events.get(xid)
+        if event is None:
+            return
+        proc.wait_event = "transactionid"
+        started = time.monotonic()
+        checked = False
+        try:
+            with self._lock:
+                self._waits_for[waiter] = holder
+            while not event.wait(WAIT_POLL_INTERVAL_S):
+                check_for_interrupts()
+                if not checked and time.monotonic() - started >= DEADLOCK_CHECK_INTERVAL_S:
+                    checked = True
+                    self._check_deadlock(waiter, xid)
+        finally:
+            with self._lock:
+                self._waits_for.pop(waiter, None)
+            proc.wait_event = None
+        if xid in self._parent_of:  # a subtransaction that committed into its parent
+            self.wait_for(self._parent_of[xid], waiter_xid, proc, check_for_interrupts)
+
+    def _check_deadlock(self, waiter: int, xid: int) -> None:
+        with self._lock:
+            seen = {waiter}
+            current = self._waits_for.get(waiter)
+            while current is not None:
+                if current in seen:
+                    raise DeadlockDetected(
+                        "deadlock detected",
+                        detail=f"Process waiting for transaction {xid} is part of a cycle of "
+                               "transactions waiting for each other.",
+                        hint="See server log for query details.")
+                seen.add(current)
+                current = self._waits_for.get(self.top_level_of(current))
+
+    # -- row locks (in memory) --------------------------------------------------------------
+
+    def row_lock_conflict(self, key: tuple[RelFileNode, int, int], my_xids: set[int],
+                          mode: RowLockMode) -> int:
+        """An xid holding a lock on the row that conflicts with ``mode``, or 0."""
+        with self._lock:
+            holders = self._row_locks.get(key)
+            if not holders:
+                return 0
+            for xid, held in holders.items():
+                if xid in my_xids:
+                    continue
+                if mode == RowLockMode.EXCLUSIVE or held == RowLockMode.EXCLUSIVE:
+                    return xid
+            return 0
+
+    def add_row_lock(self, key: tuple[RelFileNode, int, int], xid: int, mode: RowLockMode) -> None:
+        with self._lock:
+            holders = self._row_locks.setdefault(key, {})
+            holders[xid] = max(mode, holders.get(xid, mode))
+
+    def _release_row_locks(self, xids: list[int]) -> None:
+        if not self._row_locks or not xids:
+            return
+        ending = set(xids)
+        for key in [k for k, holders in self._row_locks.items() if ending & holders.keys()]:
+            holders = self._row_locks[key]
+            for xid in ending & holders.keys():
+                del holders[xid]
+            if not holders:
+                del self._row_locks[key]
+
+    def activity(self) -> list[Proc]:
+        with self._lock:
+            return list(self._procs_list)
+
+
+class TransactionState(enum.Enum):
+    IN_PROGRESS = "in progress"
+    FAILED = "failed"
+    COMMITTED = "committed"
+    ABORTED = "aborted"
+
+
+class Transaction:
+    """One session's transaction. The engine layer wraps it with the data operations."""
+
+    def __init__(self, manager: TransactionManager, isolation: IsolationLevel,
+                 read_only: bool = False,
+                 check_for_interrupts: Callable[[], None] | None = None) -> None:
+        self.manager = manager
+        self.isolation = isolation
+        self.read_only = read_only
+        self.state = TransactionState.IN_PROGRESS
+        self.proc = Proc()
+        self.own = OwnChanges()
+        self.check_for_interrupts = check_for_interrupts or (lambda: None)
+        self.top = SubTransaction(name="")
+        self.subtransactions: list[SubTransaction] = []
+        self.snapshot: Snapshot | None = None
+        self.touched_catalogs = False
+        manager.register(self.proc)
+        self.new_statement()
+
+    # -- statements, snapshots, command ids -------------------------------------------------
+
+    def new_statement(self) -> Snapshot:
+        """Start a statement: advance the command id, and in READ COMMITTED take a new snapshot."""
+        self._require_open()
+        if self.snapshot is not None:
+            self.own.command_id += 1
+        if self.snapshot is None or self.isolation == IsolationLevel.READ_COMMITTED:
+            self.snapshot = self.manager.take_snapshot(self.proc)
+        return self.snapshot
+
+    def command_counter_increment(self) -> None:
+        self.own.command_id += 1
+
+    @property
+    def current_subtransaction(self) -> SubTransaction:
+        return self.subtransactions[-1] if self.subtransactions else self.top
+
+    def current_xid(self) -> int:
+        """The xid that owns new changes, assigning the top-level and subtransaction xids lazily."""
+        self._require_open()
+        if self.read_only:
+            raise ReadOnlyTransaction("cannot execute this statement in a read-only transaction")
+        if not self.top.xid:
+            self.top.xid = self.manager.assign_xid(self.proc)
+            self.own.xids.add(self.top.xid)
+        parent = self.top.xid
+        for sub in self.subtransactions:
+            if not sub.xid:
+                sub.xid = self.manager.assign_xid(self.proc, parent_xid=parent)
+                self.own.xids.add(sub.xid)
+            parent = sub.xid
+        return self.current_subtransaction.xid
+
+    @property
+    def xid(self) -> int:
+        return self.top.xid
+
+    def _require_open(self) -> None:
+        if self.state == TransactionState.FAILED:
+            raise InvalidTransactionState(
+                "current transaction is aborted, commands ignored until end of transaction block",
+                sqlstate="25P02")
+        if self.state != TransactionState.IN_PROGRESS:
+            raise InvalidTransactionState("transaction is no longer open")
+
+    def mark_failed(self) -> None:
+        if self.state == TransactionState.IN_PROGRESS:
+            self.state = TransactionState.FAILED
+
+    # -- savepoints -------------------------------------------------------------------------
+
+    def savepoint(self, name: str) -> None:
+        self._require_open()
+        self.subtransactions.append(SubTransaction(name=name))
+
+    def _find_savepoint(self, name: str) -> int:
+        for index in range(len(self.subtransactions) - 1, -1, -1):
+            if self.subtransactions[index].name == name:
+                return index
+        raise MirrordbError(f'savepoint "{name}" does not exist', sqlstate="3B001")
+
+    def release_savepoint(self, name: str) -> None:
+        self._require_open()
+        index = self._find_savepoint(name)
+        while len(self.subtransactions) > index:
+            child = self.subtransactions.pop()
+            parent = self.current_subtransaction
+            parent.created_relations += child.created_relations
+            parent.dropped_relations += child.dropped_relations
+            if child.xid:
+                parent.child_xids.append(child.xid)
+            parent.child_xids += child.child_xids
+
+    def rollback_to_savepoint(self, name: str) -> None:
+        """Undo everything since the savepoint, which stays defined (ROLLBACK TO SAVEPOINT)."""
+        if self.state not in (TransactionState.IN_PROGRESS, TransactionState.FAILED):
+            self._require_open()
+        index = self._find_savepoint(name)
+        doomed = self.subtransactions[index:]
+        del self.subtransactions[index:]
+        xids = [x for sub in doomed for x in ([sub.xid] if sub.xid else []) + sub.child_xids]
+        created = [r for sub in doomed for r in sub.created_relations]
+        if xids:
+            self._write_abort_record(xids[0], xids[1:], created)
+            self.manager.finish(self.proc, xids, XACT_ABORTED)
+            self.own.xids.difference_update(xids)
+        self._drop_files(created)
+        self.state = TransactionState.IN_PROGRESS
+        self.subtransactions.append(SubTransaction(name=name))
+        self.command_counter_increment()
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def all_xids(self) -> list[int]:
+        subs = [self.top] + self.subtransactions
+        xids = [s.xid for s in subs if s.xid]
+        return xids + [x for s in subs for x in s.child_xids]
+
+    def commit(self) -> int:
+        """Commit; returns the commit record's end LSN (0 when the transaction wrote nothing)."""
+        if self.state == TransactionState.FAILED:
+            self.abort()
+            return 0
+        self._require_open()
+        while self.subtransactions:
+            self.release_savepoint(self.subtransactions[-1].name)
+        end_lsn = 0
+        xids = self.all_xids()
+        if self.top.xid:
+            end_lsn = self._write_commit_record(xids[1:], self.top.dropped_relations)
+            if self.manager.wal is not None and self.manager.synchronous_commit:
+                self.manager.wal.flush(end_lsn)
+        self.manager.finish(self.proc, xids, XACT_COMMITTED)
+        self.state = TransactionState.COMMITTED
+        self.manager.unregister(self.proc)
+        self._drop_files(self.top.dropped_relations)
+        return end_lsn
+
+    def abort(self) -> None:
+        if self.state in (TransactionState.COMMITTED, TransactionState.ABORTED):
+            return
+        created = self.top.created_relations + [
+            r for s in self.subtransactions for r in s.created_relations]
+        xids = self.all_xids()
+        if xids:
+            self._write_abort_record(xids[0], xids[1:], created)
+        self.manager.finish(self.proc, xids, XACT_ABORTED)
+        self.state = TransactionState.ABORTED
+        self.subtransactions.clear()
+        self.manager.unregister(self.proc)
+        self._drop_files(created)
+
+    def _write_commit_record(self, subxids: list[int], dropped: list[RelFileNode]) -> int:
+        manager = self.manager
+        invariant(manager.wal is not None, "commit with an xid needs a WAL")
+        assert manager.wal is not None
+        info, data = payloads.encode_xact_commit(
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped)
+        return manager.wal.insert(RM_XACT_ID, info, data, xid=self.top.xid)
+
+    def _write_abort_record(self, xid: int, subxids: list[int], created: list[RelFileNode]) -> None:
+        wal = self.manager.wal
+        if wal is None:
+            return
+        info, data = payloads.encode_xact_abort(
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=created)
+        wal.insert(RM_XACT_ID, info, data, xid=xid)
+
+    def _drop_files(self, relations: list[RelFileNode]) -> None:
+        if relations:
+            self.manager.drop_relation_files(relations)
