@@ -49,9 +49,11 @@ def handler_for(rmid: int) -> RedoHandler | None:
 class RedoContext:
     """What a redo handler may touch: the buffer pool, and the rules for changing a page in redo."""
 
-    def __init__(self, pool: BufferPool, *, consistency_checking: bool = False) -> None:
+    def __init__(self, pool: BufferPool, *, consistency_checking: bool = False,
+                 state: RecoveryState | None = None) -> None:
         self.pool = pool
         self.consistency_checking = consistency_checking
+        self.state: RecoveryState = state if state is not None else RecoveryState()
 
     def redo_block(self, record: DecodedRecord, block_id: int, change: PageChange | None,
                    *, init: bool = False) -> None:
@@ -103,6 +105,35 @@ class RedoContext:
                 f"blkno {block.blkno}",  # type: ignore[attr-defined]
                 detail=f"redo of the record at {format_lsn(record.start_lsn)} produced a page "
                        "that differs from the full-page image the writer attached")
+
+
+class RecoveryState:
+    """What redo of non-page records updates: counters, the commit log, relation files.
+
+    The base class only remembers counters; the startup process passes one wired to the
+    server's commit log and storage manager."""
+
+    def __init__(self) -> None:
+        self.next_full_xid = 0
+        self.next_oid = 0
+
+    def observe_next_full_xid(self, next_full_xid: int) -> None:
+        self.next_full_xid = max(self.next_full_xid, next_full_xid)
+
+    def observe_next_oid(self, next_oid: int) -> None:
+        self.next_oid = max(self.next_oid, next_oid)
+
+    def set_fate(self, xids: list[int], status: int) -> None:
+        """Record commit or abort of ``xids`` in the commit log."""
+
+    def drop_relations(self, relations: list[object]) -> None:
+        """Unlink the files of relations a transaction dropped (or created, then aborted)."""
+
+    def create_relation(self, rnode: object, fork: int) -> None:
+        """Create a relation file (idempotent)."""
+
+    def truncate_relation(self, rnode: object, nblocks: int) -> None:
+        """Cut a relation file to ``nblocks``."""
 
 
 def dispatch(context: RedoContext, record: DecodedRecord) -> None:

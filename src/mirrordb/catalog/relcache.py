@@ -1,0 +1,109 @@
+"""The relation cache: relation descriptors built by reading the catalog heap relations.
+
+Lookups read pg_class, pg_attribute, pg_index and pg_sequence with a catalog snapshot (the latest
+committed state plus the asking transaction's own changes). Results are cached per catalog
+generation: the generation advances whenever a transaction that changed catalogs commits or aborts
+(and, on a standby later, when a commit is replayed), which empties the cache. A transaction that
+changed catalogs itself bypasses the cache until it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, Column, IndexInfo,
+                                      Relation)
+from mirrordb.access.sequence import SequenceParams
+from mirrordb.catalog import bootstrap as boot
+from mirrordb.storage.relfilenode import RelFileNode
+
+if TYPE_CHECKING:
+    from mirrordb.access.heapam import HeapAccess
+    from mirrordb.access.snapshot import Snapshot
+    from mirrordb.access.xact import Transaction
+
+
+class RelationCache:
+    def __init__(self, heap: HeapAccess) -> None:
+        self.heap = heap
+        self.generation = 0
+        self._cache: dict[str, Relation | None] = {}
+        self._sequence_params: dict[int, SequenceParams] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._cache.clear()
+            self._sequence_params.clear()
+
+    def _snapshot(self, txn: Transaction | None) -> Snapshot:
+        return self.heap.env.xacts.take_snapshot(None)
+
+    def rows(self, catalog: Relation, txn: Transaction | None
+             ) -> list[tuple[tuple[int, int], tuple[object, ...]]]:
+        return list(self.heap.scan(catalog, txn, self._snapshot(txn)))
+
+    def lookup(self, name: str, txn: Transaction | None) -> Relation | None:
+        if name in boot.CATALOGS_BY_NAME:
+            return boot.CATALOGS_BY_NAME[name]
+        use_cache = txn is None or not txn.touched_catalogs
+        if use_cache:
+            with self._lock:
+                if name in self._cache:
+                    return self._cache[name]
+            generation = self.generation
+        relation = self._load(name, txn)
+        if use_cache:
+            with self._lock:
+                if generation == self.generation:
+                    self._cache[name] = relation
+        return relation
+
+    def _load(self, name: str, txn: Transaction | None) -> Relation | None:
+        row = next((values for _, values in self.rows(boot.PG_CLASS, txn) if values[1] == name),
+                   None)
+        if row is None:
+            return None
+        relation = self._describe(row, txn)
+        if relation.kind not in (RELKIND_INDEX, RELKIND_SEQUENCE):
+            relation.indexes = self._indexes_of(relation, txn)
+        return relation
+
+    def _describe(self, row: tuple[object, ...], txn: Transaction | None) -> Relation:
+        oid, relname, namespace, _, relkind, relfilenode, tablespace = row[:7]
+        attributes = sorted((values for _, values in self.rows(boot.PG_ATTRIBUTE, txn)
+                             if values[0] == oid), key=lambda values: values[3])  # type: ignore
+        columns = [Column(str(a[1]), int(a[2]), bool(a[4]), int(a[5]))  # type: ignore[arg-type]
+                   for a in attributes]
+        return Relation(oid=int(oid), name=str(relname), kind=str(relkind),  # type: ignore
+                        rnode=RelFileNode(int(tablespace), boot.POSTGRES_DATABASE_OID,  # type: ignore
+                                          int(relfilenode)),  # type: ignore[arg-type]
+                        columns=columns, namespace_oid=int(namespace))  # type: ignore[arg-type]
+
+    def _indexes_of(self, table: Relation, txn: Transaction | None) -> list[IndexInfo]:
+        index_rows = [values for _, values in self.rows(boot.PG_INDEX, txn)
+                      if values[1] == table.oid]
+        if not index_rows:
+            return []
+        classes = {values[0]: values for _, values in self.rows(boot.PG_CLASS, txn)}
+        indexes = []
+        for values in sorted(index_rows, key=lambda v: v[0]):  # type: ignore[arg-type,return-value]
+            index_relation = self._describe(classes[values[0]], txn)
+            keys = tuple(int(part) - 1 for part in str(values[5]).split())
+            indexes.append(IndexInfo(index_relation, keys, bool(values[3]), bool(values[4])))
+        return indexes
+
+    def sequence_params(self, relation: Relation, txn: Transaction | None) -> SequenceParams:
+        with self._lock:
+            params = self._sequence_params.get(relation.oid)
+        if params is None or (txn is not None and txn.touched_catalogs):
+            row = next(values for _, values in self.rows(boot.PG_SEQUENCE, txn)
+                       if values[0] == relation.oid)
+            params = SequenceParams(start=int(row[2]), increment=int(row[3]),  # type: ignore
+                                    max_value=int(row[4]), min_value=int(row[5]),  # type: ignore
+                                    cycle=bool(row[7]))
+            with self._lock:
+                self._sequence_params[relation.oid] = params
+        return params

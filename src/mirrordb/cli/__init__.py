@@ -1,0 +1,1 @@
+"""Command-line tools: ``mirrordb initdb``, ``mirrordb compare`` (later start/stop/basebackup...)."""

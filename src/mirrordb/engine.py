@@ -1,0 +1,568 @@
+"""The storage engine's library API: what the SQL layer calls, and what tests drive directly.
+
+``Engine.open(datadir)`` assembles the subsystems of one server (relation files, buffer pool, WAL,
+commit log, transactions, access methods, catalogs), runs crash recovery, and starts the WAL
+writer and checkpointer threads. ``engine.begin()`` returns a ``Txn`` whose methods are the data
+operations: DDL (create/drop table, index, sequence; truncate), DML (insert, update, delete, lock),
+reads (fetch, scan, index lookups), savepoints, commit and abort. ``engine.close()`` writes a
+shutdown checkpoint; ``engine.crash()`` (tests only) drops everything without one.
+
+Relation names are unqualified; every user relation lives in schema ``public`` of the one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from mirrordb.access import clog as cloglib
+from mirrordb.access.env import AccessEnv
+from mirrordb.access.heapam import HeapAccess, Tid, TmResult
+from mirrordb.access.nbtree import BTree
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
+                                      IndexInfo, Relation)
+from mirrordb.access.sequence import SequenceAccess, SequenceParams
+from mirrordb.access.vacuum import Vacuum, VacuumStats
+from mirrordb.access.xact import IsolationLevel, RowLockMode, Transaction, TransactionManager
+from mirrordb.catalog import bootstrap as boot
+from mirrordb.catalog.relcache import RelationCache
+from mirrordb.common.errors import (DuplicateObject, MirrordbError, UndefinedObject,
+                                    UniqueViolation, WalCorrupted)
+from mirrordb.settings import Settings
+from mirrordb.storage import datum
+from mirrordb.storage.bufmgr import BufferPool
+from mirrordb.storage.control import read_control_file
+from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
+from mirrordb.storage.smgr import StorageManager
+from mirrordb.wal import payloads
+from mirrordb.wal.rmgr import RM_SMGR_ID, RM_XLOG_ID, XLOG_NEXTOID, XLOG_SMGR_CREATE
+from mirrordb.wal.writer import WalWriter
+
+log = logging.getLogger("mirrordb")
+
+OID_PREFETCH = 8192
+
+
+@dataclass
+class EngineServices:
+    """Everything recovery and the checkpointer need (the engine's internals, by name)."""
+
+    datadir: str
+    settings: Settings
+    smgr: StorageManager
+    pool: BufferPool
+    wal: WalWriter
+    clog: cloglib.CommitLog
+    xacts: TransactionManager
+    env: AccessEnv
+
+
+class Engine:
+    """One running server's storage engine (see the module docstring)."""
+
+    def __init__(self, datadir: str, settings: Settings) -> None:
+        from mirrordb.recovery import startup
+        self.datadir = os.path.abspath(datadir)
+        self.settings = settings
+        self.control = read_control_file(self.datadir)
+        self._build_services()
+        self.relcache = RelationCache(self.heap)
+        self._oid_lock = threading.Lock()
+        self.next_oid = self.control.checkpoint.next_oid
+        self._oid_logged_until = self.next_oid
+        self._ddl_lock = threading.RLock()
+        self._vacuum_lock = threading.Lock()
+        self.recovery = startup.recover(self)
+        self._start_background()
+
+    # -- assembly -----------------------------------------------------------------------------
+
+    def _build_services(self) -> None:
+        control, settings = self.control, self.settings
+        self.smgr = StorageManager(self.datadir)
+        self.wal = WalWriter(
+            os.path.join(self.datadir, "pg_wal"), segment_size=control.xlog_seg_size,
+            system_identifier=control.system_identifier,
+            timeline=control.checkpoint.this_timeline,
+            wal_buffers_bytes=max(int(settings.get("wal_buffers")), 64 * 1024),  # type: ignore
+            full_page_writes=bool(settings.get("full_page_writes")),
+            consistency_checking=self.consistency_checking)
+        nbuffers = max(int(settings.get("shared_buffers")) // 8192, 16)  # type: ignore
+        self.pool = BufferPool(self.smgr, nbuffers, self.wal.flush)
+        self.clog = cloglib.CommitLog(os.path.join(self.datadir, "pg_xact"))
+        self.xacts = TransactionManager(self.clog, self.wal, control.checkpoint.next_full_xid)
+        self.xacts.synchronous_commit = settings.get("synchronous_commit") != "off"
+        self.xacts.drop_relation_files = self.drop_relation_files
+        self.env = AccessEnv(self.pool, self.wal, self.xacts, self.smgr,
+                             wal_level=str(settings.get("wal_level")))
+        self.heap = HeapAccess(self.env)
+        self.sequences = SequenceAccess(self.env)
+        self.vacuum_runner = Vacuum(self.env, self.heap)
+        from mirrordb.recovery.checkpoint import Checkpointer
+        self.checkpointer = Checkpointer(self)
+
+    @property
+    def consistency_checking(self) -> bool:
+        value = str(self.settings.get("wal_consistency_checking")).strip().lower()
+        return value not in ("", "off", "none", "false")
+
+    def _start_background(self) -> None:
+        if self.xacts.synchronous_commit is False:
+            self.wal.start_background_flusher(int(self.settings.get("wal_writer_delay")))  # type: ignore
+        self.checkpointer.start()
+
+    @classmethod
+    def open(cls, datadir: str, overrides: dict[str, str] | None = None) -> Engine:
+        return cls(datadir, Settings(overrides, datadir))
+
+    def close(self) -> None:
+        """Clean shutdown: stop background threads, shutdown checkpoint, close files."""
+        self.checkpointer.stop()
+        self.wal.stop_background_flusher()
+        self.checkpointer.checkpoint(shutdown=True)
+        self._close_files()
+
+    def crash(self) -> None:
+        """Tests only: stop as if the process died (nothing flushed, no checkpoint)."""
+        self.checkpointer.stop()
+        self.wal.stop_background_flusher()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        self.wal.close()
+        self.smgr.close_all()
+
+    def checkpoint(self) -> None:
+        self.checkpointer.checkpoint()
+
+    # -- services used by the layers ----------------------------------------------------------
+
+    def allocate_oid(self) -> int:
+        with self._oid_lock:
+            oid = self.next_oid
+            self.next_oid += 1
+            if self.next_oid > self._oid_logged_until:
+                self._oid_logged_until = oid + OID_PREFETCH
+                self.wal.insert(RM_XLOG_ID, XLOG_NEXTOID,
+                                payloads.encode_nextoid(self._oid_logged_until))
+            return oid
+
+    def drop_relation_files(self, relations: list[RelFileNode]) -> None:
+        for rnode in relations:
+            self.pool.drop_relation(rnode)
+            self.env.fsm.forget(rnode)
+            self.sequences.forget(rnode)
+            self.smgr.unlink(rnode)
+
+    def btree(self, index: Relation) -> BTree:
+        return BTree(self.pool, self.wal, index.rnode, [c.type_oid for c in index.columns],
+                     unique=False)
+
+    def begin(self, isolation: str = "read committed", read_only: bool = False) -> Txn:
+        level = IsolationLevel(isolation if isolation != "serializable" else "repeatable read")
+        return Txn(self, Transaction(self.xacts, level, read_only))
+
+    def vacuum(self, table: str | None = None) -> list[VacuumStats]:
+        """VACUUM one table, or every table (outside a transaction block, as in PostgreSQL)."""
+        names = [table] if table else self.table_names()
+        results = []
+        with self._vacuum_lock:
+            for name in names:
+                relation = self.relcache.lookup(name, None)
+                if relation is None:
+                    raise UndefinedObject(f'relation "{name}" does not exist')
+                indexes = [self.btree(info.relation) for info in relation.indexes]
+                results.append(self.vacuum_runner.vacuum_relation(relation, indexes))
+            for catalog in boot.CATALOGS if table is None else ():
+                results.append(self.vacuum_runner.vacuum_relation(catalog, []))
+        return results
+
+    def table_names(self) -> list[str]:
+        return sorted(str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
+                      if values[4] == RELKIND_TABLE and values[2] == boot.PUBLIC_NAMESPACE_OID)
+
+    def verify_indexes(self, table: str) -> int:
+        """amcheck-style: every index is well-formed and holds exactly one entry per heap
+        version that still has storage. Returns the number of versions checked."""
+        relation = self.relcache.lookup(table, None)
+        if relation is None:
+            raise UndefinedObject(f'relation "{table}" does not exist')
+        with self.pool.lock:
+            versions = self._all_versions(relation)
+            for info in relation.indexes:
+                tree = self.btree(info.relation)
+                tree.check()
+                entries = sorted((tid, tuple(key)) for key, tid in tree.all_entries())
+                expected = sorted((tid, tuple(values[i] for i in info.key_columns))
+                                  for tid, values in versions)
+                if entries != expected:
+                    missing = set(expected) - set(entries)
+                    extra = set(entries) - set(expected)
+                    raise MirrordbError(
+                        f'index "{info.relation.name}" does not match table "{table}"',
+                        detail=f"missing {sorted(missing)[:5]}, extra {sorted(extra)[:5]}",
+                        sqlstate="XX002")
+        return len(versions)
+
+    def _all_versions(self, relation: Relation) -> list[tuple[Tid, tuple[object, ...]]]:
+        from mirrordb.storage import page as pagelib
+        from mirrordb.storage import tuple as tuplelib
+        found = []
+        for blkno in range(self.pool.nblocks(relation.rnode, MAIN_FORKNUM)):
+            buffer = self.pool.read_buffer(relation.rnode, MAIN_FORKNUM, blkno)
+            try:
+                page = buffer.page
+                if pagelib.is_new(page):
+                    continue
+                for offnum in range(1, pagelib.max_offset(page) + 1):
+                    if pagelib.item_is_normal(page, offnum):
+                        item = pagelib.get_item(page, offnum)
+                        found.append(((blkno, offnum),
+                                      relation.codec.decode(*tuplelib.tuple_data(item))))
+            finally:
+                self.pool.release(buffer)
+        return found
+
+
+class Txn:
+    """A transaction with the engine's data operations (see the module docstring)."""
+
+    def __init__(self, engine: Engine, transaction: Transaction) -> None:
+        self.engine = engine
+        self.transaction = transaction
+
+    # -- transaction control --------------------------------------------------------------------
+
+    @property
+    def xid(self) -> int:
+        return self.transaction.xid
+
+    def new_statement(self) -> None:
+        self.transaction.new_statement()
+
+    def commit(self) -> int:
+        try:
+            return self.transaction.commit()
+        finally:
+            self._after_end()
+
+    def abort(self) -> None:
+        try:
+            self.transaction.abort()
+        finally:
+            self._after_end()
+
+    def _after_end(self) -> None:
+        if self.transaction.touched_catalogs:
+            self.engine.relcache.invalidate()
+
+    def savepoint(self, name: str) -> None:
+        self.transaction.savepoint(name)
+
+    def release_savepoint(self, name: str) -> None:
+        self.transaction.release_savepoint(name)
+
+    def rollback_to_savepoint(self, name: str) -> None:
+        self.transaction.rollback_to_savepoint(name)
+        if self.transaction.touched_catalogs:
+            self.engine.relcache.invalidate()
+
+    def __enter__(self) -> Txn:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    # -- relations ------------------------------------------------------------------------------
+
+    def relation(self, name: str, kind: str | None = None) -> Relation:
+        relation = self.engine.relcache.lookup(name, self.transaction)
+        if relation is None or (kind is not None and relation.kind != kind):
+            raise UndefinedObject(f'relation "{name}" does not exist')
+        return relation
+
+    def _insert_catalog(self, catalog: Relation, values: Sequence[object]) -> None:
+        self.transaction.touched_catalogs = True
+        self.engine.heap.insert(catalog, self.transaction, list(values))
+
+    def _new_relation_file(self, oid: int) -> RelFileNode:
+        engine = self.engine
+        rnode = RelFileNode(DEFAULT_TABLESPACE_OID, boot.POSTGRES_DATABASE_OID, oid)
+        self.transaction.current_xid()
+        engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
+                          payloads.SmgrCreate(rnode, MAIN_FORKNUM).encode())
+        engine.smgr.create(rnode, MAIN_FORKNUM, exist_ok=True)
+        self.transaction.current_subtransaction.created_relations.append(rnode)
+        return rnode
+
+    def _add_class(self, oid: int, name: str, kind: str, rnode: RelFileNode,
+                   columns: Sequence[Column]) -> None:
+        self._insert_catalog(boot.PG_CLASS, [oid, name, boot.PUBLIC_NAMESPACE_OID,
+                                             boot.BOOTSTRAP_SUPERUSER_OID, kind, rnode.rel,
+                                             rnode.spc, "p", len(columns), False, False])
+        for number, column in enumerate(columns, start=1):
+            self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
+                                                     column.not_null, column.typmod, False])
+
+    def _check_new_name(self, name: str) -> None:
+        if self.engine.relcache.lookup(name, self.transaction) is not None:
+            raise DuplicateObject(f'relation "{name}" already exists')
+
+    def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]]) -> Relation:
+        cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
+        with self.engine._ddl_lock:
+            self._check_new_name(name)
+            oid = self.engine.allocate_oid()
+            rnode = self._new_relation_file(oid)
+            self._add_class(oid, name, RELKIND_TABLE, rnode, cols)
+            self.transaction.command_counter_increment()
+        return self.relation(name)
+
+    def create_index(self, name: str, table: str, column_names: Sequence[str],
+                     unique: bool = False, primary: bool = False) -> Relation:
+        with self.engine._ddl_lock:
+            self._check_new_name(name)
+            relation = self.relation(table, RELKIND_TABLE)
+            keys = [relation.column_index(c) for c in column_names]
+            key_columns = [relation.columns[k] for k in keys]
+            oid = self.engine.allocate_oid()
+            rnode = self._new_relation_file(oid)
+            self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns)
+            self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
+                                                 " ".join(str(k + 1) for k in keys)])
+            self.transaction.command_counter_increment()
+            index = self.relation(name)
+            tree = self.engine.btree(index)
+            tree.build_empty()
+            self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary), tree)
+        return index
+
+    def _build_index(self, table: Relation, info: IndexInfo, tree: BTree) -> None:
+        """Index every version with storage; unique indexes check the live ones."""
+        engine = self.engine
+        live_keys: dict[tuple[object, ...], Tid] = {}
+        with engine.pool.lock:
+            versions = engine._all_versions(table)
+        snapshot = engine.xacts.take_snapshot(None)
+        for tid, values in versions:
+            key = tuple(values[i] for i in info.key_columns)
+            if info.unique and None not in key and self._version_is_live(table, tid, snapshot):
+                if key in live_keys:
+                    raise UniqueViolation(
+                        f'could not create unique index "{info.relation.name}"',
+                        detail=f"Key ({', '.join(table.columns[i].name for i in info.key_columns)})"
+                               f"=({', '.join(map(str, key))}) is duplicated.")
+                live_keys[key] = tid
+            tree.insert(key, tid)
+
+    def _version_is_live(self, table: Relation, tid: Tid, snapshot: object) -> bool:
+        return self.engine.heap.fetch(table, self.transaction, self.transaction.snapshot
+                                      or snapshot, tid) is not None  # type: ignore[arg-type]
+
+    def create_sequence(self, name: str, params: SequenceParams | None = None) -> Relation:
+        params = params or SequenceParams()
+        with self.engine._ddl_lock:
+            self._check_new_name(name)
+            oid = self.engine.allocate_oid()
+            rnode = self._new_relation_file(oid)
+            self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
+                            [Column("last_value", datum.INT8), Column("is_called", datum.BOOL)])
+            self._insert_catalog(boot.PG_SEQUENCE, [oid, datum.INT8, params.start,
+                                                    params.increment, params.max_value,
+                                                    params.min_value, 1, params.cycle])
+            self.engine.sequences.create(rnode, params)
+            self.transaction.command_counter_increment()
+        return self.relation(name)
+
+    def drop(self, name: str) -> None:
+        """DROP TABLE / INDEX / SEQUENCE: catalog rows go now, files at commit."""
+        with self.engine._ddl_lock:
+            relation = self.relation(name)
+            doomed = [relation] + [info.relation for info in relation.indexes]
+            oids = {r.oid for r in doomed}
+            self._delete_catalog_rows(boot.PG_CLASS, lambda v: v[0] in oids)
+            self._delete_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] in oids)
+            self._delete_catalog_rows(boot.PG_INDEX, lambda v: v[0] in oids or v[1] in oids)
+            self._delete_catalog_rows(boot.PG_SEQUENCE, lambda v: v[0] in oids)
+            self.transaction.current_subtransaction.dropped_relations += [r.rnode for r in doomed]
+            self.transaction.command_counter_increment()
+
+    def truncate(self, name: str) -> None:
+        """TRUNCATE: new, empty files for the table and its indexes, swapped in transactionally."""
+        with self.engine._ddl_lock:
+            relation = self.relation(name, RELKIND_TABLE)
+            for rel in [relation] + [info.relation for info in relation.indexes]:
+                new_rnode = self._new_relation_file(self.engine.allocate_oid())
+                self._update_catalog_rows(boot.PG_CLASS, lambda v, o=rel.oid: v[0] == o,
+                                          lambda v, r=new_rnode: v[:5] + (r.rel,) + v[6:])
+                self.transaction.current_subtransaction.dropped_relations.append(rel.rnode)
+            self.transaction.command_counter_increment()
+            for info in self.relation(name).indexes:
+                self.engine.btree(info.relation).build_empty()
+
+    def _delete_catalog_rows(self, catalog: Relation, match: object) -> None:
+        self.transaction.touched_catalogs = True
+        for tid, values in self.engine.relcache.rows(catalog, self.transaction):
+            if match(values):  # type: ignore[operator]
+                self.engine.heap.delete(catalog, self.transaction, tid)
+
+    def _update_catalog_rows(self, catalog: Relation, match: object, change: object) -> None:
+        self.transaction.touched_catalogs = True
+        for tid, values in self.engine.relcache.rows(catalog, self.transaction):
+            if match(values):  # type: ignore[operator]
+                self.engine.heap.update(catalog, self.transaction, tid,
+                                        list(change(values)))  # type: ignore[operator]
+
+    # -- data -------------------------------------------------------------------------------------
+
+    def insert(self, table: str | Relation, values: Sequence[object]) -> Tid:
+        relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
+        self._check_not_null(relation, values)
+        tid = self.engine.heap.insert(relation, self.transaction, list(values))
+        self._insert_index_entries(relation, values, tid)
+        return tid
+
+    @staticmethod
+    def _check_not_null(relation: Relation, values: Sequence[object]) -> None:
+        for column, value in zip(relation.columns, values):
+            if value is None and column.not_null:
+                raise MirrordbError(
+                    f'null value in column "{column.name}" of relation "{relation.name}" '
+                    "violates not-null constraint", sqlstate="23502")
+
+    def _insert_index_entries(self, relation: Relation, values: Sequence[object], tid: Tid
+                              ) -> None:
+        for info in relation.indexes:
+            key = tuple(values[i] for i in info.key_columns)
+            tree = self.engine.btree(info.relation)
+            if info.unique and None not in key:
+                self._insert_unique(relation, info, tree, key, tid)
+            else:
+                with self.engine.pool.lock:
+                    tree.insert(key, tid)
+
+    def _insert_unique(self, relation: Relation, info: IndexInfo, tree: BTree,
+                       key: tuple[object, ...], tid: Tid) -> None:
+        engine = self.engine
+        while True:
+            with engine.pool.lock:
+                wait_xid = 0
+                for other in tree.find_equal(key):
+                    verdict, xid = self._liveness(relation, other)
+                    if verdict == "live":
+                        columns = ", ".join(relation.columns[i].name for i in info.key_columns)
+                        raise UniqueViolation(
+                            f'duplicate key value violates unique constraint '
+                            f'"{info.relation.name}"',
+                            detail=f"Key ({columns})=({', '.join(map(str, key))}) "
+                                   "already exists.")
+                    if verdict == "wait":
+                        wait_xid = xid
+                        break
+                if not wait_xid:
+                    tree.insert(key, tid)
+                    return
+            engine.xacts.wait_for(wait_xid, self.transaction.current_xid(),
+                                  self.transaction.proc, self.transaction.check_for_interrupts)
+
+    def _liveness(self, relation: Relation, tid: Tid) -> tuple[str, int]:
+        """Whether the version at ``tid`` blocks a new equal key: live, dead, or wait for xid."""
+        from mirrordb.storage import tuple as tuplelib
+        item = self.engine.heap._read_item(relation, tid)
+        if item is None:
+            return "dead", 0
+        header = tuplelib.read_header(item)
+        xacts, own = self.engine.xacts, self.transaction.own.xids
+        if header.xmin not in own:
+            if xacts.is_running(header.xmin):
+                return "wait", header.xmin
+            if not xacts.did_commit(header.xmin):
+                return "dead", 0
+        if not header.xmax:
+            return "live", 0
+        if header.xmax in own:
+            return "dead", 0
+        if xacts.is_running(header.xmax):
+            return "wait", header.xmax
+        return ("dead", 0) if xacts.did_commit(header.xmax) else ("live", 0)
+
+    def update(self, table: str | Relation, tid: Tid, values: Sequence[object]
+               ) -> tuple[TmResult, Tid]:
+        relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
+        self._check_not_null(relation, values)
+        result, new_tid = self.engine.heap.update(relation, self.transaction, tid, list(values))
+        if result == TmResult.OK:
+            self._insert_index_entries(relation, values, new_tid)
+        return result, new_tid
+
+    def delete(self, table: str | Relation, tid: Tid) -> TmResult:
+        relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
+        return self.engine.heap.delete(relation, self.transaction, tid)
+
+    def lock_row(self, table: str | Relation, tid: Tid, exclusive: bool = True) -> TmResult:
+        relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
+        mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
+        return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode)
+
+    def latest_version(self, table: str | Relation, tid: Tid) -> Tid:
+        relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
+        return self.engine.heap.latest_version(relation, tid)
+
+    def fetch(self, table: str | Relation, tid: Tid) -> tuple[object, ...] | None:
+        relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
+        snapshot = self.transaction.snapshot
+        assert snapshot is not None
+        return self.engine.heap.fetch(relation, self.transaction, snapshot, tid)
+
+    def scan(self, table: str | Relation) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+        relation = table if isinstance(table, Relation) else self.relation(table)
+        snapshot = self.transaction.snapshot
+        assert snapshot is not None
+        return self.engine.heap.scan(relation, self.transaction, snapshot)
+
+    def index_scan(self, index: str, low: tuple[object, ...] | None = None,
+                   high: tuple[object, ...] | None = None, low_inclusive: bool = True,
+                   high_inclusive: bool = True) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+        """Visible rows of the index's table whose key lies in the range, in key order."""
+        index_relation = self.relation(index, RELKIND_INDEX)
+        table = self._table_of(index_relation)
+        tree = self.engine.btree(index_relation)
+        snapshot = self.transaction.snapshot
+        assert snapshot is not None
+        for _, tid in tree.scan(low, high, low_inclusive, high_inclusive):
+            values = self.engine.heap.fetch(table, self.transaction, snapshot, tid)
+            if values is not None:
+                yield tid, values
+
+    def lookup(self, index: str, key: tuple[object, ...]) -> list[tuple[Tid, tuple[object, ...]]]:
+        return list(self.index_scan(index, key, key))
+
+    def _table_of(self, index_relation: Relation) -> Relation:
+        row = next(values for _, values in self.engine.relcache.rows(boot.PG_INDEX,
+                                                                     self.transaction)
+                   if values[0] == index_relation.oid)
+        table_row = next(values for _, values in self.engine.relcache.rows(boot.PG_CLASS,
+                                                                           self.transaction)
+                         if values[0] == row[1])
+        return self.relation(str(table_row[1]))
+
+    def nextval(self, name: str) -> int:
+        relation = self.relation(name, RELKIND_SEQUENCE)
+        if self.transaction.read_only:
+            self.transaction.current_xid()
+        params = self.engine.relcache.sequence_params(relation, self.transaction)
+        return self.engine.sequences.nextval(relation.rnode, name, params)
+
+    def setval(self, name: str, value: int, is_called: bool = True) -> None:
+        relation = self.relation(name, RELKIND_SEQUENCE)
+        params = self.engine.relcache.sequence_params(relation, self.transaction)
+        self.engine.sequences.setval(relation.rnode, params, value, is_called)
+
+
+__all__ = ["Engine", "Txn", "Column", "SequenceParams", "WalCorrupted"]

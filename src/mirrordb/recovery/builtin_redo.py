@@ -1,0 +1,66 @@
+"""Redo of PostgreSQL's builtin resource managers that mirrordb writes: XLOG, Transaction,
+Storage, Standby and CLOG.
+
+* XLOG: checkpoints and NEXTOID advance the counters recovery hands to the running server; FPI
+  restores a page; SWITCH, NOOP, END_OF_RECOVERY, PARAMETER_CHANGE change no page.
+* Transaction: COMMIT/ABORT set the commit log bits of the xid and its subxids, and unlink the files
+  of relations the transaction dropped (commit) or created (abort).
+* Storage: CREATE makes the relation file; TRUNCATE cuts it.
+* Standby: RUNNING_XACTS and LOCK matter to a hot standby only (a later issue); crash recovery
+  skips them.
+"""
+
+from __future__ import annotations
+
+from mirrordb.access.clog import XACT_ABORTED, XACT_COMMITTED
+from mirrordb.common.checkpoint import CheckPoint
+from mirrordb.recovery.redo import RedoContext, register_redo
+from mirrordb.wal import payloads, rmgr
+from mirrordb.wal.record import DecodedRecord
+
+
+def xlog_redo(context: RedoContext, record: DecodedRecord) -> None:
+    info = record.info & rmgr.XLR_RMGR_INFO_MASK
+    state = context.state
+    if info in (rmgr.XLOG_CHECKPOINT_SHUTDOWN, rmgr.XLOG_CHECKPOINT_ONLINE):
+        checkpoint = CheckPoint.decode(record.main_data)
+        state.observe_next_full_xid(checkpoint.next_full_xid)
+        state.observe_next_oid(checkpoint.next_oid)
+    elif info == rmgr.XLOG_NEXTOID:
+        state.observe_next_oid(payloads.decode_nextoid(record.main_data))
+    elif info in (rmgr.XLOG_FPI, rmgr.XLOG_FPI_FOR_HINT):
+        for block in record.blocks:
+            context.redo_block(record, block.block_id, None)
+
+
+def xact_redo(context: RedoContext, record: DecodedRecord) -> None:
+    parsed = payloads.decode_xact_record(record.info, record.main_data)
+    op = record.info & rmgr.XLOG_XACT_OPMASK
+    xids = [record.xid, *parsed.subxids]
+    if op == rmgr.XLOG_XACT_COMMIT:
+        context.state.set_fate(xids, XACT_COMMITTED)
+        context.state.drop_relations(list(parsed.rels))
+    elif op == rmgr.XLOG_XACT_ABORT:
+        context.state.set_fate(xids, XACT_ABORTED)
+        context.state.drop_relations(list(parsed.rels))
+
+
+def smgr_redo(context: RedoContext, record: DecodedRecord) -> None:
+    info = record.info & rmgr.XLR_RMGR_INFO_MASK
+    if info == rmgr.XLOG_SMGR_CREATE:
+        create = payloads.SmgrCreate.decode(record.main_data)
+        context.state.create_relation(create.rnode, create.fork)
+    elif info == rmgr.XLOG_SMGR_TRUNCATE:
+        truncate = payloads.SmgrTruncate.decode(record.main_data)
+        context.state.truncate_relation(truncate.rnode, truncate.blkno)
+
+
+def nothing_to_redo(context: RedoContext, record: DecodedRecord) -> None:
+    """Records that change no page in crash recovery."""
+
+
+register_redo(rmgr.RM_XLOG_ID, xlog_redo)
+register_redo(rmgr.RM_XACT_ID, xact_redo)
+register_redo(rmgr.RM_SMGR_ID, smgr_redo)
+register_redo(rmgr.RM_STANDBY_ID, nothing_to_redo)
+register_redo(rmgr.RM_CLOG_ID, nothing_to_redo)

@@ -1,0 +1,163 @@
+"""Checkpoints and the checkpointer thread.
+
+A checkpoint makes every change before its REDO point durable in the data files, so recovery can
+start there. Steps (an online checkpoint):
+
+1. Under the page lock, take the REDO point (where the next WAL record will start) and tell the WAL
+   writer: from now on, the first change to each page gets a full-page image.
+2. Log the running transactions (wal_level replica), flush the WAL, write the commit log, write
+   every dirty buffer (the buffer pool flushes WAL up to each page's LSN first), fsync all files.
+3. Insert the checkpoint record (redo point, next xid and oid, oldest running xid) and flush it.
+4. Rewrite ``pg_control`` atomically to point at it; only then may old WAL segments be recycled.
+
+A crash anywhere before step 4 leaves the previous checkpoint in charge: nothing is lost. A
+shutdown checkpoint runs with no concurrent activity, so its REDO point is the record itself.
+
+The checkpointer thread (named ``checkpointer``) starts a checkpoint when ``checkpoint_timeout``
+has passed since the last one, or when the WAL written since the last REDO point exceeds the share
+of ``max_wal_size`` PostgreSQL uses, or when asked (``request``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from mirrordb.common.checkpoint import CheckPoint
+from mirrordb.common.lsn import format_lsn
+from mirrordb.storage.control import (DB_IN_PRODUCTION, DB_SHUTDOWNED, ControlFile,
+                                      write_control_file)
+from mirrordb.wal import payloads
+from mirrordb.wal.rmgr import (RM_STANDBY_ID, RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE,
+                               XLOG_CHECKPOINT_SHUTDOWN, XLOG_RUNNING_XACTS)
+
+if TYPE_CHECKING:
+    from mirrordb.engine import Engine
+
+log = logging.getLogger("mirrordb.checkpointer")
+
+CHECKPOINTER_POLL_S = 1.0
+
+
+class Checkpointer:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._requested = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.last_checkpoint_time = time.monotonic()
+        self.checkpoints_done = 0
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def request(self) -> None:
+        with self._wake:
+            self._requested = True
+            self._wake.notify_all()
+
+    def _due(self) -> bool:
+        settings = self.engine.settings
+        timeout_s = int(settings.get("checkpoint_timeout")) / 1000  # type: ignore[arg-type]
+        if time.monotonic() - self.last_checkpoint_time >= timeout_s:
+            return True
+        max_wal = int(settings.get("max_wal_size"))  # type: ignore[arg-type]
+        distance = self.engine.wal.insert_lsn - self.engine.control.checkpoint.redo
+        return distance >= max_wal / 2.9
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._requested and not self._stopping:
+                    self._wake.wait(CHECKPOINTER_POLL_S)
+                if self._stopping:
+                    return
+                requested, self._requested = self._requested, False
+            if requested or self._due():
+                try:
+                    self.checkpoint()
+                except Exception:  # noqa: BLE001 - logged; the next round retries
+                    log.exception("checkpoint failed")
+
+    # -- the work -----------------------------------------------------------------------------
+
+    def mark_in_production(self) -> None:
+        engine = self.engine
+        engine.control = dataclasses.replace(engine.control, state=DB_IN_PRODUCTION,
+                                             time_s=int(time.time()))
+        write_control_file(engine.datadir, engine.control)
+
+    def checkpoint(self, shutdown: bool = False, end_of_recovery: bool = False) -> int:
+        """Run one checkpoint; returns the checkpoint record's LSN."""
+        engine = self.engine
+        wal = engine.wal
+        with self._lock:
+            with engine.pool.lock:
+                redo = wal.insert_lsn
+                wal.set_redo_lsn(redo)
+                next_full_xid = engine.xacts.next_full_xid
+                next_oid = engine.next_oid
+            tops, subs = engine.xacts.running_xids()
+            if not shutdown and engine.env.wal_level != "minimal":
+                self._log_running_xacts(tops, subs)
+            wal.flush(wal.insert_lsn)
+            engine.clog.flush()
+            engine.pool.flush_all()
+            engine.smgr.sync_all()
+            timeline = engine.control.checkpoint.this_timeline
+            checkpoint = CheckPoint(
+                redo=redo, this_timeline=timeline, prev_timeline=timeline,
+                full_page_writes=bool(engine.settings.get("full_page_writes")),
+                next_full_xid=next_full_xid, next_oid=next_oid, next_multi=1,
+                next_multi_offset=0, oldest_xid=3, oldest_xid_db=1, oldest_multi=1,
+                oldest_multi_db=1, time_s=int(time.time()), oldest_commit_ts_xid=0,
+                newest_commit_ts_xid=0,
+                oldest_active_xid=0 if shutdown else (min(tops) if tops else next_full_xid
+                                                      & 0xFFFFFFFF))
+            with engine.pool.lock:
+                info = XLOG_CHECKPOINT_SHUTDOWN if shutdown else XLOG_CHECKPOINT_ONLINE
+                start_lsn, end_lsn = wal.insert_with_start(RM_XLOG_ID, info, checkpoint.encode())
+            wal.flush(end_lsn)
+            state = DB_SHUTDOWNED if shutdown and not end_of_recovery else DB_IN_PRODUCTION
+            engine.control = dataclasses.replace(
+                engine.control, state=state, time_s=int(time.time()), checkpoint_lsn=start_lsn,
+                checkpoint=checkpoint)
+            write_control_file(engine.datadir, engine.control)
+            removed = wal.remove_old_segments(self._keep_from(redo))
+            self.last_checkpoint_time = time.monotonic()
+            self.checkpoints_done += 1
+            log.debug("checkpoint complete at %s (redo %s, %d segments removed)",
+                      format_lsn(start_lsn), format_lsn(redo), removed)
+            return start_lsn
+
+    def _keep_from(self, redo: int) -> int:
+        """The oldest WAL position still needed (hook for replication slots later)."""
+        return redo
+
+    def _log_running_xacts(self, tops: list[int], subs: list[int]) -> None:
+        engine = self.engine
+        running = payloads.RunningXacts(
+            xids=tops, subxids=subs, subxid_overflow=False, next_xid=engine.xacts.next_xid,
+            oldest_running_xid=min(tops) if tops else engine.xacts.next_xid,
+            latest_completed_xid=engine.xacts.latest_completed_xid)
+        engine.wal.insert(RM_STANDBY_ID, XLOG_RUNNING_XACTS, running.encode())
+
+
+__all__ = ["Checkpointer", "ControlFile"]
