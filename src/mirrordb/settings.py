@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
             unit_bytes=1024 * 1024),
     Setting("min_wal_size", "80MB", "size", "WAL kept for recycling below this size.",
             unit_bytes=1024 * 1024),
+    Setting("wal_keep_size", "0", "size", "WAL kept for standbys beyond what checkpoints need.",
+            unit_bytes=1024 * 1024),
     Setting("checkpoint_completion_target", "0.9", "string",
             "Fraction of the checkpoint interval to spread a checkpoint over."),
     Setting("max_connections", "100", "int", "Maximum number of concurrent connections."),

@@ -148,8 +148,10 @@ class Checkpointer:
             return start_lsn
 
     def _keep_from(self, redo: int) -> int:
-        """The oldest WAL position still needed (hook for replication slots later)."""
-        return redo
+        """The oldest WAL position still needed: the REDO point, less ``wal_keep_size``
+        (replication slots will hold it back further in a later issue)."""
+        keep_bytes = int(self.engine.settings.get("wal_keep_size"))  # type: ignore[arg-type]
+        return max(min(redo, self.engine.wal.insert_lsn - keep_bytes), 0)
 
     def _log_running_xacts(self, tops: list[int], subs: list[int]) -> None:
         engine = self.engine
