@@ -210,3 +210,20 @@ def test_ops_on_an_uninitialised_page_are_data_corrupted() -> None:
             continue
         with pytest.raises(DataCorrupted):
             block_op.apply(pagelib.new_page())
+
+
+def test_append_items_equals_successive_add_item() -> None:
+    items = [bytes([n]) * (n * 7 % 40 + 1) for n in range(1, 60)]
+    one_by_one, batched = pagelib.new_page(), pagelib.new_page()
+    pagelib.page_init(one_by_one, btpage.BT_OPAQUE_SIZE)
+    pagelib.page_init(batched, btpage.BT_OPAQUE_SIZE)
+    pagelib.add_item(one_by_one, b"first")
+    pagelib.add_item(batched, b"first")
+    for item in items:
+        pagelib.add_item(one_by_one, item)
+    assert pagelib.append_items(batched, items)
+    assert batched == one_by_one
+    too_many = [b"x" * 2000] * 5
+    before = bytes(batched)
+    assert not pagelib.append_items(batched, too_many)
+    assert batched == before

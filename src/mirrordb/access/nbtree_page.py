@@ -323,13 +323,10 @@ def build_page(page: bytearray, opaque: Opaque, high: bytes | None,
     invariant((high is None) == (opaque.next == P_NONE),
               "a page has a high key exactly when it has a right sibling")
     init_btree_page(page, opaque)
-    for item in ([high] if high is not None else []) + list(items):
-        _append(page, item)
-
-
-def _append(page: bytearray, item: bytes) -> None:
-    if pagelib.add_item(page, item, pagelib.max_offset(page) + 1) == 0:
-        raise DataCorrupted(f"B-tree page overflow adding an item of {len(item)} bytes")
+    all_items = ([high] if high is not None else []) + list(items)
+    if not pagelib.append_items(page, all_items):
+        raise DataCorrupted(f"B-tree page overflow: {len(all_items)} items of "
+                            f"{sum(len(item) for item in all_items)} bytes do not fit")
 
 
 def insert_item(page: bytearray, offnum: int, item: bytes) -> None:

@@ -179,6 +179,26 @@ def add_item(page: bytearray, item: bytes | bytearray | memoryview, offnum: int 
     return offnum
 
 
+def append_items(page: bytearray, items: list[bytes]) -> bool:
+    """Append ``items`` after the last line pointer, in order, as successive ``add_item`` calls
+    would (same bytes), in one pass. Returns False, leaving the page unchanged, if they do not
+    all fit. The page must have no unused line pointers to reuse."""
+    lower, upper = _LOWER_UPPER.unpack_from(page, 12)
+    invariant(not _U16.unpack_from(page, 10)[0] & PD_HAS_FREE_LINES,
+              "append_items: the page has unused line pointers")
+    new_lower = lower + ITEM_ID_SIZE * len(items)
+    if new_lower + sum(maxalign(len(item)) for item in items) > upper:
+        return False
+    words = []
+    for item in items:
+        upper -= maxalign(len(item))
+        page[upper:upper + len(item)] = item
+        words.append(upper | (LP_NORMAL << 15) | (len(item) << 17))
+    struct.pack_into(f"<{len(words)}I", page, lower, *words)
+    _LOWER_UPPER.pack_into(page, 12, new_lower, upper)
+    return True
+
+
 def _set_flags_lower_upper(page: bytearray, flags: int, lower: int, upper: int) -> None:
     _FLAGS_LOWER_UPPER.pack_into(page, 10, flags, lower, upper)
 
