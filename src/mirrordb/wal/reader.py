@@ -1,0 +1,334 @@
+"""Reading WAL back: reassemble records from 8 kB pages, validate them, decode them.
+
+``WalReader`` is a pure decoder over a ``WalPageSource`` (anything that returns the 8192 bytes of
+a page given its LSN, or None when that page is not there), so crash recovery (segment files),
+a standby (streamed WAL) and tools share it. It follows PostgreSQL 15's xlogreader:
+
+* a record starts at a MAXALIGNed position; at a page start the page header is skipped;
+* the 24-byte header is checked as soon as it is complete (length >= 24, valid rmid, and
+  ``xl_prev`` equal to the previous record's start, or merely below the record when the caller
+  does not know the previous record);
+* a record longer than the rest of its page continues after the next page's header, which must
+  carry XLP_FIRST_IS_CONTRECORD and an ``xlp_rem_len`` equal to the bytes still missing;
+* every page header is validated (magic, flags, long header on a segment's first page and the
+  system identifier / segment size in it, ``xlp_pageaddr``, timelines never decreasing);
+* the CRC covers the whole record, so a record is never accepted unless all its bytes are
+  present and intact; then the block headers are checked while decoding;
+* after XLOG_SWITCH the next record is at the start of the next segment.
+
+The first failure ends the valid WAL: ``read_record`` raises ``EndOfWal`` carrying the LSN where
+the invalid record starts and PostgreSQL's message ("invalid record length at 0/1005298: wanted
+24, got 0"). ``records_from`` turns that into a clean stop and leaves ``end_lsn`` / ``end_reason``.
+
+Lifecycle: one reader per sequential scan (recovery, a walsender, a tool). It caches the last
+page it read and forgets it at every failure, so a caller may poll a growing WAL by retrying.
+``SegmentFileSource`` is the I/O edge for segment files in ``pg_wal``; the writer is the other
+half (writer.py).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from typing import Protocol
+
+from mirrordb.common.errors import WalCorrupted, invariant
+from mirrordb.common.fileio import translate_os_error
+from mirrordb.common.lsn import format_lsn
+from mirrordb.storage.page import maxalign
+from mirrordb.wal.pageheader import (
+    XLP_FIRST_IS_OVERWRITE_CONTRECORD,
+    WalPageHeader,
+    decode_page_header,
+)
+from mirrordb.wal.record import (
+    MAX_RECORD_TOTAL_LENGTH,
+    RECORD_HEADER_SIZE,
+    RECORD_HEADER_STRUCT,
+    DecodedRecord,
+    decode_record,
+)
+from mirrordb.wal.rmgr import is_valid_rmid
+from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_name, segment_path
+
+_U32 = struct.Struct("<I")
+
+
+class EndOfWal(WalCorrupted):
+    """The record at ``lsn`` is invalid or incomplete: valid WAL ends there.
+
+    ``page_missing`` is True when the cause is only that a page is not available (yet): a
+    standby may wait for more WAL, crash recovery stops.
+    """
+
+    def __init__(self, lsn: int, reason: str, *, page_missing: bool = False) -> None:
+        super().__init__(reason, lsn)
+        self.reason = reason
+        self.page_missing = page_missing
+
+
+class WalPageSource(Protocol):
+    def read_page(self, page_lsn: int) -> bytes | None:
+        """The 8192 bytes of the WAL page starting at ``page_lsn``, or None if absent."""
+
+
+class SegmentFileSource:
+    """Pages from the segment files of one timeline in a directory (``pg_wal``).
+
+    Keeps the current segment file open; ``close()`` (or ``with``) releases it.
+    """
+
+    def __init__(self, waldir: str, timeline: int, segment_size: int) -> None:
+        invariant(is_valid_segment_size(segment_size), f"invalid segment size {segment_size}")
+        self.waldir = waldir
+        self.timeline = timeline
+        self.segment_size = segment_size
+        self._segno: int | None = None
+        self._fd: int | None = None
+
+    def read_page(self, page_lsn: int) -> bytes | None:
+        invariant(page_lsn % WAL_PAGE_SIZE == 0, f"unaligned page {format_lsn(page_lsn)}")
+        segno = page_lsn // self.segment_size
+        if segno != self._segno:
+            self.close()
+            self._open(segno)
+        if self._fd is None:
+            return None
+        path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
+        try:
+            page = os.pread(self._fd, WAL_PAGE_SIZE, page_lsn % self.segment_size)
+        except OSError as error:
+            raise translate_os_error(error, "read", path) from error
+        return page if len(page) == WAL_PAGE_SIZE else None
+
+    def _open(self, segno: int) -> None:
+        path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
+        try:
+            self._fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            self._fd = None
+            return  # not remembered: the file may appear later
+        except OSError as error:
+            raise translate_os_error(error, "open", path) from error
+        self._segno = segno
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+        self._segno = None
+
+    def __enter__(self) -> SegmentFileSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class WalReader:
+    """Sequential validating reader of WAL records (see the module docstring)."""
+
+    def __init__(self, source: WalPageSource, segment_size: int,
+                 system_identifier: int | None = None, *, timeline: int | None = None) -> None:
+        invariant(is_valid_segment_size(segment_size), f"invalid segment size {segment_size}")
+        self.source = source
+        self.segment_size = segment_size
+        self.system_identifier = system_identifier
+        # Only names segment files in messages; defaults to the source's timeline.
+        self.timeline: int | None = timeline or getattr(source, "timeline", None)
+        self.end_lsn: int | None = None
+        self.end_reason: str | None = None
+        self.end_error: EndOfWal | None = None
+        self._latest_page_lsn = 0
+        self._latest_page_tli = 0
+        self._checked_segno: int | None = None
+        self._cached: tuple[int, bytes, WalPageHeader] | None = None
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def read_record(self, start_lsn: int, expected_prev_lsn: int | None) -> DecodedRecord:
+        """The valid record at ``start_lsn`` (or after the page header if it is a page start).
+
+        ``expected_prev_lsn``: the previous record's start, which xl_prev must equal; None when
+        unknown (then xl_prev must only lie before the record). Raises EndOfWal.
+        """
+        try:
+            return self._read_record(start_lsn, expected_prev_lsn)
+        except EndOfWal:
+            self._cached = None
+            self._checked_segno = None
+            raise
+
+    def records_from(self, start_lsn: int, expected_prev_lsn: int | None = None
+                     ) -> Iterator[DecodedRecord]:
+        """Yield valid records from ``start_lsn`` until the end of valid WAL, then set
+        ``end_lsn`` (where the first invalid record starts) and ``end_reason``."""
+        self.end_lsn = self.end_reason = self.end_error = None
+        position, prev_lsn = start_lsn, expected_prev_lsn
+        while True:
+            try:
+                record = self.read_record(position, prev_lsn)
+            except EndOfWal as end:
+                self.end_lsn, self.end_reason, self.end_error = end.lsn, end.reason, end
+                return
+            yield record
+            prev_lsn, position = record.start_lsn, self.next_record_lsn(record)
+
+    def next_record_lsn(self, record: DecodedRecord) -> int:
+        """Where the record after ``record`` starts (page header not yet skipped)."""
+        if record.is_switch:
+            return -(-record.end_lsn // self.segment_size) * self.segment_size
+        return record.end_lsn
+
+    # -- record assembly --------------------------------------------------------------------------
+
+    def _read_record(self, start_lsn: int, expected_prev_lsn: int | None) -> DecodedRecord:
+        page_lsn = start_lsn - start_lsn % WAL_PAGE_SIZE
+        offset = start_lsn % WAL_PAGE_SIZE
+        if offset % 8:
+            raise EndOfWal(start_lsn, f"invalid record offset at {format_lsn(start_lsn)}")
+        page, header = self._read_page(page_lsn, start_lsn, None)
+        if offset == 0:
+            offset = header.size
+        elif offset < header.size:
+            raise EndOfWal(start_lsn, f"invalid record offset at {format_lsn(start_lsn)}")
+        record_lsn = page_lsn + offset
+        if header.is_contrecord and offset == header.size:
+            raise EndOfWal(record_lsn, f"contrecord is requested by {format_lsn(record_lsn)}")
+        tot_len = _U32.unpack_from(page, offset)[0]
+        header_checked = offset + RECORD_HEADER_SIZE <= WAL_PAGE_SIZE
+        if header_checked:
+            self._check_header(page[offset:offset + RECORD_HEADER_SIZE], record_lsn,
+                               expected_prev_lsn)
+        else:
+            self._check_length(tot_len, record_lsn)
+        first = page[offset:offset + min(tot_len, WAL_PAGE_SIZE - offset)]
+        if len(first) == tot_len:
+            return self._decode(first, record_lsn, record_lsn + tot_len)
+        return self._assemble(first, tot_len, page_lsn, record_lsn, expected_prev_lsn,
+                              header_checked)
+
+    def _assemble(self, first: bytes, tot_len: int, page_lsn: int, record_lsn: int,
+                  expected_prev_lsn: int | None, header_checked: bool) -> DecodedRecord:
+        """Collect the continuation of a record from the following pages."""
+        pieces = [first]
+        got = len(first)
+        end_unaligned = record_lsn + got
+        while got < tot_len:
+            page_lsn += WAL_PAGE_SIZE
+            page, header = self._read_page(page_lsn, record_lsn, record_lsn)
+            self._check_continuation(header, tot_len, got, record_lsn, page_lsn)
+            length = min(header.rem_len, WAL_PAGE_SIZE - header.size)
+            pieces.append(page[header.size:header.size + length])
+            got += length
+            end_unaligned = page_lsn + header.size + length
+            if not header_checked and got >= RECORD_HEADER_SIZE:
+                self._check_header(b"".join(pieces)[:RECORD_HEADER_SIZE], record_lsn,
+                                   expected_prev_lsn)
+                header_checked = True
+        return self._decode(b"".join(pieces), record_lsn, end_unaligned)
+
+    @staticmethod
+    def _check_continuation(header: WalPageHeader, tot_len: int, got: int, record_lsn: int,
+                            page_lsn: int) -> None:
+        where = format_lsn(record_lsn)
+        if header.info & XLP_FIRST_IS_OVERWRITE_CONTRECORD:
+            raise EndOfWal(record_lsn, f"the continuation of the record at {where} was "
+                                       f"overwritten (page {format_lsn(page_lsn)})")
+        if not header.is_contrecord:
+            raise EndOfWal(record_lsn, f"there is no contrecord flag at {where}")
+        if header.rem_len == 0 or tot_len != header.rem_len + got:
+            raise EndOfWal(record_lsn, f"invalid contrecord length {header.rem_len} "
+                                       f"(expected {tot_len - got}) at {where}")
+
+    @staticmethod
+    def _check_length(tot_len: int, record_lsn: int) -> None:
+        if tot_len < RECORD_HEADER_SIZE:
+            raise EndOfWal(record_lsn, f"invalid record length at {format_lsn(record_lsn)}: "
+                                       f"wanted {RECORD_HEADER_SIZE}, got {tot_len}")
+        if tot_len > MAX_RECORD_TOTAL_LENGTH:
+            raise EndOfWal(record_lsn, f"record length {tot_len} at {format_lsn(record_lsn)} "
+                                       "too long")
+
+    def _check_header(self, header: bytes, record_lsn: int, expected_prev_lsn: int | None
+                      ) -> None:
+        tot_len, _, prev_lsn, _, rmid, _ = RECORD_HEADER_STRUCT.unpack(header)
+        self._check_length(tot_len, record_lsn)
+        if not is_valid_rmid(rmid):
+            raise EndOfWal(record_lsn, f"invalid resource manager ID {rmid} at "
+                                       f"{format_lsn(record_lsn)}")
+        prev_ok = (prev_lsn < record_lsn if expected_prev_lsn is None
+                   else prev_lsn == expected_prev_lsn)
+        if not prev_ok:
+            raise EndOfWal(record_lsn, f"record with incorrect prev-link {format_lsn(prev_lsn)} "
+                                       f"at {format_lsn(record_lsn)}")
+
+    @staticmethod
+    def _decode(data: bytes, record_lsn: int, end_unaligned: int) -> DecodedRecord:
+        try:
+            return decode_record(data, record_lsn, maxalign(end_unaligned))
+        except EndOfWal:
+            raise
+        except WalCorrupted as error:
+            raise EndOfWal(record_lsn, error.message) from error
+
+    # -- pages ------------------------------------------------------------------------------------
+
+    def _read_page(self, page_lsn: int, record_lsn: int, continued_lsn: int | None
+                   ) -> tuple[bytes, WalPageHeader]:
+        """Fetch and validate a page; the first time a segment is entered its first page (with
+        the long header) is validated too, as PostgreSQL does."""
+        cached = self._cached
+        if cached is not None and cached[0] == page_lsn:
+            return cached[1], cached[2]
+        segno = page_lsn // self.segment_size
+        if segno != self._checked_segno and page_lsn % self.segment_size:
+            segment_lsn = segno * self.segment_size
+            self._validate(self._fetch(segment_lsn, record_lsn, continued_lsn), segment_lsn,
+                           record_lsn)
+        page = self._fetch(page_lsn, record_lsn, continued_lsn)
+        header = self._validate(page, page_lsn, record_lsn)
+        self._checked_segno = segno
+        self._cached = (page_lsn, page, header)
+        return page, header
+
+    def _fetch(self, page_lsn: int, record_lsn: int, continued_lsn: int | None) -> bytes:
+        page = self.source.read_page(page_lsn)
+        if page is not None and len(page) == WAL_PAGE_SIZE:
+            return page
+        name = segment_name(self.timeline or 1, page_lsn // self.segment_size, self.segment_size)
+        missing = (f"no WAL page at {format_lsn(page_lsn)} (log segment {name}, offset "
+                   f"{page_lsn % self.segment_size}, is missing or too short)")
+        if continued_lsn is not None:
+            missing = f"missing continuation of the record at {format_lsn(continued_lsn)}: " \
+                      + missing
+        raise EndOfWal(record_lsn, missing, page_missing=True)
+
+    def _validate(self, page: bytes, page_lsn: int, record_lsn: int) -> WalPageHeader:
+        try:
+            header = decode_page_header(page, page_lsn=page_lsn, segment_size=self.segment_size,
+                                        system_identifier=self.system_identifier,
+                                        file_timeline=self.timeline)
+        except WalCorrupted as error:
+            raise EndOfWal(record_lsn, error.message) from error
+        if page_lsn > self._latest_page_lsn:
+            if header.tli < self._latest_page_tli:
+                name = segment_name(self.timeline or header.tli or 1,
+                                    page_lsn // self.segment_size, self.segment_size)
+                raise EndOfWal(record_lsn, f"out-of-sequence timeline ID {header.tli} (after "
+                                           f"{self._latest_page_tli}) in log segment {name}, "
+                                           f"offset {page_lsn % self.segment_size}")
+            self._latest_page_lsn, self._latest_page_tli = page_lsn, header.tli
+        return header
+
+
+def count_records(waldir: str, timeline: int, segment_size: int, start_lsn: int
+                  ) -> tuple[int, int]:
+    """``(number of valid records from start_lsn, end_lsn where valid WAL ends)``; used to check
+    ``pg_waldump --stats`` totals."""
+    with SegmentFileSource(waldir, timeline, segment_size) as source:
+        reader = WalReader(source, segment_size)
+        count = sum(1 for _ in reader.records_from(start_lsn))
+    invariant(reader.end_lsn is not None, "records_from ended without an end position")
+    return count, reader.end_lsn  # type: ignore[return-value]
