@@ -314,13 +314,9 @@ class BufferPool:
             buffer.page[:] = ZERO_PAGE
             self._nblocks[(rnode, fork)] = blkno + 1
             return
-        try:
-            found = self.smgr.read_into(rnode, fork, blkno, buffer.page)
-        except DataCorrupted:
-            if not zero_if_missing:
-                raise
-            found = False               # a torn final block: redo rebuilds it
-        if found:
+        # A torn final block is past ``nblocks`` (whole blocks only): redo zeroes it above,
+        # any other reader gets DataCorrupted from the storage manager.
+        if self.smgr.read_into(rnode, fork, blkno, buffer.page):
             _verify_page(buffer.page, tag)
             if blkno >= nblocks:
                 self._nblocks[(rnode, fork)] = blkno + 1

@@ -111,6 +111,21 @@ class DBState(enum.IntEnum):
     DB_IN_PRODUCTION = 6
 
 
+DB_STARTUP = DBState.DB_STARTUP
+DB_SHUTDOWNED = DBState.DB_SHUTDOWNED
+DB_SHUTDOWNED_IN_RECOVERY = DBState.DB_SHUTDOWNED_IN_RECOVERY
+DB_SHUTDOWNING = DBState.DB_SHUTDOWNING
+DB_IN_CRASH_RECOVERY = DBState.DB_IN_CRASH_RECOVERY
+DB_IN_ARCHIVE_RECOVERY = DBState.DB_IN_ARCHIVE_RECOVERY
+DB_IN_PRODUCTION = DBState.DB_IN_PRODUCTION
+
+_EMPTY_CHECKPOINT = CheckPoint(
+    redo=0, this_timeline=1, prev_timeline=1, full_page_writes=True, next_full_xid=0,
+    next_oid=0, next_multi=0, next_multi_offset=0, oldest_xid=0, oldest_xid_db=0,
+    oldest_multi=0, oldest_multi_db=0, time_s=0, oldest_commit_ts_xid=0,
+    newest_commit_ts_xid=0, oldest_active_xid=0)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ControlFile:
     """The decoded control file. Change it with ``dataclasses.replace``."""
@@ -149,6 +164,15 @@ class ControlFile:
     loblksize: int = LOBLKSIZE
     float8_by_val: bool = True
     data_checksum_version: int = 0
+
+    @classmethod
+    def initial(cls, *, system_identifier: int,
+                xlog_seg_size: int = DEFAULT_XLOG_SEG_SIZE) -> ControlFile:
+        """A new cluster's control file before its first checkpoint (initdb fills that in)."""
+        return cls(system_identifier=system_identifier, state=DB_STARTUP,
+                   time_s=int(time.time()), checkpoint_lsn=0, checkpoint=_EMPTY_CHECKPOINT,
+                   xlog_seg_size=xlog_seg_size,
+                   mock_authentication_nonce=generate_mock_nonce())
 
 
 def generate_system_identifier() -> int:
