@@ -313,6 +313,11 @@ class _XactCompletion:
         has_info = XLOG_XACT_HAS_INFO if self.computed_xinfo() else 0
         return op | has_info | (XLR_SPECIAL_REL_UPDATE if self.rels else 0)
 
+    @property
+    def subxids(self) -> tuple[int, ...]:
+        """Alias of ``subxacts`` (the name the transaction code uses)."""
+        return self.subxacts
+
     def _invalidations(self) -> tuple[bytes, ...]:
         return ()
 
@@ -532,11 +537,11 @@ class RunningXacts:
         return len(self.subxids)
 
     def encode(self) -> bytes:
-        everything = self.xids + self.subxids
+        everything = tuple(self.xids) + tuple(self.subxids)
         _check_u32(self.next_xid, self.oldest_running_xid, self.latest_completed_xid,
                    *everything)
         return RUNNING_XACTS_STRUCT.pack(
-            len(self.xids), len(self.subxids), self.subxid_overflow, self.next_xid,
+            len(self.xids), len(self.subxids), bool(self.subxid_overflow), self.next_xid,
             self.oldest_running_xid, self.latest_completed_xid) + struct.pack(
             f"<{len(everything)}I", *everything)
 

@@ -222,13 +222,18 @@ class WalWriter:
 
     # -- start --------------------------------------------------------------------------------------
 
-    def start_at(self, end_of_wal_lsn: int, prev_record_lsn: int) -> None:
+    def start_at(self, end_of_wal_lsn: int, prev_record_lsn: int, *,
+                 redo_lsn: int | None = None) -> None:
         """Continue the WAL after the last valid record, as recovery found it.
 
         ``end_of_wal_lsn`` is a MAXALIGNed position: the end of the last valid record, or the
         start of the first invalid one (a brand-new WAL starts at a segment start with
         ``prev_record_lsn`` 0). The valid bytes of its page are kept; the rest of the segment is
         zeroed and later segment files of this timeline are deleted.
+
+        ``redo_lsn`` is the last checkpoint's REDO point (PostgreSQL starts RedoRecPtr there).
+        Left out, it defaults to ``end_of_wal_lsn``: the first change to any existing page then
+        carries a full-page image, which is never too few.
         """
         invariant(not self._started, "start_at called twice")
         invariant(end_of_wal_lsn % 8 == 0, f"unaligned end of WAL {format_lsn(end_of_wal_lsn)}")
@@ -246,6 +251,7 @@ class WalWriter:
             else:
                 self._zero_segment_tail(segno, self._end_lsn)
             self._prev_record_lsn = prev_record_lsn
+            self._replace_settings(redo_lsn=end_of_wal_lsn if redo_lsn is None else redo_lsn)
             self._write_lsn = end_of_wal_lsn
             self._flush_lsn = end_of_wal_lsn
             self._started = True
@@ -341,6 +347,13 @@ class WalWriter:
     def insert(self, rmid: int, info: int, main_data: bytes | bytearray | memoryview,
                blocks: Sequence[BlockRegistration] = (), xid: int = 0) -> int:
         """Append one record; returns its MAXALIGNed end LSN (for pd_lsn and ``flush``)."""
+        return self.insert_with_start(rmid, info, main_data, blocks, xid)[1]
+
+    def insert_with_start(self, rmid: int, info: int, main_data: bytes | bytearray | memoryview,
+                          blocks: Sequence[BlockRegistration] = (), xid: int = 0
+                          ) -> tuple[int, int]:
+        """``insert`` that also returns where the record starts: ``(start_lsn, end_lsn)``
+        (a checkpoint record's start goes into pg_control)."""
         self._check_usable()
         invariant(is_valid_rmid(rmid), f"invalid resource manager id {rmid}")
         invariant(info & ~(XLR_RMGR_INFO_MASK | XLR_SPECIAL_REL_UPDATE) == 0,
@@ -401,10 +414,11 @@ class WalWriter:
         pages_needed = body_length // (WAL_PAGE_SIZE - 40) + 2
         return (len(pages) + pages_needed) * WAL_PAGE_SIZE > self.wal_buffers_bytes
 
-    def _place_record(self, rmid: int, info: int, xid: int, body: bytes, body_crc: int) -> int:
+    def _place_record(self, rmid: int, info: int, xid: int, body: bytes, body_crc: int
+                      ) -> tuple[int, int]:
         header = record_header(rmid, info, xid, self._prev_record_lsn, len(body), body_crc)
         self._prev_record_lsn = self._copy_into_pages((header, body))
-        return self._end_lsn
+        return self._prev_record_lsn, self._end_lsn
 
     def _copy_into_pages(self, pieces: Iterable[bytes]) -> int:
         """Copy a record into the buffers at the next record position; returns its start LSN."""
