@@ -372,8 +372,8 @@ class Txn:
             oid = self.engine.allocate_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
-                            [Column("last_value", datum.INT8), Column("is_called", datum.BOOL)])
-            self._insert_catalog(boot.PG_SEQUENCE, [oid, datum.INT8, params.start,
+                            [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)])
+            self._insert_catalog(boot.PG_SEQUENCE, [oid, datum.INT8_OID, params.start,
                                                     params.increment, params.max_value,
                                                     params.min_value, 1, params.cycle])
             self.engine.sequences.create(rnode, params)

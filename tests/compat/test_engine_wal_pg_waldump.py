@@ -21,7 +21,7 @@ from mirrordb.wal.reader import count_records
 
 def run_workload(engine: Engine) -> None:
     with engine.begin() as txn:
-        txn.create_table("t", [("id", T.INT8), ("body", T.TEXT)])
+        txn.create_table("t", [("id", T.INT8_OID), ("body", T.TEXT_OID)])
         txn.create_index("t_pkey", "t", ["id"], unique=True)
         txn.create_sequence("s")
     for batch in range(8):

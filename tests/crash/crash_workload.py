@@ -23,7 +23,7 @@ from mirrordb.storage import datum as T
 def ensure_schema(engine: Engine) -> None:
     with engine.begin() as txn:
         if engine.relcache.lookup("items", txn.transaction) is None:
-            txn.create_table("items", [("id", T.INT8), ("val", T.TEXT), ("grp", T.INT4)])
+            txn.create_table("items", [("id", T.INT8_OID), ("val", T.TEXT_OID), ("grp", T.INT4_OID)])
             txn.create_index("items_pkey", "items", ["id"], unique=True, primary=True)
             txn.create_index("items_grp", "items", ["grp"])
 

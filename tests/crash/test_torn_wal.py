@@ -29,7 +29,7 @@ def build(cluster: str) -> tuple[int, int, list[tuple[int, int]]]:
     """Commit A, then B; crash. Returns (segment size, B's first record start, B's records)."""
     engine = Engine.open(cluster)
     with engine.begin() as txn:
-        txn.create_table("t", [("id", T.INT8), ("payload", T.TEXT)])
+        txn.create_table("t", [("id", T.INT8_OID), ("payload", T.TEXT_OID)])
     with engine.begin() as txn:
         for i in range(20):
             txn.insert("t", [i, "a" * 50])

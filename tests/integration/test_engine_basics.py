@@ -21,7 +21,7 @@ def rows(txn, table):
 
 def make_table(engine):
     with engine.begin() as txn:
-        txn.create_table("t", [("id", T.INT8), ("val", T.TEXT)])
+        txn.create_table("t", [("id", T.INT8_OID), ("val", T.TEXT_OID)])
         txn.create_index("t_pkey", "t", ["id"], unique=True, primary=True)
 
 
@@ -58,6 +58,8 @@ def test_snapshots_and_isolation(cluster):
     reader_rc = engine.begin()
     reader_rr = engine.begin("repeatable read")
     assert rows(reader_rc, "t") == [] and rows(reader_rr, "t") == []
+    assert rows(writer, "t") == []  # not even to itself, within the inserting command
+    writer.new_statement()
     assert rows(writer, "t") == [(1, "uncommitted")]
     writer.commit()
     reader_rc.new_statement()
@@ -230,7 +232,7 @@ def test_drop_and_aborted_create_remove_files(cluster):
     txn.commit()
     assert not os.path.exists(path)
     txn = engine.begin()
-    created = txn.create_table("u", [("a", T.INT4)])
+    created = txn.create_table("u", [("a", T.INT4_OID)])
     created_path = os.path.join(cluster, created.rnode.relative_path())
     txn.abort()
     assert not os.path.exists(created_path)

@@ -23,11 +23,11 @@ from mirrordb.storage import datum as T
 def workload(engine: Engine, seed: int) -> None:
     rng = random.Random(seed)
     with engine.begin() as txn:
-        txn.create_table("accounts", [("id", T.INT8), ("owner", T.TEXT), ("balance", T.NUMERIC)])
+        txn.create_table("accounts", [("id", T.INT8_OID), ("owner", T.TEXT_OID), ("balance", T.NUMERIC_OID)])
         txn.create_index("accounts_pkey", "accounts", ["id"], unique=True)
         txn.create_index("accounts_owner", "accounts", ["owner"])
         txn.create_sequence("ids")
-        txn.create_table("scratch", [("a", T.INT4)])
+        txn.create_table("scratch", [("a", T.INT4_OID)])
     from decimal import Decimal
     for round_number in range(6):
         with engine.begin() as txn:

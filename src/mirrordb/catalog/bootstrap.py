@@ -42,31 +42,31 @@ def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool =
 
 
 PG_CLASS = _catalog(PG_CLASS_OID, "pg_class", [
-    ("oid", T.OID), ("relname", T.NAME), ("relnamespace", T.OID), ("relowner", T.OID),
-    ("relkind", T.TEXT), ("relfilenode", T.OID), ("reltablespace", T.OID),
-    ("relpersistence", T.TEXT), ("relnatts", T.INT2), ("relhasindex", T.BOOL),
-    ("relisshared", T.BOOL)])
+    ("oid", T.OID_OID), ("relname", T.NAME_OID), ("relnamespace", T.OID_OID), ("relowner", T.OID_OID),
+    ("relkind", T.TEXT_OID), ("relfilenode", T.OID_OID), ("reltablespace", T.OID_OID),
+    ("relpersistence", T.TEXT_OID), ("relnatts", T.INT2_OID), ("relhasindex", T.BOOL_OID),
+    ("relisshared", T.BOOL_OID)])
 PG_ATTRIBUTE = _catalog(PG_ATTRIBUTE_OID, "pg_attribute", [
-    ("attrelid", T.OID), ("attname", T.NAME), ("atttypid", T.OID), ("attnum", T.INT2),
-    ("attnotnull", T.BOOL), ("atttypmod", T.INT4), ("attisdropped", T.BOOL)])
+    ("attrelid", T.OID_OID), ("attname", T.NAME_OID), ("atttypid", T.OID_OID), ("attnum", T.INT2_OID),
+    ("attnotnull", T.BOOL_OID), ("atttypmod", T.INT4_OID), ("attisdropped", T.BOOL_OID)])
 PG_INDEX = _catalog(PG_INDEX_OID, "pg_index", [
-    ("indexrelid", T.OID), ("indrelid", T.OID), ("indnatts", T.INT2), ("indisunique", T.BOOL),
-    ("indisprimary", T.BOOL), ("indkey", T.TEXT)])
+    ("indexrelid", T.OID_OID), ("indrelid", T.OID_OID), ("indnatts", T.INT2_OID), ("indisunique", T.BOOL_OID),
+    ("indisprimary", T.BOOL_OID), ("indkey", T.TEXT_OID)])
 PG_NAMESPACE = _catalog(PG_NAMESPACE_OID, "pg_namespace", [
-    ("oid", T.OID), ("nspname", T.NAME), ("nspowner", T.OID)])
+    ("oid", T.OID_OID), ("nspname", T.NAME_OID), ("nspowner", T.OID_OID)])
 PG_SEQUENCE = _catalog(PG_SEQUENCE_OID, "pg_sequence", [
-    ("seqrelid", T.OID), ("seqtypid", T.OID), ("seqstart", T.INT8), ("seqincrement", T.INT8),
-    ("seqmax", T.INT8), ("seqmin", T.INT8), ("seqcache", T.INT8), ("seqcycle", T.BOOL)])
+    ("seqrelid", T.OID_OID), ("seqtypid", T.OID_OID), ("seqstart", T.INT8_OID), ("seqincrement", T.INT8_OID),
+    ("seqmax", T.INT8_OID), ("seqmin", T.INT8_OID), ("seqcache", T.INT8_OID), ("seqcycle", T.BOOL_OID)])
 PG_ATTRDEF = _catalog(PG_ATTRDEF_OID, "pg_attrdef", [
-    ("adrelid", T.OID), ("adnum", T.INT2), ("adbin", T.TEXT)])
+    ("adrelid", T.OID_OID), ("adnum", T.INT2_OID), ("adbin", T.TEXT_OID)])
 PG_DATABASE = _catalog(PG_DATABASE_OID, "pg_database", [
-    ("oid", T.OID), ("datname", T.NAME), ("datdba", T.OID), ("encoding", T.INT4),
-    ("datallowconn", T.BOOL), ("datconnlimit", T.INT4)], shared=True)
+    ("oid", T.OID_OID), ("datname", T.NAME_OID), ("datdba", T.OID_OID), ("encoding", T.INT4_OID),
+    ("datallowconn", T.BOOL_OID), ("datconnlimit", T.INT4_OID)], shared=True)
 PG_AUTHID = _catalog(PG_AUTHID_OID, "pg_authid", [
-    ("oid", T.OID), ("rolname", T.NAME), ("rolsuper", T.BOOL), ("rolinherit", T.BOOL),
-    ("rolcreaterole", T.BOOL), ("rolcreatedb", T.BOOL), ("rolcanlogin", T.BOOL),
-    ("rolreplication", T.BOOL), ("rolbypassrls", T.BOOL), ("rolconnlimit", T.INT4),
-    ("rolpassword", T.TEXT)], shared=True)
+    ("oid", T.OID_OID), ("rolname", T.NAME_OID), ("rolsuper", T.BOOL_OID), ("rolinherit", T.BOOL_OID),
+    ("rolcreaterole", T.BOOL_OID), ("rolcreatedb", T.BOOL_OID), ("rolcanlogin", T.BOOL_OID),
+    ("rolreplication", T.BOOL_OID), ("rolbypassrls", T.BOOL_OID), ("rolconnlimit", T.INT4_OID),
+    ("rolpassword", T.TEXT_OID)], shared=True)
 
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID)

@@ -18,7 +18,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.errors import MirrordbError
 from mirrordb.settings import render_postgresql_conf
-from mirrordb.storage.control import DB_SHUTDOWNED, ControlFile, write_control_file
+from mirrordb.storage.control import ControlFile, DBState, write_control_file
 from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_CHECKPOINT_SHUTDOWN
 from mirrordb.wal.segment import is_valid_segment_size, segment_start_lsn
 from mirrordb.wal.writer import WalWriter
@@ -105,11 +105,9 @@ def _write_first_checkpoint(datadir: str, system_identifier: int, segment_size: 
                                                checkpoint.encode())
     wal.flush(end_lsn)
     wal.close()
-    control = ControlFile.initial(system_identifier=system_identifier,
-                                  xlog_seg_size=segment_size)
-    import dataclasses
-    control = dataclasses.replace(control, state=DB_SHUTDOWNED, checkpoint_lsn=start_lsn,
-                                  checkpoint=checkpoint, time_s=int(time.time()))
+    control = ControlFile(system_identifier=system_identifier, state=DBState.DB_SHUTDOWNED,
+                          time_s=int(time.time()), checkpoint_lsn=start_lsn,
+                          checkpoint=checkpoint, xlog_seg_size=segment_size)
     write_control_file(datadir, control)
 
 

@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING
 
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.lsn import format_lsn
-from mirrordb.storage.control import (DB_IN_PRODUCTION, DB_SHUTDOWNED, ControlFile,
-                                      write_control_file)
+from mirrordb.storage.control import DBState, write_control_file
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import (RM_STANDBY_ID, RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE,
                                XLOG_CHECKPOINT_SHUTDOWN, XLOG_RUNNING_XACTS)
@@ -100,7 +99,7 @@ class Checkpointer:
 
     def mark_in_production(self) -> None:
         engine = self.engine
-        engine.control = dataclasses.replace(engine.control, state=DB_IN_PRODUCTION,
+        engine.control = dataclasses.replace(engine.control, state=DBState.DB_IN_PRODUCTION,
                                              time_s=int(time.time()))
         write_control_file(engine.datadir, engine.control)
 
@@ -135,7 +134,8 @@ class Checkpointer:
                 info = XLOG_CHECKPOINT_SHUTDOWN if shutdown else XLOG_CHECKPOINT_ONLINE
                 start_lsn, end_lsn = wal.insert_with_start(RM_XLOG_ID, info, checkpoint.encode())
             wal.flush(end_lsn)
-            state = DB_SHUTDOWNED if shutdown and not end_of_recovery else DB_IN_PRODUCTION
+            state = (DBState.DB_SHUTDOWNED if shutdown and not end_of_recovery
+                     else DBState.DB_IN_PRODUCTION)
             engine.control = dataclasses.replace(
                 engine.control, state=state, time_s=int(time.time()), checkpoint_lsn=start_lsn,
                 checkpoint=checkpoint)
@@ -161,5 +161,3 @@ class Checkpointer:
             latest_completed_xid=engine.xacts.latest_completed_xid)
         engine.wal.insert(RM_STANDBY_ID, XLOG_RUNNING_XACTS, running.encode())
 
-
-__all__ = ["Checkpointer", "ControlFile"]

@@ -15,6 +15,7 @@ recovery simply restarts it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -27,7 +28,7 @@ from mirrordb.common.errors import DataCorrupted, WalCorrupted
 from mirrordb.common.lsn import format_lsn
 from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin handlers)
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch
-from mirrordb.storage.control import DB_IN_CRASH_RECOVERY, DB_SHUTDOWNED
+from mirrordb.storage.control import ControlFile, DBState, write_control_file
 from mirrordb.storage.relfilenode import RelFileNode
 from mirrordb.wal.reader import SegmentFileSource, WalReader
 from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN
@@ -99,11 +100,10 @@ def recover(engine: Engine) -> RecoveryResult:
     state.observe_next_oid(checkpoint.next_oid)
     context = RedoContext(engine.pool, consistency_checking=engine.consistency_checking,
                           state=state)
-    clean = control.state == DB_SHUTDOWNED
+    clean = control.state == DBState.DB_SHUTDOWNED
     if not clean:
         log.info("database system was not properly shut down; automatic recovery in progress")
-        engine.control = control = _with_state(control, DB_IN_CRASH_RECOVERY)
-        from mirrordb.storage.control import write_control_file
+        engine.control = control = _with_state(control, DBState.DB_IN_CRASH_RECOVERY)
         write_control_file(engine.datadir, control)
     seen_xids: set[int] = set()
     replayed = 0
@@ -133,9 +133,8 @@ def recover(engine: Engine) -> RecoveryResult:
     return result
 
 
-def _with_state(control: object, state: int) -> object:
-    import dataclasses
-    return dataclasses.replace(control, state=state, time_s=int(time.time()))  # type: ignore
+def _with_state(control: ControlFile, state: DBState) -> ControlFile:
+    return dataclasses.replace(control, state=state, time_s=int(time.time()))
 
 
 def _finish_counters(engine: Engine, state: RecoveryState) -> None:
