@@ -24,11 +24,11 @@ def run_workload(engine: Engine) -> None:
         txn.create_table("t", [("id", T.INT8_OID), ("body", T.TEXT_OID)])
         txn.create_index("t_pkey", "t", ["id"], unique=True)
         txn.create_sequence("s")
-    for batch in range(8):
+    for batch in range(12):
         with engine.begin() as txn:
             for _ in range(200):
                 key = txn.nextval("s")
-                txn.insert("t", [key, f"body {key} " * 5])
+                txn.insert("t", [key, f"body {key} " * 40])
             txn.savepoint("p")
             txn.insert("t", [-1, "rolled back"])
             txn.rollback_to_savepoint("p")

@@ -93,7 +93,7 @@ def corrupt_prev_link(cluster, seg, start, records):
     if body is not None:
         struct.pack_into("<I", header, 20, crc32c(bytes(header[:20]), crc32c(body)))
     patch(cluster, start, bytes(header), seg)
-    return "incorrect prev-link" if body is not None else "incorrect resource manager data"
+    return "incorrect prev-link"  # the header is checked before the CRC, as PostgreSQL does
 
 
 def corrupt_page_magic(cluster, seg, start, records):

@@ -183,7 +183,9 @@ def test_vacuum_removes_dead_versions_and_reuses_space(cluster):
     with engine.begin() as txn:
         for i in range(300):
             txn.insert("t", [i, "x" * 100])
-    pages_before = engine.pool.nblocks(engine.begin().relation("t").rnode)
+    with engine.begin() as txn:
+        rnode = txn.relation("t").rnode
+    pages_before = engine.pool.nblocks(rnode)
     with engine.begin() as txn:
         for tid, values in list(txn.scan("t")):
             if values[0] % 2 == 0:
@@ -194,7 +196,7 @@ def test_vacuum_removes_dead_versions_and_reuses_space(cluster):
     with engine.begin() as txn:
         for i in range(1000, 1150):
             txn.insert("t", [i, "x" * 100])
-    assert engine.pool.nblocks(engine.begin().relation("t").rnode) <= pages_before + 1
+    assert engine.pool.nblocks(rnode) <= pages_before + 1
     assert engine.verify_indexes("t") == 300
     engine.close()
 
@@ -236,8 +238,10 @@ def test_drop_and_aborted_create_remove_files(cluster):
     created_path = os.path.join(cluster, created.rnode.relative_path())
     txn.abort()
     assert not os.path.exists(created_path)
+    txn = engine.begin()
     with pytest.raises(UndefinedObject):
-        engine.begin().relation("u")
+        txn.relation("u")
+    txn.abort()
     engine.close()
 
 
