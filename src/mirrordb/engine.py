@@ -274,6 +274,9 @@ class Txn:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        from mirrordb.access.xact import TransactionState
+        if self.transaction.state in (TransactionState.COMMITTED, TransactionState.ABORTED):
+            return
         if exc_type is None:
             self.commit()
         else:

@@ -78,9 +78,9 @@ def main() -> None:
                     elif op[0] == "del":
                         live.add(op[1])  # type: ignore[arg-type]
                 continue
-            ack.write(f"B {counter} {json.dumps(ops)}\n")
+            ack.write(f"B {seed}:{counter} {json.dumps(ops)}\n")
             txn.commit()
-            ack.write(f"C {counter}\n")
+            ack.write(f"C {seed}:{counter}\n")
         except MirrordbError:
             txn.abort()
             raise
