@@ -10,8 +10,16 @@ import pytest
 
 from mirrordb.common.errors import DataCorrupted, InvariantViolation
 from mirrordb.storage import page as pagelib
-from mirrordb.storage.page import (BLCKSZ, ITEM_ID_SIZE, LP_DEAD, LP_NORMAL, LP_UNUSED,
-                                   PAGE_HEADER_SIZE, PD_HAS_FREE_LINES, maxalign)
+from mirrordb.storage.page import (
+    BLCKSZ,
+    ITEM_ID_SIZE,
+    LP_DEAD,
+    LP_NORMAL,
+    LP_UNUSED,
+    PAGE_HEADER_SIZE,
+    PD_HAS_FREE_LINES,
+    maxalign,
+)
 
 
 def new_initialised_page(special_size: int = 0) -> bytearray:

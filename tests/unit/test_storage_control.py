@@ -13,10 +13,17 @@ import pytest
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import DataCorrupted
-from mirrordb.storage.control import (CRC_OFFSET, PG_CONTROL_FILE_SIZE, ControlFile, DBState,
-                                      decode_control_file, encode_control_file,
-                                      generate_system_identifier, read_control_file,
-                                      write_control_file)
+from mirrordb.storage.control import (
+    CRC_OFFSET,
+    PG_CONTROL_FILE_SIZE,
+    ControlFile,
+    DBState,
+    decode_control_file,
+    encode_control_file,
+    generate_system_identifier,
+    read_control_file,
+    write_control_file,
+)
 
 # The first 296 bytes (sizeof(ControlFileData)) of global/pg_control written by PostgreSQL 15's
 # initdb --wal-segsize=1; the rest of the 8192-byte file is zeros.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import struct
 import uuid
 
@@ -12,14 +13,38 @@ import pytest
 
 from mirrordb.common.errors import DataCorrupted, InvariantViolation, MirrordbError
 from mirrordb.storage import datum
-from mirrordb.storage.datum import (BOOL_OID, BPCHAR_OID, BYTEA_OID, DATE_OID, FLOAT4_OID,
-                                    FLOAT8_OID, INT2_OID, INT4_OID, INT8_OID, INTERVAL_OID,
-                                    JSON_OID, JSONB_OID, NAME_OID, NAN_SORT_KEY, NULL_SORT_KEY,
-                                    NUMERIC_OID, OID_OID, PG_LSN_OID, TEXT_OID, TIME_OID,
-                                    TIMESTAMP_OID, TIMESTAMPTZ_OID, UUID_OID, VARCHAR_OID,
-                                    XID_OID, Interval, RowCodec, sort_key)
+from mirrordb.storage.datum import (
+    BOOL_OID,
+    BPCHAR_OID,
+    BYTEA_OID,
+    DATE_OID,
+    FLOAT4_OID,
+    FLOAT8_OID,
+    INT2_OID,
+    INT4_OID,
+    INT8_OID,
+    INTERVAL_OID,
+    JSON_OID,
+    JSONB_OID,
+    NAME_OID,
+    NAN_SORT_KEY,
+    NULL_SORT_KEY,
+    NUMERIC_OID,
+    OID_OID,
+    PG_LSN_OID,
+    TEXT_OID,
+    TIME_OID,
+    TIMESTAMP_OID,
+    TIMESTAMPTZ_OID,
+    UUID_OID,
+    VARCHAR_OID,
+    XID_OID,
+    Interval,
+    RowCodec,
+    sort_key,
+)
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 SAMPLES: dict[int, list[object]] = {
     BOOL_OID: [False, True],
@@ -47,15 +72,15 @@ SAMPLES: dict[int, list[object]] = {
     JSONB_OID: ['{"b": null}'],
     BPCHAR_OID: ["abc  "],
     VARCHAR_OID: ["varchar"],
-    NUMERIC_OID: [decimal.Decimal("0"), decimal.Decimal("-12.3400"), decimal.Decimal("1E+30"),
+    NUMERIC_OID: [decimal.Decimal(0), decimal.Decimal("-12.3400"), decimal.Decimal("1E+30"),
                   decimal.Decimal("Infinity"), decimal.Decimal("-Infinity"),
                   decimal.Decimal("-0"), decimal.Decimal("3.14159265358979323846264338327950")],
 }
 
 
 def same_value(left: object, right: object) -> bool:
-    if isinstance(left, float) and left != left:
-        return isinstance(right, float) and right != right
+    if isinstance(left, float) and math.isnan(left):
+        return isinstance(right, float) and math.isnan(right)
     if isinstance(left, decimal.Decimal):
         return isinstance(right, decimal.Decimal) and str(left) == str(right)
     return type(left) is type(right) and left == right
@@ -260,10 +285,10 @@ def test_sort_key_orders_nulls_last_and_nan_after_numbers() -> None:
     floats = [3.0, None, float("nan"), float("-inf"), -1.0, float("inf")]
     ordered = sorted(floats, key=lambda value: sort_key((value,)))
     assert ordered[:4] == [float("-inf"), -1.0, 3.0, float("inf")]
-    assert ordered[4] != ordered[4] and ordered[5] is None
-    numerics = [decimal.Decimal("NaN"), None, decimal.Decimal("2"), decimal.Decimal("-Infinity")]
+    assert math.isnan(ordered[4]) and ordered[5] is None
+    numerics = [decimal.Decimal("NaN"), None, decimal.Decimal(2), decimal.Decimal("-Infinity")]
     keys = sorted(sort_key((value,)) for value in numerics)
-    assert keys == [(decimal.Decimal("-Infinity"),), (decimal.Decimal("2"),), (NAN_SORT_KEY,),
+    assert keys == [(decimal.Decimal("-Infinity"),), (decimal.Decimal(2),), (NAN_SORT_KEY,),
                     (NULL_SORT_KEY,)]
 
 
@@ -275,7 +300,7 @@ def test_sort_key_compares_composite_keys_and_equal_nulls() -> None:
     assert not sort_key((None,)) < sort_key((None,))
     assert sort_key(("a",)) < sort_key(("b",)) < sort_key((None,))
     assert NAN_SORT_KEY < NULL_SORT_KEY and not NULL_SORT_KEY < NAN_SORT_KEY
-    assert NAN_SORT_KEY >= NAN_SORT_KEY and NAN_SORT_KEY <= NAN_SORT_KEY
+    assert NAN_SORT_KEY >= NAN_SORT_KEY and NAN_SORT_KEY <= NAN_SORT_KEY  # noqa: PLR0124
 
 
 def test_sort_key_compares_intervals_by_span() -> None:

@@ -182,7 +182,12 @@ def test_sync_all_syncs_every_written_file_once(smgr: StorageManager,
     monkeypatch.setattr(smgrlib, "MAX_OPEN_FILES", 2)  # force descriptors out of the cache
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
     relations = [RelFileNode(1663, 5, 20000 + index) for index in range(5)]
     for rnode in relations:
         smgr.create(rnode)

@@ -11,8 +11,14 @@ from mirrordb.common.errors import DataCorrupted, InvariantViolation
 from mirrordb.storage import page as pagelib
 from mirrordb.storage import tuple as tuplelib
 from mirrordb.storage.datum import INT4_OID, TEXT_OID, RowCodec
-from mirrordb.storage.tuple import (HEAP_COMBOCID, HEAP_HASNULL, HEAP_TUPLE_HEADER_SIZE,
-                                    HEAP_UPDATED, HEAP_XMAX_LOCK_ONLY, INVALID_BLOCK_NUMBER)
+from mirrordb.storage.tuple import (
+    HEAP_COMBOCID,
+    HEAP_HASNULL,
+    HEAP_TUPLE_HEADER_SIZE,
+    HEAP_UPDATED,
+    HEAP_XMAX_LOCK_ONLY,
+    INVALID_BLOCK_NUMBER,
+)
 
 
 def test_header_layout_without_nulls() -> None:

@@ -60,7 +60,7 @@ RelationForkKey = tuple[RelFileNode, int]
 class Buffer:
     """One page slot. ``tag`` is None while the buffer is free."""
 
-    __slots__ = ("buffer_id", "tag", "page", "dirty", "pin_count", "usage_count")
+    __slots__ = ("buffer_id", "dirty", "page", "pin_count", "tag", "usage_count")
 
     def __init__(self, buffer_id: int) -> None:
         self.buffer_id = buffer_id
@@ -223,8 +223,7 @@ class BufferPool:
             return
         self.flush_wal(lsn)
         with self.lock:
-            if lsn > self._wal_flushed_lsn:
-                self._wal_flushed_lsn = lsn
+            self._wal_flushed_lsn = max(self._wal_flushed_lsn, lsn)
 
     def _write_buffer(self, buffer: Buffer) -> None:
         """Write a dirty buffer, WAL first (lock held)."""

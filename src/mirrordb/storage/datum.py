@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
 import struct
 import uuid
 from collections.abc import Callable, Sequence
@@ -106,7 +107,7 @@ POSTGRES_EPOCH_ORDINAL = POSTGRES_EPOCH_DATE.toordinal()
 MICROSECONDS_PER_SECOND = 1_000_000
 MICROSECONDS_PER_DAY = 86_400 * MICROSECONDS_PER_SECOND
 DAYS_PER_MONTH = 30                      # PostgreSQL's DAYS_PER_MONTH, used to compare intervals
-_UTC = datetime.timezone.utc
+_UTC = datetime.UTC
 POSTGRES_EPOCH_TIMESTAMP = datetime.datetime(2000, 1, 1)
 POSTGRES_EPOCH_TIMESTAMPTZ = datetime.datetime(2000, 1, 1, tzinfo=_UTC)
 ONE_MICROSECOND = datetime.timedelta(microseconds=1)
@@ -618,11 +619,13 @@ class RowCodec:
     # plans per null pattern ---------------------------------------------------------------------
 
     def _plan_for(self, bitmap: bytes) -> _Plan:
+        """The plan of one null pattern. Codecs are shared by threads: the cache is only ever
+        read, added to, or replaced whole (when full), each a single atomic step."""
         plan = self._plans_by_bitmap.get(bitmap)
         if plan is None:
             plan = _build_plan(self._types, self._null_columns_of(bitmap))
             if len(self._plans_by_bitmap) >= MAX_CACHED_NULL_PATTERNS:
-                self._plans_by_bitmap.pop(next(iter(self._plans_by_bitmap)))
+                self._plans_by_bitmap = {}
             self._plans_by_bitmap[bitmap] = plan
         return plan
 
@@ -642,7 +645,7 @@ class RowCodec:
 class _SortSentinel:
     """A key that sorts after every ordinary value; sentinels order among themselves by rank."""
 
-    __slots__ = ("rank", "label")
+    __slots__ = ("label", "rank")
 
     def __init__(self, rank: int, label: str) -> None:
         self.rank = rank
@@ -678,10 +681,12 @@ def _value_sort_key(value: object) -> object:
     if value is None:
         return NULL_SORT_KEY
     kind = type(value)
-    if kind is float or kind is decimal.Decimal:
-        return NAN_SORT_KEY if value != value else value
+    if kind is float:
+        return NAN_SORT_KEY if math.isnan(value) else value   # type: ignore[arg-type]
+    if kind is decimal.Decimal:
+        return NAN_SORT_KEY if value.is_nan() else value      # type: ignore[attr-defined]
     if kind is Interval:
-        return value.span_microseconds()     # type: ignore[union-attr]
+        return value.span_microseconds()                      # type: ignore[attr-defined]
     return value
 
 

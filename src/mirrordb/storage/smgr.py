@@ -357,8 +357,9 @@ class StorageManager:
         if failures:
             with self._mutex:
                 self._unsynced.update(key for key, _ in failures)
-            key, error = failures[0]
-            raise translate_os_error(error, "fsync", self.segment_path(*key)) from error
+            first_key, first_error = failures[0]
+            raise translate_os_error(first_error, "fsync",
+                                     self.segment_path(*first_key)) from first_error
         return synced
 
     def close_all(self) -> None:

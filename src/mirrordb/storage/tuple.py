@@ -144,7 +144,7 @@ def tuple_data(item: bytes | bytearray | memoryview) -> tuple[memoryview, bytes 
 
 def get_xmin_xmax(page: bytes | bytearray | memoryview, lp_off: int) -> tuple[int, int]:
     """(xmin, xmax) of the tuple stored at ``lp_off``."""
-    return _XMIN_XMAX.unpack_from(page, lp_off + XMIN_OFFSET)  # type: ignore[return-value]
+    return _XMIN_XMAX.unpack_from(page, lp_off + XMIN_OFFSET)
 
 
 def set_xmax(page: bytearray, lp_off: int, xmax: int, infomask_set: int = 0,
