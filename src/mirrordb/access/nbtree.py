@@ -18,12 +18,13 @@ and ``insert`` (it is reentrant). Scans do not hold it between the items they yi
 leaf's matching entries, release the lock, and on the next page re-find their place by the last
 (key, TID) they returned, so they stay correct when the tree changes in between.
 
-Splits are *preemptive* on internal levels: on the way down, an insert splits any internal page
-that could not take one more pivot of the largest size. So when a leaf (or that internal page)
-splits, its parent always has room for the new downlink, and every split is one WAL record
-touching at most four pages: left half, new right half, parent (or new root and metapage), and the
-old right sibling whose left-link changes. Pages are never deleted; VACUUM leaves empty leaves in
-place.
+Splits: a leaf that cannot take a new entry is split, and the split's downlink goes into the
+parent in the same WAL record. When the parent has no room for it, the insert first splits the
+lowest ancestor whose own parent does have room (or the root, making a new root), then descends
+again. So every split is one WAL record touching at most four pages, applied atomically by crash
+recovery: left half, new right half, parent (or new root and metapage), and the old right sibling
+whose left-link changes. There are never half-finished splits to complete later. Pages are never
+deleted; VACUUM leaves empty leaves in place.
 
 WAL recipe (every change, see ``_log_change``): under the lock, pin the pages, apply the pure ops,
 insert one record with a block reference per page whose data is the op, stamp every page with the
@@ -76,8 +77,8 @@ if TYPE_CHECKING:
 PAGE_CACHE_LIMIT_PAGES = 4096
 # Row codecs kept for distinct key type lists.
 CODEC_CACHE_LIMIT = 256
-# An insert restarts its descent after each preemptive split; more restarts than this means a bug.
-MAX_DESCENT_RESTARTS = 64
+# An insert restarts its descent after splitting an internal page; more means a bug.
+MAX_INSERT_RESTARTS = 64
 MAX_HEAP_BLOCK = 0xFFFFFFFE
 MAX_HEAP_OFFSET = 0xFFFF
 
@@ -160,6 +161,19 @@ class _NewItem:
     item: bytes
     entry: Entry
     values: tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class _SplitPlan:
+    """A split worked out before any page changes: the SPLIT_LEFT and right-page contents."""
+
+    first_right: int            # index of the first right item among the data items
+    high: bytes                 # the left half's new high key; with the right block, the downlink
+    old_high: bytes | None      # the right half's high key
+    right_items: list[bytes]
+    keep_count: int             # old data items the left half keeps
+    new_index: int | None       # where the new item goes in the left half, if it goes left
+    new_bytes: bytes
 
 
 @dataclass(slots=True)
@@ -273,13 +287,13 @@ class BTree:
     def insert(self, key: tuple[Any, ...], tid: HeapTid) -> None:
         """Add the entry (key, tid). Equal keys are allowed; (key, tid) pairs must be new."""
         values, item = self._form_leaf_tuple(key, tid)
-        entry: Entry = (sort_key(values), tid)
+        new_item = _NewItem(0, item, (sort_key(values), tid), values)
         with self.pool.lock:
-            leaf, parent = self._descend_for_insert(entry)
-            try:
-                self._insert_into_leaf(leaf, parent, entry, values, item)
-            finally:
-                self.pool.release(leaf)
+            for _ in range(MAX_INSERT_RESTARTS):
+                if self._try_insert(self._descend(new_item.entry), new_item):
+                    return
+        raise InvariantViolation(f'index "{self.name}": insert restarted '
+                                 f"{MAX_INSERT_RESTARTS} times")
 
     def _form_leaf_tuple(self, key: tuple[Any, ...], tid: HeapTid) -> tuple[tuple[Any, ...], bytes]:
         invariant(len(key) == self.natts,
@@ -301,82 +315,106 @@ class BTree:
                      "indexing.", sqlstate="54000")
         return values, item
 
-    def _descend_for_insert(self, entry: Entry) -> tuple[Buffer, int | None]:
-        """Pin the leaf where ``entry`` belongs; return it and its parent's block (None: root).
-
-        Internal pages on the way that lack room for one more pivot are split first; after each
-        such split the descent restarts from the root.
-        """
+    def _descend(self, entry: Entry) -> list[int]:
+        """The blocks from the root down to the leaf where ``entry`` belongs."""
         locate = _after(entry)
-        for _ in range(MAX_DESCENT_RESTARTS):
-            blkno: int = self._read_meta().root
-            parent: int | None = None
-            while True:
-                buffer = self._pin(blkno)
-                view = self._view(blkno, buffer.page)
-                if view.is_leaf:
-                    return buffer, parent
-                if not btpage.has_room_for_pivot(buffer.page):
-                    try:
-                        self._split(buffer, view, parent, None)
-                    finally:
-                        self.pool.release(buffer)
-                    break
+        path = [self._read_meta().root]
+        while True:
+            buffer = self._pin(path[-1])
+            try:
+                view = self._view(path[-1], buffer.page)
+            finally:
                 self.pool.release(buffer)
-                parent, blkno = blkno, view.children[locate(view.entries)]
-        raise InvariantViolation(f'index "{self.name}": insert descent restarted '
-                                 f"{MAX_DESCENT_RESTARTS} times")
+            if view.is_leaf:
+                return path
+            path.append(view.children[locate(view.entries)])
 
-    def _insert_into_leaf(self, buffer: Buffer, parent: int | None, entry: Entry,
-                          values: tuple[Any, ...], item: bytes) -> None:
-        blkno = buffer.tag[2]
-        view = self._view(blkno, buffer.page)
-        position = bisect_right(view.entries, entry)
+    def _try_insert(self, path: list[int], new_item: _NewItem) -> bool:
+        """Insert into the leaf at the end of ``path``, splitting it if it is full; True if done.
+
+        When the leaf's parent has no room for the downlink its split would add, split instead
+        the lowest ancestor whose own parent has room for *its* new downlink (the root always
+        can: a new root is made), and return False: the caller descends again. So each split is
+        one WAL record and its parent always takes the downlink.
+        """
+        leaf = self._pin(path[-1])
+        try:
+            view = self._view(path[-1], leaf.page)
+            new_item.position = bisect_right(view.entries, new_item.entry)
+            self._check_insert_position(path[-1], view, new_item)
+            if btpage.fits(leaf.page, len(new_item.item)):
+                self._insert_into_leaf(leaf, view, new_item)
+                return True
+            plans = [self._plan_split(leaf.page, view.is_leaf, new_item)]
+        finally:
+            self.pool.release(leaf)
+        depth = len(path) - 1
+        while depth > 0:
+            parent = self._pin(path[depth - 1])
+            try:
+                if btpage.fits(parent.page, len(plans[-1].high)):
+                    break
+                plans.append(self._plan_split(parent.page, False, None))
+            finally:
+                self.pool.release(parent)
+            depth -= 1
+        target = self._pin(path[depth])
+        try:
+            self._split(target, self._view(path[depth], target.page), plans[-1],
+                        path[depth - 1] if depth > 0 else None,
+                        new_item if depth == len(path) - 1 else None)
+        finally:
+            self.pool.release(target)
+        return depth == len(path) - 1
+
+    def _check_insert_position(self, blkno: int, view: PageView, new_item: _NewItem) -> None:
+        position, entry = new_item.position, new_item.entry
         invariant(view.high is None or entry < view.high,
                   f'index "{self.name}": insert landed on block {blkno} past its high key')
         invariant(position == 0 or view.entries[position - 1] != entry,
                   f'index "{self.name}": entry for heap TID {entry[1]} inserted twice')
-        if not btpage.fits(buffer.page, len(item)):
-            self._split(buffer, view, parent, _NewItem(position, item, entry, values))
-            return
+
+    def _insert_into_leaf(self, buffer: Buffer, view: PageView, new_item: _NewItem) -> None:
         end_lsn = self._log_change(XLOG_BTREE_INSERT_LEAF, [
-            (buffer, InsertItem(view.first_data_offset + position, item))])
-        view.entries.insert(position, entry)
-        view.values.insert(position, values)
+            (buffer, InsertItem(view.first_data_offset + new_item.position, new_item.item))])
+        view.entries.insert(new_item.position, new_item.entry)
+        view.values.insert(new_item.position, new_item.values)
         view.lsn = end_lsn
 
     # -- splitting ------------------------------------------------------------------------------
 
-    def _split(self, buffer: Buffer, view: PageView, parent: int | None,
-               new_item: _NewItem | None) -> None:
-        """Split the pinned page, adding ``new_item`` to it (leaf splits) if given.
-
-        One WAL record: left half, right half, then the parent's new downlink (or a new root and
-        the metapage), then the old right sibling's left-link. The decoded views of all of them
-        are updated in the cache with the record's LSN.
-        """
-        invariant(new_item is None or view.is_leaf, "only leaf splits carry a new item")
-        page = buffer.page
-        left = buffer.tag[2]
-        opaque = btpage.get_opaque(page)
+    def _plan_split(self, page: bytearray, is_leaf: bool, new_item: _NewItem | None) -> _SplitPlan:
+        """Where to split ``page`` (with ``new_item`` added) and what each half gets."""
+        invariant(new_item is None or is_leaf, "only leaf splits carry a new item")
         old_high = btpage.high_key(page)
         items = btpage.data_items(page)
         if new_item is not None:
             items.insert(new_item.position, new_item.item)
-        point = btpage.choose_split([len(item) for item in items], is_leaf=view.is_leaf,
-                                    is_rightmost=opaque.next == P_NONE,
-                                    old_high_length=None if old_high is None else len(old_high))
-        first_right = point.first_right
+        first_right = btpage.choose_split(
+            [len(item) for item in items], is_leaf=is_leaf,
+            is_rightmost=old_high is None,
+            old_high_length=None if old_high is None else len(old_high)).first_right
         right_items = items[first_right:]
-        if view.is_leaf:
+        if is_leaf:
             high = btpage.pivot_from_leaf(right_items[0], self.natts)
         else:
             high = btpage.with_child(right_items[0], P_NONE)
             right_items[0] = btpage.make_minus_infinity(btpage.parse_tuple(right_items[0]).block)
         if new_item is not None and new_item.position < first_right:
-            keep_count, new_index, new_bytes = first_right - 1, new_item.position, new_item.item
-        else:
-            keep_count, new_index, new_bytes = first_right, None, b""
+            return _SplitPlan(first_right, high, old_high, right_items, first_right - 1,
+                              new_item.position, new_item.item)
+        return _SplitPlan(first_right, high, old_high, right_items, first_right, None, b"")
+
+    def _split(self, buffer: Buffer, view: PageView, plan: _SplitPlan, parent: int | None,
+               new_item: _NewItem | None) -> None:
+        """Split the pinned page as ``plan`` says (``new_item`` is the leaf entry it adds).
+
+        One WAL record: left half, right half, then the parent's new downlink (or a new root and
+        the metapage), then the old right sibling's left-link. The decoded views of all of them
+        are updated in the cache with the record's LSN.
+        """
+        left = buffer.tag[2]
+        opaque = view.opaque
         pinned: list[Buffer] = []
         try:
             right_buffer = self._extend(pinned)
@@ -384,11 +422,11 @@ class BTree:
             left_opaque = Opaque(opaque.prev, right, opaque.level, opaque.flags & ~BTP_ROOT)
             right_opaque = Opaque(left, opaque.next, opaque.level, opaque.flags & BTP_LEAF)
             changes: list[tuple[Buffer, BlockOp]] = [
-                (buffer, SplitLeft(right, left_opaque.flags, high, keep_count, new_index,
-                                   new_bytes)),
-                (right_buffer, BuildPage(right_opaque, old_high, right_items)),
+                (buffer, SplitLeft(right, left_opaque.flags, plan.high, plan.keep_count,
+                                   plan.new_index, plan.new_bytes)),
+                (right_buffer, BuildPage(right_opaque, plan.old_high, plan.right_items)),
             ]
-            downlink = btpage.with_child(high, right)
+            downlink = btpage.with_child(plan.high, right)
             if parent is None:
                 info = XLOG_BTREE_NEWROOT
                 changes += self._new_root_changes(pinned, left, downlink, opaque.level + 1)
@@ -399,9 +437,9 @@ class BTree:
                 changes.append((self._pin_into(pinned, opaque.next), SetPrev(right)))
             before_lsns = [pagelib.get_lsn(buffer.page) for buffer, _ in changes]
             end_lsn = self._log_change(info, changes)
-            self._cache_split(_SplitViews(view, new_item, first_right, left_opaque, right_opaque,
-                                          [buffer.tag[2] for buffer, _ in changes], before_lsns,
-                                          end_lsn, parent))
+            self._cache_split(_SplitViews(view, new_item, plan.first_right, left_opaque,
+                                          right_opaque, [buffer.tag[2] for buffer, _ in changes],
+                                          before_lsns, end_lsn, parent))
         finally:
             for pinned_buffer in pinned:
                 self.pool.release(pinned_buffer)
@@ -421,7 +459,7 @@ class BTree:
         parent_view = self._view(parent, parent_buffer.page)
         invariant(left in parent_view.children,
                   f'index "{self.name}": block {parent} has no downlink to block {left}')
-        invariant(btpage.has_room_for_pivot(parent_buffer.page),
+        invariant(btpage.fits(parent_buffer.page, len(downlink)),
                   f'index "{self.name}": parent block {parent} has no room for a downlink')
         offnum = parent_view.first_data_offset + parent_view.children.index(left) + 1
         return parent_buffer, InsertItem(offnum, downlink)

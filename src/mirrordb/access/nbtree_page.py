@@ -377,7 +377,12 @@ class SplitPoint(NamedTuple):
     right_used: int
 
 
+# How full the left half of a split of the rightmost page is left (PostgreSQL's BTREE_DEFAULT_
+# FILLFACTOR and BTREE_NONLEAF_FILLFACTOR): ascending inserts then leave pages nearly full.
 RIGHTMOST_LEAF_FILL_FRACTION = 0.9
+RIGHTMOST_INTERNAL_FILL_FRACTION = 0.7
+# Split points this close (in bytes) to the best balance compete on separator size instead.
+SPLIT_TOLERANCE_BYTES = BTREE_USABLE_SIZE // 16
 
 
 def choose_split(lengths: Sequence[int], *, is_leaf: bool, is_rightmost: bool,
@@ -388,17 +393,17 @@ def choose_split(lengths: Sequence[int], *, is_leaf: bool, is_rightmost: bool,
     heap TID to become a pivot; an internal pivot is copied), the right page keeps the old high
     key (``old_high_length``, None on the rightmost page) and, on internal levels, turns its first
     item into the keyless minus-infinity pivot. Among the split points where both halves fit,
-    take the one closest to the target: half the bytes, or 90% of the left page on the rightmost
-    leaf (ascending inserts) and as full as possible while keeping room for one more pivot on the
-    rightmost internal page. Ties go to the leftmost point, so the choice is deterministic.
+    the target is half the bytes, or on the rightmost page of a level (ascending inserts) a left
+    page 90% full (leaves) or 70% full (internal pages). Of the points within SPLIT_TOLERANCE_BYTES of the best distance to the target,
+    the one with the shortest separator wins (short separators keep the upper levels wide, as
+    PostgreSQL's _bt_findsplitloc does), then the closer one, then the leftmost: deterministic.
     """
     count = len(lengths)
     invariant(count >= 2, f"cannot split a page of {count} items")
     spaces = [item_space(length) for length in lengths]
     total = sum(spaces)
     old_high_space = item_space(old_high_length) if old_high_length is not None else 0
-    best: SplitPoint | None = None
-    best_distance = 0.0
+    candidates: list[tuple[float, int, SplitPoint]] = []
     left_items = 0
     for first_right in range(1, count):
         left_items += spaces[first_right - 1]
@@ -410,11 +415,13 @@ def choose_split(lengths: Sequence[int], *, is_leaf: bool, is_rightmost: bool,
         if left_used > BTREE_USABLE_SIZE or right_used > BTREE_USABLE_SIZE:
             continue
         distance = abs(left_used - _split_target(left_used + right_used, is_leaf, is_rightmost))
-        if best is None or distance < best_distance:
-            best, best_distance = SplitPoint(first_right, left_used, right_used), distance
-    invariant(best is not None, f"no split point fits items of lengths {list(lengths)}")
-    assert best is not None
-    return best
+        candidates.append((distance, separator, SplitPoint(first_right, left_used, right_used)))
+    invariant(bool(candidates), f"no split point fits items of lengths {list(lengths)}")
+    best_distance = min(candidate[0] for candidate in candidates)
+    near = [candidate for candidate in candidates
+            if candidate[0] <= best_distance + SPLIT_TOLERANCE_BYTES]
+    return min(near, key=lambda candidate: (candidate[1], candidate[0],
+                                            candidate[2].first_right))[2]
 
 
 def _split_target(total_used: int, is_leaf: bool, is_rightmost: bool) -> float:
@@ -422,12 +429,7 @@ def _split_target(total_used: int, is_leaf: bool, is_rightmost: bool) -> float:
         return total_used / 2
     if is_leaf:
         return BTREE_USABLE_SIZE * RIGHTMOST_LEAF_FILL_FRACTION
-    return BTREE_USABLE_SIZE - item_space(BTREE_MAX_PIVOT_SIZE)
-
-
-def has_room_for_pivot(page: bytes | bytearray | memoryview) -> bool:
-    """True when one more pivot of the largest possible size fits (internal pages split early)."""
-    return pagelib.free_space(page) >= BTREE_MAX_PIVOT_SIZE
+    return BTREE_USABLE_SIZE * RIGHTMOST_INTERNAL_FILL_FRACTION
 
 
 def fits(page: bytes | bytearray | memoryview, item_length: int) -> bool:
