@@ -251,12 +251,11 @@ def encode_record_body(blocks: Sequence[BlockRef], main_data: bytes | bytearray 
     elif main_data:
         headers.append(DATA_SHORT_STRUCT.pack(XLR_BLOCK_ID_DATA_SHORT, len(main_data)))
     payloads.append(main_data)
-    body = b"".join(headers) + b"".join(payloads)
-    if RECORD_HEADER_SIZE + len(body) > MAX_RECORD_TOTAL_LENGTH:
-        raise ProgramLimitExceeded(
-            f"WAL record would be {RECORD_HEADER_SIZE + len(body)} bytes, more than the maximum "
-            f"{MAX_RECORD_TOTAL_LENGTH}")
-    return body
+    total = RECORD_HEADER_SIZE + sum(map(len, headers)) + sum(map(len, payloads))
+    if total > MAX_RECORD_TOTAL_LENGTH:
+        raise ProgramLimitExceeded(f"WAL record would be {total} bytes, more than the maximum "
+                                   f"{MAX_RECORD_TOTAL_LENGTH}")
+    return b"".join(headers) + b"".join(payloads)
 
 
 def record_header(rmid: int, info: int, xid: int, prev_lsn: int, body_length: int,
