@@ -73,8 +73,10 @@ if TYPE_CHECKING:
     from mirrordb.storage.bufmgr import Buffer, BufferPool
     from mirrordb.wal.writer import WalWriter
 
-# Decoded pages kept per buffer pool (all indexes together), least recently used out first.
-PAGE_CACHE_LIMIT_PAGES = 4096
+# Decoded entries kept per buffer pool (all indexes together), least recently used pages out
+# first. An entry costs about 250 bytes (its tuples), so this is about 50 MB; a page counts with
+# the entries it had when cached.
+PAGE_CACHE_LIMIT_ENTRIES = 200_000
 # Row codecs kept for distinct key type lists.
 CODEC_CACHE_LIMIT = 256
 # An insert restarts its descent after splitting an internal page; more means a bug.
@@ -121,11 +123,13 @@ class PageView:
 
 
 class _PageCache:
-    """LRU map (relation, block) -> PageView or MetaData view, guarded by the pool lock."""
+    """LRU map (relation, block) -> PageView or _MetaView, guarded by the pool lock."""
 
-    def __init__(self, limit_pages: int) -> None:
-        self.limit_pages = limit_pages
+    def __init__(self, limit_entries: int) -> None:
+        self.limit_entries = limit_entries
         self.views: OrderedDict[tuple[RelFileNode, int], Any] = OrderedDict()
+        self.sizes: dict[tuple[RelFileNode, int], int] = {}
+        self.total_entries = 0
 
     def get(self, rnode: RelFileNode, blkno: int, lsn: int) -> Any:
         key = (rnode, blkno)
@@ -141,10 +145,15 @@ class _PageCache:
         return view if view is not None and view.lsn == lsn else None
 
     def put(self, rnode: RelFileNode, blkno: int, view: Any) -> None:
-        self.views[(rnode, blkno)] = view
-        self.views.move_to_end((rnode, blkno))
-        while len(self.views) > self.limit_pages:
-            self.views.popitem(last=False)
+        key = (rnode, blkno)
+        size = len(view.entries) + 1 if isinstance(view, PageView) else 1
+        self.total_entries += size - self.sizes.get(key, 0)
+        self.sizes[key] = size
+        self.views[key] = view
+        self.views.move_to_end(key)
+        while self.total_entries > self.limit_entries and len(self.views) > 1:
+            evicted, _ = self.views.popitem(last=False)
+            self.total_entries -= self.sizes.pop(evicted)
 
 
 @dataclass(slots=True)
@@ -198,9 +207,16 @@ _codecs: dict[tuple[int, ...], RowCodec] = {}
 def _page_cache_for(pool: BufferPool) -> _PageCache:
     cache = _page_caches.get(pool)
     if cache is None:
-        cache = _PageCache(PAGE_CACHE_LIMIT_PAGES)
+        cache = _PageCache(PAGE_CACHE_LIMIT_ENTRIES)
         _page_caches[pool] = cache
     return cache
+
+
+def _sort_key_of(values: tuple[Any, ...]) -> SortKey:
+    """``sort_key(values)``, sharing the values tuple itself when it already sorts right (ints,
+    text...): one tuple less per cached entry."""
+    key = sort_key(values)
+    return values if key == values else key
 
 
 def _codec_for(key_types: tuple[int, ...]) -> RowCodec:
@@ -259,7 +275,8 @@ class BTree:
         self.natts = len(self.key_types)
         self._codec = _codec_for(self.key_types)
         self._bitmap_length = (self.natts + 7) // 8
-        self._cache = _page_cache_for(pool)
+        with pool.lock:
+            self._cache = _page_cache_for(pool)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -287,7 +304,7 @@ class BTree:
     def insert(self, key: tuple[Any, ...], tid: HeapTid) -> None:
         """Add the entry (key, tid). Equal keys are allowed; (key, tid) pairs must be new."""
         values, item = self._form_leaf_tuple(key, tid)
-        new_item = _NewItem(0, item, (sort_key(values), tid), values)
+        new_item = _NewItem(0, item, (_sort_key_of(values), tid), values)
         with self.pool.lock:
             for _ in range(MAX_INSERT_RESTARTS):
                 if self._try_insert(self._descend(new_item.entry), new_item):
@@ -719,7 +736,7 @@ class BTree:
                                      btpage.INDEX_TUPLE_HEADER_SIZE + self._bitmap_length])
             else:
                 values = decode(item[btpage.INDEX_TUPLE_HEADER_SIZE:], None)
-            entries.append((sort_key(values), (bi_hi << 16 | bi_lo, posid)))
+            entries.append((_sort_key_of(values), (bi_hi << 16 | bi_lo, posid)))
             values_list.append(values)
         return entries, values_list
 
