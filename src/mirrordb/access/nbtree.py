@@ -84,9 +84,8 @@ MAX_INSERT_RESTARTS = 64
 MAX_HEAP_BLOCK = 0xFFFFFFFE
 MAX_HEAP_OFFSET = 0xFFFF
 
-# Heap TIDs that sort before and after every real one: search targets, never stored.
+# A heap TID that sorts before every real one: a search target, never stored.
 MIN_TID: HeapTid = (-1, -1)
-MAX_TID: HeapTid = (MAX_HEAP_BLOCK + 1, 0)
 
 SortKey = tuple[Any, ...]
 Entry = tuple[SortKey, HeapTid]
@@ -212,6 +211,14 @@ def _page_cache_for(pool: BufferPool) -> _PageCache:
     return cache
 
 
+def _block_of(buffer: Buffer) -> int:
+    """The block number of a pinned buffer."""
+    tag = buffer.tag
+    if tag is None:
+        raise InvariantViolation(f"{buffer!r} has no tag although it is pinned")
+    return tag[2]
+
+
 def _sort_key_of(values: tuple[Any, ...]) -> SortKey:
     """``sort_key(values)``, sharing the values tuple itself when it already sorts right (ints,
     text...): one tuple less per cached entry."""
@@ -288,8 +295,8 @@ class BTree:
             meta_buffer = self.pool.extend(self.rnode, MAIN_FORKNUM)
             root_buffer = self.pool.extend(self.rnode, MAIN_FORKNUM)
             try:
-                invariant(meta_buffer.tag[2] == BTREE_METAPAGE, "metapage must be block 0")
-                root = root_buffer.tag[2]
+                invariant(_block_of(meta_buffer) == BTREE_METAPAGE, "metapage must be block 0")
+                root = _block_of(root_buffer)
                 self._log_change(XLOG_BTREE_BUILD_EMPTY, [
                     (meta_buffer, InitMeta(MetaData(root, 0))),
                     (root_buffer, BuildPage(Opaque(P_NONE, P_NONE, 0, BTP_LEAF | BTP_ROOT),
@@ -312,11 +319,14 @@ class BTree:
         raise InvariantViolation(f'index "{self.name}": insert restarted '
                                  f"{MAX_INSERT_RESTARTS} times")
 
-    def _form_leaf_tuple(self, key: tuple[Any, ...], tid: HeapTid) -> tuple[tuple[Any, ...], bytes]:
-        invariant(len(key) == self.natts,
-                  f'key of {len(key)} columns for index "{self.name}" of {self.natts}')
-        invariant(0 <= tid[0] <= MAX_HEAP_BLOCK and 1 <= tid[1] <= MAX_HEAP_OFFSET,
-                  f"invalid heap TID {tid}")
+    def _form_leaf_tuple(self, key: tuple[Any, ...],
+                         tid: HeapTid) -> tuple[tuple[Any, ...], bytes]:
+        # Per-row path: the checks format their messages only when they fail.
+        if len(key) != self.natts:
+            raise InvariantViolation(f'key of {len(key)} columns for index "{self.name}" of '
+                                     f"{self.natts}")
+        if not (0 <= tid[0] <= MAX_HEAP_BLOCK and 1 <= tid[1] <= MAX_HEAP_OFFSET):
+            raise InvariantViolation(f"invalid heap TID {tid}")
         key_data, null_bitmap = self._codec.encode(key)
         values = self._codec.decode(key_data, null_bitmap)
         has_nulls, payload = btpage.make_payload(key_data, null_bitmap)
@@ -386,10 +396,12 @@ class BTree:
 
     def _check_insert_position(self, blkno: int, view: PageView, new_item: _NewItem) -> None:
         position, entry = new_item.position, new_item.entry
-        invariant(view.high is None or entry < view.high,
-                  f'index "{self.name}": insert landed on block {blkno} past its high key')
-        invariant(position == 0 or view.entries[position - 1] != entry,
-                  f'index "{self.name}": entry for heap TID {entry[1]} inserted twice')
+        if view.high is not None and not entry < view.high:
+            raise InvariantViolation(f'index "{self.name}": insert landed on block {blkno} past '
+                                     "its high key")
+        if position > 0 and view.entries[position - 1] == entry:
+            raise InvariantViolation(f'index "{self.name}": entry for heap TID {entry[1]} '
+                                     "inserted twice")
 
     def _insert_into_leaf(self, buffer: Buffer, view: PageView, new_item: _NewItem) -> None:
         end_lsn = self._log_change(XLOG_BTREE_INSERT_LEAF, [
@@ -430,12 +442,12 @@ class BTree:
         the metapage), then the old right sibling's left-link. The decoded views of all of them
         are updated in the cache with the record's LSN.
         """
-        left = buffer.tag[2]
+        left = _block_of(buffer)
         opaque = view.opaque
         pinned: list[Buffer] = []
         try:
             right_buffer = self._extend(pinned)
-            right = right_buffer.tag[2]
+            right = _block_of(right_buffer)
             left_opaque = Opaque(opaque.prev, right, opaque.level, opaque.flags & ~BTP_ROOT)
             right_opaque = Opaque(left, opaque.next, opaque.level, opaque.flags & BTP_LEAF)
             changes: list[tuple[Buffer, BlockOp]] = [
@@ -452,11 +464,11 @@ class BTree:
                 changes.append(self._downlink_change(pinned, parent, left, downlink))
             if opaque.next != P_NONE:
                 changes.append((self._pin_into(pinned, opaque.next), SetPrev(right)))
-            before_lsns = [pagelib.get_lsn(buffer.page) for buffer, _ in changes]
+            before_lsns = [pagelib.get_lsn(changed.page) for changed, _ in changes]
             end_lsn = self._log_change(info, changes)
+            blocks = [_block_of(changed) for changed, _ in changes]
             self._cache_split(_SplitViews(view, new_item, plan.first_right, left_opaque,
-                                          right_opaque, [buffer.tag[2] for buffer, _ in changes],
-                                          before_lsns, end_lsn, parent))
+                                          right_opaque, blocks, before_lsns, end_lsn, parent))
         finally:
             for pinned_buffer in pinned:
                 self.pool.release(pinned_buffer)
@@ -464,7 +476,7 @@ class BTree:
     def _new_root_changes(self, pinned: list[Buffer], left: int, downlink: bytes,
                           level: int) -> list[tuple[Buffer, BlockOp]]:
         root_buffer = self._extend(pinned)
-        root = root_buffer.tag[2]
+        root = _block_of(root_buffer)
         meta_buffer = self._pin_into(pinned, BTREE_METAPAGE)
         return [(root_buffer, BuildPage(Opaque(P_NONE, P_NONE, level, BTP_ROOT), None,
                                         [btpage.make_minus_infinity(left), downlink])),
@@ -528,7 +540,7 @@ class BTree:
     def _log_change(self, info: int, changes: Sequence[tuple[Buffer, BlockOp]]) -> int:
         """Apply each op to its pinned page and log them as one record (a critical section)."""
         registrations = [
-            BlockRegistration(block_id, self.rnode, MAIN_FORKNUM, buffer.tag[2], buffer.page,
+            BlockRegistration(block_id, self.rnode, MAIN_FORKNUM, _block_of(buffer), buffer.page,
                               block_op.encode(),
                               REGBUF_STANDARD | (REGBUF_WILL_INIT if block_op.will_init else 0))
             for block_id, (buffer, block_op) in enumerate(changes)]
@@ -613,7 +625,7 @@ class BTree:
         removed = 0
         with self.pool.lock:
             buffer, _, _ = self._find_leaf(_leftmost)
-            blkno = buffer.tag[2]
+            blkno = _block_of(buffer)
             self.pool.release(buffer)
         while blkno != P_NONE:
             with self.pool.lock:
@@ -626,7 +638,7 @@ class BTree:
         return removed
 
     def _vacuum_leaf(self, buffer: Buffer, is_dead: Callable[[HeapTid], bool]) -> int:
-        view = self._view(buffer.tag[2], buffer.page)
+        view = self._view(_block_of(buffer), buffer.page)
         doomed = [index for index, (_, tid) in enumerate(view.entries) if is_dead(tid)]
         if not doomed:
             return 0
@@ -786,7 +798,7 @@ class _ScanCursor:
         while not self.done:
             buffer, view, index = self._position()
             try:
-                batch = self._take(buffer.tag[2], view, index)
+                batch = self._take(_block_of(buffer), view, index)
             finally:
                 tree.pool.release(buffer)
             if batch:

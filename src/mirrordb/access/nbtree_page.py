@@ -96,7 +96,6 @@ BT_OFFSET_MASK = 0x0FFF
 
 INDEX_MAX_KEYS = 32
 NULL_BITMAP_SIZE = INDEX_MAX_KEYS // 8
-MAX_BLOCK_NUMBER = 0xFFFFFFFE
 
 BT_OPAQUE = struct.Struct("<IIIHH")
 BT_OPAQUE_SIZE = 16
@@ -228,7 +227,7 @@ def make_minus_infinity(child: int) -> bytes:
 
 
 def pivot_from_leaf(leaf_tuple: bytes, natts: int, child: int = P_NONE) -> bytes:
-    """The pivot (separator or high key) made from a leaf tuple: same key, its TID as tie-breaker."""
+    """The pivot (separator or high key) made from a leaf tuple: its key, its TID as tie-breaker."""
     parsed = parse_tuple(leaf_tuple)
     assert parsed.heap_tid is not None
     return make_pivot(child, natts, parsed.has_nulls, parsed.payload, parsed.heap_tid)
@@ -394,9 +393,10 @@ def choose_split(lengths: Sequence[int], *, is_leaf: bool, is_rightmost: bool,
     key (``old_high_length``, None on the rightmost page) and, on internal levels, turns its first
     item into the keyless minus-infinity pivot. Among the split points where both halves fit,
     the target is half the bytes, or on the rightmost page of a level (ascending inserts) a left
-    page 90% full (leaves) or 70% full (internal pages). Of the points within SPLIT_TOLERANCE_BYTES of the best distance to the target,
-    the one with the shortest separator wins (short separators keep the upper levels wide, as
-    PostgreSQL's _bt_findsplitloc does), then the closer one, then the leftmost: deterministic.
+    page 90% full (leaves) or 70% full (internal pages). Of the points within
+    SPLIT_TOLERANCE_BYTES of the best distance to the target, the one with the shortest
+    separator wins (short separators keep the upper levels wide, as PostgreSQL's
+    _bt_findsplitloc does), then the closer one, then the leftmost: deterministic.
     """
     count = len(lengths)
     invariant(count >= 2, f"cannot split a page of {count} items")
