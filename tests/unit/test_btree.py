@@ -483,3 +483,24 @@ def test_too_many_key_columns_is_an_error(primary: Cluster) -> None:
     with pytest.raises(ProgramLimitExceeded, match="more than 32 columns") as raised:
         primary.tree([datum.INT4_OID] * 33)
     assert raised.value.sqlstate == "54011"
+
+
+def test_a_bad_block_leaves_the_whole_record_unapplied(tmp_path: Path) -> None:
+    primary = Cluster(tmp_path / "primary")
+    key_types, make_key = SHAPES["int4"]
+    primary.create_index(key_types)
+    fill(primary, key_types, make_key, 1000, random.Random(1))
+    records = primary.records()
+    split_at = next(index for index, record in enumerate(records)
+                    if record.rmgr_info == btxlog.XLOG_BTREE_SPLIT)
+    standby = replay_into(records[:split_at], tmp_path / "standby")
+    split = records[split_at]
+    left_before = standby.page(split.blocks[0].blkno)
+    damaged_parent = split.blocks[2].__class__(**{**split.blocks[2].__dict__, "data": b"\x03"})
+    damaged = DecodedRecord(**{**split.__dict__,
+                               "blocks": (*split.blocks[:2], damaged_parent, *split.blocks[3:])})
+    with pytest.raises(WalCorrupted, match="in block 2 of the B-tree SPLIT record"):
+        dispatch(RedoContext(standby.pool), damaged)
+    assert standby.page(split.blocks[0].blkno) == left_before
+    standby.close()
+    primary.close()

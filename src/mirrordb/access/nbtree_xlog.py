@@ -52,7 +52,7 @@ from mirrordb.storage import page as pagelib
 
 if TYPE_CHECKING:
     from mirrordb.recovery.redo import RedoContext
-    from mirrordb.wal.record import DecodedRecord
+    from mirrordb.wal.record import BlockRef, DecodedRecord
 
 XLOG_BTREE_INSERT_LEAF = 0x00
 XLOG_BTREE_SPLIT = 0x10
@@ -312,20 +312,32 @@ def decode_block_op(data: bytes | bytearray | memoryview) -> BlockOp:
 
 
 def btree_redo(context: RedoContext, record: DecodedRecord) -> None:
-    """Replay one B-tree record: apply each block's op through ``context.redo_block``."""
+    """Replay one B-tree record: apply each block's op through ``context.redo_block``.
+
+    All blocks are replayed under the pool lock, so a reader on a hot standby (which takes the
+    same lock) never sees half a split: a left half pointing at a right half not yet built.
+    """
     info = record.info & XLR_RMGR_INFO_MASK
     if info not in RECORD_NAMES:
         raise WalCorrupted(f"unknown B-tree record type {info:#x} at "
                            f"{format_lsn(record.start_lsn)}", record.start_lsn)
-    for block in record.blocks:
-        if not block.data and block.image is not None and block.image.apply:
-            context.redo_block(record, block.block_id, None)
-            continue
-        try:
-            block_op = decode_block_op(block.data)
-        except WalCorrupted as error:
-            raise WalCorrupted(f"{error.message} in block {block.block_id} of the B-tree "
-                               f"{RECORD_NAMES[info]} record at {format_lsn(record.start_lsn)}",
-                               record.start_lsn) from None
-        context.redo_block(record, block.block_id, block_op.apply, init=block_op.will_init)
+    operations = [(block.block_id, _block_op_of(record, block, info)) for block in record.blocks]
+    with context.pool.lock:
+        for block_id, block_op in operations:
+            if block_op is None:
+                context.redo_block(record, block_id, None)
+            else:
+                context.redo_block(record, block_id, block_op.apply, init=block_op.will_init)
+
+
+def _block_op_of(record: DecodedRecord, block: BlockRef, info: int) -> BlockOp | None:
+    """The op a block carries; None for a block that only restores its full-page image."""
+    if not block.data and block.image is not None and block.image.apply:
+        return None
+    try:
+        return decode_block_op(block.data)
+    except WalCorrupted as error:
+        raise WalCorrupted(f"{error.message} in block {block.block_id} of the B-tree "
+                           f"{RECORD_NAMES[info]} record at {format_lsn(record.start_lsn)}",
+                           record.start_lsn) from None
 
