@@ -265,7 +265,12 @@ def _leftmost(entries: list[Entry]) -> int:
 
 
 class BTree:
-    """A handle on one B-tree index (relation ``rnode``, key columns of ``key_types``)."""
+    """A handle on one B-tree index (relation ``rnode``, key columns of ``key_types``).
+
+    ``unique`` is recorded for the caller: the tree itself accepts equal keys (dead versions of a
+    unique key must coexist with live ones under MVCC), and the caller checks uniqueness with
+    ``find_equal`` before ``insert`` while holding ``pool.lock``. ``name`` appears in messages.
+    """
 
     def __init__(self, pool: BufferPool, wal: WalWriter, rnode: RelFileNode,
                  key_types: Sequence[int], unique: bool, *, name: str | None = None) -> None:
