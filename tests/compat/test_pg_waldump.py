@@ -57,7 +57,7 @@ def pad_to_page_offset(writer: WalWriter, offset: int) -> None:
     """NOOPs until the WAL ends at ``offset`` within a page (offset 0: a page end)."""
     while writer.end_lsn % WAL_PAGE_SIZE != offset:
         room = (offset - writer.insert_lsn % WAL_PAGE_SIZE) % WAL_PAGE_SIZE or WAL_PAGE_SIZE
-        length = room if room >= 24 else 24
+        length = max(room, 24)
         if length == 24:
             main = b""
         elif length - 26 <= 255:
@@ -137,7 +137,8 @@ def write_wal(waldir: str) -> int:
 
 
 def run_waldump(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PG_WALDUMP, *arguments], capture_output=True, text=True, timeout=120)
+    return subprocess.run([PG_WALDUMP, *arguments], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 def check_exit(result: subprocess.CompletedProcess[str], end_lsn: int) -> None:
@@ -162,17 +163,19 @@ def test_pg_waldump_reads_every_record_we_write(tmp_path) -> None:
 
     listing = run_waldump("-p", waldir, "-s", format_lsn(FIRST_LSN))
     check_exit(listing, end_lsn)
-    lines = [LINE.match(line) for line in listing.stdout.splitlines()]
-    assert all(lines), [l for l, m in zip(listing.stdout.splitlines(), lines) if not m][:3]
-    theirs = [(parse_lsn(m.group(5)), parse_lsn(m.group(6)), int(m.group(3)), int(m.group(4)))
-              for m in lines]  # type: ignore[union-attr]
+    theirs = []
+    for line in listing.stdout.splitlines():
+        match = LINE.match(line)
+        assert match is not None, line
+        theirs.append((parse_lsn(match.group(5)), parse_lsn(match.group(6)),
+                       int(match.group(3)), int(match.group(4))))
     assert theirs == [(r.start_lsn, r.prev_lsn, r.tot_len, r.xid) for r in ours]
     text = listing.stdout
     for expected in ("CHECKPOINT_SHUTDOWN redo", "CHECKPOINT_ONLINE redo", "PARAMETER_CHANGE",
                      "NEXTOID 24576", "END_OF_RECOVERY tli 1; prev tli 1", "BACKUP_END",
                      "CREATE base/5/16429", "TRUNCATE base/5/16429 to 3 blocks",
-                     "RUNNING_XACTS nextXid 772 latestCompletedXid 763 oldestRunningXid 764; "
-                     "2 xacts: 764 770",
+                     ("RUNNING_XACTS nextXid 772 latestCompletedXid 763 oldestRunningXid 764; "
+                      "2 xacts: 764 770"),
                      "LOCK xid 745 db 5 rel 16406", "ASSIGNMENT xtop 764: subxacts: 765 766",
                      "; rels: base/5/16429; subxacts: 750 751",
                      "ABORT", "; rels: base/5/16429; subxacts: 752",

@@ -78,7 +78,7 @@ def test_record_round_trip(blocks: list[BlockRef], main_data: bytes, xid: int, p
                                     tuple(blocks), main_data, toplevel)
 
 
-def only_corruption(function, *args, **kwargs) -> None:  # noqa: ANN001 - any decoder
+def only_corruption(function, *args, **kwargs) -> None:
     try:
         function(*args, **kwargs)
     except WalCorrupted:

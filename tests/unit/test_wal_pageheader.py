@@ -62,23 +62,20 @@ def page_with(**changes: int) -> bytearray:
     return page
 
 
+SEGMENT = "log segment 000000010000000000000001"
+OTHER_SYSTEM = "WAL file is from different database system:"
+
+
 @pytest.mark.parametrize("changes, page_lsn, message", [
-    ({"magic": 0}, MB, "invalid magic number 0000 in log segment 000000010000000000000001, "
-                       "offset 0"),
-    ({"info": 0x0016}, MB, "invalid info bits 0016 in log segment 000000010000000000000001, "
-                           "offset 0"),
-    ({"info": 0x0004}, MB, "invalid info bits 0004 in log segment 000000010000000000000001, "
-                           "offset 0"),
-    ({"pageaddr": 2 * MB}, MB, "unexpected pageaddr 0/200000 in log segment "
-                               "000000010000000000000001, offset 0"),
-    ({"sysid": 42}, MB, "WAL file is from different database system: WAL file database system "
-                        f"identifier is 42, pg_control database system identifier is {SYSID}"),
-    ({"seg_size": 2 * MB}, MB, "WAL file is from different database system: incorrect segment "
-                               "size in page header"),
-    ({"blcksz": 4096}, MB, "WAL file is from different database system: incorrect XLOG_BLCKSZ "
-                           "in page header"),
-    ({"pageaddr": MB + 8192}, MB + 8192, "invalid info bits 0006 in log segment "
-                                         "000000010000000000000001, offset 8192"),
+    ({"magic": 0}, MB, f"invalid magic number 0000 in {SEGMENT}, offset 0"),
+    ({"info": 0x0016}, MB, f"invalid info bits 0016 in {SEGMENT}, offset 0"),
+    ({"info": 0x0004}, MB, f"invalid info bits 0004 in {SEGMENT}, offset 0"),
+    ({"pageaddr": 2 * MB}, MB, f"unexpected pageaddr 0/200000 in {SEGMENT}, offset 0"),
+    ({"sysid": 42}, MB, (f"{OTHER_SYSTEM} WAL file database system identifier is 42, "
+                        f"pg_control database system identifier is {SYSID}")),
+    ({"seg_size": 2 * MB}, MB, f"{OTHER_SYSTEM} incorrect segment size in page header"),
+    ({"blcksz": 4096}, MB, f"{OTHER_SYSTEM} incorrect XLOG_BLCKSZ in page header"),
+    ({"pageaddr": MB + 8192}, MB + 8192, f"invalid info bits 0006 in {SEGMENT}, offset 8192"),
 ])
 def test_page_header_rejections(changes: dict[str, int], page_lsn: int, message: str) -> None:
     with pytest.raises(WalCorrupted) as caught:

@@ -4,7 +4,7 @@ rejection of short or garbled input."""
 from __future__ import annotations
 
 import struct
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -159,11 +159,11 @@ def test_garbled_payloads_are_rejected(decode: object, data: bytes) -> None:
 
 
 def test_pg_timestamps() -> None:
-    assert P.datetime_to_pg_timestamp(datetime(2000, 1, 1, tzinfo=timezone.utc)) == 0
-    moment = datetime(2026, 11, 21, 5, 4, 38, 719570, tzinfo=timezone.utc)
+    assert P.datetime_to_pg_timestamp(datetime(2000, 1, 1, tzinfo=UTC)) == 0
+    moment = datetime(2026, 11, 21, 5, 4, 38, 719570, tzinfo=UTC)
     stamp = P.datetime_to_pg_timestamp(moment)
     assert P.pg_timestamp_to_datetime(stamp) == moment
     assert P.format_pg_timestamp(stamp) == "2026-11-21 05:04:38.719570 UTC"
     assert P.pg_timestamp_to_unix_s(0) == 946_684_800
     now = P.pg_timestamp_now()
-    assert abs(P.pg_timestamp_to_datetime(now) - datetime.now(timezone.utc)).total_seconds() < 60
+    assert abs(P.pg_timestamp_to_datetime(now) - datetime.now(UTC)).total_seconds() < 60

@@ -8,14 +8,6 @@ import struct
 from dataclasses import dataclass
 
 import pytest
-
-from mirrordb.common.lsn import format_lsn
-from mirrordb.wal.reader import EndOfWal, SegmentFileSource, WalReader
-from mirrordb.wal.record import REGBUF_NO_IMAGE, REGBUF_STANDARD, DecodedRecord
-from mirrordb.wal.rmgr import RM_MIRRORDB_HEAP_ID, RM_XLOG_ID, XLOG_NOOP
-from mirrordb.wal.segment import WAL_PAGE_SIZE
-from mirrordb.wal.writer import BlockRegistration, WalWriter
-
 from wal_helpers import (
     FIRST_LSN,
     RNODE,
@@ -30,6 +22,13 @@ from wal_helpers import (
     standard_page,
     with_fixed_crc,
 )
+
+from mirrordb.common.lsn import format_lsn
+from mirrordb.wal.reader import EndOfWal, SegmentFileSource, WalReader
+from mirrordb.wal.record import REGBUF_NO_IMAGE, REGBUF_STANDARD, DecodedRecord
+from mirrordb.wal.rmgr import RM_MIRRORDB_HEAP_ID, RM_XLOG_ID, XLOG_NOOP
+from mirrordb.wal.segment import WAL_PAGE_SIZE
+from mirrordb.wal.writer import BlockRegistration, WalWriter
 
 PAGE = WAL_PAGE_SIZE
 SECOND_PAGE = FIRST_LSN + PAGE  # where the crossing victim continues

@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from wal_helpers import OTHER_RNODE, RNODE, standard_page, with_fixed_crc
 
 from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import ProgramLimitExceeded, WalCorrupted
@@ -29,8 +30,6 @@ from mirrordb.wal.record import (
     record_header,
 )
 from mirrordb.wal.rmgr import RM_MIRRORDB_HEAP_ID, RM_XACT_ID, RM_XLOG_ID, XLOG_SWITCH
-
-from wal_helpers import OTHER_RNODE, RNODE, standard_page, with_fixed_crc
 
 LSN = 0x1000028
 
@@ -139,8 +138,8 @@ def image_header(length: int, hole_offset: int, bimg_info: int) -> bytes:
 
 
 REJECTIONS = [
-    ("short", b"\x30\x00\x00\x00" + bytes(10), "invalid record length at 0/1000028: wanted 24, "
-                                               "got 48"),
+    ("short", b"\x30\x00\x00\x00" + bytes(10),
+     "invalid record length at 0/1000028: wanted 24, got 48"),
     ("zero length", bytes(24), "invalid record length at 0/1000028: wanted 24, got 0"),
     ("length mismatch", wrap(b"\xff\x02ab")[:-1], "record with invalid length at 0/1000028"),
     ("bad rmid", with_fixed_crc(wrap(b"")[:17] + b"\x16" + wrap(b"")[18:]),
@@ -163,8 +162,8 @@ REJECTIONS = [
     ("hole past the page", wrap(block_header(0, BKPBLOCK_HAS_IMAGE, 0)
                                 + image_header(100, 200, BKPIMAGE_HAS_HOLE) + relfilenode()
                                 + b"\0" * 4 + bytes(100)),
-     "BKPIMAGE_HAS_HOLE set, but hole offset 200 length 8092 block image length 100 at "
-     "0/1000028"),
+     ("BKPIMAGE_HAS_HOLE set, but hole offset 200 length 8092 block image length 100 at "
+      "0/1000028")),
     ("offset without hole", wrap(block_header(0, BKPBLOCK_HAS_IMAGE, 0)
                                  + image_header(8192, 24, 0) + relfilenode() + b"\0" * 4
                                  + bytes(8192)),

@@ -7,12 +7,25 @@ Every test writes real segment files in tmp_path and reads them back with WalRea
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import struct
 import threading
 import time
 
 import pytest
+from wal_helpers import (
+    FIRST_LSN,
+    RNODE,
+    SEGMENT_SIZE,
+    block0,
+    new_writer,
+    pad_to,
+    read_all,
+    read_bytes,
+    segment_file,
+    standard_page,
+)
 
 from mirrordb.common.errors import DiskFull, InvariantViolation
 from mirrordb.storage import page as pagelib
@@ -38,18 +51,6 @@ from mirrordb.wal.rmgr import (
 )
 from mirrordb.wal.segment import WAL_PAGE_SIZE
 from mirrordb.wal.writer import BlockRegistration
-
-from wal_helpers import (
-    FIRST_LSN,
-    RNODE,
-    SEGMENT_SIZE,
-    new_writer,
-    pad_to,
-    read_all,
-    read_bytes,
-    segment_file,
-    standard_page,
-)
 
 PAGE = WAL_PAGE_SIZE
 
@@ -139,7 +140,7 @@ def test_record_crossing_into_a_new_segment(tmp_path) -> None:
     start = writer.insert_lsn
     end = noop(writer, 100)
     writer.close()
-    magic, info, tli, pageaddr, rem_len = page_header_at(str(tmp_path), boundary)
+    _, info, _, pageaddr, rem_len = page_header_at(str(tmp_path), boundary)
     assert info == XLP_LONG_HEADER | XLP_BKP_REMOVABLE | XLP_FIRST_IS_CONTRECORD
     assert (pageaddr, rem_len) == (boundary, 24 + 2 + 100 - 16)
     assert end == boundary + 40 + 112
@@ -220,7 +221,7 @@ def insert_block(writer: writer_module.WalWriter, page: bytearray, flags: int,
 
 def block_of_last_record(waldir: str):
     records, _ = read_all(waldir)
-    return records[-1], records[-1].block(0)
+    return records[-1], block0(records[-1])
 
 
 def test_first_change_after_redo_gets_an_image_with_a_hole(tmp_path) -> None:
@@ -235,14 +236,14 @@ def test_first_change_after_redo_gets_an_image_with_a_hole(tmp_path) -> None:
     writer.close()
     records, _ = read_all(waldir)
     lower, upper = pagelib.lower_upper(page)
-    image = records[-2].block(0).image
+    image = block0(records[-2]).image
     assert image is not None and image.apply
     assert (image.hole_offset, image.hole_length) == (lower, upper - lower)
     restored = bytearray(image.page())
     pagelib.set_lsn(restored, end)
     assert restored == page
-    assert records[-2].block(0).data == b"change"  # data kept next to the image
-    assert records[-1].block(0).image is None
+    assert block0(records[-2]).data == b"change"  # data kept next to the image
+    assert block0(records[-1]).image is None
 
 
 @pytest.mark.parametrize("flags, full_page_writes, wanted", [
@@ -283,10 +284,10 @@ def test_consistency_checking_attaches_check_images(tmp_path) -> None:
     writer.close()
     records, _ = read_all(waldir)
     for record in records[-3:-1]:
-        image = record.block(0).image
+        image = block0(record).image
         assert record.info & XLR_CHECK_CONSISTENCY and record.rmgr_info == 0x10
         assert image is not None and not image.apply and image.page() == bytes(page)
-    assert records[-1].block(0).image is None and not records[-1].info & XLR_CHECK_CONSISTENCY
+    assert block0(records[-1]).image is None and not records[-1].info & XLR_CHECK_CONSISTENCY
 
 
 def test_redo_pointer_taken_at_the_insert_position(tmp_path) -> None:
@@ -357,7 +358,7 @@ def test_concurrent_inserts_and_flushes(tmp_path) -> None:
     writer.close()
     records, _ = read_all(str(tmp_path), expected_prev_lsn=0)
     assert len(records) == 8 * 25
-    assert all(b.prev_lsn == a.start_lsn for a, b in zip(records, records[1:]))
+    assert all(b.prev_lsn == a.start_lsn for a, b in itertools.pairwise(records))
 
 
 def test_write_some_writes_only_completed_pages(tmp_path) -> None:
@@ -377,7 +378,7 @@ def test_small_buffers_are_written_out_while_inserting(tmp_path) -> None:
     for _ in range(40):
         noop(writer, 4000)
     assert writer.write_lsn >= FIRST_LSN + 15 * PAGE  # written without any flush
-    assert len(writer._pages) <= 4  # noqa: SLF001 - the bound itself
+    assert len(writer._pages) <= 4
     big = noop(writer, 60000)  # bigger than the buffers: goes in alone
     writer.close()
     records, reader = read_all(str(tmp_path))
@@ -419,7 +420,7 @@ def test_start_at_after_a_torn_tail(tmp_path) -> None:
         handle.write(b"\xFF" * 50)
     records, reader = read_all(waldir)
     assert len(records) == 3 and reader.end_lsn == torn.start_lsn
-    assert "incorrect resource manager data checksum" in reader.end_reason
+    assert "incorrect resource manager data checksum" in str(reader.end_reason)
     writer = new_writer(waldir, start_lsn=reader.end_lsn, prev_lsn=records[-1].start_lsn)
     assert writer.insert_lsn == torn.start_lsn
     new_end = noop(writer, 20)  # much shorter than the torn record
@@ -473,7 +474,7 @@ def test_remove_old_segments_recycles_a_few_and_deletes_the_rest(tmp_path) -> No
     removed = writer.remove_old_segments(7 * SEGMENT_SIZE + 100)
     assert removed == 6  # segments 1..6: four recycled as 8..11, two deleted
     names = sorted(name for name in os.listdir(waldir) if len(name) == 24)
-    assert names == ["0000000100000000000000%02X" % n for n in (7, 8, 9, 10, 11)]
+    assert names == [f"0000000100000000000000{n:02X}" for n in (7, 8, 9, 10, 11)]
     assert os.listdir(os.path.join(waldir, "archive_status")) == []
     assert writer.remove_old_segments(7 * SEGMENT_SIZE + 100) == 0
     pad_to(writer, 11 * SEGMENT_SIZE + 5000)  # through the recycled files
@@ -561,7 +562,7 @@ def test_disk_full_while_making_room_inserts_nothing(tmp_path, monkeypatch) -> N
     writer.close()
     records, reader = read_all(waldir)
     assert reader.end_lsn == end
-    assert all(b.prev_lsn == a.start_lsn for a, b in zip(records, records[1:]))
+    assert all(b.prev_lsn == a.start_lsn for a, b in itertools.pairwise(records))
 
 
 # -- background flusher and close -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from mirrordb.common.crc import crc32c
 from mirrordb.storage import page as pagelib
 from mirrordb.storage.relfilenode import RelFileNode
 from mirrordb.wal.reader import SegmentFileSource, WalReader
-from mirrordb.wal.record import DecodedRecord
+from mirrordb.wal.record import BlockRef, DecodedRecord
 from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_NOOP
 from mirrordb.wal.segment import WAL_PAGE_SIZE, segment_name
 from mirrordb.wal.writer import WalWriter
@@ -92,3 +92,10 @@ def standard_page(items: int = 3, item_size: int = 40) -> bytearray:
     for number in range(items):
         assert pagelib.add_item(page, bytes([number + 1]) * item_size)
     return page
+
+
+def block0(record: DecodedRecord) -> BlockRef:
+    """Block reference 0 of ``record`` (which must have one)."""
+    block = record.block(0)
+    assert block is not None
+    return block

@@ -52,7 +52,7 @@ import struct
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.errors import DataCorrupted, WalCorrupted, invariant
@@ -74,7 +74,7 @@ __all__ = ["CheckPoint"]  # re-exported: the checkpoint record's payload
 
 PG_EPOCH_UNIX_S = 946_684_800  # 2000-01-01 00:00:00 UTC in Unix seconds
 USECS_PER_SEC = 1_000_000
-PG_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def pg_timestamp_now() -> int:
@@ -170,7 +170,7 @@ def decode_checkpoint(data: bytes | bytearray | memoryview) -> CheckPoint:
     if len(data) != 88:
         raise WalCorrupted(f"invalid checkpoint record: {len(data)} bytes, wanted 88")
     try:
-        return CheckPoint.decode(data)
+        return CheckPoint.decode(bytes(data))
     except DataCorrupted as error:  # pragma: no cover - length already checked
         raise WalCorrupted(str(error)) from error
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, Self
 
 from mirrordb.common.errors import WalCorrupted, invariant
 from mirrordb.common.fileio import translate_os_error
@@ -119,7 +119,7 @@ class SegmentFileSource:
         self._fd = None
         self._segno = None
 
-    def __enter__(self) -> SegmentFileSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

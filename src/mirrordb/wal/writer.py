@@ -61,6 +61,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import InvalidParameterValue, IoError, MirrordbError, invariant
@@ -259,10 +260,9 @@ class WalWriter:
     def _read_valid_part(self, page_lsn: int, end_lsn: int) -> bytearray:
         path = segment_path(self.waldir, self.timeline, page_lsn // self.segment_size,
                             self.segment_size)
-        with os_errors("read", path):
-            with open(path, "rb") as handle:
-                handle.seek(page_lsn % self.segment_size)
-                valid = handle.read(end_lsn - page_lsn)
+        with os_errors("read", path), open(path, "rb") as handle:
+            handle.seek(page_lsn % self.segment_size)
+            valid = handle.read(end_lsn - page_lsn)
         if len(valid) != end_lsn - page_lsn:
             raise IoError(f'could not read file "{path}": the end of WAL '
                           f"{format_lsn(end_lsn)} is past the end of the file")
@@ -422,11 +422,11 @@ class WalWriter:
 
     def _copy_into_pages(self, pieces: Iterable[bytes]) -> int:
         """Copy a record into the buffers at the next record position; returns its start LSN."""
-        pieces = [memoryview(piece) for piece in pieces]
-        remaining = sum(len(piece) for piece in pieces)
+        views = [memoryview(piece) for piece in pieces]
+        remaining = sum(len(view) for view in views)
         position = self._end_lsn
         start_lsn = -1
-        for piece in pieces:
+        for piece in views:
             while piece:
                 if position % WAL_PAGE_SIZE == 0:
                     self._start_page(position, remaining if start_lsn >= 0 else 0)
@@ -715,7 +715,7 @@ class WalWriter:
                     self._open_fd = None
                     self._open_segno = None
 
-    def __enter__(self) -> WalWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
