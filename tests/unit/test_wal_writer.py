@@ -389,7 +389,13 @@ def test_flush_past_the_inserted_wal_is_a_programming_error(tmp_path) -> None:
     writer = new_writer(str(tmp_path))
     with pytest.raises(InvariantViolation):
         writer.flush(writer.insert_lsn + 8)
+    before = writer.fdatasync_count
     writer.flush(writer.insert_lsn)  # the next record's start (past a header) is fine
+    pad_to(writer, FIRST_LSN + PAGE)
+    writer.flush(writer.insert_lsn)
+    assert writer.flush_lsn == FIRST_LSN + PAGE
+    writer.flush(writer.insert_lsn)  # nothing new: no second fdatasync
+    assert writer.fdatasync_count == before + 1
     writer.close()
 
 

@@ -488,6 +488,9 @@ class WalWriter:
         invariant(upto_lsn <= self.insert_lsn,
                   f"WAL flush request {format_lsn(upto_lsn)} is past the inserted WAL "
                   f"{format_lsn(self._end_lsn)}")
+        upto_lsn = min(upto_lsn, self._end_lsn)  # a position past a page header holds no WAL
+        if upto_lsn <= self._flush_lsn:
+            return
         with self._flush_lock:
             if upto_lsn <= self._flush_lsn:
                 return
