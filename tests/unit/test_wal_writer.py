@@ -174,6 +174,9 @@ def test_switch_layout(tmp_path) -> None:
     assert writer.end_lsn == 2 * SEGMENT_SIZE and writer.insert_lsn == 2 * SEGMENT_SIZE + 40
     assert writer.switch_segment() == 2 * SEGMENT_SIZE  # nothing since: no second switch
     after = noop(writer, 8)
+    before = writer.fdatasync_count
+    writer.flush(after)
+    assert writer.fdatasync_count == before + 2  # each segment synced once, in LSN order
     writer.close()
     tail_start = switch_end - FIRST_LSN
     with open(segment_file(waldir, FIRST_LSN), "rb") as handle:

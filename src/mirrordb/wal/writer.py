@@ -530,21 +530,26 @@ class WalWriter:
 
     def _write_pages(self, batch: list[tuple[int, bytes | bytearray]],
                      zero_ranges: list[tuple[int, int]]) -> None:
-        """Positioned writes of runs of consecutive pages, then the zero ranges after switches
-        (only needed in a reused segment file: a fresh one is zero already)."""
+        """Positioned writes of runs of consecutive pages and, in LSN order with them, of the
+        zero ranges left by switches (only needed in a reused segment file: a fresh one is zero
+        already)."""
+        pending_zero_ranges = list(zero_ranges)
         for run_start_lsn, buffers in _runs(batch, self.segment_size):
-            segno = run_start_lsn // self.segment_size
-            fd = self._segment_fd(segno)
-            path = self._open_path()
-            with os_errors("write", path):
+            while pending_zero_ranges and pending_zero_ranges[0][0] < run_start_lsn:
+                self._write_zero_range(*pending_zero_ranges.pop(0))
+            fd = self._segment_fd(run_start_lsn // self.segment_size)
+            with os_errors("write", self._open_path()):
                 _pwritev_all(fd, buffers, run_start_lsn % self.segment_size)
             self._open_dirty = True
-        for start_lsn, end_lsn in zero_ranges:
-            fd = self._segment_fd(start_lsn // self.segment_size)
-            if not self._open_fresh:
-                write_zeros(fd, self._open_path(), start_lsn % self.segment_size,
-                            (end_lsn - 1) % self.segment_size + 1)
-                self._open_dirty = True
+        for start_lsn, end_lsn in pending_zero_ranges:
+            self._write_zero_range(start_lsn, end_lsn)
+
+    def _write_zero_range(self, start_lsn: int, end_lsn: int) -> None:
+        fd = self._segment_fd(start_lsn // self.segment_size)
+        if not self._open_fresh:
+            write_zeros(fd, self._open_path(), start_lsn % self.segment_size,
+                        (end_lsn - 1) % self.segment_size + 1)
+            self._open_dirty = True
 
     def _open_path(self) -> str:
         invariant(self._open_segno is not None, "no WAL segment is open")
