@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from mirrordb.access import snapshot as visibility
 from mirrordb.access.relation import Relation
+from mirrordb.access.xact import IsolationLevel, RowLockMode
 from mirrordb.common.errors import (ProgramLimitExceeded, SerializationFailure, invariant)
 from mirrordb.recovery.redo import RedoContext, register_redo
 from mirrordb.storage import page as pagelib
@@ -288,7 +289,6 @@ class HeapAccess:
         return TmResult.OK, 0
 
     def _serialization_check(self, txn: Transaction, result: TmResult) -> None:
-        from mirrordb.access.xact import IsolationLevel
         if txn.isolation == IsolationLevel.REPEATABLE_READ and result in (
                 TmResult.UPDATED, TmResult.DELETED):
             what = "update" if result == TmResult.UPDATED else "delete"
@@ -298,7 +298,6 @@ class HeapAccess:
         self.env.xacts.wait_for(xid, txn.current_xid(), txn.proc, txn.check_for_interrupts)
 
     def _row_lock_holder(self, rel: Relation, txn: Transaction, tid: Tid, mode: int) -> int:
-        from mirrordb.access.xact import RowLockMode
         return self.env.xacts.row_lock_conflict((rel.rnode, tid[0], tid[1]), txn.own.xids,
                                                 RowLockMode(mode))
 
@@ -327,8 +326,7 @@ class HeapAccess:
         header = tuplelib.read_header(pagelib.get_item(page, tid[1]))
         result, wait_xid = self._modifiable(txn, header, tid)
         if result == TmResult.OK and not wait_xid:
-            from mirrordb.access.xact import RowLockMode
-            wait_xid = self._row_lock_holder(rel, txn, tid, RowLockMode.EXCLUSIVE)
+                wait_xid = self._row_lock_holder(rel, txn, tid, RowLockMode.EXCLUSIVE)
         return result, wait_xid
 
     def _xmax_cid(self, txn: Transaction, page: bytearray, offnum: int, xid: int
@@ -415,7 +413,6 @@ class HeapAccess:
                     if result == TmResult.OK and not wait_xid:
                         wait_xid = self._row_lock_holder(rel, txn, tid, mode)
                         if not wait_xid:
-                            from mirrordb.access.xact import RowLockMode
                             self.env.xacts.add_row_lock((rel.rnode, tid[0], tid[1]), xid,
                                                         RowLockMode(mode))
                             return TmResult.OK
