@@ -126,10 +126,12 @@ class Engine:
         self._close_files()
 
     def crash(self) -> None:
-        """Tests only: stop as if the process died (nothing flushed, no checkpoint)."""
+        """Tests only: stop as if the process died (nothing flushed, no checkpoint): WAL
+        inserted past ``wal.flush_lsn`` and dirty buffers are lost."""
         self.checkpointer.stop()
         self.wal.stop_background_flusher()
-        self._close_files()
+        self.wal.close(flush=False)
+        self.smgr.close_all()
 
     def _close_files(self) -> None:
         self.wal.close()

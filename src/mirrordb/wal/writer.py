@@ -708,13 +708,14 @@ class WalWriter:
 
     # -- shutdown -----------------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Stop the background flusher, flush everything inserted, close the segment file."""
+    def close(self, *, flush: bool = True) -> None:
+        """Stop the background flusher, flush everything inserted (unless ``flush`` is False:
+        a simulated crash, where WAL past ``flush_lsn`` is lost), close the segment file."""
         self.stop_background_flusher()
         if not self._started:
             return
         try:
-            if self._broken is None:
+            if flush and self._broken is None:
                 self.flush(self._end_lsn)
         finally:
             with self._write_lock:
