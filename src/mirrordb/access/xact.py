@@ -230,6 +230,9 @@ class TransactionManager:
             current = self._waits_for.get(waiter)
             while current is not None:
                 if current in seen:
+                    # Leave the graph before the lock is released, so a second member of the
+                    # cycle checking right after us sees it broken: exactly one victim.
+                    self._waits_for.pop(waiter, None)
                     raise DeadlockDetected(
                         "deadlock detected",
                         detail=f"Process waiting for transaction {xid} is part of a cycle of "
