@@ -1,0 +1,150 @@
+"""The checkpointer thread starts checkpoints on its own: when ``checkpoint_timeout`` has passed and
+when the WAL written since the last REDO point grows past its share of ``max_wal_size``.
+
+A checkpoint is observed the way pg_controldata would: ``global/pg_control`` on disk points at a new
+checkpoint record. Every wait polls that file with a deadline. After the triggered checkpoint a
+crash must start recovery at (or after) its REDO point and lose nothing committed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from mirrordb.engine import Engine
+from mirrordb.recovery import checkpoint as checkpointlib
+from mirrordb.storage import datum as T
+from mirrordb.storage.control import ControlFile, DBState, read_control_file
+from mirrordb.wal.segment import is_segment_name, parse_segment_name
+from mirrordb.wal.writer import MAX_RECYCLED_SEGMENTS
+
+DEADLINE_S = 20.0
+POLL_S = 0.02
+MAX_WAL_SIZE_MB = 2
+
+
+def make_table(engine: Engine) -> None:
+    with engine.begin() as txn:
+        txn.create_table("t", [("id", T.INT8_OID), ("payload", T.TEXT_OID)])
+        txn.create_index("t_pkey", "t", ["id"], unique=True, primary=True)
+
+
+def insert_rows(engine: Engine, first: int, count: int, width: int = 400) -> None:
+    with engine.begin() as txn:
+        for key in range(first, first + count):
+            txn.insert("t", [key, "x" * width])
+
+
+def wait_for_new_checkpoint(datadir: str, previous_lsn: int,
+                            between_polls: Callable[[], None] = lambda: None) -> ControlFile:
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        control = read_control_file(datadir)
+        if control.checkpoint_lsn != previous_lsn:
+            return control
+        if time.monotonic() > deadline:
+            raise AssertionError("no checkpoint before the deadline")
+        between_polls()
+        time.sleep(POLL_S)
+
+
+def keys(engine: Engine) -> list[int]:
+    with engine.begin() as txn:
+        return sorted(int(values[0]) for _, values in txn.scan("t"))  # type: ignore[call-overload]
+
+
+def recover_and_check(cluster: str, redo_lsn: int, expected_keys: list[int]) -> None:
+    engine = Engine.open(cluster)
+    try:
+        assert engine.recovery.needed
+        assert engine.recovery.redo_start_lsn >= redo_lsn
+        assert keys(engine) == expected_keys
+        engine.verify_indexes("t")
+    finally:
+        engine.close()
+
+
+def test_checkpoint_timeout_starts_checkpoints(cluster: str) -> None:
+    engine = Engine.open(cluster, {"checkpoint_timeout": "1s"})
+    opened = time.monotonic()
+    try:
+        make_table(engine)
+        insert_rows(engine, 0, 50)
+        written_lsn = engine.wal.insert_lsn
+        before = read_control_file(cluster)
+        first = wait_for_new_checkpoint(cluster, before.checkpoint_lsn)
+        first_seen = time.monotonic()
+        assert first_seen - opened >= 0.9, "checkpoint before checkpoint_timeout elapsed"
+        assert first.checkpoint.redo >= written_lsn
+        assert first.checkpoint_lsn >= first.checkpoint.redo
+        assert first.state == DBState.DB_IN_PRODUCTION  # online, not a shutdown checkpoint
+        assert first.checkpoint.oldest_active_xid != 0
+        second = wait_for_new_checkpoint(cluster, first.checkpoint_lsn)  # and again, periodically
+        assert second.checkpoint.redo > first.checkpoint.redo
+        assert engine.checkpointer.checkpoints_done >= 2
+        insert_rows(engine, 50, 5)
+    except BaseException:
+        engine.close()
+        raise
+    engine.crash()
+    recover_and_check(cluster, second.checkpoint.redo, list(range(55)))
+
+
+def _segment_numbers(cluster: str, segment_size: int) -> list[int]:
+    names = [n for n in os.listdir(os.path.join(cluster, "pg_wal")) if is_segment_name(n)]
+    return sorted(parse_segment_name(name, segment_size)[1] for name in names)
+
+
+def test_max_wal_size_starts_a_checkpoint(cluster: str) -> None:
+    max_wal_bytes = MAX_WAL_SIZE_MB * 1024 * 1024
+    engine = Engine.open(cluster, {"max_wal_size": f"{MAX_WAL_SIZE_MB}MB"})
+    next_key = 0
+    try:
+        make_table(engine)
+        before = read_control_file(cluster)
+        segment_size = before.xlog_seg_size
+
+        def write_until_past_max_wal_size() -> None:
+            nonlocal next_key
+            if engine.wal.insert_lsn - before.checkpoint.redo < max_wal_bytes:
+                insert_rows(engine, next_key, 40)
+                next_key += 40
+
+        # checkpoint_timeout is 5 minutes: only the WAL volume can start this checkpoint
+        after = wait_for_new_checkpoint(cluster, before.checkpoint_lsn,
+                                        write_until_past_max_wal_size)
+        distance = after.checkpoint.redo - before.checkpoint.redo
+        assert distance >= max_wal_bytes // 3, f"checkpoint after only {distance} bytes of WAL"
+        assert engine.checkpointer.checkpoints_done >= 1
+        # the segments wholly before the new REDO point were recycled or removed
+        present = _segment_numbers(cluster, segment_size)
+        redo_segno = after.checkpoint.redo // segment_size
+        insert_segno = engine.wal.insert_lsn // segment_size
+        assert all(segno >= redo_segno for segno in present), (present, redo_segno)
+        assert len(present) <= insert_segno - redo_segno + 1 + MAX_RECYCLED_SEGMENTS
+        insert_rows(engine, next_key, 5)
+        next_key += 5
+    except BaseException:
+        engine.close()
+        raise
+    engine.crash()
+    recover_and_check(cluster, after.checkpoint.redo, list(range(next_key)))
+
+
+def test_no_checkpoint_below_max_wal_size_or_timeout(cluster: str) -> None:
+    """Control: with a big max_wal_size and a long timeout, the same writes start none."""
+    engine = Engine.open(cluster, {"max_wal_size": "1GB", "checkpoint_timeout": "5min"})
+    try:
+        make_table(engine)
+        before = read_control_file(cluster)
+        started = time.monotonic()
+        key = 0
+        # at least two checkpointer polls with WAL being written
+        while time.monotonic() - started < 2.5 * checkpointlib.CHECKPOINTER_POLL_S:
+            insert_rows(engine, key, 40)
+            key += 40
+        assert read_control_file(cluster).checkpoint_lsn == before.checkpoint_lsn
+        assert engine.checkpointer.checkpoints_done == 0
+    finally:
+        engine.close()
