@@ -1,0 +1,764 @@
+"""The backend: one thread per client connection, from the startup packet to Terminate.
+
+Who calls it: the postmaster (server/postmaster.py) starts ``serve_connection`` in a thread named
+"backend" for every accepted socket. This is the only place where a client's socket, the protocol
+state machine (protocol/server.py), authentication (auth/) and the SQL session (sql/session.py)
+meet: bytes come in, the codec turns them into messages, messages become session calls, and
+results become messages again.
+
+Lifecycle: SSL/GSSENC negotiation and CancelRequest, then StartupMessage; admission
+(max_connections, shutdown); pg_hba.conf and authentication; AuthenticationOk, ParameterStatus,
+BackendKeyData, ReadyForQuery; then the command loop until Terminate, EOF, a protocol violation
+or termination by the postmaster. Errors in a statement become an ErrorResponse and the
+connection carries on; a protocol violation or a FATAL error ends only this connection.
+Waiting for the client's next message wakes every ``IDLE_POLL_S`` so a fast shutdown or an
+idle-in-transaction timeout reaches an idle connection.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import secrets
+import socket
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from mirrordb.common.errors import MirrordbError
+from mirrordb.protocol import messages as m
+from mirrordb.protocol.server import ServerConnection
+from mirrordb.sql import types as T
+from mirrordb.sql.planner import OutputColumn
+from mirrordb.sql.session import Session, StatementResult
+
+log = logging.getLogger("mirrordb")
+
+RECEIVE_BYTES = 256 * 1024
+IDLE_POLL_S = 0.25
+AUTHENTICATION_POLL_LIMIT = 240   # polls of IDLE_POLL_S before authentication_timeout at most
+TID_OID = 27
+REPORTED_SETTINGS = ("application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+                     "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser",
+                     "server_encoding", "server_version", "session_authorization",
+                     "standard_conforming_strings", "TimeZone")
+
+
+class Fatal(Exception):
+    """Ends the connection after sending ``error`` (already a MirrordbError) as FATAL."""
+
+    def __init__(self, error: MirrordbError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class ClientGone(Exception):
+    """The client closed its end or the socket failed."""
+
+
+def fatal(message: str, sqlstate: str, **kwargs: Any) -> Fatal:
+    return Fatal(MirrordbError(message, sqlstate=sqlstate, **kwargs))
+
+
+def serve_connection(server: Any, sock: socket.socket, peer_address: Any, is_unix: bool) -> None:
+    """Serve one client connection until it ends (runs in the connection's own thread)."""
+    backend = Backend(server, sock, peer_address, is_unix)
+    try:
+        backend.run()
+    finally:
+        backend.close()
+
+
+class Backend:
+    """One connection's loop; see the module docstring."""
+
+    def __init__(self, server: Any, sock: socket.socket, peer_address: Any,
+                 is_unix: bool) -> None:
+        self.server = server
+        self.sock = sock
+        self.peer_address = peer_address
+        self.is_unix = is_unix
+        self.connection = ServerConnection()
+        self.session: Session | None = None
+        self.info: Any = None
+        self.interrupts: Any = None
+        self.pid = 0
+        self.ssl = False
+        self.admitted = False
+        self.user = ""
+        self.database = ""
+        self.skip_until_sync = False
+        self.text_formatters: dict[int, Callable[[Any], bytes]] = {}
+
+    # -- socket I/O -----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data:
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                raise ClientGone(str(exc)) from None
+
+    def _receive(self, idle: bool = False) -> None:
+        """Read more bytes into the codec, waking periodically to notice termination."""
+        while True:
+            try:
+                data = self.sock.recv(RECEIVE_BYTES)
+            except (socket.timeout, TimeoutError):
+                self._check_idle_interrupts()
+                continue
+            except OSError as exc:
+                raise ClientGone(str(exc)) from None
+            if not data:
+                raise ClientGone("EOF")
+            self.connection.receive_data(data)
+            return
+
+    def _check_idle_interrupts(self) -> None:
+        if self.interrupts is not None:
+            try:
+                self.interrupts.check_for_interrupts()
+            except MirrordbError as error:
+                if error.sqlstate in ("57014",):
+                    return  # a cancel that arrives while idle is ignored, as in PostgreSQL
+                raise Fatal(error) from None
+
+    def _next_message(self) -> Any:
+        while True:
+            event = self.connection.next_event()
+            if event is not None:
+                return event
+            self._flush()
+            self._receive(idle=True)
+
+    def close(self) -> None:
+        try:
+            self._flush()
+        except ClientGone:
+            pass
+        if self.session is not None:
+            try:
+                self.session.terminate()
+            except Exception:  # the connection is ending; log and release everything else
+                log.exception("rollback at disconnect failed")
+        if self.pid and hasattr(self.server, "unregister_backend"):
+            self.server.unregister_backend(self.pid)
+        if self.admitted and hasattr(self.server, "release"):
+            self.server.release()
+        if self.interrupts is not None:
+            self._unbind_interrupts()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # -- the whole connection -------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.sock.settimeout(IDLE_POLL_S)
+        try:
+            if not self._startup():
+                return
+            self._command_loop()
+        except ClientGone:
+            return
+        except Fatal as exc:
+            self._send_error(exc.error, "FATAL")
+            try:
+                self._flush()
+            except ClientGone:
+                pass
+        except MirrordbError as error:
+            if error.sqlstate == "08P01":
+                log.info("protocol violation from %s: %s", self._peer_text(), error.message)
+            self._send_error(error, "FATAL")
+            try:
+                self._flush()
+            except ClientGone:
+                pass
+
+    def _peer_text(self) -> str:
+        if self.is_unix:
+            return "[local]"
+        return str(self.peer_address[0]) if isinstance(self.peer_address, tuple) else \
+            str(self.peer_address)
+
+    # -- startup and authentication -------------------------------------------------------------
+
+    def _startup(self) -> bool:
+        """Negotiate, authenticate and start the session; False if the connection is done."""
+        while True:
+            packet = self._next_message()
+            if isinstance(packet, m.SSLRequest):
+                self._answer_ssl()
+                continue
+            if isinstance(packet, m.GSSENCRequest):
+                self.sock.sendall(self.connection.ssl_response(False))
+                continue
+            if isinstance(packet, m.CancelRequest):
+                if hasattr(self.server, "cancel_backend"):
+                    self.server.cancel_backend(packet.process_id, packet.secret_key)
+                return False
+            if isinstance(packet, m.StartupMessage):
+                break
+            raise fatal("expected startup packet", "08P01")
+        parameters = dict(packet.parameters)
+        negotiation = getattr(packet, "needs_negotiation", None)
+        if negotiation is not None:
+            self.connection.send(negotiation)
+        self.user = parameters.get("user", "")
+        if not self.user:
+            raise fatal("no PostgreSQL user name specified in startup packet", "28000")
+        self.database = parameters.get("database") or self.user
+        replication = parameters.get("replication", "false").lower()
+        if replication not in ("false", "off", "no", "0"):
+            if replication != "database":
+                return self._start_replication(parameters)
+            raise fatal("logical replication is not supported", "0A000")
+        self._admit()
+        self._authenticate(is_replication=False)
+        self._check_database_and_role()
+        self._start_session(parameters)
+        return True
+
+    def _answer_ssl(self) -> None:
+        context = getattr(self.server, "ssl_context", None)
+        context = context() if callable(context) else context
+        if context is None or self.is_unix or self.ssl:
+            self.sock.sendall(self.connection.ssl_response(False))
+            return
+        self.sock.sendall(self.connection.ssl_response(True))
+        try:
+            self.sock = context.wrap_socket(self.sock, server_side=True)
+        except (OSError, ValueError) as exc:
+            raise ClientGone(f"could not accept SSL connection: {exc}") from None
+        self.sock.settimeout(IDLE_POLL_S)
+        self.ssl = True
+
+    def _start_replication(self, parameters: dict[str, str]) -> bool:
+        raise fatal("replication connections are not supported yet", "0A000")
+
+    def _admit(self) -> None:
+        if getattr(self.server, "shutting_down", False):
+            raise fatal("the database system is shutting down", "57P03")
+        admit = getattr(self.server, "admit", None)
+        if admit is not None:
+            if not admit():
+                raise fatal("sorry, too many clients already", "53300")
+            self.admitted = True
+
+    def _roles(self) -> dict[str, dict[str, Any]]:
+        """pg_authid as name -> row (read with a fresh snapshot: roles change at commit)."""
+        from mirrordb.catalog import bootstrap as boot
+        names = [c.name for c in boot.PG_AUTHID.columns]
+        engine = self.server.engine
+        return {str(values[1]): dict(zip(names, values))
+                for _, values in engine.relcache.rows(boot.PG_AUTHID, None)}
+
+    def _authenticate(self, is_replication: bool) -> None:
+        from mirrordb.auth import hba
+        rules = self.server.hba
+        address = None
+        if not self.is_unix and isinstance(self.peer_address, tuple):
+            address = ipaddress.ip_address(self.peer_address[0].split("%")[0])
+        rule = hba.match_hba(rules, conn_type="local" if self.is_unix else "host", ssl=self.ssl,
+                             gss=False, database=self.database, user=self.user,
+                             address=address, is_replication=is_replication)
+        if rule is None:
+            raise fatal(hba.no_match_message(
+                address=None if address is None else str(address), user=self.user,
+                database=self.database, ssl=self.ssl, is_replication=is_replication,
+                local=self.is_unix), "28000")
+        method = rule.method
+        role = self._roles().get(self.user)
+        stored = role.get("rolpassword") if role else None
+        if method == "reject":
+            encryption = "SSL encryption" if self.ssl else "no encryption"
+            host = "[local]" if self.is_unix else str(address)
+            raise fatal(f'pg_hba.conf rejects connection for host "{host}", user "{self.user}", '
+                        f'database "{self.database}", {encryption}', "28000")
+        if method == "trust":
+            self.connection.authentication_done()
+            return
+        self.connection.start_authentication()
+        from mirrordb.auth import md5 as md5lib
+        effective = md5lib.effective_method(method, stored)
+        failed = fatal(f'password authentication failed for user "{self.user}"', "28P01")
+        if effective == "password":
+            self.connection.send(m.AuthenticationCleartextPassword())
+            password = m.decode_password(self._password_message())
+            if not stored or not md5lib.password_check(stored, self.user, password):
+                raise failed
+        elif effective == "md5":
+            salt = secrets.token_bytes(4)
+            self.connection.send(m.AuthenticationMD5Password(salt))
+            response = m.decode_password(self._password_message())
+            if not stored or not md5lib.md5_check(stored, self.user, salt, response):
+                raise failed
+        else:
+            self._scram(stored if role and role.get("rolcanlogin", True) else None)
+        self.connection.authentication_done()
+
+    def _scram(self, stored: str | None) -> None:
+        from mirrordb.auth import scram
+        self.connection.send(m.AuthenticationSASL(("SCRAM-SHA-256",)))
+        mechanism, first = m.decode_sasl_initial_response(self._password_message())
+        if mechanism != "SCRAM-SHA-256":
+            raise fatal("client selected an invalid SASL authentication mechanism", "08P01")
+        if first is None:
+            first = self._password_message()
+        verifier = stored if stored and scram.is_scram_verifier(stored) else None
+        exchange = scram.ScramServerExchange(self.user, verifier)
+        try:
+            self.connection.send(m.AuthenticationSASLContinue(exchange.server_first(first)))
+            final = exchange.server_final(self._password_message())
+        except MirrordbError as error:
+            raise Fatal(error) from None
+        self.connection.send(m.AuthenticationSASLFinal(final))
+
+    def _password_message(self) -> bytes:
+        self._flush()
+        message = self._next_message()
+        if not isinstance(message, m.PasswordMessage):
+            raise fatal("expected password response, got message type "
+                        f"{type(message).__name__}", "08P01")
+        return message.data
+
+    def _check_database_and_role(self) -> None:
+        role = self._roles().get(self.user)
+        if role is None:
+            raise fatal(f'role "{self.user}" does not exist', "28000")
+        if not role.get("rolcanlogin", True):
+            raise fatal(f'role "{self.user}" is not permitted to log in', "28000")
+        if self.database not in ("postgres", "template1"):
+            raise fatal(f'database "{self.database}" does not exist', "3D000")
+
+    def _start_session(self, parameters: dict[str, str]) -> None:
+        from mirrordb.server import config as configlib
+        from mirrordb.server import interrupts as interruptlib
+        settings = configlib.SessionSettings(self.server.settings)
+        for name in ("application_name", "client_encoding", "DateStyle", "TimeZone",
+                     "extra_float_digits", "search_path", "IntervalStyle"):
+            if name in parameters:
+                try:
+                    settings.set(name, parameters[name], source="client")
+                except TypeError:
+                    settings.set(name, parameters[name])
+        for name, value in _options_settings(parameters.get("options", "")):
+            settings.set(name, value)
+        self.interrupts = interruptlib.InterruptState()
+        self.info = interruptlib_backend_info(self, parameters)
+        self.pid, secret_key = self.server.register_backend(self.info)
+        self.info.pid = self.pid
+        self._bind_interrupts()
+        self.session = Session(self.server.engine, self.user, self.database, settings,
+                               self.server, self.info, self.interrupts.check_for_interrupts)
+        self.session.process_id = self.pid
+        self.connection.send(m.AuthenticationOk())
+        for name in REPORTED_SETTINGS:
+            try:
+                value = self.session._show(name)
+            except MirrordbError:
+                continue
+            self.connection.send(m.ParameterStatus(name, value))
+        if hasattr(settings, "reported_changes"):
+            settings.reported_changes()
+        self.connection.send(m.BackendKeyData(self.pid, secret_key))
+        self._ready()
+
+    def _bind_interrupts(self) -> None:
+        from mirrordb.server import interrupts as interruptlib
+        bind = getattr(interruptlib, "bind", None)
+        if bind is not None:
+            bind(self.interrupts)
+
+    def _unbind_interrupts(self) -> None:
+        from mirrordb.server import interrupts as interruptlib
+        unbind = getattr(interruptlib, "unbind", None)
+        if unbind is not None:
+            unbind()
+
+    # -- the command loop -----------------------------------------------------------------------
+
+    def _ready(self) -> None:
+        assert self.session is not None
+        self._report_setting_changes()
+        status = self.session.transaction_status
+        self.connection.send(m.ReadyForQuery(status))
+        if self.info is not None:
+            self.info.state = {"I": "idle", "T": "idle in transaction",
+                               "E": "idle in transaction (aborted)"}[status]
+            self.info.state_change = datetime.datetime.now(datetime.timezone.utc)
+            if status in ("T", "E"):
+                self._arm_idle_timeout()
+        self._flush()
+
+    def _arm_idle_timeout(self) -> None:
+        assert self.session is not None
+        arm = getattr(self.interrupts, "arm_idle_in_transaction_timeout", None)
+        timeout = _milliseconds(self.session.setting("idle_in_transaction_session_timeout"))
+        if arm is not None and timeout > 0:
+            arm(timeout)
+
+    def _disarm_idle_timeout(self) -> None:
+        disarm = getattr(self.interrupts, "disarm_idle_in_transaction_timeout", None)
+        if disarm is not None:
+            disarm()
+
+    def _report_setting_changes(self) -> None:
+        assert self.session is not None
+        changes = getattr(self.session.settings, "reported_changes", None)
+        if changes is None:
+            return
+        for name, value in changes():
+            self.connection.send(m.ParameterStatus(name, value))
+
+    def _command_loop(self) -> None:
+        while True:
+            message = self._next_message()
+            self._disarm_idle_timeout()
+            if isinstance(message, m.Terminate):
+                return
+            if self.skip_until_sync and not isinstance(message, m.Sync):
+                continue
+            handler = self.HANDLERS.get(type(message))
+            if handler is None:
+                raise fatal(f"unexpected message type {type(message).__name__}", "08P01")
+            handler(self, message)
+
+    def _run_guarded(self, action: Callable[[], None], extended: bool) -> bool:
+        """Run one statement-level action; an error is reported and the transaction marked."""
+        assert self.session is not None
+        self._arm_statement_timeout()
+        try:
+            action()
+            return True
+        except MirrordbError as error:
+            if error.sqlstate in ("57P01", "25P03", "57P02"):
+                raise Fatal(error) from None
+            if error.sqlstate == "08P01":
+                raise
+            self._statement_failed(error, extended)
+            return False
+        except (ClientGone, Fatal):
+            raise
+        except RecursionError:
+            self._statement_failed(MirrordbError("stack depth limit exceeded",
+                                                 sqlstate="54001"), extended)
+            return False
+        except Exception as exc:  # a bug: report it as PostgreSQL reports internal errors
+            log.error("internal error: %s\n%s", exc, traceback.format_exc())
+            self._statement_failed(MirrordbError(f"internal error: {exc}", sqlstate="XX000"),
+                                   extended)
+            return False
+        finally:
+            self._disarm_statement_timeout()
+            if self.info is not None:
+                self.info.wait_event_type = self.info.wait_event = None
+
+    def _statement_failed(self, error: MirrordbError, extended: bool) -> None:
+        assert self.session is not None
+        self.session.on_error()
+        self._send_error(error, "ERROR")
+        if extended:
+            self.skip_until_sync = True
+
+    def _arm_statement_timeout(self) -> None:
+        assert self.session is not None
+        arm = getattr(self.interrupts, "arm_statement_timeout", None)
+        timeout = _milliseconds(self.session.setting("statement_timeout"))
+        if arm is not None and timeout > 0:
+            arm(timeout)
+
+    def _disarm_statement_timeout(self) -> None:
+        disarm = getattr(self.interrupts, "disarm_statement_timeout", None)
+        if disarm is not None:
+            disarm()
+
+    def _send_error(self, error: MirrordbError, severity: str) -> None:
+        self.connection.send(m.error_from_exception(error, severity))
+
+    def _send_notices(self, notices: Iterable[Any]) -> None:
+        for notice in notices:
+            severity, text = ("NOTICE", notice) if isinstance(notice, str) else notice
+            code = "01000" if severity == "WARNING" else "00000"
+            if text.startswith("there is") or "skipping" in text:
+                code = "25001" if "already" in text else "25P01" if "no transaction" in text \
+                    else "00000"
+            lines = text.split("\n", 1)
+            fields = m.error_fields(severity, code, lines[0],
+                                    detail=lines[1] if len(lines) > 1 and severity != "INFO"
+                                    else None)
+            if severity == "INFO" and len(lines) > 1:
+                fields = m.error_fields(severity, code, text)
+            self.connection.send(m.NoticeResponse(fields))
+
+    # simple query
+
+    def _on_query(self, message: m.Query) -> None:
+        session = self.session
+        assert session is not None
+        if self.info is not None:
+            self.info.query = message.sql
+            self.info.query_start = datetime.datetime.now(datetime.timezone.utc)
+            self.info.state = "active"
+        results = session.simple_query(message.sql)
+        any_statement = False
+
+        def next_result() -> StatementResult | None:
+            return next(results, None)
+
+        while True:
+            holder: list[StatementResult | None] = []
+            if not self._run_guarded(lambda: holder.append(next_result()), extended=False):
+                break
+            result = holder[0]
+            if result is None:
+                break
+            any_statement = True
+            if not self._run_guarded(lambda: self._send_result(result, [], None, True),
+                                     extended=False):
+                break
+        else:
+            pass
+        if not any_statement and not message.sql.strip(" \t\n\r;"):
+            self.connection.send(m.EmptyQueryResponse())
+        self._run_guarded(session.end_implicit, extended=False)
+        self._ready()
+
+    def _send_result(self, result: StatementResult, formats: Sequence[int],
+                     rows: Sequence[Any] | None, describe: bool, finished: bool = True) -> None:
+        """RowDescription (if asked), DataRows, notices and the completion message."""
+        assert self.session is not None
+        if result.command == "EMPTY":
+            self.connection.send(m.EmptyQueryResponse())
+            return
+        self._send_notices(result.notices)
+        self._send_notices(self.session.pending_warnings)
+        self.session.pending_warnings.clear()
+        sent = 0
+        if result.columns is not None:
+            encoders = self._encoders(result.columns, formats)
+            if describe:
+                self.connection.send(self._row_description(result.columns, formats))
+            source = result.rows if rows is None else rows
+            send_raw = self.connection.send_raw
+            encode_row = m.encode_data_row
+            check = self.interrupts.check_for_interrupts if self.interrupts else None
+            for row in source:
+                send_raw(encode_row([None if v is None else enc(v)
+                                     for v, enc in zip(row, encoders)]))
+                sent += 1
+                if sent % 1024 == 0:
+                    self._flush()
+                    if check is not None:
+                        check()
+        if finished:
+            total = sent if rows is None else self._portal_total(sent)
+            self.connection.send_raw(m.encode_command_complete(result.tag(total)))
+        else:
+            self.connection.send(m.PortalSuspended())
+
+    def _portal_total(self, sent: int) -> int:
+        return self._current_portal_sent if self._current_portal_sent is not None else sent
+
+    _current_portal_sent: int | None = None
+
+    def _encoders(self, columns: list[OutputColumn], formats: Sequence[int]
+                  ) -> list[Callable[[Any], bytes]]:
+        assert self.session is not None
+        timezone = self.session.timezone
+        encoders = []
+        for i, column in enumerate(columns):
+            fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
+            oid = column.type_oid
+            if fmt == 1:
+                encoders.append(_binary_encoder(oid))
+            else:
+                encoders.append(_text_encoder(oid, timezone))
+        return encoders
+
+    @staticmethod
+    def _row_description(columns: list[OutputColumn], formats: Sequence[int]
+                         ) -> m.RowDescription:
+        fields = []
+        for i, column in enumerate(columns):
+            fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
+            info = T.TYPES.get(column.type_oid)
+            size = info.length if info is not None else -1
+            fields.append(m.FieldDescription(column.name, column.table_oid, column.attnum,
+                                             column.type_oid, size, column.typmod, fmt))
+        return m.RowDescription(tuple(fields))
+
+    # extended query
+
+    def _on_parse(self, message: m.Parse) -> None:
+        assert self.session is not None
+        session = self.session
+
+        def parse() -> None:
+            session.parse_message(message.statement, message.query, message.param_type_oids)
+            self.connection.send(m.ParseComplete())
+        self._run_guarded(parse, extended=True)
+
+    def _on_bind(self, message: m.Bind) -> None:
+        assert self.session is not None
+        session = self.session
+
+        def bind() -> None:
+            session.bind(message.portal, message.statement, message.param_formats,
+                         message.params, message.result_formats)
+            self.connection.send(m.BindComplete())
+        self._run_guarded(bind, extended=True)
+
+    def _on_describe(self, message: m.Describe) -> None:
+        assert self.session is not None
+        session = self.session
+
+        def describe() -> None:
+            if message.kind == "S":
+                prepared = session.describe_statement(message.name)
+                self.connection.send(m.ParameterDescription(tuple(prepared.param_types)))
+                columns = prepared.columns
+                formats: Sequence[int] = ()
+            else:
+                portal = session.portals.get(message.name)
+                if portal is None:
+                    raise MirrordbError(f'portal "{message.name}" does not exist',
+                                        sqlstate="34000")
+                columns = session.portal_columns(portal)
+                formats = portal.result_formats
+            if columns is None:
+                self.connection.send(m.NoData())
+            else:
+                self.connection.send(self._row_description(columns, formats))
+        self._run_guarded(describe, extended=True)
+
+    def _on_execute(self, message: m.Execute) -> None:
+        assert self.session is not None
+        session = self.session
+        if self.info is not None:
+            self.info.state = "active"
+
+        def execute() -> None:
+            portal = session.portals.get(message.portal)
+            result, rows, finished = session.execute_portal(message.portal, message.max_rows)
+            formats = portal.result_formats if portal is not None else []
+            self._current_portal_sent = portal.sent if portal is not None else len(rows)
+            try:
+                self._send_result(result, formats, rows, describe=False, finished=finished)
+            finally:
+                self._current_portal_sent = None
+        self._run_guarded(execute, extended=True)
+
+    def _on_sync(self, message: m.Sync) -> None:
+        assert self.session is not None
+        self.skip_until_sync = False
+        self._run_guarded(self.session.sync, extended=False)
+        self._ready()
+
+    def _on_flush(self, message: m.Flush) -> None:
+        self._flush()
+
+    def _on_close(self, message: m.Close) -> None:
+        assert self.session is not None
+        session = self.session
+
+        def close() -> None:
+            if message.kind == "S":
+                session.close_statement(message.name)
+            else:
+                session.close_portal(message.name)
+            self.connection.send(m.CloseComplete())
+        self._run_guarded(close, extended=True)
+
+    def _on_function_call(self, message: Any) -> None:
+        self._run_guarded(lambda: (_ for _ in ()).throw(MirrordbError(
+            "fastpath function calls are not supported", sqlstate="0A000")), extended=True)
+
+    def _on_copy_outside(self, message: Any) -> None:
+        pass  # CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does
+
+    HANDLERS: dict[type, Callable[[Backend, Any], None]] = {
+        m.Query: _on_query, m.Parse: _on_parse, m.Bind: _on_bind, m.Describe: _on_describe,
+        m.Execute: _on_execute, m.Sync: _on_sync, m.Flush: _on_flush, m.Close: _on_close,
+        m.CopyData: _on_copy_outside, m.CopyDone: _on_copy_outside,
+        m.CopyFail: _on_copy_outside,
+    }
+
+
+def _text_encoder(oid: int, timezone: str) -> Callable[[Any], bytes]:
+    if oid in (T.INT2_OID, T.INT4_OID, T.INT8_OID, T.OID_OID):
+        return lambda v: str(v).encode()
+    if oid in (T.TEXT_OID, T.VARCHAR_OID, T.NAME_OID, T.BPCHAR_OID, T.UNKNOWN_OID):
+        return lambda v: v.encode() if isinstance(v, str) else \
+            T.format_text(oid, v, timezone=timezone).encode()
+    if oid == T.BOOL_OID:
+        return lambda v: b"t" if v else b"f"
+    if oid == TID_OID:
+        return lambda v: f"({v[0]},{v[1]})".encode()
+    format_text = T.format_text
+    return lambda v: format_text(oid, v, timezone=timezone).encode()
+
+
+def _binary_encoder(oid: int) -> Callable[[Any], bytes]:
+    if oid == TID_OID:
+        import struct
+        layout = struct.Struct("!IH")
+        return lambda v: layout.pack(v[0], v[1])
+    format_binary = T.format_binary
+    return lambda v: format_binary(oid, v)
+
+
+def _milliseconds(text: str) -> int:
+    text = (text or "0").strip()
+    units = (("ms", 1), ("min", 60_000), ("s", 1000), ("h", 3_600_000), ("d", 86_400_000))
+    for suffix, factor in units:
+        if text.endswith(suffix):
+            try:
+                return int(float(text[:-len(suffix)]) * factor)
+            except ValueError:
+                return 0
+    try:
+        return int(float(text))
+    except ValueError:
+        return 0
+
+
+def _options_settings(options: str) -> list[tuple[str, str]]:
+    """``-c name=value`` and ``--name=value`` pairs from the startup ``options`` parameter."""
+    words = options.split()
+    settings = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "-c" and i + 1 < len(words):
+            word, i = words[i + 1], i + 1
+            name, _, value = word.partition("=")
+            settings.append((name, value))
+        elif word.startswith("-c") and "=" in word:
+            name, _, value = word[2:].partition("=")
+            settings.append((name, value))
+        elif word.startswith("--") and "=" in word:
+            name, _, value = word[2:].partition("=")
+            settings.append((name.replace("-", "_"), value))
+        i += 1
+    return settings
+
+
+def interruptlib_backend_info(backend: Backend, parameters: dict[str, str]) -> Any:
+    from mirrordb.server import postmaster
+    now = datetime.datetime.now(datetime.timezone.utc)
+    address = backend.peer_address if isinstance(backend.peer_address, tuple) else None
+    return postmaster.BackendInfo(
+        pid=0, user=backend.user, database=backend.database,
+        application_name=parameters.get("application_name", ""),
+        client_addr=None if address is None else address[0],
+        client_port=-1 if address is None else address[1],
+        backend_start=now, state="idle", interrupts=backend.interrupts)
+
+
+__all__ = ["serve_connection", "Backend", "threading"]

@@ -1,0 +1,357 @@
+"""DDL and maintenance statements: CREATE/DROP TABLE, INDEX, SEQUENCE; VACUUM.
+
+Who calls it: the session (sql/session.py). Everything here becomes calls on the engine's ``Txn``
+(catalog rows in pg_class/pg_attribute/pg_index/pg_sequence/pg_attrdef plus new relation files),
+so DDL is transactional and reaches standbys through the WAL like any row change.
+
+PostgreSQL's naming rules are kept, so clients and people find the objects they expect:
+``<table>_pkey`` for a primary key, ``<table>_<column>_key`` for UNIQUE, ``<table>_<column>_seq``
+for serial/identity sequences, ``<table>_<column>_idx`` for an unnamed index. Column defaults are
+stored in pg_attrdef.adbin as the expression's parse tree (JSON), as PostgreSQL stores a node tree
+there; ``serial`` becomes ``nextval('<sequence>')``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column
+from mirrordb.access.sequence import SequenceParams
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import types as T
+from mirrordb.sql.expressions import error_at, feature_not_supported
+from mirrordb.sql.parser import Node, one, strings
+from mirrordb.sql.planner import PlanBuilder
+
+SERIAL_TYPES = {"serial": T.INT4_OID, "serial4": T.INT4_OID, "bigserial": T.INT8_OID,
+                "serial8": T.INT8_OID, "smallserial": T.INT2_OID, "serial2": T.INT2_OID}
+NAMEDATALEN = 64
+
+
+def _truncate_name(name: str) -> str:
+    encoded = name.encode()
+    if len(encoded) < NAMEDATALEN:
+        return name
+    return encoded[:NAMEDATALEN - 1].decode(errors="ignore")
+
+
+def _nextval_default(sequence: str) -> str:
+    call = {"FuncCall": {"funcname": [{"String": {"sval": "nextval"}}],
+                         "args": [{"A_Const": {"sval": {"sval": sequence}}}],
+                         "funcformat": "COERCE_EXPLICIT_CALL"}}
+    return json.dumps(call)
+
+
+def _exists(session: Any, name: str) -> bool:
+    return session.lookup_relation(name, None) is not None
+
+
+def create_table(session: Any, txn: Any, node: Node) -> None:
+    relation_node = node["relation"]
+    name = relation_node["relname"]
+    if relation_node.get("relpersistence", "p") == "t":
+        raise feature_not_supported("temporary tables")
+    if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
+        raise feature_not_supported("table inheritance and partitioning")
+    if node.get("if_not_exists") and _exists(session, name):
+        return
+    builder = PlanBuilder(session, [])
+    columns: list[Column] = []
+    defaults: list[tuple[int, str]] = []
+    sequences: list[tuple[str, int, SequenceParams]] = []
+    indexes: list[tuple[str, list[str], bool, bool]] = []
+    table_constraints: list[Node] = []
+    for element in node.get("tableElts", []):
+        kind, fields = one(element)
+        if kind == "Constraint":
+            table_constraints.append(fields)
+            continue
+        if kind != "ColumnDef":
+            raise feature_not_supported(f"table element {kind}")
+        column_name = fields["colname"]
+        if any(c.name == column_name for c in columns):
+            raise MirrordbError(f'column "{column_name}" specified more than once',
+                                sqlstate="42701")
+        type_names = strings(fields["typeName"].get("names"))
+        serial = SERIAL_TYPES.get(type_names[-1].lower()) if len(type_names) == 1 else None
+        if serial is not None:
+            type_oid, typmod = serial, -1
+        else:
+            type_oid, typmod = builder.resolve_type(fields["typeName"])
+        not_null = serial is not None
+        attnum = len(columns) + 1
+        if serial is not None:
+            sequence = _truncate_name(f"{name}_{column_name}_seq")
+            sequences.append((sequence, serial, _sequence_params_for(serial)))
+            defaults.append((attnum, _nextval_default(sequence)))
+        for constraint_node in fields.get("constraints", []):
+            constraint = constraint_node["Constraint"]
+            contype = constraint["contype"]
+            if contype == "CONSTR_NOTNULL":
+                not_null = True
+            elif contype == "CONSTR_NULL":
+                not_null = False
+            elif contype == "CONSTR_DEFAULT":
+                defaults.append((attnum, json.dumps(constraint["raw_expr"])))
+            elif contype == "CONSTR_PRIMARY":
+                not_null = True
+                indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"),
+                                [column_name], True, True))
+            elif contype == "CONSTR_UNIQUE":
+                indexes.append((constraint.get("conname") or
+                                _truncate_name(f"{name}_{column_name}_key"),
+                                [column_name], True, False))
+            elif contype == "CONSTR_IDENTITY":
+                not_null = True
+                sequence = _truncate_name(f"{name}_{column_name}_seq")
+                sequences.append((sequence, type_oid, _sequence_params_for(type_oid)))
+                defaults.append((attnum, _nextval_default(sequence)))
+            elif contype == "CONSTR_CHECK":
+                raise feature_not_supported("CHECK constraints")
+            elif contype == "CONSTR_FOREIGN":
+                raise feature_not_supported("FOREIGN KEY constraints")
+            elif contype == "CONSTR_GENERATED":
+                raise feature_not_supported("generated columns")
+            else:
+                raise feature_not_supported(f"constraint {contype}")
+        columns.append(Column(column_name, type_oid, not_null, typmod))
+    for constraint in table_constraints:
+        contype = constraint["contype"]
+        keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
+        for key in keys:
+            if not any(c.name == key for c in columns):
+                raise MirrordbError(f'column "{key}" named in key does not exist',
+                                    sqlstate="42703")
+        if contype == "CONSTR_PRIMARY":
+            if any(primary for _, _, _, primary in indexes):
+                raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
+                                    sqlstate="42P16")
+            columns = [Column(c.name, c.type_oid, True, c.typmod) if c.name in keys else c
+                       for c in columns]
+            indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"), keys,
+                            True, True))
+        elif contype == "CONSTR_UNIQUE":
+            indexes.append((constraint.get("conname") or
+                            _truncate_name(f"{name}_{'_'.join(keys)}_key"), keys, True, False))
+        elif contype == "CONSTR_CHECK":
+            raise feature_not_supported("CHECK constraints")
+        elif contype == "CONSTR_FOREIGN":
+            raise feature_not_supported("FOREIGN KEY constraints")
+        else:
+            raise feature_not_supported(f"constraint {contype}")
+    if sum(1 for *_, primary in indexes if primary) > 1:
+        raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
+                            sqlstate="42P16")
+    for sequence, _, params in sequences:
+        if _exists(session, sequence):
+            raise MirrordbError(f'relation "{sequence}" already exists', sqlstate="42P07")
+        txn.create_sequence(sequence, params)
+    relation = txn.create_table(name, columns)
+    for attnum, text in defaults:
+        txn.set_column_default(relation, attnum, text)
+    for index_name, keys, unique, primary in indexes:
+        if _exists(session, index_name):
+            raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
+        txn.create_index(index_name, name, keys, unique=unique, primary=primary)
+
+
+def _sequence_params_for(type_oid: int) -> SequenceParams:
+    maximum = {T.INT2_OID: 2**15 - 1, T.INT4_OID: 2**31 - 1}.get(type_oid, 2**63 - 1)
+    return SequenceParams(max_value=maximum)
+
+
+def create_index(session: Any, txn: Any, node: Node) -> None:
+    table = node["relation"]["relname"]
+    relation = session.lookup_relation(table, node["relation"].get("schemaname"))
+    if relation is None or relation.kind != RELKIND_TABLE:
+        raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
+    if node.get("accessMethod", "btree") != "btree":
+        raise feature_not_supported(f"index access method \"{node['accessMethod']}\"")
+    if node.get("whereClause"):
+        raise feature_not_supported("partial indexes")
+    keys = []
+    for param in node["indexParams"]:
+        fields = param["IndexElem"]
+        if "expr" in fields or "name" not in fields:
+            raise feature_not_supported("indexes on expressions")
+        if fields.get("ordering", "SORTBY_DEFAULT") == "SORTBY_DESC":
+            raise feature_not_supported("descending index columns")
+        try:
+            relation.column_index(fields["name"])
+        except KeyError:
+            raise MirrordbError(f'column "{fields["name"]}" does not exist',
+                                sqlstate="42703") from None
+        keys.append(fields["name"])
+    name = node.get("idxname") or _truncate_name(f"{table}_{'_'.join(keys)}_idx")
+    if _exists(session, name):
+        if node.get("if_not_exists"):
+            return
+        if not node.get("idxname"):
+            suffix = 1
+            while _exists(session, f"{name}{suffix}"):
+                suffix += 1
+            name = f"{name}{suffix}"
+        else:
+            raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
+    if node.get("concurrent"):
+        pass  # a plain build already lets readers in; writers wait as they would for a lock
+    txn.create_index(name, table, keys, unique=bool(node.get("unique")),
+                     primary=bool(node.get("primary")))
+
+
+def create_sequence(session: Any, txn: Any, node: Node) -> None:
+    name = node["sequence"]["relname"]
+    if node.get("if_not_exists") and _exists(session, name):
+        return
+    params = _sequence_options(session, node.get("options", []), SequenceParams())
+    txn.create_sequence(name, params)
+
+
+def _sequence_options(session: Any, options: list[Node], params: SequenceParams
+                      ) -> SequenceParams:
+    values: dict[str, Any] = {}
+    for option in options:
+        fields = option["DefElem"]
+        name = fields["defname"]
+        arg = fields.get("arg")
+        value: Any = None
+        if arg is not None:
+            kind, inner = one(arg)
+            if kind == "Integer":
+                value = inner.get("ival", 0)
+            elif kind == "Float":
+                value = int(inner["fval"])
+            elif kind == "Boolean":
+                value = inner.get("boolval", False)
+            elif kind == "TypeName":
+                value = PlanBuilder(session, []).resolve_type(inner)[0]
+            elif kind == "String":
+                value = inner.get("sval")
+            elif kind == "List":
+                value = None
+        values[name] = value
+    increment = values.get("increment", params.increment)
+    kwargs: dict[str, Any] = {"increment": increment}
+    if "as" in values:
+        maximum = {T.INT2_OID: 2**15 - 1, T.INT4_OID: 2**31 - 1}.get(values["as"], 2**63 - 1)
+        kwargs["max_value"] = maximum
+    if values.get("maxvalue") is not None:
+        kwargs["max_value"] = values["maxvalue"]
+    if values.get("minvalue") is not None:
+        kwargs["min_value"] = values["minvalue"]
+    if "start" in values:
+        kwargs["start"] = values["start"]
+    if "cycle" in values:
+        kwargs["cycle"] = bool(values["cycle"])
+    if "cache" in values or "owned_by" in values:
+        pass
+    if increment < 0 and "maxvalue" not in values:
+        kwargs["max_value"] = -1
+        kwargs.setdefault("min_value", -(2**63) if "as" not in values else
+                          -{T.INT2_OID: 2**15, T.INT4_OID: 2**31}.get(values["as"], 2**63))
+        kwargs.setdefault("start", kwargs["max_value"])
+    try:
+        return SequenceParams(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise MirrordbError(str(exc), sqlstate="22023") from None
+
+
+def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
+    kind = node.get("removeType", "OBJECT_TABLE")
+    wanted = {"OBJECT_TABLE": (RELKIND_TABLE, "table", "DROP TABLE"),
+              "OBJECT_INDEX": (RELKIND_INDEX, "index", "DROP INDEX"),
+              "OBJECT_SEQUENCE": (RELKIND_SEQUENCE, "sequence", "DROP SEQUENCE")}.get(kind)
+    if wanted is None:
+        raise feature_not_supported(f"DROP {kind.removeprefix('OBJECT_')}")
+    relkind, noun, tag = wanted
+    notices = []
+    for item in node["objects"]:
+        names = strings(item["List"]["items"]) if "List" in item else strings([item])
+        name = names[-1]
+        relation = session.lookup_relation(name, names[0] if len(names) > 1 else None)
+        if relation is None:
+            if node.get("missing_ok"):
+                notices.append(f'{noun} "{name}" does not exist, skipping')
+                continue
+            raise MirrordbError(f'{noun} "{name}" does not exist',
+                                sqlstate="42P01" if relkind != RELKIND_SEQUENCE else "42P01")
+        if relation.kind != relkind:
+            raise MirrordbError(f'"{name}" is not a{"n" if noun == "index" else ""} {noun}',
+                                sqlstate="42809",
+                                hint=f"Use DROP {_noun_of(relation.kind).upper()} to remove a "
+                                     f"{_noun_of(relation.kind)}.")
+        owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
+        txn.drop(name)
+        for sequence in owned:
+            txn.drop(sequence)
+    return tag, notices
+
+
+def _noun_of(kind: str) -> str:
+    return {RELKIND_TABLE: "table", RELKIND_INDEX: "index", RELKIND_SEQUENCE: "sequence"}[kind]
+
+
+def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[str]:
+    """Sequences created for the table's serial/identity columns (dropped with the table)."""
+    owned = []
+    for attnum, text in txn.column_defaults(relation).items():
+        try:
+            tree = json.loads(text)
+        except ValueError:
+            continue
+        call = tree.get("FuncCall")
+        if call and strings(call["funcname"]) == ["nextval"]:
+            column = relation.columns[attnum - 1].name
+            sequence = _truncate_name(f"{relation.name}_{column}_seq")
+            arg = call["args"][0].get("A_Const", {}).get("sval", {}).get("sval")
+            if arg == sequence and session.lookup_relation(sequence, None) is not None:
+                owned.append(sequence)
+    return owned
+
+
+def vacuum(session: Any, node: Node) -> Any:
+    from mirrordb.sql.session import StatementResult
+    is_vacuum = node.get("is_vacuumcmd", False)
+    verbose = False
+    for option in node.get("options", []):
+        name = option["DefElem"]["defname"]
+        if name == "verbose":
+            verbose = True
+        elif name in ("analyze", "full", "freeze", "skip_locked", "index_cleanup", "truncate",
+                      "parallel", "process_toast", "disable_page_skipping"):
+            continue
+    if not is_vacuum:
+        return StatementResult("ANALYZE")
+    if session.in_block:
+        raise MirrordbError("VACUUM cannot run inside a transaction block", sqlstate="25001")
+    if session.txn is not None:
+        session._commit()
+    tables = [r["VacuumRelation"]["relation"]["relname"] for r in node.get("rels", [])] or [None]
+    notices = []
+    for table in tables:
+        if table is not None and session.lookup_relation(table, None) is None:
+            session._abort()
+            raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
+        if session.txn is not None:
+            session._abort()
+        for stats in session.engine.vacuum(table):
+            if verbose:
+                notices.extend(_verbose_lines(stats))
+    return StatementResult("VACUUM", notices=notices)
+
+
+def _verbose_lines(stats: Any) -> list[tuple[str, str]]:
+    """VACUUM VERBOSE's INFO messages, worded as PostgreSQL 15 words them."""
+    name = f'"postgres.public.{stats.relation}"'
+    pages = stats.pages_scanned
+    scans = 1 if stats.index_entries_removed else 0
+    return [("INFO", f"vacuuming {name}"),
+            ("INFO", f"finished vacuuming {name}: index scans: {scans}\n"
+                     f"pages: 0 removed, {pages} remain, {pages} scanned (100.00% of total)\n"
+                     f"tuples: {stats.removed} removed, {stats.remaining} remain, "
+                     f"{stats.recently_dead} are dead but not yet removable\n"
+                     f"removable cutoff: {stats.oldest_xmin}")]
+
+
+__all__ = ["create_table", "create_index", "create_sequence", "drop", "vacuum", "error_at"]

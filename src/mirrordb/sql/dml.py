@@ -1,0 +1,379 @@
+"""INSERT, UPDATE and DELETE: planning and execution.
+
+Who calls it: the session (sql/session.py), through ``plan_dml`` once per statement (cached for
+prepared statements) and ``DmlPlan.run`` per execution. The row-finding part of UPDATE and DELETE
+is an ordinary scan plan from the planner (so WHERE uses indexes); this module adds what PostgreSQL's
+ModifyTable node does: new row values (defaults, assignment casts, NOT NULL), the engine calls, the
+READ COMMITTED re-check after a concurrent update (PostgreSQL's EvalPlanQual: follow the row to its
+newest version, re-test WHERE, retry), ON CONFLICT DO NOTHING, and RETURNING.
+
+The target rows of UPDATE/DELETE are collected before the first change, so a statement never sees
+its own new versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mirrordb.access.heapam import TmResult
+from mirrordb.access.relation import RELKIND_TABLE, Relation
+from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
+from mirrordb.sql import executor as ex
+from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionCompiler, Row, Scope,
+                                      ScopeColumn, TID_OID, coerce, coerce_to_bool, conjuncts,
+                                      const, error_at, feature_not_supported)
+from mirrordb.sql.parser import Node, one, strings
+from mirrordb.sql.planner import OutputColumn, PlanBuilder, _FromItem
+
+MAX_RECHECKS = 1000
+
+
+@dataclass
+class DmlPlan:
+    command: str
+    relation: Relation
+    columns: list[OutputColumn] | None
+    returning: list[Expr] = field(default_factory=list)
+    source: ex.PlanNode | None = None           # INSERT ... SELECT / UPDATE-DELETE scan
+    values: list[list[Expr | None]] = field(default_factory=list)   # INSERT VALUES rows
+    target_columns: list[int] = field(default_factory=list)
+    defaults: dict[int, Expr] = field(default_factory=dict)
+    assignments: list[tuple[int, Expr]] = field(default_factory=list)
+    qual: Expr | None = None
+    on_conflict_nothing: bool = False
+    width: int = 0
+
+    def explain_node(self) -> ex.PlanNode:
+        label = {"INSERT": "Insert on", "UPDATE": "Update on", "DELETE": "Delete on"}[
+            self.command]
+        return _Labelled(f"{label} {self.relation.name}",
+                         [self.source] if self.source is not None else [])
+
+    def run(self, ctx: ExecContext) -> tuple[list[Row], int]:
+        if self.command == "INSERT":
+            return self._run_insert(ctx)
+        return self._run_update_delete(ctx)
+
+    # INSERT
+
+    def _run_insert(self, ctx: ExecContext) -> tuple[list[Row], int]:
+        relation, txn = self.relation, ctx.txn
+        natts = relation.natts
+        defaults = self.defaults
+        returned: list[Row] = []
+        count = 0
+        for supplied in self._insert_rows(ctx):
+            values: list[Any] = [None] * natts
+            given = dict(zip(self.target_columns, supplied))
+            for index in range(natts):
+                if index in given and given[index] is not _DEFAULT:
+                    values[index] = given[index]
+                elif index in defaults:
+                    values[index] = defaults[index].fn((), ctx)
+            tid = self._insert_one(txn, values)
+            if tid is None:
+                continue
+            count += 1
+            if self.returning:
+                row = (*values, tid)
+                returned.append(tuple(e.fn(row, ctx) for e in self.returning))
+        return returned, count
+
+    def _insert_rows(self, ctx: ExecContext) -> Iterator[list[Any]]:
+        if self.source is not None:
+            for row in list(self.source.rows(ctx)):
+                yield [self._assign(i, row[n], ctx) for n, i in enumerate(self.target_columns)]
+            return
+        for exprs in self.values:
+            yield [(_DEFAULT if e is None else e.fn((), ctx)) for e in exprs]
+
+    def _assign(self, index: int, value: Any, ctx: ExecContext) -> Any:
+        return value
+
+    def _insert_one(self, txn: Any, values: list[Any]) -> Any:
+        if not self.on_conflict_nothing:
+            return txn.insert(self.relation, values)
+        name = f"on_conflict_{id(values)}"
+        txn.savepoint(name)
+        try:
+            tid = txn.insert(self.relation, values)
+        except UniqueViolation:
+            txn.rollback_to_savepoint(name)
+            txn.release_savepoint(name)
+            return None
+        txn.release_savepoint(name)
+        return tid
+
+    # UPDATE / DELETE
+
+    def _run_update_delete(self, ctx: ExecContext) -> tuple[list[Row], int]:
+        assert self.source is not None
+        relation, txn = self.relation, ctx.txn
+        ctid_index = relation.natts
+        targets = [row for row in self.source.rows(ctx)]
+        returned: list[Row] = []
+        count = 0
+        seen: set[tuple[int, int]] = set()
+        for row in targets:
+            tid = row[ctid_index]
+            if tid in seen:
+                continue
+            seen.add(tid)
+            done_row = self._change(ctx, txn, relation, row)
+            if done_row is None:
+                continue
+            count += 1
+            if self.returning:
+                returned.append(tuple(e.fn(done_row, ctx) for e in self.returning))
+        return returned, count
+
+    def _change(self, ctx: ExecContext, txn: Any, relation: Relation, row: Row) -> Row | None:
+        """Apply the change to the row, re-checking after concurrent updates; the row as
+        RETURNING sees it (new values for UPDATE, old for DELETE), or None if skipped."""
+        ctid_index = relation.natts
+        for _ in range(MAX_RECHECKS):
+            tid = row[ctid_index]
+            if self.command == "DELETE":
+                result = txn.delete(relation, tid)
+                new_row = row
+            else:
+                values = list(row[:ctid_index])
+                for index, expr in self.assignments:
+                    values[index] = expr.fn(row, ctx)
+                result, new_tid = txn.update(relation, tid, values)
+                new_row = (*values, new_tid)
+            if result == TmResult.OK:
+                return new_row
+            if result in (TmResult.SELF_MODIFIED, TmResult.INVISIBLE):
+                return None
+            if txn.transaction.isolation.value != "read committed":
+                raise SerializationFailure("could not serialize access due to concurrent "
+                                           + ("delete" if result == TmResult.DELETED
+                                              else "update"))
+            latest = txn.fetch_latest(relation, tid)
+            if latest is None:
+                return None
+            new_tid, values = latest
+            row = (*values, new_tid) + row[ctid_index + 1:]
+            if self.qual is not None and self.qual.fn(row, ctx) is not True:
+                return None
+        raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
+
+
+class _DefaultMarker:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+_DEFAULT = _DefaultMarker()
+
+
+@dataclass
+class _Labelled(ex.PlanNode):
+    label: str
+    children: list[ex.PlanNode]
+
+    def explain(self) -> tuple[str, list[ex.PlanNode]]:
+        return self.label, self.children
+
+
+def plan_dml(builder: PlanBuilder, node_type: str, node: Node) -> DmlPlan:
+    if node.get("withClause"):
+        raise feature_not_supported("WITH in data-modifying statements")
+    if node_type == "InsertStmt":
+        return _plan_insert(builder, node)
+    return _plan_update_delete(builder, node_type, node)
+
+
+def _target_relation(builder: PlanBuilder, range_var: Node) -> Relation:
+    relation = builder.relation(range_var)
+    if relation.kind != RELKIND_TABLE:
+        raise error_at(f'cannot change relation "{relation.name}"', "42809",
+                       range_var.get("location", -1))
+    return relation
+
+
+def _relation_scope(relation: Relation, alias: str) -> Scope:
+    scope = Scope()
+    columns = [ScopeColumn(c.name, c.type_oid, c.typmod, relation.oid, i + 1)
+               for i, c in enumerate(relation.columns)]
+    columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
+    scope.add(alias, columns, relation)
+    return scope
+
+
+def _returning(builder: PlanBuilder, node: Node, scope: Scope
+               ) -> tuple[list[Expr], list[OutputColumn] | None]:
+    clause = node.get("returningList") or (node.get("returningClause") or {}).get("exprs")
+    if not clause:
+        return [], None
+    compiler = ExpressionCompiler(builder, scope)
+    targets = builder._expand_targets(clause, compiler, scope)
+    columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN else 25,
+                            t.expr.typmod) for t in targets]
+    return [t.expr for t in targets], columns
+
+
+def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
+    range_var = node["relation"]
+    relation = _target_relation(builder, range_var)
+    alias = range_var.get("alias", {}).get("aliasname", relation.name)
+    if node.get("cols"):
+        targets = []
+        for col in node["cols"]:
+            target = col["ResTarget"]
+            if target.get("indirection"):
+                raise feature_not_supported("INSERT into subfields or array elements")
+            try:
+                index = relation.column_index(target["name"])
+            except KeyError:
+                raise error_at(f'column "{target["name"]}" of relation "{relation.name}" does '
+                               "not exist", "42703", target.get("location", -1)) from None
+            if index in targets:
+                raise error_at(f'column "{target["name"]}" specified more than once', "42701",
+                               target.get("location", -1))
+            targets.append(index)
+    else:
+        targets = list(range(relation.natts))
+    conflict = node.get("onConflictClause")
+    on_conflict_nothing = False
+    if conflict is not None:
+        if conflict.get("action") != "ONCONFLICT_NOTHING":
+            raise feature_not_supported("ON CONFLICT DO UPDATE")
+        on_conflict_nothing = True
+    plan = DmlPlan("INSERT", relation, None, target_columns=targets,
+                   on_conflict_nothing=on_conflict_nothing)
+    plan.defaults = builder.session.column_defaults(relation, builder)
+    select = node.get("selectStmt")
+    if select is None:
+        plan.values = [[None] * len(targets)]
+    else:
+        select_fields = select["SelectStmt"]
+        if select_fields.get("valuesLists") and not select_fields.get("sortClause") and \
+                not select_fields.get("limitCount"):
+            plan.values = _insert_values(builder, relation, targets, select_fields["valuesLists"])
+        else:
+            query = builder.child(None).plan_query(select_fields)
+            if len(query.columns) > len(targets):
+                raise MirrordbError("INSERT has more expressions than target columns",
+                                    sqlstate="42601")
+            if len(query.columns) < len(targets):
+                targets = targets[:len(query.columns)]
+                plan.target_columns = targets
+            exprs = []
+            for i, (column, index) in enumerate(zip(query.columns, targets)):
+                source = Expr(column.type_oid, _getter(i), column.typmod)
+                target = relation.columns[index]
+                exprs.append(coerce(builder, source, target.type_oid, target.typmod,
+                                    "assignment"))
+            plan.source = ex.Project(query.node, exprs, width=len(exprs))
+    scope = _relation_scope(relation, alias)
+    plan.returning, plan.columns = _returning(builder, node, scope)
+    return plan
+
+
+def _getter(i: int) -> Any:
+    return lambda row, ctx: row[i]
+
+
+def _insert_values(builder: PlanBuilder, relation: Relation, targets: list[int],
+                   values_lists: list[Node]) -> list[list[Expr | None]]:
+    compiler = ExpressionCompiler(builder, Scope())
+    rows: list[list[Expr | None]] = []
+    for values in values_lists:
+        items = values["List"]["items"]
+        if len(items) > len(targets):
+            raise MirrordbError("INSERT has more expressions than target columns",
+                                sqlstate="42601")
+        if len(items) < len(targets):
+            raise MirrordbError("INSERT has more target columns than expressions",
+                                sqlstate="42601")
+        row: list[Expr | None] = []
+        for item, index in zip(items, targets):
+            if "SetToDefault" in item:
+                row.append(None)
+                continue
+            column = relation.columns[index]
+            expr = compiler.compile(item)
+            row.append(_assignment(builder, expr, relation, index))
+            del column
+        rows.append(row)
+    return rows
+
+
+def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int) -> Expr:
+    column = relation.columns[index]
+    try:
+        return coerce(builder, expr, column.type_oid, column.typmod, "assignment")
+    except MirrordbError as error:
+        if error.sqlstate == "42846" or "cannot cast" in error.message:
+            from mirrordb.sql import types as T
+            raise MirrordbError(
+                f'column "{column.name}" is of type {T.format_type(column.type_oid, column.typmod)}'
+                f" but expression is of type {T.format_type(expr.type_oid, expr.typmod)}",
+                sqlstate="42804", hint="You will need to rewrite or cast the expression.") \
+                from None
+        raise
+
+
+def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> DmlPlan:
+    range_var = node["relation"]
+    relation = _target_relation(builder, range_var)
+    alias = range_var.get("alias", {}).get("aliasname", relation.name)
+    if node.get("fromClause") or node.get("usingClause"):
+        raise feature_not_supported("UPDATE ... FROM and DELETE ... USING")
+    scope = _relation_scope(relation, alias)
+    item = _FromItem(ex.SeqScan(relation, alias, width=scope.width), scope, relation, alias)
+    where = node.get("whereClause")
+    if where is not None and "CurrentOfExpr" in where:
+        raise feature_not_supported("WHERE CURRENT OF")
+    parts = conjuncts(where)
+    rest = builder._push_into_scan(item, parts, True)
+    compiler = ExpressionCompiler(builder, scope)
+    source = item.node
+    if rest:
+        extra = [coerce_to_bool(builder, compiler.compile(p), "WHERE") for p in rest]
+        from mirrordb.sql.expressions import and_exprs
+        source = ex.Filter(source, and_exprs(extra), width=scope.width)
+    qual = None
+    if parts:
+        qual = _and_all(builder, compiler, parts)
+    command = "UPDATE" if node_type == "UpdateStmt" else "DELETE"
+    plan = DmlPlan(command, relation, None, source=source, qual=qual)
+    if command == "UPDATE":
+        seen = set()
+        for target_node in node["targetList"]:
+            target = target_node["ResTarget"]
+            if target.get("indirection"):
+                raise feature_not_supported("UPDATE of subfields or array elements")
+            name = target["name"]
+            try:
+                index = relation.column_index(name)
+            except KeyError:
+                raise error_at(f'column "{name}" of relation "{relation.name}" does not exist',
+                               "42703", target.get("location", -1)) from None
+            if index in seen:
+                raise error_at(f'multiple assignments to same column "{name}"', "42601",
+                               target.get("location", -1))
+            seen.add(index)
+            value = target["val"]
+            if "SetToDefault" in value:
+                defaults = builder.session.column_defaults(relation, builder)
+                expr = defaults.get(index) or const(None, relation.columns[index].type_oid)
+            elif "MultiAssignRef" in value:
+                raise feature_not_supported("multiple-column UPDATE assignments")
+            else:
+                expr = _assignment(builder, compiler.compile(value), relation, index)
+            plan.assignments.append((index, expr))
+    plan.returning, plan.columns = _returning(builder, node, scope)
+    return plan
+
+
+def _and_all(builder: PlanBuilder, compiler: ExpressionCompiler, parts: list[Node]) -> Expr:
+    from mirrordb.sql.expressions import and_exprs
+    return and_exprs([coerce_to_bool(builder, compiler.compile(p), "WHERE") for p in parts])
+
+
+__all__ = ["DmlPlan", "plan_dml", "one", "strings"]

@@ -1,0 +1,543 @@
+"""Plan nodes: the executor's iterators (PostgreSQL's executor nodes, as Python generators).
+
+Who calls it: the planner builds a tree of these once per statement (cached for prepared
+statements); the session runs ``node.rows(ctx)`` per execution. Every node is immutable after
+planning and keeps no per-execution state on itself, so one plan can serve many executions and
+cursors at once; what varies per execution lives in the ``ExecContext``.
+
+Rows are tuples. A scan of a table yields the table's values followed by the row's ``ctid`` (a
+(block, offset) tuple), hidden from ``*`` but used by UPDATE, DELETE and FOR UPDATE. Loops that can
+run long call ``ctx.check_interrupts()`` every ``INTERRUPT_CHECK_ROWS`` rows so query cancel and
+statement_timeout stop a statement promptly.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql.expressions import ExecContext, Expr, Row
+
+INTERRUPT_CHECK_ROWS = 256
+
+
+class PlanNode:
+    """Base of the executor nodes: ``rows(ctx)`` and an EXPLAIN description."""
+
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        raise NotImplementedError
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return type(self).__name__, []
+
+
+@dataclass
+class Result(PlanNode):
+    """One empty row (SELECT without FROM)."""
+
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        yield ()
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "Result", []
+
+
+@dataclass
+class SeqScan(PlanNode):
+    relation: Any
+    alias: str
+    qual: Expr | None = None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        qual = self.qual.fn if self.qual is not None else None
+        count = 0
+        check = ctx.check_interrupts
+        for tid, values in ctx.txn.scan(self.relation):
+            count += 1
+            if count % INTERRUPT_CHECK_ROWS == 0:
+                check()
+            row = (*values, tid)
+            if qual is None or qual(row, ctx) is True:
+                yield row
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        name = self.relation.name
+        label = f"Seq Scan on {name}" + (f" {self.alias}" if self.alias != name else "")
+        return label + (" (filtered)" if self.qual is not None else ""), []
+
+
+@dataclass
+class IndexScan(PlanNode):
+    """Rows whose leading index key lies between bounds evaluated at run time."""
+
+    relation: Any
+    index: Any
+    alias: str
+    low: list[Expr]
+    high: list[Expr]
+    low_inclusive: bool
+    high_inclusive: bool
+    qual: Expr | None = None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        low = self._bound(self.low, ctx)
+        high = self._bound(self.high, ctx)
+        if low is False or high is False:
+            return
+        qual = self.qual.fn if self.qual is not None else None
+        count = 0
+        check = ctx.check_interrupts
+        for tid, values in ctx.txn.index_scan_relation(self.index, self.relation, low, high,
+                                                       self.low_inclusive, self.high_inclusive):
+            count += 1
+            if count % INTERRUPT_CHECK_ROWS == 0:
+                check()
+            row = (*values, tid)
+            if qual is None or qual(row, ctx) is True:
+                yield row
+
+    @staticmethod
+    def _bound(exprs: list[Expr], ctx: ExecContext) -> tuple[Any, ...] | None | bool:
+        if not exprs:
+            return None
+        values = tuple(e.fn((), ctx) for e in exprs)
+        return False if any(v is None for v in values) else values
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return f"Index Scan using {self.index.name} on {self.relation.name}", []
+
+
+@dataclass
+class ValuesScan(PlanNode):
+    rows_exprs: list[list[Expr]]
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        for exprs in self.rows_exprs:
+            yield tuple(e.fn((), ctx) for e in exprs)
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "Values Scan", []
+
+
+@dataclass
+class FunctionScan(PlanNode):
+    """A set-returning function in FROM: ``produce(ctx)`` yields its rows."""
+
+    name: str
+    produce: Callable[[ExecContext], Iterator[Row]]
+    width: int = 1
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        check = ctx.check_interrupts
+        for count, row in enumerate(self.produce(ctx)):
+            if count % INTERRUPT_CHECK_ROWS == 0:
+                check()
+            yield row
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return f"Function Scan on {self.name}", []
+
+
+@dataclass
+class MaterializedRows(PlanNode):
+    """Rows computed by Python code at execution time (system views)."""
+
+    name: str
+    produce: Callable[[ExecContext], list[Row]]
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        yield from self.produce(ctx)
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return f"Scan on {self.name}", []
+
+
+@dataclass
+class Filter(PlanNode):
+    child: PlanNode
+    qual: Expr
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        qual = self.qual.fn
+        for row in self.child.rows(ctx):
+            if qual(row, ctx) is True:
+                yield row
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "Filter", [self.child]
+
+
+@dataclass
+class NestLoop(PlanNode):
+    """Joins by rescanning the inner side for every outer row (inner side materialized)."""
+
+    left: PlanNode
+    right: PlanNode
+    join_type: str                 # inner | left | right | full
+    qual: Expr | None
+    left_width: int
+    right_width: int
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        inner = list(self.right.rows(ctx))
+        qual = self.qual.fn if self.qual is not None else None
+        matched_inner = [False] * len(inner)
+        null_right = (None,) * self.right_width
+        check = ctx.check_interrupts
+        for outer in self.left.rows(ctx):
+            check()
+            matched = False
+            for i, right in enumerate(inner):
+                row = outer + right
+                if qual is None or qual(row, ctx) is True:
+                    matched = True
+                    matched_inner[i] = True
+                    yield row
+            if not matched and self.join_type in ("left", "full"):
+                yield outer + null_right
+        if self.join_type in ("right", "full"):
+            null_left = (None,) * self.left_width
+            for i, right in enumerate(inner):
+                if not matched_inner[i]:
+                    yield null_left + right
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        kind = "" if self.join_type == "inner" else f" {self.join_type.capitalize()} Join"
+        return "Nested Loop" + kind, [self.left, self.right]
+
+
+@dataclass
+class HashJoin(PlanNode):
+    """Equi-join: hashes the inner side on its keys, probes with the outer side's."""
+
+    left: PlanNode
+    right: PlanNode
+    join_type: str
+    left_keys: list[Expr]
+    right_keys: list[Expr]
+    qual: Expr | None
+    left_width: int
+    right_width: int
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        table: dict[tuple[Any, ...], list[int]] = {}
+        inner = list(self.right.rows(ctx))
+        right_keys = [k.fn for k in self.right_keys]
+        for i, right in enumerate(inner):
+            key = tuple(fn(right, ctx) for fn in right_keys)
+            if None not in key:
+                table.setdefault(key, []).append(i)
+        left_keys = [k.fn for k in self.left_keys]
+        qual = self.qual.fn if self.qual is not None else None
+        matched_inner = [False] * len(inner)
+        null_right = (None,) * self.right_width
+        count = 0
+        for outer in self.left.rows(ctx):
+            count += 1
+            if count % INTERRUPT_CHECK_ROWS == 0:
+                ctx.check_interrupts()
+            key = tuple(fn(outer, ctx) for fn in left_keys)
+            matched = False
+            for i in table.get(key, ()) if None not in key else ():
+                row = outer + inner[i]
+                if qual is None or qual(row, ctx) is True:
+                    matched = True
+                    matched_inner[i] = True
+                    yield row
+            if not matched and self.join_type in ("left", "full"):
+                yield outer + null_right
+        if self.join_type in ("right", "full"):
+            null_left = (None,) * self.left_width
+            for i, right in enumerate(inner):
+                if not matched_inner[i]:
+                    yield null_left + right
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        kind = "" if self.join_type == "inner" else f" {self.join_type.capitalize()}"
+        return f"Hash{kind} Join", [self.left, self.right]
+
+
+@dataclass
+class Project(PlanNode):
+    child: PlanNode
+    exprs: list[Expr]
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        fns = [e.fn for e in self.exprs]
+        if len(fns) == 1:
+            fn = fns[0]
+            for row in self.child.rows(ctx):
+                yield (fn(row, ctx),)
+            return
+        for row in self.child.rows(ctx):
+            yield tuple([fn(row, ctx) for fn in fns])
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return self.child.explain()
+
+
+@dataclass
+class AggregateCall:
+    definition: Any            # aggregates.ResolvedAggregate
+    args: list[Expr]
+    distinct: bool = False
+    filter: Expr | None = None
+    order: list[tuple[Expr, bool, bool]] = field(default_factory=list)
+
+
+@dataclass
+class Aggregate(PlanNode):
+    """GROUP BY and aggregates: output rows are (group keys..., aggregate results...)."""
+
+    child: PlanNode
+    group_keys: list[Expr]
+    calls: list[AggregateCall]
+    having: Expr | None = None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        key_fns = [k.fn for k in self.group_keys]
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        count = 0
+        for row in self.child.rows(ctx):
+            count += 1
+            if count % INTERRUPT_CHECK_ROWS == 0:
+                ctx.check_interrupts()
+            key = tuple([fn(row, ctx) for fn in key_fns])
+            states = groups.get(key)
+            if states is None:
+                states = groups[key] = [_AggState(call) for call in self.calls]
+            for state in states:
+                state.add(row, ctx)
+        if not groups and not self.group_keys:
+            groups[()] = [_AggState(call) for call in self.calls]
+        having = self.having.fn if self.having is not None else None
+        for key, states in groups.items():
+            out = key + tuple(state.result() for state in states)
+            if having is None or having(out, ctx) is True:
+                yield out
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return ("HashAggregate" if self.group_keys else "Aggregate"), [self.child]
+
+
+class _AggState:
+    __slots__ = ("call", "state", "seen", "args", "strict")
+
+    def __init__(self, call: AggregateCall) -> None:
+        self.call = call
+        self.state = call.definition.definition.initial()
+        self.seen: set[Any] | None = set() if call.distinct else None
+        self.args = [a.fn for a in call.args]
+        self.strict = call.definition.definition.strict
+
+    def add(self, row: Row, ctx: ExecContext) -> None:
+        call = self.call
+        if call.filter is not None and call.filter.fn(row, ctx) is not True:
+            return
+        values = [fn(row, ctx) for fn in self.args]
+        if self.strict and None in values:
+            return
+        if self.seen is not None:
+            key = tuple(values)
+            if key in self.seen:
+                return
+            self.seen.add(key)
+        self.state = call.definition.definition.transition(self.state, *values)
+
+    def result(self) -> Any:
+        return self.call.definition.definition.final(self.state)
+
+
+@dataclass
+class Sort(PlanNode):
+    """Sorts on keys: (expression, descending, nulls_first)."""
+
+    child: PlanNode
+    keys: list[tuple[Expr, bool, bool]]
+    compare: list[Callable[[Any, Any], int]]
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        rows = list(self.child.rows(ctx))
+        ctx.check_interrupts()
+        decorated = [(tuple(k.fn(row, ctx) for k, _, _ in self.keys), row) for row in rows]
+        directions = [(desc, nulls_first) for _, desc, nulls_first in self.keys]
+        compares = self.compare
+
+        def order(a: tuple[tuple[Any, ...], Row], b: tuple[tuple[Any, ...], Row]) -> int:
+            for (x, y, (desc, nulls_first), cmp) in zip(a[0], b[0], directions, compares):
+                if x is None or y is None:
+                    if x is None and y is None:
+                        continue
+                    result = (-1 if x is None else 1) * (-1 if nulls_first else 1)
+                    return result
+                result = cmp(x, y)
+                if result:
+                    return -result if desc else result
+            return 0
+        decorated.sort(key=functools.cmp_to_key(order))
+        for _, row in decorated:
+            yield row
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "Sort", [self.child]
+
+
+@dataclass
+class Unique(PlanNode):
+    """DISTINCT (all columns) or DISTINCT ON (the first ``key_count`` columns)."""
+
+    child: PlanNode
+    key_count: int | None = None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        seen: set[tuple[Any, ...]] = set()
+        for row in self.child.rows(ctx):
+            key = row if self.key_count is None else row[:self.key_count]
+            hashable = tuple(_hashable(v) for v in key)
+            if hashable not in seen:
+                seen.add(hashable)
+                yield row
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "Unique", [self.child]
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+@dataclass
+class Limit(PlanNode):
+    child: PlanNode
+    count: Expr | None
+    offset: Expr | None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        count = self.count.fn((), ctx) if self.count is not None else None
+        offset = self.offset.fn((), ctx) if self.offset is not None else 0
+        if count is not None and count < 0:
+            raise MirrordbError("LIMIT must not be negative", sqlstate="2201W")
+        if offset is not None and offset < 0:
+            raise MirrordbError("OFFSET must not be negative", sqlstate="2201X")
+        offset = offset or 0
+        if count == 0:
+            return
+        produced = 0
+        for index, row in enumerate(self.child.rows(ctx)):
+            if index < offset:
+                continue
+            yield row
+            produced += 1
+            if count is not None and produced >= count:
+                return
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "Limit", [self.child]
+
+
+@dataclass
+class SetOperation(PlanNode):
+    """UNION / INTERSECT / EXCEPT, with or without ALL."""
+
+    op: str
+    all: bool
+    left: PlanNode
+    right: PlanNode
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        if self.op == "union":
+            if self.all:
+                yield from self.left.rows(ctx)
+                yield from self.right.rows(ctx)
+                return
+            seen: set[Row] = set()
+            for source in (self.left, self.right):
+                for row in source.rows(ctx):
+                    if row not in seen:
+                        seen.add(row)
+                        yield row
+            return
+        right_counts: dict[Row, int] = {}
+        for row in self.right.rows(ctx):
+            right_counts[row] = right_counts.get(row, 0) + 1
+        emitted: set[Row] = set()
+        for row in self.left.rows(ctx):
+            present = right_counts.get(row, 0) > 0
+            if self.op == "intersect" and present:
+                if self.all:
+                    right_counts[row] -= 1
+                    yield row
+                elif row not in emitted:
+                    emitted.add(row)
+                    yield row
+            elif self.op == "except":
+                if self.all:
+                    if present:
+                        right_counts[row] -= 1
+                    else:
+                        yield row
+                elif not present and row not in emitted:
+                    emitted.add(row)
+                    yield row
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return self.op.capitalize() + (" All" if self.all else ""), [self.left, self.right]
+
+
+@dataclass
+class LockRows(PlanNode):
+    """SELECT ... FOR UPDATE/SHARE: locks each emitted row's table versions, rechecking under RC."""
+
+    child: PlanNode
+    targets: list[tuple[Any, int]]      # (relation, ctid column index)
+    exclusive: bool
+    recheck: Callable[[ExecContext, Row], Row | None] | None = None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        for row in self.child.rows(ctx):
+            locked = ctx.session.lock_row_versions(ctx, self.targets, row, self.exclusive)
+            if locked is not None:
+                yield locked
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "LockRows", [self.child]
+
+
+def explain_lines(node: PlanNode, indent: int = 0) -> list[str]:
+    label, children = node.explain()
+    prefix = "" if indent == 0 else " " * (indent * 6 - 4) + "->  "
+    lines = [prefix + label]
+    for child in children:
+        lines.extend(explain_lines(child, indent + 1))
+    return lines
+
+
+def run_to_list(node: PlanNode, ctx: ExecContext) -> list[Row]:
+    return list(node.rows(ctx))
+
+
+__all__ = ["PlanNode", "Result", "SeqScan", "IndexScan", "ValuesScan", "FunctionScan", "Filter",
+           "NestLoop", "HashJoin", "Project", "Aggregate", "AggregateCall", "Sort", "Unique",
+           "Limit", "SetOperation", "LockRows", "MaterializedRows", "explain_lines",
+           "run_to_list", "Sequence"]

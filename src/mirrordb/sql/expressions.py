@@ -1,0 +1,728 @@
+"""Expression compilation: parse-tree expressions to typed Python closures.
+
+Who calls it: the planner (sql/planner.py), once per statement plan; the closures then run once per
+row in the executor (sql/executor.py). Plans are cached per prepared statement, so a closure never
+captures a per-execution value: parameters, the outer rows of correlated subqueries and the session
+come from the ``ExecContext`` passed on every call, ``fn(row, ctx)``.
+
+Typing follows PostgreSQL: integer literals are int4 (int8, numeric when larger), decimal literals
+numeric, quoted literals and untyped parameters ``unknown`` until an operator, function, cast or
+target column gives them a type (``coerce``). Operators, functions and casts come from the type
+system (sql/types.py, operators.py, functions.py, aggregates.py); the special forms SQL has apart
+from operators (AND/OR/NOT with three-valued logic, CASE, COALESCE, IN, BETWEEN, IS [NOT] NULL,
+sublinks) are built here.
+
+Rows are flat tuples: the FROM clause's range entries side by side, each followed by a hidden
+``ctid`` column when it is a table (see ``Scope``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import functions as funcs
+from mirrordb.sql import operators as ops
+from mirrordb.sql import types as T
+from mirrordb.sql.parser import Node, one, strings
+
+if TYPE_CHECKING:
+    from mirrordb.sql.planner import PlanBuilder
+
+Row = tuple[Any, ...]
+EvalFn = Callable[[Row, "ExecContext"], Any]
+
+BOOL = T.BOOL_OID
+UNKNOWN = T.UNKNOWN_OID
+INT4, INT8, NUMERIC, TEXT = T.INT4_OID, T.INT8_OID, T.NUMERIC_OID, T.TEXT_OID
+TID_OID = 27
+
+
+def feature_not_supported(what: str) -> MirrordbError:
+    return MirrordbError(f"{what} is not supported", sqlstate="0A000")
+
+
+def error_at(message: str, sqlstate: str, location: int | None, **kwargs: Any) -> MirrordbError:
+    error = MirrordbError(message, sqlstate=sqlstate, **kwargs)
+    if location is not None and location >= 0:
+        error.position = location + 1  # type: ignore[attr-defined]
+    return error
+
+
+class ExecContext:
+    """Everything a running plan needs besides the row: the transaction, parameters, session."""
+
+    __slots__ = ("txn", "params", "outer", "session", "function_context", "cache",
+                 "check_interrupts")
+
+    def __init__(self, txn: Any, params: Sequence[Any], session: Any,
+                 function_context: Any, check_interrupts: Callable[[], None]) -> None:
+        self.txn = txn
+        self.params = params
+        self.outer: list[Row] = []
+        self.session = session
+        self.function_context = function_context
+        self.cache: dict[int, Any] = {}
+        self.check_interrupts = check_interrupts
+
+
+@dataclass
+class Expr:
+    """A compiled expression: its type, its closure, and what the planner may want to know."""
+
+    type_oid: int
+    fn: EvalFn
+    typmod: int = -1
+    name: str = "?column?"
+    constant: bool = False
+    value: Any = None
+    column: int | None = None          # plain reference to input column ``column``
+    param: int | None = None           # plain reference to parameter $param (1-based)
+    volatile: bool = False
+    location: int = -1
+
+
+def const(value: Any, type_oid: int, typmod: int = -1, name: str = "?column?") -> Expr:
+    return Expr(type_oid, lambda row, ctx: value, typmod, name, constant=True, value=value)
+
+
+# -- scopes ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScopeColumn:
+    name: str
+    type_oid: int
+    typmod: int = -1
+    table_oid: int = 0
+    attnum: int = 0
+    hidden: bool = False
+
+
+@dataclass
+class RangeEntry:
+    alias: str
+    columns: list[ScopeColumn]
+    offset: int
+    relation: Any = None                  # access.relation.Relation for base tables
+    ctid_index: int | None = None         # position of the hidden ctid column in the row
+
+
+@dataclass
+class Scope:
+    """The columns an expression can name: range entries, and the scopes of enclosing queries."""
+
+    entries: list[RangeEntry] = field(default_factory=list)
+    parent: Scope | None = None
+    width: int = 0
+
+    def add(self, alias: str, columns: list[ScopeColumn], relation: Any = None) -> RangeEntry:
+        entry = RangeEntry(alias, columns, self.width, relation)
+        for i, column in enumerate(columns):
+            if column.name == "ctid" and column.hidden:
+                entry.ctid_index = self.width + i
+        self.entries.append(entry)
+        self.width += len(columns)
+        return entry
+
+    def merged(self, other: Scope) -> Scope:
+        scope = Scope(parent=self.parent)
+        for entry in self.entries + other.entries:
+            scope.add(entry.alias, entry.columns, entry.relation)
+        return scope
+
+    def all_columns(self) -> list[ScopeColumn]:
+        return [c for e in self.entries for c in e.columns]
+
+    def find(self, names: list[str], location: int) -> tuple[int, ScopeColumn] | None:
+        """(row index, column) of a column reference in this scope, or None if absent here."""
+        if len(names) == 1:
+            found = [(e.offset + i, c) for e in self.entries for i, c in enumerate(e.columns)
+                     if c.name == names[0]]
+            if len(found) > 1:
+                raise error_at(f'column reference "{names[0]}" is ambiguous', "42702", location)
+            return found[0] if found else None
+        alias, column = names[-2], names[-1]
+        entries = [e for e in self.entries if e.alias == alias]
+        if not entries:
+            return None
+        entry = entries[0]
+        for i, c in enumerate(entry.columns):
+            if c.name == column:
+                return entry.offset + i, c
+        raise error_at(f"column {alias}.{column} does not exist", "42703", location)
+
+    def entry(self, alias: str) -> RangeEntry | None:
+        return next((e for e in self.entries if e.alias == alias), None)
+
+
+# -- coercion -------------------------------------------------------------------------------------
+
+
+def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int = -1,
+           context: str = "implicit") -> Expr:
+    """``expr`` converted to ``target_oid`` (unknown literals and parameters take the type)."""
+    same_type = expr.type_oid == target_oid
+    if same_type and (target_typmod < 0 or expr.typmod == target_typmod):
+        return expr
+    if expr.param is not None and expr.type_oid == UNKNOWN:
+        builder.set_param_type(expr.param, target_oid)
+        return Expr(target_oid, expr.fn, target_typmod if context != "implicit" else -1,
+                    expr.name, param=expr.param, location=expr.location)
+    if target_oid == UNKNOWN:
+        return expr
+    if same_type and target_typmod >= 0 and context == "implicit":
+        return expr
+    source = expr.type_oid
+    timezone = builder.timezone
+    if expr.constant:
+        value = expr.value
+        if value is not None:
+            value = T.cast(value, source, target_oid, target_typmod, context=context,
+                           timezone=timezone)
+        return const(value, target_oid, target_typmod, expr.name)
+    inner = expr.fn
+    cast = T.cast
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        value = inner(row, ctx)
+        if value is None:
+            return None
+        return cast(value, source, target_oid, target_typmod, context=context,
+                    timezone=ctx.function_context.timezone)
+    return Expr(target_oid, run, target_typmod, expr.name, volatile=expr.volatile)
+
+
+def coerce_to_bool(builder: PlanBuilder, expr: Expr, what: str) -> Expr:
+    if expr.type_oid == BOOL:
+        return expr
+    if expr.type_oid == UNKNOWN:
+        return coerce(builder, expr, BOOL)
+    raise error_at(f"argument of {what} must be type boolean, not type "
+                   f"{T.format_type(expr.type_oid, -1)}", "42804", expr.location)
+
+
+# -- the compiler ---------------------------------------------------------------------------------
+
+
+class ExpressionCompiler:
+    """Compiles expressions of one query level against its scope."""
+
+    def __init__(self, builder: PlanBuilder, scope: Scope,
+                 replacements: dict[str, Expr] | None = None,
+                 aggregate_sink: Callable[[Node], Expr] | None = None,
+                 grouped: bool = False) -> None:
+        self.builder = builder
+        self.scope = scope
+        self.replacements = replacements or {}
+        self.aggregate_sink = aggregate_sink
+        self.grouped = grouped
+
+    def compile(self, node: Node) -> Expr:
+        if self.replacements:
+            key = node_key(node)
+            replaced = self.replacements.get(key)
+            if replaced is not None:
+                return replaced
+        node_type, fields = one(node)
+        method = getattr(self, "_" + node_type, None)
+        if method is None:
+            raise feature_not_supported(f"expression {node_type}")
+        return method(fields)
+
+    # constants and references
+
+    def _A_Const(self, f: Node) -> Expr:
+        if f.get("isnull"):
+            return const(None, UNKNOWN, name="?column?")
+        if "ival" in f:
+            value = f["ival"].get("ival", 0)
+            return const(value, INT4 if -2**31 <= value < 2**31 else INT8)
+        if "fval" in f:
+            text = f["fval"]["fval"]
+            if text.lstrip("-").isdigit():
+                value = int(text)
+                return const(value, INT8) if -2**63 <= value < 2**63 else \
+                    const(T.parse_text(NUMERIC, text), NUMERIC)
+            return const(T.parse_text(NUMERIC, text), NUMERIC)
+        if "sval" in f:
+            return const(f["sval"].get("sval", ""), UNKNOWN)
+        if "boolval" in f:
+            return const(bool(f["boolval"].get("boolval", False)), BOOL, name="bool")
+        if "bsval" in f:
+            text = f["bsval"]["bsval"]
+            return const(text, UNKNOWN)
+        raise feature_not_supported("this constant")
+
+    def _ParamRef(self, f: Node) -> Expr:
+        number = f.get("number", 0)
+        type_oid = self.builder.param_type(number)
+        index = number - 1
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            return ctx.params[index]
+        return Expr(type_oid, run, name="?column?", param=number, location=f.get("location", -1))
+
+    def _ColumnRef(self, f: Node) -> Expr:
+        location = f.get("location", -1)
+        fields = f["fields"]
+        if "A_Star" in fields[-1]:
+            raise error_at("row expansion via \"*\" is not supported here", "0A000", location)
+        names = strings(fields)
+        scope, depth = self.scope, 0
+        while scope is not None:
+            found = scope.find(names, location)
+            if found is not None:
+                index, column = found
+                if self.grouped and depth == 0:
+                    raise error_at(
+                        f'column "{".".join(names)}" must appear in the GROUP BY clause or be '
+                        "used in an aggregate function", "42803", location)
+                return self._column_expr(index, column, depth)
+            scope, depth = scope.parent, depth + 1
+        if len(names) >= 2 and self.scope.entry(names[-2]) is None and not any(
+                s.entry(names[-2]) for s in _parents(self.scope)):
+            raise error_at(f'missing FROM-clause entry for table "{names[-2]}"', "42P01",
+                           location)
+        raise error_at(f'column "{names[-1]}" does not exist', "42703", location)
+
+    def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
+        if depth == 0:
+            def run(row: Row, ctx: ExecContext) -> Any:
+                return row[index]
+            return Expr(column.type_oid, run, column.typmod, column.name, column=index)
+        self.builder.correlated = True
+
+        def outer(row: Row, ctx: ExecContext) -> Any:
+            return ctx.outer[-depth][index]
+        return Expr(column.type_oid, outer, column.typmod, column.name)
+
+    # operators
+
+    def _A_Expr(self, f: Node) -> Expr:
+        kind = f.get("kind", "AEXPR_OP")
+        name = strings(f.get("name"))[-1] if f.get("name") else ""
+        location = f.get("location", -1)
+        if kind == "AEXPR_OP":
+            if "lexpr" not in f:
+                return self.prefix_operator(name, self.compile(f["rexpr"]), location)
+            return self.binary_operator(name, self.compile(f["lexpr"]),
+                                        self.compile(f["rexpr"]), location)
+        if kind in ("AEXPR_LIKE", "AEXPR_ILIKE"):
+            return self._like(f, name, location)
+        if kind == "AEXPR_IN":
+            return self._in_list(f, name, location)
+        if kind in ("AEXPR_BETWEEN", "AEXPR_NOT_BETWEEN", "AEXPR_BETWEEN_SYM",
+                    "AEXPR_NOT_BETWEEN_SYM"):
+            return self._between(f, kind, location)
+        if kind == "AEXPR_DISTINCT" or kind == "AEXPR_NOT_DISTINCT":
+            return self._distinct(f, kind == "AEXPR_NOT_DISTINCT", location)
+        if kind == "AEXPR_NULLIF":
+            return self._nullif(f, location)
+        if kind == "AEXPR_OP_ANY" or kind == "AEXPR_OP_ALL":
+            return self._op_any_all(f, name, kind == "AEXPR_OP_ALL", location)
+        if kind == "AEXPR_SIMILAR":
+            raise feature_not_supported("SIMILAR TO")
+        raise feature_not_supported(f"operator kind {kind}")
+
+    def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:
+        try:
+            resolved = ops.resolve_operator(name, left.type_oid, right.type_oid)
+        except MirrordbError as error:
+            _locate(error, location)
+            raise
+        left = coerce(self.builder, left, resolved.left_type)
+        right = coerce(self.builder, right, resolved.right_type)
+        impl = resolved.impl
+        if left.constant and right.constant and not left.volatile and not right.volatile:
+            value = None if left.value is None or right.value is None else \
+                impl(left.value, right.value)
+            return const(value, resolved.result_type, name="?column?")
+        lf, rf = left.fn, right.fn
+        if right.constant:
+            rv = right.value
+            if rv is None:
+                return const(None, resolved.result_type)
+
+            def run_const(row: Row, ctx: ExecContext) -> Any:
+                lv = lf(row, ctx)
+                return None if lv is None else impl(lv, rv)
+            return Expr(resolved.result_type, run_const, volatile=left.volatile)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            lv = lf(row, ctx)
+            if lv is None:
+                return None
+            rv = rf(row, ctx)
+            return None if rv is None else impl(lv, rv)
+        return Expr(resolved.result_type, run, volatile=left.volatile or right.volatile)
+
+    def prefix_operator(self, name: str, operand: Expr, location: int = -1) -> Expr:
+        try:
+            resolved = ops.resolve_operator(name, None, operand.type_oid)
+        except MirrordbError as error:
+            _locate(error, location)
+            raise
+        operand = coerce(self.builder, operand, resolved.right_type)
+        impl, inner = resolved.impl, operand.fn
+        if operand.constant:
+            return const(None if operand.value is None else impl(operand.value),
+                         resolved.result_type)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            value = inner(row, ctx)
+            return None if value is None else impl(value)
+        return Expr(resolved.result_type, run)
+
+    def _like(self, f: Node, name: str, location: int) -> Expr:
+        right_node = f["rexpr"]
+        if "FuncCall" in right_node and strings(right_node["FuncCall"]["funcname"])[-1] == \
+                "like_escape":
+            pass  # the function exists in functions.py; compiled as a normal call below
+        return self.binary_operator(name, self.compile(f["lexpr"]), self.compile(right_node),
+                                    location)
+
+    def _in_list(self, f: Node, name: str, location: int) -> Expr:
+        left = self.compile(f["lexpr"])
+        items = [self.compile(n) for n in one(f["rexpr"])[1]["items"]] \
+            if "List" in f["rexpr"] else None
+        if items is None:
+            raise feature_not_supported("IN with this right-hand side")
+        negate = name == "<>"
+        comparisons = [self.binary_operator("=", left, item, location) for item in items]
+        return self._any_of(comparisons, negate)
+
+    @staticmethod
+    def _any_of(comparisons: list[Expr], negate: bool) -> Expr:
+        fns = [c.fn for c in comparisons]
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            saw_null = False
+            for fn in fns:
+                result = fn(row, ctx)
+                if result is True:
+                    return not negate
+                if result is None:
+                    saw_null = True
+            return None if saw_null else negate
+        return Expr(BOOL, run)
+
+    def _between(self, f: Node, kind: str, location: int) -> Expr:
+        value = self.compile(f["lexpr"])
+        low_node, high_node = one(f["rexpr"])[1]["items"]
+        low, high = self.compile(low_node), self.compile(high_node)
+        ge = self.binary_operator(">=", value, low, location)
+        le = self.binary_operator("<=", value, high, location)
+        result = and_exprs([ge, le])
+        if kind.endswith("_SYM"):
+            ge2 = self.binary_operator(">=", value, high, location)
+            le2 = self.binary_operator("<=", value, low, location)
+            result = or_exprs([result, and_exprs([ge2, le2])])
+        return not_expr(result) if "NOT" in kind else result
+
+    def _distinct(self, f: Node, not_distinct: bool, location: int) -> Expr:
+        left, right = self.compile(f["lexpr"]), self.compile(f["rexpr"])
+        equal = self.binary_operator("=", left, right, location).fn
+        lf, rf = left.fn, right.fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            lv, rv = lf(row, ctx), rf(row, ctx)
+            if lv is None or rv is None:
+                same = lv is None and rv is None
+            else:
+                same = bool(equal(row, ctx))
+            return same if not_distinct else not same
+        return Expr(BOOL, run)
+
+    def _nullif(self, f: Node, location: int) -> Expr:
+        left, right = self.compile(f["lexpr"]), self.compile(f["rexpr"])
+        equal = self.binary_operator("=", left, right, location).fn
+        lf = left.fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            return None if equal(row, ctx) is True else lf(row, ctx)
+        return Expr(left.type_oid if left.type_oid != UNKNOWN else TEXT, run)
+
+    def _op_any_all(self, f: Node, name: str, all_: bool, location: int) -> Expr:
+        right = f["rexpr"]
+        if "A_ArrayExpr" in right:
+            left = self.compile(f["lexpr"])
+            comparisons = [self.binary_operator(name, left, self.compile(n), location)
+                           for n in right["A_ArrayExpr"].get("elements", [])]
+            if not all_:
+                return self._any_of(comparisons, False)
+            return and_exprs(comparisons)
+        left = self.compile(f["lexpr"])
+        array = self.compile(right)
+        if array.type_oid == UNKNOWN:
+            array = coerce(self.builder, array, T.TYPES[left.type_oid].array_oid
+                           if left.type_oid in T.TYPES and T.TYPES[left.type_oid].array_oid
+                           else T.TYPES[TEXT].array_oid)
+        element = T.TYPES[array.type_oid].element_oid if array.type_oid in T.TYPES else 0
+        if not element:
+            raise error_at("op ANY/ALL (array) requires array on right side", "42809", location)
+        resolved = ops.resolve_operator(name, left.type_oid, element)
+        left = coerce(self.builder, left, resolved.left_type)
+        impl, lf, af = resolved.impl, left.fn, array.fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            lv, items = lf(row, ctx), af(row, ctx)
+            if items is None:
+                return None
+            saw_null = False
+            for item in items:
+                result = None if lv is None or item is None else impl(lv, item)
+                if result is None:
+                    saw_null = True
+                elif bool(result) != all_:
+                    return not all_
+            return None if saw_null else all_
+        return Expr(BOOL, run)
+
+    # boolean logic
+
+    def _BoolExpr(self, f: Node) -> Expr:
+        op = f["boolop"]
+        what = {"AND_EXPR": "AND", "OR_EXPR": "OR", "NOT_EXPR": "NOT"}[op]
+        args = [coerce_to_bool(self.builder, self.compile(a), what) for a in f["args"]]
+        if op == "AND_EXPR":
+            return and_exprs(args)
+        if op == "OR_EXPR":
+            return or_exprs(args)
+        return not_expr(args[0])
+
+    def _NullTest(self, f: Node) -> Expr:
+        arg = self.compile(f["arg"])
+        inner = arg.fn
+        if f.get("nulltesttype") == "IS_NOT_NULL":
+            return Expr(BOOL, lambda row, ctx: inner(row, ctx) is not None)
+        return Expr(BOOL, lambda row, ctx: inner(row, ctx) is None)
+
+    def _BooleanTest(self, f: Node) -> Expr:
+        arg = coerce_to_bool(self.builder, self.compile(f["arg"]), "IS")
+        inner = arg.fn
+        test = f["booltesttype"]
+        wanted = {"IS_TRUE": True, "IS_NOT_TRUE": True, "IS_FALSE": False,
+                  "IS_NOT_FALSE": False, "IS_UNKNOWN": None, "IS_NOT_UNKNOWN": None}[test]
+        negate = "_NOT_" in test
+        return Expr(BOOL, lambda row, ctx: (inner(row, ctx) is wanted) != negate)
+
+    # conditional forms
+
+    def _CaseExpr(self, f: Node) -> Expr:
+        subject = self.compile(f["arg"]) if f.get("arg") else None
+        conditions, results = [], []
+        for when_node in f["args"]:
+            when = when_node["CaseWhen"]
+            condition = self.compile(when["expr"])
+            if subject is not None:
+                condition = self.binary_operator("=", subject, condition)
+            conditions.append(coerce_to_bool(self.builder, condition, "CASE/WHEN"))
+            results.append(self.compile(when["result"]))
+        default = self.compile(f["defresult"]) if f.get("defresult") else const(None, UNKNOWN)
+        result_type = T.common_type([r.type_oid for r in results + [default]], "CASE")
+        results = [coerce(self.builder, r, result_type) for r in results]
+        default = coerce(self.builder, default, result_type)
+        pairs = [(c.fn, r.fn) for c, r in zip(conditions, results)]
+        default_fn = default.fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            for condition, result in pairs:
+                if condition(row, ctx) is True:
+                    return result(row, ctx)
+            return default_fn(row, ctx)
+        return Expr(result_type, run, name="case")
+
+    def _CoalesceExpr(self, f: Node) -> Expr:
+        args = [self.compile(a) for a in f["args"]]
+        result_type = T.common_type([a.type_oid for a in args], "COALESCE")
+        fns = [coerce(self.builder, a, result_type).fn for a in args]
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            for fn in fns:
+                value = fn(row, ctx)
+                if value is not None:
+                    return value
+            return None
+        return Expr(result_type, run, name="coalesce")
+
+    def _MinMaxExpr(self, f: Node) -> Expr:
+        greatest = f.get("op") == "IS_GREATEST"
+        name = "greatest" if greatest else "least"
+        args = [self.compile(a) for a in f["args"]]
+        result_type = T.common_type([a.type_oid for a in args], name.upper())
+        args = [coerce(self.builder, a, result_type) for a in args]
+        better = ops.resolve_operator(">" if greatest else "<", result_type, result_type).impl
+        fns = [a.fn for a in args]
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            best = None
+            for fn in fns:
+                value = fn(row, ctx)
+                if value is not None and (best is None or better(value, best)):
+                    best = value
+            return best
+        return Expr(result_type, run, name=name)
+
+    # casts
+
+    def _TypeCast(self, f: Node) -> Expr:
+        type_oid, typmod = self.builder.resolve_type(f["typeName"])
+        arg = self.compile(f["arg"])
+        location = f.get("location", -1)
+        try:
+            result = coerce(self.builder, arg, type_oid, typmod, context="explicit")
+        except MirrordbError as error:
+            _locate(error, location)
+            raise
+        if arg.name != "?column?" and arg.column is not None:
+            result.name = arg.name
+        else:
+            result.name = T.TYPES[type_oid].name if type_oid in T.TYPES else result.name
+        return result
+
+    def _CollateClause(self, f: Node) -> Expr:
+        return self.compile(f["arg"])
+
+    # functions
+
+    def _FuncCall(self, f: Node) -> Expr:
+        return self.builder.compile_function_call(self, f)
+
+    def _SQLValueFunction(self, f: Node) -> Expr:
+        return self.builder.compile_sql_value_function(f)
+
+    def _SubLink(self, f: Node) -> Expr:
+        return self.builder.compile_sublink(self, f)
+
+    def _A_ArrayExpr(self, f: Node) -> Expr:
+        elements = [self.compile(e) for e in f.get("elements", [])]
+        element_type = T.common_type([e.type_oid for e in elements], "ARRAY") if elements \
+            else TEXT
+        fns = [coerce(self.builder, e, element_type).fn for e in elements]
+        array_type = T.TYPES[element_type].array_oid if element_type in T.TYPES else 0
+        if not array_type:
+            raise feature_not_supported(f"arrays of {T.format_type(element_type, -1)}")
+        return Expr(array_type, lambda row, ctx: [fn(row, ctx) for fn in fns], name="array")
+
+    def _RowExpr(self, f: Node) -> Expr:
+        raise feature_not_supported("row constructors")
+
+    def _GroupingFunc(self, f: Node) -> Expr:
+        raise feature_not_supported("GROUPING")
+
+
+def _parents(scope: Scope) -> list[Scope]:
+    result = []
+    parent = scope.parent
+    while parent is not None:
+        result.append(parent)
+        parent = parent.parent
+    return result
+
+
+def _locate(error: MirrordbError, location: int) -> None:
+    if location >= 0 and getattr(error, "position", None) is None:
+        error.position = location + 1  # type: ignore[attr-defined]
+
+
+def node_key(node: Node) -> str:
+    """A canonical text of an expression node, ignoring source locations (GROUP BY matching)."""
+    return json.dumps(_strip_locations(node), sort_keys=True)
+
+
+def _strip_locations(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_locations(v) for k, v in node.items() if k != "location"}
+    if isinstance(node, list):
+        return [_strip_locations(v) for v in node]
+    return node
+
+
+def and_exprs(args: list[Expr]) -> Expr:
+    if len(args) == 1:
+        return args[0]
+    fns = [a.fn for a in args]
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        saw_null = False
+        for fn in fns:
+            value = fn(row, ctx)
+            if value is False:
+                return False
+            if value is None:
+                saw_null = True
+        return None if saw_null else True
+    return Expr(BOOL, run)
+
+
+def or_exprs(args: list[Expr]) -> Expr:
+    if len(args) == 1:
+        return args[0]
+    fns = [a.fn for a in args]
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        saw_null = False
+        for fn in fns:
+            value = fn(row, ctx)
+            if value is True:
+                return True
+            if value is None:
+                saw_null = True
+        return None if saw_null else False
+    return Expr(BOOL, run)
+
+
+def not_expr(arg: Expr) -> Expr:
+    inner = arg.fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        value = inner(row, ctx)
+        return None if value is None else not value
+    return Expr(BOOL, run)
+
+
+def conjuncts(node: Node | None) -> list[Node]:
+    """The AND-ed parts of a WHERE/ON clause, so each can be placed where it applies."""
+    if node is None:
+        return []
+    if "BoolExpr" in node and node["BoolExpr"]["boolop"] == "AND_EXPR":
+        return [part for arg in node["BoolExpr"]["args"] for part in conjuncts(arg)]
+    return [node]
+
+
+def referenced_names(node: Any) -> list[list[str]]:
+    """Every column reference's name list inside a parse tree (sublinks included)."""
+    found: list[list[str]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if "ColumnRef" in value:
+                fields = value["ColumnRef"]["fields"]
+                if fields and "A_Star" not in fields[-1]:
+                    found.append(strings(fields))
+                return
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+    walk(node)
+    return found
+
+
+def contains_node(node: Any, node_type: str) -> bool:
+    if isinstance(node, dict):
+        if node_type in node:
+            return True
+        return any(contains_node(v, node_type) for v in node.values())
+    if isinstance(node, list):
+        return any(contains_node(v, node_type) for v in node)
+    return False
+
+
+__all__ = ["Expr", "ExecContext", "Scope", "ScopeColumn", "RangeEntry", "ExpressionCompiler",
+           "coerce", "const", "conjuncts", "node_key", "funcs"]

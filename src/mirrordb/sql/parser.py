@@ -1,0 +1,82 @@
+"""SQL text to parse trees, through PostgreSQL's own parser (pglast / libpg_query).
+
+Who calls it: the session (sql/session.py) for every simple Query and every Parse message. The
+trees are plain dicts and lists decoded from libpg_query's JSON output (DESIGN.md decision 7: the
+JSON route is several times faster than building pglast's node objects). A node is a one-key dict
+``{"NodeType": {field: value, ...}}``; fields at their default value (0, false, empty) are absent,
+so readers use ``.get`` with a default.
+
+A syntax error becomes SQLSTATE 42601 with the 1-based character position PostgreSQL reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from pglast.parser import ParseError, parse_sql_json
+
+from mirrordb.common.errors import MirrordbError
+
+Node = dict[str, Any]
+
+PARSE_CACHE_ENTRIES = 512
+
+
+@dataclass(frozen=True)
+class ParsedStatement:
+    """One statement of a query string: its node type, its fields, and its own source text."""
+
+    node_type: str
+    node: Node
+    text: str
+
+
+_cache: OrderedDict[str, tuple[ParsedStatement, ...]] = OrderedDict()
+
+
+def parse(sql: str) -> tuple[ParsedStatement, ...]:
+    """Every statement in ``sql``; an empty or comment-only string gives an empty tuple."""
+    cached = _cache.get(sql)
+    if cached is not None:
+        _cache.move_to_end(sql)
+        return cached
+    statements = _parse_uncached(sql)
+    _cache[sql] = statements
+    if len(_cache) > PARSE_CACHE_ENTRIES:
+        _cache.popitem(last=False)
+    return statements
+
+
+def _parse_uncached(sql: str) -> tuple[ParsedStatement, ...]:
+    try:
+        tree = json.loads(parse_sql_json(sql))
+    except ParseError as exc:
+        message = exc.args[0] if exc.args else "syntax error"
+        location = exc.args[1] if len(exc.args) > 1 else None
+        error = MirrordbError(str(message), sqlstate="42601")
+        if isinstance(location, int):
+            error.position = len(sql.encode()[:location].decode(errors="ignore")) + 1
+        raise error from None
+    encoded = sql.encode()
+    statements = []
+    for raw in tree.get("stmts", []):
+        (node_type, node), = raw["stmt"].items()
+        start = raw.get("stmt_location", 0)
+        length = raw.get("stmt_len", 0)
+        piece = encoded[start:start + length] if length else encoded[start:]
+        statements.append(ParsedStatement(node_type, node, piece.decode().strip()))
+    return tuple(statements)
+
+
+def strings(nodes: list[Node] | None) -> list[str]:
+    """The names in a list of String nodes (qualified names, operator names)."""
+    return [n["String"]["sval"] for n in nodes or () if "String" in n]
+
+
+def one(node: Node) -> tuple[str, Node]:
+    """The (type, fields) of a one-key node dict."""
+    (node_type, fields), = node.items()
+    return node_type, fields

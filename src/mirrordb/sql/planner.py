@@ -1,0 +1,1062 @@
+"""The planner: parse trees of queries and DML to executor plans.
+
+Who calls it: the session (sql/session.py), once per statement, or once per prepared statement
+(the plan is then reused by every Bind/Execute). A ``PlanBuilder`` plans one query level; a
+subquery gets a child builder whose scope's parent is the enclosing query's, which is how
+correlated references find their columns.
+
+The shape of a SELECT plan, bottom up (PostgreSQL's order of evaluation): FROM items joined left to
+right (hash join on equality conditions, nested loop otherwise) with each WHERE condition placed at
+the lowest node that has its columns — a table's own conditions inside its scan, where an index
+whose leading column is compared with a constant or parameter turns the scan into an index scan —
+then GROUP BY/aggregates/HAVING, the target list (plus hidden sort columns), ORDER BY, DISTINCT,
+LIMIT/OFFSET, and FOR UPDATE/SHARE locking. Everything above the scans runs on the rows the scans
+produce; nothing here touches storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, Relation
+from mirrordb.common.errors import MirrordbError, UndefinedObject
+from mirrordb.sql import aggregates as aggs
+from mirrordb.sql import executor as ex
+from mirrordb.sql import functions as funcs
+from mirrordb.sql import operators as ops
+from mirrordb.sql import types as T
+from mirrordb.sql.expressions import (BOOL, INT8, TEXT, TID_OID, UNKNOWN, ExecContext, Expr,
+                                      ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
+                                      coerce_to_bool, conjuncts, const, contains_node, error_at,
+                                      feature_not_supported, node_key, referenced_names)
+from mirrordb.sql.parser import Node, one, strings
+
+if TYPE_CHECKING:
+    from mirrordb.sql.session import Session
+
+INDEXABLE_OPERATORS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+COMMUTED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+INTEGER_TYPES = (T.INT2_OID, T.INT4_OID, T.INT8_OID)
+
+
+@dataclass
+class OutputColumn:
+    """A column of a statement's result, as RowDescription describes it."""
+
+    name: str
+    type_oid: int
+    typmod: int = -1
+    table_oid: int = 0
+    attnum: int = 0
+
+
+@dataclass
+class QueryPlan:
+    """A planned SELECT (or DML with RETURNING): the node and its visible output columns."""
+
+    node: ex.PlanNode
+    columns: list[OutputColumn]
+
+
+@dataclass
+class _FromItem:
+    node: ex.PlanNode
+    scope: Scope
+    base: Relation | None = None       # a plain table scan that conditions can be pushed into
+    alias: str = ""
+    nullable: bool = False
+
+
+@dataclass
+class _Target:
+    expr: Expr
+    name: str
+    node: Node | None
+    table_oid: int = 0
+    attnum: int = 0
+
+
+class PlanBuilder:
+    """Plans one query level. ``param_types`` is shared with child builders (one $n space)."""
+
+    def __init__(self, session: Session, param_types: list[int],
+                 parent: PlanBuilder | None = None, parent_scope: Scope | None = None) -> None:
+        self.session = session
+        self.param_types = param_types
+        self.parent = parent
+        self.parent_scope = parent_scope
+        self.correlated = False
+
+    # -- parameters and types -------------------------------------------------------------------
+
+    @property
+    def timezone(self) -> str:
+        return self.session.timezone
+
+    def param_type(self, number: int) -> int:
+        if number < 1:
+            raise MirrordbError(f"there is no parameter ${number}", sqlstate="42P02")
+        while len(self.param_types) < number:
+            self.param_types.append(UNKNOWN)
+        return self.param_types[number - 1] or UNKNOWN
+
+    def set_param_type(self, number: int, type_oid: int) -> None:
+        self.param_type(number)
+        if self.param_types[number - 1] in (0, UNKNOWN):
+            self.param_types[number - 1] = type_oid
+
+    def resolve_type(self, type_name: Node) -> tuple[int, int]:
+        names = strings(type_name.get("names"))
+        typmods = []
+        for mod in type_name.get("typmods", []):
+            kind, fields = one(mod)
+            if kind == "A_Const" and "ival" in fields:
+                typmods.append(fields["ival"].get("ival", 0))
+            elif kind == "A_Const" and "sval" in fields:
+                typmods.append(fields["sval"].get("sval", ""))
+            else:
+                raise feature_not_supported("this type modifier")
+        bounds = len(type_name.get("arrayBounds", []))
+        try:
+            return T.resolve_type_name(names, typmods, bounds)
+        except MirrordbError as error:
+            location = type_name.get("location", -1)
+            if location >= 0 and getattr(error, "position", None) is None:
+                error.position = location + 1  # type: ignore[attr-defined]
+            raise
+
+    def child(self, scope: Scope | None) -> PlanBuilder:
+        return PlanBuilder(self.session, self.param_types, self, scope)
+
+    def mark_correlated(self, depth: int) -> None:
+        builder: PlanBuilder | None = self
+        for _ in range(depth):
+            if builder is None:
+                break
+            builder.correlated = True
+            builder = builder.parent
+
+    # -- relations ------------------------------------------------------------------------------
+
+    def relation(self, range_var: Node) -> Relation:
+        name = range_var["relname"]
+        schema = range_var.get("schemaname")
+        relation = self.session.lookup_relation(name, schema)
+        if relation is None:
+            raise error_at(f'relation "{name if not schema else schema + "." + name}" '
+                           "does not exist", "42P01", range_var.get("location", -1))
+        return relation
+
+    # -- SELECT ---------------------------------------------------------------------------------
+
+    def plan_query(self, node: Node) -> QueryPlan:
+        """Plan a SelectStmt node's fields (or a VALUES list)."""
+        op = node.get("op", "SETOP_NONE")
+        if op != "SETOP_NONE":
+            return self._plan_set_operation(node, op)
+        if node.get("valuesLists"):
+            plan = self._plan_values(node["valuesLists"])
+            return self._finish_simple(node, plan)
+        if node.get("withClause"):
+            raise feature_not_supported("WITH queries")
+        if node.get("windowClause") or contains_node(node.get("targetList"), "WindowDef"):
+            raise feature_not_supported("window functions")
+        return self._plan_select(node)
+
+    def _plan_select(self, node: Node) -> QueryPlan:
+        scope_parent = self.parent_scope
+        where_parts = conjuncts(node.get("whereClause"))
+        items = [self._plan_from_item(item, scope_parent) for item in node.get("fromClause", [])]
+        source, scope, leftover = self._join_from_items(items, where_parts, scope_parent)
+        compiler = ExpressionCompiler(self, scope)
+        if leftover:
+            for part in leftover:
+                if contains_node(part, "FuncCall") and self._has_aggregate(part):
+                    raise error_at("aggregate functions are not allowed in WHERE", "42803",
+                                   _location(part))
+            quals = [coerce_to_bool(self, compiler.compile(p), "WHERE") for p in leftover]
+            source = ex.Filter(source, _and(quals), width=scope.width)
+        targets_nodes = node.get("targetList", [])
+        grouped = bool(node.get("groupClause")) or bool(node.get("havingClause")) or \
+            self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause"))
+        if grouped:
+            source, compiler, targets = self._plan_grouping(node, source, scope, targets_nodes)
+        else:
+            targets = self._expand_targets(targets_nodes, compiler, scope)
+        return self._finish(node, source, compiler, targets, scope)
+
+    def _finish(self, node: Node, source: ex.PlanNode, compiler: ExpressionCompiler,
+                targets: list[_Target], scope: Scope) -> QueryPlan:
+        sort_keys, hidden = self._sort_keys(node.get("sortClause", []), targets, compiler)
+        distinct = node.get("distinctClause")
+        exprs = [t.expr for t in targets] + hidden
+        if node.get("lockingClause"):
+            source = self._plan_locking(node["lockingClause"], source, scope)
+        plan: ex.PlanNode = ex.Project(source, exprs, width=len(exprs))
+        if distinct is not None and distinct and distinct != [{}] and any(distinct):
+            on_exprs = [compiler.compile(n) for n in distinct]
+            plan = ex.Project(plan, [], width=0) if False else plan
+            key_positions = [self._target_position(e, targets) for e in on_exprs]
+            if sort_keys:
+                plan = self._sort(plan, sort_keys)
+            plan = _DistinctOn(plan, key_positions, width=len(exprs))
+        elif distinct is not None:
+            if hidden:
+                raise MirrordbError("for SELECT DISTINCT, ORDER BY expressions must appear in "
+                                    "select list", sqlstate="42P10")
+            plan = ex.Unique(plan, width=len(exprs))
+            if sort_keys:
+                plan = self._sort(plan, sort_keys)
+        elif sort_keys:
+            plan = self._sort(plan, sort_keys)
+        plan = self._limit(node, plan)
+        if hidden:
+            width = len(targets)
+            plan = ex.Project(plan, [_column(i, t.expr.type_oid) for i, t in enumerate(targets)],
+                              width=width)
+        columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN else TEXT,
+                                t.expr.typmod, t.table_oid, t.attnum) for t in targets]
+        return QueryPlan(plan, columns)
+
+    def _finish_simple(self, node: Node, plan: QueryPlan) -> QueryPlan:
+        """ORDER BY / LIMIT over a VALUES list or set operation's output columns."""
+        scope = Scope(parent=self.parent_scope)
+        scope.add("*SELECT*", [ScopeColumn(c.name, c.type_oid, c.typmod) for c in plan.columns])
+        compiler = ExpressionCompiler(self, scope)
+        targets = [_Target(_column(i, c.type_oid, c.name), c.name, None)
+                   for i, c in enumerate(plan.columns)]
+        sort_keys, hidden = self._sort_keys(node.get("sortClause", []), targets, compiler)
+        if hidden:
+            raise MirrordbError("invalid UNION/INTERSECT/EXCEPT ORDER BY clause",
+                                sqlstate="0A000",
+                                detail="Only result column names can be used, not expressions "
+                                       "or functions.")
+        result = plan.node
+        if sort_keys:
+            result = self._sort(result, sort_keys)
+        result = self._limit(node, result)
+        return QueryPlan(result, plan.columns)
+
+    def _plan_values(self, values_lists: list[Node]) -> QueryPlan:
+        compiler = ExpressionCompiler(self, Scope(parent=self.parent_scope))
+        rows = [[compiler.compile(n) for n in one(v)[1]["items"]] for v in values_lists]
+        width = len(rows[0])
+        if any(len(r) != width for r in rows):
+            raise MirrordbError("VALUES lists must all be the same length", sqlstate="42601")
+        types = [T.common_type([r[i].type_oid for r in rows], "VALUES") for i in range(width)]
+        rows = [[coerce(self, e, types[i]) for i, e in enumerate(r)] for r in rows]
+        columns = [OutputColumn(f"column{i + 1}", t if t != UNKNOWN else TEXT)
+                   for i, t in enumerate(types)]
+        return QueryPlan(ex.ValuesScan(rows, width=width), columns)
+
+    def _plan_set_operation(self, node: Node, op: str) -> QueryPlan:
+        left = self.child(self.parent_scope)
+        right = self.child(self.parent_scope)
+        left_plan = left.plan_query(node["larg"]["SelectStmt"])
+        right_plan = right.plan_query(node["rarg"]["SelectStmt"])
+        self.correlated = self.correlated or left.correlated or right.correlated
+        if len(left_plan.columns) != len(right_plan.columns):
+            raise MirrordbError("each " + op[6:] + " query must have the same number of columns",
+                                sqlstate="42601")
+        name = {"SETOP_UNION": "union", "SETOP_INTERSECT": "intersect",
+                "SETOP_EXCEPT": "except"}[op]
+        types = [T.common_type([a.type_oid, b.type_oid], name.upper())
+                 for a, b in zip(left_plan.columns, right_plan.columns)]
+        left_node = self._convert_columns(left_plan, types)
+        right_node = self._convert_columns(right_plan, types)
+        columns = [OutputColumn(c.name, t) for c, t in zip(left_plan.columns, types)]
+        plan = ex.SetOperation(name, bool(node.get("all")), left_node, right_node,
+                               width=len(types))
+        return self._finish_simple(node, QueryPlan(plan, columns))
+
+    def _convert_columns(self, plan: QueryPlan, types: list[int]) -> ex.PlanNode:
+        if all(c.type_oid == t for c, t in zip(plan.columns, types)):
+            return plan.node
+        exprs = [coerce(self, _column(i, c.type_oid), t) for i, (c, t) in
+                 enumerate(zip(plan.columns, types))]
+        return ex.Project(plan.node, exprs, width=len(exprs))
+
+    # -- FROM -----------------------------------------------------------------------------------
+
+    def _plan_from_item(self, item: Node, scope_parent: Scope | None) -> _FromItem:
+        kind, fields = one(item)
+        if kind == "RangeVar":
+            return self._plan_range_var(fields, scope_parent)
+        if kind == "RangeSubselect":
+            if fields.get("lateral"):
+                raise feature_not_supported("LATERAL")
+            child = self.child(scope_parent)
+            plan = child.plan_query(fields["subquery"]["SelectStmt"])
+            if child.correlated:
+                raise feature_not_supported("correlated subqueries in FROM")
+            alias = fields.get("alias", {}).get("aliasname")
+            if alias is None:
+                raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
+            names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
+            scope = Scope(parent=scope_parent)
+            scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
+                              for n, c in zip(names, plan.columns)])
+            return _FromItem(plan.node, scope, alias=alias)
+        if kind == "RangeFunction":
+            return self._plan_range_function(fields, scope_parent)
+        if kind == "JoinExpr":
+            return self._plan_join_expr(fields, scope_parent)
+        raise feature_not_supported(f"FROM item {kind}")
+
+    def _plan_range_var(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
+        name = fields["relname"]
+        alias = fields.get("alias", {}).get("aliasname", name)
+        view = self.session.system_view(name, fields.get("schemaname"))
+        scope = Scope(parent=scope_parent)
+        if view is not None:
+            columns, produce = view
+            names = _alias_columns(fields.get("alias", {}), [c.name for c in columns])
+            scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
+                              for n, c in zip(names, columns)])
+            return _FromItem(ex.MaterializedRows(name, produce, width=len(columns)), scope,
+                             alias=alias)
+        relation = self.relation(fields)
+        if relation.kind == RELKIND_INDEX:
+            raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
+        names = _alias_columns(fields.get("alias", {}), [c.name for c in relation.columns])
+        columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
+                   for i, (n, c) in enumerate(zip(names, relation.columns))]
+        columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
+        scope.add(alias, columns, relation)
+        return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
+                         alias)
+
+    def _plan_range_function(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
+        if fields.get("lateral") or fields.get("ordinality") or len(fields["functions"]) != 1:
+            raise feature_not_supported("this function call in FROM")
+        call = fields["functions"][0]["List"]["items"][0]
+        if "FuncCall" not in call:
+            raise feature_not_supported("this function call in FROM")
+        name = strings(call["FuncCall"]["funcname"])[-1]
+        compiler = ExpressionCompiler(self, Scope(parent=scope_parent))
+        args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
+        produce, type_oid = self.session.set_returning_function(self, name, args)
+        alias_node = fields.get("alias", {})
+        alias = alias_node.get("aliasname", name)
+        names = _alias_columns(alias_node, [alias_node.get("aliasname", name)
+                                            if alias_node else name])
+        scope = Scope(parent=scope_parent)
+        scope.add(alias, [ScopeColumn(names[0], type_oid)])
+        return _FromItem(ex.FunctionScan(name, produce), scope, alias=alias)
+
+    def _plan_join_expr(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
+        join_type = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right",
+                     "JOIN_FULL": "full"}.get(fields.get("jointype", "JOIN_INNER"))
+        if join_type is None:
+            raise feature_not_supported(f"join type {fields.get('jointype')}")
+        left = self._plan_from_item(fields["larg"], scope_parent)
+        right = self._plan_from_item(fields["rarg"], scope_parent)
+        scope = left.scope.merged(right.scope)
+        scope.parent = scope_parent
+        quals = conjuncts(fields.get("quals"))
+        using = [s["String"]["sval"] for s in fields.get("usingClause", [])]
+        if fields.get("isNatural"):
+            right_names = {c.name for c in right.scope.all_columns() if not c.hidden}
+            using = [c.name for c in left.scope.all_columns()
+                     if not c.hidden and c.name in right_names]
+        compiler = ExpressionCompiler(self, scope)
+        left_keys, right_keys, residual = [], [], []
+        for name in using:
+            lexpr = ExpressionCompiler(self, left.scope).compile(_colref([name]))
+            rexpr = ExpressionCompiler(self, right.scope).compile(_colref([name]))
+            equal = compiler.binary_operator("=", lexpr, rexpr)
+            del equal
+            resolved = ops.resolve_operator("=", lexpr.type_oid, rexpr.type_oid)
+            left_keys.append(coerce(self, lexpr, resolved.left_type))
+            right_keys.append(_shift(coerce(self, rexpr, resolved.right_type), 0))
+        for part in quals:
+            split = self._equi_join_key(part, left.scope, right.scope)
+            if split is not None:
+                left_keys.append(split[0])
+                right_keys.append(split[1])
+            else:
+                residual.append(coerce_to_bool(self, compiler.compile(part), "JOIN/ON"))
+        node = self._join_nodes(left, right, join_type, left_keys, right_keys, residual)
+        return _FromItem(node, scope, nullable=join_type != "inner")
+
+    def _join_nodes(self, left: _FromItem, right: _FromItem, join_type: str,
+                    left_keys: list[Expr], right_keys: list[Expr],
+                    residual: list[Expr]) -> ex.PlanNode:
+        lw, rw = left.scope.width, right.scope.width
+        qual = _and(residual) if residual else None
+        if left_keys:
+            return ex.HashJoin(left.node, right.node, join_type, left_keys, right_keys, qual,
+                               lw, rw, width=lw + rw)
+        return ex.NestLoop(left.node, right.node, join_type, qual, lw, rw, width=lw + rw)
+
+    def _equi_join_key(self, part: Node, left: Scope, right: Scope) -> tuple[Expr, Expr] | None:
+        """For ``l = r`` with l only on the left side and r only on the right: the two keys,
+        compiled against their own side's row (the right one re-based to start at 0)."""
+        if "A_Expr" not in part:
+            return None
+        fields = part["A_Expr"]
+        if fields.get("kind", "AEXPR_OP") != "AEXPR_OP" or strings(fields.get("name")) != ["="]:
+            return None
+        if "lexpr" not in fields or contains_node(part, "SubLink"):
+            return None
+        sides = []
+        for side in (fields["lexpr"], fields["rexpr"]):
+            names = referenced_names(side)
+            in_left = names and all(_resolves(left, n) for n in names)
+            in_right = names and all(_resolves(right, n) for n in names)
+            sides.append("l" if in_left and not in_right else "r" if in_right and not in_left
+                         else None)
+        if sides == ["l", "r"]:
+            lnode, rnode = fields["lexpr"], fields["rexpr"]
+        elif sides == ["r", "l"]:
+            lnode, rnode = fields["rexpr"], fields["lexpr"]
+        else:
+            return None
+        lexpr = ExpressionCompiler(self, left).compile(lnode)
+        rexpr = ExpressionCompiler(self, right).compile(rnode)
+        resolved = ops.resolve_operator("=", lexpr.type_oid, rexpr.type_oid)
+        if resolved.left_type != resolved.right_type:
+            return None
+        return coerce(self, lexpr, resolved.left_type), coerce(self, rexpr, resolved.right_type)
+
+    def _join_from_items(self, items: list[_FromItem], where_parts: list[Node],
+                         scope_parent: Scope | None) -> tuple[ex.PlanNode, Scope, list[Node]]:
+        """Join the comma-separated FROM items, placing WHERE conditions; returns the leftover
+        conditions that must be applied above the joins."""
+        if not items:
+            return ex.Result(), Scope(parent=scope_parent), where_parts
+        remaining = list(where_parts)
+        for item in items:
+            if item.base is not None:
+                remaining = self._push_into_scan(item, remaining, len(items) == 1)
+        current = items[0]
+        for item in items[1:]:
+            merged = current.scope.merged(item.scope)
+            merged.parent = scope_parent
+            left_keys, right_keys, used = [], [], []
+            for part in remaining:
+                split = self._equi_join_key(part, current.scope, item.scope)
+                if split is not None:
+                    left_keys.append(split[0])
+                    right_keys.append(split[1])
+                    used.append(part)
+            remaining = [p for p in remaining if p not in used]
+            node = self._join_nodes(current, item, "inner", left_keys, right_keys, [])
+            current = _FromItem(node, merged)
+        return current.node, current.scope, remaining
+
+    def _push_into_scan(self, item: _FromItem, parts: list[Node], only_item: bool) -> list[Node]:
+        """Move the conditions that name only this table into its scan, choosing an index."""
+        scope = item.scope
+        mine, rest = [], []
+        for part in parts:
+            if contains_node(part, "SubLink") or self._has_aggregate(part):
+                rest.append(part)
+                continue
+            names = referenced_names(part)
+            if only_item or (names and all(_resolves(scope, n) for n in names)):
+                mine.append(part)
+            else:
+                rest.append(part)
+        if not mine:
+            return rest
+        compiler = ExpressionCompiler(self, scope)
+        compiled = [(p, coerce_to_bool(self, compiler.compile(p), "WHERE")) for p in mine]
+        qual = _and([c for _, c in compiled])
+        scan = self._choose_index(item, compiled, qual)
+        item.node = scan
+        return rest
+
+    def _choose_index(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
+                      qual: Expr) -> ex.PlanNode:
+        relation = item.base
+        assert relation is not None
+        width = item.scope.width
+        best: ex.PlanNode | None = None
+        best_score = 0
+        for info in relation.indexes:
+            lead = info.key_columns[0]
+            bounds = self._bounds_for_column(item, compiled, lead)
+            if bounds is None:
+                continue
+            equal, low, high, low_inc, high_inc = bounds
+            score = 3 if equal is not None else (2 if low and high else 1)
+            if equal is not None and len(info.key_columns) > 1:
+                extra = []
+                for column in info.key_columns[1:]:
+                    more = self._bounds_for_column(item, compiled, column)
+                    if more is None or more[0] is None:
+                        break
+                    extra.append(more[0])
+                equal_key = [equal] + extra
+                score += len(extra)
+                if info.unique and len(equal_key) == len(info.key_columns):
+                    score += 10
+                node = ex.IndexScan(relation, info.relation, item.alias, equal_key, equal_key,
+                                    True, True, qual, width=width)
+            elif equal is not None:
+                score += 10 if info.unique else 0
+                node = ex.IndexScan(relation, info.relation, item.alias, [equal], [equal], True,
+                                    True, qual, width=width)
+            else:
+                node = ex.IndexScan(relation, info.relation, item.alias, [low] if low else [],
+                                    [high] if high else [], low_inc, high_inc, qual,
+                                    width=width)
+            if score > best_score:
+                best, best_score = node, score
+        if best is not None:
+            return best
+        return ex.SeqScan(relation, item.alias, qual, width=width)
+
+    def _bounds_for_column(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
+                           column: int) -> tuple[Any, Any, Any, bool, bool] | None:
+        relation = item.base
+        assert relation is not None
+        column_type = relation.columns[column].type_oid
+        equal = low = high = None
+        low_inc = high_inc = True
+        for part, _ in compiled:
+            found = self._indexable(part, item.scope, column, column_type)
+            if found is None:
+                continue
+            op, bound = found
+            if op == "=":
+                equal = bound
+            elif op in (">", ">="):
+                low, low_inc = bound, op == ">="
+            else:
+                high, high_inc = bound, op == "<="
+        if equal is None and low is None and high is None:
+            return None
+        return equal, low, high, low_inc, high_inc
+
+    def _indexable(self, part: Node, scope: Scope, column: int, column_type: int
+                   ) -> tuple[str, Expr] | None:
+        if "A_Expr" not in part:
+            return None
+        fields = part["A_Expr"]
+        if fields.get("kind", "AEXPR_OP") != "AEXPR_OP" or "lexpr" not in fields:
+            return None
+        names = strings(fields.get("name"))
+        if len(names) != 1 or names[0] not in INDEXABLE_OPERATORS:
+            return None
+        op = names[0]
+        for this, other, operator in ((fields["lexpr"], fields["rexpr"], op),
+                                      (fields["rexpr"], fields["lexpr"], COMMUTED[op])):
+            if "ColumnRef" not in this:
+                continue
+            name = strings(this["ColumnRef"]["fields"])
+            found = scope.find(name, -1) if name else None
+            if found is None or found[0] != column:
+                continue
+            if any(_resolves(scope, n) for n in referenced_names(other)):
+                continue
+            bound = ExpressionCompiler(self, Scope(parent=scope.parent)).compile(other)
+            bound = self._index_bound(bound, column_type)
+            if bound is None:
+                continue
+            return operator, bound
+        return None
+
+    def _index_bound(self, bound: Expr, column_type: int) -> Expr | None:
+        """The bound converted to the column's type, or None if the types do not allow it."""
+        if bound.type_oid == UNKNOWN or bound.type_oid == column_type:
+            return coerce(self, bound, column_type)
+        if bound.type_oid in INTEGER_TYPES and column_type in INTEGER_TYPES:
+            inner, source = bound.fn, bound.type_oid
+            low, high = {T.INT2_OID: (-2**15, 2**15 - 1), T.INT4_OID: (-2**31, 2**31 - 1),
+                         T.INT8_OID: (-2**63, 2**63 - 1)}[column_type]
+
+            def clamp(row: Row, ctx: ExecContext) -> Any:
+                value = inner(row, ctx)
+                if value is None:
+                    return None
+                return min(max(value, low), high)
+            del source
+            return Expr(column_type, clamp)
+        return None
+
+    # -- targets --------------------------------------------------------------------------------
+
+    def _expand_targets(self, target_nodes: list[Node], compiler: ExpressionCompiler,
+                        scope: Scope) -> list[_Target]:
+        targets: list[_Target] = []
+        for node in target_nodes:
+            target = node["ResTarget"]
+            value = target["val"]
+            if "ColumnRef" in value and "A_Star" in value["ColumnRef"]["fields"][-1]:
+                targets.extend(self._star(value["ColumnRef"], scope))
+                continue
+            expr = compiler.compile(value)
+            name = target.get("name") or _default_name(value, expr)
+            table_oid = attnum = 0
+            if expr.column is not None and "ColumnRef" in value:
+                column = scope.all_columns()[expr.column] if expr.column < scope.width else None
+                if column is not None:
+                    table_oid, attnum = column.table_oid, column.attnum
+            targets.append(_Target(expr, name, value, table_oid, attnum))
+        return targets
+
+    def _star(self, ref: Node, scope: Scope) -> list[_Target]:
+        names = strings(ref["fields"][:-1])
+        entries = scope.entries
+        if names:
+            entry = scope.entry(names[-1])
+            if entry is None:
+                raise error_at(f'missing FROM-clause entry for table "{names[-1]}"', "42P01",
+                               ref.get("location", -1))
+            entries = [entry]
+        if not entries:
+            raise error_at("SELECT * with no tables specified is not valid", "42601",
+                           ref.get("location", -1))
+        targets = []
+        for entry in entries:
+            for i, column in enumerate(entry.columns):
+                if column.hidden:
+                    continue
+                index = entry.offset + i
+                targets.append(_Target(_column(index, column.type_oid, column.name,
+                                               column.typmod), column.name, None,
+                                       column.table_oid, column.attnum))
+        return targets
+
+    # -- grouping -------------------------------------------------------------------------------
+
+    def _has_aggregate(self, node: Any) -> bool:
+        if isinstance(node, dict):
+            if "FuncCall" in node:
+                call = node["FuncCall"]
+                name = strings(call["funcname"])[-1]
+                if (aggs.is_aggregate(name) or call.get("agg_star")) and "over" not in call:
+                    return True
+            if "SubLink" in node:
+                return self._has_aggregate(node["SubLink"].get("testexpr"))
+            return any(self._has_aggregate(v) for v in node.values())
+        if isinstance(node, list):
+            return any(self._has_aggregate(v) for v in node)
+        return False
+
+    def _plan_grouping(self, node: Node, source: ex.PlanNode, scope: Scope,
+                       target_nodes: list[Node]
+                       ) -> tuple[ex.PlanNode, ExpressionCompiler, list[_Target]]:
+        pre = ExpressionCompiler(self, scope)
+        group_nodes = []
+        for g in node.get("groupClause", []):
+            group_nodes.append(self._resolve_group_item(g, target_nodes))
+        group_exprs = [pre.compile(g) for g in group_nodes]
+        calls: list[ex.AggregateCall] = []
+        replacements: dict[str, Expr] = {}
+        group_columns: dict[int, int] = {}
+        for i, (g, e) in enumerate(zip(group_nodes, group_exprs)):
+            replacements[node_key(g)] = _column(i, e.type_oid, e.name, e.typmod)
+            if e.column is not None:
+                group_columns[e.column] = i
+        base = len(group_exprs)
+
+        def sink(call_node: Node) -> Expr:
+            call = call_node
+            name = strings(call["funcname"])[-1]
+            if call.get("agg_star"):
+                args: list[Expr] = []
+            else:
+                args = [pre.compile(a) for a in call.get("args", [])]
+            try:
+                resolved = aggs.resolve_aggregate(name, [a.type_oid for a in args])
+            except MirrordbError as error:
+                if getattr(error, "position", None) is None and call.get("location", -1) >= 0:
+                    error.position = call["location"] + 1  # type: ignore[attr-defined]
+                raise
+            args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
+            filter_expr = None
+            if call.get("agg_filter"):
+                filter_expr = coerce_to_bool(self, pre.compile(call["agg_filter"]), "FILTER")
+            if call.get("agg_order"):
+                raise feature_not_supported("ORDER BY inside aggregate calls")
+            calls.append(ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")),
+                                          filter_expr))
+            position = base + len(calls) - 1
+            return Expr(resolved.result_type, lambda row, ctx: row[position],
+                        name=name)
+
+        post_scope = scope
+        post = _GroupedCompiler(self, post_scope, replacements, sink, group_columns)
+        targets = self._expand_grouped_targets(target_nodes, post, scope, group_columns)
+        having = None
+        if node.get("havingClause"):
+            having = coerce_to_bool(self, post.compile(node["havingClause"]), "HAVING")
+        width = base + len(calls)
+        aggregate = ex.Aggregate(source, group_exprs, calls, having, width=width)
+        return aggregate, post, targets
+
+    def _resolve_group_item(self, item: Node, target_nodes: list[Node]) -> Node:
+        if "A_Const" in item and "ival" in item["A_Const"]:
+            position = item["A_Const"]["ival"].get("ival", 0)
+            if not 1 <= position <= len(target_nodes):
+                raise error_at(f"GROUP BY position {position} is not in select list", "42P10",
+                               item["A_Const"].get("location", -1))
+            return target_nodes[position - 1]["ResTarget"]["val"]
+        if "ColumnRef" in item:
+            names = strings(item["ColumnRef"]["fields"])
+            if len(names) == 1:
+                for t in target_nodes:
+                    if t["ResTarget"].get("name") == names[0]:
+                        return t["ResTarget"]["val"]
+        return item
+
+    def _expand_grouped_targets(self, target_nodes: list[Node], post: ExpressionCompiler,
+                                scope: Scope, group_columns: dict[int, int]) -> list[_Target]:
+        targets = []
+        for node in target_nodes:
+            target = node["ResTarget"]
+            value = target["val"]
+            if "ColumnRef" in value and "A_Star" in value["ColumnRef"]["fields"][-1]:
+                for star in self._star(value["ColumnRef"], scope):
+                    index = star.expr.column
+                    if index not in group_columns:
+                        raise MirrordbError(
+                            f'column "{star.name}" must appear in the GROUP BY clause or be used '
+                            "in an aggregate function", sqlstate="42803")
+                    targets.append(_Target(_column(group_columns[index], star.expr.type_oid,
+                                                   star.name), star.name, None))
+                continue
+            expr = post.compile(value)
+            targets.append(_Target(expr, target.get("name") or _default_name(value, expr),
+                                   value))
+        return targets
+
+    # -- ORDER BY, LIMIT, locking ---------------------------------------------------------------
+
+    def _sort_keys(self, sort_nodes: list[Node], targets: list[_Target],
+                   compiler: ExpressionCompiler) -> tuple[list[tuple[int, bool, bool, int]],
+                                                          list[Expr]]:
+        keys: list[tuple[int, bool, bool, int]] = []
+        hidden: list[Expr] = []
+        for sort in sort_nodes:
+            fields = sort["SortBy"]
+            desc = fields.get("sortby_dir") == "SORTBY_DESC"
+            nulls = fields.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
+            nulls_first = desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == \
+                "SORTBY_NULLS_FIRST"
+            if fields.get("useOp"):
+                raise feature_not_supported("ORDER BY USING")
+            position = self._sort_target(fields["node"], targets, compiler)
+            if position is None:
+                expr = compiler.compile(fields["node"])
+                position = len(targets) + len(hidden)
+                hidden.append(expr)
+                type_oid = expr.type_oid
+            else:
+                type_oid = targets[position].expr.type_oid
+            keys.append((position, desc, nulls_first, type_oid))
+        return keys, hidden
+
+    def _sort_target(self, node: Node, targets: list[_Target],
+                     compiler: ExpressionCompiler) -> int | None:
+        if "A_Const" in node and "ival" in node["A_Const"]:
+            position = node["A_Const"]["ival"].get("ival", 0)
+            if not 1 <= position <= len(targets):
+                raise error_at(f"ORDER BY position {position} is not in select list", "42P10",
+                               node["A_Const"].get("location", -1))
+            return position - 1
+        if "ColumnRef" in node:
+            names = strings(node["ColumnRef"]["fields"])
+            if len(names) == 1:
+                matches = [i for i, t in enumerate(targets) if t.name == names[0]]
+                if matches:
+                    return matches[0]
+        key = node_key(node)
+        for i, t in enumerate(targets):
+            if t.node is not None and node_key(t.node) == key:
+                return i
+        return None
+
+    def _sort(self, plan: ex.PlanNode, keys: list[tuple[int, bool, bool, int]]) -> ex.PlanNode:
+        exprs = [(_column(position, type_oid), desc, nulls_first)
+                 for position, desc, nulls_first, type_oid in keys]
+        compares = [_comparator(type_oid) for _, _, _, type_oid in keys]
+        return ex.Sort(plan, exprs, compares, width=plan.width)
+
+    def _limit(self, node: Node, plan: ex.PlanNode) -> ex.PlanNode:
+        count_node, offset_node = node.get("limitCount"), node.get("limitOffset")
+        if count_node is None and offset_node is None:
+            return plan
+        compiler = ExpressionCompiler(self, Scope(parent=self.parent_scope))
+        count = offset = None
+        if count_node is not None and not ("A_Const" in count_node and
+                                           count_node["A_Const"].get("isnull")):
+            count = coerce(self, compiler.compile(count_node), INT8)
+        if offset_node is not None:
+            offset = coerce(self, compiler.compile(offset_node), INT8)
+        return ex.Limit(plan, count, offset, width=plan.width)
+
+    def _plan_locking(self, clauses: list[Node], source: ex.PlanNode,
+                      scope: Scope) -> ex.PlanNode:
+        exclusive = False
+        names: set[str] = set()
+        for clause in clauses:
+            fields = clause["LockingClause"]
+            strength = fields.get("strength", "LCS_FORUPDATE")
+            exclusive = exclusive or strength in ("LCS_FORUPDATE", "LCS_FORNOKEYUPDATE")
+            if fields.get("waitPolicy", "LockWaitBlock") != "LockWaitBlock":
+                raise feature_not_supported("NOWAIT and SKIP LOCKED")
+            names.update(r["RangeVar"]["relname"] for r in fields.get("lockedRels", []))
+        targets = [(e.relation, e.ctid_index) for e in scope.entries
+                   if e.relation is not None and e.ctid_index is not None
+                   and (not names or e.alias in names or e.relation.name in names)]
+        return ex.LockRows(source, targets, exclusive, width=source.width)
+
+    # -- expressions that need the session or planning ------------------------------------------
+
+    def compile_function_call(self, compiler: ExpressionCompiler, f: Node) -> Expr:
+        names = strings(f["funcname"])
+        name = names[-1].lower()
+        location = f.get("location", -1)
+        if "over" in f:
+            raise feature_not_supported("window functions")
+        if aggs.is_aggregate(name) or f.get("agg_star"):
+            if compiler.aggregate_sink is None:
+                raise error_at("aggregate functions are not allowed here", "42803", location)
+            return compiler.aggregate_sink(f)
+        args = [compiler.compile(a) for a in f.get("args", [])]
+        special = self.session.special_function(self, name, args, location)
+        if special is not None:
+            return special
+        try:
+            resolved = funcs.resolve_function(name, [a.type_oid for a in args])
+        except MirrordbError as error:
+            if location >= 0 and getattr(error, "position", None) is None:
+                error.position = location + 1  # type: ignore[attr-defined]
+            raise
+        definition = resolved.definition
+        args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
+        return self.call_expr(definition, args, name)
+
+    def call_expr(self, definition: Any, args: list[Expr], name: str) -> Expr:
+        impl, strict = definition.impl, definition.strict
+        fns = [a.fn for a in args]
+        needs_context = definition.needs_context
+        volatile = definition.volatility == "v" or any(a.volatile for a in args)
+        if (definition.volatility == "i" and not needs_context
+                and all(a.constant for a in args)):
+            values = [a.value for a in args]
+            value = None if strict and None in values else impl(*values)
+            return const(value, definition.result_type, name=name)
+
+        if needs_context:
+            def run_context(row: Row, ctx: ExecContext) -> Any:
+                values = [fn(row, ctx) for fn in fns]
+                if strict and None in values:
+                    return None
+                return impl(ctx.function_context, *values)
+            return Expr(definition.result_type, run_context, name=name, volatile=volatile)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            values = [fn(row, ctx) for fn in fns]
+            if strict and None in values:
+                return None
+            return impl(*values)
+        return Expr(definition.result_type, run, name=name, volatile=volatile)
+
+    def compile_sql_value_function(self, f: Node) -> Expr:
+        return self.session.sql_value_function(self, f["op"], f.get("typmod", -1))
+
+    def compile_sublink(self, compiler: ExpressionCompiler, f: Node) -> Expr:
+        kind = f["subLinkType"]
+        child = self.child(compiler.scope)
+        plan = child.plan_query(f["subselect"]["SelectStmt"])
+        correlated = child.correlated
+        node = plan.node
+        key = id(node)
+
+        def rows_of(row: Row, ctx: ExecContext, limit: int | None = None) -> list[Row]:
+            if not correlated:
+                cached = ctx.cache.get(key)
+                if cached is not None:
+                    return cached
+            ctx.outer.append(row)
+            try:
+                result = []
+                for produced in node.rows(ctx):
+                    result.append(produced)
+                    if limit is not None and len(result) >= limit:
+                        break
+            finally:
+                ctx.outer.pop()
+            if not correlated:
+                ctx.cache[key] = result
+            return result
+
+        if kind == "EXISTS_SUBLINK":
+            return Expr(BOOL, lambda row, ctx: bool(rows_of(row, ctx, 1 if correlated else None)),
+                        name="exists")
+        if kind == "EXPR_SUBLINK":
+            if len(plan.columns) != 1:
+                raise MirrordbError("subquery must return only one column", sqlstate="42601")
+
+            def scalar(row: Row, ctx: ExecContext) -> Any:
+                found = rows_of(row, ctx, None if not correlated else 2)
+                if len(found) > 1:
+                    raise MirrordbError("more than one row returned by a subquery used as an "
+                                        "expression", sqlstate="21000")
+                return found[0][0] if found else None
+            column = plan.columns[0]
+            return Expr(column.type_oid, scalar, column.typmod, name=column.name)
+        if kind in ("ANY_SUBLINK", "ALL_SUBLINK"):
+            if len(plan.columns) != 1:
+                raise MirrordbError("subquery has too many columns", sqlstate="42601")
+            op = strings(f.get("operName")) or ["="]
+            left = compiler.compile(f["testexpr"])
+            resolved = ops.resolve_operator(op[-1], left.type_oid, plan.columns[0].type_oid)
+            left = coerce(self, left, resolved.left_type)
+            right_type = plan.columns[0].type_oid
+            impl, lf = resolved.impl, left.fn
+            convert = None
+            if right_type != resolved.right_type and right_type != UNKNOWN:
+                target, timezone = resolved.right_type, self.timezone
+                def convert(v: Any, s: int = right_type) -> Any:  # noqa: E306
+                    return T.cast(v, s, target, context="implicit", timezone=timezone)
+            is_all = kind == "ALL_SUBLINK"
+
+            def any_all(row: Row, ctx: ExecContext) -> Any:
+                value = lf(row, ctx)
+                saw_null = False
+                for (item,) in rows_of(row, ctx):
+                    if convert is not None and item is not None:
+                        item = convert(item)
+                    result = None if value is None or item is None else impl(value, item)
+                    if result is None:
+                        saw_null = True
+                    elif bool(result) != is_all:
+                        return not is_all
+                return None if saw_null else is_all
+            return Expr(BOOL, any_all)
+        raise feature_not_supported(f"subquery kind {kind}")
+
+    def _target_position(self, expr: Expr, targets: list[_Target]) -> int:
+        for i, t in enumerate(targets):
+            if t.expr is expr or (expr.column is not None and t.expr.column == expr.column):
+                return i
+        raise MirrordbError("SELECT DISTINCT ON expressions must match initial ORDER BY "
+                            "expressions", sqlstate="42P10")
+
+
+class _GroupedCompiler(ExpressionCompiler):
+    """Compiles expressions above an Aggregate: group keys and aggregate results only."""
+
+    def __init__(self, builder: PlanBuilder, scope: Scope, replacements: dict[str, Expr],
+                 sink: Callable[[Node], Expr], group_columns: dict[int, int]) -> None:
+        super().__init__(builder, scope, replacements, sink, grouped=True)
+        self.group_columns = group_columns
+
+    def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
+        if depth == 0 and index in self.group_columns:
+            return _column(self.group_columns[index], column.type_oid, column.name,
+                           column.typmod)
+        return super()._column_expr(index, column, depth)
+
+    def _ColumnRef(self, f: Node) -> Expr:
+        names = strings(f["fields"])
+        found = self.scope.find(names, f.get("location", -1)) if names else None
+        if found is not None and found[0] in self.group_columns:
+            return self._column_expr(found[0], found[1], 0)
+        return super()._ColumnRef(f)
+
+
+@dataclass
+class _DistinctOn(ex.PlanNode):
+    child: ex.PlanNode
+    positions: list[int] = field(default_factory=list)
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        seen: set[tuple[Any, ...]] = set()
+        for row in self.child.rows(ctx):
+            key = tuple(row[p] for p in self.positions)
+            if key not in seen:
+                seen.add(key)
+                yield row
+
+    def explain(self) -> tuple[str, list[ex.PlanNode]]:
+        return "Unique", [self.child]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _column(index: int, type_oid: int, name: str = "?column?", typmod: int = -1) -> Expr:
+    def run(row: Row, ctx: ExecContext) -> Any:
+        return row[index]
+    return Expr(type_oid, run, typmod, name, column=index)
+
+
+def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
+    compare = T.compare
+    return lambda a, b: compare(a, b, type_oid)
+
+
+def _shift(expr: Expr, offset: int) -> Expr:
+    if offset == 0:
+        return expr
+    inner = expr.fn
+    return Expr(expr.type_oid, lambda row, ctx: inner(row[offset:], ctx), expr.typmod, expr.name)
+
+
+def _and(exprs: list[Expr]) -> Expr:
+    from mirrordb.sql.expressions import and_exprs
+    return and_exprs(exprs)
+
+
+def _colref(names: list[str]) -> Node:
+    return {"ColumnRef": {"fields": [{"String": {"sval": n}} for n in names]}}
+
+
+def _resolves(scope: Scope, names: list[str]) -> bool:
+    try:
+        return scope.find(names, -1) is not None
+    except MirrordbError:
+        return True
+
+
+def _location(node: Node) -> int:
+    _, fields = one(node)
+    return fields.get("location", -1) if isinstance(fields, dict) else -1
+
+
+def _alias_columns(alias: Node, names: list[str]) -> list[str]:
+    given = strings(alias.get("colnames")) if alias else []
+    return given + names[len(given):]
+
+
+def _default_name(node: Node, expr: Expr) -> str:
+    kind, fields = one(node)
+    if kind == "ColumnRef":
+        return strings(fields["fields"])[-1]
+    if kind == "FuncCall":
+        return strings(fields["funcname"])[-1]
+    if kind == "TypeCast":
+        inner = fields["arg"]
+        if "ColumnRef" in inner or "FuncCall" in inner or "TypeCast" in inner:
+            return _default_name(inner, expr)
+        return expr.name
+    if kind == "SubLink":
+        if fields["subLinkType"] == "EXISTS_SUBLINK":
+            return "exists"
+        if fields["subLinkType"] == "EXPR_SUBLINK":
+            return expr.name
+        return "?column?"
+    if kind in ("CaseExpr", "CoalesceExpr", "MinMaxExpr", "SQLValueFunction"):
+        return expr.name
+    if kind == "A_Expr" and fields.get("kind") == "AEXPR_NULLIF":
+        return "nullif"
+    if kind == "A_ArrayExpr":
+        return "array"
+    return "?column?"
+
+
+def index_relation_name(relation: Relation) -> str:
+    return relation.name
+
+
+__all__ = ["PlanBuilder", "QueryPlan", "OutputColumn", "RELKIND_SEQUENCE", "UndefinedObject"]

@@ -1,0 +1,846 @@
+"""A client session: transaction state, prepared statements, portals, and statement execution.
+
+Who calls it: the server backend (server/backend.py), one ``Session`` per connection, from that
+connection's thread only. The backend turns protocol messages into calls here (``simple_query``,
+``parse``/``bind``/``execute``/``sync``) and results into protocol messages; this module never
+sees bytes on the wire except parameter values in Bind.
+
+Transactions follow PostgreSQL's rules. Outside an explicit block, a simple Query message's
+statements share one implicit transaction that commits at the end of the message (or at the first
+error, aborts); in the extended protocol the implicit transaction lasts until Sync. BEGIN opens an
+explicit block; an error inside it leaves the block failed (status 'E'): every statement but
+COMMIT/ROLLBACK gets 25P02 until the block ends, and COMMIT of a failed block rolls back.
+``transaction_status`` is the ReadyForQuery byte.
+
+Statements are dispatched by parse-node type to ``_exec_<NodeType>`` methods; queries and DML go
+through the planner (sql/planner.py), DDL straight to the engine's ``Txn``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mirrordb.access.heapam import TmResult
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
+                                      Relation)
+from mirrordb.access.sequence import SequenceParams
+from mirrordb.common.errors import MirrordbError, UniqueViolation
+from mirrordb.sql import executor as ex
+from mirrordb.sql import functions as funcs
+from mirrordb.sql import types as T
+from mirrordb.sql.expressions import (INT8, TEXT, UNKNOWN, ExecContext, Expr,
+                                      ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
+                                      coerce_to_bool, const, error_at, feature_not_supported)
+from mirrordb.sql.parser import Node, ParsedStatement, one, parse, strings
+from mirrordb.sql.planner import OutputColumn, PlanBuilder, QueryPlan
+
+log = logging.getLogger("mirrordb")
+
+MAX_PREPARED_STATEMENTS = 10_000
+SERVER_VERSION = "15.0"
+
+
+class InFailedTransaction(MirrordbError):
+    sqlstate = "25P02"
+
+
+@dataclass
+class StatementResult:
+    """One statement's outcome: columns (None for commands without rows), rows, and tag.
+
+    ``rows`` may be a lazy iterator (a SELECT streams); ``tag`` is then completed by the caller
+    with the number of rows it sent (``command`` + count)."""
+
+    command: str
+    columns: list[OutputColumn] | None = None
+    rows: Iterator[Row] | list[Row] = field(default_factory=list)
+    count: int | None = None
+    notices: list[Any] = field(default_factory=list)   # str (NOTICE) or (severity, text)
+
+    def tag(self, sent: int) -> str:
+        count = self.count if self.count is not None else sent
+        if self.command == "SELECT" or self.command == "FETCH" or self.command == "MOVE" \
+                or self.command in ("UPDATE", "DELETE", "COPY"):
+            return f"{self.command} {count}"
+        if self.command == "INSERT":
+            return f"INSERT 0 {count}"
+        return self.command
+
+
+@dataclass
+class PreparedStatement:
+    name: str
+    statement: ParsedStatement | None        # None for an empty query string
+    param_types: list[int]
+    plan: QueryPlan | None = None             # cached plan of a SELECT
+    columns: list[OutputColumn] | None = None
+    generation: int = -1
+
+
+@dataclass
+class Portal:
+    name: str
+    prepared: PreparedStatement
+    params: list[Any]
+    result_formats: list[int]
+    rows: Iterator[Row] | None = None
+    result: StatementResult | None = None
+    sent: int = 0
+    done: bool = False
+    hold: bool = False
+
+
+class Session:
+    """One connection's SQL state (see the module docstring)."""
+
+    def __init__(self, engine: Any, user: str, database: str, settings: Any,
+                 server: Any = None, backend_info: Any = None,
+                 check_for_interrupts: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self.user = user
+        self.database = database
+        self.settings = settings
+        self.server = server
+        self.backend_info = backend_info
+        self.check_for_interrupts = check_for_interrupts or (lambda: None)
+        self.process_id = getattr(backend_info, "pid", 0)
+        self.txn: Any = None
+        self.in_block = False
+        self.failed = False
+        self.implicit = False
+        self.prepared: dict[str, PreparedStatement] = {}
+        self.portals: dict[str, Portal] = {}
+        self.last_sequence_value: int | None = None
+        self.pending_warnings: list[Any] = []
+        self.sequence_values: dict[str, int] = {}
+        self.transaction_started_at: datetime.datetime | None = None
+        self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
+        self._defaults_cache: dict[tuple[int, int], dict[int, Expr]] = {}
+        self._next_isolation: str | None = None
+        self._next_read_only: bool | None = None
+
+    # -- status ---------------------------------------------------------------------------------
+
+    @property
+    def transaction_status(self) -> str:
+        if self.failed:
+            return "E"
+        return "T" if self.in_block else "I"
+
+    @property
+    def timezone(self) -> str:
+        return self.setting("TimeZone") or "UTC"
+
+    def setting(self, name: str) -> str:
+        try:
+            return str(self.settings.show(name))
+        except MirrordbError:
+            return ""
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    def _ensure_transaction(self) -> Any:
+        if self.txn is None:
+            isolation = self._next_isolation or self.setting(
+                "default_transaction_isolation") or "read committed"
+            read_only = self._next_read_only if self._next_read_only is not None else \
+                self.setting("default_transaction_read_only") == "on"
+            if self.engine.in_recovery():
+                read_only = True
+            self.txn = self.engine.begin(isolation, read_only, self.check_for_interrupts)
+            self.transaction_started_at = datetime.datetime.now(datetime.timezone.utc)
+            self._next_isolation = self._next_read_only = None
+            begin = getattr(self.settings, "begin_transaction", None)
+            if begin is not None:
+                begin()
+            self._set_activity(xact_start=self.transaction_started_at)
+        return self.txn
+
+    def _commit(self) -> None:
+        txn, self.txn = self.txn, None
+        self.in_block = False
+        self.failed = False
+        self._close_portals_without_hold()
+        if txn is not None:
+            try:
+                txn.commit()
+            except BaseException:
+                self._settings_end(False)
+                raise
+        self._settings_end(True)
+        self._set_activity(xact_start=None)
+
+    def _abort(self) -> None:
+        txn, self.txn = self.txn, None
+        self.in_block = False
+        self.failed = False
+        self._close_portals_without_hold()
+        if txn is not None:
+            try:
+                txn.abort()
+            except MirrordbError:
+                log.exception("abort failed")
+        self._settings_end(False)
+        self._set_activity(xact_start=None)
+
+    def _settings_end(self, committed: bool) -> None:
+        hook = getattr(self.settings, "commit_transaction" if committed else "abort_transaction",
+                       None)
+        if hook is not None:
+            hook()
+
+    def _close_portals_without_hold(self) -> None:
+        for name in [n for n, p in self.portals.items() if not p.hold]:
+            del self.portals[name]
+
+    def on_error(self) -> None:
+        """After any statement error: fail the explicit block, or abort the implicit one."""
+        if self.in_block:
+            self.failed = True
+            if self.txn is not None:
+                txn, self.txn = self.txn, None
+                try:
+                    txn.abort()
+                except MirrordbError:
+                    log.exception("abort failed")
+                self._settings_end(False)
+        else:
+            self._abort()
+
+    def end_implicit(self) -> None:
+        """End of a Query message or Sync: commit the implicit transaction if one is open."""
+        if not self.in_block and self.txn is not None:
+            self._commit()
+
+    def terminate(self) -> None:
+        """The connection is going away: roll back whatever is open."""
+        if self.txn is not None or self.in_block:
+            self._abort()
+
+    # -- simple query ---------------------------------------------------------------------------
+
+    def simple_query(self, sql: str) -> Iterator[StatementResult]:
+        """Run each statement of a Query message in turn, yielding its result; the caller sends
+        the result, then asks for the next. Errors propagate (the caller calls ``on_error``)."""
+        statements = parse(sql)
+        for statement in statements:
+            self._set_activity(query=statement.text or sql, state="active")
+            prepared = PreparedStatement("", statement, [])
+            yield self.run(prepared, [], max_rows=0)
+            if not self.in_block and self.txn is not None and len(statements) == 1:
+                pass
+
+    def run(self, prepared: PreparedStatement, params: Sequence[Any],
+            max_rows: int = 0) -> StatementResult:
+        statement = prepared.statement
+        if statement is None:
+            return StatementResult("EMPTY")
+        node_type = statement.node_type
+        if self.failed and not self._allowed_in_failed_block(statement):
+            raise InFailedTransaction("current transaction is aborted, commands ignored until "
+                                      "end of transaction block")
+        self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
+        method = getattr(self, "_exec_" + node_type, None)
+        if method is None:
+            raise feature_not_supported(_statement_name(node_type))
+        if node_type not in ("TransactionStmt",) and self.txn is not None:
+            self.txn.new_statement()
+        return method(statement.node, prepared, params)
+
+    def _allowed_in_failed_block(self, statement: ParsedStatement) -> bool:
+        if statement.node_type != "TransactionStmt":
+            return False
+        kind = statement.node.get("kind")
+        return kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_ROLLBACK_TO",
+                        "TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED",
+                        "TRANS_STMT_ROLLBACK_PREPARED")
+
+    def _context(self, params: Sequence[Any]) -> ExecContext:
+        txn = self._ensure_transaction()
+        function_context = funcs.FunctionContext(
+            timezone=self.timezone,
+            transaction_timestamp=self.transaction_started_at or self.statement_started_at,
+            statement_timestamp=self.statement_started_at)
+        return ExecContext(txn, params, self, function_context, self.check_for_interrupts)
+
+    # -- extended protocol ----------------------------------------------------------------------
+
+    def parse_message(self, name: str, sql: str, param_types: Sequence[int]) -> PreparedStatement:
+        if name and name in self.prepared:
+            raise MirrordbError(f'prepared statement "{name}" already exists', sqlstate="42P05")
+        statements = parse(sql)
+        if len(statements) > 1:
+            raise MirrordbError("cannot insert multiple commands into a prepared statement",
+                                sqlstate="42601")
+        prepared = PreparedStatement(name, statements[0] if statements else None,
+                                     list(param_types))
+        if prepared.statement is not None:
+            self._analyze(prepared)
+        if name and len(self.prepared) >= MAX_PREPARED_STATEMENTS:
+            raise MirrordbError("too many prepared statements", sqlstate="54000")
+        self.prepared[name] = prepared
+        return prepared
+
+    def _analyze(self, prepared: PreparedStatement) -> None:
+        """Plan a query now, so parameter types and result columns are known at Describe."""
+        statement = prepared.statement
+        assert statement is not None
+        if self.failed:
+            return
+        node_type = statement.node_type
+        if node_type == "SelectStmt" or (node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt")):
+            if node_type != "SelectStmt":
+                self._dml_plan(prepared)
+                return
+            self._ensure_transaction()
+            prepared.plan = self._plan_select(statement.node, prepared.param_types)
+            prepared.columns = prepared.plan.columns
+            prepared.generation = self._catalog_generation()
+        else:
+            for i, t in enumerate(prepared.param_types):
+                if not t:
+                    prepared.param_types[i] = UNKNOWN
+
+    def _catalog_generation(self) -> int:
+        return getattr(self.engine.relcache, "generation", 0)
+
+    def describe_statement(self, name: str) -> PreparedStatement:
+        prepared = self.prepared.get(name)
+        if prepared is None:
+            raise MirrordbError(f'prepared statement "{name}" does not exist', sqlstate="26000")
+        return prepared
+
+    def bind(self, portal_name: str, statement_name: str, param_formats: Sequence[int],
+             raw_params: Sequence[bytes | None], result_formats: Sequence[int]) -> Portal:
+        prepared = self.describe_statement(statement_name)
+        if self.failed:
+            if prepared.statement is None or not self._allowed_in_failed_block(
+                    prepared.statement):
+                raise InFailedTransaction("current transaction is aborted, commands ignored "
+                                          "until end of transaction block")
+        if portal_name and portal_name in self.portals:
+            raise MirrordbError(f'portal "{portal_name}" already exists', sqlstate="42P03")
+        types = prepared.param_types
+        if len(raw_params) != len(types) and not (prepared.statement is None and not raw_params):
+            raise MirrordbError(
+                f"bind message supplies {len(raw_params)} parameters, but prepared statement "
+                f'"{statement_name}" requires {len(types)}', sqlstate="08P01")
+        if len(param_formats) not in (0, 1, len(raw_params)):
+            raise MirrordbError("bind message has wrong number of parameter formats",
+                                sqlstate="08P01")
+        params = []
+        for i, raw in enumerate(raw_params):
+            fmt = param_formats[i] if len(param_formats) > 1 else (param_formats[0]
+                                                                   if param_formats else 0)
+            type_oid = types[i] if types[i] not in (0, UNKNOWN) else TEXT
+            if raw is None:
+                params.append(None)
+            elif fmt == 1:
+                params.append(T.parse_binary(type_oid, raw))
+            else:
+                try:
+                    text = raw.decode()
+                except UnicodeDecodeError:
+                    raise MirrordbError("invalid byte sequence for encoding \"UTF8\"",
+                                        sqlstate="22021") from None
+                params.append(T.parse_text(type_oid, text, timezone=self.timezone))
+        portal = Portal(portal_name, prepared, params, list(result_formats))
+        self.portals[portal_name] = portal
+        return portal
+
+    def portal_columns(self, portal: Portal) -> list[OutputColumn] | None:
+        prepared = portal.prepared
+        if prepared.columns is None and prepared.statement is not None and \
+                prepared.statement.node_type in ("FetchStmt", "ExecuteStmt", "ExplainStmt",
+                                                 "VariableShowStmt"):
+            return None
+        return prepared.columns
+
+    def execute_portal(self, name: str, max_rows: int) -> tuple[StatementResult, list[Row], bool]:
+        """Run (or continue) a portal: (result, rows of this batch, finished)."""
+        portal = self.portals.get(name)
+        if portal is None:
+            raise MirrordbError(f'portal "{name}" does not exist', sqlstate="34000")
+        if portal.result is None:
+            self._set_activity(query=portal.prepared.statement.text
+                               if portal.prepared.statement else "", state="active")
+            portal.result = self.run(portal.prepared, portal.params, max_rows)
+            portal.rows = iter(portal.result.rows)
+        result = portal.result
+        assert portal.rows is not None
+        batch: list[Row] = []
+        limit = max_rows if max_rows > 0 else None
+        for row in portal.rows:
+            batch.append(row)
+            if limit is not None and len(batch) >= limit:
+                break
+        portal.sent += len(batch)
+        finished = limit is None or len(batch) < limit or self._exhausted(portal)
+        if finished:
+            portal.done = True
+            if not name:
+                self.portals.pop(name, None)
+        return result, batch, finished
+
+    @staticmethod
+    def _exhausted(portal: Portal) -> bool:
+        assert portal.rows is not None
+        try:
+            row = next(portal.rows)
+        except StopIteration:
+            return True
+        rows = portal.rows
+
+        def chain() -> Iterator[Row]:
+            yield row
+            yield from rows
+        portal.rows = chain()
+        return False
+
+    def close_statement(self, name: str) -> None:
+        self.prepared.pop(name, None)
+
+    def close_portal(self, name: str) -> None:
+        self.portals.pop(name, None)
+
+    def sync(self) -> None:
+        self.portals.pop("", None)
+        self.end_implicit()
+
+    # -- activity reporting ---------------------------------------------------------------------
+
+    def _set_activity(self, **changes: Any) -> None:
+        info = self.backend_info
+        if info is None:
+            return
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if "query" in changes:
+            info.query = changes["query"]
+            info.query_start = now
+        if "state" in changes and getattr(info, "state", None) != changes["state"]:
+            info.state = changes["state"]
+            info.state_change = now
+        if "xact_start" in changes:
+            info.xact_start = changes["xact_start"]
+
+    # -- relation lookups and views -------------------------------------------------------------
+
+    def lookup_relation(self, name: str, schema: str | None) -> Relation | None:
+        txn = self._ensure_transaction()
+        if schema not in (None, "public", "pg_catalog"):
+            return None
+        try:
+            return txn.relation(name)
+        except MirrordbError:
+            return None
+
+    def system_view(self, name: str, schema: str | None) -> tuple[list[OutputColumn],
+                                                                  Callable[[ExecContext],
+                                                                           list[Row]]] | None:
+        from mirrordb.sql import sysviews
+        return sysviews.lookup(self, name, schema)
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def _plan_select(self, node: Node, param_types: list[int]) -> QueryPlan:
+        builder = PlanBuilder(self, param_types)
+        plan = builder.plan_query(node)
+        for i, t in enumerate(param_types):
+            if t in (0, UNKNOWN):
+                param_types[i] = TEXT
+        return plan
+
+    def _cached_select(self, prepared: PreparedStatement) -> QueryPlan:
+        assert prepared.statement is not None
+        if prepared.plan is None or prepared.generation != self._catalog_generation():
+            prepared.plan = self._plan_select(prepared.statement.node, prepared.param_types)
+            prepared.columns = prepared.plan.columns
+            prepared.generation = self._catalog_generation()
+        return prepared.plan
+
+    # -- SELECT ---------------------------------------------------------------------------------
+
+    def _exec_SelectStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        if node.get("intoClause"):
+            raise feature_not_supported("SELECT INTO")
+        ctx = self._context(params)
+        plan = self._cached_select(prepared)
+        return StatementResult("SELECT", plan.columns, plan.node.rows(ctx))
+
+    # -- DML ------------------------------------------------------------------------------------
+
+    def _dml_plan(self, prepared: PreparedStatement) -> Any:
+        assert prepared.statement is not None
+        if prepared.plan is None or prepared.generation != self._catalog_generation():
+            self._ensure_transaction()
+            from mirrordb.sql import dml
+            builder = PlanBuilder(self, prepared.param_types)
+            prepared.plan = dml.plan_dml(builder, prepared.statement.node_type,
+                                         prepared.statement.node)
+            prepared.columns = prepared.plan.columns
+            prepared.generation = self._catalog_generation()
+            for i, t in enumerate(prepared.param_types):
+                if t in (0, UNKNOWN):
+                    prepared.param_types[i] = TEXT
+        return prepared.plan
+
+    def _exec_dml(self, prepared: PreparedStatement, params: Sequence[Any]) -> StatementResult:
+        plan = self._dml_plan(prepared)
+        ctx = self._context(params)
+        if ctx.txn.transaction.read_only:
+            raise MirrordbError(f"cannot execute {plan.command} in a read-only transaction",
+                                sqlstate="25006")
+        rows, count = plan.run(ctx)
+        return StatementResult(plan.command, plan.columns, rows, count)
+
+    def _exec_InsertStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        return self._exec_dml(prepared, params)
+
+    def _exec_UpdateStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        return self._exec_dml(prepared, params)
+
+    def _exec_DeleteStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        return self._exec_dml(prepared, params)
+
+    def column_defaults(self, relation: Relation, builder: PlanBuilder) -> dict[int, Expr]:
+        """Compiled DEFAULT expressions by 0-based column index."""
+        key = (relation.oid, self._catalog_generation())
+        cached = self._defaults_cache.get(key)
+        if cached is not None:
+            return cached
+        stored = self.txn.column_defaults(relation)
+        compiler = ExpressionCompiler(builder, Scope())
+        result = {}
+        for attnum, text in stored.items():
+            expr = compiler.compile(json.loads(text))
+            column = relation.columns[attnum - 1]
+            result[attnum - 1] = coerce(builder, expr, column.type_oid, column.typmod,
+                                        "assignment")
+        if len(self._defaults_cache) > 256:
+            self._defaults_cache.clear()
+        self._defaults_cache[key] = result
+        return result
+
+    def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int]], row: Row,
+                          exclusive: bool) -> Row | None:
+        for relation, ctid_index in targets:
+            tid = row[ctid_index]
+            if tid is None:
+                continue
+            result = ctx.txn.lock_row(relation, tid, exclusive)
+            if result in (TmResult.UPDATED, TmResult.DELETED):
+                return None
+        return row
+
+    # -- transaction statements -----------------------------------------------------------------
+
+    def _exec_TransactionStmt(self, node: Node, prepared: PreparedStatement,
+                              params: Sequence[Any]) -> StatementResult:
+        kind = node["kind"]
+        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            notices = []
+            if self.in_block:
+                notices.append(("WARNING", "there is already a transaction in progress"))
+            else:
+                self._apply_transaction_options(node.get("options", []))
+                self.in_block = True
+                self._ensure_transaction()
+            return StatementResult("BEGIN" if kind == "TRANS_STMT_BEGIN"
+                                   else "START TRANSACTION", notices=notices)
+        if kind == "TRANS_STMT_COMMIT":
+            if not self.in_block:
+                self._commit()
+                return StatementResult("COMMIT",
+                                       notices=[("WARNING", "there is no transaction in progress")])
+            if self.failed:
+                self._abort()
+                return StatementResult("ROLLBACK")
+            self._commit()
+            return StatementResult("COMMIT")
+        if kind == "TRANS_STMT_ROLLBACK":
+            notices = [] if self.in_block else [("WARNING", "there is no transaction in progress")]
+            self._abort()
+            return StatementResult("ROLLBACK", notices=notices)
+        if kind == "TRANS_STMT_SAVEPOINT":
+            self._require_block("SAVEPOINT")
+            self._ensure_transaction().savepoint(node["savepoint_name"])
+            return StatementResult("SAVEPOINT")
+        if kind == "TRANS_STMT_RELEASE":
+            self._require_block("RELEASE SAVEPOINT")
+            self._savepoint_call("release_savepoint", node["savepoint_name"])
+            return StatementResult("RELEASE")
+        if kind == "TRANS_STMT_ROLLBACK_TO":
+            self._require_block("ROLLBACK TO SAVEPOINT")
+            if self.failed:
+                self._reopen_failed_block(node["savepoint_name"])
+            else:
+                self._savepoint_call("rollback_to_savepoint", node["savepoint_name"])
+            return StatementResult("ROLLBACK")
+        raise feature_not_supported("prepared transactions (two-phase commit)")
+
+    def _reopen_failed_block(self, name: str) -> None:
+        raise MirrordbError(f'savepoint "{name}" does not exist', sqlstate="3B001")
+
+    def _savepoint_call(self, method: str, name: str) -> None:
+        txn = self._ensure_transaction()
+        try:
+            getattr(txn, method)(name)
+        except (KeyError, LookupError):
+            raise MirrordbError(f'savepoint "{name}" does not exist', sqlstate="3B001") from None
+
+    def _require_block(self, what: str) -> None:
+        if not self.in_block:
+            raise MirrordbError(f"{what} can only be used in transaction blocks",
+                                sqlstate="25005")
+
+    def _apply_transaction_options(self, options: list[Node]) -> None:
+        for option in options:
+            fields = option["DefElem"]
+            name = fields["defname"]
+            value = _const_value(fields.get("arg"))
+            if name == "transaction_isolation":
+                self._next_isolation = str(value)
+            elif name == "transaction_read_only":
+                self._next_read_only = bool(value)
+            elif name == "transaction_deferrable":
+                pass
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _exec_VariableSetStmt(self, node: Node, prepared: PreparedStatement,
+                              params: Sequence[Any]) -> StatementResult:
+        kind = node["kind"]
+        name = node.get("name", "")
+        local = bool(node.get("is_local"))
+        if kind == "VAR_SET_MULTI":
+            if name == "TRANSACTION" or name == "SESSION CHARACTERISTICS":
+                if self.txn is not None and name == "TRANSACTION" and \
+                        self.txn.transaction.snapshot is not None and self.in_block:
+                    self._apply_transaction_options(node.get("args", []))
+                else:
+                    self._apply_transaction_options(node.get("args", []))
+                return StatementResult("SET")
+            raise feature_not_supported(f"SET {name}")
+        if kind == "VAR_RESET_ALL":
+            self.settings.reset_all()
+            return StatementResult("RESET")
+        if kind in ("VAR_RESET", "VAR_SET_DEFAULT"):
+            self.settings.reset(name)
+            return StatementResult("RESET" if kind == "VAR_RESET" else "SET")
+        values = [_setting_text(a) for a in node.get("args", [])]
+        value = ", ".join(values)
+        if name.lower() == "transaction_isolation":
+            self._next_isolation = value
+        self.settings.set(name, value, local=local)
+        return StatementResult("SET")
+
+    def _exec_VariableShowStmt(self, node: Node, prepared: PreparedStatement,
+                               params: Sequence[Any]) -> StatementResult:
+        name = node["name"]
+        if name.lower() == "all":
+            rows = [(r["name"], r["setting"], r.get("short_desc") or "")
+                    for r in self.settings.pg_settings_rows()]
+            return StatementResult("SHOW", [OutputColumn("name", TEXT),
+                                            OutputColumn("setting", TEXT),
+                                            OutputColumn("description", TEXT)], rows)
+        value = self._show(name)
+        display = name if name.lower() not in ("transaction_isolation",) else name
+        return StatementResult("SHOW", [OutputColumn(display.lower(), TEXT)], [(value,)])
+
+    def _show(self, name: str) -> str:
+        lowered = name.lower()
+        if lowered == "transaction_isolation" or lowered == "transaction isolation level":
+            if self.txn is not None:
+                return self.txn.transaction.isolation.value
+            return self.setting("default_transaction_isolation")
+        if lowered == "transaction_read_only":
+            if self.txn is not None:
+                return "on" if self.txn.transaction.read_only else "off"
+            return self.setting("default_transaction_read_only")
+        return str(self.settings.show(name))
+
+    # -- DDL ------------------------------------------------------------------------------------
+
+    def _exec_CreateStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        txn = self._ensure_transaction()
+        ddl.create_table(self, txn, node)
+        return StatementResult("CREATE TABLE")
+
+    def _exec_IndexStmt(self, node: Node, prepared: PreparedStatement,
+                        params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        ddl.create_index(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE INDEX")
+
+    def _exec_CreateSeqStmt(self, node: Node, prepared: PreparedStatement,
+                            params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        ddl.create_sequence(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE SEQUENCE")
+
+    def _exec_DropStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        tag, notices = ddl.drop(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
+
+    def _exec_TruncateStmt(self, node: Node, prepared: PreparedStatement,
+                           params: Sequence[Any]) -> StatementResult:
+        txn = self._ensure_transaction()
+        for relation in node["relations"]:
+            name = relation["RangeVar"]["relname"]
+            txn.truncate(name)
+        return StatementResult("TRUNCATE TABLE")
+
+    def _exec_VacuumStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        return ddl.vacuum(self, node)
+
+    def _exec_CheckPointStmt(self, node: Node, prepared: PreparedStatement,
+                             params: Sequence[Any]) -> StatementResult:
+        self.engine.checkpoint()
+        return StatementResult("CHECKPOINT")
+
+    def _exec_ExplainStmt(self, node: Node, prepared: PreparedStatement,
+                          params: Sequence[Any]) -> StatementResult:
+        inner_type, inner = one(node["query"])
+        builder = PlanBuilder(self, list(prepared.param_types))
+        self._ensure_transaction()
+        if inner_type == "SelectStmt":
+            plan_node = builder.plan_query(inner).node
+        elif inner_type in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
+            from mirrordb.sql import dml
+            plan_node = dml.plan_dml(builder, inner_type, inner).explain_node()
+        else:
+            raise feature_not_supported(f"EXPLAIN of {_statement_name(inner_type)}")
+        lines = ex.explain_lines(plan_node)
+        return StatementResult("EXPLAIN", [OutputColumn("QUERY PLAN", TEXT)],
+                               [(line,) for line in lines])
+
+    # -- prepared statements in SQL -------------------------------------------------------------
+
+    def _exec_PrepareStmt(self, node: Node, prepared: PreparedStatement,
+                          params: Sequence[Any]) -> StatementResult:
+        name = node["name"]
+        if name in self.prepared:
+            raise MirrordbError(f'prepared statement "{name}" already exists', sqlstate="42P05")
+        types = [PlanBuilder(self, []).resolve_type(t["TypeName"])[0]
+                 for t in node.get("argtypes", [])]
+        inner_type, inner = one(node["query"])
+        statement = ParsedStatement(inner_type, inner, prepared.statement.text
+                                    if prepared.statement else "")
+        new = PreparedStatement(name, statement, types)
+        self._analyze(new)
+        self.prepared[name] = new
+        return StatementResult("PREPARE")
+
+    def _exec_ExecuteStmt(self, node: Node, prepared: PreparedStatement,
+                          params: Sequence[Any]) -> StatementResult:
+        target = self.prepared.get(node["name"])
+        if target is None:
+            raise MirrordbError(f'prepared statement "{node["name"]}" does not exist',
+                                sqlstate="26000")
+        builder = PlanBuilder(self, list(prepared.param_types))
+        compiler = ExpressionCompiler(builder, Scope())
+        ctx = self._context(params)
+        values = []
+        for i, arg in enumerate(node.get("params", [])):
+            expr = compiler.compile(arg)
+            wanted = target.param_types[i] if i < len(target.param_types) else TEXT
+            expr = coerce(builder, expr, wanted if wanted not in (0, UNKNOWN) else TEXT,
+                          context="assignment")
+            values.append(expr.fn((), ctx))
+        if len(values) != len(target.param_types):
+            raise MirrordbError(f"wrong number of parameters for prepared statement "
+                                f'"{node["name"]}"', sqlstate="42601",
+                                detail=f"Expected {len(target.param_types)} parameters but got "
+                                       f"{len(values)}.")
+        return self.run(target, values)
+
+    def _exec_DeallocateStmt(self, node: Node, prepared: PreparedStatement,
+                             params: Sequence[Any]) -> StatementResult:
+        name = node.get("name")
+        if name is None:
+            self.prepared = {k: v for k, v in self.prepared.items() if not k}
+        elif self.prepared.pop(name, None) is None:
+            raise MirrordbError(f'prepared statement "{name}" does not exist', sqlstate="26000")
+        return StatementResult("DEALLOCATE ALL" if name is None else "DEALLOCATE")
+
+    # -- functions that need the session --------------------------------------------------------
+
+    def special_function(self, builder: PlanBuilder, name: str, args: list[Expr],
+                         location: int) -> Expr | None:
+        from mirrordb.sql import session_functions
+        return session_functions.compile_special(self, builder, name, args, location)
+
+    def set_returning_function(self, builder: PlanBuilder, name: str, args: list[Expr]
+                               ) -> tuple[Callable[[ExecContext], Iterator[Row]], int]:
+        from mirrordb.sql import session_functions
+        return session_functions.set_returning(self, builder, name, args)
+
+    def sql_value_function(self, builder: PlanBuilder, op: str, typmod: int) -> Expr:
+        from mirrordb.sql import session_functions
+        return session_functions.sql_value_function(self, builder, op, typmod)
+
+
+def _const_value(node: Node | None) -> Any:
+    if node is None:
+        return None
+    kind, fields = one(node)
+    if kind == "A_Const":
+        for key in ("ival", "fval", "sval", "boolval"):
+            if key in fields:
+                inner = fields[key]
+                return inner.get(key, 0 if key == "ival" else "" if key != "boolval" else False)
+        return None
+    if kind == "TypeCast":
+        return _const_value(fields["arg"])
+    return None
+
+
+def _setting_text(node: Node) -> str:
+    kind, fields = one(node)
+    if kind == "A_Const":
+        value = _const_value(node)
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value)
+    if kind == "TypeCast":
+        return _setting_text(fields["arg"])
+    raise feature_not_supported("this SET value")
+
+
+def _statement_name(node_type: str) -> str:
+    return {
+        "CreateFunctionStmt": "CREATE FUNCTION", "CreateTrigStmt": "CREATE TRIGGER",
+        "ViewStmt": "CREATE VIEW", "CreateSchemaStmt": "CREATE SCHEMA",
+        "CreatedbStmt": "CREATE DATABASE", "DropdbStmt": "DROP DATABASE",
+        "ListenStmt": "LISTEN", "NotifyStmt": "NOTIFY", "UnlistenStmt": "UNLISTEN",
+        "DoStmt": "DO", "CreateTableAsStmt": "CREATE TABLE AS", "LockStmt": "LOCK",
+        "CommentStmt": "COMMENT", "RuleStmt": "CREATE RULE", "CreateExtensionStmt":
+        "CREATE EXTENSION", "ClusterStmt": "CLUSTER", "ReindexStmt": "REINDEX",
+        "AlterTableStmt": "ALTER TABLE", "RenameStmt": "ALTER ... RENAME",
+        "CopyStmt": "COPY", "DeclareCursorStmt": "DECLARE CURSOR", "FetchStmt": "FETCH",
+        "ClosePortalStmt": "CLOSE", "CreateRoleStmt": "CREATE ROLE",
+        "AlterRoleStmt": "ALTER ROLE", "DropRoleStmt": "DROP ROLE", "GrantStmt": "GRANT",
+        "AlterSystemStmt": "ALTER SYSTEM", "DiscardStmt": "DISCARD",
+    }.get(node_type, node_type.removesuffix("Stmt"))
+
+
+__all__ = ["Session", "StatementResult", "PreparedStatement", "Portal", "SERVER_VERSION",
+           "RELKIND_INDEX", "RELKIND_SEQUENCE", "RELKIND_TABLE", "Column", "SequenceParams",
+           "UniqueViolation", "INT8", "ScopeColumn", "const", "coerce_to_bool", "error_at",
+           "time", "TmResult"]

@@ -1,0 +1,376 @@
+"""Functions that need the session or the server: sequences, settings, backends, set-returning.
+
+Who calls it: the planner, through ``Session.special_function`` before ordinary function
+resolution (sql/functions.py holds the pure ones). Each entry compiles to an ``Expr`` whose closure
+reaches the session through ``ctx.session``; none of them is constant-folded, since their results
+depend on state (nextval), time (pg_sleep) or other connections (pg_cancel_backend).
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import types as T
+from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
+                                      coerce, error_at)
+
+PG_SLEEP_SLICE_S = 0.05
+SERVER_VERSION_TEXT = ("PostgreSQL 15.0 (mirrordb 0.1.0) on x86_64-pc-linux-gnu, "
+                       "compiled by CPython 3.11, 64-bit")
+REGCLASS_OID = 2205
+
+
+def _arity(name: str, args: list[Expr], counts: tuple[int, ...], location: int) -> None:
+    if len(args) not in counts:
+        types = ", ".join(T.format_type(a.type_oid, -1) for a in args)
+        raise error_at(f"function {name}({types}) does not exist", "42883", location,
+                       hint="No function matches the given name and argument types. You might "
+                            "need to add explicit type casts.")
+
+
+def _text_arg(builder: Any, expr: Expr) -> Expr:
+    if expr.type_oid == REGCLASS_OID or expr.type_oid == UNKNOWN or expr.type_oid not in T.TYPES:
+        return coerce(builder, expr, TEXT) if expr.type_oid == UNKNOWN else expr
+    return coerce(builder, expr, TEXT, context="explicit") if expr.type_oid != TEXT else expr
+
+
+def _sequence_name(value: Any) -> str:
+    name = str(value)
+    if name.startswith('"') and name.endswith('"'):
+        return name[1:-1]
+    return name.split(".")[-1].lower() if '"' not in name else name
+
+
+def compile_special(session: Any, builder: Any, name: str, args: list[Expr],
+                    location: int) -> Expr | None:
+    handler = SPECIAL.get(name)
+    if handler is None:
+        return None
+    return handler(session, builder, name, args, location)
+
+
+def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (1,), location)
+    arg = _text_arg(builder, args[0]).fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        sequence = _sequence_name(arg(row, ctx))
+        if ctx.txn.transaction.read_only:
+            raise MirrordbError(f"cannot execute nextval() in a read-only transaction",
+                                sqlstate="25006")
+        value = ctx.txn.nextval(sequence)
+        ctx.session.sequence_values[sequence] = value
+        ctx.session.last_sequence_value = value
+        return value
+    return Expr(INT8, run, name="nextval", volatile=True)
+
+
+def _currval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (1,), location)
+    arg = _text_arg(builder, args[0]).fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        sequence = _sequence_name(arg(row, ctx))
+        ctx.txn.relation(sequence)
+        if sequence not in ctx.session.sequence_values:
+            raise MirrordbError(f'currval of sequence "{sequence}" is not yet defined in this '
+                                "session", sqlstate="55000")
+        return ctx.session.sequence_values[sequence]
+    return Expr(INT8, run, name="currval", volatile=True)
+
+
+def _lastval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        if ctx.session.last_sequence_value is None:
+            raise MirrordbError("lastval is not yet defined in this session", sqlstate="55000")
+        return ctx.session.last_sequence_value
+    return Expr(INT8, run, name="lastval", volatile=True)
+
+
+def _setval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (2, 3), location)
+    sequence_fn = _text_arg(builder, args[0]).fn
+    value_fn = coerce(builder, args[1], INT8).fn
+    called_fn = coerce(builder, args[2], BOOL).fn if len(args) == 3 else None
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        sequence = _sequence_name(sequence_fn(row, ctx))
+        value = value_fn(row, ctx)
+        is_called = True if called_fn is None else bool(called_fn(row, ctx))
+        ctx.txn.setval(sequence, value, is_called)
+        if is_called:
+            ctx.session.sequence_values[sequence] = value
+            ctx.session.last_sequence_value = value
+        return value
+    return Expr(INT8, run, name="setval", volatile=True)
+
+
+def _current_setting(session: Any, builder: Any, name: str, args: list[Expr],
+                     location: int) -> Expr:
+    _arity(name, args, (1, 2), location)
+    name_fn = coerce(builder, args[0], TEXT).fn
+    missing_fn = coerce(builder, args[1], BOOL).fn if len(args) == 2 else None
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        setting = name_fn(row, ctx)
+        if setting is None:
+            return None
+        try:
+            return ctx.session._show(setting)
+        except MirrordbError:
+            if missing_fn is not None and missing_fn(row, ctx):
+                return None
+            raise
+    return Expr(TEXT, run, name="current_setting", volatile=True)
+
+
+def _set_config(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (3,), location)
+    fns = [coerce(builder, args[0], TEXT).fn, coerce(builder, args[1], TEXT).fn,
+           coerce(builder, args[2], BOOL).fn]
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        setting, value, local = (fn(row, ctx) for fn in fns)
+        ctx.session.settings.set(setting, value, local=bool(local))
+        return ctx.session._show(setting)
+    return Expr(TEXT, run, name="set_config", volatile=True)
+
+
+def _backend_pid(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (0,), location)
+    return Expr(INT4, lambda row, ctx: ctx.session.process_id, name=name)
+
+
+def _version(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (0,), location)
+    return Expr(TEXT, lambda row, ctx: SERVER_VERSION_TEXT, name=name)
+
+
+def _txid_current(session: Any, builder: Any, name: str, args: list[Expr],
+                  location: int) -> Expr:
+    _arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        if ctx.txn.transaction.read_only:
+            raise MirrordbError(f"cannot execute {name}() in a read-only transaction",
+                                sqlstate="25006")
+        return ctx.txn.transaction.current_xid()
+    return Expr(INT8, run, name=name, volatile=True)
+
+
+def _pg_sleep(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (1,), location)
+    seconds_fn = coerce(builder, args[0], T.FLOAT8_OID).fn
+    pause = threading.Event()
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        seconds = seconds_fn(row, ctx)
+        if seconds is None:
+            return None
+        deadline = time.monotonic() + float(seconds)
+        ctx.check_interrupts()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return ""
+            info = ctx.session.backend_info
+            wakeup = getattr(getattr(info, "interrupts", None), "wakeup", None)
+            if info is not None:
+                info.wait_event_type, info.wait_event = "Timeout", "PgSleep"
+            try:
+                (wakeup or pause).wait(min(remaining, PG_SLEEP_SLICE_S))
+            finally:
+                if info is not None:
+                    info.wait_event_type = info.wait_event = None
+            ctx.check_interrupts()
+    return Expr(T.VOID_OID if hasattr(T, "VOID_OID") else TEXT, run, name=name, volatile=True)
+
+
+def _signal_backend(action: str) -> Callable[..., Expr]:
+    def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+        _arity(name, args, (1, 2), location)
+        pid_fn = coerce(builder, args[0], INT4).fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            pid = pid_fn(row, ctx)
+            server = ctx.session.server
+            if pid is None or server is None:
+                return False
+            done = server.signal_backend(pid, action)
+            if not done:
+                ctx.session.pending_warnings.append(
+                    ("WARNING", f"PID {pid} is not a PostgreSQL backend process"))
+            return bool(done)
+        return Expr(BOOL, run, name=name, volatile=True)
+    return compile_
+
+
+def _reload_conf(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        server = ctx.session.server
+        if server is None:
+            return False
+        request = getattr(server, "request_reload", None) or getattr(server, "reload")
+        request()
+        return True
+    return Expr(BOOL, run, name=name, volatile=True)
+
+
+def _current_database(session: Any, builder: Any, name: str, args: list[Expr],
+                      location: int) -> Expr:
+    _arity(name, args, (0,), location)
+    return Expr(T.NAME_OID, lambda row, ctx: ctx.session.database, name=name)
+
+
+def _current_schema(session: Any, builder: Any, name: str, args: list[Expr],
+                    location: int) -> Expr:
+    _arity(name, args, (0,), location)
+    return Expr(T.NAME_OID, lambda row, ctx: "public", name=name)
+
+
+def _pg_typeof(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (1,), location)
+    type_oid = args[0].type_oid
+    text = T.format_type(type_oid, -1) if type_oid != UNKNOWN else "unknown"
+    return Expr(TEXT, lambda row, ctx: text, name=name)
+
+
+SPECIAL: dict[str, Callable[..., Expr]] = {
+    "nextval": _nextval, "currval": _currval, "lastval": _lastval, "setval": _setval,
+    "current_setting": _current_setting, "set_config": _set_config,
+    "pg_backend_pid": _backend_pid, "version": _version, "txid_current": _txid_current,
+    "pg_current_xact_id": _txid_current, "pg_sleep": _pg_sleep,
+    "pg_cancel_backend": _signal_backend("cancel"),
+    "pg_terminate_backend": _signal_backend("terminate"),
+    "pg_reload_conf": _reload_conf, "current_database": _current_database,
+    "current_schema": _current_schema, "pg_typeof": _pg_typeof,
+}
+
+
+# -- set-returning functions in FROM ----------------------------------------------------------
+
+
+def set_returning(session: Any, builder: Any, name: str, args: list[Expr]
+                  ) -> tuple[Callable[[ExecContext], Iterator[Row]], int]:
+    if name == "generate_series":
+        return _generate_series(builder, args)
+    if name == "unnest" and len(args) == 1:
+        array = args[0]
+        element = T.TYPES[array.type_oid].element_oid if array.type_oid in T.TYPES else 0
+        if not element:
+            raise MirrordbError("function unnest requires an array", sqlstate="42883")
+        fn = array.fn
+
+        def unnest(ctx: ExecContext) -> Iterator[Row]:
+            for value in fn((), ctx) or ():
+                yield (value,)
+        return unnest, element
+    expr = builder.compile_function_call_for_from(name, args) \
+        if hasattr(builder, "compile_function_call_for_from") else None
+    if expr is None:
+        from mirrordb.sql import functions as funcs
+        resolved = funcs.resolve_function(name, [a.type_oid for a in args])
+        args = [coerce(builder, a, t) for a, t in zip(args, resolved.arg_types)]
+        expr = builder.call_expr(resolved.definition, args, name)
+    single = expr.fn
+    return (lambda ctx: iter([(single((), ctx),)])), expr.type_oid
+
+
+def _generate_series(builder: Any, args: list[Expr]
+                     ) -> tuple[Callable[[ExecContext], Iterator[Row]], int]:
+    if len(args) not in (2, 3):
+        raise MirrordbError("function generate_series does not exist", sqlstate="42883")
+    types = [a.type_oid for a in args[:2]]
+    timestamps = (T.TIMESTAMP_OID, T.TIMESTAMPTZ_OID, T.DATE_OID)
+    if any(t in timestamps for t in types):
+        result = T.TIMESTAMPTZ_OID if T.TIMESTAMPTZ_OID in types else T.TIMESTAMP_OID
+        start = coerce(builder, args[0], result).fn
+        stop = coerce(builder, args[1], result).fn
+        if len(args) != 3:
+            raise MirrordbError("function generate_series(timestamp, timestamp) does not exist",
+                                sqlstate="42883")
+        step = coerce(builder, args[2], T.INTERVAL_OID).fn
+        from mirrordb.sql import operators as ops
+        add = ops.resolve_operator("+", result, T.INTERVAL_OID).impl
+
+        def timestamps_(ctx: ExecContext) -> Iterator[Row]:
+            value, end, by = start((), ctx), stop((), ctx), step((), ctx)
+            if value is None or end is None or by is None:
+                return
+            forward = add(value, by) > value
+            if add(value, by) == value:
+                raise MirrordbError("step size cannot equal zero", sqlstate="22023")
+            while (value <= end) if forward else (value >= end):
+                yield (value,)
+                value = add(value, by)
+        return timestamps_, result
+    result = T.common_type([a.type_oid for a in args], "generate_series")
+    if result == UNKNOWN or result == TEXT:
+        result = INT4
+    if result not in (T.INT2_OID, INT4, INT8, T.NUMERIC_OID):
+        result = T.NUMERIC_OID if result in (T.FLOAT4_OID, T.FLOAT8_OID) else INT8
+    if result == T.INT2_OID:
+        result = INT4
+    fns = [coerce(builder, a, result).fn for a in args]
+
+    def numbers(ctx: ExecContext) -> Iterator[Row]:
+        values = [fn((), ctx) for fn in fns]
+        if any(v is None for v in values):
+            return
+        start, stop = values[0], values[1]
+        step = values[2] if len(values) == 3 else 1
+        if step == 0:
+            raise MirrordbError("step size cannot equal zero", sqlstate="22023")
+        value = start
+        while (value <= stop) if step > 0 else (value >= stop):
+            yield (value,)
+            value += step
+    return numbers, result
+
+
+# -- SQL value functions (CURRENT_DATE, CURRENT_USER, ...) ------------------------------------
+
+
+def sql_value_function(session: Any, builder: Any, op: str, typmod: int) -> Expr:
+    name = op.removeprefix("SVFOP_").lower()
+    if name in ("current_user", "user", "current_role", "session_user"):
+        return Expr(T.NAME_OID, lambda row, ctx: ctx.session.user,
+                    name="current_user" if name != "session_user" else "session_user")
+    if name == "current_catalog":
+        return Expr(T.NAME_OID, lambda row, ctx: ctx.session.database, name="current_catalog")
+    if name == "current_schema":
+        return Expr(T.NAME_OID, lambda row, ctx: "public", name="current_schema")
+    if name.startswith("current_timestamp"):
+        return Expr(T.TIMESTAMPTZ_OID,
+                    lambda row, ctx: ctx.function_context.transaction_timestamp,
+                    name="current_timestamp")
+    if name.startswith("localtimestamp"):
+        return Expr(T.TIMESTAMP_OID, lambda row, ctx: _local(ctx).replace(tzinfo=None),
+                    name="localtimestamp")
+    if name == "current_date":
+        return Expr(T.DATE_OID, lambda row, ctx: _local(ctx).date(), name="current_date")
+    if name.startswith("current_time") or name.startswith("localtime"):
+        return Expr(T.TIME_OID, lambda row, ctx: _local(ctx).time().replace(tzinfo=None),
+                    name="current_time" if name.startswith("current") else "localtime")
+    raise MirrordbError(f"{name} is not supported", sqlstate="0A000")
+
+
+def _local(ctx: ExecContext) -> datetime.datetime:
+    moment = ctx.function_context.transaction_timestamp
+    try:
+        from zoneinfo import ZoneInfo
+        return moment.astimezone(ZoneInfo(ctx.function_context.timezone))
+    except Exception:  # an unknown zone name falls back to UTC, as the setting was validated
+        return moment.astimezone(datetime.timezone.utc)
+
+
+__all__ = ["compile_special", "set_returning", "sql_value_function", "SPECIAL"]
