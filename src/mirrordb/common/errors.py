@@ -109,3 +109,43 @@ def invariant(condition: object, message: str) -> None:
     """Check an invariant; unlike ``assert`` it survives ``python -O``."""
     if not condition:
         raise InvariantViolation(message)
+
+
+class HbaError(MirrordbError):
+    """pg_hba.conf cannot be used (F0000 config_file_error), with PostgreSQL's wording.
+
+    ``context`` is PostgreSQL's CONTEXT line, ``line 5 of configuration file "/x/pg_hba.conf"``,
+    or None for whole-file problems (unreadable, no entries). PostgreSQL logs every bad line, not
+    only the first: ``all_errors`` holds one HbaError per bad line, this one first.
+    """
+
+    sqlstate = "F0000"
+
+    def __init__(self, message: str, *, file_name: str, line_number: int | None = None,
+                 hint: str | None = None, sqlstate: str | None = None) -> None:
+        super().__init__(message, hint=hint, sqlstate=sqlstate)
+        self.file_name = file_name
+        self.line_number = line_number
+        self.context = (None if line_number is None
+                        else f'line {line_number} of configuration file "{file_name}"')
+        self.all_errors: tuple[HbaError, ...] = (self,)
+
+    def __str__(self) -> str:
+        return self.message if self.context is None else f"{self.message} ({self.context})"
+
+
+class AuthenticationFailed(MirrordbError):
+    """Client authentication failed (28P01 invalid_password unless another SQLSTATE is given).
+
+    PostgreSQL tells the client only ``message``; ``log_detail`` is for the server log alone (the
+    reason a role could not log in must not reach an unauthenticated peer). Malformed SASL
+    messages use this class with SQLSTATE 08P01 and PostgreSQL's "malformed SCRAM message" plus a
+    detail, so one ``except AuthenticationFailed`` ends every failed exchange.
+    """
+
+    sqlstate = "28P01"
+
+    def __init__(self, message: str, *, detail: str | None = None, sqlstate: str | None = None,
+                 log_detail: str | None = None) -> None:
+        super().__init__(message, detail=detail, sqlstate=sqlstate)
+        self.log_detail = log_detail
