@@ -18,11 +18,13 @@ class MirrordbError(Exception):
     sqlstate = "XX000"
 
     def __init__(self, message: str, *, detail: str | None = None, hint: str | None = None,
-                 sqlstate: str | None = None) -> None:
+                 sqlstate: str | None = None, position: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
         self.hint = hint
+        # 1-based character position in the query text (ErrorResponse field P), or None.
+        self.position = position
         if sqlstate is not None:
             self.sqlstate = sqlstate
 
@@ -149,3 +151,24 @@ class AuthenticationFailed(MirrordbError):
                  log_detail: str | None = None) -> None:
         super().__init__(message, detail=detail, sqlstate=sqlstate)
         self.log_detail = log_detail
+
+
+class ProtocolViolation(MirrordbError):
+    """The peer broke the frontend/backend protocol (08P01), with PostgreSQL's (or libpq's) wording.
+
+    ``fatal`` says whether the byte stream can still be trusted. True (framing lost, a message in
+    the wrong phase, a bad startup packet, a failure during authentication): the connection must
+    end, as PostgreSQL ends it. False: one well-framed message had a malformed body; PostgreSQL
+    reports an ERROR and reads on (skipping to the next Sync inside an extended-query exchange).
+    ``message_type`` is the offending message's type byte, None for an untyped startup packet.
+    A few violations carry PostgreSQL's own other SQLSTATE (0A000 for an unsupported protocol
+    version, 22021 for text that is not valid UTF-8).
+    """
+
+    sqlstate = "08P01"
+
+    def __init__(self, message: str, *, fatal: bool = True, message_type: int | None = None,
+                 detail: str | None = None, sqlstate: str | None = None) -> None:
+        super().__init__(message, detail=detail, sqlstate=sqlstate)
+        self.fatal = fatal
+        self.message_type = message_type
