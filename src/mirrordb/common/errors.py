@@ -172,3 +172,63 @@ class ProtocolViolation(MirrordbError):
         super().__init__(message, detail=detail, sqlstate=sqlstate)
         self.fatal = fatal
         self.message_type = message_type
+
+
+class ConfigFileError(MirrordbError):
+    """A configuration file (postgresql.conf, postgresql.auto.conf) cannot be used (F0000).
+
+    ``file_name`` is the file at fault, when one is.
+    """
+
+    sqlstate = "F0000"
+
+    def __init__(self, message: str, *, file_name: str | None = None, detail: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, detail=detail, hint=hint)
+        self.file_name = file_name
+
+
+class LockFileExists(MirrordbError):
+    """Another live server owns the data directory or socket (F0001 lock_file_exists)."""
+
+    sqlstate = "F0001"
+
+
+class CannotConnectNow(MirrordbError):
+    """The server is starting up or shutting down and refuses the connection (57P03)."""
+
+    sqlstate = "57P03"
+
+
+class TooManyConnections(MirrordbError):
+    """max_connections (or max_wal_senders) reached (53300 too_many_connections)."""
+
+    sqlstate = "53300"
+
+
+class CantChangeRuntimeParam(MirrordbError):
+    """SET of a setting that cannot change now (55P02 cant_change_runtime_param)."""
+
+    sqlstate = "55P02"
+
+
+class LockNotAvailable(MirrordbError):
+    """lock_timeout expired while waiting for a lock (55P03)."""
+
+    sqlstate = "55P03"
+
+
+class IdleInTransactionSessionTimeout(AdminShutdown):
+    """idle_in_transaction_session_timeout ended the session (25P03, FATAL).
+
+    A subclass of AdminShutdown so one ``except AdminShutdown`` ends the session for every
+    terminate request (administrator, shutdown, idle timeouts).
+    """
+
+    sqlstate = "25P03"
+
+
+class IdleSessionTimeout(AdminShutdown):
+    """idle_session_timeout ended the session (57P05, FATAL)."""
+
+    sqlstate = "57P05"
