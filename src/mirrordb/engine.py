@@ -97,7 +97,10 @@ class Engine:
         self.xacts.synchronous_commit = settings.get("synchronous_commit") != "off"
         self.xacts.drop_relation_files = self.drop_relation_files
         self.env = AccessEnv(self.pool, self.wal, self.xacts, self.smgr,
-                             wal_level=str(settings.get("wal_level")))
+                             wal_level=str(settings.get("wal_level")),
+                             wal_skip_threshold_bytes=int(
+                                 settings.get("wal_skip_threshold")))  # type: ignore[call-overload]
+        self.xacts.sync_relation_files = self.env.changes.sync_at_commit
         self.heap = HeapAccess(self.env)
         self.sequences = SequenceAccess(self.env)
         self.vacuum_runner = Vacuum(self.env, self.heap)
@@ -153,6 +156,7 @@ class Engine:
             return oid
 
     def drop_relation_files(self, relations: list[RelFileNode]) -> None:
+        self.env.changes.forget(relations)
         for rnode in relations:
             self.pool.drop_relation(rnode)
             self.env.fsm.forget(rnode)
@@ -161,7 +165,7 @@ class Engine:
 
     def btree(self, index: Relation) -> BTree:
         return BTree(self.pool, self.wal, index.rnode, [c.type_oid for c in index.columns],
-                     unique=False)
+                     unique=False, change_logger=self.env.changes)
 
     def begin(self, isolation: str = "read committed", read_only: bool = False) -> Txn:
         level = IsolationLevel(isolation if isolation != "serializable" else "repeatable read")
@@ -304,6 +308,7 @@ class Txn:
                           payloads.SmgrCreate(rnode, MAIN_FORKNUM).encode())
         engine.smgr.create(rnode, MAIN_FORKNUM, exist_ok=True)
         self.transaction.current_subtransaction.created_relations.append(rnode)
+        engine.env.changes.relation_created(rnode)
         return rnode
 
     def _add_class(self, oid: int, name: str, kind: str, rnode: RelFileNode,

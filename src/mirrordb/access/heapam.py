@@ -2,7 +2,9 @@
 
 Who calls it: the engine's data operations (insert, update, delete, lock, fetch, scan) and VACUUM.
 Every page change follows the WAL-logging recipe (see access/README.md): under the pool's page lock,
-run the pure page function, insert the WAL record, set pd_lsn, mark the buffer dirty. Redo runs the
+run the pure page function, insert the WAL record, set pd_lsn, mark the buffer dirty; the last three
+steps are ``PageChangeLogger.log`` (access/env.py), which skips the record for a table created by
+its running transaction under wal_level=minimal. Redo runs the
 same pure functions (``page_insert``, ``page_set_xmax``, ``page_prune``), which is what makes the
 standby's pages byte-identical to the primary's.
 
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 from mirrordb.access import snapshot as visibility
 from mirrordb.access.relation import Relation
 from mirrordb.access.xact import IsolationLevel, RowLockMode
-from mirrordb.common.errors import (ProgramLimitExceeded, SerializationFailure, invariant)
+from mirrordb.common.errors import ProgramLimitExceeded, SerializationFailure, invariant
 from mirrordb.recovery.redo import RedoContext, register_redo
 from mirrordb.storage import page as pagelib
 from mirrordb.storage import tuple as tuplelib
@@ -179,10 +181,10 @@ class HeapAccess:
 
     def _log(self, info: int, main: bytes, blocks: list[BlockRegistration], xid: int,
              buffers: list[Buffer]) -> None:
-        end_lsn = self.env.wal.insert(RM_MIRRORDB_HEAP_ID, info, main, blocks, xid=xid)
-        for buffer in buffers:
-            pagelib.set_lsn(buffer.page, end_lsn)
-            self.env.pool.mark_dirty(buffer)
+        """Second half of the WAL-logging recipe (the pages are already changed): insert the
+        record, or skip it under wal_level=minimal; a failure here is an invariant violation
+        (see ``PageChangeLogger.log``)."""
+        self.env.changes.log(RM_MIRRORDB_HEAP_ID, info, main, blocks, buffers, xid)
 
     # reading ----------------------------------------------------------------------------------
 

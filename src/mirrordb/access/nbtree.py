@@ -28,7 +28,10 @@ deleted; VACUUM leaves empty leaves in place.
 
 WAL recipe (every change, see ``_log_change``): under the lock, pin the pages, apply the pure ops,
 insert one record with a block reference per page whose data is the op, stamp every page with the
-record's end LSN, mark the buffers dirty, unpin.
+record's end LSN, mark the buffers dirty, unpin. The last three steps are
+``PageChangeLogger.log`` (access/env.py): for an index created by its running transaction under
+wal_level=minimal it skips the record and stamps a fake LSN, new for every change, so the cache
+below still sees each change.
 
 Decoded-page cache: binary search wants decoded keys, and decoding a key costs microseconds, so
 each page's decoded entries are cached keyed on (relation, block) and validated by the page LSN:
@@ -48,6 +51,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.access import nbtree_page as btpage
+from mirrordb.access.env import PageChangeLogger
 from mirrordb.access.nbtree_page import (
     BTP_LEAF, BTP_META, BTP_ROOT, BTREE_METAPAGE, P_FIRSTKEY, P_HIKEY, P_NONE, HeapTid, MetaData,
     Opaque,
@@ -270,16 +274,21 @@ class BTree:
     ``unique`` is recorded for the caller: the tree itself accepts equal keys (dead versions of a
     unique key must coexist with live ones under MVCC), and the caller checks uniqueness with
     ``find_equal`` before ``insert`` while holding ``pool.lock``. ``name`` appears in messages.
+    ``change_logger`` ends every page change (the engine passes its own, which knows which
+    relations skip WAL under wal_level=minimal); without one, every change is WAL-logged.
     """
 
     def __init__(self, pool: BufferPool, wal: WalWriter, rnode: RelFileNode,
-                 key_types: Sequence[int], unique: bool, *, name: str | None = None) -> None:
+                 key_types: Sequence[int], unique: bool, *, name: str | None = None,
+                 change_logger: PageChangeLogger | None = None) -> None:
         if not 1 <= len(key_types) <= btpage.INDEX_MAX_KEYS:
             raise ProgramLimitExceeded(
                 f"cannot use more than {btpage.INDEX_MAX_KEYS} columns in an index"
                 if key_types else "an index needs at least one key column", sqlstate="54011")
         self.pool = pool
         self.wal = wal
+        self.change_logger = change_logger if change_logger is not None else \
+            PageChangeLogger(pool, wal)
         self.rnode = rnode
         self.key_types = tuple(key_types)
         self.unique = unique
@@ -543,24 +552,27 @@ class BTree:
     # -- WAL-logged page changes ------------------------------------------------------------------
 
     def _log_change(self, info: int, changes: Sequence[tuple[Buffer, BlockOp]]) -> int:
-        """Apply each op to its pinned page and log them as one record (a critical section)."""
+        """Apply each op to its pinned page and log them as one record (a critical section).
+
+        Returns the LSN now on every changed page: the record's end, or the fake LSN of a
+        change whose WAL is skipped (wal_level=minimal, see access/env.py)."""
         registrations = [
             BlockRegistration(block_id, self.rnode, MAIN_FORKNUM, _block_of(buffer), buffer.page,
                               block_op.encode(),
                               REGBUF_STANDARD | (REGBUF_WILL_INIT if block_op.will_init else 0))
             for block_id, (buffer, block_op) in enumerate(changes)]
+        buffers = [buffer for buffer, _ in changes]
         try:
             for buffer, block_op in changes:
                 block_op.apply(buffer.page)
-            end_lsn = self.wal.insert(RM_MIRRORDB_BTREE_ID, info, b"", registrations)
-            for buffer, _ in changes:
-                pagelib.set_lsn(buffer.page, end_lsn)
-                self.pool.mark_dirty(buffer)
+            self.change_logger.log(RM_MIRRORDB_BTREE_ID, info, b"", registrations, buffers)
+        except InvariantViolation:
+            raise       # the logger's own verdict, already naming the failure as its cause
         except BaseException as error:
             raise InvariantViolation(
                 f'index "{self.name}": failure inside a WAL critical section; pages may be '
                 "changed without WAL, the server must stop") from error
-        return end_lsn
+        return pagelib.get_lsn(buffers[0].page)
 
     # -- lookups ----------------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ Page layout: a standard page with one item::
     is_called   u8    then 7 zero bytes
 
 WAL record (resource manager ``mirrordb_sequence``, id 130): ``SEQ_LOG`` 0x00, block 0 with
-REGBUF_WILL_INIT and the item as data; redo rebuilds the page from it.
+REGBUF_WILL_INIT and the item as data; redo rebuilds the page from it. A sequence created by a
+running transaction under wal_level=minimal skips the record (and its flush) until that
+transaction commits, as PostgreSQL's RelationNeedsWAL does (access/env.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.common.lsn import INVALID_LSN
 from mirrordb.recovery.redo import RedoContext, register_redo
 from mirrordb.storage import page as pagelib
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
@@ -84,16 +87,14 @@ class SequenceAccess:
                 buffer = pool.read_buffer(rnode, MAIN_FORKNUM, 0)
             try:
                 page_set_sequence(buffer.page, last_value, is_called)
-                end_lsn = self.env.wal.insert(
+                end_lsn = self.env.changes.log(
                     RM_MIRRORDB_SEQUENCE_ID, XLOG_SEQ_LOG, b"",
                     [BlockRegistration(0, rnode, MAIN_FORKNUM, 0, buffer.page,
                                        _ITEM.pack(last_value, is_called),
-                                       REGBUF_STANDARD | REGBUF_WILL_INIT)])
-                pagelib.set_lsn(buffer.page, end_lsn)
-                pool.mark_dirty(buffer)
+                                       REGBUF_STANDARD | REGBUF_WILL_INIT)], [buffer])
             finally:
                 pool.release(buffer)
-        if flush:
+        if flush and end_lsn != INVALID_LSN:
             self.env.wal.flush(end_lsn)
 
     def _state(self, rnode: RelFileNode, params: SequenceParams) -> _State:

@@ -13,9 +13,10 @@
 ``Transaction`` is one session's transaction: isolation level, snapshot per statement (READ
 COMMITTED) or per transaction (REPEATABLE READ), the savepoint stack, command ids.
 
-Commit protocol (synchronous): insert the commit record, flush the WAL up to its end, then under the
-manager's lock mark the xid and its subxids committed in the commit log and remove the proc (so a
-snapshot never sees a half-committed transaction). With ``synchronous_commit = off`` the flush is
+Commit protocol (synchronous): make the relations the transaction created durable if their changes
+skipped WAL (wal_level=minimal, ``sync_relation_files``), insert the commit record, flush the WAL
+up to its end, then under the manager's lock mark the xid and its subxids committed in the commit
+log and remove the proc (so a snapshot never sees a half-committed transaction). With ``synchronous_commit = off`` the flush is
 left to the WAL writer. Abort: insert an abort record (no flush needed), mark aborted, remove.
 Transactions that never wrote have no xid and write no WAL.
 """
@@ -90,6 +91,9 @@ class TransactionManager:
         self._row_locks: dict[tuple[RelFileNode, int, int], dict[int, RowLockMode]] = {}
         self.horizon_hooks: list[Callable[[], int | None]] = []
         self.drop_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
+        # Makes relations created by a committing transaction durable before its commit record
+        # (under wal_level=minimal their changes skipped WAL: access/env.py).
+        self.sync_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
 
     # -- procs and xids ---------------------------------------------------------------------
 
@@ -415,6 +419,7 @@ class Transaction:
         end_lsn = 0
         xids = self.all_xids()
         if self.top.xid:
+            self._sync_created_relations()
             end_lsn = self._write_commit_record(xids[1:], self.top.dropped_relations)
             if self.manager.wal is not None and self.manager.synchronous_commit:
                 self.manager.wal.flush(end_lsn)
@@ -437,6 +442,14 @@ class Transaction:
         self.subtransactions.clear()
         self.manager.unregister(self.proc)
         self._drop_files(created)
+
+    def _sync_created_relations(self) -> None:
+        """Relations this transaction created and keeps must be durable before its commit
+        record (PostgreSQL's smgrDoPendingSyncs); those it also dropped are not synced."""
+        dropped = set(self.top.dropped_relations)
+        kept = [rnode for rnode in self.top.created_relations if rnode not in dropped]
+        if kept:
+            self.manager.sync_relation_files(kept)
 
     def _write_commit_record(self, subxids: list[int], dropped: list[RelFileNode]) -> int:
         manager = self.manager
