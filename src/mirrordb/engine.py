@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mirrordb.access import clog as cloglib
@@ -167,9 +167,14 @@ class Engine:
         return BTree(self.pool, self.wal, index.rnode, [c.type_oid for c in index.columns],
                      unique=False, change_logger=self.env.changes)
 
-    def begin(self, isolation: str = "read committed", read_only: bool = False) -> Txn:
+    def in_recovery(self) -> bool:
+        """Whether this server is replaying WAL (a standby): then only reads are allowed."""
+        return bool(getattr(self, "standby_mode", False))
+
+    def begin(self, isolation: str = "read committed", read_only: bool = False,
+              check_for_interrupts: Callable[[], None] | None = None) -> Txn:
         level = IsolationLevel(isolation if isolation != "serializable" else "repeatable read")
-        return Txn(self, Transaction(self.xacts, level, read_only))
+        return Txn(self, Transaction(self.xacts, level, read_only, check_for_interrupts))
 
     def vacuum(self, table: str | None = None) -> list[VacuumStats]:
         """VACUUM one table, or every table (outside a transaction block, as in PostgreSQL)."""
@@ -573,6 +578,48 @@ class Txn:
         relation = self.relation(name, RELKIND_SEQUENCE)
         params = self.engine.relcache.sequence_params(relation, self.transaction)
         self.engine.sequences.setval(relation.rnode, params, value, is_called)
+
+    # -- used by the SQL layer ------------------------------------------------------------------
+
+    def index_scan_relation(self, index: Relation, table: Relation,
+                            low: tuple[object, ...] | None, high: tuple[object, ...] | None,
+                            low_inclusive: bool = True, high_inclusive: bool = True
+                            ) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+        """``index_scan`` for a planner that already holds both descriptors."""
+        tree = self.engine.btree(index)
+        heap, transaction = self.engine.heap, self.transaction
+        snapshot = transaction.snapshot
+        assert snapshot is not None
+        for _, tid in tree.scan(low, high, low_inclusive, high_inclusive):
+            values = heap.fetch(table, transaction, snapshot, tid)
+            if values is not None:
+                yield tid, values
+
+    def fetch_latest(self, table: Relation, tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:
+        """The newest committed version of the row that ``tid`` was a version of, or None if the
+        row was deleted: what READ COMMITTED re-checks after waiting for a concurrent update."""
+        from mirrordb.storage import tuple as tuplelib
+        heap = self.engine.heap
+        latest = heap.latest_version(table, tid)
+        item = heap._read_item(table, latest)
+        if item is None:
+            return None
+        header = tuplelib.read_header(item)
+        if header.xmax and header.xmax not in self.transaction.own.xids and \
+                self.engine.xacts.did_commit(header.xmax):
+            return None
+        return latest, table.codec.decode(*tuplelib.tuple_data(item))
+
+    def set_column_default(self, table: Relation, attnum: int, expression: str) -> None:
+        """Record a column default in pg_attrdef (``expression`` is the planner's stored form)."""
+        self._insert_catalog(boot.PG_ATTRDEF, [table.oid, attnum, expression])
+        self.transaction.command_counter_increment()
+
+    def column_defaults(self, table: Relation) -> dict[int, str]:
+        """attnum -> stored default expression, for the table's columns that have one."""
+        return {int(values[1]): str(values[2])  # type: ignore[call-overload]
+                for _, values in self.engine.relcache.rows(boot.PG_ATTRDEF, self.transaction)
+                if values[0] == table.oid}
 
 
 __all__ = ["Engine", "Txn", "Column", "SequenceParams", "WalCorrupted"]
