@@ -1,0 +1,1 @@
+"""SQL: parse (pglast), plan, execute against the storage engine; one Session per connection."""

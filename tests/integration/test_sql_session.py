@@ -1,0 +1,146 @@
+"""The SQL layer end to end without the wire: a Session over a real engine on a fresh cluster."""
+
+from __future__ import annotations
+
+import decimal
+
+import pytest
+
+from mirrordb.common.errors import MirrordbError
+from mirrordb.engine import Engine
+from mirrordb.server.config import SessionSettings
+from mirrordb.sql.session import Session
+
+
+@pytest.fixture
+def session(cluster):
+    engine = Engine.open(str(cluster))
+    s = Session(engine, "postgres", "postgres", SessionSettings(engine.settings))
+    yield s
+    s.terminate()
+    engine.close()
+
+
+def run(session: Session, sql: str) -> list[tuple[str, list[tuple]]]:
+    """Every statement's (tag, rows) as a simple Query message would produce them."""
+    out = []
+    try:
+        for result in session.simple_query(sql):
+            rows = list(result.rows)
+            out.append((result.tag(len(rows)), rows))
+    except MirrordbError:
+        session.on_error()
+        raise
+    session.end_implicit()
+    return out
+
+
+def rows(session: Session, sql: str) -> list[tuple]:
+    return run(session, sql)[-1][1]
+
+
+def error(session: Session, sql: str) -> MirrordbError:
+    with pytest.raises(MirrordbError) as caught:
+        run(session, sql)
+    return caught.value
+
+
+def test_create_insert_select(session):
+    run(session, "create table items (id serial primary key, name text not null, "
+                 "price numeric(10,2) default 1.5, qty int)")
+    result = run(session, "insert into items (name, qty) values ('a', 3), ('b', 5) "
+                          "returning id, price")
+    assert result == [("INSERT 0 2", [(1, decimal.Decimal("1.50")), (2, decimal.Decimal("1.50"))])]
+    assert rows(session, "select name, qty * 2 from items where id = 2") == [("b", 10)]
+    assert rows(session, "select count(*), sum(qty), max(name) from items") == [(2, 8, "b")]
+    assert run(session, "update items set qty = qty + 1 where name = 'a'")[0][0] == "UPDATE 1"
+    assert rows(session, "select qty from items order by id") == [(4,), (5,)]
+    assert run(session, "delete from items where qty > 4")[0][0] == "DELETE 1"
+    assert rows(session, "select id, name from items") == [(1, "a")]
+
+
+def test_errors_have_postgres_codes(session):
+    run(session, "create table t (id int primary key, v text)")
+    run(session, "insert into t values (1, 'x')")
+    assert error(session, "insert into t values (1, 'y')").sqlstate == "23505"
+    assert error(session, "insert into t values (null, 'y')").sqlstate == "23502"
+    assert error(session, "select nope from t").sqlstate == "42703"
+    assert error(session, "select * from missing").sqlstate == "42P01"
+    assert error(session, "selec 1").sqlstate == "42601"
+    assert error(session, "select 1/0").sqlstate == "22012"
+    assert error(session, "create table t (a int)").sqlstate == "42P07"
+
+
+def test_transaction_blocks(session):
+    run(session, "create table t (id int)")
+    run(session, "begin; insert into t values (1); rollback")
+    assert rows(session, "select count(*) from t") == [(0,)]
+    run(session, "begin")
+    run(session, "insert into t values (2)")
+    assert session.transaction_status == "T"
+    with pytest.raises(MirrordbError):
+        run(session, "select 1/0")
+    assert session.transaction_status == "E"
+    assert error(session, "select 1").sqlstate == "25P02"
+    assert run(session, "commit")[0][0] == "ROLLBACK"
+    assert rows(session, "select count(*) from t") == [(0,)]
+    run(session, "begin; insert into t values (3); savepoint s; insert into t values (4); "
+                 "rollback to savepoint s; commit")
+    assert rows(session, "select id from t") == [(3,)]
+
+
+def test_joins_subqueries_grouping(session):
+    run(session, "create table a (id int primary key, g text); "
+                 "create table b (a_id int, amount int)")
+    run(session, "insert into a values (1, 'x'), (2, 'x'), (3, 'y')")
+    run(session, "insert into b values (1, 10), (1, 5), (2, 7)")
+    assert rows(session, "select a.id, sum(b.amount) from a join b on a.id = b.a_id "
+                         "group by a.id order by a.id") == [(1, 15), (2, 7)]
+    assert rows(session, "select a.id, b.amount from a left join b on a.id = b.a_id "
+                         "where a.id = 3") == [(3, None)]
+    assert rows(session, "select id from a where id in (select a_id from b) order by 1") == \
+        [(1,), (2,)]
+    assert rows(session, "select id from a where not exists (select 1 from b where "
+                         "b.a_id = a.id)") == [(3,)]
+    assert rows(session, "select g, count(*) from a group by g having count(*) > 1") == \
+        [("x", 2)]
+    assert rows(session, "select (select max(amount) from b), coalesce(null, 'z'), "
+                         "case when 1 > 2 then 'no' else 'yes' end") == [(10, "z", "yes")]
+    assert rows(session, "select distinct g from a order by g desc") == [("y",), ("x",)]
+    assert rows(session, "select id from a union select a_id from b order by 1 limit 2 "
+                         "offset 1") == [(2,), (3,)]
+
+
+def test_index_scan_is_chosen_and_correct(session):
+    run(session, "create table t (id int primary key, v int)")
+    run(session, "insert into t select g, g * 10 from generate_series(1, 200) g")
+    plan = [r[0] for r in rows(session, "explain select v from t where id = 42")]
+    assert any("Index Scan" in line for line in plan), plan
+    assert rows(session, "select v from t where id = 42") == [(420,)]
+    assert rows(session, "select count(*) from t where id between 10 and 19") == [(10,)]
+    assert rows(session, "select count(*) from t where id > 195") == [(5,)]
+
+
+def test_extended_protocol_with_parameters(session):
+    run(session, "create table t (id int primary key, name text)")
+    session.parse_message("ins", "insert into t values ($1, $2)", [])
+    assert session.prepared["ins"].param_types == [23, 25]
+    session.bind("", "ins", [0], [b"7", b"seven"], [])
+    result, batch, finished = session.execute_portal("", 0)
+    assert finished and result.tag(0) == "INSERT 0 1"
+    session.sync()
+    session.parse_message("sel", "select name from t where id = $1", [])
+    session.bind("p", "sel", [], [b"7"], [])
+    result, batch, finished = session.execute_portal("p", 0)
+    assert batch == [("seven",)]
+    session.sync()
+
+
+def test_on_conflict_and_sequences(session):
+    run(session, "create table t (id int primary key)")
+    run(session, "insert into t values (1)")
+    assert run(session, "insert into t values (1), (2) on conflict do nothing")[0][0] == \
+        "INSERT 0 1"
+    run(session, "create sequence s")
+    assert rows(session, "select nextval('s'), nextval('s'), currval('s')") == [(1, 2, 2)]
+    assert error(session, "select foo from (select 1) x").sqlstate == "42703"
