@@ -71,7 +71,7 @@ class FakeBackend:
                     continue
                 self.handle(event)
                 self.sock.sendall(self.conn.data_to_send())
-        except BaseException as error:  # reported to the test thread
+        except BaseException as error:  # noqa: BLE001 -- reported to the test thread
             self.seen.errors.append(error)
         finally:
             self.sock.close()
@@ -151,7 +151,7 @@ class FakeBackend:
         elif isinstance(event, m.Sync):
             self.conn.send(m.ReadyForQuery(self.transaction))
         else:
-            raise AssertionError(f"unexpected message {event!r}")
+            raise TypeError(f"unexpected message {event!r}")
 
 
 @dataclass

@@ -19,7 +19,7 @@ def header(type_code: str, length: int) -> bytes:
 
 
 def events(conn: ClientConnection) -> list[object]:
-    found = []
+    found: list[object] = []
     while (event := conn.next_event()) is not None:
         found.append(event)
     return found

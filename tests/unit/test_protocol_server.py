@@ -24,7 +24,7 @@ def header(type_code: str, length: int) -> bytes:
 
 
 def events(conn: ServerConnection) -> list[object]:
-    found = []
+    found: list[object] = []
     while (event := conn.next_event()) is not None:
         found.append(event)
     return found
@@ -58,7 +58,6 @@ def test_ssl_refused_then_startup_then_trust() -> None:
     assert conn.next_event() is None
     conn.receive_data(STARTUP.encode()[7:])
     assert conn.next_event() == STARTUP
-    assert conn.phase is ServerPhase.STARTUP
     conn.authentication_done()
     assert conn.phase is ServerPhase.READY
 

@@ -83,7 +83,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, TypeAlias, cast
 
 from mirrordb.common.errors import MirrordbError, ProtocolViolation, invariant
 from mirrordb.protocol.wire import (
@@ -1351,14 +1351,14 @@ FrontendDecoder: TypeAlias = Callable[[BodyReader], FrontendMessage]
 BackendDecoder: TypeAlias = Callable[[BodyReader], BackendMessage]
 
 FRONTEND_DECODERS: Mapping[int, FrontendDecoder] = {
-    ord(cls.type_byte): cls.decode_body  # type: ignore[attr-defined]
+    ord(cls.type_byte): cast(FrontendDecoder, cls.decode_body)
     for cls in (Query, Parse, Bind, Describe, Execute, Sync, Flush, Close, CopyData, CopyDone,
                 CopyFail, Terminate, FunctionCall, PasswordMessage)
 }
 
 BACKEND_DECODERS: Mapping[int, BackendDecoder] = {
     ord("R"): _decode_authentication,
-    **{ord(cls.type_byte): cls.decode_body  # type: ignore[attr-defined]
+    **{ord(cls.type_byte): cast(BackendDecoder, cls.decode_body)
        for cls in (ParameterStatus, BackendKeyData, ReadyForQuery, RowDescription, DataRow,
                    CommandComplete, EmptyQueryResponse, ErrorResponse, NoticeResponse,
                    ParseComplete, BindComplete, CloseComplete, NoData, ParameterDescription,

@@ -253,7 +253,8 @@ class ServerConnection:
         violation.fatal = True
         return violation
 
-    def _end_of_input(self, violation_text: str, sqlstate: str | None = None) -> ServerEvent | None:
+    def _end_of_input(self, violation_text: str,
+                      sqlstate: str | None = None) -> ConnectionClosed | None:
         """None while more bytes may come; at end of input a clean close or a violation."""
         if not self._input.end_of_input:
             return None
@@ -326,7 +327,7 @@ class ServerConnection:
             return text, text, CONNECTION_FAILURE
         return "unexpected EOF within message length word", "incomplete message from client", None
 
-    def _read_typed_message(self) -> ServerEvent | None:
+    def _read_typed_message(self) -> FrontendMessage | ConnectionClosed | None:
         if self._input.available == 0:
             return self._end_of_input("unreachable: no byte is buffered")
         type_byte = self._input.byte_at(0)
