@@ -1,11 +1,12 @@
 """A throw-away PostgreSQL 15 cluster for the authentication compatibility tests.
 
 ``initdb`` runs as an unprivileged user (PostgreSQL refuses root: when the tests run as root the
-cluster belongs to the ``postgres`` account and every tool runs through ``runuser``). SQL runs in
+cluster belongs to the ``postgres`` account and every tool runs through ``setpriv``). SQL runs in
 single-user mode (``postgres --single``), which needs no port and no server process; each value
 comes back hex-encoded so quotes and newlines cannot confuse the parsing of its output.
-``start_server`` runs a real postmaster on a Unix socket in the cluster directory when a test
-needs a live server.
+``PgCluster.server()`` runs a real postmaster on a Unix socket in the cluster directory when a
+test needs a live server, and ``raw_login`` logs in to it speaking the protocol by hand, so that
+mirrordb.auth's own client code answers the server's authentication requests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import pwd
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -37,17 +40,20 @@ def pg_available() -> bool:
         pwd.getpwnam(UNPRIVILEGED_USER)
     except KeyError:
         return False
-    return shutil.which("runuser") is not None
+    return shutil.which("setpriv") is not None
 
 
 def unavailable_reason() -> str:
     return (f"needs PostgreSQL 15 in {PG_BIN} and, when run as root, a '{UNPRIVILEGED_USER}' "
-            "account and runuser")
+            "account and setpriv")
 
 
 def _as_owner(command: list[str]) -> list[str]:
+    """setpriv switches user and then execs the command, so a process's pid is the tool's own
+    and signals reach it directly."""
     if os.geteuid() == 0:
-        return ["runuser", "-u", UNPRIVILEGED_USER, "--", *command]
+        return ["setpriv", f"--reuid={UNPRIVILEGED_USER}", f"--regid={UNPRIVILEGED_USER}",
+                "--init-groups", "--", *command]
     return command
 
 
@@ -136,9 +142,93 @@ def pg_cluster() -> Iterator[PgCluster]:
             os.chown(root, entry.pw_uid, entry.pw_gid)
         cluster = PgCluster(root)
         subprocess.run(_as_owner([os.path.join(PG_BIN, "initdb"), "-D", cluster.data_dir,
-                                  "-U", "postgres", "-A", "trust", "--no-sync"]),
+                                  "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                                  "--no-sync"]),
                        capture_output=True, check=True, timeout=TOOL_TIMEOUT_S,
                        env={**os.environ, "LC_ALL": "C"})
         yield cluster
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- a raw protocol client, so our own exchanges can talk to the real server --------------------
+
+PROTOCOL_VERSION_3 = 196608
+SOCKET_TIMEOUT_S = 10
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+@dataclass
+class RawLogin:
+    """What one login attempt saw: the authentication request codes, the SASL server-first
+    message if any, and the ErrorResponse's (SQLSTATE, message) if the server refused."""
+
+    request_codes: list[int]
+    server_first: bytes | None
+    error: tuple[str, str] | None
+
+
+def _receive_exactly(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise AssertionError("the server closed the connection")
+        data += chunk
+    return data
+
+
+def receive_message(connection: socket.socket) -> tuple[bytes, bytes]:
+    header = _receive_exactly(connection, 5)
+    length = struct.unpack("!i", header[1:])[0]
+    assert 4 <= length <= MAX_MESSAGE_BYTES, f"message length {length}"
+    return header[:1], _receive_exactly(connection, length - 4)
+
+
+def send_message(connection: socket.socket, kind: bytes, body: bytes) -> None:
+    connection.sendall(kind + struct.pack("!i", len(body) + 4) + body)
+
+
+def error_fields(body: bytes) -> dict[str, str]:
+    return {field[:1].decode(): field[1:].decode() for field in body.split(b"\0") if field}
+
+
+def raw_login(socket_dir: str, user: str, password: str, database: str = "postgres") -> RawLogin:
+    """Log in over the Unix socket, answering each request with mirrordb.auth's own code."""
+    from mirrordb.auth.md5 import md5_response
+    from mirrordb.auth.scram import ScramClientExchange
+
+    login = RawLogin([], None, None)
+    client = ScramClientExchange(user, password)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(SOCKET_TIMEOUT_S)
+        connection.connect(os.path.join(socket_dir, ".s.PGSQL.5432"))
+        parameters = f"user\0{user}\0database\0{database}\0\0".encode()
+        body = struct.pack("!i", PROTOCOL_VERSION_3) + parameters
+        connection.sendall(struct.pack("!i", len(body) + 4) + body)
+        while True:
+            kind, body = receive_message(connection)
+            if kind == b"E":
+                fields = error_fields(body)
+                login.error = (fields["C"], fields["M"])
+                return login
+            if kind == b"Z":
+                return login
+            if kind != b"R":
+                continue
+            code = struct.unpack("!i", body[:4])[0]
+            login.request_codes.append(code)
+            if code == 3:
+                send_message(connection, b"p", password.encode() + b"\0")
+            elif code == 5:
+                send_message(connection, b"p", md5_response(password, user, body[4:8]).encode()
+                             + b"\0")
+            elif code == 10:
+                first = client.client_first()
+                send_message(connection, b"p",
+                             b"SCRAM-SHA-256\0" + struct.pack("!i", len(first)) + first)
+            elif code == 11:
+                login.server_first = body[4:]
+                send_message(connection, b"p", client.client_final(body[4:]))
+            elif code == 12:
+                client.verify_server_final(body[4:])

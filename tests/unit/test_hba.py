@@ -483,3 +483,10 @@ def test_rejection_messages() -> None:
     rule = parse_hba("\n\nhost all all 10.0.0.0/8   md5  # office\n", FILE)[0]
     assert matched_line_detail(rule) == (
         'Connection matched pg_hba.conf line 3: "host all all 10.0.0.0/8   md5  # office"')
+
+
+def test_parse_hba_lines_reports_each_record() -> None:
+    outcomes = hba.parse_hba_lines("# c\nlocal all all trust\n\nlocal all all bogus\n", FILE)
+    assert [type(outcome).__name__ for outcome in outcomes] == ["HbaRule", "HbaError"]
+    assert [outcome.line_number for outcome in outcomes] == [2, 4]
+    assert hba.parse_hba_lines("# nothing\n", FILE) == ()

@@ -6,7 +6,8 @@ is fatal: "could not load pg_hba.conf"). Each backend, once it has read the star
 asks ``match_hba`` which rule applies and then runs that rule's method; the exchanges themselves
 live in ``scram.py`` and ``md5.py`` and the backend sends the protocol messages. When no rule
 matches, the backend reports ``no_match_message(...)``; a matching ``reject`` rule is reported
-with ``reject_message(...)``. Everything here is pure except ``load_hba`` (reads the file) and
+with ``reject_message(...)``; the pg_hba_file_rules view can be built on ``parse_hba_lines``.
+Everything here is pure except ``load_hba`` (reads the file) and
 ``local_interfaces`` (asks the kernel for this host's addresses, for ``samehost``/``samenet``).
 
 The file format (PostgreSQL 15, ``hba.c``):
@@ -189,21 +190,28 @@ def load_hba(path: str | os.PathLike[str]) -> tuple[HbaRule, ...]:
 
 def parse_hba(text: str, file_name: str) -> tuple[HbaRule, ...]:
     """Parse a whole file; raise the first bad line's error, all of them in ``all_errors``."""
-    rules: list[HbaRule] = []
-    errors: list[HbaError] = []
+    outcomes = parse_hba_lines(text, file_name)
+    errors = [outcome for outcome in outcomes if isinstance(outcome, HbaError)]
+    if errors:
+        errors[0].all_errors = tuple(errors)
+        raise errors[0]
+    if not outcomes:
+        raise HbaError(f'configuration file "{file_name}" contains no entries', file_name=file_name)
+    return tuple(outcome for outcome in outcomes if isinstance(outcome, HbaRule))
+
+
+def parse_hba_lines(text: str, file_name: str) -> tuple[HbaRule | HbaError, ...]:
+    """Every record of the file, parsed or refused, in order: what PostgreSQL's
+    pg_hba_file_rules view shows (one row per line that is not blank or a comment)."""
+    outcomes: list[HbaRule | HbaError] = []
     for line_number, line in _logical_lines(text):
         try:
             fields = _split_fields(line, file_name, line_number)
             if fields:
-                rules.append(_RuleParser(file_name, line_number, line, fields).parse())
+                outcomes.append(_RuleParser(file_name, line_number, line, fields).parse())
         except HbaError as error:
-            errors.append(error)
-    if errors:
-        errors[0].all_errors = tuple(errors)
-        raise errors[0]
-    if not rules:
-        raise HbaError(f'configuration file "{file_name}" contains no entries', file_name=file_name)
-    return tuple(rules)
+            outcomes.append(error)
+    return tuple(outcomes)
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
