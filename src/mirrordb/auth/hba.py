@@ -495,7 +495,9 @@ def match_hba(rules: Iterable[HbaRule], *, conn_type: str, ssl: bool, gss: bool,
     """The first rule that matches the connection (PostgreSQL's check_hba), or None.
 
     ``conn_type`` is 'local' (Unix socket, ``address`` None) or 'host' (TCP, ``address`` the
-    peer). ``is_replication`` means a physical walsender (``replication=true``): it matches only
+    peer); ``ssl`` says the connection uses TLS, ``gss`` that it uses GSSAPI encryption (both
+    always False in mirrordb today, which answers 'N' to SSLRequest and GSSENCRequest).
+    ``is_replication`` means a physical walsender (``replication=true``): it matches only
     the ``replication`` keyword, and ``all`` does not match it; a logical walsender
     (``replication=database``) is an ordinary connection here. ``user_roles`` is every role the
     user is a member of, directly or not, including the user itself, but without superuser's
