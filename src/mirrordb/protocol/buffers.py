@@ -15,6 +15,7 @@ by every ``data_to_send()``; ``pending_bytes`` lets the owner flush before it gr
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from mirrordb.common.errors import invariant
@@ -23,6 +24,8 @@ RECEIVE_CHUNK_LIMIT_BYTES = 16 * 1024 * 1024  # largest single receive_data() ar
 LARGEST_MESSAGE_BYTES = 0x3FFFFFFE + 1  # PostgreSQL's large message limit plus the type byte
 INPUT_BUFFER_LIMIT_BYTES = LARGEST_MESSAGE_BYTES + RECEIVE_CHUNK_LIMIT_BYTES
 COMPACT_AFTER_BYTES = 64 * 1024  # consumed prefix size that makes the input buffer shift
+TYPED_HEADER = struct.Struct("!BI")  # type byte | Int32 length
+assert TYPED_HEADER.size == 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,11 @@ class InputBuffer:
         """The byte ``index`` positions past the read offset (the caller checked ``available``)."""
         return self._data[self._start + index]
 
+    def header(self) -> tuple[int, int]:
+        """(type byte, Int32 length) of the typed message at the read offset (5 bytes buffered)."""
+        type_byte, length = TYPED_HEADER.unpack_from(self._data, self._start)
+        return int(type_byte), int(length)
+
     def peek(self, count: int) -> bytes:
         return bytes(self._data[self._start:self._start + count])
 
@@ -67,6 +75,15 @@ class InputBuffer:
         invariant(count <= self.available, f"take({count}) with {self.available} bytes buffered")
         value = bytes(self._data[self._start:self._start + count])
         self._start += count
+        self._compact()
+        return value
+
+    def take_after(self, skip_count: int, count: int) -> bytes:
+        """Skip ``skip_count`` bytes (a header), then take ``count`` (its body)."""
+        start = self._start + skip_count
+        invariant(start + count <= len(self._data), "take_after beyond the buffered bytes")
+        value = bytes(self._data[start:start + count])
+        self._start = start + count
         self._compact()
         return value
 

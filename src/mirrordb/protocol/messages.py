@@ -192,21 +192,6 @@ def _check_kind(kind: str) -> bytes:
     return kind.encode()
 
 
-# -- decoding helpers -------------------------------------------------------------------------------
-
-
-def _int16_values(reader: BodyReader) -> tuple[int, ...]:
-    return tuple(reader.int16() for _ in range(reader.count16()))
-
-
-def _oid_values(reader: BodyReader) -> tuple[int, ...]:
-    return tuple(reader.uint32() for _ in range(reader.count16()))
-
-
-def _nullable_list(reader: BodyReader) -> tuple[bytes | None, ...]:
-    return tuple(reader.nullable() for _ in range(reader.count16()))
-
-
 # -- base classes -----------------------------------------------------------------------------------
 
 
@@ -434,7 +419,7 @@ class Parse(FrontendMessage):
     def decode_body(cls, reader: BodyReader) -> Parse:
         statement = reader.string()
         query = reader.string()
-        oids = _oid_values(reader)
+        oids = reader.oid_array()
         reader.end()
         return cls(statement, query, oids)
 
@@ -463,13 +448,13 @@ class Bind(FrontendMessage):
     def decode_body(cls, reader: BodyReader) -> Bind:
         portal = reader.string()
         statement = reader.string()
-        param_formats = _int16_values(reader)
+        param_formats = reader.int16_array()
         count = reader.count16()
         if len(param_formats) > 1 and len(param_formats) != count:
             raise MalformedBody(f"bind message has {len(param_formats)} parameter formats "
                                 f"but {count} parameters")
-        params = tuple(reader.nullable() for _ in range(count))
-        result_formats = _int16_values(reader)
+        params = reader.nullable_values(count)
+        result_formats = reader.int16_array()
         reader.end()
         return cls(portal, statement, param_formats, params, result_formats)
 
@@ -654,8 +639,8 @@ class FunctionCall(FrontendMessage):
     @classmethod
     def decode_body(cls, reader: BodyReader) -> FunctionCall:
         function_oid = reader.uint32()
-        formats = _int16_values(reader)
-        arguments = _nullable_list(reader)
+        formats = reader.int16_array()
+        arguments = reader.nullable_array()
         result_format = reader.int16()
         reader.end()
         return cls(function_oid, formats, arguments, result_format)
@@ -956,7 +941,7 @@ class DataRow(BackendMessage):
 
     @classmethod
     def decode_body(cls, reader: BodyReader) -> DataRow:
-        values = _nullable_list(reader)
+        values = reader.nullable_array()
         reader.end()
         return cls(values)
 
@@ -1077,7 +1062,7 @@ class ParameterDescription(BackendMessage):
 
     @classmethod
     def decode_body(cls, reader: BodyReader) -> ParameterDescription:
-        oids = _oid_values(reader)
+        oids = reader.oid_array()
         reader.end()
         return cls(oids)
 
@@ -1098,7 +1083,7 @@ class _CopyResponseMixin:
     def decode_body(cls, reader: BodyReader) -> _CopyResponseMixin:
         overall = reader.byte()
         overall = overall - 256 if overall > 127 else overall  # Int8 is signed
-        formats = _int16_values(reader)
+        formats = reader.int16_array()
         reader.end()
         return cls(overall, formats)  # type: ignore[call-arg]
 
@@ -1366,12 +1351,18 @@ BACKEND_DECODERS: Mapping[int, BackendDecoder] = {
                    CopyDone, NegotiateProtocolVersion, NotificationResponse)},
 }
 
+QUERY_TYPE = ord("Q")
 _PQFORMAT_TEXTS = (NO_DATA_LEFT, INSUFFICIENT_DATA_LEFT, INVALID_STRING, INVALID_MESSAGE_FORMAT)
 
 
 def decode_frontend(type_byte: int, body: bytes) -> FrontendMessage:
     """Decode a complete frontend message. An unknown type is fatal ("invalid frontend message
     type N"); a malformed body is not (PostgreSQL answers ERROR and reads on)."""
+    if type_byte == QUERY_TYPE and body and body.find(NUL) == len(body) - 1:
+        try:  # the per-statement hot path; anything unusual takes the general path below
+            return Query(body[:-1].decode())
+        except UnicodeDecodeError:
+            pass
     decoder = FRONTEND_DECODERS.get(type_byte)
     if decoder is None:
         raise ProtocolViolation(f"invalid frontend message type {type_byte}", fatal=True,

@@ -55,17 +55,11 @@ from mirrordb.protocol.messages import (
     NEGOTIATE_SSL_CODE,
     BackendMessage,
     CancelRequest,
-    CopyData,
-    CopyDone,
-    CopyFail,
-    Flush,
     FrontendMessage,
     GSSENCRequest,
     SSLRequest,
     StartupMessage,
     StartupPacket,
-    Sync,
-    Terminate,
     decode_frontend,
     decode_startup,
     unsupported_protocol_violation,
@@ -120,11 +114,15 @@ PHASE_MESSAGE_LIMITS: Mapping[ServerPhase, Mapping[int, int]] = {
     P.COPY_BOTH: _limits(large="d", small="cX"),
 }
 
-# Messages a phase reads and drops, as PostgreSQL does.
-DROPPED_MESSAGES: Mapping[ServerPhase, tuple[type, ...]] = {
-    P.READY: (CopyData, CopyDone, CopyFail),
-    P.COPY_IN: (Flush, Sync),
+# Message types a phase reads and drops, as PostgreSQL does (their bodies are not examined).
+NOTHING_DROPPED: frozenset[int] = frozenset()
+DROPPED_MESSAGE_TYPES: Mapping[ServerPhase, frozenset[int]] = {
+    P.READY: frozenset(b"dcf"),
+    P.COPY_IN: frozenset(b"HS"),
 }
+TERMINATE_TYPE = ord("X")
+COPY_DONE_TYPE = ord("c")
+PHASE_CHANGING_TYPES = frozenset(b"Xcf")  # Terminate; CopyDone/CopyFail end or mark a COPY
 
 ServerEvent = FrontendMessage | StartupPacket | ConnectionClosed
 
@@ -298,59 +296,66 @@ class ServerConnection:
 
     def _next_typed_message(self) -> ServerEvent | None:
         invariant(not self._copy_in_ended, "CopyDone/CopyFail was read: call end_copy_in() first")
+        limits = PHASE_MESSAGE_LIMITS[self._phase]
+        dropped = DROPPED_MESSAGE_TYPES.get(self._phase, NOTHING_DROPPED)
+        buffer = self._input
         while True:
-            message = self._read_typed_message()
-            if message is None or isinstance(message, ConnectionClosed):
-                return message
-            if not isinstance(message, DROPPED_MESSAGES.get(self._phase, ())):
-                return self._after_message(message)
+            available = buffer.available
+            if available < MESSAGE_HEADER_SIZE:
+                if available:
+                    self._check_type(buffer.byte_at(0), limits.get(buffer.byte_at(0)))
+                return self._end_of_input(self._eof_text(inside_length_word=True),
+                                          self._eof_sqlstate())
+            type_byte, length = buffer.header()
+            limit = limits.get(type_byte)
+            if limit is None or self._copy_both_done_received:
+                limit = self._check_type(type_byte, limit)
+            if length < MINIMUM_MESSAGE_LENGTH or length > limit:
+                raise self._fatal(ProtocolViolation("invalid message length",
+                                                    message_type=type_byte))
+            if available <= length:
+                return self._end_of_input(self._eof_text(inside_length_word=False),
+                                          self._eof_sqlstate())
+            body = buffer.take_after(MESSAGE_HEADER_SIZE, length - LENGTH_WORD_SIZE)
+            if type_byte in dropped:  # read and ignored, body unchecked, as PostgreSQL does
+                continue
+            message = decode_frontend(type_byte, body)
+            if type_byte in PHASE_CHANGING_TYPES:
+                self._after_message(type_byte)
+            return message
 
-    def _check_type(self, type_byte: int) -> int:
-        """The length limit for ``type_byte`` in this phase, or a fatal violation."""
-        if self._copy_both_done_received and type_byte != ord("X"):
+    def _check_type(self, type_byte: int, limit: int | None) -> int:
+        """``limit`` if ``type_byte`` may come now (``limit`` is its phase limit), else a fatal
+        violation with PostgreSQL's text."""
+        if self._copy_both_done_received and type_byte != TERMINATE_TYPE:
             raise self._fatal(ProtocolViolation(
                 f'unexpected standby message type "{chr(type_byte)}", after receiving CopyDone',
                 message_type=type_byte))
-        limit = PHASE_MESSAGE_LIMITS[self._phase].get(type_byte)
         if limit is None:
             raise self._fatal(ProtocolViolation(
                 _wrong_type_text(self._phase, type_byte, self._sasl), message_type=type_byte))
         return limit
 
-    def _eof_texts(self) -> tuple[str, str, str | None]:
-        """(EOF inside the length word, EOF inside the body, SQLSTATE) for this phase."""
+    def _eof_text(self, inside_length_word: bool) -> str:
+        """PostgreSQL's complaint about input ending inside a message, for this phase."""
         if self._phase is P.COPY_BOTH:
-            text = "unexpected EOF on standby connection"
-            return text, text, None
+            return "unexpected EOF on standby connection"
         if self._phase is P.COPY_IN:
-            text = "unexpected EOF on client connection with an open transaction"
-            return text, text, CONNECTION_FAILURE
-        return "unexpected EOF within message length word", "incomplete message from client", None
+            return "unexpected EOF on client connection with an open transaction"
+        if inside_length_word:
+            return "unexpected EOF within message length word"
+        return "incomplete message from client"
 
-    def _read_typed_message(self) -> FrontendMessage | ConnectionClosed | None:
-        if self._input.available == 0:
-            return self._end_of_input("unreachable: no byte is buffered")
-        type_byte = self._input.byte_at(0)
-        limit = self._check_type(type_byte)
-        header_eof, body_eof, sqlstate = self._eof_texts()
-        if self._input.available < MESSAGE_HEADER_SIZE:
-            return self._end_of_input(header_eof, sqlstate)
-        (length,) = LENGTH_WORD.unpack(self._input.peek(MESSAGE_HEADER_SIZE)[1:])
-        if length < MINIMUM_MESSAGE_LENGTH or length > limit:
-            raise self._fatal(ProtocolViolation("invalid message length", message_type=type_byte))
-        if self._input.available < 1 + length:
-            return self._end_of_input(body_eof, sqlstate)
-        self._input.skip(MESSAGE_HEADER_SIZE)
-        return decode_frontend(type_byte, self._input.take(length - LENGTH_WORD_SIZE))
+    def _eof_sqlstate(self) -> str | None:
+        return CONNECTION_FAILURE if self._phase is P.COPY_IN else None
 
-    def _after_message(self, message: FrontendMessage) -> FrontendMessage:
-        if isinstance(message, Terminate):
+    def _after_message(self, type_byte: int) -> None:
+        if type_byte == TERMINATE_TYPE:
             self._phase = P.CLOSED
-        elif self._phase is P.COPY_IN and isinstance(message, CopyDone | CopyFail):
-            self._copy_in_ended = True
-        elif self._phase is P.COPY_BOTH and isinstance(message, CopyDone):
+        elif self._phase is P.COPY_IN:
+            self._copy_in_ended = True  # CopyDone or CopyFail
+        elif self._phase is P.COPY_BOTH and type_byte == COPY_DONE_TYPE:
             self._copy_both_done_received = True
-        return message
 
     # -- output --------------------------------------------------------------------------------
 

@@ -133,6 +133,56 @@ class BodyReader:
     def uint32(self) -> int:
         return self._fixed(UINT32)
 
+    def _array(self, item: struct.Struct, item_code: str) -> tuple[int, ...]:
+        """An Int16 count, then that many items of one fixed-size kind (0 and 1 items, the usual
+        cases, without building a format)."""
+        body = self._body
+        cursor = self._cursor + UINT16.size
+        if cursor > len(body):
+            raise MalformedBody(INSUFFICIENT_DATA_LEFT)
+        count = (body[cursor - 2] << 8) | body[cursor - 1]
+        end = cursor + count * item.size
+        if end > len(body):
+            raise MalformedBody(INSUFFICIENT_DATA_LEFT)
+        self._cursor = end
+        if count == 0:
+            return ()
+        if count == 1:
+            return item.unpack_from(body, cursor)
+        return struct.unpack_from(f"!{count}{item_code}", body, cursor)
+
+    def int16_array(self) -> tuple[int, ...]:
+        """Int16 count, then that many Int16 (format codes)."""
+        return self._array(INT16, "h")
+
+    def oid_array(self) -> tuple[int, ...]:
+        """Int16 count, then that many Oids."""
+        return self._array(UINT32, "I")
+
+    def nullable_array(self) -> tuple[bytes | None, ...]:
+        """Int16 count, then that many Byten values (None for length -1)."""
+        return self.nullable_values(self._fixed(UINT16))
+
+    def nullable_values(self, count: int) -> tuple[bytes | None, ...]:
+        """``count`` Byten values (None for length -1)."""
+        body = self._body
+        cursor = self._cursor
+        values: list[bytes | None] = []
+        for _ in range(count):
+            if cursor + INT32.size > len(body):
+                raise MalformedBody(INSUFFICIENT_DATA_LEFT)
+            (length,) = INT32.unpack_from(body, cursor)
+            cursor += INT32.size
+            if length == NULL_VALUE_LENGTH:
+                values.append(None)
+                continue
+            if length < 0 or cursor + length > len(body):
+                raise MalformedBody(INSUFFICIENT_DATA_LEFT)
+            values.append(body[cursor:cursor + length])
+            cursor += length
+        self._cursor = cursor
+        return tuple(values)
+
     def raw(self, length: int) -> bytes:
         if length < 0 or length > self.remaining:
             raise MalformedBody(INSUFFICIENT_DATA_LEFT)
