@@ -19,8 +19,8 @@ Phases and what moves between them (any other move is an ``InvariantViolation`` 
 
 What each phase reads (PostgreSQL 15: postmaster.c, postgres.c, copyfromparse.c, walsender.c):
 
-    STARTUP         untyped packets: SSLRequest / GSSENCRequest (answer with ssl_response() /
-                    gssenc_response() before reading on; after an accepted encryption the caller
+    STARTUP         untyped packets: SSLRequest / GSSENCRequest (answer with ssl_response(),
+                    which answers either, before reading on; after an accepted encryption the caller
                     feeds decrypted bytes to this same object), CancelRequest, StartupMessage.
                     A packet's body is 4 .. 10000 bytes. A second SSLRequest (or GSSENCRequest)
                     after one was answered is refused as an unsupported protocol, as PostgreSQL does.
@@ -205,8 +205,11 @@ class ServerConnection:
     # -- encryption negotiation ----------------------------------------------------------------
 
     def ssl_response(self, accept: bool) -> bytes:
-        """The one byte answering an SSLRequest: ``S`` (TLS follows) or ``N``. Bytes received
-        before the answer are refused (they would bypass TLS), as PostgreSQL refuses them."""
+        """The one byte answering the pending encryption request: for an SSLRequest ``S`` (TLS
+        follows) or ``N``; for a GSSENCRequest ``G`` or ``N``. Bytes received before the answer
+        are refused (they would bypass the encryption), as PostgreSQL refuses them."""
+        if self._awaiting_encryption_answer is GSSENCRequest:
+            return self.gssenc_response(accept)
         return self._answer_encryption(SSLRequest, b"S" if accept else b"N", accept)
 
     def gssenc_response(self, accept: bool = False) -> bytes:
