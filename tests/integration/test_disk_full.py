@@ -9,8 +9,8 @@ Contract checked here:
 * A WAL insert that cannot make room in the WAL buffers after the page was already changed is a
   failure inside a critical section (PostgreSQL PANICs): the engine reports an InvariantViolation
   caused by DiskFull and must stop; the test stops it with ``Engine.crash()``.
-* After restart and crash recovery, every acknowledged commit is there, no unacknowledged rolled-back
-  row is, and the indexes match the table.
+* After restart and crash recovery, every acknowledged commit is there, no unacknowledged
+  rolled-back row is, and the indexes match the table.
 """
 
 from __future__ import annotations
