@@ -6,15 +6,21 @@ writer and checkpointer threads. ``engine.begin()`` returns a ``Txn`` whose meth
 operations: DDL (create/drop table, index, sequence; truncate), DML (insert, update, delete, lock),
 reads (fetch, scan, index lookups), savepoints, commit and abort. ``engine.close()`` writes a
 shutdown checkpoint; ``engine.crash()`` (tests only) drops everything without one.
+``Engine.open(datadir, standby_mode=True)`` instead replays the WAL in pg_wal in archive recovery
+and stays in recovery (``engine.startup``: replay more with ``replay_available()``, consistency in
+``startup.state``); no WAL is written and no background thread runs. pg_control changes go
+through ``update_control``.
 
 Relation names are unqualified; every user relation lives in schema ``public`` of the one database.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,7 +40,7 @@ from mirrordb.common.errors import (DuplicateObject, MirrordbError, UndefinedObj
 from mirrordb.settings import Settings
 from mirrordb.storage import datum
 from mirrordb.storage.bufmgr import BufferPool
-from mirrordb.storage.control import read_control_file
+from mirrordb.storage.control import ControlFile, read_control_file, write_control_file
 from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
 from mirrordb.storage.smgr import StorageManager
 from mirrordb.wal import payloads
@@ -63,10 +69,11 @@ class EngineServices:
 class Engine:
     """One running server's storage engine (see the module docstring)."""
 
-    def __init__(self, datadir: str, settings: Settings) -> None:
+    def __init__(self, datadir: str, settings: Settings, *, standby_mode: bool = False) -> None:
         from mirrordb.recovery import startup
         self.datadir = os.path.abspath(datadir)
         self.settings = settings
+        self.control_lock = threading.Lock()
         self.control = read_control_file(self.datadir)
         self._build_services()
         self.relcache = RelationCache(self.heap)
@@ -75,8 +82,14 @@ class Engine:
         self._oid_logged_until = self.next_oid
         self._ddl_lock = threading.RLock()
         self._vacuum_lock = threading.Lock()
-        self.recovery = startup.recover(self)
-        self._start_background()
+        self.standby_mode = standby_mode
+        self.startup: startup.Startup | None = None
+        self.recovery: startup.RecoveryResult | None = None
+        if standby_mode:
+            self._start_archive_recovery()
+        else:
+            self.recovery = startup.recover(self)
+            self._start_background()
 
     # -- assembly -----------------------------------------------------------------------------
 
@@ -117,12 +130,36 @@ class Engine:
             self.wal.start_background_flusher(int(self.settings.get("wal_writer_delay")))  # type: ignore
         self.checkpointer.start()
 
+    def _start_archive_recovery(self) -> None:
+        """Standby mode: replay the WAL in pg_wal and stay in recovery (no WAL is written, no
+        background thread runs); whoever delivers more WAL calls ``startup.replay_available()``.
+        Hot standby queries may start once ``startup.state.consistent``."""
+        from mirrordb.recovery.startup import Startup
+        self.startup = Startup(self, archive_recovery=True)
+        self.startup.begin()
+        self.startup.replay_available()
+
     @classmethod
-    def open(cls, datadir: str, overrides: dict[str, str] | None = None) -> Engine:
-        return cls(datadir, Settings(overrides, datadir))
+    def open(cls, datadir: str, overrides: dict[str, str] | None = None, *,
+             standby_mode: bool = False) -> Engine:
+        return cls(datadir, Settings(overrides, datadir), standby_mode=standby_mode)
+
+    def update_control(self, **changes: object) -> ControlFile:
+        """Change fields of pg_control and rewrite it durably (PostgreSQL's UpdateControlFile
+        under ControlFileLock: read-modify-write under ``control_lock``; the time is updated)."""
+        with self.control_lock:
+            self.control = dataclasses.replace(self.control, time_s=int(time.time()),
+                                               **changes)  # type: ignore[arg-type]
+            write_control_file(self.datadir, self.control)
+            return self.control
 
     def close(self) -> None:
-        """Clean shutdown: stop background threads, shutdown checkpoint, close files."""
+        """Clean shutdown: stop background threads, shutdown checkpoint, close files. In
+        standby mode: write the replayed pages and leave pg_control "shut down in recovery"."""
+        if self.startup is not None and self.startup.in_recovery:
+            self.startup.shutdown()
+            self._close_files()
+            return
         self.checkpointer.stop()
         self.wal.stop_background_flusher()
         self.checkpointer.checkpoint(shutdown=True)

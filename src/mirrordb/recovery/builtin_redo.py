@@ -5,7 +5,9 @@ Storage, Standby and CLOG.
   restores a page; SWITCH, NOOP, END_OF_RECOVERY, PARAMETER_CHANGE change no page.
 * Transaction: COMMIT/ABORT set the commit log bits of the xid and its subxids, and unlink the files
   of relations the transaction dropped (commit) or created (abort).
-* Storage: CREATE makes the relation file; TRUNCATE cuts it.
+* Storage: CREATE makes the relation file; TRUNCATE cuts its main fork (through the buffer pool).
+  Unlinks and cuts bypass the buffer pool's WAL-before-data rule, so, as PostgreSQL does, the
+  minimum recovery point is first advanced past the record (``RecoveryState.flush_to``).
 * Standby: RUNNING_XACTS and LOCK matter to a hot standby only (a later issue); crash recovery
   skips them.
 """
@@ -37,11 +39,11 @@ def xact_redo(context: RedoContext, record: DecodedRecord) -> None:
     parsed = payloads.decode_xact_record(record.info, record.main_data)
     op = record.info & rmgr.XLOG_XACT_OPMASK
     xids = [record.xid, *parsed.subxids]
-    if op == rmgr.XLOG_XACT_COMMIT:
-        context.state.set_fate(xids, XACT_COMMITTED)
-        context.state.drop_relations(list(parsed.rels))
-    elif op == rmgr.XLOG_XACT_ABORT:
-        context.state.set_fate(xids, XACT_ABORTED)
+    if op not in (rmgr.XLOG_XACT_COMMIT, rmgr.XLOG_XACT_ABORT):
+        return
+    context.state.set_fate(xids, XACT_COMMITTED if op == rmgr.XLOG_XACT_COMMIT else XACT_ABORTED)
+    if parsed.rels:
+        context.state.flush_to(record.end_lsn)      # an unlink cannot be undone: cover it first
         context.state.drop_relations(list(parsed.rels))
 
 
@@ -52,7 +54,9 @@ def smgr_redo(context: RedoContext, record: DecodedRecord) -> None:
         context.state.create_relation(create.rnode, create.fork)
     elif info == rmgr.XLOG_SMGR_TRUNCATE:
         truncate = payloads.SmgrTruncate.decode(record.main_data)
-        context.state.truncate_relation(truncate.rnode, truncate.blkno)
+        if truncate.flags & payloads.SMGR_TRUNCATE_HEAP:
+            context.state.flush_to(record.end_lsn)  # a cut cannot be undone: cover it first
+            context.state.truncate_relation(truncate.rnode, truncate.blkno)
 
 
 def nothing_to_redo(context: RedoContext, record: DecodedRecord) -> None:

@@ -4,11 +4,14 @@ A checkpoint makes every change before its REDO point durable in the data files,
 start there. Steps (an online checkpoint):
 
 1. Under the page lock, take the REDO point (where the next WAL record will start) and tell the WAL
-   writer: from now on, the first change to each page gets a full-page image.
+   writer, atomically with respect to inserts (``set_redo_lsn_to_insert_lsn``): from now on, the
+   first change to each page gets a full-page image.
 2. Log the running transactions (wal_level replica), flush the WAL, write the commit log, write
    every dirty buffer (the buffer pool flushes WAL up to each page's LSN first), fsync all files.
 3. Insert the checkpoint record (redo point, next xid and oid, oldest running xid) and flush it.
-4. Rewrite ``pg_control`` atomically to point at it; only then may old WAL segments be recycled.
+4. Rewrite ``pg_control`` atomically to point at it (and clear minRecoveryPoint: crash recovery
+   from a primary's checkpoint always replays to the end of WAL); only then may old WAL segments
+   be recycled.
 
 A crash anywhere before step 4 leaves the previous checkpoint in charge: nothing is lost. A
 shutdown checkpoint runs with no concurrent activity, so its REDO point is the record itself.
@@ -20,15 +23,14 @@ of ``max_wal_size`` PostgreSQL uses, or when asked (``request``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from mirrordb.common.checkpoint import CheckPoint
-from mirrordb.common.lsn import format_lsn
-from mirrordb.storage.control import DBState, write_control_file
+from mirrordb.common.lsn import INVALID_LSN, format_lsn
+from mirrordb.storage.control import DBState
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import (RM_STANDBY_ID, RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE,
                                XLOG_CHECKPOINT_SHUTDOWN, XLOG_RUNNING_XACTS)
@@ -98,10 +100,7 @@ class Checkpointer:
     # -- the work -----------------------------------------------------------------------------
 
     def mark_in_production(self) -> None:
-        engine = self.engine
-        engine.control = dataclasses.replace(engine.control, state=DBState.DB_IN_PRODUCTION,
-                                             time_s=int(time.time()))
-        write_control_file(engine.datadir, engine.control)
+        self.engine.update_control(state=DBState.DB_IN_PRODUCTION)
 
     def checkpoint(self, shutdown: bool = False, end_of_recovery: bool = False) -> int:
         """Run one checkpoint; returns the checkpoint record's LSN."""
@@ -109,8 +108,7 @@ class Checkpointer:
         wal = engine.wal
         with self._lock:
             with engine.pool.lock:
-                redo = wal.insert_lsn
-                wal.set_redo_lsn(redo)
+                redo = wal.set_redo_lsn_to_insert_lsn()
                 next_full_xid = engine.xacts.next_full_xid
                 next_oid = engine.next_oid
             tops, subs = engine.xacts.running_xids()
@@ -136,10 +134,8 @@ class Checkpointer:
             wal.flush(end_lsn)
             state = (DBState.DB_SHUTDOWNED if shutdown and not end_of_recovery
                      else DBState.DB_IN_PRODUCTION)
-            engine.control = dataclasses.replace(
-                engine.control, state=state, time_s=int(time.time()), checkpoint_lsn=start_lsn,
-                checkpoint=checkpoint)
-            write_control_file(engine.datadir, engine.control)
+            engine.update_control(state=state, checkpoint_lsn=start_lsn, checkpoint=checkpoint,
+                                  min_recovery_point=INVALID_LSN, min_recovery_point_tli=0)
             removed = wal.remove_old_segments(self._keep_from(redo))
             self.last_checkpoint_time = time.monotonic()
             self.checkpoints_done += 1

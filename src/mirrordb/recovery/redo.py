@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import DataCorrupted, invariant
-from mirrordb.common.lsn import format_lsn
+from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.storage import page as pagelib
 
 if TYPE_CHECKING:
@@ -108,14 +108,49 @@ class RedoContext:
 
 
 class RecoveryState:
-    """What redo of non-page records updates: counters, the commit log, relation files.
+    """What redo of non-page records updates: counters, the commit log, relation files; and
+    where replay stands, for the consistency check a standby needs.
 
-    The base class only remembers counters; the startup process passes one wired to the
-    server's commit log and storage manager."""
+    The base class only remembers counters and positions; the startup process
+    (recovery/startup.py) passes one wired to the server's commit log, storage manager and
+    minimum recovery point, and keeps the positions up to date:
+
+    * ``replay_end_lsn``: end of the record being replayed (PostgreSQL's replayEndRecPtr), or of
+      the last one between records: what minRecoveryPoint advances to;
+    * ``last_replayed_end_lsn``: end of the last record fully replayed;
+    * ``min_recovery_point``: how far replay must get before the data files are consistent
+      (pg_control's value when replay began; INVALID_LSN in crash recovery, which is consistent
+      only at the end of WAL); ``backup_pending``: a base backup's end has not been replayed yet;
+    * ``consistent_at_lsn``: where consistency was reached (INVALID_LSN: not yet).
+    """
 
     def __init__(self) -> None:
         self.next_full_xid = 0
         self.next_oid = 0
+        self.replay_end_lsn = INVALID_LSN
+        self.last_replayed_end_lsn = INVALID_LSN
+        self.min_recovery_point = INVALID_LSN
+        self.backup_pending = False
+        self.consistent_at_lsn = INVALID_LSN
+
+    @property
+    def consistent(self) -> bool:
+        """Whether the data files are consistent: hot standby queries may start."""
+        return self.consistent_at_lsn != INVALID_LSN
+
+    def check_consistency(self) -> bool:
+        """PostgreSQL's CheckRecoveryConsistency: True the first time replay has passed the
+        minimum recovery point (archive recovery only)."""
+        if self.consistent or self.min_recovery_point == INVALID_LSN or self.backup_pending:
+            return False
+        if self.last_replayed_end_lsn < self.min_recovery_point:
+            return False
+        self.consistent_at_lsn = self.last_replayed_end_lsn
+        return True
+
+    def flush_to(self, lsn: int) -> None:
+        """XLogFlush during recovery: before redo changes files irreversibly (truncate, unlink)
+        bypassing the buffer pool, the minimum recovery point must cover the record at ``lsn``."""
 
     def observe_next_full_xid(self, next_full_xid: int) -> None:
         self.next_full_xid = max(self.next_full_xid, next_full_xid)
@@ -133,7 +168,7 @@ class RecoveryState:
         """Create a relation file (idempotent)."""
 
     def truncate_relation(self, rnode: object, nblocks: int) -> None:
-        """Cut a relation file to ``nblocks``."""
+        """Cut a relation's main fork to ``nblocks`` (creating it if it is missing)."""
 
 
 def dispatch(context: RedoContext, record: DecodedRecord) -> None:

@@ -1,13 +1,32 @@
-"""Crash recovery: the startup process's redo loop, run when a server opens its data directory.
+"""Recovery: the startup process's replay of WAL, when a server opens its data directory.
+
+Crash recovery (``recover``, what ``Engine.open`` runs):
 
 1. Read ``global/pg_control`` and the checkpoint record it points to (refuse to start without it).
 2. Replay every record from the checkpoint's REDO point through ``redo.dispatch`` (one handler per
-   resource manager; the same code a standby will run forever), in order, until the reader finds
-   the first invalid record: that is the end of WAL. The reason and LSN are logged, e.g.
+   resource manager; the same code a standby runs forever), in order, until the reader finds the
+   first invalid record: that is the end of WAL. The reason and LSN are logged, e.g.
    ``invalid record length at 0/1005298: wanted 24, got 0``.
 3. Transactions that wrote WAL but have no commit or abort record are marked aborted.
-4. The WAL writer continues right after the last valid record (overwriting any torn tail), and an
-   end-of-recovery checkpoint makes the replayed state durable.
+4. The WAL writer continues right after the last valid record (overwriting any torn tail), its
+   redo pointer at the checkpoint's REDO point, and an end-of-recovery checkpoint makes the
+   replayed state durable (and clears minRecoveryPoint in pg_control).
+
+Archive recovery (a standby: ``Startup(engine, archive_recovery=True)``, which
+``Engine.open(..., standby_mode=True)`` drives): the same replay, but pg_control says
+DB_IN_ARCHIVE_RECOVERY, WAL is replayed as it becomes available (``replay_available`` may be
+called again and again), and the server stays in recovery until ``finish``.
+
+The minimum recovery point (``MinRecoveryPoint``, PostgreSQL's UpdateMinRecoveryPoint). Replay
+writes data pages through the buffer pool in any order, so a data directory whose replay stopped
+at X is consistent only once replay has again passed every page LSN already on disk. pg_control's
+``minRecoveryPoint`` records that bound, durably, *before* any such page is written: while in
+recovery the pool's WAL-before-data hook is ``MinRecoveryPoint.flush``, which advances it to the
+end of the record being replayed when a page's LSN is beyond it. Archive recovery starts it at the
+checkpoint's REDO point at least; it is consistent (``RecoveryState.consistent``, what hot standby
+waits for) once replay passes the value pg_control had when replay began. Crash recovery of a
+primary has no minRecoveryPoint (INVALID_LSN), never updates it and is consistent only at the end
+of WAL; its end-of-recovery checkpoint writes INVALID_LSN again.
 
 Redo is idempotent (a page whose LSN is at or past a record's end is skipped), so a crash during
 recovery simply restarts it.
@@ -15,22 +34,23 @@ recovery simply restarts it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mirrordb.access.clog import XACT_ABORTED, XACT_IN_PROGRESS
 from mirrordb.common.checkpoint import CheckPoint
-from mirrordb.common.errors import DataCorrupted, WalCorrupted
-from mirrordb.common.lsn import format_lsn
+from mirrordb.common.errors import DataCorrupted, MirrordbError, WalCorrupted, invariant
+from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin handlers)
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch
-from mirrordb.storage.control import ControlFile, DBState, write_control_file
-from mirrordb.storage.relfilenode import RelFileNode
+from mirrordb.storage.control import DBState
+from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal.reader import SegmentFileSource, WalReader
+from mirrordb.wal.record import DecodedRecord
 from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN
 
 if TYPE_CHECKING:
@@ -49,15 +69,67 @@ class RecoveryResult:
     seconds: float
 
 
+class MinRecoveryPoint:
+    """Keeps pg_control's minRecoveryPoint ahead of every page replay writes (module docstring).
+
+    ``flush`` is the buffer pool's WAL-before-data hook while the server is in recovery; it may
+    run in any thread that writes a page (the startup thread evicting, a restartpoint), always
+    before that page's ``pwrite``. ``enabled`` is False in crash recovery of a primary.
+    """
+
+    def __init__(self, engine: Engine, state: RecoveryState) -> None:
+        self.engine = engine
+        self.state = state
+        self.enabled = engine.control.min_recovery_point != INVALID_LSN
+        self._local_lsn = engine.control.min_recovery_point    # a copy, to skip the lock
+        self._lock = threading.Lock()
+        self.updates = 0                                       # control file writes (tests)
+
+    def start_at_least_at(self, lsn: int, timeline: int) -> None:
+        """Archive recovery begins: the minimum is at least ``lsn`` (the REDO point)."""
+        control = self.engine.control
+        if control.min_recovery_point < lsn:
+            self.engine.update_control(min_recovery_point=lsn, min_recovery_point_tli=timeline)
+        self._local_lsn = self.engine.control.min_recovery_point
+        self.enabled = True
+
+    def flush(self, lsn: int) -> None:
+        """Make sure pg_control's minRecoveryPoint is at least ``lsn`` before a page with that
+        LSN is written: advance it to the end of the record being replayed, durably."""
+        if not self.enabled or lsn <= self._local_lsn:
+            return
+        with self._lock:
+            stored = self.engine.control.min_recovery_point
+            if lsn <= stored:
+                self._local_lsn = stored
+                return
+            target = max(self.state.replay_end_lsn, self.state.last_replayed_end_lsn)
+            if target < lsn:
+                log.warning("xlog min recovery request %s is past current point %s",
+                            format_lsn(lsn), format_lsn(target))
+            if target > stored:
+                self.engine.update_control(
+                    min_recovery_point=target,
+                    min_recovery_point_tli=self.engine.control.checkpoint.this_timeline)
+                self.updates += 1
+                log.debug("updated min recovery point to %s", format_lsn(target))
+            self._local_lsn = max(stored, target)
+
+
 class EngineRecoveryState(RecoveryState):
     """Redo of non-page records, wired to the engine's commit log and relation files."""
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
+        self.min_recovery_point_tracker: MinRecoveryPoint | None = None
 
     def set_fate(self, xids: list[int], status: int) -> None:
         self.engine.clog.set_status(xids, status)
+
+    def flush_to(self, lsn: int) -> None:
+        if self.min_recovery_point_tracker is not None:
+            self.min_recovery_point_tracker.flush(lsn)
 
     def drop_relations(self, relations: list[object]) -> None:
         self.engine.drop_relation_files(relations)  # type: ignore[arg-type]
@@ -66,10 +138,13 @@ class EngineRecoveryState(RecoveryState):
         self.engine.smgr.create(rnode, fork, exist_ok=True)  # type: ignore[arg-type]
 
     def truncate_relation(self, rnode: object, nblocks: int) -> None:
+        """Through the buffer pool, which drops only the buffers past the cut (the dirty ones
+        below it hold replayed changes) and forgets the cached length. A missing file is
+        created first, as PostgreSQL does: a later record will drop it."""
+        invariant(isinstance(rnode, RelFileNode), f"truncate of {rnode!r}")
         assert isinstance(rnode, RelFileNode)
-        self.engine.pool.drop_relation(rnode)
-        if self.engine.smgr.exists(rnode):
-            self.engine.smgr.truncate(rnode, 0, nblocks)
+        self.engine.smgr.create(rnode, MAIN_FORKNUM, exist_ok=True)
+        self.engine.pool.truncate_relation(rnode, MAIN_FORKNUM, nblocks)
 
 
 def read_checkpoint(engine: Engine, reader: WalReader) -> CheckPoint:
@@ -87,70 +162,165 @@ def read_checkpoint(engine: Engine, reader: WalReader) -> CheckPoint:
     return CheckPoint.decode(record.main_data)
 
 
-def recover(engine: Engine) -> RecoveryResult:
-    started = time.monotonic()
-    control = engine.control
-    seg_size = control.xlog_seg_size
-    source = SegmentFileSource(os.path.join(engine.datadir, "pg_wal"),
-                               control.checkpoint.this_timeline, seg_size)
-    reader = WalReader(source, seg_size, control.system_identifier)
-    checkpoint = read_checkpoint(engine, reader)
-    state = EngineRecoveryState(engine)
-    state.observe_next_full_xid(checkpoint.next_full_xid)
-    state.observe_next_oid(checkpoint.next_oid)
-    context = RedoContext(engine.pool, consistency_checking=engine.consistency_checking,
-                          state=state)
-    clean = control.state == DBState.DB_SHUTDOWNED
-    if not clean:
-        log.info("database system was not properly shut down; automatic recovery in progress")
-        engine.control = control = _with_state(control, DBState.DB_IN_CRASH_RECOVERY)
-        write_control_file(engine.datadir, control)
-    seen_xids: set[int] = set()
-    replayed = 0
-    last_start = control.checkpoint_lsn
-    log.info("redo starts at %s", format_lsn(checkpoint.redo))
-    for record in reader.records_from(checkpoint.redo, None):
+class Startup:
+    """One replay of WAL, from the checkpoint in pg_control (see the module docstring).
+
+    Lifecycle: ``begin()`` once (reads the checkpoint, marks pg_control, installs the
+    minimum-recovery-point hook), ``replay_available()`` once in crash recovery and as often as
+    new WAL arrives in archive recovery, then ``finish()`` (end of recovery: the server writes
+    WAL from then on) or, for a standby that stops, ``shutdown()``.
+    """
+
+    def __init__(self, engine: Engine, *, archive_recovery: bool = False) -> None:
+        self.engine = engine
+        self.archive_recovery = archive_recovery
+        self.state = EngineRecoveryState(engine)
+        self.min_recovery_point = MinRecoveryPoint(engine, self.state)
+        self.state.min_recovery_point_tracker = self.min_recovery_point
+        control = engine.control
+        self._source = SegmentFileSource(os.path.join(engine.datadir, "pg_wal"),
+                                         control.checkpoint.this_timeline, control.xlog_seg_size)
+        self.reader = WalReader(self._source, control.xlog_seg_size, control.system_identifier)
+        self.context = RedoContext(engine.pool, consistency_checking=engine.consistency_checking,
+                                   state=self.state)
+        self.checkpoint: CheckPoint | None = None
+        self.clean_shutdown = control.state == DBState.DB_SHUTDOWNED
+        self.next_lsn = INVALID_LSN                 # where the next record starts
+        self.last_record_start_lsn = control.checkpoint_lsn
+        self.end_reason = ""
+        self.records_replayed = 0
+        self.in_recovery = False
+        self._seen_xids: set[int] = set()
+        self._started = time.monotonic()
+
+    # -- beginning ------------------------------------------------------------------------------
+
+    def begin(self) -> CheckPoint:
+        invariant(self.checkpoint is None, "Startup.begin called twice")
+        engine = self.engine
+        checkpoint = self.checkpoint = read_checkpoint(engine, self.reader)
+        self.state.observe_next_full_xid(checkpoint.next_full_xid)
+        self.state.observe_next_oid(checkpoint.next_oid)
+        if self.archive_recovery:
+            engine.update_control(state=DBState.DB_IN_ARCHIVE_RECOVERY)
+            self.min_recovery_point.start_at_least_at(checkpoint.redo,
+                                                      checkpoint.this_timeline)
+        elif not self.clean_shutdown:
+            log.info("database system was not properly shut down; automatic recovery in "
+                     "progress")
+            engine.update_control(state=DBState.DB_IN_CRASH_RECOVERY)
+        control = engine.control
+        self.state.min_recovery_point = control.min_recovery_point if self.archive_recovery \
+            else INVALID_LSN
+        self.state.backup_pending = control.backup_end_required or \
+            control.backup_start_point != INVALID_LSN
+        self.state.replay_end_lsn = self.state.last_replayed_end_lsn = checkpoint.redo
+        engine.pool.set_flush_wal(self.min_recovery_point.flush)
+        self.in_recovery = True
+        self.next_lsn = checkpoint.redo
+        log.info("redo starts at %s", format_lsn(checkpoint.redo))
+        self._check_consistency()
+        return checkpoint
+
+    # -- replaying ------------------------------------------------------------------------------
+
+    def replay_available(self) -> int:
+        """Replay every valid record from where replay stands to the current end of WAL;
+        returns how many. ``end_reason`` says why it stopped; calling again continues there."""
+        invariant(self.in_recovery, "replay outside recovery")
+        before = self.records_replayed
+        expected_prev = None if self.records_replayed == 0 else self.last_record_start_lsn
+        for record in self.reader.records_from(self.next_lsn, expected_prev):
+            self.replay(record)
+        self.next_lsn = self.reader.end_lsn  # type: ignore[assignment]
+        self.end_reason = self.reader.end_reason  # type: ignore[assignment]
+        return self.records_replayed - before
+
+    def replay(self, record: DecodedRecord) -> None:
+        """Replay one record (the next one in LSN order)."""
+        state = self.state
         if record.xid:
-            seen_xids.add(record.xid)
-            engine.xacts.observe_xid(record.xid)
-        dispatch(context, record)
-        last_start = record.start_lsn
-        replayed += 1
-    end_lsn, reason = reader.end_lsn, reader.end_reason
-    log.info("%s", reason)
-    needed = not clean or replayed > 1
-    if needed:
-        log.info("redo done at %s", format_lsn(last_start))
-    _finish_counters(engine, state)
-    _abort_unfinished(engine, seen_xids, checkpoint)
-    engine.wal.start_at(end_lsn, last_start)
-    result = RecoveryResult(needed, checkpoint.redo, end_lsn, reason, replayed,
-                            time.monotonic() - started)
-    if needed:
-        engine.checkpointer.checkpoint(shutdown=True, end_of_recovery=True)
-    else:
-        engine.checkpointer.mark_in_production()
-    return result
+            self._seen_xids.add(record.xid)
+            self.engine.xacts.observe_xid(record.xid)
+        state.replay_end_lsn = record.end_lsn
+        dispatch(self.context, record)
+        state.last_replayed_end_lsn = record.end_lsn
+        self.last_record_start_lsn = record.start_lsn
+        self.records_replayed += 1
+        if not state.consistent:
+            self._check_consistency()
+
+    def _check_consistency(self) -> None:
+        if self.state.check_consistency():
+            log.info("consistent recovery state reached at %s",
+                     format_lsn(self.state.consistent_at_lsn))
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def finish(self) -> RecoveryResult:
+        """End recovery at the end of the WAL replayed so far: from now on the server writes
+        WAL. Archive recovery must have reached consistency first."""
+        invariant(self.in_recovery and self.checkpoint is not None, "finish outside recovery")
+        assert self.checkpoint is not None
+        engine, checkpoint = self.engine, self.checkpoint
+        if self.archive_recovery and not self.state.consistent:
+            raise MirrordbError("WAL ends before consistent recovery point", sqlstate="XX000")
+        log.info("%s", self.end_reason)
+        needed = self.archive_recovery or not self.clean_shutdown or self.records_replayed > 1
+        if needed:
+            log.info("redo done at %s", format_lsn(self.last_record_start_lsn))
+        if not self.state.consistent:
+            self.state.consistent_at_lsn = self.next_lsn
+        self._finish_counters()
+        self._abort_unfinished()
+        engine.pool.set_flush_wal(engine.wal.flush)
+        self.in_recovery = False
+        self._source.close()
+        engine.wal.start_at(self.next_lsn, self.last_record_start_lsn, redo_lsn=checkpoint.redo)
+        if needed:
+            engine.checkpointer.checkpoint(shutdown=True, end_of_recovery=True)
+        else:
+            engine.checkpointer.mark_in_production()
+        return RecoveryResult(needed, checkpoint.redo, self.next_lsn, self.end_reason,
+                              self.records_replayed, time.monotonic() - self._started)
+
+    def shutdown(self) -> None:
+        """A server in archive recovery stops: write every page replay changed (each write
+        advances minRecoveryPoint as needed), fsync, and leave pg_control saying
+        DB_SHUTDOWNED_IN_RECOVERY. The next start replays again from the same checkpoint."""
+        invariant(self.in_recovery, "shutdown of a startup process that is not in recovery")
+        engine = self.engine
+        engine.pool.flush_all()
+        engine.smgr.sync_all()
+        engine.clog.flush()
+        engine.update_control(state=DBState.DB_SHUTDOWNED_IN_RECOVERY)
+        self.in_recovery = False
+        self._source.close()
+
+    def _finish_counters(self) -> None:
+        engine, state = self.engine, self.state
+        if state.next_full_xid > engine.xacts.next_full_xid:
+            engine.xacts.next_full_xid = state.next_full_xid
+        engine.next_oid = max(engine.next_oid, state.next_oid)
+        engine._oid_logged_until = engine.next_oid
+
+    def _abort_unfinished(self) -> None:
+        """Transactions without a commit or abort record end aborted."""
+        engine, checkpoint = self.engine, self.checkpoint
+        assert checkpoint is not None
+        candidates = set(self._seen_xids)
+        if checkpoint.oldest_active_xid:
+            candidates.update(range(checkpoint.oldest_active_xid, checkpoint.next_xid))
+        unfinished = sorted(x for x in candidates
+                            if x >= 3 and engine.clog.status(x) == XACT_IN_PROGRESS)
+        if unfinished:
+            engine.clog.set_status(unfinished, XACT_ABORTED)
+            log.info("marked %d unfinished transactions aborted", len(unfinished))
 
 
-def _with_state(control: ControlFile, state: DBState) -> ControlFile:
-    return dataclasses.replace(control, state=state, time_s=int(time.time()))
-
-
-def _finish_counters(engine: Engine, state: RecoveryState) -> None:
-    if state.next_full_xid > engine.xacts.next_full_xid:
-        engine.xacts.next_full_xid = state.next_full_xid
-    engine.next_oid = max(engine.next_oid, state.next_oid)
-    engine._oid_logged_until = engine.next_oid
-
-
-def _abort_unfinished(engine: Engine, seen_xids: set[int], checkpoint: CheckPoint) -> None:
-    """Transactions without a commit or abort record end aborted."""
-    candidates = set(seen_xids)
-    if checkpoint.oldest_active_xid:
-        candidates.update(range(checkpoint.oldest_active_xid, checkpoint.next_xid))
-    unfinished = sorted(x for x in candidates
-                        if x >= 3 and engine.clog.status(x) == XACT_IN_PROGRESS)
-    if unfinished:
-        engine.clog.set_status(unfinished, XACT_ABORTED)
-        log.info("marked %d unfinished transactions aborted", len(unfinished))
+def recover(engine: Engine) -> RecoveryResult:
+    """Crash recovery (or the replay of a cleanly shut down server's last checkpoint record)."""
+    startup = Startup(engine)
+    startup.begin()
+    startup.replay_available()
+    return startup.finish()

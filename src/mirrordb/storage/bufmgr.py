@@ -15,7 +15,7 @@ being evicted while the caller uses it across calls.
 
 WAL before data. A dirty page is written only after ``flush_wal(page_lsn)`` has returned, so the WAL
 describing its last change is durable first (``flush_wal`` is the WAL writer's flush, or in recovery
-whatever advances the minimum recovery point). The pool remembers the highest LSN it has seen
+the startup process's minimum-recovery-point update, installed with ``set_flush_wal``). The pool remembers the highest LSN it has seen
 flushed and skips the call for pages at or below it. ``flush_buffer``/``flush_all``/
 ``flush_relation`` flush the WAL outside the lock when their caller does not hold it; the page's
 ``pwrite`` into the OS cache happens under the lock, so no older copy of a page can ever land on
@@ -100,6 +100,14 @@ class BufferPool:
         self._clock_hand = 0
         self._nblocks: dict[RelationForkKey, int] = {}
         self._wal_flushed_lsn = INVALID_LSN
+
+    def set_flush_wal(self, flush_wal: Callable[[int], None]) -> None:
+        """Replace the WAL-before-data hook: recovery installs its minimum-recovery-point
+        update (PostgreSQL's XLogFlush in recovery) and puts the WAL writer's flush back at its
+        end. The remembered flushed LSN is forgotten, so the new hook sees every later write."""
+        with self.lock:
+            self.flush_wal = flush_wal
+            self._wal_flushed_lsn = INVALID_LSN
 
     # pinning -------------------------------------------------------------------------------
 
