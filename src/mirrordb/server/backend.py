@@ -40,11 +40,6 @@ RECEIVE_BYTES = 256 * 1024
 IDLE_POLL_S = 0.25
 AUTHENTICATION_POLL_LIMIT = 240   # polls of IDLE_POLL_S before authentication_timeout at most
 TID_OID = 27
-REPORTED_SETTINGS = ("application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
-                     "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser",
-                     "server_encoding", "server_version", "session_authorization",
-                     "standard_conforming_strings", "TimeZone")
-
 
 class Fatal(Exception):
     """Ends the connection after sending ``error`` (already a MirrordbError) as FATAL."""
@@ -103,8 +98,12 @@ class Backend:
                 raise ClientGone(str(exc)) from None
 
     def _receive(self, idle: bool = False) -> None:
-        """Read more bytes into the codec, waking periodically to notice termination."""
+        """Read more bytes into the codec; an interrupt (shutdown, timeout) wakes the wait."""
         while True:
+            if self.interrupts is not None and not self._tls_pending():
+                if not self.interrupts.wait_readable(self.sock, IDLE_POLL_S):
+                    self._check_idle_interrupts()
+                    continue
             try:
                 data = self.sock.recv(RECEIVE_BYTES)
             except (socket.timeout, TimeoutError):
@@ -117,14 +116,19 @@ class Backend:
             self.connection.receive_data(data)
             return
 
+    def _tls_pending(self) -> bool:
+        pending = getattr(self.sock, "pending", None)
+        return bool(pending()) if pending is not None else False
+
     def _check_idle_interrupts(self) -> None:
-        if self.interrupts is not None:
-            try:
-                self.interrupts.check_for_interrupts()
-            except MirrordbError as error:
-                if error.sqlstate in ("57014",):
-                    return  # a cancel that arrives while idle is ignored, as in PostgreSQL
-                raise Fatal(error) from None
+        if self.interrupts is None:
+            return
+        try:
+            self.interrupts.check_for_interrupts()
+        except MirrordbError as error:
+            if error.sqlstate == "57014":
+                return  # a cancel that arrives while idle is dropped, as in PostgreSQL
+            raise Fatal(error) from None
 
     def _next_message(self) -> Any:
         while True:
@@ -162,7 +166,9 @@ class Backend:
         try:
             if not self._startup():
                 return
-            self._command_loop()
+            from mirrordb.server.interrupts import bind_interrupts
+            with bind_interrupts(self.interrupts):
+                self._command_loop()
         except ClientGone:
             return
         except Fatal as exc:
@@ -266,26 +272,26 @@ class Backend:
             address = ipaddress.ip_address(self.peer_address[0].split("%")[0])
         rule = hba.match_hba(rules, conn_type="local" if self.is_unix else "host", ssl=self.ssl,
                              gss=False, database=self.database, user=self.user,
-                             address=address, is_replication=is_replication)
+                             address=address, is_replication=is_replication,
+                             user_roles=frozenset([self.user]) if self.user in self._roles()
+                             else frozenset())
         if rule is None:
-            raise fatal(hba.no_match_message(
-                address=None if address is None else str(address), user=self.user,
-                database=self.database, ssl=self.ssl, is_replication=is_replication,
-                local=self.is_unix), "28000")
+            raise fatal(hba.no_match_message(address=address, user=self.user,
+                                             database=self.database, ssl=self.ssl,
+                                             is_replication=is_replication), "28000")
         method = rule.method
         role = self._roles().get(self.user)
         stored = role.get("rolpassword") if role else None
         if method == "reject":
-            encryption = "SSL encryption" if self.ssl else "no encryption"
-            host = "[local]" if self.is_unix else str(address)
-            raise fatal(f'pg_hba.conf rejects connection for host "{host}", user "{self.user}", '
-                        f'database "{self.database}", {encryption}', "28000")
+            raise fatal(hba.reject_message(address=address, user=self.user,
+                                           database=self.database, ssl=self.ssl,
+                                           is_replication=is_replication), "28000")
         if method == "trust":
             self.connection.authentication_done()
             return
-        self.connection.start_authentication()
         from mirrordb.auth import md5 as md5lib
         effective = md5lib.effective_method(method, stored)
+        self.connection.start_authentication(sasl=effective == "scram-sha-256")
         failed = fatal(f'password authentication failed for user "{self.user}"', "28P01")
         if effective == "password":
             self.connection.send(m.AuthenticationCleartextPassword())
@@ -309,6 +315,7 @@ class Backend:
         if mechanism != "SCRAM-SHA-256":
             raise fatal("client selected an invalid SASL authentication mechanism", "08P01")
         if first is None:
+            self.connection.send(m.AuthenticationSASLContinue(b""))
             first = self._password_message()
         verifier = stored if stored and scram.is_scram_verifier(stored) else None
         exchange = scram.ScramServerExchange(self.user, verifier)
@@ -339,47 +346,29 @@ class Backend:
     def _start_session(self, parameters: dict[str, str]) -> None:
         from mirrordb.server import config as configlib
         from mirrordb.server import interrupts as interruptlib
-        settings = configlib.SessionSettings(self.server.settings)
-        for name in ("application_name", "client_encoding", "DateStyle", "TimeZone",
-                     "extra_float_digits", "search_path", "IntervalStyle"):
-            if name in parameters:
-                try:
-                    settings.set(name, parameters[name], source="client")
-                except TypeError:
-                    settings.set(name, parameters[name])
-        for name, value in _options_settings(parameters.get("options", "")):
-            settings.set(name, value)
-        self.interrupts = interruptlib.InterruptState()
+        role = self._roles().get(self.user, {})
+        superuser = bool(role.get("rolsuper"))
+        settings = configlib.SessionSettings(self.server.settings, superuser=superuser)
+        options = {name: value for name, value in parameters.items()
+                   if name not in ("user", "database", "options", "replication")}
+        options.update(_options_settings(parameters.get("options", "")))
+        settings.apply_startup_options(options)
+        settings.set_session_user(self.user, superuser)
+        self.interrupts = interruptlib.InterruptState(interruptlib.shared_timers())
         self.info = interruptlib_backend_info(self, parameters)
         self.pid, secret_key = self.server.register_backend(self.info)
         self.info.pid = self.pid
-        self._bind_interrupts()
         self.session = Session(self.server.engine, self.user, self.database, settings,
                                self.server, self.info, self.interrupts.check_for_interrupts)
         self.session.process_id = self.pid
         self.connection.send(m.AuthenticationOk())
-        for name in REPORTED_SETTINGS:
-            try:
-                value = self.session._show(name)
-            except MirrordbError:
-                continue
+        for name, value in settings.startup_reports():
             self.connection.send(m.ParameterStatus(name, value))
-        if hasattr(settings, "reported_changes"):
-            settings.reported_changes()
         self.connection.send(m.BackendKeyData(self.pid, secret_key))
         self._ready()
 
-    def _bind_interrupts(self) -> None:
-        from mirrordb.server import interrupts as interruptlib
-        bind = getattr(interruptlib, "bind", None)
-        if bind is not None:
-            bind(self.interrupts)
-
     def _unbind_interrupts(self) -> None:
-        from mirrordb.server import interrupts as interruptlib
-        unbind = getattr(interruptlib, "unbind", None)
-        if unbind is not None:
-            unbind()
+        self.interrupts.close()
 
     # -- the command loop -----------------------------------------------------------------------
 
@@ -415,11 +404,15 @@ class Backend:
             return
         for name, value in changes():
             self.connection.send(m.ParameterStatus(name, value))
+        if self.interrupts is not None:
+            self.interrupts.clear_cancel()
 
     def _command_loop(self) -> None:
         while True:
             message = self._next_message()
             self._disarm_idle_timeout()
+            if self.session is not None:
+                self.session.settings.refresh(self.server.settings)
             if isinstance(message, m.Terminate):
                 return
             if self.skip_until_sync and not isinstance(message, m.Sync):
@@ -536,6 +529,12 @@ class Backend:
         if result.command == "EMPTY":
             self.connection.send(m.EmptyQueryResponse())
             return
+        if result.copy_in is not None:
+            self._copy_in(result)
+            return
+        if result.copy_out is not None:
+            self._copy_out(result)
+            return
         self._send_notices(result.notices)
         self._send_notices(self.session.pending_warnings)
         self.session.pending_warnings.clear()
@@ -561,6 +560,42 @@ class Backend:
             self.connection.send_raw(m.encode_command_complete(result.tag(total)))
         else:
             self.connection.send(m.PortalSuspended())
+
+    def _copy_in(self, result: StatementResult) -> None:
+        """COPY FROM STDIN: take CopyData until CopyDone (or CopyFail) from the client."""
+        self.connection.send(m.CopyInResponse(0, (0,) * result.copy_columns))
+        self.connection.start_copy_in()
+        self._flush()
+        copy_in = result.copy_in
+        try:
+            while True:
+                message = self._next_message()
+                if isinstance(message, m.CopyData):
+                    copy_in.feed(message.data)
+                elif isinstance(message, m.CopyDone):
+                    break
+                elif isinstance(message, m.CopyFail):
+                    raise MirrordbError(f"COPY from stdin failed: {message.message}",
+                                        sqlstate="57014")
+                # Flush and Sync inside COPY are tolerated, as PostgreSQL does
+            count = copy_in.finish()
+        finally:
+            self.connection.end_copy_in()
+        self.connection.send_raw(m.encode_command_complete(f"COPY {count}"))
+
+    def _copy_out(self, result: StatementResult) -> None:
+        """COPY TO STDOUT: CopyOutResponse, one CopyData per row, CopyDone."""
+        self.connection.send(m.CopyOutResponse(0, (0,) * result.copy_columns))
+        sent = 0
+        for line in result.copy_out:
+            self.connection.send(m.CopyData(line))
+            sent += 1
+            if sent % 1024 == 0:
+                self._flush()
+                if self.interrupts is not None:
+                    self.interrupts.check_for_interrupts()
+        self.connection.send(m.CopyDone())
+        self.connection.send_raw(m.encode_command_complete(result.tag(sent)))
 
     def _portal_total(self, sent: int) -> int:
         return self._current_portal_sent if self._current_portal_sent is not None else sent
@@ -728,7 +763,7 @@ def _milliseconds(text: str) -> int:
         return 0
 
 
-def _options_settings(options: str) -> list[tuple[str, str]]:
+def _options_settings(options: str) -> dict[str, str]:
     """``-c name=value`` and ``--name=value`` pairs from the startup ``options`` parameter."""
     words = options.split()
     settings = []
@@ -746,7 +781,7 @@ def _options_settings(options: str) -> list[tuple[str, str]]:
             name, _, value = word[2:].partition("=")
             settings.append((name.replace("-", "_"), value))
         i += 1
-    return settings
+    return dict(settings)
 
 
 def interruptlib_backend_info(backend: Backend, parameters: dict[str, str]) -> Any:

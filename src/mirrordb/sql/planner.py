@@ -254,8 +254,8 @@ class PlanBuilder:
     def _plan_set_operation(self, node: Node, op: str) -> QueryPlan:
         left = self.child(self.parent_scope)
         right = self.child(self.parent_scope)
-        left_plan = left.plan_query(node["larg"]["SelectStmt"])
-        right_plan = right.plan_query(node["rarg"]["SelectStmt"])
+        left_plan = left.plan_query(node["larg"].get("SelectStmt", node["larg"]))
+        right_plan = right.plan_query(node["rarg"].get("SelectStmt", node["rarg"]))
         self.correlated = self.correlated or left.correlated or right.correlated
         if len(left_plan.columns) != len(right_plan.columns):
             raise MirrordbError("each " + op[6:] + " query must have the same number of columns",

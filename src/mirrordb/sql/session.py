@@ -62,11 +62,13 @@ class StatementResult:
     rows: Iterator[Row] | list[Row] = field(default_factory=list)
     count: int | None = None
     notices: list[Any] = field(default_factory=list)   # str (NOTICE) or (severity, text)
+    copy_in: Any = None         # sql.copy.CopyIn: the backend feeds it CopyData
+    copy_out: Any = None        # iterator of CopyData payloads for COPY TO STDOUT
+    copy_columns: int = 0
 
     def tag(self, sent: int) -> str:
         count = self.count if self.count is not None else sent
-        if self.command == "SELECT" or self.command == "FETCH" or self.command == "MOVE" \
-                or self.command in ("UPDATE", "DELETE", "COPY"):
+        if self.command in ("SELECT", "FETCH", "MOVE", "UPDATE", "DELETE", "COPY"):
             return f"{self.command} {count}"
         if self.command == "INSERT":
             return f"INSERT 0 {count}"
@@ -124,6 +126,7 @@ class Session:
         self._defaults_cache: dict[tuple[int, int], dict[int, Expr]] = {}
         self._next_isolation: str | None = None
         self._next_read_only: bool | None = None
+        self._settings_in_transaction = False
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -157,8 +160,9 @@ class Session:
             self.transaction_started_at = datetime.datetime.now(datetime.timezone.utc)
             self._next_isolation = self._next_read_only = None
             begin = getattr(self.settings, "begin_transaction", None)
-            if begin is not None:
+            if begin is not None and not self._settings_in_transaction:
                 begin()
+                self._settings_in_transaction = True
             self._set_activity(xact_start=self.transaction_started_at)
         return self.txn
 
@@ -190,6 +194,9 @@ class Session:
         self._set_activity(xact_start=None)
 
     def _settings_end(self, committed: bool) -> None:
+        if not self._settings_in_transaction:
+            return
+        self._settings_in_transaction = False
         hook = getattr(self.settings, "commit_transaction" if committed else "abort_transaction",
                        None)
         if hook is not None:
@@ -303,6 +310,10 @@ class Session:
             prepared.columns = prepared.plan.columns
             prepared.generation = self._catalog_generation()
         else:
+            if node_type == "FetchStmt":
+                portal = self.portals.get(statement.node.get("portalname", ""))
+                if portal is not None and not statement.node.get("ismove"):
+                    prepared.columns = portal.prepared.columns
             for i, t in enumerate(prepared.param_types):
                 if not t:
                     prepared.param_types[i] = UNKNOWN
@@ -355,12 +366,27 @@ class Session:
         return portal
 
     def portal_columns(self, portal: Portal) -> list[OutputColumn] | None:
+        """The columns a portal will return (Describe 'P'), planning utility statements that
+        return rows (SHOW, EXPLAIN, EXECUTE) only as far as needed to know them."""
         prepared = portal.prepared
-        if prepared.columns is None and prepared.statement is not None and \
-                prepared.statement.node_type in ("FetchStmt", "ExecuteStmt", "ExplainStmt",
-                                                 "VariableShowStmt"):
-            return None
-        return prepared.columns
+        if prepared.columns is not None or prepared.statement is None:
+            return prepared.columns
+        node_type = prepared.statement.node_type
+        if node_type == "VariableShowStmt":
+            name = prepared.statement.node["name"]
+            if name.lower() == "all":
+                return [OutputColumn("name", TEXT), OutputColumn("setting", TEXT),
+                        OutputColumn("description", TEXT)]
+            return [OutputColumn(name.lower(), TEXT)]
+        if node_type == "ExplainStmt":
+            return [OutputColumn("QUERY PLAN", TEXT)]
+        if node_type == "ExecuteStmt":
+            target = self.prepared.get(prepared.statement.node["name"])
+            return target.columns if target is not None else None
+        if node_type == "FetchStmt" and not prepared.statement.node.get("ismove"):
+            cursor = self.portals.get(prepared.statement.node.get("portalname", ""))
+            return cursor.prepared.columns if cursor is not None else None
+        return None
 
     def execute_portal(self, name: str, max_rows: int) -> tuple[StatementResult, list[Row], bool]:
         """Run (or continue) a portal: (result, rows of this batch, finished)."""
@@ -779,6 +805,128 @@ class Session:
             raise MirrordbError(f'prepared statement "{name}" does not exist', sqlstate="26000")
         return StatementResult("DEALLOCATE ALL" if name is None else "DEALLOCATE")
 
+    # -- COPY -----------------------------------------------------------------------------------
+
+    def _exec_CopyStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import copy as copylib
+        if node.get("filename") is not None or node.get("is_program"):
+            raise feature_not_supported("COPY to or from a file or program")
+        options = copylib.CopyOptions.from_options(_copy_options(node.get("options", [])))
+        ctx = self._context(params)
+        builder = PlanBuilder(self, [])
+        timezone = self.timezone
+        if node.get("is_from"):
+            relation = builder.relation(node["relation"])
+            if relation.kind != RELKIND_TABLE:
+                raise MirrordbError(f'cannot copy to relation "{relation.name}"',
+                                    sqlstate="42809")
+            if ctx.txn.transaction.read_only:
+                raise MirrordbError("cannot execute COPY FROM in a read-only transaction",
+                                    sqlstate="25006")
+            names = strings(node.get("attlist")) or [c.name for c in relation.columns]
+            indexes = [self._column_index(relation, n) for n in names]
+            defaults = self.column_defaults(relation, builder)
+            parsers = [_text_parser(relation.columns[i].type_oid, relation.columns[i].typmod,
+                                    timezone) for i in indexes]
+            txn = ctx.txn
+
+            def insert(values: list[Any]) -> None:
+                row: list[Any] = [None] * relation.natts
+                given = dict(zip(indexes, values))
+                for i in range(relation.natts):
+                    if i in given:
+                        row[i] = given[i]
+                    elif i in defaults:
+                        row[i] = defaults[i].fn((), ctx)
+                txn.insert(relation, row)
+                self.check_for_interrupts()
+            copy_in = copylib.CopyIn(options, parsers, insert, names)
+            return StatementResult("COPY", copy_in=copy_in, copy_columns=len(names))
+        if node.get("query") is not None:
+            inner_type, inner = one(node["query"])
+            if inner_type != "SelectStmt":
+                raise feature_not_supported("COPY of a data-modifying statement")
+            plan = builder.plan_query(inner)
+            columns, rows = plan.columns, plan.node.rows(ctx)
+        else:
+            relation = builder.relation(node["relation"])
+            names = strings(node.get("attlist")) or [c.name for c in relation.columns]
+            indexes = [self._column_index(relation, n) for n in names]
+            columns = [OutputColumn(relation.columns[i].name, relation.columns[i].type_oid)
+                       for i in indexes]
+            rows = (tuple(values[i] for i in indexes) for _, values in ctx.txn.scan(relation))
+        formatters = [_text_formatter(c.type_oid, timezone) for c in columns]
+        copy_out = copylib.CopyOut(options, formatters, [c.name for c in columns])
+        return _CopyOutResult(copy_out, rows, len(columns))
+
+    @staticmethod
+    def _column_index(relation: Relation, name: str) -> int:
+        try:
+            return relation.column_index(name)
+        except KeyError:
+            raise MirrordbError(f'column "{name}" of relation "{relation.name}" does not exist',
+                                sqlstate="42703") from None
+
+    # -- cursors --------------------------------------------------------------------------------
+
+    def _exec_DeclareCursorStmt(self, node: Node, prepared: PreparedStatement,
+                                params: Sequence[Any]) -> StatementResult:
+        name = node["portalname"]
+        options = node.get("options", 0)
+        hold = bool(options & CURSOR_OPT_HOLD)
+        if not self.in_block and not hold:
+            raise MirrordbError("DECLARE CURSOR can only be used in transaction blocks",
+                                sqlstate="25P01")
+        if name in self.portals:
+            raise MirrordbError(f'cursor "{name}" already exists', sqlstate="42P03")
+        if options & CURSOR_OPT_BINARY:
+            raise feature_not_supported("binary cursors")
+        inner_type, inner = one(node["query"])
+        if inner_type != "SelectStmt":
+            raise feature_not_supported("cursors over data-modifying statements")
+        ctx = self._context(params)
+        plan = PlanBuilder(self, list(prepared.param_types)).plan_query(inner)
+        statement = ParsedStatement(inner_type, inner, "")
+        cursor_statement = PreparedStatement(name, statement, [], plan, plan.columns)
+        portal = Portal(name, cursor_statement, list(params), [], hold=hold)
+        portal.rows = plan.node.rows(ctx)
+        portal.result = StatementResult("SELECT", plan.columns)
+        if hold:
+            portal.rows = iter(list(portal.rows))
+        self.portals[name] = portal
+        return StatementResult("DECLARE CURSOR")
+
+    def _exec_FetchStmt(self, node: Node, prepared: PreparedStatement,
+                        params: Sequence[Any]) -> StatementResult:
+        name = node.get("portalname", "")
+        portal = self.portals.get(name)
+        if portal is None or portal.rows is None:
+            raise MirrordbError(f'cursor "{name}" does not exist', sqlstate="34000")
+        direction = node.get("direction", "FETCH_FORWARD")
+        how_many = node.get("howMany", 0 if direction == "FETCH_ABSOLUTE" else 1)
+        if direction not in ("FETCH_FORWARD",):
+            raise feature_not_supported(f"FETCH {direction.removeprefix('FETCH_')}")
+        batch: list[Row] = []
+        for row in portal.rows:
+            batch.append(row)
+            if len(batch) >= how_many:
+                break
+        portal.sent += len(batch)
+        if node.get("ismove"):
+            return StatementResult("MOVE", count=len(batch))
+        assert portal.prepared.columns is not None
+        return StatementResult("FETCH", portal.prepared.columns, batch)
+
+    def _exec_ClosePortalStmt(self, node: Node, prepared: PreparedStatement,
+                              params: Sequence[Any]) -> StatementResult:
+        name = node.get("portalname")
+        if name is None:
+            self.portals = {k: v for k, v in self.portals.items() if not k}
+        elif self.portals.pop(name, None) is None:
+            raise MirrordbError(f'cursor "{name}" does not exist', sqlstate="34000")
+        return StatementResult("CLOSE CURSOR" if name is not None else "CLOSE CURSOR ALL")
+
     # -- functions that need the session --------------------------------------------------------
 
     def special_function(self, builder: PlanBuilder, name: str, args: list[Expr],
@@ -794,6 +942,48 @@ class Session:
     def sql_value_function(self, builder: PlanBuilder, op: str, typmod: int) -> Expr:
         from mirrordb.sql import session_functions
         return session_functions.sql_value_function(self, builder, op, typmod)
+
+
+CURSOR_OPT_BINARY = 0x0001
+CURSOR_OPT_HOLD = 0x0020
+
+
+class _CopyOutResult(StatementResult):
+    """COPY TO STDOUT: the backend streams ``copy_out``; the count is known once it is done."""
+
+    def __init__(self, copy_out: Any, rows: Iterator[Row], width: int) -> None:
+        super().__init__("COPY", copy_out=copy_out.lines(rows), copy_columns=width)
+        self._formatter = copy_out
+
+    def tag(self, sent: int) -> str:
+        return f"COPY {self._formatter.count}"
+
+
+def _copy_options(options: list[Node]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for option in options:
+        fields = option["DefElem"]
+        arg = fields.get("arg")
+        value: Any = True
+        if arg is not None:
+            kind, inner = one(arg)
+            value = {"String": lambda f: f.get("sval", ""), "Boolean": lambda f: f.get(
+                "boolval", False), "Integer": lambda f: f.get("ival", 0)}.get(
+                kind, lambda f: True)(inner)
+        result[fields["defname"]] = value
+    return result
+
+
+def _text_parser(type_oid: int, typmod: int, timezone: str) -> Callable[[str], Any]:
+    parse = T.parse_text
+    return lambda text: parse(type_oid, text, typmod, timezone=timezone)
+
+
+def _text_formatter(type_oid: int, timezone: str) -> Callable[[Any], str]:
+    if type_oid == 27:
+        return lambda v: f"({v[0]},{v[1]})"
+    output = T.format_text
+    return lambda v: output(type_oid, v, timezone=timezone)
 
 
 def _const_value(node: Node | None) -> Any:
