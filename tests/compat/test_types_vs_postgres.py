@@ -131,6 +131,37 @@ class Evaluator:
         return T.array_type_of(element_type), [self.coerce(element, element_type)
                                                for element in elements]
 
+    def _CoalesceExpr(self, fields: dict[str, Any]) -> Value:
+        arguments = [self.evaluate(node) for node in fields["args"]]
+        result_type = T.common_type([oid for oid, _ in arguments], "COALESCE")
+        for argument in arguments:
+            value = self.coerce(argument, result_type)
+            if value is not None:
+                return result_type, value
+        return result_type, None
+
+    def _CaseExpr(self, fields: dict[str, Any]) -> Value:
+        branches = [self.evaluate(when["CaseWhen"]["result"]) for when in fields["args"]]
+        default = self.evaluate(fields["defresult"]) if "defresult" in fields else \
+            (T.UNKNOWN_OID, None)
+        # PostgreSQL puts the ELSE result first when it looks for the common type
+        result_type = T.common_type([oid for oid, _ in [default] + branches], "CASE")
+        results = [self.coerce(branch, result_type) for branch in branches]
+        default_value = self.coerce(default, result_type)
+        for when, result in zip(fields["args"], results):
+            condition = self.evaluate(when["CaseWhen"]["expr"])
+            if self.coerce(condition, T.BOOL_OID):
+                return result_type, result
+        return result_type, default_value
+
+    def _BoolExpr(self, fields: dict[str, Any]) -> Value:
+        if fields["boolop"] != "AND_EXPR":
+            raise Unsupported(fields["boolop"])
+        values = [self.coerce(self.evaluate(node), T.BOOL_OID) for node in fields["args"]]
+        if False in values:
+            return T.BOOL_OID, False
+        return T.BOOL_OID, None if None in values else True
+
     def _FuncCall(self, fields: dict[str, Any]) -> Value:
         name = _strings(fields["funcname"])[-1]
         arguments = [self.evaluate(node) for node in fields.get("args", [])]
@@ -604,12 +635,111 @@ AGGREGATES = [
 ]
 
 
+FLOAT_OUTPUT = [
+    f"{value}::float8" for value in (
+        "1.0/3", "2.0/3", "1e-10", "123.456", "1e100", "'5e-324'", "'1.7976931348623157e308'",
+        "0.3", "100", "1e16", "12345678.9", "-1.5e-7", "'123456789012345.6'", "1e15 + 0.5",
+        "'0.000123'", "'9007199254740993'", "'-1e-320'", "2.5e-5", "'1e22'", "'1e21'")
+] + [
+    f"{value}::float4" for value in (
+        "1.0/3", "0.3", "16777216", "16777217", "'1e-38'", "'3e-45'", "'3.4e38'", "123456.7",
+        "1234567.8", "0.000123", "'1e-5'", "2.5", "'7.038531e-26'", "'1.1754944e-38'")
+] + [
+    "0.1::float4::float8", "0.1::float4 + 0.2::float4", "1e10::float4 * 1e30::float4",
+    "(1e-30::float4 * 1e-30::float4)", "3::float4 / 7", "16777217::int4::float4",
+    "9007199254740993::int8::float8", "0.1::float4::numeric", "1.0e10::float4::text",
+    "sqrt(2)::float4", "pi()::numeric", "exp(1)::text", "1e15::float8::text", "1e-5::float8::int",
+]
+
+NUMERIC_ARITHMETIC = [
+    "1/7::numeric", "1::numeric(10,4)/7", "12345.6789 * 0.001", "-7.5 / 2", "-7.5 % 2",
+    "7.5 % -2", "0.0001 / 3", "1e-10::numeric / 3", "100000000000000000000 / 3",
+    "12345678901234567890.123 / 0.7", "'1.23e+5'::numeric", "'0.000001234'::numeric",
+    "2.5::numeric(10,0)", "3.5::numeric(10,0)", "-2.5::numeric(10,0)", "0.125::numeric(5,2)",
+    "-0.125::numeric(5,2)", "99.995::numeric(4,2)", "1e3::numeric(3,0)", "1e3::numeric(4,0)",
+    "sqrt(12345678901234567890::numeric)", "sqrt(0.00000001::numeric)", "sqrt(2.0000::numeric)",
+    "exp(10::numeric)", "exp(-10::numeric)", "exp(0.000001::numeric)", "ln(1e-10::numeric)",
+    "ln(123456789::numeric)", "ln(1.1::numeric)", "ln(0.9::numeric)", "log(1e-20::numeric)",
+    "log(7, 1e50::numeric)", "power(2::numeric, -3)", "power(-2::numeric, 3)",
+    "power(1.5::numeric, -2.5)", "power(10::numeric, 0.5)", "power(0.5::numeric, 0.5)",
+    "power(123.456::numeric, 3)", "power(2::numeric, 1000)", "power(9.99::numeric, 0)",
+    "round(123.4567, 3)", "round(-123.4567, 1)", "round(0.5)", "round(-0.5)", "round(1.5, 0)",
+    "round(12345, -5)", "round(5, -1)", "round(15, -1)", "round(-15, -1)", "trunc(-1.99)",
+    "trunc(123.456, -1)", "ceil(-0.5)", "floor(-0.5)", "ceil(0.0001)", "abs(-0.00)",
+    "sign(-0.001)", "mod(-10.5, 3)", "div(10.5, 3)", "div(-10.5, 3)", "1.000 + 2.5",
+    "1.000 - 2.5", "1.000 * 2.5", "0.1 + 0.2", "1 - 1.00", "-(1.50)", "+(1.50)",
+    "2 * 3.0", "4.0 / 2", "10 / 3::numeric(5,2)", "1.5::numeric::text", "gcd(0, 0)",
+    "lcm(0, 5)", "gcd(-12, 18)", "123.45::numeric::int", "-123.5::numeric::int2",
+    "1e20::numeric::int8", "1e20::numeric::float8", "1e20::numeric::float4", "'NaN'::numeric + 1",
+    "'Infinity'::numeric + 1", "'Infinity'::numeric / 'Infinity'", "1 / 'Infinity'::numeric",
+    "'Infinity'::numeric % 2", "sqrt('Infinity'::numeric)", "exp('-Infinity'::numeric)",
+    "ln('Infinity'::numeric)", "'-Infinity'::numeric * -1", "abs('-Infinity'::numeric)",
+]
+
+INTERVAL_AND_TIME = [
+    "'1 year -1 mons'::interval", "'-1 year 2 mons'::interval", "'1 day -1 hours'::interval",
+    "'-00:00:00.5'::interval", "'25:00:00'::interval", "'-25:00:00'::interval",
+    "'1 mon 00:00:00.000001'::interval", "'1 mon -00:00:00.000001'::interval",
+    "'-1 mon -1 day -00:00:01'::interval", "'1 day'::interval * 1.3333",
+    "'1 mon'::interval * 0.3333", "'1 mon'::interval / 7", "'1 day'::interval / 7",
+    "'1 hour'::interval * -2.5", "'3 days 4 hours'::interval / 1.5", "'1 year'::interval * 2",
+    "'36 hours'::interval + '1 day'::interval", "'1 mon'::interval - '1 day'::interval",
+    "'12:00'::time + '1 mon 1 day 1 hour'::interval", "'00:30'::time - '1 hour'::interval",
+    "'23:59:59.999999'::time", "'2024-02-29'::date + interval '1 year'",
+    "'2024-02-29'::date - interval '1 year'", "'2024-01-31'::date + interval '1 mon 1 day'",
+    "'0001-01-01 00:00'::timestamp", "'9999-12-31 23:59:59.999999'::timestamp",
+    "'2024-01-01 12:00:00.9999995'::timestamp", "'2024-01-01 12:00:00.0000005'::timestamp",
+    "'2024-01-01 23:59:59.9999999'::timestamp", "'2024-06-01 12:00:00+05:45'::timestamptz",
+    ("'2024-06-01 12:00:00+00'::timestamptz", "Asia/Kathmandu"),
+    ("'2024-06-01 12:00:00+00'::timestamptz", "Australia/Lord_Howe"),
+    ("'2024-06-01 12:00:00+00'::timestamptz", "America/St_Johns"),
+    ("'1900-01-01 12:00:00+00'::timestamptz", "Europe/Amsterdam"),
+    ("'2024-06-01 12:00:00'::timestamptz", "UTC+3"), ("'2024-06-01 12:00:00'::timestamptz", "+05:30"),
+    ("'2024-06-01 12:00:00+00'::timestamptz", "EST5EDT"),
+    "'2024-06-01 12:00:00'::timestamp - '2024-06-01 12:00:00.5'::timestamp",
+    "'2024-06-01'::timestamp - '2020-01-01'::timestamp",
+    "'2024-06-01'::date - '2020-01-01'::date", "'2024-06-01'::date - 366",
+    "'2024-06-01 10:00'::timestamp + '-1 mon 1 day'::interval",
+    ("'2024-10-27 00:30:00+00'::timestamptz + interval '1 hour'", PARIS),
+    ("'2024-10-26 12:00:00+00'::timestamptz + interval '1 day'", PARIS),
+    ("'2024-10-27 12:00:00+00'::timestamptz - '2024-10-26 12:00:00+00'::timestamptz", PARIS),
+    ("'2024-03-31 02:30'::timestamptz", PARIS), ("'2024-10-27 02:30'::timestamptz", PARIS),
+    ("date_trunc('day', '2024-10-27 12:00:00+00'::timestamptz)", PARIS),
+    ("'2024-10-27'::date::timestamptz", PARIS), ("'2024-10-27 03:00'::timestamp::timestamptz", PARIS),
+    "'2024-01-15 12:00'::timestamp::date", "'2024-01-15 12:34:56.5'::timestamp::time",
+    "'12:34:56'::time::interval", "'26 hours'::interval::time", "'-1 hour'::interval::time",
+    "'2024-01-15'::date::timestamp", "'2024-01-15 12:34:56.123456'::timestamp(3)",
+    "'2024-01-15 12:34:56.987654'::timestamp(0)", "'12:34:56.987654'::time(0)",
+    "'1 day 12:34:56.987654'::interval(0)", "'1 day 12:34:56.987654'::interval(3)",
+    "'2024-01-15 12:34:56.123456+00'::timestamptz(1)",
+]
+
+RESOLUTION = [
+    "'1' = 1", "'1.5' = 1.5", "'abc' = 'abc'", "'a' < 'b'", "NULL = NULL", "1 = NULL",
+    "'1 day' + '2024-01-01'::date", "'2024-01-01'::date + '1 day'::interval",
+    "'2024-01-01' + interval '1 day'", "'2024-01-01'::date - '2023-12-01'",
+    "1.5::float4 = 1.5", "1::int2 = '1'", "'1'::text = 1", "'5' > 10", "'10' > 5",
+    "'a' || 'b'", "'1' || 2", "1::int8 + 2::int2 * 3", "2 ^ '2'", "- '5'", "@ '-5'",
+    "'{1,2}' @> ARRAY[1]", "ARRAY[1,2] = '{1,2}'", "'abc' LIKE 'a%'::varchar",
+    "'abc'::varchar(10) = 'abc'::char(10)", "'abc'::name = 'abc'::varchar", "true AND 't'::bool",
+    "3 / 2 * 2.0", "1 + 2::numeric * 3.5::float8", "COALESCE(NULL, 1, 2.5)",
+    "COALESCE(1, 'a'::text)", "COALESCE('a', 'b')", "COALESCE(NULL, NULL)",
+    "COALESCE(1::int2, 2::int8)", "COALESCE('2024-01-01'::date, '2024-01-02 10:00'::timestamp)",
+    "COALESCE('2024-01-01'::date, now())", "COALESCE(1, true)",
+    "CASE WHEN true THEN 1 ELSE 'x' END", "CASE WHEN true THEN 1 ELSE '2' END",
+    "CASE WHEN false THEN 1.5 ELSE 2 END", "CASE WHEN true THEN 'a' ELSE 'b'::varchar END",
+    "CASE WHEN true THEN 1 ELSE 2::float4 END", "CASE WHEN true THEN 'x'::char(3) ELSE 'y' END",
+    "CASE WHEN true THEN 1 ELSE 'a'::text END", "CASE WHEN true THEN NULL ELSE NULL END",
+]
+
+
 def _cases(rows: list[Any]) -> list[tuple[str, str]]:
     return [(row, UTC) if isinstance(row, str) else row for row in rows]
 
 
 EXPRESSION_CASES = _cases(LITERALS_AND_CASTS + OPERATORS + DATETIME + FORMATTING + STRINGS
-                          + MATH)
+                          + MATH + FLOAT_OUTPUT + NUMERIC_ARITHMETIC + INTERVAL_AND_TIME
+                          + RESOLUTION)
 
 
 @pytest.mark.parametrize("expression,timezone", EXPRESSION_CASES,

@@ -146,8 +146,8 @@ def _lookup_zone(name: str) -> datetime.tzinfo | None:
     if lowered in ZONE_ABBREVIATIONS:
         return _fixed_zone(ZONE_ABBREVIATIONS[lowered])
     offset = _parse_iso_offset(name)
-    if offset is not None:
-        return _fixed_zone(offset)
+    if offset is not None:                 # a bare offset as a zone name is POSIX: + is west
+        return _fixed_zone(-offset)
     posix = _POSIX_ZONE.match(name)
     if posix is not None:
         hours, minutes = int(posix.group(3)), int(posix.group(4) or 0)
@@ -897,9 +897,9 @@ for _unit, _spellings in {
         _INTERVAL_UNITS[_spelling] = _unit
 
 _INTERVAL_TOKEN = re.compile(
-    r"\s*(?:(?P<time>[+-]?\d+:\d+(?::\d+(?:\.\d*)?)?(?:\.\d*)?)"
-    r"|(?P<yearmonth>[+-]?\d+-\d+)"
-    r"|(?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)"
+    r"\s*(?:(?P<time>[+-]?\d+:\d+(?::\d+(?:\.\d*)?)?(?:\.\d*)?)(?=\s|\Z)"
+    r"|(?P<yearmonth>[+-]?\d+-\d+)(?=\s|\Z)"
+    r"|(?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(?=\s|\Z|[a-z])"
     r"|(?P<word>[a-z]+))", re.IGNORECASE)
 
 
