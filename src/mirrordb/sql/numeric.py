@@ -58,6 +58,7 @@ NUMERIC_NEG = 0x4000
 NUMERIC_NAN = 0xC000
 NUMERIC_PINF = 0xD000
 NUMERIC_NINF = 0xF000
+INFINITY_SEND_DSCALE = 0x20        # numeric_send reads an infinity's dscale from its header bits
 
 NUMERIC_HEADER = struct.Struct(">hhHH")      # ndigits, weight, sign, dscale
 NUMERIC_DIGIT = struct.Struct(">h")
@@ -865,8 +866,9 @@ def numeric_lcm(left: decimal.Decimal, right: decimal.Decimal) -> decimal.Decima
 def numeric_send(value: decimal.Decimal) -> bytes:
     if value.is_nan():
         return NUMERIC_HEADER.pack(0, 0, NUMERIC_NAN, 0)
-    if value.is_infinite():
-        return NUMERIC_HEADER.pack(0, 0, NUMERIC_PINF if value > 0 else NUMERIC_NINF, 0)
+    if value.is_infinite():                # the dscale bits of PostgreSQL's special header
+        return NUMERIC_HEADER.pack(0, 0, NUMERIC_PINF if value > 0 else NUMERIC_NINF,
+                                   INFINITY_SEND_DSCALE)
     scale = dscale(value)
     sign = NUMERIC_NEG if value.is_signed() and not value.is_zero() else NUMERIC_POS
     fraction_groups = -(-scale // DEC_DIGITS)

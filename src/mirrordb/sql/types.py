@@ -1486,7 +1486,8 @@ def _receive_elements(data: bytes, position: int, count: int,
     return values
 
 
-def _array_send(element_oid: int) -> _Send:
+def _array_send(element_oid: int, lower_bound: int = 1) -> _Send:
+    """array_send (int2vector and oidvector are arrays whose lower bound is 0)."""
     send_element = _SCALAR_SEND[element_oid]
 
     def send(values: Sequence[Any]) -> bytes:
@@ -1494,7 +1495,7 @@ def _array_send(element_oid: int) -> _Send:
             return _ARRAY_HEADER.pack(0, 0, element_oid)
         has_nulls = any(value is None for value in values)
         parts = [_ARRAY_HEADER.pack(1, 1 if has_nulls else 0, element_oid),
-                 _ARRAY_DIMENSION.pack(len(values), 1)]
+                 _ARRAY_DIMENSION.pack(len(values), lower_bound)]
         for value in values:
             if value is None:
                 parts.append(_INT4.pack(-1))
@@ -1511,7 +1512,8 @@ def _binary_functions(oid: int) -> tuple[_Receive, _Send]:
         return _SCALAR_RECEIVE[oid], _SCALAR_SEND[oid]
     element = TYPES[oid].element_oid if oid in TYPES else 0
     if element in _SCALAR_RECEIVE and (is_array_type(oid) or oid in _ARRAY_LIKE_OIDS):
-        return _array_receive(element), _array_send(element)
+        return _array_receive(element), _array_send(element, 0 if oid in _ARRAY_LIKE_OIDS
+                                                    else 1)
     raise MirrordbError(f"no binary input function available for type {format_type(oid)}",
                         sqlstate="42883")
 
