@@ -163,6 +163,11 @@ class Backend:
 
     def run(self) -> None:
         self.sock.settimeout(IDLE_POLL_S)
+        if not self.is_unix:
+            try:   # replies are small and answer a request: never hold them back (Nagle)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         try:
             if not self._startup():
                 return
@@ -388,7 +393,7 @@ class Backend:
     def _arm_idle_timeout(self) -> None:
         assert self.session is not None
         arm = getattr(self.interrupts, "arm_idle_in_transaction_timeout", None)
-        timeout = _milliseconds(self.session.setting("idle_in_transaction_session_timeout"))
+        timeout = int(self.session.settings.get("idle_in_transaction_session_timeout"))
         if arm is not None and timeout > 0:
             arm(timeout)
 
@@ -462,7 +467,7 @@ class Backend:
     def _arm_statement_timeout(self) -> None:
         assert self.session is not None
         arm = getattr(self.interrupts, "arm_statement_timeout", None)
-        timeout = _milliseconds(self.session.setting("statement_timeout"))
+        timeout = int(self.session.settings.get("statement_timeout"))
         if arm is not None and timeout > 0:
             arm(timeout)
 
@@ -746,21 +751,6 @@ def _binary_encoder(oid: int) -> Callable[[Any], bytes]:
         return lambda v: layout.pack(v[0], v[1])
     format_binary = T.format_binary
     return lambda v: format_binary(oid, v)
-
-
-def _milliseconds(text: str) -> int:
-    text = (text or "0").strip()
-    units = (("ms", 1), ("min", 60_000), ("s", 1000), ("h", 3_600_000), ("d", 86_400_000))
-    for suffix, factor in units:
-        if text.endswith(suffix):
-            try:
-                return int(float(text[:-len(suffix)]) * factor)
-            except ValueError:
-                return 0
-    try:
-        return int(float(text))
-    except ValueError:
-        return 0
 
 
 def _options_settings(options: str) -> dict[str, str]:

@@ -150,10 +150,10 @@ class Session:
 
     def _ensure_transaction(self) -> Any:
         if self.txn is None:
-            isolation = self._next_isolation or self.setting(
-                "default_transaction_isolation") or "read committed"
+            isolation = self._next_isolation or str(self.settings.get(
+                "default_transaction_isolation"))
             read_only = self._next_read_only if self._next_read_only is not None else \
-                self.setting("default_transaction_read_only") == "on"
+                bool(self.settings.get("default_transaction_read_only"))
             if self.engine.in_recovery():
                 read_only = True
             self.txn = self.engine.begin(isolation, read_only, self.check_for_interrupts)
