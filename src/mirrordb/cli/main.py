@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from mirrordb.cli import ctl
 from mirrordb.common.errors import MirrordbError
 
 
@@ -21,11 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("left")
     compare.add_argument("right")
     compare.add_argument("-q", "--quiet", action="store_true", help="print differences only")
+    ctl.register(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["server"]:
+        arguments = ["server", *ctl.normalize_server_arguments(arguments[1:])]
+    args = build_parser().parse_args(arguments)
+    if args.command in ctl.COMMANDS:
+        return ctl.run(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(threadName)s] %(message)s")
     try:
         if args.command == "initdb":

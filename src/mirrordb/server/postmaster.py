@@ -1,0 +1,922 @@
+"""The postmaster: start-up, the accept loop, the backend registry, reloads and shutdown.
+
+``Server(datadir, overrides).run()`` is what ``mirrordb server -D DIR`` (PostgreSQL's
+``postgres -D``) runs on the process's main thread. Lifecycle, as PostgreSQL's postmaster:
+
+1. Read the configuration (``server/config.build_settings``); check the data directory.
+2. Create ``postmaster.pid`` (``server/pidfile.py``), refusing if a live server owns it; write
+   ``postmaster.opts``.
+3. Bind TCP on each ``listen_addresses`` entry and a Unix-domain socket ``.s.PGSQL.<port>`` (with
+   its ``.lock`` file) in each ``unix_socket_directories`` entry.
+4. Open the engine: ``Engine.open`` runs crash recovery and starts the checkpointer.
+5. Mark ``postmaster.pid`` ready and log "database system is ready to accept connections".
+6. Loop: accept connections, each served by a thread named "backend" running
+   ``mirrordb.server.backend.serve_connection(server, sock, peer_address, is_unix)``; act on
+   signals, which only set flags and write one byte to the loop's wake-up socket.
+7. Shut down as asked (below), remove the lock and socket files, return the exit code.
+
+State machine (one ``PostmasterState``, transitions checked against ``_TRANSITIONS``):
+
+============  =====================================================================================
+STARTING      steps 1-5; connections wait in the listen backlog
+RUNNING       accepting; ``admit()`` lets clients in up to max_connections / max_wal_senders
+WAIT_CLIENTS  shutdown requested: ``admit()`` refuses with 57P03; fast mode has asked every
+              backend to terminate; waits for every connection thread to end
+SHUTDOWN      shutdown checkpoint (``Engine.close()``)
+STOPPED       files removed; ``run()`` returns
+============  =====================================================================================
+
+Signals (PostgreSQL's): SIGTERM smart shutdown (wait for clients to leave), SIGINT fast (terminate
+every backend through its InterruptState, wait, checkpoint), SIGQUIT immediate (no checkpoint:
+``Engine.crash()``; the next start runs crash recovery), SIGHUP reload (postgresql.conf,
+postgresql.auto.conf, pg_hba.conf). A more severe shutdown request overrides a milder one.
+
+Threads and locks: ``_lock`` guards the backend registry, the connection table and the admission
+counters; backends call the registry methods from their own threads. ``settings`` and ``hba`` are
+replaced whole on reload (one attribute assignment), never mutated, so readers need no lock.
+
+Log lines go through the ``logging`` module; ``configure_server_logging`` formats them as
+PostgreSQL does (``2024-01-01 00:00:00.000 UTC [pid] LOG:  message``), pid being the native id of
+the logging thread, which is the backend's pid in pg_stat_activity.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import logging
+import os
+import platform
+import secrets
+import selectors
+import shlex
+import signal
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TextIO
+
+from mirrordb.common.errors import (CannotConnectNow, ConfigFileError, InvariantViolation,
+                                    MirrordbError, TooManyConnections, invariant)
+from mirrordb.server import pidfile
+from mirrordb.server.config import LogMessage, build_settings, reload_settings
+from mirrordb.server.interrupts import InterruptState
+from mirrordb.settings import SERVER_VERSION, Settings
+
+if TYPE_CHECKING:
+    from mirrordb.engine import Engine
+
+log = logging.getLogger("mirrordb.postmaster")
+
+PG_MAJOR_VERSION = "15"
+LISTEN_BACKLOG_LIMIT = 4096          # listen() backlog: 2 x max_connections, at most this
+MAX_UNIX_SOCKET_PATH_BYTES = 107     # sun_path minus its terminating NUL
+CONNECTION_THREADS_PER_SLOT = 2      # connection threads allowed per admission slot
+BACKEND_EXIT_GRACE_S = 5.0           # fast shutdown: then close the sockets of lingering clients
+BACKEND_EXIT_TIMEOUT_S = 60.0        # ... then give up waiting and stop without a checkpoint
+IMMEDIATE_EXIT_GRACE_S = 0.2         # immediate shutdown: time for backends to say goodbye
+SHUTDOWN_POLL_INTERVAL_S = 0.5       # loop wake-up while waiting for clients to leave
+IMMEDIATE_SHUTDOWN_MESSAGE = "terminating connection due to immediate shutdown command"
+SHUTTING_DOWN_MESSAGE = "the database system is shutting down"
+STARTING_UP_MESSAGE = "the database system is starting up"
+
+PeerAddress = tuple[str, int] | None
+ConnectionHandler = Callable[["Server", socket.socket, PeerAddress, bool], None]
+
+
+class ShutdownMode(enum.IntEnum):
+    """Shutdown modes, by severity (a later request may only raise it)."""
+
+    SMART = 1
+    FAST = 2
+    IMMEDIATE = 3
+
+
+class PostmasterState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    WAIT_CLIENTS = "wait clients"
+    SHUTDOWN = "shutdown"
+    STOPPED = "stopped"
+
+
+_TRANSITIONS: dict[PostmasterState, frozenset[PostmasterState]] = {
+    PostmasterState.STARTING: frozenset({PostmasterState.RUNNING, PostmasterState.WAIT_CLIENTS,
+                                         PostmasterState.STOPPED}),
+    PostmasterState.RUNNING: frozenset({PostmasterState.WAIT_CLIENTS, PostmasterState.STOPPED}),
+    PostmasterState.WAIT_CLIENTS: frozenset({PostmasterState.SHUTDOWN, PostmasterState.STOPPED}),
+    PostmasterState.SHUTDOWN: frozenset({PostmasterState.STOPPED}),
+    PostmasterState.STOPPED: frozenset(),
+}
+
+
+@dataclass(eq=False)
+class BackendInfo:
+    """One session as pg_stat_activity shows it; the backend thread keeps it current.
+
+    Times are timezone-aware UTC datetimes, None when not applicable. ``pid`` and
+    ``secret_key`` are filled in by ``Server.register_backend``.
+    """
+
+    user: str = ""
+    database: str = ""
+    application_name: str = ""
+    client_addr: str | None = None        # None for Unix-domain sockets
+    client_port: int | None = None        # -1 for Unix-domain sockets, as PostgreSQL shows
+    client_hostname: str | None = None
+    backend_start: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    xact_start: datetime | None = None
+    query_start: datetime | None = None
+    state_change: datetime | None = None
+    state: str | None = "idle"            # idle | active | idle in transaction | ... (aborted)
+    wait_event_type: str | None = None
+    wait_event: str | None = None
+    query: str = ""
+    backend_type: str = "client backend"  # or "walsender"
+    user_oid: int = 0
+    database_oid: int = 0
+    interrupts: InterruptState = field(default_factory=InterruptState)
+    pid: int = 0
+    secret_key: int = field(default=0, repr=False)
+
+
+@dataclass(eq=False)
+class _Connection:
+    """An accepted socket and the thread serving it."""
+
+    sock: socket.socket
+    is_unix: bool
+    thread: threading.Thread | None = None
+    native_id: int = 0
+
+
+@dataclass
+class _Listener:
+    sock: socket.socket
+    is_unix: bool
+    path: str = ""                        # Unix-domain socket file, removed at exit
+    lock: pidfile.LockFile | None = None  # its .lock file
+
+
+class Server:
+    """One running server (see the module docstring)."""
+
+    def __init__(self, datadir: str, overrides: dict[str, str] | None = None, *,
+                 connection_handler: ConnectionHandler | None = None) -> None:
+        self.datadir = os.path.abspath(datadir)
+        self.overrides = dict(overrides or {})
+        self.settings = Settings()
+        self.engine: Engine | None = None
+        self.start_time = time.time()
+        self.state = PostmasterState.STARTING
+        self.exit_code = 0
+        self._connection_handler = connection_handler
+        self._lock = threading.Lock()
+        self._backends: dict[int, BackendInfo] = {}
+        self._connections: dict[int, _Connection] = {}
+        self._clients = 0
+        self._walsenders = 0
+        self._listeners: list[_Listener] = []
+        self._data_lock: pidfile.LockFile | None = None
+        self._hba: Any = None
+        self._hba_lock = threading.Lock()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._requested_mode: ShutdownMode | None = None
+        self._shutdown_mode: ShutdownMode | None = None
+        self._reload_requested = False
+        self._shutdown_started = 0.0
+        self._sockets_closed = False
+        self.ready = threading.Event()      # set once accepting (tests wait on it)
+        self.stopped = threading.Event()    # set when run() is about to return
+
+    # -- public: process control ------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start, serve until shut down, clean up; the exit code (0 clean, 1 failed)."""
+        previous_handlers = self._install_signal_handlers()
+        try:
+            try:
+                self._start()
+            except MirrordbError as error:
+                log_error("FATAL", error)
+                self._cleanup_files()
+                self.exit_code = 1
+                self._transition(PostmasterState.STOPPED)
+                return self.exit_code
+            self._serve()
+            return self.exit_code
+        finally:
+            self._restore_signal_handlers(previous_handlers)
+            self.stopped.set()
+
+    def request_shutdown(self, mode: ShutdownMode) -> None:
+        """Ask for a shutdown (safe from signal handlers and any thread)."""
+        if self._requested_mode is None or mode > self._requested_mode:
+            self._requested_mode = mode
+        self._wake()
+
+    def request_reload(self) -> None:
+        """Ask for a configuration reload (safe from signal handlers and any thread)."""
+        self._reload_requested = True
+        self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_writer.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass   # a wake-up byte is already waiting (or we are closed)
+
+    # -- public: what backends use -----------------------------------------------------------------
+
+    @property
+    def hba(self) -> Any:
+        """The current pg_hba.conf rules (``mirrordb.auth.hba.load_hba``), loaded on first use."""
+        if self._hba is None:
+            with self._hba_lock:
+                if self._hba is None:
+                    self._hba = self._load_hba()
+        return self._hba
+
+    def _load_hba(self) -> Any:
+        from mirrordb.auth.hba import load_hba
+        return load_hba(str(self.settings.get("hba_file")))
+
+    @property
+    def shutting_down(self) -> bool:
+        """A shutdown was requested: new sessions are refused (57P03)."""
+        return self._requested_mode is not None or self.state in (
+            PostmasterState.WAIT_CLIENTS, PostmasterState.SHUTDOWN, PostmasterState.STOPPED)
+
+    def admit(self, replication: bool = False) -> bool:
+        """Count a new session in (True), or raise the FATAL error the backend must send:
+        ``TooManyConnections`` 53300 or ``CannotConnectNow`` 57P03, with PostgreSQL's message.
+
+        Replication (walsender) connections count against max_wal_senders, others against
+        max_connections. Every successful ``admit`` needs one ``release`` with the same flag.
+        """
+        with self._lock:
+            if self.state is PostmasterState.STARTING:
+                raise CannotConnectNow(STARTING_UP_MESSAGE)
+            if self.state is not PostmasterState.RUNNING:
+                raise CannotConnectNow(SHUTTING_DOWN_MESSAGE)
+            if replication:
+                limit = int(self.settings.get("max_wal_senders"))  # type: ignore[call-overload]
+                if self._walsenders >= limit:
+                    raise TooManyConnections("number of requested standby connections exceeds "
+                                             f"max_wal_senders (currently {limit})")
+                self._walsenders += 1
+            else:
+                if self._clients >= int(self.settings.get("max_connections")):  # type: ignore
+                    raise TooManyConnections("sorry, too many clients already")
+                self._clients += 1
+        return True
+
+    def release(self, replication: bool = False) -> None:
+        """The session counted in by ``admit`` ended."""
+        with self._lock:
+            if replication:
+                invariant(self._walsenders > 0, "release of a walsender never admitted")
+                self._walsenders -= 1
+            else:
+                invariant(self._clients > 0, "release of a client never admitted")
+                self._clients -= 1
+
+    def check_superuser_reserved(self, superuser: bool) -> None:
+        """After authentication: the last superuser_reserved_connections slots are for
+        superusers (PostgreSQL's check, 53300)."""
+        reserved = int(self.settings.get("superuser_reserved_connections"))  # type: ignore
+        limit = int(self.settings.get("max_connections"))  # type: ignore[call-overload]
+        if not superuser and reserved > 0 and self._clients > limit - reserved:
+            raise TooManyConnections("remaining connection slots are reserved for "
+                                     "non-replication superuser connections")
+
+    def register_backend(self, info: BackendInfo) -> tuple[int, int]:
+        """Called by a backend thread: its (process id, secret key) for BackendKeyData.
+
+        The process id is the thread's native id; the secret is random in 1 .. 2**31 - 1, so
+        it reads the same whether the wire codec treats it as signed or unsigned.
+        """
+        info.pid = threading.get_native_id()
+        info.secret_key = secrets.randbelow(2**31 - 1) + 1
+        with self._lock:
+            invariant(info.pid not in self._backends, f"backend {info.pid} registered twice")
+            self._backends[info.pid] = info
+        return info.pid, info.secret_key
+
+    def unregister_backend(self, pid: int) -> None:
+        with self._lock:
+            self._backends.pop(pid, None)
+
+    def backends(self) -> list[BackendInfo]:
+        """Every registered session (live objects; pg_stat_activity reads them)."""
+        with self._lock:
+            return list(self._backends.values())
+
+    def cancel_backend(self, pid: int, secret_key: int) -> bool:
+        """A CancelRequest: cancel ``pid``'s statement if the key matches (constant time)."""
+        with self._lock:
+            info = self._backends.get(pid)
+        if info is None:
+            log.info("PID %d in cancel request did not match any process", pid)
+            return False
+        expected = (info.secret_key & 0xFFFFFFFF).to_bytes(4, "big")
+        offered = (secret_key & 0xFFFFFFFF).to_bytes(4, "big")
+        if not hmac.compare_digest(expected, offered):
+            log.info("wrong key in cancel request for process %d", pid)
+            return False
+        info.interrupts.request_cancel()
+        return True
+
+    def signal_backend(self, pid: int, action: str) -> bool:
+        """pg_cancel_backend / pg_terminate_backend (the SQL layer checks permissions)."""
+        invariant(action in ("cancel", "terminate"), f"unknown backend signal {action}")
+        with self._lock:
+            info = self._backends.get(pid)
+        if info is None:
+            return False
+        if action == "cancel":
+            info.interrupts.request_cancel()
+        else:
+            info.interrupts.request_terminate()
+        return True
+
+    # -- start-up ---------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._load_configuration()
+        check_data_directory(self.datadir)
+        port = int(self.settings.get("port"))  # type: ignore[call-overload]
+        self._data_lock = pidfile.acquire_data_directory_lock(self.datadir, port,
+                                                              int(self.start_time))
+        write_options_file(self.datadir, self.overrides)
+        log.info("starting PostgreSQL %s on %s-%s, Python %s", SERVER_VERSION,
+                 platform.machine(), sys.platform, platform.python_version())
+        self._open_listeners(port)
+        self._load_hba_at_start()
+        self._open_engine()
+        if self._requested_mode is None:
+            self._data_lock.update(status=pidfile.PM_STATUS_READY)
+            self._transition(PostmasterState.RUNNING)
+            log.info("database system is ready to accept connections")
+            self.ready.set()
+
+    def _load_configuration(self) -> None:
+        load = build_settings(self.datadir, self.overrides)
+        log_messages(load.messages)
+        if load.rejected or load.error_file is not None:
+            raise ConfigFileError(f'configuration file "{load.error_file}" contains errors')
+        self.settings = load.settings
+
+    def _load_hba_at_start(self) -> None:
+        try:
+            self._hba = self._load_hba()
+        except ImportError:
+            return   # the authentication module is not there yet: loaded on first use
+        except MirrordbError as error:
+            log_hba_errors(error)
+            raise MirrordbError("could not load pg_hba.conf", sqlstate="F0000") from None
+
+    def _open_engine(self) -> None:
+        from mirrordb.engine import Engine
+        self.engine = Engine.open(self.datadir, self.overrides)
+        self.settings.set_internal("wal_segment_size", str(self.engine.control.xlog_seg_size))
+        self.engine.settings = self.settings
+
+    # -- listening sockets ------------------------------------------------------------------------
+
+    def _open_listeners(self, port: int) -> None:
+        addresses = split_list(str(self.settings.get("listen_addresses")))
+        directories = split_list(str(self.settings.get("unix_socket_directories")))
+        first_address = self._open_tcp_listeners(addresses, port)
+        if addresses and first_address is None:
+            raise MirrordbError("could not create any TCP/IP sockets", sqlstate="58000")
+        first_directory = self._open_unix_listeners(directories, port)
+        if directories and first_directory is None:
+            raise MirrordbError("could not create any Unix-domain sockets", sqlstate="58000")
+        if not self._listeners:
+            raise MirrordbError("no socket created for listening", sqlstate="58000")
+        assert self._data_lock is not None
+        self._data_lock.update(socket_directory=first_directory or "",
+                               listen_address=first_address or "")
+
+    def _backlog(self) -> int:
+        return min(2 * int(self.settings.get("max_connections")),  # type: ignore[call-overload]
+                   LISTEN_BACKLOG_LIMIT)
+
+    def _open_tcp_listeners(self, addresses: list[str], port: int) -> str | None:
+        first = None
+        for address in addresses:
+            host = None if address == "*" else address
+            try:
+                infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                                           socket.AI_PASSIVE)
+            except socket.gaierror as error:
+                log.warning('could not translate host name "%s", service "%d" to address: %s',
+                            address, port, error.strerror)
+                continue
+            for family, kind, proto, _, sockaddr in _unique(infos):
+                if self._bind_tcp(family, kind, proto, sockaddr, port) and first is None:
+                    first = address
+        return first
+
+    def _bind_tcp(self, family: int, kind: int, proto: int, sockaddr: Any, port: int) -> bool:
+        family_name = "IPv6" if family == socket.AF_INET6 else "IPv4"
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(sockaddr)
+            sock.listen(self._backlog())
+        except OSError as error:
+            sock.close()
+            log_error("LOG", MirrordbError(
+                f'could not bind {family_name} address "{sockaddr[0]}": {error.strerror}',
+                hint=f"Is another postmaster already running on port {port}? If not, wait a "
+                     "few seconds and retry."))
+            return False
+        sock.setblocking(False)
+        self._listeners.append(_Listener(sock, is_unix=False))
+        log.info('listening on %s address "%s", port %d', family_name, sockaddr[0], port)
+        return True
+
+    def _open_unix_listeners(self, directories: list[str], port: int) -> str | None:
+        first = None
+        for directory in directories:
+            if self._bind_unix(directory, port) and first is None:
+                first = directory
+        return first
+
+    def _bind_unix(self, directory: str, port: int) -> bool:
+        path = os.path.join(directory, f".s.PGSQL.{port}")
+        if len(path.encode()) > MAX_UNIX_SOCKET_PATH_BYTES:
+            log.warning('Unix-domain socket path "%s" is too long (maximum %d bytes)', path,
+                        MAX_UNIX_SOCKET_PATH_BYTES)
+            return False
+        lock = pidfile.acquire_socket_lock(path, directory, self.datadir, port,
+                                           int(self.start_time))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            _remove_stale_socket(path)
+            sock.bind(path)
+            os.chmod(path, int(self.settings.get("unix_socket_permissions")))  # type: ignore
+            sock.listen(self._backlog())
+        except OSError as error:
+            sock.close()
+            lock.release()
+            log.warning('could not bind Unix address "%s": %s', path, error.strerror)
+            return False
+        sock.setblocking(False)
+        self._listeners.append(_Listener(sock, is_unix=True, path=path, lock=lock))
+        log.info('listening on Unix socket "%s"', path)
+        return True
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_reader, selectors.EVENT_READ, None)
+            for listener in self._listeners:
+                selector.register(listener.sock, selectors.EVENT_READ, listener)
+            while self.state is not PostmasterState.STOPPED:
+                timeout = None if self._shutdown_mode is None else SHUTDOWN_POLL_INTERVAL_S
+                for key, _ in selector.select(timeout):
+                    if key.data is None:
+                        _drain(self._wake_reader)
+                    elif self.state is not PostmasterState.STOPPED:
+                        self._accept(key.data)
+                self._handle_requests()
+                self._advance_shutdown()
+
+    def _accept(self, listener: _Listener) -> None:
+        try:
+            sock, address = listener.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            log.info("could not accept new connection: %s", error.strerror)
+            return
+        sock.setblocking(True)
+        if not listener.is_unix:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        peer: PeerAddress = None if listener.is_unix else (str(address[0]), int(address[1]))
+        if not self._connection_slot_free():
+            log.info("too many connection threads; closing a new connection")
+            sock.close()
+            return
+        connection = _Connection(sock, listener.is_unix)
+        thread = threading.Thread(target=self._backend_main, args=(connection, peer),
+                                  name="backend", daemon=True)
+        connection.thread = thread
+        with self._lock:
+            self._connections[id(connection)] = connection
+        thread.start()
+
+    def _connection_slot_free(self) -> bool:
+        slots = (int(self.settings.get("max_connections"))  # type: ignore[call-overload]
+                 + int(self.settings.get("max_wal_senders")))  # type: ignore[call-overload]
+        with self._lock:
+            return len(self._connections) < CONNECTION_THREADS_PER_SLOT * slots
+
+    def _backend_main(self, connection: _Connection, peer: PeerAddress) -> None:
+        """A connection thread: run the backend, then clean up whatever it left behind."""
+        connection.native_id = threading.get_native_id()
+        try:
+            self._handler()(self, connection.sock, peer, connection.is_unix)
+        except InvariantViolation:
+            log.critical("backend hit a broken invariant; stopping the server", exc_info=True,
+                         extra={"pg_level": "PANIC"})
+            self.request_shutdown(ShutdownMode.IMMEDIATE)
+        except Exception:  # noqa: BLE001 - one session's bug must not end the server
+            log.exception("backend ended with an unexpected error")
+        finally:
+            self._forget_connection(connection)
+
+    def _handler(self) -> ConnectionHandler:
+        if self._connection_handler is None:
+            from mirrordb.server.backend import serve_connection
+            self._connection_handler = serve_connection
+        return self._connection_handler
+
+    def _forget_connection(self, connection: _Connection) -> None:
+        with self._lock:
+            self._connections.pop(id(connection), None)
+            leftover = self._backends.pop(connection.native_id, None)
+        if leftover is not None:
+            leftover.interrupts.close()
+        try:
+            connection.sock.close()
+        except OSError:
+            pass
+        self._wake()
+
+    # -- signals and requests -------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        handlers: dict[int, Callable[[int, Any], None]] = {
+            signal.SIGTERM: lambda *_: self.request_shutdown(ShutdownMode.SMART),
+            signal.SIGINT: lambda *_: self.request_shutdown(ShutdownMode.FAST),
+            signal.SIGQUIT: lambda *_: self.request_shutdown(ShutdownMode.IMMEDIATE),
+            signal.SIGHUP: lambda *_: self.request_reload(),
+        }
+        return {number: signal.signal(number, handler) for number, handler in handlers.items()}
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    def _handle_requests(self) -> None:
+        if self._reload_requested:
+            self._reload_requested = False
+            self._reload()
+        requested = self._requested_mode
+        if requested is not None and (self._shutdown_mode is None
+                                      or requested > self._shutdown_mode):
+            self._begin_shutdown(requested)
+
+    def _reload(self) -> None:
+        log.info("received SIGHUP, reloading configuration files")
+        load = reload_settings(self.settings, self.datadir, self.overrides)
+        log_messages(load.messages)
+        if load.settings is not self.settings:
+            self.settings = load.settings
+            if self.engine is not None:
+                self.engine.settings = load.settings
+        self._reload_hba()
+
+    def _reload_hba(self) -> None:
+        try:
+            rules = self._load_hba()
+        except ImportError:
+            return
+        except (MirrordbError, OSError) as error:
+            if isinstance(error, MirrordbError):
+                log_hba_errors(error)
+            else:
+                log.info('could not open configuration file "%s": %s',
+                         self.settings.get("hba_file"), error.strerror)
+            log.info("pg_hba.conf was not reloaded")
+            return
+        self._hba = rules
+
+    # -- shutdown -------------------------------------------------------------------------------------
+
+    def _begin_shutdown(self, mode: ShutdownMode) -> None:
+        log.info("received %s shutdown request", mode.name.lower())
+        self._shutdown_mode = mode
+        self._shutdown_started = time.monotonic()
+        if self.state in (PostmasterState.STARTING, PostmasterState.RUNNING):
+            self._transition(PostmasterState.WAIT_CLIENTS)
+            if self._data_lock is not None:
+                self._data_lock.update(status=pidfile.PM_STATUS_STOPPING)
+        if mode is ShutdownMode.FAST:
+            log.info("aborting any active transactions")
+            self._terminate_backends()
+            self._close_unregistered_connections()
+        elif mode is ShutdownMode.IMMEDIATE:
+            self._immediate_stop()
+
+    def _terminate_backends(self, message: str | None = None) -> None:
+        for info in self.backends():
+            if message is None:
+                info.interrupts.request_terminate()
+            else:
+                info.interrupts.request_terminate(message, "57P01")
+
+    def _close_unregistered_connections(self) -> None:
+        """Connections still authenticating have no InterruptState: end them by their socket."""
+        with self._lock:
+            registered = set(self._backends)
+            lingering = [c for c in self._connections.values() if c.native_id not in registered]
+        for connection in lingering:
+            _shutdown_socket(connection.sock)
+
+    def _advance_shutdown(self) -> None:
+        if self.state is not PostmasterState.WAIT_CLIENTS:
+            return
+        with self._lock:
+            remaining = len(self._connections)
+        if remaining == 0:
+            self._checkpoint_and_stop()
+            return
+        if self._shutdown_mode is ShutdownMode.FAST:
+            self._hurry_lingering_backends()
+
+    def _hurry_lingering_backends(self) -> None:
+        waited = time.monotonic() - self._shutdown_started
+        if waited >= BACKEND_EXIT_TIMEOUT_S:
+            log.warning("backends did not exit within %d s; stopping without a shutdown "
+                        "checkpoint", int(BACKEND_EXIT_TIMEOUT_S))
+            self._shutdown_mode = ShutdownMode.IMMEDIATE
+            self._immediate_stop()
+        elif waited >= BACKEND_EXIT_GRACE_S and not self._sockets_closed:
+            self._sockets_closed = True
+            with self._lock:
+                lingering = list(self._connections.values())
+            for connection in lingering:
+                _shutdown_socket(connection.sock)
+
+    def _checkpoint_and_stop(self) -> None:
+        self._transition(PostmasterState.SHUTDOWN)
+        self._close_listeners()
+        if self.engine is not None:
+            log.info("shutting down")
+            try:
+                self.engine.close()
+            except Exception as error:  # noqa: BLE001 - reported, then the files are removed
+                log.critical("shutdown checkpoint failed: %s", error, exc_info=True,
+                             extra={"pg_level": "PANIC"})
+                self.exit_code = 1
+        self._finish()
+
+    def _immediate_stop(self) -> None:
+        """No checkpoint: let backends send their FATAL, drop the engine as a crash would."""
+        self._terminate_backends(IMMEDIATE_SHUTDOWN_MESSAGE)
+        self._close_listeners()
+        deadline = time.monotonic() + IMMEDIATE_EXIT_GRACE_S
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._connections:
+                    break
+            time.sleep(0.01)
+        with self._lock:
+            lingering = list(self._connections.values())
+        for connection in lingering:
+            _shutdown_socket(connection.sock)
+        if self.engine is not None:
+            try:
+                self.engine.crash()
+            except Exception:  # noqa: BLE001 - the next start recovers from the WAL
+                log.exception("error while dropping the engine")
+        self._finish()
+
+    def _finish(self) -> None:
+        self._cleanup_files()
+        self._transition(PostmasterState.STOPPED)
+        log.info("database system is shut down")
+
+    def _close_listeners(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener.sock.close()
+            except OSError:
+                pass
+
+    def _cleanup_files(self) -> None:
+        self._close_listeners()
+        for listener in self._listeners:
+            if listener.is_unix:
+                _unlink_quietly(listener.path)
+            if listener.lock is not None:
+                listener.lock.release()
+        self._listeners = []
+        if self._data_lock is not None:
+            self._data_lock.release()
+            self._data_lock = None
+
+    def _transition(self, new_state: PostmasterState) -> None:
+        invariant(new_state in _TRANSITIONS[self.state],
+                  f"postmaster cannot go from {self.state.value} to {new_state.value}")
+        self.state = new_state
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+def split_list(text: str) -> list[str]:
+    """A comma-separated setting (listen_addresses, unix_socket_directories), quotes removed."""
+    items = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if len(item) >= 2 and item[0] == item[-1] == '"':
+            item = item[1:-1].replace('""', '"')
+        if item:
+            items.append(item)
+    return items
+
+
+def _unique(infos: list[Any]) -> list[Any]:
+    seen, unique = set(), []
+    for info in infos:
+        key = (info[0], info[4][0])
+        if key not in seen:
+            seen.add(key)
+            unique.append(info)
+    return unique
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(4096):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+
+
+def _shutdown_socket(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def check_data_directory(datadir: str) -> None:
+    """PostgreSQL's checks before touching a data directory."""
+    if not os.path.isdir(datadir):
+        raise MirrordbError(f'data directory "{datadir}" does not exist', sqlstate="58P01")
+    mode = stat.S_IMODE(os.stat(datadir).st_mode)
+    if mode & 0o027:
+        raise MirrordbError(f'data directory "{datadir}" has invalid permissions',
+                            detail="Permissions should be u=rwx (0700) or u=rwx,g=rx (0750).",
+                            sqlstate="55000")
+    version_file = os.path.join(datadir, "PG_VERSION")
+    try:
+        with open(version_file, encoding="utf-8") as handle:
+            version = handle.read().strip()
+    except FileNotFoundError:
+        raise MirrordbError(f'"{datadir}" is not a valid data directory',
+                            detail=f'File "{version_file}" is missing.',
+                            sqlstate="55000") from None
+    if version != PG_MAJOR_VERSION:
+        raise MirrordbError("database files are incompatible with server",
+                            detail=f"The data directory was initialized by PostgreSQL version "
+                                   f"{version}, which is not compatible with this version "
+                                   f"{SERVER_VERSION}.", sqlstate="55000")
+
+
+def server_command(datadir: str, overrides: dict[str, str]) -> list[str]:
+    """The argument vector that runs this server in the foreground."""
+    command = [sys.executable, "-m", "mirrordb.cli.main", "server", "-D", datadir]
+    for name, value in overrides.items():
+        command += ["-c", f"{name}={value}"]
+    return command
+
+
+def write_options_file(datadir: str, overrides: dict[str, str]) -> None:
+    """postmaster.opts: the command line, each argument double-quoted (``mirrordb restart``
+    starts the server again with it; ``mirrordb status`` prints it)."""
+    command = server_command(datadir, overrides)
+    program, arguments = command[:4], command[4:]
+    line = " ".join(program) + "".join(f' "{argument}"' for argument in arguments)
+    with open(os.path.join(datadir, pidfile.OPTIONS_FILE_NAME), "w", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def read_options_file(datadir: str) -> list[str] | None:
+    """The quoted arguments of postmaster.opts (after the program), or None if absent."""
+    try:
+        with open(os.path.join(datadir, pidfile.OPTIONS_FILE_NAME), encoding="utf-8") as handle:
+            line = handle.readline()
+    except FileNotFoundError:
+        return None
+    quoted = line[line.find('"'):] if '"' in line else ""
+    return shlex.split(quoted)
+
+
+# -- logging in PostgreSQL's style ------------------------------------------------------------------------
+
+_PYTHON_TO_PG_LEVEL = {logging.DEBUG: "DEBUG1", logging.INFO: "LOG", logging.WARNING: "WARNING",
+                       logging.ERROR: "ERROR", logging.CRITICAL: "FATAL"}
+_PG_LEVEL_RANK = {name: rank for rank, name in enumerate(
+    ("DEBUG5", "DEBUG4", "DEBUG3", "DEBUG2", "DEBUG1", "INFO", "NOTICE", "WARNING", "ERROR",
+     "LOG", "FATAL", "PANIC"))}
+_PG_LEVEL_RANK.update({"DETAIL": -1, "HINT": -1, "CONTEXT": -1, "STATEMENT": -1})
+
+
+def pg_level_of(record: logging.LogRecord) -> str:
+    explicit = getattr(record, "pg_level", None)
+    if explicit:
+        return str(explicit)
+    return _PYTHON_TO_PG_LEVEL.get(record.levelno, "LOG")
+
+
+class PostgresLogFormatter(logging.Formatter):
+    """``2024-01-01 12:00:00.123 UTC [12345] LOG:  message`` (log_line_prefix '%m [%p] ')."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, timezone.utc)
+        stamp = moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
+        pid = getattr(record, "native_id", None) or os.getpid()
+        text = f"{stamp} [{pid}] {pg_level_of(record)}:  {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+class _LevelFilter(logging.Filter):
+    """Stamps the emitting thread's native id; applies log_min_messages."""
+
+    def __init__(self, minimum: Callable[[], str]) -> None:
+        super().__init__()
+        self._minimum = minimum
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.native_id = threading.get_native_id()
+        level = pg_level_of(record)
+        rank = _PG_LEVEL_RANK.get(level, _PG_LEVEL_RANK["LOG"])
+        if rank < 0:  # DETAIL/HINT/CONTEXT lines follow their message
+            return True
+        return rank >= _PG_LEVEL_RANK.get(self._minimum().upper(), _PG_LEVEL_RANK["WARNING"])
+
+
+def configure_server_logging(stream: TextIO,
+                             minimum: Callable[[], str] = lambda: "warning") -> logging.Handler:
+    """Send every ``mirrordb`` log record to ``stream`` in PostgreSQL's format."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PostgresLogFormatter())
+    handler.addFilter(_LevelFilter(minimum))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    return handler
+
+
+def log_error(level: str, error: MirrordbError) -> None:
+    """An error with its DETAIL and HINT lines, as PostgreSQL logs one."""
+    python_level = logging.CRITICAL if level in ("FATAL", "PANIC") else logging.INFO
+    log.log(python_level, "%s", error.message, extra={"pg_level": level})
+    if error.detail:
+        log.log(python_level, "%s", error.detail, extra={"pg_level": "DETAIL"})
+    if error.hint:
+        log.log(python_level, "%s", error.hint, extra={"pg_level": "HINT"})
+
+
+def log_messages(messages: list[LogMessage]) -> None:
+    for message in messages:
+        log_error(message.level, MirrordbError(message.message, hint=message.hint))
+
+
+def log_hba_errors(error: MirrordbError) -> None:
+    """Every pg_hba.conf problem with its CONTEXT line (``HbaError.all_errors``)."""
+    for each in getattr(error, "all_errors", (error,)):
+        log_error("LOG", each)
+        context = getattr(each, "context", None)
+        if context:
+            log.info("%s", context, extra={"pg_level": "CONTEXT"})
