@@ -26,6 +26,7 @@ pointer is freed.
 from __future__ import annotations
 
 import enum
+import heapq
 import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -56,6 +57,7 @@ XLOG_HEAP_INIT_PAGE = 0x80
 
 HEAP_COMBOCID = 0x0020
 MAX_TUPLE_SIZE = pagelib.BLCKSZ - pagelib.PAGE_HEADER_SIZE - pagelib.ITEM_ID_SIZE
+FREE_PAGES_TRIED_PER_INSERT = 4     # lowest free-space-map pages an insert tries before extending
 
 _OFFNUM = struct.Struct("<H")
 _DELETE = struct.Struct("<HIIH")
@@ -82,13 +84,15 @@ def page_insert(page: bytearray, offnum: int, item: bytes, init: bool) -> None:
     if init:
         pagelib.page_init(page)
     placed = pagelib.add_item(page, item, offnum)
-    invariant(placed == offnum, f"heap insert landed at {placed}, wanted {offnum}")
+    if placed != offnum:
+        invariant(False, f"heap insert landed at {placed}, wanted {offnum}")
 
 
 def page_set_xmax(page: bytearray, offnum: int, xmax: int, cid: int, infomask_set: int,
                   new_ctid: Tid | None) -> None:
     lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
-    invariant(lp_flags == pagelib.LP_NORMAL, f"heap item {offnum} is not a tuple")
+    if lp_flags != pagelib.LP_NORMAL:
+        invariant(False, f"heap item {offnum} is not a tuple")
     tuplelib.set_xmax(page, lp_off, xmax, infomask_set=infomask_set,
                       infomask_clear=HEAP_COMBOCID if not infomask_set & HEAP_COMBOCID else 0)
     tuplelib.set_cid(page, lp_off, cid)
@@ -135,7 +139,9 @@ class HeapAccess:
             target = nblocks - 1 if nblocks else None
         if target is not None:
             candidates.append(target)
-        candidates += sorted(fsm.free_pages.get(rnode, ()))[:4]
+        free_pages = fsm.free_pages.get(rnode)
+        if free_pages:
+            candidates += heapq.nsmallest(FREE_PAGES_TRIED_PER_INSERT, free_pages)
         for blkno in candidates:
             if blkno >= pool.nblocks(rnode, MAIN_FORKNUM):
                 continue

@@ -624,7 +624,8 @@ class BTree:
         if bound is None:
             return None
         width = len(bound) if prefix_len is None else min(prefix_len, len(bound))
-        invariant(width <= self.natts, f'bound of {width} columns on index "{self.name}"')
+        if width > self.natts:
+            invariant(False, f'bound of {width} columns on index "{self.name}"')
         return sort_key(bound[:width])
 
     def all_entries(self) -> list[tuple[tuple[Any, ...], HeapTid]]:

@@ -138,11 +138,12 @@ class BufferPool:
         """A pinned, dirty, zeroed buffer for the block just past the fork's current end."""
         with self.lock:
             blkno = self._relation_nblocks(rnode, fork)
-            invariant(blkno <= MAX_BLOCK_NUMBER, f"relation {rnode} cannot grow past "
-                                                 f"{MAX_BLOCK_NUMBER} blocks")
+            if blkno > MAX_BLOCK_NUMBER:
+                invariant(False, f"relation {rnode} cannot grow past {MAX_BLOCK_NUMBER} blocks")
             tag = (rnode, fork, blkno)
-            invariant(tag not in self._table, f"extend: block {blkno} of {rnode} is cached "
-                                              "past the relation's end")
+            if tag in self._table:
+                invariant(False, f"extend: block {blkno} of {rnode} is cached past the "
+                                 "relation's end")
             buffer = self._claim_buffer()
             buffer.page[:] = ZERO_PAGE
             self._install(buffer, tag)
@@ -150,15 +151,19 @@ class BufferPool:
             self._nblocks[(rnode, fork)] = blkno + 1
             return buffer
 
+    # The per-call checks below format their messages only when they fail: release and
+    # mark_dirty run several times per row change.
+
     def release(self, buffer: Buffer) -> None:
         with self.lock:
-            invariant(buffer.pin_count > 0, f"release of unpinned {buffer!r}")
+            if buffer.pin_count <= 0:
+                invariant(False, f"release of unpinned {buffer!r}")
             buffer.pin_count -= 1
 
     def mark_dirty(self, buffer: Buffer) -> None:
         with self.lock:
-            invariant(buffer.pin_count > 0 and buffer.tag is not None,
-                      f"mark_dirty of unpinned {buffer!r}")
+            if buffer.pin_count <= 0 or buffer.tag is None:
+                invariant(False, f"mark_dirty of unpinned {buffer!r}")
             buffer.dirty = True
 
     def pinned_count(self) -> int:
@@ -235,7 +240,8 @@ class BufferPool:
 
     def _write_buffer(self, buffer: Buffer) -> None:
         """Write a dirty buffer, WAL first (lock held)."""
-        invariant(buffer.tag is not None and buffer.dirty, f"_write_buffer of {buffer!r}")
+        if buffer.tag is None or not buffer.dirty:
+            invariant(False, f"_write_buffer of {buffer!r}")
         assert buffer.tag is not None
         page_lsn = pagelib.get_lsn(buffer.page)
         if page_lsn > self._wal_flushed_lsn:

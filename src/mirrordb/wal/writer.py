@@ -355,9 +355,11 @@ class WalWriter:
         """``insert`` that also returns where the record starts: ``(start_lsn, end_lsn)``
         (a checkpoint record's start goes into pg_control)."""
         self._check_usable()
-        invariant(is_valid_rmid(rmid), f"invalid resource manager id {rmid}")
-        invariant(info & ~(XLR_RMGR_INFO_MASK | XLR_SPECIAL_REL_UPDATE) == 0,
-                  f"invalid xlog info mask {info:#04x}")
+        # Checked on every record: the messages are formatted only when a check fails.
+        if not is_valid_rmid(rmid):
+            invariant(False, f"invalid resource manager id {rmid}")
+        if info & ~(XLR_RMGR_INFO_MASK | XLR_SPECIAL_REL_UPDATE):
+            invariant(False, f"invalid xlog info mask {info:#04x}")
         invariant(not is_xlog_switch(rmid, info), "use switch_segment() for XLOG_SWITCH")
         settings: _FullPageSettings | None = None
         body, record_info, body_crc = b"", info, 0
@@ -420,10 +422,29 @@ class WalWriter:
         self._prev_record_lsn = self._copy_into_pages((header, body))
         return self._prev_record_lsn, self._end_lsn
 
-    def _copy_into_pages(self, pieces: Iterable[bytes]) -> int:
+    def _copy_into_pages(self, pieces: tuple[bytes, ...]) -> int:
         """Copy a record into the buffers at the next record position; returns its start LSN."""
+        position = self._end_lsn
+        offset = position % WAL_PAGE_SIZE
+        total = sum(map(len, pieces))
+        if offset and offset + total <= WAL_PAGE_SIZE:
+            # The common case: the record fits in the page being filled.
+            page = self._pages.get(position - offset)
+            if page is None:
+                invariant(False, f"WAL page {format_lsn(position - offset)} not buffered")
+            assert page is not None
+            for piece in pieces:
+                end = offset + len(piece)
+                page[offset:end] = piece
+                offset = end
+            self._end_lsn = maxalign(position + total)
+            return position
+        return self._copy_across_pages(pieces, total)
+
+    def _copy_across_pages(self, pieces: tuple[bytes, ...], total: int) -> int:
+        """``_copy_into_pages`` for a record that starts a page or continues onto the next."""
         views = [memoryview(piece) for piece in pieces]
-        remaining = sum(len(view) for view in views)
+        remaining = total
         position = self._end_lsn
         start_lsn = -1
         for piece in views:
@@ -434,10 +455,13 @@ class WalWriter:
                 if start_lsn < 0:
                     start_lsn = position
                 page_lsn = position - position % WAL_PAGE_SIZE
-                invariant(page_lsn in self._pages, f"WAL page {format_lsn(page_lsn)} not buffered")
+                page = self._pages.get(page_lsn)
+                if page is None:
+                    invariant(False, f"WAL page {format_lsn(page_lsn)} not buffered")
+                assert page is not None
                 offset = position % WAL_PAGE_SIZE
                 length = min(len(piece), WAL_PAGE_SIZE - offset)
-                self._pages[page_lsn][offset:offset + length] = piece[:length]
+                page[offset:offset + length] = piece[:length]
                 piece = piece[length:]
                 position += length
                 remaining -= length
@@ -445,7 +469,8 @@ class WalWriter:
         return start_lsn
 
     def _start_page(self, page_lsn: int, rem_len: int) -> None:
-        invariant(page_lsn not in self._pages, f"WAL page {format_lsn(page_lsn)} started twice")
+        if page_lsn in self._pages:
+            invariant(False, f"WAL page {format_lsn(page_lsn)} started twice")
         header = encode_page_header(build_page_header(
             page_lsn, tli=self.timeline, rem_len=rem_len, segment_size=self.segment_size,
             system_identifier=self.system_identifier))
@@ -485,9 +510,9 @@ class WalWriter:
         if upto_lsn <= self._flush_lsn:
             return
         self._check_usable()
-        invariant(upto_lsn <= self.insert_lsn,
-                  f"WAL flush request {format_lsn(upto_lsn)} is past the inserted WAL "
-                  f"{format_lsn(self._end_lsn)}")
+        if upto_lsn > self.insert_lsn:
+            invariant(False, f"WAL flush request {format_lsn(upto_lsn)} is past the inserted "
+                             f"WAL {format_lsn(self._end_lsn)}")
         upto_lsn = min(upto_lsn, self._end_lsn)  # a position past a page header holds no WAL
         if upto_lsn <= self._flush_lsn:
             return
