@@ -5,6 +5,12 @@ the primary's WAL up to the same point, every relation file is byte-for-byte the
 ``global/`` and ``base/<db>/`` of both directories, pairs relation files by path, and compares them
 8 kB page by page. Prints one line per relation and exits non-zero if anything differs or exists on
 one side only.
+
+A block past the end of one file equals an all-zero block in the other: PostgreSQL (and replay,
+which extends a relation to the block a record names) may leave zero-filled blocks at a file's end
+that the other side never wrote, and both read back as a new, empty page. So trailing all-zero
+blocks do not count in a file's length; any other difference does, including zero blocks inside
+one file where the other has data. Files are read a block at a time (1 GB segments stay cheap).
 """
 
 from __future__ import annotations
@@ -18,16 +24,26 @@ from mirrordb.storage.page import BLCKSZ
 RELATION_FILE = re.compile(r"^\d+(_(fsm|vm|init))?(\.\d+)?$")
 
 
+ZERO_BLOCK = bytes(BLCKSZ)
+MAX_REPORTED_DIFFERING_PAGES = 1000     # per file; the count goes on past it
+
+
 @dataclass
 class RelationComparison:
+    """One relation file on both sides. ``pages_left``/``pages_right`` do not count trailing
+    all-zero blocks (``zero_tail_left``/``zero_tail_right`` do)."""
+
     path: str
     pages_left: int
     pages_right: int
     differing_pages: list[int] = field(default_factory=list)
+    zero_tail_left: int = 0
+    zero_tail_right: int = 0
+    differing_count: int = 0
 
     @property
     def identical(self) -> bool:
-        return self.pages_left == self.pages_right and not self.differing_pages
+        return self.pages_left == self.pages_right and not self.differing_count
 
 
 def relation_files(datadir: str) -> set[str]:
@@ -42,13 +58,27 @@ def relation_files(datadir: str) -> set[str]:
 
 
 def compare_file(left: str, right: str, relative: str) -> RelationComparison:
+    result = RelationComparison(relative, 0, 0)
+    blocks_left = blocks_right = 0
     with open(left, "rb") as a, open(right, "rb") as b:
-        left_data, right_data = a.read(), b.read()
-    result = RelationComparison(relative, len(left_data) // BLCKSZ, len(right_data) // BLCKSZ)
-    for blkno in range(max(result.pages_left, result.pages_right)):
-        start = blkno * BLCKSZ
-        if left_data[start:start + BLCKSZ] != right_data[start:start + BLCKSZ]:
-            result.differing_pages.append(blkno)
+        blkno = 0
+        while True:
+            left_block, right_block = a.read(BLCKSZ), b.read(BLCKSZ)
+            if not left_block and not right_block:
+                break
+            blocks_left += bool(left_block)
+            blocks_right += bool(right_block)
+            if left_block and left_block != ZERO_BLOCK:
+                result.pages_left = blkno + 1
+            if right_block and right_block != ZERO_BLOCK:
+                result.pages_right = blkno + 1
+            if (left_block or ZERO_BLOCK) != (right_block or ZERO_BLOCK):
+                result.differing_count += 1
+                if len(result.differing_pages) < MAX_REPORTED_DIFFERING_PAGES:
+                    result.differing_pages.append(blkno)
+            blkno += 1
+    result.zero_tail_left = blocks_left - result.pages_left
+    result.zero_tail_right = blocks_right - result.pages_right
     return result
 
 
@@ -67,12 +97,15 @@ def run(left: str, right: str, verbose: bool = True) -> int:
     for comparison in comparisons:
         if comparison.identical:
             if verbose:
-                print(f"{comparison.path}: identical ({comparison.pages_left} pages)")
+                zeros = comparison.zero_tail_left + comparison.zero_tail_right
+                note = f"; {zeros} trailing zero pages ignored" if zeros else ""
+                print(f"{comparison.path}: identical ({comparison.pages_left} pages{note})")
         else:
             differing += 1
             pages = ", ".join(map(str, comparison.differing_pages[:20]))
             print(f"{comparison.path}: DIFFERENT ({comparison.pages_left} vs "
-                  f"{comparison.pages_right} pages; differing pages: {pages})")
+                  f"{comparison.pages_right} pages; {comparison.differing_count} differing "
+                  f"pages: {pages})")
     for path in only_one_side:
         side = left if os.path.exists(os.path.join(left, path)) else right
         print(f"{path}: only in {side}")
