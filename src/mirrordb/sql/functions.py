@@ -1186,12 +1186,11 @@ def _define_math_functions() -> None:
     define("trunc", [FLOAT8_OID], FLOAT8_OID, _finite_or(math.trunc))
     define("trunc", [NUMERIC_OID], NUMERIC_OID, _numeric_trunc)
     define("trunc", [NUMERIC_OID, INT4_OID], NUMERIC_OID, _numeric_trunc)
-    from mirrordb.sql.operators import float_cbrt, float_power, float_sqrt
-    define("sqrt", [FLOAT8_OID], FLOAT8_OID, float_sqrt)
+    define("sqrt", [FLOAT8_OID], FLOAT8_OID, num.float_sqrt)
     define("sqrt", [NUMERIC_OID], NUMERIC_OID, num.numeric_sqrt)
-    define("cbrt", [FLOAT8_OID], FLOAT8_OID, float_cbrt)
+    define("cbrt", [FLOAT8_OID], FLOAT8_OID, num.float_cbrt)
     for name in ("power", "pow"):
-        define(name, [FLOAT8_OID, FLOAT8_OID], FLOAT8_OID, float_power)
+        define(name, [FLOAT8_OID, FLOAT8_OID], FLOAT8_OID, num.float_power)
         define(name, [NUMERIC_OID, NUMERIC_OID], NUMERIC_OID, num.numeric_power)
     define("exp", [FLOAT8_OID], FLOAT8_OID, _float_exp)
     define("exp", [NUMERIC_OID], NUMERIC_OID, num.numeric_exp)

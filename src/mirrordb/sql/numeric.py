@@ -337,6 +337,37 @@ def _layout_float(negative: bool, digits: str, exponent: int, fixed_limit: int) 
     return f"{sign}{digits[:exponent + 1]}.{digits[exponent + 1:]}"
 
 
+def float_power(left: float, right: float) -> float:
+    """dpow: float8 ^ float8 with PostgreSQL's errors."""
+    if math.isnan(left):
+        return 1.0 if right == 0.0 else math.nan
+    if math.isnan(right):
+        return 1.0 if left == 1.0 else math.nan
+    if left == 0.0 and right < 0.0:
+        raise MirrordbError("zero raised to a negative power is undefined", sqlstate="2201F")
+    if left < 0.0 and not math.isinf(right) and math.floor(right) != right:
+        raise MirrordbError("a negative number raised to a non-integer power yields a complex "
+                            "result", sqlstate="2201F")
+    try:
+        result = math.pow(left, right)
+    except OverflowError:
+        raise float_overflow() from None
+    except ValueError:
+        return math.nan
+    return check_float8_nonzero(result, left, right) if result == 0.0 and left != 0.0 \
+        and not math.isinf(right) else check_float8(result, left, right)
+
+
+def float_sqrt(value: float) -> float:
+    if value < 0.0:
+        raise MirrordbError("cannot take square root of a negative number", sqlstate="2201F")
+    return math.sqrt(value)
+
+
+def float_cbrt(value: float) -> float:
+    return math.cbrt(value)
+
+
 def float_to_int(value: float, type_name: str) -> int:
     """float -> integer casts: round half to even (rint), then range check."""
     if math.isnan(value) or math.isinf(value):

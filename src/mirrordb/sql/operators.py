@@ -153,41 +153,6 @@ def _float_div(single: bool) -> Callable[[float, float], float]:
     return divide
 
 
-def float_power(left: float, right: float) -> float:
-    """dpow: float8 ^ float8 with PostgreSQL's errors."""
-    if math.isnan(left):
-        return 1.0 if right == 0.0 else math.nan
-    if math.isnan(right):
-        return 1.0 if left == 1.0 else math.nan
-    if left == 0.0 and right < 0.0:
-        raise MirrordbError("zero raised to a negative power is undefined", sqlstate="2201F")
-    if left < 0.0 and not math.isinf(right) and math.floor(right) != right:
-        raise MirrordbError("a negative number raised to a non-integer power yields a complex "
-                            "result", sqlstate="2201F")
-    try:
-        result = math.pow(left, right)
-    except OverflowError:
-        raise num.float_overflow() from None
-    except ValueError:
-        return math.nan
-    return num.check_float8_nonzero(result, left, right) if result == 0.0 and left != 0.0 \
-        and not math.isinf(right) else num.check_float8(result, left, right)
-
-
-def float_sqrt(value: float) -> float:
-    if value < 0.0:
-        raise MirrordbError("cannot take square root of a negative number", sqlstate="2201F")
-    return math.sqrt(value)
-
-
-def float_cbrt(value: float) -> float:
-    return math.cbrt(value)
-
-
-def _float4_unary(function: Callable[[float], float]) -> Callable[[float], float]:
-    return lambda value: num.round_to_float4(function(value))
-
-
 # -- comparisons -------------------------------------------------------------------------------
 
 _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -653,8 +618,8 @@ def _build_implementations() -> dict[str, Callable[..., Any]]:
     impls.update({
         "float4abs": abs, "float8abs": abs, "float4um": python_operator.neg,
         "float8um": python_operator.neg, "float4up": lambda value: value,
-        "float8up": lambda value: value, "dpow": float_power, "dsqrt": float_sqrt,
-        "dcbrt": float_cbrt,
+        "float8up": lambda value: value, "dpow": num.float_power, "dsqrt": num.float_sqrt,
+        "dcbrt": num.float_cbrt,
         "numeric_add": num.numeric_add, "numeric_sub": num.numeric_sub,
         "numeric_mul": num.numeric_mul, "numeric_div": num.numeric_div,
         "numeric_mod": num.numeric_mod, "numeric_power": num.numeric_power,
@@ -1029,5 +994,5 @@ def operator_exists(name: str) -> bool:
 
 
 __all__ = ["OperatorDef", "ResolvedOperator", "resolve_operator", "like", "ilike", "like_escape",
-           "regex_match", "regex_imatch", "compile_regex", "like_regex", "float_power",
-           "float_sqrt", "float_cbrt", "OPERATORS", "operator_exists"]
+           "regex_match", "regex_imatch", "compile_regex", "like_regex", "OPERATORS",
+           "operator_exists"]
