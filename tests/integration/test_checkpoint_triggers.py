@@ -66,8 +66,8 @@ def recover_and_check(cluster: str, redo_lsn: int, expected_keys: list[int]) -> 
 
 
 def test_checkpoint_timeout_starts_checkpoints(cluster: str) -> None:
+    before_open = time.monotonic()  # the checkpointer's clock starts inside Engine.open
     engine = Engine.open(cluster, {"checkpoint_timeout": "1s"})
-    opened = time.monotonic()
     try:
         make_table(engine)
         insert_rows(engine, 0, 50)
@@ -75,7 +75,7 @@ def test_checkpoint_timeout_starts_checkpoints(cluster: str) -> None:
         before = read_control_file(cluster)
         first = wait_for_new_checkpoint(cluster, before.checkpoint_lsn)
         first_seen = time.monotonic()
-        assert first_seen - opened >= 0.9, "checkpoint before checkpoint_timeout elapsed"
+        assert first_seen - before_open >= 0.99, "checkpoint before checkpoint_timeout elapsed"
         assert first.checkpoint.redo >= written_lsn
         assert first.checkpoint_lsn >= first.checkpoint.redo
         assert first.state == DBState.DB_IN_PRODUCTION  # online, not a shutdown checkpoint
