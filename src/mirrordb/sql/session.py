@@ -695,6 +695,49 @@ class Session:
             return self.setting("default_transaction_read_only")
         return str(self.settings.show(name))
 
+    def _exec_AlterSystemStmt(self, node: Node, prepared: PreparedStatement,
+                              params: Sequence[Any]) -> StatementResult:
+        from mirrordb.server import config as configlib
+        if self.in_block:
+            raise MirrordbError("ALTER SYSTEM cannot run inside a transaction block",
+                                sqlstate="25001")
+        if not getattr(self.settings, "superuser", True):
+            raise MirrordbError("must be superuser to execute ALTER SYSTEM command",
+                                sqlstate="42501")
+        set_node = node["setstmt"]
+        kind = set_node["kind"]
+        if kind == "VAR_RESET_ALL":
+            configlib.alter_system(self.engine.datadir, "all", None)
+        elif kind in ("VAR_RESET", "VAR_SET_DEFAULT"):
+            configlib.alter_system(self.engine.datadir, set_node["name"], None)
+        else:
+            values = [_setting_text(a) for a in set_node.get("args", [])]
+            configlib.alter_system(self.engine.datadir, set_node["name"], values)
+        return StatementResult("ALTER SYSTEM")
+
+    def _exec_DiscardStmt(self, node: Node, prepared: PreparedStatement,
+                          params: Sequence[Any]) -> StatementResult:
+        target = node.get("target", "DISCARD_ALL")
+        if target == "DISCARD_ALL":
+            if self.in_block:
+                raise MirrordbError("DISCARD ALL cannot run inside a transaction block",
+                                    sqlstate="25001")
+            self.settings.reset_all()
+            self.prepared = {k: v for k, v in self.prepared.items() if not k}
+            self.portals = {}
+            self.sequence_values.clear()
+            self.last_sequence_value = None
+            return StatementResult("DISCARD ALL")
+        if target == "DISCARD_PLANS":
+            for prepared_statement in self.prepared.values():
+                prepared_statement.plan = None
+            return StatementResult("DISCARD PLANS")
+        if target == "DISCARD_SEQUENCES":
+            self.sequence_values.clear()
+            self.last_sequence_value = None
+            return StatementResult("DISCARD SEQUENCES")
+        return StatementResult("DISCARD TEMP")
+
     # -- DDL ------------------------------------------------------------------------------------
 
     def _exec_CreateStmt(self, node: Node, prepared: PreparedStatement,

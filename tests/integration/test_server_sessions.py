@@ -1,0 +1,135 @@
+"""Session behaviour over the wire: settings (SET/SHOW/RESET, SET LOCAL, ALTER SYSTEM + reload),
+statement_timeout, idle_in_transaction_session_timeout, pg_stat_activity, pg_terminate_backend,
+EXPLAIN, PREPARE/EXECUTE, VACUUM VERBOSE, error positions."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+
+from tests.server_process import start_server
+
+DEADLINE_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, template_cluster):
+    import shutil
+    datadir = str(tmp_path_factory.mktemp("sessions") / "data")
+    shutil.copytree(template_cluster, datadir)
+    running = start_server(datadir)
+    yield running
+    running.stop()
+
+
+def test_set_show_reset_and_set_local(server):
+    with server.connect(autocommit=True) as conn:
+        conn.execute("set statement_timeout = '5s'")
+        assert conn.execute("show statement_timeout").fetchone() == ("5s",)
+        conn.execute("reset statement_timeout")
+        assert conn.execute("show statement_timeout").fetchone() == ("0",)
+        with conn.transaction():
+            conn.execute("set local work_mem = '8MB'")
+            assert conn.execute("show work_mem").fetchone() == ("8MB",)
+        assert conn.execute("show work_mem").fetchone() == ("4MB",)
+        assert conn.execute("select current_setting('work_mem')").fetchone() == ("4MB",)
+        with pytest.raises(psycopg.errors.UndefinedObject):
+            conn.execute("show no_such_setting")
+        with pytest.raises(psycopg.errors.CantChangeRuntimeParam):
+            conn.execute("set port = 1")
+        rows = conn.execute("select name, setting, context from pg_settings "
+                            "where name = 'shared_buffers'").fetchall()
+        assert rows == [("shared_buffers", "16384", "postmaster")]
+
+
+def test_timezone_reported_to_client(server):
+    with server.connect(autocommit=True) as conn:
+        conn.execute("set timezone = 'Europe/Paris'")
+        assert conn.info.parameter_status("TimeZone") == "Europe/Paris"
+
+
+def test_alter_system_and_reload(server):
+    with server.connect(autocommit=True) as conn:
+        conn.execute("alter system set log_min_duration_statement = '250ms'")
+        assert conn.execute("select pg_reload_conf()").fetchone() == (True,)
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            with server.connect(autocommit=True) as fresh:
+                value = fresh.execute("show log_min_duration_statement").fetchone()[0]
+            if value == "250ms":
+                break
+            time.sleep(0.05)
+        assert value == "250ms"
+        conn.execute("alter system reset log_min_duration_statement")
+        conn.execute("select pg_reload_conf()")
+
+
+def test_statement_timeout_cancels(server):
+    with server.connect(autocommit=True) as conn:
+        conn.execute("set statement_timeout = '200ms'")
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled) as caught:
+            conn.execute("select pg_sleep(20)")
+        assert "statement timeout" in str(caught.value)
+        assert time.monotonic() - started < 10
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_idle_in_transaction_timeout_terminates(server):
+    conn = server.connect(autocommit=True)
+    conn.execute("set idle_in_transaction_session_timeout = '200ms'")
+    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+    conn.execute("begin")
+    conn.execute("select 1")   # now idle in a transaction
+    deadline = time.monotonic() + DEADLINE_S
+    with server.connect(autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            alive = watcher.execute("select count(*) from pg_stat_activity where pid = %s",
+                                    (pid,)).fetchone()[0]
+            if not alive:
+                break
+            time.sleep(0.05)
+    assert not alive, "idle-in-transaction session was not terminated"
+    with pytest.raises((psycopg.errors.IdleInTransactionSessionTimeout,
+                        psycopg.OperationalError)):
+        conn.execute("select 1")
+    conn.close()
+
+
+def test_pg_stat_activity_and_terminate(server):
+    with server.connect(autocommit=True) as victim, server.connect(autocommit=True) as admin:
+        pid = victim.execute("select pg_backend_pid()").fetchone()[0]
+        rows = admin.execute("select state, usename from pg_stat_activity where pid = %s",
+                             (pid,)).fetchall()
+        assert rows == [("idle", "postgres")]
+        assert admin.execute("select pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        with pytest.raises(psycopg.OperationalError):
+            deadline = time.monotonic() + DEADLINE_S
+            while time.monotonic() < deadline:
+                victim.execute("select 1")
+                time.sleep(0.05)
+
+
+def test_explain_prepare_vacuum_verbose(server):
+    notices: list[str] = []
+    with server.connect(autocommit=True) as conn:
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        conn.execute("create table ev (id int primary key, v text)")
+        conn.execute("insert into ev select g, 'x' from generate_series(1, 50) g")
+        plan = [r[0] for r in conn.execute("explain select * from ev where id = 3")]
+        assert "Index Scan using ev_pkey on ev" in plan[0]
+        conn.execute("prepare q (int) as select v from ev where id = $1")
+        assert conn.execute("execute q (7)").fetchone() == ("x",)
+        conn.execute("deallocate q")
+        conn.execute("delete from ev where id <= 10")
+        conn.execute("vacuum verbose ev")
+        assert any("10 removed" in n for n in notices), notices
+
+
+def test_error_position(server):
+    with server.connect(autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.UndefinedColumn) as caught:
+            conn.execute("select nope from pg_settings")
+        assert caught.value.diag.statement_position == "8"
