@@ -10,14 +10,22 @@ wal_level = replica nothing changes.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections import Counter
+
+import pytest
 
 from mirrordb.engine import Engine
 from mirrordb.storage import datum as T
+from mirrordb.storage.control import WAL_LEVEL_MINIMAL, WAL_LEVEL_REPLICA, read_control_file
 from mirrordb.storage.relfilenode import MAIN_FORKNUM
 from mirrordb.wal.reader import SegmentFileSource, WalReader
+from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
-                               RM_MIRRORDB_SEQUENCE_ID, RM_XLOG_ID, XLOG_FPI)
+                               RM_MIRRORDB_SEQUENCE_ID, RM_XLOG_ID, XLOG_FPI,
+                               XLOG_PARAMETER_CHANGE)
+
+PG_CONTROLDATA = "/usr/lib/postgresql/15/bin/pg_controldata"
 
 MINIMAL = {"wal_level": "minimal"}
 ROWS = 600
@@ -200,4 +208,40 @@ def test_create_and_drop_in_one_transaction_syncs_nothing(cluster):
         txn.drop("brief")
     assert fpi_blocks(records_since(engine, start_lsn), rel) == 0
     assert engine.env.changes.skipped_relations() == []
+    engine.close()
+
+
+def parameter_changes(engine: Engine, start_lsn: int) -> list[payloads.ParameterChange]:
+    return [payloads.ParameterChange.decode(r.main_data) for r in records_since(engine, start_lsn)
+            if r.rmid == RM_XLOG_ID and r.info & 0xF0 == XLOG_PARAMETER_CHANGE]
+
+
+def test_a_wal_level_change_is_logged_and_recorded_in_pg_control(cluster):
+    start_lsn = read_control_file(cluster).checkpoint.redo
+    engine = Engine.open(cluster, MINIMAL)
+    assert engine.control.wal_level == read_control_file(cluster).wal_level == WAL_LEVEL_MINIMAL
+    assert [c.wal_level for c in parameter_changes(engine, start_lsn)] == [WAL_LEVEL_MINIMAL]
+    engine.close()
+    if os.path.exists(PG_CONTROLDATA):
+        output = subprocess.run([PG_CONTROLDATA, cluster], capture_output=True, text=True,
+                                check=True).stdout
+        assert "wal_level setting:                    minimal" in output
+    engine = Engine.open(cluster, MINIMAL)          # unchanged: nothing logged
+    assert parameter_changes(engine, engine.wal.insert_lsn) == []
+    start_lsn = engine.wal.insert_lsn
+    engine.close()
+    engine = Engine.open(cluster, {"max_connections": "50"})
+    changes = parameter_changes(engine, start_lsn)
+    assert [(c.wal_level, c.max_connections) for c in changes] == [(WAL_LEVEL_REPLICA, 50)]
+    assert read_control_file(cluster).max_connections == 50
+    engine.close()
+
+
+@pytest.mark.parametrize("level", ["minimal", "replica"])
+def test_an_unchanged_wal_level_logs_nothing(cluster, level):
+    engine = Engine.open(cluster, {"wal_level": level})
+    engine.close()
+    engine = Engine.open(cluster, {"wal_level": level})
+    start_lsn = read_control_file(cluster).checkpoint.redo
+    assert parameter_changes(engine, start_lsn) == []
     engine.close()

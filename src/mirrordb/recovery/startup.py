@@ -11,6 +11,8 @@ Crash recovery (``recover``, what ``Engine.open`` runs):
 4. The WAL writer continues right after the last valid record (overwriting any torn tail), its
    redo pointer at the checkpoint's REDO point, and an end-of-recovery checkpoint makes the
    replayed state durable (and clears minRecoveryPoint in pg_control).
+5. If wal_level or another setting a standby must match changed since pg_control recorded it,
+   XLOG_PARAMETER_CHANGE is logged and pg_control updated (``report_parameters``).
 
 Archive recovery (a standby: ``Startup(engine, archive_recovery=True)``, which
 ``Engine.open(..., standby_mode=True)`` drives): the same replay, but pg_control says
@@ -49,9 +51,11 @@ from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
+from mirrordb.wal import payloads
 from mirrordb.wal.reader import SegmentFileSource, WalReader
 from mirrordb.wal.record import DecodedRecord
-from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN
+from mirrordb.wal.rmgr import (RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN,
+                               XLOG_PARAMETER_CHANGE)
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
@@ -281,6 +285,7 @@ class Startup:
             engine.checkpointer.checkpoint(shutdown=True, end_of_recovery=True)
         else:
             engine.checkpointer.mark_in_production()
+        report_parameters(engine)
         return RecoveryResult(needed, checkpoint.redo, self.next_lsn, self.end_reason,
                               self.records_replayed, time.monotonic() - self._started)
 
@@ -316,6 +321,46 @@ class Startup:
         if unfinished:
             engine.clog.set_status(unfinished, XACT_ABORTED)
             log.info("marked %d unfinished transactions aborted", len(unfinished))
+
+
+# pg_control field -> the setting it records (PostgreSQL's XLogReportParameters list);
+# max_worker_processes has no setting here and keeps its value.
+REPORTED_PARAMETERS = (
+    ("max_connections", "max_connections"),
+    ("max_wal_senders", "max_wal_senders"),
+    ("max_prepared_xacts", "max_prepared_transactions"),
+    ("max_locks_per_xact", "max_locks_per_transaction"),
+    ("wal_log_hints", "wal_log_hints"),
+    ("track_commit_timestamp", "track_commit_timestamp"),
+)
+WAL_LEVEL_NUMBERS = {name: number for number, name in payloads.WAL_LEVEL_NAMES.items()}
+
+
+def report_parameters(engine: Engine) -> bool:
+    """PostgreSQL's XLogReportParameters, when the server starts writing WAL: if wal_level or a
+    setting a standby must match differs from what pg_control records, log XLOG_PARAMETER_CHANGE
+    (when wal_level changed or is above minimal) and update pg_control. Returns whether it did."""
+    control = engine.control
+    wanted: dict[str, object] = {"wal_level": WAL_LEVEL_NUMBERS[str(
+        engine.settings.get("wal_level"))]}
+    for field_name, setting_name in REPORTED_PARAMETERS:
+        try:
+            value = engine.settings.get(setting_name)
+        except KeyError:
+            continue
+        wanted[field_name] = type(getattr(control, field_name))(value)  # type: ignore[call-arg]
+    if all(getattr(control, name) == value for name, value in wanted.items()):
+        return False
+    if wanted["wal_level"] != control.wal_level or \
+            wanted["wal_level"] != payloads.WAL_LEVEL_MINIMAL:
+        values = {name: wanted.get(name, getattr(control, name)) for name in (
+            "max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_xacts",
+            "max_locks_per_xact", "wal_level", "wal_log_hints", "track_commit_timestamp")}
+        end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_PARAMETER_CHANGE,
+                                    payloads.ParameterChange(**values).encode())  # type: ignore[arg-type]
+        engine.wal.flush(end_lsn)
+    engine.update_control(**wanted)
+    return True
 
 
 def recover(engine: Engine) -> RecoveryResult:
