@@ -199,9 +199,11 @@ class PageChangeLogger:
     def _log_image_batch(self, rnode: RelFileNode, buffers: list[Buffer]) -> None:
         if not buffers:
             return
-        blocks = [BlockRegistration(block_id, rnode, MAIN_FORKNUM, buffer.tag[2],  # type: ignore[index]
-                                    buffer.page, b"", REGBUF_FORCE_IMAGE | REGBUF_STANDARD)
-                  for block_id, buffer in enumerate(buffers)]
+        blocks = []
+        for block_id, buffer in enumerate(buffers):
+            assert buffer.tag is not None           # pinned
+            blocks.append(BlockRegistration(block_id, rnode, MAIN_FORKNUM, buffer.tag[2],
+                                            buffer.page, b"", REGBUF_FORCE_IMAGE | REGBUF_STANDARD))
         end_lsn = self.wal.insert(RM_XLOG_ID, XLOG_FPI, b"", blocks)
         for buffer in buffers:
             pagelib.set_lsn(buffer.page, end_lsn)

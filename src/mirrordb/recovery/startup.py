@@ -356,8 +356,8 @@ def report_parameters(engine: Engine) -> bool:
         values = {name: wanted.get(name, getattr(control, name)) for name in (
             "max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_xacts",
             "max_locks_per_xact", "wal_level", "wal_log_hints", "track_commit_timestamp")}
-        end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_PARAMETER_CHANGE,
-                                    payloads.ParameterChange(**values).encode())  # type: ignore[arg-type]
+        record = payloads.ParameterChange(**values)  # type: ignore[arg-type]
+        end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_PARAMETER_CHANGE, record.encode())
         engine.wal.flush(end_lsn)
     engine.update_control(**wanted)
     return True
