@@ -505,12 +505,16 @@ class Txn:
                     f'null value in column "{column.name}" of relation "{relation.name}" '
                     "violates not-null constraint", sqlstate="23502")
 
-    def _insert_index_entries(self, relation: Relation, values: Sequence[object], tid: Tid
-                              ) -> None:
+    def _insert_index_entries(self, relation: Relation, values: Sequence[object], tid: Tid,
+                              old_values: Sequence[object] | None = None) -> None:
+        """Index a new row version. An update that keeps a unique key needs no uniqueness check:
+        the old version, which this transaction now holds, already owned that key."""
         for info in relation.indexes:
             key = tuple(values[i] for i in info.key_columns)
             tree = self.engine.btree(info.relation)
-            if info.unique and None not in key:
+            key_kept = old_values is not None and all(
+                old_values[i] == values[i] for i in info.key_columns)
+            if info.unique and None not in key and not key_kept:
                 self._insert_unique(relation, info, tree, key, tid)
             else:
                 with self.engine.pool.lock:
@@ -561,13 +565,15 @@ class Txn:
             return "wait", header.xmax
         return ("dead", 0) if xacts.did_commit(header.xmax) else ("live", 0)
 
-    def update(self, table: str | Relation, tid: Tid, values: Sequence[object]
-               ) -> tuple[TmResult, Tid]:
+    def update(self, table: str | Relation, tid: Tid, values: Sequence[object],
+               old_values: Sequence[object] | None = None) -> tuple[TmResult, Tid]:
+        """Replace version ``tid``. ``old_values``, when the caller knows them, are the values of
+        the version being replaced (lets unchanged unique keys skip their uniqueness check)."""
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         self._check_not_null(relation, values)
         result, new_tid = self.engine.heap.update(relation, self.transaction, tid, list(values))
         if result == TmResult.OK:
-            self._insert_index_entries(relation, values, new_tid)
+            self._insert_index_entries(relation, values, new_tid, old_values)
         return result, new_tid
 
     def delete(self, table: str | Relation, tid: Tid) -> TmResult:

@@ -142,7 +142,7 @@ class DmlPlan:
                 values = list(row[:ctid_index])
                 for index, expr in self.assignments:
                     values[index] = expr.fn(row, ctx)
-                result, new_tid = txn.update(relation, tid, values)
+                result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
                 new_row = (*values, new_tid)
             if result == TmResult.OK:
                 return new_row
