@@ -82,10 +82,6 @@ class _List(list):  # type: ignore[type-arg]
     """A growing list state (one per group)."""
 
 
-def _new_list() -> _List:
-    return _List()
-
-
 # -- count -----------------------------------------------------------------------------------------
 
 

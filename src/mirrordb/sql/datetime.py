@@ -236,7 +236,10 @@ def format_offset(seconds_east: int) -> str:
 
 
 def format_timestamptz(value: datetime.datetime, timezone: str) -> str:
-    local = utc_to_local(value, get_zone(timezone))
+    zone = get_zone(timezone)
+    if zone is UTC and value.tzinfo is UTC:
+        return format_timestamp(value) + "+00"
+    local = utc_to_local(value, zone)
     offset = local.utcoffset()
     seconds_east = int(offset.total_seconds()) if offset is not None else 0
     return format_timestamp(local.replace(tzinfo=None)) + format_offset(seconds_east)
@@ -788,6 +791,30 @@ def _checked_parse(type_name: str, text: str, build: Callable[[_Parts], object],
         raise field_out_of_range(text) from None
 
 
+_ISO_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)(?:[ T](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?)?"
+    r"(?:([+-])(\d\d)(?::?(\d\d))?)?\Z")
+
+
+def _fast_iso(text: str) -> tuple[datetime.datetime, int | None] | None:
+    """The common ISO 8601 shape without the general field parser (None: not that shape)."""
+    match = _ISO_TIMESTAMP.match(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, sign, zone_hours, zone_minutes = \
+        match.groups()
+    try:
+        value = datetime.datetime(int(year), int(month), int(day), int(hour or 0),
+                                  int(minute or 0), int(second or 0),
+                                  int(fraction.ljust(6, "0")) if fraction else 0)
+    except ValueError:
+        return None                    # let the general parser report it
+    if sign is None:
+        return value, None
+    offset = int(zone_hours) * 3600 + int(zone_minutes or 0) * 60
+    return value, -offset if sign == "-" else offset
+
+
 def parse_date(text: str, timezone: str = "UTC") -> datetime.date:
     def build(parts: _Parts) -> datetime.date:
         if parts.special is not None:
@@ -849,6 +876,10 @@ def _special_timestamp(parts: _Parts, timezone: str) -> datetime.datetime:
 
 
 def parse_timestamp(text: str, timezone: str = "UTC") -> datetime.datetime:
+    fast = _fast_iso(text)
+    if fast is not None:
+        return fast[0]
+
     def build(parts: _Parts) -> datetime.datetime:
         return _parts_to_local(parts, timezone)
     return _checked_parse("timestamp", text, build,  # type: ignore[return-value]
@@ -856,6 +887,17 @@ def parse_timestamp(text: str, timezone: str = "UTC") -> datetime.datetime:
 
 
 def parse_timestamptz(text: str, timezone: str = "UTC") -> datetime.datetime:
+    fast = _fast_iso(text)
+    if fast is not None:
+        local, offset = fast
+        if offset is not None and abs(offset) <= 15 * 3600:
+            try:
+                return (local - datetime.timedelta(seconds=offset)).replace(tzinfo=UTC)
+            except OverflowError:
+                pass
+        elif offset is None:
+            return local_to_utc(local, get_zone(timezone))
+
     def build(parts: _Parts) -> datetime.datetime:
         local = _parts_to_local(parts, timezone)
         if parts.special == "epoch":
@@ -2003,10 +2045,6 @@ _NUMERIC_FIELD_WIDTHS = {
     "Q": 1, "W": 1, "WW": 2, "IW": 2, "J": 7, "SSSS": 5, "SSSSS": 5,
     "FF1": 1, "FF2": 2, "FF3": 3, "FF4": 4, "FF5": 5, "FF6": 6,
 }
-
-
-def _template_error(text: str) -> MirrordbError:
-    return MirrordbError(f'invalid value "{text}" for "{text}"', sqlstate="22007")
 
 
 def _read_template_number(text: str, position: int, width: int, greedy: bool

@@ -39,11 +39,11 @@ from mirrordb.sql import numeric as num
 from mirrordb.sql import types as T
 from mirrordb.sql.types import (ANY_OID, ANYARRAY_OID, ANYCOMPATIBLE_OID, ANYCOMPATIBLEARRAY_OID,
                                 ANYELEMENT_OID, ANYNONARRAY_OID, BOOL_OID, BPCHAR_OID, BYTEA_OID,
-                                CHAR_OID, DATE_OID, FLOAT4_OID, FLOAT8_OID, INT2_OID, INT4_OID,
-                                INT8_OID, INTERVAL_OID, JSON_OID, JSONB_OID, NAME_OID,
-                                NUMERIC_OID, OID_OID, REGCLASS_OID, REGTYPE_OID, TEXT_OID,
-                                TEXT_ARRAY_OID, TIME_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID,
-                                UNKNOWN_OID, UUID_OID, VARCHAR_OID, VOID_OID, Interval)
+                                DATE_OID, FLOAT4_OID, FLOAT8_OID, INT2_OID, INT4_OID,
+                                INT8_OID, INTERVAL_OID, JSON_OID, JSONB_OID, NUMERIC_OID,
+                                OID_OID, REGCLASS_OID, REGTYPE_OID, TEXT_ARRAY_OID, TEXT_OID,
+                                TIME_OID, TIMESTAMP_OID, TIMESTAMPTZ_OID, UNKNOWN_OID, UUID_OID,
+                                VOID_OID, Interval)
 
 # -- limits ----------------------------------------------------------------------------------------
 
@@ -468,10 +468,6 @@ def _text_of(oid: int) -> Callable[[Any], str]:
     def text(value: Any) -> str:
         return output(value, T.session_timezone() if zone_dependent else "UTC")
     return text
-
-
-def _array_text_of(oid: int) -> Callable[[Any], str]:
-    return _text_of(oid)
 
 
 # -- string functions ------------------------------------------------------------------------------
@@ -1558,4 +1554,3 @@ _define_datetime_functions()
 _define_json_functions()
 _define_misc_functions()
 
-_UNUSED = (CHAR_OID, NAME_OID, VARCHAR_OID)

@@ -51,6 +51,7 @@ DEC_DIGITS = 4                         # decimal digits per base-NBASE digit
 NUMERIC_TYPMOD_HEADER = 4              # VARHDRSZ, added to every numeric/varchar typmod
 FLOAT8_DIGITS = 15                     # DBL_DIG: float8 -> numeric keeps this many digits
 FLOAT4_DIGITS = 6                      # FLT_DIG
+FLOAT8_FIXED_LIMIT = 1e15              # float8 output switches to exponent notation here
 GUARD_DIGITS = 10                      # extra digits carried by transcendental functions
 
 NUMERIC_POS = 0x0000
@@ -126,6 +127,11 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
 
 def parse_integer(text: str, type_name: str) -> int:
     """int2in/int4in/int8in: optional blanks and sign around decimal digits."""
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        value = int(text)
+        low, high = INTEGER_RANGES[type_name]
+        if value <= high:
+            return value
     match = _INTEGER_TEXT.match(text)
     if match is None:
         raise invalid_syntax(type_name, text)
@@ -291,7 +297,12 @@ def format_float8(value: float) -> str:
         return "Infinity" if value > 0 else "-Infinity"
     if value == 0.0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
-    digits, exponent = _shortest_digits(repr(value))
+    text = repr(value)                 # shortest round-trip digits, as PostgreSQL's Ryu gives
+    if "e" in text:                    # Python and PostgreSQL agree on exponent notation here
+        return text
+    if abs(value) < FLOAT8_FIXED_LIMIT:
+        return text[:-2] if text.endswith(".0") else text
+    digits, exponent = _shortest_digits(text)
     return _layout_float(value < 0, digits, exponent, FLOAT8_DIGITS)
 
 
@@ -525,9 +536,16 @@ def _special_sum(left: decimal.Decimal, right: decimal.Decimal) -> decimal.Decim
 
 
 def numeric_add(left: decimal.Decimal, right: decimal.Decimal) -> decimal.Decimal:
+    """Exact sum; the display scale is the larger input's (inputs are in canonical form, so
+    the sum's exponent needs no normalising)."""
     if not (left.is_finite() and right.is_finite()):
         return _special_sum(left, right)
-    return check_numeric_limits(normalize_numeric(EXACT.add(left, right)))
+    total = EXACT.add(left, right)
+    if not total:
+        return total.copy_abs()
+    if total.adjusted() >= NUMERIC_MAX_INTEGER_DIGITS:
+        raise numeric_overflow()
+    return total
 
 
 def numeric_sub(left: decimal.Decimal, right: decimal.Decimal) -> decimal.Decimal:

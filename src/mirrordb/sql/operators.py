@@ -398,11 +398,6 @@ def _array_prepend(left_type: int, right_type: int) -> Callable[[Any, list[Any]]
     return lambda left, right: [left] + list(right)
 
 
-def _array_equal_elements(array_type: int) -> Callable[[Any, Any], bool]:
-    key = T.sort_key(T.element_type_of(array_type))
-    return lambda left, right: key(left) == key(right)
-
-
 def _array_contains(left_type: int, right_type: int) -> Callable[[list[Any], list[Any]], bool]:
     key = T.sort_key(T.element_type_of(left_type))
 

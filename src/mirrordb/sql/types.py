@@ -2062,3 +2062,21 @@ def compare(a: Any, b: Any, oid: int) -> int:
 def values_equal(a: Any, b: Any, oid: int) -> bool:
     return compare(a, b, oid) == 0
 
+
+
+def caster(source_oid: int, target_oid: int, target_typmod: int = -1, *,
+           context: str = EXPLICIT) -> Callable[[Any, str], Any]:
+    """``cast`` for one (source, target, typmod, context), resolved once: the planner calls this
+    at plan time and the executor calls the result per row as ``convert(value, timezone)``
+    (value not NULL)."""
+    if source_oid == UNKNOWN_OID and target_oid == INTERVAL_OID:
+        return lambda value, timezone: _interval_in(str(value), target_typmod, timezone)
+    convert = _cast_function(source_oid, target_oid)
+    if target_typmod < 0:
+        return convert
+    explicit = context == EXPLICIT
+
+    def convert_with_typmod(value: Any, timezone: str) -> Any:
+        return apply_typmod(convert(value, timezone), target_oid, target_typmod,
+                            explicit=explicit)
+    return convert_with_typmod
