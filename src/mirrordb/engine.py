@@ -371,25 +371,36 @@ class Txn:
         return rnode
 
     def _add_class(self, oid: int, name: str, kind: str, rnode: RelFileNode,
-                   columns: Sequence[Column]) -> None:
+                   columns: Sequence[Column],
+                   owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> None:
+        """The pg_class and pg_attribute rows; relacl NULL (only the owner has rights)."""
         self._insert_catalog(boot.PG_CLASS, [oid, name, boot.PUBLIC_NAMESPACE_OID,
-                                             boot.BOOTSTRAP_SUPERUSER_OID, kind, rnode.rel,
-                                             rnode.spc, "p", len(columns), False, False])
+                                             owner, kind, rnode.rel,
+                                             rnode.spc, "p", len(columns), False, False, None])
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False])
+
+    def _owner_of(self, relation: Relation) -> int:
+        """pg_class.relowner of ``relation`` (an index belongs to its table's owner)."""
+        for _, values in self.engine.relcache.rows(boot.PG_CLASS, self.transaction):
+            if values[0] == relation.oid:
+                return int(values[3])  # type: ignore[call-overload]
+        return boot.BOOTSTRAP_SUPERUSER_OID
 
     def _check_new_name(self, name: str) -> None:
         if self.engine.relcache.lookup(name, self.transaction) is not None:
             raise DuplicateObject(f'relation "{name}" already exists')
 
-    def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]]) -> Relation:
+    def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]],
+                     owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> Relation:
+        """CREATE TABLE; ``owner`` is the creating role's OID (pg_class.relowner)."""
         cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
         with self.engine._ddl_lock:
             self._check_new_name(name)
             oid = self.engine.allocate_oid()
             rnode = self._new_relation_file(oid)
-            self._add_class(oid, name, RELKIND_TABLE, rnode, cols)
+            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner)
             self.transaction.command_counter_increment()
         return self.relation(name)
 
@@ -402,7 +413,8 @@ class Txn:
             key_columns = [relation.columns[k] for k in keys]
             oid = self.engine.allocate_oid()
             rnode = self._new_relation_file(oid)
-            self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns)
+            self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns,
+                            self._owner_of(relation))
             self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
                                                  " ".join(str(k + 1) for k in keys)])
             self.transaction.command_counter_increment()
@@ -434,14 +446,16 @@ class Txn:
         return self.engine.heap.fetch(table, self.transaction, self.transaction.snapshot
                                       or snapshot, tid) is not None  # type: ignore[arg-type]
 
-    def create_sequence(self, name: str, params: SequenceParams | None = None) -> Relation:
+    def create_sequence(self, name: str, params: SequenceParams | None = None,
+                        owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> Relation:
         params = params or SequenceParams()
         with self.engine._ddl_lock:
             self._check_new_name(name)
             oid = self.engine.allocate_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
-                            [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)])
+                            [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)],
+                            owner)
             self._insert_catalog(boot.PG_SEQUENCE, [oid, datum.INT8_OID, params.start,
                                                     params.increment, params.max_value,
                                                     params.min_value, 1, params.cycle])
@@ -674,6 +688,59 @@ class Txn:
         """Record a column default in pg_attrdef (``expression`` is the planner's stored form)."""
         self._insert_catalog(boot.PG_ATTRDEF, [table.oid, attnum, expression])
         self.transaction.command_counter_increment()
+
+    def drop_column_default(self, table: Relation, attnum: int) -> None:
+        self._delete_catalog_rows(boot.PG_ATTRDEF,
+                                  lambda v: v[0] == table.oid and v[1] == attnum)
+        self.transaction.command_counter_increment()
+
+    def rename_relation(self, table: Relation, new_name: str) -> None:
+        """ALTER TABLE/INDEX/SEQUENCE ... RENAME TO: the pg_class row's name."""
+        with self.engine._ddl_lock:
+            self._check_new_name(new_name)
+            self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == table.oid,
+                                      lambda v: (v[0], new_name) + tuple(v[2:]))
+            self.transaction.command_counter_increment()
+
+    def alter_column(self, table: Relation, attnum: int, *, name: str | None = None,
+                     not_null: bool | None = None) -> None:
+        """Rename a column or change its NOT NULL flag (pg_attribute)."""
+        def change(values: tuple[object, ...]) -> tuple[object, ...]:
+            row = list(values)
+            if name is not None:
+                row[1] = name
+            if not_null is not None:
+                row[4] = not_null
+            return tuple(row)
+        self._update_catalog_rows(boot.PG_ATTRIBUTE,
+                                  lambda v: v[0] == table.oid and v[3] == attnum, change)
+        self.transaction.command_counter_increment()
+
+    def rewrite_table(self, table: Relation, columns: Sequence[Column],
+                      transform: Callable[[tuple[object, ...]], Sequence[object]],
+                      defaults: dict[int, str]) -> Relation:
+        """Give ``table`` a new column list (ALTER TABLE ADD/DROP COLUMN): its visible rows are
+        read, the table and its indexes get new empty files (as TRUNCATE does), pg_attribute and
+        pg_attrdef are replaced, and every row is inserted again through ``transform``. Indexes
+        on dropped columns must have been dropped by the caller."""
+        rows = [values for _, values in self.scan(table)]
+        self.truncate(table.name)
+        oid = table.oid
+        self._delete_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] == oid)
+        self._delete_catalog_rows(boot.PG_ATTRDEF, lambda v: v[0] == oid)
+        for number, column in enumerate(columns, start=1):
+            self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
+                                                     column.not_null, column.typmod, False])
+        for attnum, expression in defaults.items():
+            self._insert_catalog(boot.PG_ATTRDEF, [oid, attnum, expression])
+        self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == oid,
+                                  lambda v: tuple(v[:8]) + (len(columns),) + tuple(v[9:]))
+        self.transaction.command_counter_increment()
+        rebuilt = self.relation(table.name, RELKIND_TABLE)
+        for values in rows:
+            self.insert(rebuilt, list(transform(values)))
+        self.transaction.command_counter_increment()
+        return rebuilt
 
     def column_defaults(self, table: Relation) -> dict[int, str]:
         """attnum -> stored default expression, for the table's columns that have one."""

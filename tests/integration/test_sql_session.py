@@ -144,3 +144,25 @@ def test_on_conflict_and_sequences(session):
     run(session, "create sequence s")
     assert rows(session, "select nextval('s'), nextval('s'), currval('s')") == [(1, 2, 2)]
     assert error(session, "select foo from (select 1) x").sqlstate == "42703"
+
+
+def test_alter_table(session):
+    run(session, "create table t (id int primary key, a text)")
+    run(session, "insert into t values (1, 'x'), (2, null)")
+    run(session, "alter table t add column n int default 7")
+    assert rows(session, "select id, a, n from t order by id") == [(1, "x", 7), (2, None, 7)]
+    run(session, "insert into t (id) values (3)")
+    assert rows(session, "select n from t where id = 3") == [(7,)]
+    assert error(session, "alter table t alter column a set not null").sqlstate == "23502"
+    run(session, "alter table t alter column n set not null")
+    assert error(session, "insert into t values (4, 'y', null)").sqlstate == "23502"
+    run(session, "alter table t drop column a")
+    assert rows(session, "select * from t where id = 1") == [(1, 7)]
+    run(session, "alter table t rename column n to m")
+    run(session, "alter table t rename to u")
+    assert rows(session, "select m from u where id = 2") == [(7,)]
+    assert error(session, "insert into u values (1, 1)").sqlstate == "23505"
+    run(session, "alter table u alter column m drop default")
+    run(session, "alter table u alter column m drop not null")
+    run(session, "insert into u (id) values (9)")
+    assert rows(session, "select m from u where id = 9") == [(None,)]

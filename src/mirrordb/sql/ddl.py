@@ -19,6 +19,7 @@ from typing import Any
 from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -143,17 +144,212 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     if sum(1 for *_, primary in indexes if primary) > 1:
         raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                             sqlstate="42P16")
+    owner = roles.current_role_oid(session)
     for sequence, _, params in sequences:
         if _exists(session, sequence):
             raise MirrordbError(f'relation "{sequence}" already exists', sqlstate="42P07")
-        txn.create_sequence(sequence, params)
-    relation = txn.create_table(name, columns)
+        txn.create_sequence(sequence, params, owner=owner)
+    relation = txn.create_table(name, columns, owner=owner)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
     for index_name, keys, unique, primary in indexes:
         if _exists(session, index_name):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
         txn.create_index(index_name, name, keys, unique=unique, primary=primary)
+
+
+def alter_table(session: Any, txn: Any, node: Node) -> None:
+    """ALTER TABLE: ADD/DROP COLUMN (a rewrite, as PostgreSQL does for volatile defaults),
+    ALTER COLUMN SET/DROP DEFAULT and NOT NULL, ADD PRIMARY KEY/UNIQUE."""
+    name = node["relation"]["relname"]
+    relation = session.lookup_relation(name, node["relation"].get("schemaname"))
+    if relation is None:
+        if node.get("missing_ok"):
+            return
+        raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+    if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE" or relation.kind != RELKIND_TABLE:
+        raise feature_not_supported("ALTER of this kind of relation")
+    for command_node in node["cmds"]:
+        command = command_node["AlterTableCmd"]
+        subtype = command["subtype"]
+        relation = session.lookup_relation(name, None)
+        handler = _ALTER_HANDLERS.get(subtype)
+        if handler is None:
+            raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
+        handler(session, txn, relation, command)
+
+
+def _column_number(relation: Any, column: str) -> int:
+    try:
+        return relation.column_index(column) + 1
+    except KeyError:
+        raise MirrordbError(f'column "{column}" of relation "{relation.name}" does not exist',
+                            sqlstate="42703") from None
+
+
+def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
+    definition = command["def"]["ColumnDef"]
+    column_name = definition["colname"]
+    if any(c.name == column_name for c in relation.columns):
+        if command.get("missing_ok"):
+            return
+        raise MirrordbError(f'column "{column_name}" of relation "{relation.name}" already '
+                            "exists", sqlstate="42701")
+    builder = PlanBuilder(session, [])
+    type_names = strings(definition["typeName"].get("names"))
+    serial = SERIAL_TYPES.get(type_names[-1].lower()) if len(type_names) == 1 else None
+    type_oid, typmod = (serial, -1) if serial is not None else \
+        builder.resolve_type(definition["typeName"])
+    not_null = serial is not None
+    default_text = None
+    unique = primary = False
+    for constraint_node in definition.get("constraints", []):
+        constraint = constraint_node["Constraint"]
+        contype = constraint["contype"]
+        if contype == "CONSTR_NOTNULL":
+            not_null = True
+        elif contype == "CONSTR_DEFAULT":
+            default_text = json.dumps(constraint["raw_expr"])
+        elif contype == "CONSTR_PRIMARY":
+            primary = not_null = True
+        elif contype == "CONSTR_UNIQUE":
+            unique = True
+        elif contype != "CONSTR_NULL":
+            raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
+    if serial is not None:
+        sequence = _truncate_name(f"{relation.name}_{column_name}_seq")
+        txn.create_sequence(sequence, _sequence_params_for(serial))
+        default_text = _nextval_default(sequence)
+    defaults = dict(txn.column_defaults(relation))
+    attnum = relation.natts + 1
+    if default_text is not None:
+        defaults[attnum] = default_text
+    produce = _default_producer(session, builder, default_text, type_oid, typmod)
+    columns = list(relation.columns) + [Column(column_name, type_oid, False, typmod)]
+
+    def transform(values: tuple[object, ...]) -> list[object]:
+        return [*values, produce()]
+    rebuilt = txn.rewrite_table(relation, columns, transform, defaults)
+    if not_null:
+        _set_not_null(session, txn, rebuilt, column_name)
+    if primary or unique:
+        index = _truncate_name(f"{relation.name}_pkey" if primary else
+                               f"{relation.name}_{column_name}_key")
+        txn.create_index(index, relation.name, [column_name], unique=True, primary=primary)
+
+
+def _default_producer(session: Any, builder: PlanBuilder, default_text: str | None,
+                      type_oid: int, typmod: int) -> Any:
+    if default_text is None:
+        return lambda: None
+    from mirrordb.sql.expressions import ExpressionCompiler, Scope, coerce
+    expr = ExpressionCompiler(builder, Scope()).compile(json.loads(default_text))
+    expr = coerce(builder, expr, type_oid, typmod, "assignment")
+    ctx = session._context([])
+    return lambda: expr.fn((), ctx)
+
+
+def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
+    column_name = command["name"]
+    if not any(c.name == column_name for c in relation.columns):
+        if command.get("missing_ok"):
+            return
+        _column_number(relation, column_name)
+    if relation.natts == 1:
+        raise feature_not_supported("dropping the last column of a table")
+    position = relation.column_index(column_name)
+    for info in relation.indexes:
+        if position in info.key_columns:
+            txn.drop(info.relation.name)
+    old_defaults = txn.column_defaults(relation)
+    defaults = {attnum - (1 if attnum > position + 1 else 0): text
+                for attnum, text in old_defaults.items() if attnum != position + 1}
+    columns = [c for i, c in enumerate(relation.columns) if i != position]
+    relation = session.lookup_relation(relation.name, None)
+
+    def transform(values: tuple[object, ...]) -> list[object]:
+        return [v for i, v in enumerate(values) if i != position]
+    txn.rewrite_table(relation, columns, transform, defaults)
+
+
+def _set_not_null(session: Any, txn: Any, relation: Any, column_name: str) -> None:
+    attnum = _column_number(relation, column_name)
+    for _, values in txn.scan(relation):
+        if values[attnum - 1] is None:
+            raise MirrordbError(f'column "{column_name}" of relation "{relation.name}" contains '
+                                "null values", sqlstate="23502")
+    txn.alter_column(relation, attnum, not_null=True)
+
+
+def _alter_not_null(session: Any, txn: Any, relation: Any, command: Node) -> None:
+    if command["subtype"] == "AT_SetNotNull":
+        _set_not_null(session, txn, relation, command["name"])
+        return
+    attnum = _column_number(relation, command["name"])
+    for info in relation.indexes:
+        if info.primary and attnum - 1 in info.key_columns:
+            raise MirrordbError(f'column "{command["name"]}" is in a primary key',
+                                sqlstate="42P16")
+    txn.alter_column(relation, attnum, not_null=False)
+
+
+def _alter_default(session: Any, txn: Any, relation: Any, command: Node) -> None:
+    attnum = _column_number(relation, command["name"])
+    txn.drop_column_default(relation, attnum)
+    if command.get("def") is not None:
+        txn.set_column_default(relation, attnum, json.dumps(command["def"]))
+
+
+def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> None:
+    constraint = command["def"]["Constraint"]
+    contype = constraint["contype"]
+    keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
+    for key in keys:
+        _column_number(relation, key)
+    if contype == "CONSTR_PRIMARY":
+        if any(info.primary for info in relation.indexes):
+            raise MirrordbError(f'multiple primary keys for table "{relation.name}" are not '
+                                "allowed", sqlstate="42P16")
+        for key in keys:
+            _set_not_null(session, txn, session.lookup_relation(relation.name, None), key)
+        name = constraint.get("conname") or _truncate_name(f"{relation.name}_pkey")
+        txn.create_index(name, relation.name, keys, unique=True, primary=True)
+    elif contype == "CONSTR_UNIQUE":
+        name = constraint.get("conname") or _truncate_name(
+            f"{relation.name}_{'_'.join(keys)}_key")
+        txn.create_index(name, relation.name, keys, unique=True)
+    else:
+        raise feature_not_supported(f"ALTER TABLE ADD {contype.removeprefix('CONSTR_')} "
+                                    "constraints")
+
+
+_ALTER_HANDLERS = {
+    "AT_AddColumn": _add_column, "AT_DropColumn": _drop_column,
+    "AT_SetNotNull": _alter_not_null, "AT_DropNotNull": _alter_not_null,
+    "AT_ColumnDefault": _alter_default, "AT_AddConstraint": _add_constraint,
+}
+
+
+def rename(session: Any, txn: Any, node: Node) -> str:
+    kind = node["renameType"]
+    name = node["relation"]["relname"]
+    relation = session.lookup_relation(name, node["relation"].get("schemaname"))
+    if relation is None:
+        if node.get("missing_ok"):
+            return "ALTER TABLE"
+        raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+    if kind in ("OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_SEQUENCE"):
+        txn.rename_relation(relation, node["newname"])
+        return {"OBJECT_TABLE": "ALTER TABLE", "OBJECT_INDEX": "ALTER INDEX",
+                "OBJECT_SEQUENCE": "ALTER SEQUENCE"}[kind]
+    if kind == "OBJECT_COLUMN":
+        attnum = _column_number(relation, node["subname"])
+        if any(c.name == node["newname"] for c in relation.columns):
+            raise MirrordbError(f'column "{node["newname"]}" of relation "{relation.name}" '
+                                "already exists", sqlstate="42701")
+        txn.alter_column(relation, attnum, name=node["newname"])
+        return "ALTER TABLE"
+    raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 
 
 def _sequence_params_for(type_oid: int) -> SequenceParams:
@@ -205,7 +401,7 @@ def create_sequence(session: Any, txn: Any, node: Node) -> None:
     if node.get("if_not_exists") and _exists(session, name):
         return
     params = _sequence_options(session, node.get("options", []), SequenceParams())
-    txn.create_sequence(name, params)
+    txn.create_sequence(name, params, owner=roles.current_role_oid(session))
 
 
 def _sequence_options(session: Any, options: list[Node], params: SequenceParams

@@ -31,6 +31,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
                                       Relation)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation
+from mirrordb.sql import catalog_functions
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
@@ -127,6 +128,7 @@ class Session:
         self._next_isolation: str | None = None
         self._next_read_only: bool | None = None
         self._settings_in_transaction = False
+        catalog_functions.install_catalog_lookup(self)   # regclass & co. names, this thread
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -747,6 +749,17 @@ class Session:
         ddl.create_table(self, txn, node)
         return StatementResult("CREATE TABLE")
 
+    def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
+                             params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        ddl.alter_table(self, self._ensure_transaction(), node)
+        return StatementResult("ALTER TABLE")
+
+    def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        return StatementResult(ddl.rename(self, self._ensure_transaction(), node))
+
     def _exec_IndexStmt(self, node: Node, prepared: PreparedStatement,
                         params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
@@ -768,8 +781,12 @@ class Session:
     def _exec_TruncateStmt(self, node: Node, prepared: PreparedStatement,
                            params: Sequence[Any]) -> StatementResult:
         txn = self._ensure_transaction()
+        from mirrordb.sql import roles
         for relation in node["relations"]:
             name = relation["RangeVar"]["relname"]
+            target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"))
+            if target is not None:
+                roles.check_table_privilege(self, target, "TRUNCATE")
             txn.truncate(name)
         return StatementResult("TRUNCATE TABLE")
 
@@ -798,6 +815,38 @@ class Session:
         lines = ex.explain_lines(plan_node)
         return StatementResult("EXPLAIN", [OutputColumn("QUERY PLAN", TEXT)],
                                [(line,) for line in lines])
+
+    # -- roles and privileges (sql/roles.py) -----------------------------------------------------
+
+    def _exec_CreateRoleStmt(self, node: Node, prepared: PreparedStatement,
+                             params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import roles
+        tag, notices = roles.create_role(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
+
+    def _exec_AlterRoleStmt(self, node: Node, prepared: PreparedStatement,
+                            params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import roles
+        tag, notices = roles.alter_role(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
+
+    def _exec_DropRoleStmt(self, node: Node, prepared: PreparedStatement,
+                           params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import roles
+        tag, notices = roles.drop_role(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
+
+    def _exec_GrantStmt(self, node: Node, prepared: PreparedStatement,
+                        params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import roles
+        tag, notices = roles.grant(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
+
+    def _exec_GrantRoleStmt(self, node: Node, prepared: PreparedStatement,
+                            params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import roles
+        tag, notices = roles.grant_role(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
 
     # -- prepared statements in SQL -------------------------------------------------------------
 
@@ -867,6 +916,8 @@ class Session:
             if ctx.txn.transaction.read_only:
                 raise MirrordbError("cannot execute COPY FROM in a read-only transaction",
                                     sqlstate="25006")
+            from mirrordb.sql import roles
+            roles.check_table_privilege(self, relation, "INSERT")
             names = strings(node.get("attlist")) or [c.name for c in relation.columns]
             indexes = [self._column_index(relation, n) for n in names]
             defaults = self.column_defaults(relation, builder)
@@ -894,6 +945,8 @@ class Session:
             columns, rows = plan.columns, plan.node.rows(ctx)
         else:
             relation = builder.relation(node["relation"])
+            from mirrordb.sql import roles
+            roles.check_table_privilege(self, relation, "SELECT")
             names = strings(node.get("attlist")) or [c.name for c in relation.columns]
             indexes = [self._column_index(relation, n) for n in names]
             columns = [OutputColumn(relation.columns[i].name, relation.columns[i].type_oid)
