@@ -3,7 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test bench clean
+RUN_DIR ?= run
+PORT ?= 5433
+
+.PHONY: test bench run clean
 
 $(VENV): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +19,12 @@ test: $(VENV)
 
 bench: $(VENV)
 	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/server_bench.py
+
+# A primary on this machine (port $(PORT), socket in /tmp), in the foreground; Ctrl-C stops it.
+run: $(VENV)
+	test -d $(RUN_DIR)/primary || $(BIN)/mirrordb initdb -D $(RUN_DIR)/primary
+	$(BIN)/mirrordb server -D $(RUN_DIR)/primary -c port=$(PORT) -c unix_socket_directories=/tmp
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
