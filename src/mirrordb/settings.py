@@ -40,12 +40,13 @@ import math
 import os
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta, timezone, tzinfo
+from datetime import timedelta, timezone, tzinfo, UTC
 from functools import lru_cache
 
-from mirrordb.common.errors import ConfigFileError, InvalidParameterValue, MirrordbError
+from mirrordb.common.errors import (ConfigFileError, InvalidParameterValue, MirrordbError,
+                                    invariant)
 
 # -- the table ---------------------------------------------------------------------------------
 
@@ -738,7 +739,7 @@ def _offset_zone_name(hours: float) -> str:
 def tzinfo_for(name: str) -> tzinfo:
     """A tzinfo for a TimeZone value as this module canonicalises it."""
     if name in ("UTC", "GMT"):
-        return timezone.utc
+        return UTC
     offset = re.fullmatch(r"<([-+])(\d{2})(?::(\d{2}))?>.*", name)
     if offset is not None:
         delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3) or 0))
@@ -750,7 +751,7 @@ def tzinfo_for(name: str) -> tzinfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def _check_application_name(text: str, current: object) -> str:
@@ -776,20 +777,31 @@ def format_value(setting: Setting, value: object) -> str:
         case "bool":
             return "on" if value else "off"
         case "real":
-            return f"{float(value):g}"  # type: ignore[arg-type]
+            return f"{as_float(value):g}"
         case "size":
-            return _with_best_unit(int(value), setting.unit_bytes,  # type: ignore[call-overload]
-                                   _SIZE_UNITS)
+            return _with_best_unit(as_int(value), setting.unit_bytes, _SIZE_UNITS)
         case "time":
-            return _with_best_unit(int(value), setting.unit_ms,  # type: ignore[call-overload]
-                                   _TIME_UNITS)
+            return _with_best_unit(as_int(value), setting.unit_ms, _TIME_UNITS)
         case "int":
-            return f"{int(value):04o}" if GucFlag.OCTAL in setting.flags \
-                else str(value)  # type: ignore[call-overload]
+            number = as_int(value)
+            return f"{number:04o}" if GucFlag.OCTAL in setting.flags else str(number)
     return str(value)
 
 
-def _with_best_unit(value: int, base: int, units: dict[str, float]) -> str:
+def as_int(value: object) -> int:
+    """A stored int/size/time value, typed (bool is not accepted)."""
+    invariant(isinstance(value, int) and not isinstance(value, bool),
+              f"expected an integer setting value, got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def as_float(value: object) -> float:
+    invariant(isinstance(value, (int, float)) and not isinstance(value, bool),
+              f"expected a real setting value, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _with_best_unit(value: int, base: int, units: Mapping[str, float]) -> str:
     """The largest unit that shows ``value`` exactly, never below the setting's own unit."""
     if value <= 0:
         return str(value // base)
@@ -803,9 +815,9 @@ def _with_best_unit(value: int, base: int, units: dict[str, float]) -> str:
 def in_setting_unit(setting: Setting, value: object) -> str:
     """pg_settings.setting: the value counted in the setting's unit (``16384`` for 128MB)."""
     if setting.kind in ("size", "time"):
-        return str(int(value) // setting.unit)  # type: ignore[call-overload]
+        return str(as_int(value) // setting.unit)
     if setting.kind == "int":
-        return str(value)
+        return str(as_int(value))
     return format_value(setting, value)
 
 
@@ -971,6 +983,16 @@ class Settings:
         if setting is None or setting.name not in self.values:
             raise KeyError(name)
         return self.values[setting.name]
+
+    def get_int(self, name: str) -> int:
+        """An int, size (bytes) or time (ms) setting's value."""
+        return as_int(self.get(name))
+
+    def get_str(self, name: str) -> str:
+        return str(self.get(name))
+
+    def get_bool(self, name: str) -> bool:
+        return bool(self.get(name))
 
     def show(self, name: str) -> str:
         setting = find_setting(name)

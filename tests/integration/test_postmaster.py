@@ -216,6 +216,6 @@ def test_a_taken_port_is_fatal(cluster: str, socket_dir: str,
         running.thread.join(DEADLINE_S)
     assert running.exit_code == 1
     messages = [record.getMessage() for record in caplog.records]
-    assert f'could not bind IPv4 address "127.0.0.1": Address already in use' in messages
+    assert 'could not bind IPv4 address "127.0.0.1": Address already in use' in messages
     assert "could not create any TCP/IP sockets" in messages
     assert not os.path.exists(os.path.join(cluster, "postmaster.pid"))

@@ -91,10 +91,9 @@ def test_clear_cancel_forgets_a_cancel_that_arrived_while_idle() -> None:
 
 
 def test_binding_a_second_state_is_a_programmer_error() -> None:
-    with bind_interrupts(InterruptState()):
-        with pytest.raises(InvariantViolation):
-            with bind_interrupts(InterruptState()):
-                pass
+    with bind_interrupts(InterruptState()), pytest.raises(InvariantViolation), \
+            bind_interrupts(InterruptState()):
+        pass
 
 
 def test_statement_timeout_fires_and_disarm_drops_it(timers: TimerService) -> None:

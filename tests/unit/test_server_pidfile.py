@@ -57,8 +57,8 @@ def test_a_live_owner_is_refused_with_postgresql_message(tmp_path: object) -> No
             pidfile.acquire_data_directory_lock(datadir, 5432, 2)
         assert (caught.value.sqlstate, caught.value.message, caught.value.hint) == (
             "F0001", 'lock file "postmaster.pid" already exists',
-            f'Is another postmaster (PID {other.pid}) running in data directory '
-            f'"{os.path.abspath(datadir)}"?')
+            (f'Is another postmaster (PID {other.pid}) running in data directory '
+             f'"{os.path.abspath(datadir)}"?'))
     finally:
         other.kill()
         other.wait()

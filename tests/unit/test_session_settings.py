@@ -464,6 +464,11 @@ def test_alter_system_rewrites_postgresql_auto_conf(tmp_path: object) -> None:
     alter_system(datadir, "all", None)
     with open(path, encoding="utf-8") as handle:
         assert handle.read() == AUTO_CONF_HEADER
+    server_settings = Settings(None, datadir)
+    assert error_of(session(superuser=False, settings=server_settings).alter_system,
+                    "work_mem", "1MB").sqlstate == "42501"
+    session(settings=server_settings).alter_system("work_mem", "1MB")
+    assert Settings(None, datadir).show("work_mem") == "1MB"
 
 
 def test_every_default_parses_and_shows_back_to_itself() -> None:

@@ -212,20 +212,16 @@ def _wait_for_start(datadir: str, process: subprocess.Popen[bytes], launched_at:
 
 def can_connect(contents: pidfile.LockFileContents) -> bool:
     """Whether a client can reach the server through the socket its lock file lists."""
-    if contents.socket_directory:
-        target: object = os.path.join(contents.socket_directory, f".s.PGSQL.{contents.port}")
-        family = socket.AF_UNIX
-    elif contents.listen_address:
-        host = contents.listen_address
-        target = ("127.0.0.1" if host in ("*", "0.0.0.0") else "::1" if host == "::" else host,
-                  contents.port)
-        family = socket.AF_INET6 if ":" in str(target[0]) else socket.AF_INET  # type: ignore
-    else:
-        return True
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.settimeout(CONNECT_TIMEOUT_S)
-            probe.connect(target)  # type: ignore[arg-type]
+        if contents.socket_directory:
+            path = os.path.join(contents.socket_directory, f".s.PGSQL.{contents.port}")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(CONNECT_TIMEOUT_S)
+                probe.connect(path)
+        elif contents.listen_address:
+            host = contents.listen_address
+            host = "127.0.0.1" if host in ("*", "0.0.0.0") else "::1" if host == "::" else host
+            socket.create_connection((host, contents.port), CONNECT_TIMEOUT_S).close()
     except OSError:
         return False
     return True

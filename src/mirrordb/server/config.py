@@ -376,6 +376,13 @@ class SessionSettings:
                 changes.append((name, shown))
         return changes
 
+    def alter_system(self, name: str, value: str | Sequence[str] | None) -> None:
+        """ALTER SYSTEM SET/RESET for this session's server (superusers only, as PostgreSQL)."""
+        if not self.superuser:
+            raise MirrordbError("must be superuser to execute ALTER SYSTEM command",
+                                sqlstate="42501")
+        alter_system(self._server.get_str("data_directory"), name, value)
+
     # -- pg_settings --------------------------------------------------------------------------------
 
     def source_of(self, name: str) -> Source:
@@ -451,11 +458,12 @@ def build_settings(datadir: str, overrides: dict[str, str],
     """
     messages: list[LogMessage] = []
     settings = Settings(None, None)
-    for name, source in (previous.sources.items() if previous is not None else ()):
-        if source.kind == "override":
-            settings.set_internal(name, previous.raw[name])
     if previous is None:
         settings.set_file_locations(datadir)
+    else:
+        for name, source in previous.sources.items():
+            if source.kind == "override":
+                settings.set_internal(name, previous.raw[name])
     try:
         entries = read_config_files(datadir)
     except ConfigFileError as error:

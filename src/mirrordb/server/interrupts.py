@@ -394,7 +394,7 @@ class TimerService:
                 due = self._wait_for_due_locked()
                 if due is None:
                     return
-            if due.state._timeout_fired(due.kind, due.generation):  # noqa: SLF001 - same module
+            if due.state._timeout_fired(due.kind, due.generation):
                 with self._condition:
                     self._live = max(self._live - 1, 0)
 

@@ -58,7 +58,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mirrordb.common.errors import (CannotConnectNow, ConfigFileError, InvariantViolation,
@@ -129,7 +129,7 @@ class BackendInfo:
     client_addr: str | None = None        # None for Unix-domain sockets
     client_port: int | None = None        # -1 for Unix-domain sockets, as PostgreSQL shows
     client_hostname: str | None = None
-    backend_start: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    backend_start: datetime = field(default_factory=lambda: datetime.now(UTC))
     xact_start: datetime | None = None
     query_start: datetime | None = None
     state_change: datetime | None = None
@@ -246,7 +246,7 @@ class Server:
 
     def _load_hba(self) -> Any:
         from mirrordb.auth.hba import load_hba
-        return load_hba(str(self.settings.get("hba_file")))
+        return load_hba(self.settings.get_str("hba_file"))
 
     @property
     def shutting_down(self) -> bool:
@@ -267,13 +267,13 @@ class Server:
             if self.state is not PostmasterState.RUNNING:
                 raise CannotConnectNow(SHUTTING_DOWN_MESSAGE)
             if replication:
-                limit = int(self.settings.get("max_wal_senders"))  # type: ignore[call-overload]
+                limit = self.settings.get_int("max_wal_senders")
                 if self._walsenders >= limit:
                     raise TooManyConnections("number of requested standby connections exceeds "
                                              f"max_wal_senders (currently {limit})")
                 self._walsenders += 1
             else:
-                if self._clients >= int(self.settings.get("max_connections")):  # type: ignore
+                if self._clients >= self.settings.get_int("max_connections"):
                     raise TooManyConnections("sorry, too many clients already")
                 self._clients += 1
         return True
@@ -291,8 +291,8 @@ class Server:
     def check_superuser_reserved(self, superuser: bool) -> None:
         """After authentication: the last superuser_reserved_connections slots are for
         superusers (PostgreSQL's check, 53300)."""
-        reserved = int(self.settings.get("superuser_reserved_connections"))  # type: ignore
-        limit = int(self.settings.get("max_connections"))  # type: ignore[call-overload]
+        reserved = self.settings.get_int("superuser_reserved_connections")
+        limit = self.settings.get_int("max_connections")
         if not superuser and reserved > 0 and self._clients > limit - reserved:
             raise TooManyConnections("remaining connection slots are reserved for "
                                      "non-replication superuser connections")
@@ -352,7 +352,7 @@ class Server:
     def _start(self) -> None:
         self._load_configuration()
         check_data_directory(self.datadir)
-        port = int(self.settings.get("port"))  # type: ignore[call-overload]
+        port = self.settings.get_int("port")
         self._data_lock = pidfile.acquire_data_directory_lock(self.datadir, port,
                                                               int(self.start_time))
         write_options_file(self.datadir, self.overrides)
@@ -392,8 +392,8 @@ class Server:
     # -- listening sockets ------------------------------------------------------------------------
 
     def _open_listeners(self, port: int) -> None:
-        addresses = split_list(str(self.settings.get("listen_addresses")))
-        directories = split_list(str(self.settings.get("unix_socket_directories")))
+        addresses = split_list(self.settings.get_str("listen_addresses"))
+        directories = split_list(self.settings.get_str("unix_socket_directories"))
         first_address = self._open_tcp_listeners(addresses, port)
         if addresses and first_address is None:
             raise MirrordbError("could not create any TCP/IP sockets", sqlstate="58000")
@@ -407,7 +407,7 @@ class Server:
                                listen_address=first_address or "")
 
     def _backlog(self) -> int:
-        return min(2 * int(self.settings.get("max_connections")),  # type: ignore[call-overload]
+        return min(2 * self.settings.get_int("max_connections"),
                    LISTEN_BACKLOG_LIMIT)
 
     def _open_tcp_listeners(self, addresses: list[str], port: int) -> str | None:
@@ -466,7 +466,7 @@ class Server:
         try:
             _remove_stale_socket(path)
             sock.bind(path)
-            os.chmod(path, int(self.settings.get("unix_socket_permissions")))  # type: ignore
+            os.chmod(path, self.settings.get_int("unix_socket_permissions"))
             sock.listen(self._backlog())
         except OSError as error:
             sock.close()
@@ -485,15 +485,18 @@ class Server:
             selector.register(self._wake_reader, selectors.EVENT_READ, None)
             for listener in self._listeners:
                 selector.register(listener.sock, selectors.EVENT_READ, listener)
-            while self.state is not PostmasterState.STOPPED:
+            while not self._stopped():
                 timeout = None if self._shutdown_mode is None else SHUTDOWN_POLL_INTERVAL_S
                 for key, _ in selector.select(timeout):
                     if key.data is None:
                         _drain(self._wake_reader)
-                    elif self.state is not PostmasterState.STOPPED:
+                    elif not self._stopped():
                         self._accept(key.data)
                 self._handle_requests()
                 self._advance_shutdown()
+
+    def _stopped(self) -> bool:
+        return self.state is PostmasterState.STOPPED
 
     def _accept(self, listener: _Listener) -> None:
         try:
@@ -521,8 +524,8 @@ class Server:
         thread.start()
 
     def _connection_slot_free(self) -> bool:
-        slots = (int(self.settings.get("max_connections"))  # type: ignore[call-overload]
-                 + int(self.settings.get("max_wal_senders")))  # type: ignore[call-overload]
+        slots = (self.settings.get_int("max_connections")
+                 + self.settings.get_int("max_wal_senders"))
         with self._lock:
             return len(self._connections) < CONNECTION_THREADS_PER_SLOT * slots
 
@@ -535,7 +538,7 @@ class Server:
             log.critical("backend hit a broken invariant; stopping the server", exc_info=True,
                          extra={"pg_level": "PANIC"})
             self.request_shutdown(ShutdownMode.IMMEDIATE)
-        except Exception:  # noqa: BLE001 - one session's bug must not end the server
+        except Exception:
             log.exception("backend ended with an unexpected error")
         finally:
             self._forget_connection(connection)
@@ -674,7 +677,7 @@ class Server:
             log.info("shutting down")
             try:
                 self.engine.close()
-            except Exception as error:  # noqa: BLE001 - reported, then the files are removed
+            except Exception as error:
                 log.critical("shutdown checkpoint failed: %s", error, exc_info=True,
                              extra={"pg_level": "PANIC"})
                 self.exit_code = 1
@@ -697,7 +700,7 @@ class Server:
         if self.engine is not None:
             try:
                 self.engine.crash()
-            except Exception:  # noqa: BLE001 - the next start recovers from the WAL
+            except Exception:
                 log.exception("error while dropping the engine")
         self._finish()
 
@@ -859,7 +862,7 @@ class PostgresLogFormatter(logging.Formatter):
     """``2024-01-01 12:00:00.123 UTC [12345] LOG:  message`` (log_line_prefix '%m [%p] ')."""
 
     def format(self, record: logging.LogRecord) -> str:
-        moment = datetime.fromtimestamp(record.created, timezone.utc)
+        moment = datetime.fromtimestamp(record.created, UTC)
         stamp = moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
         pid = getattr(record, "native_id", None) or os.getpid()
         text = f"{stamp} [{pid}] {pg_level_of(record)}:  {record.getMessage()}"
