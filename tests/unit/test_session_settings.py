@@ -483,3 +483,8 @@ def test_sample_configuration_is_readable_and_complete(tmp_path: object) -> None
     write(os.path.join(datadir, "postgresql.conf"), text.replace("#work_mem", "work_mem"))
     assert Settings(None, datadir).show("work_mem") == "4MB"
     assert "#port = '5432'" in text and "server_version" not in text
+
+
+def test_setting_names_are_unique_case_insensitively() -> None:
+    names = [setting.name.lower() for setting in SETTINGS]
+    assert len(names) == len(set(names))
