@@ -45,7 +45,9 @@ PG_CLASS = _catalog(PG_CLASS_OID, "pg_class", [
     ("oid", T.OID_OID), ("relname", T.NAME_OID), ("relnamespace", T.OID_OID), ("relowner", T.OID_OID),
     ("relkind", T.TEXT_OID), ("relfilenode", T.OID_OID), ("reltablespace", T.OID_OID),
     ("relpersistence", T.TEXT_OID), ("relnatts", T.INT2_OID), ("relhasindex", T.BOOL_OID),
-    ("relisshared", T.BOOL_OID)])
+    ("relisshared", T.BOOL_OID),
+    # aclitem[] in its text form (sql/roles.py documents it); NULL: the owner's default rights
+    ("relacl", T.TEXT_OID)])
 PG_ATTRIBUTE = _catalog(PG_ATTRIBUTE_OID, "pg_attribute", [
     ("attrelid", T.OID_OID), ("attname", T.NAME_OID), ("atttypid", T.OID_OID), ("attnum", T.INT2_OID),
     ("attnotnull", T.BOOL_OID), ("atttypmod", T.INT4_OID), ("attisdropped", T.BOOL_OID)])

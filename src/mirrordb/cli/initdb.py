@@ -113,6 +113,7 @@ def _write_first_checkpoint(datadir: str, system_identifier: int, segment_size: 
 
 def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
     from mirrordb.engine import Engine
+    from mirrordb.sql.roles import catalog_acl
     engine = Engine.open(datadir)
     try:
         txn = engine.begin()
@@ -131,7 +132,8 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
             txn._insert_catalog(boot.PG_CLASS, [
                 catalog.oid, catalog.name, boot.PG_CATALOG_NAMESPACE_OID,
                 boot.BOOTSTRAP_SUPERUSER_OID, RELKIND_TABLE, catalog.rnode.rel, catalog.rnode.spc,
-                "p", catalog.natts, False, catalog.rnode.db == 0])
+                "p", catalog.natts, False, catalog.rnode.db == 0,
+                catalog_acl(superuser, catalog.name)])
             for number, column in enumerate(catalog.columns, start=1):
                 txn._insert_catalog(boot.PG_ATTRIBUTE, [catalog.oid, column.name,
                                                         column.type_oid, number, True, -1, False])

@@ -295,7 +295,9 @@ class Backend:
             self.connection.authentication_done()
             return
         from mirrordb.auth import md5 as md5lib
-        effective = md5lib.effective_method(method, stored)
+        effective = md5lib.effective_method(
+            method, stored,
+            password_encryption=str(self.server.settings.get("password_encryption")))
         self.connection.start_authentication(sasl=effective == "scram-sha-256")
         failed = fatal(f'password authentication failed for user "{self.user}"', "28P01")
         if effective == "password":
@@ -310,7 +312,7 @@ class Backend:
             if not stored or not md5lib.md5_check(stored, self.user, salt, response):
                 raise failed
         else:
-            self._scram(stored if role and role.get("rolcanlogin", True) else None)
+            self._scram(stored)   # rolcanlogin is checked after authentication, as in PostgreSQL
         self.connection.authentication_done()
 
     def _scram(self, stored: str | None) -> None:
@@ -323,7 +325,8 @@ class Backend:
             self.connection.send(m.AuthenticationSASLContinue(b""))
             first = self._password_message()
         verifier = stored if stored and scram.is_scram_verifier(stored) else None
-        exchange = scram.ScramServerExchange(self.user, verifier)
+        exchange = scram.ScramServerExchange(self.user, verifier,
+                                             mock_nonce=mock_authentication_nonce(self.server))
         try:
             self.connection.send(m.AuthenticationSASLContinue(exchange.server_first(first)))
             final = exchange.server_final(self._password_message())
@@ -728,6 +731,22 @@ class Backend:
         m.CopyData: _on_copy_outside, m.CopyDone: _on_copy_outside,
         m.CopyFail: _on_copy_outside,
     }
+
+
+def mock_authentication_nonce(server: Any) -> bytes:
+    """pg_control's mock_authentication_nonce, read once per server and cached on it: the SCRAM
+    mock exchange for unknown roles derives its fake salt from it, so the salt is the same
+    across connections, restarts and standbys (as PostgreSQL's is)."""
+    nonce = getattr(server, "mock_authentication_nonce", None)
+    if nonce is None:
+        engine = getattr(server, "engine", None)
+        control = getattr(engine, "control", None)
+        if control is None:
+            from mirrordb.storage.control import read_control_file
+            control = read_control_file(server.datadir)
+        nonce = bytes(control.mock_authentication_nonce)
+        server.mock_authentication_nonce = nonce
+    return nonce
 
 
 def _text_encoder(oid: int, timezone: str) -> Callable[[Any], bytes]:

@@ -21,9 +21,10 @@ from mirrordb.access.heapam import TmResult
 from mirrordb.access.relation import RELKIND_TABLE, Relation
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.sql import executor as ex
+from mirrordb.sql import roles
 from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       ScopeColumn, TID_OID, coerce, coerce_to_bool, conjuncts,
-                                      const, error_at, feature_not_supported)
+                                      const, contains_node, error_at, feature_not_supported)
 from mirrordb.sql.parser import Node, one, strings
 from mirrordb.sql.planner import OutputColumn, PlanBuilder, _FromItem
 
@@ -187,11 +188,18 @@ def plan_dml(builder: PlanBuilder, node_type: str, node: Node) -> DmlPlan:
     return _plan_update_delete(builder, node_type, node)
 
 
-def _target_relation(builder: PlanBuilder, range_var: Node) -> Relation:
+def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
+                     reads: list[Any]) -> Relation:
+    """The table a DML statement changes, after PostgreSQL's privilege check: the command's
+    own privilege, and SELECT too when ``reads`` (its WHERE, SET values, RETURNING) refer to
+    columns."""
     relation = builder.relation(range_var)
     if relation.kind != RELKIND_TABLE:
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))
+    roles.check_table_privilege(builder.session, relation, command)
+    if contains_node(reads, "ColumnRef"):
+        roles.check_table_privilege(builder.session, relation, "SELECT")
     return relation
 
 
@@ -218,7 +226,8 @@ def _returning(builder: PlanBuilder, node: Node, scope: Scope
 
 def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     range_var = node["relation"]
-    relation = _target_relation(builder, range_var)
+    relation = _target_relation(builder, range_var, "INSERT",
+                                [node.get("returningList"), node.get("returningClause")])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     if node.get("cols"):
         targets = []
@@ -320,7 +329,11 @@ def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int
 
 def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> DmlPlan:
     range_var = node["relation"]
-    relation = _target_relation(builder, range_var)
+    relation = _target_relation(builder, range_var,
+                                "UPDATE" if node_type == "UpdateStmt" else "DELETE",
+                                [node.get("whereClause"), node.get("returningList"),
+                                 node.get("returningClause"),
+                                 [t["ResTarget"].get("val") for t in node.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     if node.get("fromClause") or node.get("usingClause"):
         raise feature_not_supported("UPDATE ... FROM and DELETE ... USING")
