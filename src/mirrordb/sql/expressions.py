@@ -608,6 +608,35 @@ class ExpressionCompiler:
             raise feature_not_supported(f"arrays of {T.format_type(element_type, -1)}")
         return Expr(array_type, lambda row, ctx: [fn(row, ctx) for fn in fns], name="array")
 
+    def _A_Indirection(self, f: Node) -> Expr:
+        value = self.compile(f["arg"])
+        for item in f["indirection"]:
+            kind, fields = one(item)
+            if kind != "A_Indices" or fields.get("is_slice"):
+                raise feature_not_supported("this indirection (field selection or array slice)")
+            value = self._subscript(value, fields)
+        return value
+
+    def _subscript(self, array: Expr, f: Node) -> Expr:
+        """``array[i]``: NULL outside the bounds; int2vector and oidvector count from 0, as in
+        PostgreSQL, arrays from 1."""
+        element = T.element_type_of(array.type_oid)
+        location = f.get("location", array.location)
+        if not element:
+            raise error_at(f"cannot subscript type {T.format_type(array.type_oid)} because it "
+                           "does not support subscripting", "42804", location)
+        index = coerce(self.builder, self.compile(f["uidx"]), INT4)
+        lower = 0 if array.type_oid in (T.INT2VECTOR_OID, T.OIDVECTOR_OID) else 1
+        array_fn, index_fn = array.fn, index.fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            values, position = array_fn(row, ctx), index_fn(row, ctx)
+            if values is None or position is None:
+                return None
+            offset = position - lower
+            return values[offset] if 0 <= offset < len(values) else None
+        return Expr(element, run)
+
     def _RowExpr(self, f: Node) -> Expr:
         raise feature_not_supported("row constructors")
 

@@ -903,6 +903,8 @@ class PlanBuilder:
                 return found[0][0] if found else None
             column = plan.columns[0]
             return Expr(column.type_oid, scalar, column.typmod, name=column.name)
+        if kind == "ARRAY_SUBLINK":
+            return _array_sublink(plan, rows_of)
         if kind in ("ANY_SUBLINK", "ALL_SUBLINK"):
             if len(plan.columns) != 1:
                 raise MirrordbError("subquery has too many columns", sqlstate="42601")
@@ -985,6 +987,19 @@ class _DistinctOn(ex.PlanNode):
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def _array_sublink(plan: QueryPlan, rows_of: Callable[..., list[Row]]) -> Expr:
+    """ARRAY(subquery): the subquery's single column as an array (empty when it has no rows)."""
+    if len(plan.columns) != 1:
+        raise MirrordbError("subquery must return only one column", sqlstate="42601")
+    element = plan.columns[0].type_oid
+    array_type = T.array_type_of(element)
+    if not array_type:
+        raise MirrordbError(f"could not find array type for data type "
+                            f"{T.format_type(element)}", sqlstate="42704")
+    return Expr(array_type, lambda row, ctx: [found[0] for found in rows_of(row, ctx)],
+                name="array")
+
+
 def _column(index: int, type_oid: int, name: str = "?column?", typmod: int = -1) -> Expr:
     def run(row: Row, ctx: ExecContext) -> Any:
         return row[index]
@@ -1045,6 +1060,8 @@ def _default_name(node: Node, expr: Expr) -> str:
             return "exists"
         if fields["subLinkType"] == "EXPR_SUBLINK":
             return expr.name
+        if fields["subLinkType"] == "ARRAY_SUBLINK":
+            return "array"
         return "?column?"
     if kind in ("CaseExpr", "CoalesceExpr", "MinMaxExpr", "SQLValueFunction"):
         return expr.name

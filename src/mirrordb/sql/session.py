@@ -231,6 +231,7 @@ class Session:
         """The connection is going away: roll back whatever is open."""
         if self.txn is not None or self.in_block:
             self._abort()
+        catalog_functions.uninstall_catalog_lookup(self)
 
     # -- simple query ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import catalog_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
                                       coerce, error_at)
@@ -254,6 +255,10 @@ SPECIAL: dict[str, Callable[..., Expr]] = {
     "pg_reload_conf": _reload_conf, "current_database": _current_database,
     "current_schema": _current_schema, "pg_typeof": _pg_typeof,
 }
+
+# Catalog functions psql's meta-commands call (pg_get_userbyid, pg_get_expr, pg_size_pretty, ...)
+# live in sql/catalog_functions.py; they join this table so the planner finds them the same way.
+SPECIAL.update(catalog_functions.SPECIAL_HANDLERS)
 
 
 # -- set-returning functions in FROM ----------------------------------------------------------

@@ -1,42 +1,497 @@
-"""System views computed from server state: pg_settings, pg_stat_activity.
+"""System views: pg_catalog's catalogs and views and information_schema, computed per statement.
 
-Who calls it: the planner, through ``Session.system_view``, when a FROM item names one of these.
-Catalog tables that are real heap relations (pg_class, pg_attribute, ...) are not here: they are
-scanned like any table. A view here is a list of columns and a function that produces its rows at
-execution time, so it always shows the current state.
+Who calls it: the planner, through ``Session.system_view`` → ``lookup(session, name, schema)``,
+for every relation named in a FROM clause, before it looks for a heap relation; so a name here
+wins over the catalog heap relation of the same name (our pg_class has a subset of PostgreSQL's
+columns, the view has all 33). catalog_functions.CatalogSnapshot calls ``virtual_relations()`` so
+that these relations also appear in pg_class and pg_attribute and resolve as regclass names.
+
+A view is a ``SystemView``: PostgreSQL's column names and types, and a function producing the
+rows when the plan runs. Rows come from the statement's ``CatalogSnapshot`` (the catalog heap
+relations read with the statement's snapshot), from the type system (pg_type), from the server
+(pg_stat_activity, pg_stat_database) or the session's settings (pg_settings); each view's rows
+are computed once per statement execution and kept in the snapshot, since nested loops and
+correlated subqueries rescan them.
+
+Types PostgreSQL uses that the type system lacks are shown as their nearest kin: aclitem[] as
+text[], pg_node_tree as text (pg_get_expr reads it), inet as text, int2vector in
+pg_publication_rel.prattrs as int2[] (psql casts it to int2[]), and information_schema's domains
+(sql_identifier, character_data, yes_or_no, cardinal_number) as name, varchar and integer.
+Catalogs PostgreSQL has and mirrordb does not use (pg_inherits, pg_policy, pg_trigger,
+pg_publication, ...) exist with their columns and no rows, so psql's joins with them work.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE
+from mirrordb.catalog import bootstrap as boot
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.planner import OutputColumn
 
-TEXT, INT4, BOOL, TIMESTAMPTZ = T.TEXT_OID, T.INT4_OID, T.BOOL_OID, T.TIMESTAMPTZ_OID
+OID, NAME, TEXT, CHAR, BOOL = T.OID_OID, T.NAME_OID, T.TEXT_OID, T.CHAR_OID, T.BOOL_OID
+INT2, INT4, INT8, FLOAT4, FLOAT8 = T.INT2_OID, T.INT4_OID, T.INT8_OID, T.FLOAT4_OID, T.FLOAT8_OID
+XID, REGPROC, TIMESTAMPTZ, BYTEA = T.XID_OID, T.REGPROC_OID, T.TIMESTAMPTZ_OID, T.BYTEA_OID
+ANYARRAY = T.ANYARRAY_OID
+INT2VECTOR, OIDVECTOR, VARCHAR, REGTYPE = (T.INT2VECTOR_OID, T.OIDVECTOR_OID, T.VARCHAR_OID,
+                                           T.REGTYPE_OID)
+TEXT_ARRAY, OID_ARRAY, INT2_ARRAY, CHAR_ARRAY = (T.TEXT_ARRAY_OID, T.OID_ARRAY_OID,
+                                                 T.INT2_ARRAY_OID, T.CHAR_ARRAY_OID)
+ACL_ARRAY = TEXT_ARRAY          # aclitem[]
+NODE_TREE = TEXT                # pg_node_tree
+INET = TEXT
+SQL_IDENTIFIER, CHARACTER_DATA, YES_OR_NO, CARDINAL_NUMBER = NAME, VARCHAR, VARCHAR, INT4
 
-PG_SETTINGS_COLUMNS = [
-    ("name", TEXT), ("setting", TEXT), ("unit", TEXT), ("category", TEXT), ("short_desc", TEXT),
-    ("extra_desc", TEXT), ("context", TEXT), ("vartype", TEXT), ("source", TEXT),
-    ("min_val", TEXT), ("max_val", TEXT), ("enumvals", TEXT), ("boot_val", TEXT),
-    ("reset_val", TEXT), ("sourcefile", TEXT), ("sourceline", INT4), ("pending_restart", BOOL)]
+PG_CATALOG, INFORMATION_SCHEMA = "pg_catalog", "information_schema"
+HIDDEN_PASSWORD = "********"
+DATABASE_LOCALE_PROVIDER_LIBC = "c"
 
-PG_STAT_ACTIVITY_COLUMNS = [
-    ("datid", T.OID_OID), ("datname", T.NAME_OID), ("pid", INT4), ("leader_pid", INT4),
-    ("usesysid", T.OID_OID), ("usename", T.NAME_OID), ("application_name", TEXT),
-    ("client_addr", TEXT), ("client_hostname", TEXT), ("client_port", INT4),
-    ("backend_start", TIMESTAMPTZ), ("xact_start", TIMESTAMPTZ), ("query_start", TIMESTAMPTZ),
-    ("state_change", TIMESTAMPTZ), ("wait_event_type", TEXT), ("wait_event", TEXT),
-    ("state", TEXT), ("backend_xid", T.XID_OID), ("backend_xmin", T.XID_OID),
-    ("query_id", T.INT8_OID), ("query", TEXT), ("backend_type", TEXT)]
-
-View = tuple[list[OutputColumn], Callable[[ExecContext], list[Row]]]
+ColumnSpec = tuple[tuple[str, int], ...]
+Producer = Callable[[ExecContext], list[Row]]
+View = tuple[list[OutputColumn], Producer]
 
 
-def _columns(spec: list[tuple[str, int]]) -> list[OutputColumn]:
-    return [OutputColumn(name, type_oid) for name, type_oid in spec]
+@dataclass(frozen=True)
+class SystemView:
+    """A relation computed at execution time, with its PostgreSQL OID and column set."""
+
+    schema: str
+    name: str
+    oid: int
+    kind: str                      # 'r' (a catalog table in PostgreSQL) or 'v' (a view)
+    columns: ColumnSpec
+    produce: Producer
+
+
+def _spec(text: str) -> ColumnSpec:
+    """'name:type name:type ...' with type OIDs given as names of this module's constants."""
+    result = []
+    for item in text.split():
+        name, type_name = item.split(":")
+        result.append((name, int(globals()[type_name])))
+    return tuple(result)
+
+
+# -- column sets (PostgreSQL 15's, in attnum order) ---------------------------------------------
+
+PG_CLASS_COLUMNS = _spec("""
+oid:OID relname:NAME relnamespace:OID reltype:OID reloftype:OID relowner:OID relam:OID
+relfilenode:OID reltablespace:OID relpages:INT4 reltuples:FLOAT4 relallvisible:INT4
+reltoastrelid:OID relhasindex:BOOL relisshared:BOOL relpersistence:CHAR relkind:CHAR
+relnatts:INT2 relchecks:INT2 relhasrules:BOOL relhastriggers:BOOL relhassubclass:BOOL
+relrowsecurity:BOOL relforcerowsecurity:BOOL relispopulated:BOOL relreplident:CHAR
+relispartition:BOOL relrewrite:OID relfrozenxid:XID relminmxid:XID relacl:ACL_ARRAY
+reloptions:TEXT_ARRAY relpartbound:NODE_TREE""")
+PG_ATTRIBUTE_COLUMNS = _spec("""
+attrelid:OID attname:NAME atttypid:OID attstattarget:INT4 attlen:INT2 attnum:INT2 attndims:INT4
+attcacheoff:INT4 atttypmod:INT4 attbyval:BOOL attalign:CHAR attstorage:CHAR attcompression:CHAR
+attnotnull:BOOL atthasdef:BOOL atthasmissing:BOOL attidentity:CHAR attgenerated:CHAR
+attisdropped:BOOL attislocal:BOOL attinhcount:INT4 attcollation:OID attacl:ACL_ARRAY
+attoptions:TEXT_ARRAY attfdwoptions:TEXT_ARRAY attmissingval:ANYARRAY""")
+PG_INDEX_COLUMNS = _spec("""
+indexrelid:OID indrelid:OID indnatts:INT2 indnkeyatts:INT2 indisunique:BOOL
+indnullsnotdistinct:BOOL indisprimary:BOOL indisexclusion:BOOL indimmediate:BOOL
+indisclustered:BOOL indisvalid:BOOL indcheckxmin:BOOL indisready:BOOL indislive:BOOL
+indisreplident:BOOL indkey:INT2VECTOR indcollation:OIDVECTOR indclass:OIDVECTOR
+indoption:INT2VECTOR indexprs:NODE_TREE indpred:NODE_TREE""")
+PG_NAMESPACE_COLUMNS = _spec("oid:OID nspname:NAME nspowner:OID nspacl:ACL_ARRAY")
+PG_TYPE_COLUMNS = _spec("""
+oid:OID typname:NAME typnamespace:OID typowner:OID typlen:INT2 typbyval:BOOL typtype:CHAR
+typcategory:CHAR typispreferred:BOOL typisdefined:BOOL typdelim:CHAR typrelid:OID
+typsubscript:REGPROC typelem:OID typarray:OID typinput:REGPROC typoutput:REGPROC
+typreceive:REGPROC typsend:REGPROC typmodin:REGPROC typmodout:REGPROC typanalyze:REGPROC
+typalign:CHAR typstorage:CHAR typnotnull:BOOL typbasetype:OID typtypmod:INT4 typndims:INT4
+typcollation:OID typdefaultbin:NODE_TREE typdefault:TEXT typacl:ACL_ARRAY""")
+PG_DATABASE_COLUMNS = _spec("""
+oid:OID datname:NAME datdba:OID encoding:INT4 datlocprovider:CHAR datistemplate:BOOL
+datallowconn:BOOL datconnlimit:INT4 datfrozenxid:XID datminmxid:XID dattablespace:OID
+datcollate:TEXT datctype:TEXT daticulocale:TEXT datcollversion:TEXT datacl:ACL_ARRAY""")
+PG_AUTHID_COLUMNS = _spec("""
+oid:OID rolname:NAME rolsuper:BOOL rolinherit:BOOL rolcreaterole:BOOL rolcreatedb:BOOL
+rolcanlogin:BOOL rolreplication:BOOL rolbypassrls:BOOL rolconnlimit:INT4 rolpassword:TEXT
+rolvaliduntil:TIMESTAMPTZ""")
+PG_ROLES_COLUMNS = _spec("""
+rolname:NAME rolsuper:BOOL rolinherit:BOOL rolcreaterole:BOOL rolcreatedb:BOOL rolcanlogin:BOOL
+rolreplication:BOOL rolconnlimit:INT4 rolpassword:TEXT rolvaliduntil:TIMESTAMPTZ
+rolbypassrls:BOOL rolconfig:TEXT_ARRAY oid:OID""")
+PG_USER_COLUMNS = _spec("""
+usename:NAME usesysid:OID usecreatedb:BOOL usesuper:BOOL userepl:BOOL usebypassrls:BOOL
+passwd:TEXT valuntil:TIMESTAMPTZ useconfig:TEXT_ARRAY""")
+PG_AUTH_MEMBERS_COLUMNS = _spec("roleid:OID member:OID grantor:OID admin_option:BOOL")
+PG_ATTRDEF_COLUMNS = _spec("oid:OID adrelid:OID adnum:INT2 adbin:NODE_TREE")
+PG_CONSTRAINT_COLUMNS = _spec("""
+oid:OID conname:NAME connamespace:OID contype:CHAR condeferrable:BOOL condeferred:BOOL
+convalidated:BOOL conrelid:OID contypid:OID conindid:OID conparentid:OID confrelid:OID
+confupdtype:CHAR confdeltype:CHAR confmatchtype:CHAR conislocal:BOOL coninhcount:INT4
+connoinherit:BOOL conkey:INT2_ARRAY confkey:INT2_ARRAY conpfeqop:OID_ARRAY conppeqop:OID_ARRAY
+conffeqop:OID_ARRAY confdelsetcols:INT2_ARRAY conexclop:OID_ARRAY conbin:NODE_TREE""")
+PG_DEPEND_COLUMNS = _spec("""
+classid:OID objid:OID objsubid:INT4 refclassid:OID refobjid:OID refobjsubid:INT4 deptype:CHAR""")
+PG_AM_COLUMNS = _spec("oid:OID amname:NAME amhandler:REGPROC amtype:CHAR")
+PG_COLLATION_COLUMNS = _spec("""
+oid:OID collname:NAME collnamespace:OID collowner:OID collprovider:CHAR
+collisdeterministic:BOOL collencoding:INT4 collcollate:TEXT collctype:TEXT colliculocale:TEXT
+collversion:TEXT""")
+PG_TABLESPACE_COLUMNS = _spec("""
+oid:OID spcname:NAME spcowner:OID spcacl:ACL_ARRAY spcoptions:TEXT_ARRAY""")
+PG_DESCRIPTION_COLUMNS = _spec("objoid:OID classoid:OID objsubid:INT4 description:TEXT")
+PG_SHDESCRIPTION_COLUMNS = _spec("objoid:OID classoid:OID description:TEXT")
+PG_INHERITS_COLUMNS = _spec("inhrelid:OID inhparent:OID inhseqno:INT4 inhdetachpending:BOOL")
+PG_POLICY_COLUMNS = _spec("""
+oid:OID polname:NAME polrelid:OID polcmd:CHAR polpermissive:BOOL polroles:OID_ARRAY
+polqual:NODE_TREE polwithcheck:NODE_TREE""")
+PG_TRIGGER_COLUMNS = _spec("""
+oid:OID tgrelid:OID tgparentid:OID tgname:NAME tgfoid:OID tgtype:INT2 tgenabled:CHAR
+tgisinternal:BOOL tgconstrrelid:OID tgconstrindid:OID tgconstraint:OID tgdeferrable:BOOL
+tginitdeferred:BOOL tgnargs:INT2 tgattr:INT2VECTOR tgargs:BYTEA tgqual:NODE_TREE
+tgoldtable:NAME tgnewtable:NAME""")
+PG_STATISTIC_EXT_COLUMNS = _spec("""
+oid:OID stxrelid:OID stxname:NAME stxnamespace:OID stxowner:OID stxstattarget:INT4
+stxkeys:INT2VECTOR stxkind:CHAR_ARRAY stxexprs:NODE_TREE""")
+PG_PUBLICATION_COLUMNS = _spec("""
+oid:OID pubname:NAME pubowner:OID puballtables:BOOL pubinsert:BOOL pubupdate:BOOL
+pubdelete:BOOL pubtruncate:BOOL pubviaroot:BOOL""")
+PG_PUBLICATION_REL_COLUMNS = _spec("""
+oid:OID prpubid:OID prrelid:OID prqual:NODE_TREE prattrs:INT2_ARRAY""")
+PG_PUBLICATION_NAMESPACE_COLUMNS = _spec("oid:OID pnpubid:OID pnnspid:OID")
+PG_PARTITIONED_TABLE_COLUMNS = _spec("""
+partrelid:OID partstrat:CHAR partnatts:INT2 partdefid:OID partattrs:INT2VECTOR
+partclass:OIDVECTOR partcollation:OIDVECTOR partexprs:NODE_TREE""")
+PG_FOREIGN_TABLE_COLUMNS = _spec("ftrelid:OID ftserver:OID ftoptions:TEXT_ARRAY")
+PG_REWRITE_COLUMNS = _spec("""
+oid:OID rulename:NAME ev_class:OID ev_type:CHAR ev_enabled:CHAR is_instead:BOOL
+ev_qual:NODE_TREE ev_action:NODE_TREE""")
+PG_EXTENSION_COLUMNS = _spec("""
+oid:OID extname:NAME extowner:OID extnamespace:OID extrelocatable:BOOL extversion:TEXT
+extconfig:OID_ARRAY extcondition:TEXT_ARRAY""")
+PG_DB_ROLE_SETTING_COLUMNS = _spec("setdatabase:OID setrole:OID setconfig:TEXT_ARRAY")
+PG_TABLES_COLUMNS = _spec("""
+schemaname:NAME tablename:NAME tableowner:NAME tablespace:NAME hasindexes:BOOL hasrules:BOOL
+hastriggers:BOOL rowsecurity:BOOL""")
+PG_INDEXES_COLUMNS = _spec("""
+schemaname:NAME tablename:NAME indexname:NAME tablespace:NAME indexdef:TEXT""")
+PG_VIEWS_COLUMNS = _spec("schemaname:NAME viewname:NAME viewowner:NAME definition:TEXT")
+PG_MATVIEWS_COLUMNS = _spec("""
+schemaname:NAME matviewname:NAME matviewowner:NAME tablespace:NAME hasindexes:BOOL
+ispopulated:BOOL definition:TEXT""")
+PG_SEQUENCES_COLUMNS = _spec("""
+schemaname:NAME sequencename:NAME sequenceowner:NAME data_type:REGTYPE start_value:INT8
+min_value:INT8 max_value:INT8 increment_by:INT8 cycle:BOOL cache_size:INT8 last_value:INT8""")
+PG_SETTINGS_COLUMNS = _spec("""
+name:TEXT setting:TEXT unit:TEXT category:TEXT short_desc:TEXT extra_desc:TEXT context:TEXT
+vartype:TEXT source:TEXT min_val:TEXT max_val:TEXT enumvals:TEXT_ARRAY boot_val:TEXT
+reset_val:TEXT sourcefile:TEXT sourceline:INT4 pending_restart:BOOL""")
+PG_STAT_ACTIVITY_COLUMNS = _spec("""
+datid:OID datname:NAME pid:INT4 leader_pid:INT4 usesysid:OID usename:NAME application_name:TEXT
+client_addr:INET client_hostname:TEXT client_port:INT4 backend_start:TIMESTAMPTZ
+xact_start:TIMESTAMPTZ query_start:TIMESTAMPTZ state_change:TIMESTAMPTZ wait_event_type:TEXT
+wait_event:TEXT state:TEXT backend_xid:XID backend_xmin:XID query_id:INT8 query:TEXT
+backend_type:TEXT""")
+PG_STAT_DATABASE_COLUMNS = _spec("""
+datid:OID datname:NAME numbackends:INT4 xact_commit:INT8 xact_rollback:INT8 blks_read:INT8
+blks_hit:INT8 tup_returned:INT8 tup_fetched:INT8 tup_inserted:INT8 tup_updated:INT8
+tup_deleted:INT8 conflicts:INT8 temp_files:INT8 temp_bytes:INT8 deadlocks:INT8
+checksum_failures:INT8 checksum_last_failure:TIMESTAMPTZ blk_read_time:FLOAT8
+blk_write_time:FLOAT8 session_time:FLOAT8 active_time:FLOAT8 idle_in_transaction_time:FLOAT8
+sessions:INT8 sessions_abandoned:INT8 sessions_fatal:INT8 sessions_killed:INT8
+stats_reset:TIMESTAMPTZ""")
+INFORMATION_SCHEMA_TABLES_COLUMNS = _spec("""
+table_catalog:SQL_IDENTIFIER table_schema:SQL_IDENTIFIER table_name:SQL_IDENTIFIER
+table_type:CHARACTER_DATA self_referencing_column_name:SQL_IDENTIFIER
+reference_generation:CHARACTER_DATA user_defined_type_catalog:SQL_IDENTIFIER
+user_defined_type_schema:SQL_IDENTIFIER user_defined_type_name:SQL_IDENTIFIER
+is_insertable_into:YES_OR_NO is_typed:YES_OR_NO commit_action:CHARACTER_DATA""")
+INFORMATION_SCHEMA_COLUMNS_COLUMNS = _spec("""
+table_catalog:SQL_IDENTIFIER table_schema:SQL_IDENTIFIER table_name:SQL_IDENTIFIER
+column_name:SQL_IDENTIFIER ordinal_position:CARDINAL_NUMBER column_default:CHARACTER_DATA
+is_nullable:YES_OR_NO data_type:CHARACTER_DATA character_maximum_length:CARDINAL_NUMBER
+character_octet_length:CARDINAL_NUMBER numeric_precision:CARDINAL_NUMBER
+numeric_precision_radix:CARDINAL_NUMBER numeric_scale:CARDINAL_NUMBER
+datetime_precision:CARDINAL_NUMBER interval_type:CHARACTER_DATA
+interval_precision:CARDINAL_NUMBER character_set_catalog:SQL_IDENTIFIER
+character_set_schema:SQL_IDENTIFIER character_set_name:SQL_IDENTIFIER
+collation_catalog:SQL_IDENTIFIER collation_schema:SQL_IDENTIFIER
+collation_name:SQL_IDENTIFIER domain_catalog:SQL_IDENTIFIER domain_schema:SQL_IDENTIFIER
+domain_name:SQL_IDENTIFIER udt_catalog:SQL_IDENTIFIER udt_schema:SQL_IDENTIFIER
+udt_name:SQL_IDENTIFIER scope_catalog:SQL_IDENTIFIER scope_schema:SQL_IDENTIFIER
+scope_name:SQL_IDENTIFIER maximum_cardinality:CARDINAL_NUMBER dtd_identifier:SQL_IDENTIFIER
+is_self_referencing:YES_OR_NO is_identity:YES_OR_NO identity_generation:CHARACTER_DATA
+identity_start:CHARACTER_DATA identity_increment:CHARACTER_DATA
+identity_maximum:CHARACTER_DATA identity_minimum:CHARACTER_DATA identity_cycle:YES_OR_NO
+is_generated:CHARACTER_DATA generation_expression:CHARACTER_DATA is_updatable:YES_OR_NO""")
+INFORMATION_SCHEMA_SCHEMATA_COLUMNS = _spec("""
+catalog_name:SQL_IDENTIFIER schema_name:SQL_IDENTIFIER schema_owner:SQL_IDENTIFIER
+default_character_set_catalog:SQL_IDENTIFIER default_character_set_schema:SQL_IDENTIFIER
+default_character_set_name:SQL_IDENTIFIER sql_path:CHARACTER_DATA""")
+
+
+def _snapshot(ctx: ExecContext) -> cat.CatalogSnapshot:
+    return cat.CatalogSnapshot.of(ctx)
+
+
+def _owner_name(snapshot: cat.CatalogSnapshot, role_oid: int) -> str:
+    role = snapshot.roles.get(role_oid)
+    return role.name if role is not None else f"unknown (OID={role_oid})"
+
+
+# -- pg_class, pg_attribute, pg_index, pg_namespace, pg_type -------------------------------------
+
+
+def _pg_class(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    rows = []
+    for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid):
+        is_table = entry.kind == RELKIND_TABLE
+        access_method = (cat.HEAP_ACCESS_METHOD_OID if is_table and not entry.virtual else
+                         cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
+        has_index = bool(snapshot.indexes_of_table.get(entry.oid))
+        rows.append((
+            entry.oid, entry.name, entry.namespace_oid, 0, 0, entry.owner_oid, access_method,
+            entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
+            entry.persistence, entry.kind, entry.natts, 0, False, False, False, False, False,
+            True, "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
+            0, 0, 1 if is_table else 0, None, None, None))
+    return rows
+
+
+def _pg_attribute(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    rows = []
+    for relation_oid in sorted(snapshot.attributes):
+        for a in snapshot.attributes[relation_oid]:
+            info = T.TYPES.get(a.type_oid)
+            facts = cat.type_facts(a.type_oid)
+            is_array = info is not None and T.is_array_type(a.type_oid)
+            rows.append((
+                a.relation_oid, a.name, a.type_oid, -1, info.length if info else -1, a.number,
+                1 if is_array else 0, -1, a.typmod, info.by_value if info else False,
+                info.alignment if info else "i", facts.storage, "", a.not_null,
+                (relation_oid, a.number) in snapshot.defaults, False, "", "", a.dropped, True, 0,
+                facts.collation_oid, None, None, None, None))
+    return rows
+
+
+def _pg_index(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    rows = []
+    for index in sorted(snapshot.indexes.values(), key=lambda i: i.index_oid):
+        types = [_column_type(snapshot, index.table_oid, n) for n in index.key_numbers]
+        count = len(index.key_numbers)
+        rows.append((
+            index.index_oid, index.table_oid, count, count, index.unique, False, index.primary,
+            False, True, False, True, False, True, True, False, list(index.key_numbers),
+            [cat.type_collation(t) for t in types],
+            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types], [0] * count, None, None))
+    return rows
+
+
+def _column_type(snapshot: cat.CatalogSnapshot, relation_oid: int, number: int) -> int:
+    attribute = snapshot.attribute(relation_oid, number)
+    return attribute.type_oid if attribute is not None else 0
+
+
+def _pg_namespace(ctx: ExecContext) -> list[Row]:
+    return [(n.oid, n.name, n.owner_oid, None)
+            for n in sorted(_snapshot(ctx).namespaces.values(), key=lambda n: n.oid)]
+
+
+def _pg_type(ctx: ExecContext) -> list[Row]:
+    procedures = cat.PROCEDURE_OIDS
+    rows = []
+    for oid in sorted(T.TYPES):
+        info = T.TYPES[oid]
+        facts = cat.type_facts(oid)
+        rows.append((
+            oid, info.name, cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID,
+            info.length, info.by_value, info.type_type, info.category, info.preferred, True, ",",
+            0, facts.subscript_oid, info.element_oid, info.array_oid,
+            procedures.get(info.input_name, 0), procedures.get(info.output_name, 0),
+            procedures.get(info.receive_name, 0), procedures.get(info.send_name, 0),
+            facts.modin_oid, facts.modout_oid, facts.analyze_oid, info.alignment, facts.storage,
+            False, 0, -1, 0, facts.collation_oid, None, None, None))
+    return rows
+
+
+# -- databases and roles ----------------------------------------------------------------------
+
+
+def _pg_database(ctx: ExecContext) -> list[Row]:
+    session = ctx.session
+    collate, ctype = session.setting("lc_collate") or "C", session.setting("lc_ctype") or "C"
+    frozen = _oldest_xid(session)
+    return [(d.oid, d.name, d.owner_oid, d.encoding, DATABASE_LOCALE_PROVIDER_LIBC, False,
+             d.allow_connections, d.connection_limit, frozen, 1, cat.DEFAULT_TABLESPACE_OID,
+             collate, ctype, None, None, None)
+            for d in sorted(_snapshot(ctx).databases.values(), key=lambda d: d.oid)]
+
+
+def _oldest_xid(session: Any) -> int:
+    control = getattr(session.engine, "control", None)
+    return int(control.checkpoint.oldest_xid) if control is not None else 0
+
+
+def _require_superuser(ctx: ExecContext, relation: str) -> None:
+    snapshot = _snapshot(ctx)
+    oid = snapshot.role_oid(ctx.session.user)
+    if oid is None or not snapshot.roles[oid].superuser:
+        raise MirrordbError(f"permission denied for table {relation}", sqlstate="42501")
+
+
+def _pg_authid(ctx: ExecContext) -> list[Row]:
+    _require_superuser(ctx, "pg_authid")
+    return [(r.oid, r.name, r.superuser, r.inherit, r.create_role, r.create_database,
+             r.can_login, r.replication, r.bypass_rls, r.connection_limit, r.password, None)
+            for r in _roles(ctx)]
+
+
+def _roles(ctx: ExecContext) -> list[cat.RoleEntry]:
+    return sorted(_snapshot(ctx).roles.values(), key=lambda r: r.oid)
+
+
+def _pg_roles(ctx: ExecContext) -> list[Row]:
+    return [(r.name, r.superuser, r.inherit, r.create_role, r.create_database, r.can_login,
+             r.replication, r.connection_limit, HIDDEN_PASSWORD, None, r.bypass_rls, None, r.oid)
+            for r in _roles(ctx)]
+
+
+def _pg_user(ctx: ExecContext) -> list[Row]:
+    return [(r.name, r.oid, r.create_database, r.superuser, r.replication, r.bypass_rls,
+             HIDDEN_PASSWORD, None, None) for r in _roles(ctx) if r.can_login]
+
+
+# -- defaults, constraints, dependencies -------------------------------------------------------
+
+
+def _pg_attrdef(ctx: ExecContext) -> list[Row]:
+    """adbin carries the column's type with the raw tree, so pg_get_expr can type literals."""
+    snapshot = _snapshot(ctx)
+    rows = []
+    for (relation_oid, number), tree in sorted(snapshot.defaults.items()):
+        attribute = snapshot.attribute(relation_oid, number)
+        if attribute is None:
+            continue
+        wrapped = {cat.COLUMN_DEFAULT_NODE: {"type_oid": attribute.type_oid,
+                                             "typmod": attribute.typmod, "expr": tree}}
+        rows.append((0, relation_oid, number, json.dumps(wrapped)))
+    return rows
+
+
+def _pg_constraint(ctx: ExecContext) -> list[Row]:
+    """PRIMARY KEY and UNIQUE constraints, one per index that backs one (OID = the index's)."""
+    snapshot = _snapshot(ctx)
+    rows = []
+    for index in sorted(snapshot.indexes.values(), key=lambda i: i.index_oid):
+        if not index.is_constraint or index.index_oid not in snapshot.classes:
+            continue
+        table = snapshot.classes.get(index.table_oid)
+        rows.append((
+            index.index_oid, snapshot.classes[index.index_oid].name,
+            table.namespace_oid if table else cat.PUBLIC_NAMESPACE_OID,
+            "p" if index.primary else "u", False, False, True, index.table_oid, 0,
+            index.index_oid, 0, 0, " ", " ", " ", True, 0, True, list(index.key_numbers), None,
+            None, None, None, None, None, None))
+    return rows
+
+
+def _pg_depend(ctx: ExecContext) -> list[Row]:
+    """Only the dependencies clients look for: a serial sequence belongs to its column."""
+    class_oid = boot.PG_CLASS_OID
+    return [(class_oid, sequence_oid, 0, class_oid, table_oid, number, "a")
+            for sequence_oid, (table_oid, number) in
+            sorted(_snapshot(ctx).owned_sequences.items())]
+
+
+# -- constant catalogs ------------------------------------------------------------------------
+
+
+def _constant(rows: list[Row]) -> Producer:
+    frozen = list(rows)
+    return lambda ctx: frozen
+
+
+PG_AM_ROWS: list[Row] = [
+    (cat.HEAP_ACCESS_METHOD_OID, "heap", cat.PROCEDURE_OIDS["heap_tableam_handler"], "t"),
+    (cat.BTREE_ACCESS_METHOD_OID, "btree", cat.PROCEDURE_OIDS["bthandler"], "i")]
+PG_COLLATION_ROWS: list[Row] = [
+    (cat.DEFAULT_COLLATION_OID, "default", cat.PG_CATALOG_NAMESPACE_OID,
+     boot.BOOTSTRAP_SUPERUSER_OID, "d", True, -1, None, None, None, None),
+    (cat.C_COLLATION_OID, "C", cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID, "c",
+     True, -1, "C", "C", None, None),
+    (951, "POSIX", cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID, "c", True, -1,
+     "POSIX", "POSIX", None, None)]
+PG_TABLESPACE_ROWS: list[Row] = [
+    (cat.DEFAULT_TABLESPACE_OID, "pg_default", boot.BOOTSTRAP_SUPERUSER_OID, None, None),
+    (cat.GLOBAL_TABLESPACE_OID, "pg_global", boot.BOOTSTRAP_SUPERUSER_OID, None, None)]
+PG_SHDESCRIPTION_ROWS: list[Row] = [(oid, catalog, text) for (oid, catalog), text in
+                                    sorted(cat.SHARED_DESCRIPTIONS.items())]
+
+
+# -- convenience views ----------------------------------------------------------------------------
+
+
+def _relations_of_kind(snapshot: cat.CatalogSnapshot, kinds: str) -> list[cat.ClassEntry]:
+    return sorted((e for e in snapshot.classes.values() if e.kind in kinds),
+                  key=lambda e: (snapshot.namespace_name(e.namespace_oid), e.name))
+
+
+def _pg_tables(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    return [(snapshot.namespace_name(e.namespace_oid), e.name, _owner_name(snapshot, e.owner_oid),
+             None, bool(snapshot.indexes_of_table.get(e.oid)), False, False, False)
+            for e in _relations_of_kind(snapshot, RELKIND_TABLE)]
+
+
+def _pg_indexes(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    rows = []
+    for entry in _relations_of_kind(snapshot, RELKIND_INDEX):
+        index = snapshot.indexes.get(entry.oid)
+        table = snapshot.classes.get(index.table_oid) if index else None
+        if table is None:
+            continue
+        rows.append((snapshot.namespace_name(table.namespace_oid), table.name, entry.name, None,
+                     cat.index_definition(snapshot, entry.oid, pretty=False)))
+    return rows
+
+
+def _pg_views(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    return [(snapshot.namespace_name(e.namespace_oid), e.name, _owner_name(snapshot, e.owner_oid),
+             None) for e in _relations_of_kind(snapshot, cat.RELKIND_VIEW)]
+
+
+def _pg_sequences(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    rows = []
+    for entry in _relations_of_kind(snapshot, RELKIND_SEQUENCE):
+        record = snapshot.sequences.get(entry.oid)
+        if record is None:
+            continue
+        rows.append((snapshot.namespace_name(entry.namespace_oid), entry.name,
+                     _owner_name(snapshot, entry.owner_oid), int(record["seqtypid"]),
+                     record["seqstart"], record["seqmin"], record["seqmax"],
+                     record["seqincrement"], record["seqcycle"], record["seqcache"],
+                     _sequence_last_value(ctx, entry.name)))
+    return rows
+
+
+def _sequence_last_value(ctx: ExecContext, name: str) -> int | None:
+    """The sequence's last value, or NULL before its first nextval (as PostgreSQL shows)."""
+    engine = ctx.session.engine
+    relation = ctx.txn.relation(name)
+    params = engine.relcache.sequence_params(relation, ctx.txn.transaction)
+    value, is_called = engine.sequences.last_value(relation.rnode, params)
+    return int(value) if is_called else None
+
+
+# -- server state: settings and statistics ------------------------------------------------------
 
 
 def _pg_settings(ctx: ExecContext) -> list[Row]:
@@ -49,16 +504,21 @@ def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
     server = ctx.session.server
     if server is None:
         return []
+    snapshot = _snapshot(ctx)
     rows = []
     for info in server.backends():
-        rows.append((5, getattr(info, "database", None), info.pid, None, None,
-                     getattr(info, "user", None), getattr(info, "application_name", ""),
-                     _text(getattr(info, "client_addr", None)), None,
-                     getattr(info, "client_port", None), getattr(info, "backend_start", None),
-                     getattr(info, "xact_start", None), getattr(info, "query_start", None),
-                     getattr(info, "state_change", None), getattr(info, "wait_event_type", None),
-                     getattr(info, "wait_event", None), getattr(info, "state", None), None, None,
-                     None, getattr(info, "query", ""),
+        database = getattr(info, "database", None)
+        database_oid = getattr(info, "database_oid", 0) or \
+            (snapshot.database_oid(database) if database else None)
+        rows.append((database_oid, database, info.pid, None,
+                     getattr(info, "user_oid", 0) or None, getattr(info, "user", None),
+                     getattr(info, "application_name", ""),
+                     _text(getattr(info, "client_addr", None)),
+                     getattr(info, "client_hostname", None), getattr(info, "client_port", None),
+                     getattr(info, "backend_start", None), getattr(info, "xact_start", None),
+                     getattr(info, "query_start", None), getattr(info, "state_change", None),
+                     getattr(info, "wait_event_type", None), getattr(info, "wait_event", None),
+                     getattr(info, "state", None), None, None, None, getattr(info, "query", ""),
                      getattr(info, "backend_type", "client backend")))
     return rows
 
@@ -67,20 +527,221 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-VIEWS: dict[str, tuple[list[tuple[str, int]], Callable[[ExecContext], list[Row]]]] = {
-    "pg_settings": (PG_SETTINGS_COLUMNS, _pg_settings),
-    "pg_stat_activity": (PG_STAT_ACTIVITY_COLUMNS, _pg_stat_activity),
-}
+def _pg_stat_database(ctx: ExecContext) -> list[Row]:
+    """One row per database plus PostgreSQL 15's row for shared objects (datid 0). mirrordb
+    keeps no cumulative statistics yet: counters are zero, numbackends is live."""
+    server = ctx.session.server
+    backends = server.backends() if server is not None else []
+    databases = sorted(_snapshot(ctx).databases.values(), key=lambda d: d.oid)
+    rows = []
+    for oid, name in [(0, None)] + [(d.oid, d.name) for d in databases]:
+        count = sum(1 for b in backends if name is not None and
+                    getattr(b, "database", None) == name and
+                    getattr(b, "backend_type", "client backend") == "client backend")
+        rows.append((oid, name, count) + (0,) * 13 + (None, None) + (0.0,) * 5 + (0,) * 4 +
+                    (None,))
+    return rows
+
+
+# -- information_schema ----------------------------------------------------------------------------
+
+
+def _visible_relations(snapshot: cat.CatalogSnapshot, kinds: str) -> list[cat.ClassEntry]:
+    return [e for e in _relations_of_kind(snapshot, kinds)
+            if e.namespace_oid != cat.PG_TOAST_NAMESPACE_OID]
+
+
+def _information_schema_tables(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    database = ctx.session.database
+    rows = []
+    for entry in _visible_relations(snapshot, RELKIND_TABLE + cat.RELKIND_VIEW):
+        is_table = entry.kind == RELKIND_TABLE
+        rows.append((database, snapshot.namespace_name(entry.namespace_oid), entry.name,
+                     "BASE TABLE" if is_table else "VIEW", None, None, None, None, None,
+                     "YES" if is_table and not entry.virtual else "NO", "NO", None))
+    return rows
+
+
+def _information_schema_columns(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    database = ctx.session.database
+    rows = []
+    for entry in _visible_relations(snapshot, RELKIND_TABLE + cat.RELKIND_VIEW):
+        schema = snapshot.namespace_name(entry.namespace_oid)
+        updatable = "YES" if entry.kind == RELKIND_TABLE and not entry.virtual else "NO"
+        for a in snapshot.attributes.get(entry.oid, []):
+            if a.dropped or a.number <= 0:
+                continue
+            values = dict(zip(_SQL_TYPE_COLUMN_NAMES, _sql_type_columns(a.type_oid, a.typmod)))
+            values.update(
+                table_catalog=database, table_schema=schema, table_name=entry.name,
+                column_name=a.name, ordinal_position=a.number,
+                column_default=_column_default_text(ctx, snapshot, a),
+                is_nullable="NO" if a.not_null else "YES", udt_catalog=database,
+                udt_schema=PG_CATALOG,
+                udt_name=T.TYPES[a.type_oid].name if a.type_oid in T.TYPES else None,
+                dtd_identifier=str(a.number), is_self_referencing="NO", is_identity="NO",
+                identity_cycle="NO", is_generated="NEVER", is_updatable=updatable)
+            rows.append(_record(INFORMATION_SCHEMA_COLUMNS_COLUMNS, values))
+    return rows
+
+
+def _record(columns: ColumnSpec, values: dict[str, Any]) -> Row:
+    """A row of a wide view from the values it has by name (the others are NULL)."""
+    return tuple(values.get(name) for name, _ in columns)
+
+
+def _column_default_text(ctx: ExecContext, snapshot: cat.CatalogSnapshot,
+                         attribute: cat.AttributeEntry) -> str | None:
+    tree = snapshot.defaults.get((attribute.relation_oid, attribute.number))
+    if tree is None:
+        return None
+    deparser = cat.ExpressionDeparser(ctx.session, snapshot, attribute.relation_oid, pretty=False)
+    return deparser.deparse(tree, attribute.type_oid)
+
+
+_INTEGER_PRECISION_BITS = {T.INT2_OID: 16, T.INT4_OID: 32, T.INT8_OID: 64, T.FLOAT4_OID: 24,
+                           T.FLOAT8_OID: 53}
+_DEFAULT_DATETIME_PRECISION = 6
+_MAX_CHARACTER_OCTETS = 1073741824
+_UTF8_MAX_BYTES_PER_CHARACTER = 4
+
+
+_SQL_TYPE_COLUMN_NAMES = ("data_type", "character_maximum_length", "character_octet_length",
+                          "numeric_precision", "numeric_precision_radix", "numeric_scale",
+                          "datetime_precision")
+
+
+def _sql_type_columns(type_oid: int, typmod: int) -> tuple[Any, ...]:
+    """data_type .. datetime_precision of information_schema.columns (SQL's type vocabulary)."""
+    data_type = "ARRAY" if T.is_array_type(type_oid) else \
+        T.format_type(type_oid) if type_oid in T.TYPES else "USER-DEFINED"
+    length = octets = precision = radix = scale = datetime = None
+    if type_oid in (T.VARCHAR_OID, T.BPCHAR_OID, T.TEXT_OID):
+        if typmod >= 0:
+            length = typmod - T.VARHDRSZ
+            octets = length * _UTF8_MAX_BYTES_PER_CHARACTER
+        else:
+            octets = _MAX_CHARACTER_OCTETS
+    elif type_oid in _INTEGER_PRECISION_BITS:
+        precision, radix = _INTEGER_PRECISION_BITS[type_oid], 2
+        scale = 0 if type_oid in T.INTEGER_OIDS else None
+    elif type_oid == T.NUMERIC_OID:
+        radix = 10
+        if typmod >= 0:
+            precision, scale = ((typmod - T.VARHDRSZ) >> 16) & 0xFFFF, (typmod - T.VARHDRSZ) & 0xFFFF
+    elif type_oid == T.DATE_OID:
+        datetime = 0
+    elif type_oid in (T.TIME_OID, T.TIMESTAMP_OID, T.TIMESTAMPTZ_OID, T.INTERVAL_OID):
+        datetime = typmod if typmod >= 0 and type_oid != T.INTERVAL_OID else \
+            _DEFAULT_DATETIME_PRECISION
+    return (data_type, length, octets, precision, radix, scale, datetime)
+
+
+def _information_schema_schemata(ctx: ExecContext) -> list[Row]:
+    snapshot = _snapshot(ctx)
+    database = ctx.session.database
+    return [(database, n.name, _owner_name(snapshot, n.owner_oid), None, None, None, None)
+            for n in sorted(snapshot.namespaces.values(), key=lambda n: n.name)]
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+_EMPTY = _constant([])
+
+
+def _view(schema: str, name: str, oid: int, kind: str, columns: ColumnSpec,
+          produce: Producer) -> SystemView:
+    return SystemView(schema, name, oid, kind, columns, produce)
+
+
+_VIEW_LIST = [
+    _view(PG_CATALOG, "pg_class", boot.PG_CLASS_OID, "r", PG_CLASS_COLUMNS, _pg_class),
+    _view(PG_CATALOG, "pg_attribute", boot.PG_ATTRIBUTE_OID, "r", PG_ATTRIBUTE_COLUMNS,
+          _pg_attribute),
+    _view(PG_CATALOG, "pg_index", boot.PG_INDEX_OID, "r", PG_INDEX_COLUMNS, _pg_index),
+    _view(PG_CATALOG, "pg_namespace", boot.PG_NAMESPACE_OID, "r", PG_NAMESPACE_COLUMNS,
+          _pg_namespace),
+    _view(PG_CATALOG, "pg_type", 1247, "r", PG_TYPE_COLUMNS, _pg_type),
+    _view(PG_CATALOG, "pg_database", boot.PG_DATABASE_OID, "r", PG_DATABASE_COLUMNS,
+          _pg_database),
+    _view(PG_CATALOG, "pg_authid", boot.PG_AUTHID_OID, "r", PG_AUTHID_COLUMNS, _pg_authid),
+    _view(PG_CATALOG, "pg_attrdef", boot.PG_ATTRDEF_OID, "r", PG_ATTRDEF_COLUMNS, _pg_attrdef),
+    _view(PG_CATALOG, "pg_constraint", cat.PG_CONSTRAINT_OID, "r", PG_CONSTRAINT_COLUMNS,
+          _pg_constraint),
+    _view(PG_CATALOG, "pg_depend", 2608, "r", PG_DEPEND_COLUMNS, _pg_depend),
+    _view(PG_CATALOG, "pg_am", 2601, "r", PG_AM_COLUMNS, _constant(PG_AM_ROWS)),
+    _view(PG_CATALOG, "pg_collation", 3456, "r", PG_COLLATION_COLUMNS,
+          _constant(PG_COLLATION_ROWS)),
+    _view(PG_CATALOG, "pg_tablespace", 1213, "r", PG_TABLESPACE_COLUMNS,
+          _constant(PG_TABLESPACE_ROWS)),
+    _view(PG_CATALOG, "pg_description", 2609, "r", PG_DESCRIPTION_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_shdescription", 2396, "r", PG_SHDESCRIPTION_COLUMNS,
+          _constant(PG_SHDESCRIPTION_ROWS)),
+    _view(PG_CATALOG, "pg_auth_members", 1261, "r", PG_AUTH_MEMBERS_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_trigger", 2620, "r", PG_TRIGGER_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_rewrite", 2618, "r", PG_REWRITE_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_statistic_ext", 3381, "r", PG_STATISTIC_EXT_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_publication", 6104, "r", PG_PUBLICATION_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_publication_rel", 6106, "r", PG_PUBLICATION_REL_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_publication_namespace", 6237, "r", PG_PUBLICATION_NAMESPACE_COLUMNS,
+          _EMPTY),
+    _view(PG_CATALOG, "pg_partitioned_table", 3350, "r", PG_PARTITIONED_TABLE_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_foreign_table", 3118, "r", PG_FOREIGN_TABLE_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_extension", 3079, "r", PG_EXTENSION_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_db_role_setting", 2964, "r", PG_DB_ROLE_SETTING_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_roles", 12000, "v", PG_ROLES_COLUMNS, _pg_roles),
+    _view(PG_CATALOG, "pg_user", 12014, "v", PG_USER_COLUMNS, _pg_user),
+    _view(PG_CATALOG, "pg_views", 12028, "v", PG_VIEWS_COLUMNS, _pg_views),
+    _view(PG_CATALOG, "pg_tables", 12033, "v", PG_TABLES_COLUMNS, _pg_tables),
+    _view(PG_CATALOG, "pg_matviews", 12038, "v", PG_MATVIEWS_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_indexes", 12043, "v", PG_INDEXES_COLUMNS, _pg_indexes),
+    _view(PG_CATALOG, "pg_sequences", 12048, "v", PG_SEQUENCES_COLUMNS, _pg_sequences),
+    _view(PG_CATALOG, "pg_settings", 12104, "v", PG_SETTINGS_COLUMNS, _pg_settings),
+    _view(PG_CATALOG, "pg_stat_activity", 12222, "v", PG_STAT_ACTIVITY_COLUMNS,
+          _pg_stat_activity),
+    _view(PG_CATALOG, "pg_stat_database", 12266, "v", PG_STAT_DATABASE_COLUMNS,
+          _pg_stat_database),
+    _view(INFORMATION_SCHEMA, "tables", 13425, "v", INFORMATION_SCHEMA_TABLES_COLUMNS,
+          _information_schema_tables),
+    _view(INFORMATION_SCHEMA, "columns", 13295, "v", INFORMATION_SCHEMA_COLUMNS_COLUMNS,
+          _information_schema_columns),
+    _view(INFORMATION_SCHEMA, "schemata", 13382, "v", INFORMATION_SCHEMA_SCHEMATA_COLUMNS,
+          _information_schema_schemata),
+]
+VIEWS: dict[tuple[str, str], SystemView] = {(v.schema, v.name): v for v in _VIEW_LIST}
+_SCHEMA_OIDS = {PG_CATALOG: cat.PG_CATALOG_NAMESPACE_OID,
+                INFORMATION_SCHEMA: cat.INFORMATION_SCHEMA_NAMESPACE_OID}
+
+
+def virtual_relations() -> list[cat.VirtualRelation]:
+    """Every relation served here, as the catalog snapshot lists it in pg_class."""
+    return [cat.VirtualRelation(v.oid, v.name, _SCHEMA_OIDS[v.schema], v.kind, v.columns)
+            for v in _VIEW_LIST]
+
+
+def _cached(view: SystemView) -> Producer:
+    """The view's rows computed once per statement execution (rescans reuse them)."""
+    def produce(ctx: ExecContext) -> list[Row]:
+        snapshot = cat.CatalogSnapshot.of(ctx)
+        key = f"{view.schema}.{view.name}"
+        rows = snapshot.view_rows.get(key)
+        if rows is None:
+            rows = snapshot.view_rows[key] = view.produce(ctx)
+        return rows
+    return produce
 
 
 def lookup(session: Any, name: str, schema: str | None) -> View | None:
-    if schema not in (None, "pg_catalog"):
+    """The view a FROM item names: unqualified names find pg_catalog's (first on the search
+    path); information_schema's need their schema."""
+    view = VIEWS.get((schema or PG_CATALOG, name))
+    if view is None:
         return None
-    found = VIEWS.get(name)
-    if found is None:
-        return None
-    spec, produce = found
-    return _columns(spec), produce
+    return [OutputColumn(column, type_oid) for column, type_oid in view.columns], _cached(view)
 
 
-__all__ = ["lookup", "VIEWS"]
+__all__ = ["VIEWS", "SystemView", "lookup", "virtual_relations"]
