@@ -166,3 +166,11 @@ def test_alter_table(session):
     run(session, "alter table u alter column m drop not null")
     run(session, "insert into u (id) values (9)")
     assert rows(session, "select m from u where id = 9") == [(None,)]
+
+
+def test_regclass_and_serial_default(session):
+    run(session, "create table r (id serial primary key)")
+    oid = rows(session, "select 'r'::regclass::oid")[0][0]
+    assert rows(session, "select %d::regclass::text" % oid) == [("r",)]
+    assert rows(session, "select nextval('r_id_seq'::regclass)") == [(1,)]
+    assert error(session, "select 'nope'::regclass").sqlstate == "42P01"

@@ -39,7 +39,10 @@ def _truncate_name(name: str) -> str:
 
 def _nextval_default(sequence: str) -> str:
     call = {"FuncCall": {"funcname": [{"String": {"sval": "nextval"}}],
-                         "args": [{"A_Const": {"sval": {"sval": sequence}}}],
+                         "args": [{"TypeCast": {
+                             "arg": {"A_Const": {"sval": {"sval": sequence}}},
+                             "typeName": {"names": [{"String": {"sval": "regclass"}}],
+                                          "typemod": -1}}}],
                          "funcformat": "COERCE_EXPLICIT_CALL"}}
     return json.dumps(call)
 
@@ -500,7 +503,9 @@ def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[str]:
         if call and strings(call["funcname"]) == ["nextval"]:
             column = relation.columns[attnum - 1].name
             sequence = _truncate_name(f"{relation.name}_{column}_seq")
-            arg = call["args"][0].get("A_Const", {}).get("sval", {}).get("sval")
+            first = call["args"][0]
+            first = first.get("TypeCast", {}).get("arg", first)
+            arg = first.get("A_Const", {}).get("sval", {}).get("sval")
             if arg == sequence and session.lookup_relation(sequence, None) is not None:
                 owned.append(sequence)
     return owned

@@ -185,14 +185,13 @@ def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int
                            timezone=timezone)
         return const(value, target_oid, target_typmod, expr.name)
     inner = expr.fn
-    cast = T.cast
+    convert = T.caster(source, target_oid, target_typmod, context=context)
 
     def run(row: Row, ctx: ExecContext) -> Any:
         value = inner(row, ctx)
         if value is None:
             return None
-        return cast(value, source, target_oid, target_typmod, context=context,
-                    timezone=ctx.function_context.timezone)
+        return convert(value, ctx.function_context.timezone)
     return Expr(target_oid, run, target_typmod, expr.name, volatile=expr.volatile)
 
 
@@ -245,6 +244,8 @@ class ExpressionCompiler:
             text = f["fval"]["fval"]
             if text.lstrip("-").isdigit():
                 value = int(text)
+                if -2**31 <= value < 2**31:
+                    return const(value, INT4)
                 return const(value, INT8) if -2**63 <= value < 2**63 else \
                     const(T.parse_text(NUMERIC, text), NUMERIC)
             return const(T.parse_text(NUMERIC, text), NUMERIC)
@@ -523,7 +524,7 @@ class ExpressionCompiler:
             conditions.append(coerce_to_bool(self.builder, condition, "CASE/WHEN"))
             results.append(self.compile(when["result"]))
         default = self.compile(f["defresult"]) if f.get("defresult") else const(None, UNKNOWN)
-        result_type = T.common_type([r.type_oid for r in results + [default]], "CASE")
+        result_type = T.common_type([default.type_oid] + [r.type_oid for r in results], "CASE")
         results = [coerce(self.builder, r, result_type) for r in results]
         default = coerce(self.builder, default, result_type)
         pairs = [(c.fn, r.fn) for c, r in zip(conditions, results)]

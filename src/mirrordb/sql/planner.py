@@ -26,6 +26,7 @@ from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
+from mirrordb.sql import roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT8, TEXT, TID_OID, UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
@@ -320,6 +321,7 @@ class PlanBuilder:
         relation = self.relation(fields)
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
+        roles.check_table_privilege(self.session, relation, "SELECT")
         names = _alias_columns(fields.get("alias", {}), [c.name for c in relation.columns])
         columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
                    for i, (n, c) in enumerate(zip(names, relation.columns))]

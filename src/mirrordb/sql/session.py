@@ -128,6 +128,7 @@ class Session:
         self._next_isolation: str | None = None
         self._next_read_only: bool | None = None
         self._settings_in_transaction = False
+        self._catalog_lookup = _SessionCatalogLookup(self)
         catalog_functions.install_catalog_lookup(self)   # regclass & co. names, this thread
 
     # -- status ---------------------------------------------------------------------------------
@@ -256,6 +257,8 @@ class Session:
             raise InFailedTransaction("current transaction is aborted, commands ignored until "
                                       "end of transaction block")
         self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
+        T.set_session_timezone(self.timezone)
+        T.set_catalog_lookup(self._catalog_lookup)
         method = getattr(self, "_exec_" + node_type, None)
         if method is None:
             raise feature_not_supported(_statement_name(node_type))
@@ -1039,6 +1042,49 @@ class Session:
     def sql_value_function(self, builder: PlanBuilder, op: str, typmod: int) -> Expr:
         from mirrordb.sql import session_functions
         return session_functions.sql_value_function(self, builder, op, typmod)
+
+
+class _SessionCatalogLookup:
+    """Names <-> OIDs for regclass, regnamespace and regrole (the type system asks)."""
+
+    NAMESPACES = {"pg_catalog": 11, "public": 2200}
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def oid_of(self, type_oid: int, name: str) -> int:
+        bare = name.split(".")[-1]
+        bare = bare[1:-1] if bare.startswith('"') and bare.endswith('"') else bare.lower()
+        if type_oid == T.REGCLASS_OID:
+            relation = self.session.lookup_relation(bare, None)
+            if relation is None:
+                raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+            return relation.oid
+        if type_oid == T.REGNAMESPACE_OID:
+            if bare not in self.NAMESPACES:
+                raise MirrordbError(f'schema "{name}" does not exist', sqlstate="3F000")
+            return self.NAMESPACES[bare]
+        for oid, role in self._roles():
+            if role == bare:
+                return oid
+        raise MirrordbError(f'role "{name}" does not exist', sqlstate="42704")
+
+    def name_of(self, type_oid: int, oid: int) -> str | None:
+        from mirrordb.catalog import bootstrap as boot
+        if type_oid == T.REGCLASS_OID:
+            for _, values in self.session.engine.relcache.rows(
+                    boot.PG_CLASS, self.session.txn.transaction if self.session.txn else None):
+                if values[0] == oid:
+                    return str(values[1])
+            return None
+        if type_oid == T.REGNAMESPACE_OID:
+            return next((n for n, o in self.NAMESPACES.items() if o == oid), None)
+        return next((role for role_oid, role in self._roles() if role_oid == oid), None)
+
+    def _roles(self) -> list[tuple[int, str]]:
+        from mirrordb.catalog import bootstrap as boot
+        return [(int(values[0]), str(values[1]))  # type: ignore[call-overload]
+                for _, values in self.session.engine.relcache.rows(boot.PG_AUTHID, None)]
 
 
 CURSOR_OPT_BINARY = 0x0001

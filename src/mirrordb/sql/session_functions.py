@@ -40,7 +40,12 @@ def _text_arg(builder: Any, expr: Expr) -> Expr:
     return coerce(builder, expr, TEXT, context="explicit") if expr.type_oid != TEXT else expr
 
 
-def _sequence_name(value: Any) -> str:
+def _sequence_name(value: Any, ctx: ExecContext | None = None) -> str:
+    if isinstance(value, int) and ctx is not None:   # a regclass argument: the relation's oid
+        found = ctx.session._catalog_lookup.name_of(REGCLASS_OID, value)
+        if found is None:
+            raise MirrordbError(f"could not open relation with OID {value}", sqlstate="XX000")
+        return found
     name = str(value)
     if name.startswith('"') and name.endswith('"'):
         return name[1:-1]
@@ -60,7 +65,7 @@ def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: 
     arg = _text_arg(builder, args[0]).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence_name(arg(row, ctx))
+        sequence = _sequence_name(arg(row, ctx), ctx)
         if ctx.txn.transaction.read_only:
             raise MirrordbError(f"cannot execute nextval() in a read-only transaction",
                                 sqlstate="25006")
@@ -76,7 +81,7 @@ def _currval(session: Any, builder: Any, name: str, args: list[Expr], location: 
     arg = _text_arg(builder, args[0]).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence_name(arg(row, ctx))
+        sequence = _sequence_name(arg(row, ctx), ctx)
         ctx.txn.relation(sequence)
         if sequence not in ctx.session.sequence_values:
             raise MirrordbError(f'currval of sequence "{sequence}" is not yet defined in this '
@@ -102,7 +107,7 @@ def _setval(session: Any, builder: Any, name: str, args: list[Expr], location: i
     called_fn = coerce(builder, args[2], BOOL).fn if len(args) == 3 else None
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence_name(sequence_fn(row, ctx))
+        sequence = _sequence_name(sequence_fn(row, ctx), ctx)
         value = value_fn(row, ctx)
         is_called = True if called_fn is None else bool(called_fn(row, ctx))
         ctx.txn.setval(sequence, value, is_called)
