@@ -145,12 +145,15 @@ def run_server(datadir: str, args: argparse.Namespace) -> int:
         return str(server.settings.get("log_min_messages")) if server is not None else "warning"
 
     configure_server_logging(sys.stderr, minimum_level)
-    server = Server(datadir, server_overrides(args))
-    code = server.run()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)   # backend threads of an immediate shutdown must not delay the exit
+    code = EXIT_FAILED
+    try:
+        server = Server(datadir, server_overrides(args))
+        code = server.run()
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)   # backend threads of an immediate shutdown must not delay the exit
 
 
 # -- start ----------------------------------------------------------------------------------------

@@ -202,19 +202,36 @@ class Server:
         """Start, serve until shut down, clean up; the exit code (0 clean, 1 failed)."""
         previous_handlers = self._install_signal_handlers()
         try:
-            try:
-                self._start()
-            except MirrordbError as error:
-                log_error("FATAL", error)
-                self._cleanup_files()
-                self.exit_code = 1
-                self._transition(PostmasterState.STOPPED)
+            if not self._start_or_report():
                 return self.exit_code
-            self._serve()
+            try:
+                self._serve()
+            except Exception:  # a postmaster bug: stop as a crash would
+                log.critical("postmaster failed; performing immediate shutdown", exc_info=True,
+                             extra={"pg_level": "PANIC"})
+                self.exit_code = 1
+                if not self._stopped():
+                    self._immediate_stop()
             return self.exit_code
         finally:
             self._restore_signal_handlers(previous_handlers)
             self.stopped.set()
+
+    def _start_or_report(self) -> bool:
+        """Start; on failure log FATAL, undo what was set up and set exit code 1."""
+        try:
+            self._start()
+            return True
+        except MirrordbError as error:
+            log_error("FATAL", error)
+        except Exception:  # a bug: reported with its traceback
+            log.critical("could not start the server", exc_info=True)
+        if self.engine is not None:
+            self.engine.crash()
+        self._cleanup_files()
+        self.exit_code = 1
+        self._transition(PostmasterState.STOPPED)
+        return False
 
     def request_shutdown(self, mode: ShutdownMode) -> None:
         """Ask for a shutdown (safe from signal handlers and any thread)."""
@@ -538,7 +555,7 @@ class Server:
             log.critical("backend hit a broken invariant; stopping the server", exc_info=True,
                          extra={"pg_level": "PANIC"})
             self.request_shutdown(ShutdownMode.IMMEDIATE)
-        except Exception:
+        except Exception:  # one session's bug must not end the server
             log.exception("backend ended with an unexpected error")
         finally:
             self._forget_connection(connection)
@@ -677,7 +694,7 @@ class Server:
             log.info("shutting down")
             try:
                 self.engine.close()
-            except Exception as error:
+            except Exception as error:  # reported; the files are removed anyway
                 log.critical("shutdown checkpoint failed: %s", error, exc_info=True,
                              extra={"pg_level": "PANIC"})
                 self.exit_code = 1
@@ -700,7 +717,7 @@ class Server:
         if self.engine is not None:
             try:
                 self.engine.crash()
-            except Exception:
+            except Exception:  # the next start recovers from the WAL
                 log.exception("error while dropping the engine")
         self._finish()
 
