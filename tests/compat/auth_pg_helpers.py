@@ -104,6 +104,15 @@ class PgCluster:
                 rows.append(bytes.fromhex(hex_text).decode("utf-8"))
         return rows
 
+    def _postmaster_ready(self) -> bool:
+        """postmaster.pid's status line (the 8th) says "ready" once connections are accepted."""
+        try:
+            with open(os.path.join(self.data_dir, "postmaster.pid")) as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return False
+        return len(lines) >= 8 and lines[7].strip() == "ready"
+
     @contextmanager
     def server(self) -> Iterator[str]:
         """A running postmaster listening only on a Unix socket; yields the socket directory."""
@@ -115,11 +124,11 @@ class PgCluster:
         try:
             socket_path = os.path.join(self.root, ".s.PGSQL.5432")
             deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while not os.path.exists(socket_path):
+            while not (os.path.exists(socket_path) and self._postmaster_ready()):
                 if process.poll() is not None or time.monotonic() > deadline:
                     errors = process.stderr.read() if process.stderr else ""
                     raise AssertionError(f"postgres did not start: {errors}")
-                time.sleep(0.05)  # polling the socket file with a deadline
+                time.sleep(0.05)  # polling the socket file and pid-file status with a deadline
             yield self.root
         finally:
             process.send_signal(signal.SIGINT)  # fast shutdown
