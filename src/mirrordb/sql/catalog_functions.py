@@ -9,7 +9,7 @@ Who calls it: three readers share the ``CatalogSnapshot`` built here.
   closures read the snapshot of the running statement (``CatalogSnapshot.of(ctx)``).
 - sysviews.py, which builds the pg_catalog and information_schema views from the same snapshot.
 - The type system's regclass/regnamespace/regrole/regproc text I/O, through
-  ``SessionCatalogLookup`` (installed for a backend thread by ``install_catalog_lookup``).
+  ``SessionCatalogLookup`` (the session installs its own for each statement it runs).
 
 Lifecycle: a snapshot reads the catalog heap relations (catalog/bootstrap.py: pg_class,
 pg_attribute, pg_index, pg_namespace, pg_sequence, pg_attrdef, pg_database, pg_authid) once, with
@@ -33,7 +33,6 @@ from __future__ import annotations
 import decimal
 import functools
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -682,24 +681,6 @@ class SessionCatalogLookup:
             role = snapshot.roles.get(oid)
             return funcs.quote_ident(role.name) if role is not None else None
         return None
-
-
-_INSTALLED = threading.local()     # .session: whose lookup this thread's type I/O uses
-
-
-def install_catalog_lookup(session: Any) -> None:
-    """Make regclass/regnamespace/regrole/regproc names resolve through ``session`` in the
-    calling thread (the session's backend thread calls this once, when the session starts)."""
-    T.set_catalog_lookup(SessionCatalogLookup(session))
-    _INSTALLED.session = session
-
-
-def uninstall_catalog_lookup(session: Any) -> None:
-    """The session ends: its thread shows reg* values as numbers again (unless another
-    session's lookup has replaced it since)."""
-    if getattr(_INSTALLED, "session", None) is session:
-        T.set_catalog_lookup(None)
-        _INSTALLED.session = None
 
 
 # -- pg_get_expr: printing stored expressions as PostgreSQL's ruleutils does --------------------
@@ -1459,7 +1440,6 @@ __all__ = [
     "VirtualRelation",
     "constraint_definition",
     "index_definition",
-    "install_catalog_lookup",
     "parse_qualified_name",
     "size_pretty",
     "type_collation",

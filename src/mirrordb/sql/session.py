@@ -128,8 +128,7 @@ class Session:
         self._next_isolation: str | None = None
         self._next_read_only: bool | None = None
         self._settings_in_transaction = False
-        self._catalog_lookup = _SessionCatalogLookup(self)
-        catalog_functions.install_catalog_lookup(self)   # regclass & co. names, this thread
+        self._catalog_lookup = catalog_functions.SessionCatalogLookup(self)
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -232,7 +231,7 @@ class Session:
         """The connection is going away: roll back whatever is open."""
         if self.txn is not None or self.in_block:
             self._abort()
-        catalog_functions.uninstall_catalog_lookup(self)
+        T.set_catalog_lookup(None)   # this thread's reg* values show as numbers again
 
     # -- simple query ---------------------------------------------------------------------------
 
@@ -1042,49 +1041,6 @@ class Session:
     def sql_value_function(self, builder: PlanBuilder, op: str, typmod: int) -> Expr:
         from mirrordb.sql import session_functions
         return session_functions.sql_value_function(self, builder, op, typmod)
-
-
-class _SessionCatalogLookup:
-    """Names <-> OIDs for regclass, regnamespace and regrole (the type system asks)."""
-
-    NAMESPACES = {"pg_catalog": 11, "public": 2200}
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def oid_of(self, type_oid: int, name: str) -> int:
-        bare = name.split(".")[-1]
-        bare = bare[1:-1] if bare.startswith('"') and bare.endswith('"') else bare.lower()
-        if type_oid == T.REGCLASS_OID:
-            relation = self.session.lookup_relation(bare, None)
-            if relation is None:
-                raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
-            return relation.oid
-        if type_oid == T.REGNAMESPACE_OID:
-            if bare not in self.NAMESPACES:
-                raise MirrordbError(f'schema "{name}" does not exist', sqlstate="3F000")
-            return self.NAMESPACES[bare]
-        for oid, role in self._roles():
-            if role == bare:
-                return oid
-        raise MirrordbError(f'role "{name}" does not exist', sqlstate="42704")
-
-    def name_of(self, type_oid: int, oid: int) -> str | None:
-        from mirrordb.catalog import bootstrap as boot
-        if type_oid == T.REGCLASS_OID:
-            for _, values in self.session.engine.relcache.rows(
-                    boot.PG_CLASS, self.session.txn.transaction if self.session.txn else None):
-                if values[0] == oid:
-                    return str(values[1])
-            return None
-        if type_oid == T.REGNAMESPACE_OID:
-            return next((n for n, o in self.NAMESPACES.items() if o == oid), None)
-        return next((role for role_oid, role in self._roles() if role_oid == oid), None)
-
-    def _roles(self) -> list[tuple[int, str]]:
-        from mirrordb.catalog import bootstrap as boot
-        return [(int(values[0]), str(values[1]))  # type: ignore[call-overload]
-                for _, values in self.session.engine.relcache.rows(boot.PG_AUTHID, None)]
 
 
 CURSOR_OPT_BINARY = 0x0001
