@@ -295,3 +295,20 @@ def test_array_subqueries_and_subscripts(schema):
     assert rows(schema, "select (array[10, 20, 30])[2], (array[10, 20, 30])[4]") == [(20, None)]
     assert error(schema, "select (1)[1]").sqlstate == "42804"
     assert error(schema, "select array(select 1, 2)").sqlstate == "42601"
+
+
+def test_table_privileges_follow_the_acl(schema):
+    rows(schema, "create role bob login")
+    asked = ("select has_table_privilege('bob', 't', 'select'), "
+             "has_table_privilege('bob', 't', 'insert, select'), "
+             "has_table_privilege('bob', 't', 'select with grant option'), "
+             "has_table_privilege('bob', 'pg_roles', 'select'), "
+             "has_table_privilege('bob', 'pg_authid', 'select')")
+    assert rows(schema, asked) == [(False, False, False, True, False)]
+    rows(schema, "grant select on t to bob")
+    assert rows(schema, asked) == [(True, True, False, True, False)]
+    assert rows(schema, "select relacl from pg_class where relname = 't'") == \
+        [(["postgres=arwdDxt/postgres", "bob=r/postgres"],)]
+    assert rows(schema, "select has_table_privilege(424242, 't', 'select')") == [(None,)]
+    assert error(schema, "select has_table_privilege('nobody', 't', 'select')").sqlstate == \
+        "42704"

@@ -222,6 +222,7 @@ class ClassEntry:
     natts: int
     shared: bool
     virtual: bool = False        # served by sysviews, no relation file
+    acl: str | None = None       # relacl: aclitem[] text (sql/roles.py), NULL = owner's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +342,7 @@ class CatalogSnapshot:
                 classes[relation.oid] = ClassEntry(
                     known.oid, known.name, known.namespace_oid, known.owner_oid, known.kind,
                     known.relfilenode, known.tablespace_oid, known.persistence,
-                    len(relation.columns), known.shared)
+                    len(relation.columns), known.shared, acl=known.acl)
             else:
                 classes[relation.oid] = ClassEntry(
                     relation.oid, relation.name, relation.namespace_oid,
@@ -359,7 +360,7 @@ class CatalogSnapshot:
             kind=str(record["relkind"]), relfilenode=int(record["relfilenode"]),
             tablespace_oid=0 if tablespace == DEFAULT_TABLESPACE_OID and not shared
             else tablespace, persistence=str(record["relpersistence"] or "p"),
-            natts=int(record["relnatts"]), shared=shared)
+            natts=int(record["relnatts"]), shared=shared, acl=record.get("relacl"))
 
     @functools.cached_property
     def classes_by_name(self) -> dict[tuple[int, str], ClassEntry]:
@@ -1124,28 +1125,68 @@ def size_pretty(size: int | decimal.Decimal) -> str:
     raise AssertionError("unreachable: the last unit always answers")
 
 
-# -- privilege checks (mirrordb keeps no ACLs: every role may do everything it can name) ---------
+# -- privilege checks ----------------------------------------------------------------------------
+# Tables follow their ACLs (pg_class.relacl, sql/roles.py); databases and schemas carry none in
+# mirrordb, so every role holds every right on them (connecting is pg_hba.conf's business).
 
-TABLE_PRIVILEGES = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
-                              "TRIGGER"})
 DATABASE_PRIVILEGES = frozenset({"CREATE", "CONNECT", "TEMPORARY", "TEMP"})
 SCHEMA_PRIVILEGES = frozenset({"CREATE", "USAGE"})
+_GRANT_OPTION_SUFFIX = " WITH GRANT OPTION"
+_CATALOG_NAMESPACES = (PG_CATALOG_NAMESPACE_OID, INFORMATION_SCHEMA_NAMESPACE_OID)
 
 
-def _check_privileges(text: str, allowed: frozenset[str]) -> None:
+def _privilege_words(text: str, allowed: Sequence[str]) -> list[tuple[str, bool]]:
+    """(privilege, with grant option) for each comma-separated item; 22023 if unknown."""
+    words = []
     for item in text.split(","):
-        word = item.strip().upper().removesuffix(" WITH GRANT OPTION").strip()
+        word = " ".join(item.upper().split())
+        with_option = word.endswith(_GRANT_OPTION_SUFFIX)
+        word = word.removesuffix(_GRANT_OPTION_SUFFIX).strip()
         if word not in allowed:
             raise MirrordbError(f'unrecognized privilege type: "{item.strip()}"',
                                 sqlstate="22023")
+        words.append((word, with_option))
+    return words
 
 
-def _require_role(snapshot: CatalogSnapshot, role: Any) -> bool:
+def _asking_role(snapshot: CatalogSnapshot, session: Any, role: Any
+                 ) -> tuple[bool, RoleEntry | None]:
+    """(found, role) for the role a privilege function asks about: the session's, or the one
+    named or numbered; not found when an OID names no role (the function then returns NULL)."""
+    if role is None:
+        oid = snapshot.role_oid(session.user)
+        return True, snapshot.roles.get(oid) if oid is not None else None
     if isinstance(role, int):
-        return role in snapshot.roles
-    if snapshot.role_oid(str(role)) is None:
+        return role in snapshot.roles, snapshot.roles.get(role)
+    oid = snapshot.role_oid(str(role))
+    if oid is None:
         raise MirrordbError(f'role "{role}" does not exist', sqlstate="42704")
-    return True
+    return True, snapshot.roles[oid]
+
+
+def _relation_acl(snapshot: CatalogSnapshot, entry: ClassEntry) -> list[Any]:
+    from mirrordb.sql import roles  # roles builds on the session layer: import on use
+    if entry.acl is not None:
+        return roles.parse_acl(entry.acl)
+    owner = snapshot.roles.get(entry.owner_oid)
+    items = roles.default_acl(owner.name if owner else str(entry.owner_oid), entry.kind)
+    if entry.virtual and entry.namespace_oid in _CATALOG_NAMESPACES:
+        items.append(roles.AclItem(roles.PUBLIC_GRANTEE, items[0].grantor, roles.ACL_SELECT))
+    return items
+
+
+def holds_table_privilege(snapshot: CatalogSnapshot, role: RoleEntry | None, entry: ClassEntry,
+                          privileges: str) -> bool:
+    """has_table_privilege: true when ``role`` holds any of the listed rights (with the grant
+    option where asked); superusers hold them all."""
+    from mirrordb.sql import roles
+    words = _privilege_words(privileges, tuple(roles.PRIVILEGES))
+    if role is not None and role.superuser:
+        return True
+    rights, options = roles.acl_mask(_relation_acl(snapshot, entry),
+                                     role.name if role is not None else None)
+    return any((options if with_option else rights) & roles.PRIVILEGES[word]
+               for word, with_option in words)
 
 
 # -- the functions --------------------------------------------------------------------------------
@@ -1262,23 +1303,27 @@ def _size_pretty(ctx: ExecContext, size: Any) -> str:
 
 
 def _table_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
-    *role, table, privileges = arguments
+    *role_argument, table, privileges = arguments
     snapshot = _snapshot(ctx)
-    if role and not _require_role(snapshot, role[0]):
+    found, role = _asking_role(snapshot, ctx.session,
+                               role_argument[0] if role_argument else None)
+    if not found:
         return None
-    _check_privileges(privileges, TABLE_PRIVILEGES)
     if isinstance(table, int):
-        return True if table in snapshot.classes else None
-    snapshot.relation_by_text(table)
-    return True
+        entry = snapshot.classes.get(table)
+        if entry is None:
+            return None
+    else:
+        entry = snapshot.relation_by_text(table)
+    return holds_table_privilege(snapshot, role, entry, privileges)
 
 
 def _database_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
-    *role, database, privileges = arguments
+    *role_argument, database, privileges = arguments
     snapshot = _snapshot(ctx)
-    if role and not _require_role(snapshot, role[0]):
+    if not _asking_role(snapshot, ctx.session, role_argument[0] if role_argument else None)[0]:
         return None
-    _check_privileges(privileges, DATABASE_PRIVILEGES)
+    _privilege_words(privileges, tuple(DATABASE_PRIVILEGES))
     if isinstance(database, int):
         return True if database in snapshot.databases else None
     if snapshot.database_oid(database) is None:
@@ -1287,11 +1332,11 @@ def _database_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
 
 
 def _schema_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
-    *role, schema, privileges = arguments
+    *role_argument, schema, privileges = arguments
     snapshot = _snapshot(ctx)
-    if role and not _require_role(snapshot, role[0]):
+    if not _asking_role(snapshot, ctx.session, role_argument[0] if role_argument else None)[0]:
         return None
-    _check_privileges(privileges, SCHEMA_PRIVILEGES)
+    _privilege_words(privileges, tuple(SCHEMA_PRIVILEGES))
     if isinstance(schema, int):
         return True if schema in snapshot.namespaces else None
     if snapshot.namespace_oid(schema) is None:

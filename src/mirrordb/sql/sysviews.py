@@ -257,8 +257,13 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
             entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts, 0, False, False, False, False, False,
             True, "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
-            0, 0, 1 if is_table else 0, None, None, None))
+            0, 0, 1 if is_table else 0, _acl_array(entry.acl), None, None))
     return rows
+
+
+def _acl_array(text: str | None) -> list[str] | None:
+    """relacl's stored aclitem[] text as the text[] this view shows it as."""
+    return None if text is None else T.parse_text(TEXT_ARRAY, text)
 
 
 def _pg_attribute(ctx: ExecContext) -> list[Row]:
