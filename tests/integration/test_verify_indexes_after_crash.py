@@ -49,7 +49,8 @@ def test_crash_after_the_heap_record_before_the_index_records(
     engine = Engine.open(cluster)
     make_items(engine, range(10))
 
-    def flush_then_die(self: Txn, relation: object, values: object, tid: object) -> None:
+    def flush_then_die(self: Txn, relation: object, values: object, tid: object,
+                       old_values: object = None) -> None:
         engine.wal.flush(engine.wal.end_lsn)  # e.g. the checkpointer's flush, right here
         raise Died()
 
