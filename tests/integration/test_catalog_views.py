@@ -111,7 +111,8 @@ def test_pg_class_has_postgresql_columns_and_derived_values(schema):
     found = rows(schema, "select relname, relkind, relam, relhasindex, reltablespace, "
                          "relreplident, relnatts, reltuples from pg_class "
                          "where relnamespace = 2200 order by relname")
-    assert found == [("t", "r", 2, True, 0, "d", 4, -1.0), ("t_id_seq", "S", 0, False, 0, "n", 2, -1.0),
+    assert found == [("t", "r", 2, True, 0, "d", 4, -1.0),
+                     ("t_id_seq", "S", 0, False, 0, "n", 2, -1.0),
                      ("t_name_key", "i", 403, False, 0, "n", 1, -1.0),
                      ("t_pkey", "i", 403, False, 0, "n", 1, -1.0),
                      ("t_qty_idx", "i", 403, False, 0, "n", 1, -1.0)]
@@ -190,8 +191,8 @@ def test_regclass_names_are_quoted_and_qualified_when_needed(session):
     assert rows(session, "select 'public.\"Mixed Case\"'::regclass::text, "
                          "'pg_class'::regclass::text, 'pg_class'::regclass") == \
         [('"Mixed Case"', "pg_class", 1259)]
-    assert rows(session, "select to_regclass('nosuch'), pg_table_is_visible('pg_class'::regclass)") \
-        == [(None, True)]
+    assert rows(session, "select to_regclass('nosuch'), "
+                         "pg_table_is_visible('pg_class'::regclass)") == [(None, True)]
     assert error(session, "select 'nosuch'::regclass").sqlstate == "42P01"
 
 

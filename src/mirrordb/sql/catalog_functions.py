@@ -83,7 +83,13 @@ SHARED_DESCRIPTIONS = {(boot.POSTGRES_DATABASE_OID, PG_DATABASE_OID):
                        "default administrative connection database"}
 
 # pg_encoding_to_char: PostgreSQL's encoding numbers (pg_wchar.h), 0..41.
-ENCODING_NAMES = ["SQL_ASCII", "EUC_JP", "EUC_CN", "EUC_KR", "EUC_TW", "EUC_JIS_2004", "UTF8", "MULE_INTERNAL", "LATIN1", "LATIN2", "LATIN3", "LATIN4", "LATIN5", "LATIN6", "LATIN7", "LATIN8", "LATIN9", "LATIN10", "WIN1256", "WIN1258", "WIN866", "WIN874", "KOI8R", "WIN1251", "WIN1252", "ISO_8859_5", "ISO_8859_6", "ISO_8859_7", "ISO_8859_8", "WIN1250", "WIN1253", "WIN1254", "WIN1255", "WIN1257", "KOI8U", "SJIS", "BIG5", "GBK", "UHC", "GB18030", "JOHAB", "SHIFT_JIS_2004"]
+ENCODING_NAMES = (
+    "SQL_ASCII", "EUC_JP", "EUC_CN", "EUC_KR", "EUC_TW", "EUC_JIS_2004", "UTF8", "MULE_INTERNAL",
+    "LATIN1", "LATIN2", "LATIN3", "LATIN4", "LATIN5", "LATIN6", "LATIN7", "LATIN8", "LATIN9",
+    "LATIN10", "WIN1256", "WIN1258", "WIN866", "WIN874", "KOI8R", "WIN1251", "WIN1252",
+    "ISO_8859_5", "ISO_8859_6", "ISO_8859_7", "ISO_8859_8", "WIN1250", "WIN1253", "WIN1254",
+    "WIN1255", "WIN1257", "KOI8U", "SJIS", "BIG5", "GBK", "UHC", "GB18030", "JOHAB",
+    "SHIFT_JIS_2004")
 
 # Default B-tree operator classes by column type (pg_opclass, PostgreSQL 15), for pg_index.indclass.
 DEFAULT_BTREE_OPCLASSES = {
@@ -93,7 +99,7 @@ DEFAULT_BTREE_OPCLASSES = {
     3802: 10088}
 
 # pg_type facts the type table does not carry, read from a PostgreSQL 15 catalog:
-# oid:typstorage:typcollation:typmodin:typmodout:typanalyze:typsubscript (functions as pg_proc OIDs).
+# oid:typstorage:typcollation:typmodin:typmodout:typanalyze:typsubscript (functions by pg_proc OID).
 _TYPE_FACTS = """
 16:p:0:0:0:0:0 17:x:0:0:0:0:0 18:p:0:0:0:0:0 19:p:950:0:0:0:6180 20:p:0:0:0:0:0 21:p:0:0:0:0:0
 22:p:0:0:0:0:6179 23:p:0:0:0:0:0 24:p:0:0:0:0:0 25:x:100:0:0:0:0 26:p:0:0:0:0:0 28:p:0:0:0:0:0

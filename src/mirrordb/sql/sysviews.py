@@ -635,7 +635,8 @@ def _sql_type_columns(type_oid: int, typmod: int) -> tuple[Any, ...]:
     elif type_oid == T.NUMERIC_OID:
         radix = 10
         if typmod >= 0:
-            precision, scale = ((typmod - T.VARHDRSZ) >> 16) & 0xFFFF, (typmod - T.VARHDRSZ) & 0xFFFF
+            packed = typmod - T.VARHDRSZ
+            precision, scale = (packed >> 16) & 0xFFFF, packed & 0xFFFF
     elif type_oid == T.DATE_OID:
         datetime = 0
     elif type_oid in (T.TIME_OID, T.TIMESTAMP_OID, T.TIMESTAMPTZ_OID, T.INTERVAL_OID):
