@@ -902,8 +902,6 @@ class FieldDescription:
     @classmethod
     def decode(cls, reader: BodyReader) -> FieldDescription:
         name = reader.string()
-        if reader.remaining < FIELD_DESCRIPTION.size:
-            raise MalformedBody(INSUFFICIENT_DATA_LEFT)
         values = FIELD_DESCRIPTION.unpack(reader.raw(FIELD_DESCRIPTION.size))
         return cls(name, *values)
 
