@@ -112,6 +112,7 @@ class Session:
         self.server = server
         self.backend_info = backend_info
         self.check_for_interrupts = check_for_interrupts or (lambda: None)
+        self.interrupts = getattr(backend_info, "interrupts", None)
         self.process_id = getattr(backend_info, "pid", 0)
         self.txn: Any = None
         self.in_block = False
@@ -174,8 +175,13 @@ class Session:
         self.failed = False
         self._close_portals_without_hold()
         if txn is not None:
+            hold = getattr(self.interrupts, "hold_interrupts", None)
             try:
-                txn.commit()
+                if hold is not None:
+                    with hold():     # a commit is never abandoned half way by a cancel
+                        txn.commit()
+                else:
+                    txn.commit()
             except BaseException:
                 self._settings_end(False)
                 raise
@@ -669,18 +675,19 @@ class Session:
             self.settings.reset(name)
             return StatementResult("RESET" if kind == "VAR_RESET" else "SET")
         values = [_setting_text(a) for a in node.get("args", [])]
-        value = ", ".join(values)
         if name.lower() == "transaction_isolation":
-            self._next_isolation = value
-        self.settings.set(name, value, local=local)
+            self._next_isolation = ", ".join(values)
+        if local and self.txn is None and not self.in_block:
+            return StatementResult("SET", notices=[
+                ("WARNING", "SET LOCAL can only be used in transaction blocks")])
+        self.settings.set(name, values if len(values) != 1 else values[0], local=local)
         return StatementResult("SET")
 
     def _exec_VariableShowStmt(self, node: Node, prepared: PreparedStatement,
                                params: Sequence[Any]) -> StatementResult:
         name = node["name"]
         if name.lower() == "all":
-            rows = [(r["name"], r["setting"], r.get("short_desc") or "")
-                    for r in self.settings.pg_settings_rows()]
+            rows = list(self.settings.show_all())
             return StatementResult("SHOW", [OutputColumn("name", TEXT),
                                             OutputColumn("setting", TEXT),
                                             OutputColumn("description", TEXT)], rows)
