@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -233,3 +235,22 @@ def test_same_database_row_as_postgresql(ours, postgresql):
         line = next(line for line in text.splitlines() if line.startswith(" postgres "))
         return [cell.strip() for cell in line.split("|")]
     assert postgres_row(ask(ours, "\\l")) == postgres_row(output(postgresql, 5432, "\\l"))
+
+
+def test_pg_stat_activity_shows_wait_events(ours):
+    """A backend sleeping in pg_sleep shows as active, waiting on Timeout/PgSleep, with its
+    database and role OIDs; psql sees it while it lasts (polled, never a fixed pause)."""
+    with ours.connect(autocommit=True) as sleeper:
+        pid = sleeper.execute("select pg_backend_pid()").fetchone()[0]
+        thread = threading.Thread(target=sleeper.execute, args=("select pg_sleep(2)",))
+        thread.start()
+        try:
+            query = ("select datid, datname, usesysid, usename, state, wait_event_type, "
+                     f"wait_event, backend_type from pg_stat_activity where pid = {pid}")
+            deadline = time.monotonic() + PSQL_TIMEOUT_S
+            seen = ""
+            while time.monotonic() < deadline and "PgSleep" not in seen:
+                seen = output("127.0.0.1", ours.port, "\\pset format unaligned", query)
+            assert "5|postgres|10|postgres|active|Timeout|PgSleep|client backend" in seen
+        finally:
+            thread.join(PSQL_TIMEOUT_S)

@@ -512,11 +512,11 @@ def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows = []
     for info in server.backends():
-        database = getattr(info, "database", None)
+        database, user = getattr(info, "database", None), getattr(info, "user", None)
         database_oid = getattr(info, "database_oid", 0) or \
             (snapshot.database_oid(database) if database else None)
-        rows.append((database_oid, database, info.pid, None,
-                     getattr(info, "user_oid", 0) or None, getattr(info, "user", None),
+        user_oid = getattr(info, "user_oid", 0) or (snapshot.role_oid(user) if user else None)
+        rows.append((database_oid, database, info.pid, None, user_oid, user,
                      getattr(info, "application_name", ""),
                      _text(getattr(info, "client_addr", None)),
                      getattr(info, "client_hostname", None), getattr(info, "client_port", None),
