@@ -949,7 +949,7 @@ _INTERVAL_TOKEN = re.compile(
 class _IntervalParts:
     months: int = 0
     days: int = 0
-    microseconds: float = 0.0
+    microseconds: decimal.Decimal = decimal.Decimal(0)   # exact: int64 spans exceed a float
 
 
 def parse_interval(text: str) -> Interval:
@@ -1040,7 +1040,7 @@ def _claim(seen: set[str], unit: str) -> None:
     seen.add(unit)
 
 
-def _interval_time(text: str) -> float:
+def _interval_time(text: str) -> decimal.Decimal:
     sign = -1 if text.startswith("-") else 1
     pieces = text.lstrip("+-").split(":")
     hours = int(pieces[0])
@@ -1055,42 +1055,43 @@ def _interval_time(text: str) -> float:
     if minutes > 59 or seconds >= 60:
         raise _OutOfRange()
     total = (hours * 3600 + minutes * 60) * USECS_PER_SEC + seconds * USECS_PER_SEC
-    return sign * float(total)
+    return sign * total
 
 
-_UNIT_SECONDS = {"microsecond": 1e-6, "millisecond": 1e-3, "second": 1, "minute": 60,
-                 "hour": 3600}
+_UNIT_SECONDS = {"microsecond": decimal.Decimal("0.000001"), "millisecond": decimal.Decimal("0.001"),
+                 "second": decimal.Decimal(1), "minute": decimal.Decimal(60),
+                 "hour": decimal.Decimal(3600)}
 
 
 def _add_interval_amount(parts: _IntervalParts, amount: decimal.Decimal, unit: str) -> None:
     """Add ``amount`` of ``unit``; fractions cascade down as PostgreSQL's DecodeInterval does."""
     if unit in _UNIT_SECONDS:
-        parts.microseconds += float(amount) * _UNIT_SECONDS[unit] * USECS_PER_SEC
+        parts.microseconds += amount * _UNIT_SECONDS[unit] * USECS_PER_SEC
         return
     if unit in ("day", "week"):
         days = amount * (7 if unit == "week" else 1)
         whole = int(days)
         parts.days += whole
-        parts.microseconds += float(days - whole) * SECS_PER_DAY * USECS_PER_SEC
+        parts.microseconds += (days - whole) * SECS_PER_DAY * USECS_PER_SEC
         return
     if unit == "month":
         whole = int(amount)
         parts.months += whole
-        _add_fraction_days(parts, float(amount - whole) * DAYS_PER_MONTH)
+        _add_fraction_days(parts, (amount - whole) * DAYS_PER_MONTH)
         return
     years = amount * {"year": 1, "decade": 10, "century": 100, "millennium": 1000}[unit]
     whole = int(years)
     parts.months += whole * MONTHS_PER_YEAR + int(round(float(years - whole) * MONTHS_PER_YEAR))
 
 
-def _add_fraction_days(parts: _IntervalParts, days: float) -> None:
+def _add_fraction_days(parts: _IntervalParts, days: decimal.Decimal) -> None:
     whole = int(days)
     parts.days += whole
     parts.microseconds += (days - whole) * SECS_PER_DAY * USECS_PER_SEC
 
 
 def _finish_interval(parts: _IntervalParts, negate: bool) -> Interval:
-    microseconds = int(round(parts.microseconds))
+    microseconds = int(parts.microseconds.to_integral_value(decimal.ROUND_HALF_EVEN))
     value = Interval(parts.months, parts.days, microseconds)
     if negate:
         value = Interval(-value.months, -value.days, -value.microseconds)
