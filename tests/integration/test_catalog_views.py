@@ -58,6 +58,7 @@ DEFAULTS = [
     ("ad int[] default '{1,2}'", "'{1,2}'::integer[]", "'{1,2}'::integer[]"),
     ("ae jsonb default '{}'", "'{}'::jsonb", "'{}'::jsonb"),
     ("af text default ''''::text", "''''::text", "''''::text"),
+    ("ag int default (array[1,2])[2]", "(ARRAY[1, 2])[2]", "(ARRAY[1, 2])[2]"),
 ]
 
 

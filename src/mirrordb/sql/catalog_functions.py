@@ -1018,6 +1018,17 @@ class ExpressionDeparser:
         lines.append("END")
         return _Printed("\n".join(lines))
 
+    def _A_Indirection(self, f: Node) -> _Printed:
+        """``x[i]``: a subscripted expression other than a column is parenthesized."""
+        base = self._print(f["arg"], None)
+        text = base.text if "ColumnRef" in f["arg"] else f"({base.text})"
+        for item in f["indirection"]:
+            kind, fields = one(item)
+            if kind != "A_Indices" or fields.get("is_slice"):
+                raise feature_not_supported("printing this indirection")
+            text += f"[{self._print(fields['uidx'], T.INT4_OID).text}]"
+        return _Printed(text)
+
     def _ColumnRef(self, f: Node) -> _Printed:
         return _Printed(".".join(funcs.quote_ident(n) for n in strings(f["fields"])))
 
