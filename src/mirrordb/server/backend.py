@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mirrordb.common.errors import MirrordbError
+from mirrordb.common.errors import MirrordbError, ProtocolViolation
 from mirrordb.protocol import messages as m
 from mirrordb.protocol.server import ServerConnection
 from mirrordb.sql import types as T
@@ -417,7 +417,21 @@ class Backend:
 
     def _command_loop(self) -> None:
         while True:
-            message = self._next_message()
+            try:
+                message = self._next_message()
+            except ProtocolViolation as violation:
+                if violation.fatal:
+                    raise
+                # one well-formed message with a bad body: ERROR, and in the extended protocol
+                # skip to Sync, as PostgreSQL does; the connection carries on
+                assert self.session is not None
+                self.session.on_error()
+                self._send_error(violation, "ERROR")
+                if violation.message_type not in (None, ord("Q")):
+                    self.skip_until_sync = True
+                else:
+                    self._ready()
+                continue
             self._disarm_idle_timeout()
             if self.session is not None:
                 self.session.settings.refresh(self.server.settings)
