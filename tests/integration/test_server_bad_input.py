@@ -75,8 +75,6 @@ def closed(sock: socket.socket) -> bool:
     (b"Q" + struct.pack("!I", 0x7FFFFFF0), "invalid message length"),
     (b"S" + struct.pack("!I", 3), "invalid message length"),
     (b"S" + struct.pack("!I", 20000) + b"\0" * 19996, "invalid message length"),
-    (b"B" + struct.pack("!I", 9) + b"\0\0\xff\xff\xff", None),
-    (b"P" + struct.pack("!I", 6) + b"a\0", None),
 ])
 def test_malformed_message_drops_only_that_connection(server, payload, message):
     bystander = server.connect(autocommit=True)
@@ -93,6 +91,27 @@ def test_malformed_message_drops_only_that_connection(server, payload, message):
     bystander.close()
     with server.connect() as fresh:
         assert fresh.execute("select 2").fetchone() == (2,)
+
+
+@pytest.mark.parametrize("payload", [
+    b"B" + struct.pack("!I", 9) + b"\0\0\xff\xff\xff",
+    b"P" + struct.pack("!I", 6) + b"a\0",
+])
+def test_malformed_body_is_an_error_and_the_connection_carries_on(server, payload):
+    """A well-framed message whose body is malformed is an ERROR, as in PostgreSQL: the
+    extended-protocol messages up to Sync are skipped, then the connection works again."""
+    sock = connect(server)
+    sync = b"S" + struct.pack("!I", 4)
+    sock.sendall(payload + sync)
+    messages = read_messages(sock)
+    code, _ = error_code(messages)
+    assert code == "08P01"
+    assert messages[-1] == (b"Z", b"I")
+    query = b"select 7\0"
+    sock.sendall(b"Q" + struct.pack("!I", 4 + len(query)) + query)
+    messages = read_messages(sock)
+    assert (b"D", struct.pack("!HI", 1, 1) + b"7") in messages
+    sock.close()
 
 
 def test_garbage_startup_packet(server):
