@@ -447,7 +447,10 @@ class Txn:
                                       or snapshot, tid) is not None  # type: ignore[arg-type]
 
     def create_sequence(self, name: str, params: SequenceParams | None = None,
-                        owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> Relation:
+                        owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
+                        type_oid: int = datum.INT8_OID) -> Relation:
+        """CREATE SEQUENCE; ``type_oid`` is pg_sequence.seqtypid (the AS type, or a serial
+        column's type)."""
         params = params or SequenceParams()
         with self.engine._ddl_lock:
             self._check_new_name(name)
@@ -456,7 +459,7 @@ class Txn:
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
                             [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)],
                             owner)
-            self._insert_catalog(boot.PG_SEQUENCE, [oid, datum.INT8_OID, params.start,
+            self._insert_catalog(boot.PG_SEQUENCE, [oid, type_oid, params.start,
                                                     params.increment, params.max_value,
                                                     params.min_value, 1, params.cycle])
             self.engine.sequences.create(rnode, params)

@@ -148,10 +148,10 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                             sqlstate="42P16")
     owner = roles.current_role_oid(session)
-    for sequence, _, params in sequences:
+    for sequence, sequence_type, params in sequences:
         if _exists(session, sequence):
             raise MirrordbError(f'relation "{sequence}" already exists', sqlstate="42P07")
-        txn.create_sequence(sequence, params, owner=owner)
+        txn.create_sequence(sequence, params, owner=owner, type_oid=sequence_type)
     relation = txn.create_table(name, columns, owner=owner)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
@@ -221,7 +221,7 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
         sequence = _truncate_name(f"{relation.name}_{column_name}_seq")
-        txn.create_sequence(sequence, _sequence_params_for(serial))
+        txn.create_sequence(sequence, _sequence_params_for(serial), type_oid=serial)
         default_text = _nextval_default(sequence)
     defaults = dict(txn.column_defaults(relation))
     attnum = relation.natts + 1
@@ -403,8 +403,13 @@ def create_sequence(session: Any, txn: Any, node: Node) -> None:
     name = node["sequence"]["relname"]
     if node.get("if_not_exists") and _exists(session, name):
         return
-    params = _sequence_options(session, node.get("options", []), SequenceParams())
-    txn.create_sequence(name, params, owner=roles.current_role_oid(session))
+    options = node.get("options", [])
+    params = _sequence_options(session, options, SequenceParams())
+    type_oid = T.INT8_OID
+    for option in options:
+        if option["DefElem"]["defname"] == "as":
+            type_oid = PlanBuilder(session, []).resolve_type(option["DefElem"]["arg"]["TypeName"])[0]
+    txn.create_sequence(name, params, owner=roles.current_role_oid(session), type_oid=type_oid)
 
 
 def _sequence_options(session: Any, options: list[Node], params: SequenceParams
