@@ -20,8 +20,10 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import logging
+import os
 import secrets
 import socket
+import ssl
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +40,7 @@ log = logging.getLogger("mirrordb")
 
 RECEIVE_BYTES = 256 * 1024
 IDLE_POLL_S = 0.25
+SSL_HANDSHAKE_TIMEOUT_S = 60.0
 AUTHENTICATION_POLL_LIMIT = 240   # polls of IDLE_POLL_S before authentication_timeout at most
 TID_OID = 27
 
@@ -236,12 +239,12 @@ class Backend:
         return True
 
     def _answer_ssl(self) -> None:
-        context = getattr(self.server, "ssl_context", None)
-        context = context() if callable(context) else context
+        context = server_ssl_context(self.server)
         if context is None or self.is_unix or self.ssl:
             self.sock.sendall(self.connection.ssl_response(False))
             return
         self.sock.sendall(self.connection.ssl_response(True))
+        self.sock.settimeout(SSL_HANDSHAKE_TIMEOUT_S)
         try:
             self.sock = context.wrap_socket(self.sock, server_side=True)
         except (OSError, ValueError) as exc:
@@ -761,6 +764,32 @@ def mock_authentication_nonce(server: Any) -> bytes:
         nonce = bytes(control.mock_authentication_nonce)
         server.mock_authentication_nonce = nonce
     return nonce
+
+
+_ssl_lock = threading.Lock()
+
+
+def server_ssl_context(server: Any) -> ssl.SSLContext | None:
+    """The TLS context for ``ssl = on`` (None when off or unusable), built from ssl_cert_file and
+    ssl_key_file (relative to the data directory) and rebuilt when a reload changes them."""
+    settings = server.settings
+    if not settings.get("ssl"):
+        return None
+    paths = tuple(os.path.join(server.datadir, str(settings.get(name)))
+                  for name in ("ssl_cert_file", "ssl_key_file"))
+    with _ssl_lock:
+        cached = getattr(server, "_mirrordb_ssl_context", None)
+        if cached is not None and cached[0] == paths:
+            return cached[1]
+        context: ssl.SSLContext | None = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(paths[0], paths[1])
+        except (OSError, ssl.SSLError) as exc:
+            log.error('could not load server certificate file "%s": %s', paths[0], exc)
+            context = None
+        server._mirrordb_ssl_context = (paths, context)
+        return context
 
 
 def _text_encoder(oid: int, timezone: str) -> Callable[[Any], bytes]:
