@@ -90,7 +90,7 @@ def fresh_role(server: RunningServer, name: str, options: str = "login") -> None
     admin(server, f"create role {name} {options}")
 
 
-# -- a login driven by hand, to see SQLSTATEs and the SCRAM salt ------------------------------------
+# -- a login driven by hand, to see SQLSTATEs and the SCRAM salt ----------------------------------
 
 
 @dataclass
@@ -160,7 +160,7 @@ def login_error(server: RunningServer, user: str, password: str | None) -> str |
         return str(error)
 
 
-# -- trust, reject, unknown roles, NOLOGIN ----------------------------------------------------------
+# -- trust, reject, unknown roles, NOLOGIN --------------------------------------------------------
 
 
 def test_trust_and_reject(server: RunningServer) -> None:
@@ -198,7 +198,7 @@ def test_unknown_role_gets_the_mock_exchange_with_the_cluster_nonce(server: Runn
     assert raw_login(server, "ghost", "other").salt == outcome.salt   # stable across connections
 
 
-# -- SCRAM-SHA-256 and md5 --------------------------------------------------------------------------
+# -- SCRAM-SHA-256 and md5 ------------------------------------------------------------------------
 
 
 def test_scram_with_psql(server: RunningServer) -> None:
@@ -276,7 +276,7 @@ def test_verifier_given_as_password_is_stored_as_is(server: RunningServer) -> No
     assert login_error(server, "hashed", "prehashed") is None
 
 
-# -- CREATE / ALTER / DROP ROLE errors --------------------------------------------------------------
+# -- CREATE / ALTER / DROP ROLE errors ------------------------------------------------------------
 
 
 def test_role_statement_errors(server: RunningServer) -> None:

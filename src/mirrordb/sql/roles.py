@@ -144,7 +144,7 @@ def _split_array(text: str) -> list[str]:
         element, position = _array_token(body, position)
         elements.append(element)
         if position < len(body):
-            if body[position] != ",":
+            if body[position] != "," or position + 1 == len(body):
                 raise _malformed_acl(text)
             position += 1
         if len(elements) > ACL_TEXT_MAX_ITEMS:
