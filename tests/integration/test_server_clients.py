@@ -125,3 +125,58 @@ def test_cancel_stops_a_running_statement(server):
         thread.join()
         assert time.monotonic() - started < 20
         assert conn.execute("select 1").fetchone() == (1,)
+
+
+def wait_for_waiting_backend(server, pid: int) -> None:
+    deadline = time.monotonic() + 30
+    with server.connect(autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            row = watcher.execute("select wait_event from pg_stat_activity where pid = %s",
+                                  (pid,)).fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second transaction never waited")
+
+
+def test_select_for_update_waits_and_rc_sees_new_value(server):
+    with server.connect(autocommit=True) as setup:
+        setup.execute("create table acct (id int primary key, balance int)")
+        setup.execute("insert into acct values (1, 100)")
+    first, second = server.connect(), server.connect()
+    try:
+        first.execute("select balance from acct where id = 1 for update")
+        second_pid = second.execute("select pg_backend_pid()").fetchone()[0]
+        second.commit()
+        result: list[object] = []
+
+        def locker() -> None:
+            result.append(second.execute(
+                "select balance from acct where id = 1 for update").fetchone())
+            second.execute("update acct set balance = balance + 1 where id = 1")
+            second.commit()
+        thread = threading.Thread(target=locker)
+        thread.start()
+        wait_for_waiting_backend(server, second_pid)
+        first.execute("update acct set balance = 50 where id = 1")
+        first.commit()
+        thread.join(30)
+        assert result == [(50,)]
+        assert first.execute("select balance from acct").fetchone() == (51,)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_repeatable_read_serialization_failure(server):
+    with server.connect(autocommit=True) as setup:
+        setup.execute("create table rr (id int primary key, v int)")
+        setup.execute("insert into rr values (1, 0)")
+    with server.connect(autocommit=True) as a, server.connect(autocommit=True) as b:
+        a.execute("begin isolation level repeatable read")
+        assert a.execute("select v from rr").fetchone() == (0,)
+        b.execute("update rr set v = 1 where id = 1")
+        with pytest.raises(psycopg.errors.SerializationFailure):
+            a.execute("update rr set v = 2 where id = 1")
+        a.execute("rollback")
+        assert a.execute("select v from rr").fetchone() == (1,)

@@ -511,12 +511,13 @@ class LockRows(PlanNode):
     child: PlanNode
     targets: list[tuple[Any, int]]      # (relation, ctid column index)
     exclusive: bool
-    recheck: Callable[[ExecContext, Row], Row | None] | None = None
+    recheck: Expr | None = None      # the WHERE clause, re-tested on a newer version
     width: int = 0
 
     def rows(self, ctx: ExecContext) -> Iterator[Row]:
         for row in self.child.rows(ctx):
-            locked = ctx.session.lock_row_versions(ctx, self.targets, row, self.exclusive)
+            locked = ctx.session.lock_row_versions(ctx, self.targets, row, self.exclusive,
+                                                   self.recheck)
             if locked is not None:
                 yield locked
 

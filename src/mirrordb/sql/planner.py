@@ -194,7 +194,8 @@ class PlanBuilder:
         distinct = node.get("distinctClause")
         exprs = [t.expr for t in targets] + hidden
         if node.get("lockingClause"):
-            source = self._plan_locking(node["lockingClause"], source, scope)
+            source = self._plan_locking(node["lockingClause"], source, scope,
+                                        node.get("whereClause"))
         plan: ex.PlanNode = ex.Project(source, exprs, width=len(exprs))
         if distinct is not None and distinct and distinct != [{}] and any(distinct):
             on_exprs = [compiler.compile(n) for n in distinct]
@@ -794,7 +795,7 @@ class PlanBuilder:
         return ex.Limit(plan, count, offset, width=plan.width)
 
     def _plan_locking(self, clauses: list[Node], source: ex.PlanNode,
-                      scope: Scope) -> ex.PlanNode:
+                      scope: Scope, where: Node | None) -> ex.PlanNode:
         exclusive = False
         names: set[str] = set()
         for clause in clauses:
@@ -807,7 +808,12 @@ class PlanBuilder:
         targets = [(e.relation, e.ctid_index) for e in scope.entries
                    if e.relation is not None and e.ctid_index is not None
                    and (not names or e.alias in names or e.relation.name in names)]
-        return ex.LockRows(source, targets, exclusive, width=source.width)
+        recheck = None
+        if where is not None:   # READ COMMITTED re-tests a row that changed while we waited
+            compiler = ExpressionCompiler(self, scope)
+            recheck = _and([coerce_to_bool(self, compiler.compile(part), "WHERE")
+                            for part in conjuncts(where)])
+        return ex.LockRows(source, targets, exclusive, recheck, width=source.width)
 
     # -- expressions that need the session or planning ------------------------------------------
 

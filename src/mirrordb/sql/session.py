@@ -44,6 +44,7 @@ from mirrordb.sql.planner import OutputColumn, PlanBuilder, QueryPlan
 log = logging.getLogger("mirrordb")
 
 MAX_PREPARED_STATEMENTS = 10_000
+MAX_LOCK_RECHECKS = 1000
 SERVER_VERSION = "15.0"
 
 
@@ -167,6 +168,8 @@ class Session:
                 begin()
                 self._settings_in_transaction = True
             self._set_activity(xact_start=self.transaction_started_at)
+            if self.backend_info is not None:
+                self.backend_info.proc = self.txn.transaction.proc   # lock waits show up
         return self.txn
 
     def _commit(self) -> None:
@@ -569,14 +572,31 @@ class Session:
         return result
 
     def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int]], row: Row,
-                          exclusive: bool) -> Row | None:
+                          exclusive: bool, recheck: Expr | None = None) -> Row | None:
+        """Lock each target table's version in ``row`` (SELECT ... FOR UPDATE/SHARE). Under READ
+        COMMITTED a version updated while we waited is followed to its newest version, which is
+        locked instead if it still satisfies WHERE (PostgreSQL's EvalPlanQual); a deleted row is
+        skipped. REPEATABLE READ gets 40001 from the heap."""
         for relation, ctid_index in targets:
-            tid = row[ctid_index]
-            if tid is None:
-                continue
-            result = ctx.txn.lock_row(relation, tid, exclusive)
-            if result in (TmResult.UPDATED, TmResult.DELETED):
-                return None
+            for _ in range(MAX_LOCK_RECHECKS):
+                tid = row[ctid_index]
+                if tid is None:
+                    break
+                result = ctx.txn.lock_row(relation, tid, exclusive)
+                if result == TmResult.OK or result == TmResult.SELF_MODIFIED:
+                    break
+                if result != TmResult.UPDATED:
+                    return None
+                latest = ctx.txn.fetch_latest(relation, tid)
+                if latest is None:
+                    return None
+                new_tid, values = latest
+                start = ctid_index - relation.natts
+                row = row[:start] + tuple(values) + (new_tid,) + row[ctid_index + 1:]
+                if recheck is not None and recheck.fn(row, ctx) is not True:
+                    return None
+            else:
+                raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
         return row
 
     # -- transaction statements -----------------------------------------------------------------

@@ -522,10 +522,20 @@ def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
                      getattr(info, "client_hostname", None), getattr(info, "client_port", None),
                      getattr(info, "backend_start", None), getattr(info, "xact_start", None),
                      getattr(info, "query_start", None), getattr(info, "state_change", None),
-                     getattr(info, "wait_event_type", None), getattr(info, "wait_event", None),
+                     *_wait_event(info),
                      getattr(info, "state", None), None, None, None, getattr(info, "query", ""),
                      getattr(info, "backend_type", "client backend")))
     return rows
+
+
+def _wait_event(info: Any) -> tuple[str | None, str | None]:
+    """(wait_event_type, wait_event): a lock wait of the backend's transaction (its proc entry
+    says what it waits for) or what the backend itself reported (client read, pg_sleep...)."""
+    proc = getattr(info, "proc", None)
+    lock_wait = getattr(proc, "wait_event", None) if proc is not None else None
+    if lock_wait:
+        return "Lock", lock_wait
+    return getattr(info, "wait_event_type", None), getattr(info, "wait_event", None)
 
 
 def _text(value: Any) -> str | None:
