@@ -438,3 +438,20 @@ def test_pg_hba_edits_take_effect_on_reload(server: RunningServer) -> None:
         write_hba(server.datadir, HBA_RULES)
         os.kill(server.pid, signal.SIGHUP)
     wait_until(lambda: login_error(server, "hba_user", "h") is None, "the rules are restored")
+
+
+def test_ddl_needs_ownership(server):
+    with server.connect(autocommit=True) as admin:
+        admin.execute("create role ddl_user login password 'pw'")
+        admin.execute("create table owned_by_admin (id int)")
+        admin.execute("grant select, insert on owned_by_admin to ddl_user")
+    with psycopg.connect(server.dsn(user="ddl_user", password="pw"), autocommit=True) as user:
+        for statement in ("drop table owned_by_admin",
+                          "alter table owned_by_admin add column x int",
+                          "create index on owned_by_admin (id)",
+                          "alter table owned_by_admin rename to mine"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be owner"):
+                user.execute(statement)
+        user.execute("create table mine (id int)")
+        user.execute("create index on mine (id)")
+        user.execute("drop table mine")

@@ -172,6 +172,7 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
     if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE" or relation.kind != RELKIND_TABLE:
         raise feature_not_supported("ALTER of this kind of relation")
+    roles.check_table_ownership(session, relation)
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
@@ -341,6 +342,7 @@ def rename(session: Any, txn: Any, node: Node) -> str:
         if node.get("missing_ok"):
             return "ALTER TABLE"
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+    roles.check_table_ownership(session, relation)
     if kind in ("OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_SEQUENCE"):
         txn.rename_relation(relation, node["newname"])
         return {"OBJECT_TABLE": "ALTER TABLE", "OBJECT_INDEX": "ALTER INDEX",
@@ -365,6 +367,7 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
     relation = session.lookup_relation(table, node["relation"].get("schemaname"))
     if relation is None or relation.kind != RELKIND_TABLE:
         raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
+    roles.check_table_ownership(session, relation)
     if node.get("accessMethod", "btree") != "btree":
         raise feature_not_supported(f"index access method \"{node['accessMethod']}\"")
     if node.get("whereClause"):
@@ -485,6 +488,7 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
                                 sqlstate="42809",
                                 hint=f"Use DROP {_noun_of(relation.kind).upper()} to remove a "
                                      f"{_noun_of(relation.kind)}.")
+        roles.check_table_ownership(session, relation)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
         txn.drop(name)
         for sequence in owned:
