@@ -98,6 +98,15 @@ def test_joins_subqueries_grouping(session):
                          "group by a.id order by a.id") == [(1, 15), (2, 7)]
     assert rows(session, "select a.id, b.amount from a left join b on a.id = b.a_id "
                          "where a.id = 3") == [(3, None)]
+    run(session, "insert into b values (9, 1)")
+    assert rows(session, "select a.id, b.a_id from a right join b on a.id = b.a_id "
+                         "where b.a_id = 9") == [(None, 9)]
+    assert sorted(rows(session, "select a.id, b.a_id from a full join b on a.id = b.a_id "
+                                "where a.id is null or b.a_id is null"),
+                  key=str) == [(3, None), (None, 9)]
+    assert rows(session, "select count(*) from a, b where a.id < b.a_id and b.a_id = 9") == \
+        [(3,)]
+    run(session, "delete from b where a_id = 9")
     assert rows(session, "select id from a where id in (select a_id from b) order by 1") == \
         [(1,), (2,)]
     assert rows(session, "select id from a where not exists (select 1 from b where "

@@ -208,11 +208,7 @@ class NestLoop(PlanNode):
                     yield row
             if not matched and self.join_type in ("left", "full"):
                 yield outer + null_right
-        if self.join_type in ("right", "full"):
-            null_left = (None,) * self.left_width
-            for i, right in enumerate(inner):
-                if not matched_inner[i]:
-                    yield null_left + right
+        yield from _unmatched_inner(self.join_type, self.left_width, inner, matched_inner)
 
     def explain(self) -> tuple[str, list[PlanNode]]:
         kind = "" if self.join_type == "inner" else f" {self.join_type.capitalize()} Join"
@@ -260,15 +256,21 @@ class HashJoin(PlanNode):
                     yield row
             if not matched and self.join_type in ("left", "full"):
                 yield outer + null_right
-        if self.join_type in ("right", "full"):
-            null_left = (None,) * self.left_width
-            for i, right in enumerate(inner):
-                if not matched_inner[i]:
-                    yield null_left + right
+        yield from _unmatched_inner(self.join_type, self.left_width, inner, matched_inner)
 
     def explain(self) -> tuple[str, list[PlanNode]]:
         kind = "" if self.join_type == "inner" else f" {self.join_type.capitalize()}"
         return f"Hash{kind} Join", [self.left, self.right]
+
+
+def _unmatched_inner(join_type: str, left_width: int, inner: list[Row],
+                     matched: list[bool]) -> Iterator[Row]:
+    """RIGHT and FULL joins: the inner rows no outer row matched, with NULLs on the left."""
+    if join_type in ("right", "full"):
+        null_left = (None,) * left_width
+        for i, right in enumerate(inner):
+            if not matched[i]:
+                yield null_left + right
 
 
 @dataclass

@@ -673,23 +673,16 @@ def _strip_locations(node: Any) -> Any:
 
 
 def and_exprs(args: list[Expr]) -> Expr:
-    if len(args) == 1:
-        return args[0]
-    fns = [a.fn for a in args]
-
-    def run(row: Row, ctx: ExecContext) -> Any:
-        saw_null = False
-        for fn in fns:
-            value = fn(row, ctx)
-            if value is False:
-                return False
-            if value is None:
-                saw_null = True
-        return None if saw_null else True
-    return Expr(BOOL, run)
+    return _short_circuit(args, False)
 
 
 def or_exprs(args: list[Expr]) -> Expr:
+    return _short_circuit(args, True)
+
+
+def _short_circuit(args: list[Expr], deciding: bool) -> Expr:
+    """AND (``deciding`` False) or OR (True) in three-valued logic: the first argument equal to
+    ``deciding`` decides; otherwise NULL if any argument was NULL, else ``not deciding``."""
     if len(args) == 1:
         return args[0]
     fns = [a.fn for a in args]
@@ -698,11 +691,11 @@ def or_exprs(args: list[Expr]) -> Expr:
         saw_null = False
         for fn in fns:
             value = fn(row, ctx)
-            if value is True:
-                return True
+            if value is deciding:
+                return deciding
             if value is None:
                 saw_null = True
-        return None if saw_null else False
+        return None if saw_null else not deciding
     return Expr(BOOL, run)
 
 

@@ -199,7 +199,6 @@ class PlanBuilder:
         plan: ex.PlanNode = ex.Project(source, exprs, width=len(exprs))
         if distinct is not None and distinct and distinct != [{}] and any(distinct):
             on_exprs = [compiler.compile(n) for n in distinct]
-            plan = ex.Project(plan, [], width=0) if False else plan
             key_positions = [self._target_position(e, targets) for e in on_exprs]
             if sort_keys:
                 plan = self._sort(plan, sort_keys)
@@ -369,11 +368,9 @@ class PlanBuilder:
         for name in using:
             lexpr = ExpressionCompiler(self, left.scope).compile(_colref([name]))
             rexpr = ExpressionCompiler(self, right.scope).compile(_colref([name]))
-            equal = compiler.binary_operator("=", lexpr, rexpr)
-            del equal
             resolved = ops.resolve_operator("=", lexpr.type_oid, rexpr.type_oid)
             left_keys.append(coerce(self, lexpr, resolved.left_type))
-            right_keys.append(_shift(coerce(self, rexpr, resolved.right_type), 0))
+            right_keys.append(coerce(self, rexpr, resolved.right_type))
         for part in quals:
             split = self._equi_join_key(part, left.scope, right.scope)
             if split is not None:
@@ -1019,13 +1016,6 @@ def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
     return lambda a, b: compare(a, b, type_oid)
 
 
-def _shift(expr: Expr, offset: int) -> Expr:
-    if offset == 0:
-        return expr
-    inner = expr.fn
-    return Expr(expr.type_oid, lambda row, ctx: inner(row[offset:], ctx), expr.typmod, expr.name)
-
-
 def _and(exprs: list[Expr]) -> Expr:
     from mirrordb.sql.expressions import and_exprs
     return and_exprs(exprs)
@@ -1078,10 +1068,6 @@ def _default_name(node: Node, expr: Expr) -> str:
     if kind == "A_ArrayExpr":
         return "array"
     return "?column?"
-
-
-def index_relation_name(relation: Relation) -> str:
-    return relation.name
 
 
 __all__ = ["PlanBuilder", "QueryPlan", "OutputColumn", "RELKIND_SEQUENCE", "UndefinedObject"]
