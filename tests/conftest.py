@@ -34,3 +34,14 @@ def cluster(template_cluster: str, tmp_path: object) -> Iterator[str]:
     path = os.path.join(str(tmp_path), "data")
     shutil.copytree(template_cluster, path)
     yield path
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory, template_cluster: str) -> Iterator[object]:
+    """One running mirrordb server on a fresh copy of the template, shared by a test module."""
+    from tests.server_process import start_server
+    datadir = str(tmp_path_factory.mktemp("server") / "data")
+    shutil.copytree(template_cluster, datadir)
+    running = start_server(datadir)
+    yield running
+    running.stop()

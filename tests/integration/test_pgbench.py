@@ -10,7 +10,6 @@ import subprocess
 import pytest
 
 from tests.conftest import pg_tool
-from tests.server_process import start_server
 
 SCALE_ACCOUNTS = 1000
 TRANSACTIONS_PER_CLIENT = {1: 200, 8: 40}
@@ -46,15 +45,10 @@ insert into pgbench_accounts select g, 1, 0, '' from generate_series(1, {SCALE_A
 
 
 @pytest.fixture(scope="module")
-def bench_server(tmp_path_factory, template_cluster):
-    import shutil
-    datadir = str(tmp_path_factory.mktemp("pgbench") / "data")
-    shutil.copytree(template_cluster, datadir)
-    server = start_server(datadir)
-    with server.connect(autocommit=True) as conn:
+def bench_server(module_server):
+    with module_server.connect(autocommit=True) as conn:
         conn.execute(SCHEMA)
-    yield server
-    server.stop()
+    return module_server
 
 
 def run_pgbench(server, tmp_path, script: str, clients: int, extra: list[str]) -> str:

@@ -8,19 +8,13 @@ import struct
 
 import pytest
 
-from tests.server_process import start_server
 
 READ_DEADLINE_S = 30.0
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, template_cluster):
-    import shutil
-    datadir = str(tmp_path_factory.mktemp("badinput") / "data")
-    shutil.copytree(template_cluster, datadir)
-    running = start_server(datadir)
-    yield running
-    running.stop()
+def server(module_server):
+    return module_server
 
 
 def startup_packet(user: str = "postgres") -> bytes:

@@ -9,19 +9,13 @@ import time
 import psycopg
 import pytest
 
-from tests.server_process import start_server
 
 DEADLINE_S = 30.0
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, template_cluster):
-    import shutil
-    datadir = str(tmp_path_factory.mktemp("sessions") / "data")
-    shutil.copytree(template_cluster, datadir)
-    running = start_server(datadir)
-    yield running
-    running.stop()
+def server(module_server):
+    return module_server
 
 
 def test_set_show_reset_and_set_local(server):
