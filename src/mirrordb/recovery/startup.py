@@ -36,6 +36,7 @@ recovery simply restarts it.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import threading
@@ -222,7 +223,14 @@ class Startup:
         engine.pool.set_flush_wal(self.min_recovery_point.flush)
         self.in_recovery = True
         self.next_lsn = checkpoint.redo
-        log.info("redo starts at %s", format_lsn(checkpoint.redo))
+        if self.clean_shutdown and not self.archive_recovery:
+            # only the shutdown checkpoint record itself is read again: nothing to redo
+            shut_down_at = datetime.datetime.fromtimestamp(checkpoint.time_s,
+                                                           datetime.timezone.utc)
+            log.info("database system was shut down at %s",
+                     shut_down_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
+        else:
+            log.info("redo starts at %s", format_lsn(checkpoint.redo))
         self._check_consistency()
         return checkpoint
 
@@ -269,9 +277,9 @@ class Startup:
         engine, checkpoint = self.engine, self.checkpoint
         if self.archive_recovery and not self.state.consistent:
             raise MirrordbError("WAL ends before consistent recovery point", sqlstate="XX000")
-        log.info("%s", self.end_reason)
         needed = self.archive_recovery or not self.clean_shutdown or self.records_replayed > 1
         if needed:
+            log.info("%s", self.end_reason)
             log.info("redo done at %s", format_lsn(self.last_record_start_lsn))
         if not self.state.consistent:
             self.state.consistent_at_lsn = self.next_lsn
