@@ -11,12 +11,26 @@ and stays in recovery (``engine.startup``: replay more with ``replay_available()
 ``startup.state``); no WAL is written and no background thread runs. pg_control changes go
 through ``update_control``.
 
+Table statistics and autovacuum: every ``Txn`` counts its inserts, updates and deletes per table
+and reports them to ``engine.table_stats`` (access/pgstat.py) when it ends.
+``engine.start_autovacuum()`` starts the "autovacuum launcher" thread (access/autovacuum.py),
+which vacuums tables whose dead row versions pass the autovacuum settings' limit; the server
+calls it once it serves clients (a bare ``Engine.open``, as tests use, runs no launcher, so
+explicit ``vacuum()`` calls see every dead version). ``close()`` and ``crash()`` stop it.
+
+VACUUM beside running sessions: vacuums run one at a time under ``_vacuum_lock``, which also
+keeps a table's files from being dropped (``drop_relation_files``) and its indexes from being
+built (``create_index``) while a vacuum works on them; an index built by a transaction that has
+not ended yet is vacuumed too (``_index_builds``). Why scans and unique checks stay correct
+while line pointers are freed and reused is written in access/vacuum.py.
+
 Relation names are unqualified; every user relation lives in schema ``public`` of the one database.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import os
 import threading
@@ -25,9 +39,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mirrordb.access import clog as cloglib
+from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
 from mirrordb.access.heapam import HeapAccess, Tid, TmResult
 from mirrordb.access.nbtree import BTree
+from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
                                       IndexInfo, Relation)
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
@@ -81,7 +97,13 @@ class Engine:
         self.next_oid = self.control.checkpoint.next_oid
         self._oid_logged_until = self.next_oid
         self._ddl_lock = threading.RLock()
-        self._vacuum_lock = threading.Lock()
+        self._vacuum_lock = threading.RLock()
+        # table OID -> indexes built by transactions that have not ended (vacuumed too)
+        self._index_builds: dict[int, list[BTree]] = {}
+        self.table_stats = TableStatistics()
+        self.table_stats.policy = self.autovacuum_policy
+        self.autovacuum: AutovacuumLauncher | None = None
+        self._autovacuum_policy_cache: tuple[object, AutovacuumPolicy] | None = None
         self.standby_mode = standby_mode
         self.startup: startup.Startup | None = None
         self.recovery: startup.RecoveryResult | None = None
@@ -156,6 +178,7 @@ class Engine:
     def close(self) -> None:
         """Clean shutdown: stop background threads, shutdown checkpoint, close files. In
         standby mode: write the replayed pages and leave pg_control "shut down in recovery"."""
+        self.stop_autovacuum()
         if self.startup is not None and self.startup.in_recovery:
             self.startup.shutdown()
             self._close_files()
@@ -168,6 +191,7 @@ class Engine:
     def crash(self) -> None:
         """Tests only: stop as if the process died (nothing flushed, no checkpoint): WAL
         inserted past ``wal.flush_lsn`` and dirty buffers are lost."""
+        self.stop_autovacuum()
         self.checkpointer.stop()
         self.wal.stop_background_flusher()
         self.wal.close(flush=False)
@@ -193,12 +217,15 @@ class Engine:
             return oid
 
     def drop_relation_files(self, relations: list[RelFileNode]) -> None:
-        self.env.changes.forget(relations)
-        for rnode in relations:
-            self.pool.drop_relation(rnode)
-            self.env.fsm.forget(rnode)
-            self.sequences.forget(rnode)
-            self.smgr.unlink(rnode)
+        """Remove the files (at commit of DROP/TRUNCATE, abort of CREATE); waits for a vacuum
+        working on them to finish."""
+        with self._vacuum_lock:
+            self.env.changes.forget(relations)
+            for rnode in relations:
+                self.pool.drop_relation(rnode)
+                self.env.fsm.forget(rnode)
+                self.sequences.forget(rnode)
+                self.smgr.unlink(rnode)
 
     def btree(self, index: Relation) -> BTree:
         return BTree(self.pool, self.wal, index.rnode, [c.type_oid for c in index.columns],
@@ -217,16 +244,91 @@ class Engine:
         """VACUUM one table, or every table (outside a transaction block, as in PostgreSQL)."""
         names = [table] if table else self.table_names()
         results = []
+        for name in names:
+            relation = self.relcache.lookup(name, None)
+            stats = None if relation is None else self._vacuum_table(relation, automatic=False)
+            if stats is None and table is not None:
+                raise UndefinedObject(f'relation "{name}" does not exist')
+            if stats is not None:
+                results.append(stats)
         with self._vacuum_lock:
-            for name in names:
-                relation = self.relcache.lookup(name, None)
-                if relation is None:
-                    raise UndefinedObject(f'relation "{name}" does not exist')
-                indexes = [self.btree(info.relation) for info in relation.indexes]
-                results.append(self.vacuum_runner.vacuum_relation(relation, indexes))
             for catalog in boot.CATALOGS if table is None else ():
                 results.append(self.vacuum_runner.vacuum_relation(catalog, []))
         return results
+
+    def _vacuum_table(self, relation: Relation, automatic: bool,
+                      stopping: threading.Event | None = None) -> VacuumStats | None:
+        """VACUUM one table and its indexes (None if its files are gone: dropped meanwhile)."""
+        with self._vacuum_lock:
+            if relation.kind != RELKIND_TABLE or not self.smgr.exists(relation.rnode):
+                return None
+            trees = [self.btree(info.relation) for info in relation.indexes]
+            trees += self._index_builds.get(relation.oid, [])
+            indexes = list({tree.rnode: tree for tree in trees
+                            if self.smgr.exists(tree.rnode)}.values())
+            stats = self.vacuum_runner.vacuum_relation(relation, indexes, stopping)
+        if not stats.interrupted:
+            self.table_stats.report_vacuum(relation.oid, stats.live, stats.recently_dead,
+                                           automatic, datetime.datetime.now(datetime.UTC))
+        return stats
+
+    def _begin_index_build(self, table_oid: int, tree: BTree) -> None:
+        """An index of ``table_oid`` was built by a running transaction (the caller holds
+        ``_vacuum_lock``): vacuums include it until that transaction ends."""
+        self._index_builds.setdefault(table_oid, []).append(tree)
+
+    def _end_index_builds(self, builds: list[tuple[int, BTree]]) -> None:
+        with self._vacuum_lock:
+            for table_oid, tree in builds:
+                trees = self._index_builds.get(table_oid, [])
+                if tree in trees:
+                    trees.remove(tree)
+                if not trees:
+                    self._index_builds.pop(table_oid, None)
+
+    # -- autovacuum (access/autovacuum.py) -------------------------------------------------------
+
+    def start_autovacuum(self) -> None:
+        """Start the autovacuum launcher thread (once; never on a standby)."""
+        if self.in_recovery() or (self.autovacuum is not None and self.autovacuum.running):
+            return
+        launcher = AutovacuumLauncher(self, self.table_stats)
+        self.autovacuum = launcher
+        self.table_stats.changed = launcher.wake
+        launcher.start()
+
+    def stop_autovacuum(self) -> None:
+        launcher = self.autovacuum
+        if launcher is not None:
+            self.table_stats.changed = lambda: None
+            launcher.stop()
+
+    def autovacuum_policy(self) -> AutovacuumPolicy:
+        """The autovacuum settings, read again when the settings object is replaced (reload)."""
+        settings = self.settings
+        cached = self._autovacuum_policy_cache
+        if cached is None or cached[0] is not settings:
+            cached = (settings, AutovacuumPolicy(
+                enabled=bool(settings.get("autovacuum")),
+                threshold=int(settings.get("autovacuum_vacuum_threshold")),  # type: ignore
+                scale_factor=float(settings.get("autovacuum_vacuum_scale_factor"))))  # type: ignore
+            self._autovacuum_policy_cache = cached
+        return cached[1]
+
+    def autovacuum_naptime_ms(self) -> int:
+        return int(self.settings.get("autovacuum_naptime"))  # type: ignore[call-overload]
+
+    def autovacuum_allowed(self) -> bool:
+        return not self.in_recovery()
+
+    def autovacuum_table(self, relid: int, stopping: threading.Event) -> bool:
+        """VACUUM the table with OID ``relid`` as autovacuum; False if it no longer exists."""
+        name = next((str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
+                     if values[0] == relid and values[4] == RELKIND_TABLE), None)
+        relation = self.relcache.lookup(name, None) if name is not None else None
+        if relation is None or relation.oid != relid:
+            return False
+        return self._vacuum_table(relation, automatic=True, stopping=stopping) is not None
 
     def table_names(self) -> list[str]:
         return sorted(str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
@@ -298,6 +400,8 @@ class Txn:
     def __init__(self, engine: Engine, transaction: Transaction) -> None:
         self.engine = engine
         self.transaction = transaction
+        self._counts: TransactionCounts | None = None   # made at the first counted change
+        self._index_builds: list[tuple[int, BTree]] = []  # (table OID, index) built here
 
     # -- transaction control --------------------------------------------------------------------
 
@@ -321,19 +425,45 @@ class Txn:
             self._after_end()
 
     def _after_end(self) -> None:
+        from mirrordb.access.xact import TransactionState
         if self.transaction.touched_catalogs:
             self.engine.relcache.invalidate()
+        if self._index_builds:
+            self.engine._end_index_builds(self._index_builds)
+            self._index_builds = []
+        counts, self._counts = self._counts, None
+        if counts is not None and not counts.empty:
+            if self.transaction.state == TransactionState.COMMITTED:
+                self.engine.table_stats.report_commit(counts)
+            else:
+                self.engine.table_stats.report_abort(counts)
+
+    def _table_counts(self) -> TransactionCounts:
+        counts = self._counts
+        if counts is None:
+            counts = self._counts = TransactionCounts()
+            for _ in self.transaction.subtransactions:
+                counts.savepoint()
+        return counts
 
     def savepoint(self, name: str) -> None:
         self.transaction.savepoint(name)
+        if self._counts is not None:
+            self._counts.savepoint()
 
     def release_savepoint(self, name: str) -> None:
         self.transaction.release_savepoint(name)
+        if self._counts is not None:
+            self._counts.release_to(len(self.transaction.subtransactions) + 1)
 
     def rollback_to_savepoint(self, name: str) -> None:
         self.transaction.rollback_to_savepoint(name)
         if self.transaction.touched_catalogs:
             self.engine.relcache.invalidate()
+        if self._counts is not None:
+            depth = len(self.transaction.subtransactions)   # the kept savepoint is new again
+            self.engine.table_stats.report_aborted(self._counts.rollback_to(depth))
+            self._counts.savepoint()
 
     def __enter__(self) -> Txn:
         return self
@@ -421,7 +551,10 @@ class Txn:
             index = self.relation(name)
             tree = self.engine.btree(index)
             tree.build_empty()
-            self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary), tree)
+            with self.engine._vacuum_lock:   # no vacuum between reading versions and indexing
+                self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary), tree)
+                self.engine._begin_index_build(relation.oid, tree)
+                self._index_builds.append((relation.oid, tree))
         return index
 
     def _build_index(self, table: Relation, info: IndexInfo, tree: BTree) -> None:
@@ -478,6 +611,8 @@ class Txn:
             self._delete_catalog_rows(boot.PG_SEQUENCE, lambda v: v[0] in oids)
             self.transaction.current_subtransaction.dropped_relations += [r.rnode for r in doomed]
             self.transaction.command_counter_increment()
+            if relation.kind == RELKIND_TABLE:
+                self._table_counts().count_drop(relation.oid)
 
     def truncate(self, name: str) -> None:
         """TRUNCATE: new, empty files for the table and its indexes, swapped in transactionally."""
@@ -491,6 +626,7 @@ class Txn:
             self.transaction.command_counter_increment()
             for info in self.relation(name).indexes:
                 self.engine.btree(info.relation).build_empty()
+            self._table_counts().count_truncate(relation.oid)
 
     def _delete_catalog_rows(self, catalog: Relation, match: object) -> None:
         self.transaction.touched_catalogs = True
@@ -511,6 +647,7 @@ class Txn:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         self._check_not_null(relation, values)
         tid = self.engine.heap.insert(relation, self.transaction, list(values))
+        self._table_counts().count_insert(relation.oid)
         self._insert_index_entries(relation, values, tid)
         return tid
 
@@ -544,7 +681,7 @@ class Txn:
             with engine.pool.lock:
                 wait_xid = 0
                 for other in tree.find_equal(key):
-                    verdict, xid = self._liveness(relation, other)
+                    verdict, xid = self._liveness(relation, info, key, other)
                     if verdict == "live":
                         columns = ", ".join(relation.columns[i].name for i in info.key_columns)
                         raise UniqueViolation(
@@ -561,11 +698,17 @@ class Txn:
             engine.xacts.wait_for(wait_xid, self.transaction.current_xid(),
                                   self.transaction.proc, self.transaction.check_for_interrupts)
 
-    def _liveness(self, relation: Relation, tid: Tid) -> tuple[str, int]:
-        """Whether the version at ``tid`` blocks a new equal key: live, dead, or wait for xid."""
+    def _liveness(self, relation: Relation, info: IndexInfo, key: tuple[object, ...],
+                  tid: Tid) -> tuple[str, int]:
+        """Whether the version at ``tid`` blocks a new equal key: live, dead, or wait for xid.
+        The caller holds the pool lock from the index lookup on, so VACUUM cannot have freed
+        ``tid`` in between; a version that no longer carries ``key`` is dead all the same."""
         from mirrordb.storage import tuple as tuplelib
         item = self.engine.heap._read_item(relation, tid)
         if item is None:
+            return "dead", 0
+        values = relation.codec.decode(*tuplelib.tuple_data(item))
+        if datum.sort_key([values[i] for i in info.key_columns]) != datum.sort_key(key):
             return "dead", 0
         header = tuplelib.read_header(item)
         xacts, own = self.engine.xacts, self.transaction.own.xids
@@ -590,12 +733,16 @@ class Txn:
         self._check_not_null(relation, values)
         result, new_tid = self.engine.heap.update(relation, self.transaction, tid, list(values))
         if result == TmResult.OK:
+            self._table_counts().count_update(relation.oid)
             self._insert_index_entries(relation, values, new_tid, old_values)
         return result, new_tid
 
     def delete(self, table: str | Relation, tid: Tid) -> TmResult:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
-        return self.engine.heap.delete(relation, self.transaction, tid)
+        result = self.engine.heap.delete(relation, self.transaction, tid)
+        if result == TmResult.OK:
+            self._table_counts().count_delete(relation.oid)
+        return result
 
     def lock_row(self, table: str | Relation, tid: Tid, exclusive: bool = True) -> TmResult:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)

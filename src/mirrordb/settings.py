@@ -142,6 +142,7 @@ _WHEN_TO_LOG = "Reporting and Logging / When to Log"
 _PLANNER = "Query Tuning / Planner Method Configuration"
 _COMPATIBILITY = "Version and Platform Compatibility / Previous PostgreSQL Versions"
 _LOCKS = "Lock Management"
+_AUTOVACUUM = "Autovacuum"
 _DEVELOPER = "Developer Options"
 
 _REPORT = GucFlag.REPORT
@@ -212,6 +213,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("checkpoint_completion_target", "0.9", "real",
             "Fraction of the checkpoint interval to spread a checkpoint over.",
             context="sighup", category=_CHECKPOINTS, min_value=0, max_value=1),
+    # -- autovacuum (access/autovacuum.py)
+    Setting("autovacuum", "on", "bool", "Start the autovacuum launcher, which vacuums tables "
+            "with many dead row versions.", context="sighup", category=_AUTOVACUUM),
+    Setting("autovacuum_naptime", "1min", "time", "Time between the autovacuum launcher's "
+            "checks of every table.", unit_ms=SECOND_MS, context="sighup",
+            category=_AUTOVACUUM, min_value=1, max_value=2147483),
+    Setting("autovacuum_vacuum_threshold", "50", "int", "Dead row versions a table needs "
+            "before it is vacuumed, besides the scale factor's share.", context="sighup",
+            category=_AUTOVACUUM, min_value=0, max_value=PG_INT_MAX),
+    Setting("autovacuum_vacuum_scale_factor", "0.2", "real", "Fraction of a table's live "
+            "rows added to the threshold.", context="sighup", category=_AUTOVACUUM,
+            min_value=0, max_value=100),
     Setting("archive_mode", "off", "enum", "Archive completed WAL segments.",
             choices=("always", "on", "off"), context="postmaster", category=_ARCHIVING,
             aliases=_BOOL_ALIASES),

@@ -14,10 +14,28 @@ Order of work for one table (what survives a crash at each step is safe):
 A crash after 3 and before 4 leaves dead heap versions without index entries: harmless, the next
 VACUUM frees them. The reverse order could let a reused line pointer be reached through a stale
 index entry, which is why indexes always go first.
+
+Running beside live sessions (the engine serializes vacuums and keeps the table's files, and
+every index of it, from being dropped or built while one runs: ``Engine.vacuum``):
+
+* An index scan copies a leaf's TIDs, releases the lock, then fetches each heap version. Between
+  the two, step 3 may remove the entry and step 4 free the line pointer, and an insert may reuse
+  it for an unrelated row. That row is never visible to the scan's snapshot: its inserter began
+  after the entry was read, so after the snapshot was taken (PostgreSQL relies on the same
+  argument to drop leaf pins early). Scans also re-check their conditions on the row.
+* A unique check (``Txn._insert_unique``) looks up the key and reads the versions it finds under
+  one hold of the pool lock, so no vacuum step can fall between; it also re-checks the key of
+  the version it reads.
+* A ctid chain (READ COMMITTED's re-check after a concurrent update) starts at a version the
+  statement's snapshot sees; every newer version of that row was deleted, if at all, by a
+  transaction that is not older than the snapshot, so none of them is past the horizon.
+* ``stopping`` (the autovacuum launcher's shutdown) is checked between heap pages and between
+  indexes; stopping after step 3 began leaves the state of a crash between 3 and 4.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,6 +63,14 @@ class VacuumStats:
     oldest_xmin: int = 0
     latest_removed_xid: int = 0
     pages_pruned: list[int] = field(default_factory=list)
+    inserting: int = 0             # kept: their inserter is still running
+    interrupted: bool = False      # stopped early; nothing was pruned
+
+    @property
+    def live(self) -> int:
+        """Versions kept that are neither recently dead nor still being inserted (n_live_tup
+        after this vacuum, counted as PostgreSQL's VACUUM counts it)."""
+        return self.remaining - self.recently_dead - self.inserting
 
 
 class Vacuum:
@@ -63,11 +89,14 @@ class Vacuum:
         return XACT_ABORTED
 
     def _classify(self, xmin: int, xmax: int, horizon: int) -> tuple[str, int]:
-        """('dead' | 'recently_dead' | 'live', xid for the conflict horizon or 0)."""
+        """('dead' | 'recently_dead' | 'inserting' | 'live', xid for the conflict horizon
+        or 0)."""
         fate_xmin = self._fate(xmin)
         if fate_xmin == XACT_ABORTED:
             return "dead", 0
-        if fate_xmin == XACT_IN_PROGRESS or not xmax:
+        if fate_xmin == XACT_IN_PROGRESS:
+            return "inserting", 0
+        if not xmax:
             return "live", 0
         fate_xmax = self._fate(xmax)
         if fate_xmax != XACT_COMMITTED:
@@ -76,13 +105,17 @@ class Vacuum:
             return "dead", xmax
         return "recently_dead", 0
 
-    def vacuum_relation(self, rel: Relation, indexes: list[BTree]) -> VacuumStats:
+    def vacuum_relation(self, rel: Relation, indexes: list[BTree],
+                        stopping: threading.Event | None = None) -> VacuumStats:
         horizon = self.env.xacts.oldest_xmin()
         stats = VacuumStats(relation=rel.name, oldest_xmin=horizon)
         dead_by_page: dict[int, list[int]] = {}
         pool = self.env.pool
         blkno = 0
         while True:
+            if stopping is not None and stopping.is_set():
+                stats.interrupted = True
+                return stats
             with pool.lock:
                 if blkno >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
                     break
@@ -96,6 +129,9 @@ class Vacuum:
         dead = {(b, o) for b, offs in dead_by_page.items() for o in offs}
         if dead:
             for index in indexes:
+                if stopping is not None and stopping.is_set():
+                    stats.interrupted = True
+                    return stats
                 stats.index_entries_removed += index.bulk_delete(lambda tid: tid in dead)
             for page_blkno, offnums in sorted(dead_by_page.items()):
                 self.heap.prune(rel, page_blkno, sorted(offnums), stats.latest_removed_xid)
@@ -120,4 +156,5 @@ class Vacuum:
                 stats.recently_dead += 1
                 stats.remaining += 1
             else:
+                stats.inserting += verdict == "inserting"
                 stats.remaining += 1

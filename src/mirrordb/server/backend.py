@@ -372,6 +372,9 @@ class Backend:
         self.session = Session(self.server.engine, self.user, self.database, settings,
                                self.server, self.info, self.interrupts.check_for_interrupts)
         self.session.process_id = self.pid
+        start_autovacuum = getattr(self.server.engine, "start_autovacuum", None)
+        if start_autovacuum is not None:   # the launcher runs once the server serves sessions
+            start_autovacuum()
         self.connection.send(m.AuthenticationOk())
         for name, value in settings.startup_reports():
             self.connection.send(m.ParameterStatus(name, value))

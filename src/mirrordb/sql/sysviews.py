@@ -9,7 +9,8 @@ that these relations also appear in pg_class and pg_attribute and resolve as reg
 A view is a ``SystemView``: PostgreSQL's column names and types, and a function producing the
 rows when the plan runs. Rows come from the statement's ``CatalogSnapshot`` (the catalog heap
 relations read with the statement's snapshot), from the type system (pg_type), from the server
-(pg_stat_activity, pg_stat_database) or the session's settings (pg_settings); each view's rows
+(pg_stat_activity, pg_stat_database), the engine's table statistics (pg_stat_user_tables,
+pg_stat_all_tables) or the session's settings (pg_settings); each view's rows
 are computed once per statement execution and kept in the snapshot, since nested loops and
 correlated subqueries rescan them.
 
@@ -202,6 +203,13 @@ checksum_failures:INT8 checksum_last_failure:TIMESTAMPTZ blk_read_time:FLOAT8
 blk_write_time:FLOAT8 session_time:FLOAT8 active_time:FLOAT8 idle_in_transaction_time:FLOAT8
 sessions:INT8 sessions_abandoned:INT8 sessions_fatal:INT8 sessions_killed:INT8
 stats_reset:TIMESTAMPTZ""")
+PG_STAT_TABLES_COLUMNS = _spec("""
+relid:OID schemaname:NAME relname:NAME seq_scan:INT8 seq_tup_read:INT8 idx_scan:INT8
+idx_tup_fetch:INT8 n_tup_ins:INT8 n_tup_upd:INT8 n_tup_del:INT8 n_tup_hot_upd:INT8
+n_live_tup:INT8 n_dead_tup:INT8 n_mod_since_analyze:INT8 n_ins_since_vacuum:INT8
+last_vacuum:TIMESTAMPTZ last_autovacuum:TIMESTAMPTZ last_analyze:TIMESTAMPTZ
+last_autoanalyze:TIMESTAMPTZ vacuum_count:INT8 autovacuum_count:INT8 analyze_count:INT8
+autoanalyze_count:INT8""")
 INFORMATION_SCHEMA_TABLES_COLUMNS = _spec("""
 table_catalog:SQL_IDENTIFIER table_schema:SQL_IDENTIFIER table_name:SQL_IDENTIFIER
 table_type:CHARACTER_DATA self_referencing_column_name:SQL_IDENTIFIER
@@ -558,6 +566,36 @@ def _pg_stat_database(ctx: ExecContext) -> list[Row]:
     return rows
 
 
+_SYSTEM_SCHEMAS = (PG_CATALOG, INFORMATION_SCHEMA, "pg_toast")
+
+
+def _pg_stat_tables(user_only: bool) -> Producer:
+    """pg_stat_all_tables / pg_stat_user_tables: the engine's table statistics
+    (access/pgstat.py) for every table the statement's catalog snapshot shows. Scan counters
+    and ANALYZE columns are zero or NULL: mirrordb keeps no such counts."""
+    def produce(ctx: ExecContext) -> list[Row]:
+        snapshot = _snapshot(ctx)
+        statistics = getattr(ctx.session.engine, "table_stats", None)
+        rows = []
+        for entry in _relations_of_kind(snapshot, RELKIND_TABLE):
+            schema = snapshot.namespace_name(entry.namespace_oid)
+            if user_only and schema in _SYSTEM_SCHEMAS:
+                continue
+            stats = statistics.entry(entry.oid) if statistics is not None else None
+            rows.append(_pg_stat_table_row(entry.oid, schema, entry.name, stats))
+        return rows
+    return produce
+
+
+def _pg_stat_table_row(relid: int, schema: str, name: str, stats: Any) -> Row:
+    if stats is None:
+        return (relid, schema, name) + (0,) * 12 + (None,) * 4 + (0,) * 4
+    return (relid, schema, name, 0, 0, 0, 0, stats.n_tup_ins, stats.n_tup_upd, stats.n_tup_del,
+            0, stats.n_live_tup, stats.n_dead_tup, 0, stats.n_ins_since_vacuum,
+            stats.last_vacuum, stats.last_autovacuum, None, None, stats.vacuum_count,
+            stats.autovacuum_count, 0, 0)
+
+
 # -- information_schema ----------------------------------------------------------------------------
 
 
@@ -721,6 +759,10 @@ _VIEW_LIST = [
           _pg_stat_activity),
     _view(PG_CATALOG, "pg_stat_database", 12266, "v", PG_STAT_DATABASE_COLUMNS,
           _pg_stat_database),
+    _view(PG_CATALOG, "pg_stat_all_tables", 12142, "v", PG_STAT_TABLES_COLUMNS,
+          _pg_stat_tables(user_only=False)),
+    _view(PG_CATALOG, "pg_stat_user_tables", 12161, "v", PG_STAT_TABLES_COLUMNS,
+          _pg_stat_tables(user_only=True)),
     _view(INFORMATION_SCHEMA, "tables", 13425, "v", INFORMATION_SCHEMA_TABLES_COLUMNS,
           _information_schema_tables),
     _view(INFORMATION_SCHEMA, "columns", 13295, "v", INFORMATION_SCHEMA_COLUMNS_COLUMNS,
