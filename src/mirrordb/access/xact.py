@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING
 
 from mirrordb.access.clog import (FIRST_NORMAL_XID, XACT_ABORTED, XACT_COMMITTED, CommitLog)
 from mirrordb.access.snapshot import OwnChanges, Snapshot
-from mirrordb.common.errors import (DeadlockDetected, InvalidTransactionState, MirrordbError,
-                                    ReadOnlyTransaction, invariant)
+from mirrordb.common.errors import (DeadlockDetected, InvalidTransactionState,
+                                    InvariantViolation, MirrordbError, ReadOnlyTransaction,
+                                    invariant)
 from mirrordb.storage.relfilenode import RelFileNode
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import RM_XACT_ID
@@ -422,12 +423,24 @@ class Transaction:
             self._sync_created_relations()
             end_lsn = self._write_commit_record(xids[1:], self.top.dropped_relations)
             if self.manager.wal is not None and self.manager.synchronous_commit:
-                self.manager.wal.flush(end_lsn)
+                self._flush_commit_record(end_lsn)
         self.manager.finish(self.proc, xids, XACT_COMMITTED)
         self.state = TransactionState.COMMITTED
         self.manager.unregister(self.proc)
         self._drop_files(self.top.dropped_relations)
         return end_lsn
+
+    def _flush_commit_record(self, end_lsn: int) -> None:
+        """Make the commit record durable. Once it is in the WAL buffers the transaction can no
+        longer be aborted (a later flush would write the commit anyway, after the abort), so a
+        failure here stops the server, as PostgreSQL PANICs; crash recovery then decides from
+        what reached the disk. The client is never told COMMIT."""
+        try:
+            self.manager.wal.flush(end_lsn)
+        except BaseException as error:
+            raise InvariantViolation(
+                f"could not flush the commit record of transaction {self.top.xid}: {error}; "
+                "the server must stop") from error
 
     def abort(self) -> None:
         if self.state in (TransactionState.COMMITTED, TransactionState.ABORTED):
@@ -436,7 +449,12 @@ class Transaction:
             r for s in self.subtransactions for r in s.created_relations]
         xids = self.all_xids()
         if xids:
-            self._write_abort_record(xids[0], xids[1:], created)
+            try:
+                self._write_abort_record(xids[0], xids[1:], created)
+            except BaseException as error:   # PostgreSQL's abort is a critical section too
+                raise InvariantViolation(
+                    f"could not write the abort record of transaction {xids[0]}: {error}; "
+                    "the server must stop") from error
         self.manager.finish(self.proc, xids, XACT_ABORTED)
         self.state = TransactionState.ABORTED
         self.subtransactions.clear()

@@ -29,7 +29,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mirrordb.common.errors import MirrordbError, ProtocolViolation
+from mirrordb.common.errors import InvariantViolation, MirrordbError, ProtocolViolation
 from mirrordb.protocol import messages as m
 from mirrordb.protocol.server import ServerConnection
 from mirrordb.sql import types as T
@@ -464,8 +464,8 @@ class Backend:
                 raise
             self._statement_failed(error, extended)
             return False
-        except (ClientGone, Fatal):
-            raise
+        except (ClientGone, Fatal, InvariantViolation):
+            raise    # a broken invariant stops the whole server (the postmaster's PANIC path)
         except RecursionError:
             self._statement_failed(MirrordbError("stack depth limit exceeded",
                                                  sqlstate="54001"), extended)
