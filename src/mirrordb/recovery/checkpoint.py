@@ -81,7 +81,8 @@ class Checkpointer:
             return True
         max_wal = int(settings.get("max_wal_size"))  # type: ignore[arg-type]
         distance = self.engine.wal.insert_lsn - self.engine.control.checkpoint.redo
-        return distance >= max_wal / 2.9
+        target = float(settings.get("checkpoint_completion_target"))  # type: ignore[arg-type]
+        return distance >= max_wal / (1.0 + target)    # PostgreSQL's CheckPointSegments
 
     def _run(self) -> None:
         while True:
