@@ -183,3 +183,13 @@ def test_regclass_and_serial_default(session):
     assert rows(session, "select %d::regclass::text" % oid) == [("r",)]
     assert rows(session, "select nextval('r_id_seq'::regclass)") == [(1,)]
     assert error(session, "select 'nope'::regclass").sqlstate == "42P01"
+
+
+def test_with_queries(session):
+    run(session, "create table w (id int, g text)")
+    run(session, "insert into w values (1, 'a'), (2, 'a'), (3, 'b')")
+    assert rows(session, "with c as (select g, count(*) as n from w group by g), "
+                         "big(name) as (select g from c where n > 1) "
+                         "select name from big") == [("a",)]
+    assert rows(session, "with t as (select 5 as v) select v + 1 from t") == [(6,)]
+    assert error(session, "with recursive r as (select 1) select * from r").sqlstate == "0A000"

@@ -89,6 +89,7 @@ class PlanBuilder:
         self.parent = parent
         self.parent_scope = parent_scope
         self.correlated = False
+        self.ctes: dict[str, Node] = {}     # WITH queries defined at this level
 
     # -- parameters and types -------------------------------------------------------------------
 
@@ -154,14 +155,15 @@ class PlanBuilder:
 
     def plan_query(self, node: Node) -> QueryPlan:
         """Plan a SelectStmt node's fields (or a VALUES list)."""
+        with_clause = node.get("withClause")
+        if with_clause:
+            self._define_ctes(with_clause)
         op = node.get("op", "SETOP_NONE")
         if op != "SETOP_NONE":
             return self._plan_set_operation(node, op)
         if node.get("valuesLists"):
             plan = self._plan_values(node["valuesLists"])
             return self._finish_simple(node, plan)
-        if node.get("withClause"):
-            raise feature_not_supported("WITH queries")
         if node.get("windowClause") or contains_node(node.get("targetList"), "WindowDef"):
             raise feature_not_supported("window functions")
         return self._plan_select(node)
@@ -306,8 +308,47 @@ class PlanBuilder:
             return self._plan_join_expr(fields, scope_parent)
         raise feature_not_supported(f"FROM item {kind}")
 
+    def _define_ctes(self, with_clause: Node) -> None:
+        if with_clause.get("recursive"):
+            raise feature_not_supported("WITH RECURSIVE")
+        for cte_node in with_clause["ctes"]:
+            cte = cte_node["CommonTableExpr"]
+            if "SelectStmt" not in cte["ctequery"]:
+                raise feature_not_supported("data-modifying statements in WITH")
+            if cte["ctename"] in self.ctes:
+                raise error_at(f'WITH query name "{cte["ctename"]}" specified more than once',
+                               "42712", cte.get("location", -1))
+            self.ctes[cte["ctename"]] = cte
+
+    def _find_cte(self, name: str) -> tuple[Node, PlanBuilder] | None:
+        builder: PlanBuilder | None = self
+        while builder is not None:
+            if name in builder.ctes:
+                return builder.ctes[name], builder
+            builder = builder.parent
+        return None
+
+    def _plan_cte(self, fields: Node, cte: Node, definer: PlanBuilder,
+                  scope_parent: Scope | None) -> _FromItem:
+        """A reference to a WITH query: planned where it was defined, as a subquery (PostgreSQL
+        inlines a non-recursive WITH query the same way unless told to materialize it)."""
+        child = definer.child(None)
+        plan = child.plan_query(cte["ctequery"]["SelectStmt"])
+        name = fields["relname"]
+        alias = fields.get("alias", {}).get("aliasname", name)
+        names = strings(cte.get("aliascolnames"))
+        names = names + [c.name for c in plan.columns][len(names):]
+        names = _alias_columns(fields.get("alias", {}), names)
+        scope = Scope(parent=scope_parent)
+        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod) for n, c in zip(names, plan.columns)])
+        return _FromItem(plan.node, scope, alias=alias)
+
     def _plan_range_var(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
         name = fields["relname"]
+        if not fields.get("schemaname"):
+            found = self._find_cte(name)
+            if found is not None:
+                return self._plan_cte(fields, found[0], found[1], scope_parent)
         alias = fields.get("alias", {}).get("aliasname", name)
         view = self.session.system_view(name, fields.get("schemaname"))
         scope = Scope(parent=scope_parent)
