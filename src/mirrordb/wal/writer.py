@@ -59,7 +59,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Self
 
@@ -188,6 +188,8 @@ class WalWriter:
         self._flush_lsn = 0
         self._flusher: threading.Thread | None = None
         self._flusher_stop = threading.Event()
+        # flush listeners (walsenders): called with the new flush_lsn after every flush
+        self._flush_listeners: tuple[Callable[[int], None], ...] = ()
 
     # -- positions ----------------------------------------------------------------------------------
 
@@ -521,6 +523,7 @@ class WalWriter:
                 return
             written_lsn = self._write(full=True, sync=True)
             self._flush_lsn = max(self._flush_lsn, written_lsn)
+        self._notify_flush_listeners()
 
     def _write(self, *, full: bool, sync: bool) -> int:
         """Write buffered pages (all of them, or only completed ones) and optionally fdatasync;
@@ -654,6 +657,25 @@ class WalWriter:
         invariant(self._started, "WalWriter used before start_at()")
         if self._broken is not None:
             raise IoError(f"WAL writer stopped: {self._broken}")
+
+    # -- flush notification (walsenders wait on it) -------------------------------------------------
+
+    def add_flush_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(flush_lsn)`` after every flush that may have moved ``flush_lsn``.
+        Listeners run on the flushing thread (a committing backend): they must only wake
+        someone (set an event, write a byte to a non-blocking socket) and never raise."""
+        with self._insert_lock:
+            self._flush_listeners = (*self._flush_listeners, listener)
+
+    def remove_flush_listener(self, listener: Callable[[int], None]) -> None:
+        with self._insert_lock:
+            self._flush_listeners = tuple(item for item in self._flush_listeners
+                                          if item is not listener)
+
+    def _notify_flush_listeners(self) -> None:
+        flush_lsn = self._flush_lsn
+        for listener in self._flush_listeners:
+            listener(flush_lsn)
 
     # -- background flusher -------------------------------------------------------------------------
 
