@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("right")
     compare.add_argument("-q", "--quiet", action="store_true", help="print differences only")
     ctl.register(commands)
+    from mirrordb.cli import basebackup
+    basebackup.register(commands)
     return parser
 
 
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Success. Database cluster {args.pgdata} created "
                   f"(system identifier {system_identifier}).")
             return 0
+        if args.command == "basebackup":
+            from mirrordb.cli import basebackup
+            return basebackup.run(args)
         if args.command == "compare":
             from mirrordb.cli.compare import run
             return run(args.left, args.right, verbose=not args.quiet)
