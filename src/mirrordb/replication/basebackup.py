@@ -528,7 +528,7 @@ def run_base_backup(walsender: BackupSender, options: dict[str, object]) -> None
     label = backup_label_text(
         start_lsn=start.start_lsn, checkpoint_lsn=start.checkpoint_lsn, timeline=start.timeline,
         segment_size=engine.wal.segment_size, label=parsed.label,  # type: ignore[attr-defined]
-        start_time_s=start.start_time_s, from_standby=bool(engine.in_recovery))  # type: ignore
+        start_time_s=start.start_time_s, from_standby=engine.in_recovery())  # type: ignore
     stream.content(BACKUP_LABEL_FILE, label.encode(), time.time())
     if parsed.tablespace_map:
         stream.content(TABLESPACE_MAP_FILE, b"", time.time())
