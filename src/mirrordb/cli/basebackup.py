@@ -248,7 +248,17 @@ def _text_row(row: DataRow) -> tuple[str | None, ...]:
 
 def _tar_number(field_bytes: bytes) -> int:
     text = field_bytes.split(b"\0", 1)[0].strip()
-    return int(text, 8) if text else 0
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise BackupFailed(f"invalid tar number {text!r} in a member header") from None
+
+
+def _tar_text(field_bytes: bytes) -> str:
+    try:
+        return field_bytes.split(b"\0", 1)[0].decode()
+    except UnicodeDecodeError:
+        raise BackupFailed("tar member name is not valid UTF-8") from None
 
 
 @dataclass
@@ -296,7 +306,7 @@ class TarExtractor:
         if header == bytes(TAR_BLOCK_SIZE) or self._ended:
             self._ended = True
             return
-        name = header[0:100].split(b"\0", 1)[0].decode()
+        name = _tar_text(header[0:100])
         mode = _tar_number(header[100:108])
         size = _tar_number(header[124:136])
         typeflag = header[156:157]
@@ -304,7 +314,7 @@ class TarExtractor:
         if typeflag == b"5":
             os.makedirs(path, mode=mode or 0o700, exist_ok=True)
         elif typeflag == b"2":
-            linkname = header[157:257].split(b"\0", 1)[0].decode()
+            linkname = _tar_text(header[157:257])
             os.symlink(linkname, path)
         else:
             self._handle = open(path, "wb")  # noqa: SIM115 (closed in _close_member)
@@ -363,7 +373,8 @@ class BackupStreamReceiver:
         if self._in_manifest:
             raise BackupFailed("archives must precede manifest")
         parts = payload.split(b"\0")
-        name, location = parts[0].decode(), parts[1].decode() if len(parts) > 1 else ""
+        name = _tar_text(parts[0])
+        location = _tar_text(parts[1]) if len(parts) > 1 else ""
         if not name or name.startswith(".") or "/" in name or "\\" in name:
             raise BackupFailed(f'invalid archive name: "{name}"')
         if location:
