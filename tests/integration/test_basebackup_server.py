@@ -20,7 +20,6 @@ from mirrordb.protocol.messages import (CommandComplete, CopyData, CopyDone, Cop
                                         DataRow, NoticeResponse, RowDescription)
 from mirrordb.replication.basebackup import (parse_backup_label, parse_options, run_base_backup,
                                              tar_header)
-from mirrordb.wal.reader import SegmentFileSource, WalReader  # noqa: F401 (import check)
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
