@@ -11,7 +11,10 @@ start there. Steps (an online checkpoint):
 3. Insert the checkpoint record (redo point, next xid and oid, oldest running xid) and flush it.
 4. Rewrite ``pg_control`` atomically to point at it (and clear minRecoveryPoint: crash recovery
    from a primary's checkpoint always replays to the end of WAL); only then may old WAL segments
-   be recycled.
+   be recycled: those before the REDO point, ``wal_keep_size`` and every replication slot's
+   ``restart_lsn`` (capped by ``max_slot_wal_keep_size``: a slot further behind is invalidated
+   first, PostgreSQL's KeepLogSeg and InvalidateObsoleteReplicationSlots). Dirty slots are
+   written in step 2 (PostgreSQL's CheckPointReplicationSlots).
 
 A crash anywhere before step 4 leaves the previous checkpoint in charge: nothing is lost. A
 shutdown checkpoint runs with no concurrent activity, so its REDO point is the record itself.
@@ -37,6 +40,7 @@ from mirrordb.wal.rmgr import (RM_STANDBY_ID, RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
+    from mirrordb.replication.slots import SlotManager
 
 log = logging.getLogger("mirrordb.checkpointer")
 
@@ -119,6 +123,8 @@ class Checkpointer:
             engine.clog.flush()
             engine.pool.flush_all()
             engine.smgr.sync_all()
+            slots = slot_manager(engine)
+            slots.checkpoint()
             timeline = engine.control.checkpoint.this_timeline
             checkpoint = CheckPoint(
                 redo=redo, this_timeline=timeline, prev_timeline=timeline,
@@ -137,18 +143,33 @@ class Checkpointer:
                      else DBState.DB_IN_PRODUCTION)
             engine.update_control(state=state, checkpoint_lsn=start_lsn, checkpoint=checkpoint,
                                   min_recovery_point=INVALID_LSN, min_recovery_point_tli=0)
-            removed = wal.remove_old_segments(self._keep_from(redo))
+            removed = wal.remove_old_segments(self._keep_from(redo, end_lsn, slots))
             self.last_checkpoint_time = time.monotonic()
             self.checkpoints_done += 1
             log.debug("checkpoint complete at %s (redo %s, %d segments removed)",
                       format_lsn(start_lsn), format_lsn(redo), removed)
             return start_lsn
 
-    def _keep_from(self, redo: int) -> int:
-        """The oldest WAL position still needed: the REDO point, less ``wal_keep_size``
-        (replication slots will hold it back further in a later issue)."""
-        keep_bytes = int(self.engine.settings.get("wal_keep_size"))  # type: ignore[arg-type]
-        return max(min(redo, self.engine.wal.insert_lsn - keep_bytes), 0)
+    def _keep_from(self, redo: int, checkpoint_end_lsn: int, slots: SlotManager) -> int:
+        """The oldest WAL position still needed: the REDO point's segment, or older for
+        ``wal_keep_size`` and the replication slots (capped by ``max_slot_wal_keep_size``;
+        slots behind the cap are invalidated, then no longer count)."""
+        from mirrordb.replication.slots import keep_log_segment
+        settings = self.engine.settings
+        segment_size = self.engine.wal.segment_size
+        slot_cap_bytes = int(settings.get("max_slot_wal_keep_size"))  # type: ignore[arg-type]
+        keep_bytes = int(settings.get("wal_keep_size"))  # type: ignore[arg-type]
+
+        def oldest_kept_segment() -> int:
+            demand = keep_log_segment(checkpoint_end_lsn, slots.required_lsn(), segment_size,
+                                      slot_cap_bytes, keep_bytes)
+            segment = redo // segment_size
+            return segment if demand is None else min(segment, demand)
+
+        segment = oldest_kept_segment()
+        if slots.invalidate_obsolete(segment * segment_size):
+            segment = oldest_kept_segment()
+        return segment * segment_size
 
     def _log_running_xacts(self, tops: list[int], subs: list[int]) -> None:
         engine = self.engine
@@ -158,3 +179,19 @@ class Checkpointer:
             latest_completed_xid=engine.xacts.latest_completed_xid)
         engine.wal.insert(RM_STANDBY_ID, XLOG_RUNNING_XACTS, running.encode())
 
+
+def slot_manager(engine: Engine) -> SlotManager:
+    """The engine's replication slots: the server attaches its ``SlotManager`` as
+    ``engine.slots``; an engine opened without one (crash recovery's checkpoint before the
+    postmaster attaches it, tools, tests) reads pg_replslot itself, so no checkpoint ever
+    removes WAL a slot still needs."""
+    slots: SlotManager | None = getattr(engine, "slots", None)
+    if slots is None:
+        from mirrordb.replication.slots import SlotManager
+        slots = SlotManager(engine.datadir,
+                            int(engine.settings.get("max_replication_slots")))  # type: ignore
+        slots.load(wal_level=str(engine.settings.get("wal_level")))
+        engine.slots = slots  # type: ignore[attr-defined]
+    if slots.required_xmin not in engine.xacts.horizon_hooks:   # VACUUM keeps the slots' xmin
+        engine.xacts.horizon_hooks.append(slots.required_xmin)
+    return slots

@@ -466,6 +466,7 @@ class SlotManager:
     def required_lsn(self) -> int:
         """The oldest restart_lsn of a valid slot (0: no slot holds WAL back)."""
         with self._lock:
+            self._reap_dead_owners()
             held = [s.restart_lsn for s in self._slots.values()
                     if s.restart_lsn != INVALID_LSN and not s.invalidated]
             return min(held) if held else INVALID_LSN
@@ -473,6 +474,7 @@ class SlotManager:
     def required_xmin(self) -> int:
         """The oldest xmin a slot holds (0: none), for VACUUM's horizon."""
         with self._lock:
+            self._reap_dead_owners()
             held = [s.xmin for s in self._slots.values() if s.xmin]
             return min(held) if held else 0
 

@@ -70,6 +70,7 @@ from mirrordb.settings import SERVER_VERSION, Settings
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
+    from mirrordb.replication.slots import SlotManager
 
 log = logging.getLogger("mirrordb.postmaster")
 
@@ -172,6 +173,7 @@ class Server:
         self.overrides = dict(overrides or {})
         self.settings = Settings()
         self.engine: Engine | None = None
+        self.slots: SlotManager | None = None   # replication slots, once the engine is open
         self.start_time = time.time()
         self.state = PostmasterState.STARTING
         self.exit_code = 0
@@ -402,9 +404,36 @@ class Server:
 
     def _open_engine(self) -> None:
         from mirrordb.engine import Engine
+        slots = self._load_slots()
         self.engine = Engine.open(self.datadir, self.overrides)
         self.settings.set_internal("wal_segment_size", str(self.engine.control.xlog_seg_size))
         self.engine.settings = self.settings
+        self._attach_slots(self.engine, slots)
+
+    # -- replication slots (replication/slots.py) -------------------------------------------------
+
+    def _load_slots(self) -> SlotManager:
+        """pg_replslot, read before recovery (PostgreSQL's StartupReplicationSlots): a damaged
+        slot file stops the start-up here."""
+        from mirrordb.replication.slots import SlotManager
+        slots = SlotManager(self.datadir, self.settings.get_int("max_replication_slots"))
+        slots.load(wal_level=self.settings.get_str("wal_level"))
+        return slots
+
+    def _attach_slots(self, engine: Engine, loaded: SlotManager) -> None:
+        """``server.slots`` is ``engine.slots`` (the one recovery's checkpoint may already have
+        attached, else ``loaded``); slots reserve WAL from the last REDO point, and a slot held
+        by a session that is gone is released."""
+        from mirrordb.recovery.checkpoint import slot_manager
+        if getattr(engine, "slots", None) is None:
+            engine.slots = loaded  # type: ignore[attr-defined]
+        self.slots = slot_manager(engine)
+        self.slots.current_redo_lsn = lambda: engine.control.checkpoint.redo
+        self.slots.is_process_alive = self._is_registered_backend
+
+    def _is_registered_backend(self, pid: int) -> bool:
+        # No lock: the slot manager calls this under its own lock, and one dict lookup is atomic.
+        return pid in self._backends
 
     # -- listening sockets ------------------------------------------------------------------------
 
