@@ -803,3 +803,38 @@ def lookup(session: Any, name: str, schema: str | None) -> View | None:
 
 
 __all__ = ["VIEWS", "SystemView", "lookup", "virtual_relations"]
+
+
+# -- pg_stat_replication (rows from replication/walsender.py) ----------------------------------------
+
+PG_LSN, INTERVAL = T.PG_LSN_OID, T.INTERVAL_OID
+PG_STAT_REPLICATION_COLUMNS = _spec("""
+    pid:INT4 usesysid:OID usename:NAME application_name:TEXT client_addr:INET
+    client_hostname:TEXT client_port:INT4 backend_start:TIMESTAMPTZ backend_xmin:XID state:TEXT
+    sent_lsn:PG_LSN write_lsn:PG_LSN flush_lsn:PG_LSN replay_lsn:PG_LSN write_lag:INTERVAL
+    flush_lag:INTERVAL replay_lag:INTERVAL sync_priority:INT4 sync_state:TEXT
+    reply_time:TIMESTAMPTZ""")
+
+
+def _pg_stat_replication(ctx: ExecContext) -> list[Row]:
+    from mirrordb.replication.walsender import pg_stat_replication_rows
+    from mirrordb.storage.datum import Interval
+    server = ctx.session.server
+    if server is None:
+        return []
+    snapshot = _snapshot(ctx)
+    rows = []
+    for row in pg_stat_replication_rows(server, lambda user: snapshot.role_oid(user)
+                                        if user else None):
+        values = list(row)
+        for index in (14, 15, 16):   # write_lag, flush_lag, replay_lag: timedelta -> interval
+            lag = values[index]
+            if lag is not None:
+                values[index] = Interval(0, 0, round(lag.total_seconds() * 1_000_000))
+        rows.append(tuple(values))
+    return rows
+
+
+_VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_replication", 12248, "v",
+                        PG_STAT_REPLICATION_COLUMNS, _pg_stat_replication))
+VIEWS[(PG_CATALOG, "pg_stat_replication")] = _VIEW_LIST[-1]
