@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import catalog_functions
+from mirrordb.sql import catalog_functions, replication_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
                                       coerce, error_at)
@@ -264,6 +264,8 @@ SPECIAL: dict[str, Callable[..., Expr]] = {
 # Catalog functions psql's meta-commands call (pg_get_userbyid, pg_get_expr, pg_size_pretty, ...)
 # live in sql/catalog_functions.py; they join this table so the planner finds them the same way.
 SPECIAL.update(catalog_functions.SPECIAL_HANDLERS)
+# Slots, WAL positions and pg_control_system (sql/replication_functions.py), the same way.
+SPECIAL.update(replication_functions.SPECIAL_HANDLERS)
 
 
 # -- set-returning functions in FROM ----------------------------------------------------------

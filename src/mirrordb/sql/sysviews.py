@@ -33,6 +33,7 @@ from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TA
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
+from mirrordb.sql import replication_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.planner import OutputColumn
@@ -769,6 +770,9 @@ _VIEW_LIST = [
           _information_schema_columns),
     _view(INFORMATION_SCHEMA, "schemata", 13382, "v", INFORMATION_SCHEMA_SCHEMATA_COLUMNS,
           _information_schema_schemata),
+    _view(PG_CATALOG, "pg_replication_slots", replication_functions.PG_REPLICATION_SLOTS_OID,
+          "v", replication_functions.PG_REPLICATION_SLOTS_COLUMNS,
+          replication_functions.pg_replication_slots),
 ]
 VIEWS: dict[tuple[str, str], SystemView] = {(v.schema, v.name): v for v in _VIEW_LIST}
 _SCHEMA_OIDS = {PG_CATALOG: cat.PG_CATALOG_NAMESPACE_OID,

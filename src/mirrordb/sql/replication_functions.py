@@ -1,0 +1,311 @@
+"""SQL functions and the view of replication: slots, WAL positions, the control file.
+
+Who calls it: the planner, through ``session_functions.SPECIAL`` (which includes
+``SPECIAL_HANDLERS`` from here, as it does catalog_functions'), and sysviews.py, whose registry
+lists ``pg_replication_slots`` with ``PG_REPLICATION_SLOTS_COLUMNS`` and ``pg_replication_slots``.
+Each function compiles to a volatile ``Expr`` whose closure reaches the server's
+``SlotManager`` (replication/slots.py) and the engine's WAL writer through ``ctx.session``.
+
+Functions (PostgreSQL 15's names, arguments, SQLSTATEs and words):
+
+* ``pg_create_physical_replication_slot(slot_name name, immediately_reserve bool = false,
+  temporary bool = false)`` returns PostgreSQL's record ``(slot_name, lsn)``. The SQL layer has no
+  record type yet, so the value is the record's text form (``(standby1,)``,
+  ``(s1,0/1500790)``) typed text; a temporary slot belongs to the calling session.
+* ``pg_drop_replication_slot(name)`` (55006 if another process has it).
+* ``pg_current_wal_lsn()`` (written), ``pg_current_wal_insert_lsn()``,
+  ``pg_current_wal_flush_lsn()``, ``pg_switch_wal()`` (superuser): 55000 during recovery.
+* ``pg_walfile_name(pg_lsn)``: the segment holding the byte *before* the position, as
+  PostgreSQL (a segment boundary names the segment it ends).
+* ``pg_wal_lsn_diff(pg_lsn, pg_lsn)`` numeric, ``pg_is_in_recovery()``, ``pg_control_system()``
+  (a record, as text like the slot function's).
+
+Slot functions need a superuser or a role with REPLICATION (PostgreSQL's CheckSlotPermissions),
+``max_replication_slots > 0`` and ``wal_level >= replica`` (CheckSlotRequirements).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mirrordb.common.errors import MirrordbError, ObjectNotInPrerequisiteState
+from mirrordb.common.lsn import INVALID_LSN, format_lsn
+from mirrordb.replication import slots as slotlib
+from mirrordb.sql import roles
+from mirrordb.sql import types as T
+from mirrordb.sql.expressions import BOOL, TEXT, ExecContext, Expr, Row, coerce, error_at
+from mirrordb.wal.segment import is_segment_name, parse_segment_name, segment_name
+
+PG_LSN, NAME, INT4, INT8, OID, XID = (T.PG_LSN_OID, T.NAME_OID, T.INT4_OID, T.INT8_OID,
+                                      T.OID_OID, T.XID_OID)
+NUMERIC = T.NUMERIC_OID
+VOID = T.VOID_OID
+INSUFFICIENT_PRIVILEGE = "42501"
+RECORD_SPECIAL_CHARACTERS = frozenset('",()\\ \t\n\r')
+
+PG_REPLICATION_SLOTS_OID = 12257
+# pg_replication_slots, PostgreSQL 15's columns in order
+PG_REPLICATION_SLOTS_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("slot_name", NAME), ("plugin", NAME), ("slot_type", TEXT), ("datoid", OID),
+    ("database", NAME), ("temporary", BOOL), ("active", BOOL), ("active_pid", INT4),
+    ("xmin", XID), ("catalog_xmin", XID), ("restart_lsn", PG_LSN),
+    ("confirmed_flush_lsn", PG_LSN), ("wal_status", TEXT), ("safe_wal_size", INT8),
+    ("two_phase", BOOL))
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def record_text(values: Sequence[str | None]) -> str:
+    """PostgreSQL's record_out: ``(a,b)``, NULL as nothing, quoting fields that need it."""
+    fields = []
+    for value in values:
+        if value is None:
+            fields.append("")
+        elif value == "" or any(c in RECORD_SPECIAL_CHARACTERS for c in value):
+            fields.append('"' + value.replace("\\", "\\\\").replace('"', '""') + '"')
+        else:
+            fields.append(value)
+    return "(" + ",".join(fields) + ")"
+
+
+def _arity(name: str, args: list[Expr], counts: tuple[int, ...], location: int) -> None:
+    if len(args) not in counts:
+        types = ", ".join(T.format_type(a.type_oid, -1) for a in args)
+        raise error_at(f"function {name}({types}) does not exist", "42883", location,
+                       hint="No function matches the given name and argument types. You might "
+                            "need to add explicit type casts.")
+
+
+def _server_slots(ctx: ExecContext) -> slotlib.SlotManager:
+    server = ctx.session.server
+    slots = getattr(server, "slots", None) or getattr(ctx.session.engine, "slots", None)
+    if slots is None:
+        raise ObjectNotInPrerequisiteState("replication slots are not available here")
+    return slots  # type: ignore[no-any-return]
+
+
+def _check_slot_use(ctx: ExecContext) -> slotlib.SlotManager:
+    """PostgreSQL's CheckSlotPermissions and CheckSlotRequirements."""
+    role = roles.current_role(ctx.session)
+    if role is None or not (role.superuser or role.replication):
+        raise MirrordbError("must be superuser or replication role to use replication slots",
+                            sqlstate=INSUFFICIENT_PRIVILEGE)
+    slots = _server_slots(ctx)
+    if slots.max_replication_slots <= 0:
+        raise ObjectNotInPrerequisiteState(
+            "replication slots can only be used if max_replication_slots > 0")
+    if str(ctx.session.engine.settings.get("wal_level")) == "minimal":
+        raise ObjectNotInPrerequisiteState(
+            "replication slots can only be used if wal_level >= replica")
+    return slots
+
+
+def _refuse_in_recovery(ctx: ExecContext, hint: str) -> None:
+    if ctx.session.engine.in_recovery():
+        raise ObjectNotInPrerequisiteState("recovery is in progress", hint=hint)
+
+
+WAL_CONTROL_HINT = "WAL control functions cannot be executed during recovery."
+
+
+# -- slots --------------------------------------------------------------------------------------
+
+
+def _create_physical_slot(session: Any, builder: Any, name: str, args: list[Expr],
+                          location: int) -> Expr:
+    _arity(name, args, (1, 2, 3), location)
+    name_fn = coerce(builder, args[0], NAME).fn
+    flag_fns = [coerce(builder, a, BOOL).fn for a in args[1:]]
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        slot_name = name_fn(row, ctx)
+        flags = [fn(row, ctx) for fn in flag_fns]
+        if slot_name is None or None in flags:
+            return None   # strict, as PostgreSQL's
+        reserve, temporary = (bool(f) for f in (flags + [False, False])[:2])
+        slots = _check_slot_use(ctx)
+        pid = ctx.session.process_id
+        slot = slots.create(str(slot_name), temporary=temporary, reserve_wal=reserve,
+                            owner_pid=pid if temporary else None)
+        lsn = format_lsn(slot.restart_lsn) if slot.restart_lsn != INVALID_LSN else None
+        return record_text([slot.name, lsn])
+    return Expr(TEXT, run, name=name, volatile=True)
+
+
+def _drop_slot(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (1,), location)
+    name_fn = coerce(builder, args[0], NAME).fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        slot_name = name_fn(row, ctx)
+        if slot_name is None:
+            return None
+        _check_slot_use(ctx).drop(str(slot_name), pid=ctx.session.process_id)
+        return ""
+    return Expr(VOID, run, name=name, volatile=True)
+
+
+# -- WAL positions ------------------------------------------------------------------------------
+
+
+def _wal_position(attribute: str) -> Callable[..., Expr]:
+    def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+        _arity(name, args, (0,), location)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            _refuse_in_recovery(ctx, WAL_CONTROL_HINT)
+            return int(getattr(ctx.session.engine.wal, attribute))
+        return Expr(PG_LSN, run, name=name, volatile=True)
+    return compile_
+
+
+def _switch_wal(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    _arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        if not roles.is_superuser(ctx.session):
+            raise MirrordbError("permission denied for function pg_switch_wal",
+                                sqlstate=INSUFFICIENT_PRIVILEGE)
+        _refuse_in_recovery(ctx, WAL_CONTROL_HINT)
+        wal = ctx.session.engine.wal
+        switch_end_lsn = wal.switch_segment()
+        wal.flush(wal.insert_lsn)
+        return switch_end_lsn
+    return Expr(PG_LSN, run, name=name, volatile=True)
+
+
+def _walfile_name(session: Any, builder: Any, name: str, args: list[Expr],
+                  location: int) -> Expr:
+    _arity(name, args, (1,), location)
+    lsn_fn = coerce(builder, args[0], PG_LSN).fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        lsn = lsn_fn(row, ctx)
+        if lsn is None:
+            return None
+        _refuse_in_recovery(ctx, "pg_walfile_name() cannot be executed during recovery.")
+        wal = ctx.session.engine.wal
+        segment = (lsn - 1) // wal.segment_size if lsn else 0   # XLByteToPrevSeg
+        return segment_name(wal.timeline, segment, wal.segment_size)
+    return Expr(TEXT, run, name=name, volatile=True)
+
+
+def _wal_lsn_diff(session: Any, builder: Any, name: str, args: list[Expr],
+                  location: int) -> Expr:
+    _arity(name, args, (2,), location)
+    left_fn, right_fn = (coerce(builder, a, PG_LSN).fn for a in args)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        left, right = left_fn(row, ctx), right_fn(row, ctx)
+        if left is None or right is None:
+            return None
+        return decimal.Decimal(int(left) - int(right))
+    return Expr(NUMERIC, run, name=name)
+
+
+def _is_in_recovery(session: Any, builder: Any, name: str, args: list[Expr],
+                    location: int) -> Expr:
+    _arity(name, args, (0,), location)
+    return Expr(BOOL, lambda row, ctx: bool(ctx.session.engine.in_recovery()), name=name,
+                volatile=True)
+
+
+def _control_system(session: Any, builder: Any, name: str, args: list[Expr],
+                    location: int) -> Expr:
+    _arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        control = ctx.session.engine.control
+        modified = datetime.datetime.fromtimestamp(control.time_s, datetime.timezone.utc)
+        timezone = str(ctx.session.settings.get("TimeZone")) \
+            if hasattr(ctx.session.settings, "get") else "UTC"
+        try:
+            modified_text = T.format_text(T.TIMESTAMPTZ_OID, modified, timezone=timezone)
+        except Exception:  # an unknown zone name: shown in UTC
+            modified_text = T.format_text(T.TIMESTAMPTZ_OID, modified)
+        return record_text([str(control.pg_control_version), str(control.catalog_version_no),
+                            str(control.system_identifier), modified_text])
+    return Expr(TEXT, run, name=name, volatile=True)
+
+
+# -- the view -----------------------------------------------------------------------------------
+
+
+def _oldest_existing_segment(waldir: str, timeline: int, segment_size: int, fallback: int) -> int:
+    """The oldest segment file still in pg_wal (PostgreSQL: last removed + 1)."""
+    try:
+        names = os.listdir(waldir)
+    except OSError:
+        return fallback
+    numbers = []
+    for entry in names:
+        if is_segment_name(entry):
+            try:
+                tli, number = parse_segment_name(entry, segment_size)
+            except MirrordbError:
+                continue
+            if tli == timeline:
+                numbers.append(number)
+    return min(numbers) if numbers else fallback
+
+
+def pg_replication_slots(ctx: ExecContext) -> list[Row]:
+    """The rows of pg_replication_slots (PostgreSQL's pg_get_replication_slots)."""
+    server_slots = getattr(ctx.session.server, "slots", None) \
+        or getattr(ctx.session.engine, "slots", None)
+    if server_slots is None:
+        return []
+    engine = ctx.session.engine
+    settings = engine.settings
+    wal = engine.wal
+    segment_size = wal.segment_size
+    current_lsn = int(wal.write_lsn)
+    slot_cap = int(settings.get("max_slot_wal_keep_size"))
+    keep_bytes = int(settings.get("wal_keep_size"))
+    demand = slotlib.keep_log_segment(current_lsn, server_slots.required_lsn(), segment_size,
+                                      slot_cap, keep_bytes)
+    current_segment = current_lsn // segment_size
+    slot_keep_segment = current_segment if demand is None else min(current_segment, demand)
+    oldest_segment = _oldest_existing_segment(os.path.join(engine.datadir, "pg_wal"),
+                                              wal.timeline, segment_size, current_segment)
+    rows: list[Row] = []
+    for slot in sorted(server_slots.slots(), key=lambda s: s.name):
+        status = slotlib.wal_status(
+            slot, current_lsn=current_lsn, slot_keep_segment=slot_keep_segment,
+            oldest_existing_segment=oldest_segment, segment_size=segment_size,
+            max_wal_size_bytes=int(settings.get("max_wal_size")))
+        if status == "lost" and slot.active and not slot.invalidated:
+            status = "unreserved"   # its walsender may still be reading what it has
+        safe = None if status is None else slotlib.safe_wal_size(
+            slot, current_lsn=current_lsn, segment_size=segment_size,
+            max_slot_wal_keep_size_bytes=slot_cap, wal_keep_size_bytes=keep_bytes)
+        rows.append((
+            slot.name, slot.plugin or None, slot.slot_type, slot.database or None, None,
+            slot.temporary, slot.active, slot.active_pid, slot.xmin or None,
+            slot.catalog_xmin or None, slot.restart_lsn or None,
+            slot.confirmed_flush or None if slot.slot_type == "logical" else None, status,
+            safe, slot.two_phase))
+    return rows
+
+
+SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
+    "pg_create_physical_replication_slot": _create_physical_slot,
+    "pg_drop_replication_slot": _drop_slot,
+    "pg_current_wal_lsn": _wal_position("write_lsn"),
+    "pg_current_wal_insert_lsn": _wal_position("insert_lsn"),
+    "pg_current_wal_flush_lsn": _wal_position("flush_lsn"),
+    "pg_switch_wal": _switch_wal,
+    "pg_walfile_name": _walfile_name,
+    "pg_wal_lsn_diff": _wal_lsn_diff,
+    "pg_is_in_recovery": _is_in_recovery,
+    "pg_control_system": _control_system,
+}
+
+
+__all__ = ["PG_REPLICATION_SLOTS_COLUMNS", "PG_REPLICATION_SLOTS_OID", "SPECIAL_HANDLERS",
+           "pg_replication_slots", "record_text"]

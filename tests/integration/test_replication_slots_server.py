@@ -1,0 +1,190 @@
+"""Replication slots on a real server: SQL create/drop/view with PostgreSQL's errors, temporary
+slots dying with their session, slots surviving a restart, WAL kept for a slot across
+checkpoints, and max_slot_wal_keep_size making a slot lost."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from mirrordb.common.lsn import parse_lsn
+from mirrordb.wal.segment import segment_name
+from tests.server_process import RunningServer, start_server
+
+DEADLINE_S = 20.0
+POLL_S = 0.05
+SEGMENT_BYTES = 1024 * 1024      # the template cluster's segment size
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(POLL_S)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def server(cluster: str) -> Iterator[RunningServer]:
+    running = start_server(cluster)
+    yield running
+    running.stop()
+
+
+def _one(conn: psycopg.Connection, sql: str) -> object:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _sqlstate(conn: psycopg.Connection, sql: str) -> tuple[str | None, str]:
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute(sql)
+    return caught.value.sqlstate, caught.value.diag.message_primary or ""
+
+
+def _fill_segments(conn: psycopg.Connection, count: int) -> None:
+    """Write WAL into ``count`` more segments (a row, then a segment switch, each time)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS filler (x int)")
+    for number in range(count):
+        conn.execute(f"INSERT INTO filler VALUES ({number})")
+        conn.execute("SELECT pg_switch_wal()")
+
+
+def _segment_exists(datadir: str, lsn: int) -> bool:
+    name = segment_name(1, lsn // SEGMENT_BYTES, SEGMENT_BYTES)
+    return os.path.exists(os.path.join(datadir, "pg_wal", name))
+
+
+def test_create_drop_view_errors_and_restart(cluster: str) -> None:
+    running = start_server(cluster)
+    try:
+        with running.connect(autocommit=True) as conn:
+            created = _one(conn, "SELECT pg_create_physical_replication_slot('s1', true)")
+            assert isinstance(created, str) and created.startswith("(s1,0/")
+            assert _one(conn, "SELECT pg_create_physical_replication_slot('plain')") == \
+                "(plain,)"
+            assert _sqlstate(conn, "SELECT pg_create_physical_replication_slot('s1')") == \
+                ("42710", 'replication slot "s1" already exists')
+            state, message = _sqlstate(conn,
+                                       "SELECT pg_create_physical_replication_slot('Bad-Name')")
+            assert state == "42602" and "contains invalid character" in message
+            rows = conn.execute(
+                "SELECT slot_name, slot_type, temporary, active, restart_lsn::text, wal_status, "
+                "safe_wal_size FROM pg_replication_slots ORDER BY slot_name").fetchall()
+            assert [r[0] for r in rows] == ["plain", "s1"]
+            plain, s1 = rows
+            assert plain[1:] == ("physical", False, False, None, None, None)
+            assert s1[4] == created[4:-1] and s1[5] == "reserved"
+            conn.execute("SELECT pg_drop_replication_slot('plain')")
+            assert _sqlstate(conn, "SELECT pg_drop_replication_slot('plain')") == \
+                ("42704", 'replication slot "plain" does not exist')
+            assert os.path.getsize(os.path.join(cluster, "pg_replslot", "s1", "state")) == 200
+            assert not os.path.exists(os.path.join(cluster, "pg_replslot", "plain"))
+
+            with running.connect(autocommit=True) as owner:
+                owner_pid = _one(owner, "SELECT pg_backend_pid()")
+                owner.execute("SELECT pg_create_physical_replication_slot('tmp', true, true)")
+                row = conn.execute("SELECT temporary, active, active_pid FROM "
+                                   "pg_replication_slots WHERE slot_name = 'tmp'").fetchone()
+                assert row == (True, True, owner_pid)
+                state, message = _sqlstate(conn, "SELECT pg_drop_replication_slot('tmp')")
+                assert (state, message) == \
+                    ("55006", f'replication slot "tmp" is active for PID {owner_pid}')
+                assert not os.path.exists(os.path.join(cluster, "pg_replslot", "tmp"))
+            wait_for(lambda: _one(conn, "SELECT count(*) FROM pg_replication_slots "
+                                        "WHERE slot_name = 'tmp'") == 0,
+                     "the temporary slot to die with its session")
+        assert running.stop() == 0
+        running = start_server(cluster)
+        with running.connect(autocommit=True) as conn:
+            rows = conn.execute("SELECT slot_name, restart_lsn::text, active "
+                                "FROM pg_replication_slots").fetchall()
+            assert rows == [("s1", created[4:-1], False)]
+    finally:
+        running.stop()
+
+
+def test_wal_functions(server: RunningServer) -> None:
+    with server.connect(autocommit=True) as conn:
+        assert _one(conn, "SELECT pg_is_in_recovery()") is False
+        write, insert, flush = conn.execute(
+            "SELECT pg_current_wal_lsn()::text, pg_current_wal_insert_lsn()::text, "
+            "pg_current_wal_flush_lsn()::text").fetchone()
+        assert parse_lsn(flush) <= parse_lsn(write) <= parse_lsn(insert) or \
+            parse_lsn(write) <= parse_lsn(insert)
+        assert _one(conn, "SELECT pg_walfile_name('0/200000')") == "000000010000000000000001"
+        assert _one(conn, "SELECT pg_walfile_name('0/200001')") == "000000010000000000000002"
+        assert _one(conn, "SELECT pg_wal_lsn_diff('0/2000000', '0/1000000')") == 16**6
+        before = parse_lsn(str(_one(conn, "SELECT pg_current_wal_insert_lsn()::text")))
+        conn.execute("CREATE TABLE w (x int)")
+        switched = parse_lsn(str(_one(conn, "SELECT pg_switch_wal()::text")))
+        assert switched > before
+        after = parse_lsn(str(_one(conn, "SELECT pg_current_wal_insert_lsn()::text")))
+        assert after // SEGMENT_BYTES == switched // SEGMENT_BYTES + 1
+        control = str(_one(conn, "SELECT pg_control_system()"))
+        assert control.startswith("(1300,202209061,")
+
+
+def test_slot_keeps_wal_across_checkpoints(server: RunningServer) -> None:
+    with server.connect(autocommit=True) as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot('keeper', true)")
+        restart_lsn = parse_lsn(str(_one(
+            conn, "SELECT restart_lsn::text FROM pg_replication_slots")))
+        assert _segment_exists(server.datadir, restart_lsn)
+        _fill_segments(conn, 6)
+        conn.execute("CHECKPOINT")
+        _fill_segments(conn, 2)
+        conn.execute("CHECKPOINT")
+        assert _segment_exists(server.datadir, restart_lsn), "a segment the slot needs is gone"
+        assert _one(conn, "SELECT wal_status FROM pg_replication_slots") in ("reserved",
+                                                                              "extended")
+        conn.execute("SELECT pg_drop_replication_slot('keeper')")
+        conn.execute("CHECKPOINT")
+        assert not _segment_exists(server.datadir, restart_lsn)
+
+
+def test_max_slot_wal_keep_size_makes_slot_lost(cluster: str) -> None:
+    running = start_server(cluster, max_slot_wal_keep_size="2MB")
+    try:
+        with running.connect(autocommit=True) as conn:
+            conn.execute("SELECT pg_create_physical_replication_slot('capped', true)")
+            restart_lsn = parse_lsn(str(_one(
+                conn, "SELECT restart_lsn::text FROM pg_replication_slots")))
+            assert _one(conn, "SELECT safe_wal_size FROM pg_replication_slots") is not None
+            _fill_segments(conn, 6)
+            conn.execute("CHECKPOINT")
+            row = conn.execute("SELECT wal_status, restart_lsn, safe_wal_size "
+                               "FROM pg_replication_slots").fetchone()
+            assert row == ("lost", None, None)
+            assert not _segment_exists(running.datadir, restart_lsn)
+            expected = (f'invalidating slot "capped" because its restart_lsn '
+                        f'{restart_lsn >> 32:X}/{restart_lsn & 0xFFFFFFFF:X} exceeds '
+                        "max_slot_wal_keep_size")
+            assert expected in running.log()
+        running.stop()
+        running = start_server(cluster, max_slot_wal_keep_size="2MB")
+        with running.connect(autocommit=True) as conn:
+            assert _one(conn, "SELECT wal_status FROM pg_replication_slots") == "lost"
+    finally:
+        running.stop()
+
+
+def test_damaged_slot_file_stops_start_up(cluster: str) -> None:
+    running = start_server(cluster)
+    with running.connect(autocommit=True) as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot('hurt')")
+    assert running.stop() == 0
+    path = os.path.join(cluster, "pg_replslot", "hurt", "state")
+    with open(path, "r+b") as handle:
+        handle.seek(120)
+        handle.write(b"\x01")
+    with pytest.raises(RuntimeError) as caught:
+        start_server(cluster)
+    assert 'checksum mismatch for replication slot file "pg_replslot/hurt/state"' in \
+        str(caught.value)
