@@ -248,3 +248,14 @@ def test_wal_status_and_safe_wal_size() -> None:
     # fail at segment 5 + 16 + 1 = 22
     assert S.safe_wal_size(slot, max_slot_wal_keep_size_bytes=16 * SEGMENT,
                            wal_keep_size_bytes=0, **common) == 2 * SEGMENT
+
+
+def test_invalidation_terminates_the_slots_user(tmp_path: object) -> None:
+    manager = _manager(tmp_path)
+    terminated: list[int] = []
+    manager.terminate_process = terminated.append
+    manager.create("busy", reserve_wal=True, reserve_lsn=0x1000000)
+    manager.acquire("busy", 31)
+    manager.create("idle", reserve_wal=True, reserve_lsn=0x1000000)
+    assert [s.name for s in manager.invalidate_obsolete(0x2000000)] == ["busy", "idle"]
+    assert terminated == [31]

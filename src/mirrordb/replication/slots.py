@@ -284,6 +284,8 @@ class SlotManager:
         # the last checkpoint's REDO point), and whether a process id is still a live session.
         self.current_redo_lsn: Callable[[], int] | None = None
         self.is_process_alive: Callable[[int], bool] | None = None
+        # Wired by the server: end the session using a slot that is being invalidated.
+        self.terminate_process: Callable[[int], object] | None = None
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -489,6 +491,10 @@ class SlotManager:
                 if slot.invalidated or slot.restart_lsn == INVALID_LSN \
                         or slot.restart_lsn >= oldest_kept_lsn:
                     continue
+                if slot.active_pid is not None and self.terminate_process is not None:
+                    log.info('terminating process %d to release replication slot "%s"',
+                             slot.active_pid, slot.name)
+                    self.terminate_process(slot.active_pid)
                 log.info('invalidating slot "%s" because its restart_lsn %s exceeds '
                          'max_slot_wal_keep_size', slot.name, format_lsn(slot.restart_lsn))
                 slot.invalidated_at = slot.restart_lsn

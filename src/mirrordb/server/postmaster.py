@@ -422,14 +422,16 @@ class Server:
 
     def _attach_slots(self, engine: Engine, loaded: SlotManager) -> None:
         """``server.slots`` is ``engine.slots`` (the one recovery's checkpoint may already have
-        attached, else ``loaded``); slots reserve WAL from the last REDO point, and a slot held
-        by a session that is gone is released."""
+        attached, else ``loaded``); slots reserve WAL from the last REDO point, a slot held
+        by a session that is gone is released, and the session using a slot that loses its WAL
+        is terminated (PostgreSQL's InvalidateObsoleteReplicationSlots)."""
         from mirrordb.recovery.checkpoint import slot_manager
         if getattr(engine, "slots", None) is None:
             engine.slots = loaded  # type: ignore[attr-defined]
         self.slots = slot_manager(engine)
         self.slots.current_redo_lsn = lambda: engine.control.checkpoint.redo
         self.slots.is_process_alive = self._is_registered_backend
+        self.slots.terminate_process = lambda pid: self.signal_backend(pid, "terminate")
 
     def _is_registered_backend(self, pid: int) -> bool:
         # No lock: the slot manager calls this under its own lock, and one dict lookup is atomic.
