@@ -236,7 +236,8 @@ def keep_log_segment(current_lsn: int, slot_minimum_lsn: int, segment_size: int,
 
 
 def wal_status(slot: ReplicationSlot, *, current_lsn: int, slot_keep_segment: int,
-               oldest_existing_segment: int, segment_size: int, max_wal_size_bytes: int) -> str | None:
+               oldest_existing_segment: int, segment_size: int,
+               max_wal_size_bytes: int) -> str | None:
     """pg_replication_slots.wal_status (PostgreSQL's GetWALAvailability): 'reserved' within
     max_wal_size, 'extended' kept beyond it by slots, 'unreserved' no longer kept but not yet
     removed, 'lost' removed; None for a slot without restart_lsn."""
