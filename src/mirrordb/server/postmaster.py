@@ -82,6 +82,7 @@ BACKEND_EXIT_GRACE_S = 5.0           # fast shutdown: then close the sockets of 
 BACKEND_EXIT_TIMEOUT_S = 60.0        # ... then give up waiting and stop without a checkpoint
 IMMEDIATE_EXIT_GRACE_S = 0.2         # immediate shutdown: time for backends to say goodbye
 SHUTDOWN_POLL_INTERVAL_S = 0.5       # loop wake-up while waiting for clients to leave
+WALSENDER_DRAIN_TIMEOUT_S = 30.0     # walsenders streaming the shutdown checkpoint, at most
 IMMEDIATE_SHUTDOWN_MESSAGE = "terminating connection due to immediate shutdown command"
 SHUTTING_DOWN_MESSAGE = "the database system is shutting down"
 STARTING_UP_MESSAGE = "the database system is starting up"
@@ -663,6 +664,9 @@ class Server:
 
     # -- shutdown -------------------------------------------------------------------------------------
 
+    # walsenders hold a terminate received during shutdown until the checkpoint is streamed
+    walsenders_stop_after_checkpoint = True
+
     def _begin_shutdown(self, mode: ShutdownMode) -> None:
         log.info("received %s shutdown request", mode.name.lower())
         self._shutdown_mode = mode
@@ -693,11 +697,17 @@ class Server:
         for connection in lingering:
             _shutdown_socket(connection.sock)
 
+    def _walsender_ids(self) -> set[int]:
+        return {info.pid for info in self.backends()
+                if getattr(info, "backend_type", "") == "walsender"}
+
     def _advance_shutdown(self) -> None:
         if self.state is not PostmasterState.WAIT_CLIENTS:
             return
-        with self._lock:
-            remaining = len(self._connections)
+        walsenders = self._walsender_ids()
+        with self._lock:   # walsenders stay until the shutdown checkpoint is streamed
+            remaining = sum(1 for c in self._connections.values()
+                            if c.native_id not in walsenders)
         if remaining == 0:
             self._checkpoint_and_stop()
             return
@@ -729,7 +739,25 @@ class Server:
                 log.critical("shutdown checkpoint failed: %s", error, exc_info=True,
                              extra={"pg_level": "PANIC"})
                 self.exit_code = 1
+        self._drain_walsenders()
         self._finish()
+
+    def _drain_walsenders(self) -> None:
+        """After the shutdown checkpoint: every walsender streams the rest of the WAL (the
+        checkpoint record included) and exits, so a cleanly stopped primary has nothing its
+        standbys lack; then the postmaster waits for them as for any backend."""
+        if not self._walsender_ids():
+            return
+        from mirrordb.replication.walsender import stop_walsenders
+        if not stop_walsenders(self, WALSENDER_DRAIN_TIMEOUT_S):
+            log.warning("walsenders did not finish streaming within %d s",
+                        int(WALSENDER_DRAIN_TIMEOUT_S))
+        deadline = time.monotonic() + WALSENDER_DRAIN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._connections:
+                    return
+            time.sleep(SHUTDOWN_POLL_INTERVAL_S)   # polling the registry with a deadline
 
     def _immediate_stop(self) -> None:
         """No checkpoint: let backends send their FATAL, drop the engine as a crash would."""
