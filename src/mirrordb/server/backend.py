@@ -43,6 +43,12 @@ IDLE_POLL_S = 0.25
 SSL_HANDSHAKE_TIMEOUT_S = 60.0
 AUTHENTICATION_POLL_LIMIT = 240   # polls of IDLE_POLL_S before authentication_timeout at most
 TID_OID = 27
+RESULT_ENCODERS_CACHED = 256      # distinct result shapes whose encoders a backend keeps
+ROW_DESCRIPTIONS_CACHED = 256     # encoded RowDescription messages a backend keeps
+IDLE_STATES = {"I": "idle", "T": "idle in transaction", "E": "idle in transaction (aborted)"}
+# result types whose text and binary output never depends on the session's TimeZone
+ZONE_FREE_OUTPUT_TYPES = frozenset({T.INT2_OID, T.INT4_OID, T.INT8_OID, T.OID_OID, T.TEXT_OID,
+                                    T.VARCHAR_OID, T.NAME_OID, T.BPCHAR_OID, T.BOOL_OID, TID_OID})
 
 class Fatal(Exception):
     """Ends the connection after sending ``error`` (already a MirrordbError) as FATAL."""
@@ -88,7 +94,12 @@ class Backend:
         self.user = ""
         self.database = ""
         self.skip_until_sync = False
-        self.text_formatters: dict[int, Callable[[Any], bytes]] = {}
+        self.replication = False       # a walsender connection (replication=true)
+        self._idle_timeout_armed = False
+        # result encoders by (type OIDs, formats, time zone); RowDescription messages by the
+        # column list they describe (kept, so its id() stays its own) and formats
+        self._encoder_cache: dict[tuple[Any, ...], list[Callable[[Any], bytes]]] = {}
+        self._row_description_cache: dict[int, tuple[Any, tuple[int, ...], bytes]] = {}
 
     # -- socket I/O -----------------------------------------------------------------------------
 
@@ -103,7 +114,7 @@ class Backend:
     def _receive(self, idle: bool = False) -> None:
         """Read more bytes into the codec; an interrupt (shutdown, timeout) wakes the wait."""
         while True:
-            if self.interrupts is not None and not self._tls_pending():
+            if self.interrupts is not None and not (self.ssl and self._tls_pending()):
                 if not self.interrupts.wait_readable(self.sock, IDLE_POLL_S):
                     self._check_idle_interrupts()
                     continue
@@ -151,10 +162,13 @@ class Backend:
                 self.session.terminate()
             except Exception:  # the connection is ending; log and release everything else
                 log.exception("rollback at disconnect failed")
+        slots = getattr(self.server, "slots", None)
+        if self.pid and slots is not None:
+            slots.release_all_for(self.pid)      # temporary slots die with their session
         if self.pid and hasattr(self.server, "unregister_backend"):
             self.server.unregister_backend(self.pid)
         if self.admitted and hasattr(self.server, "release"):
-            self.server.release()
+            self.server.release(replication=self.replication)
         if self.interrupts is not None:
             self._unbind_interrupts()
         try:
@@ -176,7 +190,12 @@ class Backend:
                 return
             from mirrordb.server.interrupts import bind_interrupts
             with bind_interrupts(self.interrupts):
-                self._command_loop()
+                if self.replication:
+                    from mirrordb.replication.walsender import WalSender
+                    threading.current_thread().name = "walsender"
+                    WalSender(self).run()
+                else:
+                    self._command_loop()
         except ClientGone:
             return
         except Fatal as exc:
@@ -253,14 +272,29 @@ class Backend:
         self.ssl = True
 
     def _start_replication(self, parameters: dict[str, str]) -> bool:
-        raise fatal("replication connections are not supported yet", "0A000")
+        """A physical replication connection (``replication=true``): pg_hba.conf's
+        ``replication`` lines, a role with REPLICATION (or a superuser), a max_wal_senders slot;
+        then the walsender (replication/walsender.py) serves it in this thread."""
+        self.replication = True
+        self._admit()
+        self._authenticate(is_replication=True)
+        role = self._roles().get(self.user)
+        if role is None:
+            raise fatal(f'role "{self.user}" does not exist', "28000")
+        if not role.get("rolcanlogin", True):
+            raise fatal(f'role "{self.user}" is not permitted to log in', "28000")
+        if not (role.get("rolreplication") or role.get("rolsuper")):
+            raise fatal("must be superuser or replication role to start walsender", "42501")
+        self._start_session(parameters)
+        self.info.backend_type = "walsender"
+        return True
 
     def _admit(self) -> None:
         if getattr(self.server, "shutting_down", False):
             raise fatal("the database system is shutting down", "57P03")
         admit = getattr(self.server, "admit", None)
         if admit is not None:
-            if not admit():
+            if not admit(replication=self.replication):
                 raise fatal("sorry, too many clients already", "53300")
             self.admitted = True
 
@@ -390,12 +424,11 @@ class Backend:
         assert self.session is not None
         self._report_setting_changes()
         status = self.session.transaction_status
-        self.connection.send(m.ReadyForQuery(status))
+        self.connection.send_raw(m.READY_FOR_QUERY[status])
         if self.info is not None:
-            self.info.state = {"I": "idle", "T": "idle in transaction",
-                               "E": "idle in transaction (aborted)"}[status]
+            self.info.state = IDLE_STATES[status]
             self.info.state_change = datetime.datetime.now(datetime.timezone.utc)
-            if status in ("T", "E"):
+            if status != "I":
                 self._arm_idle_timeout()
         self._flush()
 
@@ -405,8 +438,12 @@ class Backend:
         timeout = int(self.session.settings.get("idle_in_transaction_session_timeout"))
         if arm is not None and timeout > 0:
             arm(timeout)
+            self._idle_timeout_armed = True
 
     def _disarm_idle_timeout(self) -> None:
+        if not self._idle_timeout_armed:
+            return
+        self._idle_timeout_armed = False
         disarm = getattr(self.interrupts, "disarm_idle_in_transaction_timeout", None)
         if disarm is not None:
             disarm()
@@ -418,8 +455,9 @@ class Backend:
             return
         for name, value in changes():
             self.connection.send(m.ParameterStatus(name, value))
-        if self.interrupts is not None:
-            self.interrupts.clear_cancel()
+        interrupts = self.interrupts
+        if interrupts is not None and getattr(interrupts, "cancel_pending", True):
+            interrupts.clear_cancel()
 
     def _command_loop(self) -> None:
         while True:
@@ -450,10 +488,13 @@ class Backend:
                 raise fatal(f"unexpected message type {type(message).__name__}", "08P01")
             handler(self, message)
 
-    def _run_guarded(self, action: Callable[[], None], extended: bool) -> bool:
-        """Run one statement-level action; an error is reported and the transaction marked."""
+    def _run_guarded(self, action: Callable[[], None], extended: bool,
+                     timed: bool = True) -> bool:
+        """Run one statement-level action; an error is reported and the transaction marked.
+        ``timed``: under statement_timeout (Describe and Sync are not: they run no statement,
+        and a commit holds interrupts off anyway)."""
         assert self.session is not None
-        self._arm_statement_timeout()
+        timeout_armed = timed and self._arm_statement_timeout()
         try:
             action()
             return True
@@ -476,7 +517,8 @@ class Backend:
                                    extended)
             return False
         finally:
-            self._disarm_statement_timeout()
+            if timeout_armed:
+                self._disarm_statement_timeout()
             if self.info is not None:
                 self.info.wait_event_type = self.info.wait_event = None
 
@@ -487,12 +529,15 @@ class Backend:
         if extended:
             self.skip_until_sync = True
 
-    def _arm_statement_timeout(self) -> None:
+    def _arm_statement_timeout(self) -> bool:
+        """Start statement_timeout's timer if it is set; True if it was started."""
         assert self.session is not None
         arm = getattr(self.interrupts, "arm_statement_timeout", None)
         timeout = int(self.session.settings.get("statement_timeout"))
-        if arm is not None and timeout > 0:
-            arm(timeout)
+        if arm is None or timeout <= 0:
+            return False
+        arm(timeout)
+        return True
 
     def _disarm_statement_timeout(self) -> None:
         disarm = getattr(self.interrupts, "disarm_statement_timeout", None)
@@ -546,7 +591,7 @@ class Backend:
         else:
             pass
         if not any_statement and not message.sql.strip(" \t\n\r;"):
-            self.connection.send(m.EmptyQueryResponse())
+            self.connection.send_raw(m.EMPTY_QUERY_RESPONSE)
         self._run_guarded(session.end_implicit, extended=False)
         self._ready()
 
@@ -555,7 +600,7 @@ class Backend:
         """RowDescription (if asked), DataRows, notices and the completion message."""
         assert self.session is not None
         if result.command == "EMPTY":
-            self.connection.send(m.EmptyQueryResponse())
+            self.connection.send_raw(m.EMPTY_QUERY_RESPONSE)
             return
         if result.copy_in is not None:
             self._copy_in(result)
@@ -563,14 +608,16 @@ class Backend:
         if result.copy_out is not None:
             self._copy_out(result)
             return
-        self._send_notices(result.notices)
-        self._send_notices(self.session.pending_warnings)
-        self.session.pending_warnings.clear()
+        if result.notices:
+            self._send_notices(result.notices)
+        if self.session.pending_warnings:
+            self._send_notices(self.session.pending_warnings)
+            self.session.pending_warnings.clear()
         sent = 0
         if result.columns is not None:
             encoders = self._encoders(result.columns, formats)
             if describe:
-                self.connection.send(self._row_description(result.columns, formats))
+                self._send_row_description(result.columns, formats)
             source = result.rows if rows is None else rows
             send_raw = self.connection.send_raw
             encode_row = m.encode_data_row
@@ -587,7 +634,7 @@ class Backend:
             total = sent if rows is None else self._portal_total(sent)
             self.connection.send_raw(m.encode_command_complete(result.tag(total)))
         else:
-            self.connection.send(m.PortalSuspended())
+            self.connection.send_raw(m.PORTAL_SUSPENDED)
 
     def _copy_in(self, result: StatementResult) -> None:
         """COPY FROM STDIN: take CopyData until CopyDone (or CopyFail) from the client."""
@@ -633,7 +680,13 @@ class Backend:
     def _encoders(self, columns: list[OutputColumn], formats: Sequence[int]
                   ) -> list[Callable[[Any], bytes]]:
         assert self.session is not None
-        timezone = self.session.timezone
+        types = tuple(column.type_oid for column in columns)
+        zone_free = all(oid in ZONE_FREE_OUTPUT_TYPES for oid in types)
+        timezone = "UTC" if zone_free else self.session.timezone
+        key = (types, tuple(formats), timezone)
+        encoders = self._encoder_cache.get(key)
+        if encoders is not None:
+            return encoders
         encoders = []
         for i, column in enumerate(columns):
             fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
@@ -642,7 +695,23 @@ class Backend:
                 encoders.append(_binary_encoder(oid))
             else:
                 encoders.append(_text_encoder(oid, timezone))
+        if len(self._encoder_cache) >= RESULT_ENCODERS_CACHED:
+            self._encoder_cache.clear()
+        self._encoder_cache[key] = encoders
         return encoders
+
+    def _send_row_description(self, columns: list[OutputColumn], formats: Sequence[int]
+                              ) -> None:
+        """RowDescription, encoded once per column list and formats."""
+        cached = self._row_description_cache.get(id(columns))
+        formats_key = tuple(formats)
+        if cached is None or cached[0] is not columns or cached[1] != formats_key:
+            encoded = self._row_description(columns, formats).encode()
+            if len(self._row_description_cache) >= ROW_DESCRIPTIONS_CACHED:
+                self._row_description_cache.clear()
+            cached = (columns, formats_key, encoded)
+            self._row_description_cache[id(columns)] = cached
+        self.connection.send_raw(cached[2])
 
     @staticmethod
     def _row_description(columns: list[OutputColumn], formats: Sequence[int]
@@ -664,7 +733,7 @@ class Backend:
 
         def parse() -> None:
             session.parse_message(message.statement, message.query, message.param_type_oids)
-            self.connection.send(m.ParseComplete())
+            self.connection.send_raw(m.PARSE_COMPLETE)
         self._run_guarded(parse, extended=True)
 
     def _on_bind(self, message: m.Bind) -> None:
@@ -674,7 +743,7 @@ class Backend:
         def bind() -> None:
             session.bind(message.portal, message.statement, message.param_formats,
                          message.params, message.result_formats)
-            self.connection.send(m.BindComplete())
+            self.connection.send_raw(m.BIND_COMPLETE)
         self._run_guarded(bind, extended=True)
 
     def _on_describe(self, message: m.Describe) -> None:
@@ -695,10 +764,10 @@ class Backend:
                 columns = session.portal_columns(portal)
                 formats = portal.result_formats
             if columns is None:
-                self.connection.send(m.NoData())
+                self.connection.send_raw(m.NO_DATA)
             else:
-                self.connection.send(self._row_description(columns, formats))
-        self._run_guarded(describe, extended=True)
+                self._send_row_description(columns, formats)
+        self._run_guarded(describe, extended=True, timed=False)
 
     def _on_execute(self, message: m.Execute) -> None:
         assert self.session is not None
@@ -720,7 +789,7 @@ class Backend:
     def _on_sync(self, message: m.Sync) -> None:
         assert self.session is not None
         self.skip_until_sync = False
-        self._run_guarded(self.session.sync, extended=False)
+        self._run_guarded(self.session.sync, extended=False, timed=False)
         self._ready()
 
     def _on_flush(self, message: m.Flush) -> None:
@@ -735,7 +804,7 @@ class Backend:
                 session.close_statement(message.name)
             else:
                 session.close_portal(message.name)
-            self.connection.send(m.CloseComplete())
+            self.connection.send_raw(m.CLOSE_COMPLETE)
         self._run_guarded(close, extended=True)
 
     def _on_function_call(self, message: Any) -> None:
