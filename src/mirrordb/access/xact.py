@@ -19,11 +19,17 @@ up to its end, then under the manager's lock mark the xid and its subxids commit
 log and remove the proc (so a snapshot never sees a half-committed transaction). With ``synchronous_commit = off`` the flush is
 left to the WAL writer. Abort: insert an abort record (no flush needed), mark aborted, remove.
 Transactions that never wrote have no xid and write no WAL.
+
+On a hot standby (``enter_hot_standby``) the running transactions that matter are the
+primary's: snapshots come from recovery/hot_standby.py's ``KnownAssignedXids``, which replay
+feeds (``observe_xid`` and the Transaction/Standby redo handlers). A commit that changed
+catalogs carries a relcache invalidation message so the standby's relation cache forgets them.
 """
 
 from __future__ import annotations
 
 import enum
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -35,14 +41,26 @@ from mirrordb.access.snapshot import OwnChanges, Snapshot
 from mirrordb.common.errors import (DeadlockDetected, InvalidTransactionState,
                                     InvariantViolation, MirrordbError, ReadOnlyTransaction,
                                     invariant)
-from mirrordb.storage.relfilenode import RelFileNode
+from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, RelFileNode
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import RM_XACT_ID
 
 if TYPE_CHECKING:
+    from mirrordb.recovery.hot_standby import KnownAssignedXids
     from mirrordb.wal.writer import WalWriter
 
 DEADLOCK_CHECK_INTERVAL_S = 1.0
+POSTGRES_DATABASE_OID = 5   # catalog/bootstrap.py (not imported: catalog sits above access)
+
+# A SharedInvalidationMessage (16 bytes) of kind SHAREDINVALRELCACHE_ID (-2): i8 id, 3 pad
+# bytes, u32 database oid, u32 relation oid (0: every relation of the database), 4 pad bytes.
+# The commit of a transaction that changed catalogs carries one, as PostgreSQL's commit records
+# carry theirs; a hot standby replaying it empties its relation cache.
+RELCACHE_INVALIDATION_STRUCT = struct.Struct("<b3xII4x")
+assert RELCACHE_INVALIDATION_STRUCT.size == payloads.INVALIDATION_MESSAGE_SIZE
+SHAREDINVALRELCACHE_ID = -2
+RELCACHE_INVALIDATE_ALL = RELCACHE_INVALIDATION_STRUCT.pack(SHAREDINVALRELCACHE_ID,
+                                                            POSTGRES_DATABASE_OID, 0)
 WAIT_POLL_INTERVAL_S = 0.05
 
 
@@ -95,6 +113,8 @@ class TransactionManager:
         # Makes relations created by a committing transaction durable before its commit record
         # (under wal_level=minimal their changes skipped WAL: access/env.py).
         self.sync_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
+        # The primary's running xids as replayed WAL shows them, while this server is a standby.
+        self.hot_standby: KnownAssignedXids | None = None
 
     # -- procs and xids ---------------------------------------------------------------------
 
@@ -127,12 +147,45 @@ class TransactionManager:
         """Recovery saw ``xid`` in the WAL: the next xid must be beyond it."""
         if xid and xid >= (self.next_full_xid & 0xFFFFFFFF):
             self.next_full_xid = (self.next_full_xid & ~0xFFFFFFFF) | (xid + 1)
+        if self.hot_standby is not None:
+            self.hot_standby.record_xid(xid)
+
+    # -- hot standby (recovery/hot_standby.py) ----------------------------------------------
+
+    def enter_hot_standby(self) -> KnownAssignedXids:
+        """This server replays WAL as a standby: snapshots follow the primary's transactions
+        (idempotent; returns the tracker)."""
+        from mirrordb.recovery.hot_standby import KnownAssignedXids
+        with self._lock:
+            if self.hot_standby is None:
+                self.hot_standby = KnownAssignedXids(self._xid_finished)
+            return self.hot_standby
+
+    def leave_hot_standby(self) -> None:
+        """Promotion: from now on this server's own transactions are the running ones (the
+        startup process has marked the primary's unfinished xids aborted first)."""
+        with self._lock:
+            tracker, self.hot_standby = self.hot_standby, None
+            if tracker is not None:
+                self.latest_completed_xid = max(self.latest_completed_xid,
+                                                tracker.latest_completed_xid)
+
+    def _xid_finished(self, xid: int) -> bool:
+        return self.clog.status(xid) in (XACT_COMMITTED, XACT_ABORTED)
 
     @property
     def next_xid(self) -> int:
         return self.next_full_xid & 0xFFFFFFFF
 
     def take_snapshot(self, proc: Proc | None) -> Snapshot:
+        tracker = self.hot_standby
+        if tracker is not None:
+            snapshot = tracker.snapshot()
+            if snapshot is not None:
+                if proc is not None and not proc.xmin:
+                    proc.xmin = snapshot.xmin    # hot_standby_feedback reads oldest_xmin()
+                return snapshot
+            # before SNAPSHOT_READY (no client is admitted yet): the commit log alone
         with self._lock:
             xmax = self.next_xid
             xip: set[int] = set()
@@ -473,8 +526,12 @@ class Transaction:
         manager = self.manager
         invariant(manager.wal is not None, "commit with an xid needs a WAL")
         assert manager.wal is not None
+        invalidations = (RELCACHE_INVALIDATE_ALL,) if self.touched_catalogs else ()
         info, data = payloads.encode_xact_commit(
-            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped)
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped,
+            db_id=POSTGRES_DATABASE_OID if invalidations else 0,
+            ts_id=DEFAULT_TABLESPACE_OID if invalidations else 0,
+            invalidations=invalidations)
         return manager.wal.insert(RM_XACT_ID, info, data, xid=self.top.xid)
 
     def _write_abort_record(self, xid: int, subxids: list[int], created: list[RelFileNode]) -> None:

@@ -8,14 +8,21 @@ Storage, Standby and CLOG.
 * Storage: CREATE makes the relation file; TRUNCATE cuts its main fork (through the buffer pool).
   Unlinks and cuts bypass the buffer pool's WAL-before-data rule, so, as PostgreSQL does, the
   minimum recovery point is first advanced past the record (``RecoveryState.flush_to``).
-* Standby: RUNNING_XACTS and LOCK matter to a hot standby only (a later issue); crash recovery
-  skips them.
+* Standby: RUNNING_XACTS and LOCK matter to a hot standby only; crash recovery skips them.
+
+On a hot standby (recovery/hot_standby.py) these handlers also keep the standby's view of the
+primary's running transactions: COMMIT/ABORT end an xid tree (after its commit log bits are
+set, so no snapshot sees half of it), ASSIGNMENT announces subtransactions, RUNNING_XACTS and a
+shutdown checkpoint make snapshots possible. A commit carrying invalidation messages (it
+changed catalogs) empties the relation cache after the transaction is visible. LOCK records
+(AccessExclusiveLocks) are not replayed into a lock table yet: issue 5 (recovery conflicts).
 """
 
 from __future__ import annotations
 
 from mirrordb.access.clog import XACT_ABORTED, XACT_COMMITTED
 from mirrordb.common.checkpoint import CheckPoint
+from mirrordb.recovery import hot_standby
 from mirrordb.recovery.redo import RedoContext, register_redo
 from mirrordb.wal import payloads, rmgr
 from mirrordb.wal.record import DecodedRecord
@@ -28,6 +35,9 @@ def xlog_redo(context: RedoContext, record: DecodedRecord) -> None:
         checkpoint = CheckPoint.decode(record.main_data)
         state.observe_next_full_xid(checkpoint.next_full_xid)
         state.observe_next_oid(checkpoint.next_oid)
+        tracker = hot_standby.tracker_for(state)
+        if tracker is not None and info == rmgr.XLOG_CHECKPOINT_SHUTDOWN:
+            tracker.apply_shutdown_checkpoint(checkpoint.next_xid)
     elif info == rmgr.XLOG_NEXTOID:
         state.observe_next_oid(payloads.decode_nextoid(record.main_data))
     elif info in (rmgr.XLOG_FPI, rmgr.XLOG_FPI_FOR_HINT):
@@ -38,10 +48,19 @@ def xlog_redo(context: RedoContext, record: DecodedRecord) -> None:
 def xact_redo(context: RedoContext, record: DecodedRecord) -> None:
     parsed = payloads.decode_xact_record(record.info, record.main_data)
     op = record.info & rmgr.XLOG_XACT_OPMASK
+    tracker = hot_standby.tracker_for(context.state)
+    if isinstance(parsed, payloads.XactAssignment):
+        if tracker is not None:
+            tracker.assign(parsed.xtop, parsed.subxids)
+        return
     xids = [record.xid, *parsed.subxids]
     if op not in (rmgr.XLOG_XACT_COMMIT, rmgr.XLOG_XACT_ABORT):
         return
     context.state.set_fate(xids, XACT_COMMITTED if op == rmgr.XLOG_XACT_COMMIT else XACT_ABORTED)
+    if tracker is not None:
+        tracker.complete(record.xid, parsed.subxids)
+    if isinstance(parsed, payloads.XactCommit) and parsed.invalidations:
+        hot_standby.invalidate_caches(context.state)
     if parsed.rels:
         context.state.flush_to(record.end_lsn)      # an unlink cannot be undone: cover it first
         context.state.drop_relations(list(parsed.rels))
@@ -59,6 +78,14 @@ def smgr_redo(context: RedoContext, record: DecodedRecord) -> None:
             context.state.truncate_relation(truncate.rnode, truncate.blkno)
 
 
+def standby_redo(context: RedoContext, record: DecodedRecord) -> None:
+    """RUNNING_XACTS feeds a hot standby's snapshots; LOCK waits for issue 5."""
+    info = record.info & rmgr.XLR_RMGR_INFO_MASK
+    tracker = hot_standby.tracker_for(context.state)
+    if tracker is not None and info == rmgr.XLOG_RUNNING_XACTS:
+        tracker.apply_running_xacts(payloads.RunningXacts.decode(record.main_data))
+
+
 def nothing_to_redo(context: RedoContext, record: DecodedRecord) -> None:
     """Records that change no page in crash recovery."""
 
@@ -66,5 +93,5 @@ def nothing_to_redo(context: RedoContext, record: DecodedRecord) -> None:
 register_redo(rmgr.RM_XLOG_ID, xlog_redo)
 register_redo(rmgr.RM_XACT_ID, xact_redo)
 register_redo(rmgr.RM_SMGR_ID, smgr_redo)
-register_redo(rmgr.RM_STANDBY_ID, nothing_to_redo)
+register_redo(rmgr.RM_STANDBY_ID, standby_redo)
 register_redo(rmgr.RM_CLOG_ID, nothing_to_redo)
