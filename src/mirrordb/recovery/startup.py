@@ -30,6 +30,20 @@ waits for) once replay passes the value pg_control had when replay began. Crash 
 primary has no minRecoveryPoint (INVALID_LSN), never updates it and is consistent only at the end
 of WAL; its end-of-recovery checkpoint writes INVALID_LSN again.
 
+Starting from a base backup (PostgreSQL's read_backup_label): when ``backup_label`` exists,
+``begin`` takes the checkpoint named by its CHECKPOINT LOCATION (not pg_control's, which the
+backup copied from a running primary), records its REDO point in pg_control as
+``backupStartPoint`` with ``backupEndRequired``, and renames the file to ``backup_label.old``
+(pg_control first: a crash in between restarts from pg_control, which now names the same
+checkpoint). Replay is not consistent until the XLOG_BACKUP_END record whose start LSN equals
+``backupStartPoint``; that record clears both fields and raises minRecoveryPoint to its end.
+
+Restartpoints (a standby's checkpoints, PostgreSQL's CreateRestartPoint): ``replay`` remembers
+the last checkpoint record replayed; ``restartpoint()`` writes every dirty page, the commit log
+and fsyncs, then points pg_control at that checkpoint (minRecoveryPoint raised to at least the
+record's end, state still "in archive recovery"), and only then removes WAL segments before its
+REDO point (less ``wal_keep_size``). A standby restarted later replays from there.
+
 Redo is idempotent (a page whose LSN is at or past a record's end is skipped), so a crash during
 recovery simply restarts it.
 """
@@ -47,7 +61,8 @@ from typing import TYPE_CHECKING
 from mirrordb.access.clog import XACT_ABORTED, XACT_IN_PROGRESS
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.errors import DataCorrupted, MirrordbError, WalCorrupted, invariant
-from mirrordb.common.lsn import INVALID_LSN, format_lsn
+from mirrordb.common.fileio import fsync_directory
+from mirrordb.common.lsn import INVALID_LSN, format_lsn, parse_lsn
 from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin handlers)
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch
 from mirrordb.storage.control import DBState
@@ -55,13 +70,18 @@ from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal import payloads
 from mirrordb.wal.reader import SegmentFileSource, WalReader
 from mirrordb.wal.record import DecodedRecord
-from mirrordb.wal.rmgr import (RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN,
-                               XLOG_PARAMETER_CHANGE)
+from mirrordb.wal.rmgr import (RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END, XLOG_CHECKPOINT_ONLINE,
+                               XLOG_CHECKPOINT_SHUTDOWN, XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT,
+                               XLOG_XACT_COMMIT, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
+from mirrordb.wal.segment import is_segment_name, parse_segment_name
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
 
 log = logging.getLogger("mirrordb.recovery")
+
+BACKUP_LABEL_FILE = "backup_label"
+BACKUP_LABEL_OLD_FILE = "backup_label.old"
 
 
 @dataclass
@@ -152,19 +172,49 @@ class EngineRecoveryState(RecoveryState):
         self.engine.pool.truncate_relation(rnode, MAIN_FORKNUM, nblocks)
 
 
-def read_checkpoint(engine: Engine, reader: WalReader) -> CheckPoint:
-    control = engine.control
+def read_checkpoint(engine: Engine, reader: WalReader,
+                    checkpoint_lsn: int | None = None) -> CheckPoint:
+    """The checkpoint record at ``checkpoint_lsn`` (default: pg_control's)."""
+    lsn = engine.control.checkpoint_lsn if checkpoint_lsn is None else checkpoint_lsn
     try:
-        record = reader.read_record(control.checkpoint_lsn, None)
+        record = reader.read_record(lsn, None)
     except WalCorrupted as error:
         raise DataCorrupted(
-            f"could not locate a valid checkpoint record at {format_lsn(control.checkpoint_lsn)}",
+            f"could not locate a valid checkpoint record at {format_lsn(lsn)}",
             detail=str(error)) from error
     kind = record.info & 0xF0
     if record.rmid != RM_XLOG_ID or kind not in (XLOG_CHECKPOINT_SHUTDOWN,
                                                  XLOG_CHECKPOINT_ONLINE):
-        raise DataCorrupted(f"invalid checkpoint record at {format_lsn(control.checkpoint_lsn)}")
+        raise DataCorrupted(f"invalid checkpoint record at {format_lsn(lsn)}")
     return CheckPoint.decode(record.main_data)
+
+
+@dataclass(frozen=True)
+class BackupLabel:
+    """What recovery needs from a ``backup_label`` file."""
+
+    start_lsn: int
+    checkpoint_lsn: int
+    from_standby: bool
+
+
+def read_backup_label(datadir: str) -> BackupLabel | None:
+    """The data directory's ``backup_label``, or None if there is none; a file without the two
+    locations is PostgreSQL's "invalid data in file" error."""
+    from mirrordb.replication.basebackup import parse_backup_label
+    path = os.path.join(datadir, BACKUP_LABEL_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            fields = parse_backup_label(handle.read())
+    except FileNotFoundError:
+        return None
+    try:
+        start_lsn = parse_lsn(fields["START WAL LOCATION"].split()[0])
+        checkpoint_lsn = parse_lsn(fields["CHECKPOINT LOCATION"].split()[0])
+    except (KeyError, IndexError, ValueError, MirrordbError):
+        raise DataCorrupted(f'invalid data in file "{BACKUP_LABEL_FILE}"') from None
+    return BackupLabel(start_lsn, checkpoint_lsn,
+                       fields.get("BACKUP FROM", "primary").strip() == "standby")
 
 
 class Startup:
@@ -197,12 +247,20 @@ class Startup:
         self.in_recovery = False
         self._seen_xids: set[int] = set()
         self._started = time.monotonic()
+        # the last checkpoint record replayed: (start LSN, end LSN, contents); a restartpoint
+        # may be made there (``restartpoint``)
+        self.last_checkpoint_replayed: tuple[int, int, CheckPoint] | None = None
+        self.restartpoints_done = 0
+        self.last_commit_time: int | None = None   # PG timestamp of the last commit/abort replayed
 
     # -- beginning ------------------------------------------------------------------------------
 
     def begin(self) -> CheckPoint:
         invariant(self.checkpoint is None, "Startup.begin called twice")
         engine = self.engine
+        label = read_backup_label(engine.datadir)
+        if label is not None:
+            self._start_from_backup_label(label)
         checkpoint = self.checkpoint = read_checkpoint(engine, self.reader)
         self.state.observe_next_full_xid(checkpoint.next_full_xid)
         self.state.observe_next_oid(checkpoint.next_oid)
@@ -234,6 +292,25 @@ class Startup:
         self._check_consistency()
         return checkpoint
 
+    def _start_from_backup_label(self, label: BackupLabel) -> None:
+        """A restored base backup: recovery starts at the label's checkpoint, and the backup's
+        end must be replayed before the data files are consistent (module docstring)."""
+        engine = self.engine
+        checkpoint = read_checkpoint(engine, self.reader, label.checkpoint_lsn)
+        log.info("starting backup recovery with redo LSN %s, checkpoint LSN %s, on timeline "
+                 "ID %d", format_lsn(checkpoint.redo), format_lsn(label.checkpoint_lsn),
+                 checkpoint.this_timeline)
+        state = DBState.DB_IN_ARCHIVE_RECOVERY if self.archive_recovery \
+            else DBState.DB_IN_CRASH_RECOVERY
+        engine.update_control(checkpoint_lsn=label.checkpoint_lsn, checkpoint=checkpoint,
+                              state=state, backup_start_point=checkpoint.redo,
+                              backup_end_required=True)
+        self.clean_shutdown = False
+        self.last_record_start_lsn = label.checkpoint_lsn
+        os.replace(os.path.join(engine.datadir, BACKUP_LABEL_FILE),
+                   os.path.join(engine.datadir, BACKUP_LABEL_OLD_FILE))
+        fsync_directory(engine.datadir)
+
     # -- replaying ------------------------------------------------------------------------------
 
     def replay_available(self) -> int:
@@ -259,8 +336,88 @@ class Startup:
         state.last_replayed_end_lsn = record.end_lsn
         self.last_record_start_lsn = record.start_lsn
         self.records_replayed += 1
+        if record.rmid == RM_XLOG_ID:
+            self._replayed_xlog_record(record)
+        elif record.rmid == RM_XACT_ID and \
+                record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
+            self.last_commit_time = payloads.decode_xact_record(record.info,
+                                                                record.main_data).xact_time
         if not state.consistent:
             self._check_consistency()
+
+    def _replayed_xlog_record(self, record: DecodedRecord) -> None:
+        info = record.info & XLR_RMGR_INFO_MASK
+        if info in (XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN):
+            self.last_checkpoint_replayed = (record.start_lsn, record.end_lsn,
+                                             CheckPoint.decode(record.main_data))
+        elif info == XLOG_BACKUP_END:
+            self._replayed_backup_end(record)
+
+    def _replayed_backup_end(self, record: DecodedRecord) -> None:
+        """XLOG_BACKUP_END of the backup this data directory was restored from: the data files
+        are complete once replay is past it (PostgreSQL's xlog_redo for BACKUP_END)."""
+        control = self.engine.control
+        start_lsn = payloads.decode_backup_end(record.main_data)
+        if control.backup_start_point == INVALID_LSN or start_lsn != control.backup_start_point:
+            return
+        log.debug("end of backup reached")
+        min_recovery_point = max(control.min_recovery_point, record.end_lsn)
+        self.engine.update_control(backup_start_point=INVALID_LSN,
+                                   backup_end_point=INVALID_LSN, backup_end_required=False,
+                                   min_recovery_point=min_recovery_point)
+        self.state.min_recovery_point = max(self.state.min_recovery_point, record.end_lsn)
+        self.state.backup_pending = False
+
+    # -- restartpoints --------------------------------------------------------------------------
+
+    def restartpoint(self) -> bool:
+        """PostgreSQL's CreateRestartPoint at the last checkpoint record replayed (module
+        docstring); False when there is none newer than pg_control's. Runs in the startup
+        thread between records, so no page changes meanwhile."""
+        invariant(self.in_recovery and self.archive_recovery, "restartpoint outside a standby")
+        replayed = self.last_checkpoint_replayed
+        engine = self.engine
+        if replayed is None or replayed[2].redo <= engine.control.checkpoint.redo:
+            return False
+        checkpoint_lsn, checkpoint_end_lsn, checkpoint = replayed
+        engine.clog.flush()
+        engine.pool.flush_all()
+        engine.smgr.sync_all()
+        control = engine.control
+        changes: dict[str, object] = {"checkpoint_lsn": checkpoint_lsn, "checkpoint": checkpoint}
+        if control.min_recovery_point < checkpoint_end_lsn:
+            changes.update(min_recovery_point=checkpoint_end_lsn,
+                           min_recovery_point_tli=checkpoint.this_timeline)
+        engine.update_control(**changes)
+        removed = self._remove_old_segments(checkpoint.redo)
+        self.restartpoints_done += 1
+        log.info("restartpoint complete: %d WAL file(s) removed; redo lsn=%s",
+                 removed, format_lsn(checkpoint.redo))
+        log.info("recovery restart point at %s", format_lsn(checkpoint.redo))
+        return True
+
+    def _remove_old_segments(self, redo_lsn: int) -> int:
+        """Unlink this timeline's segments wholly before the REDO point's segment, less
+        ``wal_keep_size`` (the segment being replayed is never before the REDO point)."""
+        segment_size = self.engine.control.xlog_seg_size
+        keep_bytes = int(self.engine.settings.get("wal_keep_size"))  # type: ignore[arg-type]
+        keep_segno = max(0, redo_lsn // segment_size - -(-keep_bytes // segment_size))
+        waldir = os.path.join(self.engine.datadir, "pg_wal")
+        timeline = self.engine.control.checkpoint.this_timeline
+        removed = 0
+        for name in sorted(os.listdir(waldir)):
+            if not is_segment_name(name):
+                continue
+            file_timeline, segno = parse_segment_name(name, segment_size)
+            if file_timeline == timeline and segno < keep_segno:
+                try:
+                    os.unlink(os.path.join(waldir, name))
+                except FileNotFoundError:
+                    continue
+                removed += 1
+        if removed:
+            fsync_directory(waldir)
+        return removed
 
     def _check_consistency(self) -> None:
         if self.state.check_consistency():
@@ -275,6 +432,10 @@ class Startup:
         invariant(self.in_recovery and self.checkpoint is not None, "finish outside recovery")
         assert self.checkpoint is not None
         engine, checkpoint = self.engine, self.checkpoint
+        if self.state.backup_pending:
+            raise MirrordbError("WAL ends before end of online backup", sqlstate="XX000",
+                                hint="All WAL generated while online backup was taken must be "
+                                     "available at recovery.")
         if self.archive_recovery and not self.state.consistent:
             raise MirrordbError("WAL ends before consistent recovery point", sqlstate="XX000")
         needed = self.archive_recovery or not self.clean_shutdown or self.records_replayed > 1
@@ -298,11 +459,14 @@ class Startup:
                               self.records_replayed, time.monotonic() - self._started)
 
     def shutdown(self) -> None:
-        """A server in archive recovery stops: write every page replay changed (each write
-        advances minRecoveryPoint as needed), fsync, and leave pg_control saying
-        DB_SHUTDOWNED_IN_RECOVERY. The next start replays again from the same checkpoint."""
+        """A server in archive recovery stops: a restartpoint at the last checkpoint replayed,
+        write every page replay changed (each write advances minRecoveryPoint as needed),
+        fsync, and leave pg_control saying DB_SHUTDOWNED_IN_RECOVERY. The next start replays
+        from that restartpoint."""
         invariant(self.in_recovery, "shutdown of a startup process that is not in recovery")
         engine = self.engine
+        if self.archive_recovery:
+            self.restartpoint()
         engine.pool.flush_all()
         engine.smgr.sync_all()
         engine.clog.flush()

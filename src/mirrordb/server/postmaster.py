@@ -26,6 +26,16 @@ SHUTDOWN      shutdown checkpoint (``Engine.close()``)
 STOPPED       files removed; ``run()`` returns
 ============  =====================================================================================
 
+Standby mode (``standby.signal`` in the data directory; recovery/standby.py and
+replication/walreceiver.py): step 4 opens the engine with ``standby_mode=True`` (archive recovery
+of the WAL in pg_wal), then starts the "startup" thread, which replays forever, and, when
+``primary_conninfo`` is set, the "walreceiver" thread. postmaster.pid says "standby" until hot
+standby is reached (consistent and ``hot_standby = on``: then "ready", and the log says
+"database system is ready to accept read-only connections"). Until then ``admit()`` refuses
+with PostgreSQL's 57P03 messages. A clean shutdown stops both threads, then ``Engine.close()``
+makes a restartpoint and leaves pg_control "shut down in recovery"; if replay fails the server
+stops at once (exit code 1), as PostgreSQL's postmaster does when its startup process dies.
+
 Signals (PostgreSQL's): SIGTERM smart shutdown (wait for clients to leave), SIGINT fast (terminate
 every backend through its InterruptState, wait, checkpoint), SIGQUIT immediate (no checkpoint:
 ``Engine.crash()``; the next start runs crash recovery), SIGHUP reload (postgresql.conf,
@@ -70,7 +80,9 @@ from mirrordb.settings import SERVER_VERSION, Settings
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
+    from mirrordb.recovery.standby import StandbyReplay
     from mirrordb.replication.slots import SlotManager
+    from mirrordb.replication.walreceiver import WalReceiver
 
 log = logging.getLogger("mirrordb.postmaster")
 
@@ -86,6 +98,11 @@ WALSENDER_DRAIN_TIMEOUT_S = 30.0     # walsenders streaming the shutdown checkpo
 IMMEDIATE_SHUTDOWN_MESSAGE = "terminating connection due to immediate shutdown command"
 SHUTTING_DOWN_MESSAGE = "the database system is shutting down"
 STARTING_UP_MESSAGE = "the database system is starting up"
+STANDBY_SIGNAL_FILE = "standby.signal"
+NOT_CONSISTENT_MESSAGE = "the database system is not yet accepting connections"
+NOT_CONSISTENT_DETAIL = "Consistent recovery state has not been yet reached."
+HOT_STANDBY_OFF_MESSAGE = "the database system is not accepting connections"
+HOT_STANDBY_OFF_DETAIL = "Hot standby mode is disabled."
 
 PeerAddress = tuple[str, int] | None
 ConnectionHandler = Callable[["Server", socket.socket, PeerAddress, bool], None]
@@ -175,6 +192,8 @@ class Server:
         self.settings = Settings()
         self.engine: Engine | None = None
         self.slots: SlotManager | None = None   # replication slots, once the engine is open
+        self.standby_replay: StandbyReplay | None = None   # a standby's startup thread
+        self.walreceiver: WalReceiver | None = None        # ... and its walreceiver
         self.start_time = time.time()
         self.state = PostmasterState.STARTING
         self.exit_code = 0
@@ -286,6 +305,7 @@ class Server:
                 raise CannotConnectNow(STARTING_UP_MESSAGE)
             if self.state is not PostmasterState.RUNNING:
                 raise CannotConnectNow(SHUTTING_DOWN_MESSAGE)
+            self._check_standby_admission()
             if replication:
                 limit = self.settings.get_int("max_wal_senders")
                 if self._walsenders >= limit:
@@ -381,7 +401,12 @@ class Server:
         self._open_listeners(port)
         self._load_hba_at_start()
         self._open_engine()
-        if self._requested_mode is None:
+        if self._requested_mode is None and self.standby_replay is not None:
+            self._data_lock.update(status=pidfile.PM_STATUS_STANDBY)
+            self._transition(PostmasterState.RUNNING)
+            self._start_standby_threads()
+            self.ready.set()
+        elif self._requested_mode is None:
             self._data_lock.update(status=pidfile.PM_STATUS_READY)
             self._transition(PostmasterState.RUNNING)
             log.info("database system is ready to accept connections")
@@ -406,10 +431,69 @@ class Server:
     def _open_engine(self) -> None:
         from mirrordb.engine import Engine
         slots = self._load_slots()
-        self.engine = Engine.open(self.datadir, self.overrides)
+        standby = os.path.exists(os.path.join(self.datadir, STANDBY_SIGNAL_FILE))
+        if standby:
+            log.info("entering standby mode")
+        self.engine = Engine.open(self.datadir, self.overrides, standby_mode=standby)
         self.settings.set_internal("wal_segment_size", str(self.engine.control.xlog_seg_size))
         self.engine.settings = self.settings
         self._attach_slots(self.engine, slots)
+        if standby:
+            self._prepare_standby(self.engine)
+
+    # -- standby mode (recovery/standby.py, replication/walreceiver.py) ---------------------------
+
+    def _prepare_standby(self, engine: Engine) -> None:
+        from mirrordb.recovery.standby import StandbyReplay
+        self.standby_replay = StandbyReplay(engine, on_failure=self._standby_failed,
+                                            on_consistent=self._standby_consistent)
+
+    def _start_standby_threads(self) -> None:
+        """The startup thread, and the walreceiver when primary_conninfo is set."""
+        from mirrordb.replication.walreceiver import StandbyIdentity, WalReceiver
+        replay, engine = self.standby_replay, self.engine
+        assert replay is not None and engine is not None
+        replay.start()
+        if not self.settings.get_str("primary_conninfo").strip():
+            return
+        control = engine.control
+        identity = StandbyIdentity(self.datadir, control.system_identifier,
+                                   control.checkpoint.this_timeline, control.xlog_seg_size)
+        self.walreceiver = WalReceiver(
+            identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
+            applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake)
+        self.walreceiver.start()
+
+    def _standby_consistent(self) -> None:
+        """Called by the startup thread once replay is consistent."""
+        if not self.settings.get_bool("hot_standby"):
+            return
+        if self._data_lock is not None and self._requested_mode is None:
+            self._data_lock.update(status=pidfile.PM_STATUS_READY)
+        log.info("database system is ready to accept read-only connections")
+
+    def _standby_failed(self, error: BaseException) -> None:
+        """The startup thread died: stop everything without a restartpoint."""
+        self.exit_code = 1
+        log.info("startup process was terminated; shutting down")
+        self.request_shutdown(ShutdownMode.IMMEDIATE)
+
+    def _check_standby_admission(self) -> None:
+        """PostgreSQL's CAC_NOTCONSISTENT answers, for a standby without hot standby yet."""
+        replay = self.standby_replay
+        if replay is None:
+            return
+        if not self.settings.get_bool("hot_standby"):
+            raise CannotConnectNow(HOT_STANDBY_OFF_MESSAGE, detail=HOT_STANDBY_OFF_DETAIL)
+        if not replay.consistent:
+            raise CannotConnectNow(NOT_CONSISTENT_MESSAGE, detail=NOT_CONSISTENT_DETAIL)
+
+    def _stop_standby_threads(self) -> None:
+        """Before the engine closes: the walreceiver first (no new WAL), then replay."""
+        if self.walreceiver is not None:
+            self.walreceiver.stop()
+        if self.standby_replay is not None:
+            self.standby_replay.stop()
 
     # -- replication slots (replication/slots.py) -------------------------------------------------
 
@@ -734,6 +818,7 @@ class Server:
         if self.engine is not None:
             log.info("shutting down")
             try:
+                self._stop_standby_threads()
                 self.engine.close()
             except Exception as error:  # reported; the files are removed anyway
                 log.critical("shutdown checkpoint failed: %s", error, exc_info=True,
@@ -775,6 +860,7 @@ class Server:
             _shutdown_socket(connection.sock)
         if self.engine is not None:
             try:
+                self._stop_standby_threads()
                 self.engine.crash()
             except Exception:  # the next start recovers from the WAL
                 log.exception("error while dropping the engine")

@@ -1,0 +1,167 @@
+"""The standby's startup thread: continuous recovery while ``standby.signal`` exists.
+
+Who runs it: server/postmaster.py, for a data directory with ``standby.signal``, opens the engine
+with ``Engine.open(..., standby_mode=True)`` (which begins archive recovery and replays the WAL
+already in ``pg_wal``) and then starts ``StandbyReplay(engine).start()``. The other half is the
+walreceiver (replication/walreceiver.py), which writes streamed WAL into ``pg_wal`` and calls
+``wake()`` after each flush.
+
+What the thread does (PostgreSQL's startup process in standby mode, never finishing):
+
+1. ``startup.replay_available()``: every valid record from where replay stands to the current
+   end of WAL in ``pg_wal`` (whatever put it there: the walreceiver, or a person copying
+   segments).
+2. If a checkpoint record was replayed and at least ``RESTARTPOINT_MIN_INTERVAL_S`` passed since
+   the last restartpoint, make a restartpoint (``Startup.restartpoint``: pages flushed,
+   pg_control points at that checkpoint, old segments removed).
+3. Wait for ``wake()`` or ``POLL_INTERVAL_S`` (the poll re-reads ``pg_wal``), then go to 1.
+
+It stops at ``stop()`` (the postmaster's shutdown; the engine's ``close()`` then makes the last
+restartpoint and leaves pg_control "shut down in recovery"), or when replay fails: the error is
+logged as FATAL and ``failure`` set, and the postmaster stops the server, as PostgreSQL's
+postmaster does when the startup process dies.
+
+Shared state read by other threads (plain attribute reads; written by this thread only):
+``replayed_lsn`` (pg_last_wal_replay_lsn), ``last_commit_time`` (PG timestamp of the last commit
+or abort replayed: pg_last_xact_replay_timestamp), ``consistent``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from mirrordb.common.errors import MirrordbError, invariant
+
+if TYPE_CHECKING:
+    from mirrordb.engine import Engine
+    from mirrordb.recovery.startup import Startup
+
+log = logging.getLogger("mirrordb.startup")
+
+STARTUP_THREAD_NAME = "startup"
+POLL_INTERVAL_S = 0.5                # re-read pg_wal at least this often without a wake-up
+RESTARTPOINT_MIN_INTERVAL_S = 1.0    # at most one restartpoint per this many seconds
+STOP_TIMEOUT_S = 60.0                # longest wait for the thread to finish the record it is on
+
+
+class StandbyReplay:
+    """The startup thread of a standby (see the module docstring)."""
+
+    def __init__(self, engine: Engine, *,
+                 on_failure: Callable[[BaseException], None] | None = None,
+                 on_consistent: Callable[[], None] | None = None) -> None:
+        invariant(engine.startup is not None and engine.startup.in_recovery,
+                  "StandbyReplay needs an engine opened in standby mode")
+        assert engine.startup is not None
+        self.engine = engine
+        self.startup: Startup = engine.startup
+        self.failure: BaseException | None = None
+        self._on_failure = on_failure
+        self._on_consistent = on_consistent
+        self._wakeup = threading.Condition()
+        self._woken = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._last_restartpoint_time = 0.0
+        self._consistent_reported = False
+
+    # -- what other threads read ----------------------------------------------------------------
+
+    @property
+    def replayed_lsn(self) -> int:
+        """End of the last record replayed (pg_last_wal_replay_lsn)."""
+        return self.startup.state.last_replayed_end_lsn
+
+    @property
+    def last_commit_time(self) -> int | None:
+        return self.startup.last_commit_time
+
+    @property
+    def consistent(self) -> bool:
+        return self.startup.state.consistent
+
+    @property
+    def end_of_wal_lsn(self) -> int:
+        """Where the next record to replay starts: the walreceiver streams from its segment."""
+        return self.startup.next_lsn
+
+    # -- control ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        invariant(self._thread is None, "startup thread started twice")
+        self._report_consistency()
+        self._thread = threading.Thread(target=self._run, name=STARTUP_THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New WAL was flushed into pg_wal (the walreceiver calls this)."""
+        with self._wakeup:
+            self._woken = True
+            self._wakeup.notify_all()
+
+    def stop(self) -> None:
+        """Finish the batch in progress and end the thread (the engine stays in recovery)."""
+        with self._wakeup:
+            self._stopping = True
+            self._wakeup.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(STOP_TIMEOUT_S)
+            invariant(not self._thread.is_alive(), "startup thread did not stop")
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the thread -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self.replay_once()
+                self._wait()
+        except (MirrordbError, OSError) as error:
+            self._fail(error)
+        except Exception as error:  # a bug in redo: stop the server rather than go on
+            log.critical("startup process failed", exc_info=True)
+            self._fail(error)
+
+    def replay_once(self) -> int:
+        """One round: replay what is available, maybe a restartpoint. Returns records replayed."""
+        replayed = self.startup.replay_available()
+        self._report_consistency()
+        now = time.monotonic()
+        if now - self._last_restartpoint_time >= RESTARTPOINT_MIN_INTERVAL_S:
+            if self.startup.restartpoint():
+                self._last_restartpoint_time = now
+        return replayed
+
+    def _wait(self) -> None:
+        with self._wakeup:
+            if not self._woken and not self._stopping:
+                self._wakeup.wait(POLL_INTERVAL_S)
+            self._woken = False
+
+    def _report_consistency(self) -> None:
+        if self._consistent_reported or not self.consistent:
+            return
+        self._consistent_reported = True
+        if self._on_consistent is not None:
+            self._on_consistent()
+
+    def _fail(self, error: BaseException) -> None:
+        self.failure = error
+        if isinstance(error, MirrordbError):
+            log.critical("%s", error.message, extra={"pg_level": "FATAL"})
+            if error.detail:
+                log.critical("%s", error.detail, extra={"pg_level": "DETAIL"})
+        else:
+            log.critical("startup process failed: %s", error, extra={"pg_level": "FATAL"})
+        if self._on_failure is not None:
+            self._on_failure(error)
+
+
+__all__ = ["StandbyReplay", "STARTUP_THREAD_NAME"]

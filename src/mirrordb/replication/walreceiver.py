@@ -1,0 +1,622 @@
+"""The walreceiver: a standby's thread that streams WAL from its primary into its own pg_wal.
+
+Who runs it: server/postmaster.py, on a standby (``standby.signal``) whose ``primary_conninfo``
+is set, starts ``WalReceiver(...).start()`` beside the startup thread (recovery/standby.py). The
+other half is the primary's walsender (replication/walsender.py, or a real PostgreSQL 15).
+
+One connection, step by step (PostgreSQL's WalReceiverMain):
+
+1. Parse ``primary_conninfo`` (``parse_conninfo``: libpq's ``key=value`` and ``postgresql://``
+   URI forms) and connect with ``replication=true`` (password from the conninfo, PGPASSWORD or
+   ~/.pgpass; cleartext, md5 or SCRAM-SHA-256 as the server asks).
+2. ``IDENTIFY_SYSTEM``: a different system identifier is refused with PostgreSQL's error ("database
+   system identifier differs between the primary and standby"); so is a primary on an older
+   timeline, or a newer one (no timeline switches yet). ``SHOW wal_level``: ``minimal`` is refused.
+3. ``START_REPLICATION [SLOT primary_slot_name] PHYSICAL X/X TIMELINE n`` from the start of the
+   segment holding the first byte the standby lacks (the end of its local WAL, or of what this
+   receiver already flushed).
+4. Stream: each XLogData is written at its LSN into the segment file (created full size, zeroed,
+   when missing); before waiting for more input the written WAL is fsynced, the startup thread
+   woken and a status update (write/flush/apply) sent. A status update also goes out every
+   ``wal_receiver_status_interval``, when a keepalive asks for one, and, with reply requested,
+   after half of ``wal_receiver_timeout`` without input; after the whole timeout the connection
+   is dropped ("terminating walreceiver due to timeout").
+
+When the connection fails or the primary ends the stream (shutdown), the error is logged and the
+thread connects again after ``wal_retrieve_retry_interval``; ``stop()`` ends it.
+
+Shared state: ``status`` (a ``WalReceiverStatus``) is written by this thread only, read by
+pg_stat_wal_receiver (``pg_stat_wal_receiver_rows``) and pg_last_wal_receive_lsn
+(``status.flushed_lsn``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import os
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mirrordb.common.errors import MirrordbError, ProtocolViolation
+from mirrordb.common.fileio import fsync_directory
+from mirrordb.common.lsn import INVALID_LSN, format_lsn
+from mirrordb.protocol.buffers import ConnectionClosed
+from mirrordb.protocol.messages import (CommandComplete, CopyBothResponse, CopyData, CopyDone,
+                                        ErrorResponse, NoticeResponse, Query, ReadyForQuery)
+from mirrordb.replication.messages import (PrimaryKeepalive, StandbyStatusUpdate, XLogData,
+                                           decode_primary_message, pg_timestamp_now,
+                                           pg_timestamp_to_unix)
+from mirrordb.wal.segment import segment_name
+
+log = logging.getLogger("mirrordb.walreceiver")
+
+WALRECEIVER_THREAD_NAME = "walreceiver"
+RECEIVE_SIZE_BYTES = 256 * 1024        # one recv()
+TICK_S = 0.1                           # socket timeout: how often timers are looked at
+MAX_CONNINFO_BYTES = 16 * 1024         # longest primary_conninfo accepted
+DEFAULT_APPLICATION_NAME = "walreceiver"
+DEFAULT_PORT = 5432
+DEFAULT_SOCKET_DIRECTORY = "/tmp"
+TEMPORARY_SEGMENT_NAME = "xlogtemp.walreceiver"
+STOP_TIMEOUT_S = 30.0
+
+
+class WalReceiverError(MirrordbError):
+    """The primary cannot serve this standby, or the stream broke (logged, then retried)."""
+
+    sqlstate = "08006"
+
+
+# -- primary_conninfo ---------------------------------------------------------------------------
+
+def parse_conninfo(text: str) -> dict[str, str]:
+    """libpq's connection string: ``key=value ...`` (values may be single-quoted, with
+    backslash escapes) or a ``postgresql://user:password@host:port/dbname?key=value`` URI."""
+    if len(text.encode()) > MAX_CONNINFO_BYTES:
+        raise WalReceiverError("primary_conninfo is too long", sqlstate="22023")
+    stripped = text.strip()
+    if stripped.startswith(("postgresql://", "postgres://")):
+        return _parse_uri(stripped)
+    return _parse_key_values(stripped)
+
+
+def _parse_key_values(text: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    position, length = 0, len(text)
+    while True:
+        while position < length and text[position].isspace():
+            position += 1
+        if position >= length:
+            return result
+        equals = text.find("=", position)
+        if equals < 0:
+            raise WalReceiverError(f'missing "=" after "{text[position:]}" in connection info '
+                                   "string", sqlstate="22023")
+        key = text[position:equals].strip()
+        position = equals + 1
+        while position < length and text[position].isspace():
+            position += 1
+        value, position = _conninfo_value(text, position)
+        result[key] = value
+
+
+def _conninfo_value(text: str, position: int) -> tuple[str, int]:
+    """One value from ``position``: quoted or up to the next blank; returns (value, next)."""
+    quoted = position < len(text) and text[position] == "'"
+    if quoted:
+        position += 1
+    value: list[str] = []
+    while position < len(text):
+        character = text[position]
+        if character == "\\" and position + 1 < len(text):
+            value.append(text[position + 1])
+            position += 2
+            continue
+        if (quoted and character == "'") or (not quoted and character.isspace()):
+            return "".join(value), position + 1
+        value.append(character)
+        position += 1
+    if quoted:
+        raise WalReceiverError("unterminated quoted string in connection info string",
+                               sqlstate="22023")
+    return "".join(value), position
+
+
+def _parse_uri(text: str) -> dict[str, str]:
+    parsed = urllib.parse.urlsplit(text)
+    result: dict[str, str] = {}
+    if parsed.username:
+        result["user"] = urllib.parse.unquote(parsed.username)
+    if parsed.password:
+        result["password"] = urllib.parse.unquote(parsed.password)
+    netloc_host = parsed.netloc.rpartition("@")[2]
+    host, _, port = netloc_host.rpartition(":") if not netloc_host.endswith("]") \
+        else (netloc_host, "", "")
+    if not host:
+        host, port = netloc_host, ""
+    if host:
+        result["host"] = urllib.parse.unquote(host.strip("[]"))
+    if port:
+        result["port"] = port
+    if parsed.path.strip("/"):
+        result["dbname"] = urllib.parse.unquote(parsed.path.strip("/"))
+    for key, value in urllib.parse.parse_qsl(parsed.query, keep_blank_values=True):
+        result[key] = value
+    return result
+
+
+@dataclass(frozen=True)
+class PrimaryAddress:
+    host: str
+    port: int
+    user: str
+    password: str | None
+    application_name: str
+
+
+def primary_address(conninfo: dict[str, str]) -> PrimaryAddress:
+    """Where and as whom to connect (libpq's defaults: PGHOST, PGPORT, PGUSER, the OS user)."""
+    host = conninfo.get("host") or conninfo.get("hostaddr") or os.environ.get("PGHOST") \
+        or DEFAULT_SOCKET_DIRECTORY
+    port_text = conninfo.get("port") or os.environ.get("PGPORT") or str(DEFAULT_PORT)
+    try:
+        port = int(port_text.split(",")[0])
+    except ValueError:
+        raise WalReceiverError(f'invalid port number: "{port_text}"', sqlstate="22023") from None
+    user = conninfo.get("user") or os.environ.get("PGUSER") or _os_user()
+    return PrimaryAddress(host.split(",")[0], port, user, conninfo.get("password"),
+                          conninfo.get("application_name") or DEFAULT_APPLICATION_NAME)
+
+
+def _os_user() -> str:
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+# -- state shown by pg_stat_wal_receiver -----------------------------------------------------------
+
+class WalReceiverState(enum.Enum):
+    """pg_stat_wal_receiver.status."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    STREAMING = "streaming"
+    WAITING = "waiting"
+    STOPPING = "stopping"
+
+
+@dataclass
+class WalReceiverStatus:
+    """What pg_stat_wal_receiver shows (written by the walreceiver thread only)."""
+
+    pid: int = 0
+    state: WalReceiverState = WalReceiverState.STARTING
+    receive_start_lsn: int = INVALID_LSN
+    receive_start_tli: int = 0
+    written_lsn: int = INVALID_LSN
+    flushed_lsn: int = INVALID_LSN
+    received_tli: int = 0
+    last_msg_send_time: float | None = None      # Unix seconds
+    last_msg_receipt_time: float | None = None
+    latest_end_lsn: int = INVALID_LSN
+    latest_end_time: float | None = None
+    slot_name: str | None = None
+    sender_host: str | None = None
+    sender_port: int | None = None
+    conninfo: str = ""
+
+
+# -- writing received WAL into pg_wal ----------------------------------------------------------------
+
+class SegmentWriter:
+    """Writes streamed WAL at its LSN into ``pg_wal`` segment files of one timeline; ``flush``
+    fsyncs what was written. A missing segment is created full size (zeros) under a temporary
+    name, fsynced and renamed, so a segment file never exists shorter than a segment."""
+
+    def __init__(self, waldir: str, timeline: int, segment_size: int) -> None:
+        self.waldir = waldir
+        self.timeline = timeline
+        self.segment_size = segment_size
+        self.written_lsn = INVALID_LSN
+        self.flushed_lsn = INVALID_LSN
+        self._segno: int | None = None
+        self._fd: int | None = None
+        self._unsynced_fds: list[int] = []
+
+    def write(self, start_lsn: int, data: bytes) -> None:
+        view = memoryview(data)
+        position = start_lsn
+        while view:
+            segno, offset = divmod(position, self.segment_size)
+            take = min(len(view), self.segment_size - offset)
+            fd = self._segment_fd(segno)
+            written = 0
+            while written < take:
+                written += os.pwrite(fd, view[written:take], offset + written)
+            view = view[take:]
+            position += take
+        self.written_lsn = position
+
+    def flush(self) -> bool:
+        """fsync what was written; True if the flushed position moved."""
+        for fd in self._unsynced_fds:
+            os.fsync(fd)
+            if fd != self._fd:
+                os.close(fd)
+        self._unsynced_fds = [] if self._fd is None else [self._fd]
+        if self._fd is not None:
+            os.fsync(self._fd)
+        moved = self.written_lsn > self.flushed_lsn
+        self.flushed_lsn = max(self.flushed_lsn, self.written_lsn)
+        return moved
+
+    def close(self) -> None:
+        for fd in set(self._unsynced_fds + ([self._fd] if self._fd is not None else [])):
+            os.close(fd)
+        self._unsynced_fds = []
+        self._fd = self._segno = None
+
+    def _segment_fd(self, segno: int) -> int:
+        if segno == self._segno and self._fd is not None:
+            return self._fd
+        if self._fd is not None:
+            self._unsynced_fds.append(self._fd)     # fsynced and closed at the next flush
+        name = segment_name(self.timeline, segno, self.segment_size)
+        path = os.path.join(self.waldir, name)
+        if not os.path.exists(path):
+            self._create_segment(path)
+        self._fd = os.open(path, os.O_RDWR)
+        self._segno = segno
+        return self._fd
+
+    def _create_segment(self, path: str) -> None:
+        temporary = os.path.join(self.waldir, TEMPORARY_SEGMENT_NAME)
+        fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(fd, self.segment_size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+        fsync_directory(self.waldir)
+
+
+# -- the thread ---------------------------------------------------------------------------------------
+
+@dataclass
+class StandbyIdentity:
+    """What the walreceiver checks the primary against, and where it writes."""
+
+    datadir: str
+    system_identifier: int
+    timeline: int
+    segment_size: int
+
+
+@dataclass
+class _Timers:
+    last_receive: float = field(default_factory=time.monotonic)
+    last_status: float = 0.0
+    ping_sent: bool = False
+
+
+class WalReceiver:
+    """The walreceiver thread (see the module docstring).
+
+    ``settings`` is a callable returning the server's current Settings (reloads take effect
+    at the next connection); ``start_lsn`` returns where the startup thread needs WAL from;
+    ``applied_lsn`` where replay stands; ``wake_startup`` is called after each flush.
+    """
+
+    def __init__(self, identity: StandbyIdentity, settings: Callable[[], Any], *,
+                 start_lsn: Callable[[], int], applied_lsn: Callable[[], int],
+                 wake_startup: Callable[[], None]) -> None:
+        self.identity = identity
+        self._settings = settings
+        self._start_lsn = start_lsn
+        self._applied_lsn = applied_lsn
+        self._wake_startup = wake_startup
+        self.status = WalReceiverStatus()
+        self.writer = SegmentWriter(os.path.join(identity.datadir, "pg_wal"), identity.timeline,
+                                    identity.segment_size)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+        self.connections_made = 0
+        self.last_error: MirrordbError | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=WALRECEIVER_THREAD_NAME,
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        client = self._client
+        if client is not None:
+            try:
+                client.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_S)
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self.status.pid = threading.get_native_id()
+        while not self._stopping.is_set():
+            try:
+                self._one_connection()
+            except (MirrordbError, OSError) as error:
+                if self._stopping.is_set():
+                    break
+                self._report(error)
+            finally:
+                self._disconnect()
+            self.status.state = WalReceiverState.WAITING
+            retry_s = self._setting_ms("wal_retrieve_retry_interval") / 1000
+            self._stopping.wait(retry_s)
+        self.writer.close()
+        self.status.state = WalReceiverState.STOPPED
+
+    def _report(self, error: BaseException) -> None:
+        if isinstance(error, MirrordbError):
+            self.last_error = error
+            log.critical("%s", error.message, extra={"pg_level": "FATAL"})
+            if error.detail:
+                log.critical("%s", error.detail, extra={"pg_level": "DETAIL"})
+        else:
+            log.critical("could not receive data from WAL stream: %s", error,
+                         extra={"pg_level": "FATAL"})
+
+    def _setting_ms(self, name: str) -> int:
+        return int(self._settings().get(name))
+
+    def _one_connection(self) -> None:
+        self.status.state = WalReceiverState.STARTING
+        settings = self._settings()
+        conninfo_text = str(settings.get("primary_conninfo"))
+        address = primary_address(parse_conninfo(conninfo_text))
+        self._client = _connect(address)
+        self.connections_made += 1
+        self.status.sender_host, self.status.sender_port = address.host, address.port
+        self.status.conninfo = _obfuscated(conninfo_text)
+        timeline = self._identify_system()
+        self._check_wal_level()
+        start_lsn = self._streaming_start_lsn()
+        slot = str(settings.get("primary_slot_name") or "")
+        self._start_replication(start_lsn, timeline, slot)
+        log.info("started streaming WAL from primary at %s on timeline %d",
+                 format_lsn(start_lsn), timeline)
+        self._stream()
+
+    def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.sock.close()
+            except OSError:
+                pass
+
+    # -- the handshake --------------------------------------------------------------------------------
+
+    def _identify_system(self) -> int:
+        rows = self._client.query("IDENTIFY_SYSTEM")
+        if not rows or not rows[0] or len(rows[0][0]) < 2:
+            raise WalReceiverError("invalid response from primary server",
+                                   detail="Could not identify system: got no rows.")
+        system_id, timeline_text = rows[0][0][0], rows[0][0][1]
+        ours = str(self.identity.system_identifier)
+        if system_id != ours:
+            raise WalReceiverError(
+                "database system identifier differs between the primary and standby",
+                detail=f"The primary's identifier is {system_id}, the standby's identifier is "
+                       f"{ours}.", sqlstate="55000")
+        primary_timeline = int(timeline_text or 0)
+        if primary_timeline < self.identity.timeline:
+            raise WalReceiverError(f"highest timeline {primary_timeline} of the primary is "
+                                   f"behind recovery timeline {self.identity.timeline}",
+                                   sqlstate="55000")
+        if primary_timeline > self.identity.timeline:
+            raise WalReceiverError(f"primary is on timeline {primary_timeline}, this standby "
+                                   f"on timeline {self.identity.timeline}",
+                                   detail="Following a timeline switch is not supported.",
+                                   sqlstate="0A000")
+        return primary_timeline
+
+    def _check_wal_level(self) -> None:
+        try:
+            rows = self._client.query("SHOW wal_level")
+        except MirrordbError:
+            return      # a server that cannot SHOW: its walsender refuses minimal itself
+        if rows and rows[0] and rows[0][0] and rows[0][0][0] == "minimal":
+            raise WalReceiverError(
+                'the primary runs with wal_level "minimal", which cannot feed a standby',
+                hint='Set wal_level to "replica" on the primary and restart it.',
+                sqlstate="55000")
+
+    def _streaming_start_lsn(self) -> int:
+        """The start of the segment holding the first byte this standby lacks."""
+        needed = max(self._start_lsn(), self.writer.flushed_lsn)
+        segment_size = self.identity.segment_size
+        return needed - needed % segment_size
+
+    def _start_replication(self, start_lsn: int, timeline: int, slot: str) -> None:
+        slot_clause = f'SLOT "{slot}" ' if slot else ""
+        self._client.send(Query(f"START_REPLICATION {slot_clause}PHYSICAL "
+                                f"{format_lsn(start_lsn)} TIMELINE {timeline}"))
+        while not isinstance(self._next_message(blocking=True), CopyBothResponse):
+            pass
+        status = self.status
+        status.receive_start_lsn, status.receive_start_tli = start_lsn, timeline
+        status.received_tli, status.slot_name = timeline, slot or None
+        status.state = WalReceiverState.STREAMING
+        self.writer.written_lsn = max(self.writer.written_lsn, start_lsn)
+        self.writer.flushed_lsn = max(self.writer.flushed_lsn, start_lsn)
+
+    # -- streaming ---------------------------------------------------------------------------------
+
+    def _stream(self) -> None:
+        timers = _Timers()
+        self._send_status(timers, force=True)
+        while not self._stopping.is_set():
+            message = self._next_message(blocking=False)
+            if message is None:
+                self._flush(timers)
+                self._tick(timers)
+                continue
+            timers.last_receive, timers.ping_sent = time.monotonic(), False
+            if isinstance(message, CopyData):
+                self._handle_copy_data(message.data, timers)
+            elif isinstance(message, CopyDone | CommandComplete):
+                self._flush(timers)
+                raise WalReceiverError("replication terminated by primary server",
+                                       detail=f"End of WAL reached on timeline "
+                                              f"{self.identity.timeline} at "
+                                              f"{format_lsn(self.writer.flushed_lsn)}.")
+
+    def _handle_copy_data(self, payload: bytes, timers: _Timers) -> None:
+        message = decode_primary_message(payload)
+        status = self.status
+        status.last_msg_send_time = pg_timestamp_to_unix(message.send_time)
+        status.last_msg_receipt_time = time.time()
+        if status.latest_end_lsn != message.wal_end_lsn:
+            status.latest_end_lsn = message.wal_end_lsn
+            status.latest_end_time = status.last_msg_send_time
+        if isinstance(message, XLogData):
+            self.writer.write(message.data_start_lsn, message.data)
+            status.written_lsn = self.writer.written_lsn
+        elif isinstance(message, PrimaryKeepalive) and message.reply_requested:
+            self._flush(timers)
+            self._send_status(timers, force=True)
+
+    def _flush(self, timers: _Timers) -> None:
+        if self.writer.flush():
+            self.status.flushed_lsn = self.writer.flushed_lsn
+            self._wake_startup()
+            self._send_status(timers, force=True)
+
+    def _tick(self, timers: _Timers) -> None:
+        now = time.monotonic()
+        timeout_ms = self._setting_ms("wal_receiver_timeout")
+        silent_s = now - timers.last_receive
+        if timeout_ms > 0 and silent_s * 1000 >= timeout_ms:
+            raise WalReceiverError("terminating walreceiver due to timeout", sqlstate="08006")
+        if timeout_ms > 0 and not timers.ping_sent and silent_s * 1000 >= timeout_ms / 2:
+            timers.ping_sent = True
+            self._send_status(timers, force=True, reply_requested=True)
+            return
+        interval_ms = self._setting_ms("wal_receiver_status_interval")
+        if interval_ms > 0 and (now - timers.last_status) * 1000 >= interval_ms:
+            self._send_status(timers, force=True)
+
+    def _send_status(self, timers: _Timers, *, force: bool,
+                     reply_requested: bool = False) -> None:
+        if not force:
+            return
+        writer = self.writer
+        update = StandbyStatusUpdate(writer.written_lsn, writer.flushed_lsn,
+                                     min(self._applied_lsn(), writer.flushed_lsn),
+                                     pg_timestamp_now(), reply_requested)
+        self._client.send(CopyData(update.encode()))
+        timers.last_status = time.monotonic()
+
+    def _next_message(self, *, blocking: bool) -> object | None:
+        """The next backend message; None if none arrived within TICK_S (non-blocking mode).
+        An ErrorResponse or a closed connection raises WalReceiverError."""
+        client = self._client
+        while True:
+            event = client.protocol.next_event()
+            if event is None:
+                client.sock.settimeout(None if blocking else TICK_S)
+                try:
+                    data = client.sock.recv(RECEIVE_SIZE_BYTES)
+                except TimeoutError:
+                    return None
+                client.protocol.receive_data(data)
+                continue
+            if isinstance(event, ConnectionClosed):
+                raise WalReceiverError("could not receive data from WAL stream: server closed "
+                                       "the connection unexpectedly")
+            if isinstance(event, ErrorResponse):
+                raise WalReceiverError(f"could not receive data from WAL stream: ERROR:  "
+                                       f"{event.message}", detail=event.detail,
+                                       sqlstate=event.sqlstate)
+            if isinstance(event, NoticeResponse | ReadyForQuery):
+                continue
+            return event
+
+
+def _connect(address: PrimaryAddress) -> Any:
+    """A logged-in replication connection (the blocking client of the basebackup tool)."""
+    from mirrordb.cli.basebackup import ConnectionSettings, ReplicationClient
+    try:
+        return ReplicationClient(ConnectionSettings(address.host, address.port, address.user,
+                                                    address.password,
+                                                    address.application_name))
+    except ProtocolViolation as violation:
+        raise WalReceiverError(f"could not connect to the primary server: {violation}") \
+            from None
+    except MirrordbError as error:
+        raise WalReceiverError(f"could not connect to the primary server: {error.message}",
+                               detail=error.detail, hint=error.hint,
+                               sqlstate=error.sqlstate) from None
+
+
+def _obfuscated(conninfo: str) -> str:
+    """pg_stat_wal_receiver.conninfo: the password replaced by asterisks."""
+    try:
+        values = parse_conninfo(conninfo)
+    except MirrordbError:
+        return ""
+    if "password" in values:
+        values["password"] = "********"
+    return " ".join(f"{key}={value}" for key, value in values.items())
+
+
+# -- pg_stat_wal_receiver -----------------------------------------------------------------------------
+
+# PostgreSQL 15's columns, in order, with their types' names
+PG_STAT_WAL_RECEIVER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("pid", "int4"), ("status", "text"), ("receive_start_lsn", "pg_lsn"),
+    ("receive_start_tli", "int4"), ("written_lsn", "pg_lsn"), ("flushed_lsn", "pg_lsn"),
+    ("received_tli", "int4"), ("last_msg_send_time", "timestamptz"),
+    ("last_msg_receipt_time", "timestamptz"), ("latest_end_lsn", "pg_lsn"),
+    ("latest_end_time", "timestamptz"), ("slot_name", "text"), ("sender_host", "text"),
+    ("sender_port", "int4"), ("conninfo", "text"))
+
+
+def _timestamp(unix_s: float | None) -> datetime.datetime | None:
+    if unix_s is None:
+        return None
+    return datetime.datetime.fromtimestamp(unix_s, datetime.UTC)
+
+
+def _lsn_text(lsn: int) -> str | None:
+    return None if lsn == INVALID_LSN else format_lsn(lsn)
+
+
+def pg_stat_wal_receiver_rows(receiver: WalReceiver | None) -> list[tuple[object, ...]]:
+    """The view's one row while a walreceiver runs (none otherwise); LSNs as text X/X."""
+    if receiver is None or receiver.status.state is WalReceiverState.STOPPED:
+        return []
+    status = receiver.status
+    return [(status.pid, status.state.value, _lsn_text(status.receive_start_lsn),
+             status.receive_start_tli, _lsn_text(status.written_lsn),
+             _lsn_text(status.flushed_lsn), status.received_tli,
+             _timestamp(status.last_msg_send_time), _timestamp(status.last_msg_receipt_time),
+             _lsn_text(status.latest_end_lsn), _timestamp(status.latest_end_time),
+             status.slot_name, status.sender_host, status.sender_port, status.conninfo)]
+
+
+__all__ = ["PG_STAT_WAL_RECEIVER_COLUMNS", "PrimaryAddress", "SegmentWriter", "StandbyIdentity",
+           "WalReceiver", "WalReceiverError", "WalReceiverState", "WalReceiverStatus",
+           "parse_conninfo", "pg_stat_wal_receiver_rows", "primary_address"]
