@@ -16,11 +16,13 @@ import pytest
 
 from mirrordb.common.lsn import format_lsn, parse_lsn
 from mirrordb.storage.control import DBState, read_control_file
+from mirrordb.wal.segment import is_segment_name, parse_segment_name, segno_of
 from tests.server_process import RunningServer, free_port, start_server
 
 DEADLINE_S = 60.0
 POLL_S = 0.05
 TOOL_TIMEOUT_S = 120
+SEGMENT_SIZE = 1024 * 1024      # the test template's (conftest SEGMENT_SIZE_MB)
 
 
 def poll(condition, what: str, deadline_s: float = DEADLINE_S, servers=()) -> object:
@@ -82,6 +84,13 @@ def wait_for_restartpoint_at(standby: RunningServer, redo_lsn: int) -> None:
     poll(lambda: line in standby.log(), line, servers=(standby,))
 
 
+def oldest_segment(datadir: str) -> int:
+    """The lowest segment number in pg_wal (restartpoints remove the ones before their REDO)."""
+    waldir = os.path.join(datadir, "pg_wal")
+    return min(parse_segment_name(name, SEGMENT_SIZE)[1] for name in os.listdir(waldir)
+               if is_segment_name(name))
+
+
 def compare(left: str, right: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mirrordb.cli.main", "compare", left, right],
                           capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False)
@@ -110,6 +119,11 @@ def test_rows_stream_restart_resumes_and_pages_match(primary, tmp_path):
                 "CHECKPOINT")
         wait_for_replay_catchup(primary, standby)
         assert "started streaming WAL from primary" in standby.log()
+        with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+            assert connection.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+            assert connection.execute(
+                "SELECT count(*), count(*) FILTER (WHERE note = 'updated') FROM t"
+            ).fetchone() == (381, 55)
 
         # a clean restart of the standby resumes from its restartpoint, then streams again
         assert standby.stop() == 0
@@ -129,6 +143,7 @@ def test_rows_stream_restart_resumes_and_pages_match(primary, tmp_path):
         shutdown_checkpoint = read_control_file(primary.datadir).checkpoint
         wait_for_restartpoint_at(standby, shutdown_checkpoint.redo)
         assert standby.stop() == 0
+        assert oldest_segment(standby_dir) == segno_of(shutdown_checkpoint.redo, SEGMENT_SIZE)
         result = compare(primary.datadir, standby_dir)
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
