@@ -32,6 +32,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation
 from mirrordb.sql import catalog_functions
+from mirrordb.sql import read_only as read_only_rules
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
@@ -131,6 +132,8 @@ class Session:
         self._next_read_only: bool | None = None
         self._settings_in_transaction = False
         self._catalog_lookup = catalog_functions.SessionCatalogLookup(self)
+        if engine.in_recovery() and hasattr(settings, "set_internal"):
+            settings.set_internal("in_hot_standby", "on")   # reported at connection start
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -267,12 +270,26 @@ class Session:
         self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
         T.set_session_timezone(self.timezone)
         T.set_catalog_lookup(self._catalog_lookup)
+        read_only_rules.check_statement(node_type, statement.node,
+                                        read_only=self._read_only_now(),
+                                        in_recovery=self.engine.in_recovery())
         method = getattr(self, "_exec_" + node_type, None)
         if method is None:
             raise feature_not_supported(_statement_name(node_type))
         if node_type not in ("TransactionStmt",) and self.txn is not None:
             self.txn.new_statement()
         return method(statement.node, prepared, params)
+
+    def _read_only_now(self) -> bool:
+        """Whether the statement about to run is in a read-only transaction (the open one, or
+        the implicit one it will start; on a standby every transaction is)."""
+        if self.txn is not None:
+            return bool(self.txn.transaction.read_only)
+        if self.engine.in_recovery():
+            return True
+        if self._next_read_only is not None:
+            return self._next_read_only
+        return bool(self.settings.get("default_transaction_read_only"))
 
     def _allowed_in_failed_block(self, statement: ParsedStatement) -> bool:
         if statement.node_type != "TransactionStmt":
@@ -609,6 +626,7 @@ class Session:
             if self.in_block:
                 notices.append(("WARNING", "there is already a transaction in progress"))
             else:
+                self._check_transaction_options(node.get("options", []))
                 self._apply_transaction_options(node.get("options", []))
                 self.in_block = True
                 self._ensure_transaction()
@@ -672,6 +690,26 @@ class Session:
             elif name == "transaction_deferrable":
                 pass
 
+    def _check_transaction_options(self, options: list[Node]) -> None:
+        """On a standby: no READ WRITE and no SERIALIZABLE (PostgreSQL's GUC check hooks)."""
+        if not self.engine.in_recovery():
+            return
+        for option in options:
+            fields = option["DefElem"]
+            value = _const_value(fields.get("arg"))
+            if fields["defname"] == "transaction_read_only" and not value:
+                raise read_only_rules.read_write_during_recovery()
+            if fields["defname"] == "transaction_isolation" and \
+                    str(value).lower() == "serializable":
+                raise read_only_rules.serializable_in_hot_standby()
+
+    def _check_setting_in_recovery(self, name: str, values: list[str]) -> None:
+        value = values[0].lower() if len(values) == 1 else ""
+        if name == "transaction_read_only" and value in ("off", "false", "0", "no", "of"):
+            raise read_only_rules.read_write_during_recovery()
+        if name == "transaction_isolation" and value == "serializable":
+            raise read_only_rules.serializable_in_hot_standby()
+
     # -- settings -------------------------------------------------------------------------------
 
     def _exec_VariableSetStmt(self, node: Node, prepared: PreparedStatement,
@@ -681,6 +719,8 @@ class Session:
         local = bool(node.get("is_local"))
         if kind == "VAR_SET_MULTI":
             if name == "TRANSACTION" or name == "SESSION CHARACTERISTICS":
+                if name == "TRANSACTION":
+                    self._check_transaction_options(node.get("args", []))
                 if self.txn is not None and name == "TRANSACTION" and \
                         self.txn.transaction.snapshot is not None and self.in_block:
                     self._apply_transaction_options(node.get("args", []))
@@ -695,6 +735,8 @@ class Session:
             self.settings.reset(name)
             return StatementResult("RESET" if kind == "VAR_RESET" else "SET")
         values = [_setting_text(a) for a in node.get("args", [])]
+        if self.engine.in_recovery() and kind == "VAR_SET_VALUE":
+            self._check_setting_in_recovery(name.lower(), values)
         if name.lower() == "transaction_isolation":
             self._next_isolation = ", ".join(values)
         if local and self.txn is None and not self.in_block:
@@ -724,6 +766,8 @@ class Session:
         if lowered == "transaction_read_only":
             if self.txn is not None:
                 return "on" if self.txn.transaction.read_only else "off"
+            if self.engine.in_recovery():
+                return "on"
             return self.setting("default_transaction_read_only")
         return str(self.settings.show(name))
 

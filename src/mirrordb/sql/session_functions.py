@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import catalog_functions, replication_functions
+from mirrordb.sql import catalog_functions, read_only, replication_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
                                       coerce, error_at)
@@ -67,8 +67,7 @@ def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: 
     def run(row: Row, ctx: ExecContext) -> Any:
         sequence = _sequence_name(arg(row, ctx), ctx)
         if ctx.txn.transaction.read_only:
-            raise MirrordbError(f"cannot execute nextval() in a read-only transaction",
-                                sqlstate="25006")
+            raise read_only.refuse_in_read_only("nextval()")
         value = ctx.txn.nextval(sequence)
         ctx.session.sequence_values[sequence] = value
         ctx.session.last_sequence_value = value
@@ -108,6 +107,8 @@ def _setval(session: Any, builder: Any, name: str, args: list[Expr], location: i
 
     def run(row: Row, ctx: ExecContext) -> Any:
         sequence = _sequence_name(sequence_fn(row, ctx), ctx)
+        if ctx.txn.transaction.read_only:
+            raise read_only.refuse_in_read_only("setval()")
         value = value_fn(row, ctx)
         is_called = True if called_fn is None else bool(called_fn(row, ctx))
         ctx.txn.setval(sequence, value, is_called)
@@ -164,6 +165,8 @@ def _txid_current(session: Any, builder: Any, name: str, args: list[Expr],
     _arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
+        if ctx.session.engine.in_recovery():   # txid_current is pg_current_xact_id in PG 15
+            raise read_only.refuse_during_recovery("pg_current_xact_id()")
         if ctx.txn.transaction.read_only:
             raise MirrordbError(f"cannot execute {name}() in a read-only transaction",
                                 sqlstate="25006")
