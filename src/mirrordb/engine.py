@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mirrordb.access import clog as cloglib
@@ -48,7 +48,8 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
                                       IndexInfo, Relation)
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
-from mirrordb.access.xact import IsolationLevel, RowLockMode, Transaction, TransactionManager
+from mirrordb.access.xact import (IsolationLevel, RowLockMode, Transaction, TransactionManager,
+                                  TransactionState)
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.catalog.relcache import RelationCache
 from mirrordb.common.errors import (DuplicateObject, MirrordbError, UndefinedObject,
@@ -66,6 +67,9 @@ from mirrordb.wal.writer import WalWriter
 log = logging.getLogger("mirrordb")
 
 OID_PREFETCH = 8192
+_ISOLATION_LEVELS = {level.value: level for level in IsolationLevel}
+_ISOLATION_LEVELS["serializable"] = IsolationLevel.REPEATABLE_READ
+BTREE_HANDLES_CACHED = 1024
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Engine:
         self._oid_logged_until = self.next_oid
         self._ddl_lock = threading.RLock()
         self._vacuum_lock = threading.RLock()
+        self._btrees: dict[tuple[RelFileNode, tuple[int, ...]], BTree] = {}
         # table OID -> indexes built by transactions that have not ended (vacuumed too)
         self._index_builds: dict[int, list[BTree]] = {}
         self.table_stats = TableStatistics()
@@ -221,6 +226,8 @@ class Engine:
         working on them to finish."""
         with self._vacuum_lock:
             self.env.changes.forget(relations)
+            for key in [key for key in list(self._btrees) if key[0] in relations]:
+                self._btrees.pop(key, None)
             for rnode in relations:
                 self.pool.drop_relation(rnode)
                 self.env.fsm.forget(rnode)
@@ -228,8 +235,18 @@ class Engine:
                 self.smgr.unlink(rnode)
 
     def btree(self, index: Relation) -> BTree:
-        return BTree(self.pool, self.wal, index.rnode, [c.type_oid for c in index.columns],
-                     unique=False, change_logger=self.env.changes)
+        """The B-tree handle of ``index`` (handles keep no per-operation state, so one per
+        relation file is shared by every session; ``_btrees`` holds at most
+        ``BTREE_HANDLES_CACHED`` of them)."""
+        key = (index.rnode, tuple(c.type_oid for c in index.columns))
+        tree = self._btrees.get(key)
+        if tree is None:
+            tree = BTree(self.pool, self.wal, index.rnode, key[1], unique=False,
+                         change_logger=self.env.changes)
+            if len(self._btrees) >= BTREE_HANDLES_CACHED:
+                self._btrees.clear()
+            self._btrees[key] = tree
+        return tree
 
     def in_recovery(self) -> bool:
         """Whether this server is replaying WAL (a standby): then only reads are allowed."""
@@ -237,7 +254,7 @@ class Engine:
 
     def begin(self, isolation: str = "read committed", read_only: bool = False,
               check_for_interrupts: Callable[[], None] | None = None) -> Txn:
-        level = IsolationLevel(isolation if isolation != "serializable" else "repeatable read")
+        level = _ISOLATION_LEVELS.get(isolation) or IsolationLevel(isolation)
         return Txn(self, Transaction(self.xacts, level, read_only, check_for_interrupts))
 
     def vacuum(self, table: str | None = None) -> list[VacuumStats]:
@@ -425,14 +442,16 @@ class Txn:
             self._after_end()
 
     def _after_end(self) -> None:
-        from mirrordb.access.xact import TransactionState
         if self.transaction.touched_catalogs:
             self.engine.relcache.invalidate()
         if self._index_builds:
             self.engine._end_index_builds(self._index_builds)
             self._index_builds = []
-        counts, self._counts = self._counts, None
-        if counts is not None and not counts.empty:
+        counts = self._counts
+        if counts is not None:
+            self._counts = None
+            if counts.empty:
+                return
             if self.transaction.state == TransactionState.COMMITTED:
                 self.engine.table_stats.report_commit(counts)
             else:
@@ -809,12 +828,18 @@ class Txn:
                             low: tuple[object, ...] | None, high: tuple[object, ...] | None,
                             low_inclusive: bool = True, high_inclusive: bool = True
                             ) -> Iterator[tuple[Tid, tuple[object, ...]]]:
-        """``index_scan`` for a planner that already holds both descriptors."""
+        """``index_scan`` for a planner that already holds both descriptors. An equality on
+        every key column (a primary key lookup) takes the tree's one-descent ``find_equal``."""
         tree = self.engine.btree(index)
         heap, transaction = self.engine.heap, self.transaction
         snapshot = transaction.snapshot
         assert snapshot is not None
-        for _, tid in tree.scan(low, high, low_inclusive, high_inclusive):
+        if low is not None and low_inclusive and high_inclusive and len(low) == tree.natts \
+                and low == high:
+            tids: Iterable[Tid] = tree.find_equal(low)
+        else:
+            tids = (tid for _, tid in tree.scan(low, high, low_inclusive, high_inclusive))
+        for tid in tids:
             values = heap.fetch(table, transaction, snapshot, tid)
             if values is not None:
                 yield tid, values
