@@ -90,7 +90,7 @@ class IndexScan(PlanNode):
 
     def rows(self, ctx: ExecContext) -> Iterator[Row]:
         low = self._bound(self.low, ctx)
-        high = self._bound(self.high, ctx)
+        high = low if self.high is self.low else self._bound(self.high, ctx)   # equality
         if low is False or high is False:
             return
         qual = self.qual.fn if self.qual is not None else None
@@ -107,10 +107,14 @@ class IndexScan(PlanNode):
 
     @staticmethod
     def _bound(exprs: list[Expr], ctx: ExecContext) -> tuple[Any, ...] | None | bool:
+        """The bound's key values; None if unbounded, False if a value is NULL (no row)."""
         if not exprs:
             return None
-        values = tuple(e.fn((), ctx) for e in exprs)
-        return False if any(v is None for v in values) else values
+        if len(exprs) == 1:
+            value = exprs[0].fn((), ctx)
+            return False if value is None else (value,)
+        values = tuple([e.fn((), ctx) for e in exprs])
+        return False if any(value is None for value in values) else values
 
     def explain(self) -> tuple[str, list[PlanNode]]:
         return f"Index Scan using {self.index.name} on {self.relation.name}", []

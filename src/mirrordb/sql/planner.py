@@ -539,7 +539,8 @@ class PlanBuilder:
                                     True, True, qual, width=width)
             elif equal is not None:
                 score += 10 if info.unique else 0
-                node = ex.IndexScan(relation, info.relation, item.alias, [equal], [equal], True,
+                key = [equal]      # one list for both bounds: evaluated once per scan
+                node = ex.IndexScan(relation, info.relation, item.alias, key, key, True,
                                     True, qual, width=width)
             else:
                 node = ex.IndexScan(relation, info.relation, item.alias, [low] if low else [],

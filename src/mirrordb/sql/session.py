@@ -45,6 +45,10 @@ from mirrordb.sql.planner import OutputColumn, PlanBuilder, QueryPlan
 log = logging.getLogger("mirrordb")
 
 MAX_PREPARED_STATEMENTS = 10_000
+# parameter types whose text input never depends on the session's TimeZone
+ZONE_FREE_INPUT_TYPES = frozenset({T.INT2_OID, T.INT4_OID, T.INT8_OID, T.OID_OID, T.TEXT_OID,
+                                   T.VARCHAR_OID, T.BPCHAR_OID, T.NAME_OID, T.BOOL_OID,
+                                   T.NUMERIC_OID, T.FLOAT4_OID, T.FLOAT8_OID, UNKNOWN, 0})
 MAX_LOCK_RECHECKS = 1000
 SERVER_VERSION = "15.0"
 
@@ -132,6 +136,7 @@ class Session:
         self._next_read_only: bool | None = None
         self._settings_in_transaction = False
         self._catalog_lookup = catalog_functions.SessionCatalogLookup(self)
+        self._statement_timezone = ""      # TimeZone as the running statement started
         if engine.in_recovery() and hasattr(settings, "set_internal"):
             settings.set_internal("in_hot_standby", "on")   # reported at connection start
 
@@ -170,9 +175,10 @@ class Session:
             if begin is not None and not self._settings_in_transaction:
                 begin()
                 self._settings_in_transaction = True
-            self._set_activity(xact_start=self.transaction_started_at)
-            if self.backend_info is not None:
-                self.backend_info.proc = self.txn.transaction.proc   # lock waits show up
+            info = self.backend_info
+            if info is not None:
+                info.xact_start = self.transaction_started_at
+                info.proc = self.txn.transaction.proc   # lock waits show up
         return self.txn
 
     def _commit(self) -> None:
@@ -181,7 +187,9 @@ class Session:
         self.failed = False
         self._close_portals_without_hold()
         if txn is not None:
-            hold = getattr(self.interrupts, "hold_interrupts", None)
+            # a commit that writes is never abandoned half way by a cancel; one that wrote
+            # nothing has no WAL to flush and nothing to interrupt
+            hold = getattr(self.interrupts, "hold_interrupts", None) if txn.xid else None
             try:
                 if hold is not None:
                     with hold():     # a commit is never abandoned half way by a cancel
@@ -192,7 +200,8 @@ class Session:
                 self._settings_end(False)
                 raise
         self._settings_end(True)
-        self._set_activity(xact_start=None)
+        if self.backend_info is not None:
+            self.backend_info.xact_start = None
 
     def _abort(self) -> None:
         txn, self.txn = self.txn, None
@@ -217,6 +226,8 @@ class Session:
             hook()
 
     def _close_portals_without_hold(self) -> None:
+        if not self.portals:
+            return
         for name in [n for n, p in self.portals.items() if not p.hold]:
             del self.portals[name]
 
@@ -268,7 +279,8 @@ class Session:
             raise InFailedTransaction("current transaction is aborted, commands ignored until "
                                       "end of transaction block")
         self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
-        T.set_session_timezone(self.timezone)
+        self._statement_timezone = timezone = self.timezone
+        T.set_session_timezone(timezone)
         T.set_catalog_lookup(self._catalog_lookup)
         read_only_rules.check_statement(node_type, statement.node,
                                         read_only=self._read_only_now(),
@@ -302,7 +314,7 @@ class Session:
     def _context(self, params: Sequence[Any]) -> ExecContext:
         txn = self._ensure_transaction()
         function_context = funcs.FunctionContext(
-            timezone=self.timezone,
+            timezone=self._statement_timezone or self.timezone,
             transaction_timestamp=self.transaction_started_at or self.statement_started_at,
             statement_timestamp=self.statement_started_at)
         return ExecContext(txn, params, self, function_context, self.check_for_interrupts)
@@ -377,6 +389,7 @@ class Session:
             raise MirrordbError("bind message has wrong number of parameter formats",
                                 sqlstate="08P01")
         params = []
+        timezone = self.timezone if any(t not in ZONE_FREE_INPUT_TYPES for t in types) else "UTC"
         for i, raw in enumerate(raw_params):
             fmt = param_formats[i] if len(param_formats) > 1 else (param_formats[0]
                                                                    if param_formats else 0)
@@ -391,7 +404,7 @@ class Session:
                 except UnicodeDecodeError:
                     raise MirrordbError("invalid byte sequence for encoding \"UTF8\"",
                                         sqlstate="22021") from None
-                params.append(T.parse_text(type_oid, text, timezone=self.timezone))
+                params.append(T.parse_text(type_oid, text, timezone=timezone))
         portal = Portal(portal_name, prepared, params, list(result_formats))
         self.portals[portal_name] = portal
         return portal
@@ -431,12 +444,15 @@ class Session:
             portal.rows = iter(portal.result.rows)
         result = portal.result
         assert portal.rows is not None
-        batch: list[Row] = []
         limit = max_rows if max_rows > 0 else None
-        for row in portal.rows:
-            batch.append(row)
-            if limit is not None and len(batch) >= limit:
-                break
+        if limit is None:
+            batch = list(portal.rows)
+        else:
+            batch = []
+            for row in portal.rows:
+                batch.append(row)
+                if len(batch) >= limit:
+                    break
         portal.sent += len(batch)
         finished = limit is None or len(batch) < limit or self._exhausted(portal)
         if finished:
@@ -476,13 +492,12 @@ class Session:
         info = self.backend_info
         if info is None:
             return
-        now = datetime.datetime.now(datetime.timezone.utc)
         if "query" in changes:
             info.query = changes["query"]
-            info.query_start = now
+            info.query_start = datetime.datetime.now(datetime.timezone.utc)
         if "state" in changes and getattr(info, "state", None) != changes["state"]:
             info.state = changes["state"]
-            info.state_change = now
+            info.state_change = datetime.datetime.now(datetime.timezone.utc)
         if "xact_start" in changes:
             info.xact_start = changes["xact_start"]
 
