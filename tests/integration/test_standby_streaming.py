@@ -121,6 +121,14 @@ def test_rows_stream_restart_resumes_and_pages_match(primary, tmp_path):
         assert "started streaming WAL from primary" in standby.log()
         with psycopg.connect(standby.dsn(), autocommit=True) as connection:
             assert connection.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+            replayed, received, replay_time = connection.execute(
+                "SELECT pg_last_wal_replay_lsn(), pg_last_wal_receive_lsn(), "
+                "pg_last_xact_replay_timestamp()").fetchone()
+            assert parse_lsn(str(replayed)) >= replayed_by_standby(primary)
+            assert received is not None and replay_time is not None
+            receiver = connection.execute(
+                "SELECT status, sender_port FROM pg_stat_wal_receiver").fetchall()
+            assert receiver == [("streaming", primary.port)]
             assert connection.execute(
                 "SELECT count(*), count(*) FILTER (WHERE note = 'updated') FROM t"
             ).fetchone() == (381, 55)

@@ -293,7 +293,47 @@ def pg_replication_slots(ctx: ExecContext) -> list[Row]:
     return rows
 
 
+# -- standby positions -----------------------------------------------------------------------
+
+
+PG_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _standby_value(getter: Callable[[Any], Any], result_type: int) -> Callable[..., Expr]:
+    """A function that reads the standby's replay or receive state (NULL on a primary)."""
+    def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+        _arity(name, args, (0,), location)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            server = ctx.session.server
+            return None if server is None else getter(server)
+        return Expr(result_type, run, name=name, volatile=True)
+    return compile_
+
+
+def _replay_lsn(server: Any) -> Any:
+    replay = getattr(server, "standby_replay", None)
+    return None if replay is None else int(replay.replayed_lsn)
+
+
+def _receive_lsn(server: Any) -> Any:
+    receiver = getattr(server, "walreceiver", None)
+    if receiver is None:
+        return None
+    flushed = receiver.status.flushed_lsn
+    return int(flushed) if flushed else None
+
+
+def _replay_timestamp(server: Any) -> Any:
+    replay = getattr(server, "standby_replay", None)
+    moment = None if replay is None else replay.last_commit_time
+    return None if moment is None else PG_EPOCH + datetime.timedelta(microseconds=moment)
+
+
 SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
+    "pg_last_wal_replay_lsn": _standby_value(_replay_lsn, PG_LSN),
+    "pg_last_wal_receive_lsn": _standby_value(_receive_lsn, PG_LSN),
+    "pg_last_xact_replay_timestamp": _standby_value(_replay_timestamp, T.TIMESTAMPTZ_OID),
     "pg_create_physical_replication_slot": _create_physical_slot,
     "pg_drop_replication_slot": _drop_slot,
     "pg_current_wal_lsn": _wal_position("write_lsn"),

@@ -842,3 +842,31 @@ def _pg_stat_replication(ctx: ExecContext) -> list[Row]:
 _VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_replication", 12248, "v",
                         PG_STAT_REPLICATION_COLUMNS, _pg_stat_replication))
 VIEWS[(PG_CATALOG, "pg_stat_replication")] = _VIEW_LIST[-1]
+
+
+PG_STAT_WAL_RECEIVER_COLUMNS = _spec("""
+    pid:INT4 status:TEXT receive_start_lsn:PG_LSN receive_start_tli:INT4 written_lsn:PG_LSN
+    flushed_lsn:PG_LSN received_tli:INT4 last_msg_send_time:TIMESTAMPTZ
+    last_msg_receipt_time:TIMESTAMPTZ latest_end_lsn:PG_LSN latest_end_time:TIMESTAMPTZ
+    slot_name:TEXT sender_host:TEXT sender_port:INT4 conninfo:TEXT""")
+
+
+def _pg_stat_wal_receiver(ctx: ExecContext) -> list[Row]:
+    from mirrordb.common.lsn import parse_lsn
+    from mirrordb.replication.walreceiver import pg_stat_wal_receiver_rows
+    server = ctx.session.server
+    receiver = getattr(server, "walreceiver", None) if server is not None else None
+    lsn_columns = (2, 4, 5, 9)
+    rows = []
+    for row in pg_stat_wal_receiver_rows(receiver):
+        values = list(row)
+        for index in lsn_columns:
+            if isinstance(values[index], str):
+                values[index] = parse_lsn(values[index])
+        rows.append(tuple(values))
+    return rows
+
+
+_VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_wal_receiver", 12262, "v",
+                        PG_STAT_WAL_RECEIVER_COLUMNS, _pg_stat_wal_receiver))
+VIEWS[(PG_CATALOG, "pg_stat_wal_receiver")] = _VIEW_LIST[-1]
