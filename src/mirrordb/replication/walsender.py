@@ -425,7 +425,8 @@ class WalSender:
         if start_lsn > flush_lsn:
             raise MirrordbError(f"requested starting point {format_lsn(start_lsn)} is ahead of "
                                 f"the WAL flush position of this server {format_lsn(flush_lsn)}")
-        self._open_segment(start_lsn, timeline)
+        if start_lsn < flush_lsn:   # at the flush point the next segment may not exist yet
+            self._open_segment(start_lsn, timeline)
         self.status.sent_lsn = start_lsn
         self.status.move_to(WalSenderState.CATCHUP)
         self.engine.wal.add_flush_listener(self._on_flush)
