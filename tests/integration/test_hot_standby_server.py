@@ -1,0 +1,101 @@
+"""Hot standby end to end: a real primary and a real streaming standby (``mirrordb basebackup -R``
+then ``mirrordb server``), psycopg on the standby. Every refused statement of MISSION.md fails
+with PostgreSQL 15's SQLSTATE and words; every allowed one works; committed rows appear, rows of
+a transaction still open on the primary never do."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import psycopg
+import pytest
+
+from tests.integration.test_hot_standby_statements import ALLOWED, REFUSED
+from tests.server_process import start_server
+
+# TODO(issue 4): drop this skip when engineer D's standby server streams and reports replay_lsn
+# in pg_stat_replication (on 2026-11-21 the walreceiver was in the tree but the standby never
+# reached the primary's WAL position; tests/integration/test_standby_streaming.py is the gate).
+STANDBY_SERVER_READY = False
+if importlib.util.find_spec("mirrordb.replication.walreceiver") is None or \
+        not STANDBY_SERVER_READY:
+    pytest.skip("the streaming standby server (engineer D: walreceiver, continuous startup, "
+                "hot-standby admission) has not landed yet", allow_module_level=True)
+
+from tests.integration.test_standby_streaming import (  # noqa: E402
+    basebackup, poll, start_standby, wait_for_replay_catchup)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, template_cluster):
+    base = tmp_path_factory.mktemp("hot_standby_server")
+    primary_dir, standby_dir = str(base / "primary"), str(base / "standby")
+    shutil.copytree(template_cluster, primary_dir)
+    primary = start_server(primary_dir, wal_keep_size="256MB")
+    standby = None
+    try:
+        with psycopg.connect(primary.dsn(), autocommit=True) as connection:
+            connection.execute("CREATE TABLE t (id int PRIMARY KEY, val text)")
+            connection.execute("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+            connection.execute("CREATE SEQUENCE s")
+        basebackup(primary, standby_dir)
+        standby = start_standby(standby_dir)
+        wait_for_replay_catchup(primary, standby)
+        yield primary, standby
+    finally:
+        if standby is not None:
+            standby.stop()
+        primary.stop()
+
+
+def run_script(connection: psycopg.Connection, sql: str) -> list[tuple]:
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        for statement in sql.split("; "):
+            cursor.execute(statement.encode())   # bytes: no client-side parameter parsing
+            if cursor.description is not None:
+                rows = cursor.fetchall()
+    return rows
+
+
+@pytest.mark.parametrize(("sql", "sqlstate", "message"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_refused(servers, sql, sqlstate, message):
+    _, standby = servers
+    if "copy t from" in sql:
+        pytest.skip("COPY FROM STDIN needs a copy-in exchange; covered without the wire")
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        with pytest.raises(psycopg.Error) as caught:
+            run_script(connection, sql)
+    assert (caught.value.sqlstate, caught.value.diag.message_primary) == (sqlstate, message)
+
+
+@pytest.mark.parametrize(("sql", "expected"), ALLOWED, ids=[a[0] for a in ALLOWED])
+def test_allowed(servers, sql, expected):
+    _, standby = servers
+    if sql.startswith("copy"):
+        pytest.skip("COPY TO STDOUT needs a copy-out reader; covered without the wire")
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        rows = run_script(connection, sql)
+    if expected is not None:
+        assert rows == expected
+
+
+def test_in_hot_standby_reported_and_uncommitted_rows_invisible(servers):
+    primary, standby = servers
+    with psycopg.connect(standby.dsn()) as reader:
+        assert reader.info.parameter_status("in_hot_standby") == "on"
+    with psycopg.connect(primary.dsn()) as writer:
+        writer.execute("INSERT INTO t VALUES (100, 'open')")
+        with psycopg.connect(primary.dsn(), autocommit=True) as other:
+            other.execute("INSERT INTO t VALUES (101, 'committed')")
+        wait_for_replay_catchup(primary, standby)
+        with psycopg.connect(standby.dsn(), autocommit=True) as reader:
+            ids = {row[0] for row in reader.execute("SELECT id FROM t")}
+        assert 101 in ids and 100 not in ids
+        writer.commit()
+
+    def sees_both() -> bool:
+        with psycopg.connect(standby.dsn(), autocommit=True) as reader:
+            return {100, 101} <= {row[0] for row in reader.execute("SELECT id FROM t")}
+    poll(sees_both, "the standby to show the committed row 100", servers=(primary, standby))
