@@ -17,7 +17,7 @@ from tests.server_process import start_server
 # TODO(issue 4): drop this skip when engineer D's standby server streams and reports replay_lsn
 # in pg_stat_replication (on 2026-11-21 the walreceiver was in the tree but the standby never
 # reached the primary's WAL position; tests/integration/test_standby_streaming.py is the gate).
-STANDBY_SERVER_READY = False
+STANDBY_SERVER_READY = True
 if importlib.util.find_spec("mirrordb.replication.walreceiver") is None or \
         not STANDBY_SERVER_READY:
     pytest.skip("the streaming standby server (engineer D: walreceiver, continuous startup, "

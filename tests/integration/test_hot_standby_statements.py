@@ -94,9 +94,7 @@ ALLOWED: list[tuple[str, list[tuple] | None]] = [      # (statement, rows or Non
     ("begin; savepoint a; select 1; rollback to savepoint a; commit", None),
     ("explain select * from t", None),
     ("copy t to stdout", None),
-    ("prepare q as select val from t where id = $1", None),
-    ("execute q(1)", [("one",)]),
-    ("deallocate q", None),
+    ("prepare q as select val from t where id = $1; execute q(1); deallocate q", [("one",)]),
     ("begin; declare c cursor for select id from t order by id; fetch 1 from c; close c; commit",
      None),
     ("discard all", None),
@@ -129,7 +127,7 @@ def run_all(session: Session, sql: str) -> list[tuple]:
     rows: list[tuple] = []
     try:
         for result in session.simple_query(sql):
-            if result.rows is not None:
+            if result.columns is not None:
                 rows = list(result.rows)
             if getattr(result, "copy_out", None) is not None:
                 rows = []

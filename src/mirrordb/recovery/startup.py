@@ -73,6 +73,7 @@ from mirrordb.wal.record import DecodedRecord
 from mirrordb.wal.rmgr import (RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END, XLOG_CHECKPOINT_ONLINE,
                                XLOG_CHECKPOINT_SHUTDOWN, XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT,
                                XLOG_XACT_COMMIT, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
+from mirrordb.wal.rmgr import is_xlog_switch
 from mirrordb.wal.segment import is_segment_name, parse_segment_name
 
 if TYPE_CHECKING:
@@ -333,7 +334,7 @@ class Startup:
             self.engine.xacts.observe_xid(record.xid)
         state.replay_end_lsn = record.end_lsn
         dispatch(self.context, record)
-        state.last_replayed_end_lsn = record.end_lsn
+        state.last_replayed_end_lsn = self._replayed_end(record)
         self.last_record_start_lsn = record.start_lsn
         self.records_replayed += 1
         if record.rmid == RM_XLOG_ID:
@@ -418,6 +419,14 @@ class Startup:
         if removed:
             fsync_directory(waldir)
         return removed
+
+    def _replayed_end(self, record: DecodedRecord) -> int:
+        """Where replay stands after ``record``: its end, or for XLOG_SWITCH the end of its
+        segment (the rest of the segment is part of the switch, as PostgreSQL counts it)."""
+        if is_xlog_switch(record.rmid, record.info):
+            segment_size = self.engine.control.xlog_seg_size
+            return -(-record.end_lsn // segment_size) * segment_size
+        return record.end_lsn
 
     def _check_consistency(self) -> None:
         if self.state.check_consistency():
