@@ -24,10 +24,20 @@ postmaster does when the startup process dies.
 Shared state read by other threads (plain attribute reads; written by this thread only):
 ``replayed_lsn`` (pg_last_wal_replay_lsn), ``last_commit_time`` (PG timestamp of the last commit
 or abort replayed: pg_last_xact_replay_timestamp), ``consistent``.
+
+Pausing replay (PostgreSQL's recovery pause; the SQL functions pg_wal_replay_pause(),
+pg_wal_replay_resume(), pg_get_wal_replay_pause_state() and pg_is_wal_replay_paused() in
+sql/replication_functions.py call ``request_pause``/``resume``/``pause_state``). The state is
+"not paused", "pause requested" (set by another thread) or "paused" (set by this thread when it
+notices the request: between two records, or while it waits for WAL). While paused the thread
+waits before the next record and makes no restartpoint; the walreceiver keeps receiving and
+flushing into pg_wal. ``resume`` or ``stop`` ends the wait. The pause is not persisted: a
+restarted standby replays again.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -39,6 +49,7 @@ from mirrordb.common.errors import MirrordbError, invariant
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
     from mirrordb.recovery.startup import Startup
+    from mirrordb.wal.record import DecodedRecord
 
 log = logging.getLogger("mirrordb.startup")
 
@@ -46,6 +57,14 @@ STARTUP_THREAD_NAME = "startup"
 POLL_INTERVAL_S = 0.5                # re-read pg_wal at least this often without a wake-up
 RESTARTPOINT_MIN_INTERVAL_S = 1.0    # at most one restartpoint per this many seconds
 STOP_TIMEOUT_S = 60.0                # longest wait for the thread to finish the record it is on
+
+
+class RecoveryPauseState(enum.Enum):
+    """PostgreSQL's RecoveryPauseState; the values are pg_get_wal_replay_pause_state()'s."""
+
+    NOT_PAUSED = "not paused"
+    PAUSE_REQUESTED = "pause requested"
+    PAUSED = "paused"
 
 
 class StandbyReplay:
@@ -68,6 +87,7 @@ class StandbyReplay:
         self._thread: threading.Thread | None = None
         self._last_restartpoint_time = 0.0
         self._consistent_reported = False
+        self._pause_state = RecoveryPauseState.NOT_PAUSED    # guarded by _wakeup
 
     # -- what other threads read ----------------------------------------------------------------
 
@@ -116,6 +136,26 @@ class StandbyReplay:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    # -- pausing (any thread) ----------------------------------------------------------------------
+
+    @property
+    def pause_state(self) -> RecoveryPauseState:
+        return self._pause_state
+
+    def request_pause(self) -> None:
+        """pg_wal_replay_pause(): replay stops before its next record (or while it waits)."""
+        with self._wakeup:
+            if self._pause_state is RecoveryPauseState.NOT_PAUSED:
+                self._pause_state = RecoveryPauseState.PAUSE_REQUESTED
+            self._wakeup.notify_all()
+
+    def resume(self) -> None:
+        """pg_wal_replay_resume(): a request or a pause ends; replay goes on."""
+        with self._wakeup:
+            self._pause_state = RecoveryPauseState.NOT_PAUSED
+            self._woken = True
+            self._wakeup.notify_all()
+
     # -- the thread -------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -131,16 +171,55 @@ class StandbyReplay:
 
     def replay_once(self) -> int:
         """One round: replay what is available, maybe a restartpoint. Returns records replayed."""
-        replayed = self.startup.replay_available()
+        replayed = self._replay_available()
         self._report_consistency()
+        if self._pause_state is not RecoveryPauseState.NOT_PAUSED:
+            return replayed
         now = time.monotonic()
         if now - self._last_restartpoint_time >= RESTARTPOINT_MIN_INTERVAL_S:
             if self.startup.restartpoint():
                 self._last_restartpoint_time = now
         return replayed
 
+    def _replay_available(self) -> int:
+        """``Startup.replay_available`` with a pause point before each record. A stop while
+        paused leaves the records not yet replayed for the next start."""
+        startup = self.startup
+        before = startup.records_replayed
+        expected_prev = None if before == 0 else startup.last_record_start_lsn
+        last: DecodedRecord | None = None
+        for record in startup.reader.records_from(startup.next_lsn, expected_prev):
+            if self._pause_state is not RecoveryPauseState.NOT_PAUSED \
+                    and not self._wait_while_paused():
+                if last is not None:
+                    startup.next_lsn = startup.reader.next_record_lsn(last)
+                return startup.records_replayed - before
+            startup.replay(record)
+            last = record
+        startup.next_lsn = startup.reader.end_lsn  # type: ignore[assignment]
+        startup.end_reason = startup.reader.end_reason  # type: ignore[assignment]
+        return startup.records_replayed - before
+
+    def _wait_while_paused(self) -> bool:
+        """A pause point: confirm a requested pause, then wait for ``resume`` (True) or
+        ``stop`` (False)."""
+        with self._wakeup:
+            self._confirm_pause()
+            while self._pause_state is RecoveryPauseState.PAUSED and not self._stopping:
+                self._wakeup.wait(POLL_INTERVAL_S)
+            return not self._stopping
+
+    def _confirm_pause(self) -> None:
+        """With ``_wakeup`` held: a requested pause becomes a pause (PostgreSQL's
+        ConfirmRecoveryPaused and its log line)."""
+        if self._pause_state is RecoveryPauseState.PAUSE_REQUESTED:
+            self._pause_state = RecoveryPauseState.PAUSED
+            log.info("recovery has paused")
+            log.info("Execute pg_wal_replay_resume() to continue.", extra={"pg_level": "HINT"})
+
     def _wait(self) -> None:
         with self._wakeup:
+            self._confirm_pause()
             if not self._woken and not self._stopping:
                 self._wakeup.wait(POLL_INTERVAL_S)
             self._woken = False
@@ -164,4 +243,4 @@ class StandbyReplay:
             self._on_failure(error)
 
 
-__all__ = ["StandbyReplay", "STARTUP_THREAD_NAME"]
+__all__ = ["RecoveryPauseState", "StandbyReplay", "STARTUP_THREAD_NAME"]

@@ -20,6 +20,12 @@ Functions (PostgreSQL 15's names, arguments, SQLSTATEs and words):
 * ``pg_wal_lsn_diff(pg_lsn, pg_lsn)`` numeric, ``pg_is_in_recovery()``, ``pg_control_system()``
   (a record, as text like the slot function's).
 
+Recovery control (PostgreSQL 15's, on a standby's startup thread ``server.standby_replay``,
+recovery/standby.py): ``pg_wal_replay_pause()`` and ``pg_wal_replay_resume()`` (void; superuser,
+as PostgreSQL revokes them from PUBLIC), ``pg_get_wal_replay_pause_state()`` (text: 'not paused',
+'pause requested', 'paused') and ``pg_is_wal_replay_paused()`` (true unless 'not paused'). Outside
+recovery each fails with 55000 "recovery is not in progress".
+
 Slot functions need a superuser or a role with REPLICATION (PostgreSQL's CheckSlotPermissions),
 ``max_replication_slots > 0`` and ``wal_level >= replica`` (CheckSlotRequirements).
 """
@@ -330,7 +336,53 @@ def _replay_timestamp(server: Any) -> Any:
     return None if moment is None else PG_EPOCH + datetime.timedelta(microseconds=moment)
 
 
+# -- recovery control ---------------------------------------------------------------------------
+
+
+RECOVERY_CONTROL_HINT = "Recovery control functions can only be executed during recovery."
+
+
+def _standby_replay(ctx: ExecContext) -> Any:
+    """The startup thread (StandbyReplay) of a server in recovery; 55000 otherwise."""
+    replay = getattr(ctx.session.server, "standby_replay", None)
+    if replay is None or not ctx.session.engine.in_recovery():
+        raise ObjectNotInPrerequisiteState("recovery is not in progress",
+                                           hint=RECOVERY_CONTROL_HINT)
+    return replay
+
+
+def _recovery_control(action: Callable[[Any], Any], result_type: int, *,
+                      superuser_only: bool) -> Callable[..., Expr]:
+    """A function of no arguments acting on (or reading) the standby's pause state."""
+    def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+        _arity(name, args, (0,), location)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            if superuser_only and not roles.is_superuser(ctx.session):
+                raise MirrordbError(f"permission denied for function {name}",
+                                    sqlstate=INSUFFICIENT_PRIVILEGE)
+            return action(_standby_replay(ctx))
+        return Expr(result_type, run, name=name, volatile=True)
+    return compile_
+
+
+def _pause_replay(replay: Any) -> str:
+    replay.request_pause()
+    return ""
+
+
+def _resume_replay(replay: Any) -> str:
+    replay.resume()
+    return ""
+
+
 SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
+    "pg_wal_replay_pause": _recovery_control(_pause_replay, VOID, superuser_only=True),
+    "pg_wal_replay_resume": _recovery_control(_resume_replay, VOID, superuser_only=True),
+    "pg_get_wal_replay_pause_state": _recovery_control(
+        lambda replay: replay.pause_state.value, TEXT, superuser_only=False),
+    "pg_is_wal_replay_paused": _recovery_control(
+        lambda replay: replay.pause_state.value != "not paused", BOOL, superuser_only=False),
     "pg_last_wal_replay_lsn": _standby_value(_replay_lsn, PG_LSN),
     "pg_last_wal_receive_lsn": _standby_value(_receive_lsn, PG_LSN),
     "pg_last_xact_replay_timestamp": _standby_value(_replay_timestamp, T.TIMESTAMPTZ_OID),
