@@ -100,6 +100,7 @@ class Backend:
         # column list they describe (kept, so its id() stays its own) and formats
         self._encoder_cache: dict[tuple[Any, ...], list[Callable[[Any], bytes]]] = {}
         self._row_description_cache: dict[int, tuple[Any, tuple[int, ...], bytes]] = {}
+        self._row_descriptions_by_shape: dict[tuple[Any, ...], bytes] = {}
 
     # -- socket I/O -----------------------------------------------------------------------------
 
@@ -702,11 +703,19 @@ class Backend:
 
     def _send_row_description(self, columns: list[OutputColumn], formats: Sequence[int]
                               ) -> None:
-        """RowDescription, encoded once per column list and formats."""
+        """RowDescription, encoded once per column list (a prepared statement's) and formats,
+        or once per column shape (the new column list of every simple query)."""
         cached = self._row_description_cache.get(id(columns))
         formats_key = tuple(formats)
         if cached is None or cached[0] is not columns or cached[1] != formats_key:
-            encoded = self._row_description(columns, formats).encode()
+            shape = (tuple((c.name, c.type_oid, c.typmod, c.table_oid, c.attnum)
+                           for c in columns), formats_key)
+            encoded = self._row_descriptions_by_shape.get(shape)
+            if encoded is None:
+                encoded = self._row_description(columns, formats).encode()
+                if len(self._row_descriptions_by_shape) >= ROW_DESCRIPTIONS_CACHED:
+                    self._row_descriptions_by_shape.clear()
+                self._row_descriptions_by_shape[shape] = encoded
             if len(self._row_description_cache) >= ROW_DESCRIPTIONS_CACHED:
                 self._row_description_cache.clear()
             cached = (columns, formats_key, encoded)

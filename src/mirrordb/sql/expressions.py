@@ -738,12 +738,16 @@ def referenced_names(node: Any) -> list[list[str]]:
 
 
 def contains_node(node: Any, node_type: str) -> bool:
-    if isinstance(node, dict):
-        if node_type in node:
-            return True
-        return any(contains_node(v, node_type) for v in node.values())
-    if isinstance(node, list):
-        return any(contains_node(v, node_type) for v in node)
+    """Whether a parse (sub)tree has a node of ``node_type`` anywhere (a stack, no recursion)."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if node_type in item:
+                return True
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 

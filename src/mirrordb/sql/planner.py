@@ -667,17 +667,24 @@ class PlanBuilder:
     # -- grouping -------------------------------------------------------------------------------
 
     def _has_aggregate(self, node: Any) -> bool:
-        if isinstance(node, dict):
-            if "FuncCall" in node:
-                call = node["FuncCall"]
-                name = strings(call["funcname"])[-1]
-                if (aggs.is_aggregate(name) or call.get("agg_star")) and "over" not in call:
-                    return True
-            if "SubLink" in node:
-                return self._has_aggregate(node["SubLink"].get("testexpr"))
-            return any(self._has_aggregate(v) for v in node.values())
-        if isinstance(node, list):
-            return any(self._has_aggregate(v) for v in node)
+        """Whether ``node`` calls an aggregate outside a subquery (only a sublink's test
+        expression counts) and not as a window function. Walks with a stack, no recursion."""
+        pending = [node]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, dict):
+                call = item.get("FuncCall")
+                if call is not None:
+                    name = strings(call["funcname"])[-1]
+                    if (aggs.is_aggregate(name) or call.get("agg_star")) and "over" not in call:
+                        return True
+                sublink = item.get("SubLink")
+                if sublink is not None:
+                    pending.append(sublink.get("testexpr"))
+                    continue
+                pending.extend(item.values())
+            elif isinstance(item, list):
+                pending.extend(item)
         return False
 
     def _plan_grouping(self, node: Node, source: ex.PlanNode, scope: Scope,
