@@ -193,3 +193,11 @@ def test_with_queries(session):
                          "select name from big") == [("a",)]
     assert rows(session, "with t as (select 5 as v) select v + 1 from t") == [(6,)]
     assert error(session, "with recursive r as (select 1) select * from r").sqlstate == "0A000"
+
+
+def test_select_from_sequence(session):
+    run(session, "create sequence sq start 5")
+    assert rows(session, "select last_value, is_called from sq") == [(5, False)]
+    run(session, "select nextval('sq')")
+    run(session, "select nextval('sq')")
+    assert rows(session, "select * from sq") == [(6, 0, True)]

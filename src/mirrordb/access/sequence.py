@@ -153,11 +153,22 @@ class SequenceAccess:
                 self._states[rnode] = _State(None, value, value - params.increment)
 
     def last_value(self, rnode: RelFileNode, params: SequenceParams) -> tuple[int, bool]:
+        """(last_value, is_called) as SELECT * FROM seq shows them. A sequence this server has
+        not handed values from is read from its page each time (not cached): on a standby the
+        page changes under replay, and shows the value logged ahead, as PostgreSQL's does."""
         with self._lock:
-            state = self._state(rnode, params)
-            if state.last_handed is None:
-                return state.next_start, False
-            return state.last_handed, True
+            state = self._states.get(rnode)
+        if state is None:
+            pool = self.env.pool
+            with pool.lock:
+                buffer = pool.read_buffer(rnode, MAIN_FORKNUM, 0)
+                try:
+                    return read_sequence_page(buffer.page)
+                finally:
+                    pool.release(buffer)
+        if state.last_handed is None:
+            return state.next_start, False
+        return state.last_handed, True
 
     def forget(self, rnode: RelFileNode) -> None:
         with self._lock:

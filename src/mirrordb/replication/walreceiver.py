@@ -250,7 +250,7 @@ class SegmentWriter:
             os.fsync(fd)
             if fd != self._fd:
                 os.close(fd)
-        self._unsynced_fds = [] if self._fd is None else [self._fd]
+        self._unsynced_fds = []      # the current segment's fd is synced just below
         if self._fd is not None:
             os.fsync(self._fd)
         moved = self.written_lsn > self.flushed_lsn

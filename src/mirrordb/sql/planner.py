@@ -363,6 +363,8 @@ class PlanBuilder:
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
         roles.check_table_privilege(self.session, relation, "SELECT")
+        if relation.kind == RELKIND_SEQUENCE:
+            return self._plan_sequence_scan(relation, alias, fields, scope)
         names = _alias_columns(fields.get("alias", {}), [c.name for c in relation.columns])
         columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
                    for i, (n, c) in enumerate(zip(names, relation.columns))]
@@ -370,6 +372,23 @@ class PlanBuilder:
         scope.add(alias, columns, relation)
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
+
+    def _plan_sequence_scan(self, relation: Relation, alias: str, fields: Node,
+                            scope: Scope) -> _FromItem:
+        """SELECT * FROM a sequence: one row (last_value, log_cnt, is_called), as PostgreSQL
+        shows it; the value comes from the sequence manager, which knows what it handed out."""
+        names = _alias_columns(fields.get("alias", {}), ["last_value", "log_cnt", "is_called"])
+        types = (T.INT8_OID, T.INT8_OID, T.BOOL_OID)
+        scope.add(alias, [ScopeColumn(n, t, -1, relation.oid, i + 1)
+                          for i, (n, t) in enumerate(zip(names, types))])
+
+        def produce(ctx: ExecContext) -> list[Row]:
+            engine = ctx.session.engine
+            params = engine.relcache.sequence_params(relation, ctx.txn.transaction)
+            last_value, is_called = engine.sequences.last_value(relation.rnode, params)
+            return [(last_value, 0, is_called)]
+        return _FromItem(ex.MaterializedRows(relation.name, produce, width=3), scope,
+                         alias=alias)
 
     def _plan_range_function(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
         if fields.get("lateral") or fields.get("ordinality") or len(fields["functions"]) != 1:
