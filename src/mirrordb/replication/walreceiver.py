@@ -468,7 +468,12 @@ class WalReceiver:
         timers = _Timers()
         self._send_status(timers, force=True)
         while not self._stopping.is_set():
-            message = self._next_message(blocking=False)
+            # WAL written but not flushed: take only what already arrived, then flush (and wake
+            # the startup thread) before waiting, as PostgreSQL's walreceiver does; waiting a
+            # whole tick first delayed every commit's replay by up to TICK_S, or longer under a
+            # steady stream
+            unflushed = self.writer.written_lsn > self.writer.flushed_lsn
+            message = self._next_message(blocking=False, wait_s=0.0 if unflushed else TICK_S)
             if message is None:
                 self._flush(timers)
                 self._tick(timers)
@@ -529,17 +534,18 @@ class WalReceiver:
         self._client.send(CopyData(update.encode()))
         timers.last_status = time.monotonic()
 
-    def _next_message(self, *, blocking: bool) -> object | None:
-        """The next backend message; None if none arrived within TICK_S (non-blocking mode).
-        An ErrorResponse or a closed connection raises WalReceiverError."""
+    def _next_message(self, *, blocking: bool, wait_s: float = TICK_S) -> object | None:
+        """The next backend message; None if none arrived within ``wait_s`` (non-blocking mode;
+        0 = only what already arrived). An ErrorResponse or a closed connection raises
+        WalReceiverError."""
         client = self._client
         while True:
             event = client.protocol.next_event()
             if event is None:
-                client.sock.settimeout(None if blocking else TICK_S)
+                client.sock.settimeout(None if blocking else wait_s)
                 try:
                     data = client.sock.recv(RECEIVE_SIZE_BYTES)
-                except TimeoutError:
+                except (TimeoutError, BlockingIOError):
                     return None
                 client.protocol.receive_data(data)
                 continue
