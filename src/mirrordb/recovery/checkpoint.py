@@ -13,7 +13,9 @@ start there. Steps (an online checkpoint):
    from a primary's checkpoint always replays to the end of WAL); only then may old WAL segments
    be recycled: those before the REDO point, ``wal_keep_size`` and every replication slot's
    ``restart_lsn`` (capped by ``max_slot_wal_keep_size``: a slot further behind is invalidated
-   first, PostgreSQL's KeepLogSeg and InvalidateObsoleteReplicationSlots). Dirty slots are
+   first, PostgreSQL's KeepLogSeg and InvalidateObsoleteReplicationSlots), and every base
+   backup in progress (``wal_holds``: from BASE_BACKUP's start to its end no segment at or
+   after the backup's start LSN goes, so ``-X fetch`` finds them all). Dirty slots are
    written in step 2 (PostgreSQL's CheckPointReplicationSlots).
 
 A crash anywhere before step 4 leaves the previous checkpoint in charge: nothing is lost. A
@@ -32,6 +34,7 @@ import time
 from typing import TYPE_CHECKING
 
 from mirrordb.common.checkpoint import CheckPoint
+from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.storage.control import DBState
 from mirrordb.wal import payloads
@@ -45,6 +48,44 @@ if TYPE_CHECKING:
 log = logging.getLogger("mirrordb.checkpointer")
 
 CHECKPOINTER_POLL_S = 1.0
+MAX_WAL_HOLDS = 64    # base backups in progress at once (max_wal_senders is far below this)
+
+
+class WalHolds:
+    """WAL positions that running base backups still need: no checkpoint (here) and no
+    restartpoint (recovery/startup.py) removes a segment at or after the oldest of them.
+
+    Lifecycle: ``hold(lsn)`` before the backup reads where it starts (any position not after
+    the start), ``move(token, start_lsn)`` once it knows, ``release(token)`` when the backup
+    ends or fails. Any thread; a lock guards the table.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holds: dict[int, int] = {}
+        self._next_token = 1
+
+    def hold(self, lsn: int) -> int:
+        with self._lock:
+            if len(self._holds) >= MAX_WAL_HOLDS:
+                raise MirrordbError("too many base backups in progress", sqlstate="53400")
+            token, self._next_token = self._next_token, self._next_token + 1
+            self._holds[token] = lsn
+            return token
+
+    def move(self, token: int, lsn: int) -> None:
+        with self._lock:
+            invariant(token in self._holds, f"unknown WAL hold {token}")
+            self._holds[token] = lsn
+
+    def release(self, token: int) -> None:
+        with self._lock:
+            self._holds.pop(token, None)
+
+    def oldest(self) -> int | None:
+        """The oldest position held, or None when no backup runs."""
+        with self._lock:
+            return min(self._holds.values(), default=None)
 
 
 class Checkpointer:
@@ -57,6 +98,7 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         self.last_checkpoint_time = time.monotonic()
         self.checkpoints_done = 0
+        self.wal_holds = WalHolds()
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -152,8 +194,9 @@ class Checkpointer:
 
     def _keep_from(self, redo: int, checkpoint_end_lsn: int, slots: SlotManager) -> int:
         """The oldest WAL position still needed: the REDO point's segment, or older for
-        ``wal_keep_size`` and the replication slots (capped by ``max_slot_wal_keep_size``;
-        slots behind the cap are invalidated, then no longer count)."""
+        ``wal_keep_size``, the replication slots (capped by ``max_slot_wal_keep_size``;
+        slots behind the cap are invalidated, then no longer count) and the base backups in
+        progress (never capped)."""
         from mirrordb.replication.slots import keep_log_segment
         settings = self.engine.settings
         segment_size = self.engine.wal.segment_size
@@ -169,6 +212,9 @@ class Checkpointer:
         segment = oldest_kept_segment()
         if slots.invalidate_obsolete(segment * segment_size):
             segment = oldest_kept_segment()
+        held = self.wal_holds.oldest()
+        if held is not None:
+            segment = min(segment, held // segment_size)
         return segment * segment_size
 
     def _log_running_xacts(self, tops: list[int], subs: list[int]) -> None:

@@ -37,6 +37,10 @@ backup copied from a running primary), records its REDO point in pg_control as
 (pg_control first: a crash in between restarts from pg_control, which now names the same
 checkpoint). Replay is not consistent until the XLOG_BACKUP_END record whose start LSN equals
 ``backupStartPoint``; that record clears both fields and raises minRecoveryPoint to its end.
+A backup taken from a standby ("BACKUP FROM: standby") has no such record: its end is the
+minRecoveryPoint of the pg_control it copied last, which ``begin`` stores as
+``backupEndPoint`` (that pg_control must say "in archive recovery"); replay past it ends the
+backup the same way (PostgreSQL's CheckRecoveryConsistency and ReachedEndOfBackup).
 
 Restartpoints (a standby's checkpoints, PostgreSQL's CreateRestartPoint): ``replay`` remembers
 the last checkpoint record replayed; ``restartpoint()`` writes every dirty page, the commit log
@@ -253,6 +257,8 @@ class Startup:
         self.last_checkpoint_replayed: tuple[int, int, CheckPoint] | None = None
         self.restartpoints_done = 0
         self.last_commit_time: int | None = None   # PG timestamp of the last commit/abort replayed
+        # a base backup taken from a standby ends here (pg_control's backupEndPoint)
+        self.backup_end_point = INVALID_LSN
 
     # -- beginning ------------------------------------------------------------------------------
 
@@ -278,6 +284,8 @@ class Startup:
             else INVALID_LSN
         self.state.backup_pending = control.backup_end_required or \
             control.backup_start_point != INVALID_LSN
+        self.backup_end_point = control.backup_end_point if self.state.backup_pending \
+            else INVALID_LSN
         self.state.replay_end_lsn = self.state.last_replayed_end_lsn = checkpoint.redo
         engine.pool.set_flush_wal(self.min_recovery_point.flush)
         self.in_recovery = True
@@ -303,9 +311,19 @@ class Startup:
                  checkpoint.this_timeline)
         state = DBState.DB_IN_ARCHIVE_RECOVERY if self.archive_recovery \
             else DBState.DB_IN_CRASH_RECOVERY
+        changes: dict[str, object] = {}
+        if label.from_standby:
+            # the backup's end is the minRecoveryPoint of the pg_control copied last
+            if engine.control.state not in (DBState.DB_IN_ARCHIVE_RECOVERY,
+                                            DBState.DB_SHUTDOWNED_IN_RECOVERY):
+                raise DataCorrupted(
+                    "backup_label contains data inconsistent with control file",
+                    hint="This means that the backup is corrupted and you will have to use "
+                         "another backup for recovery.")
+            changes["backup_end_point"] = engine.control.min_recovery_point
         engine.update_control(checkpoint_lsn=label.checkpoint_lsn, checkpoint=checkpoint,
                               state=state, backup_start_point=checkpoint.redo,
-                              backup_end_required=True)
+                              backup_end_required=True, **changes)
         self.clean_shutdown = False
         self.last_record_start_lsn = label.checkpoint_lsn
         os.replace(os.path.join(engine.datadir, BACKUP_LABEL_FILE),
@@ -343,6 +361,9 @@ class Startup:
                 record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
             self.last_commit_time = payloads.decode_xact_record(record.info,
                                                                 record.main_data).xact_time
+        if self.backup_end_point != INVALID_LSN and \
+                state.last_replayed_end_lsn >= self.backup_end_point:
+            self._reached_end_of_backup(state.last_replayed_end_lsn)
         if not state.consistent:
             self._check_consistency()
 
@@ -361,13 +382,21 @@ class Startup:
         start_lsn = payloads.decode_backup_end(record.main_data)
         if control.backup_start_point == INVALID_LSN or start_lsn != control.backup_start_point:
             return
+        self._reached_end_of_backup(record.end_lsn)
+
+    def _reached_end_of_backup(self, end_lsn: int) -> None:
+        """PostgreSQL's ReachedEndOfBackup: the backup's end is replayed (its XLOG_BACKUP_END,
+        or for a backup from a standby the backupEndPoint); pg_control forgets the backup and
+        minRecoveryPoint is at least ``end_lsn``."""
+        control = self.engine.control
         log.debug("end of backup reached")
-        min_recovery_point = max(control.min_recovery_point, record.end_lsn)
+        min_recovery_point = max(control.min_recovery_point, end_lsn)
         self.engine.update_control(backup_start_point=INVALID_LSN,
                                    backup_end_point=INVALID_LSN, backup_end_required=False,
                                    min_recovery_point=min_recovery_point)
-        self.state.min_recovery_point = max(self.state.min_recovery_point, record.end_lsn)
+        self.state.min_recovery_point = max(self.state.min_recovery_point, end_lsn)
         self.state.backup_pending = False
+        self.backup_end_point = INVALID_LSN
 
     # -- restartpoints --------------------------------------------------------------------------
 
@@ -399,10 +428,14 @@ class Startup:
 
     def _remove_old_segments(self, redo_lsn: int) -> int:
         """Unlink this timeline's segments wholly before the REDO point's segment, less
-        ``wal_keep_size`` (the segment being replayed is never before the REDO point)."""
+        ``wal_keep_size`` and what a base backup taken from this standby still needs (the
+        segment being replayed is never before the REDO point)."""
         segment_size = self.engine.control.xlog_seg_size
         keep_bytes = int(self.engine.settings.get("wal_keep_size"))  # type: ignore[arg-type]
         keep_segno = max(0, redo_lsn // segment_size - -(-keep_bytes // segment_size))
+        held = self.engine.checkpointer.wal_holds.oldest()   # a base backup from this standby
+        if held is not None:
+            keep_segno = min(keep_segno, held // segment_size)
         waldir = os.path.join(self.engine.datadir, "pg_wal")
         timeline = self.engine.control.checkpoint.this_timeline
         removed = 0

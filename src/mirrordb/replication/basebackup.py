@@ -11,7 +11,10 @@ The other half is ``mirrordb basebackup`` (``cli/basebackup.py``) or the real ``
 Lifecycle of one backup (PostgreSQL's do_pg_backup_start / perform_base_backup / do_pg_backup_stop):
 
 1. A checkpoint (our checkpointer has one speed: 'fast' and 'spread' both run it at once). Its REDO
-   point is the backup's start LSN; ``backup_label`` names it and the checkpoint record.
+   point is the backup's start LSN; ``backup_label`` names it and the checkpoint record. From
+   before that checkpoint until the backup ends (or fails), a hold in the checkpointer's
+   ``wal_holds`` keeps every WAL segment from the start LSN on: checkpoints of a busy primary
+   (or restartpoints of a standby) remove none of them, so ``-X fetch`` finds them all.
 2. Result set 1 (start LSN, timeline), result set 2 (tablespaces; only the main directory here,
    size in kB when PROGRESS), CopyOutResponse.
 3. Inside CopyData: ``n`` "base.tar\\0\\0", ``d`` chunks of a ustar archive (``backup_label`` first,
@@ -21,6 +24,17 @@ Lifecycle of one backup (PostgreSQL's do_pg_backup_start / perform_base_backup /
 4. The backup-end WAL: an XLOG_BACKUP_END record carrying the start LSN, then XLOG_SWITCH, so that
    the segment holding the end is complete and a streaming client reaches the end LSN.
 5. CopyDone, result set 3 (end LSN, timeline), CommandComplete "BASE_BACKUP".
+
+From a standby (the engine is in recovery; PostgreSQL's backup "FROM: standby") nothing writes
+WAL and nothing checkpoints: the start is the last restartpoint (pg_control's checkpoint and its
+REDO point), ``backup_label`` says "BACKUP FROM: standby", ``global/pg_control`` is copied after
+every data file, and the end LSN is the minRecoveryPoint read after that copy. Every page the
+archive holds was written before pg_control was copied, so its LSN is at most the copied
+minRecoveryPoint; the restored cluster takes that value as its backupEndPoint and is consistent
+once replay reaches it (recovery/startup.py).
+
+MAX_RATE (kB/s) throttles the archive bytes: after each ``1/THROTTLING_FREQUENCY`` second's worth
+of bytes the sender sleeps until the average is back at the limit (PostgreSQL's throttle()).
 
 Formats (field by field):
 
@@ -68,7 +82,7 @@ from typing import Protocol
 
 from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import InvalidParameterValue, MirrordbError, invariant
-from mirrordb.common.lsn import format_lsn
+from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.protocol.messages import (
     CommandComplete,
     CopyData,
@@ -104,6 +118,8 @@ CONTROL_FILE = "global/pg_control"
 WAL_DIRECTORY = "pg_wal"
 ARCHIVE_STATUS_DIRECTORY = "./pg_wal/archive_status/"  # PostgreSQL really writes the "./"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+THROTTLING_FREQUENCY = 8  # rate checks per second of transfer at MAX_RATE (PostgreSQL's value)
 
 PROGRESS_MESSAGE = struct.Struct("!cq")  # 'p', Int64 bytes done
 TEXT_OID, INT8_OID, OID_OID = 25, 20, 26
@@ -388,17 +404,56 @@ TABLESPACE_ROW = RowDescription((FieldDescription("spcoid", 0, 0, OID_OID, 4, 0,
                                  FieldDescription("size", 0, 0, INT8_OID, 8, 0, 0)))
 
 
+class Throttle:
+    """MAX_RATE: keeps the bytes sent at or below ``max_rate_kb`` kB/s on average, checked
+    every ``sample_bytes`` (1/THROTTLING_FREQUENCY second's worth). 0 = unlimited."""
+
+    def __init__(self, max_rate_kb: int) -> None:
+        self.bytes_per_s = max_rate_kb * 1024
+        self.sample_bytes = max(1, self.bytes_per_s // THROTTLING_FREQUENCY)
+        self._counted = 0
+        self._since = time.monotonic()
+
+    @property
+    def enabled(self) -> bool:
+        return self.bytes_per_s > 0
+
+    def count(self, size: int) -> None:
+        """``size`` bytes were sent (at most ``sample_bytes``): sleep if ahead of the rate."""
+        if not self.enabled:
+            return
+        self._counted += size
+        if self._counted < self.sample_bytes:
+            return
+        due = self._since + self._counted / self.bytes_per_s
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+        self._since, self._counted = max(due, now), 0
+
+
 class ArchiveStream:
     """Frames archive bytes into 'd' CopyData messages, counts them for 'p' and the manifest."""
 
     def __init__(self, send: Callable[[bytes], None], manifest: ManifestBuilder | None,
-                 blackhole: bool = False) -> None:
+                 blackhole: bool = False, max_rate_kb: int = 0) -> None:
         self._send = send
         self._blackhole = blackhole
+        self._throttle = Throttle(max_rate_kb)
         self.manifest = manifest
         self.bytes_done = 0
 
     def _data(self, data: bytes) -> None:
+        if not self._throttle.enabled:
+            self._send_piece(data)
+            return
+        step = self._throttle.sample_bytes
+        for offset in range(0, len(data), step):
+            piece = data[offset:offset + step]
+            self._send_piece(piece)
+            self._throttle.count(len(piece))
+
+    def _send_piece(self, data: bytes) -> None:
         self.bytes_done += len(data)
         if not self._blackhole and data:
             self._send(b"d" + data)
@@ -448,6 +503,7 @@ class BackupStart:
     checkpoint_lsn: int
     timeline: int
     start_time_s: float
+    from_standby: bool = False
 
 
 def _engine_of(walsender: object) -> object:
@@ -458,12 +514,32 @@ def _engine_of(walsender: object) -> object:
 
 
 def start_backup(engine: object) -> BackupStart:
-    """do_pg_backup_start: a checkpoint whose REDO point is where the backup's WAL begins."""
+    """do_pg_backup_start: a checkpoint whose REDO point is where the backup's WAL begins; on a
+    standby the last restartpoint, without writing anything. The caller holds the WAL first."""
     start_time_s = time.time()
+    control = engine.control  # type: ignore[attr-defined]
+    if engine.in_recovery():  # type: ignore[attr-defined]
+        checkpoint, checkpoint_lsn = control.checkpoint, control.checkpoint_lsn
+        return BackupStart(checkpoint.redo, checkpoint_lsn, checkpoint.this_timeline,
+                           start_time_s, from_standby=True)
     checkpoint_lsn = engine.checkpointer.checkpoint()  # type: ignore[attr-defined]
     control = engine.control  # type: ignore[attr-defined]
     redo = control.checkpoint.redo if control.checkpoint_lsn == checkpoint_lsn else checkpoint_lsn
     return BackupStart(redo, checkpoint_lsn, control.checkpoint.this_timeline, start_time_s)
+
+
+def stop_standby_backup(engine: object, start: BackupStart) -> int:
+    """do_pg_backup_stop on a standby, after pg_control was copied: the end LSN is
+    minRecoveryPoint (no WAL is written)."""
+    control = engine.control  # type: ignore[attr-defined]
+    if not engine.in_recovery():  # type: ignore[attr-defined]
+        raise MirrordbError("the standby was promoted during online backup", sqlstate="55000",
+                            hint="This means that the backup being taken is corrupt and should "
+                                 "not be used. Try taking another online backup.")
+    end_lsn = int(control.min_recovery_point)
+    invariant(end_lsn >= start.start_lsn, "a standby's minRecoveryPoint is behind its "
+                                          "restartpoint")
+    return end_lsn
 
 
 def stop_backup(engine: object, start: BackupStart) -> int:
@@ -485,8 +561,7 @@ def _send_start_end(walsender: BackupSender, lsn: int, timeline: int) -> None:
 
 
 def _wal_members(engine: object, start: BackupStart, end_lsn: int) -> Iterator[Member]:
-    wal = engine.wal  # type: ignore[attr-defined]
-    segment_size = wal.segment_size
+    segment_size = engine.control.xlog_seg_size  # type: ignore[attr-defined]
     waldir = os.path.join(engine.datadir, WAL_DIRECTORY)  # type: ignore[attr-defined]
     if start.timeline > 1:
         name = history_file_name(start.timeline)
@@ -509,9 +584,20 @@ def run_base_backup(walsender: BackupSender, options: dict[str, object]) -> None
     """Serve one BASE_BACKUP command (see the module docstring for the message sequence)."""
     parsed = parse_options(options)
     engine = _engine_of(walsender)
+    holds = engine.checkpointer.wal_holds  # type: ignore[attr-defined]
+    hold = holds.hold(INVALID_LSN)  # everything, until the start is known
+    try:
+        start = start_backup(engine)
+        holds.move(hold, start.start_lsn)
+        _serve_backup(walsender, engine, parsed, start)
+    finally:
+        holds.release(hold)
+
+
+def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOptions,
+                  start: BackupStart) -> None:
     datadir = engine.datadir  # type: ignore[attr-defined]
     connection = walsender.connection
-    start = start_backup(engine)
     _send_start_end(walsender, start.start_lsn, start.timeline)
     size_kb = str(estimate_size_kb(datadir)).encode() if parsed.progress else None
     connection.send(TABLESPACE_ROW, DataRow((None, None, size_kb)),  # type: ignore[attr-defined]
@@ -523,22 +609,26 @@ def run_base_backup(walsender: BackupSender, options: dict[str, object]) -> None
         walsender.flush()
 
     manifest = ManifestBuilder(parsed.manifest_force_encode) if parsed.manifest else None
-    stream = ArchiveStream(send, manifest, blackhole=parsed.target == "blackhole")
+    stream = ArchiveStream(send, manifest, blackhole=parsed.target == "blackhole",
+                           max_rate_kb=parsed.max_rate_kb)
     send(b"n" + ARCHIVE_NAME.encode() + b"\0\0")
     label = backup_label_text(
         start_lsn=start.start_lsn, checkpoint_lsn=start.checkpoint_lsn, timeline=start.timeline,
-        segment_size=engine.wal.segment_size, label=parsed.label,  # type: ignore[attr-defined]
-        start_time_s=start.start_time_s, from_standby=engine.in_recovery())  # type: ignore
+        segment_size=engine.control.xlog_seg_size, label=parsed.label,  # type: ignore[attr-defined]
+        start_time_s=start.start_time_s, from_standby=start.from_standby)
     stream.content(BACKUP_LABEL_FILE, label.encode(), time.time())
     if parsed.tablespace_map:
         stream.content(TABLESPACE_MAP_FILE, b"", time.time())
     for member in walk_data_directory(datadir):
         stream.member(member)
-    end_lsn = stop_backup(engine, start)
+    if not start.from_standby:
+        end_lsn = stop_backup(engine, start)
     control_path = os.path.join(datadir, CONTROL_FILE)
     status = os.stat(control_path)
     stream.member(Member(CONTROL_FILE, TAR_TYPE_FILE, stat.S_IMODE(status.st_mode),
                          int(status.st_mtime), status.st_size, control_path))
+    if start.from_standby:
+        end_lsn = stop_standby_backup(engine, start)
     if parsed.include_wal:
         _send_wal(stream, engine, start, end_lsn)
     stream.trailer()

@@ -391,6 +391,7 @@ class Server:
 
     def _start(self) -> None:
         self._load_configuration()
+        self._check_wal_settings()
         check_data_directory(self.datadir)
         port = self.settings.get_int("port")
         self._data_lock = pidfile.acquire_data_directory_lock(self.datadir, port,
@@ -418,6 +419,13 @@ class Server:
         if load.rejected or load.error_file is not None:
             raise ConfigFileError(f'configuration file "{load.error_file}" contains errors')
         self.settings = load.settings
+
+    def _check_wal_settings(self) -> None:
+        """PostgreSQL's start-up refusal: walsenders need WAL a standby can replay."""
+        if self.settings.get_int("max_wal_senders") > 0 and \
+                self.settings.get_str("wal_level") == "minimal":
+            raise MirrordbError('WAL streaming (max_wal_senders > 0) requires wal_level '
+                                '"replica" or "logical"', sqlstate="XX000")
 
     def _load_hba_at_start(self) -> None:
         try:
