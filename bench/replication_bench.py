@@ -1,0 +1,528 @@
+"""Physical replication, mirrordb beside PostgreSQL 15, in one run on the same machine.
+
+For each system the script builds a primary, a streaming standby made by that system's base backup
+tool, and measures, one system at a time so they never compete for the CPUs:
+
+1. **Base backup**: ``pg_basebackup -R -C -S standby1 -X stream -c fast`` against PostgreSQL and
+   ``mirrordb basebackup`` with the same options against mirrordb, after loading the same pgbench
+   tables into both; MB copied (every file in the result, WAL included) per second of wall clock.
+2. **Replication lag** under a steady pgbench load (TPC-B-like custom script, ``pgbench -R`` at a
+   rate both sustain): a probe client inserts a timestamped row on the primary (autocommit); when
+   the COMMIT is acknowledged a second connection, to the standby, polls for the row by primary
+   key every ``--poll-interval-ms``. Lag = acknowledgement to first poll that sees the row, on one
+   monotonic clock; median and p99 over ``--probes`` probes spread over the load.
+3. **Catch-up**: the standby is stopped cleanly, the primary runs ``--catchup-seconds`` of
+   unthrottled TPC-B-like load, the standby is started again; catch-up time = launch of the
+   standby to ``pg_last_wal_replay_lsn()`` on the standby reaching the primary's WAL position at
+   the end of the load. MB of WAL = that position minus the position before the load.
+4. **Streaming throughput**: ``pg_receivewal --slot --endpos -n`` against each primary, from a slot
+   reserved just before the catch-up load, so it streams that WAL from the segment files;
+   bytes streamed (its first position to ``--endpos``) per second of its wall clock.
+
+The PostgreSQL half runs as the unprivileged ``postgres`` account (``setpriv``) when this runs as
+root. Everything lives in one temporary directory, removed at the end; every server started is
+stopped by its own pid or data directory. Figures are machine- and load-dependent: compare ratios.
+
+Usage: .venv/bin/python bench/replication_bench.py [--accounts 100000] [--rate 50]
+           [--lag-seconds 15] [--probes 300] [--catchup-seconds 20] [--markdown] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psycopg
+
+from mirrordb.common.lsn import format_lsn, parse_lsn
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+READY_DEADLINE_S = 120.0
+CATCHUP_DEADLINE_S = 600.0
+LAG_DEADLINE_S = 10.0           # a probe row not visible after this is reported as an error
+STOP_DEADLINE_S = 120.0
+POLL_S = 0.01
+MB = 1_000_000
+SLOT_STANDBY = "standby1"
+SLOT_RECEIVEWAL = "bench_receivewal"
+STANDBY_LOAD_CLIENTS = 4        # pgbench clients for the steady (rate-limited) load
+CATCHUP_LOAD_CLIENTS = 2        # pgbench clients for the unthrottled catch-up load
+
+SCHEMA = [
+    "create table pgbench_branches (bid int primary key, bbalance int not null, filler char(88))",
+    "create table pgbench_tellers (tid int primary key, bid int, tbalance int not null, "
+    "filler char(84))",
+    "create table pgbench_accounts (aid int primary key, bid int, abalance int not null, "
+    "filler char(84))",
+    "create table pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, "
+    "filler char(22))",
+    "create table bench_lag (id int primary key, sent_at timestamptz not null)",
+    "insert into pgbench_branches values (1, 0, null)",
+    "insert into pgbench_tellers select g, 1, 0, null from generate_series(1, 10) g",
+    "insert into pgbench_accounts select g, 1, 0, '' from generate_series(1, {accounts}) g",
+    "checkpoint",
+]
+
+TPCB_SCRIPT = """\\set aid random(1, {accounts})
+\\set bid random(1, 1)
+\\set tid random(1, 10)
+\\set delta random(-5000, 5000)
+BEGIN;
+UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
+SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
+UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
+END;
+"""
+
+
+def report(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def as_postgres(command: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *command]
+
+
+def dsn(port: int) -> str:
+    return f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
+
+
+def poll(condition: Callable[[], object], what: str, deadline_s: float) -> object:
+    """Call ``condition`` until it returns a true value; connection errors count as "not yet"."""
+    deadline = time.monotonic() + deadline_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (psycopg.Error, OSError) as error:
+            last_error = error
+        time.sleep(POLL_S)
+    raise RuntimeError(f"timed out waiting for {what} ({last_error})")
+
+
+def query_one(port: int, sql: str) -> object:
+    with psycopg.connect(dsn(port), autocommit=True, connect_timeout=5) as connection:
+        row = connection.execute(sql).fetchone()
+    return None if row is None else row[0]
+
+
+def wait_ready(port: int) -> None:
+    poll(lambda: query_one(port, "select 1") == 1, f"a server on port {port}", READY_DEADLINE_S)
+
+
+def directory_bytes(path: str) -> int:
+    total = 0
+    for directory, _, names in os.walk(path):
+        for name in names:
+            full = os.path.join(directory, name)
+            if not os.path.islink(full):
+                total += os.path.getsize(full)
+    return total
+
+
+@dataclass
+class PostgresCluster:
+    """One PostgreSQL 15 data directory run through pg_ctl as the postgres account."""
+
+    data: str
+    port: int = field(default_factory=free_port)
+
+    def initdb(self) -> None:
+        subprocess.run(as_postgres([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres",
+                                    "--auth=trust"]), check=True, capture_output=True)
+
+    def start(self, wait: bool = True) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
+        subprocess.run(as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
+                                    os.path.join(self.data, "log"), "-W", "-o", options,
+                                    "start"]), check=True, capture_output=True)
+        if wait:
+            wait_ready(self.port)
+
+    def stop(self) -> None:
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            subprocess.run(as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w",
+                                        "-t", str(int(STOP_DEADLINE_S)), "stop"]),
+                           capture_output=True)
+
+
+@dataclass
+class MirrordbCluster:
+    """One mirrordb data directory run as a ``mirrordb server`` child process."""
+
+    data: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def initdb(self) -> None:
+        subprocess.run([sys.executable, "-m", "mirrordb.cli.main", "initdb", "-D", self.data],
+                       check=True, capture_output=True)
+
+    def start(self, wait: bool = True) -> None:
+        log_path = f"{self.data.rstrip('/')}.log"
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mirrordb.cli.main", "server", "-D", self.data, "-c",
+                 f"port={self.port}", "-c", "listen_addresses=127.0.0.1", "-c",
+                 f"unix_socket_directories={self.data}"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if wait:
+            wait_ready(self.port)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(STOP_DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_DEADLINE_S)
+
+
+@dataclass
+class Figures:
+    """Everything measured for one system."""
+
+    backup_bytes: int = 0
+    backup_s: float = 0.0
+    lags_ms: list[float] = field(default_factory=list)
+    lag_tps: float = 0.0
+    catchup_wal_bytes: int = 0
+    catchup_load_tps: float = 0.0
+    catchup_s: float = 0.0
+    catchup_first_connection_s: float = 0.0
+    stream_bytes: int = 0
+    stream_s: float = 0.0
+
+
+@dataclass
+class System:
+    name: str
+    primary: PostgresCluster | MirrordbCluster
+    standby: PostgresCluster | MirrordbCluster
+    figures: Figures = field(default_factory=Figures)
+
+
+def base_backup_command(system: System) -> list[str]:
+    options = ["-h", "127.0.0.1", "-p", str(system.primary.port), "-U", "postgres",
+               "-D", system.standby.data, "-R", "-C", "-S", SLOT_STANDBY, "-X", "stream",
+               "-c", "fast"]
+    if isinstance(system.primary, PostgresCluster):
+        return as_postgres([f"{PG_BIN}/pg_basebackup", *options])
+    return [sys.executable, "-m", "mirrordb.cli.main", "basebackup", *options]
+
+
+def load_tables(port: int, accounts: int) -> None:
+    with psycopg.connect(dsn(port), autocommit=True) as connection:
+        for statement in SCHEMA:
+            connection.execute(statement.format(accounts=accounts))
+
+
+def measure_base_backup(system: System) -> None:
+    started = time.monotonic()
+    result = subprocess.run(base_backup_command(system), capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"base backup of {system.name} failed:\n{result.stderr}")
+    system.figures.backup_s = elapsed
+    system.figures.backup_bytes = directory_bytes(system.standby.data)
+    report(f"{system.name}: base backup {system.figures.backup_bytes / MB:.1f} MB in "
+          f"{elapsed:.2f} s")
+
+
+def current_lsn(port: int) -> int:
+    return parse_lsn(str(query_one(port, "select pg_current_wal_lsn()")))
+
+
+def replayed_lsn(port: int) -> int:
+    value = query_one(port, "select pg_last_wal_replay_lsn()")
+    return 0 if value is None else parse_lsn(str(value))
+
+
+def wait_replayed(system: System, target_lsn: int, deadline_s: float) -> None:
+    last = [0]
+
+    def reached() -> bool:
+        last[0] = replayed_lsn(system.standby.port)
+        return last[0] >= target_lsn
+    try:
+        poll(reached, f"{system.name} standby to replay {format_lsn(target_lsn)}", deadline_s)
+    except RuntimeError as error:
+        raise RuntimeError(f"{error}; last replayed {format_lsn(last[0])}") from None
+
+
+def start_pgbench(port: int, script: str, clients: int, seconds: int,
+                  rate: float | None) -> subprocess.Popen[str]:
+    command = [f"{PG_BIN}/pgbench", "-n", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+               "-f", script, "-M", "prepared", "-c", str(clients), "-j", "2",
+               "-T", str(seconds), "postgres"]
+    if rate is not None:
+        command[1:1] = ["-R", str(rate)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_pgbench(process: subprocess.Popen[str], name: str) -> float:
+    """Wait for pgbench; returns its tps."""
+    stdout, stderr = process.communicate(timeout=READY_DEADLINE_S + 600)
+    if process.returncode != 0:
+        raise RuntimeError(f"pgbench on {name} failed:\n{stdout}{stderr}")
+    match = re.search(r"tps = ([\d.]+)", stdout)
+    if match is None:
+        raise RuntimeError(f"no tps in pgbench output:\n{stdout}")
+    return float(match.group(1))
+
+
+def probe_once(primary: psycopg.Connection, standby: psycopg.Connection, probe_id: int,
+               poll_interval_s: float) -> float:
+    """Insert one row on the primary; seconds from its COMMIT ack until the standby sees it."""
+    primary.execute("insert into bench_lag (id, sent_at) values (%s, now())", (probe_id,))
+    acknowledged = time.monotonic()
+    deadline = acknowledged + LAG_DEADLINE_S
+    while True:
+        row = standby.execute("select 1 from bench_lag where id = %s", (probe_id,),
+                              prepare=True).fetchone()
+        seen = time.monotonic()
+        if row is not None:
+            return seen - acknowledged
+        if seen > deadline:
+            raise RuntimeError(f"probe row {probe_id} not visible on the standby after "
+                               f"{LAG_DEADLINE_S} s")
+        if poll_interval_s > 0:
+            time.sleep(poll_interval_s)
+
+
+def measure_lag(system: System, script: str, args: argparse.Namespace, first_id: int) -> None:
+    load = start_pgbench(system.primary.port, script, STANDBY_LOAD_CLIENTS, args.lag_seconds,
+                         args.rate)
+    spacing_s = args.lag_seconds / (args.probes + 2)
+    rng = random.Random(first_id)
+    with psycopg.connect(dsn(system.primary.port), autocommit=True) as primary, \
+            psycopg.connect(dsn(system.standby.port), autocommit=True) as standby:
+        time.sleep(spacing_s)     # let pgbench connect and reach its rate
+        for probe_id in range(first_id, first_id + args.probes):
+            lag_s = probe_once(primary, standby, probe_id, args.poll_interval_ms / 1000)
+            system.figures.lags_ms.append(lag_s * 1000)
+            time.sleep(rng.uniform(0.5, 1.5) * max(spacing_s - lag_s, 0.001))
+    system.figures.lag_tps = finish_pgbench(load, system.name)
+    lags = system.figures.lags_ms
+    report(f"{system.name}: lag at {system.figures.lag_tps:.1f} tps: median "
+          f"{statistics.median(lags):.2f} ms, p99 {percentile(lags, 99):.2f} ms, "
+          f"max {max(lags):.2f} ms")
+
+
+def reserve_receivewal_slot(port: int) -> None:
+    with psycopg.connect(dsn(port), autocommit=True) as connection:
+        connection.execute("checkpoint")
+        connection.execute("select pg_create_physical_replication_slot(%s, true)",
+                           (SLOT_RECEIVEWAL,))
+
+
+def measure_catchup(system: System, script: str, args: argparse.Namespace) -> None:
+    figures = system.figures
+    system.standby.stop()
+    start_lsn = current_lsn(system.primary.port)
+    load = start_pgbench(system.primary.port, script, CATCHUP_LOAD_CLIENTS,
+                         args.catchup_seconds, None)
+    figures.catchup_load_tps = finish_pgbench(load, system.name)
+    target_lsn = current_lsn(system.primary.port)
+    figures.catchup_wal_bytes = target_lsn - start_lsn
+    launched = time.monotonic()
+    system.standby.start(wait=False)
+    poll(lambda: query_one(system.standby.port, "select 1"), f"{system.name} standby",
+         CATCHUP_DEADLINE_S)
+    figures.catchup_first_connection_s = time.monotonic() - launched
+    wait_replayed(system, target_lsn, CATCHUP_DEADLINE_S)
+    figures.catchup_s = time.monotonic() - launched
+    report(f"{system.name}: catch-up of {figures.catchup_wal_bytes / MB:.1f} MB "
+          f"({figures.catchup_load_tps:.0f} tps for {args.catchup_seconds} s) in "
+          f"{figures.catchup_s:.2f} s (first connection after "
+          f"{figures.catchup_first_connection_s:.2f} s)")
+
+
+def measure_receivewal(system: System, root: str) -> None:
+    target = os.path.join(root, f"receivewal-{system.name.split()[0].lower()}")
+    os.makedirs(target)
+    end_lsn = current_lsn(system.primary.port)
+    # pg_receivewal stops only on WAL past --endpos: commit one more row after that position
+    with psycopg.connect(dsn(system.primary.port), autocommit=True) as connection:
+        connection.execute("insert into bench_lag (id, sent_at) values (0, now())")
+    command = [f"{PG_BIN}/pg_receivewal", "-h", "127.0.0.1", "-p", str(system.primary.port),
+               "-U", "postgres", "-D", target, "--slot", SLOT_RECEIVEWAL, "-n", "-v",
+               f"--endpos={format_lsn(end_lsn)}"]
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=CATCHUP_DEADLINE_S)
+    elapsed = time.monotonic() - started
+    match = re.search(r"starting log streaming at ([0-9A-F]+/[0-9A-F]+)", result.stderr)
+    if result.returncode != 0 or match is None:
+        raise RuntimeError(f"pg_receivewal against {system.name} failed:\n{result.stderr}")
+    system.figures.stream_bytes = end_lsn - parse_lsn(match.group(1))
+    system.figures.stream_s = elapsed
+    report(f"{system.name}: pg_receivewal {system.figures.stream_bytes / MB:.1f} MB in "
+          f"{elapsed:.2f} s")
+
+
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def make_systems(root: str) -> list[System]:
+    pg_root = os.path.join(root, "pg")
+    os.makedirs(pg_root)
+    if os.geteuid() == 0:
+        shutil.chown(pg_root, "postgres", "postgres")
+    return [System("PostgreSQL 15", PostgresCluster(os.path.join(pg_root, "primary")),
+                   PostgresCluster(os.path.join(pg_root, "standby"))),
+            System("mirrordb", MirrordbCluster(os.path.join(root, "primary")),
+                   MirrordbCluster(os.path.join(root, "standby")))]
+
+
+def write_script(root: str, accounts: int) -> str:
+    path = os.path.join(root, "tpcb-like.sql")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(TPCB_SCRIPT.format(accounts=accounts))
+    os.chmod(path, 0o644)
+    return path
+
+
+def run(systems: list[System], root: str, args: argparse.Namespace) -> None:
+    script = write_script(root, args.accounts)
+    report("initdb, start the primaries, load the tables")
+    for system in systems:
+        system.primary.initdb()
+        system.primary.start()
+        load_tables(system.primary.port, args.accounts)
+    for system in systems:
+        measure_base_backup(system)
+        system.standby.start()
+        wait_replayed(system, current_lsn(system.primary.port), 20)
+    for system in systems:
+        measure_lag(system, script, args, first_id=1 + 1_000_000 * systems.index(system))
+    for system in systems:
+        reserve_receivewal_slot(system.primary.port)
+        measure_catchup(system, script, args)
+    for system in systems:
+        measure_receivewal(system, root)
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} CPUs, {platform.machine()}, Linux {platform.release()}, "
+            f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end")
+
+
+def commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+    return result.stdout.strip() or "unknown"
+
+
+def table_rows(pg: Figures, ours: Figures) -> list[tuple[str, float, float, str]]:
+    """(measure, PostgreSQL, mirrordb, how to read the ratio) for the summary table."""
+    def rate(bytes_: int, seconds: float) -> float:
+        return bytes_ / MB / seconds if seconds else 0.0
+    return [
+        ("base backup MB", pg.backup_bytes / MB, ours.backup_bytes / MB, ""),
+        ("base backup s", pg.backup_s, ours.backup_s, ""),
+        ("base backup MB/s", rate(pg.backup_bytes, pg.backup_s),
+         rate(ours.backup_bytes, ours.backup_s), "goal >= 1"),
+        ("steady load tps (pgbench -R)", pg.lag_tps, ours.lag_tps, ""),
+        ("lag median ms", statistics.median(pg.lags_ms), statistics.median(ours.lags_ms), ""),
+        ("lag p99 ms", percentile(pg.lags_ms, 99), percentile(ours.lags_ms, 99),
+         "goal: mirrordb < 10 ms"),
+        ("catch-up load tps (unthrottled)", pg.catchup_load_tps, ours.catchup_load_tps, ""),
+        ("catch-up WAL MB", pg.catchup_wal_bytes / MB, ours.catchup_wal_bytes / MB, ""),
+        ("catch-up s (launch to replayed)", pg.catchup_s, ours.catchup_s, ""),
+        ("catch-up s to first connection", pg.catchup_first_connection_s,
+         ours.catchup_first_connection_s, ""),
+        ("catch-up MB/s", rate(pg.catchup_wal_bytes, pg.catchup_s),
+         rate(ours.catchup_wal_bytes, ours.catchup_s), "goal >= 0.33"),
+        ("pg_receivewal MB", pg.stream_bytes / MB, ours.stream_bytes / MB, ""),
+        ("pg_receivewal MB/s", rate(pg.stream_bytes, pg.stream_s),
+         rate(ours.stream_bytes, ours.stream_s), ""),
+    ]
+
+
+def print_summary(systems: list[System], args: argparse.Namespace) -> None:
+    rows = table_rows(systems[0].figures, systems[1].figures)
+    print("\nmeasure                              PostgreSQL 15     mirrordb    ratio")
+    for measure, pg, ours, note in rows:
+        ratio = ours / pg if pg else float("nan")
+        print(f"{measure:34} {pg:13.2f} {ours:12.2f} {ratio:8.3f}  {note}")
+    if not args.markdown:
+        return
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, commit {commit()}, {machine()}; "
+          f"--accounts {args.accounts} --rate {args.rate} --lag-seconds {args.lag_seconds} "
+          f"--probes {args.probes} --poll-interval-ms {args.poll_interval_ms} "
+          f"--catchup-seconds {args.catchup_seconds}\n")
+    print("| measure | PostgreSQL 15 | mirrordb | mirrordb / PostgreSQL | goal |")
+    print("|---|---|---|---|---|")
+    for measure, pg, ours, note in rows:
+        ratio = f"{ours / pg:.3f}" if pg else "–"
+        print(f"| {measure} | {pg:,.2f} | {ours:,.2f} | {ratio} | {note} |")
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000,
+                        help="pgbench_accounts rows (sets the base backup's size)")
+    parser.add_argument("--rate", type=float, default=50.0,
+                        help="pgbench -R transactions per second for the lag measurement")
+    parser.add_argument("--lag-seconds", type=int, default=15)
+    parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--poll-interval-ms", type=float, default=0.5,
+                        help="pause between two standby polls of one probe")
+    parser.add_argument("--catchup-seconds", type=int, default=20)
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_arguments()
+    root = tempfile.mkdtemp(prefix="mirrordb-replbench-")
+    os.chmod(root, 0o755)
+    systems = make_systems(root)
+    try:
+        run(systems, root, args)
+        print_summary(systems, args)
+    finally:
+        for system in systems:
+            system.standby.stop()
+            system.primary.stop()
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The walreceiver flushes streamed WAL and wakes the startup thread as soon as no more bytes are
+waiting, before it blocks for the next tick (a tick-long wait first made every replayed commit
+100 ms late: see bench/replication_bench.py). The socket and the protocol are stubs: no server."""
+
+from __future__ import annotations
+
+from mirrordb.protocol.messages import CopyData
+from mirrordb.replication import walreceiver
+from mirrordb.replication.messages import XLogData
+from mirrordb.replication.walreceiver import StandbyIdentity, WalReceiver
+
+SEGMENT_SIZE = 1024 * 1024
+START_LSN = 3 * SEGMENT_SIZE
+
+
+class _Protocol:
+    """Hands out the prepared backend messages, then nothing."""
+
+    def __init__(self, events: list[object]) -> None:
+        self.events = events
+
+    def next_event(self) -> object | None:
+        return self.events.pop(0) if self.events else None
+
+    def receive_data(self, data: bytes) -> None:
+        raise AssertionError("no bytes expected")
+
+
+class _Socket:
+    """Records each wait the walreceiver asks for; nothing ever arrives."""
+
+    def __init__(self, receiver: WalReceiver, log: list[str]) -> None:
+        self.receiver, self.log, self.timeout_s = receiver, log, None
+
+    def settimeout(self, timeout_s: float | None) -> None:
+        self.timeout_s = timeout_s
+
+    def recv(self, size: int) -> bytes:
+        self.log.append(f"recv wait={self.timeout_s}")
+        if self.timeout_s == 0:
+            raise BlockingIOError
+        self.receiver._stopping.set()
+        raise TimeoutError
+
+
+class _Client:
+    def __init__(self, protocol: _Protocol, sock: _Socket) -> None:
+        self.protocol, self.sock = protocol, sock
+
+    def send(self, *messages: object) -> None:
+        pass
+
+
+def test_streamed_wal_is_flushed_and_replay_woken_before_waiting(tmp_path, monkeypatch):
+    log: list[str] = []
+    (tmp_path / "pg_wal").mkdir()
+    identity = StandbyIdentity(str(tmp_path), 1, 1, SEGMENT_SIZE)
+    receiver = WalReceiver(identity, lambda: None, start_lsn=lambda: START_LSN,
+                           applied_lsn=lambda: START_LSN,
+                           wake_startup=lambda: log.append("wake startup"))
+    monkeypatch.setattr(receiver, "_setting_ms", lambda name: 0)
+    receiver.writer.written_lsn = receiver.writer.flushed_lsn = START_LSN
+    data = XLogData(START_LSN, START_LSN + 100, 0, b"\0" * 100)
+    receiver._client = _Client(_Protocol([CopyData(data.encode())]),
+                               _Socket(receiver, log))
+    receiver._stream()
+    receiver.writer.close()
+    assert log == ["recv wait=0.0", "wake startup", f"recv wait={walreceiver.TICK_S}"]
+    assert receiver.status.flushed_lsn == START_LSN + 100
