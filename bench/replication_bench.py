@@ -5,7 +5,8 @@ tool, and measures, one system at a time so they never compete for the CPUs:
 
 1. **Base backup**: ``pg_basebackup -R -C -S standby1 -X stream -c fast`` against PostgreSQL and
    ``mirrordb basebackup`` with the same options against mirrordb, after loading the same pgbench
-   tables into both; MB copied (every file in the result, WAL included) per second of wall clock.
+   tables into both; MB copied (every file in the result, WAL included) per second of wall clock,
+   median of ``--backup-repeat`` backups (the last one becomes the standby).
 2. **Replication lag** under a steady pgbench load (TPC-B-like custom script, ``pgbench -R`` at a
    rate both sustain): a probe client inserts a timestamped row on the primary (autocommit); when
    the COMMIT is acknowledged a second connection, to the standby, polls for the row by primary
@@ -23,7 +24,7 @@ The PostgreSQL half runs as the unprivileged ``postgres`` account (``setpriv``) 
 root. Everything lives in one temporary directory, removed at the end; every server started is
 stopped by its own pid or data directory. Figures are machine- and load-dependent: compare ratios.
 
-Usage: .venv/bin/python bench/replication_bench.py [--accounts 100000] [--rate 50]
+Usage: .venv/bin/python bench/replication_bench.py [--accounts 100000] [--rate 100]
            [--lag-seconds 15] [--probes 300] [--catchup-seconds 20] [--markdown] [--keep]
 """
 
@@ -229,10 +230,12 @@ class System:
     figures: Figures = field(default_factory=Figures)
 
 
-def base_backup_command(system: System) -> list[str]:
+def base_backup_command(system: System, target: str, standby: bool) -> list[str]:
+    """The system's own base backup tool; ``standby``: also -R and a new slot for the standby."""
     options = ["-h", "127.0.0.1", "-p", str(system.primary.port), "-U", "postgres",
-               "-D", system.standby.data, "-R", "-C", "-S", SLOT_STANDBY, "-X", "stream",
-               "-c", "fast"]
+               "-D", target, "-X", "stream", "-c", "fast"]
+    if standby:
+        options += ["-R", "-C", "-S", SLOT_STANDBY]
     if isinstance(system.primary, PostgresCluster):
         return as_postgres([f"{PG_BIN}/pg_basebackup", *options])
     return [sys.executable, "-m", "mirrordb.cli.main", "basebackup", *options]
@@ -244,16 +247,29 @@ def load_tables(port: int, accounts: int) -> None:
             connection.execute(statement.format(accounts=accounts))
 
 
-def measure_base_backup(system: System) -> None:
+def timed_base_backup(system: System, target: str, standby: bool) -> tuple[int, float]:
+    """(bytes in the result, seconds) of one base backup into ``target``."""
     started = time.monotonic()
-    result = subprocess.run(base_backup_command(system), capture_output=True, text=True)
+    result = subprocess.run(base_backup_command(system, target, standby), capture_output=True,
+                            text=True)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"base backup of {system.name} failed:\n{result.stderr}")
-    system.figures.backup_s = elapsed
-    system.figures.backup_bytes = directory_bytes(system.standby.data)
+    return directory_bytes(target), elapsed
+
+
+def measure_base_backup(system: System, repeat: int) -> None:
+    """``repeat`` backups, the last one becomes the standby; the median time is reported."""
+    runs = []
+    for attempt in range(repeat - 1):
+        scratch = f"{system.standby.data}-scratch{attempt}"
+        runs.append(timed_base_backup(system, scratch, standby=False))
+        shutil.rmtree(scratch, ignore_errors=True)
+    runs.append(timed_base_backup(system, system.standby.data, standby=True))
+    system.figures.backup_bytes = runs[-1][0]
+    system.figures.backup_s = statistics.median(seconds for _, seconds in runs)
     report(f"{system.name}: base backup {system.figures.backup_bytes / MB:.1f} MB in "
-          f"{elapsed:.2f} s")
+           + ", ".join(f"{seconds:.2f}" for _, seconds in runs) + " s")
 
 
 def current_lsn(port: int) -> int:
@@ -420,7 +436,7 @@ def run(systems: list[System], root: str, args: argparse.Namespace) -> None:
         system.primary.start()
         load_tables(system.primary.port, args.accounts)
     for system in systems:
-        measure_base_backup(system)
+        measure_base_backup(system, args.backup_repeat)
         system.standby.start()
         wait_replayed(system, current_lsn(system.primary.port), 20)
     for system in systems:
@@ -479,7 +495,8 @@ def print_summary(systems: list[System], args: argparse.Namespace) -> None:
     if not args.markdown:
         return
     print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, commit {commit()}, {machine()}; "
-          f"--accounts {args.accounts} --rate {args.rate} --lag-seconds {args.lag_seconds} "
+          f"--accounts {args.accounts} --backup-repeat {args.backup_repeat} --rate {args.rate} "
+          f"--lag-seconds {args.lag_seconds} "
           f"--probes {args.probes} --poll-interval-ms {args.poll_interval_ms} "
           f"--catchup-seconds {args.catchup_seconds}\n")
     print("| measure | PostgreSQL 15 | mirrordb | mirrordb / PostgreSQL | goal |")
@@ -493,7 +510,9 @@ def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000,
                         help="pgbench_accounts rows (sets the base backup's size)")
-    parser.add_argument("--rate", type=float, default=50.0,
+    parser.add_argument("--backup-repeat", type=int, default=3,
+                        help="base backups per system; the median time is reported")
+    parser.add_argument("--rate", type=float, default=100.0,
                         help="pgbench -R transactions per second for the lag measurement")
     parser.add_argument("--lag-seconds", type=int, default=15)
     parser.add_argument("--probes", type=int, default=300)

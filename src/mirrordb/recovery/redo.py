@@ -63,8 +63,8 @@ class RedoContext:
         ``init`` zeroes the page before ``change`` runs (records that rebuild a page).
         """
         block = record.block(block_id)
-        invariant(block is not None, f"record at {format_lsn(record.start_lsn)} has no block "
-                                     f"{block_id}")
+        if block is None:   # the message is built only on failure: this runs for every block
+            invariant(False, f"record at {format_lsn(record.start_lsn)} has no block {block_id}")
         assert block is not None
         with self.pool.lock:
             buffer = self.pool.read_buffer(block.rnode, block.fork, block.blkno,
@@ -85,9 +85,9 @@ class RedoContext:
         else:
             if init:
                 page[:] = pagelib.ZERO_PAGE
-            invariant(change is not None,
-                      f"record at {format_lsn(record.start_lsn)} needs a page change for block "
-                      f"{block.block_id}")  # type: ignore[attr-defined]
+            if change is None:   # the message is built only on failure (hot path)
+                invariant(False, f"record at {format_lsn(record.start_lsn)} needs a page "
+                                 f"change for block {block.block_id}")  # type: ignore[attr-defined]
             assert change is not None
             change(page)
             if self.consistency_checking and image is not None:
