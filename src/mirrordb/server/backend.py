@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import select
 import socket
 import ssl
 import threading
@@ -96,6 +97,7 @@ class Backend:
         self.skip_until_sync = False
         self.replication = False       # a walsender connection (replication=true)
         self._idle_timeout_armed = False
+        self._nonblocking = False      # the session socket after _use_nonblocking_socket()
         # result encoders by (type OIDs, formats, time zone); RowDescription messages by the
         # column list they describe (kept, so its id() stays its own) and formats
         self._encoder_cache: dict[tuple[Any, ...], list[Callable[[Any], bytes]]] = {}
@@ -106,11 +108,37 @@ class Backend:
 
     def _flush(self) -> None:
         data = self.connection.data_to_send()
-        if data:
+        if not data:
+            return
+        if self._nonblocking:
+            self._send_nonblocking(data)
+            return
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise ClientGone(str(exc)) from None
+
+    def _send_nonblocking(self, data: bytes) -> None:
+        """Send all of ``data`` on the session's non-blocking socket: one send() when the
+        socket buffer has room (the common case: no poll), else wait until it has, however long
+        the client takes to read, unless the backend is being terminated meanwhile."""
+        view = memoryview(data)
+        while view:
             try:
-                self.sock.sendall(data)
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                self._wait_writable()
+                continue
             except OSError as exc:
                 raise ClientGone(str(exc)) from None
+            view = view[sent:]
+
+    def _wait_writable(self) -> None:
+        poller = select.poll()
+        poller.register(self.sock, select.POLLOUT)
+        while not poller.poll(int(IDLE_POLL_S * 1000)):
+            if getattr(self.interrupts, "terminate_pending", False):
+                raise ClientGone("terminated while the client was not reading")
 
     def _receive(self, idle: bool = False) -> None:
         """Read more bytes into the codec; an interrupt (shutdown, timeout) wakes the wait."""
@@ -124,12 +152,23 @@ class Backend:
             except (socket.timeout, TimeoutError):
                 self._check_idle_interrupts()
                 continue
+            except (BlockingIOError, InterruptedError):
+                continue   # non-blocking session socket: readable was a false alarm
             except OSError as exc:
                 raise ClientGone(str(exc)) from None
             if not data:
                 raise ClientGone("EOF")
             self.connection.receive_data(data)
             return
+
+    def _use_nonblocking_socket(self) -> None:
+        """A plain (not TLS) session socket goes non-blocking once the command loop starts:
+        ``_receive`` already waits for input itself (``wait_readable``), so a socket timeout
+        would only make every recv() and send() poll again first."""
+        if self.ssl or self.interrupts is None:
+            return
+        self.sock.setblocking(False)
+        self._nonblocking = True
 
     def _tls_pending(self) -> bool:
         pending = getattr(self.sock, "pending", None)
@@ -196,6 +235,7 @@ class Backend:
                     threading.current_thread().name = "walsender"
                     WalSender(self).run()
                 else:
+                    self._use_nonblocking_socket()
                     self._command_loop()
         except ClientGone:
             return
