@@ -24,7 +24,7 @@ The PostgreSQL half runs as the unprivileged ``postgres`` account (``setpriv``) 
 root. Everything lives in one temporary directory, removed at the end; every server started is
 stopped by its own pid or data directory. Figures are machine- and load-dependent: compare ratios.
 
-Usage: .venv/bin/python bench/replication_bench.py [--accounts 100000] [--rate 100]
+Usage: .venv/bin/python bench/replication_bench.py [--accounts 400000] [--rate 100]
            [--lag-seconds 15] [--probes 300] [--catchup-seconds 20] [--markdown] [--keep]
 """
 
@@ -508,7 +508,7 @@ def print_summary(systems: list[System], args: argparse.Namespace) -> None:
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=100_000,
+    parser.add_argument("--accounts", type=int, default=400_000,
                         help="pgbench_accounts rows (sets the base backup's size)")
     parser.add_argument("--backup-repeat", type=int, default=3,
                         help="base backups per system; the median time is reported")
