@@ -6,16 +6,25 @@ pgbench tables into each through SQL, and runs the same custom scripts against b
 TPC-B-like, ``-M simple`` and ``-M prepared``, 1 and 8 clients. Prints tps, average latency and the
 ratio mirrordb/PostgreSQL for each; ``--markdown`` prints the table for bench/README.md.
 
-Usage: .venv/bin/python bench/server_bench.py [--seconds 10] [--accounts 10000] [--markdown]
+The machine is shared and noisy, so each pair of runs (PostgreSQL, then mirrordb, same script,
+protocol and clients) is repeated ``--repeat`` times in turn and the table shows medians: the
+median tps of each server and the median of the per-pair ratios. Both servers run with their
+defaults, autovacuum included (mirrordb's vacuums pgbench_branches and pgbench_tellers every few
+dozen transactions, see access/autovacuum.py).
+
+Usage: .venv/bin/python bench/server_bench.py [--seconds 10] [--accounts 10000] [--repeat 3]
+                                              [--only select-only/prepared/1] [--markdown]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,10 +152,59 @@ def pgbench(target: Target, script_path: str, mode: str, clients: int, seconds: 
     return tps, latency
 
 
+@dataclass
+class Row:
+    """One configuration's repeated measurements: (tps, latency ms) per run of each server."""
+
+    script: str
+    mode: str
+    clients: int
+    postgres: list[tuple[float, float]]
+    mirrordb: list[tuple[float, float]]
+
+    def median(self, runs: list[tuple[float, float]]) -> tuple[float, float]:
+        return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(ours[0] / pg[0] for pg, ours in zip(self.postgres,
+                                                                     self.mirrordb))
+
+
+def configurations(only: str | None) -> list[tuple[str, str, int]]:
+    chosen = [(script, mode, clients) for script in SCRIPTS for mode in ("simple", "prepared")
+              for clients in (1, 8)]
+    if only:
+        chosen = [c for c in chosen if "/".join(map(str, c)) in only.split(",")]
+    return chosen
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    return (f"{os.cpu_count()} CPUs, {platform.machine()}, Linux {platform.release()}, "
+            f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the end")
+
+
+def print_markdown(rows: list[Row], args: argparse.Namespace) -> None:
+    print(f"\n{time.strftime('%Y-%m-%d')}, {machine()}; --seconds {args.seconds} "
+          f"--accounts {args.accounts} --repeat {args.repeat}: medians\n")
+    print("| workload | protocol | clients | PostgreSQL 15 tps (latency ms) | "
+          "mirrordb tps (latency ms) | ratio |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        pg, ours = row.median(row.postgres), row.median(row.mirrordb)
+        print(f"| {row.script} | {row.mode} | {row.clients} | {pg[0]:.0f} ({pg[1]:.2f}) | "
+              f"{ours[0]:.0f} ({ours[1]:.2f}) | {row.ratio:.3f} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each configuration on each server; medians are shown")
+    parser.add_argument("--only", help="comma-separated script/protocol/clients, e.g. "
+                                       "select-only/prepared/1,tpcb-like/prepared/1")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="mirrordb-bench-")
@@ -157,27 +215,26 @@ def main() -> int:
         targets = [Target("PostgreSQL 15", postgres.port), Target("mirrordb", mirrordb.port)]
         for target in targets:
             target.psql(SCHEMA.format(accounts=args.accounts))
-        rows = []
+        paths = {}
         for script_name, text in SCRIPTS.items():
-            path = os.path.join(root, f"{script_name}.sql")
-            with open(path, "w") as handle:
+            paths[script_name] = os.path.join(root, f"{script_name}.sql")
+            with open(paths[script_name], "w") as handle:
                 handle.write(text.format(accounts=args.accounts))
-            os.chmod(path, 0o644)
-            for mode in ("simple", "prepared"):
-                for clients in (1, 8):
-                    pg = pgbench(targets[0], path, mode, clients, args.seconds)
-                    ours = pgbench(targets[1], path, mode, clients, args.seconds)
-                    rows.append((script_name, mode, clients, pg, ours))
-                    print(f"{script_name:12} {mode:9} c={clients}: PostgreSQL {pg[0]:9.1f} tps "
-                          f"{pg[1]:7.2f} ms | mirrordb {ours[0]:8.1f} tps {ours[1]:8.2f} ms | "
-                          f"ratio {ours[0] / pg[0]:.3f}", flush=True)
+            os.chmod(paths[script_name], 0o644)
+        rows = []
+        for script_name, mode, clients in configurations(args.only):
+            row = Row(script_name, mode, clients, [], [])
+            for _ in range(args.repeat):
+                pg = pgbench(targets[0], paths[script_name], mode, clients, args.seconds)
+                ours = pgbench(targets[1], paths[script_name], mode, clients, args.seconds)
+                row.postgres.append(pg)
+                row.mirrordb.append(ours)
+                print(f"{script_name:12} {mode:9} c={clients}: PostgreSQL {pg[0]:9.1f} tps "
+                      f"{pg[1]:7.2f} ms | mirrordb {ours[0]:8.1f} tps {ours[1]:8.2f} ms | "
+                      f"ratio {ours[0] / pg[0]:.3f}", flush=True)
+            rows.append(row)
         if args.markdown:
-            print("\n| workload | protocol | clients | PostgreSQL 15 tps (latency ms) | "
-                  "mirrordb tps (latency ms) | ratio |")
-            print("|---|---|---|---|---|---|")
-            for script_name, mode, clients, pg, ours in rows:
-                print(f"| {script_name} | {mode} | {clients} | {pg[0]:.0f} ({pg[1]:.2f}) | "
-                      f"{ours[0]:.0f} ({ours[1]:.2f}) | {ours[0] / pg[0]:.3f} |")
+            print_markdown(rows, args)
     finally:
         mirrordb.stop()
         postgres.stop()
