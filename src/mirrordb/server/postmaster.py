@@ -448,6 +448,8 @@ class Server:
         self._attach_slots(self.engine, slots)
         if standby:
             self._prepare_standby(self.engine)
+        else:
+            self.engine.start_autovacuum()   # the "autovacuum launcher" thread
 
     # -- standby mode (recovery/standby.py, replication/walreceiver.py) ---------------------------
 
