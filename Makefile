@@ -21,10 +21,9 @@ bench: $(VENV)
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/server_bench.py
 
-# A primary on this machine (port $(PORT), socket in /tmp), in the foreground; Ctrl-C stops it.
+# A primary (port $(PORT)) and a streaming standby (port $(PORT)+1) on this machine; Ctrl-C stops both.
 run: $(VENV)
-	test -d $(RUN_DIR)/primary || $(BIN)/mirrordb initdb -D $(RUN_DIR)/primary
-	$(BIN)/mirrordb server -D $(RUN_DIR)/primary -c port=$(PORT) -c unix_socket_directories=/tmp
+	$(BIN)/python scripts/run_pair.py --dir $(RUN_DIR) --port $(PORT)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
