@@ -99,6 +99,7 @@ from mirrordb.protocol.wire import (
     NO_DATA_LEFT,
     NUL,
     NULL_VALUE_FIELD,
+    NULL_VALUE_LENGTH,
     UINT16,
     UINT32,
     BodyReader,
@@ -1350,6 +1351,90 @@ BACKEND_DECODERS: Mapping[int, BackendDecoder] = {
 }
 
 QUERY_TYPE = ord("Q")
+FORMAT_CODES_INLINE = 1      # format-code arrays longer than this take the general Bind decoder
+SYNC_MESSAGE = Sync()        # Sync has no fields: one shared instance serves every decode
+
+
+def _fast_int16_array(body: bytes, cursor: int) -> tuple[tuple[int, ...], int] | None:
+    """An Int16 count then at most FORMAT_CODES_INLINE codes, and the cursor after them; None
+    for anything else (longer arrays, short bodies: the general decoder reports those)."""
+    if cursor + UINT16.size > len(body):
+        return None
+    count = (body[cursor] << 8) | body[cursor + 1]
+    cursor += UINT16.size
+    if count == 0:
+        return (), cursor
+    if count > FORMAT_CODES_INLINE or cursor + INT16.size > len(body):
+        return None
+    return INT16.unpack_from(body, cursor), cursor + INT16.size
+
+
+def _fast_bind(body: bytes) -> Bind | None:
+    """Bind without BodyReader: the same fields in the same layout as ``Bind.decode_body``
+    reads them; None for any body that is not well formed or has more than one format code per
+    array, so the general decoder produces its exact error (or result) for those."""
+    portal_end = body.find(NUL)
+    if portal_end < 0:
+        return None
+    statement_end = body.find(NUL, portal_end + 1)
+    if statement_end < 0:
+        return None
+    formats = _fast_int16_array(body, statement_end + 1)
+    if formats is None:
+        return None
+    param_formats, cursor = formats
+    size = len(body)
+    if cursor + UINT16.size > size:
+        return None
+    count = (body[cursor] << 8) | body[cursor + 1]
+    cursor += UINT16.size
+    values: list[bytes | None] = []
+    for _ in range(count):
+        if cursor + INT32.size > size:
+            return None
+        (length,) = INT32.unpack_from(body, cursor)
+        cursor += INT32.size
+        if length == NULL_VALUE_LENGTH:
+            values.append(None)
+            continue
+        if length < 0 or cursor + length > size:
+            return None
+        values.append(body[cursor:cursor + length])
+        cursor += length
+    results = _fast_int16_array(body, cursor)
+    if results is None or results[1] != size:
+        return None
+    try:
+        portal = body[:portal_end].decode()
+        statement = body[portal_end + 1:statement_end].decode()
+    except UnicodeDecodeError:
+        return None
+    return Bind(portal, statement, param_formats, tuple(values), results[0])
+
+
+def _fast_execute(body: bytes) -> Execute | None:
+    """Execute without BodyReader: portal name, NUL, Int32 row limit, nothing after."""
+    portal_end = body.find(NUL)
+    if portal_end < 0 or portal_end + 1 + EXECUTE_TAIL.size != len(body):
+        return None
+    try:
+        portal = body[:portal_end].decode()
+    except UnicodeDecodeError:
+        return None
+    return Execute(portal, EXECUTE_TAIL.unpack_from(body, portal_end + 1)[0])
+
+
+def _fast_sync(body: bytes) -> Sync | None:
+    return None if body else SYNC_MESSAGE
+
+
+# the extended-query messages of every prepared statement; a None answer means "take the
+# general decoder", which alone reports malformed bodies
+FAST_FRONTEND_DECODERS: Mapping[int, Callable[[bytes], FrontendMessage | None]] = {
+    ord("B"): _fast_bind,
+    ord("E"): _fast_execute,
+    ord("S"): _fast_sync,
+}
 _PQFORMAT_TEXTS = (NO_DATA_LEFT, INSUFFICIENT_DATA_LEFT, INVALID_STRING, INVALID_MESSAGE_FORMAT)
 
 
@@ -1361,6 +1446,11 @@ def decode_frontend(type_byte: int, body: bytes) -> FrontendMessage:
             return Query(body[:-1].decode())
         except UnicodeDecodeError:
             pass
+    fast = FAST_FRONTEND_DECODERS.get(type_byte)
+    if fast is not None:
+        message = fast(body)
+        if message is not None:
+            return message
     decoder = FRONTEND_DECODERS.get(type_byte)
     if decoder is None:
         raise ProtocolViolation(f"invalid frontend message type {type_byte}", fatal=True,
