@@ -279,30 +279,17 @@ def encode_record(rmid: int, info: int, xid: int, prev_lsn: int, blocks: Sequenc
 # -- decoding -----------------------------------------------------------------------------------
 
 
-class _Cursor:
-    """Reads header fields from the record, failing like PostgreSQL on a short record."""
+# Decoding is the replay hot path (every record of crash recovery and of a standby goes through
+# it), so it walks the record with a plain integer position and precompiled structs instead of a
+# cursor object, and describes block headers with tuples: no per-field method calls.
 
-    def __init__(self, data: memoryview, start_lsn: int) -> None:
-        self.data = data
-        self.position = RECORD_HEADER_SIZE
-        self.start_lsn = start_lsn
-
-    @property
-    def remaining(self) -> int:
-        return len(self.data) - self.position
-
-    def take(self, layout: struct.Struct) -> tuple[int, ...]:
-        if self.remaining < layout.size:
-            raise short_record(self.start_lsn)
-        values = layout.unpack_from(self.data, self.position)
-        self.position += layout.size
-        return values
-
-    def take_bytes(self, length: int) -> bytes:
-        invariant(self.remaining >= length, "payload lengths were checked against the record")
-        chunk = bytes(self.data[self.position:self.position + length])
-        self.position += length
-        return chunk
+# One parsed block header: (block_id, fork_flags, data_length, image_length, hole_offset,
+# hole_length, bimg_info, rnode, blkno).
+_BlockHeader = tuple[int, int, int, int, int, int, int, RelFileNode, int]
+_FORK_FLAGS_AND_LENGTH_SIZE = _FORK_FLAGS_AND_LENGTH.size
+_IMAGE_HEADER_SIZE = IMAGE_HEADER_STRUCT.size
+_RELFILENODE_SIZE = RELFILENODE_STRUCT.size
+_BLOCK_NUMBER_SIZE = BLOCK_NUMBER_STRUCT.size
 
 
 def short_record(start_lsn: int) -> WalCorrupted:
@@ -318,19 +305,6 @@ def check_record_crc(data: bytes | bytearray | memoryview, start_lsn: int) -> No
                            f"{format_lsn(start_lsn)}", start_lsn)
 
 
-@dataclass
-class _BlockHeader:
-    block_id: int
-    fork_flags: int
-    data_length: int
-    image_length: int
-    hole_offset: int
-    hole_length: int
-    bimg_info: int
-    rnode: RelFileNode
-    blkno: int
-
-
 def decode_record(data: bytes | bytearray | memoryview, start_lsn: int = 0,
                   end_lsn: int = 0) -> DecodedRecord:
     """Validate and decode one complete record (``data`` is exactly its xl_tot_len bytes).
@@ -339,125 +313,178 @@ def decode_record(data: bytes | bytearray | memoryview, start_lsn: int = 0,
     block header. Raises WalCorrupted only.
     """
     view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
-    if len(view) < RECORD_HEADER_SIZE:
-        got = _U32.unpack_from(view, 0)[0] if len(view) >= 4 else len(view)
+    length = len(view)
+    if length < RECORD_HEADER_SIZE:
+        got = _U32.unpack_from(view, 0)[0] if length >= 4 else length
         raise WalCorrupted(f"invalid record length at {format_lsn(start_lsn)}: wanted "
                            f"{RECORD_HEADER_SIZE}, got {got}", start_lsn)
-    tot_len, xid, prev_lsn, info, rmid, _ = RECORD_HEADER_STRUCT.unpack_from(view, 0)
+    tot_len, xid, prev_lsn, info, rmid, stored_crc = RECORD_HEADER_STRUCT.unpack_from(view, 0)
     if tot_len < RECORD_HEADER_SIZE:
         raise WalCorrupted(f"invalid record length at {format_lsn(start_lsn)}: wanted "
                            f"{RECORD_HEADER_SIZE}, got {tot_len}", start_lsn)
-    if tot_len != len(view):
+    if tot_len != length:
         raise short_record(start_lsn)
     if not is_valid_rmid(rmid):
         raise WalCorrupted(f"invalid resource manager ID {rmid} at {format_lsn(start_lsn)}",
                            start_lsn)
-    check_record_crc(view, start_lsn)
-    cursor = _Cursor(view, start_lsn)
-    headers, main_length, toplevel_xid = _decode_headers(cursor)
-    blocks = tuple(_block_ref(header, cursor) for header in headers)
-    main_data = cursor.take_bytes(main_length)
+    if crc32c(view[:RECORD_CRC_OFFSET], crc32c(view[RECORD_HEADER_SIZE:])) != stored_crc:
+        raise WalCorrupted("incorrect resource manager data checksum in record at "
+                           f"{format_lsn(start_lsn)}", start_lsn)
+    headers, position, main_length, toplevel_xid = _decode_headers(view, start_lsn)
+    blocks: tuple[BlockRef, ...] = ()
+    if headers:
+        refs = []
+        for header in headers:
+            block, position = _block_ref(header, view, position, start_lsn)
+            refs.append(block)
+        blocks = tuple(refs)
+    main_data = bytes(view[position:position + main_length])
     return DecodedRecord(start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid, blocks,
                          main_data, toplevel_xid)
 
 
-def _decode_headers(cursor: _Cursor) -> tuple[list[_BlockHeader], int, int]:
-    """Parse headers while the bytes left exceed the payload lengths declared so far."""
+def _decode_headers(view: memoryview, start_lsn: int
+                    ) -> tuple[list[_BlockHeader], int, int, int]:
+    """Parse headers while the bytes left exceed the payload lengths declared so far; returns
+    ``(block headers, position of the first payload, main data length, toplevel xid)``."""
     headers: list[_BlockHeader] = []
+    length = len(view)
+    position = RECORD_HEADER_SIZE
     payload_total = 0
     main_length = 0
     toplevel_xid = 0
     previous_rnode: RelFileNode | None = None
-    while cursor.remaining > payload_total:
-        (block_id,) = cursor.take(_U8)
+    previous_id = -1
+    while length - position > payload_total:
+        block_id = view[position]
+        position += 1
         if block_id == XLR_BLOCK_ID_DATA_SHORT:
-            (main_length,) = cursor.take(_U8)
+            if position + 1 > length:
+                raise short_record(start_lsn)
+            main_length = view[position]
+            position += 1
             payload_total += main_length
             break
         if block_id == XLR_BLOCK_ID_DATA_LONG:
-            (main_length,) = cursor.take(_U32)
+            if position + 4 > length:
+                raise short_record(start_lsn)
+            (main_length,) = _U32.unpack_from(view, position)
+            position += 4
             payload_total += main_length
             break
         if block_id == XLR_BLOCK_ID_ORIGIN:
-            cursor.take(_U16)
+            if position + 2 > length:
+                raise short_record(start_lsn)
+            position += 2
         elif block_id == XLR_BLOCK_ID_TOPLEVEL_XID:
-            (toplevel_xid,) = cursor.take(_U32)
+            if position + 4 > length:
+                raise short_record(start_lsn)
+            (toplevel_xid,) = _U32.unpack_from(view, position)
+            position += 4
         elif block_id <= XLR_MAX_BLOCK_ID:
-            header = _decode_block_header(cursor, block_id, headers, previous_rnode)
-            previous_rnode = header.rnode
-            payload_total += header.data_length + header.image_length
+            if block_id <= previous_id:
+                raise _bad(start_lsn, f"out-of-order block_id {block_id}")
+            header, position = _decode_block_header(view, position, start_lsn, block_id,
+                                                    previous_rnode)
+            previous_id = block_id
+            previous_rnode = header[7]
+            payload_total += header[2] + header[3]
             headers.append(header)
         else:
-            raise _bad(cursor, f"invalid block_id {block_id}")
-    if cursor.remaining != payload_total:
-        raise short_record(cursor.start_lsn)
-    return headers, main_length, toplevel_xid
+            raise _bad(start_lsn, f"invalid block_id {block_id}")
+    if length - position != payload_total:
+        raise short_record(start_lsn)
+    return headers, position, main_length, toplevel_xid
 
 
-def _bad(cursor: _Cursor, what: str) -> WalCorrupted:
-    return WalCorrupted(f"{what} at {format_lsn(cursor.start_lsn)}", cursor.start_lsn)
+def _bad(start_lsn: int, what: str) -> WalCorrupted:
+    return WalCorrupted(f"{what} at {format_lsn(start_lsn)}", start_lsn)
 
 
-def _decode_block_header(cursor: _Cursor, block_id: int, previous: list[_BlockHeader],
-                         previous_rnode: RelFileNode | None) -> _BlockHeader:
-    if previous and block_id <= previous[-1].block_id:
-        raise _bad(cursor, f"out-of-order block_id {block_id}")
-    fork_flags, data_length = cursor.take(_FORK_FLAGS_AND_LENGTH)
-    has_data = bool(fork_flags & BKPBLOCK_HAS_DATA)
-    if has_data and data_length == 0:
-        raise _bad(cursor, "BKPBLOCK_HAS_DATA set, but no data included")
-    if not has_data and data_length != 0:
-        raise _bad(cursor, f"BKPBLOCK_HAS_DATA not set, but data length is {data_length}")
+def _decode_block_header(view: memoryview, position: int, start_lsn: int, block_id: int,
+                         previous_rnode: RelFileNode | None) -> tuple[_BlockHeader, int]:
+    length = len(view)
+    if position + _FORK_FLAGS_AND_LENGTH_SIZE > length:
+        raise short_record(start_lsn)
+    fork_flags, data_length = _FORK_FLAGS_AND_LENGTH.unpack_from(view, position)
+    position += _FORK_FLAGS_AND_LENGTH_SIZE
+    if fork_flags & BKPBLOCK_HAS_DATA:
+        if data_length == 0:
+            raise _bad(start_lsn, "BKPBLOCK_HAS_DATA set, but no data included")
+    elif data_length != 0:
+        raise _bad(start_lsn, f"BKPBLOCK_HAS_DATA not set, but data length is {data_length}")
     image_length = hole_offset = hole_length = bimg_info = 0
     if fork_flags & BKPBLOCK_HAS_IMAGE:
-        image_length, hole_offset, bimg_info = cursor.take(IMAGE_HEADER_STRUCT)
-        hole_length = _image_hole_length(cursor, image_length, hole_offset, bimg_info)
+        if position + _IMAGE_HEADER_SIZE > length:
+            raise short_record(start_lsn)
+        image_length, hole_offset, bimg_info = IMAGE_HEADER_STRUCT.unpack_from(view, position)
+        position += _IMAGE_HEADER_SIZE
+        hole_length, position = _image_hole_length(view, position, start_lsn, image_length,
+                                                   hole_offset, bimg_info)
     if fork_flags & BKPBLOCK_SAME_REL:
         if previous_rnode is None:
-            raise _bad(cursor, "BKPBLOCK_SAME_REL set but no previous rel")
+            raise _bad(start_lsn, "BKPBLOCK_SAME_REL set but no previous rel")
         rnode = previous_rnode
     else:
-        rnode = RelFileNode(*cursor.take(RELFILENODE_STRUCT))
-    (blkno,) = cursor.take(BLOCK_NUMBER_STRUCT)
-    return _BlockHeader(block_id, fork_flags, data_length, image_length, hole_offset,
-                        hole_length, bimg_info, rnode, blkno)
+        if position + _RELFILENODE_SIZE > length:
+            raise short_record(start_lsn)
+        rnode = RelFileNode(*RELFILENODE_STRUCT.unpack_from(view, position))
+        position += _RELFILENODE_SIZE
+    if position + _BLOCK_NUMBER_SIZE > length:
+        raise short_record(start_lsn)
+    (blkno,) = BLOCK_NUMBER_STRUCT.unpack_from(view, position)
+    position += _BLOCK_NUMBER_SIZE
+    return (block_id, fork_flags, data_length, image_length, hole_offset, hole_length,
+            bimg_info, rnode, blkno), position
 
 
-def _image_hole_length(cursor: _Cursor, image_length: int, hole_offset: int,
-                       bimg_info: int) -> int:
+def _image_hole_length(view: memoryview, position: int, start_lsn: int, image_length: int,
+                       hole_offset: int, bimg_info: int) -> tuple[int, int]:
     """The hole length of an image header, after PostgreSQL's cross-checks (and ours: the hole
-    must lie inside the page)."""
+    must lie inside the page), and the position after it."""
     compressed = bool(bimg_info & BKPIMAGE_COMPRESSED_MASK)
     has_hole = bool(bimg_info & BKPIMAGE_HAS_HOLE)
     if compressed:
-        hole_length = cursor.take(HOLE_LENGTH_STRUCT)[0] if has_hole else 0
+        hole_length = 0
+        if has_hole:
+            if position + HOLE_LENGTH_STRUCT.size > len(view):
+                raise short_record(start_lsn)
+            hole_length = HOLE_LENGTH_STRUCT.unpack_from(view, position)[0]
+            position += HOLE_LENGTH_STRUCT.size
     else:
         hole_length = BLCKSZ - image_length
     if has_hole and (hole_offset == 0 or hole_length <= 0 or image_length >= BLCKSZ
                      or hole_offset + hole_length > BLCKSZ):
-        raise _bad(cursor, f"BKPIMAGE_HAS_HOLE set, but hole offset {hole_offset} length "
-                           f"{hole_length} block image length {image_length}")
+        raise _bad(start_lsn, f"BKPIMAGE_HAS_HOLE set, but hole offset {hole_offset} length "
+                              f"{hole_length} block image length {image_length}")
     if not has_hole and (hole_offset != 0 or hole_length != 0):
-        raise _bad(cursor, f"BKPIMAGE_HAS_HOLE not set, but hole offset {hole_offset} length "
-                           f"{hole_length}")
+        raise _bad(start_lsn, f"BKPIMAGE_HAS_HOLE not set, but hole offset {hole_offset} "
+                              f"length {hole_length}")
     if compressed and image_length == BLCKSZ:
-        raise _bad(cursor, f"BKPIMAGE_COMPRESSED set, but block image length {image_length}")
+        raise _bad(start_lsn, f"BKPIMAGE_COMPRESSED set, but block image length {image_length}")
     if not has_hole and not compressed and image_length != BLCKSZ:
-        raise _bad(cursor, "neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but block "
-                           f"image length is {image_length}")
-    return hole_length
+        raise _bad(start_lsn, "neither BKPIMAGE_HAS_HOLE nor BKPIMAGE_COMPRESSED set, but "
+                              f"block image length is {image_length}")
+    return hole_length, position
 
 
-def _block_ref(header: _BlockHeader, cursor: _Cursor) -> BlockRef:
+def _block_ref(header: _BlockHeader, view: memoryview, position: int, start_lsn: int
+               ) -> tuple[BlockRef, int]:
+    """The block reference of ``header`` with its payloads at ``position`` (lengths were checked
+    against the record), and the position after them."""
+    (block_id, fork_flags, data_length, image_length, hole_offset, hole_length, bimg_info,
+     rnode, blkno) = header
     image = None
-    if header.fork_flags & BKPBLOCK_HAS_IMAGE:
-        if header.bimg_info & BKPIMAGE_COMPRESSED_MASK:
-            raise _bad(cursor, f"could not restore image compressed with an unsupported method, "
-                               f"block {header.block_id}")
-        stored = cursor.take_bytes(header.image_length)
-        hole_length = header.hole_length if header.bimg_info & BKPIMAGE_HAS_HOLE else 0
-        image = BlockImage(stored, header.hole_offset, hole_length,
-                           bool(header.bimg_info & BKPIMAGE_APPLY))
-    data = cursor.take_bytes(header.data_length)
-    return BlockRef(header.block_id, header.rnode, header.fork_flags & BKPBLOCK_FORK_MASK,
-                    header.blkno, data, image, bool(header.fork_flags & BKPBLOCK_WILL_INIT))
+    if fork_flags & BKPBLOCK_HAS_IMAGE:
+        if bimg_info & BKPIMAGE_COMPRESSED_MASK:
+            raise _bad(start_lsn, f"could not restore image compressed with an unsupported "
+                                  f"method, block {block_id}")
+        end = position + image_length
+        image = BlockImage(bytes(view[position:end]), hole_offset,
+                           hole_length if bimg_info & BKPIMAGE_HAS_HOLE else 0,
+                           bool(bimg_info & BKPIMAGE_APPLY))
+        position = end
+    end = position + data_length
+    return BlockRef(block_id, rnode, fork_flags & BKPBLOCK_FORK_MASK, blkno,
+                    bytes(view[position:end]), image,
+                    bool(fork_flags & BKPBLOCK_WILL_INIT)), end
