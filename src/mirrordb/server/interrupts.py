@@ -57,6 +57,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from mirrordb.common.errors import (AdminShutdown, IdleInTransactionSessionTimeout,
                                     IdleSessionTimeout, LockNotAvailable, MirrordbError,
@@ -109,6 +110,8 @@ class InterruptState:
         self.wakeup = threading.Event()
         self._wake_pair: tuple[socket.socket, socket.socket] | None = None
         self._armed: dict[TimeoutKind, int] = {}   # kind -> generation of its live timer
+        # wait_readable's poll object, kept across calls: (it, the client descriptor it watches)
+        self._poller: tuple[Any, int] | None = None
 
     # -- requests from other threads -----------------------------------------------------------
 
@@ -238,7 +241,9 @@ class InterruptState:
         """Wait until ``sock`` has data (True) or an interrupt or the timeout comes (False).
 
         The first call creates the state's wake-up socket pair (two descriptors, closed by
-        ``close()``); later requests write one byte to it.
+        ``close()``); later requests write one byte to it. The poll object watching the pair
+        and ``sock`` is built once and kept while ``sock``'s descriptor stays the same (one
+        backend thread waits on one socket; ``close()`` drops it with the pair).
         """
         with self._lock:
             if self._wake_pair is None:
@@ -246,12 +251,16 @@ class InterruptState:
             if self.pending and not self.holdoff_count:
                 return False
             wake_reader = self._wake_pair[0]
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        poller.register(wake_reader, select.POLLIN)
+        fd = sock.fileno()
+        kept = self._poller
+        if kept is None or kept[1] != fd:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.register(wake_reader, select.POLLIN)
+            self._poller = kept = (poller, fd)
         timeout_ms = None if timeout_s is None else max(int(timeout_s * 1000), 0)
-        ready = poller.poll(timeout_ms)
-        return any(fd == sock.fileno() for fd, _ in ready)
+        ready = kept[0].poll(timeout_ms)
+        return any(ready_fd == fd for ready_fd, _ in ready)
 
     def close(self) -> None:
         """The session ended: disarm its timers, close the wake-up pair."""
@@ -259,6 +268,7 @@ class InterruptState:
             self.disarm(kind)
         with self._lock:
             pair, self._wake_pair = self._wake_pair, None
+            self._poller = None
         if pair is not None:
             for end in pair:
                 end.close()
