@@ -49,7 +49,7 @@ from mirrordb.wal.record import (
     DecodedRecord,
     decode_record,
 )
-from mirrordb.wal.rmgr import is_valid_rmid
+from mirrordb.wal.rmgr import RM_XLOG_ID, is_valid_rmid
 from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_name, segment_path
 
 _U32 = struct.Struct("<I")
@@ -143,7 +143,9 @@ class WalReader:
         self._latest_page_lsn = 0
         self._latest_page_tli = 0
         self._checked_segno: int | None = None
-        self._cached: tuple[int, bytes, WalPageHeader] | None = None
+        # (page LSN, page, its header, the header's size, a view of the page): the page records
+        # are being read from, with what every record on it needs.
+        self._cached: tuple[int, bytes, WalPageHeader, int, memoryview] | None = None
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -173,7 +175,10 @@ class WalReader:
                 self.end_lsn, self.end_reason, self.end_error = end.lsn, end.reason, end
                 return
             yield record
-            prev_lsn, position = record.start_lsn, self.next_record_lsn(record)
+            prev_lsn = record.start_lsn
+            # Only an XLOG record can be a segment switch: skip the check for the others.
+            position = (record.end_lsn if record.rmid != RM_XLOG_ID
+                        else self.next_record_lsn(record))
 
     def next_record_lsn(self, record: DecodedRecord) -> int:
         """Where the record after ``record`` starts (page header not yet skipped)."""
@@ -184,28 +189,32 @@ class WalReader:
     # -- record assembly --------------------------------------------------------------------------
 
     def _read_record(self, start_lsn: int, expected_prev_lsn: int | None) -> DecodedRecord:
-        page_lsn = start_lsn - start_lsn % WAL_PAGE_SIZE
         offset = start_lsn % WAL_PAGE_SIZE
+        page_lsn = start_lsn - offset
         if offset % 8:
             raise EndOfWal(start_lsn, f"invalid record offset at {format_lsn(start_lsn)}")
-        page, header = self._read_page(page_lsn, start_lsn, None)
+        cached = self._cached
+        if cached is None or cached[0] != page_lsn:
+            self._read_page(page_lsn, start_lsn, None)
+            cached = self._cached
+            assert cached is not None
+        _, page, header, header_size, view = cached
         if offset == 0:
-            offset = header.size
-        elif offset < header.size:
+            offset = header_size
+        elif offset < header_size:
             raise EndOfWal(start_lsn, f"invalid record offset at {format_lsn(start_lsn)}")
         record_lsn = page_lsn + offset
-        if header.is_contrecord and offset == header.size:
+        if offset == header_size and header.is_contrecord:
             raise EndOfWal(record_lsn, f"contrecord is requested by {format_lsn(record_lsn)}")
         tot_len = _U32.unpack_from(page, offset)[0]
         header_checked = offset + RECORD_HEADER_SIZE <= WAL_PAGE_SIZE
         if header_checked:
-            self._check_header(page[offset:offset + RECORD_HEADER_SIZE], record_lsn,
-                               expected_prev_lsn)
+            self._check_header(page, offset, record_lsn, expected_prev_lsn)
         else:
             self._check_length(tot_len, record_lsn)
-        first = page[offset:offset + min(tot_len, WAL_PAGE_SIZE - offset)]
-        if len(first) == tot_len:
-            return self._decode(first, record_lsn, record_lsn + tot_len)
+        if offset + tot_len <= WAL_PAGE_SIZE:   # the whole record is on this page: no copy
+            return self._decode(view[offset:offset + tot_len], record_lsn, record_lsn + tot_len)
+        first = page[offset:]
         return self._assemble(first, tot_len, page_lsn, record_lsn, expected_prev_lsn,
                               header_checked)
 
@@ -224,7 +233,7 @@ class WalReader:
             got += length
             end_unaligned = page_lsn + header.size + length
             if not header_checked and got >= RECORD_HEADER_SIZE:
-                self._check_header(b"".join(pieces)[:RECORD_HEADER_SIZE], record_lsn,
+                self._check_header(b"".join(pieces)[:RECORD_HEADER_SIZE], 0, record_lsn,
                                    expected_prev_lsn)
                 header_checked = True
         return self._decode(b"".join(pieces), record_lsn, end_unaligned)
@@ -251,9 +260,10 @@ class WalReader:
             raise EndOfWal(record_lsn, f"record length {tot_len} at {format_lsn(record_lsn)} "
                                        "too long")
 
-    def _check_header(self, header: bytes, record_lsn: int, expected_prev_lsn: int | None
-                      ) -> None:
-        tot_len, _, prev_lsn, _, rmid, _ = RECORD_HEADER_STRUCT.unpack(header)
+    def _check_header(self, buffer: bytes, offset: int, record_lsn: int,
+                      expected_prev_lsn: int | None) -> None:
+        """Check the record header at ``buffer[offset:offset + RECORD_HEADER_SIZE]``."""
+        tot_len, _, prev_lsn, _, rmid, _ = RECORD_HEADER_STRUCT.unpack_from(buffer, offset)
         self._check_length(tot_len, record_lsn)
         if not is_valid_rmid(rmid):
             raise EndOfWal(record_lsn, f"invalid resource manager ID {rmid} at "
@@ -265,7 +275,7 @@ class WalReader:
                                        f"at {format_lsn(record_lsn)}")
 
     @staticmethod
-    def _decode(data: bytes, record_lsn: int, end_unaligned: int) -> DecodedRecord:
+    def _decode(data: bytes | memoryview, record_lsn: int, end_unaligned: int) -> DecodedRecord:
         try:
             return decode_record(data, record_lsn, maxalign(end_unaligned))
         except EndOfWal:
@@ -290,7 +300,7 @@ class WalReader:
         page = self._fetch(page_lsn, record_lsn, continued_lsn)
         header = self._validate(page, page_lsn, record_lsn)
         self._checked_segno = segno
-        self._cached = (page_lsn, page, header)
+        self._cached = (page_lsn, page, header, header.size, memoryview(page))
         return page, header
 
     def _fetch(self, page_lsn: int, record_lsn: int, continued_lsn: int | None) -> bytes:
