@@ -19,6 +19,7 @@ replay with an error naming the relation, block and LSN.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,12 @@ from mirrordb.storage import page as pagelib
 if TYPE_CHECKING:
     from mirrordb.storage.bufmgr import BufferPool
     from mirrordb.wal.record import DecodedRecord
+
+# pd_lsn (xlogid, xrecoff) and, 14 bytes into the page, pd_upper, which is 0 only on a page never
+# initialised (storage/page.py documents the page header); one unpack per block in redo.
+_PAGE_LSN = struct.Struct("<II")
+_PAGE_LSN_AND_UPPER = struct.Struct("<II6xH")
+assert _PAGE_LSN_AND_UPPER.size == 16
 
 RedoHandler = Callable[["RedoContext", "DecodedRecord"], None]
 PageChange = Callable[[bytearray], None]
@@ -62,25 +69,29 @@ class RedoContext:
         ``change`` may be None for a record that only carries an image for this block.
         ``init`` zeroes the page before ``change`` runs (records that rebuild a page).
         """
-        block = record.block(block_id)
+        blocks = record.blocks   # nearly always block 0 first: skip the search
+        block = blocks[0] if blocks and blocks[0].block_id == block_id else \
+            record.block(block_id)
         if block is None:   # the message is built only on failure: this runs for every block
             invariant(False, f"record at {format_lsn(record.start_lsn)} has no block {block_id}")
         assert block is not None
-        with self.pool.lock:
-            buffer = self.pool.read_buffer(block.rnode, block.fork, block.blkno,
-                                           zero_if_missing=True)
+        pool = self.pool
+        with pool.lock:
+            buffer = pool.read_buffer(block.rnode, block.fork, block.blkno,
+                                      zero_if_missing=True)
             try:
                 self._bring_up_to_date(record, block, buffer.page, change, init)
-                self.pool.mark_dirty(buffer)
+                buffer.dirty = True   # pool.mark_dirty, minus its re-checks: pinned just above
             finally:
-                self.pool.release(buffer)
+                pool.release(buffer)
 
     def _bring_up_to_date(self, record: DecodedRecord, block: object, page: bytearray,
                           change: PageChange | None, init: bool) -> None:
         image = block.image  # type: ignore[attr-defined]
+        end_lsn = record.end_lsn
         if image is not None and image.apply:
             page[:] = image.page()
-        elif not init and not pagelib.is_new(page) and pagelib.get_lsn(page) >= record.end_lsn:
+        elif not init and _page_lsn_if_initialised(page) >= end_lsn:
             return
         else:
             if init:
@@ -92,7 +103,7 @@ class RedoContext:
             change(page)
             if self.consistency_checking and image is not None:
                 self._check_consistency(record, block, page)
-        pagelib.set_lsn(page, record.end_lsn)
+        _PAGE_LSN.pack_into(page, 0, end_lsn >> 32, end_lsn & 0xFFFFFFFF)
 
     @staticmethod
     def _check_consistency(record: DecodedRecord, block: object, page: bytearray) -> None:
@@ -169,6 +180,12 @@ class RecoveryState:
 
     def truncate_relation(self, rnode: object, nblocks: int) -> None:
         """Cut a relation's main fork to ``nblocks`` (creating it if it is missing)."""
+
+
+def _page_lsn_if_initialised(page: bytearray) -> int:
+    """The page's LSN, or -1 for a new (all-zero header) page, which redo always changes."""
+    high, low, upper = _PAGE_LSN_AND_UPPER.unpack_from(page, 0)
+    return -1 if upper == 0 else (high << 32) | low
 
 
 def dispatch(context: RedoContext, record: DecodedRecord) -> None:
