@@ -57,6 +57,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -79,6 +80,10 @@ from mirrordb.wal.rmgr import (RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END, XLOG_CHE
                                XLOG_XACT_COMMIT, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
 from mirrordb.wal.rmgr import is_xlog_switch
 from mirrordb.wal.segment import is_segment_name, parse_segment_name
+
+# xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
+# layout is in wal/payloads.py).
+_XACT_TIME = struct.Struct("<q")
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
@@ -359,8 +364,9 @@ class Startup:
             self._replayed_xlog_record(record)
         elif record.rmid == RM_XACT_ID and \
                 record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
-            self.last_commit_time = payloads.decode_xact_record(record.info,
-                                                                record.main_data).xact_time
+            # xact_redo has just decoded and validated the whole record: read only xact_time,
+            # its first field, instead of decoding it a second time.
+            self.last_commit_time = _XACT_TIME.unpack_from(record.main_data, 0)[0]
         if self.backup_end_point != INVALID_LSN and \
                 state.last_replayed_end_lsn >= self.backup_end_point:
             self._reached_end_of_backup(state.last_replayed_end_lsn)
