@@ -352,17 +352,21 @@ class Startup:
     def replay(self, record: DecodedRecord) -> None:
         """Replay one record (the next one in LSN order)."""
         state = self.state
-        if record.xid:
-            self._seen_xids.add(record.xid)
-            self.engine.xacts.observe_xid(record.xid)
+        xid = record.xid
+        if xid:
+            self._seen_xids.add(xid)
+            self.engine.xacts.observe_xid(xid)
+        rmid = record.rmid
         state.replay_end_lsn = record.end_lsn
         dispatch(self.context, record)
-        state.last_replayed_end_lsn = self._replayed_end(record)
+        # Only an XLOG record can be a segment switch.
+        state.last_replayed_end_lsn = (self._replayed_end(record) if rmid == RM_XLOG_ID
+                                       else record.end_lsn)
         self.last_record_start_lsn = record.start_lsn
         self.records_replayed += 1
-        if record.rmid == RM_XLOG_ID:
+        if rmid == RM_XLOG_ID:
             self._replayed_xlog_record(record)
-        elif record.rmid == RM_XACT_ID and \
+        elif rmid == RM_XACT_ID and \
                 record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
             # xact_redo has just decoded and validated the whole record: read only xact_time,
             # its first field, instead of decoding it a second time.

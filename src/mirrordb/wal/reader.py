@@ -36,7 +36,7 @@ from typing import Protocol, Self
 from mirrordb.common.errors import WalCorrupted, invariant
 from mirrordb.common.fileio import translate_os_error
 from mirrordb.common.lsn import format_lsn
-from mirrordb.storage.page import maxalign
+from mirrordb.storage.page import MAXALIGN
 from mirrordb.wal.pageheader import (
     XLP_FIRST_IS_OVERWRITE_CONTRECORD,
     WalPageHeader,
@@ -53,6 +53,7 @@ from mirrordb.wal.rmgr import RM_XLOG_ID, is_valid_rmid
 from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_name, segment_path
 
 _U32 = struct.Struct("<I")
+_MAXALIGN_MASK = MAXALIGN - 1   # storage/page.py's maxalign, inlined on the per-record path
 
 
 class EndOfWal(WalCorrupted):
@@ -277,7 +278,8 @@ class WalReader:
     @staticmethod
     def _decode(data: bytes | memoryview, record_lsn: int, end_unaligned: int) -> DecodedRecord:
         try:
-            return decode_record(data, record_lsn, maxalign(end_unaligned))
+            end_lsn = (end_unaligned + _MAXALIGN_MASK) & ~_MAXALIGN_MASK
+            return decode_record(data, record_lsn, end_lsn)
         except EndOfWal:
             raise
         except WalCorrupted as error:
