@@ -152,8 +152,7 @@ def add_item(page: bytearray, item: bytes | bytearray | memoryview, offnum: int 
     B-tree's ordered insert). Otherwise ``offnum`` names an unused line pointer to fill, or the
     one just past the end.
     """
-    lower, upper = _LOWER_UPPER.unpack_from(page, 12)
-    flags = _U16.unpack_from(page, 10)[0]
+    flags, lower, upper = _FLAGS_LOWER_UPPER.unpack_from(page, 10)
     nline = (lower - PAGE_HEADER_SIZE) // ITEM_ID_SIZE
     if offnum == 0:
         offnum = _first_unused_line_pointer(page) if flags & PD_HAS_FREE_LINES else 0
@@ -165,17 +164,17 @@ def add_item(page: bytearray, item: bytes | bytearray | memoryview, offnum: int 
     if not needs_new_pointer:
         invariant(get_item_id(page, offnum)[1] == LP_UNUSED,
                   f"add_item: line pointer {offnum} is in use")
-    aligned = maxalign(len(item))
+    length = len(item)
     new_lower = lower + ITEM_ID_SIZE if needs_new_pointer else lower
-    new_upper = upper - aligned
+    new_upper = upper - ((length + MAXALIGN - 1) & ~(MAXALIGN - 1))
     if new_upper < new_lower:
         return 0
+    pointer = PAGE_HEADER_SIZE + (offnum - 1) * ITEM_ID_SIZE
     if shift and offnum <= nline:
-        start = PAGE_HEADER_SIZE + (offnum - 1) * ITEM_ID_SIZE
-        page[start + ITEM_ID_SIZE:lower + ITEM_ID_SIZE] = page[start:lower]
-    page[new_upper:new_upper + len(item)] = item
-    set_item_id(page, offnum, new_upper, LP_NORMAL, len(item))
-    _set_flags_lower_upper(page, flags, new_lower, new_upper)
+        page[pointer + ITEM_ID_SIZE:lower + ITEM_ID_SIZE] = page[pointer:lower]
+    page[new_upper:new_upper + length] = item
+    _ITEM_ID.pack_into(page, pointer, new_upper | (LP_NORMAL << 15) | (length << 17))
+    _FLAGS_LOWER_UPPER.pack_into(page, 10, flags, new_lower, new_upper)
     return offnum
 
 
