@@ -79,6 +79,7 @@ _OP = struct.Struct("<B")
 _INIT_META = struct.Struct("<II")
 _BUILD_PAGE = struct.Struct("<IIIHBH")
 _INSERT = struct.Struct("<H")
+_INSERT_HEADER_SIZE = _OP.size + _INSERT.size   # op byte, then the offset number
 _SPLIT_LEFT = struct.Struct("<IHHHH")
 _SET_PREV = struct.Struct("<I")
 _U16 = struct.Struct("<H")
@@ -297,6 +298,10 @@ _DECODERS: dict[int, Callable[[_Reader], BlockOp]] = {
 
 def decode_block_op(data: bytes | bytearray | memoryview) -> BlockOp:
     """Decode one block's data; raise WalCorrupted on anything malformed."""
+    if len(data) >= _INSERT_HEADER_SIZE and data[0] == OP_INSERT:
+        # The common case (one leaf insert per row) without a cursor: same checks, same result.
+        item = bytes(data[_INSERT_HEADER_SIZE:])
+        return InsertItem(_INSERT.unpack_from(data, _OP.size)[0], _check_item(item))
     reader = _Reader(bytes(data))
     (op,) = reader.unpack(_OP)
     decoder = _DECODERS.get(op)
