@@ -74,9 +74,10 @@ class RowLockMode(enum.IntEnum):
     EXCLUSIVE = 2
 
 
-@dataclass
+@dataclass(eq=False)
 class Proc:
-    """One open transaction as other sessions see it."""
+    """One open transaction as other sessions see it (compared by identity: two sessions'
+    procs with equal fields are still two entries of the running set)."""
 
     xid: int = 0
     subxids: list[int] = field(default_factory=list)
@@ -124,6 +125,16 @@ class TransactionManager:
 
     def unregister(self, proc: Proc) -> None:
         with self._lock:
+            if proc in self._procs_list:
+                self._procs_list.remove(proc)
+
+    def end_without_xid(self, proc: Proc) -> None:
+        """``finish(proc, [], ...)`` then ``unregister(proc)`` in one critical section: the end
+        of a transaction that never took an xid (nothing to record, no row locks to release)."""
+        with self._lock:
+            proc.xid = 0
+            proc.subxids = []
+            proc.xmin = 0
             if proc in self._procs_list:
                 self._procs_list.remove(proc)
 
@@ -470,6 +481,12 @@ class Transaction:
         self._require_open()
         while self.subtransactions:
             self.release_savepoint(self.subtransactions[-1].name)
+        top = self.top
+        if not top.xid and not top.child_xids and not top.dropped_relations:
+            # never took an xid (every read-only statement): no commit record, no clog entry
+            self.state = TransactionState.COMMITTED
+            self.manager.end_without_xid(self.proc)
+            return 0
         end_lsn = 0
         xids = self.all_xids()
         if self.top.xid:
