@@ -99,6 +99,19 @@ class Target:
                        input=sql, text=True, check=True, capture_output=True)
 
 
+# --pin: (server CPU, client CPU). Both servers run on one vCPU and pgbench on the other, so the
+# kernel's placement (same vCPU or not, which moves one-client ping-pong rates severalfold on a
+# small VM) is the same for both systems.
+PIN: tuple[int, int] | None = None
+
+
+def on_cpu(command: list[str], which: int) -> list[str]:
+    """``command`` under ``taskset`` on the server (0) or client (1) CPU when --pin is given."""
+    if PIN is None:
+        return command
+    return ["taskset", "-c", str(PIN[which]), *command]
+
+
 class PostgresServer:
     def __init__(self, root: str) -> None:
         self.data = os.path.join(root, "pg")
@@ -108,10 +121,11 @@ class PostgresServer:
             shutil.chown(root, "postgres", "postgres")
         subprocess.run(as_postgres([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres",
                                     "--auth=trust"]), check=True, capture_output=True)
-        subprocess.run(as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
-                                    os.path.join(self.data, "log"), "-w", "-o",
-                                    f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1",
-                                    "start"]), check=True, capture_output=True)
+        subprocess.run(on_cpu(as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l",
+                                           os.path.join(self.data, "log"), "-w", "-o",
+                                           f"-p {self.port} -k {self.data} "
+                                           "-c listen_addresses=127.0.0.1", "start"]), 0),
+                       check=True, capture_output=True)
         wait_for(self.port, "postgres")
 
     def stop(self) -> None:
@@ -127,9 +141,10 @@ class MirrordbServer:
                        check=True, capture_output=True)
         self.log = open(os.path.join(root, "mirrordb.log"), "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mirrordb.cli.main", "server", "-D", self.data, "-c",
-             f"port={self.port}", "-c", "listen_addresses=127.0.0.1", "-c",
-             f"unix_socket_directories={self.data}"], stdout=self.log, stderr=subprocess.STDOUT)
+            on_cpu([sys.executable, "-m", "mirrordb.cli.main", "server", "-D", self.data, "-c",
+                    f"port={self.port}", "-c", "listen_addresses=127.0.0.1", "-c",
+                    f"unix_socket_directories={self.data}"], 0),
+            stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self.port, "postgres")
 
     def stop(self) -> None:
@@ -140,10 +155,11 @@ class MirrordbServer:
 
 def pgbench(target: Target, script_path: str, mode: str, clients: int, seconds: int
             ) -> tuple[float, float]:
-    result = subprocess.run([f"{PG_BIN}/pgbench", "-n", "-h", "127.0.0.1", "-p",
-                             str(target.port), "-U", "postgres", "-f", script_path, "-M", mode,
-                             "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
-                             "postgres"], capture_output=True, text=True)
+    result = subprocess.run(on_cpu([f"{PG_BIN}/pgbench", "-n", "-h", "127.0.0.1", "-p",
+                                    str(target.port), "-U", "postgres", "-f", script_path,
+                                    "-M", mode, "-c", str(clients), "-j", str(min(clients, 2)),
+                                    "-T", str(seconds), "postgres"], 1),
+                            capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"pgbench on {target.name} failed:\n{result.stdout}{result.stderr}")
     tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
@@ -206,7 +222,12 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated script/protocol/clients, e.g. "
                                        "select-only/prepared/1,tpcb-like/prepared/1")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--pin", action="store_true",
+                        help="servers on CPU 0, pgbench on CPU 1 (taskset), for both systems")
     args = parser.parse_args()
+    global PIN
+    if args.pin:
+        PIN = (0, 1)
     root = tempfile.mkdtemp(prefix="mirrordb-bench-")
     os.chmod(root, 0o755)
     postgres = PostgresServer(os.path.join(root, "pgroot"))
