@@ -49,6 +49,7 @@ from typing import Callable
 import psycopg
 
 from mirrordb.common.lsn import format_lsn, parse_lsn
+from server_bench import SCRIPTS   # bench/ is on sys.path when a script here runs
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 READY_DEADLINE_S = 120.0
@@ -77,18 +78,7 @@ SCHEMA = [
     "checkpoint",
 ]
 
-TPCB_SCRIPT = """\\set aid random(1, {accounts})
-\\set bid random(1, 1)
-\\set tid random(1, 10)
-\\set delta random(-5000, 5000)
-BEGIN;
-UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
-SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
-UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
-UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
-INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
-END;
-"""
+TPCB_SCRIPT = SCRIPTS["tpcb-like"]   # the same TPC-B-like transaction as the server benchmark
 
 
 def report(line: str) -> None:
