@@ -19,9 +19,12 @@ calls it once it serves clients (a bare ``Engine.open``, as tests use, runs no l
 explicit ``vacuum()`` calls see every dead version). ``close()`` and ``crash()`` stop it.
 
 VACUUM beside running sessions: vacuums run one at a time under ``_vacuum_lock``, which also
-keeps a table's files from being dropped (``drop_relation_files``) and its indexes from being
+keeps a table's files from being dropped and its indexes from being
 built (``create_index``) while a vacuum works on them; an index built by a transaction that has
-not ended yet is vacuumed too (``_index_builds``). Why scans and unique checks stay correct
+not ended yet is vacuumed too (``_index_builds``). A transaction whose commit or abort
+record drops relation files holds the lock from before that record until the files are unlinked
+(``xacts.relation_drop_guard``), so a vacuum's WAL for a table lies wholly before the record that
+drops it: a standby replaying the record unlinks the files at that point of the WAL. Why scans and unique checks stay correct
 while line pointers are freed and reused is written in access/vacuum.py.
 
 Relation names are unqualified; every user relation lives in schema ``public`` of the one database.
@@ -102,6 +105,7 @@ class Engine:
         self._oid_logged_until = self.next_oid
         self._ddl_lock = threading.RLock()
         self._vacuum_lock = threading.RLock()
+        self.xacts.relation_drop_guard = self._vacuum_lock
         self._btrees: dict[tuple[RelFileNode, tuple[int, ...]], BTree] = {}
         # table OID -> indexes built by transactions that have not ended (vacuumed too)
         self._index_builds: dict[int, list[BTree]] = {}

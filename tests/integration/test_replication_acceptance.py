@@ -340,11 +340,6 @@ def slot_row(primary: RunningServer) -> tuple[object, ...] | None:
 # -- the test ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known intermittent bug (issue 4 open): about one run in five the standby's startup stops "
-    "with 'B-tree redo found an uninitialised page' (seed 4031096528 in CI; not reproducible by "
-    "seed alone, so timing-dependent: suspected VACUUM/autovacuum logging index deletes for a "
-    "relfilenode that a concurrent rewrite (TRUNCATE, ALTER TABLE) dropped)"))
 def test_random_workload_leaves_identical_pages(primary, tmp_path):
     seed = int(os.environ.get("MIRRORDB_REPLICATION_SEED", random.randrange(2**32)))
     print(f"replication acceptance seed: {seed} (MIRRORDB_REPLICATION_SEED={seed} replays it)")
