@@ -471,8 +471,12 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
     elif op == XLOG_HEAP_UPDATE:
         _redo_update(context, record, init)
     elif op == XLOG_HEAP_PRUNE:
-        data = record.blocks[0].data
+        block = record.blocks[0]
+        data = block.data
         offnums = list(struct.unpack(f"<{len(data) // 2}H", data))
+        # a standby's queries whose snapshot may still see the removed versions go first
+        latest_removed_xid, = _PRUNE_MAIN.unpack_from(record.main_data, 0)
+        context.state.resolve_snapshot_conflict(latest_removed_xid, block.rnode)
         context.redo_block(record, 0, lambda page: page_prune(page, offnums))
     else:
         raise invariant(False, f"unknown heap record info {record.info:#x}")  # type: ignore[func-returns-value]

@@ -172,6 +172,12 @@ class RecoveryState:
     def set_fate(self, xids: list[int], status: int) -> None:
         """Record commit or abort of ``xids`` in the commit log."""
 
+    def resolve_snapshot_conflict(self, latest_removed_xid: int, rnode: object) -> None:
+        """Before redo removes row versions of ``rnode`` whose newest deleter is
+        ``latest_removed_xid``: a hot standby waits for, then cancels, the queries whose
+        snapshot could still see them (PostgreSQL's ResolveRecoveryConflictWithSnapshot).
+        Crash recovery has no queries: nothing to do."""
+
     def drop_relations(self, relations: list[object]) -> None:
         """Unlink the files of relations a transaction dropped (or created, then aborted)."""
 
