@@ -68,6 +68,10 @@ class RedoContext:
 
         ``change`` may be None for a record that only carries an image for this block.
         ``init`` zeroes the page before ``change`` runs (records that rebuild a page).
+
+        The hot path of replay: one pool lock acquisition per block, the buffer looked up
+        without a pin (the lock is held while the page is used), and a block that is restored
+        from its image or rebuilt is never read from disk first.
         """
         blocks = record.blocks   # nearly always block 0 first: skip the search
         block = blocks[0] if blocks and blocks[0].block_id == block_id else \
@@ -75,35 +79,31 @@ class RedoContext:
         if block is None:   # the message is built only on failure: this runs for every block
             invariant(False, f"record at {format_lsn(record.start_lsn)} has no block {block_id}")
         assert block is not None
+        image = block.image
+        restore = image is not None and image.apply
+        end_lsn = record.end_lsn
         pool = self.pool
         with pool.lock:
-            buffer = pool.read_buffer(block.rnode, block.fork, block.blkno,
-                                      zero_if_missing=True)
-            try:
-                self._bring_up_to_date(record, block, buffer.page, change, init)
-                buffer.dirty = True   # pool.mark_dirty, minus its re-checks: pinned just above
-            finally:
-                pool.release(buffer)
-
-    def _bring_up_to_date(self, record: DecodedRecord, block: object, page: bytearray,
-                          change: PageChange | None, init: bool) -> None:
-        image = block.image  # type: ignore[attr-defined]
-        end_lsn = record.end_lsn
-        if image is not None and image.apply:
-            page[:] = image.page()
-        elif not init and _page_lsn_if_initialised(page) >= end_lsn:
-            return
-        else:
-            if init:
-                page[:] = pagelib.ZERO_PAGE
-            if change is None:   # the message is built only on failure (hot path)
-                invariant(False, f"record at {format_lsn(record.start_lsn)} needs a page "
-                                 f"change for block {block.block_id}")  # type: ignore[attr-defined]
-            assert change is not None
-            change(page)
-            if self.consistency_checking and image is not None:
-                self._check_consistency(record, block, page)
-        _PAGE_LSN.pack_into(page, 0, end_lsn >> 32, end_lsn & 0xFFFFFFFF)
+            buffer = pool.buffer_for_redo(block.rnode, block.fork, block.blkno, restore or init)
+            page = buffer.page
+            if restore:
+                image.restore_into(page)  # type: ignore[union-attr]
+            else:
+                if init:
+                    page[:] = pagelib.ZERO_PAGE
+                else:
+                    high, low, upper = _PAGE_LSN_AND_UPPER.unpack_from(page, 0)
+                    if upper and (high << 32) | low >= end_lsn:
+                        return   # the change is already on the page (upper 0: a new page)
+                if change is None:   # the message is built only on failure (hot path)
+                    invariant(False, f"record at {format_lsn(record.start_lsn)} needs a page "
+                                     f"change for block {block_id}")
+                assert change is not None
+                change(page)
+                if image is not None and self.consistency_checking:
+                    self._check_consistency(record, block, page)
+            _PAGE_LSN.pack_into(page, 0, end_lsn >> 32, end_lsn & 0xFFFFFFFF)
+            buffer.dirty = True
 
     @staticmethod
     def _check_consistency(record: DecodedRecord, block: object, page: bytearray) -> None:
@@ -186,12 +186,6 @@ class RecoveryState:
 
     def truncate_relation(self, rnode: object, nblocks: int) -> None:
         """Cut a relation's main fork to ``nblocks`` (creating it if it is missing)."""
-
-
-def _page_lsn_if_initialised(page: bytearray) -> int:
-    """The page's LSN, or -1 for a new (all-zero header) page, which redo always changes."""
-    high, low, upper = _PAGE_LSN_AND_UPPER.unpack_from(page, 0)
-    return -1 if upper == 0 else (high << 32) | low
 
 
 def dispatch(context: RedoContext, record: DecodedRecord) -> None:

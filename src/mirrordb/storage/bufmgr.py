@@ -1,7 +1,7 @@
 """The buffer pool: a fixed set of 8 kB page buffers caching relation blocks, with WAL-before-data.
 
 Who calls it: every access method (heap, B-tree, sequences) to read and change pages, redo
-(recovery/redo.py, through ``read_buffer(..., zero_if_missing=True)``), and the checkpointer
+(recovery/redo.py, through ``buffer_for_redo``: unpinned, lock held), and the checkpointer
 (``dirty_snapshot``/``flush_all`` followed by ``StorageManager.sync_all``). One pool exists per
 server, built at startup over the server's StorageManager; the other half, the files, is
 storage/smgr.py.
@@ -94,8 +94,10 @@ class BufferPool:
         self.flush_wal = flush_wal
         self.lock = threading.RLock()
         self.stats = BufferPoolStats()
-        self._buffers = [Buffer(buffer_id) for buffer_id in range(nbuffers)]
-        self._free = list(reversed(self._buffers))
+        # Buffers are created on first use (``_claim_buffer``), up to ``nbuffers``: a server
+        # does not pay for 128 MB of zeroed pages before it can start.
+        self._buffers: list[Buffer] = []
+        self._free: list[Buffer] = []
         self._table: dict[BufferTag, Buffer] = {}
         self._clock_hand = 0
         self._nblocks: dict[RelationForkKey, int] = {}
@@ -133,6 +135,43 @@ class BufferPool:
             self._install(buffer, tag)
             self.stats.reads += 1
             return buffer
+
+    def buffer_for_redo(self, rnode: RelFileNode, fork: int, blkno: int, overwrite: bool
+                        ) -> Buffer:
+        """Redo's fast path (recovery/redo.py): the buffer of a block, as
+        ``read_buffer(..., zero_if_missing=True)`` but NOT pinned, so the caller must hold
+        ``lock`` from this call until it is done with the page (nothing can evict it then).
+
+        ``overwrite``: the caller replaces all 8192 bytes (a full-page image, or a record that
+        re-initialises the page), so a block that is not cached is not read from disk: it gets
+        a zeroed page, and the relation's length grows to cover it (PostgreSQL's
+        RBM_ZERO_AND_LOCK)."""
+        buffer = self._table.get((rnode, fork, blkno))
+        if buffer is not None:
+            if buffer.usage_count < MAX_USAGE_COUNT:
+                buffer.usage_count += 1
+            self.stats.hits += 1
+            return buffer
+        return self._redo_miss((rnode, fork, blkno), overwrite)
+
+    def _redo_miss(self, tag: BufferTag, overwrite: bool) -> Buffer:
+        rnode, fork, blkno = tag
+        nblocks = self._relation_nblocks(rnode, fork, create=True)
+        buffer = self._claim_buffer()
+        if overwrite:
+            buffer.page[:] = ZERO_PAGE
+            if blkno >= nblocks:
+                self._nblocks[(rnode, fork)] = blkno + 1
+        else:
+            try:
+                self._load(buffer, tag, nblocks, True)
+            except BaseException:
+                self._free.append(buffer)
+                raise
+            self.stats.reads += 1
+        self._install(buffer, tag)
+        buffer.pin_count = 0
+        return buffer
 
     def extend(self, rnode: RelFileNode, fork: int = MAIN_FORKNUM) -> Buffer:
         """A pinned, dirty, zeroed buffer for the block just past the fork's current end."""
@@ -290,9 +329,14 @@ class BufferPool:
     # internals (lock held) -----------------------------------------------------------------
 
     def _claim_buffer(self) -> Buffer:
-        """A buffer with no tag: a free one, or a clock-sweep victim (written first if dirty)."""
+        """A buffer with no tag: a free one, a new one while fewer than ``nbuffers`` exist, or
+        a clock-sweep victim (written first if dirty)."""
         if self._free:
             return self._free.pop()
+        if len(self._buffers) < self.nbuffers:
+            buffer = Buffer(len(self._buffers))
+            self._buffers.append(buffer)
+            return buffer
         victim = self._clock_sweep()
         if victim.dirty:
             self._write_buffer(victim)

@@ -132,18 +132,23 @@ def decode_page_header(page: bytes | bytearray | memoryview, *, page_lsn: int | 
         raise WalCorrupted(f"WAL page too short: {len(page)} bytes", page_lsn or 0)
     magic, info, tli, pageaddr, rem_len = SHORT_HEADER_STRUCT.unpack_from(page, 0)
     lsn = page_lsn or 0
-    where = _where(page_lsn, segment_size, file_timeline, tli)
+    # the place is named only in messages: built when a check fails (every WAL page read
+    # passes here)
     if magic != XLOG_PAGE_MAGIC:
+        where = _where(page_lsn, segment_size, file_timeline, tli)
         raise WalCorrupted(f"invalid magic number {magic:04X} {where}", lsn)
     if info & ~XLP_ALL_FLAGS:
+        where = _where(page_lsn, segment_size, file_timeline, tli)
         raise WalCorrupted(f"invalid info bits {info:04X} {where}", lsn)
     header = WalPageHeader(magic, info, tli, pageaddr, rem_len)
     if info & XLP_LONG_HEADER:
         header = _decode_long_part(page, header, segment_size, system_identifier, lsn)
     if page_lsn is not None:
         if segment_size is not None and (page_lsn % segment_size == 0) != header.is_long:
+            where = _where(page_lsn, segment_size, file_timeline, tli)
             raise WalCorrupted(f"invalid info bits {info:04X} {where}", lsn)
         if pageaddr != page_lsn:
+            where = _where(page_lsn, segment_size, file_timeline, tli)
             raise WalCorrupted(f"unexpected pageaddr {format_lsn(pageaddr)} {where}", lsn)
     return header
 

@@ -47,9 +47,9 @@ from mirrordb.wal.record import (
     RECORD_HEADER_SIZE,
     RECORD_HEADER_STRUCT,
     DecodedRecord,
-    decode_record,
+    decode_checked_record,
 )
-from mirrordb.wal.rmgr import RM_XLOG_ID, is_valid_rmid
+from mirrordb.wal.rmgr import RM_MAX_BUILTIN_ID, RM_MIN_CUSTOM_ID, RM_XLOG_ID
 from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_name, segment_path
 
 _U32 = struct.Struct("<I")
@@ -96,10 +96,10 @@ class SegmentFileSource:
             self._open(segno)
         if self._fd is None:
             return None
-        path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
         try:
             page = os.pread(self._fd, WAL_PAGE_SIZE, page_lsn % self.segment_size)
         except OSError as error:
+            path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
             raise translate_os_error(error, "read", path) from error
         return page if len(page) == WAL_PAGE_SIZE else None
 
@@ -207,21 +207,24 @@ class WalReader:
         record_lsn = page_lsn + offset
         if offset == header_size and header.is_contrecord:
             raise EndOfWal(record_lsn, f"contrecord is requested by {format_lsn(record_lsn)}")
+        if offset + RECORD_HEADER_SIZE <= WAL_PAGE_SIZE:
+            record_header = self._check_header(page, offset, record_lsn, expected_prev_lsn)
+            tot_len = record_header[0]
+            if offset + tot_len <= WAL_PAGE_SIZE:   # the whole record is on this page: no copy
+                return self._decode(view[offset:offset + tot_len], record_lsn,
+                                    record_lsn + tot_len, record_header)
+            return self._assemble(page[offset:], tot_len, page_lsn, record_lsn,
+                                  expected_prev_lsn, record_header)
         tot_len = _U32.unpack_from(page, offset)[0]
-        header_checked = offset + RECORD_HEADER_SIZE <= WAL_PAGE_SIZE
-        if header_checked:
-            self._check_header(page, offset, record_lsn, expected_prev_lsn)
-        else:
-            self._check_length(tot_len, record_lsn)
-        if offset + tot_len <= WAL_PAGE_SIZE:   # the whole record is on this page: no copy
-            return self._decode(view[offset:offset + tot_len], record_lsn, record_lsn + tot_len)
-        first = page[offset:]
-        return self._assemble(first, tot_len, page_lsn, record_lsn, expected_prev_lsn,
-                              header_checked)
+        self._check_length(tot_len, record_lsn)
+        return self._assemble(page[offset:], tot_len, page_lsn, record_lsn, expected_prev_lsn,
+                              None)
 
     def _assemble(self, first: bytes, tot_len: int, page_lsn: int, record_lsn: int,
-                  expected_prev_lsn: int | None, header_checked: bool) -> DecodedRecord:
-        """Collect the continuation of a record from the following pages."""
+                  expected_prev_lsn: int | None,
+                  record_header: tuple[int, int, int, int, int, int] | None) -> DecodedRecord:
+        """Collect the continuation of a record from the following pages; ``record_header`` is
+        its checked header, or None when the header itself continues on the next page."""
         pieces = [first]
         got = len(first)
         end_unaligned = record_lsn + got
@@ -229,15 +232,18 @@ class WalReader:
             page_lsn += WAL_PAGE_SIZE
             page, header = self._read_page(page_lsn, record_lsn, record_lsn)
             self._check_continuation(header, tot_len, got, record_lsn, page_lsn)
-            length = min(header.rem_len, WAL_PAGE_SIZE - header.size)
-            pieces.append(page[header.size:header.size + length])
+            header_size = header.size
+            length = min(header.rem_len, WAL_PAGE_SIZE - header_size)
+            pieces.append(page[header_size:header_size + length])
             got += length
-            end_unaligned = page_lsn + header.size + length
-            if not header_checked and got >= RECORD_HEADER_SIZE:
-                self._check_header(b"".join(pieces)[:RECORD_HEADER_SIZE], 0, record_lsn,
-                                   expected_prev_lsn)
-                header_checked = True
-        return self._decode(b"".join(pieces), record_lsn, end_unaligned)
+            end_unaligned = page_lsn + header_size + length
+            if record_header is None and got >= RECORD_HEADER_SIZE:
+                record_header = self._check_header(b"".join(pieces)[:RECORD_HEADER_SIZE], 0,
+                                                   record_lsn, expected_prev_lsn)
+        invariant(record_header is not None, "record assembled without its header")
+        assert record_header is not None
+        return self._decode(memoryview(b"".join(pieces)), record_lsn, end_unaligned,
+                            record_header)
 
     @staticmethod
     def _check_continuation(header: WalPageHeader, tot_len: int, got: int, record_lsn: int,
@@ -262,24 +268,28 @@ class WalReader:
                                        "too long")
 
     def _check_header(self, buffer: bytes, offset: int, record_lsn: int,
-                      expected_prev_lsn: int | None) -> None:
-        """Check the record header at ``buffer[offset:offset + RECORD_HEADER_SIZE]``."""
-        tot_len, _, prev_lsn, _, rmid, _ = RECORD_HEADER_STRUCT.unpack_from(buffer, offset)
-        self._check_length(tot_len, record_lsn)
-        if not is_valid_rmid(rmid):
+                      expected_prev_lsn: int | None) -> tuple[int, int, int, int, int, int]:
+        """Check the record header at ``buffer[offset:offset + RECORD_HEADER_SIZE]``; returns
+        it unpacked (RECORD_HEADER_STRUCT's fields)."""
+        record_header = RECORD_HEADER_STRUCT.unpack_from(buffer, offset)
+        tot_len, _, prev_lsn, _, rmid, _ = record_header
+        if tot_len < RECORD_HEADER_SIZE or tot_len > MAX_RECORD_TOTAL_LENGTH:
+            self._check_length(tot_len, record_lsn)
+        if not (rmid <= RM_MAX_BUILTIN_ID or rmid >= RM_MIN_CUSTOM_ID):
             raise EndOfWal(record_lsn, f"invalid resource manager ID {rmid} at "
                                        f"{format_lsn(record_lsn)}")
-        prev_ok = (prev_lsn < record_lsn if expected_prev_lsn is None
-                   else prev_lsn == expected_prev_lsn)
-        if not prev_ok:
+        if prev_lsn != expected_prev_lsn and (expected_prev_lsn is not None
+                                              or prev_lsn >= record_lsn):
             raise EndOfWal(record_lsn, f"record with incorrect prev-link {format_lsn(prev_lsn)} "
                                        f"at {format_lsn(record_lsn)}")
+        return record_header
 
     @staticmethod
-    def _decode(data: bytes | memoryview, record_lsn: int, end_unaligned: int) -> DecodedRecord:
+    def _decode(view: memoryview, record_lsn: int, end_unaligned: int,
+                record_header: tuple[int, int, int, int, int, int]) -> DecodedRecord:
         try:
             end_lsn = (end_unaligned + _MAXALIGN_MASK) & ~_MAXALIGN_MASK
-            return decode_record(data, record_lsn, end_lsn)
+            return decode_checked_record(view, record_lsn, end_lsn, record_header)
         except EndOfWal:
             raise
         except WalCorrupted as error:

@@ -44,6 +44,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import crc32c as _crc32c_package
+
 from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import ProgramLimitExceeded, WalCorrupted, invariant
 from mirrordb.common.lsn import format_lsn
@@ -107,9 +109,15 @@ assert BLOCK_HEADER_STRUCT.size == 4 and IMAGE_HEADER_STRUCT.size == 5
 assert RELFILENODE_STRUCT.size == 12 and BLOCK_NUMBER_STRUCT.size == 4
 assert DATA_SHORT_STRUCT.size == 2 and DATA_LONG_STRUCT.size == 5
 assert TOPLEVEL_XID_STRUCT.size == 5 and ORIGIN_STRUCT.size == 3
+_ZERO_VIEW = memoryview(bytes(BLCKSZ))   # zeros for an image's hole, sliced without a copy
 
 
-@dataclass(frozen=True)
+# The three record classes are plain (not frozen) dataclasses because every replayed record builds
+# them: a frozen dataclass's __init__ costs ~6x more. Treat them as read-only all the same;
+# ``unsafe_hash`` keeps them hashable from their fields, as frozen ones are.
+
+
+@dataclass(unsafe_hash=True)
 class BlockImage:
     """A full-page image as stored: the page without its hole ``[hole_offset, +hole_length)``.
 
@@ -129,8 +137,21 @@ class BlockImage:
         return (self.stored[:self.hole_offset] + bytes(self.hole_length)
                 + self.stored[self.hole_offset:])
 
+    def restore_into(self, page: bytearray) -> None:
+        """Overwrite the 8192 bytes of ``page`` with the image (the hole zero-filled), copying
+        each byte once."""
+        stored, hole_offset, hole_length = self.stored, self.hole_offset, self.hole_length
+        if not hole_length:
+            page[:] = stored
+            return
+        hole_end = hole_offset + hole_length
+        view = memoryview(stored)
+        page[:hole_offset] = view[:hole_offset]
+        page[hole_offset:hole_end] = _ZERO_VIEW[:hole_length]
+        page[hole_end:] = view[hole_offset:]
 
-@dataclass(frozen=True)
+
+@dataclass(unsafe_hash=True)
 class BlockRef:
     """One block reference of a record: which page, its data, and maybe its image."""
 
@@ -143,7 +164,7 @@ class BlockRef:
     will_init: bool
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)
 class DecodedRecord:
     """A validated record. ``end_lsn`` is where the record ends, MAXALIGNed, as PostgreSQL's
     EndRecPtr (the value redo stores in pd_lsn); ``start_lsn`` is its first header byte."""
@@ -281,7 +302,9 @@ def encode_record(rmid: int, info: int, xid: int, prev_lsn: int, blocks: Sequenc
 
 # Decoding is the replay hot path (every record of crash recovery and of a standby goes through
 # it), so it walks the record with a plain integer position and precompiled structs instead of a
-# cursor object, and describes block headers with tuples: no per-field method calls.
+# cursor object, describes block headers with tuples, and lets ``struct`` and indexing find a
+# field that runs past the record's end (``struct.error`` / ``IndexError`` become "record with
+# invalid length") instead of checking every field's bounds first.
 
 # One parsed block header: (block_id, fork_flags, data_length, image_length, hole_offset,
 # hole_length, bimg_info, rnode, blkno).
@@ -290,6 +313,10 @@ _FORK_FLAGS_AND_LENGTH_SIZE = _FORK_FLAGS_AND_LENGTH.size
 _IMAGE_HEADER_SIZE = IMAGE_HEADER_STRUCT.size
 _RELFILENODE_SIZE = RELFILENODE_STRUCT.size
 _BLOCK_NUMBER_SIZE = BLOCK_NUMBER_STRUCT.size
+_RELFILENODE_AND_BLOCK = struct.Struct("<IIII")     # RelFileNode then the block number
+_crc32c = _crc32c_package.crc32c    # common/crc.py's function without its wrapper call
+_new_relfilenode = RelFileNode._make  # type: ignore[attr-defined]
+assert _RELFILENODE_AND_BLOCK.size == _RELFILENODE_SIZE + _BLOCK_NUMBER_SIZE
 
 
 def short_record(start_lsn: int) -> WalCorrupted:
@@ -318,7 +345,8 @@ def decode_record(data: bytes | bytearray | memoryview, start_lsn: int = 0,
         got = _U32.unpack_from(view, 0)[0] if length >= 4 else length
         raise WalCorrupted(f"invalid record length at {format_lsn(start_lsn)}: wanted "
                            f"{RECORD_HEADER_SIZE}, got {got}", start_lsn)
-    tot_len, xid, prev_lsn, info, rmid, stored_crc = RECORD_HEADER_STRUCT.unpack_from(view, 0)
+    header = RECORD_HEADER_STRUCT.unpack_from(view, 0)
+    tot_len, rmid = header[0], header[4]
     if tot_len < RECORD_HEADER_SIZE:
         raise WalCorrupted(f"invalid record length at {format_lsn(start_lsn)}: wanted "
                            f"{RECORD_HEADER_SIZE}, got {tot_len}", start_lsn)
@@ -327,28 +355,40 @@ def decode_record(data: bytes | bytearray | memoryview, start_lsn: int = 0,
     if not is_valid_rmid(rmid):
         raise WalCorrupted(f"invalid resource manager ID {rmid} at {format_lsn(start_lsn)}",
                            start_lsn)
-    if crc32c(view[:RECORD_CRC_OFFSET], crc32c(view[RECORD_HEADER_SIZE:])) != stored_crc:
+    return decode_checked_record(view, start_lsn, end_lsn, header)
+
+
+def decode_checked_record(view: memoryview, start_lsn: int, end_lsn: int,
+                          header: tuple[int, int, int, int, int, int]) -> DecodedRecord:
+    """``decode_record`` after its header checks: ``view`` (format "B") is exactly the
+    record's xl_tot_len bytes and ``header`` its unpacked RECORD_HEADER_STRUCT, whose length
+    and resource manager id the caller (the WAL reader) has checked. Checks the CRC, then
+    decodes the body."""
+    tot_len, xid, prev_lsn, info, rmid, stored_crc = header
+    if _crc32c(view[:RECORD_CRC_OFFSET], _crc32c(view[RECORD_HEADER_SIZE:])) != stored_crc:
         raise WalCorrupted("incorrect resource manager data checksum in record at "
                            f"{format_lsn(start_lsn)}", start_lsn)
-    headers, position, main_length, toplevel_xid = _decode_headers(view, start_lsn)
+    if tot_len == RECORD_HEADER_SIZE:
+        return DecodedRecord(start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid, (), b"", 0)
+    try:
+        headers, position, main_length, toplevel_xid = _decode_headers(view, tot_len,
+                                                                       start_lsn)
+    except (struct.error, IndexError):
+        raise short_record(start_lsn) from None
     blocks: tuple[BlockRef, ...] = ()
     if headers:
-        refs = []
-        for header in headers:
-            block, position = _block_ref(header, view, position, start_lsn)
-            refs.append(block)
-        blocks = tuple(refs)
-    main_data = bytes(view[position:position + main_length])
+        blocks, position = _block_refs(headers, view, position, start_lsn)
+    main_data = view[position:position + main_length].tobytes() if main_length else b""
     return DecodedRecord(start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid, blocks,
                          main_data, toplevel_xid)
 
 
-def _decode_headers(view: memoryview, start_lsn: int
+def _decode_headers(view: memoryview, length: int, start_lsn: int
                     ) -> tuple[list[_BlockHeader], int, int, int]:
     """Parse headers while the bytes left exceed the payload lengths declared so far; returns
-    ``(block headers, position of the first payload, main data length, toplevel xid)``."""
+    ``(block headers, position of the first payload, main data length, toplevel xid)``. A field
+    past the end raises struct.error or IndexError (the caller's "invalid length")."""
     headers: list[_BlockHeader] = []
-    length = len(view)
     position = RECORD_HEADER_SIZE
     payload_total = 0
     main_length = 0
@@ -358,30 +398,7 @@ def _decode_headers(view: memoryview, start_lsn: int
     while length - position > payload_total:
         block_id = view[position]
         position += 1
-        if block_id == XLR_BLOCK_ID_DATA_SHORT:
-            if position + 1 > length:
-                raise short_record(start_lsn)
-            main_length = view[position]
-            position += 1
-            payload_total += main_length
-            break
-        if block_id == XLR_BLOCK_ID_DATA_LONG:
-            if position + 4 > length:
-                raise short_record(start_lsn)
-            (main_length,) = _U32.unpack_from(view, position)
-            position += 4
-            payload_total += main_length
-            break
-        if block_id == XLR_BLOCK_ID_ORIGIN:
-            if position + 2 > length:
-                raise short_record(start_lsn)
-            position += 2
-        elif block_id == XLR_BLOCK_ID_TOPLEVEL_XID:
-            if position + 4 > length:
-                raise short_record(start_lsn)
-            (toplevel_xid,) = _U32.unpack_from(view, position)
-            position += 4
-        elif block_id <= XLR_MAX_BLOCK_ID:
+        if block_id <= XLR_MAX_BLOCK_ID:
             if block_id <= previous_id:
                 raise _bad(start_lsn, f"out-of-order block_id {block_id}")
             header, position = _decode_block_header(view, position, start_lsn, block_id,
@@ -390,6 +407,23 @@ def _decode_headers(view: memoryview, start_lsn: int
             previous_rnode = header[7]
             payload_total += header[2] + header[3]
             headers.append(header)
+        elif block_id == XLR_BLOCK_ID_DATA_SHORT:
+            main_length = view[position]
+            position += 1
+            payload_total += main_length
+            break
+        elif block_id == XLR_BLOCK_ID_DATA_LONG:
+            (main_length,) = _U32.unpack_from(view, position)
+            position += 4
+            payload_total += main_length
+            break
+        elif block_id == XLR_BLOCK_ID_ORIGIN:
+            if position + 2 > length:
+                raise short_record(start_lsn)
+            position += 2
+        elif block_id == XLR_BLOCK_ID_TOPLEVEL_XID:
+            (toplevel_xid,) = _U32.unpack_from(view, position)
+            position += 4
         else:
             raise _bad(start_lsn, f"invalid block_id {block_id}")
     if length - position != payload_total:
@@ -403,9 +437,6 @@ def _bad(start_lsn: int, what: str) -> WalCorrupted:
 
 def _decode_block_header(view: memoryview, position: int, start_lsn: int, block_id: int,
                          previous_rnode: RelFileNode | None) -> tuple[_BlockHeader, int]:
-    length = len(view)
-    if position + _FORK_FLAGS_AND_LENGTH_SIZE > length:
-        raise short_record(start_lsn)
     fork_flags, data_length = _FORK_FLAGS_AND_LENGTH.unpack_from(view, position)
     position += _FORK_FLAGS_AND_LENGTH_SIZE
     if fork_flags & BKPBLOCK_HAS_DATA:
@@ -415,25 +446,25 @@ def _decode_block_header(view: memoryview, position: int, start_lsn: int, block_
         raise _bad(start_lsn, f"BKPBLOCK_HAS_DATA not set, but data length is {data_length}")
     image_length = hole_offset = hole_length = bimg_info = 0
     if fork_flags & BKPBLOCK_HAS_IMAGE:
-        if position + _IMAGE_HEADER_SIZE > length:
-            raise short_record(start_lsn)
         image_length, hole_offset, bimg_info = IMAGE_HEADER_STRUCT.unpack_from(view, position)
         position += _IMAGE_HEADER_SIZE
-        hole_length, position = _image_hole_length(view, position, start_lsn, image_length,
-                                                   hole_offset, bimg_info)
+        if bimg_info & BKPIMAGE_HAS_HOLE and not bimg_info & BKPIMAGE_COMPRESSED_MASK \
+                and hole_offset and image_length < BLCKSZ \
+                and hole_offset + BLCKSZ - image_length <= BLCKSZ:
+            hole_length = BLCKSZ - image_length    # the usual image: checked inline
+        else:
+            hole_length, position = _image_hole_length(view, position, start_lsn, image_length,
+                                                       hole_offset, bimg_info)
     if fork_flags & BKPBLOCK_SAME_REL:
         if previous_rnode is None:
             raise _bad(start_lsn, "BKPBLOCK_SAME_REL set but no previous rel")
         rnode = previous_rnode
+        (blkno,) = BLOCK_NUMBER_STRUCT.unpack_from(view, position)
+        position += _BLOCK_NUMBER_SIZE
     else:
-        if position + _RELFILENODE_SIZE > length:
-            raise short_record(start_lsn)
-        rnode = RelFileNode(*RELFILENODE_STRUCT.unpack_from(view, position))
-        position += _RELFILENODE_SIZE
-    if position + _BLOCK_NUMBER_SIZE > length:
-        raise short_record(start_lsn)
-    (blkno,) = BLOCK_NUMBER_STRUCT.unpack_from(view, position)
-    position += _BLOCK_NUMBER_SIZE
+        spc, db, rel, blkno = _RELFILENODE_AND_BLOCK.unpack_from(view, position)
+        rnode = _new_relfilenode((spc, db, rel))
+        position += _RELFILENODE_SIZE + _BLOCK_NUMBER_SIZE
     return (block_id, fork_flags, data_length, image_length, hole_offset, hole_length,
             bimg_info, rnode, blkno), position
 
@@ -468,23 +499,29 @@ def _image_hole_length(view: memoryview, position: int, start_lsn: int, image_le
     return hole_length, position
 
 
-def _block_ref(header: _BlockHeader, view: memoryview, position: int, start_lsn: int
-               ) -> tuple[BlockRef, int]:
-    """The block reference of ``header`` with its payloads at ``position`` (lengths were checked
-    against the record), and the position after them."""
-    (block_id, fork_flags, data_length, image_length, hole_offset, hole_length, bimg_info,
-     rnode, blkno) = header
-    image = None
-    if fork_flags & BKPBLOCK_HAS_IMAGE:
-        if bimg_info & BKPIMAGE_COMPRESSED_MASK:
-            raise _bad(start_lsn, f"could not restore image compressed with an unsupported "
-                                  f"method, block {block_id}")
-        end = position + image_length
-        image = BlockImage(bytes(view[position:end]), hole_offset,
-                           hole_length if bimg_info & BKPIMAGE_HAS_HOLE else 0,
-                           bool(bimg_info & BKPIMAGE_APPLY))
-        position = end
-    end = position + data_length
-    return BlockRef(block_id, rnode, fork_flags & BKPBLOCK_FORK_MASK, blkno,
-                    bytes(view[position:end]), image,
-                    bool(fork_flags & BKPBLOCK_WILL_INIT)), end
+def _block_refs(headers: list[_BlockHeader], view: memoryview, position: int, start_lsn: int
+                ) -> tuple[tuple[BlockRef, ...], int]:
+    """The block references of ``headers`` with their payloads from ``position`` on (lengths
+    were checked against the record), and the position after them."""
+    refs = []
+    for (block_id, fork_flags, data_length, image_length, hole_offset, hole_length, bimg_info,
+         rnode, blkno) in headers:
+        image = None
+        if fork_flags & BKPBLOCK_HAS_IMAGE:
+            if bimg_info & BKPIMAGE_COMPRESSED_MASK:
+                raise _bad(start_lsn, f"could not restore image compressed with an unsupported "
+                                      f"method, block {block_id}")
+            end = position + image_length
+            image = BlockImage(view[position:end].tobytes(), hole_offset,
+                               hole_length if bimg_info & BKPIMAGE_HAS_HOLE else 0,
+                               bool(bimg_info & BKPIMAGE_APPLY))
+            position = end
+        if data_length:
+            end = position + data_length
+            data = view[position:end].tobytes()
+            position = end
+        else:
+            data = b""
+        refs.append(BlockRef(block_id, rnode, fork_flags & BKPBLOCK_FORK_MASK, blkno, data,
+                             image, bool(fork_flags & BKPBLOCK_WILL_INIT)))
+    return tuple(refs), position
