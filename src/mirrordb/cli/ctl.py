@@ -1,5 +1,5 @@
-"""``mirrordb server | start | stop | restart | reload | status``: PostgreSQL's ``postgres -D`` and
-``pg_ctl``, with their options, messages and exit codes.
+"""``mirrordb server | start | stop | restart | reload | status | promote``: PostgreSQL's
+``postgres -D`` and ``pg_ctl``, with their options, messages and exit codes.
 
 ``server`` runs the postmaster (``server/postmaster.Server``) in the foreground on this
 process's main thread, logging to stderr, until it is shut down. The others control a server
@@ -15,6 +15,10 @@ from outside, through the data directory only, as pg_ctl does:
   ``postmaster.opts`` (unless ``-o`` gives new ones).
 * ``status`` exits 0 if a server runs, 3 if not, 4 if the data directory is missing or is not a
   cluster (pg_ctl's codes).
+* ``promote`` (a standby: pg_control says "in archive recovery") creates the ``promote`` file
+  and sends SIGUSR1 to the postmaster (recovery/promote.py), then waits until pg_control says
+  "in production" (``-W``: does not wait). The real ``pg_ctl promote`` does exactly this, so it
+  works against a mirrordb standby too.
 
 Waits poll the files every ``WAIT_POLL_INTERVAL_S`` for at most ``-t`` seconds (60 by default)
 and print a dot per second, as pg_ctl does.
@@ -33,7 +37,10 @@ import sys
 import time
 from collections.abc import Callable
 
+from mirrordb.common.errors import MirrordbError
+from mirrordb.recovery import promote as promotelib
 from mirrordb.server import pidfile
+from mirrordb.storage.control import DBState, read_control_file
 
 PROGRAM = "mirrordb"
 DEFAULT_WAIT_SECONDS = 60
@@ -45,7 +52,7 @@ EXIT_FAILED = 1
 EXIT_NOT_RUNNING = 3
 EXIT_NO_DATA_DIRECTORY = 4
 STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
-COMMANDS = ("server", "start", "stop", "restart", "reload", "status")
+COMMANDS = ("server", "start", "stop", "restart", "reload", "status", "promote")
 
 
 # -- argument parsing ----------------------------------------------------------------------------
@@ -67,7 +74,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                        ("stop", "stop a running server"),
                        ("restart", "stop, then start a server"),
                        ("reload", "make a running server reread its configuration"),
-                       ("status", "tell whether a server is running")):
+                       ("status", "tell whether a server is running"),
+                       ("promote", "promote a standby to a primary")):
         parser = commands.add_parser(name, help=text)
         _add_datadir(parser)
         parser.add_argument("-s", "--silent", action="store_true", help="only print errors")
@@ -132,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     datadir = os.path.abspath(args.pgdata)
     actions: dict[str, Callable[[str, argparse.Namespace], int]] = {
         "server": run_server, "start": start, "stop": stop, "restart": restart,
-        "reload": reload, "status": status}
+        "reload": reload, "status": status, "promote": promote}
     return actions[args.command](datadir, args)
 
 
@@ -190,27 +198,27 @@ def _launch_and_wait(datadir: str, options: str, args: argparse.Namespace) -> in
 def _wait_for_start(datadir: str, process: subprocess.Popen[bytes], launched_at: float,
                     args: argparse.Namespace) -> int:
     _say(args, "waiting for server to start...", end="")
-    deadline = time.monotonic() + args.timeout
-    next_dot = time.monotonic()
-    while time.monotonic() < deadline:
-        if time.monotonic() >= next_dot:
-            _say(args, ".", end="")
-            next_dot += 1.0
+    path = pidfile.data_directory_lock_path(datadir)
+
+    def started_or_exited() -> bool:
         if process.poll() is not None:
-            _say(args, " stopped waiting")
-            _error("could not start server\nExamine the log output.")
-            return EXIT_FAILED
-        contents = pidfile.read_lock_file(pidfile.data_directory_lock_path(datadir))
-        if (contents is not None and contents.pid == process.pid and contents.is_ready
+            return True
+        contents = pidfile.read_lock_file(path)
+        return (contents is not None and contents.pid == process.pid and contents.is_ready
                 and contents.start_time_s >= launched_at - START_TIME_SLACK_S
-                and can_connect(contents)):
-            _say(args, " done")
-            _say(args, "server started")
-            return EXIT_OK
-        time.sleep(WAIT_POLL_INTERVAL_S)
-    _say(args, " stopped waiting")
-    _error("server did not start in time")
-    return EXIT_FAILED
+                and can_connect(contents))
+
+    if not _poll_with_dots(args, started_or_exited):
+        _say(args, " stopped waiting")
+        _error("server did not start in time")
+        return EXIT_FAILED
+    if process.returncode is not None:
+        _say(args, " stopped waiting")
+        _error("could not start server\nExamine the log output.")
+        return EXIT_FAILED
+    _say(args, " done")
+    _say(args, "server started")
+    return EXIT_OK
 
 
 def can_connect(contents: pidfile.LockFileContents) -> bool:
@@ -259,19 +267,16 @@ def stop(datadir: str, args: argparse.Namespace) -> int:
 
 def _wait_for_stop(datadir: str, pid: int, args: argparse.Namespace) -> int:
     _say(args, "waiting for server to shut down...", end="")
-    deadline = time.monotonic() + args.timeout
-    next_dot = time.monotonic()
     path = pidfile.data_directory_lock_path(datadir)
-    while time.monotonic() < deadline:
-        if time.monotonic() >= next_dot:
-            _say(args, ".", end="")
-            next_dot += 1.0
+
+    def stopped() -> bool:
         contents = pidfile.read_lock_file(path)
-        if contents is None or contents.pid != pid or not pidfile.process_is_alive(pid):
-            _say(args, " done")
-            _say(args, "server stopped")
-            return EXIT_OK
-        time.sleep(WAIT_POLL_INTERVAL_S)
+        return contents is None or contents.pid != pid or not pidfile.process_is_alive(pid)
+
+    if _poll_with_dots(args, stopped):
+        _say(args, " done")
+        _say(args, "server stopped")
+        return EXIT_OK
     _say(args, " failed")
     _error("server does not shut down")
     if args.mode == "smart":
@@ -325,6 +330,80 @@ def reload(datadir: str, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _say(args, "server signaled")
     return EXIT_OK
+
+
+# -- promote ---------------------------------------------------------------------------------------
+
+def promote(datadir: str, args: argparse.Namespace) -> int:
+    """pg_ctl promote: the promote file and SIGUSR1, then wait for "in production"."""
+    if not _check_cluster(datadir):
+        return EXIT_FAILED
+    pid = _running_pid(datadir)
+    if pid is None:
+        return EXIT_FAILED
+    if _control_state(datadir) != DBState.DB_IN_ARCHIVE_RECOVERY:
+        _error("cannot promote server; server is not in standby mode")
+        return EXIT_FAILED
+    signal_path = os.path.join(datadir, promotelib.PROMOTE_SIGNAL_FILE)
+    try:
+        promotelib.write_promote_signal_file(datadir)
+    except MirrordbError as error:
+        _error(f'could not create promote signal file "{signal_path}": {error.message}')
+        return EXIT_FAILED
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except OSError as error:
+        _error(f"could not send promote signal (PID: {pid}): {error.strerror}")
+        promotelib.remove_promote_signal_file(datadir)
+        return EXIT_FAILED
+    if not args.wait:
+        _say(args, "server promoting")
+        return EXIT_OK
+    return _wait_for_promote(datadir, args)
+
+
+def _wait_for_promote(datadir: str, args: argparse.Namespace) -> int:
+    """pg_ctl's wait_for_postmaster_promote: until pg_control says "in production", the
+    server is gone, or ``-t`` seconds pass."""
+    _say(args, "waiting for server to promote...", end="")
+    path = pidfile.data_directory_lock_path(datadir)
+
+    def promoted_or_gone() -> bool:
+        contents = pidfile.read_lock_file(path)
+        return contents is None or not pidfile.process_is_alive(contents.pid) or \
+            _control_state(datadir) == DBState.DB_IN_PRODUCTION
+
+    if _poll_with_dots(args, promoted_or_gone) and \
+            _control_state(datadir) == DBState.DB_IN_PRODUCTION:
+        _say(args, " done")
+        _say(args, "server promoted")
+        return EXIT_OK
+    _say(args, " stopped waiting")
+    _error("server did not promote in time")
+    return EXIT_FAILED
+
+
+def _poll_with_dots(args: argparse.Namespace, condition: Callable[[], bool]) -> bool:
+    """Call ``condition`` every ``WAIT_POLL_INTERVAL_S`` until it holds (True) or ``-t``
+    seconds pass (False), printing a dot a second as pg_ctl does."""
+    deadline = time.monotonic() + args.timeout
+    next_dot = time.monotonic()
+    while time.monotonic() < deadline:
+        if time.monotonic() >= next_dot:
+            _say(args, ".", end="")
+            next_dot += 1.0
+        if condition():
+            return True
+        time.sleep(WAIT_POLL_INTERVAL_S)
+    return False
+
+
+def _control_state(datadir: str) -> DBState | None:
+    """pg_control's cluster state, or None if it cannot be read."""
+    try:
+        return read_control_file(datadir).state
+    except MirrordbError:
+        return None
 
 
 # -- status -------------------------------------------------------------------------------------------

@@ -33,6 +33,14 @@ notices the request: between two records, or while it waits for WAL). While paus
 waits before the next record and makes no restartpoint; the walreceiver keeps receiving and
 flushing into pg_wal. ``resume`` or ``stop`` ends the wait. The pause is not persisted: a
 restarted standby replays again.
+
+Promotion (recovery/promote.py): ``request_promote`` (the postmaster, on a promote signal) ends a
+pause and wakes the thread. After each round the thread checks for a trigger
+(``promote.promotion_triggered``: the signal with its ``promote`` file, or
+``promote_trigger_file``); on one it calls ``on_promotion_start`` (the postmaster stops the
+walreceiver and says how far it wrote), replays what is left in pg_wal, ends recovery
+(``Engine.finish_promotion``), sets ``promoted``, calls ``on_promoted`` and ends. A failure on
+the way is a startup failure like any other.
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.common.errors import MirrordbError, ObjectNotInPrerequisiteState, invariant
+from mirrordb.recovery import promote
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
@@ -72,7 +81,9 @@ class StandbyReplay:
 
     def __init__(self, engine: Engine, *,
                  on_failure: Callable[[BaseException], None] | None = None,
-                 on_consistent: Callable[[], None] | None = None) -> None:
+                 on_consistent: Callable[[], None] | None = None,
+                 on_promotion_start: Callable[[], promote.ReceivedWal | None] | None = None,
+                 on_promoted: Callable[[], None] | None = None) -> None:
         invariant(engine.startup is not None and engine.startup.in_recovery,
                   "StandbyReplay needs an engine opened in standby mode")
         assert engine.startup is not None
@@ -81,6 +92,8 @@ class StandbyReplay:
         self.failure: BaseException | None = None
         self._on_failure = on_failure
         self._on_consistent = on_consistent
+        self._on_promotion_start = on_promotion_start
+        self._on_promoted = on_promoted
         self._wakeup = threading.Condition()
         self._woken = False
         self._stopping = False
@@ -88,6 +101,9 @@ class StandbyReplay:
         self._last_restartpoint_time = 0.0
         self._consistent_reported = False
         self._pause_state = RecoveryPauseState.NOT_PAUSED    # guarded by _wakeup
+        self._promote_signaled = False                        # guarded by _wakeup
+        self._promoting = False                               # guarded by _wakeup
+        self.promoted = False    # recovery ended by promotion (the thread has ended)
 
     # -- what other threads read ----------------------------------------------------------------
 
@@ -145,6 +161,7 @@ class StandbyReplay:
     def request_pause(self) -> None:
         """pg_wal_replay_pause(): replay stops before its next record (or while it waits)."""
         with self._wakeup:
+            self._refuse_after_promotion_trigger("pg_wal_replay_pause()")
             if self._pause_state is RecoveryPauseState.NOT_PAUSED:
                 self._pause_state = RecoveryPauseState.PAUSE_REQUESTED
             self._wakeup.notify_all()
@@ -152,9 +169,47 @@ class StandbyReplay:
     def resume(self) -> None:
         """pg_wal_replay_resume(): a request or a pause ends; replay goes on."""
         with self._wakeup:
+            self._refuse_after_promotion_trigger("pg_wal_replay_resume()")
             self._pause_state = RecoveryPauseState.NOT_PAUSED
             self._woken = True
             self._wakeup.notify_all()
+
+    def _refuse_after_promotion_trigger(self, function: str) -> None:
+        """With ``_wakeup`` held: pausing or resuming is an error once promotion is under way
+        (PostgreSQL's words)."""
+        if self._promoting:
+            raise ObjectNotInPrerequisiteState(
+                "standby promotion is ongoing",
+                hint=f"{function} cannot be executed after promotion is triggered.")
+
+    # -- promotion (any thread asks; this thread acts) --------------------------------------
+
+    def request_promote(self) -> None:
+        """A promote signal (PostgreSQL's SIGUSR2 to the startup process): a pause ends, the
+        thread wakes and promotes once the ``promote`` file is there."""
+        with self._wakeup:
+            self._promote_signaled = True
+            self._pause_state = RecoveryPauseState.NOT_PAUSED
+            self._woken = True
+            self._wakeup.notify_all()
+
+    def _promotion_triggered(self) -> bool:
+        with self._wakeup:
+            signaled, self._promote_signaled = self._promote_signaled, False
+        trigger_file = str(self.engine.settings.get("promote_trigger_file") or "")
+        if not promote.promotion_triggered(self.engine.datadir, signaled, trigger_file):
+            return False
+        with self._wakeup:
+            self._promoting = True
+            self._pause_state = RecoveryPauseState.NOT_PAUSED
+        return True
+
+    def _promote(self) -> None:
+        received = self._on_promotion_start() if self._on_promotion_start is not None else None
+        promote.promote(self.engine, self._replay_available, received)
+        self.promoted = True
+        if self._on_promoted is not None:
+            self._on_promoted()
 
     # -- the thread -------------------------------------------------------------------------------
 
@@ -162,6 +217,9 @@ class StandbyReplay:
         try:
             while not self._stopping:
                 self.replay_once()
+                if self._promotion_triggered():
+                    self._promote()
+                    return
                 self._wait()
         except (MirrordbError, OSError) as error:
             self._fail(error)

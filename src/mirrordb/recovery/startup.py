@@ -17,7 +17,10 @@ Crash recovery (``recover``, what ``Engine.open`` runs):
 Archive recovery (a standby: ``Startup(engine, archive_recovery=True)``, which
 ``Engine.open(..., standby_mode=True)`` drives): the same replay, but pg_control says
 DB_IN_ARCHIVE_RECOVERY, WAL is replayed as it becomes available (``replay_available`` may be
-called again and again), and the server stays in recovery until ``finish``.
+called again and again), and the server stays in recovery until ``finish``, or until it is
+promoted (recovery/promote.py): ``end_archive_recovery`` then ends redo as ``finish`` does,
+removes standby.signal, and instead of an end-of-recovery checkpoint writes PostgreSQL's
+XLOG_END_OF_RECOVERY record (the engine requests the checkpoint once it accepts writes).
 
 The minimum recovery point (``MinRecoveryPoint``, PostgreSQL's UpdateMinRecoveryPoint). Replay
 writes data pages through the buffer pool in any order, so a data directory whose replay stopped
@@ -69,6 +72,8 @@ from mirrordb.common.errors import DataCorrupted, MirrordbError, WalCorrupted, i
 from mirrordb.common.fileio import fsync_directory
 from mirrordb.common.lsn import INVALID_LSN, format_lsn, parse_lsn
 from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin handlers)
+from mirrordb.recovery.promote import remove_standby_signal_file
+from mirrordb.recovery.conflicts import RecoveryConflicts
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
@@ -76,7 +81,8 @@ from mirrordb.wal import payloads
 from mirrordb.wal.reader import SegmentFileSource, WalReader
 from mirrordb.wal.record import DecodedRecord
 from mirrordb.wal.rmgr import (RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END, XLOG_CHECKPOINT_ONLINE,
-                               XLOG_CHECKPOINT_SHUTDOWN, XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT,
+                               XLOG_CHECKPOINT_SHUTDOWN, XLOG_END_OF_RECOVERY,
+                               XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT,
                                XLOG_XACT_COMMIT, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
 from mirrordb.wal.rmgr import is_xlog_switch
 from mirrordb.wal.segment import is_segment_name, parse_segment_name
@@ -158,6 +164,19 @@ class EngineRecoveryState(RecoveryState):
         super().__init__()
         self.engine = engine
         self.min_recovery_point_tracker: MinRecoveryPoint | None = None
+        self._conflicts: RecoveryConflicts | None = None
+
+    @property
+    def conflicts(self) -> RecoveryConflicts:
+        """The hot standby's conflict resolution (recovery/conflicts.py), made on first use."""
+        if self._conflicts is None:
+            self._conflicts = RecoveryConflicts.for_engine(self.engine)
+        return self._conflicts
+
+    def resolve_snapshot_conflict(self, latest_removed_xid: int, rnode: object) -> None:
+        """On a standby, queries that may still see the versions being removed go first."""
+        if self.engine.standby_mode:
+            self.conflicts.resolve_snapshot(latest_removed_xid, self.replay_end_lsn)
 
     def set_fate(self, xids: list[int], status: int) -> None:
         self.engine.clog.set_status(xids, status)
@@ -481,33 +500,84 @@ class Startup:
     def finish(self) -> RecoveryResult:
         """End recovery at the end of the WAL replayed so far: from now on the server writes
         WAL. Archive recovery must have reached consistency first."""
+        needed = self.archive_recovery or not self.clean_shutdown or self.records_replayed > 1
+        self._end_redo(log_redo_done=needed)
+        engine = self.engine
+        self._start_writing_wal()
+        if needed:
+            engine.checkpointer.checkpoint(shutdown=True, end_of_recovery=True)
+        else:
+            engine.checkpointer.mark_in_production()
+        report_parameters(engine)
+        return self._result(needed)
+
+    def end_archive_recovery(self) -> RecoveryResult:
+        """Promotion's end of recovery (recovery/promote.py, steps 3 to 5), once replay has
+        reached the end of pg_wal: the primary's unfinished transactions end aborted,
+        standby.signal goes, WAL continues after the last valid record with an
+        XLOG_END_OF_RECOVERY record (PostgreSQL's fast promotion: the checkpoint is requested
+        afterwards, by ``Engine.finish_promotion``). pg_control keeps saying "in archive
+        recovery" until the engine accepts writes."""
+        invariant(self.archive_recovery, "end_archive_recovery outside archive recovery")
+        self._end_redo(log_redo_done=True)
+        if self.last_commit_time is not None:
+            moment = payloads.pg_timestamp_to_datetime(self.last_commit_time)
+            log.info("last completed transaction was at log time %s",
+                     moment.strftime("%Y-%m-%d %H:%M:%S.%f+00"))
+        # A timeline switch (a later issue) goes here, as PostgreSQL's "selected new timeline
+        # ID": after redo is done, before the first record the promoted server writes.
+        remove_standby_signal_file(self.engine.datadir)
+        log.info("archive recovery complete")
+        self._start_writing_wal()
+        self._log_end_of_recovery()
+        report_parameters(self.engine)
+        return self._result(True)
+
+    def _end_redo(self, *, log_redo_done: bool) -> None:
+        """Redo is over: check it may end here, log where, hand the replayed counters to the
+        engine and mark the transactions that never ended aborted."""
         invariant(self.in_recovery and self.checkpoint is not None, "finish outside recovery")
-        assert self.checkpoint is not None
-        engine, checkpoint = self.engine, self.checkpoint
         if self.state.backup_pending:
             raise MirrordbError("WAL ends before end of online backup", sqlstate="XX000",
                                 hint="All WAL generated while online backup was taken must be "
                                      "available at recovery.")
         if self.archive_recovery and not self.state.consistent:
             raise MirrordbError("WAL ends before consistent recovery point", sqlstate="XX000")
-        needed = self.archive_recovery or not self.clean_shutdown or self.records_replayed > 1
-        if needed:
+        if log_redo_done:
             log.info("%s", self.end_reason)
             log.info("redo done at %s", format_lsn(self.last_record_start_lsn))
         if not self.state.consistent:
             self.state.consistent_at_lsn = self.next_lsn
         self._finish_counters()
         self._abort_unfinished()
+
+    def _start_writing_wal(self) -> None:
+        """The WAL writer continues right after the last valid record (a torn tail is zeroed),
+        its REDO pointer at pg_control's checkpoint (the last restartpoint on a standby: crash
+        recovery would start there, so the first change to a page after it needs a full-page
+        image); from then on a page write first flushes the WAL up to the page's LSN."""
+        engine = self.engine
+        engine.wal.start_at(self.next_lsn, self.last_record_start_lsn,
+                            redo_lsn=engine.control.checkpoint.redo)
         engine.pool.set_flush_wal(engine.wal.flush)
         self.in_recovery = False
         self._source.close()
-        engine.wal.start_at(self.next_lsn, self.last_record_start_lsn, redo_lsn=checkpoint.redo)
-        if needed:
-            engine.checkpointer.checkpoint(shutdown=True, end_of_recovery=True)
-        else:
-            engine.checkpointer.mark_in_production()
-        report_parameters(engine)
-        return RecoveryResult(needed, checkpoint.redo, self.next_lsn, self.end_reason,
+
+    def _log_end_of_recovery(self) -> None:
+        """PostgreSQL's CreateEndOfRecoveryRecord: XLOG_END_OF_RECOVERY (this timeline and the
+        previous one are the same until timelines exist), flushed; minRecoveryPoint moves to
+        its end, as PostgreSQL's does, and the next checkpoint clears it."""
+        engine = self.engine
+        timeline = engine.control.checkpoint.this_timeline
+        record = payloads.EndOfRecovery(end_time=payloads.pg_timestamp_now(),
+                                        this_timeline=timeline, prev_timeline=timeline)
+        end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_END_OF_RECOVERY, record.encode())
+        engine.wal.flush(end_lsn)
+        engine.update_control(min_recovery_point=end_lsn, min_recovery_point_tli=timeline)
+
+    def _result(self, needed: bool) -> RecoveryResult:
+        assert self.checkpoint is not None
+        return RecoveryResult(needed, self.checkpoint.redo, self.next_lsn, self.end_reason,
                               self.records_replayed, time.monotonic() - self._started)
 
     def shutdown(self) -> None:

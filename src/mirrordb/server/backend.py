@@ -98,6 +98,7 @@ class Backend:
         self.replication = False       # a walsender connection (replication=true)
         self._idle_timeout_armed = False
         self._nonblocking = False      # the session socket after _use_nonblocking_socket()
+        self._in_hot_standby = False   # the session reported in_hot_standby = on
         # result encoders by (type OIDs, formats, time zone); RowDescription messages by the
         # column list they describe (kept, so its id() stays its own) and formats
         self._encoder_cache: dict[tuple[Any, ...], list[Callable[[Any], bytes]]] = {}
@@ -447,6 +448,7 @@ class Backend:
         self.session = Session(self.server.engine, self.user, self.database, settings,
                                self.server, self.info, self.interrupts.check_for_interrupts)
         self.session.process_id = self.pid
+        self._in_hot_standby = bool(settings.get("in_hot_standby"))
         start_autovacuum = getattr(self.server.engine, "start_autovacuum", None)
         if start_autovacuum is not None:   # the launcher runs once the server serves sessions
             start_autovacuum()
@@ -463,6 +465,8 @@ class Backend:
 
     def _ready(self) -> None:
         assert self.session is not None
+        if self._in_hot_standby:
+            self._leave_hot_standby_if_promoted()
         self._report_setting_changes()
         status = self.session.transaction_status
         self.connection.send_raw(m.READY_FOR_QUERY[status])
@@ -472,6 +476,16 @@ class Backend:
             if status != "I":
                 self._arm_idle_timeout()
         self._flush()
+
+    def _leave_hot_standby_if_promoted(self) -> None:
+        """The server was promoted (recovery/promote.py): in_hot_standby goes off, reported
+        with this ReadyForQuery (PostgreSQL's ReportChangedGUCOptions does the same)."""
+        assert self.session is not None
+        engine = self.server.engine
+        if engine is None or engine.in_recovery():
+            return
+        self._in_hot_standby = False
+        self.session.settings.set_internal("in_hot_standby", "off")
 
     def _arm_idle_timeout(self) -> None:
         assert self.session is not None

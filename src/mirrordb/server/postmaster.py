@@ -36,10 +36,19 @@ with PostgreSQL's 57P03 messages. A clean shutdown stops both threads, then ``En
 makes a restartpoint and leaves pg_control "shut down in recovery"; if replay fails the server
 stops at once (exit code 1), as PostgreSQL's postmaster does when its startup process dies.
 
+Promotion (recovery/promote.py): SIGUSR1 (``pg_ctl promote``, ``mirrordb promote``) or
+``request_promote`` (pg_promote()) sets a flag; the loop passes it on to the startup thread
+when the ``promote`` file exists (a stale one is removed at start). The startup thread calls
+back twice: ``_stop_walreceiver_for_promotion`` before it replays the rest of pg_wal, and
+``_standby_promoted`` once the engine accepts writes (postmaster.pid says "ready", the
+autovacuum launcher starts, "database system is ready to accept connections"). From then on
+the server admits clients as a primary; ``standby_replay`` stays for pg_last_wal_replay_lsn.
+
 Signals (PostgreSQL's): SIGTERM smart shutdown (wait for clients to leave), SIGINT fast (terminate
 every backend through its InterruptState, wait, checkpoint), SIGQUIT immediate (no checkpoint:
 ``Engine.crash()``; the next start runs crash recovery), SIGHUP reload (postgresql.conf,
-postgresql.auto.conf, pg_hba.conf). A more severe shutdown request overrides a milder one.
+postgresql.auto.conf, pg_hba.conf), SIGUSR1 promote (a standby, with the ``promote`` file). A
+more severe shutdown request overrides a milder one.
 
 Threads and locks: ``_lock`` guards the backend registry, the connection table and the admission
 counters; backends call the registry methods from their own threads. ``settings`` and ``hba`` are
@@ -73,6 +82,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mirrordb.common.errors import (CannotConnectNow, ConfigFileError, InvariantViolation,
                                     MirrordbError, TooManyConnections, invariant)
+from mirrordb.recovery import promote
 from mirrordb.server import pidfile
 from mirrordb.server.config import LogMessage, build_settings, reload_settings
 from mirrordb.server.interrupts import InterruptState
@@ -98,7 +108,7 @@ WALSENDER_DRAIN_TIMEOUT_S = 30.0     # walsenders streaming the shutdown checkpo
 IMMEDIATE_SHUTDOWN_MESSAGE = "terminating connection due to immediate shutdown command"
 SHUTTING_DOWN_MESSAGE = "the database system is shutting down"
 STARTING_UP_MESSAGE = "the database system is starting up"
-STANDBY_SIGNAL_FILE = "standby.signal"
+STANDBY_SIGNAL_FILE = promote.STANDBY_SIGNAL_FILE
 NOT_CONSISTENT_MESSAGE = "the database system is not yet accepting connections"
 NOT_CONSISTENT_DETAIL = "Consistent recovery state has not been yet reached."
 HOT_STANDBY_OFF_MESSAGE = "the database system is not accepting connections"
@@ -213,6 +223,7 @@ class Server:
         self._requested_mode: ShutdownMode | None = None
         self._shutdown_mode: ShutdownMode | None = None
         self._reload_requested = False
+        self._promote_requested = False
         self._shutdown_started = 0.0
         self._sockets_closed = False
         self.ready = threading.Event()      # set once accepting (tests wait on it)
@@ -264,6 +275,12 @@ class Server:
     def request_reload(self) -> None:
         """Ask for a configuration reload (safe from signal handlers and any thread)."""
         self._reload_requested = True
+        self._wake()
+
+    def request_promote(self) -> None:
+        """Ask a standby to promote (safe from signal handlers and any thread); acted on only
+        if the ``promote`` file exists, as PostgreSQL's postmaster does with SIGUSR1."""
+        self._promote_requested = True
         self._wake()
 
     def _wake(self) -> None:
@@ -439,6 +456,7 @@ class Server:
     def _open_engine(self) -> None:
         from mirrordb.engine import Engine
         slots = self._load_slots()
+        promote.remove_promote_signal_file(self.datadir)   # a stale request promotes nothing
         standby = os.path.exists(os.path.join(self.datadir, STANDBY_SIGNAL_FILE))
         if standby:
             log.info("entering standby mode")
@@ -455,24 +473,58 @@ class Server:
 
     def _prepare_standby(self, engine: Engine) -> None:
         from mirrordb.recovery.standby import StandbyReplay
-        self.standby_replay = StandbyReplay(engine, on_failure=self._standby_failed,
-                                            on_consistent=self._standby_consistent)
+        self.standby_replay = StandbyReplay(
+            engine, on_failure=self._standby_failed, on_consistent=self._standby_consistent,
+            on_promotion_start=self._stop_walreceiver_for_promotion,
+            on_promoted=self._standby_promoted)
+        assert engine.startup is not None
+        engine.startup.state.conflicts.attach(     # recovery conflicts: recovery/conflicts.py
+            sessions=self.backends, stopping=lambda: self.shutting_down,
+            receipts=lambda: None if self.walreceiver is None else self.walreceiver.receipts)
 
     def _start_standby_threads(self) -> None:
-        """The startup thread, and the walreceiver when primary_conninfo is set."""
+        """The walreceiver when primary_conninfo is set, then the startup thread (which may
+        promote at once, and then stops the walreceiver: it must exist by then)."""
+        from mirrordb.recovery.hot_standby import feedback_horizon
         from mirrordb.replication.walreceiver import StandbyIdentity, WalReceiver
         replay, engine = self.standby_replay, self.engine
         assert replay is not None and engine is not None
+        if self.settings.get_str("primary_conninfo").strip():
+            control = engine.control
+            identity = StandbyIdentity(self.datadir, control.system_identifier,
+                                       control.checkpoint.this_timeline, control.xlog_seg_size)
+            self.walreceiver = WalReceiver(
+                identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
+                applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake,
+                feedback_horizon=lambda: feedback_horizon(engine))
+            self.walreceiver.start()
         replay.start()
-        if not self.settings.get_str("primary_conninfo").strip():
+
+    def _stop_walreceiver_for_promotion(self) -> promote.ReceivedWal | None:
+        """Called by the startup thread when promotion begins: no more WAL from the old
+        primary; how far the walreceiver wrote and fsynced (None if none ran)."""
+        receiver = self.walreceiver
+        if receiver is None:
+            return None
+        receiver.stop()
+        return promote.ReceivedWal(receiver.writer.flushed_lsn, receiver.writer.written_lsn)
+
+    def _standby_promoted(self) -> None:
+        """Called by the startup thread once the promoted engine accepts writes."""
+        if self._data_lock is not None and self._requested_mode is None:
+            self._data_lock.update(status=pidfile.PM_STATUS_READY)
+        log.info("database system is ready to accept connections")
+        if self.engine is not None:
+            self.engine.start_autovacuum()
+
+    def _forward_promote_request(self) -> None:
+        """PostgreSQL's postmaster on SIGUSR1: a standby's startup thread is told to promote
+        if the ``promote`` file exists (it removes the file when it acts)."""
+        replay = self.standby_replay
+        if replay is None or not replay.running or self.shutting_down:
             return
-        control = engine.control
-        identity = StandbyIdentity(self.datadir, control.system_identifier,
-                                   control.checkpoint.this_timeline, control.xlog_seg_size)
-        self.walreceiver = WalReceiver(
-            identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
-            applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake)
-        self.walreceiver.start()
+        if promote.promote_signal_file_exists(self.datadir):
+            replay.request_promote()
 
     def _standby_consistent(self) -> None:
         """Called by the startup thread once replay is consistent."""
@@ -491,7 +543,7 @@ class Server:
     def _check_standby_admission(self) -> None:
         """PostgreSQL's CAC_NOTCONSISTENT answers, for a standby without hot standby yet."""
         replay = self.standby_replay
-        if replay is None:
+        if replay is None or replay.promoted:
             return
         if not self.settings.get_bool("hot_standby"):
             raise CannotConnectNow(HOT_STANDBY_OFF_MESSAGE, detail=HOT_STANDBY_OFF_DETAIL)
@@ -714,6 +766,7 @@ class Server:
             signal.SIGINT: lambda *_: self.request_shutdown(ShutdownMode.FAST),
             signal.SIGQUIT: lambda *_: self.request_shutdown(ShutdownMode.IMMEDIATE),
             signal.SIGHUP: lambda *_: self.request_reload(),
+            signal.SIGUSR1: lambda *_: self.request_promote(),
         }
         return {number: signal.signal(number, handler) for number, handler in handlers.items()}
 
@@ -726,6 +779,9 @@ class Server:
         if self._reload_requested:
             self._reload_requested = False
             self._reload()
+        if self._promote_requested:
+            self._promote_requested = False
+            self._forward_promote_request()
         requested = self._requested_mode
         if requested is not None and (self._shutdown_mode is None
                                       or requested > self._shutdown_mode):

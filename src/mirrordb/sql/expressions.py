@@ -18,6 +18,7 @@ Rows are flat tuples: the FROM clause's range entries side by side, each followe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,14 @@ class Expr:
     param: int | None = None           # plain reference to parameter $param (1-based)
     volatile: bool = False
     location: int = -1
+    argument_name: str | None = None   # a function argument given as ``name => value``
+
+
+def format_arguments(args: Sequence[Expr]) -> str:
+    """A call's argument types as PostgreSQL's "function ... does not exist" shows them
+    (``name => type`` for a named argument)."""
+    return ", ".join((f"{a.argument_name} => " if a.argument_name is not None else "")
+                     + T.format_type(a.type_oid, -1) for a in args)
 
 
 def const(value: Any, type_oid: int, typmod: int = -1, name: str = "?column?") -> Expr:
@@ -592,6 +601,11 @@ class ExpressionCompiler:
 
     def _FuncCall(self, f: Node) -> Expr:
         return self.builder.compile_function_call(self, f)
+
+    def _NamedArgExpr(self, f: Node) -> Expr:
+        """``name => value`` in a function call: the value, carrying the name (only functions
+        that declare argument names accept it: the planner refuses it elsewhere)."""
+        return dataclasses.replace(self.compile(f["arg"]), argument_name=f["name"])
 
     def _SQLValueFunction(self, f: Node) -> Expr:
         return self.builder.compile_sql_value_function(f)

@@ -31,7 +31,8 @@ from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT8, TEXT, TID_OID, UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
                                       coerce_to_bool, conjuncts, const, contains_node, error_at,
-                                      feature_not_supported, node_key, referenced_names)
+                                      feature_not_supported, format_arguments, node_key,
+                                      referenced_names)
 from mirrordb.sql.parser import Node, one, strings
 
 if TYPE_CHECKING:
@@ -896,6 +897,10 @@ class PlanBuilder:
         special = self.session.special_function(self, name, args, location)
         if special is not None:
             return special
+        if any(a.argument_name is not None for a in args):
+            raise error_at(f"function {name}({format_arguments(args)}) does not exist", "42883",
+                           location, hint="No function matches the given name and argument "
+                                          "types. You might need to add explicit type casts.")
         try:
             resolved = funcs.resolve_function(name, [a.type_oid for a in args])
         except MirrordbError as error:

@@ -26,6 +26,14 @@ as PostgreSQL revokes them from PUBLIC), ``pg_get_wal_replay_pause_state()`` (te
 'pause requested', 'paused') and ``pg_is_wal_replay_paused()`` (true unless 'not paused'). Outside
 recovery each fails with 55000 "recovery is not in progress".
 
+Promotion (recovery/promote.py): ``pg_promote(wait boolean DEFAULT true, wait_seconds integer
+DEFAULT 60)``, arguments by position or by name (``wait => false``); superuser only (function
+privileges cannot be granted yet). Outside recovery 55000 as above; ``wait_seconds <= 0`` is
+22023. It creates the ``promote`` file, asks the postmaster to pass the request on
+(``server.request_promote``) and, when ``wait``, polls every ``PROMOTE_POLL_INTERVAL_S``
+(wait event IPC/Promote) until the server is out of recovery: true, or after ``wait_seconds``
+a WARNING "server did not promote within N seconds" and false.
+
 Slot functions need a superuser or a role with REPLICATION (PostgreSQL's CheckSlotPermissions),
 ``max_replication_slots > 0`` and ``wal_level >= replica`` (CheckSlotRequirements).
 """
@@ -35,15 +43,19 @@ from __future__ import annotations
 import datetime
 import decimal
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mirrordb.common.errors import MirrordbError, ObjectNotInPrerequisiteState
+from mirrordb.common.errors import (InvalidParameterValue, MirrordbError,
+                                    ObjectNotInPrerequisiteState)
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
+from mirrordb.recovery import promote as promotelib
 from mirrordb.replication import slots as slotlib
 from mirrordb.sql import roles
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import BOOL, TEXT, ExecContext, Expr, Row, coerce, error_at
+from mirrordb.sql.expressions import (BOOL, TEXT, EvalFn, ExecContext, Expr, Row, coerce,
+                                      error_at, format_arguments)
 from mirrordb.wal.segment import is_segment_name, parse_segment_name, segment_name
 
 PG_LSN, NAME, INT4, INT8, OID, XID = (T.PG_LSN_OID, T.NAME_OID, T.INT4_OID, T.INT8_OID,
@@ -366,6 +378,90 @@ def _recovery_control(action: Callable[[Any], Any], result_type: int, *,
     return compile_
 
 
+# pg_promote's parameters: (name, type, default), PostgreSQL's pg_proc entry
+PROMOTE_PARAMETERS: tuple[tuple[str, int, object], ...] = (("wait", BOOL, True),
+                                                           ("wait_seconds", INT4, 60))
+PROMOTE_POLL_INTERVAL_S = 0.1    # PostgreSQL's WAITS_PER_SECOND = 10
+
+
+def _bind_arguments(builder: Any, name: str, args: list[Expr],
+                    parameters: tuple[tuple[str, int, object], ...],
+                    location: int) -> list[EvalFn]:
+    """Positional, then named arguments, onto ``parameters``; the rest take their defaults.
+    One closure per parameter, coerced to its type."""
+    bound: dict[int, Expr] = {}
+    names = [parameter[0] for parameter in parameters]
+    for position, arg in enumerate(args):
+        if arg.argument_name is None and bound and max(bound) >= position:
+            raise error_at("positional argument cannot follow named argument", "42601", location)
+        index = position if arg.argument_name is None else \
+            names.index(arg.argument_name) if arg.argument_name in names else len(names)
+        if index >= len(names) or index in bound:
+            raise error_at(f"function {name}({format_arguments(args)}) does not exist",
+                           "42883", location,
+                           hint="No function matches the given name and argument types. You "
+                                "might need to add explicit type casts.")
+        bound[index] = arg
+    fns: list[EvalFn] = []
+    for index, (_, type_oid, default) in enumerate(parameters):
+        given = bound.get(index)
+        fns.append(coerce(builder, given, type_oid).fn if given is not None
+                   else (lambda row, ctx, value=default: value))
+    return fns
+
+
+def _promote(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+    wait_fn, seconds_fn = _bind_arguments(builder, name, args, PROMOTE_PARAMETERS, location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        if not roles.is_superuser(ctx.session):
+            raise MirrordbError(f"permission denied for function {name}",
+                                sqlstate=INSUFFICIENT_PRIVILEGE)
+        wait, wait_seconds = wait_fn(row, ctx), seconds_fn(row, ctx)
+        if wait is None or wait_seconds is None:
+            return None   # strict, as PostgreSQL's
+        server = ctx.session.server
+        if server is None or not ctx.session.engine.in_recovery():
+            raise ObjectNotInPrerequisiteState("recovery is not in progress",
+                                               hint=RECOVERY_CONTROL_HINT)
+        if wait_seconds <= 0:
+            raise InvalidParameterValue('"wait_seconds" must not be negative or zero')
+        promotelib.write_promote_signal_file(ctx.session.engine.datadir)
+        server.request_promote()
+        return True if not wait else _wait_for_promotion(ctx, int(wait_seconds))
+    return Expr(BOOL, run, name=name, volatile=True)
+
+
+def _wait_for_promotion(ctx: ExecContext, wait_seconds: int) -> bool:
+    """Poll until the server is out of recovery (True) or ``wait_seconds`` pass (a WARNING,
+    False); a cancel or terminate request interrupts the wait."""
+    info = ctx.session.backend_info
+    wakeup = getattr(getattr(info, "interrupts", None), "wakeup", None)
+    engine = ctx.session.engine
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if not engine.in_recovery():
+            return True
+        ctx.check_interrupts()
+        if info is not None:
+            info.wait_event_type, info.wait_event = "IPC", "Promote"
+        try:
+            pause = min(PROMOTE_POLL_INTERVAL_S, max(0.0, deadline - time.monotonic()))
+            if wakeup is not None:
+                wakeup.wait(pause)
+            else:
+                time.sleep(pause)   # a session without an interrupt state (tests)
+        finally:
+            if info is not None:
+                info.wait_event_type = info.wait_event = None
+    if not engine.in_recovery():
+        return True
+    unit = "second" if wait_seconds == 1 else "seconds"
+    ctx.session.pending_warnings.append(
+        ("WARNING", f"server did not promote within {wait_seconds} {unit}"))
+    return False
+
+
 def _pause_replay(replay: Any) -> str:
     replay.request_pause()
     return ""
@@ -395,6 +491,7 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_walfile_name": _walfile_name,
     "pg_wal_lsn_diff": _wal_lsn_diff,
     "pg_is_in_recovery": _is_in_recovery,
+    "pg_promote": _promote,
     "pg_control_system": _control_system,
 }
 
