@@ -251,6 +251,13 @@ class Engine:
                                 payloads.encode_nextoid(self._oid_logged_until))
             return oid
 
+    def logged_next_oid(self) -> int:
+        """An OID no restart may hand out again: past every OID allocated and every NEXTOID
+        record logged (PostgreSQL's nextOid + oidCount, what an online checkpoint records, so
+        recovery starting at its REDO point never reuses an OID allocated after it)."""
+        with self._oid_lock:
+            return max(self.next_oid, self._oid_logged_until)
+
     def drop_relation_files(self, relations: list[RelFileNode]) -> None:
         """Remove the files (at commit of DROP/TRUNCATE, abort of CREATE); waits for a vacuum
         working on them to finish."""

@@ -158,6 +158,8 @@ class Checkpointer:
                 redo = wal.set_redo_lsn_to_insert_lsn()
                 next_full_xid = engine.xacts.next_full_xid
                 next_oid = engine.next_oid
+            if not shutdown:   # OIDs used after the REDO point may be covered by a NEXTOID
+                next_oid = engine.logged_next_oid()   # record before it: record its bound
             tops, subs = engine.xacts.running_xids()
             if not shutdown and engine.env.wal_level != "minimal":
                 self._log_running_xacts(tops, subs)

@@ -37,7 +37,7 @@ restarted standby replays again.
 Promotion (recovery/promote.py): ``request_promote`` (the postmaster, on a promote signal) ends a
 pause and wakes the thread. After each round the thread checks for a trigger
 (``promote.promotion_triggered``: the signal with its ``promote`` file, or
-``promote_trigger_file``); on one it calls ``on_promotion_start`` (the postmaster stops the
+``promote_trigger_file``; a paused thread looks too, and the pause ends); on one it calls ``on_promotion_start`` (the postmaster stops the
 walreceiver and says how far it wrote), replays what is left in pg_wal, ends recovery
 (``Engine.finish_promotion``), sets ``promoted``, calls ``on_promoted`` and ends. A failure on
 the way is a startup failure like any other.
@@ -217,7 +217,7 @@ class StandbyReplay:
         try:
             while not self._stopping:
                 self.replay_once()
-                if self._promotion_triggered():
+                if self._promoting or self._promotion_triggered():
                     self._promote()
                     return
                 self._wait()
@@ -259,13 +259,17 @@ class StandbyReplay:
         return startup.records_replayed - before
 
     def _wait_while_paused(self) -> bool:
-        """A pause point: confirm a requested pause, then wait for ``resume`` (True) or
-        ``stop`` (False)."""
+        """A pause point: confirm a requested pause, then wait for ``resume`` or a promotion
+        trigger (True: replay goes on) or ``stop`` (False)."""
         with self._wakeup:
             self._confirm_pause()
-            while self._pause_state is RecoveryPauseState.PAUSED and not self._stopping:
+        while True:
+            with self._wakeup:
+                if self._stopping or self._pause_state is not RecoveryPauseState.PAUSED:
+                    return not self._stopping
                 self._wakeup.wait(POLL_INTERVAL_S)
-            return not self._stopping
+            if self._promoting or self._promotion_triggered():
+                return True
 
     def _confirm_pause(self) -> None:
         """With ``_wakeup`` held: a requested pause becomes a pause (PostgreSQL's

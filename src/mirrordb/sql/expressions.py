@@ -87,6 +87,11 @@ class Expr:
     argument_name: str | None = None   # a function argument given as ``name => value``
 
 
+# Functions whose compilers bind ``name => value`` arguments to their parameters
+# (sql/replication_functions.py); a named argument to any other function is refused.
+NAMED_ARGUMENT_FUNCTIONS = frozenset({"pg_promote"})
+
+
 def format_arguments(args: Sequence[Expr]) -> str:
     """A call's argument types as PostgreSQL's "function ... does not exist" shows them
     (``name => type`` for a named argument)."""

@@ -28,7 +28,8 @@ from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
 from mirrordb.sql import roles
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import (BOOL, INT8, TEXT, TID_OID, UNKNOWN, ExecContext, Expr,
+from mirrordb.sql.expressions import (BOOL, INT8, NAMED_ARGUMENT_FUNCTIONS, TEXT, TID_OID,
+                                      UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
                                       coerce_to_bool, conjuncts, const, contains_node, error_at,
                                       feature_not_supported, format_arguments, node_key,
@@ -894,13 +895,14 @@ class PlanBuilder:
                 raise error_at("aggregate functions are not allowed here", "42803", location)
             return compiler.aggregate_sink(f)
         args = [compiler.compile(a) for a in f.get("args", [])]
-        special = self.session.special_function(self, name, args, location)
-        if special is not None:
-            return special
-        if any(a.argument_name is not None for a in args):
+        if name not in NAMED_ARGUMENT_FUNCTIONS and \
+                any(a.argument_name is not None for a in args):
             raise error_at(f"function {name}({format_arguments(args)}) does not exist", "42883",
                            location, hint="No function matches the given name and argument "
                                           "types. You might need to add explicit type casts.")
+        special = self.session.special_function(self, name, args, location)
+        if special is not None:
+            return special
         try:
             resolved = funcs.resolve_function(name, [a.type_oid for a in args])
         except MirrordbError as error:
