@@ -163,11 +163,10 @@ def sync_received_wal(engine: Engine, received: ReceivedWal) -> int:
 def remove_standby_signal_file(datadir: str) -> None:
     """Step 4: durably, so a crash from now on restarts the server as a primary."""
     path = os.path.join(datadir, STANDBY_SIGNAL_FILE)
-    try:
-        with os_errors("remove", path):
-            os.unlink(path)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         return
+    with os_errors("remove", path):
+        os.unlink(path)
     fsync_directory(datadir)
 
 
