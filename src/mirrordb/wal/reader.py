@@ -53,6 +53,7 @@ from mirrordb.wal.rmgr import RM_MAX_BUILTIN_ID, RM_MIN_CUSTOM_ID, RM_XLOG_ID
 from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_name, segment_path
 
 _U32 = struct.Struct("<I")
+READ_AHEAD_BYTES = 128 * 1024    # most a SegmentFileSource reads from a segment file at once
 _MAXALIGN_MASK = MAXALIGN - 1   # storage/page.py's maxalign, inlined on the per-record path
 
 
@@ -70,6 +71,10 @@ class EndOfWal(WalCorrupted):
 
 
 class WalPageSource(Protocol):
+    """Where a ``WalReader`` gets pages. A source that caches pages it read ahead may also
+    have ``forget_cached()``: the reader calls it whenever it stops at the end of valid WAL,
+    since pages read before the end may be rewritten later (a standby's growing WAL)."""
+
     def read_page(self, page_lsn: int) -> bytes | None:
         """The 8192 bytes of the WAL page starting at ``page_lsn``, or None if absent."""
 
@@ -77,7 +82,10 @@ class WalPageSource(Protocol):
 class SegmentFileSource:
     """Pages from the segment files of one timeline in a directory (``pg_wal``).
 
-    Keeps the current segment file open; ``close()`` (or ``with``) releases it.
+    Keeps the current segment file open; ``close()`` (or ``with``) releases it. Reads up to
+    ``READ_AHEAD_BYTES`` of the segment at a time and serves the following pages from that
+    copy (one system call, and on a standby one GIL hand-off, per 16 pages instead of per
+    page); ``forget_cached()`` drops the copy.
     """
 
     def __init__(self, waldir: str, timeline: int, segment_size: int) -> None:
@@ -87,21 +95,35 @@ class SegmentFileSource:
         self.segment_size = segment_size
         self._segno: int | None = None
         self._fd: int | None = None
+        self._ahead_lsn = 0              # LSN of the first byte of ``_ahead``
+        self._ahead = b""                # bytes read ahead, whole pages only
 
     def read_page(self, page_lsn: int) -> bytes | None:
-        invariant(page_lsn % WAL_PAGE_SIZE == 0, f"unaligned page {format_lsn(page_lsn)}")
+        if page_lsn % WAL_PAGE_SIZE:   # the message is built only on failure (every page)
+            invariant(False, f"unaligned page {format_lsn(page_lsn)}")
+        offset = page_lsn - self._ahead_lsn
+        if 0 <= offset < len(self._ahead):
+            return self._ahead[offset:offset + WAL_PAGE_SIZE]
         segno = page_lsn // self.segment_size
         if segno != self._segno:
             self.close()
             self._open(segno)
         if self._fd is None:
             return None
+        segment_offset = page_lsn % self.segment_size
+        length = min(READ_AHEAD_BYTES, self.segment_size - segment_offset)
         try:
-            page = os.pread(self._fd, WAL_PAGE_SIZE, page_lsn % self.segment_size)
+            data = os.pread(self._fd, length, segment_offset)
         except OSError as error:
             path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
             raise translate_os_error(error, "read", path) from error
-        return page if len(page) == WAL_PAGE_SIZE else None
+        whole = len(data) - len(data) % WAL_PAGE_SIZE
+        self._ahead_lsn, self._ahead = page_lsn, data[:whole] if whole != len(data) else data
+        return data[:WAL_PAGE_SIZE] if whole else None
+
+    def forget_cached(self) -> None:
+        """Forget the pages read ahead: the next read goes to the file again."""
+        self._ahead_lsn, self._ahead = 0, b""
 
     def _open(self, segno: int) -> None:
         path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
@@ -119,6 +141,7 @@ class SegmentFileSource:
             os.close(self._fd)
         self._fd = None
         self._segno = None
+        self.forget_cached()
 
     def __enter__(self) -> Self:
         return self
@@ -147,6 +170,7 @@ class WalReader:
         # (page LSN, page, its header, the header's size, a view of the page): the page records
         # are being read from, with what every record on it needs.
         self._cached: tuple[int, bytes, WalPageHeader, int, memoryview] | None = None
+        self._forget_source_cache = getattr(source, "forget_cached", None)
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -161,6 +185,8 @@ class WalReader:
         except EndOfWal:
             self._cached = None
             self._checked_segno = None
+            if self._forget_source_cache is not None:
+                self._forget_source_cache()
             raise
 
     def records_from(self, start_lsn: int, expected_prev_lsn: int | None = None
@@ -248,15 +274,16 @@ class WalReader:
     @staticmethod
     def _check_continuation(header: WalPageHeader, tot_len: int, got: int, record_lsn: int,
                             page_lsn: int) -> None:
-        where = format_lsn(record_lsn)
         if header.info & XLP_FIRST_IS_OVERWRITE_CONTRECORD:
-            raise EndOfWal(record_lsn, f"the continuation of the record at {where} was "
-                                       f"overwritten (page {format_lsn(page_lsn)})")
+            raise EndOfWal(record_lsn, f"the continuation of the record at "
+                                       f"{format_lsn(record_lsn)} was overwritten (page "
+                                       f"{format_lsn(page_lsn)})")
         if not header.is_contrecord:
-            raise EndOfWal(record_lsn, f"there is no contrecord flag at {where}")
+            raise EndOfWal(record_lsn, "there is no contrecord flag at "
+                                       f"{format_lsn(record_lsn)}")
         if header.rem_len == 0 or tot_len != header.rem_len + got:
             raise EndOfWal(record_lsn, f"invalid contrecord length {header.rem_len} "
-                                       f"(expected {tot_len - got}) at {where}")
+                                       f"(expected {tot_len - got}) at {format_lsn(record_lsn)}")
 
     @staticmethod
     def _check_length(tot_len: int, record_lsn: int) -> None:

@@ -313,10 +313,8 @@ _FORK_FLAGS_AND_LENGTH_SIZE = _FORK_FLAGS_AND_LENGTH.size
 _IMAGE_HEADER_SIZE = IMAGE_HEADER_STRUCT.size
 _RELFILENODE_SIZE = RELFILENODE_STRUCT.size
 _BLOCK_NUMBER_SIZE = BLOCK_NUMBER_STRUCT.size
-_RELFILENODE_AND_BLOCK = struct.Struct("<IIII")     # RelFileNode then the block number
 _crc32c = _crc32c_package.crc32c    # common/crc.py's function without its wrapper call
-_new_relfilenode = RelFileNode._make  # type: ignore[attr-defined]
-assert _RELFILENODE_AND_BLOCK.size == _RELFILENODE_SIZE + _BLOCK_NUMBER_SIZE
+_new_relfilenode = tuple.__new__    # RelFileNode from its unpacked fields, in one C call
 
 
 def short_record(start_lsn: int) -> WalCorrupted:
@@ -403,9 +401,9 @@ def _decode_headers(view: memoryview, length: int, start_lsn: int
                 raise _bad(start_lsn, f"out-of-order block_id {block_id}")
             header, position = _decode_block_header(view, position, start_lsn, block_id,
                                                     previous_rnode)
-            previous_id = block_id
             previous_rnode = header[7]
             payload_total += header[2] + header[3]
+            previous_id = block_id
             headers.append(header)
         elif block_id == XLR_BLOCK_ID_DATA_SHORT:
             main_length = view[position]
@@ -462,8 +460,8 @@ def _decode_block_header(view: memoryview, position: int, start_lsn: int, block_
         (blkno,) = BLOCK_NUMBER_STRUCT.unpack_from(view, position)
         position += _BLOCK_NUMBER_SIZE
     else:
-        spc, db, rel, blkno = _RELFILENODE_AND_BLOCK.unpack_from(view, position)
-        rnode = _new_relfilenode((spc, db, rel))
+        rnode = _new_relfilenode(RelFileNode, RELFILENODE_STRUCT.unpack_from(view, position))
+        (blkno,) = BLOCK_NUMBER_STRUCT.unpack_from(view, position + _RELFILENODE_SIZE)
         position += _RELFILENODE_SIZE + _BLOCK_NUMBER_SIZE
     return (block_id, fork_flags, data_length, image_length, hole_offset, hole_length,
             bimg_info, rnode, blkno), position
