@@ -10,7 +10,10 @@ Each round, on real processes:
 2. ``CLIENTS`` sessions insert unique ids, one autocommit INSERT each, and record an id only
    when its COMMIT returned; a commit cut off by the kill is unknown, not recorded.
 3. After the first acknowledged commit and a random delay, the primary gets SIGKILL.
-4. ``mirrordb promote`` promotes the standby; every recorded id must be there.
+4. ``mirrordb promote`` promotes the standby; every recorded id must be there. Every other
+   round the standby's replay is paused before the clients start (``synchronous_commit = on``
+   waits for the flush, not the replay) and ``pg_promote()`` promotes it: then the
+   acknowledged commits are in its pg_wal but not replayed, and promotion must replay them.
 5. The promoted server is the next round's primary: a fresh standby is made from it with
    ``mirrordb basebackup -R``; the dead primary's directory is removed.
 
@@ -96,6 +99,19 @@ def promoted_ids(server: RunningServer) -> set[int]:
         return {int(row[0]) for row in connection.execute("SELECT id FROM acked")}
 
 
+def promote(standby: RunningServer, paused: bool) -> None:
+    """``mirrordb promote``, or pg_promote() for a paused standby."""
+    if paused:
+        with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+            assert connection.execute("SELECT pg_is_wal_replay_paused()").fetchone() == (True,)
+            row = connection.execute("SELECT pg_promote()").fetchone()
+        assert row == (True,), standby.log()[-3000:]
+    else:
+        result = mirrordb("promote", "-D", standby.datadir)
+        assert result.returncode == 0, result.stderr + standby.log()[-3000:]
+    assert not in_recovery(standby)
+
+
 def run_round(primary: RunningServer, standby: RunningServer, round_number: int,
               rng: random.Random) -> int:
     """Steps 2-4; returns how many commits were acknowledged."""
@@ -106,6 +122,9 @@ def run_round(primary: RunningServer, standby: RunningServer, round_number: int,
         for number in range(CLIENTS)]
     for thread in threads:
         thread.start()
+    paused = round_number % 2 == 1
+    if paused:
+        execute(standby, "SELECT pg_wal_replay_pause()")
     try:
         assert acknowledged.first.wait(60), "no commit was acknowledged"
         time.sleep(rng.uniform(*KILL_DELAY_S))   # the random moment of the kill
@@ -114,9 +133,7 @@ def run_round(primary: RunningServer, standby: RunningServer, round_number: int,
         stop.set()
         for thread in threads:
             thread.join(60)
-    result = mirrordb("promote", "-D", standby.datadir)
-    assert result.returncode == 0, result.stderr + standby.log()[-3000:]
-    assert not in_recovery(standby)
+    promote(standby, paused)
     missing = set(acknowledged.ids) - promoted_ids(standby)
     assert not missing, (f"round {round_number}: {len(missing)} acknowledged commits lost, "
                          f"e.g. {sorted(missing)[:5]}")
