@@ -27,6 +27,7 @@ and print a dot per second, as pg_ctl does.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import shlex
@@ -52,6 +53,11 @@ EXIT_FAILED = 1
 EXIT_NOT_RUNNING = 3
 EXIT_NO_DATA_DIRECTORY = 4
 STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+# The server's interpreter: how long one busy thread (a backend, autovacuum, replay) may hold the
+# GIL while another wants it. Python's default, 5 ms, is paid again at each system call of a
+# thread that mostly waits on sockets and files (a walsender, the walreceiver), so a commit
+# could wait several of them on its way to a standby.
+SERVER_SWITCH_INTERVAL_S = 0.0005
 COMMANDS = ("server", "start", "stop", "restart", "reload", "status", "promote")
 
 
@@ -153,6 +159,10 @@ def run_server(datadir: str, args: argparse.Namespace) -> int:
         return str(server.settings.get("log_min_messages")) if server is not None else "warning"
 
     configure_server_logging(sys.stderr, minimum_level)
+    sys.setswitchinterval(SERVER_SWITCH_INTERVAL_S)
+    # what start-up made (modules, classes, functions) lives as long as the server: left out of
+    # the collector's passes, a full collection no longer walks it while every thread waits
+    gc.freeze()
     code = EXIT_FAILED
     try:
         server = Server(datadir, server_overrides(args))
