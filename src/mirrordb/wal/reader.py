@@ -183,10 +183,7 @@ class WalReader:
         try:
             return self._read_record(start_lsn, expected_prev_lsn)
         except EndOfWal:
-            self._cached = None
-            self._checked_segno = None
-            if self._forget_source_cache is not None:
-                self._forget_source_cache()
+            self._forget_pages()
             raise
 
     def records_from(self, start_lsn: int, expected_prev_lsn: int | None = None
@@ -195,10 +192,12 @@ class WalReader:
         ``end_lsn`` (where the first invalid record starts) and ``end_reason``."""
         self.end_lsn = self.end_reason = self.end_error = None
         position, prev_lsn = start_lsn, expected_prev_lsn
+        read_record = self._read_record     # read_record without its call: once per record
         while True:
             try:
-                record = self.read_record(position, prev_lsn)
+                record = read_record(position, prev_lsn)
             except EndOfWal as end:
+                self._forget_pages()
                 self.end_lsn, self.end_reason, self.end_error = end.lsn, end.reason, end
                 return
             yield record
@@ -206,6 +205,13 @@ class WalReader:
             # Only an XLOG record can be a segment switch: skip the check for the others.
             position = (record.end_lsn if record.rmid != RM_XLOG_ID
                         else self.next_record_lsn(record))
+
+    def _forget_pages(self) -> None:
+        """After a failure: the pages read so far may change (a growing WAL), read them again."""
+        self._cached = None
+        self._checked_segno = None
+        if self._forget_source_cache is not None:
+            self._forget_source_cache()
 
     def next_record_lsn(self, record: DecodedRecord) -> int:
         """Where the record after ``record`` starts (page header not yet skipped)."""
