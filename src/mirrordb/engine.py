@@ -144,6 +144,9 @@ class Engine:
         self.clog = cloglib.CommitLog(os.path.join(self.datadir, "pg_xact"))
         self.xacts = TransactionManager(self.clog, self.wal, control.checkpoint.next_full_xid)
         self.xacts.synchronous_commit = settings.get("synchronous_commit") != "off"
+        self._wal_writer_lock = threading.Lock()
+        self._wal_writer_started = False
+        self.xacts.wake_wal_writer = self._start_wal_writer   # a session's synchronous_commit=off
         self.xacts.drop_relation_files = self.drop_relation_files
         self.env = AccessEnv(self.pool, self.wal, self.xacts, self.smgr,
                              wal_level=str(settings.get("wal_level")),
@@ -163,8 +166,17 @@ class Engine:
 
     def _start_background(self) -> None:
         if self.xacts.synchronous_commit is False:
-            self.wal.start_background_flusher(int(self.settings.get("wal_writer_delay")))  # type: ignore
+            self._start_wal_writer()
         self.checkpointer.start()
+
+    def _start_wal_writer(self) -> None:
+        """Start the "walwriter" thread once: commits under synchronous_commit = off (the
+        server's setting, or a session's) leave their flush to it."""
+        with self._wal_writer_lock:
+            if not self._wal_writer_started:
+                self._wal_writer_started = True
+                delay_ms = self.settings.get_int("wal_writer_delay")
+                self.wal.start_background_flusher(delay_ms)
 
     def _start_archive_recovery(self) -> None:
         """Standby mode: replay the WAL in pg_wal and stay in recovery (no WAL is written, no

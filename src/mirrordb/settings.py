@@ -176,7 +176,8 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("minimal", "replica", "logical"), context="postmaster", category=_WAL,
             aliases=(("archive", "replica"), ("hot_standby", "replica"))),
     Setting("fsync", "on", "bool", "Force writes to disk.", context="sighup", category=_WAL),
-    Setting("synchronous_commit", "on", "enum", "Wait for the WAL flush at commit.",
+    Setting("synchronous_commit", "on", "enum", "What a commit waits for: the local WAL "
+            "flush, and the synchronous standbys' write, flush or replay.",
             choices=("local", "remote_write", "remote_apply", "on", "off"), category=_WAL,
             aliases=_BOOL_ALIASES),
     Setting("wal_sync_method", "fdatasync", "enum", "How WAL writes are forced to disk.",
@@ -773,12 +774,19 @@ def _check_application_name(text: str, current: object) -> str:
                    for char in text)
 
 
+def _check_synchronous_standby_names(text: str, current: object) -> str:
+    """PostgreSQL's grammar for the setting (replication/syncrep_gram.py, pure)."""
+    from mirrordb.replication.syncrep_gram import check_standby_names
+    return check_standby_names(text, current)
+
+
 STRING_CHECKS: dict[str, Callable[[str, object], str]] = {
     "client_encoding": _check_client_encoding,
     "DateStyle": _check_date_style,
     "TimeZone": _check_time_zone,
     "log_timezone": _check_time_zone,
     "application_name": _check_application_name,
+    "synchronous_standby_names": _check_synchronous_standby_names,
 }
 
 

@@ -26,25 +26,22 @@ class _Protocol:
         raise AssertionError("no bytes expected")
 
 
-class _Socket:
-    """Records each wait the walreceiver asks for; nothing ever arrives."""
+class _Waits:
+    """Stands for the walreceiver's wait for input: records each wait it asks for; nothing ever
+    arrives (a wait longer than zero ends the stream)."""
 
     def __init__(self, receiver: WalReceiver, log: list[str]) -> None:
-        self.receiver, self.log, self.timeout_s = receiver, log, None
+        self.receiver, self.log = receiver, log
 
-    def settimeout(self, timeout_s: float | None) -> None:
-        self.timeout_s = timeout_s
-
-    def recv(self, size: int) -> bytes:
-        self.log.append(f"recv wait={self.timeout_s}")
-        if self.timeout_s == 0:
-            raise BlockingIOError
-        self.receiver._stopping.set()
-        raise TimeoutError
+    def __call__(self, sock: object, wait_s: float) -> bool:
+        self.log.append(f"recv wait={wait_s}")
+        if wait_s:
+            self.receiver._stopping.set()
+        return False
 
 
 class _Client:
-    def __init__(self, protocol: _Protocol, sock: _Socket) -> None:
+    def __init__(self, protocol: _Protocol, sock: object) -> None:
         self.protocol, self.sock = protocol, sock
 
     def send(self, *messages: object) -> None:
@@ -61,8 +58,8 @@ def test_streamed_wal_is_flushed_and_replay_woken_before_waiting(tmp_path, monke
     monkeypatch.setattr(receiver, "_setting_ms", lambda name: 0)
     receiver.writer.written_lsn = receiver.writer.flushed_lsn = START_LSN
     data = XLogData(START_LSN, START_LSN + 100, 0, b"\0" * 100)
-    receiver._client = _Client(_Protocol([CopyData(data.encode())]),
-                               _Socket(receiver, log))
+    receiver._client = _Client(_Protocol([CopyData(data.encode())]), object())
+    monkeypatch.setattr(receiver, "_wait_readable", _Waits(receiver, log))
     receiver._stream()
     receiver.writer.close()
     assert log == ["recv wait=0.0", "wake startup", f"recv wait={walreceiver.TICK_S}"]

@@ -20,6 +20,16 @@ log and remove the proc (so a snapshot never sees a half-committed transaction).
 left to the WAL writer. Abort: insert an abort record (no flush needed), mark aborted, remove.
 Transactions that never wrote have no xid and write no WAL.
 
+Synchronous replication: a session's commit carries its ``synchronous_commit`` level
+(``Transaction.synchronous_commit``, one of ``SYNCHRONOUS_COMMIT_LEVELS``). After the local flush
+and before the commit log and the proc array change, ``manager.wait_for_sync_rep(end_lsn, level,
+proc)`` (installed by replication/syncrep.py; a no-op otherwise) waits until the synchronous
+standbys confirm the record, so other sessions cannot see the changes meanwhile, as in PostgreSQL.
+Its ``CommitWaitOutcome`` says what the client is told: a warning when a cancel ended the wait
+(``commit_warning``, the commit stands), and an error raised once the commit is complete when a
+terminate ended it (the session ends without acknowledging COMMIT). Under ``remote_apply`` the
+commit record carries XACT_COMPLETION_APPLY_FEEDBACK, so the standby replies once it replays it.
+
 On a hot standby (``enter_hot_standby``) the running transactions that matter are the
 primary's: snapshots come from recovery/hot_standby.py's ``KnownAssignedXids``, which replay
 feeds (``observe_xid`` and the Transaction/Standby redo handlers). A commit that changed
@@ -51,6 +61,7 @@ if TYPE_CHECKING:
     from mirrordb.recovery.hot_standby import KnownAssignedXids
     from mirrordb.wal.writer import WalWriter
 
+SYNCHRONOUS_COMMIT_LEVELS = ("off", "local", "remote_write", "on", "remote_apply")
 DEADLOCK_CHECK_INTERVAL_S = 1.0
 POSTGRES_DATABASE_OID = 5   # catalog/bootstrap.py (not imported: catalog sits above access)
 
@@ -64,6 +75,14 @@ SHAREDINVALRELCACHE_ID = -2
 RELCACHE_INVALIDATE_ALL = RELCACHE_INVALIDATION_STRUCT.pack(SHAREDINVALRELCACHE_ID,
                                                             POSTGRES_DATABASE_OID, 0)
 WAIT_POLL_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class CommitWaitOutcome:
+    """How a wait for synchronous replication ended early (``wait_for_sync_rep``)."""
+
+    warning: MirrordbError | None = None    # a WARNING for the client; the commit stands
+    error: MirrordbError | None = None      # raised once the commit is complete (terminate)
 
 
 class IsolationLevel(enum.Enum):
@@ -123,6 +142,13 @@ class TransactionManager:
         # Makes relations created by a committing transaction durable before its commit record
         # (under wal_level=minimal their changes skipped WAL: access/env.py).
         self.sync_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
+        # Synchronous replication (replication/syncrep.py): waits, after the commit record at
+        # end_lsn is flushed, until the synchronous standbys confirm it at the level's position.
+        self.wait_for_sync_rep: Callable[[int, str, Proc], CommitWaitOutcome | None] = \
+            lambda end_lsn, level, proc: None
+        # A commit that left its flush to the WAL writer (synchronous_commit = off): make sure
+        # the WAL writer runs (PostgreSQL's XLogSetAsyncXactLSN wakes it).
+        self.wake_wal_writer: Callable[[], None] = lambda: None
         # The primary's running xids as replayed WAL shows them, while this server is a standby.
         self.hot_standby: KnownAssignedXids | None = None
 
@@ -379,6 +405,10 @@ class Transaction:
         self.top = SubTransaction(name="")
         self.subtransactions: list[SubTransaction] = []
         self.snapshot: Snapshot | None = None
+        # The session's synchronous_commit, set just before commit (None: "local", or "off"
+        # when the server runs with synchronous_commit = off); see the module docstring.
+        self.synchronous_commit: str | None = None
+        self.commit_warning: MirrordbError | None = None
         self.touched_catalogs = False
         manager.register(self.proc)
         self.new_statement()
@@ -497,19 +527,43 @@ class Transaction:
             self.state = TransactionState.COMMITTED
             self.manager.end_without_xid(self.proc)
             return 0
+        outcome: CommitWaitOutcome | None = None
         with self._guard_drops(self.top.dropped_relations):
             end_lsn = 0
             xids = self.all_xids()
             if self.top.xid:
+                level = self.commit_level()
                 self._sync_created_relations()
-                end_lsn = self._write_commit_record(xids[1:], self.top.dropped_relations)
-                if self.manager.wal is not None and self.manager.synchronous_commit:
-                    self._flush_commit_record(end_lsn)
+                end_lsn = self._write_commit_record(xids[1:], self.top.dropped_relations, level)
+                outcome = self._make_durable(end_lsn, level)
             self.manager.finish(self.proc, xids, XACT_COMMITTED)
             self.state = TransactionState.COMMITTED
             self.manager.unregister(self.proc)
             self._drop_files(self.top.dropped_relations)
+        if outcome is not None:
+            self.commit_warning = outcome.warning
+            if outcome.error is not None:
+                raise outcome.error
         return end_lsn
+
+    def commit_level(self) -> str:
+        """The synchronous_commit level this commit runs under."""
+        invariant(self.synchronous_commit in (None, *SYNCHRONOUS_COMMIT_LEVELS),
+                  f"unknown synchronous_commit level {self.synchronous_commit!r}")
+        if self.synchronous_commit is not None:
+            return self.synchronous_commit
+        return "local" if self.manager.synchronous_commit else "off"
+
+    def _make_durable(self, end_lsn: int, level: str) -> CommitWaitOutcome | None:
+        """Flush the commit record (unless ``off``), then wait for synchronous replication."""
+        manager = self.manager
+        if manager.wal is None:
+            return None
+        if level == "off":
+            manager.wake_wal_writer()
+            return None
+        self._flush_commit_record(end_lsn)
+        return manager.wait_for_sync_rep(end_lsn, level, self.proc)
 
     def _guard_drops(self, relations: list[RelFileNode]) -> contextlib.AbstractContextManager[object]:
         """The manager's ``relation_drop_guard`` when the record about to be written drops
@@ -556,7 +610,8 @@ class Transaction:
         if kept:
             self.manager.sync_relation_files(kept)
 
-    def _write_commit_record(self, subxids: list[int], dropped: list[RelFileNode]) -> int:
+    def _write_commit_record(self, subxids: list[int], dropped: list[RelFileNode],
+                             level: str) -> int:
         manager = self.manager
         invariant(manager.wal is not None, "commit with an xid needs a WAL")
         assert manager.wal is not None
@@ -565,7 +620,7 @@ class Transaction:
             xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped,
             db_id=POSTGRES_DATABASE_OID if invalidations else 0,
             ts_id=DEFAULT_TABLESPACE_OID if invalidations else 0,
-            invalidations=invalidations)
+            invalidations=invalidations, flags=_completion_flags(level))
         return manager.wal.insert(RM_XACT_ID, info, data, xid=self.top.xid)
 
     def _write_abort_record(self, xid: int, subxids: list[int], created: list[RelFileNode]) -> None:
@@ -579,3 +634,9 @@ class Transaction:
     def _drop_files(self, relations: list[RelFileNode]) -> None:
         if relations:
             self.manager.drop_relation_files(relations)
+
+
+def _completion_flags(level: str) -> int:
+    """Commit record flags for a synchronous_commit level: remote_apply asks the standbys to
+    reply as soon as they have replayed the record."""
+    return payloads.XACT_COMPLETION_APPLY_FEEDBACK if level == "remote_apply" else 0

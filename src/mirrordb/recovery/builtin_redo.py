@@ -61,6 +61,8 @@ def xact_redo(context: RedoContext, record: DecodedRecord) -> None:
         tracker.complete(record.xid, parsed.subxids)
     if isinstance(parsed, payloads.XactCommit) and parsed.invalidations:
         hot_standby.invalidate_caches(context.state)
+    if parsed.xinfo & payloads.XACT_COMPLETION_APPLY_FEEDBACK:
+        context.state.request_walreceiver_reply()
     if parsed.rels:
         context.state.flush_to(record.end_lsn)      # an unlink cannot be undone: cover it first
         context.state.drop_relations(list(parsed.rels))

@@ -143,6 +143,7 @@ class RecoveryState:
         self.min_recovery_point = INVALID_LSN
         self.backup_pending = False
         self.consistent_at_lsn = INVALID_LSN
+        self.walreceiver_reply_requested = False
 
     @property
     def consistent(self) -> bool:
@@ -162,6 +163,13 @@ class RecoveryState:
     def flush_to(self, lsn: int) -> None:
         """XLogFlush during recovery: before redo changes files irreversibly (truncate, unlink)
         bypassing the buffer pool, the minimum recovery point must cover the record at ``lsn``."""
+
+    def request_walreceiver_reply(self) -> None:
+        """PostgreSQL's XLogRequestWalReceiverReply: the record being replayed is a commit whose
+        writer waits for it to be applied (remote_apply). The standby's startup thread sees
+        ``walreceiver_reply_requested`` once the record is replayed and has the walreceiver send
+        a status update at once; crash recovery ignores it."""
+        self.walreceiver_reply_requested = True
 
     def observe_next_full_xid(self, next_full_xid: int) -> None:
         self.next_full_xid = max(self.next_full_xid, next_full_xid)

@@ -104,6 +104,9 @@ class StandbyReplay:
         self._promote_signaled = False                        # guarded by _wakeup
         self._promoting = False                               # guarded by _wakeup
         self.promoted = False    # recovery ended by promotion (the thread has ended)
+        # Sends a walreceiver status update now (set by the postmaster when a walreceiver
+        # runs): called right after a commit record that asks for apply feedback is replayed.
+        self.request_walreceiver_reply: Callable[[], None] | None = None
 
     # -- what other threads read ----------------------------------------------------------------
 
@@ -254,9 +257,17 @@ class StandbyReplay:
                 return startup.records_replayed - before
             startup.replay(record)
             last = record
+            if startup.state.walreceiver_reply_requested:
+                self._reply_to_primary()
         startup.next_lsn = startup.reader.end_lsn  # type: ignore[assignment]
         startup.end_reason = startup.reader.end_reason  # type: ignore[assignment]
         return startup.records_replayed - before
+
+    def _reply_to_primary(self) -> None:
+        """A replayed commit's writer waits for it (remote_apply): tell the primary now."""
+        self.startup.state.walreceiver_reply_requested = False
+        if self.request_walreceiver_reply is not None:
+            self.request_walreceiver_reply()
 
     def _wait_while_paused(self) -> bool:
         """A pause point: confirm a requested pause, then wait for ``resume`` or a promotion

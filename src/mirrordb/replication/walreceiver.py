@@ -22,6 +22,12 @@ One connection, step by step (PostgreSQL's WalReceiverMain):
    after half of ``wal_receiver_timeout`` without input; after the whole timeout the connection
    is dropped ("terminating walreceiver due to timeout").
 
+Replies after replay: the startup thread calls ``request_reply()`` right after replaying a commit
+record that asks for it (XACT_COMPLETION_APPLY_FEEDBACK, written under synchronous_commit =
+remote_apply); a byte on the thread's wake-up socket pair ends its wait at once and a status update
+with the new apply position goes out (PostgreSQL's WalRcvForceReply), so the primary's waiting
+commit is released without waiting for the next flush or status interval.
+
 When the connection fails or the primary ends the stream (shutdown), the error is logged and the
 thread connects again after ``wal_retrieve_retry_interval``; ``stop()`` ends it.
 
@@ -36,6 +42,7 @@ import datetime
 import enum
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -329,6 +336,11 @@ class WalReceiver:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
+        self._reply_requested = False
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._poller: tuple[Any, int] | None = None   # (poll object, client socket it watches)
         self.connections_made = 0
         self.last_error: MirrordbError | None = None
 
@@ -366,6 +378,16 @@ class WalReceiver:
             self._stopping.wait(retry_s)
         self.writer.close()
         self.status.state = WalReceiverState.STOPPED
+        for end in (self._wake_reader, self._wake_writer):
+            end.close()
+
+    def request_reply(self) -> None:
+        """Send a status update now (the startup thread replayed a commit asking for one)."""
+        self._reply_requested = True
+        try:
+            self._wake_writer.send(b"\0")
+        except OSError:
+            pass   # the pair already holds a wake-up byte, or the thread has ended
 
     def _report(self, error: BaseException) -> None:
         if isinstance(error, MirrordbError):
@@ -468,6 +490,9 @@ class WalReceiver:
         timers = _Timers()
         self._send_status(timers, force=True)
         while not self._stopping.is_set():
+            if self._reply_requested:
+                self._reply_requested = False   # cleared first: a later request sends again
+                self._send_status(timers, force=True)
             # WAL written but not flushed: take only what already arrived, then flush (and wake
             # the startup thread) before waiting, as PostgreSQL's walreceiver does; waiting a
             # whole tick first delayed every commit's replay by up to TICK_S, or longer under a
@@ -542,7 +567,10 @@ class WalReceiver:
         while True:
             event = client.protocol.next_event()
             if event is None:
-                client.sock.settimeout(None if blocking else wait_s)
+                if blocking:
+                    client.sock.settimeout(None)
+                elif not self._wait_readable(client.sock, wait_s):
+                    return None
                 try:
                     data = client.sock.recv(RECEIVE_SIZE_BYTES)
                 except (TimeoutError, BlockingIOError):
@@ -559,6 +587,23 @@ class WalReceiver:
             if isinstance(event, NoticeResponse | ReadyForQuery):
                 continue
             return event
+
+    def _wait_readable(self, sock: socket.socket, wait_s: float) -> bool:
+        """Wait up to ``wait_s`` for the primary's bytes (True) or a wake-up (False)."""
+        kept = self._poller
+        if kept is None or kept[1] != sock.fileno():
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            poller.register(self._wake_reader, select.POLLIN)
+            self._poller = kept = (poller, sock.fileno())
+        ready = {fd for fd, _ in kept[0].poll(max(int(wait_s * 1000), 0))}
+        if self._wake_reader.fileno() in ready:
+            try:
+                while self._wake_reader.recv(64):
+                    pass
+            except OSError:
+                pass
+        return sock.fileno() in ready
 
 
 def _connect(address: PrimaryAddress) -> Any:

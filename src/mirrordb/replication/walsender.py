@@ -24,6 +24,12 @@ pg_stat_replication and moves the slot's restart_lsn up to the flush position; h
 feedback ('h') sets the slot's xmin (or the walsender's own ``backend_xmin`` without a slot).
 When the client has been silent for half of ``wal_sender_timeout`` a keepalive asks for a reply.
 
+Synchronous replication (replication/syncrep.py, ``server.syncrep``): each walsender holds a slot
+in the server's ``SyncRep`` for the life of the connection; at START_REPLICATION and whenever the
+configuration changes it sets its ``sync_standby_priority`` from its application_name (0 when
+serving from a standby: no synchronous cascading), and after every status update, and when it
+first catches up, it lets ``SyncRep.release_waiters`` wake the commits its standby confirmed.
+
 States (``WalSenderState``, pg_stat_replication.state), with the allowed moves in ``TRANSITIONS``:
 startup (commands) -> catchup (streaming, behind the flush position) -> streaming (caught up once)
 -> stopping (server shutdown); backup while BASE_BACKUP runs, then startup again.
@@ -126,6 +132,11 @@ class WalSenderStatus:
     reply_time: datetime.datetime | None = None
     backend_xmin: int = 0
     slot_name: str | None = None
+    application_name: str = ""
+    sync_standby_priority: int = 0     # replication/syncrep.py; 0: asynchronous
+    sync_slot: int = -1                # this walsender's slot in the server's SyncRep
+    sync_config_generation: int = -1   # the SyncRep configuration the priority was computed for
+    announce_next_takeover: bool = True
     stop_requested: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
     wake: Any = None                   # callable waking the walsender's poll()
@@ -220,6 +231,10 @@ class WalSender:
         if getattr(backend, "info", None) is not None:
             backend.info.walsender = self.status
             backend.info.backend_type = "walsender"
+            self.status.application_name = str(getattr(backend.info, "application_name", ""))
+        self.sync_rep = getattr(self.server, "syncrep", None)
+        if self.sync_rep is not None:
+            self.status.sync_slot = self.sync_rep.register_walsender(self.status)
 
     # -- engine access -----------------------------------------------------------------------------
 
@@ -299,6 +314,8 @@ class WalSender:
                 log.exception("could not release the replication slots of a walsender")
         self._remove_flush_listener()
         self._close_segment()
+        if self.sync_rep is not None:
+            self.sync_rep.unregister_walsender(self.status)
         self.status.finished.set()
         for sock in (self._wake_reader, self._wake_writer):
             sock.close()
@@ -408,6 +425,7 @@ class WalSender:
         if command.slot_name is not None:
             self.slots.acquire(command.slot_name, self.backend.pid)
             self._slot_name = self.status.slot_name = command.slot_name
+        self.follow_sync_config(force=True)
         try:
             return self._stream(command.start_lsn, timeline)
         finally:
@@ -582,6 +600,24 @@ class WalSender:
                     and getattr(self.server, "shutting_down", False)
                     and not self._shutdown_will_stop_us())
 
+    # -- synchronous replication (replication/syncrep.py) ------------------------------------------
+
+    def follow_sync_config(self, force: bool = False) -> None:
+        """PostgreSQL's SyncRepInitConfig: (re)compute this standby's priority when the
+        configuration changed (or ``force``), then release what that now allows."""
+        sync_rep, status = self.sync_rep, self.status
+        if sync_rep is None or (not force and
+                                status.sync_config_generation == sync_rep.generation):
+            return
+        status.sync_config_generation = sync_rep.generation
+        status.sync_standby_priority = sync_rep.standby_priority(
+            status.application_name, cascading=bool(self.engine.in_recovery()))
+        sync_rep.release_waiters(status)
+
+    def release_sync_waiters(self) -> None:
+        if self.sync_rep is not None:
+            self.sync_rep.release_waiters(self.status)
+
     # -- replies -----------------------------------------------------------------------------------
 
     def on_status_update(self, update: rm.StandbyStatusUpdate) -> None:
@@ -604,6 +640,7 @@ class WalSender:
             slot = self.slots.get(self._slot_name)
             if slot is not None and update.flush_lsn > (slot.restart_lsn or 0):
                 self.slots.update_restart_lsn(self._slot_name, update.flush_lsn)
+        self.release_sync_waiters()
 
     def on_feedback(self, feedback: rm.HotStandbyFeedback) -> None:
         xmin = feedback.xmin
@@ -644,10 +681,12 @@ class _StreamLoop:
             if status.stop_requested.is_set() or sender.server_stopping_now():
                 return self.stop()
             sender._check_interrupts()
+            sender.follow_sync_config()
             if self.send_some():
                 continue
             if status.state is WalSenderState.CATCHUP:
                 status.move_to(WalSenderState.STREAMING)
+                sender.release_sync_waiters()   # its replies in catchup released nothing
             self.keepalive_and_timeout()
             self.read_replies(wait_s=self.wait_time_s())
 
@@ -789,8 +828,11 @@ def _interval(seconds: float | None) -> datetime.timedelta | None:
 def pg_stat_replication_rows(server: Any, role_oid: Any) -> list[tuple[object, ...]]:
     """pg_stat_replication's rows (PostgreSQL 15 column order; see sql/sysviews.py)."""
     rows = []
+    sync_rep = getattr(server, "syncrep", None)
+    sync_states = sync_rep.standby_states() if sync_rep is not None else {}
     for info, status in walsender_statuses(server):
         user = getattr(info, "user", None)
+        sync_priority, sync_state = sync_states.get(status.sync_slot, (0, "async"))
         rows.append((
             info.pid, getattr(info, "user_oid", 0) or role_oid(user), user,
             getattr(info, "application_name", ""), getattr(info, "client_addr", None),
@@ -800,7 +842,7 @@ def pg_stat_replication_rows(server: Any, role_oid: Any) -> list[tuple[object, .
             status.sent_lsn or None, status.write_lsn or None, status.flush_lsn or None,
             status.apply_lsn or None,
             _interval(status.write_lag_s), _interval(status.flush_lag_s),
-            _interval(status.apply_lag_s), 0, "async", status.reply_time))
+            _interval(status.apply_lag_s), sync_priority, sync_state, status.reply_time))
     return rows
 
 

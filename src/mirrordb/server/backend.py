@@ -241,6 +241,7 @@ class Backend:
         except ClientGone:
             return
         except Fatal as exc:
+            self._send_pending_warnings()   # e.g. a terminated wait for synchronous replication
             self._send_error(exc.error, "FATAL")
             try:
                 self._flush()
@@ -465,6 +466,7 @@ class Backend:
 
     def _ready(self) -> None:
         assert self.session is not None
+        self._send_pending_warnings()   # from a commit at the end of the message or at Sync
         if self._in_hot_standby:
             self._leave_hot_standby_if_promoted()
         self._report_setting_changes()
@@ -602,8 +604,18 @@ class Backend:
     def _send_error(self, error: MirrordbError, severity: str) -> None:
         self.connection.send(m.error_from_exception(error, severity))
 
+    def _send_pending_warnings(self) -> None:
+        warnings = getattr(self.session, "pending_warnings", None)
+        if warnings:
+            self._send_notices(warnings)
+            warnings.clear()
+
     def _send_notices(self, notices: Iterable[Any]) -> None:
         for notice in notices:
+            if isinstance(notice, MirrordbError):   # a WARNING with its own SQLSTATE and DETAIL
+                self.connection.send(m.NoticeResponse(m.error_fields(
+                    "WARNING", notice.sqlstate, notice.message, detail=notice.detail)))
+                continue
             severity, text = ("NOTICE", notice) if isinstance(notice, str) else notice
             code = "01000" if severity == "WARNING" else "00000"
             if text.startswith("there is") or "skipping" in text:

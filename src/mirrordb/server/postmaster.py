@@ -85,13 +85,14 @@ from mirrordb.common.errors import (CannotConnectNow, ConfigFileError, Invariant
 from mirrordb.recovery import promote
 from mirrordb.server import pidfile
 from mirrordb.server.config import LogMessage, build_settings, reload_settings
-from mirrordb.server.interrupts import InterruptState
+from mirrordb.server.interrupts import InterruptState, current_interrupts
 from mirrordb.settings import SERVER_VERSION, Settings
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
     from mirrordb.recovery.standby import StandbyReplay
     from mirrordb.replication.slots import SlotManager
+    from mirrordb.replication.syncrep import SyncRep
     from mirrordb.replication.walreceiver import WalReceiver
 
 log = logging.getLogger("mirrordb.postmaster")
@@ -204,6 +205,7 @@ class Server:
         self.slots: SlotManager | None = None   # replication slots, once the engine is open
         self.standby_replay: StandbyReplay | None = None   # a standby's startup thread
         self.walreceiver: WalReceiver | None = None        # ... and its walreceiver
+        self.syncrep: SyncRep | None = None   # synchronous replication, once the engine is open
         self.start_time = time.time()
         self.state = PostmasterState.STARTING
         self.exit_code = 0
@@ -464,10 +466,17 @@ class Server:
         self.settings.set_internal("wal_segment_size", str(self.engine.control.xlog_seg_size))
         self.engine.settings = self.settings
         self._attach_slots(self.engine, slots)
+        self._attach_syncrep(self.engine)
         if standby:
             self._prepare_standby(self.engine)
         else:
             self.engine.start_autovacuum()   # the "autovacuum launcher" thread
+
+    def _attach_syncrep(self, engine: Engine) -> None:
+        """Synchronous replication (replication/syncrep.py): commits wait through it, walsenders
+        release them, each reload reconfigures it (a promoted standby's commits wait too)."""
+        from mirrordb.replication.syncrep import SyncRep
+        self.syncrep = SyncRep.attach(engine.xacts, self.settings, current_interrupts)
 
     # -- standby mode (recovery/standby.py, replication/walreceiver.py) ---------------------------
 
@@ -491,6 +500,7 @@ class Server:
             self.walreceiver = WalReceiver(
                 identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
                 applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake)
+            replay.request_walreceiver_reply = self.walreceiver.request_reply
             self.walreceiver.start()
         replay.start()
 
@@ -789,6 +799,8 @@ class Server:
             self.settings = load.settings
             if self.engine is not None:
                 self.engine.settings = load.settings
+            if self.syncrep is not None:
+                self.syncrep.configure(load.settings)
         self._reload_hba()
 
     def _reload_hba(self) -> None:

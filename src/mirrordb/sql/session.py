@@ -190,6 +190,9 @@ class Session:
             # a commit that writes is never abandoned half way by a cancel; one that wrote
             # nothing has no WAL to flush and nothing to interrupt
             hold = getattr(self.interrupts, "hold_interrupts", None) if txn.xid else None
+            transaction = getattr(txn, "transaction", None)
+            if transaction is not None:   # what the commit waits for (access/xact.py)
+                transaction.synchronous_commit = str(self.settings.get("synchronous_commit"))
             try:
                 if hold is not None:
                     with hold():     # a commit is never abandoned half way by a cancel
@@ -199,6 +202,10 @@ class Session:
             except BaseException:
                 self._settings_end(False)
                 raise
+            finally:   # a cancelled or terminated wait for synchronous replication says so
+                warning = getattr(transaction, "commit_warning", None)
+                if warning is not None:
+                    self.pending_warnings.append(warning)
         self._settings_end(True)
         if self.backend_info is not None:
             self.backend_info.xact_start = None

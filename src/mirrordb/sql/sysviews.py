@@ -537,13 +537,18 @@ def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
     return rows
 
 
+# Waits of a transaction (its proc entry) that are not lock waits: name -> wait_event_type
+PROC_WAIT_EVENT_TYPES = {"SyncRep": "IPC"}   # a commit waiting for replication/syncrep.py
+
+
 def _wait_event(info: Any) -> tuple[str | None, str | None]:
-    """(wait_event_type, wait_event): a lock wait of the backend's transaction (its proc entry
-    says what it waits for) or what the backend itself reported (client read, pg_sleep...)."""
+    """(wait_event_type, wait_event): a wait of the backend's transaction (its proc entry says
+    what it waits for: a lock, or synchronous replication at commit) or what the backend itself
+    reported (client read, pg_sleep...)."""
     proc = getattr(info, "proc", None)
-    lock_wait = getattr(proc, "wait_event", None) if proc is not None else None
-    if lock_wait:
-        return "Lock", lock_wait
+    proc_wait = getattr(proc, "wait_event", None) if proc is not None else None
+    if proc_wait:
+        return PROC_WAIT_EVENT_TYPES.get(proc_wait, "Lock"), proc_wait
     return getattr(info, "wait_event_type", None), getattr(info, "wait_event", None)
 
 
