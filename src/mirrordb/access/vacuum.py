@@ -6,10 +6,20 @@ Order of work for one table (what survives a crash at each step is safe):
    replication slots and standby feedback hold it back later).
 2. Scan the heap: a version is *dead* if its inserter aborted, or its deleter committed before the
    horizon; *recently dead* if the deleter committed but some snapshot may still see it.
-3. Remove the index entries of the dead versions (each index, WAL-logged per page).
+3. Remove the index entries of the dead versions (each index, WAL-logged per page). When the
+   table has indexes, a PRUNE record that frees nothing comes first, carrying the
+   snapshot-conflict horizon (what PostgreSQL's XLOG_HEAP2_CLEANUP_INFO did before its index
+   pass): a standby resolves the conflict before replaying the index deletions, so none of its
+   index scans can miss a version its snapshot still sees.
 4. Free their heap line pointers with a PRUNE record per page that carries the snapshot-conflict
    horizon: the newest xid among the removed deleters. A standby replaying it must first cancel
-   (or wait for) queries whose snapshot might still see those versions.
+   (or wait for) queries whose snapshot might still see those versions
+   (recovery/conflicts.py).
+
+``VacuumStats`` carries what VACUUM VERBOSE reports (sql/ddl.py words it as PostgreSQL 15):
+versions removed, kept and kept although dead ("dead but not yet removable": a snapshot here,
+or a standby's through hot_standby_feedback, may still see them), the horizon and how old it
+was when the vacuum ended, the index pass and each index's size.
 
 A crash after 3 and before 4 leaves dead heap versions without index entries: harmless, the next
 VACUUM frees them. The reverse order could let a reused line pointer be reached through a stale
@@ -35,7 +45,9 @@ every index of it, from being dropped or built while one runs: ``Engine.vacuum``
 
 from __future__ import annotations
 
+import resource
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,6 +67,7 @@ if TYPE_CHECKING:
 @dataclass
 class VacuumStats:
     relation: str
+    namespace_oid: int = 2200      # the relation's schema (pg_namespace OID)
     pages_scanned: int = 0
     removed: int = 0
     recently_dead: int = 0
@@ -65,6 +78,21 @@ class VacuumStats:
     pages_pruned: list[int] = field(default_factory=list)
     inserting: int = 0             # kept: their inserter is still running
     interrupted: bool = False      # stopped early; nothing was pruned
+    next_xid_at_end: int = 0       # the next xid when the vacuum ended (the horizon's age)
+    index_scans: int = 0           # passes over the indexes (0 or 1)
+    index_pages: list[tuple[str, int]] = field(default_factory=list)   # (index, pages)
+    elapsed_s: float = 0.0
+    cpu_user_s: float = 0.0
+    cpu_system_s: float = 0.0
+
+    @property
+    def pages_with_dead_items(self) -> int:
+        return len(self.pages_pruned)
+
+    @property
+    def horizon_age(self) -> int:
+        """How many xids old the horizon was when the vacuum ended."""
+        return (self.next_xid_at_end - self.oldest_xmin) & 0xFFFFFFFF
 
     @property
     def live(self) -> int:
@@ -107,8 +135,28 @@ class Vacuum:
 
     def vacuum_relation(self, rel: Relation, indexes: list[BTree],
                         stopping: threading.Event | None = None) -> VacuumStats:
+        started = _Usage.now()
+        stats = self._vacuum(rel, indexes, stopping)
+        if stats.pages_pruned or stats.index_entries_removed:
+            # PostgreSQL's WAL writer flushes VACUUM's records within wal_writer_delay; here
+            # nothing else would until the next commit, and a standby must see them (and its
+            # hot_standby_feedback must meet them) without waiting for unrelated work
+            wal = self.env.wal
+            wal.flush(wal.end_lsn)
+        started.finish(stats)
+        stats.next_xid_at_end = self.env.xacts.next_xid
+        names = {info.relation.rnode: info.relation.name for info in rel.indexes}
+        pool = self.env.pool
+        with pool.lock:
+            stats.index_pages = [(names.get(index.rnode, index.name),
+                                  pool.nblocks(index.rnode, MAIN_FORKNUM)) for index in indexes]
+        return stats
+
+    def _vacuum(self, rel: Relation, indexes: list[BTree],
+                stopping: threading.Event | None) -> VacuumStats:
         horizon = self.env.xacts.oldest_xmin()
-        stats = VacuumStats(relation=rel.name, oldest_xmin=horizon)
+        stats = VacuumStats(relation=rel.name, namespace_oid=rel.namespace_oid,
+                            oldest_xmin=horizon)
         dead_by_page: dict[int, list[int]] = {}
         pool = self.env.pool
         blkno = 0
@@ -128,6 +176,9 @@ class Vacuum:
             blkno += 1
         dead = {(b, o) for b, offs in dead_by_page.items() for o in offs}
         if dead:
+            if indexes and stats.latest_removed_xid:
+                self.heap.prune(rel, min(dead_by_page), [], stats.latest_removed_xid)
+            stats.index_scans = 1 if indexes else 0
             for index in indexes:
                 if stopping is not None and stopping.is_set():
                     stats.interrupted = True
@@ -158,3 +209,24 @@ class Vacuum:
             else:
                 stats.inserting += verdict == "inserting"
                 stats.remaining += 1
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """Wall clock and this thread's CPU time at the start of a vacuum (VERBOSE's system usage
+    line)."""
+
+    wall_s: float
+    user_s: float
+    system_s: float
+
+    @classmethod
+    def now(cls) -> _Usage:
+        usage = resource.getrusage(resource.RUSAGE_THREAD)
+        return cls(time.monotonic(), usage.ru_utime, usage.ru_stime)
+
+    def finish(self, stats: VacuumStats) -> None:
+        end = _Usage.now()
+        stats.elapsed_s = end.wall_s - self.wall_s
+        stats.cpu_user_s = end.user_s - self.user_s
+        stats.cpu_system_s = end.system_s - self.system_s

@@ -232,3 +232,18 @@ class IdleSessionTimeout(AdminShutdown):
     """idle_session_timeout ended the session (57P05, FATAL)."""
 
     sqlstate = "57P05"
+
+
+class RecoveryConflict(MirrordbError):
+    """Replay on a hot standby cancelled the statement (40001 "canceling statement due to
+    conflict with recovery"; 57P04 when the conflict is a dropped database)."""
+
+    sqlstate = "40001"
+
+
+class RecoveryConflictTermination(AdminShutdown):
+    """Replay on a hot standby ended the session (FATAL "terminating connection due to conflict
+    with recovery", 40001; 57P04 for a dropped database). A subclass of AdminShutdown: it ends
+    the session like every terminate request."""
+
+    sqlstate = "40001"

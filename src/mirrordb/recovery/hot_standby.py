@@ -37,8 +37,17 @@ Standby redo handlers (recovery/builtin_redo.py) call ``complete``, ``assign``,
 ``apply_running_xacts`` and ``apply_shutdown_checkpoint`` through ``tracker_for``. The startup
 thread (recovery/startup.py) is the only writer; backends only read snapshots.
 
-Recovery conflicts (issue 5) are not handled here yet: replay never waits for or cancels a
-query. What keeps queries correct meanwhile is written in recovery/README.md.
+Hot-standby feedback (PostgreSQL's GetReplicationHorizons, walreceiver.c's
+XLogWalRcvSendHSFeedback): ``feedback_horizon(engine)`` is the xmin the walreceiver reports to
+the primary in its 'h' message: the oldest of the primary's transactions still running as replay
+shows them (``KnownAssignedXids.oldest_xmin``, the latest completed xid + 1 when none is), the
+snapshots of this server's sessions and whatever else holds its own horizon back (its
+replication slots and the feedback of standbys streaming from it: ``xacts.horizon_hooks``), with
+the epoch of the next xid (one less when the xmin is from before a wraparound). Nothing is
+reported before hot standby is active (consistent, snapshots ready, ``hot_standby = on``).
+
+Recovery conflicts (replay waiting for, then cancelling, queries whose snapshot it would
+invalidate) are recovery/conflicts.py's; the proc entries they look at are the sessions'.
 """
 
 from __future__ import annotations
@@ -47,7 +56,8 @@ import enum
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from mirrordb.access.clog import FIRST_NORMAL_XID
 from mirrordb.access.snapshot import Snapshot
@@ -202,6 +212,14 @@ class KnownAssignedXids:
 
     # -- reading it -------------------------------------------------------------------------
 
+    def oldest_xmin(self) -> int:
+        """The oldest xid a snapshot taken now could see as running: the smallest known running
+        xid, else the latest completed xid + 1 (PostgreSQL's KnownAssignedXidsGetOldestXmin
+        within ComputeXidHorizons)."""
+        with self._lock:
+            floor = max(self.latest_completed_xid + 1, FIRST_NORMAL_XID)
+            return min(min(self._xids, default=floor), floor)
+
     def snapshot(self) -> Snapshot | None:
         """The standby snapshot, or None before SNAPSHOT_READY."""
         with self._lock:
@@ -233,6 +251,37 @@ def invalidate_caches(state: object) -> None:
     relcache = getattr(engine, "relcache", None)
     if relcache is not None:
         relcache.invalidate()
+
+
+@dataclass(frozen=True)
+class FeedbackHorizon:
+    """What one hot-standby feedback message reports (catalog_xmin is always 0 here)."""
+
+    xmin: int
+    epoch: int
+    next_epoch: int     # the next xid's epoch (what a message clearing the xmin carries)
+
+
+def feedback_horizon(engine: Any) -> FeedbackHorizon | None:
+    """The xmin (and its epoch) the walreceiver reports with hot_standby_feedback on (module
+    docstring); None while hot standby is not active (PostgreSQL sends nothing then)."""
+    if not bool(engine.settings.get("hot_standby")) or \
+            not can_accept_read_only_connections(engine):
+        return None
+    xacts = engine.xacts
+    tracker = xacts.hot_standby
+    xmin = min(tracker.oldest_xmin(), xacts.oldest_xmin())
+    next_full_xid = xacts.next_full_xid
+    return FeedbackHorizon(xmin, xid_epoch(xmin, next_full_xid), next_full_xid >> 32)
+
+
+def xid_epoch(xid: int, next_full_xid: int) -> int:
+    """The epoch of ``xid``, a recent xid no newer than the next one: the next xid's epoch, or
+    the one before when ``xid`` is from before the last wraparound."""
+    epoch = next_full_xid >> 32
+    if (next_full_xid & 0xFFFFFFFF) < xid and epoch > 0:
+        epoch -= 1
+    return epoch
 
 
 def can_accept_read_only_connections(engine: object) -> bool:

@@ -72,6 +72,7 @@ from mirrordb.common.errors import DataCorrupted, MirrordbError, WalCorrupted, i
 from mirrordb.common.fileio import fsync_directory
 from mirrordb.common.lsn import INVALID_LSN, format_lsn, parse_lsn
 from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin handlers)
+from mirrordb.recovery.conflicts import RecoveryConflicts
 from mirrordb.recovery.promote import remove_standby_signal_file
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch
 from mirrordb.storage.control import DBState
@@ -163,6 +164,19 @@ class EngineRecoveryState(RecoveryState):
         super().__init__()
         self.engine = engine
         self.min_recovery_point_tracker: MinRecoveryPoint | None = None
+        self._conflicts: RecoveryConflicts | None = None
+
+    @property
+    def conflicts(self) -> RecoveryConflicts:
+        """The hot standby's conflict resolution (recovery/conflicts.py), made on first use."""
+        if self._conflicts is None:
+            self._conflicts = RecoveryConflicts.for_engine(self.engine)
+        return self._conflicts
+
+    def resolve_snapshot_conflict(self, latest_removed_xid: int, rnode: object) -> None:
+        """On a standby, queries that may still see the versions being removed go first."""
+        if self.engine.standby_mode:
+            self.conflicts.resolve_snapshot(latest_removed_xid, self.replay_end_lsn)
 
     def set_fate(self, xids: list[int], status: int) -> None:
         self.engine.clog.set_status(xids, status)

@@ -22,6 +22,18 @@ One connection, step by step (PostgreSQL's WalReceiverMain):
    after half of ``wal_receiver_timeout`` without input; after the whole timeout the connection
    is dropped ("terminating walreceiver due to timeout").
 
+Hot-standby feedback (PostgreSQL's XLogWalRcvSendHSFeedback; ``FeedbackSchedule`` decides,
+``feedback_horizon`` computes: recovery/hot_standby.py): with ``hot_standby_feedback`` on, an
+'h' message reports the oldest xmin this standby still needs (catalog_xmin 0) once streaming
+starts, every ``wal_receiver_status_interval``, at once when the setting changes, and when the
+xmin moves (at most every ``FEEDBACK_CHANGE_INTERVAL_S``, so a standby query's end releases the
+primary's VACUUM promptly). Turning it off (or the interval to 0) sends one message with xmin 0,
+which releases the primary's horizon. Nothing is sent before hot standby is active.
+
+Receipt times: after each flush the thread records when that stretch of WAL arrived
+(``receipts``, recovery/conflicts.py's ``WalReceiptTimes``); replay measures
+``max_standby_streaming_delay`` from there.
+
 Replies after replay: the startup thread calls ``request_reply()`` right after replaying a commit
 record that asks for it (XACT_COMPLETION_APPLY_FEEDBACK, written under synchronous_commit =
 remote_apply); a byte on the thread's wake-up socket pair ends its wait at once and a status update
@@ -57,7 +69,10 @@ from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.protocol.buffers import ConnectionClosed
 from mirrordb.protocol.messages import (CommandComplete, CopyBothResponse, CopyData, CopyDone,
                                         ErrorResponse, NoticeResponse, Query, ReadyForQuery)
-from mirrordb.replication.messages import (PrimaryKeepalive, StandbyStatusUpdate, XLogData,
+from mirrordb.recovery.conflicts import WalReceiptTimes
+from mirrordb.recovery.hot_standby import FeedbackHorizon
+from mirrordb.replication.messages import (HotStandbyFeedback, PrimaryKeepalive,
+                                           StandbyStatusUpdate, XLogData,
                                            decode_primary_message, pg_timestamp_now,
                                            pg_timestamp_to_unix)
 from mirrordb.wal.segment import segment_name
@@ -73,6 +88,7 @@ DEFAULT_PORT = 5432
 DEFAULT_SOCKET_DIRECTORY = "/tmp"
 TEMPORARY_SEGMENT_NAME = "xlogtemp.walreceiver"
 STOP_TIMEOUT_S = 30.0
+FEEDBACK_CHANGE_INTERVAL_S = 0.1       # a moved feedback xmin goes out at most this often
 
 
 class WalReceiverError(MirrordbError):
@@ -295,6 +311,46 @@ class SegmentWriter:
         fsync_directory(self.waldir)
 
 
+# -- hot-standby feedback -------------------------------------------------------------------------
+
+@dataclass
+class FeedbackSchedule:
+    """When to send hot-standby feedback on one connection, and with which xmin (PostgreSQL's
+    XLogWalRcvSendHSFeedback; pure, so it is tested without a primary).
+
+    ``primary_has_standby_xmin`` starts true, so at least one message goes out, and one more
+    with xmin 0 after feedback is turned off.
+    """
+
+    primary_has_standby_xmin: bool = True
+    last_sent_s: float | None = None
+    last_xmin: int | None = None
+    last_enabled: bool | None = None
+
+    def due(self, *, enabled: bool, interval_ms: int, horizon: FeedbackHorizon | None,
+            now_s: float, immediate: bool = False) -> tuple[int, int, int] | None:
+        """(xmin, its epoch, the next xid's epoch) to send now, or None. ``horizon`` is None
+        while hot standby is not active; ``immediate`` asks for a message whatever the
+        interval (start of streaming)."""
+        enabled = enabled and interval_ms > 0
+        if not enabled and not self.primary_has_standby_xmin:
+            self.last_enabled = enabled
+            return None
+        immediate = immediate or (self.last_enabled is not None and enabled != self.last_enabled)
+        self.last_enabled = enabled
+        if horizon is None:
+            return None
+        xmin, epoch = (horizon.xmin, horizon.epoch) if enabled else (0, horizon.next_epoch)
+        since_s = None if self.last_sent_s is None else now_s - self.last_sent_s
+        moved = enabled and xmin != self.last_xmin and \
+            (since_s is None or since_s >= FEEDBACK_CHANGE_INTERVAL_S)
+        if not (immediate or moved or since_s is None or since_s * 1000 >= interval_ms):
+            return None
+        self.last_sent_s, self.last_xmin = now_s, xmin
+        self.primary_has_standby_xmin = xmin != 0
+        return xmin, epoch, horizon.next_epoch
+
+
 # -- the thread ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -312,6 +368,7 @@ class _Timers:
     last_receive: float = field(default_factory=time.monotonic)
     last_status: float = 0.0
     ping_sent: bool = False
+    feedback: FeedbackSchedule = field(default_factory=FeedbackSchedule)
 
 
 class WalReceiver:
@@ -319,17 +376,22 @@ class WalReceiver:
 
     ``settings`` is a callable returning the server's current Settings (reloads take effect
     at the next connection); ``start_lsn`` returns where the startup thread needs WAL from;
-    ``applied_lsn`` where replay stands; ``wake_startup`` is called after each flush.
+    ``applied_lsn`` where replay stands; ``wake_startup`` is called after each flush;
+    ``feedback_horizon`` returns what hot-standby feedback reports (None: nothing yet; without
+    it no feedback is ever sent).
     """
 
     def __init__(self, identity: StandbyIdentity, settings: Callable[[], Any], *,
                  start_lsn: Callable[[], int], applied_lsn: Callable[[], int],
-                 wake_startup: Callable[[], None]) -> None:
+                 wake_startup: Callable[[], None],
+                 feedback_horizon: Callable[[], FeedbackHorizon | None] | None = None) -> None:
         self.identity = identity
         self._settings = settings
         self._start_lsn = start_lsn
         self._applied_lsn = applied_lsn
         self._wake_startup = wake_startup
+        self._feedback_horizon = feedback_horizon
+        self.receipts = WalReceiptTimes()
         self.status = WalReceiverStatus()
         self.writer = SegmentWriter(os.path.join(identity.datadir, "pg_wal"), identity.timeline,
                                     identity.segment_size)
@@ -483,12 +545,14 @@ class WalReceiver:
         status.state = WalReceiverState.STREAMING
         self.writer.written_lsn = max(self.writer.written_lsn, start_lsn)
         self.writer.flushed_lsn = max(self.writer.flushed_lsn, start_lsn)
+        self.receipts.stream_started(start_lsn)
 
     # -- streaming ---------------------------------------------------------------------------------
 
     def _stream(self) -> None:
         timers = _Timers()
         self._send_status(timers, force=True)
+        self._send_feedback(timers, immediate=True)
         while not self._stopping.is_set():
             if self._reply_requested:
                 self._reply_requested = False   # cleared first: a later request sends again
@@ -531,6 +595,7 @@ class WalReceiver:
     def _flush(self, timers: _Timers) -> None:
         if self.writer.flush():
             self.status.flushed_lsn = self.writer.flushed_lsn
+            self.receipts.flushed(self.writer.flushed_lsn, time.monotonic())
             self._wake_startup()
             self._send_status(timers, force=True)
 
@@ -547,6 +612,23 @@ class WalReceiver:
         interval_ms = self._setting_ms("wal_receiver_status_interval")
         if interval_ms > 0 and (now - timers.last_status) * 1000 >= interval_ms:
             self._send_status(timers, force=True)
+        self._send_feedback(timers)
+
+    def _send_feedback(self, timers: _Timers, *, immediate: bool = False) -> None:
+        """An 'h' message if ``FeedbackSchedule`` says one is due."""
+        if self._feedback_horizon is None:
+            return
+        settings = self._settings()
+        due = timers.feedback.due(
+            enabled=bool(settings.get("hot_standby_feedback")),
+            interval_ms=int(settings.get("wal_receiver_status_interval")),
+            horizon=self._feedback_horizon(), now_s=time.monotonic(), immediate=immediate)
+        if due is None:
+            return
+        xmin, epoch, catalog_epoch = due
+        log.debug("sending hot standby feedback xmin %d epoch %d", xmin, epoch)
+        feedback = HotStandbyFeedback(pg_timestamp_now(), xmin, epoch, 0, catalog_epoch)
+        self._client.send(CopyData(feedback.encode()))
 
     def _send_status(self, timers: _Timers, *, force: bool,
                      reply_requested: bool = False) -> None:
@@ -668,6 +750,7 @@ def pg_stat_wal_receiver_rows(receiver: WalReceiver | None) -> list[tuple[object
              status.slot_name, status.sender_host, status.sender_port, status.conninfo)]
 
 
-__all__ = ["PG_STAT_WAL_RECEIVER_COLUMNS", "PrimaryAddress", "SegmentWriter", "StandbyIdentity",
+__all__ = ["FeedbackSchedule", "PG_STAT_WAL_RECEIVER_COLUMNS", "PrimaryAddress", "SegmentWriter",
+           "StandbyIdentity",
            "WalReceiver", "WalReceiverError", "WalReceiverState", "WalReceiverStatus",
            "parse_conninfo", "pg_stat_wal_receiver_rows", "primary_address"]

@@ -21,7 +21,8 @@ the client socket and a wake-up socket pair; the WAL writer's flush listener wri
 pair, so new WAL goes out as soon as it is durable. Replies are read between chunks: a standby
 status update ('r') records write/flush/apply positions, lags and reply time for
 pg_stat_replication and moves the slot's restart_lsn up to the flush position; hot standby
-feedback ('h') sets the slot's xmin (or the walsender's own ``backend_xmin`` without a slot).
+feedback ('h') sets the slot's xmin (or the walsender's own ``backend_xmin`` without a slot,
+which ``WalSenderHorizon`` adds to VACUUM's horizon).
 When the client has been silent for half of ``wal_sender_timeout`` a keepalive asks for a reply.
 
 Synchronous replication (replication/syncrep.py, ``server.syncrep``): each walsender holds a slot
@@ -643,16 +644,55 @@ class WalSender:
         self.release_sync_waiters()
 
     def on_feedback(self, feedback: rm.HotStandbyFeedback) -> None:
+        """Hot-standby feedback (PostgreSQL's ProcessStandbyHSFeedbackMessage): the standby's
+        oldest xmin holds VACUUM back, through the slot's xmin (persisted at checkpoints) or,
+        without a slot, this walsender's own (``backend_xmin``, counted by
+        ``WalSenderHorizon``); xmin 0 releases it. An xmin that is not a normal xid, or whose
+        epoch puts it in the future or more than 2^31 xids back, is ignored."""
         xmin = feedback.xmin
-        if xmin != 0 and xmin < 3:   # not a normal transaction id: implausible, ignored
+        if xmin != 0 and not xid_in_recent_past(xmin, feedback.xmin_epoch,
+                                                 int(self.engine.xacts.next_full_xid)):
             return
         if self._slot_name is not None:
+            self.status.backend_xmin = 0
             self.slots.update_xmin(self._slot_name, xmin)
-        else:
-            self.status.backend_xmin = xmin
+            return
+        self.status.backend_xmin = xmin
+        hooks = self.engine.xacts.horizon_hooks
+        horizon = WalSenderHorizon(self.server)
+        if xmin and horizon not in hooks:
+            hooks.append(horizon)
 
     def lag_sent(self, end_lsn: int) -> None:
         self._lag.sent(end_lsn, time.monotonic())
+
+
+FIRST_NORMAL_XID = 3
+
+
+def xid_in_recent_past(xid: int, epoch: int, next_full_xid: int) -> bool:
+    """PostgreSQL's TransactionIdInRecentPast: ``xid`` of ``epoch`` is a normal xid no newer
+    than the next one and less than 2^31 xids older."""
+    if xid < FIRST_NORMAL_XID:
+        return False
+    next_xid, next_epoch = next_full_xid & 0xFFFFFFFF, next_full_xid >> 32
+    if epoch != (next_epoch if xid <= next_xid else next_epoch - 1):
+        return False
+    return ((next_xid - xid) & 0xFFFFFFFF) < 0x80000000
+
+
+@dataclass(frozen=True)
+class WalSenderHorizon:
+    """VACUUM's horizon hook (access/xact.py ``horizon_hooks``) for hot-standby feedback without
+    a slot: the oldest ``backend_xmin`` of the server's walsenders (0: none). Registered once per
+    server by the first such feedback; equal for the same server, so never twice."""
+
+    server: Any
+
+    def __call__(self) -> int:
+        held = [status.backend_xmin for _, status in walsender_statuses(self.server)
+                if status.backend_xmin]
+        return min(held) if held else 0
 
 
 def ssl_want_errors() -> tuple[type[BaseException], ...]:
@@ -846,5 +886,6 @@ def pg_stat_replication_rows(server: Any, role_oid: Any) -> list[tuple[object, .
     return rows
 
 
-__all__ = ["WalSender", "WalSenderState", "WalSenderStatus", "pg_stat_replication_rows",
-           "stop_walsenders", "walsender_statuses"]
+__all__ = ["WalSender", "WalSenderHorizon", "WalSenderState", "WalSenderStatus",
+           "pg_stat_replication_rows", "stop_walsenders", "walsender_statuses",
+           "xid_in_recent_past"]

@@ -5,8 +5,9 @@ them at safe places by calling CHECK_FOR_INTERRUPTS(). mirrordb does the same wi
 
 * ``InterruptState`` is one backend's set of flags. Other threads set them: the postmaster
   (CancelRequest, shutdown), SQL functions of other sessions (``pg_cancel_backend``,
-  ``pg_terminate_backend``) and the shared timer thread (statement_timeout, lock_timeout,
-  idle_in_transaction_session_timeout, idle_session_timeout).
+  ``pg_terminate_backend``), the shared timer thread (statement_timeout, lock_timeout,
+  idle_in_transaction_session_timeout, idle_session_timeout) and, on a hot standby, the startup
+  thread (recovery conflicts: ``request_recovery_conflict``, recovery/conflicts.py).
 * The backend thread binds its state (``bind_interrupts``) for the life of the connection;
   deep code (executor loops, lock waits) then calls the module-level ``check_for_interrupts()``,
   which raises the pending interrupt as an exception, and is a no-op costing one thread-local
@@ -17,16 +18,27 @@ What ``check_for_interrupts`` raises, in PostgreSQL's order of precedence:
 ====================================  ======================================================
 terminate requested                    ``AdminShutdown`` 57P01 (or the subclass carrying the
                                        reason: 25P03 idle-in-transaction, 57P05 idle-session)
+recovery conflict, while the session   ``RecoveryConflictTermination`` 40001 "terminating
+waits for its client's next command,   connection due to conflict with recovery", DETAIL of
+or one asking to terminate             the reason (and, while waiting for the client, the hint
+                                       to reconnect); 57P04 for a dropped database
 lock_timeout fired                     ``LockNotAvailable`` 55P03 "canceling statement due to
                                        lock timeout"
 statement_timeout fired                ``QueryCanceled`` 57014 "canceling statement due to
                                        statement timeout"
+recovery conflict (a statement runs)   ``RecoveryConflict`` 40001 "canceling statement due to
+                                       conflict with recovery", DETAIL of the reason
 cancel requested                       ``QueryCanceled`` 57014 "canceling statement due to
                                        user request"
 ====================================  ======================================================
 
 A terminate stays pending (the session is ending; every later check raises it again); a cancel
-or timeout is cleared when raised. While interrupts are held (``hold_interrupts()``, PostgreSQL's
+or timeout is cleared when raised. A recovery conflict carries the transaction it is about
+(``ConflictRequest.still_applies``): one whose transaction ended before the session acted on
+it is dropped, as PostgreSQL ignores a conflict signal outside a transaction; the conflict is
+counted (``ConflictRequest.report``) when the session acts on it. "Waiting for its client" is
+PostgreSQL's DoingCommandRead: ``wait_readable`` marks it (``reading_from_client``) until
+the client's bytes arrive. While interrupts are held (``hold_interrupts()``, PostgreSQL's
 HOLD_INTERRUPTS around commit), checks do nothing and flags wait.
 
 Waiting: a thread that blocks must wake up for an interrupt.
@@ -61,7 +73,10 @@ from typing import Any
 
 from mirrordb.common.errors import (AdminShutdown, IdleInTransactionSessionTimeout,
                                     IdleSessionTimeout, LockNotAvailable, MirrordbError,
-                                    QueryCanceled, invariant)
+                                    QueryCanceled, RecoveryConflict, RecoveryConflictTermination,
+                                    invariant)
+from mirrordb.recovery.conflicts import (CANCEL_MESSAGE, RECONNECT_HINT, TERMINATE_MESSAGE,
+                                         ConflictRequest)
 
 TIMER_COMPACT_SLACK = 1024      # stale heap entries tolerated before any rebuild
 TIMER_THREAD_NAME = "timer"
@@ -106,6 +121,9 @@ class InterruptState:
         self.terminate_pending = False
         self.terminate_message = ADMIN_SHUTDOWN_MESSAGE
         self.terminate_sqlstate = ADMIN_SHUTDOWN_SQLSTATE
+        self.recovery_conflict: ConflictRequest | None = None
+        self.recovery_conflict_fatal: RecoveryConflictTermination | None = None
+        self.reading_from_client = False     # in wait_readable, until the client's bytes come
         self.holdoff_count = 0
         self.wakeup = threading.Event()
         self._wake_pair: tuple[socket.socket, socket.socket] | None = None
@@ -132,6 +150,16 @@ class InterruptState:
                 self.terminate_pending = True
                 self.terminate_message = message
                 self.terminate_sqlstate = sqlstate
+            self._raise_flag()
+
+    def request_recovery_conflict(self, request: ConflictRequest) -> None:
+        """The startup thread needs this session out of the way (recovery/conflicts.py): cancel
+        its statement, or end it (see the module docstring). A request to terminate is not
+        replaced by a milder one."""
+        with self._lock:
+            current = self.recovery_conflict
+            if current is None or request.terminate or not current.terminate:
+                self.recovery_conflict = request
             self._raise_flag()
 
     def timer_is_current(self, kind: TimeoutKind, generation: int) -> bool:
@@ -182,26 +210,64 @@ class InterruptState:
 
     def _take_pending(self) -> MirrordbError | None:
         """Under ``_lock``: the exception to raise, clearing the flag it consumes."""
-        error: MirrordbError | None = None
+        error = self._take_termination()
+        if error is None:
+            error = self._take_cancellation()
+        self._settle()
+        return error
+
+    def _take_termination(self) -> MirrordbError | None:
+        """Under ``_lock``: the FATAL error ending the session, if one is due."""
         if self.terminate_pending:
             error_class = _TERMINATE_CLASSES.get(self.terminate_sqlstate, AdminShutdown)
-            error = error_class(self.terminate_message, sqlstate=self.terminate_sqlstate)
-        elif self.lock_timeout_pending:
+            return error_class(self.terminate_message, sqlstate=self.terminate_sqlstate)
+        if self.recovery_conflict_fatal is not None:
+            return self.recovery_conflict_fatal
+        request = self.recovery_conflict
+        if request is None or not (request.terminate or self.reading_from_client):
+            return None
+        self.recovery_conflict = None
+        if not request.still_applies():
+            return None
+        reason = request.reason
+        self.recovery_conflict_fatal = RecoveryConflictTermination(
+            TERMINATE_MESSAGE, detail=reason.detail, sqlstate=reason.sqlstate,
+            hint=RECONNECT_HINT if self.reading_from_client and not request.terminate else None)
+        request.report(reason)
+        return self.recovery_conflict_fatal
+
+    def _take_cancellation(self) -> MirrordbError | None:
+        """Under ``_lock``: the ERROR cancelling the running statement, if one is due."""
+        error: MirrordbError | None = None
+        if self.lock_timeout_pending:
             self.lock_timeout_pending = self.cancel_pending = self.timeout_pending = False
             error = LockNotAvailable(LOCK_TIMEOUT_MESSAGE)
         elif self.timeout_pending:
             self.timeout_pending = self.cancel_pending = False
             error = QueryCanceled(STATEMENT_TIMEOUT_MESSAGE)
+        elif self.recovery_conflict is not None:
+            error = self._take_conflict_cancel(self.recovery_conflict)
         elif self.cancel_pending:
             self.cancel_pending = False
             error = QueryCanceled(USER_CANCEL_MESSAGE)
-        self._settle()
         return error
+
+    def _take_conflict_cancel(self, request: ConflictRequest) -> MirrordbError | None:
+        """Under ``_lock``: a recovery conflict cancels the statement (and any user cancel with
+        it); dropped if its transaction has ended."""
+        self.recovery_conflict = None
+        if not request.still_applies():
+            return None
+        self.cancel_pending = False
+        reason = request.reason
+        request.report(reason)
+        return RecoveryConflict(CANCEL_MESSAGE, detail=reason.detail, sqlstate=reason.sqlstate)
 
     def _settle(self) -> None:
         """Under ``_lock``: recompute ``pending`` and drop the wake-ups once nothing is left."""
         self.pending = (self.terminate_pending or self.cancel_pending or self.timeout_pending
-                        or self.lock_timeout_pending)
+                        or self.lock_timeout_pending or self.recovery_conflict is not None
+                        or self.recovery_conflict_fatal is not None)
         if not self.pending:
             self.wakeup.clear()
             self._drain_wake_pair()
@@ -245,6 +311,7 @@ class InterruptState:
         and ``sock`` is built once and kept while ``sock``'s descriptor stays the same (one
         backend thread waits on one socket; ``close()`` drops it with the pair).
         """
+        self.reading_from_client = True
         with self._lock:
             if self._wake_pair is None:
                 self._wake_pair = _nonblocking_pair()
@@ -260,7 +327,10 @@ class InterruptState:
             self._poller = kept = (poller, fd)
         timeout_ms = None if timeout_s is None else max(int(timeout_s * 1000), 0)
         ready = kept[0].poll(timeout_ms)
-        return any(ready_fd == fd for ready_fd, _ in ready)
+        readable = any(ready_fd == fd for ready_fd, _ in ready)
+        if readable:
+            self.reading_from_client = False
+        return readable
 
     def close(self) -> None:
         """The session ended: disarm its timers, close the wake-up pair."""

@@ -486,10 +486,15 @@ class Server:
             engine, on_failure=self._standby_failed, on_consistent=self._standby_consistent,
             on_promotion_start=self._stop_walreceiver_for_promotion,
             on_promoted=self._standby_promoted)
+        assert engine.startup is not None
+        engine.startup.state.conflicts.attach(     # recovery conflicts: recovery/conflicts.py
+            sessions=self.backends, stopping=lambda: self.shutting_down,
+            receipts=lambda: None if self.walreceiver is None else self.walreceiver.receipts)
 
     def _start_standby_threads(self) -> None:
         """The walreceiver when primary_conninfo is set, then the startup thread (which may
         promote at once, and then stops the walreceiver: it must exist by then)."""
+        from mirrordb.recovery.hot_standby import feedback_horizon
         from mirrordb.replication.walreceiver import StandbyIdentity, WalReceiver
         replay, engine = self.standby_replay, self.engine
         assert replay is not None and engine is not None
@@ -499,7 +504,8 @@ class Server:
                                        control.checkpoint.this_timeline, control.xlog_seg_size)
             self.walreceiver = WalReceiver(
                 identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
-                applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake)
+                applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake,
+                feedback_horizon=lambda: feedback_horizon(engine))
             replay.request_walreceiver_reply = self.walreceiver.request_reply
             self.walreceiver.start()
         replay.start()
