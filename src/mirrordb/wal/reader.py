@@ -243,8 +243,12 @@ class WalReader:
             record_header = self._check_header(page, offset, record_lsn, expected_prev_lsn)
             tot_len = record_header[0]
             if offset + tot_len <= WAL_PAGE_SIZE:   # the whole record is on this page: no copy
-                return self._decode(view[offset:offset + tot_len], record_lsn,
-                                    record_lsn + tot_len, record_header)
+                try:   # ``_decode`` inlined: this is most records
+                    return decode_checked_record(
+                        view[offset:offset + tot_len], record_lsn,
+                        (record_lsn + tot_len + _MAXALIGN_MASK) & ~_MAXALIGN_MASK, record_header)
+                except WalCorrupted as error:
+                    raise EndOfWal(record_lsn, error.message) from error
             return self._assemble(page[offset:], tot_len, page_lsn, record_lsn,
                                   expected_prev_lsn, record_header)
         tot_len = _U32.unpack_from(page, offset)[0]
