@@ -189,12 +189,14 @@ class StandbyReplay:
 
     def request_promote(self) -> None:
         """A promote signal (PostgreSQL's SIGUSR2 to the startup process): a pause ends, the
-        thread wakes and promotes once the ``promote`` file is there."""
+        thread wakes and promotes once the ``promote`` file is there. A wait for conflicting
+        standby queries stops waiting: they are cancelled at once (recovery/conflicts.py)."""
         with self._wakeup:
             self._promote_signaled = True
             self._pause_state = RecoveryPauseState.NOT_PAUSED
             self._woken = True
             self._wakeup.notify_all()
+        self.startup.state.conflicts.interrupt()
 
     def _promotion_triggered(self) -> bool:
         with self._wakeup:
