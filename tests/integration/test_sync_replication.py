@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 
+import psycopg
 import pytest
 
 from tests.integration.test_standby_streaming import (basebackup, poll,  # noqa: F401
@@ -172,12 +174,36 @@ def test_cancel_terminate_and_an_emptied_setting(primary):
         "WARNING:  canceling the wait for synchronous replication and terminating connection "
         "due to administrator command", COMMITTED_LOCALLY]
 
-    waiters = [BackgroundPsql(primary, f"INSERT INTO waits VALUES ({key})") for key in (3, 4)]
-    for key in (3, 4):
+    with psycopg.connect(primary.dsn(), autocommit=True) as client:   # a CancelRequest
+        notices: list[str] = []
+        client.add_notice_handler(lambda notice: notices.append(notice.message_primary))
+        canceller = threading.Timer(0, lambda: wait_until_waiting(primary, "INSERT INTO waits "
+                                                                           "VALUES (3)")
+                                    and client.cancel())
+        canceller.start()
+        client.execute("INSERT INTO waits VALUES (3)")
+        canceller.join()
+        assert notices == ["canceling wait for synchronous replication due to user request"]
+
+    waiters = [BackgroundPsql(primary, f"INSERT INTO waits VALUES ({key})") for key in (4, 5)]
+    for key in (4, 5):
         wait_until_waiting(primary, f"INSERT INTO waits VALUES ({key})")
     psql(primary, "ALTER SYSTEM RESET synchronous_standby_names", "SELECT pg_reload_conf()")
     assert [waiter.finish() for waiter in waiters] == [(0, "INSERT 0 1\n", "")] * 2
-    assert psql(primary, "SELECT id FROM waits ORDER BY id") == "1\n2\n3\n4"
+    assert psql(primary, "SELECT id FROM waits ORDER BY id") == "1\n2\n3\n4\n5"
+
+
+def test_fast_shutdown_ends_a_waiting_commit_with_the_terminate_warning(primary):
+    psql(primary, "CREATE TABLE waits (id int PRIMARY KEY)")
+    set_standby_names(primary, "nobody")
+    waiting = BackgroundPsql(primary, "INSERT INTO waits VALUES (1)")
+    wait_until_waiting(primary, "INSERT INTO waits VALUES (1)")
+    assert primary.stop() == 0                        # SIGINT: fast shutdown
+    code, out, err = waiting.finish()
+    assert code != 0 and "INSERT" not in out
+    assert err.splitlines()[:2] == [
+        "WARNING:  canceling the wait for synchronous replication and terminating connection "
+        "due to administrator command", COMMITTED_LOCALLY]
 
 
 def test_local_and_off_never_wait(primary):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mirrordb.access.xact import CommitWaitOutcome, Proc
-from mirrordb.common.errors import AdminShutdown
+from mirrordb.common.errors import CommitNotAcknowledged
 from mirrordb.replication.syncrep import (StandbySnapshot, SyncedPositions, SyncRep,
                                           SyncRepWaitMode, sync_standbys, synced_positions)
 from mirrordb.replication.syncrep_gram import parse_standby_names
@@ -264,7 +264,7 @@ def test_terminate_ends_the_wait_and_the_session():
                                               "and terminating connection due to "
                                               "administrator command")
     assert commit.outcome.warning.sqlstate == "57P01"
-    assert isinstance(commit.outcome.error, AdminShutdown)
+    assert isinstance(commit.outcome.error, CommitNotAcknowledged)
     assert interrupts.terminate_pending     # the session still ends
 
 

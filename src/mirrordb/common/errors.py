@@ -247,3 +247,10 @@ class RecoveryConflictTermination(AdminShutdown):
     the session like every terminate request."""
 
     sqlstate = "40001"
+
+
+class CommitNotAcknowledged(AdminShutdown):
+    """A terminate request (pg_terminate_backend, fast shutdown) ended a commit's wait for
+    synchronous replication: the transaction committed locally, the session ends, and the client
+    is never told that its statement succeeded (the backend drops the output not yet sent, as
+    PostgreSQL stops all output to the client then)."""

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mirrordb.access.xact import CommitWaitOutcome, Proc, TransactionManager
-from mirrordb.common.errors import AdminShutdown, MirrordbError, invariant
+from mirrordb.common.errors import CommitNotAcknowledged, MirrordbError, invariant
 from mirrordb.replication.syncrep_gram import (MATCH_ANY_STANDBY, SyncRepConfig,
                                                SyncRepMethod, parse_standby_names,
                                                standby_priority)
@@ -429,7 +429,7 @@ class SyncRep:
             _log_warning(warning)
             message = getattr(interrupts, "terminate_message", ADMIN_SHUTDOWN_MESSAGE)
             sqlstate = getattr(interrupts, "terminate_sqlstate", "57P01")
-            return CommitWaitOutcome(warning, AdminShutdown(message, sqlstate=sqlstate))
+            return CommitWaitOutcome(warning, CommitNotAcknowledged(message, sqlstate=sqlstate))
         if interrupts.cancel_pending:
             interrupts.clear_cancel()
             if not self._cancel(waiter, mode):

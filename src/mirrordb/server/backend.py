@@ -30,7 +30,8 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mirrordb.common.errors import InvariantViolation, MirrordbError, ProtocolViolation
+from mirrordb.common.errors import (CommitNotAcknowledged, InvariantViolation, MirrordbError,
+                                    ProtocolViolation)
 from mirrordb.protocol import messages as m
 from mirrordb.protocol.server import ServerConnection
 from mirrordb.sql import types as T
@@ -241,6 +242,8 @@ class Backend:
         except ClientGone:
             return
         except Fatal as exc:
+            if isinstance(exc.error, CommitNotAcknowledged):
+                self.connection.data_to_send()   # e.g. "INSERT 0 1", queued before the commit
             self._send_pending_warnings()   # e.g. a terminated wait for synchronous replication
             self._send_error(exc.error, "FATAL")
             try:
