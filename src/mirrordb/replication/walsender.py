@@ -26,10 +26,11 @@ which ``WalSenderHorizon`` adds to VACUUM's horizon).
 When the client has been silent for half of ``wal_sender_timeout`` a keepalive asks for a reply.
 
 Synchronous replication (replication/syncrep.py, ``server.syncrep``): each walsender holds a slot
-in the server's ``SyncRep`` for the life of the connection; at START_REPLICATION and whenever the
-configuration changes it sets its ``sync_standby_priority`` from its application_name (0 when
-serving from a standby: no synchronous cascading), and after every status update, and when it
-first catches up, it lets ``SyncRep.release_waiters`` wake the commits its standby confirmed.
+in the server's ``SyncRep`` for the life of the connection; at START_REPLICATION, whenever the
+configuration changes and when its server is promoted it sets its ``sync_standby_priority`` from
+its application_name (0 while serving from a standby: no synchronous cascading), and after every
+status update, and when it first catches up, it lets ``SyncRep.release_waiters`` wake the commits
+its standby confirmed.
 
 States (``WalSenderState``, pg_stat_replication.state), with the allowed moves in ``TRANSITIONS``:
 startup (commands) -> catchup (streaming, behind the flush position) -> streaming (caught up once)
@@ -136,7 +137,8 @@ class WalSenderStatus:
     application_name: str = ""
     sync_standby_priority: int = 0     # replication/syncrep.py; 0: asynchronous
     sync_slot: int = -1                # this walsender's slot in the server's SyncRep
-    sync_config_generation: int = -1   # the SyncRep configuration the priority was computed for
+    # (SyncRep configuration generation, serving from a standby) the priority was computed for
+    sync_priority_basis: tuple[int, bool] | None = None
     announce_next_takeover: bool = True
     stop_requested: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -605,14 +607,17 @@ class WalSender:
 
     def follow_sync_config(self, force: bool = False) -> None:
         """PostgreSQL's SyncRepInitConfig: (re)compute this standby's priority when the
-        configuration changed (or ``force``), then release what that now allows."""
+        configuration changed, or this server was promoted (or ``force``), then release what
+        that now allows."""
         sync_rep, status = self.sync_rep, self.status
-        if sync_rep is None or (not force and
-                                status.sync_config_generation == sync_rep.generation):
+        if sync_rep is None:
             return
-        status.sync_config_generation = sync_rep.generation
-        status.sync_standby_priority = sync_rep.standby_priority(
-            status.application_name, cascading=bool(self.engine.in_recovery()))
+        basis = (sync_rep.generation, bool(self.engine.in_recovery()))
+        if basis == status.sync_priority_basis and not force:
+            return
+        status.sync_priority_basis = basis
+        status.sync_standby_priority = sync_rep.standby_priority(status.application_name,
+                                                                 cascading=basis[1])
         sync_rep.release_waiters(status)
 
     def release_sync_waiters(self) -> None:
