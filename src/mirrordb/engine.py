@@ -47,17 +47,20 @@ from mirrordb.access import clog as cloglib
 from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
 from mirrordb.access.heapam import HeapAccess, Tid, TmResult
+from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
+                                  LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
                                       IndexInfo, Relation)
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
-from mirrordb.access.xact import (IsolationLevel, RowLockMode, Transaction, TransactionManager,
-                                  TransactionState)
+from mirrordb.access.xact import (IsolationLevel, Proc, RowLockMode, Transaction,
+                                  TransactionManager, TransactionState)
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.catalog.relcache import RelationCache
-from mirrordb.common.errors import (DuplicateObject, MirrordbError, UndefinedObject,
+from mirrordb.common.errors import (DuplicateObject, LockNotAvailable, MirrordbError,
+                                    ObjectNotInPrerequisiteState, UndefinedObject,
                                     UniqueViolation, WalCorrupted, invariant)
 from mirrordb.settings import Settings
 from mirrordb.storage import datum
@@ -66,10 +69,12 @@ from mirrordb.storage.control import ControlFile, read_control_file, write_contr
 from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
 from mirrordb.storage.smgr import StorageManager
 from mirrordb.wal import payloads
-from mirrordb.wal.rmgr import RM_SMGR_ID, RM_XLOG_ID, XLOG_NEXTOID, XLOG_SMGR_CREATE
+from mirrordb.wal.rmgr import (RM_SMGR_ID, RM_STANDBY_ID, RM_XLOG_ID, XLOG_NEXTOID,
+                               XLOG_SMGR_CREATE, XLOG_STANDBY_LOCK)
 from mirrordb.wal.writer import WalWriter
 
 if TYPE_CHECKING:
+    from mirrordb.recovery.standby_locks import RecoveryLockTable
     from mirrordb.recovery.startup import RecoveryResult
 
 log = logging.getLogger("mirrordb")
@@ -108,18 +113,21 @@ class Engine:
         self._oid_lock = threading.Lock()
         self.next_oid = self.control.checkpoint.next_oid
         self._oid_logged_until = self.next_oid
+        # Held while a name is checked and the new catalog rows go in (two sessions creating
+        # the same name in the same instant); never held while waiting for a relation lock.
         self._ddl_lock = threading.RLock()
+        # One vacuum at a time (tables and catalogs share the vacuum runner); taken after the
+        # table's relation lock, never before.
         self._vacuum_lock = threading.RLock()
-        self.xacts.relation_drop_guard = self._vacuum_lock
         self._btrees: dict[tuple[RelFileNode, tuple[int, ...]], BTree] = {}
-        # table OID -> indexes built by transactions that have not ended (vacuumed too)
-        self._index_builds: dict[int, list[BTree]] = {}
         self.table_stats = TableStatistics()
         self.table_stats.policy = self.autovacuum_policy
         self.autovacuum: AutovacuumLauncher | None = None
         self._autovacuum_policy_cache: tuple[object, AutovacuumPolicy] | None = None
         self.standby_mode = standby_mode
         self.startup: startup.Startup | None = None
+        # the primary's AccessExclusiveLocks while this is a standby (recovery/standby_locks.py)
+        self.recovery_locks: RecoveryLockTable | None = None
         self.recovery: startup.RecoveryResult | None = None
         if standby_mode:
             self._start_archive_recovery()
@@ -202,6 +210,9 @@ class Engine:
         self.recovery = startup.end_archive_recovery()
         self.xacts.leave_hot_standby()
         self.relcache.invalidate()
+        if self.recovery_locks is not None:    # the primary's locks end with recovery
+            self.recovery_locks.release_all()
+            self.recovery_locks = None
         self._start_background()
         self.standby_mode = False
         self.checkpointer.mark_in_production()
@@ -271,9 +282,9 @@ class Engine:
             return max(self.next_oid, self._oid_logged_until)
 
     def drop_relation_files(self, relations: list[RelFileNode]) -> None:
-        """Remove the files (at commit of DROP/TRUNCATE, abort of CREATE); waits for a vacuum
-        working on them to finish."""
-        with self._vacuum_lock:
+        """Remove the files (at commit of DROP/TRUNCATE, abort of CREATE). No vacuum works on
+        them: the transaction holds the relations' AccessExclusiveLock (or created them)."""
+        if relations:
             self.env.changes.forget(relations)
             for key in [key for key in list(self._btrees) if key[0] in relations]:
                 self._btrees.pop(key, None)
@@ -302,17 +313,35 @@ class Engine:
         return bool(getattr(self, "standby_mode", False))
 
     def begin(self, isolation: str = "read committed", read_only: bool = False,
-              check_for_interrupts: Callable[[], None] | None = None) -> Txn:
+              check_for_interrupts: Callable[[], None] | None = None,
+              wait_hooks: LockWaitHooks | None = None, pid: int = 0) -> Txn:
+        """A new transaction. ``wait_hooks``: what its lock waits do about interrupts and
+        timeouts (a session's); by default they only call ``check_for_interrupts``. ``pid``:
+        the backend's process id (pg_locks, deadlock reports); the calling thread's id when 0."""
         level = _ISOLATION_LEVELS.get(isolation) or IsolationLevel(isolation)
-        return Txn(self, Transaction(self.xacts, level, read_only, check_for_interrupts))
+        transaction = Transaction(self.xacts, level, read_only, check_for_interrupts)
+        if wait_hooks is None and check_for_interrupts is not None:
+            wait_hooks = InterruptCheckHooks(check_for_interrupts)
+        transaction.proc.pid = pid or threading.get_native_id()
+        return Txn(self, transaction, wait_hooks)
 
-    def vacuum(self, table: str | None = None) -> list[VacuumStats]:
-        """VACUUM one table, or every table (outside a transaction block, as in PostgreSQL)."""
+    def running_access_exclusive_locks(self) -> list[tuple[int, int, int]]:
+        """(xid, database OID, relation OID) of every AccessExclusiveLock a transaction with an
+        xid holds: what a checkpoint logs before RUNNING_XACTS (PostgreSQL's
+        GetRunningTransactionLocks; the top-level xid, as PostgreSQL records)."""
+        held = self.xacts.locks.locked_relations(LockMode.ACCESS_EXCLUSIVE)
+        return [(xid, tag[0], tag[1]) for tag, proc in held
+                if (xid := getattr(proc, "xid", 0))]
+
+    def vacuum(self, table: str | None = None,
+               wait_hooks: LockWaitHooks = NO_HOOKS) -> list[VacuumStats]:
+        """VACUUM one table, or every table (outside a transaction block, as in PostgreSQL).
+        Each table is locked in ShareUpdateExclusiveLock while it is vacuumed (waiting for
+        conflicting locks as ``wait_hooks`` allow)."""
         names = [table] if table else self.table_names()
         results = []
         for name in names:
-            relation = self.relcache.lookup(name, None)
-            stats = None if relation is None else self._vacuum_table(relation, automatic=False)
+            stats = self._vacuum_locked(name, None, wait_hooks, automatic=False)
             if stats is None and table is not None:
                 raise UndefinedObject(f'relation "{name}" does not exist')
             if stats is not None:
@@ -322,14 +351,43 @@ class Engine:
                 results.append(self.vacuum_runner.vacuum_relation(catalog, []))
         return results
 
+    def _vacuum_locked(self, name: str, relid: int | None, wait_hooks: LockWaitHooks, *,
+                       automatic: bool, stopping: threading.Event | None = None
+                       ) -> VacuumStats | None | bool:
+        """Lock table ``name`` (which must still have OID ``relid``, when given) in
+        ShareUpdateExclusiveLock and vacuum it; None if it does not exist (anymore). An
+        autovacuum does not wait: it returns False when the lock is taken (PostgreSQL's
+        autovacuum skips such a table), and stops early when a waiter needs the lock."""
+        proc = Proc(pid=threading.get_native_id())
+        owner = self.xacts.locks.new_owner(proc, wait_hooks, is_autovacuum=automatic)
+        try:
+            relation = self.relcache.lookup(name, None)
+            if relation is None or relation.kind != RELKIND_TABLE or \
+                    (relid is not None and relation.oid != relid):
+                return None
+            tag = (boot.POSTGRES_DATABASE_OID, relation.oid)
+            result = owner.acquire(tag, LockMode.SHARE_UPDATE_EXCLUSIVE, dont_wait=automatic)
+            if result is AcquireResult.NOT_AVAILABLE:
+                log.info('skipping vacuum of "%s" --- lock not available', name)
+                return False
+            if result is AcquireResult.WAITED:
+                relation = self.relcache.lookup(name, None)
+                if relation is None or relation.oid != tag[1]:
+                    return None
+            if automatic:
+                stopping = _AutovacuumStop(stopping, owner)
+            return self._vacuum_table(relation, automatic, stopping)
+        finally:
+            owner.release_all()
+
     def _vacuum_table(self, relation: Relation, automatic: bool,
                       stopping: threading.Event | None = None) -> VacuumStats | None:
-        """VACUUM one table and its indexes (None if its files are gone: dropped meanwhile)."""
+        """VACUUM one table and its indexes, which the caller has locked (None if its files
+        are gone). Vacuums run one at a time (``_vacuum_lock``)."""
         with self._vacuum_lock:
             if relation.kind != RELKIND_TABLE or not self.smgr.exists(relation.rnode):
                 return None
             trees = [self.btree(info.relation) for info in relation.indexes]
-            trees += self._index_builds.get(relation.oid, [])
             indexes = list({tree.rnode: tree for tree in trees
                             if self.smgr.exists(tree.rnode)}.values())
             stats = self.vacuum_runner.vacuum_relation(relation, indexes, stopping)
@@ -337,20 +395,6 @@ class Engine:
             self.table_stats.report_vacuum(relation.oid, stats.live, stats.recently_dead,
                                            automatic, datetime.datetime.now(datetime.UTC))
         return stats
-
-    def _begin_index_build(self, table_oid: int, tree: BTree) -> None:
-        """An index of ``table_oid`` was built by a running transaction (the caller holds
-        ``_vacuum_lock``): vacuums include it until that transaction ends."""
-        self._index_builds.setdefault(table_oid, []).append(tree)
-
-    def _end_index_builds(self, builds: list[tuple[int, BTree]]) -> None:
-        with self._vacuum_lock:
-            for table_oid, tree in builds:
-                trees = self._index_builds.get(table_oid, [])
-                if tree in trees:
-                    trees.remove(tree)
-                if not trees:
-                    self._index_builds.pop(table_oid, None)
 
     # -- autovacuum (access/autovacuum.py) -------------------------------------------------------
 
@@ -387,14 +431,15 @@ class Engine:
     def autovacuum_allowed(self) -> bool:
         return not self.in_recovery()
 
-    def autovacuum_table(self, relid: int, stopping: threading.Event) -> bool:
-        """VACUUM the table with OID ``relid`` as autovacuum; False if it no longer exists."""
+    def autovacuum_table(self, relid: int, stopping: threading.Event) -> bool | None:
+        """VACUUM the table with OID ``relid`` as autovacuum; False if it no longer exists,
+        None if it was skipped (another transaction holds a conflicting lock)."""
         name = next((str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
                      if values[0] == relid and values[4] == RELKIND_TABLE), None)
-        relation = self.relcache.lookup(name, None) if name is not None else None
-        if relation is None or relation.oid != relid:
+        if name is None:
             return False
-        return self._vacuum_table(relation, automatic=True, stopping=stopping) is not None
+        stats = self._vacuum_locked(name, relid, NO_HOOKS, automatic=True, stopping=stopping)
+        return None if stats is False else stats is not None
 
     def table_names(self) -> list[str]:
         return sorted(str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
@@ -460,14 +505,60 @@ class Engine:
         return found
 
 
-class Txn:
-    """A transaction with the engine's data operations (see the module docstring)."""
+class InterruptCheckHooks(LockWaitHooks):
+    """Lock waits of a transaction begun with only a ``check_for_interrupts`` callable."""
 
-    def __init__(self, engine: Engine, transaction: Transaction) -> None:
+    def __init__(self, check_for_interrupts: Callable[[], None]) -> None:
+        self.check_for_interrupts = check_for_interrupts  # type: ignore[method-assign]
+
+
+class _AutovacuumStop(threading.Event):
+    """What an autovacuum's vacuum polls: the launcher stopping, or a session waiting for the
+    table's lock (the deadlock check asks the autovacuum to stop, as PostgreSQL cancels it)."""
+
+    def __init__(self, stopping: threading.Event | None, owner: LockOwner) -> None:
+        super().__init__()
+        self._stopping = stopping
+        self._owner = owner
+
+    def is_set(self) -> bool:
+        if self._owner.cancel_requested:
+            log.info("canceling autovacuum task")
+            return True
+        return self._stopping is not None and self._stopping.is_set()
+
+
+MAX_LOCK_RETRIES = 100   # a relation dropped and re-created under us this often: give up
+
+
+class Txn:
+    """A transaction with the engine's data operations (see the module docstring).
+
+    Relation locks (access/lmgr.py): ``locks`` is the transaction's lock owner. The SQL layer
+    locks what a statement uses (``open_relation`` by name, ``lock_relation`` by OID); the
+    DDL methods here lock what they change themselves. Everything is released when the
+    transaction ends, after the relation cache forgot the transaction's catalog changes (a
+    session woken by the release must find the new catalog state), and by ROLLBACK TO
+    SAVEPOINT for what was locked since the savepoint. On a primary with wal_level replica,
+    the first AccessExclusiveLock on a relation is WAL-logged (``prepare``/``log``: this
+    object is the lock owner's ``AccessExclusiveLogger``).
+    """
+
+    def __init__(self, engine: Engine, transaction: Transaction,
+                 wait_hooks: LockWaitHooks | None = None) -> None:
         self.engine = engine
         self.transaction = transaction
         self._counts: TransactionCounts | None = None   # made at the first counted change
-        self._index_builds: list[tuple[int, BTree]] = []  # (table OID, index) built here
+        proc = transaction.proc
+        if not proc.pid:
+            proc.pid = threading.get_native_id()
+        proc.wait_hooks = wait_hooks
+        # AccessExclusiveLocks are WAL-logged for standbys (PostgreSQL's XLogStandbyInfoActive:
+        # wal_level replica or higher, not in recovery)
+        logs = not engine.standby_mode and engine.env.wal_level != "minimal"
+        self.locks = LockOwner(engine.xacts.locks, proc, wait_hooks or NO_HOOKS,
+                               self if logs else None)
+        self._lock_marks: list[int] = []   # locks.mark() at each open savepoint
 
     # -- transaction control --------------------------------------------------------------------
 
@@ -493,9 +584,9 @@ class Txn:
     def _after_end(self) -> None:
         if self.transaction.touched_catalogs:
             self.engine.relcache.invalidate()
-        if self._index_builds:
-            self.engine._end_index_builds(self._index_builds)
-            self._index_builds = []
+        locks = self.locks
+        locks.release_all()
+        locks.wal_logger = None       # the owner pointed back at us: no cycle left to collect
         counts = self._counts
         if counts is not None:
             self._counts = None
@@ -516,11 +607,13 @@ class Txn:
 
     def savepoint(self, name: str) -> None:
         self.transaction.savepoint(name)
+        self._lock_marks.append(self.locks.mark())
         if self._counts is not None:
             self._counts.savepoint()
 
     def release_savepoint(self, name: str) -> None:
         self.transaction.release_savepoint(name)
+        del self._lock_marks[len(self.transaction.subtransactions):]
         if self._counts is not None:
             self._counts.release_to(len(self.transaction.subtransactions) + 1)
 
@@ -528,6 +621,10 @@ class Txn:
         self.transaction.rollback_to_savepoint(name)
         if self.transaction.touched_catalogs:
             self.engine.relcache.invalidate()
+        depth = len(self.transaction.subtransactions)     # the kept savepoint is the last
+        invariant(len(self._lock_marks) >= depth, "savepoints and lock marks out of step")
+        del self._lock_marks[depth:]
+        self.locks.release_after(self._lock_marks[-1])
         if self._counts is not None:
             depth = len(self.transaction.subtransactions)   # the kept savepoint is new again
             self.engine.table_stats.report_aborted(self._counts.rollback_to(depth))
@@ -544,6 +641,84 @@ class Txn:
             self.commit()
         else:
             self.abort()
+
+    # -- relation locks (access/lmgr.py) ---------------------------------------------------------
+
+    def lock_relation(self, oid: int, mode: int, *, dont_wait: bool = False) -> AcquireResult:
+        """Lock the relation with OID ``oid`` in ``mode`` until the transaction ends. After a
+        wait, a statement snapshot taken before it is taken again (PostgreSQL takes it once
+        the statement's locks are held), so the statement sees what it waited for. System
+        catalogs are not locked: nothing takes a conflicting lock on them."""
+        if oid < boot.FIRST_NORMAL_OBJECT_ID:
+            return AcquireResult.ALREADY_HELD
+        if mode > LockMode.ROW_EXCLUSIVE and self.engine.in_recovery():
+            raise ObjectNotInPrerequisiteState(
+                f"cannot acquire lock mode {LOCK_MODE_NAMES[mode]} on database objects while "
+                "recovery is in progress",
+                hint="Only RowExclusiveLock or less can be acquired on database objects "
+                     "during recovery.")
+        result = self.locks.acquire((boot.POSTGRES_DATABASE_OID, oid), mode,
+                                    dont_wait=dont_wait)
+        if result is AcquireResult.WAITED:
+            self.transaction.refresh_statement_snapshot()
+        return result
+
+    def lock_relations(self, locks: Iterable[tuple[RelationTag, int]]) -> None:
+        """Each (tag, mode) that ``lock_relation`` took for a plan, again before the cached
+        plan runs (the checks were made then)."""
+        acquire = self.locks.acquire
+        for tag, mode in locks:
+            if acquire(tag, mode) is AcquireResult.WAITED:
+                self.transaction.refresh_statement_snapshot()
+
+    @staticmethod
+    def relation_tag(oid: int) -> RelationTag | None:
+        """The lock tag of relation ``oid``; None for a system catalog (never locked)."""
+        return None if oid < boot.FIRST_NORMAL_OBJECT_ID else (boot.POSTGRES_DATABASE_OID, oid)
+
+    def open_relation(self, name: str, mode: int, *, dont_wait: bool = False,
+                      shown_name: str | None = None) -> Relation | None:
+        """Find relation ``name`` and lock it in ``mode``; if the lock had to wait, look again,
+        since what we waited for may have dropped or replaced it (PostgreSQL's
+        RangeVarGetRelidExtended). None if it does not exist (any more). ``dont_wait``
+        (NOWAIT) raises 55P03 naming ``shown_name`` instead of waiting."""
+        relcache = self.engine.relcache
+        relation = relcache.lookup(name, self.transaction)
+        for _ in range(MAX_LOCK_RETRIES):
+            if relation is None:
+                return None
+            result = self.lock_relation(relation.oid, mode, dont_wait=dont_wait)
+            if result is AcquireResult.NOT_AVAILABLE:
+                raise LockNotAvailable(
+                    f'could not obtain lock on relation "{shown_name or name}"')
+            if result is not AcquireResult.WAITED:
+                return relation
+            current = relcache.lookup(name, self.transaction)
+            if current is not None and current.oid == relation.oid:
+                return current
+            self.locks.release((boot.POSTGRES_DATABASE_OID, relation.oid), mode)
+            relation = current
+        raise MirrordbError(f'relation "{name}" kept changing while we waited for its lock',
+                            sqlstate="55006")
+
+    def _open(self, name: str, mode: int, kind: str | None = None) -> Relation:
+        """``open_relation`` for the DDL methods: 42P01 if it does not exist."""
+        relation = self.open_relation(name, mode)
+        if relation is None or (kind is not None and relation.kind != kind):
+            raise UndefinedObject(f'relation "{name}" does not exist')
+        return relation
+
+    def prepare(self) -> None:
+        """AccessExclusiveLogger: an xid before the lock is taken (PostgreSQL's
+        LogAccessExclusiveLockPrepare), so a checkpoint logging the held locks names it."""
+        self.transaction.xid_for_lock_record()
+
+    def log(self, tag: RelationTag) -> None:
+        """AccessExclusiveLogger: the standby LOCK record of a new AccessExclusiveLock, under
+        the current (sub)transaction's xid (PostgreSQL's LogAccessExclusiveLock)."""
+        xid = self.transaction.xid_for_lock_record()
+        record = payloads.StandbyLocks(((xid, tag[0], tag[1]),))
+        self.engine.wal.insert(RM_STANDBY_ID, XLOG_STANDBY_LOCK, record.encode(), xid=xid)
 
     # -- relations ------------------------------------------------------------------------------
 
@@ -596,20 +771,28 @@ class Txn:
         cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
         with self.engine._ddl_lock:
             self._check_new_name(name)
-            oid = self.engine.allocate_oid()
+            oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner)
             self.transaction.command_counter_increment()
         return self.relation(name)
 
+    def _new_locked_oid(self) -> int:
+        """The OID of a relation being created, locked AccessExclusive before its file exists
+        (PostgreSQL does the same, so a standby learns of the new relation's lock first)."""
+        oid = self.engine.allocate_oid()
+        self.lock_relation(oid, LockMode.ACCESS_EXCLUSIVE)
+        return oid
+
     def create_index(self, name: str, table: str, column_names: Sequence[str],
                      unique: bool = False, primary: bool = False) -> Relation:
+        """CREATE INDEX: the table is locked in ShareLock (no writer, no vacuum meanwhile)."""
+        relation = self._open(table, LockMode.SHARE, RELKIND_TABLE)
         with self.engine._ddl_lock:
             self._check_new_name(name)
-            relation = self.relation(table, RELKIND_TABLE)
             keys = [relation.column_index(c) for c in column_names]
             key_columns = [relation.columns[k] for k in keys]
-            oid = self.engine.allocate_oid()
+            oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns,
                             self._owner_of(relation))
@@ -619,10 +802,7 @@ class Txn:
             index = self.relation(name)
             tree = self.engine.btree(index)
             tree.build_empty()
-            with self.engine._vacuum_lock:   # no vacuum between reading versions and indexing
-                self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary), tree)
-                self.engine._begin_index_build(relation.oid, tree)
-                self._index_builds.append((relation.oid, tree))
+            self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary), tree)
         return index
 
     def _build_index(self, table: Relation, info: IndexInfo, tree: BTree) -> None:
@@ -655,7 +835,7 @@ class Txn:
         params = params or SequenceParams()
         with self.engine._ddl_lock:
             self._check_new_name(name)
-            oid = self.engine.allocate_oid()
+            oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
                             [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)],
@@ -668,10 +848,17 @@ class Txn:
         return self.relation(name)
 
     def drop(self, name: str) -> None:
-        """DROP TABLE / INDEX / SEQUENCE: catalog rows go now, files at commit."""
+        """DROP TABLE / INDEX / SEQUENCE: catalog rows go now, files at commit. Everything
+        dropped is locked AccessExclusive first; an index's table too, before the index
+        (PostgreSQL's order)."""
+        relation = self.relation(name)
+        if relation.kind == RELKIND_INDEX:
+            self.lock_relation(self.table_of_index(relation).oid, LockMode.ACCESS_EXCLUSIVE)
+        relation = self._open(name, LockMode.ACCESS_EXCLUSIVE)
+        doomed = [relation] + [info.relation for info in relation.indexes]
+        for index in doomed[1:]:
+            self.lock_relation(index.oid, LockMode.ACCESS_EXCLUSIVE)
         with self.engine._ddl_lock:
-            relation = self.relation(name)
-            doomed = [relation] + [info.relation for info in relation.indexes]
             oids = {r.oid for r in doomed}
             self._delete_catalog_rows(boot.PG_CLASS, lambda v: v[0] in oids)
             self._delete_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] in oids)
@@ -683,9 +870,12 @@ class Txn:
                 self._table_counts().count_drop(relation.oid)
 
     def truncate(self, name: str) -> None:
-        """TRUNCATE: new, empty files for the table and its indexes, swapped in transactionally."""
+        """TRUNCATE: new, empty files for the table and its indexes, swapped in transactionally
+        (all of them locked AccessExclusive)."""
+        relation = self._open(name, LockMode.ACCESS_EXCLUSIVE, RELKIND_TABLE)
+        for info in relation.indexes:
+            self.lock_relation(info.relation.oid, LockMode.ACCESS_EXCLUSIVE)
         with self.engine._ddl_lock:
-            relation = self.relation(name, RELKIND_TABLE)
             for rel in [relation] + [info.relation for info in relation.indexes]:
                 new_rnode = self._new_relation_file(self.engine.allocate_oid())
                 self._update_catalog_rows(boot.PG_CLASS, lambda v, o=rel.oid: v[0] == o,
@@ -838,7 +1028,7 @@ class Txn:
                    high_inclusive: bool = True) -> Iterator[tuple[Tid, tuple[object, ...]]]:
         """Visible rows of the index's table whose key lies in the range, in key order."""
         index_relation = self.relation(index, RELKIND_INDEX)
-        table = self._table_of(index_relation)
+        table = self.table_of_index(index_relation)
         tree = self.engine.btree(index_relation)
         snapshot = self.transaction.snapshot
         assert snapshot is not None
@@ -850,7 +1040,7 @@ class Txn:
     def lookup(self, index: str, key: tuple[object, ...]) -> list[tuple[Tid, tuple[object, ...]]]:
         return list(self.index_scan(index, key, key))
 
-    def _table_of(self, index_relation: Relation) -> Relation:
+    def table_of_index(self, index_relation: Relation) -> Relation:
         row = next(values for _, values in self.engine.relcache.rows(boot.PG_INDEX,
                                                                      self.transaction)
                    if values[0] == index_relation.oid)
@@ -860,14 +1050,16 @@ class Txn:
         return self.relation(str(table_row[1]))
 
     def nextval(self, name: str) -> int:
-        relation = self.relation(name, RELKIND_SEQUENCE)
+        """nextval(): the sequence is locked RowExclusive (as PostgreSQL does), so it cannot be
+        dropped while this transaction may still log changes to it."""
+        relation = self._open(name, LockMode.ROW_EXCLUSIVE, RELKIND_SEQUENCE)
         if self.transaction.read_only:
             self.transaction.current_xid()
         params = self.engine.relcache.sequence_params(relation, self.transaction)
         return self.engine.sequences.nextval(relation.rnode, name, params)
 
     def setval(self, name: str, value: int, is_called: bool = True) -> None:
-        relation = self.relation(name, RELKIND_SEQUENCE)
+        relation = self._open(name, LockMode.ROW_EXCLUSIVE, RELKIND_SEQUENCE)
         params = self.engine.relcache.sequence_params(relation, self.transaction)
         self.engine.sequences.setval(relation.rnode, params, value, is_called)
 
@@ -910,16 +1102,19 @@ class Txn:
 
     def set_column_default(self, table: Relation, attnum: int, expression: str) -> None:
         """Record a column default in pg_attrdef (``expression`` is the planner's stored form)."""
+        self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         self._insert_catalog(boot.PG_ATTRDEF, [table.oid, attnum, expression])
         self.transaction.command_counter_increment()
 
     def drop_column_default(self, table: Relation, attnum: int) -> None:
+        self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         self._delete_catalog_rows(boot.PG_ATTRDEF,
                                   lambda v: v[0] == table.oid and v[1] == attnum)
         self.transaction.command_counter_increment()
 
     def rename_relation(self, table: Relation, new_name: str) -> None:
         """ALTER TABLE/INDEX/SEQUENCE ... RENAME TO: the pg_class row's name."""
+        self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         with self.engine._ddl_lock:
             self._check_new_name(new_name)
             self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == table.oid,
@@ -929,6 +1124,7 @@ class Txn:
     def alter_column(self, table: Relation, attnum: int, *, name: str | None = None,
                      not_null: bool | None = None) -> None:
         """Rename a column or change its NOT NULL flag (pg_attribute)."""
+        self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         def change(values: tuple[object, ...]) -> tuple[object, ...]:
             row = list(values)
             if name is not None:

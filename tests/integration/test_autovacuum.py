@@ -2,8 +2,8 @@
 autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor * live rows (woken early, or at the
 naptime after a reload changed the limit), does nothing while autovacuum is off or on a standby,
 pgbench-like concurrent updates and unique-key churn running beside it leave every index
-consistent with its table (Engine.verify_indexes), and a VACUUM while a transaction that built an
-index is still open cleans that index too."""
+consistent with its table (Engine.verify_indexes), and a VACUUM waits for a transaction that
+built an index, then cleans that index too."""
 
 from __future__ import annotations
 
@@ -229,7 +229,10 @@ def test_vacuum_after_a_drop_commits_skips_the_table(cluster: str, automatic: bo
         engine.close()
 
 
-def test_vacuum_cleans_an_index_whose_building_transaction_is_still_open(cluster: str) -> None:
+def test_vacuum_waits_for_the_transaction_building_an_index_then_cleans_it(
+        cluster: str) -> None:
+    """CREATE INDEX holds ShareLock on the table until its transaction ends; VACUUM's
+    ShareUpdateExclusiveLock waits for it, then cleans the new index with the others."""
     engine = Engine.open(cluster)
     try:
         make_items(engine, 100)
@@ -238,9 +241,17 @@ def test_vacuum_cleans_an_index_whose_building_transaction_is_still_open(cluster
                 txn.delete("items", tid)
         builder = engine.begin()
         builder.create_index("items_n", "items", ["n"])      # indexes the dead versions too
-        stats, = engine.vacuum("items")                     # frees their line pointers
-        assert stats.removed == 100 and stats.index_entries_removed == 200
+        results: list[object] = []
+        vacuum = threading.Thread(target=lambda: results.extend(engine.vacuum("items")),
+                                  daemon=True)
+        vacuum.start()
+        wait_until(lambda: any(not row.granted for row in engine.xacts.locks.status()),
+                   "the vacuum to wait for the index builder's lock")
+        assert not results
         builder.commit()
+        vacuum.join(DEADLINE_S)
+        stats, = results                                    # frees their line pointers
+        assert stats.removed == 100 and stats.index_entries_removed == 200  # type: ignore
         assert engine.verify_indexes("items") == 0
         with engine.begin() as txn:
             for i in range(100):                            # reuse the freed line pointers

@@ -1,11 +1,12 @@
 """A VACUUM running while another session drops or truncates the table.
 
-Without relation locks the two meet only at the engine's vacuum lock. The record that drops the
-table's files (the commit of DROP TABLE or TRUNCATE) must not enter the WAL while the vacuum still
-logs changes to those files: replay unlinks the files at that record, so a later index delete or
-prune would find no page (a standby stopped with "B-tree redo found an uninitialised page").
-Here the vacuum is held inside its work while the other session commits; replaying the WAL on a
-copy of the cluster must then reproduce the primary page for page.
+The record that drops the table's files (the commit of DROP TABLE or TRUNCATE) must not enter the
+WAL while the vacuum still logs changes to those files: replay unlinks the files at that record,
+so a later index delete or prune would find no page (a standby stopped with "B-tree redo found an
+uninitialised page"). The vacuum holds the table's ShareUpdateExclusiveLock, so the dropping
+session waits for its AccessExclusiveLock before it changes anything. Here the vacuum is held
+inside its work while the other session tries; replaying the WAL on a copy of the cluster must
+then reproduce the primary page for page.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Callable
 
 import pytest
 
+from mirrordb.access.lmgr import LockMode
 from mirrordb.cli.compare import compare_clusters
 from mirrordb.engine import Engine
 from mirrordb.storage import datum as T
 
 DEADLINE_S = 10.0
 # How long the test gives the dropping session to get its commit record into the WAL while the
-# vacuum is held; with the guard in place it never does, so this bounds a wait for an event that
+# vacuum is held; with the table locked it never does, so this bounds a wait for an event that
 # must not happen.
 COMMIT_RECORD_GRACE_S = 1.0
 
@@ -86,13 +88,13 @@ def test_files_are_dropped_after_the_vacuum_logged_everything(cluster, tmp_path,
 
     vacuum = run(lambda: engine.vacuum("items"))
     assert inside.wait(DEADLINE_S), "the vacuum did not start"
-    before = engine.wal.insert_lsn
     dropper = run(drop_or_truncate)
-    # The statement's catalog changes go into the WAL at once; its commit record must wait.
-    # Give it the chance to be written (the bug) before letting the vacuum log its changes.
+    # Give the dropping session the chance to commit (the bug) before letting the vacuum log
+    # its changes: it must be waiting for the table's lock instead.
     wait_for(lambda: not dropper.is_alive(), COMMIT_RECORD_GRACE_S)
     assert dropper.is_alive(), "the files were dropped under a running vacuum"
-    assert engine.wal.insert_lsn > before, "the dropping session did not get to its commit"
+    assert any(not row.granted and row.mode == LockMode.ACCESS_EXCLUSIVE
+               for row in engine.xacts.locks.status()), "the dropper is not waiting for the lock"
     release.set()
     vacuum.join(DEADLINE_S)
     dropper.join(DEADLINE_S)

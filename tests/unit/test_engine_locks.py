@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from mirrordb.access import lmgr
 from mirrordb.access import xact as xactlib
 from mirrordb.access.clog import CommitLog
 from mirrordb.access.heapam import TmResult
@@ -289,14 +290,14 @@ def test_deadlock_exactly_one_victim_and_the_other_proceeds(engine: Engine, how:
 
 def test_no_deadlock_reported_for_a_plain_wait(engine: Engine, monkeypatch) -> None:
     monkeypatch.setattr(xactlib, "DEADLOCK_CHECK_INTERVAL_S", 0.05)
-    checks: list[int] = []
-    original = xactlib.TransactionManager._check_deadlock
+    checks: list[object] = []
+    original = lmgr.LockManager.check_deadlock
 
-    def counted(self: xactlib.TransactionManager, waiter: int, xid: int) -> None:
-        checks.append(waiter)
-        original(self, waiter, xid)
+    def counted(self: lmgr.LockManager, proc: object) -> None:
+        checks.append(proc)
+        original(self, proc)
 
-    monkeypatch.setattr(xactlib.TransactionManager, "_check_deadlock", counted)
+    monkeypatch.setattr(lmgr.LockManager, "check_deadlock", counted)
     tid = tid_of(engine, 1)
     holder, waiter = engine.begin(), engine.begin()
     assert holder.lock_row("t", tid) == TmResult.OK
@@ -313,9 +314,15 @@ def test_deadlock_victim_leaves_the_wait_graph_before_anyone_else_checks(tmp_pat
     """Two waiters whose checks run back to back must not both see the cycle: the victim is
     taken out of the wait-for graph under the same lock hold that found the cycle."""
     manager = xactlib.TransactionManager(CommitLog(str(tmp_path)), None, 1000)
-    first, second = xactlib.Proc(), xactlib.Proc()
+    first, second = xactlib.Proc(pid=1), xactlib.Proc(pid=2)
+    for proc in (first, second):
+        manager.register(proc)
     xid1, xid2 = manager.assign_xid(first), manager.assign_xid(second)
-    manager._waits_for.update({xid1: xid2, xid2: xid1})
-    with pytest.raises(DeadlockDetected):
-        manager._check_deadlock(xid1, xid2)
-    manager._check_deadlock(xid2, xid1)  # the cycle is gone: no second victim
+    manager.locks.begin_xid_wait(first, xid2)
+    manager.locks.begin_xid_wait(second, xid1)
+    with pytest.raises(DeadlockDetected) as raised:
+        manager.locks.check_deadlock(first)
+    assert raised.value.detail == (
+        f"Process 1 waits for ShareLock on transaction {xid2}; blocked by process 2.\n"
+        f"Process 2 waits for ShareLock on transaction {xid1}; blocked by process 1.")
+    manager.locks.check_deadlock(second)  # the cycle is gone: no second victim

@@ -52,8 +52,10 @@ class AutovacuumHost(Protocol):
         """False while the server replays WAL (a standby): nothing may be written."""
         ...
 
-    def autovacuum_table(self, relid: int, stopping: threading.Event) -> bool:
-        """VACUUM the table with OID ``relid``; False if it no longer exists."""
+    def autovacuum_table(self, relid: int, stopping: threading.Event) -> bool | None:
+        """VACUUM the table with OID ``relid``; False if it no longer exists, None if it was
+        skipped because a transaction holds a conflicting lock (PostgreSQL's autovacuum
+        skips such a table; a later round tries again)."""
         ...
 
 
@@ -129,10 +131,12 @@ class AutovacuumLauncher:
 
     def _vacuum_one(self, relid: int) -> bool:
         try:
-            if self.host.autovacuum_table(relid, self.stopping):
+            outcome = self.host.autovacuum_table(relid, self.stopping)
+            if outcome:
                 self.tables_vacuumed += 1
                 return True
-            self.statistics.forget(relid)
+            if outcome is False:
+                self.statistics.forget(relid)
         except Exception:  # noqa: BLE001 - one table's failure must not stop the others
             log.exception("automatic vacuum of table with OID %d failed", relid)
         return False

@@ -6,9 +6,10 @@
 * the proc array: one ``Proc`` per open transaction with its xid, subtransaction xids and the
   xmin of its snapshot; snapshots and the VACUUM horizon are computed from it;
 * one ``threading.Event`` per running xid (PostgreSQL's xid lock), set when the xid ends, so a
-  writer that meets a row changed by a running transaction can wait for it;
-* a wait-for graph for deadlock detection, and an in-memory row lock table (``SELECT FOR
-  UPDATE/SHARE``; row locks end with their transaction, so a crash loses nothing by not logging them).
+  writer that meets a row changed by a running transaction can wait for it; such waits join the
+  relation lock manager's deadlock detection (``locks``, access/lmgr.py, which also holds the
+  table-level locks), and an in-memory row lock table (``SELECT FOR UPDATE/SHARE``; row locks
+  end with their transaction, so a crash loses nothing by not logging them).
 
 ``Transaction`` is one session's transaction: isolation level, snapshot per statement (READ
 COMMITTED) or per transaction (REPEATABLE READ), the savepoint stack, command ids.
@@ -49,10 +50,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mirrordb.access.clog import (FIRST_NORMAL_XID, XACT_ABORTED, XACT_COMMITTED, CommitLog)
+from mirrordb.access.lmgr import NO_HOOKS, LockManager, LockWaitHooks
 from mirrordb.access.snapshot import OwnChanges, Snapshot
-from mirrordb.common.errors import (DeadlockDetected, InvalidTransactionState,
-                                    InvariantViolation, MirrordbError, ReadOnlyTransaction,
-                                    invariant)
+from mirrordb.common.errors import (InvalidTransactionState, InvariantViolation,
+                                    MirrordbError, ReadOnlyTransaction, invariant)
 from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, RelFileNode
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import RM_XACT_ID
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from mirrordb.wal.writer import WalWriter
 
 SYNCHRONOUS_COMMIT_LEVELS = ("off", "local", "remote_write", "on", "remote_apply")
-DEADLOCK_CHECK_INTERVAL_S = 1.0
+DEADLOCK_CHECK_INTERVAL_S = 1.0   # deadlock_timeout of a proc without wait hooks
 POSTGRES_DATABASE_OID = 5   # catalog/bootstrap.py (not imported: catalog sits above access)
 
 # A SharedInvalidationMessage (16 bytes) of kind SHAREDINVALRELCACHE_ID (-2): i8 id, 3 pad
@@ -104,6 +105,8 @@ class Proc:
     subxids: list[int] = field(default_factory=list)
     xmin: int = 0
     wait_event: str | None = None
+    pid: int = 0                                # the backend's process id (deadlock reports)
+    wait_hooks: LockWaitHooks | None = None     # interrupts and timeouts while it waits
 
 
 @dataclass
@@ -128,7 +131,7 @@ class TransactionManager:
         self._procs_list: list[Proc] = []
         self._xid_events: dict[int, threading.Event] = {}
         self._parent_of: dict[int, int] = {}
-        self._waits_for: dict[int, int] = {}
+        self.locks = LockManager(self.proc_holding_xid)
         self._row_locks: dict[tuple[RelFileNode, int, int], dict[int, RowLockMode]] = {}
         self.horizon_hooks: list[Callable[[], int | None]] = []
         self.drop_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
@@ -302,48 +305,43 @@ class TransactionManager:
             xid = self._parent_of[xid]
         return xid
 
+    def proc_holding_xid(self, xid: int) -> Proc | None:
+        """The proc running ``xid`` (or the transaction it is a subtransaction of), if any."""
+        if not self.is_running(xid):
+            return None
+        top = self.top_level_of(xid)
+        with self._lock:
+            for proc in self._procs_list:
+                if proc.xid == top or xid in proc.subxids:
+                    return proc
+        return None
+
     def wait_for(self, xid: int, waiter_xid: int, proc: Proc,
                  check_for_interrupts: Callable[[], None]) -> None:
         """Block until ``xid`` ends (PostgreSQL's XactLockTableWait), detecting deadlocks."""
-        holder = self.top_level_of(xid)
-        waiter = self.top_level_of(waiter_xid)
         event = self._xid_events.get(xid)
         if event is None:
             return
+        hooks = proc.wait_hooks or NO_HOOKS
+        timeout_s = (hooks.deadlock_timeout_ms() / 1000 if proc.wait_hooks is not None
+                     else DEADLOCK_CHECK_INTERVAL_S)
         proc.wait_event = "transactionid"
+        self.locks.begin_xid_wait(proc, xid)
         started = time.monotonic()
         checked = False
+        hooks.wait_started()
         try:
-            with self._lock:
-                self._waits_for[waiter] = holder
             while not event.wait(WAIT_POLL_INTERVAL_S):
                 check_for_interrupts()
-                if not checked and time.monotonic() - started >= DEADLOCK_CHECK_INTERVAL_S:
+                if not checked and time.monotonic() - started >= timeout_s:
                     checked = True
-                    self._check_deadlock(waiter, xid)
+                    self.locks.check_deadlock(proc)
         finally:
-            with self._lock:
-                self._waits_for.pop(waiter, None)
+            hooks.wait_ended()
+            self.locks.end_xid_wait(proc)
             proc.wait_event = None
         if xid in self._parent_of:  # a subtransaction that committed into its parent
             self.wait_for(self._parent_of[xid], waiter_xid, proc, check_for_interrupts)
-
-    def _check_deadlock(self, waiter: int, xid: int) -> None:
-        with self._lock:
-            seen = {waiter}
-            current = self._waits_for.get(waiter)
-            while current is not None:
-                if current in seen:
-                    # Leave the graph before the lock is released, so a second member of the
-                    # cycle checking right after us sees it broken: exactly one victim.
-                    self._waits_for.pop(waiter, None)
-                    raise DeadlockDetected(
-                        "deadlock detected",
-                        detail=f"Process waiting for transaction {xid} is part of a cycle of "
-                               "transactions waiting for each other.",
-                        hint="See server log for query details.")
-                seen.add(current)
-                current = self._waits_for.get(self.top_level_of(current))
 
     # -- row locks (in memory) --------------------------------------------------------------
 
@@ -405,11 +403,15 @@ class Transaction:
         self.top = SubTransaction(name="")
         self.subtransactions: list[SubTransaction] = []
         self.snapshot: Snapshot | None = None
+        self.statement_took_snapshot = False
+        self.touched_catalogs = False
+        # took an AccessExclusiveLock a standby must know of: commit and abort records say so
+        # (XACT_XINFO_HAS_AE_LOCKS), as PostgreSQL's XACT_FLAGS_ACQUIREDACCESSEXCLUSIVELOCK
+        self.logged_access_exclusive_lock = False
         # The session's synchronous_commit, set just before commit (None: "local", or "off"
         # when the server runs with synchronous_commit = off); see the module docstring.
         self.synchronous_commit: str | None = None
         self.commit_warning: MirrordbError | None = None
-        self.touched_catalogs = False
         manager.register(self.proc)
         self.new_statement()
 
@@ -420,9 +422,18 @@ class Transaction:
         self._require_open()
         if self.snapshot is not None:
             self.own.command_id += 1
-        if self.snapshot is None or self.isolation == IsolationLevel.READ_COMMITTED:
+        self.statement_took_snapshot = (self.snapshot is None or
+                                        self.isolation == IsolationLevel.READ_COMMITTED)
+        if self.statement_took_snapshot:
             self.snapshot = self.manager.take_snapshot(self.proc)
         return self.snapshot
+
+    def refresh_statement_snapshot(self) -> None:
+        """The statement waited for a relation lock before reading anything: if it took its
+        snapshot, take it again, so it sees what the lock holder committed (PostgreSQL takes
+        the snapshot once the statement's locks are held)."""
+        if self.statement_took_snapshot and self.state == TransactionState.IN_PROGRESS:
+            self.snapshot = self.manager.take_snapshot(self.proc)
 
     def command_counter_increment(self) -> None:
         self.own.command_id += 1
@@ -436,6 +447,17 @@ class Transaction:
         self._require_open()
         if self.read_only:
             raise ReadOnlyTransaction("cannot execute this statement in a read-only transaction")
+        return self._assign_xids()
+
+    def xid_for_lock_record(self) -> int:
+        """The current (sub)transaction's xid, assigned if need be even in a read-only
+        transaction: an AccessExclusiveLock (LOCK TABLE is allowed there) is WAL-logged under
+        it, and its commit or abort record tells a standby when to release it."""
+        self._require_open()
+        self.logged_access_exclusive_lock = True
+        return self._assign_xids()
+
+    def _assign_xids(self) -> int:
         if not self.top.xid:
             self.top.xid = self.manager.assign_xid(self.proc)
             self.own.xids.add(self.top.xid)
@@ -620,7 +642,8 @@ class Transaction:
             xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped,
             db_id=POSTGRES_DATABASE_OID if invalidations else 0,
             ts_id=DEFAULT_TABLESPACE_OID if invalidations else 0,
-            invalidations=invalidations, flags=_completion_flags(level))
+            invalidations=invalidations,
+            flags=self._record_flags() | _completion_flags(level))
         return manager.wal.insert(RM_XACT_ID, info, data, xid=self.top.xid)
 
     def _write_abort_record(self, xid: int, subxids: list[int], created: list[RelFileNode]) -> None:
@@ -628,8 +651,12 @@ class Transaction:
         if wal is None:
             return
         info, data = payloads.encode_xact_abort(
-            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=created)
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=created,
+            flags=self._record_flags())
         wal.insert(RM_XACT_ID, info, data, xid=xid)
+
+    def _record_flags(self) -> int:
+        return payloads.XACT_XINFO_HAS_AE_LOCKS if self.logged_access_exclusive_lock else 0
 
     def _drop_files(self, relations: list[RelFileNode]) -> None:
         if relations:

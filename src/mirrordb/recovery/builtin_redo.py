@@ -14,15 +14,19 @@ On a hot standby (recovery/hot_standby.py) these handlers also keep the standby'
 primary's running transactions: COMMIT/ABORT end an xid tree (after its commit log bits are
 set, so no snapshot sees half of it), ASSIGNMENT announces subtransactions, RUNNING_XACTS and a
 shutdown checkpoint make snapshots possible. A commit carrying invalidation messages (it
-changed catalogs) empties the relation cache after the transaction is visible. LOCK records
-(AccessExclusiveLocks) are not replayed into a lock table yet: issue 5 (recovery conflicts).
+changed catalogs) empties the relation cache after the transaction is visible. LOCK records take
+the primary's AccessExclusiveLocks in the standby's lock manager (recovery/standby_locks.py,
+which may have to wait for, then cancel, queries holding the relation); the COMMIT or ABORT of
+the locking transaction releases them once its files are dropped and the caches forgot it, a
+RUNNING_XACTS record releases those of transactions that ended unlogged, a shutdown checkpoint
+all of them.
 """
 
 from __future__ import annotations
 
 from mirrordb.access.clog import XACT_ABORTED, XACT_COMMITTED
 from mirrordb.common.checkpoint import CheckPoint
-from mirrordb.recovery import hot_standby
+from mirrordb.recovery import hot_standby, standby_locks
 from mirrordb.recovery.redo import RedoContext, register_redo
 from mirrordb.wal import payloads, rmgr
 from mirrordb.wal.record import DecodedRecord
@@ -38,6 +42,9 @@ def xlog_redo(context: RedoContext, record: DecodedRecord) -> None:
         tracker = hot_standby.tracker_for(state)
         if tracker is not None and info == rmgr.XLOG_CHECKPOINT_SHUTDOWN:
             tracker.apply_shutdown_checkpoint(checkpoint.next_xid)
+        locks = standby_locks.recovery_locks_for(state)
+        if locks is not None and info == rmgr.XLOG_CHECKPOINT_SHUTDOWN:
+            locks.release_all()
     elif info == rmgr.XLOG_NEXTOID:
         state.observe_next_oid(payloads.decode_nextoid(record.main_data))
     elif info in (rmgr.XLOG_FPI, rmgr.XLOG_FPI_FOR_HINT):
@@ -66,6 +73,9 @@ def xact_redo(context: RedoContext, record: DecodedRecord) -> None:
     if parsed.rels:
         context.state.flush_to(record.end_lsn)      # an unlink cannot be undone: cover it first
         context.state.drop_relations(list(parsed.rels))
+    locks = standby_locks.recovery_locks_for(context.state)
+    if locks is not None:      # last: a query woken by the release finds the new state
+        locks.release_tree(record.xid, parsed.subxids)
 
 
 def smgr_redo(context: RedoContext, record: DecodedRecord) -> None:
@@ -81,11 +91,21 @@ def smgr_redo(context: RedoContext, record: DecodedRecord) -> None:
 
 
 def standby_redo(context: RedoContext, record: DecodedRecord) -> None:
-    """RUNNING_XACTS feeds a hot standby's snapshots; LOCK waits for issue 5."""
+    """RUNNING_XACTS feeds a hot standby's snapshots and releases the locks of transactions
+    that ended unlogged; LOCK takes the primary's AccessExclusiveLocks."""
     info = record.info & rmgr.XLR_RMGR_INFO_MASK
     tracker = hot_standby.tracker_for(context.state)
-    if tracker is not None and info == rmgr.XLOG_RUNNING_XACTS:
-        tracker.apply_running_xacts(payloads.RunningXacts.decode(record.main_data))
+    locks = standby_locks.recovery_locks_for(context.state)
+    if info == rmgr.XLOG_RUNNING_XACTS:
+        running = payloads.RunningXacts.decode(record.main_data)
+        if tracker is not None:
+            tracker.apply_running_xacts(running)
+        if locks is not None:
+            locks.release_older_than(running.oldest_running_xid)
+    elif info == rmgr.XLOG_STANDBY_LOCK and locks is not None:
+        for xid, database_oid, relation_oid in payloads.StandbyLocks.decode(
+                record.main_data).locks:
+            locks.acquire(xid, database_oid, relation_oid)
 
 
 def nothing_to_redo(context: RedoContext, record: DecodedRecord) -> None:

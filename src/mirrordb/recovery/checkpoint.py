@@ -39,7 +39,8 @@ from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.storage.control import DBState
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import (RM_STANDBY_ID, RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE,
-                               XLOG_CHECKPOINT_SHUTDOWN, XLOG_RUNNING_XACTS)
+                               XLOG_CHECKPOINT_SHUTDOWN, XLOG_RUNNING_XACTS,
+                               XLOG_STANDBY_LOCK)
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
@@ -220,7 +221,13 @@ class Checkpointer:
         return segment * segment_size
 
     def _log_running_xacts(self, tops: list[int], subs: list[int]) -> None:
+        """PostgreSQL's LogStandbySnapshot: the AccessExclusiveLocks running transactions hold
+        (a LOCK record), then RUNNING_XACTS, so a standby starting here knows both."""
         engine = self.engine
+        locks = engine.running_access_exclusive_locks()
+        if locks:
+            engine.wal.insert(RM_STANDBY_ID, XLOG_STANDBY_LOCK,
+                              payloads.StandbyLocks(tuple(locks)).encode())
         running = payloads.RunningXacts(
             xids=tops, subxids=subs, subxid_overflow=False, next_xid=engine.xacts.next_xid,
             oldest_running_xid=min(tops) if tops else engine.xacts.next_xid,

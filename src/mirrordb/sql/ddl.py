@@ -14,8 +14,10 @@ there; ``serial`` becomes ``nextval('<sequence>')``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from mirrordb.access.lmgr import NO_LOCK, LockMode
 from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
@@ -48,7 +50,20 @@ def _nextval_default(sequence: str) -> str:
 
 
 def _exists(session: Any, name: str) -> bool:
-    return session.lookup_relation(name, None) is not None
+    return session.lookup_relation(name, None, NO_LOCK) is not None
+
+
+def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
+                     check: Callable[[Any], None]) -> Any:
+    """The relation a DDL statement changes: looked up, checked (kind, ownership) before it is
+    locked, so a refused statement never waits; then locked in ``mode`` and looked up again
+    (None if a concurrent DROP committed while we waited), as PostgreSQL's
+    RangeVarGetRelidExtended runs its callback before it locks."""
+    relation = session.lookup_relation(name, schema, NO_LOCK)
+    if relation is None:
+        return None
+    check(relation)
+    return session.lookup_relation(name, schema, mode)
 
 
 def create_table(session: Any, txn: Any, node: Node) -> None:
@@ -165,18 +180,22 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
     """ALTER TABLE: ADD/DROP COLUMN (a rewrite, as PostgreSQL does for volatile defaults),
     ALTER COLUMN SET/DROP DEFAULT and NOT NULL, ADD PRIMARY KEY/UNIQUE."""
     name = node["relation"]["relname"]
-    relation = session.lookup_relation(name, node["relation"].get("schemaname"))
+
+    def check(relation: Any) -> None:
+        if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE" or \
+                relation.kind != RELKIND_TABLE:
+            raise feature_not_supported("ALTER of this kind of relation")
+        roles.check_table_ownership(session, relation)
+    relation = _open_for_change(session, name, node["relation"].get("schemaname"),
+                                LockMode.ACCESS_EXCLUSIVE, check)
     if relation is None:
         if node.get("missing_ok"):
             return
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
-    if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE" or relation.kind != RELKIND_TABLE:
-        raise feature_not_supported("ALTER of this kind of relation")
-    roles.check_table_ownership(session, relation)
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
-        relation = session.lookup_relation(name, None)
+        relation = session.lookup_relation(name, None, NO_LOCK)
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
@@ -269,7 +288,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     defaults = {attnum - (1 if attnum > position + 1 else 0): text
                 for attnum, text in old_defaults.items() if attnum != position + 1}
     columns = [c for i, c in enumerate(relation.columns) if i != position]
-    relation = session.lookup_relation(relation.name, None)
+    relation = session.lookup_relation(relation.name, None, NO_LOCK)
 
     def transform(values: tuple[object, ...]) -> list[object]:
         return [v for i, v in enumerate(values) if i != position]
@@ -315,7 +334,8 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
             raise MirrordbError(f'multiple primary keys for table "{relation.name}" are not '
                                 "allowed", sqlstate="42P16")
         for key in keys:
-            _set_not_null(session, txn, session.lookup_relation(relation.name, None), key)
+            _set_not_null(session, txn, session.lookup_relation(relation.name, None, NO_LOCK),
+                          key)
         name = constraint.get("conname") or _truncate_name(f"{relation.name}_pkey")
         txn.create_index(name, relation.name, keys, unique=True, primary=True)
     elif contype == "CONSTR_UNIQUE":
@@ -337,12 +357,13 @@ _ALTER_HANDLERS = {
 def rename(session: Any, txn: Any, node: Node) -> str:
     kind = node["renameType"]
     name = node["relation"]["relname"]
-    relation = session.lookup_relation(name, node["relation"].get("schemaname"))
+    relation = _open_for_change(session, name, node["relation"].get("schemaname"),
+                                LockMode.ACCESS_EXCLUSIVE,
+                                lambda found: roles.check_table_ownership(session, found))
     if relation is None:
         if node.get("missing_ok"):
             return "ALTER TABLE"
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
-    roles.check_table_ownership(session, relation)
     if kind in ("OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_SEQUENCE"):
         txn.rename_relation(relation, node["newname"])
         return {"OBJECT_TABLE": "ALTER TABLE", "OBJECT_INDEX": "ALTER INDEX",
@@ -364,7 +385,7 @@ def _sequence_params_for(type_oid: int) -> SequenceParams:
 
 def create_index(session: Any, txn: Any, node: Node) -> None:
     table = node["relation"]["relname"]
-    relation = session.lookup_relation(table, node["relation"].get("schemaname"))
+    relation = session.lookup_relation(table, node["relation"].get("schemaname"), NO_LOCK)
     if relation is None or relation.kind != RELKIND_TABLE:
         raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
     roles.check_table_ownership(session, relation)
@@ -476,24 +497,72 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     for item in node["objects"]:
         names = strings(item["List"]["items"]) if "List" in item else strings([item])
         name = names[-1]
-        relation = session.lookup_relation(name, names[0] if len(names) > 1 else None)
+
+        def check(relation: Any) -> None:
+            if relation.kind != relkind:
+                raise MirrordbError(f'"{name}" is not a{"n" if noun == "index" else ""} {noun}',
+                                    sqlstate="42809",
+                                    hint=f"Use DROP {_noun_of(relation.kind).upper()} to remove "
+                                         f"a {_noun_of(relation.kind)}.")
+            roles.check_table_ownership(session, relation)
+            if relation.kind == RELKIND_INDEX:   # the table first, as PostgreSQL locks them
+                txn.lock_relation(txn.table_of_index(relation).oid, LockMode.ACCESS_EXCLUSIVE)
+        relation = _open_for_change(session, name, names[0] if len(names) > 1 else None,
+                                    LockMode.ACCESS_EXCLUSIVE, check)
         if relation is None:
             if node.get("missing_ok"):
                 notices.append(f'{noun} "{name}" does not exist, skipping')
                 continue
-            raise MirrordbError(f'{noun} "{name}" does not exist',
-                                sqlstate="42P01" if relkind != RELKIND_SEQUENCE else "42P01")
-        if relation.kind != relkind:
-            raise MirrordbError(f'"{name}" is not a{"n" if noun == "index" else ""} {noun}',
-                                sqlstate="42809",
-                                hint=f"Use DROP {_noun_of(relation.kind).upper()} to remove a "
-                                     f"{_noun_of(relation.kind)}.")
-        roles.check_table_ownership(session, relation)
+            raise MirrordbError(f'{noun} "{name}" does not exist', sqlstate="42P01")
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
         txn.drop(name)
         for sequence in owned:
             txn.drop(sequence)
     return tag, notices
+
+
+def lock_table(session: Any, node: Node) -> None:
+    """LOCK [TABLE] name [, ...] [IN mode MODE] [NOWAIT]: only inside a transaction block (the
+    lock would end with the statement otherwise); tables only; the privilege LOCK needs
+    depends on the mode (PostgreSQL's LockTableAclCheck); NOWAIT gives 55P03 instead of
+    waiting."""
+    if not session.in_block:
+        raise MirrordbError("LOCK TABLE can only be used in transaction blocks",
+                            sqlstate="25P01")
+    mode = int(node.get("mode", LockMode.ACCESS_EXCLUSIVE))
+    for item in node["relations"]:
+        range_var = item["RangeVar"]
+        name, schema = range_var["relname"], range_var.get("schemaname")
+        relation = session.lookup_relation(name, schema, NO_LOCK)
+        if relation is not None:
+            if relation.kind != RELKIND_TABLE:
+                raise MirrordbError(f'cannot lock relation "{name}"', sqlstate="42809",
+                                    detail="This operation is not supported for "
+                                           f"{_PLURALS[relation.kind]}.")
+            _check_lock_privilege(session, relation, mode)
+            relation = session.lookup_relation(name, schema, mode,
+                                               nowait=bool(node.get("nowait")))
+        if relation is None:
+            raise MirrordbError(f'relation "{name if not schema else schema + "." + name}" '
+                                "does not exist", sqlstate="42P01")
+
+
+_PLURALS = {RELKIND_INDEX: "indexes", RELKIND_SEQUENCE: "sequences"}
+_LOCK_PRIVILEGES = {LockMode.ACCESS_SHARE: ("SELECT",),
+                    LockMode.ROW_EXCLUSIVE: ("INSERT", "UPDATE", "DELETE", "TRUNCATE")}
+
+
+def _check_lock_privilege(session: Any, relation: Any, mode: int) -> None:
+    """Any one of the privileges the mode needs will do."""
+    refused: MirrordbError | None = None
+    for privilege in _LOCK_PRIVILEGES.get(mode, ("UPDATE", "DELETE", "TRUNCATE")):
+        try:
+            roles.check_table_privilege(session, relation, privilege)
+            return
+        except MirrordbError as error:
+            refused = error
+    assert refused is not None
+    raise refused
 
 
 def _noun_of(kind: str) -> str:
@@ -515,7 +584,7 @@ def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[str]:
             first = call["args"][0]
             first = first.get("TypeCast", {}).get("arg", first)
             arg = first.get("A_Const", {}).get("sval", {}).get("sval")
-            if arg == sequence and session.lookup_relation(sequence, None) is not None:
+            if arg == sequence and session.lookup_relation(sequence, None, NO_LOCK) is not None:
                 owned.append(sequence)
     return owned
 
@@ -540,12 +609,12 @@ def vacuum(session: Any, node: Node) -> Any:
     tables = [r["VacuumRelation"]["relation"]["relname"] for r in node.get("rels", [])] or [None]
     notices = []
     for table in tables:
-        if table is not None and session.lookup_relation(table, None) is None:
+        if table is not None and session.lookup_relation(table, None, NO_LOCK) is None:
             session._abort()
             raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
         if session.txn is not None:
             session._abort()
-        for stats in session.engine.vacuum(table):
+        for stats in session.engine.vacuum(table, session.lock_wait_hooks):
             if verbose:
                 notices.extend(_verbose_lines(stats))
     return StatementResult("VACUUM", notices=notices)

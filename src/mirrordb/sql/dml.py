@@ -8,7 +8,8 @@ READ COMMITTED re-check after a concurrent update (PostgreSQL's EvalPlanQual: fo
 newest version, re-test WHERE, retry), ON CONFLICT DO NOTHING, and RETURNING.
 
 The target rows of UPDATE/DELETE are collected before the first change, so a statement never sees
-its own new versions.
+its own new versions. The target table is locked in RowExclusiveLock when the statement is
+planned (the session takes the lock again before a cached plan runs).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mirrordb.access.heapam import TmResult
+from mirrordb.access.lmgr import LockMode
 from mirrordb.access.relation import RELKIND_TABLE, Relation
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.sql import executor as ex
@@ -192,8 +194,12 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
                      reads: list[Any]) -> Relation:
     """The table a DML statement changes, after PostgreSQL's privilege check: the command's
     own privilege, and SELECT too when ``reads`` (its WHERE, SET values, RETURNING) refer to
-    columns."""
-    relation = builder.relation(range_var)
+    columns. It is locked in RowExclusiveLock before its catalog entry is read."""
+    name, schema = range_var["relname"], range_var.get("schemaname")
+    relation = builder.session.lookup_relation(name, schema, LockMode.ROW_EXCLUSIVE)
+    if relation is None:
+        raise error_at(f'relation "{name if not schema else schema + "." + name}" does not '
+                       "exist", "42P01", range_var.get("location", -1))
     if relation.kind != RELKIND_TABLE:
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))

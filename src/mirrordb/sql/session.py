@@ -14,6 +14,14 @@ COMMIT/ROLLBACK gets 25P02 until the block ends, and COMMIT of a failed block ro
 
 Statements are dispatched by parse-node type to ``_exec_<NodeType>`` methods; queries and DML go
 through the planner (sql/planner.py), DDL straight to the engine's ``Txn``.
+
+Relation locks (access/lmgr.py): every relation a statement names is locked before its catalog
+entry is read (``lookup_relation``: AccessShareLock for reads, RowExclusiveLock for a DML
+target, RowShareLock under FOR UPDATE/SHARE, stronger for DDL); the (OID, mode) pairs taken
+while planning are kept with the plan (``PreparedStatement.locks``), and a cached plan takes
+them again before it runs, then is re-planned if a DDL commit changed the catalogs meanwhile
+(PostgreSQL's AcquireExecutorLocks and plan revalidation). Locks last until the transaction
+ends. Lock waits see cancel, statement_timeout and lock_timeout (``SessionLockWaitHooks``).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mirrordb.access.heapam import TmResult
+from mirrordb.access.lmgr import NO_LOCK, LockMode, LockWaitHooks
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
                                       Relation)
 from mirrordb.access.sequence import SequenceParams
@@ -90,6 +99,7 @@ class PreparedStatement:
     plan: QueryPlan | None = None             # cached plan of a SELECT
     columns: list[OutputColumn] | None = None
     generation: int = -1
+    locks: tuple[tuple[tuple[int, int], int], ...] = ()  # (relation tag, mode) the plan needs
 
 
 @dataclass
@@ -103,6 +113,31 @@ class Portal:
     sent: int = 0
     done: bool = False
     hold: bool = False
+
+
+class SessionLockWaitHooks(LockWaitHooks):
+    """A session's lock waits: its interrupts, its deadlock_timeout, and lock_timeout armed on
+    its interrupt state for the length of each wait (server/interrupts.py raises 55P03)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def check_for_interrupts(self) -> None:
+        self._session.check_for_interrupts()
+
+    def deadlock_timeout_ms(self) -> int:
+        return int(self._session.settings.get("deadlock_timeout"))
+
+    def wait_started(self) -> None:
+        interrupts = self._session.interrupts
+        timeout_ms = int(self._session.settings.get("lock_timeout"))
+        if interrupts is not None and timeout_ms > 0:
+            interrupts.arm_lock_timeout(timeout_ms)
+
+    def wait_ended(self) -> None:
+        interrupts = self._session.interrupts
+        if interrupts is not None:
+            interrupts.disarm_lock_timeout()
 
 
 class Session:
@@ -137,6 +172,9 @@ class Session:
         self._settings_in_transaction = False
         self._catalog_lookup = catalog_functions.SessionCatalogLookup(self)
         self._statement_timezone = ""      # TimeZone as the running statement started
+        self.lock_wait_hooks = SessionLockWaitHooks(self)
+        self._plan_locks: list[tuple[tuple[int, int], int]] | None = None  # while planning
+        self._row_share_names: frozenset[str] | None = None     # FOR UPDATE targets (empty: all)
         if engine.in_recovery() and hasattr(settings, "set_internal"):
             settings.set_internal("in_hot_standby", "on")   # reported at connection start
 
@@ -168,7 +206,8 @@ class Session:
                 bool(self.settings.get("default_transaction_read_only"))
             if self.engine.in_recovery():
                 read_only = True
-            self.txn = self.engine.begin(isolation, read_only, self.check_for_interrupts)
+            self.txn = self.engine.begin(isolation, read_only, self.check_for_interrupts,
+                                         self.lock_wait_hooks, self.process_id)
             self.transaction_started_at = datetime.datetime.now(datetime.timezone.utc)
             self._next_isolation = self._next_read_only = None
             begin = getattr(self.settings, "begin_transaction", None)
@@ -356,7 +395,8 @@ class Session:
                 self._dml_plan(prepared)
                 return
             self._ensure_transaction()
-            prepared.plan = self._plan_select(statement.node, prepared.param_types)
+            node, types = statement.node, prepared.param_types
+            prepared.plan = self._planning(prepared, lambda: self._plan_select(node, types))
             prepared.columns = prepared.plan.columns
             prepared.generation = self._catalog_generation()
         else:
@@ -510,14 +550,50 @@ class Session:
 
     # -- relation lookups and views -------------------------------------------------------------
 
-    def lookup_relation(self, name: str, schema: str | None) -> Relation | None:
+    def lookup_relation(self, name: str, schema: str | None,
+                        mode: int = LockMode.ACCESS_SHARE, *,
+                        nowait: bool = False) -> Relation | None:
+        """The relation ``name``, locked in ``mode`` (``NO_LOCK``: not locked) before its
+        catalog entry is read; None if it does not exist (or stopped existing while we waited
+        for the lock). While a plan is made, what was locked is recorded for it."""
         txn = self._ensure_transaction()
         if schema not in (None, "public", "pg_catalog"):
             return None
+        if mode == NO_LOCK:
+            try:
+                return txn.relation(name)  # type: ignore[no-any-return]
+            except MirrordbError:
+                return None
+        row_share = self._row_share_names
+        if row_share is not None and mode == LockMode.ACCESS_SHARE and \
+                (not row_share or name in row_share):
+            mode = LockMode.ROW_SHARE
+        shown = f"{schema}.{name}" if schema else name
+        relation: Relation | None = txn.open_relation(name, mode, dont_wait=nowait,
+                                                      shown_name=shown)
+        if relation is not None and self._plan_locks is not None:
+            tag = txn.relation_tag(relation.oid)
+            if tag is not None:
+                self._plan_locks.append((tag, mode))
+        return relation
+
+    def _planning(self, prepared: PreparedStatement, plan: Callable[[], Any]) -> Any:
+        """Run ``plan()`` recording the relation locks its lookups take into ``prepared``."""
+        outer = self._plan_locks
+        self._plan_locks = []   # (relation tag, mode): catalogs are never locked (engine.py)
         try:
-            return txn.relation(name)
-        except MirrordbError:
-            return None
+            result = plan()
+            prepared.locks = tuple(dict.fromkeys(self._plan_locks))
+        finally:
+            self._plan_locks = outer
+        return result
+
+    def _lock_cached_plan(self, prepared: PreparedStatement) -> None:
+        """Before a cached plan runs: take the locks it was made under again (the caller then
+        re-plans if the catalogs changed meanwhile)."""
+        locks = prepared.locks
+        if locks:
+            self.txn.lock_relations(locks)
 
     def system_view(self, name: str, schema: str | None) -> tuple[list[OutputColumn],
                                                                   Callable[[ExecContext],
@@ -529,7 +605,11 @@ class Session:
 
     def _plan_select(self, node: Node, param_types: list[int]) -> QueryPlan:
         builder = PlanBuilder(self, param_types)
-        plan = builder.plan_query(node)
+        self._row_share_names = _locked_names(node)
+        try:
+            plan = builder.plan_query(node)
+        finally:
+            self._row_share_names = None
         for i, t in enumerate(param_types):
             if t in (0, UNKNOWN):
                 param_types[i] = TEXT
@@ -537,11 +617,26 @@ class Session:
 
     def _cached_select(self, prepared: PreparedStatement) -> QueryPlan:
         assert prepared.statement is not None
+        if prepared.plan is not None:
+            self._lock_cached_plan(prepared)
         if prepared.plan is None or prepared.generation != self._catalog_generation():
-            prepared.plan = self._plan_select(prepared.statement.node, prepared.param_types)
-            prepared.columns = prepared.plan.columns
-            prepared.generation = self._catalog_generation()
+            node, types = prepared.statement.node, prepared.param_types
+            self._replan(prepared, lambda: self._plan_select(node, types))
+        assert prepared.plan is not None
         return prepared.plan
+
+    def _replan(self, prepared: PreparedStatement, make: Callable[[], Any]) -> None:
+        """(Re)plan ``prepared`` under the current catalogs. A statement whose client was told
+        its result columns (a plan existed) may not get different ones: PostgreSQL's "cached
+        plan must not change result type" (the old plan stays, so each execution says so)."""
+        generation = self._catalog_generation()
+        told = prepared.columns if prepared.plan is not None else None
+        plan = self._planning(prepared, make)
+        if told is not None and _result_shape(told) != _result_shape(plan.columns):
+            raise MirrordbError("cached plan must not change result type", sqlstate="0A000")
+        prepared.plan = plan
+        prepared.columns = plan.columns
+        prepared.generation = generation
 
     # -- SELECT ---------------------------------------------------------------------------------
 
@@ -557,14 +652,16 @@ class Session:
 
     def _dml_plan(self, prepared: PreparedStatement) -> Any:
         assert prepared.statement is not None
+        if prepared.plan is not None:
+            self._ensure_transaction()
+            self._lock_cached_plan(prepared)
         if prepared.plan is None or prepared.generation != self._catalog_generation():
             self._ensure_transaction()
             from mirrordb.sql import dml
             builder = PlanBuilder(self, prepared.param_types)
-            prepared.plan = dml.plan_dml(builder, prepared.statement.node_type,
-                                         prepared.statement.node)
-            prepared.columns = prepared.plan.columns
-            prepared.generation = self._catalog_generation()
+            statement = prepared.statement
+            self._replan(prepared, lambda: dml.plan_dml(builder, statement.node_type,
+                                                        statement.node))
             for i, t in enumerate(prepared.param_types):
                 if t in (0, UNKNOWN):
                     prepared.param_types[i] = TEXT
@@ -880,11 +977,17 @@ class Session:
         from mirrordb.sql import roles
         for relation in node["relations"]:
             name = relation["RangeVar"]["relname"]
-            target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"))
+            target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"), NO_LOCK)
             if target is not None:
                 roles.check_table_privilege(self, target, "TRUNCATE")
             txn.truncate(name)
         return StatementResult("TRUNCATE TABLE")
+
+    def _exec_LockStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import ddl
+        ddl.lock_table(self, node)
+        return StatementResult("LOCK TABLE")
 
     def _exec_VacuumStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
@@ -1005,7 +1108,12 @@ class Session:
         builder = PlanBuilder(self, [])
         timezone = self.timezone
         if node.get("is_from"):
-            relation = builder.relation(node["relation"])
+            range_var = node["relation"]
+            relation = self.lookup_relation(range_var["relname"], range_var.get("schemaname"),
+                                            LockMode.ROW_EXCLUSIVE)
+            if relation is None:
+                raise error_at(f'relation "{range_var["relname"]}" does not exist', "42P01",
+                               range_var.get("location", -1))
             if relation.kind != RELKIND_TABLE:
                 raise MirrordbError(f'cannot copy to relation "{relation.name}"',
                                     sqlstate="42809")
@@ -1178,6 +1286,27 @@ def _text_formatter(type_oid: int, timezone: str) -> Callable[[Any], str]:
     return lambda v: output(type_oid, v, timezone=timezone)
 
 
+def _result_shape(columns: list[OutputColumn] | None) -> list[tuple[str, int, int]] | None:
+    if columns is None:
+        return None
+    return [(column.name, column.type_oid, column.typmod) for column in columns]
+
+
+def _locked_names(node: Node) -> frozenset[str] | None:
+    """The relations a SELECT's FOR UPDATE/SHARE clauses lock (RowShareLock instead of
+    AccessShareLock): None without such a clause, empty for "every relation"."""
+    clauses = node.get("lockingClause")
+    if not clauses:
+        return None
+    names: set[str] = set()
+    for clause in clauses:
+        targets = clause["LockingClause"].get("lockedRels", [])
+        if not targets:
+            return frozenset()
+        names.update(target["RangeVar"]["relname"] for target in targets)
+    return frozenset(names)
+
+
 def _const_value(node: Node | None) -> Any:
     if node is None:
         return None
@@ -1211,7 +1340,7 @@ def _statement_name(node_type: str) -> str:
         "ViewStmt": "CREATE VIEW", "CreateSchemaStmt": "CREATE SCHEMA",
         "CreatedbStmt": "CREATE DATABASE", "DropdbStmt": "DROP DATABASE",
         "ListenStmt": "LISTEN", "NotifyStmt": "NOTIFY", "UnlistenStmt": "UNLISTEN",
-        "DoStmt": "DO", "CreateTableAsStmt": "CREATE TABLE AS", "LockStmt": "LOCK",
+        "DoStmt": "DO", "CreateTableAsStmt": "CREATE TABLE AS",
         "CommentStmt": "COMMENT", "RuleStmt": "CREATE RULE", "CreateExtensionStmt":
         "CREATE EXTENSION", "ClusterStmt": "CLUSTER", "ReindexStmt": "REINDEX",
         "AlterTableStmt": "ALTER TABLE", "RenameStmt": "ALTER ... RENAME",

@@ -24,6 +24,7 @@ pg_publication, ...) exist with their columns and no rows, so psql's joins with 
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -875,3 +876,53 @@ def _pg_stat_wal_receiver(ctx: ExecContext) -> list[Row]:
 _VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_wal_receiver", 12262, "v",
                         PG_STAT_WAL_RECEIVER_COLUMNS, _pg_stat_wal_receiver))
 VIEWS[(PG_CATALOG, "pg_stat_wal_receiver")] = _VIEW_LIST[-1]
+
+
+# -- pg_locks (access/lmgr.py's lock table and the transactions' own locks) -------------------------
+
+PG_LOCKS_COLUMNS = _spec("""
+locktype:TEXT database:OID relation:OID page:INT4 tuple:INT2 virtualxid:TEXT transactionid:XID
+classid:OID objid:OID objsubid:INT2 virtualtransaction:TEXT pid:INT4 mode:TEXT granted:BOOL
+fastpath:BOOL waitstart:TIMESTAMPTZ""")
+
+
+def _pg_locks(ctx: ExecContext) -> list[Row]:
+    """As PostgreSQL shows them: each open transaction's own virtualxid lock and transactionid
+    locks (ExclusiveLock), a wait for another transaction as a ShareLock not granted on its xid,
+    and every held or awaited relation lock (fastpath: the weak modes PostgreSQL would keep in
+    its per-backend slots)."""
+    from mirrordb.access.lmgr import LOCK_MODE_NAMES, WEAK_MODES
+    xacts = ctx.session.engine.xacts
+    manager = xacts.locks
+    rows: list[Row] = []
+    for proc in xacts.activity():
+        vxid = manager.virtual_transaction(proc)
+        rows.append(_lock_row("virtualxid", vxid, proc.pid, "ExclusiveLock", virtualxid=vxid,
+                              fastpath=True))
+        for xid in [proc.xid, *proc.subxids] if proc.xid else []:
+            rows.append(_lock_row("transactionid", vxid, proc.pid, "ExclusiveLock",
+                                  transactionid=xid))
+    for proc, xid in manager.waiting_for_xid():
+        rows.append(_lock_row("transactionid", manager.virtual_transaction(proc), proc.pid,
+                              "ShareLock", transactionid=xid, granted=False))
+    for status in manager.status():
+        waitstart = None if status.wait_start is None else \
+            datetime.datetime.fromtimestamp(status.wait_start, datetime.timezone.utc)
+        rows.append(_lock_row("relation", status.virtual_transaction, status.pid,
+                              LOCK_MODE_NAMES[status.mode], database=status.tag[0],
+                              relation=status.tag[1], granted=status.granted,
+                              fastpath=status.granted and bool((1 << status.mode) & WEAK_MODES),
+                              waitstart=waitstart))
+    return rows
+
+
+def _lock_row(locktype: str, virtual_transaction: str, pid: int, mode: str, *,
+              database: int | None = None, relation: int | None = None,
+              virtualxid: str | None = None, transactionid: int | None = None,
+              granted: bool = True, fastpath: bool = False, waitstart: Any = None) -> Row:
+    return (locktype, database, relation, None, None, virtualxid, transactionid, None, None,
+            None, virtual_transaction, pid, mode, granted, fastpath, waitstart)
+
+
+_VIEW_LIST.append(_view(PG_CATALOG, "pg_locks", 12073, "v", PG_LOCKS_COLUMNS, _pg_locks))
+VIEWS[(PG_CATALOG, "pg_locks")] = _VIEW_LIST[-1]
