@@ -616,21 +616,38 @@ def vacuum(session: Any, node: Node) -> Any:
             session._abort()
         for stats in session.engine.vacuum(table, session.lock_wait_hooks):
             if verbose:
-                notices.extend(_verbose_lines(stats))
+                notices.extend(_verbose_lines(stats, session.database))
     return StatementResult("VACUUM", notices=notices)
 
 
-def _verbose_lines(stats: Any) -> list[tuple[str, str]]:
-    """VACUUM VERBOSE's INFO messages, worded as PostgreSQL 15 words them."""
-    name = f'"postgres.public.{stats.relation}"'
+def _verbose_lines(stats: Any, database: str) -> list[tuple[str, str]]:
+    """VACUUM VERBOSE's INFO messages, worded as PostgreSQL 15 words them (vacuumlazy.c); the
+    read rates, buffer and WAL usage lines are left out: mirrordb does not count those."""
+    name = f'"{database}.{_SCHEMA_NAMES.get(stats.namespace_oid, "public")}.{stats.relation}"'
     pages = stats.pages_scanned
-    scans = 1 if stats.index_entries_removed else 0
-    return [("INFO", f"vacuuming {name}"),
-            ("INFO", f"finished vacuuming {name}: index scans: {scans}\n"
-                     f"pages: 0 removed, {pages} remain, {pages} scanned (100.00% of total)\n"
-                     f"tuples: {stats.removed} removed, {stats.remaining} remain, "
-                     f"{stats.recently_dead} are dead but not yet removable\n"
-                     f"removable cutoff: {stats.oldest_xmin}")]
+    dead_pages = stats.pages_with_dead_items
+    index_pass = "index scan needed" if stats.index_scans else "index scan not needed"
+    lines = [f"finished vacuuming {name}: index scans: {stats.index_scans}",
+             f"pages: 0 removed, {pages} remain, {pages} scanned (100.00% of total)",
+             f"tuples: {stats.removed} removed, {stats.remaining} remain, "
+             f"{stats.recently_dead} are dead but not yet removable",
+             f"removable cutoff: {stats.oldest_xmin}, which was {stats.horizon_age} XIDs old "
+             "when operation ended",
+             f"{index_pass}: {dead_pages} pages from table ({_percent(dead_pages, pages)} of "
+             f"total) had {stats.removed} dead item identifiers removed"]
+    lines += [f'index "{index}": pages: {index_pages} in total, 0 newly deleted, 0 currently '
+              "deleted, 0 reusable" for index, index_pages in stats.index_pages]
+    lines.append(f"system usage: CPU: user: {stats.cpu_user_s:.2f} s, system: "
+                 f"{stats.cpu_system_s:.2f} s, elapsed: {stats.elapsed_s:.2f} s")
+    return [("INFO", f"vacuuming {name}"), ("INFO", "\n".join(lines))]
+
+
+_SCHEMA_NAMES = {11: "pg_catalog", 2200: "public"}
+
+
+def _percent(part: int, whole: int) -> str:
+    """PostgreSQL's "%.2f%%" of a page count (100% of an empty table)."""
+    return f"{100.0 * part / whole if whole else 100.0:.2f}%"
 
 
 __all__ = ["create_table", "create_index", "create_sequence", "drop", "vacuum", "error_at"]

@@ -559,7 +559,8 @@ def _text(value: Any) -> str | None:
 
 def _pg_stat_database(ctx: ExecContext) -> list[Row]:
     """One row per database plus PostgreSQL 15's row for shared objects (datid 0). mirrordb
-    keeps no cumulative statistics yet: counters are zero, numbackends is live."""
+    keeps few cumulative statistics yet: numbackends is live, conflicts counts recovery
+    conflicts (pg_stat_database_conflicts), the other counters are zero."""
     server = ctx.session.server
     backends = server.backends() if server is not None else []
     databases = sorted(_snapshot(ctx).databases.values(), key=lambda d: d.oid)
@@ -568,9 +569,20 @@ def _pg_stat_database(ctx: ExecContext) -> list[Row]:
         count = sum(1 for b in backends if name is not None and
                     getattr(b, "database", None) == name and
                     getattr(b, "backend_type", "client backend") == "client backend")
-        rows.append((oid, name, count) + (0,) * 13 + (None, None) + (0.0,) * 5 + (0,) * 4 +
-                    (None,))
+        row = (oid, name, count) + (0,) * 13 + (None, None) + (0.0,) * 5 + (0,) * 4 + (None,)
+        rows.append(row[:_CONFLICTS_COLUMN] + (_conflicts_total(ctx, name),) +
+                    row[_CONFLICTS_COLUMN + 1:])
     return rows
+
+
+_CONFLICTS_COLUMN = [name for name, _ in PG_STAT_DATABASE_COLUMNS].index("conflicts")
+
+
+def _conflicts_total(ctx: ExecContext, database: str | None) -> int:
+    from mirrordb.recovery.conflicts import conflict_statistics
+    if database is None:
+        return 0
+    return conflict_statistics(ctx.session.engine).total(database)
 
 
 _SYSTEM_SCHEMAS = (PG_CATALOG, INFORMATION_SCHEMA, "pg_toast")
@@ -876,6 +888,27 @@ def _pg_stat_wal_receiver(ctx: ExecContext) -> list[Row]:
 _VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_wal_receiver", 12262, "v",
                         PG_STAT_WAL_RECEIVER_COLUMNS, _pg_stat_wal_receiver))
 VIEWS[(PG_CATALOG, "pg_stat_wal_receiver")] = _VIEW_LIST[-1]
+
+
+# -- pg_stat_database_conflicts (counters from recovery/conflicts.py) ------------------------------
+
+PG_STAT_DATABASE_CONFLICTS_COLUMNS = _spec("""
+    datid:OID datname:NAME confl_tablespace:INT8 confl_lock:INT8 confl_snapshot:INT8
+    confl_bufferpin:INT8 confl_deadlock:INT8""")
+
+
+def _pg_stat_database_conflicts(ctx: ExecContext) -> list[Row]:
+    """One row per database: the recovery conflicts its sessions were cancelled for (counted on
+    a standby, when the session acts on the conflict; kept after promotion)."""
+    from mirrordb.recovery.conflicts import conflict_statistics
+    statistics = conflict_statistics(ctx.session.engine)
+    databases = sorted(_snapshot(ctx).databases.values(), key=lambda d: d.oid)
+    return [(d.oid, d.name) + statistics.counters(d.name) for d in databases]
+
+
+_VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_database_conflicts", 12271, "v",
+                        PG_STAT_DATABASE_CONFLICTS_COLUMNS, _pg_stat_database_conflicts))
+VIEWS[(PG_CATALOG, "pg_stat_database_conflicts")] = _VIEW_LIST[-1]
 
 
 # -- pg_locks (access/lmgr.py's lock table and the transactions' own locks) -------------------------
