@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import logging
 import os
 import shlex
@@ -58,6 +59,11 @@ STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": sig
 # thread that mostly waits on sockets and files (a walsender, the walreceiver), so a commit
 # could wait several of them on its way to a standby.
 SERVER_SWITCH_INTERVAL_S = 0.0005
+# Imported before the server starts, so that ``gc.freeze()`` covers them: the engine, and what
+# the first connection and the replication threads would import moments later anyway (the
+# server is busy from its start either way, so the order costs nothing).
+SERVER_MODULES = ("mirrordb.engine", "mirrordb.server.backend", "mirrordb.recovery.standby",
+                  "mirrordb.replication.walreceiver", "mirrordb.replication.walsender")
 COMMANDS = ("server", "start", "stop", "restart", "reload", "status", "promote")
 
 
@@ -160,6 +166,8 @@ def run_server(datadir: str, args: argparse.Namespace) -> int:
 
     configure_server_logging(sys.stderr, minimum_level)
     sys.setswitchinterval(SERVER_SWITCH_INTERVAL_S)
+    for module in SERVER_MODULES:
+        importlib.import_module(module)
     # what start-up made (modules, classes, functions) lives as long as the server: left out of
     # the collector's passes, a full collection no longer walks it while every thread waits
     gc.freeze()
