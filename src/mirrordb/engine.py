@@ -19,14 +19,22 @@ which vacuums tables whose dead row versions pass the autovacuum settings' limit
 calls it once it serves clients (a bare ``Engine.open``, as tests use, runs no launcher, so
 explicit ``vacuum()`` calls see every dead version). ``close()`` and ``crash()`` stop it.
 
-VACUUM beside running sessions: vacuums run one at a time under ``_vacuum_lock``, which also
-keeps a table's files from being dropped and its indexes from being
-built (``create_index``) while a vacuum works on them; an index built by a transaction that has
-not ended yet is vacuumed too (``_index_builds``). A transaction whose commit or abort
-record drops relation files holds the lock from before that record until the files are unlinked
-(``xacts.relation_drop_guard``), so a vacuum's WAL for a table lies wholly before the record that
-drops it: a standby replaying the record unlinks the files at that point of the WAL. Why scans and unique checks stay correct
-while line pointers are freed and reused is written in access/vacuum.py.
+Relation locks (access/lmgr.py): every ``Txn`` has a lock owner; the DDL methods lock what they
+change (AccessExclusiveLock; ShareLock on the table for ``create_index``; new relations are
+locked before their file exists) and ``nextval`` its sequence, the SQL layer locks what its
+statements use; all of it is released when the transaction ends, after the relation cache
+forgot its catalog changes. The first AccessExclusiveLock on a relation is WAL-logged for
+standbys (``Txn.log``); ``running_access_exclusive_locks`` is what a checkpoint logs.
+
+VACUUM beside running sessions: a vacuum holds its table's ShareUpdateExclusiveLock, so the
+table's files cannot be dropped or swapped (DROP, TRUNCATE, a rewrite) and no index can be built
+on it (CREATE INDEX's ShareLock) while the vacuum works, and it never meets an index whose
+building transaction is still open: the commit or abort record that drops a table's files lies
+wholly after the vacuum's WAL for it, as a standby unlinking the files at that record needs.
+Autovacuum does not wait for the lock (it skips the table) and stops early when a session waits
+for it. Vacuums run one at a time under ``_vacuum_lock``, taken after the relation lock. Why
+scans and unique checks stay correct while line pointers are freed and reused is written in
+access/vacuum.py.
 
 Relation names are unqualified; every user relation lives in schema ``public`` of the one database.
 """

@@ -39,8 +39,6 @@ catalogs carries a relcache invalidation message so the standby's relation cache
 
 from __future__ import annotations
 
-import contextlib
-
 import enum
 import struct
 import threading
@@ -135,13 +133,6 @@ class TransactionManager:
         self._row_locks: dict[tuple[RelFileNode, int, int], dict[int, RowLockMode]] = {}
         self.horizon_hooks: list[Callable[[], int | None]] = []
         self.drop_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
-        # Held from before a commit or abort record that drops relation files until the files
-        # are gone. Whoever else writes WAL for relations without a relation lock (VACUUM holds
-        # it while it works on a table) then logs either wholly before that record or not at
-        # all: a standby replaying the record unlinks the files, so a later change to one of
-        # their pages would find no page to apply to.
-        self.relation_drop_guard: contextlib.AbstractContextManager[object] = \
-            contextlib.nullcontext()
         # Makes relations created by a committing transaction durable before its commit record
         # (under wal_level=minimal their changes skipped WAL: access/env.py).
         self.sync_relation_files: Callable[[list[RelFileNode]], None] = lambda relations: None
@@ -518,12 +509,11 @@ class Transaction:
         del self.subtransactions[index:]
         xids = [x for sub in doomed for x in ([sub.xid] if sub.xid else []) + sub.child_xids]
         created = [r for sub in doomed for r in sub.created_relations]
-        with self._guard_drops(created):
-            if xids:
-                self._write_abort_record(xids[0], xids[1:], created)
-                self.manager.finish(self.proc, xids, XACT_ABORTED)
-                self.own.xids.difference_update(xids)
-            self._drop_files(created)
+        if xids:
+            self._write_abort_record(xids[0], xids[1:], created)
+            self.manager.finish(self.proc, xids, XACT_ABORTED)
+            self.own.xids.difference_update(xids)
+        self._drop_files(created)
         self.state = TransactionState.IN_PROGRESS
         self.subtransactions.append(SubTransaction(name=name))
         self.command_counter_increment()
@@ -550,18 +540,17 @@ class Transaction:
             self.manager.end_without_xid(self.proc)
             return 0
         outcome: CommitWaitOutcome | None = None
-        with self._guard_drops(self.top.dropped_relations):
-            end_lsn = 0
-            xids = self.all_xids()
-            if self.top.xid:
-                level = self.commit_level()
-                self._sync_created_relations()
-                end_lsn = self._write_commit_record(xids[1:], self.top.dropped_relations, level)
-                outcome = self._make_durable(end_lsn, level)
-            self.manager.finish(self.proc, xids, XACT_COMMITTED)
-            self.state = TransactionState.COMMITTED
-            self.manager.unregister(self.proc)
-            self._drop_files(self.top.dropped_relations)
+        end_lsn = 0
+        xids = self.all_xids()
+        if self.top.xid:
+            level = self.commit_level()
+            self._sync_created_relations()
+            end_lsn = self._write_commit_record(xids[1:], self.top.dropped_relations, level)
+            outcome = self._make_durable(end_lsn, level)
+        self.manager.finish(self.proc, xids, XACT_COMMITTED)
+        self.state = TransactionState.COMMITTED
+        self.manager.unregister(self.proc)
+        self._drop_files(self.top.dropped_relations)
         if outcome is not None:
             self.commit_warning = outcome.warning
             if outcome.error is not None:
@@ -587,11 +576,6 @@ class Transaction:
         self._flush_commit_record(end_lsn)
         return manager.wait_for_sync_rep(end_lsn, level, self.proc)
 
-    def _guard_drops(self, relations: list[RelFileNode]) -> contextlib.AbstractContextManager[object]:
-        """The manager's ``relation_drop_guard`` when the record about to be written drops
-        ``relations``; nothing otherwise (the common commit takes no extra lock)."""
-        return self.manager.relation_drop_guard if relations else contextlib.nullcontext()
-
     def _flush_commit_record(self, end_lsn: int) -> None:
         """Make the commit record durable. Once it is in the WAL buffers the transaction can no
         longer be aborted (a later flush would write the commit anyway, after the abort), so a
@@ -609,20 +593,19 @@ class Transaction:
             return
         created = self.top.created_relations + [
             r for s in self.subtransactions for r in s.created_relations]
-        with self._guard_drops(created):
-            xids = self.all_xids()
-            if xids:
-                try:
-                    self._write_abort_record(xids[0], xids[1:], created)
-                except BaseException as error:   # PostgreSQL's abort is a critical section too
-                    raise InvariantViolation(
-                        f"could not write the abort record of transaction {xids[0]}: {error}; "
-                        "the server must stop") from error
-            self.manager.finish(self.proc, xids, XACT_ABORTED)
-            self.state = TransactionState.ABORTED
-            self.subtransactions.clear()
-            self.manager.unregister(self.proc)
-            self._drop_files(created)
+        xids = self.all_xids()
+        if xids:
+            try:
+                self._write_abort_record(xids[0], xids[1:], created)
+            except BaseException as error:   # PostgreSQL's abort is a critical section too
+                raise InvariantViolation(
+                    f"could not write the abort record of transaction {xids[0]}: {error}; "
+                    "the server must stop") from error
+        self.manager.finish(self.proc, xids, XACT_ABORTED)
+        self.state = TransactionState.ABORTED
+        self.subtransactions.clear()
+        self.manager.unregister(self.proc)
+        self._drop_files(created)
 
     def _sync_created_relations(self) -> None:
         """Relations this transaction created and keeps must be durable before its commit
