@@ -528,10 +528,13 @@ class _AutovacuumStop(threading.Event):
         super().__init__()
         self._stopping = stopping
         self._owner = owner
+        self._cancelled = False
 
     def is_set(self) -> bool:
         if self._owner.cancel_requested:
-            log.info("canceling autovacuum task")
+            if not self._cancelled:
+                self._cancelled = True
+                log.info("canceling autovacuum task")
             return True
         return self._stopping is not None and self._stopping.is_set()
 

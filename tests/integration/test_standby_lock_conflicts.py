@@ -140,6 +140,27 @@ def test_delay_zero_terminates_a_session_idle_in_its_transaction(pair) -> None:
     assert value(standby, "SELECT count(*) FROM pg_class WHERE relname = 'idle_holder'") == 0
 
 
+def test_lock_table_on_the_standby_up_to_row_exclusive(pair) -> None:
+    """The modes a standby allows (up to ROW EXCLUSIVE) are real locks there, which replay of
+    a TRUNCATE must then wait for; stronger modes are refused as PostgreSQL refuses them."""
+    primary, standby, before = case(pair, "0", "locked_here")
+    with psycopg.connect(standby.dsn(), autocommit=True) as session:
+        session.execute("BEGIN")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction,
+                           match="cannot execute LOCK TABLE during recovery"):
+            session.execute("LOCK TABLE locked_here IN SHARE MODE")
+        session.execute("ROLLBACK")
+        session.execute("BEGIN")
+        session.execute("LOCK TABLE locked_here IN ROW EXCLUSIVE MODE")
+        assert session.execute("SELECT mode FROM pg_locks WHERE relation = "
+                               "'locked_here'::regclass").fetchall() == [("RowExclusiveLock",)]
+        execute(primary, "TRUNCATE locked_here")
+        wait_for_replay_catchup(primary, standby)   # the session was in the way: gone
+        with pytest.raises(psycopg.OperationalError, match=TERMINATE_MESSAGE):
+            session.execute("SELECT 1")
+    assert confl_lock(standby) == before + 1
+
+
 def test_a_session_ending_within_the_delay_is_not_cancelled(pair) -> None:
     primary, standby, before = case(pair, "20s", "patient")
     with psycopg.connect(standby.dsn(), autocommit=True) as reader:

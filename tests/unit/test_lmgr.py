@@ -117,6 +117,21 @@ def test_own_locks_never_conflict_and_repeats_take_the_fast_path() -> None:
     assert manager.status() == [] and session.held == {}
 
 
+def test_free_entries_are_kept_for_reuse_but_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(lmgr, "KEPT_FREE_LOCKS", 8)
+    manager = LockManager()
+    session = owner(manager, 1)
+    for relation in range(16384, 16384 + 100):
+        session.acquire((5, relation), M.ACCESS_SHARE)
+        session.release_all()
+    assert len(manager._locks) <= 2 * 8
+    held = [(5, relation) for relation in range(20000, 20030)]
+    for tag in held:                     # more held than the bound: none of them may go
+        session.acquire(tag, M.ROW_EXCLUSIVE)
+    assert {row.tag for row in manager.status()} == set(held)
+    session.release_all()
+
+
 # -- the wait queue -------------------------------------------------------------------------------
 
 def test_queue_order_a_later_reader_waits_behind_a_waiting_exclusive_request() -> None:

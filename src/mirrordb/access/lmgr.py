@@ -327,6 +327,7 @@ class LockManager:
         self.proc_holding_xid = proc_holding_xid
         self._mutex = threading.Lock()
         self._locks: dict[RelationTag, Lock] = {}
+        self._prune_at = KEPT_FREE_LOCKS          # table size at which free entries go
         self._lock_waits: dict[object, LockRequest] = {}    # proc -> its queued request
         self._xid_waits: dict[object, int] = {}             # proc -> the xid it waits for
         self._local_numbers: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
@@ -345,14 +346,14 @@ class LockManager:
         free (the next transaction on the same table reuses it); free ones are dropped when
         the table passes ``KEPT_FREE_LOCKS`` entries."""
         locks = self._locks
-        if len(locks) >= KEPT_FREE_LOCKS:
+        if len(locks) >= self._prune_at:
             for free in [key for key, lock in locks.items()
                          if not lock.holders and not lock.waiters]:
                 del locks[free]
-            if len(locks) >= MAX_LOCKED_OBJECTS:
-                raise OutOfLockMemory("out of shared memory",
-                                      hint="You might need to increase "
-                                           "max_locks_per_transaction.")
+            self._prune_at = max(KEPT_FREE_LOCKS, 2 * len(locks))  # not again at every lock
+        if len(locks) >= MAX_LOCKED_OBJECTS:
+            raise OutOfLockMemory("out of shared memory",
+                                  hint="You might need to increase max_locks_per_transaction.")
         lock = locks[tag] = Lock()
         return lock
 
