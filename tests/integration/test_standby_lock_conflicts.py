@@ -137,6 +137,8 @@ def test_delay_zero_terminates_a_session_idle_in_its_transaction(pair) -> None:
         with pytest.raises(psycopg.OperationalError) as raised:
             reader.execute("SELECT 1")
     assert TERMINATE_MESSAGE in str(raised.value)
+    assert raised.value.sqlstate == "40001", raised.value
+    assert raised.value.diag.message_detail == LOCK_DETAIL
     assert value(standby, "SELECT count(*) FROM pg_class WHERE relname = 'idle_holder'") == 0
 
 

@@ -911,7 +911,7 @@ _VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_database_conflicts", 12271, "v",
 VIEWS[(PG_CATALOG, "pg_stat_database_conflicts")] = _VIEW_LIST[-1]
 
 
-# -- pg_locks (access/lmgr.py's lock table and the transactions' own locks) -------------------------
+# -- pg_locks (access/lmgr.py's lock table and the transactions' own locks) ------------------------
 
 PG_LOCKS_COLUMNS = _spec("""
 locktype:TEXT database:OID relation:OID page:INT4 tuple:INT2 virtualxid:TEXT transactionid:XID
