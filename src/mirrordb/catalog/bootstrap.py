@@ -5,7 +5,7 @@ standby through the WAL like any row. Their own descriptors cannot come from the
 are written here, as PostgreSQL's bootstrap catalog headers do; initdb inserts the matching pg_class
 and pg_attribute rows, so the catalogs describe themselves to clients.
 
-Shared catalogs (pg_database, pg_authid) live in ``global/``; the others in the database's
+Shared catalogs (pg_database, pg_authid, pg_db_role_setting) live in ``global/``; the others in the database's
 directory ``base/5/`` (mirrordb has one database, ``postgres``, OID 5).
 """
 
@@ -30,6 +30,7 @@ PG_SEQUENCE_OID = 2224
 PG_ATTRDEF_OID = 2604
 PG_DATABASE_OID = 1262
 PG_AUTHID_OID = 1260
+PG_DB_ROLE_SETTING_OID = 2964
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -69,7 +70,12 @@ PG_AUTHID = _catalog(PG_AUTHID_OID, "pg_authid", [
     ("rolcreaterole", T.BOOL_OID), ("rolcreatedb", T.BOOL_OID), ("rolcanlogin", T.BOOL_OID),
     ("rolreplication", T.BOOL_OID), ("rolbypassrls", T.BOOL_OID), ("rolconnlimit", T.INT4_OID),
     ("rolpassword", T.TEXT_OID)], shared=True)
+# Per-role and per-database setting defaults (ALTER ROLE/DATABASE ... SET): setdatabase and
+# setrole are 0 for "every"; setconfig is a text[] of "name=value" in its text form, as
+# sql/role_settings.py documents and writes it.
+PG_DB_ROLE_SETTING = _catalog(PG_DB_ROLE_SETTING_OID, "pg_db_role_setting", [
+    ("setdatabase", T.OID_OID), ("setrole", T.OID_OID), ("setconfig", T.TEXT_OID)], shared=True)
 
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
-                                  PG_ATTRDEF, PG_DATABASE, PG_AUTHID)
+                                  PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}

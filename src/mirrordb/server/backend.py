@@ -445,6 +445,7 @@ class Backend:
         options.update(_options_settings(parameters.get("options", "")))
         settings.apply_startup_options(options)
         settings.set_session_user(self.user, superuser)
+        warnings = [] if self.replication else self._apply_role_settings(settings, role)
         self.interrupts = interruptlib.InterruptState(interruptlib.shared_timers())
         self.info = interruptlib_backend_info(self, parameters)
         self.pid, secret_key = self.server.register_backend(self.info)
@@ -457,10 +458,23 @@ class Backend:
         if start_autovacuum is not None:   # the launcher runs once the server serves sessions
             start_autovacuum()
         self.connection.send(m.AuthenticationOk())
+        self._send_notices(warnings)
         for name, value in settings.startup_reports():
             self.connection.send(m.ParameterStatus(name, value))
         self.connection.send(m.BackendKeyData(self.pid, secret_key))
         self._ready()
+
+    def _apply_role_settings(self, settings: Any, role: dict[str, Any]) -> list[MirrordbError]:
+        """The role's and database's stored defaults (ALTER ROLE/DATABASE ... SET,
+        sql/role_settings.py), below the start-up packet's options; what no longer applies
+        comes back as warnings for the client. A physical replication connection has none,
+        as in PostgreSQL."""
+        from mirrordb.sql import role_settings
+        if "oid" not in role:
+            return []
+        entries = role_settings.connection_settings(self.server.engine, self.database,
+                                                    int(role["oid"]))
+        return settings.apply_role_settings(entries) if entries else []
 
     def _unbind_interrupts(self) -> None:
         self.interrupts.close()

@@ -391,8 +391,7 @@ class Sort(PlanNode):
                 if x is None or y is None:
                     if x is None and y is None:
                         continue
-                    result = (-1 if x is None else 1) * (-1 if nulls_first else 1)
-                    return result
+                    return (1 if x is None else -1) * (-1 if nulls_first else 1)
                 result = cmp(x, y)
                 if result:
                     return -result if desc else result

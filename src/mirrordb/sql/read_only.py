@@ -43,6 +43,7 @@ DDL_TAGS = {
     "CreateSeqStmt": "CREATE SEQUENCE", "AlterSeqStmt": "ALTER SEQUENCE",
     "AlterTableStmt": "ALTER TABLE", "CreateRoleStmt": "CREATE ROLE",
     "AlterRoleStmt": "ALTER ROLE", "AlterRoleSetStmt": "ALTER ROLE", "DropRoleStmt": "DROP ROLE",
+    "AlterDatabaseSetStmt": "ALTER DATABASE", "AlterDatabaseStmt": "ALTER DATABASE",
     "TruncateStmt": "TRUNCATE TABLE", "CommentStmt": "COMMENT", "CreateSchemaStmt":
     "CREATE SCHEMA", "CreatedbStmt": "CREATE DATABASE", "DropdbStmt": "DROP DATABASE",
     "CreateFunctionStmt": "CREATE FUNCTION", "CreateTrigStmt": "CREATE TRIGGER",

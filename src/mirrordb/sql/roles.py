@@ -46,10 +46,13 @@ REVOKE or ALTER ROLE by another session is seen by the next statement planned af
 (cached plans are re-planned on the same signal, so they are re-checked). A transaction that
 changed catalogs itself reads them directly until it ends.
 
+A role's setting defaults (ALTER ROLE ... SET) live in pg_db_role_setting: sql/role_settings.py
+changes them, with the helpers here, and DROP ROLE deletes them.
+
 Not supported: role membership (GRANT role TO role, IN ROLE, ROLE, ADMIN), WITH GRANT OPTION
 (0A000; REVOKE GRANT OPTION FOR is accepted and, since no grant option can exist, changes
 nothing), column privileges, privileges on objects other than tables and sequences, ALTER ROLE
-... SET and RENAME. ``VALID UNTIL`` is accepted and ignored (pg_authid has no rolvaliduntil
+... RENAME. ``VALID UNTIL`` is accepted and ignored (pg_authid has no rolvaliduntil
 column); ``CONNECTION LIMIT`` is stored and not enforced. Two transactions that create the same
 role name at the same time both succeed (no unique index on pg_authid.rolname yet).
 """
@@ -412,7 +415,7 @@ def current_role_oid(session: Any) -> int:
     """The owner to record for a relation the session creates."""
     role = current_role(session)
     if role is None:
-        raise _role_missing(session.user)
+        raise role_missing(session.user)
     return role.oid
 
 
@@ -422,7 +425,7 @@ def is_superuser(session: Any) -> bool:
     return role is not None and role.superuser
 
 
-def _has_createrole(session: Any) -> bool:
+def has_createrole(session: Any) -> bool:
     role = current_role(session)
     return role is not None and (role.superuser or role.createrole)
 
@@ -495,21 +498,21 @@ def check_table_ownership(session: Any, relation: Relation) -> None:
 Notices = list[Any]
 
 
-def _role_missing(name: str) -> MirrordbError:
+def role_missing(name: str) -> MirrordbError:
     return MirrordbError(f'role "{name}" does not exist', sqlstate="42704")
 
 
-def _insufficient(message: str) -> MirrordbError:
+def insufficient_privilege(message: str) -> MirrordbError:
     return MirrordbError(message, sqlstate="42501")
 
 
-def _check_writable(txn: Any, command: str) -> None:
+def check_writable(txn: Any, command: str) -> None:
     if txn.transaction.read_only:
         raise MirrordbError(f"cannot execute {command} in a read-only transaction",
                             sqlstate="25006")
 
 
-def _find_role(txn: Any, name: str) -> tuple[tuple[int, int], Role] | None:
+def find_role(txn: Any, name: str) -> tuple[tuple[int, int], Role] | None:
     """The role's row and tid, with the transaction's own changes."""
     for tid, values in txn.engine.relcache.rows(boot.PG_AUTHID, txn.transaction):
         if values[1] == name:
@@ -521,8 +524,8 @@ def _catalog_changed(txn: Any) -> None:
     txn.transaction.touched_catalogs = True
 
 
-def _update_row(txn: Any, catalog: Relation, tid: tuple[int, int], values: list[object]
-                ) -> None:
+def update_catalog_row(txn: Any, catalog: Relation, tid: tuple[int, int],
+                       values: list[object]) -> None:
     """Replace a catalog row; a concurrent change to the same row is an error, as in
     PostgreSQL (simple_heap_update), never a lost update."""
     _catalog_changed(txn)
@@ -531,13 +534,13 @@ def _update_row(txn: Any, catalog: Relation, tid: tuple[int, int], values: list[
         raise MirrordbError("tuple concurrently updated", sqlstate="XX000")
 
 
-def _delete_row(txn: Any, catalog: Relation, tid: tuple[int, int]) -> None:
+def delete_catalog_row(txn: Any, catalog: Relation, tid: tuple[int, int]) -> None:
     _catalog_changed(txn)
     if txn.engine.heap.delete(catalog, txn.transaction, tid) != TmResult.OK:
         raise MirrordbError("tuple concurrently deleted", sqlstate="XX000")
 
 
-def _role_spec_name(session: Any, spec: Node) -> str:
+def role_spec_name(session: Any, spec: Node) -> str:
     """The role a RoleSpec names (CURRENT_USER, SESSION_USER and CURRENT_ROLE are the
     session's user; PUBLIC is no role)."""
     kind = spec.get("roletype")
@@ -545,7 +548,7 @@ def _role_spec_name(session: Any, spec: Node) -> str:
         return str(spec["rolename"])
     if kind in ("ROLESPEC_CURRENT_USER", "ROLESPEC_SESSION_USER", "ROLESPEC_CURRENT_ROLE"):
         return str(session.user)
-    raise _role_missing("public")
+    raise role_missing("public")
 
 
 # -- role options -------------------------------------------------------------------------------
@@ -637,7 +640,7 @@ RESERVED_ROLE_PREFIX = "pg_"
 
 def create_role(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     """CREATE ROLE | USER | GROUP name [WITH] options; CREATE USER implies LOGIN."""
-    _check_writable(txn, "CREATE ROLE")
+    check_writable(txn, "CREATE ROLE")
     name = str(node["role"])
     options = _role_options(node.get("options", []), creating=True)
     flags = options.flags
@@ -649,7 +652,7 @@ def create_role(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     notices: Notices = list(options.notices or [])
     engine = txn.engine
     with engine._ddl_lock:
-        if _find_role(txn, name) is not None:
+        if find_role(txn, name) is not None:
             raise MirrordbError(f'role "{name}" already exists', sqlstate="42710")
         role = Role(engine.allocate_oid(), name,
                     canlogin=node.get("stmt_type") == "ROLESTMT_USER",
@@ -667,15 +670,15 @@ def _check_create_permission(session: Any, flags: dict[str, bool]) -> None:
     superuser = is_superuser(session)
     if flags.get("superuser"):
         if not superuser:
-            raise _insufficient("must be superuser to create superusers")
+            raise insufficient_privilege("must be superuser to create superusers")
     elif flags.get("replication"):
         if not superuser:
-            raise _insufficient("must be superuser to create replication users")
+            raise insufficient_privilege("must be superuser to create replication users")
     elif flags.get("bypassrls"):
         if not superuser:
-            raise _insufficient("must be superuser to create bypassrls users")
-    elif not _has_createrole(session):
-        raise _insufficient("permission denied to create role")
+            raise insufficient_privilege("must be superuser to create bypassrls users")
+    elif not has_createrole(session):
+        raise insufficient_privilege("permission denied to create role")
 
 
 # -- ALTER ROLE ---------------------------------------------------------------------------------
@@ -683,14 +686,14 @@ def _check_create_permission(session: Any, flags: dict[str, bool]) -> None:
 
 def alter_role(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     """ALTER ROLE | USER name [WITH] options (attributes, PASSWORD, CONNECTION LIMIT)."""
-    _check_writable(txn, "ALTER ROLE")
-    name = _role_spec_name(session, node["role"])
+    check_writable(txn, "ALTER ROLE")
+    name = role_spec_name(session, node["role"])
     options = _role_options(node.get("options", []), creating=False)
     notices: Notices = list(options.notices or [])
     with txn.engine._ddl_lock:
-        found = _find_role(txn, name)
+        found = find_role(txn, name)
         if found is None:
-            raise _role_missing(name)
+            raise role_missing(name)
         tid, role = found
         _check_alter_permission(session, role, options)
         changed = replace(role, **options.flags)
@@ -699,7 +702,7 @@ def alter_role(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
         if options.password_given:
             changed = replace(changed, password=_stored_password(session, role.name,
                                                                  options.password, notices))
-        _update_row(txn, boot.PG_AUTHID, tid, changed.values())
+        update_catalog_row(txn, boot.PG_AUTHID, tid, changed.values())
         txn.transaction.command_counter_increment()
     return "ALTER ROLE", notices
 
@@ -710,20 +713,20 @@ def _check_alter_permission(session: Any, role: Role, options: RoleOptions) -> N
     flags = options.flags
     if role.superuser or "superuser" in flags:
         if not is_superuser(session):
-            raise _insufficient("must be superuser to alter superuser roles or change "
+            raise insufficient_privilege("must be superuser to alter superuser roles or change "
                                 "superuser attribute")
     elif role.replication or "replication" in flags:
         if not is_superuser(session):
-            raise _insufficient("must be superuser to alter replication roles or change "
+            raise insufficient_privilege("must be superuser to alter replication roles or change "
                                 "replication attribute")
     elif "bypassrls" in flags:
         if not is_superuser(session):
-            raise _insufficient("must be superuser to change bypassrls attribute")
-    elif not _has_createrole(session):
+            raise insufficient_privilege("must be superuser to change bypassrls attribute")
+    elif not has_createrole(session):
         only_own_password = (not flags and options.connection_limit is None
                              and options.password_given and role.name == session.user)
         if not only_own_password:
-            raise _insufficient("permission denied")
+            raise insufficient_privilege("permission denied")
 
 
 # -- DROP ROLE ----------------------------------------------------------------------------------
@@ -733,9 +736,9 @@ DEPENDENCY_DETAIL_MAX_LINES = 100   # PostgreSQL's MAX_REPORTED_DEPS
 
 def drop_role(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     """DROP ROLE | USER | GROUP [IF EXISTS] name, ..."""
-    _check_writable(txn, "DROP ROLE")
-    if not _has_createrole(session):
-        raise _insufficient("permission denied to drop role")
+    check_writable(txn, "DROP ROLE")
+    if not has_createrole(session):
+        raise insufficient_privilege("permission denied to drop role")
     notices: Notices = []
     with txn.engine._ddl_lock:
         for spec in node.get("roles", []):
@@ -743,15 +746,17 @@ def drop_role(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
                 raise MirrordbError("cannot use special role specifier in DROP ROLE",
                                     sqlstate="22023")
             name = str(spec["RoleSpec"]["rolename"])
-            found = _find_role(txn, name)
+            found = find_role(txn, name)
             if found is None:
                 if not node.get("missing_ok"):
-                    raise _role_missing(name)
+                    raise role_missing(name)
                 notices.append(f'role "{name}" does not exist, skipping')
                 continue
             tid, role = found
             _check_droppable(session, txn, role)
-            _delete_row(txn, boot.PG_AUTHID, tid)
+            delete_catalog_row(txn, boot.PG_AUTHID, tid)
+            from mirrordb.sql import role_settings   # it builds on this module
+            role_settings.drop_role_settings(txn, role.oid)
             txn.transaction.command_counter_increment()
     return "DROP ROLE", notices
 
@@ -760,7 +765,7 @@ def _check_droppable(session: Any, txn: Any, role: Role) -> None:
     if role.name == session.user:
         raise MirrordbError("current user cannot be dropped", sqlstate="55006")
     if role.superuser and not is_superuser(session):
-        raise _insufficient("must be superuser to drop superusers")
+        raise insufficient_privilege("must be superuser to drop superusers")
     if role.oid == boot.BOOTSTRAP_SUPERUSER_OID:
         raise MirrordbError(f"cannot drop role {role.name} because it is required by the "
                             "database system", sqlstate="2BP01")
@@ -816,7 +821,7 @@ def grant(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
         raise feature_not_supported(f"{command} on this kind of object")
     if is_grant and node.get("grant_option"):
         raise feature_not_supported("WITH GRANT OPTION")
-    _check_writable(txn, command)
+    check_writable(txn, command)
     privileges, all_privileges = _requested_privileges(node.get("privileges"), object_type)
     request = _GrantRequest(is_grant, bool(node.get("grant_option")), object_type, privileges,
                             all_privileges,
@@ -852,9 +857,9 @@ def _requested_privileges(privileges: list[Node] | None, object_type: str) -> tu
 def _grantee(session: Any, txn: Any, spec: Node) -> str:
     if spec.get("roletype") == "ROLESPEC_PUBLIC":
         return PUBLIC_GRANTEE
-    name = _role_spec_name(session, spec)
-    if _find_role(txn, name) is None:
-        raise _role_missing(name)
+    name = role_spec_name(session, spec)
+    if find_role(txn, name) is None:
+        raise role_missing(name)
     return name
 
 
@@ -917,7 +922,7 @@ def _grant_on(session: Any, txn: Any, request: _GrantRequest, roles: dict[str, R
                          grant_option=request.grant_option)
     row = list(values)
     row[_CLASS_ACL] = format_acl(acl)
-    _update_row(txn, boot.PG_CLASS, tid, row)
+    update_catalog_row(txn, boot.PG_CLASS, tid, row)
     return notices
 
 
@@ -959,4 +964,6 @@ __all__ = ["AclItem", "Role", "ClassEntry", "parse_acl", "parse_acl_item", "form
            "format_acl_item", "default_acl", "acl_mask", "acl_update", "catalog_acl",
            "object_rights", "roles_by_name", "current_role", "current_role_oid", "is_superuser",
            "check_table_privilege", "check_table_ownership", "create_role", "alter_role",
-           "drop_role", "grant", "grant_role", "PRIVILEGES", "TABLE_RIGHTS", "SEQUENCE_RIGHTS"]
+           "drop_role", "grant", "grant_role", "PRIVILEGES", "TABLE_RIGHTS", "SEQUENCE_RIGHTS",
+           "has_createrole", "role_missing", "insufficient_privilege", "check_writable",
+           "find_role", "update_catalog_row", "delete_catalog_row", "role_spec_name"]

@@ -1029,6 +1029,20 @@ class Session:
         tag, notices = roles.alter_role(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)
 
+    def _exec_AlterRoleSetStmt(self, node: Node, prepared: PreparedStatement,
+                               params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import role_settings
+        tag, notices = role_settings.alter_role_set(self, self._ensure_transaction(), node,
+                                                    _setting_change(node["setstmt"]))
+        return StatementResult(tag, notices=notices)
+
+    def _exec_AlterDatabaseSetStmt(self, node: Node, prepared: PreparedStatement,
+                                   params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import role_settings
+        tag, notices = role_settings.alter_database_set(self, self._ensure_transaction(), node,
+                                                        _setting_change(node["setstmt"]))
+        return StatementResult(tag, notices=notices)
+
     def _exec_DropRoleStmt(self, node: Node, prepared: PreparedStatement,
                            params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import roles
@@ -1332,6 +1346,13 @@ def _setting_text(node: Node) -> str:
     if kind == "TypeCast":
         return _setting_text(fields["arg"])
     raise feature_not_supported("this SET value")
+
+
+def _setting_change(node: Node) -> Any:
+    """The role_settings.SettingChange an ALTER ROLE/DATABASE's VariableSetStmt asks for."""
+    from mirrordb.sql.role_settings import SettingChange
+    return SettingChange(node["kind"], node.get("name", ""),
+                         tuple(_setting_text(argument) for argument in node.get("args", [])))
 
 
 def _statement_name(node_type: str) -> str:

@@ -34,7 +34,7 @@ from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TA
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
-from mirrordb.sql import replication_functions
+from mirrordb.sql import replication_functions, role_settings
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.planner import OutputColumn
@@ -371,14 +371,32 @@ def _roles(ctx: ExecContext) -> list[cat.RoleEntry]:
 
 
 def _pg_roles(ctx: ExecContext) -> list[Row]:
+    config = _role_config(ctx)
     return [(r.name, r.superuser, r.inherit, r.create_role, r.create_database, r.can_login,
-             r.replication, r.connection_limit, HIDDEN_PASSWORD, None, r.bypass_rls, None, r.oid)
+             r.replication, r.connection_limit, HIDDEN_PASSWORD, None, r.bypass_rls,
+             config.get(r.oid), r.oid)
             for r in _roles(ctx)]
 
 
 def _pg_user(ctx: ExecContext) -> list[Row]:
+    config = _role_config(ctx)
     return [(r.name, r.oid, r.create_database, r.superuser, r.replication, r.bypass_rls,
-             HIDDEN_PASSWORD, None, None) for r in _roles(ctx) if r.can_login]
+             HIDDEN_PASSWORD, None, config.get(r.oid)) for r in _roles(ctx) if r.can_login]
+
+
+def _db_role_settings(ctx: ExecContext) -> list[role_settings.DbRoleSetting]:
+    """pg_db_role_setting's rows as the statement's snapshot sees them."""
+    return role_settings.setting_rows(ctx.txn.scan(boot.PG_DB_ROLE_SETTING))
+
+
+def _pg_db_role_setting(ctx: ExecContext) -> list[Row]:
+    return [(row.database_oid, row.role_oid, list(row.config)) for row in _db_role_settings(ctx)]
+
+
+def _role_config(ctx: ExecContext) -> dict[int, list[str]]:
+    """rolconfig/useconfig: each role's settings for every database (setdatabase 0)."""
+    return {row.role_oid: list(row.config) for row in _db_role_settings(ctx)
+            if row.database_oid == 0 and row.role_oid != 0}
 
 
 # -- defaults, constraints, dependencies -------------------------------------------------------
@@ -765,7 +783,8 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_partitioned_table", 3350, "r", PG_PARTITIONED_TABLE_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_foreign_table", 3118, "r", PG_FOREIGN_TABLE_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_extension", 3079, "r", PG_EXTENSION_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_db_role_setting", 2964, "r", PG_DB_ROLE_SETTING_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_db_role_setting", boot.PG_DB_ROLE_SETTING_OID, "r",
+          PG_DB_ROLE_SETTING_COLUMNS, _pg_db_role_setting),
     _view(PG_CATALOG, "pg_roles", 12000, "v", PG_ROLES_COLUMNS, _pg_roles),
     _view(PG_CATALOG, "pg_user", 12014, "v", PG_USER_COLUMNS, _pg_user),
     _view(PG_CATALOG, "pg_views", 12028, "v", PG_VIEWS_COLUMNS, _pg_views),
