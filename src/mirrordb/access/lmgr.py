@@ -48,7 +48,13 @@ conflicting mode and at the waiters ahead of it asking for one; a proc waiting f
 proc whose check finds a cycle through itself leaves its wait and gets PostgreSQL's 40P01, whose
 DETAIL names every edge of the cycle ("Process 12 waits for AccessExclusiveLock on relation
 16384 of database 5; blocked by process 13."). Waiting is also how an autovacuum in the way is
-noticed: the check cancels it, as PostgreSQL's deadlock detector does.
+noticed: the check cancels it, as PostgreSQL's deadlock detector does. One difference: a cycle
+that only exists through a waiter queued ahead (a "soft" edge) is reported, where PostgreSQL
+would first try to reorder the queue; the holder-goes-first rule above avoids the usual case.
+
+Entries of the shared table stay when their last holder leaves (the next transaction on the
+same table reuses them); free ones are dropped when the table grows past ``KEPT_FREE_LOCKS``,
+and it never holds more than ``MAX_LOCKED_OBJECTS`` (PostgreSQL's "out of shared memory").
 
 Invariants: every shared structure is changed under ``_mutex`` only; an owner's local table
 (``held``, ``acquired``) is written by its own thread, or by a releaser granting its queued
@@ -90,10 +96,6 @@ NO_LOCK = 0   # PostgreSQL's NoLock: a lookup that locks nothing
 LOCK_MODE_NAMES: tuple[str, ...] = (
     "", "AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock",
     "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
-# LOCK TABLE ... IN <words> MODE
-LOCK_MODE_SQL_WORDS: tuple[str, ...] = (
-    "", "ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE",
-    "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE")
 
 
 def _modes(*modes: LockMode) -> int:
@@ -685,11 +687,6 @@ def deadlock_detail(cycle: list[WaitEdge]) -> str:
         f"blocked by process {getattr(edge.blocker, 'pid', 0)}." for edge in cycle)
 
 
-def lock_mode_from_name(name: str) -> int:
-    """'AccessShareLock' -> 1 (pg_locks, tests)."""
-    return LOCK_MODE_NAMES.index(name)
-
-
 __all__ = ["LockMode", "LockManager", "LockOwner", "LockWaitHooks", "AcquireResult",
-           "CONFLICTS", "LOCK_MODE_NAMES", "LOCK_MODE_SQL_WORDS", "RelationTag", "LockStatus",
+           "CONFLICTS", "LOCK_MODE_NAMES", "RelationTag", "LockStatus",
            "describe_relation_tag", "deadlock_detail", "NO_HOOKS", "WEAK_MODES", "NO_LOCK"]
