@@ -142,6 +142,27 @@ def test_each_statement_takes_postgresqls_mode(connect, statement: str, mode: st
                                           "RowExclusiveLock"))]
 
 
+def test_a_row_lock_wait_shows_as_a_wait_for_the_other_transaction(connect) -> None:
+    first, second, monitor = connect(), connect(), connect()
+    first.execute("CREATE TABLE rows_t (id int); INSERT INTO rows_t VALUES (1)")
+    first.execute("BEGIN")
+    first.execute("UPDATE rows_t SET id = 2")
+    xid = int(first.execute("SELECT transactionid::text::int FROM pg_locks WHERE locktype = "
+                            "'transactionid' AND pid = pg_backend_pid()").fetchone()[0])
+    update = Background(second, "UPDATE rows_t SET id = 3")
+    poll_until(lambda: monitor.execute("SELECT wait_event_type, wait_event FROM "
+                                       "pg_stat_activity WHERE pid = %s", (update.pid,)
+                                       ).fetchone() == ("Lock", "transactionid"),
+               "the second update waits for the first transaction")
+    assert monitor.execute("SELECT mode, granted FROM pg_locks WHERE locktype = "
+                           "'transactionid' AND transactionid::text::int = %s "
+                           "ORDER BY granted DESC",
+                           (xid,)).fetchall() == [("ExclusiveLock", True), ("ShareLock", False)]
+    first.execute("COMMIT")
+    update.join()
+    assert update.error is None
+
+
 def test_lock_table_rules(connect) -> None:
     session, holder = connect(), connect()
     session.execute("CREATE TABLE lockable (id int PRIMARY KEY)")
