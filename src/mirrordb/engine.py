@@ -88,6 +88,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("mirrordb")
 
 OID_PREFETCH = 8192
+# READ COMMITTED re-check: how often fetch_latest restarts along a row whose updaters keep
+# committing while it follows the chain before it gives up with a serialization failure
+MAX_CHAIN_RESTARTS = 1000
 _ISOLATION_LEVELS = {level.value: level for level in IsolationLevel}
 _ISOLATION_LEVELS["serializable"] = IsolationLevel.REPEATABLE_READ
 BTREE_HANDLES_CACHED = 1024
@@ -1100,16 +1103,23 @@ class Txn:
         """The newest committed version of the row that ``tid`` was a version of, or None if the
         row was deleted: what READ COMMITTED re-checks after waiting for a concurrent update."""
         from mirrordb.storage import tuple as tuplelib
-        heap = self.engine.heap
-        latest = heap.latest_version(table, tid)
-        item = heap._read_item(table, latest)
-        if item is None:
-            return None
-        header = tuplelib.read_header(item)
-        if header.xmax and header.xmax not in self.transaction.own.xids and \
-                self.engine.xacts.did_commit(header.xmax):
-            return None
-        return latest, table.codec.decode(*tuplelib.tuple_data(item))
+        heap, xacts, own = self.engine.heap, self.engine.xacts, self.transaction.own.xids
+        for _ in range(MAX_CHAIN_RESTARTS):
+            latest = heap.latest_version(table, tid)
+            item = heap._read_item(table, latest)
+            if item is None:
+                return None
+            header = tuplelib.read_header(item)
+            xmax = header.xmax
+            if not xmax or xmax in own or not xacts.did_commit(xmax):
+                return latest, table.codec.decode(*tuplelib.tuple_data(item))
+            successor = (header.ctid_block, header.ctid_offset)
+            if successor == latest:
+                return None      # deleted
+            # its updater committed after latest_version looked at it: the row lives on in
+            # the successor (reading the commit as a delete lost that update)
+            tid = successor
+        raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
 
     def set_column_default(self, table: Relation, attnum: int, expression: str) -> None:
         """Record a column default in pg_attrdef (``expression`` is the planner's stored form)."""

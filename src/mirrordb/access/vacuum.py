@@ -107,13 +107,19 @@ class Vacuum:
         self.heap = heap
 
     def _fate(self, xid: int) -> int:
-        """COMMITTED, ABORTED, or IN_PROGRESS for a transaction that is still running."""
+        """COMMITTED, ABORTED, or IN_PROGRESS for a transaction that is still running.
+
+        Running is asked first, the commit log second (PostgreSQL's order in its visibility
+        checks): a transaction leaves the running set only after its commit log bit is set, so
+        one that ends between the two questions is still seen as what it became. Asked the
+        other way round, a commit between them made a just-committed inserter look aborted and
+        its version dead: VACUUM removed the newest version of a row a READ COMMITTED updater
+        was about to follow, and its update was lost."""
         xacts = self.env.xacts
-        status = xacts.clog.status(xid)
-        if status == XACT_COMMITTED:
-            return XACT_COMMITTED
         if xacts.is_running(xid):
             return XACT_IN_PROGRESS
+        if xacts.clog.status(xid) == XACT_COMMITTED:
+            return XACT_COMMITTED
         return XACT_ABORTED
 
     def _classify(self, xmin: int, xmax: int, horizon: int) -> tuple[str, int]:
