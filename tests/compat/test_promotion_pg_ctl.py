@@ -31,9 +31,23 @@ pytestmark = pytest.mark.skipif(not pg_available(), reason=unavailable_reason())
 TOOL_TIMEOUT_S = 120
 
 
+def owner_can_run_mirrordb() -> bool:
+    """Whether the account pg_ctl runs as can start this interpreter and import mirrordb (a
+    checkout under a directory only root may enter, such as a fresh ``mktemp -d``, hides
+    both from it)."""
+    if os.geteuid() != 0:
+        return True
+    probe = subprocess.run(_as_owner([sys.executable, "-c", "import mirrordb"]),
+                           capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False)
+    return probe.returncode == 0
+
+
 @pytest.fixture
 def owned_directory() -> Iterator[str]:
     """A directory the standby's owner can reach (pytest's tmp_path is root's alone)."""
+    if not owner_can_run_mirrordb():
+        pytest.skip(f"the {UNPRIVILEGED_USER} account, which pg_ctl must run as, cannot reach "
+                    f"this checkout's interpreter or sources ({sys.executable})")
     path = tempfile.mkdtemp(prefix="mirrordb-promote-")
     if os.geteuid() == 0:
         shutil.chown(path, UNPRIVILEGED_USER, UNPRIVILEGED_USER)
