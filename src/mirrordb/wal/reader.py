@@ -249,18 +249,19 @@ class WalReader:
                         (record_lsn + tot_len + _MAXALIGN_MASK) & ~_MAXALIGN_MASK, record_header)
                 except WalCorrupted as error:
                     raise EndOfWal(record_lsn, error.message) from error
-            return self._assemble(page[offset:], tot_len, page_lsn, record_lsn,
+            return self._assemble(view[offset:], tot_len, page_lsn, record_lsn,
                                   expected_prev_lsn, record_header)
         tot_len = _U32.unpack_from(page, offset)[0]
         self._check_length(tot_len, record_lsn)
-        return self._assemble(page[offset:], tot_len, page_lsn, record_lsn, expected_prev_lsn,
+        return self._assemble(view[offset:], tot_len, page_lsn, record_lsn, expected_prev_lsn,
                               None)
 
-    def _assemble(self, first: bytes, tot_len: int, page_lsn: int, record_lsn: int,
+    def _assemble(self, first: memoryview, tot_len: int, page_lsn: int, record_lsn: int,
                   expected_prev_lsn: int | None,
                   record_header: tuple[int, int, int, int, int, int] | None) -> DecodedRecord:
         """Collect the continuation of a record from the following pages; ``record_header`` is
-        its checked header, or None when the header itself continues on the next page."""
+        its checked header, or None when the header itself continues on the next page. The
+        pieces are views of the pages: the record's bytes are copied once, by the join."""
         pieces = [first]
         got = len(first)
         end_unaligned = record_lsn + got
@@ -270,7 +271,7 @@ class WalReader:
             self._check_continuation(header, tot_len, got, record_lsn, page_lsn)
             header_size = header.size
             length = min(header.rem_len, WAL_PAGE_SIZE - header_size)
-            pieces.append(page[header_size:header_size + length])
+            pieces.append(memoryview(page)[header_size:header_size + length])
             got += length
             end_unaligned = page_lsn + header_size + length
             if record_header is None and got >= RECORD_HEADER_SIZE:
