@@ -14,6 +14,16 @@
 ``Transaction`` is one session's transaction: isolation level, snapshot per statement (READ
 COMMITTED) or per transaction (REPEATABLE READ), the savepoint stack, command ids.
 
+The proc's advertised ``xmin`` (what VACUUM's horizon, hot-standby feedback and a standby's
+snapshot conflicts read) follows the oldest snapshot the transaction still holds, as
+PostgreSQL's MyProc->xmin does: the running statement's (REPEATABLE READ: the transaction's, held
+to the end) and the registered ones (``register_snapshot``: a cursor or a suspended portal keeps
+reading with the snapshot it started with). The session says when a READ COMMITTED statement is
+over (``release_statement_snapshot``): then ``snapshot`` is None until the next statement takes
+one, and a transaction idle between statements, holding no cursor, advertises no xmin at all. A
+new snapshot's xmin is published under the manager's lock while the proc advertises none; moving
+an advertised xmin forward needs no lock (every snapshot still held is at least as new).
+
 Commit protocol (synchronous): make the relations the transaction created durable if their changes
 skipped WAL (wal_level=minimal, ``sync_relation_files``), insert the commit record, flush the WAL
 up to its end, then under the manager's lock mark the xid and its subxids committed in the commit
@@ -62,6 +72,7 @@ if TYPE_CHECKING:
 
 SYNCHRONOUS_COMMIT_LEVELS = ("off", "local", "remote_write", "on", "remote_apply")
 DEADLOCK_CHECK_INTERVAL_S = 1.0   # deadlock_timeout of a proc without wait hooks
+MAX_REGISTERED_SNAPSHOTS = 10_000  # snapshots one transaction's cursors and portals may hold
 POSTGRES_DATABASE_OID = 5   # catalog/bootstrap.py (not imported: catalog sits above access)
 
 # A SharedInvalidationMessage (16 bytes) of kind SHAREDINVALRELCACHE_ID (-2): i8 id, 3 pad
@@ -89,6 +100,14 @@ class IsolationLevel(enum.Enum):
     REPEATABLE_READ = "repeatable read"
 
 
+# PostgreSQL's four level names: READ UNCOMMITTED behaves as READ COMMITTED there too;
+# SERIALIZABLE runs as REPEATABLE READ (snapshot isolation; no predicate locks yet).
+ISOLATION_LEVEL_NAMES = {"read uncommitted": IsolationLevel.READ_COMMITTED,
+                         "read committed": IsolationLevel.READ_COMMITTED,
+                         "repeatable read": IsolationLevel.REPEATABLE_READ,
+                         "serializable": IsolationLevel.REPEATABLE_READ}
+
+
 class RowLockMode(enum.IntEnum):
     SHARE = 1
     EXCLUSIVE = 2
@@ -101,7 +120,8 @@ class Proc:
 
     xid: int = 0
     subxids: list[int] = field(default_factory=list)
-    xmin: int = 0
+    xmin: int = 0          # the oldest snapshot the transaction holds (0: none)
+    transaction_open: bool = True   # False once its transaction has ended
     wait_event: str | None = None
     pid: int = 0                                # the backend's process id (deadlock reports)
     wait_hooks: LockWaitHooks | None = None     # interrupts and timeouts while it waits
@@ -164,6 +184,7 @@ class TransactionManager:
             proc.xid = 0
             proc.subxids = []
             proc.xmin = 0
+            proc.transaction_open = False
             if proc in self._procs_list:
                 self._procs_list.remove(proc)
 
@@ -287,6 +308,7 @@ class TransactionManager:
                 proc.xid = 0
                 proc.subxids = []
                 proc.xmin = 0
+                proc.transaction_open = False
             self._release_row_locks(xids)
 
     # -- waiting for other transactions -----------------------------------------------------
@@ -393,8 +415,10 @@ class Transaction:
         self.check_for_interrupts = check_for_interrupts or (lambda: None)
         self.top = SubTransaction(name="")
         self.subtransactions: list[SubTransaction] = []
-        self.snapshot: Snapshot | None = None
-        self.statement_took_snapshot = False
+        self.snapshot: Snapshot | None = None        # what reads use now (None: between
+        self.statement_took_snapshot = False         # READ COMMITTED statements)
+        self._snapshot_held = False                  # ``snapshot`` counts in proc.xmin
+        self._registered: list[Snapshot] = []        # held by cursors and suspended portals
         self.touched_catalogs = False
         # took an AccessExclusiveLock a standby must know of: commit and abort records say so
         # (XACT_XINFO_HAS_AE_LOCKS), as PostgreSQL's XACT_FLAGS_ACQUIREDACCESSEXCLUSIVELOCK
@@ -411,20 +435,106 @@ class Transaction:
     def new_statement(self) -> Snapshot:
         """Start a statement: advance the command id, and in READ COMMITTED take a new snapshot."""
         self._require_open()
-        if self.snapshot is not None:
+        if self.snapshot is not None or self.statement_took_snapshot:
             self.own.command_id += 1
         self.statement_took_snapshot = (self.snapshot is None or
                                         self.isolation == IsolationLevel.READ_COMMITTED)
         if self.statement_took_snapshot:
-            self.snapshot = self.manager.take_snapshot(self.proc)
+            self._take_snapshot()
+        assert self.snapshot is not None
         return self.snapshot
+
+    @property
+    def first_snapshot_taken(self) -> bool:
+        """Whether a statement of this transaction has read (PostgreSQL's FirstSnapshotSet):
+        its isolation level is fixed from then on."""
+        return self.snapshot is not None or self.statement_took_snapshot
+
+    def drop_unused_snapshot(self) -> None:
+        """The BEGIN that started this transaction read nothing: the snapshot taken with it
+        goes, so the first statement takes the first one (REPEATABLE READ's transaction
+        snapshot, as PostgreSQL takes it at the first query, not at BEGIN)."""
+        if self.state == TransactionState.IN_PROGRESS and self._snapshot_held:
+            self.snapshot = None
+            self._snapshot_held = False
+            self.statement_took_snapshot = False
+            self._advertise_xmin()
+
+    def set_isolation(self, name: str) -> None:
+        """SET TRANSACTION ISOLATION LEVEL inside the transaction block (before any query)."""
+        isolation = ISOLATION_LEVEL_NAMES[name.lower()]
+        if isolation is not self.isolation and self.first_snapshot_taken:
+            raise InvalidTransactionState("SET TRANSACTION ISOLATION LEVEL must be called "
+                                          "before any query", sqlstate="25001")
+        self.isolation = isolation
+
+    def set_read_only(self, read_only: bool) -> None:
+        """SET TRANSACTION READ ONLY | READ WRITE inside the transaction block: read-write
+        only before any query."""
+        if self.read_only and not read_only and self.first_snapshot_taken:
+            raise InvalidTransactionState("transaction read-write mode must be set before any "
+                                          "query", sqlstate="25001")
+        self.read_only = read_only
+
+    def take_statement_snapshot(self) -> None:
+        """Work between statements (planning a Parse message) reads with a snapshot of its
+        own when the last statement's was released: taken here, held until the next release."""
+        if self.snapshot is None and self.state == TransactionState.IN_PROGRESS:
+            self._take_snapshot()
 
     def refresh_statement_snapshot(self) -> None:
         """The statement waited for a relation lock before reading anything: if it took its
         snapshot, take it again, so it sees what the lock holder committed (PostgreSQL takes
         the snapshot once the statement's locks are held)."""
-        if self.statement_took_snapshot and self.state == TransactionState.IN_PROGRESS:
-            self.snapshot = self.manager.take_snapshot(self.proc)
+        if self.statement_took_snapshot and self._snapshot_held and \
+                self.state == TransactionState.IN_PROGRESS:
+            self._take_snapshot()
+
+    def _take_snapshot(self) -> None:
+        """A new statement (or transaction) snapshot, held: the manager publishes its xmin if
+        the proc advertised none; otherwise the advertised one moves to the oldest held."""
+        snapshot = self.manager.take_snapshot(self.proc)
+        self.snapshot = snapshot
+        self._snapshot_held = True
+        if self.proc.xmin != snapshot.xmin:
+            self._advertise_xmin()
+
+    def release_statement_snapshot(self) -> None:
+        """The session's READ COMMITTED statement is over and the transaction stays open: its
+        snapshot is no longer held (cursors keep their own). REPEATABLE READ keeps its one."""
+        if self._snapshot_held and self.isolation == IsolationLevel.READ_COMMITTED:
+            self._snapshot_held = False
+            self.snapshot = None
+            self._advertise_xmin()
+
+    def register_snapshot(self, snapshot: Snapshot) -> None:
+        """A cursor or a suspended portal goes on reading with ``snapshot``: it stays in
+        proc.xmin until ``unregister_snapshot``, or the end of the transaction."""
+        if len(self._registered) >= MAX_REGISTERED_SNAPSHOTS:
+            raise MirrordbError(f"too many open cursors in one transaction (at most "
+                                f"{MAX_REGISTERED_SNAPSHOTS})", sqlstate="54000")
+        self._registered.append(snapshot)
+
+    def unregister_snapshot(self, snapshot: Snapshot) -> None:
+        """The cursor or portal that registered ``snapshot`` is gone."""
+        for index, held in enumerate(self._registered):
+            if held is snapshot:
+                del self._registered[index]
+                if self.state != TransactionState.COMMITTED and \
+                        self.state != TransactionState.ABORTED:
+                    self._advertise_xmin()
+                return
+        invariant(False, "unregister_snapshot of a snapshot that is not registered")
+
+    def _advertise_xmin(self) -> None:
+        """proc.xmin := the oldest xmin of the snapshots held (0: none). Only ever moves it
+        forward or clears it: each held snapshot was published when it was taken."""
+        current = self.snapshot
+        xmin = current.xmin if self._snapshot_held and current is not None else 0
+        for held in self._registered:
+            if not xmin or held.xmin < xmin:
+                xmin = held.xmin
+        self.proc.xmin = xmin
 
     def command_counter_increment(self) -> None:
         self.own.command_id += 1
@@ -601,10 +711,12 @@ class Transaction:
                 raise InvariantViolation(
                     f"could not write the abort record of transaction {xids[0]}: {error}; "
                     "the server must stop") from error
-        self.manager.finish(self.proc, xids, XACT_ABORTED)
+            self.manager.finish(self.proc, xids, XACT_ABORTED)
+            self.manager.unregister(self.proc)
+        else:   # never took an xid: the proc ends like a read-only commit's (its xmin too)
+            self.manager.end_without_xid(self.proc)
         self.state = TransactionState.ABORTED
         self.subtransactions.clear()
-        self.manager.unregister(self.proc)
         self._drop_files(created)
 
     def _sync_created_relations(self) -> None:

@@ -148,8 +148,15 @@ class Victim:
 
 
 def transaction_open(proc: object) -> Callable[[], bool]:
-    """A victim's ``still_applies`` for a proc entry: its transaction has not ended (ending
-    clears the proc's xmin: access/xact.py ``finish`` and ``end_without_xid``)."""
+    """A lock victim's ``still_applies``: its transaction has not ended (access/xact.py
+    ``finish`` and ``end_without_xid`` clear ``Proc.transaction_open``)."""
+    return lambda: bool(getattr(proc, "transaction_open", False))
+
+
+def snapshot_held(proc: object) -> Callable[[], bool]:
+    """A snapshot victim's ``still_applies``: the proc still advertises an xmin. It stops
+    when its transaction ends and, under READ COMMITTED, when it holds no snapshot any more
+    (between statements, without cursors): nothing it can still read needs the versions."""
     return lambda: bool(getattr(proc, "xmin", 0))
 
 
@@ -332,27 +339,27 @@ class RecoveryConflicts:
     def snapshot_victims(self, limit_xid: int) -> list[Victim]:
         """Sessions whose transaction's snapshot xmin precedes or equals ``limit_xid``
         (PostgreSQL's GetConflictingVirtualXIDs). The proc's xmin is the oldest snapshot the
-        transaction took (access/xact.py ``take_snapshot``): its transaction snapshot, and every
-        statement's and cursor's, which are never older."""
+        transaction still holds (access/xact.py): a READ COMMITTED session idle between
+        statements holds none and is nobody's victim."""
         victims = []
         for session in self.client_sessions():
             proc = session.proc
             xmin = getattr(proc, "xmin", 0)
             if xmin and xid_precedes_or_equals(xmin, limit_xid):
-                victims.append(self._victim(session, proc))
+                victims.append(self._victim(session, proc, snapshot_held(proc)))
         return victims
 
     def sessions_with_procs(self, procs: Collection[object]) -> list[Victim]:
         """The sessions whose current transaction is one of ``procs`` (lock conflicts: the
         holders of a lock the startup thread needs)."""
         wanted = {id(proc) for proc in procs}
-        return [self._victim(session, session.proc) for session in self.client_sessions()
-                if id(session.proc) in wanted]
+        return [self._victim(session, session.proc, transaction_open(session.proc))
+                for session in self.client_sessions() if id(session.proc) in wanted]
 
     @staticmethod
-    def _victim(session: Any, proc: object) -> Victim:
+    def _victim(session: Any, proc: object, still_applies: Callable[[], bool]) -> Victim:
         return Victim(int(session.pid), str(getattr(session, "database", "")),
-                      session.interrupts, proc, transaction_open(proc))
+                      session.interrupts, proc, still_applies)
 
     # -- the standby limit -------------------------------------------------------------------------
 
@@ -461,5 +468,5 @@ class RecoveryConflicts:
 
 __all__ = ["CANCEL_MESSAGE", "COUNTER_COLUMNS", "ConflictRequest", "ConflictStatistics",
            "RECONNECT_HINT", "RecoveryConflictReason", "RecoveryConflicts", "TERMINATE_MESSAGE",
-           "Victim", "WalReceiptTimes", "conflict_statistics", "transaction_open",
-           "xid_precedes_or_equals"]
+           "Victim", "WalReceiptTimes", "conflict_statistics", "snapshot_held",
+           "transaction_open", "xid_precedes_or_equals"]

@@ -15,6 +15,14 @@ COMMIT/ROLLBACK gets 25P02 until the block ends, and COMMIT of a failed block ro
 Statements are dispatched by parse-node type to ``_exec_<NodeType>`` methods; queries and DML go
 through the planner (sql/planner.py), DDL straight to the engine's ``Txn``.
 
+Snapshots (access/xact.py): a statement reads with the snapshot ``Transaction.new_statement``
+takes (READ COMMITTED: one per statement). When a Query message or a Sync ends inside a
+transaction block, the statement is over and ``release_statement_snapshot`` lets the proc's xmin
+go (REPEATABLE READ keeps its one), so a session idle in its transaction holds back neither
+VACUUM nor, on a standby, replay. A cursor (DECLARE) and a portal suspended by Execute's row
+limit keep the snapshot they started with: registered with the transaction until they are
+closed, and swapped in whenever their rows are pulled, as PostgreSQL's portals do.
+
 Relation locks (access/lmgr.py): every relation a statement names is locked before its catalog
 entry is read (``lookup_relation``: AccessShareLock for reads, RowExclusiveLock for a DML
 target, RowShareLock under FOR UPDATE/SHARE, stronger for DDL); the (OID, mode) pairs taken
@@ -59,6 +67,8 @@ ZONE_FREE_INPUT_TYPES = frozenset({T.INT2_OID, T.INT4_OID, T.INT8_OID, T.OID_OID
                                    T.VARCHAR_OID, T.BPCHAR_OID, T.NAME_OID, T.BOOL_OID,
                                    T.NUMERIC_OID, T.FLOAT4_OID, T.FLOAT8_OID, UNKNOWN, 0})
 MAX_LOCK_RECHECKS = 1000
+# Statements that read nothing: they take no snapshot (nor fix a REPEATABLE READ transaction's)
+SNAPSHOT_FREE_STATEMENTS = frozenset({"TransactionStmt", "VariableSetStmt", "VariableShowStmt"})
 SERVER_VERSION = "15.0"
 
 
@@ -113,6 +123,7 @@ class Portal:
     sent: int = 0
     done: bool = False
     hold: bool = False
+    snapshot: Any = None        # (Transaction, Snapshot) it registered and reads with
 
 
 class SessionLockWaitHooks(LockWaitHooks):
@@ -275,7 +286,25 @@ class Session:
         if not self.portals:
             return
         for name in [n for n, p in self.portals.items() if not p.hold]:
-            del self.portals[name]
+            self._drop_portal(name)
+
+    def _drop_portal(self, name: str) -> Portal | None:
+        """Forget a portal, letting go of the snapshot it held."""
+        portal = self.portals.pop(name, None)
+        if portal is not None:
+            _release_portal_snapshot(portal)
+        return portal
+
+    def _keep_portal_snapshot(self, portal: Portal) -> None:
+        """The portal goes on after this statement (a cursor, a suspended Execute): it holds
+        the snapshot its rows started with and reads with it from now on."""
+        txn = self.txn
+        snapshot = txn.transaction.snapshot if txn is not None else None
+        if snapshot is None or portal.rows is None:
+            return
+        txn.transaction.register_snapshot(snapshot)
+        portal.snapshot = (txn.transaction, snapshot)
+        portal.rows = _rows_read_with(portal.rows, txn.transaction, snapshot)
 
     def on_error(self) -> None:
         """After any statement error: fail the explicit block, or abort the implicit one."""
@@ -292,9 +321,15 @@ class Session:
             self._abort()
 
     def end_implicit(self) -> None:
-        """End of a Query message or Sync: commit the implicit transaction if one is open."""
-        if not self.in_block and self.txn is not None:
+        """End of a Query message or Sync: commit the implicit transaction if one is open; in
+        a transaction block, the statement's snapshot is no longer held."""
+        txn = self.txn
+        if txn is None:
+            return
+        if not self.in_block:
             self._commit()
+        else:
+            txn.transaction.release_statement_snapshot()
 
     def terminate(self) -> None:
         """The connection is going away: roll back whatever is open."""
@@ -334,7 +369,7 @@ class Session:
         method = getattr(self, "_exec_" + node_type, None)
         if method is None:
             raise feature_not_supported(_statement_name(node_type))
-        if node_type not in ("TransactionStmt",) and self.txn is not None:
+        if node_type not in SNAPSHOT_FREE_STATEMENTS and self.txn is not None:
             self.txn.new_statement()
         return method(statement.node, prepared, params)
 
@@ -391,6 +426,7 @@ class Session:
             return
         node_type = statement.node_type
         if node_type == "SelectStmt" or (node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt")):
+            self._ensure_transaction().transaction.take_statement_snapshot()
             if node_type != "SelectStmt":
                 self._dml_plan(prepared)
                 return
@@ -453,6 +489,7 @@ class Session:
                                         sqlstate="22021") from None
                 params.append(T.parse_text(type_oid, text, timezone=timezone))
         portal = Portal(portal_name, prepared, params, list(result_formats))
+        self._drop_portal(portal_name)
         self.portals[portal_name] = portal
         return portal
 
@@ -504,8 +541,11 @@ class Session:
         finished = limit is None or len(batch) < limit or self._exhausted(portal)
         if finished:
             portal.done = True
+            _release_portal_snapshot(portal)
             if not name:
                 self.portals.pop(name, None)
+        elif portal.snapshot is None:
+            self._keep_portal_snapshot(portal)
         return result, batch, finished
 
     @staticmethod
@@ -527,10 +567,10 @@ class Session:
         self.prepared.pop(name, None)
 
     def close_portal(self, name: str) -> None:
-        self.portals.pop(name, None)
+        self._drop_portal(name)
 
     def sync(self) -> None:
-        self.portals.pop("", None)
+        self._drop_portal("")
         self.end_implicit()
 
     # -- activity reporting ---------------------------------------------------------------------
@@ -748,7 +788,10 @@ class Session:
                 self._check_transaction_options(node.get("options", []))
                 self._apply_transaction_options(node.get("options", []))
                 self.in_block = True
-                self._ensure_transaction()
+                starts = self.txn is None
+                txn = self._ensure_transaction()
+                if starts:     # BEGIN reads nothing: no snapshot until the first query
+                    txn.transaction.drop_unused_snapshot()
             return StatementResult("BEGIN" if kind == "TRANS_STMT_BEGIN"
                                    else "START TRANSACTION", notices=notices)
         if kind == "TRANS_STMT_COMMIT":
@@ -809,6 +852,18 @@ class Session:
             elif name == "transaction_deferrable":
                 pass
 
+    def _set_open_transaction(self, options: list[Node]) -> None:
+        """SET TRANSACTION inside a transaction block: the open transaction changes (its
+        isolation level only before its first query, as PostgreSQL's check hooks say)."""
+        transaction = self.txn.transaction
+        for option in options:
+            fields = option["DefElem"]
+            value = _const_value(fields.get("arg"))
+            if fields["defname"] == "transaction_isolation":
+                transaction.set_isolation(str(value))
+            elif fields["defname"] == "transaction_read_only":
+                transaction.set_read_only(bool(value))
+
     def _check_transaction_options(self, options: list[Node]) -> None:
         """On a standby: no READ WRITE and no SERIALIZABLE (PostgreSQL's GUC check hooks)."""
         if not self.engine.in_recovery():
@@ -840,9 +895,8 @@ class Session:
             if name == "TRANSACTION" or name == "SESSION CHARACTERISTICS":
                 if name == "TRANSACTION":
                     self._check_transaction_options(node.get("args", []))
-                if self.txn is not None and name == "TRANSACTION" and \
-                        self.txn.transaction.snapshot is not None and self.in_block:
-                    self._apply_transaction_options(node.get("args", []))
+                if self.txn is not None and name == "TRANSACTION" and self.in_block:
+                    self._set_open_transaction(node.get("args", []))
                 else:
                     self._apply_transaction_options(node.get("args", []))
                 return StatementResult("SET")
@@ -919,7 +973,8 @@ class Session:
                                     sqlstate="25001")
             self.settings.reset_all()
             self.prepared = {k: v for k, v in self.prepared.items() if not k}
-            self.portals = {}
+            for portal_name in list(self.portals):
+                self._drop_portal(portal_name)
             self.sequence_values.clear()
             self.last_sequence_value = None
             return StatementResult("DISCARD ALL")
@@ -1208,6 +1263,8 @@ class Session:
         portal.result = StatementResult("SELECT", plan.columns)
         if hold:
             portal.rows = iter(list(portal.rows))
+        else:
+            self._keep_portal_snapshot(portal)
         self.portals[name] = portal
         return StatementResult("DECLARE CURSOR")
 
@@ -1236,8 +1293,9 @@ class Session:
                               params: Sequence[Any]) -> StatementResult:
         name = node.get("portalname")
         if name is None:
-            self.portals = {k: v for k, v in self.portals.items() if not k}
-        elif self.portals.pop(name, None) is None:
+            for portal_name in [k for k in self.portals if k]:
+                self._drop_portal(portal_name)
+        elif self._drop_portal(name) is None:
             raise MirrordbError(f'cursor "{name}" does not exist', sqlstate="34000")
         return StatementResult("CLOSE CURSOR" if name is not None else "CLOSE CURSOR ALL")
 
@@ -1260,6 +1318,30 @@ class Session:
 
 CURSOR_OPT_BINARY = 0x0001
 CURSOR_OPT_HOLD = 0x0020
+
+
+def _rows_read_with(rows: Iterator[Row] | list[Row], transaction: Any, snapshot: Any
+                    ) -> Iterator[Row]:
+    """``rows``, each pulled with ``snapshot`` as the transaction's current snapshot (the
+    statement running the FETCH or the later Execute has its own)."""
+    source = iter(rows)
+    while True:
+        current = transaction.snapshot
+        transaction.snapshot = snapshot
+        try:
+            row = next(source, None)
+        finally:
+            transaction.snapshot = current
+        if row is None:
+            return
+        yield row
+
+
+def _release_portal_snapshot(portal: Portal) -> None:
+    held, portal.snapshot = portal.snapshot, None
+    if held is not None:
+        transaction, snapshot = held
+        transaction.unregister_snapshot(snapshot)
 
 
 class _CopyOutResult(StatementResult):

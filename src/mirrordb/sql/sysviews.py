@@ -551,9 +551,17 @@ def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
                      getattr(info, "backend_start", None), getattr(info, "xact_start", None),
                      getattr(info, "query_start", None), getattr(info, "state_change", None),
                      *_wait_event(info),
-                     getattr(info, "state", None), None, None, None, getattr(info, "query", ""),
+                     getattr(info, "state", None), *_backend_xid_and_xmin(info), None,
+                     getattr(info, "query", ""),
                      getattr(info, "backend_type", "client backend")))
     return rows
+
+
+def _backend_xid_and_xmin(info: Any) -> tuple[int | None, int | None]:
+    """backend_xid and backend_xmin: the xid of the backend's transaction and the oldest
+    snapshot it holds (access/xact.py), NULL when there is none."""
+    proc = getattr(info, "proc", None)
+    return (getattr(proc, "xid", 0) or None), (getattr(proc, "xmin", 0) or None)
 
 
 # Waits of a transaction (its proc entry) that are not lock waits: name -> wait_event_type
