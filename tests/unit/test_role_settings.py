@@ -7,6 +7,7 @@ themselves in a Session over an engine on a fresh cluster. Expected messages are
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -299,3 +300,20 @@ def test_order_by_puts_nulls_last_ascending_and_first_descending(
     assert run(admin, f"SELECT x FROM {values} ORDER BY 1 DESC") == [(None,), ("b",), ("a",)]
     assert run(admin, f"SELECT x FROM {values} ORDER BY 1 NULLS FIRST") == [
         (None,), ("a",), ("b",)]
+
+
+def test_a_cluster_made_before_the_catalog_reads_it_as_empty(cluster: str) -> None:
+    os.remove(os.path.join(cluster, "global", str(boot.PG_DB_ROLE_SETTING_OID)))
+    old = Engine.open(cluster)
+    session = Session(old, "postgres", "postgres", SessionSettings(old.settings, superuser=True))
+    try:
+        assert rs.connection_settings(old, "postgres", boot.BOOTSTRAP_SUPERUSER_OID) == []
+        assert run(session, "SELECT count(*) FROM pg_db_role_setting") == [(0,)]
+        assert run(session, "SELECT rolconfig FROM pg_roles") == [(None,)]
+        error = error_of(run, session, "ALTER ROLE postgres SET work_mem = '1MB'")
+        assert error.sqlstate == "55000"
+        run(session, "CREATE ROLE gone")
+        run(session, "DROP ROLE gone")
+    finally:
+        session.terminate()
+        old.close()

@@ -42,7 +42,9 @@ custom ones 42501 without a superuser, bad values 22023); RESET ALL by a non-sup
 settings it could not have set. DROP ROLE deletes the role's rows.
 
 Not enforced: two transactions that insert the first row of the same pair at the same time both
-succeed (no unique index yet); the session applies both rows, the later one winning.
+succeed (no unique index yet); the session applies both rows, the later one winning. A cluster
+made before this catalog existed has no file for it: it reads as empty (logins and views work)
+and ALTER ... SET says the cluster needs a new initdb (55000).
 """
 
 from __future__ import annotations
@@ -133,6 +135,27 @@ def setting_rows(rows: Iterable[tuple[object, Sequence[object]]]) -> list[DbRole
     return [DbRoleSetting.from_values(values) for _, values in rows]
 
 
+def catalog_exists(engine: Any) -> bool:
+    """Whether the cluster has pg_db_role_setting's file (initdb made it, since this catalog
+    exists)."""
+    return bool(engine.smgr.exists(boot.PG_DB_ROLE_SETTING.rnode))
+
+
+def catalog_rows(engine: Any, transaction: Any) -> list[tuple[Any, tuple[object, ...]]]:
+    """(tid, values) of pg_db_role_setting: the latest committed state plus ``transaction``'s
+    own changes (None: none)."""
+    if not catalog_exists(engine):
+        return []
+    return list(engine.relcache.rows(boot.PG_DB_ROLE_SETTING, transaction))
+
+
+def statement_rows(txn: Any) -> list[DbRoleSetting]:
+    """pg_db_role_setting's rows as the running statement's snapshot sees them (the views)."""
+    if not catalog_exists(txn.engine):
+        return []
+    return setting_rows(txn.scan(boot.PG_DB_ROLE_SETTING))
+
+
 def _database_oid(engine: Any, transaction: Any, name: str) -> tuple[int, int] | None:
     """(OID, owner OID) of database ``name``, or None."""
     for _, values in engine.relcache.rows(boot.PG_DATABASE, transaction):
@@ -149,7 +172,7 @@ def connection_settings(engine: Any, database: str, role_oid: int
     pg_database row (template1) has only the role's and the global defaults."""
     found = _database_oid(engine, None, database)
     rows = {(row.database_oid, row.role_oid): row
-            for row in setting_rows(engine.relcache.rows(boot.PG_DB_ROLE_SETTING, None))}
+            for row in setting_rows(catalog_rows(engine, None))}
     order = [((INVALID_OID, role_oid), SOURCE_USER), ((INVALID_OID, INVALID_OID), SOURCE_GLOBAL)]
     if found is not None:
         database_oid = found[0]
@@ -202,7 +225,7 @@ def alter_database_set(session: Any, txn: Any, node: dict[str, Any], change: Set
 
 def drop_role_settings(txn: Any, role_oid: int) -> None:
     """DROP ROLE: the role's rows in every database go with it."""
-    for tid, values in txn.engine.relcache.rows(boot.PG_DB_ROLE_SETTING, txn.transaction):
+    for tid, values in catalog_rows(txn.engine, txn.transaction):
         if int(values[1]) == role_oid:  # type: ignore[call-overload]
             roles.delete_catalog_row(txn, boot.PG_DB_ROLE_SETTING, tid)
 
@@ -241,7 +264,7 @@ def _check_database_owner(session: Any, name: str, owner_oid: int) -> None:
 
 def _find_row(txn: Any, database_oid: int, role_oid: int
               ) -> tuple[tuple[int, int], DbRoleSetting] | None:
-    for tid, values in txn.engine.relcache.rows(boot.PG_DB_ROLE_SETTING, txn.transaction):
+    for tid, values in catalog_rows(txn.engine, txn.transaction):
         row = DbRoleSetting.from_values(values)
         if row.database_oid == database_oid and row.role_oid == role_oid:
             return tid, row  # type: ignore[return-value]
@@ -253,6 +276,10 @@ def _alter_setting(session: Any, txn: Any, database_oid: int, role_oid: int,
     """PostgreSQL's AlterSetting: add to, remove from or reset the pair's row, inserting it
     for a first setting and deleting it once empty. A RESET where there is no row checks
     nothing and changes nothing, as in PostgreSQL."""
+    if not catalog_exists(txn.engine):
+        raise MirrordbError("this cluster has no pg_db_role_setting catalog", sqlstate="55000",
+                            hint="It was made by an older mirrordb initdb: per-role and "
+                                 "per-database settings need a cluster made by a new one.")
     value = _value_text(session, change)
     found = _find_row(txn, database_oid, role_oid)
     if found is None:
@@ -334,6 +361,7 @@ def config_reset(config: Sequence[str], checker: Any) -> list[str]:
 
 
 __all__ = ["DbRoleSetting", "SettingChange", "alter_role_set", "alter_database_set",
-           "drop_role_settings", "connection_settings", "setting_rows", "parse_setconfig",
+           "drop_role_settings", "connection_settings", "setting_rows", "catalog_exists",
+           "catalog_rows", "statement_rows", "parse_setconfig",
            "format_setconfig", "split_entry", "config_add", "config_delete", "config_reset",
            "SETCONFIG_MAX_ENTRIES"]

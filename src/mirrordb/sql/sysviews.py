@@ -386,7 +386,7 @@ def _pg_user(ctx: ExecContext) -> list[Row]:
 
 def _db_role_settings(ctx: ExecContext) -> list[role_settings.DbRoleSetting]:
     """pg_db_role_setting's rows as the statement's snapshot sees them."""
-    return role_settings.setting_rows(ctx.txn.scan(boot.PG_DB_ROLE_SETTING))
+    return role_settings.statement_rows(ctx.txn)
 
 
 def _pg_db_role_setting(ctx: ExecContext) -> list[Row]:
