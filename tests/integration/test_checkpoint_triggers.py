@@ -116,6 +116,11 @@ def test_max_wal_size_starts_a_checkpoint(cluster: str) -> None:
                                         write_until_past_max_wal_size)
         distance = after.checkpoint.redo - before.checkpoint.redo
         assert distance >= max_wal_bytes // 3, f"checkpoint after only {distance} bytes of WAL"
+        # pg_control is written before old segments go and the checkpoint is counted: wait for
+        # the checkpoint to finish before looking at either
+        deadline = time.monotonic() + DEADLINE_S
+        while engine.checkpointer.checkpoints_done < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert engine.checkpointer.checkpoints_done >= 1
         # the segments wholly before the new REDO point were recycled or removed
         present = _segment_numbers(cluster, segment_size)
