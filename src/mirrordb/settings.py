@@ -716,6 +716,10 @@ def _check_date_style(text: str, current: object) -> str:
     return f"{style or current_style or 'ISO'}, {order}"
 
 
+# Canonical zone names accepted as written, without listing the zone database first.
+DEFAULT_ZONE_NAMES = frozenset({"Etc/UTC", "Etc/GMT"})
+
+
 @lru_cache(maxsize=1)
 def _timezones_by_lower_name() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones()}
@@ -733,6 +737,8 @@ def _check_time_zone(text: str, current: object) -> str:
         if abs(hours) > 15:   # PostgreSQL's limit on a numeric time zone offset
             raise invalid_value("TimeZone", text)
         return _offset_zone_name(hours)
+    if value in DEFAULT_ZONE_NAMES:     # the defaults: no scan of every zone name (~20 ms)
+        return value
     canonical = _timezones_by_lower_name().get(value.lower())
     if canonical is not None:
         return canonical

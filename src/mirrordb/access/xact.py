@@ -215,7 +215,11 @@ class TransactionManager:
 
     def enter_hot_standby(self) -> KnownAssignedXids:
         """This server replays WAL as a standby: snapshots follow the primary's transactions
-        (idempotent; returns the tracker)."""
+        (idempotent; returns the tracker). Redo asks at every transaction record: an
+        existing tracker is returned without the lock or the import."""
+        tracker = self.hot_standby
+        if tracker is not None:
+            return tracker
         from mirrordb.recovery.hot_standby import KnownAssignedXids
         with self._lock:
             if self.hot_standby is None:

@@ -132,7 +132,11 @@ class KnownAssignedXids:
 
     def record_xid(self, xid: int) -> None:
         """A replayed record carries ``xid``: it and every xid assigned before it and not seen
-        yet are running (PostgreSQL's RecordKnownAssignedTransactionIds)."""
+        yet are running (PostgreSQL's RecordKnownAssignedTransactionIds). An xid already in
+        the set needs nothing and is checked without the lock: the startup thread, the caller,
+        is the only one that changes the set."""
+        if xid in self._xids:
+            return
         if xid < FIRST_NORMAL_XID or self.state == StandbyState.INITIALIZED:
             return
         with self._lock:

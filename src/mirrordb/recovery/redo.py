@@ -20,7 +20,7 @@ replay with an error naming the relation, block and LSN.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import DataCorrupted, invariant
@@ -51,6 +51,13 @@ def register_redo(rmid: int, handler: RedoHandler) -> None:
 
 def handler_for(rmid: int) -> RedoHandler | None:
     return _handlers.get(rmid)
+
+
+def redo_handlers() -> Mapping[int, RedoHandler]:
+    """The live table of handlers by resource manager id (read-only; handlers registered later
+    appear in it): the startup loop looks up each record's handler here without ``dispatch``'s
+    call."""
+    return _handlers
 
 
 class RedoContext:

@@ -74,7 +74,7 @@ from mirrordb.common.lsn import INVALID_LSN, format_lsn, parse_lsn
 from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin handlers)
 from mirrordb.recovery.conflicts import RecoveryConflicts
 from mirrordb.recovery.promote import remove_standby_signal_file
-from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch
+from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch, redo_handlers
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal import payloads
@@ -275,6 +275,8 @@ class Startup:
         self.records_replayed = 0
         self.in_recovery = False
         self._seen_xids: set[int] = set()
+        self._observed_xid = 0     # xid of the record before, if it had one (``replay``)
+        self._handlers = redo_handlers()
         self._started = time.monotonic()
         # the last checkpoint record replayed: (start LSN, end LSN, contents); a restartpoint
         # may be made there (``restartpoint``)
@@ -369,15 +371,29 @@ class Startup:
         return self.records_replayed - before
 
     def replay(self, record: DecodedRecord) -> None:
-        """Replay one record (the next one in LSN order)."""
+        """Replay one record (the next one in LSN order).
+
+        The hot path of replay. A record with the same xid as the one before it (most of a
+        transaction's records follow each other) skips the xid bookkeeping, which that record
+        already did: ``_observed_xid`` is cleared by a record without an xid (RUNNING_XACTS
+        and checkpoints reset the hot-standby set) and after a transaction record (a commit
+        removes its xid from it)."""
         state = self.state
         xid = record.xid
         if xid:
-            self._seen_xids.add(xid)
-            self.engine.xacts.observe_xid(xid)
+            if xid != self._observed_xid:
+                self._seen_xids.add(xid)
+                self.engine.xacts.observe_xid(xid)
+                self._observed_xid = xid
+        else:
+            self._observed_xid = 0
         rmid = record.rmid
         state.replay_end_lsn = record.end_lsn
-        dispatch(self.context, record)
+        handler = self._handlers.get(rmid)
+        if handler is None:
+            dispatch(self.context, record)     # raises: no redo routine
+        else:
+            handler(self.context, record)
         # Only an XLOG record can be a segment switch.
         state.last_replayed_end_lsn = (self._replayed_end(record) if rmid == RM_XLOG_ID
                                        else record.end_lsn)
@@ -385,15 +401,16 @@ class Startup:
         self.records_replayed += 1
         if rmid == RM_XLOG_ID:
             self._replayed_xlog_record(record)
-        elif rmid == RM_XACT_ID and \
-                record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
-            # xact_redo has just decoded and validated the whole record: read only xact_time,
-            # its first field, instead of decoding it a second time.
-            self.last_commit_time = _XACT_TIME.unpack_from(record.main_data, 0)[0]
+        elif rmid == RM_XACT_ID:
+            self._observed_xid = 0
+            if record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
+                # xact_redo has just decoded and validated the whole record: read only
+                # xact_time, its first field, instead of decoding it a second time.
+                self.last_commit_time = _XACT_TIME.unpack_from(record.main_data, 0)[0]
         if self.backup_end_point != INVALID_LSN and \
                 state.last_replayed_end_lsn >= self.backup_end_point:
             self._reached_end_of_backup(state.last_replayed_end_lsn)
-        if not state.consistent:
+        if state.consistent_at_lsn == INVALID_LSN:     # RecoveryState.consistent, inlined
             self._check_consistency()
 
     def _replayed_xlog_record(self, record: DecodedRecord) -> None:

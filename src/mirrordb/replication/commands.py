@@ -182,7 +182,11 @@ COMMAND_KEYWORDS = frozenset({
 _WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
 _LSN = re.compile(r"([0-9A-Fa-f]+)/([0-9A-Fa-f]+)")
 _NUMBER = re.compile(r"[0-9]+")
-_WORD = re.compile(r"[A-Za-z_\x80-\U0010ffff][A-Za-z0-9_$\x80-\U0010ffff]*")
+# An identifier: a letter, "_" or any non-ASCII character, then also digits and "$". Written as
+# the complement of the ASCII characters that cannot appear: the same set as the ranges
+# [A-Za-z_\x80-\U0010ffff], which take ~7 ms to compile at every process start, against 0.1.
+_WORD = re.compile(r"[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f]"
+                   r"[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]*")
 _PUNCTUATION = frozenset("(),;.")
 
 

@@ -268,7 +268,11 @@ class SegmentWriter:
         self.written_lsn = position
 
     def flush(self) -> bool:
-        """fsync what was written; True if the flushed position moved."""
+        """fsync what was written; True if the flushed position moved. Nothing written since
+        the last flush and no finished segment waiting: no fsync (an idle tick or a reply that
+        replay asked for would otherwise sync the segment again, ~70 us each)."""
+        if self.written_lsn <= self.flushed_lsn and not self._unsynced_fds:
+            return False
         for fd in self._unsynced_fds:
             os.fsync(fd)
             if fd != self._fd:

@@ -44,9 +44,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import crc32c as _crc32c_package
-
-from mirrordb.common.crc import crc32c
+from mirrordb.common.crc import crc32c, crc32c_function
 from mirrordb.common.errors import ProgramLimitExceeded, WalCorrupted, invariant
 from mirrordb.common.lsn import format_lsn
 from mirrordb.storage.page import BLCKSZ, PAGE_HEADER_SIZE, lower_upper
@@ -313,7 +311,7 @@ _FORK_FLAGS_AND_LENGTH_SIZE = _FORK_FLAGS_AND_LENGTH.size
 _IMAGE_HEADER_SIZE = IMAGE_HEADER_STRUCT.size
 _RELFILENODE_SIZE = RELFILENODE_STRUCT.size
 _BLOCK_NUMBER_SIZE = BLOCK_NUMBER_STRUCT.size
-_crc32c = _crc32c_package.crc32c    # common/crc.py's function without its wrapper call
+_crc32c = crc32c_function    # common/crc.py's function without its wrapper call
 # The common one-block shape (``_decode_common_body``): block header, RelFileNode, block number.
 _RELFILENODE_AND_BLOCK = struct.Struct("<IIII")
 _BLOCK_HEADER_END = RECORD_HEADER_SIZE + 1              # after the block id: fork_flags, length
