@@ -98,6 +98,9 @@ log = logging.getLogger("mirrordb.recovery")
 
 BACKUP_LABEL_FILE = "backup_label"
 BACKUP_LABEL_OLD_FILE = "backup_label.old"
+# xids seen in replayed records are kept until the end of recovery marks the unfinished ones
+# aborted; past this many, the finished ones are dropped (a standby replays for months)
+SEEN_XIDS_PRUNE_AT = 65536
 
 
 @dataclass
@@ -275,6 +278,7 @@ class Startup:
         self.records_replayed = 0
         self.in_recovery = False
         self._seen_xids: set[int] = set()
+        self._seen_xids_limit = SEEN_XIDS_PRUNE_AT
         self._observed_xid = 0     # xid of the record before, if it had one (``replay``)
         self._handlers = redo_handlers()
         self._started = time.monotonic()
@@ -383,6 +387,8 @@ class Startup:
         if xid:
             if xid != self._observed_xid:
                 self._seen_xids.add(xid)
+                if len(self._seen_xids) > self._seen_xids_limit:
+                    self._prune_seen_xids()
                 self.engine.xacts.observe_xid(xid)
                 self._observed_xid = xid
         else:
@@ -619,6 +625,13 @@ class Startup:
             engine.xacts.next_full_xid = state.next_full_xid
         engine.next_oid = max(engine.next_oid, state.next_oid)
         engine._oid_logged_until = engine.next_oid
+
+    def _prune_seen_xids(self) -> None:
+        """Forget the seen xids whose commit or abort was replayed (only the unfinished ones
+        matter at the end of recovery); the next prune waits until the set doubles."""
+        status = self.engine.clog.status
+        self._seen_xids = {x for x in self._seen_xids if status(x) == XACT_IN_PROGRESS}
+        self._seen_xids_limit = max(SEEN_XIDS_PRUNE_AT, 2 * len(self._seen_xids))
 
     def _abort_unfinished(self) -> None:
         """Transactions without a commit or abort record end aborted."""
