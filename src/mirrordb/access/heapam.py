@@ -63,6 +63,21 @@ _OFFNUM = struct.Struct("<H")
 _DELETE = struct.Struct("<HIIH")
 _UPDATE_MAIN = struct.Struct("<HIIHH")
 _PRUNE_MAIN = struct.Struct("<I")
+_ITEM_ID_WORD = struct.Struct("<I")
+# Tuple header fields page_set_xmax writes (storage/tuple.py's layout): t_xmax u32 and t_cid u32
+# are adjacent, then t_ctid (block u32, offset u16); t_infomask u16 on its own.
+_XMAX_CID = struct.Struct("<II")
+_XMAX_CID_CTID = struct.Struct("<IIIH")
+_INFOMASK = struct.Struct("<H")
+assert tuplelib.CID_OFFSET == tuplelib.XMAX_OFFSET + 4
+assert tuplelib.CTID_OFFSET == tuplelib.CID_OFFSET + 4
+_probe = bytearray(tuplelib.HEAP_TUPLE_HEADER_SIZE)
+tuplelib.set_ctid(_probe, 0, 0x01020304, 0x0506)
+assert _probe[tuplelib.CTID_OFFSET:tuplelib.CTID_OFFSET + 6] == _XMAX_CID_CTID.pack(
+    0, 0, 0x01020304, 0x0506)[8:], "t_ctid layout differs from storage/tuple.py's"
+del _probe
+# Flags an xmax may bring: the ones the tuple module may change, except HEAP_HASNULL.
+_XMAX_INFOMASK_ALLOWED = tuplelib.KNOWN_INFOMASK_FLAGS & ~tuplelib.HEAP_HASNULL
 
 Tid = tuple[int, int]
 
@@ -90,14 +105,27 @@ def page_insert(page: bytearray, offnum: int, item: bytes, init: bool) -> None:
 
 def page_set_xmax(page: bytearray, offnum: int, xmax: int, cid: int, infomask_set: int,
                   new_ctid: Tid | None) -> None:
-    lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
-    if lp_flags != pagelib.LP_NORMAL:
+    """Mark version ``offnum`` deleted or updated by ``xmax``: t_xmax, t_cid (a combo id when
+    ``infomask_set`` has HEAP_COMBOCID, else HEAP_COMBOCID is cleared), and t_ctid when it was
+    updated. Hot path of both sides: one unpack of the line pointer, one pack of the adjacent
+    xmax/cid(/ctid) fields, one read-modify-write of t_infomask."""
+    word = _ITEM_ID_WORD.unpack_from(
+        page, pagelib.PAGE_HEADER_SIZE - pagelib.ITEM_ID_SIZE + (offnum << 2))[0]
+    if (word >> 15) & 0x3 != pagelib.LP_NORMAL:
         invariant(False, f"heap item {offnum} is not a tuple")
-    tuplelib.set_xmax(page, lp_off, xmax, infomask_set=infomask_set,
-                      infomask_clear=HEAP_COMBOCID if not infomask_set & HEAP_COMBOCID else 0)
-    tuplelib.set_cid(page, lp_off, cid)
-    if new_ctid is not None:
-        tuplelib.set_ctid(page, lp_off, new_ctid[0], new_ctid[1])
+    if infomask_set & ~_XMAX_INFOMASK_ALLOWED:
+        invariant(False, f"page_set_xmax: cannot set infomask flags {infomask_set:#06x}")
+    lp_off = word & 0x7FFF
+    if new_ctid is None:
+        _XMAX_CID.pack_into(page, lp_off + tuplelib.XMAX_OFFSET, xmax, cid)
+    else:
+        _XMAX_CID_CTID.pack_into(page, lp_off + tuplelib.XMAX_OFFSET, xmax, cid, new_ctid[0],
+                                 new_ctid[1])
+    at = lp_off + tuplelib.INFOMASK_OFFSET
+    infomask = _INFOMASK.unpack_from(page, at)[0] | infomask_set
+    if not infomask_set & HEAP_COMBOCID:
+        infomask &= ~HEAP_COMBOCID
+    _INFOMASK.pack_into(page, at, infomask)
 
 
 def page_prune(page: bytearray, offnums: list[int]) -> None:
@@ -461,7 +489,7 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
     if op == XLOG_HEAP_INSERT:
         data = record.blocks[0].data
         offnum = _OFFNUM.unpack_from(data, 0)[0]
-        item = bytes(data[_OFFNUM.size:])
+        item = data[_OFFNUM.size:]
         context.redo_block(record, 0, lambda page: page_insert(page, offnum, item, init),
                            init=init)
     elif op == XLOG_HEAP_DELETE:
@@ -484,15 +512,19 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
 
 def _redo_update(context: RedoContext, record: DecodedRecord, init: bool) -> None:
     old_offnum, xmax, cid, flag, new_offnum = _UPDATE_MAIN.unpack_from(record.main_data, 0)
-    new_block = record.blocks[0]
-    item = bytes(new_block.data)
+    blocks = record.blocks
+    new_block = blocks[0]
+    item = new_block.data
     new_tid = (new_block.blkno, new_offnum)
-    same_page = record.block(1) is None
+    same_page = len(blocks) == 1 or record.block(1) is None
 
-    def change_new(page: bytearray) -> None:
-        page_insert(page, new_offnum, item, init)
-        if same_page:
+    if same_page:
+        def change_new(page: bytearray) -> None:
+            page_insert(page, new_offnum, item, init)
             page_set_xmax(page, old_offnum, xmax, cid, flag, new_tid)
+    else:
+        def change_new(page: bytearray) -> None:
+            page_insert(page, new_offnum, item, init)
 
     context.redo_block(record, 0, change_new, init=init)
     if not same_page:

@@ -52,6 +52,11 @@ _FLAGS_LOWER_UPPER = struct.Struct("<HHH")
 assert _HEADER.size == PAGE_HEADER_SIZE and _ITEM_ID.size == ITEM_ID_SIZE
 
 ZERO_PAGE = bytes(BLCKSZ)
+_LP_FLAGS_MASK = 0x3 << 15
+_LP_NORMAL_BITS = LP_NORMAL << 15
+_LP_FLAGS_AND_LENGTH_MASK = ~0x7FFF & 0xFFFFFFFF
+_LP_STORAGE_FLAG = 0x1 << 15      # the low flag bit: set in LP_NORMAL (1) and LP_DEAD (3) only
+_ZERO_PADDING = bytes(MAXALIGN)
 
 
 def maxalign(length: int) -> int:
@@ -137,10 +142,25 @@ def free_space(page: bytes | bytearray | memoryview) -> int:
 
 
 def _first_unused_line_pointer(page: bytes | bytearray) -> int:
-    for offnum in range(1, max_offset(page) + 1):
-        if get_item_id(page, offnum)[1] == LP_UNUSED and get_item_id(page, offnum)[2] == 0:
-            return offnum
+    nline = max_offset(page)
+    words = _line_pointer_words(nline).unpack_from(page, PAGE_HEADER_SIZE)
+    for index, word in enumerate(words):
+        if not word & _LP_FLAGS_AND_LENGTH_MASK:   # LP_UNUSED with no storage
+            return index + 1
     return 0
+
+
+_LINE_POINTER_WORDS: dict[int, struct.Struct] = {}
+
+
+def _line_pointer_words(count: int) -> struct.Struct:
+    """A precompiled Struct for ``count`` line pointers (at most a page's worth: the cache is
+    bounded by BLCKSZ // ITEM_ID_SIZE entries)."""
+    words = _LINE_POINTER_WORDS.get(count)
+    if words is None:
+        invariant(0 <= count <= BLCKSZ // ITEM_ID_SIZE, f"{count} line pointers")
+        words = _LINE_POINTER_WORDS[count] = struct.Struct(f"<{count}I")
+    return words
 
 
 def add_item(page: bytearray, item: bytes | bytearray | memoryview, offnum: int = 0,
@@ -151,29 +171,35 @@ def add_item(page: bytearray, item: bytes | bytearray | memoryview, offnum: int 
     append. ``shift``: insert at ``offnum``, moving the line pointers from there up by one (the
     B-tree's ordered insert). Otherwise ``offnum`` names an unused line pointer to fill, or the
     one just past the end.
+
+    Hot path of both the primary and redo: the checks build their messages only on failure, the
+    line pointer array is moved within the bytearray, and the header is read once and written
+    once.
     """
     flags, lower, upper = _FLAGS_LOWER_UPPER.unpack_from(page, 10)
-    nline = (lower - PAGE_HEADER_SIZE) // ITEM_ID_SIZE
+    nline = (lower - PAGE_HEADER_SIZE) >> 2
     if offnum == 0:
         offnum = _first_unused_line_pointer(page) if flags & PD_HAS_FREE_LINES else 0
         if offnum == 0:
             offnum = nline + 1
             flags &= ~PD_HAS_FREE_LINES
-    invariant(1 <= offnum <= nline + 1, f"add_item: offset {offnum} out of range 1..{nline + 1}")
-    needs_new_pointer = shift or offnum == nline + 1
-    if not needs_new_pointer:
-        invariant(get_item_id(page, offnum)[1] == LP_UNUSED,
-                  f"add_item: line pointer {offnum} is in use")
+    if not 1 <= offnum <= nline + 1:
+        invariant(False, f"add_item: offset {offnum} out of range 1..{nline + 1}")
+    pointer = PAGE_HEADER_SIZE - ITEM_ID_SIZE + (offnum << 2)
+    if shift or offnum == nline + 1:
+        new_lower = lower + ITEM_ID_SIZE
+    else:
+        new_lower = lower
+        if _ITEM_ID.unpack_from(page, pointer)[0] & _LP_FLAGS_MASK:
+            invariant(False, f"add_item: line pointer {offnum} is in use")
     length = len(item)
-    new_lower = lower + ITEM_ID_SIZE if needs_new_pointer else lower
     new_upper = upper - ((length + MAXALIGN - 1) & ~(MAXALIGN - 1))
     if new_upper < new_lower:
         return 0
-    pointer = PAGE_HEADER_SIZE + (offnum - 1) * ITEM_ID_SIZE
-    if shift and offnum <= nline:
-        page[pointer + ITEM_ID_SIZE:lower + ITEM_ID_SIZE] = page[pointer:lower]
+    if shift and pointer < lower:
+        page[pointer + ITEM_ID_SIZE:new_lower] = page[pointer:lower]
     page[new_upper:new_upper + length] = item
-    _ITEM_ID.pack_into(page, pointer, new_upper | (LP_NORMAL << 15) | (length << 17))
+    _ITEM_ID.pack_into(page, pointer, new_upper | _LP_NORMAL_BITS | (length << 17))
     _FLAGS_LOWER_UPPER.pack_into(page, 10, flags, new_lower, new_upper)
     return offnum
 
@@ -211,51 +237,55 @@ def overwrite_item(page: bytearray, offnum: int, item: bytes | bytearray) -> Non
 
 def set_unused(page: bytearray, offnums: list[int]) -> None:
     """Mark line pointers unused, drop trailing unused ones and compact the page."""
+    words = list(_line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE))
     for offnum in offnums:
-        set_item_id(page, offnum, 0, LP_UNUSED, 0)
-    nline = max_offset(page)
-    while nline > 0 and get_item_id(page, nline) == (0, LP_UNUSED, 0):
-        nline -= 1
-    lower = PAGE_HEADER_SIZE + nline * ITEM_ID_SIZE
-    has_free = any(get_item_id(page, n)[1] == LP_UNUSED for n in range(1, nline + 1))
+        words[offnum - 1] = 0
+    while words and words[-1] == 0:
+        words.pop()
+    _line_pointer_words(len(words)).pack_into(page, PAGE_HEADER_SIZE, *words)
+    has_free = any(not word & _LP_FLAGS_MASK for word in words)
     flags = _U16.unpack_from(page, 10)[0]
     flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
-    _U16.pack_into(page, 10, flags)
-    _U16.pack_into(page, 12, lower)
-    compact(page)
+    _compact_words(page, flags, words)
 
 
 def delete_items(page: bytearray, offnums: list[int]) -> None:
     """Remove line pointers entirely, renumbering the ones after them (B-tree pages)."""
     doomed = set(offnums)
-    nline = max_offset(page)
-    kept = [_ITEM_ID.unpack_from(page, PAGE_HEADER_SIZE + (n - 1) * ITEM_ID_SIZE)[0]
-            for n in range(1, nline + 1) if n not in doomed]
-    lower = PAGE_HEADER_SIZE + len(kept) * ITEM_ID_SIZE
-    for index, word in enumerate(kept):
-        _ITEM_ID.pack_into(page, PAGE_HEADER_SIZE + index * ITEM_ID_SIZE, word)
-    _U16.pack_into(page, 12, lower)
-    compact(page)
+    words = _line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE)
+    kept = [word for index, word in enumerate(words, 1) if index not in doomed]
+    _compact_words(page, _U16.unpack_from(page, 10)[0], kept)
 
 
 def compact(page: bytearray) -> None:
     """Repack item storage against the special space in offset order and zero the hole."""
-    lower = _U16.unpack_from(page, 12)[0]
+    words = list(_line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE))
+    _compact_words(page, _U16.unpack_from(page, 10)[0], words)
+
+
+def _compact_words(page: bytearray, flags: int, words: list[int]) -> None:
+    """Make ``words`` the page's line pointer array (pd_lower follows, pd_flags is ``flags``),
+    then pack the storage of its LP_NORMAL and LP_DEAD items with a length against the special
+    space, in offset order, each MAXALIGNed with zero padding, and zero the hole."""
     special = _U16.unpack_from(page, 16)[0]
-    items: list[tuple[int, bytes]] = []
-    for offnum in range(1, max_offset(page) + 1):
-        lp_off, lp_flags, lp_len = get_item_id(page, offnum)
-        if lp_flags in (LP_NORMAL, LP_DEAD) and lp_len:
-            items.append((offnum, bytes(page[lp_off:lp_off + lp_len])))
+    lower = PAGE_HEADER_SIZE + len(words) * ITEM_ID_SIZE
+    pieces: list[bytes] = []
     upper = special
-    for offnum, item in items:
-        upper -= maxalign(len(item))
-        page[upper:upper + maxalign(len(item))] = item + bytes(maxalign(len(item)) - len(item))
-        lp_flags = get_item_id(page, offnum)[1]
-        set_item_id(page, offnum, upper, lp_flags, len(item))
-    invariant(upper >= lower, "compact: items overflow the page")
+    for index, word in enumerate(words):
+        length = word >> 17
+        if length and word & _LP_STORAGE_FLAG:   # LP_NORMAL or LP_DEAD
+            start = word & 0x7FFF
+            aligned = (length + MAXALIGN - 1) & ~(MAXALIGN - 1)
+            upper -= aligned
+            pieces.append(page[start:start + length] + _ZERO_PADDING[:aligned - length])
+            words[index] = upper | (word & ~0x7FFF)
+    if upper < lower:
+        invariant(False, "compact: items overflow the page")
+    pieces.reverse()
+    page[upper:special] = b"".join(pieces)
     page[lower:upper] = bytes(upper - lower)
-    _U16.pack_into(page, 14, upper)
+    _line_pointer_words(len(words)).pack_into(page, PAGE_HEADER_SIZE, *words)
+    _FLAGS_LOWER_UPPER.pack_into(page, 10, flags, lower, upper)
 
 
 def special_space(page: bytearray | bytes) -> memoryview:
