@@ -55,6 +55,7 @@ from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_n
 _U32 = struct.Struct("<I")
 READ_AHEAD_BYTES = 128 * 1024    # most a SegmentFileSource reads from a segment file at once
 _MAXALIGN_MASK = MAXALIGN - 1   # storage/page.py's maxalign, inlined on the per-record path
+_RECORD_HEADER_UNPACK_FROM = RECORD_HEADER_STRUCT.unpack_from   # once per record
 
 
 class EndOfWal(WalCorrupted):
@@ -240,8 +241,14 @@ class WalReader:
         if offset == header_size and header.is_contrecord:
             raise EndOfWal(record_lsn, f"contrecord is requested by {format_lsn(record_lsn)}")
         if offset + RECORD_HEADER_SIZE <= WAL_PAGE_SIZE:
-            record_header = self._check_header(page, offset, record_lsn, expected_prev_lsn)
-            tot_len = record_header[0]
+            # ``_check_header`` inlined as one test; it runs only to raise with the message
+            record_header = _RECORD_HEADER_UNPACK_FROM(page, offset)
+            tot_len, _, prev_lsn, _, rmid, _ = record_header
+            if tot_len < RECORD_HEADER_SIZE or tot_len > MAX_RECORD_TOTAL_LENGTH \
+                    or RM_MAX_BUILTIN_ID < rmid < RM_MIN_CUSTOM_ID \
+                    or (prev_lsn != expected_prev_lsn and (expected_prev_lsn is not None
+                                                           or prev_lsn >= record_lsn)):
+                self._check_header(page, offset, record_lsn, expected_prev_lsn)
             if offset + tot_len <= WAL_PAGE_SIZE:   # the whole record is on this page: no copy
                 try:   # ``_decode`` inlined: this is most records
                     return decode_checked_record(

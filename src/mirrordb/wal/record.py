@@ -312,11 +312,11 @@ _IMAGE_HEADER_SIZE = IMAGE_HEADER_STRUCT.size
 _RELFILENODE_SIZE = RELFILENODE_STRUCT.size
 _BLOCK_NUMBER_SIZE = BLOCK_NUMBER_STRUCT.size
 _crc32c = crc32c_function    # common/crc.py's function without its wrapper call
-# The common one-block shape (``_decode_common_body``): block header, RelFileNode, block number.
-_RELFILENODE_AND_BLOCK = struct.Struct("<IIII")
+# The common one-block shape (``decode_checked_record``), after block id 0: fork_flags,
+# data_length, RelFileNode (spc, db, rel), block number, in one unpack.
+_COMMON_BLOCK_HEADER = struct.Struct("<BHIIII")
 _BLOCK_HEADER_END = RECORD_HEADER_SIZE + 1              # after the block id: fork_flags, length
-_COMMON_RELFILENODE_AT = _BLOCK_HEADER_END + _FORK_FLAGS_AND_LENGTH.size
-_COMMON_BLOCK_HEADERS_END = _COMMON_RELFILENODE_AT + _RELFILENODE_AND_BLOCK.size
+_COMMON_BLOCK_HEADERS_END = _BLOCK_HEADER_END + _COMMON_BLOCK_HEADER.size
 _NOT_COMMON_BLOCK_FLAGS = BKPBLOCK_HAS_IMAGE | BKPBLOCK_SAME_REL
 _new_relfilenode = tuple.__new__    # RelFileNode from its unpacked fields, in one C call
 
@@ -372,13 +372,47 @@ def decode_checked_record(view: memoryview, start_lsn: int, end_lsn: int,
                            f"{format_lsn(start_lsn)}", start_lsn)
     if tot_len == RECORD_HEADER_SIZE:
         return DecodedRecord(start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid, (), b"", 0)
+    # The two most common body shapes, decoded here without further calls (most records):
+    # * block 0 only, with data, no image, its own RelFileNode; then maybe main data (heap and
+    #   B-tree row changes);
+    # * main data only (commit records).
+    # The checks are the general path's for these shapes; any other shape, and anything
+    # malformed (struct.error, IndexError), falls through to the general path, which decodes
+    # it or says what is wrong.
     try:
-        common = _decode_common_body(view, tot_len)
+        first_id = view[RECORD_HEADER_SIZE]
+        if first_id == 0:
+            fork_flags, data_length, spc, db, rel, blkno = _COMMON_BLOCK_HEADER.unpack_from(
+                view, _BLOCK_HEADER_END)
+            if not fork_flags & _NOT_COMMON_BLOCK_FLAGS and fork_flags & BKPBLOCK_HAS_DATA \
+                    and data_length:
+                position = _COMMON_BLOCK_HEADERS_END
+                main_length = 0
+                if tot_len - position > data_length:
+                    marker = view[position]
+                    if marker == XLR_BLOCK_ID_DATA_SHORT:
+                        main_length = view[position + 1]
+                        position += 2
+                    elif marker == XLR_BLOCK_ID_DATA_LONG:
+                        (main_length,) = _U32.unpack_from(view, position + 1)
+                        position += 5
+                    else:
+                        main_length = -1    # not the common shape
+                if main_length >= 0 and tot_len - position == data_length + main_length:
+                    data_end = position + data_length
+                    return DecodedRecord(
+                        start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid,
+                        (BlockRef(0, _new_relfilenode(RelFileNode, (spc, db, rel)),
+                                  fork_flags & BKPBLOCK_FORK_MASK, blkno,
+                                  view[position:data_end].tobytes(), None,
+                                  bool(fork_flags & BKPBLOCK_WILL_INIT)),),
+                        view[data_end:].tobytes() if main_length else b"", 0)
+        elif first_id == XLR_BLOCK_ID_DATA_SHORT and \
+                tot_len - RECORD_HEADER_SIZE - 2 == view[RECORD_HEADER_SIZE + 1]:
+            return DecodedRecord(start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid, (),
+                                 view[RECORD_HEADER_SIZE + 2:].tobytes(), 0)
     except (struct.error, IndexError):
-        common = None   # malformed: the general path below says how
-    if common is not None:
-        return DecodedRecord(start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid, common[0],
-                             common[1], 0)
+        pass    # malformed: the general path below says how
     try:
         headers, position, main_length, toplevel_xid = _decode_headers(view, tot_len,
                                                                        start_lsn)
@@ -390,51 +424,6 @@ def decode_checked_record(view: memoryview, start_lsn: int, end_lsn: int,
     main_data = view[position:position + main_length].tobytes() if main_length else b""
     return DecodedRecord(start_lsn, end_lsn, tot_len, xid, prev_lsn, info, rmid, blocks,
                          main_data, toplevel_xid)
-
-
-def _decode_common_body(view: memoryview, length: int
-                        ) -> tuple[tuple[BlockRef, ...], bytes] | None:
-    """(blocks, main data) of a body of the two most common shapes, or None for any other
-    (and for anything malformed), which the general path then decodes or rejects:
-
-    * block 0 only, with data, no image, its own RelFileNode; then maybe main data
-      (heap and B-tree row changes);
-    * main data only (commit records).
-
-    The checks are the general path's for these shapes."""
-    first_id = view[RECORD_HEADER_SIZE]
-    if first_id == 0:
-        fork_flags, data_length = _FORK_FLAGS_AND_LENGTH.unpack_from(view, _BLOCK_HEADER_END)
-        if fork_flags & _NOT_COMMON_BLOCK_FLAGS or not fork_flags & BKPBLOCK_HAS_DATA \
-                or not data_length:
-            return None
-        spc, db, rel, blkno = _RELFILENODE_AND_BLOCK.unpack_from(view, _COMMON_RELFILENODE_AT)
-        position = _COMMON_BLOCK_HEADERS_END
-        main_length = 0
-        if length - position > data_length:
-            marker = view[position]
-            if marker == XLR_BLOCK_ID_DATA_SHORT:
-                main_length = view[position + 1]
-                position += 2
-            elif marker == XLR_BLOCK_ID_DATA_LONG:
-                (main_length,) = _U32.unpack_from(view, position + 1)
-                position += 5
-            else:
-                return None
-        if length - position != data_length + main_length:
-            return None
-        data_end = position + data_length
-        block = BlockRef(0, _new_relfilenode(RelFileNode, (spc, db, rel)),
-                         fork_flags & BKPBLOCK_FORK_MASK, blkno,
-                         view[position:data_end].tobytes(), None,
-                         bool(fork_flags & BKPBLOCK_WILL_INIT))
-        return (block,), view[data_end:].tobytes() if main_length else b""
-    if first_id == XLR_BLOCK_ID_DATA_SHORT:
-        main_length = view[RECORD_HEADER_SIZE + 1]
-        if length - RECORD_HEADER_SIZE - 2 != main_length:
-            return None
-        return (), view[RECORD_HEADER_SIZE + 2:].tobytes()
-    return None
 
 
 def _decode_headers(view: memoryview, length: int, start_lsn: int
