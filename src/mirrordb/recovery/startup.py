@@ -90,6 +90,7 @@ from mirrordb.wal.segment import is_segment_name, parse_segment_name
 # xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
 # layout is in wal/payloads.py).
 _XACT_TIME = struct.Struct("<q")
+assert INVALID_LSN == 0   # replay tests positions for truth: "no LSN" is falsy
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
@@ -368,8 +369,9 @@ class Startup:
         invariant(self.in_recovery, "replay outside recovery")
         before = self.records_replayed
         expected_prev = None if self.records_replayed == 0 else self.last_record_start_lsn
+        replay = self.replay    # the bound method made once, not per record
         for record in self.reader.records_from(self.next_lsn, expected_prev):
-            self.replay(record)
+            replay(record)
         self.next_lsn = self.reader.end_lsn  # type: ignore[assignment]
         self.end_reason = self.reader.end_reason  # type: ignore[assignment]
         return self.records_replayed - before
@@ -384,39 +386,40 @@ class Startup:
         removes its xid from it)."""
         state = self.state
         xid = record.xid
-        if xid:
-            if xid != self._observed_xid:
+        if xid != self._observed_xid:   # a new xid to note, or none (0) after one
+            if xid:
                 self._seen_xids.add(xid)
                 if len(self._seen_xids) > self._seen_xids_limit:
                     self._prune_seen_xids()
                 self.engine.xacts.observe_xid(xid)
-                self._observed_xid = xid
-        else:
-            self._observed_xid = 0
+            self._observed_xid = xid
         rmid = record.rmid
-        state.replay_end_lsn = record.end_lsn
+        end_lsn = record.end_lsn
+        state.replay_end_lsn = end_lsn
         handler = self._handlers.get(rmid)
         if handler is None:
             dispatch(self.context, record)     # raises: no redo routine
         else:
             handler(self.context, record)
-        # Only an XLOG record can be a segment switch.
-        state.last_replayed_end_lsn = (self._replayed_end(record) if rmid == RM_XLOG_ID
-                                       else record.end_lsn)
-        self.last_record_start_lsn = record.start_lsn
-        self.records_replayed += 1
-        if rmid == RM_XLOG_ID:
+        if rmid == RM_XLOG_ID:   # only an XLOG record can be a segment switch
+            state.last_replayed_end_lsn = replayed_end_lsn = self._replayed_end(record)
+            self.last_record_start_lsn = record.start_lsn
+            self.records_replayed += 1
             self._replayed_xlog_record(record)
-        elif rmid == RM_XACT_ID:
-            self._observed_xid = 0
-            if record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
-                # xact_redo has just decoded and validated the whole record: read only
-                # xact_time, its first field, instead of decoding it a second time.
-                self.last_commit_time = _XACT_TIME.unpack_from(record.main_data, 0)[0]
-        if self.backup_end_point != INVALID_LSN and \
-                state.last_replayed_end_lsn >= self.backup_end_point:
-            self._reached_end_of_backup(state.last_replayed_end_lsn)
-        if state.consistent_at_lsn == INVALID_LSN:     # RecoveryState.consistent, inlined
+        else:
+            state.last_replayed_end_lsn = replayed_end_lsn = end_lsn
+            self.last_record_start_lsn = record.start_lsn
+            self.records_replayed += 1
+            if rmid == RM_XACT_ID:
+                self._observed_xid = 0
+                if record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
+                    # xact_redo has just decoded and validated the whole record: read only
+                    # xact_time, its first field, instead of decoding it a second time.
+                    self.last_commit_time = _XACT_TIME.unpack_from(record.main_data, 0)[0]
+        backup_end_point = self.backup_end_point    # INVALID_LSN (0): none awaited
+        if backup_end_point and replayed_end_lsn >= backup_end_point:
+            self._reached_end_of_backup(replayed_end_lsn)
+        if not state.consistent_at_lsn:     # RecoveryState.consistent (INVALID_LSN: 0), inlined
             self._check_consistency()
 
     def _replayed_xlog_record(self, record: DecodedRecord) -> None:
