@@ -80,8 +80,9 @@ from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal import payloads
 from mirrordb.wal.reader import SegmentFileSource, WalReader
 from mirrordb.wal.record import DecodedRecord
-from mirrordb.wal.rmgr import (RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END, XLOG_CHECKPOINT_ONLINE,
-                               XLOG_CHECKPOINT_SHUTDOWN, XLOG_END_OF_RECOVERY,
+from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
+                               RM_MIRRORDB_SEQUENCE_ID, RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END,
+                               XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN, XLOG_END_OF_RECOVERY,
                                XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT,
                                XLOG_XACT_COMMIT, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
 from mirrordb.wal.rmgr import is_xlog_switch
@@ -102,6 +103,14 @@ BACKUP_LABEL_OLD_FILE = "backup_label.old"
 # xids seen in replayed records are kept until the end of recovery marks the unfinished ones
 # aborted; past this many, the finished ones are dropped (a standby replays for months)
 SEEN_XIDS_PRUNE_AT = 65536
+# Resource managers whose redo changes pages only, never the hot-standby set of running xids
+# nor the next xid: a record of theirs without an xid (mirrordb writes B-tree inserts so)
+# leaves ``replay``'s noted xid in place. A new resource manager joins only if that holds.
+PAGE_ONLY_RMIDS = frozenset((RM_MIRRORDB_HEAP_ID, RM_MIRRORDB_BTREE_ID,
+                             RM_MIRRORDB_SEQUENCE_ID))
+# most xids ``replay`` remembers as noted (concurrent transactions interleave; a commit clears
+# them); past it the set starts again, which only costs noting an xid a second time
+OBSERVED_XIDS_LIMIT = 64
 
 
 @dataclass
@@ -281,6 +290,8 @@ class Startup:
         self._seen_xids: set[int] = set()
         self._seen_xids_limit = SEEN_XIDS_PRUNE_AT
         self._observed_xid = 0     # xid of the record before, if it had one (``replay``)
+        # xids noted since the last clearing, ``_observed_xid`` among them (empty when it is 0)
+        self._observed_xids: set[int] = set()
         self._handlers = redo_handlers()
         self._started = time.monotonic()
         # the last checkpoint record replayed: (start LSN, end LSN, contents); a restartpoint
@@ -379,21 +390,33 @@ class Startup:
     def replay(self, record: DecodedRecord) -> None:
         """Replay one record (the next one in LSN order).
 
-        The hot path of replay. A record with the same xid as the one before it (most of a
-        transaction's records follow each other) skips the xid bookkeeping, which that record
-        already did: ``_observed_xid`` is cleared by a record without an xid (RUNNING_XACTS
-        and checkpoints reset the hot-standby set) and after a transaction record (a commit
-        removes its xid from it)."""
+        The hot path of replay. A record whose xid was already noted skips the xid
+        bookkeeping (the seen set, the next xid, the hot-standby set), which an earlier record
+        did: the same xid as the record before (``_observed_xid``; most of a transaction's
+        records follow each other) or one of ``_observed_xids`` (concurrent transactions
+        interleave). Both are cleared by a record without an xid (RUNNING_XACTS and
+        checkpoints reset the hot-standby set, and the hot-standby tracker is made at such a
+        record or a transaction record) unless its resource manager is in PAGE_ONLY_RMIDS,
+        and after a transaction record (a commit removes its xids from the set): only records
+        that never remove from that set come between the noting and the skip."""
         state = self.state
         xid = record.xid
+        rmid = record.rmid
         if xid != self._observed_xid:   # a new xid to note, or none (0) after one
             if xid:
-                self._seen_xids.add(xid)
-                if len(self._seen_xids) > self._seen_xids_limit:
-                    self._prune_seen_xids()
-                self.engine.xacts.observe_xid(xid)
-            self._observed_xid = xid
-        rmid = record.rmid
+                observed = self._observed_xids
+                if xid not in observed:
+                    if len(observed) >= OBSERVED_XIDS_LIMIT:
+                        observed.clear()
+                    observed.add(xid)
+                    self._seen_xids.add(xid)
+                    if len(self._seen_xids) > self._seen_xids_limit:
+                        self._prune_seen_xids()
+                    self.engine.xacts.observe_xid(xid)
+                self._observed_xid = xid
+            elif rmid not in PAGE_ONLY_RMIDS:
+                self._observed_xid = 0
+                self._observed_xids.clear()
         end_lsn = record.end_lsn
         state.replay_end_lsn = end_lsn
         handler = self._handlers.get(rmid)
@@ -412,6 +435,7 @@ class Startup:
             self.records_replayed += 1
             if rmid == RM_XACT_ID:
                 self._observed_xid = 0
+                self._observed_xids.clear()
                 if record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
                     # xact_redo has just decoded and validated the whole record: read only
                     # xact_time, its first field, instead of decoding it a second time.
