@@ -31,6 +31,7 @@ import glob
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -52,6 +53,21 @@ class Placement:
 
 
 PLACEMENT: Placement | None = None   # None: the kernel places everything
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def as_postgres(command: list[str]) -> list[str]:
+    """``command`` run as the unprivileged ``postgres`` account when this runs as root
+    (PostgreSQL's server and pg_ctl refuse root)."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *command]
 
 
 def pin_clients(placement: Placement | None) -> None:

@@ -41,7 +41,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,9 +52,9 @@ from typing import Callable
 import psycopg
 
 from mirrordb.common.lsn import format_lsn, parse_lsn
-from server_bench import SCRIPTS   # bench/ is on sys.path when a script here runs
+from benchlib import PG_BIN, as_postgres, free_port   # bench/ is on sys.path when run
+from server_bench import SCRIPTS
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
 READY_DEADLINE_S = 120.0
 CATCHUP_DEADLINE_S = 600.0
 LAG_DEADLINE_S = 10.0           # a probe row not visible after this is reported as an error
@@ -87,18 +86,6 @@ TPCB_SCRIPT = SCRIPTS["tpcb-like"]   # the same TPC-B-like transaction as the se
 
 def report(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def as_postgres(command: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return command
-    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *command]
 
 
 def mirrordb_environment(root: str) -> dict[str, str]:

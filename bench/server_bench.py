@@ -23,7 +23,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
+from benchlib import PG_BIN, as_postgres, free_port   # bench/ is on sys.path when run
+
 READY_DEADLINE_S = 60.0
 
 SCHEMA = """
@@ -62,18 +62,6 @@ INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :a
 END;
 """,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def as_postgres(command: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return command
-    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *command]
 
 
 def wait_for(port: int, user: str) -> None:

@@ -1105,8 +1105,7 @@ class Txn:
         from mirrordb.storage import tuple as tuplelib
         heap, xacts, own = self.engine.heap, self.engine.xacts, self.transaction.own.xids
         for _ in range(MAX_CHAIN_RESTARTS):
-            latest = heap.latest_version(table, tid)
-            item = heap._read_item(table, latest)
+            latest, item = heap.latest_version_item(table, tid)
             if item is None:
                 return None
             header = tuplelib.read_header(item)

@@ -35,7 +35,7 @@ def test_recheck_follows_an_update_that_commits_while_it_looks(cluster: str) -> 
         assert result == TmResult.OK
         waiter = engine.begin()
         heap = engine.heap
-        original = heap.latest_version
+        original = heap.latest_version_item
 
         def look_then_commit(rel: object, start: object) -> object:
             found = original(rel, start)       # the updater is still running: stops here
@@ -43,11 +43,11 @@ def test_recheck_follows_an_update_that_commits_while_it_looks(cluster: str) -> 
                 updater.commit()
             return found
 
-        heap.latest_version = look_then_commit  # type: ignore[method-assign]
+        heap.latest_version_item = look_then_commit  # type: ignore[method-assign]
         try:
             latest = waiter.fetch_latest(table, tid)
         finally:
-            heap.latest_version = original      # type: ignore[method-assign]
+            heap.latest_version_item = original      # type: ignore[method-assign]
         assert latest is not None, "a committed update was taken for a delete"
         assert latest == (newer, (1, 10))
         waiter.commit()

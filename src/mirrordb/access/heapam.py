@@ -290,18 +290,21 @@ class HeapAccess:
 
     def latest_version(self, rel: Relation, tid: Tid) -> Tid:
         """Follow the ctid chain from ``tid`` to the newest version (READ COMMITTED re-checks)."""
+        return self.latest_version_item(rel, tid)[0]
+
+    def latest_version_item(self, rel: Relation, tid: Tid) -> tuple[Tid, bytes | None]:
+        """``latest_version`` and the item read there (None if its line pointer is gone)."""
         seen = 0
-        while seen < 10_000:
+        while True:
             item = self._read_item(rel, tid)
-            if item is None:
-                return tid
+            if item is None or seen >= 10_000:
+                return tid, item
             header = tuplelib.read_header(item)
             next_tid = (header.ctid_block, header.ctid_offset)
             if next_tid == tid or not header.xmax or not self.env.xacts.did_commit(header.xmax):
-                return tid
+                return tid, item
             tid = next_tid
             seen += 1
-        return tid
 
     # changing ---------------------------------------------------------------------------------
 

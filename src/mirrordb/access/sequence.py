@@ -97,16 +97,20 @@ class SequenceAccess:
         if flush and end_lsn != INVALID_LSN:
             self.env.wal.flush(end_lsn)
 
+    def _read_page(self, rnode: RelFileNode) -> tuple[int, bool]:
+        """(last_value, is_called) as the sequence's page holds them."""
+        pool = self.env.pool
+        with pool.lock:
+            buffer = pool.read_buffer(rnode, MAIN_FORKNUM, 0)
+            try:
+                return read_sequence_page(buffer.page)
+            finally:
+                pool.release(buffer)
+
     def _state(self, rnode: RelFileNode, params: SequenceParams) -> _State:
         state = self._states.get(rnode)
         if state is None:
-            pool = self.env.pool
-            with pool.lock:
-                buffer = pool.read_buffer(rnode, MAIN_FORKNUM, 0)
-                try:
-                    last_value, is_called = read_sequence_page(buffer.page)
-                finally:
-                    pool.release(buffer)
+            last_value, is_called = self._read_page(rnode)
             if is_called:
                 state = _State(last_value, last_value, last_value)
             else:
@@ -159,13 +163,7 @@ class SequenceAccess:
         with self._lock:
             state = self._states.get(rnode)
         if state is None:
-            pool = self.env.pool
-            with pool.lock:
-                buffer = pool.read_buffer(rnode, MAIN_FORKNUM, 0)
-                try:
-                    return read_sequence_page(buffer.page)
-                finally:
-                    pool.release(buffer)
+            return self._read_page(rnode)
         if state.last_handed is None:
             return state.next_start, False
         return state.last_handed, True

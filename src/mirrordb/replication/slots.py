@@ -376,11 +376,16 @@ class SlotManager:
         """Drop a slot; 55006 if a process other than ``pid`` has it."""
         with self._lock:
             self._reap_dead_owners()
-            slot = self._existing(name)
-            if slot.active_pid is not None and slot.active_pid != pid:
-                raise MirrordbError(f'replication slot "{name}" is active for PID '
-                                    f'{slot.active_pid}', sqlstate=OBJECT_IN_USE)
+            slot = self._existing_not_used_by_others(name, pid)
             self._drop_locked(slot)
+
+    def _existing_not_used_by_others(self, name: str, pid: int | None) -> ReplicationSlot:
+        """The slot (42704 if missing), 55006 if a process other than ``pid`` has it."""
+        slot = self._existing(name)
+        if slot.active_pid is not None and slot.active_pid != pid:
+            raise MirrordbError(f'replication slot "{name}" is active for PID '
+                                f'{slot.active_pid}', sqlstate=OBJECT_IN_USE)
+        return slot
 
     def _drop_locked(self, slot: ReplicationSlot) -> None:
         del self._slots[slot.name]
@@ -400,10 +405,7 @@ class SlotManager:
         """Make ``pid`` the slot's user; 42704 if it does not exist, 55006 if another has it."""
         with self._lock:
             self._reap_dead_owners()
-            slot = self._existing(name)
-            if slot.active_pid is not None and slot.active_pid != pid:
-                raise MirrordbError(f'replication slot "{name}" is active for PID '
-                                    f'{slot.active_pid}', sqlstate=OBJECT_IN_USE)
+            slot = self._existing_not_used_by_others(name, pid)
             slot.active_pid = pid
             return dataclasses.replace(slot)
 

@@ -51,8 +51,8 @@ from mirrordb.sql.expressions import (
     Scope,
     ScopeColumn,
     coerce,
-    error_at,
     feature_not_supported,
+    no_such_function,
 )
 from mirrordb.sql.parser import Node, one, strings
 
@@ -1464,10 +1464,7 @@ def _choose(name: str, args: list[Expr], location: int) -> CatalogFunction:
     try:
         chosen = funcs.select_candidate([a.type_oid for a in args], candidates)
     except (funcs.NoCandidate, funcs.AmbiguousCandidates):
-        types = ", ".join(T.format_type(a.type_oid) for a in args)
-        raise error_at(f"function {name}({types}) does not exist", "42883", location,
-                       hint="No function matches the given name and argument types. You might "
-                            "need to add explicit type casts.") from None
+        raise no_such_function(name, args, location) from None
     return chosen.payload  # type: ignore[no-any-return]
 
 

@@ -99,6 +99,19 @@ def format_arguments(args: Sequence[Expr]) -> str:
                      + T.format_type(a.type_oid, -1) for a in args)
 
 
+def no_such_function(name: str, args: Sequence[Expr], location: int) -> MirrordbError:
+    """PostgreSQL's 42883 for a call no function of that name accepts."""
+    return error_at(f"function {name}({format_arguments(args)}) does not exist", "42883",
+                    location, hint="No function matches the given name and argument types. "
+                                   "You might need to add explicit type casts.")
+
+
+def check_arity(name: str, args: Sequence[Expr], counts: tuple[int, ...], location: int) -> None:
+    """42883 unless the call passes one of ``counts`` arguments (functions without overloads)."""
+    if len(args) not in counts:
+        raise no_such_function(name, args, location)
+
+
 def const(value: Any, type_oid: int, typmod: int = -1, name: str = "?column?") -> Expr:
     return Expr(type_oid, lambda row, ctx: value, typmod, name, constant=True, value=value)
 

@@ -32,7 +32,7 @@ from mirrordb.sql.expressions import (BOOL, INT8, NAMED_ARGUMENT_FUNCTIONS, TEXT
                                       UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
                                       coerce_to_bool, conjuncts, const, contains_node, error_at,
-                                      feature_not_supported, format_arguments, node_key,
+                                      feature_not_supported, no_such_function, node_key,
                                       referenced_names)
 from mirrordb.sql.parser import Node, one, strings
 
@@ -897,9 +897,7 @@ class PlanBuilder:
         args = [compiler.compile(a) for a in f.get("args", [])]
         if name not in NAMED_ARGUMENT_FUNCTIONS and \
                 any(a.argument_name is not None for a in args):
-            raise error_at(f"function {name}({format_arguments(args)}) does not exist", "42883",
-                           location, hint="No function matches the given name and argument "
-                                          "types. You might need to add explicit type casts.")
+            raise no_such_function(name, args, location)
         special = self.session.special_function(self, name, args, location)
         if special is not None:
             return special

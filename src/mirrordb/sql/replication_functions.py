@@ -54,8 +54,8 @@ from mirrordb.recovery import promote as promotelib
 from mirrordb.replication import slots as slotlib
 from mirrordb.sql import roles
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import (BOOL, TEXT, EvalFn, ExecContext, Expr, Row, coerce,
-                                      error_at, format_arguments)
+from mirrordb.sql.expressions import (BOOL, TEXT, EvalFn, ExecContext, Expr, Row,
+                                      check_arity, coerce, error_at, no_such_function)
 from mirrordb.wal.segment import is_segment_name, parse_segment_name, segment_name
 
 PG_LSN, NAME, INT4, INT8, OID, XID = (T.PG_LSN_OID, T.NAME_OID, T.INT4_OID, T.INT8_OID,
@@ -89,14 +89,6 @@ def record_text(values: Sequence[str | None]) -> str:
         else:
             fields.append(value)
     return "(" + ",".join(fields) + ")"
-
-
-def _arity(name: str, args: list[Expr], counts: tuple[int, ...], location: int) -> None:
-    if len(args) not in counts:
-        types = ", ".join(T.format_type(a.type_oid, -1) for a in args)
-        raise error_at(f"function {name}({types}) does not exist", "42883", location,
-                       hint="No function matches the given name and argument types. You might "
-                            "need to add explicit type casts.")
 
 
 def _server_slots(ctx: ExecContext) -> slotlib.SlotManager:
@@ -136,7 +128,7 @@ WAL_CONTROL_HINT = "WAL control functions cannot be executed during recovery."
 
 def _create_physical_slot(session: Any, builder: Any, name: str, args: list[Expr],
                           location: int) -> Expr:
-    _arity(name, args, (1, 2, 3), location)
+    check_arity(name, args, (1, 2, 3), location)
     name_fn = coerce(builder, args[0], NAME).fn
     flag_fns = [coerce(builder, a, BOOL).fn for a in args[1:]]
 
@@ -156,7 +148,7 @@ def _create_physical_slot(session: Any, builder: Any, name: str, args: list[Expr
 
 
 def _drop_slot(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (1,), location)
+    check_arity(name, args, (1,), location)
     name_fn = coerce(builder, args[0], NAME).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
@@ -173,7 +165,7 @@ def _drop_slot(session: Any, builder: Any, name: str, args: list[Expr], location
 
 def _wal_position(attribute: str) -> Callable[..., Expr]:
     def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-        _arity(name, args, (0,), location)
+        check_arity(name, args, (0,), location)
 
         def run(row: Row, ctx: ExecContext) -> Any:
             _refuse_in_recovery(ctx, WAL_CONTROL_HINT)
@@ -183,7 +175,7 @@ def _wal_position(attribute: str) -> Callable[..., Expr]:
 
 
 def _switch_wal(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
         if not roles.is_superuser(ctx.session):
@@ -199,7 +191,7 @@ def _switch_wal(session: Any, builder: Any, name: str, args: list[Expr], locatio
 
 def _walfile_name(session: Any, builder: Any, name: str, args: list[Expr],
                   location: int) -> Expr:
-    _arity(name, args, (1,), location)
+    check_arity(name, args, (1,), location)
     lsn_fn = coerce(builder, args[0], PG_LSN).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
@@ -215,7 +207,7 @@ def _walfile_name(session: Any, builder: Any, name: str, args: list[Expr],
 
 def _wal_lsn_diff(session: Any, builder: Any, name: str, args: list[Expr],
                   location: int) -> Expr:
-    _arity(name, args, (2,), location)
+    check_arity(name, args, (2,), location)
     left_fn, right_fn = (coerce(builder, a, PG_LSN).fn for a in args)
 
     def run(row: Row, ctx: ExecContext) -> Any:
@@ -228,14 +220,14 @@ def _wal_lsn_diff(session: Any, builder: Any, name: str, args: list[Expr],
 
 def _is_in_recovery(session: Any, builder: Any, name: str, args: list[Expr],
                     location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
     return Expr(BOOL, lambda row, ctx: bool(ctx.session.engine.in_recovery()), name=name,
                 volatile=True)
 
 
 def _control_system(session: Any, builder: Any, name: str, args: list[Expr],
                     location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
         control = ctx.session.engine.control
@@ -320,7 +312,7 @@ PG_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
 def _standby_value(getter: Callable[[Any], Any], result_type: int) -> Callable[..., Expr]:
     """A function that reads the standby's replay or receive state (NULL on a primary)."""
     def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-        _arity(name, args, (0,), location)
+        check_arity(name, args, (0,), location)
 
         def run(row: Row, ctx: ExecContext) -> Any:
             server = ctx.session.server
@@ -367,7 +359,7 @@ def _recovery_control(action: Callable[[Any], Any], result_type: int, *,
                       superuser_only: bool) -> Callable[..., Expr]:
     """A function of no arguments acting on (or reading) the standby's pause state."""
     def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-        _arity(name, args, (0,), location)
+        check_arity(name, args, (0,), location)
 
         def run(row: Row, ctx: ExecContext) -> Any:
             if superuser_only and not roles.is_superuser(ctx.session):
@@ -397,10 +389,7 @@ def _bind_arguments(builder: Any, name: str, args: list[Expr],
         index = position if arg.argument_name is None else \
             names.index(arg.argument_name) if arg.argument_name in names else len(names)
         if index >= len(names) or index in bound:
-            raise error_at(f"function {name}({format_arguments(args)}) does not exist",
-                           "42883", location,
-                           hint="No function matches the given name and argument types. You "
-                                "might need to add explicit type casts.")
+            raise no_such_function(name, args, location)
         bound[index] = arg
     fns: list[EvalFn] = []
     for index, (_, type_oid, default) in enumerate(parameters):

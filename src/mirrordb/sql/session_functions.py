@@ -18,20 +18,12 @@ from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions, read_only, replication_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
-                                      coerce, error_at)
+                                      check_arity, coerce)
 
 PG_SLEEP_SLICE_S = 0.05
 SERVER_VERSION_TEXT = ("PostgreSQL 15.0 (mirrordb 0.1.0) on x86_64-pc-linux-gnu, "
                        "compiled by CPython 3.11, 64-bit")
 REGCLASS_OID = 2205
-
-
-def _arity(name: str, args: list[Expr], counts: tuple[int, ...], location: int) -> None:
-    if len(args) not in counts:
-        types = ", ".join(T.format_type(a.type_oid, -1) for a in args)
-        raise error_at(f"function {name}({types}) does not exist", "42883", location,
-                       hint="No function matches the given name and argument types. You might "
-                            "need to add explicit type casts.")
 
 
 def _text_arg(builder: Any, expr: Expr) -> Expr:
@@ -61,7 +53,7 @@ def compile_special(session: Any, builder: Any, name: str, args: list[Expr],
 
 
 def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (1,), location)
+    check_arity(name, args, (1,), location)
     arg = _text_arg(builder, args[0]).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
@@ -76,7 +68,7 @@ def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: 
 
 
 def _currval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (1,), location)
+    check_arity(name, args, (1,), location)
     arg = _text_arg(builder, args[0]).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
@@ -90,7 +82,7 @@ def _currval(session: Any, builder: Any, name: str, args: list[Expr], location: 
 
 
 def _lastval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
         if ctx.session.last_sequence_value is None:
@@ -100,7 +92,7 @@ def _lastval(session: Any, builder: Any, name: str, args: list[Expr], location: 
 
 
 def _setval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (2, 3), location)
+    check_arity(name, args, (2, 3), location)
     sequence_fn = _text_arg(builder, args[0]).fn
     value_fn = coerce(builder, args[1], INT8).fn
     called_fn = coerce(builder, args[2], BOOL).fn if len(args) == 3 else None
@@ -121,7 +113,7 @@ def _setval(session: Any, builder: Any, name: str, args: list[Expr], location: i
 
 def _current_setting(session: Any, builder: Any, name: str, args: list[Expr],
                      location: int) -> Expr:
-    _arity(name, args, (1, 2), location)
+    check_arity(name, args, (1, 2), location)
     name_fn = coerce(builder, args[0], TEXT).fn
     missing_fn = coerce(builder, args[1], BOOL).fn if len(args) == 2 else None
 
@@ -139,7 +131,7 @@ def _current_setting(session: Any, builder: Any, name: str, args: list[Expr],
 
 
 def _set_config(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (3,), location)
+    check_arity(name, args, (3,), location)
     fns = [coerce(builder, args[0], TEXT).fn, coerce(builder, args[1], TEXT).fn,
            coerce(builder, args[2], BOOL).fn]
 
@@ -151,18 +143,18 @@ def _set_config(session: Any, builder: Any, name: str, args: list[Expr], locatio
 
 
 def _backend_pid(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
     return Expr(INT4, lambda row, ctx: ctx.session.process_id, name=name)
 
 
 def _version(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
     return Expr(TEXT, lambda row, ctx: SERVER_VERSION_TEXT, name=name)
 
 
 def _txid_current(session: Any, builder: Any, name: str, args: list[Expr],
                   location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
         if ctx.session.engine.in_recovery():   # txid_current is pg_current_xact_id in PG 15
@@ -175,7 +167,7 @@ def _txid_current(session: Any, builder: Any, name: str, args: list[Expr],
 
 
 def _pg_sleep(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (1,), location)
+    check_arity(name, args, (1,), location)
     seconds_fn = coerce(builder, args[0], T.FLOAT8_OID).fn
     pause = threading.Event()
 
@@ -204,7 +196,7 @@ def _pg_sleep(session: Any, builder: Any, name: str, args: list[Expr], location:
 
 def _signal_backend(action: str) -> Callable[..., Expr]:
     def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-        _arity(name, args, (1, 2), location)
+        check_arity(name, args, (1, 2), location)
         pid_fn = coerce(builder, args[0], INT4).fn
 
         def run(row: Row, ctx: ExecContext) -> Any:
@@ -222,7 +214,7 @@ def _signal_backend(action: str) -> Callable[..., Expr]:
 
 
 def _reload_conf(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
         server = ctx.session.server
@@ -236,18 +228,18 @@ def _reload_conf(session: Any, builder: Any, name: str, args: list[Expr], locati
 
 def _current_database(session: Any, builder: Any, name: str, args: list[Expr],
                       location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
     return Expr(T.NAME_OID, lambda row, ctx: ctx.session.database, name=name)
 
 
 def _current_schema(session: Any, builder: Any, name: str, args: list[Expr],
                     location: int) -> Expr:
-    _arity(name, args, (0,), location)
+    check_arity(name, args, (0,), location)
     return Expr(T.NAME_OID, lambda row, ctx: "public", name=name)
 
 
 def _pg_typeof(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
-    _arity(name, args, (1,), location)
+    check_arity(name, args, (1,), location)
     type_oid = args[0].type_oid
     text = T.format_type(type_oid, -1) if type_oid != UNKNOWN else "unknown"
     return Expr(TEXT, lambda row, ctx: text, name=name)
