@@ -21,7 +21,8 @@ XLP_BKP_REMOVABLE (set whenever no base backup is running), XLP_FIRST_IS_OVERWRI
 aborted continuation was replaced; we never write it).
 
 Pure codec. The writer encodes a header for each page it starts; the reader validates every page
-it reads with ``decode_page_header``, whose messages are PostgreSQL 15's.
+it reads, the common short header with ``plain_short_header`` and any other with
+``decode_page_header``, whose messages are PostgreSQL 15's.
 """
 
 from __future__ import annotations
@@ -151,6 +152,30 @@ def decode_page_header(page: bytes | bytearray | memoryview, *, page_lsn: int | 
             where = _where(page_lsn, segment_size, file_timeline, tli)
             raise WalCorrupted(f"unexpected pageaddr {format_lsn(pageaddr)} {where}", lsn)
     return header
+
+
+# The flags a short header of a valid page may carry (a long header or an overwritten
+# continuation goes through ``decode_page_header``).
+_PLAIN_SHORT_FLAGS = XLP_FIRST_IS_CONTRECORD | XLP_BKP_REMOVABLE
+_SHORT_HEADER_UNPACK_FROM = SHORT_HEADER_STRUCT.unpack_from
+
+
+def plain_short_header(page: bytes | bytearray | memoryview, page_lsn: int, segment_size: int,
+                       tli: int) -> tuple[int, int] | None:
+    """``(xlp_info, xlp_rem_len)`` of the page at ``page_lsn`` when its header is the common
+    valid case, else None (then ``decode_page_header`` decides, with the message).
+
+    The reader's fast path for the page of every record that crosses a page boundary: one
+    unpack and five compares instead of a decoded ``WalPageHeader``. The common case is a short
+    header (not a segment's first page) with the right magic, no flag but
+    XLP_FIRST_IS_CONTRECORD / XLP_BKP_REMOVABLE, ``xlp_pageaddr == page_lsn`` and timeline
+    ``tli`` (the previous page's). Everything it accepts ``decode_page_header`` accepts too.
+    """
+    magic, info, page_tli, pageaddr, rem_len = _SHORT_HEADER_UNPACK_FROM(page, 0)
+    if magic == XLOG_PAGE_MAGIC and info | _PLAIN_SHORT_FLAGS == _PLAIN_SHORT_FLAGS \
+            and pageaddr == page_lsn and page_tli == tli and page_lsn % segment_size:
+        return info, rem_len
+    return None
 
 
 def _decode_long_part(page: bytes | bytearray | memoryview, header: WalPageHeader,

@@ -38,9 +38,11 @@ from mirrordb.common.fileio import translate_os_error
 from mirrordb.common.lsn import format_lsn
 from mirrordb.storage.page import MAXALIGN
 from mirrordb.wal.pageheader import (
+    XLP_FIRST_IS_CONTRECORD,
     XLP_FIRST_IS_OVERWRITE_CONTRECORD,
-    WalPageHeader,
+    SHORT_PAGE_HEADER_SIZE,
     decode_page_header,
+    plain_short_header,
 )
 from mirrordb.wal.record import (
     MAX_RECORD_TOTAL_LENGTH,
@@ -56,6 +58,7 @@ _U32 = struct.Struct("<I")
 READ_AHEAD_BYTES = 128 * 1024    # most a SegmentFileSource reads from a segment file at once
 _MAXALIGN_MASK = MAXALIGN - 1   # storage/page.py's maxalign, inlined on the per-record path
 _RECORD_HEADER_UNPACK_FROM = RECORD_HEADER_STRUCT.unpack_from   # once per record
+_NOTHING_AHEAD = memoryview(b"")
 
 
 class EndOfWal(WalCorrupted):
@@ -76,7 +79,7 @@ class WalPageSource(Protocol):
     have ``forget_cached()``: the reader calls it whenever it stops at the end of valid WAL,
     since pages read before the end may be rewritten later (a standby's growing WAL)."""
 
-    def read_page(self, page_lsn: int) -> bytes | None:
+    def read_page(self, page_lsn: int) -> bytes | memoryview | None:
         """The 8192 bytes of the WAL page starting at ``page_lsn``, or None if absent."""
 
 
@@ -86,7 +89,7 @@ class SegmentFileSource:
     Keeps the current segment file open; ``close()`` (or ``with``) releases it. Reads up to
     ``READ_AHEAD_BYTES`` of the segment at a time and serves the following pages from that
     copy (one system call, and on a standby one GIL hand-off, per 16 pages instead of per
-    page); ``forget_cached()`` drops the copy.
+    page), as views of it: no page is copied; ``forget_cached()`` drops the copy.
     """
 
     def __init__(self, waldir: str, timeline: int, segment_size: int) -> None:
@@ -97,9 +100,9 @@ class SegmentFileSource:
         self._segno: int | None = None
         self._fd: int | None = None
         self._ahead_lsn = 0              # LSN of the first byte of ``_ahead``
-        self._ahead = b""                # bytes read ahead, whole pages only
+        self._ahead = _NOTHING_AHEAD     # a view of the bytes read ahead, whole pages only
 
-    def read_page(self, page_lsn: int) -> bytes | None:
+    def read_page(self, page_lsn: int) -> memoryview | None:
         if page_lsn % WAL_PAGE_SIZE:   # the message is built only on failure (every page)
             invariant(False, f"unaligned page {format_lsn(page_lsn)}")
         offset = page_lsn - self._ahead_lsn
@@ -119,12 +122,12 @@ class SegmentFileSource:
             path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
             raise translate_os_error(error, "read", path) from error
         whole = len(data) - len(data) % WAL_PAGE_SIZE
-        self._ahead_lsn, self._ahead = page_lsn, data[:whole] if whole != len(data) else data
-        return data[:WAL_PAGE_SIZE] if whole else None
+        self._ahead_lsn, self._ahead = page_lsn, memoryview(data)[:whole]
+        return self._ahead[:WAL_PAGE_SIZE] if whole else None
 
     def forget_cached(self) -> None:
         """Forget the pages read ahead: the next read goes to the file again."""
-        self._ahead_lsn, self._ahead = 0, b""
+        self._ahead_lsn, self._ahead = 0, _NOTHING_AHEAD
 
     def _open(self, segno: int) -> None:
         path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
@@ -151,6 +154,12 @@ class SegmentFileSource:
         self.close()
 
 
+# ``WalReader._cached``: (page LSN, a view of the page, xlp_info, header size, xlp_rem_len)
+_CachedPage = tuple[int, memoryview, int, int, int]
+# xlp_info of a page whose first bytes continue a record, masked with the two contrecord flags
+_CONTINUATION_FLAGS = XLP_FIRST_IS_CONTRECORD | XLP_FIRST_IS_OVERWRITE_CONTRECORD
+
+
 class WalReader:
     """Sequential validating reader of WAL records (see the module docstring)."""
 
@@ -168,9 +177,9 @@ class WalReader:
         self._latest_page_lsn = 0
         self._latest_page_tli = 0
         self._checked_segno: int | None = None
-        # (page LSN, page, its header, the header's size, a view of the page): the page records
-        # are being read from, with what every record on it needs.
-        self._cached: tuple[int, bytes, WalPageHeader, int, memoryview] | None = None
+        # The page records are being read from and what every record on it needs from its
+        # header: (page LSN, a view of the page, xlp_info, the header's size, xlp_rem_len).
+        self._cached: _CachedPage | None = None
         self._forget_source_cache = getattr(source, "forget_cached", None)
 
     # -- public -----------------------------------------------------------------------------------
@@ -229,16 +238,14 @@ class WalReader:
             raise EndOfWal(start_lsn, f"invalid record offset at {format_lsn(start_lsn)}")
         cached = self._cached
         if cached is None or cached[0] != page_lsn:
-            self._read_page(page_lsn, start_lsn, None)
-            cached = self._cached
-            assert cached is not None
-        _, page, header, header_size, view = cached
+            cached = self._read_page(page_lsn, start_lsn, None)
+        _, page, info, header_size, _ = cached
         if offset == 0:
             offset = header_size
         elif offset < header_size:
             raise EndOfWal(start_lsn, f"invalid record offset at {format_lsn(start_lsn)}")
         record_lsn = page_lsn + offset
-        if offset == header_size and header.is_contrecord:
+        if offset == header_size and info & XLP_FIRST_IS_CONTRECORD:
             raise EndOfWal(record_lsn, f"contrecord is requested by {format_lsn(record_lsn)}")
         if offset + RECORD_HEADER_SIZE <= WAL_PAGE_SIZE:
             # ``_check_header`` inlined as one test; it runs only to raise with the message
@@ -252,15 +259,15 @@ class WalReader:
             if offset + tot_len <= WAL_PAGE_SIZE:   # the whole record is on this page: no copy
                 try:   # ``_decode`` inlined: this is most records
                     return decode_checked_record(
-                        view[offset:offset + tot_len], record_lsn,
+                        page[offset:offset + tot_len], record_lsn,
                         (record_lsn + tot_len + _MAXALIGN_MASK) & ~_MAXALIGN_MASK, record_header)
                 except WalCorrupted as error:
                     raise EndOfWal(record_lsn, error.message) from error
-            return self._assemble(view[offset:], tot_len, page_lsn, record_lsn,
+            return self._assemble(page[offset:], tot_len, page_lsn, record_lsn,
                                   expected_prev_lsn, record_header)
         tot_len = _U32.unpack_from(page, offset)[0]
         self._check_length(tot_len, record_lsn)
-        return self._assemble(view[offset:], tot_len, page_lsn, record_lsn, expected_prev_lsn,
+        return self._assemble(page[offset:], tot_len, page_lsn, record_lsn, expected_prev_lsn,
                               None)
 
     def _assemble(self, first: memoryview, tot_len: int, page_lsn: int, record_lsn: int,
@@ -272,13 +279,15 @@ class WalReader:
         pieces = [first]
         got = len(first)
         end_unaligned = record_lsn + got
+        read_page = self._read_page
         while got < tot_len:
             page_lsn += WAL_PAGE_SIZE
-            page, header = self._read_page(page_lsn, record_lsn, record_lsn)
-            self._check_continuation(header, tot_len, got, record_lsn, page_lsn)
-            header_size = header.size
-            length = min(header.rem_len, WAL_PAGE_SIZE - header_size)
-            pieces.append(memoryview(page)[header_size:header_size + length])
+            _, page, info, header_size, rem_len = read_page(page_lsn, record_lsn, record_lsn)
+            # the continuation rules in one test; ``_check_continuation`` only raises
+            if info & _CONTINUATION_FLAGS != XLP_FIRST_IS_CONTRECORD or rem_len != tot_len - got:
+                self._check_continuation(info, rem_len, tot_len, got, record_lsn, page_lsn)
+            length = min(rem_len, WAL_PAGE_SIZE - header_size)
+            pieces.append(page[header_size:header_size + length])
             got += length
             end_unaligned = page_lsn + header_size + length
             if record_header is None and got >= RECORD_HEADER_SIZE:
@@ -290,17 +299,19 @@ class WalReader:
                             record_header)
 
     @staticmethod
-    def _check_continuation(header: WalPageHeader, tot_len: int, got: int, record_lsn: int,
+    def _check_continuation(info: int, rem_len: int, tot_len: int, got: int, record_lsn: int,
                             page_lsn: int) -> None:
-        if header.info & XLP_FIRST_IS_OVERWRITE_CONTRECORD:
+        """Raise EndOfWal unless the page at ``page_lsn`` (``xlp_info``, ``xlp_rem_len``) goes
+        on with the record at ``record_lsn``, of which ``got`` of ``tot_len`` bytes are read."""
+        if info & XLP_FIRST_IS_OVERWRITE_CONTRECORD:
             raise EndOfWal(record_lsn, f"the continuation of the record at "
                                        f"{format_lsn(record_lsn)} was overwritten (page "
                                        f"{format_lsn(page_lsn)})")
-        if not header.is_contrecord:
+        if not info & XLP_FIRST_IS_CONTRECORD:
             raise EndOfWal(record_lsn, "there is no contrecord flag at "
                                        f"{format_lsn(record_lsn)}")
-        if header.rem_len == 0 or tot_len != header.rem_len + got:
-            raise EndOfWal(record_lsn, f"invalid contrecord length {header.rem_len} "
+        if rem_len == 0 or tot_len != rem_len + got:
+            raise EndOfWal(record_lsn, f"invalid contrecord length {rem_len} "
                                        f"(expected {tot_len - got}) at {format_lsn(record_lsn)}")
 
     @staticmethod
@@ -343,24 +354,24 @@ class WalReader:
     # -- pages ------------------------------------------------------------------------------------
 
     def _read_page(self, page_lsn: int, record_lsn: int, continued_lsn: int | None
-                   ) -> tuple[bytes, WalPageHeader]:
-        """Fetch and validate a page; the first time a segment is entered its first page (with
-        the long header) is validated too, as PostgreSQL does."""
+                   ) -> _CachedPage:
+        """Fetch and validate a page and make it the cached one; the first time a segment is
+        entered its first page (with the long header) is validated too, as PostgreSQL does."""
         cached = self._cached
         if cached is not None and cached[0] == page_lsn:
-            return cached[1], cached[2]
+            return cached
         segno = page_lsn // self.segment_size
         if segno != self._checked_segno and page_lsn % self.segment_size:
             segment_lsn = segno * self.segment_size
-            self._validate(self._fetch(segment_lsn, record_lsn, continued_lsn), segment_lsn,
-                           record_lsn)
-        page = self._fetch(page_lsn, record_lsn, continued_lsn)
-        header = self._validate(page, page_lsn, record_lsn)
+            self._validate(memoryview(self._fetch(segment_lsn, record_lsn, continued_lsn)),
+                           segment_lsn, record_lsn)
+        page = memoryview(self._fetch(page_lsn, record_lsn, continued_lsn))
+        cached = self._cached = self._validate(page, page_lsn, record_lsn)
         self._checked_segno = segno
-        self._cached = (page_lsn, page, header, header.size, memoryview(page))
-        return page, header
+        return cached
 
-    def _fetch(self, page_lsn: int, record_lsn: int, continued_lsn: int | None) -> bytes:
+    def _fetch(self, page_lsn: int, record_lsn: int, continued_lsn: int | None
+               ) -> bytes | memoryview:
         page = self.source.read_page(page_lsn)
         if page is not None and len(page) == WAL_PAGE_SIZE:
             return page
@@ -372,7 +383,14 @@ class WalReader:
                       + missing
         raise EndOfWal(record_lsn, missing, page_missing=True)
 
-    def _validate(self, page: bytes, page_lsn: int, record_lsn: int) -> WalPageHeader:
+    def _validate(self, page: memoryview, page_lsn: int, record_lsn: int) -> _CachedPage:
+        """The cache entry of the page at ``page_lsn`` once its header is valid and its
+        timeline is not older than the pages' before it; EndOfWal otherwise."""
+        plain = plain_short_header(page, page_lsn, self.segment_size, self._latest_page_tli)
+        if plain is not None:   # the common page, on the timeline of the page before: fast path
+            if page_lsn > self._latest_page_lsn:
+                self._latest_page_lsn = page_lsn
+            return page_lsn, page, plain[0], SHORT_PAGE_HEADER_SIZE, plain[1]
         try:
             header = decode_page_header(page, page_lsn=page_lsn, segment_size=self.segment_size,
                                         system_identifier=self.system_identifier,
@@ -387,7 +405,7 @@ class WalReader:
                                            f"{self._latest_page_tli}) in log segment {name}, "
                                            f"offset {page_lsn % self.segment_size}")
             self._latest_page_lsn, self._latest_page_tli = page_lsn, header.tli
-        return header
+        return page_lsn, page, header.info, header.size, header.rem_len
 
 
 def count_records(waldir: str, timeline: int, segment_size: int, start_lsn: int
