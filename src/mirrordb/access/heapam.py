@@ -35,11 +35,12 @@ from mirrordb.access import snapshot as visibility
 from mirrordb.access.relation import Relation
 from mirrordb.access.xact import IsolationLevel, RowLockMode
 from mirrordb.common.errors import ProgramLimitExceeded, SerializationFailure, invariant
+from mirrordb.common.lsn import format_lsn
 from mirrordb.recovery.redo import RedoContext, register_redo
 from mirrordb.storage import page as pagelib
 from mirrordb.storage import tuple as tuplelib
 from mirrordb.storage.relfilenode import MAIN_FORKNUM
-from mirrordb.wal.record import REGBUF_STANDARD, REGBUF_WILL_INIT, DecodedRecord
+from mirrordb.wal.record import REGBUF_STANDARD, REGBUF_WILL_INIT, BlockRef, DecodedRecord
 from mirrordb.wal.rmgr import RM_MIRRORDB_HEAP_ID
 from mirrordb.wal.writer import BlockRegistration
 
@@ -487,22 +488,49 @@ class HeapAccess:
 
 
 def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
-    op = record.info & XLOG_HEAP_OPMASK
-    init = bool(record.info & XLOG_HEAP_INIT_PAGE)
-    if op == XLOG_HEAP_INSERT:
-        data = record.blocks[0].data
-        offnum = _OFFNUM.unpack_from(data, 0)[0]
-        item = data[_OFFNUM.size:]
-        context.redo_block(record, 0, lambda page: page_insert(page, offnum, item, init),
-                           init=init)
+    """Replay one heap record. Every record changes block 0 first; an UPDATE whose old version
+    is on another page names that page as block 1.
+
+    The hot path of replay (row changes are most records): each block goes through
+    ``context.begin_block`` / ``end_block`` (redo.py's rules: image, LSN skip, init,
+    consistency check) with the page functions called directly in between, all blocks of the
+    record under one hold of the pool lock."""
+    info = record.info
+    op = info & XLOG_HEAP_OPMASK
+    blocks = record.blocks
+    block = blocks[0]
+    if block.block_id:   # the message is built only on failure (hot path)
+        invariant(False, f"heap record at {format_lsn(record.start_lsn)} has no block 0")
+    begin_block, end_block = context.begin_block, context.end_block
+    if op == XLOG_HEAP_UPDATE:
+        old_offnum, xmax, cid, flag, new_offnum = _UPDATE_MAIN.unpack_from(record.main_data, 0)
+        new_tid = (block.blkno, new_offnum)
+        old_block = blocks[1] if len(blocks) > 1 else None   # None: the same page
+        init = bool(info & XLOG_HEAP_INIT_PAGE)
+        with context.pool.lock:
+            buffer = begin_block(record, block, init)
+            if buffer is not None:
+                page = buffer.page
+                page_insert(page, new_offnum, block.data, init)
+                if old_block is None:
+                    page_set_xmax(page, old_offnum, xmax, cid, flag, new_tid)
+                end_block(record, block, buffer)
+            if old_block is not None:
+                _redo_set_xmax(context, record, old_block, old_offnum, xmax, cid, flag, new_tid)
+    elif op == XLOG_HEAP_INSERT:
+        data = block.data
+        init = bool(info & XLOG_HEAP_INIT_PAGE)
+        with context.pool.lock:
+            buffer = begin_block(record, block, init)
+            if buffer is not None:
+                page_insert(buffer.page, _OFFNUM.unpack_from(data, 0)[0], data[_OFFNUM.size:],
+                            init)
+                end_block(record, block, buffer)
     elif op == XLOG_HEAP_DELETE:
-        offnum, xmax, cid, flag = _DELETE.unpack_from(record.blocks[0].data, 0)
-        context.redo_block(record, 0,
-                           lambda page: page_set_xmax(page, offnum, xmax, cid, flag, None))
-    elif op == XLOG_HEAP_UPDATE:
-        _redo_update(context, record, init)
+        offnum, xmax, cid, flag = _DELETE.unpack_from(block.data, 0)
+        with context.pool.lock:
+            _redo_set_xmax(context, record, block, offnum, xmax, cid, flag, None)
     elif op == XLOG_HEAP_PRUNE:
-        block = record.blocks[0]
         data = block.data
         offnums = list(struct.unpack(f"<{len(data) // 2}H", data))
         # a standby's queries whose snapshot may still see the removed versions go first
@@ -513,26 +541,14 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
         raise invariant(False, f"unknown heap record info {record.info:#x}")  # type: ignore[func-returns-value]
 
 
-def _redo_update(context: RedoContext, record: DecodedRecord, init: bool) -> None:
-    old_offnum, xmax, cid, flag, new_offnum = _UPDATE_MAIN.unpack_from(record.main_data, 0)
-    blocks = record.blocks
-    new_block = blocks[0]
-    item = new_block.data
-    new_tid = (new_block.blkno, new_offnum)
-    same_page = len(blocks) == 1 or record.block(1) is None
-
-    if same_page:
-        def change_new(page: bytearray) -> None:
-            page_insert(page, new_offnum, item, init)
-            page_set_xmax(page, old_offnum, xmax, cid, flag, new_tid)
-    else:
-        def change_new(page: bytearray) -> None:
-            page_insert(page, new_offnum, item, init)
-
-    context.redo_block(record, 0, change_new, init=init)
-    if not same_page:
-        context.redo_block(record, 1,
-                           lambda page: page_set_xmax(page, old_offnum, xmax, cid, flag, new_tid))
+def _redo_set_xmax(context: RedoContext, record: DecodedRecord, block: BlockRef, offnum: int,
+                   xmax: int, cid: int, flag: int, new_ctid: Tid | None) -> None:
+    """``page_set_xmax`` on ``block`` (a DELETE's page, an UPDATE's old page), under the pool
+    lock the caller holds."""
+    buffer = context.begin_block(record, block, False)
+    if buffer is not None:
+        page_set_xmax(buffer.page, offnum, xmax, cid, flag, new_ctid)
+        context.end_block(record, block, buffer)
 
 
 register_redo(RM_MIRRORDB_HEAP_ID, heap_redo)

@@ -337,7 +337,7 @@ def decode_block_op(data: bytes | bytearray | memoryview) -> BlockOp:
 
 
 def btree_redo(context: RedoContext, record: DecodedRecord) -> None:
-    """Replay one B-tree record: apply each block's op through ``context.redo_block``.
+    """Replay one B-tree record: apply each block's op.
 
     All blocks are replayed under the pool lock, so a reader on a hot standby (which takes the
     same lock) never sees half a split: a left half pointing at a right half not yet built.
@@ -347,8 +347,25 @@ def btree_redo(context: RedoContext, record: DecodedRecord) -> None:
         raise WalCorrupted(f"unknown B-tree record type {info:#x} at "
                            f"{format_lsn(record.start_lsn)}", record.start_lsn)
     blocks = record.blocks
-    if len(blocks) == 1 and _redo_single_insert(context, record, blocks[0]):
-        return
+    if len(blocks) == 1:
+        # The most common record (a leaf INSERT, one block) replayed without building an op
+        # object or a closure: the same checks and the same page function as ``InsertItem``,
+        # between redo.py's begin_block and end_block. Anything else, or anything malformed,
+        # takes the general path below, which reports it.
+        block = blocks[0]
+        data = block.data
+        if len(data) >= _INSERT_HEADER_SIZE and data[0] == OP_INSERT and \
+                btpage.INDEX_TUPLE_HEADER_SIZE <= len(data) - _INSERT_HEADER_SIZE \
+                <= btpage.BTREE_MAX_PIVOT_SIZE:
+            with context.pool.lock:
+                buffer = context.begin_block(record, block, False)
+                if buffer is not None:
+                    page = buffer.page
+                    _require_btree_page(page)
+                    btpage.insert_item(page, _INSERT.unpack_from(data, _OP.size)[0],
+                                       data[_INSERT_HEADER_SIZE:])
+                    context.end_block(record, block, buffer)
+            return
     operations = [(block.block_id, _block_op_of(record, block, info)) for block in blocks]
     with context.pool.lock:
         for block_id, block_op in operations:
@@ -356,27 +373,6 @@ def btree_redo(context: RedoContext, record: DecodedRecord) -> None:
                 context.redo_block(record, block_id, None)
             else:
                 context.redo_block(record, block_id, block_op.apply, init=block_op.will_init)
-
-
-def _redo_single_insert(context: RedoContext, record: DecodedRecord, block: BlockRef) -> bool:
-    """The most common record (a leaf INSERT, one block) replayed without building an op
-    object: the same checks and the same page function as ``InsertItem``. False, having done
-    nothing, for anything else (or anything malformed: the general path reports it)."""
-    data = block.data
-    if len(data) < _INSERT_HEADER_SIZE or data[0] != OP_INSERT:
-        return False
-    item = data[_INSERT_HEADER_SIZE:]
-    if not btpage.INDEX_TUPLE_HEADER_SIZE <= len(item) <= btpage.BTREE_MAX_PIVOT_SIZE:
-        return False
-    offnum = _INSERT.unpack_from(data, _OP.size)[0]
-    insert_item = btpage.insert_item
-
-    def change(page: bytearray) -> None:
-        _require_btree_page(page)
-        insert_item(page, offnum, item)
-
-    context.redo_block(record, block.block_id, change)
-    return True
 
 
 def _block_op_of(record: DecodedRecord, block: BlockRef, info: int) -> BlockOp | None:

@@ -1,12 +1,21 @@
 """Redo dispatch: one handler per resource manager, shared by crash recovery and (later) the standby.
 
 Every access method registers ``handler(context, record)`` for its resource manager id with
-``register_redo``. The startup loop decodes a record and calls ``dispatch``; the handler calls
-``context.redo_block`` once per block reference, passing the very function the primary used to change
-the page. That is how redo produces byte-identical pages: the writer and the replayer run the same
-pure page function on the same bytes.
+``register_redo``. The startup loop decodes a record and calls the handler, which changes each
+block the record names with the very function the primary used to change the page. That is how
+redo produces byte-identical pages: the writer and the replayer run the same pure page function
+on the same bytes.
 
-``redo_block`` follows PostgreSQL's XLogReadBufferForRedo rules:
+A handler changes a block in one of two ways, both under ``pool.lock``:
+
+* ``context.redo_block(record, block_id, change)``, passing the page change as a function: the
+  general form;
+* ``buffer = context.begin_block(record, block, init)``; when it is not None, run the page
+  functions on ``buffer.page`` and call ``context.end_block(record, block, buffer)``: the same
+  rules, without a closure and a call through it; the hot handlers (heap row changes, the
+  B-tree leaf insert) use it. ``redo_block`` is these two calls around ``change``.
+
+Both follow PostgreSQL's XLogReadBufferForRedo rules (``begin_block`` and ``end_block`` hold them):
 
 * the block carries an image marked "apply": restore it (the change is already in it);
 * else the page's LSN is at or past the record's end: the change is already there, skip it;
@@ -28,8 +37,8 @@ from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.storage import page as pagelib
 
 if TYPE_CHECKING:
-    from mirrordb.storage.bufmgr import BufferPool
-    from mirrordb.wal.record import DecodedRecord
+    from mirrordb.storage.bufmgr import Buffer, BufferPool
+    from mirrordb.wal.record import BlockRef, DecodedRecord
 
 # pd_lsn (xlogid, xrecoff) and, 14 bytes into the page, pd_upper, which is 0 only on a page never
 # initialised (storage/page.py documents the page header); one unpack per block in redo.
@@ -76,9 +85,9 @@ class RedoContext:
         ``change`` may be None for a record that only carries an image for this block.
         ``init`` zeroes the page before ``change`` runs (records that rebuild a page).
 
-        The hot path of replay: one pool lock acquisition per block, the buffer looked up
-        without a pin (the lock is held while the page is used), and a block that is restored
-        from its image or rebuilt is never read from disk first.
+        The general form, for records of any shape: ``begin_block``, the change, ``end_block``
+        under the pool lock. The hot handlers (heap, B-tree leaf insert) make those two calls
+        themselves and run their page functions in between, without a closure per block.
         """
         blocks = record.blocks   # nearly always block 0 first: skip the search
         block = blocks[0] if blocks and blocks[0].block_id == block_id else \
@@ -86,41 +95,67 @@ class RedoContext:
         if block is None:   # the message is built only on failure: this runs for every block
             invariant(False, f"record at {format_lsn(record.start_lsn)} has no block {block_id}")
         assert block is not None
+        with self.pool.lock:
+            buffer = self.begin_block(record, block, init)
+            if buffer is None:
+                return
+            if change is None:   # the message is built only on failure (hot path)
+                invariant(False, f"record at {format_lsn(record.start_lsn)} needs a page "
+                                 f"change for block {block_id}")
+            assert change is not None
+            change(buffer.page)
+            self.end_block(record, block, buffer)
+
+    def begin_block(self, record: DecodedRecord, block: BlockRef, init: bool) -> Buffer | None:
+        """First half of redoing ``block`` (PostgreSQL's XLogReadBufferForRedo); the caller holds
+        ``pool.lock`` until ``end_block``.
+
+        Returns the buffer whose page the caller must change, then pass to ``end_block``; or
+        None when there is nothing to change: the block was restored from its image (which
+        holds the change; its LSN is set and the buffer marked dirty here), or the page's LSN
+        is at or past the record's end (the change is already there). ``init``: the record
+        rebuilds the page, which is zeroed here (never read from disk first).
+
+        One buffer lookup, no pin (the lock keeps the buffer from being evicted); a block that
+        is restored or rebuilt is never read from disk.
+        """
         image = block.image
-        restore = image is not None and image.apply
+        if image is not None and image.apply:
+            buffer = self.pool.buffer_for_redo(block.rnode, block.fork, block.blkno, True)
+            image.restore_into(buffer.page)
+            self.end_block(record, block, buffer)
+            return None
+        buffer = self.pool.buffer_for_redo(block.rnode, block.fork, block.blkno, init)
+        page = buffer.page
+        if init:
+            page[:] = pagelib.ZERO_PAGE
+        else:
+            high, low, upper = _PAGE_LSN_AND_UPPER.unpack_from(page, 0)
+            if upper and (high << 32) | low >= record.end_lsn:
+                return None   # the change is already on the page (upper 0: a new page)
+        return buffer
+
+    def end_block(self, record: DecodedRecord, block: BlockRef, buffer: Buffer) -> None:
+        """Second half: the page of ``buffer`` now holds ``record``'s change to ``block``.
+        With ``consistency_checking`` on, a block carrying a check image (not one to apply) is
+        compared with the page; then pd_lsn becomes the record's end and the buffer is dirty."""
+        page = buffer.page
+        if self.consistency_checking and block.image is not None and not block.image.apply:
+            self._check_consistency(record, block, page)
         end_lsn = record.end_lsn
-        pool = self.pool
-        with pool.lock:
-            buffer = pool.buffer_for_redo(block.rnode, block.fork, block.blkno, restore or init)
-            page = buffer.page
-            if restore:
-                image.restore_into(page)  # type: ignore[union-attr]
-            else:
-                if init:
-                    page[:] = pagelib.ZERO_PAGE
-                else:
-                    high, low, upper = _PAGE_LSN_AND_UPPER.unpack_from(page, 0)
-                    if upper and (high << 32) | low >= end_lsn:
-                        return   # the change is already on the page (upper 0: a new page)
-                if change is None:   # the message is built only on failure (hot path)
-                    invariant(False, f"record at {format_lsn(record.start_lsn)} needs a page "
-                                     f"change for block {block_id}")
-                assert change is not None
-                change(page)
-                if image is not None and self.consistency_checking:
-                    self._check_consistency(record, block, page)
-            _PAGE_LSN.pack_into(page, 0, end_lsn >> 32, end_lsn & 0xFFFFFFFF)
-            buffer.dirty = True
+        _PAGE_LSN.pack_into(page, 0, end_lsn >> 32, end_lsn & 0xFFFFFFFF)
+        buffer.dirty = True
 
     @staticmethod
-    def _check_consistency(record: DecodedRecord, block: object, page: bytearray) -> None:
-        expected = block.image.page()  # type: ignore[attr-defined]
+    def _check_consistency(record: DecodedRecord, block: BlockRef, page: bytearray) -> None:
+        assert block.image is not None
+        expected = block.image.page()
         produced = bytearray(page)
         pagelib.set_lsn(produced, pagelib.get_lsn(expected))
         if bytes(produced) != expected:
             raise DataCorrupted(
-                f"inconsistent page found, rel {block.rnode}, forknum {block.fork}, "  # type: ignore[attr-defined]
-                f"blkno {block.blkno}",  # type: ignore[attr-defined]
+                f"inconsistent page found, rel {block.rnode}, forknum {block.fork}, "
+                f"blkno {block.blkno}",
                 detail=f"redo of the record at {format_lsn(record.start_lsn)} produced a page "
                        "that differs from the full-page image the writer attached")
 
