@@ -6,7 +6,9 @@ Who uses it: ``server.py`` (decode what a client sends, encode what a backend an
 ``ServerConnection.send``; hot paths use the pre-encoded constants and ``encode_data_row`` /
 ``encode_command_complete``. Pure code: bytes in, values out, and back.
 
-Messages are frozen dataclasses. ``encode(message)`` gives the bytes on the wire;
+Messages are slotted dataclasses, values that nothing changes once built (not ``frozen``: that
+costs three generated methods per class when the module is imported, a measurable part of a
+server's start-up). ``encode(message)`` gives the bytes on the wire;
 ``decode_frontend`` / ``decode_backend`` take a type byte and a complete body; ``decode_startup``
 takes an untyped startup packet without its length word. A decoder fed a malformed body raises
 ``ProtocolViolation`` (with PostgreSQL's wording on the server side, libpq's on the client side)
@@ -234,7 +236,7 @@ class StartupPacket:
 # -- startup packets --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NegotiateProtocolVersion(BackendMessage):
     """'v': the server speaks 3.``newest_minor`` at most and ignored the listed ``_pq_.`` options.
 
@@ -262,7 +264,7 @@ class NegotiateProtocolVersion(BackendMessage):
         return cls(newest_minor, names)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StartupMessage(StartupPacket):
     """The first packet of a session: protocol version and start-up parameters.
 
@@ -289,7 +291,7 @@ class StartupMessage(StartupPacket):
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SSLRequest(StartupPacket):
     """Asks for TLS; the server answers one byte, ``S`` (then TLS) or ``N``."""
 
@@ -297,7 +299,7 @@ class SSLRequest(StartupPacket):
         return STARTUP_HEADER.pack(NEGOTIATION_REQUEST_LENGTH, NEGOTIATE_SSL_CODE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GSSENCRequest(StartupPacket):
     """Asks for GSSAPI encryption; the server answers one byte, ``G`` or ``N``."""
 
@@ -305,7 +307,7 @@ class GSSENCRequest(StartupPacket):
         return STARTUP_HEADER.pack(NEGOTIATION_REQUEST_LENGTH, NEGOTIATE_GSS_CODE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelRequest(StartupPacket):
     """Sent on a new connection to cancel the query of the backend with this key; no answer."""
 
@@ -386,7 +388,7 @@ def unsupported_protocol_violation(version: int) -> ProtocolViolation:
 # -- frontend messages ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Query(FrontendMessage):
     """'Q': a simple-protocol query string (possibly several statements)."""
 
@@ -403,7 +405,7 @@ class Query(FrontendMessage):
         return cls(sql)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Parse(FrontendMessage):
     """'P': prepare ``query`` as ``statement`` ("" = the unnamed statement); OID 0 = unspecified."""
 
@@ -425,7 +427,7 @@ class Parse(FrontendMessage):
         return cls(statement, query, oids)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bind(FrontendMessage):
     """'B': bind parameter values to a prepared statement, making portal ``portal``.
 
@@ -460,7 +462,7 @@ class Bind(FrontendMessage):
         return cls(portal, statement, param_formats, params, result_formats)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Describe(FrontendMessage):
     """'D': describe statement (kind 'S') or portal (kind 'P') ``name``."""
 
@@ -481,7 +483,7 @@ class Describe(FrontendMessage):
         return cls(chr(kind), name)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Execute(FrontendMessage):
     """'E': run portal ``portal``; ``max_rows`` <= 0 means all rows."""
 
@@ -500,7 +502,7 @@ class Execute(FrontendMessage):
         return cls(portal, max_rows)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close(FrontendMessage):
     """'C': close statement (kind 'S') or portal (kind 'P') ``name``."""
 
@@ -532,7 +534,7 @@ class _EmptyMessageMixin:
         return cls()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sync(_EmptyMessageMixin, FrontendMessage):
     """'S': end of an extended-query exchange; the server answers ReadyForQuery."""
 
@@ -546,7 +548,7 @@ class Sync(_EmptyMessageMixin, FrontendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Flush(_EmptyMessageMixin, FrontendMessage):
     """'H': asks the server to send what it has buffered."""
 
@@ -560,7 +562,7 @@ class Flush(_EmptyMessageMixin, FrontendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Terminate(_EmptyMessageMixin, FrontendMessage):
     """'X': the client is closing the connection."""
 
@@ -574,7 +576,7 @@ class Terminate(_EmptyMessageMixin, FrontendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CopyData(FrontendMessage, BackendMessage):
     """'d': a chunk of COPY data, or a replication message, in either direction."""
 
@@ -592,7 +594,7 @@ class CopyData(FrontendMessage, BackendMessage):
         return cls(reader.rest())
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CopyDone(_EmptyMessageMixin, FrontendMessage, BackendMessage):
     """'c': end of COPY data, in either direction."""
 
@@ -606,7 +608,7 @@ class CopyDone(_EmptyMessageMixin, FrontendMessage, BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CopyFail(FrontendMessage):
     """'f': the client aborts COPY FROM STDIN with ``message``."""
 
@@ -623,7 +625,7 @@ class CopyFail(FrontendMessage):
         return cls(message)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FunctionCall(FrontendMessage):
     """'F': the legacy fast-path function call. Decoded so a backend can reject it cleanly."""
 
@@ -647,7 +649,7 @@ class FunctionCall(FrontendMessage):
         return cls(function_oid, formats, arguments, result_format)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PasswordMessage(FrontendMessage):
     """'p': the raw body of a password, SASLInitialResponse or SASLResponse message.
 
@@ -709,7 +711,7 @@ def encode_sasl_initial_response(mechanism: str, data: bytes | None) -> bytes:
 # -- backend messages: authentication ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthenticationOk(BackendMessage):
     """'R' code 0: authentication succeeded."""
 
@@ -723,7 +725,7 @@ class AuthenticationOk(BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthenticationCleartextPassword(BackendMessage):
     """'R' code 3: send the password in clear."""
 
@@ -733,7 +735,7 @@ class AuthenticationCleartextPassword(BackendMessage):
         return AUTH_CODE.pack(AUTH_REQ_PASSWORD)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthenticationMD5Password(BackendMessage):
     """'R' code 5: send md5(md5(password || user) || salt), salt being these 4 bytes."""
 
@@ -745,7 +747,7 @@ class AuthenticationMD5Password(BackendMessage):
         return AUTH_CODE.pack(AUTH_REQ_MD5) + self.salt
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthenticationSASL(BackendMessage):
     """'R' code 10: the SASL mechanisms the server offers, most preferred first."""
 
@@ -758,7 +760,7 @@ class AuthenticationSASL(BackendMessage):
         return AUTH_CODE.pack(AUTH_REQ_SASL) + names + NUL
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthenticationSASLContinue(BackendMessage):
     """'R' code 11: a SASL challenge (for SCRAM, the server-first-message)."""
 
@@ -769,7 +771,7 @@ class AuthenticationSASLContinue(BackendMessage):
         return AUTH_CODE.pack(AUTH_REQ_SASL_CONTINUE) + self.data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthenticationSASLFinal(BackendMessage):
     """'R' code 12: the SASL outcome data (for SCRAM, the server-final-message)."""
 
@@ -820,7 +822,7 @@ def _decode_authentication(reader: BodyReader) -> AuthenticationMessage:
 # -- backend messages: session and results ----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParameterStatus(BackendMessage):
     """'S': the current value of a reported setting (server_version, client_encoding, ...)."""
 
@@ -839,7 +841,7 @@ class ParameterStatus(BackendMessage):
         return cls(name, value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BackendKeyData(BackendMessage):
     """'K': what a CancelRequest must quote. Both values are the 32 bits PostgreSQL sends,
     read here as unsigned (0 .. 2**32 - 1)."""
@@ -859,7 +861,7 @@ class BackendKeyData(BackendMessage):
         return cls(process_id, secret_key)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadyForQuery(BackendMessage):
     """'Z': the server waits for a new query; ``status`` is 'I', 'T' or 'E'."""
 
@@ -883,7 +885,7 @@ class ReadyForQuery(BackendMessage):
         return cls(status)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FieldDescription:
     """One column of a RowDescription. ``type_size`` is typlen (-1 varlena), ``format`` 0/1."""
 
@@ -907,7 +909,7 @@ class FieldDescription:
         return cls(name, *values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RowDescription(BackendMessage):
     """'T': the columns of the rows that follow."""
 
@@ -925,7 +927,7 @@ class RowDescription(BackendMessage):
         return cls(fields)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DataRow(BackendMessage):
     """'D': one row; each value is the column's text or binary form, None for NULL."""
 
@@ -945,7 +947,7 @@ class DataRow(BackendMessage):
         return cls(values)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CommandComplete(BackendMessage):
     """'C': a statement finished; ``tag`` as PostgreSQL words it ("SELECT 3", "INSERT 0 1")."""
 
@@ -965,7 +967,7 @@ class CommandComplete(BackendMessage):
         return cls(tag)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EmptyQueryResponse(_EmptyMessageMixin, BackendMessage):
     """'I': the query string was empty."""
 
@@ -979,7 +981,7 @@ class EmptyQueryResponse(_EmptyMessageMixin, BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParseComplete(_EmptyMessageMixin, BackendMessage):
     """'1': Parse succeeded."""
 
@@ -993,7 +995,7 @@ class ParseComplete(_EmptyMessageMixin, BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BindComplete(_EmptyMessageMixin, BackendMessage):
     """'2': Bind succeeded."""
 
@@ -1007,7 +1009,7 @@ class BindComplete(_EmptyMessageMixin, BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CloseComplete(_EmptyMessageMixin, BackendMessage):
     """'3': Close succeeded."""
 
@@ -1021,7 +1023,7 @@ class CloseComplete(_EmptyMessageMixin, BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NoData(_EmptyMessageMixin, BackendMessage):
     """'n': the described statement or portal returns no rows."""
 
@@ -1035,7 +1037,7 @@ class NoData(_EmptyMessageMixin, BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PortalSuspended(_EmptyMessageMixin, BackendMessage):
     """'s': Execute stopped at its row limit; the portal has more rows."""
 
@@ -1049,7 +1051,7 @@ class PortalSuspended(_EmptyMessageMixin, BackendMessage):
         return self.encoded
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParameterDescription(BackendMessage):
     """'t': the parameter types of a described statement."""
 
@@ -1087,7 +1089,7 @@ class _CopyResponseMixin:
         return cls(overall, formats)  # type: ignore[call-arg]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CopyInResponse(_CopyResponseMixin, BackendMessage):
     """'G': the server is ready for COPY FROM STDIN data."""
 
@@ -1096,7 +1098,7 @@ class CopyInResponse(_CopyResponseMixin, BackendMessage):
     type_byte: ClassVar[bytes] = b"G"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CopyOutResponse(_CopyResponseMixin, BackendMessage):
     """'H': COPY TO STDOUT (or BASE_BACKUP) data follows."""
 
@@ -1105,7 +1107,7 @@ class CopyOutResponse(_CopyResponseMixin, BackendMessage):
     type_byte: ClassVar[bytes] = b"H"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CopyBothResponse(_CopyResponseMixin, BackendMessage):
     """'W': both sides may now send CopyData (START_REPLICATION)."""
 
@@ -1114,7 +1116,7 @@ class CopyBothResponse(_CopyResponseMixin, BackendMessage):
     type_byte: ClassVar[bytes] = b"W"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NotificationResponse(BackendMessage):
     """'A': a NOTIFY from backend ``process_id`` on ``channel``."""
 
@@ -1215,7 +1217,7 @@ class _FieldsMixin:
         return cls(tuple(fields))  # type: ignore[call-arg]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorResponse(_FieldsMixin, BackendMessage):
     """'E': an error; build ``fields`` with ``error_fields`` or ``error_from_exception``."""
 
@@ -1223,7 +1225,7 @@ class ErrorResponse(_FieldsMixin, BackendMessage):
     type_byte: ClassVar[bytes] = b"E"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NoticeResponse(_FieldsMixin, BackendMessage):
     """'N': a notice or warning, same fields as ErrorResponse."""
 

@@ -2,7 +2,7 @@
 
 Who calls it: the walsender (replication/walsender.py) passes the text of every simple Query it
 receives to ``parse_command`` and acts on the command object it gets back. Nothing here touches
-sockets, files or the server: a string goes in, a frozen dataclass (or a ``MirrordbError``) comes
+sockets, files or the server: a string goes in, a dataclass (or a ``MirrordbError``) comes
 out. The grammar is PostgreSQL 15's replication grammar (repl_gram.y / repl_scanner.l), re-stated:
 
     command      := ( IDENTIFY_SYSTEM
@@ -73,22 +73,22 @@ class SqlInPhysicalWalsender(MirrordbError):
 
 # -- commands -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IdentifySystem:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Show:
     name: str                        # lower-cased unless quoted; dotted parts joined by '.'
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimelineHistory:
     timeline: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CreateReplicationSlot:
     slot_name: str
     kind: str                        # "physical" or "logical"
@@ -102,18 +102,18 @@ class CreateReplicationSlot:
         return option_is_true(self.options, "reserve_wal")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DropReplicationSlot:
     slot_name: str
     wait: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadReplicationSlot:
     slot_name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StartReplication:
     start_lsn: int
     slot_name: str | None = None
@@ -122,12 +122,12 @@ class StartReplication:
     options: dict[str, OptionValue] = field(default_factory=dict)   # logical plugin options
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BaseBackup:
     options: dict[str, OptionValue] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EmptyCommand:
     """Only whitespace (and maybe a ';'): answered with EmptyQueryResponse."""
 
@@ -167,7 +167,7 @@ class TokenKind(enum.Enum):
     PUNCTUATION = "punctuation"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Token:
     kind: TokenKind
     text: str                # lower-cased for WORD; unquoted for QUOTED and STRING

@@ -97,7 +97,7 @@ def pg_timestamp_to_unix(pg_timestamp: int) -> float:
 
 # -- messages -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class XLogData:
     """'w': ``data`` is the WAL from ``data_start_lsn`` on (server -> client)."""
 
@@ -119,7 +119,7 @@ class XLogData:
                                      self.send_time) + self.data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PrimaryKeepalive:
     """'k': the server is alive, has sent up to ``wal_end_lsn``; maybe asks for a reply."""
 
@@ -135,7 +135,7 @@ class PrimaryKeepalive:
                                       int(self.reply_requested))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StandbyStatusUpdate:
     """'r': how far the standby has written, flushed and applied (client -> server)."""
 
@@ -154,7 +154,7 @@ class StandbyStatusUpdate:
                                           int(self.reply_requested))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HotStandbyFeedback:
     """'h': the oldest xmin the standby's queries still need (0 = none)."""
 

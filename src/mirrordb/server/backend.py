@@ -24,11 +24,10 @@ import os
 import secrets
 import select
 import socket
-import ssl
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mirrordb.common.errors import (CommitNotAcknowledged, InvariantViolation, MirrordbError,
                                     ProtocolViolation)
@@ -37,6 +36,9 @@ from mirrordb.protocol.server import ServerConnection
 from mirrordb.sql import types as T
 from mirrordb.sql.planner import OutputColumn
 from mirrordb.sql.session import Session, StatementResult
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("mirrordb")
 
@@ -945,6 +947,7 @@ def server_ssl_context(server: Any) -> ssl.SSLContext | None:
         cached = getattr(server, "_mirrordb_ssl_context", None)
         if cached is not None and cached[0] == paths:
             return cached[1]
+        import ssl   # only a server with ssl = on pays for the module's import
         context: ssl.SSLContext | None = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         try:
             context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -65,7 +65,6 @@ import enum
 import hmac
 import logging
 import os
-import platform
 import secrets
 import selectors
 import shlex
@@ -417,7 +416,7 @@ class Server:
                                                               int(self.start_time))
         write_options_file(self.datadir, self.overrides)
         log.info("starting PostgreSQL %s on %s-%s, Python %s", SERVER_VERSION,
-                 platform.machine(), sys.platform, platform.python_version())
+                 os.uname().machine, sys.platform, sys.version.split()[0])
         self._open_listeners(port)
         self._load_hba_at_start()
         self._open_engine()

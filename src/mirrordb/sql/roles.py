@@ -98,7 +98,7 @@ ACL_TEXT_MAX_ITEMS = 10_000         # items in one relacl (PostgreSQL's bound is
 _ARRAY_SPECIAL = set('{},"\\ \t\n\r\v\f')
 
 
-@dataclass(frozen=True)
+@dataclass
 class AclItem:
     """One ``grantee=privileges/grantor`` entry (grantee ``""`` is PUBLIC)."""
 
@@ -287,7 +287,7 @@ def catalog_acl(superuser: str, relation_name: str) -> str:
 # -- catalog rows -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class Role:
     """A pg_authid row."""
 
@@ -316,7 +316,7 @@ class Role:
                 self.connection_limit, self.password]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ClassEntry:
     """What the checks need of a pg_class row."""
 
@@ -797,7 +797,7 @@ _TABLE_KINDS_IN_SCHEMA = ("r", "v", "m", "f", "p")
 _SCHEMAS = {"public": boot.PUBLIC_NAMESPACE_OID, "pg_catalog": boot.PG_CATALOG_NAMESPACE_OID}
 
 
-@dataclass(frozen=True)
+@dataclass
 class _GrantRequest:
     is_grant: bool
     grant_option: bool

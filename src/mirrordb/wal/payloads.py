@@ -200,7 +200,7 @@ END_OF_RECOVERY_STRUCT = struct.Struct("<qII")
 assert END_OF_RECOVERY_STRUCT.size == 16
 
 
-@dataclass(frozen=True)
+@dataclass
 class EndOfRecovery:
     """XLOG_END_OF_RECOVERY: the first record of a timeline after promotion."""
 
@@ -227,7 +227,7 @@ PARAMETER_CHANGE_STRUCT = struct.Struct("<6i??2x")
 assert PARAMETER_CHANGE_STRUCT.size == 28
 
 
-@dataclass(frozen=True)
+@dataclass
 class ParameterChange:
     """XLOG_PARAMETER_CHANGE: settings a standby must match or exceed."""
 
@@ -287,7 +287,7 @@ _ORIGIN = struct.Struct("<Qq")
 assert _STATS_ITEM.size == 12 and _ORIGIN.size == 16
 
 
-@dataclass(frozen=True)
+@dataclass
 class _XactCompletion:
     """Fields shared by the parsed commit and abort records."""
 
@@ -373,7 +373,7 @@ class _XactCompletion:
         return b"".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass
 class XactCommit(_XactCompletion):
     """A parsed COMMIT / COMMIT_PREPARED record."""
 
@@ -383,7 +383,7 @@ class XactCommit(_XactCompletion):
         return self.invalidations
 
 
-@dataclass(frozen=True)
+@dataclass
 class XactAbort(_XactCompletion):
     """A parsed ABORT / ABORT_PREPARED record."""
 
@@ -418,7 +418,7 @@ def encode_xact_abort(*, xact_time: int, subxids: Iterable[int] = (),
 _ASSIGNMENT_HEAD = struct.Struct("<Ii")
 
 
-@dataclass(frozen=True)
+@dataclass
 class XactAssignment:
     """XLOG_XACT_ASSIGNMENT: subtransaction xids assigned to a top-level transaction."""
 
@@ -517,7 +517,7 @@ assert RUNNING_XACTS_STRUCT.size == 24
 _STANDBY_LOCK = struct.Struct("<III")
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunningXacts:
     """XLOG_RUNNING_XACTS: the primary's snapshot a hot standby starts from."""
 
@@ -559,7 +559,7 @@ class RunningXacts:
                    latest)
 
 
-@dataclass(frozen=True)
+@dataclass
 class StandbyLocks:
     """XLOG_STANDBY_LOCK: AccessExclusiveLocks a standby must take: (xid, db oid, rel oid)."""
 
@@ -592,7 +592,7 @@ SMGR_TRUNCATE_ALL = SMGR_TRUNCATE_HEAP | SMGR_TRUNCATE_VM | SMGR_TRUNCATE_FSM
 MAX_FORK_NUMBER = 3
 
 
-@dataclass(frozen=True)
+@dataclass
 class SmgrCreate:
     """XLOG_SMGR_CREATE: a relation fork file was created."""
 
@@ -610,7 +610,7 @@ class SmgrCreate:
         return cls(RelFileNode(spc, db, rel), fork)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SmgrTruncate:
     """XLOG_SMGR_TRUNCATE: forks named by ``flags`` were cut down to ``blkno`` blocks."""
 
