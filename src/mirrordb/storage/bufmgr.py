@@ -143,9 +143,10 @@ class BufferPool:
         ``lock`` from this call until it is done with the page (nothing can evict it then).
 
         ``overwrite``: the caller replaces all 8192 bytes (a full-page image, or a record that
-        re-initialises the page), so a block that is not cached is not read from disk: it gets
-        a zeroed page, and the relation's length grows to cover it (PostgreSQL's
-        RBM_ZERO_AND_LOCK)."""
+        re-initialises the page), so a block that is not cached is not read from disk, and the
+        relation's length grows to cover it (PostgreSQL's RBM_ZERO_AND_LOCK); its page is not
+        zeroed first either (the bytes of a free or evicted buffer are left for the caller to
+        overwrite: one 8 kB write less per full-page image of a block not cached)."""
         buffer = self._table.get((rnode, fork, blkno))
         if buffer is not None:
             if buffer.usage_count < MAX_USAGE_COUNT:
@@ -159,7 +160,6 @@ class BufferPool:
         nblocks = self._relation_nblocks(rnode, fork, create=True)
         buffer = self._claim_buffer()
         if overwrite:
-            buffer.page[:] = ZERO_PAGE
             if blkno >= nblocks:
                 self._nblocks[(rnode, fork)] = blkno + 1
         else:
