@@ -56,7 +56,7 @@ _LP_FLAGS_MASK = 0x3 << 15
 _LP_NORMAL_BITS = LP_NORMAL << 15
 _LP_FLAGS_AND_LENGTH_MASK = ~0x7FFF & 0xFFFFFFFF
 _LP_STORAGE_FLAG = 0x1 << 15      # the low flag bit: set in LP_NORMAL (1) and LP_DEAD (3) only
-_ZERO_PADDING = bytes(MAXALIGN)
+_ZERO_PADDINGS = [bytes(length) for length in range(MAXALIGN)]   # by padding length
 
 
 def maxalign(length: int) -> int:
@@ -266,10 +266,16 @@ def compact(page: bytearray) -> None:
 def _compact_words(page: bytearray, flags: int, words: list[int]) -> None:
     """Make ``words`` the page's line pointer array (pd_lower follows, pd_flags is ``flags``),
     then pack the storage of its LP_NORMAL and LP_DEAD items with a length against the special
-    space, in offset order, each MAXALIGNed with zero padding, and zero the hole."""
+    space, in offset order, each MAXALIGNed with zero padding, and zero the hole.
+
+    Shared by VACUUM on the primary and by redo (heap prune, B-tree delete), a loop over up to
+    hundreds of items: each item's bytes and its padding (a shared constant) are separate
+    pieces of one join, collected backwards (padding, then item) and reversed, so no piece is
+    concatenated on its own."""
     special = _U16.unpack_from(page, 16)[0]
     lower = PAGE_HEADER_SIZE + len(words) * ITEM_ID_SIZE
-    pieces: list[bytes] = []
+    pieces: list[bytes | bytearray] = []
+    append = pieces.append
     upper = special
     for index, word in enumerate(words):
         length = word >> 17
@@ -277,7 +283,9 @@ def _compact_words(page: bytearray, flags: int, words: list[int]) -> None:
             start = word & 0x7FFF
             aligned = (length + MAXALIGN - 1) & ~(MAXALIGN - 1)
             upper -= aligned
-            pieces.append(page[start:start + length] + _ZERO_PADDING[:aligned - length])
+            if aligned != length:
+                append(_ZERO_PADDINGS[aligned - length])
+            append(page[start:start + length])
             words[index] = upper | (word & ~0x7FFF)
     if upper < lower:
         invariant(False, "compact: items overflow the page")
