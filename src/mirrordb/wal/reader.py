@@ -21,7 +21,8 @@ the invalid record starts and PostgreSQL's message ("invalid record length at 0/
 24, got 0"). ``records_from`` turns that into a clean stop and leaves ``end_lsn`` / ``end_reason``.
 
 Lifecycle: one reader per sequential scan (recovery, a walsender, a tool). It caches the last
-page it read and forgets it at every failure, so a caller may poll a growing WAL by retrying.
+page it read and forgets it at every failure, so a caller may poll a growing WAL by retrying
+(the long header of the segment being read is checked once per segment entered).
 ``SegmentFileSource`` is the I/O edge for segment files in ``pg_wal``; the writer is the other
 half (writer.py).
 """
@@ -251,9 +252,13 @@ class WalReader:
                         else self.next_record_lsn(record))
 
     def _forget_pages(self) -> None:
-        """After a failure: the pages read so far may change (a growing WAL), read them again."""
+        """After a failure: the pages read so far may change (a growing WAL), read them again.
+        The long header of the segment being read stays checked: a segment's first page is
+        complete before any later page of it is written, and every page read again still has
+        its own header checked (magic, flags, xlp_pageaddr, timeline). A standby polls its
+        growing WAL this way after every flush of the walreceiver; checking that page again
+        would cost a second read each time."""
         self._cached = None
-        self._checked_segno = None
         if self._forget_source_cache is not None:
             self._forget_source_cache()
 
