@@ -133,8 +133,10 @@ class SegmentFileSource:
             path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
             raise translate_os_error(error, "read", path) from error
         whole = got - got % WAL_PAGE_SIZE
+        if not whole:    # not even one page yet: keep no view, the buffer stays reusable
+            return None
         self._ahead_lsn, self._ahead = page_lsn, buffer[:whole]
-        return self._ahead[:WAL_PAGE_SIZE] if whole else None
+        return self._ahead[:WAL_PAGE_SIZE]
 
     def _free_buffer(self) -> bytearray:
         """A read-ahead buffer no view refers to: a kept one, or a new one (kept while fewer
