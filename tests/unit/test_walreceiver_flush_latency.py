@@ -64,3 +64,26 @@ def test_streamed_wal_is_flushed_and_replay_woken_before_waiting(tmp_path, monke
     receiver.writer.close()
     assert log == ["recv wait=0.0", "wake startup", f"recv wait={walreceiver.TICK_S}"]
     assert receiver.status.flushed_lsn == START_LSN + 100
+
+
+def test_a_backlog_is_flushed_in_pieces_while_more_is_waiting(tmp_path, monkeypatch):
+    """A catching-up standby receives more than FLUSH_AFTER_BYTES without the socket ever
+    running dry: the startup thread is woken after each piece, not once at the end."""
+    wakes: list[int] = []
+    (tmp_path / "pg_wal").mkdir()
+    identity = StandbyIdentity(str(tmp_path), 1, 1, SEGMENT_SIZE)
+    receiver = WalReceiver(identity, lambda: None, start_lsn=lambda: START_LSN,
+                           applied_lsn=lambda: START_LSN,
+                           wake_startup=lambda: wakes.append(receiver.status.flushed_lsn))
+    monkeypatch.setattr(receiver, "_setting_ms", lambda name: 0)
+    monkeypatch.setattr(walreceiver, "FLUSH_AFTER_BYTES", 64 * 1024)
+    receiver.writer.written_lsn = receiver.writer.flushed_lsn = START_LSN
+    chunk = 16 * 1024
+    events = [CopyData(XLogData(START_LSN + offset, START_LSN + SEGMENT_SIZE, 0,
+                                b"\1" * chunk).encode())
+              for offset in range(0, 256 * 1024, chunk)]
+    receiver._client = _Client(_Protocol(events), object())
+    monkeypatch.setattr(receiver, "_wait_readable", _Waits(receiver, []))
+    receiver._stream()
+    receiver.writer.close()
+    assert wakes == [START_LSN + piece for piece in range(64 * 1024, 256 * 1024 + 1, 64 * 1024)]

@@ -82,6 +82,10 @@ log = logging.getLogger("mirrordb.walreceiver")
 WALRECEIVER_THREAD_NAME = "walreceiver"
 RECEIVE_SIZE_BYTES = 256 * 1024        # one recv()
 TICK_S = 0.1                           # socket timeout: how often timers are looked at
+# A backlog (a standby catching up) is flushed and handed to the startup thread in pieces of
+# this size, not all at once when the socket runs dry: replay starts on the first piece while
+# the rest is still arriving (receiving waits on the socket, outside the GIL).
+FLUSH_AFTER_BYTES = 1024 * 1024
 MAX_CONNINFO_BYTES = 16 * 1024         # longest primary_conninfo accepted
 DEFAULT_APPLICATION_NAME = "walreceiver"
 DEFAULT_PORT = 5432
@@ -574,6 +578,8 @@ class WalReceiver:
             timers.last_receive, timers.ping_sent = time.monotonic(), False
             if isinstance(message, CopyData):
                 self._handle_copy_data(message.data, timers)
+                if self.writer.written_lsn - self.writer.flushed_lsn >= FLUSH_AFTER_BYTES:
+                    self._flush(timers)
             elif isinstance(message, CopyDone | CommandComplete):
                 self._flush(timers)
                 raise WalReceiverError("replication terminated by primary server",
