@@ -369,12 +369,16 @@ def run_catchup_load(system: System, script: str, seconds: int, volume: int | No
                      ) -> tuple[int, int, float]:
     """Stop the standby, run the unthrottled load on the primary: ``seconds`` of it, or until
     the primary's WAL has grown by ``volume`` bytes (then pgbench is interrupted). Returns the
-    WAL positions before and after the load and pgbench's tps (0 when interrupted). A
-    checkpoint first: every round's WAL starts with the full-page images of the pages it
-    touches, as the first round's does."""
-    system.standby.stop()
+    WAL positions before and after the load and pgbench's tps (0 when interrupted).
+
+    A checkpoint on the primary first, replayed by the standby before it stops: every round's
+    WAL starts with the full-page images of the pages it touches, and the standby's shutdown
+    restartpoint is that checkpoint, so at its next start it replays only this round's WAL
+    (not also the previous round's, from an older restartpoint)."""
     with psycopg.connect(dsn(system.primary.port), autocommit=True) as connection:
         connection.execute("checkpoint")
+    wait_replayed(system, current_lsn(system.primary.port), READY_DEADLINE_S)
+    system.standby.stop()
     start_lsn = current_lsn(system.primary.port)
     load = start_pgbench(system.primary.port, script, CATCHUP_LOAD_CLIENTS, seconds, None)
     if volume is None:
