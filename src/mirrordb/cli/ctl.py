@@ -166,11 +166,15 @@ def run_server(datadir: str, args: argparse.Namespace) -> int:
 
     configure_server_logging(sys.stderr, minimum_level)
     sys.setswitchinterval(SERVER_SWITCH_INTERVAL_S)
+    # the imports make only objects that live as long as the server (modules, classes,
+    # functions): no collection while they run (~85 young-generation passes, ~9 ms)
+    gc.disable()
     for module in SERVER_MODULES:
         importlib.import_module(module)
-    # what start-up made (modules, classes, functions) lives as long as the server: left out of
-    # the collector's passes, a full collection no longer walks it while every thread waits
+    # ... and left out of the collector's passes from now on: a full collection no longer walks
+    # them while every thread waits
     gc.freeze()
+    gc.enable()
     code = EXIT_FAILED
     try:
         server = Server(datadir, server_overrides(args))
