@@ -111,10 +111,13 @@ assert BT_OPAQUE.size == BT_OPAQUE_SIZE and BT_META.size == BT_META_SIZE
 assert INDEX_TUPLE_HEADER.size == INDEX_TUPLE_HEADER_SIZE and HEAP_TID.size == HEAP_TID_SIZE
 
 BT_SPECIAL_OFFSET = BLCKSZ - BT_OPAQUE_SIZE
-# btpo_next alone (the second u32 of the special space) and pd_lower, for insert_item.
-_OPAQUE_NEXT = struct.Struct("<I")
-_OPAQUE_NEXT_OFFSET = BT_SPECIAL_OFFSET + 4
-_PD_LOWER = struct.Struct("<H")
+# What insert_item reads, in one unpack: the page header's pd_flags, pd_lower, pd_upper,
+# pd_special and pd_pagesize_version (storage/page.py documents them), then btpo_next, the second
+# u32 of the special space where a B-tree page has it.
+_INSERT_FIELDS = struct.Struct(f"<10xHHHHH{BT_SPECIAL_OFFSET + 4 - 20}xI")
+_PAGE_SIZE_VERSION = BLCKSZ | pagelib.PAGE_LAYOUT_VERSION
+_UNKNOWN_PAGE_FLAGS = ~pagelib.PD_HAS_FREE_LINES
+assert _INSERT_FIELDS.size == BT_SPECIAL_OFFSET + 8
 # Bytes of a B-tree page available to items and their line pointers.
 BTREE_USABLE_SIZE = BT_SPECIAL_OFFSET - PAGE_HEADER_SIZE
 # PostgreSQL's BTMaxItemSize: a third of a page, after reserving room for three heap TIDs.
@@ -333,17 +336,33 @@ def build_page(page: bytearray, opaque: Opaque, high: bytes | None,
 
 
 def insert_item(page: bytearray, offnum: int, item: bytes | memoryview) -> None:
-    """Insert ``item`` at ``offnum``, shifting the items from there up by one.
+    """Insert ``item`` at ``offnum``, shifting the items from there up by one; DataCorrupted
+    unless ``page`` is an initialised B-tree page with room for it and ``offnum`` is a data
+    item's place (redo runs it on pages read from disk).
 
-    Hot path of both sides (every index entry): the right-link and pd_lower are read with one
-    unpack each instead of building the opaque tuple."""
-    first = P_HIKEY if _OPAQUE_NEXT.unpack_from(page, _OPAQUE_NEXT_OFFSET)[0] == P_NONE \
-        else P_FIRSTKEY
-    last = (_PD_LOWER.unpack_from(page, 12)[0] - PAGE_HEADER_SIZE) // ITEM_ID_SIZE
-    if not first <= offnum <= last + 1:
+    Hot path of both sides (every index entry): the header fields the checks need and the
+    right-link come from one unpack; the sane page passes one chained test, anything else
+    goes through ``check_btree_page``, which names what is wrong."""
+    flags, lower, upper, special, size_version, right_link = _INSERT_FIELDS.unpack_from(page, 0)
+    if not (special == BT_SPECIAL_OFFSET and size_version == _PAGE_SIZE_VERSION
+            and not flags & _UNKNOWN_PAGE_FLAGS and PAGE_HEADER_SIZE <= lower <= upper <= special
+            and not (lower - PAGE_HEADER_SIZE) & (ITEM_ID_SIZE - 1)):
+        check_btree_page(page)
+    first = P_HIKEY if right_link == P_NONE else P_FIRSTKEY
+    if not first <= offnum <= ((lower - PAGE_HEADER_SIZE) >> 2) + 1:
         raise DataCorrupted(f"B-tree insert at offset {offnum} outside the page's data items")
     if pagelib.add_item(page, item, offnum, shift=True) == 0:
         raise DataCorrupted(f"B-tree page has no room for an item of {len(item)} bytes")
+
+
+def check_btree_page(page: bytes | bytearray) -> None:
+    """DataCorrupted unless ``page`` is an initialised page with B-tree special space, naming
+    what is wrong (the slow path of the checks that redo and ``insert_item`` make in one test)."""
+    if pagelib.is_new(page):
+        raise DataCorrupted("B-tree redo found an uninitialised page")
+    pagelib.verify_header(page, "B-tree page")
+    if pagelib.special_offset(page) != BT_SPECIAL_OFFSET:
+        raise DataCorrupted("B-tree redo found a page without B-tree special space")
 
 
 def split_left(page: bytearray, next_block: int, flags: int, high: bytes, keep_count: int,

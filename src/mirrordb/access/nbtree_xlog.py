@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mirrordb.common.errors import DataCorrupted, WalCorrupted
+from mirrordb.common.errors import WalCorrupted
 from mirrordb.common.lsn import format_lsn
 from mirrordb.access import nbtree_page as btpage
 from mirrordb.access.nbtree_page import MetaData, Opaque
@@ -128,8 +128,7 @@ class InsertItem:
         return _OP.pack(OP_INSERT) + _INSERT.pack(self.offnum) + self.item
 
     def apply(self, page: bytearray) -> None:
-        _require_btree_page(page)
-        btpage.insert_item(page, self.offnum, self.item)
+        btpage.insert_item(page, self.offnum, self.item)   # checks the page itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +149,7 @@ class SplitLeft:
                 + self.high + self.new_item)
 
     def apply(self, page: bytearray) -> None:
-        _require_btree_page(page)
+        btpage.check_btree_page(page)
         btpage.split_left(page, self.next_block, self.flags, self.high, self.keep_count,
                           self.new_item_index, self.new_item)
 
@@ -164,7 +163,7 @@ class SetPrev:
         return _OP.pack(OP_SET_PREV) + _SET_PREV.pack(self.prev)
 
     def apply(self, page: bytearray) -> None:
-        _require_btree_page(page)
+        btpage.check_btree_page(page)
         btpage.set_prev(page, self.prev)
 
 
@@ -178,39 +177,11 @@ class DeleteItems:
                 + struct.pack(f"<{len(self.offnums)}H", *self.offnums))
 
     def apply(self, page: bytearray) -> None:
-        _require_btree_page(page)
+        btpage.check_btree_page(page)
         btpage.delete_offsets(page, self.offnums)
 
 
 BlockOp = InitMeta | BuildPage | InsertItem | SplitLeft | SetPrev | DeleteItems
-
-
-# The page header fields ``_require_btree_page`` checks, in one unpack (storage/page.py
-# documents them): flags, pd_lower, pd_upper, pd_special, pd_pagesize_version.
-_PAGE_CHECKED_FIELDS = struct.Struct("<10xHHHHH")
-_PAGE_SIZE_VERSION = pagelib.BLCKSZ | pagelib.PAGE_LAYOUT_VERSION
-assert _PAGE_CHECKED_FIELDS.size == 20
-
-
-def _require_btree_page(page: bytearray) -> None:
-    """DataCorrupted unless ``page`` is an initialised page with B-tree special space: the
-    usual sane page is accepted from one unpack, anything else goes through the full checks
-    (which name what is wrong)."""
-    flags, lower, upper, special, size_version = _PAGE_CHECKED_FIELDS.unpack_from(page, 0)
-    if (special == btpage.BT_SPECIAL_OFFSET and size_version == _PAGE_SIZE_VERSION
-            and not flags & ~pagelib.PD_HAS_FREE_LINES
-            and pagelib.PAGE_HEADER_SIZE <= lower <= upper <= special
-            and not (lower - pagelib.PAGE_HEADER_SIZE) % pagelib.ITEM_ID_SIZE):
-        return
-    _check_btree_page(page)
-
-
-def _check_btree_page(page: bytearray) -> None:
-    if pagelib.is_new(page):
-        raise DataCorrupted("B-tree redo found an uninitialised page")
-    pagelib.verify_header(page, "B-tree page")
-    if pagelib.special_offset(page) != btpage.BT_SPECIAL_OFFSET:
-        raise DataCorrupted("B-tree redo found a page without B-tree special space")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,9 +331,7 @@ def btree_redo(context: RedoContext, record: DecodedRecord) -> None:
             with context.pool.lock:
                 buffer = context.begin_block(record, block, False)
                 if buffer is not None:
-                    page = buffer.page
-                    _require_btree_page(page)
-                    btpage.insert_item(page, _INSERT.unpack_from(data, _OP.size)[0],
+                    btpage.insert_item(buffer.page, _INSERT.unpack_from(data, _OP.size)[0],
                                        data[_INSERT_HEADER_SIZE:])
                     context.end_block(record, block, buffer)
             return
