@@ -501,31 +501,30 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
     block = blocks[0]
     if block.block_id:   # the message is built only on failure (hot path)
         invariant(False, f"heap record at {format_lsn(record.start_lsn)} has no block 0")
-    begin_block, end_block = context.begin_block, context.end_block
     if op == XLOG_HEAP_UPDATE:
         old_offnum, xmax, cid, flag, new_offnum = _UPDATE_MAIN.unpack_from(record.main_data, 0)
         new_tid = (block.blkno, new_offnum)
         old_block = blocks[1] if len(blocks) > 1 else None   # None: the same page
-        init = bool(info & XLOG_HEAP_INIT_PAGE)
+        init = (info & XLOG_HEAP_INIT_PAGE) != 0
         with context.pool.lock:
-            buffer = begin_block(record, block, init)
+            buffer = context.begin_block(record, block, init)
             if buffer is not None:
                 page = buffer.page
                 page_insert(page, new_offnum, block.data, init)
                 if old_block is None:
                     page_set_xmax(page, old_offnum, xmax, cid, flag, new_tid)
-                end_block(record, block, buffer)
+                context.end_block(record, block, buffer)
             if old_block is not None:
                 _redo_set_xmax(context, record, old_block, old_offnum, xmax, cid, flag, new_tid)
     elif op == XLOG_HEAP_INSERT:
         data = block.data
-        init = bool(info & XLOG_HEAP_INIT_PAGE)
+        init = (info & XLOG_HEAP_INIT_PAGE) != 0
         with context.pool.lock:
-            buffer = begin_block(record, block, init)
+            buffer = context.begin_block(record, block, init)
             if buffer is not None:
                 page_insert(buffer.page, _OFFNUM.unpack_from(data, 0)[0], data[_OFFNUM.size:],
                             init)
-                end_block(record, block, buffer)
+                context.end_block(record, block, buffer)
     elif op == XLOG_HEAP_DELETE:
         offnum, xmax, cid, flag = _DELETE.unpack_from(block.data, 0)
         with context.pool.lock:
