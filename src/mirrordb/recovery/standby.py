@@ -58,7 +58,6 @@ from mirrordb.recovery import promote
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
     from mirrordb.recovery.startup import Startup
-    from mirrordb.wal.record import DecodedRecord
 
 log = logging.getLogger("mirrordb.startup")
 
@@ -167,6 +166,7 @@ class StandbyReplay:
             self._refuse_after_promotion_trigger("pg_wal_replay_pause()")
             if self._pause_state is RecoveryPauseState.NOT_PAUSED:
                 self._pause_state = RecoveryPauseState.PAUSE_REQUESTED
+                self.startup.state.interrupt_pending = True    # replay looks before a record
             self._wakeup.notify_all()
 
     def resume(self) -> None:
@@ -245,25 +245,28 @@ class StandbyReplay:
         return replayed
 
     def _replay_available(self) -> int:
-        """``Startup.replay_available`` with a pause point before each record. A stop while
-        paused leaves the records not yet replayed for the next start."""
-        startup = self.startup
-        before = startup.records_replayed
-        expected_prev = None if before == 0 else startup.last_record_start_lsn
-        last: DecodedRecord | None = None
-        for record in startup.reader.records_from(startup.next_lsn, expected_prev):
-            if self._pause_state is not RecoveryPauseState.NOT_PAUSED \
-                    and not self._wait_while_paused():
-                if last is not None:
-                    startup.next_lsn = startup.reader.next_record_lsn(last)
-                return startup.records_replayed - before
-            startup.replay(record)
-            last = record
-            if startup.state.walreceiver_reply_requested:
-                self._reply_to_primary()
-        startup.next_lsn = startup.reader.end_lsn  # type: ignore[assignment]
-        startup.end_reason = startup.reader.end_reason  # type: ignore[assignment]
-        return startup.records_replayed - before
+        """``Startup.replay_available`` with this thread's hook between records: a pause point
+        before each record, the walreceiver reply after a commit that asks for one. A stop
+        while paused leaves the records not yet replayed for the next start."""
+        return self.startup.replay_available(self._between_records)
+
+    def _between_records(self, more: bool) -> bool:
+        """``Startup``'s hook, called while ``interrupt_pending`` is set (``request_pause``
+        and the replay of a commit that asks for apply feedback set it). Sends the reply, then,
+        with a record to replay next (``more``), stops there while paused: False when ``stop``
+        ends the pause. The flag stays set while a pause is requested or under way, so the
+        next record (maybe of the next round) stops too."""
+        state = self.startup.state
+        with self._wakeup:     # request_pause sets the flag under it: no request is lost
+            state.interrupt_pending = self._pause_state is not RecoveryPauseState.NOT_PAUSED
+        if state.walreceiver_reply_requested:
+            self._reply_to_primary()
+        if not more or not state.interrupt_pending:
+            return True
+        go_on = self._wait_while_paused()
+        with self._wakeup:
+            state.interrupt_pending = self._pause_state is not RecoveryPauseState.NOT_PAUSED
+        return go_on
 
     def _reply_to_primary(self) -> None:
         """A replayed commit's writer waits for it (remote_apply): tell the primary now."""

@@ -45,11 +45,11 @@ minRecoveryPoint of the pg_control it copied last, which ``begin`` stores as
 ``backupEndPoint`` (that pg_control must say "in archive recovery"); replay past it ends the
 backup the same way (PostgreSQL's CheckRecoveryConsistency and ReachedEndOfBackup).
 
-Restartpoints (a standby's checkpoints, PostgreSQL's CreateRestartPoint): ``replay`` remembers
-the last checkpoint record replayed; ``restartpoint()`` writes every dirty page, the commit log
-and fsyncs, then points pg_control at that checkpoint (minRecoveryPoint raised to at least the
-record's end, state still "in archive recovery"), and only then removes WAL segments before its
-REDO point (less ``wal_keep_size``). A standby restarted later replays from there.
+Restartpoints (a standby's checkpoints, PostgreSQL's CreateRestartPoint): ``replay_available``
+remembers the last checkpoint record replayed; ``restartpoint()`` writes every dirty page, the
+commit log and fsyncs, then points pg_control at that checkpoint (minRecoveryPoint raised to at
+least the record's end, state still "in archive recovery"), and only then removes WAL segments
+before its REDO point (less ``wal_keep_size``). A standby restarted later replays from there.
 
 Redo is idempotent (a page whose LSN is at or past a record's end is skipped), so a crash during
 recovery simply restarts it.
@@ -63,6 +63,7 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,11 +106,14 @@ BACKUP_LABEL_OLD_FILE = "backup_label.old"
 SEEN_XIDS_PRUNE_AT = 65536
 # Resource managers whose redo changes pages only, never the hot-standby set of running xids
 # nor the next xid: a record of theirs without an xid (mirrordb writes B-tree inserts so)
-# leaves ``replay``'s noted xid in place. A new resource manager joins only if that holds.
+# leaves ``replay_available``'s noted xid in place. A new resource manager joins only if that holds.
 PAGE_ONLY_RMIDS = frozenset((RM_MIRRORDB_HEAP_ID, RM_MIRRORDB_BTREE_ID,
                              RM_MIRRORDB_SEQUENCE_ID))
-# most xids ``replay`` remembers as noted (concurrent transactions interleave; a commit clears
-# them); past it the set starts again, which only costs noting an xid a second time
+# The standby thread's hook between records (``Startup.replay_available``): called with
+# whether a record follows; False stops replay before it.
+Interruption = Callable[[bool], bool]
+# most xids ``replay_available`` remembers as noted (concurrent transactions interleave; a
+# commit clears them); past it the set starts again, which only costs noting an xid a second time
 OBSERVED_XIDS_LIMIT = 64
 
 
@@ -178,6 +182,9 @@ class EngineRecoveryState(RecoveryState):
         self.engine = engine
         self.min_recovery_point_tracker: MinRecoveryPoint | None = None
         self._conflicts: RecoveryConflicts | None = None
+        # Something to do between two records (``Startup.replay_available``): a walreceiver
+        # reply was requested, or (set by another thread) a pause. Cleared by whoever handles it.
+        self.interrupt_pending = False
 
     @property
     def conflicts(self) -> RecoveryConflicts:
@@ -193,6 +200,10 @@ class EngineRecoveryState(RecoveryState):
 
     def set_fate(self, xids: list[int], status: int) -> None:
         self.engine.clog.set_status(xids, status)
+
+    def request_walreceiver_reply(self) -> None:
+        super().request_walreceiver_reply()
+        self.interrupt_pending = True
 
     def flush_to(self, lsn: int) -> None:
         if self.min_recovery_point_tracker is not None:
@@ -289,7 +300,7 @@ class Startup:
         self.in_recovery = False
         self._seen_xids: set[int] = set()
         self._seen_xids_limit = SEEN_XIDS_PRUNE_AT
-        self._observed_xid = 0     # xid of the record before, if it had one (``replay``)
+        self._observed_xid = 0     # xid of the record before, if it had one (``replay_available``)
         # xids noted since the last clearing, ``_observed_xid`` among them (empty when it is 0)
         self._observed_xids: set[int] = set()
         self._handlers = redo_handlers()
@@ -374,77 +385,110 @@ class Startup:
 
     # -- replaying ------------------------------------------------------------------------------
 
-    def replay_available(self) -> int:
-        """Replay every valid record from where replay stands to the current end of WAL;
-        returns how many. ``end_reason`` says why it stopped; calling again continues there."""
-        invariant(self.in_recovery, "replay outside recovery")
-        before = self.records_replayed
-        expected_prev = None if self.records_replayed == 0 else self.last_record_start_lsn
-        replay = self.replay    # the bound method made once, not per record
-        for record in self.reader.records_from(self.next_lsn, expected_prev):
-            replay(record)
-        self.next_lsn = self.reader.end_lsn  # type: ignore[assignment]
-        self.end_reason = self.reader.end_reason  # type: ignore[assignment]
-        return self.records_replayed - before
+    def replay_available(self, interruption: Interruption | None = None) -> int:
+        """Replay every valid record from where replay stands to the current end of WAL, in
+        LSN order; returns how many. ``end_reason`` says why it stopped; calling again
+        continues there.
 
-    def replay(self, record: DecodedRecord) -> None:
-        """Replay one record (the next one in LSN order).
+        ``interruption`` is the standby startup thread's hook (recovery/standby.py), called
+        only while ``state.interrupt_pending`` is set (a pause was requested, a replayed commit
+        asked for a walreceiver reply): ``interruption(True)`` before the next record, which is
+        not replayed if it returns False (replay stops there: a stop while paused);
+        ``interruption(False)`` once the WAL available is replayed. Without a hook the flag is
+        only cleared.
 
-        The hot path of replay. A record whose xid was already noted skips the xid
-        bookkeeping (the seen set, the next xid, the hot-standby set), which an earlier record
-        did: the same xid as the record before (``_observed_xid``; most of a transaction's
-        records follow each other) or one of ``_observed_xids`` (concurrent transactions
-        interleave). Both are cleared by a record without an xid (RUNNING_XACTS and
-        checkpoints reset the hot-standby set, and the hot-standby tracker is made at such a
-        record or a transaction record) unless its resource manager is in PAGE_ONLY_RMIDS,
+        This loop is the hot path of replay: one record's work is written out in it, not in a
+        method per record, with what every record touches in locals; the counters only this
+        thread reads (``records_replayed``, ``last_record_start_lsn``, ``_observed_xid``) are
+        stored once per call. What other threads and redo read is stored at every record:
+        ``state.replay_end_lsn`` before the handler, ``state.last_replayed_end_lsn`` after it
+        (pg_last_wal_replay_lsn), then the backup-end and consistency checks.
+
+        A record whose xid was already noted skips the xid bookkeeping (``_note_xid``), which an
+        earlier record did: the same xid as the record before (``observed_xid``; most of a
+        transaction's records follow each other) or one of ``_observed_xids`` (concurrent
+        transactions interleave). Both are cleared by a record without an xid (RUNNING_XACTS
+        and checkpoints reset the hot-standby set, and the hot-standby tracker is made at such
+        a record or a transaction record) unless its resource manager is in PAGE_ONLY_RMIDS,
         and after a transaction record (a commit removes its xids from the set): only records
         that never remove from that set come between the noting and the skip."""
-        state = self.state
-        xid = record.xid
-        rmid = record.rmid
-        if xid != self._observed_xid:   # a new xid to note, or none (0) after one
-            if xid:
-                observed = self._observed_xids
-                if xid not in observed:
-                    if len(observed) >= OBSERVED_XIDS_LIMIT:
-                        observed.clear()
-                    observed.add(xid)
-                    self._seen_xids.add(xid)
-                    if len(self._seen_xids) > self._seen_xids_limit:
-                        self._prune_seen_xids()
-                    self.engine.xacts.observe_xid(xid)
-                self._observed_xid = xid
-            elif rmid not in PAGE_ONLY_RMIDS:
-                self._observed_xid = 0
-                self._observed_xids.clear()
-        end_lsn = record.end_lsn
-        state.replay_end_lsn = end_lsn
-        handler = self._handlers.get(rmid)
-        if handler is None:
-            dispatch(self.context, record)     # raises: no redo routine
-        else:
-            handler(self.context, record)
-        if rmid == RM_XLOG_ID:   # only an XLOG record can be a segment switch
-            state.last_replayed_end_lsn = replayed_end_lsn = self._replayed_end(record)
-            self.last_record_start_lsn = record.start_lsn
-            self.records_replayed += 1
-            self._replayed_xlog_record(record)
-        else:
-            state.last_replayed_end_lsn = replayed_end_lsn = end_lsn
-            self.last_record_start_lsn = record.start_lsn
-            self.records_replayed += 1
-            if rmid == RM_XACT_ID:
-                self._observed_xid = 0
-                self._observed_xids.clear()
-                if record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
-                    # xact_redo has just decoded and validated the whole record: read only
-                    # xact_time, its first field, instead of decoding it a second time.
-                    self.last_commit_time = _XACT_TIME.unpack_from(record.main_data, 0)[0]
-        backup_end_point = self.backup_end_point    # INVALID_LSN (0): none awaited
-        if backup_end_point and replayed_end_lsn >= backup_end_point:
-            self._reached_end_of_backup(replayed_end_lsn)
-        if not state.consistent_at_lsn:     # RecoveryState.consistent (INVALID_LSN: 0), inlined
-            self._check_consistency()
+        invariant(self.in_recovery, "replay outside recovery")
+        state, context, handlers = self.state, self.context, self._handlers
+        observed_xids = self._observed_xids
+        observed_xid = self._observed_xid
+        last_start_lsn = self.last_record_start_lsn
+        replayed = 0
+        expected_prev = None if self.records_replayed == 0 else last_start_lsn
+        try:
+            for record in self.reader.records_from(self.next_lsn, expected_prev):
+                if state.interrupt_pending and not self._interrupt(interruption, True):
+                    if replayed:    # where the record after the last one replayed starts
+                        self.next_lsn = state.last_replayed_end_lsn
+                    return replayed
+                xid = record.xid
+                rmid = record.rmid
+                if xid != observed_xid:   # a new xid to note, or none (0) after one
+                    if xid:
+                        if xid not in observed_xids:
+                            self._note_xid(xid)
+                        observed_xid = xid
+                    elif rmid not in PAGE_ONLY_RMIDS:
+                        observed_xid = 0
+                        observed_xids.clear()
+                state.replay_end_lsn = replayed_end_lsn = record.end_lsn
+                handler = handlers.get(rmid)
+                if handler is None:
+                    dispatch(context, record)     # raises: no redo routine
+                else:
+                    handler(context, record)
+                last_start_lsn = record.start_lsn
+                replayed += 1
+                if rmid == RM_XLOG_ID:   # only an XLOG record can be a segment switch
+                    state.last_replayed_end_lsn = replayed_end_lsn = self._replayed_end(record)
+                    self._replayed_xlog_record(record)
+                else:
+                    state.last_replayed_end_lsn = replayed_end_lsn
+                    if rmid == RM_XACT_ID:
+                        observed_xid = 0
+                        observed_xids.clear()
+                        if record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
+                            # xact_redo has just decoded and validated the whole record: read
+                            # only xact_time, its first field, instead of decoding it again.
+                            self.last_commit_time = _XACT_TIME.unpack_from(record.main_data,
+                                                                           0)[0]
+                backup_end_point = self.backup_end_point    # INVALID_LSN (0): none awaited
+                if backup_end_point and replayed_end_lsn >= backup_end_point:
+                    self._reached_end_of_backup(replayed_end_lsn)
+                if not state.consistent_at_lsn:    # RecoveryState.consistent, inlined
+                    self._check_consistency()
+        finally:
+            self.records_replayed += replayed
+            self.last_record_start_lsn = last_start_lsn
+            self._observed_xid = observed_xid
+        if state.interrupt_pending:
+            self._interrupt(interruption, False)
+        self.next_lsn = self.reader.end_lsn  # type: ignore[assignment]
+        self.end_reason = self.reader.end_reason  # type: ignore[assignment]
+        return replayed
+
+    def _interrupt(self, interruption: Interruption | None, more: bool) -> bool:
+        if interruption is None:
+            self.state.interrupt_pending = False
+            return True
+        return interruption(more)
+
+    def _note_xid(self, xid: int) -> None:
+        """A record's xid not noted since the last clearing (``replay_available``): the seen
+        set, the next xid and the hot-standby set learn it."""
+        observed = self._observed_xids
+        if len(observed) >= OBSERVED_XIDS_LIMIT:
+            observed.clear()
+        observed.add(xid)
+        seen = self._seen_xids
+        seen.add(xid)
+        if len(seen) > self._seen_xids_limit:
+            self._prune_seen_xids()
+        self.engine.xacts.observe_xid(xid)
 
     def _replayed_xlog_record(self, record: DecodedRecord) -> None:
         info = record.info & XLR_RMGR_INFO_MASK
