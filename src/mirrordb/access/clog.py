@@ -87,10 +87,13 @@ class CommitLog:
 
     def set_status(self, xids: list[int] | tuple[int, ...], status: int) -> None:
         """Set the status of several xids (a transaction and its subtransactions) at once."""
+        pages = self._pages
         with self._lock:
             for xid in xids:
                 pageno = xid // XACTS_PER_PAGE
-                page = self._page(pageno)
+                page = pages.get(pageno)    # ``_page`` without its call when cached
+                if page is None:
+                    page = self._page(pageno)
                 index = (xid % XACTS_PER_PAGE) // XACTS_PER_BYTE
                 shift = (xid % XACTS_PER_BYTE) * 2
                 page[index] = (page[index] & ~(0x3 << shift)) | (status << shift)

@@ -143,8 +143,13 @@ class KnownAssignedXids:
             self._record_locked(xid)
 
     def _record_locked(self, xid: int) -> None:
-        if xid > self.latest_observed_xid:
-            first = max(self.latest_observed_xid + 1, FIRST_NORMAL_XID)
+        latest = self.latest_observed_xid
+        if xid == latest + 1 and latest >= FIRST_NORMAL_XID:
+            # the xid assigned right after the newest one seen (most new xids): no gap to fill
+            self._add((xid,))
+            self.latest_observed_xid = xid
+        elif xid > latest:
+            first = max(latest + 1, FIRST_NORMAL_XID)
             if xid - first >= MAX_XID_GAP:   # the message is built only on failure
                 invariant(False, f"xid {xid} is {xid - first} past the newest xid seen "
                                  f"{self.latest_observed_xid}")
