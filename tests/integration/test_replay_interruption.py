@@ -1,0 +1,95 @@
+"""Startup.replay_available's hook between records (the standby thread's pause point and
+walreceiver reply): called only while ``state.interrupt_pending`` is set; False stops replay
+before the next record, and a later call replays from there, every record once.
+
+A standby Engine in this process is fed the WAL of a primary Engine (copied segment files), as
+in test_hot_standby_snapshots.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from mirrordb.engine import Engine
+from mirrordb.storage import datum as T
+
+
+def copy_wal(primary: Engine, standby: Engine) -> None:
+    primary.wal.flush(primary.wal.insert_lsn)
+    source = os.path.join(primary.datadir, "pg_wal")
+    target = os.path.join(standby.datadir, "pg_wal")
+    for name in sorted(os.listdir(source)):
+        if len(name) == 24:
+            shutil.copyfile(os.path.join(source, name), os.path.join(target, name))
+
+
+@pytest.fixture
+def primary_and_standby(cluster, tmp_path):
+    standby_dir = str(tmp_path / "standby")
+    shutil.copytree(cluster, standby_dir)
+    primary = Engine.open(cluster, {"wal_keep_size": "1GB"})
+    standby = Engine.open(standby_dir, standby_mode=True)
+    try:
+        yield primary, standby
+    finally:
+        standby.close()
+        primary.close()
+
+
+def test_a_stop_before_a_record_leaves_it_for_the_next_call(primary_and_standby):
+    primary, standby = primary_and_standby
+    startup = standby.startup
+    assert startup is not None
+    with primary.begin() as txn:
+        txn.create_table("t", [("id", T.INT8_OID)])
+        for key in range(50):
+            txn.insert("t", [key])
+    copy_wal(primary, standby)
+    calls: list[bool] = []
+
+    def stop_at_once(more: bool) -> bool:
+        calls.append(more)
+        return False
+
+    state = startup.state
+    start = startup.next_lsn
+    state.interrupt_pending = True
+    assert startup.replay_available(stop_at_once) == 0
+    assert calls == [True] and startup.next_lsn == start and state.interrupt_pending
+
+    stopped_after: list[int] = []
+
+    def stop_after_three(more: bool) -> bool:
+        stopped_after.append(startup.records_replayed)
+        state.interrupt_pending = True          # look again before the next record
+        return len(stopped_after) <= 3
+
+    before = startup.records_replayed
+    assert startup.replay_available(stop_after_three) == 3
+    assert startup.next_lsn == state.last_replayed_end_lsn
+    assert startup.records_replayed == before + 3
+
+    def go_on(more: bool) -> bool:
+        state.interrupt_pending = False
+        return True
+
+    rest = startup.replay_available(go_on)
+    assert rest > 3 and not state.interrupt_pending
+    assert startup.end_reason                       # stopped at the end of WAL this time
+    with standby.begin(read_only=True) as reader:
+        assert sorted(values[0] for _, values in reader.scan("t")) == list(range(50))
+
+
+def test_without_a_hook_the_flag_is_cleared_and_replay_goes_on(primary_and_standby):
+    primary, standby = primary_and_standby
+    startup = standby.startup
+    assert startup is not None
+    with primary.begin() as txn:
+        txn.create_table("t", [("id", T.INT8_OID)])
+    copy_wal(primary, standby)
+    startup.state.interrupt_pending = True
+    assert startup.replay_available() > 0
+    assert not startup.state.interrupt_pending
