@@ -8,46 +8,39 @@ in test_hot_standby_snapshots.py.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from mirrordb.engine import Engine
+from mirrordb.recovery.startup import Startup
 from mirrordb.storage import datum as T
+from tests.integration.test_hot_standby_snapshots import (  # noqa: F401  (a fixture)
+    primary_and_standby, ship_wal)
 
 
-def copy_wal(primary: Engine, standby: Engine) -> None:
-    primary.wal.flush(primary.wal.insert_lsn)
-    source = os.path.join(primary.datadir, "pg_wal")
-    target = os.path.join(standby.datadir, "pg_wal")
-    for name in sorted(os.listdir(source)):
-        if len(name) == 24:
-            shutil.copyfile(os.path.join(source, name), os.path.join(target, name))
+def copy_wal(primary: Engine, standby: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ship_wal`` without its replay: the test replays itself."""
+    assert standby.startup is not None
+    with monkeypatch.context() as patch:
+        patch.setattr(standby.startup, "replay_available", lambda: 0)
+        ship_wal(primary, standby)
 
 
-@pytest.fixture
-def primary_and_standby(cluster, tmp_path):
-    standby_dir = str(tmp_path / "standby")
-    shutil.copytree(cluster, standby_dir)
-    primary = Engine.open(cluster, {"wal_keep_size": "1GB"})
-    standby = Engine.open(standby_dir, standby_mode=True)
-    try:
-        yield primary, standby
-    finally:
-        standby.close()
-        primary.close()
-
-
-def test_a_stop_before_a_record_leaves_it_for_the_next_call(primary_and_standby):
-    primary, standby = primary_and_standby
-    startup = standby.startup
-    assert startup is not None
+def with_rows(primary: Engine, standby: Engine, monkeypatch: pytest.MonkeyPatch,
+              rows: int) -> Startup:
+    """A table of ``rows`` rows on the primary, its WAL in the standby's pg_wal, not replayed."""
     with primary.begin() as txn:
         txn.create_table("t", [("id", T.INT8_OID)])
-        for key in range(50):
+        for key in range(rows):
             txn.insert("t", [key])
-    copy_wal(primary, standby)
+    copy_wal(primary, standby, monkeypatch)
+    assert standby.startup is not None
+    return standby.startup
+
+
+def test_a_stop_before_a_record_leaves_it_for_the_next_call(primary_and_standby,  # noqa: F811
+                                                              monkeypatch):
+    primary, standby = primary_and_standby
+    startup = with_rows(primary, standby, monkeypatch, 50)
     calls: list[bool] = []
 
     def stop_at_once(more: bool) -> bool:
@@ -83,13 +76,10 @@ def test_a_stop_before_a_record_leaves_it_for_the_next_call(primary_and_standby)
         assert sorted(values[0] for _, values in reader.scan("t")) == list(range(50))
 
 
-def test_without_a_hook_the_flag_is_cleared_and_replay_goes_on(primary_and_standby):
+def test_without_a_hook_the_flag_is_cleared_and_replay_goes_on(primary_and_standby,  # noqa: F811
+                                                                monkeypatch):
     primary, standby = primary_and_standby
-    startup = standby.startup
-    assert startup is not None
-    with primary.begin() as txn:
-        txn.create_table("t", [("id", T.INT8_OID)])
-    copy_wal(primary, standby)
+    startup = with_rows(primary, standby, monkeypatch, 1)
     startup.state.interrupt_pending = True
     assert startup.replay_available() > 0
     assert not startup.state.interrupt_pending
