@@ -202,6 +202,27 @@ class MirrordbCluster:
 
 
 @dataclass
+class Catchup:
+    """One catch-up round: WAL volume, the load's tps (0: stopped at a volume), seconds from
+    the standby's launch to its first connection and to the end of replay."""
+
+    wal_bytes: int
+    load_tps: float
+    first_connection_s: float
+    seconds: float
+
+
+def median_catchup(rounds: list[Catchup]) -> Catchup:
+    """Each field's median over the rounds (zeros when there are none)."""
+    if not rounds:
+        return Catchup(0, 0.0, 0.0, 0.0)
+    return Catchup(int(statistics.median(r.wal_bytes for r in rounds)),
+                   statistics.median(r.load_tps for r in rounds),
+                   statistics.median(r.first_connection_s for r in rounds),
+                   statistics.median(r.seconds for r in rounds))
+
+
+@dataclass
 class Figures:
     """Everything measured for one system."""
 
@@ -209,14 +230,9 @@ class Figures:
     backup_s: float = 0.0
     lags_ms: list[float] = field(default_factory=list)
     lag_tps: float = 0.0
-    catchup_wal_bytes: int = 0
-    catchup_load_tps: float = 0.0
-    catchup_s: float = 0.0
-    catchup_first_connection_s: float = 0.0
-    # PostgreSQL only: a second catch-up whose load stops at mirrordb's catch-up WAL volume
-    same_volume_wal_bytes: int = 0
-    same_volume_s: float = 0.0
-    same_volume_first_connection_s: float = 0.0
+    catchups: list[Catchup] = field(default_factory=list)
+    # PostgreSQL only: catch-ups whose load stops at mirrordb's catch-up WAL volume
+    same_volume_catchups: list[Catchup] = field(default_factory=list)
     stream_bytes: int = 0
     stream_s: float = 0.0
 
@@ -411,29 +427,24 @@ def timed_catchup(system: System, target_lsn: int) -> tuple[float, float]:
 
 
 def measure_catchup(system: System, script: str, args: argparse.Namespace) -> None:
-    figures = system.figures
-    start_lsn, target_lsn, figures.catchup_load_tps = run_catchup_load(
-        system, script, args.catchup_seconds, None)
-    figures.catchup_wal_bytes = target_lsn - start_lsn
-    figures.catchup_first_connection_s, figures.catchup_s = timed_catchup(system, target_lsn)
-    report(f"{system.name}: catch-up of {figures.catchup_wal_bytes / MB:.1f} MB "
-          f"({figures.catchup_load_tps:.0f} tps for {args.catchup_seconds} s) in "
-          f"{figures.catchup_s:.2f} s (first connection after "
-          f"{figures.catchup_first_connection_s:.2f} s)")
+    start_lsn, target_lsn, tps = run_catchup_load(system, script, args.catchup_seconds, None)
+    first_s, total_s = timed_catchup(system, target_lsn)
+    system.figures.catchups.append(Catchup(target_lsn - start_lsn, tps, first_s, total_s))
+    report(f"{system.name}: catch-up of {(target_lsn - start_lsn) / MB:.1f} MB "
+          f"({tps:.0f} tps for {args.catchup_seconds} s) in {total_s:.2f} s (first connection "
+          f"after {first_s:.2f} s)")
 
 
 def measure_same_volume_catchup(system: System, script: str, args: argparse.Namespace,
                                 volume: int) -> None:
     """The goal compares times for the same WAL volume: PostgreSQL catches up again, this time
-    after a load stopped once its WAL grew by ``volume`` (mirrordb's catch-up volume)."""
-    figures = system.figures
+    after a load stopped once its WAL grew by ``volume`` (a mirrordb catch-up's volume)."""
     start_lsn, target_lsn, _ = run_catchup_load(system, script, args.catchup_seconds, volume)
-    figures.same_volume_wal_bytes = target_lsn - start_lsn
-    figures.same_volume_first_connection_s, figures.same_volume_s = timed_catchup(
-        system, target_lsn)
-    report(f"{system.name}: catch-up of {figures.same_volume_wal_bytes / MB:.1f} MB (load "
-          f"stopped at mirrordb's volume) in {figures.same_volume_s:.2f} s (first connection "
-          f"after {figures.same_volume_first_connection_s:.2f} s)")
+    first_s, total_s = timed_catchup(system, target_lsn)
+    system.figures.same_volume_catchups.append(Catchup(target_lsn - start_lsn, 0.0, first_s,
+                                                       total_s))
+    report(f"{system.name}: catch-up of {(target_lsn - start_lsn) / MB:.1f} MB (load stopped "
+          f"at mirrordb's volume) in {total_s:.2f} s (first connection after {first_s:.2f} s)")
 
 
 def measure_receivewal(system: System, root: str) -> None:
@@ -499,10 +510,13 @@ def run(systems: list[System], root: str, args: argparse.Namespace) -> None:
         measure_lag(system, script, args, first_id=1 + 1_000_000 * systems.index(system))
     for system in systems:
         reserve_receivewal_slot(system.primary.port)
-        measure_catchup(system, script, args)
+    for _ in range(args.catchup_repeat):
+        for system in systems:
+            measure_catchup(system, script, args)
     for system in systems:
         measure_receivewal(system, root)
-    measure_same_volume_catchup(systems[0], script, args, systems[1].figures.catchup_wal_bytes)
+    for ours in systems[1].figures.catchups:
+        measure_same_volume_catchup(systems[0], script, args, ours.wal_bytes)
 
 
 def machine() -> str:
@@ -521,6 +535,8 @@ def table_rows(pg: Figures, ours: Figures) -> list[tuple[str, float, float, str]
     """(measure, PostgreSQL, mirrordb, how to read the ratio) for the summary table."""
     def rate(bytes_: int, seconds: float) -> float:
         return bytes_ / MB / seconds if seconds else 0.0
+    pg_up, our_up = median_catchup(pg.catchups), median_catchup(ours.catchups)
+    pg_same = median_catchup(pg.same_volume_catchups)
     return [
         ("base backup MB", pg.backup_bytes / MB, ours.backup_bytes / MB, ""),
         ("base backup s", pg.backup_s, ours.backup_s, ""),
@@ -530,18 +546,17 @@ def table_rows(pg: Figures, ours: Figures) -> list[tuple[str, float, float, str]
         ("lag median ms", statistics.median(pg.lags_ms), statistics.median(ours.lags_ms), ""),
         ("lag p99 ms", percentile(pg.lags_ms, 99), percentile(ours.lags_ms, 99),
          "goal: mirrordb < 10 ms"),
-        ("catch-up load tps (unthrottled)", pg.catchup_load_tps, ours.catchup_load_tps, ""),
-        ("catch-up WAL MB", pg.catchup_wal_bytes / MB, ours.catchup_wal_bytes / MB, ""),
-        ("catch-up s (launch to replayed)", pg.catchup_s, ours.catchup_s, ""),
-        ("catch-up s to first connection", pg.catchup_first_connection_s,
-         ours.catchup_first_connection_s, ""),
-        ("catch-up MB/s", rate(pg.catchup_wal_bytes, pg.catchup_s),
-         rate(ours.catchup_wal_bytes, ours.catchup_s), ""),
-        ("same WAL volume: catch-up WAL MB", pg.same_volume_wal_bytes / MB,
-         ours.catchup_wal_bytes / MB, ""),
-        ("same WAL volume: s to first connection", pg.same_volume_first_connection_s,
-         ours.catchup_first_connection_s, ""),
-        ("same WAL volume: catch-up s", pg.same_volume_s, ours.catchup_s, "goal <= 3"),
+        ("catch-up load tps (unthrottled)", pg_up.load_tps, our_up.load_tps, ""),
+        ("catch-up WAL MB", pg_up.wal_bytes / MB, our_up.wal_bytes / MB, ""),
+        ("catch-up s (launch to replayed)", pg_up.seconds, our_up.seconds, ""),
+        ("catch-up s to first connection", pg_up.first_connection_s,
+         our_up.first_connection_s, ""),
+        ("catch-up MB/s", rate(pg_up.wal_bytes, pg_up.seconds),
+         rate(our_up.wal_bytes, our_up.seconds), ""),
+        ("same WAL volume: catch-up WAL MB", pg_same.wal_bytes / MB, our_up.wal_bytes / MB, ""),
+        ("same WAL volume: s to first connection", pg_same.first_connection_s,
+         our_up.first_connection_s, ""),
+        ("same WAL volume: catch-up s", pg_same.seconds, our_up.seconds, "goal <= 3"),
         ("pg_receivewal MB", pg.stream_bytes / MB, ours.stream_bytes / MB, ""),
         ("pg_receivewal MB/s", rate(pg.stream_bytes, pg.stream_s),
          rate(ours.stream_bytes, ours.stream_s), ""),
@@ -554,13 +569,20 @@ def print_summary(systems: list[System], args: argparse.Namespace) -> None:
     for measure, pg, ours, note in rows:
         ratio = ours / pg if pg else float("nan")
         print(f"{measure:40} {pg:13.2f} {ours:12.2f} {ratio:8.3f}  {note}")
+    rounds = [(name, figures) for name, figures in (
+        ("PostgreSQL catch-up", systems[0].figures.catchups),
+        ("mirrordb catch-up", systems[1].figures.catchups),
+        ("PostgreSQL same volume", systems[0].figures.same_volume_catchups))]
+    print("\nrounds (catch-up s / MB): " + "; ".join(
+        f"{name} " + ", ".join(f"{r.seconds:.2f}/{r.wal_bytes / MB:.1f}" for r in figures)
+        for name, figures in rounds))
     if not args.markdown:
         return
     print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, commit {commit()}, {machine()}; "
           f"--accounts {args.accounts} --backup-repeat {args.backup_repeat} --rate {args.rate} "
           f"--lag-seconds {args.lag_seconds} "
           f"--probes {args.probes} --poll-interval-ms {args.poll_interval_ms} "
-          f"--catchup-seconds {args.catchup_seconds}\n")
+          f"--catchup-seconds {args.catchup_seconds} --catchup-repeat {args.catchup_repeat}\n")
     print("| measure | PostgreSQL 15 | mirrordb | mirrordb / PostgreSQL | goal |")
     print("|---|---|---|---|---|")
     for measure, pg, ours, note in rows:
@@ -581,6 +603,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--poll-interval-ms", type=float, default=0.5,
                         help="pause between two standby polls of one probe")
     parser.add_argument("--catchup-seconds", type=int, default=20)
+    parser.add_argument("--catchup-repeat", type=int, default=1,
+                        help="catch-up rounds per system (and same-volume rounds); medians")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     return parser.parse_args()
