@@ -16,7 +16,7 @@ import pytest
 
 from mirrordb.common.lsn import format_lsn, parse_lsn
 from mirrordb.storage.control import DBState, read_control_file
-from mirrordb.wal.segment import is_segment_name, parse_segment_name, segno_of
+from mirrordb.wal.segment import WAL_PAGE_SIZE, is_segment_name, parse_segment_name, segno_of
 from tests.server_process import RunningServer, free_port, start_server
 
 DEADLINE_S = 60.0
@@ -144,6 +144,16 @@ def test_rows_stream_restart_resumes_and_pages_match(primary, tmp_path):
         assert f"redo starts at {format_lsn(resumed_redo)}" in standby.log()
         execute(primary, "VACUUM t", "INSERT INTO t VALUES (501, 'after restart')")
         wait_for_replay_catchup(primary, standby)
+        # streaming resumed at a WAL page inside the segment the standby already had, not at
+        # that segment's start
+        with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+            (start_text,) = connection.execute(
+                "SELECT receive_start_lsn FROM pg_stat_wal_receiver").fetchone()
+        receive_start = parse_lsn(str(start_text))
+        assert receive_start % WAL_PAGE_SIZE == 0
+        assert receive_start >= resumed_redo - resumed_redo % WAL_PAGE_SIZE
+        if resumed_redo % SEGMENT_SIZE >= WAL_PAGE_SIZE:
+            assert receive_start > resumed_redo - resumed_redo % SEGMENT_SIZE
 
         # a clean stop of the primary ships its shutdown checkpoint; the standby makes a
         # restartpoint there, so both data directories stop at the same position

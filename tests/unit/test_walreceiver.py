@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.replication.walreceiver import (SegmentWriter, WalReceiverError, parse_conninfo,
-                                              primary_address)
-from mirrordb.wal.segment import segment_name
+                                              primary_address, streaming_start_lsn)
+from mirrordb.wal.segment import WAL_PAGE_SIZE, segment_name
 
 SEGMENT_SIZE = 1024 * 1024
 
@@ -95,3 +95,26 @@ def test_segment_writer_rewrites_existing_segment_in_place(tmp_path):
     content = path.read_bytes()
     assert content[8190:8204] == b"\1\1" + b"\2" * 10 + b"\1\1"
     assert len(content) == SEGMENT_SIZE
+
+
+def test_streaming_resumes_inside_a_segment_already_on_disk():
+    inside = 3 * SEGMENT_SIZE + 5 * WAL_PAGE_SIZE + 100
+    assert streaming_start_lsn(inside, SEGMENT_SIZE, True) == 3 * SEGMENT_SIZE + 5 * WAL_PAGE_SIZE
+    # a segment the receiver has to create is written from its first byte (PostgreSQL's rule)
+    assert streaming_start_lsn(inside, SEGMENT_SIZE, False) == 3 * SEGMENT_SIZE
+    assert streaming_start_lsn(3 * SEGMENT_SIZE, SEGMENT_SIZE, True) == 3 * SEGMENT_SIZE
+    page_start = 3 * SEGMENT_SIZE + WAL_PAGE_SIZE
+    assert streaming_start_lsn(page_start, SEGMENT_SIZE, True) == page_start
+
+
+def test_segment_writer_knows_which_segments_it_holds(tmp_path):
+    writer = SegmentWriter(str(tmp_path), 1, SEGMENT_SIZE)
+    assert not writer.holds_segment(2)
+    writer.write(2 * SEGMENT_SIZE + 10, b"x")
+    assert writer.holds_segment(2) and not writer.holds_segment(3)
+    writer.sync_segment(2)          # the open segment: synced, still writable
+    writer.write(2 * SEGMENT_SIZE + 11, b"y")
+    writer.flush()
+    writer.close()
+    content = (tmp_path / segment_name(1, 2, SEGMENT_SIZE)).read_bytes()
+    assert content[10:12] == b"xy"

@@ -12,9 +12,13 @@ One connection, step by step (PostgreSQL's WalReceiverMain):
 2. ``IDENTIFY_SYSTEM``: a different system identifier is refused with PostgreSQL's error ("database
    system identifier differs between the primary and standby"); so is a primary on an older
    timeline, or a newer one (no timeline switches yet). ``SHOW wal_level``: ``minimal`` is refused.
-3. ``START_REPLICATION [SLOT primary_slot_name] PHYSICAL X/X TIMELINE n`` from the start of the
-   segment holding the first byte the standby lacks (the end of its local WAL, or of what this
-   receiver already flushed).
+3. ``START_REPLICATION [SLOT primary_slot_name] PHYSICAL X/X TIMELINE n`` from the first byte
+   the standby lacks (the end of its local WAL, or of what this receiver already flushed):
+   from the start of that byte's WAL page when its segment file is already in pg_wal (it holds
+   every byte before it: the startup thread read them, or a receiver wrote them), else from the
+   start of its segment, as PostgreSQL always does, so that a segment this receiver creates never
+   lacks its beginning (``streaming_start_lsn``). Not rewriting a segment's first part matters
+   for a restarted standby: PostgreSQL's way re-sends up to a whole segment it already has.
 4. Stream: each XLogData is written at its LSN into the segment file (created full size, zeroed,
    when missing); before waiting for more input the written WAL is fsynced, the startup thread
    woken and a status update (write/flush/apply) sent. A status update also goes out every
@@ -75,7 +79,7 @@ from mirrordb.replication.messages import (HotStandbyFeedback, PrimaryKeepalive,
                                            StandbyStatusUpdate, XLogData,
                                            decode_primary_message, pg_timestamp_now,
                                            pg_timestamp_to_unix)
-from mirrordb.wal.segment import segment_name
+from mirrordb.wal.segment import WAL_PAGE_SIZE, segment_name
 
 log = logging.getLogger("mirrordb.walreceiver")
 
@@ -294,6 +298,17 @@ class SegmentWriter:
         self._unsynced_fds = []
         self._fd = self._segno = None
 
+    def holds_segment(self, segno: int) -> bool:
+        """Whether segment ``segno``'s file exists in pg_wal (always full size: see above)."""
+        return os.path.exists(os.path.join(self.waldir, segment_name(self.timeline, segno,
+                                                                     self.segment_size)))
+
+    def sync_segment(self, segno: int) -> None:
+        """fsync segment ``segno``, which streaming resumes inside: the bytes before the resume
+        point count as flushed from now on, and an earlier receiver (of a server that was
+        killed) may have written them without syncing."""
+        os.fsync(self._segment_fd(segno))
+
     def _segment_fd(self, segno: int) -> int:
         if segno == self._segno and self._fd is not None:
             return self._fd
@@ -317,6 +332,16 @@ class SegmentWriter:
             os.close(fd)
         os.replace(temporary, path)
         fsync_directory(self.waldir)
+
+
+def streaming_start_lsn(needed_lsn: int, segment_size: int, segment_on_disk: bool) -> int:
+    """Where START_REPLICATION asks the primary to begin, for a standby that lacks the bytes
+    from ``needed_lsn`` on: the start of that byte's WAL page when its segment file exists
+    (``segment_on_disk``), else the start of its segment (see the module docstring, step 3)."""
+    offset = needed_lsn % segment_size
+    if offset and segment_on_disk:
+        return needed_lsn - needed_lsn % WAL_PAGE_SIZE
+    return needed_lsn - offset
 
 
 # -- hot-standby feedback -------------------------------------------------------------------------
@@ -536,10 +561,10 @@ class WalReceiver:
                 sqlstate="55000")
 
     def _streaming_start_lsn(self) -> int:
-        """The start of the segment holding the first byte this standby lacks."""
         needed = max(self._start_lsn(), self.writer.flushed_lsn)
         segment_size = self.identity.segment_size
-        return needed - needed % segment_size
+        return streaming_start_lsn(needed, segment_size,
+                                   self.writer.holds_segment(needed // segment_size))
 
     def _start_replication(self, start_lsn: int, timeline: int, slot: str) -> None:
         slot_clause = f'SLOT "{slot}" ' if slot else ""
@@ -551,6 +576,8 @@ class WalReceiver:
         status.receive_start_lsn, status.receive_start_tli = start_lsn, timeline
         status.received_tli, status.slot_name = timeline, slot or None
         status.state = WalReceiverState.STREAMING
+        if start_lsn % self.identity.segment_size:
+            self.writer.sync_segment(start_lsn // self.identity.segment_size)
         self.writer.written_lsn = max(self.writer.written_lsn, start_lsn)
         self.writer.flushed_lsn = max(self.writer.flushed_lsn, start_lsn)
         self.receipts.stream_started(start_lsn)
