@@ -249,6 +249,26 @@ def set_unused(page: bytearray, offnums: list[int]) -> None:
     _compact_words(page, flags, words)
 
 
+def prune_line_pointers(page: bytearray, redirected: list[tuple[int, int]], dead: list[int],
+                        unused: list[int]) -> None:
+    """Heap pruning's line pointer changes, then compaction: each (from, to) in ``redirected``
+    becomes LP_REDIRECT to offset ``to``, each of ``dead`` LP_DEAD without storage, each of
+    ``unused`` LP_UNUSED; trailing unused pointers are dropped, PD_HAS_FREE_LINES follows."""
+    words = list(_line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE))
+    for offnum, target in redirected:
+        words[offnum - 1] = target | (LP_REDIRECT << 15)
+    for offnum in dead:
+        words[offnum - 1] = LP_DEAD << 15
+    for offnum in unused:
+        words[offnum - 1] = 0
+    while words and words[-1] == 0:
+        words.pop()
+    has_free = any(not word & _LP_FLAGS_MASK for word in words)
+    flags = _U16.unpack_from(page, 10)[0]
+    flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
+    _compact_words(page, flags, words)
+
+
 def delete_items(page: bytearray, offnums: list[int]) -> None:
     """Remove line pointers entirely, renumbering the ones after them (B-tree pages)."""
     doomed = set(offnums)
