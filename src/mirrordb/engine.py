@@ -543,17 +543,20 @@ class Engine:
         return found
 
 
-def _key_columns(table: Relation, index: Relation) -> tuple[int, ...]:
-    """The table columns of ``index``'s key, in key order."""
-    return next(info.key_columns for info in table.indexes if info.relation.oid == index.oid)
+def _key_columns(table: Relation, index: Relation) -> tuple[int, ...] | None:
+    """The table columns of ``index``'s key, in key order (None: not among the table's)."""
+    return next((info.key_columns for info in table.indexes if info.relation.oid == index.oid),
+                None)
 
 
-def _key_in_range(values: tuple[object, ...], key_columns: tuple[int, ...],
+def _key_in_range(values: tuple[object, ...], key_columns: tuple[int, ...] | None,
                   low: tuple[object, ...] | None, high: tuple[object, ...] | None,
                   low_inclusive: bool, high_inclusive: bool) -> bool:
     """Whether a HOT chain member reached through an index still lies in the scan's range: a
     chain that CREATE INDEX met may hold versions with other keys (indexed at the same root,
     see access/README.md "HOT"), so a member found by following a chain is re-checked."""
+    if key_columns is None:
+        return True
     if low is not None:
         key = datum.sort_key([values[column] for column in key_columns[:len(low)]])
         bound = datum.sort_key(low)
