@@ -85,9 +85,12 @@ def test_dead_prefix_redirects_the_root_and_frees_heap_only_members() -> None:
     plan = heapam.plan_prune(page, statuses({10: "dead", 11: "dead"}))
     assert (plan.redirected, plan.dead, plan.unused) == ([(root, third)], [], [second])
     assert plan.removed == 2 and plan.remaining == 1 and plan.latest_removed_xid == 12
+    assert pagelib.get_prune_xid(page) == 11 and plan.new_prune_xid == 0
     copy = bytearray(page)
-    heapam.page_prune(page, plan.redirected, plan.dead, plan.unused)
-    heapam.page_prune(copy, plan.redirected, plan.dead, plan.unused)
+    heapam.page_prune(page, plan.redirected, plan.dead, plan.unused,
+                      plan.new_prune_xid)
+    heapam.page_prune(copy, plan.redirected, plan.dead, plan.unused,
+                      plan.new_prune_xid)
     assert page == copy                                  # redo's bytes
     assert pagelib.get_item_id(page, root) == (third, pagelib.LP_REDIRECT, 0)
     assert pagelib.get_item_id(page, second)[1] == pagelib.LP_UNUSED
@@ -107,7 +110,8 @@ def test_wholly_dead_chain_leaves_a_dead_root() -> None:
     heapam.page_set_xmax(page, second, 12, 0, 0, None)
     plan = heapam.plan_prune(page, statuses({10: "dead", 11: "dead"}))
     assert (plan.redirected, plan.dead, plan.unused) == ([], [root], [second])
-    heapam.page_prune(page, plan.redirected, plan.dead, plan.unused)
+    heapam.page_prune(page, plan.redirected, plan.dead, plan.unused,
+                      plan.new_prune_xid)
     assert pagelib.get_item_id(page, root) == (0, pagelib.LP_DEAD, 0)
     assert heapam.plan_prune(page, statuses({})).already_dead == [root]
     assert heapam.hot_chain(page, root) == []
@@ -136,3 +140,17 @@ def test_same_datum_is_stored_equality() -> None:
     assert heapam._same_datum(1, 1) and heapam._same_datum(None, None)
     assert not heapam._same_datum(Decimal("1.0"), Decimal("1.00"))
     assert not heapam._same_datum(1, None) and not heapam._same_datum(1, 1.0)
+
+
+def test_prune_xid_is_the_oldest_xmax_that_stays() -> None:
+    page = new_heap_page()
+    root = place(page, 10, b"v1")
+    other = place(page, 20, b"w1")
+    second = hot_update(page, root, 11, b"v2")
+    hot_update(page, other, 21, b"w2")
+    assert pagelib.get_prune_xid(page) == 11
+    plan = heapam.plan_prune(page, statuses({10: "dead", 20: "recently_dead"}))
+    assert plan.redirected == [(root, second)] and plan.new_prune_xid == 21
+    heapam.page_prune(page, plan.redirected, plan.dead, plan.unused,
+                      plan.new_prune_xid)
+    assert pagelib.get_prune_xid(page) == 21

@@ -17,7 +17,8 @@ WAL records (resource manager ``mirrordb_heap``, id 128), little-endian:
                                      block 1 = old page (only when it differs), no data. Redo
                                      clears HEAP_HOT_UPDATED on the old version.
     PRUNE   0x30                     main: latest_removed_xid u32 (the snapshot-conflict horizon a
-                                     standby needs), nredirected u16, ndead u16;
+                                     standby needs), nredirected u16, ndead u16, new_prune_xid
+                                     u32 (pd_prune_xid after the prune);
                                      block 0 data: nredirected (from u16, to u16) pairs made
                                      LP_REDIRECT, ndead u16 offnums made LP_DEAD, then the rest
                                      u16 offnums made LP_UNUSED (all empty: conflict only)
@@ -25,7 +26,9 @@ WAL records (resource manager ``mirrordb_heap``, id 128), little-endian:
                                      page: UPDATE's main data, block 0 only (the page), data: the
                                      new tuple bytes (HEAP_ONLY_TUPLE already set in them). Redo
                                      sets HEAP_HOT_UPDATED on the old version.
-DELETE's redo clears HEAP_HOT_UPDATED (a deleted version has no successor).
+DELETE's redo clears HEAP_HOT_UPDATED (a deleted version has no successor). DELETE, UPDATE and
+HOT_UPDATE lower pd_prune_xid to their xmax (``page_set_xmax``, both sides): an update that
+finds its page full prunes it only when that xid is older than the VACUUM horizon.
 
 Tuple versions never move: an update writes a new version and points the old one's ctid at it.
 An update that changes no indexed column and fits on the old version's page is HOT (heap-only
@@ -77,8 +80,9 @@ FREE_PAGES_TRIED_PER_INSERT = 4     # lowest free-space-map pages an insert trie
 _OFFNUM = struct.Struct("<H")
 _DELETE = struct.Struct("<HIIH")
 _UPDATE_MAIN = struct.Struct("<HIIHH")
-_PRUNE_MAIN = struct.Struct("<IHH")
+_PRUNE_MAIN = struct.Struct("<IHHI")
 _INFOMASK2 = struct.Struct("<H")
+_PRUNE_XID = struct.Struct("<I")
 MAX_HOT_CHAIN_LENGTH = 2048          # more members than a page can hold: a corrupt chain loop
 _ITEM_ID_WORD = struct.Struct("<I")
 # Tuple header fields page_set_xmax writes (storage/tuple.py's layout): t_xmax u32 and t_cid u32
@@ -151,12 +155,17 @@ def page_set_xmax(page: bytearray, offnum: int, xmax: int, cid: int, infomask_se
     else:
         infomask2 &= ~tuplelib.HEAP_HOT_UPDATED
     _INFOMASK2.pack_into(page, at, infomask2)
+    prune_xid = _PRUNE_XID.unpack_from(page, pagelib.PRUNE_XID_OFFSET)[0]
+    if not prune_xid or xmax < prune_xid:
+        _PRUNE_XID.pack_into(page, pagelib.PRUNE_XID_OFFSET, xmax)
 
 
 def page_prune(page: bytearray, redirected: list[tuple[int, int]], dead: list[int],
-               unused: list[int]) -> None:
-    """Pruning's line pointer changes (PRUNE's redo and the primary alike)."""
+               unused: list[int], new_prune_xid: int) -> None:
+    """Pruning's line pointer changes and the page's new pd_prune_xid (PRUNE's redo and the
+    primary alike)."""
     pagelib.prune_line_pointers(page, redirected, dead, unused)
+    pagelib.set_prune_xid(page, new_prune_xid)
 
 
 def _normal_header(page: bytes | bytearray, offnum: int) -> tuple[int, int, int, int] | None:
@@ -225,6 +234,7 @@ class PrunePlan:
     unused: list[int] = field(default_factory=list)    # dead heap-only members: LP_UNUSED
     already_dead: list[int] = field(default_factory=list)   # LP_DEAD before this plan
     latest_removed_xid: int = 0
+    new_prune_xid: int = 0        # oldest xmax of the versions that stay (0: none has one)
     removed: int = 0
     recently_dead: int = 0
     remaining: int = 0
@@ -272,7 +282,18 @@ def plan_prune(page: bytes | bytearray, status: VersionStatus) -> PrunePlan:
             plan.latest_removed_xid = max(plan.latest_removed_xid, removed_xid)
         else:
             _count(plan, verdict)
+            _keep_xmax(plan, header[1])
     return plan
+
+
+def _keep_xmax(plan: PrunePlan, xmax: int) -> None:
+    """A version that stays keeps its xmax's claim on pd_prune_xid."""
+    if xmax and (not plan.new_prune_xid or xmax < plan.new_prune_xid):
+        plan.new_prune_xid = xmax
+
+
+def _xmax_at(page: bytes | bytearray, offnum: int) -> int:
+    return tuplelib.get_xmin_xmax(page, pagelib.get_item_id(page, offnum)[0])[1]
 
 
 def _count(plan: PrunePlan, verdict: str) -> None:
@@ -303,6 +324,7 @@ def _plan_chain(page: bytes | bytearray, root: int, members: list[int], status: 
                 plan.unused.append(offnum)
         else:
             _count(plan, verdicts[index][0])
+            _keep_xmax(plan, _xmax_at(page, offnum))
     if latest_dead >= 0:
         if latest_dead + 1 < len(members):
             plan.redirected.append((root, members[latest_dead + 1]))
@@ -649,7 +671,10 @@ class HeapAccess:
                     if result == TmResult.OK and not wait_xid:
                         hot = self._hot_allowed(rel, old.page, tid[1], values)
                         if hot and not _fits(old.page, len(item)):
-                            if not horizon:
+                            prune_xid = pagelib.get_prune_xid(old.page)
+                            if not prune_xid or (horizon and prune_xid >= horizon):
+                                hot = False              # nothing here is prunable yet
+                            elif not horizon:
                                 wait_xid = -1            # read the horizon, then prune
                             else:
                                 self._prune_page(rel, old, horizon)
@@ -686,16 +711,17 @@ class HeapAccess:
         go, wholly dead chains leave LP_DEAD roots for VACUUM."""
         plan = plan_prune(buffer.page, lambda xmin, xmax: version_status(
             self.env.xacts, xmin, xmax, horizon))
-        if plan.changes_page():
+        if plan.changes_page() or plan.new_prune_xid != pagelib.get_prune_xid(buffer.page):
             self._log_prune(rel, buffer, plan.redirected, plan.dead, plan.unused,
-                            plan.latest_removed_xid)
+                            plan.latest_removed_xid, plan.new_prune_xid)
 
     def _log_prune(self, rel: Relation, buffer: Buffer, redirected: list[tuple[int, int]],
-                   dead: list[int], unused: list[int], latest_removed_xid: int) -> None:
-        page_prune(buffer.page, redirected, dead, unused)
+                   dead: list[int], unused: list[int], latest_removed_xid: int,
+                   new_prune_xid: int) -> None:
+        page_prune(buffer.page, redirected, dead, unused, new_prune_xid)
         flat = [offnum for pair in redirected for offnum in pair] + dead + unused
         data = struct.pack(f"<{len(flat)}H", *flat)
-        main = _PRUNE_MAIN.pack(latest_removed_xid, len(redirected), len(dead))
+        main = _PRUNE_MAIN.pack(latest_removed_xid, len(redirected), len(dead), new_prune_xid)
         self._log(XLOG_HEAP_PRUNE, main, [
             BlockRegistration(0, rel.rnode, MAIN_FORKNUM, buffer.tag[2], buffer.page, data,
                               REGBUF_STANDARD)], 0, [buffer])
@@ -774,7 +800,8 @@ class HeapAccess:
         with pool.lock:
             buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
             try:
-                self._log_prune(rel, buffer, [], [], offnums, latest_removed_xid)
+                self._log_prune(rel, buffer, [], [], offnums, latest_removed_xid,
+                                pagelib.get_prune_xid(buffer.page))
             finally:
                 pool.release(buffer)
 
@@ -794,7 +821,8 @@ class HeapAccess:
                 dead = [offnum for offnum in plan.dead if offnum not in index_cleaned]
                 if plan.redirected or dead or plan.unused or freed:
                     self._log_prune(rel, buffer, plan.redirected, dead,
-                                    sorted(plan.unused + freed), plan.latest_removed_xid)
+                                    sorted(plan.unused + freed), plan.latest_removed_xid,
+                                    plan.new_prune_xid)
                 return plan
             finally:
                 pool.release(buffer)
@@ -858,12 +886,14 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
         data = block.data
         offnums = list(struct.unpack(f"<{len(data) // 2}H", data))
         # a standby's queries whose snapshot may still see the removed versions go first
-        latest_removed_xid, nredirected, ndead = _PRUNE_MAIN.unpack_from(record.main_data, 0)
+        latest_removed_xid, nredirected, ndead, new_prune_xid = _PRUNE_MAIN.unpack_from(
+            record.main_data, 0)
         context.state.resolve_snapshot_conflict(latest_removed_xid, block.rnode)
         split = 2 * nredirected
         redirected = list(zip(offnums[0:split:2], offnums[1:split:2]))
         dead, unused = offnums[split:split + ndead], offnums[split + ndead:]
-        context.redo_block(record, 0, lambda page: page_prune(page, redirected, dead, unused))
+        context.redo_block(record, 0, lambda page: page_prune(page, redirected, dead, unused,
+                                                              new_prune_xid))
     else:
         raise invariant(False, f"unknown heap record info {record.info:#x}")  # type: ignore[func-returns-value]
 

@@ -10,7 +10,9 @@ Byte layout of a page (all integers little-endian)::
     14  pd_upper       2   start of tuple storage
     16  pd_special     2   start of the access method's special space (BLCKSZ if none)
     18  pd_pagesize    2   BLCKSZ | layout version 4
-    20  pd_prune_xid   4   unused (0)
+    20  pd_prune_xid   4   heap pages: the oldest xmax set on the page since it was last pruned
+                           (0: nothing there may be prunable); the heap sets it through WAL-
+                           logged operations only, so it is equal on a standby (B-tree: 0)
     24  line pointers  4 each: lp_off (15 bits) | lp_flags (2 bits) | lp_len (15 bits)
     ... free space (the "hole", always zero bytes) ...
     pd_upper .. pd_special   item storage, each item MAXALIGNed, growing downwards
@@ -42,12 +44,14 @@ LP_REDIRECT = 2
 LP_DEAD = 3
 
 PD_HAS_FREE_LINES = 0x0001
+PRUNE_XID_OFFSET = 20
 
 _HEADER = struct.Struct("<IIHHHHHHI")
 _ITEM_ID = struct.Struct("<I")
 _LSN = struct.Struct("<II")
 _LOWER_UPPER = struct.Struct("<HH")
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
 _FLAGS_LOWER_UPPER = struct.Struct("<HHH")
 assert _HEADER.size == PAGE_HEADER_SIZE and _ITEM_ID.size == ITEM_ID_SIZE
 
@@ -87,6 +91,14 @@ def get_lsn(page: bytes | bytearray | memoryview) -> int:
 
 def set_lsn(page: bytearray, lsn: int) -> None:
     _LSN.pack_into(page, 0, lsn >> 32, lsn & 0xFFFFFFFF)
+
+
+def get_prune_xid(page: bytes | bytearray | memoryview) -> int:
+    return _U32.unpack_from(page, PRUNE_XID_OFFSET)[0]
+
+
+def set_prune_xid(page: bytearray, xid: int) -> None:
+    _U32.pack_into(page, PRUNE_XID_OFFSET, xid)
 
 
 def lower_upper(page: bytes | bytearray | memoryview) -> tuple[int, int]:
