@@ -83,6 +83,9 @@ _UPDATE_MAIN = struct.Struct("<HIIHH")
 _PRUNE_MAIN = struct.Struct("<IHHI")
 _INFOMASK2 = struct.Struct("<H")
 _PRUNE_XID = struct.Struct("<I")
+# t_xmin, t_xmax, (t_cid, t_ctid block skipped) t_ctid offset, t_infomask2: what chains need
+_CHAIN_FIELDS = struct.Struct("<II8xHH")
+assert tuplelib.CTID_OFFSET + 4 == 16 and tuplelib.INFOMASK2_OFFSET == 18
 MAX_HOT_CHAIN_LENGTH = 2048          # more members than a page can hold: a corrupt chain loop
 _ITEM_ID_WORD = struct.Struct("<I")
 # Tuple header fields page_set_xmax writes (storage/tuple.py's layout): t_xmax u32 and t_cid u32
@@ -173,13 +176,32 @@ def _normal_header(page: bytes | bytearray, offnum: int) -> tuple[int, int, int,
     None (also for an offset past the line pointer array)."""
     if offnum < 1 or offnum > pagelib.max_offset(page):
         return None
-    lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
-    if lp_flags != pagelib.LP_NORMAL:
+    word = _ITEM_ID_WORD.unpack_from(
+        page, pagelib.PAGE_HEADER_SIZE - pagelib.ITEM_ID_SIZE + (offnum << 2))[0]
+    if (word >> 15) & 0x3 != pagelib.LP_NORMAL:
         return None
-    xmin, xmax = tuplelib.get_xmin_xmax(page, lp_off)
-    flags2 = tuplelib.get_infomask2(page, lp_off) & tuplelib.HEAP2_HOT_FLAGS
-    ctid_offset = _OFFNUM.unpack_from(page, lp_off + tuplelib.CTID_OFFSET + 4)[0]
-    return xmin, xmax, flags2, ctid_offset
+    xmin, xmax, ctid_offset, infomask2 = _CHAIN_FIELDS.unpack_from(page, word & 0x7FFF)
+    return xmin, xmax, infomask2 & tuplelib.HEAP2_HOT_FLAGS, ctid_offset
+
+
+def _page_headers(page: bytes | bytearray) -> tuple[dict[int, tuple[int, int, int, int]],
+                                                    list[int]]:
+    """``_normal_header`` of every LP_NORMAL item of a page, read in one pass, and the line
+    pointers that are LP_DEAD."""
+    nline = pagelib.max_offset(page)
+    words = struct.unpack_from(f"<{nline}I", page, pagelib.PAGE_HEADER_SIZE)
+    headers: dict[int, tuple[int, int, int, int]] = {}
+    dead: list[int] = []
+    unpack = _CHAIN_FIELDS.unpack_from
+    hot_flags = tuplelib.HEAP2_HOT_FLAGS
+    for offnum, word in enumerate(words, 1):
+        flags = (word >> 15) & 0x3
+        if flags == pagelib.LP_NORMAL:
+            xmin, xmax, ctid_offset, infomask2 = unpack(page, word & 0x7FFF)
+            headers[offnum] = (xmin, xmax, infomask2 & hot_flags, ctid_offset)
+        elif flags == pagelib.LP_DEAD:
+            dead.append(offnum)
+    return headers, dead
 
 
 def hot_chain(page: bytes | bytearray, root: int) -> list[int]:
@@ -261,19 +283,14 @@ def plan_prune(page: bytes | bytearray, status: VersionStatus) -> PrunePlan:
     plan = PrunePlan()
     if pagelib.is_new(page):
         return plan
+    headers, plan.already_dead = _page_headers(page)
     reached: set[int] = set()
     for offnum in range(1, pagelib.max_offset(page) + 1):
-        lp_flags = pagelib.get_item_id(page, offnum)[1]
-        if lp_flags == pagelib.LP_DEAD:
-            plan.already_dead.append(offnum)
-            continue
-        members = hot_chain(page, offnum)
-        if not members:
-            continue
-        reached.update(members[:_plan_chain(page, offnum, members, status, plan)])
-    for offnum in range(1, pagelib.max_offset(page) + 1):
-        header = _normal_header(page, offnum)
-        if header is None or offnum in reached:
+        members = _chain_from(page, headers, offnum)
+        if members:
+            reached.update(members[:_plan_chain(headers, offnum, members, status, plan)])
+    for offnum, header in headers.items():
+        if offnum in reached:
             continue
         verdict, removed_xid = status(header[0], header[1])
         if verdict == "dead":
@@ -286,14 +303,36 @@ def plan_prune(page: bytes | bytearray, status: VersionStatus) -> PrunePlan:
     return plan
 
 
+def _chain_from(page: bytes | bytearray, headers: dict[int, tuple[int, int, int, int]],
+                root: int) -> list[int]:
+    """``hot_chain`` over headers already read (``_page_headers``)."""
+    header = headers.get(root)
+    if header is None:
+        lp_off, lp_flags, _ = pagelib.get_item_id(page, root)
+        if lp_flags != pagelib.LP_REDIRECT:
+            return []
+        header = headers.get(lp_off)
+        if header is None or not header[2] & tuplelib.HEAP_ONLY_TUPLE:
+            invariant(False, f"redirect {root} points at {lp_off}, not a heap-only tuple")
+        members = [lp_off]
+    elif header[2] & tuplelib.HEAP_ONLY_TUPLE:
+        return []
+    else:
+        members = [root]
+    while header[2] & tuplelib.HEAP_HOT_UPDATED and len(members) < MAX_HOT_CHAIN_LENGTH:
+        following = headers.get(header[3])
+        if following is None or not following[2] & tuplelib.HEAP_ONLY_TUPLE \
+                or following[0] != header[1]:
+            break
+        members.append(header[3])
+        header = following
+    return members
+
+
 def _keep_xmax(plan: PrunePlan, xmax: int) -> None:
     """A version that stays keeps its xmax's claim on pd_prune_xid."""
     if xmax and (not plan.new_prune_xid or xmax < plan.new_prune_xid):
         plan.new_prune_xid = xmax
-
-
-def _xmax_at(page: bytes | bytearray, offnum: int) -> int:
-    return tuplelib.get_xmin_xmax(page, pagelib.get_item_id(page, offnum)[0])[1]
 
 
 def _count(plan: PrunePlan, verdict: str) -> None:
@@ -302,15 +341,14 @@ def _count(plan: PrunePlan, verdict: str) -> None:
     plan.inserting += verdict == "inserting"
 
 
-def _plan_chain(page: bytes | bytearray, root: int, members: list[int], status: VersionStatus,
-                plan: PrunePlan) -> int:
+def _plan_chain(headers: dict[int, tuple[int, int, int, int]], root: int, members: list[int],
+                status: VersionStatus, plan: PrunePlan) -> int:
     """Plan one chain; returns how many members it settled. The ones after the first live or
     in-progress member are left to the heap-only pass (an aborted successor is dead there)."""
     verdicts = []
     latest_dead = -1
     for index, offnum in enumerate(members):
-        header = _normal_header(page, offnum)
-        assert header is not None
+        header = headers[offnum]
         verdicts.append(status(header[0], header[1]))
         if verdicts[-1][0] == "dead":
             latest_dead = index
@@ -324,7 +362,7 @@ def _plan_chain(page: bytes | bytearray, root: int, members: list[int], status: 
                 plan.unused.append(offnum)
         else:
             _count(plan, verdicts[index][0])
-            _keep_xmax(plan, _xmax_at(page, offnum))
+            _keep_xmax(plan, headers[offnum][1])
     if latest_dead >= 0:
         if latest_dead + 1 < len(members):
             plan.redirected.append((root, members[latest_dead + 1]))
@@ -478,11 +516,31 @@ class HeapAccess:
                   tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:
         """Through an index entry: the member of the HOT chain rooted at ``tid`` that the
         snapshot sees, as (its tid, its values), or None (PostgreSQL's
-        heap_hot_search_buffer). A plain version is a chain of one."""
-        for member_tid, item in self.chain_items(rel, tid):
-            if self._visible(txn, snapshot, tuplelib.read_header(item)):
-                return member_tid, rel.codec.decode(*tuplelib.tuple_data(item))
-        return None
+        heap_hot_search_buffer). A plain version is a chain of one.
+
+        At most one member is visible to a snapshot, so the newest is tried first: the one
+        current snapshots see, read without copying the others."""
+        pool = self.env.pool
+        blkno = tid[0]
+        with pool.lock:
+            if blkno >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
+                return None
+            buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
+            try:
+                page = buffer.page
+                if pagelib.is_new(page):
+                    return None
+                found = None
+                for offnum in reversed(hot_chain(page, tid[1])):
+                    item = pagelib.get_item(page, offnum)
+                    if self._visible(txn, snapshot, tuplelib.read_header(item)):
+                        found = (blkno, offnum), item
+                        break
+            finally:
+                pool.release(buffer)
+        if found is None:
+            return None
+        return found[0], rel.codec.decode(*tuplelib.tuple_data(found[1]))
 
     def chain_items(self, rel: Relation, tid: Tid) -> list[tuple[Tid, bytes]]:
         """(tid, item) of each member of the HOT chain rooted at ``tid``, oldest first; empty
