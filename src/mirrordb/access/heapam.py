@@ -376,19 +376,20 @@ def version_status(xacts: TransactionManager, xmin: int, xmax: int, horizon: int
     """('dead' | 'recently_dead' | 'inserting' | 'live', xid for the conflict horizon or 0)
     of a version, for VACUUM and pruning. Running is asked before the commit log (see
     vacuum.py's ``Vacuum._fate`` for why the order matters)."""
-    fate_xmin = _fate(xacts, xmin)
+    fate_xmin = transaction_fate(xacts, xmin)
     if fate_xmin == XACT_ABORTED:
         return "dead", 0
     if fate_xmin == XACT_IN_PROGRESS:
         return "inserting", 0
-    if not xmax or _fate(xacts, xmax) != XACT_COMMITTED:
+    if not xmax or transaction_fate(xacts, xmax) != XACT_COMMITTED:
         return "live", 0
     if xmax < horizon:
         return "dead", xmax
     return "recently_dead", 0
 
 
-def _fate(xacts: TransactionManager, xid: int) -> int:
+def transaction_fate(xacts: TransactionManager, xid: int) -> int:
+    """COMMITTED, ABORTED, or IN_PROGRESS (vacuum.py's ``Vacuum._fate`` says why in this order)."""
     if xacts.is_running(xid):
         return XACT_IN_PROGRESS
     if xacts.clog.status(xid) == XACT_COMMITTED:

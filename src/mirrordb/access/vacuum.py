@@ -54,8 +54,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mirrordb.access.clog import XACT_ABORTED, XACT_COMMITTED, XACT_IN_PROGRESS
-from mirrordb.access.heapam import HeapAccess, PrunePlan, plan_prune, version_status
+from mirrordb.access.heapam import (HeapAccess, PrunePlan, plan_prune, transaction_fate,
+                                    version_status)
 from mirrordb.access.relation import Relation
 from mirrordb.storage.relfilenode import MAIN_FORKNUM
 
@@ -116,12 +116,7 @@ class Vacuum:
         other way round, a commit between them made a just-committed inserter look aborted and
         its version dead: VACUUM removed the newest version of a row a READ COMMITTED updater
         was about to follow, and its update was lost."""
-        xacts = self.env.xacts
-        if xacts.is_running(xid):
-            return XACT_IN_PROGRESS
-        if xacts.clog.status(xid) == XACT_COMMITTED:
-            return XACT_COMMITTED
-        return XACT_ABORTED
+        return transaction_fate(self.env.xacts, xid)
 
     def _classify(self, xmin: int, xmax: int, horizon: int) -> tuple[str, int]:
         """('dead' | 'recently_dead' | 'inserting' | 'live', xid for the conflict horizon
