@@ -42,7 +42,7 @@ from __future__ import annotations
 import enum
 import heapq
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
