@@ -293,6 +293,11 @@ def current_lsn(port: int) -> int:
     return parse_lsn(str(query_one(port, "select pg_current_wal_lsn()")))
 
 
+def current_lsn_on(connection: psycopg.Connection) -> int:
+    row = connection.execute("select pg_current_wal_lsn()").fetchone()
+    return parse_lsn(str(row[0]))  # type: ignore[index]
+
+
 def replayed_lsn(port: int) -> int:
     value = query_one(port, "select pg_last_wal_replay_lsn()")
     return 0 if value is None else parse_lsn(str(value))
@@ -401,9 +406,7 @@ def run_catchup_load(system: System, script: str, seconds: int, volume: int | No
         tps = finish_pgbench(load, system.name)
     else:
         with psycopg.connect(dsn(system.primary.port), autocommit=True) as connection:
-            while load.poll() is None and \
-                    parse_lsn(str(connection.execute("select pg_current_wal_lsn()").fetchone()[0])
-                              ) - start_lsn < volume:
+            while load.poll() is None and current_lsn_on(connection) - start_lsn < volume:
                 time.sleep(VOLUME_POLL_S)
         load.send_signal(signal.SIGINT)
         load.communicate(timeout=READY_DEADLINE_S)

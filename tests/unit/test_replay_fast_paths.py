@@ -1,5 +1,5 @@
 """Unit tests of replay's fast paths (issue 4's catch-up work): redo's buffer lookup without a
-read for pages it overwrites (recovery/redo.py, storage/bufmgr.py ``buffer_for_redo_miss``), and the
+read for pages it overwrites (recovery/redo.py, storage/bufmgr.py ``buffer_for_redo``), and the
 segment reader's read-ahead on a WAL that grows after the reader stopped at its end (what a
 standby's startup thread does after each walreceiver flush)."""
 

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 from mirrordb.common.errors import DataCorrupted, invariant
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.storage import page as pagelib
-from mirrordb.storage.bufmgr import MAX_USAGE_COUNT
 
 if TYPE_CHECKING:
     from mirrordb.storage.bufmgr import Buffer, BufferPool
@@ -76,8 +75,6 @@ class RedoContext:
     def __init__(self, pool: BufferPool, *, consistency_checking: bool = False,
                  state: RecoveryState | None = None) -> None:
         self.pool = pool
-        self._buffer_table = pool.buffer_table
-        self._pool_stats = pool.stats
         self.consistency_checking = consistency_checking
         self.state: RecoveryState = state if state is not None else RecoveryState()
 
@@ -119,21 +116,13 @@ class RedoContext:
         is at or past the record's end (the change is already there). ``init``: the record
         rebuilds the page, which is zeroed here (never read from disk first).
 
-        One buffer lookup, no pin (the lock keeps the buffer from being evicted); a block that
-        is restored or rebuilt is never read from disk. The lookup is done here, one call less
-        per block: the pool's ``buffer_table`` read directly, a hit counted as ``read_buffer``
-        counts one (usage count, ``stats.hits``), a miss left to ``buffer_for_redo_miss``.
+        One buffer lookup (``BufferPool.buffer_for_redo``), no pin (the lock keeps the buffer
+        from being evicted); a block that is restored or rebuilt is never read from disk.
         """
         image = block.image
         restore = image is not None and image.apply
-        tag = (block.rnode, block.fork, block.blkno)
-        buffer = self._buffer_table.get(tag)
-        if buffer is None:
-            buffer = self.pool.buffer_for_redo_miss(tag, restore or init)
-        else:
-            if buffer.usage_count < MAX_USAGE_COUNT:
-                buffer.usage_count += 1
-            self._pool_stats.hits += 1
+        buffer = self.pool.buffer_for_redo((block.rnode, block.fork, block.blkno),
+                                           restore or init)
         page = buffer.page
         if restore:
             image.restore_into(page)   # type: ignore[union-attr]

@@ -256,17 +256,22 @@ class StandbyReplay:
         with a record to replay next (``more``), stops there while paused: False when ``stop``
         ends the pause. The flag stays set while a pause is requested or under way, so the
         next record (maybe of the next round) stops too."""
+        self._refresh_interrupt_pending()
         state = self.startup.state
-        with self._wakeup:     # request_pause sets the flag under it: no request is lost
-            state.interrupt_pending = self._pause_state is not RecoveryPauseState.NOT_PAUSED
         if state.walreceiver_reply_requested:
             self._reply_to_primary()
         if not more or not state.interrupt_pending:
             return True
         go_on = self._wait_while_paused()
-        with self._wakeup:
-            state.interrupt_pending = self._pause_state is not RecoveryPauseState.NOT_PAUSED
+        self._refresh_interrupt_pending()
         return go_on
+
+    def _refresh_interrupt_pending(self) -> None:
+        """The flag stays set exactly while a pause is requested or under way (``request_pause``
+        sets it under ``_wakeup`` too: no request is lost)."""
+        with self._wakeup:
+            self.startup.state.interrupt_pending = \
+                self._pause_state is not RecoveryPauseState.NOT_PAUSED
 
     def _reply_to_primary(self) -> None:
         """A replayed commit's writer waits for it (remote_apply): tell the primary now."""

@@ -1,7 +1,7 @@
 """The buffer pool: a fixed set of 8 kB page buffers caching relation blocks, with WAL-before-data.
 
 Who calls it: every access method (heap, B-tree, sequences) to read and change pages, redo
-(recovery/redo.py: ``buffer_table`` and ``buffer_for_redo_miss``, unpinned, lock held), and the checkpointer
+(recovery/redo.py, through ``buffer_for_redo``: unpinned, lock held), and the checkpointer
 (``dirty_snapshot``/``flush_all`` followed by ``StorageManager.sync_all``). One pool exists per
 server, built at startup over the server's StorageManager; the other half, the files, is
 storage/smgr.py.
@@ -98,9 +98,7 @@ class BufferPool:
         # does not pay for 128 MB of zeroed pages before it can start.
         self._buffers: list[Buffer] = []
         self._free: list[Buffer] = []
-        # The cached blocks by tag. Changed only here, under ``lock``; redo's begin_block
-        # (recovery/redo.py) looks blocks up in it directly, under the lock.
-        self.buffer_table: dict[BufferTag, Buffer] = {}
+        self._table: dict[BufferTag, Buffer] = {}
         self._clock_hand = 0
         self._nblocks: dict[RelationForkKey, int] = {}
         self._wal_flushed_lsn = INVALID_LSN
@@ -120,7 +118,7 @@ class BufferPool:
         """The pinned buffer of block ``blkno``, read from disk if it is not cached."""
         tag = (rnode, fork, blkno)
         with self.lock:
-            buffer = self.buffer_table.get(tag)
+            buffer = self._table.get(tag)
             if buffer is not None:
                 buffer.pin_count += 1
                 if buffer.usage_count < MAX_USAGE_COUNT:
@@ -138,18 +136,26 @@ class BufferPool:
             self.stats.reads += 1
             return buffer
 
-    def buffer_for_redo_miss(self, tag: BufferTag, overwrite: bool) -> Buffer:
-        """Redo's buffer for block ``tag`` when it is not in ``buffer_table`` (recovery/redo.py's
-        ``begin_block`` looks there first and counts a hit itself, as ``read_buffer`` does:
-        usage count, ``stats.hits``): as ``read_buffer(..., zero_if_missing=True)`` but NOT
-        pinned, so the caller must hold ``lock`` from this call until it is done with the page
-        (nothing can evict it then).
+    def buffer_for_redo(self, tag: BufferTag, overwrite: bool) -> Buffer:
+        """Redo's buffer for block ``tag`` (recovery/redo.py's ``begin_block``): as
+        ``read_buffer(..., zero_if_missing=True)``, a hit counted the same way (usage count,
+        ``stats.hits``), but NOT pinned, so the caller must hold ``lock`` from this call until
+        it is done with the page (nothing can evict it then).
 
         ``overwrite``: the caller replaces all 8192 bytes (a full-page image, or a record that
-        re-initialises the page), so the block is not read from disk, and the relation's length
-        grows to cover it (PostgreSQL's RBM_ZERO_AND_LOCK); its page is not zeroed first either
-        (the bytes of a free or evicted buffer are left for the caller to overwrite: one 8 kB
-        write less per full-page image of a block not cached)."""
+        re-initialises the page), so a block not cached is not read from disk, and the
+        relation's length grows to cover it (PostgreSQL's RBM_ZERO_AND_LOCK); its page is not
+        zeroed first either (the bytes of a free or evicted buffer are left for the caller to
+        overwrite: one 8 kB write less per full-page image of a block not cached)."""
+        buffer = self._table.get(tag)
+        if buffer is not None:
+            if buffer.usage_count < MAX_USAGE_COUNT:
+                buffer.usage_count += 1
+            self.stats.hits += 1
+            return buffer
+        return self._redo_miss(tag, overwrite)
+
+    def _redo_miss(self, tag: BufferTag, overwrite: bool) -> Buffer:
         rnode, fork, blkno = tag
         nblocks = self._relation_nblocks(rnode, fork, create=True)
         buffer = self._claim_buffer()
@@ -174,7 +180,7 @@ class BufferPool:
             if blkno > MAX_BLOCK_NUMBER:
                 invariant(False, f"relation {rnode} cannot grow past {MAX_BLOCK_NUMBER} blocks")
             tag = (rnode, fork, blkno)
-            if tag in self.buffer_table:
+            if tag in self._table:
                 invariant(False, f"extend: block {blkno} of {rnode} is cached past the "
                                  "relation's end")
             buffer = self._claim_buffer()
@@ -295,12 +301,12 @@ class BufferPool:
         forgotten too (or capped at ``from_blkno``). None of the buffers may be pinned.
         """
         with self.lock:
-            for tag, buffer in list(self.buffer_table.items()):
+            for tag, buffer in list(self._table.items()):
                 if tag[0] != rnode or (fork is not None and tag[1] != fork) \
                         or tag[2] < from_blkno:
                     continue
                 invariant(buffer.pin_count == 0, f"drop_relation: {buffer!r} is pinned")
-                del self.buffer_table[tag]
+                del self._table[tag]
                 buffer.tag = None
                 buffer.dirty = False
                 buffer.usage_count = 0
@@ -334,7 +340,7 @@ class BufferPool:
         victim = self._clock_sweep()
         if victim.dirty:
             self._write_buffer(victim)
-        del self.buffer_table[victim.tag]  # type: ignore[arg-type]
+        del self._table[victim.tag]  # type: ignore[arg-type]
         victim.tag = None
         self.stats.evictions += 1
         return victim
@@ -357,7 +363,7 @@ class BufferPool:
         buffer.pin_count = 1
         buffer.usage_count = 1
         buffer.dirty = False
-        self.buffer_table[tag] = buffer
+        self._table[tag] = buffer
 
     def _load(self, buffer: Buffer, tag: BufferTag, nblocks: int, zero_if_missing: bool) -> None:
         rnode, fork, blkno = tag
