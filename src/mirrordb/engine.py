@@ -549,25 +549,18 @@ def _key_columns(table: Relation, index: Relation) -> tuple[int, ...] | None:
                 None)
 
 
-def _key_in_range(values: tuple[object, ...], key_columns: tuple[int, ...] | None,
-                  low: tuple[object, ...] | None, high: tuple[object, ...] | None,
-                  low_inclusive: bool, high_inclusive: bool) -> bool:
-    """Whether a HOT chain member reached through an index still lies in the scan's range: a
-    chain that CREATE INDEX met may hold versions with other keys (indexed at the same root,
-    see access/README.md "HOT"), so a member found by following a chain is re-checked."""
-    if key_columns is None:
+def _entry_matches(found: tuple[Tid, tuple[object, ...], bool], entry_key: tuple[object, ...],
+                   key_columns: tuple[int, ...] | None) -> bool:
+    """Whether the chain member ``hot_fetch`` found carries the index entry's key. A chain that
+    CREATE INDEX met may hold versions with other keys, each indexed at the same root (see
+    access/README.md "HOT"): a snapshot must reach its version through that version's own key
+    only, or a scan would return it under a key it does not have, or once per key in a range.
+    A chain of one needs no check (its entry was made from it)."""
+    if not found[2] or key_columns is None:
         return True
-    if low is not None:
-        key = datum.sort_key([values[column] for column in key_columns[:len(low)]])
-        bound = datum.sort_key(low)
-        if key < bound or (key == bound and not low_inclusive):
-            return False
-    if high is not None:
-        key = datum.sort_key([values[column] for column in key_columns[:len(high)]])
-        bound = datum.sort_key(high)
-        if key > bound or (key == bound and not high_inclusive):
-            return False
-    return True
+    values = found[1]
+    return datum.sort_key([values[column] for column in key_columns]) == \
+        datum.sort_key(list(entry_key))
 
 
 class InterruptCheckHooks(LockWaitHooks):
@@ -1117,11 +1110,10 @@ class Txn:
         snapshot = self.transaction.snapshot
         assert snapshot is not None
         key_columns = _key_columns(table, index_relation)
-        for _, tid in tree.scan(low, high, low_inclusive, high_inclusive):
+        for key, tid in tree.scan(low, high, low_inclusive, high_inclusive):
             found = self.engine.heap.hot_fetch(table, self.transaction, snapshot, tid)
-            if found is not None and (found[0] == tid or _key_in_range(
-                    found[1], key_columns, low, high, low_inclusive, high_inclusive)):
-                yield found
+            if found is not None and _entry_matches(found, key, key_columns):
+                yield found[0], found[1]
 
     def lookup(self, index: str, key: tuple[object, ...]) -> list[tuple[Tid, tuple[object, ...]]]:
         return list(self.index_scan(index, key, key))
@@ -1163,15 +1155,16 @@ class Txn:
         assert snapshot is not None
         if low is not None and low_inclusive and high_inclusive and len(low) == tree.natts \
                 and low == high:
-            tids: Iterable[Tid] = tree.find_equal(low)
+            equal = low
+            entries: Iterable[tuple[tuple[object, ...], Tid]] = (
+                (equal, tid) for tid in tree.find_equal(equal))
         else:
-            tids = (tid for _, tid in tree.scan(low, high, low_inclusive, high_inclusive))
+            entries = tree.scan(low, high, low_inclusive, high_inclusive)
         key_columns = _key_columns(table, index)
-        for tid in tids:      # HOT: the member the snapshot sees, with its own tid
+        for key, tid in entries:      # HOT: the member the snapshot sees, with its own tid
             found = heap.hot_fetch(table, transaction, snapshot, tid)
-            if found is not None and (found[0] == tid or _key_in_range(
-                    found[1], key_columns, low, high, low_inclusive, high_inclusive)):
-                yield found
+            if found is not None and _entry_matches(found, key, key_columns):
+                yield found[0], found[1]
 
     def fetch_latest(self, table: Relation, tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:
         """The newest committed version of the row that ``tid`` was a version of, or None if the

@@ -30,6 +30,14 @@ DELETE's redo clears HEAP_HOT_UPDATED (a deleted version has no successor). DELE
 HOT_UPDATE lower pd_prune_xid to their xmax (``page_set_xmax``, both sides): an update that
 finds its page full prunes it only when that xid is older than the VACUUM horizon.
 
+Why PRUNE's main data carries new_prune_xid (our choice; PostgreSQL treats pd_prune_xid as a
+hint that a standby's copy of the page need not match): our standbys are byte-for-byte copies,
+and the value cannot be recomputed in redo. It is the oldest xmax among the versions the prune
+keeps, and which versions are kept was decided from the primary's VACUUM horizon and its
+transactions' fates at that moment, neither of which redo knows (a standby may still count an
+xid as running that the primary saw committed). So the primary writes the number it put on the
+page and redo copies it, exactly as it copies the line pointer changes.
+
 Tuple versions never move: an update writes a new version and points the old one's ctid at it.
 An update that changes no indexed column and fits on the old version's page is HOT (heap-only
 tuple): the new version gets no index entries and is reached through its chain's root (see
@@ -169,6 +177,27 @@ def page_prune(page: bytearray, redirected: list[tuple[int, int]], dead: list[in
     primary alike)."""
     pagelib.prune_line_pointers(page, redirected, dead, unused)
     pagelib.set_prune_xid(page, new_prune_xid)
+
+
+def encode_prune(latest_removed_xid: int, redirected: list[tuple[int, int]], dead: list[int],
+                 unused: list[int], new_prune_xid: int) -> tuple[bytes, bytes]:
+    """PRUNE's (main data, block 0 data), laid out as the module docstring says."""
+    flat = [offnum for pair in redirected for offnum in pair] + dead + unused
+    main = _PRUNE_MAIN.pack(latest_removed_xid, len(redirected), len(dead), new_prune_xid)
+    return main, struct.pack(f"<{len(flat)}H", *flat)
+
+
+PruneRecord = tuple[int, list[tuple[int, int]], list[int], list[int], int]
+
+
+def decode_prune(main_data: bytes, data: bytes) -> PruneRecord:
+    """(latest_removed_xid, redirected, dead, unused, new_prune_xid) of a PRUNE record."""
+    latest_removed_xid, nredirected, ndead, new_prune_xid = _PRUNE_MAIN.unpack_from(main_data, 0)
+    offnums = list(struct.unpack(f"<{len(data) // 2}H", data))
+    split = 2 * nredirected
+    redirected = list(zip(offnums[0:split:2], offnums[1:split:2]))
+    return (latest_removed_xid, redirected, offnums[split:split + ndead],
+            offnums[split + ndead:], new_prune_xid)
 
 
 def _normal_header(page: bytes | bytearray, offnum: int) -> tuple[int, int, int, int] | None:
@@ -514,10 +543,12 @@ class HeapAccess:
         return rel.codec.decode(*tuplelib.tuple_data(item))
 
     def hot_fetch(self, rel: Relation, txn: Transaction | None, snapshot: visibility.Snapshot,
-                  tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:
+                  tid: Tid) -> tuple[Tid, tuple[object, ...], bool] | None:
         """Through an index entry: the member of the HOT chain rooted at ``tid`` that the
-        snapshot sees, as (its tid, its values), or None (PostgreSQL's
-        heap_hot_search_buffer). A plain version is a chain of one.
+        snapshot sees, as (its tid, its values, whether the chain has other members), or None
+        (PostgreSQL's heap_hot_search_buffer). A plain version is a chain of one. A member of
+        a longer chain may carry another key than the entry (CREATE INDEX over chains, see
+        access/README.md "HOT"): the caller re-checks it against the entry's key.
 
         At most one member is visible to a snapshot, so the newest is tried first: the one
         current snapshots see, read without copying the others."""
@@ -532,7 +563,8 @@ class HeapAccess:
                 if pagelib.is_new(page):
                     return None
                 found = None
-                for offnum in reversed(hot_chain(page, tid[1])):
+                members = hot_chain(page, tid[1])
+                for offnum in reversed(members):
                     item = pagelib.get_item(page, offnum)
                     if self._visible(txn, snapshot, tuplelib.read_header(item)):
                         found = (blkno, offnum), item
@@ -541,7 +573,7 @@ class HeapAccess:
                 pool.release(buffer)
         if found is None:
             return None
-        return found[0], rel.codec.decode(*tuplelib.tuple_data(found[1]))
+        return found[0], rel.codec.decode(*tuplelib.tuple_data(found[1])), len(members) > 1
 
     def chain_items(self, rel: Relation, tid: Tid) -> list[tuple[Tid, bytes]]:
         """(tid, item) of each member of the HOT chain rooted at ``tid``, oldest first; empty
@@ -778,9 +810,7 @@ class HeapAccess:
                    dead: list[int], unused: list[int], latest_removed_xid: int,
                    new_prune_xid: int) -> None:
         page_prune(buffer.page, redirected, dead, unused, new_prune_xid)
-        flat = [offnum for pair in redirected for offnum in pair] + dead + unused
-        data = struct.pack(f"<{len(flat)}H", *flat)
-        main = _PRUNE_MAIN.pack(latest_removed_xid, len(redirected), len(dead), new_prune_xid)
+        main, data = encode_prune(latest_removed_xid, redirected, dead, unused, new_prune_xid)
         self._log(XLOG_HEAP_PRUNE, main, [
             BlockRegistration(0, rel.rnode, MAIN_FORKNUM, buffer.tag[2], buffer.page, data,
                               REGBUF_STANDARD)], 0, [buffer])
@@ -942,15 +972,10 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
         with context.pool.lock:
             _redo_set_xmax(context, record, block, offnum, xmax, cid, flag, None)
     elif op == XLOG_HEAP_PRUNE:
-        data = block.data
-        offnums = list(struct.unpack(f"<{len(data) // 2}H", data))
+        latest_removed_xid, redirected, dead, unused, new_prune_xid = decode_prune(
+            record.main_data, block.data)
         # a standby's queries whose snapshot may still see the removed versions go first
-        latest_removed_xid, nredirected, ndead, new_prune_xid = _PRUNE_MAIN.unpack_from(
-            record.main_data, 0)
         context.state.resolve_snapshot_conflict(latest_removed_xid, block.rnode)
-        split = 2 * nredirected
-        redirected = list(zip(offnums[0:split:2], offnums[1:split:2]))
-        dead, unused = offnums[split:split + ndead], offnums[split + ndead:]
         context.redo_block(record, 0, lambda page: page_prune(page, redirected, dead, unused,
                                                               new_prune_xid))
     else:
