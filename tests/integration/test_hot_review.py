@@ -4,7 +4,7 @@ CREATE INDEX met, with snapshots older than the index."""
 from __future__ import annotations
 
 from mirrordb.engine import Engine
-from tests.integration.test_hot_updates import add, make_accounts
+from tests.integration.test_hot_updates import add, balance, make_accounts
 
 
 def test_old_snapshot_does_not_match_a_stale_key_of_its_chain(cluster: str) -> None:
@@ -24,5 +24,40 @@ def test_old_snapshot_does_not_match_a_stale_key_of_its_chain(cluster: str) -> N
         with engine.begin() as txn:
             assert [v for _, v in txn.lookup("acc_balance", (5,))] == [(3, 0, 5)]
             assert [v[0] for _, v in txn.index_scan("acc_balance", (0,), (5,))].count(3) == 1
+    finally:
+        engine.close()
+
+
+def test_savepoint_rollback_of_hot_updates_and_row_locks_through_the_root(cluster: str) -> None:
+    """A HOT update rolled back to a savepoint leaves the root's HEAP_HOT_UPDATED and ctid
+    behind: the same transaction updates again, locks and deletes through the index, VACUUM
+    frees the orphan, and every reader sees the right version."""
+    engine = Engine.open(cluster)
+    try:
+        make_accounts(engine)
+        with engine.begin() as txn:
+            (tid, values), = txn.lookup("acc_pkey", (2,))
+            txn.savepoint("s")
+            txn.update("acc", tid, [2, 2, 50], values)
+            txn.transaction.command_counter_increment()
+            assert [v for _, v in txn.lookup("acc_pkey", (2,))] == [(2, 2, 50)]
+            txn.rollback_to_savepoint("s")
+            assert [v for _, v in txn.lookup("acc_pkey", (2,))] == [(2, 2, 0)]
+            txn.update("acc", tid, [2, 2, 7], values)
+            txn.transaction.command_counter_increment()
+            (member, values), = txn.lookup("acc_pkey", (2,))
+            assert values == (2, 2, 7) and member != tid
+            assert txn.lock_row("acc", member).name == "OK"
+        assert balance(engine, 2) == 7
+        stats, = engine.vacuum("acc")
+        assert stats.removed == 2 and stats.index_entries_removed == 0
+        assert engine.verify_indexes("acc") == 10
+        with engine.begin() as txn:
+            (member, _), = txn.lookup("acc_pkey", (2,))
+            assert txn.delete("acc", member).name == "OK"
+            txn.insert("acc", [2, 0, 1])                 # the deleted key is free again
+        assert balance(engine, 2) == 1
+        engine.vacuum("acc")
+        assert engine.verify_indexes("acc") == 10
     finally:
         engine.close()
