@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING
 from mirrordb.access import clog as cloglib
 from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
-from mirrordb.access.heapam import HeapAccess, Tid, TmResult
+from mirrordb.access.heapam import HeapAccess, Tid, TmResult, transaction_fate
 from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
                                   LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
@@ -471,7 +471,7 @@ class Engine:
         with self.pool.lock:
             versions = self._all_versions(relation)
             live = {tid for tid, _ in versions if self._version_must_be_indexed(relation, tid)}
-            root_of, dead_pointers = self._chain_roots(relation)
+            root_of, pruned_roots = self._chain_roots(relation)
             for info in relation.indexes:
                 tree = self.btree(info.relation)
                 tree.check()
@@ -483,7 +483,7 @@ class Engine:
                 missing = sorted({entry for tid, entry in keyed
                                   if tid in live and entries[entry] == 0}, key=repr)
                 extra = sorted(entry for entry, count in entries.items()
-                               if (entry not in expected and entry[0] not in dead_pointers)
+                               if (entry not in expected and entry[0] not in pruned_roots)
                                or count > 1)
                 if missing or extra:
                     raise MirrordbError(
@@ -503,8 +503,9 @@ class Engine:
 
     def _chain_roots(self, relation: Relation) -> tuple[dict[Tid, Tid], set[Tid]]:
         """Each version's HOT chain root (the tid index entries carry; orphans are absent),
-        and the LP_DEAD line pointers (pruned roots whose entries VACUUM has yet to remove).
-        The caller holds the pool lock."""
+        and the pruned roots: LP_DEAD line pointers (entries VACUUM has yet to remove) and
+        LP_REDIRECT ones (entries of keys that only pruned members carried, which CREATE INDEX
+        made over a chain; they stay until the root dies). The caller holds the pool lock."""
         from mirrordb.access.heapam import chain_roots
         from mirrordb.storage import page as pagelib
         found: dict[Tid, Tid] = {}
@@ -518,7 +519,8 @@ class Engine:
                         found[(blkno, offnum)] = (blkno, root)
                 if not pagelib.is_new(page):
                     dead.update((blkno, offnum) for offnum in range(1, pagelib.max_offset(page) + 1)
-                                if pagelib.get_item_id(page, offnum)[1] == pagelib.LP_DEAD)
+                                if pagelib.get_item_id(page, offnum)[1] in (pagelib.LP_DEAD,
+                                                                          pagelib.LP_REDIRECT))
             finally:
                 self.pool.release(buffer)
         return found, dead
@@ -555,7 +557,8 @@ def _entry_matches(found: tuple[Tid, tuple[object, ...], bool], entry_key: tuple
     CREATE INDEX met may hold versions with other keys, each indexed at the same root (see
     access/README.md "HOT"): a snapshot must reach its version through that version's own key
     only, or a scan would return it under a key it does not have, or once per key in a range.
-    A chain of one needs no check (its entry was made from it)."""
+    A chain that is just the version at the entry's tid needs no check (the entry was made
+    from it); one behind a redirect does (the entry may be an older member's key)."""
     if not found[2] or key_columns is None:
         return True
     values = found[1]
@@ -885,9 +888,18 @@ class Txn:
                                f"=({', '.join(map(str, key))}) is duplicated.")
                 live_keys[key] = tid
             root = root_of.get(tid)
-            if root is not None and (root, key) not in indexed:   # an orphan is dead: skipped
-                indexed.add((root, key))
-                tree.insert(key, root)
+            if root is None or (root, key) in indexed:       # an orphan is dead: skipped
+                continue
+            if root != tid and self._inserter_aborted(table, tid):
+                continue      # a member no snapshot sees: its key would stay after pruning
+            indexed.add((root, key))
+            tree.insert(key, root)
+
+    def _inserter_aborted(self, table: Relation, tid: Tid) -> bool:
+        from mirrordb.storage import tuple as tuplelib
+        item = self.engine.heap._read_item(table, tid)
+        return item is None or transaction_fate(
+            self.engine.xacts, tuplelib.read_header(item).xmin) == cloglib.XACT_ABORTED
 
     def _version_is_live(self, table: Relation, tid: Tid, snapshot: object) -> bool:
         return self.engine.heap.fetch(table, self.transaction, self.transaction.snapshot
@@ -1067,7 +1079,7 @@ class Txn:
         result, new_tid, hot = self.engine.heap.update_row(relation, self.transaction, tid,
                                                            list(values))
         if result == TmResult.OK:
-            self._table_counts().count_update(relation.oid)
+            self._table_counts().count_update(relation.oid, hot)
             if not hot:      # a heap-only version is reached through its chain's root
                 self._insert_index_entries(relation, values, new_tid, old_values)
         return result, new_tid

@@ -4,7 +4,8 @@ CREATE INDEX met, with snapshots older than the index."""
 from __future__ import annotations
 
 from mirrordb.engine import Engine
-from tests.integration.test_hot_updates import add, balance, make_accounts
+from tests.integration.test_hot_updates import (aborted_hot_update, add, balance,
+                                                make_accounts)
 
 
 def test_old_snapshot_does_not_match_a_stale_key_of_its_chain(cluster: str) -> None:
@@ -58,6 +59,42 @@ def test_savepoint_rollback_of_hot_updates_and_row_locks_through_the_root(cluste
             txn.insert("acc", [2, 0, 1])                 # the deleted key is free again
         assert balance(engine, 2) == 1
         engine.vacuum("acc")
+        assert engine.verify_indexes("acc") == 10
+    finally:
+        engine.close()
+
+
+def test_stale_key_entry_after_the_root_is_redirected(cluster: str) -> None:
+    """After pruning leaves only the newest member behind a redirect, an entry CREATE INDEX
+    made for an older member's key must not find it."""
+    engine = Engine.open(cluster)
+    try:
+        make_accounts(engine)
+        add(engine, 3, 5)
+        with engine.begin() as txn:
+            txn.create_index("acc_balance", "acc", ["balance"])
+        engine.vacuum("acc")                              # root 3 -> redirect to balance 5
+        with engine.begin() as txn:
+            assert [v for _, v in txn.lookup("acc_balance", (5,))] == [(3, 0, 5)]
+            assert sorted(v[0] for _, v in txn.lookup("acc_balance", (0,))) == [
+                0, 1, 2, 4, 5, 6, 7, 8, 9]
+        assert engine.verify_indexes("acc") == 10
+    finally:
+        engine.close()
+
+
+def test_create_index_skips_an_aborted_heap_only_member(cluster: str) -> None:
+    """An aborted HOT update's version is still reached from its root until pruned: CREATE
+    INDEX must not index it, or its key would stay at a root that no longer reaches it."""
+    engine = Engine.open(cluster)
+    try:
+        make_accounts(engine)
+        aborted_hot_update(engine, 4, 77)
+        with engine.begin() as txn:
+            txn.create_index("acc_balance", "acc", ["balance"])
+        assert not [key for key, _ in engine.btree(
+            engine.relcache.lookup("acc_balance", None)).all_entries() if key == (77,)]
+        engine.vacuum("acc")                               # frees the aborted member
         assert engine.verify_indexes("acc") == 10
     finally:
         engine.close()

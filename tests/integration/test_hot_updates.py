@@ -39,6 +39,14 @@ def add(engine: Engine, key: int, amount: int) -> tuple[int, int]:
         return new_tid
 
 
+def aborted_hot_update(engine: Engine, key: int, amount: int) -> None:
+    """A HOT update of the balance (unindexed in make_accounts) whose transaction aborts."""
+    txn = engine.begin()
+    (tid, values), = txn.lookup("acc_pkey", (key,))
+    txn.update("acc", tid, [values[0], values[1], values[2] + amount], values)
+    txn.abort()
+
+
 def balance(engine: Engine, key: int) -> int:
     with engine.begin() as txn:
         (_, values), = txn.lookup("acc_pkey", (key,))
@@ -151,10 +159,7 @@ def test_aborted_hot_update_then_non_hot_update(cluster: str) -> None:
     engine = Engine.open(cluster)
     try:
         make_accounts(engine)
-        txn = engine.begin()
-        (tid, values), = txn.lookup("acc_pkey", (5,))
-        txn.update("acc", tid, [5, 2, 99], values)
-        txn.abort()
+        aborted_hot_update(engine, 5, 99)
         with engine.begin() as txn:
             (tid, values), = txn.lookup("acc_pkey", (5,))
             assert values == (5, 2, 0)

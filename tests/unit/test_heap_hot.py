@@ -154,3 +154,20 @@ def test_prune_xid_is_the_oldest_xmax_that_stays() -> None:
     heapam.page_prune(page, plan.redirected, plan.dead, plan.unused,
                       plan.new_prune_xid)
     assert pagelib.get_prune_xid(page) == 21
+
+
+def test_hot_updates_count_in_n_tup_hot_upd_through_savepoints_and_aborts() -> None:
+    from mirrordb.access.pgstat import TableStatistics, TransactionCounts
+    statistics = TableStatistics()
+    counts = TransactionCounts()
+    counts.count_update(1, hot=True)
+    counts.savepoint()
+    counts.count_update(1, hot=True)
+    counts.count_update(1)
+    counts.release_to(1)
+    counts.savepoint()
+    counts.count_update(1, hot=True)
+    statistics.report_aborted(counts.rollback_to(1))    # counted, as PostgreSQL counts them
+    statistics.report_commit(counts)
+    entry = statistics.entry(1)
+    assert entry is not None and (entry.n_tup_upd, entry.n_tup_hot_upd) == (4, 3)

@@ -545,10 +545,11 @@ class HeapAccess:
     def hot_fetch(self, rel: Relation, txn: Transaction | None, snapshot: visibility.Snapshot,
                   tid: Tid) -> tuple[Tid, tuple[object, ...], bool] | None:
         """Through an index entry: the member of the HOT chain rooted at ``tid`` that the
-        snapshot sees, as (its tid, its values, whether the chain has other members), or None
-        (PostgreSQL's heap_hot_search_buffer). A plain version is a chain of one. A member of
-        a longer chain may carry another key than the entry (CREATE INDEX over chains, see
-        access/README.md "HOT"): the caller re-checks it against the entry's key.
+        snapshot sees, as (its tid, its values, whether the chain is more than the version at
+        ``tid`` itself: longer, or behind a redirect), or None (PostgreSQL's
+        heap_hot_search_buffer). A plain version is a chain of one. A member of any other chain
+        may carry another key than the entry (CREATE INDEX over chains, see access/README.md
+        "HOT"; its other members may have been pruned since): the caller re-checks the key.
 
         At most one member is visible to a snapshot, so the newest is tried first: the one
         current snapshots see, read without copying the others."""
@@ -573,7 +574,7 @@ class HeapAccess:
                 pool.release(buffer)
         if found is None:
             return None
-        return found[0], rel.codec.decode(*tuplelib.tuple_data(found[1])), len(members) > 1
+        return found[0], rel.codec.decode(*tuplelib.tuple_data(found[1])), members != [tid[1]]
 
     def chain_items(self, rel: Relation, tid: Tid) -> list[tuple[Tid, bytes]]:
         """(tid, item) of each member of the HOT chain rooted at ``tid``, oldest first; empty
