@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING
 from mirrordb.access import clog as cloglib
 from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
-from mirrordb.access.heapam import HeapAccess, Tid, TmResult
+from mirrordb.access.heapam import HeapAccess, Tid, TmResult, transaction_fate
 from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
                                   LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
@@ -461,8 +461,9 @@ class Engine:
         heap version that is still live (inserter committed, deleter not) has exactly one entry
         with its key; a version whose inserter aborted or whose deleter committed has at most one
         (a crash may fall between a heap record and its index records, and VACUUM removes index
-        entries before the heap line pointers); no other entry exists. Returns the number of
-        versions checked."""
+        entries before the heap line pointers); no other entry exists. With HOT, a version's
+        entry carries its chain's root, and entries may point at LP_DEAD roots (pruned, awaiting
+        VACUUM). Returns the number of versions checked."""
         from collections import Counter
         relation = self.relcache.lookup(table, None)
         if relation is None:
@@ -470,16 +471,20 @@ class Engine:
         with self.pool.lock:
             versions = self._all_versions(relation)
             live = {tid for tid, _ in versions if self._version_must_be_indexed(relation, tid)}
+            root_of, pruned_roots = self._chain_roots(relation)
             for info in relation.indexes:
                 tree = self.btree(info.relation)
                 tree.check()
                 entries = Counter((tid, tuple(key)) for key, tid in tree.all_entries())
-                expected = {tid: tuple(values[i] for i in info.key_columns)
-                            for tid, values in versions}
-                missing = sorted((tid, key) for tid, key in expected.items()
-                                 if tid in live and entries[(tid, key)] == 0)
+                # HOT: a chain's versions are indexed at its root, each distinct key once
+                keyed = [(tid, (root_of.get(tid), tuple(values[i] for i in info.key_columns)))
+                         for tid, values in versions]
+                expected = {entry for _, entry in keyed}
+                missing = sorted({entry for tid, entry in keyed
+                                  if tid in live and entries[entry] == 0}, key=repr)
                 extra = sorted(entry for entry, count in entries.items()
-                               if expected.get(entry[0]) != entry[1] or count > 1)
+                               if (entry not in expected and entry[0] not in pruned_roots)
+                               or count > 1)
                 if missing or extra:
                     raise MirrordbError(
                         f'index "{info.relation.name}" does not match table "{table}"',
@@ -495,6 +500,30 @@ class Engine:
         header = tuplelib.read_header(item)
         return self.xacts.did_commit(header.xmin) and not (
             header.xmax and self.xacts.did_commit(header.xmax))
+
+    def _chain_roots(self, relation: Relation) -> tuple[dict[Tid, Tid], set[Tid]]:
+        """Each version's HOT chain root (the tid index entries carry; orphans are absent),
+        and the pruned roots: LP_DEAD line pointers (entries VACUUM has yet to remove) and
+        LP_REDIRECT ones (entries of keys that only pruned members carried, which CREATE INDEX
+        made over a chain; they stay until the root dies). The caller holds the pool lock."""
+        from mirrordb.access.heapam import chain_roots
+        from mirrordb.storage import page as pagelib
+        found: dict[Tid, Tid] = {}
+        dead: set[Tid] = set()
+        for blkno in range(self.pool.nblocks(relation.rnode, MAIN_FORKNUM)):
+            buffer = self.pool.read_buffer(relation.rnode, MAIN_FORKNUM, blkno)
+            try:
+                page = buffer.page
+                for root, members in chain_roots(page).items():
+                    for offnum in members:
+                        found[(blkno, offnum)] = (blkno, root)
+                if not pagelib.is_new(page):
+                    dead.update((blkno, offnum) for offnum in range(1, pagelib.max_offset(page) + 1)
+                                if pagelib.get_item_id(page, offnum)[1] in (pagelib.LP_DEAD,
+                                                                          pagelib.LP_REDIRECT))
+            finally:
+                self.pool.release(buffer)
+        return found, dead
 
     def _all_versions(self, relation: Relation) -> list[tuple[Tid, tuple[object, ...]]]:
         from mirrordb.storage import page as pagelib
@@ -514,6 +543,27 @@ class Engine:
             finally:
                 self.pool.release(buffer)
         return found
+
+
+def _key_columns(table: Relation, index: Relation) -> tuple[int, ...] | None:
+    """The table columns of ``index``'s key, in key order (None: not among the table's)."""
+    return next((info.key_columns for info in table.indexes if info.relation.oid == index.oid),
+                None)
+
+
+def _entry_matches(found: tuple[Tid, tuple[object, ...], bool], entry_key: tuple[object, ...],
+                   key_columns: tuple[int, ...] | None) -> bool:
+    """Whether the chain member ``hot_fetch`` found carries the index entry's key. A chain that
+    CREATE INDEX met may hold versions with other keys, each indexed at the same root (see
+    access/README.md "HOT"): a snapshot must reach its version through that version's own key
+    only, or a scan would return it under a key it does not have, or once per key in a range.
+    A chain that is just the version at the entry's tid needs no check (the entry was made
+    from it); one behind a redirect does (the entry may be an older member's key)."""
+    if not found[2] or key_columns is None:
+        return True
+    values = found[1]
+    return datum.sort_key([values[column] for column in key_columns]) == \
+        datum.sort_key(list(entry_key))
 
 
 class InterruptCheckHooks(LockWaitHooks):
@@ -825,7 +875,9 @@ class Txn:
         live_keys: dict[tuple[object, ...], Tid] = {}
         with engine.pool.lock:
             versions = engine._all_versions(table)
+            root_of, _ = engine._chain_roots(table)
         snapshot = engine.xacts.take_snapshot(None)
+        indexed: set[tuple[Tid, tuple[object, ...]]] = set()
         for tid, values in versions:
             key = tuple(values[i] for i in info.key_columns)
             if info.unique and None not in key and self._version_is_live(table, tid, snapshot):
@@ -835,7 +887,19 @@ class Txn:
                         detail=f"Key ({', '.join(table.columns[i].name for i in info.key_columns)})"
                                f"=({', '.join(map(str, key))}) is duplicated.")
                 live_keys[key] = tid
-            tree.insert(key, tid)
+            root = root_of.get(tid)
+            if root is None or (root, key) in indexed:       # an orphan is dead: skipped
+                continue
+            if root != tid and self._inserter_aborted(table, tid):
+                continue      # a member no snapshot sees: its key would stay after pruning
+            indexed.add((root, key))
+            tree.insert(key, root)
+
+    def _inserter_aborted(self, table: Relation, tid: Tid) -> bool:
+        from mirrordb.storage import tuple as tuplelib
+        item = self.engine.heap._read_item(table, tid)
+        return item is None or transaction_fate(
+            self.engine.xacts, tuplelib.read_header(item).xmin) == cloglib.XACT_ABORTED
 
     def _version_is_live(self, table: Relation, tid: Tid, snapshot: object) -> bool:
         return self.engine.heap.fetch(table, self.transaction, self.transaction.snapshot
@@ -972,13 +1036,22 @@ class Txn:
 
     def _liveness(self, relation: Relation, info: IndexInfo, key: tuple[object, ...],
                   tid: Tid) -> tuple[str, int]:
-        """Whether the version at ``tid`` blocks a new equal key: live, dead, or wait for xid.
-        The caller holds the pool lock from the index lookup on, so VACUUM cannot have freed
-        ``tid`` in between; a version that no longer carries ``key`` is dead all the same."""
+        """Whether the HOT chain rooted at ``tid`` (a plain version is a chain of one) has a
+        member that blocks a new equal key: live, dead, or wait for xid. The caller holds the
+        pool lock from the index lookup on, so VACUUM cannot have freed ``tid`` in between."""
+        waiting = ("dead", 0)
+        for _, item in self.engine.heap.chain_items(relation, tid):
+            verdict = self._member_liveness(relation, info, key, item)
+            if verdict[0] == "live":
+                return verdict
+            if verdict[0] == "wait" and waiting[0] == "dead":
+                waiting = verdict
+        return waiting
+
+    def _member_liveness(self, relation: Relation, info: IndexInfo, key: tuple[object, ...],
+                         item: bytes) -> tuple[str, int]:
+        """``_liveness`` of one version; one that does not carry ``key`` is dead for it."""
         from mirrordb.storage import tuple as tuplelib
-        item = self.engine.heap._read_item(relation, tid)
-        if item is None:
-            return "dead", 0
         values = relation.codec.decode(*tuplelib.tuple_data(item))
         if datum.sort_key([values[i] for i in info.key_columns]) != datum.sort_key(key):
             return "dead", 0
@@ -1003,10 +1076,12 @@ class Txn:
         the version being replaced (lets unchanged unique keys skip their uniqueness check)."""
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         self._check_not_null(relation, values)
-        result, new_tid = self.engine.heap.update(relation, self.transaction, tid, list(values))
+        result, new_tid, hot = self.engine.heap.update_row(relation, self.transaction, tid,
+                                                           list(values))
         if result == TmResult.OK:
-            self._table_counts().count_update(relation.oid)
-            self._insert_index_entries(relation, values, new_tid, old_values)
+            self._table_counts().count_update(relation.oid, hot)
+            if not hot:      # a heap-only version is reached through its chain's root
+                self._insert_index_entries(relation, values, new_tid, old_values)
         return result, new_tid
 
     def delete(self, table: str | Relation, tid: Tid) -> TmResult:
@@ -1046,10 +1121,11 @@ class Txn:
         tree = self.engine.btree(index_relation)
         snapshot = self.transaction.snapshot
         assert snapshot is not None
-        for _, tid in tree.scan(low, high, low_inclusive, high_inclusive):
-            values = self.engine.heap.fetch(table, self.transaction, snapshot, tid)
-            if values is not None:
-                yield tid, values
+        key_columns = _key_columns(table, index_relation)
+        for key, tid in tree.scan(low, high, low_inclusive, high_inclusive):
+            found = self.engine.heap.hot_fetch(table, self.transaction, snapshot, tid)
+            if found is not None and _entry_matches(found, key, key_columns):
+                yield found[0], found[1]
 
     def lookup(self, index: str, key: tuple[object, ...]) -> list[tuple[Tid, tuple[object, ...]]]:
         return list(self.index_scan(index, key, key))
@@ -1091,13 +1167,16 @@ class Txn:
         assert snapshot is not None
         if low is not None and low_inclusive and high_inclusive and len(low) == tree.natts \
                 and low == high:
-            tids: Iterable[Tid] = tree.find_equal(low)
+            equal = low
+            entries: Iterable[tuple[tuple[object, ...], Tid]] = (
+                (equal, tid) for tid in tree.find_equal(equal))
         else:
-            tids = (tid for _, tid in tree.scan(low, high, low_inclusive, high_inclusive))
-        for tid in tids:
-            values = heap.fetch(table, transaction, snapshot, tid)
-            if values is not None:
-                yield tid, values
+            entries = tree.scan(low, high, low_inclusive, high_inclusive)
+        key_columns = _key_columns(table, index)
+        for key, tid in entries:      # HOT: the member the snapshot sees, with its own tid
+            found = heap.hot_fetch(table, transaction, snapshot, tid)
+            if found is not None and _entry_matches(found, key, key_columns):
+                yield found[0], found[1]
 
     def fetch_latest(self, table: Relation, tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:
         """The newest committed version of the row that ``tid`` was a version of, or None if the

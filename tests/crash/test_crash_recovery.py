@@ -4,7 +4,8 @@ Each round starts ``crash_workload.py`` on the same cluster, waits until it has 
 random number of new commits, kills it with SIGKILL, then opens the cluster here (crash recovery)
 and checks: every acknowledged transaction's effects are present (the one in flight may or may not
 be), no row from an aborted transaction or rolled-back savepoint is visible, every index matches
-its heap, and a new transaction works. ``MIRRORDB_CRASH_ROUNDS`` sets the number of rounds
+its heap, and a new transaction works; at the end, HOT chains must exist (updates of the
+unindexed val are heap-only). ``MIRRORDB_CRASH_ROUNDS`` sets the number of rounds
 (default 50, the bound for ``make test``; raise it for soak runs).
 """
 
@@ -125,3 +126,30 @@ def test_kill_minus_nine_loses_no_acknowledged_commit(cluster, tmp_path):
     for round_number in range(ROUNDS):
         run_round(cluster, ackfile, round_number + 1, rng)
         check_cluster(cluster, ackfile, decided)
+    assert hot_traces(cluster) > 0, "the workload's updates of val made no HOT chain"
+
+
+def hot_traces(cluster: str) -> int:
+    """Heap-only versions and redirected roots in ``items``: what HOT updates leave (the
+    workload updates the unindexed val), replayed by every recovery above."""
+    from mirrordb.access.heapam import chain_roots
+    from mirrordb.storage import page as pagelib
+    from mirrordb.storage.relfilenode import MAIN_FORKNUM
+    engine = Engine.open(cluster)
+    try:
+        with engine.begin() as txn:
+            rnode = txn.relation("items").rnode
+        found = 0
+        with engine.pool.lock:
+            for blkno in range(engine.pool.nblocks(rnode, MAIN_FORKNUM)):
+                buffer = engine.pool.read_buffer(rnode, MAIN_FORKNUM, blkno)
+                try:
+                    for root, members in chain_roots(buffer.page).items():
+                        redirected = pagelib.get_item_id(buffer.page, root)[1] == \
+                            pagelib.LP_REDIRECT
+                        found += redirected + len(members) - 1
+                finally:
+                    engine.pool.release(buffer)
+        return found
+    finally:
+        engine.close()

@@ -11,9 +11,10 @@ inserts, updates, deletes, failed and rolled-back transactions, savepoints with 
 serial columns and sequences, VACUUM, CHECKPOINT, a text index large enough to split pages, role
 changes), with a second session holding transactions open across the others' commits. After each
 round the standby is caught up and every table, sequence and role is compared through SQL (hot
-standby queries). At the end: CHECKPOINT on the primary and the standby's restartpoint at it,
-then a clean stop of the primary (its shutdown checkpoint streams) and the standby's restartpoint
-there, a clean stop of the standby, and ``mirrordb compare``.
+standby queries); updates of unindexed columns must have been HOT (n_tup_hot_upd). At the end:
+CHECKPOINT on the primary and the standby's restartpoint at it, then a clean stop of the primary
+(its shutdown checkpoint streams) and the standby's restartpoint there, a clean stop of the
+standby, and ``mirrordb compare``.
 
 MIRRORDB_REPLICATION_ROUNDS (default 2) sets the number of rounds for a soak run;
 MIRRORDB_REPLICATION_SEED replays a failing seed (printed, and added to any failure).
@@ -302,6 +303,13 @@ def snapshot(server: RunningServer, tables: list[str], sequences: list[str]) -> 
     return seen
 
 
+def hot_update_count(server: RunningServer) -> int:
+    """n_tup_hot_upd summed over the user tables that exist now."""
+    with psycopg.connect(server.dsn(), autocommit=True) as connection:
+        row = connection.execute("SELECT sum(n_tup_hot_upd) FROM pg_stat_user_tables").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
 def assert_same_contents(primary_view: dict[str, object], standby_view: dict[str, object],
                          what: str) -> None:
     """Rows and roles equal, the same sequences (their values are checked in
@@ -366,6 +374,7 @@ def test_random_workload_leaves_identical_pages(primary, tmp_path):
         with psycopg.connect(primary.dsn(), autocommit=True) as main, \
                 psycopg.connect(primary.dsn(), autocommit=True) as side:
             workload = Workload(random.Random(seed), main, side)
+            hot_updates = 0
             for round_number in range(ROUNDS):
                 operations = workload.run_for(ROUND_S)
                 target = current_wal_lsn(primary)
@@ -375,6 +384,9 @@ def test_random_workload_leaves_identical_pages(primary, tmp_path):
                 seen = snapshot(standby, tables, workload.sequences)
                 assert_same_contents(expected, seen, f"round {round_number} "
                                                      f"({operations} operations)")
+                hot_updates = max(hot_updates, hot_update_count(primary))
+            print(f"HOT updates counted (most in one round): {hot_updates}")
+            assert hot_updates > 0          # updates of unindexed columns are heap-only
         active, restart_lsn, wal_status = slot_row(primary) or (None, None, None)
         assert active is True and wal_status == "reserved" and restart_lsn is not None
         with psycopg.connect(primary.dsn(), autocommit=True) as connection:

@@ -47,6 +47,7 @@ class TableCounts:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    hot_updated: int = 0          # of ``updated``, HOT ones (never reset: n_tup_hot_upd only)
     truncated: bool = False
     # before a TRUNCATE in this level: still counted in n_tup_*, and dead if the level aborts
     inserted_before_truncate: int = 0
@@ -64,6 +65,7 @@ class TableCounts:
         self.inserted += child.inserted
         self.updated += child.updated
         self.deleted += child.deleted
+        self.hot_updated += child.hot_updated
 
     def truncate(self) -> None:
         self.inserted_before_truncate += self.inserted
@@ -93,6 +95,7 @@ class TableEntry:
     n_tup_ins: int = 0
     n_tup_upd: int = 0
     n_tup_del: int = 0
+    n_tup_hot_upd: int = 0
     n_live_tup: int = 0
     n_dead_tup: int = 0
     n_ins_since_vacuum: int = 0
@@ -120,8 +123,10 @@ class TransactionCounts:
     def count_insert(self, relid: int) -> None:
         self._current(relid).inserted += 1
 
-    def count_update(self, relid: int) -> None:
-        self._current(relid).updated += 1
+    def count_update(self, relid: int, hot: bool = False) -> None:
+        counts = self._current(relid)
+        counts.updated += 1
+        counts.hot_updated += hot
 
     def count_delete(self, relid: int) -> None:
         self._current(relid).deleted += 1
@@ -229,6 +234,7 @@ class TableStatistics:
                 entry.n_tup_ins += change.all_inserted
                 entry.n_tup_upd += change.all_updated
                 entry.n_tup_del += change.all_deleted
+                entry.n_tup_hot_upd += change.hot_updated
                 if change.truncated:
                     entry.n_live_tup = entry.n_dead_tup = entry.dead_left_by_vacuum = 0
                     entry.n_ins_since_vacuum = 0
@@ -257,6 +263,7 @@ class TableStatistics:
                 entry.n_tup_ins += change.all_inserted
                 entry.n_tup_upd += change.all_updated
                 entry.n_tup_del += change.all_deleted
+                entry.n_tup_hot_upd += change.hot_updated
                 entry.n_dead_tup += change.all_inserted + change.all_updated
                 wake |= self._note_if_due(entry, policy)
         if wake:

@@ -6,12 +6,15 @@ Order of work for one table (what survives a crash at each step is safe):
    replication slots and standby feedback hold it back later).
 2. Scan the heap: a version is *dead* if its inserter aborted, or its deleter committed before the
    horizon; *recently dead* if the deleter committed but some snapshot may still see it.
+   Each page gets a prune plan (heapam.plan_prune, README "HOT"): dead HOT chain prefixes
+   become redirects, dead heap-only members unused, wholly dead chains' roots dead.
 3. Remove the index entries of the dead versions (each index, WAL-logged per page). When the
    table has indexes, a PRUNE record that frees nothing comes first, carrying the
    snapshot-conflict horizon (what PostgreSQL's XLOG_HEAP2_CLEANUP_INFO did before its index
    pass): a standby resolves the conflict before replaying the index deletions, so none of its
    index scans can miss a version its snapshot still sees.
-4. Free their heap line pointers with a PRUNE record per page that carries the snapshot-conflict
+4. Prune each page again under its lock with the same horizon and free the dead roots whose
+   index entries went in 3, with a PRUNE record per page that carries the snapshot-conflict
    horizon: the newest xid among the removed deleters. A standby replaying it must first cancel
    (or wait for) queries whose snapshot might still see those versions
    (recovery/conflicts.py).
@@ -51,11 +54,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mirrordb.access.clog import XACT_ABORTED, XACT_COMMITTED, XACT_IN_PROGRESS
-from mirrordb.access.heapam import HeapAccess
+from mirrordb.access.heapam import (HeapAccess, PrunePlan, plan_prune, transaction_fate,
+                                    version_status)
 from mirrordb.access.relation import Relation
-from mirrordb.storage import page as pagelib
-from mirrordb.storage import tuple as tuplelib
 from mirrordb.storage.relfilenode import MAIN_FORKNUM
 
 if TYPE_CHECKING:
@@ -115,29 +116,12 @@ class Vacuum:
         other way round, a commit between them made a just-committed inserter look aborted and
         its version dead: VACUUM removed the newest version of a row a READ COMMITTED updater
         was about to follow, and its update was lost."""
-        xacts = self.env.xacts
-        if xacts.is_running(xid):
-            return XACT_IN_PROGRESS
-        if xacts.clog.status(xid) == XACT_COMMITTED:
-            return XACT_COMMITTED
-        return XACT_ABORTED
+        return transaction_fate(self.env.xacts, xid)
 
     def _classify(self, xmin: int, xmax: int, horizon: int) -> tuple[str, int]:
         """('dead' | 'recently_dead' | 'inserting' | 'live', xid for the conflict horizon
-        or 0)."""
-        fate_xmin = self._fate(xmin)
-        if fate_xmin == XACT_ABORTED:
-            return "dead", 0
-        if fate_xmin == XACT_IN_PROGRESS:
-            return "inserting", 0
-        if not xmax:
-            return "live", 0
-        fate_xmax = self._fate(xmax)
-        if fate_xmax != XACT_COMMITTED:
-            return "live", 0
-        if xmax < horizon:
-            return "dead", xmax
-        return "recently_dead", 0
+        or 0): heapam.version_status, which asks in ``_fate``'s order."""
+        return version_status(self.env.xacts, xmin, xmax, horizon)
 
     def vacuum_relation(self, rel: Relation, indexes: list[BTree],
                         stopping: threading.Event | None = None) -> VacuumStats:
@@ -163,7 +147,8 @@ class Vacuum:
         horizon = self.env.xacts.oldest_xmin()
         stats = VacuumStats(relation=rel.name, namespace_oid=rel.namespace_oid,
                             oldest_xmin=horizon)
-        dead_by_page: dict[int, list[int]] = {}
+        dead_by_page: dict[int, list[int]] = {}     # chain roots whose index entries must go
+        pages_to_prune: list[int] = []
         pool = self.env.pool
         blkno = 0
         while True:
@@ -175,9 +160,11 @@ class Vacuum:
                     break
                 buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
                 try:
-                    self._scan_page(buffer.page, blkno, horizon, stats, dead_by_page)
+                    plan = plan_prune(buffer.page, lambda xmin, xmax: self._classify(
+                        xmin, xmax, horizon))
                 finally:
                     pool.release(buffer)
+            self._count(plan, blkno, stats, dead_by_page, pages_to_prune)
             stats.pages_scanned += 1
             blkno += 1
         dead = {(b, o) for b, offs in dead_by_page.items() for o in offs}
@@ -190,31 +177,25 @@ class Vacuum:
                     stats.interrupted = True
                     return stats
                 stats.index_entries_removed += index.bulk_delete(lambda tid: tid in dead)
-            for page_blkno, offnums in sorted(dead_by_page.items()):
-                self.heap.prune(rel, page_blkno, sorted(offnums), stats.latest_removed_xid)
-                stats.pages_pruned.append(page_blkno)
+        for page_blkno in pages_to_prune:
+            self.heap.vacuum_page(rel, page_blkno, horizon, set(dead_by_page.get(page_blkno, ())))
+            stats.pages_pruned.append(page_blkno)
         return stats
 
-    def _scan_page(self, page: bytearray, blkno: int, horizon: int, stats: VacuumStats,
-                   dead_by_page: dict[int, list[int]]) -> None:
-        if pagelib.is_new(page):
-            return
-        for offnum in range(1, pagelib.max_offset(page) + 1):
-            lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
-            if lp_flags != pagelib.LP_NORMAL:
-                continue
-            xmin, xmax = tuplelib.get_xmin_xmax(page, lp_off)
-            verdict, removed_xid = self._classify(xmin, xmax, horizon)
-            if verdict == "dead":
-                dead_by_page.setdefault(blkno, []).append(offnum)
-                stats.removed += 1
-                stats.latest_removed_xid = max(stats.latest_removed_xid, removed_xid)
-            elif verdict == "recently_dead":
-                stats.recently_dead += 1
-                stats.remaining += 1
-            else:
-                stats.inserting += verdict == "inserting"
-                stats.remaining += 1
+    @staticmethod
+    def _count(plan: PrunePlan, blkno: int, stats: VacuumStats,
+               dead_by_page: dict[int, list[int]], pages_to_prune: list[int]) -> None:
+        """Add one page's first-pass plan to the stats and the work lists."""
+        stats.removed += plan.removed
+        stats.recently_dead += plan.recently_dead
+        stats.remaining += plan.remaining
+        stats.inserting += plan.inserting
+        stats.latest_removed_xid = max(stats.latest_removed_xid, plan.latest_removed_xid)
+        roots = plan.dead + plan.already_dead
+        if roots:
+            dead_by_page[blkno] = roots
+        if roots or plan.changes_page():
+            pages_to_prune.append(blkno)
 
 
 @dataclass(frozen=True)

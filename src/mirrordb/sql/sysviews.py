@@ -636,7 +636,8 @@ def _pg_stat_table_row(relid: int, schema: str, name: str, stats: Any) -> Row:
     if stats is None:
         return (relid, schema, name) + (0,) * 12 + (None,) * 4 + (0,) * 4
     return (relid, schema, name, 0, 0, 0, 0, stats.n_tup_ins, stats.n_tup_upd, stats.n_tup_del,
-            0, stats.n_live_tup, stats.n_dead_tup, 0, stats.n_ins_since_vacuum,
+            stats.n_tup_hot_upd, stats.n_live_tup, stats.n_dead_tup, 0,
+            stats.n_ins_since_vacuum,
             stats.last_vacuum, stats.last_autovacuum, None, None, stats.vacuum_count,
             stats.autovacuum_count, 0, 0)
 

@@ -10,7 +10,9 @@ Byte layout of a page (all integers little-endian)::
     14  pd_upper       2   start of tuple storage
     16  pd_special     2   start of the access method's special space (BLCKSZ if none)
     18  pd_pagesize    2   BLCKSZ | layout version 4
-    20  pd_prune_xid   4   unused (0)
+    20  pd_prune_xid   4   heap pages: the oldest xmax set on the page since it was last pruned
+                           (0: nothing there may be prunable); the heap sets it through WAL-
+                           logged operations only, so it is equal on a standby (B-tree: 0)
     24  line pointers  4 each: lp_off (15 bits) | lp_flags (2 bits) | lp_len (15 bits)
     ... free space (the "hole", always zero bytes) ...
     pd_upper .. pd_special   item storage, each item MAXALIGNed, growing downwards
@@ -42,12 +44,14 @@ LP_REDIRECT = 2
 LP_DEAD = 3
 
 PD_HAS_FREE_LINES = 0x0001
+PRUNE_XID_OFFSET = 20
 
 _HEADER = struct.Struct("<IIHHHHHHI")
 _ITEM_ID = struct.Struct("<I")
 _LSN = struct.Struct("<II")
 _LOWER_UPPER = struct.Struct("<HH")
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
 _FLAGS_LOWER_UPPER = struct.Struct("<HHH")
 assert _HEADER.size == PAGE_HEADER_SIZE and _ITEM_ID.size == ITEM_ID_SIZE
 
@@ -87,6 +91,14 @@ def get_lsn(page: bytes | bytearray | memoryview) -> int:
 
 def set_lsn(page: bytearray, lsn: int) -> None:
     _LSN.pack_into(page, 0, lsn >> 32, lsn & 0xFFFFFFFF)
+
+
+def get_prune_xid(page: bytes | bytearray | memoryview) -> int:
+    return _U32.unpack_from(page, PRUNE_XID_OFFSET)[0]
+
+
+def set_prune_xid(page: bytearray, xid: int) -> None:
+    _U32.pack_into(page, PRUNE_XID_OFFSET, xid)
 
 
 def lower_upper(page: bytes | bytearray | memoryview) -> tuple[int, int]:
@@ -243,6 +255,26 @@ def set_unused(page: bytearray, offnums: list[int]) -> None:
     while words and words[-1] == 0:
         words.pop()
     _line_pointer_words(len(words)).pack_into(page, PAGE_HEADER_SIZE, *words)
+    has_free = any(not word & _LP_FLAGS_MASK for word in words)
+    flags = _U16.unpack_from(page, 10)[0]
+    flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
+    _compact_words(page, flags, words)
+
+
+def prune_line_pointers(page: bytearray, redirected: list[tuple[int, int]], dead: list[int],
+                        unused: list[int]) -> None:
+    """Heap pruning's line pointer changes, then compaction: each (from, to) in ``redirected``
+    becomes LP_REDIRECT to offset ``to``, each of ``dead`` LP_DEAD without storage, each of
+    ``unused`` LP_UNUSED; trailing unused pointers are dropped, PD_HAS_FREE_LINES follows."""
+    words = list(_line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE))
+    for offnum, target in redirected:
+        words[offnum - 1] = target | (LP_REDIRECT << 15)
+    for offnum in dead:
+        words[offnum - 1] = LP_DEAD << 15
+    for offnum in unused:
+        words[offnum - 1] = 0
+    while words and words[-1] == 0:
+        words.pop()
     has_free = any(not word & _LP_FLAGS_MASK for word in words)
     flags = _U16.unpack_from(page, 10)[0]
     flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES

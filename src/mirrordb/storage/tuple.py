@@ -12,7 +12,10 @@ Layout (little-endian), PostgreSQL's HeapTupleHeaderData with our own field widt
                            when HEAP_COMBOCID is set; the heap owns combo ids)
     12  t_ctid_block  u32  block of this version's successor (itself if there is none)
     16  t_ctid_offset u16  line pointer offset of the successor
-    18  t_infomask2   u16  bits 0..10: number of attributes; bits 11..15 reserved (zero)
+    18  t_infomask2   u16  bits 0..10: number of attributes; bits 11..13 reserved (zero);
+                           0x4000 HEAP_HOT_UPDATED (updated by a heap-only successor on this
+                           page), 0x8000 HEAP_ONLY_TUPLE (no index entry of its own: reached
+                           through its HOT chain's root, see access/README.md "HOT")
     20  t_infomask    u16  flags below
     22  t_hoff        u8   offset of the data: MAXALIGN(23 + null bitmap length)
     23  t_bits             null bitmap, (natts + 7) // 8 bytes, present iff HEAP_HASNULL
@@ -64,6 +67,9 @@ HEAP_UPDATED = 0x2000
 KNOWN_INFOMASK_FLAGS = HEAP_HASNULL | HEAP_COMBOCID | HEAP_XMAX_LOCK_ONLY | HEAP_UPDATED
 
 HEAP_NATTS_MASK = 0x07FF                  # t_infomask2 bits holding the attribute count
+HEAP_HOT_UPDATED = 0x4000                 # t_infomask2: the successor is heap-only
+HEAP_ONLY_TUPLE = 0x8000                  # t_infomask2: this version is heap-only
+HEAP2_HOT_FLAGS = HEAP_HOT_UPDATED | HEAP_ONLY_TUPLE
 MAX_HEAP_ATTRIBUTE_NUMBER = 1600          # PostgreSQL's MaxHeapAttributeNumber
 
 INVALID_BLOCK_NUMBER = 0xFFFFFFFF
@@ -80,6 +86,7 @@ class HeapTupleHeader:
     natts: int
     infomask: int
     hoff: int
+    infomask2_flags: int = 0              # HEAP_HOT_UPDATED / HEAP_ONLY_TUPLE bits of t_infomask2
 
 
 def null_bitmap_length(natts: int) -> int:
@@ -118,14 +125,15 @@ def read_header(item: bytes | bytearray | memoryview) -> HeapTupleHeader:
     (xmin, xmax, cid, ctid_block, ctid_offset, infomask2, infomask,
      hoff) = _HEADER.unpack_from(item, 0)
     natts = infomask2 & HEAP_NATTS_MASK
-    if infomask2 & ~HEAP_NATTS_MASK or natts > MAX_HEAP_ATTRIBUTE_NUMBER:
+    if infomask2 & ~(HEAP_NATTS_MASK | HEAP2_HOT_FLAGS) or natts > MAX_HEAP_ATTRIBUTE_NUMBER:
         raise DataCorrupted(f"heap tuple has invalid t_infomask2 {infomask2:#06x}")
     if infomask & ~KNOWN_INFOMASK_FLAGS:
         raise DataCorrupted(f"heap tuple has unknown t_infomask flags {infomask:#06x}")
     if hoff != data_offset(natts, bool(infomask & HEAP_HASNULL)) or hoff > len(item):
         raise DataCorrupted(f"heap tuple has invalid t_hoff {hoff} (length {len(item)}, "
                             f"{natts} attributes)")
-    return HeapTupleHeader(xmin, xmax, cid, ctid_block, ctid_offset, natts, infomask, hoff)
+    return HeapTupleHeader(xmin, xmax, cid, ctid_block, ctid_offset, natts, infomask, hoff,
+                           infomask2 & HEAP2_HOT_FLAGS)
 
 
 def tuple_data(item: bytes | bytearray | memoryview) -> tuple[memoryview, bytes | None]:
@@ -170,3 +178,16 @@ def set_infomask_flags(page: bytearray, lp_off: int, infomask_set: int = 0,
               f"set_infomask_flags: cannot change flags {changed:#06x}")
     infomask = _U16.unpack_from(page, lp_off + INFOMASK_OFFSET)[0]
     _U16.pack_into(page, lp_off + INFOMASK_OFFSET, (infomask | infomask_set) & ~infomask_clear)
+
+
+def get_infomask2(page: bytes | bytearray | memoryview, lp_off: int) -> int:
+    """t_infomask2 of the tuple stored at ``lp_off`` (attribute count and HOT bits)."""
+    return _U16.unpack_from(page, lp_off + INFOMASK2_OFFSET)[0]
+
+
+def set_hot_flags(page: bytearray, lp_off: int, flags_set: int = 0, flags_clear: int = 0) -> None:
+    """Set then clear t_infomask2's HOT bits (only those may change this way)."""
+    changed = flags_set | flags_clear
+    invariant(not changed & ~HEAP2_HOT_FLAGS, f"set_hot_flags: cannot change bits {changed:#06x}")
+    infomask2 = _U16.unpack_from(page, lp_off + INFOMASK2_OFFSET)[0]
+    _U16.pack_into(page, lp_off + INFOMASK2_OFFSET, (infomask2 | flags_set) & ~flags_clear)
