@@ -60,7 +60,6 @@ _LP_FLAGS_MASK = 0x3 << 15
 _LP_NORMAL_BITS = LP_NORMAL << 15
 _LP_FLAGS_AND_LENGTH_MASK = ~0x7FFF & 0xFFFFFFFF
 _LP_STORAGE_FLAG = 0x1 << 15      # the low flag bit: set in LP_NORMAL (1) and LP_DEAD (3) only
-_ZERO_PADDINGS = [bytes(length) for length in range(MAXALIGN)]   # by padding length
 
 
 def maxalign(length: int) -> int:
@@ -255,7 +254,7 @@ def set_unused(page: bytearray, offnums: list[int]) -> None:
     while words and words[-1] == 0:
         words.pop()
     _line_pointer_words(len(words)).pack_into(page, PAGE_HEADER_SIZE, *words)
-    has_free = any(not word & _LP_FLAGS_MASK for word in words)
+    has_free = not all(map(_LP_FLAGS_MASK.__and__, words))   # an LP_UNUSED pointer
     flags = _U16.unpack_from(page, 10)[0]
     flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
     _compact_words(page, flags, words)
@@ -275,7 +274,7 @@ def prune_line_pointers(page: bytearray, redirected: list[tuple[int, int]], dead
         words[offnum - 1] = 0
     while words and words[-1] == 0:
         words.pop()
-    has_free = any(not word & _LP_FLAGS_MASK for word in words)
+    has_free = not all(map(_LP_FLAGS_MASK.__and__, words))   # an LP_UNUSED pointer
     flags = _U16.unpack_from(page, 10)[0]
     flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
     _compact_words(page, flags, words)
@@ -300,25 +299,35 @@ def _compact_words(page: bytearray, flags: int, words: list[int]) -> None:
     then pack the storage of its LP_NORMAL and LP_DEAD items with a length against the special
     space, in offset order, each MAXALIGNed with zero padding, and zero the hole.
 
-    Shared by VACUUM on the primary and by redo (heap prune, B-tree delete), a loop over up to
-    hundreds of items: each item's bytes and its padding (a shared constant) are separate
-    pieces of one join, collected backwards (padding, then item) and reversed, so no piece is
-    concatenated on its own."""
+    Shared by VACUUM and pruning on the primary and by redo (heap prune, B-tree delete), a
+    loop over up to hundreds of items (a pruned heap page: ~60). Items usually lie in offset
+    order from the special space down (how inserts and earlier compactions place them), so
+    the storage is copied in runs: an item that ends where the run so far begins joins it,
+    padding included; each run is one piece of a join, collected backwards and reversed. A
+    copied padding is whatever the page held there: the hole's zeros, as add_item and this
+    function leave it (both sides of replication run this code on the same bytes)."""
     special = _U16.unpack_from(page, 16)[0]
     lower = PAGE_HEADER_SIZE + len(words) * ITEM_ID_SIZE
-    pieces: list[bytes | bytearray] = []
+    pieces: list[bytearray] = []
     append = pieces.append
     upper = special
+    run_start = run_end = 0     # the run being collected: page[run_start:run_end]
+    round_up, align_mask = MAXALIGN - 1, ~(MAXALIGN - 1)
     for index, word in enumerate(words):
         length = word >> 17
         if length and word & _LP_STORAGE_FLAG:   # LP_NORMAL or LP_DEAD
             start = word & 0x7FFF
-            aligned = (length + MAXALIGN - 1) & ~(MAXALIGN - 1)
+            aligned = (length + round_up) & align_mask
             upper -= aligned
-            if aligned != length:
-                append(_ZERO_PADDINGS[aligned - length])
-            append(page[start:start + length])
             words[index] = upper | (word & ~0x7FFF)
+            if start + aligned == run_start:
+                run_start = start
+            else:
+                if run_end:
+                    append(page[run_start:run_end])
+                run_start, run_end = start, start + aligned
+    if run_end:
+        append(page[run_start:run_end])
     if upper < lower:
         invariant(False, "compact: items overflow the page")
     pieces.reverse()
