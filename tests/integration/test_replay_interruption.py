@@ -8,11 +8,16 @@ in test_hot_standby_snapshots.py.
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
+from mirrordb.common.errors import WalCorrupted
+from mirrordb.common.lsn import format_lsn
 from mirrordb.engine import Engine
 from mirrordb.recovery.startup import Startup
 from mirrordb.storage import datum as T
+from mirrordb.wal.rmgr import RM_MIRRORDB_HEAP_ID, rmgr_name
 from tests.integration.test_hot_standby_snapshots import (  # noqa: F401  (a fixture)
     primary_and_standby, ship_wal)
 
@@ -83,3 +88,27 @@ def test_without_a_hook_the_flag_is_cleared_and_replay_goes_on(primary_and_stand
     startup.state.interrupt_pending = True
     assert startup.replay_available() > 0
     assert not startup.state.interrupt_pending
+
+
+def test_a_body_its_redo_routine_cannot_read_stops_replay_with_its_position(
+        primary_and_standby, monkeypatch):  # noqa: F811
+    """A record with a right CRC whose payload a redo routine finds too short (as WAL of
+    another mirrordb version with another layout would be) is reported as corrupt WAL at that
+    record, not as a bare struct error."""
+    primary, standby = primary_and_standby
+    startup = with_rows(primary, standby, monkeypatch, 5)
+    heap = RM_MIRRORDB_HEAP_ID
+
+    failed_at: list[int] = []
+
+    def short_payload(context, record):
+        failed_at.append(record.start_lsn)
+        struct.unpack_from("<IHHI", b"\0\0\0\0", 0)    # a 12-byte layout read from 4 bytes
+
+    monkeypatch.setitem(startup._handlers, heap, short_payload)
+    with pytest.raises(WalCorrupted) as raised:
+        startup.replay_available()
+    assert failed_at and raised.value.lsn == failed_at[0]
+    assert f"invalid {rmgr_name(heap)} record" in str(raised.value)
+    assert format_lsn(failed_at[0]) in str(raised.value)
+    assert "unpack_from requires a buffer" in str(raised.value)

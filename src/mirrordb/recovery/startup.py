@@ -86,7 +86,7 @@ from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
                                XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN, XLOG_END_OF_RECOVERY,
                                XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT,
                                XLOG_XACT_COMMIT, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
-from mirrordb.wal.rmgr import is_xlog_switch
+from mirrordb.wal.rmgr import is_xlog_switch, rmgr_name
 from mirrordb.wal.segment import is_segment_name, parse_segment_name
 
 # xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
@@ -270,6 +270,14 @@ def read_backup_label(datadir: str) -> BackupLabel | None:
                        fields.get("BACKUP FROM", "primary").strip() == "standby")
 
 
+def malformed_record(record: DecodedRecord, error: Exception) -> WalCorrupted:
+    """A record whose CRC is right but whose body its redo routine cannot read (a payload
+    shorter than its counts say, or WAL of another mirrordb version with another layout):
+    replay stops with the record's position instead of a bare struct or index error."""
+    return WalCorrupted(f"invalid {rmgr_name(record.rmid)} record (info {record.info:#04x}) at "
+                        f"{format_lsn(record.start_lsn)}: {error}", record.start_lsn)
+
+
 class Startup:
     """One replay of WAL, from the checkpoint in pg_control (see the module docstring).
 
@@ -437,10 +445,13 @@ class Startup:
                         observed_xids.clear()
                 state.replay_end_lsn = replayed_end_lsn = record.end_lsn
                 handler = handlers.get(rmid)
-                if handler is None:
-                    dispatch(context, record)     # raises: no redo routine
-                else:
-                    handler(context, record)
+                try:
+                    if handler is None:
+                        dispatch(context, record)     # raises: no redo routine
+                    else:
+                        handler(context, record)
+                except (struct.error, IndexError) as error:
+                    raise malformed_record(record, error) from error
                 last_start_lsn = record.start_lsn
                 replayed += 1
                 if rmid == RM_XLOG_ID:   # only an XLOG record can be a segment switch
