@@ -34,15 +34,18 @@ import os
 import shlex
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.recovery import promote as promotelib
 from mirrordb.server import pidfile
 from mirrordb.storage.control import DBState, read_control_file
+
+if TYPE_CHECKING:
+    import subprocess
 
 PROGRAM = "mirrordb"
 DEFAULT_WAIT_SECONDS = 60
@@ -60,10 +63,12 @@ STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": sig
 # could wait several of them on its way to a standby.
 SERVER_SWITCH_INTERVAL_S = 0.0005
 # Imported before the server starts, so that ``gc.freeze()`` covers them: the engine, and what
-# the first connection and the replication threads would import moments later anyway (the
-# server is busy from its start either way, so the order costs nothing).
+# the first connection and a standby's threads would import moments later anyway (the server is
+# busy from its start either way, so the order costs nothing). Not the walsender (with its
+# replication command parser): a standby never runs one unless another standby or a base
+# backup connects to it, and the first replication connection imports it (~5 ms).
 SERVER_MODULES = ("mirrordb.engine", "mirrordb.server.backend", "mirrordb.recovery.standby",
-                  "mirrordb.replication.walreceiver", "mirrordb.replication.walsender")
+                  "mirrordb.replication.walreceiver")
 COMMANDS = ("server", "start", "stop", "restart", "reload", "status", "promote")
 
 
@@ -204,6 +209,7 @@ def _launch_and_wait(datadir: str, options: str, args: argparse.Namespace) -> in
     except OSError as error:
         _error(f'could not open log file "{args.logfile}": {error.strerror}')
         return EXIT_FAILED
+    import subprocess  # only ``start`` launches a process: the server itself does without it
     launched_at = time.time()
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
