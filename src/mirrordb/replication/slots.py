@@ -61,6 +61,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import struct
 import threading
 from collections.abc import Callable
@@ -565,7 +566,6 @@ class SlotManager:
         fsync_directory(slot_dir)
 
     def _remove_tree(self, path: str) -> None:
-        import shutil  # (with bz2 and lzma, ~2 ms) only a dropped slot needs it
         try:
             shutil.rmtree(path)
         except OSError as error:
