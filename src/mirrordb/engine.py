@@ -96,7 +96,7 @@ _ISOLATION_LEVELS["serializable"] = IsolationLevel.REPEATABLE_READ
 BTREE_HANDLES_CACHED = 1024
 
 
-@dataclass
+@dataclass(eq=False)
 class EngineServices:
     """Everything recovery and the checkpointer need (the engine's internals, by name)."""
 

@@ -64,7 +64,7 @@ FAKE_LSN_LIMIT = 1 << 20
 FPI_BLOCKS_PER_RECORD = XLR_MAX_BLOCK_ID
 
 
-@dataclass
+@dataclass(eq=False)
 class FreeSpaceMap:
     """In-memory hints of heap pages with room (PostgreSQL's FSM is a hint too; lost on restart,
     rebuilt by the next VACUUM). ``target`` is the page each relation currently fills."""
@@ -216,7 +216,7 @@ class PageChangeLogger:
             self.smgr.sync(rnode, MAIN_FORKNUM)
 
 
-@dataclass
+@dataclass(eq=False)
 class AccessEnv:
     pool: BufferPool
     wal: WalWriter

@@ -187,7 +187,7 @@ class ProcLike(Protocol):
     wait_event: str | None
 
 
-@dataclass
+@dataclass(eq=False)
 class LockRequest:
     """One queued request; ``event`` is set once a releaser granted it."""
 

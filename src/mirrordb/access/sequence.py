@@ -51,7 +51,7 @@ class SequenceParams:
     cycle: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class _State:
     last_handed: int | None
     next_start: int

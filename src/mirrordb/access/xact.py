@@ -127,7 +127,7 @@ class Proc:
     wait_hooks: LockWaitHooks | None = None     # interrupts and timeouts while it waits
 
 
-@dataclass
+@dataclass(eq=False)
 class SubTransaction:
     name: str
     xid: int = 0

@@ -261,7 +261,7 @@ def _tar_text(field_bytes: bytes) -> str:
         raise BackupFailed("tar member name is not valid UTF-8") from None
 
 
-@dataclass
+@dataclass(eq=False)
 class TarExtractor:
     """Unpacks a ustar stream fed in pieces of any size into ``target``."""
 
@@ -336,7 +336,7 @@ class TarExtractor:
 
 # -- the backup stream ---------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class BackupStreamReceiver:
     """Consumes BASE_BACKUP's CopyData sub-messages ('n', 'd', 'p', 'm') for a plain backup."""
 

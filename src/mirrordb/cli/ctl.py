@@ -34,15 +34,18 @@ import os
 import shlex
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.recovery import promote as promotelib
 from mirrordb.server import pidfile
 from mirrordb.storage.control import DBState, read_control_file
+
+if TYPE_CHECKING:
+    import subprocess
 
 PROGRAM = "mirrordb"
 DEFAULT_WAIT_SECONDS = 60
@@ -60,10 +63,12 @@ STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": sig
 # could wait several of them on its way to a standby.
 SERVER_SWITCH_INTERVAL_S = 0.0005
 # Imported before the server starts, so that ``gc.freeze()`` covers them: the engine, and what
-# the first connection and the replication threads would import moments later anyway (the
-# server is busy from its start either way, so the order costs nothing).
+# the first connection and a standby's threads would import moments later anyway (the server is
+# busy from its start either way, so the order costs nothing). Not the walsender (with its
+# replication command parser): a standby never runs one unless another standby or a base
+# backup connects to it, and the first replication connection imports it (~5 ms).
 SERVER_MODULES = ("mirrordb.engine", "mirrordb.server.backend", "mirrordb.recovery.standby",
-                  "mirrordb.replication.walreceiver", "mirrordb.replication.walsender")
+                  "mirrordb.replication.walreceiver")
 COMMANDS = ("server", "start", "stop", "restart", "reload", "status", "promote")
 
 
@@ -71,17 +76,8 @@ COMMANDS = ("server", "start", "stop", "restart", "reload", "status", "promote")
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the server and pg_ctl-style subcommands to ``mirrordb``'s parser."""
-    server = commands.add_parser("server", add_help=False,
-                                 help="run the server in the foreground (postgres -D)")
-    server.add_argument("--help", action="help", help="show this help message and exit")
-    _add_datadir(server)
-    server.add_argument("-c", dest="settings", action="append", default=[],
-                        metavar="NAME=VALUE", help="set a configuration setting")
-    server.add_argument("-p", dest="port", help="port to listen on")
-    server.add_argument("-k", dest="socket_directories", help="Unix-domain socket directories")
-    server.add_argument("-h", dest="listen_addresses", help="addresses to listen on")
-    server.add_argument("-N", dest="max_connections", help="maximum number of connections")
-    server.add_argument("-B", dest="shared_buffers", help="shared buffers")
+    _add_server_options(commands.add_parser("server", add_help=False,
+                                            help="run the server in the foreground (postgres -D)"))
     for name, text in (("start", "start a server in the background and wait for it"),
                        ("stop", "stop a running server"),
                        ("restart", "stop, then start a server"),
@@ -104,6 +100,27 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         if name in ("stop", "restart"):
             parser.add_argument("-m", "--mode", choices=tuple(STOP_SIGNALS), default="fast",
                                 help="shutdown mode")
+
+
+def server_parser() -> argparse.ArgumentParser:
+    """``mirrordb server``'s options alone: the server's own start parses only these (building
+    every subcommand's parser costs ~3 ms of the start-up CPU a standby's catch-up pays)."""
+    parser = argparse.ArgumentParser(prog=f"{PROGRAM} server", add_help=False)
+    parser.set_defaults(command="server")
+    _add_server_options(parser)
+    return parser
+
+
+def _add_server_options(server: argparse.ArgumentParser) -> None:
+    server.add_argument("--help", action="help", help="show this help message and exit")
+    _add_datadir(server)
+    server.add_argument("-c", dest="settings", action="append", default=[],
+                        metavar="NAME=VALUE", help="set a configuration setting")
+    server.add_argument("-p", dest="port", help="port to listen on")
+    server.add_argument("-k", dest="socket_directories", help="Unix-domain socket directories")
+    server.add_argument("-h", dest="listen_addresses", help="addresses to listen on")
+    server.add_argument("-N", dest="max_connections", help="maximum number of connections")
+    server.add_argument("-B", dest="shared_buffers", help="shared buffers")
 
 
 def _add_datadir(parser: argparse.ArgumentParser) -> None:
@@ -204,6 +221,7 @@ def _launch_and_wait(datadir: str, options: str, args: argparse.Namespace) -> in
     except OSError as error:
         _error(f'could not open log file "{args.logfile}": {error.strerror}')
         return EXIT_FAILED
+    import subprocess  # only ``start`` launches a process: the server itself does without it
     launched_at = time.time()
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,

@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["server"]:
-        arguments = ["server", *ctl.normalize_server_arguments(arguments[1:])]
-    args = build_parser().parse_args(arguments)
+        args = ctl.server_parser().parse_args(ctl.normalize_server_arguments(arguments[1:]))
+    else:
+        args = build_parser().parse_args(arguments)
     if args.command in ctl.COMMANDS:
         return ctl.run(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(threadName)s] %(message)s")

@@ -277,7 +277,7 @@ def _never() -> bool:
     return False
 
 
-@dataclass
+@dataclass(eq=False)
 class _WaitState:
     """One ``resolve`` in progress (what monitoring and tests may read)."""
 

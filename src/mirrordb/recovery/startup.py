@@ -117,7 +117,7 @@ Interruption = Callable[[bool], bool]
 OBSERVED_XIDS_LIMIT = 64
 
 
-@dataclass
+@dataclass(eq=False)
 class RecoveryResult:
     needed: bool
     redo_start_lsn: int
@@ -254,13 +254,15 @@ class BackupLabel:
 def read_backup_label(datadir: str) -> BackupLabel | None:
     """The data directory's ``backup_label``, or None if there is none; a file without the two
     locations is PostgreSQL's "invalid data in file" error."""
-    from mirrordb.replication.basebackup import parse_backup_label
     path = os.path.join(datadir, BACKUP_LABEL_FILE)
     try:
         with open(path, encoding="utf-8") as handle:
-            fields = parse_backup_label(handle.read())
+            text = handle.read()
     except FileNotFoundError:
         return None
+    # the base backup module (~2 ms of imports) only for the first start of a backup
+    from mirrordb.replication.basebackup import parse_backup_label
+    fields = parse_backup_label(text)
     try:
         start_lsn = parse_lsn(fields["START WAL LOCATION"].split()[0])
         checkpoint_lsn = parse_lsn(fields["CHECKPOINT LOCATION"].split()[0])

@@ -298,7 +298,7 @@ def crc32c_hex(crc: int) -> str:
     return struct.pack("<I", crc).hex()
 
 
-@dataclass
+@dataclass(eq=False)
 class ManifestBuilder:
     """Accumulates backup_manifest's text; ``finish`` appends the WAL range and the checksum."""
 

@@ -223,7 +223,7 @@ class WalReceiverState(enum.Enum):
     STOPPING = "stopping"
 
 
-@dataclass
+@dataclass(eq=False)
 class WalReceiverStatus:
     """What pg_stat_wal_receiver shows (written by the walreceiver thread only)."""
 
@@ -346,7 +346,7 @@ def streaming_start_lsn(needed_lsn: int, segment_size: int, segment_on_disk: boo
 
 # -- hot-standby feedback -------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class FeedbackSchedule:
     """When to send hot-standby feedback on one connection, and with which xmin (PostgreSQL's
     XLogWalRcvSendHSFeedback; pure, so it is tested without a primary).
@@ -396,7 +396,7 @@ class StandbyIdentity:
     segment_size: int
 
 
-@dataclass
+@dataclass(eq=False)
 class _Timers:
     last_receive: float = field(default_factory=time.monotonic)
     last_status: float = 0.0

@@ -202,7 +202,7 @@ def type_collation(type_oid: int) -> int:
 # -- catalog entries -----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class VirtualRelation:
     """A relation served only as a view (sysviews.py): pg_type, pg_roles, information_schema..."""
 
@@ -213,7 +213,7 @@ class VirtualRelation:
     columns: tuple[tuple[str, int], ...]        # (name, type OID)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ClassEntry:
     """One relation as pg_class shows it (see sysviews.pg_class for the columns made of it)."""
 
@@ -231,7 +231,7 @@ class ClassEntry:
     acl: str | None = None       # relacl: aclitem[] text (sql/roles.py), NULL = owner's default
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class AttributeEntry:
     relation_oid: int
     name: str
@@ -242,7 +242,7 @@ class AttributeEntry:
     dropped: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class IndexEntry:
     index_oid: int
     table_oid: int
@@ -252,14 +252,14 @@ class IndexEntry:
     is_constraint: bool              # backs a PRIMARY KEY or UNIQUE constraint
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class NamespaceEntry:
     oid: int
     name: str
     owner_oid: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class RoleEntry:
     oid: int
     name: str
@@ -274,7 +274,7 @@ class RoleEntry:
     password: str | None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class DatabaseEntry:
     oid: int
     name: str
@@ -712,7 +712,7 @@ _BOOLEAN_TESTS = {"IS_TRUE": "IS TRUE", "IS_NOT_TRUE": "IS NOT TRUE", "IS_FALSE"
 COLUMN_DEFAULT_NODE = "MirrordbColumnDefault"   # sysviews wraps adbin: {type_oid, typmod, expr}
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Printed:
     """An expression's text and what a parent needs to decide on parentheses."""
 
@@ -1214,7 +1214,7 @@ INT4, INT8, NUMERIC, REGCLASS = T.INT4_OID, T.INT8_OID, T.NUMERIC_OID, T.REGCLAS
 CatalogBody = Callable[..., Any]      # body(ctx, *argument values) -> value
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class CatalogFunction:
     arg_types: tuple[int, ...]
     result_type: int

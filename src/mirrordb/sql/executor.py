@@ -36,7 +36,7 @@ class PlanNode:
         return type(self).__name__, []
 
 
-@dataclass
+@dataclass(eq=False)
 class Result(PlanNode):
     """One empty row (SELECT without FROM)."""
 
@@ -49,7 +49,7 @@ class Result(PlanNode):
         return "Result", []
 
 
-@dataclass
+@dataclass(eq=False)
 class SeqScan(PlanNode):
     relation: Any
     alias: str
@@ -74,7 +74,7 @@ class SeqScan(PlanNode):
         return label + (" (filtered)" if self.qual is not None else ""), []
 
 
-@dataclass
+@dataclass(eq=False)
 class IndexScan(PlanNode):
     """Rows whose leading index key lies between bounds evaluated at run time."""
 
@@ -120,7 +120,7 @@ class IndexScan(PlanNode):
         return f"Index Scan using {self.index.name} on {self.relation.name}", []
 
 
-@dataclass
+@dataclass(eq=False)
 class ValuesScan(PlanNode):
     rows_exprs: list[list[Expr]]
     width: int = 0
@@ -133,7 +133,7 @@ class ValuesScan(PlanNode):
         return "Values Scan", []
 
 
-@dataclass
+@dataclass(eq=False)
 class FunctionScan(PlanNode):
     """A set-returning function in FROM: ``produce(ctx)`` yields its rows."""
 
@@ -152,7 +152,7 @@ class FunctionScan(PlanNode):
         return f"Function Scan on {self.name}", []
 
 
-@dataclass
+@dataclass(eq=False)
 class MaterializedRows(PlanNode):
     """Rows computed by Python code at execution time (system views)."""
 
@@ -167,7 +167,7 @@ class MaterializedRows(PlanNode):
         return f"Scan on {self.name}", []
 
 
-@dataclass
+@dataclass(eq=False)
 class Filter(PlanNode):
     child: PlanNode
     qual: Expr
@@ -183,7 +183,7 @@ class Filter(PlanNode):
         return "Filter", [self.child]
 
 
-@dataclass
+@dataclass(eq=False)
 class NestLoop(PlanNode):
     """Joins by rescanning the inner side for every outer row (inner side materialized)."""
 
@@ -219,7 +219,7 @@ class NestLoop(PlanNode):
         return "Nested Loop" + kind, [self.left, self.right]
 
 
-@dataclass
+@dataclass(eq=False)
 class HashJoin(PlanNode):
     """Equi-join: hashes the inner side on its keys, probes with the outer side's."""
 
@@ -277,7 +277,7 @@ def _unmatched_inner(join_type: str, left_width: int, inner: list[Row],
                 yield null_left + right
 
 
-@dataclass
+@dataclass(eq=False)
 class Project(PlanNode):
     child: PlanNode
     exprs: list[Expr]
@@ -297,7 +297,7 @@ class Project(PlanNode):
         return self.child.explain()
 
 
-@dataclass
+@dataclass(eq=False)
 class AggregateCall:
     definition: Any            # aggregates.ResolvedAggregate
     args: list[Expr]
@@ -306,7 +306,7 @@ class AggregateCall:
     order: list[tuple[Expr, bool, bool]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class Aggregate(PlanNode):
     """GROUP BY and aggregates: output rows are (group keys..., aggregate results...)."""
 
@@ -370,7 +370,7 @@ class _AggState:
         return self.call.definition.definition.final(self.state)
 
 
-@dataclass
+@dataclass(eq=False)
 class Sort(PlanNode):
     """Sorts on keys: (expression, descending, nulls_first)."""
 
@@ -404,7 +404,7 @@ class Sort(PlanNode):
         return "Sort", [self.child]
 
 
-@dataclass
+@dataclass(eq=False)
 class Unique(PlanNode):
     """DISTINCT (all columns) or DISTINCT ON (the first ``key_count`` columns)."""
 
@@ -429,7 +429,7 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-@dataclass
+@dataclass(eq=False)
 class Limit(PlanNode):
     child: PlanNode
     count: Expr | None
@@ -459,7 +459,7 @@ class Limit(PlanNode):
         return "Limit", [self.child]
 
 
-@dataclass
+@dataclass(eq=False)
 class SetOperation(PlanNode):
     """UNION / INTERSECT / EXCEPT, with or without ALL."""
 
@@ -509,7 +509,7 @@ class SetOperation(PlanNode):
         return self.op.capitalize() + (" All" if self.all else ""), [self.left, self.right]
 
 
-@dataclass
+@dataclass(eq=False)
 class LockRows(PlanNode):
     """SELECT ... FOR UPDATE/SHARE: locks each emitted row's table versions, rechecking under RC."""
 

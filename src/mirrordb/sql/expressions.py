@@ -70,7 +70,7 @@ class ExecContext:
         self.check_interrupts = check_interrupts
 
 
-@dataclass
+@dataclass(eq=False)
 class Expr:
     """A compiled expression: its type, its closure, and what the planner may want to know."""
 
@@ -119,7 +119,7 @@ def const(value: Any, type_oid: int, typmod: int = -1, name: str = "?column?") -
 # -- scopes ---------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class ScopeColumn:
     name: str
     type_oid: int
@@ -129,7 +129,7 @@ class ScopeColumn:
     hidden: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class RangeEntry:
     alias: str
     columns: list[ScopeColumn]
@@ -138,7 +138,7 @@ class RangeEntry:
     ctid_index: int | None = None         # position of the hidden ctid column in the row
 
 
-@dataclass
+@dataclass(eq=False)
 class Scope:
     """The columns an expression can name: range entries, and the scopes of enclosing queries."""
 

@@ -55,7 +55,7 @@ MAX_CACHED_PATTERNS = 256                  # compiled regular expressions kept
 # -- definitions -----------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class FunctionContext:
     """Per-statement facts a context-needing function reads; the executor fills it."""
 
@@ -64,7 +64,7 @@ class FunctionContext:
     statement_timestamp: datetime.datetime
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class FunctionDef:
     """One pg_proc entry (a candidate of an overloaded name)."""
 
@@ -80,7 +80,7 @@ class FunctionDef:
     impl_factory: Callable[[tuple[int, ...]], Callable[..., Any]] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ResolvedFunction:
     """A resolved call: the (specialised) definition and the types to cast the arguments to."""
 
@@ -91,7 +91,7 @@ class ResolvedFunction:
 # -- candidate selection (shared with operators and aggregates) -------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Candidate:
     """A candidate signature: declared argument types, with ``payload`` the thing it stands for."""
 

@@ -44,7 +44,7 @@ COMMUTED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 INTEGER_TYPES = (T.INT2_OID, T.INT4_OID, T.INT8_OID)
 
 
-@dataclass
+@dataclass(eq=False)
 class OutputColumn:
     """A column of a statement's result, as RowDescription describes it."""
 
@@ -55,7 +55,7 @@ class OutputColumn:
     attnum: int = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class QueryPlan:
     """A planned SELECT (or DML with RETURNING): the node and its visible output columns."""
 
@@ -63,7 +63,7 @@ class QueryPlan:
     columns: list[OutputColumn]
 
 
-@dataclass
+@dataclass(eq=False)
 class _FromItem:
     node: ex.PlanNode
     scope: Scope
@@ -72,7 +72,7 @@ class _FromItem:
     nullable: bool = False
 
 
-@dataclass
+@dataclass(eq=False)
 class _Target:
     expr: Expr
     name: str
@@ -1044,7 +1044,7 @@ class _GroupedCompiler(ExpressionCompiler):
         return super()._ColumnRef(f)
 
 
-@dataclass
+@dataclass(eq=False)
 class _DistinctOn(ex.PlanNode):
     child: ex.PlanNode
     positions: list[int] = field(default_factory=list)

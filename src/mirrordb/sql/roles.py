@@ -316,7 +316,7 @@ class Role:
                 self.connection_limit, self.password]
 
 
-@dataclass
+@dataclass(eq=False)
 class ClassEntry:
     """What the checks need of a pg_class row."""
 
@@ -344,7 +344,7 @@ def _class_entry(values: Sequence[object]) -> ClassEntry:
                       str(values[_CLASS_KIND]), None if acl is None else str(acl))
 
 
-@dataclass
+@dataclass(eq=False)
 class _CatalogSnapshot:
     """Roles and relation ACLs of one relation-cache generation (loaded on first use)."""
 
@@ -797,7 +797,7 @@ _TABLE_KINDS_IN_SCHEMA = ("r", "v", "m", "f", "p")
 _SCHEMAS = {"public": boot.PUBLIC_NAMESPACE_OID, "pg_catalog": boot.PG_CATALOG_NAMESPACE_OID}
 
 
-@dataclass
+@dataclass(eq=False)
 class _GrantRequest:
     is_grant: bool
     grant_option: bool

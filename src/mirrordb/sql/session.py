@@ -76,7 +76,7 @@ class InFailedTransaction(MirrordbError):
     sqlstate = "25P02"
 
 
-@dataclass
+@dataclass(eq=False)
 class StatementResult:
     """One statement's outcome: columns (None for commands without rows), rows, and tag.
 
@@ -101,7 +101,7 @@ class StatementResult:
         return self.command
 
 
-@dataclass
+@dataclass(eq=False)
 class PreparedStatement:
     name: str
     statement: ParsedStatement | None        # None for an empty query string
@@ -112,7 +112,7 @@ class PreparedStatement:
     locks: tuple[tuple[tuple[int, int], int], ...] = ()  # (relation tag, mode) the plan needs
 
 
-@dataclass
+@dataclass(eq=False)
 class Portal:
     name: str
     prepared: PreparedStatement

@@ -355,7 +355,7 @@ def _check_uuid(value: object) -> object:
 # -- the type table ----------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _TypeInfo:
     name: str
     python_type: type                     # the exact type of a value that needs no check
@@ -424,7 +424,7 @@ def type_name(type_oid: int) -> str:
 # -- plans: the precompiled work for one null pattern ---------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _FixedRun:
     """Consecutive non-NULL fixed-width columns, packed and unpacked with one struct."""
 
@@ -434,7 +434,7 @@ class _FixedRun:
     decoders: tuple[Callable[[Any], Any] | None, ...] | None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _VariableColumn:
     """One non-NULL variable-width column."""
 
@@ -446,7 +446,7 @@ class _VariableColumn:
 _Step = _FixedRun | _VariableColumn
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Plan:
     steps: tuple[_Step, ...]
     null_columns: tuple[int, ...]        # ascending
