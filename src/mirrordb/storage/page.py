@@ -18,6 +18,10 @@ Byte layout of a page (all integers little-endian)::
     pd_upper .. pd_special   item storage, each item MAXALIGNed, growing downwards
     pd_special .. BLCKSZ     special space
 
+Item storage is contiguous from pd_upper to pd_special: add_item places an item at pd_upper, and
+every removal compacts at once, closing the gaps it left while keeping the items' physical order
+(PostgreSQL's PageRepairFragmentation), so an item's place does not follow its offset number.
+
 Offsets of line pointers ("offset numbers") start at 1, as in PostgreSQL.
 
 Rule that byte-identical redo depends on: every function here is a pure function of the page and
