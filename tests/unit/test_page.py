@@ -39,16 +39,26 @@ def assert_hole_zero(page: bytearray) -> None:
 
 
 def assert_storage_is_exactly_the_items(page: bytearray) -> None:
-    """Item storage holds the live items packed in offset order, padding zero, nothing stale."""
+    """Item storage holds the live items packed against pd_special (in whatever order they lie),
+    padding zero, nothing stale."""
     _, upper = pagelib.lower_upper(page)
     special = pagelib.special_offset(page)
     expected = bytearray()
+    for offnum in storage_in_physical_order(page):
+        lp_off, _, lp_len = pagelib.get_item_id(page, offnum)
+        item = bytes(page[lp_off:lp_off + lp_len])
+        expected[0:0] = item + bytes(maxalign(lp_len) - lp_len)
+    assert bytes(page[upper:special]) == bytes(expected)
+
+
+def storage_in_physical_order(page: bytearray) -> list[int]:
+    """Offset numbers of the items with storage, the one nearest pd_special first."""
+    with_storage = []
     for offnum in range(1, pagelib.max_offset(page) + 1):
         lp_off, lp_flags, lp_len = pagelib.get_item_id(page, offnum)
         if lp_flags in (LP_NORMAL, LP_DEAD) and lp_len:
-            item = bytes(page[lp_off:lp_off + lp_len])
-            expected[0:0] = item + bytes(maxalign(lp_len) - lp_len)
-    assert bytes(page[upper:special]) == bytes(expected)
+            with_storage.append((lp_off, offnum))
+    return [offnum for _, offnum in sorted(with_storage, reverse=True)]
 
 
 def item_bytes(tag: int, length: int) -> bytes:
@@ -196,6 +206,43 @@ def test_compact_keeps_dead_items_storage() -> None:
     assert pagelib.get_item_id(page, 2)[1] == LP_DEAD
     assert pagelib.get_item(page, 2) == item_bytes(2, 12)
     assert_storage_is_exactly_the_items(page)
+
+
+def test_compaction_keeps_the_physical_order_of_the_items() -> None:
+    """As PostgreSQL's PageRepairFragmentation: an item reusing a line pointer lies below the
+    others and stays there; compaction closes gaps, it does not sort by offset number."""
+    page = new_initialised_page()
+    for index in range(1, 5):
+        pagelib.add_item(page, item_bytes(index, 10))
+    pagelib.set_unused(page, [2])
+    assert pagelib.add_item(page, item_bytes(9, 20)) == 2            # lowest in the page now
+    assert storage_in_physical_order(page) == [1, 3, 4, 2]
+    pagelib.set_unused(page, [3])
+    assert storage_in_physical_order(page) == [1, 4, 2]
+    assert pagelib.get_item(page, 2) == item_bytes(9, 20)
+    assert pagelib.get_item(page, 4) == item_bytes(4, 10)
+    assert pagelib.lower_upper(page)[1] == BLCKSZ - 3 * maxalign(10) - maxalign(20) + maxalign(10)
+    assert_storage_is_exactly_the_items(page)
+    assert_hole_zero(page)
+
+
+def test_compact_closes_holes_left_anywhere() -> None:
+    """The general path: storage that is not contiguous (a pointer dropped without compaction,
+    as no function here does but an older or foreign page may have) is packed in physical
+    order."""
+    page = new_initialised_page(special_size=16)
+    for index in range(1, 6):
+        pagelib.add_item(page, item_bytes(index, 8 * index + 3))
+    pagelib.set_item_id(page, 2, 0, LP_UNUSED, 0)                   # storage of 2 left behind
+    pagelib.set_item_id(page, 4, 0, LP_UNUSED, 0)
+    pagelib.compact(page)
+    assert storage_in_physical_order(page) == [1, 3, 5]
+    for index in (1, 3, 5):
+        assert pagelib.get_item(page, index) == item_bytes(index, 8 * index + 3)
+    assert pagelib.lower_upper(page)[1] == \
+        BLCKSZ - 16 - sum(maxalign(8 * index + 3) for index in (1, 3, 5))
+    assert_storage_is_exactly_the_items(page)
+    assert_hole_zero(page)
 
 
 def test_add_item_into_a_used_pointer_is_a_programmer_error() -> None:

@@ -18,6 +18,10 @@ Byte layout of a page (all integers little-endian)::
     pd_upper .. pd_special   item storage, each item MAXALIGNed, growing downwards
     pd_special .. BLCKSZ     special space
 
+Item storage is contiguous from pd_upper to pd_special: add_item places an item at pd_upper, and
+every removal compacts at once, closing the gaps it left while keeping the items' physical order
+(PostgreSQL's PageRepairFragmentation), so an item's place does not follow its offset number.
+
 Offsets of line pointers ("offset numbers") start at 1, as in PostgreSQL.
 
 Rule that byte-identical redo depends on: every function here is a pure function of the page and
@@ -53,6 +57,7 @@ _LOWER_UPPER = struct.Struct("<HH")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _FLAGS_LOWER_UPPER = struct.Struct("<HHH")
+_LOWER_UPPER_SPECIAL = struct.Struct("<HHH")
 assert _HEADER.size == PAGE_HEADER_SIZE and _ITEM_ID.size == ITEM_ID_SIZE
 
 ZERO_PAGE = bytes(BLCKSZ)
@@ -248,16 +253,16 @@ def overwrite_item(page: bytearray, offnum: int, item: bytes | bytearray) -> Non
 
 def set_unused(page: bytearray, offnums: list[int]) -> None:
     """Mark line pointers unused, drop trailing unused ones and compact the page."""
-    words = list(_line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE))
+    old_words = _line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE)
+    words = list(old_words)
     for offnum in offnums:
         words[offnum - 1] = 0
     while words and words[-1] == 0:
         words.pop()
-    _line_pointer_words(len(words)).pack_into(page, PAGE_HEADER_SIZE, *words)
     has_free = not all(map(_LP_FLAGS_MASK.__and__, words))   # an LP_UNUSED pointer
     flags = _U16.unpack_from(page, 10)[0]
     flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
-    _compact_words(page, flags, words)
+    _compact_words(page, flags, words, _removed_words(old_words, offnums))
 
 
 def prune_line_pointers(page: bytearray, redirected: list[tuple[int, int]], dead: list[int],
@@ -265,76 +270,170 @@ def prune_line_pointers(page: bytearray, redirected: list[tuple[int, int]], dead
     """Heap pruning's line pointer changes, then compaction: each (from, to) in ``redirected``
     becomes LP_REDIRECT to offset ``to``, each of ``dead`` LP_DEAD without storage, each of
     ``unused`` LP_UNUSED; trailing unused pointers are dropped, PD_HAS_FREE_LINES follows."""
-    words = list(_line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE))
+    old_words = _line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE)
+    words = list(old_words)
     for offnum, target in redirected:
         words[offnum - 1] = target | (LP_REDIRECT << 15)
     for offnum in dead:
         words[offnum - 1] = LP_DEAD << 15
     for offnum in unused:
         words[offnum - 1] = 0
+    removed = None
+    if len(redirected) + len(dead) + len(unused) <= FAST_PATH_MAX_REMOVED:
+        removed = _removed_words(old_words, [offnum for offnum, _ in redirected] + dead + unused)
     while words and words[-1] == 0:
         words.pop()
     has_free = not all(map(_LP_FLAGS_MASK.__and__, words))   # an LP_UNUSED pointer
     flags = _U16.unpack_from(page, 10)[0]
     flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
-    _compact_words(page, flags, words)
+    _compact_words(page, flags, words, removed)
 
 
 def delete_items(page: bytearray, offnums: list[int]) -> None:
     """Remove line pointers entirely, renumbering the ones after them (B-tree pages)."""
     doomed = set(offnums)
-    words = _line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE)
-    kept = [word for index, word in enumerate(words, 1) if index not in doomed]
-    _compact_words(page, _U16.unpack_from(page, 10)[0], kept)
+    old_words = _line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE)
+    kept = [word for index, word in enumerate(old_words, 1) if index not in doomed]
+    _compact_words(page, _U16.unpack_from(page, 10)[0], kept, _removed_words(old_words, doomed))
 
 
 def compact(page: bytearray) -> None:
-    """Repack item storage against the special space in offset order and zero the hole."""
+    """Repack item storage against the special space in physical order and zero the hole
+    (PageRepairFragmentation without removing anything)."""
     words = list(_line_pointer_words(max_offset(page)).unpack_from(page, PAGE_HEADER_SIZE))
-    _compact_words(page, _U16.unpack_from(page, 10)[0], words)
+    _compact_words(page, _U16.unpack_from(page, 10)[0], words, [])
 
 
-def _compact_words(page: bytearray, flags: int, words: list[int]) -> None:
-    """Make ``words`` the page's line pointer array (pd_lower follows, pd_flags is ``flags``),
-    then pack the storage of its LP_NORMAL and LP_DEAD items with a length against the special
-    space, in offset order, each MAXALIGNed with zero padding, and zero the hole.
+# The fast path costs one pass over the line pointers per gap; past this many removed items the
+# general path (one pass, then a loop over the kept items) is as cheap or cheaper.
+FAST_PATH_MAX_REMOVED = 4
 
-    Shared by VACUUM and pruning on the primary and by redo (heap prune, B-tree delete), a
-    loop over up to hundreds of items (a pruned heap page: ~60). Items usually lie in offset
-    order from the special space down (how inserts and earlier compactions place them), so
-    the storage is copied in runs: an item that ends where the run so far begins joins it,
-    padding included; each run is one piece of a join, collected backwards and reversed. A
-    copied padding is whatever the page held there: the hole's zeros, as add_item and this
-    function leave it (both sides of replication run this code on the same bytes)."""
-    special = _U16.unpack_from(page, 16)[0]
+# MAXALIGN(lp_len & 0x7F), indexed by a line pointer's third byte (bit 16 and lp_len's low 7 bits):
+# with the fourth byte (lp_len >> 7, whose multiples of 128 are already aligned) it gives an
+# item's aligned length without a Python loop over the line pointers (see _storage_size).
+_ALIGNED_LOW_LENGTH = bytes(maxalign(byte >> 1) for byte in range(256))
+
+
+def _removed_words(old_words: tuple[int, ...], offnums: list[int] | set[int]) -> list[int] | None:
+    """The old line pointers of ``offnums``, or None when there are too many for the fast path."""
+    if len(offnums) > FAST_PATH_MAX_REMOVED:
+        return None
+    return [old_words[offnum - 1] for offnum in offnums]
+
+
+def _compact_words(page: bytearray, flags: int, words: list[int],
+                   removed_words: list[int] | None) -> None:
+    """Make ``words`` the page's line pointer array (pd_lower follows, pd_flags is ``flags``) and
+    pack the storage of its LP_NORMAL and LP_DEAD items with a length against the special space
+    in physical order (the item nearest pd_special stays nearest), each MAXALIGNed, and zero the
+    hole: PostgreSQL's PageRepairFragmentation (compactify_tuples), whose layout a page keeps
+    through any mix of adds and removals.
+
+    On entry the page still holds the line pointers from before the caller's edit; ``words``
+    carries the kept items' old lp_off; ``removed_words`` are the old line pointers whose
+    storage the edit dropped (pointers without storage among them, and repeats, are ignored),
+    or None when there are more than FAST_PATH_MAX_REMOVED.
+    Shared by VACUUM and pruning on the primary and by redo (heap prune, B-tree delete).
+
+    Every removal compacts at once and items are only added at pd_upper, so the storage is
+    usually contiguous from pd_upper to pd_special but for what this edit removed: then the
+    fast path closes those gaps. Any other page (written by an older layout, or crafted) takes
+    the general path; both give the same bytes where the fast path applies."""
+    old_lower, upper, special = _LOWER_UPPER_SPECIAL.unpack_from(page, 12)
     lower = PAGE_HEADER_SIZE + len(words) * ITEM_ID_SIZE
+    if removed_words is not None and _storage_size(page, old_lower) == special - upper:
+        gaps = _storage_gaps(removed_words)
+        words = _shift_line_pointers(words, upper, gaps)
+        upper = _close_gaps(page, upper, gaps)
+    else:
+        upper = _pack_in_physical_order(page, words, special, lower)
+    page[lower:upper] = bytes(upper - lower)
+    _line_pointer_words(len(words)).pack_into(page, PAGE_HEADER_SIZE, *words)
+    _FLAGS_LOWER_UPPER.pack_into(page, 10, flags, lower, upper)
+
+
+def _storage_size(page: bytearray, lower: int) -> int:
+    """Bytes of item storage the page's line pointers claim, each item MAXALIGNed: summed from
+    the third and fourth byte of every line pointer (lp_len is 0 in a pointer without
+    storage: LP_UNUSED, LP_REDIRECT, LP_DEAD without storage)."""
+    high_lengths = page[PAGE_HEADER_SIZE + 3:lower:ITEM_ID_SIZE]
+    low_lengths = page[PAGE_HEADER_SIZE + 2:lower:ITEM_ID_SIZE]
+    return 128 * sum(high_lengths) + sum(low_lengths.translate(_ALIGNED_LOW_LENGTH))
+
+
+def _storage_gaps(removed_words: list[int]) -> list[tuple[int, int]]:
+    """The (start, length) stretches of storage ``removed_words`` held, MAXALIGNed, in ascending
+    address order, adjacent ones joined."""
+    sized = {word & 0x7FFF: ((word >> 17) + MAXALIGN - 1) & -MAXALIGN
+             for word in removed_words if word >> 17 and word & _LP_STORAGE_FLAG}
+    gaps: list[tuple[int, int]] = []
+    for start in sorted(sized):
+        length = sized[start]
+        if gaps and gaps[-1][0] + gaps[-1][1] == start:
+            gaps[-1] = (gaps[-1][0], gaps[-1][1] + length)
+        else:
+            gaps.append((start, length))
+    return gaps
+
+
+def _shift_line_pointers(words: list[int], upper: int, gaps: list[tuple[int, int]]) -> list[int]:
+    """Fast path, line pointers: move each kept item's lp_off up by the total length of the
+    ``gaps`` above it, one pass over ``words`` per gap, lowest gap first (an item moved past a
+    lower gap still lies below the next one).
+
+    A pointer without storage has lp_off 0 (LP_UNUSED, LP_DEAD) or the offset number it
+    redirects to, which is below pd_lower, so ``lp_off >= upper`` picks exactly the items with
+    storage."""
+    for start, length in gaps:
+        words = [word + length if upper <= word & 0x7FFF < start else word for word in words]
+    return words
+
+
+def _close_gaps(page: bytearray, upper: int, gaps: list[tuple[int, int]]) -> int:
+    """Fast path, storage: for storage that was contiguous from ``upper`` to pd_special before
+    the edit, slide the kept stretches below the highest gap up against it, in one join; the
+    stretch above the highest gap stays put. Returns the new pd_upper."""
+    if not gaps:
+        return upper
+    pieces = []
+    below = upper
+    for start, length in gaps:
+        pieces.append(page[below:start])
+        below = start + length
+    new_upper = upper + sum([length for _, length in gaps])
+    page[new_upper:below] = b"".join(pieces)
+    return new_upper
+
+
+def _pack_in_physical_order(page: bytearray, words: list[int], special: int, lower: int) -> int:
+    """General path, for any valid page (items in any physical order, holes anywhere): place
+    the items with storage from pd_special down in descending order of their current lp_off,
+    copying adjacent items as one run (an item that ends where the run so far begins joins it).
+    A copied padding is whatever the page held there: zeros, as add_item and compaction leave
+    it. Returns the new pd_upper."""
+    items = sorted([(word & 0x7FFF, index) for index, word in enumerate(words)
+                    if word >> 17 and word & _LP_STORAGE_FLAG], reverse=True)
     pieces: list[bytearray] = []
-    append = pieces.append
     upper = special
     run_start = run_end = 0     # the run being collected: page[run_start:run_end]
-    round_up, align_mask = MAXALIGN - 1, ~(MAXALIGN - 1)
-    for index, word in enumerate(words):
-        length = word >> 17
-        if length and word & _LP_STORAGE_FLAG:   # LP_NORMAL or LP_DEAD
-            start = word & 0x7FFF
-            aligned = (length + round_up) & align_mask
-            upper -= aligned
-            words[index] = upper | (word & ~0x7FFF)
-            if start + aligned == run_start:
-                run_start = start
-            else:
-                if run_end:
-                    append(page[run_start:run_end])
-                run_start, run_end = start, start + aligned
+    for start, index in items:
+        word = words[index]
+        aligned = ((word >> 17) + MAXALIGN - 1) & -MAXALIGN
+        upper -= aligned
+        words[index] = upper | (word & ~0x7FFF)
+        if start + aligned == run_start:
+            run_start = start
+        else:
+            if run_end:
+                pieces.append(page[run_start:run_end])
+            run_start, run_end = start, start + aligned
     if run_end:
-        append(page[run_start:run_end])
+        pieces.append(page[run_start:run_end])
     if upper < lower:
         invariant(False, "compact: items overflow the page")
     pieces.reverse()
     page[upper:special] = b"".join(pieces)
-    page[lower:upper] = bytes(upper - lower)
-    _line_pointer_words(len(words)).pack_into(page, PAGE_HEADER_SIZE, *words)
-    _FLAGS_LOWER_UPPER.pack_into(page, 10, flags, lower, upper)
+    return upper
 
 
 def special_space(page: bytearray | bytes) -> memoryview:
