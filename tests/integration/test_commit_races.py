@@ -14,7 +14,7 @@ exactly between the two questions:
 from __future__ import annotations
 
 from mirrordb.access.clog import XACT_ABORTED, XACT_COMMITTED
-from mirrordb.access.heapam import TmResult
+from mirrordb.access.heapam import TmResult, transaction_fate
 from mirrordb.engine import Engine
 from mirrordb.storage import datum as T
 
@@ -73,12 +73,12 @@ def test_vacuum_never_takes_a_commit_for_an_abort(cluster: str) -> None:
 
         clog.status = status_then_commit  # type: ignore[method-assign]
         try:
-            fate = engine.vacuum_runner._fate(xid)
+            fate = transaction_fate(engine.xacts, xid)
         finally:
             clog.status = original  # type: ignore[method-assign]
         if inserter.transaction.state.name == "IN_PROGRESS":
             inserter.commit()
         assert fate != XACT_ABORTED, "a committing inserter was judged aborted"
-        assert engine.vacuum_runner._fate(xid) == XACT_COMMITTED
+        assert transaction_fate(engine.xacts, xid) == XACT_COMMITTED
     finally:
         engine.close()

@@ -200,7 +200,11 @@ def decode_prune(main_data: bytes, data: bytes) -> PruneRecord:
             offnums[split + ndead:], new_prune_xid)
 
 
-def _normal_header(page: bytes | bytearray, offnum: int) -> tuple[int, int, int, int] | None:
+# what chains need of an item's header: (xmin, xmax, t_infomask2 HOT bits, t_ctid offset)
+_ChainHeader = tuple[int, int, int, int]
+
+
+def _normal_header(page: bytes | bytearray, offnum: int) -> _ChainHeader | None:
     """(xmin, xmax, t_infomask2 HOT bits, t_ctid offset) of LP_NORMAL item ``offnum``, else
     None (also for an offset past the line pointer array)."""
     if offnum < 1 or offnum > pagelib.max_offset(page):
@@ -213,13 +217,12 @@ def _normal_header(page: bytes | bytearray, offnum: int) -> tuple[int, int, int,
     return xmin, xmax, infomask2 & tuplelib.HEAP2_HOT_FLAGS, ctid_offset
 
 
-def _page_headers(page: bytes | bytearray) -> tuple[dict[int, tuple[int, int, int, int]],
-                                                    list[int]]:
+def _page_headers(page: bytes | bytearray) -> tuple[dict[int, _ChainHeader], list[int]]:
     """``_normal_header`` of every LP_NORMAL item of a page, read in one pass, and the line
     pointers that are LP_DEAD."""
     nline = pagelib.max_offset(page)
     words = struct.unpack_from(f"<{nline}I", page, pagelib.PAGE_HEADER_SIZE)
-    headers: dict[int, tuple[int, int, int, int]] = {}
+    headers: dict[int, _ChainHeader] = {}
     dead: list[int] = []
     unpack = _CHAIN_FIELDS.unpack_from
     hot_flags = tuplelib.HEAP2_HOT_FLAGS
@@ -238,27 +241,35 @@ def hot_chain(page: bytes | bytearray, root: int) -> list[int]:
     tuple itself (or, for an LP_REDIRECT root, the member it points at) and each heap-only
     successor whose xmin is its predecessor's xmax. Empty when ``root`` is not a chain root
     (unused, dead, or a heap-only tuple: a stale index entry whose line pointer was reused)."""
-    if root < 1 or root > pagelib.max_offset(page):
-        return []
-    lp_off, lp_flags, _ = pagelib.get_item_id(page, root)
-    offnum = root
-    if lp_flags == pagelib.LP_REDIRECT:
-        offnum = lp_off
-        header = _normal_header(page, offnum)
-        if header is None or not header[2] & tuplelib.HEAP_ONLY_TUPLE:
-            invariant(False, f"redirect {root} points at {offnum}, not a heap-only tuple")
-    else:
-        header = _normal_header(page, offnum)
-        if header is None or header[2] & tuplelib.HEAP_ONLY_TUPLE:
+    return _walk_chain(page, root, lambda offnum: _normal_header(page, offnum))
+
+
+def _walk_chain(page: bytes | bytearray, root: int,
+                header_of: Callable[[int], _ChainHeader | None]) -> list[int]:
+    """``hot_chain`` with the item headers from ``header_of`` (``_normal_header``'s result for
+    an offset: read from the page, or looked up in ``_page_headers``' table)."""
+    header = header_of(root)
+    if header is None:
+        if root < 1 or root > pagelib.max_offset(page):
             return []
-    members = [offnum]
+        lp_off, lp_flags, _ = pagelib.get_item_id(page, root)
+        if lp_flags != pagelib.LP_REDIRECT:
+            return []
+        header = header_of(lp_off)
+        if header is None or not header[2] & tuplelib.HEAP_ONLY_TUPLE:
+            invariant(False, f"redirect {root} points at {lp_off}, not a heap-only tuple")
+        assert header is not None
+        members = [lp_off]
+    elif header[2] & tuplelib.HEAP_ONLY_TUPLE:
+        return []
+    else:
+        members = [root]
     while header[2] & tuplelib.HEAP_HOT_UPDATED and len(members) < MAX_HOT_CHAIN_LENGTH:
-        prior_xmax, offnum = header[1], header[3]
-        following = _normal_header(page, offnum)
+        following = header_of(header[3])
         if following is None or not following[2] & tuplelib.HEAP_ONLY_TUPLE \
-                or following[0] != prior_xmax:
+                or following[0] != header[1]:
             break
-        members.append(offnum)
+        members.append(header[3])
         header = following
     return members
 
@@ -315,7 +326,7 @@ def plan_prune(page: bytes | bytearray, status: VersionStatus) -> PrunePlan:
     headers, plan.already_dead = _page_headers(page)
     reached: set[int] = set()
     for offnum in range(1, pagelib.max_offset(page) + 1):
-        members = _chain_from(page, headers, offnum)
+        members = _walk_chain(page, offnum, headers.get)
         if members:
             reached.update(members[:_plan_chain(headers, offnum, members, status, plan)])
     for offnum, header in headers.items():
@@ -332,32 +343,6 @@ def plan_prune(page: bytes | bytearray, status: VersionStatus) -> PrunePlan:
     return plan
 
 
-def _chain_from(page: bytes | bytearray, headers: dict[int, tuple[int, int, int, int]],
-                root: int) -> list[int]:
-    """``hot_chain`` over headers already read (``_page_headers``)."""
-    header = headers.get(root)
-    if header is None:
-        lp_off, lp_flags, _ = pagelib.get_item_id(page, root)
-        if lp_flags != pagelib.LP_REDIRECT:
-            return []
-        header = headers.get(lp_off)
-        if header is None or not header[2] & tuplelib.HEAP_ONLY_TUPLE:
-            invariant(False, f"redirect {root} points at {lp_off}, not a heap-only tuple")
-        members = [lp_off]
-    elif header[2] & tuplelib.HEAP_ONLY_TUPLE:
-        return []
-    else:
-        members = [root]
-    while header[2] & tuplelib.HEAP_HOT_UPDATED and len(members) < MAX_HOT_CHAIN_LENGTH:
-        following = headers.get(header[3])
-        if following is None or not following[2] & tuplelib.HEAP_ONLY_TUPLE \
-                or following[0] != header[1]:
-            break
-        members.append(header[3])
-        header = following
-    return members
-
-
 def _keep_xmax(plan: PrunePlan, xmax: int) -> None:
     """A version that stays keeps its xmax's claim on pd_prune_xid."""
     if xmax and (not plan.new_prune_xid or xmax < plan.new_prune_xid):
@@ -370,7 +355,7 @@ def _count(plan: PrunePlan, verdict: str) -> None:
     plan.inserting += verdict == "inserting"
 
 
-def _plan_chain(headers: dict[int, tuple[int, int, int, int]], root: int, members: list[int],
+def _plan_chain(headers: dict[int, _ChainHeader], root: int, members: list[int],
                 status: VersionStatus, plan: PrunePlan) -> int:
     """Plan one chain; returns how many members it settled. The ones after the first live or
     in-progress member are left to the heap-only pass (an aborted successor is dead there)."""
@@ -403,8 +388,7 @@ def _plan_chain(headers: dict[int, tuple[int, int, int, int]], root: int, member
 def version_status(xacts: TransactionManager, xmin: int, xmax: int, horizon: int
                    ) -> tuple[str, int]:
     """('dead' | 'recently_dead' | 'inserting' | 'live', xid for the conflict horizon or 0)
-    of a version, for VACUUM and pruning. Running is asked before the commit log (see
-    vacuum.py's ``Vacuum._fate`` for why the order matters)."""
+    of a version, for VACUUM and pruning (fates from ``transaction_fate``)."""
     fate_xmin = transaction_fate(xacts, xmin)
     if fate_xmin == XACT_ABORTED:
         return "dead", 0
@@ -418,7 +402,14 @@ def version_status(xacts: TransactionManager, xmin: int, xmax: int, horizon: int
 
 
 def transaction_fate(xacts: TransactionManager, xid: int) -> int:
-    """COMMITTED, ABORTED, or IN_PROGRESS (vacuum.py's ``Vacuum._fate`` says why in this order)."""
+    """COMMITTED, ABORTED, or IN_PROGRESS of transaction ``xid`` (VACUUM, pruning, CREATE INDEX).
+
+    Running is asked first, the commit log second (PostgreSQL's order in its visibility
+    checks): a transaction leaves the running set only after its commit log bit is set, so one
+    that ends between the two questions is still seen as what it became. Asked the other way
+    round, a commit between them made a just-committed inserter look aborted and its version
+    dead: VACUUM removed the newest version of a row a READ COMMITTED updater was about to
+    follow, and its update was lost."""
     if xacts.is_running(xid):
         return XACT_IN_PROGRESS
     if xacts.clog.status(xid) == XACT_COMMITTED:

@@ -54,8 +54,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mirrordb.access.heapam import (HeapAccess, PrunePlan, plan_prune, transaction_fate,
-                                    version_status)
+from mirrordb.access.heapam import HeapAccess, PrunePlan, plan_prune, version_status
 from mirrordb.access.relation import Relation
 from mirrordb.storage.relfilenode import MAIN_FORKNUM
 
@@ -107,22 +106,6 @@ class Vacuum:
         self.env = env
         self.heap = heap
 
-    def _fate(self, xid: int) -> int:
-        """COMMITTED, ABORTED, or IN_PROGRESS for a transaction that is still running.
-
-        Running is asked first, the commit log second (PostgreSQL's order in its visibility
-        checks): a transaction leaves the running set only after its commit log bit is set, so
-        one that ends between the two questions is still seen as what it became. Asked the
-        other way round, a commit between them made a just-committed inserter look aborted and
-        its version dead: VACUUM removed the newest version of a row a READ COMMITTED updater
-        was about to follow, and its update was lost."""
-        return transaction_fate(self.env.xacts, xid)
-
-    def _classify(self, xmin: int, xmax: int, horizon: int) -> tuple[str, int]:
-        """('dead' | 'recently_dead' | 'inserting' | 'live', xid for the conflict horizon
-        or 0): heapam.version_status, which asks in ``_fate``'s order."""
-        return version_status(self.env.xacts, xmin, xmax, horizon)
-
     def vacuum_relation(self, rel: Relation, indexes: list[BTree],
                         stopping: threading.Event | None = None) -> VacuumStats:
         started = _Usage.now()
@@ -160,8 +143,8 @@ class Vacuum:
                     break
                 buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
                 try:
-                    plan = plan_prune(buffer.page, lambda xmin, xmax: self._classify(
-                        xmin, xmax, horizon))
+                    plan = plan_prune(buffer.page, lambda xmin, xmax: version_status(
+                        self.env.xacts, xmin, xmax, horizon))
                 finally:
                     pool.release(buffer)
             self._count(plan, blkno, stats, dead_by_page, pages_to_prune)
