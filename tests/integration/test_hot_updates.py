@@ -4,6 +4,8 @@ chain members, CREATE INDEX over chains, crash recovery, and UPDATE/DELETE throu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from mirrordb.access.heapam import chain_roots
@@ -22,6 +24,17 @@ def make_accounts(engine: Engine, count: int = 10) -> None:
         txn.create_index("acc_grp", "acc", ["grp"])
         for key in range(count):
             txn.insert("acc", [key, key % 3, 0])
+
+
+@pytest.fixture
+def engine(cluster: str) -> Iterator[Engine]:
+    """An engine on the test cluster with ``make_accounts``' table; closed after the test."""
+    opened = Engine.open(cluster)
+    try:
+        make_accounts(opened)
+        yield opened
+    finally:
+        opened.close()
 
 
 def entries(engine: Engine, index: str) -> list[tuple[object, ...]]:
@@ -65,141 +78,111 @@ def line_pointer_flags(engine: Engine, table: str, blkno: int = 0) -> list[int]:
             engine.pool.release(buffer)
 
 
-def test_update_of_unindexed_column_adds_no_index_entries(cluster: str) -> None:
-    engine = Engine.open(cluster)
-    try:
-        make_accounts(engine)
-        before = (entries(engine, "acc_pkey"), entries(engine, "acc_grp"))
-        for round_number in range(5):
-            add(engine, 4, 10)
-        assert (entries(engine, "acc_pkey"), entries(engine, "acc_grp")) == before
-        assert balance(engine, 4) == 50
-        with engine.begin() as txn:
-            assert [v for _, v in txn.lookup("acc_grp", (1,))] == [
-                (1, 1, 0), (4, 1, 50), (7, 1, 0)]
-        # an indexed column change is not HOT: the new version gets its entries
-        with engine.begin() as txn:
-            (tid, values), = txn.lookup("acc_pkey", (4,))
-            txn.update("acc", tid, [4, 2, values[2]])
-        assert len(entries(engine, "acc_grp")) == 11
-        with engine.begin() as txn:
-            assert sorted(v[0] for _, v in txn.lookup("acc_grp", (2,))) == [2, 4, 5, 8]
-        assert engine.verify_indexes("acc") == 16     # every version on the page
-    finally:
-        engine.close()
+def test_update_of_unindexed_column_adds_no_index_entries(engine: Engine) -> None:
+    before = (entries(engine, "acc_pkey"), entries(engine, "acc_grp"))
+    for round_number in range(5):
+        add(engine, 4, 10)
+    assert (entries(engine, "acc_pkey"), entries(engine, "acc_grp")) == before
+    assert balance(engine, 4) == 50
+    with engine.begin() as txn:
+        assert [v for _, v in txn.lookup("acc_grp", (1,))] == [
+            (1, 1, 0), (4, 1, 50), (7, 1, 0)]
+    # an indexed column change is not HOT: the new version gets its entries
+    with engine.begin() as txn:
+        (tid, values), = txn.lookup("acc_pkey", (4,))
+        txn.update("acc", tid, [4, 2, values[2]])
+    assert len(entries(engine, "acc_grp")) == 11
+    with engine.begin() as txn:
+        assert sorted(v[0] for _, v in txn.lookup("acc_grp", (2,))) == [2, 4, 5, 8]
+    assert engine.verify_indexes("acc") == 16     # every version on the page
 
 
-def test_unique_violation_sees_the_chain(cluster: str) -> None:
-    engine = Engine.open(cluster)
-    try:
-        make_accounts(engine)
-        for _ in range(3):
-            add(engine, 2, 1)
-        with engine.begin() as txn, pytest.raises(UniqueViolation):
-            txn.insert("acc", [2, 0, 0])
-        with engine.begin() as txn:
-            (tid, _), = txn.lookup("acc_pkey", (2,))
-            txn.delete("acc", tid)
-        with engine.begin() as txn:
-            txn.insert("acc", [2, 0, 7])       # the whole chain is dead: the key is free
-        assert balance(engine, 2) == 7
-    finally:
-        engine.close()
+def test_unique_violation_sees_the_chain(engine: Engine) -> None:
+    for _ in range(3):
+        add(engine, 2, 1)
+    with engine.begin() as txn, pytest.raises(UniqueViolation):
+        txn.insert("acc", [2, 0, 0])
+    with engine.begin() as txn:
+        (tid, _), = txn.lookup("acc_pkey", (2,))
+        txn.delete("acc", tid)
+    with engine.begin() as txn:
+        txn.insert("acc", [2, 0, 7])       # the whole chain is dead: the key is free
+    assert balance(engine, 2) == 7
 
 
-def test_old_snapshot_reads_its_version_through_the_root(cluster: str) -> None:
-    engine = Engine.open(cluster)
-    try:
-        make_accounts(engine)
-        reader = engine.begin("repeatable read")
-        assert [v for _, v in reader.lookup("acc_pkey", (3,))] == [(3, 0, 0)]
-        add(engine, 3, 5)
-        add(engine, 3, 5)
-        assert [v for _, v in reader.lookup("acc_pkey", (3,))] == [(3, 0, 0)]
-        stats, = engine.vacuum("acc")
-        assert stats.removed == 0 and stats.recently_dead == 2
-        reader.commit()
-        assert balance(engine, 3) == 10
-    finally:
-        engine.close()
+def test_old_snapshot_reads_its_version_through_the_root(engine: Engine) -> None:
+    reader = engine.begin("repeatable read")
+    assert [v for _, v in reader.lookup("acc_pkey", (3,))] == [(3, 0, 0)]
+    add(engine, 3, 5)
+    add(engine, 3, 5)
+    assert [v for _, v in reader.lookup("acc_pkey", (3,))] == [(3, 0, 0)]
+    stats, = engine.vacuum("acc")
+    assert stats.removed == 0 and stats.recently_dead == 2
+    reader.commit()
+    assert balance(engine, 3) == 10
 
 
-def test_full_page_prunes_and_vacuum_frees_chains(cluster: str) -> None:
-    engine = Engine.open(cluster)
-    try:
-        make_accounts(engine)
-        tids = {add(engine, key % 10, 1) for key in range(2000)}
-        # pruning on the full page kept every update HOT on page 0
-        assert {blkno for blkno, _ in tids} == {0}
-        with engine.begin() as txn:
-            assert engine.pool.nblocks(txn.relation("acc").rnode) == 1
-        assert len(entries(engine, "acc_pkey")) == 10
-        assert [balance(engine, key) for key in range(10)] == [200] * 10
-        flags = line_pointer_flags(engine, "acc")
-        assert flags[:10].count(pagelib.LP_REDIRECT) == 10
-        stats, = engine.vacuum("acc")
-        assert stats.index_entries_removed == 0
-        assert engine.verify_indexes("acc") == 10
-        # delete half: their chains die wholly, VACUUM removes their entries and roots
-        with engine.begin() as txn:
-            for tid, values in list(txn.scan("acc")):
-                if values[0] % 2:
-                    txn.delete("acc", tid)
-        stats, = engine.vacuum("acc")
-        assert stats.index_entries_removed == 10         # 5 rows x 2 indexes
-        assert len(entries(engine, "acc_pkey")) == 5
-        assert engine.verify_indexes("acc") == 5
-        with engine.begin() as txn:
-            assert sorted(v[0] for _, v in txn.scan("acc")) == [0, 2, 4, 6, 8]
-    finally:
-        engine.close()
+def test_full_page_prunes_and_vacuum_frees_chains(engine: Engine) -> None:
+    tids = {add(engine, key % 10, 1) for key in range(2000)}
+    # pruning on the full page kept every update HOT on page 0
+    assert {blkno for blkno, _ in tids} == {0}
+    with engine.begin() as txn:
+        assert engine.pool.nblocks(txn.relation("acc").rnode) == 1
+    assert len(entries(engine, "acc_pkey")) == 10
+    assert [balance(engine, key) for key in range(10)] == [200] * 10
+    flags = line_pointer_flags(engine, "acc")
+    assert flags[:10].count(pagelib.LP_REDIRECT) == 10
+    stats, = engine.vacuum("acc")
+    assert stats.index_entries_removed == 0
+    assert engine.verify_indexes("acc") == 10
+    # delete half: their chains die wholly, VACUUM removes their entries and roots
+    with engine.begin() as txn:
+        for tid, values in list(txn.scan("acc")):
+            if values[0] % 2:
+                txn.delete("acc", tid)
+    stats, = engine.vacuum("acc")
+    assert stats.index_entries_removed == 10         # 5 rows x 2 indexes
+    assert len(entries(engine, "acc_pkey")) == 5
+    assert engine.verify_indexes("acc") == 5
+    with engine.begin() as txn:
+        assert sorted(v[0] for _, v in txn.scan("acc")) == [0, 2, 4, 6, 8]
 
 
-def test_aborted_hot_update_then_non_hot_update(cluster: str) -> None:
-    engine = Engine.open(cluster)
-    try:
-        make_accounts(engine)
-        aborted_hot_update(engine, 5, 99)
-        with engine.begin() as txn:
-            (tid, values), = txn.lookup("acc_pkey", (5,))
-            assert values == (5, 2, 0)
-            txn.update("acc", tid, [5, 0, 1], values)     # grp changes: not HOT
-        with engine.begin() as txn:
-            assert sorted(v for _, v in txn.lookup("acc_grp", (0,))) == [
-                (0, 0, 0), (3, 0, 0), (5, 0, 1), (6, 0, 0), (9, 0, 0)]
-        engine.vacuum("acc")
-        assert engine.verify_indexes("acc") == 10
-        assert balance(engine, 5) == 1
-    finally:
-        engine.close()
+def test_aborted_hot_update_then_non_hot_update(engine: Engine) -> None:
+    aborted_hot_update(engine, 5, 99)
+    with engine.begin() as txn:
+        (tid, values), = txn.lookup("acc_pkey", (5,))
+        assert values == (5, 2, 0)
+        txn.update("acc", tid, [5, 0, 1], values)     # grp changes: not HOT
+    with engine.begin() as txn:
+        assert sorted(v for _, v in txn.lookup("acc_grp", (0,))) == [
+            (0, 0, 0), (3, 0, 0), (5, 0, 1), (6, 0, 0), (9, 0, 0)]
+    engine.vacuum("acc")
+    assert engine.verify_indexes("acc") == 10
+    assert balance(engine, 5) == 1
 
 
-def test_create_index_over_chains(cluster: str) -> None:
-    engine = Engine.open(cluster)
-    try:
-        make_accounts(engine)
-        for key in range(10):
-            add(engine, key, key)
-        with engine.begin() as txn:
-            txn.create_index("acc_balance", "acc", ["balance"])
-        with engine.begin() as txn:
-            assert [v[0] for _, v in txn.lookup("acc_balance", (7,))] == [7]
-            assert txn.lookup("acc_balance", (0,)) == [(txn.lookup("acc_pkey", (0,))[0][0],
-                                                         (0, 0, 0))]
-        # every entry carries a chain root
-        with engine.begin() as txn:
-            rnode = txn.relation("acc").rnode
-        with engine.pool.lock:
-            buffer = engine.pool.read_buffer(rnode, MAIN_FORKNUM, 0)
-            roots = set(chain_roots(buffer.page))
-            engine.pool.release(buffer)
-        assert {tid[1] for _, tid in entries(engine, "acc_balance")} <= roots
-        # balance is indexed now: changing it is no longer HOT
-        add(engine, 7, 1)
-        with engine.begin() as txn:
-            assert sorted(v[0] for _, v in txn.lookup("acc_balance", (8,))) == [7, 8]
-    finally:
-        engine.close()
+def test_create_index_over_chains(engine: Engine) -> None:
+    for key in range(10):
+        add(engine, key, key)
+    with engine.begin() as txn:
+        txn.create_index("acc_balance", "acc", ["balance"])
+    with engine.begin() as txn:
+        assert [v[0] for _, v in txn.lookup("acc_balance", (7,))] == [7]
+        assert txn.lookup("acc_balance", (0,)) == [(txn.lookup("acc_pkey", (0,))[0][0],
+                                                     (0, 0, 0))]
+    # every entry carries a chain root
+    with engine.begin() as txn:
+        rnode = txn.relation("acc").rnode
+    with engine.pool.lock:
+        buffer = engine.pool.read_buffer(rnode, MAIN_FORKNUM, 0)
+        roots = set(chain_roots(buffer.page))
+        engine.pool.release(buffer)
+    assert {tid[1] for _, tid in entries(engine, "acc_balance")} <= roots
+    # balance is indexed now: changing it is no longer HOT
+    add(engine, 7, 1)
+    with engine.begin() as txn:
+        assert sorted(v[0] for _, v in txn.lookup("acc_balance", (8,))) == [7, 8]
 
 
 def test_crash_recovery_replays_hot_updates_and_prunes(cluster: str) -> None:
@@ -219,24 +202,19 @@ def test_crash_recovery_replays_hot_updates_and_prunes(cluster: str) -> None:
         engine.close()
 
 
-def test_pruning_leaves_dead_roots_until_vacuum(cluster: str) -> None:
-    engine = Engine.open(cluster)
-    try:
-        make_accounts(engine)
-        with engine.begin() as txn:
-            (tid, _), = txn.lookup("acc_pkey", (9,))
-            txn.delete("acc", tid)
-        for key in range(1200):              # enough to fill the page and prune it
-            add(engine, key % 9, 1)
-        assert pagelib.LP_DEAD in line_pointer_flags(engine, "acc")
-        engine.verify_indexes("acc")         # entries of the dead root are still there
-        with engine.begin() as txn:
-            assert txn.lookup("acc_pkey", (9,)) == []
-            txn.insert("acc", [9, 0, 0])
-        stats, = engine.vacuum("acc")
-        assert stats.index_entries_removed == 2
-        assert pagelib.LP_DEAD not in line_pointer_flags(engine, "acc")
-        engine.verify_indexes("acc")
-        assert balance(engine, 9) == 0
-    finally:
-        engine.close()
+def test_pruning_leaves_dead_roots_until_vacuum(engine: Engine) -> None:
+    with engine.begin() as txn:
+        (tid, _), = txn.lookup("acc_pkey", (9,))
+        txn.delete("acc", tid)
+    for key in range(1200):              # enough to fill the page and prune it
+        add(engine, key % 9, 1)
+    assert pagelib.LP_DEAD in line_pointer_flags(engine, "acc")
+    engine.verify_indexes("acc")         # entries of the dead root are still there
+    with engine.begin() as txn:
+        assert txn.lookup("acc_pkey", (9,)) == []
+        txn.insert("acc", [9, 0, 0])
+    stats, = engine.vacuum("acc")
+    assert stats.index_entries_removed == 2
+    assert pagelib.LP_DEAD not in line_pointer_flags(engine, "acc")
+    engine.verify_indexes("acc")
+    assert balance(engine, 9) == 0
