@@ -93,17 +93,24 @@ def test_idle_in_transaction_timeout_terminates(server):
 
 
 def test_pg_stat_activity_and_terminate(server):
-    with server.connect(autocommit=True) as victim, server.connect(autocommit=True) as admin:
-        pid = victim.execute("select pg_backend_pid()").fetchone()[0]
-        rows = admin.execute("select state, usename from pg_stat_activity where pid = %s",
-                             (pid,)).fetchall()
-        assert rows == [("idle", "postgres")]
-        assert admin.execute("select pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
-        with pytest.raises(psycopg.OperationalError):
-            deadline = time.monotonic() + DEADLINE_S
-            while time.monotonic() < deadline:
-                victim.execute("select 1")
-                time.sleep(0.05)
+    # The victim is closed, not left to psycopg's ``with``: on leaving, that sends COMMIT when
+    # the connection's last command has not finished, which it never does when the FATAL
+    # arrives before the connection's end (the race every terminated client may meet).
+    victim = server.connect(autocommit=True)
+    try:
+        with server.connect(autocommit=True) as admin:
+            pid = victim.execute("select pg_backend_pid()").fetchone()[0]
+            rows = admin.execute("select state, usename from pg_stat_activity where pid = %s",
+                                 (pid,)).fetchall()
+            assert rows == [("idle", "postgres")]
+            assert admin.execute("select pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+            with pytest.raises(psycopg.OperationalError):
+                deadline = time.monotonic() + DEADLINE_S
+                while time.monotonic() < deadline:
+                    victim.execute("select 1")
+                    time.sleep(0.05)
+    finally:
+        victim.close()
 
 
 def test_explain_prepare_vacuum_verbose(server):
