@@ -89,24 +89,23 @@ _OFFNUM = struct.Struct("<H")
 _DELETE = struct.Struct("<HIIH")
 _UPDATE_MAIN = struct.Struct("<HIIHH")
 _PRUNE_MAIN = struct.Struct("<IHHI")
-_INFOMASK2 = struct.Struct("<H")
 _PRUNE_XID = struct.Struct("<I")
 # t_xmin, t_xmax, (t_cid, t_ctid block skipped) t_ctid offset, t_infomask2: what chains need
 _CHAIN_FIELDS = struct.Struct("<II8xHH")
 assert tuplelib.CTID_OFFSET + 4 == 16 and tuplelib.INFOMASK2_OFFSET == 18
 MAX_HOT_CHAIN_LENGTH = 2048          # more members than a page can hold: a corrupt chain loop
 _ITEM_ID_WORD = struct.Struct("<I")
-# Tuple header fields page_set_xmax writes (storage/tuple.py's layout): t_xmax u32 and t_cid u32
-# are adjacent, then t_ctid (block u32, offset u16); t_infomask u16 on its own.
-_XMAX_CID = struct.Struct("<II")
-_XMAX_CID_CTID = struct.Struct("<IIIH")
-_INFOMASK = struct.Struct("<H")
+# The tuple header fields page_set_xmax reads and writes, adjacent in storage/tuple.py's layout:
+# t_xmax u32, t_cid u32, t_ctid (block u32, offset u16), t_infomask2 u16, t_infomask u16.
+_XMAX_THROUGH_INFOMASK = struct.Struct("<IIIHHH")
 assert tuplelib.CID_OFFSET == tuplelib.XMAX_OFFSET + 4
 assert tuplelib.CTID_OFFSET == tuplelib.CID_OFFSET + 4
+assert tuplelib.INFOMASK2_OFFSET == tuplelib.CTID_OFFSET + 6
+assert tuplelib.INFOMASK_OFFSET == tuplelib.INFOMASK2_OFFSET + 2
 _probe = bytearray(tuplelib.HEAP_TUPLE_HEADER_SIZE)
 tuplelib.set_ctid(_probe, 0, 0x01020304, 0x0506)
-assert _probe[tuplelib.CTID_OFFSET:tuplelib.CTID_OFFSET + 6] == _XMAX_CID_CTID.pack(
-    0, 0, 0x01020304, 0x0506)[8:], "t_ctid layout differs from storage/tuple.py's"
+assert _probe[tuplelib.CTID_OFFSET:tuplelib.CTID_OFFSET + 6] == _XMAX_THROUGH_INFOMASK.pack(
+    0, 0, 0x01020304, 0x0506, 0, 0)[8:14], "t_ctid layout differs from storage/tuple.py's"
 del _probe
 # Flags an xmax may bring: the ones the tuple module may change, except HEAP_HASNULL.
 _XMAX_INFOMASK_ALLOWED = tuplelib.KNOWN_INFOMASK_FLAGS & ~tuplelib.HEAP_HASNULL
@@ -140,32 +139,28 @@ def page_set_xmax(page: bytearray, offnum: int, xmax: int, cid: int, infomask_se
     """Mark version ``offnum`` deleted or updated by ``xmax``: t_xmax, t_cid (a combo id when
     ``infomask_set`` has HEAP_COMBOCID, else HEAP_COMBOCID is cleared), t_ctid when it was
     updated, and HEAP_HOT_UPDATED set for a HOT update, cleared otherwise (an aborted HOT
-    update may have left it). Hot path of both sides: one unpack of the line pointer, one pack
-    of the adjacent xmax/cid(/ctid) fields, read-modify-writes of t_infomask(2)."""
+    update may have left it). Hot path of both sides: one unpack of the line pointer, then one
+    read and one write of the header fields from t_xmax to t_infomask, which are adjacent."""
     word = _ITEM_ID_WORD.unpack_from(
         page, pagelib.PAGE_HEADER_SIZE - pagelib.ITEM_ID_SIZE + (offnum << 2))[0]
     if (word >> 15) & 0x3 != pagelib.LP_NORMAL:
         invariant(False, f"heap item {offnum} is not a tuple")
     if infomask_set & ~_XMAX_INFOMASK_ALLOWED:
         invariant(False, f"page_set_xmax: cannot set infomask flags {infomask_set:#06x}")
-    lp_off = word & 0x7FFF
-    if new_ctid is None:
-        _XMAX_CID.pack_into(page, lp_off + tuplelib.XMAX_OFFSET, xmax, cid)
-    else:
-        _XMAX_CID_CTID.pack_into(page, lp_off + tuplelib.XMAX_OFFSET, xmax, cid, new_ctid[0],
-                                 new_ctid[1])
-    at = lp_off + tuplelib.INFOMASK_OFFSET
-    infomask = _INFOMASK.unpack_from(page, at)[0] | infomask_set
+    at = (word & 0x7FFF) + tuplelib.XMAX_OFFSET
+    _, _, ctid_block, ctid_offset, infomask2, infomask = _XMAX_THROUGH_INFOMASK.unpack_from(
+        page, at)
+    if new_ctid is not None:
+        ctid_block, ctid_offset = new_ctid
+    infomask |= infomask_set
     if not infomask_set & HEAP_COMBOCID:
         infomask &= ~HEAP_COMBOCID
-    _INFOMASK.pack_into(page, at, infomask)
-    at = lp_off + tuplelib.INFOMASK2_OFFSET
-    infomask2 = _INFOMASK2.unpack_from(page, at)[0]
     if hot_updated:
         infomask2 |= tuplelib.HEAP_HOT_UPDATED
     else:
         infomask2 &= ~tuplelib.HEAP_HOT_UPDATED
-    _INFOMASK2.pack_into(page, at, infomask2)
+    _XMAX_THROUGH_INFOMASK.pack_into(page, at, xmax, cid, ctid_block, ctid_offset, infomask2,
+                                     infomask)
     prune_xid = _PRUNE_XID.unpack_from(page, pagelib.PRUNE_XID_OFFSET)[0]
     if not prune_xid or xmax < prune_xid:
         _PRUNE_XID.pack_into(page, pagelib.PRUNE_XID_OFFSET, xmax)
@@ -968,8 +963,11 @@ def heap_redo(context: RedoContext, record: DecodedRecord) -> None:
             record.main_data, block.data)
         # a standby's queries whose snapshot may still see the removed versions go first
         context.state.resolve_snapshot_conflict(latest_removed_xid, block.rnode)
-        context.redo_block(record, 0, lambda page: page_prune(page, redirected, dead, unused,
-                                                              new_prune_xid))
+        with context.pool.lock:
+            buffer = context.begin_block(record, block, False)
+            if buffer is not None:
+                page_prune(buffer.page, redirected, dead, unused, new_prune_xid)
+                context.end_block(record, block, buffer)
     else:
         raise invariant(False, f"unknown heap record info {record.info:#x}")  # type: ignore[func-returns-value]
 
