@@ -201,3 +201,87 @@ def test_select_from_sequence(session):
     run(session, "select nextval('sq')")
     run(session, "select nextval('sq')")
     assert rows(session, "select * from sq") == [(6, 0, True)]
+
+# -- cursors and savepoints, as PostgreSQL runs them: a cursor reads as of the command that
+# declared it, ROLLBACK TO SAVEPOINT closes the cursors opened inside the savepoint and reopens
+# a block that an error failed
+
+
+def make_cursor_table(session: Session) -> None:
+    run(session, "create table t (id int primary key, v int)")
+    run(session, "insert into t values (1, 1), (2, 2)")
+
+
+def test_a_cursor_does_not_see_its_transactions_later_changes(session):
+    make_cursor_table(session)
+    run(session, "begin; declare c cursor for select id, v from t order by id")
+    run(session, "insert into t values (3, 3); update t set v = 20 where id = 2; "
+                 "delete from t where id = 1")
+    assert rows(session, "fetch all from c") == [(1, 1), (2, 2)]
+    # a cursor declared now sees them, as any later statement does
+    run(session, "declare d cursor for select id, v from t order by id")
+    assert rows(session, "fetch all from d") == [(2, 20), (3, 3)]
+    run(session, "commit")
+
+
+def test_updating_the_rows_a_cursor_walks_does_not_feed_them_back(session):
+    # rows of ~2 kB, four to a page: an updated row's new version does not fit on its full
+    # page and goes to a later one, which the cursor's scan has yet to reach
+    run(session, "create table wide (id int, pad text)")
+    run(session, "insert into wide select g, repeat('x', 2000) from generate_series(1, 8) g")
+    run(session, "begin; declare c cursor for select id from wide")   # a scan, not a sort
+    seen = []
+    while True:
+        batch = rows(session, "fetch 1 from c")
+        if not batch:
+            break
+        seen.append(batch[0][0])
+        run(session, f"update wide set id = id + 100 where id = {batch[0][0]}")
+        assert len(seen) <= 8, seen     # new versions would come round again without end
+    run(session, "commit")
+    assert sorted(seen) == list(range(1, 9))
+    assert rows(session, "select min(id), max(id), count(*) from wide") == [(101, 108, 8)]
+
+
+def test_rollback_to_savepoint_closes_the_cursors_opened_inside_it(session):
+    make_cursor_table(session)
+    run(session, "begin; declare outer_cursor cursor for select 1")
+    run(session, "savepoint s; declare d cursor for select 2")
+    run(session, "savepoint s2; declare e cursor for select 3; release savepoint s2")
+    run(session, "rollback to savepoint s")
+    for name in ("d", "e"):
+        assert error(session, f"fetch all from {name}").sqlstate == "34000"
+        run(session, "rollback to savepoint s")
+    assert rows(session, "fetch all from outer_cursor") == [(1,)]
+    # a cursor from a released savepoint belongs to the parent: a later savepoint's rollback
+    # leaves it open
+    run(session, "savepoint s3; declare f cursor for select 4; release savepoint s3")
+    run(session, "savepoint s4; rollback to savepoint s4")
+    assert rows(session, "fetch all from f") == [(4,)]
+    run(session, "commit")
+
+
+def test_rollback_to_savepoint_reopens_a_failed_block(session):
+    make_cursor_table(session)
+    run(session, "begin; insert into t values (3, 3); savepoint s")
+    run(session, "insert into t values (4, 4)")
+    # fails half way: (5, 5) is written before the duplicate key of (1, 1) stops it
+    assert error(session, "insert into t values (5, 5), (1, 1)").sqlstate == "23505"
+    assert session.transaction_status == "E"
+    assert error(session, "select 1").sqlstate == "25P02"
+    run(session, "rollback to savepoint s")
+    assert session.transaction_status == "T"
+    assert rows(session, "select id from t order by id") == [(1,), (2,), (3,)]
+    run(session, "insert into t values (6, 6); commit")
+    assert rows(session, "select id from t order by id") == [(1,), (2,), (3,), (6,)]
+
+
+def test_a_failed_block_without_that_savepoint_stays_failed(session):
+    make_cursor_table(session)
+    run(session, "begin; insert into t values (3, 3)")
+    assert error(session, "select 1/0").sqlstate == "22012"
+    assert error(session, "rollback to savepoint nowhere").sqlstate == "3B001"
+    assert session.transaction_status == "E"
+    assert error(session, "release savepoint nowhere").sqlstate == "25P02"
+    run(session, "commit")      # rolls back
+    assert rows(session, "select id from t order by id") == [(1,), (2,)]

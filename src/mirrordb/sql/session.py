@@ -9,8 +9,9 @@ Transactions follow PostgreSQL's rules. Outside an explicit block, a simple Quer
 statements share one implicit transaction that commits at the end of the message (or at the first
 error, aborts); in the extended protocol the implicit transaction lasts until Sync. BEGIN opens an
 explicit block; an error inside it leaves the block failed (status 'E'): every statement but
-COMMIT/ROLLBACK gets 25P02 until the block ends, and COMMIT of a failed block rolls back.
-``transaction_status`` is the ReadyForQuery byte.
+COMMIT/ROLLBACK/ROLLBACK TO SAVEPOINT gets 25P02, COMMIT of a failed block rolls back, and
+ROLLBACK TO SAVEPOINT undoes the savepoint's subtransaction (the failed statement's partial
+work with it) and reopens the block. ``transaction_status`` is the ReadyForQuery byte.
 
 Statements are dispatched by parse-node type to ``_exec_<NodeType>`` methods; queries and DML go
 through the planner (sql/planner.py), DDL straight to the engine's ``Txn``.
@@ -20,8 +21,10 @@ takes (READ COMMITTED: one per statement). When a Query message or a Sync ends i
 transaction block, the statement is over and ``release_statement_snapshot`` lets the proc's xmin
 go (REPEATABLE READ keeps its one), so a session idle in its transaction holds back neither
 VACUUM nor, on a standby, replay. A cursor (DECLARE) and a portal suspended by Execute's row
-limit keep the snapshot they started with: registered with the transaction until they are
-closed, and swapped in whenever their rows are pulled, as PostgreSQL's portals do.
+limit keep the snapshot and the command id they started with: registered with the transaction
+until they are closed, and swapped in whenever their rows are pulled, as PostgreSQL's portals
+do, so the transaction's later changes stay invisible to them. A portal created inside a
+savepoint is closed when the savepoint is rolled back (after RELEASE it belongs to the parent).
 
 Relation locks (access/lmgr.py): every relation a statement names is locked before its catalog
 entry is read (``lookup_relation``: AccessShareLock for reads, RowExclusiveLock for a DML
@@ -47,7 +50,7 @@ from mirrordb.access.lmgr import NO_LOCK, LockMode, LockWaitHooks
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
                                       Relation)
 from mirrordb.access.sequence import SequenceParams
-from mirrordb.common.errors import MirrordbError, UniqueViolation
+from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
 from mirrordb.sql import catalog_functions
 from mirrordb.sql import read_only as read_only_rules
 from mirrordb.sql import executor as ex
@@ -124,6 +127,9 @@ class Portal:
     done: bool = False
     hold: bool = False
     snapshot: Any = None        # (Transaction, Snapshot) it registered and reads with
+    # the (sub)transaction it was created in: rolling that back closes the portal (None: no
+    # transaction block was open)
+    created_in: Any = None
 
 
 class SessionLockWaitHooks(LockWaitHooks):
@@ -297,26 +303,52 @@ class Session:
 
     def _keep_portal_snapshot(self, portal: Portal) -> None:
         """The portal goes on after this statement (a cursor, a suspended Execute): it holds
-        the snapshot its rows started with and reads with it from now on."""
+        the snapshot its rows started with and reads with it from now on, as of the command it
+        started in (PostgreSQL's snapshot curcid): the transaction's later changes stay
+        invisible to it, as to any statement they follow."""
         txn = self.txn
         snapshot = txn.transaction.snapshot if txn is not None else None
         if snapshot is None or portal.rows is None:
             return
         txn.transaction.register_snapshot(snapshot)
         portal.snapshot = (txn.transaction, snapshot)
-        portal.rows = _rows_read_with(portal.rows, txn.transaction, snapshot)
+        portal.rows = _rows_read_with(portal.rows, txn.transaction, snapshot,
+                                      txn.transaction.own.command_id)
+
+    def _current_subtransaction(self) -> Any:
+        """The innermost (sub)transaction of the open transaction block, or None."""
+        txn = self.txn
+        if txn is None or not self.in_block:
+            return None
+        return txn.transaction.current_subtransaction
+
+    def _close_portals_of_ended_subtransactions(self, rolled_back: bool) -> None:
+        """After RELEASE or ROLLBACK TO SAVEPOINT: a portal created inside a savepoint that was
+        rolled back is closed (PostgreSQL closes cursors opened inside a rolled-back savepoint);
+        one created inside a released savepoint now belongs to the savepoint's parent, so a
+        later rollback of that parent closes it."""
+        txn = self.txn
+        if txn is None:
+            return
+        transaction = txn.transaction
+        live = {id(transaction.top), *map(id, transaction.subtransactions)}
+        for name, portal in list(self.portals.items()):
+            if portal.created_in is None or id(portal.created_in) in live:
+                continue
+            if rolled_back:
+                self._drop_portal(name)
+            else:
+                portal.created_in = transaction.current_subtransaction
 
     def on_error(self) -> None:
-        """After any statement error: fail the explicit block, or abort the implicit one."""
+        """After any statement error: fail the explicit block, or abort the implicit one. A
+        failed block keeps its transaction, which refuses every statement but ROLLBACK (or
+        COMMIT, which rolls back) and ROLLBACK TO SAVEPOINT: that undoes what the savepoint's
+        subtransaction did, the failed statement included, and the block goes on."""
         if self.in_block:
             self.failed = True
             if self.txn is not None:
-                txn, self.txn = self.txn, None
-                try:
-                    txn.abort()
-                except MirrordbError:
-                    log.exception("abort failed")
-                self._settings_end(False)
+                self.txn.transaction.mark_failed()
         else:
             self._abort()
 
@@ -488,7 +520,8 @@ class Session:
                     raise MirrordbError("invalid byte sequence for encoding \"UTF8\"",
                                         sqlstate="22021") from None
                 params.append(T.parse_text(type_oid, text, timezone=timezone))
-        portal = Portal(portal_name, prepared, params, list(result_formats))
+        portal = Portal(portal_name, prepared, params, list(result_formats),
+                        created_in=self._current_subtransaction())
         self._drop_portal(portal_name)
         self.portals[portal_name] = portal
         return portal
@@ -815,21 +848,21 @@ class Session:
         if kind == "TRANS_STMT_RELEASE":
             self._require_block("RELEASE SAVEPOINT")
             self._savepoint_call("release_savepoint", node["savepoint_name"])
+            self._close_portals_of_ended_subtransactions(rolled_back=False)
             return StatementResult("RELEASE")
         if kind == "TRANS_STMT_ROLLBACK_TO":
             self._require_block("ROLLBACK TO SAVEPOINT")
-            if self.failed:
-                self._reopen_failed_block(node["savepoint_name"])
-            else:
-                self._savepoint_call("rollback_to_savepoint", node["savepoint_name"])
+            self._savepoint_call("rollback_to_savepoint", node["savepoint_name"])
+            self.failed = False     # a failed block is open again
+            self._close_portals_of_ended_subtransactions(rolled_back=True)
             return StatementResult("ROLLBACK")
         raise feature_not_supported("prepared transactions (two-phase commit)")
 
-    def _reopen_failed_block(self, name: str) -> None:
-        raise MirrordbError(f'savepoint "{name}" does not exist', sqlstate="3B001")
-
     def _savepoint_call(self, method: str, name: str) -> None:
-        txn = self._ensure_transaction()
+        # a block that failed before its transaction began has no savepoint to go back to
+        txn = self.txn if self.failed else self._ensure_transaction()
+        if txn is None:
+            raise MirrordbError(f'savepoint "{name}" does not exist', sqlstate="3B001")
         try:
             getattr(txn, method)(name)
         except (KeyError, LookupError):
@@ -1258,7 +1291,8 @@ class Session:
         plan = PlanBuilder(self, list(prepared.param_types)).plan_query(inner)
         statement = ParsedStatement(inner_type, inner, "")
         cursor_statement = PreparedStatement(name, statement, [], plan, plan.columns)
-        portal = Portal(name, cursor_statement, list(params), [], hold=hold)
+        portal = Portal(name, cursor_statement, list(params), [], hold=hold,
+                        created_in=self._current_subtransaction())
         portal.rows = plan.node.rows(ctx)
         portal.result = StatementResult("SELECT", plan.columns)
         if hold:
@@ -1320,18 +1354,23 @@ CURSOR_OPT_BINARY = 0x0001
 CURSOR_OPT_HOLD = 0x0020
 
 
-def _rows_read_with(rows: Iterator[Row] | list[Row], transaction: Any, snapshot: Any
-                    ) -> Iterator[Row]:
-    """``rows``, each pulled with ``snapshot`` as the transaction's current snapshot (the
-    statement running the FETCH or the later Execute has its own)."""
+def _rows_read_with(rows: Iterator[Row] | list[Row], transaction: Any, snapshot: Any,
+                    command_id: int) -> Iterator[Row]:
+    """``rows``, each pulled with ``snapshot`` as the transaction's current snapshot and
+    ``command_id`` as its current command, the ones the portal started with (the statement
+    running the FETCH or the later Execute has its own)."""
     source = iter(rows)
+    own = transaction.own
     while True:
-        current = transaction.snapshot
-        transaction.snapshot = snapshot
+        current_snapshot, current_command_id = transaction.snapshot, own.command_id
+        transaction.snapshot, own.command_id = snapshot, command_id
         try:
             row = next(source, None)
         finally:
-            transaction.snapshot = current
+            pulled_at = own.command_id
+            transaction.snapshot, own.command_id = current_snapshot, current_command_id
+        if pulled_at != command_id:   # reading rows must not start a command: it would be lost
+            invariant(False, f"a portal's read advanced the command id to {pulled_at}")
         if row is None:
             return
         yield row
