@@ -285,3 +285,25 @@ def test_a_failed_block_without_that_savepoint_stays_failed(session):
     assert error(session, "release savepoint nowhere").sqlstate == "25P02"
     run(session, "commit")      # rolls back
     assert rows(session, "select id from t order by id") == [(1,), (2,)]
+
+
+def test_an_error_releases_the_locks_of_what_it_undid(session):
+    make_cursor_table(session)
+    other = Session(session.engine, "postgres", "postgres",
+                    SessionSettings(session.engine.settings))
+    try:
+        take_lock = "begin; lock table t in access exclusive mode nowait"
+        # inside a savepoint: its subtransaction's lock goes with the error, the block waits
+        run(session, "begin; savepoint s; lock table t in access exclusive mode")
+        assert error(session, "select 1/0").sqlstate == "22012"
+        run(other, take_lock)
+        run(other, "rollback")
+        run(session, "rollback to savepoint s; commit")
+        # outside any savepoint: the whole transaction is undone at the error
+        run(session, "begin; lock table t in access exclusive mode")
+        assert error(session, "select 1/0").sqlstate == "22012"
+        run(other, take_lock)
+        run(other, "rollback")
+        run(session, "rollback")
+    finally:
+        other.terminate()

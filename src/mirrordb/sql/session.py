@@ -9,9 +9,10 @@ Transactions follow PostgreSQL's rules. Outside an explicit block, a simple Quer
 statements share one implicit transaction that commits at the end of the message (or at the first
 error, aborts); in the extended protocol the implicit transaction lasts until Sync. BEGIN opens an
 explicit block; an error inside it leaves the block failed (status 'E'): every statement but
-COMMIT/ROLLBACK/ROLLBACK TO SAVEPOINT gets 25P02, COMMIT of a failed block rolls back, and
-ROLLBACK TO SAVEPOINT undoes the savepoint's subtransaction (the failed statement's partial
-work with it) and reopens the block. ``transaction_status`` is the ReadyForQuery byte.
+COMMIT/ROLLBACK/ROLLBACK TO SAVEPOINT gets 25P02, and COMMIT of a failed block rolls back. The
+error undoes the innermost savepoint's subtransaction (the failed statement's partial work and
+locks with it) or, outside any savepoint, the whole transaction; ROLLBACK TO SAVEPOINT then
+reopens the block (``on_error``). ``transaction_status`` is the ReadyForQuery byte.
 
 Statements are dispatched by parse-node type to ``_exec_<NodeType>`` methods; queries and DML go
 through the planner (sql/planner.py), DDL straight to the engine's ``Txn``.
@@ -341,16 +342,36 @@ class Session:
                 portal.created_in = transaction.current_subtransaction
 
     def on_error(self) -> None:
-        """After any statement error: fail the explicit block, or abort the implicit one. A
-        failed block keeps its transaction, which refuses every statement but ROLLBACK (or
-        COMMIT, which rolls back) and ROLLBACK TO SAVEPOINT: that undoes what the savepoint's
-        subtransaction did, the failed statement included, and the block goes on."""
-        if self.in_block:
-            self.failed = True
-            if self.txn is not None:
-                self.txn.transaction.mark_failed()
-        else:
+        """After any statement error: fail the explicit block, or abort the implicit one.
+
+        As in PostgreSQL, what failed is undone at once, releasing its locks: the innermost
+        savepoint's subtransaction when there is one (the savepoint stays defined, and the block
+        keeps its transaction for ROLLBACK TO SAVEPOINT to reopen), else the whole transaction
+        (the block then waits for its ROLLBACK or COMMIT, which rolls back). Either way every
+        other statement gets 25P02 until then."""
+        if not self.in_block:
             self._abort()
+            return
+        self.failed = True
+        txn = self.txn
+        if txn is None:
+            return
+        subtransactions = txn.transaction.subtransactions
+        if subtransactions:
+            try:
+                txn.rollback_to_savepoint(subtransactions[-1].name)
+            except MirrordbError:
+                log.exception("rollback of the failed subtransaction failed")
+            else:
+                txn.transaction.mark_failed()
+                self._close_portals_of_ended_subtransactions(rolled_back=True)
+                return
+        self.txn = None
+        try:
+            txn.abort()
+        except MirrordbError:
+            log.exception("abort failed")
+        self._settings_end(False)
 
     def end_implicit(self) -> None:
         """End of a Query message or Sync: commit the implicit transaction if one is open; in
