@@ -50,6 +50,7 @@ catalogs carries a relcache invalidation message so the standby's relation cache
 from __future__ import annotations
 
 import enum
+import logging
 import struct
 import threading
 import time
@@ -70,7 +71,23 @@ if TYPE_CHECKING:
     from mirrordb.recovery.hot_standby import KnownAssignedXids
     from mirrordb.wal.writer import WalWriter
 
+log = logging.getLogger(__name__)
+
 SYNCHRONOUS_COMMIT_LEVELS = ("off", "local", "remote_write", "on", "remote_apply")
+# Transaction ID wraparound. Tuples keep 32-bit xids and mirrordb does not freeze them (no VACUUM
+# FREEZE yet), so the oldest xid that may be on disk stays FIRST_NORMAL_XID for a cluster's
+# life, and xids compare correctly only within half the xid space of it. As PostgreSQL stops
+# at its xidStopLimit (computed from the oldest datfrozenxid, which never moves here), no xid
+# is assigned from XID_STOP_LIMIT on: the server keeps answering reads, and nothing already
+# committed can turn invisible. From XID_WARN_LIMIT the server log warns every
+# XID_WARN_INTERVAL xids.
+XID_WRAP_LIMIT = FIRST_NORMAL_XID + (0xFFFFFFFF >> 1)
+XID_STOP_LIMIT = XID_WRAP_LIMIT - 3_000_000
+XID_WARN_LIMIT = XID_WRAP_LIMIT - 40_000_000
+XID_WARN_INTERVAL = 1_000_000
+OLDEST_XID_DATABASE = "template1"   # the database PostgreSQL would name: the first, as old as any
+WRAPAROUND_HINT = ("mirrordb does not freeze transaction IDs, so VACUUM cannot move this limit: "
+                   "copy the data into a new cluster.")
 DEADLOCK_CHECK_INTERVAL_S = 1.0   # deadlock_timeout of a proc without wait hooks
 MAX_REGISTERED_SNAPSHOTS = 10_000  # snapshots one transaction's cursors and portals may hold
 POSTGRES_DATABASE_OID = 5   # catalog/bootstrap.py (not imported: catalog sits above access)
@@ -189,8 +206,11 @@ class TransactionManager:
                 self._procs_list.remove(proc)
 
     def assign_xid(self, proc: Proc, parent_xid: int = 0) -> int:
-        """Give ``proc`` (or one of its subtransactions, when ``parent_xid``) a new xid."""
+        """Give ``proc`` (or one of its subtransactions, when ``parent_xid``) a new xid; past
+        XID_STOP_LIMIT refuse, with PostgreSQL's error (54000)."""
         with self._lock:
+            if self.next_full_xid >= XID_WARN_LIMIT:
+                self._check_wraparound()
             xid = self.next_full_xid & 0xFFFFFFFF
             if xid < FIRST_NORMAL_XID:
                 self.next_full_xid += FIRST_NORMAL_XID - xid
@@ -203,6 +223,18 @@ class TransactionManager:
             else:
                 proc.xid = xid
             return xid
+
+    def _check_wraparound(self) -> None:
+        """The xid about to be assigned is at or past XID_WARN_LIMIT (under ``_lock``)."""
+        next_xid = self.next_full_xid      # epoch included: any epoch is past the limits
+        if next_xid >= XID_STOP_LIMIT:
+            raise MirrordbError("database is not accepting commands to avoid wraparound data "
+                                f'loss in database "{OLDEST_XID_DATABASE}"', sqlstate="54000",
+                                hint=WRAPAROUND_HINT)
+        if (next_xid - XID_WARN_LIMIT) % XID_WARN_INTERVAL == 0:
+            log.warning('database "%s" must be vacuumed within %d transactions',
+                        OLDEST_XID_DATABASE, XID_WRAP_LIMIT - next_xid)
+            log.warning("%s", WRAPAROUND_HINT, extra={"pg_level": "HINT"})
 
     def observe_xid(self, xid: int) -> None:
         """Recovery saw ``xid`` in the WAL: the next xid must be beyond it."""
