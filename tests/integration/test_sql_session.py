@@ -307,3 +307,25 @@ def test_an_error_releases_the_locks_of_what_it_undid(session):
         run(session, "rollback")
     finally:
         other.terminate()
+
+
+def test_rolling_back_a_savepoint_undoes_its_sets(session):
+    def timezone() -> str:
+        return rows(session, "show timezone")[0][0]
+
+    run(session, "set timezone = 'UTC'; begin; set timezone = 'Europe/Paris'; savepoint s")
+    run(session, "set timezone = 'Asia/Tokyo'; savepoint s2; set timezone = 'America/Lima'")
+    run(session, "rollback to savepoint s2")
+    assert timezone() == "Asia/Tokyo"
+    run(session, "rollback to savepoint s")
+    assert timezone() == "Europe/Paris"
+    # released: the value belongs to the parent, which keeps it at COMMIT
+    run(session, "savepoint s3; set timezone = 'Asia/Tokyo'; release savepoint s3")
+    assert timezone() == "Asia/Tokyo"
+    # an error inside a savepoint undoes that savepoint's SET at once
+    run(session, "savepoint s4; set timezone = 'America/Lima'")
+    assert error(session, "select 1/0").sqlstate == "22012"
+    run(session, "rollback to savepoint s4")
+    assert timezone() == "Asia/Tokyo"
+    run(session, "commit")
+    assert timezone() == "Asia/Tokyo"

@@ -364,6 +364,7 @@ class Session:
                 log.exception("rollback of the failed subtransaction failed")
             else:
                 txn.transaction.mark_failed()
+                self._settings_follow_savepoints("rollback_to_savepoint")
                 self._close_portals_of_ended_subtransactions(rolled_back=True)
                 return
         self.txn = None
@@ -865,19 +866,39 @@ class Session:
         if kind == "TRANS_STMT_SAVEPOINT":
             self._require_block("SAVEPOINT")
             self._ensure_transaction().savepoint(node["savepoint_name"])
+            self._settings_follow_savepoints("savepoint")
             return StatementResult("SAVEPOINT")
         if kind == "TRANS_STMT_RELEASE":
             self._require_block("RELEASE SAVEPOINT")
             self._savepoint_call("release_savepoint", node["savepoint_name"])
+            self._settings_follow_savepoints("release_savepoint")
             self._close_portals_of_ended_subtransactions(rolled_back=False)
             return StatementResult("RELEASE")
         if kind == "TRANS_STMT_ROLLBACK_TO":
             self._require_block("ROLLBACK TO SAVEPOINT")
             self._savepoint_call("rollback_to_savepoint", node["savepoint_name"])
+            self._settings_follow_savepoints("rollback_to_savepoint")
             self.failed = False     # a failed block is open again
             self._close_portals_of_ended_subtransactions(rolled_back=True)
             return StatementResult("ROLLBACK")
         raise feature_not_supported("prepared transactions (two-phase commit)")
+
+    def _settings_follow_savepoints(self, method: str) -> None:
+        """Keep SET values in step with the savepoint stack (server/config.py's levels: 0 the
+        transaction, n its n-th open savepoint), after the transaction's own step: a new level
+        at SAVEPOINT, the released one's values handed to its parent at RELEASE, the values a
+        savepoint began with restored when it is rolled back (ROLLBACK TO, or an error inside
+        it), as PostgreSQL undoes a subtransaction's SETs."""
+        hook = getattr(self.settings, method, None)
+        if hook is None or self.txn is None or not self._settings_in_transaction:
+            return
+        depth = len(self.txn.transaction.subtransactions)
+        if method == "savepoint":
+            hook()
+        elif method == "release_savepoint":
+            hook(depth + 1)       # the level the released savepoint had
+        else:
+            hook(depth)           # the kept savepoint is the innermost again
 
     def _savepoint_call(self, method: str, name: str) -> None:
         # a block that failed before its transaction began has no savepoint to go back to
