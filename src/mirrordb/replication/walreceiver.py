@@ -67,7 +67,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mirrordb.common.errors import MirrordbError, ProtocolViolation
+from mirrordb.common.errors import IoError, MirrordbError, ProtocolViolation
 from mirrordb.common.fileio import fsync_directory
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.protocol.buffers import ConnectionClosed
@@ -249,7 +249,12 @@ class WalReceiverStatus:
 class SegmentWriter:
     """Writes streamed WAL at its LSN into ``pg_wal`` segment files of one timeline; ``flush``
     fsyncs what was written. A missing segment is created full size (zeros) under a temporary
-    name, fsynced and renamed, so a segment file never exists shorter than a segment."""
+    name, fsynced and renamed, so a segment file never exists shorter than a segment.
+
+    A failed fsync breaks the writer for good (``broken`` says why; every later write or flush
+    raises IoError): the kernel may already have dropped the pages it could not write, so a
+    later fsync could succeed without them and the standby would report, and replay, WAL its
+    disk does not hold. PostgreSQL PANICs there; the walreceiver stops the server."""
 
     def __init__(self, waldir: str, timeline: int, segment_size: int) -> None:
         self.waldir = waldir
@@ -257,11 +262,15 @@ class SegmentWriter:
         self.segment_size = segment_size
         self.written_lsn = INVALID_LSN
         self.flushed_lsn = INVALID_LSN
+        self.broken: str | None = None
         self._segno: int | None = None
         self._fd: int | None = None
         self._unsynced_fds: list[int] = []
+        self._paths: dict[int, str] = {}     # open fd -> its segment file, for messages
 
     def write(self, start_lsn: int, data: bytes) -> None:
+        if self.broken is not None:
+            raise IoError(self.broken)
         view = memoryview(data)
         position = start_lsn
         while view:
@@ -279,23 +288,35 @@ class SegmentWriter:
         """fsync what was written; True if the flushed position moved. Nothing written since
         the last flush and no finished segment waiting: no fsync (an idle tick or a reply that
         replay asked for would otherwise sync the segment again, ~70 us each)."""
+        if self.broken is not None:
+            raise IoError(self.broken)
         if self.written_lsn <= self.flushed_lsn and not self._unsynced_fds:
             return False
         for fd in self._unsynced_fds:
-            os.fsync(fd)
+            self._fsync(fd, self._paths[fd])
             if fd != self._fd:
                 os.close(fd)
+                self._paths.pop(fd, None)
         self._unsynced_fds = []      # the current segment's fd is synced just below
         if self._fd is not None:
-            os.fsync(self._fd)
+            self._fsync(self._fd, self._paths[self._fd])
         moved = self.written_lsn > self.flushed_lsn
         self.flushed_lsn = max(self.flushed_lsn, self.written_lsn)
         return moved
+
+    def _fsync(self, fd: int, path: str) -> None:
+        """fsync ``fd`` (the file ``path``), or break the writer (see the class docstring)."""
+        try:
+            os.fsync(fd)
+        except OSError as error:
+            self.broken = f'could not fsync file "{path}": {error.strerror or error}'
+            raise IoError(self.broken) from error
 
     def close(self) -> None:
         for fd in set(self._unsynced_fds + ([self._fd] if self._fd is not None else [])):
             os.close(fd)
         self._unsynced_fds = []
+        self._paths = {}
         self._fd = self._segno = None
 
     def holds_segment(self, segno: int) -> bool:
@@ -319,6 +340,7 @@ class SegmentWriter:
         if not os.path.exists(path):
             self._create_segment(path)
         self._fd = os.open(path, os.O_RDWR)
+        self._paths[self._fd] = path
         self._segno = segno
         return self._fd
 
@@ -327,11 +349,15 @@ class SegmentWriter:
         fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.ftruncate(fd, self.segment_size)
-            os.fsync(fd)
+            self._fsync(fd, temporary)
         finally:
             os.close(fd)
         os.replace(temporary, path)
-        fsync_directory(self.waldir)
+        try:
+            fsync_directory(self.waldir)
+        except MirrordbError as error:   # the new name may not survive a crash: as a failed fsync
+            self.broken = error.message
+            raise
 
 
 def streaming_start_lsn(needed_lsn: int, segment_size: int, segment_on_disk: bool) -> int:
@@ -411,14 +437,17 @@ class WalReceiver:
     at the next connection); ``start_lsn`` returns where the startup thread needs WAL from;
     ``applied_lsn`` where replay stands; ``wake_startup`` is called after each flush;
     ``feedback_horizon`` returns what hot-standby feedback reports (None: nothing yet; without
-    it no feedback is ever sent).
+    it no feedback is ever sent). ``on_panic`` is called, and the thread ends, when the
+    received WAL can no longer be made durable (a failed fsync: ``SegmentWriter.broken``).
     """
 
     def __init__(self, identity: StandbyIdentity, settings: Callable[[], Any], *,
                  start_lsn: Callable[[], int], applied_lsn: Callable[[], int],
                  wake_startup: Callable[[], None],
-                 feedback_horizon: Callable[[], FeedbackHorizon | None] | None = None) -> None:
+                 feedback_horizon: Callable[[], FeedbackHorizon | None] | None = None,
+                 on_panic: Callable[[BaseException], None] = lambda error: None) -> None:
         self.identity = identity
+        self._on_panic = on_panic
         self._settings = settings
         self._start_lsn = start_lsn
         self._applied_lsn = applied_lsn
@@ -464,6 +493,10 @@ class WalReceiver:
                 self._one_connection()
             except (MirrordbError, OSError) as error:
                 if self._stopping.is_set():
+                    break
+                if self.writer.broken is not None:
+                    log.critical("%s", self.writer.broken, extra={"pg_level": "PANIC"})
+                    self._on_panic(error)
                     break
                 self._report(error)
             finally:

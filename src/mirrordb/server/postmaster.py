@@ -504,7 +504,8 @@ class Server:
             self.walreceiver = WalReceiver(
                 identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
                 applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake,
-                feedback_horizon=lambda: feedback_horizon(engine))
+                feedback_horizon=lambda: feedback_horizon(engine),
+                on_panic=self._walreceiver_panicked)
             replay.request_walreceiver_reply = self.walreceiver.request_reply
             self.walreceiver.start()
         replay.start()
@@ -545,8 +546,17 @@ class Server:
 
     def _standby_failed(self, error: BaseException) -> None:
         """The startup thread died: stop everything without a restartpoint."""
+        self._stop_after_failure("startup process was terminated; shutting down")
+
+    def _walreceiver_panicked(self, error: BaseException) -> None:
+        """The walreceiver could not make received WAL durable: stop everything without a
+        restartpoint, as PostgreSQL's PANIC does (the next start replays what the disk holds
+        and streams the rest again)."""
+        self._stop_after_failure("walreceiver could not make received WAL durable; shutting down")
+
+    def _stop_after_failure(self, message: str) -> None:
         self.exit_code = 1
-        log.info("startup process was terminated; shutting down")
+        log.info("%s", message)
         self.request_shutdown(ShutdownMode.IMMEDIATE)
 
     def _check_standby_admission(self) -> None:
