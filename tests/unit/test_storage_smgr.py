@@ -201,8 +201,10 @@ def test_sync_all_syncs_every_written_file_once(smgr: StorageManager,
     assert smgr.sync_all() == 2
 
 
-def test_failed_fsync_keeps_files_unsynced(smgr: StorageManager,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_sync_succeeds_after_a_failed_fsync(smgr: StorageManager,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel may have dropped the pages it could not write: a later fsync that succeeds
+    would let a checkpoint count them as durable. Every later sync refuses instead."""
     smgr.create(REL)
     smgr.write(REL, MAIN_FORKNUM, 0, block(1))
 
@@ -213,7 +215,11 @@ def test_failed_fsync_keeps_files_unsynced(smgr: StorageManager,
         patch.setattr(os, "fsync", failing_fsync)
         with pytest.raises(IoError, match="could not fsync file"):
             smgr.sync_all()
-    assert smgr.sync_all() == 1
+    for sync in (smgr.sync_all, lambda: smgr.sync(REL)):     # fsync works again: still refused
+        with pytest.raises(IoError, match="cannot be made durable since an fsync failed") as \
+                caught:
+            sync()
+        assert "Restart the server" in (caught.value.hint or "")
 
 
 def test_sync_of_one_fork(smgr: StorageManager) -> None:

@@ -47,6 +47,7 @@ class CommitLog:
         self._pages: dict[int, bytearray] = {}
         self._dirty: set[int] = set()
         self._lock = threading.Lock()
+        self._directory_unsynced = False   # a segment file was created since the last fsync
 
     def _page(self, pageno: int) -> bytearray:
         page = self._pages.get(pageno)
@@ -100,26 +101,37 @@ class CommitLog:
                 self._dirty.add(pageno)
 
     def flush(self) -> None:
-        """Write every dirty page and fsync the files (the checkpointer's job)."""
+        """Write every dirty page and fsync the files (the checkpointer's job). If anything
+        fails (a full disk, a failed fsync) every page stays dirty, so the next flush writes
+        them all again from memory: a checkpoint completes only once they are durable."""
         with self._lock:
             dirty = sorted(self._dirty)
             self._dirty.clear()
             images = {pageno: bytes(self._pages[pageno]) for pageno in dirty}
-        created = False
+        try:
+            self._write_pages(dirty, images)
+        except BaseException:
+            with self._lock:
+                self._dirty.update(dirty)
+            raise
+
+    def _write_pages(self, pagenos: list[int], images: dict[int, bytes]) -> None:
         by_segment: dict[int, list[int]] = {}
-        for pageno in dirty:
+        for pageno in pagenos:
             by_segment.setdefault(pageno // PAGES_PER_SEGMENT, []).append(pageno)
-        for segno, pagenos in by_segment.items():
+        for segno, segment_pagenos in by_segment.items():
             path = self._path(segno)
             with os_errors("write", path):
-                created |= not os.path.exists(path)
+                if not os.path.exists(path):   # its name is durable once the directory is
+                    self._directory_unsynced = True
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
                 try:
-                    for pageno in pagenos:
+                    for pageno in segment_pagenos:
                         os.pwrite(fd, images[pageno],
                                   (pageno % PAGES_PER_SEGMENT) * CLOG_PAGE_SIZE)
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-        if created:
+        if self._directory_unsynced:
             fsync_directory(self.directory)
+            self._directory_unsynced = False

@@ -21,8 +21,11 @@ Rules and invariants:
   a later segment first makes every earlier segment full-length, so the length rule above holds.
 * ``write`` does not fsync. Every file written since the last sync is remembered, and ``sync_all``
   (the checkpointer) fsyncs them all, even those whose descriptor was closed meanwhile. A failed
-  fsync leaves the files marked unsynced and raises ``IoError``; as in PostgreSQL the caller must
-  treat that as fatal (the kernel may have dropped the dirty pages), not retry and carry on.
+  fsync raises ``IoError``, and so does every later ``sync``/``sync_all``: the kernel may have
+  dropped the dirty pages it could not write, so a retry could succeed without them and a
+  checkpoint would then count changes as durable that are on no disk. PostgreSQL PANICs; here no
+  checkpoint or restartpoint completes until the server restarts, and crash recovery writes the
+  changes again from WAL, which the last good checkpoint kept.
 * ``create``, ``truncate`` and ``unlink`` are durable when they return (file and directory
   fsynced). ``truncate`` and ``unlink`` remove segments from the highest down, so a crash part way
   leaves a shorter but well-formed relation, and the WAL record that caused them is replayed.
@@ -39,7 +42,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from mirrordb.common.errors import DataCorrupted, IoError, invariant
+from mirrordb.common.errors import DataCorrupted, IoError, MirrordbError, invariant
 from mirrordb.common.fileio import fsync_directory, os_errors, translate_os_error
 from mirrordb.storage.page import BLCKSZ
 from mirrordb.storage.relfilenode import FORK_NAMES, MAIN_FORKNUM, RelFileNode
@@ -67,6 +70,7 @@ class StorageManager:
         self._mutex = threading.Lock()
         self._open_files: OrderedDict[SegmentKey, int] = OrderedDict()
         self._unsynced: set[SegmentKey] = set()
+        self._fsync_failure: MirrordbError | None = None   # the first failed fsync, kept
 
     # names ---------------------------------------------------------------------------------
 
@@ -324,6 +328,7 @@ class StorageManager:
 
     def sync(self, rnode: RelFileNode, fork: int = MAIN_FORKNUM) -> None:
         """fsync every segment file of one fork."""
+        self._refuse_after_failed_fsync()
         with self._mutex:
             keys = [(rnode, fork, segno) for segno in self._existing_segments(rnode, fork)]
             self._unsynced.difference_update(keys)
@@ -332,6 +337,7 @@ class StorageManager:
 
     def sync_all(self) -> int:
         """fsync every file written since the last sync; returns how many were synced."""
+        self._refuse_after_failed_fsync()
         with self._mutex:
             keys = list(self._unsynced)
             self._unsynced.clear()
@@ -358,9 +364,18 @@ class StorageManager:
             with self._mutex:
                 self._unsynced.update(key for key, _ in failures)
             first_key, first_error = failures[0]
-            raise translate_os_error(first_error, "fsync",
-                                     self.segment_path(*first_key)) from first_error
+            error = translate_os_error(first_error, "fsync", self.segment_path(*first_key))
+            self._fsync_failure = error
+            raise error from first_error
         return synced
+
+    def _refuse_after_failed_fsync(self) -> None:
+        failure = self._fsync_failure
+        if failure is not None:
+            raise IoError(f"data files cannot be made durable since an fsync failed "
+                          f"({failure.message})",
+                          hint="Restart the server: crash recovery writes the changes again "
+                               "from WAL.")
 
     def close_all(self) -> None:
         """Close every cached descriptor (unsynced files stay remembered for ``sync_all``)."""
