@@ -2,7 +2,7 @@
 pg_basebackup does in plain format.
 
 Who calls it: ``cli/main.py`` (``mirrordb basebackup -h -p -U -D [-R] [--slot NAME] [-C]
-[-X stream|fetch] [-P] [-c fast|spread] [-l label]``). The server half is
+[-X stream|fetch] [-P] [-c fast|spread] [-l label] [-N]``). The server half is
 ``replication/basebackup.py`` on a mirrordb primary, or a real PostgreSQL 15 walsender.
 
 Lifecycle: one replication connection (``replication=true``) runs IDENTIFY_SYSTEM and
@@ -11,8 +11,10 @@ is unpacked into the target directory as it arrives (``TarExtractor``) and the m
 written to ``backup_manifest``. With ``-X stream`` a second connection, opened once the header
 result sets have arrived, runs START_REPLICATION from the segment holding the start LSN (on a
 temporary slot ``pg_basebackup_<pid>`` unless ``--slot`` names one) and writes WAL into
-``pg_wal`` until it has the backup's end LSN. ``-R`` finally writes ``standby.signal`` and
-appends ``primary_conninfo``/``primary_slot_name`` to ``postgresql.auto.conf``.
+``pg_wal`` until it has the backup's end LSN. ``-R`` then writes ``standby.signal`` and
+appends ``primary_conninfo``/``primary_slot_name`` to ``postgresql.auto.conf``. Last, unless
+``-N`` (``--no-sync``), every file and directory of the backup is fsynced, as pg_basebackup
+does: when the command returns, a crash of the machine cannot take the backup back.
 
 The tar format read here is the one documented in ``replication/basebackup.py``.
 """
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from mirrordb.auth.md5 import md5_response
 from mirrordb.auth.scram import ScramClientExchange
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.common.fileio import fsync_tree
 from mirrordb.common.lsn import format_lsn, parse_lsn
 from mirrordb.protocol.buffers import ConnectionClosed
 from mirrordb.protocol.client import ClientConnection
@@ -616,6 +619,8 @@ def run_backup(args: argparse.Namespace) -> int:
         client.close()
     if args.write_recovery_conf:
         write_recovery_config(target, primary_conninfo(settings, client.password_used), args.slot)
+    if args.sync:     # as pg_basebackup: the backup is on disk when the command returns
+        fsync_tree(target)
     return 0
 
 
@@ -676,6 +681,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument("-P", "--progress", action="store_true")
     parser.add_argument("-c", "--checkpoint", choices=("fast", "spread"), default="spread")
     parser.add_argument("-l", "--label", default="mirrordb base backup")
+    parser.add_argument("-N", "--no-sync", dest="sync", action="store_false",
+                        help="do not wait for the backup to be written safely to disk")
 
 
 def run(args: argparse.Namespace) -> int:

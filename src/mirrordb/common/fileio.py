@@ -43,6 +43,31 @@ def fsync_directory(path: str) -> None:
             os.close(fd)
 
 
+def fsync_file(path: str) -> None:
+    """fsync the regular file ``path`` (Linux lets a read-only descriptor do it)."""
+    with os_errors("fsync", path):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def fsync_tree(root: str) -> None:
+    """fsync every file under ``root``, then every directory from the deepest up to ``root``
+    itself (PostgreSQL's fsync_pgdata: what a base backup or initdb leaves is durable once this
+    returns). Symbolic links are not followed."""
+    directories: list[str] = []
+    for directory, _, files in os.walk(root):
+        directories.append(directory)
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                fsync_file(path)
+    for directory in reversed(directories):
+        fsync_directory(directory)
+
+
 def write_file_atomic(path: str, data: bytes, *, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` durably and atomically."""
     temporary = path + ".tmp"

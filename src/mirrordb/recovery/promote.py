@@ -61,7 +61,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mirrordb.common.fileio import fsync_directory, os_errors
+from mirrordb.common.fileio import fsync_directory, fsync_file, os_errors
 from mirrordb.common.lsn import format_lsn
 from mirrordb.wal.segment import segment_path
 
@@ -150,12 +150,7 @@ def sync_received_wal(engine: Engine, received: ReceivedWal) -> int:
         path = segment_path(waldir, control.checkpoint.this_timeline, segno, segment_size)
         if not os.path.exists(path):
             continue
-        with os_errors("fsync", path):
-            fd = os.open(path, os.O_RDWR)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        fsync_file(path)
         synced += 1
     return synced
 

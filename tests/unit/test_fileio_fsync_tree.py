@@ -1,0 +1,35 @@
+"""``fsync_tree``: every file and every directory of a tree is fsynced, directories after the
+files in them, the root last; symbolic links are not followed."""
+
+from __future__ import annotations
+
+import os
+
+from mirrordb.common import fileio
+
+
+def test_every_file_and_directory_is_fsynced_once_directories_last(tmp_path, monkeypatch):
+    root = tmp_path / "backup"
+    (root / "base" / "5").mkdir(parents=True)
+    (root / "pg_wal" / "archive_status").mkdir(parents=True)
+    files = [root / "PG_VERSION", root / "base" / "5" / "16384", root / "pg_wal" / "seg"]
+    for path in files:
+        path.write_bytes(b"x")
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"y")
+    (root / "link").symlink_to(outside)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    fileio.fsync_tree(str(root))
+    directories = [root, root / "base", root / "base" / "5", root / "pg_wal",
+                   root / "pg_wal" / "archive_status"]
+    assert sorted(synced) == sorted(str(path) for path in files + directories)
+    assert synced[-1] == str(root)
+    first_directory = min(synced.index(str(path)) for path in directories)
+    assert all(synced.index(str(path)) < first_directory for path in files)
