@@ -1,9 +1,12 @@
 """``fsync_tree``: every file and every directory of a tree is fsynced, directories after the
-files in them, the root last; symbolic links are not followed."""
+files in them, the root last; symbolic links are not followed. ``mirrordb initdb`` ends with it
+unless ``-N``/``--no-sync``."""
 
 from __future__ import annotations
 
 import os
+
+import pytest
 
 from mirrordb.common import fileio
 
@@ -33,3 +36,18 @@ def test_every_file_and_directory_is_fsynced_once_directories_last(tmp_path, mon
     assert synced[-1] == str(root)
     first_directory = min(synced.index(str(path)) for path in directories)
     assert all(synced.index(str(path)) < first_directory for path in files)
+
+
+@pytest.mark.parametrize("arguments, synced", [((), True), (("-N",), False),
+                                               (("--no-sync",), False)])
+def test_initdb_leaves_the_cluster_synced_unless_told_not_to(tmp_path, monkeypatch, arguments,
+                                                             synced):
+    from mirrordb.cli import initdb as initdb_module
+    from mirrordb.cli.main import main
+
+    trees: list[str] = []
+    monkeypatch.setattr(initdb_module, "fsync_tree", trees.append)
+    target = str(tmp_path / "data")
+    assert main(["initdb", "-D", target, "--wal-segsize", "1", *arguments]) == 0
+    assert trees == ([target] if synced else [])
+    assert os.path.exists(os.path.join(target, "global", "pg_control"))

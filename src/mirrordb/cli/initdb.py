@@ -4,7 +4,8 @@ Steps: refuse a non-empty directory; lay out PostgreSQL's files and directories;
 64-bit system identifier; write the first WAL segment with a shutdown checkpoint and a control file
 pointing at it; open the engine and create the system catalogs (as WAL-logged heap rows in one
 transaction) with the bootstrap superuser, the ``postgres`` database and the ``pg_catalog`` and
-``public`` schemas; end with a shutdown checkpoint.
+``public`` schemas; end with a shutdown checkpoint; then, unless told not to (``--no-sync``),
+fsync every file and directory, as PostgreSQL's initdb does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mirrordb.access.relation import RELKIND_TABLE
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.errors import MirrordbError
+from mirrordb.common.fileio import fsync_tree
 from mirrordb.settings import render_postgresql_conf
 from mirrordb.storage.control import ControlFile, DBState, write_control_file
 from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_CHECKPOINT_SHUTDOWN
@@ -62,8 +64,9 @@ def check_target(datadir: str) -> None:
 
 
 def initdb(datadir: str, superuser: str = "postgres", segment_size_mb: int = 16,
-           auth: str = "trust") -> int:
-    """Create the cluster; returns its system identifier."""
+           auth: str = "trust", sync: bool = True) -> int:
+    """Create the cluster (durably, unless ``sync`` is false); returns its system
+    identifier."""
     segment_size = segment_size_mb * 1024 * 1024
     if not is_valid_segment_size(segment_size):
         raise MirrordbError("--wal-segsize must be a power of two between 1 and 1024",
@@ -81,6 +84,8 @@ def initdb(datadir: str, superuser: str = "postgres", segment_size_mb: int = 16,
     system_identifier = new_system_identifier()
     _write_first_checkpoint(datadir, system_identifier, segment_size)
     _bootstrap_catalogs(datadir, superuser)
+    if sync:
+        fsync_tree(datadir)
     return system_identifier
 
 

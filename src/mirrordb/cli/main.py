@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     initdb.add_argument("-U", "--username", default="postgres", help="database superuser name")
     initdb.add_argument("--wal-segsize", type=int, default=16, help="WAL segment size in MB")
     initdb.add_argument("-A", "--auth", default="trust", help="default authentication method")
+    initdb.add_argument("-N", "--no-sync", dest="sync", action="store_false",
+                        help="do not wait for the files to be written safely to disk")
     compare = commands.add_parser("compare", help="compare two stopped clusters page by page")
     compare.add_argument("left")
     compare.add_argument("right")
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "initdb":
             from mirrordb.cli.initdb import initdb
-            system_identifier = initdb(args.pgdata, args.username, args.wal_segsize, args.auth)
+            system_identifier = initdb(args.pgdata, args.username, args.wal_segsize, args.auth,
+                                       args.sync)
             print(f"Success. Database cluster {args.pgdata} created "
                   f"(system identifier {system_identifier}).")
             return 0
