@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 
-from mirrordb.common.fileio import fsync_directory, os_errors
+from mirrordb.common.fileio import fsync_directory, os_errors, pwrite_all
 
 XACT_IN_PROGRESS = 0
 XACT_COMMITTED = 1
@@ -127,8 +127,8 @@ class CommitLog:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
                 try:
                     for pageno in segment_pagenos:
-                        os.pwrite(fd, images[pageno],
-                                  (pageno % PAGES_PER_SEGMENT) * CLOG_PAGE_SIZE)
+                        pwrite_all(fd, images[pageno],
+                                   (pageno % PAGES_PER_SEGMENT) * CLOG_PAGE_SIZE)
                     os.fsync(fd)
                 finally:
                     os.close(fd)

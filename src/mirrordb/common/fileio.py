@@ -2,7 +2,10 @@
 
 * ``write_file_atomic`` replaces a file so that after a crash either the old or the new content is
   there, never a mix: write a temporary sibling, fsync it, rename over the target, fsync the directory.
-* ``fsync_directory`` makes a create, rename or unlink in a directory durable.
+* ``fsync_directory`` makes a create, rename or unlink in a directory durable; ``fsync_file`` and
+  ``fsync_tree`` (every file, then every directory, of a tree) make written files durable.
+* ``pwrite_all`` writes all of its bytes or raises: a write the kernel cut short (a disk
+  filling up part way) is continued, never taken for complete.
 * OS errors become ``MirrordbError`` with PostgreSQL's wording: ENOSPC is ``DiskFull`` (53100), any
   other is ``IoError`` (58030), both naming the file.
 """
@@ -32,6 +35,17 @@ def os_errors(action: str, path: str) -> Iterator[None]:
         yield
     except OSError as error:
         raise translate_os_error(error, action, path) from error
+
+
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    """All of ``data`` at ``offset``: a write cut short (the disk filling up part way) goes on
+    until the kernel reports why it cannot (OSError, for the caller to translate)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written <= 0:      # a regular file never does this: fail rather than spin
+            raise OSError(errno.EIO, "pwrite wrote nothing")
+        view, offset = view[written:], offset + written
 
 
 def fsync_directory(path: str) -> None:

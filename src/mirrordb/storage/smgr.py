@@ -43,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from mirrordb.common.errors import DataCorrupted, IoError, MirrordbError, invariant
-from mirrordb.common.fileio import fsync_directory, os_errors, translate_os_error
+from mirrordb.common.fileio import fsync_directory, os_errors, pwrite_all, translate_os_error
 from mirrordb.storage.page import BLCKSZ
 from mirrordb.storage.relfilenode import FORK_NAMES, MAIN_FORKNUM, RelFileNode
 
@@ -313,7 +313,7 @@ class StorageManager:
         with self._mutex:
             fd = self._open_for_write(rnode, fork, segno)
             with os_errors(f"write block {blkno} in", path):
-                _pwrite_all(fd, memoryview(page), offset)
+                pwrite_all(fd, page, offset)
             self._unsynced.add(key)
 
     def extend(self, rnode: RelFileNode, fork: int, blkno: int,
@@ -383,14 +383,6 @@ class StorageManager:
             while self._open_files:
                 _, fd = self._open_files.popitem()
                 os.close(fd)
-
-
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    while data:
-        written = os.pwrite(fd, data, offset)
-        invariant(written > 0, "pwrite wrote nothing")
-        data = data[written:]
-        offset += written
 
 
 def _fsync_segment(path: str, fd: int | None) -> bool:
