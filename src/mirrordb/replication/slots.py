@@ -70,14 +70,14 @@ from dataclasses import dataclass
 from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import (DataCorrupted, DuplicateObject, MirrordbError,
                                     ObjectNotInPrerequisiteState, UndefinedObject, invariant)
-from mirrordb.common.fileio import fsync_directory, os_errors
+from mirrordb.common.fileio import fsync_directory, os_errors, write_file_atomic
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
 
 log = logging.getLogger("mirrordb.slots")
 
 SLOT_DIRECTORY = "pg_replslot"
 STATE_FILE = "state"
-TEMPORARY_SUFFIX = ".tmp"
+TEMPORARY_SUFFIX = ".tmp"     # what write_file_atomic adds to a name it is about to replace
 SLOT_MAGIC = 0x1051CA1
 SLOT_VERSION = 2
 NAMEDATALEN = 64
@@ -549,21 +549,9 @@ class SlotManager:
 
     @staticmethod
     def _write_state(slot_dir: str, slot: ReplicationSlot) -> None:
-        """Replace ``slot_dir/state`` atomically: state.tmp, fsync, rename, fsync dir."""
-        data = encode_slot_state(slot)
-        temporary = os.path.join(slot_dir, STATE_FILE + TEMPORARY_SUFFIX)
-        final = os.path.join(slot_dir, STATE_FILE)
-        with os_errors("write", temporary):
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                written = os.write(fd, data)
-                invariant(written == len(data), f"short write of {temporary}")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        with os_errors("rename", temporary):
-            os.replace(temporary, final)
-        fsync_directory(slot_dir)
+        """Replace ``slot_dir/state`` atomically: state.tmp, fsync, rename, fsync dir (a write
+        cut short by a filling disk is continued, or fails as DiskFull)."""
+        write_file_atomic(os.path.join(slot_dir, STATE_FILE), encode_slot_state(slot))
 
     def _remove_tree(self, path: str) -> None:
         try:
