@@ -5,19 +5,25 @@
   restart, crash recovery from the last good checkpoint writes the changes again. PostgreSQL
   PANICs at the failed fsync; mirrordb refuses every later sync instead (storage/smgr.py).
 * A commit log write that fails (a full disk): its pages stay dirty and the next checkpoint
-  writes them, so a completed checkpoint never leaves commit bits only in memory."""
+  writes them, so a completed checkpoint never leaves commit bits only in memory.
+* The checkpointer thread retries after an operating error, but a broken invariant stops the
+  server (its ``on_panic``), as PostgreSQL PANICs."""
 
 from __future__ import annotations
 
 import errno
 import os
+import time
 
 import pytest
 
-from mirrordb.common.errors import DiskFull, IoError
+from mirrordb.common.errors import DiskFull, InvariantViolation, IoError
 from mirrordb.engine import Engine
 from mirrordb.storage import datum as T
 from mirrordb.storage import smgr
+
+DEADLINE_S = 20.0
+POLL_S = 0.01
 
 
 def insert_rows(engine: Engine, values: range) -> None:
@@ -89,4 +95,42 @@ def test_a_commit_log_write_that_fails_is_done_again_by_the_next_checkpoint(
     try:
         assert visible_values(engine) == list(range(10))
     finally:
+        engine.close()
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(POLL_S)
+
+
+def test_the_checkpointer_retries_a_failure_but_stops_the_server_on_a_broken_invariant(
+        cluster: str, monkeypatch: pytest.MonkeyPatch):
+    engine = Engine.open(cluster)
+    checkpointer = engine.checkpointer
+    panics: list[BaseException] = []
+    attempts: list[str] = []
+    checkpointer.on_panic = panics.append
+    try:
+        def failing(error: BaseException) -> object:
+            def checkpoint(shutdown: bool = False, end_of_recovery: bool = False) -> int:
+                attempts.append(type(error).__name__)
+                raise error
+            return checkpoint
+
+        monkeypatch.setattr(checkpointer, "checkpoint", failing(IoError("disk trouble")))
+        checkpointer.request()
+        wait_until(lambda: attempts == ["IoError"], "the failed checkpoint")
+        checkpointer.request()                  # an operating error: the thread goes on
+        wait_until(lambda: attempts == ["IoError", "IoError"], "the retry")
+        assert not panics
+        monkeypatch.setattr(checkpointer, "checkpoint",
+                            failing(InvariantViolation("broken rule")))
+        checkpointer.request()
+        wait_until(lambda: len(panics) == 1, "the panic")
+        assert isinstance(panics[0], InvariantViolation)
+        wait_until(lambda: not checkpointer._thread.is_alive(), "the thread to end")
+    finally:
+        monkeypatch.undo()
         engine.close()

@@ -31,10 +31,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mirrordb.common.checkpoint import CheckPoint
-from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.common.errors import InvariantViolation, MirrordbError, invariant
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.storage.control import DBState
 from mirrordb.wal import payloads
@@ -90,8 +91,16 @@ class WalHolds:
 
 
 class Checkpointer:
+    """The checkpointer thread and ``checkpoint`` itself (see the module docstring).
+
+    A failed checkpoint is logged and the next round tries again (what it left undone stays
+    undone: the commit log's and the buffers' pages stay dirty, a failed data fsync refuses
+    every later one), except a broken invariant: then ``on_panic`` is called (the server stops,
+    as PostgreSQL PANICs) and the thread ends."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.on_panic: Callable[[BaseException], None] = lambda error: None
         self._lock = threading.Lock()
         self._wake = threading.Condition()
         self._requested = False
@@ -142,6 +151,11 @@ class Checkpointer:
             if requested or self._due():
                 try:
                     self.checkpoint()
+                except InvariantViolation as error:   # never carried on from (errors.py)
+                    log.critical("checkpointer hit a broken invariant; stopping the server",
+                                 exc_info=True, extra={"pg_level": "PANIC"})
+                    self.on_panic(error)
+                    return
                 except Exception:  # noqa: BLE001 - logged; the next round retries
                     log.exception("checkpoint failed")
 

@@ -462,6 +462,7 @@ class Server:
         if standby:
             log.info("entering standby mode")
         self.engine = Engine.open(self.datadir, self.overrides, standby_mode=standby)
+        self.engine.checkpointer.on_panic = self._checkpointer_panicked
         self.settings.set_internal("wal_segment_size", str(self.engine.control.xlog_seg_size))
         self.engine.settings = self.settings
         self._attach_slots(self.engine, slots)
@@ -553,6 +554,9 @@ class Server:
         restartpoint, as PostgreSQL's PANIC does (the next start replays what the disk holds
         and streams the rest again)."""
         self._stop_after_failure("walreceiver could not make received WAL durable; shutting down")
+
+    def _checkpointer_panicked(self, error: BaseException) -> None:
+        self._stop_after_failure("checkpointer process was terminated; shutting down")
 
     def _stop_after_failure(self, message: str) -> None:
         self.exit_code = 1
