@@ -51,6 +51,7 @@ import enum
 import heapq
 import struct
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -539,25 +540,17 @@ class HeapAccess:
 
         At most one member is visible to a snapshot, so the newest is tried first: the one
         current snapshots see, read without copying the others."""
-        pool = self.env.pool
         blkno = tid[0]
-        with pool.lock:
-            if blkno >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
+        with self._existing_page(rel, blkno) as page:
+            if page is None:
                 return None
-            buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
-            try:
-                page = buffer.page
-                if pagelib.is_new(page):
-                    return None
-                found = None
-                members = hot_chain(page, tid[1])
-                for offnum in reversed(members):
-                    item = pagelib.get_item(page, offnum)
-                    if self._visible(txn, snapshot, tuplelib.read_header(item)):
-                        found = (blkno, offnum), item
-                        break
-            finally:
-                pool.release(buffer)
+            found = None
+            members = hot_chain(page, tid[1])
+            for offnum in reversed(members):
+                item = pagelib.get_item(page, offnum)
+                if self._visible(txn, snapshot, tuplelib.read_header(item)):
+                    found = (blkno, offnum), item
+                    break
         if found is None:
             return None
         return found[0], rel.codec.decode(*tuplelib.tuple_data(found[1])), members != [tid[1]]
@@ -565,34 +558,32 @@ class HeapAccess:
     def chain_items(self, rel: Relation, tid: Tid) -> list[tuple[Tid, bytes]]:
         """(tid, item) of each member of the HOT chain rooted at ``tid``, oldest first; empty
         when ``tid`` is no chain root (see ``hot_chain``)."""
-        pool = self.env.pool
         blkno = tid[0]
-        with pool.lock:
-            if blkno >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
+        with self._existing_page(rel, blkno) as page:
+            if page is None:
                 return []
-            buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
-            try:
-                page = buffer.page
-                if pagelib.is_new(page):
-                    return []
-                return [((blkno, offnum), pagelib.get_item(page, offnum))
-                        for offnum in hot_chain(page, tid[1])]
-            finally:
-                pool.release(buffer)
+            return [((blkno, offnum), pagelib.get_item(page, offnum))
+                    for offnum in hot_chain(page, tid[1])]
 
     def _read_item(self, rel: Relation, tid: Tid) -> bytes | None:
+        with self._existing_page(rel, tid[0]) as page:
+            if page is None or tid[1] > pagelib.max_offset(page) \
+                    or not pagelib.item_is_normal(page, tid[1]):
+                return None
+            return pagelib.get_item(page, tid[1])
+
+    @contextmanager
+    def _existing_page(self, rel: Relation, blkno: int) -> Iterator[bytearray | None]:
+        """Block ``blkno`` of ``rel``'s main fork, under the pool lock and pinned while the
+        caller reads it; None when the relation is shorter or the page was never initialised."""
         pool = self.env.pool
         with pool.lock:
-            if tid[0] >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
-                return None
-            buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, tid[0])
+            if blkno >= pool.nblocks(rel.rnode, MAIN_FORKNUM):
+                yield None
+                return
+            buffer = pool.read_buffer(rel.rnode, MAIN_FORKNUM, blkno)
             try:
-                page = buffer.page
-                if pagelib.is_new(page) or tid[1] > pagelib.max_offset(page):
-                    return None
-                if not pagelib.item_is_normal(page, tid[1]):
-                    return None
-                return pagelib.get_item(page, tid[1])
+                yield None if pagelib.is_new(buffer.page) else buffer.page
             finally:
                 pool.release(buffer)
 

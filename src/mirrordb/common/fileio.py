@@ -49,18 +49,17 @@ def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> No
 
 
 def fsync_directory(path: str) -> None:
-    with os_errors("fsync", path):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    _fsync_path(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def fsync_file(path: str) -> None:
     """fsync the regular file ``path`` (Linux lets a read-only descriptor do it)."""
+    _fsync_path(path, os.O_RDONLY)
+
+
+def _fsync_path(path: str, flags: int) -> None:
     with os_errors("fsync", path):
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, flags)
         try:
             os.fsync(fd)
         finally:

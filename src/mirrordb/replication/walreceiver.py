@@ -328,7 +328,8 @@ class SegmentWriter:
         """fsync segment ``segno``, which streaming resumes inside: the bytes before the resume
         point count as flushed from now on, and an earlier receiver (of a server that was
         killed) may have written them without syncing."""
-        os.fsync(self._segment_fd(segno))
+        fd = self._segment_fd(segno)
+        self._fsync(fd, self._paths[fd])
 
     def _segment_fd(self, segno: int) -> int:
         if segno == self._segno and self._fd is not None:

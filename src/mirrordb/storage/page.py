@@ -257,12 +257,7 @@ def set_unused(page: bytearray, offnums: list[int]) -> None:
     words = list(old_words)
     for offnum in offnums:
         words[offnum - 1] = 0
-    while words and words[-1] == 0:
-        words.pop()
-    has_free = not all(map(_LP_FLAGS_MASK.__and__, words))   # an LP_UNUSED pointer
-    flags = _U16.unpack_from(page, 10)[0]
-    flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
-    _compact_words(page, flags, words, _removed_words(old_words, offnums))
+    _finish_line_pointer_edit(page, words, _removed_words(old_words, offnums))
 
 
 def prune_line_pointers(page: bytearray, redirected: list[tuple[int, int]], dead: list[int],
@@ -281,12 +276,19 @@ def prune_line_pointers(page: bytearray, redirected: list[tuple[int, int]], dead
     removed = None
     if len(redirected) + len(dead) + len(unused) <= FAST_PATH_MAX_REMOVED:
         removed = _removed_words(old_words, [offnum for offnum, _ in redirected] + dead + unused)
+    _finish_line_pointer_edit(page, words, removed)
+
+
+def _finish_line_pointer_edit(page: bytearray, words: list[int],
+                              removed_words: list[int] | None) -> None:
+    """After ``set_unused``'s or pruning's edit of ``words``: drop trailing unused pointers,
+    set PD_HAS_FREE_LINES as an unused one remains or not, and compact (``_compact_words``)."""
     while words and words[-1] == 0:
         words.pop()
     has_free = not all(map(_LP_FLAGS_MASK.__and__, words))   # an LP_UNUSED pointer
     flags = _U16.unpack_from(page, 10)[0]
     flags = flags | PD_HAS_FREE_LINES if has_free else flags & ~PD_HAS_FREE_LINES
-    _compact_words(page, flags, words, removed)
+    _compact_words(page, flags, words, removed_words)
 
 
 def delete_items(page: bytearray, offnums: list[int]) -> None:
