@@ -82,6 +82,10 @@ def test_checkpoint_timeout_starts_checkpoints(cluster: str) -> None:
         assert first.checkpoint.oldest_active_xid != 0
         second = wait_for_new_checkpoint(cluster, first.checkpoint_lsn)  # and again, periodically
         assert second.checkpoint.redo > first.checkpoint.redo
+        # pg_control is written before the checkpoint is counted: wait for it to finish
+        deadline = time.monotonic() + DEADLINE_S
+        while engine.checkpointer.checkpoints_done < 2 and time.monotonic() < deadline:
+            time.sleep(POLL_S)
         assert engine.checkpointer.checkpoints_done >= 2
         insert_rows(engine, 50, 5)
     except BaseException:
