@@ -8,9 +8,10 @@ reads (fetch, scan, index lookups), savepoints, commit and abort. ``engine.close
 shutdown checkpoint; ``engine.crash()`` (tests only) drops everything without one.
 ``Engine.open(datadir, standby_mode=True)`` instead replays the WAL in pg_wal in archive recovery
 and stays in recovery (``engine.startup``: replay more with ``replay_available()``, consistency in
-``startup.state``); no WAL is written and no background thread runs, until the startup thread
-promotes the server (recovery/promote.py): ``finish_promotion()`` ends recovery and the engine
-becomes a primary's. pg_control changes go through ``update_control``.
+``startup.state``); no WAL is written, and of the background threads only the checkpointer runs,
+making restartpoints beside replay (recovery/checkpoint.py), until the startup thread promotes the
+server (recovery/promote.py): ``finish_promotion()`` ends recovery and the engine becomes a
+primary's. pg_control changes go through ``update_control``.
 
 Table statistics and autovacuum: every ``Txn`` counts its inserts, updates and deletes per table
 and reports them to ``engine.table_stats`` (access/pgstat.py) when it ends.
@@ -198,13 +199,15 @@ class Engine:
                 self.wal.start_background_flusher(delay_ms)
 
     def _start_archive_recovery(self) -> None:
-        """Standby mode: replay the WAL in pg_wal and stay in recovery (no WAL is written, no
-        background thread runs); whoever delivers more WAL calls ``startup.replay_available()``.
-        Hot standby queries may start once ``startup.state.consistent``."""
+        """Standby mode: replay the WAL in pg_wal and stay in recovery (no WAL is written; the
+        checkpointer thread makes restartpoints while replay goes on); whoever delivers more WAL
+        calls ``startup.replay_available()``. Hot standby queries may start once
+        ``startup.state.consistent``."""
         from mirrordb.recovery.startup import Startup
         self.startup = Startup(self, archive_recovery=True)
         self.startup.begin()
         self.startup.replay_available()
+        self.checkpointer.start()
 
     def finish_promotion(self) -> RecoveryResult:
         """Promotion (recovery/promote.py): the standby's startup thread has replayed pg_wal to
@@ -218,7 +221,8 @@ class Engine:
         invariant(self.standby_mode and startup is not None and startup.in_recovery,
                   "finish_promotion of an engine that is not a standby")
         assert startup is not None
-        self.recovery = startup.end_archive_recovery()
+        with self.checkpointer.exclusive():   # no restartpoint meanwhile; none after it
+            self.recovery = startup.end_archive_recovery()
         self.xacts.leave_hot_standby()
         self.relcache.invalidate()
         if self.recovery_locks is not None:    # the primary's locks end with recovery
@@ -235,10 +239,20 @@ class Engine:
              standby_mode: bool = False) -> Engine:
         return cls(datadir, Settings(overrides, datadir), standby_mode=standby_mode)
 
-    def update_control(self, **changes: object) -> ControlFile:
+    def update_control(self, *, min_recovery_point_at_least: int | None = None,
+                       **changes: object) -> ControlFile:
         """Change fields of pg_control and rewrite it durably (PostgreSQL's UpdateControlFile
-        under ControlFileLock: read-modify-write under ``control_lock``; the time is updated)."""
+        under ControlFileLock: read-modify-write under ``control_lock``; the time is updated).
+
+        ``min_recovery_point_at_least``: raise minRecoveryPoint (on this timeline) to that LSN
+        unless it is already there, decided under the lock: in recovery the startup thread and
+        the checkpointer's restartpoint both raise it, and neither may lower what the other
+        stored (a page written past the minimum would then not be waited for after a crash)."""
         with self.control_lock:
+            if min_recovery_point_at_least is not None \
+                    and self.control.min_recovery_point < min_recovery_point_at_least:
+                changes["min_recovery_point"] = min_recovery_point_at_least
+                changes["min_recovery_point_tli"] = self.control.checkpoint.this_timeline
             self.control = dataclasses.replace(self.control, time_s=int(time.time()),
                                                **changes)  # type: ignore[arg-type]
             write_control_file(self.datadir, self.control)
@@ -248,11 +262,11 @@ class Engine:
         """Clean shutdown: stop background threads, shutdown checkpoint, close files. In
         standby mode: write the replayed pages and leave pg_control "shut down in recovery"."""
         self.stop_autovacuum()
+        self.checkpointer.stop()   # a restartpoint under way finishes first
         if self.startup is not None and self.startup.in_recovery:
             self.startup.shutdown()
             self._close_files()
             return
-        self.checkpointer.stop()
         self.wal.stop_background_flusher()
         self.checkpointer.checkpoint(shutdown=True)
         self._close_files()
@@ -271,7 +285,12 @@ class Engine:
         self.smgr.close_all()
 
     def checkpoint(self) -> None:
-        self.checkpointer.checkpoint()
+        """CHECKPOINT: a checkpoint, or in recovery a restartpoint at the last checkpoint
+        record replayed (none if there is no newer one), as PostgreSQL's standby does."""
+        if self.in_recovery():
+            self.checkpointer.restartpoint()
+        else:
+            self.checkpointer.checkpoint()
 
     # -- services used by the layers ----------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """A streaming standby on real processes: ``mirrordb basebackup -R`` from a running primary, then
 ``mirrordb server`` on the copy replays and streams. Positions are polled with deadlines: the
-primary's pg_stat_replication.replay_lsn, and the standby's log line for a restartpoint."""
+primary's pg_stat_replication.replay_lsn, and the standby's log line for a restartpoint (made by
+CHECKPOINT on the standby)."""
 
 from __future__ import annotations
 
@@ -80,8 +81,16 @@ def start_standby(datadir: str, port: int | None = None, **settings: str) -> Run
 
 
 def wait_for_restartpoint_at(standby: RunningServer, redo_lsn: int) -> None:
+    """CHECKPOINT on the standby (a restartpoint at the last checkpoint record it replayed)
+    until its log shows one at ``redo_lsn``: its own schedule (checkpoint_timeout) is minutes
+    away, as a PostgreSQL standby's."""
     line = f"recovery restart point at {format_lsn(redo_lsn)}"
-    poll(lambda: line in standby.log(), line, servers=(standby,))
+
+    def made() -> bool:
+        execute(standby, "CHECKPOINT")
+        return line in standby.log()
+
+    poll(made, line, servers=(standby,))
 
 
 def oldest_segment(datadir: str) -> int:

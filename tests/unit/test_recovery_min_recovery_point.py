@@ -21,7 +21,12 @@ class StubEngine:
                                            min_recovery_point=min_recovery_point)
         self.writes: list[int] = []
 
-    def update_control(self, **changes: object) -> ControlFile:
+    def update_control(self, *, min_recovery_point_at_least: int | None = None,
+                       **changes: object) -> ControlFile:
+        """Engine.update_control's rule: the minimum only grows."""
+        if min_recovery_point_at_least is not None \
+                and self.control.min_recovery_point < min_recovery_point_at_least:
+            changes["min_recovery_point"] = min_recovery_point_at_least
         self.control = dataclasses.replace(self.control, **changes)  # type: ignore[arg-type]
         self.writes.append(self.control.min_recovery_point)
         return self.control

@@ -24,14 +24,26 @@ shutdown checkpoint runs with no concurrent activity, so its REDO point is the r
 The checkpointer thread (named ``checkpointer``) starts a checkpoint when ``checkpoint_timeout``
 has passed since the last one, or when the WAL written since the last REDO point exceeds the share
 of ``max_wal_size`` PostgreSQL uses, or when asked (``request``).
+
+On a standby the same thread makes restartpoints (PostgreSQL's CreateRestartPoint, in
+``Startup.restartpoint``) while the startup thread goes on replaying: by the same schedule, the
+WAL measured as replayed since pg_control's REDO point, and only once a checkpoint record newer
+than pg_control's has been replayed (a restartpoint restarts from one). CHECKPOINT on a standby
+makes one at once (``restartpoint``). Replay never waits for the pages a restartpoint writes; a
+page it writes first raises minRecoveryPoint to where replay stands, as any page written in
+recovery does (recovery/startup.py's MinRecoveryPoint). Whatever ends recovery (promotion's
+``Engine.finish_promotion``, a clean stop's ``Engine.close``) first waits for a restartpoint
+under way (``exclusive``, ``stop``), so pg_control never goes back to a restartpoint after it.
+After promotion the thread makes checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from mirrordb.common.checkpoint import CheckPoint
@@ -45,6 +57,7 @@ from mirrordb.wal.rmgr import (RM_STANDBY_ID, RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
+    from mirrordb.recovery.startup import Startup
     from mirrordb.replication.slots import SlotManager
 
 log = logging.getLogger("mirrordb.checkpointer")
@@ -113,6 +126,9 @@ class Checkpointer:
     # -- the thread ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the thread; a no-op while it runs (a standby's goes on after promotion)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
         self._thread.start()
@@ -130,15 +146,45 @@ class Checkpointer:
             self._requested = True
             self._wake.notify_all()
 
-    def _due(self) -> bool:
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold off checkpoints and restartpoints (one under way finishes first)."""
+        with self._lock:
+            yield
+
+    def _due(self, wal_position: int) -> bool:
+        """Whether ``checkpoint_timeout`` has passed since the last checkpoint (or
+        restartpoint), or the WAL from pg_control's REDO point to ``wal_position`` (inserted
+        on a primary, replayed on a standby) exceeds PostgreSQL's CheckPointSegments share of
+        ``max_wal_size``."""
         settings = self.engine.settings
         timeout_s = int(settings.get("checkpoint_timeout")) / 1000  # type: ignore[arg-type]
         if time.monotonic() - self.last_checkpoint_time >= timeout_s:
             return True
         max_wal = int(settings.get("max_wal_size"))  # type: ignore[arg-type]
-        distance = self.engine.wal.insert_lsn - self.engine.control.checkpoint.redo
+        distance = wal_position - self.engine.control.checkpoint.redo
         target = float(settings.get("checkpoint_completion_target"))  # type: ignore[arg-type]
         return distance >= max_wal / (1.0 + target)    # PostgreSQL's CheckPointSegments
+
+    def _recovering(self) -> Startup | None:
+        """The standby's startup process while archive recovery goes on, else None."""
+        startup = self.engine.startup
+        if startup is not None and startup.in_recovery and startup.archive_recovery:
+            return startup
+        return None
+
+    def _work_due(self, requested: bool) -> Callable[[], object] | None:
+        """This round's work: a restartpoint in recovery once a newer checkpoint record was
+        replayed, else a checkpoint; None when nothing is due."""
+        startup = self._recovering()
+        if startup is None:
+            return self.checkpoint if requested or self._due(self.engine.wal.insert_lsn) \
+                else None
+        if not startup.restartpoint_possible():
+            return None
+        if requested or self._due(startup.state.last_replayed_end_lsn):
+            return self.restartpoint
+        return None
 
     def _run(self) -> None:
         while True:
@@ -148,18 +194,32 @@ class Checkpointer:
                 if self._stopping:
                     return
                 requested, self._requested = self._requested, False
-            if requested or self._due():
+            work = self._work_due(requested)
+            if work is not None:
                 try:
-                    self.checkpoint()
+                    work()
                 except InvariantViolation as error:   # never carried on from (errors.py)
                     log.critical("checkpointer hit a broken invariant; stopping the server",
                                  exc_info=True, extra={"pg_level": "PANIC"})
                     self.on_panic(error)
                     return
                 except Exception:  # noqa: BLE001 - logged; the next round retries
-                    log.exception("checkpoint failed")
+                    log.exception("checkpoint failed" if work == self.checkpoint
+                                  else "restartpoint failed")
 
     # -- the work -----------------------------------------------------------------------------
+
+    def restartpoint(self) -> bool:
+        """A standby's restartpoint now, in the calling thread (the checkpointer's, or a
+        session's CHECKPOINT): ``Startup.restartpoint`` under the lock. False when there is
+        nothing to restart from (no checkpoint record replayed since pg_control's) or recovery
+        has ended."""
+        with self._lock:
+            startup = self._recovering()
+            if startup is None or not startup.restartpoint():
+                return False
+            self.last_checkpoint_time = time.monotonic()
+            return True
 
     def mark_in_production(self) -> None:
         self.engine.update_control(state=DBState.DB_IN_PRODUCTION)

@@ -11,10 +11,10 @@ What the thread does (PostgreSQL's startup process in standby mode, never finish
 1. ``startup.replay_available()``: every valid record from where replay stands to the current
    end of WAL in ``pg_wal`` (whatever put it there: the walreceiver, or a person copying
    segments).
-2. If a checkpoint record was replayed and at least ``RESTARTPOINT_MIN_INTERVAL_S`` passed since
-   the last restartpoint, make a restartpoint (``Startup.restartpoint``: pages flushed,
-   pg_control points at that checkpoint, old segments removed).
-3. Wait for ``wake()`` or ``POLL_INTERVAL_S`` (the poll re-reads ``pg_wal``), then go to 1.
+2. Wait for ``wake()`` or ``POLL_INTERVAL_S`` (the poll re-reads ``pg_wal``), then go to 1.
+
+Restartpoints are not this thread's: the checkpointer makes them beside replay
+(recovery/checkpoint.py), as PostgreSQL's does, so replay never stops while pages are written.
 
 It stops at ``stop()`` (the postmaster's shutdown; the engine's ``close()`` then makes the last
 restartpoint and leaves pg_control "shut down in recovery"), or when replay fails: the error is
@@ -30,8 +30,7 @@ pg_wal_replay_resume(), pg_get_wal_replay_pause_state() and pg_is_wal_replay_pau
 sql/replication_functions.py call ``request_pause``/``resume``/``pause_state``). The state is
 "not paused", "pause requested" (set by another thread) or "paused" (set by this thread when it
 notices the request: between two records, or while it waits for WAL). While paused the thread
-waits before the next record and makes no restartpoint; the walreceiver keeps receiving and
-flushing into pg_wal. ``resume`` or ``stop`` ends the wait. The pause is not persisted: a
+waits before the next record; the walreceiver keeps receiving and flushing into pg_wal. ``resume`` or ``stop`` ends the wait. The pause is not persisted: a
 restarted standby replays again.
 
 Promotion (recovery/promote.py): ``request_promote`` (the postmaster, on a promote signal) ends a
@@ -48,7 +47,6 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -63,7 +61,6 @@ log = logging.getLogger("mirrordb.startup")
 
 STARTUP_THREAD_NAME = "startup"
 POLL_INTERVAL_S = 0.5                # re-read pg_wal at least this often without a wake-up
-RESTARTPOINT_MIN_INTERVAL_S = 1.0    # at most one restartpoint per this many seconds
 STOP_TIMEOUT_S = 60.0                # longest wait for the thread to finish the record it is on
 
 
@@ -97,7 +94,6 @@ class StandbyReplay:
         self._woken = False
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._last_restartpoint_time = 0.0
         self._consistent_reported = False
         self._pause_state = RecoveryPauseState.NOT_PAUSED    # guarded by _wakeup
         self._promote_signaled = False                        # guarded by _wakeup
@@ -233,15 +229,9 @@ class StandbyReplay:
             self._fail(error)
 
     def replay_once(self) -> int:
-        """One round: replay what is available, maybe a restartpoint. Returns records replayed."""
+        """One round: replay what is available. Returns records replayed."""
         replayed = self._replay_available()
         self._report_consistency()
-        if self._pause_state is not RecoveryPauseState.NOT_PAUSED:
-            return replayed
-        now = time.monotonic()
-        if now - self._last_restartpoint_time >= RESTARTPOINT_MIN_INTERVAL_S:
-            if self.startup.restartpoint():
-                self._last_restartpoint_time = now
         return replayed
 
     def _replay_available(self) -> int:

@@ -50,6 +50,10 @@ remembers the last checkpoint record replayed; ``restartpoint()`` writes every d
 commit log and fsyncs, then points pg_control at that checkpoint (minRecoveryPoint raised to at
 least the record's end, state still "in archive recovery"), and only then removes WAL segments
 before its REDO point (less ``wal_keep_size``). A standby restarted later replays from there.
+The checkpointer thread calls it while this thread goes on replaying (recovery/checkpoint.py):
+every change before the checkpoint's REDO point is in a page that was dirty when the
+restartpoint began, or already on disk; pages changed since are written with minRecoveryPoint
+raised first, as every page written in recovery is.
 
 Redo is idempotent (a page whose LSN is at or past a record's end is skipped), so a crash during
 recovery simply restarts it.
@@ -166,9 +170,7 @@ class MinRecoveryPoint:
                 log.warning("xlog min recovery request %s is past current point %s",
                             format_lsn(lsn), format_lsn(target))
             if target > stored:
-                self.engine.update_control(
-                    min_recovery_point=target,
-                    min_recovery_point_tli=self.engine.control.checkpoint.this_timeline)
+                self.engine.update_control(min_recovery_point_at_least=target)
                 self.updates += 1
                 log.debug("updated min recovery point to %s", format_lsn(target))
             self._local_lsn = max(stored, target)
@@ -524,24 +526,28 @@ class Startup:
         """PostgreSQL's ReachedEndOfBackup: the backup's end is replayed (its XLOG_BACKUP_END,
         or for a backup from a standby the backupEndPoint); pg_control forgets the backup and
         minRecoveryPoint is at least ``end_lsn``."""
-        control = self.engine.control
         log.debug("end of backup reached")
-        min_recovery_point = max(control.min_recovery_point, end_lsn)
         self.engine.update_control(backup_start_point=INVALID_LSN,
                                    backup_end_point=INVALID_LSN, backup_end_required=False,
-                                   min_recovery_point=min_recovery_point)
+                                   min_recovery_point_at_least=end_lsn)
         self.state.min_recovery_point = max(self.state.min_recovery_point, end_lsn)
         self.state.backup_pending = False
         self.backup_end_point = INVALID_LSN
 
     # -- restartpoints --------------------------------------------------------------------------
 
+    def restartpoint_possible(self) -> bool:
+        """Whether a checkpoint record newer than pg_control's has been replayed."""
+        replayed = self.last_checkpoint_replayed
+        return replayed is not None and replayed[2].redo > self.engine.control.checkpoint.redo
+
     def restartpoint(self) -> bool:
         """PostgreSQL's CreateRestartPoint at the last checkpoint record replayed (module
-        docstring); False when there is none newer than pg_control's. Runs in the startup
-        thread between records, so no page changes meanwhile."""
+        docstring); False when there is none newer than pg_control's. Called by the
+        checkpointer while replay goes on (its lock keeps two from overlapping), and by
+        ``shutdown`` once replay has stopped."""
         invariant(self.in_recovery and self.archive_recovery, "restartpoint outside a standby")
-        replayed = self.last_checkpoint_replayed
+        replayed = self.last_checkpoint_replayed     # one read: replay may replace it
         engine = self.engine
         if replayed is None or replayed[2].redo <= engine.control.checkpoint.redo:
             return False
@@ -549,12 +555,8 @@ class Startup:
         engine.clog.flush()
         engine.pool.flush_all()
         engine.smgr.sync_all()
-        control = engine.control
-        changes: dict[str, object] = {"checkpoint_lsn": checkpoint_lsn, "checkpoint": checkpoint}
-        if control.min_recovery_point < checkpoint_end_lsn:
-            changes.update(min_recovery_point=checkpoint_end_lsn,
-                           min_recovery_point_tli=checkpoint.this_timeline)
-        engine.update_control(**changes)
+        engine.update_control(checkpoint_lsn=checkpoint_lsn, checkpoint=checkpoint,
+                              min_recovery_point_at_least=checkpoint_end_lsn)
         removed = self._remove_old_segments(checkpoint.redo)
         self.restartpoints_done += 1
         log.info("restartpoint complete: %d WAL file(s) removed; redo lsn=%s",

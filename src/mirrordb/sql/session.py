@@ -1126,6 +1126,12 @@ class Session:
 
     def _exec_CheckPointStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
+        """A checkpoint, or on a standby a restartpoint (Engine.checkpoint); superusers only
+        (PostgreSQL 15 also admits members of pg_checkpoint, a role mirrordb lacks)."""
+        from mirrordb.sql import roles
+        if not roles.is_superuser(self):
+            raise MirrordbError("must be superuser or have privileges of pg_checkpoint to do "
+                                "CHECKPOINT", sqlstate="42501")
         self.engine.checkpoint()
         return StatementResult("CHECKPOINT")
 

@@ -1,0 +1,160 @@
+"""A standby's restartpoints are the checkpointer's (recovery/checkpoint.py): replay goes on while
+one writes pages, pg_control then names the replayed checkpoint, and CHECKPOINT on a hot standby
+asks for one, as on a PostgreSQL standby.
+
+The in-process tests feed a standby ``Engine`` by copying WAL segment files, as
+test_promotion_engine.py does; the last one runs real servers.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import psycopg
+import pytest
+
+from mirrordb.engine import Engine
+from mirrordb.storage.control import DBState, read_control_file
+# the fixture (a primary Engine with table t, a standby Engine on a copy) is that module's
+from tests.integration.test_promotion_engine import ids, primary_and_standby, ship_wal  # noqa: F401
+from tests.integration.test_standby_streaming import (basebackup, execute, poll, start_standby,
+                                                      wait_for_replay_catchup)
+
+DEADLINE_S = 30.0
+
+
+def insert_rows(engine: Engine, keys: range) -> None:
+    with engine.begin() as txn:
+        for key in keys:
+            txn.insert("t", [key, "x" * 200])
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_replay_goes_on_while_the_checkpointer_makes_a_restartpoint(primary_and_standby):
+    primary, standby = primary_and_standby
+    startup = standby.startup
+    assert startup is not None
+    insert_rows(primary, range(500))
+    primary.checkpoint()
+    redo = primary.control.checkpoint.redo
+    ship_wal(primary, standby)
+    assert startup.replay_available() > 0 and startup.restartpoint_possible()
+
+    # hold the restartpoint just before it writes the pages
+    entered, release = threading.Event(), threading.Event()
+    flush_all = standby.pool.flush_all
+
+    def held_flush_all() -> int:
+        entered.set()
+        assert release.wait(DEADLINE_S)
+        return flush_all()
+
+    standby.pool.flush_all = held_flush_all  # type: ignore[method-assign]
+    standby.checkpointer.request()
+    assert entered.wait(DEADLINE_S)
+    assert threading.current_thread().name != "checkpointer"
+
+    insert_rows(primary, range(500, 1000))   # replayed while the restartpoint is held
+    ship_wal(primary, standby)
+    assert startup.replay_available() > 0
+    assert startup.state.last_replayed_end_lsn == primary.wal.end_lsn
+    assert ids(standby) == set(range(1000))
+    assert read_control_file(standby.datadir).checkpoint.redo < redo   # not yet
+
+    release.set()
+    wait_until(lambda: read_control_file(standby.datadir).checkpoint.redo == redo,
+               "the restartpoint at the primary's checkpoint")
+    control = read_control_file(standby.datadir)
+    assert control.state == DBState.DB_IN_ARCHIVE_RECOVERY
+    assert control.min_recovery_point >= startup.last_checkpoint_replayed[1]  # type: ignore[index]
+    assert startup.restartpoints_done == 1 and not startup.restartpoint_possible()
+
+
+def test_min_recovery_point_is_only_raised(primary_and_standby):
+    _, standby = primary_and_standby
+    stored = standby.control.min_recovery_point
+    standby.update_control(min_recovery_point_at_least=stored - 8)      # a stale, lower value
+    assert read_control_file(standby.datadir).min_recovery_point == stored
+    standby.update_control(min_recovery_point_at_least=stored + 8)
+    assert read_control_file(standby.datadir).min_recovery_point == stored + 8
+
+
+def test_a_clean_stop_waits_for_the_restartpoint_under_way(primary_and_standby, tmp_path):
+    primary, standby = primary_and_standby
+    startup = standby.startup
+    assert startup is not None
+    insert_rows(primary, range(300))
+    primary.checkpoint()
+    ship_wal(primary, standby)
+    startup.replay_available()
+    entered, release = threading.Event(), threading.Event()
+    sync_all = standby.smgr.sync_all
+
+    def held_sync_all() -> None:
+        entered.set()
+        assert release.wait(DEADLINE_S)
+        sync_all()
+
+    standby.smgr.sync_all = held_sync_all  # type: ignore[method-assign]
+    standby.checkpointer.request()
+    assert entered.wait(DEADLINE_S)
+    closing = threading.Thread(target=standby.close)
+    closing.start()
+    closing.join(0.2)
+    assert closing.is_alive()           # close waits for the checkpointer's restartpoint
+    release.set()
+    closing.join(DEADLINE_S)
+    assert not closing.is_alive()
+    control = read_control_file(standby.datadir)
+    assert control.state == DBState.DB_SHUTDOWNED_IN_RECOVERY
+    assert control.checkpoint.redo == primary.control.checkpoint.redo
+    reopened = Engine.open(standby.datadir, standby_mode=True)
+    try:
+        assert ids(reopened) == set(range(300))
+    finally:
+        reopened.close()
+
+
+def test_checkpoint_on_a_hot_standby_makes_a_restartpoint(template_cluster, tmp_path):
+    from tests.server_process import start_server
+    primary_dir = str(tmp_path / "primary")
+    shutil.copytree(template_cluster, primary_dir)
+    primary = start_server(primary_dir)
+    standby = None
+    try:
+        execute(primary, "CREATE TABLE c (id int)", "CREATE ROLE plain LOGIN")
+        standby_dir = str(tmp_path / "standby")
+        basebackup(primary, standby_dir)
+        standby = start_standby(standby_dir)
+        backup_redo = read_control_file(standby_dir).checkpoint.redo
+        wait_for_replay_catchup(primary, standby)
+        with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+            # nothing newer than the backup's checkpoint replayed: no restartpoint, no error
+            assert connection.execute("CHECKPOINT").statusmessage == "CHECKPOINT"
+            assert read_control_file(standby_dir).checkpoint.redo == backup_redo
+
+            execute(primary, "INSERT INTO c SELECT g FROM generate_series(1, 100) g", "CHECKPOINT")
+            wait_for_replay_catchup(primary, standby)
+            assert connection.execute("CHECKPOINT").statusmessage == "CHECKPOINT"
+            assert read_control_file(standby_dir).checkpoint.redo == \
+                read_control_file(primary_dir).checkpoint.redo
+            assert connection.execute("SELECT pg_is_in_recovery(), count(*) FROM c"
+                                      ).fetchone() == (True, 100)
+        with psycopg.connect(standby.dsn(user="plain"), autocommit=True) as connection:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                               match="must be superuser or have privileges of pg_checkpoint"):
+                connection.execute("CHECKPOINT")
+        poll(lambda: standby.log().count("recovery restart point at") == 1, "one restartpoint",
+             servers=(standby,))
+    finally:
+        if standby is not None:
+            standby.stop()
+        primary.stop()
