@@ -3,11 +3,12 @@ one writes pages, pg_control then names the replayed checkpoint, and CHECKPOINT 
 asks for one, as on a PostgreSQL standby.
 
 The in-process tests feed a standby ``Engine`` by copying WAL segment files, as
-test_promotion_engine.py does; the last one runs real servers.
+test_promotion_engine.py does; the last two run real servers.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -15,6 +16,7 @@ import time
 import psycopg
 import pytest
 
+from mirrordb.common.lsn import format_lsn
 from mirrordb.engine import Engine
 from mirrordb.storage.control import DBState, read_control_file
 # the fixture (a primary Engine with table t, a standby Engine on a copy) is that module's
@@ -123,7 +125,9 @@ def test_a_clean_stop_waits_for_the_restartpoint_under_way(primary_and_standby, 
         reopened.close()
 
 
-def test_checkpoint_on_a_hot_standby_makes_a_restartpoint(template_cluster, tmp_path):
+@pytest.fixture
+def servers(template_cluster, tmp_path):
+    """A primary server with table c and role plain, and a streaming standby of it, caught up."""
     from tests.server_process import start_server
     primary_dir = str(tmp_path / "primary")
     shutil.copytree(template_cluster, primary_dir)
@@ -131,30 +135,48 @@ def test_checkpoint_on_a_hot_standby_makes_a_restartpoint(template_cluster, tmp_
     standby = None
     try:
         execute(primary, "CREATE TABLE c (id int)", "CREATE ROLE plain LOGIN")
-        standby_dir = str(tmp_path / "standby")
-        basebackup(primary, standby_dir)
-        standby = start_standby(standby_dir)
-        backup_redo = read_control_file(standby_dir).checkpoint.redo
+        basebackup(primary, str(tmp_path / "standby"))
+        standby = start_standby(str(tmp_path / "standby"))
         wait_for_replay_catchup(primary, standby)
-        with psycopg.connect(standby.dsn(), autocommit=True) as connection:
-            # nothing newer than the backup's checkpoint replayed: no restartpoint, no error
-            assert connection.execute("CHECKPOINT").statusmessage == "CHECKPOINT"
-            assert read_control_file(standby_dir).checkpoint.redo == backup_redo
-
-            execute(primary, "INSERT INTO c SELECT g FROM generate_series(1, 100) g", "CHECKPOINT")
-            wait_for_replay_catchup(primary, standby)
-            assert connection.execute("CHECKPOINT").statusmessage == "CHECKPOINT"
-            assert read_control_file(standby_dir).checkpoint.redo == \
-                read_control_file(primary_dir).checkpoint.redo
-            assert connection.execute("SELECT pg_is_in_recovery(), count(*) FROM c"
-                                      ).fetchone() == (True, 100)
-        with psycopg.connect(standby.dsn(user="plain"), autocommit=True) as connection:
-            with pytest.raises(psycopg.errors.InsufficientPrivilege,
-                               match="must be superuser or have privileges of pg_checkpoint"):
-                connection.execute("CHECKPOINT")
-        poll(lambda: standby.log().count("recovery restart point at") == 1, "one restartpoint",
-             servers=(standby,))
+        yield primary, standby
     finally:
         if standby is not None:
             standby.stop()
         primary.stop()
+
+
+def test_checkpoint_on_a_hot_standby_makes_a_restartpoint(servers):
+    primary, standby = servers
+    backup_redo = read_control_file(standby.datadir).checkpoint.redo
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        # nothing newer than the backup's checkpoint replayed: no restartpoint, no error
+        assert connection.execute("CHECKPOINT").statusmessage == "CHECKPOINT"
+        assert read_control_file(standby.datadir).checkpoint.redo == backup_redo
+
+        execute(primary, "INSERT INTO c SELECT g FROM generate_series(1, 100) g", "CHECKPOINT")
+        wait_for_replay_catchup(primary, standby)
+        assert connection.execute("CHECKPOINT").statusmessage == "CHECKPOINT"
+        assert read_control_file(standby.datadir).checkpoint.redo == \
+            read_control_file(primary.datadir).checkpoint.redo
+        assert connection.execute("SELECT pg_is_in_recovery(), count(*) FROM c"
+                                  ).fetchone() == (True, 100)
+    with psycopg.connect(standby.dsn(user="plain"), autocommit=True) as connection:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                           match="must be superuser or have privileges of pg_checkpoint"):
+            connection.execute("CHECKPOINT")
+    poll(lambda: standby.log().count("recovery restart point at") == 1, "one restartpoint",
+         servers=(standby,))
+
+
+def test_a_base_backup_from_a_standby_starts_at_a_fresh_restartpoint(servers, tmp_path):
+    primary, standby = servers
+    execute(primary, "INSERT INTO c SELECT g FROM generate_series(1, 50) g", "CHECKPOINT")
+    wait_for_replay_catchup(primary, standby)
+    redo = read_control_file(primary.datadir).checkpoint.redo
+    assert read_control_file(standby.datadir).checkpoint.redo < redo
+
+    copy_dir = str(tmp_path / "copy")
+    basebackup(standby, copy_dir)       # PostgreSQL's backup start asks for a restartpoint
+    assert read_control_file(standby.datadir).checkpoint.redo == redo
+    with open(os.path.join(copy_dir, "backup_label")) as label:
+        assert f"START WAL LOCATION: {format_lsn(redo)} " in label.read()

@@ -26,8 +26,9 @@ Lifecycle of one backup (PostgreSQL's do_pg_backup_start / perform_base_backup /
 5. CopyDone, result set 3 (end LSN, timeline), CommandComplete "BASE_BACKUP".
 
 From a standby (the engine is in recovery; PostgreSQL's backup "FROM: standby") nothing writes
-WAL and nothing checkpoints: the start is the last restartpoint (pg_control's checkpoint and its
-REDO point), ``backup_label`` says "BACKUP FROM: standby", ``global/pg_control`` is copied after
+WAL: the backup asks for a restartpoint (made if a checkpoint record newer than pg_control's was
+replayed), and starts at the last restartpoint (pg_control's checkpoint and its REDO point),
+``backup_label`` says "BACKUP FROM: standby", ``global/pg_control`` is copied after
 every data file, and the end LSN is the minRecoveryPoint read after that copy. Every page the
 archive holds was written before pg_control was copied, so its LSN is at most the copied
 minRecoveryPoint; the restored cluster takes that value as its backupEndPoint and is consistent
@@ -515,10 +516,12 @@ def _engine_of(walsender: object) -> object:
 
 def start_backup(engine: object) -> BackupStart:
     """do_pg_backup_start: a checkpoint whose REDO point is where the backup's WAL begins; on a
-    standby the last restartpoint, without writing anything. The caller holds the WAL first."""
+    standby a restartpoint at the last checkpoint record replayed (if there is a newer one than
+    pg_control's), then the last restartpoint, writing no WAL. The caller holds the WAL first."""
     start_time_s = time.time()
-    control = engine.control  # type: ignore[attr-defined]
     if engine.in_recovery():  # type: ignore[attr-defined]
+        engine.checkpointer.restartpoint()  # type: ignore[attr-defined]
+        control = engine.control  # type: ignore[attr-defined]
         checkpoint, checkpoint_lsn = control.checkpoint, control.checkpoint_lsn
         return BackupStart(checkpoint.redo, checkpoint_lsn, checkpoint.this_timeline,
                            start_time_s, from_standby=True)
