@@ -187,3 +187,27 @@ def test_damaged_slot_file_stops_start_up(cluster: str) -> None:
         start_server(cluster)
     assert 'checksum mismatch for replication slot file "pg_replslot/hurt/state"' in \
         str(caught.value)
+
+
+def test_record_functions_in_from(server: RunningServer) -> None:
+    """PostgreSQL's documented forms: SELECT * FROM pg_create_physical_replication_slot(...)
+    and SELECT ... FROM pg_control_system(), the OUT parameters as columns."""
+    with server.connect(autocommit=True) as conn:
+        cursor = conn.execute("SELECT * FROM pg_create_physical_replication_slot('node_a_slot')")
+        assert [column.name for column in cursor.description] == ["slot_name", "lsn"]
+        assert cursor.fetchall() == [("node_a_slot", None)]
+        name, lsn = conn.execute("SELECT s.n, s.l::text FROM pg_create_physical_replication_slot("
+                                 "'reserved', true) AS s(n, l)").fetchone()
+        assert name == "reserved" and parse_lsn(lsn) > 0
+        assert _one(conn, "SELECT count(*) FROM pg_replication_slots") == 2
+        cursor = conn.execute("SELECT * FROM pg_control_system()")
+        assert [column.name for column in cursor.description] == [
+            "pg_control_version", "catalog_version_no", "system_identifier",
+            "pg_control_last_modified"]
+        version, catalog, identifier, modified = cursor.fetchone()
+        assert (version, catalog) == (1300, 202209061) and identifier > 0
+        assert modified.tzinfo is not None
+        modified_text = _one(conn, "SELECT pg_control_last_modified::text "
+                                   "FROM pg_control_system()")
+        assert _one(conn, "SELECT pg_control_system()") == \
+            f'(1300,202209061,{identifier},"{modified_text}")'

@@ -1,6 +1,7 @@
 """A standby's restartpoints are the checkpointer's (recovery/checkpoint.py): replay goes on while
 one writes pages, pg_control then names the replayed checkpoint, and CHECKPOINT on a hot standby
-asks for one, as on a PostgreSQL standby.
+asks for one, as on a PostgreSQL standby. The last test checks pg_last_wal_receive_lsn() on a
+standby that has received nothing yet.
 
 The in-process tests feed a standby ``Engine`` by copying WAL segment files, as
 test_promotion_engine.py does; the last two run real servers.
@@ -16,7 +17,7 @@ import time
 import psycopg
 import pytest
 
-from mirrordb.common.lsn import format_lsn
+from mirrordb.common.lsn import format_lsn, parse_lsn
 from mirrordb.engine import Engine
 from mirrordb.storage.control import DBState, read_control_file
 # the fixture (a primary Engine with table t, a standby Engine on a copy) is that module's
@@ -180,3 +181,14 @@ def test_a_base_backup_from_a_standby_starts_at_a_fresh_restartpoint(servers, tm
     assert read_control_file(standby.datadir).checkpoint.redo == redo
     with open(os.path.join(copy_dir, "backup_label")) as label:
         assert f"START WAL LOCATION: {format_lsn(redo)} " in label.read()
+
+
+def test_receive_lsn_names_the_streaming_start_before_wal_arrives(servers):
+    _, standby = servers
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        received, start, flushed = poll(lambda: connection.execute(
+            "SELECT pg_last_wal_receive_lsn()::text, receive_start_lsn::text, flushed_lsn::text "
+            "FROM pg_stat_wal_receiver WHERE status = 'streaming'").fetchone(),
+            "the walreceiver streaming", servers=(standby,))
+    assert received is not None and received == flushed       # PostgreSQL's flushedUpto
+    assert parse_lsn(received) >= parse_lsn(start)

@@ -614,6 +614,9 @@ class WalReceiver:
             self.writer.sync_segment(start_lsn // self.identity.segment_size)
         self.writer.written_lsn = max(self.writer.written_lsn, start_lsn)
         self.writer.flushed_lsn = max(self.writer.flushed_lsn, start_lsn)
+        # PostgreSQL's flushedUpto starts at the streaming start: pg_last_wal_receive_lsn()
+        # names it before the first byte arrives (NULL only when no walreceiver ever ran)
+        status.flushed_lsn = max(status.flushed_lsn, start_lsn)
         self.receipts.stream_started(start_lsn)
 
     # -- streaming ---------------------------------------------------------------------------------

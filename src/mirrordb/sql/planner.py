@@ -401,9 +401,18 @@ class PlanBuilder:
         name = strings(call["FuncCall"]["funcname"])[-1]
         compiler = ExpressionCompiler(self, Scope(parent=scope_parent))
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
-        produce, type_oid = self.session.set_returning_function(self, name, args)
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
+        record = self.session.record_function(self, name, args)
+        if record is not None:   # one record: its OUT parameters are the columns
+            produce_rows, columns = record
+            names = _alias_columns(alias_node, [column for column, _ in columns])
+            scope = Scope(parent=scope_parent)
+            scope.add(alias, [ScopeColumn(column_name, type_oid)
+                              for column_name, (_, type_oid) in zip(names, columns)])
+            return _FromItem(ex.FunctionScan(name, produce_rows, width=len(columns)), scope,
+                             alias=alias)
+        produce, type_oid = self.session.set_returning_function(self, name, args)
         names = _alias_columns(alias_node, [alias_node.get("aliasname", name)
                                             if alias_node else name])
         scope = Scope(parent=scope_parent)

@@ -9,16 +9,18 @@ Each function compiles to a volatile ``Expr`` whose closure reaches the server's
 Functions (PostgreSQL 15's names, arguments, SQLSTATEs and words):
 
 * ``pg_create_physical_replication_slot(slot_name name, immediately_reserve bool = false,
-  temporary bool = false)`` returns PostgreSQL's record ``(slot_name, lsn)``. The SQL layer has no
-  record type yet, so the value is the record's text form (``(standby1,)``,
-  ``(s1,0/1500790)``) typed text; a temporary slot belongs to the calling session.
+  temporary bool = false)`` returns PostgreSQL's record ``(slot_name, lsn)``; a temporary slot
+  belongs to the calling session. The SQL layer has no record type, so in a select list the
+  value is the record's text form (``(standby1,)``, ``(s1,0/1500790)``) typed text; in FROM
+  (``SELECT * FROM pg_create_physical_replication_slot('s1')``) the record's fields are the
+  columns (``RECORD_FUNCTIONS``).
 * ``pg_drop_replication_slot(name)`` (55006 if another process has it).
 * ``pg_current_wal_lsn()`` (written), ``pg_current_wal_insert_lsn()``,
   ``pg_current_wal_flush_lsn()``, ``pg_switch_wal()`` (superuser): 55000 during recovery.
 * ``pg_walfile_name(pg_lsn)``: the segment holding the byte *before* the position, as
   PostgreSQL (a segment boundary names the segment it ends).
 * ``pg_wal_lsn_diff(pg_lsn, pg_lsn)`` numeric, ``pg_is_in_recovery()``, ``pg_control_system()``
-  (a record, as text like the slot function's).
+  (a record, text or columns as the slot function's).
 
 Recovery control (PostgreSQL 15's, on a standby's startup thread ``server.standby_replay``,
 recovery/standby.py): ``pg_wal_replay_pause()`` and ``pg_wal_replay_resume()`` (void; superuser,
@@ -127,12 +129,12 @@ WAL_CONTROL_HINT = "WAL control functions cannot be executed during recovery."
 
 
 def _create_physical_slot(session: Any, builder: Any, name: str, args: list[Expr],
-                          location: int) -> Expr:
+                          location: int) -> RecordValues:
     check_arity(name, args, (1, 2, 3), location)
     name_fn = coerce(builder, args[0], NAME).fn
     flag_fns = [coerce(builder, a, BOOL).fn for a in args[1:]]
 
-    def run(row: Row, ctx: ExecContext) -> Any:
+    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...] | None:
         slot_name = name_fn(row, ctx)
         flags = [fn(row, ctx) for fn in flag_fns]
         if slot_name is None or None in flags:
@@ -142,9 +144,8 @@ def _create_physical_slot(session: Any, builder: Any, name: str, args: list[Expr
         pid = ctx.session.process_id
         slot = slots.create(str(slot_name), temporary=temporary, reserve_wal=reserve,
                             owner_pid=pid if temporary else None)
-        lsn = format_lsn(slot.restart_lsn) if slot.restart_lsn != INVALID_LSN else None
-        return record_text([slot.name, lsn])
-    return Expr(TEXT, run, name=name, volatile=True)
+        return slot.name, (slot.restart_lsn if slot.restart_lsn != INVALID_LSN else None)
+    return run
 
 
 def _drop_slot(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
@@ -226,21 +227,75 @@ def _is_in_recovery(session: Any, builder: Any, name: str, args: list[Expr],
 
 
 def _control_system(session: Any, builder: Any, name: str, args: list[Expr],
-                    location: int) -> Expr:
+                    location: int) -> RecordValues:
     check_arity(name, args, (0,), location)
 
-    def run(row: Row, ctx: ExecContext) -> Any:
+    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...]:
         control = ctx.session.engine.control
         modified = datetime.datetime.fromtimestamp(control.time_s, datetime.timezone.utc)
-        timezone = str(ctx.session.settings.get("TimeZone")) \
-            if hasattr(ctx.session.settings, "get") else "UTC"
-        try:
-            modified_text = T.format_text(T.TIMESTAMPTZ_OID, modified, timezone=timezone)
-        except Exception:  # an unknown zone name: shown in UTC
-            modified_text = T.format_text(T.TIMESTAMPTZ_OID, modified)
-        return record_text([str(control.pg_control_version), str(control.catalog_version_no),
-                            str(control.system_identifier), modified_text])
-    return Expr(TEXT, run, name=name, volatile=True)
+        return (control.pg_control_version, control.catalog_version_no,
+                control.system_identifier, modified)
+    return run
+
+
+# -- functions returning one record -------------------------------------------------------------
+
+# What a record function's compiler returns: the record's values (None: a NULL record).
+RecordValues = Callable[[Row, ExecContext], "tuple[Any, ...] | None"]
+# PostgreSQL's OUT parameters of the functions that return one record: in FROM
+# (``SELECT * FROM pg_control_system()``) they are the columns; in a select list the record is
+# one text value, ``(a,b)`` (record_out; mirrordb has no composite types).
+RECORD_FUNCTIONS: dict[str, tuple[Callable[..., RecordValues], tuple[tuple[str, int], ...]]] = {
+    "pg_create_physical_replication_slot": (_create_physical_slot,
+                                            (("slot_name", NAME), ("lsn", PG_LSN))),
+    "pg_control_system": (_control_system, (
+        ("pg_control_version", INT4), ("catalog_version_no", INT4), ("system_identifier", INT8),
+        ("pg_control_last_modified", T.TIMESTAMPTZ_OID))),
+}
+
+
+def _record_as_text(name: str) -> Callable[..., Expr]:
+    """The select-list form of record function ``name``: its record as text."""
+    compile_values, columns = RECORD_FUNCTIONS[name]
+    types = [type_oid for _, type_oid in columns]
+
+    def compile_(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
+        values_fn = compile_values(session, builder, name, args, location)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            values = values_fn(row, ctx)
+            if values is None:
+                return None
+            timezone = str(ctx.session.settings.get("TimeZone")) \
+                if hasattr(ctx.session.settings, "get") else "UTC"
+            return record_text([None if value is None else _format(type_oid, value, timezone)
+                                for type_oid, value in zip(types, values)])
+        return Expr(TEXT, run, name=name, volatile=True)
+    return compile_
+
+
+def _format(type_oid: int, value: Any, timezone: str) -> str:
+    try:
+        return T.format_text(type_oid, value, timezone=timezone)
+    except Exception:  # noqa: BLE001 - an unknown zone name: shown in UTC
+        return T.format_text(type_oid, value)
+
+
+def record_function_in_from(session: Any, builder: Any, name: str, args: list[Expr]
+                            ) -> tuple[Callable[[ExecContext], list[Row]],
+                                       tuple[tuple[str, int], ...]] | None:
+    """A record function called in FROM: (its rows, one unless the record is NULL; its
+    columns), or None when ``name`` is not one."""
+    entry = RECORD_FUNCTIONS.get(name)
+    if entry is None:
+        return None
+    compile_values, columns = entry
+    values_fn = compile_values(session, builder, name, args, -1)
+
+    def produce(ctx: ExecContext) -> list[Row]:
+        values = values_fn((), ctx)
+        return [] if values is None else [values]
+    return produce, columns
 
 
 # -- the view -----------------------------------------------------------------------------------
@@ -471,7 +526,7 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_last_wal_replay_lsn": _standby_value(_replay_lsn, PG_LSN),
     "pg_last_wal_receive_lsn": _standby_value(_receive_lsn, PG_LSN),
     "pg_last_xact_replay_timestamp": _standby_value(_replay_timestamp, T.TIMESTAMPTZ_OID),
-    "pg_create_physical_replication_slot": _create_physical_slot,
+    "pg_create_physical_replication_slot": _record_as_text("pg_create_physical_replication_slot"),
     "pg_drop_replication_slot": _drop_slot,
     "pg_current_wal_lsn": _wal_position("write_lsn"),
     "pg_current_wal_insert_lsn": _wal_position("insert_lsn"),
@@ -481,9 +536,9 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_wal_lsn_diff": _wal_lsn_diff,
     "pg_is_in_recovery": _is_in_recovery,
     "pg_promote": _promote,
-    "pg_control_system": _control_system,
+    "pg_control_system": _record_as_text("pg_control_system"),
 }
 
 
-__all__ = ["PG_REPLICATION_SLOTS_COLUMNS", "PG_REPLICATION_SLOTS_OID", "SPECIAL_HANDLERS",
-           "pg_replication_slots", "record_text"]
+__all__ = ["PG_REPLICATION_SLOTS_COLUMNS", "PG_REPLICATION_SLOTS_OID", "RECORD_FUNCTIONS",
+           "SPECIAL_HANDLERS", "pg_replication_slots", "record_function_in_from", "record_text"]

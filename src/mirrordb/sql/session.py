@@ -1393,6 +1393,13 @@ class Session:
         from mirrordb.sql import session_functions
         return session_functions.set_returning(self, builder, name, args)
 
+    def record_function(self, builder: PlanBuilder, name: str, args: list[Expr]
+                        ) -> tuple[Callable[[ExecContext], Any], tuple[tuple[str, int], ...]] | None:
+        """A function returning one record with named columns, called in FROM (see
+        replication_functions.RECORD_FUNCTIONS); None when ``name`` is not one."""
+        from mirrordb.sql import replication_functions
+        return replication_functions.record_function_in_from(self, builder, name, args)
+
     def sql_value_function(self, builder: PlanBuilder, op: str, typmod: int) -> Expr:
         from mirrordb.sql import session_functions
         return session_functions.sql_value_function(self, builder, op, typmod)
