@@ -120,6 +120,32 @@ def test_joins_subqueries_grouping(session):
                          "offset 1") == [(2,), (3,)]
 
 
+def test_distinct_on(session):
+    """PostgreSQL's DISTINCT ON: the first row of each group in ORDER BY order; the expressions
+    need not be in the select list, match ORDER BY items however spelled, and must lead it
+    (42P10 otherwise, as PostgreSQL's transformDistinctOnClause decides)."""
+    run(session, "create table acc (id int primary key, owner text, balance numeric(12,2)); "
+                 "insert into acc values (1, 'ann', 10.5), (2, 'bob', 20), (3, 'cy', null), "
+                 "(4, 'ann', 3), (5, 'bob', null)")
+    assert rows(session, "select distinct on (balance is null) id from acc "
+                         "order by balance is null, id desc") == [(4,), (5,)]
+    assert rows(session, "select distinct on (owner) id from acc order by owner, id desc") == \
+        [(4,), (5,), (3,)]
+    assert rows(session, "select distinct on (a.owner) a.id from acc a "
+                         "order by owner, balance desc nulls last") == [(1,), (2,), (3,)]
+    assert rows(session, "select distinct on (id % 2) id from acc order by id % 2, id") == \
+        [(2,), (1,)]
+    assert rows(session, "select distinct on (balance, owner) id from acc "
+                         "order by owner, balance, id") == [(4,), (1,), (2,), (5,), (3,)]
+    for wrong in ("select distinct on (owner) id from acc order by id",
+                  "select distinct on (owner) id from acc order by id, owner",
+                  "select distinct on (owner, balance) id from acc order by owner, id"):
+        caught = error(session, wrong)
+        assert caught.sqlstate == "42P10"
+        assert caught.message == \
+            "SELECT DISTINCT ON expressions must match initial ORDER BY expressions"
+
+
 def test_index_scan_is_chosen_and_correct(session):
     run(session, "create table t (id int primary key, v int)")
     run(session, "insert into t select g, g * 10 from generate_series(1, 200) g")

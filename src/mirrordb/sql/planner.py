@@ -194,16 +194,19 @@ class PlanBuilder:
 
     def _finish(self, node: Node, source: ex.PlanNode, compiler: ExpressionCompiler,
                 targets: list[_Target], scope: Scope) -> QueryPlan:
-        sort_keys, hidden = self._sort_keys(node.get("sortClause", []), targets, compiler)
+        sort_nodes = node.get("sortClause", [])
+        sort_keys, hidden = self._sort_keys(sort_nodes, targets, compiler)
         distinct = node.get("distinctClause")
+        distinct_on = distinct is not None and distinct and distinct != [{}] and any(distinct)
+        if distinct_on:   # before ``exprs``: may add hidden expressions
+            key_positions = self._distinct_on_positions(distinct, sort_nodes, sort_keys, targets,
+                                                        hidden, compiler)
         exprs = [t.expr for t in targets] + hidden
         if node.get("lockingClause"):
             source = self._plan_locking(node["lockingClause"], source, scope,
                                         node.get("whereClause"))
         plan: ex.PlanNode = ex.Project(source, exprs, width=len(exprs))
-        if distinct is not None and distinct and distinct != [{}] and any(distinct):
-            on_exprs = [compiler.compile(n) for n in distinct]
-            key_positions = [self._target_position(e, targets) for e in on_exprs]
+        if distinct_on:
             if sort_keys:
                 plan = self._sort(plan, sort_keys)
             plan = _DistinctOn(plan, key_positions, width=len(exprs))
@@ -1023,12 +1026,60 @@ class PlanBuilder:
             return Expr(BOOL, any_all)
         raise feature_not_supported(f"subquery kind {kind}")
 
-    def _target_position(self, expr: Expr, targets: list[_Target]) -> int:
-        for i, t in enumerate(targets):
-            if t.expr is expr or (expr.column is not None and t.expr.column == expr.column):
-                return i
-        raise MirrordbError("SELECT DISTINCT ON expressions must match initial ORDER BY "
-                            "expressions", sqlstate="42P10")
+    @staticmethod
+    def _same_input_column(expr: Expr, sort_positions: list[int], targets: list[_Target],
+                           hidden: list[Expr]) -> int | None:
+        """The position of an ORDER BY key, else a select-list item, that reads the same input
+        column as ``expr`` (``x.owner`` and ``owner`` differ as text only), if ``expr`` is a
+        plain column reference."""
+        if expr.column is None:
+            return None
+        for position in [*sort_positions, *range(len(targets))]:
+            other = targets[position].expr if position < len(targets) \
+                else hidden[position - len(targets)]
+            if other.column == expr.column:
+                return position
+        return None
+
+    def _distinct_on_positions(self, distinct: list[Node], sort_nodes: list[Node],
+                               sort_keys: list[tuple[int, bool, bool, int]],
+                               targets: list[_Target], hidden: list[Expr],
+                               compiler: ExpressionCompiler) -> list[int]:
+        """Where each DISTINCT ON expression is among the projected values: a select-list item
+        (by position, output name or the same expression), an ORDER BY expression outside the
+        select list, or else a new hidden expression appended to ``hidden``. As PostgreSQL's
+        transformDistinctOnClause (42P10): the ORDER BY items that are DISTINCT ON expressions
+        come before any that is not, and once one is not, every DISTINCT ON expression must be
+        in ORDER BY."""
+        sort_positions = [key[0] for key in sort_keys]
+        sort_by_key = {node_key(sort["SortBy"]["node"]): position
+                       for sort, position in zip(sort_nodes, sort_positions)}
+        positions = []
+        for item in distinct:
+            position = self._sort_target(item, targets, compiler)
+            if position is None:
+                position = sort_by_key.get(node_key(item))
+            if position is None:
+                expr = compiler.compile(item)
+                position = self._same_input_column(expr, sort_positions, targets, hidden)
+                if position is None:
+                    position = len(targets) + len(hidden)
+                    hidden.append(expr)
+            positions.append(position)
+        skipped = False
+        misplaced = None
+        for position in sort_positions:
+            if position not in positions:
+                skipped = True
+            elif skipped:
+                misplaced = position
+                break
+        if misplaced is None and skipped:   # one not in ORDER BY, after an item that is not
+            misplaced = next((p for p in positions if p not in sort_positions), None)
+        if misplaced is not None:   # the error points at the DISTINCT ON item, as PostgreSQL's
+            raise error_at("SELECT DISTINCT ON expressions must match initial ORDER BY "
+                           "expressions", "42P10", _location(distinct[positions.index(misplaced)]))
+        return positions
 
 
 class _GroupedCompiler(ExpressionCompiler):
