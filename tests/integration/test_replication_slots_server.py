@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from mirrordb.common.lsn import parse_lsn
+from mirrordb.storage.control import read_control_file
 from mirrordb.wal.segment import segment_name
 from tests.server_process import RunningServer, start_server
 
@@ -191,7 +192,8 @@ def test_damaged_slot_file_stops_start_up(cluster: str) -> None:
 
 def test_record_functions_in_from(server: RunningServer) -> None:
     """PostgreSQL's documented forms: SELECT * FROM pg_create_physical_replication_slot(...)
-    and SELECT ... FROM pg_control_system(), the OUT parameters as columns."""
+    and SELECT ... FROM pg_control_system() / pg_control_checkpoint() / pg_control_recovery(),
+    the OUT parameters as columns."""
     with server.connect(autocommit=True) as conn:
         cursor = conn.execute("SELECT * FROM pg_create_physical_replication_slot('node_a_slot')")
         assert [column.name for column in cursor.description] == ["slot_name", "lsn"]
@@ -211,3 +213,17 @@ def test_record_functions_in_from(server: RunningServer) -> None:
                                    "FROM pg_control_system()")
         assert _one(conn, "SELECT pg_control_system()") == \
             f'(1300,202209061,{identifier},"{modified_text}")'
+        conn.execute("CHECKPOINT")
+        control = read_control_file(server.datadir)
+        checkpoint_lsn, redo_lsn, redo_file, timeline, next_xid, checkpoint_time = conn.execute(
+            "SELECT checkpoint_lsn::text, redo_lsn::text, redo_wal_file, timeline_id, next_xid, "
+            "checkpoint_time FROM pg_control_checkpoint()").fetchone()
+        assert (parse_lsn(checkpoint_lsn), parse_lsn(redo_lsn), timeline) == \
+            (control.checkpoint_lsn, control.checkpoint.redo, 1)
+        assert redo_file == segment_name(1, control.checkpoint.redo // SEGMENT_BYTES,
+                                         SEGMENT_BYTES)
+        assert next_xid == f"0:{control.checkpoint.next_full_xid}"
+        assert checkpoint_time.timestamp() == control.checkpoint.time_s
+        assert conn.execute("SELECT min_recovery_end_lsn::text, backup_start_lsn::text, "
+                            "end_of_backup_record_required FROM pg_control_recovery()"
+                            ).fetchone() == ("0/0", "0/0", False)

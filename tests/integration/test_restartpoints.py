@@ -159,6 +159,11 @@ def test_checkpoint_on_a_hot_standby_makes_a_restartpoint(servers):
         assert connection.execute("CHECKPOINT").statusmessage == "CHECKPOINT"
         assert read_control_file(standby.datadir).checkpoint.redo == \
             read_control_file(primary.datadir).checkpoint.redo
+        redo, min_recovery = connection.execute(
+            "SELECT c.redo_lsn::text, r.min_recovery_end_lsn::text "
+            "FROM pg_control_checkpoint() c, pg_control_recovery() r").fetchone()
+        assert parse_lsn(redo) == read_control_file(primary.datadir).checkpoint.redo
+        assert parse_lsn(min_recovery) > parse_lsn(redo)     # at least the checkpoint's end
         assert connection.execute("SELECT pg_is_in_recovery(), count(*) FROM c"
                                   ).fetchone() == (True, 100)
     with psycopg.connect(standby.dsn(user="plain"), autocommit=True) as connection:

@@ -19,8 +19,9 @@ Functions (PostgreSQL 15's names, arguments, SQLSTATEs and words):
   ``pg_current_wal_flush_lsn()``, ``pg_switch_wal()`` (superuser): 55000 during recovery.
 * ``pg_walfile_name(pg_lsn)``: the segment holding the byte *before* the position, as
   PostgreSQL (a segment boundary names the segment it ends).
-* ``pg_wal_lsn_diff(pg_lsn, pg_lsn)`` numeric, ``pg_is_in_recovery()``, ``pg_control_system()``
-  (a record, text or columns as the slot function's).
+* ``pg_wal_lsn_diff(pg_lsn, pg_lsn)`` numeric, ``pg_is_in_recovery()``; ``pg_control_system()``,
+  ``pg_control_checkpoint()`` (on a standby its last restartpoint) and ``pg_control_recovery()``
+  (records, text or columns as the slot function's).
 
 Recovery control (PostgreSQL 15's, on a standby's startup thread ``server.standby_replay``,
 recovery/standby.py): ``pg_wal_replay_pause()`` and ``pg_wal_replay_resume()`` (void; superuser,
@@ -238,6 +239,40 @@ def _control_system(session: Any, builder: Any, name: str, args: list[Expr],
     return run
 
 
+def _control_checkpoint(session: Any, builder: Any, name: str, args: list[Expr],
+                        location: int) -> RecordValues:
+    """pg_control's last checkpoint (on a standby its last restartpoint)."""
+    check_arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...]:
+        control = ctx.session.engine.control
+        checkpoint, segment_size = control.checkpoint, control.xlog_seg_size
+        return (control.checkpoint_lsn, checkpoint.redo,
+                segment_name(checkpoint.this_timeline, checkpoint.redo // segment_size,
+                             segment_size),
+                checkpoint.this_timeline, checkpoint.prev_timeline, checkpoint.full_page_writes,
+                f"{checkpoint.next_full_xid >> 32}:{checkpoint.next_full_xid & 0xFFFFFFFF}",
+                checkpoint.next_oid, checkpoint.next_multi, checkpoint.next_multi_offset,
+                checkpoint.oldest_xid, checkpoint.oldest_xid_db, checkpoint.oldest_active_xid,
+                checkpoint.oldest_multi, checkpoint.oldest_multi_db,
+                checkpoint.oldest_commit_ts_xid, checkpoint.newest_commit_ts_xid,
+                datetime.datetime.fromtimestamp(checkpoint.time_s, datetime.timezone.utc))
+    return run
+
+
+def _control_recovery(session: Any, builder: Any, name: str, args: list[Expr],
+                      location: int) -> RecordValues:
+    """pg_control's recovery fields: minRecoveryPoint and the base backup's positions."""
+    check_arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...]:
+        control = ctx.session.engine.control
+        return (control.min_recovery_point, control.min_recovery_point_tli,
+                control.backup_start_point, control.backup_end_point,
+                control.backup_end_required)
+    return run
+
+
 # -- functions returning one record -------------------------------------------------------------
 
 # What a record function's compiler returns: the record's values (None: a NULL record).
@@ -251,6 +286,18 @@ RECORD_FUNCTIONS: dict[str, tuple[Callable[..., RecordValues], tuple[tuple[str, 
     "pg_control_system": (_control_system, (
         ("pg_control_version", INT4), ("catalog_version_no", INT4), ("system_identifier", INT8),
         ("pg_control_last_modified", T.TIMESTAMPTZ_OID))),
+    "pg_control_checkpoint": (_control_checkpoint, (
+        ("checkpoint_lsn", PG_LSN), ("redo_lsn", PG_LSN), ("redo_wal_file", TEXT),
+        ("timeline_id", INT4), ("prev_timeline_id", INT4), ("full_page_writes", BOOL),
+        ("next_xid", TEXT), ("next_oid", OID), ("next_multixact_id", XID),
+        ("next_multi_offset", XID), ("oldest_xid", XID), ("oldest_xid_dbid", OID),
+        ("oldest_active_xid", XID), ("oldest_multi_xid", XID), ("oldest_multi_dbid", OID),
+        ("oldest_commit_ts_xid", XID), ("newest_commit_ts_xid", XID),
+        ("checkpoint_time", T.TIMESTAMPTZ_OID))),
+    "pg_control_recovery": (_control_recovery, (
+        ("min_recovery_end_lsn", PG_LSN), ("min_recovery_end_timeline", INT4),
+        ("backup_start_lsn", PG_LSN), ("backup_end_lsn", PG_LSN),
+        ("end_of_backup_record_required", BOOL))),
 }
 
 
@@ -537,6 +584,8 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_is_in_recovery": _is_in_recovery,
     "pg_promote": _promote,
     "pg_control_system": _record_as_text("pg_control_system"),
+    "pg_control_checkpoint": _record_as_text("pg_control_checkpoint"),
+    "pg_control_recovery": _record_as_text("pg_control_recovery"),
 }
 
 
