@@ -5,48 +5,20 @@ a transaction still open on the primary never do."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-
 import psycopg
 import pytest
 
 from tests.integration.test_hot_standby_statements import ALLOWED, REFUSED
-from tests.server_process import start_server
-
-# TODO(issue 4): drop this skip when engineer D's standby server streams and reports replay_lsn
-# in pg_stat_replication (on 2026-11-21 the walreceiver was in the tree but the standby never
-# reached the primary's WAL position; tests/integration/test_standby_streaming.py is the gate).
-STANDBY_SERVER_READY = True
-if importlib.util.find_spec("mirrordb.replication.walreceiver") is None or \
-        not STANDBY_SERVER_READY:
-    pytest.skip("the streaming standby server (engineer D: walreceiver, continuous startup, "
-                "hot-standby admission) has not landed yet", allow_module_level=True)
-
-from tests.integration.test_standby_streaming import (  # noqa: E402
-    basebackup, poll, start_standby, wait_for_replay_catchup)
+from tests.integration.test_standby_streaming import poll, streaming_pair, wait_for_replay_catchup
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, template_cluster):
-    base = tmp_path_factory.mktemp("hot_standby_server")
-    primary_dir, standby_dir = str(base / "primary"), str(base / "standby")
-    shutil.copytree(template_cluster, primary_dir)
-    primary = start_server(primary_dir, wal_keep_size="256MB")
-    standby = None
-    try:
-        with psycopg.connect(primary.dsn(), autocommit=True) as connection:
-            connection.execute("CREATE TABLE t (id int PRIMARY KEY, val text)")
-            connection.execute("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
-            connection.execute("CREATE SEQUENCE s")
-        basebackup(primary, standby_dir)
-        standby = start_standby(standby_dir)
-        wait_for_replay_catchup(primary, standby)
-        yield primary, standby
-    finally:
-        if standby is not None:
-            standby.stop()
-        primary.stop()
+    with streaming_pair(template_cluster, str(tmp_path_factory.mktemp("hot_standby_server")),
+                        "CREATE TABLE t (id int PRIMARY KEY, val text)",
+                        "INSERT INTO t VALUES (1, 'one'), (2, 'two')", "CREATE SEQUENCE s",
+                        wal_keep_size="256MB") as pair:
+        yield pair
 
 
 def run_script(connection: psycopg.Connection, sql: str) -> list[tuple]:

@@ -10,7 +10,6 @@ test_promotion_engine.py does; the last two run real servers.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 
@@ -22,8 +21,8 @@ from mirrordb.engine import Engine
 from mirrordb.storage.control import DBState, read_control_file
 # the fixture (a primary Engine with table t, a standby Engine on a copy) is that module's
 from tests.integration.test_promotion_engine import ids, primary_and_standby, ship_wal  # noqa: F401
-from tests.integration.test_standby_streaming import (basebackup, execute, poll, start_standby,
-                                                      wait_for_replay_catchup)
+from tests.integration.test_standby_streaming import (basebackup, execute, poll,
+                                                      streaming_pair, wait_for_replay_catchup)
 
 DEADLINE_S = 30.0
 
@@ -129,21 +128,9 @@ def test_a_clean_stop_waits_for_the_restartpoint_under_way(primary_and_standby, 
 @pytest.fixture
 def servers(template_cluster, tmp_path):
     """A primary server with table c and role plain, and a streaming standby of it, caught up."""
-    from tests.server_process import start_server
-    primary_dir = str(tmp_path / "primary")
-    shutil.copytree(template_cluster, primary_dir)
-    primary = start_server(primary_dir)
-    standby = None
-    try:
-        execute(primary, "CREATE TABLE c (id int)", "CREATE ROLE plain LOGIN")
-        basebackup(primary, str(tmp_path / "standby"))
-        standby = start_standby(str(tmp_path / "standby"))
-        wait_for_replay_catchup(primary, standby)
-        yield primary, standby
-    finally:
-        if standby is not None:
-            standby.stop()
-        primary.stop()
+    with streaming_pair(template_cluster, str(tmp_path), "CREATE TABLE c (id int)",
+                        "CREATE ROLE plain LOGIN") as pair:
+        yield pair
 
 
 def test_checkpoint_on_a_hot_standby_makes_a_restartpoint(servers):

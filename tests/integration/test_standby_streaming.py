@@ -5,12 +5,14 @@ CHECKPOINT on the standby)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -78,6 +80,28 @@ def start_standby(datadir: str, port: int | None = None, **settings: str) -> Run
     settings.setdefault("wal_retrieve_retry_interval", "100ms")
     settings.setdefault("wal_receiver_status_interval", "1s")
     return start_server(datadir, port, **settings)
+
+
+@contextlib.contextmanager
+def streaming_pair(template_cluster: str, directory: str, *setup: str,
+                   **primary_settings: str) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """A primary on a copy of the template (``setup`` statements run on it) and a streaming
+    standby made from it by ``mirrordb basebackup``, caught up; both stopped afterwards."""
+    primary_dir, standby_dir = os.path.join(directory, "primary"), os.path.join(directory,
+                                                                                "standby")
+    shutil.copytree(template_cluster, primary_dir)
+    primary = start_server(primary_dir, **primary_settings)
+    standby = None
+    try:
+        execute(primary, *setup)
+        basebackup(primary, standby_dir)
+        standby = start_standby(standby_dir)
+        wait_for_replay_catchup(primary, standby)
+        yield primary, standby
+    finally:
+        if standby is not None:
+            standby.stop()
+        primary.stop()
 
 
 def wait_for_restartpoint_at(standby: RunningServer, redo_lsn: int) -> None:

@@ -30,8 +30,9 @@ pg_wal_replay_resume(), pg_get_wal_replay_pause_state() and pg_is_wal_replay_pau
 sql/replication_functions.py call ``request_pause``/``resume``/``pause_state``). The state is
 "not paused", "pause requested" (set by another thread) or "paused" (set by this thread when it
 notices the request: between two records, or while it waits for WAL). While paused the thread
-waits before the next record; the walreceiver keeps receiving and flushing into pg_wal. ``resume`` or ``stop`` ends the wait. The pause is not persisted: a
-restarted standby replays again.
+waits before the next record; the walreceiver keeps receiving and flushing into pg_wal.
+``resume`` or ``stop`` ends the wait. The pause is not persisted: a restarted standby replays
+again.
 
 Promotion (recovery/promote.py): ``request_promote`` (the postmaster, on a promote signal) ends a
 pause and wakes the thread. After each round the thread checks for a trigger

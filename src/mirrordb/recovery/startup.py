@@ -547,11 +547,12 @@ class Startup:
         checkpointer while replay goes on (its lock keeps two from overlapping), and by
         ``shutdown`` once replay has stopped."""
         invariant(self.in_recovery and self.archive_recovery, "restartpoint outside a standby")
-        replayed = self.last_checkpoint_replayed     # one read: replay may replace it
-        engine = self.engine
-        if replayed is None or replayed[2].redo <= engine.control.checkpoint.redo:
+        if not self.restartpoint_possible():
             return False
+        replayed = self.last_checkpoint_replayed   # replay may replace it, only by a newer one
+        assert replayed is not None
         checkpoint_lsn, checkpoint_end_lsn, checkpoint = replayed
+        engine = self.engine
         engine.clog.flush()
         engine.pool.flush_all()
         engine.smgr.sync_all()

@@ -227,50 +227,43 @@ def _is_in_recovery(session: Any, builder: Any, name: str, args: list[Expr],
                 volatile=True)
 
 
-def _control_system(session: Any, builder: Any, name: str, args: list[Expr],
-                    location: int) -> RecordValues:
-    check_arity(name, args, (0,), location)
-
-    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...]:
-        control = ctx.session.engine.control
-        modified = datetime.datetime.fromtimestamp(control.time_s, datetime.timezone.utc)
-        return (control.pg_control_version, control.catalog_version_no,
-                control.system_identifier, modified)
-    return run
+def _control_record(values_of: Callable[[Any], tuple[Any, ...]]) -> Callable[..., RecordValues]:
+    """A record function of pg_control's fields (no arguments): ``values_of(control)``."""
+    def compile_(session: Any, builder: Any, name: str, args: list[Expr],
+                 location: int) -> RecordValues:
+        check_arity(name, args, (0,), location)
+        return lambda row, ctx: values_of(ctx.session.engine.control)
+    return compile_
 
 
-def _control_checkpoint(session: Any, builder: Any, name: str, args: list[Expr],
-                        location: int) -> RecordValues:
+def _pg_time(unix_s: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(unix_s, datetime.timezone.utc)
+
+
+def _control_system(control: Any) -> tuple[Any, ...]:
+    return (control.pg_control_version, control.catalog_version_no, control.system_identifier,
+            _pg_time(control.time_s))
+
+
+def _control_checkpoint(control: Any) -> tuple[Any, ...]:
     """pg_control's last checkpoint (on a standby its last restartpoint)."""
-    check_arity(name, args, (0,), location)
-
-    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...]:
-        control = ctx.session.engine.control
-        checkpoint, segment_size = control.checkpoint, control.xlog_seg_size
-        return (control.checkpoint_lsn, checkpoint.redo,
-                segment_name(checkpoint.this_timeline, checkpoint.redo // segment_size,
-                             segment_size),
-                checkpoint.this_timeline, checkpoint.prev_timeline, checkpoint.full_page_writes,
-                f"{checkpoint.next_full_xid >> 32}:{checkpoint.next_full_xid & 0xFFFFFFFF}",
-                checkpoint.next_oid, checkpoint.next_multi, checkpoint.next_multi_offset,
-                checkpoint.oldest_xid, checkpoint.oldest_xid_db, checkpoint.oldest_active_xid,
-                checkpoint.oldest_multi, checkpoint.oldest_multi_db,
-                checkpoint.oldest_commit_ts_xid, checkpoint.newest_commit_ts_xid,
-                datetime.datetime.fromtimestamp(checkpoint.time_s, datetime.timezone.utc))
-    return run
+    checkpoint, segment_size = control.checkpoint, control.xlog_seg_size
+    return (control.checkpoint_lsn, checkpoint.redo,
+            segment_name(checkpoint.this_timeline, checkpoint.redo // segment_size,
+                         segment_size),
+            checkpoint.this_timeline, checkpoint.prev_timeline, checkpoint.full_page_writes,
+            f"{checkpoint.next_full_xid >> 32}:{checkpoint.next_full_xid & 0xFFFFFFFF}",
+            checkpoint.next_oid, checkpoint.next_multi, checkpoint.next_multi_offset,
+            checkpoint.oldest_xid, checkpoint.oldest_xid_db, checkpoint.oldest_active_xid,
+            checkpoint.oldest_multi, checkpoint.oldest_multi_db,
+            checkpoint.oldest_commit_ts_xid, checkpoint.newest_commit_ts_xid,
+            _pg_time(checkpoint.time_s))
 
 
-def _control_recovery(session: Any, builder: Any, name: str, args: list[Expr],
-                      location: int) -> RecordValues:
+def _control_recovery(control: Any) -> tuple[Any, ...]:
     """pg_control's recovery fields: minRecoveryPoint and the base backup's positions."""
-    check_arity(name, args, (0,), location)
-
-    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...]:
-        control = ctx.session.engine.control
-        return (control.min_recovery_point, control.min_recovery_point_tli,
-                control.backup_start_point, control.backup_end_point,
-                control.backup_end_required)
-    return run
+    return (control.min_recovery_point, control.min_recovery_point_tli,
+            control.backup_start_point, control.backup_end_point, control.backup_end_required)
 
 
 # -- functions returning one record -------------------------------------------------------------
@@ -283,10 +276,10 @@ RecordValues = Callable[[Row, ExecContext], "tuple[Any, ...] | None"]
 RECORD_FUNCTIONS: dict[str, tuple[Callable[..., RecordValues], tuple[tuple[str, int], ...]]] = {
     "pg_create_physical_replication_slot": (_create_physical_slot,
                                             (("slot_name", NAME), ("lsn", PG_LSN))),
-    "pg_control_system": (_control_system, (
+    "pg_control_system": (_control_record(_control_system), (
         ("pg_control_version", INT4), ("catalog_version_no", INT4), ("system_identifier", INT8),
         ("pg_control_last_modified", T.TIMESTAMPTZ_OID))),
-    "pg_control_checkpoint": (_control_checkpoint, (
+    "pg_control_checkpoint": (_control_record(_control_checkpoint), (
         ("checkpoint_lsn", PG_LSN), ("redo_lsn", PG_LSN), ("redo_wal_file", TEXT),
         ("timeline_id", INT4), ("prev_timeline_id", INT4), ("full_page_writes", BOOL),
         ("next_xid", TEXT), ("next_oid", OID), ("next_multixact_id", XID),
@@ -294,7 +287,7 @@ RECORD_FUNCTIONS: dict[str, tuple[Callable[..., RecordValues], tuple[tuple[str, 
         ("oldest_active_xid", XID), ("oldest_multi_xid", XID), ("oldest_multi_dbid", OID),
         ("oldest_commit_ts_xid", XID), ("newest_commit_ts_xid", XID),
         ("checkpoint_time", T.TIMESTAMPTZ_OID))),
-    "pg_control_recovery": (_control_recovery, (
+    "pg_control_recovery": (_control_record(_control_recovery), (
         ("min_recovery_end_lsn", PG_LSN), ("min_recovery_end_timeline", INT4),
         ("backup_start_lsn", PG_LSN), ("backup_end_lsn", PG_LSN),
         ("end_of_backup_record_required", BOOL))),
