@@ -98,6 +98,11 @@ ALLOWED: list[tuple[str, list[tuple] | None]] = [      # (statement, rows or Non
     ("begin; declare c cursor for select id from t order by id; fetch 1 from c; close c; commit",
      None),
     ("discard all", None),
+    # advisory locks are each server's own and work on a standby, as on PostgreSQL 15
+    ("select pg_advisory_lock(1), pg_try_advisory_lock(1), pg_advisory_unlock(1), "
+     "pg_advisory_unlock(1)", [("", True, True, True)]),
+    ("begin; select pg_try_advisory_xact_lock(2), pg_advisory_xact_lock_shared(3); commit",
+     [(True, "")]),
 ]
 
 

@@ -1,5 +1,7 @@
 """Relation locks: PostgreSQL's heavyweight lock manager for table-level locks (its lock.c,
 lmgr.c, the wait queue of proc.c and deadlock.c), held in memory and shared by every session.
+Advisory locks (access/advisory.py) live in the same table under four-number tags, with the
+same modes, queues and deadlock detection.
 
 What it is for. DDL must not change a table under a running query, and two sessions must be able
 to say "nobody else writes this table until I commit" (LOCK TABLE). Each transaction locks the
@@ -127,8 +129,12 @@ assert all(bool(CONFLICTS[a] & (1 << b)) == bool(CONFLICTS[b] & (1 << a))
 # Modes PostgreSQL records in its per-backend fast-path slots (pg_locks.fastpath).
 WEAK_MODES = _modes(_M.ACCESS_SHARE, _M.ROW_SHARE, _M.ROW_EXCLUSIVE)
 
-# A lock on a relation: (database OID, relation OID), PostgreSQL's LOCKTAG_RELATION.
+# A lock on a relation: (database OID, relation OID), PostgreSQL's LOCKTAG_RELATION. The same
+# table also holds advisory locks, whose tags have four numbers (access/advisory.py); any tag
+# is a tuple of ints, and its length says which kind it is.
 RelationTag = tuple[int, int]
+LockTag = tuple[int, ...]
+ADVISORY_TAG_LENGTH = 4
 
 WAIT_POLL_INTERVAL_S = 0.05          # a waiter looks at interrupts at least this often
 DEFAULT_DEADLOCK_TIMEOUT_MS = 1000   # deadlock_timeout's default
@@ -192,7 +198,7 @@ class LockRequest:
     """One queued request; ``event`` is set once a releaser granted it."""
 
     owner: LockOwner
-    tag: RelationTag
+    tag: LockTag
     mode: int
     event: threading.Event
     wait_start: float                # time.time() when the wait began (pg_locks.waitstart)
@@ -215,7 +221,7 @@ class Lock:
 class LockStatus:
     """One row of pg_locks for a relation lock: who holds or waits for which mode."""
 
-    tag: RelationTag
+    tag: LockTag
     mode: int
     granted: bool
     pid: int
@@ -250,13 +256,13 @@ class LockOwner:
         self.manager = manager
         self.proc = proc
         self.hooks = hooks
-        self.held: dict[RelationTag, int] = {}       # tag -> mask of modes held
-        self.acquired: list[tuple[RelationTag, int]] = []
+        self.held: dict[LockTag, int] = {}       # tag -> mask of modes held
+        self.acquired: list[tuple[LockTag, int]] = []
         self.wal_logger = wal_logger
         self.is_autovacuum = is_autovacuum
         self.cancel_requested = False                # autovacuum: a waiter needs our lock
 
-    def acquire(self, tag: RelationTag, mode: int, *, dont_wait: bool = False) -> AcquireResult:
+    def acquire(self, tag: LockTag, mode: int, *, dont_wait: bool = False) -> AcquireResult:
         """Lock ``tag`` in ``mode`` until ``release_all`` (see the module docstring). The
         common cases (held already; nobody in the way) are inline: this runs for every
         relation of every statement."""
@@ -279,7 +285,7 @@ class LockOwner:
                 return AcquireResult.GRANTED
         return manager._acquire(self, tag, mode, dont_wait)
 
-    def _acquire_logged(self, tag: RelationTag, mode: int, dont_wait: bool) -> AcquireResult:
+    def _acquire_logged(self, tag: LockTag, mode: int, dont_wait: bool) -> AcquireResult:
         """An AccessExclusiveLock a standby must learn of: an xid first, the LOCK record once
         it is granted."""
         assert self.wal_logger is not None
@@ -289,7 +295,7 @@ class LockOwner:
             self.wal_logger.log(tag)
         return result
 
-    def holds(self, tag: RelationTag, mode: int) -> bool:
+    def holds(self, tag: LockTag, mode: int) -> bool:
         return bool(self.held.get(tag, 0) & (1 << mode))
 
     def mark(self) -> int:
@@ -301,7 +307,7 @@ class LockOwner:
             self.manager._release(self, self.acquired[mark:])
             del self.acquired[mark:]
 
-    def release(self, tag: RelationTag, mode: int) -> None:
+    def release(self, tag: LockTag, mode: int) -> None:
         """Release one lock before the owner ends (a standby replaying a commit)."""
         if self.holds(tag, mode):
             self.acquired.remove((tag, mode))
@@ -328,7 +334,7 @@ class LockManager:
                  ) -> None:
         self.proc_holding_xid = proc_holding_xid
         self._mutex = threading.Lock()
-        self._locks: dict[RelationTag, Lock] = {}
+        self._locks: dict[LockTag, Lock] = {}
         self._prune_at = KEPT_FREE_LOCKS          # table size at which free entries go
         self._lock_waits: dict[object, LockRequest] = {}    # proc -> its queued request
         self._xid_waits: dict[object, int] = {}             # proc -> the xid it waits for
@@ -343,7 +349,7 @@ class LockManager:
 
     # -- acquiring ------------------------------------------------------------------------------
 
-    def _new_lock(self, tag: RelationTag) -> Lock:
+    def _new_lock(self, tag: LockTag) -> Lock:
         """Under the mutex: the entry of a relation nobody has locked yet. Entries stay once
         free (the next transaction on the same table reuses it); free ones are dropped when
         the table passes ``KEPT_FREE_LOCKS`` entries."""
@@ -359,7 +365,7 @@ class LockManager:
         lock = locks[tag] = Lock()
         return lock
 
-    def _acquire(self, owner: LockOwner, tag: RelationTag, mode: int,
+    def _acquire(self, owner: LockOwner, tag: LockTag, mode: int,
                  dont_wait: bool) -> AcquireResult:
         invariant(LockMode.ACCESS_SHARE <= mode <= LockMode.ACCESS_EXCLUSIVE,
                   f"invalid lock mode {mode}")
@@ -377,7 +383,7 @@ class LockManager:
         self._wait(request)
         return AcquireResult.WAITED
 
-    def _queue_or_grant(self, lock: Lock, owner: LockOwner, tag: RelationTag, mode: int,
+    def _queue_or_grant(self, lock: Lock, owner: LockOwner, tag: LockTag, mode: int,
                         dont_wait: bool) -> LockRequest | None:
         """Under the mutex: grant (None), or queue a request (returned), or when ``dont_wait``
         return ``_WOULD_WAIT`` instead of queueing."""
@@ -421,7 +427,7 @@ class LockManager:
         return False
 
     @staticmethod
-    def _grant(lock: Lock, owner: LockOwner, tag: RelationTag, mode: int) -> None:
+    def _grant(lock: Lock, owner: LockOwner, tag: LockTag, mode: int) -> None:
         bit = 1 << mode
         lock.holders[owner] = lock.holders.get(owner, 0) | bit
         lock.granted_counts[mode] += 1
@@ -435,7 +441,7 @@ class LockManager:
         """Sleep until ``request`` is granted; an interrupt or a deadlock leaves the queue."""
         owner = request.owner
         hooks, proc = owner.hooks, owner.proc
-        proc.wait_event = "relation"
+        proc.wait_event = "advisory" if len(request.tag) == ADVISORY_TAG_LENGTH else "relation"
         deadline = time.monotonic() + hooks.deadlock_timeout_ms() / 1000
         checked = False
         hooks.wait_started()
@@ -480,7 +486,7 @@ class LockManager:
 
     # -- releasing ------------------------------------------------------------------------------
 
-    def _release(self, owner: LockOwner, locks: Iterable[tuple[RelationTag, int]]) -> None:
+    def _release(self, owner: LockOwner, locks: Iterable[tuple[LockTag, int]]) -> None:
         """Under the mutex, each (tag, mode) ``owner`` holds; waiters behind them wake. The
         owner's local table is updated too (``release_all`` then simply empties it)."""
         held_by_owner = owner.held
@@ -506,7 +512,7 @@ class LockManager:
                 if lock.waiters:
                     self._wake_waiters(lock)
 
-    def _release_all(self, owner: LockOwner, acquired: list[tuple[RelationTag, int]]) -> None:
+    def _release_all(self, owner: LockOwner, acquired: list[tuple[LockTag, int]]) -> None:
         """``_release`` of everything ``owner`` held (its local table is already empty)."""
         with self._mutex:
             table = self._locks
@@ -522,7 +528,7 @@ class LockManager:
 
     # -- what others see ------------------------------------------------------------------------
 
-    def conflicting_procs(self, tag: RelationTag, mode: int, owner: LockOwner | None = None
+    def conflicting_procs(self, tag: LockTag, mode: int, owner: LockOwner | None = None
                           ) -> list[object]:
         """Procs holding a mode that conflicts with ``mode`` on ``tag`` (other than
         ``owner``'s): the sessions a standby's replay must wait for or cancel (PostgreSQL's
@@ -565,12 +571,12 @@ class LockManager:
             number = self._local_numbers[proc] = next(self._next_local_number)
         return f"{proc.pid % 10_000}/{number}"
 
-    def locked_relations(self, mode: int) -> list[tuple[RelationTag, object]]:
+    def locked_relations(self, mode: int) -> list[tuple[LockTag, object]]:
         """(tag, proc) of every granted lock in ``mode``: the AccessExclusiveLocks a
         checkpoint logs for standbys (PostgreSQL's GetRunningTransactionLocks)."""
         with self._mutex:
             return [(tag, owner.proc) for tag, lock in self._locks.items()
-                    if lock.grant_mask & (1 << mode)
+                    if lock.grant_mask & (1 << mode) and len(tag) != ADVISORY_TAG_LENGTH
                     for owner, held in lock.holders.items() if held & (1 << mode)]
 
     def waiting_for_xid(self) -> list[tuple[object, int]]:
@@ -624,7 +630,7 @@ class LockManager:
         if lock is None:
             return []
         mode_name = LOCK_MODE_NAMES[request.mode]
-        what = describe_relation_tag(request.tag)
+        what = describe_lock_tag(request.tag)
         conflicts = CONFLICTS[request.mode]
         edges = [WaitEdge(proc, mode_name, what, other.proc)
                  for other, held in lock.holders.items()
@@ -675,8 +681,10 @@ def _wait_mask(waiters: list[LockRequest]) -> int:
     return mask
 
 
-def describe_relation_tag(tag: RelationTag) -> str:
-    """PostgreSQL's DescribeLockTag for a relation."""
+def describe_lock_tag(tag: LockTag) -> str:
+    """PostgreSQL's DescribeLockTag for a relation or an advisory lock."""
+    if len(tag) == ADVISORY_TAG_LENGTH:
+        return "advisory lock [{},{},{},{}]".format(*tag)
     return f"relation {tag[1]} of database {tag[0]}"
 
 
@@ -688,5 +696,6 @@ def deadlock_detail(cycle: list[WaitEdge]) -> str:
 
 
 __all__ = ["LockMode", "LockManager", "LockOwner", "LockWaitHooks", "AcquireResult",
-           "CONFLICTS", "LOCK_MODE_NAMES", "RelationTag", "LockStatus",
-           "describe_relation_tag", "deadlock_detail", "NO_HOOKS", "WEAK_MODES", "NO_LOCK"]
+           "CONFLICTS", "LOCK_MODE_NAMES", "RelationTag", "LockTag", "ADVISORY_TAG_LENGTH",
+           "LockStatus", "describe_lock_tag", "deadlock_detail", "NO_HOOKS", "WEAK_MODES",
+           "NO_LOCK"]

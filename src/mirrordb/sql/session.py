@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mirrordb.access.advisory import AdvisoryLocks
 from mirrordb.access.heapam import TmResult
 from mirrordb.access.lmgr import NO_LOCK, LockMode, LockWaitHooks
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
@@ -191,6 +192,8 @@ class Session:
         self._catalog_lookup = catalog_functions.SessionCatalogLookup(self)
         self._statement_timezone = ""      # TimeZone as the running statement started
         self.lock_wait_hooks = SessionLockWaitHooks(self)
+        self.advisory: AdvisoryLocks | None = None   # made by the first advisory lock call
+        self.database_oid: int | None = None         # looked up when first needed
         self._plan_locks: list[tuple[tuple[int, int], int]] | None = None  # while planning
         self._row_share_names: frozenset[str] | None = None     # FOR UPDATE targets (empty: all)
         if engine.in_recovery() and hasattr(settings, "set_internal"):
@@ -236,7 +239,19 @@ class Session:
             if info is not None:
                 info.xact_start = self.transaction_started_at
                 info.proc = self.txn.transaction.proc   # lock waits show up
+            if self.advisory is not None:
+                self.advisory.attach(self.txn.transaction.proc)
         return self.txn
+
+    def advisory_locks(self) -> AdvisoryLocks:
+        """The session's advisory locks (access/advisory.py), inside its transaction."""
+        txn = self._ensure_transaction()
+        if self.advisory is None:
+            self.advisory = AdvisoryLocks(self.engine.xacts.locks, txn.transaction.proc,
+                                          self.lock_wait_hooks)
+            for _ in txn.transaction.subtransactions:   # savepoints opened before the first
+                self.advisory.savepoint()
+        return self.advisory
 
     def _commit(self) -> None:
         txn, self.txn = self.txn, None
@@ -257,13 +272,13 @@ class Session:
                 else:
                     txn.commit()
             except BaseException:
-                self._settings_end(False)
+                self._transaction_state_end(False)
                 raise
             finally:   # a cancelled or terminated wait for synchronous replication says so
                 warning = getattr(transaction, "commit_warning", None)
                 if warning is not None:
                     self.pending_warnings.append(warning)
-        self._settings_end(True)
+        self._transaction_state_end(True)
         if self.backend_info is not None:
             self.backend_info.xact_start = None
 
@@ -277,10 +292,14 @@ class Session:
                 txn.abort()
             except MirrordbError:
                 log.exception("abort failed")
-        self._settings_end(False)
+        self._transaction_state_end(False)
         self._set_activity(xact_start=None)
 
-    def _settings_end(self, committed: bool) -> None:
+    def _transaction_state_end(self, committed: bool) -> None:
+        """The session's own state that lasts one transaction: transaction-level advisory
+        locks are released, SET LOCAL values and SETs of a rolled-back transaction undone."""
+        if self.advisory is not None:
+            self.advisory.transaction_ended()
         if not self._settings_in_transaction:
             return
         self._settings_in_transaction = False
@@ -364,7 +383,7 @@ class Session:
                 log.exception("rollback of the failed subtransaction failed")
             else:
                 txn.transaction.mark_failed()
-                self._settings_follow_savepoints("rollback_to_savepoint")
+                self._follow_savepoints("rollback_to_savepoint")
                 self._close_portals_of_ended_subtransactions(rolled_back=True)
                 return
         self.txn = None
@@ -372,7 +391,7 @@ class Session:
             txn.abort()
         except MirrordbError:
             log.exception("abort failed")
-        self._settings_end(False)
+        self._transaction_state_end(False)
 
     def end_implicit(self) -> None:
         """End of a Query message or Sync: commit the implicit transaction if one is open; in
@@ -389,6 +408,8 @@ class Session:
         """The connection is going away: roll back whatever is open."""
         if self.txn is not None or self.in_block:
             self._abort()
+        if self.advisory is not None:
+            self.advisory.close()
         T.set_catalog_lookup(None)   # this thread's reg* values show as numbers again
 
     # -- simple query ---------------------------------------------------------------------------
@@ -866,39 +887,44 @@ class Session:
         if kind == "TRANS_STMT_SAVEPOINT":
             self._require_block("SAVEPOINT")
             self._ensure_transaction().savepoint(node["savepoint_name"])
-            self._settings_follow_savepoints("savepoint")
+            self._follow_savepoints("savepoint")
             return StatementResult("SAVEPOINT")
         if kind == "TRANS_STMT_RELEASE":
             self._require_block("RELEASE SAVEPOINT")
             self._savepoint_call("release_savepoint", node["savepoint_name"])
-            self._settings_follow_savepoints("release_savepoint")
+            self._follow_savepoints("release_savepoint")
             self._close_portals_of_ended_subtransactions(rolled_back=False)
             return StatementResult("RELEASE")
         if kind == "TRANS_STMT_ROLLBACK_TO":
             self._require_block("ROLLBACK TO SAVEPOINT")
             self._savepoint_call("rollback_to_savepoint", node["savepoint_name"])
-            self._settings_follow_savepoints("rollback_to_savepoint")
+            self._follow_savepoints("rollback_to_savepoint")
             self.failed = False     # a failed block is open again
             self._close_portals_of_ended_subtransactions(rolled_back=True)
             return StatementResult("ROLLBACK")
         raise feature_not_supported("prepared transactions (two-phase commit)")
 
-    def _settings_follow_savepoints(self, method: str) -> None:
-        """Keep SET values in step with the savepoint stack (server/config.py's levels: 0 the
-        transaction, n its n-th open savepoint), after the transaction's own step: a new level
-        at SAVEPOINT, the released one's values handed to its parent at RELEASE, the values a
-        savepoint began with restored when it is rolled back (ROLLBACK TO, or an error inside
-        it), as PostgreSQL undoes a subtransaction's SETs."""
-        hook = getattr(self.settings, method, None)
-        if hook is None or self.txn is None or not self._settings_in_transaction:
+    def _follow_savepoints(self, method: str) -> None:
+        """Keep SET values and transaction-level advisory locks in step with the savepoint
+        stack (levels: 0 the transaction, n its n-th open savepoint), after the transaction's
+        own step: a new level at SAVEPOINT, the released one's values and locks handed to its
+        parent at RELEASE, the values a savepoint began with restored and the locks taken
+        since released when it is rolled back (ROLLBACK TO, or an error inside it), as
+        PostgreSQL undoes a subtransaction's SETs and releases its locks."""
+        if self.txn is None:
             return
         depth = len(self.txn.transaction.subtransactions)
-        if method == "savepoint":
-            hook()
-        elif method == "release_savepoint":
-            hook(depth + 1)       # the level the released savepoint had
-        else:
-            hook(depth)           # the kept savepoint is the innermost again
+        settings = self.settings if self._settings_in_transaction else None
+        for state in (self.advisory, settings):
+            hook = getattr(state, method, None)
+            if hook is None:
+                continue
+            if method == "savepoint":
+                hook()
+            elif method == "release_savepoint":
+                hook(depth + 1)       # the level the released savepoint had
+            else:
+                hook(depth)           # the kept savepoint is the innermost again
 
     def _savepoint_call(self, method: str, name: str) -> None:
         # a block that failed before its transaction began has no savepoint to go back to
@@ -1052,6 +1078,8 @@ class Session:
                 self._drop_portal(portal_name)
             self.sequence_values.clear()
             self.last_sequence_value = None
+            if self.advisory is not None:
+                self.advisory.unlock_all_session()
             return StatementResult("DISCARD ALL")
         if target == "DISCARD_PLANS":
             for prepared_statement in self.prepared.values():

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import catalog_functions, read_only, replication_functions
+from mirrordb.sql import advisory_functions, catalog_functions, read_only, replication_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
                                       check_arity, coerce)
@@ -261,6 +261,8 @@ SPECIAL: dict[str, Callable[..., Expr]] = {
 SPECIAL.update(catalog_functions.SPECIAL_HANDLERS)
 # Slots, WAL positions and pg_control_system (sql/replication_functions.py), the same way.
 SPECIAL.update(replication_functions.SPECIAL_HANDLERS)
+# The advisory lock family (sql/advisory_functions.py).
+SPECIAL.update(advisory_functions.SPECIAL_HANDLERS)
 
 
 # -- set-returning functions in FROM ----------------------------------------------------------

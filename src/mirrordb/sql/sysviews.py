@@ -950,9 +950,9 @@ fastpath:BOOL waitstart:TIMESTAMPTZ""")
 def _pg_locks(ctx: ExecContext) -> list[Row]:
     """As PostgreSQL shows them: each open transaction's own virtualxid lock and transactionid
     locks (ExclusiveLock), a wait for another transaction as a ShareLock not granted on its xid,
-    and every held or awaited relation lock (fastpath: the weak modes PostgreSQL would keep in
-    its per-backend slots)."""
-    from mirrordb.access.lmgr import LOCK_MODE_NAMES, WEAK_MODES
+    every held or awaited relation lock (fastpath: the weak modes PostgreSQL would keep in its
+    per-backend slots) and advisory lock (classid, objid, objsubid: the key's fields)."""
+    from mirrordb.access.lmgr import ADVISORY_TAG_LENGTH, LOCK_MODE_NAMES, WEAK_MODES
     xacts = ctx.session.engine.xacts
     manager = xacts.locks
     rows: list[Row] = []
@@ -969,9 +969,17 @@ def _pg_locks(ctx: ExecContext) -> list[Row]:
     for status in manager.status():
         waitstart = None if status.wait_start is None else \
             datetime.datetime.fromtimestamp(status.wait_start, datetime.timezone.utc)
-        rows.append(_lock_row("relation", status.virtual_transaction, status.pid,
-                              LOCK_MODE_NAMES[status.mode], database=status.tag[0],
-                              relation=status.tag[1], granted=status.granted,
+        mode = LOCK_MODE_NAMES[status.mode]
+        if len(status.tag) == ADVISORY_TAG_LENGTH:
+            database, classid, objid, objsubid = status.tag
+            rows.append(_lock_row("advisory", status.virtual_transaction, status.pid, mode,
+                                  database=database, classid=classid, objid=objid,
+                                  objsubid=objsubid, granted=status.granted,
+                                  waitstart=waitstart))
+            continue
+        rows.append(_lock_row("relation", status.virtual_transaction, status.pid, mode,
+                              database=status.tag[0], relation=status.tag[1],
+                              granted=status.granted,
                               fastpath=status.granted and bool((1 << status.mode) & WEAK_MODES),
                               waitstart=waitstart))
     return rows
@@ -980,9 +988,11 @@ def _pg_locks(ctx: ExecContext) -> list[Row]:
 def _lock_row(locktype: str, virtual_transaction: str, pid: int, mode: str, *,
               database: int | None = None, relation: int | None = None,
               virtualxid: str | None = None, transactionid: int | None = None,
-              granted: bool = True, fastpath: bool = False, waitstart: Any = None) -> Row:
-    return (locktype, database, relation, None, None, virtualxid, transactionid, None, None,
-            None, virtual_transaction, pid, mode, granted, fastpath, waitstart)
+              classid: int | None = None, objid: int | None = None,
+              objsubid: int | None = None, granted: bool = True, fastpath: bool = False,
+              waitstart: Any = None) -> Row:
+    return (locktype, database, relation, None, None, virtualxid, transactionid, classid, objid,
+            objsubid, virtual_transaction, pid, mode, granted, fastpath, waitstart)
 
 
 _VIEW_LIST.append(_view(PG_CATALOG, "pg_locks", 12073, "v", PG_LOCKS_COLUMNS, _pg_locks))
