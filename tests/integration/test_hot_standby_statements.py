@@ -76,6 +76,7 @@ REFUSED: list[tuple[str, str, str]] = [       # (statement, SQLSTATE, message)
      "cannot set transaction read-write mode during recovery"),
     ("begin isolation level serializable", "0A000",
      "cannot use serializable mode in a hot standby"),
+    ("select pg_create_restore_point('x')", "55000", "recovery is in progress"),
 ]
 ALLOWED: list[tuple[str, list[tuple] | None]] = [      # (statement, rows or None: don't care)
     ("select id, val from t order by id", [(1, "one"), (2, "two")]),
@@ -99,6 +100,7 @@ ALLOWED: list[tuple[str, list[tuple] | None]] = [      # (statement, rows or Non
      None),
     ("discard all", None),
     # advisory locks are each server's own and work on a standby, as on PostgreSQL 15
+    ("select pg_current_xact_id_if_assigned()", [(None,)]),
     ("select pg_advisory_lock(1), pg_try_advisory_lock(1), pg_advisory_unlock(1), "
      "pg_advisory_unlock(1)", [("", True, True, True)]),
     ("begin; select pg_try_advisory_xact_lock(2), pg_advisory_xact_lock_shared(3); commit",

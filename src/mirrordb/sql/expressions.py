@@ -89,7 +89,7 @@ class Expr:
 
 # Functions whose compilers bind ``name => value`` arguments to their parameters
 # (sql/replication_functions.py); a named argument to any other function is refused.
-NAMED_ARGUMENT_FUNCTIONS = frozenset({"pg_promote"})
+NAMED_ARGUMENT_FUNCTIONS = frozenset({"pg_promote", "pg_backup_start", "pg_backup_stop"})
 
 
 def format_arguments(args: Sequence[Expr]) -> str:

@@ -37,6 +37,14 @@ privileges cannot be granted yet). Outside recovery 55000 as above; ``wait_secon
 (wait event IPC/Promote) until the server is out of recovery: true, or after ``wait_seconds``
 a WARNING "server did not promote within N seconds" and false.
 
+Backups (PostgreSQL's low-level API, replication/basebackup.py's start and stop):
+``pg_backup_start(label text, fast boolean DEFAULT false)`` returns the start LSN and
+``pg_backup_stop(wait_for_archive boolean DEFAULT true)`` the record ``(lsn, labelfile,
+spcmapfile)``, the label being what the user stores as ``backup_label`` beside the files they
+copied; one backup per session, kept across its transactions and abandoned when the session
+ends (``SessionBackup``); on a standby too. ``pg_create_restore_point(name text)`` writes an
+XLOG_RESTORE_POINT record. All three are a superuser's (PostgreSQL revokes them from PUBLIC).
+
 Slot functions need a superuser or a role with REPLICATION (PostgreSQL's CheckSlotPermissions),
 ``max_replication_slots > 0`` and ``wal_level >= replica`` (CheckSlotRequirements).
 """
@@ -45,6 +53,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -59,12 +68,15 @@ from mirrordb.sql import roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, TEXT, EvalFn, ExecContext, Expr, Row,
                                       check_arity, coerce, error_at, no_such_function)
+from mirrordb.wal import payloads
+from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_RESTORE_POINT
 from mirrordb.wal.segment import is_segment_name, parse_segment_name, segment_name
 
 PG_LSN, NAME, INT4, INT8, OID, XID = (T.PG_LSN_OID, T.NAME_OID, T.INT4_OID, T.INT8_OID,
                                       T.OID_OID, T.XID_OID)
 NUMERIC = T.NUMERIC_OID
 VOID = T.VOID_OID
+log = logging.getLogger(__name__)
 INSUFFICIENT_PRIVILEGE = "42501"
 RECORD_SPECIAL_CHARACTERS = frozenset('",()\\ \t\n\r')
 
@@ -266,6 +278,145 @@ def _control_recovery(control: Any) -> tuple[Any, ...]:
             control.backup_start_point, control.backup_end_point, control.backup_end_required)
 
 
+# -- backups and restore points ----------------------------------------------------------------
+
+BACKUP_LABEL_MAX_BYTES = 1024            # PostgreSQL's MAXPGPATH
+BACKUP_START_PARAMETERS: tuple[tuple[str, int, object], ...] = (("label", TEXT, None),
+                                                                ("fast", BOOL, False))
+BACKUP_STOP_PARAMETERS: tuple[tuple[str, int, object], ...] = (("wait_for_archive", BOOL, True),)
+NOT_ARCHIVING_NOTICE = ("WAL archiving is not enabled; you must ensure that all required WAL "
+                        "segments are copied through other means to complete the backup")
+WAL_LEVEL_HINT = 'wal_level must be set to "replica" or "logical" at server start.'
+
+
+class SessionBackup:
+    """A backup between ``pg_backup_start`` and ``pg_backup_stop`` (PostgreSQL's non-exclusive
+    low-level backup): it belongs to the session that started it, across its transactions.
+    Its WAL from the start LSN on is held (the checkpointer's ``wal_holds``) until it stops or
+    the session ends, so the files the user copies meanwhile can be completed from pg_wal."""
+
+    def __init__(self, start: Any, hold: int, label: str) -> None:
+        self.start = start
+        self.hold = hold
+        self.label = label
+
+    def abort(self, engine: Any) -> None:
+        """The session ends before ``pg_backup_stop``: the backup is abandoned."""
+        engine.checkpointer.wal_holds.release(self.hold)
+        log.warning("aborting backup due to backend exiting before pg_backup_stop was called")
+
+
+def _require_superuser(ctx: ExecContext, name: str) -> None:
+    """PostgreSQL revokes these functions from PUBLIC: only a superuser calls them (function
+    privileges cannot be granted yet)."""
+    if not roles.is_superuser(ctx.session):
+        raise MirrordbError(f"permission denied for function {name}",
+                            sqlstate=INSUFFICIENT_PRIVILEGE)
+
+
+def _backup_start(session: Any, builder: Any, name: str, args: list[Expr],
+                  location: int) -> Expr:
+    """pg_backup_start(label text, fast boolean DEFAULT false): a checkpoint (on a standby a
+    restartpoint), whose REDO point is returned; the checkpointer has one speed, so ``fast``
+    changes nothing."""
+    if not args:
+        raise no_such_function(name, args, location)
+    label_fn, fast_fn = _bind_arguments(builder, name, args, BACKUP_START_PARAMETERS, location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        _require_superuser(ctx, name)
+        label, fast = label_fn(row, ctx), fast_fn(row, ctx)
+        if label is None or fast is None:
+            return None
+        if len(str(label).encode()) > BACKUP_LABEL_MAX_BYTES:
+            raise InvalidParameterValue(
+                f"backup label too long (max {BACKUP_LABEL_MAX_BYTES} bytes)")
+        session = ctx.session
+        if session.backup is not None:
+            raise ObjectNotInPrerequisiteState("a backup is already in progress in this session")
+        engine = session.engine
+        if engine.env.wal_level == "minimal":
+            raise ObjectNotInPrerequisiteState(
+                "WAL level not sufficient for making an online backup", hint=WAL_LEVEL_HINT)
+        from mirrordb.replication import basebackup
+        holds = engine.checkpointer.wal_holds
+        hold = holds.hold(INVALID_LSN)          # everything, until the start is known
+        try:
+            start = basebackup.start_backup(engine)
+            holds.move(hold, start.start_lsn)
+        except BaseException:
+            holds.release(hold)
+            raise
+        session.backup = SessionBackup(start, hold, str(label))
+        return start.start_lsn
+    return Expr(PG_LSN, run, name=name, volatile=True)
+
+
+def _backup_stop(session: Any, builder: Any, name: str, args: list[Expr],
+                 location: int) -> RecordValues:
+    """pg_backup_stop(wait_for_archive boolean DEFAULT true) returns (lsn, labelfile,
+    spcmapfile): on a primary the backup-end record and a segment switch, the end LSN being
+    that record's end; on a standby the end is minRecoveryPoint and nothing is written. The
+    label text is what the user stores as ``backup_label`` beside the copied files."""
+    (wait_fn,) = _bind_arguments(builder, name, args, BACKUP_STOP_PARAMETERS, location)
+
+    def values(row: Row, ctx: ExecContext) -> tuple[Any, ...] | None:
+        _require_superuser(ctx, name)
+        wait = wait_fn(row, ctx)
+        if wait is None:
+            return None
+        session = ctx.session
+        backup = session.backup
+        if backup is None:
+            raise ObjectNotInPrerequisiteState("backup is not in progress",
+                                               hint="Did you call pg_backup_start()?")
+        from mirrordb.replication import basebackup
+        engine, start = session.engine, backup.start
+        session.backup = None
+        try:
+            end_lsn = basebackup.stop_standby_backup(engine, start) if start.from_standby \
+                else basebackup.stop_backup(engine, start)
+        finally:
+            engine.checkpointer.wal_holds.release(backup.hold)
+        if wait:
+            session.pending_warnings.append(("NOTICE", NOT_ARCHIVING_NOTICE))
+        label = basebackup.backup_label_text(
+            start_lsn=start.start_lsn, checkpoint_lsn=start.checkpoint_lsn,
+            timeline=start.timeline, segment_size=engine.control.xlog_seg_size,
+            label=backup.label, start_time_s=start.start_time_s,
+            from_standby=start.from_standby)
+        return (end_lsn, label, "")
+    return values
+
+
+def _create_restore_point(session: Any, builder: Any, name: str, args: list[Expr],
+                          location: int) -> Expr:
+    """pg_create_restore_point(name text): an XLOG_RESTORE_POINT record; its end LSN."""
+    check_arity(name, args, (1,), location)
+    name_fn = coerce(builder, args[0], TEXT).fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        _require_superuser(ctx, name)
+        point = name_fn(row, ctx)
+        if point is None:
+            return None
+        _refuse_in_recovery(ctx, WAL_CONTROL_HINT)
+        engine = ctx.session.engine
+        if engine.env.wal_level == "minimal":
+            raise ObjectNotInPrerequisiteState(
+                "WAL level not sufficient for creating a restore point", hint=WAL_LEVEL_HINT)
+        encoded = str(point).encode()
+        if len(encoded) >= payloads.RESTORE_POINT_NAME_SIZE:
+            raise InvalidParameterValue(
+                "value too long for restore point (maximum "
+                f"{payloads.RESTORE_POINT_NAME_SIZE - 1} characters)")
+        end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_RESTORE_POINT, payloads.encode_restore_point(
+            payloads.pg_timestamp_now(), str(point)))
+        log.info('restore point "%s" created at %s', point, format_lsn(end_lsn))
+        return int(end_lsn)
+    return Expr(PG_LSN, run, name=name, volatile=True)
+
+
 # -- functions returning one record -------------------------------------------------------------
 
 # What a record function's compiler returns: the record's values (None: a NULL record).
@@ -291,6 +442,8 @@ RECORD_FUNCTIONS: dict[str, tuple[Callable[..., RecordValues], tuple[tuple[str, 
         ("min_recovery_end_lsn", PG_LSN), ("min_recovery_end_timeline", INT4),
         ("backup_start_lsn", PG_LSN), ("backup_end_lsn", PG_LSN),
         ("end_of_backup_record_required", BOOL))),
+    "pg_backup_stop": (_backup_stop, (
+        ("lsn", PG_LSN), ("labelfile", TEXT), ("spcmapfile", TEXT))),
 }
 
 
@@ -579,6 +732,9 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_control_system": _record_as_text("pg_control_system"),
     "pg_control_checkpoint": _record_as_text("pg_control_checkpoint"),
     "pg_control_recovery": _record_as_text("pg_control_recovery"),
+    "pg_backup_start": _backup_start,
+    "pg_backup_stop": _record_as_text("pg_backup_stop"),
+    "pg_create_restore_point": _create_restore_point,
 }
 
 

@@ -194,6 +194,7 @@ class Session:
         self.lock_wait_hooks = SessionLockWaitHooks(self)
         self.advisory: AdvisoryLocks | None = None   # made by the first advisory lock call
         self.database_oid: int | None = None         # looked up when first needed
+        self.backup: Any = None   # pg_backup_start until pg_backup_stop (replication_functions)
         self._plan_locks: list[tuple[tuple[int, int], int]] | None = None  # while planning
         self._row_share_names: frozenset[str] | None = None     # FOR UPDATE targets (empty: all)
         if engine.in_recovery() and hasattr(settings, "set_internal"):
@@ -410,6 +411,9 @@ class Session:
             self._abort()
         if self.advisory is not None:
             self.advisory.close()
+        if self.backup is not None:
+            self.backup, backup = None, self.backup
+            backup.abort(self.engine)
         T.set_catalog_lookup(None)   # this thread's reg* values show as numbers again
 
     # -- simple query ---------------------------------------------------------------------------

@@ -166,6 +166,15 @@ def _txid_current(session: Any, builder: Any, name: str, args: list[Expr],
     return Expr(INT8, run, name=name, volatile=True)
 
 
+def _xact_id_if_assigned(session: Any, builder: Any, name: str, args: list[Expr],
+                         location: int) -> Expr:
+    """pg_current_xact_id_if_assigned(): the transaction's xid, NULL before it has one (and
+    always on a standby); it never assigns one."""
+    check_arity(name, args, (0,), location)
+    return Expr(INT8, lambda row, ctx: ctx.txn.transaction.xid or None, name=name,
+                volatile=True)
+
+
 def _pg_sleep(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
     check_arity(name, args, (1,), location)
     seconds_fn = coerce(builder, args[0], T.FLOAT8_OID).fn
@@ -250,6 +259,7 @@ SPECIAL: dict[str, Callable[..., Expr]] = {
     "current_setting": _current_setting, "set_config": _set_config,
     "pg_backend_pid": _backend_pid, "version": _version, "txid_current": _txid_current,
     "pg_current_xact_id": _txid_current, "pg_sleep": _pg_sleep,
+    "pg_current_xact_id_if_assigned": _xact_id_if_assigned,
     "pg_cancel_backend": _signal_backend("cancel"),
     "pg_terminate_backend": _signal_backend("terminate"),
     "pg_reload_conf": _reload_conf, "current_database": _current_database,

@@ -8,6 +8,8 @@ XLOG (rmid 0)
     CHECKPOINT_SHUTDOWN / _ONLINE  CheckPoint, 88 bytes: see ``mirrordb.common.checkpoint``.
     NEXTOID           0  next_oid u32                                                  (4 bytes)
     BACKUP_END        0  backup start LSN u64                                          (8 bytes)
+    RESTORE_POINT     xl_restore_point, 72 bytes: 0 rp_time i64 (PG timestamp)
+                      8  rp_name char[64], NUL-terminated and NUL-padded
     PARAMETER_CHANGE  xl_parameter_change, 28 bytes:
                       0  max_connections i32        4  max_worker_processes i32
                       8  max_wal_senders i32        12 max_prepared_xacts i32
@@ -194,6 +196,25 @@ def encode_backup_end(backup_start_lsn: int) -> bytes:
 
 def decode_backup_end(data: bytes | bytearray | memoryview) -> int:
     return _fixed(_BACKUP_END, data, "BACKUP_END")[0]
+
+
+RESTORE_POINT_NAME_SIZE = 64     # PostgreSQL's MAXFNAMELEN: 63 bytes of name and its NUL
+_RESTORE_POINT = struct.Struct(f"<q{RESTORE_POINT_NAME_SIZE}s")
+
+
+def encode_restore_point(time_pg: int, name: str) -> bytes:
+    encoded = name.encode()
+    invariant(len(encoded) < RESTORE_POINT_NAME_SIZE, "restore point name too long")
+    return _RESTORE_POINT.pack(time_pg, encoded)
+
+
+def decode_restore_point(data: bytes | bytearray | memoryview) -> tuple[int, str]:
+    """(rp_time as a PG timestamp, rp_name)."""
+    if len(data) != _RESTORE_POINT.size:
+        raise WalCorrupted(f"invalid RESTORE_POINT record: {len(data)} bytes, "
+                           f"wanted {_RESTORE_POINT.size}")
+    time_pg, name = _RESTORE_POINT.unpack(data)
+    return time_pg, name.split(b"\0", 1)[0].decode(errors="replace")
 
 
 END_OF_RECOVERY_STRUCT = struct.Struct("<qII")
