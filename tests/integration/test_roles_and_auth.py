@@ -455,3 +455,53 @@ def test_ddl_needs_ownership(server):
         user.execute("create table mine (id int)")
         user.execute("create index on mine (id)")
         user.execute("drop table mine")
+
+
+def test_set_role_and_session_authorization(server: RunningServer) -> None:
+    """SET ROLE changes whose privileges every check uses (a plan prepared before it is
+    checked again), and is undone with its transaction; is_superuser follows it; only a
+    superuser session may become another role. Results as PostgreSQL 15's."""
+    fresh_role(server, "roleplay", "login password 'p'")
+    fresh_role(server, "bystander", "login password 'b'")
+    admin(server, "drop table if exists guarded")
+    admin(server, "create table guarded (id int)")
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        statuses: list[str] = []
+        assert conn.execute("select * from guarded", prepare=True).fetchall() == []
+        conn.execute("set role roleplay")
+        statuses.append(conn.info.parameter_status("is_superuser") or "")
+        assert conn.execute("select current_user, session_user, current_setting('role')"
+                            ).fetchone() == ("roleplay", "postgres", "roleplay")
+        for sql in ("select * from guarded", "select pg_switch_wal()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql, prepare=True)
+        conn.execute("reset role")
+        statuses.append(conn.info.parameter_status("is_superuser") or "")
+        assert statuses == ["off", "on"]
+        assert conn.execute("select * from guarded", prepare=True).fetchall() == []
+        with pytest.raises(psycopg.errors.InvalidParameterValue,
+                           match='role "no_such_role" does not exist'):
+            conn.execute("set role no_such_role")
+        with conn.transaction(force_rollback=True):
+            conn.execute("set role roleplay")
+        assert conn.execute("select current_user").fetchone() == ("postgres",)
+        conn.execute("select set_config('role', 'roleplay', false)")
+        assert conn.execute("select current_user").fetchone() == ("roleplay",)
+        conn.execute("reset role")
+        conn.execute("set session authorization roleplay")
+        assert conn.execute("select session_user, current_user").fetchone() == \
+            ("roleplay", "roleplay")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                           match='permission denied to set role "bystander"'):
+            conn.execute("set role bystander")
+        conn.execute("reset session authorization")
+        assert conn.execute("select session_user, current_user").fetchone() == \
+            ("postgres", "postgres")
+    with connect_as(server, "roleplay", "p", autocommit=True) as conn:
+        conn.execute("set role roleplay")                      # itself: allowed
+        with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                           match='permission denied to set role "postgres"'):
+            conn.execute("set role postgres")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                           match="permission denied to set session authorization"):
+            conn.execute("set session authorization postgres")

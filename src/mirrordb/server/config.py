@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pglast import keywords
@@ -123,7 +123,11 @@ class SessionSettings:
 
     def __init__(self, server_settings: Settings, *, superuser: bool = False) -> None:
         self._server = server_settings
-        self.superuser = superuser
+        self._login_superuser = superuser
+        # Whether the current user (after SET ROLE / SET SESSION AUTHORIZATION) is a
+        # superuser: the session installs it (sql/session.py); is_superuser and the
+        # superuser-only settings follow it.
+        self.current_user_is_superuser: Callable[[], bool] | None = None
         self._reset: dict[str, tuple[object, Source]] = {}   # start-up packet / server-assigned
         self._session: dict[str, object] = {}                # SET
         self._local: dict[str, object] = {}                  # SET LOCAL, per-transaction values
@@ -134,6 +138,16 @@ class SessionSettings:
         self._report_dirty = True
 
     # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def superuser(self) -> bool:
+        """May the session change superuser-only settings (the current user's rolsuper)."""
+        hook = self.current_user_is_superuser
+        return hook() if hook is not None else self._login_superuser
+
+    @superuser.setter
+    def superuser(self, value: bool) -> None:
+        self._login_superuser = value
 
     @property
     def server_settings(self) -> Settings:
@@ -169,6 +183,8 @@ class SessionSettings:
         return self._reset_value(name)
 
     def _reset_value(self, name: str) -> object:
+        if name == "is_superuser" and self.current_user_is_superuser is not None:
+            return self.current_user_is_superuser()
         if name in self._reset:
             return self._reset[name][0]
         if name in self._placeholders:
@@ -366,7 +382,7 @@ class SessionSettings:
         self.set_internal("is_superuser", "on" if superuser else "off")
 
     def _note_change(self, setting: Setting) -> None:
-        if GucFlag.REPORT in setting.flags:
+        if GucFlag.REPORT in setting.flags or setting.name == "role":  # role: is_superuser
             self._report_dirty = True
 
     # -- transaction hooks -----------------------------------------------------------------------

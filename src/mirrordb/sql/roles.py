@@ -407,7 +407,7 @@ def _classes(session: Any) -> dict[int, ClassEntry]:
 
 
 def current_role(session: Any) -> Role | None:
-    """The session user's pg_authid row (None if the role was dropped meanwhile)."""
+    """The current user's pg_authid row (after SET ROLE; None if the role was dropped)."""
     return roles_by_name(session).get(session.user)
 
 
@@ -541,12 +541,14 @@ def delete_catalog_row(txn: Any, catalog: Relation, tid: tuple[int, int]) -> Non
 
 
 def role_spec_name(session: Any, spec: Node) -> str:
-    """The role a RoleSpec names (CURRENT_USER, SESSION_USER and CURRENT_ROLE are the
-    session's user; PUBLIC is no role)."""
+    """The role a RoleSpec names (CURRENT_USER and CURRENT_ROLE: the current user, after SET
+    ROLE; SESSION_USER: the session user; PUBLIC is no role)."""
     kind = spec.get("roletype")
     if kind == "ROLESPEC_CSTRING":
         return str(spec["rolename"])
-    if kind in ("ROLESPEC_CURRENT_USER", "ROLESPEC_SESSION_USER", "ROLESPEC_CURRENT_ROLE"):
+    if kind == "ROLESPEC_SESSION_USER":
+        return str(getattr(session, "session_user", session.user))
+    if kind in ("ROLESPEC_CURRENT_USER", "ROLESPEC_CURRENT_ROLE"):
         return str(session.user)
     raise role_missing("public")
 

@@ -114,6 +114,7 @@ class PreparedStatement:
     plan: QueryPlan | None = None             # cached plan of a SELECT
     columns: list[OutputColumn] | None = None
     generation: int = -1
+    user: str = ""     # the current user the plan's privilege checks were made for
     locks: tuple[tuple[tuple[int, int], int], ...] = ()  # (relation tag, mode) the plan needs
 
 
@@ -166,9 +167,11 @@ class Session:
                  server: Any = None, backend_info: Any = None,
                  check_for_interrupts: Callable[[], None] | None = None) -> None:
         self.engine = engine
-        self.user = user
+        self.login_user = user      # who authenticated; ``user`` is the current user
         self.database = database
         self.settings = settings
+        if hasattr(settings, "current_user_is_superuser"):
+            settings.current_user_is_superuser = self._current_user_is_superuser
         self.server = server
         self.backend_info = backend_info
         self.check_for_interrupts = check_for_interrupts or (lambda: None)
@@ -199,6 +202,52 @@ class Session:
         self._row_share_names: frozenset[str] | None = None     # FOR UPDATE targets (empty: all)
         if engine.in_recovery() and hasattr(settings, "set_internal"):
             settings.set_internal("in_hot_standby", "on")   # reported at connection start
+
+    # -- who the session is ---------------------------------------------------------------------
+
+    @property
+    def session_user(self) -> str:
+        """session_user: the authenticated user, or SET SESSION AUTHORIZATION's."""
+        get = getattr(self.settings, "get", None)
+        chosen = str(get("session_authorization")) if get is not None else ""
+        return chosen or self.login_user
+
+    @property
+    def user(self) -> str:
+        """current_user, whose privileges every check uses: SET ROLE's role, else the
+        session user."""
+        get = getattr(self.settings, "get", None)
+        role = str(get("role")) if get is not None else "none"
+        return self.session_user if role == "none" else role
+
+    def _current_user_is_superuser(self) -> bool:
+        from mirrordb.sql import roles
+        return roles.is_superuser(self)
+
+    def check_identity_setting(self, name: str, value: str) -> None:
+        """Before SET ROLE / SET SESSION AUTHORIZATION (or set_config() of them) takes
+        effect: PostgreSQL's rules (check_role, check_session_authorization). Roles have no
+        members yet, so a non-superuser may only become itself."""
+        name = name.lower()
+        if name not in ("role", "session_authorization"):
+            return
+        if name == "role" and value.lower() == "none":
+            return
+        from mirrordb.sql import roles
+        known = roles.roles_by_name(self)
+        if name == "session_authorization":
+            login = known.get(self.login_user)
+            if login is None or not login.superuser:
+                if value != self.login_user:
+                    raise roles.insufficient_privilege(
+                        "permission denied to set session authorization")
+        if value not in known:
+            raise MirrordbError(f'role "{value}" does not exist', sqlstate="22023")
+        if name == "role":
+            session_role = known.get(self.session_user)
+            if value != self.session_user and (session_role is None or
+                                               not session_role.superuser):
+                raise roles.insufficient_privilege(f'permission denied to set role "{value}"')
 
     # -- status ---------------------------------------------------------------------------------
 
@@ -514,6 +563,7 @@ class Session:
             prepared.plan = self._planning(prepared, lambda: self._plan_select(node, types))
             prepared.columns = prepared.plan.columns
             prepared.generation = self._catalog_generation()
+            prepared.user = self.user
         else:
             if node_type == "FetchStmt":
                 portal = self.portals.get(statement.node.get("portalname", ""))
@@ -525,6 +575,12 @@ class Session:
 
     def _catalog_generation(self) -> int:
         return getattr(self.engine.relcache, "generation", 0)
+
+    def _plan_is_stale(self, prepared: PreparedStatement) -> bool:
+        """Plan again: none yet, the catalogs changed (GRANT and REVOKE change them too), or
+        the current user did (SET ROLE): a plan's privilege checks were made for one user."""
+        return prepared.plan is None or prepared.generation != self._catalog_generation() \
+            or prepared.user != self.user
 
     def describe_statement(self, name: str) -> PreparedStatement:
         prepared = self.prepared.get(name)
@@ -739,7 +795,7 @@ class Session:
         assert prepared.statement is not None
         if prepared.plan is not None:
             self._lock_cached_plan(prepared)
-        if prepared.plan is None or prepared.generation != self._catalog_generation():
+        if self._plan_is_stale(prepared):
             node, types = prepared.statement.node, prepared.param_types
             self._replan(prepared, lambda: self._plan_select(node, types))
         assert prepared.plan is not None
@@ -757,6 +813,7 @@ class Session:
         prepared.plan = plan
         prepared.columns = plan.columns
         prepared.generation = generation
+        prepared.user = self.user
 
     # -- SELECT ---------------------------------------------------------------------------------
 
@@ -775,7 +832,7 @@ class Session:
         if prepared.plan is not None:
             self._ensure_transaction()
             self._lock_cached_plan(prepared)
-        if prepared.plan is None or prepared.generation != self._catalog_generation():
+        if self._plan_is_stale(prepared):
             self._ensure_transaction()
             from mirrordb.sql import dml
             builder = PlanBuilder(self, prepared.param_types)
@@ -1020,6 +1077,8 @@ class Session:
         if local and self.txn is None and not self.in_block:
             return StatementResult("SET", notices=[
                 ("WARNING", "SET LOCAL can only be used in transaction blocks")])
+        if len(values) == 1:
+            self.check_identity_setting(name, values[0])
         self.settings.set(name, values if len(values) != 1 else values[0], local=local)
         return StatementResult("SET")
 

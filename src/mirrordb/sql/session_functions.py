@@ -137,6 +137,8 @@ def _set_config(session: Any, builder: Any, name: str, args: list[Expr], locatio
 
     def run(row: Row, ctx: ExecContext) -> Any:
         setting, value, local = (fn(row, ctx) for fn in fns)
+        if setting is not None and value is not None:
+            ctx.session.check_identity_setting(str(setting), str(value))
         ctx.session.settings.set(setting, value, local=bool(local))
         return ctx.session._show(setting)
     return Expr(TEXT, run, name="set_config", volatile=True)
@@ -361,9 +363,10 @@ def _generate_series(builder: Any, args: list[Expr]
 
 def sql_value_function(session: Any, builder: Any, op: str, typmod: int) -> Expr:
     name = op.removeprefix("SVFOP_").lower()
-    if name in ("current_user", "user", "current_role", "session_user"):
-        return Expr(T.NAME_OID, lambda row, ctx: ctx.session.user,
-                    name="current_user" if name != "session_user" else "session_user")
+    if name == "session_user":
+        return Expr(T.NAME_OID, lambda row, ctx: ctx.session.session_user, name="session_user")
+    if name in ("current_user", "user", "current_role"):
+        return Expr(T.NAME_OID, lambda row, ctx: ctx.session.user, name="current_user")
     if name == "current_catalog":
         return Expr(T.NAME_OID, lambda row, ctx: ctx.session.database, name="current_catalog")
     if name == "current_schema":
