@@ -227,3 +227,14 @@ def test_record_functions_in_from(server: RunningServer) -> None:
         assert conn.execute("SELECT min_recovery_end_lsn::text, backup_start_lsn::text, "
                             "end_of_backup_record_required FROM pg_control_recovery()"
                             ).fetchone() == ("0/0", "0/0", False)
+        # field selection, (f()).field, as PostgreSQL 15 answers it
+        cursor = conn.execute("SELECT (pg_control_system()).pg_control_version + 1 AS v, "
+                              "(pg_control_system()).system_identifier")
+        assert [column.name for column in cursor.description] == ["v", "system_identifier"]
+        assert cursor.fetchone() == (1301, identifier)
+        assert conn.execute("SELECT (pg_create_physical_replication_slot(s)).slot_name "
+                            "FROM (VALUES ('field_a'), ('field_b')) v(s)").fetchall() == \
+            [("field_a",), ("field_b",)]
+        with pytest.raises(psycopg.errors.UndefinedColumn,
+                           match='could not identify column "nosuch" in record data type'):
+            conn.execute("SELECT (pg_control_system()).nosuch")

@@ -642,8 +642,14 @@ class ExpressionCompiler:
         return Expr(array_type, lambda row, ctx: [fn(row, ctx) for fn in fns], name="array")
 
     def _A_Indirection(self, f: Node) -> Expr:
-        value = self.compile(f["arg"])
-        for item in f["indirection"]:
+        indirection = f["indirection"]
+        first_kind, first = one(indirection[0])
+        if first_kind == "String" and "FuncCall" in f["arg"]:   # (f(...)).field
+            value = self.builder.compile_record_field(self, f["arg"]["FuncCall"], first["sval"])
+            indirection = indirection[1:]
+        else:
+            value = self.compile(f["arg"])
+        for item in indirection:
             kind, fields = one(item)
             if kind != "A_Indices" or fields.get("is_slice"):
                 raise feature_not_supported("this indirection (field selection or array slice)")

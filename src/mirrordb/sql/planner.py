@@ -923,6 +923,20 @@ class PlanBuilder:
         args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
         return self.call_expr(definition, args, name)
 
+    def compile_record_field(self, compiler: ExpressionCompiler, f: Node, field: str) -> Expr:
+        """``(f(...)).field``: one OUT parameter of a function returning a record (mirrordb
+        has no composite types, so only those functions have fields)."""
+        name = strings(f["funcname"])[-1].lower()
+        location = f.get("location", -1)
+        args = [compiler.compile(a) for a in f.get("args", [])]
+        if name not in NAMED_ARGUMENT_FUNCTIONS and \
+                any(a.argument_name is not None for a in args):
+            raise no_such_function(name, args, location)
+        value = self.session.record_field(self, name, args, field, location)
+        if value is None:
+            raise feature_not_supported("this indirection (field selection or array slice)")
+        return value
+
     def call_expr(self, definition: Any, args: list[Expr], name: str) -> Expr:
         impl, strict = definition.impl, definition.strict
         fns = [a.fn for a in args]
@@ -1200,6 +1214,10 @@ def _default_name(node: Node, expr: Expr) -> str:
         return "nullif"
     if kind == "A_ArrayExpr":
         return "array"
+    if kind == "A_Indirection":     # the last field selected, else the subscripted value's
+        selected = [one(item)[1]["sval"] for item in fields["indirection"]
+                    if one(item)[0] == "String"]
+        return selected[-1] if selected else _default_name(fields["arg"], expr)
     return "?column?"
 
 

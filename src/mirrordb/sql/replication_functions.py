@@ -491,6 +491,27 @@ def record_function_in_from(session: Any, builder: Any, name: str, args: list[Ex
     return produce, columns
 
 
+def record_field(session: Any, builder: Any, name: str, args: list[Expr], field: str,
+                 location: int) -> Expr | None:
+    """``(f(...)).field`` for record function ``name``: that OUT parameter's value (NULL
+    when the record is); None when ``name`` is not a record function."""
+    entry = RECORD_FUNCTIONS.get(name)
+    if entry is None:
+        return None
+    compile_values, columns = entry
+    names = [column for column, _ in columns]
+    if field not in names:
+        raise error_at(f'could not identify column "{field}" in record data type', "42703",
+                       location)
+    index = names.index(field)
+    values_fn = compile_values(session, builder, name, args, location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        values = values_fn(row, ctx)
+        return None if values is None else values[index]
+    return Expr(columns[index][1], run, name=field, volatile=True)
+
+
 # -- the view -----------------------------------------------------------------------------------
 
 
@@ -739,4 +760,5 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
 
 
 __all__ = ["PG_REPLICATION_SLOTS_COLUMNS", "PG_REPLICATION_SLOTS_OID", "RECORD_FUNCTIONS",
-           "SPECIAL_HANDLERS", "pg_replication_slots", "record_function_in_from", "record_text"]
+           "SPECIAL_HANDLERS", "pg_replication_slots", "record_field", "record_function_in_from",
+           "record_text"]

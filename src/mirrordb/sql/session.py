@@ -1491,6 +1491,12 @@ class Session:
         from mirrordb.sql import replication_functions
         return replication_functions.record_function_in_from(self, builder, name, args)
 
+    def record_field(self, builder: PlanBuilder, name: str, args: list[Expr], field: str,
+                     location: int) -> Expr | None:
+        """``(f(...)).field`` of such a function; None when ``name`` is not one."""
+        from mirrordb.sql import replication_functions
+        return replication_functions.record_field(self, builder, name, args, field, location)
+
     def sql_value_function(self, builder: PlanBuilder, op: str, typmod: int) -> Expr:
         from mirrordb.sql import session_functions
         return session_functions.sql_value_function(self, builder, op, typmod)
