@@ -506,6 +506,13 @@ class BackupStart:
     start_time_s: float
     from_standby: bool = False
 
+    def label_text(self, label: str, segment_size: int) -> str:
+        """This backup's ``backup_label``."""
+        return backup_label_text(start_lsn=self.start_lsn, checkpoint_lsn=self.checkpoint_lsn,
+                                 timeline=self.timeline, segment_size=segment_size,
+                                 label=label, start_time_s=self.start_time_s,
+                                 from_standby=self.from_standby)
+
 
 def _engine_of(walsender: object) -> object:
     server = getattr(walsender, "server", None)
@@ -529,6 +536,21 @@ def start_backup(engine: object) -> BackupStart:
     control = engine.control  # type: ignore[attr-defined]
     redo = control.checkpoint.redo if control.checkpoint_lsn == checkpoint_lsn else checkpoint_lsn
     return BackupStart(redo, checkpoint_lsn, control.checkpoint.this_timeline, start_time_s)
+
+
+def start_backup_holding_wal(engine: object) -> tuple[BackupStart, int]:
+    """``start_backup`` with the WAL held from before its checkpoint until the caller releases
+    the returned token (``engine.checkpointer.wal_holds``): a checkpoint or restartpoint of a
+    busy server meanwhile removes nothing the backup needs. Nothing stays held if it fails."""
+    holds = engine.checkpointer.wal_holds  # type: ignore[attr-defined]
+    hold = holds.hold(INVALID_LSN)  # everything, until the start is known
+    try:
+        start = start_backup(engine)
+        holds.move(hold, start.start_lsn)
+    except BaseException:
+        holds.release(hold)
+        raise
+    return start, hold
 
 
 def stop_standby_backup(engine: object, start: BackupStart) -> int:
@@ -587,14 +609,11 @@ def run_base_backup(walsender: BackupSender, options: dict[str, object]) -> None
     """Serve one BASE_BACKUP command (see the module docstring for the message sequence)."""
     parsed = parse_options(options)
     engine = _engine_of(walsender)
-    holds = engine.checkpointer.wal_holds  # type: ignore[attr-defined]
-    hold = holds.hold(INVALID_LSN)  # everything, until the start is known
+    start, hold = start_backup_holding_wal(engine)
     try:
-        start = start_backup(engine)
-        holds.move(hold, start.start_lsn)
         _serve_backup(walsender, engine, parsed, start)
     finally:
-        holds.release(hold)
+        engine.checkpointer.wal_holds.release(hold)  # type: ignore[attr-defined]
 
 
 def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOptions,
@@ -615,10 +634,8 @@ def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOpt
     stream = ArchiveStream(send, manifest, blackhole=parsed.target == "blackhole",
                            max_rate_kb=parsed.max_rate_kb)
     send(b"n" + ARCHIVE_NAME.encode() + b"\0\0")
-    label = backup_label_text(
-        start_lsn=start.start_lsn, checkpoint_lsn=start.checkpoint_lsn, timeline=start.timeline,
-        segment_size=engine.control.xlog_seg_size, label=parsed.label,  # type: ignore[attr-defined]
-        start_time_s=start.start_time_s, from_standby=start.from_standby)
+    segment_size = engine.control.xlog_seg_size  # type: ignore[attr-defined]
+    label = start.label_text(parsed.label, segment_size)
     stream.content(BACKUP_LABEL_FILE, label.encode(), time.time())
     if parsed.tablespace_map:
         stream.content(TABLESPACE_MAP_FILE, b"", time.time())

@@ -906,10 +906,7 @@ class PlanBuilder:
             if compiler.aggregate_sink is None:
                 raise error_at("aggregate functions are not allowed here", "42803", location)
             return compiler.aggregate_sink(f)
-        args = [compiler.compile(a) for a in f.get("args", [])]
-        if name not in NAMED_ARGUMENT_FUNCTIONS and \
-                any(a.argument_name is not None for a in args):
-            raise no_such_function(name, args, location)
+        args = self._call_arguments(compiler, f, name, location)
         special = self.session.special_function(self, name, args, location)
         if special is not None:
             return special
@@ -923,15 +920,23 @@ class PlanBuilder:
         args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
         return self.call_expr(definition, args, name)
 
+    @staticmethod
+    def _call_arguments(compiler: ExpressionCompiler, f: Node, name: str,
+                        location: int) -> list[Expr]:
+        """A call's compiled arguments; ``name => value`` only for the functions that bind
+        named arguments (42883 for any other)."""
+        args = [compiler.compile(a) for a in f.get("args", [])]
+        if name not in NAMED_ARGUMENT_FUNCTIONS and \
+                any(a.argument_name is not None for a in args):
+            raise no_such_function(name, args, location)
+        return args
+
     def compile_record_field(self, compiler: ExpressionCompiler, f: Node, field: str) -> Expr:
         """``(f(...)).field``: one OUT parameter of a function returning a record (mirrordb
         has no composite types, so only those functions have fields)."""
         name = strings(f["funcname"])[-1].lower()
         location = f.get("location", -1)
-        args = [compiler.compile(a) for a in f.get("args", [])]
-        if name not in NAMED_ARGUMENT_FUNCTIONS and \
-                any(a.argument_name is not None for a in args):
-            raise no_such_function(name, args, location)
+        args = self._call_arguments(compiler, f, name, location)
         value = self.session.record_field(self, name, args, field, location)
         if value is None:
             raise feature_not_supported("this indirection (field selection or array slice)")

@@ -135,6 +135,14 @@ def _refuse_in_recovery(ctx: ExecContext, hint: str) -> None:
         raise ObjectNotInPrerequisiteState("recovery is in progress", hint=hint)
 
 
+def _require_superuser(ctx: ExecContext, name: str) -> None:
+    """For the functions PostgreSQL revokes from PUBLIC: only a superuser calls them here
+    (function privileges cannot be granted yet)."""
+    if not roles.is_superuser(ctx.session):
+        raise MirrordbError(f"permission denied for function {name}",
+                            sqlstate=INSUFFICIENT_PRIVILEGE)
+
+
 WAL_CONTROL_HINT = "WAL control functions cannot be executed during recovery."
 
 
@@ -192,9 +200,7 @@ def _switch_wal(session: Any, builder: Any, name: str, args: list[Expr], locatio
     check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        if not roles.is_superuser(ctx.session):
-            raise MirrordbError("permission denied for function pg_switch_wal",
-                                sqlstate=INSUFFICIENT_PRIVILEGE)
+        _require_superuser(ctx, name)
         _refuse_in_recovery(ctx, WAL_CONTROL_HINT)
         wal = ctx.session.engine.wal
         switch_end_lsn = wal.switch_segment()
@@ -306,14 +312,6 @@ class SessionBackup:
         log.warning("aborting backup due to backend exiting before pg_backup_stop was called")
 
 
-def _require_superuser(ctx: ExecContext, name: str) -> None:
-    """PostgreSQL revokes these functions from PUBLIC: only a superuser calls them (function
-    privileges cannot be granted yet)."""
-    if not roles.is_superuser(ctx.session):
-        raise MirrordbError(f"permission denied for function {name}",
-                            sqlstate=INSUFFICIENT_PRIVILEGE)
-
-
 def _backup_start(session: Any, builder: Any, name: str, args: list[Expr],
                   location: int) -> Expr:
     """pg_backup_start(label text, fast boolean DEFAULT false): a checkpoint (on a standby a
@@ -339,14 +337,7 @@ def _backup_start(session: Any, builder: Any, name: str, args: list[Expr],
             raise ObjectNotInPrerequisiteState(
                 "WAL level not sufficient for making an online backup", hint=WAL_LEVEL_HINT)
         from mirrordb.replication import basebackup
-        holds = engine.checkpointer.wal_holds
-        hold = holds.hold(INVALID_LSN)          # everything, until the start is known
-        try:
-            start = basebackup.start_backup(engine)
-            holds.move(hold, start.start_lsn)
-        except BaseException:
-            holds.release(hold)
-            raise
+        start, hold = basebackup.start_backup_holding_wal(engine)
         session.backup = SessionBackup(start, hold, str(label))
         return start.start_lsn
     return Expr(PG_LSN, run, name=name, volatile=True)
@@ -380,12 +371,7 @@ def _backup_stop(session: Any, builder: Any, name: str, args: list[Expr],
             engine.checkpointer.wal_holds.release(backup.hold)
         if wait:
             session.pending_warnings.append(("NOTICE", NOT_ARCHIVING_NOTICE))
-        label = basebackup.backup_label_text(
-            start_lsn=start.start_lsn, checkpoint_lsn=start.checkpoint_lsn,
-            timeline=start.timeline, segment_size=engine.control.xlog_seg_size,
-            label=backup.label, start_time_s=start.start_time_s,
-            from_standby=start.from_standby)
-        return (end_lsn, label, "")
+        return (end_lsn, start.label_text(backup.label, engine.control.xlog_seg_size), "")
     return values
 
 
@@ -459,8 +445,7 @@ def _record_as_text(name: str) -> Callable[..., Expr]:
             values = values_fn(row, ctx)
             if values is None:
                 return None
-            timezone = str(ctx.session.settings.get("TimeZone")) \
-                if hasattr(ctx.session.settings, "get") else "UTC"
+            timezone = ctx.session.timezone
             return record_text([None if value is None else _format(type_oid, value, timezone)
                                 for type_oid, value in zip(types, values)])
         return Expr(TEXT, run, name=name, volatile=True)
@@ -631,9 +616,8 @@ def _recovery_control(action: Callable[[Any], Any], result_type: int, *,
         check_arity(name, args, (0,), location)
 
         def run(row: Row, ctx: ExecContext) -> Any:
-            if superuser_only and not roles.is_superuser(ctx.session):
-                raise MirrordbError(f"permission denied for function {name}",
-                                    sqlstate=INSUFFICIENT_PRIVILEGE)
+            if superuser_only:
+                _require_superuser(ctx, name)
             return action(_standby_replay(ctx))
         return Expr(result_type, run, name=name, volatile=True)
     return compile_
@@ -672,9 +656,7 @@ def _promote(session: Any, builder: Any, name: str, args: list[Expr], location: 
     wait_fn, seconds_fn = _bind_arguments(builder, name, args, PROMOTE_PARAMETERS, location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        if not roles.is_superuser(ctx.session):
-            raise MirrordbError(f"permission denied for function {name}",
-                                sqlstate=INSUFFICIENT_PRIVILEGE)
+        _require_superuser(ctx, name)
         wait, wait_seconds = wait_fn(row, ctx), seconds_fn(row, ctx)
         if wait is None or wait_seconds is None:
             return None   # strict, as PostgreSQL's
