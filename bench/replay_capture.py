@@ -69,9 +69,10 @@ def replay(directory: str, profile: bool, setup_only: bool) -> None:
     target = os.path.join(directory, "replay")
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(os.path.join(directory, "standby"), target, symlinks=True)
+    from mirrordb.wal.segment import is_segment_name
     source_wal = os.path.join(directory, "primary", "pg_wal")
     for name in os.listdir(source_wal):
-        if len(name) == 24:     # segment files only
+        if is_segment_name(name):
             shutil.copy(os.path.join(source_wal, name), os.path.join(target, "pg_wal", name))
     from mirrordb.engine import Engine
     logging.disable(logging.INFO)
