@@ -34,6 +34,12 @@ waits before the next record; the walreceiver keeps receiving and flushing into 
 ``resume`` or ``stop`` ends the wait. The pause is not persisted: a restarted standby replays
 again.
 
+Delayed replay (``recovery_min_apply_delay``, PostgreSQL's recoveryApplyDelay): once the standby
+is consistent, replay stops before each commit record until the commit's time plus the delay by
+this server's clock (``_delay_commit``, Startup's ``before_xact_record`` hook); the walreceiver
+goes on receiving and flushing meanwhile, so only the replay position lags. A reload wakes the
+wait (the new value applies), a promotion trigger ends it for good.
+
 Promotion (recovery/promote.py): ``request_promote`` (the postmaster, on a promote signal) ends a
 pause and wakes the thread. After each round the thread checks for a trigger
 (``promote.promotion_triggered``: the signal with its ``promote`` file, or
@@ -47,12 +53,18 @@ from __future__ import annotations
 
 import enum
 import logging
+import struct
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import MirrordbError, ObjectNotInPrerequisiteState, invariant
 from mirrordb.recovery import promote
+from mirrordb.recovery.startup import xact_time
+from mirrordb.wal.payloads import pg_timestamp_to_unix_s
+from mirrordb.wal.record import DecodedRecord
+from mirrordb.wal.rmgr import XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_OPMASK
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
@@ -63,6 +75,8 @@ log = logging.getLogger("mirrordb.startup")
 STARTUP_THREAD_NAME = "startup"
 POLL_INTERVAL_S = 0.5                # re-read pg_wal at least this often without a wake-up
 STOP_TIMEOUT_S = 60.0                # longest wait for the thread to finish the record it is on
+# the records recovery_min_apply_delay holds back (aborts change nothing a query sees)
+DELAYED_XACT_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED))
 
 
 class RecoveryPauseState(enum.Enum):
@@ -103,6 +117,7 @@ class StandbyReplay:
         # Sends a walreceiver status update now (set by the postmaster when a walreceiver
         # runs): called right after a commit record that asks for apply feedback is replayed.
         self.request_walreceiver_reply: Callable[[], None] | None = None
+        self.startup.before_xact_record = self._delay_commit
 
     # -- what other threads read ----------------------------------------------------------------
 
@@ -290,6 +305,37 @@ class StandbyReplay:
             self._pause_state = RecoveryPauseState.PAUSED
             log.info("recovery has paused")
             log.info("Execute pg_wal_replay_resume() to continue.", extra={"pg_level": "HINT"})
+
+    def _delay_commit(self, record: DecodedRecord) -> bool:
+        """``recovery_min_apply_delay`` (PostgreSQL's recoveryApplyDelay), before a transaction
+        record is replayed: a commit waits until its commit time plus the delay, by this
+        server's clock. Aborts and other records are not delayed (they change nothing a query
+        sees), nor is anything before the standby is consistent. The setting is read again on
+        every wake-up (a reload wakes the thread), and a promotion trigger ends the wait and
+        every later one: what is left is replayed at once. A pause requested meanwhile takes
+        effect before the commit. False: ``stop`` ended the wait, replay stops before it."""
+        if self.engine.settings.get_int("recovery_min_apply_delay") <= 0 \
+                or record.info & XLOG_XACT_OPMASK not in DELAYED_XACT_OPS \
+                or not self.startup.state.consistent:
+            return True
+        try:
+            committed_at = pg_timestamp_to_unix_s(xact_time(record))
+        except struct.error:
+            return True      # a malformed record: its redo reports it
+        waited = False
+        while not (self._promoting or self._promotion_triggered()):
+            delay_s = self.engine.settings.get_int("recovery_min_apply_delay") / 1000
+            remaining_s = committed_at + delay_s - time.time()
+            if remaining_s <= 0:
+                break
+            with self._wakeup:
+                if self._stopping:
+                    return False
+                waited = True
+                self._wakeup.wait(min(remaining_s, POLL_INTERVAL_S))
+        if waited and self._pause_state is not RecoveryPauseState.NOT_PAUSED:
+            return self._wait_while_paused()
+        return True
 
     def _wait(self) -> None:
         with self._wakeup:

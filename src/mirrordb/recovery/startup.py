@@ -88,14 +88,23 @@ from mirrordb.wal.record import DecodedRecord
 from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
                                RM_MIRRORDB_SEQUENCE_ID, RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END,
                                XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN, XLOG_END_OF_RECOVERY,
-                               XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT,
-                               XLOG_XACT_COMMIT, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
+                               XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT, XLOG_XACT_ABORT_PREPARED,
+                               XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_OPMASK,
+                               XLR_RMGR_INFO_MASK)
 from mirrordb.wal.rmgr import is_xlog_switch, rmgr_name
 from mirrordb.wal.segment import is_segment_name, parse_segment_name
 
 # xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
 # layout is in wal/payloads.py).
 _XACT_TIME = struct.Struct("<q")
+# the transaction records that end a transaction; each sets pg_last_xact_replay_timestamp()
+XACT_END_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_ABORT, XLOG_XACT_COMMIT_PREPARED,
+                          XLOG_XACT_ABORT_PREPARED))
+
+
+def xact_time(record: DecodedRecord) -> int:
+    """The PG timestamp a commit or abort record carries (its first field)."""
+    return int(_XACT_TIME.unpack_from(record.main_data, 0)[0])
 assert INVALID_LSN == 0   # replay tests positions for truth: "no LSN" is falsy
 
 if TYPE_CHECKING:
@@ -324,6 +333,9 @@ class Startup:
         self.last_commit_time: int | None = None   # PG timestamp of the last commit/abort replayed
         # a base backup taken from a standby ends here (pg_control's backupEndPoint)
         self.backup_end_point = INVALID_LSN
+        # The standby's hook before a transaction record is replayed (recovery_min_apply_delay:
+        # recovery/standby.py); False stops replay before the record, as a stop while paused.
+        self.before_xact_record: Callable[[DecodedRecord], bool] | None = None
 
     # -- beginning ------------------------------------------------------------------------------
 
@@ -407,7 +419,8 @@ class Startup:
         asked for a walreceiver reply): ``interruption(True)`` before the next record, which is
         not replayed if it returns False (replay stops there: a stop while paused);
         ``interruption(False)`` once the WAL available is replayed. Without a hook the flag is
-        only cleared.
+        only cleared. ``before_xact_record`` (when set) sees each transaction record before it
+        is replayed, and stops replay there the same way by returning False.
 
         This loop is the hot path of replay: one record's work is written out in it, not in a
         method per record, with what every record touches in locals; the counters only this
@@ -431,14 +444,17 @@ class Startup:
         last_start_lsn = self.last_record_start_lsn
         replayed = 0
         expected_prev = None if self.records_replayed == 0 else last_start_lsn
+        before_xact_record = self.before_xact_record
         try:
             for record in self.reader.records_from(self.next_lsn, expected_prev):
-                if state.interrupt_pending and not self._interrupt(interruption, True):
+                rmid = record.rmid
+                if (state.interrupt_pending and not self._interrupt(interruption, True)) or \
+                        (rmid == RM_XACT_ID and before_xact_record is not None
+                         and not before_xact_record(record)):
                     if replayed:    # where the record after the last one replayed starts
                         self.next_lsn = state.last_replayed_end_lsn
                     return replayed
                 xid = record.xid
-                rmid = record.rmid
                 if xid != observed_xid:   # a new xid to note, or none (0) after one
                     if xid:
                         if xid not in observed_xids:
@@ -466,11 +482,10 @@ class Startup:
                     if rmid == RM_XACT_ID:
                         observed_xid = 0
                         observed_xids.clear()
-                        if record.info & XLOG_XACT_OPMASK in (XLOG_XACT_COMMIT, XLOG_XACT_ABORT):
+                        if record.info & XLOG_XACT_OPMASK in XACT_END_OPS:
                             # xact_redo has just decoded and validated the whole record: read
                             # only xact_time, its first field, instead of decoding it again.
-                            self.last_commit_time = _XACT_TIME.unpack_from(record.main_data,
-                                                                           0)[0]
+                            self.last_commit_time = xact_time(record)
                 backup_end_point = self.backup_end_point    # INVALID_LSN (0): none awaited
                 if backup_end_point and replayed_end_lsn >= backup_end_point:
                     self._reached_end_of_backup(replayed_end_lsn)

@@ -820,6 +820,8 @@ class Server:
                 self.engine.settings = load.settings
             if self.syncrep is not None:
                 self.syncrep.configure(load.settings)
+            if self.standby_replay is not None:
+                self.standby_replay.wake()    # a changed recovery_min_apply_delay applies now
         self._reload_hba()
 
     def _reload_hba(self) -> None:
