@@ -54,6 +54,8 @@ from typing import TYPE_CHECKING
 
 from mirrordb.access import clog as cloglib
 from mirrordb.access.autovacuum import AutovacuumLauncher
+from mirrordb.wal import archive
+from mirrordb.wal.archiver import Archiver, ArchiverStatistics
 from mirrordb.access.env import AccessEnv
 from mirrordb.access.heapam import HeapAccess, Tid, TmResult, transaction_fate
 from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
@@ -178,6 +180,64 @@ class Engine:
         self.vacuum_runner = Vacuum(self.env, self.heap)
         from mirrordb.recovery.checkpoint import Checkpointer
         self.checkpointer = Checkpointer(self)
+        self.archiver_statistics = ArchiverStatistics()   # pg_stat_archiver
+        self.archiver: Archiver | None = None
+        self.wal.on_segment_finished = self._segment_finished
+        self.wal.may_remove = self.may_remove_wal_file
+
+    # -- WAL archiving (wal/archive.py, wal/archiver.py) ----------------------------------------
+
+    @property
+    def archive_mode(self) -> str:
+        return self.settings.get_str("archive_mode")
+
+    def archiving(self) -> bool:
+        """Whether this server archives the WAL files it finishes now: a primary with
+        archive_mode on or always, a standby only with always (PostgreSQL's
+        XLogArchivingActive / XLogArchivingAlways)."""
+        mode = self.archive_mode
+        return mode == "always" or (mode == "on" and not self.in_recovery())
+
+    @property
+    def waldir(self) -> str:
+        return os.path.join(self.datadir, "pg_wal")
+
+    def _segment_finished(self, name: str) -> None:
+        self.checkpointer.last_segment_switch_time = time.monotonic()   # archive_timeout
+        if self.archiving():
+            archive.notify(self.waldir, name)
+            self.wake_archiver()
+
+    def segment_received(self, name: str) -> None:
+        """The walreceiver (or a restore from the archive) completed ``pg_wal/NAME`` on this
+        standby: archived again here only with archive_mode = always, else marked done so a
+        promotion does not archive what the primary archives (PostgreSQL's walreceiver)."""
+        if self.archive_mode != "always":
+            archive.mark_done(self.waldir, name)
+        elif not os.path.exists(archive.status_path(self.waldir, name, archive.DONE)):
+            archive.notify(self.waldir, name)
+            self.wake_archiver()
+
+    def may_remove_wal_file(self, name: str) -> bool:
+        """Whether a checkpoint or restartpoint may remove or recycle ``pg_wal/NAME``: not
+        while it waits to be archived."""
+        return archive.may_remove(self.waldir, name, self.archiving())
+
+    def wake_archiver(self) -> None:
+        if self.archiver is not None:
+            self.archiver.wake()
+
+    def _start_archiver(self) -> None:
+        if not self.archiving():
+            return
+        if self.archiver is None:
+            self.archiver = Archiver(self.datadir, lambda: self.settings,
+                                     self.archiver_statistics)
+        self.archiver.start()
+
+    def _stop_archiver(self, *, final_pass: bool) -> None:
+        if self.archiver is not None:
+            self.archiver.stop(final_pass=final_pass)
 
     @property
     def consistency_checking(self) -> bool:
@@ -188,6 +248,7 @@ class Engine:
         if self.xacts.synchronous_commit is False:
             self._start_wal_writer()
         self.checkpointer.start()
+        self._start_archiver()
 
     def _start_wal_writer(self) -> None:
         """Start the "walwriter" thread once: commits under synchronous_commit = off (the
@@ -208,6 +269,7 @@ class Engine:
         self.startup.begin()
         self.startup.replay_available()
         self.checkpointer.start()
+        self._start_archiver()     # archive_mode = always
 
     def finish_promotion(self) -> RecoveryResult:
         """Promotion (recovery/promote.py): the standby's startup thread has replayed pg_wal to
@@ -230,6 +292,7 @@ class Engine:
             self.recovery_locks = None
         self._start_background()
         self.standby_mode = False
+        self._start_archiver()     # archive_mode = on archives from now on
         self.checkpointer.mark_in_production()
         self.checkpointer.request()
         return self.recovery
@@ -265,10 +328,12 @@ class Engine:
         self.checkpointer.stop()   # a restartpoint under way finishes first
         if self.startup is not None and self.startup.in_recovery:
             self.startup.shutdown()
+            self._stop_archiver(final_pass=True)
             self._close_files()
             return
         self.wal.stop_background_flusher()
         self.checkpointer.checkpoint(shutdown=True)
+        self._stop_archiver(final_pass=True)   # what the shutdown finished is archived too
         self._close_files()
 
     def crash(self) -> None:
@@ -276,6 +341,7 @@ class Engine:
         inserted past ``wal.flush_lsn`` and dirty buffers are lost."""
         self.stop_autovacuum()
         self.checkpointer.stop()
+        self._stop_archiver(final_pass=False)
         self.wal.stop_background_flusher()
         self.wal.close(flush=False)
         self.smgr.close_all()

@@ -122,6 +122,8 @@ class Checkpointer:
         self.last_checkpoint_time = time.monotonic()
         self.checkpoints_done = 0
         self.wal_holds = WalHolds()
+        # when a WAL segment was last finished, or a switch last tried (archive_timeout)
+        self.last_segment_switch_time = time.monotonic()
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -194,6 +196,7 @@ class Checkpointer:
                 if self._stopping:
                     return
                 requested, self._requested = self._requested, False
+            self._check_archive_timeout()
             work = self._work_due(requested)
             if work is not None:
                 try:
@@ -206,6 +209,30 @@ class Checkpointer:
                 except Exception:  # noqa: BLE001 - logged; the next round retries
                     log.exception("checkpoint failed" if work == self.checkpoint
                                   else "restartpoint failed")
+
+    def _check_archive_timeout(self) -> None:
+        """archive_timeout (PostgreSQL's CheckArchiveTimeout): on a primary, once that long
+        has passed since a segment was last finished, switch to a new one so that the archiver
+        gets what was written meanwhile; nothing happens when nothing was written since the
+        last switch (the position is at a segment start). The clock restarts either way, so an
+        idle server does not try every round."""
+        engine = self.engine
+        timeout_ms = engine.settings.get_int("archive_timeout")
+        if timeout_ms <= 0 or engine.in_recovery():
+            return
+        now = time.monotonic()
+        if now - self.last_segment_switch_time < timeout_ms / 1000:
+            return
+        wal = engine.wal
+        self.last_segment_switch_time = now
+        try:
+            switch_end_lsn = wal.switch_segment()
+            if switch_end_lsn % wal.segment_size:
+                wal.flush(wal.end_lsn)
+                log.debug("write-ahead log switch forced (archive_timeout=%d)",
+                          timeout_ms // 1000)
+        except MirrordbError as error:    # the WAL writer reports it to the sessions too
+            log.warning("could not switch WAL segment for archive_timeout: %s", error.message)
 
     # -- the work -----------------------------------------------------------------------------
 

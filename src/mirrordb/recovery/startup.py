@@ -82,7 +82,7 @@ from mirrordb.recovery.promote import remove_standby_signal_file
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch, redo_handlers
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
-from mirrordb.wal import payloads
+from mirrordb.wal import archive, payloads
 from mirrordb.wal.reader import SegmentFileSource, WalReader
 from mirrordb.wal.record import DecodedRecord
 from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
@@ -597,11 +597,13 @@ class Startup:
             if not is_segment_name(name):
                 continue
             file_timeline, segno = parse_segment_name(name, segment_size)
-            if file_timeline == timeline and segno < keep_segno:
+            if file_timeline == timeline and segno < keep_segno and \
+                    self.engine.may_remove_wal_file(name):
                 try:
                     os.unlink(os.path.join(waldir, name))
                 except FileNotFoundError:
                     continue
+                archive.forget(waldir, name)
                 removed += 1
         if removed:
             fsync_directory(waldir)

@@ -82,6 +82,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from mirrordb.common.crc import crc32c
+from mirrordb.common.fileio import write_file_atomic
 from mirrordb.common.errors import InvalidParameterValue, MirrordbError, invariant
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.protocol.messages import (
@@ -95,6 +96,7 @@ from mirrordb.protocol.messages import (
     RowDescription,
     error_fields,
 )
+from mirrordb.wal import archive
 from mirrordb.wal.segment import history_file_name, segment_name, segno_of
 
 TAR_BLOCK_SIZE = 512
@@ -567,16 +569,53 @@ def stop_standby_backup(engine: object, start: BackupStart) -> int:
     return end_lsn
 
 
-def stop_backup(engine: object, start: BackupStart) -> int:
-    """do_pg_backup_stop: XLOG_BACKUP_END (naming the start) then XLOG_SWITCH; returns the end
-    LSN, the end of the backup-end record, which a restored cluster must replay past."""
+def stop_backup(engine: object, start: BackupStart, label: str) -> int:
+    """do_pg_backup_stop: XLOG_BACKUP_END (naming the start) then XLOG_SWITCH, and the backup
+    history file; returns the end LSN, the end of the backup-end record, which a restored
+    cluster must replay past."""
     from mirrordb.wal.payloads import encode_backup_end
     from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_BACKUP_END
     wal = engine.wal  # type: ignore[attr-defined]
-    end_lsn = wal.insert(RM_XLOG_ID, XLOG_BACKUP_END, encode_backup_end(start.start_lsn))
+    end_lsn = int(wal.insert(RM_XLOG_ID, XLOG_BACKUP_END, encode_backup_end(start.start_lsn)))
     wal.switch_segment()
     wal.flush(wal.insert_lsn)
-    return int(end_lsn)
+    write_backup_history(engine, start, end_lsn, label)
+    return end_lsn
+
+
+def backup_history_file_name(start: BackupStart, segment_size: int) -> str:
+    """``<start segment>.<start offset, 8 hex digits>.backup``, as PostgreSQL names it."""
+    segno = segno_of(start.start_lsn, segment_size)
+    return (f"{segment_name(start.timeline, segno, segment_size)}."
+            f"{start.start_lsn % segment_size:08X}.backup")
+
+
+def last_backup_segment(start: BackupStart, end_lsn: int, segment_size: int) -> str:
+    """The segment holding the last byte of the backup's WAL (XLByteToPrevSeg of the end)."""
+    return segment_name(start.timeline, segno_of(end_lsn - 1, segment_size), segment_size)
+
+
+def write_backup_history(engine: object, start: BackupStart, end_lsn: int, label: str) -> None:
+    """The backup history file in pg_wal: the label's lines with the stop location, time and
+    timeline added; archived like a segment. Then every history file the archive no longer
+    needs goes (with archiving off, this one too: PostgreSQL's CleanupBackupHistory)."""
+    segment_size = engine.control.xlog_seg_size  # type: ignore[attr-defined]
+    first, rest = start.label_text(label, segment_size).split("\n", 1)
+    stop = last_backup_segment(start, end_lsn, segment_size)
+    text = (f"{first}\nSTOP WAL LOCATION: {format_lsn(end_lsn)} (file {stop})\n{rest}"
+            f"STOP TIME: {_utc_text(time.time())} UTC\nSTOP TIMELINE: {start.timeline}\n")
+    waldir = os.path.join(engine.datadir, WAL_DIRECTORY)  # type: ignore[attr-defined]
+    write_file_atomic(os.path.join(waldir, backup_history_file_name(start, segment_size)),
+                      text.encode())
+    for name in sorted(os.listdir(waldir)):
+        if name.endswith(archive.BACKUP_HISTORY_SUFFIX) and \
+                engine.may_remove_wal_file(name):  # type: ignore[attr-defined]
+            try:
+                os.unlink(os.path.join(waldir, name))
+            except FileNotFoundError:
+                continue
+            archive.forget(waldir, name)
+    engine.wake_archiver()  # type: ignore[attr-defined]
 
 
 def _send_start_end(walsender: BackupSender, lsn: int, timeline: int) -> None:
@@ -642,7 +681,7 @@ def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOpt
     for member in walk_data_directory(datadir):
         stream.member(member)
     if not start.from_standby:
-        end_lsn = stop_backup(engine, start)
+        end_lsn = stop_backup(engine, start, parsed.label)
     control_path = os.path.join(datadir, CONTROL_FILE)
     status = os.stat(control_path)
     stream.member(Member(CONTROL_FILE, TAR_TYPE_FILE, stat.S_IMODE(status.st_mode),

@@ -267,6 +267,10 @@ class SegmentWriter:
         self._fd: int | None = None
         self._unsynced_fds: list[int] = []
         self._paths: dict[int, str] = {}     # open fd -> its segment file, for messages
+        # Called with a segment's file name once it was written to its end and fsynced: the
+        # engine marks it for the archiver, or as done (``Engine.segment_received``).
+        self.on_segment_finished: Callable[[str], None] | None = None
+        self._finished: list[str] = []   # segments written to their end, reported at the flush
 
     def write(self, start_lsn: int, data: bytes) -> None:
         if self.broken is not None:
@@ -302,6 +306,10 @@ class SegmentWriter:
             self._fsync(self._fd, self._paths[self._fd])
         moved = self.written_lsn > self.flushed_lsn
         self.flushed_lsn = max(self.flushed_lsn, self.written_lsn)
+        finished, self._finished = self._finished, []
+        if self.on_segment_finished is not None:
+            for name in finished:
+                self.on_segment_finished(name)
         return moved
 
     def _fsync(self, fd: int, path: str) -> None:
@@ -336,6 +344,8 @@ class SegmentWriter:
             return self._fd
         if self._fd is not None:
             self._unsynced_fds.append(self._fd)     # fsynced and closed at the next flush
+            if self._segno is not None and segno > self._segno:    # streaming went past it
+                self._finished.append(os.path.basename(self._paths[self._fd]))
         name = segment_name(self.timeline, segno, self.segment_size)
         path = os.path.join(self.waldir, name)
         if not os.path.exists(path):

@@ -440,8 +440,11 @@ class Server:
 
     def _check_wal_settings(self) -> None:
         """PostgreSQL's start-up refusal: walsenders need WAL a standby can replay."""
-        if self.settings.get_int("max_wal_senders") > 0 and \
-                self.settings.get_str("wal_level") == "minimal":
+        minimal = self.settings.get_str("wal_level") == "minimal"
+        if minimal and self.settings.get_str("archive_mode") != "off":
+            raise MirrordbError('WAL archival cannot be enabled when wal_level is "minimal"',
+                                sqlstate="XX000")
+        if self.settings.get_int("max_wal_senders") > 0 and minimal:
             raise MirrordbError('WAL streaming (max_wal_senders > 0) requires wal_level '
                                 '"replica" or "logical"', sqlstate="XX000")
 
@@ -508,6 +511,7 @@ class Server:
                 feedback_horizon=lambda: feedback_horizon(engine),
                 on_panic=self._walreceiver_panicked)
             replay.request_walreceiver_reply = self.walreceiver.request_reply
+            self.walreceiver.writer.on_segment_finished = engine.segment_received
             self.walreceiver.start()
         replay.start()
 

@@ -209,6 +209,38 @@ def _switch_wal(session: Any, builder: Any, name: str, args: list[Expr], locatio
     return Expr(PG_LSN, run, name=name, volatile=True)
 
 
+RESET_TARGETS = ("archiver", "bgwriter", "recovery_prefetch", "wal")
+
+
+def _superuser_text_call(builder: Any, name: str, args: list[Expr], location: int,
+                         result_type: Any, action: Callable[[ExecContext, str], Any]) -> Expr:
+    """A superuser-only function of one text argument: NULL gives NULL, any other value
+    ``action(ctx, value)``."""
+    check_arity(name, args, (1,), location)
+    text_fn = coerce(builder, args[0], TEXT).fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        _require_superuser(ctx, name)
+        value = text_fn(row, ctx)
+        return None if value is None else action(ctx, str(value))
+    return Expr(result_type, run, name=name, volatile=True)
+
+
+def _stat_reset_shared(session: Any, builder: Any, name: str, args: list[Expr],
+                       location: int) -> Expr:
+    """pg_stat_reset_shared(target text): the archiver's counters (pg_stat_archiver) start
+    again; the other targets PostgreSQL knows have no counters here."""
+    def reset(ctx: ExecContext, target: str) -> str:
+        if target not in RESET_TARGETS:
+            raise InvalidParameterValue(
+                f'unrecognized reset target: "{target}"',
+                hint='Target must be "archiver", "bgwriter", "recovery_prefetch", or "wal".')
+        if target == "archiver":
+            ctx.session.engine.archiver_statistics.reset()
+        return ""
+    return _superuser_text_call(builder, name, args, location, VOID, reset)
+
+
 def _walfile_name(session: Any, builder: Any, name: str, args: list[Expr],
                   location: int) -> Expr:
     check_arity(name, args, (1,), location)
@@ -290,6 +322,8 @@ BACKUP_LABEL_MAX_BYTES = 1024            # PostgreSQL's MAXPGPATH
 BACKUP_START_PARAMETERS: tuple[tuple[str, int, object], ...] = (("label", TEXT, None),
                                                                 ("fast", BOOL, False))
 BACKUP_STOP_PARAMETERS: tuple[tuple[str, int, object], ...] = (("wait_for_archive", BOOL, True),)
+ARCHIVE_WAIT_NOTICE_S = 5      # pg_backup_stop says it waits for the archiver after this
+ARCHIVE_WAIT_WARNING_S = 60    # and warns after this, then after twice as long each time
 NOT_ARCHIVING_NOTICE = ("WAL archiving is not enabled; you must ensure that all required WAL "
                         "segments are copied through other means to complete the backup")
 WAL_LEVEL_HINT = 'wal_level must be set to "replica" or "logical" at server start.'
@@ -366,41 +400,64 @@ def _backup_stop(session: Any, builder: Any, name: str, args: list[Expr],
         session.backup = None
         try:
             end_lsn = basebackup.stop_standby_backup(engine, start) if start.from_standby \
-                else basebackup.stop_backup(engine, start)
+                else basebackup.stop_backup(engine, start, backup.label)
         finally:
             engine.checkpointer.wal_holds.release(backup.hold)
-        if wait:
+        segment_size = engine.control.xlog_seg_size
+        if wait and engine.archiving():
+            needed = [basebackup.last_backup_segment(start, end_lsn, segment_size)]
+            if not start.from_standby:
+                needed.append(basebackup.backup_history_file_name(start, segment_size))
+            _wait_for_archive(ctx, needed)
+        elif wait:
             session.pending_warnings.append(("NOTICE", NOT_ARCHIVING_NOTICE))
-        return (end_lsn, start.label_text(backup.label, engine.control.xlog_seg_size), "")
+        return (end_lsn, start.label_text(backup.label, segment_size), "")
     return values
+
+
+def _wait_for_archive(ctx: ExecContext, names: list[str]) -> None:
+    """pg_backup_stop's wait until the archiver has stored ``names`` (the backup's last
+    segment and history file), with PostgreSQL's notices: one after 5 s, a warning after 60 s,
+    then after twice as long each time. A cancel ends the wait (the backup is then not
+    usable without those files, as the hint says)."""
+    from mirrordb.wal import archive
+    session = ctx.session
+    waldir = session.engine.waldir
+    waits, warn_after, reported = 0, ARCHIVE_WAIT_WARNING_S, False
+    while any(archive.is_busy(waldir, name) for name in names):
+        ctx.check_interrupts()
+        if not reported and waits > ARCHIVE_WAIT_NOTICE_S:
+            session.pending_warnings.append(("NOTICE", "base backup done, waiting for required "
+                                                       "WAL segments to be archived"))
+            reported = True
+        _pause(ctx, 1.0, "BackupWaitWalArchive")
+        waits += 1
+        if waits >= warn_after:
+            warn_after *= 2
+            session.pending_warnings.append(
+                ("WARNING", f"still waiting for all required WAL segments to be archived "
+                            f"({waits} seconds elapsed)"))
+    session.pending_warnings.append(("NOTICE", "all required WAL segments have been archived"))
 
 
 def _create_restore_point(session: Any, builder: Any, name: str, args: list[Expr],
                           location: int) -> Expr:
     """pg_create_restore_point(name text): an XLOG_RESTORE_POINT record; its end LSN."""
-    check_arity(name, args, (1,), location)
-    name_fn = coerce(builder, args[0], TEXT).fn
-
-    def run(row: Row, ctx: ExecContext) -> Any:
-        _require_superuser(ctx, name)
-        point = name_fn(row, ctx)
-        if point is None:
-            return None
+    def create(ctx: ExecContext, point: str) -> int:
         _refuse_in_recovery(ctx, WAL_CONTROL_HINT)
         engine = ctx.session.engine
         if engine.env.wal_level == "minimal":
             raise ObjectNotInPrerequisiteState(
                 "WAL level not sufficient for creating a restore point", hint=WAL_LEVEL_HINT)
-        encoded = str(point).encode()
-        if len(encoded) >= payloads.RESTORE_POINT_NAME_SIZE:
+        if len(point.encode()) >= payloads.RESTORE_POINT_NAME_SIZE:
             raise InvalidParameterValue(
                 "value too long for restore point (maximum "
                 f"{payloads.RESTORE_POINT_NAME_SIZE - 1} characters)")
         end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_RESTORE_POINT, payloads.encode_restore_point(
-            payloads.pg_timestamp_now(), str(point)))
+            payloads.pg_timestamp_now(), point))
         log.info('restore point "%s" created at %s', point, format_lsn(end_lsn))
         return int(end_lsn)
-    return Expr(PG_LSN, run, name=name, volatile=True)
+    return _superuser_text_call(builder, name, args, location, PG_LSN, create)
 
 
 # -- functions returning one record -------------------------------------------------------------
@@ -672,28 +729,34 @@ def _promote(session: Any, builder: Any, name: str, args: list[Expr], location: 
     return Expr(BOOL, run, name=name, volatile=True)
 
 
+def _pause(ctx: ExecContext, seconds: float, wait_event: str) -> None:
+    """Wait ``seconds`` shown as IPC ``wait_event`` in pg_stat_activity; a cancel or
+    terminate request ends the wait early (the caller's next interrupt check acts on it)."""
+    info = ctx.session.backend_info
+    wakeup = getattr(getattr(info, "interrupts", None), "wakeup", None)
+    if info is not None:
+        info.wait_event_type, info.wait_event = "IPC", wait_event
+    try:
+        if wakeup is not None:
+            wakeup.wait(seconds)
+        else:
+            time.sleep(seconds)   # a session without an interrupt state (tests)
+    finally:
+        if info is not None:
+            info.wait_event_type = info.wait_event = None
+
+
 def _wait_for_promotion(ctx: ExecContext, wait_seconds: int) -> bool:
     """Poll until the server is out of recovery (True) or ``wait_seconds`` pass (a WARNING,
     False); a cancel or terminate request interrupts the wait."""
-    info = ctx.session.backend_info
-    wakeup = getattr(getattr(info, "interrupts", None), "wakeup", None)
     engine = ctx.session.engine
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if not engine.in_recovery():
             return True
         ctx.check_interrupts()
-        if info is not None:
-            info.wait_event_type, info.wait_event = "IPC", "Promote"
-        try:
-            pause = min(PROMOTE_POLL_INTERVAL_S, max(0.0, deadline - time.monotonic()))
-            if wakeup is not None:
-                wakeup.wait(pause)
-            else:
-                time.sleep(pause)   # a session without an interrupt state (tests)
-        finally:
-            if info is not None:
-                info.wait_event_type = info.wait_event = None
+        _pause(ctx, min(PROMOTE_POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())),
+               "Promote")
     if not engine.in_recovery():
         return True
     unit = "second" if wait_seconds == 1 else "seconds"
@@ -728,6 +791,7 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_current_wal_insert_lsn": _wal_position("insert_lsn"),
     "pg_current_wal_flush_lsn": _wal_position("flush_lsn"),
     "pg_switch_wal": _switch_wal,
+    "pg_stat_reset_shared": _stat_reset_shared,
     "pg_walfile_name": _walfile_name,
     "pg_wal_lsn_diff": _wal_lsn_diff,
     "pg_is_in_recovery": _is_in_recovery,

@@ -918,6 +918,22 @@ _VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_wal_receiver", 12262, "v",
 VIEWS[(PG_CATALOG, "pg_stat_wal_receiver")] = _VIEW_LIST[-1]
 
 
+# -- pg_stat_archiver (wal/archiver.py's counters) -----------------------------------------------
+
+PG_STAT_ARCHIVER_COLUMNS = _spec("""
+    archived_count:INT8 last_archived_wal:TEXT last_archived_time:TIMESTAMPTZ failed_count:INT8
+    last_failed_wal:TEXT last_failed_time:TIMESTAMPTZ stats_reset:TIMESTAMPTZ""")
+
+
+def _pg_stat_archiver(ctx: ExecContext) -> list[Row]:
+    return [ctx.session.engine.archiver_statistics.row()]
+
+
+_VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_archiver", 12285, "v", PG_STAT_ARCHIVER_COLUMNS,
+                        _pg_stat_archiver))
+VIEWS[(PG_CATALOG, "pg_stat_archiver")] = _VIEW_LIST[-1]
+
+
 # -- pg_stat_database_conflicts (counters from recovery/conflicts.py) ------------------------------
 
 PG_STAT_DATABASE_CONFLICTS_COLUMNS = _spec("""

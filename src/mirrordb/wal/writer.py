@@ -95,6 +95,7 @@ from mirrordb.wal.segment import (
     is_segment_name,
     is_valid_segment_size,
     parse_segment_name,
+    segment_name,
     segment_path,
 )
 
@@ -190,6 +191,14 @@ class WalWriter:
         self._flusher_stop = threading.Event()
         # flush listeners (walsenders): called with the new flush_lsn after every flush
         self._flush_listeners: tuple[Callable[[int], None], ...] = ()
+        # Called (write lock held) with the name of each segment file once it is completely
+        # written and fsynced: the archiver's "ready" marker (wal/archive.py). Segments
+        # before the one ``start_at`` continues were finished by an earlier run.
+        self.on_segment_finished: Callable[[str], None] | None = None
+        self._unfinished_segno = 0     # write lock: the first segment not reported finished
+        # Asked before a past segment is removed or recycled (its name): False keeps it (not
+        # archived yet: wal/archive.py's ``may_remove``). None removes every one.
+        self.may_remove: Callable[[str], bool] | None = None
 
     # -- positions ----------------------------------------------------------------------------------
 
@@ -257,6 +266,7 @@ class WalWriter:
             self._replace_settings(redo_lsn=end_of_wal_lsn if redo_lsn is None else redo_lsn)
             self._write_lsn = end_of_wal_lsn
             self._flush_lsn = end_of_wal_lsn
+            self._unfinished_segno = segno
             self._started = True
 
     def _read_valid_part(self, page_lsn: int, end_lsn: int) -> bytearray:
@@ -554,7 +564,21 @@ class WalWriter:
             if zero_ranges and not full:
                 written_lsn = max(written_lsn, min(zero_ranges[-1][1], target_lsn))
             self._write_lsn = max(self._write_lsn, written_lsn)
+            if self._write_lsn // self.segment_size > self._unfinished_segno:
+                self._segments_finished()
             return self._write_lsn
+
+    def _segments_finished(self) -> None:
+        """The write position passed the end of one or more segments: the one still open is
+        fsynced and closed (the others were when the next was opened), then each is reported
+        (PostgreSQL's XLogWrite does the same before XLogArchiveNotifySeg). Write lock held."""
+        finished = self._write_lsn // self.segment_size
+        if self._open_segno is not None and self._open_segno < finished:
+            self._close_open_segment()
+        first, self._unfinished_segno = self._unfinished_segno, finished
+        if self.on_segment_finished is not None:
+            for segno in range(first, finished):
+                self.on_segment_finished(segment_name(self.timeline, segno, self.segment_size))
 
     def _write_pages(self, batch: list[tuple[int, bytes | bytearray]],
                      zero_ranges: list[tuple[int, int]]) -> None:
@@ -726,8 +750,9 @@ class WalWriter:
             future = {number for _, (tli, number) in files
                       if tli == self.timeline and number > insert_segno}
             removed = 0
+            may_remove = self.may_remove
             for name, (_, number) in files:
-                if number < limit_segno:
+                if number < limit_segno and (may_remove is None or may_remove(name)):
                     self._recycle_or_delete(name, insert_segno, future)
                     removed += 1
             if removed:
