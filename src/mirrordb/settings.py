@@ -235,6 +235,11 @@ SETTINGS: tuple[Setting, ...] = (
             max_value=1073741823),
     Setting("restore_command", "", "string", "Shell command that fetches an archived segment.",
             context="sighup", category=_ARCHIVE_RECOVERY),
+    Setting("archive_cleanup_command", "", "string", "Shell command run at every restartpoint "
+            "with the oldest segment still needed.", context="sighup",
+            category=_ARCHIVE_RECOVERY),
+    Setting("recovery_end_command", "", "string", "Shell command run once at the end of "
+            "recovery.", context="sighup", category=_ARCHIVE_RECOVERY),
     Setting("recovery_target_timeline", "latest", "string", "Timeline to recover into.",
             context="postmaster", category=_RECOVERY_TARGET),
     Setting("track_commit_timestamp", "off", "bool", "Record each transaction's commit time.",

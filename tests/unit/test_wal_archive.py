@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from wal_helpers import SEGMENT_SIZE, new_writer, pad_to
 
 from mirrordb.wal import archive
@@ -139,3 +140,64 @@ def test_one_archiver_pass_archives_in_order_and_stops_at_a_failure(tmp_path):
     settings.command = ""
     assert archiver.archive_ready() == 0
     assert archive.ready_files(waldir) == [first]
+
+
+class _RecoverySettings:
+    def __init__(self, **values: str) -> None:
+        self.values = values
+
+    def get_str(self, name: str) -> str:
+        return self.values.get(name, "")
+
+
+class _Checkpoint:
+    redo = 3 * SEGMENT_SIZE + 40
+    this_timeline = 1
+
+
+class _Control:
+    xlog_seg_size = SEGMENT_SIZE
+    checkpoint = _Checkpoint()
+
+
+class _Standby:
+    """What ArchiveRestore uses of an engine."""
+
+    def __init__(self, datadir: str, **settings: str) -> None:
+        self.datadir = datadir
+        self.settings = _RecoverySettings(**settings)
+        self.control = _Control()
+        self.received: list[str] = []
+
+    def segment_received(self, name: str) -> None:
+        self.received.append(name)
+
+
+def test_restore_takes_only_whole_segments_and_passes_the_restart_file(tmp_path):
+    from mirrordb.common.errors import DataCorrupted, MirrordbError
+    from mirrordb.recovery.restore import ArchiveRestore
+    waldir = waldir_with(tmp_path)
+    store = tmp_path / "archive"
+    store.mkdir()
+    whole, short, long_ = (segment_name(1, n, SEGMENT_SIZE) for n in (4, 5, 6))
+    (store / whole).write_bytes(b"w" * SEGMENT_SIZE)
+    (store / short).write_bytes(b"s" * 100)              # still being copied in
+    (store / long_).write_bytes(b"l" * (SEGMENT_SIZE + 1))
+    seen = tmp_path / "seen"
+    engine = _Standby(str(tmp_path),
+                      restore_command=f"echo %r >> {seen}; cp {store}/%f %p")
+    restore = ArchiveRestore(engine)  # type: ignore[arg-type]
+    assert restore.restore(whole)
+    with open(os.path.join(waldir, whole), "rb") as handle:
+        assert handle.read() == b"w" * SEGMENT_SIZE
+    assert engine.received == [whole]
+    assert seen.read_text().split() == [segment_name(1, 3, SEGMENT_SIZE)]    # %r
+    assert not restore.restore(short) and not os.path.exists(os.path.join(waldir, short))
+    assert not restore.restore(segment_name(1, 9, SEGMENT_SIZE))          # not archived
+    with pytest.raises(DataCorrupted, match="has wrong size"):
+        restore.restore(long_)
+    assert not os.path.exists(os.path.join(waldir, "RECOVERYXLOG"))
+    engine.settings = _RecoverySettings(restore_command="kill -9 $$")
+    with pytest.raises(MirrordbError, match="from archive: child process was terminated by "
+                                            "signal 9: Killed"):
+        restore.restore(whole)

@@ -118,6 +118,10 @@ class StandbyReplay:
         # runs): called right after a commit record that asks for apply feedback is replayed.
         self.request_walreceiver_reply: Callable[[], None] | None = None
         self.startup.before_xact_record = self._delay_commit
+        # Held by the walreceiver while it streams into pg_wal; the archive is read only
+        # without it (recovery/restore.py). Passed to the walreceiver by the postmaster.
+        self.wal_source_lock = threading.Lock()
+        self._next_archive_try = 0.0       # monotonic time; after a miss, the retry interval
 
     # -- what other threads read ----------------------------------------------------------------
 
@@ -237,7 +241,8 @@ class StandbyReplay:
                 if self._promoting or self._promotion_triggered():
                     self._promote()
                     return
-                self._wait()
+                if not self._fetch_from_archive():
+                    self._wait()
         except (MirrordbError, OSError) as error:
             self._fail(error)
         except Exception as error:  # a bug in redo: stop the server rather than go on
@@ -336,6 +341,27 @@ class StandbyReplay:
         if waited and self._pause_state is not RecoveryPauseState.NOT_PAUSED:
             return self._wait_while_paused()
         return True
+
+    def _fetch_from_archive(self) -> bool:
+        """Replay is at the end of pg_wal: when the walreceiver is not streaming (none is
+        configured, or it lost its primary) and no pause holds replay, ask the archive for the
+        next segment (``Startup.restore_from_archive``). True when one came (replay goes on at
+        once); after a miss the archive is asked again only after wal_retrieve_retry_interval,
+        as PostgreSQL's standby alternates between its WAL sources."""
+        if self.startup.restore is None or not self.startup.restore.configured or \
+                self._pause_state is not RecoveryPauseState.NOT_PAUSED or \
+                time.monotonic() < self._next_archive_try:
+            return False
+        if not self.wal_source_lock.acquire(blocking=False):
+            return False      # streaming: the primary is the source
+        try:
+            fetched = self.startup.restore_from_archive()
+        finally:
+            self.wal_source_lock.release()
+        if not fetched:
+            retry_ms = self.engine.settings.get_int("wal_retrieve_retry_interval")
+            self._next_archive_try = time.monotonic() + retry_ms / 1000
+        return fetched
 
     def _wait(self) -> None:
         with self._wakeup:

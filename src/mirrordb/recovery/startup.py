@@ -80,6 +80,7 @@ from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin
 from mirrordb.recovery.conflicts import RecoveryConflicts
 from mirrordb.recovery.promote import remove_standby_signal_file
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch, redo_handlers
+from mirrordb.recovery.restore import ArchiveRestore
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal import archive, payloads
@@ -92,7 +93,7 @@ from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
                                XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_OPMASK,
                                XLR_RMGR_INFO_MASK)
 from mirrordb.wal.rmgr import is_xlog_switch, rmgr_name
-from mirrordb.wal.segment import is_segment_name, parse_segment_name
+from mirrordb.wal.segment import is_segment_name, parse_segment_name, segment_name
 
 # xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
 # layout is in wal/payloads.py).
@@ -333,6 +334,9 @@ class Startup:
         self.last_commit_time: int | None = None   # PG timestamp of the last commit/abort replayed
         # a base backup taken from a standby ends here (pg_control's backupEndPoint)
         self.backup_end_point = INVALID_LSN
+        # restore_command and the other recovery commands (archive recovery only)
+        self.restore = ArchiveRestore(engine) if archive_recovery else None
+        self._last_restored_segno = -1
         # The standby's hook before a transaction record is replayed (recovery_min_apply_delay:
         # recovery/standby.py); False stops replay before the record, as a stop while paused.
         self.before_xact_record: Callable[[DecodedRecord], bool] | None = None
@@ -345,6 +349,7 @@ class Startup:
         label = read_backup_label(engine.datadir)
         if label is not None:
             self._start_from_backup_label(label)
+        self._fetch_if_missing(engine.control.checkpoint_lsn)
         checkpoint = self.checkpoint = read_checkpoint(engine, self.reader)
         self.state.observe_next_full_xid(checkpoint.next_full_xid)
         self.state.observe_next_oid(checkpoint.next_oid)
@@ -382,6 +387,7 @@ class Startup:
         """A restored base backup: recovery starts at the label's checkpoint, and the backup's
         end must be replayed before the data files are consistent (module docstring)."""
         engine = self.engine
+        self._fetch_if_missing(label.checkpoint_lsn)
         checkpoint = read_checkpoint(engine, self.reader, label.checkpoint_lsn)
         log.info("starting backup recovery with redo LSN %s, checkpoint LSN %s, on timeline "
                  "ID %d", format_lsn(checkpoint.redo), format_lsn(label.checkpoint_lsn),
@@ -501,6 +507,35 @@ class Startup:
         self.end_reason = self.reader.end_reason  # type: ignore[assignment]
         return replayed
 
+    # -- WAL from the archive (recovery/restore.py) -----------------------------------------------
+
+    def _segment_name(self, segno: int) -> str:
+        control = self.engine.control
+        return segment_name(control.checkpoint.this_timeline, segno, control.xlog_seg_size)
+
+    def _fetch_if_missing(self, lsn: int) -> None:
+        """A segment recovery must start in is not in pg_wal: ask the archive for it."""
+        name = self._segment_name(lsn // self.engine.control.xlog_seg_size)
+        if self.restore is not None and \
+                not os.path.exists(os.path.join(self.engine.datadir, "pg_wal", name)) and \
+                self.restore.restore(name):
+            self._source.close()
+
+    def restore_from_archive(self) -> bool:
+        """Replay stopped at the end of pg_wal: fetch the segment it needs next, the one it
+        stopped in unless that came from the archive already (then the record there goes on
+        in the following one, which is fetched instead). True if a segment came, and replay
+        may go on; False when the archive has nothing more (or no restore_command is set)."""
+        if self.restore is None or not self.restore.configured:
+            return False
+        stopped_in = self.next_lsn // self.engine.control.xlog_seg_size
+        segno = max(stopped_in, self._last_restored_segno + 1)
+        if segno > stopped_in + 1 or not self.restore.restore(self._segment_name(segno)):
+            return False
+        self._last_restored_segno = segno
+        self._source.close()        # the file it had open, if any, was replaced
+        return True
+
     def _interrupt(self, interruption: Interruption | None, more: bool) -> bool:
         if interruption is None:
             self.state.interrupt_pending = False
@@ -578,6 +613,8 @@ class Startup:
         log.info("restartpoint complete: %d WAL file(s) removed; redo lsn=%s",
                  removed, format_lsn(checkpoint.redo))
         log.info("recovery restart point at %s", format_lsn(checkpoint.redo))
+        if self.restore is not None:
+            self.restore.run_cleanup()       # archive_cleanup_command
         return True
 
     def _remove_old_segments(self, redo_lsn: int) -> int:
@@ -657,6 +694,8 @@ class Startup:
         log.info("archive recovery complete")
         self._start_writing_wal()
         self._log_end_of_recovery()
+        if self.restore is not None:
+            self.restore.run_end_command()   # recovery_end_command
         report_parameters(self.engine)
         return self._result(True)
 

@@ -271,6 +271,7 @@ class SegmentWriter:
         # engine marks it for the archiver, or as done (``Engine.segment_received``).
         self.on_segment_finished: Callable[[str], None] | None = None
         self._finished: list[str] = []   # segments written to their end, reported at the flush
+        self._finished_segno = -1
 
     def write(self, start_lsn: int, data: bytes) -> None:
         if self.broken is not None:
@@ -286,6 +287,9 @@ class SegmentWriter:
                 written += os.pwrite(fd, view[written:take], offset + written)
             view = view[take:]
             position += take
+            if position % self.segment_size == 0 and segno > self._finished_segno:
+                self._finished_segno = segno     # written to its end: reported at the flush
+                self._finished.append(segment_name(self.timeline, segno, self.segment_size))
         self.written_lsn = position
 
     def flush(self) -> bool:
@@ -327,6 +331,11 @@ class SegmentWriter:
         self._paths = {}
         self._fd = self._segno = None
 
+    def reopen(self) -> None:
+        """Flush, then close the segment files: the next write opens them by name again."""
+        self.flush()
+        self.close()
+
     def holds_segment(self, segno: int) -> bool:
         """Whether segment ``segno``'s file exists in pg_wal (always full size: see above)."""
         return os.path.exists(os.path.join(self.waldir, segment_name(self.timeline, segno,
@@ -344,8 +353,6 @@ class SegmentWriter:
             return self._fd
         if self._fd is not None:
             self._unsynced_fds.append(self._fd)     # fsynced and closed at the next flush
-            if self._segno is not None and segno > self._segno:    # streaming went past it
-                self._finished.append(os.path.basename(self._paths[self._fd]))
         name = segment_name(self.timeline, segno, self.segment_size)
         path = os.path.join(self.waldir, name)
         if not os.path.exists(path):
@@ -456,8 +463,13 @@ class WalReceiver:
                  start_lsn: Callable[[], int], applied_lsn: Callable[[], int],
                  wake_startup: Callable[[], None],
                  feedback_horizon: Callable[[], FeedbackHorizon | None] | None = None,
-                 on_panic: Callable[[BaseException], None] = lambda error: None) -> None:
+                 on_panic: Callable[[BaseException], None] = lambda error: None,
+                 source_lock: threading.Lock | None = None) -> None:
         self.identity = identity
+        # Held while streaming: the startup thread fetches from the archive only without it
+        # (a segment restored over one being written would lose what is written after).
+        self._source_lock = source_lock if source_lock is not None else threading.Lock()
+        self._holds_source = False
         self._on_panic = on_panic
         self._settings = settings
         self._start_lsn = start_lsn
@@ -512,6 +524,7 @@ class WalReceiver:
                 self._report(error)
             finally:
                 self._disconnect()
+                self._release_source()
             self.status.state = WalReceiverState.WAITING
             retry_s = self._setting_ms("wal_retrieve_retry_interval") / 1000
             self._stopping.wait(retry_s)
@@ -552,12 +565,28 @@ class WalReceiver:
         self.status.conninfo = _obfuscated(conninfo_text)
         timeline = self._identify_system()
         self._check_wal_level()
+        self._take_source()
         start_lsn = self._streaming_start_lsn()
         slot = str(settings.get("primary_slot_name") or "")
         self._start_replication(start_lsn, timeline, slot)
         log.info("started streaming WAL from primary at %s on timeline %d",
                  format_lsn(start_lsn), timeline)
         self._stream()
+
+    def _take_source(self) -> None:
+        """Become pg_wal's writer for this stream: wait for a restore from the archive under
+        way to finish, then reopen the segment files (one the archive replaced is another
+        file now)."""
+        while not self._source_lock.acquire(timeout=TICK_S):
+            if self._stopping.is_set():
+                raise WalReceiverError("walreceiver is stopping", sqlstate="57P01")
+        self._holds_source = True
+        self.writer.reopen()
+
+    def _release_source(self) -> None:
+        if self._holds_source:
+            self._holds_source = False
+            self._source_lock.release()
 
     def _disconnect(self) -> None:
         client, self._client = self._client, None

@@ -509,7 +509,7 @@ class Server:
                 identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
                 applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake,
                 feedback_horizon=lambda: feedback_horizon(engine),
-                on_panic=self._walreceiver_panicked)
+                on_panic=self._walreceiver_panicked, source_lock=replay.wal_source_lock)
             replay.request_walreceiver_reply = self.walreceiver.request_reply
             self.walreceiver.writer.on_segment_finished = engine.segment_received
             self.walreceiver.start()
