@@ -210,3 +210,33 @@ def test_a_promoted_standby_archives_its_own_wal_not_the_primarys(primary, tmp_p
         assert streamed not in os.listdir(own_archive)
     finally:
         standby.stop()
+
+
+def test_a_file_copy_backup_without_its_wal_restores_from_the_archive(primary, archive_dir,
+                                                                      tmp_path):
+    """PostgreSQL's classic continuous archiving setup: pg_backup_start, a copy of the data
+    directory without pg_wal, pg_backup_stop; the copy finds every WAL file in the archive,
+    beginning with the one holding the backup's checkpoint."""
+    from tests.integration.test_low_level_backup import copy_cluster
+    insert_rows(primary, 1, 100)
+    copy = str(tmp_path / "copy")
+    with psycopg.connect(primary.dsn(), autocommit=True) as connection:
+        connection.execute("SELECT pg_backup_start('from the archive', true)")
+        copy_cluster(primary.datadir, copy)
+        insert_rows(primary, 101, 100)          # during the copy
+        labelfile = str(connection.execute("SELECT labelfile FROM pg_backup_stop()")
+                        .fetchone()[0])
+    os.makedirs(os.path.join(copy, "pg_wal", "archive_status"))
+    with open(os.path.join(copy, "backup_label"), "w", encoding="utf-8") as handle:
+        handle.write(labelfile)
+    open(os.path.join(copy, "standby.signal"), "w").close()
+    insert_rows(primary, 201, 100)              # after the backup, archived later
+    execute(primary, "SELECT pg_switch_wal()")
+    restored = start_standby(copy, primary_conninfo="", restore_command=f"cp {archive_dir}/%f %p")
+    try:
+        poll(lambda: count(restored) == 300, "the copy to replay the archive",
+             servers=(primary, restored))
+        checkpoint_segment = labelfile.splitlines()[0].rsplit("(file ", 1)[1].rstrip(")")
+        assert f'restored log file "{checkpoint_segment}" from archive' in restored.log()
+    finally:
+        restored.stop()
