@@ -54,8 +54,6 @@ from typing import TYPE_CHECKING
 
 from mirrordb.access import clog as cloglib
 from mirrordb.access.autovacuum import AutovacuumLauncher
-from mirrordb.wal import archive
-from mirrordb.wal.archiver import Archiver, ArchiverStatistics
 from mirrordb.access.env import AccessEnv
 from mirrordb.access.heapam import HeapAccess, Tid, TmResult, transaction_fate
 from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
@@ -79,7 +77,8 @@ from mirrordb.storage.bufmgr import BufferPool
 from mirrordb.storage.control import ControlFile, read_control_file, write_control_file
 from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
 from mirrordb.storage.smgr import StorageManager
-from mirrordb.wal import payloads
+from mirrordb.wal import archive, payloads
+from mirrordb.wal.archiver import Archiver, ArchiverStatistics
 from mirrordb.wal.rmgr import (RM_SMGR_ID, RM_STANDBY_ID, RM_XLOG_ID, XLOG_NEXTOID,
                                XLOG_SMGR_CREATE, XLOG_STANDBY_LOCK)
 from mirrordb.wal.writer import WalWriter

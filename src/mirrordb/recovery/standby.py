@@ -36,7 +36,8 @@ again.
 
 Delayed replay (``recovery_min_apply_delay``, PostgreSQL's recoveryApplyDelay): once the standby
 is consistent, replay stops before each commit record until the commit's time plus the delay by
-this server's clock (``_delay_commit``, Startup's ``before_xact_record`` hook); the walreceiver
+this server's clock (``_delay_commit``, Startup's ``before_xact_record`` hook, installed for
+each round of replay while a delay is set); the walreceiver
 goes on receiving and flushing meanwhile, so only the replay position lags. A reload wakes the
 wait (the new value applies), a promotion trigger ends it for good.
 
@@ -117,7 +118,6 @@ class StandbyReplay:
         # Sends a walreceiver status update now (set by the postmaster when a walreceiver
         # runs): called right after a commit record that asks for apply feedback is replayed.
         self.request_walreceiver_reply: Callable[[], None] | None = None
-        self.startup.before_xact_record = self._delay_commit
         # Held by the walreceiver while it streams into pg_wal; the archive is read only
         # without it (recovery/restore.py). Passed to the walreceiver by the postmaster.
         self.wal_source_lock = threading.Lock()
@@ -259,6 +259,10 @@ class StandbyReplay:
         """``Startup.replay_available`` with this thread's hook between records: a pause point
         before each record, the walreceiver reply after a commit that asks for one. A stop
         while paused leaves the records not yet replayed for the next start."""
+        delayed = self.engine.settings.get_int("recovery_min_apply_delay") > 0
+        # the delay's hook only while a delay is set: a round without one pays nothing per
+        # transaction record (a reload setting one applies from the next round)
+        self.startup.before_xact_record = self._delay_commit if delayed else None
         return self.startup.replay_available(self._between_records)
 
     def _between_records(self, more: bool) -> bool:

@@ -106,6 +106,8 @@ XACT_END_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_ABORT, XLOG_XACT_COMMIT_PR
 def xact_time(record: DecodedRecord) -> int:
     """The PG timestamp a commit or abort record carries (its first field)."""
     return int(_XACT_TIME.unpack_from(record.main_data, 0)[0])
+
+
 assert INVALID_LSN == 0   # replay tests positions for truth: "no LSN" is falsy
 
 if TYPE_CHECKING:
