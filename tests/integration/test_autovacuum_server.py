@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import psycopg
 import pytest
 
 DEADLINE_S = 30.0
@@ -72,3 +73,28 @@ def test_aborted_inserts_count_as_dead(server):
                 raise RuntimeError("roll back")
         stats = table_stats(conn, "ab")
         assert (stats["n_live_tup"], stats["n_dead_tup"]) == (0, 10)
+
+
+def test_pg_stat_reset_and_single_table_reset(server):
+    with server.connect(autocommit=True) as conn:
+        conn.execute("create table rs1 (id int)")
+        conn.execute("create table rs2 (id int)")
+        conn.execute("insert into rs1 values (1), (2)")
+        conn.execute("insert into rs2 values (1), (2), (3)")
+        conn.execute("select pg_stat_reset_single_table_counters('rs1'::regclass)")
+        assert table_stats(conn, "rs1")["n_tup_ins"] == 0
+        assert table_stats(conn, "rs2")["n_tup_ins"] == 3
+        conn.execute("insert into rs1 values (3)")
+        assert table_stats(conn, "rs1")["n_tup_ins"] == 1
+        assert conn.execute("select pg_stat_reset()").fetchone() == ("",)
+        for name in ("rs1", "rs2"):
+            assert conn.execute("select count(*) from pg_stat_user_tables where relname = %s "
+                                "and n_tup_ins > 0", (name,)).fetchone() == (0,)
+        assert conn.execute("select stats_reset is not null from pg_stat_database "
+                            "where datname = current_database()").fetchone() == (True,)
+        conn.execute("create role stats_plain login")
+    with psycopg.connect(server.dsn(user="stats_plain"), autocommit=True) as conn:
+        for call in ("pg_stat_reset()", "pg_stat_reset_single_table_counters(1259)"):
+            with pytest.raises(psycopg.Error) as caught:
+                conn.execute(f"select {call}")
+            assert caught.value.sqlstate == "42501"

@@ -202,6 +202,8 @@ class TableStatistics:
         self._pending: set[int] = set()   # queued by an early wake-up, not yet vacuumed
         self.policy: Callable[[], AutovacuumPolicy] = AutovacuumPolicy
         self.changed: Callable[[], None] = lambda: None
+        # pg_stat_database.stats_reset: when pg_stat_reset() last ran in each database
+        self.stats_reset: dict[str, datetime.datetime] = {}
 
     def _entry(self, relid: int) -> TableEntry:
         entry = self._entries.get(relid)
@@ -297,6 +299,19 @@ class TableStatistics:
         with self._lock:
             self._entries.pop(relid, None)
             self._pending.discard(relid)
+
+    def reset(self, database: str) -> None:
+        """pg_stat_reset() in ``database`` (where every table lives): every table's counters
+        start again, and the database's stats_reset says when. As in PostgreSQL, autovacuum
+        then knows of no dead row versions until new ones are counted."""
+        with self._lock:
+            self._entries.clear()
+            self._pending.clear()
+            self.stats_reset[database] = datetime.datetime.now(datetime.timezone.utc)
+
+    def reset_table(self, relid: int) -> None:
+        """pg_stat_reset_single_table_counters(relid)."""
+        self.forget(relid)
 
     # -- readers ----------------------------------------------------------------------------
 

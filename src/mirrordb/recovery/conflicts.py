@@ -193,6 +193,11 @@ class ConflictStatistics:
         """pg_stat_database.conflicts: every counted conflict of the database."""
         return sum(self.counters(database))
 
+    def reset(self, database: str) -> None:
+        """pg_stat_reset() in ``database``: its counters start again."""
+        with self._lock:
+            self._counts.pop(database, None)
+
 
 def conflict_statistics(engine: Any) -> ConflictStatistics:
     """The engine's conflict counters, created on first use (they outlive recovery)."""

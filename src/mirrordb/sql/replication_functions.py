@@ -241,6 +241,38 @@ def _stat_reset_shared(session: Any, builder: Any, name: str, args: list[Expr],
     return _superuser_text_call(builder, name, args, location, VOID, reset)
 
 
+def _stat_reset(session: Any, builder: Any, name: str, args: list[Expr],
+                location: int) -> Expr:
+    """pg_stat_reset(): the current database's counters (tables, recovery conflicts) start
+    again."""
+    check_arity(name, args, (0,), location)
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        _require_superuser(ctx, name)
+        from mirrordb.recovery.conflicts import conflict_statistics
+        session = ctx.session
+        session.engine.table_stats.reset(session.database)
+        conflict_statistics(session.engine).reset(session.database)
+        return ""
+    return Expr(VOID, run, name=name, volatile=True)
+
+
+def _stat_reset_table(session: Any, builder: Any, name: str, args: list[Expr],
+                      location: int) -> Expr:
+    """pg_stat_reset_single_table_counters(oid): one table's counters start again."""
+    check_arity(name, args, (1,), location)
+    relid_fn = coerce(builder, args[0], T.OID_OID).fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        _require_superuser(ctx, name)
+        relid = relid_fn(row, ctx)
+        if relid is None:
+            return None
+        ctx.session.engine.table_stats.reset_table(int(relid))
+        return ""
+    return Expr(VOID, run, name=name, volatile=True)
+
+
 def _walfile_name(session: Any, builder: Any, name: str, args: list[Expr],
                   location: int) -> Expr:
     check_arity(name, args, (1,), location)
@@ -792,6 +824,8 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_current_wal_flush_lsn": _wal_position("flush_lsn"),
     "pg_switch_wal": _switch_wal,
     "pg_stat_reset_shared": _stat_reset_shared,
+    "pg_stat_reset": _stat_reset,
+    "pg_stat_reset_single_table_counters": _stat_reset_table,
     "pg_walfile_name": _walfile_name,
     "pg_wal_lsn_diff": _wal_lsn_diff,
     "pg_is_in_recovery": _is_in_recovery,

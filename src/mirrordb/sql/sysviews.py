@@ -595,7 +595,8 @@ def _pg_stat_database(ctx: ExecContext) -> list[Row]:
         count = sum(1 for b in backends if name is not None and
                     getattr(b, "database", None) == name and
                     getattr(b, "backend_type", "client backend") == "client backend")
-        row = (oid, name, count) + (0,) * 13 + (None, None) + (0.0,) * 5 + (0,) * 4 + (None,)
+        reset = ctx.session.engine.table_stats.stats_reset.get(name) if name else None
+        row = (oid, name, count) + (0,) * 13 + (None, None) + (0.0,) * 5 + (0,) * 4 + (reset,)
         rows.append(row[:_CONFLICTS_COLUMN] + (_conflicts_total(ctx, name),) +
                     row[_CONFLICTS_COLUMN + 1:])
     return rows
