@@ -519,7 +519,7 @@ class Startup:
         """A segment recovery must start in is not in pg_wal: ask the archive for it."""
         name = self._segment_name(lsn // self.engine.control.xlog_seg_size)
         if self.restore is not None and \
-                not os.path.exists(os.path.join(self.engine.datadir, "pg_wal", name)) and \
+                not os.path.exists(os.path.join(self.engine.waldir, name)) and \
                 self.restore.restore(name):
             self._source.close()
 

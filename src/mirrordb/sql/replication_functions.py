@@ -212,17 +212,18 @@ def _switch_wal(session: Any, builder: Any, name: str, args: list[Expr], locatio
 RESET_TARGETS = ("archiver", "bgwriter", "recovery_prefetch", "wal")
 
 
-def _superuser_text_call(builder: Any, name: str, args: list[Expr], location: int,
-                         result_type: Any, action: Callable[[ExecContext, str], Any]) -> Expr:
-    """A superuser-only function of one text argument: NULL gives NULL, any other value
-    ``action(ctx, value)``."""
+def _superuser_call(builder: Any, name: str, args: list[Expr], location: int,
+                    argument_type: int, result_type: Any,
+                    action: Callable[[ExecContext, Any], Any]) -> Expr:
+    """A superuser-only function of one argument (coerced to ``argument_type``): NULL gives
+    NULL, any other value ``action(ctx, value)``."""
     check_arity(name, args, (1,), location)
-    text_fn = coerce(builder, args[0], TEXT).fn
+    argument_fn = coerce(builder, args[0], argument_type).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
         _require_superuser(ctx, name)
-        value = text_fn(row, ctx)
-        return None if value is None else action(ctx, str(value))
+        value = argument_fn(row, ctx)
+        return None if value is None else action(ctx, value)
     return Expr(result_type, run, name=name, volatile=True)
 
 
@@ -238,7 +239,7 @@ def _stat_reset_shared(session: Any, builder: Any, name: str, args: list[Expr],
         if target == "archiver":
             ctx.session.engine.archiver_statistics.reset()
         return ""
-    return _superuser_text_call(builder, name, args, location, VOID, reset)
+    return _superuser_call(builder, name, args, location, TEXT, VOID, reset)
 
 
 def _stat_reset(session: Any, builder: Any, name: str, args: list[Expr],
@@ -260,17 +261,10 @@ def _stat_reset(session: Any, builder: Any, name: str, args: list[Expr],
 def _stat_reset_table(session: Any, builder: Any, name: str, args: list[Expr],
                       location: int) -> Expr:
     """pg_stat_reset_single_table_counters(oid): one table's counters start again."""
-    check_arity(name, args, (1,), location)
-    relid_fn = coerce(builder, args[0], T.OID_OID).fn
-
-    def run(row: Row, ctx: ExecContext) -> Any:
-        _require_superuser(ctx, name)
-        relid = relid_fn(row, ctx)
-        if relid is None:
-            return None
+    def reset(ctx: ExecContext, relid: int) -> str:
         ctx.session.engine.table_stats.reset_table(int(relid))
         return ""
-    return Expr(VOID, run, name=name, volatile=True)
+    return _superuser_call(builder, name, args, location, T.OID_OID, VOID, reset)
 
 
 def _walfile_name(session: Any, builder: Any, name: str, args: list[Expr],
@@ -489,7 +483,7 @@ def _create_restore_point(session: Any, builder: Any, name: str, args: list[Expr
             payloads.pg_timestamp_now(), point))
         log.info('restore point "%s" created at %s', point, format_lsn(end_lsn))
         return int(end_lsn)
-    return _superuser_text_call(builder, name, args, location, PG_LSN, create)
+    return _superuser_call(builder, name, args, location, TEXT, PG_LSN, create)
 
 
 # -- functions returning one record -------------------------------------------------------------
