@@ -314,7 +314,7 @@ class Engine:
             if min_recovery_point_at_least is not None \
                     and self.control.min_recovery_point < min_recovery_point_at_least:
                 changes["min_recovery_point"] = min_recovery_point_at_least
-                changes["min_recovery_point_tli"] = self.control.checkpoint.this_timeline
+                changes["min_recovery_point_tli"] = self.wal.timeline   # replay's timeline
             self.control = dataclasses.replace(self.control, time_s=int(time.time()),
                                                **changes)  # type: ignore[arg-type]
             write_control_file(self.datadir, self.control)

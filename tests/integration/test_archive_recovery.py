@@ -207,9 +207,58 @@ def test_a_promoted_standby_archives_its_own_wal_not_the_primarys(primary, tmp_p
             connection.execute("SELECT pg_switch_wal()")
         poll(lambda: own in os.listdir(own_archive), "the promoted server to archive",
              servers=(standby,))
-        assert streamed not in os.listdir(own_archive)
+        archived = os.listdir(own_archive)
+        assert streamed not in archived
+        # its own timeline: the history file, segments named with it, and the old timeline's
+        # segment cut at the switch under a name of its own
+        assert own.startswith("00000002") and "00000002.history" in archived
+        cut = "00000001" + own[8:]
+        assert f"{cut}.partial" in archived and cut not in archived
     finally:
         standby.stop()
+
+
+def test_an_archive_fed_standby_follows_a_promotion_through_the_archive(
+        template_cluster, tmp_path, archive_dir):
+    """A primary and its streaming standby archive into one archive; a third server replays
+    from that archive alone. The primary stops, the standby is promoted: the third server
+    finds timeline 2's history file in the archive, then the promoted server's segments, and
+    replays on across the switch (the last segment of timeline 1 was never complete, so never
+    archived: it continues from timeline 2's copy of it)."""
+    shared = {"archive_mode": "on", "wal_keep_size": "0",
+              "archive_command": f"test ! -f {archive_dir}/%f && cp %p {archive_dir}/%f"}
+    primary_dir = str(tmp_path / "primary")
+    shutil.copytree(template_cluster, primary_dir)
+    primary = start_server(primary_dir, **shared)
+    standby = follower = None
+    try:
+        execute(primary, "CREATE TABLE r (id int, filler text)")
+        insert_rows(primary, 1, 10)
+        basebackup(primary, str(tmp_path / "standby"))
+        basebackup(primary, str(tmp_path / "follower"))
+        standby = start_standby(str(tmp_path / "standby"), **shared)
+        follower = start_standby(str(tmp_path / "follower"), primary_conninfo="",
+                                 restore_command=f"cp {archive_dir}/%f %p")
+        insert_rows(primary, 11, ROWS_PER_SEGMENT)
+        execute(primary, "SELECT pg_switch_wal()")
+        insert_rows(primary, 3000, 5)
+        wait_for_replay_catchup(primary, standby)
+        assert primary.stop() == 0
+        poll(lambda: count(standby) == ROWS_PER_SEGMENT + 15, "the standby to replay all",
+             servers=(standby,))
+        with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+            assert connection.execute("SELECT pg_promote()").fetchone() == (True,)
+            connection.execute("INSERT INTO r VALUES (0, 'timeline 2')")
+            connection.execute("SELECT pg_switch_wal()")
+        poll(lambda: count(follower) == ROWS_PER_SEGMENT + 16,
+             "the archive-fed standby to follow timeline 2", servers=(standby, follower))
+        log = follower.log()
+        assert 'restored log file "00000002.history" from archive' in log
+        assert "new target timeline is 2" in log
+    finally:
+        for server in (follower, standby, primary):
+            if server is not None:
+                server.stop()
 
 
 def test_a_file_copy_backup_without_its_wal_restores_from_the_archive(primary, archive_dir,

@@ -59,7 +59,8 @@ def ids(engine: Engine) -> set[int]:
 
 def record_at(engine: Engine, lsn: int) -> tuple[int, int]:
     control = engine.control
-    source = SegmentFileSource(os.path.join(engine.datadir, "pg_wal"), 1, control.xlog_seg_size)
+    source = SegmentFileSource(os.path.join(engine.datadir, "pg_wal"), engine.wal.timeline,
+                               control.xlog_seg_size)
     try:
         record = WalReader(source, control.xlog_seg_size, control.system_identifier) \
             .read_record(lsn, None)
@@ -104,6 +105,7 @@ def test_promotion_cuts_a_torn_record_and_aborts_unfinished_transactions(primary
     result = promote.promote(standby, standby.startup.replay_available, None)
 
     assert result.end_lsn == torn_commit_lsn        # the new WAL starts where the cut record did
+    assert standby.wal.timeline == 2                 # on a new timeline, from the cut on
     assert record_at(standby, torn_commit_lsn) == (RM_XLOG_ID, XLOG_END_OF_RECOVERY)
     assert not standby.in_recovery() and standby.xacts.hot_standby is None
     assert not os.path.exists(os.path.join(standby.datadir, promote.STANDBY_SIGNAL_FILE))

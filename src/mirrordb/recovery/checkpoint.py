@@ -271,7 +271,7 @@ class Checkpointer:
             engine.smgr.sync_all()
             slots = slot_manager(engine)
             slots.checkpoint()
-            timeline = engine.control.checkpoint.this_timeline
+            timeline = wal.timeline     # after a promotion, the new one
             checkpoint = CheckPoint(
                 redo=redo, this_timeline=timeline, prev_timeline=timeline,
                 full_page_writes=bool(engine.settings.get("full_page_writes")),

@@ -1,9 +1,8 @@
 """Promotion: a standby ends recovery and becomes a primary that accepts writes.
 
-This is issue 5's minimal promotion: the server stays on the timeline it replayed. PostgreSQL
-switches to a new timeline at promotion; that switch belongs after "redo done" and before the
-first record the promoted server writes, which is where ``Startup.end_archive_recovery`` marks
-it (a later issue).
+The promoted server starts a new timeline, as PostgreSQL's does, after "redo done" and before
+the first record it writes (``Startup.end_archive_recovery``: the history file, the switch
+segment under the new ID, XLOG_END_OF_RECOVERY naming both timelines; wal/timeline.py).
 
 Triggers, as PostgreSQL's:
 
@@ -32,12 +31,17 @@ step  what (who)                                       a crash after it restarts
       (``promote``); "redo done at X"
 3     the primary's unfinished xids marked aborted     a standby
       (``Startup.end_archive_recovery``)
+3a    "selected new timeline ID: N"; the switch        a standby (the ID stays unused; the
+      segment copied under N; N.history written        next promotion takes the one after)
 4     standby.signal removed durably; "archive         a primary, after crash recovery from
-      recovery complete"                               the last restartpoint
-5     WAL continues at the end of the last valid       a primary (the torn tail is cut again)
-      record: a torn tail is zeroed, later segments
-      removed; XLOG_END_OF_RECOVERY written and
-      flushed
+      recovery complete"                               the last restartpoint, on the old
+                                                       timeline
+5     WAL continues on timeline N at the end of the    a primary on timeline N (pg_control's
+      last valid record: a torn tail is zeroed, later  minRecoveryPointTLI leads crash
+      segments removed; XLOG_END_OF_RECOVERY (N, and   recovery there); the torn tail is
+      the old timeline) written and flushed; with      cut again
+      archiving the old timeline's cut segment
+      renamed ``.partial``
 6     hot-standby state released, the engine accepts   a primary (its new WAL is replayed)
       writes, checkpointer started
       (``Engine.finish_promotion``)
@@ -78,10 +82,12 @@ STANDBY_SIGNAL_FILE = "standby.signal"   # its presence at start makes the serve
 @dataclass(frozen=True)
 class ReceivedWal:
     """How far the stopped walreceiver wrote (``written_lsn``) and fsynced (``flushed_lsn``)
-    WAL into pg_wal; both are end positions (last byte + 1)."""
+    WAL into pg_wal; both are end positions (last byte + 1), in segment files of
+    ``timeline`` (0: pg_control's checkpoint's)."""
 
     flushed_lsn: int
     written_lsn: int
+    timeline: int = 0
 
 
 # -- the promote signal file ------------------------------------------------------------------
@@ -147,7 +153,8 @@ def sync_received_wal(engine: Engine, received: ReceivedWal) -> int:
     synced = 0
     for segno in range(received.flushed_lsn // segment_size,
                        (received.written_lsn - 1) // segment_size + 1):
-        path = segment_path(waldir, control.checkpoint.this_timeline, segno, segment_size)
+        path = segment_path(waldir, received.timeline or control.checkpoint.this_timeline,
+                            segno, segment_size)
         if not os.path.exists(path):
             continue
         fsync_file(path)

@@ -20,6 +20,11 @@ normal end of the archive, except for a signal or a shell that could not run the
 status above 125 or 127: PostgreSQL's wait_result_is_any_signal), which stops recovery: going
 on would take a broken command for the end of the WAL. A shorter file is taken for one still
 being copied (not there yet); a longer one is an error.
+
+Timeline history files come the same way (``%p`` is then ``pg_wal/RECOVERYHISTORY``, and any
+size will do): the startup thread asks for the next timeline's file when it looks for a newer
+timeline (a standby fed by the archive follows a promotion), and a promotion asks before it
+picks its new timeline ID, so it never takes one another server already used.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mirrordb.startup")
 
 RECOVERY_FILE = "RECOVERYXLOG"      # where restore_command puts the file it fetches (%p)
+RECOVERY_HISTORY_FILE = "RECOVERYHISTORY"   # the same for a timeline history file
 
 
 def wait_status_text(status: int) -> str:
@@ -82,10 +88,12 @@ class ArchiveRestore:
         command = self._setting("restore_command")
         if not command:
             return False
-        temporary = os.path.join(self.waldir, RECOVERY_FILE)
+        history = name.endswith(archive.HISTORY_SUFFIX)
+        recovery_file = RECOVERY_HISTORY_FILE if history else RECOVERY_FILE
+        temporary = os.path.join(self.waldir, recovery_file)
         _remove(temporary)
         formatted = archive.format_command(command, f=name,
-                                           p=os.path.join("pg_wal", RECOVERY_FILE),
+                                           p=os.path.join("pg_wal", recovery_file),
                                            r=self.restart_file_name())
         log.debug('executing restore command "%s"', formatted)
         status = archive.run_command(formatted, self.engine.datadir)
@@ -97,7 +105,7 @@ class ArchiveRestore:
             log.debug('could not restore file "%s" from archive: %s', name,
                       wait_status_text(status))
             return False
-        if not self._complete(name, temporary):
+        if not (os.path.exists(temporary) if history else self._complete(name, temporary)):
             return False
         fsync_file(temporary)
         os.replace(temporary, os.path.join(self.waldir, name))

@@ -241,6 +241,8 @@ class StandbyReplay:
                 if self._promoting or self._promotion_triggered():
                     self._promote()
                     return
+                if self.startup.rescan_timelines():
+                    continue       # a newer timeline: its WAL may be in pg_wal already
                 if not self._fetch_from_archive():
                     self._wait()
         except (MirrordbError, OSError) as error:
@@ -365,6 +367,8 @@ class StandbyReplay:
         if not fetched:
             retry_ms = self.engine.settings.get_int("wal_retrieve_retry_interval")
             self._next_archive_try = time.monotonic() + retry_ms / 1000
+            # nothing more on this timeline: the archive may hold a newer one's history
+            return self.startup.rescan_timelines(archive=True)
         return fetched
 
     def _wait(self) -> None:

@@ -93,7 +93,12 @@ from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
                                XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_OPMASK,
                                XLR_RMGR_INFO_MASK)
 from mirrordb.wal.rmgr import is_xlog_switch, rmgr_name
-from mirrordb.wal.segment import is_segment_name, parse_segment_name, segment_name
+from mirrordb.wal.segment import (PARTIAL_SUFFIX, history_file_name, is_segment_name,
+                                  parse_segment_name, segment_name, segment_path)
+from mirrordb.wal.timeline import (MAX_TIMELINE, History, child_history_content,
+                                   copy_segment_prefix, fork_point, history_exists, in_history,
+                                   newest_timeline, read_history, read_history_content,
+                                   write_history)
 
 # xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
 # layout is in wal/payloads.py).
@@ -263,6 +268,7 @@ class BackupLabel:
     start_lsn: int
     checkpoint_lsn: int
     from_standby: bool
+    timeline: int = 1        # START TIMELINE: the timeline of the backup's checkpoint
 
 
 def read_backup_label(datadir: str) -> BackupLabel | None:
@@ -280,10 +286,13 @@ def read_backup_label(datadir: str) -> BackupLabel | None:
     try:
         start_lsn = parse_lsn(fields["START WAL LOCATION"].split()[0])
         checkpoint_lsn = parse_lsn(fields["CHECKPOINT LOCATION"].split()[0])
+        timeline = int(fields.get("START TIMELINE", "1").split()[0])
     except (KeyError, IndexError, ValueError, MirrordbError):
         raise DataCorrupted(f'invalid data in file "{BACKUP_LABEL_FILE}"') from None
+    if not 0 < timeline <= MAX_TIMELINE:
+        raise DataCorrupted(f'invalid data in file "{BACKUP_LABEL_FILE}"')
     return BackupLabel(start_lsn, checkpoint_lsn,
-                       fields.get("BACKUP FROM", "primary").strip() == "standby")
+                       fields.get("BACKUP FROM", "primary").strip() == "standby", timeline)
 
 
 def malformed_record(record: DecodedRecord, error: Exception) -> WalCorrupted:
@@ -316,6 +325,13 @@ class Startup:
         self.context = RedoContext(engine.pool, consistency_checking=engine.consistency_checking,
                                    state=self.state)
         self.checkpoint: CheckPoint | None = None
+        # Timelines (wal/timeline.py): the one recovery heads for and its history (which file
+        # holds each segment), and the one the last record replayed was on; a standby may
+        # adopt a newer target while it runs (``rescan_timelines``).
+        self.target_tli = control.checkpoint.this_timeline
+        self.history: History = self._source.history
+        self.replay_tli = control.checkpoint.this_timeline
+        self._refused_tli = 0      # a newer timeline found forked off before replay's point
         self.clean_shutdown = control.state == DBState.DB_SHUTDOWNED
         self.next_lsn = INVALID_LSN                 # where the next record starts
         self.last_record_start_lsn = control.checkpoint_lsn
@@ -350,7 +366,11 @@ class Startup:
         engine = self.engine
         label = read_backup_label(engine.datadir)
         if label is not None:
+            self._choose_timeline(label.checkpoint_lsn, label.timeline)
             self._start_from_backup_label(label)
+        else:
+            self._choose_timeline(engine.control.checkpoint_lsn,
+                                  engine.control.checkpoint.this_timeline)
         self._fetch_if_missing(engine.control.checkpoint_lsn)
         checkpoint = self.checkpoint = read_checkpoint(engine, self.reader)
         self.state.observe_next_full_xid(checkpoint.next_full_xid)
@@ -384,6 +404,108 @@ class Startup:
             log.info("redo starts at %s", format_lsn(checkpoint.redo))
         self._check_consistency()
         return checkpoint
+
+    def _choose_timeline(self, checkpoint_lsn: int, checkpoint_tli: int) -> None:
+        """The timeline recovery heads for and its history, before the first record is read.
+
+        Archive recovery follows ``recovery_target_timeline``: ``latest`` (the newest timeline
+        whose history file pg_wal has), ``current`` (the checkpoint's) or a number. Crash
+        recovery goes to the checkpoint's timeline, or to pg_control's minimum recovery point
+        timeline when that is newer: a promotion writes XLOG_END_OF_RECOVERY on its new
+        timeline and says so there before its first checkpoint. The checkpoint must lie on the
+        target's history before the point where it left the checkpoint's timeline."""
+        engine = self.engine
+        waldir = engine.waldir
+        control = engine.control
+        target = checkpoint_tli
+        if self.archive_recovery:
+            wanted = engine.settings.get_str("recovery_target_timeline").strip().lower()
+            if wanted == "latest":
+                target = newest_timeline(checkpoint_tli, self._timeline_exists)
+            elif wanted != "current":
+                target = int(wanted)
+                if not self._timeline_exists(target):
+                    raise MirrordbError(f"recovery target timeline {target} does not exist",
+                                        sqlstate="XX000")
+        elif control.min_recovery_point != INVALID_LSN and \
+                control.min_recovery_point_tli > target:
+            target = control.min_recovery_point_tli
+        history = read_history(waldir, target)
+        forked_at = fork_point(checkpoint_tli, history)
+        if not in_history(checkpoint_tli, history) or \
+                (forked_at is not None and checkpoint_lsn >= forked_at):
+            detail = None if forked_at is None else (
+                f"Latest checkpoint is at {format_lsn(checkpoint_lsn)} on timeline "
+                f"{checkpoint_tli}, but in the history of the requested timeline, the server "
+                f"forked off from that timeline at {format_lsn(forked_at)}.")
+            raise MirrordbError(f"requested timeline {target} is not a child of this server's "
+                                "history", detail=detail, sqlstate="XX000")
+        self.target_tli, self.history, self.replay_tli = target, history, checkpoint_tli
+        self._source.set_history(history)
+        engine.wal.timeline = checkpoint_tli
+
+    def _timeline_exists(self, tli: int, archive: bool = True) -> bool:
+        """Whether timeline ``tli``'s history file is in pg_wal, or (``archive``) could be
+        restored from the archive into it."""
+        if history_exists(self.engine.waldir, tli):
+            return True
+        restore = self.restore
+        return archive and restore is not None and restore.configured and \
+            restore.restore(history_file_name(tli))
+
+    def rescan_timelines(self, *, archive: bool = False) -> bool:
+        """A standby that ran out of WAL looks for a newer timeline (``latest`` only): one whose
+        history contains the timeline replay is on, forking off it at or after the point
+        replayed, becomes the target (PostgreSQL's rescanLatestTimeLine and its log lines;
+        each refused timeline is logged once). ``archive``: ask the archive too (the standby's
+        thread does after a fetch from it found nothing). True when the target changed."""
+        engine = self.engine
+        if engine.settings.get_str("recovery_target_timeline").strip().lower() != "latest":
+            return False
+        newest = newest_timeline(self.target_tli,
+                                 lambda tli: self._timeline_exists(tli, archive))
+        if newest == self.target_tli or newest == self._refused_tli:
+            return False
+        history = read_history(engine.waldir, newest)
+        replayed = self.state.last_replayed_end_lsn
+        if not in_history(self.replay_tli, history):
+            self._refused_tli = newest
+            log.info("new timeline %d is not a child of database system timeline %d",
+                     newest, self.replay_tli)
+            return False
+        forked_at = fork_point(self.replay_tli, history)
+        if forked_at is not None and forked_at < replayed:
+            self._refused_tli = newest
+            log.info("new timeline %d forked off current database system timeline %d before "
+                     "current recovery point %s", newest, self.replay_tli, format_lsn(replayed))
+            return False
+        self.target_tli, self.history = newest, history
+        self._source.set_history(history)   # the reader forgot its pages at the end of WAL
+        log.info("new target timeline is %d", newest)
+        return True
+
+    def _switch_timeline(self, record: DecodedRecord, new_tli: int, prev_tli: int) -> None:
+        """A shutdown checkpoint or XLOG_END_OF_RECOVERY on another timeline: replay crosses
+        a promotion's switch point (PostgreSQL's checkTimeLineSwitch). The record must come
+        from the timeline replay is on, lead to a timeline of the target's history, and not
+        leave before the minimum recovery point; any other is WAL that does not belong here."""
+        where = "checkpoint record"
+        if prev_tli != self.replay_tli:
+            raise WalCorrupted(f"unexpected previous timeline ID {prev_tli} (current timeline "
+                               f"ID {self.replay_tli}) in {where}", record.start_lsn)
+        if new_tli < self.replay_tli or not in_history(new_tli, self.history):
+            raise WalCorrupted(f"unexpected timeline ID {new_tli} (after {self.replay_tli}) in "
+                               f"{where}", record.start_lsn)
+        control = self.engine.control
+        if self.archive_recovery and not self.state.consistent and \
+                control.min_recovery_point != INVALID_LSN and \
+                new_tli > control.min_recovery_point_tli:
+            raise WalCorrupted(f"unexpected timeline ID {new_tli} in {where}, before reaching "
+                               f"minimum recovery point {format_lsn(control.min_recovery_point)}"
+                               f" on timeline {control.min_recovery_point_tli}",
+                               record.start_lsn)
+        self.replay_tli = new_tli
+        self.engine.wal.timeline = new_tli
 
     def _start_from_backup_label(self, label: BackupLabel) -> None:
         """A restored base backup: recovery starts at the label's checkpoint, and the backup's
@@ -512,8 +634,9 @@ class Startup:
     # -- WAL from the archive (recovery/restore.py) -----------------------------------------------
 
     def _segment_name(self, segno: int) -> str:
-        control = self.engine.control
-        return segment_name(control.checkpoint.this_timeline, segno, control.xlog_seg_size)
+        """The file the archive is asked for: the segment on the likeliest timeline."""
+        tli = self._source.segment_candidates(segno)[0]
+        return segment_name(tli, segno, self.engine.control.xlog_seg_size)
 
     def _fetch_if_missing(self, lsn: int) -> None:
         """A segment recovery must start in is not in pg_wal: ask the archive for it."""
@@ -530,9 +653,12 @@ class Startup:
         may go on; False when the archive has nothing more (or no restore_command is set)."""
         if self.restore is None or not self.restore.configured:
             return False
-        stopped_in = self.next_lsn // self.engine.control.xlog_seg_size
+        segment_size = self.engine.control.xlog_seg_size
+        stopped_in = self.next_lsn // segment_size
         segno = max(stopped_in, self._last_restored_segno + 1)
-        if segno > stopped_in + 1 or not self.restore.restore(self._segment_name(segno)):
+        if segno > stopped_in + 1 or not any(
+                self.restore.restore(segment_name(tli, segno, segment_size))
+                for tli in self._source.segment_candidates(segno)):
             return False
         self._last_restored_segno = segno
         self._source.close()        # the file it had open, if any, was replaced
@@ -560,8 +686,16 @@ class Startup:
     def _replayed_xlog_record(self, record: DecodedRecord) -> None:
         info = record.info & XLR_RMGR_INFO_MASK
         if info in (XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN):
-            self.last_checkpoint_replayed = (record.start_lsn, record.end_lsn,
-                                             CheckPoint.decode(record.main_data))
+            checkpoint = CheckPoint.decode(record.main_data)
+            self.last_checkpoint_replayed = (record.start_lsn, record.end_lsn, checkpoint)
+            if info == XLOG_CHECKPOINT_SHUTDOWN and \
+                    checkpoint.this_timeline != self.replay_tli:
+                self._switch_timeline(record, checkpoint.this_timeline,
+                                      checkpoint.prev_timeline)
+        elif info == XLOG_END_OF_RECOVERY:
+            end = payloads.EndOfRecovery.decode(record.main_data)
+            if end.this_timeline != self.replay_tli:
+                self._switch_timeline(record, end.this_timeline, end.prev_timeline)
         elif info == XLOG_BACKUP_END:
             self._replayed_backup_end(record)
 
@@ -620,7 +754,7 @@ class Startup:
         return True
 
     def _remove_old_segments(self, redo_lsn: int) -> int:
-        """Unlink this timeline's segments wholly before the REDO point's segment, less
+        """Unlink the segments (of every timeline) wholly before the REDO point's segment, less
         ``wal_keep_size`` and what a base backup taken from this standby still needs (the
         segment being replayed is never before the REDO point)."""
         segment_size = self.engine.control.xlog_seg_size
@@ -630,13 +764,12 @@ class Startup:
         if held is not None:
             keep_segno = min(keep_segno, held // segment_size)
         waldir = os.path.join(self.engine.datadir, "pg_wal")
-        timeline = self.engine.control.checkpoint.this_timeline
         removed = 0
         for name in sorted(os.listdir(waldir)):
             if not is_segment_name(name):
                 continue
-            file_timeline, segno = parse_segment_name(name, segment_size)
-            if file_timeline == timeline and segno < keep_segno and \
+            _, segno = parse_segment_name(name, segment_size)   # of any timeline
+            if segno < keep_segno and \
                     self.engine.may_remove_wal_file(name):
                 try:
                     os.unlink(os.path.join(waldir, name))
@@ -690,12 +823,13 @@ class Startup:
             moment = payloads.pg_timestamp_to_datetime(self.last_commit_time)
             log.info("last completed transaction was at log time %s",
                      moment.strftime("%Y-%m-%d %H:%M:%S.%f+00"))
-        # A timeline switch (a later issue) goes here, as PostgreSQL's "selected new timeline
-        # ID": after redo is done, before the first record the promoted server writes.
+        old_tli, switch_lsn = self.replay_tli, self.next_lsn
+        self._start_new_timeline()
         remove_standby_signal_file(self.engine.datadir)
         log.info("archive recovery complete")
         self._start_writing_wal()
-        self._log_end_of_recovery()
+        self._log_end_of_recovery(prev_timeline=old_tli)
+        self._keep_old_timeline_tail(old_tli, switch_lsn)
         if self.restore is not None:
             self.restore.run_end_command()   # recovery_end_command
         report_parameters(self.engine)
@@ -731,14 +865,67 @@ class Startup:
         self.in_recovery = False
         self._source.close()
 
-    def _log_end_of_recovery(self) -> None:
-        """PostgreSQL's CreateEndOfRecoveryRecord: XLOG_END_OF_RECOVERY (this timeline and the
-        previous one are the same until timelines exist), flushed; minRecoveryPoint moves to
-        its end, as PostgreSQL's does, and the next checkpoint clears it."""
+    def _start_new_timeline(self) -> None:
+        """Promotion's new timeline, before the first record the promoted server writes
+        (PostgreSQL's "selected new timeline ID" and XLogInitNewTimeline): the next ID after
+        every timeline pg_wal has a history file for, the segment holding the switch point
+        copied under the new ID (the old timeline's bytes up to the switch, zeros after: the
+        new WAL goes on in it), then the new history file, durably, and marked for the
+        archive. A crash before XLOG_END_OF_RECOVERY is flushed leaves the old timeline's
+        files as they were: the next start recovers on it (the ID is simply not used)."""
         engine = self.engine
-        timeline = engine.control.checkpoint.this_timeline
+        waldir = engine.waldir
+        segment_size = engine.control.xlog_seg_size
+        switch_lsn = self.next_lsn
+        new_tli = newest_timeline(self.target_tli, self._timeline_exists) + 1
+        log.info("selected new timeline ID: %d", new_tli)
+        segno = switch_lsn // segment_size
+        if switch_lsn % segment_size:
+            source = next((path for path in (segment_path(waldir, tli, segno, segment_size)
+                                             for tli in self._source.segment_candidates(segno))
+                           if os.path.exists(path)), None)
+            invariant(source is not None, "the segment of the end of WAL is not in pg_wal")
+            assert source is not None
+            copy_segment_prefix(source, segment_path(waldir, new_tli, segno, segment_size),
+                                switch_lsn % segment_size, segment_size)
+        content = child_history_content(read_history_content(waldir, self.target_tli),
+                                        self.target_tli, switch_lsn)
+        name = write_history(waldir, new_tli, content)
+        if engine.archive_mode in ("on", "always"):
+            archive.notify(waldir, name)
+        engine.wal.timeline = new_tli
+
+    def _keep_old_timeline_tail(self, old_tli: int, switch_lsn: int) -> None:
+        """With archiving, the old timeline's last segment (cut by the switch) becomes
+        ``NAME.partial`` and is archived under that name: the new timeline's copy is the one
+        archived whole, and a server still on the old timeline may archive the real segment
+        (PostgreSQL's CleanupAfterArchiveRecovery)."""
+        engine = self.engine
+        segment_size = engine.control.xlog_seg_size
+        if not switch_lsn % segment_size or engine.archive_mode not in ("on", "always"):
+            return
+        waldir = engine.waldir
+        name = segment_name(old_tli, switch_lsn // segment_size, segment_size)
+        path = os.path.join(waldir, name)
+        if not os.path.exists(path) or \
+                os.path.exists(archive.status_path(waldir, name, archive.READY)) or \
+                os.path.exists(archive.status_path(waldir, name, archive.DONE)):
+            return
+        partial = name + PARTIAL_SUFFIX
+        os.replace(path, os.path.join(waldir, partial))
+        fsync_directory(waldir)
+        archive.notify(waldir, partial)
+        engine.wake_archiver()
+
+    def _log_end_of_recovery(self, prev_timeline: int) -> None:
+        """PostgreSQL's CreateEndOfRecoveryRecord: XLOG_END_OF_RECOVERY, the first record of the
+        new timeline (naming the one it leaves), flushed; minRecoveryPoint moves to its end on
+        the new timeline, as PostgreSQL's does (crash recovery before the first checkpoint then
+        follows the new timeline), and the next checkpoint clears it."""
+        engine = self.engine
+        timeline = engine.wal.timeline
         record = payloads.EndOfRecovery(end_time=payloads.pg_timestamp_now(),
-                                        this_timeline=timeline, prev_timeline=timeline)
+                                        this_timeline=timeline, prev_timeline=prev_timeline)
         end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_END_OF_RECOVERY, record.encode())
         engine.wal.flush(end_lsn)
         engine.update_control(min_recovery_point=end_lsn, min_recovery_point_tli=timeline)

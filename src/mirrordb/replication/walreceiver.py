@@ -10,8 +10,10 @@ One connection, step by step (PostgreSQL's WalReceiverMain):
    URI forms) and connect with ``replication=true`` (password from the conninfo, PGPASSWORD or
    ~/.pgpass; cleartext, md5 or SCRAM-SHA-256 as the server asks).
 2. ``IDENTIFY_SYSTEM``: a different system identifier is refused with PostgreSQL's error ("database
-   system identifier differs between the primary and standby"); so is a primary on an older
-   timeline, or a newer one (no timeline switches yet). ``SHOW wal_level``: ``minimal`` is refused.
+   system identifier differs between the primary and standby"); so is a primary on a timeline
+   older than the one streaming would start on. ``SHOW wal_level``: ``minimal`` is refused. A
+   primary on a newer timeline: ``TIMELINE_HISTORY n`` for each newer timeline whose history
+   file pg_wal lacks, written there (the startup thread's ``rescan_timelines`` reads them).
 3. ``START_REPLICATION [SLOT primary_slot_name] PHYSICAL X/X TIMELINE n`` from the first byte
    the standby lacks (the end of its local WAL, or of what this receiver already flushed):
    from the start of that byte's WAL page when its segment file is already in pg_wal (it holds
@@ -19,6 +21,8 @@ One connection, step by step (PostgreSQL's WalReceiverMain):
    start of its segment, as PostgreSQL always does, so that a segment this receiver creates never
    lacks its beginning (``streaming_start_lsn``). Not rewriting a segment's first part matters
    for a restarted standby: PostgreSQL's way re-sends up to a whole segment it already has.
+   The timeline ``n`` is the one the startup thread's history gives that byte (``history``);
+   the received WAL goes into that timeline's segment files.
 4. Stream: each XLogData is written at its LSN into the segment file (created full size, zeroed,
    when missing); before waiting for more input the written WAL is fsynced, the startup thread
    woken and a status update (write/flush/apply) sent. A status update also goes out every
@@ -43,6 +47,14 @@ record that asks for it (XACT_COMPLETION_APPLY_FEEDBACK, written under synchrono
 remote_apply); a byte on the thread's wake-up socket pair ends its wait at once and a status update
 with the new apply position goes out (PostgreSQL's WalRcvForceReply), so the primary's waiting
 commit is released without waiting for the next flush or status interval.
+
+End of a timeline: streaming an older timeline of the primary (it was promoted, or is a standby
+that followed a promotion), the primary sends WAL up to the switch point, then CopyDone and the
+next timeline with its start. The thread logs "replication terminated by primary server" (End of
+WAL reached on timeline n at X/X), answers CopyDone, fetches the missing history files, wakes the
+startup thread and waits (state ``waiting``) until replay has adopted a history in which that
+point belongs to a newer timeline; then it starts streaming again on the same connection ("restarted
+WAL streaming at X/X on timeline n"). PostgreSQL's walreceiver and startup process do the same.
 
 When the connection fails or the primary ends the stream (shutdown), the error is logged and the
 thread connects again after ``wal_retrieve_retry_interval``; ``stop()`` ends it.
@@ -72,14 +84,17 @@ from mirrordb.common.fileio import fsync_directory
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
 from mirrordb.protocol.buffers import ConnectionClosed
 from mirrordb.protocol.messages import (CommandComplete, CopyBothResponse, CopyData, CopyDone,
-                                        ErrorResponse, NoticeResponse, Query, ReadyForQuery)
+                                        DataRow, ErrorResponse, NoticeResponse, Query,
+                                        ReadyForQuery, RowDescription)
 from mirrordb.recovery.conflicts import WalReceiptTimes
 from mirrordb.recovery.hot_standby import FeedbackHorizon
 from mirrordb.replication.messages import (HotStandbyFeedback, PrimaryKeepalive,
                                            StandbyStatusUpdate, XLogData,
                                            decode_primary_message, pg_timestamp_now,
                                            pg_timestamp_to_unix)
-from mirrordb.wal.segment import WAL_PAGE_SIZE, segment_name
+from mirrordb.wal.segment import WAL_PAGE_SIZE, history_file_name, segment_name
+from mirrordb.wal.timeline import (History, history_exists, single_timeline, timeline_of,
+                                   write_history)
 
 log = logging.getLogger("mirrordb.walreceiver")
 
@@ -464,8 +479,15 @@ class WalReceiver:
                  wake_startup: Callable[[], None],
                  feedback_horizon: Callable[[], FeedbackHorizon | None] | None = None,
                  on_panic: Callable[[BaseException], None] = lambda error: None,
-                 source_lock: threading.Lock | None = None) -> None:
+                 source_lock: threading.Lock | None = None,
+                 history: Callable[[], History] | None = None,
+                 on_file_received: Callable[[str], None] | None = None) -> None:
         self.identity = identity
+        # the startup thread's current timeline history (which timeline to stream a byte from)
+        single = single_timeline(identity.timeline)
+        self._history = history if history is not None else (lambda: single)
+        # a history file fetched from the primary (marked done, or for the archiver)
+        self._on_file_received = on_file_received
         # Held while streaming: the startup thread fetches from the archive only without it
         # (a segment restored over one being written would lose what is written after).
         self._source_lock = source_lock if source_lock is not None else threading.Lock()
@@ -563,15 +585,36 @@ class WalReceiver:
         self.connections_made += 1
         self.status.sender_host, self.status.sender_port = address.host, address.port
         self.status.conninfo = _obfuscated(conninfo_text)
-        timeline = self._identify_system()
+        primary_timeline = self._identify_system()
         self._check_wal_level()
         self._take_source()
-        start_lsn = self._streaming_start_lsn()
         slot = str(settings.get("primary_slot_name") or "")
-        self._start_replication(start_lsn, timeline, slot)
-        log.info("started streaming WAL from primary at %s on timeline %d",
-                 format_lsn(start_lsn), timeline)
-        self._stream()
+        first = True
+        while not self._stopping.is_set():
+            start_lsn, timeline = self._streaming_start()
+            if primary_timeline < timeline:
+                raise WalReceiverError(f"highest timeline {primary_timeline} of the primary is "
+                                       f"behind recovery timeline {timeline}", sqlstate="55000")
+            self._fetch_history_files(timeline + 1, primary_timeline)
+            self._use_timeline(timeline)
+            if not self._start_replication(start_lsn, timeline, slot):
+                end_lsn = start_lsn     # the start was the switch point itself
+            else:
+                if first:
+                    log.info("started streaming WAL from primary at %s on timeline %d",
+                             format_lsn(start_lsn), timeline)
+                else:
+                    log.info("restarted WAL streaming at %s on timeline %d",
+                             format_lsn(start_lsn), timeline)
+                first = False
+                ended = self._stream()
+                if ended is None:
+                    return
+                end_lsn = ended
+            next_timeline = self._end_of_timeline_result()
+            primary_timeline = max(primary_timeline, next_timeline)
+            self._fetch_history_files(timeline + 1, next_timeline)
+            self._wait_for_new_timeline(end_lsn, timeline)
 
     def _take_source(self) -> None:
         """Become pg_wal's writer for this stream: wait for a restore from the archive under
@@ -610,17 +653,7 @@ class WalReceiver:
                 "database system identifier differs between the primary and standby",
                 detail=f"The primary's identifier is {system_id}, the standby's identifier is "
                        f"{ours}.", sqlstate="55000")
-        primary_timeline = int(timeline_text or 0)
-        if primary_timeline < self.identity.timeline:
-            raise WalReceiverError(f"highest timeline {primary_timeline} of the primary is "
-                                   f"behind recovery timeline {self.identity.timeline}",
-                                   sqlstate="55000")
-        if primary_timeline > self.identity.timeline:
-            raise WalReceiverError(f"primary is on timeline {primary_timeline}, this standby "
-                                   f"on timeline {self.identity.timeline}",
-                                   detail="Following a timeline switch is not supported.",
-                                   sqlstate="0A000")
-        return primary_timeline
+        return int(timeline_text or 0)
 
     def _check_wal_level(self) -> None:
         try:
@@ -633,18 +666,88 @@ class WalReceiver:
                 hint='Set wal_level to "replica" on the primary and restart it.',
                 sqlstate="55000")
 
-    def _streaming_start_lsn(self) -> int:
+    def _streaming_start(self) -> tuple[int, int]:
+        """Where to stream from, and on which timeline: the first byte this standby lacks and
+        the timeline the startup thread's history gives it (``streaming_start_lsn`` rounds
+        it down, within the segment file of that timeline)."""
         needed = max(self._start_lsn(), self.writer.flushed_lsn)
+        timeline = timeline_of(needed, self._history())
         segment_size = self.identity.segment_size
-        return streaming_start_lsn(needed, segment_size,
-                                   self.writer.holds_segment(needed // segment_size))
+        on_disk = os.path.exists(os.path.join(self.writer.waldir, segment_name(
+            timeline, needed // segment_size, segment_size)))
+        return streaming_start_lsn(needed, segment_size, on_disk), timeline
 
-    def _start_replication(self, start_lsn: int, timeline: int, slot: str) -> None:
+    def _use_timeline(self, timeline: int) -> None:
+        """Write into the segment files of ``timeline`` from now on."""
+        if self.writer.timeline != timeline:
+            self.writer.reopen()
+            self.writer.timeline = timeline
+
+    def _fetch_history_files(self, first: int, last: int) -> None:
+        """TIMELINE_HISTORY for each timeline from ``first`` to ``last`` whose history file
+        pg_wal lacks (PostgreSQL's WalRcvFetchTimeLineHistoryFiles), written as received."""
+        waldir = self.writer.waldir
+        for tli in range(max(first, 2), last + 1):
+            if history_exists(waldir, tli):
+                continue
+            log.info("fetching timeline history file for timeline %d from primary server", tli)
+            rows = self._client.query(f"TIMELINE_HISTORY {tli}")
+            if not rows or not rows[0] or len(rows[0][0]) < 2 or rows[0][0][1] is None:
+                raise WalReceiverError("invalid response from primary server",
+                                       detail="Could not read timeline history file.")
+            name, content = rows[0][0][0], rows[0][0][1]
+            if name != history_file_name(tli):
+                raise WalReceiverError("primary reported unexpected file name for timeline "
+                                       f"history file of timeline {tli}")
+            write_history(waldir, tli, content.encode())
+            if self._on_file_received is not None:
+                self._on_file_received(name)
+
+    def _end_of_timeline_result(self) -> int:
+        """After the primary ended a historic timeline: its result set (next timeline, its
+        start), then the two CommandCompletes; returns the next timeline."""
+        rows: list[tuple[bytes | None, ...]] = []
+        while True:
+            message = self._next_message(blocking=True)
+            if isinstance(message, DataRow):
+                rows.append(message.values)
+            elif isinstance(message, CommandComplete) and message.tag == "START_REPLICATION":
+                break
+            elif isinstance(message, RowDescription | CommandComplete):
+                continue
+            else:
+                raise WalReceiverError("unexpected message from primary server after the end "
+                                       f"of its timeline: {type(message).__name__}")
+        if len(rows) != 1 or len(rows[0]) < 2 or rows[0][0] is None:
+            raise WalReceiverError("unexpected result set after end-of-streaming")
+        try:
+            return int(rows[0][0])
+        except ValueError:
+            raise WalReceiverError("unexpected result set after end-of-streaming") from None
+
+    def _wait_for_new_timeline(self, end_lsn: int, timeline: int) -> None:
+        """Wait until replay adopted a history where ``end_lsn`` belongs to a timeline newer
+        than ``timeline`` (the startup thread rescans when it runs out of WAL; woken now)."""
+        self.status.state = WalReceiverState.WAITING
+        self._release_source()     # meanwhile the archive may serve the startup thread
+        self._wake_startup()
+        while timeline_of(end_lsn, self._history()) <= timeline:
+            if self._stopping.wait(TICK_S):
+                raise WalReceiverError("walreceiver is stopping", sqlstate="57P01")
+        self._take_source()
+
+    def _start_replication(self, start_lsn: int, timeline: int, slot: str) -> bool:
+        """START_REPLICATION; False when the primary answered with the end of the timeline at
+        once (the start was its switch point: no CopyBoth)."""
         slot_clause = f'SLOT "{slot}" ' if slot else ""
         self._client.send(Query(f"START_REPLICATION {slot_clause}PHYSICAL "
                                 f"{format_lsn(start_lsn)} TIMELINE {timeline}"))
-        while not isinstance(self._next_message(blocking=True), CopyBothResponse):
-            pass
+        while True:
+            message = self._next_message(blocking=True)
+            if isinstance(message, CopyBothResponse):
+                break
+            if isinstance(message, RowDescription):
+                return False
         status = self.status
         status.receive_start_lsn, status.receive_start_tli = start_lsn, timeline
         status.received_tli, status.slot_name = timeline, slot or None
@@ -657,10 +760,13 @@ class WalReceiver:
         # names it before the first byte arrives (NULL only when no walreceiver ever ran)
         status.flushed_lsn = max(status.flushed_lsn, start_lsn)
         self.receipts.stream_started(start_lsn)
+        return True
 
     # -- streaming ---------------------------------------------------------------------------------
 
-    def _stream(self) -> None:
+    def _stream(self) -> int | None:
+        """Receive until the primary ends this timeline (CopyDone: returns where it ended, our
+        CopyDone sent) or ``stop()`` (None); the primary's shutdown or a failure raises."""
         timers = _Timers()
         self._send_status(timers, force=True)
         self._send_feedback(timers, immediate=True)
@@ -683,12 +789,20 @@ class WalReceiver:
                 self._handle_copy_data(message.data, timers)
                 if self.writer.written_lsn - self.writer.flushed_lsn >= FLUSH_AFTER_BYTES:
                     self._flush(timers)
-            elif isinstance(message, CopyDone | CommandComplete):
+            elif isinstance(message, CopyDone):
+                self._flush(timers)
+                log.info("replication terminated by primary server")
+                log.info("End of WAL reached on timeline %d at %s.", self.writer.timeline,
+                         format_lsn(self.writer.flushed_lsn), extra={"pg_level": "DETAIL"})
+                self._client.send(CopyDone())
+                return self.writer.flushed_lsn
+            elif isinstance(message, CommandComplete):
                 self._flush(timers)
                 raise WalReceiverError("replication terminated by primary server",
                                        detail=f"End of WAL reached on timeline "
-                                              f"{self.identity.timeline} at "
+                                              f"{self.writer.timeline} at "
                                               f"{format_lsn(self.writer.flushed_lsn)}.")
+        return None
 
     def _handle_copy_data(self, payload: bytes, timers: _Timers) -> None:
         message = decode_primary_message(payload)

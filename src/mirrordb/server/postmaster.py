@@ -509,7 +509,8 @@ class Server:
                 identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
                 applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake,
                 feedback_horizon=lambda: feedback_horizon(engine),
-                on_panic=self._walreceiver_panicked, source_lock=replay.wal_source_lock)
+                on_panic=self._walreceiver_panicked, source_lock=replay.wal_source_lock,
+                history=lambda: replay.startup.history, on_file_received=engine.segment_received)
             replay.request_walreceiver_reply = self.walreceiver.request_reply
             self.walreceiver.writer.on_segment_finished = engine.segment_received
             self.walreceiver.start()
@@ -522,7 +523,8 @@ class Server:
         if receiver is None:
             return None
         receiver.stop()
-        return promote.ReceivedWal(receiver.writer.flushed_lsn, receiver.writer.written_lsn)
+        return promote.ReceivedWal(receiver.writer.flushed_lsn, receiver.writer.written_lsn,
+                                   receiver.writer.timeline)
 
     def _standby_promoted(self) -> None:
         """Called by the startup thread once the promoted engine accepts writes."""

@@ -54,6 +54,7 @@ from mirrordb.wal.record import (
 )
 from mirrordb.wal.rmgr import RM_MAX_BUILTIN_ID, RM_MIN_CUSTOM_ID, RM_XLOG_ID
 from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_name, segment_path
+from mirrordb.wal.timeline import History, segment_timelines, single_timeline
 
 _U32 = struct.Struct("<I")
 READ_AHEAD_BYTES = 128 * 1024    # most a SegmentFileSource reads from a segment file at once
@@ -86,7 +87,10 @@ class WalPageSource(Protocol):
 
 
 class SegmentFileSource:
-    """Pages from the segment files of one timeline in a directory (``pg_wal``).
+    """Pages from the segment files in a directory (``pg_wal``), of one timeline or of the
+    timelines of a history (``set_history``): a segment is read from the file of the newest
+    timeline of the history that may hold it and exists (wal/timeline.py
+    ``segment_timelines``), so replay goes on across a promotion's switch point.
 
     Keeps the current segment file open; ``close()`` (or ``with``) releases it. Reads up to
     ``READ_AHEAD_BYTES`` of the segment at a time and serves the following pages from that
@@ -103,8 +107,10 @@ class SegmentFileSource:
     def __init__(self, waldir: str, timeline: int, segment_size: int) -> None:
         invariant(is_valid_segment_size(segment_size), f"invalid segment size {segment_size}")
         self.waldir = waldir
-        self.timeline = timeline
+        self.timeline = timeline       # the history's newest timeline
         self.segment_size = segment_size
+        self.history: History = single_timeline(timeline)
+        self.file_timeline = timeline  # the timeline of the file open (or last opened)
         self._segno: int | None = None
         self._fd: int | None = None
         self._ahead_lsn = 0              # LSN of the first byte of ``_ahead``
@@ -130,7 +136,7 @@ class SegmentFileSource:
         try:
             got = os.preadv(self._fd, [buffer[:length]], segment_offset)
         except OSError as error:
-            path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
+            path = segment_path(self.waldir, self.file_timeline, segno, self.segment_size)
             raise translate_os_error(error, "read", path) from error
         whole = got - got % WAL_PAGE_SIZE
         if not whole:    # not even one page yet: keep no view, the buffer stays reusable
@@ -150,19 +156,38 @@ class SegmentFileSource:
         return buffer
 
     def forget_cached(self) -> None:
-        """Forget the pages read ahead: the next read goes to the file again."""
+        """Forget the pages read ahead: the next read goes to the file again (and, when the
+        file open is not the first choice for its segment, looks for that file again: a
+        standby receives the new timeline's copy of a switch segment after the old one)."""
         self._ahead_lsn, self._ahead = 0, _NOTHING_AHEAD
+        if self._segno is not None and len(self.history) > 1 and \
+                self.file_timeline != self.segment_candidates(self._segno)[0]:
+            self.close()
+
+    def set_history(self, history: History) -> None:
+        """Read by this history from now on (a standby that adopted a new timeline)."""
+        self.close()
+        self.history = history
+        self.timeline = history[0].tli
+
+    def segment_candidates(self, segno: int) -> list[int]:
+        """The timelines whose file for ``segno`` may be read, in the order tried."""
+        if len(self.history) == 1:
+            return [self.timeline]
+        return segment_timelines(segno, self.segment_size, self.history)
 
     def _open(self, segno: int) -> None:
-        path = segment_path(self.waldir, self.timeline, segno, self.segment_size)
-        try:
-            self._fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            self._fd = None
-            return  # not remembered: the file may appear later
-        except OSError as error:
-            raise translate_os_error(error, "open", path) from error
-        self._segno = segno
+        self._fd = None
+        for tli in self.segment_candidates(segno):
+            path = segment_path(self.waldir, tli, segno, self.segment_size)
+            try:
+                self._fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # not remembered: the file may appear later
+            except OSError as error:
+                raise translate_os_error(error, "open", path) from error
+            self._segno, self.file_timeline = segno, tli
+            return
 
     def close(self) -> None:
         if self._fd is not None:
@@ -416,13 +441,18 @@ class WalReader:
         page = self.source.read_page(page_lsn)
         if page is not None and len(page) == WAL_PAGE_SIZE:
             return page
-        name = segment_name(self.timeline or 1, page_lsn // self.segment_size, self.segment_size)
+        name = segment_name(self._file_timeline(), page_lsn // self.segment_size,
+                            self.segment_size)
         missing = (f"no WAL page at {format_lsn(page_lsn)} (log segment {name}, offset "
                    f"{page_lsn % self.segment_size}, is missing or too short)")
         if continued_lsn is not None:
             missing = f"missing continuation of the record at {format_lsn(continued_lsn)}: " \
                       + missing
         raise EndOfWal(record_lsn, missing, page_missing=True)
+
+    def _file_timeline(self) -> int:
+        """The timeline that names the segment file in messages: the file the source read."""
+        return int(getattr(self.source, "file_timeline", None) or self.timeline or 1)
 
     def _validate(self, page: memoryview, page_lsn: int, record_lsn: int) -> _CachedPage:
         """The cache entry of the page at ``page_lsn`` once its header is valid and its
@@ -435,12 +465,12 @@ class WalReader:
         try:
             header = decode_page_header(page, page_lsn=page_lsn, segment_size=self.segment_size,
                                         system_identifier=self.system_identifier,
-                                        file_timeline=self.timeline)
+                                        file_timeline=self._file_timeline())
         except WalCorrupted as error:
             raise EndOfWal(record_lsn, error.message) from error
         if page_lsn > self._latest_page_lsn:
             if header.tli < self._latest_page_tli:
-                name = segment_name(self.timeline or header.tli or 1,
+                name = segment_name(self._file_timeline() or header.tli,
                                     page_lsn // self.segment_size, self.segment_size)
                 raise EndOfWal(record_lsn, f"out-of-sequence timeline ID {header.tli} (after "
                                            f"{self._latest_page_tli}) in log segment {name}, "

@@ -24,6 +24,7 @@ MIN_SEGMENT_SIZE = 1024 * 1024
 MAX_SEGMENT_SIZE = 1024 * 1024 * 1024
 XLOGID_SPAN = 2**32  # the bytes of WAL covered by one "xlog id" (the middle name part)
 SEGMENT_NAME_LENGTH = 24
+PARTIAL_SUFFIX = ".partial"   # an old timeline's segment cut by a promotion's switch point
 
 _SEGMENT_NAME = re.compile(r"[0-9A-F]{24}\Z")
 

@@ -185,6 +185,25 @@ def write_history(waldir: str, tli: int, content: bytes) -> str:
     return history_file_name(tli)
 
 
+def copy_segment_prefix(source: str, target: str, length: int, segment_size: int) -> None:
+    """A new timeline's first segment: the first ``length`` bytes of ``source`` (the old
+    timeline's segment, up to the switch point), zeros to the segment's end; written under a
+    temporary name, fsynced, then renamed, so ``target`` is whole or absent."""
+    with open(source, "rb") as handle:
+        data = handle.read(length)
+    if len(data) != length:
+        raise MirrordbError(f'could not read file "{source}": read {len(data)} of {length}',
+                            sqlstate="58030")
+    temporary = target + ".tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.write(bytes(segment_size - length))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    fsync_directory(os.path.dirname(target))
+
+
 def newest_timeline(start_tli: int, exists: Callable[[int], bool]) -> int:
     """PostgreSQL's findNewestTimeLine: the highest timeline from ``start_tli`` up whose
     history file ``exists`` (probed in order; IDs are handed out one after another)."""
