@@ -129,12 +129,13 @@ def _split_pgpass(line: str) -> list[str]:
 class ReplicationClient:
     """A blocking replication connection over a socket, driving protocol/client.py."""
 
-    def __init__(self, settings: ConnectionSettings) -> None:
+    def __init__(self, settings: ConnectionSettings, sock: socket.socket | None = None) -> None:
+        """Connect as ``settings`` say (or log in over ``sock``, already connected)."""
         self.settings = settings
         self.protocol = ClientConnection()
         self.backend_pid = 0
         self.parameters: dict[str, str] = {}
-        self.sock = self._open_socket()
+        self.sock = sock if sock is not None else self._open_socket()
         self.password_used: str | None = None
         self._login()
 
