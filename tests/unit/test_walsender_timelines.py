@@ -1,4 +1,5 @@
-"""The walsender across a timeline switch (replication/walsender.py).
+"""The walsender across a timeline switch (replication/walsender.py) and BASE_BACKUP's WAL
+members (replication/basebackup.py).
 
 A fake server whose ``pg_wal`` holds real WAL on two timelines, laid out as a promotion leaves
 it: timeline 1 from segment 1 on, switching to timeline 2 at ``SWITCH_LSN`` in segment 2; the
@@ -27,6 +28,7 @@ from mirrordb.common.lsn import format_lsn
 from mirrordb.protocol import messages as m
 from mirrordb.protocol.buffers import ConnectionClosed
 from mirrordb.protocol.server import ServerConnection
+from mirrordb.replication import basebackup as bb
 from mirrordb.replication import messages as rm
 from mirrordb.replication.walsender import WalSender
 from mirrordb.wal import timeline as tl
@@ -454,3 +456,32 @@ def test_identify_system_and_the_slot_report_timelines_from_the_history(server: 
         b"physical", format_lsn(SEGMENT_SIZE).encode(), b"1")
     server.slots.slot.restart_lsn = SWITCH_LSN
     assert run(client, 'READ_REPLICATION_SLOT "s"')[1].values[2] == b"2"
+
+
+# -- BASE_BACKUP with WAL ----------------------------------------------------------------------------
+
+def backup_engine(cluster: Cluster, timeline: int = 2) -> Any:
+    return SimpleNamespace(datadir=cluster.datadir, wal=SimpleNamespace(timeline=timeline),
+                           control=SimpleNamespace(xlog_seg_size=SEGMENT_SIZE))
+
+
+def test_backup_wal_takes_each_segment_by_the_history_and_every_history_file(
+        cluster: Cluster) -> None:
+    tl.write_history(cluster.waldir, 3, b"1\t0/1\tx\n\n2\t0/FFFFFFFF\tx\n")   # present: sent too
+    start = bb.BackupStart(SWITCH_LSN - 0x100, SWITCH_LSN - 0x100, 1, 0.0)
+    members = [member.path for member in bb._wal_members(backup_engine(cluster), start,
+                                                           TIMELINE2_END)]
+    assert members == ["pg_wal/000000020000000000000002", "pg_wal/000000020000000000000003",
+                       "pg_wal/00000002.history", "pg_wal/00000003.history"]
+    start = bb.BackupStart(SEGMENT_SIZE, SEGMENT_SIZE, 1, 0.0)
+    members = [member.path for member in bb._wal_members(backup_engine(cluster), start,
+                                                           SWITCH_LSN)]
+    assert members[:2] == ["pg_wal/000000010000000000000001", "pg_wal/000000020000000000000002"]
+
+
+def test_backup_wal_names_a_missing_segment_after_its_likeliest_timeline(
+        cluster: Cluster) -> None:
+    os.unlink(os.path.join(cluster.waldir, segment_name(2, 3, SEGMENT_SIZE)))
+    start = bb.BackupStart(SWITCH_LSN, SWITCH_LSN, 2, 0.0)
+    with pytest.raises(MirrordbError, match='could not find WAL file "000000020000000000000003"'):
+        list(bb._wal_members(backup_engine(cluster), start, TIMELINE2_END))
