@@ -1,5 +1,6 @@
-"""The walsender across a timeline switch (replication/walsender.py) and BASE_BACKUP's WAL
-members (replication/basebackup.py).
+"""The walsender across a timeline switch (replication/walsender.py), BASE_BACKUP's WAL members
+(replication/basebackup.py) and ``mirrordb basebackup -X stream`` following a switch
+(cli/basebackup.py).
 
 A fake server whose ``pg_wal`` holds real WAL on two timelines, laid out as a promotion leaves
 it: timeline 1 from segment 1 on, switching to timeline 2 at ``SWITCH_LSN`` in segment 2; the
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from mirrordb.cli.basebackup import ConnectionSettings, ReplicationClient
+from mirrordb.cli.basebackup import ConnectionSettings, ReplicationClient, WalStreamer
 from mirrordb.common.errors import MirrordbError
 from mirrordb.common.lsn import format_lsn
 from mirrordb.protocol import messages as m
@@ -485,3 +486,63 @@ def test_backup_wal_names_a_missing_segment_after_its_likeliest_timeline(
     start = bb.BackupStart(SWITCH_LSN, SWITCH_LSN, 2, 0.0)
     with pytest.raises(MirrordbError, match='could not find WAL file "000000020000000000000003"'):
         list(bb._wal_members(backup_engine(cluster), start, TIMELINE2_END))
+
+
+# -- mirrordb basebackup -X stream ----------------------------------------------------------------
+
+def streamer_target(tmp_path: Any) -> str:
+    waldir = str(tmp_path / "backup" / "pg_wal")
+    os.makedirs(os.path.join(waldir, "archive_status"))
+    return waldir
+
+
+def test_the_streamer_fetches_the_start_timelines_history(
+        server: Server, cluster: Cluster, tmp_path: Any) -> None:
+    waldir = streamer_target(tmp_path)
+    streamer = WalStreamer(ConnectionSettings("fake", 0, "replicator"), waldir, SWITCH_LSN, 2,
+                           SEGMENT_SIZE, slot=None, create_temporary_slot=False,
+                           client=server.connect())
+    streamer.start()
+    streamer.stop_at(TIMELINE2_END)
+    with open(os.path.join(waldir, "00000002.history"), "rb") as handle:
+        assert handle.read() == tl.child_history_content(None, 1, SWITCH_LSN)
+    assert os.path.exists(os.path.join(waldir, "archive_status", "00000002.history.done"))
+    with open(os.path.join(waldir, segment_name(2, 2, SEGMENT_SIZE)), "rb") as handle:
+        assert handle.read() == cluster.segment(2, 2)
+
+
+def test_the_streamer_follows_the_servers_switch_to_the_next_timeline(
+        server: Server, cluster: Cluster, tmp_path: Any) -> None:
+    waldir = streamer_target(tmp_path)
+    streamer = WalStreamer(ConnectionSettings("fake", 0, "replicator"), waldir, SEGMENT_SIZE, 1,
+                           SEGMENT_SIZE, slot=None, create_temporary_slot=False,
+                           client=server.connect())
+    streamer.start()
+    streamer.stop_at(TIMELINE2_END)
+    assert streamer.timeline == 2 and streamer.written_lsn >= TIMELINE2_END
+    assert sorted(os.listdir(waldir)) == sorted([
+        "00000002.history", "000000010000000000000001", "000000010000000000000002",
+        "000000020000000000000002", "000000020000000000000003", "archive_status"])
+    with open(os.path.join(waldir, "000000010000000000000002"), "rb") as handle:
+        old_copy = handle.read()
+    assert old_copy[:SWITCH_LSN % SEGMENT_SIZE] == cluster.wal(1, 2 * SEGMENT_SIZE, SWITCH_LSN)
+    assert not any(old_copy[SWITCH_LSN % SEGMENT_SIZE:])
+    with open(os.path.join(waldir, "000000020000000000000002"), "rb") as handle:
+        assert handle.read() == cluster.segment(2, 2)
+    assert sorted(os.listdir(os.path.join(waldir, "archive_status"))) == sorted([
+        "00000002.history.done", "000000010000000000000001.done",
+        "000000020000000000000002.done"])
+
+
+def test_the_streamer_refuses_a_next_timeline_that_does_not_move_on(
+        server: Server, tmp_path: Any) -> None:
+    waldir = streamer_target(tmp_path)
+    streamer = WalStreamer(ConnectionSettings("fake", 0, "replicator"), waldir, SEGMENT_SIZE, 1,
+                           SEGMENT_SIZE, slot=None, create_temporary_slot=False,
+                           client=server.connect())
+    streamer.client.send(m.Query(f"START_REPLICATION {format_lsn(SWITCH_LSN)} TIMELINE 1"))
+    assert isinstance(streamer.client.next_message(), m.RowDescription)
+    streamer.timeline = 3     # the server's answer (next timeline 2) is then not newer
+    with pytest.raises(MirrordbError, match="server reported unexpected next timeline 2, "
+                                            "following timeline 3"):
+        streamer._follow_next_timeline()
