@@ -16,6 +16,14 @@ appends ``primary_conninfo``/``primary_slot_name`` to ``postgresql.auto.conf``. 
 ``-N`` (``--no-sync``), every file and directory of the backup is fsynced, as pg_basebackup
 does: when the command returns, a crash of the machine cannot take the backup back.
 
+Timelines in ``-X stream``: a start timeline above 1 needs its history file, which the streamer
+fetches with TIMELINE_HISTORY (unless ``pg_wal`` has it) before START_REPLICATION. When the
+server's history leaves the streamed timeline (it was promoted, or a standby followed a
+promotion) it ends the stream at the switch point with CopyDone and a result set naming the next
+timeline and where it begins; the streamer then, as pg_basebackup, fetches that timeline's
+history and starts again on it from the segment holding the switch point (the old timeline's
+copy of that segment stays, unfinished, without a ``.done`` mark).
+
 The tar format read here is the one documented in ``replication/basebackup.py``.
 """
 
@@ -35,7 +43,7 @@ from dataclasses import dataclass, field
 from mirrordb.auth.md5 import md5_response
 from mirrordb.auth.scram import ScramClientExchange
 from mirrordb.common.errors import MirrordbError, invariant
-from mirrordb.common.fileio import fsync_tree
+from mirrordb.common.fileio import fsync_tree, write_file_atomic
 from mirrordb.common.lsn import format_lsn, parse_lsn
 from mirrordb.protocol.buffers import ConnectionClosed
 from mirrordb.protocol.client import ClientConnection
@@ -62,7 +70,7 @@ from mirrordb.protocol.messages import (
     encode_password,
     encode_sasl_initial_response,
 )
-from mirrordb.wal.segment import segment_name, segno_of
+from mirrordb.wal.segment import history_file_name, segment_name, segno_of
 
 RECEIVE_SIZE_BYTES = 256 * 1024
 CONNECT_TIMEOUT_S = 30.0
@@ -75,6 +83,7 @@ KEEPALIVE = struct.Struct("!cqqB")  # 'k', walEnd, sendTime, replyRequested
 STATUS_UPDATE = struct.Struct("!cqqqqB")  # 'r', write, flush, apply, sendTime, replyRequested
 PROGRESS = struct.Struct("!q")
 PG_EPOCH_UNIX_S = 946684800
+TIMELINE_SWITCH_LIMIT = 64   # timeline switches one -X stream follows before giving up
 
 
 class BackupFailed(MirrordbError):
@@ -129,12 +138,13 @@ def _split_pgpass(line: str) -> list[str]:
 class ReplicationClient:
     """A blocking replication connection over a socket, driving protocol/client.py."""
 
-    def __init__(self, settings: ConnectionSettings) -> None:
+    def __init__(self, settings: ConnectionSettings, sock: socket.socket | None = None) -> None:
+        """Connect as ``settings`` say (or log in over ``sock``, already connected)."""
         self.settings = settings
         self.protocol = ClientConnection()
         self.backend_pid = 0
         self.parameters: dict[str, str] = {}
-        self.sock = self._open_socket()
+        self.sock = sock if sock is not None else self._open_socket()
         self.password_used: str | None = None
         self._login()
 
@@ -421,8 +431,9 @@ class WalStreamer:
     """The second connection of ``-X stream``: writes the backup's WAL into ``pg_wal``."""
 
     def __init__(self, settings: ConnectionSettings, waldir: str, start_lsn: int, timeline: int,
-                 segment_size: int, slot: str | None, create_temporary_slot: bool) -> None:
-        self.client = ReplicationClient(settings)
+                 segment_size: int, slot: str | None, create_temporary_slot: bool,
+                 client: ReplicationClient | None = None) -> None:
+        self.client = client if client is not None else ReplicationClient(settings)
         self.waldir = waldir
         self.timeline = timeline
         self.segment_size = segment_size
@@ -440,11 +451,7 @@ class WalStreamer:
                                         daemon=True)
 
     def start(self) -> None:
-        slot = f'SLOT "{self.slot}" ' if self.slot else ""
-        self.client.send(Query(f"START_REPLICATION {slot}{format_lsn(self.start_lsn)} "
-                               f"TIMELINE {self.timeline}"))
-        while not isinstance(self.client.next_message(), CopyBothResponse):
-            pass
+        self._start_streaming()
         self._thread.start()
 
     def stop_at(self, end_lsn: int) -> None:
@@ -460,6 +467,78 @@ class WalStreamer:
         except BaseException as error:  # reported by stop_at on the main thread
             self.error = error
 
+    def _start_streaming(self) -> None:
+        """START_REPLICATION on ``timeline`` from ``written_lsn`` (a segment start), once its
+        history file is here. A server whose history leaves the timeline exactly there answers
+        with the end-of-timeline result set instead of CopyBoth: follow it and ask again."""
+        for _ in range(TIMELINE_SWITCH_LIMIT):
+            self._fetch_history()
+            slot = f'SLOT "{self.slot}" ' if self.slot else ""
+            self.client.send(Query(f"START_REPLICATION {slot}{format_lsn(self.written_lsn)} "
+                                   f"TIMELINE {self.timeline}"))
+            if self._copy_both_started():
+                return
+        raise BackupFailed(f"more than {TIMELINE_SWITCH_LIMIT} timeline switches while "
+                           "streaming write-ahead log")
+
+    def _copy_both_started(self) -> bool:
+        """True at CopyBothResponse; False after following an end-of-timeline result set."""
+        while True:
+            message = self.client.next_message()
+            if isinstance(message, CopyBothResponse):
+                return True
+            if isinstance(message, RowDescription):
+                self._follow_next_timeline()
+                return False
+            if isinstance(message, ReadyForQuery):
+                raise BackupFailed("unexpected termination of replication stream")
+
+    def _fetch_history(self) -> None:
+        """TIMELINE_HISTORY of the streamed timeline into ``pg_wal`` (marked archived), as
+        pg_basebackup does, unless it is timeline 1 or the file is already there."""
+        name = history_file_name(self.timeline)
+        path = os.path.join(self.waldir, name)
+        if self.timeline == 1 or os.path.exists(path):
+            return
+        results = self.client.query(f"TIMELINE_HISTORY {self.timeline}")
+        rows = results[0] if results else []
+        if len(rows) != 1 or len(rows[0]) != 2:
+            raise BackupFailed("unexpected response to TIMELINE_HISTORY command: got "
+                               f"{len(rows)} rows and {len(rows[0]) if rows else 0} fields, "
+                               "expected 1 rows and 2 fields")
+        if rows[0][0] != name:
+            raise BackupFailed("server reported unexpected history file name for timeline "
+                               f"{self.timeline}: {rows[0][0]}")
+        write_file_atomic(path, (rows[0][1] or "").encode())
+        with open(os.path.join(self.waldir, "archive_status", name + ".done"), "wb"):
+            pass
+
+    def _follow_next_timeline(self) -> None:
+        """Read the end-of-timeline result set (its RowDescription already read) up to
+        ReadyForQuery, check it and move to the next timeline, from the start of the segment
+        holding its first byte."""
+        rows: list[tuple[str | None, ...]] = []
+        while True:
+            message = self.client.next_message()
+            if isinstance(message, DataRow):
+                rows.append(_text_row(message))
+            elif isinstance(message, ReadyForQuery):
+                break
+        if len(rows) != 1 or len(rows[0]) < 2:
+            raise BackupFailed("unexpected result set after end-of-timeline: got "
+                               f"{len(rows)} rows and {len(rows[0]) if rows else 0} fields, "
+                               "expected 1 rows and 2 fields")
+        next_timeline, start_lsn = int(rows[0][0] or 0), parse_lsn(rows[0][1] or "0/0")
+        if next_timeline <= self.timeline:
+            raise BackupFailed(f"server reported unexpected next timeline {next_timeline}, "
+                               f"following timeline {self.timeline}")
+        if start_lsn > self.written_lsn:
+            raise BackupFailed(f"server stopped streaming timeline {self.timeline} at "
+                               f"{format_lsn(self.written_lsn)}, but reported next timeline "
+                               f"{next_timeline} to begin at {format_lsn(start_lsn)}")
+        self.timeline = next_timeline
+        self.written_lsn = start_lsn - start_lsn % self.segment_size
+
     def _stream(self) -> None:
         handle = None
         self.client.sock.settimeout(STREAM_POLL_S)
@@ -468,17 +547,36 @@ class WalStreamer:
                 message = self.client.next_message()
             except TimeoutError:
                 continue
+            if isinstance(message, CopyDone):     # the end of a timeline
+                handle = self._close_unfinished_segment(handle)
+                self._switch_timeline()
+                continue
             if not isinstance(message, CopyData):
                 raise BackupFailed(f"unexpected message {type(message).__name__} in stream")
             handle = self._handle_message(message.data, handle)
         if handle is not None:
-            handle.close()
+            handle.close()  # type: ignore[attr-defined]
         self.client.sock.settimeout(None)
         self._send_status(0)
         self.client.send(CopyDone())
         while not isinstance(self.client.next_message(), ReadyForQuery):
             pass  # the server's CopyDone, then START_STREAMING / START_REPLICATION completes
         self.client.close()
+
+    def _switch_timeline(self) -> None:
+        """The server sent CopyDone: answer it, read what follows and go on with the next
+        timeline; a stream that ends without naming one ends the backup's WAL too early."""
+        self.client.sock.settimeout(None)
+        self.client.send(CopyDone())
+        while True:
+            message = self.client.next_message()
+            if isinstance(message, RowDescription):
+                break
+            if isinstance(message, ReadyForQuery):
+                raise BackupFailed("replication stream was terminated before stop point")
+        self._follow_next_timeline()
+        self._start_streaming()
+        self.client.sock.settimeout(STREAM_POLL_S)
 
     def _handle_message(self, data: bytes, handle: object) -> object:
         if data[:1] == b"k":
@@ -522,6 +620,14 @@ class WalStreamer:
         with open(os.path.join(self.waldir, "archive_status", name + ".done"), "wb"):
             pass
         self._send_status(0)
+        return None
+
+    def _close_unfinished_segment(self, handle: object) -> None:
+        """The old timeline's copy of the switch segment: kept as written, not marked done."""
+        if handle is not None:
+            handle.flush()  # type: ignore[attr-defined]
+            os.fsync(handle.fileno())  # type: ignore[attr-defined]
+            handle.close()  # type: ignore[attr-defined]
         return None
 
     def _send_status(self, reply_requested: int) -> None:

@@ -19,8 +19,11 @@ Lifecycle of one backup (PostgreSQL's do_pg_backup_start / perform_base_backup /
    size in kB when PROGRESS), CopyOutResponse.
 3. Inside CopyData: ``n`` "base.tar\\0\\0", ``d`` chunks of a ustar archive (``backup_label`` first,
    the directory walk, ``global/pg_control`` last, then with WAL the segments from the start LSN
-   to the end LSN and their ``.done`` files, then two zero blocks), ``p`` bytes done, and with
-   MANIFEST ``m`` followed by ``d`` chunks of the JSON manifest.
+   to the end LSN and every timeline history file in ``pg_wal``, each with its ``.done`` file,
+   then two zero blocks), ``p`` bytes done, and with MANIFEST ``m`` followed by ``d`` chunks of
+   the JSON manifest. Each segment is the file of the first of its candidate timelines in the
+   server's current history that exists (wal/timeline.py ``segment_timelines``), so a backup
+   starting in the segment where a promotion switched timelines takes the new timeline's copy.
 4. The backup-end WAL: an XLOG_BACKUP_END record carrying the start LSN, then XLOG_SWITCH, so that
    the segment holding the end is complete and a streaming client reaches the end LSN.
 5. CopyDone, result set 3 (end LSN, timeline), CommandComplete "BASE_BACKUP".
@@ -74,6 +77,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import struct
 import time
@@ -97,7 +101,8 @@ from mirrordb.protocol.messages import (
     error_fields,
 )
 from mirrordb.wal import archive
-from mirrordb.wal.segment import history_file_name, segment_name, segno_of
+from mirrordb.wal import timeline as tl
+from mirrordb.wal.segment import segment_name, segno_of
 
 TAR_BLOCK_SIZE = 512
 TAR_TRAILER = bytes(2 * TAR_BLOCK_SIZE)  # PostgreSQL >= 15 ends each archive with two zero blocks
@@ -121,6 +126,7 @@ CONTROL_FILE = "global/pg_control"
 WAL_DIRECTORY = "pg_wal"
 ARCHIVE_STATUS_DIRECTORY = "./pg_wal/archive_status/"  # PostgreSQL really writes the "./"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+HISTORY_FILE_NAME = re.compile(r"[0-9A-F]{8}\.history\Z")   # PostgreSQL's IsTLHistoryFileName
 
 THROTTLING_FREQUENCY = 8  # rate checks per second of transfer at MAX_RATE (PostgreSQL's value)
 
@@ -625,23 +631,28 @@ def _send_start_end(walsender: BackupSender, lsn: int, timeline: int) -> None:
 
 
 def _wal_members(engine: object, start: BackupStart, end_lsn: int) -> Iterator[Member]:
+    """The WAL a backup with WAL needs, in order: its segments, each from the file the server's
+    history picks, then every timeline history file in ``pg_wal``, as PostgreSQL sends them all
+    (small, and the newest is needed when the start segment holds a switch point)."""
     segment_size = engine.control.xlog_seg_size  # type: ignore[attr-defined]
     waldir = os.path.join(engine.datadir, WAL_DIRECTORY)  # type: ignore[attr-defined]
-    if start.timeline > 1:
-        name = history_file_name(start.timeline)
+    history = tl.read_history(waldir, int(engine.wal.timeline))  # type: ignore[attr-defined]
+    for segno in range(segno_of(start.start_lsn, segment_size),
+                       segno_of(end_lsn - 1, segment_size) + 1):
+        names = [segment_name(timeline, segno, segment_size)
+                 for timeline in tl.segment_timelines(segno, segment_size, history)]
+        name = next((name for name in names if os.path.exists(os.path.join(waldir, name))), None)
+        if name is None:
+            raise MirrordbError(f"could not find WAL file \"{names[0]}\"", sqlstate="58P01")
         path = os.path.join(waldir, name)
-        if os.path.exists(path):
+        yield Member(f"{WAL_DIRECTORY}/{name}", TAR_TYPE_FILE, 0o600,
+                     int(os.stat(path).st_mtime), segment_size, path)
+    for name in sorted(os.listdir(waldir)):
+        if HISTORY_FILE_NAME.match(name):
+            path = os.path.join(waldir, name)
             status = os.stat(path)
             yield Member(f"{WAL_DIRECTORY}/{name}", TAR_TYPE_FILE, 0o600, int(status.st_mtime),
                          status.st_size, path)
-    for segno in range(segno_of(start.start_lsn, segment_size),
-                       segno_of(end_lsn - 1, segment_size) + 1):
-        name = segment_name(start.timeline, segno, segment_size)
-        path = os.path.join(waldir, name)
-        if not os.path.exists(path):
-            raise MirrordbError(f"could not find WAL file \"{name}\"", sqlstate="58P01")
-        yield Member(f"{WAL_DIRECTORY}/{name}", TAR_TYPE_FILE, 0o600,
-                     int(os.stat(path).st_mtime), segment_size, path)
 
 
 def run_base_backup(walsender: BackupSender, options: dict[str, object]) -> None:
@@ -710,8 +721,6 @@ def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOpt
 def _send_wal(stream: ArchiveStream, engine: object, start: BackupStart, end_lsn: int) -> None:
     for member in _wal_members(engine, start, end_lsn):
         stream.member(member, in_manifest=False)
-        if member.path.endswith(".history"):
-            continue
         name = member.path.rsplit("/", 1)[1]
         stream.content(f"{WAL_DIRECTORY}/archive_status/{name}.done", b"", time.time(),
                        in_manifest=False)

@@ -16,7 +16,10 @@ replication/basebackup.py's ``run_base_backup``.
 
 Streaming (PostgreSQL's WalSndLoop): only WAL the local WAL writer has flushed is sent, read from
 the segment files in ``pg_wal`` as XLogData messages of at most 128 KiB that never cross a segment
-boundary (when more is waiting a chunk ends on a page boundary). The thread sleeps in poll() on
+boundary (when more is waiting a chunk ends on a page boundary). Each segment is read from the
+first file that exists among the timelines the server's history gives for it, newest first
+(wal/timeline.py ``segment_timelines``): the segment holding a switch point exists under both
+timeline IDs and the child's copy is the one that goes on past it. The thread sleeps in poll() on
 the client socket and a wake-up socket pair; the WAL writer's flush listener writes a byte to the
 pair, so new WAL goes out as soon as it is durable. Replies are read between chunks: a standby
 status update ('r') records write/flush/apply positions, lags and reply time for
@@ -31,6 +34,16 @@ configuration changes and when its server is promoted it sets its ``sync_standby
 its application_name (0 while serving from a standby: no synchronous cascading), and after every
 status update, and when it first catches up, it lets ``SyncRep.release_waiters`` wake the commits
 its standby confirmed.
+
+Timelines: the server's history is its current timeline's history file (``engine.wal.timeline``:
+the timeline a primary writes, or the one a standby's replay is on). START_REPLICATION of an
+older timeline of that history streams it only up to its switch point; then the walsender sends
+CopyDone, takes the client's replies until the client's CopyDone, and answers with the
+one-row result set (next_tli, next_tli_startpos) before the two CommandCompletes. A start
+exactly at the switch point gets that result set at once, without CopyBoth. A timeline not in the
+history, or a start past the requested timeline's switch point, is refused before CopyBoth. A
+standby's walsender streaming its current timeline notices, once per loop round, that replay
+moved to a newer one: its timeline has then become historic and ends the same way.
 
 States (``WalSenderState``, pg_stat_replication.state), with the allowed moves in ``TRANSITIONS``:
 startup (commands) -> catchup (streaming, behind the flush position) -> streaming (caught up once)
@@ -76,11 +89,11 @@ from mirrordb.protocol import messages as m
 from mirrordb.protocol.buffers import ConnectionClosed
 from mirrordb.replication import commands as rc
 from mirrordb.replication import messages as rm
+from mirrordb.wal import timeline as tl
 from mirrordb.wal.segment import (
     WAL_PAGE_SIZE,
     history_file_name,
     segment_name,
-    segment_path,
 )
 
 log = logging.getLogger("mirrordb")
@@ -207,10 +220,25 @@ CREATE_SLOT_FIELDS = (_text_field("slot_name"), _text_field("consistent_point"),
                       _text_field("snapshot_name"), _text_field("output_plugin"))
 READ_SLOT_FIELDS = (_text_field("slot_type"), _text_field("restart_lsn"),
                     _int_field("restart_tli", INT8_OID, 8))
+END_OF_TIMELINE_FIELDS = (_int_field("next_tli", INT8_OID, 8), _text_field("next_tli_startpos"))
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEnd:
+    """Where a historic timeline stops in this server's history: ``switch_lsn`` is the first
+    byte of ``next_tli`` (the last byte streamed on the old timeline + 1)."""
+
+    switch_lsn: int
+    next_tli: int
 
 
 def _text(value: object | None) -> bytes | None:
     return None if value is None else str(value).encode()
+
+
+def _removed(segment_file_name: str) -> MirrordbError:
+    return MirrordbError(f"requested WAL segment {segment_file_name} has already been removed",
+                         sqlstate="58P01")
 
 
 class WalSender:
@@ -227,7 +255,10 @@ class WalSender:
         self._wake_writer.setblocking(False)
         self.status.wake = self._wake
         self._segment_fd: int | None = None
-        self._segment_key: tuple[int, int] | None = None
+        self._segment_key: tuple[int, int] | None = None    # (segno, history's timeline)
+        self._segment_name = ""
+        self._history: tl.History = ()
+        self._history_tli = 0                                # the timeline _history is of
         self._slot_name: str | None = None
         self._lag = LagTracker()
         self._caught_up_replies = 0
@@ -255,6 +286,28 @@ class WalSender:
 
     def timeline(self) -> int:
         return int(self.engine.wal.timeline)
+
+    @property
+    def waldir(self) -> str:
+        return os.path.join(self.engine.datadir, "pg_wal")
+
+    def history(self) -> tl.History:
+        """The server's history: its current timeline's file, read again only when the
+        timeline changed (promotion, or a standby's replay crossing a switch)."""
+        current = self.timeline()
+        if current != self._history_tli:
+            self._history = tl.read_history(self.waldir, current)
+            self._history_tli = current
+        return self._history
+
+    def timeline_end(self, timeline: int) -> TimelineEnd:
+        """Where ``timeline``, older than the current one, ends in the server's history;
+        XX000 "requested timeline N is not in this server's history" if it is not in it."""
+        switch_lsn, next_tli = tl.switch_point(timeline, self.history())
+        invariant(switch_lsn is not None, f"timeline {timeline} is not older than the current "
+                                          f"timeline {self._history_tli}")
+        assert switch_lsn is not None   # for the type checker; the invariant holds under -O
+        return TimelineEnd(switch_lsn, next_tli)
 
     def flush_position(self) -> int:
         """What may be sent: the local flush position."""
@@ -394,7 +447,7 @@ class WalSender:
                                     "replication slot", sqlstate="0A000")
             restart = slot.restart_lsn or 0
             row = (b"physical", format_lsn(restart).encode() if restart else None,
-                   _text(self.timeline()) if restart else None)
+                   _text(tl.timeline_of(restart, self.history())) if restart else None)
         self._send_result(READ_SLOT_FIELDS, [row], "READ_REPLICATION_SLOT")
 
     def base_backup(self, command: rc.BaseBackup) -> None:
@@ -420,17 +473,16 @@ class WalSender:
     def start_replication(self, command: rc.StartReplication) -> bool:
         if command.kind != "physical":
             raise MirrordbError("logical replication is not supported", sqlstate="0A000")
-        timeline = self.timeline()
-        if command.timeline is not None and command.timeline != timeline:
-            # TODO(issue 4): stream a historic timeline up to its switch point
-            raise MirrordbError(f"requested timeline {command.timeline} is not in this "
-                                "server's history")
         if command.slot_name is not None:
             self.slots.acquire(command.slot_name, self.backend.pid)
             self._slot_name = self.status.slot_name = command.slot_name
-        self.follow_sync_config(force=True)
         try:
-            return self._stream(command.start_lsn, timeline)
+            timeline, end = self._requested_timeline(command)
+            if end is not None and command.start_lsn == end.switch_lsn:
+                self._send_end_of_timeline(end)    # nothing to stream: no CopyBoth
+                return True
+            self.follow_sync_config(force=True)
+            return self._stream(command.start_lsn, timeline, end)
         finally:
             if self.status.state in (WalSenderState.CATCHUP, WalSenderState.STREAMING):
                 self.status.move_to(WalSenderState.STARTUP)
@@ -438,33 +490,64 @@ class WalSender:
                 self.slots.release(self._slot_name, self.backend.pid)
                 self._slot_name = self.status.slot_name = None
 
-    def _stream(self, start_lsn: int, timeline: int) -> bool:
+    def _requested_timeline(self, command: rc.StartReplication) -> tuple[int, TimelineEnd | None]:
+        """The timeline to stream and, for an older one, where it ends. As PostgreSQL, a start
+        before the requested timeline began is allowed (a client asks for the start of the
+        segment holding the switch point); only a start past its end is refused."""
+        current = self.timeline()
+        if command.timeline is None or command.timeline == current:
+            return current, None
+        end = self.timeline_end(command.timeline)
+        if command.start_lsn > end.switch_lsn:
+            raise MirrordbError(
+                f"requested starting point {format_lsn(command.start_lsn)} on timeline "
+                f"{command.timeline} is not in this server's history",
+                detail=f"This server's history forked from timeline {command.timeline} at "
+                       f"{format_lsn(end.switch_lsn)}.")
+        return command.timeline, end
+
+    def _stream(self, start_lsn: int, timeline: int, end: TimelineEnd | None) -> bool:
         self.connection.send(m.CopyBothResponse(0, ()))
         self.connection.start_copy_both()
         self.flush()
+        self._close_segment()         # the history may have changed since the last stream
         flush_lsn = self.flush_position()
         if start_lsn > flush_lsn:
             raise MirrordbError(f"requested starting point {format_lsn(start_lsn)} is ahead of "
                                 f"the WAL flush position of this server {format_lsn(flush_lsn)}")
-        if start_lsn < flush_lsn:   # at the flush point the next segment may not exist yet
-            self._open_segment(start_lsn, timeline)
+        available_lsn = flush_lsn if end is None else end.switch_lsn
+        if start_lsn < available_lsn:   # at the flush point the next segment may not exist yet
+            self._open_segment(start_lsn)
         self.status.sent_lsn = start_lsn
         self.status.move_to(WalSenderState.CATCHUP)
         self.engine.wal.add_flush_listener(self._on_flush)
         self.backend.info.state = "active"
+        loop = _StreamLoop(self, timeline, end)
         try:
-            ended_by_client = _StreamLoop(self, timeline).run()
+            ended_by_client = loop.run()
         finally:
             self._remove_flush_listener()
             self.backend.info.state = "idle"
         if not ended_by_client:
             return False
         self.status.move_to(WalSenderState.STARTUP)
-        self.connection.send(m.CopyDone())
+        if not loop.done_sending:
+            self.connection.send(m.CopyDone())
         self.connection.end_copy_both()
-        self.connection.send(m.CommandComplete("START_STREAMING"),
-                             m.CommandComplete("START_REPLICATION"))
+        if loop.end is not None:
+            self._send_end_of_timeline(loop.end)
+        else:
+            self.connection.send(m.CommandComplete("START_STREAMING"),
+                                 m.CommandComplete("START_REPLICATION"))
         return True
+
+    def _send_end_of_timeline(self, end: TimelineEnd) -> None:
+        """The result set ending a historic timeline (no CommandComplete of its own: the
+        START_STREAMING one follows it), then START_REPLICATION's CommandComplete."""
+        self.connection.send(
+            m.RowDescription(END_OF_TIMELINE_FIELDS),
+            m.DataRow((str(end.next_tli).encode(), format_lsn(end.switch_lsn).encode())),
+            m.CommandComplete("START_STREAMING"), m.CommandComplete("START_REPLICATION"))
 
     def _on_flush(self, flush_lsn: int) -> None:
         self._wake()
@@ -483,25 +566,26 @@ class WalSender:
 
     # -- reading WAL from the segment files ----------------------------------------------------------
 
-    def _open_segment(self, lsn: int, timeline: int) -> int:
+    def _open_segment(self, lsn: int) -> int:
+        """The file holding ``lsn``: the first that exists of the segment's candidate
+        timelines in the server's history; 58P01 naming the likeliest one if none does."""
         segment_size = int(self.engine.wal.segment_size)
         segno = lsn // segment_size
-        if self._segment_key == (timeline, segno) and self._segment_fd is not None:
+        history = self.history()
+        key = (segno, self._history_tli)
+        if self._segment_key == key and self._segment_fd is not None:
             return self._segment_fd
         self._close_segment()
-        path = segment_path(os.path.join(self.engine.datadir, "pg_wal"), timeline, segno,
-                            segment_size)
-        try:
-            self._segment_fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise self._removed(timeline, segno) from None
-        self._segment_key = (timeline, segno)
-        return self._segment_fd
-
-    def _removed(self, timeline: int, segno: int) -> MirrordbError:
-        name = segment_name(timeline, segno, int(self.engine.wal.segment_size))
-        return MirrordbError(f"requested WAL segment {name} has already been removed",
-                             sqlstate="58P01")
+        candidates = tl.segment_timelines(segno, segment_size, history) or [self._history_tli]
+        for timeline in candidates:
+            name = segment_name(timeline, segno, segment_size)
+            try:
+                self._segment_fd = os.open(os.path.join(self.waldir, name), os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            self._segment_key, self._segment_name = key, name
+            return self._segment_fd
+        raise _removed(segment_name(candidates[0], segno, segment_size))
 
     def _close_segment(self) -> None:
         if self._segment_fd is not None:
@@ -509,22 +593,21 @@ class WalSender:
         self._segment_fd = None
         self._segment_key = None
 
-    def read_wal(self, start_lsn: int, end_lsn: int, timeline: int) -> bytes:
+    def read_wal(self, start_lsn: int, end_lsn: int) -> bytes:
         """WAL bytes [start_lsn, end_lsn) from one segment file; 58P01 if it was removed."""
         segment_size = int(self.engine.wal.segment_size)
         invariant(start_lsn // segment_size == (end_lsn - 1) // segment_size,
                   "a WAL read crosses a segment boundary")
-        fd = self._open_segment(start_lsn, timeline)
+        fd = self._open_segment(start_lsn)
         data = os.pread(fd, end_lsn - start_lsn, start_lsn % segment_size)
-        path = segment_path(os.path.join(self.engine.datadir, "pg_wal"), timeline,
-                            start_lsn // segment_size, segment_size)
+        name = self._segment_name
         try:
-            still_there = os.stat(path).st_ino == os.fstat(fd).st_ino
+            still_there = os.stat(os.path.join(self.waldir, name)).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
             still_there = False
         if not still_there or len(data) != end_lsn - start_lsn:
             self._close_segment()
-            raise self._removed(timeline, start_lsn // segment_size)
+            raise _removed(name)
         return data
 
     # -- socket I/O ---------------------------------------------------------------------------------
@@ -706,15 +789,23 @@ def ssl_want_errors() -> tuple[type[BaseException], ...]:
 
 
 class _StreamLoop:
-    """The CopyBoth phase of one START_REPLICATION (PostgreSQL's WalSndLoop)."""
+    """The CopyBoth phase of one START_REPLICATION (PostgreSQL's WalSndLoop).
 
-    def __init__(self, sender: WalSender, timeline: int) -> None:
+    ``end`` is None while ``timeline`` is the server's current timeline: WAL goes out up to the
+    flush position. Once set (a historic timeline requested, or the current one left behind)
+    WAL goes out up to its switch point only; then CopyDone (``done_sending``) and the loop
+    waits for the client's CopyDone, still taking its replies.
+    """
+
+    def __init__(self, sender: WalSender, timeline: int, end: TimelineEnd | None) -> None:
         self.sender = sender
         self.timeline = timeline
+        self.end = end
         self.timeout_s = sender.server.settings.get_int("wal_sender_timeout") / 1000
         self.last_reply = time.monotonic()
         self.ping_sent = False
         self.client_done = False
+        self.done_sending = False
 
     def run(self) -> bool:
         """Stream until the client's CopyDone (True) or a shutdown (False); other ends raise."""
@@ -735,31 +826,53 @@ class _StreamLoop:
             self.keepalive_and_timeout()
             self.read_replies(wait_s=self.wait_time_s())
 
+    def follow_timeline(self) -> None:
+        """A standby's replay moved to a newer timeline (or the server was promoted): the one
+        streamed is historic from now on and ends at its switch point in the new history."""
+        if self.end is None and self.sender.timeline() != self.timeline:
+            self.end = self.sender.timeline_end(self.timeline)
+
     def send_some(self) -> bool:
-        """Send one chunk of flushed, unsent WAL; False if there is none."""
+        """Send one chunk of flushed, unsent WAL; False if there is none. At the end of a
+        historic timeline, CopyDone instead (once)."""
+        if self.done_sending:
+            return False
         sender, status = self.sender, self.sender.status
-        flush_lsn = sender.flush_position()
+        flush_lsn = sender.flush_position()     # before the timeline check, as PostgreSQL
+        self.follow_timeline()
+        available_lsn = flush_lsn if self.end is None else self.end.switch_lsn
         start = status.sent_lsn
-        if start >= flush_lsn:
+        if start >= available_lsn:
+            if self.end is not None:
+                self.end_of_timeline(self.end)
             return False
         segment_size = int(sender.engine.wal.segment_size)
-        end = min(flush_lsn, start + rm.MAX_XLOG_DATA_BYTES)
-        if end < flush_lsn and end - end % WAL_PAGE_SIZE > start:
+        end = min(available_lsn, start + rm.MAX_XLOG_DATA_BYTES)
+        if end < available_lsn and end - end % WAL_PAGE_SIZE > start:
             end -= end % WAL_PAGE_SIZE
         end = min(end, (start // segment_size + 1) * segment_size)
-        data = sender.read_wal(start, end, self.timeline)
-        message = rm.XLogData(start, flush_lsn, rm.pg_timestamp_now(), data)
+        data = sender.read_wal(start, end)
+        message = rm.XLogData(start, available_lsn, rm.pg_timestamp_now(), data)
         sender.connection.send(m.CopyData(message.encode()))
         sender.flush()
         status.sent_lsn = end
         sender.lag_sent(end)
         return True
 
+    def end_of_timeline(self, end: TimelineEnd) -> None:
+        sender = self.sender
+        sender._close_segment()
+        sender.connection.send(m.CopyDone())
+        sender.flush()
+        self.done_sending = True
+        log.debug("walsender reached end of timeline %d at %s (sent up to %s)", self.timeline,
+                  format_lsn(end.switch_lsn), format_lsn(sender.status.sent_lsn))
+
     def wait_time_s(self) -> float:
         wait = POLL_INTERVAL_S
         if self.timeout_s > 0:
             half = self.last_reply + self.timeout_s / 2 - time.monotonic()
-            if not self.ping_sent:
+            if not self.ping_sent and not self.done_sending:
                 wait = min(wait, max(half, 0.0))
         return wait
 
@@ -770,7 +883,7 @@ class _StreamLoop:
         if silent_s >= self.timeout_s:
             log.info("terminating walsender process due to replication timeout")
             raise ReplicationTimeout("terminating walsender process due to replication timeout")
-        if silent_s >= self.timeout_s / 2 and not self.ping_sent:
+        if silent_s >= self.timeout_s / 2 and not self.ping_sent and not self.done_sending:
             self.send_keepalive(reply_requested=True)
             self.ping_sent = True
 
@@ -806,7 +919,7 @@ class _StreamLoop:
         message = rm.decode_standby_message(payload)
         if isinstance(message, rm.StandbyStatusUpdate):
             self.sender.on_status_update(message)
-            if message.reply_requested:
+            if message.reply_requested and not self.done_sending:
                 self.send_keepalive(reply_requested=False)
         else:
             self.sender.on_feedback(message)
@@ -818,7 +931,8 @@ class _StreamLoop:
         status.move_to(WalSenderState.STOPPING)
         while self.send_some():
             self.read_replies(wait_s=0.0)
-        self.send_keepalive(reply_requested=True)
+        if not self.done_sending:      # after our CopyDone no CopyData may follow
+            self.send_keepalive(reply_requested=True)
         wait_s = self.timeout_s if self.timeout_s > 0 else DEFAULT_STOP_WAIT_S
         deadline = time.monotonic() + wait_s
         while not self.client_done and time.monotonic() < deadline:
