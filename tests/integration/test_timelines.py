@@ -119,6 +119,11 @@ def test_an_old_primary_with_wal_of_its_own_does_not_follow(template_cluster, tm
                          "recovery point" in old.log(),
                  "the old primary to see the fork", servers=(old, standby))
             assert "new timeline 2 forked off" in old.log()
+            # its walreceiver asks for timeline 1 past the fork: the new primary refuses
+            poll(lambda: "could not start WAL streaming: ERROR:  requested starting point "
+                         in old.log(), "the walsender's refusal", servers=(old, standby))
+            assert "on timeline 1 is not in this server's history" in old.log()
+            assert "This server's history forked from timeline 1 at " in old.log()
             assert "new target timeline is 2" not in old.log()
             assert one(old, "SELECT count(*) FROM t WHERE note = 'lost'") == 50
             assert one(old, "SELECT count(*) FROM t WHERE note = 'new'") == 0

@@ -743,7 +743,7 @@ class WalReceiver:
         self._client.send(Query(f"START_REPLICATION {slot_clause}PHYSICAL "
                                 f"{format_lsn(start_lsn)} TIMELINE {timeline}"))
         while True:
-            message = self._next_message(blocking=True)
+            message = self._next_message(blocking=True, failing="could not start WAL streaming")
             if isinstance(message, CopyBothResponse):
                 break
             if isinstance(message, RowDescription):
@@ -868,10 +868,11 @@ class WalReceiver:
         self._client.send(CopyData(update.encode()))
         timers.last_status = time.monotonic()
 
-    def _next_message(self, *, blocking: bool, wait_s: float = TICK_S) -> object | None:
+    def _next_message(self, *, blocking: bool, wait_s: float = TICK_S,
+                      failing: str = "could not receive data from WAL stream") -> object | None:
         """The next backend message; None if none arrived within ``wait_s`` (non-blocking mode;
         0 = only what already arrived). An ErrorResponse or a closed connection raises
-        WalReceiverError."""
+        WalReceiverError, its message prefixed by ``failing``."""
         client = self._client
         while True:
             event = client.protocol.next_event()
@@ -887,12 +888,11 @@ class WalReceiver:
                 client.protocol.receive_data(data)
                 continue
             if isinstance(event, ConnectionClosed):
-                raise WalReceiverError("could not receive data from WAL stream: server closed "
-                                       "the connection unexpectedly")
+                raise WalReceiverError(f"{failing}: server closed the connection "
+                                       "unexpectedly")
             if isinstance(event, ErrorResponse):
-                raise WalReceiverError(f"could not receive data from WAL stream: ERROR:  "
-                                       f"{event.message}", detail=event.detail,
-                                       sqlstate=event.sqlstate)
+                raise WalReceiverError(f"{failing}: ERROR:  {event.message}",
+                                       detail=event.detail, sqlstate=event.sqlstate)
             if isinstance(event, NoticeResponse | ReadyForQuery):
                 continue
             return event
