@@ -14,14 +14,17 @@ goes away, ``wal_sender_timeout`` passes without a reply (the connection is drop
 is terminated, or the server shuts down. BASE_BACKUP hands the connection to
 replication/basebackup.py's ``run_base_backup``.
 
-Streaming (PostgreSQL's WalSndLoop): only WAL the local WAL writer has flushed is sent, read from
+Streaming (PostgreSQL's WalSndLoop): only WAL that is durable here is sent (``flush_position``:
+on a primary what its WAL writer flushed; on a standby, cascading, what its walreceiver flushed
+while that is on the timeline replay is on, else what replay reached), read from
 the segment files in ``pg_wal`` as XLogData messages of at most 128 KiB that never cross a segment
 boundary (when more is waiting a chunk ends on a page boundary). Each segment is read from the
 first file that exists among the timelines the server's history gives for it, newest first
 (wal/timeline.py ``segment_timelines``): the segment holding a switch point exists under both
 timeline IDs and the child's copy is the one that goes on past it. The thread sleeps in poll() on
 the client socket and a wake-up socket pair; the WAL writer's flush listener writes a byte to the
-pair, so new WAL goes out as soon as it is durable. Replies are read between chunks: a standby
+pair, so new WAL goes out as soon as it is durable (on a standby the walreceiver calls the same
+listeners after each flush). Replies are read between chunks: a standby
 status update ('r') records write/flush/apply positions, lags and reply time for
 pg_stat_replication and moves the slot's restart_lsn up to the flush position; hot standby
 feedback ('h') sets the slot's xmin (or the walsender's own ``backend_xmin`` without a slot,
@@ -310,8 +313,19 @@ class WalSender:
         return TimelineEnd(switch_lsn, next_tli)
 
     def flush_position(self) -> int:
-        """What may be sent: the local flush position."""
-        return int(self.engine.wal.flush_lsn)
+        """What may be sent: a primary's flush position. A standby (cascading) sends what its
+        walreceiver flushed while that is on the timeline replay is on, else only what it
+        replayed (PostgreSQL's GetStandbyFlushRecPtr): WAL of a newer timeline goes out only
+        once replay has crossed the switch and the old timeline has ended."""
+        engine = self.engine
+        if not engine.in_recovery():
+            return int(engine.wal.flush_lsn)
+        startup = engine.startup
+        replayed = int(startup.state.last_replayed_end_lsn) if startup is not None else 0
+        receiver = getattr(self.server, "walreceiver", None)
+        if receiver is not None and receiver.writer.timeline == engine.wal.timeline:
+            return max(replayed, int(receiver.status.flushed_lsn))
+        return replayed
 
     def flush(self) -> None:
         """Send what the codec buffered (BASE_BACKUP's ``walsender.flush()``)."""

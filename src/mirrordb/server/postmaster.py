@@ -494,6 +494,15 @@ class Server:
             sessions=self.backends, stopping=lambda: self.shutting_down,
             receipts=lambda: None if self.walreceiver is None else self.walreceiver.receipts)
 
+    def _wal_received(self) -> None:
+        """The walreceiver flushed WAL: the startup thread replays it, and walsenders serving
+        from this standby (cascading) send it on."""
+        replay, engine = self.standby_replay, self.engine
+        if replay is not None:
+            replay.wake()
+        if engine is not None:
+            engine.wal.notify_flush_listeners()
+
     def _start_standby_threads(self) -> None:
         """The walreceiver when primary_conninfo is set, then the startup thread (which may
         promote at once, and then stops the walreceiver: it must exist by then)."""
@@ -507,7 +516,7 @@ class Server:
                                        control.checkpoint.this_timeline, control.xlog_seg_size)
             self.walreceiver = WalReceiver(
                 identity, lambda: self.settings, start_lsn=lambda: replay.end_of_wal_lsn,
-                applied_lsn=lambda: replay.replayed_lsn, wake_startup=replay.wake,
+                applied_lsn=lambda: replay.replayed_lsn, wake_startup=self._wal_received,
                 feedback_horizon=lambda: feedback_horizon(engine),
                 on_panic=self._walreceiver_panicked, source_lock=replay.wal_source_lock,
                 history=lambda: replay.startup.history, on_file_received=engine.segment_received)

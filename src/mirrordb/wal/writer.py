@@ -533,7 +533,7 @@ class WalWriter:
                 return
             written_lsn = self._write(full=True, sync=True)
             self._flush_lsn = max(self._flush_lsn, written_lsn)
-        self._notify_flush_listeners()
+        self.notify_flush_listeners()
 
     def _write(self, *, full: bool, sync: bool) -> int:
         """Write buffered pages (all of them, or only completed ones) and optionally fdatasync;
@@ -696,7 +696,10 @@ class WalWriter:
             self._flush_listeners = tuple(item for item in self._flush_listeners
                                           if item is not listener)
 
-    def _notify_flush_listeners(self) -> None:
+    def notify_flush_listeners(self) -> None:
+        """Call the listeners (the writer does after each flush; on a standby, whose writer
+        is idle, the walreceiver does after each flush of received WAL: cascading
+        walsenders wait on it)."""
         flush_lsn = self._flush_lsn
         for listener in self._flush_listeners:
             listener(flush_lsn)
