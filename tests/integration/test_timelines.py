@@ -11,8 +11,11 @@ import shutil
 import subprocess
 
 import psycopg
+import pytest
 
+from mirrordb.common.errors import MirrordbError
 from mirrordb.common.lsn import format_lsn, parse_lsn
+from mirrordb.engine import Engine
 from mirrordb.storage.control import read_control_file
 from tests.integration.test_standby_streaming import (basebackup, execute, poll, start_standby,
                                                       wait_for_replay_catchup)
@@ -133,3 +136,17 @@ def test_an_old_primary_with_wal_of_its_own_does_not_follow(template_cluster, tm
         if standby is not None:
             standby.stop()
         primary.stop()
+
+
+@pytest.mark.parametrize("value, message", [
+    ("7", "recovery target timeline 7 does not exist"),
+    ("seven", 'invalid value for parameter "recovery_target_timeline": "seven"'),
+])
+def test_a_recovery_target_timeline_that_cannot_be_followed(template_cluster, tmp_path, value,
+                                                             message):
+    datadir = str(tmp_path / "standby")
+    shutil.copytree(template_cluster, datadir)
+    open(os.path.join(datadir, "standby.signal"), "w").close()
+    with pytest.raises(MirrordbError) as caught:
+        Engine.open(datadir, {"recovery_target_timeline": value}, standby_mode=True)
+    assert caught.value.message == message

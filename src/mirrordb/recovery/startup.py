@@ -423,7 +423,14 @@ class Startup:
             if wanted == "latest":
                 target = newest_timeline(checkpoint_tli, self._timeline_exists)
             elif wanted != "current":
-                target = int(wanted)
+                try:
+                    target = int(wanted, 0)
+                except ValueError:
+                    target = 0
+                if not 0 < target <= MAX_TIMELINE:
+                    raise MirrordbError('invalid value for parameter "recovery_target_timeline":'
+                                        f' "{wanted}"', sqlstate="22023",
+                                        detail="recovery_target_timeline is not a valid number.")
                 if not self._timeline_exists(target):
                     raise MirrordbError(f"recovery target timeline {target} does not exist",
                                         sqlstate="XX000")
