@@ -496,12 +496,17 @@ def streamer_target(tmp_path: Any) -> str:
     return waldir
 
 
+def new_streamer(server: Server, waldir: str, start_lsn: int, timeline: int) -> WalStreamer:
+    """``mirrordb basebackup``'s WAL streamer, logged in to the test server."""
+    return WalStreamer(ConnectionSettings("fake", 0, "replicator"), waldir, start_lsn, timeline,
+                       SEGMENT_SIZE, slot=None, create_temporary_slot=False,
+                       client=server.connect())
+
+
 def test_the_streamer_fetches_the_start_timelines_history(
         server: Server, cluster: Cluster, tmp_path: Any) -> None:
     waldir = streamer_target(tmp_path)
-    streamer = WalStreamer(ConnectionSettings("fake", 0, "replicator"), waldir, SWITCH_LSN, 2,
-                           SEGMENT_SIZE, slot=None, create_temporary_slot=False,
-                           client=server.connect())
+    streamer = new_streamer(server, waldir, SWITCH_LSN, 2)
     streamer.start()
     streamer.stop_at(TIMELINE2_END)
     with open(os.path.join(waldir, "00000002.history"), "rb") as handle:
@@ -514,9 +519,7 @@ def test_the_streamer_fetches_the_start_timelines_history(
 def test_the_streamer_follows_the_servers_switch_to_the_next_timeline(
         server: Server, cluster: Cluster, tmp_path: Any) -> None:
     waldir = streamer_target(tmp_path)
-    streamer = WalStreamer(ConnectionSettings("fake", 0, "replicator"), waldir, SEGMENT_SIZE, 1,
-                           SEGMENT_SIZE, slot=None, create_temporary_slot=False,
-                           client=server.connect())
+    streamer = new_streamer(server, waldir, SEGMENT_SIZE, 1)
     streamer.start()
     streamer.stop_at(TIMELINE2_END)
     assert streamer.timeline == 2 and streamer.written_lsn >= TIMELINE2_END
@@ -537,9 +540,7 @@ def test_the_streamer_follows_the_servers_switch_to_the_next_timeline(
 def test_the_streamer_refuses_a_next_timeline_that_does_not_move_on(
         server: Server, tmp_path: Any) -> None:
     waldir = streamer_target(tmp_path)
-    streamer = WalStreamer(ConnectionSettings("fake", 0, "replicator"), waldir, SEGMENT_SIZE, 1,
-                           SEGMENT_SIZE, slot=None, create_temporary_slot=False,
-                           client=server.connect())
+    streamer = new_streamer(server, waldir, SEGMENT_SIZE, 1)
     streamer.client.send(m.Query(f"START_REPLICATION {format_lsn(SWITCH_LSN)} TIMELINE 1"))
     assert isinstance(streamer.client.next_message(), m.RowDescription)
     streamer.timeline = 3     # the server's answer (next timeline 2) is then not newer

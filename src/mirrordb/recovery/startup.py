@@ -97,8 +97,8 @@ from mirrordb.wal.segment import (PARTIAL_SUFFIX, history_file_name, is_segment_
                                   parse_segment_name, segment_name, segment_path)
 from mirrordb.wal.timeline import (MAX_TIMELINE, History, child_history_content,
                                    copy_segment_prefix, fork_point, history_exists, in_history,
-                                   newest_timeline, read_history, read_history_content,
-                                   write_history)
+                                   newest_timeline, newest_tli, read_history,
+                                   read_history_content, segment_file, write_history)
 
 # xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
 # layout is in wal/payloads.py).
@@ -325,11 +325,10 @@ class Startup:
         self.context = RedoContext(engine.pool, consistency_checking=engine.consistency_checking,
                                    state=self.state)
         self.checkpoint: CheckPoint | None = None
-        # Timelines (wal/timeline.py): the one recovery heads for and its history (which file
-        # holds each segment), and the one the last record replayed was on; a standby may
-        # adopt a newer target while it runs (``rescan_timelines``).
-        self.target_tli = control.checkpoint.this_timeline
-        self.history: History = self._source.history
+        # Timelines (wal/timeline.py): the history recovery reads by (``history``, kept by the
+        # file source; its newest timeline is the target) and the timeline the last record
+        # replayed was on; a standby may adopt a newer target while it runs
+        # (``rescan_timelines``).
         self.replay_tli = control.checkpoint.this_timeline
         self._refused_tli = 0      # a newer timeline found forked off before replay's point
         self.clean_shutdown = control.state == DBState.DB_SHUTDOWNED
@@ -447,9 +446,18 @@ class Startup:
                 f"forked off from that timeline at {format_lsn(forked_at)}.")
             raise MirrordbError(f"requested timeline {target} is not a child of this server's "
                                 "history", detail=detail, sqlstate="XX000")
-        self.target_tli, self.history, self.replay_tli = target, history, checkpoint_tli
+        self.replay_tli = checkpoint_tli
         self._source.set_history(history)
         engine.wal.timeline = checkpoint_tli
+
+    @property
+    def history(self) -> History:
+        """The history of the timeline recovery heads for (newest first)."""
+        return self._source.history
+
+    @property
+    def target_tli(self) -> int:
+        return newest_tli(self._source.history)
 
     def _timeline_exists(self, tli: int, archive: bool = True) -> bool:
         """Whether timeline ``tli``'s history file is in pg_wal, or (``archive``) could be
@@ -486,7 +494,6 @@ class Startup:
             log.info("new timeline %d forked off current database system timeline %d before "
                      "current recovery point %s", newest, self.replay_tli, format_lsn(replayed))
             return False
-        self.target_tli, self.history = newest, history
         self._source.set_history(history)   # the reader forgot its pages at the end of WAL
         log.info("new target timeline is %d", newest)
         return True
@@ -888,12 +895,10 @@ class Startup:
         log.info("selected new timeline ID: %d", new_tli)
         segno = switch_lsn // segment_size
         if switch_lsn % segment_size:
-            source = next((path for path in (segment_path(waldir, tli, segno, segment_size)
-                                             for tli in self._source.segment_candidates(segno))
-                           if os.path.exists(path)), None)
-            invariant(source is not None, "the segment of the end of WAL is not in pg_wal")
-            assert source is not None
-            copy_segment_prefix(source, segment_path(waldir, new_tli, segno, segment_size),
+            _, source, exists = segment_file(waldir, segno, segment_size, self.history)
+            invariant(exists, "the segment of the end of WAL is not in pg_wal")
+            copy_segment_prefix(os.path.join(waldir, source),
+                                segment_path(waldir, new_tli, segno, segment_size),
                                 switch_lsn % segment_size, segment_size)
         content = child_history_content(read_history_content(waldir, self.target_tli),
                                         self.target_tli, switch_lsn)

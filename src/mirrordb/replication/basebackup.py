@@ -639,11 +639,9 @@ def _wal_members(engine: object, start: BackupStart, end_lsn: int) -> Iterator[M
     history = tl.read_history(waldir, int(engine.wal.timeline))  # type: ignore[attr-defined]
     for segno in range(segno_of(start.start_lsn, segment_size),
                        segno_of(end_lsn - 1, segment_size) + 1):
-        names = [segment_name(timeline, segno, segment_size)
-                 for timeline in tl.segment_timelines(segno, segment_size, history)]
-        name = next((name for name in names if os.path.exists(os.path.join(waldir, name))), None)
-        if name is None:
-            raise MirrordbError(f"could not find WAL file \"{names[0]}\"", sqlstate="58P01")
+        _, name, exists = tl.segment_file(waldir, segno, segment_size, history)
+        if not exists:
+            raise MirrordbError(f"could not find WAL file \"{name}\"", sqlstate="58P01")
         path = os.path.join(waldir, name)
         yield Member(f"{WAL_DIRECTORY}/{name}", TAR_TYPE_FILE, 0o600,
                      int(os.stat(path).st_mtime), segment_size, path)

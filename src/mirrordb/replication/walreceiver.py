@@ -596,7 +596,6 @@ class WalReceiver:
                 raise WalReceiverError(f"highest timeline {primary_timeline} of the primary is "
                                        f"behind recovery timeline {timeline}", sqlstate="55000")
             self._fetch_history_files(timeline + 1, primary_timeline)
-            self._use_timeline(timeline)
             if not self._start_replication(start_lsn, timeline, slot):
                 end_lsn = start_lsn     # the start was the switch point itself
             else:
@@ -668,14 +667,14 @@ class WalReceiver:
 
     def _streaming_start(self) -> tuple[int, int]:
         """Where to stream from, and on which timeline: the first byte this standby lacks and
-        the timeline the startup thread's history gives it (``streaming_start_lsn`` rounds
-        it down, within the segment file of that timeline)."""
+        the timeline the startup thread's history gives it, whose segment files the writer
+        uses from now on (``streaming_start_lsn`` rounds the start down, within them)."""
         needed = max(self._start_lsn(), self.writer.flushed_lsn)
         timeline = timeline_of(needed, self._history())
+        self._use_timeline(timeline)
         segment_size = self.identity.segment_size
-        on_disk = os.path.exists(os.path.join(self.writer.waldir, segment_name(
-            timeline, needed // segment_size, segment_size)))
-        return streaming_start_lsn(needed, segment_size, on_disk), timeline
+        return streaming_start_lsn(needed, segment_size,
+                                   self.writer.holds_segment(needed // segment_size)), timeline
 
     def _use_timeline(self, timeline: int) -> None:
         """Write into the segment files of ``timeline`` from now on."""

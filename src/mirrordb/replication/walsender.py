@@ -96,7 +96,6 @@ from mirrordb.wal import timeline as tl
 from mirrordb.wal.segment import (
     WAL_PAGE_SIZE,
     history_file_name,
-    segment_name,
 )
 
 log = logging.getLogger("mirrordb")
@@ -590,16 +589,15 @@ class WalSender:
         if self._segment_key == key and self._segment_fd is not None:
             return self._segment_fd
         self._close_segment()
-        candidates = tl.segment_timelines(segno, segment_size, history) or [self._history_tli]
-        for timeline in candidates:
-            name = segment_name(timeline, segno, segment_size)
-            try:
-                self._segment_fd = os.open(os.path.join(self.waldir, name), os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            self._segment_key, self._segment_name = key, name
-            return self._segment_fd
-        raise _removed(segment_name(candidates[0], segno, segment_size))
+        _, name, exists = tl.segment_file(self.waldir, segno, segment_size, history)
+        try:
+            if not exists:
+                raise FileNotFoundError(name)
+            self._segment_fd = os.open(os.path.join(self.waldir, name), os.O_RDONLY)
+        except FileNotFoundError:
+            raise _removed(name) from None
+        self._segment_key, self._segment_name = key, name
+        return self._segment_fd
 
     def _close_segment(self) -> None:
         if self._segment_fd is not None:

@@ -54,7 +54,7 @@ from mirrordb.wal.record import (
 )
 from mirrordb.wal.rmgr import RM_MAX_BUILTIN_ID, RM_MIN_CUSTOM_ID, RM_XLOG_ID
 from mirrordb.wal.segment import WAL_PAGE_SIZE, is_valid_segment_size, segment_name, segment_path
-from mirrordb.wal.timeline import History, segment_timelines, single_timeline
+from mirrordb.wal.timeline import History, segment_file, segment_timelines, single_timeline
 
 _U32 = struct.Struct("<I")
 READ_AHEAD_BYTES = 128 * 1024    # most a SegmentFileSource reads from a segment file at once
@@ -107,7 +107,6 @@ class SegmentFileSource:
     def __init__(self, waldir: str, timeline: int, segment_size: int) -> None:
         invariant(is_valid_segment_size(segment_size), f"invalid segment size {segment_size}")
         self.waldir = waldir
-        self.timeline = timeline       # the history's newest timeline
         self.segment_size = segment_size
         self.history: History = single_timeline(timeline)
         self.file_timeline = timeline  # the timeline of the file open (or last opened)
@@ -164,30 +163,33 @@ class SegmentFileSource:
                 self.file_timeline != self.segment_candidates(self._segno)[0]:
             self.close()
 
+    @property
+    def timeline(self) -> int:
+        """The history's newest timeline (names files in messages)."""
+        return self.history[0].tli
+
     def set_history(self, history: History) -> None:
         """Read by this history from now on (a standby that adopted a new timeline)."""
         self.close()
         self.history = history
-        self.timeline = history[0].tli
 
     def segment_candidates(self, segno: int) -> list[int]:
         """The timelines whose file for ``segno`` may be read, in the order tried."""
-        if len(self.history) == 1:
-            return [self.timeline]
         return segment_timelines(segno, self.segment_size, self.history)
 
     def _open(self, segno: int) -> None:
         self._fd = None
-        for tli in self.segment_candidates(segno):
-            path = segment_path(self.waldir, tli, segno, self.segment_size)
-            try:
-                self._fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue  # not remembered: the file may appear later
-            except OSError as error:
-                raise translate_os_error(error, "open", path) from error
-            self._segno, self.file_timeline = segno, tli
+        tli, name, exists = segment_file(self.waldir, segno, self.segment_size, self.history)
+        if not exists:
+            return  # not remembered: the file may appear later
+        path = os.path.join(self.waldir, name)
+        try:
+            self._fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
             return
+        except OSError as error:
+            raise translate_os_error(error, "open", path) from error
+        self._segno, self.file_timeline = segno, tli
 
     def close(self) -> None:
         if self._fd is not None:

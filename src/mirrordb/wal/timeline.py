@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from mirrordb.common.errors import DataCorrupted, MirrordbError
 from mirrordb.common.fileio import fsync_directory, write_file_atomic
 from mirrordb.common.lsn import format_lsn, parse_lsn
-from mirrordb.wal.segment import history_file_name
+from mirrordb.wal.segment import history_file_name, segment_name
 
 MAX_TIMELINE = 0xFFFFFFFF
 DEFAULT_REASON = "no recovery target specified"   # PostgreSQL's reason for a plain promotion
@@ -138,6 +138,20 @@ def segment_timelines(segno: int, segment_size: int, history: History) -> list[i
     start, end = segno * segment_size, (segno + 1) * segment_size
     return [entry.tli for entry in history
             if entry.begin < end and (entry.end is None or start < entry.end)]
+
+
+def segment_file(waldir: str, segno: int, segment_size: int, history: History
+                 ) -> tuple[int, str, bool]:
+    """The file that holds segment ``segno`` in ``waldir`` by this history: ``(timeline,
+    name, True)`` for the first of its candidate files (``segment_timelines``) that exists,
+    else the likeliest candidate with False (the name a "missing" message gives). Replay,
+    the walsender, base backup and promotion all pick a segment's file this way."""
+    candidates = segment_timelines(segno, segment_size, history) or [history[0].tli]
+    for tli in candidates:
+        name = segment_name(tli, segno, segment_size)
+        if os.path.exists(os.path.join(waldir, name)):
+            return tli, name, True
+    return candidates[0], segment_name(candidates[0], segno, segment_size), False
 
 
 def fork_point(current_tli: int, history: History) -> int | None:
