@@ -66,7 +66,10 @@ class RunningServer:
         self.process.wait(STOP_DEADLINE_S)
 
 
-def start_server(datadir: str, port: int | None = None, **settings: str) -> RunningServer:
+def start_server(datadir: str, port: int | None = None, *, wait: bool = True,
+                 **settings: str) -> RunningServer:
+    """The server process on ``datadir``, once it accepts connections (``wait=False``: at
+    once, for a server expected to stop by itself)."""
     port = port or free_port()
     log_path = os.path.join(os.path.dirname(datadir.rstrip("/")) or ".",
                             f"server-{port}.log")
@@ -80,7 +83,8 @@ def start_server(datadir: str, port: int | None = None, **settings: str) -> Runn
                                stdin=subprocess.DEVNULL)
     log.close()
     server = RunningServer(datadir, port, process, log_path, dict(settings))
-    wait_until_ready(server)
+    if wait:
+        wait_until_ready(server)
     return server
 
 

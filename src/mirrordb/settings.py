@@ -242,6 +242,23 @@ SETTINGS: tuple[Setting, ...] = (
             "recovery.", context="sighup", category=_ARCHIVE_RECOVERY),
     Setting("recovery_target_timeline", "latest", "string", "Timeline to recover into.",
             context="postmaster", category=_RECOVERY_TARGET),
+    # point-in-time recovery (recovery/target.py): at most one of the five targets is set
+    Setting("recovery_target", "", "string", "Set to \"immediate\" to end recovery as soon "
+            "as a consistent state is reached.", context="postmaster",
+            category=_RECOVERY_TARGET),
+    Setting("recovery_target_lsn", "", "string", "WAL location up to which recovery goes.",
+            context="postmaster", category=_RECOVERY_TARGET),
+    Setting("recovery_target_name", "", "string", "Restore point up to which recovery goes.",
+            context="postmaster", category=_RECOVERY_TARGET),
+    Setting("recovery_target_time", "", "string", "Time stamp up to which recovery goes.",
+            context="postmaster", category=_RECOVERY_TARGET),
+    Setting("recovery_target_xid", "", "string", "Transaction ID up to which recovery goes.",
+            context="postmaster", category=_RECOVERY_TARGET),
+    Setting("recovery_target_inclusive", "on", "bool", "Stop just after the recovery target "
+            "(on) or just before it (off).", context="postmaster", category=_RECOVERY_TARGET),
+    Setting("recovery_target_action", "pause", "enum", "What the server does once the "
+            "recovery target is reached.", choices=("pause", "promote", "shutdown"),
+            context="postmaster", category=_RECOVERY_TARGET),
     Setting("track_commit_timestamp", "off", "bool", "Record each transaction's commit time.",
             context="postmaster", category=_SENDING),
     # -- replication
@@ -792,6 +809,14 @@ def _check_synchronous_standby_names(text: str, current: object) -> str:
     return check_standby_names(text, current)
 
 
+def _recovery_target_check(name: str) -> Callable[[str, object], str]:
+    """The check of one recovery target setting (recovery/target.py, imported when used)."""
+    def check(text: str, current: object) -> str:
+        from mirrordb.recovery.target import SETTING_CHECKS
+        return SETTING_CHECKS[name](text)
+    return check
+
+
 STRING_CHECKS: dict[str, Callable[[str, object], str]] = {
     "client_encoding": _check_client_encoding,
     "DateStyle": _check_date_style,
@@ -799,6 +824,11 @@ STRING_CHECKS: dict[str, Callable[[str, object], str]] = {
     "log_timezone": _check_time_zone,
     "application_name": _check_application_name,
     "synchronous_standby_names": _check_synchronous_standby_names,
+    "recovery_target": _recovery_target_check("recovery_target"),
+    "recovery_target_lsn": _recovery_target_check("recovery_target_lsn"),
+    "recovery_target_name": _recovery_target_check("recovery_target_name"),
+    "recovery_target_time": _recovery_target_check("recovery_target_time"),
+    "recovery_target_xid": _recovery_target_check("recovery_target_xid"),
 }
 
 

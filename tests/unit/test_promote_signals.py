@@ -45,12 +45,13 @@ def test_the_trigger_file_promotes_and_is_removed(tmp_path, caplog):
     assert f"promote trigger file found: {trigger}" in caplog.messages
 
 
-def test_standby_signal_removal_tolerates_a_missing_file(tmp_path):
-    path = tmp_path / promote.STANDBY_SIGNAL_FILE
-    path.write_bytes(b"")
-    promote.remove_standby_signal_file(str(tmp_path))
-    assert not path.exists()
-    promote.remove_standby_signal_file(str(tmp_path))
+def test_signal_file_removal_takes_both_and_tolerates_missing_files(tmp_path):
+    paths = [tmp_path / promote.STANDBY_SIGNAL_FILE, tmp_path / promote.RECOVERY_SIGNAL_FILE]
+    for path in paths:
+        path.write_bytes(b"")
+    promote.remove_signal_files(str(tmp_path))
+    assert not any(path.exists() for path in paths)
+    promote.remove_signal_files(str(tmp_path))
 
 
 def fake_engine(datadir: str) -> SimpleNamespace:

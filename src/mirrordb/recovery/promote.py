@@ -33,8 +33,8 @@ step  what (who)                                       a crash after it restarts
       (``Startup.end_archive_recovery``)
 3a    "selected new timeline ID: N"; the switch        a standby (the ID stays unused; the
       segment copied under N; N.history written        next promotion takes the one after)
-4     standby.signal removed durably; "archive         a primary, after crash recovery from
-      recovery complete"                               the last restartpoint, on the old
+4     standby.signal (recovery.signal) removed         a primary, after crash recovery from
+      durably; "archive recovery complete"             the last restartpoint, on the old
                                                        timeline
 5     WAL continues on timeline N at the end of the    a primary on timeline N (pg_control's
       last valid record: a torn tail is zeroed, later  minRecoveryPointTLI leads crash
@@ -77,6 +77,8 @@ log = logging.getLogger("mirrordb.startup")
 
 PROMOTE_SIGNAL_FILE = "promote"          # PostgreSQL's PROMOTE_SIGNAL_FILE, in the data directory
 STANDBY_SIGNAL_FILE = "standby.signal"   # its presence at start makes the server a standby
+# without standby.signal, makes it recover from the archive, then end recovery (recovery/target.py)
+RECOVERY_SIGNAL_FILE = "recovery.signal"
 
 
 @dataclass(frozen=True)
@@ -162,14 +164,18 @@ def sync_received_wal(engine: Engine, received: ReceivedWal) -> int:
     return synced
 
 
-def remove_standby_signal_file(datadir: str) -> None:
-    """Step 4: durably, so a crash from now on restarts the server as a primary."""
-    path = os.path.join(datadir, STANDBY_SIGNAL_FILE)
-    if not os.path.exists(path):
-        return
-    with os_errors("remove", path):
-        os.unlink(path)
-    fsync_directory(datadir)
+def remove_signal_files(datadir: str) -> None:
+    """Step 4: standby.signal and recovery.signal go, durably, so a crash from now on
+    restarts the server as a primary."""
+    removed = False
+    for name in (STANDBY_SIGNAL_FILE, RECOVERY_SIGNAL_FILE):
+        path = os.path.join(datadir, name)
+        if os.path.exists(path):
+            with os_errors("remove", path):
+                os.unlink(path)
+            removed = True
+    if removed:
+        fsync_directory(datadir)
 
 
 def promote(engine: Engine, replay_rest: Callable[[], int],
@@ -188,6 +194,7 @@ def promote(engine: Engine, replay_rest: Callable[[], int],
     return engine.finish_promotion()
 
 
-__all__ = ["PROMOTE_SIGNAL_FILE", "STANDBY_SIGNAL_FILE", "ReceivedWal", "promote",
-           "promote_signal_file_exists", "promotion_triggered", "remove_promote_signal_file",
-           "remove_standby_signal_file", "sync_received_wal", "write_promote_signal_file"]
+__all__ = ["PROMOTE_SIGNAL_FILE", "RECOVERY_SIGNAL_FILE", "STANDBY_SIGNAL_FILE", "ReceivedWal",
+           "promote", "promote_signal_file_exists", "promotion_triggered",
+           "remove_promote_signal_file", "remove_signal_files", "sync_received_wal",
+           "write_promote_signal_file"]

@@ -41,6 +41,14 @@ each round of replay while a delay is set); the walreceiver
 goes on receiving and flushing meanwhile, so only the replay position lags. A reload wakes the
 wait (the new value applies), a promotion trigger ends it for good.
 
+Archive recovery that ends (``standby_mode=False``: ``recovery.signal`` without
+``standby.signal``): the same thread, without a walreceiver; at the end of pg_wal it fetches the
+next segment from the archive at once, and when the archive has none it ends recovery exactly as
+a promotion does. A recovery target (recovery/target.py) stops replay in either mode; the
+thread then runs ``recovery_target_action`` (``_act_at_target``): ``pause`` (paused until
+pg_wal_replay_resume() or a promotion, then promote), ``promote``, or ``shutdown`` (the
+postmaster stops the server, still in recovery).
+
 Promotion (recovery/promote.py): ``request_promote`` (the postmaster, on a promote signal) ends a
 pause and wakes the thread. After each round the thread checks for a trigger
 (``promote.promotion_triggered``: the signal with its ``promote`` file, or
@@ -91,16 +99,21 @@ class RecoveryPauseState(enum.Enum):
 class StandbyReplay:
     """The startup thread of a standby (see the module docstring)."""
 
-    def __init__(self, engine: Engine, *,
+    def __init__(self, engine: Engine, *, standby_mode: bool = True,
                  on_failure: Callable[[BaseException], None] | None = None,
                  on_consistent: Callable[[], None] | None = None,
                  on_promotion_start: Callable[[], promote.ReceivedWal | None] | None = None,
-                 on_promoted: Callable[[], None] | None = None) -> None:
+                 on_promoted: Callable[[], None] | None = None,
+                 on_target_shutdown: Callable[[], None] | None = None) -> None:
         invariant(engine.startup is not None and engine.startup.in_recovery,
                   "StandbyReplay needs an engine opened in standby mode")
         assert engine.startup is not None
         self.engine = engine
         self.startup: Startup = engine.startup
+        # standby.signal: wait for more WAL forever; recovery.signal (False): recover what the
+        # archive has, then end recovery
+        self.standby_mode = standby_mode
+        self._on_target_shutdown = on_target_shutdown
         self.failure: BaseException | None = None
         self._on_failure = on_failure
         self._on_consistent = on_consistent
@@ -238,12 +251,19 @@ class StandbyReplay:
         try:
             while not self._stopping:
                 self.replay_once()
+                if self.startup.stop_point is not None:
+                    self._act_at_target()
+                    return
                 if self._promoting or self._promotion_triggered():
                     self._promote()
                     return
                 if self.startup.rescan_timelines():
                     continue       # a newer timeline: its WAL may be in pg_wal already
-                if not self._fetch_from_archive():
+                if not self.standby_mode:
+                    if not self._archive_has_more():
+                        self._promote()     # the end of the archive ends archive recovery
+                        return
+                elif not self._fetch_from_archive():
                     self._wait()
         except (MirrordbError, OSError) as error:
             self._fail(error)
@@ -347,6 +367,51 @@ class StandbyReplay:
         if waited and self._pause_state is not RecoveryPauseState.NOT_PAUSED:
             return self._wait_while_paused()
         return True
+
+    # -- the end of archive recovery (recovery.signal) and recovery targets ---------------------
+
+    def _archive_has_more(self) -> bool:
+        """recovery.signal: replay is at the end of pg_wal; False when the archive has no next
+        segment (nor a newer timeline), which ends recovery. While paused, replay waits."""
+        if self._pause_state is not RecoveryPauseState.NOT_PAUSED:
+            self._wait()
+            return True
+        return self.startup.restore_from_archive() or \
+            self.startup.rescan_timelines(archive=True)
+
+    def _act_at_target(self) -> None:
+        """Replay stopped at the recovery target (recovery/target.py): then
+        ``recovery_target_action`` (PostgreSQL's order: consistency checked first; ``pause``
+        without hot standby is ``shutdown``, since nobody could resume it)."""
+        target = self.startup.target
+        assert target is not None
+        if not self.consistent:
+            raise MirrordbError("requested recovery stop point is before consistent recovery "
+                                "point", sqlstate="XX000")
+        action = target.action
+        if action == "pause" and not self.engine.settings.get_bool("hot_standby"):
+            action = "shutdown"
+        if action == "shutdown":
+            if self._on_target_shutdown is not None:
+                self._on_target_shutdown()
+            return
+        if action == "pause" and not self._pause_at_end_of_recovery():
+            return        # stopped while paused: still in recovery, at the target
+        with self._wakeup:
+            self._promoting = True
+        promote.remove_promote_signal_file(self.engine.datadir)
+        self._promote()
+
+    def _pause_at_end_of_recovery(self) -> bool:
+        """``pause``: hot standby queries see the state at the target until
+        pg_wal_replay_resume() or a promotion (True: recovery ends) or ``stop`` (False)."""
+        with self._wakeup:
+            if self._promoting or self._promote_signaled:
+                return True
+            self._pause_state = RecoveryPauseState.PAUSED
+        log.info("pausing at the end of recovery")
+        log.info("Execute pg_wal_replay_resume() to promote.", extra={"pg_level": "HINT"})
+        return self._wait_while_paused()
 
     def _fetch_from_archive(self) -> bool:
         """Replay is at the end of pg_wal: when the walreceiver is not streaming (none is

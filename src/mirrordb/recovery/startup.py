@@ -78,9 +78,11 @@ from mirrordb.common.fileio import fsync_directory
 from mirrordb.common.lsn import INVALID_LSN, format_lsn, parse_lsn
 from mirrordb.recovery import builtin_redo  # noqa: F401  (registers the builtin handlers)
 from mirrordb.recovery.conflicts import RecoveryConflicts
-from mirrordb.recovery.promote import remove_standby_signal_file
+from mirrordb.recovery.promote import remove_signal_files
 from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch, redo_handlers
 from mirrordb.recovery.restore import ArchiveRestore
+from mirrordb.recovery.target import (RecoveryTarget, StopPoint, TargetCheck, format_time,
+                                      target_from_settings)
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal import archive, payloads
@@ -95,10 +97,11 @@ from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
 from mirrordb.wal.rmgr import is_xlog_switch, rmgr_name
 from mirrordb.wal.segment import (PARTIAL_SUFFIX, history_file_name, is_segment_name,
                                   parse_segment_name, segment_name, segment_path)
-from mirrordb.wal.timeline import (MAX_TIMELINE, History, child_history_content,
-                                   copy_segment_prefix, fork_point, history_exists, in_history,
-                                   newest_timeline, newest_tli, read_history,
-                                   read_history_content, segment_file, write_history)
+from mirrordb.wal.timeline import (DEFAULT_REASON, MAX_TIMELINE, History,
+                                   child_history_content, copy_segment_prefix, fork_point,
+                                   history_exists, in_history, newest_timeline, newest_tli,
+                                   read_history, read_history_content, segment_file,
+                                   write_history)
 
 # xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
 # layout is in wal/payloads.py).
@@ -357,6 +360,12 @@ class Startup:
         # The standby's hook before a transaction record is replayed (recovery_min_apply_delay:
         # recovery/standby.py); False stops replay before the record, as a stop while paused.
         self.before_xact_record: Callable[[DecodedRecord], bool] | None = None
+        # Point-in-time recovery (recovery/target.py): archive recovery stops at the target the
+        # settings name, if any; ``stop_point`` says where once it has.
+        target = target_from_settings(engine.settings) if archive_recovery else None
+        self.target: RecoveryTarget | None = target
+        self.target_check = TargetCheck(target) if target is not None else None
+        self.stop_point: StopPoint | None = None
 
     # -- beginning ------------------------------------------------------------------------------
 
@@ -582,6 +591,9 @@ class Startup:
         and after a transaction record (a commit removes its xids from the set): only records
         that never remove from that set come between the noting and the skip."""
         invariant(self.in_recovery, "replay outside recovery")
+        if self.stop_point is not None:
+            return 0           # the recovery target is reached: nothing more is replayed
+        target_check = self.target_check
         state, context, handlers = self.state, self.context, self._handlers
         observed_xids = self._observed_xids
         observed_xid = self._observed_xid
@@ -593,6 +605,8 @@ class Startup:
             for record in self.reader.records_from(self.next_lsn, expected_prev):
                 rmid = record.rmid
                 if (state.interrupt_pending and not self._interrupt(interruption, True)) or \
+                        (target_check is not None and self._stops(
+                            target_check.stops_before(record, state.consistent))) or \
                         (rmid == RM_XACT_ID and before_xact_record is not None
                          and not before_xact_record(record)):
                     if replayed:    # where the record after the last one replayed starts
@@ -635,6 +649,10 @@ class Startup:
                     self._reached_end_of_backup(replayed_end_lsn)
                 if not state.consistent_at_lsn:    # RecoveryState.consistent, inlined
                     self._check_consistency()
+                if target_check is not None and self._stops(
+                        target_check.stops_after(record, state.consistent)):
+                    self.next_lsn = replayed_end_lsn
+                    return replayed
         finally:
             self.records_replayed += replayed
             self.last_record_start_lsn = last_start_lsn
@@ -677,6 +695,21 @@ class Startup:
         self._last_restored_segno = segno
         self._source.close()        # the file it had open, if any, was replaced
         return True
+
+    # -- the recovery target (recovery/target.py) -------------------------------------------------
+
+    def _stops(self, stop: StopPoint | None) -> bool:
+        """A target test's answer for a record: True (and replay stops for good) at the target."""
+        if stop is None:
+            return False
+        self._reached_target(stop)
+        return True
+
+    def _reached_target(self, stop: StopPoint) -> None:
+        """Replay stops here for good: later calls replay nothing (``stop_point``)."""
+        self.stop_point = stop
+        self.end_reason = ""
+        log.info("%s", stop.message)
 
     def _interrupt(self, interruption: Interruption | None, more: bool) -> bool:
         if interruption is None:
@@ -834,12 +867,14 @@ class Startup:
         invariant(self.archive_recovery, "end_archive_recovery outside archive recovery")
         self._end_redo(log_redo_done=True)
         if self.last_commit_time is not None:
-            moment = payloads.pg_timestamp_to_datetime(self.last_commit_time)
-            log.info("last completed transaction was at log time %s",
-                     moment.strftime("%Y-%m-%d %H:%M:%S.%f+00"))
+            log.info("last completed transaction was at log time %s", format_time(
+                self.last_commit_time, self.engine.settings.get_str("TimeZone") or "UTC"))
+        if self.target is not None and self.stop_point is None:
+            raise MirrordbError("recovery ended before configured recovery target was reached",
+                                sqlstate="XX000")
         old_tli, switch_lsn = self.replay_tli, self.next_lsn
         self._start_new_timeline()
-        remove_standby_signal_file(self.engine.datadir)
+        remove_signal_files(self.engine.datadir)
         log.info("archive recovery complete")
         self._start_writing_wal()
         self._log_end_of_recovery(prev_timeline=old_tli)
@@ -858,10 +893,16 @@ class Startup:
                                 hint="All WAL generated while online backup was taken must be "
                                      "available at recovery.")
         if self.archive_recovery and not self.state.consistent:
-            raise MirrordbError("WAL ends before consistent recovery point", sqlstate="XX000")
+            raise MirrordbError("requested recovery stop point is before consistent recovery "
+                                "point" if self.stop_point is not None else
+                                "WAL ends before consistent recovery point", sqlstate="XX000")
         if log_redo_done:
-            log.info("%s", self.end_reason)
-            log.info("redo done at %s", format_lsn(self.last_record_start_lsn))
+            if self.end_reason:
+                log.info("%s", self.end_reason)
+            # the record replay ended at: at a recovery target, the one it stopped before or after
+            stop = self.stop_point
+            done_at = stop.record_start_lsn if stop is not None else self.last_record_start_lsn
+            log.info("redo done at %s", format_lsn(done_at))
         if not self.state.consistent:
             self.state.consistent_at_lsn = self.next_lsn
         self._finish_counters()
@@ -900,8 +941,9 @@ class Startup:
             copy_segment_prefix(os.path.join(waldir, source),
                                 segment_path(waldir, new_tli, segno, segment_size),
                                 switch_lsn % segment_size, segment_size)
+        reason = DEFAULT_REASON if self.stop_point is None else self.stop_point.history_reason
         content = child_history_content(read_history_content(waldir, self.target_tli),
-                                        self.target_tli, switch_lsn)
+                                        self.target_tli, switch_lsn, reason)
         name = write_history(waldir, new_tli, content)
         if engine.archive_mode in ("on", "always"):
             archive.notify(waldir, name)

@@ -530,6 +530,7 @@ class LogMessage:
     level: str             # LOG, WARNING, FATAL
     message: str
     hint: str | None = None
+    detail: str | None = None
 
 
 @dataclass
@@ -616,7 +617,7 @@ def _apply_entry(load: ConfigLoad, entry: ConfigEntry, previous: Settings | None
     try:
         load.settings.apply(entry.name, entry.value, source, in_file=True)
     except MirrordbError as error:
-        load.messages.append(LogMessage("LOG", error.message, error.hint))
+        load.messages.append(LogMessage("LOG", error.message, error.hint, error.detail))
         load.error_file = entry.file
         if setting is not None and previous is not None:   # keep the running value
             _restore(load.settings, setting.name, previous)

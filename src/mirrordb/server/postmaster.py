@@ -81,7 +81,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mirrordb.common.errors import (CannotConnectNow, ConfigFileError, InvariantViolation,
                                     MirrordbError, TooManyConnections, invariant)
-from mirrordb.recovery import promote
+from mirrordb.recovery import promote, target
 from mirrordb.server import pidfile
 from mirrordb.server.config import LogMessage, build_settings, reload_settings
 from mirrordb.server.interrupts import InterruptState, current_interrupts
@@ -462,18 +462,33 @@ class Server:
         slots = self._load_slots()
         promote.remove_promote_signal_file(self.datadir)   # a stale request promotes nothing
         standby = os.path.exists(os.path.join(self.datadir, STANDBY_SIGNAL_FILE))
+        archive_recovery = standby or \
+            os.path.exists(os.path.join(self.datadir, promote.RECOVERY_SIGNAL_FILE))
+        target.check_single_target(self.settings)
         if standby:
             log.info("entering standby mode")
-        self.engine = Engine.open(self.datadir, self.overrides, standby_mode=standby)
+        elif archive_recovery:
+            self._check_targeted_recovery()
+        self.engine = Engine.open(self.datadir, self.overrides, standby_mode=archive_recovery)
         self.engine.checkpointer.on_panic = self._checkpointer_panicked
         self.settings.set_internal("wal_segment_size", str(self.engine.control.xlog_seg_size))
         self.engine.settings = self.settings
         self._attach_slots(self.engine, slots)
         self._attach_syncrep(self.engine)
-        if standby:
-            self._prepare_standby(self.engine)
+        if archive_recovery:
+            self._prepare_standby(self.engine, standby_mode=standby)
         else:
             self.engine.start_autovacuum()   # the "autovacuum launcher" thread
+
+    def _check_targeted_recovery(self) -> None:
+        """recovery.signal without standby.signal: WAL comes from the archive only, so
+        restore_command must be set; the log says where recovery is headed."""
+        if not self.settings.get_str("restore_command").strip():
+            raise MirrordbError("must specify restore_command when standby mode is not enabled",
+                                sqlstate="22023")
+        stop_at = target.target_from_settings(self.settings)
+        log.info("%s", "starting archive recovery" if stop_at is None
+                 else stop_at.starting_message())
 
     def _attach_syncrep(self, engine: Engine) -> None:
         """Synchronous replication (replication/syncrep.py): commits wait through it, walsenders
@@ -483,12 +498,13 @@ class Server:
 
     # -- standby mode (recovery/standby.py, replication/walreceiver.py) ---------------------------
 
-    def _prepare_standby(self, engine: Engine) -> None:
+    def _prepare_standby(self, engine: Engine, *, standby_mode: bool) -> None:
         from mirrordb.recovery.standby import StandbyReplay
         self.standby_replay = StandbyReplay(
-            engine, on_failure=self._standby_failed, on_consistent=self._standby_consistent,
+            engine, standby_mode=standby_mode, on_failure=self._standby_failed,
+            on_consistent=self._standby_consistent,
             on_promotion_start=self._stop_walreceiver_for_promotion,
-            on_promoted=self._standby_promoted)
+            on_promoted=self._standby_promoted, on_target_shutdown=self._shutdown_at_target)
         assert engine.startup is not None
         engine.startup.state.conflicts.attach(     # recovery conflicts: recovery/conflicts.py
             sessions=self.backends, stopping=lambda: self.shutting_down,
@@ -510,7 +526,7 @@ class Server:
         from mirrordb.replication.walreceiver import StandbyIdentity, WalReceiver
         replay, engine = self.standby_replay, self.engine
         assert replay is not None and engine is not None
-        if self.settings.get_str("primary_conninfo").strip():
+        if replay.standby_mode and self.settings.get_str("primary_conninfo").strip():
             control = engine.control
             identity = StandbyIdentity(self.datadir, control.system_identifier,
                                        control.checkpoint.this_timeline, control.xlog_seg_size)
@@ -559,6 +575,12 @@ class Server:
         if self._data_lock is not None and self._requested_mode is None:
             self._data_lock.update(status=pidfile.PM_STATUS_READY)
         log.info("database system is ready to accept read-only connections")
+
+    def _shutdown_at_target(self) -> None:
+        """recovery_target_action = shutdown: the target is reached; the server stops, still in
+        recovery (a restart with the same settings replays to the same point again)."""
+        log.info("shutdown at recovery target")
+        self.request_shutdown(ShutdownMode.FAST)
 
     def _standby_failed(self, error: BaseException) -> None:
         """The startup thread died: stop everything without a restartpoint."""
@@ -1183,7 +1205,8 @@ def log_error(level: str, error: MirrordbError) -> None:
 
 def log_messages(messages: list[LogMessage]) -> None:
     for message in messages:
-        log_error(message.level, MirrordbError(message.message, hint=message.hint))
+        log_error(message.level, MirrordbError(message.message, hint=message.hint,
+                                               detail=message.detail))
 
 
 def log_hba_errors(error: MirrordbError) -> None:
