@@ -34,6 +34,7 @@ import threading
 from typing import Protocol
 
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics
+from mirrordb.common.role_thread import RoleThread
 
 log = logging.getLogger("mirrordb.autovacuum")
 
@@ -68,7 +69,7 @@ class AutovacuumLauncher:
         self.stopping = threading.Event()
         self._wake = threading.Condition()
         self._woken = False
-        self._thread: threading.Thread | None = None
+        self._thread: RoleThread | None = None
         self.rounds = 0                  # wake-ups handled, whatever they did (tests poll it)
         self.tables_vacuumed = 0
 
@@ -76,12 +77,16 @@ class AutovacuumLauncher:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def thread(self) -> RoleThread | None:
+        """The thread last started, None after ``stop`` (pg_stat_activity's row)."""
+        return self._thread
+
     def start(self) -> None:
         if self.running:
             return
         self.stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=AUTOVACUUM_LAUNCHER_THREAD_NAME,
-                                        daemon=True)
+        self._thread = RoleThread(self._run, AUTOVACUUM_LAUNCHER_THREAD_NAME)
         self._thread.start()
 
     def stop(self) -> None:

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.errors import InvariantViolation, MirrordbError, invariant
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
+from mirrordb.common.role_thread import RoleThread
 from mirrordb.storage.control import DBState
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import (RM_STANDBY_ID, RM_XLOG_ID, XLOG_CHECKPOINT_ONLINE,
@@ -118,7 +119,7 @@ class Checkpointer:
         self._wake = threading.Condition()
         self._requested = False
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._thread: RoleThread | None = None
         self.last_checkpoint_time = time.monotonic()
         self.checkpoints_done = 0
         self.wal_holds = WalHolds()
@@ -132,8 +133,13 @@ class Checkpointer:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
+        self._thread = RoleThread(self._run, "checkpointer")
         self._thread.start()
+
+    @property
+    def thread(self) -> RoleThread | None:
+        """The thread last started, None after ``stop`` (pg_stat_activity's row)."""
+        return self._thread
 
     def stop(self) -> None:
         with self._wake:

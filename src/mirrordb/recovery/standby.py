@@ -69,6 +69,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import MirrordbError, ObjectNotInPrerequisiteState, invariant
+from mirrordb.common.role_thread import RoleThread
 from mirrordb.recovery import promote
 from mirrordb.recovery.startup import xact_time
 from mirrordb.wal.payloads import pg_timestamp_to_unix_s
@@ -122,7 +123,7 @@ class StandbyReplay:
         self._wakeup = threading.Condition()
         self._woken = False
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._thread: RoleThread | None = None
         self._consistent_reported = False
         self._pause_state = RecoveryPauseState.NOT_PAUSED    # guarded by _wakeup
         self._promote_signaled = False                        # guarded by _wakeup
@@ -161,7 +162,7 @@ class StandbyReplay:
     def start(self) -> None:
         invariant(self._thread is None, "startup thread started twice")
         self._report_consistency()
-        self._thread = threading.Thread(target=self._run, name=STARTUP_THREAD_NAME, daemon=True)
+        self._thread = RoleThread(self._run, STARTUP_THREAD_NAME)
         self._thread.start()
 
     def wake(self) -> None:
@@ -182,6 +183,11 @@ class StandbyReplay:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def thread(self) -> RoleThread | None:
+        """The thread, once started (pg_stat_activity's "startup" row while it runs)."""
+        return self._thread
 
     # -- pausing (any thread) ----------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ from typing import Any
 from mirrordb.common.errors import IoError, MirrordbError, ProtocolViolation
 from mirrordb.common.fileio import fsync_directory
 from mirrordb.common.lsn import INVALID_LSN, format_lsn
+from mirrordb.common.role_thread import RoleThread
 from mirrordb.protocol.buffers import ConnectionClosed
 from mirrordb.protocol.messages import (CommandComplete, CopyBothResponse, CopyData, CopyDone,
                                         DataRow, ErrorResponse, NoticeResponse, Query,
@@ -503,7 +504,7 @@ class WalReceiver:
         self.writer = SegmentWriter(os.path.join(identity.datadir, "pg_wal"), identity.timeline,
                                     identity.segment_size)
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: RoleThread | None = None
         self._client: Any = None
         self._reply_requested = False
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -514,9 +515,13 @@ class WalReceiver:
         self.last_error: MirrordbError | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=WALRECEIVER_THREAD_NAME,
-                                        daemon=True)
+        self._thread = RoleThread(self._run, WALRECEIVER_THREAD_NAME)
         self._thread.start()
+
+    @property
+    def thread(self) -> RoleThread | None:
+        """The thread, once started (pg_stat_activity's "walreceiver" row while it runs)."""
+        return self._thread
 
     def stop(self) -> None:
         self._stopping.set()

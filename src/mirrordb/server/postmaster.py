@@ -51,8 +51,10 @@ postgresql.auto.conf, pg_hba.conf), SIGUSR1 promote (a standby, with the ``promo
 more severe shutdown request overrides a milder one.
 
 Threads and locks: ``_lock`` guards the backend registry, the connection table and the admission
-counters; backends call the registry methods from their own threads. ``settings`` and ``hba`` are
-replaced whole on reload (one attribute assignment), never mutated, so readers need no lock.
+counters; backends call the registry methods from their own threads. Background threads
+(checkpointer, archiver, ...) are not in the registry: ``background_processes()`` lists the
+ones running (server/background.py) for pg_stat_activity. ``settings`` and ``hba`` are replaced
+whole on reload (one attribute assignment), never mutated, so readers need no lock.
 
 Log lines go through the ``logging`` module; ``configure_server_logging`` formats them as
 PostgreSQL does (``2024-01-01 00:00:00.000 UTC [pid] LOG:  message``), pid being the native id of
@@ -93,6 +95,7 @@ if TYPE_CHECKING:
     from mirrordb.replication.slots import SlotManager
     from mirrordb.replication.syncrep import SyncRep
     from mirrordb.replication.walreceiver import WalReceiver
+    from mirrordb.server.background import BackgroundProcess
 
 log = logging.getLogger("mirrordb.postmaster")
 
@@ -225,6 +228,7 @@ class Server:
         self._shutdown_mode: ShutdownMode | None = None
         self._reload_requested = False
         self._promote_requested = False
+        self._autovacuum_restart_requested = False
         self._shutdown_started = 0.0
         self._sockets_closed = False
         self.ready = threading.Event()      # set once accepting (tests wait on it)
@@ -377,6 +381,17 @@ class Server:
         with self._lock:
             return list(self._backends.values())
 
+    def background_processes(self) -> list[BackgroundProcess]:
+        """The role threads running now, as pg_stat_activity lists them
+        (server/background.py)."""
+        from mirrordb.server.background import background_processes
+        return background_processes(self)
+
+    def background_process(self, pid: int) -> BackgroundProcess | None:
+        """The running role thread whose pid is ``pid``, if any."""
+        return next((process for process in self.background_processes() if process.pid == pid),
+                    None)
+
     def cancel_backend(self, pid: int, secret_key: int) -> bool:
         """A CancelRequest: cancel ``pid``'s statement if the key matches (constant time)."""
         with self._lock:
@@ -398,11 +413,22 @@ class Server:
         with self._lock:
             info = self._backends.get(pid)
         if info is None:
-            return False
+            return self._signal_background_process(pid, action)
         if action == "cancel":
             info.interrupts.request_cancel()
         else:
             info.interrupts.request_terminate()
+        return True
+
+    def _signal_background_process(self, pid: int, action: str) -> bool:
+        """Only the autovacuum launcher takes these signals (server/background.py): a cancel
+        has nothing to cancel, a terminate has the postmaster loop replace it."""
+        process = self.background_process(pid)
+        if process is None or not process.signalable:
+            return False
+        if action == "terminate":
+            self._autovacuum_restart_requested = True
+            self._wake()
         return True
 
     # -- start-up ---------------------------------------------------------------------------------
@@ -842,10 +868,21 @@ class Server:
         if self._promote_requested:
             self._promote_requested = False
             self._forward_promote_request()
+        if self._autovacuum_restart_requested:
+            self._autovacuum_restart_requested = False
+            self._restart_autovacuum()
         requested = self._requested_mode
         if requested is not None and (self._shutdown_mode is None
                                       or requested > self._shutdown_mode):
             self._begin_shutdown(requested)
+
+    def _restart_autovacuum(self) -> None:
+        """pg_terminate_backend of the autovacuum launcher: it ends (after the table in hand)
+        and, as PostgreSQL's postmaster does, a new one starts."""
+        if self.engine is None or self.shutting_down:
+            return
+        self.engine.stop_autovacuum()
+        self.engine.start_autovacuum()
 
     def _reload(self) -> None:
         log.info("received SIGHUP, reloading configuration files")

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import advisory_functions, catalog_functions, read_only, replication_functions
+from mirrordb.sql import (advisory_functions, catalog_functions, read_only, replication_functions,
+                          roles)
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
                                       check_arity, coerce)
@@ -215,6 +216,7 @@ def _signal_backend(action: str) -> Callable[..., Expr]:
             server = ctx.session.server
             if pid is None or server is None:
                 return False
+            _check_may_signal(ctx, server, pid, action)
             done = server.signal_backend(pid, action)
             if not done:
                 ctx.session.pending_warnings.append(
@@ -222,6 +224,21 @@ def _signal_backend(action: str) -> Callable[..., Expr]:
             return bool(done)
         return Expr(BOOL, run, name=name, volatile=True)
     return compile_
+
+
+# PostgreSQL's refusal to a non-superuser signalling a process that runs as no role
+_SUPERUSER_ONLY_SIGNALS = {"cancel": "must be a superuser to cancel superuser query",
+                           "terminate": "must be a superuser to terminate superuser process"}
+
+
+def _check_may_signal(ctx: ExecContext, server: Any, pid: int, action: str) -> None:
+    """Of the background threads only the autovacuum launcher takes signals, and it runs as
+    no role: PostgreSQL lets only a superuser signal it (server/background.py). Any user
+    signalling another background pid gets the "not a PostgreSQL backend process" WARNING,
+    as on PostgreSQL."""
+    process = server.background_process(pid)
+    if process is not None and process.signalable and not roles.is_superuser(ctx.session):
+        raise roles.insufficient_privilege(_SUPERUSER_ONLY_SIGNALS[action])
 
 
 def _reload_conf(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:

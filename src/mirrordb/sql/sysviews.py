@@ -534,12 +534,14 @@ def _pg_settings(ctx: ExecContext) -> list[Row]:
 
 
 def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
+    """Client backends and walsenders, then the background threads running now
+    (server/background.py), whose rows carry no database, user or query."""
     server = ctx.session.server
     if server is None:
         return []
     snapshot = _snapshot(ctx)
     rows = []
-    for info in server.backends():
+    for info in [*server.backends(), *server.background_processes()]:
         database, user = getattr(info, "database", None), getattr(info, "user", None)
         database_oid = getattr(info, "database_oid", 0) or \
             (snapshot.database_oid(database) if database else None)

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from mirrordb.common.role_thread import RoleThread
 from mirrordb.wal import archive
 
 log = logging.getLogger("mirrordb.archiver")
@@ -97,7 +98,7 @@ class Archiver:
         self._woken = True          # the first pass at once: files left ready by the last run
         self._stopping = False
         self._final_pass = False
-        self._thread: threading.Thread | None = None
+        self._thread: RoleThread | None = None
 
     def start(self) -> None:
         """Start the thread; a no-op while it runs (a promoted standby's starts again)."""
@@ -105,9 +106,14 @@ class Archiver:
             return
         with self._wakeup:
             self._stopping = self._final_pass = False
-        thread = threading.Thread(target=self._run, name=ARCHIVER_THREAD_NAME, daemon=True)
+        thread = RoleThread(self._run, ARCHIVER_THREAD_NAME)
         self._thread = thread
         thread.start()
+
+    @property
+    def thread(self) -> RoleThread | None:
+        """The thread last started, None after ``stop`` (pg_stat_activity's row)."""
+        return self._thread
 
     def wake(self) -> None:
         """A file was marked ready: start a pass now."""

@@ -67,6 +67,7 @@ from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import InvalidParameterValue, IoError, MirrordbError, invariant
 from mirrordb.common.fileio import fsync_directory, os_errors
 from mirrordb.common.lsn import format_lsn
+from mirrordb.common.role_thread import RoleThread
 from mirrordb.storage.page import get_lsn, maxalign
 from mirrordb.storage.relfilenode import RelFileNode
 from mirrordb.wal.pageheader import build_page_header, encode_page_header, page_header_size
@@ -187,7 +188,7 @@ class WalWriter:
         self._open_dirty = False
         # flush lock
         self._flush_lsn = 0
-        self._flusher: threading.Thread | None = None
+        self._flusher: RoleThread | None = None
         self._flusher_stop = threading.Event()
         # flush listeners (walsenders): called with the new flush_lsn after every flush
         self._flush_listeners: tuple[Callable[[int], None], ...] = ()
@@ -712,10 +713,14 @@ class WalWriter:
         invariant(self._flusher is None, "background flusher already running")
         invariant(interval_ms > 0, f"invalid flusher interval {interval_ms} ms")
         self._flusher_stop = threading.Event()
-        self._flusher = threading.Thread(target=self._flusher_loop,
-                                         args=(interval_ms / 1000, self._flusher_stop),
-                                         name=WAL_WRITER_THREAD_NAME, daemon=True)
+        self._flusher = RoleThread(self._flusher_loop, WAL_WRITER_THREAD_NAME,
+                                   args=(interval_ms / 1000, self._flusher_stop))
         self._flusher.start()
+
+    @property
+    def flusher_thread(self) -> RoleThread | None:
+        """The "walwriter" thread while started, else None (pg_stat_activity's row)."""
+        return self._flusher
 
     def stop_background_flusher(self) -> None:
         flusher = self._flusher
