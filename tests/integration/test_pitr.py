@@ -120,6 +120,8 @@ def test_xid_target_pauses_then_resume_promotes_onto_a_new_timeline(history):
         assert in_recovery(server) and rows(server) == [1, 2]
         log = server.log()
         assert f"starting point-in-time recovery to XID {history.xid_two}" in log
+        assert log.index("completed backup recovery with redo LSN ") < \
+            log.index("consistent recovery state reached at ")
         assert f"recovery stopping after commit of transaction {history.xid_two}, time " in log
         assert "pausing at the end of recovery" in log
         assert "HINT:  Execute pg_wal_replay_resume() to promote." in log

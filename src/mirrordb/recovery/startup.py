@@ -760,6 +760,10 @@ class Startup:
         or for a backup from a standby the backupEndPoint); pg_control forgets the backup and
         minRecoveryPoint is at least ``end_lsn``."""
         log.debug("end of backup reached")
+        redo_lsn = self.engine.control.backup_start_point
+        if redo_lsn != INVALID_LSN:
+            log.info("completed backup recovery with redo LSN %s and end LSN %s",
+                     format_lsn(redo_lsn), format_lsn(self.backup_end_point or end_lsn))
         self.engine.update_control(backup_start_point=INVALID_LSN,
                                    backup_end_point=INVALID_LSN, backup_end_required=False,
                                    min_recovery_point_at_least=end_lsn)
