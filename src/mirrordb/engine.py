@@ -136,6 +136,7 @@ class Engine:
         self.table_stats = TableStatistics()
         self.table_stats.policy = self.autovacuum_policy
         self.autovacuum: AutovacuumLauncher | None = None
+        self._autovacuum_start_lock = threading.Lock()
         self._autovacuum_policy_cache: tuple[object, AutovacuumPolicy] | None = None
         self.standby_mode = standby_mode
         self.startup: startup.Startup | None = None
@@ -495,12 +496,13 @@ class Engine:
 
     def start_autovacuum(self) -> None:
         """Start the autovacuum launcher thread (once; never on a standby)."""
-        if self.in_recovery() or (self.autovacuum is not None and self.autovacuum.running):
-            return
-        launcher = AutovacuumLauncher(self, self.table_stats)
-        self.autovacuum = launcher
-        self.table_stats.changed = launcher.wake
-        launcher.start()
+        with self._autovacuum_start_lock:   # two sessions logging in at once start one
+            if self.in_recovery() or (self.autovacuum is not None and self.autovacuum.running):
+                return
+            launcher = AutovacuumLauncher(self, self.table_stats)
+            self.autovacuum = launcher
+            self.table_stats.changed = launcher.wake
+            launcher.start()
 
     def stop_autovacuum(self) -> None:
         launcher = self.autovacuum

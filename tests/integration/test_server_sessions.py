@@ -113,6 +113,38 @@ def test_pg_stat_activity_and_terminate(server):
         victim.close()
 
 
+def test_who_may_signal_whom(server):
+    """A role that is not a superuser may cancel or terminate only its own role's sessions,
+    never a superuser's (PostgreSQL's messages, SQLSTATE 42501); a superuser may signal any."""
+    with server.connect(autocommit=True) as admin:
+        admin.execute("CREATE ROLE signal_a LOGIN")
+        admin.execute("CREATE ROLE signal_b LOGIN")
+    with server.connect(autocommit=True) as admin, \
+            psycopg.connect(server.dsn(user="signal_a"), autocommit=True) as first, \
+            psycopg.connect(server.dsn(user="signal_a"), autocommit=True) as second, \
+            psycopg.connect(server.dsn(user="signal_b"), autocommit=True) as other:
+        pids = {name: connection.execute("select pg_backend_pid()").fetchone()[0]
+                for name, connection in (("admin", admin), ("second", second),
+                                         ("other", other))}
+        for function, superuser_message, role_message in (
+                ("pg_cancel_backend", "must be a superuser to cancel superuser query",
+                 "must be a member of the role whose query is being canceled or member of "
+                 "pg_signal_backend"),
+                ("pg_terminate_backend", "must be a superuser to terminate superuser process",
+                 "must be a member of the role whose process is being terminated or member of "
+                 "pg_signal_backend")):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege) as raised:
+                first.execute(f"select {function}(%s)", (pids["admin"],))
+            assert raised.value.diag.message_primary == superuser_message
+            with pytest.raises(psycopg.errors.InsufficientPrivilege) as raised:
+                first.execute(f"select {function}(%s)", (pids["other"],))
+            assert raised.value.diag.message_primary == role_message
+        assert first.execute("select pg_cancel_backend(%s)", (pids["second"],)).fetchone() == \
+            (True,)
+        assert admin.execute("select pg_cancel_backend(%s)", (pids["other"],)).fetchone() == \
+            (True,)
+
+
 def test_explain_prepare_vacuum_verbose(server):
     notices: list[str] = []
     with server.connect(autocommit=True) as conn:

@@ -226,19 +226,39 @@ def _signal_backend(action: str) -> Callable[..., Expr]:
     return compile_
 
 
-# PostgreSQL's refusal to a non-superuser signalling a process that runs as no role
+# PostgreSQL's refusals to a non-superuser signalling a superuser's (or no role's) process,
+# and another role's
 _SUPERUSER_ONLY_SIGNALS = {"cancel": "must be a superuser to cancel superuser query",
                            "terminate": "must be a superuser to terminate superuser process"}
+_OTHER_ROLE_SIGNALS = {
+    "cancel": "must be a member of the role whose query is being canceled or member of "
+              "pg_signal_backend",
+    "terminate": "must be a member of the role whose process is being terminated or member "
+                 "of pg_signal_backend"}
 
 
 def _check_may_signal(ctx: ExecContext, server: Any, pid: int, action: str) -> None:
-    """Of the background threads only the autovacuum launcher takes signals, and it runs as
-    no role: PostgreSQL lets only a superuser signal it (server/background.py). Any user
-    signalling another background pid gets the "not a PostgreSQL backend process" WARNING,
-    as on PostgreSQL."""
+    """PostgreSQL's pg_signal_backend checks, for a caller who is not a superuser: a
+    superuser's session may not be signalled, nor another role's (roles have no members
+    here, so "member of the role" is being that role). Of the background threads only the
+    autovacuum launcher takes signals, and it runs as no role: only a superuser may signal it
+    (server/background.py); any other background pid gets the "not a PostgreSQL backend
+    process" WARNING, as on PostgreSQL."""
+    session = ctx.session
+    if roles.is_superuser(session):
+        return
     process = server.background_process(pid)
-    if process is not None and process.signalable and not roles.is_superuser(ctx.session):
+    if process is not None and process.signalable:
         raise roles.insufficient_privilege(_SUPERUSER_ONLY_SIGNALS[action])
+    target = next((info for info in server.backends() if info.pid == pid), None)
+    if target is None:
+        return
+    owner = roles.roles_by_name(session).get(target.user)
+    if owner is not None and owner.superuser:
+        raise roles.insufficient_privilege(_SUPERUSER_ONLY_SIGNALS[action])
+    caller = roles.current_role(session)
+    if owner is not None and (caller is None or caller.oid != owner.oid):
+        raise roles.insufficient_privilege(_OTHER_ROLE_SIGNALS[action])
 
 
 def _reload_conf(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
