@@ -252,9 +252,9 @@ def test_a_standby_promoted_before_its_target_fails(history):
      'invalid value for parameter "recovery_target": "soon"\n'
      'DETAIL:  The only allowed value is "immediate".'),
 ], ids=["unreached", "two_targets", "no_restore_command", "bad_value"])
-def test_refusals(history, settings, message):
-    name = "refused_" + "_".join(sorted(settings))
-    server = restore(history, name, wait=False, **settings)
+def test_refusals(history, settings, message, request):
+    # a short directory name: the server's socket path must stay under 108 bytes
+    server = restore(history, request.node.callspec.id, wait=False, **settings)
     try:
         assert wait_for_exit(server) != 0
         log = server.log()
