@@ -145,6 +145,33 @@ def test_who_may_signal_whom(server):
             (True,)
 
 
+def test_pg_stat_activity_hides_other_roles_sessions(server):
+    """As on PostgreSQL: a role that is not a superuser sees its own sessions whole; of the
+    others (and of background processes) only database, pid, user, application_name, xid and
+    xmin, with '<insufficient privilege>' for the query."""
+    with server.connect(autocommit=True) as admin:
+        admin.execute("CREATE ROLE watcher LOGIN")
+    query = ("SELECT usename, state, query, backend_type, client_port IS NULL, "
+             "backend_start IS NULL FROM pg_stat_activity WHERE pid = %s")
+    with server.connect(autocommit=True) as admin, \
+            psycopg.connect(server.dsn(user="watcher"), autocommit=True) as watcher:
+        admin_pid = admin.execute("select pg_backend_pid()").fetchone()[0]
+        own_pid = watcher.execute("select pg_backend_pid()").fetchone()[0]
+        assert watcher.execute(query, (admin_pid,)).fetchall() == \
+            [("postgres", None, "<insufficient privilege>", None, True, True)]
+        sent = query.replace("%s", "$1")      # the text the server received
+        assert watcher.execute(query, (own_pid,)).fetchall() == \
+            [("watcher", "active", sent, "client backend", False, False)]
+        assert admin.execute(query, (own_pid,)).fetchone()[:4] == \
+            ("watcher", "idle", sent, "client backend")
+        hidden_background = watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename IS NULL AND backend_type IS NULL "
+            "AND query = '<insufficient privilege>'").fetchone()[0]
+        assert hidden_background == admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type NOT IN "
+            "('client backend', 'walsender')").fetchone()[0]
+
+
 def test_explain_prepare_vacuum_verbose(server):
     notices: list[str] = []
     with server.connect(autocommit=True) as conn:

@@ -34,7 +34,7 @@ from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TA
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
-from mirrordb.sql import replication_functions, role_settings
+from mirrordb.sql import replication_functions, role_settings, roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.planner import OutputColumn
@@ -540,12 +540,16 @@ def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
     if server is None:
         return []
     snapshot = _snapshot(ctx)
+    sees_all = _sees_every_session(ctx)
     rows = []
     for info in [*server.backends(), *server.background_processes()]:
         database, user = getattr(info, "database", None), getattr(info, "user", None)
         database_oid = getattr(info, "database_oid", 0) or \
             (snapshot.database_oid(database) if database else None)
         user_oid = getattr(info, "user_oid", 0) or (snapshot.role_oid(user) if user else None)
+        if not sees_all and user != ctx.session.user:
+            rows.append(_hidden_activity(database_oid, database, info, user_oid, user))
+            continue
         rows.append((database_oid, database, info.pid, None, user_oid, user,
                      getattr(info, "application_name", ""),
                      _text(getattr(info, "client_addr", None)),
@@ -557,6 +561,24 @@ def _pg_stat_activity(ctx: ExecContext) -> list[Row]:
                      getattr(info, "query", ""),
                      getattr(info, "backend_type", "client backend")))
     return rows
+
+
+def _sees_every_session(ctx: ExecContext) -> bool:
+    """Whether pg_stat_activity shows this session every other one whole: a superuser's does
+    (PostgreSQL's pg_read_all_stats members too; roles have no members here)."""
+    return roles.is_superuser(ctx.session)
+
+
+INSUFFICIENT_PRIVILEGE = "<insufficient privilege>"
+
+
+def _hidden_activity(database_oid: int | None, database: str | None, info: Any,
+                     user_oid: int | None, user: str | None) -> Row:
+    """Another role's session (or a background process) as PostgreSQL shows it to a role that
+    may not see it: who and where, its xid and xmin, and nothing of what it does."""
+    return (database_oid, database, info.pid, None, user_oid, user,
+            getattr(info, "application_name", ""), None, None, None, None, None, None, None,
+            None, None, None, *_backend_xid_and_xmin(info), None, INSUFFICIENT_PRIVILEGE, None)
 
 
 def _backend_xid_and_xmin(info: Any) -> tuple[int | None, int | None]:
