@@ -632,7 +632,7 @@ class WalSender:
         while view:
             try:
                 sent = self.sock.send(view)
-            except (socket.timeout, TimeoutError, BlockingIOError, ssl_want_errors()):
+            except (socket.timeout, TimeoutError, BlockingIOError, *ssl_want_errors()):
                 retries += 1
                 if retries > SEND_RETRY_LIMIT:
                     raise ClientGone("send retry limit reached") from None
@@ -658,7 +658,7 @@ class WalSender:
                 return False
         try:
             data = self.sock.recv(RECEIVE_BYTES)
-        except (socket.timeout, TimeoutError, BlockingIOError, ssl_want_errors()):
+        except (socket.timeout, TimeoutError, BlockingIOError, *ssl_want_errors()):
             return False
         except OSError as exc:
             raise ClientGone(str(exc)) from None
