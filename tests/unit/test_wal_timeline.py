@@ -124,3 +124,14 @@ def test_a_chain_of_promotions_parses_back(points: list[int]) -> None:
         assert tl.switch_point(parent, history) == (point, parent + 1)
         assert tl.timeline_of(point, history) == parent + 1
         assert tl.timeline_of(point - 1, history) == parent
+
+
+def test_the_switch_segment_copy_is_the_prefix_then_zeros_owner_only(tmp_path) -> None:
+    source, target = tmp_path / "000000010000000000000003", tmp_path / "000000020000000000000003"
+    source.write_bytes(bytes(range(256)) * 64)
+    tl.copy_segment_prefix(str(source), str(target), 1000, 16384)
+    data = target.read_bytes()
+    assert data[:1000] == source.read_bytes()[:1000] and data[1000:] == bytes(16384 - 1000)
+    assert target.stat().st_mode & 0o777 == 0o600          # as every WAL file
+    with pytest.raises(MirrordbError, match="could not read file"):
+        tl.copy_segment_prefix(str(source), str(target), 20000, 32768)

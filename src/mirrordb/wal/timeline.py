@@ -208,14 +208,7 @@ def copy_segment_prefix(source: str, target: str, length: int, segment_size: int
     if len(data) != length:
         raise MirrordbError(f'could not read file "{source}": read {len(data)} of {length}',
                             sqlstate="58030")
-    temporary = target + ".tmp"
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.write(bytes(segment_size - length))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    fsync_directory(os.path.dirname(target))
+    write_file_atomic(target, data + bytes(segment_size - length))   # mode 0600, as WAL is
 
 
 def newest_timeline(start_tli: int, exists: Callable[[int], bool]) -> int:
