@@ -870,12 +870,6 @@ class Startup:
         recovery" until the engine accepts writes."""
         invariant(self.archive_recovery, "end_archive_recovery outside archive recovery")
         self._end_redo(log_redo_done=True)
-        if self.last_commit_time is not None:
-            log.info("last completed transaction was at log time %s", format_time(
-                self.last_commit_time, self.engine.settings.get_str("TimeZone") or "UTC"))
-        if self.target is not None and self.stop_point is None:
-            raise MirrordbError("recovery ended before configured recovery target was reached",
-                                sqlstate="XX000")
         old_tli, switch_lsn = self.replay_tli, self.next_lsn
         self._start_new_timeline()
         remove_signal_files(self.engine.datadir)
@@ -907,6 +901,13 @@ class Startup:
             stop = self.stop_point
             done_at = stop.record_start_lsn if stop is not None else self.last_record_start_lsn
             log.info("redo done at %s", format_lsn(done_at))
+            if self.archive_recovery and self.last_commit_time is not None:
+                log.info("last completed transaction was at log time %s", format_time(
+                    self.last_commit_time, self.engine.settings.get_str("TimeZone") or "UTC"))
+        if self.target is not None and self.stop_point is None:
+            # before anything is marked aborted: a restart with other settings goes on from here
+            raise MirrordbError("recovery ended before configured recovery target was reached",
+                                sqlstate="XX000")
         if not self.state.consistent:
             self.state.consistent_at_lsn = self.next_lsn
         self._finish_counters()
