@@ -9,6 +9,9 @@ only once the commit's time plus the delay has passed, so its rows are invisible
 * A pause requested while a commit waits out its delay takes effect before that commit.
 * Promotion ends the delay: a standby holding a commit back for an hour replays it and becomes a
   primary at once, as PostgreSQL's does.
+* The time machine itself: after a mistake on the primary, the delayed standby restarted with
+  the mistake's transaction as an exclusive recovery target promotes with the data as it was
+  just before it.
 """
 
 from __future__ import annotations
@@ -121,3 +124,43 @@ def test_promotion_ends_the_delay(primary, standby):
     assert one(standby, "SELECT array_agg(id) FROM d") == [7]
     execute(standby, "INSERT INTO d VALUES (8)")
     assert one(standby, "SELECT count(*) FROM d") == 2
+
+
+def test_the_time_machine_brings_back_what_a_mistake_removed(primary, standby):
+    """MISSION.md's time machine, as a PostgreSQL user runs it: rows the delayed standby has,
+    a mistake on the primary (DELETE) that the standby holds back; the standby is restarted
+    with the mistake's transaction as an exclusive recovery target, no delay and
+    recovery_target_action = 'promote': it replays up to just before the mistake and becomes
+    a primary with the rows, on a new timeline."""
+    execute(primary, "INSERT INTO d VALUES (1), (2), (3)")
+    poll(lambda: one(standby, "SELECT count(*) FROM d") == 3, "the rows on the standby",
+         servers=(primary, standby))
+    execute(standby, "ALTER SYSTEM SET recovery_min_apply_delay = '1h'",
+            "SELECT pg_reload_conf()")
+    poll(lambda: one(standby, "SHOW recovery_min_apply_delay") == "1h", "the reload",
+         servers=(standby,))
+    with primary.connect(autocommit=True) as connection:
+        with connection.transaction():
+            connection.execute("DELETE FROM d")
+            mistake = connection.execute("SELECT txid_current()").fetchone()[0]
+    poll(lambda: received(standby, current_wal_lsn(primary)), "the mistake to be received",
+         servers=(primary, standby))
+    assert one(standby, "SELECT count(*) FROM d") == 3
+
+    execute(standby, "ALTER SYSTEM SET recovery_min_apply_delay = 0",
+            f"ALTER SYSTEM SET recovery_target_xid = '{mistake}'",
+            "ALTER SYSTEM SET recovery_target_inclusive = off",
+            "ALTER SYSTEM SET recovery_target_action = 'promote'")
+    assert standby.stop() == 0
+    restored = start_standby(standby.datadir, standby.port)
+    try:
+        poll(lambda: one(restored, "SELECT pg_is_in_recovery()") is False,
+             "the promotion at the target", servers=(restored,))
+        assert sorted(one(restored, "SELECT array_agg(id) FROM d")) == [1, 2, 3]
+        assert f"recovery stopping before commit of transaction {mistake}" in restored.log()
+        assert one(primary, "SELECT count(*) FROM d") == 0
+        assert one(restored, "SELECT timeline_id FROM pg_control_checkpoint()") in (1, 2)
+        execute(restored, "CHECKPOINT")
+        assert one(restored, "SELECT timeline_id FROM pg_control_checkpoint()") == 2
+    finally:
+        restored.stop()
