@@ -11,6 +11,8 @@ from mirrordb.engine import Engine
 from mirrordb.server.config import SessionSettings
 from mirrordb.sql.session import Session
 
+from sql_session_driver import run_statements
+
 
 @pytest.fixture
 def session(cluster):
@@ -23,16 +25,7 @@ def session(cluster):
 
 def run(session: Session, sql: str) -> list[tuple[str, list[tuple]]]:
     """Every statement's (tag, rows) as a simple Query message would produce them."""
-    out = []
-    try:
-        for result in session.simple_query(sql):
-            rows = list(result.rows)
-            out.append((result.tag(len(rows)), rows))
-    except MirrordbError:
-        session.on_error()
-        raise
-    session.end_implicit()
-    return out
+    return [(outcome.tag, outcome.rows) for outcome in run_statements(session, sql)]
 
 
 def rows(session: Session, sql: str) -> list[tuple]:

@@ -24,6 +24,7 @@ from mirrordb.access.relation import RELKIND_TABLE, Relation
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.sql import executor as ex
 from mirrordb.sql import roles
+from mirrordb.sql import set_returning as srf
 from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       ScopeColumn, TID_OID, coerce, coerce_to_bool, conjuncts,
                                       const, contains_node, error_at, feature_not_supported)
@@ -171,6 +172,7 @@ class _DefaultMarker:
 
 
 _DEFAULT = _DefaultMarker()
+_DEFAULT_VALUE = Expr(UNKNOWN, lambda row, ctx: _DEFAULT, name="default")
 
 
 @dataclass
@@ -224,7 +226,9 @@ def _returning(builder: PlanBuilder, node: Node, scope: Scope
     if not clause:
         return [], None
     compiler = ExpressionCompiler(builder, scope)
+    builder.clause = "RETURNING"
     targets = builder._expand_targets(clause, compiler, scope)
+    builder.clause = None
     columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN else 25,
                             t.expr.typmod) for t in targets]
     return [t.expr for t in targets], columns
@@ -266,9 +270,10 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
         plan.values = [[None] * len(targets)]
     else:
         select_fields = select["SelectStmt"]
-        if select_fields.get("valuesLists") and not select_fields.get("sortClause") and \
+        values_lists = select_fields.get("valuesLists")
+        if values_lists and not select_fields.get("sortClause") and \
                 not select_fields.get("limitCount"):
-            plan.values = _insert_values(builder, relation, targets, select_fields["valuesLists"])
+            _plan_insert_values(builder, plan, relation, values_lists)
         else:
             query = builder.child(None).plan_query(select_fields)
             if len(query.columns) > len(targets):
@@ -293,9 +298,30 @@ def _getter(i: int) -> Any:
     return lambda row, ctx: row[i]
 
 
-def _insert_values(builder: PlanBuilder, relation: Relation, targets: list[int],
-                   values_lists: list[Node]) -> list[list[Expr | None]]:
+def _plan_insert_values(builder: PlanBuilder, plan: DmlPlan, relation: Relation,
+                        values_lists: list[Node]) -> None:
+    """INSERT ... VALUES. One row may call set-returning functions (PostgreSQL plans it as a
+    select list): it then inserts a row per row of the functions, computed by a ProjectSet,
+    a DEFAULT item giving the marker that has the column's default used. Several rows may
+    not."""
     compiler = ExpressionCompiler(builder, Scope())
+    sets = srf.SetCalls()
+    if len(values_lists) == 1:
+        compiler.set_calls = sets
+    else:
+        builder.clause = "VALUES"
+    rows = _insert_values(builder, relation, plan.target_columns, values_lists, compiler)
+    builder.clause = None
+    if not sets:
+        plan.values = rows
+        return
+    exprs = [_DEFAULT_VALUE if expr is None else expr for expr in rows[0]]
+    plan.source = ex.Project(srf.project_set(ex.Result(), sets), exprs, width=len(exprs))
+
+
+def _insert_values(builder: PlanBuilder, relation: Relation, targets: list[int],
+                   values_lists: list[Node], compiler: ExpressionCompiler
+                   ) -> list[list[Expr | None]]:
     rows: list[list[Expr | None]] = []
     for values in values_lists:
         items = values["List"]["items"]
@@ -349,6 +375,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     if where is not None and "CurrentOfExpr" in where:
         raise feature_not_supported("WHERE CURRENT OF")
     parts = conjuncts(where)
+    builder.clause = "WHERE"
     rest = builder._push_into_scan(item, parts, True)
     compiler = ExpressionCompiler(builder, scope)
     source = item.node
@@ -360,6 +387,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     if parts:
         qual = _and_all(builder, compiler, parts)
     command = "UPDATE" if node_type == "UpdateStmt" else "DELETE"
+    builder.clause = command
     plan = DmlPlan(command, relation, None, source=source, qual=qual)
     if command == "UPDATE":
         seen = set()
@@ -386,6 +414,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
             else:
                 expr = _assignment(builder, compiler.compile(value), relation, index)
             plan.assignments.append((index, expr))
+    builder.clause = None
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan
 

@@ -14,7 +14,8 @@ statement_timeout stop a statement promptly.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,6 +299,35 @@ class Project(PlanNode):
 
 
 @dataclass(eq=False)
+class ProjectSet(PlanNode):
+    """Set-returning functions of a select list (PostgreSQL's ProjectSet): each input row
+    followed by one value per function, one output row per row of the functions. They run in
+    lockstep; one that has ended gives NULL until the last one ends, and an input row for which
+    none returns a row gives none (sql/set_returning.py plans them)."""
+
+    child: PlanNode
+    functions: list[Callable[[Row, ExecContext], Iterable[Any]]]
+    padding: int = 0     # NULLs after the row the functions see (read from the row's end)
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        functions = self.functions
+        check = ctx.check_interrupts
+        count = 0
+        nulls = (None,) * self.padding
+        for row in self.child.rows(ctx):
+            seen = row + nulls if nulls else row
+            for values in itertools.zip_longest(*[function(seen, ctx) for function in functions]):
+                count += 1
+                if count % INTERRUPT_CHECK_ROWS == 0:
+                    check()
+                yield row + values
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "ProjectSet", [self.child]
+
+
+@dataclass(eq=False)
 class AggregateCall:
     definition: Any            # aggregates.ResolvedAggregate
     args: list[Expr]
@@ -544,6 +574,6 @@ def run_to_list(node: PlanNode, ctx: ExecContext) -> list[Row]:
 
 
 __all__ = ["PlanNode", "Result", "SeqScan", "IndexScan", "ValuesScan", "FunctionScan", "Filter",
-           "NestLoop", "HashJoin", "Project", "Aggregate", "AggregateCall", "Sort", "Unique",
-           "Limit", "SetOperation", "LockRows", "MaterializedRows", "explain_lines",
+           "NestLoop", "HashJoin", "Project", "ProjectSet", "Aggregate", "AggregateCall", "Sort",
+           "Unique", "Limit", "SetOperation", "LockRows", "MaterializedRows", "explain_lines",
            "run_to_list", "Sequence"]

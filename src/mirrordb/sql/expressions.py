@@ -22,7 +22,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import functions as funcs
@@ -234,6 +234,20 @@ def coerce_to_bool(builder: PlanBuilder, expr: Expr, what: str) -> Expr:
 # -- the compiler ---------------------------------------------------------------------------------
 
 
+LATERAL_HINT = "You might be able to move the set-returning function into a LATERAL FROM item."
+
+
+class SetCallSink(Protocol):
+    """Where set-returning functions may be called (a select list), what collects the calls
+    as the planner compiles them (sql/set_returning.SetCalls). ``finished`` counts the calls
+    compiled and ``last_location`` is where the last one is written (PostgreSQL's
+    p_last_srf): a part of an expression returns a set when the count moved while it was
+    compiled, which is how the places that may not return one are checked."""
+
+    finished: int
+    last_location: int
+
+
 class ExpressionCompiler:
     """Compiles expressions of one query level against its scope."""
 
@@ -246,6 +260,29 @@ class ExpressionCompiler:
         self.replacements = replacements or {}
         self.aggregate_sink = aggregate_sink
         self.grouped = grouped
+        # set by the planner where the expressions compiled may call set-returning functions
+        self.set_calls: SetCallSink | None = None
+
+    def set_mark(self) -> int:
+        """Where the count of set-returning calls compiled stands (see ``returned_set``)."""
+        return self.set_calls.finished if self.set_calls is not None else 0
+
+    def returned_set(self, mark: int) -> bool:
+        """Whether a set-returning call was compiled since ``set_mark`` gave ``mark``."""
+        return self.set_calls is not None and self.set_calls.finished != mark
+
+    def _refuse_set_argument(self, mark: int, what: str, where: Node | int) -> None:
+        """42804 if what was compiled since ``mark``, an argument of ``what`` written at
+        ``where`` (its parse tree, or a location), returns a set."""
+        if self.returned_set(mark):
+            location = where if isinstance(where, int) else leftmost_location(where)
+            raise error_at(f"argument of {what} must not return a set", "42804", location)
+
+    def _refuse_set_construct(self, mark: int, what: str) -> None:
+        """0A000 if a set-returning call was compiled since ``mark`` inside ``what``."""
+        if self.set_calls is not None and self.returned_set(mark):
+            raise error_at(f"set-returning functions are not allowed in {what}", "0A000",
+                           self.set_calls.last_location, hint=LATERAL_HINT)
 
     def compile(self, node: Node) -> Expr:
         if self.replacements:
@@ -414,14 +451,34 @@ class ExpressionCompiler:
                                     location)
 
     def _in_list(self, f: Node, name: str, location: int) -> Expr:
+        mark = self.set_mark()
         left = self.compile(f["lexpr"])
-        items = [self.compile(n) for n in one(f["rexpr"])[1]["items"]] \
-            if "List" in f["rexpr"] else None
-        if items is None:
+        sets = [self.returned_set(mark)]        # the left side's, then each item's
+        if "List" not in f["rexpr"]:
             raise feature_not_supported("IN with this right-hand side")
+        nodes = one(f["rexpr"])[1]["items"]
+        items = []
+        for node in nodes:
+            mark = self.set_mark()
+            items.append(self.compile(node))
+            sets.append(self.returned_set(mark))
+        if any(sets):
+            self._refuse_set_in_list(f["lexpr"], nodes, sets)
         negate = name == "<>"
         comparisons = [self.binary_operator("=", left, item, location) for item in items]
         return self._any_of(comparisons, negate)
+
+    @staticmethod
+    def _refuse_set_in_list(left: Node, nodes: list[Node], sets: list[bool]) -> None:
+        """PostgreSQL compares ``x IN (...)`` as one ``x = ANY (array)`` made of the items
+        that name no column when there are two or more of them, the other items one by one;
+        a comparison made alone is an argument of IN, which may not return a set."""
+        constants = [not contains_node(node, "ColumnRef") for node in nodes]
+        in_array = sum(constants) >= 2
+        for constant, item_set in zip(constants, sets[1:]):
+            if not (in_array and constant) and (sets[0] or item_set):
+                raise error_at("argument of IN must not return a set", "42804",
+                               leftmost_location(left))
 
     @staticmethod
     def _any_of(comparisons: list[Expr], negate: bool) -> Expr:
@@ -439,9 +496,12 @@ class ExpressionCompiler:
         return Expr(BOOL, run)
 
     def _between(self, f: Node, kind: str, location: int) -> Expr:
+        mark = self.set_mark()
         value = self.compile(f["lexpr"])
         low_node, high_node = one(f["rexpr"])[1]["items"]
         low, high = self.compile(low_node), self.compile(high_node)
+        # PostgreSQL rewrites it as comparisons under AND (NOT BETWEEN: OR)
+        self._refuse_set_argument(mark, "OR" if "NOT" in kind else "AND", f["lexpr"])
         ge = self.binary_operator(">=", value, low, location)
         le = self.binary_operator("<=", value, high, location)
         result = and_exprs([ge, le])
@@ -515,12 +575,24 @@ class ExpressionCompiler:
     def _BoolExpr(self, f: Node) -> Expr:
         op = f["boolop"]
         what = {"AND_EXPR": "AND", "OR_EXPR": "OR", "NOT_EXPR": "NOT"}[op]
-        args = [coerce_to_bool(self.builder, self.compile(a), what) for a in f["args"]]
+        args = [self._condition(a, what) for a in f["args"]]
         if op == "AND_EXPR":
             return and_exprs(args)
         if op == "OR_EXPR":
             return or_exprs(args)
         return not_expr(args[0])
+
+    def _condition(self, node: Node, what: str) -> Expr:
+        """``node`` compiled as a boolean argument of ``what`` (which may not return a set)."""
+        mark = self.set_mark()
+        compiled = self.compile(node)
+        try:
+            condition = coerce_to_bool(self.builder, compiled, what)
+        except MirrordbError as error:
+            _locate(error, leftmost_location(node))
+            raise
+        self._refuse_set_argument(mark, what, node)
+        return condition
 
     def _NullTest(self, f: Node) -> Expr:
         arg = self.compile(f["arg"])
@@ -530,9 +602,9 @@ class ExpressionCompiler:
         return Expr(BOOL, lambda row, ctx: inner(row, ctx) is None)
 
     def _BooleanTest(self, f: Node) -> Expr:
-        arg = coerce_to_bool(self.builder, self.compile(f["arg"]), "IS")
-        inner = arg.fn
         test = f["booltesttype"]
+        arg = self._condition(f["arg"], test.replace("_", " "))
+        inner = arg.fn
         wanted = {"IS_TRUE": True, "IS_NOT_TRUE": True, "IS_FALSE": False,
                   "IS_NOT_FALSE": False, "IS_UNKNOWN": None, "IS_NOT_UNKNOWN": None}[test]
         negate = "_NOT_" in test
@@ -541,16 +613,21 @@ class ExpressionCompiler:
     # conditional forms
 
     def _CaseExpr(self, f: Node) -> Expr:
+        mark = self.set_mark()
         subject = self.compile(f["arg"]) if f.get("arg") else None
         conditions, results = [], []
         for when_node in f["args"]:
             when = when_node["CaseWhen"]
+            when_mark = self.set_mark()
             condition = self.compile(when["expr"])
             if subject is not None:
                 condition = self.binary_operator("=", subject, condition)
             conditions.append(coerce_to_bool(self.builder, condition, "CASE/WHEN"))
+            self._refuse_set_argument(when_mark, "CASE/WHEN", when["expr"] if subject is None
+                                      else when.get("location", -1))   # ``subject = value``
             results.append(self.compile(when["result"]))
         default = self.compile(f["defresult"]) if f.get("defresult") else const(None, UNKNOWN)
+        self._refuse_set_construct(mark, "CASE")
         result_type = T.common_type([default.type_oid] + [r.type_oid for r in results], "CASE")
         results = [coerce(self.builder, r, result_type) for r in results]
         default = coerce(self.builder, default, result_type)
@@ -565,7 +642,9 @@ class ExpressionCompiler:
         return Expr(result_type, run, name="case")
 
     def _CoalesceExpr(self, f: Node) -> Expr:
+        mark = self.set_mark()
         args = [self.compile(a) for a in f["args"]]
+        self._refuse_set_construct(mark, "COALESCE")
         result_type = T.common_type([a.type_oid for a in args], "COALESCE")
         fns = [coerce(self.builder, a, result_type).fn for a in args]
 
@@ -772,6 +851,24 @@ def referenced_names(node: Any) -> list[list[str]]:
             for child in value:
                 walk(child)
     walk(node)
+    return found
+
+
+def leftmost_location(node: Any) -> int:
+    """Where an expression starts in the statement text: the smallest location in its parse
+    tree (-1 if none is known). A stack, no recursion."""
+    found = -1
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key == "location" and isinstance(value, int) and value >= 0:
+                    found = value if found < 0 else min(found, value)
+                elif isinstance(value, (dict, list)):
+                    pending.append(value)
+        elif isinstance(item, list):
+            pending.extend(item)
     return found
 
 

@@ -9,7 +9,8 @@ The shape of a SELECT plan, bottom up (PostgreSQL's order of evaluation): FROM i
 right (hash join on equality conditions, nested loop otherwise) with each WHERE condition placed at
 the lowest node that has its columns — a table's own conditions inside its scan, where an index
 whose leading column is compared with a constant or parameter turns the scan into an index scan —
-then GROUP BY/aggregates/HAVING, the target list (plus hidden sort columns), ORDER BY, DISTINCT,
+then GROUP BY/aggregates/HAVING, the select list's set-returning functions (ProjectSet nodes,
+sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY, DISTINCT,
 LIMIT/OFFSET, and FOR UPDATE/SHARE locking. Everything above the scans runs on the rows the scans
 produce; nothing here touches storage.
 """
@@ -27,6 +28,7 @@ from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
 from mirrordb.sql import roles
+from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT8, NAMED_ARGUMENT_FUNCTIONS, TEXT, TID_OID,
                                       UNKNOWN, ExecContext, Expr,
@@ -92,6 +94,9 @@ class PlanBuilder:
         self.parent_scope = parent_scope
         self.correlated = False
         self.ctes: dict[str, Node] = {}     # WITH queries defined at this level
+        # The clause being compiled where set-returning functions are refused ("WHERE",
+        # "HAVING"...: PostgreSQL's expression kind), which their error names; None elsewhere.
+        self.clause: str | None = None
 
     # -- parameters and types -------------------------------------------------------------------
 
@@ -174,6 +179,7 @@ class PlanBuilder:
         scope_parent = self.parent_scope
         where_parts = conjuncts(node.get("whereClause"))
         items = [self._plan_from_item(item, scope_parent) for item in node.get("fromClause", [])]
+        self.clause = "WHERE"
         source, scope, leftover = self._join_from_items(items, where_parts, scope_parent)
         compiler = ExpressionCompiler(self, scope)
         if leftover:
@@ -183,17 +189,23 @@ class PlanBuilder:
                                    _location(part))
             quals = [coerce_to_bool(self, compiler.compile(p), "WHERE") for p in leftover]
             source = ex.Filter(source, _and(quals), width=scope.width)
+        self.clause = None
         targets_nodes = node.get("targetList", [])
         grouped = bool(node.get("groupClause")) or bool(node.get("havingClause")) or \
             self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause"))
         if grouped:
             source, compiler, targets = self._plan_grouping(node, source, scope, targets_nodes)
         else:
+            compiler.set_calls = srf.SetCalls()
             targets = self._expand_targets(targets_nodes, compiler, scope)
         return self._finish(node, source, compiler, targets, scope)
 
     def _finish(self, node: Node, source: ex.PlanNode, compiler: ExpressionCompiler,
                 targets: list[_Target], scope: Scope) -> QueryPlan:
+        """ORDER BY, DISTINCT, LIMIT and locking above ``source``. The select list's
+        set-returning calls (``compiler.set_calls``) run just below the projection, or, with
+        DISTINCT ON and an ORDER BY that does not sort on their values, after DISTINCT ON, as
+        in PostgreSQL."""
         sort_nodes = node.get("sortClause", [])
         sort_keys, hidden = self._sort_keys(sort_nodes, targets, compiler)
         distinct = node.get("distinctClause")
@@ -202,14 +214,27 @@ class PlanBuilder:
             key_positions = self._distinct_on_positions(distinct, sort_nodes, sort_keys, targets,
                                                         hidden, compiler)
         exprs = [t.expr for t in targets] + hidden
+        sets = compiler.set_calls if isinstance(compiler.set_calls, srf.SetCalls) else None
         if node.get("lockingClause"):
+            if sets:
+                raise srf.refuse_with_locking(
+                    node["lockingClause"][0]["LockingClause"].get("strength", ""))
             source = self._plan_locking(node["lockingClause"], source, scope,
                                         node.get("whereClause"))
-        plan: ex.PlanNode = ex.Project(source, exprs, width=len(exprs))
+        after_distinct = bool(distinct_on and sort_keys and sets) and \
+            not _sorts_on_sets(sort_nodes, sort_keys, targets)
+        if after_distinct:
+            keys = {*key_positions, *(key[0] for key in sort_keys)}
+            plan = srf.carry_input(source, exprs, keys)
+        else:
+            plan = ex.Project(srf.project_set(source, sets), exprs, width=len(exprs))
         if distinct_on:
             if sort_keys:
                 plan = self._sort(plan, sort_keys)
             plan = _DistinctOn(plan, key_positions, width=len(exprs))
+            if after_distinct:
+                plan = ex.Project(srf.project_set(srf.carried_input(plan), sets), exprs,
+                                  width=len(exprs))
         elif distinct is not None:
             if hidden:
                 raise MirrordbError("for SELECT DISTINCT, ORDER BY expressions must appear in "
@@ -249,7 +274,9 @@ class PlanBuilder:
 
     def _plan_values(self, values_lists: list[Node]) -> QueryPlan:
         compiler = ExpressionCompiler(self, Scope(parent=self.parent_scope))
+        outer, self.clause = self.clause, "VALUES"
         rows = [[compiler.compile(n) for n in one(v)[1]["items"]] for v in values_lists]
+        self.clause = outer
         width = len(rows[0])
         if any(len(r) != width for r in rows):
             raise MirrordbError("VALUES lists must all be the same length", sqlstate="42601")
@@ -402,6 +429,7 @@ class PlanBuilder:
         if "FuncCall" not in call:
             raise feature_not_supported("this function call in FROM")
         name = strings(call["FuncCall"]["funcname"])[-1]
+        srf.refuse_in_from_arguments(call["FuncCall"].get("args", []))
         compiler = ExpressionCompiler(self, Scope(parent=scope_parent))
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
@@ -415,7 +443,8 @@ class PlanBuilder:
                               for column_name, (_, type_oid) in zip(names, columns)])
             return _FromItem(ex.FunctionScan(name, produce_rows, width=len(columns)), scope,
                              alias=alias)
-        produce, type_oid = self.session.set_returning_function(self, name, args)
+        produce, type_oid = srf.function_in_from(self, name, args,
+                                                 call["FuncCall"].get("location", -1))
         names = _alias_columns(alias_node, [alias_node.get("aliasname", name)
                                             if alias_node else name])
         scope = Scope(parent=scope_parent)
@@ -431,6 +460,7 @@ class PlanBuilder:
         right = self._plan_from_item(fields["rarg"], scope_parent)
         scope = left.scope.merged(right.scope)
         scope.parent = scope_parent
+        outer, self.clause = self.clause, "JOIN conditions"
         quals = conjuncts(fields.get("quals"))
         using = [s["String"]["sval"] for s in fields.get("usingClause", [])]
         if fields.get("isNatural"):
@@ -452,6 +482,7 @@ class PlanBuilder:
                 right_keys.append(split[1])
             else:
                 residual.append(coerce_to_bool(self, compiler.compile(part), "JOIN/ON"))
+        self.clause = outer
         node = self._join_nodes(left, right, join_type, left_keys, right_keys, residual)
         return _FromItem(node, scope, nullable=join_type != "inner")
 
@@ -723,11 +754,16 @@ class PlanBuilder:
     def _plan_grouping(self, node: Node, source: ex.PlanNode, scope: Scope,
                        target_nodes: list[Node]
                        ) -> tuple[ex.PlanNode, ExpressionCompiler, list[_Target]]:
+        """The Aggregate node over ``source``, the compiler of what is computed above it (whose
+        set-returning calls run above it) and the targets. The set-returning calls of GROUP
+        BY run below it."""
         pre = ExpressionCompiler(self, scope)
         group_nodes = []
         for g in node.get("groupClause", []):
             group_nodes.append(self._resolve_group_item(g, target_nodes))
+        pre.set_calls = group_sets = srf.SetCalls()
         group_exprs = [pre.compile(g) for g in group_nodes]
+        source = srf.project_set(source, group_sets)
         calls: list[ex.AggregateCall] = []
         replacements: dict[str, Expr] = {}
         group_columns: dict[int, int] = {}
@@ -740,10 +776,13 @@ class PlanBuilder:
         def sink(call_node: Node) -> Expr:
             call = call_node
             name = strings(call["funcname"])[-1]
+            outer = self.clause   # a refusing clause around the aggregate is the one named
+            self.clause = outer or srf.AGGREGATE_ARGUMENTS
             if call.get("agg_star"):
                 args: list[Expr] = []
             else:
                 args = [pre.compile(a) for a in call.get("args", [])]
+            self.clause = outer
             try:
                 resolved = aggs.resolve_aggregate(name, [a.type_oid for a in args])
             except MirrordbError as error:
@@ -753,7 +792,9 @@ class PlanBuilder:
             args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
             filter_expr = None
             if call.get("agg_filter"):
+                self.clause = "FILTER"
                 filter_expr = coerce_to_bool(self, pre.compile(call["agg_filter"]), "FILTER")
+                self.clause = outer
             if call.get("agg_order"):
                 raise feature_not_supported("ORDER BY inside aggregate calls")
             calls.append(ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")),
@@ -764,10 +805,13 @@ class PlanBuilder:
 
         post_scope = scope
         post = _GroupedCompiler(self, post_scope, replacements, sink, group_columns)
+        post.set_calls = srf.SetCalls()
         targets = self._expand_grouped_targets(target_nodes, post, scope, group_columns)
         having = None
         if node.get("havingClause"):
+            self.clause = "HAVING"
             having = coerce_to_bool(self, post.compile(node["havingClause"]), "HAVING")
+            self.clause = None
         width = base + len(calls)
         aggregate = ex.Aggregate(source, group_exprs, calls, having, width=width)
         return aggregate, post, targets
@@ -868,9 +912,12 @@ class PlanBuilder:
         count = offset = None
         if count_node is not None and not ("A_Const" in count_node and
                                            count_node["A_Const"].get("isnull")):
+            self.clause = "LIMIT"
             count = coerce(self, compiler.compile(count_node), INT8)
         if offset_node is not None:
+            self.clause = "OFFSET"
             offset = coerce(self, compiler.compile(offset_node), INT8)
+        self.clause = None
         return ex.Limit(plan, count, offset, width=plan.width)
 
     def _plan_locking(self, clauses: list[Node], source: ex.PlanNode,
@@ -906,7 +953,11 @@ class PlanBuilder:
             if compiler.aggregate_sink is None:
                 raise error_at("aggregate functions are not allowed here", "42803", location)
             return compiler.aggregate_sink(f)
-        args = self._call_arguments(compiler, f, name, location)
+        if name in srf.SET_RETURNING_FUNCTIONS:
+            if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
+                return compiler.set_calls.compile(self, compiler, f)
+            raise srf.misplaced(f, self.clause)
+        args = self.call_arguments(compiler, f, name, location)
         special = self.session.special_function(self, name, args, location)
         if special is not None:
             return special
@@ -921,8 +972,8 @@ class PlanBuilder:
         return self.call_expr(definition, args, name)
 
     @staticmethod
-    def _call_arguments(compiler: ExpressionCompiler, f: Node, name: str,
-                        location: int) -> list[Expr]:
+    def call_arguments(compiler: ExpressionCompiler, f: Node, name: str,
+                       location: int) -> list[Expr]:
         """A call's compiled arguments; ``name => value`` only for the functions that bind
         named arguments (42883 for any other)."""
         args = [compiler.compile(a) for a in f.get("args", [])]
@@ -936,7 +987,7 @@ class PlanBuilder:
         has no composite types, so only those functions have fields)."""
         name = strings(f["funcname"])[-1].lower()
         location = f.get("location", -1)
-        args = self._call_arguments(compiler, f, name, location)
+        args = self.call_arguments(compiler, f, name, location)
         value = self.session.record_field(self, name, args, field, location)
         if value is None:
             raise feature_not_supported("this indirection (field selection or array slice)")
@@ -1018,7 +1069,11 @@ class PlanBuilder:
             if len(plan.columns) != 1:
                 raise MirrordbError("subquery has too many columns", sqlstate="42601")
             op = strings(f.get("operName")) or ["="]
+            mark = compiler.set_mark()
             left = compiler.compile(f["testexpr"])
+            if compiler.returned_set(mark):
+                raise error_at("row comparison operator must not return a set", "42804",
+                               f.get("location", -1))
             resolved = ops.resolve_operator(op[-1], left.type_oid, plan.columns[0].type_oid)
             left = coerce(self, left, resolved.left_type)
             right_type = plan.columns[0].type_oid
@@ -1182,6 +1237,17 @@ def _resolves(scope: Scope, names: list[str]) -> bool:
         return scope.find(names, -1) is not None
     except MirrordbError:
         return True
+
+
+def _sorts_on_sets(sort_nodes: list[Node], sort_keys: list[tuple[int, bool, bool, int]],
+                   targets: list[_Target]) -> bool:
+    """Whether an ORDER BY key calls a set-returning function (in its own expression or in
+    the select-list item it names)."""
+    for sort, (position, *_) in zip(sort_nodes, sort_keys):
+        tree = targets[position].node if position < len(targets) else sort["SortBy"]["node"]
+        if srf.contains(tree):
+            return True
+    return False
 
 
 def _location(node: Node) -> int:

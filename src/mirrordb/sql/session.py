@@ -1479,11 +1479,6 @@ class Session:
         from mirrordb.sql import session_functions
         return session_functions.compile_special(self, builder, name, args, location)
 
-    def set_returning_function(self, builder: PlanBuilder, name: str, args: list[Expr]
-                               ) -> tuple[Callable[[ExecContext], Iterator[Row]], int]:
-        from mirrordb.sql import session_functions
-        return session_functions.set_returning(self, builder, name, args)
-
     def record_function(self, builder: PlanBuilder, name: str, args: list[Expr]
                         ) -> tuple[Callable[[ExecContext], Any], tuple[tuple[str, int], ...]] | None:
         """A function returning one record with named columns, called in FROM (see

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
@@ -314,87 +314,6 @@ SPECIAL.update(replication_functions.SPECIAL_HANDLERS)
 SPECIAL.update(advisory_functions.SPECIAL_HANDLERS)
 
 
-# -- set-returning functions in FROM ----------------------------------------------------------
-
-
-def set_returning(session: Any, builder: Any, name: str, args: list[Expr]
-                  ) -> tuple[Callable[[ExecContext], Iterator[Row]], int]:
-    if name == "generate_series":
-        return _generate_series(builder, args)
-    if name == "unnest" and len(args) == 1:
-        array = args[0]
-        element = T.TYPES[array.type_oid].element_oid if array.type_oid in T.TYPES else 0
-        if not element:
-            raise MirrordbError("function unnest requires an array", sqlstate="42883")
-        fn = array.fn
-
-        def unnest(ctx: ExecContext) -> Iterator[Row]:
-            for value in fn((), ctx) or ():
-                yield (value,)
-        return unnest, element
-    expr = builder.compile_function_call_for_from(name, args) \
-        if hasattr(builder, "compile_function_call_for_from") else None
-    if expr is None:
-        from mirrordb.sql import functions as funcs
-        resolved = funcs.resolve_function(name, [a.type_oid for a in args])
-        args = [coerce(builder, a, t) for a, t in zip(args, resolved.arg_types)]
-        expr = builder.call_expr(resolved.definition, args, name)
-    single = expr.fn
-    return (lambda ctx: iter([(single((), ctx),)])), expr.type_oid
-
-
-def _generate_series(builder: Any, args: list[Expr]
-                     ) -> tuple[Callable[[ExecContext], Iterator[Row]], int]:
-    if len(args) not in (2, 3):
-        raise MirrordbError("function generate_series does not exist", sqlstate="42883")
-    types = [a.type_oid for a in args[:2]]
-    timestamps = (T.TIMESTAMP_OID, T.TIMESTAMPTZ_OID, T.DATE_OID)
-    if any(t in timestamps for t in types):
-        result = T.TIMESTAMPTZ_OID if T.TIMESTAMPTZ_OID in types else T.TIMESTAMP_OID
-        start = coerce(builder, args[0], result).fn
-        stop = coerce(builder, args[1], result).fn
-        if len(args) != 3:
-            raise MirrordbError("function generate_series(timestamp, timestamp) does not exist",
-                                sqlstate="42883")
-        step = coerce(builder, args[2], T.INTERVAL_OID).fn
-        from mirrordb.sql import operators as ops
-        add = ops.resolve_operator("+", result, T.INTERVAL_OID).impl
-
-        def timestamps_(ctx: ExecContext) -> Iterator[Row]:
-            value, end, by = start((), ctx), stop((), ctx), step((), ctx)
-            if value is None or end is None or by is None:
-                return
-            forward = add(value, by) > value
-            if add(value, by) == value:
-                raise MirrordbError("step size cannot equal zero", sqlstate="22023")
-            while (value <= end) if forward else (value >= end):
-                yield (value,)
-                value = add(value, by)
-        return timestamps_, result
-    result = T.common_type([a.type_oid for a in args], "generate_series")
-    if result == UNKNOWN or result == TEXT:
-        result = INT4
-    if result not in (T.INT2_OID, INT4, INT8, T.NUMERIC_OID):
-        result = T.NUMERIC_OID if result in (T.FLOAT4_OID, T.FLOAT8_OID) else INT8
-    if result == T.INT2_OID:
-        result = INT4
-    fns = [coerce(builder, a, result).fn for a in args]
-
-    def numbers(ctx: ExecContext) -> Iterator[Row]:
-        values = [fn((), ctx) for fn in fns]
-        if any(v is None for v in values):
-            return
-        start, stop = values[0], values[1]
-        step = values[2] if len(values) == 3 else 1
-        if step == 0:
-            raise MirrordbError("step size cannot equal zero", sqlstate="22023")
-        value = start
-        while (value <= stop) if step > 0 else (value >= stop):
-            yield (value,)
-            value += step
-    return numbers, result
-
-
 # -- SQL value functions (CURRENT_DATE, CURRENT_USER, ...) ------------------------------------
 
 
@@ -432,4 +351,4 @@ def _local(ctx: ExecContext) -> datetime.datetime:
         return moment.astimezone(datetime.timezone.utc)
 
 
-__all__ = ["compile_special", "set_returning", "sql_value_function", "SPECIAL"]
+__all__ = ["compile_special", "sql_value_function", "SPECIAL"]
