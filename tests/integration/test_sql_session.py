@@ -52,6 +52,23 @@ def test_create_insert_select(session):
     assert rows(session, "select id, name from items") == [(1, "a")]
 
 
+def test_insert_values_without_a_column_list_fills_the_first_columns(session):
+    """As PostgreSQL: VALUES shorter than the table gives the first columns, the rest their
+    defaults; rows of different lengths, or a column list longer than the values, are refused."""
+    run(session, "create table w (a int, b text default 'x', c int)")
+    run(session, "insert into w values (8)")
+    run(session, "insert into w values (9, 'y'), (10, 'z')")
+    assert rows(session, "select a, b, c from w order by a") == \
+        [(8, "x", None), (9, "y", None), (10, "z", None)]
+    refused = error(session, "insert into w values (11, 'y'), (12)")
+    assert (refused.sqlstate, refused.message) == ("42601",
+                                                   "VALUES lists must all be the same length")
+    refused = error(session, "insert into w (a, b) values (11)")
+    assert refused.message == "INSERT has more target columns than expressions"
+    refused = error(session, "insert into w values (1, 'a', 2, 3)")
+    assert refused.message == "INSERT has more expressions than target columns"
+
+
 def test_errors_have_postgres_codes(session):
     run(session, "create table t (id int primary key, v text)")
     run(session, "insert into t values (1, 'x')")

@@ -273,6 +273,8 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
         values_lists = select_fields.get("valuesLists")
         if values_lists and not select_fields.get("sortClause") and \
                 not select_fields.get("limitCount"):
+            if not node.get("cols"):     # no column list: the first columns, as many as given
+                plan.target_columns = targets[:_values_width(values_lists)]
             _plan_insert_values(builder, plan, relation, values_lists)
         else:
             query = builder.child(None).plan_query(select_fields)
@@ -292,6 +294,14 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     scope = _relation_scope(relation, alias)
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan
+
+
+def _values_width(values_lists: list[Node]) -> int:
+    """How many items each VALUES row has; every row must have as many."""
+    widths = {len(values["List"]["items"]) for values in values_lists}
+    if len(widths) > 1:
+        raise MirrordbError("VALUES lists must all be the same length", sqlstate="42601")
+    return widths.pop()
 
 
 def _getter(i: int) -> Any:
