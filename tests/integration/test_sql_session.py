@@ -365,3 +365,25 @@ def test_rolling_back_a_savepoint_undoes_its_sets(session):
     assert timezone() == "Asia/Tokyo"
     run(session, "commit")
     assert timezone() == "Asia/Tokyo"
+
+
+def test_order_by_inside_aggregate_calls(session):
+    """PostgreSQL's results (checked on PostgreSQL 15): inputs fed in the call's order, FILTER
+    before it, DISTINCT keys only from the arguments."""
+    run(session, "create table v (i int, j int, k text)")
+    run(session, "insert into v values (1, 3, 'a'), (3, 1, 'a'), (2, 2, 'b'), (0, 4, 'a'), "
+                 "(null, 5, 'a'), (3, 0, 'a')")
+    assert rows(session, "select array_agg(i order by i desc) from v") == \
+        [([None, 3, 3, 2, 1, 0],)]
+    assert rows(session, "select string_agg(i::text, ',' order by i desc nulls last) from v") \
+        == [("3,3,2,1,0",)]
+    assert rows(session, "select array_agg(distinct i order by i) from v") == \
+        [([0, 1, 2, 3, None],)]
+    assert rows(session, "select array_agg(i order by j) filter (where i > 1) from v") == \
+        [([3, 3, 2],)]
+    assert rows(session, "select k, array_agg(i order by j desc) from v group by k "
+                         "order by k") == [("a", [None, 0, 1, 3, 3]), ("b", [2])]
+    refused = error(session, "select array_agg(distinct i order by j) from v")
+    assert (refused.sqlstate, refused.message) == (
+        "42P10", "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument "
+                 "list")

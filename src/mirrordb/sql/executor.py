@@ -333,7 +333,9 @@ class AggregateCall:
     args: list[Expr]
     distinct: bool = False
     filter: Expr | None = None
+    # ORDER BY inside the call: (expression, descending, nulls first) and each key's comparator
     order: list[tuple[Expr, bool, bool]] = field(default_factory=list)
+    order_compare: list[Callable[[Any, Any], int]] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -373,7 +375,11 @@ class Aggregate(PlanNode):
 
 
 class _AggState:
-    __slots__ = ("call", "state", "seen", "args", "strict")
+    """One aggregate call's state in one group. With ORDER BY in the call, the inputs are kept
+    (with their sort keys) and fed to the transition in that order when the result is asked
+    for; FILTER applies as they come, strictness and DISTINCT as they are fed."""
+
+    __slots__ = ("call", "state", "seen", "args", "strict", "ordered")
 
     def __init__(self, call: AggregateCall) -> None:
         self.call = call
@@ -381,23 +387,55 @@ class _AggState:
         self.seen: set[Any] | None = set() if call.distinct else None
         self.args = [a.fn for a in call.args]
         self.strict = call.definition.definition.strict
+        self.ordered: list[tuple[tuple[Any, ...], list[Any]]] | None = \
+            [] if call.order else None
 
     def add(self, row: Row, ctx: ExecContext) -> None:
         call = self.call
         if call.filter is not None and call.filter.fn(row, ctx) is not True:
             return
         values = [fn(row, ctx) for fn in self.args]
+        if self.ordered is not None:
+            self.ordered.append((tuple(key.fn(row, ctx) for key, _, _ in call.order), values))
+            return
+        self._feed(values)
+
+    def _feed(self, values: list[Any]) -> None:
         if self.strict and None in values:
             return
         if self.seen is not None:
-            key = tuple(values)
+            key = tuple(_hashable(value) for value in values)
             if key in self.seen:
                 return
             self.seen.add(key)
-        self.state = call.definition.definition.transition(self.state, *values)
+        self.state = self.call.definition.definition.transition(self.state, *values)
 
     def result(self) -> Any:
+        if self.ordered:
+            call = self.call
+            directions = [(desc, nulls_first) for _, desc, nulls_first in call.order]
+            self.ordered.sort(key=functools.cmp_to_key(
+                lambda a, b: compare_sort_keys(a[0], b[0], directions, call.order_compare)))
+            for _, values in self.ordered:
+                self._feed(values)
+            self.ordered = []
         return self.call.definition.definition.final(self.state)
+
+
+def compare_sort_keys(left: tuple[Any, ...], right: tuple[Any, ...],
+                      directions: list[tuple[bool, bool]],
+                      compares: list[Callable[[Any, Any], int]]) -> int:
+    """ORDER BY's comparison of two rows' keys: each key in turn, with its direction and where
+    its NULLs go."""
+    for x, y, (desc, nulls_first), cmp in zip(left, right, directions, compares):
+        if x is None or y is None:
+            if x is None and y is None:
+                continue
+            return (1 if x is None else -1) * (-1 if nulls_first else 1)
+        result = cmp(x, y)
+        if result:
+            return -result if desc else result
+    return 0
 
 
 @dataclass(eq=False)
@@ -417,15 +455,7 @@ class Sort(PlanNode):
         compares = self.compare
 
         def order(a: tuple[tuple[Any, ...], Row], b: tuple[tuple[Any, ...], Row]) -> int:
-            for (x, y, (desc, nulls_first), cmp) in zip(a[0], b[0], directions, compares):
-                if x is None or y is None:
-                    if x is None and y is None:
-                        continue
-                    return (1 if x is None else -1) * (-1 if nulls_first else 1)
-                result = cmp(x, y)
-                if result:
-                    return -result if desc else result
-            return 0
+            return compare_sort_keys(a[0], b[0], directions, compares)
         decorated.sort(key=functools.cmp_to_key(order))
         for _, row in decorated:
             yield row

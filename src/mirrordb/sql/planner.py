@@ -34,8 +34,8 @@ from mirrordb.sql.expressions import (BOOL, INT8, NAMED_ARGUMENT_FUNCTIONS, TEXT
                                       UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
                                       coerce_to_bool, conjuncts, const, contains_node, error_at,
-                                      feature_not_supported, no_such_function, node_key,
-                                      referenced_names)
+                                      feature_not_supported, leftmost_location,
+                                      no_such_function, node_key, referenced_names)
 from mirrordb.sql.parser import Node, one, strings
 
 if TYPE_CHECKING:
@@ -795,10 +795,10 @@ class PlanBuilder:
                 self.clause = "FILTER"
                 filter_expr = coerce_to_bool(self, pre.compile(call["agg_filter"]), "FILTER")
                 self.clause = outer
-            if call.get("agg_order"):
-                raise feature_not_supported("ORDER BY inside aggregate calls")
+            order = self._aggregate_order(call, pre, outer)
             calls.append(ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")),
-                                          filter_expr))
+                                          filter_expr, order,
+                                          [_comparator(e.type_oid) for e, _, _ in order]))
             position = base + len(calls) - 1
             return Expr(resolved.result_type, lambda row, ctx: row[position],
                         name=name)
@@ -852,6 +852,27 @@ class PlanBuilder:
                                    value))
         return targets
 
+    def _aggregate_order(self, call: Node, compiler: ExpressionCompiler, outer: str | None
+                         ) -> list[tuple[Expr, bool, bool]]:
+        """``agg(x ORDER BY y ...)``: the sort keys the call's inputs are fed in. With DISTINCT
+        each key must be one of the arguments (PostgreSQL's rule: the order must be that of the
+        distinct values)."""
+        order: list[tuple[Expr, bool, bool]] = []
+        arg_keys = {node_key(arg) for arg in call.get("args", [])}
+        for sort in call.get("agg_order") or []:
+            fields = sort["SortBy"]
+            if fields.get("useOp"):
+                raise feature_not_supported("ORDER BY USING")
+            if call.get("agg_distinct") and node_key(fields["node"]) not in arg_keys:
+                raise error_at("in an aggregate with DISTINCT, ORDER BY expressions must "
+                               "appear in argument list", "42P10",
+                               leftmost_location(fields["node"]))
+            desc, nulls_first = _sort_direction(fields)
+            self.clause = outer or srf.AGGREGATE_ARGUMENTS
+            order.append((compiler.compile(fields["node"]), desc, nulls_first))
+            self.clause = outer
+        return order
+
     # -- ORDER BY, LIMIT, locking ---------------------------------------------------------------
 
     def _sort_keys(self, sort_nodes: list[Node], targets: list[_Target],
@@ -861,10 +882,7 @@ class PlanBuilder:
         hidden: list[Expr] = []
         for sort in sort_nodes:
             fields = sort["SortBy"]
-            desc = fields.get("sortby_dir") == "SORTBY_DESC"
-            nulls = fields.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
-            nulls_first = desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == \
-                "SORTBY_NULLS_FIRST"
+            desc, nulls_first = _sort_direction(fields)
             if fields.get("useOp"):
                 raise feature_not_supported("ORDER BY USING")
             position = self._sort_target(fields["node"], targets, compiler)
@@ -1216,6 +1234,13 @@ def _column(index: int, type_oid: int, name: str = "?column?", typmod: int = -1)
     def run(row: Row, ctx: ExecContext) -> Any:
         return row[index]
     return Expr(type_oid, run, typmod, name, column=index)
+
+
+def _sort_direction(fields: Node) -> tuple[bool, bool]:
+    """(descending, nulls first) of a SortBy: NULLs sort as if larger than any value."""
+    desc = fields.get("sortby_dir") == "SORTBY_DESC"
+    nulls = fields.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
+    return desc, desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == "SORTBY_NULLS_FIRST"
 
 
 def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
