@@ -3,9 +3,10 @@
 ``Engine.open(datadir)`` assembles the subsystems of one server (relation files, buffer pool, WAL,
 commit log, transactions, access methods, catalogs), runs crash recovery, and starts the WAL
 writer and checkpointer threads. ``engine.begin()`` returns a ``Txn`` whose methods are the data
-operations: DDL (create/drop table, index, sequence; truncate), DML (insert, update, delete, lock),
-reads (fetch, scan, index lookups), savepoints, commit and abort. ``engine.close()`` writes a
-shutdown checkpoint; ``engine.crash()`` (tests only) drops everything without one.
+operations: DDL (create/drop table, index, sequence; truncate; reindex), DML (insert, update,
+delete, lock), reads (fetch, scan, index lookups), savepoints, commit and abort.
+``engine.close()`` writes a shutdown checkpoint; ``engine.crash()`` (tests only) drops
+everything without one.
 ``Engine.open(datadir, standby_mode=True)`` instead replays the WAL in pg_wal in archive recovery
 and stays in recovery (``engine.startup``: replay more with ``replay_available()``, consistency in
 ``startup.state``); no WAL is written, and of the background threads only the checkpointer runs,
@@ -21,11 +22,13 @@ calls it once it serves clients (a bare ``Engine.open``, as tests use, runs no l
 explicit ``vacuum()`` calls see every dead version). ``close()`` and ``crash()`` stop it.
 
 Relation locks (access/lmgr.py): every ``Txn`` has a lock owner; the DDL methods lock what they
-change (AccessExclusiveLock; ShareLock on the table for ``create_index``; new relations are
-locked before their file exists) and ``nextval`` its sequence, the SQL layer locks what its
-statements use; all of it is released when the transaction ends, after the relation cache
-forgot its catalog changes. The first AccessExclusiveLock on a relation is WAL-logged for
-standbys (``Txn.log``); ``running_access_exclusive_locks`` is what a checkpoint logs.
+change (AccessExclusiveLock; ShareLock on the table for ``create_index`` and the reindexes,
+which lock each index AccessExclusive; new relations are locked before their file exists)
+and ``nextval`` its sequence, the SQL layer locks what its statements use (a table's indexes
+with it: ``open_relation(lock_indexes=True)``); all of it is released when the transaction
+ends, after the relation cache forgot its catalog changes. The first AccessExclusiveLock on a
+relation is WAL-logged for standbys (``Txn.log``); ``running_access_exclusive_locks`` is what a
+checkpoint logs.
 
 VACUUM beside running sessions: a vacuum holds its table's ShareUpdateExclusiveLock, so the
 table's files cannot be dropped or swapped (DROP, TRUNCATE, a rewrite) and no index can be built
@@ -466,10 +469,11 @@ class Engine:
             if result is AcquireResult.NOT_AVAILABLE:
                 log.info('skipping vacuum of "%s" --- lock not available', name)
                 return False
-            if result is AcquireResult.WAITED:
-                relation = self.relcache.lookup(name, None)
-                if relation is None or relation.oid != tag[1]:
-                    return None
+            # looked up again under the lock, waited or not: a TRUNCATE or REINDEX that
+            # committed since the first lookup gave the table or an index a new file
+            relation = self.relcache.lookup(name, None)
+            if relation is None or relation.oid != tag[1]:
+                return None
             if automatic:
                 stopping = _AutovacuumStop(stopping, owner)
             return self._vacuum_table(relation, automatic, stopping)
@@ -635,6 +639,12 @@ def _key_columns(table: Relation, index: Relation) -> tuple[int, ...] | None:
     """The table columns of ``index``'s key, in key order (None: not among the table's)."""
     return next((info.key_columns for info in table.indexes if info.relation.oid == index.oid),
                 None)
+
+
+def _same_indexes(current: Relation, before: Relation) -> bool:
+    """Whether two descriptors of one table name the same index files."""
+    return [info.relation.rnode for info in current.indexes] == \
+        [info.relation.rnode for info in before.indexes]
 
 
 def _entry_matches(found: tuple[Tid, tuple[object, ...], bool], entry_key: tuple[object, ...],
@@ -827,12 +837,20 @@ class Txn:
         return None if oid < boot.FIRST_NORMAL_OBJECT_ID else (boot.POSTGRES_DATABASE_OID, oid)
 
     def open_relation(self, name: str, mode: int, *, dont_wait: bool = False,
-                      shown_name: str | None = None) -> Relation | None:
-        """Find relation ``name`` and lock it in ``mode``; if the lock had to wait, look again,
-        since what we waited for may have dropped or replaced it (PostgreSQL's
-        RangeVarGetRelidExtended). None if it does not exist (any more). ``dont_wait``
-        (NOWAIT) raises 55P03 naming ``shown_name`` instead of waiting."""
+                      shown_name: str | None = None,
+                      lock_indexes: bool = False) -> Relation | None:
+        """Find relation ``name`` and lock it in ``mode``; if the lock had to wait, or the
+        catalogs changed between the lookup and the lock, look again, since what we waited for
+        may have dropped or replaced it (PostgreSQL's RangeVarGetRelidExtended, which takes
+        the invalidations that came with the lock). None if it does not exist (any more).
+        ``dont_wait`` (NOWAIT) raises 55P03 naming ``shown_name`` instead of waiting.
+
+        ``lock_indexes``: a table's indexes are locked in ``mode`` too, after the table, as
+        PostgreSQL's planner and executor open them: a REINDEX holds its index
+        AccessExclusive while it builds the new file, under a table lock that readers pass,
+        and a query must not read an index file the REINDEX's commit removes."""
         relcache = self.engine.relcache
+        generation = relcache.generation
         relation = relcache.lookup(name, self.transaction)
         for _ in range(MAX_LOCK_RETRIES):
             if relation is None:
@@ -841,15 +859,29 @@ class Txn:
             if result is AcquireResult.NOT_AVAILABLE:
                 raise LockNotAvailable(
                     f'could not obtain lock on relation "{shown_name or name}"')
-            if result is not AcquireResult.WAITED:
+            waited = result is AcquireResult.WAITED
+            if lock_indexes and relation.kind == RELKIND_TABLE:
+                waited = self._lock_indexes(relation, mode) or waited
+            if not waited and relcache.generation == generation:
                 return relation
+            generation = relcache.generation
             current = relcache.lookup(name, self.transaction)
-            if current is not None and current.oid == relation.oid:
+            if current is not None and current.oid == relation.oid and (
+                    not lock_indexes or _same_indexes(current, relation)):
                 return current
-            self.locks.release((boot.POSTGRES_DATABASE_OID, relation.oid), mode)
+            if current is None or current.oid != relation.oid:
+                self.locks.release((boot.POSTGRES_DATABASE_OID, relation.oid), mode)
             relation = current
         raise MirrordbError(f'relation "{name}" kept changing while we waited for its lock',
                             sqlstate="55006")
+
+    def _lock_indexes(self, table: Relation, mode: int) -> bool:
+        """Lock every index of ``table`` in ``mode``; whether any of the locks had to wait."""
+        waited = False
+        for info in table.indexes:
+            waited = self.lock_relation(info.relation.oid, mode) is AcquireResult.WAITED \
+                or waited
+        return waited
 
     def _open(self, name: str, mode: int, kind: str | None = None) -> Relation:
         """``open_relation`` for the DDL methods: 42P01 if it does not exist."""
@@ -1041,14 +1073,77 @@ class Txn:
             self.lock_relation(info.relation.oid, LockMode.ACCESS_EXCLUSIVE)
         with self.engine._ddl_lock:
             for rel in [relation] + [info.relation for info in relation.indexes]:
-                new_rnode = self._new_relation_file(self.engine.allocate_oid())
-                self._update_catalog_rows(boot.PG_CLASS, lambda v, o=rel.oid: v[0] == o,
-                                          lambda v, r=new_rnode: v[:5] + (r.rel,) + v[6:])
-                self.transaction.current_subtransaction.dropped_relations.append(rel.rnode)
+                self._swap_relation_file(rel)
             self.transaction.command_counter_increment()
             for info in self.relation(name).indexes:
                 self.engine.btree(info.relation).build_empty()
             self._table_counts().count_truncate(relation.oid)
+
+    def _swap_relation_file(self, relation: Relation) -> None:
+        """Give ``relation`` a new, empty file: a new relfilenode in its pg_class row; the old
+        file is removed when the transaction commits, the new one when it aborts (TRUNCATE,
+        REINDEX). The caller holds the relation's AccessExclusiveLock."""
+        new_rnode = self._new_relation_file(self.engine.allocate_oid())
+        self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
+                                  lambda v: v[:5] + (new_rnode.rel,) + v[6:])
+        self.transaction.current_subtransaction.dropped_relations.append(relation.rnode)
+
+    def reindex_index(self, name: str) -> Relation:
+        """REINDEX INDEX: rebuild one index from its table into a new relation file (see
+        ``_reindex``). Its table is locked ShareLock first, then the index AccessExclusive,
+        PostgreSQL's order. Returns the index as it now is."""
+        index = self.relation(name, RELKIND_INDEX)
+        table = self._open(self.table_of_index(index).name, LockMode.SHARE, RELKIND_TABLE)
+        return self._reindex(table, index.oid)
+
+    def reindex_table(self, name: str,
+                      rebuilt: Callable[[Relation], None] | None = None) -> list[Relation]:
+        """REINDEX TABLE: rebuild each index of the table in turn, as ``reindex_index`` does,
+        under one ShareLock on the table; ``rebuilt`` is called after each index (VERBOSE
+        reports it). Returns the indexes (none: the table has no index)."""
+        table = self._open(name, LockMode.SHARE, RELKIND_TABLE)
+        indexes = []
+        for info in table.indexes:
+            indexes.append(self._reindex(table, info.relation.oid))
+            if rebuilt is not None:
+                rebuilt(indexes[-1])
+        return indexes
+
+    def _reindex(self, table: Relation, index_oid: int) -> Relation:
+        """Rebuild index ``index_oid`` of ``table`` (held in ShareLock, so nobody writes it and
+        no vacuum runs): the index is locked AccessExclusive (WAL-logged for standbys, whose
+        queries lock the indexes they use), gets a new file as TRUNCATE gives one, and is
+        built from the table as CREATE INDEX builds it; a unique index reports a duplicate key
+        as CREATE UNIQUE INDEX does. Everything written goes through the WAL: the new file's
+        SMGR create, the pg_class row, the index pages; the old file goes at commit.
+
+        REINDEX is allowed in a read-only transaction, as in PostgreSQL (maintenance: no
+        row a query sees changes), so the transaction may take an xid for it."""
+        self.lock_relation(index_oid, LockMode.ACCESS_EXCLUSIVE)
+        # looked up under the lock: a REINDEX that committed while we waited gave it a new file
+        _, info = self._index_of(table.name, index_oid)
+        transaction = self.transaction
+        read_only, transaction.read_only = transaction.read_only, False
+        try:
+            with self.engine._ddl_lock:
+                self._swap_relation_file(info.relation)
+                transaction.command_counter_increment()
+            current, info = self._index_of(table.name, index_oid)
+            tree = self.engine.btree(info.relation)
+            tree.build_empty()
+            self._build_index(current, info, tree)
+        finally:
+            transaction.read_only = read_only
+        return info.relation
+
+    def _index_of(self, table_name: str, index_oid: int) -> tuple[Relation, IndexInfo]:
+        """Table ``table_name`` and its index ``index_oid`` as this transaction sees them now
+        (42P01 if a DROP INDEX committed before our lock)."""
+        table = self.relation(table_name, RELKIND_TABLE)
+        for info in table.indexes:
+            if info.relation.oid == index_oid:
+                return table, info
+        raise UndefinedObject(f"could not open relation with OID {index_oid}")
 
     def _delete_catalog_rows(self, catalog: Relation, match: object) -> None:
         self.transaction.touched_catalogs = True

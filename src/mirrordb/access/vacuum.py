@@ -108,7 +108,7 @@ class Vacuum:
 
     def vacuum_relation(self, rel: Relation, indexes: list[BTree],
                         stopping: threading.Event | None = None) -> VacuumStats:
-        started = _Usage.now()
+        started = ResourceUsage.now()
         stats = self._vacuum(rel, indexes, stopping)
         if stats.pages_pruned or stats.index_entries_removed:
             # PostgreSQL's WAL writer flushes VACUUM's records within wal_writer_delay; here
@@ -182,21 +182,28 @@ class Vacuum:
 
 
 @dataclass(frozen=True)
-class _Usage:
-    """Wall clock and this thread's CPU time at the start of a vacuum (VERBOSE's system usage
-    line)."""
+class ResourceUsage:
+    """Wall clock and this thread's CPU time at the start of a vacuum or of an index rebuild
+    (the system usage that VACUUM VERBOSE and REINDEX VERBOSE report)."""
 
     wall_s: float
     user_s: float
     system_s: float
 
     @classmethod
-    def now(cls) -> _Usage:
+    def now(cls) -> ResourceUsage:
         usage = resource.getrusage(resource.RUSAGE_THREAD)
         return cls(time.monotonic(), usage.ru_utime, usage.ru_stime)
 
     def finish(self, stats: VacuumStats) -> None:
-        end = _Usage.now()
+        end = ResourceUsage.now()
         stats.elapsed_s = end.wall_s - self.wall_s
         stats.cpu_user_s = end.user_s - self.user_s
         stats.cpu_system_s = end.system_s - self.system_s
+
+    def show(self) -> str:
+        """The usage since this one in PostgreSQL's words (pg_rusage_show)."""
+        end = ResourceUsage.now()
+        return (f"CPU: user: {end.user_s - self.user_s:.2f} s, "
+                f"system: {end.system_s - self.system_s:.2f} s, "
+                f"elapsed: {end.wall_s - self.wall_s:.2f} s")

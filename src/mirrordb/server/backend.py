@@ -635,6 +635,11 @@ class Backend:
                 self.connection.send(m.NoticeResponse(m.error_fields(
                     "WARNING", notice.sqlstate, notice.message, detail=notice.detail)))
                 continue
+            if isinstance(notice, tuple) and len(notice) == 3:   # (severity, text, DETAIL)
+                severity, text, detail = notice
+                self.connection.send(m.NoticeResponse(m.error_fields(severity, "00000", text,
+                                                                     detail=detail)))
+                continue
             severity, text = ("NOTICE", notice) if isinstance(notice, str) else notice
             code = "01000" if severity == "WARNING" else "00000"
             if text.startswith("there is") or "skipping" in text:

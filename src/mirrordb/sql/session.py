@@ -92,7 +92,8 @@ class StatementResult:
     columns: list[OutputColumn] | None = None
     rows: Iterator[Row] | list[Row] = field(default_factory=list)
     count: int | None = None
-    notices: list[Any] = field(default_factory=list)   # str (NOTICE) or (severity, text)
+    # str (NOTICE), (severity, text), (severity, text, DETAIL), or a MirrordbError (WARNING)
+    notices: list[Any] = field(default_factory=list)
     copy_in: Any = None         # sql.copy.CopyIn: the backend feeds it CopyData
     copy_out: Any = None        # iterator of CopyData payloads for COPY TO STDOUT
     copy_columns: int = 0
@@ -731,7 +732,9 @@ class Session:
                         nowait: bool = False) -> Relation | None:
         """The relation ``name``, locked in ``mode`` (``NO_LOCK``: not locked) before its
         catalog entry is read; None if it does not exist (or stopped existing while we waited
-        for the lock). While a plan is made, what was locked is recorded for it."""
+        for the lock). A query's table (AccessShare, RowShare, RowExclusive) has its indexes
+        locked in the same mode, as PostgreSQL's planner locks them (a REINDEX holds the one
+        it rebuilds AccessExclusive). While a plan is made, what was locked is recorded."""
         txn = self._ensure_transaction()
         if schema not in (None, "public", "pg_catalog"):
             return None
@@ -745,12 +748,16 @@ class Session:
                 (not row_share or name in row_share):
             mode = LockMode.ROW_SHARE
         shown = f"{schema}.{name}" if schema else name
+        lock_indexes = mode <= LockMode.ROW_EXCLUSIVE
         relation: Relation | None = txn.open_relation(name, mode, dont_wait=nowait,
-                                                      shown_name=shown)
+                                                      shown_name=shown,
+                                                      lock_indexes=lock_indexes)
         if relation is not None and self._plan_locks is not None:
-            tag = txn.relation_tag(relation.oid)
-            if tag is not None:
-                self._plan_locks.append((tag, mode))
+            indexes = relation.indexes if lock_indexes else ()
+            for oid in [relation.oid, *(info.relation.oid for info in indexes)]:
+                tag = txn.relation_tag(oid)
+                if tag is not None:
+                    self._plan_locks.append((tag, mode))
         return relation
 
     def _planning(self, prepared: PreparedStatement, plan: Callable[[], Any]) -> Any:
@@ -1214,6 +1221,11 @@ class Session:
                          params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
         return ddl.vacuum(self, node)
+
+    def _exec_ReindexStmt(self, node: Node, prepared: PreparedStatement,
+                          params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import reindex
+        return StatementResult("REINDEX", notices=reindex.reindex(self, node))
 
     def _exec_CheckPointStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
