@@ -18,7 +18,7 @@ from mirrordb.common.lsn import format_lsn, parse_lsn
 from mirrordb.engine import Engine
 from mirrordb.storage.control import read_control_file
 from tests.integration.test_standby_streaming import (basebackup, execute, poll, start_standby,
-                                                      wait_for_replay_catchup)
+                                                      streaming_pair, wait_for_replay_catchup)
 from tests.integration.test_switchover import assert_identical
 from tests.integration.test_wal_archiving import one
 from tests.server_process import start_server
@@ -96,28 +96,22 @@ def test_an_old_primary_with_wal_of_its_own_does_not_follow(template_cluster, tm
     received. Restarted as a standby of the promoted server, the old primary replays its own
     WAL, then finds that the new timeline forked off before that point: it says so and stays
     on its own history (it must be rebuilt) instead of replaying timeline 2 over it."""
-    primary_dir = str(tmp_path / "primary")
-    shutil.copytree(template_cluster, primary_dir)
-    primary = start_server(primary_dir)
-    standby = None
-    try:
-        execute(primary, "CREATE TABLE t (id int PRIMARY KEY, note text)",
-                "INSERT INTO t SELECT g, 'shared' FROM generate_series(1, 100) g")
-        basebackup(primary, str(tmp_path / "standby"))
-        standby = start_standby(str(tmp_path / "standby"))
-        wait_for_replay_catchup(primary, standby)
-        assert standby.stop() == 0            # the standby misses what comes next
+    with streaming_pair(template_cluster, str(tmp_path),
+                        "CREATE TABLE t (id int PRIMARY KEY, note text)",
+                        "INSERT INTO t SELECT g, 'shared' FROM generate_series(1, 100) g"
+                        ) as (primary, first_run):
+        assert first_run.stop() == 0          # the standby misses what comes next
         execute(primary, "INSERT INTO t SELECT g, 'lost' FROM generate_series(101, 150) g")
         primary.kill()                        # the primary fails
 
-        standby = start_standby(standby.datadir, standby.port)
-        promote(standby)
-        execute(standby, "INSERT INTO t SELECT g, 'new' FROM generate_series(101, 120) g")
-
-        open(os.path.join(primary_dir, "standby.signal"), "w").close()
-        old = start_standby(primary_dir, primary.port,
-                            primary_conninfo=conninfo(standby, "old"))
+        standby = start_standby(first_run.datadir, first_run.port)
+        old = None
         try:
+            promote(standby)
+            execute(standby, "INSERT INTO t SELECT g, 'new' FROM generate_series(101, 120) g")
+            open(os.path.join(primary.datadir, "standby.signal"), "w").close()
+            old = start_standby(primary.datadir, primary.port,
+                                primary_conninfo=conninfo(standby, "old"))
             poll(lambda: "forked off current database system timeline 1 before current "
                          "recovery point" in old.log(),
                  "the old primary to see the fork", servers=(old, standby))
@@ -131,11 +125,9 @@ def test_an_old_primary_with_wal_of_its_own_does_not_follow(template_cluster, tm
             assert one(old, "SELECT count(*) FROM t WHERE note = 'lost'") == 50
             assert one(old, "SELECT count(*) FROM t WHERE note = 'new'") == 0
         finally:
-            old.stop()
-    finally:
-        if standby is not None:
+            if old is not None:
+                old.stop()
             standby.stop()
-        primary.stop()
 
 
 @pytest.mark.parametrize("value, message", [

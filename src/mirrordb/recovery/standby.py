@@ -71,10 +71,9 @@ from typing import TYPE_CHECKING
 from mirrordb.common.errors import MirrordbError, ObjectNotInPrerequisiteState, invariant
 from mirrordb.common.role_thread import RoleThread
 from mirrordb.recovery import promote
-from mirrordb.recovery.startup import xact_time
-from mirrordb.wal.payloads import pg_timestamp_to_unix_s
+from mirrordb.wal.payloads import pg_timestamp_to_unix_s, xact_time
 from mirrordb.wal.record import DecodedRecord
-from mirrordb.wal.rmgr import XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_OPMASK
+from mirrordb.wal.rmgr import XACT_COMMIT_OPS, XLOG_XACT_OPMASK
 
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
@@ -85,8 +84,6 @@ log = logging.getLogger("mirrordb.startup")
 STARTUP_THREAD_NAME = "startup"
 POLL_INTERVAL_S = 0.5                # re-read pg_wal at least this often without a wake-up
 STOP_TIMEOUT_S = 60.0                # longest wait for the thread to finish the record it is on
-# the records recovery_min_apply_delay holds back (aborts change nothing a query sees)
-DELAYED_XACT_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED))
 
 
 class RecoveryPauseState(enum.Enum):
@@ -352,11 +349,11 @@ class StandbyReplay:
         every later one: what is left is replayed at once. A pause requested meanwhile takes
         effect before the commit. False: ``stop`` ended the wait, replay stops before it."""
         if self.engine.settings.get_int("recovery_min_apply_delay") <= 0 \
-                or record.info & XLOG_XACT_OPMASK not in DELAYED_XACT_OPS \
+                or record.info & XLOG_XACT_OPMASK not in XACT_COMMIT_OPS \
                 or not self.startup.state.consistent:
             return True
         try:
-            committed_at = pg_timestamp_to_unix_s(xact_time(record))
+            committed_at = pg_timestamp_to_unix_s(xact_time(record.main_data))
         except struct.error:
             return True      # a malformed record: its redo reports it
         waited = False

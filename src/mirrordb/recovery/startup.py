@@ -86,13 +86,13 @@ from mirrordb.recovery.target import (RecoveryTarget, StopPoint, TargetCheck, fo
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal import archive, payloads
+from mirrordb.wal.payloads import xact_time
 from mirrordb.wal.reader import SegmentFileSource, WalReader
 from mirrordb.wal.record import DecodedRecord
 from mirrordb.wal.rmgr import (RM_MIRRORDB_BTREE_ID, RM_MIRRORDB_HEAP_ID,
                                RM_MIRRORDB_SEQUENCE_ID, RM_XACT_ID, RM_XLOG_ID, XLOG_BACKUP_END,
                                XLOG_CHECKPOINT_ONLINE, XLOG_CHECKPOINT_SHUTDOWN, XLOG_END_OF_RECOVERY,
-                               XLOG_PARAMETER_CHANGE, XLOG_XACT_ABORT, XLOG_XACT_ABORT_PREPARED,
-                               XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_OPMASK,
+                               XACT_END_OPS, XLOG_PARAMETER_CHANGE, XLOG_XACT_OPMASK,
                                XLR_RMGR_INFO_MASK)
 from mirrordb.wal.rmgr import is_xlog_switch, rmgr_name
 from mirrordb.wal.segment import (PARTIAL_SUFFIX, history_file_name, is_segment_name,
@@ -102,19 +102,6 @@ from mirrordb.wal.timeline import (DEFAULT_REASON, MAX_TIMELINE, History,
                                    history_exists, in_history, newest_timeline, newest_tli,
                                    read_history, read_history_content, segment_file,
                                    write_history)
-
-# xl_xact_commit / xl_xact_abort begin with xact_time, a signed 64-bit TimestampTz (the whole
-# layout is in wal/payloads.py).
-_XACT_TIME = struct.Struct("<q")
-# the transaction records that end a transaction; each sets pg_last_xact_replay_timestamp()
-XACT_END_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_ABORT, XLOG_XACT_COMMIT_PREPARED,
-                          XLOG_XACT_ABORT_PREPARED))
-
-
-def xact_time(record: DecodedRecord) -> int:
-    """The PG timestamp a commit or abort record carries (its first field)."""
-    return int(_XACT_TIME.unpack_from(record.main_data, 0)[0])
-
 
 assert INVALID_LSN == 0   # replay tests positions for truth: "no LSN" is falsy
 
@@ -642,8 +629,9 @@ class Startup:
                         observed_xids.clear()
                         if record.info & XLOG_XACT_OPMASK in XACT_END_OPS:
                             # xact_redo has just decoded and validated the whole record: read
-                            # only xact_time, its first field, instead of decoding it again.
-                            self.last_commit_time = xact_time(record)
+                            # only xact_time, its first field, instead of decoding it again;
+                            # each sets pg_last_xact_replay_timestamp()
+                            self.last_commit_time = xact_time(record.main_data)
                 backup_end_point = self.backup_end_point    # INVALID_LSN (0): none awaited
                 if backup_end_point and replayed_end_lsn >= backup_end_point:
                     self._reached_end_of_backup(replayed_end_lsn)
@@ -699,17 +687,14 @@ class Startup:
     # -- the recovery target (recovery/target.py) -------------------------------------------------
 
     def _stops(self, stop: StopPoint | None) -> bool:
-        """A target test's answer for a record: True (and replay stops for good) at the target."""
+        """A target test's answer for a record: True at the target, where replay stops for
+        good (later calls replay nothing: ``stop_point``)."""
         if stop is None:
             return False
-        self._reached_target(stop)
-        return True
-
-    def _reached_target(self, stop: StopPoint) -> None:
-        """Replay stops here for good: later calls replay nothing (``stop_point``)."""
         self.stop_point = stop
         self.end_reason = ""
         log.info("%s", stop.message)
+        return True
 
     def _interrupt(self, interruption: Interruption | None, more: bool) -> bool:
         if interruption is None:

@@ -39,8 +39,8 @@ from mirrordb.common.errors import InvalidParameterValue, MirrordbError, WalCorr
 from mirrordb.common.lsn import format_lsn, parse_lsn
 from mirrordb.wal import payloads
 from mirrordb.wal.record import DecodedRecord
-from mirrordb.wal.rmgr import (RM_XACT_ID, RM_XLOG_ID, XLOG_RESTORE_POINT, XLOG_XACT_ABORT,
-                               XLOG_XACT_ABORT_PREPARED, XLOG_XACT_COMMIT,
+from mirrordb.wal.rmgr import (RM_XACT_ID, RM_XLOG_ID, XACT_COMMIT_OPS, XACT_END_OPS,
+                               XLOG_RESTORE_POINT, XLOG_XACT_ABORT_PREPARED,
                                XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_OPMASK, XLR_RMGR_INFO_MASK)
 
 if TYPE_CHECKING:
@@ -49,9 +49,6 @@ if TYPE_CHECKING:
 TARGET_SETTINGS = ("recovery_target", "recovery_target_lsn", "recovery_target_name",
                    "recovery_target_time", "recovery_target_xid")
 ACTIONS = ("pause", "promote", "shutdown")
-_COMMITS = (XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED)
-_ENDS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_ABORT,
-                   XLOG_XACT_ABORT_PREPARED))
 _PREPARED = (XLOG_XACT_COMMIT_PREPARED, XLOG_XACT_ABORT_PREPARED)
 _TIMES_REFUSED = ("now", "today", "tomorrow", "yesterday")   # they would move with the clock
 _XID_MAX_TEXT = 2 ** 64 - 1     # a full transaction id (epoch and xid) is accepted too
@@ -209,7 +206,7 @@ class StopPoint:
 def _transaction_end(record: DecodedRecord) -> tuple[int, int, bool] | None:
     """(xid, time, is a commit) of a commit or abort record, else None."""
     op = record.info & XLOG_XACT_OPMASK
-    if record.rmid != RM_XACT_ID or op not in _ENDS:
+    if record.rmid != RM_XACT_ID or op not in XACT_END_OPS:
         return None
     try:
         if op in _PREPARED:
@@ -217,10 +214,10 @@ def _transaction_end(record: DecodedRecord) -> tuple[int, int, bool] | None:
             xid = parsed.twophase_xid  # type: ignore[union-attr]
         else:
             xid = record.xid
-        (time,) = struct.unpack_from("<q", record.main_data)
+        time = payloads.xact_time(record.main_data)
     except (struct.error, IndexError, WalCorrupted):
         return None          # a malformed record: its redo reports it
-    return xid, time, op in _COMMITS
+    return xid, time, op in XACT_COMMIT_OPS
 
 
 class TargetCheck:

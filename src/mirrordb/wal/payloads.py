@@ -119,6 +119,12 @@ _RELFILENODE = struct.Struct("<III")
 assert _RELFILENODE.size == 12
 
 
+def xact_time(data: bytes | bytearray | memoryview) -> int:
+    """The PG timestamp a commit or abort record's main data begins with (struct.error if it
+    is shorter), read without decoding the rest."""
+    return int(_I64.unpack_from(data, 0)[0])
+
+
 class _Reader:
     """Sequential field reader over a payload; every overrun is a WalCorrupted naming ``what``."""
 

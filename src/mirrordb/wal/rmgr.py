@@ -126,6 +126,10 @@ XLOG_XACT_ASSIGNMENT = 0x50
 XLOG_XACT_INVALIDATIONS = 0x60
 XLOG_XACT_OPMASK = 0x70
 XLOG_XACT_HAS_INFO = 0x80
+# the records that end a transaction (each begins with its xact_time), and the commits among them
+XACT_END_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_ABORT, XLOG_XACT_COMMIT_PREPARED,
+                          XLOG_XACT_ABORT_PREPARED))
+XACT_COMMIT_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED))
 
 # -- Storage (rmid 2) -----------------------------------------------------------------------------
 
