@@ -23,7 +23,18 @@ shutdown checkpoint runs with no concurrent activity, so its REDO point is the r
 
 The checkpointer thread (named ``checkpointer``) starts a checkpoint when ``checkpoint_timeout``
 has passed since the last one, or when the WAL written since the last REDO point exceeds the share
-of ``max_wal_size`` PostgreSQL uses, or when asked (``request``).
+of ``max_wal_size`` PostgreSQL uses, or when asked (``request``). A timed checkpoint is skipped
+when nothing important was logged since the last checkpoint record. "Important" is PostgreSQL's
+notion (the WAL writer's ``last_important_lsn``): every record except housekeeping that an idle
+server would otherwise write forever (the standby snapshot's LOCK and RUNNING_XACTS,
+archive_timeout's segment switch). So an idle primary writes no WAL at all: no segment for the
+archive, no wake-up for the standbys.
+
+The same thread does two more periodic jobs of PostgreSQL's: ``archive_timeout`` (switch to a new
+segment when important WAL waits in the current one that long) and, what PostgreSQL's background
+writer does, a standby snapshot (LOCK + RUNNING_XACTS) every ``LOG_SNAPSHOT_INTERVAL_S`` when
+important WAL came since the last one, so a standby need not wait for a checkpoint to learn the
+running transactions.
 
 On a standby the same thread makes restartpoints (PostgreSQL's CreateRestartPoint, in
 ``Startup.restartpoint``) while the startup thread goes on replaying: by the same schedule, the
@@ -64,6 +75,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mirrordb.checkpointer")
 
 CHECKPOINTER_POLL_S = 1.0
+LOG_SNAPSHOT_INTERVAL_S = 15.0    # PostgreSQL's LOG_SNAPSHOT_INTERVAL_MS
 MAX_WAL_HOLDS = 64    # base backups in progress at once (max_wal_senders is far below this)
 
 
@@ -125,6 +137,9 @@ class Checkpointer:
         self.wal_holds = WalHolds()
         # when a WAL segment was last finished, or a switch last tried (archive_timeout)
         self.last_segment_switch_time = time.monotonic()
+        # the last periodic standby snapshot: when, and where it ended (0: none yet)
+        self.last_snapshot_time = time.monotonic()
+        self.last_snapshot_lsn = 0
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -186,8 +201,9 @@ class Checkpointer:
         replayed, else a checkpoint; None when nothing is due."""
         startup = self._recovering()
         if startup is None:
-            return self.checkpoint if requested or self._due(self.engine.wal.insert_lsn) \
-                else None
+            if requested:
+                return self.checkpoint
+            return self._timed_checkpoint if self._due(self.engine.wal.insert_lsn) else None
         if not startup.restartpoint_possible():
             return None
         if requested or self._due(startup.state.last_replayed_end_lsn):
@@ -204,6 +220,8 @@ class Checkpointer:
                 requested, self._requested = self._requested, False
             self._check_archive_timeout()
             work = self._work_due(requested)
+            if work is None:
+                work = self._standby_snapshot_due()
             if work is not None:
                 try:
                     work()
@@ -213,8 +231,48 @@ class Checkpointer:
                     self.on_panic(error)
                     return
                 except Exception:  # noqa: BLE001 - logged; the next round retries
-                    log.exception("checkpoint failed" if work == self.checkpoint
+                    log.exception("checkpoint failed" if work != self.restartpoint
                                   else "restartpoint failed")
+
+    def _timed_checkpoint(self) -> None:
+        """A checkpoint that ``checkpoint_timeout`` or the WAL volume asked for, skipped when
+        nothing but housekeeping was logged since the last checkpoint record (PostgreSQL's
+        "checkpoint skipped because system is idle"): an idle server writes no WAL, so it
+        archives no segments and wakes no standby. The clock restarts either way."""
+        engine = self.engine
+        if engine.wal.last_important_lsn == engine.control.checkpoint_lsn:
+            self.last_checkpoint_time = time.monotonic()
+            log.debug("checkpoint skipped because system is idle")
+            return
+        self.checkpoint()
+
+    def _standby_snapshot_due(self) -> Callable[[], object] | None:
+        """PostgreSQL's background writer logs the running transactions every
+        ``LOG_SNAPSHOT_INTERVAL_S`` on a primary, when important WAL came since the last
+        snapshot: a standby starting between two checkpoints (or one whose snapshot overflowed)
+        reaches a consistent hot-standby snapshot without waiting for the next checkpoint, and
+        a WAL consumer sees the stream advance."""
+        engine = self.engine
+        if engine.env.wal_level == "minimal" or engine.in_recovery():
+            return None
+        if time.monotonic() - self.last_snapshot_time < LOG_SNAPSHOT_INTERVAL_S:
+            return None
+        # <=: the important position is a record's start, ours the snapshot's end
+        if self.last_snapshot_lsn > engine.wal.last_important_lsn:
+            return None
+        return self.log_standby_snapshot
+
+    def log_standby_snapshot(self) -> int:
+        """Log the running transactions now (LOCK + RUNNING_XACTS) and flush them; returns the
+        end of the RUNNING_XACTS record."""
+        engine = self.engine
+        with self._lock:
+            tops, subs = engine.xacts.running_xids()
+            end_lsn = self._log_running_xacts(tops, subs)
+            engine.wal.flush(end_lsn)
+        self.last_snapshot_time = time.monotonic()
+        self.last_snapshot_lsn = end_lsn
+        return end_lsn
 
     def _check_archive_timeout(self) -> None:
         """archive_timeout (PostgreSQL's CheckArchiveTimeout): on a primary, once that long
@@ -231,8 +289,11 @@ class Checkpointer:
             return
         wal = engine.wal
         self.last_segment_switch_time = now
+        segment_start = wal.end_lsn - wal.end_lsn % wal.segment_size
+        if wal.last_important_lsn <= segment_start:
+            return    # only housekeeping (or nothing) since the last switch
         try:
-            switch_end_lsn = wal.switch_segment()
+            switch_end_lsn = wal.switch_segment(important=False)
             if switch_end_lsn % wal.segment_size:
                 wal.flush(wal.end_lsn)
                 log.debug("write-ahead log switch forced (archive_timeout=%d)",
@@ -327,19 +388,21 @@ class Checkpointer:
             segment = min(segment, held // segment_size)
         return segment * segment_size
 
-    def _log_running_xacts(self, tops: list[int], subs: list[int]) -> None:
+    def _log_running_xacts(self, tops: list[int], subs: list[int]) -> int:
         """PostgreSQL's LogStandbySnapshot: the AccessExclusiveLocks running transactions hold
-        (a LOCK record), then RUNNING_XACTS, so a standby starting here knows both."""
+        (a LOCK record), then RUNNING_XACTS, so a standby starting here knows both. Both are
+        housekeeping (not important). Returns the end of RUNNING_XACTS."""
         engine = self.engine
         locks = engine.running_access_exclusive_locks()
         if locks:
             engine.wal.insert(RM_STANDBY_ID, XLOG_STANDBY_LOCK,
-                              payloads.StandbyLocks(tuple(locks)).encode())
+                              payloads.StandbyLocks(tuple(locks)).encode(), important=False)
         running = payloads.RunningXacts(
             xids=tops, subxids=subs, subxid_overflow=False, next_xid=engine.xacts.next_xid,
             oldest_running_xid=min(tops) if tops else engine.xacts.next_xid,
             latest_completed_xid=engine.xacts.latest_completed_xid)
-        engine.wal.insert(RM_STANDBY_ID, XLOG_RUNNING_XACTS, running.encode())
+        return engine.wal.insert(RM_STANDBY_ID, XLOG_RUNNING_XACTS, running.encode(),
+                                 important=False)
 
 
 def slot_manager(engine: Engine) -> SlotManager:

@@ -179,6 +179,7 @@ class WalWriter:
         self._pages: dict[int, bytearray] = {}
         self._end_lsn = 0
         self._prev_record_lsn = 0
+        self._last_important_lsn = 0    # start of the newest important record (0: none yet)
         self._zero_ranges: list[tuple[int, int]] = []  # left after switches; bounded by switches
         # write lock
         self._write_lsn = 0
@@ -220,6 +221,12 @@ class WalWriter:
     @property
     def last_record_start_lsn(self) -> int:
         return self._prev_record_lsn
+
+    @property
+    def last_important_lsn(self) -> int:
+        """Where the newest record inserted as important starts; 0 before the first since
+        the server started (PostgreSQL's GetLastImportantRecPtr)."""
+        return self._last_important_lsn
 
     @property
     def write_lsn(self) -> int:
@@ -358,15 +365,19 @@ class WalWriter:
     # -- insertion ----------------------------------------------------------------------------------
 
     def insert(self, rmid: int, info: int, main_data: bytes | bytearray | memoryview,
-               blocks: Sequence[BlockRegistration] = (), xid: int = 0) -> int:
+               blocks: Sequence[BlockRegistration] = (), xid: int = 0,
+               important: bool = True) -> int:
         """Append one record; returns its MAXALIGNed end LSN (for pd_lsn and ``flush``)."""
-        return self.insert_with_start(rmid, info, main_data, blocks, xid)[1]
+        return self.insert_with_start(rmid, info, main_data, blocks, xid, important)[1]
 
     def insert_with_start(self, rmid: int, info: int, main_data: bytes | bytearray | memoryview,
-                          blocks: Sequence[BlockRegistration] = (), xid: int = 0
-                          ) -> tuple[int, int]:
+                          blocks: Sequence[BlockRegistration] = (), xid: int = 0,
+                          important: bool = True) -> tuple[int, int]:
         """``insert`` that also returns where the record starts: ``(start_lsn, end_lsn)``
-        (a checkpoint record's start goes into pg_control)."""
+        (a checkpoint record's start goes into pg_control). ``important=False`` (PostgreSQL's
+        XLOG_MARK_UNIMPORTANT) for housekeeping records that must not count as activity:
+        ``last_important_lsn`` does not move, so an idle server logging only those skips its
+        timed checkpoints, standby snapshots and archive_timeout switches."""
         self._check_usable()
         # Checked on every record: the messages are formatted only when a check fails.
         if not is_valid_rmid(rmid):
@@ -386,7 +397,10 @@ class WalWriter:
                 if settings is self._settings:
                     if (buffer_waits >= MAX_BUFFER_WAITS_PER_INSERT
                             or not self._buffers_too_full(len(body))):
-                        return self._place_record(rmid, record_info, xid, body, body_crc)
+                        placed = self._place_record(rmid, record_info, xid, body, body_crc)
+                        if important:
+                            self._last_important_lsn = placed[0]
+                        return placed
                     must_write = True
                 else:
                     must_write = False
@@ -491,10 +505,11 @@ class WalWriter:
         page[:len(header)] = header
         self._pages[page_lsn] = page
 
-    def switch_segment(self) -> int:
+    def switch_segment(self, important: bool = True) -> int:
         """Insert XLOG_SWITCH: the rest of the segment stays unused (zero) and the next record
         starts after the next segment's long header. Returns the switch record's end, or the
-        current position (a segment start) when nothing was inserted since the last switch."""
+        current position (a segment start) when nothing was inserted since the last switch.
+        ``important=False``: archive_timeout's switch, which is no activity of its own."""
         self._check_usable()
         with self._insert_lock:
             if self._end_lsn % self.segment_size == 0:
@@ -502,6 +517,8 @@ class WalWriter:
             header = record_header(RM_XLOG_ID, XLOG_SWITCH, 0, self._prev_record_lsn, 0,
                                    crc32c(b""))
             self._prev_record_lsn = self._copy_into_pages((header,))
+            if important:
+                self._last_important_lsn = self._prev_record_lsn
             switch_end_lsn = self._end_lsn
             segment_end_lsn = _round_up(switch_end_lsn, self.segment_size)
             zero_from_lsn = _round_up(switch_end_lsn, WAL_PAGE_SIZE)
