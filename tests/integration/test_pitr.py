@@ -159,6 +159,38 @@ def test_restore_point_target_promotes(history):
         server.stop()
 
 
+def test_promotion_removes_old_timeline_segments_past_the_switch(history):
+    """PostgreSQL's RemoveNonParentXlogFiles: at the new timeline, segments of the old one after
+    the switch point's segment go at once (here two made in advance, as a recycled or
+    pre-allocated file would be), except one still waiting for the archive."""
+    datadir = os.path.join(history.root, "beyond")
+    shutil.copytree(history.backup, datadir)
+    os.unlink(os.path.join(datadir, "standby.signal"))
+    open(os.path.join(datadir, "recovery.signal"), "wb").close()
+    waldir = os.path.join(datadir, "pg_wal")
+    beyond = history.lsn_before_four // SEGMENT_SIZE + 1   # past any switch before row 3
+    doomed, waiting = (segment_name(1, beyond + offset, SEGMENT_SIZE) for offset in (0, 1))
+    for name in (doomed, waiting):
+        with open(os.path.join(waldir, name), "wb") as handle:
+            handle.truncate(SEGMENT_SIZE)
+    open(os.path.join(waldir, "archive_status", f"{waiting}.ready"), "wb").close()
+    server = start_server(datadir, primary_conninfo="", recovery_target_name=RESTORE_POINT,
+                          recovery_target_action="promote",
+                          restore_command=f"cp {history.archive}/%f %p")
+    try:
+        poll(lambda: not in_recovery(server), "the promotion at the target", servers=(server,))
+        assert rows(server) == [1, 2]
+        switch_lsn = parse_lsn(new_history_file(server).split("\t")[1])
+        assert switch_lsn // SEGMENT_SIZE < beyond
+        names = os.listdir(waldir)
+        assert doomed not in names and f"{doomed}.ready" not in os.listdir(
+            os.path.join(waldir, "archive_status"))
+        assert waiting in names
+        assert segment_name(2, switch_lsn // SEGMENT_SIZE, SEGMENT_SIZE) in names
+    finally:
+        server.stop()
+
+
 def test_time_target_shuts_down_then_a_restart_promotes_at_the_same_point(history):
     settings = {"recovery_target_time": history.time_after_two,
                 "recovery_target_inclusive": "off", "recovery_target_action": "shutdown",

@@ -39,9 +39,11 @@ step  what (who)                                       a crash after it restarts
 5     WAL continues on timeline N at the end of the    a primary on timeline N (pg_control's
       last valid record: a torn tail is zeroed, later  minRecoveryPointTLI leads crash
       segments removed; XLOG_END_OF_RECOVERY (N, and   recovery there); the torn tail is
-      the old timeline) written and flushed; with      cut again
-      archiving the old timeline's cut segment
-      renamed ``.partial``
+      the old timeline) written and flushed; older     cut again
+      timelines' segments past the switch segment
+      removed (unless ``.ready``); with archiving
+      the old timeline's cut segment renamed
+      ``.partial``
 6     hot-standby state released, the engine accepts   a primary (its new WAL is replayed)
       writes, checkpointer started
       (``Engine.finish_promotion``)

@@ -799,23 +799,9 @@ class Startup:
         held = self.engine.checkpointer.wal_holds.oldest()   # a base backup from this standby
         if held is not None:
             keep_segno = min(keep_segno, held // segment_size)
-        waldir = os.path.join(self.engine.datadir, "pg_wal")
-        removed = 0
-        for name in sorted(os.listdir(waldir)):
-            if not is_segment_name(name):
-                continue
-            _, segno = parse_segment_name(name, segment_size)   # of any timeline
-            if segno < keep_segno and \
-                    self.engine.may_remove_wal_file(name):
-                try:
-                    os.unlink(os.path.join(waldir, name))
-                except FileNotFoundError:
-                    continue
-                archive.forget(waldir, name)
-                removed += 1
-        if removed:
-            fsync_directory(waldir)
-        return removed
+        return _remove_segments(
+            self.engine.waldir, segment_size,
+            lambda name, _, segno: segno < keep_segno and self.engine.may_remove_wal_file(name))
 
     def _replayed_end(self, record: DecodedRecord) -> int:
         """Where replay stands after ``record``: its end, or for XLOG_SWITCH the end of its
@@ -861,6 +847,7 @@ class Startup:
         log.info("archive recovery complete")
         self._start_writing_wal()
         self._log_end_of_recovery(prev_timeline=old_tli)
+        self._remove_non_parent_segments(switch_lsn)
         self._keep_old_timeline_tail(old_tli, switch_lsn)
         if self.restore is not None:
             self.restore.run_end_command()   # recovery_end_command
@@ -938,6 +925,25 @@ class Startup:
         if engine.archive_mode in ("on", "always"):
             archive.notify(waldir, name)
         engine.wal.timeline = new_tli
+
+    def _remove_non_parent_segments(self, switch_lsn: int) -> int:
+        """PostgreSQL's RemoveNonParentXlogFiles: segments of older timelines after the one
+        holding the switch point are no part of the new timeline's history (WAL past a recovery
+        target, restored or streamed, or files made in advance), so they go now rather than at
+        some later checkpoint; one still waiting for the archive (``.ready``) stays until it is
+        archived. Returns how many were removed."""
+        engine = self.engine
+        waldir = engine.waldir
+        segment_size = engine.control.xlog_seg_size
+        new_tli = engine.wal.timeline
+        last_parent_segno = (switch_lsn - 1) // segment_size
+        removed = _remove_segments(
+            waldir, segment_size,
+            lambda name, tli, segno: tli < new_tli and segno > last_parent_segno and
+            not os.path.exists(archive.status_path(waldir, name, archive.READY)))
+        if removed:
+            log.debug("removed %d segment(s) of older timelines past the switch point", removed)
+        return removed
 
     def _keep_old_timeline_tail(self, old_tli: int, switch_lsn: int) -> None:
         """With archiving, the old timeline's last segment (cut by the switch) becomes
@@ -1069,3 +1075,25 @@ def recover(engine: Engine) -> RecoveryResult:
     startup.begin()
     startup.replay_available()
     return startup.finish()
+
+
+def _remove_segments(waldir: str, segment_size: int,
+                     doomed: Callable[[str, int, int], bool]) -> int:
+    """Unlink the segment files of ``waldir`` for which ``doomed(name, timeline, segno)``
+    holds (and forget their archive status), then make the removals durable; how many went."""
+    removed = 0
+    for name in sorted(os.listdir(waldir)):
+        if not is_segment_name(name):
+            continue
+        tli, segno = parse_segment_name(name, segment_size)
+        if not doomed(name, tli, segno):
+            continue
+        try:
+            os.unlink(os.path.join(waldir, name))
+        except FileNotFoundError:
+            continue
+        archive.forget(waldir, name)
+        removed += 1
+    if removed:
+        fsync_directory(waldir)
+    return removed
