@@ -27,6 +27,7 @@ from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
+from mirrordb.sql import recursive as rec
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -94,6 +95,17 @@ class PlanBuilder:
         self.parent_scope = parent_scope
         self.correlated = False
         self.ctes: dict[str, Node] = {}     # WITH queries defined at this level
+        self.recursive_clause = False             # ... by a WITH RECURSIVE
+        # a set operation's side: an untyped literal in the select list stays "unknown" and
+        # takes the type the set operation resolves (SELECT 1 UNION SELECT '2' is integer)
+        self.unknown_outputs = False
+        self.recursive_ctes: set[str] = set()     # ... those that refer to themselves
+        # the WITH queries of the parent's level this (a WITH query's body) may not see yet:
+        # itself and later ones, in a WITH without RECURSIVE
+        self.invisible_ctes: frozenset[str] = frozenset()
+        # the working table a recursive WITH query's self-reference reads while its recursive
+        # term is planned (sql/recursive.py)
+        self.worktables: dict[str, tuple[rec.WorkTable, list[OutputColumn]]] = {}
         # The clause being compiled where set-returning functions are refused ("WHERE",
         # "HAVING"...: PostgreSQL's expression kind), which their error names; None elsewhere.
         self.clause: str | None = None
@@ -154,8 +166,13 @@ class PlanBuilder:
         schema = range_var.get("schemaname")
         relation = self.session.lookup_relation(name, schema)
         if relation is None:
+            hidden = not schema and self._cte_not_visible_yet(name)
             raise error_at(f'relation "{name if not schema else schema + "." + name}" '
-                           "does not exist", "42P01", range_var.get("location", -1))
+                           "does not exist", "42P01", range_var.get("location", -1),
+                           **({"detail": f'There is a WITH item named "{name}", but it cannot '
+                                         "be referenced from this part of the query.",
+                               "hint": "Use WITH RECURSIVE, or re-order the WITH items to "
+                                       "remove forward references."} if hidden else {}))
         return relation
 
     # -- SELECT ---------------------------------------------------------------------------------
@@ -249,7 +266,8 @@ class PlanBuilder:
             width = len(targets)
             plan = ex.Project(plan, [_column(i, t.expr.type_oid) for i, t in enumerate(targets)],
                               width=width)
-        columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN else TEXT,
+        columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN or
+                                self.unknown_outputs else TEXT,
                                 t.expr.typmod, t.table_oid, t.attnum) for t in targets]
         return QueryPlan(plan, columns)
 
@@ -289,16 +307,14 @@ class PlanBuilder:
     def _plan_set_operation(self, node: Node, op: str) -> QueryPlan:
         left = self.child(self.parent_scope)
         right = self.child(self.parent_scope)
+        left.unknown_outputs = right.unknown_outputs = True
         left_plan = left.plan_query(node["larg"].get("SelectStmt", node["larg"]))
         right_plan = right.plan_query(node["rarg"].get("SelectStmt", node["rarg"]))
         self.correlated = self.correlated or left.correlated or right.correlated
-        if len(left_plan.columns) != len(right_plan.columns):
-            raise MirrordbError("each " + op[6:] + " query must have the same number of columns",
-                                sqlstate="42601")
         name = {"SETOP_UNION": "union", "SETOP_INTERSECT": "intersect",
                 "SETOP_EXCEPT": "except"}[op]
-        types = [T.common_type([a.type_oid, b.type_oid], name.upper())
-                 for a, b in zip(left_plan.columns, right_plan.columns)]
+        types = _set_operation_types(name.upper(), left_plan.columns, right_plan.columns,
+                                     node["rarg"].get("SelectStmt", node["rarg"]))
         left_node = self._convert_columns(left_plan, types)
         right_node = self._convert_columns(right_plan, types)
         columns = [OutputColumn(c.name, t) for c, t in zip(left_plan.columns, types)]
@@ -341,8 +357,7 @@ class PlanBuilder:
         raise feature_not_supported(f"FROM item {kind}")
 
     def _define_ctes(self, with_clause: Node) -> None:
-        if with_clause.get("recursive"):
-            raise feature_not_supported("WITH RECURSIVE")
+        ctes = []
         for cte_node in with_clause["ctes"]:
             cte = cte_node["CommonTableExpr"]
             if "SelectStmt" not in cte["ctequery"]:
@@ -351,22 +366,55 @@ class PlanBuilder:
                 raise error_at(f'WITH query name "{cte["ctename"]}" specified more than once',
                                "42712", cte.get("location", -1))
             self.ctes[cte["ctename"]] = cte
+            ctes.append(cte)
+        if with_clause.get("recursive"):
+            self.recursive_clause = True
+            self.recursive_ctes = rec.check_clause(ctes)
+
+    def _hidden_ctes(self, name: str) -> frozenset[str]:
+        """What the body of this level's WITH query ``name`` may not refer to: in a WITH
+        without RECURSIVE, itself and the items after it (PostgreSQL's scope of WITH names)."""
+        if self.recursive_clause:
+            return frozenset()
+        names = list(self.ctes)
+        return frozenset(names[names.index(name):])
 
     def _find_cte(self, name: str) -> tuple[Node, PlanBuilder] | None:
         builder: PlanBuilder | None = self
+        hidden: frozenset[str] = frozenset()
         while builder is not None:
-            if name in builder.ctes:
+            if name in builder.ctes and name not in hidden:
                 return builder.ctes[name], builder
+            hidden = builder.invisible_ctes     # applies to the level above only
             builder = builder.parent
         return None
+
+    def _cte_not_visible_yet(self, name: str) -> bool:
+        """Whether ``name`` is a WITH query of an enclosing level that this part of the query
+        may not see (a forward reference in a WITH without RECURSIVE)."""
+        builder: PlanBuilder | None = self
+        while builder is not None and builder.parent is not None:
+            if name in builder.invisible_ctes and name in builder.parent.ctes:
+                return True
+            builder = builder.parent
+        return False
 
     def _plan_cte(self, fields: Node, cte: Node, definer: PlanBuilder,
                   scope_parent: Scope | None) -> _FromItem:
         """A reference to a WITH query: planned where it was defined, as a subquery (PostgreSQL
-        inlines a non-recursive WITH query the same way unless told to materialize it)."""
-        child = definer.child(None)
-        plan = child.plan_query(cte["ctequery"]["SelectStmt"])
+        inlines a non-recursive WITH query the same way unless told to materialize it); a
+        recursive one as a RecursiveUnion, and its self-reference as the scan of the working
+        table."""
         name = fields["relname"]
+        if name in definer.worktables:
+            table, columns = definer.worktables[name]
+            plan = QueryPlan(rec.WorkTableScan(table, name, width=len(columns)), columns)
+        elif name in definer.recursive_ctes:
+            plan = definer._plan_recursive_cte(cte)
+        else:
+            child = definer.child(None)
+            child.invisible_ctes = definer._hidden_ctes(name)
+            plan = child.plan_query(cte["ctequery"]["SelectStmt"])
         alias = fields.get("alias", {}).get("aliasname", name)
         names = strings(cte.get("aliascolnames"))
         names = names + [c.name for c in plan.columns][len(names):]
@@ -374,6 +422,56 @@ class PlanBuilder:
         scope = Scope(parent=scope_parent)
         scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod) for n, c in zip(names, plan.columns)])
         return _FromItem(plan.node, scope, alias=alias)
+
+    def _plan_recursive_cte(self, cte: Node) -> QueryPlan:
+        """``non-recursive-term UNION [ALL] recursive-term`` of a WITH query defined at this
+        level (its form was checked by ``rec.check_clause``)."""
+        name = cte["ctename"]
+        query = cte["ctequery"]["SelectStmt"]
+        body = self.child(None)
+        if query.get("withClause"):
+            body._define_ctes(query["withClause"])
+        left = body.child(None)
+        left_plan = left.plan_query(query["larg"].get("SelectStmt", query["larg"]))
+        aliases = strings(cte.get("aliascolnames"))
+        if len(aliases) > len(left_plan.columns):
+            raise rec.column_count_error(name, len(left_plan.columns), len(aliases),
+                                         cte.get("location", -1))
+        names = aliases + [c.name for c in left_plan.columns][len(aliases):]
+        columns = [OutputColumn(n, TEXT, -1) if c.type_oid == UNKNOWN else
+                   OutputColumn(n, c.type_oid, c.typmod)
+                   for n, c in zip(names, left_plan.columns)]
+        left_node = self._convert_columns(left_plan, [c.type_oid for c in columns])
+        for select in rec.levels_reading(query["rarg"], name):
+            call = _aggregate_call([select.get(key) for key in
+                                    ("targetList", "havingClause", "sortClause")])
+            if call is not None:
+                raise error_at("aggregate functions are not allowed in a recursive query's "
+                               "recursive term", rec.INVALID_RECURSION, call.get("location", -1))
+        table = rec.WorkTable()
+        self.worktables[name] = (table, columns)
+        try:
+            right = body.child(None)
+            right.unknown_outputs = True
+            right_plan = right.plan_query(query["rarg"].get("SelectStmt", query["rarg"]))
+        finally:
+            del self.worktables[name]
+        right_select = query["rarg"].get("SelectStmt", query["rarg"])
+        types = _set_operation_types("UNION", columns, right_plan.columns, right_select)
+        for number, (mine, theirs, overall) in enumerate(zip(columns, right_plan.columns, types),
+                                                         1):
+            typmod = mine.typmod if mine.typmod == theirs.typmod else -1
+            if (overall, typmod) != (mine.type_oid, mine.typmod):
+                raise error_at(
+                    f'recursive query "{name}" column {number} has type '
+                    f"{T.format_type(mine.type_oid, mine.typmod)} in non-recursive term but "
+                    f"type {T.format_type(overall, typmod)} overall", "42804",
+                    _output_location(query["larg"], number - 1),
+                    hint="Cast the output of the non-recursive term to the correct type.")
+        right_node = self._convert_columns(right_plan, [c.type_oid for c in columns])
+        node = rec.RecursiveUnion(bool(query.get("all")), left_node, right_node, table,
+                                  width=len(columns))
+        return QueryPlan(node, columns)
 
     def _plan_range_var(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
         name = fields["relname"]
@@ -732,24 +830,8 @@ class PlanBuilder:
 
     def _has_aggregate(self, node: Any) -> bool:
         """Whether ``node`` calls an aggregate outside a subquery (only a sublink's test
-        expression counts) and not as a window function. Walks with a stack, no recursion."""
-        pending = [node]
-        while pending:
-            item = pending.pop()
-            if isinstance(item, dict):
-                call = item.get("FuncCall")
-                if call is not None:
-                    name = strings(call["funcname"])[-1]
-                    if (aggs.is_aggregate(name) or call.get("agg_star")) and "over" not in call:
-                        return True
-                sublink = item.get("SubLink")
-                if sublink is not None:
-                    pending.append(sublink.get("testexpr"))
-                    continue
-                pending.extend(item.values())
-            elif isinstance(item, list):
-                pending.extend(item)
-        return False
+        expression counts) and not as a window function."""
+        return _aggregate_call(node) is not None
 
     def _plan_grouping(self, node: Node, source: ex.PlanNode, scope: Scope,
                        target_nodes: list[Node]
@@ -1318,3 +1400,59 @@ def _default_name(node: Node, expr: Expr) -> str:
 
 
 __all__ = ["PlanBuilder", "QueryPlan", "OutputColumn", "RELKIND_SEQUENCE", "UndefinedObject"]
+
+
+def _output_location(select: Node, index: int | None = None) -> int:
+    """Where a query's ``index``-th output column (all of them: None) is written, in its
+    leftmost SELECT's select list: the position PostgreSQL reports for a set operation's
+    column errors; -1 when unknown (``*``, VALUES)."""
+    while select.get("op", "SETOP_NONE") != "SETOP_NONE":
+        select = select["larg"]
+    targets = select.get("targetList") or []
+    if index is None:
+        return rec.leftmost_location(targets)
+    if index >= len(targets):
+        return -1
+    return rec.leftmost_location(targets[index].get("ResTarget", {}).get("val"))
+
+
+def _set_operation_types(context: str, left: list[OutputColumn], right: list[OutputColumn],
+                         right_select: Node) -> list[int]:
+    """The type each column of a set operation takes (PostgreSQL's select_common_type per
+    column); errors point at the right side's select list, as PostgreSQL's do."""
+    if len(left) != len(right):
+        raise error_at(f"each {context} query must have the same number of columns", "42601",
+                       _output_location(right_select))
+    types = []
+    for index, (mine, theirs) in enumerate(zip(left, right)):
+        try:
+            types.append(T.common_type([mine.type_oid, theirs.type_oid], context))
+        except MirrordbError as error:
+            location = _output_location(right_select, index)
+            if getattr(error, "position", None) is None and location >= 0:
+                error.position = location + 1  # type: ignore[attr-defined]
+            raise
+    return types
+
+
+def _aggregate_call(node: Any) -> Node | None:
+    """The first aggregate call (FuncCall fields) in ``node`` outside a subquery (only a
+    sublink's test expression counts) and not as a window function; None if there is none.
+    Walks with a stack, no recursion."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            call = item.get("FuncCall")
+            if call is not None:
+                name = strings(call["funcname"])[-1]
+                if (aggs.is_aggregate(name) or call.get("agg_star")) and "over" not in call:
+                    return call
+            sublink = item.get("SubLink")
+            if sublink is not None:
+                pending.append(sublink.get("testexpr"))
+                continue
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
