@@ -277,6 +277,54 @@ QUERIES = [
     "select x % 3 as m, sum(x) over (partition by x % 3 order by x) from nums order by x",
     "select x, first_value(x) over (partition by x % 4 order by x desc) from nums order by x",
     "select generate_series(1, 3) as g, row_number() over () from nums where x < 3 order by 1, 2",
+    # without ORDER BY, rows come in the order of the window PostgreSQL computes last
+    "select id, row_number() over (order by salary desc, id) from emp",
+    "select id, row_number() over (partition by dept order by id) from emp",
+    "select id, row_number() over (order by id), rank() over (order by id desc) from emp",
+    ("select id, rank() over (partition by dept order by id), "
+     "row_number() over (order by id desc) from emp"),
+    "select id, rank() over (order by id desc), row_number() over (order by id) from emp",
+    "select id, rank() over (order by salary, id), row_number() over (order by id) from emp",
+    ("select id, rank() over (order by id), "
+     "row_number() over (order by salary nulls first, id) from emp"),
+    ("select id, salary, rank() over (order by id), "
+     "row_number() over (order by salary desc nulls last, id) from emp"),
+    ("select id, rank() over w2, row_number() over w1 from emp "
+     "window w1 as (order by id), w2 as (order by id desc)"),
+    ("select id, sum(id) over (partition by dept order by id), "
+     "sum(id) over (order by dept, id desc) from emp"),
+    "select a, row_number() over (order by a desc) from (values (2), (1), (null)) v(a)",
+    # more frames, types and edge values
+    ("select x, sum(x) over (order by x::float4 range between 1 preceding and 1 following) "
+     "from nums order by x"),
+    ("select x, sum(x) over (order by x::numeric / 3 range between 0.5 preceding and "
+     "0.5 following) from nums order by x"),
+    ("select x, sum(x) over (order by x::int8 range between 9223372036854775807 preceding "
+     "and 9223372036854775807 following) from nums order by x"),
+    ("select x, count(*) over (order by x rows between 9223372036854775807 preceding and "
+     "9223372036854775807 following) from nums order by x"),
+    ("select x, count(*) over (order by x groups between 9223372036854775807 preceding and "
+     "9223372036854775807 following) from nums order by x"),
+    "select x, count(*) over (order by x range between 2 following and 1 following) from nums",
+    ("select a, sum(a) over (order by a range between 1 preceding and current row) "
+     "from (values (2), (1), (null), (null)) v(a) order by a"),
+    ("select a, sum(a) over (order by a nulls first range between current row and "
+     "1 following) from (values (2), (1), (null), (null)) v(a) order by a nulls first"),
+    ("select a, count(*) over (order by a desc range between 1 following and 2 following) "
+     "from (values (3), (2), (1), (null)) v(a) order by a"),
+    ("select id, count(*) over (partition by dept order by seen range between '1 day' "
+     "preceding and '1 day' following exclude current row) from emp order by id"),
+    "select lag(x, 2147483647) over () from nums limit 1",
+    "select lead(x, -2147483648) over () from nums limit 1",
+    "select ntile(2147483647) over (order by x) from nums order by x limit 2",
+    ("select x, bit_or(x) over (order by x), every(x > 2) over (order by x), "
+     "jsonb_agg(x) over (order by x rows 1 preceding) from nums order by x"),
+    "select id, lead(id, 1, 2::int8) over (order by id) from emp order by id",
+    ("select id, sum((select count(*) from nums where x < id)) over (order by id) "
+     "from emp order by id"),
+    "select id, (select sum(e.id) over () from nums limit 1) from emp e order by id",
+    "select count(*) from (select row_number() over () from nums) s",
+    "select max(row_number() over ()) from emp",
     # window functions over grouping and aggregates
     "select dept, count(*), sum(count(*)) over () from emp group by dept order by dept",
     ("select dept, sum(salary), rank() over (order by sum(salary) desc) from emp group by "
@@ -317,6 +365,11 @@ QUERIES = [
     "select lead(1, 1, 2.5) over ()", "select ntile(1.5) over ()",
     "select nth_value(1, 1.5) over ()",
     "select count(*) over (rows between 'a'::text preceding and current row) from emp",
+    # data changes: allowed in INSERT ... SELECT only
+    "update words set k = row_number() over ()",
+    "delete from words where k = row_number() over ()",
+    "insert into words values (row_number() over (), 'z')",
+    "insert into words (k) values (1) returning row_number() over ()",
     # misuse of OVER and of window functions
     "select row_number() from emp",
     "select rank(id) from emp",

@@ -218,7 +218,7 @@ class PlanBuilder:
                                                         hidden, compiler)
         windows = compiler.windows
         if isinstance(windows, window.WindowCalls):   # after every expression that may call one
-            source = windows.plan(self, compiler, source)
+            source = windows.plan(self, compiler, source, node)
         exprs = [t.expr for t in targets] + hidden
         sets = compiler.set_calls if isinstance(compiler.set_calls, srf.SetCalls) else None
         if node.get("lockingClause"):

@@ -31,6 +31,7 @@ The rules, PostgreSQL 15's (parse_agg.c, parse_clause.c, parse_func.c):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -187,16 +188,21 @@ class WindowCalls:
             else _result_type(name, window_call.args)
         return Expr(result_type, run, name=name)
 
-    def plan(self, builder: PlanBuilder, compiler: ExpressionCompiler,
-             source: ex.PlanNode) -> ex.PlanNode:
-        """The WindowAgg over ``source`` computing the calls compiled; ``source`` itself when
-        there are none, after checking the WINDOW clause."""
+    def plan(self, builder: PlanBuilder, compiler: ExpressionCompiler, source: ex.PlanNode,
+             query: Node) -> ex.PlanNode:
+        """The WindowAgg over ``source`` computing the calls compiled for SelectStmt
+        ``query``; ``source`` itself when there are none, after checking the WINDOW
+        clause."""
         named = self._named_windows(builder)
         for window in named.values():
             self._compile_window(builder, compiler, window)
         if not self._calls:
             return source
         orderings: dict[str, wa.WindowOrdering] = {}
+        sort_refs = _SortReferences(query)
+        for window in named.values():
+            sort_refs.add_window(window)
+        unique_orders: dict[str, list[tuple[int, bool, bool]]] = {}
         placed = []
         for pending in self._calls:
             over = pending.over
@@ -209,6 +215,7 @@ class WindowCalls:
             ordering = orderings.get(key)
             if ordering is None:
                 ordering = orderings[key] = wa.WindowOrdering(partition, order)
+                unique_orders[key] = sort_refs.add_window(window)
             call = pending.call
             call.frame = frame
             call.start_offset, call.end_offset, call.in_range = offsets
@@ -218,10 +225,9 @@ class WindowCalls:
         input_width = _row_width(source)
         for pending in placed:
             pending.slot[0] = input_width + pending.column
-        # longer sorts first, so that the output follows the last (shortest) one
-        ordered = sorted(orderings.values(),
-                         key=lambda o: -(len(o.partition_keys) + len(o.order_keys)))
-        return wa.WindowAgg(source, ordered, len(self._calls),
+        keys = sorted(orderings, key=functools.cmp_to_key(
+            lambda a, b: _common_prefix_compare(unique_orders[a], unique_orders[b])))
+        return wa.WindowAgg(source, [orderings[key] for key in keys], len(self._calls),
                             width=input_width + len(self._calls))
 
     def _named_windows(self, builder: PlanBuilder) -> dict[str, _Window]:
@@ -288,6 +294,67 @@ class WindowCalls:
             raise error_at("GROUPS mode requires an ORDER BY clause", "42P20", window.location)
         offsets = _offsets(builder, compiler, window, frame, order)
         return partition, order, frame, offsets
+
+
+class _SortReferences:
+    """PostgreSQL's numbering of the expressions a query sorts or groups on (a target's
+    ressortgroupref): ORDER BY's first, then GROUP BY's, then each window's ORDER BY and
+    PARTITION BY as the windows are defined. The numbers decide in which order the windows are
+    computed, and so the order of the rows of a query that has no ORDER BY."""
+
+    def __init__(self, query: Node) -> None:
+        self.targets = [t["ResTarget"] for t in query.get("targetList", [])]
+        self.numbers: dict[str, int] = {}
+        for sort in query.get("sortClause", []):
+            self.number(sort["SortBy"]["node"])
+        for item in query.get("groupClause", []):
+            self.number(item)
+
+    def number(self, node: Node) -> int:
+        """The number of an expression (a select-list position or name stands for its
+        item)."""
+        if "A_Const" in node and "ival" in node["A_Const"]:
+            position = node["A_Const"]["ival"].get("ival", 0)
+            if 1 <= position <= len(self.targets):
+                node = self.targets[position - 1]["val"]
+        elif "ColumnRef" in node:
+            names = strings(node["ColumnRef"]["fields"])
+            named = [t["val"] for t in self.targets if len(names) == 1 and
+                     t.get("name") == names[0]]
+            node = named[0] if named else node
+        return self.numbers.setdefault(node_key(node), len(self.numbers) + 1)
+
+    def add_window(self, window: _Window) -> list[tuple[int, bool, bool]]:
+        """Numbers the window's keys; its sort as (number, descending, nulls first) with each
+        number once."""
+        order = []
+        for sort in window.order:   # numbered before PARTITION BY, as PostgreSQL does
+            fields = sort["SortBy"]
+            order.append((self.number(fields["node"]), *sort_direction(fields)))
+        keys = [(self.number(node), False, False) for node in window.partition] + order
+        unique: list[tuple[int, bool, bool]] = []
+        for key in keys:
+            if all(key[0] != seen[0] for seen in unique):
+                unique.append(key)
+        return unique
+
+
+def _common_prefix_compare(left: list[tuple[int, bool, bool]],
+                           right: list[tuple[int, bool, bool]]) -> int:
+    """PostgreSQL's order of computing windows (planner.c's common_prefix_cmp): higher
+    numbers first, descending before ascending, NULLS FIRST before NULLS LAST, and of two
+    sorts one of which begins the other, the longer first. The last window computed gives
+    the rows their order."""
+    for (number_a, desc_a, nulls_a), (number_b, desc_b, nulls_b) in zip(left, right):
+        if number_a != number_b:
+            return -1 if number_a > number_b else 1
+        if desc_a != desc_b:
+            return -1 if desc_a else 1
+        if nulls_a != nulls_b:
+            return -1 if nulls_a else 1
+    if len(left) != len(right):
+        return -1 if len(left) > len(right) else 1
+    return 0
 
 
 def _row_width(source: ex.PlanNode) -> int:
