@@ -294,6 +294,11 @@ QUERIES = [
     ("select id, sum(id) over (partition by dept order by id), "
      "sum(id) over (order by dept, id desc) from emp"),
     "select a, row_number() over (order by a desc) from (values (2), (1), (null)) v(a)",
+    ("select id, sum(id) over (order by id rows 1 preceding), sum(id) over (), "
+     "count(*) over (order by id rows between current row and 1 following), "
+     "sum(id) over (partition by dept), min(id) over (order by id desc groups 2 preceding), "
+     "max(id) over (order by id range between 1 following and 3 following) from emp "
+     "order by id"),
     # more frames, types and edge values
     ("select x, sum(x) over (order by x::float4 range between 1 preceding and 1 following) "
      "from nums order by x"),

@@ -164,7 +164,7 @@ class WindowCalls:
     def __init__(self, definitions: list[Node]) -> None:
         self.definitions = [d["WindowDef"] for d in definitions]
         self._calls: list[_PendingCall] = []
-        self._compiled: dict[int, tuple[Any, ...]] = {}   # by id of a _Window: compile once
+        self._compiled: dict[_Window, tuple[Any, ...]] = {}   # each window compiled once
 
     def __bool__(self) -> bool:
         return bool(self._calls)
@@ -272,9 +272,9 @@ class WindowCalls:
     def _compile_window(self, builder: PlanBuilder, compiler: ExpressionCompiler,
                         window: _Window) -> tuple[list[Expr], list[tuple[Expr, bool, bool]],
                                                   wa.Frame, tuple[Any, Any, Any]]:
-        compiled = self._compiled.get(id(window))
+        compiled = self._compiled.get(window)
         if compiled is None:
-            compiled = self._compiled[id(window)] = \
+            compiled = self._compiled[window] = \
                 self._compile_window_once(builder, compiler, window)
         return compiled  # type: ignore[return-value]
 
