@@ -152,6 +152,9 @@ class _Window:
 
 @dataclass(eq=False)
 class _PendingCall:
+    """A compiled call waiting for its window: the OVER clause, the call's column among the
+    window values, and the slot its reference reads (set once the input's width is known)."""
+
     call: wa.WindowCall
     over: Node
     column: int
@@ -193,7 +196,7 @@ class WindowCalls:
         """The WindowAgg over ``source`` computing the calls compiled for SelectStmt
         ``query``; ``source`` itself when there are none, after checking the WINDOW
         clause."""
-        named = self._named_windows(builder)
+        named = self._named_windows()
         for window in named.values():
             self._compile_window(builder, compiler, window)
         if not self._calls:
@@ -230,7 +233,8 @@ class WindowCalls:
         return wa.WindowAgg(source, [orderings[key] for key in keys], len(self._calls),
                             width=input_width + len(self._calls))
 
-    def _named_windows(self, builder: PlanBuilder) -> dict[str, _Window]:
+    def _named_windows(self) -> dict[str, _Window]:
+        """The WINDOW clause's windows by name, each completed from the one it copies."""
         named: dict[str, _Window] = {}
         for definition in self.definitions:
             name = definition["name"]
