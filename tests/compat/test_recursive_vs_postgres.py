@@ -9,19 +9,11 @@ terms resolve the same way.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-
 import pytest
 
-from side_by_side import Ours, Reference
-from types_pg_server import postgres_available, running_postgres
+from differential import MARKS, Ours, Reference, pair_fixture
 
-pytestmark = [pytest.mark.compat,
-              pytest.mark.skipif(not postgres_available(),
-                                 reason="PostgreSQL 15 binaries are not installed in "
-                                        "/usr/lib/postgresql/15/bin")]
+pytestmark = MARKS
 
 SETUP = [
     "create table emp (id int primary key, boss int, name text)",
@@ -147,21 +139,7 @@ WITHOUT_POSITION = [
 ]
 
 
-@pytest.fixture(scope="module")
-def both(template_cluster: str,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
-    datadir = os.path.join(str(tmp_path_factory.mktemp("recursive")), "data")
-    shutil.copytree(template_cluster, datadir)
-    ours = Ours(datadir)
-    with running_postgres() as server:
-        reference = Reference(server.conninfo)
-        try:
-            for statement in SETUP:
-                assert reference.run(statement) == ours.run(statement) == ("command",)
-            yield reference, ours
-        finally:
-            reference.connection.close()
-            ours.close()
+both = pair_fixture("recursive", SETUP)
 
 
 @pytest.mark.parametrize("query", QUERIES)

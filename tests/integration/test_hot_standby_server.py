@@ -71,3 +71,25 @@ def test_in_hot_standby_reported_and_uncommitted_rows_invisible(servers):
         with psycopg.connect(standby.dsn(), autocommit=True) as reader:
             return {100, 101} <= {row[0] for row in reader.execute("SELECT id FROM t")}
     poll(sees_both, "the standby to show the committed row 100", servers=(primary, standby))
+
+
+def test_window_functions_on_the_standby(servers):
+    """A report on the standby: window functions over replicated rows, through the extended
+    protocol with parameters in a window function's arguments and in a frame offset."""
+    primary, standby = servers
+    with psycopg.connect(primary.dsn(), autocommit=True) as writer:
+        writer.execute("CREATE TABLE sales (region text, day int, amount int)")
+        writer.execute("INSERT INTO sales SELECT CASE WHEN g % 2 = 0 THEN 'east' ELSE 'west' "
+                       "END, g, g * 10 FROM generate_series(1, 6) g")
+    wait_for_replay_catchup(primary, standby)
+    with psycopg.connect(standby.dsn(), autocommit=True) as reader:
+        rows = reader.execute(
+            "SELECT region, day, row_number() OVER w, "
+            "sum(amount) OVER (w ROWS BETWEEN %s PRECEDING AND CURRENT ROW), "
+            "lag(amount, %s, 0) OVER w, sum(count(*)) OVER () FROM sales "
+            "GROUP BY region, day, amount "
+            "WINDOW w AS (PARTITION BY region ORDER BY day) ORDER BY region, day",
+            (1, 2)).fetchall()
+    assert rows == [("east", 2, 1, 20, 0, 6), ("east", 4, 2, 60, 0, 6),
+                    ("east", 6, 3, 100, 20, 6), ("west", 1, 1, 10, 0, 6),
+                    ("west", 3, 2, 40, 0, 6), ("west", 5, 3, 80, 10, 6)]

@@ -25,6 +25,7 @@ from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueVi
 from mirrordb.sql import executor as ex
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
+from mirrordb.sql import window
 from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       ScopeColumn, TID_OID, coerce, coerce_to_bool, conjuncts,
                                       const, contains_node, error_at, feature_not_supported)
@@ -314,6 +315,7 @@ def _plan_insert_values(builder: PlanBuilder, plan: DmlPlan, relation: Relation,
     select list): it then inserts a row per row of the functions, computed by a ProjectSet,
     a DEFAULT item giving the marker that has the column's default used. Several rows may
     not."""
+    window.refuse(values_lists, "VALUES")
     compiler = ExpressionCompiler(builder, Scope())
     sets = srf.SetCalls()
     if len(values_lists) == 1:

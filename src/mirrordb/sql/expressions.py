@@ -262,6 +262,8 @@ class ExpressionCompiler:
         self.grouped = grouped
         # set by the planner where the expressions compiled may call set-returning functions
         self.set_calls: SetCallSink | None = None
+        # set by the planner where they may call window functions (sql/window.WindowCalls)
+        self.windows: Any = None
 
     def set_mark(self) -> int:
         """Where the count of set-returning calls compiled stands (see ``returned_set``)."""
@@ -344,8 +346,8 @@ class ExpressionCompiler:
                 index, column = found
                 if self.grouped and depth == 0:
                     raise error_at(
-                        f'column "{".".join(names)}" must appear in the GROUP BY clause or be '
-                        "used in an aggregate function", "42803", location)
+                        f'column "{self._qualified_name(index, column)}" must appear in the '
+                        "GROUP BY clause or be used in an aggregate function", "42803", location)
                 return self._column_expr(index, column, depth)
             scope, depth = scope.parent, depth + 1
         if len(names) >= 2 and self.scope.entry(names[-2]) is None and not any(
@@ -353,6 +355,13 @@ class ExpressionCompiler:
             raise error_at(f'missing FROM-clause entry for table "{names[-2]}"', "42P01",
                            location)
         raise error_at(f'column "{names[-1]}" does not exist', "42703", location)
+
+    def _qualified_name(self, index: int, column: ScopeColumn) -> str:
+        """``alias.column`` of the column at row ``index``, as PostgreSQL names it in errors."""
+        for entry in self.scope.entries:
+            if entry.alias and entry.offset <= index < entry.offset + len(entry.columns):
+                return f"{entry.alias}.{column.name}"
+        return column.name
 
     def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
         if depth == 0:
@@ -774,6 +783,13 @@ def _parents(scope: Scope) -> list[Scope]:
 def _locate(error: MirrordbError, location: int) -> None:
     if location >= 0 and getattr(error, "position", None) is None:
         error.position = location + 1  # type: ignore[attr-defined]
+
+
+def sort_direction(fields: Node) -> tuple[bool, bool]:
+    """(descending, nulls first) of a SortBy: NULLs sort as if larger than any value."""
+    desc = fields.get("sortby_dir") == "SORTBY_DESC"
+    nulls = fields.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
+    return desc, desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == "SORTBY_NULLS_FIRST"
 
 
 def node_key(node: Node) -> str:

@@ -6,7 +6,8 @@ JSON route is several times faster than building pglast's node objects). A node 
 ``{"NodeType": {field: value, ...}}``; fields at their default value (0, false, empty) are absent,
 so readers use ``.get`` with a default.
 
-A syntax error becomes SQLSTATE 42601 with the 1-based character position PostgreSQL reports.
+A syntax error becomes SQLSTATE 42601 (42P20 for a malformed window frame, as PostgreSQL's grammar
+reports it) with the 1-based character position PostgreSQL reports.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _parse_uncached(sql: str) -> tuple[ParsedStatement, ...]:
     except ParseError as exc:
         message = exc.args[0] if exc.args else "syntax error"
         location = exc.args[1] if len(exc.args) > 1 else None
-        error = MirrordbError(str(message), sqlstate="42601")
+        error = MirrordbError(str(message), sqlstate=_grammar_sqlstate(str(message)))
         if isinstance(location, int):
             error.position = len(sql.encode()[:location].decode(errors="ignore")) + 1
         raise error from None
@@ -69,6 +70,13 @@ def _parse_uncached(sql: str) -> tuple[ParsedStatement, ...]:
         piece = encoded[start:start + length] if length else encoded[start:]
         statements.append(ParsedStatement(node_type, node, piece.decode().strip()))
     return tuple(statements)
+
+
+def _grammar_sqlstate(message: str) -> str:
+    """The SQLSTATE of an error PostgreSQL's grammar raises: a malformed window frame (its
+    "frame start cannot be UNBOUNDED FOLLOWING" family) is a windowing error, 42P20; the rest
+    are syntax errors."""
+    return "42P20" if message.startswith("frame ") else "42601"
 
 
 def strings(nodes: list[Node] | None) -> list[str]:

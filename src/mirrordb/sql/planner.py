@@ -9,8 +9,8 @@ The shape of a SELECT plan, bottom up (PostgreSQL's order of evaluation): FROM i
 right (hash join on equality conditions, nested loop otherwise) with each WHERE condition placed at
 the lowest node that has its columns — a table's own conditions inside its scan, where an index
 whose leading column is compared with a constant or parameter turns the scan into an index scan —
-then GROUP BY/aggregates/HAVING, the select list's set-returning functions (ProjectSet nodes,
-sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY, DISTINCT,
+then GROUP BY/aggregates/HAVING, window functions (a WindowAgg node, sql/window.py), the select
+list's set-returning functions (ProjectSet nodes, sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY, DISTINCT,
 LIMIT/OFFSET, and FOR UPDATE/SHARE locking. Everything above the scans runs on the rows the scans
 produce; nothing here touches storage.
 """
@@ -31,12 +31,14 @@ from mirrordb.sql import recursive as rec
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
+from mirrordb.sql import window
 from mirrordb.sql.expressions import (BOOL, INT8, NAMED_ARGUMENT_FUNCTIONS, TEXT, TID_OID,
                                       UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
                                       coerce_to_bool, conjuncts, const, contains_node, error_at,
                                       feature_not_supported, leftmost_location,
-                                      no_such_function, node_key, referenced_names)
+                                      no_such_function, node_key, referenced_names,
+                                      sort_direction)
 from mirrordb.sql.parser import Node, one, strings
 
 if TYPE_CHECKING:
@@ -188,8 +190,6 @@ class PlanBuilder:
         if node.get("valuesLists"):
             plan = self._plan_values(node["valuesLists"])
             return self._finish_simple(node, plan)
-        if node.get("windowClause") or contains_node(node.get("targetList"), "WindowDef"):
-            raise feature_not_supported("window functions")
         return self._plan_select(node)
 
     def _plan_select(self, node: Node) -> QueryPlan:
@@ -210,10 +210,13 @@ class PlanBuilder:
         targets_nodes = node.get("targetList", [])
         grouped = bool(node.get("groupClause")) or bool(node.get("havingClause")) or \
             self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause"))
+        windows = window.WindowCalls(node.get("windowClause", []))
         if grouped:
-            source, compiler, targets = self._plan_grouping(node, source, scope, targets_nodes)
+            source, compiler, targets = self._plan_grouping(node, source, scope, targets_nodes,
+                                                            windows)
         else:
             compiler.set_calls = srf.SetCalls()
+            compiler.windows = windows
             targets = self._expand_targets(targets_nodes, compiler, scope)
         return self._finish(node, source, compiler, targets, scope)
 
@@ -230,12 +233,17 @@ class PlanBuilder:
         if distinct_on:   # before ``exprs``: may add hidden expressions
             key_positions = self._distinct_on_positions(distinct, sort_nodes, sort_keys, targets,
                                                         hidden, compiler)
+        windows = compiler.windows
+        if isinstance(windows, window.WindowCalls):   # after every expression that may call one
+            source = windows.plan(self, compiler, source, node)
         exprs = [t.expr for t in targets] + hidden
         sets = compiler.set_calls if isinstance(compiler.set_calls, srf.SetCalls) else None
         if node.get("lockingClause"):
+            strength = node["lockingClause"][0]["LockingClause"].get("strength", "")
             if sets:
-                raise srf.refuse_with_locking(
-                    node["lockingClause"][0]["LockingClause"].get("strength", ""))
+                raise srf.refuse_with_locking(strength)
+            if windows:
+                raise window.refuse_with_locking(strength)
             source = self._plan_locking(node["lockingClause"], source, scope,
                                         node.get("whereClause"))
         after_distinct = bool(distinct_on and sort_keys and sets) and \
@@ -528,6 +536,7 @@ class PlanBuilder:
             raise feature_not_supported("this function call in FROM")
         name = strings(call["FuncCall"]["funcname"])[-1]
         srf.refuse_in_from_arguments(call["FuncCall"].get("args", []))
+        window.refuse(call["FuncCall"].get("args", []), "functions in FROM")
         compiler = ExpressionCompiler(self, Scope(parent=scope_parent))
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
@@ -834,15 +843,16 @@ class PlanBuilder:
         return _aggregate_call(node) is not None
 
     def _plan_grouping(self, node: Node, source: ex.PlanNode, scope: Scope,
-                       target_nodes: list[Node]
+                       target_nodes: list[Node], windows: window.WindowCalls
                        ) -> tuple[ex.PlanNode, ExpressionCompiler, list[_Target]]:
         """The Aggregate node over ``source``, the compiler of what is computed above it (whose
-        set-returning calls run above it) and the targets. The set-returning calls of GROUP
-        BY run below it."""
+        set-returning and window calls run above it) and the targets. The set-returning calls
+        of GROUP BY run below it."""
         pre = ExpressionCompiler(self, scope)
         group_nodes = []
         for g in node.get("groupClause", []):
             group_nodes.append(self._resolve_group_item(g, target_nodes))
+        window.refuse(group_nodes, "GROUP BY")
         pre.set_calls = group_sets = srf.SetCalls()
         group_exprs = [pre.compile(g) for g in group_nodes]
         source = srf.project_set(source, group_sets)
@@ -865,18 +875,7 @@ class PlanBuilder:
             else:
                 args = [pre.compile(a) for a in call.get("args", [])]
             self.clause = outer
-            try:
-                resolved = aggs.resolve_aggregate(name, [a.type_oid for a in args])
-            except MirrordbError as error:
-                if getattr(error, "position", None) is None and call.get("location", -1) >= 0:
-                    error.position = call["location"] + 1  # type: ignore[attr-defined]
-                raise
-            args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
-            filter_expr = None
-            if call.get("agg_filter"):
-                self.clause = "FILTER"
-                filter_expr = coerce_to_bool(self, pre.compile(call["agg_filter"]), "FILTER")
-                self.clause = outer
+            resolved, args, filter_expr = self.resolve_aggregate_call(pre, call, name, args)
             order = self._aggregate_order(call, pre, outer)
             calls.append(ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")),
                                           filter_expr, order,
@@ -888,6 +887,7 @@ class PlanBuilder:
         post_scope = scope
         post = _GroupedCompiler(self, post_scope, replacements, sink, group_columns)
         post.set_calls = srf.SetCalls()
+        post.windows = windows
         targets = self._expand_grouped_targets(target_nodes, post, scope, group_columns)
         having = None
         if node.get("havingClause"):
@@ -897,6 +897,25 @@ class PlanBuilder:
         width = base + len(calls)
         aggregate = ex.Aggregate(source, group_exprs, calls, having, width=width)
         return aggregate, post, targets
+
+    def resolve_aggregate_call(self, compiler: ExpressionCompiler, call: Node, name: str,
+                               args: list[Expr]
+                               ) -> tuple[aggs.ResolvedAggregate, list[Expr], Expr | None]:
+        """An aggregate call's definition, its compiled ``args`` converted to the types it
+        takes, and its FILTER condition (compiled by ``compiler``), if any."""
+        try:
+            resolved = aggs.resolve_aggregate(name, [a.type_oid for a in args])
+        except MirrordbError as error:
+            if getattr(error, "position", None) is None and call.get("location", -1) >= 0:
+                error.position = call["location"] + 1  # type: ignore[attr-defined]
+            raise
+        args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
+        filter_expr = None
+        if call.get("agg_filter"):
+            outer, self.clause = self.clause, "FILTER"
+            filter_expr = coerce_to_bool(self, compiler.compile(call["agg_filter"]), "FILTER")
+            self.clause = outer
+        return resolved, args, filter_expr
 
     def _resolve_group_item(self, item: Node, target_nodes: list[Node]) -> Node:
         if "A_Const" in item and "ival" in item["A_Const"]:
@@ -949,7 +968,7 @@ class PlanBuilder:
                 raise error_at("in an aggregate with DISTINCT, ORDER BY expressions must "
                                "appear in argument list", "42P10",
                                leftmost_location(fields["node"]))
-            desc, nulls_first = _sort_direction(fields)
+            desc, nulls_first = sort_direction(fields)
             self.clause = outer or srf.AGGREGATE_ARGUMENTS
             order.append((compiler.compile(fields["node"]), desc, nulls_first))
             self.clause = outer
@@ -964,7 +983,7 @@ class PlanBuilder:
         hidden: list[Expr] = []
         for sort in sort_nodes:
             fields = sort["SortBy"]
-            desc, nulls_first = _sort_direction(fields)
+            desc, nulls_first = sort_direction(fields)
             if fields.get("useOp"):
                 raise feature_not_supported("ORDER BY USING")
             position = self._sort_target(fields["node"], targets, compiler)
@@ -1048,7 +1067,7 @@ class PlanBuilder:
         name = names[-1].lower()
         location = f.get("location", -1)
         if "over" in f:
-            raise feature_not_supported("window functions")
+            return window.compile_call(self, compiler, f)
         if aggs.is_aggregate(name) or f.get("agg_star"):
             if compiler.aggregate_sink is None:
                 raise error_at("aggregate functions are not allowed here", "42803", location)
@@ -1058,6 +1077,10 @@ class PlanBuilder:
                 return compiler.set_calls.compile(self, compiler, f)
             raise srf.misplaced(f, self.clause)
         args = self.call_arguments(compiler, f, name, location)
+        if window.is_window_function(name):
+            window.refuse_hypothetical_arguments(name, f)
+            window.window_function_arguments(self, name, args, location, f.get("args", []))
+            raise window.requires_over(name, location)
         special = self.session.special_function(self, name, args, location)
         if special is not None:
             return special
@@ -1318,11 +1341,6 @@ def _column(index: int, type_oid: int, name: str = "?column?", typmod: int = -1)
     return Expr(type_oid, run, typmod, name, column=index)
 
 
-def _sort_direction(fields: Node) -> tuple[bool, bool]:
-    """(descending, nulls first) of a SortBy: NULLs sort as if larger than any value."""
-    desc = fields.get("sortby_dir") == "SORTBY_DESC"
-    nulls = fields.get("sortby_nulls", "SORTBY_NULLS_DEFAULT")
-    return desc, desc if nulls == "SORTBY_NULLS_DEFAULT" else nulls == "SORTBY_NULLS_FIRST"
 
 
 def _comparator(type_oid: int) -> Callable[[Any, Any], int]:

@@ -45,6 +45,7 @@ from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (INT4, INT8, LATERAL_HINT, TEXT, UNKNOWN, ExecContext,
                                       Expr, ExpressionCompiler, Row, coerce, error_at,
+                                      feature_not_supported,
                                       no_such_function, node_key)
 from mirrordb.sql.parser import Node, strings
 
@@ -230,6 +231,8 @@ def project_set(source: ex.PlanNode, calls: SetCalls | None) -> ex.PlanNode:
 
 
 AGGREGATE_ARGUMENTS = "aggregate arguments"   # the clause of an aggregate's arguments
+WINDOW_ARGUMENTS = "window function arguments"   # the clause of a window call's arguments
+WINDOW_DEFINITIONS = "window definitions"   # a window's PARTITION BY and ORDER BY
 
 
 def misplaced(call: Node, clause: str | None) -> MirrordbError:
@@ -238,9 +241,12 @@ def misplaced(call: Node, clause: str | None) -> MirrordbError:
     points at the first call PostgreSQL's parser finishes (the innermost of ``call``'s first
     ones); an aggregate's at the outermost, leftmost call of its arguments, the first that the
     compiler meets."""
-    if clause == AGGREGATE_ARGUMENTS:
-        return error_at("aggregate function calls cannot contain set-returning function calls",
+    if clause in (AGGREGATE_ARGUMENTS, WINDOW_ARGUMENTS):
+        kind = "aggregate" if clause == AGGREGATE_ARGUMENTS else "window"
+        return error_at(f"{kind} function calls cannot contain set-returning function calls",
                         "0A000", call.get("location", -1), hint=LATERAL_HINT)
+    if clause == WINDOW_DEFINITIONS:
+        return feature_not_supported("set-returning functions in window definitions")
     first = next(_calls_bottom_up({"FuncCall": call}))
     where = f"in {clause}" if clause is not None else "here"
     return error_at(f"set-returning functions are not allowed {where}", "0A000",
@@ -329,6 +335,7 @@ class _CarriedInput(ex.PlanNode):
         return self.child.explain()
 
 
-__all__ = ["AGGREGATE_ARGUMENTS", "SET_RETURNING_FUNCTIONS", "SetCalls", "carried_input",
+__all__ = ["AGGREGATE_ARGUMENTS", "SET_RETURNING_FUNCTIONS", "SetCalls", "WINDOW_ARGUMENTS",
+           "WINDOW_DEFINITIONS", "carried_input",
            "carry_input", "compile_call", "contains", "function_in_from", "misplaced",
            "project_set", "refuse_in_from_arguments", "refuse_with_locking"]

@@ -1,20 +1,37 @@
-"""Run the same statement on a real PostgreSQL 15 (over psycopg) and on a mirrordb Session in
-this process, and describe each outcome the same way, so a compat test compares them with ``==``:
-``("ok", [(column name, type OID)...], [row as text...])``, ``("command",)`` for a statement
-without a result, or ``("error", SQLSTATE, message, hint, position)``.
+"""Differential tests against a real PostgreSQL 15: the same statements on a throw-away
+PostgreSQL server (types_pg_server.py) and on a mirrordb Session over a fresh cluster.
+
+Who uses it: the compat tests that compare statement results (test_set_returning_vs_postgres.py,
+test_window_vs_postgres.py). ``Reference.run`` and ``Ours.run`` give the same shape of answer:
+("ok", [(column name, type OID)...], rows as text), ("command",), or ("error", SQLSTATE,
+message, hint, 1-based position); ``paired`` starts both, runs the set-up statements on each and
+stops both at the end; ``pair_fixture`` makes a module's fixture of it.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import pytest
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.engine import Engine
 from mirrordb.server.config import SessionSettings
 from mirrordb.sql import types as T
 from mirrordb.sql.session import Session
+
+from types_pg_server import postgres_available, running_postgres
+
+# The marks of a differential test module: compat, and skipped without PostgreSQL 15.
+MARKS = [pytest.mark.compat,
+         pytest.mark.skipif(not postgres_available(),
+                            reason="PostgreSQL 15 binaries are not installed in "
+                                   "/usr/lib/postgresql/15/bin")]
 
 
 def _ok(columns: list[tuple[str, int]], rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
@@ -78,3 +95,32 @@ class Ours:
     def close(self) -> None:
         self.session.terminate()
         self.engine.close()
+
+
+@contextmanager
+def paired(template_cluster: str, directory: str,
+           setup: list[str]) -> Iterator[tuple[Reference, Ours]]:
+    """PostgreSQL and mirrordb (on a copy of ``template_cluster`` in ``directory``), each
+    having run the ``setup`` statements."""
+    datadir = os.path.join(directory, "data")
+    shutil.copytree(template_cluster, datadir)
+    ours = Ours(datadir)
+    with running_postgres() as server:
+        reference = Reference(server.conninfo)
+        try:
+            for statement in setup:
+                assert reference.run(statement) == ours.run(statement) == ("command",)
+            yield reference, ours
+        finally:
+            reference.connection.close()
+            ours.close()
+
+
+def pair_fixture(name: str, setup: list[str]) -> Any:
+    """A module-scoped pytest fixture giving the ``paired`` servers, set up with ``setup``."""
+    @pytest.fixture(scope="module")
+    def both(template_cluster: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
+        with paired(template_cluster, str(tmp_path_factory.mktemp(name)), setup) as pair:
+            yield pair
+    return both
