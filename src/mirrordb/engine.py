@@ -662,6 +662,16 @@ def _entry_matches(found: tuple[Tid, tuple[object, ...], bool], entry_key: tuple
         datum.sort_key(list(entry_key))
 
 
+@dataclass(frozen=True)
+class ConflictingVersion:
+    """The row version an INSERT ... ON CONFLICT met, read whatever the snapshot."""
+
+    values: tuple[object, ...]
+    inserted_by_us: bool          # by this transaction
+    inserted_by_this_command: bool
+    visible: bool                 # to the statement's snapshot
+
+
 class InterruptCheckHooks(LockWaitHooks):
     """Lock waits of a transaction begun with only a ``check_for_interrupts`` callable."""
 
@@ -1177,10 +1187,14 @@ class Txn:
                     "violates not-null constraint", sqlstate="23502")
 
     def _insert_index_entries(self, relation: Relation, values: Sequence[object], tid: Tid,
-                              old_values: Sequence[object] | None = None) -> None:
+                              old_values: Sequence[object] | None = None,
+                              done: Sequence[IndexInfo] = ()) -> None:
         """Index a new row version. An update that keeps a unique key needs no uniqueness check:
-        the old version, which this transaction now holds, already owned that key."""
+        the old version, which this transaction now holds, already owned that key. ``done``:
+        indexes that already have the version's entry (``insert_unless_conflict``'s)."""
         for info in relation.indexes:
+            if any(info is arbiter for arbiter in done):
+                continue
             key = tuple(values[i] for i in info.key_columns)
             tree = self.engine.btree(info.relation)
             key_kept = old_values is not None and all(
@@ -1196,37 +1210,102 @@ class Txn:
         engine = self.engine
         while True:
             with engine.pool.lock:
-                wait_xid = 0
-                for other in tree.find_equal(key):
-                    verdict, xid = self._liveness(relation, info, key, other)
-                    if verdict == "live":
-                        columns = ", ".join(relation.columns[i].name for i in info.key_columns)
-                        raise UniqueViolation(
-                            f'duplicate key value violates unique constraint '
-                            f'"{info.relation.name}"',
-                            detail=f"Key ({columns})=({', '.join(map(str, key))}) "
-                                   "already exists.")
-                    if verdict == "wait":
-                        wait_xid = xid
-                        break
-                if not wait_xid:
+                verdict, wait_xid, _ = self._key_holder(relation, info, tree, key)
+                if verdict == "live":
+                    columns = ", ".join(relation.columns[i].name for i in info.key_columns)
+                    raise UniqueViolation(
+                        f'duplicate key value violates unique constraint '
+                        f'"{info.relation.name}"',
+                        detail=f"Key ({columns})=({', '.join(map(str, key))}) "
+                               "already exists.")
+                if verdict == "dead":
                     tree.insert(key, tid)
                     return
-            engine.xacts.wait_for(wait_xid, self.transaction.current_xid(),
-                                  self.transaction.proc, self.transaction.check_for_interrupts)
+            self._wait_for(wait_xid)
+
+    def _wait_for(self, xid: int) -> None:
+        """Block until transaction ``xid`` ends (a unique check met its key in progress)."""
+        transaction = self.transaction
+        self.engine.xacts.wait_for(xid, transaction.current_xid(), transaction.proc,
+                                   transaction.check_for_interrupts)
+
+    def _key_holder(self, relation: Relation, info: IndexInfo, tree: BTree,
+                    key: tuple[object, ...]) -> tuple[str, int, Tid | None]:
+        """Who holds ``key`` in unique index ``info`` now: ("live", 0, the live version's tid),
+        ("wait", xid to wait for, None) or ("dead", 0, None) when nobody does. The caller holds
+        the pool lock."""
+        for other in tree.find_equal(key):
+            verdict, xid, member = self._liveness(relation, info, key, other)
+            if verdict != "dead":
+                return verdict, xid, member
+        return "dead", 0, None
+
+    def insert_unless_conflict(self, relation: Relation, values: Sequence[object],
+                               arbiters: Sequence[IndexInfo]) -> tuple[Tid | None, Tid | None]:
+        """INSERT ... ON CONFLICT's insertion: (the new version's tid, None), or (None, the
+        live version that already holds the key of an arbiter index). The arbiter keys are
+        checked, and the row and its arbiter entries inserted, under one hold of the pool
+        lock, the lock every unique insertion checks under: no equal key can be inserted
+        between the check and the insertion. An in-progress inserter or deleter of an equal
+        key is waited for, then the check starts over (PostgreSQL's pre-check; the single
+        lock hold stands in for its speculative insertion). The other indexes get their
+        entries afterwards, unique ones with the usual check (a violation there is 23505)."""
+        self._check_not_null(relation, values)
+        self.transaction.current_xid()     # assigned before the pool lock is taken
+        engine = self.engine
+        while True:
+            with engine.pool.lock:
+                wait_xid = 0
+                for info in arbiters:
+                    key = tuple(values[i] for i in info.key_columns)
+                    if None in key:          # NULLs never conflict
+                        continue
+                    verdict, xid, member = self._key_holder(relation, info,
+                                                            engine.btree(info.relation), key)
+                    if verdict == "live":
+                        return None, member
+                    wait_xid = wait_xid or xid
+                if not wait_xid:
+                    tid = engine.heap.insert(relation, self.transaction, list(values))
+                    for info in arbiters:
+                        engine.btree(info.relation).insert(
+                            tuple(values[i] for i in info.key_columns), tid)
+                    break
+            self._wait_for(wait_xid)
+        self._table_counts().count_insert(relation.oid)
+        self._insert_index_entries(relation, values, tid, done=arbiters)
+        return tid, None
+
+    def conflicting_version(self, relation: Relation, tid: Tid) -> ConflictingVersion | None:
+        """Version ``tid`` whatever the snapshot (INSERT ... ON CONFLICT's conflicting row);
+        None if its line pointer is gone."""
+        from mirrordb.storage import tuple as tuplelib
+        transaction = self.transaction
+        snapshot = transaction.snapshot
+        assert snapshot is not None
+        found = self.engine.heap.fetch_any(relation, transaction, snapshot, tid)
+        if found is None:
+            return None
+        values, header, visible = found
+        own = transaction.own
+        inserted_by_us = header.xmin in own.xids
+        this_command = inserted_by_us and own.cmin(
+            header.cid, bool(header.infomask & tuplelib.HEAP_COMBOCID)) >= own.command_id
+        return ConflictingVersion(values, inserted_by_us, this_command, visible)
 
     def _liveness(self, relation: Relation, info: IndexInfo, key: tuple[object, ...],
-                  tid: Tid) -> tuple[str, int]:
+                  tid: Tid) -> tuple[str, int, Tid | None]:
         """Whether the HOT chain rooted at ``tid`` (a plain version is a chain of one) has a
-        member that blocks a new equal key: live, dead, or wait for xid. The caller holds the
-        pool lock from the index lookup on, so VACUUM cannot have freed ``tid`` in between."""
-        waiting = ("dead", 0)
-        for _, item in self.engine.heap.chain_items(relation, tid):
-            verdict = self._member_liveness(relation, info, key, item)
-            if verdict[0] == "live":
-                return verdict
-            if verdict[0] == "wait" and waiting[0] == "dead":
-                waiting = verdict
+        member that blocks a new equal key: live (with that member's tid), dead, or wait for
+        xid. The caller holds the pool lock from the index lookup on, so VACUUM cannot have
+        freed ``tid`` in between."""
+        waiting: tuple[str, int, Tid | None] = ("dead", 0, None)
+        for member, item in self.engine.heap.chain_items(relation, tid):
+            verdict, xid = self._member_liveness(relation, info, key, item)
+            if verdict == "live":
+                return verdict, xid, member
+            if verdict == "wait" and waiting[0] == "dead":
+                waiting = (verdict, xid, None)
         return waiting
 
     def _member_liveness(self, relation: Relation, info: IndexInfo, key: tuple[object, ...],

@@ -1,11 +1,12 @@
 """Differential tests against a real PostgreSQL 15: the same statements on a throw-away
 PostgreSQL server (types_pg_server.py) and on a mirrordb Session over a fresh cluster.
 
-Who uses it: the compat tests that compare statement results (test_set_returning_vs_postgres.py,
-test_window_vs_postgres.py). ``Reference.run`` and ``Ours.run`` give the same shape of answer:
-("ok", [(column name, type OID)...], rows as text), ("command",), or ("error", SQLSTATE,
-message, hint, 1-based position); ``paired`` starts both, runs the set-up statements on each and
-stops both at the end; ``pair_fixture`` makes a module's fixture of it.
+Who uses it: the compat tests that compare statement results (test_*_vs_postgres.py).
+``Reference.run`` and ``Ours.run`` give the same shape of answer: ("ok", [(column name, type
+OID)...], rows as text), ("command",), or ("error", SQLSTATE, message, hint, 1-based position);
+with ``with_tags`` an answer carries the command tag after "ok" (``("ok", tag, columns or None,
+rows)``). ``paired`` starts both, runs the set-up statements on each and stops both at the end;
+``pair_fixture`` makes a module's fixture of it.
 """
 
 from __future__ import annotations
@@ -34,15 +35,20 @@ MARKS = [pytest.mark.compat,
                                    "/usr/lib/postgresql/15/bin")]
 
 
-def _ok(columns: list[tuple[str, int]], rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
-    return ("ok", columns, rows)
+def _ok(tag: str | None, columns: list[tuple[str, int]] | None,
+        rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
+    if tag is None:
+        return ("ok", columns, rows) if columns is not None else ("command",)
+    return ("ok", tag, columns, rows)
 
 
 class Reference:
-    """PostgreSQL's answers, read as text straight from libpq."""
+    """PostgreSQL's answers, read as text straight from libpq; ``with_tags``: the command tag
+    is part of each answer."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, with_tags: bool = False) -> None:
         self.connection = psycopg.connect(conninfo, autocommit=True)
+        self.with_tags = with_tags
 
     def run(self, sql: str) -> tuple[Any, ...]:
         with self.connection.cursor() as cursor:
@@ -53,24 +59,26 @@ class Reference:
                 position = int(diag.statement_position) if diag.statement_position else None
                 return ("error", diag.sqlstate, diag.message_primary, diag.message_hint,
                         position)
+            tag = (cursor.statusmessage or "") if self.with_tags else None
             result = cursor.pgresult
             if result is None or not result.nfields:
-                return ("command",)
+                return _ok(tag, None, [])
             columns = [(result.fname(i).decode(), result.ftype(i))
                        for i in range(result.nfields)]
             rows = [tuple(None if result.get_value(r, i) is None
                           else bytes(result.get_value(r, i)).decode()
                           for i in range(result.nfields)) for r in range(result.ntuples)]
-            return _ok(columns, rows)
+            return _ok(tag, columns, rows)
 
 
 class Ours:
     """mirrordb's answers, formatted as text the way its DataRow messages carry them."""
 
-    def __init__(self, datadir: str) -> None:
+    def __init__(self, datadir: str, with_tags: bool = False) -> None:
         self.engine = Engine.open(datadir)
         self.session = Session(self.engine, "postgres", "postgres",
                                SessionSettings(self.engine.settings))
+        self.with_tags = with_tags
 
     def run(self, sql: str) -> tuple[Any, ...]:
         outcome: tuple[Any, ...] = ("command",)
@@ -78,13 +86,14 @@ class Ours:
             for result in self.session.simple_query(sql):
                 if result.columns is None:
                     list(result.rows or ())
+                    outcome = _ok(result.tag(0) if self.with_tags else None, None, [])
                     continue
                 columns = [(c.name, c.type_oid) for c in result.columns]
                 rows = [tuple(None if value is None
                               else T.format_text(c.type_oid, value, timezone="UTC")
                               for value, c in zip(row, result.columns))
                         for row in result.rows]
-                outcome = _ok(columns, rows)
+                outcome = _ok(result.tag(len(rows)) if self.with_tags else None, columns, rows)
         except MirrordbError as failure:
             self.session.on_error()
             return ("error", failure.sqlstate, failure.message, failure.hint,
@@ -98,29 +107,33 @@ class Ours:
 
 
 @contextmanager
-def paired(template_cluster: str, directory: str,
-           setup: list[str]) -> Iterator[tuple[Reference, Ours]]:
+def paired(template_cluster: str, directory: str, setup: list[str],
+           with_tags: bool = False) -> Iterator[tuple[Reference, Ours]]:
     """PostgreSQL and mirrordb (on a copy of ``template_cluster`` in ``directory``), each
-    having run the ``setup`` statements."""
+    having run the ``setup`` statements (which must succeed alike); ``with_tags``: answers
+    carry the command tag."""
     datadir = os.path.join(directory, "data")
     shutil.copytree(template_cluster, datadir)
-    ours = Ours(datadir)
+    ours = Ours(datadir, with_tags)
     with running_postgres() as server:
-        reference = Reference(server.conninfo)
+        reference = Reference(server.conninfo, with_tags)
         try:
             for statement in setup:
-                assert reference.run(statement) == ours.run(statement) == ("command",)
+                expected = reference.run(statement)
+                assert expected[0] in ("command", "ok"), (statement, expected)
+                assert ours.run(statement) == expected, statement
             yield reference, ours
         finally:
             reference.connection.close()
             ours.close()
 
 
-def pair_fixture(name: str, setup: list[str]) -> Any:
+def pair_fixture(name: str, setup: list[str], with_tags: bool = False) -> Any:
     """A module-scoped pytest fixture giving the ``paired`` servers, set up with ``setup``."""
     @pytest.fixture(scope="module")
     def both(template_cluster: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
-        with paired(template_cluster, str(tmp_path_factory.mktemp(name)), setup) as pair:
+        with paired(template_cluster, str(tmp_path_factory.mktemp(name)), setup,
+                    with_tags) as pair:
             yield pair
     return both

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import psycopg
 
-from mirrordb.storage.control import read_control_file
 from tests.integration.test_relation_locks import (Background, connect, poll_until, server,
                                                    waiting_for_lock)
-from tests.integration.test_standby_streaming import (compare, execute, streaming_pair,
-                                                      wait_for_replay_catchup,
-                                                      wait_for_restartpoint_at)
+from tests.integration.test_standby_streaming import (execute, stop_pair_and_compare,
+                                                      streaming_pair, wait_for_replay_catchup)
 from tests.server_process import RunningServer
 
 __all__ = ["connect", "server"]     # fixtures, imported for pytest
@@ -80,13 +78,7 @@ def test_standby_replays_the_rebuild_page_for_page(template_cluster, tmp_path) -
                 ("Index Scan using r_grp on r",)]
 
         # the same position on both sides, then a page-for-page comparison
-        execute(primary, "CHECKPOINT")
-        wait_for_restartpoint_at(standby, read_control_file(primary.datadir).checkpoint.redo)
-        assert primary.stop() == 0
-        wait_for_restartpoint_at(standby, read_control_file(primary.datadir).checkpoint.redo)
-        assert standby.stop() == 0
-        result = compare(primary.datadir, standby.datadir)
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+        stop_pair_and_compare(primary, standby)
 
 
 def _answers(server: RunningServer) -> tuple[list[tuple[object, ...]], int]:

@@ -129,6 +129,19 @@ def compare(left: str, right: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False)
 
 
+def stop_pair_and_compare(primary: RunningServer, standby: RunningServer) -> None:
+    """Bring both to the same position (a checkpoint on the primary, the standby's restartpoint
+    at it, again after the primary's shutdown checkpoint), stop both, and require ``mirrordb
+    compare`` to find their data files equal page for page."""
+    execute(primary, "CHECKPOINT")
+    wait_for_restartpoint_at(standby, read_control_file(primary.datadir).checkpoint.redo)
+    assert primary.stop() == 0
+    wait_for_restartpoint_at(standby, read_control_file(primary.datadir).checkpoint.redo)
+    assert standby.stop() == 0
+    result = compare(primary.datadir, standby.datadir)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+
+
 @pytest.fixture
 def primary(template_cluster, tmp_path):
     datadir = str(tmp_path / "primary")

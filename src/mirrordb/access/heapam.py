@@ -529,6 +529,19 @@ class HeapAccess:
             return None
         return rel.codec.decode(*tuplelib.tuple_data(item))
 
+    def fetch_any(self, rel: Relation, txn: Transaction, snapshot: visibility.Snapshot,
+                  tid: Tid) -> tuple[tuple[object, ...], tuplelib.HeapTupleHeader, bool] | None:
+        """Version ``tid`` whatever the snapshot: its values, its header, and whether the
+        snapshot sees it; None if its line pointer is gone. INSERT ... ON CONFLICT reads the
+        conflicting row so: it may be a committed row the statement's snapshot predates."""
+        with self.env.pool.lock:
+            item = self._read_item(rel, tid)
+            if item is None:
+                return None
+            header = tuplelib.read_header(item)
+            return (rel.codec.decode(*tuplelib.tuple_data(item)), header,
+                    self._visible(txn, snapshot, header))
+
     def hot_fetch(self, rel: Relation, txn: Transaction | None, snapshot: visibility.Snapshot,
                   tid: Tid) -> tuple[Tid, tuple[object, ...], bool] | None:
         """Through an index entry: the member of the HOT chain rooted at ``tid`` that the

@@ -5,7 +5,13 @@ prepared statements) and ``DmlPlan.run`` per execution. The row-finding part of 
 is an ordinary scan plan from the planner (so WHERE uses indexes); this module adds what PostgreSQL's
 ModifyTable node does: new row values (defaults, assignment casts, NOT NULL), the engine calls, the
 READ COMMITTED re-check after a concurrent update (PostgreSQL's EvalPlanQual: follow the row to its
-newest version, re-test WHERE, retry), ON CONFLICT DO NOTHING, and RETURNING.
+newest version, re-test WHERE, retry), ON CONFLICT (DO NOTHING and DO UPDATE), and RETURNING.
+
+INSERT ... ON CONFLICT (README "Upsert" has the rules): each proposed row is inserted by
+``Txn.insert_unless_conflict``, which checks the arbiter indexes and inserts under one hold of
+the lock every unique check takes, waiting for in-progress holders of the key first; a conflict
+comes back as the live version holding the key, which DO NOTHING skips and DO UPDATE locks,
+re-reads whatever the snapshot, and updates (or, if it changed meanwhile, starts over).
 
 The target rows of UPDATE/DELETE are collected before the first change, so a statement never sees
 its own new versions. The target table is locked in RowExclusiveLock when the statement is
@@ -20,19 +26,32 @@ from typing import Any
 
 from mirrordb.access.heapam import TmResult
 from mirrordb.access.lmgr import LockMode
-from mirrordb.access.relation import RELKIND_TABLE, Relation
-from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
+from mirrordb.access.relation import RELKIND_TABLE, IndexInfo, Relation
+from mirrordb.common.errors import MirrordbError, SerializationFailure
+from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import executor as ex
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import window
 from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       ScopeColumn, TID_OID, coerce, coerce_to_bool, conjuncts,
-                                      const, contains_node, error_at, feature_not_supported)
+                                      const, contains_node, error_at, expression_location,
+                                      feature_not_supported)
 from mirrordb.sql.parser import Node, one, strings
 from mirrordb.sql.planner import OutputColumn, PlanBuilder, _FromItem
 
 MAX_RECHECKS = 1000
+
+
+@dataclass
+class OnConflict:
+    """An INSERT's ON CONFLICT clause, planned. DO UPDATE's SET and WHERE expressions read a
+    row made of the conflicting version's values, its ctid, then the proposed row (EXCLUDED)."""
+
+    arbiters: list[IndexInfo]
+    update: bool
+    assignments: list[tuple[int, Expr]] = field(default_factory=list)
+    qual: Expr | None = None
 
 
 @dataclass
@@ -47,7 +66,7 @@ class DmlPlan:
     defaults: dict[int, Expr] = field(default_factory=dict)
     assignments: list[tuple[int, Expr]] = field(default_factory=list)
     qual: Expr | None = None
-    on_conflict_nothing: bool = False
+    on_conflict: OnConflict | None = None
     width: int = 0
 
     def explain_node(self) -> ex.PlanNode:
@@ -77,12 +96,14 @@ class DmlPlan:
                     values[index] = given[index]
                 elif index in defaults:
                     values[index] = defaults[index].fn((), ctx)
-            tid = self._insert_one(txn, values)
-            if tid is None:
+            if self.on_conflict is None:
+                row: Row | None = (*values, txn.insert(relation, values))
+            else:
+                row = self._upsert_one(ctx, values, self.on_conflict)
+            if row is None:
                 continue
             count += 1
             if self.returning:
-                row = (*values, tid)
                 returned.append(tuple(e.fn(row, ctx) for e in self.returning))
         return returned, count
 
@@ -97,19 +118,56 @@ class DmlPlan:
     def _assign(self, index: int, value: Any, ctx: ExecContext) -> Any:
         return value
 
-    def _insert_one(self, txn: Any, values: list[Any]) -> Any:
-        if not self.on_conflict_nothing:
-            return txn.insert(self.relation, values)
-        name = f"on_conflict_{id(values)}"
-        txn.savepoint(name)
-        try:
-            tid = txn.insert(self.relation, values)
-        except UniqueViolation:
-            txn.rollback_to_savepoint(name)
-            txn.release_savepoint(name)
-            return None
-        txn.release_savepoint(name)
-        return tid
+    def _upsert_one(self, ctx: ExecContext, values: list[Any], clause: OnConflict
+                    ) -> Row | None:
+        """Insert one proposed row or resolve its conflict: the row inserted or updated (with
+        its ctid, as RETURNING reads it), or None when it was skipped."""
+        relation, txn = self.relation, ctx.txn
+        for _ in range(MAX_RECHECKS):
+            tid, conflict = txn.insert_unless_conflict(relation, values, clause.arbiters)
+            if tid is not None:
+                return (*values, tid)
+            assert conflict is not None
+            if not clause.update:
+                if txn.transaction.isolation.value != "read committed":
+                    _check_conflict_visible(txn.conflicting_version(relation, conflict))
+                return None
+            done, row = self._conflict_update(ctx, values, clause, conflict)
+            if done:
+                return row
+        raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
+
+    def _conflict_update(self, ctx: ExecContext, proposed: list[Any], clause: OnConflict,
+                         tid: tuple[int, int]) -> tuple[bool, Row | None]:
+        """DO UPDATE of conflicting version ``tid``: (False, None) when it changed before it
+        could be locked (the caller starts over), else (True, the updated row or None when
+        the WHERE condition skipped it). The version stays locked either way."""
+        relation, txn = self.relation, ctx.txn
+        result = txn.lock_row(relation, tid)
+        if result != TmResult.OK:
+            return False, None
+        found = txn.conflicting_version(relation, tid)
+        if found is None:
+            return False, None
+        if found.inserted_by_this_command:
+            raise MirrordbError(
+                "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                sqlstate="21000",
+                hint="Ensure that no rows proposed for insertion within the same command "
+                     "have duplicate constrained values.")
+        if txn.transaction.isolation.value != "read committed":
+            _check_conflict_visible(found)
+        existing = found.values
+        row = (*existing, tid, *proposed)
+        if clause.qual is not None and clause.qual.fn(row, ctx) is not True:
+            return True, None
+        values = list(existing)
+        for index, expr in clause.assignments:
+            values[index] = expr.fn(row, ctx)
+        result, new_tid = txn.update(relation, tid, values, existing)
+        if result != TmResult.OK:
+            return False, None
+        return True, (*values, new_tid)
 
     # UPDATE / DELETE
 
@@ -165,6 +223,13 @@ class DmlPlan:
             if self.qual is not None and self.qual.fn(row, ctx) is not True:
                 return None
         raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
+
+
+def _check_conflict_visible(found: ConflictingVersion | None) -> None:
+    """Under REPEATABLE READ a conflict with a row the transaction's snapshot does not see
+    (and that it did not insert itself) is a serialization failure."""
+    if found is not None and not found.visible and not found.inserted_by_us:
+        raise SerializationFailure("could not serialize access due to concurrent update")
 
 
 class _DefaultMarker:
@@ -237,8 +302,12 @@ def _returning(builder: PlanBuilder, node: Node, scope: Scope
 
 def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     range_var = node["relation"]
+    conflict = node.get("onConflictClause") or {}
     relation = _target_relation(builder, range_var, "INSERT",
-                                [node.get("returningList"), node.get("returningClause")])
+                                [node.get("returningList"), node.get("returningClause"),
+                                 conflict.get("whereClause"),
+                                 [t["ResTarget"].get("val") for t in
+                                  conflict.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     if node.get("cols"):
         targets = []
@@ -257,14 +326,9 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
             targets.append(index)
     else:
         targets = list(range(relation.natts))
-    conflict = node.get("onConflictClause")
-    on_conflict_nothing = False
-    if conflict is not None:
-        if conflict.get("action") != "ONCONFLICT_NOTHING":
-            raise feature_not_supported("ON CONFLICT DO UPDATE")
-        on_conflict_nothing = True
-    plan = DmlPlan("INSERT", relation, None, target_columns=targets,
-                   on_conflict_nothing=on_conflict_nothing)
+    plan = DmlPlan("INSERT", relation, None, target_columns=targets)
+    if node.get("onConflictClause") is not None:
+        plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
     plan.defaults = builder.session.column_defaults(relation, builder)
     select = node.get("selectStmt")
     if select is None:
@@ -350,23 +414,26 @@ def _insert_values(builder: PlanBuilder, relation: Relation, targets: list[int],
                 continue
             column = relation.columns[index]
             expr = compiler.compile(item)
-            row.append(_assignment(builder, expr, relation, index))
+            row.append(_assignment(builder, expr, relation, index, expression_location(item)))
             del column
         rows.append(row)
     return rows
 
 
-def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int) -> Expr:
+def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int,
+                location: int = -1) -> Expr:
+    """``expr`` cast for storing in column ``index``; ``location``: where the value starts in
+    the statement, for the error when it cannot be."""
     column = relation.columns[index]
     try:
         return coerce(builder, expr, column.type_oid, column.typmod, "assignment")
     except MirrordbError as error:
         if error.sqlstate == "42846" or "cannot cast" in error.message:
             from mirrordb.sql import types as T
-            raise MirrordbError(
+            raise error_at(
                 f'column "{column.name}" is of type {T.format_type(column.type_oid, column.typmod)}'
                 f" but expression is of type {T.format_type(expr.type_oid, expr.typmod)}",
-                sqlstate="42804", hint="You will need to rewrite or cast the expression.") \
+                "42804", location, hint="You will need to rewrite or cast the expression.") \
                 from None
         raise
 
@@ -402,33 +469,122 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     builder.clause = command
     plan = DmlPlan(command, relation, None, source=source, qual=qual)
     if command == "UPDATE":
-        seen = set()
-        for target_node in node["targetList"]:
-            target = target_node["ResTarget"]
-            if target.get("indirection"):
-                raise feature_not_supported("UPDATE of subfields or array elements")
-            name = target["name"]
-            try:
-                index = relation.column_index(name)
-            except KeyError:
-                raise error_at(f'column "{name}" of relation "{relation.name}" does not exist',
-                               "42703", target.get("location", -1)) from None
-            if index in seen:
-                raise error_at(f'multiple assignments to same column "{name}"', "42601",
-                               target.get("location", -1))
-            seen.add(index)
-            value = target["val"]
-            if "SetToDefault" in value:
-                defaults = builder.session.column_defaults(relation, builder)
-                expr = defaults.get(index) or const(None, relation.columns[index].type_oid)
-            elif "MultiAssignRef" in value:
-                raise feature_not_supported("multiple-column UPDATE assignments")
-            else:
-                expr = _assignment(builder, compiler.compile(value), relation, index)
-            plan.assignments.append((index, expr))
+        plan.assignments = _set_assignments(builder, relation, node["targetList"], compiler)
     builder.clause = None
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan
+
+
+def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list[Node],
+                     compiler: ExpressionCompiler) -> list[tuple[int, Expr]]:
+    """UPDATE's (and DO UPDATE's) SET list: (column index, value assigned to it)."""
+    assignments: list[tuple[int, Expr]] = []
+    seen = set()
+    for target_node in target_list:
+        target = target_node["ResTarget"]
+        if target.get("indirection"):
+            raise feature_not_supported("UPDATE of subfields or array elements")
+        name = target["name"]
+        try:
+            index = relation.column_index(name)
+        except KeyError:
+            raise error_at(f'column "{name}" of relation "{relation.name}" does not exist',
+                           "42703", target.get("location", -1)) from None
+        if index in seen:     # PostgreSQL's rewriter finds it, with no position
+            raise MirrordbError(f'multiple assignments to same column "{name}"',
+                                sqlstate="42601")
+        seen.add(index)
+        value = target["val"]
+        if "SetToDefault" in value:
+            defaults = builder.session.column_defaults(relation, builder)
+            expr = defaults.get(index) or const(None, relation.columns[index].type_oid)
+        elif "MultiAssignRef" in value:
+            raise feature_not_supported("multiple-column UPDATE assignments")
+        else:
+            expr = _assignment(builder, compiler.compile(value), relation, index,
+                               expression_location(value))
+        assignments.append((index, expr))
+    return assignments
+
+
+def _plan_on_conflict(builder: PlanBuilder, clause: Node, relation: Relation, alias: str
+                      ) -> OnConflict:
+    """ON CONFLICT: its arbiter indexes (those its target names, every unique index when it
+    names none), and for DO UPDATE the SET list and WHERE condition over the conflicting row
+    (the table's name or alias) and the proposed one (EXCLUDED)."""
+    update = clause.get("action") == "ONCONFLICT_UPDATE"
+    infer = clause.get("infer")
+    if update and infer is None:
+        raise error_at("ON CONFLICT DO UPDATE requires inference specification or constraint "
+                       "name", "42601", clause.get("location", -1),
+                       hint="For example, ON CONFLICT (column_name).")
+    table_scope = _relation_scope(relation, alias)
+    arbiters = _arbiter_indexes(builder, infer, relation, table_scope)
+    on_conflict = OnConflict(arbiters, update)
+    if not update:
+        return on_conflict
+    roles.check_table_privilege(builder.session, relation, "UPDATE")
+    scope = _relation_scope(relation, alias)
+    scope.add("excluded", [ScopeColumn(c.name, c.type_oid, c.typmod, relation.oid, i + 1)
+                           for i, c in enumerate(relation.columns)])
+    compiler = ExpressionCompiler(builder, scope)
+    builder.clause = "UPDATE"
+    on_conflict.assignments = _set_assignments(builder, relation, clause["targetList"],
+                                               compiler)
+    where = clause.get("whereClause")
+    if where is not None:
+        builder.clause = "WHERE"
+        on_conflict.qual = coerce_to_bool(builder, compiler.compile(where), "WHERE",
+                                          expression_location(where))
+    builder.clause = None
+    return on_conflict
+
+
+def _arbiter_indexes(builder: PlanBuilder, infer: Node | None, relation: Relation,
+                     scope: Scope) -> list[IndexInfo]:
+    """The unique indexes an ON CONFLICT target names (PostgreSQL's inference: every unique
+    index whose key columns are exactly the columns listed; or the constraint named)."""
+    unique = [info for info in relation.indexes if info.unique]
+    if infer is None:
+        return unique
+    name = infer.get("conname")
+    if name is not None:
+        named = [info for info in unique if info.relation.name == name]
+        if not named:
+            raise MirrordbError(f'constraint "{name}" for table "{relation.name}" does not '
+                                "exist", sqlstate="42704")
+        return named
+    roles.check_table_privilege(builder.session, relation, "SELECT")   # reads the columns
+    compiler = ExpressionCompiler(builder, scope)
+    columns: set[int] = set()
+    matchable = True
+    for element in infer.get("indexElems", []):
+        index_elem = element["IndexElem"]
+        column_name = index_elem.get("name")
+        expr_node = index_elem.get("expr")
+        if column_name is None and "ColumnRef" in expr_node and \
+                len(expr_node["ColumnRef"]["fields"]) == 1:      # ((k)): the column itself
+            column_name = strings(expr_node["ColumnRef"]["fields"])[0]
+            compiler.compile(expr_node)
+        if column_name is None:           # an expression: we have no expression indexes
+            compiler.compile(index_elem["expr"])
+            matchable = False
+            continue
+        try:
+            columns.add(relation.column_index(column_name))
+        except KeyError:
+            raise error_at(f'column "{column_name}" does not exist', "42703",
+                           infer.get("location", -1)) from None
+    where = infer.get("whereClause")
+    if where is not None:                 # every index is total, so it implies any predicate
+        builder.clause = "WHERE"
+        coerce_to_bool(builder, compiler.compile(where), "WHERE")
+        builder.clause = None
+    arbiters = [info for info in unique if matchable and set(info.key_columns) == columns]
+    if not arbiters:
+        raise MirrordbError("there is no unique or exclusion constraint matching the ON "
+                            "CONFLICT specification", sqlstate="42P10")
+    return arbiters
 
 
 def _and_all(builder: PlanBuilder, compiler: ExpressionCompiler, parts: list[Node]) -> Expr:

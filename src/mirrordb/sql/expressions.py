@@ -222,13 +222,32 @@ def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int
     return Expr(target_oid, run, target_typmod, expr.name, volatile=expr.volatile)
 
 
-def coerce_to_bool(builder: PlanBuilder, expr: Expr, what: str) -> Expr:
+def coerce_to_bool(builder: PlanBuilder, expr: Expr, what: str, location: int = -1) -> Expr:
+    """``expr`` as a condition; ``location``: where it starts, for an error when the compiled
+    expression does not know."""
     if expr.type_oid == BOOL:
         return expr
     if expr.type_oid == UNKNOWN:
         return coerce(builder, expr, BOOL)
     raise error_at(f"argument of {what} must be type boolean, not type "
-                   f"{T.format_type(expr.type_oid, -1)}", "42804", expr.location)
+                   f"{T.format_type(expr.type_oid, -1)}", "42804",
+                   expr.location if expr.location >= 0 else location)
+
+
+def expression_location(node: Node) -> int:
+    """Where an expression starts in the statement (PostgreSQL's exprLocation for errors about
+    the whole value): an operator's or a cast's left operand starts it."""
+    kind, fields = one(node)
+    if not isinstance(fields, dict):
+        return -1
+    location = fields.get("location", -1)
+    left = fields.get("lexpr") if kind == "A_Expr" else fields.get("arg") \
+        if kind == "TypeCast" else None
+    if isinstance(left, dict) and left:
+        start = expression_location(left)
+        if start >= 0 and (location < 0 or start < location):
+            return start
+    return location
 
 
 # -- the compiler ---------------------------------------------------------------------------------
@@ -352,6 +371,11 @@ class ExpressionCompiler:
             scope, depth = scope.parent, depth + 1
         if len(names) >= 2 and self.scope.entry(names[-2]) is None and not any(
                 s.entry(names[-2]) for s in _parents(self.scope)):
+            aliased = self._aliased_table(names[-2])
+            if aliased is not None:
+                raise error_at(f'invalid reference to FROM-clause entry for table "{names[-2]}"',
+                               "42P01", location, hint="Perhaps you meant to reference the "
+                               f'table alias "{aliased.alias}".')
             raise error_at(f'missing FROM-clause entry for table "{names[-2]}"', "42P01",
                            location)
         raise error_at(f'column "{names[-1]}" does not exist', "42703", location)
@@ -362,6 +386,17 @@ class ExpressionCompiler:
             if entry.alias and entry.offset <= index < entry.offset + len(entry.columns):
                 return f"{entry.alias}.{column.name}"
         return column.name
+
+    def _aliased_table(self, name: str) -> RangeEntry | None:
+        """The range entry of table ``name`` when the query gave it another alias (its own
+        name is then no longer a valid qualifier)."""
+        scope: Scope | None = self.scope
+        while scope is not None:
+            for entry in scope.entries:
+                if entry.relation is not None and getattr(entry.relation, "name", None) == name:
+                    return entry
+            scope = scope.parent
+        return None
 
     def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
         if depth == 0:
