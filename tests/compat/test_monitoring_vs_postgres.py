@@ -101,6 +101,9 @@ SHAPES = [
     "select * from pg_ls_waldir()", "select * from pg_ls_archive_statusdir()",
     "select * from pg_get_wal_resource_managers()", "select * from pg_control_init()",
     "select * from pg_walfile_name_offset(pg_current_wal_lsn())",
+    "select * from pg_stat_wal", "select * from pg_stat_bgwriter",
+    "select pg_stat_reset_shared('wal')", "select pg_stat_reset_shared('bgwriter')",
+    "select pg_stat_reset_shared('nope')", "show track_wal_io_timing",
 ]
 
 

@@ -294,15 +294,21 @@ def _superuser_call(builder: Any, name: str, args: list[Expr], location: int,
 
 def _stat_reset_shared(session: Any, builder: Any, name: str, args: list[Expr],
                        location: int) -> Expr:
-    """pg_stat_reset_shared(target text): the archiver's counters (pg_stat_archiver) start
-    again; the other targets PostgreSQL knows have no counters here."""
+    """pg_stat_reset_shared(target text): the archiver's (pg_stat_archiver), the WAL
+    writer's (pg_stat_wal) or the checkpointer's (pg_stat_bgwriter) counters start again;
+    recovery_prefetch has no counters here."""
     def reset(ctx: ExecContext, target: str) -> str:
         if target not in RESET_TARGETS:
             raise InvalidParameterValue(
                 f'unrecognized reset target: "{target}"',
                 hint='Target must be "archiver", "bgwriter", "recovery_prefetch", or "wal".')
+        engine = ctx.session.engine
         if target == "archiver":
-            ctx.session.engine.archiver_statistics.reset()
+            engine.archiver_statistics.reset()
+        elif target == "wal":
+            engine.wal.reset_statistics()
+        elif target == "bgwriter":
+            engine.checkpointer.reset_statistics()
         return ""
     return _superuser_call(builder, name, args, location, TEXT, VOID, reset)
 
