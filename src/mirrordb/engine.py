@@ -164,6 +164,7 @@ class Engine:
             wal_buffers_bytes=max(int(settings.get("wal_buffers")), 64 * 1024),  # type: ignore
             full_page_writes=bool(settings.get("full_page_writes")),
             consistency_checking=self.consistency_checking)
+        self.wal.track_io_timing = bool(settings.get("track_wal_io_timing"))
         nbuffers = max(int(settings.get("shared_buffers")) // 8192, 16)  # type: ignore
         self.pool = BufferPool(self.smgr, nbuffers, self.wal.flush)
         self.clog = cloglib.CommitLog(os.path.join(self.datadir, "pg_xact"))

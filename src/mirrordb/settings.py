@@ -143,6 +143,7 @@ _COMPATIBILITY = "Version and Platform Compatibility / Previous PostgreSQL Versi
 _LOCKS = "Lock Management"
 _AUTOVACUUM = "Autovacuum"
 _DEVELOPER = "Developer Options"
+_STATISTICS = "Statistics / Cumulative Query and Index Statistics"
 
 _REPORT = GucFlag.REPORT
 _FIXED = GucFlag.NOT_IN_SAMPLE | GucFlag.DISALLOW_IN_FILE
@@ -184,6 +185,9 @@ SETTINGS: tuple[Setting, ...] = (
             category=_WAL),
     Setting("full_page_writes", "on", "bool", "Write full pages to WAL when first modified "
             "after a checkpoint.", context="sighup", category=_WAL),
+    Setting("track_wal_io_timing", "off", "bool", "Collects timing statistics for WAL I/O "
+            "activity (pg_stat_wal; the WAL writer is shared, so the server's value counts).",
+            context="superuser", category=_STATISTICS),
     Setting("wal_log_hints", "off", "bool", "Log full pages for hint-bit changes too.",
             context="postmaster", category=_WAL),
     Setting("wal_consistency_checking", "", "string",

@@ -51,11 +51,13 @@ After promotion the thread makes checkpoints.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from mirrordb.common.checkpoint import CheckPoint
 from mirrordb.common.errors import InvariantViolation, MirrordbError, invariant
@@ -116,6 +118,31 @@ class WalHolds:
             return min(self._holds.values(), default=None)
 
 
+@dataclass
+class CheckpointerStatistics:
+    """pg_stat_bgwriter's checkpoint counters since the start or the last reset. The
+    backends' writes are the buffer pool's writes that no checkpoint made: ``buffers_total``
+    counts every buffer a checkpoint wrote since the server started; the bases are where the
+    pool's counters stood at the last reset."""
+
+    timed: int = 0
+    requested: int = 0
+    write_ms: float = 0.0
+    sync_ms: float = 0.0
+    buffers: int = 0
+    buffers_total: int = 0
+    backend_writes_base: int = 0
+    allocations_base: int = 0
+    reset_at: datetime.datetime = field(
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc))
+
+    def count_writes(self, buffers: int, write_ms: float, sync_ms: float) -> None:
+        self.buffers += buffers
+        self.buffers_total += buffers
+        self.write_ms += write_ms
+        self.sync_ms += sync_ms
+
+
 class Checkpointer:
     """The checkpointer thread and ``checkpoint`` itself (see the module docstring).
 
@@ -134,6 +161,7 @@ class Checkpointer:
         self._thread: RoleThread | None = None
         self.last_checkpoint_time = time.monotonic()
         self.checkpoints_done = 0
+        self.statistics = CheckpointerStatistics()
         self.wal_holds = WalHolds()
         # when a WAL segment was last finished, or a switch last tried (archive_timeout)
         self.last_segment_switch_time = time.monotonic()
@@ -234,17 +262,38 @@ class Checkpointer:
                     log.exception("checkpoint failed" if work != self.restartpoint
                                   else "restartpoint failed")
 
+    def statistics_row(self) -> tuple[Any, ...]:
+        """pg_stat_bgwriter's row. mirrordb has no background writer: buffers_clean and
+        maxwritten_clean stay 0, every write outside a checkpoint is a backend's (eviction,
+        relation flush, replay), and backends never fsync a relation themselves."""
+        statistics, pool = self.statistics, self.engine.pool.stats
+        return (statistics.timed, statistics.requested, statistics.write_ms,
+                statistics.sync_ms, statistics.buffers,
+                0, 0, pool.writes - statistics.buffers_total - statistics.backend_writes_base,
+                0, pool.allocations - statistics.allocations_base, statistics.reset_at)
+
+    def reset_statistics(self) -> None:
+        """pg_stat_reset_shared('bgwriter')."""
+        pool = self.engine.pool.stats
+        with self._lock:
+            statistics = self.statistics
+            self.statistics = CheckpointerStatistics(
+                buffers_total=statistics.buffers_total,
+                backend_writes_base=pool.writes - statistics.buffers_total,
+                allocations_base=pool.allocations)
+
     def _timed_checkpoint(self) -> None:
         """A checkpoint that ``checkpoint_timeout`` or the WAL volume asked for, skipped when
         nothing but housekeeping was logged since the last checkpoint record (PostgreSQL's
         "checkpoint skipped because system is idle"): an idle server writes no WAL, so it
         archives no segments and wakes no standby. The clock restarts either way."""
         engine = self.engine
+        self.statistics.timed += 1     # skipped or not, as PostgreSQL counts it
         if engine.wal.last_important_lsn == engine.control.checkpoint_lsn:
             self.last_checkpoint_time = time.monotonic()
             log.debug("checkpoint skipped because system is idle")
             return
-        self.checkpoint()
+        self.checkpoint(timed=True)
 
     def _standby_snapshot_due(self) -> Callable[[], object] | None:
         """PostgreSQL's background writer logs the running transactions every
@@ -318,8 +367,10 @@ class Checkpointer:
     def mark_in_production(self) -> None:
         self.engine.update_control(state=DBState.DB_IN_PRODUCTION)
 
-    def checkpoint(self, shutdown: bool = False, end_of_recovery: bool = False) -> int:
-        """Run one checkpoint; returns the checkpoint record's LSN."""
+    def checkpoint(self, shutdown: bool = False, end_of_recovery: bool = False, *,
+                   timed: bool = False) -> int:
+        """Run one checkpoint; returns the checkpoint record's LSN. One that is neither timed
+        nor the shutdown's or end of recovery's counts as requested (pg_stat_bgwriter)."""
         engine = self.engine
         wal = engine.wal
         with self._lock:
@@ -334,8 +385,14 @@ class Checkpointer:
                 self._log_running_xacts(tops, subs)
             wal.flush(wal.insert_lsn)
             engine.clog.flush()
-            engine.pool.flush_all()
+            started = time.perf_counter()
+            written = engine.pool.flush_all()
+            written_at = time.perf_counter()
             engine.smgr.sync_all()
+            self.statistics.count_writes(written, (written_at - started) * 1000,
+                                         (time.perf_counter() - written_at) * 1000)
+            if not (timed or shutdown or end_of_recovery):
+                self.statistics.requested += 1
             slots = slot_manager(engine)
             slots.checkpoint()
             timeline = wal.timeline     # after a promotion, the new one

@@ -10,7 +10,8 @@ Who calls it:
 * the postmaster creates one ``SlotManager`` per server and ``load()``\\ s it before accepting
   connections (PostgreSQL's StartupReplicationSlots); it is ``server.slots`` and ``engine.slots``;
 * SQL (sql/replication_functions.py: pg_create_physical_replication_slot,
-  pg_drop_replication_slot, pg_replication_slots) and the walsender (CREATE_REPLICATION_SLOT,
+  pg_copy_physical_replication_slot, pg_replication_slot_advance, pg_drop_replication_slot,
+  pg_replication_slots) and the walsender (CREATE_REPLICATION_SLOT,
   DROP_REPLICATION_SLOT, READ_REPLICATION_SLOT, START_REPLICATION SLOT; standby status updates
   move ``restart_lsn``, hot-standby feedback moves ``xmin``);
 * the checkpointer (recovery/checkpoint.py) asks ``required_lsn()`` before removing segments,
@@ -104,6 +105,7 @@ DUPLICATE_OBJECT = "42710"
 UNDEFINED_OBJECT = "42704"
 CONFIGURATION_LIMIT_EXCEEDED = "53400"
 OBJECT_IN_USE = "55006"
+FEATURE_NOT_SUPPORTED = "0A000"
 
 WAL_LEVEL_ORDER = {"minimal": 0, "replica": 1, "logical": 2}
 
@@ -361,6 +363,56 @@ class SlotManager:
                 self._create_on_disk(slot)
             self._slots[name] = slot
             return dataclasses.replace(slot)
+
+    def copy(self, source: str, target: str, *, temporary: bool | None,
+             owner_pid: int) -> ReplicationSlot:
+        """PostgreSQL's pg_copy_physical_replication_slot: a new physical slot ``target``
+        reserving WAL from ``source``'s restart_lsn, with its xmin; temporary like the source
+        unless ``temporary`` says (a temporary copy belongs to ``owner_pid``)."""
+        with self._lock:
+            self._reap_dead_owners()
+            original = self._existing(source)
+            if original.slot_type != "physical":
+                # PostgreSQL's wording for this case, word for word
+                raise MirrordbError(f'cannot copy physical replication slot "{source}" as a '
+                                    f'logical replication slot', sqlstate=FEATURE_NOT_SUPPORTED)
+            if original.restart_lsn == INVALID_LSN:
+                raise ObjectNotInPrerequisiteState(
+                    "cannot copy a replication slot that doesn't reserve WAL")
+            if temporary is None:
+                temporary = original.temporary
+            self.create(target, temporary=temporary, reserve_wal=True,
+                        reserve_lsn=original.restart_lsn,
+                        owner_pid=owner_pid if temporary else None)
+            copied = self._slots[target]
+            if original.xmin:
+                copied.xmin = original.xmin
+                if not temporary:
+                    self._save(copied)
+            return dataclasses.replace(copied)
+
+    def advance(self, name: str, target_lsn: int, *, pid: int) -> int:
+        """PostgreSQL's pg_replication_slot_advance for a physical slot: restart_lsn moves
+        forward to ``target_lsn`` (the caller caps it at the flushed or replayed WAL), so the
+        next checkpoint may remove the WAL before it; the slot is written at that checkpoint,
+        as PostgreSQL marks it dirty. Returns the slot's position afterwards. 55006 if another
+        process uses it; 55000 if it holds no WAL or ``target_lsn`` is behind it."""
+        with self._lock:
+            self._reap_dead_owners()
+            slot = self._existing_not_used_by_others(name, pid)
+            if slot.restart_lsn == INVALID_LSN:
+                raise ObjectNotInPrerequisiteState(
+                    f'replication slot "{name}" cannot be advanced',
+                    detail="This slot has never previously reserved WAL, or it has been "
+                           "invalidated.")
+            if target_lsn < slot.restart_lsn:
+                raise ObjectNotInPrerequisiteState(
+                    f"cannot advance replication slot to {format_lsn(target_lsn)}, minimum is "
+                    f"{format_lsn(slot.restart_lsn)}")
+            if target_lsn > slot.restart_lsn:
+                slot.restart_lsn = target_lsn
+                self._dirty.add(name)
+            return slot.restart_lsn
 
     def _check_slots_enabled(self) -> None:
         if self.max_replication_slots <= 0:

@@ -892,6 +892,7 @@ class Server:
             self.settings = load.settings
             if self.engine is not None:
                 self.engine.settings = load.settings
+                self.engine.wal.track_io_timing = bool(load.settings.get("track_wal_io_timing"))
             if self.syncrep is not None:
                 self.syncrep.configure(load.settings)
             if self.standby_replay is not None:

@@ -25,6 +25,7 @@ under lc_ctype C.
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
 import math
 import operator as python_operator
@@ -621,10 +622,41 @@ def _build_implementations() -> dict[str, Callable[..., Any]]:
         "numeric_abs": num.numeric_abs, "numeric_uminus": num.numeric_negate,
         "numeric_uplus": lambda value: value,
     })
+    impls.update(_pg_lsn_implementations())
     impls.update(_string_implementations())
     impls.update(_datetime_implementations())
     impls.update(_json_implementations())
     return impls
+
+
+PG_LSN_MAX = 0xFFFF_FFFF_FFFF_FFFF
+
+
+def _pg_lsn_plus_bytes(lsn: int, nbytes: Any, nan_message: str) -> int:
+    """An LSN moved by a numeric count of bytes, the sum rounded half away from zero (as
+    PostgreSQL's numeric-to-pg_lsn conversion): 0A000 for NaN or infinity, 22023 outside
+    0 .. 2^64-1."""
+    if nbytes.is_nan():
+        raise MirrordbError(nan_message, sqlstate="0A000")
+    if nbytes.is_infinite():
+        raise MirrordbError("cannot convert infinity to pg_lsn", sqlstate="0A000")
+    exact = num.EXACT.add(decimal.Decimal(lsn), nbytes)
+    result = int(exact.quantize(num.ONE, rounding=decimal.ROUND_HALF_UP, context=num.EXACT))
+    if not 0 <= result <= PG_LSN_MAX:
+        raise MirrordbError("pg_lsn out of range", sqlstate="22023")
+    return result
+
+
+def _pg_lsn_implementations() -> dict[str, Callable[..., Any]]:
+    """pg_lsn - pg_lsn gives the distance in bytes as numeric; pg_lsn +/- numeric, and
+    numeric + pg_lsn, move a position (what lag queries write)."""
+    add, subtract = "cannot add NaN to pg_lsn", "cannot subtract NaN from pg_lsn"
+    return {
+        "pg_lsn_mi": lambda left, right: decimal.Decimal(left - right),
+        "pg_lsn_pli": lambda lsn, nbytes: _pg_lsn_plus_bytes(lsn, nbytes, add),
+        "numeric_pl_pg_lsn": lambda nbytes, lsn: _pg_lsn_plus_bytes(lsn, nbytes, add),
+        "pg_lsn_mii": lambda lsn, nbytes: _pg_lsn_plus_bytes(lsn, -nbytes, subtract),
+    }
 
 
 def _string_implementations() -> dict[str, Callable[..., Any]]:
@@ -744,6 +776,8 @@ _OPERATOR_ROWS = """
 2068:-:1114:1186:1114:timestamp_mi_interval 1328:-:1184:1184:1186:timestamptz_mi
 1329:-:1184:1186:1184:timestamptz_mi_interval 1338:-:1186:1186:1186:interval_mi
 1759:-:1700:1700:1700:numeric_sub 3228:-:3220:3220:1700:pg_lsn_mi
+5025:+:3220:1700:3220:pg_lsn_pli 5026:+:1700:3220:3220:numeric_pl_pg_lsn
+5027:-:3220:1700:3220:pg_lsn_mii
 3964:->:114:23:114:json_array_element 3962:->:114:25:114:json_object_field
 3212:->:3802:23:3802:jsonb_array_element 3211:->:3802:25:3802:jsonb_object_field
 3965:->>:114:23:25:json_array_element_text 3963:->>:114:25:25:json_object_field_text

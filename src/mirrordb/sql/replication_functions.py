@@ -15,12 +15,23 @@ Functions (PostgreSQL 15's names, arguments, SQLSTATEs and words):
   (``SELECT * FROM pg_create_physical_replication_slot('s1')``) the record's fields are the
   columns (``RECORD_FUNCTIONS``).
 * ``pg_drop_replication_slot(name)`` (55006 if another process has it).
+* ``pg_copy_physical_replication_slot(src_slot_name, dst_slot_name [, temporary])`` returns
+  ``(slot_name, lsn)``: a slot reserving WAL from the source's restart_lsn (a source that
+  reserves none: 55000); temporary as the source unless told.
+* ``pg_replication_slot_advance(slot_name, upto_lsn)`` returns ``(slot_name, end_lsn)``: a
+  physical slot's restart_lsn moved forward, capped at the flushed WAL (on a standby the
+  replayed WAL), written at the next checkpoint which may then remove the WAL it released;
+  55006 when another process uses the slot, 55000 for a slot without restart_lsn or a
+  target behind it, XX000 for 0/0 (PostgreSQL gives that error no code), 0A000 for a
+  logical slot.
 * ``pg_current_wal_lsn()`` (written), ``pg_current_wal_insert_lsn()``,
   ``pg_current_wal_flush_lsn()``, ``pg_switch_wal()`` (superuser): 55000 during recovery.
 * ``pg_walfile_name(pg_lsn)``: the segment holding the byte *before* the position, as
-  PostgreSQL (a segment boundary names the segment it ends).
+  PostgreSQL (a segment boundary names the segment it ends); ``pg_walfile_name_offset(pg_lsn)``
+  the record ``(file_name, file_offset)``; both 55000 during recovery.
 * ``pg_wal_lsn_diff(pg_lsn, pg_lsn)`` numeric, ``pg_is_in_recovery()``; ``pg_control_system()``,
-  ``pg_control_checkpoint()`` (on a standby its last restartpoint) and ``pg_control_recovery()``
+  ``pg_control_checkpoint()`` (on a standby its last restartpoint), ``pg_control_init()`` and
+  ``pg_control_recovery()``
   (records, text or columns as the slot function's).
 
 Recovery control (PostgreSQL 15's, on a standby's startup thread ``server.standby_replay``,
@@ -135,7 +146,7 @@ def _refuse_in_recovery(ctx: ExecContext, hint: str) -> None:
         raise ObjectNotInPrerequisiteState("recovery is in progress", hint=hint)
 
 
-def _require_superuser(ctx: ExecContext, name: str) -> None:
+def require_superuser(ctx: ExecContext, name: str) -> None:
     """For the functions PostgreSQL revokes from PUBLIC: only a superuser calls them here
     (function privileges cannot be granted yet)."""
     if not roles.is_superuser(ctx.session):
@@ -166,6 +177,60 @@ def _create_physical_slot(session: Any, builder: Any, name: str, args: list[Expr
         slot = slots.create(str(slot_name), temporary=temporary, reserve_wal=reserve,
                             owner_pid=pid if temporary else None)
         return slot.name, (slot.restart_lsn if slot.restart_lsn != INVALID_LSN else None)
+    return run
+
+
+def _copy_physical_slot(session: Any, builder: Any, name: str, args: list[Expr],
+                        location: int) -> RecordValues:
+    """pg_copy_physical_replication_slot(src_slot_name name, dst_slot_name name
+    [, temporary boolean]) returns (slot_name, lsn): the lsn, a logical slot's
+    confirmed_flush, is NULL for a physical copy."""
+    check_arity(name, args, (2, 3), location)
+    source_fn, target_fn = (coerce(builder, a, NAME).fn for a in args[:2])
+    temporary_fn = coerce(builder, args[2], BOOL).fn if len(args) == 3 else None
+
+    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...] | None:
+        source, target = source_fn(row, ctx), target_fn(row, ctx)
+        temporary = temporary_fn(row, ctx) if temporary_fn is not None else False
+        if source is None or target is None or temporary is None:
+            return None   # strict, as PostgreSQL's
+        slots = _check_slot_use(ctx)
+        slot = slots.copy(str(source), str(target),
+                          temporary=bool(temporary) if temporary_fn is not None else None,
+                          owner_pid=ctx.session.process_id)
+        return slot.name, None
+    return run
+
+
+def _advance_slot(session: Any, builder: Any, name: str, args: list[Expr],
+                  location: int) -> RecordValues:
+    """pg_replication_slot_advance(slot_name name, upto_lsn pg_lsn) returns (slot_name,
+    end_lsn): a physical slot's restart_lsn moved forward, to at most the flushed WAL (on a
+    standby the replayed WAL)."""
+    check_arity(name, args, (2,), location)
+    name_fn = coerce(builder, args[0], NAME).fn
+    lsn_fn = coerce(builder, args[1], PG_LSN).fn
+
+    def run(row: Row, ctx: ExecContext) -> tuple[Any, ...] | None:
+        slot_name, target_lsn = name_fn(row, ctx), lsn_fn(row, ctx)
+        if slot_name is None or target_lsn is None:
+            return None
+        slots = _check_slot_use(ctx)
+        if target_lsn == INVALID_LSN:
+            raise MirrordbError("invalid target WAL LSN")   # XX000: PostgreSQL sets no code
+        engine = ctx.session.engine
+        if engine.in_recovery():
+            replayed = _replay_lsn(ctx.session.server)
+            target_lsn = min(target_lsn, replayed or INVALID_LSN)
+        else:
+            target_lsn = min(target_lsn, int(engine.wal.flush_lsn))
+        slot = slots.get(str(slot_name))
+        if slot is not None and slot.slot_type != "physical":
+            raise MirrordbError("logical replication slots cannot be advanced: logical "
+                                "decoding is not supported", sqlstate="0A000")
+        end_lsn = slots.advance(str(slot_name), int(target_lsn),
+                                pid=ctx.session.process_id)
+        return str(slot_name), end_lsn
     return run
 
 
@@ -200,7 +265,7 @@ def _switch_wal(session: Any, builder: Any, name: str, args: list[Expr], locatio
     check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        _require_superuser(ctx, name)
+        require_superuser(ctx, name)
         _refuse_in_recovery(ctx, WAL_CONTROL_HINT)
         wal = ctx.session.engine.wal
         switch_end_lsn = wal.switch_segment()
@@ -221,7 +286,7 @@ def _superuser_call(builder: Any, name: str, args: list[Expr], location: int,
     argument_fn = coerce(builder, args[0], argument_type).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        _require_superuser(ctx, name)
+        require_superuser(ctx, name)
         value = argument_fn(row, ctx)
         return None if value is None else action(ctx, value)
     return Expr(result_type, run, name=name, volatile=True)
@@ -229,15 +294,21 @@ def _superuser_call(builder: Any, name: str, args: list[Expr], location: int,
 
 def _stat_reset_shared(session: Any, builder: Any, name: str, args: list[Expr],
                        location: int) -> Expr:
-    """pg_stat_reset_shared(target text): the archiver's counters (pg_stat_archiver) start
-    again; the other targets PostgreSQL knows have no counters here."""
+    """pg_stat_reset_shared(target text): the archiver's (pg_stat_archiver), the WAL
+    writer's (pg_stat_wal) or the checkpointer's (pg_stat_bgwriter) counters start again;
+    recovery_prefetch has no counters here."""
     def reset(ctx: ExecContext, target: str) -> str:
         if target not in RESET_TARGETS:
             raise InvalidParameterValue(
                 f'unrecognized reset target: "{target}"',
                 hint='Target must be "archiver", "bgwriter", "recovery_prefetch", or "wal".')
+        engine = ctx.session.engine
         if target == "archiver":
-            ctx.session.engine.archiver_statistics.reset()
+            engine.archiver_statistics.reset()
+        elif target == "wal":
+            engine.wal.reset_statistics()
+        elif target == "bgwriter":
+            engine.checkpointer.reset_statistics()
         return ""
     return _superuser_call(builder, name, args, location, TEXT, VOID, reset)
 
@@ -249,7 +320,7 @@ def _stat_reset(session: Any, builder: Any, name: str, args: list[Expr],
     check_arity(name, args, (0,), location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        _require_superuser(ctx, name)
+        require_superuser(ctx, name)
         from mirrordb.recovery.conflicts import conflict_statistics
         session = ctx.session
         session.engine.table_stats.reset(session.database)
@@ -277,10 +348,32 @@ def _walfile_name(session: Any, builder: Any, name: str, args: list[Expr],
         if lsn is None:
             return None
         _refuse_in_recovery(ctx, "pg_walfile_name() cannot be executed during recovery.")
-        wal = ctx.session.engine.wal
-        segment = (lsn - 1) // wal.segment_size if lsn else 0   # XLByteToPrevSeg
-        return segment_name(wal.timeline, segment, wal.segment_size)
+        return _walfile_name_of(ctx.session.engine.wal, lsn)
     return Expr(TEXT, run, name=name, volatile=True)
+
+
+def _walfile_name_offset(session: Any, builder: Any, name: str, args: list[Expr],
+                         location: int) -> RecordValues:
+    """pg_walfile_name_offset(lsn) returns (file_name, file_offset): the segment as
+    pg_walfile_name names it and the position's offset in its own segment (PostgreSQL 15's
+    pair: at a segment boundary the previous segment's name with offset 0)."""
+    check_arity(name, args, (1,), location)
+    lsn_fn = coerce(builder, args[0], PG_LSN).fn
+
+    def values(row: Row, ctx: ExecContext) -> tuple[Any, ...] | None:
+        lsn = lsn_fn(row, ctx)
+        if lsn is None:
+            return None
+        _refuse_in_recovery(ctx, "pg_walfile_name_offset() cannot be executed during recovery.")
+        wal = ctx.session.engine.wal
+        return _walfile_name_of(wal, lsn), lsn % wal.segment_size
+    return values
+
+
+def _walfile_name_of(wal: Any, lsn: int) -> str:
+    """The segment holding the byte before ``lsn`` (PostgreSQL's XLByteToPrevSeg)."""
+    segment = ((lsn - 1) & 0xFFFF_FFFF_FFFF_FFFF) // wal.segment_size   # 0/0 wraps around
+    return segment_name(wal.timeline, segment, wal.segment_size)
 
 
 def _wal_lsn_diff(session: Any, builder: Any, name: str, args: list[Expr],
@@ -336,6 +429,14 @@ def _control_checkpoint(control: Any) -> tuple[Any, ...]:
             _pg_time(checkpoint.time_s))
 
 
+def _control_init(control: Any) -> tuple[Any, ...]:
+    """pg_control's build constants: alignment, block and segment sizes, limits."""
+    return (control.max_align, control.blcksz, control.relseg_size, control.xlog_blcksz,
+            control.xlog_seg_size, control.name_data_len, control.index_max_keys,
+            control.toast_max_chunk_size, control.loblksize, control.float8_by_val,
+            control.data_checksum_version)
+
+
 def _control_recovery(control: Any) -> tuple[Any, ...]:
     """pg_control's recovery fields: minRecoveryPoint and the base backup's positions."""
     return (control.min_recovery_point, control.min_recovery_point_tli,
@@ -382,7 +483,7 @@ def _backup_start(session: Any, builder: Any, name: str, args: list[Expr],
     label_fn, fast_fn = _bind_arguments(builder, name, args, BACKUP_START_PARAMETERS, location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        _require_superuser(ctx, name)
+        require_superuser(ctx, name)
         label, fast = label_fn(row, ctx), fast_fn(row, ctx)
         if label is None or fast is None:
             return None
@@ -412,7 +513,7 @@ def _backup_stop(session: Any, builder: Any, name: str, args: list[Expr],
     (wait_fn,) = _bind_arguments(builder, name, args, BACKUP_STOP_PARAMETERS, location)
 
     def values(row: Row, ctx: ExecContext) -> tuple[Any, ...] | None:
-        _require_superuser(ctx, name)
+        require_superuser(ctx, name)
         wait = wait_fn(row, ctx)
         if wait is None:
             return None
@@ -496,6 +597,9 @@ RecordValues = Callable[[Row, ExecContext], "tuple[Any, ...] | None"]
 RECORD_FUNCTIONS: dict[str, tuple[Callable[..., RecordValues], tuple[tuple[str, int], ...]]] = {
     "pg_create_physical_replication_slot": (_create_physical_slot,
                                             (("slot_name", NAME), ("lsn", PG_LSN))),
+    "pg_copy_physical_replication_slot": (_copy_physical_slot,
+                                          (("slot_name", NAME), ("lsn", PG_LSN))),
+    "pg_replication_slot_advance": (_advance_slot, (("slot_name", NAME), ("end_lsn", PG_LSN))),
     "pg_control_system": (_control_record(_control_system), (
         ("pg_control_version", INT4), ("catalog_version_no", INT4), ("system_identifier", INT8),
         ("pg_control_last_modified", T.TIMESTAMPTZ_OID))),
@@ -511,6 +615,15 @@ RECORD_FUNCTIONS: dict[str, tuple[Callable[..., RecordValues], tuple[tuple[str, 
         ("min_recovery_end_lsn", PG_LSN), ("min_recovery_end_timeline", INT4),
         ("backup_start_lsn", PG_LSN), ("backup_end_lsn", PG_LSN),
         ("end_of_backup_record_required", BOOL))),
+    "pg_control_init": (_control_record(_control_init), (
+        ("max_data_alignment", INT4), ("database_block_size", INT4),
+        ("blocks_per_segment", INT4), ("wal_block_size", INT4),
+        ("bytes_per_wal_segment", INT4), ("max_identifier_length", INT4),
+        ("max_index_columns", INT4), ("max_toast_chunk_size", INT4),
+        ("large_object_chunk_size", INT4), ("float8_pass_by_value", BOOL),
+        ("data_page_checksum_version", INT4))),
+    "pg_walfile_name_offset": (_walfile_name_offset, (("file_name", TEXT),
+                                                      ("file_offset", INT4))),
     "pg_backup_stop": (_backup_stop, (
         ("lsn", PG_LSN), ("labelfile", TEXT), ("spcmapfile", TEXT))),
 }
@@ -529,13 +642,13 @@ def _record_as_text(name: str) -> Callable[..., Expr]:
             if values is None:
                 return None
             timezone = ctx.session.timezone
-            return record_text([None if value is None else _format(type_oid, value, timezone)
+            return record_text([None if value is None else format_field(type_oid, value, timezone)
                                 for type_oid, value in zip(types, values)])
         return Expr(TEXT, run, name=name, volatile=True)
     return compile_
 
 
-def _format(type_oid: int, value: Any, timezone: str) -> str:
+def format_field(type_oid: int, value: Any, timezone: str) -> str:
     try:
         return T.format_text(type_oid, value, timezone=timezone)
     except Exception:  # noqa: BLE001 - an unknown zone name: shown in UTC
@@ -545,7 +658,7 @@ def _format(type_oid: int, value: Any, timezone: str) -> str:
 def record_function_in_from(session: Any, builder: Any, name: str, args: list[Expr]
                             ) -> tuple[Callable[[ExecContext], list[Row]],
                                        tuple[tuple[str, int], ...]] | None:
-    """A record function called in FROM: (its rows, one unless the record is NULL; its
+    """A record function called in FROM: (its rows, one, all NULL when the record is; its
     columns), or None when ``name`` is not one."""
     entry = RECORD_FUNCTIONS.get(name)
     if entry is None:
@@ -555,7 +668,7 @@ def record_function_in_from(session: Any, builder: Any, name: str, args: list[Ex
 
     def produce(ctx: ExecContext) -> list[Row]:
         values = values_fn((), ctx)
-        return [] if values is None else [values]
+        return [values if values is not None else (None,) * len(columns)]
     return produce, columns
 
 
@@ -700,7 +813,7 @@ def _recovery_control(action: Callable[[Any], Any], result_type: int, *,
 
         def run(row: Row, ctx: ExecContext) -> Any:
             if superuser_only:
-                _require_superuser(ctx, name)
+                require_superuser(ctx, name)
             return action(_standby_replay(ctx))
         return Expr(result_type, run, name=name, volatile=True)
     return compile_
@@ -739,7 +852,7 @@ def _promote(session: Any, builder: Any, name: str, args: list[Expr], location: 
     wait_fn, seconds_fn = _bind_arguments(builder, name, args, PROMOTE_PARAMETERS, location)
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        _require_superuser(ctx, name)
+        require_superuser(ctx, name)
         wait, wait_seconds = wait_fn(row, ctx), seconds_fn(row, ctx)
         if wait is None or wait_seconds is None:
             return None   # strict, as PostgreSQL's
@@ -812,6 +925,8 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_last_wal_receive_lsn": _standby_value(_receive_lsn, PG_LSN),
     "pg_last_xact_replay_timestamp": _standby_value(_replay_timestamp, T.TIMESTAMPTZ_OID),
     "pg_create_physical_replication_slot": _record_as_text("pg_create_physical_replication_slot"),
+    "pg_copy_physical_replication_slot": _record_as_text("pg_copy_physical_replication_slot"),
+    "pg_replication_slot_advance": _record_as_text("pg_replication_slot_advance"),
     "pg_drop_replication_slot": _drop_slot,
     "pg_current_wal_lsn": _wal_position("write_lsn"),
     "pg_current_wal_insert_lsn": _wal_position("insert_lsn"),
@@ -827,6 +942,8 @@ SPECIAL_HANDLERS: dict[str, Callable[..., Expr]] = {
     "pg_control_system": _record_as_text("pg_control_system"),
     "pg_control_checkpoint": _record_as_text("pg_control_checkpoint"),
     "pg_control_recovery": _record_as_text("pg_control_recovery"),
+    "pg_control_init": _record_as_text("pg_control_init"),
+    "pg_walfile_name_offset": _record_as_text("pg_walfile_name_offset"),
     "pg_backup_start": _backup_start,
     "pg_backup_stop": _record_as_text("pg_backup_stop"),
     "pg_create_restore_point": _create_restore_point,

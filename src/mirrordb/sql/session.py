@@ -1494,9 +1494,11 @@ class Session:
     def record_function(self, builder: PlanBuilder, name: str, args: list[Expr]
                         ) -> tuple[Callable[[ExecContext], Any], tuple[tuple[str, int], ...]] | None:
         """A function returning one record with named columns, called in FROM (see
-        replication_functions.RECORD_FUNCTIONS); None when ``name`` is not one."""
-        from mirrordb.sql import replication_functions
-        return replication_functions.record_function_in_from(self, builder, name, args)
+        replication_functions.RECORD_FUNCTIONS), or a set of them (monitoring_functions);
+        None when ``name`` is neither."""
+        from mirrordb.sql import monitoring_functions, replication_functions
+        return replication_functions.record_function_in_from(self, builder, name, args) \
+            or monitoring_functions.record_set_in_from(self, builder, name, args)
 
     def record_field(self, builder: PlanBuilder, name: str, args: list[Expr], field: str,
                      location: int) -> Expr | None:

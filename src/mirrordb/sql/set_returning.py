@@ -47,6 +47,7 @@ from mirrordb.sql.expressions import (INT4, INT8, LATERAL_HINT, TEXT, UNKNOWN, E
                                       Expr, ExpressionCompiler, Row, coerce, error_at,
                                       feature_not_supported,
                                       no_such_function, node_key)
+from mirrordb.sql.monitoring_functions import RECORD_SET_FUNCTION_NAMES, record_set_as_text
 from mirrordb.sql.parser import Node, strings
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ if TYPE_CHECKING:
 # The values of one call for one input row (its arguments are evaluated on that row).
 ValuesFn = Callable[[Row, ExecContext], Iterable[Any]]
 
-SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest"})
+# generate_series and unnest, and the functions returning a set of records
+# (sql/monitoring_functions.py), whose records a select list shows as text.
+SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest"}) | RECORD_SET_FUNCTION_NAMES
 
 
 # -- the functions ----------------------------------------------------------------------------
@@ -69,6 +72,8 @@ def compile_call(builder: PlanBuilder, name: str, args: list[Expr],
         return _generate_series(builder, args, location)
     if name == "unnest" and len(args) == 1:
         return _unnest(args[0], location)
+    if name in RECORD_SET_FUNCTION_NAMES:
+        return record_set_as_text(builder, name, args, location)
     raise no_such_function(name, args, location)
 
 

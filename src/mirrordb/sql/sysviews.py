@@ -25,6 +25,7 @@ pg_publication, ...) exist with their columns and no rows, so psql's joins with 
 from __future__ import annotations
 
 import datetime
+import decimal
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from mirrordb.sql.planner import OutputColumn
 OID, NAME, TEXT, CHAR, BOOL = T.OID_OID, T.NAME_OID, T.TEXT_OID, T.CHAR_OID, T.BOOL_OID
 INT2, INT4, INT8, FLOAT4, FLOAT8 = T.INT2_OID, T.INT4_OID, T.INT8_OID, T.FLOAT4_OID, T.FLOAT8_OID
 XID, REGPROC, TIMESTAMPTZ, BYTEA = T.XID_OID, T.REGPROC_OID, T.TIMESTAMPTZ_OID, T.BYTEA_OID
-ANYARRAY = T.ANYARRAY_OID
+ANYARRAY, NUMERIC = T.ANYARRAY_OID, T.NUMERIC_OID
 INT2VECTOR, OIDVECTOR, VARCHAR, REGTYPE = (T.INT2VECTOR_OID, T.OIDVECTOR_OID, T.VARCHAR_OID,
                                            T.REGTYPE_OID)
 TEXT_ARRAY, OID_ARRAY, INT2_ARRAY, CHAR_ARRAY = (T.TEXT_ARRAY_OID, T.OID_ARRAY_OID,
@@ -957,6 +958,35 @@ def _pg_stat_archiver(ctx: ExecContext) -> list[Row]:
 _VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_archiver", 12285, "v", PG_STAT_ARCHIVER_COLUMNS,
                         _pg_stat_archiver))
 VIEWS[(PG_CATALOG, "pg_stat_archiver")] = _VIEW_LIST[-1]
+
+
+# -- pg_stat_wal (wal/writer.py's counters), pg_stat_bgwriter (recovery/checkpoint.py's) ---------
+
+PG_STAT_WAL_COLUMNS = _spec("""
+    wal_records:INT8 wal_fpi:INT8 wal_bytes:NUMERIC wal_buffers_full:INT8 wal_write:INT8
+    wal_sync:INT8 wal_write_time:FLOAT8 wal_sync_time:FLOAT8 stats_reset:TIMESTAMPTZ""")
+PG_STAT_BGWRITER_COLUMNS = _spec("""
+    checkpoints_timed:INT8 checkpoints_req:INT8 checkpoint_write_time:FLOAT8
+    checkpoint_sync_time:FLOAT8 buffers_checkpoint:INT8 buffers_clean:INT8
+    maxwritten_clean:INT8 buffers_backend:INT8 buffers_backend_fsync:INT8 buffers_alloc:INT8
+    stats_reset:TIMESTAMPTZ""")
+
+
+def _pg_stat_wal(ctx: ExecContext) -> list[Row]:
+    row = ctx.session.engine.wal.statistics()
+    return [row[:2] + (decimal.Decimal(row[2]),) + row[3:]]
+
+
+def _pg_stat_bgwriter(ctx: ExecContext) -> list[Row]:
+    return [ctx.session.engine.checkpointer.statistics_row()]
+
+
+_VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_wal", 12290, "v", PG_STAT_WAL_COLUMNS,
+                        _pg_stat_wal))
+VIEWS[(PG_CATALOG, "pg_stat_wal")] = _VIEW_LIST[-1]
+_VIEW_LIST.append(_view(PG_CATALOG, "pg_stat_bgwriter", 12289, "v", PG_STAT_BGWRITER_COLUMNS,
+                        _pg_stat_bgwriter))
+VIEWS[(PG_CATALOG, "pg_stat_bgwriter")] = _VIEW_LIST[-1]
 
 
 # -- pg_stat_database_conflicts (counters from recovery/conflicts.py) ------------------------------

@@ -81,6 +81,7 @@ class BufferPoolStats:
     reads: int = 0
     writes: int = 0
     evictions: int = 0
+    allocations: int = 0     # buffers claimed for a page not in the pool (buffers_alloc)
 
 
 class BufferPool:
@@ -331,6 +332,7 @@ class BufferPool:
     def _claim_buffer(self) -> Buffer:
         """A buffer with no tag: a free one, a new one while fewer than ``nbuffers`` exist, or
         a clock-sweep victim (written first if dirty)."""
+        self.stats.allocations += 1
         if self._free:
             return self._free.pop()
         if len(self._buffers) < self.nbuffers:

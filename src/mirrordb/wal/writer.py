@@ -48,6 +48,12 @@ successful flush is reported durable, and a record whose tail could not be writt
 reader's checks (missing continuation or CRC), so it is never taken as valid. A failed fdatasync
 is not retried (the kernel may have dropped the dirty pages): the writer refuses all further work.
 
+Statistics (pg_stat_wal, ``statistics()``): plain integers bumped under the lock that already
+guards the event, so the insert path pays two additions per record (and one more for a record
+with full-page images); write and fdatasync times are measured only while ``track_io_timing``
+is on (track_wal_io_timing), as PostgreSQL's. They count from the server's start or the last
+``reset_statistics()``.
+
 What survives a crash: everything up to ``flush_lsn``. Recovery then finds the end of valid WAL
 with the reader and calls ``start_at``, which keeps the valid bytes of the last page, zeroes the
 rest of that segment and deletes later segment files of the timeline, so stale bytes of a torn
@@ -57,11 +63,13 @@ tail can never look valid again.
 from __future__ import annotations
 
 import logging
+import datetime
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 from mirrordb.common.crc import crc32c
 from mirrordb.common.errors import InvalidParameterValue, IoError, MirrordbError, invariant
@@ -78,6 +86,7 @@ from mirrordb.wal.record import (
     REGBUF_WILL_INIT,
     BlockImage,
     BlockRef,
+    RECORD_HEADER_SIZE,
     encode_record_body,
     make_image,
     record_header,
@@ -201,6 +210,14 @@ class WalWriter:
         # Asked before a past segment is removed or recycled (its name): False keeps it (not
         # archived yet: wal/archive.py's ``may_remove``). None removes every one.
         self.may_remove: Callable[[str], bool] | None = None
+        # pg_stat_wal: records, full-page images and record bytes (insert lock); the inserts
+        # that had to write buffers out (insert path); writes, fdatasyncs and their times in
+        # microseconds (write lock)
+        self.track_io_timing = False
+        self._stat_records = self._stat_fpi = self._stat_bytes = 0
+        self._stat_buffers_full = self._stat_writes = self._stat_syncs = 0
+        self._stat_write_us = self._stat_sync_us = 0
+        self._stats_reset = datetime.datetime.now(datetime.timezone.utc)
 
     # -- positions ----------------------------------------------------------------------------------
 
@@ -386,12 +403,12 @@ class WalWriter:
             invariant(False, f"invalid xlog info mask {info:#04x}")
         invariant(not is_xlog_switch(rmid, info), "use switch_segment() for XLOG_SWITCH")
         settings: _FullPageSettings | None = None
-        body, record_info, body_crc = b"", info, 0
+        body, record_info, body_crc, images = b"", info, 0, 0
         buffer_waits = 0
         while True:
             if settings is not self._settings:
                 settings = self._settings
-                record_info, body = self._assemble(info, main_data, blocks, settings)
+                record_info, body, images = self._assemble(info, main_data, blocks, settings)
                 body_crc = crc32c(body)
             with self._insert_lock:
                 if settings is self._settings:
@@ -400,21 +417,29 @@ class WalWriter:
                         placed = self._place_record(rmid, record_info, xid, body, body_crc)
                         if important:
                             self._last_important_lsn = placed[0]
+                        self._stat_records += 1
+                        self._stat_bytes += RECORD_HEADER_SIZE + len(body)
+                        if images:
+                            self._stat_fpi += images
                         return placed
                     must_write = True
                 else:
                     must_write = False
             if must_write:
                 buffer_waits += 1
+                self._stat_buffers_full += 1
                 self._write(full=False, sync=False)
 
     def _assemble(self, info: int, main_data: bytes | bytearray | memoryview,
                   blocks: Sequence[BlockRegistration], settings: _FullPageSettings
-                  ) -> tuple[int, bytes]:
+                  ) -> tuple[int, bytes, int]:
+        """The record's info, body and number of full-page images replay applies."""
         references = [self._block_reference(block, settings) for block in blocks]
         if settings.consistency_checking:
             info |= XLR_CHECK_CONSISTENCY
-        return info, encode_record_body(references, main_data)
+        images = sum(1 for reference in references
+                     if reference.image is not None and reference.image.apply)
+        return info, encode_record_body(references, main_data), images
 
     @staticmethod
     def _block_reference(block: BlockRegistration, settings: _FullPageSettings) -> BlockRef:
@@ -519,6 +544,8 @@ class WalWriter:
             self._prev_record_lsn = self._copy_into_pages((header,))
             if important:
                 self._last_important_lsn = self._prev_record_lsn
+            self._stat_records += 1
+            self._stat_bytes += RECORD_HEADER_SIZE
             switch_end_lsn = self._end_lsn
             segment_end_lsn = _round_up(switch_end_lsn, self.segment_size)
             zero_from_lsn = _round_up(switch_end_lsn, WAL_PAGE_SIZE)
@@ -608,8 +635,12 @@ class WalWriter:
             while pending_zero_ranges and pending_zero_ranges[0][0] < run_start_lsn:
                 self._write_zero_range(*pending_zero_ranges.pop(0))
             fd = self._segment_fd(run_start_lsn // self.segment_size)
+            started = time.perf_counter_ns() if self.track_io_timing else 0
             with os_errors("write", self._open_path()):
                 _pwritev_all(fd, buffers, run_start_lsn % self.segment_size)
+            if started:
+                self._stat_write_us += (time.perf_counter_ns() - started) // 1000
+            self._stat_writes += 1
             self._open_dirty = True
         for start_lsn, end_lsn in pending_zero_ranges:
             self._write_zero_range(start_lsn, end_lsn)
@@ -677,12 +708,16 @@ class WalWriter:
         if self._open_fd is None or not self._open_dirty:
             return
         path = self._open_path()
+        started = time.perf_counter_ns() if self.track_io_timing else 0
         try:
             os.fdatasync(self._open_fd)
         except OSError as error:
             self._broken = f'could not fdatasync file "{path}": {error.strerror or error}'
             raise IoError(self._broken) from error
+        if started:
+            self._stat_sync_us += (time.perf_counter_ns() - started) // 1000
         self.fdatasync_count += 1
+        self._stat_syncs += 1
         self._open_dirty = False
 
     def _close_open_segment(self) -> None:
@@ -701,6 +736,23 @@ class WalWriter:
             raise IoError(f"WAL writer stopped: {self._broken}")
 
     # -- flush notification (walsenders wait on it) -------------------------------------------------
+
+    # -- statistics -------------------------------------------------------------------------------
+
+    def statistics(self) -> tuple[Any, ...]:
+        """pg_stat_wal's row: wal_records, wal_fpi, wal_bytes, wal_buffers_full, wal_write,
+        wal_sync, wal_write_time and wal_sync_time (milliseconds), stats_reset."""
+        return (self._stat_records, self._stat_fpi, self._stat_bytes, self._stat_buffers_full,
+                self._stat_writes, self._stat_syncs, self._stat_write_us / 1000.0,
+                self._stat_sync_us / 1000.0, self._stats_reset)
+
+    def reset_statistics(self) -> None:
+        """pg_stat_reset_shared('wal'): the counters start again from zero."""
+        with self._write_lock, self._insert_lock:
+            self._stat_records = self._stat_fpi = self._stat_bytes = 0
+            self._stat_buffers_full = self._stat_writes = self._stat_syncs = 0
+            self._stat_write_us = self._stat_sync_us = 0
+            self._stats_reset = datetime.datetime.now(datetime.timezone.utc)
 
     def add_flush_listener(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(flush_lsn)`` after every flush that may have moved ``flush_lsn``.
