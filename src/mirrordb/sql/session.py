@@ -1170,6 +1170,12 @@ class Session:
         ddl.create_table(self, txn, node)
         return StatementResult("CREATE TABLE")
 
+    def _exec_ViewStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import views
+        views.create_view(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE VIEW")
+
     def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
