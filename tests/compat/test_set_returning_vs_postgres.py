@@ -8,27 +8,13 @@ order; or on the error's SQLSTATE, message, hint and position.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from mirrordb.common.errors import MirrordbError
-from mirrordb.engine import Engine
-from mirrordb.server.config import SessionSettings
-from mirrordb.sql import types as T
-from mirrordb.sql.session import Session
+from session_pair import COMPAT_MARKS, Ours, Reference, ok, session_pair
 
-from types_pg_server import postgres_available, running_postgres
-
-psycopg = pytest.importorskip("psycopg")
-
-pytestmark = [pytest.mark.compat,
-              pytest.mark.skipif(not postgres_available(),
-                                 reason="PostgreSQL 15 binaries are not installed in "
-                                        "/usr/lib/postgresql/15/bin")]
+pytestmark = COMPAT_MARKS
 
 SETUP = [
     "set timezone = 'UTC'",
@@ -193,84 +179,11 @@ QUERIES = [
 ]
 
 
-def _ok(columns: list[tuple[str, int]], rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
-    return ("ok", columns, rows)
-
-
-class Reference:
-    """PostgreSQL's answers, read as text straight from libpq."""
-
-    def __init__(self, conninfo: str) -> None:
-        self.connection = psycopg.connect(conninfo, autocommit=True)
-
-    def run(self, sql: str) -> tuple[Any, ...]:
-        with self.connection.cursor() as cursor:
-            try:
-                cursor.execute(sql, binary=False)
-            except psycopg.Error as failure:
-                diag = failure.diag
-                position = int(diag.statement_position) if diag.statement_position else None
-                return ("error", diag.sqlstate, diag.message_primary, diag.message_hint,
-                        position)
-            result = cursor.pgresult
-            if result is None or not result.nfields:
-                return ("command",)
-            columns = [(result.fname(i).decode(), result.ftype(i))
-                       for i in range(result.nfields)]
-            rows = [tuple(None if result.get_value(r, i) is None
-                          else bytes(result.get_value(r, i)).decode()
-                          for i in range(result.nfields)) for r in range(result.ntuples)]
-            return _ok(columns, rows)
-
-
-class Ours:
-    """mirrordb's answers, formatted as text the way its DataRow messages carry them."""
-
-    def __init__(self, datadir: str) -> None:
-        self.engine = Engine.open(datadir)
-        self.session = Session(self.engine, "postgres", "postgres",
-                               SessionSettings(self.engine.settings))
-
-    def run(self, sql: str) -> tuple[Any, ...]:
-        outcome: tuple[Any, ...] = ("command",)
-        try:
-            for result in self.session.simple_query(sql):
-                if result.columns is None:
-                    list(result.rows or ())
-                    continue
-                columns = [(c.name, c.type_oid) for c in result.columns]
-                rows = [tuple(None if value is None
-                              else T.format_text(c.type_oid, value, timezone="UTC")
-                              for value, c in zip(row, result.columns))
-                        for row in result.rows]
-                outcome = _ok(columns, rows)
-        except MirrordbError as failure:
-            self.session.on_error()
-            return ("error", failure.sqlstate, failure.message, failure.hint,
-                    getattr(failure, "position", None))
-        self.session.end_implicit()
-        return outcome
-
-    def close(self) -> None:
-        self.session.terminate()
-        self.engine.close()
-
-
 @pytest.fixture(scope="module")
 def both(template_cluster: str,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
-    datadir = os.path.join(str(tmp_path_factory.mktemp("srf")), "data")
-    shutil.copytree(template_cluster, datadir)
-    ours = Ours(datadir)
-    with running_postgres() as server:
-        reference = Reference(server.conninfo)
-        try:
-            for statement in SETUP:
-                assert reference.run(statement) == ours.run(statement) == ("command",)
-            yield reference, ours
-        finally:
-            reference.connection.close()
-            ours.close()
+    with session_pair(template_cluster, str(tmp_path_factory.mktemp("srf")), SETUP) as pair:
+        yield pair
 
 
 @pytest.mark.parametrize("query", QUERIES)

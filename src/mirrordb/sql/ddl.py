@@ -356,7 +356,7 @@ _ALTER_HANDLERS = {
 }
 
 
-def rename(session: Any, txn: Any, node: Node) -> str:
+def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     kind = node["renameType"]
     name = node["relation"]["relname"]
     relation_kind = node.get("relationType", "OBJECT_TABLE") if kind == "OBJECT_COLUMN" \
@@ -371,11 +371,11 @@ def rename(session: Any, txn: Any, node: Node) -> str:
                                 LockMode.ACCESS_EXCLUSIVE, check)
     if relation is None:
         if node.get("missing_ok"):
-            return tag
+            return tag, [f'relation "{name}" does not exist, skipping']
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
     if kind in _RENAME_TAGS:
         txn.rename_relation(relation, node["newname"])
-        return tag
+        return tag, []
     if kind == "OBJECT_COLUMN":
         attnum = _column_number(relation, node["subname"])
         if any(c.name == node["newname"] for c in relation.columns):
@@ -383,7 +383,7 @@ def rename(session: Any, txn: Any, node: Node) -> str:
                                 "already exists", sqlstate="42701")
         views.check_column_unused(txn, relation, node["subname"], "rename")
         txn.alter_column(relation, attnum, name=node["newname"])
-        return tag
+        return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 
 
@@ -531,7 +531,9 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             if node.get("missing_ok"):
                 notices.append(f'{noun} "{name}" does not exist, skipping')
                 continue
-            raise MirrordbError(f'{noun} "{name}" does not exist', sqlstate="42P01")
+            # PostgreSQL's DROP INDEX says undefined_object, the others undefined_table
+            raise MirrordbError(f'{noun} "{name}" does not exist',
+                                sqlstate="42704" if relkind == RELKIND_INDEX else "42P01")
         doomed_views, cascade_notices = views.check_drop(session, txn, relation, cascade,
                                                          dropping)
         notices += cascade_notices

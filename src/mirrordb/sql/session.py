@@ -1185,7 +1185,8 @@ class Session:
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
-        return StatementResult(ddl.rename(self, self._ensure_transaction(), node))
+        tag, notices = ddl.rename(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
 
     def _exec_IndexStmt(self, node: Node, prepared: PreparedStatement,
                         params: Sequence[Any]) -> StatementResult:

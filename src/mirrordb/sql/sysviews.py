@@ -434,11 +434,20 @@ def _pg_constraint(ctx: ExecContext) -> list[Row]:
 
 
 def _pg_depend(ctx: ExecContext) -> list[Row]:
-    """Only the dependencies clients look for: a serial sequence belongs to its column."""
-    class_oid = boot.PG_CLASS_OID
-    return [(class_oid, sequence_oid, 0, class_oid, table_oid, number, "a")
-            for sequence_oid, (table_oid, number) in
-            sorted(_snapshot(ctx).owned_sequences.items())]
+    """The dependencies clients look for: a serial sequence belongs to its column; a view's
+    rule belongs to the view ('i') and depends on the relations its query reads ('n')."""
+    from mirrordb.sql.views import StoredQuery
+    class_oid, rewrite_oid = boot.PG_CLASS_OID, boot.PG_REWRITE_OID
+    snapshot = _snapshot(ctx)
+    rows: list[Row] = [(class_oid, sequence_oid, 0, class_oid, table_oid, number, "a")
+                       for sequence_oid, (table_oid, number) in
+                       sorted(snapshot.owned_sequences.items())]
+    for rule in snapshot.rewrite_rules:
+        rule_oid, view_oid = int(rule["oid"]), int(rule["ev_class"])
+        rows.append((rewrite_oid, rule_oid, 0, class_oid, view_oid, 0, "i"))
+        rows += [(rewrite_oid, rule_oid, 0, class_oid, oid, 0, "n")
+                 for oid in StoredQuery.decode(str(rule["ev_action"])).relations]
+    return rows
 
 
 # -- constant catalogs ------------------------------------------------------------------------
@@ -497,7 +506,16 @@ def _pg_indexes(ctx: ExecContext) -> list[Row]:
 def _pg_views(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     return [(snapshot.namespace_name(e.namespace_oid), e.name, _owner_name(snapshot, e.owner_oid),
-             None) for e in _relations_of_kind(snapshot, cat.RELKIND_VIEW)]
+             cat.view_definition(snapshot, e.oid, pretty=False))
+            for e in _relations_of_kind(snapshot, cat.RELKIND_VIEW)]
+
+
+def _pg_rewrite(ctx: ExecContext) -> list[Row]:
+    """ev_action is mirrordb's stored query (sql/views.py), not PostgreSQL's node tree;
+    ev_qual is PostgreSQL's "<>" for a rule without a condition."""
+    return [(int(r["oid"]), r["rulename"], int(r["ev_class"]), r["ev_type"], r["ev_enabled"],
+             r["is_instead"], r["ev_qual"] or "<>", r["ev_action"])
+            for r in _snapshot(ctx).rewrite_rules]
 
 
 def _pg_sequences(ctx: ExecContext) -> list[Row]:
@@ -808,7 +826,7 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_trigger", 2620, "r", PG_TRIGGER_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_rewrite", 2618, "r", PG_REWRITE_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_rewrite", boot.PG_REWRITE_OID, "r", PG_REWRITE_COLUMNS, _pg_rewrite),
     _view(PG_CATALOG, "pg_statistic_ext", 3381, "r", PG_STATISTIC_EXT_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication", 6104, "r", PG_PUBLICATION_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication_rel", 6106, "r", PG_PUBLICATION_REL_COLUMNS, _EMPTY),

@@ -155,31 +155,38 @@ def _spell_out(session: Any, select: Node, recording: ViewRecording) -> Node:
             return {"ColumnRef": _qualified(node["ColumnRef"])}
         if "RangeVar" in node:
             return {"RangeVar": _with_relid(node["RangeVar"])}
-        result = {}
+        result: dict[str, Any] = {}
+        targets = walk(_expanded_targets(node["targetList"])) if "targetList" in node else []
         for key, value in node.items():
             if key == "location":
                 continue
             if key == "targetList":
-                value = _expanded_targets(value)
-            if key in ("sortClause", "groupClause"):
-                result[key] = [_sort_or_group_item(item) for item in value]
-                continue
-            result[key] = walk(value)
+                result[key] = targets
+            elif key == "sortClause":
+                result[key] = [{"SortBy": {**walk({k: v for k, v in item["SortBy"].items()
+                                                   if k != "node"}),
+                                           "node": _output_or_input(item["SortBy"]["node"],
+                                                                    targets, True)}}
+                               for item in value]
+            elif key == "groupClause":
+                result[key] = [_output_or_input(item, targets, False) for item in value]
+            else:
+                result[key] = walk(value)
         return result
 
-    def _sort_or_group_item(item: Node) -> Any:
-        """A bare name in ORDER BY/GROUP BY may name an output column: left as written."""
-        kind, fields = one(item)
-        if kind == "SortBy" and "ColumnRef" in fields["node"] and \
-                len(fields["node"]["ColumnRef"]["fields"]) == 1:
-            return {kind: {**walk({k: v for k, v in fields.items() if k != "node"}),
-                           "node": _plain(fields["node"])}}
-        if kind == "ColumnRef" and len(fields["fields"]) == 1:
-            return _plain(item)
+    def _output_or_input(item: Node, targets: list[Node], output_first: bool) -> Any:
+        """A bare name in ORDER BY (output names first) or GROUP BY (input columns first)
+        that names a select list item becomes that item's expression, as PostgreSQL
+        stores the reference."""
+        ref = item.get("ColumnRef")
+        if ref is None or len(ref["fields"]) != 1 or "A_Star" in ref["fields"][0]:
+            return walk(item)
+        name = strings(ref["fields"])[0]
+        output = next((t["ResTarget"]["val"] for t in targets
+                       if _output_name(t["ResTarget"]) == name), None)
+        if output is not None and (output_first or id(ref) not in recording.columns):
+            return output
         return walk(item)
-
-    def _plain(node: Node) -> Node:
-        return {"ColumnRef": {"fields": node["ColumnRef"]["fields"]}}
 
     def _qualified(ref: Node) -> Node:
         fields = ref["fields"]
@@ -245,6 +252,15 @@ def _nodes(tree: Any, node_type: str) -> Iterator[Node]:
             if node_type in item and isinstance(item[node_type], dict):
                 yield item[node_type]
             pending.extend(reversed(list(item.values())))
+
+
+def _output_name(target: Node) -> str | None:
+    value = target["val"]
+    if target.get("name"):
+        return str(target["name"])
+    if "ColumnRef" in value and "A_Star" not in value["ColumnRef"]["fields"][-1]:
+        return strings(value["ColumnRef"]["fields"])[-1]
+    return None
 
 
 def _target(alias: str, column: str) -> Node:
@@ -361,15 +377,14 @@ def dependents(txn: Any, relation_oid: int) -> list[Dependent]:
              if values[0] in rules}
     found: list[Dependent] = []
     seen = {relation_oid}
-    pending = [relation_oid]
-    while pending:
-        referenced = pending.pop(0)
-        for view_oid in sorted(rules):
-            if referenced in rules[view_oid] and view_oid not in seen:
-                seen.add(view_oid)
-                found.append(Dependent(view_oid, names.get(view_oid, str(view_oid)),
-                                       referenced))
-                pending.append(view_oid)
+    pending = [(relation_oid, view_oid) for view_oid in sorted(rules, reverse=True)]
+    while pending:     # depth first: a view, then what depends on it
+        referenced, view_oid = pending.pop()
+        if referenced not in rules[view_oid] or view_oid in seen:
+            continue
+        seen.add(view_oid)
+        found.append(Dependent(view_oid, names.get(view_oid, str(view_oid)), referenced))
+        pending += [(view_oid, other) for other in sorted(rules, reverse=True)]
     return found
 
 
