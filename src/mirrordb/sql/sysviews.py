@@ -180,6 +180,11 @@ schemaname:NAME tablename:NAME tableowner:NAME tablespace:NAME hasindexes:BOOL h
 hastriggers:BOOL rowsecurity:BOOL""")
 PG_INDEXES_COLUMNS = _spec("""
 schemaname:NAME tablename:NAME indexname:NAME tablespace:NAME indexdef:TEXT""")
+INFORMATION_SCHEMA_VIEWS_COLUMNS = _spec("""
+table_catalog:SQL_IDENTIFIER table_schema:SQL_IDENTIFIER table_name:SQL_IDENTIFIER
+view_definition:CHARACTER_DATA check_option:CHARACTER_DATA is_updatable:YES_OR_NO
+is_insertable_into:YES_OR_NO is_trigger_updatable:YES_OR_NO is_trigger_deletable:YES_OR_NO
+is_trigger_insertable_into:YES_OR_NO""")
 PG_VIEWS_COLUMNS = _spec("schemaname:NAME viewname:NAME viewowner:NAME definition:TEXT")
 PG_MATVIEWS_COLUMNS = _spec("""
 schemaname:NAME matviewname:NAME matviewowner:NAME tablespace:NAME hasindexes:BOOL
@@ -782,6 +787,18 @@ def _sql_type_columns(type_oid: int, typmod: int) -> tuple[Any, ...]:
     return (data_type, length, octets, precision, radix, scale, datetime)
 
 
+def _information_schema_views(ctx: ExecContext) -> list[Row]:
+    """The user's views; none is updatable (mirrordb does not change rows through views)."""
+    snapshot = _snapshot(ctx)
+    database = ctx.session.database
+    return [(database, snapshot.namespace_name(e.namespace_oid), e.name,
+             cat.view_definition(snapshot, e.oid, pretty=False), "NONE", "NO", "NO", "NO", "NO",
+             "NO")
+            for e in _visible_relations(snapshot, cat.RELKIND_VIEW)
+            if e.namespace_oid not in (cat.PG_CATALOG_NAMESPACE_OID,
+                                       cat.INFORMATION_SCHEMA_NAMESPACE_OID)]
+
+
 def _information_schema_schemata(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     database = ctx.session.database
@@ -859,6 +876,8 @@ _VIEW_LIST = [
           _information_schema_columns),
     _view(INFORMATION_SCHEMA, "schemata", 13382, "v", INFORMATION_SCHEMA_SCHEMATA_COLUMNS,
           _information_schema_schemata),
+    _view(INFORMATION_SCHEMA, "views", 13483, "v", INFORMATION_SCHEMA_VIEWS_COLUMNS,
+          _information_schema_views),
     _view(PG_CATALOG, "pg_replication_slots", replication_functions.PG_REPLICATION_SLOTS_OID,
           "v", replication_functions.PG_REPLICATION_SLOTS_COLUMNS,
           replication_functions.pg_replication_slots),

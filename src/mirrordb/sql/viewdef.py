@@ -40,6 +40,7 @@ class QueryPrinter:
         self.pretty = pretty
         self.column_names = column_names      # the view's own column names (top level only)
         self.level = 0
+        self.in_exists = False                # the next query printed is an EXISTS subquery
 
     def view(self, query: Node) -> str:
         return self.query(query, None) + ";"
@@ -52,10 +53,12 @@ class QueryPrinter:
         scope = self._scope(select.get("fromClause", []), outer)
         expressions = _Expressions(self, scope)
         names, self.column_names = self.column_names, None
+        exists, self.in_exists = self.in_exists, False
+        text = self._with(select["withClause"]) if select.get("withClause") else ""
         start = self.level
         self.level += INDENT_STANDARD
-        text = " SELECT" + self._distinct(select, expressions)
-        text += self._targets(select.get("targetList", []), expressions, names)
+        text += " SELECT" + self._distinct(select, expressions)
+        text += self._targets(select.get("targetList", []), expressions, names, exists)
         if select.get("fromClause"):
             text += self._keyword(" FROM ", 2)
             text += self._from_items(select["fromClause"], expressions)
@@ -63,7 +66,8 @@ class QueryPrinter:
             text += self._keyword(" WHERE ", 1) + expressions.top(select["whereClause"])
         if select.get("groupClause"):
             text += self._keyword(" GROUP BY ", 1) + ", ".join(
-                expressions.top(self._output_reference(item, select, grouping=True))
+                self._sort_key(self._output_reference(item, select, grouping=True),
+                               expressions)
                 for item in select["groupClause"])
         if select.get("havingClause"):
             text += self._keyword(" HAVING ", 0) + expressions.top(select["havingClause"])
@@ -78,6 +82,22 @@ class QueryPrinter:
         self.level = start
         return text
 
+    def _with(self, with_clause: Node) -> str:
+        """WITH name[(columns)] AS (query), ...: each query on its own lines, 8 further in."""
+        self.level += INDENT_STANDARD
+        parts = []
+        for cte_node in with_clause["ctes"]:
+            cte = cte_node["CommonTableExpr"]
+            name = funcs.quote_ident(cte["ctename"])
+            columns = strings(cte.get("aliascolnames"))
+            if columns:
+                name += "(" + ", ".join(funcs.quote_ident(c) for c in columns) + ")"
+            newline = "\n" + " " * self.level
+            inner = self.query(cte["ctequery"]["SelectStmt"], None)
+            parts.append(f"{name} AS ({newline}{inner}{newline})")
+        self.level -= INDENT_STANDARD
+        return " WITH " + ", ".join(parts) + "\n" + " " * self.level
+
     def _keyword(self, word: str, indent_plus: int) -> str:
         """ruleutils' appendContextKeyword(word, -STD, +STD, indent_plus)."""
         return "\n" + " " * (max(self.level - INDENT_STANDARD, 0) + indent_plus) + word
@@ -91,14 +111,15 @@ class QueryPrinter:
         return " DISTINCT ON (" + ", ".join(expressions.top(e) for e in distinct) + ")"
 
     def _targets(self, targets: list[Node], expressions: _Expressions,
-                 names: list[str] | None) -> str:
+                 names: list[str] | None, exists: bool) -> str:
         parts = []
         for number, target_node in enumerate(targets):
             target = target_node["ResTarget"]
             value = target["val"]
             text = expressions.top(value)
+            # ruleutils shows AS unless a column keeps its name (or, in EXISTS, never named)
             own_name = strings(value["ColumnRef"]["fields"])[-1] if "ColumnRef" in value \
-                else "?column?"     # ruleutils shows no AS for that name
+                else "?column?" if exists else None
             name = names[number] if names and number < len(names) else \
                 target.get("name") or _default_name(value)
             if name != own_name:
@@ -123,8 +144,18 @@ class QueryPrinter:
                     return target["ResTarget"]["val"]  # type: ignore[no-any-return]
         return item
 
+    def _sort_key(self, node: Node, expressions: _Expressions) -> str:
+        """A sort or group key: a column or constant as it is; another expression in
+        parentheses when pretty, a function call always (get_rule_sortgroupclause)."""
+        kind = one(node)[0]
+        text = expressions.top(node)
+        if kind in ("ColumnRef", "A_Const") or not (self.pretty or kind == "FuncCall"):
+            return text
+        return f"({text})"
+
     def _sort_item(self, sort: Node, select: Node, expressions: _Expressions) -> str:
-        text = expressions.top(self._output_reference(sort["node"], select, grouping=False))
+        text = self._sort_key(self._output_reference(sort["node"], select, grouping=False),
+                              expressions)
         direction = sort.get("sortby_dir", "SORTBY_DEFAULT")
         if direction == "SORTBY_DESC":
             text += " DESC"
@@ -228,8 +259,12 @@ class _Expressions(ExpressionDeparser):
         return self.deparse(node)
 
     def _SubLink(self, f: Node) -> _Printed:
-        inner = self.printer.query(f["subselect"]["SelectStmt"], self.scope)
         kind = f.get("subLinkType", "EXPR_SUBLINK")
+        outer_exists, self.printer.in_exists = self.printer.in_exists, kind == "EXISTS_SUBLINK"
+        try:
+            inner = self.printer.query(f["subselect"]["SelectStmt"], self.scope)
+        finally:
+            self.printer.in_exists = outer_exists
         if kind == "EXISTS_SUBLINK":
             return self._wrap(f"EXISTS ({inner})", "simple")
         if kind == "ARRAY_SUBLINK":

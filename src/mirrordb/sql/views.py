@@ -40,7 +40,7 @@ from mirrordb.access.relation import RELKIND_VIEW, Column, Relation
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import coerce, feature_not_supported
+from mirrordb.sql.expressions import coerce, error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
 from mirrordb.sql.planner import PlanBuilder, QueryPlan, ViewRecording, _column
 
@@ -107,7 +107,9 @@ def _analyze(session: Any, select: Node, aliases: list[str]
     recording = builder.view_recording = ViewRecording()
     plan = builder.plan_query(select)
     if builder.param_types:
-        raise MirrordbError("there is no parameter $1", sqlstate="42P02")
+        parameter = next(_nodes(select, "ParamRef"), {})
+        raise error_at(f"there is no parameter ${parameter.get('number', 1)}", "42P02",
+                       parameter.get("location"))
     if len(aliases) > len(plan.columns):
         raise MirrordbError("CREATE VIEW specifies more column names than columns",
                             sqlstate="42601")
@@ -192,7 +194,7 @@ def _spell_out(session: Any, select: Node, recording: ViewRecording) -> Node:
         fields = ref["fields"]
         alias = recording.columns.get(id(ref))
         names = tuple(strings(fields)) if "A_Star" not in fields[-1] else ()
-        if alias is None and names:
+        if alias is None and len(names) == 1:
             candidates = qualified_by_names.get(names[-1:], set())
             alias = next(iter(candidates)) if len(candidates) == 1 else None
         if alias is None or not names:
