@@ -1,4 +1,5 @@
-"""DDL and maintenance statements: CREATE/DROP TABLE, INDEX, SEQUENCE; VACUUM.
+"""DDL and maintenance statements: CREATE/DROP TABLE, INDEX, SEQUENCE; DROP VIEW (CREATE VIEW
+is views.py); ALTER ... RENAME; VACUUM.
 
 Who calls it: the session (sql/session.py). Everything here becomes calls on the engine's ``Txn``
 (catalog rows in pg_class/pg_attribute/pg_index/pg_sequence/pg_attrdef plus new relation files),

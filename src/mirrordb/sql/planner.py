@@ -112,6 +112,8 @@ class PlanBuilder:
         self.privilege_role: str | None = parent.privilege_role if parent else None
         # CREATE VIEW's record of how names resolved (sql/views.py); shared with children.
         self.view_recording: ViewRecording | None = parent.view_recording if parent else None
+        # The views whose queries this one is planned inside (a view naming itself recurses).
+        self.expanding_views: tuple[int, ...] = parent.expanding_views if parent else ()
 
     # -- parameters and types -------------------------------------------------------------------
 

@@ -317,8 +317,7 @@ def plan_view_query(builder: PlanBuilder, view: Relation) -> QueryPlan:
     queries), checking the privileges of the view's owner on what it reads, its result
     converted to the view's column types."""
     session = builder.session
-    expanding: list[int] = session.__dict__.setdefault("_views_being_planned", [])
-    if view.oid in expanding or len(expanding) >= MAX_VIEW_NESTING:
+    if view.oid in builder.expanding_views or len(builder.expanding_views) >= MAX_VIEW_NESTING:
         raise MirrordbError(f'infinite recursion detected in rules for relation "{view.name}"',
                             sqlstate="42P17")
     txn = session.txn
@@ -326,11 +325,8 @@ def plan_view_query(builder: PlanBuilder, view: Relation) -> QueryPlan:
     query = with_current_names(stored.query, relation_names(txn, stored.relations))
     child = PlanBuilder(session, [])
     child.privilege_role = _owner_name(session, view)
-    expanding.append(view.oid)
-    try:
-        plan = child.plan_query(query["SelectStmt"] if "SelectStmt" in query else query)
-    finally:
-        expanding.pop()
+    child.expanding_views = builder.expanding_views + (view.oid,)
+    plan = child.plan_query(query)
     return _as_view_columns(child, plan, view)
 
 
