@@ -184,6 +184,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
     name = node["relation"]["relname"]
 
     def check(relation: Any) -> None:
+        if relation.kind == RELKIND_VIEW:
+            _refuse_view_alteration(relation, node["cmds"])
         if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE" or \
                 relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
@@ -202,6 +204,22 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
         handler(session, txn, relation, command)
+
+
+_TABLE_ONLY_ACTIONS = {"AT_AddColumn": "ADD COLUMN", "AT_DropColumn": "DROP COLUMN",
+                       "AT_SetNotNull": "ALTER COLUMN ... SET NOT NULL",
+                       "AT_DropNotNull": "ALTER COLUMN ... DROP NOT NULL",
+                       "AT_AddConstraint": "ADD CONSTRAINT"}
+
+
+def _refuse_view_alteration(view: Any, commands: list[Node]) -> None:
+    """What ALTER TABLE/VIEW cannot do to a view, in PostgreSQL's words (ATSimplePermissions)."""
+    for command_node in commands:
+        action = _TABLE_ONLY_ACTIONS.get(command_node["AlterTableCmd"]["subtype"])
+        if action is not None:
+            raise MirrordbError(f'ALTER action {action} cannot be performed on relation '
+                                f'"{view.name}"', sqlstate="42809",
+                                detail="This operation is not supported for views.")
 
 
 def _column_number(relation: Any, column: str) -> int:
@@ -400,6 +418,9 @@ def _sequence_params_for(type_oid: int) -> SequenceParams:
 def create_index(session: Any, txn: Any, node: Node) -> None:
     table = node["relation"]["relname"]
     relation = session.lookup_relation(table, node["relation"].get("schemaname"), NO_LOCK)
+    if relation is not None and relation.kind == RELKIND_VIEW:
+        raise MirrordbError(f'cannot create index on relation "{table}"', sqlstate="42809",
+                            detail="This operation is not supported for views.")
     if relation is None or relation.kind != RELKIND_TABLE:
         raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
     roles.check_table_ownership(session, relation)

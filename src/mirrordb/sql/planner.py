@@ -110,6 +110,9 @@ class PlanBuilder:
         # Whose privileges the relations read here are checked with: None for the session's
         # role; a view's owner inside the view's query (PostgreSQL's checkAsUser).
         self.privilege_role: str | None = parent.privilege_role if parent else None
+        # False while CREATE VIEW analyzes its query: PostgreSQL checks a view's privileges
+        # when it is used, not when it is made.
+        self.check_privileges: bool = parent.check_privileges if parent else True
         # CREATE VIEW's record of how names resolved (sql/views.py); shared with children.
         self.view_recording: ViewRecording | None = parent.view_recording if parent else None
         # The views whose queries this one is planned inside (a view naming itself recurses).
@@ -411,7 +414,8 @@ class PlanBuilder:
         relation = self.relation(fields)
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
-        roles.check_table_privilege(self.session, relation, "SELECT", self.privilege_role)
+        if self.check_privileges:
+            roles.check_table_privilege(self.session, relation, "SELECT", self.privilege_role)
         if relation.kind == RELKIND_SEQUENCE:
             return self._plan_sequence_scan(relation, alias, fields, scope)
         if relation.kind == RELKIND_VIEW:

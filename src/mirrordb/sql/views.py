@@ -101,9 +101,10 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
 
 def _analyze(session: Any, select: Node, aliases: list[str]
              ) -> tuple[list[Column], StoredQuery]:
-    """Plan the query once (which checks it and the creator's privileges) and turn it into
-    the columns and stored form of the view."""
+    """Plan the query once (which checks it; privileges are checked when the view is used)
+    and turn it into the columns and stored form of the view."""
     builder = PlanBuilder(session, [])
+    builder.check_privileges = False
     recording = builder.view_recording = ViewRecording()
     plan = builder.plan_query(select)
     if builder.param_types:
@@ -326,6 +327,7 @@ def plan_view_query(builder: PlanBuilder, view: Relation) -> QueryPlan:
     child = PlanBuilder(session, [])
     child.privilege_role = _owner_name(session, view)
     child.expanding_views = builder.expanding_views + (view.oid,)
+    child.check_privileges = builder.check_privileges
     plan = child.plan_query(query)
     return _as_view_columns(child, plan, view)
 
