@@ -97,6 +97,7 @@ SCENARIOS: dict[str, list[str]] = {
         "alter table e7 add column b int",
         "alter view e7 drop column a",
         "select * from e7 for update",
+        "vacuum e7",
         "drop view e7 restrict",
     ],
     "replace": [

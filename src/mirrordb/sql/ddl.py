@@ -661,9 +661,14 @@ def vacuum(session: Any, node: Node) -> Any:
     tables = [r["VacuumRelation"]["relation"]["relname"] for r in node.get("rels", [])] or [None]
     notices = []
     for table in tables:
-        if table is not None and session.lookup_relation(table, None, NO_LOCK) is None:
+        relation = session.lookup_relation(table, None, NO_LOCK) if table is not None else None
+        if table is not None and relation is None:
             session._abort()
             raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
+        if relation is not None and relation.kind == RELKIND_VIEW:
+            notices.append(("WARNING", f'skipping "{table}" --- cannot vacuum non-tables or '
+                                       "special system tables"))
+            continue
         if session.txn is not None:
             session._abort()
         for stats in session.engine.vacuum(table, session.lock_wait_hooks):
