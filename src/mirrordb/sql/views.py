@@ -37,7 +37,9 @@ from typing import Any
 
 from mirrordb.access.lmgr import NO_LOCK
 from mirrordb.access.relation import RELKIND_VIEW, Column, Relation
+from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import executor as ex
 from mirrordb.sql import roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import coerce, error_at, feature_not_supported
@@ -306,7 +308,6 @@ def with_current_names(query: Node, names_by_oid: dict[int, str]) -> Node:
 
 
 def relation_names(txn: Any, oids: tuple[int, ...]) -> dict[int, str]:
-    from mirrordb.catalog import bootstrap as boot
     wanted = set(oids)
     return {int(values[0]): str(values[1])  # type: ignore[call-overload]
             for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)
@@ -341,7 +342,6 @@ def _owner_name(session: Any, view: Relation) -> str | None:
 
 
 def _as_view_columns(builder: PlanBuilder, plan: QueryPlan, view: Relation) -> QueryPlan:
-    from mirrordb.sql import executor as ex
     if len(plan.columns) < view.natts:
         raise MirrordbError(f'view "{view.name}" has fewer columns than its query gives',
                             sqlstate="XX000")
@@ -370,7 +370,6 @@ class Dependent:
 def dependents(txn: Any, relation_oid: int) -> list[Dependent]:
     """Every view that depends on ``relation_oid``, directly or through other views, in the
     order PostgreSQL reports them (each object before the ones that depend on it)."""
-    from mirrordb.catalog import bootstrap as boot
     rules = {oid: StoredQuery.decode(text).relations for oid, text in txn.view_rules().items()}
     names = {int(values[0]): str(values[1])  # type: ignore[call-overload]
              for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)
