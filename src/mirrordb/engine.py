@@ -63,7 +63,8 @@ from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, Lock
                                   LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
-from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
+                                      RELKIND_VIEW, Column,
                                       IndexInfo, Relation)
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
@@ -99,6 +100,11 @@ MAX_CHAIN_RESTARTS = 1000
 _ISOLATION_LEVELS = {level.value: level for level in IsolationLevel}
 _ISOLATION_LEVELS["serializable"] = IsolationLevel.REPEATABLE_READ
 BTREE_HANDLES_CACHED = 1024
+
+
+VIEW_RNODE = RelFileNode(0, boot.POSTGRES_DATABASE_OID, 0)   # a view has no relation file
+VIEW_RULE_NAME = "_RETURN"          # pg_rewrite.rulename of a view's query, as PostgreSQL's
+VIEW_RULE_EVENT_SELECT = "1"        # pg_rewrite.ev_type: CMD_SELECT
 
 
 @dataclass(eq=False)
@@ -1054,8 +1060,47 @@ class Txn:
             self.transaction.command_counter_increment()
         return self.relation(name)
 
+    def create_view(self, name: str, columns: Sequence[Column], action: str,
+                    owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> Relation:
+        """CREATE VIEW: a pg_class row of relkind 'v' without storage (relfilenode 0, no
+        file, as PostgreSQL's), its columns, and the "_RETURN" rule in pg_rewrite holding
+        ``action`` (sql/views.py's stored query)."""
+        with self.engine._ddl_lock:
+            self._check_new_name(name)
+            oid = self._new_locked_oid()
+            self._add_class(oid, name, RELKIND_VIEW, VIEW_RNODE, columns, owner)
+            self._insert_catalog(boot.PG_REWRITE, [self.engine.allocate_oid(), VIEW_RULE_NAME,
+                                                   oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
+                                                   action])
+            self.transaction.command_counter_increment()
+        return self.relation(name, RELKIND_VIEW)
+
+    def replace_view(self, view: Relation, added: Sequence[Column], action: str) -> Relation:
+        """CREATE OR REPLACE VIEW: a new stored query, and ``added`` columns after the
+        existing ones (the caller has checked that those keep their names and types)."""
+        self.lock_relation(view.oid, LockMode.ACCESS_EXCLUSIVE)
+        with self.engine._ddl_lock:
+            self._update_catalog_rows(boot.PG_REWRITE, lambda v: v[2] == view.oid,
+                                      lambda v: tuple(v[:7]) + (action,))
+            for number, column in enumerate(added, start=view.natts + 1):
+                self._insert_catalog(boot.PG_ATTRIBUTE, [view.oid, column.name,
+                                                         column.type_oid, number,
+                                                         column.not_null, column.typmod, False])
+            natts = view.natts + len(added)
+            self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == view.oid,
+                                      lambda v: tuple(v[:8]) + (natts,) + tuple(v[9:]))
+            self.transaction.command_counter_increment()
+        return self.relation(view.name, RELKIND_VIEW)
+
+    def view_rules(self) -> dict[int, str]:
+        """Every view's stored query (pg_rewrite.ev_action) by the view's OID, as this
+        transaction sees the catalogs now."""
+        return {int(values[2]): str(values[7])  # type: ignore[call-overload]
+                for _, values in self.engine.relcache.rows(boot.PG_REWRITE, self.transaction)
+                if values[1] == VIEW_RULE_NAME}
+
     def drop(self, name: str) -> None:
-        """DROP TABLE / INDEX / SEQUENCE: catalog rows go now, files at commit. Everything
+        """DROP TABLE / INDEX / SEQUENCE / VIEW: catalog rows go now, files at commit. Everything
         dropped is locked AccessExclusive first; an index's table too, before the index
         (PostgreSQL's order)."""
         relation = self.relation(name)
@@ -1071,7 +1116,9 @@ class Txn:
             self._delete_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] in oids)
             self._delete_catalog_rows(boot.PG_INDEX, lambda v: v[0] in oids or v[1] in oids)
             self._delete_catalog_rows(boot.PG_SEQUENCE, lambda v: v[0] in oids)
-            self.transaction.current_subtransaction.dropped_relations += [r.rnode for r in doomed]
+            self._delete_catalog_rows(boot.PG_REWRITE, lambda v: v[2] in oids)
+            self.transaction.current_subtransaction.dropped_relations += [
+                r.rnode for r in doomed if r.kind != RELKIND_VIEW]
             self.transaction.command_counter_increment()
             if relation.kind == RELKIND_TABLE:
                 self._table_counts().count_drop(relation.oid)

@@ -3,9 +3,16 @@ PostgreSQL server (types_pg_server.py) and on a mirrordb Session over a fresh cl
 
 Who uses it: the compat tests that compare statement results (test_*_vs_postgres.py).
 ``Reference.run`` and ``Ours.run`` give the same shape of answer: ("ok", [(column name, type
-OID)...], rows as text), ("command",), or ("error", SQLSTATE, message, hint, 1-based position);
-with ``with_tags`` an answer carries the command tag after "ok" (``("ok", tag, columns or None,
-rows)``). ``paired`` starts both, runs the set-up statements on each and stops both at the end;
+OID)...], rows as text), ("command",), or ("error", SQLSTATE, message, hint, 1-based position).
+Two options refine it, on both sides alike:
+
+* ``with_tags``: the command tag follows "ok" (``("ok", tag, columns or None, rows)``, also for
+  a statement without result columns);
+* ``detailed``: errors carry their DETAIL (``("error", SQLSTATE, message, detail, hint,
+  position)``) and a statement without result columns its notices (``("command", [(message,
+  detail)...])``).
+
+``paired`` starts both, runs the set-up statements on each and stops both at the end;
 ``pair_fixture`` makes a module's fixture of it.
 """
 
@@ -35,69 +42,107 @@ MARKS = [pytest.mark.compat,
                                    "/usr/lib/postgresql/15/bin")]
 
 
-def _ok(tag: str | None, columns: list[tuple[str, int]] | None,
-        rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
-    if tag is None:
-        return ("ok", columns, rows) if columns is not None else ("command",)
-    return ("ok", tag, columns, rows)
+def ok(columns: list[tuple[str, int]], rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
+    """The answer to a statement with result columns (without tags)."""
+    return ("ok", columns, rows)
 
 
-class Reference:
-    """PostgreSQL's answers, read as text straight from libpq; ``with_tags``: the command tag
-    is part of each answer."""
+class _Answers:
+    """The shapes both sides answer in, by the options they were made with."""
 
-    def __init__(self, conninfo: str, with_tags: bool = False) -> None:
-        self.connection = psycopg.connect(conninfo, autocommit=True)
+    def __init__(self, with_tags: bool, detailed: bool) -> None:
         self.with_tags = with_tags
+        self.detailed = detailed
+
+    def rows(self, tag: str, columns: list[tuple[str, int]],
+             rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
+        return ("ok", tag, columns, rows) if self.with_tags else ok(columns, rows)
+
+    def command(self, tag: str, notices: list[tuple[str, str | None]]) -> tuple[Any, ...]:
+        if self.with_tags:
+            return ("ok", tag, None, [])
+        return ("command", notices) if self.detailed else ("command",)
+
+    def error(self, sqlstate: str, message: str, detail: str | None, hint: str | None,
+              position: int | None) -> tuple[Any, ...]:
+        if self.detailed:
+            return ("error", sqlstate, message, detail, hint, position)
+        return ("error", sqlstate, message, hint, position)
+
+
+class Reference(_Answers):
+    """PostgreSQL's answers, read as text straight from libpq."""
+
+    def __init__(self, conninfo: str, with_tags: bool = False, detailed: bool = False) -> None:
+        super().__init__(with_tags, detailed)
+        self.connection = psycopg.connect(conninfo, autocommit=True)
+        self.notices: list[tuple[str, str | None]] = []
+        self.connection.add_notice_handler(
+            lambda diag: self.notices.append((diag.message_primary, diag.message_detail)))
 
     def run(self, sql: str) -> tuple[Any, ...]:
+        self.notices.clear()
         with self.connection.cursor() as cursor:
             try:
                 cursor.execute(sql, binary=False)
             except psycopg.Error as failure:
                 diag = failure.diag
                 position = int(diag.statement_position) if diag.statement_position else None
-                return ("error", diag.sqlstate, diag.message_primary, diag.message_hint,
-                        position)
-            tag = (cursor.statusmessage or "") if self.with_tags else None
+                return self.error(diag.sqlstate or "", diag.message_primary or "",
+                                  diag.message_detail, diag.message_hint, position)
+            tag = cursor.statusmessage or ""
             result = cursor.pgresult
             if result is None or not result.nfields:
-                return _ok(tag, None, [])
+                return self.command(tag, list(self.notices))
             columns = [(result.fname(i).decode(), result.ftype(i))
                        for i in range(result.nfields)]
             rows = [tuple(None if result.get_value(r, i) is None
                           else bytes(result.get_value(r, i)).decode()
                           for i in range(result.nfields)) for r in range(result.ntuples)]
-            return _ok(tag, columns, rows)
+            return self.rows(tag, columns, rows)
+
+    def close(self) -> None:
+        self.connection.close()
 
 
-class Ours:
+def _notice_fields(notice: Any) -> tuple[str, str | None]:
+    """(message, detail) of a notice as the session hands it to the backend."""
+    if isinstance(notice, str):
+        return notice, None
+    if isinstance(notice, MirrordbError):
+        return notice.message, notice.detail
+    return notice[1], notice[2] if len(notice) == 3 else None
+
+
+class Ours(_Answers):
     """mirrordb's answers, formatted as text the way its DataRow messages carry them."""
 
-    def __init__(self, datadir: str, with_tags: bool = False) -> None:
+    def __init__(self, datadir: str, with_tags: bool = False, detailed: bool = False) -> None:
+        super().__init__(with_tags, detailed)
         self.engine = Engine.open(datadir)
         self.session = Session(self.engine, "postgres", "postgres",
                                SessionSettings(self.engine.settings))
-        self.with_tags = with_tags
 
     def run(self, sql: str) -> tuple[Any, ...]:
-        outcome: tuple[Any, ...] = ("command",)
+        outcome = self.command("", [])
         try:
             for result in self.session.simple_query(sql):
                 if result.columns is None:
                     list(result.rows or ())
-                    outcome = _ok(result.tag(0) if self.with_tags else None, None, [])
+                    outcome = self.command(result.tag(0) if self.with_tags else "",
+                                           [_notice_fields(n) for n in result.notices])
                     continue
                 columns = [(c.name, c.type_oid) for c in result.columns]
                 rows = [tuple(None if value is None
                               else T.format_text(c.type_oid, value, timezone="UTC")
                               for value, c in zip(row, result.columns))
                         for row in result.rows]
-                outcome = _ok(result.tag(len(rows)) if self.with_tags else None, columns, rows)
+                outcome = self.rows(result.tag(len(rows)) if self.with_tags else "", columns,
+                                    rows)
         except MirrordbError as failure:
             self.session.on_error()
-            return ("error", failure.sqlstate, failure.message, failure.hint,
-                    getattr(failure, "position", None))
+            return self.error(failure.sqlstate, failure.message, failure.detail, failure.hint,
+                              getattr(failure, "position", None))
         self.session.end_implicit()
         return outcome
 
@@ -107,16 +152,16 @@ class Ours:
 
 
 @contextmanager
-def paired(template_cluster: str, directory: str, setup: list[str],
-           with_tags: bool = False) -> Iterator[tuple[Reference, Ours]]:
+def paired(template_cluster: str, directory: str, setup: list[str], with_tags: bool = False,
+           detailed: bool = False) -> Iterator[tuple[Reference, Ours]]:
     """PostgreSQL and mirrordb (on a copy of ``template_cluster`` in ``directory``), each
     having run the ``setup`` statements (which must succeed alike); ``with_tags``: answers
     carry the command tag."""
     datadir = os.path.join(directory, "data")
     shutil.copytree(template_cluster, datadir)
-    ours = Ours(datadir, with_tags)
+    ours = Ours(datadir, with_tags, detailed)
     with running_postgres() as server:
-        reference = Reference(server.conninfo, with_tags)
+        reference = Reference(server.conninfo, with_tags, detailed)
         try:
             for statement in setup:
                 expected = reference.run(statement)
@@ -124,7 +169,7 @@ def paired(template_cluster: str, directory: str, setup: list[str],
                 assert ours.run(statement) == expected, statement
             yield reference, ours
         finally:
-            reference.connection.close()
+            reference.close()
             ours.close()
 
 

@@ -1,9 +1,10 @@
-"""psql 15's meta-commands against a mirrordb server: \\dt, \\d TABLE, \\d, \\di, \\ds, \\l, \\du,
-\\dn, \\x and \\timing, each the catalog queries psql sends (psql's own startup sends none).
+"""psql 15's meta-commands against a mirrordb server: \\dt, \\d TABLE, \\d, \\di, \\ds, \\dv,
+\\l, \\du, \\dn, \\x and \\timing, each the catalog queries psql sends (psql's own startup
+sends none).
 
 The schema has what psql's describe code paths branch on: a serial primary key (sequence, default
 ``nextval``, "Owned by"), a UNIQUE constraint, a NOT NULL column with a default, an extra index,
-and a table of column defaults that exercises pg_get_expr. Outputs are asserted literally where
+a table of column defaults that exercises pg_get_expr, and a view ("View definition:"). Outputs are asserted literally where
 they are mirrordb's alone; where PostgreSQL 15 can run here (as an unprivileged user) the same
 commands and catalog queries run against it too and must print the same text, except where the
 two clusters differ by construction (sizes, template databases, the owner of schema public).
@@ -38,6 +39,7 @@ create table d (a int default -1, b bigint default 0, c numeric default 0,
                 p text default 'a' || 'b', q bigint default -5, v text default lower('X'),
                 w interval default '1 day', z int[] default '{1,2}',
                 aa timestamptz default '2020-01-01');
+create view tv as select distinct id, name as label from t where qty > 0;
 """
 
 DESCRIBE_T = """\
@@ -76,7 +78,8 @@ LIST_ROLES = """\
 
 # Printed the same by both servers, character for character.
 SAME_AS_POSTGRESQL = ["\\dt", "\\d", "\\d t", "\\d+ t", "\\di", "\\ds", "\\du", "\\d t_pkey",
-                      "\\d t_name_key", "\\d t_qty_idx", "\\d d", "\\dv", "\\dm"]
+                      "\\d t_name_key", "\\d t_qty_idx", "\\d d", "\\dv", "\\dm", "\\d tv",
+                      "\\d+ tv", "\\dv+"]
 SAME_QUERIES = [
     ("select * from information_schema.columns where table_schema = 'public' "
      "order by table_name, ordinal_position"),

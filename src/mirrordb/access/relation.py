@@ -15,6 +15,7 @@ from mirrordb.storage.relfilenode import RelFileNode
 RELKIND_TABLE = "r"
 RELKIND_INDEX = "i"
 RELKIND_SEQUENCE = "S"
+RELKIND_VIEW = "v"          # no storage: its query lives in pg_rewrite
 
 
 @dataclass(frozen=True)

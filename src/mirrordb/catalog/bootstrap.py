@@ -31,6 +31,7 @@ PG_ATTRDEF_OID = 2604
 PG_DATABASE_OID = 1262
 PG_AUTHID_OID = 1260
 PG_DB_ROLE_SETTING_OID = 2964
+PG_REWRITE_OID = 2618
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -76,6 +77,16 @@ PG_AUTHID = _catalog(PG_AUTHID_OID, "pg_authid", [
 PG_DB_ROLE_SETTING = _catalog(PG_DB_ROLE_SETTING_OID, "pg_db_role_setting", [
     ("setdatabase", T.OID_OID), ("setrole", T.OID_OID), ("setconfig", T.TEXT_OID)], shared=True)
 
+# A view's query: one "_RETURN" rule per view (ev_class = the view's pg_class OID, ev_type '1'
+# for SELECT, is_instead true). ev_action is mirrordb's stored form of the query, not
+# PostgreSQL's node tree: sql/views.py documents it (a JSON parse tree whose relation
+# references carry their OIDs, so renames do not break the view).
+PG_REWRITE = _catalog(PG_REWRITE_OID, "pg_rewrite", [
+    ("oid", T.OID_OID), ("rulename", T.NAME_OID), ("ev_class", T.OID_OID), ("ev_type", T.TEXT_OID),
+    ("ev_enabled", T.TEXT_OID), ("is_instead", T.BOOL_OID), ("ev_qual", T.TEXT_OID),
+    ("ev_action", T.TEXT_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
-                                  PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING)
+                                  PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
+                                  PG_REWRITE)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}

@@ -369,6 +369,17 @@ class CatalogSnapshot:
             natts=int(record["relnatts"]), shared=shared, acl=record.get("relacl"))
 
     @functools.cached_property
+    def rewrite_rules(self) -> list[Record]:
+        """pg_rewrite's rows (each a view's "_RETURN" rule), by OID."""
+        return sorted(self._read(boot.PG_REWRITE), key=lambda record: int(record["oid"]))
+
+    @functools.cached_property
+    def view_queries(self) -> dict[int, str]:
+        """The view's OID -> its stored query (sql/views.py)."""
+        return {int(record["ev_class"]): str(record["ev_action"])
+                for record in self.rewrite_rules if record["rulename"] == "_RETURN"}
+
+    @functools.cached_property
     def classes_by_name(self) -> dict[tuple[int, str], ClassEntry]:
         return {(entry.namespace_oid, entry.name): entry for entry in self.classes.values()}
 
@@ -1264,6 +1275,33 @@ def _get_constraintdef(ctx: ExecContext, constraint_oid: int, pretty: bool = Fal
     return constraint_definition(_snapshot(ctx), constraint_oid)
 
 
+def _get_viewdef(ctx: ExecContext, view_oid: int, pretty: bool | int = False) -> str | None:
+    """pg_get_viewdef(oid [, pretty | wrap column]): NULL for a relation that is no view; a
+    wrap column asks for the pretty form, as in PostgreSQL."""
+    return view_definition(_snapshot(ctx), view_oid, bool(pretty) or pretty is not False)
+
+
+def _get_viewdef_by_name(ctx: ExecContext, name: str, pretty: bool = False) -> str | None:
+    snapshot = _snapshot(ctx)
+    return view_definition(snapshot, snapshot.relation_by_text(name).oid, bool(pretty))
+
+
+def view_definition(snapshot: CatalogSnapshot, view_oid: int, pretty: bool) -> str | None:
+    """The view's query as PostgreSQL prints it (sql/viewdef.py), relations by their current
+    names."""
+    from mirrordb.sql import views, viewdef  # both build on this module: import on use
+    text = snapshot.view_queries.get(view_oid)
+    if text is None:
+        return None
+    stored = views.StoredQuery.decode(text)
+    names = {oid: snapshot.classes[oid].name for oid in stored.relations
+             if oid in snapshot.classes}
+    query = views.with_current_names(stored.query, names)
+    columns = [a.name for a in sorted(snapshot.attributes.get(view_oid, []),
+                                      key=lambda a: a.number) if not a.dropped]
+    return viewdef.view_definition(snapshot.session, snapshot, query, pretty, columns)
+
+
 def _no_description(ctx: ExecContext, *arguments: Any) -> None:
     return None
 
@@ -1415,8 +1453,10 @@ def _define_catalog_functions() -> None:
     _define("pg_get_indexdef", [OID, INT4, BOOL], TEXT, _get_indexdef)
     _define("pg_get_constraintdef", [OID], TEXT, _get_constraintdef)
     _define("pg_get_constraintdef", [OID, BOOL], TEXT, _get_constraintdef)
-    for arg_types in ([OID], [OID, BOOL], [OID, INT4], [TEXT], [TEXT, BOOL]):
-        _define("pg_get_viewdef", arg_types, TEXT, _no_description)
+    for arg_types in ([OID], [OID, BOOL], [OID, INT4]):
+        _define("pg_get_viewdef", arg_types, TEXT, _get_viewdef)
+    for arg_types in ([TEXT], [TEXT, BOOL]):
+        _define("pg_get_viewdef", arg_types, TEXT, _get_viewdef_by_name)
     for name, arg_types in (("pg_get_statisticsobjdef_columns", [OID]),
                             ("pg_get_partkeydef", [OID]), ("pg_get_triggerdef", [OID]),
                             ("pg_get_triggerdef", [OID, BOOL]), ("obj_description", [OID]),

@@ -1,4 +1,5 @@
-"""DDL and maintenance statements: CREATE/DROP TABLE, INDEX, SEQUENCE; VACUUM.
+"""DDL and maintenance statements: CREATE/DROP TABLE, INDEX, SEQUENCE; DROP VIEW (CREATE VIEW
+is views.py); ALTER ... RENAME; VACUUM.
 
 Who calls it: the session (sql/session.py). Everything here becomes calls on the engine's ``Txn``
 (catalog rows in pg_class/pg_attribute/pg_index/pg_sequence/pg_attrdef plus new relation files),
@@ -18,10 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from mirrordb.access.lmgr import NO_LOCK, LockMode
-from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
+                                      RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import roles
+from mirrordb.sql import roles, views
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -182,6 +184,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
     name = node["relation"]["relname"]
 
     def check(relation: Any) -> None:
+        if relation.kind == RELKIND_VIEW:
+            _refuse_view_alteration(relation, node["cmds"])
         if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE" or \
                 relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
@@ -200,6 +204,22 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
         handler(session, txn, relation, command)
+
+
+_TABLE_ONLY_ACTIONS = {"AT_AddColumn": "ADD COLUMN", "AT_DropColumn": "DROP COLUMN",
+                       "AT_SetNotNull": "ALTER COLUMN ... SET NOT NULL",
+                       "AT_DropNotNull": "ALTER COLUMN ... DROP NOT NULL",
+                       "AT_AddConstraint": "ADD CONSTRAINT"}
+
+
+def _refuse_view_alteration(view: Any, commands: list[Node]) -> None:
+    """What ALTER TABLE/VIEW cannot do to a view, in PostgreSQL's words (ATSimplePermissions)."""
+    for command_node in commands:
+        action = _TABLE_ONLY_ACTIONS.get(command_node["AlterTableCmd"]["subtype"])
+        if action is not None:
+            raise MirrordbError(f'ALTER action {action} cannot be performed on relation '
+                                f'"{view.name}"', sqlstate="42809",
+                                detail="This operation is not supported for views.")
 
 
 def _column_number(relation: Any, column: str) -> int:
@@ -278,6 +298,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         if command.get("missing_ok"):
             return
         _column_number(relation, column_name)
+    views.check_column_unused(txn, relation, column_name, "drop")
     if relation.natts == 1:
         raise feature_not_supported("dropping the last column of a table")
     position = relation.column_index(column_name)
@@ -354,28 +375,39 @@ _ALTER_HANDLERS = {
 }
 
 
-def rename(session: Any, txn: Any, node: Node) -> str:
+def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     kind = node["renameType"]
     name = node["relation"]["relname"]
+    relation_kind = node.get("relationType", "OBJECT_TABLE") if kind == "OBJECT_COLUMN" \
+        else kind
+    tag = _RENAME_TAGS.get(relation_kind, "ALTER TABLE")
+
+    def check(found: Any) -> None:
+        if relation_kind == "OBJECT_VIEW" and found.kind != RELKIND_VIEW:
+            raise MirrordbError(f'"{name}" is not a view', sqlstate="42809")
+        roles.check_table_ownership(session, found)
     relation = _open_for_change(session, name, node["relation"].get("schemaname"),
-                                LockMode.ACCESS_EXCLUSIVE,
-                                lambda found: roles.check_table_ownership(session, found))
+                                LockMode.ACCESS_EXCLUSIVE, check)
     if relation is None:
         if node.get("missing_ok"):
-            return "ALTER TABLE"
+            return tag, [f'relation "{name}" does not exist, skipping']
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
-    if kind in ("OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_SEQUENCE"):
+    if kind in _RENAME_TAGS:
         txn.rename_relation(relation, node["newname"])
-        return {"OBJECT_TABLE": "ALTER TABLE", "OBJECT_INDEX": "ALTER INDEX",
-                "OBJECT_SEQUENCE": "ALTER SEQUENCE"}[kind]
+        return tag, []
     if kind == "OBJECT_COLUMN":
         attnum = _column_number(relation, node["subname"])
         if any(c.name == node["newname"] for c in relation.columns):
             raise MirrordbError(f'column "{node["newname"]}" of relation "{relation.name}" '
                                 "already exists", sqlstate="42701")
+        views.check_column_unused(txn, relation, node["subname"], "rename")
         txn.alter_column(relation, attnum, name=node["newname"])
-        return "ALTER TABLE"
+        return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
+
+
+_RENAME_TAGS = {"OBJECT_TABLE": "ALTER TABLE", "OBJECT_INDEX": "ALTER INDEX",
+                "OBJECT_SEQUENCE": "ALTER SEQUENCE", "OBJECT_VIEW": "ALTER VIEW"}
 
 
 def _sequence_params_for(type_oid: int) -> SequenceParams:
@@ -386,6 +418,9 @@ def _sequence_params_for(type_oid: int) -> SequenceParams:
 def create_index(session: Any, txn: Any, node: Node) -> None:
     table = node["relation"]["relname"]
     relation = session.lookup_relation(table, node["relation"].get("schemaname"), NO_LOCK)
+    if relation is not None and relation.kind == RELKIND_VIEW:
+        raise MirrordbError(f'cannot create index on relation "{table}"', sqlstate="42809",
+                            detail="This operation is not supported for views.")
     if relation is None or relation.kind != RELKIND_TABLE:
         raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
     roles.check_table_ownership(session, relation)
@@ -489,13 +524,18 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     kind = node.get("removeType", "OBJECT_TABLE")
     wanted = {"OBJECT_TABLE": (RELKIND_TABLE, "table", "DROP TABLE"),
               "OBJECT_INDEX": (RELKIND_INDEX, "index", "DROP INDEX"),
-              "OBJECT_SEQUENCE": (RELKIND_SEQUENCE, "sequence", "DROP SEQUENCE")}.get(kind)
+              "OBJECT_SEQUENCE": (RELKIND_SEQUENCE, "sequence", "DROP SEQUENCE"),
+              "OBJECT_VIEW": (RELKIND_VIEW, "view", "DROP VIEW")}.get(kind)
     if wanted is None:
         raise feature_not_supported(f"DROP {kind.removeprefix('OBJECT_')}")
     relkind, noun, tag = wanted
-    notices = []
-    for item in node["objects"]:
-        names = strings(item["List"]["items"]) if "List" in item else strings([item])
+    cascade = node.get("behavior") == "DROP_CASCADE"
+    named = [_object_names(item) for item in node["objects"]]
+    dropping = {relation.oid for relation in
+                (session.lookup_relation(names[-1], None, NO_LOCK) for names in named)
+                if relation is not None and relation.kind == relkind}
+    notices: list[Any] = []
+    for names in named:
         name = names[-1]
 
         def check(relation: Any) -> None:
@@ -513,12 +553,23 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             if node.get("missing_ok"):
                 notices.append(f'{noun} "{name}" does not exist, skipping')
                 continue
-            raise MirrordbError(f'{noun} "{name}" does not exist', sqlstate="42P01")
+            # PostgreSQL's DROP INDEX says undefined_object, the others undefined_table
+            raise MirrordbError(f'{noun} "{name}" does not exist',
+                                sqlstate="42704" if relkind == RELKIND_INDEX else "42P01")
+        doomed_views, cascade_notices = views.check_drop(session, txn, relation, cascade,
+                                                         dropping)
+        notices += cascade_notices
+        for view in doomed_views:
+            txn.drop(view)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
         txn.drop(name)
         for sequence in owned:
             txn.drop(sequence)
     return tag, notices
+
+
+def _object_names(item: Node) -> list[str]:
+    return strings(item["List"]["items"]) if "List" in item else strings([item])
 
 
 def lock_table(session: Any, node: Node) -> None:
@@ -547,7 +598,7 @@ def lock_table(session: Any, node: Node) -> None:
                                 "does not exist", sqlstate="42P01")
 
 
-_PLURALS = {RELKIND_INDEX: "indexes", RELKIND_SEQUENCE: "sequences"}
+_PLURALS = {RELKIND_INDEX: "indexes", RELKIND_SEQUENCE: "sequences", RELKIND_VIEW: "views"}
 _LOCK_PRIVILEGES = {LockMode.ACCESS_SHARE: ("SELECT",),
                     LockMode.ROW_EXCLUSIVE: ("INSERT", "UPDATE", "DELETE", "TRUNCATE")}
 
@@ -566,7 +617,8 @@ def _check_lock_privilege(session: Any, relation: Any, mode: int) -> None:
 
 
 def _noun_of(kind: str) -> str:
-    return {RELKIND_TABLE: "table", RELKIND_INDEX: "index", RELKIND_SEQUENCE: "sequence"}[kind]
+    return {RELKIND_TABLE: "table", RELKIND_INDEX: "index", RELKIND_SEQUENCE: "sequence",
+            RELKIND_VIEW: "view"}[kind]
 
 
 def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[str]:
@@ -609,9 +661,14 @@ def vacuum(session: Any, node: Node) -> Any:
     tables = [r["VacuumRelation"]["relation"]["relname"] for r in node.get("rels", [])] or [None]
     notices = []
     for table in tables:
-        if table is not None and session.lookup_relation(table, None, NO_LOCK) is None:
+        relation = session.lookup_relation(table, None, NO_LOCK) if table is not None else None
+        if table is not None and relation is None:
             session._abort()
             raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
+        if relation is not None and relation.kind == RELKIND_VIEW:
+            notices.append(("WARNING", f'skipping "{table}" --- cannot vacuum non-tables or '
+                                       "special system tables"))
+            continue
         if session.txn is not None:
             session._abort()
         for stats in session.engine.vacuum(table, session.lock_wait_hooks):

@@ -26,8 +26,8 @@ from typing import Any
 
 from mirrordb.access.heapam import TmResult
 from mirrordb.access.lmgr import LockMode
-from mirrordb.access.relation import RELKIND_TABLE, IndexInfo, Relation
-from mirrordb.common.errors import MirrordbError, SerializationFailure
+from mirrordb.access.relation import RELKIND_TABLE, RELKIND_VIEW, IndexInfo, Relation
+from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import executor as ex
 from mirrordb.sql import roles
@@ -268,6 +268,9 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation is None:
         raise error_at(f'relation "{name if not schema else schema + "." + name}" does not '
                        "exist", "42P01", range_var.get("location", -1))
+    if relation.kind == RELKIND_VIEW:
+        from mirrordb.sql import views
+        raise views.refuse_change(relation, command)
     if relation.kind != RELKIND_TABLE:
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))

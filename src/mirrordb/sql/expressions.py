@@ -363,6 +363,11 @@ class ExpressionCompiler:
             found = scope.find(names, location)
             if found is not None:
                 index, column = found
+                recording = getattr(self.builder, "view_recording", None)
+                if recording is not None:
+                    recording.columns[id(f)] = next(
+                        e.alias for e in scope.entries
+                        if e.offset <= index < e.offset + len(e.columns))
                 if self.grouped and depth == 0:
                     raise error_at(
                         f'column "{self._qualified_name(index, column)}" must appear in the '

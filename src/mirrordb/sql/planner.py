@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, Relation
+from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_VIEW, Relation
 from mirrordb.common.errors import MirrordbError, UndefinedObject
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
@@ -69,6 +69,16 @@ class QueryPlan:
 
 
 @dataclass(eq=False)
+class ViewRecording:
+    """How a CREATE VIEW query's names resolved, so the stored query can spell them out:
+    each ``*`` of a select list as (range alias, column) pairs, and each column reference
+    (by ``id`` of its parse node) as the alias of the range entry it found."""
+
+    stars: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    columns: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
 class _FromItem:
     node: ex.PlanNode
     scope: Scope
@@ -111,6 +121,16 @@ class PlanBuilder:
         # The clause being compiled where set-returning functions are refused ("WHERE",
         # "HAVING"...: PostgreSQL's expression kind), which their error names; None elsewhere.
         self.clause: str | None = None
+        # Whose privileges the relations read here are checked with: None for the session's
+        # role; a view's owner inside the view's query (PostgreSQL's checkAsUser).
+        self.privilege_role: str | None = parent.privilege_role if parent else None
+        # False while CREATE VIEW analyzes its query: PostgreSQL checks a view's privileges
+        # when it is used, not when it is made.
+        self.check_privileges: bool = parent.check_privileges if parent else True
+        # CREATE VIEW's record of how names resolved (sql/views.py); shared with children.
+        self.view_recording: ViewRecording | None = parent.view_recording if parent else None
+        # The views whose queries this one is planned inside (a view naming itself recurses).
+        self.expanding_views: tuple[int, ...] = parent.expanding_views if parent else ()
 
     # -- parameters and types -------------------------------------------------------------------
 
@@ -500,9 +520,12 @@ class PlanBuilder:
         relation = self.relation(fields)
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
-        roles.check_table_privilege(self.session, relation, "SELECT")
+        if self.check_privileges:
+            roles.check_table_privilege(self.session, relation, "SELECT", self.privilege_role)
         if relation.kind == RELKIND_SEQUENCE:
             return self._plan_sequence_scan(relation, alias, fields, scope)
+        if relation.kind == RELKIND_VIEW:
+            return self._plan_view(relation, alias, fields, scope)
         names = _alias_columns(fields.get("alias", {}), [c.name for c in relation.columns])
         columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
                    for i, (n, c) in enumerate(zip(names, relation.columns))]
@@ -510,6 +533,16 @@ class PlanBuilder:
         scope.add(alias, columns, relation)
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
+
+    def _plan_view(self, view: Relation, alias: str, fields: Node, scope: Scope) -> _FromItem:
+        """A view in FROM: its stored query planned as a subquery of its own (no outer
+        columns, no outer WITH queries), with its owner's privileges (sql/views.py)."""
+        from mirrordb.sql import views
+        plan = views.plan_view_query(self, view)
+        names = _alias_columns(fields.get("alias", {}), [c.name for c in view.columns])
+        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, view.oid, i + 1)
+                          for i, (n, c) in enumerate(zip(names, view.columns))])
+        return _FromItem(plan.node, scope, alias=alias)
 
     def _plan_sequence_scan(self, relation: Relation, alias: str, fields: Node,
                             scope: Scope) -> _FromItem:
@@ -825,10 +858,13 @@ class PlanBuilder:
             raise error_at("SELECT * with no tables specified is not valid", "42601",
                            ref.get("location", -1))
         targets = []
+        recording = self.view_recording
         for entry in entries:
             for i, column in enumerate(entry.columns):
                 if column.hidden:
                     continue
+                if recording is not None:
+                    recording.stars.setdefault(id(ref), []).append((entry.alias, column.name))
                 index = entry.offset + i
                 targets.append(_Target(_column(index, column.type_oid, column.name,
                                                column.typmod), column.name, None,

@@ -467,12 +467,14 @@ def _effective_acl(roles: dict[str, Role], entry: ClassEntry) -> list[AclItem]:
     return parse_acl(entry.acl)
 
 
-def check_table_privilege(session: Any, relation: Relation, privilege: str) -> None:
-    """Raise 42501 ``permission denied for table t`` unless the session's role may use
-    ``privilege`` (SELECT, INSERT, UPDATE, DELETE, TRUNCATE, ...) on ``relation``."""
+def check_table_privilege(session: Any, relation: Relation, privilege: str,
+                          role_name: str | None = None) -> None:
+    """Raise 42501 ``permission denied for table t`` unless the session's role (or
+    ``role_name``: a view's owner, for the relations its query reads) may use ``privilege``
+    (SELECT, INSERT, UPDATE, DELETE, TRUNCATE, ...) on ``relation``."""
     required = PRIVILEGES[privilege]
     roles = roles_by_name(session)
-    role = roles.get(session.user)
+    role = roles.get(role_name or session.user)
     if role is not None and role.superuser:
         return
     entry = _entry_for(session, relation)

@@ -49,7 +49,8 @@ from typing import Any
 from mirrordb.access.advisory import AdvisoryLocks
 from mirrordb.access.heapam import TmResult
 from mirrordb.access.lmgr import NO_LOCK, LockMode, LockWaitHooks
-from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Column,
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
+                                      RELKIND_VIEW, Column,
                                       Relation)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
@@ -1170,6 +1171,12 @@ class Session:
         ddl.create_table(self, txn, node)
         return StatementResult("CREATE TABLE")
 
+    def _exec_ViewStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import views
+        views.create_view(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE VIEW")
+
     def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
@@ -1179,7 +1186,8 @@ class Session:
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
-        return StatementResult(ddl.rename(self, self._ensure_transaction(), node))
+        tag, notices = ddl.rename(self, self._ensure_transaction(), node)
+        return StatementResult(tag, notices=notices)
 
     def _exec_IndexStmt(self, node: Node, prepared: PreparedStatement,
                         params: Sequence[Any]) -> StatementResult:
@@ -1206,6 +1214,8 @@ class Session:
         for relation in node["relations"]:
             name = relation["RangeVar"]["relname"]
             target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"), NO_LOCK)
+            if target is not None and target.kind == RELKIND_VIEW:
+                raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
             if target is not None:
                 roles.check_table_privilege(self, target, "TRUNCATE")
             txn.truncate(name)
@@ -1367,6 +1377,10 @@ class Session:
             if relation is None:
                 raise error_at(f'relation "{range_var["relname"]}" does not exist', "42P01",
                                range_var.get("location", -1))
+            if relation.kind == RELKIND_VIEW:
+                raise MirrordbError(f'cannot copy to view "{relation.name}"', sqlstate="42809",
+                                    hint="To enable copying to a view, provide an INSTEAD OF "
+                                         "INSERT trigger.")
             if relation.kind != RELKIND_TABLE:
                 raise MirrordbError(f'cannot copy to relation "{relation.name}"',
                                     sqlstate="42809")
@@ -1402,6 +1416,10 @@ class Session:
             columns, rows = plan.columns, plan.node.rows(ctx)
         else:
             relation = builder.relation(node["relation"])
+            if relation.kind == RELKIND_VIEW:
+                raise MirrordbError(f'cannot copy from view "{relation.name}"',
+                                    sqlstate="42809",
+                                    hint="Try the COPY (SELECT ...) TO variant.")
             from mirrordb.sql import roles
             roles.check_table_privilege(self, relation, "SELECT")
             names = strings(node.get("attlist")) or [c.name for c in relation.columns]

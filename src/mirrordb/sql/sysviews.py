@@ -181,6 +181,11 @@ schemaname:NAME tablename:NAME tableowner:NAME tablespace:NAME hasindexes:BOOL h
 hastriggers:BOOL rowsecurity:BOOL""")
 PG_INDEXES_COLUMNS = _spec("""
 schemaname:NAME tablename:NAME indexname:NAME tablespace:NAME indexdef:TEXT""")
+INFORMATION_SCHEMA_VIEWS_COLUMNS = _spec("""
+table_catalog:SQL_IDENTIFIER table_schema:SQL_IDENTIFIER table_name:SQL_IDENTIFIER
+view_definition:CHARACTER_DATA check_option:CHARACTER_DATA is_updatable:YES_OR_NO
+is_insertable_into:YES_OR_NO is_trigger_updatable:YES_OR_NO is_trigger_deletable:YES_OR_NO
+is_trigger_insertable_into:YES_OR_NO""")
 PG_VIEWS_COLUMNS = _spec("schemaname:NAME viewname:NAME viewowner:NAME definition:TEXT")
 PG_MATVIEWS_COLUMNS = _spec("""
 schemaname:NAME matviewname:NAME matviewowner:NAME tablespace:NAME hasindexes:BOOL
@@ -435,11 +440,20 @@ def _pg_constraint(ctx: ExecContext) -> list[Row]:
 
 
 def _pg_depend(ctx: ExecContext) -> list[Row]:
-    """Only the dependencies clients look for: a serial sequence belongs to its column."""
-    class_oid = boot.PG_CLASS_OID
-    return [(class_oid, sequence_oid, 0, class_oid, table_oid, number, "a")
-            for sequence_oid, (table_oid, number) in
-            sorted(_snapshot(ctx).owned_sequences.items())]
+    """The dependencies clients look for: a serial sequence belongs to its column; a view's
+    rule belongs to the view ('i') and depends on the relations its query reads ('n')."""
+    from mirrordb.sql.views import StoredQuery
+    class_oid, rewrite_oid = boot.PG_CLASS_OID, boot.PG_REWRITE_OID
+    snapshot = _snapshot(ctx)
+    rows: list[Row] = [(class_oid, sequence_oid, 0, class_oid, table_oid, number, "a")
+                       for sequence_oid, (table_oid, number) in
+                       sorted(snapshot.owned_sequences.items())]
+    for rule in snapshot.rewrite_rules:
+        rule_oid, view_oid = int(rule["oid"]), int(rule["ev_class"])
+        rows.append((rewrite_oid, rule_oid, 0, class_oid, view_oid, 0, "i"))
+        rows += [(rewrite_oid, rule_oid, 0, class_oid, oid, 0, "n")
+                 for oid in StoredQuery.decode(str(rule["ev_action"])).relations]
+    return rows
 
 
 # -- constant catalogs ------------------------------------------------------------------------
@@ -498,7 +512,16 @@ def _pg_indexes(ctx: ExecContext) -> list[Row]:
 def _pg_views(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     return [(snapshot.namespace_name(e.namespace_oid), e.name, _owner_name(snapshot, e.owner_oid),
-             None) for e in _relations_of_kind(snapshot, cat.RELKIND_VIEW)]
+             cat.view_definition(snapshot, e.oid, pretty=False))
+            for e in _relations_of_kind(snapshot, cat.RELKIND_VIEW)]
+
+
+def _pg_rewrite(ctx: ExecContext) -> list[Row]:
+    """ev_action is mirrordb's stored query (sql/views.py), not PostgreSQL's node tree;
+    ev_qual is PostgreSQL's "<>" for a rule without a condition."""
+    return [(int(r["oid"]), r["rulename"], int(r["ev_class"]), r["ev_type"], r["ev_enabled"],
+             r["is_instead"], r["ev_qual"] or "<>", r["ev_action"])
+            for r in _snapshot(ctx).rewrite_rules]
 
 
 def _pg_sequences(ctx: ExecContext) -> list[Row]:
@@ -765,6 +788,18 @@ def _sql_type_columns(type_oid: int, typmod: int) -> tuple[Any, ...]:
     return (data_type, length, octets, precision, radix, scale, datetime)
 
 
+def _information_schema_views(ctx: ExecContext) -> list[Row]:
+    """The user's views; none is updatable (mirrordb does not change rows through views)."""
+    snapshot = _snapshot(ctx)
+    database = ctx.session.database
+    return [(database, snapshot.namespace_name(e.namespace_oid), e.name,
+             cat.view_definition(snapshot, e.oid, pretty=False), "NONE", "NO", "NO", "NO", "NO",
+             "NO")
+            for e in _visible_relations(snapshot, cat.RELKIND_VIEW)
+            if e.namespace_oid not in (cat.PG_CATALOG_NAMESPACE_OID,
+                                       cat.INFORMATION_SCHEMA_NAMESPACE_OID)]
+
+
 def _information_schema_schemata(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     database = ctx.session.database
@@ -809,7 +844,7 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_trigger", 2620, "r", PG_TRIGGER_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_rewrite", 2618, "r", PG_REWRITE_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_rewrite", boot.PG_REWRITE_OID, "r", PG_REWRITE_COLUMNS, _pg_rewrite),
     _view(PG_CATALOG, "pg_statistic_ext", 3381, "r", PG_STATISTIC_EXT_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication", 6104, "r", PG_PUBLICATION_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication_rel", 6106, "r", PG_PUBLICATION_REL_COLUMNS, _EMPTY),
@@ -842,6 +877,8 @@ _VIEW_LIST = [
           _information_schema_columns),
     _view(INFORMATION_SCHEMA, "schemata", 13382, "v", INFORMATION_SCHEMA_SCHEMATA_COLUMNS,
           _information_schema_schemata),
+    _view(INFORMATION_SCHEMA, "views", 13483, "v", INFORMATION_SCHEMA_VIEWS_COLUMNS,
+          _information_schema_views),
     _view(PG_CATALOG, "pg_replication_slots", replication_functions.PG_REPLICATION_SLOTS_OID,
           "v", replication_functions.PG_REPLICATION_SLOTS_COLUMNS,
           replication_functions.pg_replication_slots),
