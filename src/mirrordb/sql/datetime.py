@@ -716,7 +716,7 @@ def _finish_parts(parts: _Parts) -> None:
     if parts.hour is not None:
         _check_time_fields(parts.hour, parts.minute, parts.second, parts.microsecond)
     if parts.month is not None and not 1 <= parts.month <= 12:
-        raise _OutOfRange()
+        raise _OutOfRange(DATESTYLE_HINT)    # PostgreSQL's "month/day field" overflow
     if parts.before_christ and parts.year is not None:
         if parts.year <= 0:
             raise _OutOfRange()
@@ -737,7 +737,7 @@ def _build_date(parts: _Parts) -> datetime.date:
     if parts.year == 0 and not parts.before_christ:
         raise _OutOfRange()
     if not 1 <= parts.day <= 31:
-        raise _OutOfRange()
+        raise _OutOfRange(DATESTYLE_HINT)
     if parts.year < 1 or parts.year > 9999:
         if parts.day <= _days_in_month(2000, parts.month):
             raise _PythonRange()

@@ -208,8 +208,12 @@ def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int
     if expr.constant:
         value = expr.value
         if value is not None:
-            value = T.cast(value, source, target_oid, target_typmod, context=context,
-                           timezone=timezone)
+            try:
+                value = T.cast(value, source, target_oid, target_typmod, context=context,
+                               timezone=timezone)
+            except MirrordbError as error:   # PostgreSQL points at the literal
+                _locate(error, expr.location)
+                raise
         return const(value, target_oid, target_typmod, expr.name)
     inner = expr.fn
     convert = T.caster(source, target_oid, target_typmod, context=context)
@@ -334,8 +338,10 @@ class ExpressionCompiler:
                 return const(value, INT8) if -2**63 <= value < 2**63 else \
                     const(T.parse_text(NUMERIC, text), NUMERIC)
             return const(T.parse_text(NUMERIC, text), NUMERIC)
-        if "sval" in f:
-            return const(f["sval"].get("sval", ""), UNKNOWN)
+        if "sval" in f:     # an untyped literal: its conversion errors point at it
+            literal = const(f["sval"].get("sval", ""), UNKNOWN)
+            literal.location = f.get("location", -1)
+            return literal
         if "boolval" in f:
             return const(bool(f["boolval"].get("boolval", False)), BOOL, name="bool")
         if "bsval" in f:
