@@ -38,7 +38,7 @@ from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionComp
                                       const, contains_node, error_at, expression_location,
                                       feature_not_supported)
 from mirrordb.sql.parser import Node, one, strings
-from mirrordb.sql.planner import OutputColumn, PlanBuilder, _FromItem
+from mirrordb.sql.planner import OutputColumn, PlanBuilder, _FromItem, output_location
 
 MAX_RECHECKS = 1000
 
@@ -345,7 +345,9 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
                 plan.target_columns = targets[:_values_width(values_lists)]
             _plan_insert_values(builder, plan, relation, values_lists)
         else:
-            query = builder.child(None).plan_query(select_fields)
+            query_builder = builder.child(None)
+            query_builder.unknown_outputs = True     # an untyped literal takes the column's type
+            query = query_builder.plan_query(select_fields)
             if len(query.columns) > len(targets):
                 raise MirrordbError("INSERT has more expressions than target columns",
                                     sqlstate="42601")
@@ -355,9 +357,8 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
             exprs = []
             for i, (column, index) in enumerate(zip(query.columns, targets)):
                 source = Expr(column.type_oid, _getter(i), column.typmod)
-                target = relation.columns[index]
-                exprs.append(coerce(builder, source, target.type_oid, target.typmod,
-                                    "assignment"))
+                exprs.append(_assignment(builder, source, relation, index,
+                                         output_location(select_fields, i)))
             plan.source = ex.Project(query.node, exprs, width=len(exprs))
     scope = _relation_scope(relation, alias)
     plan.returning, plan.columns = _returning(builder, node, scope)
@@ -428,16 +429,23 @@ def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int
     """``expr`` cast for storing in column ``index``; ``location``: where the value starts in
     the statement, for the error when it cannot be."""
     column = relation.columns[index]
+    from mirrordb.sql import types as T
+
+    def refused() -> MirrordbError:
+        return error_at(
+            f'column "{column.name}" is of type {T.format_type(column.type_oid, column.typmod)}'
+            f" but expression is of type {T.format_type(expr.type_oid, expr.typmod)}",
+            "42804", location, hint="You will need to rewrite or cast the expression.")
+    # PostgreSQL stores a value only through an implicit or assignment cast (text into an
+    # integer column needs an explicit one); untyped literals and parameters take the type
+    if expr.type_oid != T.UNKNOWN_OID and expr.param is None and \
+            not T.can_coerce(expr.type_oid, column.type_oid, T.ASSIGNMENT):
+        raise refused()
     try:
         return coerce(builder, expr, column.type_oid, column.typmod, "assignment")
     except MirrordbError as error:
         if error.sqlstate == "42846" or "cannot cast" in error.message:
-            from mirrordb.sql import types as T
-            raise error_at(
-                f'column "{column.name}" is of type {T.format_type(column.type_oid, column.typmod)}'
-                f" but expression is of type {T.format_type(expr.type_oid, expr.typmod)}",
-                "42804", location, hint="You will need to rewrite or cast the expression.") \
-                from None
+            raise refused() from None
         raise
 
 

@@ -208,12 +208,18 @@ def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int
     if expr.constant:
         value = expr.value
         if value is not None:
+            # a conversion error points at the literal, as PostgreSQL's; a length or precision
+            # error (the typmod, applied afterwards) does not
+            typmod_later = target_typmod >= 0 and target_oid != T.INTERVAL_OID
             try:
-                value = T.cast(value, source, target_oid, target_typmod, context=context,
-                               timezone=timezone)
-            except MirrordbError as error:   # PostgreSQL points at the literal
+                value = T.cast(value, source, target_oid, -1 if typmod_later else target_typmod,
+                               context=context, timezone=timezone)
+            except MirrordbError as error:
                 _locate(error, expr.location)
                 raise
+            if typmod_later:
+                value = T.apply_typmod(value, target_oid, target_typmod,
+                                       explicit=context == "explicit")
         return const(value, target_oid, target_typmod, expr.name)
     inner = expr.fn
     convert = T.caster(source, target_oid, target_typmod, context=context)

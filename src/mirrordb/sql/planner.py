@@ -494,7 +494,7 @@ class PlanBuilder:
                     f'recursive query "{name}" column {number} has type '
                     f"{T.format_type(mine.type_oid, mine.typmod)} in non-recursive term but "
                     f"type {T.format_type(overall, typmod)} overall", "42804",
-                    _output_location(query["larg"], number - 1),
+                    output_location(query["larg"], number - 1),
                     hint="Cast the output of the non-recursive term to the correct type.")
         right_node = self._convert_columns(right_plan, [c.type_oid for c in columns])
         node = rec.RecursiveUnion(bool(query.get("all")), left_node, right_node, table,
@@ -1456,7 +1456,7 @@ def _default_name(node: Node, expr: Expr) -> str:
 __all__ = ["PlanBuilder", "QueryPlan", "OutputColumn", "RELKIND_SEQUENCE", "UndefinedObject"]
 
 
-def _output_location(select: Node, index: int | None = None) -> int:
+def output_location(select: Node, index: int | None = None) -> int:
     """Where a query's ``index``-th output column (all of them: None) is written, in its
     leftmost SELECT's select list: the position PostgreSQL reports for a set operation's
     column errors; -1 when unknown (``*``, VALUES)."""
@@ -1476,13 +1476,13 @@ def _set_operation_types(context: str, left: list[OutputColumn], right: list[Out
     column); errors point at the right side's select list, as PostgreSQL's do."""
     if len(left) != len(right):
         raise error_at(f"each {context} query must have the same number of columns", "42601",
-                       _output_location(right_select))
+                       output_location(right_select))
     types = []
     for index, (mine, theirs) in enumerate(zip(left, right)):
         try:
             types.append(T.common_type([mine.type_oid, theirs.type_oid], context))
         except MirrordbError as error:
-            location = _output_location(right_select, index)
+            location = output_location(right_select, index)
             if getattr(error, "position", None) is None and location >= 0:
                 error.position = location + 1  # type: ignore[attr-defined]
             raise
