@@ -182,3 +182,14 @@ def pair_fixture(name: str, setup: list[str], with_tags: bool = False) -> Any:
                     with_tags) as pair:
             yield pair
     return both
+
+
+def differences(reference: Reference, ours: Ours, statements: list[str]) -> list[str]:
+    """Run ``statements`` in order on both (each sees what the earlier ones left); a line for
+    every statement whose answers differ."""
+    found = []
+    for statement in statements:
+        expected, got = reference.run(statement), ours.run(statement)
+        if got != expected:
+            found.append(f"{statement}\n  postgres: {expected}\n  mirrordb: {got}")
+    return found

@@ -6,7 +6,7 @@ untyped literal the column's type. The statements run in order on both servers."
 
 from __future__ import annotations
 
-from differential import MARKS, Ours, Reference, pair_fixture
+from differential import MARKS, Ours, Reference, differences, pair_fixture
 
 pytestmark = MARKS
 
@@ -50,9 +50,5 @@ both = pair_fixture("assignment", SETUP, with_tags=True)
 
 def test_statements_match_postgres(both: tuple[Reference, Ours]) -> None:
     reference, ours = both
-    mismatches = []
-    for statement in STATEMENTS:
-        expected, got = reference.run(statement), ours.run(statement)
-        if got != expected:
-            mismatches.append(f"{statement}\n  postgres: {expected}\n  mirrordb: {got}")
+    mismatches = differences(reference, ours, STATEMENTS)
     assert not mismatches, "\n".join(mismatches)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from differential import MARKS, Ours, Reference, pair_fixture
+from differential import MARKS, Ours, Reference, differences, pair_fixture
 
 pytestmark = MARKS
 
@@ -177,9 +177,5 @@ def test_statements_match_postgres(both: tuple[Reference, Ours]) -> None:
     """The statements run in order (each sees the tables the earlier ones left): every
     answer, and so every table state, matches PostgreSQL's."""
     reference, ours = both
-    mismatches = []
-    for statement in STATEMENTS:
-        expected, got = reference.run(statement), ours.run(statement)
-        if got != expected:
-            mismatches.append(f"{statement}\n  postgres: {expected}\n  mirrordb: {got}")
+    mismatches = differences(reference, ours, STATEMENTS)
     assert not mismatches, "\n".join(mismatches)

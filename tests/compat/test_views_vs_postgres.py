@@ -16,7 +16,7 @@ import pytest
 
 from mirrordb.sql import types as T
 
-from differential import MARKS, Ours, Reference, ok, paired
+from differential import MARKS, Ours, Reference, differences, ok, paired
 
 pytestmark = MARKS
 
@@ -211,12 +211,8 @@ def test_scenarios_cover_sixty_statements() -> None:
 def test_scenario_matches_postgres(both: tuple[Reference, Ours], scenario: str) -> None:
     """Every statement of the scenario, in order; all differences are reported at once."""
     reference, ours = both
-    differences = []
-    for statement in SCENARIOS[scenario]:
-        expected, got = reference.run(statement), ours.run(statement)
-        if expected != got:
-            differences.append(f"{statement}\n  postgres: {expected}\n  mirrordb: {got}")
-    assert not differences, "\n".join(differences)
+    found = differences(reference, ours, SCENARIOS[scenario])
+    assert not found, "\n".join(found)
 
 
 @pytest.mark.parametrize(("statement", "message"), [
