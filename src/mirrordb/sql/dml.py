@@ -416,10 +416,12 @@ def _insert_values(builder: PlanBuilder, relation: Relation, targets: list[int],
             if "SetToDefault" in item:
                 row.append(None)
                 continue
-            column = relation.columns[index]
-            expr = compiler.compile(item)
+            builder.aggregate_clause = "VALUES"
+            try:
+                expr = compiler.compile(item)
+            finally:
+                builder.aggregate_clause = None
             row.append(_assignment(builder, expr, relation, index, expression_location(item)))
-            del column
         rows.append(row)
     return rows
 
@@ -470,7 +472,8 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     compiler = ExpressionCompiler(builder, scope)
     source = item.node
     if rest:
-        extra = [coerce_to_bool(builder, compiler.compile(p), "WHERE") for p in rest]
+        extra = [coerce_to_bool(builder, compiler.compile(p), "WHERE", expression_location(p))
+                 for p in rest]
         from mirrordb.sql.expressions import and_exprs
         source = ex.Filter(source, and_exprs(extra), width=scope.width)
     qual = None
@@ -589,7 +592,7 @@ def _arbiter_indexes(builder: PlanBuilder, infer: Node | None, relation: Relatio
     where = infer.get("whereClause")
     if where is not None:                 # every index is total, so it implies any predicate
         builder.clause = "WHERE"
-        coerce_to_bool(builder, compiler.compile(where), "WHERE")
+        coerce_to_bool(builder, compiler.compile(where), "WHERE", expression_location(where))
         builder.clause = None
     arbiters = [info for info in unique if matchable and set(info.key_columns) == columns]
     if not arbiters:
@@ -600,7 +603,8 @@ def _arbiter_indexes(builder: PlanBuilder, infer: Node | None, relation: Relatio
 
 def _and_all(builder: PlanBuilder, compiler: ExpressionCompiler, parts: list[Node]) -> Expr:
     from mirrordb.sql.expressions import and_exprs
-    return and_exprs([coerce_to_bool(builder, compiler.compile(p), "WHERE") for p in parts])
+    return and_exprs([coerce_to_bool(builder, compiler.compile(p), "WHERE",
+                                     expression_location(p)) for p in parts])
 
 
 __all__ = ["DmlPlan", "plan_dml", "one", "strings"]

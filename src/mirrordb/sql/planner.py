@@ -36,6 +36,7 @@ from mirrordb.sql.expressions import (BOOL, INT8, NAMED_ARGUMENT_FUNCTIONS, TEXT
                                       UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
                                       coerce_to_bool, conjuncts, const, contains_node, error_at,
+                                      expression_location,
                                       feature_not_supported, leftmost_location,
                                       no_such_function, node_key, referenced_names,
                                       sort_direction)
@@ -111,6 +112,9 @@ class PlanBuilder:
         # a set operation's side: an untyped literal in the select list stays "unknown" and
         # takes the type the set operation resolves (SELECT 1 UNION SELECT '2' is integer)
         self.unknown_outputs = False
+        # where an aggregate would be refused, when ``clause`` does not say (INSERT's VALUES,
+        # which allows set-returning functions)
+        self.aggregate_clause: str | None = None
         self.recursive_ctes: set[str] = set()     # ... those that refer to themselves
         # the WITH queries of the parent's level this (a WITH query's body) may not see yet:
         # itself and later ones, in a WITH without RECURSIVE
@@ -221,10 +225,12 @@ class PlanBuilder:
         compiler = ExpressionCompiler(self, scope)
         if leftover:
             for part in leftover:
-                if contains_node(part, "FuncCall") and self._has_aggregate(part):
+                call = _aggregate_call(part) if contains_node(part, "FuncCall") else None
+                if call is not None:
                     raise error_at("aggregate functions are not allowed in WHERE", "42803",
-                                   _location(part))
-            quals = [coerce_to_bool(self, compiler.compile(p), "WHERE") for p in leftover]
+                                   call.get("location", -1))
+            quals = [coerce_to_bool(self, compiler.compile(p), "WHERE", expression_location(p))
+                     for p in leftover]
             source = ex.Filter(source, _and(quals), width=scope.width)
         self.clause = None
         targets_nodes = node.get("targetList", [])
@@ -708,7 +714,8 @@ class PlanBuilder:
         if not mine:
             return rest
         compiler = ExpressionCompiler(self, scope)
-        compiled = [(p, coerce_to_bool(self, compiler.compile(p), "WHERE")) for p in mine]
+        compiled = [(p, coerce_to_bool(self, compiler.compile(p), "WHERE",
+                                      expression_location(p))) for p in mine]
         qual = _and([c for _, c in compiled])
         scan = self._choose_index(item, compiled, qual)
         item.node = scan
@@ -899,6 +906,9 @@ class PlanBuilder:
             replacements[node_key(g)] = _column(i, e.type_oid, e.name, e.typmod)
             if e.column is not None:
                 group_columns[e.column] = i
+        for index, column in _functionally_dependent(scope, group_columns):
+            group_columns[index] = len(group_exprs)
+            group_exprs.append(_column(index, column.type_oid, column.name, column.typmod))
         base = len(group_exprs)
 
         def sink(call_node: Node) -> Expr:
@@ -1092,7 +1102,8 @@ class PlanBuilder:
         recheck = None
         if where is not None:   # READ COMMITTED re-tests a row that changed while we waited
             compiler = ExpressionCompiler(self, scope)
-            recheck = _and([coerce_to_bool(self, compiler.compile(part), "WHERE")
+            recheck = _and([coerce_to_bool(self, compiler.compile(part), "WHERE",
+                                           expression_location(part))
                             for part in conjuncts(where)])
         return ex.LockRows(source, targets, exclusive, recheck, width=source.width)
 
@@ -1106,7 +1117,9 @@ class PlanBuilder:
             return window.compile_call(self, compiler, f)
         if aggs.is_aggregate(name) or f.get("agg_star"):
             if compiler.aggregate_sink is None:
-                raise error_at("aggregate functions are not allowed here", "42803", location)
+                clause = self.aggregate_clause or self.clause
+                where = f" in {clause}" if clause in ("WHERE", "VALUES") else " here"
+                raise error_at(f"aggregate functions are not allowed{where}", "42803", location)
             return compiler.aggregate_sink(f)
         if name in srf.SET_RETURNING_FUNCTIONS:
             if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
@@ -1377,6 +1390,21 @@ def _column(index: int, type_oid: int, name: str = "?column?", typmod: int = -1)
     return Expr(type_oid, run, typmod, name, column=index)
 
 
+def _functionally_dependent(scope: Scope, group_columns: dict[int, int]
+                            ) -> list[tuple[int, ScopeColumn]]:
+    """The columns a GROUP BY determines without naming them (PostgreSQL's functional
+    dependency): every column of a table whose primary key columns are all grouped on. They
+    become extra, hidden group keys: a group holds one row of that table, so grouping on them
+    too changes no group."""
+    found = []
+    for entry in scope.entries:
+        indexes = getattr(entry.relation, "indexes", None) or ()
+        key = next((info for info in indexes if info.primary), None)
+        if key is None or not all(entry.offset + i in group_columns for i in key.key_columns):
+            continue
+        found.extend((entry.offset + i, column) for i, column in enumerate(entry.columns)
+                     if not column.hidden and entry.offset + i not in group_columns)
+    return found
 
 
 def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
@@ -1464,10 +1492,10 @@ def output_location(select: Node, index: int | None = None) -> int:
         select = select["larg"]
     targets = select.get("targetList") or []
     if index is None:
-        return rec.leftmost_location(targets)
+        return leftmost_location(targets)
     if index >= len(targets):
         return -1
-    return rec.leftmost_location(targets[index].get("ResTarget", {}).get("val"))
+    return leftmost_location(targets[index].get("ResTarget", {}).get("val"))
 
 
 def _set_operation_types(context: str, left: list[OutputColumn], right: list[OutputColumn],

@@ -32,7 +32,7 @@ from typing import Any
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql.executor import INTERRUPT_CHECK_ROWS, PlanNode
-from mirrordb.sql.expressions import ExecContext, Row, error_at
+from mirrordb.sql.expressions import ExecContext, Row, error_at, leftmost_location
 from mirrordb.sql.parser import Node
 
 INVALID_RECURSION = "42P19"
@@ -262,23 +262,6 @@ def levels_reading(select: Node, name: str) -> list[Node]:
         if reads:
             found.append(level)
     return found
-
-
-def leftmost_location(node: Any) -> int:
-    """The smallest parse location inside ``node`` (PostgreSQL reports an expression at its
-    leftmost token); -1 if it has none."""
-    best = -1
-    pending = [node]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            location = item.get("location")
-            if isinstance(location, int) and location >= 0 and (best < 0 or location < best):
-                best = location
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return best
 
 
 # -- execution ---------------------------------------------------------------------------------
