@@ -246,9 +246,12 @@ class Checkpointer:
         replayed, else a checkpoint; None when nothing is due."""
         startup = self._recovering()
         if startup is None:
-            cause = None if requested else self._due(self.engine.wal.insert_lsn)
-            return self._timed_checkpoint if cause is DueCause.TIME else \
-                self.checkpoint if requested or cause is not None else None
+            if requested:
+                return self.checkpoint
+            cause = self._due(self.engine.wal.insert_lsn)
+            if cause is DueCause.TIME:
+                return self._timed_checkpoint
+            return self.checkpoint if cause is DueCause.WAL_VOLUME else None
         if requested:
             return self.restartpoint
         cause = self._due(startup.state.last_replayed_end_lsn)
