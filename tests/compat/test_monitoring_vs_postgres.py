@@ -60,6 +60,27 @@ QUERIES = [
     "max_identifier_length, max_index_columns, max_toast_chunk_size, large_object_chunk_size, "
     "float8_pass_by_value, data_page_checksum_version from pg_control_init()",
     "select * from pg_get_wal_resource_managers() where rm_id in (0, 1, 2, 3, 8) order by 1",
+    # server and connection facts (over TCP: both test connections use 127.0.0.1)
+    ("select pg_typeof(pg_postmaster_start_time())::text, pg_typeof(pg_conf_load_time())::text,"
+     " pg_postmaster_start_time() <= now(), pg_conf_load_time() <= now()"),
+    "select pg_postmaster_start_time(1)", "select pg_conf_load_time(null)",
+    "select txid_current_if_assigned(), pg_typeof(txid_current_if_assigned())::text",
+    "select pg_current_xact_id_if_assigned() is null",
+    ("select inet_server_addr() = inet_client_addr(), inet_client_addr() is not null, "
+     "inet_server_port() = current_setting('port')::int, inet_client_port() > 0, "
+     "inet_client_port() <> inet_server_port()"),
+    "select pg_typeof(inet_client_port())::text, pg_typeof(inet_server_port())::text",
+    "select pg_relation_filepath('pg_class'), pg_relation_filepath('pg_database')",
+    "select pg_relation_filepath('pg_authid'), pg_relation_filepath('pg_tables')",
+    "select pg_relation_filepath(0), pg_relation_filepath(12345678), pg_relation_filepath(null)",
+    "select pg_relation_filepath('no_such_table')", "select pg_relation_filepath()",
+    ("select ssl, version, cipher, bits, client_dn, client_serial, issuer_dn from pg_stat_ssl "
+     "where pid = pg_backend_pid()"),
+    ("select gss_authenticated, principal, encrypted from pg_stat_gssapi "
+     "where pid = pg_backend_pid()"),
+    "select * from pg_stat_progress_basebackup",
+    ("select relname, relkind from pg_class where relname in ('pg_stat_ssl', 'pg_stat_gssapi', "
+     "'pg_stat_progress_basebackup') order by 1"),
 ]
 
 # Each list runs in order on one connection of each server.
@@ -88,8 +109,25 @@ SLOT_STATEMENTS = [
     "select pg_drop_replication_slot('nr')",
 ]
 
+XACT_STATEMENTS = [
+    "begin", "select txid_current_if_assigned(), pg_current_xact_id_if_assigned()::text",
+    "select txid_current() > 0",
+    ("select txid_current_if_assigned() = txid_current(), "
+     "pg_current_xact_id_if_assigned()::text = txid_current()::text"),
+    "commit", "select txid_current_if_assigned(), pg_current_xact_id_if_assigned()::text",
+    "create table filepath_t (a int)", "create view filepath_v as select a from filepath_t",
+    "create index filepath_i on filepath_t (a)",
+    ("select pg_relation_filepath('filepath_t') = 'base/5/' || relfilenode from pg_class "
+     "where relname = 'filepath_t'"),
+    "select pg_relation_filepath('filepath_i') like 'base/5/%'",
+    "select pg_relation_filepath('filepath_v')",
+    "drop view filepath_v", "drop table filepath_t",
+]
+
 PRIVILEGE_STATEMENTS = [
     "create role plain login", "set role plain",
+    "select count(*) from pg_stat_ssl", "select count(*) from pg_stat_gssapi",
+    "select * from pg_stat_progress_basebackup",
     "select * from pg_ls_waldir()", "select * from pg_ls_archive_statusdir()",
     "select count(*) > 0 from pg_get_wal_resource_managers()",
     "select * from pg_copy_physical_replication_slot('a', 'b')",
@@ -104,6 +142,7 @@ SHAPES = [
     "select * from pg_stat_wal", "select * from pg_stat_bgwriter",
     "select pg_stat_reset_shared('wal')", "select pg_stat_reset_shared('bgwriter')",
     "select pg_stat_reset_shared('nope')", "show track_wal_io_timing",
+    "select * from pg_stat_ssl", "select * from pg_stat_gssapi",
 ]
 
 
@@ -155,8 +194,8 @@ def test_columns_match_postgres(both: tuple[Any, Any], query: str) -> None:
     assert _shape(_answer(mirror, query)) == _shape(_answer(reference, query))
 
 
-@pytest.mark.parametrize("statements", [SLOT_STATEMENTS, PRIVILEGE_STATEMENTS],
-                         ids=["slots", "privileges"])
+@pytest.mark.parametrize("statements", [SLOT_STATEMENTS, XACT_STATEMENTS, PRIVILEGE_STATEMENTS],
+                         ids=["slots", "xact-and-filepath", "privileges"])
 def test_statement_sequence_matches_postgres(both: tuple[Any, Any],
                                              statements: list[str]) -> None:
     reference, mirror = both

@@ -20,6 +20,7 @@ from mirrordb.protocol.messages import (CommandComplete, CopyData, CopyDone, Cop
                                         DataRow, NoticeResponse, RowDescription)
 from mirrordb.replication.basebackup import (parse_backup_label, parse_options, run_base_backup,
                                              tar_header)
+from mirrordb.replication.basebackup_progress import BaseBackupPhase, BaseBackupProgress
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 
@@ -141,3 +142,45 @@ def test_tar_header_layout_and_unsafe_names(tmp_path):
     extractor = TarExtractor(str(tmp_path))
     with pytest.raises(MirrordbError, match="unsafe path name"):
         extractor.feed(tar_header("../escape", size=0))
+
+
+class RecordingProgress(BaseBackupProgress):
+    """A progress that remembers each phase it entered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phases: list[str] = []
+
+    def _enter(self, phase: BaseBackupPhase) -> None:
+        super()._enter(phase)
+        self.phases.append(phase.name)
+
+    def begin_streaming(self, total_bytes: int | None, tablespaces: int) -> None:
+        super().begin_streaming(total_bytes, tablespaces)
+        self.phases.append("STREAM_BACKUP")
+
+    def wait_wal_archive(self) -> None:
+        super().wait_wal_archive()
+        self.phases.append("WAIT_WAL_ARCHIVE")
+
+
+@pytest.mark.parametrize("options, phases", [
+    ({"progress": None, "wal": None},
+     ["WAIT_CHECKPOINT", "ESTIMATE_BACKUP_SIZE", "STREAM_BACKUP", "WAIT_WAL_ARCHIVE",
+      "TRANSFER_WAL"]),
+    ({}, ["WAIT_CHECKPOINT", "STREAM_BACKUP", "WAIT_WAL_ARCHIVE"]),
+], ids=["progress-wal", "plain"])
+def test_progress_phases_and_counts(engine, options, phases):
+    walsender = FakeWalSender(engine)
+    progress = RecordingProgress()
+    run_base_backup(walsender, options, progress)
+    assert progress.phases == phases
+    sent = sum(len(message.data) - 1 for message in walsender.connection.messages
+               if isinstance(message, CopyData) and message.data[:1] == b"d")
+    phase, total, streamed, tablespaces, tablespaces_done = progress.values()
+    assert streamed == sent
+    assert (tablespaces, tablespaces_done) == (1, 1)
+    if "progress" in options:
+        assert total == streamed     # the estimate is raised to what was sent
+    else:
+        assert total is None

@@ -40,7 +40,10 @@ On a standby the same thread makes restartpoints (PostgreSQL's CreateRestartPoin
 ``Startup.restartpoint``) while the startup thread goes on replaying: by the same schedule, the
 WAL measured as replayed since pg_control's REDO point, and only once a checkpoint record newer
 than pg_control's has been replayed (a restartpoint restarts from one). CHECKPOINT on a standby
-makes one at once (``restartpoint``). Replay never waits for the pages a restartpoint writes; a
+makes one at once (``restartpoint``). pg_stat_bgwriter counts restartpoints with the
+checkpoints, as PostgreSQL 15 does: a round that ``checkpoint_timeout`` started as timed (even
+when there is nothing to restart from yet: then it tries again ``RESTARTPOINT_RETRY_S`` later),
+the others as requested; their buffers and write and sync times with the checkpoints'. Replay never waits for the pages a restartpoint writes; a
 page it writes first raises minRecoveryPoint to where replay stands, as any page written in
 recovery does (recovery/startup.py's MinRecoveryPoint). Whatever ends recovery (promotion's
 ``Engine.finish_promotion``, a clean stop's ``Engine.close``) first waits for a restartpoint
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import enum
 import logging
 import threading
 import time
@@ -78,7 +82,15 @@ log = logging.getLogger("mirrordb.checkpointer")
 
 CHECKPOINTER_POLL_S = 1.0
 LOG_SNAPSHOT_INTERVAL_S = 15.0    # PostgreSQL's LOG_SNAPSHOT_INTERVAL_MS
+RESTARTPOINT_RETRY_S = 15.0       # a timed restartpoint with nothing to restart from retries
 MAX_WAL_HOLDS = 64    # base backups in progress at once (max_wal_senders is far below this)
+
+
+class DueCause(enum.Enum):
+    """Why the checkpointer's round owes a checkpoint or restartpoint (``_due``)."""
+
+    TIME = "checkpoint_timeout"
+    WAL_VOLUME = "max_wal_size"
 
 
 class WalHolds:
@@ -203,19 +215,24 @@ class Checkpointer:
         with self._lock:
             yield
 
-    def _due(self, wal_position: int) -> bool:
-        """Whether ``checkpoint_timeout`` has passed since the last checkpoint (or
-        restartpoint), or the WAL from pg_control's REDO point to ``wal_position`` (inserted
-        on a primary, replayed on a standby) exceeds PostgreSQL's CheckPointSegments share of
-        ``max_wal_size``."""
+    def _timeout_s(self) -> float:
+        return int(self.engine.settings.get("checkpoint_timeout")) / 1000  # type: ignore[arg-type]
+
+    def _due(self, wal_position: int) -> DueCause | None:
+        """Why a checkpoint (or restartpoint) is due, if it is: ``checkpoint_timeout`` has
+        passed since the last one (TIME), or the WAL from pg_control's REDO point to
+        ``wal_position`` (inserted on a primary, replayed on a standby) exceeds PostgreSQL's
+        CheckPointSegments share of ``max_wal_size`` (WAL_VOLUME: PostgreSQL's backends and
+        startup process request those, so pg_stat_bgwriter counts them as requested)."""
         settings = self.engine.settings
-        timeout_s = int(settings.get("checkpoint_timeout")) / 1000  # type: ignore[arg-type]
-        if time.monotonic() - self.last_checkpoint_time >= timeout_s:
-            return True
         max_wal = int(settings.get("max_wal_size"))  # type: ignore[arg-type]
         distance = wal_position - self.engine.control.checkpoint.redo
         target = float(settings.get("checkpoint_completion_target"))  # type: ignore[arg-type]
-        return distance >= max_wal / (1.0 + target)    # PostgreSQL's CheckPointSegments
+        if distance >= max_wal / (1.0 + target):    # PostgreSQL's CheckPointSegments
+            return DueCause.WAL_VOLUME
+        if time.monotonic() - self.last_checkpoint_time >= self._timeout_s():
+            return DueCause.TIME
+        return None
 
     def _recovering(self) -> Startup | None:
         """The standby's startup process while archive recovery goes on, else None."""
@@ -231,10 +248,16 @@ class Checkpointer:
         if startup is None:
             if requested:
                 return self.checkpoint
-            return self._timed_checkpoint if self._due(self.engine.wal.insert_lsn) else None
-        if not startup.restartpoint_possible():
-            return None
-        if requested or self._due(startup.state.last_replayed_end_lsn):
+            cause = self._due(self.engine.wal.insert_lsn)
+            if cause is DueCause.TIME:
+                return self._timed_checkpoint
+            return self.checkpoint if cause is DueCause.WAL_VOLUME else None
+        if requested:
+            return self.restartpoint
+        cause = self._due(startup.state.last_replayed_end_lsn)
+        if cause is DueCause.TIME:
+            return self._timed_restartpoint
+        if cause is DueCause.WAL_VOLUME and startup.restartpoint_possible():
             return self.restartpoint
         return None
 
@@ -352,17 +375,32 @@ class Checkpointer:
 
     # -- the work -----------------------------------------------------------------------------
 
-    def restartpoint(self) -> bool:
-        """A standby's restartpoint now, in the calling thread (the checkpointer's, or a
-        session's CHECKPOINT): ``Startup.restartpoint`` under the lock. False when there is
-        nothing to restart from (no checkpoint record replayed since pg_control's) or recovery
-        has ended."""
+    def restartpoint(self, *, timed: bool = False) -> bool:
+        """A standby's restartpoint now, in the calling thread (the checkpointer's, a
+        session's CHECKPOINT, a base backup's start): ``Startup.restartpoint`` under the lock.
+        False when there is nothing to restart from (no checkpoint record replayed since
+        pg_control's) or recovery has ended. PostgreSQL 15's pg_stat_bgwriter counts it as a
+        checkpoint, requested unless ``timed``, whether or not it could be made."""
         with self._lock:
             startup = self._recovering()
-            if startup is None or not startup.restartpoint():
+            if startup is None:
+                return False
+            if timed:
+                self.statistics.timed += 1
+            else:
+                self.statistics.requested += 1
+            if not startup.restartpoint():
                 return False
             self.last_checkpoint_time = time.monotonic()
             return True
+
+    def _timed_restartpoint(self) -> None:
+        """``checkpoint_timeout`` passed on a standby: a restartpoint if a newer checkpoint
+        record was replayed; without one, PostgreSQL's checkpointer tries again
+        ``RESTARTPOINT_RETRY_S`` later (and counts each try as a timed checkpoint)."""
+        if not self.restartpoint(timed=True):
+            self.last_checkpoint_time = \
+                time.monotonic() - self._timeout_s() + RESTARTPOINT_RETRY_S
 
     def mark_in_production(self) -> None:
         self.engine.update_control(state=DBState.DB_IN_PRODUCTION)

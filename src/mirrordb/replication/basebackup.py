@@ -100,6 +100,7 @@ from mirrordb.protocol.messages import (
     RowDescription,
     error_fields,
 )
+from mirrordb.replication.basebackup_progress import BaseBackupProgress
 from mirrordb.wal import archive
 from mirrordb.wal import timeline as tl
 from mirrordb.wal.segment import segment_name, segno_of
@@ -115,6 +116,7 @@ TAR_CHECKSUM_OFFSET = 148
 TAR_CHECKSUM_SIZE = 8
 BACKUP_CHUNK_SIZE_BYTES = 1024 * 1024  # one 'd' CopyData carries at most this much
 ARCHIVE_NAME = "base.tar"
+TABLESPACE_COUNT = 1   # the main directory: mirrordb has no other tablespaces
 DEFAULT_LABEL = "base backup"
 MAX_RATE_MIN_KB = 32
 MAX_RATE_MAX_KB = 1048576
@@ -393,11 +395,10 @@ def _members_for(root: str, path: str, status: os.stat_result) -> Iterator[Membe
                      os.path.join(root, path))
 
 
-def estimate_size_kb(datadir: str) -> int:
-    """The PROGRESS estimate: the sizes of the files the walk will send, in kB."""
+def estimate_size_bytes(datadir: str) -> int:
+    """The PROGRESS estimate: the sizes of the files the walk will send."""
     total = sum(member.size for member in walk_data_directory(datadir))
-    total += os.path.getsize(os.path.join(datadir, CONTROL_FILE))
-    return total // 1024
+    return total + os.path.getsize(os.path.join(datadir, CONTROL_FILE))
 
 
 # -- the stream --------------------------------------------------------------------------------
@@ -445,8 +446,10 @@ class ArchiveStream:
     """Frames archive bytes into 'd' CopyData messages, counts them for 'p' and the manifest."""
 
     def __init__(self, send: Callable[[bytes], None], manifest: ManifestBuilder | None,
-                 blackhole: bool = False, max_rate_kb: int = 0) -> None:
+                 blackhole: bool = False, max_rate_kb: int = 0,
+                 progress: BaseBackupProgress | None = None) -> None:
         self._send = send
+        self._progress = progress
         self._blackhole = blackhole
         self._throttle = Throttle(max_rate_kb)
         self.manifest = manifest
@@ -466,6 +469,8 @@ class ArchiveStream:
         self.bytes_done += len(data)
         if not self._blackhole and data:
             self._send(b"d" + data)
+        if self._progress is not None:
+            self._progress.streamed(len(data))
 
     def member(self, member: Member, *, in_manifest: bool = True) -> None:
         if member.source is None:
@@ -653,25 +658,34 @@ def _wal_members(engine: object, start: BackupStart, end_lsn: int) -> Iterator[M
                          status.st_size, path)
 
 
-def run_base_backup(walsender: BackupSender, options: dict[str, object]) -> None:
-    """Serve one BASE_BACKUP command (see the module docstring for the message sequence)."""
+def run_base_backup(walsender: BackupSender, options: dict[str, object],
+                    progress: BaseBackupProgress | None = None) -> None:
+    """Serve one BASE_BACKUP command (see the module docstring for the message sequence),
+    moving ``progress`` (pg_stat_progress_basebackup's row) through its phases."""
     parsed = parse_options(options)
     engine = _engine_of(walsender)
+    progress = progress if progress is not None else BaseBackupProgress()
+    progress.wait_checkpoint()
     start, hold = start_backup_holding_wal(engine)
     try:
-        _serve_backup(walsender, engine, parsed, start)
+        _serve_backup(walsender, engine, parsed, start, progress)
     finally:
         engine.checkpointer.wal_holds.release(hold)  # type: ignore[attr-defined]
 
 
 def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOptions,
-                  start: BackupStart) -> None:
+                  start: BackupStart, progress: BaseBackupProgress) -> None:
     datadir = engine.datadir  # type: ignore[attr-defined]
     connection = walsender.connection
     _send_start_end(walsender, start.start_lsn, start.timeline)
-    size_kb = str(estimate_size_kb(datadir)).encode() if parsed.progress else None
+    size_bytes = None
+    if parsed.progress:
+        progress.estimate_backup_size()
+        size_bytes = estimate_size_bytes(datadir)
+    size_kb = None if size_bytes is None else str(size_bytes // 1024).encode()
     connection.send(TABLESPACE_ROW, DataRow((None, None, size_kb)),  # type: ignore[attr-defined]
                     CommandComplete("SELECT"), CopyOutResponse(0, ()))
+    progress.begin_streaming(size_bytes, TABLESPACE_COUNT)
     walsender.flush()
 
     def send(data: bytes) -> None:
@@ -680,7 +694,7 @@ def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOpt
 
     manifest = ManifestBuilder(parsed.manifest_force_encode) if parsed.manifest else None
     stream = ArchiveStream(send, manifest, blackhole=parsed.target == "blackhole",
-                           max_rate_kb=parsed.max_rate_kb)
+                           max_rate_kb=parsed.max_rate_kb, progress=progress)
     send(b"n" + ARCHIVE_NAME.encode() + b"\0\0")
     segment_size = engine.control.xlog_seg_size  # type: ignore[attr-defined]
     label = start.label_text(parsed.label, segment_size)
@@ -689,6 +703,7 @@ def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOpt
         stream.content(TABLESPACE_MAP_FILE, b"", time.time())
     for member in walk_data_directory(datadir):
         stream.member(member)
+    progress.wait_wal_archive()
     if not start.from_standby:
         end_lsn = stop_backup(engine, start, parsed.label)
     control_path = os.path.join(datadir, CONTROL_FILE)
@@ -698,6 +713,7 @@ def _serve_backup(walsender: BackupSender, engine: object, parsed: BaseBackupOpt
     if start.from_standby:
         end_lsn = stop_standby_backup(engine, start)
     if parsed.include_wal:
+        progress.transfer_wal()
         _send_wal(stream, engine, start, end_lsn)
     stream.trailer()
     send(PROGRESS_MESSAGE.pack(b"p", stream.bytes_done))

@@ -464,11 +464,17 @@ class WalSender:
         self._send_result(READ_SLOT_FIELDS, [row], "READ_REPLICATION_SLOT")
 
     def base_backup(self, command: rc.BaseBackup) -> None:
+        """BASE_BACKUP, its progress on this backend for pg_stat_progress_basebackup while
+        it runs."""
         from mirrordb.replication.basebackup import run_base_backup
+        from mirrordb.replication.basebackup_progress import BaseBackupProgress
         self.status.move_to(WalSenderState.BACKUP)
+        progress = BaseBackupProgress()
+        self.backend.info.basebackup_progress = progress
         try:
-            run_base_backup(self, dict(command.options))
+            run_base_backup(self, dict(command.options), progress)
         finally:
+            self.backend.info.basebackup_progress = None
             self.status.move_to(WalSenderState.STARTUP)
 
     def empty_command(self, command: rc.EmptyCommand) -> None:

@@ -1012,12 +1012,40 @@ def interruptlib_backend_info(backend: Backend, parameters: dict[str, str]) -> A
     from mirrordb.server import postmaster
     now = datetime.datetime.now(datetime.timezone.utc)
     address = backend.peer_address if isinstance(backend.peer_address, tuple) else None
+    local = _local_address(backend)
     return postmaster.BackendInfo(
         pid=0, user=backend.user, database=backend.database,
         application_name=parameters.get("application_name", ""),
         client_addr=None if address is None else address[0],
         client_port=-1 if address is None else address[1],
-        backend_start=now, state="idle", interrupts=backend.interrupts)
+        server_addr=None if local is None else local[0],
+        server_port=None if local is None else local[1],
+        ssl=_ssl_status(backend), backend_start=now, state="idle",
+        interrupts=backend.interrupts)
+
+
+def _local_address(backend: Backend) -> tuple[str, int] | None:
+    """(address, port) of the server's end of a TCP connection; None over a Unix socket."""
+    if backend.is_unix:
+        return None
+    try:
+        local = backend.sock.getsockname()
+    except OSError:
+        return None
+    return (str(local[0]), int(local[1])) if isinstance(local, tuple) else None
+
+
+def _ssl_status(backend: Backend) -> Any:
+    """The TLS session of an encrypted connection (pg_stat_ssl), None for a plain one."""
+    from mirrordb.server import postmaster
+    if not backend.ssl:
+        return None
+    version = backend.sock.version()  # type: ignore[attr-defined]
+    cipher = backend.sock.cipher()    # type: ignore[attr-defined]
+    if version is None or cipher is None:
+        return None
+    name, _, secret_bits = cipher
+    return postmaster.SslStatus(version, name, int(secret_bits))
 
 
 __all__ = ["serve_connection", "Backend", "threading"]

@@ -92,6 +92,7 @@ from mirrordb.settings import SERVER_VERSION, Settings
 if TYPE_CHECKING:
     from mirrordb.engine import Engine
     from mirrordb.recovery.standby import StandbyReplay
+    from mirrordb.replication.basebackup_progress import BaseBackupProgress
     from mirrordb.replication.slots import SlotManager
     from mirrordb.replication.syncrep import SyncRep
     from mirrordb.replication.walreceiver import WalReceiver
@@ -147,7 +148,17 @@ _TRANSITIONS: dict[PostmasterState, frozenset[PostmasterState]] = {
 }
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True)
+class SslStatus:
+    """An encrypted connection's TLS session, as pg_stat_ssl shows it (the server asks for no
+    client certificate, so there is no client DN, serial or issuer to show)."""
+
+    version: str        # "TLSv1.3"
+    cipher: str         # OpenSSL's name of the cipher suite
+    bits: int           # the cipher's secret bits
+
+
+@dataclass
 class BackendInfo:
     """One session as pg_stat_activity shows it; the backend thread keeps it current.
 
@@ -161,6 +172,9 @@ class BackendInfo:
     client_addr: str | None = None        # None for Unix-domain sockets
     client_port: int | None = None        # -1 for Unix-domain sockets, as PostgreSQL shows
     client_hostname: str | None = None
+    server_addr: str | None = None        # the local end of a TCP connection (inet_server_addr)
+    server_port: int | None = None
+    ssl: SslStatus | None = None          # None: not encrypted
     backend_start: datetime = field(default_factory=lambda: datetime.now(UTC))
     xact_start: datetime | None = None
     query_start: datetime | None = None
@@ -175,6 +189,8 @@ class BackendInfo:
     interrupts: InterruptState = field(default_factory=InterruptState)
     pid: int = 0
     secret_key: int = field(default=0, repr=False)
+    # a walsender's running BASE_BACKUP (pg_stat_progress_basebackup), None otherwise
+    basebackup_progress: BaseBackupProgress | None = None
 
 
 @dataclass(eq=False)
@@ -209,6 +225,7 @@ class Server:
         self.walreceiver: WalReceiver | None = None        # ... and its walreceiver
         self.syncrep: SyncRep | None = None   # synchronous replication, once the engine is open
         self.start_time = time.time()
+        self.conf_load_time = self.start_time   # pg_conf_load_time: the last (re)load
         self.state = PostmasterState.STARTING
         self.exit_code = 0
         self._connection_handler = connection_handler
@@ -459,6 +476,7 @@ class Server:
 
     def _load_configuration(self) -> None:
         load = build_settings(self.datadir, self.overrides)
+        self.conf_load_time = time.time()
         log_messages(load.messages)
         if load.rejected or load.error_file is not None:
             raise ConfigFileError(f'configuration file "{load.error_file}" contains errors')
@@ -887,6 +905,7 @@ class Server:
     def _reload(self) -> None:
         log.info("received SIGHUP, reloading configuration files")
         load = reload_settings(self.settings, self.datadir, self.overrides)
+        self.conf_load_time = time.time()
         log_messages(load.messages)
         if load.settings is not self.settings:
             self.settings = load.settings

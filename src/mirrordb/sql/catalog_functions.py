@@ -570,14 +570,26 @@ class CatalogSnapshot:
             return None
         if entry.virtual or entry.kind == RELKIND_VIEW:
             return 0
-        from mirrordb.storage.relfilenode import RelFileNode
-        database = 0 if entry.shared else boot.POSTGRES_DATABASE_OID
-        tablespace = entry.tablespace_oid or DEFAULT_TABLESPACE_OID
-        rnode = RelFileNode(tablespace, database, entry.relfilenode)
         try:
-            return int(self.session.engine.pool.nblocks(rnode)) * BLOCK_SIZE_BYTES
+            return int(self.session.engine.pool.nblocks(_file_node(entry))) * BLOCK_SIZE_BYTES
         except (OSError, MirrordbError):
             return 0
+
+    def relation_filepath(self, oid: int) -> str | None:
+        """pg_relation_filepath: the main fork's path under the data directory; None for an
+        unknown OID and a relation without storage (a view, a relation served by sysviews)."""
+        entry = self.classes.get(oid)
+        if entry is None or entry.virtual or entry.kind == RELKIND_VIEW:
+            return None
+        return _file_node(entry).relative_path()
+
+
+def _file_node(entry: ClassEntry) -> Any:
+    """The RelFileNode of a relation with storage."""
+    from mirrordb.storage.relfilenode import RelFileNode
+    database = 0 if entry.shared else boot.POSTGRES_DATABASE_OID
+    tablespace = entry.tablespace_oid or DEFAULT_TABLESPACE_OID
+    return RelFileNode(tablespace, database, entry.relfilenode)
 
 
 def _truncate_name(name: str) -> str:
@@ -1329,6 +1341,10 @@ def _relation_size(ctx: ExecContext, oid: int, fork: str = "main") -> int | None
     return size if fork == "main" or size is None else 0
 
 
+def _relation_filepath(ctx: ExecContext, oid: int) -> str | None:
+    return _snapshot(ctx).relation_filepath(oid)
+
+
 def _indexes_size(ctx: ExecContext, oid: int) -> int | None:
     snapshot = _snapshot(ctx)
     if oid not in snapshot.classes:
@@ -1468,6 +1484,7 @@ def _define_catalog_functions() -> None:
     _define("pg_relation_size", [REGCLASS], INT8, _relation_size)
     _define("pg_relation_size", [REGCLASS, TEXT], INT8, _relation_size)
     _define("pg_table_size", [REGCLASS], INT8, _relation_size)
+    _define("pg_relation_filepath", [REGCLASS], TEXT, _relation_filepath)
     _define("pg_indexes_size", [REGCLASS], INT8, _indexes_size)
     _define("pg_total_relation_size", [REGCLASS], INT8, _total_relation_size)
     _define("pg_database_size", [NAME], INT8, _database_size)

@@ -171,11 +171,49 @@ def _txid_current(session: Any, builder: Any, name: str, args: list[Expr],
 
 def _xact_id_if_assigned(session: Any, builder: Any, name: str, args: list[Expr],
                          location: int) -> Expr:
-    """pg_current_xact_id_if_assigned(): the transaction's xid, NULL before it has one (and
-    always on a standby); it never assigns one."""
+    """pg_current_xact_id_if_assigned() and txid_current_if_assigned(): the transaction's
+    xid, NULL before it has one (and always on a standby); it never assigns one."""
     check_arity(name, args, (0,), location)
     return Expr(INT8, lambda row, ctx: ctx.txn.transaction.xid or None, name=name,
                 volatile=True)
+
+
+def _server_time(attribute: str) -> Callable[..., Expr]:
+    """pg_postmaster_start_time() and pg_conf_load_time(): a moment the server keeps
+    (``Server.start_time``, ``Server.conf_load_time``, Unix seconds) as a timestamptz."""
+    def compile_(session: Any, builder: Any, name: str, args: list[Expr],
+                 location: int) -> Expr:
+        check_arity(name, args, (0,), location)
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            server = ctx.session.server
+            if server is None:
+                return None
+            return datetime.datetime.fromtimestamp(getattr(server, attribute),
+                                                   datetime.timezone.utc)
+        return Expr(T.TIMESTAMPTZ_OID, run, name=name, volatile=True)
+    return compile_
+
+
+# inet_{client,server}_{addr,port}: which BackendInfo field, and its type. The addresses are
+# text (the type system has no inet; a host address prints the same). NULL over a Unix socket.
+_CONNECTION_ENDS = {"inet_client_addr": ("client_addr", TEXT),
+                    "inet_client_port": ("client_port", INT4),
+                    "inet_server_addr": ("server_addr", TEXT),
+                    "inet_server_port": ("server_port", INT4)}
+
+
+def _connection_end(session: Any, builder: Any, name: str, args: list[Expr],
+                    location: int) -> Expr:
+    check_arity(name, args, (0,), location)
+    attribute, type_oid = _CONNECTION_ENDS[name]
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        info = ctx.session.backend_info
+        if info is None or info.client_addr is None:   # a Unix socket (or no connection)
+            return None
+        return getattr(info, attribute)
+    return Expr(type_oid, run, name=name)
 
 
 def _pg_sleep(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
@@ -299,6 +337,10 @@ SPECIAL: dict[str, Callable[..., Expr]] = {
     "pg_backend_pid": _backend_pid, "version": _version, "txid_current": _txid_current,
     "pg_current_xact_id": _txid_current, "pg_sleep": _pg_sleep,
     "pg_current_xact_id_if_assigned": _xact_id_if_assigned,
+    "txid_current_if_assigned": _xact_id_if_assigned,
+    "pg_postmaster_start_time": _server_time("start_time"),
+    "pg_conf_load_time": _server_time("conf_load_time"),
+    **{name: _connection_end for name in _CONNECTION_ENDS},
     "pg_cancel_backend": _signal_backend("cancel"),
     "pg_terminate_backend": _signal_backend("terminate"),
     "pg_reload_conf": _reload_conf, "current_database": _current_database,

@@ -1105,3 +1105,76 @@ def _lock_row(locktype: str, virtual_transaction: str, pid: int, mode: str, *,
 
 _VIEW_LIST.append(_view(PG_CATALOG, "pg_locks", 12073, "v", PG_LOCKS_COLUMNS, _pg_locks))
 VIEWS[(PG_CATALOG, "pg_locks")] = _VIEW_LIST[-1]
+
+
+# -- pg_stat_ssl, pg_stat_gssapi (server/backend.py's connection state) ----------------------------
+
+PG_STAT_SSL_COLUMNS = _spec("""
+pid:INT4 ssl:BOOL version:TEXT cipher:TEXT bits:INT4 client_dn:TEXT client_serial:NUMERIC
+issuer_dn:TEXT""")
+PG_STAT_GSSAPI_COLUMNS = _spec("pid:INT4 gss_authenticated:BOOL principal:TEXT encrypted:BOOL")
+
+
+def _visible_connections(ctx: ExecContext) -> list[Any]:
+    """The client backends and walsenders whose connection this session may see: every one
+    for a superuser, its own role's otherwise (PostgreSQL leaves the client port of the others
+    NULL, and these views keep only rows with a client port)."""
+    server = ctx.session.server
+    if server is None:
+        return []
+    sees_all = _sees_every_session(ctx)
+    return [info for info in server.backends() if sees_all or info.user == ctx.session.user]
+
+
+def _pg_stat_ssl(ctx: ExecContext) -> list[Row]:
+    """One row per connection: its TLS version, cipher and bits when encrypted. The server
+    asks no client certificate, so client_dn, client_serial and issuer_dn stay NULL."""
+    rows: list[Row] = []
+    for info in _visible_connections(ctx):
+        ssl = info.ssl
+        if ssl is None:
+            rows.append((info.pid, False, None, None, None, None, None, None))
+        else:
+            rows.append((info.pid, True, ssl.version, ssl.cipher, ssl.bits, None, None, None))
+    return rows
+
+
+def _pg_stat_gssapi(ctx: ExecContext) -> list[Row]:
+    """One row per connection; mirrordb has no GSSAPI, so none is authenticated or encrypted
+    by it."""
+    return [(info.pid, False, None, False) for info in _visible_connections(ctx)]
+
+
+# -- pg_stat_progress_basebackup (replication/basebackup_progress.py) --------------------------
+
+PG_STAT_PROGRESS_BASEBACKUP_COLUMNS = _spec("""
+pid:INT4 phase:TEXT backup_total:INT8 backup_streamed:INT8 tablespaces_total:INT8
+tablespaces_streamed:INT8""")
+
+
+def _pg_stat_progress_basebackup(ctx: ExecContext) -> list[Row]:
+    """One row per walsender running BASE_BACKUP. A session that may not see the walsender's
+    role gets the pid alone, as PostgreSQL's pg_stat_get_progress_info hides the counters."""
+    server = ctx.session.server
+    if server is None:
+        return []
+    sees_all = _sees_every_session(ctx)
+    rows: list[Row] = []
+    for info in server.backends():
+        progress = info.basebackup_progress
+        if progress is None:
+            continue
+        if sees_all or info.user == ctx.session.user:
+            rows.append((info.pid, *progress.values()))
+        else:
+            rows.append((info.pid, None, None, None, None, None))
+    return rows
+
+
+for _extra_view in (
+        _view(PG_CATALOG, "pg_stat_ssl", 12249, "v", PG_STAT_SSL_COLUMNS, _pg_stat_ssl),
+        _view(PG_CATALOG, "pg_stat_gssapi", 12253, "v", PG_STAT_GSSAPI_COLUMNS, _pg_stat_gssapi),
+        _view(PG_CATALOG, "pg_stat_progress_basebackup", 12317, "v",
+              PG_STAT_PROGRESS_BASEBACKUP_COLUMNS, _pg_stat_progress_basebackup)):
+    _VIEW_LIST.append(_extra_view)
+    VIEWS[(PG_CATALOG, _extra_view.name)] = _extra_view
