@@ -43,8 +43,8 @@ than pg_control's has been replayed (a restartpoint restarts from one). CHECKPOI
 makes one at once (``restartpoint``). pg_stat_bgwriter counts restartpoints with the
 checkpoints, as PostgreSQL 15 does: a round that ``checkpoint_timeout`` started as timed (even
 when there is nothing to restart from yet: then it tries again ``RESTARTPOINT_RETRY_S`` later),
-the others as requested; their buffers and write and sync times with the checkpoints'. Replay never waits for the pages a restartpoint writes; a
-page it writes first raises minRecoveryPoint to where replay stands, as any page written in
+the others as requested; their buffers and write and sync times with the checkpoints'. Replay
+never waits for the pages a restartpoint writes; a page it writes first raises minRecoveryPoint to where replay stands, as any page written in
 recovery does (recovery/startup.py's MinRecoveryPoint). Whatever ends recovery (promotion's
 ``Engine.finish_promotion``, a clean stop's ``Engine.close``) first waits for a restartpoint
 under way (``exclusive``, ``stop``), so pg_control never goes back to a restartpoint after it.
