@@ -282,8 +282,8 @@ class Checkpointer:
                     self.on_panic(error)
                     return
                 except Exception:  # noqa: BLE001 - logged; the next round retries
-                    log.exception("checkpoint failed" if work != self.restartpoint
-                                  else "restartpoint failed")
+                    log.exception("restartpoint failed" if work in (
+                        self.restartpoint, self._timed_restartpoint) else "checkpoint failed")
 
     def statistics_row(self) -> tuple[Any, ...]:
         """pg_stat_bgwriter's row. mirrordb has no background writer: buffers_clean and
@@ -306,8 +306,8 @@ class Checkpointer:
                 allocations_base=pool.allocations)
 
     def _timed_checkpoint(self) -> None:
-        """A checkpoint that ``checkpoint_timeout`` or the WAL volume asked for, skipped when
-        nothing but housekeeping was logged since the last checkpoint record (PostgreSQL's
+        """A checkpoint that ``checkpoint_timeout`` asked for, skipped when nothing but
+        housekeeping was logged since the last checkpoint record (PostgreSQL's
         "checkpoint skipped because system is idle"): an idle server writes no WAL, so it
         archives no segments and wakes no standby. The clock restarts either way."""
         engine = self.engine
@@ -402,6 +402,18 @@ class Checkpointer:
             self.last_checkpoint_time = \
                 time.monotonic() - self._timeout_s() + RESTARTPOINT_RETRY_S
 
+    def write_everything(self) -> None:
+        """A checkpoint's or restartpoint's writes: the commit log, every dirty buffer, then
+        an fsync of every file written; pg_stat_bgwriter counts the buffers and times."""
+        engine = self.engine
+        engine.clog.flush()
+        started = time.perf_counter()
+        written = engine.pool.flush_all()
+        written_at = time.perf_counter()
+        engine.smgr.sync_all()
+        self.statistics.count_writes(written, (written_at - started) * 1000,
+                                     (time.perf_counter() - written_at) * 1000)
+
     def mark_in_production(self) -> None:
         self.engine.update_control(state=DBState.DB_IN_PRODUCTION)
 
@@ -422,13 +434,7 @@ class Checkpointer:
             if not shutdown and engine.env.wal_level != "minimal":
                 self._log_running_xacts(tops, subs)
             wal.flush(wal.insert_lsn)
-            engine.clog.flush()
-            started = time.perf_counter()
-            written = engine.pool.flush_all()
-            written_at = time.perf_counter()
-            engine.smgr.sync_all()
-            self.statistics.count_writes(written, (written_at - started) * 1000,
-                                         (time.perf_counter() - written_at) * 1000)
+            self.write_everything()
             if not (timed or shutdown or end_of_recovery):
                 self.statistics.requested += 1
             slots = slot_manager(engine)

@@ -775,13 +775,7 @@ class Startup:
         assert replayed is not None
         checkpoint_lsn, checkpoint_end_lsn, checkpoint = replayed
         engine = self.engine
-        engine.clog.flush()
-        started = time.perf_counter()
-        written = engine.pool.flush_all()
-        written_at = time.perf_counter()
-        engine.smgr.sync_all()
-        engine.checkpointer.statistics.count_writes(   # pg_stat_bgwriter, as a checkpoint's
-            written, (written_at - started) * 1000, (time.perf_counter() - written_at) * 1000)
+        engine.checkpointer.write_everything()
         engine.update_control(checkpoint_lsn=checkpoint_lsn, checkpoint=checkpoint,
                               min_recovery_point_at_least=checkpoint_end_lsn)
         removed = self._remove_old_segments(checkpoint.redo)

@@ -32,6 +32,7 @@ from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import executor as ex
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
+from mirrordb.sql import types as T
 from mirrordb.sql import window
 from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       ScopeColumn, TID_OID, coerce, coerce_to_bool, conjuncts,
@@ -431,7 +432,6 @@ def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int
     """``expr`` cast for storing in column ``index``; ``location``: where the value starts in
     the statement, for the error when it cannot be."""
     column = relation.columns[index]
-    from mirrordb.sql import types as T
 
     def refused() -> MirrordbError:
         return error_at(
@@ -440,7 +440,7 @@ def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int
             "42804", location, hint="You will need to rewrite or cast the expression.")
     # PostgreSQL stores a value only through an implicit or assignment cast (text into an
     # integer column needs an explicit one); untyped literals and parameters take the type
-    if expr.type_oid != T.UNKNOWN_OID and expr.param is None and \
+    if expr.type_oid != UNKNOWN and expr.param is None and \
             not T.can_coerce(expr.type_oid, column.type_oid, T.ASSIGNMENT):
         raise refused()
     try:

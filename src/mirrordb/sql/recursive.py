@@ -93,9 +93,8 @@ def _check_well_formed(cte: Node) -> None:
     if query.get("op", "SETOP_NONE") != "SETOP_UNION":
         raise error_at(f'recursive query "{name}" does not have the form non-recursive-term '
                        "UNION [ALL] recursive-term", INVALID_RECURSION, cte.get("location", -1))
-    _SelfReferences(name, _NON_RECURSIVE).select_part(query["larg"], _NON_RECURSIVE,
-                                                      frozenset())
-    _SelfReferences(name, _OK).select_part(query["rarg"], _OK, frozenset())
+    _SelfReferences(name).select_part(query["larg"], _NON_RECURSIVE, frozenset())
+    _SelfReferences(name).select_part(query["rarg"], _OK, frozenset())
     for key, what in (("sortClause", "ORDER BY"), ("limitOffset", "OFFSET"),
                       ("limitCount", "LIMIT"), ("lockingClause", "FOR UPDATE/SHARE")):
         if query.get(key):
@@ -143,14 +142,11 @@ class _SelfReferences:
     """PostgreSQL's walk of a recursive query's terms: every self-reference must be where the
     context allows it, and the recursive term holds exactly one."""
 
-    def __init__(self, name: str, context: int) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.context = context
         self.count = 0
 
-    def walk(self, node: Any, context: int | None = None,
-             shadowed: frozenset[str] = frozenset()) -> None:
-        context = self.context if context is None else context
+    def walk(self, node: Any, context: int, shadowed: frozenset[str]) -> None:
         if isinstance(node, list):
             for element in node:
                 self.walk(element, context, shadowed)

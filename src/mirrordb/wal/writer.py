@@ -215,7 +215,8 @@ class WalWriter:
         # microseconds (write lock)
         self.track_io_timing = False
         self._stat_records = self._stat_fpi = self._stat_bytes = 0
-        self._stat_buffers_full = self._stat_writes = self._stat_syncs = 0
+        self._stat_buffers_full = self._stat_writes = 0
+        self._syncs_before_reset = 0    # fdatasync_count at the last reset
         self._stat_write_us = self._stat_sync_us = 0
         self._stats_reset = datetime.datetime.now(datetime.timezone.utc)
 
@@ -717,7 +718,6 @@ class WalWriter:
         if started:
             self._stat_sync_us += (time.perf_counter_ns() - started) // 1000
         self.fdatasync_count += 1
-        self._stat_syncs += 1
         self._open_dirty = False
 
     def _close_open_segment(self) -> None:
@@ -735,24 +735,26 @@ class WalWriter:
         if self._broken is not None:
             raise IoError(f"WAL writer stopped: {self._broken}")
 
-    # -- flush notification (walsenders wait on it) -------------------------------------------------
-
     # -- statistics -------------------------------------------------------------------------------
 
     def statistics(self) -> tuple[Any, ...]:
         """pg_stat_wal's row: wal_records, wal_fpi, wal_bytes, wal_buffers_full, wal_write,
         wal_sync, wal_write_time and wal_sync_time (milliseconds), stats_reset."""
         return (self._stat_records, self._stat_fpi, self._stat_bytes, self._stat_buffers_full,
-                self._stat_writes, self._stat_syncs, self._stat_write_us / 1000.0,
+                self._stat_writes, self.fdatasync_count - self._syncs_before_reset,
+                self._stat_write_us / 1000.0,
                 self._stat_sync_us / 1000.0, self._stats_reset)
 
     def reset_statistics(self) -> None:
         """pg_stat_reset_shared('wal'): the counters start again from zero."""
         with self._write_lock, self._insert_lock:
             self._stat_records = self._stat_fpi = self._stat_bytes = 0
-            self._stat_buffers_full = self._stat_writes = self._stat_syncs = 0
+            self._stat_buffers_full = self._stat_writes = 0
+            self._syncs_before_reset = self.fdatasync_count
             self._stat_write_us = self._stat_sync_us = 0
             self._stats_reset = datetime.datetime.now(datetime.timezone.utc)
+
+    # -- flush notification (walsenders wait on it) -------------------------------------------------
 
     def add_flush_listener(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(flush_lsn)`` after every flush that may have moved ``flush_lsn``.
