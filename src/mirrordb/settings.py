@@ -343,6 +343,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search_path", '"$user", public', "string",
             "Schemas searched for names without a schema.", category=_STATEMENT,
             flags=GucFlag.LIST_INPUT | GucFlag.LIST_QUOTE),
+    Setting("default_table_access_method", "heap", "string", "Access method of new tables "
+            "(mirrordb has one: heap).", category=_STATEMENT),
     Setting("default_tablespace", "", "string", "Tablespace for new tables and indexes.",
             category=_STATEMENT),
     Setting("default_transaction_isolation", "read committed", "enum",
@@ -416,6 +418,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("enable_bitmapscan", "on", "bool", "Allow bitmap scans.", category=_PLANNER),
     Setting("enable_sort", "on", "bool", "Allow explicit sorts.", category=_PLANNER),
     # -- locks
+    Setting("synchronize_seqscans", "on", "bool", "Let a sequential scan start where another "
+            "is reading (mirrordb's scans always start at the first block, as PostgreSQL's do "
+            "for tables under a quarter of shared_buffers).", category="Version and Platform "
+            "Compatibility / Previous PostgreSQL Versions"),
     Setting("deadlock_timeout", "1s", "time", "Wait this long for a lock before checking for "
             "a deadlock.", context="superuser", category=_LOCKS, min_value=1,
             max_value=PG_INT_MAX),
@@ -701,6 +707,16 @@ def python_codec(encoding: str) -> str:
     return ENCODINGS[encoding]
 
 
+TABLE_ACCESS_METHODS = ("heap",)
+
+
+def _check_table_access_method(text: str, current: object) -> str:
+    if text not in TABLE_ACCESS_METHODS:
+        raise invalid_value("default_table_access_method", text,
+                            detail=f'Table access method "{text}" does not exist.')
+    return text
+
+
 def _check_client_encoding(text: str, current: object) -> str:
     name = canonical_encoding(text)
     if name is None:
@@ -823,6 +839,7 @@ def _recovery_target_check(name: str) -> Callable[[str, object], str]:
 
 STRING_CHECKS: dict[str, Callable[[str, object], str]] = {
     "client_encoding": _check_client_encoding,
+    "default_table_access_method": _check_table_access_method,
     "DateStyle": _check_date_style,
     "TimeZone": _check_time_zone,
     "log_timezone": _check_time_zone,
