@@ -111,6 +111,28 @@ def test_create_drop_view_errors_and_restart(cluster: str) -> None:
         running.stop()
 
 
+def test_an_error_drops_the_sessions_temporary_slots(server: RunningServer) -> None:
+    """PostgreSQL 15's error recovery drops the failing session's temporary slots; a ROLLBACK
+    does not, nor does an error in another session; persistent slots stay."""
+    def names(conn: psycopg.Connection) -> list[tuple[str, bool]]:
+        return conn.execute("SELECT slot_name, temporary FROM pg_replication_slots "
+                            "ORDER BY 1").fetchall()
+
+    with server.connect(autocommit=True) as conn, server.connect(autocommit=True) as other:
+        conn.execute("SELECT pg_create_physical_replication_slot('kept', true)")
+        conn.execute("SELECT pg_create_physical_replication_slot('tmp1', true, true)")
+        other.execute("SELECT pg_create_physical_replication_slot('theirs', false, true)")
+        conn.execute("BEGIN")
+        conn.execute("SELECT pg_create_physical_replication_slot('tmp2', false, true)")
+        conn.execute("ROLLBACK")
+        assert names(conn) == [("kept", False), ("theirs", True), ("tmp1", True),
+                               ("tmp2", True)]
+        assert _sqlstate(conn, "SELECT 1/0") == ("22012", "division by zero")
+        assert names(conn) == [("kept", False), ("theirs", True)]
+        assert _sqlstate(other, "SELECT * FROM no_such_table")[0] == "42P01"
+        assert names(conn) == [("kept", False)]
+
+
 def test_wal_functions(server: RunningServer) -> None:
     with server.connect(autocommit=True) as conn:
         assert _one(conn, "SELECT pg_is_in_recovery()") is False

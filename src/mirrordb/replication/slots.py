@@ -478,6 +478,14 @@ class SlotManager:
             for slot in [s for s in self._slots.values() if s.active_pid == pid]:
                 self.release(slot.name, pid)
 
+    def drop_temporary_of(self, pid: int) -> None:
+        """A statement of session ``pid`` failed: its temporary slots are dropped
+        (PostgreSQL's ReplicationSlotCleanup in error recovery); persistent slots it holds stay."""
+        with self._lock:
+            for slot in [s for s in self._slots.values()
+                         if s.active_pid == pid and s.temporary]:
+                self._drop_locked(slot)
+
     def _reap_dead_owners(self) -> None:
         """Release slots whose owner is gone without saying so (a session that died)."""
         alive = self.is_process_alive

@@ -544,8 +544,7 @@ class Backend:
                     raise
                 # one well-formed message with a bad body: ERROR, and in the extended protocol
                 # skip to Sync, as PostgreSQL does; the connection carries on
-                assert self.session is not None
-                self.session.on_error()
+                self._after_error()
                 self._send_error(violation, "ERROR")
                 if violation.message_type not in (None, ord("Q")):
                     self.skip_until_sync = True
@@ -599,11 +598,20 @@ class Backend:
                 self.info.wait_event_type = self.info.wait_event = None
 
     def _statement_failed(self, error: MirrordbError, extended: bool) -> None:
-        assert self.session is not None
-        self.session.on_error()
+        self._after_error()
         self._send_error(error, "ERROR")
         if extended:
             self.skip_until_sync = True
+
+    def _after_error(self) -> None:
+        """What an ERROR does to the session besides aborting its transaction: as PostgreSQL
+        15's error recovery, it drops the temporary replication slots the session created (a
+        ROLLBACK does not)."""
+        assert self.session is not None
+        self.session.on_error()
+        slots = getattr(self.server, "slots", None)
+        if self.pid and slots is not None:
+            slots.drop_temporary_of(self.pid)
 
     def _arm_statement_timeout(self) -> bool:
         """Start statement_timeout's timer if it is set; True if it was started."""
