@@ -326,9 +326,8 @@ def _current_schema(session: Any, builder: Any, name: str, args: list[Expr],
 
 def _pg_typeof(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
     check_arity(name, args, (1,), location)
-    type_oid = args[0].type_oid
-    text = T.format_type(type_oid, -1) if type_oid != UNKNOWN else "unknown"
-    return Expr(TEXT, lambda row, ctx: text, name=name)
+    type_oid = args[0].type_oid    # a regtype: shown by name, compared and cast as an oid
+    return Expr(T.REGTYPE_OID, lambda row, ctx: type_oid, name=name)
 
 
 SPECIAL: dict[str, Callable[..., Expr]] = {
