@@ -127,6 +127,12 @@ class ScopeColumn:
     table_oid: int = 0
     attnum: int = 0
     hidden: bool = False
+    # A column of a JOIN ... USING (or NATURAL) side, merged into the join's own column: left
+    # out of ``*`` and of unqualified names, still reachable qualified (``a.id``).
+    merged: bool = False
+    # A join's USING column: the range entry a stored view names it by (the side whose value it
+    # is; "" for a FULL JOIN's, which only its bare name reaches).
+    source_alias: str = ""
 
 
 @dataclass(eq=False)
@@ -136,6 +142,7 @@ class RangeEntry:
     offset: int
     relation: Any = None                  # access.relation.Relation for base tables
     ctid_index: int | None = None         # position of the hidden ctid column in the row
+    aliased: bool = True                  # False: a table named by its own name, no alias
 
 
 @dataclass(eq=False)
@@ -146,8 +153,9 @@ class Scope:
     parent: Scope | None = None
     width: int = 0
 
-    def add(self, alias: str, columns: list[ScopeColumn], relation: Any = None) -> RangeEntry:
-        entry = RangeEntry(alias, columns, self.width, relation)
+    def add(self, alias: str, columns: list[ScopeColumn], relation: Any = None,
+            aliased: bool = True) -> RangeEntry:
+        entry = RangeEntry(alias, columns, self.width, relation, aliased=aliased)
         for i, column in enumerate(columns):
             if column.name == "ctid" and column.hidden:
                 entry.ctid_index = self.width + i
@@ -158,8 +166,23 @@ class Scope:
     def merged(self, other: Scope) -> Scope:
         scope = Scope(parent=self.parent)
         for entry in self.entries + other.entries:
-            scope.add(entry.alias, entry.columns, entry.relation)
+            scope.add(entry.alias, entry.columns, entry.relation, entry.aliased)
         return scope
+
+    def check_name_conflicts(self, other: Scope) -> None:
+        """Two items of one FROM clause may not share a name (42712), except two tables
+        named by their own names, without aliases, that are different tables (``s1.t, s2.t``),
+        as the SQL standard and PostgreSQL allow."""
+        for mine in self.entries:
+            for theirs in other.entries:
+                if mine.alias != theirs.alias or not mine.alias:   # "": a join's own columns
+                    continue
+                if not mine.aliased and not theirs.aliased and mine.relation is not None \
+                        and theirs.relation is not None \
+                        and mine.relation.oid != theirs.relation.oid:
+                    continue
+                raise MirrordbError(f'table name "{mine.alias}" specified more than once',
+                                    sqlstate="42712")
 
     def all_columns(self) -> list[ScopeColumn]:
         return [c for e in self.entries for c in e.columns]
@@ -168,7 +191,7 @@ class Scope:
         """(row index, column) of a column reference in this scope, or None if absent here."""
         if len(names) == 1:
             found = [(e.offset + i, c) for e in self.entries for i, c in enumerate(e.columns)
-                     if c.name == names[0]]
+                     if c.name == names[0] and not c.merged]
             if len(found) > 1:
                 raise error_at(f'column reference "{names[0]}" is ambiguous', "42702", location)
             return found[0] if found else None
@@ -177,9 +200,12 @@ class Scope:
         if not entries:
             return None
         entry = entries[0]
-        for i, c in enumerate(entry.columns):
-            if c.name == column:
-                return entry.offset + i, c
+        matches = [(entry.offset + i, c) for i, c in enumerate(entry.columns) if c.name == column]
+        unmerged = [match for match in matches if not match[1].merged]
+        if len(unmerged) > 1:      # a join's alias over two columns of one name
+            raise error_at(f'column reference "{column}" is ambiguous', "42702", location)
+        if unmerged or matches:
+            return (unmerged or matches)[0]
         raise error_at(f"column {alias}.{column} does not exist", "42703", location)
 
     def entry(self, alias: str) -> RangeEntry | None:
@@ -378,7 +404,7 @@ class ExpressionCompiler:
                 recording = getattr(self.builder, "view_recording", None)
                 if recording is not None:
                     recording.columns[id(f)] = next(
-                        e.alias for e in scope.entries
+                        e.alias or column.source_alias for e in scope.entries
                         if e.offset <= index < e.offset + len(e.columns))
                 if self.grouped and depth == 0:
                     raise error_at(

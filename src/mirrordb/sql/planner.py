@@ -18,7 +18,7 @@ produce; nothing here touches storage.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_VIEW, Relation
@@ -77,6 +77,8 @@ class ViewRecording:
 
     stars: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     columns: dict[int, str] = field(default_factory=dict)
+    # each NATURAL JOIN (by ``id`` of its JoinExpr fields) as the USING list it meant
+    natural_joins: dict[int, list[str]] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -536,7 +538,7 @@ class PlanBuilder:
         columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
                    for i, (n, c) in enumerate(zip(names, relation.columns))]
         columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
-        scope.add(alias, columns, relation)
+        scope.add(alias, columns, relation, aliased="alias" in fields)
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
 
@@ -604,20 +606,30 @@ class PlanBuilder:
             raise feature_not_supported(f"join type {fields.get('jointype')}")
         left = self._plan_from_item(fields["larg"], scope_parent)
         right = self._plan_from_item(fields["rarg"], scope_parent)
+        left.scope.check_name_conflicts(right.scope)
         scope = left.scope.merged(right.scope)
         scope.parent = scope_parent
         outer, self.clause = self.clause, "JOIN conditions"
         quals = conjuncts(fields.get("quals"))
         using = [s["String"]["sval"] for s in fields.get("usingClause", [])]
         if fields.get("isNatural"):
-            right_names = {c.name for c in right.scope.all_columns() if not c.hidden}
+            right_names = {c.name for c in right.scope.all_columns()
+                           if not c.hidden and not c.merged}
             using = [c.name for c in left.scope.all_columns()
-                     if not c.hidden and c.name in right_names]
+                     if not c.hidden and not c.merged and c.name in right_names]
+            if self.view_recording is not None:
+                self.view_recording.natural_joins[id(fields)] = using
+        for name in using:
+            for side, side_scope in (("left", left.scope), ("right", right.scope)):
+                if side_scope.find([name], -1) is None:
+                    raise MirrordbError(f'column "{name}" specified in USING clause does not '
+                                        f"exist in {side} table", sqlstate="42703")
         compiler = ExpressionCompiler(self, scope)
         left_keys, right_keys, residual = [], [], []
         for name in using:
             lexpr = ExpressionCompiler(self, left.scope).compile(_colref([name]))
             rexpr = ExpressionCompiler(self, right.scope).compile(_colref([name]))
+            T.common_type([lexpr.type_oid, rexpr.type_oid], "JOIN/USING")   # or 42804
             resolved = ops.resolve_operator("=", lexpr.type_oid, rexpr.type_oid)
             left_keys.append(coerce(self, lexpr, resolved.left_type))
             right_keys.append(coerce(self, rexpr, resolved.right_type))
@@ -630,7 +642,47 @@ class PlanBuilder:
                 residual.append(coerce_to_bool(self, compiler.compile(part), "JOIN/ON"))
         self.clause = outer
         node = self._join_nodes(left, right, join_type, left_keys, right_keys, residual)
+        if using:
+            node, scope = self._merge_using_columns(node, left.scope, right.scope, using,
+                                                    join_type, scope_parent)
+        if fields.get("alias"):
+            scope = _join_alias_scope(scope, fields["alias"], scope_parent)
         return _FromItem(node, scope, nullable=join_type != "inner")
+
+    def _merge_using_columns(self, node: ex.PlanNode, left: Scope, right: Scope,
+                             using: list[str], join_type: str, scope_parent: Scope | None
+                             ) -> tuple[ex.PlanNode, Scope]:
+        """JOIN ... USING/NATURAL: one column per USING name, first in ``*``, of the two
+        sides' common type: the left value (inner and left joins), the right one (right join)
+        or the first non-NULL (full join). Above the join, a projection puts those columns
+        before both sides' own; the sides' USING columns stay reachable only qualified."""
+        lw = left.width
+        merged_columns: list[ScopeColumn] = []
+        exprs: list[Expr] = []
+        for name in using:
+            found_left, found_right = left.find([name], -1), right.find([name], -1)
+            assert found_left is not None and found_right is not None
+            (li, lcol), (ri, rcol) = found_left, found_right
+            common = T.common_type([lcol.type_oid, rcol.type_oid], "JOIN/USING")
+            lexpr = coerce(self, _column(li, lcol.type_oid, name, lcol.typmod), common)
+            rexpr = coerce(self, _column(lw + ri, rcol.type_oid, name, rcol.typmod), common)
+            typmod = lcol.typmod if (lcol.type_oid, lcol.typmod) == (rcol.type_oid,
+                                                                     rcol.typmod) else -1
+            exprs.append(lexpr if join_type in ("inner", "left") else
+                         rexpr if join_type == "right" else _first_not_null(lexpr, rexpr))
+            source = (_entry_alias(left, li) if join_type in ("inner", "left") else
+                      _entry_alias(right, ri) if join_type == "right" else "")
+            merged_columns.append(ScopeColumn(name, common, typmod, source_alias=source))
+        names = set(using)
+        scope = Scope(parent=scope_parent)
+        scope.add("", merged_columns)
+        for entry in left.entries + right.entries:
+            columns = [replace(c, merged=True) if c.name in names and not c.hidden else c
+                       for c in entry.columns]
+            scope.add(entry.alias, columns, entry.relation, entry.aliased)
+        passthrough = [_column(i, c.type_oid, c.name, c.typmod)
+                       for i, c in enumerate(left.all_columns() + right.all_columns())]
+        return ex.Project(node, exprs + passthrough, width=scope.width), scope
 
     def _join_nodes(self, left: _FromItem, right: _FromItem, join_type: str,
                     left_keys: list[Expr], right_keys: list[Expr],
@@ -684,6 +736,7 @@ class PlanBuilder:
                 remaining = self._push_into_scan(item, remaining, len(items) == 1)
         current = items[0]
         for item in items[1:]:
+            current.scope.check_name_conflicts(item.scope)
             merged = current.scope.merged(item.scope)
             merged.parent = scope_parent
             left_keys, right_keys, used = [], [], []
@@ -868,10 +921,12 @@ class PlanBuilder:
         recording = self.view_recording
         for entry in entries:
             for i, column in enumerate(entry.columns):
-                if column.hidden:
+                # a USING column merged away counts only in its own table's ``t.*``
+                if column.hidden or (column.merged and not names):
                     continue
                 if recording is not None:
-                    recording.stars.setdefault(id(ref), []).append((entry.alias, column.name))
+                    recording.stars.setdefault(id(ref), []).append(
+                        (entry.alias or column.source_alias, column.name))
                 index = entry.offset + i
                 targets.append(_Target(_column(index, column.type_oid, column.name,
                                                column.typmod), column.name, None,
@@ -1442,6 +1497,37 @@ def _sorts_on_sets(sort_nodes: list[Node], sort_keys: list[tuple[int, bool, bool
 def _location(node: Node) -> int:
     _, fields = one(node)
     return fields.get("location", -1) if isinstance(fields, dict) else -1
+
+
+def _join_alias_scope(scope: Scope, alias: Node, scope_parent: Scope | None) -> Scope:
+    """``(a JOIN b ...) AS j [(names)]``: one range entry ``j`` over the join's columns; the
+    tables inside can no longer be named."""
+    columns = scope.all_columns()
+    visible = [c for c in columns if not c.hidden and not c.merged]
+    renamed = dict(zip(map(id, visible), _alias_columns(alias, [c.name for c in visible])))
+    joined = Scope(parent=scope_parent)
+    joined.add(alias["aliasname"], [replace(c, name=renamed[id(c)]) if id(c) in renamed
+                                    else replace(c, hidden=True) if c.merged else c
+                                    for c in columns])
+    return joined
+
+
+def _entry_alias(scope: Scope, index: int) -> str:
+    """The name a stored view qualifies the column at ``index`` of ``scope`` with."""
+    for entry in scope.entries:
+        if entry.offset <= index < entry.offset + len(entry.columns):
+            return entry.alias or entry.columns[index - entry.offset].source_alias
+    return ""
+
+
+def _first_not_null(first: Expr, second: Expr) -> Expr:
+    """COALESCE of two expressions of one type (a FULL JOIN's USING column)."""
+    first_fn, second_fn = first.fn, second.fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        value = first_fn(row, ctx)
+        return value if value is not None else second_fn(row, ctx)
+    return Expr(first.type_oid, run, first.typmod, first.name)
 
 
 def _alias_columns(alias: Node, names: list[str]) -> list[str]:

@@ -227,7 +227,14 @@ class QueryPrinter:
             text += f" ON {condition}" if self.pretty else f" ON ({condition})"
         elif join["jointype"] != "JOIN_INNER":
             text += " ON TRUE"
-        return text + (")" if parenthesized else "")
+        text += ")" if parenthesized else ""
+        alias = join.get("alias")
+        if alias is not None:
+            text += f" {funcs.quote_ident(alias['aliasname'])}"
+            columns = strings(alias.get("colnames"))
+            if columns:
+                text += "(" + ", ".join(funcs.quote_ident(c) for c in columns) + ")"
+        return text
 
     def _scope(self, items: list[Node], outer: Scope | None) -> Scope:
         """The FROM clause's relations with their column types (for the casts constants get)."""

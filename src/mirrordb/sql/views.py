@@ -160,6 +160,12 @@ def _spell_out(session: Any, select: Node, recording: ViewRecording) -> Node:
             return {"ColumnRef": _qualified(node["ColumnRef"])}
         if "RangeVar" in node:
             return {"RangeVar": _with_relid(node["RangeVar"])}
+        if "JoinExpr" in node and id(node["JoinExpr"]) in recording.natural_joins:
+            # stored as the USING list it meant, as PostgreSQL prints a NATURAL JOIN
+            join = {k: v for k, v in node["JoinExpr"].items() if k != "isNatural"}
+            join["usingClause"] = [{"String": {"sval": name}}
+                                   for name in recording.natural_joins[id(node["JoinExpr"])]]
+            return {"JoinExpr": walk(join)}
         result: dict[str, Any] = {}
         targets = walk(_expanded_targets(node["targetList"])) if "targetList" in node else []
         for key, value in node.items():
@@ -200,8 +206,8 @@ def _spell_out(session: Any, select: Node, recording: ViewRecording) -> Node:
         if alias is None and len(names) == 1:
             candidates = qualified_by_names.get(names[-1:], set())
             alias = next(iter(candidates)) if len(candidates) == 1 else None
-        if alias is None or not names:
-            return {"fields": fields}
+        if not alias or not names:      # "": a FULL JOIN's USING column, named bare
+            return {"fields": fields if alias != "" else fields[-1:]}
         return {"fields": [{"String": {"sval": alias}}, {"String": {"sval": names[-1]}}]}
 
     def _expanded_targets(targets: list[Node]) -> list[Node]:
@@ -210,8 +216,9 @@ def _spell_out(session: Any, select: Node, recording: ViewRecording) -> Node:
             value = target["ResTarget"].get("val", {})
             ref = value.get("ColumnRef")
             if ref is not None and "A_Star" in ref["fields"][-1]:
-                result += [_target(alias, column) for alias, column in
-                           recording.stars.get(id(ref), [])]
+                for alias, column in recording.stars.get(id(ref), []):
+                    result.append(_target(alias, column))
+                    recording.columns[id(result[-1]["ResTarget"]["val"]["ColumnRef"])] = alias
             else:
                 result.append(target)
         return result
@@ -269,8 +276,9 @@ def _output_name(target: Node) -> str | None:
 
 
 def _target(alias: str, column: str) -> Node:
-    return {"ResTarget": {"val": {"ColumnRef": {"fields": [{"String": {"sval": alias}},
-                                                           {"String": {"sval": column}}]}}}}
+    names = [alias, column] if alias else [column]     # "": a FULL JOIN's USING column
+    return {"ResTarget": {"val": {"ColumnRef": {"fields": [{"String": {"sval": name}}
+                                                           for name in names]}}}}
 
 
 def _is_cte_name(select: Node, name: str) -> bool:
