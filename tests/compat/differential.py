@@ -193,3 +193,10 @@ def differences(reference: Reference, ours: Ours, statements: list[str]) -> list
         if got != expected:
             found.append(f"{statement}\n  postgres: {expected}\n  mirrordb: {got}")
     return found
+
+
+def assert_same(both: tuple[Reference, Ours], statements: list[str]) -> None:
+    """Run ``statements`` in order on both and fail listing every one whose answers differ."""
+    reference, ours = both
+    mismatches = differences(reference, ours, statements)
+    assert not mismatches, "\n".join(mismatches)
