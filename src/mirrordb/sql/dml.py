@@ -207,7 +207,7 @@ class DmlPlan:
                 for index, expr in self.assignments:
                     values[index] = expr.fn(row, ctx)
                 result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
-                new_row = (*values, new_tid)
+                new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
             if result == TmResult.OK:
                 return new_row
             if result in (TmResult.SELF_MODIFIED, TmResult.INVISIBLE):
@@ -281,12 +281,12 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     return relation
 
 
-def _relation_scope(relation: Relation, alias: str) -> Scope:
+def _relation_scope(relation: Relation, alias: str, aliased: bool = True) -> Scope:
     scope = Scope()
     columns = [ScopeColumn(c.name, c.type_oid, c.typmod, relation.oid, i + 1)
                for i, c in enumerate(relation.columns)]
     columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
-    scope.add(alias, columns, relation)
+    scope.add(alias, columns, relation, aliased)
     return scope
 
 
@@ -459,18 +459,25 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
                                  node.get("returningClause"),
                                  [t["ResTarget"].get("val") for t in node.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
-    if node.get("fromClause") or node.get("usingClause"):
-        raise feature_not_supported("UPDATE ... FROM and DELETE ... USING")
-    scope = _relation_scope(relation, alias)
+    scope = _relation_scope(relation, alias, "alias" in range_var)
     item = _FromItem(ex.SeqScan(relation, alias, width=scope.width), scope, relation, alias)
     where = node.get("whereClause")
     if where is not None and "CurrentOfExpr" in where:
         raise feature_not_supported("WHERE CURRENT OF")
     parts = conjuncts(where)
-    builder.clause = "WHERE"
-    rest = builder._push_into_scan(item, parts, True)
+    others = node.get("fromClause") or node.get("usingClause")
+    if others:
+        # UPDATE ... FROM / DELETE ... USING: the target joined with the other items, target
+        # first, so its columns and ctid keep their places at the start of each row; a target
+        # row several rows join stays changed once (_run_update_delete skips a ctid seen)
+        items = [item] + [builder._plan_from_item(other, None) for other in others]
+        builder.clause = "WHERE"
+        source, scope, rest = builder._join_from_items(items, parts, None)
+    else:
+        builder.clause = "WHERE"
+        rest = builder._push_into_scan(item, parts, True)
+        source = item.node
     compiler = ExpressionCompiler(builder, scope)
-    source = item.node
     if rest:
         extra = [coerce_to_bool(builder, compiler.compile(p), "WHERE", expression_location(p))
                  for p in rest]
