@@ -212,6 +212,59 @@ class Scope:
         return next((e for e in self.entries if e.alias == alias), None)
 
 
+MAX_FUZZY_DISTANCE = 3    # the most edits a suggested column name may be away (PostgreSQL's)
+
+
+def column_hint(scope: Scope | None, alias: str | None, name: str) -> str | None:
+    """PostgreSQL's hint for a column reference that names no column: the column of the FROM
+    items (at any query level) nearest to ``name`` in edits, counting the edits between
+    ``alias`` and an item's name too when the reference was qualified; none when the nearest
+    is more than MAX_FUZZY_DISTANCE away or changes more than half of ``name``; two when two
+    tie, none when more do."""
+    best = MAX_FUZZY_DISTANCE + 1
+    found: list[tuple[str, str]] = []
+    tied_out = False
+    while scope is not None:
+        for entry in scope.entries:
+            if not entry.alias:        # a join's merged USING columns: their tables count
+                continue
+            penalty = 0 if alias is None else min(_edit_distance(alias, entry.alias),
+                                                  MAX_FUZZY_DISTANCE + 1)
+            for column in entry.columns:
+                if column.hidden or penalty > best:
+                    continue
+                distance = _edit_distance(column.name, name)
+                if distance > len(name) // 2:
+                    continue
+                distance += penalty
+                if distance < best:
+                    best, found, tied_out = distance, [(entry.alias, column.name)], False
+                elif distance == best and not tied_out and found:
+                    if len(found) == 2:     # too many at this distance: none of them
+                        found, tied_out = [], True
+                    else:
+                        found.append((entry.alias, column.name))
+        scope = scope.parent
+    if not found:
+        return None
+    first = f'the column "{found[0][0]}.{found[0][1]}"'
+    if len(found) == 1:
+        return f"Perhaps you meant to reference {first}."
+    return f'Perhaps you meant to reference {first} or the column "{found[1][0]}.{found[1][1]}".'
+
+
+def _edit_distance(left: str, right: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions, each costing one."""
+    previous = list(range(len(right) + 1))
+    for i, left_char in enumerate(left, 1):
+        current = [i]
+        for j, right_char in enumerate(right, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (left_char != right_char)))
+        previous = current
+    return previous[-1]
+
+
 # -- coercion -------------------------------------------------------------------------------------
 
 
@@ -398,7 +451,12 @@ class ExpressionCompiler:
         names = strings(fields)
         scope, depth = self.scope, 0
         while scope is not None:
-            found = scope.find(names, location)
+            try:
+                found = scope.find(names, location)
+            except MirrordbError as error:
+                if error.sqlstate == "42703":     # t.x with no x in t: suggest a column
+                    error.hint = column_hint(self.scope, names[-2], names[-1])
+                raise
             if found is not None:
                 index, column = found
                 recording = getattr(self.builder, "view_recording", None)
@@ -421,7 +479,8 @@ class ExpressionCompiler:
                                f'table alias "{aliased.alias}".')
             raise error_at(f'missing FROM-clause entry for table "{names[-2]}"', "42P01",
                            location)
-        raise error_at(f'column "{names[-1]}" does not exist', "42703", location)
+        raise error_at(f'column "{names[-1]}" does not exist', "42703", location,
+                       hint=column_hint(self.scope, None, names[-1]))
 
     def _qualified_name(self, index: int, column: ScopeColumn) -> str:
         """``alias.column`` of the column at row ``index``, as PostgreSQL names it in errors."""
