@@ -61,6 +61,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mirrordb.common.errors import DataCorrupted, MirrordbError, invariant
+from mirrordb.storage.array_format import ElementFormat, decode_array, encode_array
+from mirrordb.storage.numeric_format import decode_numeric, encode_numeric
 
 # -- type OIDs (PostgreSQL's pg_type.oid values) --------------------------------------------------
 
@@ -413,6 +415,82 @@ _TYPES: dict[int, _TypeInfo] = {
                            _bytes_to_numeric),
 }
 
+
+# -- arrays ------------------------------------------------------------------------------------------
+# An array column stores PostgreSQL's on-disk array (array_format.py) under the row's own length
+# header; its elements are laid out as PostgreSQL lays them out (typlen, typalign, numeric in its
+# base-10000 form), except jsonb, whose elements are its text like a jsonb column.
+
+NAMEDATALEN = 64                          # a name element is a fixed 64-byte, NUL-padded field
+
+# element type -> (array type OID, typalign in bytes)
+_ARRAY_TYPES: dict[int, tuple[int, int]] = {
+    BOOL_OID: (1000, 1), BYTEA_OID: (1001, 4), NAME_OID: (1003, 1), INT2_OID: (1005, 2),
+    INT4_OID: (1007, 4), TEXT_OID: (1009, 4), XID_OID: (1011, 4), BPCHAR_OID: (1014, 4),
+    VARCHAR_OID: (1015, 4), INT8_OID: (1016, 8), FLOAT4_OID: (1021, 4), FLOAT8_OID: (1022, 8),
+    OID_OID: (1028, 4), TIMESTAMP_OID: (1115, 8), DATE_OID: (1182, 4), TIME_OID: (1183, 8),
+    TIMESTAMPTZ_OID: (1185, 8), INTERVAL_OID: (1187, 8), NUMERIC_OID: (1231, 4),
+    JSON_OID: (199, 4), UUID_OID: (2951, 1), PG_LSN_OID: (3221, 8), JSONB_OID: (3807, 4),
+}
+ARRAY_TYPE_OIDS = frozenset(array_oid for array_oid, _ in _ARRAY_TYPES.values())
+
+
+def _name_element_to_bytes(value: str) -> bytes:
+    return _name_to_bytes(value).ljust(NAMEDATALEN, b"\0")
+
+
+def _bytes_to_name_element(stored: bytes) -> str:
+    return stored.split(b"\0", 1)[0].decode("utf-8")
+
+
+def _element_format(element_oid: int, alignment: int) -> ElementFormat:
+    info = _TYPES[element_oid]
+    check = info.check
+    if element_oid == NAME_OID:
+        return ElementFormat(element_oid, NAMEDATALEN, alignment,
+                             lambda value: _name_element_to_bytes(check(value)),
+                             _bytes_to_name_element)
+    if element_oid == NUMERIC_OID:
+        return ElementFormat(element_oid, -1, alignment,
+                             lambda value: encode_numeric(check(value)), decode_numeric)
+    if info.field_format is None:
+        to_bytes = info.encode or bytes
+        from_bytes = info.decode or bytes
+        return ElementFormat(element_oid, -1, alignment, lambda value: to_bytes(check(value)),
+                             from_bytes)
+    layout = struct.Struct("<" + info.field_format)
+    encode, decode = info.encode, info.decode
+    return ElementFormat(
+        element_oid, layout.size, alignment,
+        lambda value: layout.pack(check(value) if encode is None else encode(check(value))),
+        lambda stored: layout.unpack(stored)[0] if decode is None
+        else decode(layout.unpack(stored)[0]))
+
+
+def _check_array(array_name: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if not isinstance(value, (list, tuple)):
+            raise _wrong_type(array_name, value)
+        if any(isinstance(item, (list, tuple)) for item in value):
+            raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
+        return list(value)
+    return check
+
+
+def _array_type(element_oid: int, array_oid: int, alignment: int) -> _TypeInfo:
+    element = _element_format(element_oid, alignment)
+    array_name = _TYPES[element_oid].name + "[]"
+    check = _check_array(array_name)
+    # The row codec's fast path skips ``check`` for a value that is already a list, so the
+    # encoder checks the list and each element (element formats check their values).
+    return _variable(array_name, list, check,
+                     lambda values: encode_array(check(values), element),  # type: ignore[arg-type]
+                     lambda stored: decode_array(stored, element))
+
+
+_TYPES.update({array_oid: _array_type(element_oid, array_oid, alignment)
+               for element_oid, (array_oid, alignment) in _ARRAY_TYPES.items()})
+
 SUPPORTED_TYPE_OIDS = frozenset(_TYPES)
 
 
@@ -687,6 +765,8 @@ def _value_sort_key(value: object) -> object:
         return NAN_SORT_KEY if value.is_nan() else value      # type: ignore[attr-defined]
     if kind is Interval:
         return value.span_microseconds()                      # type: ignore[attr-defined]
+    if kind is list:     # arrays: element by element (NULL elements last), then shorter first
+        return [_value_sort_key(item) for item in value]      # type: ignore[attr-defined]
     return value
 
 
