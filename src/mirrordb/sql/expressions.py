@@ -463,6 +463,8 @@ class ExpressionCompiler:
         left = coerce(self.builder, left, resolved.left_type)
         right = coerce(self.builder, right, resolved.right_type)
         impl = resolved.impl
+        if not resolved.strict:
+            return _non_strict_binary(resolved, left, right)
         if left.constant and right.constant and not left.volatile and not right.volatile:
             value = None if left.value is None or right.value is None else \
                 impl(left.value, right.value)
@@ -830,6 +832,16 @@ def _parents(scope: Scope) -> list[Scope]:
         result.append(parent)
         parent = parent.parent
     return result
+
+
+def _non_strict_binary(resolved: Any, left: Expr, right: Expr) -> Expr:
+    """A binary operator whose function takes NULL operands too (the array || operators)."""
+    impl = resolved.impl
+    if left.constant and right.constant and not left.volatile and not right.volatile:
+        return const(impl(left.value, right.value), resolved.result_type)
+    lf, rf = left.fn, right.fn
+    return Expr(resolved.result_type, lambda row, ctx: impl(lf(row, ctx), rf(row, ctx)),
+                volatile=left.volatile or right.volatile)
 
 
 def _locate(error: MirrordbError, location: int) -> None:
