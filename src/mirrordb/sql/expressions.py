@@ -778,6 +778,9 @@ class ExpressionCompiler:
         element_type = T.common_type([e.type_oid for e in elements], "ARRAY") if elements \
             else TEXT
         fns = [coerce(self.builder, e, element_type).fn for e in elements]
+        if T.is_array_type(element_type):     # ARRAY[[1, 2], [3, 4]]: arrays are 1-D lists here
+            raise error_at("multidimensional arrays are not supported", "0A000",
+                           f.get("location"))
         array_type = T.TYPES[element_type].array_oid if element_type in T.TYPES else 0
         if not array_type:
             raise feature_not_supported(f"arrays of {T.format_type(element_type, -1)}")
