@@ -86,6 +86,32 @@ STATEMENTS = [
     "insert into arr (c) values ('{1,2')",
     "insert into arr (c) values (array['a'])",
     "select cardinality(c) from arr where id = 99",
+    # B-tree indexes on array columns
+    "create index arr_c on arr (c)",
+    "select id from arr where c = '{1,2}' order by id",
+    "create unique index arr_t on arr (t)",
+    "delete from arr where id = 6",
+    "create unique index arr_t on arr (t)",
+    "select id, t from arr where t = '{z,y}'",
+    "update arr set t = '{z,y,x}' where id = 5",
+    "select id, t from arr where t > '{y}' order by t",
+    # other column types the row codec stores; pseudo-types are refused
+    "create table misc (ch \"char\", rc regclass, rt regtype[], ci cid, chs \"char\"[])",
+    "insert into misc values ('a', 'pg_class', '{int4,text}', '7', '{x,NULL}')",
+    "select * from misc",
+    "create table bad (c record)",
+    "create table bad (c anyarray)",
+    "create table bad (c cstring)",
+    "alter table misc add column v void",
+]
+
+# PostgreSQL accepts these; mirrordb's arrays are 1-D lists with lower bound 1, so it refuses
+# them with 0A000 where the user makes one.
+REFUSED = [
+    "select array[[1, 2], [3, 4]]",
+    "insert into arr (c) values ('{{1,2},{3,4}}')",
+    "select '[0:1]={1,2}'::int[]",
+    "create table vectors (v int2vector)",
 ]
 
 
@@ -96,3 +122,11 @@ def test_statements_match_postgres(both: tuple[Reference, Ours]) -> None:
     reference, ours = both
     found = differences(reference, ours, STATEMENTS)
     assert not found, "\n".join(found)
+
+
+def test_what_mirrordb_cannot_represent_is_refused(both: tuple[Reference, Ours]) -> None:
+    reference, ours = both
+    for statement in REFUSED:
+        assert reference.run(statement)[0] != "error", statement
+        answer = ours.run(statement)
+        assert answer[:2] == ("error", "0A000"), (statement, answer)

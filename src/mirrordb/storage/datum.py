@@ -20,7 +20,11 @@ Row format. A row of N columns is stored as two pieces, as in a PostgreSQL heap 
     int2 (21)              2       signed
     int4 (23)              4       signed
     int8 (20)              8       signed
+    "char" (18)            1       the character's code (0..255; 0 for the empty string)
     oid (26), xid (28)     4       unsigned
+    cid (29), reg* (24,    4       unsigned (regproc, regprocedure, regclass, regtype,
+      2202..2206, 4089,              regnamespace, regrole: the object's OID)
+      4096)
     pg_lsn (3220)          8       unsigned
     float4 (700)           4       IEEE 754 single
     float8 (701)           8       IEEE 754 double
@@ -89,6 +93,14 @@ NUMERIC_OID = 1700
 UUID_OID = 2950
 PG_LSN_OID = 3220
 JSONB_OID = 3802
+CHAR_OID = 18                            # "char": one byte
+REGPROC_OID = 24
+CID_OID = 29
+REGPROCEDURE_OID = 2202
+REGCLASS_OID = 2205
+REGTYPE_OID = 2206
+REGNAMESPACE_OID = 4089
+REGROLE_OID = 4096
 
 # -- limits ----------------------------------------------------------------------------------------
 
@@ -198,6 +210,14 @@ def _bytes_to_interval(stored: bytes) -> Interval:
     return Interval(months, days, microseconds)
 
 
+def _char_to_code(value: str) -> int:
+    return ord(value) if value else 0          # more than one character: TypeError
+
+
+def _code_to_char(code: int) -> str:
+    return chr(code) if code else ""
+
+
 def _uuid_to_bytes(value: uuid.UUID) -> bytes:
     return value.bytes
 
@@ -247,6 +267,12 @@ def _check_int(type_name: str, low: int, high: int) -> Callable[[object], object
             raise _out_of_range(type_name)
         return int(value)
     return check
+
+
+def _check_char(value: object) -> object:
+    if not isinstance(value, str) or len(value) > 1 or (value and ord(value) > 0xFF):
+        raise _wrong_type('"char"', value)
+    return str(value)
 
 
 def _check_bool(value: object) -> object:
@@ -387,6 +413,12 @@ _TYPES: dict[int, _TypeInfo] = {
     OID_OID: _fixed("oid", int, "I", _check_int("OID", 0, 2**32 - 1)),
     XID_OID: _fixed("xid", int, "I", _check_int("xid", 0, 2**32 - 1)),
     PG_LSN_OID: _fixed("pg_lsn", int, "Q", _check_int("pg_lsn", 0, 2**64 - 1)),
+    CHAR_OID: _fixed('"char"', str, "B", _check_char, _char_to_code, _code_to_char),
+    CID_OID: _fixed("cid", int, "I", _check_int("cid", 0, 2**32 - 1)),
+    **{oid: _fixed(name, int, "I", _check_int("OID", 0, 2**32 - 1))
+       for oid, name in ((REGPROC_OID, "regproc"), (REGPROCEDURE_OID, "regprocedure"),
+                         (REGCLASS_OID, "regclass"), (REGTYPE_OID, "regtype"),
+                         (REGNAMESPACE_OID, "regnamespace"), (REGROLE_OID, "regrole"))},
     FLOAT4_OID: _fixed("real", float, "f", _check_float("real", single=True)),
     FLOAT8_OID: _fixed("double precision", float, "d", _check_float("double precision", False)),
     DATE_OID: _fixed("date", datetime.date, "i", _check_date, _date_to_days, _days_to_date),
@@ -431,6 +463,9 @@ _ARRAY_TYPES: dict[int, tuple[int, int]] = {
     OID_OID: (1028, 4), TIMESTAMP_OID: (1115, 8), DATE_OID: (1182, 4), TIME_OID: (1183, 8),
     TIMESTAMPTZ_OID: (1185, 8), INTERVAL_OID: (1187, 8), NUMERIC_OID: (1231, 4),
     JSON_OID: (199, 4), UUID_OID: (2951, 1), PG_LSN_OID: (3221, 8), JSONB_OID: (3807, 4),
+    CHAR_OID: (1002, 1), REGPROC_OID: (1008, 4), CID_OID: (1012, 4),
+    REGPROCEDURE_OID: (2207, 4), REGCLASS_OID: (2210, 4), REGTYPE_OID: (2211, 4),
+    REGNAMESPACE_OID: (4090, 4), REGROLE_OID: (4097, 4),
 }
 ARRAY_TYPE_OIDS = frozenset(array_oid for array_oid, _ in _ARRAY_TYPES.values())
 
