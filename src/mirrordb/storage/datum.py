@@ -42,6 +42,11 @@ Row format. A row of N columns is stored as two pieces, as in a PostgreSQL heap 
   (the low bit of the first byte tells which). Text types are UTF-8; numeric is its ASCII text form
   (``NaN``, ``Infinity``, ``-Infinity`` included); json and jsonb are their text.
 
+  Array columns (int4[] 1007, text[] 1009, ... an array of every type above) are variable-width:
+  the length header, then PostgreSQL's own on-disk array after its varlena header, byte for byte
+  (array_format.py; numeric elements in PostgreSQL's numeric format, numeric_format.py; jsonb
+  elements, alone, are their text). Their Python value is a list of element values or None.
+
 Python values: bool, int, float, str, bytes, decimal.Decimal, datetime.date, datetime.time (naive),
 datetime.datetime (naive for timestamp, aware for timestamptz: decoded as UTC), ``Interval`` and
 uuid.UUID. A value of the wrong Python type or out of the type's range is an operating error with
