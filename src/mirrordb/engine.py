@@ -1015,19 +1015,20 @@ class Txn:
         indexed: set[tuple[Tid, tuple[object, ...]]] = set()
         for tid, values in versions:
             key = tuple(values[i] for i in info.key_columns)
+            hashable = tuple(tuple(v) if isinstance(v, list) else v for v in key)   # arrays
             if info.unique and None not in key and self._version_is_live(table, tid, snapshot):
-                if key in live_keys:
+                if hashable in live_keys:
                     raise UniqueViolation(
                         f'could not create unique index "{info.relation.name}"',
                         detail=f"Key ({', '.join(table.columns[i].name for i in info.key_columns)})"
                                f"=({', '.join(map(str, key))}) is duplicated.")
-                live_keys[key] = tid
+                live_keys[hashable] = tid
             root = root_of.get(tid)
-            if root is None or (root, key) in indexed:       # an orphan is dead: skipped
+            if root is None or (root, hashable) in indexed:   # an orphan is dead: skipped
                 continue
             if root != tid and self._inserter_aborted(table, tid):
                 continue      # a member no snapshot sees: its key would stay after pruning
-            indexed.add((root, key))
+            indexed.add((root, hashable))
             tree.insert(key, root)
 
     def _inserter_aborted(self, table: Relation, tid: Tid) -> bool:

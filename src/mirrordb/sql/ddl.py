@@ -25,6 +25,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles, views
 from mirrordb.sql import types as T
+from mirrordb.sql.column_types import check_column_type
 from mirrordb.sql.expressions import error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
 from mirrordb.sql.planner import PlanBuilder
@@ -100,6 +101,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             type_oid, typmod = serial, -1
         else:
             type_oid, typmod = builder.resolve_type(fields["typeName"])
+        check_column_type(column_name, type_oid)
         not_null = serial is not None
         attnum = len(columns) + 1
         if serial is not None:
@@ -243,6 +245,7 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     serial = SERIAL_TYPES.get(type_names[-1].lower()) if len(type_names) == 1 else None
     type_oid, typmod = (serial, -1) if serial is not None else \
         builder.resolve_type(definition["typeName"])
+    check_column_type(column_name, type_oid)
     not_null = serial is not None
     default_text = None
     unique = primary = False

@@ -351,22 +351,26 @@ class Aggregate(PlanNode):
     def rows(self, ctx: ExecContext) -> Iterator[Row]:
         key_fns = [k.fn for k in self.group_keys]
         groups: dict[tuple[Any, ...], list[Any]] = {}
+        first_keys: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         count = 0
         for row in self.child.rows(ctx):
             count += 1
             if count % INTERRUPT_CHECK_ROWS == 0:
                 ctx.check_interrupts()
             key = tuple([fn(row, ctx) for fn in key_fns])
-            states = groups.get(key)
+            hashable = tuple([_hashable(value) for value in key])   # arrays are lists
+            states = groups.get(hashable)
             if states is None:
-                states = groups[key] = [_AggState(call) for call in self.calls]
+                states = groups[hashable] = [_AggState(call) for call in self.calls]
+                first_keys[hashable] = key
             for state in states:
                 state.add(row, ctx)
         if not groups and not self.group_keys:
             groups[()] = [_AggState(call) for call in self.calls]
+            first_keys[()] = ()
         having = self.having.fn if self.having is not None else None
-        for key, states in groups.items():
-            out = key + tuple(state.result() for state in states)
+        for hashable, states in groups.items():
+            out = first_keys[hashable] + tuple(state.result() for state in states)
             if having is None or having(out, ctx) is True:
                 yield out
 

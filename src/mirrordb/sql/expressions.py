@@ -548,6 +548,8 @@ class ExpressionCompiler:
         left = coerce(self.builder, left, resolved.left_type)
         right = coerce(self.builder, right, resolved.right_type)
         impl = resolved.impl
+        if not resolved.strict:
+            return _non_strict_binary(resolved, left, right)
         if left.constant and right.constant and not left.volatile and not right.volatile:
             value = None if left.value is None or right.value is None else \
                 impl(left.value, right.value)
@@ -861,6 +863,9 @@ class ExpressionCompiler:
         element_type = T.common_type([e.type_oid for e in elements], "ARRAY") if elements \
             else TEXT
         fns = [coerce(self.builder, e, element_type).fn for e in elements]
+        if T.is_array_type(element_type):     # ARRAY[[1, 2], [3, 4]]: arrays are 1-D lists here
+            raise error_at("multidimensional arrays are not supported", "0A000",
+                           f.get("location"))
         array_type = T.TYPES[element_type].array_oid if element_type in T.TYPES else 0
         if not array_type:
             raise feature_not_supported(f"arrays of {T.format_type(element_type, -1)}")
@@ -915,6 +920,16 @@ def _parents(scope: Scope) -> list[Scope]:
         result.append(parent)
         parent = parent.parent
     return result
+
+
+def _non_strict_binary(resolved: Any, left: Expr, right: Expr) -> Expr:
+    """A binary operator whose function takes NULL operands too (the array || operators)."""
+    impl = resolved.impl
+    if left.constant and right.constant and not left.volatile and not right.volatile:
+        return const(impl(left.value, right.value), resolved.result_type)
+    lf, rf = left.fn, right.fn
+    return Expr(resolved.result_type, lambda row, ctx: impl(lf(row, ctx), rf(row, ctx)),
+                volatile=left.volatile or right.volatile)
 
 
 def _locate(error: MirrordbError, location: int) -> None:

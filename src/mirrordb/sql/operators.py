@@ -3,7 +3,9 @@
 Who calls it: the analyzer/planner, once per operator in a statement, with
 ``resolve_operator(name, left type, right type)`` (left None for a prefix operator). It casts the
 operands to ``left_type``/``right_type`` of the answer and calls ``impl(left, right)`` (or
-``impl(right)``) per row, only with non-NULL operands (every operator here is strict).
+``impl(right)``) per row, only with non-NULL operands: every operator here is strict except
+the array ``||`` operators (``strict`` False), which, as PostgreSQL's array_append, array_prepend
+and array_cat, also take NULL operands.
 
 Resolution is PostgreSQL's oper_select_candidate, simplified: an exact match; for a binary
 operator with one unknown literal, the candidate with both sides of the known type; then the
@@ -62,6 +64,7 @@ class OperatorDef:
     code: str                                        # oprcode: the implementing function
     impl: Callable[..., Any] | None = None
     impl_factory: Callable[[int, int], Callable[..., Any]] | None = None
+    strict: bool = True                              # proisstrict of oprcode
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class ResolvedOperator:
     right_type: int
     result_type: int
     impl: Callable[..., Any]
+    strict: bool = True                              # False: impl is called with NULLs too
 
 
 # -- integer arithmetic ----------------------------------------------------------------------------
@@ -387,16 +391,27 @@ def _negated(function: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]
 # -- arrays ----------------------------------------------------------------------------------------
 
 
-def _array_concat(left_type: int, right_type: int) -> Callable[[list[Any], list[Any]], list[Any]]:
-    return lambda left, right: list(left) + list(right)
+# The three ``||`` operators are not strict (see the module docstring): a NULL array counts as
+# empty, a NULL element is appended as a NULL element.
 
 
-def _array_append(left_type: int, right_type: int) -> Callable[[list[Any], Any], list[Any]]:
-    return lambda left, right: list(left) + [right]
+def _array_concat(left_type: int, right_type: int
+                  ) -> Callable[[list[Any] | None, list[Any] | None], list[Any] | None]:
+    return lambda left, right: None if left is None and right is None else \
+        list(left or []) + list(right or [])
 
 
-def _array_prepend(left_type: int, right_type: int) -> Callable[[Any, list[Any]], list[Any]]:
-    return lambda left, right: [left] + list(right)
+def _array_append(left_type: int, right_type: int
+                  ) -> Callable[[list[Any] | None, Any], list[Any]]:
+    return lambda left, right: list(left or []) + [right]
+
+
+def _array_prepend(left_type: int, right_type: int
+                   ) -> Callable[[Any, list[Any] | None], list[Any]]:
+    return lambda left, right: [left] + list(right or [])
+
+
+_NON_STRICT_CODES = frozenset({"array_cat", "array_append", "array_prepend"})
 
 
 def _array_contains(left_type: int, right_type: int) -> Callable[[list[Any], list[Any]], bool]:
@@ -912,7 +927,8 @@ def _operator_rows() -> list[tuple[int, str, int, int, int, str]]:
 def _make_definition(row: tuple[int, str, int, int, int, str]) -> OperatorDef | None:
     oid, name, left, right, result, code = row
     if code in _FACTORIES:
-        return OperatorDef(oid, name, left, right, result, code, impl_factory=_FACTORIES[code])
+        return OperatorDef(oid, name, left, right, result, code, impl_factory=_FACTORIES[code],
+                           strict=code not in _NON_STRICT_CODES)
     if code in _POLYMORPHIC_COMPARISON_CODES:
         return OperatorDef(oid, name, left, right, result, code,
                            impl_factory=lambda left_type, right_type, name=name:
@@ -1015,7 +1031,7 @@ def _specialise(definition: OperatorDef, inputs: tuple[int, ...]) -> ResolvedOpe
     invariant(impl is not None, f"operator {definition.oid} has no implementation")
     left_type_or_none = arguments[0] if len(arguments) == 2 else None
     return ResolvedOperator(definition.oid, definition.name, left_type_or_none, arguments[-1],
-                            result, impl)
+                            result, impl, definition.strict)
 
 
 def operator_exists(name: str) -> bool:

@@ -20,7 +20,11 @@ Row format. A row of N columns is stored as two pieces, as in a PostgreSQL heap 
     int2 (21)              2       signed
     int4 (23)              4       signed
     int8 (20)              8       signed
+    "char" (18)            1       the character's code (0..255; 0 for the empty string)
     oid (26), xid (28)     4       unsigned
+    cid (29), reg* (24,    4       unsigned (regproc, regprocedure, regclass, regtype,
+      2202..2206, 4089,              regnamespace, regrole: the object's OID)
+      4096)
     pg_lsn (3220)          8       unsigned
     float4 (700)           4       IEEE 754 single
     float8 (701)           8       IEEE 754 double
@@ -37,6 +41,11 @@ Row format. A row of N columns is stored as two pieces, as in a PostgreSQL heap 
   ``length << 1`` when the length is below 128, else four bytes, the u32 ``length << 1 | 1``
   (the low bit of the first byte tells which). Text types are UTF-8; numeric is its ASCII text form
   (``NaN``, ``Infinity``, ``-Infinity`` included); json and jsonb are their text.
+
+  Array columns (int4[] 1007, text[] 1009, ... an array of every type above) are variable-width:
+  the length header, then PostgreSQL's own on-disk array after its varlena header, byte for byte
+  (array_format.py; numeric elements in PostgreSQL's numeric format, numeric_format.py; jsonb
+  elements, alone, are their text). Their Python value is a list of element values or None.
 
 Python values: bool, int, float, str, bytes, decimal.Decimal, datetime.date, datetime.time (naive),
 datetime.datetime (naive for timestamp, aware for timestamptz: decoded as UTC), ``Interval`` and
@@ -61,6 +70,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mirrordb.common.errors import DataCorrupted, MirrordbError, invariant
+from mirrordb.storage.array_format import ElementFormat, decode_array, encode_array
+from mirrordb.storage.numeric_format import decode_numeric, encode_numeric
 
 # -- type OIDs (PostgreSQL's pg_type.oid values) --------------------------------------------------
 
@@ -87,6 +98,14 @@ NUMERIC_OID = 1700
 UUID_OID = 2950
 PG_LSN_OID = 3220
 JSONB_OID = 3802
+CHAR_OID = 18                            # "char": one byte
+REGPROC_OID = 24
+CID_OID = 29
+REGPROCEDURE_OID = 2202
+REGCLASS_OID = 2205
+REGTYPE_OID = 2206
+REGNAMESPACE_OID = 4089
+REGROLE_OID = 4096
 
 # -- limits ----------------------------------------------------------------------------------------
 
@@ -196,6 +215,14 @@ def _bytes_to_interval(stored: bytes) -> Interval:
     return Interval(months, days, microseconds)
 
 
+def _char_to_code(value: str) -> int:
+    return ord(value) if value else 0          # more than one character: TypeError
+
+
+def _code_to_char(code: int) -> str:
+    return chr(code) if code else ""
+
+
 def _uuid_to_bytes(value: uuid.UUID) -> bytes:
     return value.bytes
 
@@ -245,6 +272,12 @@ def _check_int(type_name: str, low: int, high: int) -> Callable[[object], object
             raise _out_of_range(type_name)
         return int(value)
     return check
+
+
+def _check_char(value: object) -> object:
+    if not isinstance(value, str) or len(value) > 1 or (value and ord(value) > 0xFF):
+        raise _wrong_type('"char"', value)
+    return str(value)
 
 
 def _check_bool(value: object) -> object:
@@ -385,6 +418,12 @@ _TYPES: dict[int, _TypeInfo] = {
     OID_OID: _fixed("oid", int, "I", _check_int("OID", 0, 2**32 - 1)),
     XID_OID: _fixed("xid", int, "I", _check_int("xid", 0, 2**32 - 1)),
     PG_LSN_OID: _fixed("pg_lsn", int, "Q", _check_int("pg_lsn", 0, 2**64 - 1)),
+    CHAR_OID: _fixed('"char"', str, "B", _check_char, _char_to_code, _code_to_char),
+    CID_OID: _fixed("cid", int, "I", _check_int("cid", 0, 2**32 - 1)),
+    **{oid: _fixed(name, int, "I", _check_int("OID", 0, 2**32 - 1))
+       for oid, name in ((REGPROC_OID, "regproc"), (REGPROCEDURE_OID, "regprocedure"),
+                         (REGCLASS_OID, "regclass"), (REGTYPE_OID, "regtype"),
+                         (REGNAMESPACE_OID, "regnamespace"), (REGROLE_OID, "regrole"))},
     FLOAT4_OID: _fixed("real", float, "f", _check_float("real", single=True)),
     FLOAT8_OID: _fixed("double precision", float, "d", _check_float("double precision", False)),
     DATE_OID: _fixed("date", datetime.date, "i", _check_date, _date_to_days, _days_to_date),
@@ -412,6 +451,85 @@ _TYPES: dict[int, _TypeInfo] = {
     NUMERIC_OID: _variable("numeric", decimal.Decimal, _check_numeric, _numeric_to_bytes,
                            _bytes_to_numeric),
 }
+
+
+# -- arrays ------------------------------------------------------------------------------------------
+# An array column stores PostgreSQL's on-disk array (array_format.py) under the row's own length
+# header; its elements are laid out as PostgreSQL lays them out (typlen, typalign, numeric in its
+# base-10000 form), except jsonb, whose elements are its text like a jsonb column.
+
+NAMEDATALEN = 64                          # a name element is a fixed 64-byte, NUL-padded field
+
+# element type -> (array type OID, typalign in bytes)
+_ARRAY_TYPES: dict[int, tuple[int, int]] = {
+    BOOL_OID: (1000, 1), BYTEA_OID: (1001, 4), NAME_OID: (1003, 1), INT2_OID: (1005, 2),
+    INT4_OID: (1007, 4), TEXT_OID: (1009, 4), XID_OID: (1011, 4), BPCHAR_OID: (1014, 4),
+    VARCHAR_OID: (1015, 4), INT8_OID: (1016, 8), FLOAT4_OID: (1021, 4), FLOAT8_OID: (1022, 8),
+    OID_OID: (1028, 4), TIMESTAMP_OID: (1115, 8), DATE_OID: (1182, 4), TIME_OID: (1183, 8),
+    TIMESTAMPTZ_OID: (1185, 8), INTERVAL_OID: (1187, 8), NUMERIC_OID: (1231, 4),
+    JSON_OID: (199, 4), UUID_OID: (2951, 1), PG_LSN_OID: (3221, 8), JSONB_OID: (3807, 4),
+    CHAR_OID: (1002, 1), REGPROC_OID: (1008, 4), CID_OID: (1012, 4),
+    REGPROCEDURE_OID: (2207, 4), REGCLASS_OID: (2210, 4), REGTYPE_OID: (2211, 4),
+    REGNAMESPACE_OID: (4090, 4), REGROLE_OID: (4097, 4),
+}
+ARRAY_TYPE_OIDS = frozenset(array_oid for array_oid, _ in _ARRAY_TYPES.values())
+
+
+def _name_element_to_bytes(value: str) -> bytes:
+    return _name_to_bytes(value).ljust(NAMEDATALEN, b"\0")
+
+
+def _bytes_to_name_element(stored: bytes) -> str:
+    return stored.split(b"\0", 1)[0].decode("utf-8")
+
+
+def _element_format(element_oid: int, alignment: int) -> ElementFormat:
+    info = _TYPES[element_oid]
+    check = info.check
+    if element_oid == NAME_OID:
+        return ElementFormat(element_oid, NAMEDATALEN, alignment,
+                             lambda value: _name_element_to_bytes(check(value)),
+                             _bytes_to_name_element)
+    if element_oid == NUMERIC_OID:
+        return ElementFormat(element_oid, -1, alignment,
+                             lambda value: encode_numeric(check(value)), decode_numeric)
+    if info.field_format is None:
+        to_bytes = info.encode or bytes
+        from_bytes = info.decode or bytes
+        return ElementFormat(element_oid, -1, alignment, lambda value: to_bytes(check(value)),
+                             from_bytes)
+    layout = struct.Struct("<" + info.field_format)
+    encode, decode = info.encode, info.decode
+    return ElementFormat(
+        element_oid, layout.size, alignment,
+        lambda value: layout.pack(check(value) if encode is None else encode(check(value))),
+        lambda stored: layout.unpack(stored)[0] if decode is None
+        else decode(layout.unpack(stored)[0]))
+
+
+def _check_array(array_name: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if not isinstance(value, (list, tuple)):
+            raise _wrong_type(array_name, value)
+        if any(isinstance(item, (list, tuple)) for item in value):
+            raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
+        return list(value)
+    return check
+
+
+def _array_type(element_oid: int, array_oid: int, alignment: int) -> _TypeInfo:
+    element = _element_format(element_oid, alignment)
+    array_name = _TYPES[element_oid].name + "[]"
+    check = _check_array(array_name)
+    # The row codec's fast path skips ``check`` for a value that is already a list, so the
+    # encoder checks the list and each element (element formats check their values).
+    return _variable(array_name, list, check,
+                     lambda values: encode_array(check(values), element),  # type: ignore[arg-type]
+                     lambda stored: decode_array(stored, element))
+
+
+_TYPES.update({array_oid: _array_type(element_oid, array_oid, alignment)
+               for element_oid, (array_oid, alignment) in _ARRAY_TYPES.items()})
 
 SUPPORTED_TYPE_OIDS = frozenset(_TYPES)
 
@@ -687,6 +805,8 @@ def _value_sort_key(value: object) -> object:
         return NAN_SORT_KEY if value.is_nan() else value      # type: ignore[attr-defined]
     if kind is Interval:
         return value.span_microseconds()                      # type: ignore[attr-defined]
+    if kind is list:     # arrays: element by element (NULL elements last), then shorter first
+        return [_value_sort_key(item) for item in value]      # type: ignore[attr-defined]
     return value
 
 
