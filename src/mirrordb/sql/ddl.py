@@ -23,7 +23,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
                                       RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import roles, views
+from mirrordb.sql import constraints, roles, views
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -83,6 +83,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     sequences: list[tuple[str, int, SequenceParams]] = []
     indexes: list[tuple[str, list[str], bool, bool]] = []
     table_constraints: list[Node] = []
+    checks: list[constraints.PendingCheck] = []
     for element in node.get("tableElts", []):
         kind, fields = one(element)
         if kind == "Constraint":
@@ -129,7 +130,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                 sequences.append((sequence, type_oid, _sequence_params_for(type_oid)))
                 defaults.append((attnum, _nextval_default(sequence)))
             elif contype == "CONSTR_CHECK":
-                raise feature_not_supported("CHECK constraints")
+                checks.append(constraints.PendingCheck.of(constraint))
             elif contype == "CONSTR_FOREIGN":
                 raise feature_not_supported("FOREIGN KEY constraints")
             elif contype == "CONSTR_GENERATED":
@@ -156,7 +157,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             indexes.append((constraint.get("conname") or
                             _truncate_name(f"{name}_{'_'.join(keys)}_key"), keys, True, False))
         elif contype == "CONSTR_CHECK":
-            raise feature_not_supported("CHECK constraints")
+            checks.append(constraints.PendingCheck.of(constraint))
         elif contype == "CONSTR_FOREIGN":
             raise feature_not_supported("FOREIGN KEY constraints")
         else:
@@ -172,15 +173,17 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     relation = txn.create_table(name, columns, owner=owner)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
+    constraints.add_checks(session, txn, relation, checks, creating=True)
     for index_name, keys, unique, primary in indexes:
         if _exists(session, index_name):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
         txn.create_index(index_name, name, keys, unique=unique, primary=primary)
 
 
-def alter_table(session: Any, txn: Any, node: Node) -> None:
+def alter_table(session: Any, txn: Any, node: Node) -> list[str]:
     """ALTER TABLE: ADD/DROP COLUMN (a rewrite, as PostgreSQL does for volatile defaults),
-    ALTER COLUMN SET/DROP DEFAULT and NOT NULL, ADD PRIMARY KEY/UNIQUE."""
+    ALTER COLUMN SET/DROP DEFAULT and NOT NULL, ADD PRIMARY KEY/UNIQUE/CHECK, VALIDATE and
+    DROP CONSTRAINT (constraints.py). Returns the notices."""
     name = node["relation"]["relname"]
 
     def check(relation: Any) -> None:
@@ -194,8 +197,9 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
                                 LockMode.ACCESS_EXCLUSIVE, check)
     if relation is None:
         if node.get("missing_ok"):
-            return
+            return [f'relation "{name}" does not exist, skipping']
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+    notices: list[str] = []
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
@@ -203,7 +207,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
-        handler(session, txn, relation, command)
+        notices += handler(session, txn, relation, command) or []
+    return notices
 
 
 _TABLE_ONLY_ACTIONS = {"AT_AddColumn": "ADD COLUMN", "AT_DropColumn": "DROP COLUMN",
@@ -246,6 +251,7 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     not_null = serial is not None
     default_text = None
     unique = primary = False
+    checks: list[constraints.PendingCheck] = []
     for constraint_node in definition.get("constraints", []):
         constraint = constraint_node["Constraint"]
         contype = constraint["contype"]
@@ -257,6 +263,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             primary = not_null = True
         elif contype == "CONSTR_UNIQUE":
             unique = True
+        elif contype == "CONSTR_CHECK":
+            checks.append(constraints.PendingCheck.of(constraint))
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
@@ -279,6 +287,9 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         index = _truncate_name(f"{relation.name}_pkey" if primary else
                                f"{relation.name}_{column_name}_key")
         txn.create_index(index, relation.name, [column_name], unique=True, primary=primary)
+    if checks:
+        constraints.add_checks(session, txn, session.lookup_relation(relation.name, None, NO_LOCK),
+                               checks, creating=False)
 
 
 def _default_producer(session: Any, builder: PlanBuilder, default_text: str | None,
@@ -309,6 +320,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     defaults = {attnum - (1 if attnum > position + 1 else 0): text
                 for attnum, text in old_defaults.items() if attnum != position + 1}
     columns = [c for i, c in enumerate(relation.columns) if i != position]
+    constraints.column_dropped(txn, relation, position + 1)
     relation = session.lookup_relation(relation.name, None, NO_LOCK)
 
     def transform(values: tuple[object, ...]) -> list[object]:
@@ -363,6 +375,9 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
         name = constraint.get("conname") or _truncate_name(
             f"{relation.name}_{'_'.join(keys)}_key")
         txn.create_index(name, relation.name, keys, unique=True)
+    elif contype == "CONSTR_CHECK":
+        constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
+                               creating=False)
     else:
         raise feature_not_supported(f"ALTER TABLE ADD {contype.removeprefix('CONSTR_')} "
                                     "constraints")
@@ -372,6 +387,8 @@ _ALTER_HANDLERS = {
     "AT_AddColumn": _add_column, "AT_DropColumn": _drop_column,
     "AT_SetNotNull": _alter_not_null, "AT_DropNotNull": _alter_not_null,
     "AT_ColumnDefault": _alter_default, "AT_AddConstraint": _add_constraint,
+    "AT_ValidateConstraint": constraints.validate_constraint,
+    "AT_DropConstraint": constraints.drop_constraint,
 }
 
 
@@ -402,6 +419,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
                                 "already exists", sqlstate="42701")
         views.check_column_unused(txn, relation, node["subname"], "rename")
         txn.alter_column(relation, attnum, name=node["newname"])
+        constraints.column_renamed(txn, relation, node["subname"], node["newname"])
         return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 

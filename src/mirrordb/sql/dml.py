@@ -29,6 +29,7 @@ from mirrordb.access.lmgr import LockMode
 from mirrordb.access.relation import RELKIND_TABLE, RELKIND_VIEW, IndexInfo, Relation
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.engine import ConflictingVersion
+from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
@@ -69,6 +70,7 @@ class DmlPlan:
     qual: Expr | None = None
     on_conflict: OnConflict | None = None
     width: int = 0
+    checks: constraints.RelationChecks | None = None    # NOT NULL and CHECK of new versions
 
     def explain_node(self) -> ex.PlanNode:
         label = {"INSERT": "Insert on", "UPDATE": "Update on", "DELETE": "Delete on"}[
@@ -97,6 +99,8 @@ class DmlPlan:
                     values[index] = given[index]
                 elif index in defaults:
                     values[index] = defaults[index].fn((), ctx)
+            if self.checks is not None:
+                self.checks.verify(values, ctx)
             if self.on_conflict is None:
                 row: Row | None = (*values, txn.insert(relation, values))
             else:
@@ -165,6 +169,8 @@ class DmlPlan:
         values = list(existing)
         for index, expr in clause.assignments:
             values[index] = expr.fn(row, ctx)
+        if self.checks is not None:
+            self.checks.verify(values, ctx)
         result, new_tid = txn.update(relation, tid, values, existing)
         if result != TmResult.OK:
             return False, None
@@ -206,6 +212,8 @@ class DmlPlan:
                 values = list(row[:ctid_index])
                 for index, expr in self.assignments:
                     values[index] = expr.fn(row, ctx)
+                if self.checks is not None:
+                    self.checks.verify(values, ctx)
                 result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
                 new_row = (*values, new_tid)
             if result == TmResult.OK:
@@ -334,6 +342,7 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     if node.get("onConflictClause") is not None:
         plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
     plan.defaults = builder.session.column_defaults(relation, builder)
+    plan.checks = constraints.checks_for(builder, relation)
     select = node.get("selectStmt")
     if select is None:
         plan.values = [[None] * len(targets)]
@@ -484,6 +493,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     plan = DmlPlan(command, relation, None, source=source, qual=qual)
     if command == "UPDATE":
         plan.assignments = _set_assignments(builder, relation, node["targetList"], compiler)
+        plan.checks = constraints.checks_for(builder, relation)
     builder.clause = None
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan

@@ -1180,8 +1180,8 @@ class Session:
     def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
-        ddl.alter_table(self, self._ensure_transaction(), node)
-        return StatementResult("ALTER TABLE")
+        notices = ddl.alter_table(self, self._ensure_transaction(), node)
+        return StatementResult("ALTER TABLE", notices=notices)
 
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
@@ -1395,6 +1395,8 @@ class Session:
             parsers = [_text_parser(relation.columns[i].type_oid, relation.columns[i].typmod,
                                     timezone) for i in indexes]
             txn = ctx.txn
+            from mirrordb.sql import constraints
+            checks = constraints.checks_for(builder, relation)
 
             def insert(values: list[Any]) -> None:
                 row: list[Any] = [None] * relation.natts
@@ -1404,6 +1406,8 @@ class Session:
                         row[i] = given[i]
                     elif i in defaults:
                         row[i] = defaults[i].fn((), ctx)
+                if checks is not None:
+                    checks.verify(row, ctx)
                 txn.insert(relation, row)
                 self.check_for_interrupts()
             copy_in = copylib.CopyIn(options, parsers, insert, names)
