@@ -10,12 +10,10 @@ answer must match: rows, or SQLSTATE, message, DETAIL, hint and position, and no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
-from differential import MARKS, Ours, Reference, differences, paired
+from differential import MARKS, Ours, Reference, copy_in_error, differences, pair_fixture
 
 pytestmark = MARKS
 
@@ -141,12 +139,7 @@ SCENARIOS: dict[str, list[str]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def both(template_cluster: str,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
-    with paired(template_cluster, str(tmp_path_factory.mktemp("checks")), [],
-                detailed=True) as pair:
-        yield pair
+both = pair_fixture("checks", [], detailed=True)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -154,17 +147,6 @@ def test_scenario_matches_postgres(both: tuple[Reference, Ours], scenario: str) 
     reference, ours = both
     found = differences(reference, ours, SCENARIOS[scenario])
     assert not found, "\n".join(found)
-
-
-def _copy_error(connection: psycopg.Connection, data: str) -> tuple[str | None, ...]:
-    """COPY cp FROM STDIN with ``data``: the error's SQLSTATE, message and DETAIL, or Nones."""
-    try:
-        with connection.cursor() as cursor:
-            with cursor.copy("copy cp from stdin") as copy:
-                copy.write(data)
-    except psycopg.Error as failure:
-        return failure.sqlstate, failure.diag.message_primary, failure.diag.message_detail
-    return None, None, None
 
 
 def test_copy_from_checks_rows(both: tuple[Reference, Ours], module_server: object) -> None:
@@ -176,7 +158,8 @@ def test_copy_from_checks_rows(both: tuple[Reference, Ours], module_server: obje
             reference.connection.execute(statement)
             mine.execute(statement)
         for data in ["1\tyes\n2\tok\n", "3\tyes\n-4\tyes\n", "5\tno\n", "\\N\t\\N\n"]:
-            assert _copy_error(mine, data) == _copy_error(reference.connection, data), data
+            assert copy_in_error(mine, "copy cp from stdin", data) == \
+                copy_in_error(reference.connection, "copy cp from stdin", data), data
         counted = "select count(*), sum(a) from cp"
         assert mine.execute(counted).fetchall() == \
             reference.connection.execute(counted).fetchall()

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mirrordb.access.relation import Relation
 from mirrordb.catalog import bootstrap as boot
@@ -44,7 +44,7 @@ from mirrordb.sql import types as T
 from mirrordb.sql import window
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, ScopeColumn,
                                       coerce_to_bool, error_at, expression_location)
-from mirrordb.sql.parser import Node, one
+from mirrordb.sql.parser import Node
 
 NAMEDATALEN = 64
 MAX_FAILING_VALUE_BYTES = 64        # ExecBuildSlotValueDescription's maxfieldlen
@@ -53,6 +53,7 @@ CONTYPE_FOREIGN = "f"
 NO_ACTION = " "                     # confupdtype/confdeltype/confmatchtype of a CHECK
 CHECK_CLAUSE = "check constraints"  # how PostgreSQL's messages name the place
 MAX_CACHED_RELATIONS = 256
+Cached = TypeVar("Cached")
 
 
 # -- the stored row -------------------------------------------------------------------------------
@@ -331,7 +332,7 @@ def validate_constraint(session: Any, txn: Txn, relation: Relation, command: Nod
     return []
 
 
-def drop_constraint(session: Any, txn: Txn, relation: Relation, command: Node) -> list[str]:
+def drop_constraint(session: Any, txn: Txn, relation: Relation, command: Node) -> list[Any]:
     """ALTER TABLE ... DROP CONSTRAINT [IF EXISTS] name: a stored constraint, or the index
     of a PRIMARY KEY/UNIQUE constraint."""
     name = command["name"]
@@ -342,10 +343,10 @@ def drop_constraint(session: Any, txn: Txn, relation: Relation, command: Node) -
     for info in relation.indexes:
         if info.relation.name == name and _backs_constraint(relation, info):
             from mirrordb.sql import foreign_keys
-            foreign_keys.check_index_unreferenced(session, txn, relation, info,
-                                                  command.get("behavior") == "DROP_CASCADE")
+            notices = foreign_keys.check_index_unreferenced(
+                session, txn, relation, info, command.get("behavior") == "DROP_CASCADE")
             txn.drop(name)
-            return []
+            return notices
     if command.get("missing_ok"):
         return [f'constraint "{name}" of relation "{relation.name}" does not exist, skipping']
     raise _missing(relation, name)
@@ -393,34 +394,45 @@ class RelationChecks:
                     detail=failing_row_detail(self.relation, values, _timezone(ctx)))
 
 
-NO_CHECKS: tuple[CompiledCheck, ...] = ()
-_CACHES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RelationChecks | None]] = \
-    weakref.WeakKeyDictionary()
+class SessionCache(Generic[Cached]):
+    """What a session made for a relation from its constraints, kept until the catalogs
+    change (the relation cache's generation), and never while the session's transaction has
+    changed them itself (its own changes are not in the generation)."""
+
+    def __init__(self) -> None:
+        self._caches: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], Cached]] = \
+            weakref.WeakKeyDictionary()
+
+    def get(self, session: Any, relation: Relation, make: Callable[[], Cached]) -> Cached:
+        if getattr(session.txn.transaction, "touched_catalogs", False):
+            return make()
+        key = (relation.oid, session._catalog_generation())
+        cache = self._caches.setdefault(session, {})
+        if key not in cache:
+            if len(cache) > MAX_CACHED_RELATIONS:
+                cache.clear()
+            cache[key] = make()
+        return cache[key]
+
+
+_CHECKS: SessionCache[RelationChecks | None] = SessionCache()
 
 
 def checks_for(builder: Any, relation: Relation) -> RelationChecks | None:
     """``relation``'s CHECK constraints compiled (None when it has none and no NOT NULL
-    column, whose violation's DETAIL is made here too); cached per session
-    until the catalogs change, except while this transaction has changed them itself."""
-    session = builder.session
-    txn = session.txn
-    own_changes = bool(getattr(txn.transaction, "touched_catalogs", False))
-    key = (relation.oid, session._catalog_generation())
-    cache = _CACHES.setdefault(session, {})
-    if not own_changes and key in cache:
-        return cache[key]
+    column, whose violation's DETAIL is made here too), cached per session."""
+    return _CHECKS.get(builder.session, relation, lambda: _compile_checks(builder, relation))
+
+
+def _compile_checks(builder: Any, relation: Relation) -> RelationChecks | None:
+    txn = builder.session.txn
     stored = sorted((c for c in of_relation(txn, relation.oid) if c.contype == CONTYPE_CHECK),
                     key=lambda c: c.name)
     compiled = tuple(CompiledCheck(c.name, compile_check(builder, relation,
                                                          json.loads(c.expression or "null")))
                      for c in stored)
     has_not_null = any(column.not_null for column in relation.columns)
-    result = RelationChecks(relation, compiled) if compiled or has_not_null else None
-    if not own_changes:
-        if len(cache) > MAX_CACHED_RELATIONS:
-            cache.clear()
-        cache[key] = result
-    return result
+    return RelationChecks(relation, compiled) if compiled or has_not_null else None
 
 
 def _timezone(ctx: ExecContext) -> str:
@@ -545,4 +557,4 @@ def column_dropped(txn: Txn, relation: Relation, number: int) -> None:
 
 __all__ = ["StoredConstraint", "PendingCheck", "RelationChecks", "add_checks", "checks_for",
            "choose_constraint_name", "constraint_definition", "drop_constraint",
-           "failing_row_detail", "one", "pg_constraint_rows", "validate_constraint"]
+           "failing_row_detail", "pg_constraint_rows", "validate_constraint"]

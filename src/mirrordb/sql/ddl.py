@@ -23,7 +23,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
                                       RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, roles, views
+from mirrordb.sql import constraints, foreign_keys, roles, views
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -84,6 +84,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     indexes: list[tuple[str, list[str], bool, bool]] = []
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
+    references: list[Node] = []
     for element in node.get("tableElts", []):
         kind, fields = one(element)
         if kind == "Constraint":
@@ -132,9 +133,13 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             elif contype == "CONSTR_CHECK":
                 checks.append(constraints.PendingCheck.of(constraint))
             elif contype == "CONSTR_FOREIGN":
-                raise feature_not_supported("FOREIGN KEY constraints")
+                references.append(foreign_keys.pending_of(constraint, column_name))
             elif contype == "CONSTR_GENERATED":
                 raise feature_not_supported("generated columns")
+            elif contype in ("CONSTR_ATTR_DEFERRABLE", "CONSTR_ATTR_DEFERRED"):
+                raise feature_not_supported("DEFERRABLE constraints")
+            elif contype in ("CONSTR_ATTR_NOT_DEFERRABLE", "CONSTR_ATTR_IMMEDIATE"):
+                continue
             else:
                 raise feature_not_supported(f"constraint {contype}")
         columns.append(Column(column_name, type_oid, not_null, typmod))
@@ -159,7 +164,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         elif contype == "CONSTR_CHECK":
             checks.append(constraints.PendingCheck.of(constraint))
         elif contype == "CONSTR_FOREIGN":
-            raise feature_not_supported("FOREIGN KEY constraints")
+            references.append(foreign_keys.pending_of(constraint))
         else:
             raise feature_not_supported(f"constraint {contype}")
     if sum(1 for *_, primary in indexes if primary) > 1:
@@ -178,6 +183,9 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         if _exists(session, index_name):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
         txn.create_index(index_name, name, keys, unique=unique, primary=primary)
+    if references:
+        foreign_keys.add_foreign_keys(session, txn, session.lookup_relation(name, None, NO_LOCK),
+                                      references, creating=True)
 
 
 def alter_table(session: Any, txn: Any, node: Node) -> list[str]:
@@ -252,6 +260,7 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     default_text = None
     unique = primary = False
     checks: list[constraints.PendingCheck] = []
+    references: list[Node] = []
     for constraint_node in definition.get("constraints", []):
         constraint = constraint_node["Constraint"]
         contype = constraint["contype"]
@@ -265,6 +274,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             unique = True
         elif contype == "CONSTR_CHECK":
             checks.append(constraints.PendingCheck.of(constraint))
+        elif contype == "CONSTR_FOREIGN":
+            references.append(foreign_keys.pending_of(constraint, column_name))
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
@@ -290,6 +301,10 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     if checks:
         constraints.add_checks(session, txn, session.lookup_relation(relation.name, None, NO_LOCK),
                                checks, creating=False)
+    if references:
+        foreign_keys.add_foreign_keys(session, txn,
+                                      session.lookup_relation(relation.name, None, NO_LOCK),
+                                      references, creating=False)
 
 
 def _default_producer(session: Any, builder: PlanBuilder, default_text: str | None,
@@ -321,6 +336,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
                 for attnum, text in old_defaults.items() if attnum != position + 1}
     columns = [c for i, c in enumerate(relation.columns) if i != position]
     constraints.column_dropped(txn, relation, position + 1)
+    foreign_keys.column_dropped(txn, relation, position + 1)
     relation = session.lookup_relation(relation.name, None, NO_LOCK)
 
     def transform(values: tuple[object, ...]) -> list[object]:
@@ -378,6 +394,8 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
                                creating=False)
+    elif contype == "CONSTR_FOREIGN":
+        foreign_keys.add_foreign_keys(session, txn, relation, [constraint], creating=False)
     else:
         raise feature_not_supported(f"ALTER TABLE ADD {contype.removeprefix('CONSTR_')} "
                                     "constraints")
@@ -577,6 +595,8 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         doomed_views, cascade_notices = views.check_drop(session, txn, relation, cascade,
                                                          dropping)
         notices += cascade_notices
+        if relation.kind == RELKIND_TABLE:
+            notices += foreign_keys.check_drop(session, txn, relation, cascade, dropping)
         for view in doomed_views:
             txn.drop(view)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
