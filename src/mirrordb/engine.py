@@ -1100,6 +1100,34 @@ class Txn:
                 for _, values in self.engine.relcache.rows(boot.PG_REWRITE, self.transaction)
                 if values[1] == VIEW_RULE_NAME}
 
+    # -- pg_constraint: CHECK and FOREIGN KEY constraints (sql/constraints.py) ----------------
+
+    def create_constraint(self, values: Sequence[object]) -> int:
+        """Insert a pg_constraint row: ``values`` are its columns after the OID, in the
+        catalog's order (catalog/bootstrap.py). Returns the new constraint's OID."""
+        with self.engine._ddl_lock:
+            oid = self.engine.allocate_oid()
+            self._insert_catalog(boot.PG_CONSTRAINT, [oid, *values])
+            self.transaction.command_counter_increment()
+        return oid
+
+    def constraint_rows(self) -> list[tuple[object, ...]]:
+        """Every pg_constraint row as this transaction sees the catalogs now."""
+        return [values for _, values in self.engine.relcache.rows(boot.PG_CONSTRAINT,
+                                                                  self.transaction)]
+
+    def update_constraint(self, oid: int, values: Sequence[object]) -> None:
+        """Replace constraint ``oid``'s row by ``values`` (all columns, OID first)."""
+        with self.engine._ddl_lock:
+            self._update_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[0] == oid,
+                                      lambda v: tuple(values))
+            self.transaction.command_counter_increment()
+
+    def drop_constraint(self, oid: int) -> None:
+        with self.engine._ddl_lock:
+            self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[0] == oid)
+            self.transaction.command_counter_increment()
+
     def drop(self, name: str) -> None:
         """DROP TABLE / INDEX / SEQUENCE / VIEW: catalog rows go now, files at commit. Everything
         dropped is locked AccessExclusive first; an index's table too, before the index
@@ -1118,6 +1146,7 @@ class Txn:
             self._delete_catalog_rows(boot.PG_INDEX, lambda v: v[0] in oids or v[1] in oids)
             self._delete_catalog_rows(boot.PG_SEQUENCE, lambda v: v[0] in oids)
             self._delete_catalog_rows(boot.PG_REWRITE, lambda v: v[2] in oids)
+            self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[7] in oids)
             self.transaction.current_subtransaction.dropped_relations += [
                 r.rnode for r in doomed if r.kind != RELKIND_VIEW]
             self.transaction.command_counter_increment()
@@ -1221,14 +1250,16 @@ class Txn:
 
     def insert(self, table: str | Relation, values: Sequence[object]) -> Tid:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
-        self._check_not_null(relation, values)
+        self.check_not_null(relation, values)
         tid = self.engine.heap.insert(relation, self.transaction, list(values))
         self._table_counts().count_insert(relation.oid)
         self._insert_index_entries(relation, values, tid)
         return tid
 
     @staticmethod
-    def _check_not_null(relation: Relation, values: Sequence[object]) -> None:
+    def check_not_null(relation: Relation, values: Sequence[object]) -> None:
+        """23502 for a NULL in a NOT NULL column (sql/constraints.py checks it before CHECK
+        constraints, in PostgreSQL's order)."""
         for column, value in zip(relation.columns, values):
             if value is None and column.not_null:
                 raise MirrordbError(
@@ -1299,7 +1330,7 @@ class Txn:
         key is waited for, then the check starts over (PostgreSQL's pre-check; the single
         lock hold stands in for its speculative insertion). The other indexes get their
         entries afterwards, unique ones with the usual check (a violation there is 23505)."""
-        self._check_not_null(relation, values)
+        self.check_not_null(relation, values)
         self.transaction.current_xid()     # assigned before the pool lock is taken
         engine = self.engine
         while True:
@@ -1384,7 +1415,7 @@ class Txn:
         """Replace version ``tid``. ``old_values``, when the caller knows them, are the values of
         the version being replaced (lets unchanged unique keys skip their uniqueness check)."""
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
-        self._check_not_null(relation, values)
+        self.check_not_null(relation, values)
         result, new_tid, hot = self.engine.heap.update_row(relation, self.transaction, tid,
                                                            list(values))
         if result == TmResult.OK:

@@ -173,15 +173,29 @@ def paired(template_cluster: str, directory: str, setup: list[str], with_tags: b
             ours.close()
 
 
-def pair_fixture(name: str, setup: list[str], with_tags: bool = False) -> Any:
+def pair_fixture(name: str, setup: list[str], with_tags: bool = False,
+                 detailed: bool = False) -> Any:
     """A module-scoped pytest fixture giving the ``paired`` servers, set up with ``setup``."""
     @pytest.fixture(scope="module")
     def both(template_cluster: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
         with paired(template_cluster, str(tmp_path_factory.mktemp(name)), setup,
-                    with_tags) as pair:
+                    with_tags, detailed) as pair:
             yield pair
     return both
+
+
+def copy_in_error(connection: psycopg.Connection, statement: str, data: str
+                  ) -> tuple[str | None, ...]:
+    """Run COPY ... FROM STDIN with ``data`` on a real server (``Ours`` is a session without
+    the protocol's COPY messages): the error's SQLSTATE, message and DETAIL, or Nones."""
+    try:
+        with connection.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                copy.write(data)
+    except psycopg.Error as failure:
+        return failure.sqlstate, failure.diag.message_primary, failure.diag.message_detail
+    return None, None, None
 
 
 def differences(reference: Reference, ours: Ours, statements: list[str]) -> list[str]:

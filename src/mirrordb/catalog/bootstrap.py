@@ -32,6 +32,7 @@ PG_DATABASE_OID = 1262
 PG_AUTHID_OID = 1260
 PG_DB_ROLE_SETTING_OID = 2964
 PG_REWRITE_OID = 2618
+PG_CONSTRAINT_OID = 2606
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -86,7 +87,19 @@ PG_REWRITE = _catalog(PG_REWRITE_OID, "pg_rewrite", [
     ("ev_enabled", T.TEXT_OID), ("is_instead", T.BOOL_OID), ("ev_qual", T.TEXT_OID),
     ("ev_action", T.TEXT_OID)])
 
+# CHECK and FOREIGN KEY constraints (PRIMARY KEY and UNIQUE are derived from pg_index, see
+# sql/catalog_functions.py). conkey/confkey are column numbers as text ("1 2", like pg_index's
+# indkey); conbin is a CHECK constraint's raw parse tree as JSON (like pg_attrdef.adbin);
+# sql/constraints.py and sql/foreign_keys.py write and read the rows.
+PG_CONSTRAINT = _catalog(PG_CONSTRAINT_OID, "pg_constraint", [
+    ("oid", T.OID_OID), ("conname", T.NAME_OID), ("connamespace", T.OID_OID),
+    ("contype", T.TEXT_OID), ("condeferrable", T.BOOL_OID), ("condeferred", T.BOOL_OID),
+    ("convalidated", T.BOOL_OID), ("conrelid", T.OID_OID), ("conindid", T.OID_OID),
+    ("confrelid", T.OID_OID), ("confupdtype", T.TEXT_OID), ("confdeltype", T.TEXT_OID),
+    ("confmatchtype", T.TEXT_OID), ("connoinherit", T.BOOL_OID), ("conkey", T.TEXT_OID),
+    ("confkey", T.TEXT_OID), ("conbin", T.TEXT_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
-                                  PG_REWRITE)
+                                  PG_REWRITE, PG_CONSTRAINT)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}

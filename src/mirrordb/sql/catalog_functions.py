@@ -952,7 +952,7 @@ class ExpressionDeparser:
         parts = [self._print(argument, T.BOOL_OID) for argument in f["args"]]
         if word == "NOT":
             operand = parts[0]
-            simple = operand.kind != _BOOL or not self.pretty
+            simple = operand.kind not in (_BOOL, _ARRAY_OPERATOR) or not self.pretty
             return self._wrap(f"NOT {operand.text if simple else '(' + operand.text + ')'}",
                               _BOOL, "NOT")
         return self._join_boolean(word, parts)
@@ -960,8 +960,8 @@ class ExpressionDeparser:
     def _join_boolean(self, word: str, parts: list[_Printed]) -> _Printed:
         texts = []
         for part in parts:
-            nested_ok = part.kind != _BOOL or part.operator == "NOT" or \
-                part.operator == "AND" or word == part.operator
+            nested_ok = part.kind not in (_BOOL, _ARRAY_OPERATOR) or part.operator == "NOT" \
+                or part.operator == "AND" or word == part.operator
             texts.append(part.text if nested_ok or not self.pretty else f"({part.text})")
         return self._wrap(f" {word} ".join(texts), _BOOL, word)
 
@@ -1284,7 +1284,10 @@ def _get_indexdef(ctx: ExecContext, index_oid: int, column: int = 0,
 
 def _get_constraintdef(ctx: ExecContext, constraint_oid: int, pretty: bool = False
                        ) -> str | None:
-    return constraint_definition(_snapshot(ctx), constraint_oid)
+    from mirrordb.sql import constraints  # CHECK and FOREIGN KEY: pg_constraint's own rows
+    snapshot = _snapshot(ctx)
+    return constraint_definition(snapshot, constraint_oid) or \
+        constraints.constraint_definition(ctx, snapshot, constraint_oid, bool(pretty))
 
 
 def _get_viewdef(ctx: ExecContext, view_oid: int, pretty: bool | int = False) -> str | None:

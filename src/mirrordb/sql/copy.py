@@ -64,11 +64,14 @@ class CopyOptions:
 
 
 class CopyIn:
-    """Parses COPY FROM STDIN data fed in arbitrary chunks; ``insert(values)`` per row."""
+    """Parses COPY FROM STDIN data fed in arbitrary chunks; ``insert(values)`` per row and
+    ``at_end()`` once the data is all in (the statement's end-of-statement checks)."""
 
     def __init__(self, options: CopyOptions, parsers: Sequence[Callable[[str], Any]],
-                 insert: Callable[[list[Any]], None], column_names: Sequence[str]) -> None:
+                 insert: Callable[[list[Any]], None], column_names: Sequence[str],
+                 at_end: Callable[[], None] | None = None) -> None:
         self.options = options
+        self.at_end = at_end
         self.parsers = list(parsers)
         self.insert = insert
         self.column_names = list(column_names)
@@ -98,6 +101,8 @@ class CopyIn:
         elif self.pending and not self.ended:
             self._text_line(self.pending)
         self.pending = b""
+        if self.at_end is not None:
+            self.at_end()
         return self.count
 
     def _decode(self, line: bytes) -> str:

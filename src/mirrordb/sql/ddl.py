@@ -23,7 +23,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
                                       RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import roles, views
+from mirrordb.sql import constraints, foreign_keys, roles, views
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
 from mirrordb.sql.expressions import error_at, feature_not_supported
@@ -84,6 +84,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     sequences: list[tuple[str, int, SequenceParams]] = []
     indexes: list[tuple[str, list[str], bool, bool]] = []
     table_constraints: list[Node] = []
+    checks: list[constraints.PendingCheck] = []
+    references: list[Node] = []
     for element in node.get("tableElts", []):
         kind, fields = one(element)
         if kind == "Constraint":
@@ -131,11 +133,15 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                 sequences.append((sequence, type_oid, _sequence_params_for(type_oid)))
                 defaults.append((attnum, _nextval_default(sequence)))
             elif contype == "CONSTR_CHECK":
-                raise feature_not_supported("CHECK constraints")
+                checks.append(constraints.PendingCheck.of(constraint))
             elif contype == "CONSTR_FOREIGN":
-                raise feature_not_supported("FOREIGN KEY constraints")
+                references.append(foreign_keys.pending_of(constraint, column_name))
             elif contype == "CONSTR_GENERATED":
                 raise feature_not_supported("generated columns")
+            elif contype in ("CONSTR_ATTR_DEFERRABLE", "CONSTR_ATTR_DEFERRED"):
+                raise feature_not_supported("DEFERRABLE constraints")
+            elif contype in ("CONSTR_ATTR_NOT_DEFERRABLE", "CONSTR_ATTR_IMMEDIATE"):
+                continue
             else:
                 raise feature_not_supported(f"constraint {contype}")
         columns.append(Column(column_name, type_oid, not_null, typmod))
@@ -158,9 +164,9 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             indexes.append((constraint.get("conname") or
                             _truncate_name(f"{name}_{'_'.join(keys)}_key"), keys, True, False))
         elif contype == "CONSTR_CHECK":
-            raise feature_not_supported("CHECK constraints")
+            checks.append(constraints.PendingCheck.of(constraint))
         elif contype == "CONSTR_FOREIGN":
-            raise feature_not_supported("FOREIGN KEY constraints")
+            references.append(foreign_keys.pending_of(constraint))
         else:
             raise feature_not_supported(f"constraint {contype}")
     if sum(1 for *_, primary in indexes if primary) > 1:
@@ -174,15 +180,20 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     relation = txn.create_table(name, columns, owner=owner)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
+    constraints.add_checks(session, txn, relation, checks, creating=True)
     for index_name, keys, unique, primary in indexes:
         if _exists(session, index_name):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
         txn.create_index(index_name, name, keys, unique=unique, primary=primary)
+    if references:
+        foreign_keys.add_foreign_keys(session, txn, session.lookup_relation(name, None, NO_LOCK),
+                                      references, creating=True)
 
 
-def alter_table(session: Any, txn: Any, node: Node) -> None:
+def alter_table(session: Any, txn: Any, node: Node) -> list[str]:
     """ALTER TABLE: ADD/DROP COLUMN (a rewrite, as PostgreSQL does for volatile defaults),
-    ALTER COLUMN SET/DROP DEFAULT and NOT NULL, ADD PRIMARY KEY/UNIQUE."""
+    ALTER COLUMN SET/DROP DEFAULT and NOT NULL, ADD PRIMARY KEY/UNIQUE/CHECK, VALIDATE and
+    DROP CONSTRAINT (constraints.py). Returns the notices."""
     name = node["relation"]["relname"]
 
     def check(relation: Any) -> None:
@@ -196,8 +207,9 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
                                 LockMode.ACCESS_EXCLUSIVE, check)
     if relation is None:
         if node.get("missing_ok"):
-            return
+            return [f'relation "{name}" does not exist, skipping']
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+    notices: list[str] = []
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
@@ -205,7 +217,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> None:
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
-        handler(session, txn, relation, command)
+        notices += handler(session, txn, relation, command) or []
+    return notices
 
 
 _TABLE_ONLY_ACTIONS = {"AT_AddColumn": "ADD COLUMN", "AT_DropColumn": "DROP COLUMN",
@@ -249,6 +262,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     not_null = serial is not None
     default_text = None
     unique = primary = False
+    checks: list[constraints.PendingCheck] = []
+    references: list[Node] = []
     for constraint_node in definition.get("constraints", []):
         constraint = constraint_node["Constraint"]
         contype = constraint["contype"]
@@ -260,6 +275,10 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             primary = not_null = True
         elif contype == "CONSTR_UNIQUE":
             unique = True
+        elif contype == "CONSTR_CHECK":
+            checks.append(constraints.PendingCheck.of(constraint))
+        elif contype == "CONSTR_FOREIGN":
+            references.append(foreign_keys.pending_of(constraint, column_name))
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
@@ -282,6 +301,13 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         index = _truncate_name(f"{relation.name}_pkey" if primary else
                                f"{relation.name}_{column_name}_key")
         txn.create_index(index, relation.name, [column_name], unique=True, primary=primary)
+    if checks:
+        constraints.add_checks(session, txn, session.lookup_relation(relation.name, None, NO_LOCK),
+                               checks, creating=False)
+    if references:
+        foreign_keys.add_foreign_keys(session, txn,
+                                      session.lookup_relation(relation.name, None, NO_LOCK),
+                                      references, creating=False)
 
 
 def _default_producer(session: Any, builder: PlanBuilder, default_text: str | None,
@@ -312,6 +338,8 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     defaults = {attnum - (1 if attnum > position + 1 else 0): text
                 for attnum, text in old_defaults.items() if attnum != position + 1}
     columns = [c for i, c in enumerate(relation.columns) if i != position]
+    constraints.column_dropped(txn, relation, position + 1)
+    foreign_keys.column_dropped(txn, relation, position + 1)
     relation = session.lookup_relation(relation.name, None, NO_LOCK)
 
     def transform(values: tuple[object, ...]) -> list[object]:
@@ -366,6 +394,11 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
         name = constraint.get("conname") or _truncate_name(
             f"{relation.name}_{'_'.join(keys)}_key")
         txn.create_index(name, relation.name, keys, unique=True)
+    elif contype == "CONSTR_CHECK":
+        constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
+                               creating=False)
+    elif contype == "CONSTR_FOREIGN":
+        foreign_keys.add_foreign_keys(session, txn, relation, [constraint], creating=False)
     else:
         raise feature_not_supported(f"ALTER TABLE ADD {contype.removeprefix('CONSTR_')} "
                                     "constraints")
@@ -375,6 +408,8 @@ _ALTER_HANDLERS = {
     "AT_AddColumn": _add_column, "AT_DropColumn": _drop_column,
     "AT_SetNotNull": _alter_not_null, "AT_DropNotNull": _alter_not_null,
     "AT_ColumnDefault": _alter_default, "AT_AddConstraint": _add_constraint,
+    "AT_ValidateConstraint": constraints.validate_constraint,
+    "AT_DropConstraint": constraints.drop_constraint,
 }
 
 
@@ -405,6 +440,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
                                 "already exists", sqlstate="42701")
         views.check_column_unused(txn, relation, node["subname"], "rename")
         txn.alter_column(relation, attnum, name=node["newname"])
+        constraints.column_renamed(txn, relation, node["subname"], node["newname"])
         return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 
@@ -562,6 +598,8 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         doomed_views, cascade_notices = views.check_drop(session, txn, relation, cascade,
                                                          dropping)
         notices += cascade_notices
+        if relation.kind == RELKIND_TABLE:
+            notices += foreign_keys.check_drop(session, txn, relation, cascade, dropping)
         for view in doomed_views:
             txn.drop(view)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []

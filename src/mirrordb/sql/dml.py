@@ -29,7 +29,9 @@ from mirrordb.access.lmgr import LockMode
 from mirrordb.access.relation import RELKIND_TABLE, RELKIND_VIEW, IndexInfo, Relation
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.engine import ConflictingVersion
+from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
+from mirrordb.sql import foreign_keys
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -69,6 +71,8 @@ class DmlPlan:
     qual: Expr | None = None
     on_conflict: OnConflict | None = None
     width: int = 0
+    checks: constraints.RelationChecks | None = None    # NOT NULL and CHECK of new versions
+    ri: foreign_keys.RelationRi | None = None     # foreign keys to check and act on
 
     def explain_node(self) -> ex.PlanNode:
         label = {"INSERT": "Insert on", "UPDATE": "Update on", "DELETE": "Delete on"}[
@@ -97,8 +101,12 @@ class DmlPlan:
                     values[index] = given[index]
                 elif index in defaults:
                     values[index] = defaults[index].fn((), ctx)
+            if self.checks is not None:
+                self.checks.verify(values, ctx)
             if self.on_conflict is None:
                 row: Row | None = (*values, txn.insert(relation, values))
+                if self.ri is not None:
+                    foreign_keys.row_inserted(ctx, self.ri, values)
             else:
                 row = self._upsert_one(ctx, values, self.on_conflict)
             if row is None:
@@ -106,6 +114,8 @@ class DmlPlan:
             count += 1
             if self.returning:
                 returned.append(tuple(e.fn(row, ctx) for e in self.returning))
+        if self.ri is not None:
+            foreign_keys.end_of_statement(ctx)
         return returned, count
 
     def _insert_rows(self, ctx: ExecContext) -> Iterator[list[Any]]:
@@ -127,6 +137,8 @@ class DmlPlan:
         for _ in range(MAX_RECHECKS):
             tid, conflict = txn.insert_unless_conflict(relation, values, clause.arbiters)
             if tid is not None:
+                if self.ri is not None:
+                    foreign_keys.row_inserted(ctx, self.ri, values)
                 return (*values, tid)
             assert conflict is not None
             if not clause.update:
@@ -165,9 +177,13 @@ class DmlPlan:
         values = list(existing)
         for index, expr in clause.assignments:
             values[index] = expr.fn(row, ctx)
+        if self.checks is not None:
+            self.checks.verify(values, ctx)
         result, new_tid = txn.update(relation, tid, values, existing)
         if result != TmResult.OK:
             return False, None
+        if self.ri is not None:
+            foreign_keys.row_updated(ctx, self.ri, existing, values)
         return True, (*values, new_tid)
 
     # UPDATE / DELETE
@@ -191,6 +207,8 @@ class DmlPlan:
             count += 1
             if self.returning:
                 returned.append(tuple(e.fn(done_row, ctx) for e in self.returning))
+        if self.ri is not None:
+            foreign_keys.end_of_statement(ctx)
         return returned, count
 
     def _change(self, ctx: ExecContext, txn: Any, relation: Relation, row: Row) -> Row | None:
@@ -206,9 +224,13 @@ class DmlPlan:
                 values = list(row[:ctid_index])
                 for index, expr in self.assignments:
                     values[index] = expr.fn(row, ctx)
+                if self.checks is not None:
+                    self.checks.verify(values, ctx)
                 result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
                 new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
             if result == TmResult.OK:
+                if self.ri is not None:
+                    self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
                 return new_row
             if result in (TmResult.SELF_MODIFIED, TmResult.INVISIBLE):
                 return None
@@ -224,6 +246,15 @@ class DmlPlan:
             if self.qual is not None and self.qual.fn(row, ctx) is not True:
                 return None
         raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
+
+
+    def _queue_change(self, ctx: ExecContext, old: Row, new: Row) -> None:
+        """A changed row for the foreign keys' end-of-statement checks and actions."""
+        assert self.ri is not None
+        if self.command == "DELETE":
+            foreign_keys.row_deleted(ctx, self.ri, old)
+        else:
+            foreign_keys.row_updated(ctx, self.ri, old, new)
 
 
 def _check_conflict_visible(found: ConflictingVersion | None) -> None:
@@ -334,6 +365,8 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     if node.get("onConflictClause") is not None:
         plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
     plan.defaults = builder.session.column_defaults(relation, builder)
+    plan.checks = constraints.checks_for(builder, relation)
+    plan.ri = foreign_keys.for_relation(builder.session, relation)
     select = node.get("selectStmt")
     if select is None:
         plan.values = [[None] * len(targets)]
@@ -491,6 +524,8 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     plan = DmlPlan(command, relation, None, source=source, qual=qual)
     if command == "UPDATE":
         plan.assignments = _set_assignments(builder, relation, node["targetList"], compiler)
+        plan.checks = constraints.checks_for(builder, relation)
+    plan.ri = foreign_keys.for_relation(builder.session, relation)
     builder.clause = None
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan

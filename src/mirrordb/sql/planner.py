@@ -570,7 +570,7 @@ class PlanBuilder:
                          alias=alias)
 
     def _plan_range_function(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
-        if fields.get("lateral") or fields.get("ordinality") or len(fields["functions"]) != 1:
+        if fields.get("lateral") or len(fields["functions"]) != 1:
             raise feature_not_supported("this function call in FROM")
         call = fields["functions"][0]["List"]["items"][0]
         if "FuncCall" not in call:
@@ -583,6 +583,8 @@ class PlanBuilder:
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
         record = self.session.record_function(self, name, args)
+        if record is not None and fields.get("ordinality"):
+            raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
             names = _alias_columns(alias_node, [column for column, _ in columns])
@@ -593,11 +595,16 @@ class PlanBuilder:
                              alias=alias)
         produce, type_oid = srf.function_in_from(self, name, args,
                                                  call["FuncCall"].get("location", -1))
-        names = _alias_columns(alias_node, [alias_node.get("aliasname", name)
-                                            if alias_node else name])
+        default_names = [alias_node.get("aliasname", name) if alias_node else name]
+        types = [type_oid]
+        if fields.get("ordinality"):     # WITH ORDINALITY: a bigint counting the rows from 1
+            default_names.append("ordinality")
+            types.append(T.INT8_OID)
+            produce = _with_ordinality(produce)
+        names = _alias_columns(alias_node, default_names)
         scope = Scope(parent=scope_parent)
-        scope.add(alias, [ScopeColumn(names[0], type_oid)])
-        return _FromItem(ex.FunctionScan(name, produce), scope, alias=alias)
+        scope.add(alias, [ScopeColumn(n, t) for n, t in zip(names, types)])
+        return _FromItem(ex.FunctionScan(name, produce, width=len(types)), scope, alias=alias)
 
     def _plan_join_expr(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
         join_type = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right",
@@ -1528,6 +1535,11 @@ def _first_not_null(first: Expr, second: Expr) -> Expr:
         value = first_fn(row, ctx)
         return value if value is not None else second_fn(row, ctx)
     return Expr(first.type_oid, run, first.typmod, first.name)
+
+
+def _with_ordinality(produce: Callable[[ExecContext], Iterator[Row]]
+                     ) -> Callable[[ExecContext], Iterator[Row]]:
+    return lambda ctx: ((*row, number) for number, row in enumerate(produce(ctx), start=1))
 
 
 def _alias_columns(alias: Node, names: list[str]) -> list[str]:

@@ -1180,8 +1180,8 @@ class Session:
     def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
-        ddl.alter_table(self, self._ensure_transaction(), node)
-        return StatementResult("ALTER TABLE")
+        notices = ddl.alter_table(self, self._ensure_transaction(), node)
+        return StatementResult("ALTER TABLE", notices=notices)
 
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
@@ -1210,8 +1210,18 @@ class Session:
     def _exec_TruncateStmt(self, node: Node, prepared: PreparedStatement,
                            params: Sequence[Any]) -> StatementResult:
         txn = self._ensure_transaction()
-        from mirrordb.sql import roles
-        for relation in node["relations"]:
+        from mirrordb.sql import foreign_keys, roles
+        truncated = [found for found in (self.lookup_relation(
+            item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK)
+            for item in node["relations"]) if found is not None]
+        notices: list[str] = []
+        cascaded: list[str] = []
+        if node.get("behavior") == "DROP_CASCADE":
+            cascaded, notices = foreign_keys.truncate_cascade(txn, truncated)
+        else:
+            foreign_keys.refuse_truncate(txn, truncated)
+        for relation in node["relations"] + [{"RangeVar": {"relname": name}}
+                                             for name in cascaded]:
             name = relation["RangeVar"]["relname"]
             target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"), NO_LOCK)
             if target is not None and target.kind == RELKIND_VIEW:
@@ -1219,7 +1229,7 @@ class Session:
             if target is not None:
                 roles.check_table_privilege(self, target, "TRUNCATE")
             txn.truncate(name)
-        return StatementResult("TRUNCATE TABLE")
+        return StatementResult("TRUNCATE TABLE", notices=notices)
 
     def _exec_LockStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
@@ -1395,6 +1405,9 @@ class Session:
             parsers = [_text_parser(relation.columns[i].type_oid, relation.columns[i].typmod,
                                     timezone) for i in indexes]
             txn = ctx.txn
+            from mirrordb.sql import constraints, foreign_keys
+            checks = constraints.checks_for(builder, relation)
+            ri = foreign_keys.for_relation(self, relation)
 
             def insert(values: list[Any]) -> None:
                 row: list[Any] = [None] * relation.natts
@@ -1404,9 +1417,14 @@ class Session:
                         row[i] = given[i]
                     elif i in defaults:
                         row[i] = defaults[i].fn((), ctx)
+                if checks is not None:
+                    checks.verify(row, ctx)
                 txn.insert(relation, row)
+                if ri is not None:
+                    foreign_keys.row_inserted(ctx, ri, row)
                 self.check_for_interrupts()
-            copy_in = copylib.CopyIn(options, parsers, insert, names)
+            copy_in = copylib.CopyIn(options, parsers, insert, names,
+                                     lambda: foreign_keys.end_of_statement(ctx))
             return StatementResult("COPY", copy_in=copy_in, copy_columns=len(names))
         if node.get("query") is not None:
             inner_type, inner = one(node["query"])

@@ -58,7 +58,8 @@ ValuesFn = Callable[[Row, ExecContext], Iterable[Any]]
 
 # generate_series and unnest, and the functions returning a set of records
 # (sql/monitoring_functions.py), whose records a select list shows as text.
-SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest"}) | RECORD_SET_FUNCTION_NAMES
+SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest", "pg_partition_ancestors"}) \
+    | RECORD_SET_FUNCTION_NAMES
 
 
 # -- the functions ----------------------------------------------------------------------------
@@ -74,7 +75,20 @@ def compile_call(builder: PlanBuilder, name: str, args: list[Expr],
         return _unnest(args[0], location)
     if name in RECORD_SET_FUNCTION_NAMES:
         return record_set_as_text(builder, name, args, location)
+    if name == "pg_partition_ancestors" and len(args) == 1:
+        return _partition_ancestors(builder, args[0])
     raise no_such_function(name, args, location)
+
+
+def _partition_ancestors(builder: PlanBuilder, relation: Expr) -> tuple[ValuesFn, int]:
+    """pg_partition_ancestors(regclass): mirrordb has no partitions, and PostgreSQL lists
+    nothing for a relation that is none (psql's \\d asks it for "Referenced by:")."""
+    fn = coerce(builder, relation, T.REGCLASS_OID).fn
+
+    def values(row: Row, ctx: ExecContext) -> Iterable[Any]:
+        fn(row, ctx)                  # a name that is no relation is still an error
+        return ()
+    return values, T.REGCLASS_OID
 
 
 def _unnest(array: Expr, location: int) -> tuple[ValuesFn, int]:

@@ -35,7 +35,7 @@ from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TA
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
-from mirrordb.sql import replication_functions, role_settings, roles
+from mirrordb.sql import constraints, replication_functions, role_settings, roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.planner import OutputColumn
@@ -271,7 +271,9 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
         rows.append((
             entry.oid, entry.name, entry.namespace_oid, 0, 0, entry.owner_oid, access_method,
             entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
-            entry.persistence, entry.kind, entry.natts, 0, False, False, False, False, False,
+            entry.persistence, entry.kind, entry.natts,
+            constraints.check_count(snapshot, entry.oid), False,
+            constraints.has_triggers(snapshot, entry.oid), False, False, False,
             True, "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
             0, 0, 1 if is_table else 0, _acl_array(entry.acl), None, None))
     return rows
@@ -436,7 +438,7 @@ def _pg_constraint(ctx: ExecContext) -> list[Row]:
             "p" if index.primary else "u", False, False, True, index.table_oid, 0,
             index.index_oid, 0, 0, " ", " ", " ", True, 0, True, list(index.key_numbers), None,
             None, None, None, None, None, None))
-    return rows
+    return rows + constraints.pg_constraint_rows(snapshot)
 
 
 def _pg_depend(ctx: ExecContext) -> list[Row]:
