@@ -633,7 +633,8 @@ class Backend:
         for notice in notices:
             if isinstance(notice, MirrordbError):   # a WARNING with its own SQLSTATE and DETAIL
                 self.connection.send(m.NoticeResponse(m.error_fields(
-                    "WARNING", notice.sqlstate, notice.message, detail=notice.detail)))
+                    "WARNING", notice.sqlstate, notice.message, detail=notice.detail,
+                    hint=notice.hint)))
                 continue
             if isinstance(notice, tuple) and len(notice) == 3:   # (severity, text, DETAIL)
                 severity, text, detail = notice

@@ -495,6 +495,15 @@ def check_table_ownership(session: Any, relation: Relation) -> None:
                             sqlstate="42501")
 
 
+def check_can_become(session: Any, role: Role) -> None:
+    """PostgreSQL's check_is_member_of_role, for giving an object to ``role``: superusers may,
+    and (without role membership in mirrordb) otherwise only the role itself."""
+    current = current_role(session)
+    if current is not None and (current.superuser or current.oid == role.oid):
+        return
+    raise MirrordbError(f'must be member of role "{role.name}"', sqlstate="42501")
+
+
 # -- shared helpers for the statements ----------------------------------------------------------
 
 Notices = list[Any]

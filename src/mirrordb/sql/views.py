@@ -40,7 +40,7 @@ from mirrordb.access.relation import RELKIND_VIEW, Column, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import executor as ex
-from mirrordb.sql import roles
+from mirrordb.sql import roles, schemas
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import coerce, error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -83,12 +83,13 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
     if node.get("options") or node.get("withCheckOption", "NO_CHECK_OPTION") != \
             "NO_CHECK_OPTION":
         raise feature_not_supported("view options and WITH CHECK OPTION")
-    if range_var.get("schemaname") not in (None, "public"):
-        raise MirrordbError(f'schema "{range_var["schemaname"]}" does not exist',
-                            sqlstate="3F000")
+    namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name)
     select = node["query"]["SelectStmt"]
     columns, stored = _analyze(session, select, strings(node.get("aliases")))
-    existing = session.lookup_relation(name, None, NO_LOCK)
+    try:     # relation names are unique across schemas in mirrordb (schemas.py)
+        existing = txn.relation(name)
+    except MirrordbError:
+        existing = None
     if existing is not None and node.get("replace"):
         if existing.kind != RELKIND_VIEW:
             raise MirrordbError(f'"{name}" is not a view', sqlstate="42809")
@@ -98,7 +99,8 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
         return
     if existing is not None:
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
-    txn.create_view(name, columns, stored.encode(), owner=roles.current_role_oid(session))
+    txn.create_view(name, columns, stored.encode(), owner=roles.current_role_oid(session),
+                    namespace_oid=namespace)
 
 
 def _analyze(session: Any, select: Node, aliases: list[str]
