@@ -92,7 +92,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         raise feature_not_supported("temporary tables")
     if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
         raise feature_not_supported("table inheritance and partitioning")
-    namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name)
+    namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
+                                           relation_node.get("location"))
     schema = schemas.namespace_name(session, namespace)
     if node.get("if_not_exists") and _exists(session, name):
         return
@@ -221,7 +222,7 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
                                 LockMode.ACCESS_EXCLUSIVE, check)
     if relation is None:
         if node.get("missing_ok"):
-            return []
+            return [f'relation "{name}" does not exist, skipping']
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
     notices: list[Any] = []
     for command_node in node["cmds"]:
@@ -512,7 +513,8 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
 
 def create_sequence(session: Any, txn: Any, node: Node) -> None:
     name = node["sequence"]["relname"]
-    namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name)
+    namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
+                                           node["sequence"].get("location"))
     if node.get("if_not_exists") and _exists(session, name):
         return
     options = node.get("options", [])

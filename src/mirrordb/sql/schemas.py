@@ -190,15 +190,22 @@ def lookup_namespace(session: Any, name: str) -> Namespace:
     return entry
 
 
-def creation_namespace(session: Any, schema: str | None, relation_name: str) -> int:
+def creation_namespace(session: Any, schema: str | None, relation_name: str,
+                       location: int | None = None) -> int:
     """Where CREATE puts a new relation (PostgreSQL's RangeVarGetCreationNamespace), with the
-    checks it makes: the schema exists, the role may create in it, not in pg_catalog."""
+    checks it makes: the schema exists, the role may create in it, not in pg_catalog.
+    ``location``: the name's offset in the statement, for the error's position."""
+    position = None if location is None or location < 0 else location + 1
     if schema is not None:
-        entry = lookup_namespace(session, schema)
+        entry = namespaces(session).get(schema)
+        if entry is None:
+            raise MirrordbError(f'schema "{schema}" does not exist', sqlstate="3F000",
+                                position=position)
     else:
         listed = _listed_oids(session)
         if not listed:
-            raise MirrordbError("no schema has been selected to create in", sqlstate="3F000")
+            raise MirrordbError("no schema has been selected to create in", sqlstate="3F000",
+                                position=position)
         entry = next(n for n in namespaces(session).values() if n.oid == listed[0])
     if entry.oid == boot.PG_CATALOG_NAMESPACE_OID:
         raise MirrordbError(f'permission denied to create "{entry.name}.{relation_name}"',

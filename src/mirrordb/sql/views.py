@@ -83,7 +83,8 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
     if node.get("options") or node.get("withCheckOption", "NO_CHECK_OPTION") != \
             "NO_CHECK_OPTION":
         raise feature_not_supported("view options and WITH CHECK OPTION")
-    namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name)
+    namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name,
+                                           range_var.get("location"))
     select = node["query"]["SelectStmt"]
     columns, stored = _analyze(session, select, strings(node.get("aliases")))
     try:     # relation names are unique across schemas in mirrordb (schemas.py)
@@ -294,8 +295,10 @@ def stored_query(txn: Any, view: Relation) -> StoredQuery:
     return StoredQuery.decode(text)
 
 
-def with_current_names(query: Node, names_by_oid: dict[int, str]) -> Node:
-    """The stored tree with each relation's current name (it may have been renamed)."""
+def with_current_names(query: Node, names_by_oid: dict[int, str],
+                       schemas_by_oid: dict[int, str] | None = None) -> Node:
+    """The stored tree with each relation's current name (it may have been renamed) and,
+    given ``schemas_by_oid``, its schema (so the search path does not matter)."""
     def walk(node: Any) -> Any:
         if isinstance(node, list):
             return [walk(item) for item in node]
@@ -304,6 +307,8 @@ def with_current_names(query: Node, names_by_oid: dict[int, str]) -> Node:
         if "RangeVar" in node and "relid" in node["RangeVar"]:
             fields = dict(node["RangeVar"])
             fields["relname"] = names_by_oid.get(int(fields["relid"]), fields["relname"])
+            if schemas_by_oid and int(fields["relid"]) in schemas_by_oid:
+                fields["schemaname"] = schemas_by_oid[int(fields["relid"])]
             return {"RangeVar": fields}
         return {key: walk(value) for key, value in node.items()}
     return walk(query)  # type: ignore[no-any-return]
@@ -312,6 +317,13 @@ def with_current_names(query: Node, names_by_oid: dict[int, str]) -> Node:
 def relation_names(txn: Any, oids: tuple[int, ...]) -> dict[int, str]:
     wanted = set(oids)
     return {int(values[0]): str(values[1])  # type: ignore[call-overload]
+            for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)
+            if values[0] in wanted}
+
+
+def _relation_schemas(session: Any, txn: Any, oids: tuple[int, ...]) -> dict[int, str]:
+    wanted = set(oids)
+    return {int(values[0]): schemas.namespace_name(session, int(values[2]))  # type: ignore
             for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)
             if values[0] in wanted}
 
@@ -326,7 +338,8 @@ def plan_view_query(builder: PlanBuilder, view: Relation) -> QueryPlan:
                             sqlstate="42P17")
     txn = session.txn
     stored = stored_query(txn, view)
-    query = with_current_names(stored.query, relation_names(txn, stored.relations))
+    query = with_current_names(stored.query, relation_names(txn, stored.relations),
+                               _relation_schemas(session, txn, stored.relations))
     child = PlanBuilder(session, [])
     child.privilege_role = _owner_name(session, view)
     child.expanding_views = builder.expanding_views + (view.oid,)
