@@ -377,7 +377,9 @@ def _cascade_notices(schema: str, members: list[tuple[str, str]]) -> list[Any]:
 
 
 def _delete_namespace(txn: Any, oid: int) -> None:
+    from mirrordb.sql import comments
     for tid, values in txn.engine.relcache.rows(boot.PG_NAMESPACE, txn.transaction):
         if values[0] == oid:
             roles.delete_catalog_row(txn, boot.PG_NAMESPACE, tid)
+    comments.forget_object(txn, oid, boot.PG_NAMESPACE_OID)
     txn.transaction.command_counter_increment()
