@@ -944,9 +944,10 @@ class Txn:
 
     def _add_class(self, oid: int, name: str, kind: str, rnode: RelFileNode,
                    columns: Sequence[Column],
-                   owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> None:
+                   owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
+                   namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> None:
         """The pg_class and pg_attribute rows; relacl NULL (only the owner has rights)."""
-        self._insert_catalog(boot.PG_CLASS, [oid, name, boot.PUBLIC_NAMESPACE_OID,
+        self._insert_catalog(boot.PG_CLASS, [oid, name, namespace_oid,
                                              owner, kind, rnode.rel,
                                              rnode.spc, "p", len(columns), False, False, None])
         for number, column in enumerate(columns, start=1):
@@ -965,14 +966,16 @@ class Txn:
             raise DuplicateObject(f'relation "{name}" already exists')
 
     def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]],
-                     owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> Relation:
-        """CREATE TABLE; ``owner`` is the creating role's OID (pg_class.relowner)."""
+                     owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
+                     namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> Relation:
+        """CREATE TABLE; ``owner`` is the creating role's OID (pg_class.relowner),
+        ``namespace_oid`` its schema (pg_class.relnamespace)."""
         cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
         with self.engine._ddl_lock:
             self._check_new_name(name)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
-            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner)
+            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid)
             self.transaction.command_counter_increment()
         return self.relation(name)
 
@@ -994,7 +997,7 @@ class Txn:
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns,
-                            self._owner_of(relation))
+                            self._owner_of(relation), relation.namespace_oid)
             self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
                                                  " ".join(str(k + 1) for k in keys)])
             self.transaction.command_counter_increment()
@@ -1043,7 +1046,8 @@ class Txn:
 
     def create_sequence(self, name: str, params: SequenceParams | None = None,
                         owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
-                        type_oid: int = datum.INT8_OID) -> Relation:
+                        type_oid: int = datum.INT8_OID,
+                        namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> Relation:
         """CREATE SEQUENCE; ``type_oid`` is pg_sequence.seqtypid (the AS type, or a serial
         column's type)."""
         params = params or SequenceParams()
@@ -1053,7 +1057,7 @@ class Txn:
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
                             [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)],
-                            owner)
+                            owner, namespace_oid)
             self._insert_catalog(boot.PG_SEQUENCE, [oid, type_oid, params.start,
                                                     params.increment, params.max_value,
                                                     params.min_value, 1, params.cycle])
@@ -1062,14 +1066,15 @@ class Txn:
         return self.relation(name)
 
     def create_view(self, name: str, columns: Sequence[Column], action: str,
-                    owner: int = boot.BOOTSTRAP_SUPERUSER_OID) -> Relation:
+                    owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
+                    namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> Relation:
         """CREATE VIEW: a pg_class row of relkind 'v' without storage (relfilenode 0, no
         file, as PostgreSQL's), its columns, and the "_RETURN" rule in pg_rewrite holding
         ``action`` (sql/views.py's stored query)."""
         with self.engine._ddl_lock:
             self._check_new_name(name)
             oid = self._new_locked_oid()
-            self._add_class(oid, name, RELKIND_VIEW, VIEW_RNODE, columns, owner)
+            self._add_class(oid, name, RELKIND_VIEW, VIEW_RNODE, columns, owner, namespace_oid)
             self._insert_catalog(boot.PG_REWRITE, [self.engine.allocate_oid(), VIEW_RULE_NAME,
                                                    oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
                                                    action])
@@ -1147,6 +1152,10 @@ class Txn:
             self._delete_catalog_rows(boot.PG_SEQUENCE, lambda v: v[0] in oids)
             self._delete_catalog_rows(boot.PG_REWRITE, lambda v: v[2] in oids)
             self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[7] in oids)
+            self._delete_catalog_rows(boot.PG_DESCRIPTION, lambda v: v[0] in oids
+                                      and v[1] == boot.PG_CLASS_OID)
+            self._delete_catalog_rows(boot.PG_DEPEND, lambda v: v[0] == boot.PG_CLASS_OID
+                                      and (v[1] in oids or v[4] in oids))
             self.transaction.current_subtransaction.dropped_relations += [
                 r.rnode for r in doomed if r.kind != RELKIND_VIEW]
             self.transaction.command_counter_increment()
@@ -1559,6 +1568,28 @@ class Txn:
             self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == table.oid,
                                       lambda v: (v[0], new_name) + tuple(v[2:]))
             self.transaction.command_counter_increment()
+
+    def set_relation_owner(self, relation: Relation, owner: int, acl: str | None) -> None:
+        """ALTER ... OWNER TO: pg_class.relowner and relacl (the ACL with the old owner's
+        entries moved to the new one) of one relation, locked AccessExclusive."""
+        self.lock_relation(relation.oid, LockMode.ACCESS_EXCLUSIVE)
+        self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
+                                  lambda v: tuple(v[:3]) + (owner,) + tuple(v[4:-1]) + (acl,))
+        self.transaction.command_counter_increment()
+
+    def alter_sequence(self, sequence: Relation, params: SequenceParams, type_oid: int,
+                       cache: int, restart: int | None) -> None:
+        """ALTER SEQUENCE: the pg_sequence row (a WAL-logged catalog update) and, for RESTART,
+        the sequence's page (its next value is ``restart``; like setval, not undone by an
+        abort)."""
+        self.lock_relation(sequence.oid, LockMode.ACCESS_EXCLUSIVE)
+        self._update_catalog_rows(boot.PG_SEQUENCE, lambda v: v[0] == sequence.oid,
+                                  lambda v: (v[0], type_oid, params.start, params.increment,
+                                             params.max_value, params.min_value, cache,
+                                             params.cycle))
+        self.transaction.command_counter_increment()
+        if restart is not None:
+            self.engine.sequences.setval(sequence.rnode, params, restart, False)
 
     def alter_column(self, table: Relation, attnum: int, *, name: str | None = None,
                      not_null: bool | None = None) -> None:

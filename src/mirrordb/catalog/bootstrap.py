@@ -5,7 +5,7 @@ standby through the WAL like any row. Their own descriptors cannot come from the
 are written here, as PostgreSQL's bootstrap catalog headers do; initdb inserts the matching pg_class
 and pg_attribute rows, so the catalogs describe themselves to clients.
 
-Shared catalogs (pg_database, pg_authid, pg_db_role_setting) live in ``global/``; the others in the database's
+Shared catalogs (pg_database, pg_authid, pg_db_role_setting, pg_shdescription) live in ``global/``; the others in the database's
 directory ``base/5/`` (mirrordb has one database, ``postgres``, OID 5).
 """
 
@@ -33,6 +33,9 @@ PG_AUTHID_OID = 1260
 PG_DB_ROLE_SETTING_OID = 2964
 PG_REWRITE_OID = 2618
 PG_CONSTRAINT_OID = 2606
+PG_DESCRIPTION_OID = 2609
+PG_SHDESCRIPTION_OID = 2396
+PG_DEPEND_OID = 2608
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -99,7 +102,23 @@ PG_CONSTRAINT = _catalog(PG_CONSTRAINT_OID, "pg_constraint", [
     ("confmatchtype", T.TEXT_OID), ("connoinherit", T.BOOL_OID), ("conkey", T.TEXT_OID),
     ("confkey", T.TEXT_OID), ("conbin", T.TEXT_OID)])
 
+# COMMENT ON: one row per commented object (objsubid: the column number, 0 for the object
+# itself); roles' comments go to the shared pg_shdescription. sql/comments.py writes both.
+PG_DESCRIPTION = _catalog(PG_DESCRIPTION_OID, "pg_description", [
+    ("objoid", T.OID_OID), ("classoid", T.OID_OID), ("objsubid", T.INT4_OID),
+    ("description", T.TEXT_OID)])
+PG_SHDESCRIPTION = _catalog(PG_SHDESCRIPTION_OID, "pg_shdescription", [
+    ("objoid", T.OID_OID), ("classoid", T.OID_OID), ("description", T.TEXT_OID)], shared=True)
+# The dependencies mirrordb records rather than derives: a sequence owned by a column
+# (deptype 'a': serial and ALTER SEQUENCE ... OWNED BY; 'i': an identity column's sequence).
+# sql/sequences.py writes them; DROP TABLE drops the sequences its columns own.
+PG_DEPEND = _catalog(PG_DEPEND_OID, "pg_depend", [
+    ("classid", T.OID_OID), ("objid", T.OID_OID), ("objsubid", T.INT4_OID),
+    ("refclassid", T.OID_OID), ("refobjid", T.OID_OID), ("refobjsubid", T.INT4_OID),
+    ("deptype", T.TEXT_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
-                                  PG_REWRITE, PG_CONSTRAINT)
+                                  PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
+                                  PG_DEPEND)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}

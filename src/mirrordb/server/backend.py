@@ -641,7 +641,8 @@ class Backend:
         for notice in notices:
             if isinstance(notice, MirrordbError):   # a WARNING with its own SQLSTATE and DETAIL
                 self.connection.send(m.NoticeResponse(m.error_fields(
-                    "WARNING", notice.sqlstate, notice.message, detail=notice.detail)))
+                    "WARNING", notice.sqlstate, notice.message, detail=notice.detail,
+                    hint=notice.hint)))
                 continue
             if isinstance(notice, tuple) and len(notice) == 3:   # (severity, text, DETAIL)
                 severity, text, detail = notice
@@ -671,7 +672,7 @@ class Backend:
             self.info.query_start = datetime.datetime.now(datetime.timezone.utc)
             self.info.state = "active"
         results = session.simple_query(message.sql)
-        any_statement = False
+        any_statement = failed = False
 
         def next_result() -> StatementResult | None:
             return next(results, None)
@@ -679,6 +680,7 @@ class Backend:
         while True:
             holder: list[StatementResult | None] = []
             if not self._run_guarded(lambda: holder.append(next_result()), extended=False):
+                failed = True
                 break
             result = holder[0]
             if result is None:
@@ -687,9 +689,7 @@ class Backend:
             if not self._run_guarded(lambda: self._send_result(result, [], None, True),
                                      extended=False):
                 break
-        else:
-            pass
-        if not any_statement and not message.sql.strip(" \t\n\r;"):
+        if not any_statement and not failed:   # nothing but white space, ";" or comments
             self.connection.send_raw(m.EMPTY_QUERY_RESPONSE)
         self._run_guarded(session.end_implicit, extended=False)
         self._ready()

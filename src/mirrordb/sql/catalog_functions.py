@@ -22,7 +22,6 @@ What is derived rather than stored (our catalogs hold a subset of PostgreSQL's c
 - constraints: a primary-key index is a PRIMARY KEY constraint; a unique index is a UNIQUE
   constraint when it carries the name ddl.py gives one (``<table>_<columns>_key``), since
   pg_index does not record how the index was made;
-- ownership of serial sequences (pg_depend 'a'): a column default ``nextval('<sequence>')``;
 - column defaults: pg_attrdef.adbin holds the default's raw parse tree (JSON, see ddl.py);
   ``pg_get_expr`` prints it as PostgreSQL's ruleutils prints the analyzed expression, typing
   literals from the column and from the operators and functions they meet.
@@ -78,7 +77,8 @@ MAX_NAME_PARTS = 3                 # catalog.schema.relation
 MAX_FUNCTION_NAME_CANDIDATES = 8   # overloads per catalog function (a sanity bound)
 CATALOG_SNAPSHOT_KEY = -0x43415447  # ExecContext.cache key (sublinks use id()s, never negative)
 
-# Descriptions PostgreSQL's initdb attaches to shared objects (pg_shdescription).
+# Descriptions PostgreSQL's initdb attaches to shared objects (initdb writes them into
+# pg_shdescription).
 SHARED_DESCRIPTIONS = {(boot.POSTGRES_DATABASE_OID, PG_DATABASE_OID):
                        "default administrative connection database"}
 
@@ -385,7 +385,7 @@ class CatalogSnapshot:
 
     def find_relation(self, name: str, namespace_oid: int | None) -> ClassEntry | None:
         """A relation by name: in ``namespace_oid``, or the first on the search path."""
-        namespaces = (namespace_oid,) if namespace_oid is not None else SEARCH_PATH_NAMESPACES
+        namespaces = (namespace_oid,) if namespace_oid is not None else self.search_path
         for namespace in namespaces:
             entry = self.classes_by_name.get((namespace, name))
             if entry is not None:
@@ -394,7 +394,7 @@ class CatalogSnapshot:
 
     def relation_is_visible(self, entry: ClassEntry) -> bool:
         """pg_table_is_visible: on the search path and not hidden by an earlier namesake."""
-        if entry.namespace_oid not in SEARCH_PATH_NAMESPACES:
+        if entry.namespace_oid not in self.search_path:
             return False
         return self.find_relation(entry.name, None) is entry
 
@@ -491,16 +491,19 @@ class CatalogSnapshot:
 
     @functools.cached_property
     def owned_sequences(self) -> dict[int, tuple[int, int]]:
-        """sequence OID -> (table OID, attnum) for sequences a column default draws from."""
-        owned: dict[int, tuple[int, int]] = {}
-        for (table_oid, number), tree in self.defaults.items():
-            sequence = _nextval_argument(tree)
-            if sequence is None:
-                continue
-            entry = self._regclass_from_text(sequence)
-            if entry is not None and entry.kind == RELKIND_SEQUENCE:
-                owned.setdefault(entry.oid, (table_oid, number))
-        return owned
+        """sequence OID -> (table OID, attnum) for sequences a column owns: pg_depend's 'a'
+        (serial, OWNED BY) and 'i' (identity) rows (sql/sequences.py writes them)."""
+        return {int(r["objid"]): (int(r["refobjid"]), int(r["refobjsubid"]))
+                for r in self._read(boot.PG_DEPEND)
+                if r["classid"] == boot.PG_CLASS_OID and r["deptype"] in ("a", "i")}
+
+    @functools.cached_property
+    def search_path(self) -> tuple[int, ...]:
+        """The schemas an unqualified name is looked up in (sql/schemas.py)."""
+        if self.session is None or not hasattr(self.session, "engine"):
+            return SEARCH_PATH_NAMESPACES
+        from mirrordb.sql import schemas
+        return schemas.search_path_oids(self.session)
 
     @functools.cached_property
     def sequences(self) -> dict[int, Record]:
@@ -596,17 +599,6 @@ def _truncate_name(name: str) -> str:
     """PostgreSQL's NAMEDATALEN truncation (63 bytes), as ddl.py names objects."""
     encoded = name.encode()
     return name if len(encoded) < 64 else encoded[:63].decode(errors="ignore")
-
-
-def _nextval_argument(tree: Node) -> str | None:
-    call = tree.get("FuncCall") if isinstance(tree, dict) else None
-    if not call or strings(call["funcname"])[-1] != "nextval" or len(call.get("args", [])) != 1:
-        return None
-    argument = call["args"][0]
-    if "TypeCast" in argument:
-        argument = argument["TypeCast"]["arg"]
-    value = argument.get("A_Const", {}).get("sval", {}).get("sval")
-    return value if isinstance(value, str) else None
 
 
 def parse_qualified_name(text: str) -> list[str]:
@@ -1321,11 +1313,6 @@ def _no_description(ctx: ExecContext, *arguments: Any) -> None:
     return None
 
 
-def _shared_description(ctx: ExecContext, oid: int, catalog: str) -> str | None:
-    catalog_oid = {"pg_database": PG_DATABASE_OID}.get(catalog)
-    return SHARED_DESCRIPTIONS.get((oid, catalog_oid)) if catalog_oid else None
-
-
 def _encoding_to_char(ctx: ExecContext, number: int) -> str:
     return ENCODING_NAMES[number] if 0 <= number < len(ENCODING_NAMES) else ""
 
@@ -1441,7 +1428,11 @@ def _relation_is_publishable(ctx: ExecContext, oid: int) -> bool | None:
 
 
 def _current_schemas(ctx: ExecContext, include_implicit: bool) -> list[str]:
-    return ["pg_catalog", "public"] if include_implicit else ["public"]
+    from mirrordb.sql import schemas
+    listed = schemas.explicit_search_path(ctx.session)
+    if include_implicit and "pg_catalog" not in listed:
+        return ["pg_catalog", *listed]
+    return listed
 
 
 def _to_regclass(ctx: ExecContext, text: str) -> int | None:
@@ -1478,10 +1469,13 @@ def _define_catalog_functions() -> None:
         _define("pg_get_viewdef", arg_types, TEXT, _get_viewdef_by_name)
     for name, arg_types in (("pg_get_statisticsobjdef_columns", [OID]),
                             ("pg_get_partkeydef", [OID]), ("pg_get_triggerdef", [OID]),
-                            ("pg_get_triggerdef", [OID, BOOL]), ("obj_description", [OID]),
-                            ("obj_description", [OID, NAME]), ("col_description", [OID, INT4])):
+                            ("pg_get_triggerdef", [OID, BOOL])):
         _define(name, arg_types, TEXT, _no_description)
-    _define("shobj_description", [OID, NAME], TEXT, _shared_description)
+    from mirrordb.sql import comments    # comments.py reads through this module's snapshot
+    _define("obj_description", [OID], TEXT, comments.object_description)
+    _define("obj_description", [OID, NAME], TEXT, comments.object_description)
+    _define("col_description", [OID, INT4], TEXT, comments.column_description)
+    _define("shobj_description", [OID, NAME], TEXT, comments.shared_description)
     _define("pg_encoding_to_char", [INT4], NAME, _encoding_to_char)
     _define("pg_char_to_encoding", [NAME], INT4, _char_to_encoding)
     _define("pg_relation_size", [REGCLASS], INT8, _relation_size)

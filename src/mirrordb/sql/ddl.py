@@ -23,7 +23,8 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
                                       RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, foreign_keys, roles, views
+from mirrordb.sql import constraints, foreign_keys, owners, roles, schemas, views
+from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
 from mirrordb.sql.expressions import error_at, feature_not_supported
@@ -42,6 +43,12 @@ def _truncate_name(name: str) -> str:
     return encoded[:NAMEDATALEN - 1].decode(errors="ignore")
 
 
+def _qualified(schema: str | None, name: str) -> str:
+    """A relation's name for a stored nextval() argument: qualified outside public, so it
+    resolves whatever the search path is when the default runs."""
+    return name if schema in (None, "public") else f"{schema}.{name}"
+
+
 def _nextval_default(sequence: str) -> str:
     call = {"FuncCall": {"funcname": [{"String": {"sval": "nextval"}}],
                          "args": [{"TypeCast": {
@@ -53,7 +60,17 @@ def _nextval_default(sequence: str) -> str:
 
 
 def _exists(session: Any, name: str) -> bool:
-    return session.lookup_relation(name, None, NO_LOCK) is not None
+    """Whether a relation of that name exists in any schema (relation names are unique
+    across the database in mirrordb: sql/schemas.py)."""
+    return _any_schema(session, name) is not None
+
+
+def _any_schema(session: Any, name: str) -> Any:
+    """The relation ``name`` whatever its schema and the search path (not locked)."""
+    try:
+        return session._ensure_transaction().relation(name)
+    except MirrordbError:
+        return None
 
 
 def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
@@ -76,12 +93,16 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         raise feature_not_supported("temporary tables")
     if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
         raise feature_not_supported("table inheritance and partitioning")
+    namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
+                                           relation_node.get("location"))
+    schema = schemas.namespace_name(session, namespace)
     if node.get("if_not_exists") and _exists(session, name):
         return
     builder = PlanBuilder(session, [])
     columns: list[Column] = []
     defaults: list[tuple[int, str]] = []
     sequences: list[tuple[str, int, SequenceParams]] = []
+    serial_columns: list[tuple[int, str]] = []   # (column, pg_depend deptype) per sequence
     indexes: list[tuple[str, list[str], bool, bool]] = []
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
@@ -109,7 +130,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         if serial is not None:
             sequence = _truncate_name(f"{name}_{column_name}_seq")
             sequences.append((sequence, serial, _sequence_params_for(serial)))
-            defaults.append((attnum, _nextval_default(sequence)))
+            serial_columns.append((attnum, seqs.OWNED_BY_AUTO))
+            defaults.append((attnum, _nextval_default(_qualified(schema, sequence))))
         for constraint_node in fields.get("constraints", []):
             constraint = constraint_node["Constraint"]
             contype = constraint["contype"]
@@ -131,7 +153,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                 not_null = True
                 sequence = _truncate_name(f"{name}_{column_name}_seq")
                 sequences.append((sequence, type_oid, _sequence_params_for(type_oid)))
-                defaults.append((attnum, _nextval_default(sequence)))
+                serial_columns.append((attnum, seqs.OWNED_BY_IDENTITY))
+                defaults.append((attnum, _nextval_default(_qualified(schema, sequence))))
             elif contype == "CONSTR_CHECK":
                 checks.append(constraints.PendingCheck.of(constraint))
             elif contype == "CONSTR_FOREIGN":
@@ -176,49 +199,72 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     for sequence, sequence_type, params in sequences:
         if _exists(session, sequence):
             raise MirrordbError(f'relation "{sequence}" already exists', sqlstate="42P07")
-        txn.create_sequence(sequence, params, owner=owner, type_oid=sequence_type)
-    relation = txn.create_table(name, columns, owner=owner)
+        txn.create_sequence(sequence, params, owner=owner, type_oid=sequence_type,
+                            namespace_oid=namespace)
+    relation = txn.create_table(name, columns, owner=owner, namespace_oid=namespace)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
     constraints.add_checks(session, txn, relation, checks, creating=True)
+    for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
+        seqs.record_owned_by(txn, txn.relation(sequence).oid, relation.oid, attnum, deptype)
     for index_name, keys, unique, primary in indexes:
         if _exists(session, index_name):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
         txn.create_index(index_name, name, keys, unique=unique, primary=primary)
     if references:
-        foreign_keys.add_foreign_keys(session, txn, session.lookup_relation(name, None, NO_LOCK),
-                                      references, creating=True)
+        foreign_keys.add_foreign_keys(session, txn, txn.relation(name), references,
+                                      creating=True)
+    txn.transaction.command_counter_increment()
 
 
-def alter_table(session: Any, txn: Any, node: Node) -> list[str]:
+def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
     """ALTER TABLE: ADD/DROP COLUMN (a rewrite, as PostgreSQL does for volatile defaults),
     ALTER COLUMN SET/DROP DEFAULT and NOT NULL, ADD PRIMARY KEY/UNIQUE/CHECK, VALIDATE and
     DROP CONSTRAINT (constraints.py). Returns the notices."""
     name = node["relation"]["relname"]
+    objtype = node.get("objtype", "OBJECT_TABLE")
+    owner_only = all(c["AlterTableCmd"]["subtype"] == "AT_ChangeOwner" for c in node["cmds"])
 
     def check(relation: Any) -> None:
-        if relation.kind == RELKIND_VIEW:
-            _refuse_view_alteration(relation, node["cmds"])
-        if node.get("objtype", "OBJECT_TABLE") != "OBJECT_TABLE" or \
-                relation.kind != RELKIND_TABLE:
+        _check_alter_target(session, relation, name, objtype)
+        if relation.kind != RELKIND_TABLE:
+            _refuse_alteration(relation, node["cmds"])
+        if not owner_only and relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
-        roles.check_table_ownership(session, relation)
     relation = _open_for_change(session, name, node["relation"].get("schemaname"),
                                 LockMode.ACCESS_EXCLUSIVE, check)
     if relation is None:
         if node.get("missing_ok"):
             return [f'relation "{name}" does not exist, skipping']
         raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
-    notices: list[str] = []
+    notices: list[Any] = []
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
-        relation = session.lookup_relation(name, None, NO_LOCK)
+        relation = txn.relation(relation.name)
+        if subtype == "AT_ChangeOwner":
+            notices += owners.change_relation_owner(session, txn, relation,
+                                                    command["newowner"])
+            continue
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
         notices += handler(session, txn, relation, command) or []
     return notices
+
+
+_ALTER_OBJECT_KINDS = {"OBJECT_SEQUENCE": (RELKIND_SEQUENCE, "a sequence"),
+                       "OBJECT_VIEW": (RELKIND_VIEW, "a view"),
+                       "OBJECT_INDEX": (RELKIND_INDEX, "an index")}
+
+
+def _check_alter_target(session: Any, relation: Any, name: str, objtype: str) -> None:
+    """PostgreSQL's RangeVarCallbackForAlterRelation: the role must own the relation, and
+    ALTER SEQUENCE/VIEW/INDEX must name one of those."""
+    roles.check_table_ownership(session, relation)
+    wanted = _ALTER_OBJECT_KINDS.get(objtype)
+    if wanted is not None and relation.kind != wanted[0]:
+        raise MirrordbError(f'"{name}" is not {wanted[1]}', sqlstate="42809")
 
 
 _TABLE_ONLY_ACTIONS = {"AT_AddColumn": "ADD COLUMN", "AT_DropColumn": "DROP COLUMN",
@@ -227,14 +273,16 @@ _TABLE_ONLY_ACTIONS = {"AT_AddColumn": "ADD COLUMN", "AT_DropColumn": "DROP COLU
                        "AT_AddConstraint": "ADD CONSTRAINT"}
 
 
-def _refuse_view_alteration(view: Any, commands: list[Node]) -> None:
-    """What ALTER TABLE/VIEW cannot do to a view, in PostgreSQL's words (ATSimplePermissions)."""
+def _refuse_alteration(relation: Any, commands: list[Node]) -> None:
+    """What ALTER cannot do to a view, sequence or index, in PostgreSQL's words
+    (ATSimplePermissions)."""
     for command_node in commands:
         action = _TABLE_ONLY_ACTIONS.get(command_node["AlterTableCmd"]["subtype"])
         if action is not None:
             raise MirrordbError(f'ALTER action {action} cannot be performed on relation '
-                                f'"{view.name}"', sqlstate="42809",
-                                detail="This operation is not supported for views.")
+                                f'"{relation.name}"', sqlstate="42809",
+                                detail="This operation is not supported for "
+                                       f"{_PLURALS[relation.kind]}.")
 
 
 def _column_number(relation: Any, column: str) -> int:
@@ -302,12 +350,11 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
                                f"{relation.name}_{column_name}_key")
         txn.create_index(index, relation.name, [column_name], unique=True, primary=primary)
     if checks:
-        constraints.add_checks(session, txn, session.lookup_relation(relation.name, None, NO_LOCK),
-                               checks, creating=False)
+        constraints.add_checks(session, txn, txn.relation(relation.name), checks,
+                               creating=False)
     if references:
-        foreign_keys.add_foreign_keys(session, txn,
-                                      session.lookup_relation(relation.name, None, NO_LOCK),
-                                      references, creating=False)
+        foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.name), references,
+                                      creating=False)
 
 
 def _default_producer(session: Any, builder: PlanBuilder, default_text: str | None,
@@ -340,7 +387,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     columns = [c for i, c in enumerate(relation.columns) if i != position]
     constraints.column_dropped(txn, relation, position + 1)
     foreign_keys.column_dropped(txn, relation, position + 1)
-    relation = session.lookup_relation(relation.name, None, NO_LOCK)
+    relation = txn.relation(relation.name)
 
     def transform(values: tuple[object, ...]) -> list[object]:
         return [v for i, v in enumerate(values) if i != position]
@@ -386,8 +433,7 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
             raise MirrordbError(f'multiple primary keys for table "{relation.name}" are not '
                                 "allowed", sqlstate="42P16")
         for key in keys:
-            _set_not_null(session, txn, session.lookup_relation(relation.name, None, NO_LOCK),
-                          key)
+            _set_not_null(session, txn, txn.relation(relation.name), key)
         name = constraint.get("conname") or _truncate_name(f"{relation.name}_pkey")
         txn.create_index(name, relation.name, keys, unique=True, primary=True)
     elif contype == "CONSTR_UNIQUE":
@@ -410,11 +456,15 @@ _ALTER_HANDLERS = {
     "AT_ColumnDefault": _alter_default, "AT_AddConstraint": _add_constraint,
     "AT_ValidateConstraint": constraints.validate_constraint,
     "AT_DropConstraint": constraints.drop_constraint,
+    "AT_AddIdentity": seqs.add_identity,
 }
 
 
 def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     kind = node["renameType"]
+    if kind == "OBJECT_SCHEMA":
+        schemas.rename_schema(session, txn, node)
+        return "ALTER SCHEMA", []
     name = node["relation"]["relname"]
     relation_kind = node.get("relationType", "OBJECT_TABLE") if kind == "OBJECT_COLUMN" \
         else kind
@@ -499,6 +549,8 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
 
 def create_sequence(session: Any, txn: Any, node: Node) -> None:
     name = node["sequence"]["relname"]
+    namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
+                                           node["sequence"].get("location"))
     if node.get("if_not_exists") and _exists(session, name):
         return
     options = node.get("options", [])
@@ -507,7 +559,14 @@ def create_sequence(session: Any, txn: Any, node: Node) -> None:
     for option in options:
         if option["DefElem"]["defname"] == "as":
             type_oid = PlanBuilder(session, []).resolve_type(option["DefElem"]["arg"]["TypeName"])[0]
-    txn.create_sequence(name, params, owner=roles.current_role_oid(session), type_oid=type_oid)
+    if _exists(session, name):
+        raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
+    sequence = txn.create_sequence(name, params, owner=roles.current_role_oid(session),
+                                   type_oid=type_oid, namespace_oid=namespace)
+    owned_by = seqs.parse_options(session, [o for o in options
+                                            if o["DefElem"]["defname"] == "owned_by"]).owned_by
+    if owned_by is not None:
+        seqs.set_owned_by(session, txn, sequence, owned_by)
 
 
 def _sequence_options(session: Any, options: list[Node], params: SequenceParams
@@ -565,13 +624,16 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
               "OBJECT_INDEX": (RELKIND_INDEX, "index", "DROP INDEX"),
               "OBJECT_SEQUENCE": (RELKIND_SEQUENCE, "sequence", "DROP SEQUENCE"),
               "OBJECT_VIEW": (RELKIND_VIEW, "view", "DROP VIEW")}.get(kind)
+    if kind == "OBJECT_SCHEMA":
+        return "DROP SCHEMA", schemas.drop_schemas(session, txn, node)
     if wanted is None:
         raise feature_not_supported(f"DROP {kind.removeprefix('OBJECT_')}")
     relkind, noun, tag = wanted
     cascade = node.get("behavior") == "DROP_CASCADE"
     named = [_object_names(item) for item in node["objects"]]
     dropping = {relation.oid for relation in
-                (session.lookup_relation(names[-1], None, NO_LOCK) for names in named)
+                (session.lookup_relation(names[-1], names[-2] if len(names) > 1 else None,
+                                         NO_LOCK) for names in named)
                 if relation is not None and relation.kind == relkind}
     notices: list[Any] = []
     for names in named:
@@ -586,7 +648,7 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             roles.check_table_ownership(session, relation)
             if relation.kind == RELKIND_INDEX:   # the table first, as PostgreSQL locks them
                 txn.lock_relation(txn.table_of_index(relation).oid, LockMode.ACCESS_EXCLUSIVE)
-        relation = _open_for_change(session, name, names[0] if len(names) > 1 else None,
+        relation = _open_for_change(session, name, names[-2] if len(names) > 1 else None,
                                     LockMode.ACCESS_EXCLUSIVE, check)
         if relation is None:
             if node.get("missing_ok"):
@@ -663,23 +725,8 @@ def _noun_of(kind: str) -> str:
 
 
 def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[str]:
-    """Sequences created for the table's serial/identity columns (dropped with the table)."""
-    owned = []
-    for attnum, text in txn.column_defaults(relation).items():
-        try:
-            tree = json.loads(text)
-        except ValueError:
-            continue
-        call = tree.get("FuncCall")
-        if call and strings(call["funcname"]) == ["nextval"]:
-            column = relation.columns[attnum - 1].name
-            sequence = _truncate_name(f"{relation.name}_{column}_seq")
-            first = call["args"][0]
-            first = first.get("TypeCast", {}).get("arg", first)
-            arg = first.get("A_Const", {}).get("sval", {}).get("sval")
-            if arg == sequence and session.lookup_relation(sequence, None, NO_LOCK) is not None:
-                owned.append(sequence)
-    return owned
+    """The sequences the table's columns own (pg_depend 'a' and 'i'): dropped with it."""
+    return [owners._relation_name(txn, oid) for oid in owners.owned_sequences(txn, relation.oid)]
 
 
 def vacuum(session: Any, node: Node) -> Any:

@@ -495,6 +495,15 @@ def check_table_ownership(session: Any, relation: Relation) -> None:
                             sqlstate="42501")
 
 
+def check_can_become(session: Any, role: Role) -> None:
+    """PostgreSQL's check_is_member_of_role, for giving an object to ``role``: superusers may,
+    and (without role membership in mirrordb) otherwise only the role itself."""
+    current = current_role(session)
+    if current is not None and (current.superuser or current.oid == role.oid):
+        return
+    raise MirrordbError(f'must be member of role "{role.name}"', sqlstate="42501")
+
+
 # -- shared helpers for the statements ----------------------------------------------------------
 
 Notices = list[Any]
@@ -759,8 +768,9 @@ def drop_role(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
             tid, role = found
             _check_droppable(session, txn, role)
             delete_catalog_row(txn, boot.PG_AUTHID, tid)
-            from mirrordb.sql import role_settings   # it builds on this module
+            from mirrordb.sql import comments, role_settings   # they build on this module
             role_settings.drop_role_settings(txn, role.oid)
+            comments.forget_shared_object(txn, role.oid, boot.PG_AUTHID_OID)
             txn.transaction.command_counter_increment()
     return "DROP ROLE", notices
 
@@ -781,13 +791,18 @@ def _check_droppable(session: Any, txn: Any, role: Role) -> None:
 
 
 def _dependents(txn: Any, role: Role) -> list[str]:
-    """checkSharedDependencies: the relations the role owns, then those it holds (or gave)
-    privileges on. Indexes are their table's, as in PostgreSQL."""
+    """checkSharedDependencies: the schemas and relations the role owns (in OID order), then
+    those it holds (or gave) privileges on. Indexes are their table's, as in PostgreSQL."""
     entries = sorted((_class_entry(values) for _, values in
                       txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)),
                      key=lambda entry: entry.oid)
-    owned = [f"owner of {_kind_word(e.kind)} {e.name}" for e in entries
-             if e.owner == role.oid and e.kind != RELKIND_INDEX]
+    owned_by_oid = [(e.oid, f"owner of {_kind_word(e.kind)} {e.name}") for e in entries
+                    if e.owner == role.oid and e.kind != RELKIND_INDEX]
+    owned_by_oid += [(int(values[0]), f"owner of schema {values[1]}")  # type: ignore
+                     for _, values in txn.engine.relcache.rows(boot.PG_NAMESPACE,
+                                                               txn.transaction)
+                     if values[2] == role.oid]
+    owned = [text for _, text in sorted(owned_by_oid)]
     privileged = [f"privileges for {_kind_word(e.kind)} {e.name}" for e in entries
                   if e.acl is not None and e.owner != role.oid and any(
                       role.name in (item.grantee, item.grantor) for item in parse_acl(e.acl))]

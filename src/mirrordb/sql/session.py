@@ -56,6 +56,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
 from mirrordb.sql import catalog_functions
 from mirrordb.sql import read_only as read_only_rules
+from mirrordb.sql import schemas
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
@@ -737,13 +738,14 @@ class Session:
         locked in the same mode, as PostgreSQL's planner locks them (a REINDEX holds the one
         it rebuilds AccessExclusive). While a plan is made, what was locked is recorded."""
         txn = self._ensure_transaction()
-        if schema not in (None, "public", "pg_catalog"):
+        if schema is not None and schema not in schemas.namespaces(self):
             return None
         if mode == NO_LOCK:
             try:
-                return txn.relation(name)  # type: ignore[no-any-return]
+                found: Relation = txn.relation(name)
             except MirrordbError:
                 return None
+            return found if schemas.relation_visible(self, found, schema) else None
         row_share = self._row_share_names
         if row_share is not None and mode == LockMode.ACCESS_SHARE and \
                 (not row_share or name in row_share):
@@ -753,6 +755,8 @@ class Session:
         relation: Relation | None = txn.open_relation(name, mode, dont_wait=nowait,
                                                       shown_name=shown,
                                                       lock_indexes=lock_indexes)
+        if relation is not None and not schemas.relation_visible(self, relation, schema):
+            return None
         if relation is not None and self._plan_locks is not None:
             indexes = relation.indexes if lock_indexes else ()
             for oid in [relation.oid, *(info.relation.oid for info in indexes)]:
@@ -1181,13 +1185,38 @@ class Session:
                              params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
         notices = ddl.alter_table(self, self._ensure_transaction(), node)
-        return StatementResult("ALTER TABLE", notices=notices)
+        tag = {"OBJECT_VIEW": "ALTER VIEW", "OBJECT_SEQUENCE": "ALTER SEQUENCE",
+               "OBJECT_INDEX": "ALTER INDEX"}.get(node.get("objtype", ""), "ALTER TABLE")
+        return StatementResult(tag, notices=notices)
 
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
         tag, notices = ddl.rename(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)
+
+    def _exec_CreateSchemaStmt(self, node: Node, prepared: PreparedStatement,
+                               params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import schemas
+        notices = schemas.create_schema(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE SCHEMA", notices=notices)
+
+    def _exec_AlterOwnerStmt(self, node: Node, prepared: PreparedStatement,
+                             params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import owners
+        return StatementResult(owners.alter_owner(self, self._ensure_transaction(), node))
+
+    def _exec_AlterSeqStmt(self, node: Node, prepared: PreparedStatement,
+                           params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import sequences
+        notices = sequences.alter_sequence(self, self._ensure_transaction(), node)
+        return StatementResult("ALTER SEQUENCE", notices=notices)
+
+    def _exec_CommentStmt(self, node: Node, prepared: PreparedStatement,
+                          params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import comments
+        notices = comments.comment(self, self._ensure_transaction(), node)
+        return StatementResult("COMMENT", notices=notices)
 
     def _exec_IndexStmt(self, node: Node, prepared: PreparedStatement,
                         params: Sequence[Any]) -> StatementResult:

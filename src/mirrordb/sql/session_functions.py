@@ -321,7 +321,14 @@ def _current_database(session: Any, builder: Any, name: str, args: list[Expr],
 def _current_schema(session: Any, builder: Any, name: str, args: list[Expr],
                     location: int) -> Expr:
     check_arity(name, args, (0,), location)
-    return Expr(T.NAME_OID, lambda row, ctx: "public", name=name)
+    return Expr(T.NAME_OID, lambda row, ctx: _first_schema(ctx), name=name)
+
+
+def _first_schema(ctx: ExecContext) -> str | None:
+    """current_schema: the first existing schema of search_path (NULL if none)."""
+    from mirrordb.sql import schemas
+    listed = schemas.explicit_search_path(ctx.session)
+    return listed[0] if listed else None
 
 
 def _pg_typeof(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
@@ -367,7 +374,7 @@ def sql_value_function(session: Any, builder: Any, op: str, typmod: int) -> Expr
     if name == "current_catalog":
         return Expr(T.NAME_OID, lambda row, ctx: ctx.session.database, name="current_catalog")
     if name == "current_schema":
-        return Expr(T.NAME_OID, lambda row, ctx: "public", name="current_schema")
+        return Expr(T.NAME_OID, lambda row, ctx: _first_schema(ctx), name="current_schema")
     if name.startswith("current_timestamp"):
         return Expr(T.TIMESTAMPTZ_OID,
                     lambda row, ctx: ctx.function_context.transaction_timestamp,

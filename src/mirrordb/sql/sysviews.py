@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE
+from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
@@ -442,14 +442,14 @@ def _pg_constraint(ctx: ExecContext) -> list[Row]:
 
 
 def _pg_depend(ctx: ExecContext) -> list[Row]:
-    """The dependencies clients look for: a serial sequence belongs to its column; a view's
-    rule belongs to the view ('i') and depends on the relations its query reads ('n')."""
+    """The dependencies clients look for: the stored ones (a sequence owned by a column, 'a'
+    or 'i'); derived, a view's rule belongs to the view ('i') and depends on the relations
+    its query reads ('n')."""
     from mirrordb.sql.views import StoredQuery
     class_oid, rewrite_oid = boot.PG_CLASS_OID, boot.PG_REWRITE_OID
     snapshot = _snapshot(ctx)
-    rows: list[Row] = [(class_oid, sequence_oid, 0, class_oid, table_oid, number, "a")
-                       for sequence_oid, (table_oid, number) in
-                       sorted(snapshot.owned_sequences.items())]
+    rows: list[Row] = [tuple(record[c.name] for c in boot.PG_DEPEND.columns)
+                       for record in snapshot._read(boot.PG_DEPEND)]
     for rule in snapshot.rewrite_rules:
         rule_oid, view_oid = int(rule["oid"]), int(rule["ev_class"])
         rows.append((rewrite_oid, rule_oid, 0, class_oid, view_oid, 0, "i"))
@@ -479,8 +479,12 @@ PG_COLLATION_ROWS: list[Row] = [
 PG_TABLESPACE_ROWS: list[Row] = [
     (cat.DEFAULT_TABLESPACE_OID, "pg_default", boot.BOOTSTRAP_SUPERUSER_OID, None, None),
     (cat.GLOBAL_TABLESPACE_OID, "pg_global", boot.BOOTSTRAP_SUPERUSER_OID, None, None)]
-PG_SHDESCRIPTION_ROWS: list[Row] = [(oid, catalog, text) for (oid, catalog), text in
-                                    sorted(cat.SHARED_DESCRIPTIONS.items())]
+def _heap_rows(catalog: Relation) -> Producer:
+    """A catalog whose heap relation has PostgreSQL's columns: its rows as they are."""
+    def produce(ctx: ExecContext) -> list[Row]:
+        return [tuple(record[c.name] for c in catalog.columns)
+                for record in _snapshot(ctx)._read(catalog)]
+    return produce
 
 
 # -- convenience views ----------------------------------------------------------------------------
@@ -839,9 +843,10 @@ _VIEW_LIST = [
           _constant(PG_COLLATION_ROWS)),
     _view(PG_CATALOG, "pg_tablespace", 1213, "r", PG_TABLESPACE_COLUMNS,
           _constant(PG_TABLESPACE_ROWS)),
-    _view(PG_CATALOG, "pg_description", 2609, "r", PG_DESCRIPTION_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_shdescription", 2396, "r", PG_SHDESCRIPTION_COLUMNS,
-          _constant(PG_SHDESCRIPTION_ROWS)),
+    _view(PG_CATALOG, "pg_description", boot.PG_DESCRIPTION_OID, "r", PG_DESCRIPTION_COLUMNS,
+          _heap_rows(boot.PG_DESCRIPTION)),
+    _view(PG_CATALOG, "pg_shdescription", boot.PG_SHDESCRIPTION_OID, "r",
+          PG_SHDESCRIPTION_COLUMNS, _heap_rows(boot.PG_SHDESCRIPTION)),
     _view(PG_CATALOG, "pg_auth_members", 1261, "r", PG_AUTH_MEMBERS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),

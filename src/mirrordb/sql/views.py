@@ -40,7 +40,7 @@ from mirrordb.access.relation import RELKIND_VIEW, Column, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import executor as ex
-from mirrordb.sql import roles
+from mirrordb.sql import roles, schemas
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import coerce, error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -83,12 +83,14 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
     if node.get("options") or node.get("withCheckOption", "NO_CHECK_OPTION") != \
             "NO_CHECK_OPTION":
         raise feature_not_supported("view options and WITH CHECK OPTION")
-    if range_var.get("schemaname") not in (None, "public"):
-        raise MirrordbError(f'schema "{range_var["schemaname"]}" does not exist',
-                            sqlstate="3F000")
+    namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name,
+                                           range_var.get("location"))
     select = node["query"]["SelectStmt"]
     columns, stored = _analyze(session, select, strings(node.get("aliases")))
-    existing = session.lookup_relation(name, None, NO_LOCK)
+    try:     # relation names are unique across schemas in mirrordb (schemas.py)
+        existing = txn.relation(name)
+    except MirrordbError:
+        existing = None
     if existing is not None and node.get("replace"):
         if existing.kind != RELKIND_VIEW:
             raise MirrordbError(f'"{name}" is not a view', sqlstate="42809")
@@ -98,7 +100,8 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
         return
     if existing is not None:
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
-    txn.create_view(name, columns, stored.encode(), owner=roles.current_role_oid(session))
+    txn.create_view(name, columns, stored.encode(), owner=roles.current_role_oid(session),
+                    namespace_oid=namespace)
 
 
 def _analyze(session: Any, select: Node, aliases: list[str]
@@ -300,8 +303,10 @@ def stored_query(txn: Any, view: Relation) -> StoredQuery:
     return StoredQuery.decode(text)
 
 
-def with_current_names(query: Node, names_by_oid: dict[int, str]) -> Node:
-    """The stored tree with each relation's current name (it may have been renamed)."""
+def with_current_names(query: Node, names_by_oid: dict[int, str],
+                       schemas_by_oid: dict[int, str] | None = None) -> Node:
+    """The stored tree with each relation's current name (it may have been renamed) and,
+    given ``schemas_by_oid``, its schema (so the search path does not matter)."""
     def walk(node: Any) -> Any:
         if isinstance(node, list):
             return [walk(item) for item in node]
@@ -310,6 +315,8 @@ def with_current_names(query: Node, names_by_oid: dict[int, str]) -> Node:
         if "RangeVar" in node and "relid" in node["RangeVar"]:
             fields = dict(node["RangeVar"])
             fields["relname"] = names_by_oid.get(int(fields["relid"]), fields["relname"])
+            if schemas_by_oid and int(fields["relid"]) in schemas_by_oid:
+                fields["schemaname"] = schemas_by_oid[int(fields["relid"])]
             return {"RangeVar": fields}
         return {key: walk(value) for key, value in node.items()}
     return walk(query)  # type: ignore[no-any-return]
@@ -318,6 +325,13 @@ def with_current_names(query: Node, names_by_oid: dict[int, str]) -> Node:
 def relation_names(txn: Any, oids: tuple[int, ...]) -> dict[int, str]:
     wanted = set(oids)
     return {int(values[0]): str(values[1])  # type: ignore[call-overload]
+            for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)
+            if values[0] in wanted}
+
+
+def _relation_schemas(session: Any, txn: Any, oids: tuple[int, ...]) -> dict[int, str]:
+    wanted = set(oids)
+    return {int(values[0]): schemas.namespace_name(session, int(values[2]))  # type: ignore
             for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)
             if values[0] in wanted}
 
@@ -332,7 +346,8 @@ def plan_view_query(builder: PlanBuilder, view: Relation) -> QueryPlan:
                             sqlstate="42P17")
     txn = session.txn
     stored = stored_query(txn, view)
-    query = with_current_names(stored.query, relation_names(txn, stored.relations))
+    query = with_current_names(stored.query, relation_names(txn, stored.relations),
+                               _relation_schemas(session, txn, stored.relations))
     child = PlanBuilder(session, [])
     child.privilege_role = _owner_name(session, view)
     child.expanding_views = builder.expanding_views + (view.oid,)
