@@ -1453,6 +1453,40 @@ def _tablespace_location(ctx: ExecContext, oid: int) -> str:
     return ""
 
 
+# acldefault's object kinds: (PUBLIC's rights, the owner's rights) as aclitem letters, PostgreSQL
+# 15's defaults (acldefault() in acl.c) for columns, relations, sequences, databases, functions,
+# languages, large objects, schemas, tablespaces, FDWs, foreign servers, types and parameters.
+ACL_DEFAULT_RIGHTS = {
+    "c": ("", ""), "r": ("", "arwdDxt"), "s": ("", "rwU"), "d": ("Tc", "CTc"),
+    "f": ("X", "X"), "l": ("U", "U"), "L": ("", "rw"), "n": ("", "UC"), "t": ("", "C"),
+    "F": ("", "U"), "S": ("", "U"), "T": ("U", "U"), "p": ("", "sA")}
+
+
+def _acl_default(ctx: ExecContext, kind: str, owner_oid: int) -> list[str]:
+    """acldefault(objtype, owner): the privileges a NULL ACL of that kind of object stands
+    for, as aclitem[] text (an owner that is no role prints as its OID; owner 0 is PUBLIC)."""
+    from mirrordb.sql import roles
+    rights = ACL_DEFAULT_RIGHTS.get(kind)
+    if rights is None:
+        raise MirrordbError(f"unrecognized objtype abbreviation: {kind}", sqlstate="XX000")
+    role = _snapshot(ctx).roles.get(owner_oid)
+    owner = role.name if role is not None else str(owner_oid)
+    if owner_oid == 0:
+        owner = roles.PUBLIC_GRANTEE
+    world, owned = rights
+    items = []
+    if world:
+        items.append(roles.AclItem(roles.PUBLIC_GRANTEE, owner or "0", _acl_bits(world)))
+    if owned:
+        items.append(roles.AclItem(owner, owner or "0", _acl_bits(owned)))
+    return [roles.format_acl_item(item) for item in items]
+
+
+def _acl_bits(letters: str) -> int:
+    from mirrordb.sql import roles
+    return sum(1 << roles.ACL_RIGHT_LETTERS.index(letter) for letter in letters)
+
+
 def _always(value: Any) -> CatalogBody:
     return lambda ctx, *arguments: value
 
@@ -1504,6 +1538,7 @@ def _define_catalog_functions() -> None:
     _define("current_schemas", [BOOL], T.NAME_ARRAY_OID, _current_schemas)
     _define("to_regclass", [TEXT], REGCLASS, _to_regclass)
     _define("pg_tablespace_location", [OID], TEXT, _tablespace_location)
+    _define("acldefault", [T.CHAR_OID, OID], T.TEXT_ARRAY_OID, _acl_default)
     _define("pg_my_temp_schema", [], OID, _always(0))
     _define("pg_is_other_temp_schema", [OID], BOOL, _always(False))
 

@@ -286,7 +286,7 @@ def _relation_scope(relation: Relation, alias: str) -> Scope:
     columns = [ScopeColumn(c.name, c.type_oid, c.typmod, relation.oid, i + 1)
                for i, c in enumerate(relation.columns)]
     columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
-    scope.add(alias, columns, relation)
+    scope.add(alias, columns, relation, table_oid=relation.oid)
     return scope
 
 

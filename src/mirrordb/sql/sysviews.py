@@ -915,7 +915,25 @@ def lookup(session: Any, name: str, schema: str | None) -> View | None:
     return [OutputColumn(column, type_oid) for column, type_oid in view.columns], _cached(view)
 
 
-__all__ = ["VIEWS", "SystemView", "lookup", "virtual_relations"]
+def register(view: SystemView) -> None:
+    """Add a relation served here (modules of more catalogs call it once, at import)."""
+    _VIEW_LIST.append(view)
+    VIEWS[(view.schema, view.name)] = view
+
+
+column_spec = _spec
+constant_rows = _constant
+
+
+def catalog_table_oid(name: str, schema: str | None) -> int | None:
+    """The catalog's OID, its rows' tableoid (pg_dump matches it against pg_depend.classid);
+    None for a view or a name served elsewhere."""
+    view = VIEWS.get((schema or PG_CATALOG, name))
+    return view.oid if view is not None and view.kind == "r" else None
+
+
+__all__ = ["VIEWS", "SystemView", "catalog_table_oid", "column_spec", "constant_rows", "lookup",
+           "register", "virtual_relations"]
 
 
 # -- pg_stat_replication (rows from replication/walsender.py) ----------------------------------------
@@ -1178,3 +1196,8 @@ for _extra_view in (
               PG_STAT_PROGRESS_BASEBACKUP_COLUMNS, _pg_stat_progress_basebackup)):
     _VIEW_LIST.append(_extra_view)
     VIEWS[(PG_CATALOG, _extra_view.name)] = _extra_view
+
+
+# The catalogs of functions, languages, operator classes, text search, foreign data... (their
+# module registers them here as it is imported).
+from mirrordb.sql import object_catalogs  # noqa: E402,F401
