@@ -383,9 +383,19 @@ class CatalogSnapshot:
     def classes_by_name(self) -> dict[tuple[int, str], ClassEntry]:
         return {(entry.namespace_oid, entry.name): entry for entry in self.classes.values()}
 
+    @functools.cached_property
+    def search_path(self) -> tuple[int, ...]:
+        """The schemas unqualified names are looked up in, in order: pg_catalog, then public
+        when the session's search_path names it (the only other schema there is; "$user"
+        names no schema). pg_dump empties search_path, so every name it prints is qualified.
+        Only the catalog's view of names follows it (regclass, pg_table_is_visible, the
+        names pg_get_viewdef and pg_get_expr print); statements still find public's
+        relations without it."""
+        return search_path_namespaces(self.session)
+
     def find_relation(self, name: str, namespace_oid: int | None) -> ClassEntry | None:
         """A relation by name: in ``namespace_oid``, or the first on the search path."""
-        namespaces = (namespace_oid,) if namespace_oid is not None else SEARCH_PATH_NAMESPACES
+        namespaces = (namespace_oid,) if namespace_oid is not None else self.search_path
         for namespace in namespaces:
             entry = self.classes_by_name.get((namespace, name))
             if entry is not None:
@@ -394,7 +404,7 @@ class CatalogSnapshot:
 
     def relation_is_visible(self, entry: ClassEntry) -> bool:
         """pg_table_is_visible: on the search path and not hidden by an earlier namesake."""
-        if entry.namespace_oid not in SEARCH_PATH_NAMESPACES:
+        if entry.namespace_oid not in self.search_path:
             return False
         return self.find_relation(entry.name, None) is entry
 
@@ -497,7 +507,7 @@ class CatalogSnapshot:
             sequence = _nextval_argument(tree)
             if sequence is None:
                 continue
-            entry = self._regclass_from_text(sequence)
+            entry = self.stored_relation(sequence)
             if entry is not None and entry.kind == RELKIND_SEQUENCE:
                 owned.setdefault(entry.oid, (table_oid, number))
         return owned
@@ -554,6 +564,19 @@ class CatalogSnapshot:
             return self.find_relation(parts[0], None)
         namespace = self.namespace_oid(parts[-2])
         return None if namespace is None else self.find_relation(parts[-1], namespace)
+
+    def stored_relation(self, text: str) -> ClassEntry | None:
+        """The relation a name stored in the catalog (a default's ``nextval('seq')``) means:
+        resolved on the default search path it was written under, whatever the session's
+        path is now."""
+        parts = parse_qualified_name(text)
+        if len(parts) > 1:
+            return self._regclass_from_text(text)
+        for namespace in SEARCH_PATH_NAMESPACES:
+            entry = self.classes_by_name.get((namespace, parts[0]))
+            if entry is not None:
+                return entry
+        return None
 
     def relation_by_text(self, text: str) -> ClassEntry:
         """regclass input: a possibly qualified, possibly quoted name; 42P01 if none."""
@@ -820,7 +843,7 @@ class ExpressionDeparser:
     def _output_text(self, type_oid: int, text: str) -> str:
         """The literal as the type's output function shows the value it reads."""
         if type_oid == T.REGCLASS_OID:
-            entry = self.snapshot._regclass_from_text(text)
+            entry = self.snapshot.stored_relation(text)
             shown = self.snapshot.relation_display_name(entry.oid) if entry else None
             return shown if shown is not None else text
         try:
@@ -1437,8 +1460,23 @@ def _relation_is_publishable(ctx: ExecContext, oid: int) -> bool | None:
         entry.persistence == "p"
 
 
+def search_path_namespaces(session: Any) -> tuple[int, ...]:
+    """pg_catalog, then public if the session's search_path lists it (see
+    CatalogSnapshot.search_path); without a session, the default path."""
+    if session is None or not hasattr(session, "setting"):
+        return SEARCH_PATH_NAMESPACES
+    listed = [item.strip().strip('"') for item in session.setting("search_path").split(",")]
+    if "public" in listed:
+        return SEARCH_PATH_NAMESPACES
+    return (PG_CATALOG_NAMESPACE_OID,)
+
+
 def _current_schemas(ctx: ExecContext, include_implicit: bool) -> list[str]:
-    return ["pg_catalog", "public"] if include_implicit else ["public"]
+    """current_schemas: the search path's schemas that exist (pg_catalog only when asked
+    for the implicit ones too)."""
+    names = {PG_CATALOG_NAMESPACE_OID: "pg_catalog", PUBLIC_NAMESPACE_OID: "public"}
+    return [names[oid] for oid in search_path_namespaces(ctx.session)
+            if include_implicit or oid != PG_CATALOG_NAMESPACE_OID]
 
 
 def _to_regclass(ctx: ExecContext, text: str) -> int | None:

@@ -21,8 +21,11 @@ What the rows are, and why (only what is true of a mirrordb cluster):
   and psql's \\df and \\do only look for objects outside pg_catalog, of which there are none.
 * The catalogs of features mirrordb does not have (text search objects, foreign data wrappers,
   servers and user mappings, default privileges, event triggers, transforms, subscriptions,
-  large objects, aggregates, enums, initial privileges, security labels): empty, which is the
-  truth for every mirrordb cluster.
+  large objects, aggregates, enums, security labels): empty, which is the truth for every
+  mirrordb cluster.
+* pg_init_privs: the ACL initdb gave each catalog relation that has one, so pg_dump, which
+  dumps the difference between an object's ACL and its initial one, leaves untouched
+  catalogs out and dumps a GRANT on one.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import sysviews as sv
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import Row
+from mirrordb.sql.expressions import ExecContext, Row
 
 PG_CATALOG = sv.PG_CATALOG
 SUPERUSER_OID = boot.BOOTSTRAP_SUPERUSER_OID
@@ -154,12 +157,31 @@ aggminvtransfn:REGPROC aggmfinalfn:REGPROC aggfinalextra:BOOL aggmfinalextra:BOO
 aggfinalmodify:CHAR aggmfinalmodify:CHAR aggsortop:OID aggtranstype:OID aggtransspace:INT4
 aggmtranstype:OID aggmtransspace:INT4 agginitval:TEXT aggminitval:TEXT""", []),
     ("pg_enum", 3501, "oid:OID enumtypid:OID enumsortorder:FLOAT4 enumlabel:NAME", []),
-    ("pg_init_privs", 3394, """
-objoid:OID classoid:OID objsubid:INT4 privtype:CHAR initprivs:ACL_ARRAY""", []),
     ("pg_seclabel", 3596, """
 objoid:OID classoid:OID objsubid:INT4 provider:TEXT label:TEXT""", []),
     ("pg_shseclabel", 3592, "objoid:OID classoid:OID provider:TEXT label:TEXT", []),
 )
+
+# -- pg_init_privs: the privileges initdb gave the system catalogs ------------------------------
+
+PG_INIT_PRIVS = ("pg_init_privs", 3394, """
+objoid:OID classoid:OID objsubid:INT4 privtype:CHAR initprivs:ACL_ARRAY""")
+PRIVTYPE_INITDB = "i"
+
+
+def _pg_init_privs(ctx: ExecContext) -> list[Row]:
+    """One row per catalog relation initdb gave an ACL (roles.catalog_acl: what it is right
+    after initdb, whatever GRANT and REVOKE did since), so pg_dump dumps only the changes."""
+    from mirrordb.sql import roles
+    snapshot = cat.CatalogSnapshot.of(ctx)
+    superuser = snapshot.roles.get(SUPERUSER_OID)
+    if superuser is None:
+        return []
+    return [(entry.oid, boot.PG_CLASS_OID, 0, PRIVTYPE_INITDB,
+             T.parse_text(T.TEXT_ARRAY_OID, roles.catalog_acl(superuser.name, entry.name)))
+            for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid)
+            if entry.acl is not None and entry.oid < boot.FIRST_NORMAL_OBJECT_ID]
+
 
 # The view over pg_seclabel and pg_shseclabel (both empty, so it is too).
 PG_SECLABELS = ("pg_seclabels", 12099, """
@@ -171,6 +193,9 @@ def _register() -> None:
     for name, oid, columns, rows in _CATALOGS:
         sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns),
                                   sv.constant_rows(rows)))
+    name, oid, columns = PG_INIT_PRIVS
+    sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns),
+                              _pg_init_privs))
     name, oid, columns = PG_SECLABELS
     sv.register(sv.SystemView(PG_CATALOG, name, oid, "v", sv.column_spec(columns),
                               sv.constant_rows([])))

@@ -408,9 +408,22 @@ def _role_config(ctx: ExecContext) -> dict[int, list[str]]:
 # -- defaults, constraints, dependencies -------------------------------------------------------
 
 
+# pg_attrdef keeps no OID on disk; a row's oid is this base plus its place in (adrelid, adnum)
+# order: the same for every statement of one snapshot (pg_dump reads pg_attrdef and pg_depend
+# in one), distinct within the catalog, and above any OID mirrordb hands out.
+ATTRDEF_OID_BASE = 0xC0000000
+
+
+def _attrdef_oids(snapshot: cat.CatalogSnapshot) -> dict[tuple[int, int], int]:
+    """(adrelid, adnum) -> the oid pg_attrdef shows for the default."""
+    return {key: ATTRDEF_OID_BASE + position
+            for position, key in enumerate(sorted(snapshot.defaults))}
+
+
 def _pg_attrdef(ctx: ExecContext) -> list[Row]:
     """adbin carries the column's type with the raw tree, so pg_get_expr can type literals."""
     snapshot = _snapshot(ctx)
+    oids = _attrdef_oids(snapshot)
     rows = []
     for (relation_oid, number), tree in sorted(snapshot.defaults.items()):
         attribute = snapshot.attribute(relation_oid, number)
@@ -418,7 +431,7 @@ def _pg_attrdef(ctx: ExecContext) -> list[Row]:
             continue
         wrapped = {cat.COLUMN_DEFAULT_NODE: {"type_oid": attribute.type_oid,
                                              "typmod": attribute.typmod, "expr": tree}}
-        rows.append((0, relation_oid, number, json.dumps(wrapped)))
+        rows.append((oids[(relation_oid, number)], relation_oid, number, json.dumps(wrapped)))
     return rows
 
 
@@ -440,19 +453,34 @@ def _pg_constraint(ctx: ExecContext) -> list[Row]:
 
 
 def _pg_depend(ctx: ExecContext) -> list[Row]:
-    """The dependencies clients look for: a serial sequence belongs to its column; a view's
-    rule belongs to the view ('i') and depends on the relations its query reads ('n')."""
+    """The dependencies clients look for: a serial sequence belongs to its column; a column
+    default belongs to its column ('a') and depends on the sequence it draws from ('n'); a
+    view's rule belongs to the view ('i') and depends on the relations its query reads
+    ('n')."""
     from mirrordb.sql.views import StoredQuery
     class_oid, rewrite_oid = boot.PG_CLASS_OID, boot.PG_REWRITE_OID
     snapshot = _snapshot(ctx)
     rows: list[Row] = [(class_oid, sequence_oid, 0, class_oid, table_oid, number, "a")
                        for sequence_oid, (table_oid, number) in
                        sorted(snapshot.owned_sequences.items())]
+    rows += _attrdef_dependencies(snapshot)
     for rule in snapshot.rewrite_rules:
         rule_oid, view_oid = int(rule["oid"]), int(rule["ev_class"])
         rows.append((rewrite_oid, rule_oid, 0, class_oid, view_oid, 0, "i"))
         rows += [(rewrite_oid, rule_oid, 0, class_oid, oid, 0, "n")
                  for oid in StoredQuery.decode(str(rule["ev_action"])).relations]
+    return rows
+
+
+def _attrdef_dependencies(snapshot: cat.CatalogSnapshot) -> list[Row]:
+    class_oid, attrdef_oid = boot.PG_CLASS_OID, boot.PG_ATTRDEF_OID
+    sequence_of = {key: sequence_oid
+                   for sequence_oid, key in snapshot.owned_sequences.items()}
+    rows: list[Row] = []
+    for key, oid in _attrdef_oids(snapshot).items():
+        rows.append((attrdef_oid, oid, 0, class_oid, key[0], key[1], "a"))
+        if key in sequence_of:
+            rows.append((attrdef_oid, oid, 0, class_oid, sequence_of[key], 0, "n"))
     return rows
 
 
