@@ -23,7 +23,8 @@ What the rows are, and why (only what is true of a mirrordb cluster):
   servers and user mappings, default privileges, event triggers, transforms, subscriptions,
   large objects, aggregates, enums, security labels): empty, which is the truth for every
   mirrordb cluster.
-* pg_init_privs: the ACL initdb gave each catalog relation that has one, so pg_dump, which
+* pg_init_privs: the ACL initdb gave each catalog relation that has one, and pg_catalog's and
+  public's (sysviews.initial_namespace_acl), so pg_dump, which
   dumps the difference between an object's ACL and its initial one, leaves untouched
   catalogs out and dumps a GRANT on one.
 """
@@ -177,10 +178,15 @@ def _pg_init_privs(ctx: ExecContext) -> list[Row]:
     superuser = snapshot.roles.get(SUPERUSER_OID)
     if superuser is None:
         return []
-    return [(entry.oid, boot.PG_CLASS_OID, 0, PRIVTYPE_INITDB,
-             T.parse_text(T.TEXT_ARRAY_OID, roles.catalog_acl(superuser.name, entry.name)))
-            for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid)
-            if entry.acl is not None and entry.oid < boot.FIRST_NORMAL_OBJECT_ID]
+    rows: list[Row] = [
+        (entry.oid, boot.PG_CLASS_OID, 0, PRIVTYPE_INITDB,
+         T.parse_text(T.TEXT_ARRAY_OID, roles.catalog_acl(superuser.name, entry.name)))
+        for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid)
+        if entry.acl is not None and entry.oid < boot.FIRST_NORMAL_OBJECT_ID]
+    for namespace_oid in (cat.PG_CATALOG_NAMESPACE_OID, cat.PUBLIC_NAMESPACE_OID):
+        rows.append((namespace_oid, boot.PG_NAMESPACE_OID, 0, PRIVTYPE_INITDB,
+                     sv.initial_namespace_acl(namespace_oid, superuser.name)))
+    return rows
 
 
 # The view over pg_seclabel and pg_shseclabel (both empty, so it is too).

@@ -319,8 +319,41 @@ def _column_type(snapshot: cat.CatalogSnapshot, relation_oid: int, number: int) 
 
 
 def _pg_namespace(ctx: ExecContext) -> list[Row]:
-    return [(n.oid, n.name, n.owner_oid, None)
-            for n in sorted(_snapshot(ctx).namespaces.values(), key=lambda n: n.oid)]
+    """mirrordb checks no schema privileges (every role may use and create in public);
+    the schemas are shown as PostgreSQL 15's initdb leaves them (pg_catalog and
+    information_schema usable by PUBLIC, public owned by pg_database_owner), which is what
+    pg_dump and psql's \dn compare against."""
+    snapshot = _snapshot(ctx)
+    superuser = _owner_name(snapshot, boot.BOOTSTRAP_SUPERUSER_OID)
+    rows: list[Row] = []
+    for n in sorted(snapshot.namespaces.values(), key=lambda n: n.oid):
+        owner_oid = n.owner_oid
+        if n.oid == cat.PUBLIC_NAMESPACE_OID and owner_oid == boot.BOOTSTRAP_SUPERUSER_OID:
+            owner_oid = PG_DATABASE_OWNER_OID
+        rows.append((n.oid, n.name, owner_oid, initial_namespace_acl(n.oid, superuser)))
+    return rows
+
+
+PG_DATABASE_OWNER_OID = 6171      # PostgreSQL 15's predefined role pg_database_owner
+PG_DATABASE_OWNER = "pg_database_owner"
+# Schemas whose nspacl initdb sets: owner (or pg_database_owner) UC, PUBLIC U.
+_USABLE_SCHEMAS = (cat.PG_CATALOG_NAMESPACE_OID, cat.PUBLIC_NAMESPACE_OID,
+                   cat.INFORMATION_SCHEMA_NAMESPACE_OID)
+
+
+def initial_namespace_acl(namespace_oid: int, superuser: str) -> list[str] | None:
+    """nspacl as PostgreSQL 15's initdb leaves it (also pg_init_privs' initprivs)."""
+    if namespace_oid not in _USABLE_SCHEMAS:
+        return None
+    owner = PG_DATABASE_OWNER if namespace_oid == cat.PUBLIC_NAMESPACE_OID else superuser
+    return [f"{owner}=UC/{owner}", f"=U/{owner}"]
+
+
+# pg_description's rows for the schemas initdb makes (PostgreSQL 15's texts).
+NAMESPACE_DESCRIPTIONS: list[Row] = [
+    (cat.PG_CATALOG_NAMESPACE_OID, boot.PG_NAMESPACE_OID, 0, "system catalog schema"),
+    (cat.PG_TOAST_NAMESPACE_OID, boot.PG_NAMESPACE_OID, 0, "reserved schema for TOAST tables"),
+    (cat.PUBLIC_NAMESPACE_OID, boot.PG_NAMESPACE_OID, 0, "standard public schema")]
 
 
 def _pg_type(ctx: ExecContext) -> list[Row]:
@@ -372,8 +405,17 @@ def _pg_authid(ctx: ExecContext) -> list[Row]:
             for r in _roles(ctx)]
 
 
+# PostgreSQL 15's predefined role that owns the public schema (pg_namespace above); it cannot
+# log in and has no members or privileges of its own here.
+PREDEFINED_ROLES = (cat.RoleEntry(PG_DATABASE_OWNER_OID, PG_DATABASE_OWNER, False, True, False,
+                                  False, False, False, False, -1, None),)
+
+
 def _roles(ctx: ExecContext) -> list[cat.RoleEntry]:
-    return sorted(_snapshot(ctx).roles.values(), key=lambda r: r.oid)
+    roles_by_oid = dict(_snapshot(ctx).roles)
+    for role in PREDEFINED_ROLES:
+        roles_by_oid.setdefault(role.oid, role)
+    return sorted(roles_by_oid.values(), key=lambda r: r.oid)
 
 
 def _pg_roles(ctx: ExecContext) -> list[Row]:
@@ -865,7 +907,8 @@ _VIEW_LIST = [
           _constant(PG_COLLATION_ROWS)),
     _view(PG_CATALOG, "pg_tablespace", 1213, "r", PG_TABLESPACE_COLUMNS,
           _constant(PG_TABLESPACE_ROWS)),
-    _view(PG_CATALOG, "pg_description", 2609, "r", PG_DESCRIPTION_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_description", 2609, "r", PG_DESCRIPTION_COLUMNS,
+          _constant(NAMESPACE_DESCRIPTIONS)),
     _view(PG_CATALOG, "pg_shdescription", 2396, "r", PG_SHDESCRIPTION_COLUMNS,
           _constant(PG_SHDESCRIPTION_ROWS)),
     _view(PG_CATALOG, "pg_auth_members", 1261, "r", PG_AUTH_MEMBERS_COLUMNS, _EMPTY),
