@@ -175,6 +175,13 @@ class TypeFacts:
     subscript_oid: int
 
 
+# PostgreSQL 15's predefined role that owns the public schema (sysviews' pg_namespace shows it
+# so); listed by pg_roles and named by pg_get_userbyid. It cannot log in and has no members
+# or privileges of its own here.
+PG_DATABASE_OWNER_OID = 6171
+PG_DATABASE_OWNER = "pg_database_owner"
+
+
 def _parse_type_facts(text: str) -> dict[int, TypeFacts]:
     facts = {}
     for item in text.split():
@@ -272,6 +279,11 @@ class RoleEntry:
     bypass_rls: bool
     connection_limit: int
     password: str | None
+
+
+PREDEFINED_ROLES = (RoleEntry(PG_DATABASE_OWNER_OID, PG_DATABASE_OWNER, False, True, False,
+                              False, False, False, False, -1, None),)
+_PREDEFINED_BY_OID = {role.oid: role for role in PREDEFINED_ROLES}
 
 
 @dataclass(slots=True, eq=False)
@@ -1283,7 +1295,7 @@ def _snapshot(ctx: ExecContext) -> CatalogSnapshot:
 
 
 def _user_name(ctx: ExecContext, role_oid: int) -> str:
-    role = _snapshot(ctx).roles.get(role_oid)
+    role = _snapshot(ctx).roles.get(role_oid) or _PREDEFINED_BY_OID.get(role_oid)
     return role.name if role is not None else f"unknown (OID={role_oid})"
 
 

@@ -21,7 +21,7 @@ What the rows are, and why (only what is true of a mirrordb cluster):
   and psql's \\df and \\do only look for objects outside pg_catalog, of which there are none.
 * The catalogs of features mirrordb does not have (text search objects, foreign data wrappers,
   servers and user mappings, default privileges, event triggers, transforms, subscriptions,
-  large objects, aggregates, enums, security labels): empty, which is the truth for every
+  large objects, aggregates, enums, security labels, parameter privileges): empty, which is the truth for every
   mirrordb cluster.
 * pg_init_privs: the ACL initdb gave each catalog relation that has one, and pg_catalog's and
   public's (sysviews.initial_namespace_acl), so pg_dump, which
@@ -161,6 +161,7 @@ aggmtranstype:OID aggmtransspace:INT4 agginitval:TEXT aggminitval:TEXT""", []),
     ("pg_seclabel", 3596, """
 objoid:OID classoid:OID objsubid:INT4 provider:TEXT label:TEXT""", []),
     ("pg_shseclabel", 3592, "objoid:OID classoid:OID provider:TEXT label:TEXT", []),
+    ("pg_parameter_acl", 6243, "oid:OID parname:TEXT paracl:ACL_ARRAY", []),
 )
 
 # -- pg_init_privs: the privileges initdb gave the system catalogs ------------------------------

@@ -334,8 +334,7 @@ def _pg_namespace(ctx: ExecContext) -> list[Row]:
     return rows
 
 
-PG_DATABASE_OWNER_OID = 6171      # PostgreSQL 15's predefined role pg_database_owner
-PG_DATABASE_OWNER = "pg_database_owner"
+PG_DATABASE_OWNER_OID, PG_DATABASE_OWNER = cat.PG_DATABASE_OWNER_OID, cat.PG_DATABASE_OWNER
 # Schemas whose nspacl initdb sets: owner (or pg_database_owner) UC, PUBLIC U.
 _USABLE_SCHEMAS = (cat.PG_CATALOG_NAMESPACE_OID, cat.PUBLIC_NAMESPACE_OID,
                    cat.INFORMATION_SCHEMA_NAMESPACE_OID)
@@ -405,15 +404,9 @@ def _pg_authid(ctx: ExecContext) -> list[Row]:
             for r in _roles(ctx)]
 
 
-# PostgreSQL 15's predefined role that owns the public schema (pg_namespace above); it cannot
-# log in and has no members or privileges of its own here.
-PREDEFINED_ROLES = (cat.RoleEntry(PG_DATABASE_OWNER_OID, PG_DATABASE_OWNER, False, True, False,
-                                  False, False, False, False, -1, None),)
-
-
 def _roles(ctx: ExecContext) -> list[cat.RoleEntry]:
     roles_by_oid = dict(_snapshot(ctx).roles)
-    for role in PREDEFINED_ROLES:
+    for role in cat.PREDEFINED_ROLES:
         roles_by_oid.setdefault(role.oid, role)
     return sorted(roles_by_oid.values(), key=lambda r: r.oid)
 
