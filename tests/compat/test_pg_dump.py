@@ -207,3 +207,59 @@ def test_tableoid_of_tables_and_catalogs(servers: Servers) -> None:
         with psycopg.connect(conninfo, autocommit=True) as connection:
             answers.append([connection.execute(q).fetchall() for q in queries])
     assert answers[0] == answers[1]
+
+
+# -- the functions and catalogs pg_dump's queries use, statement by statement -------------------
+
+from tests.compat.differential import Ours, Reference, differences, pair_fixture  # noqa: E402
+
+catalog_pair = pair_fixture("pg_dump_catalogs", [
+    "CREATE TABLE t (a int PRIMARY KEY, b text DEFAULT 'x')",
+    "CREATE TABLE u (a int)",
+    "CREATE SEQUENCE s",
+    "CREATE VIEW v AS SELECT a FROM t"])
+
+
+def test_catalog_functions_match_postgres(catalog_pair: tuple[Reference, Ours]) -> None:
+    reference, ours = catalog_pair
+    statements = [
+        # aclitem[] is text[] here (sysviews.py): compared as text
+        "SELECT acldefault('r', 10)::text, acldefault('s', 10)::text, "
+        "acldefault('n', 10)::text, acldefault('d', 10)::text, acldefault('f', 10)::text, "
+        "acldefault('T', 10)::text, acldefault('c', 10)::text",
+        "SELECT acldefault('r', 0)::text, acldefault('r', 99999)::text, "
+        "acldefault(NULL, 10)::text",
+        "SELECT acldefault('q', 10)",
+        "SELECT * FROM pg_options_to_table(ARRAY['a=1', 'b', 'c=x=y'])",
+        "SELECT count(*) FROM pg_options_to_table(NULL)",
+        "SELECT typname, typname[0], typname[1], typname[63], typname[64] FROM pg_type "
+        "WHERE typname IN ('int4', '_int4') ORDER BY 1",
+        "SELECT tableoid::regclass, a FROM t",
+        "SELECT t.tableoid = 't'::regclass, s.tableoid::regclass FROM t, s",
+        "SELECT tableoid FROM t, u",
+        "SELECT tableoid FROM pg_roles",
+        "SELECT tableoid FROM v",
+        "SELECT DISTINCT tableoid::regclass FROM pg_namespace",
+        "SELECT c.tableoid::regclass, count(*) > 0 FROM pg_class c GROUP BY 1",
+        "SELECT 'pg_proc'::regclass, 'pg_extension'::regclass, 'pg_init_privs'::regclass",
+        "SELECT lanname, lanispl, lanpltrusted FROM pg_language WHERE lanname <> 'plpgsql' "
+        "ORDER BY 1",
+        "SELECT opcname, opcintype::regtype FROM pg_opclass c JOIN pg_am a ON a.oid = opcmethod "
+        "WHERE amname = 'btree' AND opcname IN ('int4_ops', 'text_ops', 'numeric_ops') "
+        "ORDER BY 1",
+        "SELECT nspname, pg_get_userbyid(nspowner), nspacl::text FROM pg_namespace "
+        "WHERE nspname IN ('public', 'pg_catalog') ORDER BY 1",
+        "SELECT d.description FROM pg_description d JOIN pg_namespace n ON n.oid = d.objoid "
+        "AND d.classoid = 'pg_namespace'::regclass WHERE nspname = 'public'",
+        "SELECT current_schemas(false), current_schemas(true)",
+        "SELECT set_config('search_path', '', false)",
+        "SELECT current_schemas(false), current_schemas(true), 'public.t'::regclass",
+        "SELECT pg_get_viewdef('public.v'::regclass)",
+        "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'public.t'::regclass",
+        "SELECT set_config('search_path', 'public', false)",
+        "SELECT 't'::regclass, pg_get_viewdef('v'::regclass)",
+        "SELECT count(*) FROM pg_attrdef a JOIN pg_depend d ON d.classid = a.tableoid "
+        "AND d.objid = a.oid WHERE a.adrelid = 't'::regclass",
+    ]
+    found = differences(reference, ours, statements)
+    assert not found, "\n".join(found)

@@ -322,7 +322,7 @@ def _pg_namespace(ctx: ExecContext) -> list[Row]:
     """mirrordb checks no schema privileges (every role may use and create in public);
     the schemas are shown as PostgreSQL 15's initdb leaves them (pg_catalog and
     information_schema usable by PUBLIC, public owned by pg_database_owner), which is what
-    pg_dump and psql's \dn compare against."""
+    pg_dump and psql's \\dn compare against."""
     snapshot = _snapshot(ctx)
     superuser = _owner_name(snapshot, boot.BOOTSTRAP_SUPERUSER_OID)
     rows: list[Row] = []
