@@ -19,14 +19,14 @@ What the rows are, and why (only what is true of a mirrordb cluster):
   built-in functions, operators and casts are the type system's code (sql/functions.py,
   operators.py, types.py), not catalog rows, and a cluster holds no user-defined ones; pg_dump
   and psql's \\df and \\do only look for objects outside pg_catalog, of which there are none.
-* The catalogs of features mirrordb does not have (text search objects, foreign data wrappers,
-  servers and user mappings, default privileges, event triggers, transforms, subscriptions,
-  large objects, aggregates, enums, security labels, parameter privileges): empty, which is the truth for every
-  mirrordb cluster.
+* The catalogs of features mirrordb does not have (text search objects, foreign data
+  wrappers, servers and user mappings, default privileges, event triggers, transforms,
+  subscriptions, large objects, aggregates, enums, security labels, parameter privileges):
+  empty, which is the truth for every mirrordb cluster.
 * pg_init_privs: the ACL initdb gave each catalog relation that has one, and pg_catalog's and
-  public's (sysviews.initial_namespace_acl), so pg_dump, which
-  dumps the difference between an object's ACL and its initial one, leaves untouched
-  catalogs out and dumps a GRANT on one.
+  public's (sysviews.initial_namespace_acl); pg_dump dumps the difference between an
+  object's ACL and its initial one, so it leaves untouched catalogs out and dumps a GRANT
+  made on one.
 """
 
 from __future__ import annotations
