@@ -193,7 +193,7 @@ def test_list_databases_roles_and_schemas(ours):
     assert " postgres | postgres | UTF8     | C       | C     |            | libc            |" \
         in databases
     assert ask(ours, "\\du") == LIST_ROLES
-    assert " public | postgres\n(1 row)" in ask(ours, "\\dn")
+    assert " public | pg_database_owner\n(1 row)" in ask(ours, "\\dn")
 
 
 def test_sizes_in_verbose_listings(ours):

@@ -118,7 +118,7 @@ def _write_first_checkpoint(datadir: str, system_identifier: int, segment_size: 
 
 def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
     from mirrordb.engine import Engine
-    from mirrordb.sql.catalog_functions import SHARED_DESCRIPTIONS
+    from mirrordb.sql.catalog_functions import NAMESPACE_DESCRIPTIONS, SHARED_DESCRIPTIONS
     from mirrordb.sql.roles import catalog_acl
     engine = Engine.open(datadir)
     try:
@@ -136,6 +136,8 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
                                              True, True, True, True, True, -1, None])
         for (oid, catalog_oid), text in SHARED_DESCRIPTIONS.items():
             txn._insert_catalog(boot.PG_SHDESCRIPTION, [oid, catalog_oid, text])
+        for row in NAMESPACE_DESCRIPTIONS:
+            txn._insert_catalog(boot.PG_DESCRIPTION, list(row))
         for catalog in boot.CATALOGS:
             txn._insert_catalog(boot.PG_CLASS, [
                 catalog.oid, catalog.name, boot.PG_CATALOG_NAMESPACE_OID,

@@ -81,6 +81,11 @@ CATALOG_SNAPSHOT_KEY = -0x43415447  # ExecContext.cache key (sublinks use id()s,
 # pg_shdescription).
 SHARED_DESCRIPTIONS = {(boot.POSTGRES_DATABASE_OID, PG_DATABASE_OID):
                        "default administrative connection database"}
+# pg_description's rows for the schemas initdb makes (PostgreSQL 15's texts; initdb writes them).
+NAMESPACE_DESCRIPTIONS = [
+    (PG_CATALOG_NAMESPACE_OID, boot.PG_NAMESPACE_OID, 0, "system catalog schema"),
+    (PG_TOAST_NAMESPACE_OID, boot.PG_NAMESPACE_OID, 0, "reserved schema for TOAST tables"),
+    (PUBLIC_NAMESPACE_OID, boot.PG_NAMESPACE_OID, 0, "standard public schema")]
 
 # pg_encoding_to_char: PostgreSQL's encoding numbers (pg_wchar.h), 0..41.
 ENCODING_NAMES = (
@@ -173,6 +178,13 @@ class TypeFacts:
     modout_oid: int
     analyze_oid: int
     subscript_oid: int
+
+
+# PostgreSQL 15's predefined role that owns the public schema (sysviews' pg_namespace shows it
+# so); listed by pg_roles and named by pg_get_userbyid. It cannot log in and has no members
+# or privileges of its own here.
+PG_DATABASE_OWNER_OID = 6171
+PG_DATABASE_OWNER = "pg_database_owner"
 
 
 def _parse_type_facts(text: str) -> dict[int, TypeFacts]:
@@ -272,6 +284,11 @@ class RoleEntry:
     bypass_rls: bool
     connection_limit: int
     password: str | None
+
+
+PREDEFINED_ROLES = (RoleEntry(PG_DATABASE_OWNER_OID, PG_DATABASE_OWNER, False, True, False,
+                              False, False, False, False, -1, None),)
+_PREDEFINED_BY_OID = {role.oid: role for role in PREDEFINED_ROLES}
 
 
 @dataclass(slots=True, eq=False)
@@ -499,11 +516,10 @@ class CatalogSnapshot:
 
     @functools.cached_property
     def search_path(self) -> tuple[int, ...]:
-        """The schemas an unqualified name is looked up in (sql/schemas.py)."""
-        if self.session is None or not hasattr(self.session, "engine"):
-            return SEARCH_PATH_NAMESPACES
-        from mirrordb.sql import schemas
-        return schemas.search_path_oids(self.session)
+        """The schemas an unqualified name is looked up in (sql/schemas.py): regclass,
+        pg_table_is_visible and the names pg_get_viewdef and pg_get_expr print follow it
+        (pg_dump empties search_path, so every name it prints is qualified)."""
+        return search_path_namespaces(self.session)
 
     @functools.cached_property
     def sequences(self) -> dict[int, Record]:
@@ -557,6 +573,19 @@ class CatalogSnapshot:
             return self.find_relation(parts[0], None)
         namespace = self.namespace_oid(parts[-2])
         return None if namespace is None else self.find_relation(parts[-1], namespace)
+
+    def stored_relation(self, text: str) -> ClassEntry | None:
+        """The relation a name stored in the catalog (a default's ``nextval('seq')``) means:
+        resolved on the default search path it was written under, whatever the session's
+        path is now."""
+        parts = parse_qualified_name(text)
+        if len(parts) > 1:
+            return self._regclass_from_text(text)
+        for namespace in SEARCH_PATH_NAMESPACES:
+            entry = self.classes_by_name.get((namespace, parts[0]))
+            if entry is not None:
+                return entry
+        return None
 
     def relation_by_text(self, text: str) -> ClassEntry:
         """regclass input: a possibly qualified, possibly quoted name; 42P01 if none."""
@@ -812,7 +841,7 @@ class ExpressionDeparser:
     def _output_text(self, type_oid: int, text: str) -> str:
         """The literal as the type's output function shows the value it reads."""
         if type_oid == T.REGCLASS_OID:
-            entry = self.snapshot._regclass_from_text(text)
+            entry = self.snapshot.stored_relation(text)
             shown = self.snapshot.relation_display_name(entry.oid) if entry else None
             return shown if shown is not None else text
         try:
@@ -1252,7 +1281,7 @@ def _snapshot(ctx: ExecContext) -> CatalogSnapshot:
 
 
 def _user_name(ctx: ExecContext, role_oid: int) -> str:
-    role = _snapshot(ctx).roles.get(role_oid)
+    role = _snapshot(ctx).roles.get(role_oid) or _PREDEFINED_BY_OID.get(role_oid)
     return role.name if role is not None else f"unknown (OID={role_oid})"
 
 
@@ -1427,6 +1456,15 @@ def _relation_is_publishable(ctx: ExecContext, oid: int) -> bool | None:
         entry.persistence == "p"
 
 
+def search_path_namespaces(session: Any) -> tuple[int, ...]:
+    """The session's search path as schema OIDs (sql/schemas.py); without a session, the
+    default path."""
+    if session is None or not hasattr(session, "engine"):
+        return SEARCH_PATH_NAMESPACES
+    from mirrordb.sql import schemas
+    return schemas.search_path_oids(session)
+
+
 def _current_schemas(ctx: ExecContext, include_implicit: bool) -> list[str]:
     from mirrordb.sql import schemas
     listed = schemas.explicit_search_path(ctx.session)
@@ -1445,6 +1483,40 @@ def _to_regclass(ctx: ExecContext, text: str) -> int | None:
 
 def _tablespace_location(ctx: ExecContext, oid: int) -> str:
     return ""
+
+
+# acldefault's object kinds: (PUBLIC's rights, the owner's rights) as aclitem letters, PostgreSQL
+# 15's defaults (acldefault() in acl.c) for columns, relations, sequences, databases, functions,
+# languages, large objects, schemas, tablespaces, FDWs, foreign servers, types and parameters.
+ACL_DEFAULT_RIGHTS = {
+    "c": ("", ""), "r": ("", "arwdDxt"), "s": ("", "rwU"), "d": ("Tc", "CTc"),
+    "f": ("X", "X"), "l": ("U", "U"), "L": ("", "rw"), "n": ("", "UC"), "t": ("", "C"),
+    "F": ("", "U"), "S": ("", "U"), "T": ("U", "U"), "p": ("", "sA")}
+
+
+def _acl_default(ctx: ExecContext, kind: str, owner_oid: int) -> list[str]:
+    """acldefault(objtype, owner): the privileges a NULL ACL of that kind of object stands
+    for, as aclitem[] text (an owner that is no role prints as its OID; owner 0 is PUBLIC)."""
+    from mirrordb.sql import roles
+    rights = ACL_DEFAULT_RIGHTS.get(kind)
+    if rights is None:
+        raise MirrordbError(f"unrecognized objtype abbreviation: {kind}", sqlstate="XX000")
+    role = _snapshot(ctx).roles.get(owner_oid)
+    owner = role.name if role is not None else str(owner_oid)
+    if owner_oid == 0:
+        owner = roles.PUBLIC_GRANTEE
+    world, owned = rights
+    items = []
+    if world:
+        items.append(roles.AclItem(roles.PUBLIC_GRANTEE, owner or "0", _acl_bits(world)))
+    if owned:
+        items.append(roles.AclItem(owner, owner or "0", _acl_bits(owned)))
+    return [roles.format_acl_item(item) for item in items]
+
+
+def _acl_bits(letters: str) -> int:
+    from mirrordb.sql import roles
+    return sum(1 << roles.ACL_RIGHT_LETTERS.index(letter) for letter in letters)
 
 
 def _always(value: Any) -> CatalogBody:
@@ -1501,6 +1573,7 @@ def _define_catalog_functions() -> None:
     _define("current_schemas", [BOOL], T.NAME_ARRAY_OID, _current_schemas)
     _define("to_regclass", [TEXT], REGCLASS, _to_regclass)
     _define("pg_tablespace_location", [OID], TEXT, _tablespace_location)
+    _define("acldefault", [T.CHAR_OID, OID], T.TEXT_ARRAY_OID, _acl_default)
     _define("pg_my_temp_schema", [], OID, _always(0))
     _define("pg_is_other_temp_schema", [OID], BOOL, _always(False))
 

@@ -317,7 +317,7 @@ def _relation_scope(relation: Relation, alias: str, aliased: bool = True) -> Sco
     columns = [ScopeColumn(c.name, c.type_oid, c.typmod, relation.oid, i + 1)
                for i, c in enumerate(relation.columns)]
     columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
-    scope.add(alias, columns, relation, aliased)
+    scope.add(alias, columns, relation, aliased, table_oid=relation.oid)
     return scope
 
 

@@ -13,7 +13,9 @@ from operators (AND/OR/NOT with three-valued logic, CASE, COALESCE, IN, BETWEEN,
 sublinks) are built here.
 
 Rows are flat tuples: the FROM clause's range entries side by side, each followed by a hidden
-``ctid`` column when it is a table (see ``Scope``).
+``ctid`` column when it is a table (see ``Scope``). The ``tableoid`` system column takes no place
+in the row: a range entry of a table, sequence or system catalog knows its relation's OID, and a
+reference to ``tableoid`` compiles to that constant.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mirrordb.common.errors import MirrordbError
+from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
@@ -40,6 +42,9 @@ BOOL = T.BOOL_OID
 UNKNOWN = T.UNKNOWN_OID
 INT4, INT8, NUMERIC, TEXT = T.INT4_OID, T.INT8_OID, T.NUMERIC_OID, T.TEXT_OID
 TID_OID = 27
+NAMEDATALEN = 64          # bytes of a name, its terminating zero included
+TABLEOID_ATTNUM = -6      # PostgreSQL's TableOidAttributeNumber
+TABLEOID = "tableoid"
 
 
 def feature_not_supported(what: str) -> MirrordbError:
@@ -143,6 +148,7 @@ class RangeEntry:
     relation: Any = None                  # access.relation.Relation for base tables
     ctid_index: int | None = None         # position of the hidden ctid column in the row
     aliased: bool = True                  # False: a table named by its own name, no alias
+    table_oid: int | None = None          # the tableoid system column's value (None: no such)
 
 
 @dataclass(eq=False)
@@ -154,8 +160,9 @@ class Scope:
     width: int = 0
 
     def add(self, alias: str, columns: list[ScopeColumn], relation: Any = None,
-            aliased: bool = True) -> RangeEntry:
-        entry = RangeEntry(alias, columns, self.width, relation, aliased=aliased)
+            aliased: bool = True, table_oid: int | None = None) -> RangeEntry:
+        entry = RangeEntry(alias, columns, self.width, relation, aliased=aliased,
+                           table_oid=table_oid)
         for i, column in enumerate(columns):
             if column.name == "ctid" and column.hidden:
                 entry.ctid_index = self.width + i
@@ -166,7 +173,8 @@ class Scope:
     def merged(self, other: Scope) -> Scope:
         scope = Scope(parent=self.parent)
         for entry in self.entries + other.entries:
-            scope.add(entry.alias, entry.columns, entry.relation, entry.aliased)
+            scope.add(entry.alias, entry.columns, entry.relation, entry.aliased,
+                      entry.table_oid)
         return scope
 
     def check_name_conflicts(self, other: Scope) -> None:
@@ -192,6 +200,8 @@ class Scope:
         if len(names) == 1:
             found = [(e.offset + i, c) for e in self.entries for i, c in enumerate(e.columns)
                      if c.name == names[0] and not c.merged]
+            if not found and names[0] == TABLEOID:
+                found = [_tableoid_column(e) for e in self.entries if e.table_oid is not None]
             if len(found) > 1:
                 raise error_at(f'column reference "{names[0]}" is ambiguous', "42702", location)
             return found[0] if found else None
@@ -206,6 +216,8 @@ class Scope:
             raise error_at(f'column reference "{column}" is ambiguous', "42702", location)
         if unmerged or matches:
             return (unmerged or matches)[0]
+        if column == TABLEOID and entry.table_oid is not None:
+            return _tableoid_column(entry)
         raise error_at(f"column {alias}.{column} does not exist", "42703", location)
 
     def entry(self, alias: str) -> RangeEntry | None:
@@ -263,6 +275,14 @@ def _edit_distance(left: str, right: str) -> int:
                                previous[j - 1] + (left_char != right_char)))
         previous = current
     return previous[-1]
+
+
+def _tableoid_column(entry: RangeEntry) -> tuple[int, ScopeColumn]:
+    """The tableoid system column of ``entry``: no row position (-1); its value is the
+    column's table_oid."""
+    invariant(entry.table_oid is not None, "tableoid of a range entry without one")
+    return -1, ScopeColumn(TABLEOID, T.OID_OID, -1, entry.table_oid or 0, TABLEOID_ATTNUM,
+                           hidden=True)
 
 
 # -- coercion -------------------------------------------------------------------------------------
@@ -463,7 +483,8 @@ class ExpressionCompiler:
                 if recording is not None:
                     recording.columns[id(f)] = next(
                         e.alias or column.source_alias for e in scope.entries
-                        if e.offset <= index < e.offset + len(e.columns))
+                        if e.offset <= index < e.offset + len(e.columns)
+                        or (index < 0 and e.table_oid == column.table_oid))
                 if self.grouped and depth == 0:
                     raise error_at(
                         f'column "{self._qualified_name(index, column)}" must appear in the '
@@ -501,6 +522,9 @@ class ExpressionCompiler:
         return None
 
     def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
+        if column.attnum == TABLEOID_ATTNUM:
+            value = column.table_oid
+            return Expr(column.type_oid, lambda row, ctx: value, column.typmod, column.name)
         if depth == 0:
             def run(row: Row, ctx: ExecContext) -> Any:
                 return row[index]
@@ -891,6 +915,8 @@ class ExpressionCompiler:
         PostgreSQL, arrays from 1."""
         element = T.element_type_of(array.type_oid)
         location = f.get("location", array.location)
+        if array.type_oid == T.NAME_OID:
+            return self._name_subscript(array, f)
         if not element:
             raise error_at(f"cannot subscript type {T.format_type(array.type_oid)} because it "
                            "does not support subscripting", "42804", location)
@@ -905,6 +931,21 @@ class ExpressionCompiler:
             offset = position - lower
             return values[offset] if 0 <= offset < len(values) else None
         return Expr(element, run)
+
+    def _name_subscript(self, name: Expr, f: Node) -> Expr:
+        """``name[i]``: the i-th byte (from 0) of the fixed-length name as a "char", as
+        PostgreSQL subscripts name like an array of NAMEDATALEN chars (pg_dump tests
+        ``typname[0] = '_'``); past the name's end a zero byte ("char" ''), NULL outside."""
+        index_fn = coerce(self.builder, self.compile(f["uidx"]), INT4).fn
+        name_fn = name.fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            value, position = name_fn(row, ctx), index_fn(row, ctx)
+            if value is None or position is None or not 0 <= position < NAMEDATALEN:
+                return None
+            data = value.encode()
+            return chr(data[position]) if position < len(data) else ""
+        return Expr(T.CHAR_OID, run)
 
     def _RowExpr(self, f: Node) -> Expr:
         raise feature_not_supported("row constructors")

@@ -23,6 +23,9 @@ Functions (PostgreSQL 15's names, columns, privileges and messages):
   mirrordb_sequence: rm_builtin false, as PostgreSQL shows a loaded custom manager).
   PostgreSQL lists all 22 of its built-in managers; the ones mirrordb never writes (Heap,
   Btree, Gin...) have no redo here, so they are not listed.
+* ``pg_options_to_table(text[])``: ``(option_name text, option_value text)`` for each
+  ``name=value`` of a reloptions-style array (no ``=``: a NULL value), as pg_dump reads
+  attfdwoptions and fdwoptions; a NULL array gives no rows.
 """
 
 from __future__ import annotations
@@ -93,6 +96,25 @@ def _resource_managers(session: Any, builder: Any, name: str, args: list[Expr],
     return rows
 
 
+def _options_to_table(session: Any, builder: Any, name: str, args: list[Expr],
+                      location: int) -> RowsFn:
+    from mirrordb.sql.expressions import coerce
+    check_arity(name, args, (1,), location)
+    options = coerce(builder, args[0], T.TEXT_ARRAY_OID).fn
+
+    def rows(row: Row, ctx: ExecContext) -> list[tuple[Any, ...]]:
+        values = options(row, ctx)
+        if values is None:
+            return []
+        return [_option_pair(option) for option in values if option is not None]
+    return rows
+
+
+def _option_pair(option: str) -> tuple[str, str | None]:
+    option_name, equals, value = option.partition("=")
+    return option_name, value if equals else None
+
+
 RECORD_SET_FUNCTIONS: dict[str, tuple[Callable[..., RowsFn], Columns]] = {
     "pg_ls_waldir": (_list_directory(lambda engine: engine.waldir), FILE_COLUMNS),
     "pg_ls_archive_statusdir": (
@@ -100,6 +122,7 @@ RECORD_SET_FUNCTIONS: dict[str, tuple[Callable[..., RowsFn], Columns]] = {
         FILE_COLUMNS),
     "pg_get_wal_resource_managers": (_resource_managers, (
         ("rm_id", INT4), ("rm_name", TEXT), ("rm_builtin", BOOL))),
+    "pg_options_to_table": (_options_to_table, (("option_name", TEXT), ("option_value", TEXT))),
 }
 RECORD_SET_FUNCTION_NAMES = frozenset(RECORD_SET_FUNCTIONS)
 

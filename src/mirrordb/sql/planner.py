@@ -522,7 +522,8 @@ class PlanBuilder:
             columns, produce = view
             names = _alias_columns(fields.get("alias", {}), [c.name for c in columns])
             scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
-                              for n, c in zip(names, columns)])
+                              for n, c in zip(names, columns)],
+                      table_oid=self.session.system_catalog_oid(name, fields.get("schemaname")))
             return _FromItem(ex.MaterializedRows(name, produce, width=len(columns)), scope,
                              alias=alias)
         relation = self.relation(fields)
@@ -538,7 +539,7 @@ class PlanBuilder:
         columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
                    for i, (n, c) in enumerate(zip(names, relation.columns))]
         columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
-        scope.add(alias, columns, relation, aliased="alias" in fields)
+        scope.add(alias, columns, relation, aliased="alias" in fields, table_oid=relation.oid)
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
 
@@ -559,7 +560,7 @@ class PlanBuilder:
         names = _alias_columns(fields.get("alias", {}), ["last_value", "log_cnt", "is_called"])
         types = (T.INT8_OID, T.INT8_OID, T.BOOL_OID)
         scope.add(alias, [ScopeColumn(n, t, -1, relation.oid, i + 1)
-                          for i, (n, t) in enumerate(zip(names, types))])
+                          for i, (n, t) in enumerate(zip(names, types))], table_oid=relation.oid)
 
         def produce(ctx: ExecContext) -> list[Row]:
             engine = ctx.session.engine

@@ -789,6 +789,12 @@ class Session:
         from mirrordb.sql import sysviews
         return sysviews.lookup(self, name, schema)
 
+    def system_catalog_oid(self, name: str, schema: str | None) -> int | None:
+        """The OID of the system catalog ``name`` served by sysviews (its tableoid), or None
+        for a system view (views have no system columns)."""
+        from mirrordb.sql import sysviews
+        return sysviews.catalog_table_oid(name, schema)
+
     # -- planning -------------------------------------------------------------------------------
 
     def _plan_select(self, node: Node, param_types: list[int]) -> QueryPlan:

@@ -321,8 +321,33 @@ def _column_type(snapshot: cat.CatalogSnapshot, relation_oid: int, number: int) 
 
 
 def _pg_namespace(ctx: ExecContext) -> list[Row]:
-    return [(n.oid, n.name, n.owner_oid, None)
-            for n in sorted(_snapshot(ctx).namespaces.values(), key=lambda n: n.oid)]
+    """mirrordb checks no schema privileges (every role may use and create in public);
+    the schemas are shown as PostgreSQL 15's initdb leaves them (pg_catalog and
+    information_schema usable by PUBLIC, public owned by pg_database_owner), which is what
+    pg_dump and psql's \\dn compare against."""
+    snapshot = _snapshot(ctx)
+    superuser = _owner_name(snapshot, boot.BOOTSTRAP_SUPERUSER_OID)
+    rows: list[Row] = []
+    for n in sorted(snapshot.namespaces.values(), key=lambda n: n.oid):
+        owner_oid = n.owner_oid
+        if n.oid == cat.PUBLIC_NAMESPACE_OID and owner_oid == boot.BOOTSTRAP_SUPERUSER_OID:
+            owner_oid = PG_DATABASE_OWNER_OID
+        rows.append((n.oid, n.name, owner_oid, initial_namespace_acl(n.oid, superuser)))
+    return rows
+
+
+PG_DATABASE_OWNER_OID, PG_DATABASE_OWNER = cat.PG_DATABASE_OWNER_OID, cat.PG_DATABASE_OWNER
+# Schemas whose nspacl initdb sets: owner (or pg_database_owner) UC, PUBLIC U.
+_USABLE_SCHEMAS = (cat.PG_CATALOG_NAMESPACE_OID, cat.PUBLIC_NAMESPACE_OID,
+                   cat.INFORMATION_SCHEMA_NAMESPACE_OID)
+
+
+def initial_namespace_acl(namespace_oid: int, superuser: str) -> list[str] | None:
+    """nspacl as PostgreSQL 15's initdb leaves it (also pg_init_privs' initprivs)."""
+    if namespace_oid not in _USABLE_SCHEMAS:
+        return None
+    owner = PG_DATABASE_OWNER if namespace_oid == cat.PUBLIC_NAMESPACE_OID else superuser
+    return [f"{owner}=UC/{owner}", f"=U/{owner}"]
 
 
 def _pg_type(ctx: ExecContext) -> list[Row]:
@@ -375,7 +400,10 @@ def _pg_authid(ctx: ExecContext) -> list[Row]:
 
 
 def _roles(ctx: ExecContext) -> list[cat.RoleEntry]:
-    return sorted(_snapshot(ctx).roles.values(), key=lambda r: r.oid)
+    roles_by_oid = dict(_snapshot(ctx).roles)
+    for role in cat.PREDEFINED_ROLES:
+        roles_by_oid.setdefault(role.oid, role)
+    return sorted(roles_by_oid.values(), key=lambda r: r.oid)
 
 
 def _pg_roles(ctx: ExecContext) -> list[Row]:
@@ -410,9 +438,22 @@ def _role_config(ctx: ExecContext) -> dict[int, list[str]]:
 # -- defaults, constraints, dependencies -------------------------------------------------------
 
 
+# pg_attrdef keeps no OID on disk; a row's oid is this base plus its place in (adrelid, adnum)
+# order: the same for every statement of one snapshot (pg_dump reads pg_attrdef and pg_depend
+# in one), distinct within the catalog, and above any OID mirrordb hands out.
+ATTRDEF_OID_BASE = 0xC0000000
+
+
+def _attrdef_oids(snapshot: cat.CatalogSnapshot) -> dict[tuple[int, int], int]:
+    """(adrelid, adnum) -> the oid pg_attrdef shows for the default."""
+    return {key: ATTRDEF_OID_BASE + position
+            for position, key in enumerate(sorted(snapshot.defaults))}
+
+
 def _pg_attrdef(ctx: ExecContext) -> list[Row]:
     """adbin carries the column's type with the raw tree, so pg_get_expr can type literals."""
     snapshot = _snapshot(ctx)
+    oids = _attrdef_oids(snapshot)
     rows = []
     for (relation_oid, number), tree in sorted(snapshot.defaults.items()):
         attribute = snapshot.attribute(relation_oid, number)
@@ -420,7 +461,7 @@ def _pg_attrdef(ctx: ExecContext) -> list[Row]:
             continue
         wrapped = {cat.COLUMN_DEFAULT_NODE: {"type_oid": attribute.type_oid,
                                              "typmod": attribute.typmod, "expr": tree}}
-        rows.append((0, relation_oid, number, json.dumps(wrapped)))
+        rows.append((oids[(relation_oid, number)], relation_oid, number, json.dumps(wrapped)))
     return rows
 
 
@@ -450,11 +491,24 @@ def _pg_depend(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows: list[Row] = [tuple(record[c.name] for c in boot.PG_DEPEND.columns)
                        for record in snapshot._read(boot.PG_DEPEND)]
+    rows += _attrdef_dependencies(snapshot)
     for rule in snapshot.rewrite_rules:
         rule_oid, view_oid = int(rule["oid"]), int(rule["ev_class"])
         rows.append((rewrite_oid, rule_oid, 0, class_oid, view_oid, 0, "i"))
         rows += [(rewrite_oid, rule_oid, 0, class_oid, oid, 0, "n")
                  for oid in StoredQuery.decode(str(rule["ev_action"])).relations]
+    return rows
+
+
+def _attrdef_dependencies(snapshot: cat.CatalogSnapshot) -> list[Row]:
+    class_oid, attrdef_oid = boot.PG_CLASS_OID, boot.PG_ATTRDEF_OID
+    sequence_of = {key: sequence_oid
+                   for sequence_oid, key in snapshot.owned_sequences.items()}
+    rows: list[Row] = []
+    for key, oid in _attrdef_oids(snapshot).items():
+        rows.append((attrdef_oid, oid, 0, class_oid, key[0], key[1], "a"))
+        if key in sequence_of:
+            rows.append((attrdef_oid, oid, 0, class_oid, sequence_of[key], 0, "n"))
     return rows
 
 
@@ -922,7 +976,25 @@ def lookup(session: Any, name: str, schema: str | None) -> View | None:
     return [OutputColumn(column, type_oid) for column, type_oid in view.columns], _cached(view)
 
 
-__all__ = ["VIEWS", "SystemView", "lookup", "virtual_relations"]
+def register(view: SystemView) -> None:
+    """Add a relation served here (modules of more catalogs call it once, at import)."""
+    _VIEW_LIST.append(view)
+    VIEWS[(view.schema, view.name)] = view
+
+
+column_spec = _spec
+constant_rows = _constant
+
+
+def catalog_table_oid(name: str, schema: str | None) -> int | None:
+    """The catalog's OID, its rows' tableoid (pg_dump matches it against pg_depend.classid);
+    None for a view or a name served elsewhere."""
+    view = VIEWS.get((schema or PG_CATALOG, name))
+    return view.oid if view is not None and view.kind == "r" else None
+
+
+__all__ = ["VIEWS", "SystemView", "catalog_table_oid", "column_spec", "constant_rows", "lookup",
+           "register", "virtual_relations"]
 
 
 # -- pg_stat_replication (rows from replication/walsender.py) ----------------------------------------
@@ -1185,3 +1257,8 @@ for _extra_view in (
               PG_STAT_PROGRESS_BASEBACKUP_COLUMNS, _pg_stat_progress_basebackup)):
     _VIEW_LIST.append(_extra_view)
     VIEWS[(PG_CATALOG, _extra_view.name)] = _extra_view
+
+
+# The catalogs of functions, languages, operator classes, text search, foreign data... (their
+# module registers them here as it is imported).
+from mirrordb.sql import object_catalogs  # noqa: E402,F401

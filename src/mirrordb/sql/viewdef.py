@@ -187,7 +187,7 @@ class QueryPrinter:
         kind, fields = one(item)
         if kind == "RangeVar":
             name = fields["relname"]
-            text = funcs.quote_ident(name)
+            text = self._relation_name(fields)
             alias = fields.get("alias", {})
             alias_name = alias.get("aliasname")
             columns = strings(alias.get("colnames"))
@@ -207,6 +207,15 @@ class QueryPrinter:
         if kind == "JoinExpr":
             return self._join(fields, expressions)
         return expressions.top(item)
+
+    def _relation_name(self, fields: Node) -> str:
+        """A FROM relation's name, schema-qualified when it is not visible on the search
+        path (as PostgreSQL's ruleutils prints it; pg_dump empties the path)."""
+        text = funcs.quote_ident(fields["relname"])
+        entry = self.snapshot.classes.get(int(fields["relid"])) if "relid" in fields else None
+        if entry is None or self.snapshot.relation_is_visible(entry):
+            return text
+        return f"{funcs.quote_ident(self.snapshot.namespace_name(entry.namespace_oid))}.{text}"
 
     def _join(self, join: Node, expressions: _Expressions) -> str:
         parenthesized = not self.pretty or join.get("alias") is not None
