@@ -1159,6 +1159,25 @@ def check_data_directory(datadir: str) -> None:
                             detail=f"The data directory was initialized by PostgreSQL version "
                                    f"{version}, which is not compatible with this version "
                                    f"{SERVER_VERSION}.", sqlstate="55000")
+    _check_catalog_files(datadir)
+
+
+def _check_catalog_files(datadir: str) -> None:
+    """Every system catalog this mirrordb has must have its file: a data directory made by an
+    older mirrordb, before a catalog existed, is refused at start with the catalog named,
+    instead of failing on the first statement that reads it."""
+    from mirrordb.catalog import bootstrap as boot
+    for catalog in boot.CATALOGS:
+        rnode = catalog.rnode
+        path = os.path.join(datadir, "global" if rnode.db == 0 else
+                            os.path.join("base", str(rnode.db)), str(rnode.rel))
+        if not os.path.exists(path):
+            raise MirrordbError("database files are incompatible with server",
+                                detail=f'The system catalog "{catalog.name}" (file "{path}") is '
+                                       "missing: the data directory was made by an older "
+                                       "mirrordb.",
+                                hint="Run mirrordb initdb on a new data directory and load the "
+                                     "data there (pg_dump, then psql).", sqlstate="55000")
 
 
 def server_command(datadir: str, overrides: dict[str, str]) -> list[str]:
