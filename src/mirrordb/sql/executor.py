@@ -374,6 +374,56 @@ class Aggregate(PlanNode):
         return ("HashAggregate" if self.group_keys else "Aggregate"), [self.child]
 
 
+@dataclass(eq=False)
+class GroupingSetsAggregate(PlanNode):
+    """GROUP BY with grouping sets (ROLLUP, CUBE, GROUPING SETS; sql/grouping_sets.py): the
+    input grouped once per set. Output rows are (group keys..., mask, aggregate results...):
+    a key outside the row's set is NULL, and bit ``k`` of ``mask`` is set when group key ``k``
+    is not in it (what GROUPING() reads). An empty set makes one row even from no input."""
+
+    child: PlanNode
+    group_keys: list[Expr]
+    calls: list[AggregateCall]
+    sets: list[tuple[int, ...]]
+    having: Expr | None = None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        key_fns = [k.fn for k in self.group_keys]
+        masks = [self._mask(members) for members in self.sets]
+        groups: dict[tuple[int, tuple[Any, ...]], list[_AggState]] = {}
+        count = 0
+        for row in self.child.rows(ctx):
+            count += 1
+            if count % INTERRUPT_CHECK_ROWS == 0:
+                ctx.check_interrupts()
+            values = [fn(row, ctx) for fn in key_fns]
+            for number, members in enumerate(self.sets):
+                key = (number, tuple([values[k] for k in members]))
+                states = groups.get(key)
+                if states is None:
+                    states = groups[key] = [_AggState(call) for call in self.calls]
+                for state in states:
+                    state.add(row, ctx)
+        for number, members in enumerate(self.sets):
+            if not members and (number, ()) not in groups:
+                groups[(number, ())] = [_AggState(call) for call in self.calls]
+        having = self.having.fn if self.having is not None else None
+        for (number, values), states in groups.items():
+            keys: list[Any] = [None] * len(key_fns)
+            for position, value in zip(self.sets[number], values):
+                keys[position] = value
+            out = (*keys, masks[number], *(state.result() for state in states))
+            if having is None or having(out, ctx) is True:
+                yield out
+
+    def _mask(self, members: tuple[int, ...]) -> int:
+        return sum(1 << k for k in range(len(self.group_keys)) if k not in members)
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "MixedAggregate", [self.child]
+
+
 class _AggState:
     """One aggregate call's state in one group. With ORDER BY in the call, the inputs are kept
     (with their sort keys) and fed to the transition in that order when the result is asked

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -846,7 +846,12 @@ class ExpressionCompiler:
         raise feature_not_supported("row constructors")
 
     def _GroupingFunc(self, f: Node) -> Expr:
-        raise feature_not_supported("GROUPING")
+        """GROUPING(...) outside a grouped query's select list, HAVING and ORDER BY (those
+        compile it in the planner's grouped compiler): PostgreSQL's error for the place."""
+        from mirrordb.sql import grouping_sets   # it imports this module
+        grouping_sets.check_argument_count(f)
+        builder = self.builder
+        raise grouping_sets.misplaced(f, builder.aggregate_clause or builder.clause)
 
 
 def _parents(scope: Scope) -> list[Scope]:
@@ -978,6 +983,27 @@ def contains_node(node: Any, node_type: str) -> bool:
         elif isinstance(item, list):
             pending.extend(item)
     return False
+
+
+def nodes_at_level(tree: Any, pick: Callable[[Node], Node | None]) -> Iterator[Node]:
+    """What ``pick`` picks from the nodes of a parse tree at its own query level (a sublink's
+    query is another level; its test expression is not), in written order, not looking inside
+    the nodes picked. A stack, no recursion."""
+    pending = [tree]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            found = pick(item)
+            if found is not None:
+                yield found
+                continue
+            sublink = item.get("SubLink")
+            if sublink is not None:
+                pending.append(sublink.get("testexpr"))
+                continue
+            pending.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
 
 
 __all__ = ["Expr", "ExecContext", "Scope", "ScopeColumn", "RangeEntry", "ExpressionCompiler",

@@ -26,6 +26,7 @@ from mirrordb.common.errors import MirrordbError, UndefinedObject
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import grouping_sets as gsets
 from mirrordb.sql import operators as ops
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import roles
@@ -237,7 +238,8 @@ class PlanBuilder:
         self.clause = None
         targets_nodes = node.get("targetList", [])
         grouped = bool(node.get("groupClause")) or bool(node.get("havingClause")) or \
-            self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause"))
+            self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause")) \
+            or bool(gsets.calls_in([targets_nodes, node.get("sortClause")]))
         windows = window.WindowCalls(node.get("windowClause", []))
         if grouped:
             source, compiler, targets = self._plan_grouping(node, source, scope, targets_nodes,
@@ -947,10 +949,11 @@ class PlanBuilder:
         set-returning and window calls run above it) and the targets. The set-returning calls
         of GROUP BY run below it."""
         pre = ExpressionCompiler(self, scope)
-        group_nodes = []
-        for g in node.get("groupClause", []):
-            group_nodes.append(self._resolve_group_item(g, target_nodes))
+        clause = gsets.analyze(node.get("groupClause", []), bool(node.get("groupDistinct")),
+                               lambda g: self._resolve_group_item(g, target_nodes))
+        group_nodes = list(clause.items)
         window.refuse(group_nodes, "GROUP BY")
+        gsets.refuse_in_group_by(node.get("groupClause", []), group_nodes)
         pre.set_calls = group_sets = srf.SetCalls()
         group_exprs = [pre.compile(g) for g in group_nodes]
         source = srf.project_set(source, group_sets)
@@ -961,10 +964,14 @@ class PlanBuilder:
             replacements[node_key(g)] = _column(i, e.type_oid, e.name, e.typmod)
             if e.column is not None:
                 group_columns[e.column] = i
-        for index, column in _functionally_dependent(scope, group_columns):
-            group_columns[index] = len(group_exprs)
-            group_exprs.append(_column(index, column.type_oid, column.name, column.typmod))
-        base = len(group_exprs)
+        common = clause.common()   # a functional dependency needs keys every set holds
+        for index, column in _functionally_dependent(
+                scope, {c: i for c, i in group_columns.items() if i in common}):
+            if index not in group_columns:
+                group_columns[index] = len(group_exprs)
+                group_exprs.append(_column(index, column.type_oid, column.name, column.typmod))
+        mask_index = len(group_exprs) if clause.sets is not None else None
+        base = len(group_exprs) + (mask_index is not None)
 
         def sink(call_node: Node) -> Expr:
             call = call_node
@@ -987,17 +994,24 @@ class PlanBuilder:
 
         post_scope = scope
         post = _GroupedCompiler(self, post_scope, replacements, sink, group_columns)
+        post.grouping = _GroupingCalls(clause, group_exprs, pre, mask_index)
         post.set_calls = srf.SetCalls()
         post.windows = windows
+        post.grouping.check([target_nodes, node.get("sortClause")])
         targets = self._expand_grouped_targets(target_nodes, post, scope, group_columns)
         having = None
         if node.get("havingClause"):
+            post.grouping.check(node["havingClause"])
             self.clause = "HAVING"
             having = coerce_to_bool(self, post.compile(node["havingClause"]), "HAVING")
             self.clause = None
         width = base + len(calls)
-        aggregate = ex.Aggregate(source, group_exprs, calls, having, width=width)
-        return aggregate, post, targets
+        if clause.sets is None:
+            return ex.Aggregate(source, group_exprs, calls, having, width=width), post, targets
+        extra = tuple(range(len(clause.items), len(group_exprs)))   # functional dependencies
+        sets = [members + extra for members in clause.sets]
+        return (ex.GroupingSetsAggregate(source, group_exprs, calls, sets, having, width=width),
+                post, targets)
 
     def resolve_aggregate_call(self, compiler: ExpressionCompiler, call: Node, name: str,
                                args: list[Expr]
@@ -1383,6 +1397,42 @@ class PlanBuilder:
         return positions
 
 
+class _GroupingCalls:
+    """GROUPING(...) above an Aggregate: which grouping expressions its arguments are, and its
+    value, read from the row's grouping-set mask (0 without grouping sets)."""
+
+    def __init__(self, clause: gsets.GroupClause, group_exprs: list[Expr],
+                 pre: ExpressionCompiler, mask_index: int | None) -> None:
+        self.clause = clause
+        self.group_exprs = group_exprs
+        self.pre = pre
+        self.mask_index = mask_index
+
+    def positions(self, call: Node) -> list[int]:
+        gsets.check_argument_count(call)
+        return [gsets.grouping_position(self.clause, argument, self._same_column)
+                for argument in call.get("args", [])]
+
+    def check(self, tree: Any) -> None:
+        """Every GROUPING call of ``tree`` names grouping expressions (PostgreSQL checks them
+        before it looks for ungrouped columns)."""
+        for call in gsets.calls_in(tree):
+            self.positions(call)
+
+    def _same_column(self, argument: Node, position: int) -> bool:
+        if "ColumnRef" not in argument:
+            return False
+        column = self.group_exprs[position].column
+        return column is not None and self.pre.compile(argument).column == column
+
+    def compile(self, call: Node) -> Expr:
+        positions = self.positions(call)
+        if self.mask_index is None:
+            return const(0, T.INT4_OID, name="grouping")
+        value, index = gsets.grouping_value(positions), self.mask_index
+        return Expr(T.INT4_OID, lambda row, ctx: value(row[index]), name="grouping")
+
+
 class _GroupedCompiler(ExpressionCompiler):
     """Compiles expressions above an Aggregate: group keys and aggregate results only."""
 
@@ -1390,6 +1440,12 @@ class _GroupedCompiler(ExpressionCompiler):
                  sink: Callable[[Node], Expr], group_columns: dict[int, int]) -> None:
         super().__init__(builder, scope, replacements, sink, grouped=True)
         self.group_columns = group_columns
+        self.grouping: _GroupingCalls | None = None
+
+    def _GroupingFunc(self, f: Node) -> Expr:
+        if self.grouping is None:
+            return super()._GroupingFunc(f)
+        return self.grouping.compile(f)
 
     def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
         if depth == 0 and index in self.group_columns:
@@ -1554,6 +1610,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         if fields["subLinkType"] == "ARRAY_SUBLINK":
             return "array"
         return "?column?"
+    if kind == "GroupingFunc":
+        return "grouping"
     if kind in ("CaseExpr", "CoalesceExpr", "MinMaxExpr", "SQLValueFunction"):
         return expr.name
     if kind == "A_Expr" and fields.get("kind") == "AEXPR_NULLIF":

@@ -65,10 +65,7 @@ class QueryPrinter:
         if select.get("whereClause"):
             text += self._keyword(" WHERE ", 1) + expressions.top(select["whereClause"])
         if select.get("groupClause"):
-            text += self._keyword(" GROUP BY ", 1) + ", ".join(
-                self._sort_key(self._output_reference(item, select, grouping=True),
-                               expressions)
-                for item in select["groupClause"])
+            text += self._keyword(" GROUP BY ", 1) + self._group_by(select, expressions)
         if select.get("havingClause"):
             text += self._keyword(" HAVING ", 0) + expressions.top(select["havingClause"])
         if select.get("sortClause"):
@@ -143,6 +140,40 @@ class QueryPrinter:
                 if target["ResTarget"].get("name") == name:
                     return target["ResTarget"]["val"]  # type: ignore[no-any-return]
         return item
+
+    def _group_by(self, select: Node, expressions: _Expressions) -> str:
+        """GROUP BY's items as ruleutils prints the analysed clause: a top-level ``()`` beside
+        other items is gone; in GROUPING SETS a nested GROUPING SETS is merged into its parent
+        and a single expression is parenthesised (get_rule_groupingset)."""
+        items = select["groupClause"]
+        if len(items) > 1:
+            items = [item for item in items
+                     if item.get("GroupingSet", {}).get("kind") != "GROUPING_SET_EMPTY"]
+        distinct = "DISTINCT " if select.get("groupDistinct") else ""
+        return distinct + ", ".join(self._group_item(item, select, expressions, True)
+                                    for item in items)
+
+    def _group_item(self, item: Node, select: Node, expressions: _Expressions,
+                    omit_parens: bool) -> str:
+        kind, fields = one(item)
+        if kind == "RowExpr":
+            return "(" + ", ".join(self._group_item(arg, select, expressions, True)
+                                   for arg in fields.get("args", [])) + ")"
+        if kind != "GroupingSet":
+            text = self._sort_key(self._output_reference(item, select, grouping=True),
+                                  expressions)
+            return text if omit_parens else f"({text})"
+        grouping = fields["kind"]
+        if grouping == "GROUPING_SET_EMPTY":
+            return "()"
+        content = fields.get("content", [])
+        if grouping == "GROUPING_SET_SETS":
+            flat = _merged_sets(content)
+            return "GROUPING SETS (" + ", ".join(
+                self._group_item(child, select, expressions, False) for child in flat) + ")"
+        word = "ROLLUP(" if grouping == "GROUPING_SET_ROLLUP" else "CUBE("
+        return word + ", ".join(self._group_item(child, select, expressions, True)
+                                for child in content) + ")"
 
     def _sort_key(self, node: Node, expressions: _Expressions) -> str:
         """A sort or group key: a column or constant as it is; another expression in
@@ -282,6 +313,22 @@ class _Expressions(ExpressionDeparser):
             quantifier = "ANY" if kind == "ANY_SUBLINK" else "ALL"
             return self._wrap(f"{left} {operator[-1]} {quantifier} ({inner})", "simple")
         return _Printed(f"({inner})")
+
+    def _GroupingFunc(self, f: Node) -> _Printed:
+        return _Printed("GROUPING(" + ", ".join(self._print(arg, None).text
+                                                for arg in f.get("args", [])) + ")")
+
+
+def _merged_sets(content: list[Node]) -> list[Node]:
+    """A GROUPING SETS list with the GROUPING SETS nested in it replaced by their items."""
+    merged = []
+    for child in content:
+        nested = child.get("GroupingSet", {})
+        if nested.get("kind") == "GROUPING_SET_SETS":
+            merged.extend(_merged_sets(nested.get("content", [])))
+        else:
+            merged.append(child)
+    return merged
 
 
 def _default_name(value: Node) -> str:
