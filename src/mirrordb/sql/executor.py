@@ -336,6 +336,9 @@ class AggregateCall:
     # ORDER BY inside the call: (expression, descending, nulls first) and each key's comparator
     order: list[tuple[Expr, bool, bool]] = field(default_factory=list)
     order_compare: list[Callable[[Any, Any], int]] = field(default_factory=list)
+    # an ordered-set aggregate's direct arguments, evaluated once per group over its output
+    # row's group keys (sql/ordered_set_aggregates.py)
+    direct_args: list[Expr] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -366,7 +369,7 @@ class Aggregate(PlanNode):
             groups[()] = [_AggState(call) for call in self.calls]
         having = self.having.fn if self.having is not None else None
         for key, states in groups.items():
-            out = key + tuple(state.result() for state in states)
+            out = key + tuple(state.result(key, ctx) for state in states)
             if having is None or having(out, ctx) is True:
                 yield out
 
@@ -413,7 +416,8 @@ class GroupingSetsAggregate(PlanNode):
             keys: list[Any] = [None] * len(key_fns)
             for position, value in zip(self.sets[number], values):
                 keys[position] = value
-            out = (*keys, masks[number], *(state.result() for state in states))
+            key_row = (*keys, masks[number])
+            out = (*key_row, *(state.result(key_row, ctx) for state in states))
             if having is None or having(out, ctx) is True:
                 yield out
 
@@ -460,7 +464,8 @@ class _AggState:
             self.seen.add(key)
         self.state = self.call.definition.definition.transition(self.state, *values)
 
-    def result(self) -> Any:
+    def result(self, key_row: Row, ctx: ExecContext) -> Any:
+        """The group's value; ``key_row`` (the group keys) is what direct arguments read."""
         if self.ordered:
             call = self.call
             directions = [(desc, nulls_first) for _, desc, nulls_first in call.order]
@@ -469,7 +474,10 @@ class _AggState:
             for _, values in self.ordered:
                 self._feed(values)
             self.ordered = []
-        return self.call.definition.definition.final(self.state)
+        final = self.call.definition.definition.final
+        if self.call.direct_args:
+            return final(self.state, *(arg.fn(key_row, ctx) for arg in self.call.direct_args))
+        return final(self.state)
 
 
 def compare_sort_keys(left: tuple[Any, ...], right: tuple[Any, ...],

@@ -28,6 +28,7 @@ from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import grouping_sets as gsets
 from mirrordb.sql import operators as ops
+from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
@@ -955,7 +956,9 @@ class PlanBuilder:
         window.refuse(group_nodes, "GROUP BY")
         gsets.refuse_in_group_by(node.get("groupClause", []), group_nodes)
         pre.set_calls = group_sets = srf.SetCalls()
+        outer_refusal, self.aggregate_clause = self.aggregate_clause, "GROUP BY"
         group_exprs = [pre.compile(g) for g in group_nodes]
+        self.aggregate_clause = outer_refusal
         source = srf.project_set(source, group_sets)
         calls: list[ex.AggregateCall] = []
         replacements: dict[str, Expr] = {}
@@ -977,19 +980,12 @@ class PlanBuilder:
             call = call_node
             name = strings(call["funcname"])[-1]
             outer = self.clause   # a refusing clause around the aggregate is the one named
-            self.clause = outer or srf.AGGREGATE_ARGUMENTS
-            if call.get("agg_star"):
-                args: list[Expr] = []
+            if call.get("agg_within_group"):
+                calls.append(self._ordered_set_call(call, name.lower(), pre, post, outer))
             else:
-                args = [pre.compile(a) for a in call.get("args", [])]
-            self.clause = outer
-            resolved, args, filter_expr = self.resolve_aggregate_call(pre, call, name, args)
-            order = self._aggregate_order(call, pre, outer)
-            calls.append(ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")),
-                                          filter_expr, order,
-                                          [_comparator(e.type_oid) for e, _, _ in order]))
+                calls.append(self._aggregate_call(call, name, pre, outer))
             position = base + len(calls) - 1
-            return Expr(resolved.result_type, lambda row, ctx: row[position],
+            return Expr(calls[-1].definition.result_type, lambda row, ctx: row[position],
                         name=name)
 
         post_scope = scope
@@ -1013,6 +1009,40 @@ class PlanBuilder:
         return (ex.GroupingSetsAggregate(source, group_exprs, calls, sets, having, width=width),
                 post, targets)
 
+    def _aggregate_call(self, call: Node, name: str, pre: ExpressionCompiler,
+                        outer: str | None) -> ex.AggregateCall:
+        """An ordinary aggregate call, its arguments compiled over the Aggregate's input."""
+        self.clause = outer or srf.AGGREGATE_ARGUMENTS
+        if call.get("agg_star"):
+            args: list[Expr] = []
+        else:
+            args = [pre.compile(a) for a in call.get("args", [])]
+        self.clause = outer
+        resolved, args, filter_expr = self.resolve_aggregate_call(pre, call, name, args)
+        order = self._aggregate_order(call, pre, outer)
+        return ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")), filter_expr,
+                                order, [_comparator(e.type_oid) for e, _, _ in order])
+
+    def _ordered_set_call(self, call: Node, name: str, pre: ExpressionCompiler,
+                          post: ExpressionCompiler, outer: str | None) -> ex.AggregateCall:
+        """``agg(direct arguments) WITHIN GROUP (ORDER BY x)`` (sql/ordered_set_aggregates.py):
+        the ordered values, compiled over the Aggregate's input, are what it aggregates; the
+        direct arguments are compiled by ``post``, above the Aggregate, so they may use only
+        what a group has one value of, and are computed once per group."""
+        order = self._aggregate_order(call, pre, outer)
+        self.clause = outer or srf.AGGREGATE_ARGUMENTS
+        direct_types = [pre.compile(argument).type_oid for argument in call.get("args", [])]
+        self.clause = outer
+        ordered = [expr for expr, _, _ in order]
+        resolved, direct_types = osa.resolve(name, direct_types,
+                                             [expr.type_oid for expr in ordered],
+                                             call.get("location", -1))
+        direct = [post.compile(argument) for argument in call.get("args", [])]
+        args = [coerce(self, e, t) for e, t in zip(ordered, resolved.arg_types)]
+        direct = [coerce(self, e, t) for e, t in zip(direct, direct_types)]
+        return ex.AggregateCall(resolved, args, False, self._aggregate_filter(pre, call), order,
+                                [_comparator(e.type_oid) for e, _, _ in order], direct)
+
     def resolve_aggregate_call(self, compiler: ExpressionCompiler, call: Node, name: str,
                                args: list[Expr]
                                ) -> tuple[aggs.ResolvedAggregate, list[Expr], Expr | None]:
@@ -1025,12 +1055,16 @@ class PlanBuilder:
                 error.position = call["location"] + 1  # type: ignore[attr-defined]
             raise
         args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
-        filter_expr = None
-        if call.get("agg_filter"):
-            outer, self.clause = self.clause, "FILTER"
-            filter_expr = coerce_to_bool(self, compiler.compile(call["agg_filter"]), "FILTER")
-            self.clause = outer
-        return resolved, args, filter_expr
+        return resolved, args, self._aggregate_filter(compiler, call)
+
+    def _aggregate_filter(self, compiler: ExpressionCompiler, call: Node) -> Expr | None:
+        """An aggregate call's FILTER condition (compiled by ``compiler``), if any."""
+        if not call.get("agg_filter"):
+            return None
+        outer, self.clause = self.clause, "FILTER"
+        filter_expr = coerce_to_bool(self, compiler.compile(call["agg_filter"]), "FILTER")
+        self.clause = outer
+        return filter_expr
 
     def _resolve_group_item(self, item: Node, target_nodes: list[Node]) -> Node:
         if "A_Const" in item and "ival" in item["A_Const"]:
@@ -1182,12 +1216,21 @@ class PlanBuilder:
         names = strings(f["funcname"])
         name = names[-1].lower()
         location = f.get("location", -1)
+        if f.get("agg_within_group"):
+            osa.check_within_group_call(name, "over" in f, location)
+            if not aggs.is_aggregate(name):   # no function takes both argument lists
+                raise no_such_function(name, [compiler.compile(n) for n in [
+                    *f.get("args", []), *(s["SortBy"]["node"] for s in f["agg_order"])]],
+                    location)
         if "over" in f:
             return window.compile_call(self, compiler, f)
         if aggs.is_aggregate(name) or f.get("agg_star"):
             if compiler.aggregate_sink is None:
                 clause = self.aggregate_clause or self.clause
-                where = f" in {clause}" if clause in ("WHERE", "VALUES") else " here"
+                if clause == srf.AGGREGATE_ARGUMENTS:
+                    raise error_at("aggregate function calls cannot be nested", "42803",
+                                   location)
+                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY") else " here"
                 raise error_at(f"aggregate functions are not allowed{where}", "42803", location)
             return compiler.aggregate_sink(f)
         if name in srf.SET_RETURNING_FUNCTIONS:

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import ordered_set_aggregates as osa
+from mirrordb.sql import types as T
 from mirrordb.sql.catalog_functions import CatalogSnapshot, ExpressionDeparser, _Printed
 from mirrordb.sql.expressions import Scope, ScopeColumn
 from mirrordb.sql.parser import Node, one, strings
@@ -313,6 +316,23 @@ class _Expressions(ExpressionDeparser):
             quantifier = "ANY" if kind == "ANY_SUBLINK" else "ALL"
             return self._wrap(f"{left} {operator[-1]} {quantifier} ({inner})", "simple")
         return _Printed(f"({inner})")
+
+    def _FuncCall(self, f: Node) -> _Printed:
+        """A call; an ordered-set aggregate's with its direct arguments cast to the types its
+        signature takes and its WITHIN GROUP (ORDER BY ...)."""
+        if not f.get("agg_within_group"):
+            return super()._FuncCall(f)
+        name = strings(f["funcname"])[-1]
+        direct = f.get("args", [])
+        order = [sort["SortBy"] for sort in f["agg_order"]]
+        try:
+            _, types = osa.resolve(name.lower(), [self._type_of(a) for a in direct],
+                                   [self._type_of(sort["node"]) for sort in order], -1)
+        except MirrordbError:
+            types = (T.UNKNOWN_OID,) * len(direct)
+        texts = [self._print(a, t).text for a, t in zip(direct, types)]
+        keys = ", ".join(self.printer._sort_item(sort, {}, self) for sort in order)
+        return _Printed(f"{name}({', '.join(texts)}) WITHIN GROUP (ORDER BY {keys})")
 
     def _GroupingFunc(self, f: Node) -> _Printed:
         return _Printed("GROUPING(" + ", ".join(self._print(arg, None).text
