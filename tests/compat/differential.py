@@ -173,13 +173,14 @@ def paired(template_cluster: str, directory: str, setup: list[str], with_tags: b
             ours.close()
 
 
-def pair_fixture(name: str, setup: list[str], with_tags: bool = False) -> Any:
+def pair_fixture(name: str, setup: list[str], with_tags: bool = False,
+                 detailed: bool = False) -> Any:
     """A module-scoped pytest fixture giving the ``paired`` servers, set up with ``setup``."""
     @pytest.fixture(scope="module")
     def both(template_cluster: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
         with paired(template_cluster, str(tmp_path_factory.mktemp(name)), setup,
-                    with_tags) as pair:
+                    with_tags, detailed) as pair:
             yield pair
     return both
 

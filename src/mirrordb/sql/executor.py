@@ -221,6 +221,47 @@ class NestLoop(PlanNode):
 
 
 @dataclass(eq=False)
+class LateralNestLoop(PlanNode):
+    """A join whose inner side reads the outer row (LATERAL, or a function in FROM over
+    earlier items): the inner plan runs again for every outer row, with that row pushed on
+    ``ctx.outer`` where its references find it. The inner rows of one outer row are gathered
+    before any is passed up, so the nodes above never run with the row still pushed. Only
+    inner and left joins can be lateral (PostgreSQL refuses the others at planning)."""
+
+    left: PlanNode
+    right: PlanNode
+    join_type: str                 # inner | left
+    qual: Expr | None
+    left_width: int
+    right_width: int
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        qual = self.qual.fn if self.qual is not None else None
+        null_right = (None,) * self.right_width
+        check = ctx.check_interrupts
+        for outer in self.left.rows(ctx):
+            check()
+            ctx.outer.append(outer)
+            try:
+                inner = list(self.right.rows(ctx))
+            finally:
+                ctx.outer.pop()
+            matched = False
+            for right in inner:
+                row = outer + right
+                if qual is None or qual(row, ctx) is True:
+                    matched = True
+                    yield row
+            if not matched and self.join_type == "left":
+                yield outer + null_right
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        kind = "" if self.join_type == "inner" else " Left Join"
+        return "Nested Loop" + kind, [self.left, self.right]
+
+
+@dataclass(eq=False)
 class HashJoin(PlanNode):
     """Equi-join: hashes the inner side on its keys, probes with the outer side's."""
 

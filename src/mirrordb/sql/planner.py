@@ -13,6 +13,14 @@ then GROUP BY/aggregates/HAVING, window functions (a WindowAgg node, sql/window.
 list's set-returning functions (ProjectSet nodes, sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY, DISTINCT,
 LIMIT/OFFSET, and FOR UPDATE/SHARE locking. Everything above the scans runs on the rows the scans
 produce; nothing here touches storage.
+
+LATERAL: a FROM item after others is planned below a scope level holding them (visible to a
+LATERAL subquery and to functions, a level of rows only for other subqueries, whose references
+to it are PostgreSQL's errors). An item that referenced that level or anything above it is
+joined by a LateralNestLoop, which runs it again for every row of the items before it with that
+row pushed on ``ExecContext.outer``; so a reference's depth always counts the pushed rows.
+Scopes count the outer references compiled into them while planning (``outer_references``),
+which is how an item, a subquery or a sublink is known to read rows from beyond its own level.
 """
 
 from __future__ import annotations
@@ -90,6 +98,8 @@ class _FromItem:
     base: Relation | None = None       # a plain table scan that conditions can be pushed into
     alias: str = ""
     nullable: bool = False
+    # reads the row of the FROM items before it: joined by a LateralNestLoop, run per row
+    lateral: bool = False
 
 
 @dataclass(eq=False)
@@ -223,7 +233,14 @@ class PlanBuilder:
     def _plan_select(self, node: Node) -> QueryPlan:
         scope_parent = self.parent_scope
         where_parts = conjuncts(node.get("whereClause"))
-        items = [self._plan_from_item(item, scope_parent) for item in node.get("fromClause", [])]
+        items: list[_FromItem] = []
+        outer_references = _references_through(scope_parent)
+        for item in node.get("fromClause", []):
+            level = _lateral_level(items, scope_parent)
+            items.append(self._plan_from_item(item, level or scope_parent,
+                                              (level,) if level else ()))
+        if _references_through(scope_parent) != outer_references:
+            self.correlated = True    # an item read the enclosing query's row
         self.clause = "WHERE"
         source, scope, leftover = self._join_from_items(items, where_parts, scope_parent)
         compiler = ExpressionCompiler(self, scope)
@@ -370,30 +387,50 @@ class PlanBuilder:
 
     # -- FROM -----------------------------------------------------------------------------------
 
-    def _plan_from_item(self, item: Node, scope_parent: Scope | None) -> _FromItem:
+    def _plan_from_item(self, item: Node, chain: Scope | None,
+                        levels: tuple[Scope, ...]) -> _FromItem:
+        """One FROM item. ``levels``: the scope levels of the FROM items before it (of its
+        FROM list, and a join's left side for its right side), innermost first, ``chain``
+        their innermost (else the enclosing query's scope). A subquery or function is planned
+        below them, seeing them only while it is planned if it is LATERAL (functions always
+        are); it comes back ``lateral`` if it referenced them or anything above them: its
+        plan then runs per row of the items before it, the row pushed where its references
+        look (a LateralNestLoop), which keeps every reference's depth right."""
         kind, fields = one(item)
         if kind == "RangeVar":
-            return self._plan_range_var(fields, scope_parent)
-        if kind == "RangeSubselect":
-            if fields.get("lateral"):
-                raise feature_not_supported("LATERAL")
-            child = self.child(scope_parent)
-            plan = child.plan_query(fields["subquery"]["SelectStmt"])
-            if child.correlated:
-                raise feature_not_supported("correlated subqueries in FROM")
-            alias = fields.get("alias", {}).get("aliasname")
-            if alias is None:
-                raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
-            names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
-            scope = Scope(parent=scope_parent)
-            scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
-                              for n, c in zip(names, plan.columns)])
-            return _FromItem(plan.node, scope, alias=alias)
-        if kind == "RangeFunction":
-            return self._plan_range_function(fields, scope_parent)
-        if kind == "JoinExpr":
-            return self._plan_join_expr(fields, scope_parent)
-        raise feature_not_supported(f"FROM item {kind}")
+            return self._plan_range_var(fields, chain)
+        if kind not in ("RangeSubselect", "RangeFunction", "JoinExpr"):
+            raise feature_not_supported(f"FROM item {kind}")
+        visible = kind == "RangeFunction" or bool(fields.get("lateral"))
+        references = _references_through(chain)
+        for level in levels:
+            level.lateral_only = not visible
+        try:
+            if kind == "RangeSubselect":
+                planned = self._plan_subquery_item(fields, chain)
+            elif kind == "RangeFunction":
+                planned = self._plan_range_function(fields, chain)
+            else:
+                planned = self._plan_join_expr(fields, chain, levels)
+        finally:
+            for level in levels:
+                level.lateral_only = True
+        planned.lateral = bool(levels) and _references_through(chain) != references
+        return planned
+
+    def _plan_subquery_item(self, fields: Node, chain: Scope | None) -> _FromItem:
+        """A subquery in FROM, its names resolved through ``chain`` (the earlier FROM items'
+        levels, if any, then the enclosing queries)."""
+        child = self.child(chain)
+        plan = child.plan_query(fields["subquery"]["SelectStmt"])
+        alias = fields.get("alias", {}).get("aliasname")
+        if alias is None:
+            raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
+        names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
+        scope = Scope(parent=chain)
+        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
+                          for n, c in zip(names, plan.columns)])
+        return _FromItem(plan.node, scope, alias=alias)
 
     def _define_ctes(self, with_clause: Node) -> None:
         ctes = []
@@ -572,8 +609,11 @@ class PlanBuilder:
         return _FromItem(ex.MaterializedRows(relation.name, produce, width=3), scope,
                          alias=alias)
 
-    def _plan_range_function(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
-        if fields.get("lateral") or fields.get("ordinality") or len(fields["functions"]) != 1:
+    def _plan_range_function(self, fields: Node, chain: Scope | None) -> _FromItem:
+        """A function in FROM; its arguments may name the earlier FROM items (``chain``),
+        as PostgreSQL's functions in FROM are always LATERAL. WITH ORDINALITY adds a bigint
+        column numbering its rows from 1."""
+        if len(fields["functions"]) != 1:
             raise feature_not_supported("this function call in FROM")
         call = fields["functions"][0]["List"]["items"][0]
         if "FuncCall" not in call:
@@ -581,34 +621,47 @@ class PlanBuilder:
         name = strings(call["FuncCall"]["funcname"])[-1]
         srf.refuse_in_from_arguments(call["FuncCall"].get("args", []))
         window.refuse(call["FuncCall"].get("args", []), "functions in FROM")
-        compiler = ExpressionCompiler(self, Scope(parent=scope_parent))
+        # a builder of its own, so references to the earlier items mark it, not this level
+        compiler = ExpressionCompiler(self.child(chain), Scope(parent=chain))
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
         record = self.session.record_function(self, name, args)
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
-            names = _alias_columns(alias_node, [column for column, _ in columns])
-            scope = Scope(parent=scope_parent)
-            scope.add(alias, [ScopeColumn(column_name, type_oid)
-                              for column_name, (_, type_oid) in zip(names, columns)])
-            return _FromItem(ex.FunctionScan(name, produce_rows, width=len(columns)), scope,
-                             alias=alias)
-        produce, type_oid = srf.function_in_from(self, name, args,
-                                                 call["FuncCall"].get("location", -1))
-        names = _alias_columns(alias_node, [alias_node.get("aliasname", name)
-                                            if alias_node else name])
-        scope = Scope(parent=scope_parent)
-        scope.add(alias, [ScopeColumn(names[0], type_oid)])
-        return _FromItem(ex.FunctionScan(name, produce), scope, alias=alias)
+        else:
+            produce_rows, type_oid = srf.function_in_from(self, name, args,
+                                                          call["FuncCall"].get("location", -1))
+            columns = [(alias_node.get("aliasname", name) if alias_node else name, type_oid)]
+        if fields.get("ordinality"):
+            produce_rows = _numbered(produce_rows)
+            columns = [*columns, ("ordinality", T.INT8_OID)]
+        names = _alias_columns(alias_node, [column for column, _ in columns])
+        scope = Scope(parent=chain)
+        scope.add(alias, [ScopeColumn(column_name, type_oid)
+                          for column_name, (_, type_oid) in zip(names, columns)])
+        return _FromItem(ex.FunctionScan(name, produce_rows, width=len(columns)), scope,
+                         alias=alias)
 
-    def _plan_join_expr(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
+    def _plan_join_expr(self, fields: Node, scope_parent: Scope | None,
+                        levels: tuple[Scope, ...]) -> _FromItem:
+        """``left JOIN right`` below ``scope_parent`` (the earlier FROM items' ``levels``,
+        which LATERAL items on either side may read, then the enclosing queries); in an inner
+        or left join a LATERAL right side may read the left side's row too."""
         join_type = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right",
                      "JOIN_FULL": "full"}.get(fields.get("jointype", "JOIN_INNER"))
         if join_type is None:
             raise feature_not_supported(f"join type {fields.get('jointype')}")
-        left = self._plan_from_item(fields["larg"], scope_parent)
-        right = self._plan_from_item(fields["rarg"], scope_parent)
+        left = self._plan_from_item(fields["larg"], scope_parent, levels)
+        if join_type in ("right", "full"):
+            self._refuse_lateral_reference(fields["rarg"], left, scope_parent, levels)
+            right = self._plan_from_item(fields["rarg"], scope_parent, levels)
+            right.lateral = False     # what it reads is the earlier items', pushed above
+        else:
+            level = _lateral_level([left], scope_parent)
+            assert level is not None
+            right = self._plan_from_item(fields["rarg"], level, (level, *levels))
+            right.scope.parent = scope_parent
         left.scope.check_name_conflicts(right.scope)
         scope = left.scope.merged(right.scope)
         scope.parent = scope_parent
@@ -652,6 +705,22 @@ class PlanBuilder:
             scope = _join_alias_scope(scope, fields["alias"], scope_parent)
         return _FromItem(node, scope, nullable=join_type != "inner")
 
+    def _refuse_lateral_reference(self, right_node: Node, left: _FromItem,
+                                  scope_parent: Scope | None, levels: tuple[Scope, ...]) -> None:
+        """A RIGHT or FULL join's right side may not read its left side (42P10, as
+        PostgreSQL): a LATERAL right side is planned once over the left side to find out."""
+        kind, fields = one(right_node)
+        if kind != "RangeFunction" and not fields.get("lateral"):
+            return
+        level = _lateral_level([left], scope_parent)
+        assert level is not None
+        self._plan_from_item(right_node, level, (level, *levels))
+        if level.first_outer_reference is not None:
+            alias, location = level.first_outer_reference
+            raise error_at(f'invalid reference to FROM-clause entry for table "{alias}"',
+                           "42P10", location, detail="The combining JOIN type must be INNER or "
+                                                     "LEFT for a LATERAL reference.")
+
     def _merge_using_columns(self, node: ex.PlanNode, left: Scope, right: Scope,
                              using: list[str], join_type: str, scope_parent: Scope | None
                              ) -> tuple[ex.PlanNode, Scope]:
@@ -691,6 +760,12 @@ class PlanBuilder:
                     left_keys: list[Expr], right_keys: list[Expr],
                     residual: list[Expr]) -> ex.PlanNode:
         lw, rw = left.scope.width, right.scope.width
+        if right.lateral:     # no hashing: the right side's rows differ per left row
+            conditions = [_keys_equal(lk, rk, lw) for lk, rk in zip(left_keys, right_keys)]
+            conditions += residual
+            return ex.LateralNestLoop(left.node, right.node, join_type,
+                                      _and(conditions) if conditions else None, lw, rw,
+                                      width=lw + rw)
         qual = _and(residual) if residual else None
         if left_keys:
             return ex.HashJoin(left.node, right.node, join_type, left_keys, right_keys, qual,
@@ -896,7 +971,7 @@ class PlanBuilder:
             target = node["ResTarget"]
             value = target["val"]
             if "ColumnRef" in value and "A_Star" in value["ColumnRef"]["fields"][-1]:
-                targets.extend(self._star(value["ColumnRef"], scope))
+                targets.extend(self._star(value["ColumnRef"], scope, compiler))
                 continue
             expr = compiler.compile(value)
             name = target.get("name") or _default_name(value, expr)
@@ -908,11 +983,16 @@ class PlanBuilder:
             targets.append(_Target(expr, name, value, table_oid, attnum))
         return targets
 
-    def _star(self, ref: Node, scope: Scope) -> list[_Target]:
+    def _star(self, ref: Node, scope: Scope,
+              compiler: ExpressionCompiler | None = None) -> list[_Target]:
         names = strings(ref["fields"][:-1])
         entries = scope.entries
         if names:
             entry = scope.entry(names[-1])
+            if entry is None and compiler is not None:
+                outer = _outer_star(scope, names[-1], compiler, ref.get("location", -1))
+                if outer is not None:
+                    return outer
             if entry is None:
                 raise error_at(f'missing FROM-clause entry for table "{names[-1]}"', "42P01",
                                ref.get("location", -1))
@@ -1309,7 +1389,10 @@ class PlanBuilder:
     def compile_sublink(self, compiler: ExpressionCompiler, f: Node) -> Expr:
         kind = f["subLinkType"]
         child = self.child(compiler.scope)
+        references = _references_through(self.parent_scope)
         plan = child.plan_query(f["subselect"]["SelectStmt"])
+        if _references_through(self.parent_scope) != references:
+            self.correlated = True    # something inside read a row from beyond this level
         correlated = child.correlated
         node = plan.node
         key = id(node)
@@ -1559,6 +1642,75 @@ def _functionally_dependent(scope: Scope, group_columns: dict[int, int]
         found.extend((entry.offset + i, column) for i, column in enumerate(entry.columns)
                      if not column.hidden and entry.offset + i not in group_columns)
     return found
+
+
+def _lateral_level(items: list[_FromItem], parent: Scope | None) -> Scope | None:
+    """The scope level of the FROM items ``items`` (None if there are none), as a LATERAL item
+    after them sees them: one row, their rows side by side. Invisible until a LATERAL item
+    is planned below it (``lateral_only``)."""
+    if not items:
+        return None
+    level = Scope(parent=parent, lateral_only=True)
+    for item in items:
+        for entry in item.scope.entries:
+            level.add(entry.alias, entry.columns, entry.relation, entry.aliased)
+    return level
+
+
+def _outer_star(scope: Scope, alias: str, compiler: ExpressionCompiler,
+                location: int) -> list[_Target] | None:
+    """``t.*`` naming a range entry of an enclosing query (or, in a LATERAL item, of an
+    earlier FROM item): a reference to each of its columns; None if no such entry."""
+    outer = scope.parent
+    while outer is not None and (outer.lateral_only or outer.entry(alias) is None):
+        outer = outer.parent
+    if outer is None:
+        return None
+    entry = outer.entry(alias)
+    assert entry is not None
+    targets = []
+    for column in entry.columns:
+        if column.hidden or column.merged:
+            continue
+        reference = {"ColumnRef": {"fields": [{"String": {"sval": alias}},
+                                              {"String": {"sval": column.name}}],
+                                   "location": location}}
+        expr = compiler.compile(reference)
+        targets.append(_Target(expr, column.name, None, column.table_oid, column.attnum))
+    return targets
+
+
+def _numbered(produce: Callable[[ExecContext], Iterator[Row]]
+              ) -> Callable[[ExecContext], Iterator[Row]]:
+    """WITH ORDINALITY: each row of a function in FROM followed by its number, from 1."""
+    def rows(ctx: ExecContext) -> Iterator[Row]:
+        for number, row in enumerate(produce(ctx), 1):
+            yield (*row, number)
+    return rows
+
+
+def _keys_equal(left: Expr, right: Expr, offset: int) -> Expr:
+    """``left = right`` over a joined row, for join keys of one type compiled against each
+    side's own row (the right side's starts at ``offset``)."""
+    impl = ops.resolve_operator("=", left.type_oid, right.type_oid).impl
+    left_fn, right_fn = left.fn, right.fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        left_value, right_value = left_fn(row, ctx), right_fn(row[offset:], ctx)
+        if left_value is None or right_value is None:
+            return None
+        return impl(left_value, right_value)
+    return Expr(BOOL, run)
+
+
+def _references_through(scope: Scope | None) -> int:
+    """How many references from deeper levels the scopes from ``scope`` outwards have had
+    compiled into them: a change while something was planned means it read those rows."""
+    count = 0
+    while scope is not None:
+        count += scope.outer_references
+        scope = scope.parent
+    return count
 
 
 def _comparator(type_oid: int) -> Callable[[Any, Any], int]:

@@ -25,7 +25,7 @@ from mirrordb.sql import functions as funcs
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import types as T
 from mirrordb.sql.catalog_functions import CatalogSnapshot, ExpressionDeparser, _Printed
-from mirrordb.sql.expressions import Scope, ScopeColumn
+from mirrordb.sql.expressions import Scope, ScopeColumn, nodes_at_level
 from mirrordb.sql.parser import Node, one, strings
 
 INDENT_STANDARD = 8      # ruleutils' PRETTYINDENT_STD: a nested query, the clause keywords
@@ -234,13 +234,33 @@ class QueryPrinter:
             inner = self.query(fields["subquery"]["SelectStmt"], None)
             alias = fields.get("alias", {})
             text = f"({inner}) {funcs.quote_ident(alias.get('aliasname', ''))}"
+            if fields.get("lateral"):
+                text = "LATERAL " + text
             columns = strings(alias.get("colnames"))
             if columns:
                 text += "(" + ", ".join(funcs.quote_ident(c) for c in columns) + ")"
             return text
         if kind == "JoinExpr":
             return self._join(fields, expressions)
+        if kind == "RangeFunction" and len(fields["functions"]) == 1:
+            return self._function_item(fields, expressions)
         return expressions.top(item)
+
+    def _function_item(self, fields: Node, expressions: _Expressions) -> str:
+        """A set-returning function in FROM, ``LATERAL`` when it reads an earlier FROM item
+        (a stored query's column references are qualified, and a view has no outer query, so
+        any column it names is one), with its alias and column name as ruleutils prints them
+        (one column: mirrordb's functions in FROM that views can hold return one)."""
+        call = fields["functions"][0]["List"]["items"][0]
+        name = strings(call["FuncCall"]["funcname"])[-1] if "FuncCall" in call else ""
+        alias = fields.get("alias", {})
+        alias_name = alias.get("aliasname", name)
+        columns = strings(alias.get("colnames")) or [alias_name]
+        reads_earlier_items = next(nodes_at_level(call, lambda node: node.get("ColumnRef")),
+                                   None) is not None
+        text = "LATERAL " if fields.get("lateral") or reads_earlier_items else ""
+        return (text + expressions.top(call) + f" {funcs.quote_ident(alias_name)}("
+                + ", ".join(funcs.quote_ident(c) for c in columns) + ")")
 
     def _join(self, join: Node, expressions: _Expressions) -> str:
         parenthesized = not self.pretty or join.get("alias") is not None
