@@ -6,8 +6,9 @@ Who calls it: the planner resolves an aggregate call once with ``resolve_aggrega
 types)`` (``is_aggregate(name)`` tells it a call is one); it casts the arguments to the answer's
 ``arg_types``. The executor then runs, per group: ``state = initial()``, for each input row
 ``state = transition(state, *args)`` (for a strict aggregate only when no argument is NULL;
-otherwise with the NULLs), and at the end ``final(state)``. States are private to one group; a
-definition is shared and holds no state of its own.
+otherwise with the NULLs), and at the end ``final(state)`` (an ordered-set aggregate's
+``final(state, *direct arguments)``, sql/ordered_set_aggregates.py). States are private to one
+group; a definition is shared and holds no state of its own.
 
 The arithmetic is PostgreSQL's: integer sums are exact (int2/int4 -> int8 with overflow check,
 int8 -> numeric), numeric averages divide with select_div_scale, float averages and variances use
@@ -34,6 +35,8 @@ from mirrordb.sql.types import (ANY_OID, ANYARRAY_OID, ANYNONARRAY_OID, BOOL_OID
                                 Interval)
 
 MAX_STRING_AGG_CHARS = 1 << 30              # PostgreSQL's 1 GB limit on one value
+# called with WITHIN GROUP; their definitions are in sql/ordered_set_aggregates.py
+ORDERED_SET_AGGREGATES = frozenset({"percentile_cont", "percentile_disc", "mode"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +385,7 @@ def is_aggregate(name: str) -> bool:
     lowered = name.lower()
     if lowered.startswith("pg_catalog."):
         lowered = lowered[len("pg_catalog."):]
-    return lowered in _AGGREGATES or lowered in _POLYMORPHIC
+    return lowered in _AGGREGATES or lowered in _POLYMORPHIC or lowered in ORDERED_SET_AGGREGATES
 
 
 def _signature(name: str, arg_types: Sequence[int]) -> str:

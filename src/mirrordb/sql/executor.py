@@ -221,6 +221,47 @@ class NestLoop(PlanNode):
 
 
 @dataclass(eq=False)
+class LateralNestLoop(PlanNode):
+    """A join whose inner side reads the outer row (LATERAL, or a function in FROM over
+    earlier items): the inner plan runs again for every outer row, with that row pushed on
+    ``ctx.outer`` where its references find it. The inner rows of one outer row are gathered
+    before any is passed up, so the nodes above never run with the row still pushed. Only
+    inner and left joins can be lateral (PostgreSQL refuses the others at planning)."""
+
+    left: PlanNode
+    right: PlanNode
+    join_type: str                 # inner | left
+    qual: Expr | None
+    left_width: int
+    right_width: int
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        qual = self.qual.fn if self.qual is not None else None
+        null_right = (None,) * self.right_width
+        check = ctx.check_interrupts
+        for outer in self.left.rows(ctx):
+            check()
+            ctx.outer.append(outer)
+            try:
+                inner = list(self.right.rows(ctx))
+            finally:
+                ctx.outer.pop()
+            matched = False
+            for right in inner:
+                row = outer + right
+                if qual is None or qual(row, ctx) is True:
+                    matched = True
+                    yield row
+            if not matched and self.join_type == "left":
+                yield outer + null_right
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        kind = "" if self.join_type == "inner" else " Left Join"
+        return "Nested Loop" + kind, [self.left, self.right]
+
+
+@dataclass(eq=False)
 class HashJoin(PlanNode):
     """Equi-join: hashes the inner side on its keys, probes with the outer side's."""
 
@@ -336,6 +377,9 @@ class AggregateCall:
     # ORDER BY inside the call: (expression, descending, nulls first) and each key's comparator
     order: list[tuple[Expr, bool, bool]] = field(default_factory=list)
     order_compare: list[Callable[[Any, Any], int]] = field(default_factory=list)
+    # an ordered-set aggregate's direct arguments, evaluated once per group over its output
+    # row's group keys (sql/ordered_set_aggregates.py)
+    direct_args: list[Expr] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -370,12 +414,64 @@ class Aggregate(PlanNode):
             first_keys[()] = ()
         having = self.having.fn if self.having is not None else None
         for hashable, states in groups.items():
-            out = first_keys[hashable] + tuple(state.result() for state in states)
+            key = first_keys[hashable]
+            out = key + tuple(state.result(key, ctx) for state in states)
             if having is None or having(out, ctx) is True:
                 yield out
 
     def explain(self) -> tuple[str, list[PlanNode]]:
         return ("HashAggregate" if self.group_keys else "Aggregate"), [self.child]
+
+
+@dataclass(eq=False)
+class GroupingSetsAggregate(PlanNode):
+    """GROUP BY with grouping sets (ROLLUP, CUBE, GROUPING SETS; sql/grouping_sets.py): the
+    input grouped once per set. Output rows are (group keys..., mask, aggregate results...):
+    a key outside the row's set is NULL, and bit ``k`` of ``mask`` is set when group key ``k``
+    is not in it (what GROUPING() reads). An empty set makes one row even from no input."""
+
+    child: PlanNode
+    group_keys: list[Expr]
+    calls: list[AggregateCall]
+    sets: list[tuple[int, ...]]
+    having: Expr | None = None
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        key_fns = [k.fn for k in self.group_keys]
+        masks = [self._mask(members) for members in self.sets]
+        groups: dict[tuple[int, tuple[Any, ...]], list[_AggState]] = {}
+        count = 0
+        for row in self.child.rows(ctx):
+            count += 1
+            if count % INTERRUPT_CHECK_ROWS == 0:
+                ctx.check_interrupts()
+            values = [fn(row, ctx) for fn in key_fns]
+            for number, members in enumerate(self.sets):
+                key = (number, tuple([values[k] for k in members]))
+                states = groups.get(key)
+                if states is None:
+                    states = groups[key] = [_AggState(call) for call in self.calls]
+                for state in states:
+                    state.add(row, ctx)
+        for number, members in enumerate(self.sets):
+            if not members and (number, ()) not in groups:
+                groups[(number, ())] = [_AggState(call) for call in self.calls]
+        having = self.having.fn if self.having is not None else None
+        for (number, values), states in groups.items():
+            keys: list[Any] = [None] * len(key_fns)
+            for position, value in zip(self.sets[number], values):
+                keys[position] = value
+            key_row = (*keys, masks[number])
+            out = (*key_row, *(state.result(key_row, ctx) for state in states))
+            if having is None or having(out, ctx) is True:
+                yield out
+
+    def _mask(self, members: tuple[int, ...]) -> int:
+        return sum(1 << k for k in range(len(self.group_keys)) if k not in members)
+
+    def explain(self) -> tuple[str, list[PlanNode]]:
+        return "MixedAggregate", [self.child]
 
 
 class _AggState:
@@ -414,7 +510,8 @@ class _AggState:
             self.seen.add(key)
         self.state = self.call.definition.definition.transition(self.state, *values)
 
-    def result(self) -> Any:
+    def result(self, key_row: Row, ctx: ExecContext) -> Any:
+        """The group's value; ``key_row`` (the group keys) is what direct arguments read."""
         if self.ordered:
             call = self.call
             directions = [(desc, nulls_first) for _, desc, nulls_first in call.order]
@@ -423,7 +520,10 @@ class _AggState:
             for _, values in self.ordered:
                 self._feed(values)
             self.ordered = []
-        return self.call.definition.definition.final(self.state)
+        final = self.call.definition.definition.final
+        if self.call.direct_args:
+            return final(self.state, *(arg.fn(key_row, ctx) for arg in self.call.direct_args))
+        return final(self.state)
 
 
 def compare_sort_keys(left: tuple[Any, ...], right: tuple[Any, ...],

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -153,11 +153,28 @@ class RangeEntry:
 
 @dataclass(eq=False)
 class Scope:
-    """The columns an expression can name: range entries, and the scopes of enclosing queries."""
+    """The columns an expression can name: range entries, and the scopes of enclosing queries
+    (or, for a LATERAL item, of the FROM items before it: each such level is a row the
+    executor pushes on ``ExecContext.outer`` while the item runs)."""
 
     entries: list[RangeEntry] = field(default_factory=list)
     parent: Scope | None = None
     width: int = 0
+    # References compiled into this scope from a deeper one, counted while planning (how the
+    # planner tells which subqueries and LATERAL items read an outer row), and the first one
+    # as (range entry's alias, location).
+    outer_references: int = 0
+    first_outer_reference: tuple[str, int] | None = None
+    # The FROM items before a subquery in FROM that is not LATERAL: a level of rows like any
+    # other, but its names cannot be referenced (PostgreSQL's 42P01 with a hint if tried).
+    lateral_only: bool = False
+
+    def note_outer_reference(self, index: int, location: int) -> None:
+        self.outer_references += 1
+        if self.first_outer_reference is None:
+            alias = next((e.alias for e in self.entries
+                          if e.offset <= index < e.offset + len(e.columns)), "")
+            self.first_outer_reference = (alias, location)
 
     def add(self, alias: str, columns: list[ScopeColumn], relation: Any = None,
             aliased: bool = True, table_oid: int | None = None) -> RangeEntry:
@@ -472,7 +489,7 @@ class ExpressionCompiler:
         scope, depth = self.scope, 0
         while scope is not None:
             try:
-                found = scope.find(names, location)
+                found = scope.find(names, location) if not scope.lateral_only else None
             except MirrordbError as error:
                 if error.sqlstate == "42703":     # t.x with no x in t: suggest a column
                     error.hint = column_hint(self.scope, names[-2], names[-1])
@@ -489,8 +506,11 @@ class ExpressionCompiler:
                     raise error_at(
                         f'column "{self._qualified_name(index, column)}" must appear in the '
                         "GROUP BY clause or be used in an aggregate function", "42803", location)
+                if depth:
+                    scope.note_outer_reference(index, location)
                 return self._column_expr(index, column, depth)
             scope, depth = scope.parent, depth + 1
+        _refuse_lateral_only(self.scope, names, location)
         if len(names) >= 2 and self.scope.entry(names[-2]) is None and not any(
                 s.entry(names[-2]) for s in _parents(self.scope)):
             aliased = self._aliased_table(names[-2])
@@ -951,7 +971,31 @@ class ExpressionCompiler:
         raise feature_not_supported("row constructors")
 
     def _GroupingFunc(self, f: Node) -> Expr:
-        raise feature_not_supported("GROUPING")
+        """GROUPING(...) outside a grouped query's select list, HAVING and ORDER BY (those
+        compile it in the planner's grouped compiler): PostgreSQL's error for the place."""
+        from mirrordb.sql import grouping_sets   # it imports this module
+        grouping_sets.check_argument_count(f)
+        builder = self.builder
+        raise grouping_sets.misplaced(f, builder.aggregate_clause or builder.clause)
+
+
+def _refuse_lateral_only(scope: Scope | None, names: list[str], location: int) -> None:
+    """For a reference found nowhere: PostgreSQL's error when it names an earlier FROM item
+    that a subquery without LATERAL may not see."""
+    while scope is not None:
+        if scope.lateral_only:
+            if len(names) >= 2 and scope.entry(names[-2]) is not None:
+                raise error_at(f'invalid reference to FROM-clause entry for table "{names[-2]}"',
+                               "42P01", location, hint=f'There is an entry for table '
+                               f'"{names[-2]}", but it cannot be referenced from this part of '
+                               "the query.")
+            owner = next((e.alias for e in scope.entries
+                          if any(c.name == names[-1] and not c.hidden for c in e.columns)), None)
+            if len(names) == 1 and owner is not None:
+                raise error_at(f'column "{names[0]}" does not exist', "42703", location,
+                               hint=f'There is a column named "{names[0]}" in table "{owner}", '
+                                    "but it cannot be referenced from this part of the query.")
+        scope = scope.parent
 
 
 def _parents(scope: Scope) -> list[Scope]:
@@ -1093,6 +1137,27 @@ def contains_node(node: Any, node_type: str) -> bool:
         elif isinstance(item, list):
             pending.extend(item)
     return False
+
+
+def nodes_at_level(tree: Any, pick: Callable[[Node], Node | None]) -> Iterator[Node]:
+    """What ``pick`` picks from the nodes of a parse tree at its own query level (a sublink's
+    query is another level; its test expression is not), in written order, not looking inside
+    the nodes picked. A stack, no recursion."""
+    pending = [tree]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            found = pick(item)
+            if found is not None:
+                yield found
+                continue
+            sublink = item.get("SubLink")
+            if sublink is not None:
+                pending.append(sublink.get("testexpr"))
+                continue
+            pending.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
 
 
 __all__ = ["Expr", "ExecContext", "Scope", "ScopeColumn", "RangeEntry", "ExpressionCompiler",

@@ -13,6 +13,14 @@ then GROUP BY/aggregates/HAVING, window functions (a WindowAgg node, sql/window.
 list's set-returning functions (ProjectSet nodes, sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY, DISTINCT,
 LIMIT/OFFSET, and FOR UPDATE/SHARE locking. Everything above the scans runs on the rows the scans
 produce; nothing here touches storage.
+
+LATERAL: a FROM item after others is planned below a scope level holding them (visible to a
+LATERAL subquery and to functions, a level of rows only for other subqueries, whose references
+to it are PostgreSQL's errors). An item that referenced that level or anything above it is
+joined by a LateralNestLoop, which runs it again for every row of the items before it with that
+row pushed on ``ExecContext.outer``; so a reference's depth always counts the pushed rows.
+Scopes count the outer references compiled into them while planning (``outer_references``),
+which is how an item, a subquery or a sublink is known to read rows from beyond its own level.
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ from mirrordb.common.errors import MirrordbError, UndefinedObject
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import grouping_sets as gsets
 from mirrordb.sql import operators as ops
+from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
@@ -88,6 +98,8 @@ class _FromItem:
     base: Relation | None = None       # a plain table scan that conditions can be pushed into
     alias: str = ""
     nullable: bool = False
+    # reads the row of the FROM items before it: joined by a LateralNestLoop, run per row
+    lateral: bool = False
 
 
 @dataclass(eq=False)
@@ -221,7 +233,14 @@ class PlanBuilder:
     def _plan_select(self, node: Node) -> QueryPlan:
         scope_parent = self.parent_scope
         where_parts = conjuncts(node.get("whereClause"))
-        items = [self._plan_from_item(item, scope_parent) for item in node.get("fromClause", [])]
+        items: list[_FromItem] = []
+        outer_references = _references_through(scope_parent)
+        for item in node.get("fromClause", []):
+            level = _lateral_level(items, scope_parent)
+            items.append(self._plan_from_item(item, level or scope_parent,
+                                              (level,) if level else ()))
+        if _references_through(scope_parent) != outer_references:
+            self.correlated = True    # an item read the enclosing query's row
         self.clause = "WHERE"
         source, scope, leftover = self._join_from_items(items, where_parts, scope_parent)
         compiler = ExpressionCompiler(self, scope)
@@ -237,7 +256,8 @@ class PlanBuilder:
         self.clause = None
         targets_nodes = node.get("targetList", [])
         grouped = bool(node.get("groupClause")) or bool(node.get("havingClause")) or \
-            self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause"))
+            self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause")) \
+            or bool(gsets.calls_in([targets_nodes, node.get("sortClause")]))
         windows = window.WindowCalls(node.get("windowClause", []))
         if grouped:
             source, compiler, targets = self._plan_grouping(node, source, scope, targets_nodes,
@@ -367,30 +387,50 @@ class PlanBuilder:
 
     # -- FROM -----------------------------------------------------------------------------------
 
-    def _plan_from_item(self, item: Node, scope_parent: Scope | None) -> _FromItem:
+    def _plan_from_item(self, item: Node, chain: Scope | None,
+                        levels: tuple[Scope, ...]) -> _FromItem:
+        """One FROM item. ``levels``: the scope levels of the FROM items before it (of its
+        FROM list, and a join's left side for its right side), innermost first, ``chain``
+        their innermost (else the enclosing query's scope). A subquery or function is planned
+        below them, seeing them only while it is planned if it is LATERAL (functions always
+        are); it comes back ``lateral`` if it referenced them or anything above them: its
+        plan then runs per row of the items before it, the row pushed where its references
+        look (a LateralNestLoop), which keeps every reference's depth right."""
         kind, fields = one(item)
         if kind == "RangeVar":
-            return self._plan_range_var(fields, scope_parent)
-        if kind == "RangeSubselect":
-            if fields.get("lateral"):
-                raise feature_not_supported("LATERAL")
-            child = self.child(scope_parent)
-            plan = child.plan_query(fields["subquery"]["SelectStmt"])
-            if child.correlated:
-                raise feature_not_supported("correlated subqueries in FROM")
-            alias = fields.get("alias", {}).get("aliasname")
-            if alias is None:
-                raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
-            names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
-            scope = Scope(parent=scope_parent)
-            scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
-                              for n, c in zip(names, plan.columns)])
-            return _FromItem(plan.node, scope, alias=alias)
-        if kind == "RangeFunction":
-            return self._plan_range_function(fields, scope_parent)
-        if kind == "JoinExpr":
-            return self._plan_join_expr(fields, scope_parent)
-        raise feature_not_supported(f"FROM item {kind}")
+            return self._plan_range_var(fields, chain)
+        if kind not in ("RangeSubselect", "RangeFunction", "JoinExpr"):
+            raise feature_not_supported(f"FROM item {kind}")
+        visible = kind == "RangeFunction" or bool(fields.get("lateral"))
+        references = _references_through(chain)
+        for level in levels:
+            level.lateral_only = not visible
+        try:
+            if kind == "RangeSubselect":
+                planned = self._plan_subquery_item(fields, chain)
+            elif kind == "RangeFunction":
+                planned = self._plan_range_function(fields, chain)
+            else:
+                planned = self._plan_join_expr(fields, chain, levels)
+        finally:
+            for level in levels:
+                level.lateral_only = True
+        planned.lateral = bool(levels) and _references_through(chain) != references
+        return planned
+
+    def _plan_subquery_item(self, fields: Node, chain: Scope | None) -> _FromItem:
+        """A subquery in FROM, its names resolved through ``chain`` (the earlier FROM items'
+        levels, if any, then the enclosing queries)."""
+        child = self.child(chain)
+        plan = child.plan_query(fields["subquery"]["SelectStmt"])
+        alias = fields.get("alias", {}).get("aliasname")
+        if alias is None:
+            raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
+        names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
+        scope = Scope(parent=chain)
+        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
+                          for n, c in zip(names, plan.columns)])
+        return _FromItem(plan.node, scope, alias=alias)
 
     def _define_ctes(self, with_clause: Node) -> None:
         ctes = []
@@ -570,8 +610,11 @@ class PlanBuilder:
         return _FromItem(ex.MaterializedRows(relation.name, produce, width=3), scope,
                          alias=alias)
 
-    def _plan_range_function(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
-        if fields.get("lateral") or len(fields["functions"]) != 1:
+    def _plan_range_function(self, fields: Node, chain: Scope | None) -> _FromItem:
+        """A function in FROM; its arguments may name the earlier FROM items (``chain``),
+        as PostgreSQL's functions in FROM are always LATERAL. WITH ORDINALITY adds a bigint
+        column numbering its rows from 1."""
+        if len(fields["functions"]) != 1:
             raise feature_not_supported("this function call in FROM")
         call = fields["functions"][0]["List"]["items"][0]
         if "FuncCall" not in call:
@@ -579,7 +622,8 @@ class PlanBuilder:
         name = strings(call["FuncCall"]["funcname"])[-1]
         srf.refuse_in_from_arguments(call["FuncCall"].get("args", []))
         window.refuse(call["FuncCall"].get("args", []), "functions in FROM")
-        compiler = ExpressionCompiler(self, Scope(parent=scope_parent))
+        # a builder of its own, so references to the earlier items mark it, not this level
+        compiler = ExpressionCompiler(self.child(chain), Scope(parent=chain))
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
@@ -588,32 +632,39 @@ class PlanBuilder:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
-            names = _alias_columns(alias_node, [column for column, _ in columns])
-            scope = Scope(parent=scope_parent)
-            scope.add(alias, [ScopeColumn(column_name, type_oid)
-                              for column_name, (_, type_oid) in zip(names, columns)])
-            return _FromItem(ex.FunctionScan(name, produce_rows, width=len(columns)), scope,
-                             alias=alias)
-        produce, type_oid = srf.function_in_from(self, name, args,
-                                                 call["FuncCall"].get("location", -1))
-        default_names = [alias_node.get("aliasname", name) if alias_node else name]
-        types = [type_oid]
-        if fields.get("ordinality"):     # WITH ORDINALITY: a bigint counting the rows from 1
-            default_names.append("ordinality")
-            types.append(T.INT8_OID)
-            produce = _with_ordinality(produce)
-        names = _alias_columns(alias_node, default_names)
-        scope = Scope(parent=scope_parent)
-        scope.add(alias, [ScopeColumn(n, t) for n, t in zip(names, types)])
-        return _FromItem(ex.FunctionScan(name, produce, width=len(types)), scope, alias=alias)
+        else:
+            produce_rows, type_oid = srf.function_in_from(self, name, args,
+                                                          call["FuncCall"].get("location", -1))
+            columns = [(alias_node.get("aliasname", name) if alias_node else name, type_oid)]
+        if fields.get("ordinality"):
+            produce_rows = _numbered(produce_rows)
+            columns = [*columns, ("ordinality", T.INT8_OID)]
+        names = _alias_columns(alias_node, [column for column, _ in columns])
+        scope = Scope(parent=chain)
+        scope.add(alias, [ScopeColumn(column_name, type_oid)
+                          for column_name, (_, type_oid) in zip(names, columns)])
+        return _FromItem(ex.FunctionScan(name, produce_rows, width=len(columns)), scope,
+                         alias=alias)
 
-    def _plan_join_expr(self, fields: Node, scope_parent: Scope | None) -> _FromItem:
+    def _plan_join_expr(self, fields: Node, scope_parent: Scope | None,
+                        levels: tuple[Scope, ...]) -> _FromItem:
+        """``left JOIN right`` below ``scope_parent`` (the earlier FROM items' ``levels``,
+        which LATERAL items on either side may read, then the enclosing queries); in an inner
+        or left join a LATERAL right side may read the left side's row too."""
         join_type = {"JOIN_INNER": "inner", "JOIN_LEFT": "left", "JOIN_RIGHT": "right",
                      "JOIN_FULL": "full"}.get(fields.get("jointype", "JOIN_INNER"))
         if join_type is None:
             raise feature_not_supported(f"join type {fields.get('jointype')}")
-        left = self._plan_from_item(fields["larg"], scope_parent)
-        right = self._plan_from_item(fields["rarg"], scope_parent)
+        left = self._plan_from_item(fields["larg"], scope_parent, levels)
+        if join_type in ("right", "full"):
+            self._refuse_lateral_reference(fields["rarg"], left, scope_parent, levels)
+            right = self._plan_from_item(fields["rarg"], scope_parent, levels)
+            right.lateral = False     # what it reads is the earlier items', pushed above
+        else:
+            level = _lateral_level([left], scope_parent)
+            assert level is not None
+            right = self._plan_from_item(fields["rarg"], level, (level, *levels))
+            right.scope.parent = scope_parent
         left.scope.check_name_conflicts(right.scope)
         scope = left.scope.merged(right.scope)
         scope.parent = scope_parent
@@ -657,6 +708,22 @@ class PlanBuilder:
             scope = _join_alias_scope(scope, fields["alias"], scope_parent)
         return _FromItem(node, scope, nullable=join_type != "inner")
 
+    def _refuse_lateral_reference(self, right_node: Node, left: _FromItem,
+                                  scope_parent: Scope | None, levels: tuple[Scope, ...]) -> None:
+        """A RIGHT or FULL join's right side may not read its left side (42P10, as
+        PostgreSQL): a LATERAL right side is planned once over the left side to find out."""
+        kind, fields = one(right_node)
+        if kind != "RangeFunction" and not fields.get("lateral"):
+            return
+        level = _lateral_level([left], scope_parent)
+        assert level is not None
+        self._plan_from_item(right_node, level, (level, *levels))
+        if level.first_outer_reference is not None:
+            alias, location = level.first_outer_reference
+            raise error_at(f'invalid reference to FROM-clause entry for table "{alias}"',
+                           "42P10", location, detail="The combining JOIN type must be INNER or "
+                                                     "LEFT for a LATERAL reference.")
+
     def _merge_using_columns(self, node: ex.PlanNode, left: Scope, right: Scope,
                              using: list[str], join_type: str, scope_parent: Scope | None
                              ) -> tuple[ex.PlanNode, Scope]:
@@ -696,6 +763,12 @@ class PlanBuilder:
                     left_keys: list[Expr], right_keys: list[Expr],
                     residual: list[Expr]) -> ex.PlanNode:
         lw, rw = left.scope.width, right.scope.width
+        if right.lateral:     # no hashing: the right side's rows differ per left row
+            conditions = [_keys_equal(lk, rk, lw) for lk, rk in zip(left_keys, right_keys)]
+            conditions += residual
+            return ex.LateralNestLoop(left.node, right.node, join_type,
+                                      _and(conditions) if conditions else None, lw, rw,
+                                      width=lw + rw)
         qual = _and(residual) if residual else None
         if left_keys:
             return ex.HashJoin(left.node, right.node, join_type, left_keys, right_keys, qual,
@@ -901,7 +974,7 @@ class PlanBuilder:
             target = node["ResTarget"]
             value = target["val"]
             if "ColumnRef" in value and "A_Star" in value["ColumnRef"]["fields"][-1]:
-                targets.extend(self._star(value["ColumnRef"], scope))
+                targets.extend(self._star(value["ColumnRef"], scope, compiler))
                 continue
             expr = compiler.compile(value)
             name = target.get("name") or _default_name(value, expr)
@@ -913,11 +986,16 @@ class PlanBuilder:
             targets.append(_Target(expr, name, value, table_oid, attnum))
         return targets
 
-    def _star(self, ref: Node, scope: Scope) -> list[_Target]:
+    def _star(self, ref: Node, scope: Scope,
+              compiler: ExpressionCompiler | None = None) -> list[_Target]:
         names = strings(ref["fields"][:-1])
         entries = scope.entries
         if names:
             entry = scope.entry(names[-1])
+            if entry is None and compiler is not None:
+                outer = _outer_star(scope, names[-1], compiler, ref.get("location", -1))
+                if outer is not None:
+                    return outer
             if entry is None:
                 raise error_at(f'missing FROM-clause entry for table "{names[-1]}"', "42P01",
                                ref.get("location", -1))
@@ -955,12 +1033,15 @@ class PlanBuilder:
         set-returning and window calls run above it) and the targets. The set-returning calls
         of GROUP BY run below it."""
         pre = ExpressionCompiler(self, scope)
-        group_nodes = []
-        for g in node.get("groupClause", []):
-            group_nodes.append(self._resolve_group_item(g, target_nodes))
+        clause = gsets.analyze(node.get("groupClause", []), bool(node.get("groupDistinct")),
+                               lambda g: self._resolve_group_item(g, target_nodes))
+        group_nodes = list(clause.items)
         window.refuse(group_nodes, "GROUP BY")
+        gsets.refuse_in_group_by(node.get("groupClause", []), group_nodes)
         pre.set_calls = group_sets = srf.SetCalls()
+        outer_refusal, self.aggregate_clause = self.aggregate_clause, "GROUP BY"
         group_exprs = [pre.compile(g) for g in group_nodes]
+        self.aggregate_clause = outer_refusal
         source = srf.project_set(source, group_sets)
         calls: list[ex.AggregateCall] = []
         replacements: dict[str, Expr] = {}
@@ -969,43 +1050,81 @@ class PlanBuilder:
             replacements[node_key(g)] = _column(i, e.type_oid, e.name, e.typmod)
             if e.column is not None:
                 group_columns[e.column] = i
-        for index, column in _functionally_dependent(scope, group_columns):
-            group_columns[index] = len(group_exprs)
-            group_exprs.append(_column(index, column.type_oid, column.name, column.typmod))
-        base = len(group_exprs)
+        common = clause.common()   # a functional dependency needs keys every set holds
+        for index, column in _functionally_dependent(
+                scope, {c: i for c, i in group_columns.items() if i in common}):
+            if index not in group_columns:
+                group_columns[index] = len(group_exprs)
+                group_exprs.append(_column(index, column.type_oid, column.name, column.typmod))
+        mask_index = len(group_exprs) if clause.sets is not None else None
+        base = len(group_exprs) + (mask_index is not None)
 
         def sink(call_node: Node) -> Expr:
             call = call_node
             name = strings(call["funcname"])[-1]
             outer = self.clause   # a refusing clause around the aggregate is the one named
-            self.clause = outer or srf.AGGREGATE_ARGUMENTS
-            if call.get("agg_star"):
-                args: list[Expr] = []
+            if call.get("agg_within_group"):
+                calls.append(self._ordered_set_call(call, name.lower(), pre, post, outer))
             else:
-                args = [pre.compile(a) for a in call.get("args", [])]
-            self.clause = outer
-            resolved, args, filter_expr = self.resolve_aggregate_call(pre, call, name, args)
-            order = self._aggregate_order(call, pre, outer)
-            calls.append(ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")),
-                                          filter_expr, order,
-                                          [_comparator(e.type_oid) for e, _, _ in order]))
+                calls.append(self._aggregate_call(call, name, pre, outer))
             position = base + len(calls) - 1
-            return Expr(resolved.result_type, lambda row, ctx: row[position],
+            return Expr(calls[-1].definition.result_type, lambda row, ctx: row[position],
                         name=name)
 
         post_scope = scope
         post = _GroupedCompiler(self, post_scope, replacements, sink, group_columns)
+        post.grouping = _GroupingCalls(clause, group_exprs, pre, mask_index)
         post.set_calls = srf.SetCalls()
         post.windows = windows
+        post.grouping.check([target_nodes, node.get("sortClause")])
         targets = self._expand_grouped_targets(target_nodes, post, scope, group_columns)
         having = None
         if node.get("havingClause"):
+            post.grouping.check(node["havingClause"])
             self.clause = "HAVING"
             having = coerce_to_bool(self, post.compile(node["havingClause"]), "HAVING")
             self.clause = None
         width = base + len(calls)
-        aggregate = ex.Aggregate(source, group_exprs, calls, having, width=width)
-        return aggregate, post, targets
+        if clause.sets is None:
+            return ex.Aggregate(source, group_exprs, calls, having, width=width), post, targets
+        extra = tuple(range(len(clause.items), len(group_exprs)))   # functional dependencies
+        sets = [members + extra for members in clause.sets]
+        return (ex.GroupingSetsAggregate(source, group_exprs, calls, sets, having, width=width),
+                post, targets)
+
+    def _aggregate_call(self, call: Node, name: str, pre: ExpressionCompiler,
+                        outer: str | None) -> ex.AggregateCall:
+        """An ordinary aggregate call, its arguments compiled over the Aggregate's input."""
+        self.clause = outer or srf.AGGREGATE_ARGUMENTS
+        if call.get("agg_star"):
+            args: list[Expr] = []
+        else:
+            args = [pre.compile(a) for a in call.get("args", [])]
+        self.clause = outer
+        resolved, args, filter_expr = self.resolve_aggregate_call(pre, call, name, args)
+        order = self._aggregate_order(call, pre, outer)
+        return ex.AggregateCall(resolved, args, bool(call.get("agg_distinct")), filter_expr,
+                                order, [_comparator(e.type_oid) for e, _, _ in order])
+
+    def _ordered_set_call(self, call: Node, name: str, pre: ExpressionCompiler,
+                          post: ExpressionCompiler, outer: str | None) -> ex.AggregateCall:
+        """``agg(direct arguments) WITHIN GROUP (ORDER BY x)`` (sql/ordered_set_aggregates.py):
+        the ordered values, compiled over the Aggregate's input, are what it aggregates; the
+        direct arguments are compiled by ``post``, above the Aggregate, so they may use only
+        what a group has one value of, and are computed once per group."""
+        order = self._aggregate_order(call, pre, outer)
+        self.clause = outer or srf.AGGREGATE_ARGUMENTS
+        direct_types = [pre.compile(argument).type_oid for argument in call.get("args", [])]
+        self.clause = outer
+        ordered = [expr for expr, _, _ in order]
+        resolved, direct_types = osa.resolve(name, direct_types,
+                                             [expr.type_oid for expr in ordered],
+                                             call.get("location", -1))
+        direct = [post.compile(argument) for argument in call.get("args", [])]
+        args = [coerce(self, e, t) for e, t in zip(ordered, resolved.arg_types)]
+        direct = [coerce(self, e, t) for e, t in zip(direct, direct_types)]
+        return ex.AggregateCall(resolved, args, False, self._aggregate_filter(pre, call), order,
+                                [_comparator(e.type_oid) for e, _, _ in order], direct)
 
     def resolve_aggregate_call(self, compiler: ExpressionCompiler, call: Node, name: str,
                                args: list[Expr]
@@ -1019,12 +1138,16 @@ class PlanBuilder:
                 error.position = call["location"] + 1  # type: ignore[attr-defined]
             raise
         args = [coerce(self, a, t) for a, t in zip(args, resolved.arg_types)]
-        filter_expr = None
-        if call.get("agg_filter"):
-            outer, self.clause = self.clause, "FILTER"
-            filter_expr = coerce_to_bool(self, compiler.compile(call["agg_filter"]), "FILTER")
-            self.clause = outer
-        return resolved, args, filter_expr
+        return resolved, args, self._aggregate_filter(compiler, call)
+
+    def _aggregate_filter(self, compiler: ExpressionCompiler, call: Node) -> Expr | None:
+        """An aggregate call's FILTER condition (compiled by ``compiler``), if any."""
+        if not call.get("agg_filter"):
+            return None
+        outer, self.clause = self.clause, "FILTER"
+        filter_expr = coerce_to_bool(self, compiler.compile(call["agg_filter"]), "FILTER")
+        self.clause = outer
+        return filter_expr
 
     def _resolve_group_item(self, item: Node, target_nodes: list[Node]) -> Node:
         if "A_Const" in item and "ival" in item["A_Const"]:
@@ -1176,12 +1299,21 @@ class PlanBuilder:
         names = strings(f["funcname"])
         name = names[-1].lower()
         location = f.get("location", -1)
+        if f.get("agg_within_group"):
+            osa.check_within_group_call(name, "over" in f, location)
+            if not aggs.is_aggregate(name):   # no function takes both argument lists
+                raise no_such_function(name, [compiler.compile(n) for n in [
+                    *f.get("args", []), *(s["SortBy"]["node"] for s in f["agg_order"])]],
+                    location)
         if "over" in f:
             return window.compile_call(self, compiler, f)
         if aggs.is_aggregate(name) or f.get("agg_star"):
             if compiler.aggregate_sink is None:
                 clause = self.aggregate_clause or self.clause
-                where = f" in {clause}" if clause in ("WHERE", "VALUES") else " here"
+                if clause == srf.AGGREGATE_ARGUMENTS:
+                    raise error_at("aggregate function calls cannot be nested", "42803",
+                                   location)
+                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY") else " here"
                 raise error_at(f"aggregate functions are not allowed{where}", "42803", location)
             return compiler.aggregate_sink(f)
         if name in srf.SET_RETURNING_FUNCTIONS:
@@ -1260,7 +1392,10 @@ class PlanBuilder:
     def compile_sublink(self, compiler: ExpressionCompiler, f: Node) -> Expr:
         kind = f["subLinkType"]
         child = self.child(compiler.scope)
+        references = _references_through(self.parent_scope)
         plan = child.plan_query(f["subselect"]["SelectStmt"])
+        if _references_through(self.parent_scope) != references:
+            self.correlated = True    # something inside read a row from beyond this level
         correlated = child.correlated
         node = plan.node
         key = id(node)
@@ -1391,6 +1526,42 @@ class PlanBuilder:
         return positions
 
 
+class _GroupingCalls:
+    """GROUPING(...) above an Aggregate: which grouping expressions its arguments are, and its
+    value, read from the row's grouping-set mask (0 without grouping sets)."""
+
+    def __init__(self, clause: gsets.GroupClause, group_exprs: list[Expr],
+                 pre: ExpressionCompiler, mask_index: int | None) -> None:
+        self.clause = clause
+        self.group_exprs = group_exprs
+        self.pre = pre
+        self.mask_index = mask_index
+
+    def positions(self, call: Node) -> list[int]:
+        gsets.check_argument_count(call)
+        return [gsets.grouping_position(self.clause, argument, self._same_column)
+                for argument in call.get("args", [])]
+
+    def check(self, tree: Any) -> None:
+        """Every GROUPING call of ``tree`` names grouping expressions (PostgreSQL checks them
+        before it looks for ungrouped columns)."""
+        for call in gsets.calls_in(tree):
+            self.positions(call)
+
+    def _same_column(self, argument: Node, position: int) -> bool:
+        if "ColumnRef" not in argument:
+            return False
+        column = self.group_exprs[position].column
+        return column is not None and self.pre.compile(argument).column == column
+
+    def compile(self, call: Node) -> Expr:
+        positions = self.positions(call)
+        if self.mask_index is None:
+            return const(0, T.INT4_OID, name="grouping")
+        value, index = gsets.grouping_value(positions), self.mask_index
+        return Expr(T.INT4_OID, lambda row, ctx: value(row[index]), name="grouping")
+
+
 class _GroupedCompiler(ExpressionCompiler):
     """Compiles expressions above an Aggregate: group keys and aggregate results only."""
 
@@ -1398,6 +1569,12 @@ class _GroupedCompiler(ExpressionCompiler):
                  sink: Callable[[Node], Expr], group_columns: dict[int, int]) -> None:
         super().__init__(builder, scope, replacements, sink, grouped=True)
         self.group_columns = group_columns
+        self.grouping: _GroupingCalls | None = None
+
+    def _GroupingFunc(self, f: Node) -> Expr:
+        if self.grouping is None:
+            return super()._GroupingFunc(f)
+        return self.grouping.compile(f)
 
     def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
         if depth == 0 and index in self.group_columns:
@@ -1470,6 +1647,75 @@ def _functionally_dependent(scope: Scope, group_columns: dict[int, int]
     return found
 
 
+def _lateral_level(items: list[_FromItem], parent: Scope | None) -> Scope | None:
+    """The scope level of the FROM items ``items`` (None if there are none), as a LATERAL item
+    after them sees them: one row, their rows side by side. Invisible until a LATERAL item
+    is planned below it (``lateral_only``)."""
+    if not items:
+        return None
+    level = Scope(parent=parent, lateral_only=True)
+    for item in items:
+        for entry in item.scope.entries:
+            level.add(entry.alias, entry.columns, entry.relation, entry.aliased)
+    return level
+
+
+def _outer_star(scope: Scope, alias: str, compiler: ExpressionCompiler,
+                location: int) -> list[_Target] | None:
+    """``t.*`` naming a range entry of an enclosing query (or, in a LATERAL item, of an
+    earlier FROM item): a reference to each of its columns; None if no such entry."""
+    outer = scope.parent
+    while outer is not None and (outer.lateral_only or outer.entry(alias) is None):
+        outer = outer.parent
+    if outer is None:
+        return None
+    entry = outer.entry(alias)
+    assert entry is not None
+    targets = []
+    for column in entry.columns:
+        if column.hidden or column.merged:
+            continue
+        reference = {"ColumnRef": {"fields": [{"String": {"sval": alias}},
+                                              {"String": {"sval": column.name}}],
+                                   "location": location}}
+        expr = compiler.compile(reference)
+        targets.append(_Target(expr, column.name, None, column.table_oid, column.attnum))
+    return targets
+
+
+def _numbered(produce: Callable[[ExecContext], Iterator[Row]]
+              ) -> Callable[[ExecContext], Iterator[Row]]:
+    """WITH ORDINALITY: each row of a function in FROM followed by its number, from 1."""
+    def rows(ctx: ExecContext) -> Iterator[Row]:
+        for number, row in enumerate(produce(ctx), 1):
+            yield (*row, number)
+    return rows
+
+
+def _keys_equal(left: Expr, right: Expr, offset: int) -> Expr:
+    """``left = right`` over a joined row, for join keys of one type compiled against each
+    side's own row (the right side's starts at ``offset``)."""
+    impl = ops.resolve_operator("=", left.type_oid, right.type_oid).impl
+    left_fn, right_fn = left.fn, right.fn
+
+    def run(row: Row, ctx: ExecContext) -> Any:
+        left_value, right_value = left_fn(row, ctx), right_fn(row[offset:], ctx)
+        if left_value is None or right_value is None:
+            return None
+        return impl(left_value, right_value)
+    return Expr(BOOL, run)
+
+
+def _references_through(scope: Scope | None) -> int:
+    """How many references from deeper levels the scopes from ``scope`` outwards have had
+    compiled into them: a change while something was planned means it read those rows."""
+    count = 0
+    while scope is not None:
+        count += scope.outer_references
+        scope = scope.parent
+    return count
+
+
 def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
     compare = T.compare
     return lambda a, b: compare(a, b, type_oid)
@@ -1538,11 +1784,6 @@ def _first_not_null(first: Expr, second: Expr) -> Expr:
     return Expr(first.type_oid, run, first.typmod, first.name)
 
 
-def _with_ordinality(produce: Callable[[ExecContext], Iterator[Row]]
-                     ) -> Callable[[ExecContext], Iterator[Row]]:
-    return lambda ctx: ((*row, number) for number, row in enumerate(produce(ctx), start=1))
-
-
 def _alias_columns(alias: Node, names: list[str]) -> list[str]:
     given = strings(alias.get("colnames")) if alias else []
     return given + names[len(given):]
@@ -1567,6 +1808,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         if fields["subLinkType"] == "ARRAY_SUBLINK":
             return "array"
         return "?column?"
+    if kind == "GroupingFunc":
+        return "grouping"
     if kind in ("CaseExpr", "CoalesceExpr", "MinMaxExpr", "SQLValueFunction"):
         return expr.name
     if kind == "A_Expr" and fields.get("kind") == "AEXPR_NULLIF":

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import ordered_set_aggregates as osa
+from mirrordb.sql import types as T
 from mirrordb.sql.catalog_functions import CatalogSnapshot, ExpressionDeparser, _Printed
-from mirrordb.sql.expressions import Scope, ScopeColumn
+from mirrordb.sql.expressions import Scope, ScopeColumn, nodes_at_level
 from mirrordb.sql.parser import Node, one, strings
 
 INDENT_STANDARD = 8      # ruleutils' PRETTYINDENT_STD: a nested query, the clause keywords
@@ -65,10 +68,7 @@ class QueryPrinter:
         if select.get("whereClause"):
             text += self._keyword(" WHERE ", 1) + expressions.top(select["whereClause"])
         if select.get("groupClause"):
-            text += self._keyword(" GROUP BY ", 1) + ", ".join(
-                self._sort_key(self._output_reference(item, select, grouping=True),
-                               expressions)
-                for item in select["groupClause"])
+            text += self._keyword(" GROUP BY ", 1) + self._group_by(select, expressions)
         if select.get("havingClause"):
             text += self._keyword(" HAVING ", 0) + expressions.top(select["havingClause"])
         if select.get("sortClause"):
@@ -144,6 +144,40 @@ class QueryPrinter:
                     return target["ResTarget"]["val"]  # type: ignore[no-any-return]
         return item
 
+    def _group_by(self, select: Node, expressions: _Expressions) -> str:
+        """GROUP BY's items as ruleutils prints the analysed clause: a top-level ``()`` beside
+        other items is gone; in GROUPING SETS a nested GROUPING SETS is merged into its parent
+        and a single expression is parenthesised (get_rule_groupingset)."""
+        items = select["groupClause"]
+        if len(items) > 1:
+            items = [item for item in items
+                     if item.get("GroupingSet", {}).get("kind") != "GROUPING_SET_EMPTY"]
+        distinct = "DISTINCT " if select.get("groupDistinct") else ""
+        return distinct + ", ".join(self._group_item(item, select, expressions, True)
+                                    for item in items)
+
+    def _group_item(self, item: Node, select: Node, expressions: _Expressions,
+                    omit_parens: bool) -> str:
+        kind, fields = one(item)
+        if kind == "RowExpr":
+            return "(" + ", ".join(self._group_item(arg, select, expressions, True)
+                                   for arg in fields.get("args", [])) + ")"
+        if kind != "GroupingSet":
+            text = self._sort_key(self._output_reference(item, select, grouping=True),
+                                  expressions)
+            return text if omit_parens else f"({text})"
+        grouping = fields["kind"]
+        if grouping == "GROUPING_SET_EMPTY":
+            return "()"
+        content = fields.get("content", [])
+        if grouping == "GROUPING_SET_SETS":
+            flat = _merged_sets(content)
+            return "GROUPING SETS (" + ", ".join(
+                self._group_item(child, select, expressions, False) for child in flat) + ")"
+        word = "ROLLUP(" if grouping == "GROUPING_SET_ROLLUP" else "CUBE("
+        return word + ", ".join(self._group_item(child, select, expressions, True)
+                                for child in content) + ")"
+
     def _sort_key(self, node: Node, expressions: _Expressions) -> str:
         """A sort or group key: a column or constant as it is; another expression in
         parentheses when pretty, a function call always (get_rule_sortgroupclause)."""
@@ -200,12 +234,16 @@ class QueryPrinter:
             inner = self.query(fields["subquery"]["SelectStmt"], None)
             alias = fields.get("alias", {})
             text = f"({inner}) {funcs.quote_ident(alias.get('aliasname', ''))}"
+            if fields.get("lateral"):
+                text = "LATERAL " + text
             columns = strings(alias.get("colnames"))
             if columns:
                 text += "(" + ", ".join(funcs.quote_ident(c) for c in columns) + ")"
             return text
         if kind == "JoinExpr":
             return self._join(fields, expressions)
+        if kind == "RangeFunction" and len(fields["functions"]) == 1:
+            return self._function_item(fields, expressions)
         return expressions.top(item)
 
     def _relation_name(self, fields: Node) -> str:
@@ -216,6 +254,22 @@ class QueryPrinter:
         if entry is None or self.snapshot.relation_is_visible(entry):
             return text
         return f"{funcs.quote_ident(self.snapshot.namespace_name(entry.namespace_oid))}.{text}"
+
+    def _function_item(self, fields: Node, expressions: _Expressions) -> str:
+        """A set-returning function in FROM, ``LATERAL`` when it reads an earlier FROM item
+        (a stored query's column references are qualified, and a view has no outer query, so
+        any column it names is one), with its alias and column name as ruleutils prints them
+        (one column: mirrordb's functions in FROM that views can hold return one)."""
+        call = fields["functions"][0]["List"]["items"][0]
+        name = strings(call["FuncCall"]["funcname"])[-1] if "FuncCall" in call else ""
+        alias = fields.get("alias", {})
+        alias_name = alias.get("aliasname", name)
+        columns = strings(alias.get("colnames")) or [alias_name]
+        reads_earlier_items = next(nodes_at_level(call, lambda node: node.get("ColumnRef")),
+                                   None) is not None
+        text = "LATERAL " if fields.get("lateral") or reads_earlier_items else ""
+        return (text + expressions.top(call) + f" {funcs.quote_ident(alias_name)}("
+                + ", ".join(funcs.quote_ident(c) for c in columns) + ")")
 
     def _join(self, join: Node, expressions: _Expressions) -> str:
         parenthesized = not self.pretty or join.get("alias") is not None
@@ -291,6 +345,39 @@ class _Expressions(ExpressionDeparser):
             quantifier = "ANY" if kind == "ANY_SUBLINK" else "ALL"
             return self._wrap(f"{left} {operator[-1]} {quantifier} ({inner})", "simple")
         return _Printed(f"({inner})")
+
+    def _FuncCall(self, f: Node) -> _Printed:
+        """A call; an ordered-set aggregate's with its direct arguments cast to the types its
+        signature takes and its WITHIN GROUP (ORDER BY ...)."""
+        if not f.get("agg_within_group"):
+            return super()._FuncCall(f)
+        name = strings(f["funcname"])[-1]
+        direct = f.get("args", [])
+        order = [sort["SortBy"] for sort in f["agg_order"]]
+        try:
+            _, types = osa.resolve(name.lower(), [self._type_of(a) for a in direct],
+                                   [self._type_of(sort["node"]) for sort in order], -1)
+        except MirrordbError:
+            types = (T.UNKNOWN_OID,) * len(direct)
+        texts = [self._print(a, t).text for a, t in zip(direct, types)]
+        keys = ", ".join(self.printer._sort_item(sort, {}, self) for sort in order)
+        return _Printed(f"{name}({', '.join(texts)}) WITHIN GROUP (ORDER BY {keys})")
+
+    def _GroupingFunc(self, f: Node) -> _Printed:
+        return _Printed("GROUPING(" + ", ".join(self._print(arg, None).text
+                                                for arg in f.get("args", [])) + ")")
+
+
+def _merged_sets(content: list[Node]) -> list[Node]:
+    """A GROUPING SETS list with the GROUPING SETS nested in it replaced by their items."""
+    merged = []
+    for child in content:
+        nested = child.get("GroupingSet", {})
+        if nested.get("kind") == "GROUPING_SET_SETS":
+            merged.extend(_merged_sets(nested.get("content", [])))
+        else:
+            merged.append(child)
+    return merged
 
 
 def _default_name(value: Node) -> str:

@@ -44,8 +44,8 @@ from mirrordb.sql import types as T
 from mirrordb.sql import window_agg as wa
 from mirrordb.sql.expressions import (INT4, INT8, UNKNOWN, ExecContext, Expr, ExpressionCompiler,
                                       Row, coerce, error_at, leftmost_location,
-                                      no_such_function, node_key, referenced_names,
-                                      sort_direction)
+                                      no_such_function, node_key, nodes_at_level,
+                                      referenced_names, sort_direction)
 from mirrordb.sql.parser import Node, strings
 
 if TYPE_CHECKING:
@@ -100,21 +100,10 @@ def refuse(tree: Any, clause: str) -> None:
 
 
 def _first_window_call(tree: Any) -> Node | None:
-    pending = [tree]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            call = item.get("FuncCall")
-            if call is not None and "over" in call:
-                return call
-            sublink = item.get("SubLink")
-            if sublink is not None:
-                pending.append(sublink.get("testexpr"))
-                continue
-            pending.extend(reversed(list(item.values())))
-        elif isinstance(item, list):
-            pending.extend(reversed(item))
-    return None
+    def window_call(node: Node) -> Node | None:
+        call = node.get("FuncCall")
+        return call if call is not None and "over" in call else None
+    return next(nodes_at_level(tree, window_call), None)
 
 
 def compile_call(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node) -> Expr:
