@@ -41,7 +41,8 @@ from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionComp
                                       const, contains_node, error_at, expression_location,
                                       feature_not_supported)
 from mirrordb.sql.parser import Node, one, strings
-from mirrordb.sql.planner import OutputColumn, PlanBuilder, _FromItem, output_location
+from mirrordb.sql.planner import (OutputColumn, PlanBuilder, _FromItem, _lateral_level,
+                                   output_location)
 
 MAX_RECHECKS = 1000
 
@@ -503,7 +504,11 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
         # UPDATE ... FROM / DELETE ... USING: the target joined with the other items, target
         # first, so its columns and ctid keep their places at the start of each row; a target
         # row several rows join stays changed once (_run_update_delete skips a ctid seen)
-        items = [item] + [builder._plan_from_item(other, None) for other in others]
+        planned: list[_FromItem] = []
+        for other in others:       # as a SELECT's FROM list: LATERAL sees the items before
+            level = _lateral_level(planned, None)
+            planned.append(builder._plan_from_item(other, level, (level,) if level else ()))
+        items = [item] + planned
         builder.clause = "WHERE"
         source, scope, rest = builder._join_from_items(items, parts, None)
     else:
