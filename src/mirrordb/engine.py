@@ -1018,7 +1018,7 @@ class Txn:
         indexed: set[tuple[Tid, tuple[object, ...]]] = set()
         for tid, values in versions:
             key = tuple(values[i] for i in info.key_columns)
-            hashable = tuple(tuple(v) if isinstance(v, list) else v for v in key)   # arrays
+            hashable = datum.hashable_key(key)
             if info.unique and None not in key and self._version_is_live(table, tid, snapshot):
                 if hashable in live_keys:
                     raise UniqueViolation(

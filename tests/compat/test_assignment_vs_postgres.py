@@ -6,7 +6,7 @@ untyped literal the column's type. The statements run in order on both servers."
 
 from __future__ import annotations
 
-from differential import MARKS, Ours, Reference, differences, pair_fixture
+from differential import MARKS, Ours, Reference, assert_same, pair_fixture
 
 pytestmark = MARKS
 
@@ -49,6 +49,4 @@ both = pair_fixture("assignment", SETUP, with_tags=True)
 
 
 def test_statements_match_postgres(both: tuple[Reference, Ours]) -> None:
-    reference, ours = both
-    mismatches = differences(reference, ours, STATEMENTS)
-    assert not mismatches, "\n".join(mismatches)
+    assert_same(both, STATEMENTS)

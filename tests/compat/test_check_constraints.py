@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from differential import MARKS, Ours, Reference, copy_in_error, differences, pair_fixture
+from differential import MARKS, Ours, Reference, assert_same, copy_in_error, pair_fixture
 
 pytestmark = MARKS
 
@@ -144,9 +144,7 @@ both = pair_fixture("checks", [], detailed=True)
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_scenario_matches_postgres(both: tuple[Reference, Ours], scenario: str) -> None:
-    reference, ours = both
-    found = differences(reference, ours, SCENARIOS[scenario])
-    assert not found, "\n".join(found)
+    assert_same(both, SCENARIOS[scenario])
 
 
 def test_copy_from_checks_rows(both: tuple[Reference, Ours], module_server: object) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
+from mirrordb.storage.datum import hashable_key
 from mirrordb.sql.expressions import ExecContext, Expr, Row
 
 INTERRUPT_CHECK_ROWS = 256
@@ -402,7 +403,7 @@ class Aggregate(PlanNode):
             if count % INTERRUPT_CHECK_ROWS == 0:
                 ctx.check_interrupts()
             key = tuple([fn(row, ctx) for fn in key_fns])
-            hashable = tuple([_hashable(value) for value in key])   # arrays are lists
+            hashable = hashable_key(key)
             states = groups.get(hashable)
             if states is None:
                 states = groups[hashable] = [_AggState(call) for call in self.calls]
@@ -504,7 +505,7 @@ class _AggState:
         if self.strict and None in values:
             return
         if self.seen is not None:
-            key = tuple(_hashable(value) for value in values)
+            key = hashable_key(tuple(values))
             if key in self.seen:
                 return
             self.seen.add(key)
@@ -580,17 +581,13 @@ class Unique(PlanNode):
         seen: set[tuple[Any, ...]] = set()
         for row in self.child.rows(ctx):
             key = row if self.key_count is None else row[:self.key_count]
-            hashable = tuple(_hashable(v) for v in key)
+            hashable = hashable_key(key)
             if hashable not in seen:
                 seen.add(hashable)
                 yield row
 
     def explain(self) -> tuple[str, list[PlanNode]]:
         return "Unique", [self.child]
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 @dataclass(eq=False)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mirrordb.common.errors import MirrordbError
+from mirrordb.storage import numeric_format
 
 # -- PostgreSQL's numeric limits (utils/numeric.h) ------------------------------------------------
 
@@ -46,8 +47,8 @@ NUMERIC_MAX_RESULT_SCALE = NUMERIC_MAX_PRECISION * 2
 NUMERIC_MIN_SIG_DIGITS = 16            # digits wanted from inexact operations (division, sqrt...)
 NUMERIC_MAX_INTEGER_DIGITS = 131072    # digits before the decimal point the format can hold
 NUMERIC_MAX_DSCALE = 0x3FFF            # digits after the decimal point the format can hold
-NBASE = 10000                          # the base of the binary format's digits
-DEC_DIGITS = 4                         # decimal digits per base-NBASE digit
+NBASE = numeric_format.NBASE           # the base of the binary format's digits
+DEC_DIGITS = numeric_format.DEC_DIGITS  # decimal digits per base-NBASE digit
 NUMERIC_TYPMOD_HEADER = 4              # VARHDRSZ, added to every numeric/varchar typmod
 FLOAT8_DIGITS = 15                     # DBL_DIG: float8 -> numeric keeps this many digits
 FLOAT4_DIGITS = 6                      # FLT_DIG
@@ -456,10 +457,7 @@ def check_numeric_limits(value: decimal.Decimal) -> decimal.Decimal:
     return value
 
 
-def dscale(value: decimal.Decimal) -> int:
-    """The display scale: digits after the decimal point."""
-    exponent = value.as_tuple().exponent
-    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+dscale = numeric_format.display_scale     # the display scale: digits after the decimal point
 
 
 def format_numeric(value: decimal.Decimal) -> str:
@@ -920,21 +918,7 @@ def numeric_send(value: decimal.Decimal) -> bytes:
                                    INFINITY_SEND_DSCALE)
     scale = dscale(value)
     sign = NUMERIC_NEG if value.is_signed() and not value.is_zero() else NUMERIC_POS
-    fraction_groups = -(-scale // DEC_DIGITS)
-    number = int(value.copy_abs().scaleb(fraction_groups * DEC_DIGITS, context=EXACT))
-    digits: list[int] = []
-    while number:
-        number, digit = divmod(number, NBASE)
-        digits.append(digit)
-    digits.reverse()
-    weight = len(digits) - 1 - fraction_groups
-    while digits and digits[-1] == 0:
-        digits.pop()
-    while digits and digits[0] == 0:
-        digits.pop(0)
-        weight -= 1
-    if not digits:
-        weight = 0
+    digits, weight = numeric_format.digits_and_weight(value, scale)
     header = NUMERIC_HEADER.pack(len(digits), weight, sign, scale)
     return header + struct.pack(f">{len(digits)}h", *digits)
 

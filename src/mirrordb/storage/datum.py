@@ -813,3 +813,13 @@ def _value_sort_key(value: object) -> object:
 def sort_key(values: Sequence[object]) -> tuple[object, ...]:
     """A tuple comparing with ``<`` in B-tree order (NULLS LAST, NaN after numbers)."""
     return tuple(map(_value_sort_key, values))
+
+
+def hashable_key(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``values`` as a dict or set key: arrays (lists) become tuples. Most keys hold no array
+    and are used as they are, at the cost of one hash."""
+    try:
+        hash(values)
+        return values
+    except TypeError:
+        return tuple(tuple(value) if isinstance(value, list) else value for value in values)

@@ -50,12 +50,15 @@ assert _HEADER.size == 2 and _LONG_HEADER.size == 4
 _EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
-def _dscale(value: decimal.Decimal) -> int:
+def display_scale(value: decimal.Decimal) -> int:
+    """The display scale (dscale): decimal digits after the point."""
     exponent = value.as_tuple().exponent
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
-def _digits_and_weight(value: decimal.Decimal, dscale: int) -> tuple[list[int], int]:
+def digits_and_weight(value: decimal.Decimal, dscale: int) -> tuple[list[int], int]:
+    """``|value|`` as base-NBASE digits without leading or trailing zero digits, and the
+    weight of the first (zero: no digits, weight 0); shared with sql/numeric.py's wire form."""
     fraction_groups = -(-dscale // DEC_DIGITS)
     number = int(value.copy_abs().scaleb(fraction_groups * DEC_DIGITS, context=_EXACT))
     digits: list[int] = []
@@ -79,8 +82,8 @@ def encode_numeric(value: decimal.Decimal) -> bytes:
         return _HEADER.pack(NUMERIC_NAN)
     if value.is_infinite():
         return _HEADER.pack(NUMERIC_PINF if value > 0 else NUMERIC_NINF)
-    dscale = _dscale(value)
-    digits, weight = _digits_and_weight(value, dscale)
+    dscale = display_scale(value)
+    digits, weight = digits_and_weight(value, dscale)
     negative = value.is_signed() and bool(digits)
     packed_digits = struct.pack(f"<{len(digits)}h", *digits)
     if dscale <= NUMERIC_SHORT_DSCALE_MAX and \
