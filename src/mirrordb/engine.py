@@ -40,7 +40,13 @@ for it. Vacuums run one at a time under ``_vacuum_lock``, taken after the relati
 scans and unique checks stay correct while line pointers are freed and reused is written in
 access/vacuum.py.
 
-Relation names are unqualified; every user relation lives in schema ``public`` of the one database.
+Databases: the cluster has several (template1, template0, postgres and those CREATE DATABASE
+makes, catalog/database.py), each with its own catalog files and relation cache. ``Engine`` is
+the cluster, and it is also the ``postgres`` database's view of it; ``engine.database(oid)``
+gives another database's view (``DatabaseEngine``): the same cluster-wide WAL, buffers,
+transactions and locks, with that database's ``relcache`` and ``database_oid``. A ``Txn`` begun
+from a view reads and writes that database's catalogs and creates relations in its directory.
+Relation names are unique within a database.
 """
 
 from __future__ import annotations
@@ -77,15 +83,19 @@ from mirrordb.common.errors import (DuplicateObject, LockNotAvailable, MirrordbE
                                     UniqueViolation, WalCorrupted, invariant)
 from mirrordb.settings import Settings
 from mirrordb.storage import datum
-from mirrordb.storage.bufmgr import BufferPool
+from mirrordb.storage import page as pagelib
+from mirrordb.storage.bufmgr import Buffer, BufferPool
 from mirrordb.storage.control import ControlFile, read_control_file, write_control_file
 from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
 from mirrordb.storage.smgr import StorageManager
 from mirrordb.wal import archive, payloads
 from mirrordb.wal.archiver import Archiver, ArchiverStatistics
-from mirrordb.wal.rmgr import (RM_SMGR_ID, RM_STANDBY_ID, RM_XLOG_ID, XLOG_NEXTOID,
-                               XLOG_SMGR_CREATE, XLOG_STANDBY_LOCK)
-from mirrordb.wal.writer import WalWriter
+from mirrordb.wal.record import REGBUF_FORCE_IMAGE, REGBUF_STANDARD
+from mirrordb.wal.rmgr import (RM_DBASE_ID, RM_SMGR_ID, RM_STANDBY_ID, RM_XLOG_ID,
+                               XLOG_DBASE_CREATE_FILE_COPY, XLOG_DBASE_CREATE_WAL_LOG,
+                               XLOG_DBASE_DROP, XLOG_FPI, XLOG_NEXTOID, XLOG_SMGR_CREATE,
+                               XLOG_STANDBY_LOCK)
+from mirrordb.wal.writer import BlockRegistration, WalWriter
 
 if TYPE_CHECKING:
     from mirrordb.recovery.standby_locks import RecoveryLockTable
@@ -100,9 +110,10 @@ MAX_CHAIN_RESTARTS = 1000
 _ISOLATION_LEVELS = {level.value: level for level in IsolationLevel}
 _ISOLATION_LEVELS["serializable"] = IsolationLevel.REPEATABLE_READ
 BTREE_HANDLES_CACHED = 1024
+COPY_BLOCKS_PER_RECORD = 32     # full-page images per XLOG_FPI record of CREATE DATABASE's copy
+DATABASE_ENCODING_UTF8 = 6      # pg_database.encoding: PG_UTF8, the only server encoding
 
 
-VIEW_RNODE = RelFileNode(0, boot.POSTGRES_DATABASE_OID, 0)   # a view has no relation file
 VIEW_RULE_NAME = "_RETURN"          # pg_rewrite.rulename of a view's query, as PostgreSQL's
 VIEW_RULE_EVENT_SELECT = "1"        # pg_rewrite.ev_type: CMD_SELECT
 
@@ -131,7 +142,10 @@ class Engine:
         self.control_lock = threading.Lock()
         self.control = read_control_file(self.datadir)
         self._build_services()
-        self.relcache = RelationCache(self.heap)
+        self.database_oid = boot.POSTGRES_DATABASE_OID
+        self.relcache = RelationCache(self.heap, self.database_oid)
+        self._database_views: dict[int, DatabaseEngine] = {}
+        self._database_views_lock = threading.Lock()
         self._oid_lock = threading.Lock()
         self.next_oid = self.control.checkpoint.next_oid
         self._oid_logged_until = self.next_oid
@@ -296,7 +310,7 @@ class Engine:
         with self.checkpointer.exclusive():   # no restartpoint meanwhile; none after it
             self.recovery = startup.end_archive_recovery()
         self.xacts.leave_hot_standby()
-        self.relcache.invalidate()
+        self.invalidate_relcaches()
         if self.recovery_locks is not None:    # the primary's locks end with recovery
             self.recovery_locks.release_all()
             self.recovery_locks = None
@@ -414,6 +428,65 @@ class Engine:
             self._btrees[key] = tree
         return tree
 
+    # -- databases --------------------------------------------------------------------------------
+
+    def database(self, oid: int) -> Engine:
+        """The engine as database ``oid``'s sessions see it (this object for ``postgres``)."""
+        if oid == self.database_oid:
+            return self
+        with self._database_views_lock:
+            view = self._database_views.get(oid)
+            if view is None:
+                view = self._database_views[oid] = DatabaseEngine(self, oid)
+        return view  # type: ignore[return-value]
+
+    def databases(self) -> list[Engine]:
+        """A view of every database pg_database lists now, in OID order."""
+        oids = sorted(int(values[0])  # type: ignore[call-overload]
+                      for _, values in self.relcache.rows(boot.PG_DATABASE, None))
+        return [self.database(oid) for oid in oids]
+
+    def invalidate_relcaches(self) -> None:
+        """Catalogs changed: every database's relation cache starts a new generation."""
+        self.relcache.invalidate()
+        with self._database_views_lock:
+            views = list(self._database_views.values())
+        for view in views:
+            view.relcache.invalidate()
+
+    def forget_database(self, oid: int) -> None:
+        """Database ``oid`` was dropped: its view (and relation cache) goes."""
+        with self._database_views_lock:
+            self._database_views.pop(oid, None)
+
+    def drop_database_storage(self, oid: int) -> None:
+        """Log a DBASE DROP record for database ``oid``, flush it, then remove its files
+        (PostgreSQL's remove_dbtablespaces)."""
+        lsn = self.wal.insert(RM_DBASE_ID, XLOG_DBASE_DROP,
+                              payloads.DbaseDrop(oid, (DEFAULT_TABLESPACE_OID,)).encode())
+        self.wal.flush(lsn)
+        self.remove_database_files(oid)
+
+    def remove_database_files(self, oid: int) -> None:
+        """Database ``oid``'s directory goes, with every trace of its relations in the buffer
+        pool and the caches: DROP DATABASE after its WAL record, and that record's redo."""
+        self.forget_database(oid)
+        self.pool.drop_database(oid)
+        directory = self.smgr.database_directory(oid)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            names = []
+        rnodes = [RelFileNode(DEFAULT_TABLESPACE_OID, oid, int(name.split("_")[0].split(".")[0]))
+                  for name in names if name[:1].isdigit()]
+        self.env.changes.forget(rnodes)
+        for key in [key for key in list(self._btrees) if key[0].db == oid]:
+            self._btrees.pop(key, None)
+        for rnode in set(rnodes):
+            self.env.fsm.forget(rnode)
+            self.sequences.forget(rnode)
+        self.smgr.remove_database_directory(oid)
+
     def in_recovery(self) -> bool:
         """Whether this server is replaying WAL (a standby): then only reads are allowed."""
         return bool(getattr(self, "standby_mode", False))
@@ -454,7 +527,8 @@ class Engine:
                 results.append(stats)
         with self._vacuum_lock:
             for catalog in boot.CATALOGS if table is None else ():
-                results.append(self.vacuum_runner.vacuum_relation(catalog, []))
+                results.append(self.vacuum_runner.vacuum_relation(
+                    self.relcache.catalog(catalog), []))
         return results
 
     def _vacuum_locked(self, name: str, relid: int | None, wait_hooks: LockWaitHooks, *,
@@ -471,7 +545,7 @@ class Engine:
             if relation is None or relation.kind != RELKIND_TABLE or \
                     (relid is not None and relation.oid != relid):
                 return None
-            tag = (boot.POSTGRES_DATABASE_OID, relation.oid)
+            tag = (self.database_oid, relation.oid)
             result = owner.acquire(tag, LockMode.SHARE_UPDATE_EXCLUSIVE, dont_wait=automatic)
             if result is AcquireResult.NOT_AVAILABLE:
                 log.info('skipping vacuum of "%s" --- lock not available', name)
@@ -540,14 +614,18 @@ class Engine:
         return not self.in_recovery()
 
     def autovacuum_table(self, relid: int, stopping: threading.Event) -> bool | None:
-        """VACUUM the table with OID ``relid`` as autovacuum; False if it no longer exists,
-        None if it was skipped (another transaction holds a conflicting lock)."""
-        name = next((str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
-                     if values[0] == relid and values[4] == RELKIND_TABLE), None)
-        if name is None:
-            return False
-        stats = self._vacuum_locked(name, relid, NO_HOOKS, automatic=True, stopping=stopping)
-        return None if stats is False else stats is not None
+        """VACUUM the table with OID ``relid`` (of whichever database holds it: OIDs are
+        unique in the cluster) as autovacuum; False if it no longer exists, None if it was
+        skipped (another transaction holds a conflicting lock)."""
+        for database in self.databases():
+            name = next((str(values[1]) for _, values in database.relcache.rows(boot.PG_CLASS,
+                                                                                 None)
+                         if values[0] == relid and values[4] == RELKIND_TABLE), None)
+            if name is not None:
+                stats = Engine._vacuum_locked(database, name, relid, NO_HOOKS,  # type: ignore
+                                              automatic=True, stopping=stopping)
+                return None if stats is False else stats is not None
+        return False
 
     def table_names(self) -> list[str]:
         return sorted(str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
@@ -642,6 +720,32 @@ class Engine:
         return found
 
 
+class DatabaseEngine:
+    """The engine as the sessions of one database other than ``postgres`` see it: that
+    database's ``database_oid`` and relation cache (its catalog files), over the cluster-wide
+    rest (WAL, buffers, transactions, locks, settings), which every other attribute reads from
+    the cluster's ``Engine``. The engine methods that depend on the database are the
+    ``Engine``'s own functions, run with this view as ``self``; nothing here is written to
+    the cluster's attributes."""
+
+    def __init__(self, cluster: Engine, database_oid: int) -> None:
+        self.cluster = cluster
+        self.database_oid = database_oid
+        self.relcache = RelationCache(cluster.heap, database_oid)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.cluster, name)
+
+    def database(self, oid: int) -> Engine:
+        return self.cluster.database(oid)
+
+    begin = Engine.begin
+    vacuum = Engine.vacuum
+    _vacuum_locked = Engine._vacuum_locked
+    table_names = Engine.table_names
+    verify_indexes = Engine.verify_indexes
+
+
 def _key_columns(table: Relation, index: Relation) -> tuple[int, ...] | None:
     """The table columns of ``index``'s key, in key order (None: not among the table's)."""
     return next((info.key_columns for info in table.indexes if info.relation.oid == index.oid),
@@ -725,6 +829,7 @@ class Txn:
                  wait_hooks: LockWaitHooks | None = None) -> None:
         self.engine = engine
         self.transaction = transaction
+        transaction.database_oid = engine.database_oid
         self._counts: TransactionCounts | None = None   # made at the first counted change
         proc = transaction.proc
         if not proc.pid:
@@ -760,7 +865,7 @@ class Txn:
 
     def _after_end(self) -> None:
         if self.transaction.touched_catalogs:
-            self.engine.relcache.invalidate()
+            self.engine.invalidate_relcaches()
         locks = self.locks
         locks.release_all()
         locks.wal_logger = None       # the owner pointed back at us: no cycle left to collect
@@ -797,7 +902,7 @@ class Txn:
     def rollback_to_savepoint(self, name: str) -> None:
         self.transaction.rollback_to_savepoint(name)
         if self.transaction.touched_catalogs:
-            self.engine.relcache.invalidate()
+            self.engine.invalidate_relcaches()
         depth = len(self.transaction.subtransactions)     # the kept savepoint is the last
         invariant(len(self._lock_marks) >= depth, "savepoints and lock marks out of step")
         del self._lock_marks[depth:]
@@ -834,7 +939,7 @@ class Txn:
                 "recovery is in progress",
                 hint="Only RowExclusiveLock or less can be acquired on database objects "
                      "during recovery.")
-        result = self.locks.acquire((boot.POSTGRES_DATABASE_OID, oid), mode,
+        result = self.locks.acquire((self.engine.database_oid, oid), mode,
                                     dont_wait=dont_wait)
         if result is AcquireResult.WAITED:
             self.transaction.refresh_statement_snapshot()
@@ -848,10 +953,9 @@ class Txn:
             if acquire(tag, mode) is AcquireResult.WAITED:
                 self.transaction.refresh_statement_snapshot()
 
-    @staticmethod
-    def relation_tag(oid: int) -> RelationTag | None:
+    def relation_tag(self, oid: int) -> RelationTag | None:
         """The lock tag of relation ``oid``; None for a system catalog (never locked)."""
-        return None if oid < boot.FIRST_NORMAL_OBJECT_ID else (boot.POSTGRES_DATABASE_OID, oid)
+        return None if oid < boot.FIRST_NORMAL_OBJECT_ID else (self.engine.database_oid, oid)
 
     def open_relation(self, name: str, mode: int, *, dont_wait: bool = False,
                       shown_name: str | None = None,
@@ -887,7 +991,7 @@ class Txn:
                     not lock_indexes or _same_indexes(current, relation)):
                 return current
             if current is None or current.oid != relation.oid:
-                self.locks.release((boot.POSTGRES_DATABASE_OID, relation.oid), mode)
+                self.locks.release((self.engine.database_oid, relation.oid), mode)
             relation = current
         raise MirrordbError(f'relation "{name}" kept changing while we waited for its lock',
                             sqlstate="55006")
@@ -929,11 +1033,12 @@ class Txn:
 
     def _insert_catalog(self, catalog: Relation, values: Sequence[object]) -> None:
         self.transaction.touched_catalogs = True
-        self.engine.heap.insert(catalog, self.transaction, list(values))
+        self.engine.heap.insert(self.engine.relcache.catalog(catalog), self.transaction,
+                                list(values))
 
     def _new_relation_file(self, oid: int) -> RelFileNode:
         engine = self.engine
-        rnode = RelFileNode(DEFAULT_TABLESPACE_OID, boot.POSTGRES_DATABASE_OID, oid)
+        rnode = RelFileNode(DEFAULT_TABLESPACE_OID, engine.database_oid, oid)
         self.transaction.current_xid()
         engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
                           payloads.SmgrCreate(rnode, MAIN_FORKNUM).encode())
@@ -1074,7 +1179,8 @@ class Txn:
         with self.engine._ddl_lock:
             self._check_new_name(name)
             oid = self._new_locked_oid()
-            self._add_class(oid, name, RELKIND_VIEW, VIEW_RNODE, columns, owner, namespace_oid)
+            self._add_class(oid, name, RELKIND_VIEW, RelFileNode(0, self.engine.database_oid, 0),
+                            columns, owner, namespace_oid)     # a view has no relation file
             self._insert_catalog(boot.PG_REWRITE, [self.engine.allocate_oid(), VIEW_RULE_NAME,
                                                    oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
                                                    action])
@@ -1104,6 +1210,104 @@ class Txn:
         return {int(values[2]): str(values[7])  # type: ignore[call-overload]
                 for _, values in self.engine.relcache.rows(boot.PG_REWRITE, self.transaction)
                 if values[1] == VIEW_RULE_NAME}
+
+    # -- databases (CREATE/DROP DATABASE: sql/databases.py checks the request) -----------------
+
+    def create_database(self, oid: int, name: str, owner: int, source_oid: int, *,
+                        strategy: str = "wal_log", is_template: bool = False,
+                        allow_connections: bool = True, connection_limit: int = -1) -> None:
+        """CREATE DATABASE: database ``oid`` as a copy of database ``source_oid`` (which no
+        session may be changing: the caller checked that none is connected), and its
+        pg_database row in this transaction.
+
+        ``wal_log`` (PostgreSQL 15's default strategy): a DBASE CREATE_WAL_LOG record makes
+        the directory, then every relation of the source is created (SMGR CREATE) and copied
+        page by page as full-page images (XLOG_FPI), so a standby builds the same files from
+        the WAL alone. ``file_copy``: a checkpoint, a file-level copy of the source's
+        directory and one DBASE CREATE_FILE_COPY record (whose redo copies the standby's own
+        source directory), and a checkpoint after it, so crash recovery never replays the
+        source's older WAL into the copy. Whatever fails part way removes the new directory."""
+        engine = self.engine
+        self.transaction.current_xid()
+        try:
+            if strategy == "file_copy":
+                self._copy_database_files(source_oid, oid)
+            else:
+                self._copy_database_logged(source_oid, oid)
+            self._insert_catalog(boot.PG_DATABASE, [oid, name, owner, DATABASE_ENCODING_UTF8,
+                                                    is_template, allow_connections,
+                                                    connection_limit])
+            if strategy == "file_copy":
+                engine.checkpoint()
+        except BaseException:
+            self.engine.drop_database_storage(oid)
+            raise
+
+    def _copy_database_logged(self, source_oid: int, oid: int) -> None:
+        engine = self.engine
+        engine.smgr.create_database_directory(oid)
+        engine.wal.insert(RM_DBASE_ID, XLOG_DBASE_CREATE_WAL_LOG,
+                          payloads.DbaseCreateWalLog(oid, DEFAULT_TABLESPACE_OID).encode())
+        source = engine.database(source_oid)
+        for values in sorted((values for _, values in
+                              source.relcache.rows(boot.PG_CLASS, self.transaction)),
+                             key=lambda values: int(values[5])):  # type: ignore[arg-type]
+            relfilenode, tablespace = int(values[5]), int(values[6])  # type: ignore[arg-type]
+            if relfilenode == 0 or tablespace != DEFAULT_TABLESPACE_OID:
+                continue      # a view (no file), or a shared catalog (in global/)
+            self._copy_relation_logged(RelFileNode(tablespace, source_oid, relfilenode),
+                                       RelFileNode(tablespace, oid, relfilenode))
+
+    def _copy_relation_logged(self, source: RelFileNode, target: RelFileNode) -> None:
+        """Create ``target`` and fill it with ``source``'s pages, each WAL-logged as a
+        full-page image (PostgreSQL's RelationCopyStorageUsingBuffer)."""
+        engine = self.engine
+        pool = engine.pool
+        engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
+                          payloads.SmgrCreate(target, MAIN_FORKNUM).encode())
+        engine.smgr.create(target, MAIN_FORKNUM, exist_ok=True)
+        nblocks = pool.nblocks(source, MAIN_FORKNUM)
+        per_record = max(1, min(COPY_BLOCKS_PER_RECORD, pool.nbuffers // 4))
+        for first in range(0, nblocks, per_record):
+            with pool.lock:
+                copies: list[Buffer] = []
+                try:
+                    for blkno in range(first, min(first + per_record, nblocks)):
+                        original = pool.read_buffer(source, MAIN_FORKNUM, blkno)
+                        try:
+                            copy = pool.extend(target, MAIN_FORKNUM)
+                            copies.append(copy)
+                            copy.page[:] = original.page
+                        finally:
+                            pool.release(original)
+                    blocks = [BlockRegistration(block_id, target, MAIN_FORKNUM, first + block_id,
+                                                copy.page, b"",
+                                                REGBUF_FORCE_IMAGE | REGBUF_STANDARD)
+                              for block_id, copy in enumerate(copies)]
+                    end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_FPI, b"", blocks)
+                    for copy in copies:
+                        pagelib.set_lsn(copy.page, end_lsn)
+                finally:
+                    for copy in copies:
+                        pool.release(copy)
+
+    def _copy_database_files(self, source_oid: int, oid: int) -> None:
+        engine = self.engine
+        engine.checkpoint()      # the source's pages on disk, and no older WAL replayed later
+        engine.smgr.copy_database_directory(source_oid, oid)
+        record = payloads.DbaseCreateFileCopy(oid, DEFAULT_TABLESPACE_OID, source_oid,
+                                              DEFAULT_TABLESPACE_OID)
+        lsn = engine.wal.insert(RM_DBASE_ID, XLOG_DBASE_CREATE_FILE_COPY, record.encode())
+        engine.wal.flush(lsn)
+
+    def drop_database(self, oid: int) -> None:
+        """DROP DATABASE (the caller checked that no session uses it): its pg_database row
+        goes in this transaction, and its files at once, after a DBASE DROP record, as
+        PostgreSQL does (the statement cannot run in a transaction block and commits right
+        after)."""
+        self._delete_catalog_rows(boot.PG_DATABASE, lambda v: v[0] == oid)
+        self.transaction.current_xid()
+        self.engine.drop_database_storage(oid)
 
     # -- pg_constraint: CHECK and FOREIGN KEY constraints (sql/constraints.py) ----------------
 
@@ -1244,12 +1448,14 @@ class Txn:
 
     def _delete_catalog_rows(self, catalog: Relation, match: object) -> None:
         self.transaction.touched_catalogs = True
+        catalog = self.engine.relcache.catalog(catalog)
         for tid, values in self.engine.relcache.rows(catalog, self.transaction):
             if match(values):  # type: ignore[operator]
                 self.engine.heap.delete(catalog, self.transaction, tid)
 
     def _update_catalog_rows(self, catalog: Relation, match: object, change: object) -> None:
         self.transaction.touched_catalogs = True
+        catalog = self.engine.relcache.catalog(catalog)
         for tid, values in self.engine.relcache.rows(catalog, self.transaction):
             if match(values):  # type: ignore[operator]
                 self.engine.heap.update(catalog, self.transaction, tid,
@@ -1451,12 +1657,20 @@ class Txn:
 
     def fetch(self, table: str | Relation, tid: Tid) -> tuple[object, ...] | None:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
+        if relation.oid < boot.FIRST_NORMAL_OBJECT_ID:
+            relation = self.engine.relcache.catalog(relation)
         snapshot = self.transaction.snapshot
         assert snapshot is not None
         return self.engine.heap.fetch(relation, self.transaction, snapshot, tid)
 
     def scan(self, table: str | Relation) -> Iterator[tuple[Tid, tuple[object, ...]]]:
-        relation = table if isinstance(table, Relation) else self.relation(table)
+        """The rows of ``table`` this statement's snapshot sees (a system catalog's in this
+        transaction's database, whichever database's descriptor names it)."""
+        if isinstance(table, Relation):
+            relation = table if table.oid >= boot.FIRST_NORMAL_OBJECT_ID \
+                else self.engine.relcache.catalog(table)
+        else:
+            relation = self.relation(table)
         snapshot = self.transaction.snapshot
         assert snapshot is not None
         return self.engine.heap.scan(relation, self.transaction, snapshot)

@@ -190,7 +190,9 @@ def test_describe_index_and_sequence(ours):
 def test_list_databases_roles_and_schemas(ours):
     databases = ask(ours, "\\l")
     assert "List of databases" in databases
-    assert " postgres | postgres | UTF8     | C       | C     |            | libc            |" \
+    assert " postgres  | postgres | UTF8     | C       | C     |            | libc            |" \
+        in databases
+    assert " template1 | postgres | UTF8     | C       | C     |            | libc            |" \
         in databases
     assert ask(ours, "\\du") == LIST_ROLES
     assert " public | pg_database_owner\n(1 row)" in ask(ours, "\\dn")

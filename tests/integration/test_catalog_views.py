@@ -235,8 +235,9 @@ def test_roles_databases_namespaces_and_types(session):
                          "where rolname !~ '^pg_'") == [("postgres", True, "********")]
     assert rows(session, "select usename, usesuper from pg_user") == [("postgres", True)]
     assert rows(session, "select datname, pg_encoding_to_char(encoding), datcollate, "
-                         "datlocprovider, dattablespace from pg_database") == \
-        [("postgres", "UTF8", "C", "c", 1663)]
+                         "datlocprovider, dattablespace from pg_database order by datname") == \
+        [("postgres", "UTF8", "C", "c", 1663), ("template0", "UTF8", "C", "c", 1663),
+         ("template1", "UTF8", "C", "c", 1663)]
     assert [r[0] for r in rows(session, "select nspname from pg_namespace order by oid")] == \
         ["pg_catalog", "pg_toast", "public", "information_schema"]
     assert rows(session, "select typname, typlen, typcategory, typelem, typarray, typinput, "
@@ -285,7 +286,8 @@ def test_empty_catalogs_exist_with_their_columns(session):
 
 def test_server_views_without_a_server(session):
     assert rows(session, "select datid, datname, numbackends, xact_commit from pg_stat_database "
-                         "order by datid") == [(0, None, 0, 0), (5, "postgres", 0, 0)]
+                         "order by datid") == [(0, None, 0, 0), (1, "template1", 0, 0),
+                                               (4, "template0", 0, 0), (5, "postgres", 0, 0)]
     assert rows(session, "select count(*) from pg_stat_activity") == [(0,)]
     enumvals = rows(session, "select enumvals from pg_settings where name = 'wal_level'")
     assert enumvals == [(["minimal", "replica", "logical"],)]

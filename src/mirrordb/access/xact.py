@@ -99,8 +99,6 @@ POSTGRES_DATABASE_OID = 5   # catalog/bootstrap.py (not imported: catalog sits a
 RELCACHE_INVALIDATION_STRUCT = struct.Struct("<b3xII4x")
 assert RELCACHE_INVALIDATION_STRUCT.size == payloads.INVALIDATION_MESSAGE_SIZE
 SHAREDINVALRELCACHE_ID = -2
-RELCACHE_INVALIDATE_ALL = RELCACHE_INVALIDATION_STRUCT.pack(SHAREDINVALRELCACHE_ID,
-                                                            POSTGRES_DATABASE_OID, 0)
 WAIT_POLL_INTERVAL_S = 0.05
 
 
@@ -456,6 +454,9 @@ class Transaction:
         self._snapshot_held = False                  # ``snapshot`` counts in proc.xmin
         self._registered: list[Snapshot] = []        # held by cursors and suspended portals
         self.touched_catalogs = False
+        # the database whose catalogs the commit record's invalidation names (the engine's
+        # Txn sets it: the session's database)
+        self.database_oid = POSTGRES_DATABASE_OID
         # took an AccessExclusiveLock a standby must know of: commit and abort records say so
         # (XACT_XINFO_HAS_AE_LOCKS), as PostgreSQL's XACT_FLAGS_ACQUIREDACCESSEXCLUSIVELOCK
         self.logged_access_exclusive_lock = False
@@ -768,10 +769,12 @@ class Transaction:
         manager = self.manager
         invariant(manager.wal is not None, "commit with an xid needs a WAL")
         assert manager.wal is not None
-        invalidations = (RELCACHE_INVALIDATE_ALL,) if self.touched_catalogs else ()
+        database = self.database_oid
+        invalidations = (RELCACHE_INVALIDATION_STRUCT.pack(SHAREDINVALRELCACHE_ID, database, 0),
+                         ) if self.touched_catalogs else ()
         info, data = payloads.encode_xact_commit(
             xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped,
-            db_id=POSTGRES_DATABASE_OID if invalidations else 0,
+            db_id=database if invalidations else 0,
             ts_id=DEFAULT_TABLESPACE_OID if invalidations else 0,
             invalidations=invalidations,
             flags=self._record_flags() | _completion_flags(level))

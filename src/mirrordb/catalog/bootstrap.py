@@ -5,8 +5,11 @@ standby through the WAL like any row. Their own descriptors cannot come from the
 are written here, as PostgreSQL's bootstrap catalog headers do; initdb inserts the matching pg_class
 and pg_attribute rows, so the catalogs describe themselves to clients.
 
-Shared catalogs (pg_database, pg_authid, pg_db_role_setting, pg_shdescription) live in ``global/``; the others in the database's
-directory ``base/5/`` (mirrordb has one database, ``postgres``, OID 5).
+Shared catalogs (pg_database, pg_authid, pg_db_role_setting, pg_shdescription) live in ``global/``
+and are the same for every database; every database has its own copy of the others in its
+directory ``base/<database OID>/`` (``in_database``). The descriptors below are the ``postgres``
+database's (OID 5); initdb also makes ``template1`` (OID 1), from which CREATE DATABASE copies,
+and ``template0`` (OID 4), as PostgreSQL's initdb does.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from mirrordb.storage import datum as T
 from mirrordb.storage.relfilenode import (DEFAULT_TABLESPACE_OID, GLOBAL_TABLESPACE_OID,
                                           RelFileNode)
 
+TEMPLATE1_DATABASE_OID = 1
+TEMPLATE0_DATABASE_OID = 4
 POSTGRES_DATABASE_OID = 5
 PG_CATALOG_NAMESPACE_OID = 11
 PUBLIC_NAMESPACE_OID = 2200
@@ -69,7 +74,8 @@ PG_ATTRDEF = _catalog(PG_ATTRDEF_OID, "pg_attrdef", [
     ("adrelid", T.OID_OID), ("adnum", T.INT2_OID), ("adbin", T.TEXT_OID)])
 PG_DATABASE = _catalog(PG_DATABASE_OID, "pg_database", [
     ("oid", T.OID_OID), ("datname", T.NAME_OID), ("datdba", T.OID_OID), ("encoding", T.INT4_OID),
-    ("datallowconn", T.BOOL_OID), ("datconnlimit", T.INT4_OID)], shared=True)
+    ("datistemplate", T.BOOL_OID), ("datallowconn", T.BOOL_OID), ("datconnlimit", T.INT4_OID)],
+    shared=True)
 PG_AUTHID = _catalog(PG_AUTHID_OID, "pg_authid", [
     ("oid", T.OID_OID), ("rolname", T.NAME_OID), ("rolsuper", T.BOOL_OID), ("rolinherit", T.BOOL_OID),
     ("rolcreaterole", T.BOOL_OID), ("rolcreatedb", T.BOOL_OID), ("rolcanlogin", T.BOOL_OID),
@@ -122,3 +128,21 @@ CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
                                   PG_DEPEND)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
+
+
+_IN_DATABASE: dict[tuple[int, int], Relation] = {}
+
+
+def in_database(catalog: Relation, database_oid: int) -> Relation:
+    """``catalog``'s descriptor in database ``database_oid`` (its file under that database's
+    directory); a shared catalog's own descriptor. Descriptors are made once and kept."""
+    if catalog.rnode.db == 0 or database_oid == catalog.rnode.db:
+        return catalog
+    key = (catalog.oid, database_oid)
+    found = _IN_DATABASE.get(key)
+    if found is None:
+        found = _IN_DATABASE.setdefault(key, Relation(
+            oid=catalog.oid, name=catalog.name, kind=catalog.kind,
+            rnode=RelFileNode(catalog.rnode.spc, database_oid, catalog.rnode.rel),
+            columns=catalog.columns, namespace_oid=catalog.namespace_oid))
+    return found

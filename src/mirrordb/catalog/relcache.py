@@ -1,10 +1,13 @@
 """The relation cache: relation descriptors built by reading the catalog heap relations.
 
 Lookups read pg_class, pg_attribute, pg_index and pg_sequence with a catalog snapshot (the latest
-committed state plus the asking transaction's own changes). Results are cached per catalog
-generation: the generation advances whenever a transaction that changed catalogs commits or aborts
-(and, on a standby later, when a commit is replayed), which empties the cache. A transaction that
-changed catalogs itself bypasses the cache until it ends.
+committed state plus the asking transaction's own changes). Each database has its own cache
+(``database_oid``), reading that database's catalog files (``catalog``). Results are cached per
+catalog generation: the generation advances whenever a transaction that changed catalogs commits
+or aborts (and, on a standby, when a commit is replayed), which empties the cache; the engine
+advances every database's cache then (``Engine.invalidate_relcaches``), since a change to a
+shared catalog (a role) matters to all of them. A transaction that changed catalogs itself
+bypasses the cache until it ends.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ if TYPE_CHECKING:
 
 
 class RelationCache:
-    def __init__(self, heap: HeapAccess) -> None:
+    def __init__(self, heap: HeapAccess, database_oid: int = boot.POSTGRES_DATABASE_OID) -> None:
         self.heap = heap
+        self.database_oid = database_oid
         self.generation = 0
         self._cache: dict[str, Relation | None] = {}
         self._sequence_params: dict[int, SequenceParams] = {}
@@ -38,16 +42,22 @@ class RelationCache:
             self._cache.clear()
             self._sequence_params.clear()
 
+    def catalog(self, catalog: Relation) -> Relation:
+        """This database's descriptor of system catalog ``catalog`` (bootstrap.in_database)."""
+        return boot.in_database(catalog, self.database_oid)
+
     def _snapshot(self, txn: Transaction | None) -> Snapshot:
         return self.heap.env.xacts.take_snapshot(None)
 
     def rows(self, catalog: Relation, txn: Transaction | None
              ) -> list[tuple[tuple[int, int], tuple[object, ...]]]:
-        return list(self.heap.scan(catalog, txn, self._snapshot(txn)))
+        """Every row of this database's ``catalog`` (any database's descriptor of it, such as
+        bootstrap's, names the catalog) that a catalog snapshot sees."""
+        return list(self.heap.scan(self.catalog(catalog), txn, self._snapshot(txn)))
 
     def lookup(self, name: str, txn: Transaction | None) -> Relation | None:
         if name in boot.CATALOGS_BY_NAME:
-            return boot.CATALOGS_BY_NAME[name]
+            return boot.in_database(boot.CATALOGS_BY_NAME[name], self.database_oid)
         use_cache = txn is None or not txn.touched_catalogs
         if use_cache:
             with self._lock:
@@ -62,7 +72,8 @@ class RelationCache:
         return relation
 
     def _load(self, name: str, txn: Transaction | None) -> Relation | None:
-        row = next((values for _, values in self.rows(boot.PG_CLASS, txn) if values[1] == name),
+        row = next((values for _, values in self.rows(boot.PG_CLASS, txn)
+                    if values[1] == name),
                    None)
         if row is None:
             return None
@@ -78,7 +89,7 @@ class RelationCache:
         columns = [Column(str(a[1]), int(a[2]), bool(a[4]), int(a[5]))  # type: ignore[arg-type]
                    for a in attributes]
         return Relation(oid=int(oid), name=str(relname), kind=str(relkind),  # type: ignore
-                        rnode=RelFileNode(int(tablespace), boot.POSTGRES_DATABASE_OID,  # type: ignore
+                        rnode=RelFileNode(int(tablespace), self.database_oid,  # type: ignore
                                           int(relfilenode)),  # type: ignore[arg-type]
                         columns=columns, namespace_oid=int(namespace))  # type: ignore[arg-type]
 

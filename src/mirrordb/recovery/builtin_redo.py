@@ -1,5 +1,5 @@
 """Redo of PostgreSQL's builtin resource managers that mirrordb writes: XLOG, Transaction,
-Storage, Standby and CLOG.
+Storage, Database, Standby and CLOG.
 
 * XLOG: checkpoints and NEXTOID advance the counters recovery hands to the running server; FPI
   restores a page; SWITCH, NOOP, END_OF_RECOVERY, PARAMETER_CHANGE change no page.
@@ -8,6 +8,8 @@ Storage, Standby and CLOG.
 * Storage: CREATE makes the relation file; TRUNCATE cuts its main fork (through the buffer pool).
   Unlinks and cuts bypass the buffer pool's WAL-before-data rule, so, as PostgreSQL does, the
   minimum recovery point is first advanced past the record (``RecoveryState.flush_to``).
+* Database: CREATE_WAL_LOG makes a database's directory, CREATE_FILE_COPY copies one, DROP
+  removes one (on a hot standby after terminating the sessions connected to it).
 * Standby: RUNNING_XACTS and LOCK matter to a hot standby only; crash recovery skips them.
 
 On a hot standby (recovery/hot_standby.py) these handlers also keep the standby's view of the
@@ -112,6 +114,25 @@ def smgr_redo(context: RedoContext, record: DecodedRecord) -> None:
             context.state.truncate_relation(truncate.rnode, truncate.blkno)
 
 
+def dbase_redo(context: RedoContext, record: DecodedRecord) -> None:
+    """CREATE DATABASE: the WAL_LOG strategy's record makes the directory (its files and
+    pages come as SMGR CREATE and XLOG_FPI records); FILE_COPY's copies the source directory.
+    DROP DATABASE ends the sessions connected to it on a hot standby, then removes it."""
+    info = record.info & rmgr.XLR_RMGR_INFO_MASK
+    state = context.state
+    if info == rmgr.XLOG_DBASE_CREATE_WAL_LOG:
+        created = payloads.DbaseCreateWalLog.decode(record.main_data)
+        state.create_database_directory(created.db)
+    elif info == rmgr.XLOG_DBASE_CREATE_FILE_COPY:
+        copied = payloads.DbaseCreateFileCopy.decode(record.main_data)
+        state.flush_to(record.end_lsn)
+        state.copy_database_directory(copied.src_db, copied.db)
+    elif info == rmgr.XLOG_DBASE_DROP:
+        dropped = payloads.DbaseDrop.decode(record.main_data)
+        state.flush_to(record.end_lsn)      # a removal cannot be undone: cover it first
+        state.drop_database(dropped.db)
+
+
 def standby_redo(context: RedoContext, record: DecodedRecord) -> None:
     """RUNNING_XACTS feeds a hot standby's snapshots and releases the locks of transactions
     that ended unlogged; LOCK takes the primary's AccessExclusiveLocks."""
@@ -137,5 +158,6 @@ def nothing_to_redo(context: RedoContext, record: DecodedRecord) -> None:
 register_redo(rmgr.RM_XLOG_ID, xlog_redo)
 register_redo(rmgr.RM_XACT_ID, xact_redo)
 register_redo(rmgr.RM_SMGR_ID, smgr_redo)
+register_redo(rmgr.RM_DBASE_ID, dbase_redo)
 register_redo(rmgr.RM_STANDBY_ID, standby_redo)
 register_redo(rmgr.RM_CLOG_ID, nothing_to_redo)

@@ -147,6 +147,10 @@ class Victim:
         return self.pid, id(self.proc)
 
 
+def _always() -> bool:
+    return True
+
+
 def transaction_open(proc: object) -> Callable[[], bool]:
     """A lock victim's ``still_applies``: its transaction has not ended (access/xact.py
     ``finish`` and ``end_without_xid`` clear ``Proc.transaction_open``)."""
@@ -400,6 +404,30 @@ class RecoveryConflicts:
             self.resolve(RecoveryConflictReason.SNAPSHOT,
                          lambda: self.snapshot_victims(latest_removed_xid),
                          record_end_lsn=record_end_lsn)
+
+    def resolve_database(self, database_oid: int) -> None:
+        """Before replay removes database ``database_oid``: every session connected to it is
+        terminated at once (FATAL 57P04), and replay waits until all are gone (PostgreSQL's
+        ResolveRecoveryConflictWithDatabase, which does not wait for the standby limit)."""
+        def connected() -> list[Victim]:
+            return [Victim(int(session.pid), str(getattr(session, "database", "")),
+                           session.interrupts, getattr(session, "proc", None), _always)
+                    for session in self.sessions()
+                    if getattr(session, "backend_type", "client backend") == "client backend"
+                    and getattr(session, "database_oid", None) == database_oid
+                    and getattr(session, "interrupts", None) is not None]
+        victims = self._checked(connected())
+        if not victims:
+            return
+        self.resolved += 1
+        self.waiting = _WaitState(RecoveryConflictReason.DATABASE, self.clock())
+        try:
+            while victims:
+                self._cancel(RecoveryConflictReason.DATABASE, victims, terminate=True)
+                self._pause(CANCEL_POLL_S)
+                victims = self._checked(connected())
+        finally:
+            self.waiting = None
 
     def resolve(self, reason: RecoveryConflictReason,
                 find_victims: Callable[[], Sequence[Victim]], *, record_end_lsn: int,

@@ -238,6 +238,15 @@ class RecoveryState:
     def truncate_relation(self, rnode: object, nblocks: int) -> None:
         """Cut a relation's main fork to ``nblocks`` (creating it if it is missing)."""
 
+    def create_database_directory(self, database_oid: int) -> None:
+        """Make a database's directory and its PG_VERSION (idempotent)."""
+
+    def copy_database_directory(self, source_oid: int, database_oid: int) -> None:
+        """Replace a database's directory by a copy of another's (FILE_COPY strategy)."""
+
+    def drop_database(self, database_oid: int) -> None:
+        """Remove a database's directory (after ending the sessions connected to it)."""
+
 
 def dispatch(context: RedoContext, record: DecodedRecord) -> None:
     """Replay one record through its resource manager's handler."""

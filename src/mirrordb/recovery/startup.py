@@ -224,6 +224,22 @@ class EngineRecoveryState(RecoveryState):
     def create_relation(self, rnode: object, fork: int) -> None:
         self.engine.smgr.create(rnode, fork, exist_ok=True)  # type: ignore[arg-type]
 
+    def create_database_directory(self, database_oid: int) -> None:
+        self.engine.smgr.create_database_directory(database_oid)
+
+    def copy_database_directory(self, source_oid: int, database_oid: int) -> None:
+        """As PostgreSQL's redo: whatever is there goes first, and the source's replayed pages
+        reach its files before they are copied."""
+        engine = self.engine
+        engine.remove_database_files(database_oid)
+        engine.pool.flush_database(source_oid)
+        engine.smgr.copy_database_directory(source_oid, database_oid)
+
+    def drop_database(self, database_oid: int) -> None:
+        if self.engine.standby_mode:
+            self.conflicts.resolve_database(database_oid)
+        self.engine.remove_database_files(database_oid)
+
     def truncate_relation(self, rnode: object, nblocks: int) -> None:
         """Through the buffer pool, which drops only the buffers past the cut (the dirty ones
         below it hold replayed changes) and forgets the cached length. A missing file is

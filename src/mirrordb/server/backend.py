@@ -97,6 +97,7 @@ class Backend:
         self.admitted = False
         self.user = ""
         self.database = ""
+        self.database_oid = 0          # 0: a physical replication connection (no database)
         self.skip_until_sync = False
         self.replication = False       # a walsender connection (replication=true)
         self._idle_timeout_armed = False
@@ -211,6 +212,8 @@ class Backend:
             slots.release_all_for(self.pid)      # temporary slots die with their session
         if self.pid and hasattr(self.server, "unregister_backend"):
             self.server.unregister_backend(self.pid)
+        if self.database_oid and hasattr(self.server, "detach_from_database"):
+            self.server.detach_from_database()
         if self.admitted and hasattr(self.server, "release"):
             self.server.release(replication=self.replication)
         if self.interrupts is not None:
@@ -433,8 +436,27 @@ class Backend:
             raise fatal(f'role "{self.user}" does not exist', "28000")
         if not role.get("rolcanlogin", True):
             raise fatal(f'role "{self.user}" is not permitted to log in', "28000")
-        if self.database not in ("postgres", "template1"):
+        self.database_oid = self._find_database()
+
+    def _find_database(self) -> int:
+        """The OID of the database the client asked for, if it may connect to it now (the
+        server lists it as connected from here on: ``Server.attach_to_database``)."""
+        from mirrordb.catalog import bootstrap as boot
+        names = [c.name for c in boot.PG_DATABASE.columns]
+        rows = {str(values[1]): dict(zip(names, values)) for _, values in
+                self.server.engine.relcache.rows(boot.PG_DATABASE, None)}
+        row = rows.get(self.database)
+        if row is None:
             raise fatal(f'database "{self.database}" does not exist', "3D000")
+        if not row["datallowconn"]:
+            raise fatal(f'database "{self.database}" is not currently accepting connections',
+                        "55000")
+        oid = int(row["oid"])
+        attach = getattr(self.server, "attach_to_database", None)
+        if attach is not None and not attach(oid):
+            raise fatal(f'database "{self.database}" does not exist',  "3D000",
+                        detail="It seems to have just been dropped or renamed.")
+        return oid
 
     def _start_session(self, parameters: dict[str, str]) -> None:
         from mirrordb.server import config as configlib
@@ -452,7 +474,11 @@ class Backend:
         self.info = interruptlib_backend_info(self, parameters)
         self.pid, secret_key = self.server.register_backend(self.info)
         self.info.pid = self.pid
-        self.session = Session(self.server.engine, self.user, self.database, settings,
+        self.info.database_oid = self.database_oid
+        engine = self.server.engine
+        if self.database_oid and hasattr(engine, "database"):
+            engine = engine.database(self.database_oid)
+        self.session = Session(engine, self.user, self.database, settings,
                                self.server, self.info, self.interrupts.check_for_interrupts)
         self.session.process_id = self.pid
         self._in_hot_standby = bool(settings.get("in_hot_standby"))

@@ -231,6 +231,8 @@ class Server:
         self._connection_handler = connection_handler
         self._lock = threading.Lock()
         self._backends: dict[int, BackendInfo] = {}
+        self._database_of_thread: dict[int, int] = {}   # session thread -> database OID
+        self._dropped_databases: set[int] = set()       # claimed by DROP DATABASE
         self._connections: dict[int, _Connection] = {}
         self._clients = 0
         self._walsenders = 0
@@ -388,6 +390,44 @@ class Server:
             invariant(info.pid not in self._backends, f"backend {info.pid} registered twice")
             self._backends[info.pid] = info
         return info.pid, info.secret_key
+
+    # -- who is connected to which database (CREATE/DROP DATABASE: sql/databases.py) -----------
+
+    def attach_to_database(self, oid: int) -> bool:
+        """The calling session's thread is connected to database ``oid`` from now on; False
+        if a DROP DATABASE has claimed it meanwhile."""
+        with self._lock:
+            if oid in self._dropped_databases:
+                return False
+            self._database_of_thread[threading.get_native_id()] = oid
+            return True
+
+    def detach_from_database(self) -> None:
+        with self._lock:
+            self._database_of_thread.pop(threading.get_native_id(), None)
+
+    def database_users(self, oid: int) -> int:
+        """How many sessions other than the calling one are connected to database ``oid``."""
+        me = threading.get_native_id()
+        with self._lock:
+            return sum(1 for thread, database in self._database_of_thread.items()
+                       if database == oid and thread != me)
+
+    def claim_database_for_drop(self, oid: int) -> int:
+        """DROP DATABASE: if no other session is connected to database ``oid``, no session
+        may connect to it any more (returns 0); otherwise the number of those sessions."""
+        me = threading.get_native_id()
+        with self._lock:
+            users = sum(1 for thread, database in self._database_of_thread.items()
+                        if database == oid and thread != me)
+            if not users:
+                self._dropped_databases.add(oid)
+            return users
+
+    def release_dropped_database(self, oid: int) -> None:
+        """The DROP DATABASE that claimed ``oid`` failed before it removed anything."""
+        with self._lock:
+            self._dropped_databases.discard(oid)
 
     def unregister_backend(self, pid: int) -> None:
         with self._lock:

@@ -79,8 +79,10 @@ CATALOG_SNAPSHOT_KEY = -0x43415447  # ExecContext.cache key (sublinks use id()s,
 
 # Descriptions PostgreSQL's initdb attaches to shared objects (initdb writes them into
 # pg_shdescription).
-SHARED_DESCRIPTIONS = {(boot.POSTGRES_DATABASE_OID, PG_DATABASE_OID):
-                       "default administrative connection database"}
+SHARED_DESCRIPTIONS = {
+    (boot.TEMPLATE1_DATABASE_OID, PG_DATABASE_OID): "default template for new databases",
+    (boot.TEMPLATE0_DATABASE_OID, PG_DATABASE_OID): "unmodifiable empty database",
+    (boot.POSTGRES_DATABASE_OID, PG_DATABASE_OID): "default administrative connection database"}
 # pg_description's rows for the schemas initdb makes (PostgreSQL 15's texts; initdb writes them).
 NAMESPACE_DESCRIPTIONS = [
     (PG_CATALOG_NAMESPACE_OID, boot.PG_NAMESPACE_OID, 0, "system catalog schema"),
@@ -603,7 +605,8 @@ class CatalogSnapshot:
         if entry.virtual or entry.kind == RELKIND_VIEW:
             return 0
         try:
-            return int(self.session.engine.pool.nblocks(_file_node(entry))) * BLOCK_SIZE_BYTES
+            return int(self.session.engine.pool.nblocks(
+                _file_node(entry, self.session.engine.database_oid))) * BLOCK_SIZE_BYTES
         except (OSError, MirrordbError):
             return 0
 
@@ -613,13 +616,13 @@ class CatalogSnapshot:
         entry = self.classes.get(oid)
         if entry is None or entry.virtual or entry.kind == RELKIND_VIEW:
             return None
-        return _file_node(entry).relative_path()
+        return _file_node(entry, self.session.engine.database_oid).relative_path()
 
 
-def _file_node(entry: ClassEntry) -> Any:
-    """The RelFileNode of a relation with storage."""
+def _file_node(entry: ClassEntry, database_oid: int) -> Any:
+    """The RelFileNode of a relation with storage in database ``database_oid``."""
     from mirrordb.storage.relfilenode import RelFileNode
-    database = 0 if entry.shared else boot.POSTGRES_DATABASE_OID
+    database = 0 if entry.shared else database_oid
     tablespace = entry.tablespace_oid or DEFAULT_TABLESPACE_OID
     return RelFileNode(tablespace, database, entry.relfilenode)
 

@@ -540,14 +540,16 @@ def update_catalog_row(txn: Any, catalog: Relation, tid: tuple[int, int],
     """Replace a catalog row; a concurrent change to the same row is an error, as in
     PostgreSQL (simple_heap_update), never a lost update."""
     _catalog_changed(txn)
-    result, _ = txn.engine.heap.update(catalog, txn.transaction, tid, values)
+    result, _ = txn.engine.heap.update(txn.engine.relcache.catalog(catalog), txn.transaction,
+                                       tid, values)
     if result != TmResult.OK:
         raise MirrordbError("tuple concurrently updated", sqlstate="XX000")
 
 
 def delete_catalog_row(txn: Any, catalog: Relation, tid: tuple[int, int]) -> None:
     _catalog_changed(txn)
-    if txn.engine.heap.delete(catalog, txn.transaction, tid) != TmResult.OK:
+    if txn.engine.heap.delete(txn.engine.relcache.catalog(catalog), txn.transaction,
+                              tid) != TmResult.OK:
         raise MirrordbError("tuple concurrently deleted", sqlstate="XX000")
 
 

@@ -1201,6 +1201,18 @@ class Session:
         tag, notices = ddl.rename(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)
 
+    def _exec_CreatedbStmt(self, node: Node, prepared: PreparedStatement,
+                           params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import databases
+        databases.create_database(self, node)
+        return StatementResult("CREATE DATABASE")
+
+    def _exec_DropdbStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import databases
+        notices = databases.drop_database(self, node)
+        return StatementResult("DROP DATABASE", notices=notices)
+
     def _exec_CreateSchemaStmt(self, node: Node, prepared: PreparedStatement,
                                params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import schemas

@@ -251,6 +251,10 @@ class BufferPool:
         """Write every dirty buffer of one relation (all forks); returns how many."""
         return self._flush_matching(lambda tag: tag[0] == rnode)
 
+    def flush_database(self, database_oid: int) -> int:
+        """Write every dirty buffer of one database's relations; returns how many."""
+        return self._flush_matching(lambda tag: tag[0].db == database_oid)
+
     def _flush_matching(self, wanted: Callable[[BufferTag], bool]) -> int:
         with self.lock:
             dirty = [buffer for buffer in self._buffers
@@ -302,22 +306,34 @@ class BufferPool:
         forgotten too (or capped at ``from_blkno``). None of the buffers may be pinned.
         """
         with self.lock:
-            for tag, buffer in list(self._table.items()):
-                if tag[0] != rnode or (fork is not None and tag[1] != fork) \
-                        or tag[2] < from_blkno:
-                    continue
-                invariant(buffer.pin_count == 0, f"drop_relation: {buffer!r} is pinned")
-                del self._table[tag]
-                buffer.tag = None
-                buffer.dirty = False
-                buffer.usage_count = 0
-                self._free.append(buffer)
+            self._forget_matching(lambda tag: tag[0] == rnode and (fork is None or tag[1] == fork)
+                                  and tag[2] >= from_blkno, "drop_relation")
             for key in [key for key in self._nblocks
                         if key[0] == rnode and (fork is None or key[1] == fork)]:
                 if from_blkno == 0:
                     del self._nblocks[key]
                 else:
                     self._nblocks[key] = min(self._nblocks[key], from_blkno)
+
+    def drop_database(self, database_oid: int) -> None:
+        """Forget every buffer of database ``database_oid``'s relations, unwritten, and their
+        cached lengths: DROP DATABASE (and its redo), just before the directory goes."""
+        with self.lock:
+            self._forget_matching(lambda tag: tag[0].db == database_oid, "drop_database")
+            for key in [key for key in self._nblocks if key[0].db == database_oid]:
+                del self._nblocks[key]
+
+    def _forget_matching(self, wanted: Callable[[BufferTag], bool], caller: str) -> None:
+        """Free every buffer whose tag is ``wanted``, unwritten (lock held; none pinned)."""
+        for tag, buffer in list(self._table.items()):
+            if not wanted(tag):
+                continue
+            invariant(buffer.pin_count == 0, f"{caller}: {buffer!r} is pinned")
+            del self._table[tag]
+            buffer.tag = None
+            buffer.dirty = False
+            buffer.usage_count = 0
+            self._free.append(buffer)
 
     def truncate_relation(self, rnode: RelFileNode, fork: int, nblocks: int) -> None:
         """Cut a fork to ``nblocks`` blocks: drop the buffers past it, then the file's tail."""

@@ -51,6 +51,7 @@ DEFAULT_RELSEG_SIZE_BLOCKS = 131072       # 1 GB segment files, PostgreSQL's REL
 MAX_OPEN_FILES = 128                      # segment file descriptors cached per StorageManager
 MAX_BLOCK_NUMBER = 0xFFFFFFFE             # block numbers are u32; 0xFFFFFFFF means "invalid"
 FILE_MODE = 0o600
+PG_VERSION_TEXT = b"15\n"     # a database directory's PG_VERSION, as PostgreSQL 15 writes it
 DIRECTORY_MODE = 0o700
 
 SegmentKey = tuple[RelFileNode, int, int]  # (relation, fork, segment number)
@@ -376,6 +377,76 @@ class StorageManager:
                           f"({failure.message})",
                           hint="Restart the server: crash recovery writes the changes again "
                                "from WAL.")
+
+    # database directories (CREATE/DROP DATABASE and their redo) ----------------------------
+
+    def database_directory(self, database_oid: int) -> str:
+        return os.path.join(self.datadir, "base", str(database_oid))
+
+    def create_database_directory(self, database_oid: int) -> None:
+        """``base/<oid>/`` with its PG_VERSION file, durably; what is there already stays (redo
+        of a creation that reached the disk before a crash)."""
+        directory = self.database_directory(database_oid)
+        with self._mutex:
+            _make_directories(directory)
+        version = os.path.join(directory, "PG_VERSION")
+        try:
+            fd = os.open(version, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            try:
+                pwrite_all(fd, PG_VERSION_TEXT, 0)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise translate_os_error(error, "write", version) from error
+        fsync_directory(directory)
+
+    def copy_database_directory(self, source_oid: int, target_oid: int) -> None:
+        """Copy every file of ``base/<source>/`` into ``base/<target>/`` and fsync them (the
+        FILE_COPY strategy; the caller has written the source's dirty buffers)."""
+        source, target = (self.database_directory(source_oid),
+                          self.database_directory(target_oid))
+        with self._mutex:
+            _make_directories(target)
+        try:
+            for name in sorted(os.listdir(source)):
+                from_path, to_path = os.path.join(source, name), os.path.join(target, name)
+                if not os.path.isfile(from_path):
+                    continue
+                with open(from_path, "rb") as reader, open(to_path, "wb") as writer:
+                    while chunk := reader.read(1 << 20):
+                        writer.write(chunk)
+                    writer.flush()
+                    os.fsync(writer.fileno())
+                os.chmod(to_path, FILE_MODE)
+        except OSError as error:
+            raise translate_os_error(error, "copy", source) from error
+        fsync_directory(target)
+
+    def remove_database_directory(self, database_oid: int) -> None:
+        """Remove ``base/<oid>/`` and everything in it, forgetting its open files and pending
+        fsyncs (a missing directory is not an error: redo may meet it twice)."""
+        directory = self.database_directory(database_oid)
+        with self._mutex:
+            for key in [key for key in self._open_files if key[0].db == database_oid]:
+                self._forget(key)
+            self._unsynced = {key for key in self._unsynced if key[0].db != database_oid}
+            try:
+                names = os.listdir(directory)
+            except FileNotFoundError:
+                return
+            except OSError as error:
+                raise translate_os_error(error, "open", directory) from error
+            try:
+                for name in names:
+                    path = os.path.join(directory, name)
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        invariant(False, f"unexpected directory {path} in a database directory")
+                    os.unlink(path)
+                os.rmdir(directory)
+            except OSError as error:
+                raise translate_os_error(error, "remove", directory) from error
+        fsync_directory(os.path.dirname(directory))
 
     def close_all(self) -> None:
         """Close every cached descriptor (unsynced files stay remembered for ``sync_all``)."""

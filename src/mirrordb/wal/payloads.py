@@ -41,6 +41,11 @@ Storage (rmid 2)
     CREATE            RelFileNode (spc, db, rel u32) + fork i32                       (16 bytes)
     TRUNCATE          blkno u32, RelFileNode, flags i32 (SMGR_TRUNCATE_*)             (20 bytes)
 
+Database (rmid 4)
+    CREATE_FILE_COPY  db u32, spc u32, src_db u32, src_spc u32                         (16 bytes)
+    CREATE_WAL_LOG    db u32, spc u32                                                   (8 bytes)
+    DROP              db u32, ntablespaces i32, spc u32[ntablespaces]
+
 A "PG timestamp" is microseconds since 2000-01-01 00:00:00 UTC; ``CheckPoint.time_s`` is the one
 exception (Unix seconds).
 
@@ -654,3 +659,67 @@ class SmgrTruncate:
         if flags & ~SMGR_TRUNCATE_ALL:
             raise WalCorrupted(f"invalid smgr TRUNCATE record: flags {flags:#x}")
         return cls(blkno, RelFileNode(spc, db, rel), flags)
+
+
+# -- Database -------------------------------------------------------------------------------------
+
+DBASE_CREATE_FILE_COPY_STRUCT = struct.Struct("<IIII")
+DBASE_CREATE_WAL_LOG_STRUCT = struct.Struct("<II")
+DBASE_DROP_HEADER_STRUCT = struct.Struct("<Ii")
+MAX_DROP_TABLESPACES = 1024     # far more than any cluster has; a larger count is garbage
+
+
+@dataclass
+class DbaseCreateFileCopy:
+    """XLOG_DBASE_CREATE_FILE_COPY: directory ``src_spc/src_db`` was copied to ``spc/db``."""
+
+    db: int
+    spc: int
+    src_db: int
+    src_spc: int
+
+    def encode(self) -> bytes:
+        return DBASE_CREATE_FILE_COPY_STRUCT.pack(self.db, self.spc, self.src_db, self.src_spc)
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray | memoryview) -> DbaseCreateFileCopy:
+        return cls(*_fixed(DBASE_CREATE_FILE_COPY_STRUCT, data, "dbase CREATE_FILE_COPY"))
+
+
+@dataclass
+class DbaseCreateWalLog:
+    """XLOG_DBASE_CREATE_WAL_LOG: directory ``spc/db`` (with its PG_VERSION) was made; the
+    relations' files and pages follow as their own records."""
+
+    db: int
+    spc: int
+
+    def encode(self) -> bytes:
+        return DBASE_CREATE_WAL_LOG_STRUCT.pack(self.db, self.spc)
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray | memoryview) -> DbaseCreateWalLog:
+        return cls(*_fixed(DBASE_CREATE_WAL_LOG_STRUCT, data, "dbase CREATE_WAL_LOG"))
+
+
+@dataclass
+class DbaseDrop:
+    """XLOG_DBASE_DROP: database ``db``'s directory in each of ``tablespaces`` was removed."""
+
+    db: int
+    tablespaces: tuple[int, ...]
+
+    def encode(self) -> bytes:
+        return DBASE_DROP_HEADER_STRUCT.pack(self.db, len(self.tablespaces)) + b"".join(
+            struct.pack("<I", spc) for spc in self.tablespaces)
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray | memoryview) -> DbaseDrop:
+        header = DBASE_DROP_HEADER_STRUCT.size
+        if len(data) < header:
+            raise WalCorrupted(f"invalid dbase DROP record: {len(data)} bytes")
+        db, count = DBASE_DROP_HEADER_STRUCT.unpack_from(data, 0)
+        if not 0 <= count <= MAX_DROP_TABLESPACES or len(data) != header + 4 * count:
+            raise WalCorrupted(f"invalid dbase DROP record: {count} tablespaces in "
+                               f"{len(data)} bytes")
+        return cls(db, struct.unpack_from(f"<{count}I", data, header))

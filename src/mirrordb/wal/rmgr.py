@@ -136,6 +136,12 @@ XACT_COMMIT_OPS = frozenset((XLOG_XACT_COMMIT, XLOG_XACT_COMMIT_PREPARED))
 XLOG_SMGR_CREATE = 0x10
 XLOG_SMGR_TRUNCATE = 0x20
 
+# -- Database (rmid 4) ---------------------------------------------------------------------------
+
+XLOG_DBASE_CREATE_FILE_COPY = 0x00
+XLOG_DBASE_CREATE_WAL_LOG = 0x10
+XLOG_DBASE_DROP = 0x20
+
 # -- CLOG (rmid 3) --------------------------------------------------------------------------------
 
 CLOG_ZEROPAGE = 0x00
