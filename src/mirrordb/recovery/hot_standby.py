@@ -264,11 +264,12 @@ def tracker_for(state: object) -> KnownAssignedXids | None:
 
 
 def invalidate_caches(state: object) -> None:
-    """A replayed commit changed catalogs: the standby's relation cache must forget them."""
+    """A replayed commit changed catalogs: the standby's relation caches (every database's)
+    must forget them."""
     engine = getattr(state, "engine", None)
-    relcache = getattr(engine, "relcache", None)
-    if relcache is not None:
-        relcache.invalidate()
+    invalidate = getattr(engine, "invalidate_relcaches", None)
+    if invalidate is not None:
+        invalidate()
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,8 @@ def check_recovery_target_time(text: str) -> str:
 
 def check_recovery_target_xid(text: str) -> str:
     """A transaction id in decimal (PostgreSQL reads anything, a word as 0; we refuse it)."""
-    if text and (not text.strip().isdigit() or int(text) > _XID_MAX_TEXT):
+    digits = text.strip()
+    if text and not (digits.isascii() and digits.isdigit() and int(digits) <= _XID_MAX_TEXT):
         raise _invalid("recovery_target_xid", text)
     return text
 

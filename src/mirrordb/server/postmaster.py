@@ -1207,6 +1207,14 @@ def _check_catalog_files(datadir: str) -> None:
     older mirrordb, before a catalog existed, is refused at start with the catalog named,
     instead of failing on the first statement that reads it."""
     from mirrordb.catalog import bootstrap as boot
+    template1 = os.path.join(datadir, "base", str(boot.TEMPLATE1_DATABASE_OID))
+    if not os.path.isdir(template1):
+        raise MirrordbError("database files are incompatible with server",
+                            detail=f'The template database directory "{template1}" is missing: '
+                                   "the data directory was made by an older mirrordb, which "
+                                   "had one database.",
+                            hint="Run mirrordb initdb on a new data directory and load the "
+                                 "data there (pg_dump, then psql).", sqlstate="55000")
     for catalog in boot.CATALOGS:
         rnode = catalog.rnode
         path = os.path.join(datadir, "global" if rnode.db == 0 else
