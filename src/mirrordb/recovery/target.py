@@ -182,7 +182,7 @@ def target_from_settings(settings: Settings) -> RecoveryTarget | None:
               "action": settings.get_str("recovery_target_action"), "timezone": timezone}
     match name:
         case "recovery_target_xid":
-            return RecoveryTarget("xid", xid=int(text) & 0xFFFFFFFF, **common)  # type: ignore
+            return RecoveryTarget("xid", xid=int(text.strip()) & 0xFFFFFFFF, **common)  # type: ignore
         case "recovery_target_time":
             return RecoveryTarget("time", time=parse_target_time(text, timezone),
                                   **common)  # type: ignore[arg-type]
