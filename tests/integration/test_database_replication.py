@@ -15,7 +15,11 @@ import psycopg
 import pytest
 
 from mirrordb.common.lsn import format_lsn
+from mirrordb.engine import Engine, Txn
+from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID
+from mirrordb.wal import payloads, rmgr
 from tests.conftest import pg_tool
+from tests.integration.test_relation_locks_wal import records
 from tests.integration.test_standby_streaming import (TOOL_TIMEOUT_S, basebackup, execute,
                                                       poll, primary,  # noqa: F401
                                                       start_standby, stop_pair_and_compare,
@@ -172,6 +176,64 @@ def test_pg_waldump_describes_database_records(primary, tmp_path):  # noqa: F811
 def current_lsn(server: RunningServer) -> int:
     from tests.integration.test_standby_streaming import current_wal_lsn
     return current_wal_lsn(server)
+
+
+def dbase_records(engine: Engine, start: int) -> list[tuple[int, object]]:
+    """(info, decoded payload) of every Database record since ``start``."""
+    decoders = {rmgr.XLOG_DBASE_CREATE_WAL_LOG: payloads.DbaseCreateWalLog.decode,
+                rmgr.XLOG_DBASE_CREATE_FILE_COPY: payloads.DbaseCreateFileCopy.decode,
+                rmgr.XLOG_DBASE_DROP: payloads.DbaseDrop.decode}
+    return [(record.info, decoders[record.info & rmgr.XLR_RMGR_INFO_MASK](record.main_data))
+            for record in records(engine, start) if record.rmid == rmgr.RM_DBASE_ID]
+
+
+def test_records_carry_postgresql_flags(cluster) -> None:
+    engine = Engine.open(cluster)
+    try:
+        start = engine.wal.insert_lsn
+        with engine.begin() as txn:
+            txn.create_database(20000, "a", 10, 1)
+        with engine.begin() as txn:
+            txn.create_database(20001, "b", 10, 1, strategy="file_copy")
+        with engine.begin() as txn:
+            txn.drop_database(20000)
+        spc = DEFAULT_TABLESPACE_OID
+        assert dbase_records(engine, start) == [
+            (rmgr.XLOG_DBASE_CREATE_WAL_LOG, payloads.DbaseCreateWalLog(20000, spc)),
+            (rmgr.XLOG_DBASE_CREATE_FILE_COPY | rmgr.XLR_SPECIAL_REL_UPDATE,
+             payloads.DbaseCreateFileCopy(20001, spc, 1, spc)),
+            (rmgr.XLOG_DBASE_DROP | rmgr.XLR_SPECIAL_REL_UPDATE,
+             payloads.DbaseDrop(20000, (spc,)))]
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("strategy", ["wal_log", "file_copy"])
+def test_create_database_failing_part_way_leaves_nothing(cluster, monkeypatch,
+                                                         strategy) -> None:
+    """A failure after the directory exists removes it under a DROP record, so crash recovery
+    (and a standby) replaying the records ends without it too."""
+    def broken(txn: Txn, catalog: object, values: object) -> None:
+        raise OSError("injected failure")
+
+    engine = Engine.open(cluster)
+    directory = os.path.join(cluster, "base", "20000")
+    try:
+        start = engine.wal.insert_lsn
+        with monkeypatch.context() as patch:
+            patch.setattr(Txn, "_insert_catalog", broken)
+            with pytest.raises(OSError, match="injected failure"):
+                with engine.begin() as txn:
+                    txn.create_database(20000, "half", 10, 1, strategy=strategy)
+        assert not os.path.exists(directory)
+        assert [info & rmgr.XLR_RMGR_INFO_MASK for info, _ in dbase_records(engine, start)][-1] \
+            == rmgr.XLOG_DBASE_DROP
+        engine.crash()
+        engine = Engine.open(cluster)              # crash recovery replays create, then drop
+        assert not os.path.exists(directory)
+        assert [view.database_oid for view in engine.databases()] == [1, 4, 5]
+    finally:
+        engine.close()
 
 
 def test_pg_basebackup_copies_every_database(primary, tmp_path):  # noqa: F811
