@@ -101,6 +101,12 @@ def test_drop_database_ends_standby_sessions_and_replay_goes_on(primary, tmp_pat
         assert rows_in(standby, "postgres", "SELECT count(*) FROM after_drop") == [(1,)]
         assert rows_in(standby, "postgres",
                        "SELECT count(*) FROM pg_database WHERE datname = 'doomed'") == [(0,)]
+        # the OID comes back with a new database: both servers let sessions into it
+        execute(primary, f"CREATE DATABASE reborn OID {oid}")
+        wait_for_replay_catchup(primary, standby)
+        for server in (primary, standby):
+            assert rows_in(server, "reborn", "SELECT count(*) FROM pg_class "
+                                             "WHERE relname = 'items'") == [(0,)]
         stop_pair_and_compare(primary, standby)
     finally:
         standby.stop()
