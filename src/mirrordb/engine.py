@@ -94,7 +94,7 @@ from mirrordb.wal.record import REGBUF_FORCE_IMAGE, REGBUF_STANDARD
 from mirrordb.wal.rmgr import (RM_DBASE_ID, RM_SMGR_ID, RM_STANDBY_ID, RM_XLOG_ID,
                                XLOG_DBASE_CREATE_FILE_COPY, XLOG_DBASE_CREATE_WAL_LOG,
                                XLOG_DBASE_DROP, XLOG_FPI, XLOG_NEXTOID, XLOG_SMGR_CREATE,
-                               XLOG_STANDBY_LOCK)
+                               XLOG_STANDBY_LOCK, XLR_SPECIAL_REL_UPDATE)
 from mirrordb.wal.writer import BlockRegistration, WalWriter
 
 if TYPE_CHECKING:
@@ -462,7 +462,7 @@ class Engine:
     def drop_database_storage(self, oid: int) -> None:
         """Log a DBASE DROP record for database ``oid``, flush it, then remove its files
         (PostgreSQL's remove_dbtablespaces)."""
-        lsn = self.wal.insert(RM_DBASE_ID, XLOG_DBASE_DROP,
+        lsn = self.wal.insert(RM_DBASE_ID, XLOG_DBASE_DROP | XLR_SPECIAL_REL_UPDATE,
                               payloads.DbaseDrop(oid, (DEFAULT_TABLESPACE_OID,)).encode())
         self.wal.flush(lsn)
         self.remove_database_files(oid)
@@ -1297,7 +1297,8 @@ class Txn:
         engine.smgr.copy_database_directory(source_oid, oid)
         record = payloads.DbaseCreateFileCopy(oid, DEFAULT_TABLESPACE_OID, source_oid,
                                               DEFAULT_TABLESPACE_OID)
-        lsn = engine.wal.insert(RM_DBASE_ID, XLOG_DBASE_CREATE_FILE_COPY, record.encode())
+        lsn = engine.wal.insert(RM_DBASE_ID, XLOG_DBASE_CREATE_FILE_COPY | XLR_SPECIAL_REL_UPDATE,
+                                record.encode())     # PostgreSQL's flags: files change unlogged
         engine.wal.flush(lsn)
 
     def drop_database(self, oid: int) -> None:

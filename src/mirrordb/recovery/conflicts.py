@@ -274,6 +274,18 @@ SessionSource = Callable[[], Iterable[Any]]
 ReceiptSource = Callable[[], "WalReceiptTimes | None"]
 
 
+class DatabaseGate(Protocol):
+    """Who may connect to which database (server/postmaster.py ``Server``): DROP DATABASE's
+    redo closes the database to new sessions before it ends the connected ones, and waits for
+    sessions that are connecting to it; a later CREATE DATABASE of the same OID opens it."""
+
+    def close_database(self, oid: int) -> None: ...
+
+    def reopen_database(self, oid: int) -> None: ...
+
+    def database_users(self, oid: int) -> int: ...
+
+
 def _no_sessions() -> list[Any]:
     return []
 
@@ -313,6 +325,7 @@ class RecoveryConflicts:
         self.sessions: SessionSource = _no_sessions
         self.receipts: ReceiptSource = _no_receipts
         self.stopping: Callable[[], bool] = _never
+        self.databases: DatabaseGate | None = None
         self.waiting: _WaitState | None = None      # the resolve in progress, if any
         self.resolved = 0                           # resolves that found victims (tests)
         self._interrupted = threading.Event()
@@ -326,10 +339,17 @@ class RecoveryConflicts:
                    conflict_statistics(engine))
 
     def attach(self, *, sessions: SessionSource, receipts: ReceiptSource,
-               stopping: Callable[[], bool]) -> None:
-        """The server's session registry, the walreceiver's receipt times and its shutdown
-        flag (the postmaster, before the startup thread starts)."""
+               stopping: Callable[[], bool], databases: DatabaseGate | None = None) -> None:
+        """The server's session registry, the walreceiver's receipt times, its shutdown flag
+        and its database gate (the postmaster, before the startup thread starts)."""
         self.sessions, self.receipts, self.stopping = sessions, receipts, stopping
+        self.databases = databases
+
+    def database_created(self, database_oid: int) -> None:
+        """Replay created database ``database_oid``: sessions may connect to it (again, if a
+        dropped database had its OID)."""
+        if self.databases is not None:
+            self.databases.reopen_database(database_oid)
 
     def interrupt(self) -> None:
         """Stop waiting for the standby limit (promotion): cancel the victims at once, now and
@@ -406,9 +426,15 @@ class RecoveryConflicts:
                          record_end_lsn=record_end_lsn)
 
     def resolve_database(self, database_oid: int) -> None:
-        """Before replay removes database ``database_oid``: every session connected to it is
-        terminated at once (FATAL 57P04), and replay waits until all are gone (PostgreSQL's
-        ResolveRecoveryConflictWithDatabase, which does not wait for the standby limit)."""
+        """Before replay removes database ``database_oid``: no new session may connect to it,
+        every session connected to it is terminated at once (FATAL 57P04), and replay waits
+        until all are gone, those still connecting included (PostgreSQL's
+        ResolveRecoveryConflictWithDatabase under the database's lock, which does not wait
+        for the standby limit)."""
+        gate = self.databases
+        if gate is not None:
+            gate.close_database(database_oid)
+
         def connected() -> list[Victim]:
             return [Victim(int(session.pid), str(getattr(session, "database", "")),
                            session.interrupts, getattr(session, "proc", None), _always)
@@ -416,13 +442,17 @@ class RecoveryConflicts:
                     if getattr(session, "backend_type", "client backend") == "client backend"
                     and getattr(session, "database_oid", None) == database_oid
                     and getattr(session, "interrupts", None) is not None]
+
+        def attached() -> int:
+            return 0 if gate is None else gate.database_users(database_oid)
+
         victims = self._checked(connected())
-        if not victims:
+        if not victims and not attached():
             return
         self.resolved += 1
         self.waiting = _WaitState(RecoveryConflictReason.DATABASE, self.clock())
         try:
-            while victims:
+            while victims or attached():
                 self._cancel(RecoveryConflictReason.DATABASE, victims, terminate=True)
                 self._pause(CANCEL_POLL_S)
                 victims = self._checked(connected())
@@ -500,6 +530,6 @@ class RecoveryConflicts:
 
 
 __all__ = ["CANCEL_MESSAGE", "COUNTER_COLUMNS", "ConflictRequest", "ConflictStatistics",
-           "RECONNECT_HINT", "RecoveryConflictReason", "RecoveryConflicts", "TERMINATE_MESSAGE",
+           "DatabaseGate", "RECONNECT_HINT", "RecoveryConflictReason", "RecoveryConflicts", "TERMINATE_MESSAGE",
            "Victim", "WalReceiptTimes", "conflict_statistics", "snapshot_held",
            "transaction_open", "xid_precedes_or_equals"]

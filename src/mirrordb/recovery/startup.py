@@ -226,6 +226,7 @@ class EngineRecoveryState(RecoveryState):
 
     def create_database_directory(self, database_oid: int) -> None:
         self.engine.smgr.create_database_directory(database_oid)
+        self.conflicts.database_created(database_oid)
 
     def copy_database_directory(self, source_oid: int, database_oid: int) -> None:
         """As PostgreSQL's redo: whatever is there goes first, and the source's replayed pages
@@ -234,6 +235,7 @@ class EngineRecoveryState(RecoveryState):
         engine.remove_database_files(database_oid)
         engine.pool.flush_database(source_oid)
         engine.smgr.copy_database_directory(source_oid, database_oid)
+        self.conflicts.database_created(database_oid)
 
     def drop_database(self, database_oid: int) -> None:
         if self.engine.standby_mode:

@@ -424,6 +424,16 @@ class Server:
                 self._dropped_databases.add(oid)
             return users
 
+    def close_database(self, oid: int) -> None:
+        """Replay of DROP DATABASE on a hot standby: no session may connect to ``oid`` any
+        more (recovery/conflicts.py ``resolve_database``)."""
+        with self._lock:
+            self._dropped_databases.add(oid)
+
+    def reopen_database(self, oid: int) -> None:
+        """Replay created a database with OID ``oid``: sessions may connect to it."""
+        self.release_dropped_database(oid)
+
     def release_dropped_database(self, oid: int) -> None:
         """The DROP DATABASE that claimed ``oid`` failed before it removed anything."""
         with self._lock:
@@ -591,7 +601,7 @@ class Server:
             on_promoted=self._standby_promoted, on_target_shutdown=self._shutdown_at_target)
         assert engine.startup is not None
         engine.startup.state.conflicts.attach(     # recovery conflicts: recovery/conflicts.py
-            sessions=self.backends, stopping=lambda: self.shutting_down,
+            sessions=self.backends, stopping=lambda: self.shutting_down, databases=self,
             receipts=lambda: None if self.walreceiver is None else self.walreceiver.receipts)
 
     def _wal_received(self) -> None:

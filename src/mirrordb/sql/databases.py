@@ -171,6 +171,9 @@ def create_database(session: Any, node: Node) -> None:
                             is_template=is_template, allow_connections=allow_connections,
                             connection_limit=limit)
         session._commit()
+        reopen = getattr(session.server, "reopen_database", None)
+        if reopen is not None:        # the OID of a dropped database may come back (OID n)
+            reopen(oid)
 
 
 def _check_locale_options(options: dict[str, Node | None]) -> None:
