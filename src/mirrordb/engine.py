@@ -728,10 +728,19 @@ class DatabaseEngine:
     ``Engine``'s own functions, run with this view as ``self``; nothing here is written to
     the cluster's attributes."""
 
+    # The cluster's services and methods that stay the same for its whole life, read directly
+    # (an attribute the view lacks costs a __getattr__ call on every use, several per row);
+    # what the cluster replaces (settings on reload, control, standby_mode) is forwarded.
+    FIXED = ("datadir", "smgr", "pool", "wal", "clog", "xacts", "env", "heap", "sequences",
+             "vacuum_runner", "table_stats", "_ddl_lock", "_vacuum_lock", "btree",
+             "allocate_oid", "in_recovery")
+
     def __init__(self, cluster: Engine, database_oid: int) -> None:
         self.cluster = cluster
         self.database_oid = database_oid
         self.relcache = RelationCache(cluster.heap, database_oid)
+        for name in self.FIXED:
+            setattr(self, name, getattr(cluster, name))
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.cluster, name)
