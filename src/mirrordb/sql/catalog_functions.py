@@ -301,6 +301,7 @@ class DatabaseEntry:
     encoding: int
     allow_connections: bool
     connection_limit: int
+    is_template: bool = False
 
 
 Record = dict[str, Any]
@@ -561,7 +562,7 @@ class CatalogSnapshot:
     def databases(self) -> dict[int, DatabaseEntry]:
         return {int(r["oid"]): DatabaseEntry(int(r["oid"]), str(r["datname"]), int(r["datdba"]),
                                              int(r["encoding"]), bool(r["datallowconn"]),
-                                             int(r["datconnlimit"]))
+                                             int(r["datconnlimit"]), bool(r["datistemplate"]))
                 for r in self._read(boot.PG_DATABASE)}
 
     def database_oid(self, name: str) -> int | None:

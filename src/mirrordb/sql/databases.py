@@ -37,6 +37,7 @@ class DatabaseRow:
 
     def __init__(self, tid: tuple[int, int], values: tuple[object, ...]) -> None:
         self.tid = tid
+        self.values = values
         self.oid = int(values[0])                       # type: ignore[call-overload]
         self.name = str(values[1])
         self.owner_oid = int(values[2])                 # type: ignore[call-overload]
@@ -60,7 +61,7 @@ def _outside_block(session: Any, command: str) -> None:
         raise MirrordbError(f"{command} cannot run inside a transaction block", sqlstate="25001")
 
 
-def _other_sessions(count: int) -> str:
+def other_sessions(count: int) -> str:
     return (f"There is {count} other session using the database." if count == 1
             else f"There are {count} other sessions using the database.")
 
@@ -79,7 +80,7 @@ def _option_text(arg: Node | None) -> str | None:
     return None
 
 
-def _option_bool(name: str, arg: Node | None) -> bool:
+def option_bool(name: str, arg: Node | None) -> bool:
     text = _option_text(arg)
     if text is None:
         return True
@@ -88,15 +89,32 @@ def _option_bool(name: str, arg: Node | None) -> bool:
         return True
     if folded in ("false", "off", "no", "0", "f", "n"):
         return False
-    raise MirrordbError(f"{name} requires a Boolean value", sqlstate="22023")
+    raise MirrordbError(f"{name} requires a Boolean value", sqlstate="42601")
 
 
-def _option_int(name: str, arg: Node | None) -> int:
+def option_int(name: str, arg: Node | None) -> int:
     text = _option_text(arg)
     try:
         return int(text) if text is not None else 0
     except ValueError:
-        raise MirrordbError(f"{name} requires an integer value", sqlstate="22023") from None
+        raise MirrordbError(f"{name} requires an integer value", sqlstate="42601") from None
+
+
+def option_arguments(node: Node) -> tuple[dict[str, Node | None], dict[str, int | None]]:
+    """The DefElem options of a CREATE/ALTER DATABASE by name (each at most once), and the
+    1-based position of each for the errors that point at it."""
+    options: dict[str, Node | None] = {}
+    positions: dict[str, int | None] = {}
+    for element in node.get("options", []):
+        definition = element["DefElem"]
+        option = definition["defname"]
+        location = int(definition.get("location", -1)) + 1
+        if option in options:
+            raise MirrordbError("conflicting or redundant options", sqlstate="42601",
+                                position=location or None)
+        options[option] = definition.get("arg")
+        positions[option] = location or None
+    return options, positions
 
 
 # -- CREATE DATABASE -------------------------------------------------------------------------------
@@ -107,14 +125,7 @@ def create_database(session: Any, node: Node) -> None:
     [IS_TEMPLATE b] [ALLOW_CONNECTIONS b] [OID n] [ENCODING/LOCALE ... as the server's]."""
     _outside_block(session, "CREATE DATABASE")
     name = str(node["dbname"])
-    options: dict[str, Node | None] = {}
-    for element in node.get("options", []):
-        definition = element["DefElem"]
-        option = definition["defname"]
-        if option in options:
-            raise MirrordbError("conflicting or redundant options", sqlstate="42601",
-                                position=definition.get("location", -1) + 1)
-        options[option] = definition.get("arg")
+    options, positions = option_arguments(node)
     txn = session._ensure_transaction()
     roles.check_writable(txn, "CREATE DATABASE")
     role = roles.current_role(session)
@@ -132,20 +143,19 @@ def create_database(session: Any, node: Node) -> None:
     strategy = (_option_text(options.pop("strategy", None)) or "wal_log").lower()
     if strategy not in STRATEGIES:
         raise MirrordbError(f'invalid create database strategy "{strategy}"', sqlstate="22023",
-                            hint='Valid strategies are "wal_log", and "file_copy".')
-    limit = _option_int("connection_limit", options.pop("connection_limit", None)) \
+                            hint='Valid strategies are "wal_log" and "file_copy".')
+    limit = option_int("connection_limit", options.pop("connection_limit", None)) \
         if "connection_limit" in options else -1
     if limit < -1:
         raise MirrordbError(f"invalid connection limit: {limit}", sqlstate="22023")
-    is_template = _option_bool("is_template", options.pop("is_template")) \
+    is_template = option_bool("is_template", options.pop("is_template")) \
         if "is_template" in options else False
-    allow_connections = _option_bool("allow_connections", options.pop("allow_connections")) \
+    allow_connections = option_bool("allow_connections", options.pop("allow_connections")) \
         if "allow_connections" in options else True
-    wanted_oid = _option_int("oid", options.pop("oid")) if "oid" in options else None
+    wanted_oid = option_int("oid", options.pop("oid")) if "oid" in options else None
     if wanted_oid is not None and wanted_oid < boot.FIRST_NORMAL_OBJECT_ID:
         raise MirrordbError(f"OIDs less than {boot.FIRST_NORMAL_OBJECT_ID} are reserved for "
                             "system objects", sqlstate="22023")
-    _check_locale_options(options)
     engine = session.engine
     with engine._ddl_lock:
         rows = database_rows(txn)
@@ -155,6 +165,7 @@ def create_database(session: Any, node: Node) -> None:
         if template is None:
             raise MirrordbError(f'template database "{template_name}" does not exist',
                                 sqlstate="3D000")
+        _check_locale_options(options, positions, template.name)
         if not template.is_template and not role.superuser and role.oid != template.owner_oid:
             raise MirrordbError(f'permission denied to copy database "{template_name}"',
                                 sqlstate="42501")
@@ -162,10 +173,10 @@ def create_database(session: Any, node: Node) -> None:
             raise MirrordbError(f"database OID {wanted_oid} is already in use by database "
                                 f'"{next(r.name for r in rows if r.oid == wanted_oid)}"',
                                 sqlstate="22023")
-        users = _database_users(session, template.oid)
+        users = database_users(session, template.oid)
         if users:
             raise MirrordbError(f'source database "{template_name}" is being accessed by other '
-                                "users", sqlstate="55006", detail=_other_sessions(users))
+                                "users", sqlstate="55006", detail=other_sessions(users))
         oid = wanted_oid if wanted_oid is not None else engine.allocate_oid()
         txn.create_database(oid, name, owner_oid, template.oid, strategy=strategy,
                             is_template=is_template, allow_connections=allow_connections,
@@ -173,13 +184,20 @@ def create_database(session: Any, node: Node) -> None:
         session._commit()
 
 
-def _check_locale_options(options: dict[str, Node | None]) -> None:
+def _check_locale_options(options: dict[str, Node | None], positions: dict[str, int | None],
+                          template_name: str) -> None:
     """ENCODING, LOCALE and friends may only name what the server has (UTF8, C)."""
     for option, arg in options.items():
         text = _option_text(arg)
         if option == "encoding":
-            if text is not None and text.upper().replace("-", "") not in ("UTF8", "6",
-                                                                          "UNICODE"):
+            if text is not None and text.upper().replace("-", "").replace("_", "") not in (
+                    "UTF8", "6", "UNICODE"):
+                if template_name != "template0":
+                    raise MirrordbError(
+                        f"new encoding ({text.upper()}) is incompatible with the encoding of "
+                        "the template database (UTF8)", sqlstate="22023",
+                        hint="Use the same encoding as in the template database, or use "
+                             "template0 as template.")
                 raise MirrordbError(f"encoding {text} is not supported: mirrordb's databases "
                                     "are UTF8", sqlstate="0A000")
         elif option in ("locale", "lc_collate", "lc_ctype"):
@@ -196,10 +214,11 @@ def _check_locale_options(options: dict[str, Node | None]) -> None:
         elif option in ("icu_locale", "collation_version"):
             raise MirrordbError(f"option {option} is not supported", sqlstate="0A000")
         else:
-            raise MirrordbError(f'option "{option}" not recognized', sqlstate="42601")
+            raise MirrordbError(f'option "{option}" not recognized', sqlstate="42601",
+                                position=positions.get(option))
 
 
-def _database_users(session: Any, oid: int) -> int:
+def database_users(session: Any, oid: int) -> int:
     users = getattr(session.server, "database_users", None)
     return int(users(oid)) if users is not None else 0
 
@@ -236,7 +255,7 @@ def drop_database(session: Any, node: Node) -> list[Any]:
         users = int(claim(row.oid)) if claim is not None else 0
         if users:
             raise MirrordbError(f'database "{name}" is being accessed by other users',
-                                sqlstate="55006", detail=_other_sessions(users))
+                                sqlstate="55006", detail=other_sessions(users))
         try:
             for tid, values in setting_catalog_rows(engine, txn.transaction):
                 if int(values[0]) == row.oid:                # type: ignore[call-overload]
@@ -265,5 +284,5 @@ def _terminate_users(session: Any, oid: int) -> None:
         if getattr(info, "database_oid", 0) == oid and info.pid != session.process_id:
             info.interrupts.request_terminate()
     deadline = time.monotonic() + FORCE_WAIT_S
-    while _database_users(session, oid) and time.monotonic() < deadline:
+    while database_users(session, oid) and time.monotonic() < deadline:
         time.sleep(FORCE_POLL_S)

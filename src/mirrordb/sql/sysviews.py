@@ -374,7 +374,7 @@ def _pg_database(ctx: ExecContext) -> list[Row]:
     session = ctx.session
     collate, ctype = session.setting("lc_collate") or "C", session.setting("lc_ctype") or "C"
     frozen = _oldest_xid(session)
-    return [(d.oid, d.name, d.owner_oid, d.encoding, DATABASE_LOCALE_PROVIDER_LIBC, False,
+    return [(d.oid, d.name, d.owner_oid, d.encoding, DATABASE_LOCALE_PROVIDER_LIBC, d.is_template,
              d.allow_connections, d.connection_limit, frozen, 1, cat.DEFAULT_TABLESPACE_OID,
              collate, ctype, None, None, None)
             for d in sorted(_snapshot(ctx).databases.values(), key=lambda d: d.oid)]
