@@ -793,8 +793,9 @@ def _check_droppable(session: Any, txn: Any, role: Role) -> None:
 
 
 def _dependents(txn: Any, role: Role) -> list[str]:
-    """checkSharedDependencies: the schemas and relations the role owns (in OID order), then
-    those it holds (or gave) privileges on. Indexes are their table's, as in PostgreSQL."""
+    """checkSharedDependencies: the databases, schemas and relations the role owns (in OID
+    order), then those it holds (or gave) privileges on. Indexes are their table's, as in
+    PostgreSQL."""
     entries = sorted((_class_entry(values) for _, values in
                       txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)),
                      key=lambda entry: entry.oid)
@@ -802,6 +803,10 @@ def _dependents(txn: Any, role: Role) -> list[str]:
                     if e.owner == role.oid and e.kind != RELKIND_INDEX]
     owned_by_oid += [(int(values[0]), f"owner of schema {values[1]}")  # type: ignore
                      for _, values in txn.engine.relcache.rows(boot.PG_NAMESPACE,
+                                                               txn.transaction)
+                     if values[2] == role.oid]
+    owned_by_oid += [(int(values[0]), f"owner of database {values[1]}")  # type: ignore
+                     for _, values in txn.engine.relcache.rows(boot.PG_DATABASE,
                                                                txn.transaction)
                      if values[2] == role.oid]
     owned = [text for _, text in sorted(owned_by_oid)]
