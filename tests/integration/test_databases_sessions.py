@@ -102,11 +102,16 @@ def connection_checks_scenario(connect: Connect) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
-def postgres_connect() -> Iterator[Connect]:
+def postgres_server() -> Iterator[Any]:
     with running_postgres() as server:
-        yield lambda user, dbname: psycopg.connect(
-            f"host={server.host} port={server.port} user={user} dbname={dbname}",
-            autocommit=True)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def postgres_connect(postgres_server: Any) -> Connect:
+    return lambda user, dbname: psycopg.connect(
+        f"host={postgres_server.host} port={postgres_server.port} user={user} dbname={dbname}",
+        autocommit=True)
 
 
 def _ours(server: RunningServer) -> Connect:
@@ -126,11 +131,36 @@ def test_connection_checks(module_server: RunningServer, postgres_connect: Conne
     assert ours[2] == ("refused", 'too many connections for database "lim"')
 
 
-def _psql(server: RunningServer, *arguments: str) -> str:
+def _psql(server: Any, *arguments: str) -> str:
     result = subprocess.run([pg_tool("psql"), "-X", "-h", "127.0.0.1", "-p", str(server.port),
                              "-U", "postgres", *arguments], capture_output=True, text=True,
                             timeout=TOOL_TIMEOUT_S, env={**os.environ, "LC_ALL": "C"})
     return result.stdout + result.stderr
+
+
+LISTINGS_SETUP = ["CREATE ROLE lister CREATEDB",
+                  "CREATE DATABASE listed OWNER lister CONNECTION LIMIT 4",
+                  "CREATE DATABASE listed_template IS_TEMPLATE true ALLOW_CONNECTIONS false",
+                  "COMMENT ON DATABASE listed IS 'a listed database'"]
+
+
+def test_psql_list_databases_as_postgres(module_server: RunningServer, postgres_server: Any,
+                                         postgres_connect: Connect) -> None:
+    """\\l prints the same text for the same databases (\\l+ too, but for the sizes and
+    the title centred over them)."""
+    listings = []
+    for server, connect in ((module_server, _ours(module_server)),
+                            (postgres_server, postgres_connect)):
+        with connect("postgres", "postgres") as admin:
+            for statement in LISTINGS_SETUP:
+                assert _answer(admin, statement)[0] == "ok", statement
+        verbose = _psql(server, "-d", "postgres", "-c", r"\l+ listed*")
+        listings.append((_psql(server, "-d", "postgres", "-c", r"\l"),
+                         _psql(server, "-d", "postgres", "-c", r"\l listed*"),
+                         [line.split("|")[:8] + line.split("|")[9:]
+                          for line in verbose.splitlines() if "|" in line]))
+    assert listings[0] == listings[1]
+    assert "=c/postgres          +" in listings[0][0]
 
 
 def test_createdb_dropdb_and_psql_connect(module_server: RunningServer) -> None:

@@ -1426,7 +1426,7 @@ def _database_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
     entry = snapshot.databases.get(oid)
     if entry is None:
         return None
-    return holds_database_privilege(role, entry.owner_oid, words)
+    return holds_database_privilege(role, oid, entry.owner_oid, words)
 
 
 def _schema_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
