@@ -57,6 +57,25 @@ ALTER = [
     "SELECT datname FROM pg_database ORDER BY 1",
 ]
 
+OPTIONS = [
+    "CREATE DATABASE d1", "SET ROLE bob", "CREATE DATABASE x TEMPLATE postgres", "RESET ROLE",
+    "ALTER DATABASE d1 ALLOW_CONNECTIONS", "ALTER DATABASE d1 IS_TEMPLATE",
+    "ALTER DATABASE d1 SET TABLESPACE pg_default", "ALTER DATABASE d1 SET TABLESPACE nosuch",
+    "ALTER DATABASE d1 TABLESPACE pg_default", "ALTER DATABASE postgres SET TABLESPACE nosuch",
+    "ALTER DATABASE nosuch SET TABLESPACE nosuch",
+    "BEGIN", "ALTER DATABASE d1 SET TABLESPACE pg_default", "ROLLBACK",
+    "ALTER DATABASE d1 TABLESPACE pg_default CONNECTION LIMIT 3",
+    "ALTER DATABASE d1 CONNECTION LIMIT 3 TABLESPACE pg_default",
+    "ALTER DATABASE d1 CONNECTION LIMIT 'abc'", "ALTER DATABASE d1 CONNECTION LIMIT 2.5",
+    "CREATE DATABASE d2 WITH OWNER = bob TEMPLATE = d1 CONNECTION_LIMIT = 5 IS_TEMPLATE = on",
+    "SELECT datname, datistemplate, datallowconn, datconnlimit, pg_get_userbyid(datdba) "
+    "FROM pg_database WHERE datname = 'd2'",
+    "DROP DATABASE d1 WITH (FORCE)", "DROP DATABASE IF EXISTS d1 WITH (FORCE)",
+    "ALTER DATABASE d2 RENAME TO d2", "ALTER DATABASE d2 OWNER TO CURRENT_USER",
+    "ALTER DATABASE d2 OWNER TO public", "COMMENT ON DATABASE d2 IS NULL",
+    "DROP DATABASE d2", "ALTER DATABASE d2 IS_TEMPLATE false", "DROP DATABASE d2",
+]
+
 INTROSPECTION = [
     "DROP ROLE bob",
     "SELECT pg_database_size('template0') > 8192, "
@@ -81,8 +100,8 @@ INTROSPECTION = [
 ]
 
 
-@pytest.mark.parametrize("statements", [CREATE_AND_DROP, ALTER, INTROSPECTION],
-                         ids=["create-drop", "alter", "introspection"])
+@pytest.mark.parametrize("statements", [CREATE_AND_DROP, ALTER, OPTIONS, INTROSPECTION],
+                         ids=["create-drop", "alter", "options", "introspection"])
 def test_same_as_postgres(both: tuple[Reference, Ours], statements: list[str]) -> None:
     assert_same(both, statements)
 

@@ -18,10 +18,12 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
 from mirrordb.sql.databases import (DatabaseRow, database_users, find_database, option_arguments,
-                                    option_bool, option_int, other_sessions)
+                                    option_bool, option_int, option_text, other_sessions,
+                                    outside_block)
 
 Node = dict[str, Any]
 
+DEFAULT_TABLESPACE = "pg_default"
 ALTER_DATABASE_OPTIONS = ("is_template", "allow_connections", "connection_limit", "tablespace")
 _COLUMN = {column.name: index for index, column in enumerate(boot.PG_DATABASE.columns)}
 
@@ -58,10 +60,11 @@ def alter_database(session: Any, txn: Any, node: Node) -> str:
         if option not in ALTER_DATABASE_OPTIONS:
             raise MirrordbError(f'option "{option}" not recognized', sqlstate="42601",
                                 position=positions.get(option))
+    if "tablespace" in options and len(options) > 1:
+        raise MirrordbError('option "tablespace" cannot be specified with other options',
+                            sqlstate="0A000", position=positions.get("tablespace"))
     if "tablespace" in options:
-        text = options["tablespace"]
-        raise MirrordbError("ALTER DATABASE SET TABLESPACE is not supported: mirrordb has only "
-                            f"pg_default ({text})", sqlstate="0A000")
+        return _move_database(session, txn, str(node["dbname"]), options["tablespace"])
     changes: dict[str, object] = {}
     if options.get("is_template") is not None:
         changes["datistemplate"] = option_bool("is_template", options["is_template"])
@@ -81,6 +84,21 @@ def alter_database(session: Any, txn: Any, node: Node) -> str:
             raise MirrordbError("cannot disallow connections for current database",
                                 sqlstate="22023")
         _rewrite(txn, row, changes)
+    return "ALTER DATABASE"
+
+
+def _move_database(session: Any, txn: Any, name: str, tablespace: Node | None) -> str:
+    """ALTER DATABASE name SET TABLESPACE t: mirrordb has only pg_default, where every database
+    already is, so after PostgreSQL's checks there is nothing to move."""
+    outside_block(session, "ALTER DATABASE SET TABLESPACE")
+    row = _target(txn, name)
+    _check_owner(session, row)
+    if row.oid == session.engine.database_oid:
+        raise MirrordbError("cannot change the tablespace of the currently open database",
+                            sqlstate="55006")
+    tablespace_name = option_text(tablespace)
+    if tablespace_name != DEFAULT_TABLESPACE:
+        raise MirrordbError(f'tablespace "{tablespace_name}" does not exist', sqlstate="42704")
     return "ALTER DATABASE"
 
 

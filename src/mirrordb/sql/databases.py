@@ -56,7 +56,7 @@ def find_database(txn: Any, name: str) -> DatabaseRow | None:
     return next((row for row in database_rows(txn) if row.name == name), None)
 
 
-def _outside_block(session: Any, command: str) -> None:
+def outside_block(session: Any, command: str) -> None:
     if session.in_block:
         raise MirrordbError(f"{command} cannot run inside a transaction block", sqlstate="25001")
 
@@ -66,7 +66,7 @@ def other_sessions(count: int) -> str:
             else f"There are {count} other sessions using the database.")
 
 
-def _option_text(arg: Node | None) -> str | None:
+def option_text(arg: Node | None) -> str | None:
     if arg is None:
         return None
     if "String" in arg:
@@ -81,7 +81,7 @@ def _option_text(arg: Node | None) -> str | None:
 
 
 def option_bool(name: str, arg: Node | None) -> bool:
-    text = _option_text(arg)
+    text = option_text(arg)
     if text is None:
         return True
     folded = text.lower()
@@ -93,7 +93,9 @@ def option_bool(name: str, arg: Node | None) -> bool:
 
 
 def option_int(name: str, arg: Node | None) -> int:
-    text = _option_text(arg)
+    if arg is not None and "Float" in arg:
+        raise MirrordbError(f"{name} requires an integer value", sqlstate="42601")
+    text = option_text(arg)
     try:
         return int(text) if text is not None else 0
     except ValueError:
@@ -123,7 +125,7 @@ def option_arguments(node: Node) -> tuple[dict[str, Node | None], dict[str, int 
 def create_database(session: Any, node: Node) -> None:
     """CREATE DATABASE name [WITH] [OWNER role] [TEMPLATE db] [STRATEGY s] [CONNECTION LIMIT n]
     [IS_TEMPLATE b] [ALLOW_CONNECTIONS b] [OID n] [ENCODING/LOCALE ... as the server's]."""
-    _outside_block(session, "CREATE DATABASE")
+    outside_block(session, "CREATE DATABASE")
     name = str(node["dbname"])
     options, positions = option_arguments(node)
     txn = session._ensure_transaction()
@@ -133,14 +135,14 @@ def create_database(session: Any, node: Node) -> None:
         raise roles.insufficient_privilege("permission denied to create database")
     owner_oid = role.oid
     if "owner" in options:
-        owner_name = _option_text(options.pop("owner"))
+        owner_name = option_text(options.pop("owner"))
         owner = roles.roles_by_name(session).get(str(owner_name))
         if owner is None:
             raise MirrordbError(f'role "{owner_name}" does not exist', sqlstate="42704")
         roles.check_can_become(session, owner)
         owner_oid = owner.oid
-    template_name = _option_text(options.pop("template", None)) or "template1"
-    strategy = (_option_text(options.pop("strategy", None)) or "wal_log").lower()
+    template_name = option_text(options.pop("template", None)) or "template1"
+    strategy = (option_text(options.pop("strategy", None)) or "wal_log").lower()
     if strategy not in STRATEGIES:
         raise MirrordbError(f'invalid create database strategy "{strategy}"', sqlstate="22023",
                             hint='Valid strategies are "wal_log" and "file_copy".')
@@ -188,7 +190,7 @@ def _check_locale_options(options: dict[str, Node | None], positions: dict[str, 
                           template_name: str) -> None:
     """ENCODING, LOCALE and friends may only name what the server has (UTF8, C)."""
     for option, arg in options.items():
-        text = _option_text(arg)
+        text = option_text(arg)
         if option == "encoding":
             if text is not None and text.upper().replace("-", "").replace("_", "") not in (
                     "UTF8", "6", "UNICODE"):
@@ -228,7 +230,7 @@ def database_users(session: Any, oid: int) -> int:
 
 def drop_database(session: Any, node: Node) -> list[Any]:
     """DROP DATABASE [IF EXISTS] name [[WITH] (FORCE)]; returns the notices."""
-    _outside_block(session, "DROP DATABASE")
+    outside_block(session, "DROP DATABASE")
     name = str(node["dbname"])
     force = any(option["DefElem"]["defname"] == "force" for option in node.get("options", []))
     txn = session._ensure_transaction()
