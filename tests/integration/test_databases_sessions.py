@@ -101,6 +101,26 @@ def connection_checks_scenario(connect: Connect) -> list[tuple[Any, ...]]:
     return steps
 
 
+def other_database_owner_scenario(connect: Connect) -> list[tuple[Any, ...]]:
+    """DROP ROLE counts what the role has in other databases (checkSharedDependencies)."""
+    admin = connect("postgres", "postgres")
+    steps = [_answer(admin, "CREATE ROLE carl"), _answer(admin, "CREATE DATABASE carldb"),
+             _answer(admin, "CREATE DATABASE carl_owned OWNER carl")]
+    inside = connect("postgres", "carldb")
+    steps += [_answer(inside, "CREATE TABLE owned (a int)"),
+              _answer(inside, "ALTER TABLE owned OWNER TO carl"),
+              _answer(inside, "CREATE TABLE shared (a int)"),
+              _answer(inside, "GRANT SELECT ON shared TO carl"),
+              _answer(admin, "DROP ROLE carl"),
+              _answer(inside, "DROP ROLE carl"),
+              _answer(inside, "DROP TABLE owned, shared")]
+    inside.close()
+    steps += [_answer(admin, "DROP DATABASE carl_owned"), _answer(admin, "DROP ROLE carl"),
+              _answer(admin, "DROP DATABASE carldb")]
+    admin.close()
+    return steps
+
+
 @pytest.fixture(scope="module")
 def postgres_server() -> Iterator[Any]:
     with running_postgres() as server:
@@ -129,6 +149,13 @@ def test_connection_checks(module_server: RunningServer, postgres_connect: Conne
     ours = connection_checks_scenario(_ours(module_server))
     assert ours == connection_checks_scenario(postgres_connect)
     assert ours[2] == ("refused", 'too many connections for database "lim"')
+
+
+def test_drop_role_counts_other_databases(module_server: RunningServer,
+                                          postgres_connect: Connect) -> None:
+    ours = other_database_owner_scenario(_ours(module_server))
+    assert ours == other_database_owner_scenario(postgres_connect)
+    assert ours[7][3] == "owner of database carl_owned\n2 objects in database carldb"
 
 
 def _psql(server: Any, *arguments: str) -> str:
