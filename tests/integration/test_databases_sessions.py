@@ -11,6 +11,7 @@ sessions before a 55006, so the PostgreSQL side takes a few seconds.)
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 import time
@@ -81,6 +82,24 @@ def in_use_scenario(connect: Connect) -> list[tuple[Any, ...]]:
     return steps
 
 
+def test_drop_waits_for_a_session_ending(module_server: RunningServer) -> None:
+    """DROP DATABASE gives the other sessions time to go (PostgreSQL's 5 s), so one ending
+    while it waits does not make it fail."""
+    connect = _ours(module_server)
+    with connect("postgres", "postgres") as admin:
+        admin.execute("CREATE DATABASE leaving")
+        other, dropper = connect("postgres", "leaving"), connect("postgres", "postgres")
+        with dropper, concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            dropping = pool.submit(_answer, dropper, "DROP DATABASE leaving")
+            deadline = time.monotonic() + DEADLINE_S
+            while not _answer(admin, "SELECT 1 FROM pg_stat_activity WHERE query = "
+                                     "'DROP DATABASE leaving' AND state = 'active'")[1]:
+                assert time.monotonic() < deadline, "DROP DATABASE did not start"
+                time.sleep(POLL_S)
+            other.close()
+            assert dropping.result(timeout=DEADLINE_S) == ("ok", "DROP DATABASE")
+
+
 def connection_checks_scenario(connect: Connect) -> list[tuple[Any, ...]]:
     admin = connect("postgres", "postgres")
     steps = [_answer(admin, "CREATE ROLE u LOGIN"),
@@ -139,8 +158,12 @@ def _ours(server: RunningServer) -> Connect:
 
 
 def test_database_in_use(module_server: RunningServer, postgres_connect: Connect) -> None:
-    ours = in_use_scenario(_ours(module_server))
-    assert ours == in_use_scenario(postgres_connect)
+    """Both servers at once: each 55006 comes after a 5 s wait for the other sessions."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        ours_future = pool.submit(in_use_scenario, _ours(module_server))
+        theirs_future = pool.submit(in_use_scenario, postgres_connect)
+        ours = ours_future.result()
+        assert ours == theirs_future.result()
     assert ours[1][1:] == ("55006", 'source database "busy" is being accessed by other users',
                            "There is 1 other session using the database.")
 

@@ -19,7 +19,7 @@ from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
 from mirrordb.sql.databases import (DatabaseRow, database_users, find_database, option_arguments,
                                     option_bool, option_int, option_text, other_sessions,
-                                    outside_block)
+                                    outside_block, wait_for_other_sessions)
 
 Node = dict[str, Any]
 
@@ -115,7 +115,7 @@ def rename_database(session: Any, txn: Any, node: Node) -> str:
             raise MirrordbError(f'database "{new_name}" already exists', sqlstate="42P04")
         if row.oid == session.engine.database_oid:
             raise MirrordbError("current database cannot be renamed", sqlstate="0A000")
-        users = database_users(session, row.oid)
+        users = wait_for_other_sessions(lambda: database_users(session, row.oid))
         if users:
             raise MirrordbError(f'database "{old_name}" is being accessed by other users',
                                 sqlstate="55006", detail=other_sessions(users))

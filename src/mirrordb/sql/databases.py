@@ -18,6 +18,7 @@ Checks and messages follow PostgreSQL 15's dbcommands.c.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mirrordb.catalog import bootstrap as boot
@@ -30,6 +31,8 @@ Node = dict[str, Any]
 STRATEGIES = ("wal_log", "file_copy")
 FORCE_WAIT_S = 5.0            # DROP DATABASE ... WITH (FORCE) waits this long for sessions
 FORCE_POLL_S = 0.01
+OTHER_SESSIONS_WAIT_S = 5.0   # how long a database's other sessions get to go, as PostgreSQL's
+OTHER_SESSIONS_POLL_S = 0.1   # CountOtherDBBackends waits (50 looks 100 ms apart)
 
 
 class DatabaseRow:
@@ -175,7 +178,7 @@ def create_database(session: Any, node: Node) -> None:
             raise MirrordbError(f"database OID {wanted_oid} is already in use by database "
                                 f'"{next(r.name for r in rows if r.oid == wanted_oid)}"',
                                 sqlstate="22023")
-        users = database_users(session, template.oid)
+        users = wait_for_other_sessions(lambda: database_users(session, template.oid))
         if users:
             raise MirrordbError(f'source database "{template_name}" is being accessed by other '
                                 "users", sqlstate="55006", detail=other_sessions(users))
@@ -220,6 +223,18 @@ def _check_locale_options(options: dict[str, Node | None], positions: dict[str, 
                                 position=positions.get(option))
 
 
+def wait_for_other_sessions(count: Callable[[], int]) -> int:
+    """Ask ``count`` (how many other sessions use a database) until it says none or
+    OTHER_SESSIONS_WAIT_S have passed; the last answer (a session ending just now, such as
+    psql's after ``\\c``, does not make the command fail)."""
+    deadline = time.monotonic() + OTHER_SESSIONS_WAIT_S
+    users = count()
+    while users and time.monotonic() < deadline:
+        time.sleep(OTHER_SESSIONS_POLL_S)
+        users = count()
+    return users
+
+
 def database_users(session: Any, oid: int) -> int:
     users = getattr(session.server, "database_users", None)
     return int(users(oid)) if users is not None else 0
@@ -254,7 +269,7 @@ def drop_database(session: Any, node: Node) -> list[Any]:
         if force:
             _terminate_users(session, row.oid)
         claim = getattr(server, "claim_database_for_drop", None)
-        users = int(claim(row.oid)) if claim is not None else 0
+        users = wait_for_other_sessions(lambda: int(claim(row.oid))) if claim is not None else 0
         if users:
             raise MirrordbError(f'database "{name}" is being accessed by other users',
                                 sqlstate="55006", detail=other_sessions(users))
