@@ -82,6 +82,29 @@ def in_use_scenario(connect: Connect) -> list[tuple[Any, ...]]:
     return steps
 
 
+def force_privileges_scenario(connect: Connect) -> list[tuple[Any, ...]]:
+    """WITH (FORCE) by a database's owner who is not a superuser: not another's session, not a
+    superuser's."""
+    admin = connect("postgres", "postgres")
+    steps = [_answer(admin, "CREATE ROLE forcer LOGIN CREATEDB"),
+             _answer(admin, "CREATE ROLE bystander LOGIN"),
+             _answer(admin, "CREATE DATABASE forced OWNER forcer")]
+    forcer = connect("forcer", "postgres")
+    for user in ("bystander", "postgres", "forcer"):
+        other = connect(user, "forced")
+        steps.append(_answer(forcer, "DROP DATABASE forced WITH (FORCE)"))
+        other.close()
+    forcer.close()
+    admin.close()
+    return steps
+
+
+def test_force_privileges(module_server: RunningServer, postgres_connect: Connect) -> None:
+    ours = force_privileges_scenario(_ours(module_server))
+    assert ours == force_privileges_scenario(postgres_connect)
+    assert ours[-1] == ("ok", "DROP DATABASE")
+
+
 def test_drop_waits_for_a_session_ending(module_server: RunningServer) -> None:
     """DROP DATABASE gives the other sessions time to go (PostgreSQL's 5 s), so one ending
     while it waits does not make it fail."""

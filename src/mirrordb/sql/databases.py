@@ -290,6 +290,20 @@ def drop_database(session: Any, node: Node) -> list[Any]:
     return []
 
 
+def _check_may_terminate(session: Any, info: Any) -> None:
+    """PostgreSQL's rule for WITH (FORCE): a superuser's session only by a superuser, another's
+    only by a member of its role (mirrordb: the role itself) or of pg_signal_backend."""
+    role = roles.current_role(session)
+    if role is not None and role.superuser:
+        return
+    target = roles.roles_by_name(session).get(str(getattr(info, "user", "")))
+    if target is not None and target.superuser:
+        raise roles.insufficient_privilege("must be a superuser to terminate superuser process")
+    if role is None or target is None or target.oid != role.oid:
+        raise roles.insufficient_privilege("must be a member of the role whose process is being "
+                                           "terminated or member of pg_signal_backend")
+
+
 def _terminate_users(session: Any, oid: int) -> None:
     """WITH (FORCE): end every other session connected to database ``oid`` (as
     pg_terminate_backend does) and wait for them to go."""
@@ -297,9 +311,12 @@ def _terminate_users(session: Any, oid: int) -> None:
     backends = getattr(server, "backends", None)
     if backends is None:
         return
-    for info in backends():
-        if getattr(info, "database_oid", 0) == oid and info.pid != session.process_id:
-            info.interrupts.request_terminate()
+    targets = [info for info in backends()
+               if getattr(info, "database_oid", 0) == oid and info.pid != session.process_id]
+    for info in targets:
+        _check_may_terminate(session, info)
+    for info in targets:
+        info.interrupts.request_terminate()
     deadline = time.monotonic() + FORCE_WAIT_S
     while database_users(session, oid) and time.monotonic() < deadline:
         time.sleep(FORCE_POLL_S)
