@@ -456,7 +456,18 @@ class Backend:
         if attach is not None and not attach(oid):
             raise fatal(f'database "{self.database}" does not exist',  "3D000",
                         detail="It seems to have just been dropped or renamed.")
+        self._check_database_connection_limit(oid, int(row["datconnlimit"]))
         return oid
+
+    def _check_database_connection_limit(self, oid: int, limit: int) -> None:
+        """datconnlimit: a non-superuser may not be one session too many (this one counted,
+        as PostgreSQL's CountDBConnections counts it)."""
+        if limit < 0 or self._roles().get(self.user, {}).get("rolsuper"):
+            return
+        users = getattr(self.server, "database_users", None)
+        if users is not None and int(users(oid)) + 1 > limit:
+            self.server.detach_from_database()
+            raise fatal(f'too many connections for database "{self.database}"', "53300")
 
     def _start_session(self, parameters: dict[str, str]) -> None:
         from mirrordb.server import config as configlib

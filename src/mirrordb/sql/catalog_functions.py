@@ -301,6 +301,7 @@ class DatabaseEntry:
     encoding: int
     allow_connections: bool
     connection_limit: int
+    is_template: bool = False
 
 
 Record = dict[str, Any]
@@ -561,7 +562,7 @@ class CatalogSnapshot:
     def databases(self) -> dict[int, DatabaseEntry]:
         return {int(r["oid"]): DatabaseEntry(int(r["oid"]), str(r["datname"]), int(r["datdba"]),
                                              int(r["encoding"]), bool(r["datallowconn"]),
-                                             int(r["datconnlimit"]))
+                                             int(r["datconnlimit"]), bool(r["datistemplate"]))
                 for r in self._read(boot.PG_DATABASE)}
 
     def database_oid(self, name: str) -> int | None:
@@ -1387,8 +1388,8 @@ def _database_size(ctx: ExecContext, database: Any) -> int | None:
         raise MirrordbError(f'database "{database}" does not exist', sqlstate="3D000")
     if oid not in snapshot.databases:
         return None
-    return sum(snapshot.relation_size_bytes(entry.oid) or 0
-               for entry in snapshot.classes.values() if not entry.shared)
+    from mirrordb.sql.database_functions import database_size_bytes
+    return database_size_bytes(ctx.session.engine, oid)
 
 
 def _size_pretty(ctx: ExecContext, size: Any) -> str:
@@ -1413,15 +1414,19 @@ def _table_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
 
 def _database_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
     *role_argument, database, privileges = arguments
+    from mirrordb.sql.database_functions import holds_database_privilege
     snapshot = _snapshot(ctx)
-    if not _asking_role(snapshot, ctx.session, role_argument[0] if role_argument else None)[0]:
+    found, role = _asking_role(snapshot, ctx.session, role_argument[0] if role_argument else None)
+    if not found:
         return None
-    _privilege_words(privileges, tuple(DATABASE_PRIVILEGES))
-    if isinstance(database, int):
-        return True if database in snapshot.databases else None
-    if snapshot.database_oid(database) is None:
+    words = _privilege_words(privileges, tuple(DATABASE_PRIVILEGES))
+    oid = database if isinstance(database, int) else snapshot.database_oid(database)
+    if oid is None:
         raise MirrordbError(f'database "{database}" does not exist', sqlstate="3D000")
-    return True
+    entry = snapshot.databases.get(oid)
+    if entry is None:
+        return None
+    return holds_database_privilege(role, oid, entry.owner_oid, words)
 
 
 def _schema_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:

@@ -27,6 +27,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles, schemas
+from mirrordb.sql.databases import find_database
 from mirrordb.sql.expressions import ExecContext, feature_not_supported
 from mirrordb.sql.parser import Node, strings
 
@@ -60,11 +61,13 @@ def comment(session: Any, txn: Any, node: Node) -> list[Any]:
         set_shared_description(txn, role.oid, boot.PG_AUTHID_OID, text)
     elif objtype == "OBJECT_DATABASE":
         name = node["object"]["String"]["sval"]
-        if name != session.database:
+        database = find_database(txn, name)
+        if database is None:
             return [MirrordbError(f'database "{name}" does not exist', sqlstate="3D000")]
-        if not roles.is_superuser(session):
+        role = roles.current_role(session)
+        if role is None or not (role.superuser or role.oid == database.owner_oid):
             raise MirrordbError(f"must be owner of database {name}", sqlstate="42501")
-        set_shared_description(txn, boot.POSTGRES_DATABASE_OID, boot.PG_DATABASE_OID, text)
+        set_shared_description(txn, database.oid, boot.PG_DATABASE_OID, text)
     else:
         raise feature_not_supported(f"COMMENT ON {objtype.removeprefix('OBJECT_')}")
     return []

@@ -58,7 +58,9 @@ def _parse_uncached(sql: str) -> tuple[ParsedStatement, ...]:
         message = exc.args[0] if exc.args else "syntax error"
         location = exc.args[1] if len(exc.args) > 1 else None
         error = MirrordbError(str(message), sqlstate=_grammar_sqlstate(str(message)))
-        if isinstance(location, int):
+        if str(message).endswith("at end of input"):
+            error.position = len(sql) + 1       # PostgreSQL points just past the last character
+        elif isinstance(location, int):
             error.position = len(sql.encode()[:location].decode(errors="ignore")) + 1
         raise error from None
     encoded = sql.encode()

@@ -793,16 +793,36 @@ def _check_droppable(session: Any, txn: Any, role: Role) -> None:
 
 
 def _dependents(txn: Any, role: Role) -> list[str]:
-    """checkSharedDependencies: the schemas and relations the role owns (in OID order), then
-    those it holds (or gave) privileges on. Indexes are their table's, as in PostgreSQL."""
+    """checkSharedDependencies: the databases, schemas and relations of this database the role
+    owns (in OID order), then those it holds (or gave) privileges on; then, for each other
+    database with any, how many of its objects depend on the role. Indexes are their table's,
+    as in PostgreSQL."""
+    databases = [(int(values[0]), str(values[1]), values[2])  # type: ignore[call-overload]
+                 for _, values in txn.engine.relcache.rows(boot.PG_DATABASE, txn.transaction)]
+    owned_databases = [(oid, f"owner of database {name}")
+                       for oid, name, owner in databases if owner == role.oid]
+    lines = _database_dependents(txn.engine, txn.transaction, role, owned_databases)
+    for oid, name, _ in sorted(databases):
+        if oid == txn.engine.database_oid:
+            continue
+        count = len(_database_dependents(txn.engine.database(oid), txn.transaction, role, []))
+        if count:
+            lines.append(f"{count} object{'' if count == 1 else 's'} in database {name}")
+    return lines
+
+
+def _database_dependents(engine: Any, transaction: Any, role: Role,
+                         owned_by_oid: list[tuple[int, str]]) -> list[str]:
+    """The dependents of ``role`` among one database's schemas and relations, after
+    ``owned_by_oid`` (shared objects it owns), owners first in OID order."""
     entries = sorted((_class_entry(values) for _, values in
-                      txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)),
+                      engine.relcache.rows(boot.PG_CLASS, transaction)),
                      key=lambda entry: entry.oid)
-    owned_by_oid = [(e.oid, f"owner of {_kind_word(e.kind)} {e.name}") for e in entries
-                    if e.owner == role.oid and e.kind != RELKIND_INDEX]
+    owned_by_oid = owned_by_oid + [(e.oid, f"owner of {_kind_word(e.kind)} {e.name}")
+                                   for e in entries
+                                   if e.owner == role.oid and e.kind != RELKIND_INDEX]
     owned_by_oid += [(int(values[0]), f"owner of schema {values[1]}")  # type: ignore
-                     for _, values in txn.engine.relcache.rows(boot.PG_NAMESPACE,
-                                                               txn.transaction)
+                     for _, values in engine.relcache.rows(boot.PG_NAMESPACE, transaction)
                      if values[2] == role.oid]
     owned = [text for _, text in sorted(owned_by_oid)]
     privileged = [f"privileges for {_kind_word(e.kind)} {e.name}" for e in entries

@@ -1197,9 +1197,19 @@ class Session:
 
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
+        if node.get("renameType") == "OBJECT_DATABASE":
+            from mirrordb.sql import alter_database
+            return StatementResult(alter_database.rename_database(
+                self, self._ensure_transaction(), node))
         from mirrordb.sql import ddl
         tag, notices = ddl.rename(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)
+
+    def _exec_AlterDatabaseStmt(self, node: Node, prepared: PreparedStatement,
+                                params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import alter_database
+        return StatementResult(alter_database.alter_database(self, self._ensure_transaction(),
+                                                             node))
 
     def _exec_CreatedbStmt(self, node: Node, prepared: PreparedStatement,
                            params: Sequence[Any]) -> StatementResult:
@@ -1221,6 +1231,10 @@ class Session:
 
     def _exec_AlterOwnerStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
+        if node.get("objectType") == "OBJECT_DATABASE":
+            from mirrordb.sql import alter_database
+            return StatementResult(alter_database.alter_database_owner(
+                self, self._ensure_transaction(), node))
         from mirrordb.sql import owners
         return StatementResult(owners.alter_owner(self, self._ensure_transaction(), node))
 

@@ -38,6 +38,7 @@ from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import constraints, replication_functions, role_settings, roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
+from mirrordb.sql.database_functions import database_acl
 from mirrordb.sql.planner import OutputColumn
 
 OID, NAME, TEXT, CHAR, BOOL = T.OID_OID, T.NAME_OID, T.TEXT_OID, T.CHAR_OID, T.BOOL_OID
@@ -374,10 +375,16 @@ def _pg_database(ctx: ExecContext) -> list[Row]:
     session = ctx.session
     collate, ctype = session.setting("lc_collate") or "C", session.setting("lc_ctype") or "C"
     frozen = _oldest_xid(session)
-    return [(d.oid, d.name, d.owner_oid, d.encoding, DATABASE_LOCALE_PROVIDER_LIBC, False,
+    snapshot = _snapshot(ctx)
+    return [(d.oid, d.name, d.owner_oid, d.encoding, DATABASE_LOCALE_PROVIDER_LIBC, d.is_template,
              d.allow_connections, d.connection_limit, frozen, 1, cat.DEFAULT_TABLESPACE_OID,
-             collate, ctype, None, None, None)
-            for d in sorted(_snapshot(ctx).databases.values(), key=lambda d: d.oid)]
+             collate, ctype, None, None, database_acl(d.oid, _owner_name(snapshot, d.owner_oid)))
+            for d in sorted(snapshot.databases.values(), key=lambda d: d.oid)]
+
+
+def _owner_name(snapshot: Any, role_oid: int) -> str:
+    role = snapshot.roles.get(role_oid)
+    return role.name if role is not None else str(role_oid)
 
 
 def _oldest_xid(session: Any) -> int:
