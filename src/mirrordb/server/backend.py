@@ -486,6 +486,7 @@ class Backend:
         self.pid, secret_key = self.server.register_backend(self.info)
         self.info.pid = self.pid
         self.info.database_oid = self.database_oid
+        self.info.user_oid = int(role.get("oid", 0))
         engine = self.server.engine
         if self.database_oid and hasattr(engine, "database"):
             engine = engine.database(self.database_oid)
