@@ -49,7 +49,7 @@ from mirrordb.sql.planner import PlanBuilder, QueryPlan, ViewRecording, _column
 MAX_VIEW_NESTING = 100      # views expanded inside one another before we call it recursion
 INVALID_TABLE_DEFINITION = "42P16"
 DEPENDENT_OBJECTS_STILL_EXIST = "2BP01"
-KIND_WORDS = {"r": "table", "v": "view", "i": "index", "S": "sequence"}
+KIND_WORDS = {"r": "table", "v": "view", "i": "index", "S": "sequence", "m": "materialized view"}
 
 
 @dataclass(frozen=True)
