@@ -27,7 +27,7 @@ from mirrordb.access.relation import RELKIND_MATVIEW, Column, Relation
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles, schemas, views
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import error_at, feature_not_supported
+from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
 from mirrordb.sql.planner import OutputColumn, PlanBuilder, QueryPlan
 
@@ -195,18 +195,21 @@ def refresh(session: Any, node: Node) -> str:
     txn = session._ensure_transaction()
     found = session.lookup_relation(name, schema, NO_LOCK)
     if found is None:
-        raise error_at(f'relation "{name if not schema else schema + "." + name}" does not '
-                       "exist", "42P01", range_var.get("location", -1))
+        raise MirrordbError(f'relation "{name if not schema else schema + "." + name}" does '
+                            "not exist", sqlstate="42P01")
     if found.kind != RELKIND_MATVIEW:
-        raise MirrordbError(f'"{name}" is not a materialized view', sqlstate="42809")
+        raise MirrordbError(f'"{name}" is not a materialized view', sqlstate="0A000")
     roles.check_table_ownership(session, found)
+    matview = session.lookup_relation(name, schema, LockMode.ACCESS_EXCLUSIVE)
+    stored = views.stored_query(txn, matview)
     if node.get("concurrent"):
+        if not is_populated(txn.view_rules().get(matview.oid)):
+            raise MirrordbError("CONCURRENTLY cannot be used when the materialized view is not "
+                                "populated", sqlstate="0A000")
         if node.get("skipData"):
             raise MirrordbError("REFRESH options CONCURRENTLY and WITH NO DATA cannot be used "
                                 "together", sqlstate="42601")
         raise feature_not_supported("REFRESH MATERIALIZED VIEW CONCURRENTLY")
-    matview = session.lookup_relation(name, schema, LockMode.ACCESS_EXCLUSIVE)
-    stored = views.stored_query(txn, matview)
     populated = not node.get("skipData")
     plan = None
     if populated:
@@ -225,6 +228,22 @@ def check_populated(txn: Any, matview: Relation) -> None:
         raise MirrordbError(f'materialized view "{matview.name}" has not been populated',
                             sqlstate=OBJECT_NOT_IN_PREREQUISITE_STATE,
                             hint="Use the REFRESH MATERIALIZED VIEW command.")
+
+
+def pg_matviews_rows(snapshot: Any, owner_name: Any) -> list[tuple[Any, ...]]:
+    """pg_matviews: one row per materialized view; ``owner_name`` maps a role OID to its
+    name (sysviews' helper)."""
+    from mirrordb.sql import catalog_functions as cat
+    rows = []
+    for entry in sorted(snapshot.classes.values(), key=lambda e: e.name):
+        if entry.kind != RELKIND_MATVIEW:
+            continue
+        rows.append((snapshot.namespace_name(entry.namespace_oid), entry.name,
+                     owner_name(snapshot, entry.owner_oid), None,
+                     bool(snapshot.indexes_of_table.get(entry.oid)),
+                     is_populated(snapshot.view_queries.get(entry.oid)),
+                     cat.view_definition(snapshot, entry.oid, pretty=True)))
+    return rows
 
 
 def _nodes_of(tree: Any, node_type: str) -> list[Node]:

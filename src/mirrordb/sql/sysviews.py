@@ -576,6 +576,11 @@ def _pg_views(ctx: ExecContext) -> list[Row]:
             for e in _relations_of_kind(snapshot, cat.RELKIND_VIEW)]
 
 
+def _pg_matviews(ctx: ExecContext) -> list[Row]:
+    from mirrordb.sql import create_table_as
+    return create_table_as.pg_matviews_rows(_snapshot(ctx), _owner_name)
+
+
 def _pg_rewrite(ctx: ExecContext) -> list[Row]:
     """ev_action is mirrordb's stored query (sql/views.py), not PostgreSQL's node tree;
     ev_qual is PostgreSQL's "<>" for a rule without a condition."""
@@ -920,7 +925,7 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_user", 12014, "v", PG_USER_COLUMNS, _pg_user),
     _view(PG_CATALOG, "pg_views", 12028, "v", PG_VIEWS_COLUMNS, _pg_views),
     _view(PG_CATALOG, "pg_tables", 12033, "v", PG_TABLES_COLUMNS, _pg_tables),
-    _view(PG_CATALOG, "pg_matviews", 12038, "v", PG_MATVIEWS_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_matviews", 12038, "v", PG_MATVIEWS_COLUMNS, _pg_matviews),
     _view(PG_CATALOG, "pg_indexes", 12043, "v", PG_INDEXES_COLUMNS, _pg_indexes),
     _view(PG_CATALOG, "pg_sequences", 12048, "v", PG_SEQUENCES_COLUMNS, _pg_sequences),
     _view(PG_CATALOG, "pg_settings", 12104, "v", PG_SETTINGS_COLUMNS, _pg_settings),
