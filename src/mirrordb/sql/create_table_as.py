@@ -242,7 +242,7 @@ def pg_matviews_rows(snapshot: Any, owner_name: Any) -> list[tuple[Any, ...]]:
                      owner_name(snapshot, entry.owner_oid), None,
                      bool(snapshot.indexes_of_table.get(entry.oid)),
                      is_populated(snapshot.view_queries.get(entry.oid)),
-                     cat.view_definition(snapshot, entry.oid, pretty=True)))
+                     cat.view_definition(snapshot, entry.oid, pretty=False)))
     return rows
 
 

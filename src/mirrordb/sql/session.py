@@ -1285,7 +1285,7 @@ class Session:
                                              for name in cascaded]:
             name = relation["RangeVar"]["relname"]
             target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"), NO_LOCK)
-            if target is not None and target.kind == RELKIND_VIEW:
+            if target is not None and target.kind in (RELKIND_VIEW, "m"):
                 raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
             if target is not None:
                 roles.check_table_privilege(self, target, "TRUNCATE")
