@@ -150,3 +150,41 @@ both = pair_fixture("ctas", SETUP, with_tags=True, detailed=True)
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_scenario_matches_postgres(both: tuple[Reference, Ours], scenario: str) -> None:
     assert_same(both, SCENARIOS[scenario])
+
+
+PSQL_SCHEMA = ("create table base (id int primary key, name varchar(20)); "
+               "insert into base values (1, 'a'), (2, 'b'); "
+               "create materialized view mv (id, label) as select id, upper(name) from base; "
+               "create index mv_id on mv (id)")
+
+
+def _psql(host: str, port: int, command: str) -> str:
+    import os
+    import subprocess
+    from tests.conftest import pg_tool
+    result = subprocess.run([pg_tool("psql"), "-X", "-h", host, "-p", str(port), "-U",
+                             "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c",
+                             command], capture_output=True, text=True, timeout=60, check=False,
+                            env={**os.environ, "PGTZ": "UTC", "PGCLIENTENCODING": "UTF8"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_psql_describes_materialized_views_as_postgresql(template_cluster: str,
+                                                          tmp_path: object) -> None:
+    """psql's \\dm and \\d mv print the same over mirrordb as over PostgreSQL 15."""
+    import shutil
+    from tests.compat.auth_pg_helpers import pg_cluster
+    from tests.server_process import start_server
+    path = f"{tmp_path}/data"
+    shutil.copytree(template_cluster, path)
+    server = start_server(path)
+    try:
+        _psql("127.0.0.1", server.port, PSQL_SCHEMA)
+        with pg_cluster() as cluster, cluster.server() as socket_dir:
+            _psql(socket_dir, 5432, PSQL_SCHEMA)
+            for command in ("\\dm", "\\d mv", "\\d+ mv"):
+                assert _psql("127.0.0.1", server.port, command) == \
+                    _psql(socket_dir, 5432, command), command
+    finally:
+        server.stop()

@@ -264,7 +264,7 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows = []
     for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid):
-        is_table = entry.kind == RELKIND_TABLE
+        is_table = entry.kind in (RELKIND_TABLE, "m")     # "m": a materialized view's heap
         access_method = (cat.HEAP_ACCESS_METHOD_OID if is_table and not entry.virtual else
                          cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
         has_index = bool(snapshot.indexes_of_table.get(entry.oid))
