@@ -70,7 +70,7 @@ from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, Lock
 from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
-                                      RELKIND_VIEW, Column,
+                                      RELKIND_MATVIEW, RELKIND_VIEW, Column,
                                       IndexInfo, Relation)
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
@@ -1103,7 +1103,9 @@ class Txn:
     def create_index(self, name: str, table: str, column_names: Sequence[str],
                      unique: bool = False, primary: bool = False) -> Relation:
         """CREATE INDEX: the table is locked in ShareLock (no writer, no vacuum meanwhile)."""
-        relation = self._open(table, LockMode.SHARE, RELKIND_TABLE)
+        relation = self._open(table, LockMode.SHARE)
+        if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
+            raise UndefinedObject(f'relation "{table}" does not exist')
         with self.engine._ddl_lock:
             self._check_new_name(name)
             keys = [relation.column_index(c) for c in column_names]
@@ -1195,6 +1197,31 @@ class Txn:
                                                    action])
             self.transaction.command_counter_increment()
         return self.relation(name, RELKIND_VIEW)
+
+    def create_matview(self, name: str, columns: Sequence[Column], action: str,
+                       owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
+                       namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> Relation:
+        """CREATE MATERIALIZED VIEW: a pg_class row of relkind 'm' with a relation file (its
+        rows are stored like a table's), its columns, and the "_RETURN" rule holding
+        ``action`` (sql/create_table_as.py's stored query)."""
+        with self.engine._ddl_lock:
+            self._check_new_name(name)
+            oid = self._new_locked_oid()
+            rnode = self._new_relation_file(oid)
+            self._add_class(oid, name, RELKIND_MATVIEW, rnode, columns, owner, namespace_oid)
+            self._insert_catalog(boot.PG_REWRITE, [self.engine.allocate_oid(), VIEW_RULE_NAME,
+                                                   oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
+                                                   action])
+            self.transaction.command_counter_increment()
+        return self.relation(name, RELKIND_MATVIEW)
+
+    def set_view_action(self, view: Relation, action: str) -> None:
+        """A new pg_rewrite.ev_action for ``view``'s rule (REFRESH MATERIALIZED VIEW records
+        whether it is populated there); the caller holds the view's lock."""
+        with self.engine._ddl_lock:
+            self._update_catalog_rows(boot.PG_REWRITE, lambda v: v[2] == view.oid,
+                                      lambda v: tuple(v[:7]) + (action,))
+            self.transaction.command_counter_increment()
 
     def replace_view(self, view: Relation, added: Sequence[Column], action: str) -> Relation:
         """CREATE OR REPLACE VIEW: a new stored query, and ``added`` columns after the
@@ -1379,7 +1406,9 @@ class Txn:
     def truncate(self, name: str) -> None:
         """TRUNCATE: new, empty files for the table and its indexes, swapped in transactionally
         (all of them locked AccessExclusive)."""
-        relation = self._open(name, LockMode.ACCESS_EXCLUSIVE, RELKIND_TABLE)
+        relation = self._open(name, LockMode.ACCESS_EXCLUSIVE)
+        if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
+            raise UndefinedObject(f'relation "{name}" does not exist')
         for info in relation.indexes:
             self.lock_relation(info.relation.oid, LockMode.ACCESS_EXCLUSIVE)
         with self.engine._ddl_lock:

@@ -16,6 +16,7 @@ RELKIND_TABLE = "r"
 RELKIND_INDEX = "i"
 RELKIND_SEQUENCE = "S"
 RELKIND_VIEW = "v"          # no storage: its query lives in pg_rewrite
+RELKIND_MATVIEW = "m"       # a heap file like a table, its query in pg_rewrite like a view
 
 
 @dataclass(frozen=True)

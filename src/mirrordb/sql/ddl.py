@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mirrordb.access.lmgr import NO_LOCK, LockMode
-from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
-                                      RELKIND_VIEW, Column)
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
+                                      RELKIND_TABLE, RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, owners, roles, schemas, views
@@ -510,7 +510,7 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
     if relation is not None and relation.kind == RELKIND_VIEW:
         raise MirrordbError(f'cannot create index on relation "{table}"', sqlstate="42809",
                             detail="This operation is not supported for views.")
-    if relation is None or relation.kind != RELKIND_TABLE:
+    if relation is None or relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
         raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
     roles.check_table_ownership(session, relation)
     if node.get("accessMethod", "btree") != "btree":
@@ -623,7 +623,9 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     wanted = {"OBJECT_TABLE": (RELKIND_TABLE, "table", "DROP TABLE"),
               "OBJECT_INDEX": (RELKIND_INDEX, "index", "DROP INDEX"),
               "OBJECT_SEQUENCE": (RELKIND_SEQUENCE, "sequence", "DROP SEQUENCE"),
-              "OBJECT_VIEW": (RELKIND_VIEW, "view", "DROP VIEW")}.get(kind)
+              "OBJECT_VIEW": (RELKIND_VIEW, "view", "DROP VIEW"),
+              "OBJECT_MATVIEW": (RELKIND_MATVIEW, "materialized view",
+                                 "DROP MATERIALIZED VIEW")}.get(kind)
     if kind == "OBJECT_SCHEMA":
         return "DROP SCHEMA", schemas.drop_schemas(session, txn, node)
     if wanted is None:
@@ -721,7 +723,7 @@ def _check_lock_privilege(session: Any, relation: Any, mode: int) -> None:
 
 def _noun_of(kind: str) -> str:
     return {RELKIND_TABLE: "table", RELKIND_INDEX: "index", RELKIND_SEQUENCE: "sequence",
-            RELKIND_VIEW: "view"}[kind]
+            RELKIND_VIEW: "view", RELKIND_MATVIEW: "materialized view"}[kind]
 
 
 def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[str]:

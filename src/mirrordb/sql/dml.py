@@ -26,7 +26,8 @@ from typing import Any
 
 from mirrordb.access.heapam import TmResult
 from mirrordb.access.lmgr import LockMode
-from mirrordb.access.relation import RELKIND_TABLE, RELKIND_VIEW, IndexInfo, Relation
+from mirrordb.access.relation import (RELKIND_MATVIEW, RELKIND_TABLE, RELKIND_VIEW, IndexInfo,
+                                      Relation)
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
@@ -304,6 +305,9 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation.kind == RELKIND_VIEW:
         from mirrordb.sql import views
         raise views.refuse_change(relation, command)
+    if relation.kind == RELKIND_MATVIEW:
+        raise MirrordbError(f'cannot change materialized view "{relation.name}"',
+                            sqlstate="42809")
     if relation.kind != RELKIND_TABLE:
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_VIEW, Relation
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
+                                      RELKIND_VIEW, Relation)
 from mirrordb.common.errors import MirrordbError, UndefinedObject
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
@@ -575,6 +576,9 @@ class PlanBuilder:
             return self._plan_sequence_scan(relation, alias, fields, scope)
         if relation.kind == RELKIND_VIEW:
             return self._plan_view(relation, alias, fields, scope)
+        if relation.kind == RELKIND_MATVIEW:
+            from mirrordb.sql import create_table_as
+            create_table_as.check_populated(self.session.txn, relation)
         names = _alias_columns(fields.get("alias", {}), [c.name for c in relation.columns])
         columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
                    for i, (n, c) in enumerate(zip(names, relation.columns))]

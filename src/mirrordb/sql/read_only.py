@@ -40,6 +40,7 @@ READ_ONLY_STATEMENTS = frozenset({
 # DDL node -> command tag, where the tag is not spelled out from the node name.
 DDL_TAGS = {
     "CreateStmt": "CREATE TABLE", "IndexStmt": "CREATE INDEX", "ViewStmt": "CREATE VIEW",
+    "RefreshMatViewStmt": "REFRESH MATERIALIZED VIEW",
     "CreateSeqStmt": "CREATE SEQUENCE", "AlterSeqStmt": "ALTER SEQUENCE",
     "AlterTableStmt": "ALTER TABLE", "CreateRoleStmt": "CREATE ROLE",
     "AlterRoleStmt": "ALTER ROLE", "AlterRoleSetStmt": "ALTER ROLE", "DropRoleStmt": "DROP ROLE",

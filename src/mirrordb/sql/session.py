@@ -556,7 +556,8 @@ class Session:
         if self.failed:
             return
         node_type = statement.node_type
-        if node_type == "SelectStmt" or (node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt")):
+        if (node_type == "SelectStmt" and not statement.node.get("intoClause")) or \
+                node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
             self._ensure_transaction().transaction.take_statement_snapshot()
             if node_type != "SelectStmt":
                 self._dml_plan(prepared)
@@ -838,7 +839,9 @@ class Session:
     def _exec_SelectStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
         if node.get("intoClause"):
-            raise feature_not_supported("SELECT INTO")
+            from mirrordb.sql import create_table_as
+            tag, notices = create_table_as.select_into(self, node, list(params))
+            return StatementResult(tag, notices=notices)
         ctx = self._context(params)
         plan = self._cached_select(prepared)
         return StatementResult("SELECT", plan.columns, plan.node.rows(ctx))
@@ -1187,6 +1190,17 @@ class Session:
         views.create_view(self, self._ensure_transaction(), node)
         return StatementResult("CREATE VIEW")
 
+    def _exec_CreateTableAsStmt(self, node: Node, prepared: PreparedStatement,
+                                params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import create_table_as
+        tag, notices = create_table_as.create_table_as(self, node, list(params))
+        return StatementResult(tag, notices=notices)
+
+    def _exec_RefreshMatViewStmt(self, node: Node, prepared: PreparedStatement,
+                                 params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import create_table_as
+        return StatementResult(create_table_as.refresh(self, node))
+
     def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
@@ -1285,7 +1299,7 @@ class Session:
                                              for name in cascaded]:
             name = relation["RangeVar"]["relname"]
             target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"), NO_LOCK)
-            if target is not None and target.kind == RELKIND_VIEW:
+            if target is not None and target.kind in (RELKIND_VIEW, "m"):
                 raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
             if target is not None:
                 roles.check_table_privilege(self, target, "TRUNCATE")

@@ -265,7 +265,7 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows = []
     for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid):
-        is_table = entry.kind == RELKIND_TABLE
+        is_table = entry.kind in (RELKIND_TABLE, "m")     # "m": a materialized view's heap
         access_method = (cat.HEAP_ACCESS_METHOD_OID if is_table and not entry.virtual else
                          cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
         has_index = bool(snapshot.indexes_of_table.get(entry.oid))
@@ -581,6 +581,11 @@ def _pg_views(ctx: ExecContext) -> list[Row]:
     return [(snapshot.namespace_name(e.namespace_oid), e.name, _owner_name(snapshot, e.owner_oid),
              cat.view_definition(snapshot, e.oid, pretty=False))
             for e in _relations_of_kind(snapshot, cat.RELKIND_VIEW)]
+
+
+def _pg_matviews(ctx: ExecContext) -> list[Row]:
+    from mirrordb.sql import create_table_as
+    return create_table_as.pg_matviews_rows(_snapshot(ctx), _owner_name)
 
 
 def _pg_rewrite(ctx: ExecContext) -> list[Row]:
@@ -927,7 +932,7 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_user", 12014, "v", PG_USER_COLUMNS, _pg_user),
     _view(PG_CATALOG, "pg_views", 12028, "v", PG_VIEWS_COLUMNS, _pg_views),
     _view(PG_CATALOG, "pg_tables", 12033, "v", PG_TABLES_COLUMNS, _pg_tables),
-    _view(PG_CATALOG, "pg_matviews", 12038, "v", PG_MATVIEWS_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_matviews", 12038, "v", PG_MATVIEWS_COLUMNS, _pg_matviews),
     _view(PG_CATALOG, "pg_indexes", 12043, "v", PG_INDEXES_COLUMNS, _pg_indexes),
     _view(PG_CATALOG, "pg_sequences", 12048, "v", PG_SEQUENCES_COLUMNS, _pg_sequences),
     _view(PG_CATALOG, "pg_settings", 12104, "v", PG_SETTINGS_COLUMNS, _pg_settings),

@@ -49,7 +49,7 @@ from mirrordb.sql.planner import PlanBuilder, QueryPlan, ViewRecording, _column
 MAX_VIEW_NESTING = 100      # views expanded inside one another before we call it recursion
 INVALID_TABLE_DEFINITION = "42P16"
 DEPENDENT_OBJECTS_STILL_EXIST = "2BP01"
-KIND_WORDS = {"r": "table", "v": "view", "i": "index", "S": "sequence"}
+KIND_WORDS = {"r": "table", "v": "view", "i": "index", "S": "sequence", "m": "materialized view"}
 
 
 @dataclass(frozen=True)
@@ -388,15 +388,18 @@ class Dependent:
     view_oid: int
     view_name: str
     referenced_oid: int
+    kind: str = RELKIND_VIEW     # 'm' for a materialized view
 
 
 def dependents(txn: Any, relation_oid: int) -> list[Dependent]:
     """Every view that depends on ``relation_oid``, directly or through other views, in the
     order PostgreSQL reports them (each object before the ones that depend on it)."""
     rules = {oid: StoredQuery.decode(text).relations for oid, text in txn.view_rules().items()}
-    names = {int(values[0]): str(values[1])  # type: ignore[call-overload]
-             for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction)
-             if values[0] in rules}
+    names, kinds = {}, {}
+    for _, values in txn.engine.relcache.rows(boot.PG_CLASS, txn.transaction):
+        if values[0] in rules:
+            names[int(values[0])] = str(values[1])  # type: ignore[call-overload]
+            kinds[int(values[0])] = str(values[4])
     found: list[Dependent] = []
     seen = {relation_oid}
     pending = [(relation_oid, view_oid) for view_oid in sorted(rules, reverse=True)]
@@ -405,7 +408,8 @@ def dependents(txn: Any, relation_oid: int) -> list[Dependent]:
         if referenced not in rules[view_oid] or view_oid in seen:
             continue
         seen.add(view_oid)
-        found.append(Dependent(view_oid, names.get(view_oid, str(view_oid)), referenced))
+        found.append(Dependent(view_oid, names.get(view_oid, str(view_oid)), referenced,
+                               kinds.get(view_oid, RELKIND_VIEW)))
         pending += [(view_oid, other) for other in sorted(rules, reverse=True)]
     return found
 
@@ -419,7 +423,7 @@ def check_drop(session: Any, txn: Any, relation: Relation, cascade: bool,
     if not found:
         return [], []
     names = {relation.oid: relation.name, **{d.view_oid: d.view_name for d in found}}
-    kinds = {relation.oid: relation.kind, **{d.view_oid: RELKIND_VIEW for d in found}}
+    kinds = {relation.oid: relation.kind, **{d.view_oid: d.kind for d in found}}
     lines = [f"{KIND_WORDS.get(kinds[d.view_oid], 'view')} {d.view_name} depends on "
              f"{KIND_WORDS.get(kinds.get(d.referenced_oid, 'v'), 'view')} "
              f"{names[d.referenced_oid]}" for d in found]
@@ -429,7 +433,8 @@ def check_drop(session: Any, txn: Any, relation: Relation, cascade: bool,
                             "depend on it", sqlstate=DEPENDENT_OBJECTS_STILL_EXIST,
                             detail="\n".join(lines),
                             hint="Use DROP ... CASCADE to drop the dependent objects too.")
-    cascades = [f"drop cascades to view {d.view_name}" for d in found]
+    cascades = [f"drop cascades to {KIND_WORDS.get(d.kind, 'view')} {d.view_name}"
+                for d in found]
     if len(cascades) == 1:
         notice = ("NOTICE", cascades[0])
     else:
