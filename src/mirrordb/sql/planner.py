@@ -628,7 +628,7 @@ class PlanBuilder:
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
         record = self.session.record_function(self, name, args)
-        if record is not None and fields.get("ordinality"):
+        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record

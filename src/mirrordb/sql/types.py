@@ -1194,6 +1194,7 @@ _SCALAR_OUTPUT: dict[int, _OutputFunction] = {
     REGNAMESPACE_OID: _reg_out(REGNAMESPACE_OID),
     REGROLE_OID: _reg_out(REGROLE_OID),
     VOID_OID: lambda value, timezone: "",
+    RECORD_OID: _identity_text,   # records a select list shows (sql/json_set_functions.py)
 }
 
 
