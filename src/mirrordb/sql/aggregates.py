@@ -306,6 +306,8 @@ def _array_agg(element: int) -> AggregateDef:
 def _json_agg(name: str, element: int, normalize: bool) -> AggregateDef:
     from mirrordb.sql.functions import _json_scalar_text
     text = _json_scalar_text(element)
+    # PostgreSQL starts each array or record after the first on a line of its own
+    separator = ", \n " if element == T.RECORD_OID or T.is_array_type(element) else ", "
 
     def transition(state: _List | None, value: Any) -> _List:
         if state is None:
@@ -316,7 +318,7 @@ def _json_agg(name: str, element: int, normalize: bool) -> AggregateDef:
     def final(state: _List | None) -> str | None:
         if state is None:
             return None
-        document = "[" + ", ".join(state) + "]"
+        document = "[" + separator.join(state) + "]"
         return T.parse_jsonb(document) if normalize else document
     return AggregateDef(name, (element,), JSONB_OID if normalize else JSON_OID, _none,
                         transition, final, strict=False)

@@ -370,6 +370,21 @@ def _jsonb_object_text(pairs: list[tuple[str, Any]]) -> str:
     return T.jsonb_text(dict(pairs))
 
 
+# -- records -------------------------------------------------------------------------------------
+
+
+def record_json(record: Any, pretty: bool = False) -> str:
+    """row_to_json / to_json of a record (sql/types.py RowRecord): its fields by name, in
+    column order, each as to_json makes it (NULL as null); ``pretty``: a line per field."""
+    from mirrordb.sql.functions import _json_scalar_text
+    if isinstance(record, str):           # a record known only by its text
+        return T.json_quote(record)
+    fields = [f"{T.json_quote(name)}:"
+              f"{'null' if value is None else _json_scalar_text(type_oid)(value)}"
+              for value, (name, type_oid) in zip(record, record.columns)]
+    return "{" + (",\n " if pretty else ",").join(fields) + "}"
+
+
 # -- registration ----------------------------------------------------------------------------------
 
 # (oid, name, left type, right type, result type, oprcode), PostgreSQL 15's pg_operator rows.
@@ -422,6 +437,8 @@ def _define_functions() -> None:
     define("jsonb_strip_nulls", [JSONB_OID], JSONB_OID, jsonb_strip_nulls)
     define("json_strip_nulls", [JSON_OID], JSON_OID, json_strip_nulls)
     define("jsonb_pretty", [JSONB_OID], TEXT_OID, jsonb_pretty)
+    define("row_to_json", [T.RECORD_OID], JSON_OID, record_json, volatility="s")
+    define("row_to_json", [T.RECORD_OID, BOOL_OID], JSON_OID, record_json, volatility="s")
     define("json_object", [TEXT_ARRAY_OID], JSON_OID,
            lambda flat: _json_object_text(_pairs_of(flat)))
     define("jsonb_object", [TEXT_ARRAY_OID], JSONB_OID,
@@ -435,4 +452,4 @@ def _define_functions() -> None:
 _define_functions()
 
 __all__ = ["OPERATOR_ROWS", "as_text", "array_index", "kind_of", "load",
-           "operator_implementations", "plain"]
+           "operator_implementations", "plain", "record_json"]
