@@ -127,6 +127,36 @@ RECORDS = [
     "select row_to_json(nosuch) from r",
 ]
 
+TO_RECORD = [
+    "select * from jsonb_to_record('{\"a\":1,\"b\":\"x\",\"c\":[1,2],\"d\":{\"e\":1},\"f\":\"2024-01-01\"}')"
+    " as x(a int, b text, c jsonb, d json, f date, g text)",
+    "select * from json_to_record('{\"a\":1,\"b\":\"x\",\"c\":[1,2],\"d\":{\"e\" : 1}}')"
+    " as x(a int, b text, c jsonb, d json)",
+    "select * from jsonb_to_record('{\"a\":1.5}') as x(a int)",
+    "select * from jsonb_to_record('{\"a\":\"x\"}') as x(a int)",
+    "select * from jsonb_to_record('{\"a\":true, \"b\": 2}') as x(a text, b text)",
+    "select * from jsonb_to_record('{\"a\":true, \"b\": 2}') as x(a bool, b numeric)",
+    "select * from jsonb_to_record('[1]') as x(a int)",
+    "select * from jsonb_to_record('1') as x(a int)",
+    "select * from jsonb_to_record('{\"a\":1}')",
+    "select * from jsonb_to_recordset('[{\"a\":1,\"b\":\"x\"},{\"a\":2}]') as x(a int, b text)",
+    "select * from jsonb_to_recordset('{\"a\":1}') as x(a int)",
+    "select * from jsonb_to_recordset('[1]') as x(a int)",
+    "select * from json_to_recordset('[{\"a\":1,\"b\":\"x\"},{\"a\":2}]') as x(a int, b text)",
+    "select * from jsonb_to_record('{\"a\":[1,2]}') as x(a int[])",
+    "select * from jsonb_to_record('{\"a\":{\"b\":1}}') as x(a text)",
+    "select * from jsonb_to_record('{\"a\":\"x\"}') as x(a jsonb)",
+    "select * from jsonb_to_record(null) as x(a int)",
+    "select * from jsonb_to_recordset(null) as x(a int)",
+    "select t.id, x.* from (values (1, '{\"a\":5}'::jsonb)) t(id, j), jsonb_to_record(t.j)"
+    " as x(a int)",
+    "select * from jsonb_to_record('{\"a\":\"abcdef\"}') as x(a varchar(3))",
+    "select * from json_to_record('[1]') as x(a int)",
+    "select * from json_to_recordset('{\"a\":1}') as x(a int)",
+    "select * from json_to_recordset('[1]') as x(a int)",
+    "select * from jsonb_to_recordset('[{\"a\":1}, null]') as x(a int)",
+]
+
 SET_RETURNING = [
     "select * from jsonb_each('{\"b\":[1, 2], \"a\":null, \"aa\": \"x\"}')",
     "select * from jsonb_each_text('{\"b\":[1, 2], \"a\":null, \"aa\": \"x\"}')",
@@ -176,9 +206,9 @@ SET_RETURNING_ERRORS = [
 
 @pytest.mark.parametrize("statements", [PATH_OPERATORS, KEY_OPERATORS, MODIFYING,
                                         PRETTY_AND_BUILDING, RECORDS, SET_RETURNING,
-                                        SET_RETURNING_ERRORS],
+                                        SET_RETURNING_ERRORS, TO_RECORD],
                          ids=["paths", "keys", "modifying", "pretty_building", "records", "srf",
-                              "srf_errors"])
+                              "srf_errors", "to_record"])
 def test_statements_match_postgres(both: tuple[Reference, Ours], statements: list[str]) -> None:
     assert_same(both, statements)
 

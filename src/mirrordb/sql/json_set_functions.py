@@ -8,7 +8,8 @@ gives each row as its record text, as PostgreSQL prints a record); and Session.r
 (sql/session.py), which asks ``rows_in_from`` for a call in FROM whose OUT parameters name the
 columns (json(b)_object_keys has none: in FROM it is an ordinary one-column set, named after
 the function or its alias, through set_returning.py). The scalar json functions are in
-sql/json_functions.py.
+sql/json_functions.py. json(b)_to_record(set), whose columns a definition list gives
+(``AS x(a int, b text)``), are planned by the planner through ``record_rows_in_from``.
 
 jsonb rows come in the document's stored order (keys shorter first, then bytewise); json rows
 in the order written, each value as written (duplicate keys kept), as PostgreSQL's json
@@ -153,6 +154,83 @@ def _compile(builder: Any, name: str, args: list[Expr], location: int
     return rows
 
 
+# -- json(b)_to_record(set) with a column definition list ---------------------------------------
+
+RECORD_FUNCTIONS = frozenset({"json_to_record", "jsonb_to_record", "json_to_recordset",
+                              "jsonb_to_recordset"})
+# a column of the definition list: (name, type OID, typmod)
+ColumnDefinition = tuple[str, int, int]
+
+
+def _field_value(raw: str | None, type_oid: int, typmod: int, timezone: str) -> Any:
+    """One field as PostgreSQL's populate_record makes it: a JSON null or a missing key is
+    NULL, json and jsonb columns take the value's json, an array column a JSON array's
+    elements, others the input function of the string's contents or of the value's text."""
+    from mirrordb.sql.operators import _JSON_DECODER, _json_members
+    if raw is None or raw == "null":
+        return None
+    if type_oid == JSON:
+        return raw
+    if type_oid == JSONB:
+        return T.parse_jsonb(raw)
+    element = T.element_type_of(type_oid)
+    if element and raw.startswith("["):
+        _, members = _json_members(raw)
+        return [_field_value(raw[start:end], element, -1, timezone) for _, start, end in members]
+    text = _JSON_DECODER.decode(raw) if raw.startswith('"') else raw
+    return T.parse_text(type_oid, text, typmod, timezone=timezone)
+
+
+def _record(document: str, definitions: list[ColumnDefinition], timezone: str
+            ) -> tuple[Any, ...]:
+    _, members = _json_members(document)
+    fields = dict(members)          # the last of duplicate keys wins
+    return tuple(_field_value(fields.get(name), type_oid, typmod, timezone)
+                 for name, type_oid, typmod in definitions)
+
+
+def _records(name: str, document: str, definitions: list[ColumnDefinition], timezone: str
+             ) -> list[tuple[Any, ...]]:
+    kind, members = _json_members(document)
+    if name.endswith("_record"):
+        if kind != "object":
+            raise _error(f"cannot call populate_composite on "
+                         f"{'an array' if kind == 'array' else 'a scalar'}")
+        return [_record(document, definitions, timezone)]
+    if kind != "array":
+        if name.startswith("jsonb"):
+            raise _error(f"cannot call {name} on a non-array")
+        raise _error(f"cannot call {name} on {'an object' if kind == 'object' else 'a scalar'}")
+    rows = []
+    for _, raw in members:
+        if _json_members(raw)[0] != "object":
+            raise _error(f"argument of {name} must be an array of objects")
+        rows.append(_record(raw, definitions, timezone))
+    return rows
+
+
+def record_rows_in_from(builder: Any, name: str, args: list[Expr],
+                        definitions: list[ColumnDefinition] | None, location: int
+                        ) -> tuple[Callable[[ExecContext], list[Row]], Columns]:
+    """json(b)_to_record(set) in FROM, its columns given by the definition list."""
+    from mirrordb.sql.expressions import error_at
+    argument_type = JSONB if name.startswith("jsonb") else JSON
+    check_arity(name, args, (1,), location)
+    if args[0].type_oid not in (argument_type, UNKNOWN):
+        raise no_such_function(name, args, location)
+    if not definitions:
+        raise error_at('a column definition list is required for functions returning "record"',
+                       "42601", location)
+    document = coerce(builder, args[0], argument_type).fn
+
+    def rows(ctx: ExecContext) -> list[Row]:
+        value = document((), ctx)
+        if value is None:
+            return [(None,) * len(definitions)] if name.endswith("_record") else []
+        return _records(name, value, definitions, ctx.session.timezone)
+    return rows, tuple((column, type_oid) for column, type_oid, _ in definitions)
+
+
 def values_in_select_list(builder: Any, name: str, args: list[Expr], location: int
                           ) -> tuple[Callable[[Row, ExecContext], Iterable[Any]], int]:
     """A call in a select list: one value per row (for two columns a record, its text)."""
@@ -182,4 +260,5 @@ def rows_in_from(builder: Any, name: str, args: list[Expr]
     return (lambda ctx: rows((), ctx)), entry[1]
 
 
-__all__ = ["FUNCTIONS", "NAMES", "rows_in_from", "values_in_select_list"]
+__all__ = ["FUNCTIONS", "NAMES", "RECORD_FUNCTIONS", "record_rows_in_from", "rows_in_from",
+           "values_in_select_list"]
