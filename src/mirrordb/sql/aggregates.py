@@ -306,6 +306,8 @@ def _array_agg(element: int) -> AggregateDef:
 def _json_agg(name: str, element: int, normalize: bool) -> AggregateDef:
     from mirrordb.sql.functions import _json_scalar_text
     text = _json_scalar_text(element)
+    # PostgreSQL starts each array or record after the first on a line of its own
+    separator = ", \n " if element == T.RECORD_OID or T.is_array_type(element) else ", "
 
     def transition(state: _List | None, value: Any) -> _List:
         if state is None:
@@ -316,10 +318,35 @@ def _json_agg(name: str, element: int, normalize: bool) -> AggregateDef:
     def final(state: _List | None) -> str | None:
         if state is None:
             return None
-        document = "[" + ", ".join(state) + "]"
+        document = "[" + separator.join(state) + "]"
         return T.parse_jsonb(document) if normalize else document
     return AggregateDef(name, (element,), JSONB_OID if normalize else JSON_OID, _none,
                         transition, final, strict=False)
+
+
+def _json_object_agg(name: str, key_type: int, value_type: int, normalize: bool
+                     ) -> AggregateDef:
+    """json(b)_object_agg(key, value): NULL for no rows; a NULL key is an error."""
+    from mirrordb.sql.functions import _json_scalar_text, _text_of
+    key_text, value_text = _text_of(key_type), _json_scalar_text(value_type)
+
+    def transition(state: _List | None, key: Any, value: Any) -> _List:
+        if key is None:
+            raise MirrordbError("field name must not be null", sqlstate="22023")
+        if state is None:
+            state = _List()
+        state.append(f"{T.json_quote(key_text(key))} : "
+                     f"{'null' if value is None else value_text(value)}")
+        return state
+
+    def final(state: _List | None) -> str | None:
+        if state is None:
+            return None
+        if normalize:
+            return T.parse_jsonb("{" + ", ".join(state) + "}")
+        return "{ " + ", ".join(state) + " }"
+    return AggregateDef(name, (key_type, value_type), JSONB_OID if normalize else JSON_OID,
+                        _none, transition, final, strict=False)
 
 
 def _bit_aggregate(name: str, argument: int, combine: Callable[[int, int], int]) -> AggregateDef:
@@ -374,6 +401,10 @@ def _register_all() -> None:
     _POLYMORPHIC["json_agg"] = [((ANYNONARRAY_OID,), lambda e: _json_agg("json_agg", e, False))]
     _POLYMORPHIC["jsonb_agg"] = [((ANYNONARRAY_OID,), lambda e: _json_agg("jsonb_agg", e,
                                                                           True))]
+    for name, normalize in (("json_object_agg", False), ("jsonb_object_agg", True)):
+        _POLYMORPHIC[name] = [((ANY_OID, ANY_OID), lambda key, value, name=name,
+                               normalize=normalize: _json_object_agg(name, key, value,
+                                                                     normalize))]
     _POLYMORPHIC["min"] = [((ANYARRAY_OID,), lambda e: _extreme("min", e, False))]
     _POLYMORPHIC["max"] = [((ANYARRAY_OID,), lambda e: _extreme("max", e, True))]
 
@@ -423,6 +454,9 @@ def resolve_aggregate(name: str, arg_types: Sequence[int]) -> ResolvedAggregate:
 
 
 def _specialise(chosen: Candidate, arg_types: Sequence[int]) -> ResolvedAggregate:
+    if len(chosen.arg_types) > 1:     # json(b)_object_agg("any", "any")
+        actual_types = tuple(T.TEXT_OID if t == T.UNKNOWN_OID else t for t in arg_types)
+        return ResolvedAggregate(chosen.payload(*actual_types), actual_types)
     actual = arg_types[0]
     declared = chosen.arg_types[0]
     if actual == T.UNKNOWN_OID:

@@ -484,6 +484,10 @@ class ExpressionCompiler:
         location = f.get("location", -1)
         fields = f["fields"]
         if "A_Star" in fields[-1]:
+            qualifier = strings(fields[:-1])
+            whole = self._whole_row(qualifier[-1], location) if len(qualifier) == 1 else None
+            if whole is not None:       # t.* inside an expression: t's row as a record
+                return whole
             raise error_at("row expansion via \"*\" is not supported here", "0A000", location)
         names = strings(fields)
         scope, depth = self.scope, 0
@@ -510,6 +514,10 @@ class ExpressionCompiler:
                     scope.note_outer_reference(index, location)
                 return self._column_expr(index, column, depth)
             scope, depth = scope.parent, depth + 1
+        if len(names) == 1:
+            whole = self._whole_row(names[0], location)
+            if whole is not None:
+                return whole
         _refuse_lateral_only(self.scope, names, location)
         if len(names) >= 2 and self.scope.entry(names[-2]) is None and not any(
                 s.entry(names[-2]) for s in _parents(self.scope)):
@@ -522,6 +530,33 @@ class ExpressionCompiler:
                            location)
         raise error_at(f'column "{names[-1]}" does not exist', "42703", location,
                        hint=column_hint(self.scope, None, names[-1]))
+
+    def _whole_row(self, alias: str, location: int) -> Expr | None:
+        """A name that is no column but a FROM item: its row as a record (PostgreSQL's
+        whole-row reference), its visible columns with their names."""
+        scope, depth = self.scope, 0
+        while scope is not None:
+            entry = scope.entry(alias) if not scope.lateral_only else None
+            if entry is not None:
+                break
+            scope, depth = scope.parent, depth + 1
+        if scope is None or entry is None:
+            return None
+        visible = [(entry.offset + i, c) for i, c in enumerate(entry.columns)
+                   if not c.hidden and not c.merged]
+        if self.grouped and depth == 0 and visible:
+            raise error_at(f'column "{alias}.*" must appear in the GROUP BY clause or be used '
+                           "in an aggregate function", "42803", location)
+        indexes = [index for index, _ in visible]
+        columns = tuple((c.name, c.type_oid) for _, c in visible)
+        if depth:
+            scope.note_outer_reference(indexes[0] if indexes else 0, location)
+            self.builder.correlated = True
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            source = ctx.outer[-depth] if depth else row
+            return T.RowRecord.of([source[index] for index in indexes], columns)
+        return Expr(T.RECORD_OID, run, name=alias)
 
     def _qualified_name(self, index: int, column: ScopeColumn) -> str:
         """``alias.column`` of the column at row ``index``, as PostgreSQL names it in errors."""

@@ -1396,6 +1396,9 @@ def _json_scalar_text(oid: int) -> Callable[[Any], str]:
         return lambda value: T.json_quote(dt.format_timestamp(value).replace(" ", "T"))
     if oid == TIMESTAMPTZ_OID:
         return lambda value: T.json_quote(_json_timestamptz(value))
+    if oid == T.RECORD_OID:
+        from mirrordb.sql.json_functions import record_json
+        return record_json
     if T.is_array_type(oid):
         element = _json_scalar_text(T.element_type_of(oid))
         return lambda values: "[" + ",".join("null" if value is None else element(value)

@@ -36,6 +36,7 @@ from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import grouping_sets as gsets
+from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import recursive as rec
@@ -631,8 +632,12 @@ class PlanBuilder:
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
-        record = self.session.record_function(self, name, args)
-        if record is not None and fields.get("ordinality"):
+        record = self.session.record_function(self, name, args) \
+            if name not in json_set_functions.RECORD_FUNCTIONS else \
+            json_set_functions.record_rows_in_from(
+                self, name, args, self._column_definitions(fields.get("coldeflist")),
+                call["FuncCall"].get("location", -1))
+        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
@@ -649,6 +654,19 @@ class PlanBuilder:
                           for column_name, (_, type_oid) in zip(names, columns)])
         return _FromItem(ex.FunctionScan(name, produce_rows, width=len(columns)), scope,
                          alias=alias)
+
+    def _column_definitions(self, definitions: list[Node] | None
+                            ) -> list[tuple[str, int, int]] | None:
+        """A function's column definition list (``AS x(a int, b text)``): (name, type,
+        typmod) of each column."""
+        if not definitions:
+            return None
+        columns = []
+        for definition in definitions:
+            column = definition["ColumnDef"]
+            type_oid, typmod = self.resolve_type(column["typeName"])
+            columns.append((column["colname"], type_oid, typmod))
+        return columns
 
     def _plan_join_expr(self, fields: Node, scope_parent: Scope | None,
                         levels: tuple[Scope, ...]) -> _FromItem:

@@ -1607,9 +1607,10 @@ class Session:
         """A function returning one record with named columns, called in FROM (see
         replication_functions.RECORD_FUNCTIONS), or a set of them (monitoring_functions);
         None when ``name`` is neither."""
-        from mirrordb.sql import monitoring_functions, replication_functions
+        from mirrordb.sql import json_set_functions, monitoring_functions, replication_functions
         return replication_functions.record_function_in_from(self, builder, name, args) \
-            or monitoring_functions.record_set_in_from(self, builder, name, args)
+            or monitoring_functions.record_set_in_from(self, builder, name, args) \
+            or json_set_functions.rows_in_from(builder, name, args)
 
     def record_field(self, builder: PlanBuilder, name: str, args: list[Expr], field: str,
                      location: int) -> Expr | None:

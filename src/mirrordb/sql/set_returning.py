@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import executor as ex
+from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (INT4, INT8, LATERAL_HINT, TEXT, UNKNOWN, ExecContext,
@@ -56,10 +57,12 @@ if TYPE_CHECKING:
 # The values of one call for one input row (its arguments are evaluated on that row).
 ValuesFn = Callable[[Row, ExecContext], Iterable[Any]]
 
-# generate_series and unnest, and the functions returning a set of records
-# (sql/monitoring_functions.py), whose records a select list shows as text.
+# generate_series and unnest, the functions returning a set of records
+# (sql/monitoring_functions.py), whose records a select list shows as text, and the json ones
+# (sql/json_set_functions.py).
 SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest", "pg_partition_ancestors"}) \
-    | RECORD_SET_FUNCTION_NAMES
+    | RECORD_SET_FUNCTION_NAMES | json_set_functions.NAMES
+JSON_SET_NAMES = json_set_functions.NAMES   # with OUT parameters, WITH ORDINALITY in FROM
 
 
 # -- the functions ----------------------------------------------------------------------------
@@ -75,6 +78,8 @@ def compile_call(builder: PlanBuilder, name: str, args: list[Expr],
         return _unnest(args[0], location)
     if name in RECORD_SET_FUNCTION_NAMES:
         return record_set_as_text(builder, name, args, location)
+    if name in json_set_functions.NAMES:
+        return json_set_functions.values_in_select_list(builder, name, args, location)
     if name == "pg_partition_ancestors" and len(args) == 1:
         return _partition_ancestors(builder, args[0])
     raise no_such_function(name, args, location)
@@ -354,7 +359,7 @@ class _CarriedInput(ex.PlanNode):
         return self.child.explain()
 
 
-__all__ = ["AGGREGATE_ARGUMENTS", "SET_RETURNING_FUNCTIONS", "SetCalls", "WINDOW_ARGUMENTS",
+__all__ = ["AGGREGATE_ARGUMENTS", "JSON_SET_NAMES", "SET_RETURNING_FUNCTIONS", "SetCalls", "WINDOW_ARGUMENTS",
            "WINDOW_DEFINITIONS", "carried_input",
            "carry_input", "compile_call", "contains", "function_in_from", "misplaced",
            "project_set", "refuse_in_from_arguments", "refuse_with_locking"]

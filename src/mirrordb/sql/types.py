@@ -1194,7 +1194,32 @@ _SCALAR_OUTPUT: dict[int, _OutputFunction] = {
     REGNAMESPACE_OID: _reg_out(REGNAMESPACE_OID),
     REGROLE_OID: _reg_out(REGROLE_OID),
     VOID_OID: lambda value, timezone: "",
+    RECORD_OID: lambda value, timezone: record_out(value, timezone),
 }
+
+
+class RowRecord(tuple):  # type: ignore[type-arg]
+    """The value of a whole-row reference (``SELECT t FROM t``, ``row_to_json(t)``): the
+    row's visible columns' values, with their (name, type OID) pairs in ``columns``."""
+
+    columns: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def of(cls, values: Sequence[Any], columns: tuple[tuple[str, int], ...]) -> RowRecord:
+        record = cls(values)
+        record.columns = columns
+        return record
+
+
+def record_out(value: Any, timezone: str = "UTC") -> str:
+    """record_out of a RowRecord; a record already in its text form (the records
+    sql/json_set_functions.py and monitoring_functions.py give) is kept."""
+    if isinstance(value, str):
+        return value
+    from mirrordb.sql.replication_functions import record_text
+    return record_text([None if item is None else format_text(type_oid, item,
+                                                               timezone=timezone)
+                        for item, (_, type_oid) in zip(value, value.columns)])
 
 
 def _input_function(oid: int) -> _InputFunction:
