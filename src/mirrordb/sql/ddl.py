@@ -23,7 +23,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_T
                                       RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, foreign_keys, owners, roles, schemas, views
+from mirrordb.sql import constraints, foreign_keys, identity, owners, roles, schemas, views
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -103,6 +103,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     defaults: list[tuple[int, str]] = []
     sequences: list[tuple[str, int, SequenceParams]] = []
     serial_columns: list[tuple[int, str]] = []   # (column, pg_depend deptype) per sequence
+    identities: list[tuple[int, list[Node]]] = []   # (column, sequence options)
     indexes: list[tuple[str, list[str], bool, bool]] = []
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
@@ -126,6 +127,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             type_oid, typmod = builder.resolve_type(fields["typeName"])
         check_column_type(column_name, type_oid)
         not_null = serial is not None
+        identity_kind = ""
         attnum = len(columns) + 1
         if serial is not None:
             sequence = _truncate_name(f"{name}_{column_name}_seq")
@@ -151,10 +153,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                                 [column_name], True, False))
             elif contype == "CONSTR_IDENTITY":
                 not_null = True
-                sequence = _truncate_name(f"{name}_{column_name}_seq")
-                sequences.append((sequence, type_oid, _sequence_params_for(type_oid)))
-                serial_columns.append((attnum, seqs.OWNED_BY_IDENTITY))
-                defaults.append((attnum, _nextval_default(_qualified(schema, sequence))))
+                identity_kind = constraint.get("generated_when") or identity.ALWAYS
+                identities.append((attnum, constraint.get("options", [])))
             elif contype == "CONSTR_CHECK":
                 checks.append(constraints.PendingCheck.of(constraint))
             elif contype == "CONSTR_FOREIGN":
@@ -167,7 +167,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                 continue
             else:
                 raise feature_not_supported(f"constraint {contype}")
-        columns.append(Column(column_name, type_oid, not_null, typmod))
+        columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind))
     for constraint in table_constraints:
         contype = constraint["contype"]
         keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
@@ -179,8 +179,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             if any(primary for _, _, _, primary in indexes):
                 raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                                     sqlstate="42P16")
-            columns = [Column(c.name, c.type_oid, True, c.typmod) if c.name in keys else c
-                       for c in columns]
+            columns = [Column(c.name, c.type_oid, True, c.typmod, c.identity)
+                       if c.name in keys else c for c in columns]
             indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"), keys,
                             True, True))
         elif contype == "CONSTR_UNIQUE":
@@ -201,7 +201,11 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             raise MirrordbError(f'relation "{sequence}" already exists', sqlstate="42P07")
         txn.create_sequence(sequence, params, owner=owner, type_oid=sequence_type,
                             namespace_oid=namespace)
+    identity_sequences = identity.create_sequences(session, txn, name, columns, identities,
+                                                   owner, schema)
     relation = txn.create_table(name, columns, owner=owner, namespace_oid=namespace)
+    for attnum, sequence_oid in identity_sequences:
+        seqs.record_owned_by(txn, sequence_oid, relation.oid, attnum, seqs.OWNED_BY_IDENTITY)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
     constraints.add_checks(session, txn, relation, checks, creating=True)
@@ -456,7 +460,8 @@ _ALTER_HANDLERS = {
     "AT_ColumnDefault": _alter_default, "AT_AddConstraint": _add_constraint,
     "AT_ValidateConstraint": constraints.validate_constraint,
     "AT_DropConstraint": constraints.drop_constraint,
-    "AT_AddIdentity": seqs.add_identity,
+    "AT_AddIdentity": identity.add_identity, "AT_SetIdentity": identity.set_identity,
+    "AT_DropIdentity": identity.drop_identity,
 }
 
 
@@ -662,6 +667,8 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         notices += cascade_notices
         if relation.kind == RELKIND_TABLE:
             notices += foreign_keys.check_drop(session, txn, relation, cascade, dropping)
+        elif relation.kind == RELKIND_SEQUENCE:
+            identity.check_drop_sequence(txn, relation)
         for view in doomed_views:
             txn.drop(view)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
