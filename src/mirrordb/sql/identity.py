@@ -13,6 +13,7 @@ sequence, made here (``defaults``) instead of read from pg_attrdef.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -39,24 +40,25 @@ def sequence_of(txn: Any, table_oid: int, attnum: int) -> int | None:
         and v[5] == attnum and v[6] == seqs.OWNED_BY_IDENTITY), None)
 
 
-def _sequence_text(session: Any, txn: Any, sequence_oid: int) -> str:
-    """The sequence's name as a stored nextval() argument (qualified outside public)."""
-    from mirrordb.sql import ddl
-    sequence = txn.relation(owners._relation_name(txn, sequence_oid))
-    return ddl._qualified(schemas.namespace_name(session, sequence.namespace_oid),
-                          sequence.name)
+def _nextval_of(sequence_oid: int) -> str:
+    """nextval(<OID>::regclass) in the planner's stored form: by OID, so it does not depend on
+    the search path when it runs (pg_dump's restore empties it)."""
+    return json.dumps({"FuncCall": {
+        "funcname": [{"String": {"sval": "nextval"}}],
+        "args": [{"TypeCast": {"arg": {"A_Const": {"ival": {"ival": sequence_oid}}},
+                               "typeName": {"names": [{"String": {"sval": "regclass"}}],
+                                            "typemod": -1}}}],
+        "funcformat": "COERCE_EXPLICIT_CALL"}})
 
 
-def defaults(session: Any, txn: Any, relation: Relation) -> dict[int, str]:
+def defaults(txn: Any, relation: Relation) -> dict[int, str]:
     """attnum -> stored nextval() expression, for the relation's identity columns."""
-    from mirrordb.sql import ddl
     result = {}
     for attnum, column in enumerate(relation.columns, start=1):
         if column.identity:
             sequence_oid = sequence_of(txn, relation.oid, attnum)
             if sequence_oid is not None:
-                result[attnum] = ddl._nextval_default(_sequence_text(session, txn,
-                                                                     sequence_oid))
+                result[attnum] = _nextval_of(sequence_oid)
     return result
 
 

@@ -892,7 +892,7 @@ class Session:
         stored = self.txn.column_defaults(relation)
         if any(column.identity for column in relation.columns):
             from mirrordb.sql import identity
-            stored.update(identity.defaults(self, self.txn, relation))
+            stored.update(identity.defaults(self.txn, relation))
         compiler = ExpressionCompiler(builder, Scope())
         result = {}
         for attnum, text in stored.items():
