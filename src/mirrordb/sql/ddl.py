@@ -313,6 +313,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     check_column_type(column_name, type_oid)
     not_null = serial is not None
     default_text = None
+    identity_options: list[Node] | None = None
+    identity_kind = ""
     unique = primary = False
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
@@ -331,6 +333,10 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             checks.append(constraints.PendingCheck.of(constraint))
         elif contype == "CONSTR_FOREIGN":
             references.append(foreign_keys.pending_of(constraint, column_name))
+        elif contype == "CONSTR_IDENTITY":
+            not_null = True
+            identity_kind = constraint.get("generated_when") or identity.ALWAYS
+            identity_options = constraint.get("options", [])
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
@@ -339,14 +345,22 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         default_text = _nextval_default(sequence)
     defaults = dict(txn.column_defaults(relation))
     attnum = relation.natts + 1
-    if default_text is not None:
+    column = Column(column_name, type_oid, False, typmod, identity_kind)
+    identity_sequence = None
+    if identity_options is not None:
+        identity_sequence, default_text = identity.added_column_sequence(
+            session, txn, relation, column, identity_options)
+    elif default_text is not None:
         defaults[attnum] = default_text
     produce = _default_producer(session, builder, default_text, type_oid, typmod)
-    columns = list(relation.columns) + [Column(column_name, type_oid, False, typmod)]
+    columns = list(relation.columns) + [column]
 
     def transform(values: tuple[object, ...]) -> list[object]:
         return [*values, produce()]
     rebuilt = txn.rewrite_table(relation, columns, transform, defaults)
+    if identity_sequence is not None:
+        seqs.record_owned_by(txn, identity_sequence, rebuilt.oid, attnum,
+                             seqs.OWNED_BY_IDENTITY)
     if not_null:
         _set_not_null(session, txn, rebuilt, column_name)
     if primary or unique:
@@ -391,6 +405,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     columns = [c for i, c in enumerate(relation.columns) if i != position]
     constraints.column_dropped(txn, relation, position + 1)
     foreign_keys.column_dropped(txn, relation, position + 1)
+    identity.column_dropped(txn, relation, position + 1)
     relation = txn.relation(relation.name)
 
     def transform(values: tuple[object, ...]) -> list[object]:

@@ -124,6 +124,32 @@ def create_sequences(session: Any, txn: Any, table_name: str, columns: list[Colu
     return made
 
 
+def added_column_sequence(session: Any, txn: Any, table: Relation, column: Column,
+                          options: list[Node]) -> tuple[int, str]:
+    """ALTER TABLE ... ADD COLUMN ... GENERATED AS IDENTITY: the new column's sequence (in
+    the table's schema) and the nextval() that fills the existing rows."""
+    schema = schemas.namespace_name(session, table.namespace_oid)
+    [(_, sequence_oid)] = create_sequences(session, txn, table.name, [column], [(1, options)],
+                                           owners._owner(txn, table.oid), schema)
+    return sequence_oid, _nextval_of(sequence_oid)
+
+
+def column_dropped(txn: Any, table: Relation, attnum: int) -> None:
+    """DROP COLUMN: the sequences the column owns (identity or serial) go with it, and the
+    pg_depend rows of later columns follow their new numbers."""
+    owned = [int(v[1]) for _, v in txn.engine.relcache.rows(  # type: ignore[call-overload]
+        boot.PG_DEPEND, txn.transaction) if v[0] == boot.PG_CLASS_OID
+        and v[4] == table.oid and v[5] == attnum
+        and v[6] in (seqs.OWNED_BY_IDENTITY, seqs.OWNED_BY_AUTO)]
+    for sequence_oid in owned:
+        txn.drop(owners._relation_name(txn, sequence_oid))
+    txn._update_catalog_rows(
+        boot.PG_DEPEND, lambda v: v[0] == boot.PG_CLASS_OID and v[3] == boot.PG_CLASS_OID
+        and v[4] == table.oid and int(v[5]) > attnum,  # type: ignore[call-overload]
+        lambda v: tuple(v[:5]) + (int(v[5]) - 1,) + tuple(v[6:]))  # type: ignore
+    txn.transaction.command_counter_increment()
+
+
 def add_identity(session: Any, txn: Any, table: Relation, command: Node) -> None:
     """ALTER TABLE t ALTER COLUMN c ADD GENERATED {ALWAYS | BY DEFAULT} AS IDENTITY
     [(options)]: the column's kind, its sequence (SEQUENCE NAME, or <table>_<column>_seq in
