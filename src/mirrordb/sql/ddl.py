@@ -43,6 +43,11 @@ def _truncate_name(name: str) -> str:
     return encoded[:NAMEDATALEN - 1].decode(errors="ignore")
 
 
+def _both_default_and_identity(column: str, table: str, constraint: Node) -> MirrordbError:
+    return error_at(f'both default and identity specified for column "{column}" of table '
+                    f'"{table}"', "42601", constraint.get("location", -1))
+
+
 def _qualified(schema: str | None, name: str) -> str:
     """A relation's name for a stored nextval() argument: qualified outside public, so it
     resolves whatever the search path is when the default runs."""
@@ -142,6 +147,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             elif contype == "CONSTR_NULL":
                 not_null = False
             elif contype == "CONSTR_DEFAULT":
+                if identity_kind:
+                    raise _both_default_and_identity(column_name, name, constraint)
                 defaults.append((attnum, json.dumps(constraint["raw_expr"])))
             elif contype == "CONSTR_PRIMARY":
                 not_null = True
@@ -152,6 +159,12 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                                 _truncate_name(f"{name}_{column_name}_key"),
                                 [column_name], True, False))
             elif contype == "CONSTR_IDENTITY":
+                if identity_kind:
+                    raise error_at(f'multiple identity specifications for column '
+                                   f'"{column_name}" of table "{name}"', "42601",
+                                   constraint.get("location", -1))
+                if any(a == attnum for a, _ in defaults):
+                    raise _both_default_and_identity(column_name, name, constraint)
                 not_null = True
                 identity_kind = constraint.get("generated_when") or identity.ALWAYS
                 identities.append((attnum, constraint.get("options", [])))
@@ -431,11 +444,13 @@ def _alter_not_null(session: Any, txn: Any, relation: Any, command: Node) -> Non
         if info.primary and attnum - 1 in info.key_columns:
             raise MirrordbError(f'column "{command["name"]}" is in a primary key',
                                 sqlstate="42P16")
+    identity.check_drop_not_null(relation, attnum)
     txn.alter_column(relation, attnum, not_null=False)
 
 
 def _alter_default(session: Any, txn: Any, relation: Any, command: Node) -> None:
     attnum = _column_number(relation, command["name"])
+    identity.check_default_change(relation, attnum, command.get("def") is not None)
     txn.drop_column_default(relation, attnum)
     if command.get("def") is not None:
         txn.set_column_default(relation, attnum, json.dumps(command["def"]))

@@ -274,3 +274,22 @@ def check_update(relation: Relation, index: int) -> None:
     if column.identity == ALWAYS:
         raise MirrordbError(f'column "{column.name}" can only be updated to DEFAULT',
                             sqlstate="428C9", detail=_generated_always(column))
+
+
+def _is_identity(relation: Relation, attnum: int, hint: str | None = None) -> MirrordbError:
+    return MirrordbError(f'column "{relation.columns[attnum - 1].name}" of relation '
+                         f'"{relation.name}" is an identity column', sqlstate="42601", hint=hint)
+
+
+def check_default_change(relation: Relation, attnum: int, setting: bool) -> None:
+    """ALTER COLUMN SET/DROP DEFAULT of an identity column: refused (its value is the
+    sequence's, not a default)."""
+    if relation.columns[attnum - 1].identity:
+        raise _is_identity(relation, attnum, None if setting else
+                           "Use ALTER TABLE ... ALTER COLUMN ... DROP IDENTITY instead.")
+
+
+def check_drop_not_null(relation: Relation, attnum: int) -> None:
+    """ALTER COLUMN DROP NOT NULL of an identity column: refused."""
+    if relation.columns[attnum - 1].identity:
+        raise _is_identity(relation, attnum)
