@@ -1066,7 +1066,8 @@ class Txn:
                                              rnode.spc, "p", len(columns), False, False, None])
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
-                                                     column.not_null, column.typmod, False])
+                                                     column.not_null, column.typmod, False,
+                                                     column.identity])
 
     def _owner_of(self, relation: Relation) -> int:
         """pg_class.relowner of ``relation`` (an index belongs to its table's owner)."""
@@ -1233,7 +1234,8 @@ class Txn:
             for number, column in enumerate(added, start=view.natts + 1):
                 self._insert_catalog(boot.PG_ATTRIBUTE, [view.oid, column.name,
                                                          column.type_oid, number,
-                                                         column.not_null, column.typmod, False])
+                                                         column.not_null, column.typmod, False,
+                                                         column.identity])
             natts = view.natts + len(added)
             self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == view.oid,
                                       lambda v: tuple(v[:8]) + (natts,) + tuple(v[9:]))
@@ -1845,8 +1847,8 @@ class Txn:
             self.engine.sequences.setval(sequence.rnode, params, restart, False)
 
     def alter_column(self, table: Relation, attnum: int, *, name: str | None = None,
-                     not_null: bool | None = None) -> None:
-        """Rename a column or change its NOT NULL flag (pg_attribute)."""
+                     not_null: bool | None = None, identity: str | None = None) -> None:
+        """Rename a column or change its NOT NULL flag or identity kind (pg_attribute)."""
         self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         def change(values: tuple[object, ...]) -> tuple[object, ...]:
             row = list(values)
@@ -1854,6 +1856,8 @@ class Txn:
                 row[1] = name
             if not_null is not None:
                 row[4] = not_null
+            if identity is not None:
+                row[7] = identity
             return tuple(row)
         self._update_catalog_rows(boot.PG_ATTRIBUTE,
                                   lambda v: v[0] == table.oid and v[3] == attnum, change)
@@ -1873,7 +1877,8 @@ class Txn:
         self._delete_catalog_rows(boot.PG_ATTRDEF, lambda v: v[0] == oid)
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
-                                                     column.not_null, column.typmod, False])
+                                                     column.not_null, column.typmod, False,
+                                                     column.identity])
         for attnum, expression in defaults.items():
             self._insert_catalog(boot.PG_ATTRDEF, [oid, attnum, expression])
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == oid,

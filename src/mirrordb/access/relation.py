@@ -25,6 +25,7 @@ class Column:
     type_oid: int
     not_null: bool = False
     typmod: int = -1
+    identity: str = ""    # pg_attribute.attidentity: '' or 'a' (ALWAYS) or 'd' (BY DEFAULT)
 
 
 @dataclass

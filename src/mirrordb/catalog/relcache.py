@@ -86,8 +86,8 @@ class RelationCache:
         oid, relname, namespace, _, relkind, relfilenode, tablespace = row[:7]
         attributes = sorted((values for _, values in self.rows(boot.PG_ATTRIBUTE, txn)
                              if values[0] == oid), key=lambda values: values[3])  # type: ignore
-        columns = [Column(str(a[1]), int(a[2]), bool(a[4]), int(a[5]))  # type: ignore[arg-type]
-                   for a in attributes]
+        columns = [Column(str(a[1]), int(a[2]), bool(a[4]), int(a[5]),  # type: ignore[arg-type]
+                          str(a[7] or "")) for a in attributes]
         return Relation(oid=int(oid), name=str(relname), kind=str(relkind),  # type: ignore
                         rnode=RelFileNode(int(tablespace), self.database_oid,  # type: ignore
                                           int(relfilenode)),  # type: ignore[arg-type]

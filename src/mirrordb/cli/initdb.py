@@ -154,7 +154,8 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
                 catalog_acl(superuser, catalog.name)])
             for number, column in enumerate(catalog.columns, start=1):
                 txn._insert_catalog(boot.PG_ATTRIBUTE, [catalog.oid, column.name,
-                                                        column.type_oid, number, True, -1, False])
+                                                        column.type_oid, number, True, -1, False,
+                                                        ""])
         txn.commit()
         for oid, name, template, connections in (
                 (boot.TEMPLATE0_DATABASE_OID, "template0", True, False),

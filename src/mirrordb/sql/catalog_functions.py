@@ -254,6 +254,7 @@ class AttributeEntry:
     not_null: bool
     typmod: int
     dropped: bool = False
+    identity: str = ""    # pg_attribute.attidentity
 
 
 @dataclass(slots=True, eq=False)
@@ -447,7 +448,7 @@ class CatalogSnapshot:
             result.setdefault(relation_oid, []).append(AttributeEntry(
                 relation_oid, str(record["attname"]), int(record["atttypid"]),
                 int(record["attnum"]), bool(record["attnotnull"]), int(record["atttypmod"]),
-                bool(record["attisdropped"])))
+                bool(record["attisdropped"]), str(record["attidentity"] or "")))
         for relation in virtual.values():
             result[relation.oid] = [AttributeEntry(relation.oid, name, type_oid, number, False,
                                                    -1)

@@ -23,7 +23,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
                                       RELKIND_TABLE, RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, foreign_keys, owners, roles, schemas, views
+from mirrordb.sql import constraints, foreign_keys, identity, owners, roles, schemas, views
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -41,6 +41,11 @@ def _truncate_name(name: str) -> str:
     if len(encoded) < NAMEDATALEN:
         return name
     return encoded[:NAMEDATALEN - 1].decode(errors="ignore")
+
+
+def _both_default_and_identity(column: str, table: str, constraint: Node) -> MirrordbError:
+    return error_at(f'both default and identity specified for column "{column}" of table '
+                    f'"{table}"', "42601", constraint.get("location", -1))
 
 
 def _qualified(schema: str | None, name: str) -> str:
@@ -103,6 +108,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     defaults: list[tuple[int, str]] = []
     sequences: list[tuple[str, int, SequenceParams]] = []
     serial_columns: list[tuple[int, str]] = []   # (column, pg_depend deptype) per sequence
+    identities: list[tuple[int, list[Node]]] = []   # (column, sequence options)
     indexes: list[tuple[str, list[str], bool, bool]] = []
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
@@ -126,6 +132,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             type_oid, typmod = builder.resolve_type(fields["typeName"])
         check_column_type(column_name, type_oid)
         not_null = serial is not None
+        identity_kind = ""
         attnum = len(columns) + 1
         if serial is not None:
             sequence = _truncate_name(f"{name}_{column_name}_seq")
@@ -140,6 +147,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             elif contype == "CONSTR_NULL":
                 not_null = False
             elif contype == "CONSTR_DEFAULT":
+                if identity_kind:
+                    raise _both_default_and_identity(column_name, name, constraint)
                 defaults.append((attnum, json.dumps(constraint["raw_expr"])))
             elif contype == "CONSTR_PRIMARY":
                 not_null = True
@@ -150,11 +159,15 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                                 _truncate_name(f"{name}_{column_name}_key"),
                                 [column_name], True, False))
             elif contype == "CONSTR_IDENTITY":
+                if identity_kind:
+                    raise error_at(f'multiple identity specifications for column '
+                                   f'"{column_name}" of table "{name}"', "42601",
+                                   constraint.get("location", -1))
+                if any(a == attnum for a, _ in defaults):
+                    raise _both_default_and_identity(column_name, name, constraint)
                 not_null = True
-                sequence = _truncate_name(f"{name}_{column_name}_seq")
-                sequences.append((sequence, type_oid, _sequence_params_for(type_oid)))
-                serial_columns.append((attnum, seqs.OWNED_BY_IDENTITY))
-                defaults.append((attnum, _nextval_default(_qualified(schema, sequence))))
+                identity_kind = constraint.get("generated_when") or identity.ALWAYS
+                identities.append((attnum, constraint.get("options", [])))
             elif contype == "CONSTR_CHECK":
                 checks.append(constraints.PendingCheck.of(constraint))
             elif contype == "CONSTR_FOREIGN":
@@ -167,7 +180,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                 continue
             else:
                 raise feature_not_supported(f"constraint {contype}")
-        columns.append(Column(column_name, type_oid, not_null, typmod))
+        columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind))
     for constraint in table_constraints:
         contype = constraint["contype"]
         keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
@@ -179,8 +192,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             if any(primary for _, _, _, primary in indexes):
                 raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                                     sqlstate="42P16")
-            columns = [Column(c.name, c.type_oid, True, c.typmod) if c.name in keys else c
-                       for c in columns]
+            columns = [Column(c.name, c.type_oid, True, c.typmod, c.identity)
+                       if c.name in keys else c for c in columns]
             indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"), keys,
                             True, True))
         elif contype == "CONSTR_UNIQUE":
@@ -201,7 +214,11 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
             raise MirrordbError(f'relation "{sequence}" already exists', sqlstate="42P07")
         txn.create_sequence(sequence, params, owner=owner, type_oid=sequence_type,
                             namespace_oid=namespace)
+    identity_sequences = identity.create_sequences(session, txn, name, columns, identities,
+                                                   owner, schema)
     relation = txn.create_table(name, columns, owner=owner, namespace_oid=namespace)
+    for attnum, sequence_oid in identity_sequences:
+        seqs.record_owned_by(txn, sequence_oid, relation.oid, attnum, seqs.OWNED_BY_IDENTITY)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
     constraints.add_checks(session, txn, relation, checks, creating=True)
@@ -309,6 +326,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     check_column_type(column_name, type_oid)
     not_null = serial is not None
     default_text = None
+    identity_options: list[Node] | None = None
+    identity_kind = ""
     unique = primary = False
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
@@ -327,6 +346,10 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             checks.append(constraints.PendingCheck.of(constraint))
         elif contype == "CONSTR_FOREIGN":
             references.append(foreign_keys.pending_of(constraint, column_name))
+        elif contype == "CONSTR_IDENTITY":
+            not_null = True
+            identity_kind = constraint.get("generated_when") or identity.ALWAYS
+            identity_options = constraint.get("options", [])
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
@@ -335,14 +358,22 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         default_text = _nextval_default(sequence)
     defaults = dict(txn.column_defaults(relation))
     attnum = relation.natts + 1
-    if default_text is not None:
+    column = Column(column_name, type_oid, False, typmod, identity_kind)
+    identity_sequence = None
+    if identity_options is not None:
+        identity_sequence, default_text = identity.added_column_sequence(
+            session, txn, relation, column, identity_options)
+    elif default_text is not None:
         defaults[attnum] = default_text
     produce = _default_producer(session, builder, default_text, type_oid, typmod)
-    columns = list(relation.columns) + [Column(column_name, type_oid, False, typmod)]
+    columns = list(relation.columns) + [column]
 
     def transform(values: tuple[object, ...]) -> list[object]:
         return [*values, produce()]
     rebuilt = txn.rewrite_table(relation, columns, transform, defaults)
+    if identity_sequence is not None:
+        seqs.record_owned_by(txn, identity_sequence, rebuilt.oid, attnum,
+                             seqs.OWNED_BY_IDENTITY)
     if not_null:
         _set_not_null(session, txn, rebuilt, column_name)
     if primary or unique:
@@ -387,6 +418,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     columns = [c for i, c in enumerate(relation.columns) if i != position]
     constraints.column_dropped(txn, relation, position + 1)
     foreign_keys.column_dropped(txn, relation, position + 1)
+    identity.column_dropped(txn, relation, position + 1)
     relation = txn.relation(relation.name)
 
     def transform(values: tuple[object, ...]) -> list[object]:
@@ -412,11 +444,13 @@ def _alter_not_null(session: Any, txn: Any, relation: Any, command: Node) -> Non
         if info.primary and attnum - 1 in info.key_columns:
             raise MirrordbError(f'column "{command["name"]}" is in a primary key',
                                 sqlstate="42P16")
+    identity.check_drop_not_null(relation, attnum)
     txn.alter_column(relation, attnum, not_null=False)
 
 
 def _alter_default(session: Any, txn: Any, relation: Any, command: Node) -> None:
     attnum = _column_number(relation, command["name"])
+    identity.check_default_change(relation, attnum, command.get("def") is not None)
     txn.drop_column_default(relation, attnum)
     if command.get("def") is not None:
         txn.set_column_default(relation, attnum, json.dumps(command["def"]))
@@ -456,7 +490,8 @@ _ALTER_HANDLERS = {
     "AT_ColumnDefault": _alter_default, "AT_AddConstraint": _add_constraint,
     "AT_ValidateConstraint": constraints.validate_constraint,
     "AT_DropConstraint": constraints.drop_constraint,
-    "AT_AddIdentity": seqs.add_identity,
+    "AT_AddIdentity": identity.add_identity, "AT_SetIdentity": identity.set_identity,
+    "AT_DropIdentity": identity.drop_identity,
 }
 
 
@@ -664,6 +699,8 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         notices += cascade_notices
         if relation.kind == RELKIND_TABLE:
             notices += foreign_keys.check_drop(session, txn, relation, cascade, dropping)
+        elif relation.kind == RELKIND_SEQUENCE:
+            identity.check_drop_sequence(txn, relation)
         for view in doomed_views:
             txn.drop(view)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []

@@ -32,7 +32,7 @@ from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueVi
 from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
-from mirrordb.sql import foreign_keys
+from mirrordb.sql import foreign_keys, identity
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -399,9 +399,27 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
                 exprs.append(_assignment(builder, source, relation, index,
                                          output_location(select_fields, i)))
             plan.source = ex.Project(query.node, exprs, width=len(exprs))
+    if any(relation.columns[index].identity for index in plan.target_columns):
+        _apply_identity_rules(plan, node.get("override"))
     scope = _relation_scope(relation, alias)
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan
+
+
+def _apply_identity_rules(plan: DmlPlan, override: str | None) -> None:
+    """Identity columns given a value (not DEFAULT): refused for GENERATED ALWAYS without
+    OVERRIDING SYSTEM VALUE; replaced by the default under OVERRIDING USER VALUE."""
+    source = plan.source
+    for position, index in enumerate(plan.target_columns):
+        if source is not None:
+            given = source.exprs[position] is not _DEFAULT_VALUE  # type: ignore[attr-defined]
+        else:
+            given = any(row[position] is not None for row in plan.values)
+        if given and identity.check_insert(plan.relation, index, override):
+            if source is not None:
+                source.exprs[position] = _DEFAULT_VALUE  # type: ignore[attr-defined]
+            for row in plan.values or []:
+                row[position] = None
 
 
 def _values_width(values_lists: list[Node]) -> int:
@@ -568,6 +586,7 @@ def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list
         else:
             expr = _assignment(builder, compiler.compile(value), relation, index,
                                expression_location(value))
+            identity.check_update(relation, index)
         assignments.append((index, expr))
     return assignments
 

@@ -1,9 +1,9 @@
-"""ALTER SEQUENCE, sequence ownership (OWNED BY) and identity columns added by ALTER TABLE.
+"""ALTER SEQUENCE and sequence ownership (OWNED BY, and the identity column's link).
 
-Who calls it: the session (``AlterSeqStmt``), ddl.py (CREATE TABLE records that a serial or
-identity column owns its sequence; ALTER TABLE ... ALTER COLUMN ... ADD GENERATED ... AS
-IDENTITY, which pg_dump writes for identity columns), owners.py and schemas.py (which
-sequences a table owns).
+Who calls it: the session (``AlterSeqStmt``), ddl.py (CREATE TABLE records that a serial
+column owns its sequence), identity.py (identity columns: their sequence's options and
+pg_depend row; the column's kind is pg_attribute.attidentity, and it has no pg_attrdef
+default), owners.py and schemas.py (which sequences a table owns).
 
 What is stored, as in PostgreSQL:
 
@@ -25,7 +25,7 @@ changed AS type moves a bound that was the old type's limit to the new type's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from mirrordb.access.lmgr import NO_LOCK, LockMode
@@ -314,42 +314,3 @@ def set_owned_by(session: Any, txn: Any, sequence: Relation, names: list[str]) -
 def _not_supported_detail(kind: str) -> str:
     plural = {"S": "sequences", "i": "indexes"}.get(kind, "relations of this kind")
     return f"This operation is not supported for {plural}."
-
-
-# -- identity columns added by ALTER TABLE --------------------------------------------------------
-
-
-def add_identity(session: Any, txn: Any, table: Relation, command: Node) -> None:
-    """ALTER TABLE t ALTER COLUMN c ADD GENERATED {ALWAYS | BY DEFAULT} AS IDENTITY [(options)]:
-    the column's sequence (named by SEQUENCE NAME, or <table>_<column>_seq in the table's
-    schema), its default nextval(), and the pg_depend 'i' row. mirrordb has no
-    pg_attribute.attidentity: the column behaves as BY DEFAULT and shows its default."""
-    from mirrordb.sql import ddl
-    column = command["name"]
-    attnum = ddl._column_number(table, column)
-    column_info = table.columns[attnum - 1]
-    constraint = command["def"]["Constraint"]
-    if column_info.type_oid not in TYPE_BOUNDS:
-        raise MirrordbError("identity column type must be smallint, integer, or bigint",
-                            sqlstate="22023")
-    if not column_info.not_null:
-        raise MirrordbError(f'column "{column}" of relation "{table.name}" must be declared '
-                            "NOT NULL before identity can be added", sqlstate="55000")
-    if attnum in txn.column_defaults(table):
-        raise MirrordbError(f'column "{column}" of relation "{table.name}" already has a '
-                            "default value", sqlstate="55000")
-    options = parse_options(session, constraint.get("options", []))
-    row = apply_options(None, replace(options, type_oid=options.type_oid or
-                                      column_info.type_oid))
-    names = options.sequence_name or [ddl._truncate_name(f"{table.name}_{column}_seq")]
-    schema = names[-2] if len(names) > 1 else schemas.namespace_name(session,
-                                                                     table.namespace_oid)
-    namespace = schemas.creation_namespace(session, schema, names[-1])
-    if ddl._exists(session, names[-1]):
-        raise MirrordbError(f'relation "{names[-1]}" already exists', sqlstate="42P07")
-    sequence = txn.create_sequence(names[-1], row.params,
-                                   owner=owners._owner(txn, table.oid),
-                                   type_oid=row.type_oid, namespace_oid=namespace)
-    txn.set_column_default(table, attnum,
-                           ddl._nextval_default(ddl._qualified(schema, names[-1])))
-    record_owned_by(txn, sequence.oid, table.oid, attnum, OWNED_BY_IDENTITY)

@@ -893,6 +893,9 @@ class Session:
         if cached is not None:
             return cached
         stored = self.txn.column_defaults(relation)
+        if any(column.identity for column in relation.columns):
+            from mirrordb.sql import identity
+            stored.update(identity.defaults(self.txn, relation))
         compiler = ExpressionCompiler(builder, Scope())
         result = {}
         for attnum, text in stored.items():

@@ -297,7 +297,8 @@ def _pg_attribute(ctx: ExecContext) -> list[Row]:
                 a.relation_oid, a.name, a.type_oid, -1, info.length if info else -1, a.number,
                 1 if is_array else 0, -1, a.typmod, info.by_value if info else False,
                 info.alignment if info else "i", facts.storage, "", a.not_null,
-                (relation_oid, a.number) in snapshot.defaults, False, "", "", a.dropped, True, 0,
+                (relation_oid, a.number) in snapshot.defaults, False, a.identity, "", a.dropped,
+                True, 0,
                 facts.collation_oid, None, None, None, None))
     return rows
 
@@ -803,8 +804,29 @@ def _information_schema_columns(ctx: ExecContext) -> list[Row]:
                 udt_name=T.TYPES[a.type_oid].name if a.type_oid in T.TYPES else None,
                 dtd_identifier=str(a.number), is_self_referencing="NO", is_identity="NO",
                 identity_cycle="NO", is_generated="NEVER", is_updatable=updatable)
+            if a.identity:
+                values.update(_identity_columns(snapshot, a))
             rows.append(_record(INFORMATION_SCHEMA_COLUMNS_COLUMNS, values))
     return rows
+
+
+def _identity_columns(snapshot: cat.CatalogSnapshot, a: cat.AttributeEntry
+                      ) -> dict[str, Any]:
+    """information_schema.columns' identity_* columns of an identity column: its kind and
+    its sequence's parameters."""
+    values: dict[str, Any] = {
+        "is_identity": "YES",
+        "identity_generation": "ALWAYS" if a.identity == "a" else "BY DEFAULT"}
+    sequence_oid = next((oid for oid, owner in snapshot.owned_sequences.items()
+                         if owner == (a.relation_oid, a.number)), None)
+    sequence = snapshot.sequences.get(sequence_oid) if sequence_oid is not None else None
+    if sequence is not None:
+        values.update(identity_start=str(sequence["seqstart"]),
+                      identity_increment=str(sequence["seqincrement"]),
+                      identity_maximum=str(sequence["seqmax"]),
+                      identity_minimum=str(sequence["seqmin"]),
+                      identity_cycle="YES" if sequence["seqcycle"] else "NO")
+    return values
 
 
 def _record(columns: ColumnSpec, values: dict[str, Any]) -> Row:
