@@ -31,7 +31,8 @@ LATERAL_FUNCTIONS = [
     "order by 1, 2",
     "select t.id, j.key from t join lateral json_each(t.s::json) j on true where t.kind = 'json' "
     "order by 1, 2",
-    "select t.id, j.key from t join lateral json_each(t.s::json) j on t.kind = 'json' order by 1, 2",
+    "select t.id, j.key from t join lateral json_each(t.s::json) j on t.kind = 'json' "
+    "order by 1, 2",
     "select p.id, j.key from plain p cross join lateral json_object_keys(p.s::json) j(key) "
     "where p.s like '{%' order by 1, 2",
     "select p.id, j.key from plain p, lateral json_each(p.s::json) j where p.id in (1, 3) "
@@ -43,13 +44,21 @@ LATERAL_FUNCTIONS = [
     "select t.id, x.v from t cross join lateral (select t.s::json -> 'a' as v) x "
     "where t.id = 1",
     # through a nested join: the condition reaches t below two joins
-    "select t.id, u.n, j.key from t join u on u.id = t.id cross join lateral json_each(t.s::json) j "
+    "select t.id, u.n, j.key from t join u on u.id = t.id "
+    "cross join lateral json_each(t.s::json) j "
     "where t.kind = 'json' order by 1, 3",
-    "select t.id, j.key from t left join u on u.id = t.id cross join lateral json_each(t.s::json) j "
+    "select t.id, j.key from t left join u on u.id = t.id "
+    "cross join lateral json_each(t.s::json) j "
     "where t.kind = 'json' order by 1, 2",
     # the condition is on the lateral side's own output: fine either way
     "select t.id, j.key from t cross join lateral json_each(t.s::json) j where t.id = 1 "
     "and j.key = 'b'",
+    # conditions naming no column gate the whole join: nothing runs
+    "select * from t cross join lateral json_each(t.s::json) where false",
+    "select count(*) from t cross join lateral json_each(t.s::json) where 1 = 2",
+    "select t.id, j.key from t left join lateral json_each(t.s::json) j on 1 = 0 "
+    "where t.id < 3 order by 1",
+    "select t.id, j.key from t join lateral json_each(t.s::json) j on false order by 1",
     # not pushed: the filter names both sides, so json_each fails on row 2
     "select t.id, j.key from t cross join lateral json_each(t.s::json) j where t.id + 0 = "
     "length(j.key) order by 1",

@@ -848,8 +848,9 @@ class PlanBuilder:
         if not items:
             return ex.Result(), Scope(parent=scope_parent), where_parts
         remaining = list(where_parts)
-        for item in items:
-            remaining = qual_pushdown.push_into(self, item, remaining, "WHERE", len(items) == 1)
+        for index, item in enumerate(items):
+            remaining = qual_pushdown.push_into(self, item, remaining, "WHERE", len(items) == 1,
+                                                constants=index == 0)
         current = items[0]
         for item in items[1:]:
             current.scope.check_name_conflicts(item.scope)

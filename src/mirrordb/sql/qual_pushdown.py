@@ -17,15 +17,15 @@ naming both sides of a USING join's merged column, a sublink or an aggregate sta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import executor as ex
-from mirrordb.sql.expressions import (Expr, ExpressionCompiler, Scope, and_exprs,
-                                      coerce_to_bool, contains_node, expression_location,
-                                      referenced_names)
+from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Row, Scope,
+                                      and_exprs, coerce_to_bool, contains_node,
+                                      expression_location, referenced_names)
 from mirrordb.sql.parser import Node
 
 if TYPE_CHECKING:
@@ -51,14 +51,39 @@ class JoinShape:
     filters: list[Expr] = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class OneTimeFilter(ex.PlanNode):
+    """Rows of ``child`` if ``qual`` (naming no column) holds, checked once before the child
+    runs: a function or subquery below never runs when it does not (PostgreSQL's One-Time
+    Filter)."""
+
+    child: ex.PlanNode
+    qual: Expr
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        if self.qual.fn((), ctx) is True:
+            yield from self.child.rows(ctx)
+
+    def explain(self) -> tuple[str, list[ex.PlanNode]]:
+        return "Result", [self.child]
+
+
 def push_into(builder: PlanBuilder, item: _FromItem, parts: list[Node], what: str,
-              only_item: bool = False) -> list[Node]:
+              only_item: bool = False, constants: bool = False) -> list[Node]:
     """Place inside ``item`` the conditions of ``parts`` that name only its columns (a lone
     table takes every one it can evaluate: ``only_item``); returns the others, in order.
-    ``what``: the clause, for a condition that is not boolean ("WHERE", "JOIN/ON")."""
+    ``constants``: also take those naming no column and calling no function (PostgreSQL's
+    pseudoconstant conditions, which gate the whole join: given to its first item, ``WHERE
+    false`` runs no LATERAL function). ``what``: the clause, for a condition that is not
+    boolean ("WHERE", "JOIN/ON")."""
+    gates = [p for p in parts if constants and _constant(p)]
+    parts = [p for p in parts if not any(p is g for g in gates)]
     if item.base is not None:
+        if gates:
+            builder._push_into_scan(item, gates, True, what)
         return builder._push_into_scan(item, parts, only_item, what)
-    mine, rest = [], []
+    mine, rest = list(gates), []
     for part in parts:
         (mine if _may_push(builder, part) and _names_only(item.scope, part) else rest
          ).append(part)
@@ -87,8 +112,14 @@ def _place(builder: PlanBuilder, item: _FromItem, parts: list[Node], what: str) 
             node = ex.Filter(node, and_exprs(shape.filters), width=item.scope.width)
         item.node = node
         return
-    item.node = ex.Filter(item.node, and_exprs(_compile(builder, item.scope, parts, what)),
-                          width=item.scope.width)
+    gates = [p for p in parts if _constant(p)]
+    parts = [p for p in parts if not any(p is g for g in gates)]
+    if parts:
+        item.node = ex.Filter(item.node, and_exprs(_compile(builder, item.scope, parts, what)),
+                              width=item.scope.width)
+    if gates:
+        item.node = OneTimeFilter(item.node, and_exprs(_compile(builder, item.scope, gates,
+                                                                what)), width=item.scope.width)
 
 
 def _push_to_sides(builder: PlanBuilder, left: _FromItem, right: _FromItem,
@@ -96,10 +127,10 @@ def _push_to_sides(builder: PlanBuilder, left: _FromItem, right: _FromItem,
     for side, other, ok in ((left, right, allowed[0]), (right, left, allowed[1])):
         if not ok or not parts:
             continue
-        mine = [p for p in parts if _may_push(builder, p) and _names_only(side.scope, p)
-                and not _names_any(other.scope, p)]
+        mine = [p for p in parts if _constant(p) or _may_push(builder, p) and
+                _names_only(side.scope, p) and not _names_any(other.scope, p)]
         if mine:
-            push_into(builder, side, mine, what)
+            push_into(builder, side, mine, what, constants=True)
             parts = [p for p in parts if not any(p is m for m in mine)]
     return parts
 
@@ -108,6 +139,13 @@ def _compile(builder: PlanBuilder, scope: Scope, parts: list[Node], what: str) -
     compiler = ExpressionCompiler(builder, scope)
     return [coerce_to_bool(builder, compiler.compile(p), what, expression_location(p))
             for p in parts]
+
+
+def _constant(part: Node) -> bool:
+    """A condition naming no column, calling no function and holding no sublink: the same
+    for every row (a constant or a parameter compared), so it may gate any side."""
+    return not referenced_names(part) and not contains_node(part, "FuncCall") and \
+        not contains_node(part, "SubLink")
 
 
 def _may_push(builder: PlanBuilder, part: Node) -> bool:
