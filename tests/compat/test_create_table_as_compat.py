@@ -21,6 +21,9 @@ SETUP = [
     "create schema other",
 ]
 
+POPULATED = ("select relname, relkind, relispopulated from pg_class "
+             "where relname in ('src', 'mv1', 'mv2') order by 1")
+
 COLUMNS_OF = ("select attname, format_type(atttypid, atttypmod) from pg_attribute "
               "where attrelid = '{0}'::regclass and attnum > 0 order by attnum")
 
@@ -77,10 +80,18 @@ SCENARIOS: dict[str, list[str]] = {
         "select * from mv1 order by a",
         "create materialized view mv2 (k) as select a from src with no data",
         "select * from mv2",
+        POPULATED,
+        "begin",
+        "refresh materialized view mv2",
+        POPULATED,
+        "rollback",
+        POPULATED,
         "refresh materialized view mv2",
         "select count(*) from mv2",
+        POPULATED,
         "refresh materialized view mv2 with no data",
         "select * from mv2",
+        POPULATED,
         "refresh materialized view concurrently mv2 with no data",
         "refresh materialized view mv_missing",
         "refresh materialized view src",

@@ -58,6 +58,16 @@ def execute(server: RunningServer, *statements: str) -> None:
             connection.execute(statement)
 
 
+def assert_read_only_refusal(server: RunningServer, sql: str, command: str) -> None:
+    """``sql`` fails on ``server`` (a standby) with PostgreSQL's 25006 for ``command``."""
+    with psycopg.connect(server.dsn(), autocommit=True) as connection:
+        with pytest.raises(psycopg.Error) as caught:
+            connection.execute(sql)
+    assert caught.value.sqlstate == "25006"
+    assert caught.value.diag.message_primary == \
+        f"cannot execute {command} in a read-only transaction"
+
+
 def current_wal_lsn(primary: RunningServer) -> int:
     with psycopg.connect(primary.dsn(), autocommit=True) as connection:
         return parse_lsn(str(connection.execute("SELECT pg_current_wal_lsn()").fetchone()[0]))

@@ -12,8 +12,8 @@ from the expressions, an unknown-typed literal becoming text.
 
 A materialized view is a pg_class row of relkind 'm' with a relation file holding its rows,
 and a "_RETURN" rule in pg_rewrite holding its query in views.py's stored form, plus
-``"populated": false`` while it has never been filled (PostgreSQL's pg_class.relispopulated,
-which mirrordb's pg_class rows lack). REFRESH gives it a new, empty file as TRUNCATE does and
+``"populated": false`` while it has never been filled (pg_class.relispopulated, which
+sql/sysviews.py shows from it). REFRESH gives it a new, empty file as TRUNCATE does and
 inserts the query's rows, all in the refreshing transaction.
 """
 

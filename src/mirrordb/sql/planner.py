@@ -39,6 +39,7 @@ from mirrordb.sql import grouping_sets as gsets
 from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
+from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
@@ -102,6 +103,10 @@ class _FromItem:
     nullable: bool = False
     # reads the row of the FROM items before it: joined by a LateralNestLoop, run per row
     lateral: bool = False
+    # a table's conditions pushed into its scan so far (``_push_into_scan``)
+    scan_quals: list[tuple[Node, Expr]] = field(default_factory=list)
+    # a JOIN item's sides, for conditions pushed into them later (sql/qual_pushdown.py)
+    join: qual_pushdown.JoinShape | None = None
 
 
 @dataclass(eq=False)
@@ -691,7 +696,8 @@ class PlanBuilder:
         scope = left.scope.merged(right.scope)
         scope.parent = scope_parent
         outer, self.clause = self.clause, "JOIN conditions"
-        quals = conjuncts(fields.get("quals"))
+        quals = qual_pushdown.push_join_quals(self, left, right, join_type,
+                                              conjuncts(fields.get("quals")))
         using = [s["String"]["sval"] for s in fields.get("usingClause", [])]
         if fields.get("isNatural"):
             right_names = {c.name for c in right.scope.all_columns()
@@ -722,13 +728,21 @@ class PlanBuilder:
             else:
                 residual.append(coerce_to_bool(self, compiler.compile(part), "JOIN/ON"))
         self.clause = outer
-        node = self._join_nodes(left, right, join_type, left_keys, right_keys, residual)
+
+        def build() -> ex.PlanNode:
+            joined = self._join_nodes(left, right, join_type, left_keys, right_keys, residual)
+            return self._merge_using_columns(joined, left.scope, right.scope, using, join_type,
+                                             scope_parent)[0] if using else joined
+        node = build()
         if using:
-            node, scope = self._merge_using_columns(node, left.scope, right.scope, using,
-                                                    join_type, scope_parent)
-        if fields.get("alias"):
-            scope = _join_alias_scope(scope, fields["alias"], scope_parent)
-        return _FromItem(node, scope, nullable=join_type != "inner")
+            scope = self._merge_using_columns(node, left.scope, right.scope, using, join_type,
+                                              scope_parent)[1]
+        item = _FromItem(node, scope, nullable=join_type != "inner")
+        if fields.get("alias"):     # its sides' names are hidden: conditions stay above it
+            item.scope = _join_alias_scope(scope, fields["alias"], scope_parent)
+        else:
+            item.join = qual_pushdown.JoinShape(left, right, join_type, build)
+        return item
 
     def _refuse_lateral_reference(self, right_node: Node, left: _FromItem,
                                   scope_parent: Scope | None, levels: tuple[Scope, ...]) -> None:
@@ -834,9 +848,9 @@ class PlanBuilder:
         if not items:
             return ex.Result(), Scope(parent=scope_parent), where_parts
         remaining = list(where_parts)
-        for item in items:
-            if item.base is not None:
-                remaining = self._push_into_scan(item, remaining, len(items) == 1)
+        for index, item in enumerate(items):
+            remaining = qual_pushdown.push_into(self, item, remaining, "WHERE", len(items) == 1,
+                                                constants=index == 0)
         current = items[0]
         for item in items[1:]:
             current.scope.check_name_conflicts(item.scope)
@@ -854,8 +868,10 @@ class PlanBuilder:
             current = _FromItem(node, merged)
         return current.node, current.scope, remaining
 
-    def _push_into_scan(self, item: _FromItem, parts: list[Node], only_item: bool) -> list[Node]:
-        """Move the conditions that name only this table into its scan, choosing an index."""
+    def _push_into_scan(self, item: _FromItem, parts: list[Node], only_item: bool,
+                        what: str = "WHERE") -> list[Node]:
+        """Move the conditions that name only this table into its scan (with those moved
+        there before), choosing an index."""
         scope = item.scope
         mine, rest = [], []
         for part in parts:
@@ -870,8 +886,9 @@ class PlanBuilder:
         if not mine:
             return rest
         compiler = ExpressionCompiler(self, scope)
-        compiled = [(p, coerce_to_bool(self, compiler.compile(p), "WHERE",
-                                      expression_location(p))) for p in mine]
+        item.scan_quals.extend((p, coerce_to_bool(self, compiler.compile(p), what,
+                                                  expression_location(p))) for p in mine)
+        compiled = item.scan_quals
         qual = _and([c for _, c in compiled])
         scan = self._choose_index(item, compiled, qual)
         item.node = scan

@@ -275,9 +275,17 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
             constraints.has_triggers(snapshot, entry.oid), False, False, False,
-            True, "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
+            _relispopulated(snapshot, entry), "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
             0, 0, 1 if is_table else 0, _acl_array(entry.acl), None, None))
     return rows
+
+
+def _relispopulated(snapshot: cat.CatalogSnapshot, entry: Any) -> bool:
+    """False only for a materialized view created WITH NO DATA and not refreshed since."""
+    if entry.kind != "m":
+        return True
+    from mirrordb.sql import create_table_as
+    return create_table_as.is_populated(snapshot.view_queries.get(entry.oid))
 
 
 def _acl_array(text: str | None) -> list[str] | None:
