@@ -10,7 +10,8 @@ Two options refine it, on both sides alike:
   a statement without result columns);
 * ``detailed``: errors carry their DETAIL (``("error", SQLSTATE, message, detail, hint,
   position)``) and a statement without result columns its notices (``("command", [(message,
-  detail)...])``).
+  detail)...])``);
+* ``with_context``: errors end with their CONTEXT (ErrorResponse field W, None when absent).
 
 ``paired`` starts both, runs the set-up statements on each and stops both at the end;
 ``pair_fixture`` makes a module's fixture of it.
@@ -50,9 +51,10 @@ def ok(columns: list[tuple[str, int]], rows: list[tuple[str | None, ...]]) -> tu
 class _Answers:
     """The shapes both sides answer in, by the options they were made with."""
 
-    def __init__(self, with_tags: bool, detailed: bool) -> None:
+    def __init__(self, with_tags: bool, detailed: bool, with_context: bool = False) -> None:
         self.with_tags = with_tags
         self.detailed = detailed
+        self.with_context = with_context
 
     def rows(self, tag: str, columns: list[tuple[str, int]],
              rows: list[tuple[str | None, ...]]) -> tuple[Any, ...]:
@@ -64,17 +66,19 @@ class _Answers:
         return ("command", notices) if self.detailed else ("command",)
 
     def error(self, sqlstate: str, message: str, detail: str | None, hint: str | None,
-              position: int | None) -> tuple[Any, ...]:
-        if self.detailed:
-            return ("error", sqlstate, message, detail, hint, position)
-        return ("error", sqlstate, message, hint, position)
+              position: int | None, context: str | None = None) -> tuple[Any, ...]:
+        answer: tuple[Any, ...] = (("error", sqlstate, message, detail, hint, position)
+                                   if self.detailed else ("error", sqlstate, message, hint,
+                                                          position))
+        return answer + (context,) if self.with_context else answer
 
 
 class Reference(_Answers):
     """PostgreSQL's answers, read as text straight from libpq."""
 
-    def __init__(self, conninfo: str, with_tags: bool = False, detailed: bool = False) -> None:
-        super().__init__(with_tags, detailed)
+    def __init__(self, conninfo: str, with_tags: bool = False, detailed: bool = False,
+                 with_context: bool = False) -> None:
+        super().__init__(with_tags, detailed, with_context)
         self.connection = psycopg.connect(conninfo, autocommit=True)
         self.notices: list[tuple[str, str | None]] = []
         self.connection.add_notice_handler(
@@ -89,7 +93,8 @@ class Reference(_Answers):
                 diag = failure.diag
                 position = int(diag.statement_position) if diag.statement_position else None
                 return self.error(diag.sqlstate or "", diag.message_primary or "",
-                                  diag.message_detail, diag.message_hint, position)
+                                  diag.message_detail, diag.message_hint, position,
+                                  diag.context)
             tag = cursor.statusmessage or ""
             result = cursor.pgresult
             if result is None or not result.nfields:
@@ -117,8 +122,9 @@ def _notice_fields(notice: Any) -> tuple[str, str | None]:
 class Ours(_Answers):
     """mirrordb's answers, formatted as text the way its DataRow messages carry them."""
 
-    def __init__(self, datadir: str, with_tags: bool = False, detailed: bool = False) -> None:
-        super().__init__(with_tags, detailed)
+    def __init__(self, datadir: str, with_tags: bool = False, detailed: bool = False,
+                 with_context: bool = False) -> None:
+        super().__init__(with_tags, detailed, with_context)
         self.engine = Engine.open(datadir)
         self.session = Session(self.engine, "postgres", "postgres",
                                SessionSettings(self.engine.settings))
@@ -142,7 +148,7 @@ class Ours(_Answers):
         except MirrordbError as failure:
             self.session.on_error()
             return self.error(failure.sqlstate, failure.message, failure.detail, failure.hint,
-                              getattr(failure, "position", None))
+                              getattr(failure, "position", None), failure.context)
         self.session.end_implicit()
         return outcome
 
@@ -153,15 +159,16 @@ class Ours(_Answers):
 
 @contextmanager
 def paired(template_cluster: str, directory: str, setup: list[str], with_tags: bool = False,
-           detailed: bool = False) -> Iterator[tuple[Reference, Ours]]:
+           detailed: bool = False, with_context: bool = False
+           ) -> Iterator[tuple[Reference, Ours]]:
     """PostgreSQL and mirrordb (on a copy of ``template_cluster`` in ``directory``), each
     having run the ``setup`` statements (which must succeed alike); ``with_tags``: answers
     carry the command tag."""
     datadir = os.path.join(directory, "data")
     shutil.copytree(template_cluster, datadir)
-    ours = Ours(datadir, with_tags, detailed)
+    ours = Ours(datadir, with_tags, detailed, with_context)
     with running_postgres() as server:
-        reference = Reference(server.conninfo, with_tags, detailed)
+        reference = Reference(server.conninfo, with_tags, detailed, with_context)
         try:
             for statement in setup:
                 expected = reference.run(statement)
@@ -174,13 +181,13 @@ def paired(template_cluster: str, directory: str, setup: list[str], with_tags: b
 
 
 def pair_fixture(name: str, setup: list[str], with_tags: bool = False,
-                 detailed: bool = False) -> Any:
+                 detailed: bool = False, with_context: bool = False) -> Any:
     """A module-scoped pytest fixture giving the ``paired`` servers, set up with ``setup``."""
     @pytest.fixture(scope="module")
     def both(template_cluster: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reference, Ours]]:
         with paired(template_cluster, str(tmp_path_factory.mktemp(name)), setup,
-                    with_tags, detailed) as pair:
+                    with_tags, detailed, with_context) as pair:
             yield pair
     return both
 

@@ -1,8 +1,9 @@
 """The two kinds of failure.
 
 Operating errors (bad input, a damaged file, a full disk, a peer gone, a serialization conflict) are
-``MirrordbError`` subclasses carrying a SQLSTATE, a message, and optionally detail and hint, exactly
-the fields a PostgreSQL ErrorResponse carries. The SQL layer turns them into ErrorResponses.
+``MirrordbError`` subclasses carrying a SQLSTATE, a message, and optionally detail, hint and context,
+exactly the fields a PostgreSQL ErrorResponse carries. The SQL layer turns them into ErrorResponses
+(protocol/messages.py ``error_from_exception``; the context is field W, psql's "CONTEXT:" line).
 
 Programmer errors (a broken invariant) are ``InvariantViolation``, raised by ``invariant()``. They
 are never caught to carry on: a broken invariant in a critical section stops the server rather than
@@ -18,15 +19,23 @@ class MirrordbError(Exception):
     sqlstate = "XX000"
 
     def __init__(self, message: str, *, detail: str | None = None, hint: str | None = None,
-                 sqlstate: str | None = None, position: int | None = None) -> None:
+                 sqlstate: str | None = None, position: int | None = None,
+                 context: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
         self.hint = hint
+        # PostgreSQL's CONTEXT (ErrorResponse field W): where the error happened, innermost
+        # first, one line each ("JSON data, line 1: ...", then "COPY t, line 2, column b: ...").
+        self.context = context
         # 1-based character position in the query text (ErrorResponse field P), or None.
         self.position = position
         if sqlstate is not None:
             self.sqlstate = sqlstate
+
+    def add_context(self, line: str) -> None:
+        """Append an outer CONTEXT line, as PostgreSQL's error context callbacks stack them."""
+        self.context = line if not self.context else f"{self.context}\n{line}"
 
 
 class DataCorrupted(MirrordbError):

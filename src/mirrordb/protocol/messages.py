@@ -1262,9 +1262,12 @@ _OPTIONAL_EXCEPTION_FIELDS = ("internal_position", "internal_query", "where", "s
 
 def error_from_exception(exc: MirrordbError, severity: str = "ERROR") -> ErrorResponse:
     """The ErrorResponse for an operating error: its SQLSTATE, message, detail, hint, position,
-    and any of the optional attributes named like ``error_fields``' keywords that it carries."""
+    context (field W), and any of the optional attributes named like ``error_fields``' keywords
+    that it carries."""
     extra = {name: getattr(exc, name) for name in _OPTIONAL_EXCEPTION_FIELDS
              if getattr(exc, name, None) is not None}
+    if "where" not in extra and getattr(exc, "context", None):
+        extra["where"] = exc.context
     return ErrorResponse(error_fields(severity, exc.sqlstate, exc.message, detail=exc.detail,
                                       hint=exc.hint, position=getattr(exc, "position", None),
                                       **extra))

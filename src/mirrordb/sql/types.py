@@ -55,6 +55,7 @@ from typing import Any, Protocol
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
+from mirrordb.sql.json_input import parse_json_input
 from mirrordb.storage import datum
 from mirrordb.storage.datum import (BOOL_OID, BPCHAR_OID, BYTEA_OID, DATE_OID, FLOAT4_OID,
                                     FLOAT8_OID, INT2_OID, INT4_OID, INT8_OID, INTERVAL_OID,
@@ -733,26 +734,9 @@ def _parse_int_vector(text: str, element_oid: int) -> list[int]:
 # -- json ------------------------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"Token \"{name}\" is invalid.")
-
-
-def _json_loads(text: str, type_name: str) -> Any:
-    try:
-        return json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal,
-                          parse_constant=_reject_constant,
-                          object_pairs_hook=_json_object)
-    except (ValueError, RecursionError) as error:
-        raise MirrordbError(f"invalid input syntax for type {type_name}", sqlstate="22P02",
-                            detail=_json_error_detail(error)) from None
-
-
-def _json_error_detail(error: Exception) -> str:
-    message = str(error)
-    if message.startswith("Token"):
-        return message
-    return "The input string ended unexpectedly." if "Expecting value" in message and \
-        "char 0" in message else "Token is invalid."
+def _json_loads(text: str, need_escapes: bool = False) -> Any:
+    """A json (or, ``need_escapes``, jsonb) text parsed, or PostgreSQL's error for it."""
+    return parse_json_input(text, need_escapes, _json_object)
 
 
 class _JsonObject(list):  # type: ignore[type-arg]
@@ -765,14 +749,14 @@ def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
 
 def parse_json(text: str) -> str:
     """json_in: validated, kept as written."""
-    _json_loads(text, "json")
+    _json_loads(text)
     return text
 
 
 def parse_jsonb(text: str) -> str:
     """jsonb_in: normalized as jsonb_out prints it (keys by length then bytes, last duplicate
     wins, ': ' and ', ' separators, numbers in numeric's text form)."""
-    return jsonb_text(_json_loads(text, "json"))
+    return jsonb_text(_json_loads(text, need_escapes=True))
 
 
 def jsonb_text(value: Any) -> str:
@@ -825,7 +809,7 @@ def json_quote(text: str) -> str:
 
 def json_value(text: str) -> Any:
     """A json/jsonb text parsed into Python values (objects as ordered key/value lists)."""
-    return _json_loads(text, "json")
+    return _json_loads(text)
 
 
 # -- arrays (text) ---------------------------------------------------------------------------------
