@@ -192,17 +192,20 @@ def pair_fixture(name: str, setup: list[str], with_tags: bool = False,
     return both
 
 
-def copy_in_error(connection: psycopg.Connection, statement: str, data: str
-                  ) -> tuple[str | None, ...]:
+def copy_in_error(connection: psycopg.Connection, statement: str, data: str | bytes,
+                  with_context: bool = False) -> tuple[str | None, ...]:
     """Run COPY ... FROM STDIN with ``data`` on a real server (``Ours`` is a session without
-    the protocol's COPY messages): the error's SQLSTATE, message and DETAIL, or Nones."""
+    the protocol's COPY messages): the error's SQLSTATE, message and DETAIL (and CONTEXT when
+    ``with_context``), or Nones."""
     try:
         with connection.cursor() as cursor:
             with cursor.copy(statement) as copy:
                 copy.write(data)
     except psycopg.Error as failure:
-        return failure.sqlstate, failure.diag.message_primary, failure.diag.message_detail
-    return None, None, None
+        diag = failure.diag
+        answer = (failure.sqlstate, diag.message_primary, diag.message_detail)
+        return answer + (diag.context,) if with_context else answer
+    return (None, None, None, None) if with_context else (None, None, None)
 
 
 def differences(reference: Reference, ours: Ours, statements: list[str]) -> list[str]:

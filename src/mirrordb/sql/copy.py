@@ -9,6 +9,11 @@ Text format: one row per line, columns separated by the delimiter (tab), NULL wr
 backslash escapes ``\\b \\f \\n \\r \\t \\v \\\\``, ``\\NNN`` octal and ``\\xHH`` hex; a line ``\\.``
 ends the data. CSV: delimiter ``,``, fields quoted with ``"`` when they contain the delimiter, a
 quote, CR or LF (a quote inside doubled), NULL is an unquoted empty field, optional header line.
+
+Errors while a row is read carry PostgreSQL's CONTEXT (appended to the value's own, such as a
+json input error's "JSON data, line 1: ..."): ``COPY t, line 2, column b: "abc"`` when a value is
+refused, ``COPY t, line 2: "<the line>"`` for the row as a whole (wrong column count, a violated
+constraint), values and lines cut to 100 bytes with "..." as PostgreSQL does.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 from mirrordb.common.errors import MirrordbError
 
 MAX_COPY_LINE_BYTES = 1024 * 1024 * 1024
+MAX_COPY_DATA_DISPLAY_BYTES = 100   # PostgreSQL's limit on a value or line shown in CONTEXT
 TEXT_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
 TEXT_OUTPUT_ESCAPES = str.maketrans({"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n",
                                      "\r": "\\r", "\t": "\\t", "\v": "\\v"})
@@ -69,8 +75,9 @@ class CopyIn:
 
     def __init__(self, options: CopyOptions, parsers: Sequence[Callable[[str], Any]],
                  insert: Callable[[list[Any]], None], column_names: Sequence[str],
-                 at_end: Callable[[], None] | None = None) -> None:
+                 at_end: Callable[[], None] | None = None, relation_name: str = "") -> None:
         self.options = options
+        self.relation_name = relation_name
         self.at_end = at_end
         self.parsers = list(parsers)
         self.insert = insert
@@ -120,39 +127,79 @@ class CopyIn:
             return
         fields = line.split(self.options.delimiter)
         values = [None if field == self.options.null else _unescape(field) for field in fields]
-        self._row(values)
+        self._row(values, line)
 
     def _csv_all(self, data: bytes) -> None:
         options = self.options
-        for fields in _csv_records(self._decode(data), options.delimiter, options.quote,
-                                   options.escape):
+        records = _csv_records(self._decode(data), options.delimiter, options.quote,
+                               options.escape)
+        while True:
+            try:
+                record = next(records, None)
+            except MirrordbError as error:
+                self.line_number += 1
+                error.add_context(self._line_context(getattr(error, "copy_line", "")))
+                raise
+            if record is None:
+                return
+            fields, line = record
             self.line_number += 1
             if not self.header_skipped:
                 self.header_skipped = True
                 continue
             if len(fields) == 1 and fields[0] == ("\\.", False):
-                break
+                return
             self._row([None if text == options.null and not quoted else text
-                       for text, quoted in fields])
+                       for text, quoted in fields], line)
 
-    def _row(self, fields: list[str | None]) -> None:
-        if len(fields) != len(self.parsers):
-            message = ("extra data after last expected column" if len(fields) > len(self.parsers)
-                       else f'missing data for column "{self.column_names[len(fields)]}"')
-            raise MirrordbError(message, sqlstate="22P04",
-                                detail=f"COPY line {self.line_number}")
-        values = []
-        for field, parse in zip(fields, self.parsers):
-            values.append(None if field is None else parse(field))
-        self.insert(values)
+    def _line_context(self, line: str) -> str:
+        return f'COPY {self.relation_name}, line {self.line_number}: "{_clipped(line)}"'
+
+    def _row(self, fields: list[str | None], line: str) -> None:
+        try:
+            if len(fields) > len(self.parsers):
+                raise MirrordbError("extra data after last expected column", sqlstate="22P04")
+            values = []
+            for index, (parse, name) in enumerate(zip(self.parsers, self.column_names)):
+                if index >= len(fields):   # PostgreSQL converts the columns before this one
+                    raise MirrordbError(f'missing data for column "{name}"', sqlstate="22P04")
+                values.append(self._value(fields[index], parse, name))
+            self.insert(values)
+        except MirrordbError as error:
+            if not getattr(error, "copy_context_added", False):
+                error.add_context(self._line_context(line))
+            raise
         self.count += 1
+
+    def _value(self, field: str | None, parse: Callable[[str], Any], column_name: str) -> Any:
+        if field is None:
+            return None
+        try:
+            return parse(field)
+        except MirrordbError as error:
+            error.add_context(f'COPY {self.relation_name}, line {self.line_number}, column '
+                              f'{column_name}: "{_clipped(field)}"')
+            error.copy_context_added = True  # type: ignore[attr-defined]
+            raise
+
+
+def _clipped(text: str) -> str:
+    """``text`` as PostgreSQL shows a COPY value or line: at most 100 bytes, whole characters,
+    then "..." when cut."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_COPY_DATA_DISPLAY_BYTES:
+        return text
+    return encoded[:MAX_COPY_DATA_DISPLAY_BYTES].decode("utf-8", errors="ignore") + "..."
 
 
 def _csv_records(text: str, delimiter: str, quote: str, escape: str
-                 ) -> Iterator[list[tuple[str, bool]]]:
-    """CSV records as lists of (field text, was quoted); blank lines are skipped."""
+                 ) -> Iterator[tuple[list[tuple[str, bool]], str]]:
+    """CSV records as lists of (field text, was quoted) with the record's text (for CONTEXT);
+    blank lines are skipped. An unterminated quoted field's error carries the rest of the data
+    as ``copy_line``."""
     i, length = 0, len(text)
     while i < length:
+        start = i
         fields: list[tuple[str, bool]] = []
         while True:
             quoted = False
@@ -162,7 +209,9 @@ def _csv_records(text: str, delimiter: str, quote: str, escape: str
                 i += 1
                 while True:
                     if i >= length:
-                        raise MirrordbError("unterminated CSV quoted field", sqlstate="22P04")
+                        error = MirrordbError("unterminated CSV quoted field", sqlstate="22P04")
+                        error.copy_line = text[start:]  # type: ignore[attr-defined]
+                        raise error
                     char = text[i]
                     if char == escape and i + 1 < length and text[i + 1] == quote:
                         chunk.append(quote)
@@ -181,12 +230,13 @@ def _csv_records(text: str, delimiter: str, quote: str, escape: str
                 i += 1
                 continue
             break
+        end = i
         if i < length and text[i] == "\r":
             i += 1
         if i < length and text[i] == "\n":
             i += 1
         if fields != [("", False)]:
-            yield fields
+            yield fields, text[start:end]
 
 
 def _unescape(field: str) -> str:

@@ -1502,7 +1502,8 @@ class Session:
                     foreign_keys.row_inserted(ctx, ri, row)
                 self.check_for_interrupts()
             copy_in = copylib.CopyIn(options, parsers, insert, names,
-                                     lambda: foreign_keys.end_of_statement(ctx))
+                                     lambda: foreign_keys.end_of_statement(ctx),
+                                     relation_name=relation.name)
             return StatementResult("COPY", copy_in=copy_in, copy_columns=len(names))
         if node.get("query") is not None:
             inner_type, inner = one(node["query"])
