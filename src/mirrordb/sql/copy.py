@@ -156,31 +156,54 @@ class CopyIn:
         return f'COPY {self.relation_name}, line {self.line_number}: "{_clipped(line)}"'
 
     def _row(self, fields: list[str | None], line: str) -> None:
+        """Convert and insert one row. The conversion is one comprehension per row (the bulk
+        load's hot path); only when it fails is the refused value found, for the CONTEXT."""
+        parsers = self.parsers
+        if len(fields) != len(parsers):
+            self._wrong_width(fields, line)
         try:
-            if len(fields) > len(self.parsers):
-                raise MirrordbError("extra data after last expected column", sqlstate="22P04")
-            values = []
-            for index, (parse, name) in enumerate(zip(self.parsers, self.column_names)):
-                if index >= len(fields):   # PostgreSQL converts the columns before this one
-                    raise MirrordbError(f'missing data for column "{name}"', sqlstate="22P04")
-                values.append(self._value(fields[index], parse, name))
+            values = [None if field is None else parse(field)
+                      for field, parse in zip(fields, parsers)]
+        except MirrordbError as error:
+            self._add_value_context(error, fields)
+            raise
+        try:
             self.insert(values)
         except MirrordbError as error:
-            if not getattr(error, "copy_context_added", False):
-                error.add_context(self._line_context(line))
+            error.add_context(self._line_context(line))
             raise
         self.count += 1
 
-    def _value(self, field: str | None, parse: Callable[[str], Any], column_name: str) -> Any:
-        if field is None:
-            return None
-        try:
-            return parse(field)
-        except MirrordbError as error:
-            error.add_context(f'COPY {self.relation_name}, line {self.line_number}, column '
-                              f'{column_name}: "{_clipped(field)}"')
-            error.copy_context_added = True  # type: ignore[attr-defined]
-            raise
+    def _wrong_width(self, fields: list[str | None], line: str) -> None:
+        """Extra fields are refused before any is converted; with too few, the ones given are
+        converted first (their errors come first), as PostgreSQL does."""
+        if len(fields) > len(self.parsers):
+            error = MirrordbError("extra data after last expected column", sqlstate="22P04")
+        else:
+            try:
+                for field, parse in zip(fields, self.parsers):
+                    if field is not None:
+                        parse(field)
+            except MirrordbError as refused:
+                self._add_value_context(refused, fields)
+                raise
+            error = MirrordbError(f'missing data for column "{self.column_names[len(fields)]}"',
+                                  sqlstate="22P04")
+        error.add_context(self._line_context(line))
+        raise error
+
+    def _add_value_context(self, error: MirrordbError, fields: list[str | None]) -> None:
+        """The CONTEXT of a value the row's conversion refused: the first field whose parser
+        refuses it (parsers are pure, so asking again finds the same one)."""
+        for field, parse, name in zip(fields, self.parsers, self.column_names):
+            if field is None:
+                continue
+            try:
+                parse(field)
+            except MirrordbError:
+                error.add_context(f'COPY {self.relation_name}, line {self.line_number}, column '
+                                  f'{name}: "{_clipped(field)}"')
+                return
 
 
 def _clipped(text: str) -> str:
