@@ -1253,10 +1253,11 @@ class Txn:
 
     def create_database(self, oid: int, name: str, owner: int, source_oid: int, *,
                         strategy: str = "wal_log", is_template: bool = False,
-                        allow_connections: bool = True, connection_limit: int = -1) -> None:
+                        allow_connections: bool = True, connection_limit: int = -1,
+                        acl: str | None = None) -> None:
         """CREATE DATABASE: database ``oid`` as a copy of database ``source_oid`` (which no
         session may be changing: the caller checked that none is connected), and its
-        pg_database row in this transaction.
+        pg_database row in this transaction (``acl``: its datacl, NULL for the default).
 
         ``wal_log`` (PostgreSQL 15's default strategy): a DBASE CREATE_WAL_LOG record makes
         the directory, then every relation of the source is created (SMGR CREATE) and copied
@@ -1274,7 +1275,7 @@ class Txn:
                 self._copy_database_logged(source_oid, oid)
             self._insert_catalog(boot.PG_DATABASE, [oid, name, owner, DATABASE_ENCODING_UTF8,
                                                     is_template, allow_connections,
-                                                    connection_limit])
+                                                    connection_limit, acl])
             if strategy == "file_copy":
                 engine.checkpoint()
         except BaseException:

@@ -76,7 +76,10 @@ PG_ATTRDEF = _catalog(PG_ATTRDEF_OID, "pg_attrdef", [
     ("adrelid", T.OID_OID), ("adnum", T.INT2_OID), ("adbin", T.TEXT_OID)])
 PG_DATABASE = _catalog(PG_DATABASE_OID, "pg_database", [
     ("oid", T.OID_OID), ("datname", T.NAME_OID), ("datdba", T.OID_OID), ("encoding", T.INT4_OID),
-    ("datistemplate", T.BOOL_OID), ("datallowconn", T.BOOL_OID), ("datconnlimit", T.INT4_OID)],
+    ("datistemplate", T.BOOL_OID), ("datallowconn", T.BOOL_OID), ("datconnlimit", T.INT4_OID),
+    # aclitem[] in its text form, as relacl (sql/roles.py); NULL: the default database rights
+    # (sql/database_privileges.py)
+    ("datacl", T.TEXT_OID)],
     shared=True)
 PG_AUTHID = _catalog(PG_AUTHID_OID, "pg_authid", [
     ("oid", T.OID_OID), ("rolname", T.NAME_OID), ("rolsuper", T.BOOL_OID), ("rolinherit", T.BOOL_OID),

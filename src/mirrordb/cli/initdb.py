@@ -126,6 +126,7 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
     DATABASE with the FILE_COPY strategy and their fixed OIDs)."""
     from mirrordb.engine import Engine
     from mirrordb.sql.catalog_functions import NAMESPACE_DESCRIPTIONS, SHARED_DESCRIPTIONS
+    from mirrordb.sql.database_privileges import template_acl
     from mirrordb.sql.roles import catalog_acl
     engine = Engine.open(datadir)
     try:
@@ -139,7 +140,8 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
         txn._insert_catalog(boot.PG_NAMESPACE, [boot.PUBLIC_NAMESPACE_OID, "public",
                                                 boot.BOOTSTRAP_SUPERUSER_OID])
         txn._insert_catalog(boot.PG_DATABASE, [boot.TEMPLATE1_DATABASE_OID, "template1",
-                                               boot.BOOTSTRAP_SUPERUSER_OID, 6, True, True, -1])
+                                               boot.BOOTSTRAP_SUPERUSER_OID, 6, True, True, -1,
+                                               template_acl(superuser)])
         txn._insert_catalog(boot.PG_AUTHID, [boot.BOOTSTRAP_SUPERUSER_OID, superuser, True, True,
                                              True, True, True, True, True, -1, None])
         for (oid, catalog_oid), text in SHARED_DESCRIPTIONS.items():
@@ -163,7 +165,8 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
             with template1.begin() as txn:
                 txn.create_database(oid, name, boot.BOOTSTRAP_SUPERUSER_OID,
                                     boot.TEMPLATE1_DATABASE_OID, strategy="file_copy",
-                                    is_template=template, allow_connections=connections)
+                                    is_template=template, allow_connections=connections,
+                                    acl=template_acl(superuser) if template else None)
     except BaseException:
         engine.crash()
         raise

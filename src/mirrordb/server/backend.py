@@ -451,6 +451,7 @@ class Backend:
         if not row["datallowconn"]:
             raise fatal(f'database "{self.database}" is not currently accepting connections',
                         "55000")
+        self._check_connect_privilege(row)
         oid = int(row["oid"])
         attach = getattr(self.server, "attach_to_database", None)
         if attach is not None and not attach(oid):
@@ -458,6 +459,17 @@ class Backend:
                         detail="It seems to have just been dropped or renamed.")
         self._check_database_connection_limit(oid, int(row["datconnlimit"]))
         return oid
+
+    def _check_connect_privilege(self, row: dict[str, Any]) -> None:
+        """CONNECT on the database, as its datacl grants it (superusers need none)."""
+        from mirrordb.sql.database_privileges import connect_denied
+        known = self._roles()
+        role = known.get(self.user, {})
+        owner = next((name for name, fields in known.items()
+                      if fields.get("oid") == row["datdba"]), str(row["datdba"]))
+        if connect_denied(self.user, bool(role.get("rolsuper")), row["datacl"], owner):
+            raise fatal(f'permission denied for database "{self.database}"', "42501",
+                        detail="User does not have CONNECT privilege.")
 
     def _check_database_connection_limit(self, oid: int, limit: int) -> None:
         """datconnlimit: a non-superuser may not be one session too many (this one counted,

@@ -17,6 +17,7 @@ from typing import Any
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
+from mirrordb.sql.database_privileges import acl_for_new_owner
 from mirrordb.sql.databases import (DatabaseRow, database_users, find_database, option_arguments,
                                     option_bool, option_int, option_text, other_sessions,
                                     outside_block, wait_for_other_sessions)
@@ -139,5 +140,9 @@ def alter_database_owner(session: Any, txn: Any, node: Node) -> str:
         roles.check_can_become(session, owner)
         if not _has_createdb(role):
             raise roles.insufficient_privilege("permission denied to change owner of database")
-        _rewrite(txn, row, {"datdba": owner.oid})
+        old_owner = next((r.name for r in roles.roles_by_name(session).values()
+                          if r.oid == row.owner_oid), str(row.owner_oid))
+        _rewrite(txn, row, {"datdba": owner.oid,
+                            "datacl": acl_for_new_owner(row.values[_COLUMN["datacl"]],  # type: ignore[arg-type]
+                                                        old_owner, owner.name)})
     return "ALTER DATABASE"

@@ -303,6 +303,7 @@ class DatabaseEntry:
     allow_connections: bool
     connection_limit: int
     is_template: bool = False
+    acl: str | None = None          # datacl's stored text (sql/database_privileges.py)
 
 
 Record = dict[str, Any]
@@ -563,7 +564,8 @@ class CatalogSnapshot:
     def databases(self) -> dict[int, DatabaseEntry]:
         return {int(r["oid"]): DatabaseEntry(int(r["oid"]), str(r["datname"]), int(r["datdba"]),
                                              int(r["encoding"]), bool(r["datallowconn"]),
-                                             int(r["datconnlimit"]), bool(r["datistemplate"]))
+                                             int(r["datconnlimit"]), bool(r["datistemplate"]),
+                                             r["datacl"])
                 for r in self._read(boot.PG_DATABASE)}
 
     def database_oid(self, name: str) -> int | None:
@@ -1427,7 +1429,10 @@ def _database_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:
     entry = snapshot.databases.get(oid)
     if entry is None:
         return None
-    return holds_database_privilege(role, oid, entry.owner_oid, words)
+    owner = snapshot.roles.get(entry.owner_oid)
+    return holds_database_privilege(role, entry.acl,
+                                    owner.name if owner is not None else str(entry.owner_oid),
+                                    words)
 
 
 def _schema_privilege(ctx: ExecContext, *arguments: Any) -> bool | None:

@@ -1,9 +1,7 @@
 """What the SQL functions about databases compute: pg_database_size's directory sum,
-has_database_privilege's answer from a database's privileges, and the datacl pg_database shows.
+and has_database_privilege's answer from a database's privileges.
 
-mirrordb has no GRANT ... ON DATABASE, so a database's privileges are PostgreSQL's defaults:
-datacl NULL (the owner holds everything, PUBLIC CONNECT and TEMPORARY), except template1 and
-template0, whose PUBLIC CREATE and TEMPORARY PostgreSQL's initdb revokes.
+A database's privileges are its datacl (sql/database_privileges.py reads and changes them).
 
 sql/catalog_functions.py registers the functions and resolves their arguments (names, OIDs,
 roles) against the catalog snapshot, then calls these. The database directory is
@@ -15,20 +13,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from mirrordb.catalog import bootstrap as boot
+from mirrordb.sql.database_privileges import CHECK_WORDS, holds_database_rights
+from mirrordb.sql.roles import Role
 from mirrordb.storage.page import BLCKSZ
 from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, RelFileNode
-
-PUBLIC_DATABASE_PRIVILEGES = ("CONNECT", "TEMPORARY", "TEMP")
-PUBLIC_TEMPLATE_PRIVILEGES = ("CONNECT",)
-INITDB_TEMPLATES = (boot.TEMPLATE1_DATABASE_OID, boot.TEMPLATE0_DATABASE_OID)
-
-
-def database_acl(database_oid: int, owner_name: str) -> list[str] | None:
-    """datacl as aclitem texts: initdb's for template1 and template0, NULL for the others."""
-    if database_oid not in INITDB_TEMPLATES:
-        return None
-    return [f"=c/{owner_name}", f"{owner_name}=CTc/{owner_name}"]
 
 
 def database_size_bytes(engine: Any, database_oid: int) -> int:
@@ -65,13 +53,12 @@ def database_size_bytes(engine: Any, database_oid: int) -> int:
     return total
 
 
-def holds_database_privilege(role: Any, database_oid: int, owner_oid: int,
+def holds_database_privilege(role: Any, acl: str | None, owner_name: str,
                              privileges: list[tuple[str, bool]]) -> bool:
-    """Whether ``role`` holds any of ``privileges`` ((name, with grant option)) on database
-    ``database_oid`` owned by ``owner_oid``: the owner holds them all with grant option, PUBLIC
-    the ones ``database_acl`` leaves it."""
-    if role is not None and (role.superuser or role.oid == owner_oid):
-        return True
-    public = PUBLIC_TEMPLATE_PRIVILEGES if database_oid in INITDB_TEMPLATES \
-        else PUBLIC_DATABASE_PRIVILEGES
-    return any(word in public and not with_option for word, with_option in privileges)
+    """Whether ``role`` holds any of ``privileges`` ((name, with grant option)) on a database
+    whose datacl is ``acl`` and whose owner is ``owner_name``."""
+    if role is None:
+        return False
+    asking = Role(oid=role.oid, name=role.name, superuser=role.superuser)
+    return any(holds_database_rights(asking, acl, owner_name, CHECK_WORDS[word], with_option)
+               for word, with_option in privileges)

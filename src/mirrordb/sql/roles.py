@@ -49,9 +49,13 @@ changed catalogs itself reads them directly until it ends.
 A role's setting defaults (ALTER ROLE ... SET) live in pg_db_role_setting: sql/role_settings.py
 changes them, with the helpers here, and DROP ROLE deletes them.
 
+Database privileges (GRANT/REVOKE ... ON DATABASE, with grant options) are
+sql/database_privileges.py's, which builds on the codec here.
+
 Not supported: role membership (GRANT role TO role, IN ROLE, ROLE, ADMIN), WITH GRANT OPTION
-(0A000; REVOKE GRANT OPTION FOR is accepted and, since no grant option can exist, changes
-nothing), column privileges, privileges on objects other than tables and sequences, ALTER ROLE
+on tables (0A000; REVOKE GRANT OPTION FOR is accepted and, since no grant option can exist,
+changes nothing), column privileges, privileges on objects other than tables, sequences and
+databases, ALTER ROLE
 ... RENAME. ``VALID UNTIL`` is accepted and ignored (pg_authid has no rolvaliduntil
 column); ``CONNECTION LIMIT`` is stored and not enforced. Two transactions that create the same
 role name at the same time both succeed (no unique index on pg_authid.rolname yet).
@@ -801,7 +805,9 @@ def _dependents(txn: Any, role: Role) -> list[str]:
                  for _, values in txn.engine.relcache.rows(boot.PG_DATABASE, txn.transaction)]
     owned_databases = [(oid, f"owner of database {name}")
                        for oid, name, owner in databases if owner == role.oid]
-    lines = _database_dependents(txn.engine, txn.transaction, role, owned_databases)
+    from mirrordb.sql.database_privileges import database_acl_dependents
+    lines = _database_dependents(txn.engine, txn.transaction, role, owned_databases,
+                                 database_acl_dependents(txn, role))
     for oid, name, _ in sorted(databases):
         if oid == txn.engine.database_oid:
             continue
@@ -812,9 +818,11 @@ def _dependents(txn: Any, role: Role) -> list[str]:
 
 
 def _database_dependents(engine: Any, transaction: Any, role: Role,
-                         owned_by_oid: list[tuple[int, str]]) -> list[str]:
+                         owned_by_oid: list[tuple[int, str]],
+                         shared_privileges: Sequence[tuple[int, str]] = ()) -> list[str]:
     """The dependents of ``role`` among one database's schemas and relations, after
-    ``owned_by_oid`` (shared objects it owns), owners first in OID order."""
+    ``owned_by_oid`` (shared objects it owns) and ``shared_privileges`` (shared objects it has
+    privileges on), owners first in OID order."""
     entries = sorted((_class_entry(values) for _, values in
                       engine.relcache.rows(boot.PG_CLASS, transaction)),
                      key=lambda entry: entry.oid)
@@ -824,7 +832,7 @@ def _database_dependents(engine: Any, transaction: Any, role: Role,
     owned_by_oid += [(int(values[0]), f"owner of schema {values[1]}")  # type: ignore
                      for _, values in engine.relcache.rows(boot.PG_NAMESPACE, transaction)
                      if values[2] == role.oid]
-    owned = [text for _, text in sorted(owned_by_oid)]
+    owned = [text for _, text in sorted(owned_by_oid + list(shared_privileges))]
     privileged = [f"privileges for {_kind_word(e.kind)} {e.name}" for e in entries
                   if e.acl is not None and e.owner != role.oid and any(
                       role.name in (item.grantee, item.grantor) for item in parse_acl(e.acl))]
@@ -858,6 +866,9 @@ def grant(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     is_grant = bool(node.get("is_grant"))
     command = "GRANT" if is_grant else "REVOKE"
     object_type = node.get("objtype", "OBJECT_TABLE")
+    if object_type == "OBJECT_DATABASE":
+        from mirrordb.sql import database_privileges   # it builds on this module
+        return database_privileges.grant_on_databases(session, txn, node)
     if object_type not in _OBJECT_WORDS:
         raise feature_not_supported(f"{command} on this kind of object")
     if is_grant and node.get("grant_option"):

@@ -235,9 +235,10 @@ def _check_name_allowed(name: str) -> None:
 
 
 def _check_database_create(session: Any) -> None:
-    """CREATE on the database (CREATE SCHEMA, ALTER SCHEMA RENAME/OWNER): the database's
-    owner, a superuser, has it; PostgreSQL 15 grants it to nobody else by default."""
-    if not roles.is_superuser(session):
+    """CREATE on the database (CREATE SCHEMA, ALTER SCHEMA RENAME/OWNER), as its datacl
+    grants it (sql/database_privileges.py)."""
+    from mirrordb.sql import database_privileges
+    if not database_privileges.may_create_in_database(session):
         raise MirrordbError(f"permission denied for database {session.database}",
                             sqlstate="42501")
 

@@ -38,7 +38,7 @@ from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import constraints, replication_functions, role_settings, roles
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
-from mirrordb.sql.database_functions import database_acl
+from mirrordb.sql.database_privileges import acl_item_texts
 from mirrordb.sql.planner import OutputColumn
 
 OID, NAME, TEXT, CHAR, BOOL = T.OID_OID, T.NAME_OID, T.TEXT_OID, T.CHAR_OID, T.BOOL_OID
@@ -387,7 +387,7 @@ def _pg_database(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     return [(d.oid, d.name, d.owner_oid, d.encoding, DATABASE_LOCALE_PROVIDER_LIBC, d.is_template,
              d.allow_connections, d.connection_limit, frozen, 1, cat.DEFAULT_TABLESPACE_OID,
-             collate, ctype, None, None, database_acl(d.oid, _owner_name(snapshot, d.owner_oid)))
+             collate, ctype, None, None, acl_item_texts(d.acl))
             for d in sorted(snapshot.databases.values(), key=lambda d: d.oid)]
 
 
