@@ -270,21 +270,21 @@ def column_dropped(txn: Txn, relation: Relation, number: int) -> None:
                                                       referenced_keys=referenced_keys).row())
 
 
-def truncate_cascade(txn: Txn, relations: Sequence[Relation]) -> tuple[list[str], list[str]]:
-    """TRUNCATE ... CASCADE: the tables referencing the truncated ones, found a round at a
-    time (each round in OID order, as PostgreSQL's heap_truncate_find_FKs), and the notices
-    naming them."""
+def truncate_cascade(txn: Txn, relations: Sequence[Relation]) -> tuple[list[int], list[str]]:
+    """TRUNCATE ... CASCADE: the tables (OIDs) referencing the truncated ones, found a round
+    at a time (each round in OID order, as PostgreSQL's heap_truncate_find_FKs), and the
+    notices naming them."""
     truncated = {r.oid for r in relations}
     names = _class_names(txn)
-    added: list[str] = []
+    added: list[int] = []
     while True:
         found = sorted({c.relation_oid for c in constraints.stored_constraints(txn)
                         if c.contype == constraints.CONTYPE_FOREIGN
                         and c.referenced_oid in truncated and c.relation_oid not in truncated})
         if not found:
-            return added, [f'truncate cascades to table "{name}"' for name in added]
+            return added, [f'truncate cascades to table "{names[oid]}"' for oid in added]
         truncated.update(found)
-        added += [names[oid] for oid in found]
+        added += found
 
 
 def refuse_truncate(txn: Txn, relations: Sequence[Relation]) -> None:
@@ -380,9 +380,8 @@ def _load(txn: Txn, relation: Relation) -> RelationRi | None:
 
 
 def _resolve(txn: Txn, stored: constraints.StoredConstraint) -> ForeignKey | None:
-    names = _class_names(txn)
-    child = txn.engine.relcache.lookup(names.get(stored.relation_oid, ""), txn.transaction)
-    parent = txn.engine.relcache.lookup(names.get(stored.referenced_oid, ""), txn.transaction)
+    child = txn.engine.relcache.lookup_oid(stored.relation_oid, txn.transaction)
+    parent = txn.engine.relcache.lookup_oid(stored.referenced_oid, txn.transaction)
     if child is None or parent is None:
         return None
     index = next((info for info in parent.indexes if info.relation.oid == stored.index_oid),
