@@ -42,7 +42,7 @@ from mirrordb.access.relation import RELKIND_TABLE, IndexInfo, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.engine import Txn
-from mirrordb.sql import constraints
+from mirrordb.sql import constraints, schemas
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, feature_not_supported
@@ -203,16 +203,17 @@ def check_drop(session: Any, txn: Txn, relation: Relation, cascade: bool,
     dependents = _referencing(txn, relation.oid, dropping | {relation.oid})
     if not dependents:
         return []
-    names = _class_names(txn)
-    lines = [f"constraint {c.name} on table {names.get(c.relation_oid, '?')} depends on "
-             f"table {relation.name}" for c in dependents]
+    names = {oid: schemas.shown_name(session, txn, oid)
+             for oid in {relation.oid, *(c.relation_oid for c in dependents)}}
+    lines = [f"constraint {c.name} on table {names[c.relation_oid]} depends on "
+             f"table {names[relation.oid]}" for c in dependents]
     if not cascade:
-        raise MirrordbError(f"cannot drop table {relation.name} because other objects depend "
-                            "on it", sqlstate="2BP01", detail="\n".join(lines),
+        raise MirrordbError(f"cannot drop table {names[relation.oid]} because other objects "
+                            "depend on it", sqlstate="2BP01", detail="\n".join(lines),
                             hint="Use DROP ... CASCADE to drop the dependent objects too.")
     for stored in dependents:
         txn.drop_constraint(stored.oid)
-    return _cascade_notices([f"constraint {c.name} on table {names.get(c.relation_oid, '?')}"
+    return _cascade_notices([f"constraint {c.name} on table {names[c.relation_oid]}"
                              for c in dependents])
 
 

@@ -180,6 +180,17 @@ def relation_namespace(session: Any, txn: Any, name: str, schema: str | None) ->
                  if relcache.lookup(name, transaction, oid) is not None), None)
 
 
+def shown_name(session: Any, txn: Any, relation_oid: int) -> str:
+    """How PostgreSQL's object descriptions name a relation: bare when the search path
+    reaches it by that name, else schema-qualified."""
+    relation = txn.find(relation_oid)
+    if relation is None:
+        return str(relation_oid)
+    if relation_namespace(session, txn, relation.name, None) == relation.namespace_oid:
+        return str(relation.name)
+    return f"{namespace_name(session, relation.namespace_oid)}.{relation.name}"
+
+
 def schema_missing(name: str) -> MirrordbError:
     return MirrordbError(f'schema "{name}" does not exist', sqlstate="3F000")
 

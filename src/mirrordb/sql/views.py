@@ -419,18 +419,19 @@ def check_drop(session: Any, txn: Any, relation: Relation, cascade: bool,
     found = [d for d in dependents(txn, relation.oid) if d.view_oid not in dropping]
     if not found:
         return [], []
-    names = {relation.oid: relation.name, **{d.view_oid: d.view_name for d in found}}
+    names = {oid: schemas.shown_name(session, txn, oid)
+             for oid in [relation.oid, *(d.view_oid for d in found)]}
     kinds = {relation.oid: relation.kind, **{d.view_oid: d.kind for d in found}}
-    lines = [f"{KIND_WORDS.get(kinds[d.view_oid], 'view')} {d.view_name} depends on "
+    lines = [f"{KIND_WORDS.get(kinds[d.view_oid], 'view')} {names[d.view_oid]} depends on "
              f"{KIND_WORDS.get(kinds.get(d.referenced_oid, 'v'), 'view')} "
              f"{names[d.referenced_oid]}" for d in found]
     noun = KIND_WORDS.get(relation.kind, "relation")
     if not cascade:
-        raise MirrordbError(f"cannot drop {noun} {relation.name} because other objects "
+        raise MirrordbError(f"cannot drop {noun} {names[relation.oid]} because other objects "
                             "depend on it", sqlstate=DEPENDENT_OBJECTS_STILL_EXIST,
                             detail="\n".join(lines),
                             hint="Use DROP ... CASCADE to drop the dependent objects too.")
-    cascades = [f"drop cascades to {KIND_WORDS.get(d.kind, 'view')} {d.view_name}"
+    cascades = [f"drop cascades to {KIND_WORDS.get(d.kind, 'view')} {names[d.view_oid]}"
                 for d in found]
     if len(cascades) == 1:
         notice = ("NOTICE", cascades[0])
