@@ -46,7 +46,11 @@ the cluster, and it is also the ``postgres`` database's view of it; ``engine.dat
 gives another database's view (``DatabaseEngine``): the same cluster-wide WAL, buffers,
 transactions and locks, with that database's ``relcache`` and ``database_oid``. A ``Txn`` begun
 from a view reads and writes that database's catalogs and creates relations in its directory.
-Relation names are unique within a database.
+Relation names are unique within a schema, as in PostgreSQL: a Txn method that names a
+relation takes a ``RelationRef`` (a Relation or an OID, found by OID, or a (schema OID, name)
+pair); re-lookups after a lock wait or a DDL change go by OID or by that pair. A bare name
+means the only relation of that name (public's first), for engine-level tests and tools; the
+SQL layer resolves names through the search path and never passes one.
 """
 
 from __future__ import annotations
@@ -512,12 +516,13 @@ class Engine:
         return [(xid, tag[0], tag[1]) for tag, proc in held
                 if (xid := getattr(proc, "xid", 0))]
 
-    def vacuum(self, table: str | None = None,
+    def vacuum(self, table: str | int | None = None,
                wait_hooks: LockWaitHooks = NO_HOOKS) -> list[VacuumStats]:
         """VACUUM one table, or every table (outside a transaction block, as in PostgreSQL).
         Each table is locked in ShareUpdateExclusiveLock while it is vacuumed (waiting for
-        conflicting locks as ``wait_hooks`` allow)."""
-        names = [table] if table else self.table_names()
+        conflicting locks as ``wait_hooks`` allow). ``table``: its OID (the SQL layer's), or a
+        bare name (the only table of that name, for engine-level callers)."""
+        names: list[str | int] = [table] if table else self.table_oids()
         results = []
         for name in names:
             stats = self._vacuum_locked(name, None, wait_hooks, automatic=False)
@@ -531,7 +536,7 @@ class Engine:
                     self.relcache.catalog(catalog), []))
         return results
 
-    def _vacuum_locked(self, name: str, relid: int | None, wait_hooks: LockWaitHooks, *,
+    def _vacuum_locked(self, name: str | int, relid: int | None, wait_hooks: LockWaitHooks, *,
                        automatic: bool, stopping: threading.Event | None = None
                        ) -> VacuumStats | None | bool:
         """Lock table ``name`` (which must still have OID ``relid``, when given) in
@@ -541,18 +546,18 @@ class Engine:
         proc = Proc(pid=threading.get_native_id())
         owner = self.xacts.locks.new_owner(proc, wait_hooks, is_autovacuum=automatic)
         try:
-            relation = self.relcache.lookup(name, None)
+            relation = self._lookup_for_vacuum(name)
             if relation is None or relation.kind != RELKIND_TABLE or \
                     (relid is not None and relation.oid != relid):
                 return None
             tag = (self.database_oid, relation.oid)
             result = owner.acquire(tag, LockMode.SHARE_UPDATE_EXCLUSIVE, dont_wait=automatic)
             if result is AcquireResult.NOT_AVAILABLE:
-                log.info('skipping vacuum of "%s" --- lock not available', name)
+                log.info('skipping vacuum of "%s" --- lock not available', relation.name)
                 return False
             # looked up again under the lock, waited or not: a TRUNCATE or REINDEX that
             # committed since the first lookup gave the table or an index a new file
-            relation = self.relcache.lookup(name, None)
+            relation = self.relcache.lookup_oid(tag[1], None)
             if relation is None or relation.oid != tag[1]:
                 return None
             if automatic:
@@ -560,6 +565,11 @@ class Engine:
             return self._vacuum_table(relation, automatic, stopping)
         finally:
             owner.release_all()
+
+    def _lookup_for_vacuum(self, name: str | int) -> Relation | None:
+        if isinstance(name, int):
+            return self.relcache.lookup_oid(name, None)
+        return self.relcache.lookup(name, None)
 
     def _vacuum_table(self, relation: Relation, automatic: bool,
                       stopping: threading.Event | None = None) -> VacuumStats | None:
@@ -618,14 +628,18 @@ class Engine:
         unique in the cluster) as autovacuum; False if it no longer exists, None if it was
         skipped (another transaction holds a conflicting lock)."""
         for database in self.databases():
-            name = next((str(values[1]) for _, values in database.relcache.rows(boot.PG_CLASS,
-                                                                                 None)
-                         if values[0] == relid and values[4] == RELKIND_TABLE), None)
-            if name is not None:
-                stats = Engine._vacuum_locked(database, name, relid, NO_HOOKS,  # type: ignore
+            found = any(values[0] == relid and values[4] == RELKIND_TABLE
+                        for _, values in database.relcache.rows(boot.PG_CLASS, None))
+            if found:
+                stats = Engine._vacuum_locked(database, relid, relid, NO_HOOKS,  # type: ignore
                                               automatic=True, stopping=stopping)
                 return None if stats is False else stats is not None
         return False
+
+    def table_oids(self) -> list[int]:
+        """Every ordinary table of this database, in every schema (VACUUM without a table)."""
+        return sorted(int(values[0]) for _, values in  # type: ignore[call-overload]
+                      self.relcache.rows(boot.PG_CLASS, None) if values[4] == RELKIND_TABLE)
 
     def table_names(self) -> list[str]:
         return sorted(str(values[1]) for _, values in self.relcache.rows(boot.PG_CLASS, None)
@@ -751,8 +765,32 @@ class DatabaseEngine:
     begin = Engine.begin
     vacuum = Engine.vacuum
     _vacuum_locked = Engine._vacuum_locked
+    _lookup_for_vacuum = Engine._lookup_for_vacuum
+    table_oids = Engine.table_oids
     table_names = Engine.table_names
     verify_indexes = Engine.verify_indexes
+
+
+RelationRef = Relation | int | tuple[int, str] | str
+"""What a Txn method accepts to name a relation: see ``Txn.find``."""
+
+
+def _shown(ref: RelationRef) -> str:
+    """How an error message names the relation ``ref``."""
+    if isinstance(ref, Relation):
+        return ref.name
+    if isinstance(ref, int):
+        return str(ref)
+    if isinstance(ref, tuple):
+        return ref[1]
+    return ref
+
+
+def _missing(ref: RelationRef) -> UndefinedObject:
+    """42P01 for ``ref``, worded as PostgreSQL words it for a name or an OID."""
+    if isinstance(ref, int):
+        return UndefinedObject(f"could not open relation with OID {ref}")
+    return UndefinedObject(f'relation "{_shown(ref)}" does not exist')
 
 
 def _key_columns(table: Relation, index: Relation) -> tuple[int, ...] | None:
@@ -966,7 +1004,20 @@ class Txn:
         """The lock tag of relation ``oid``; None for a system catalog (never locked)."""
         return None if oid < boot.FIRST_NORMAL_OBJECT_ID else (self.engine.database_oid, oid)
 
-    def open_relation(self, name: str, mode: int, *, dont_wait: bool = False,
+    def find(self, ref: RelationRef) -> Relation | None:
+        """The relation ``ref`` means as this transaction sees the catalogs now: a Relation or
+        an OID by OID, a (schema OID, name) pair in that schema, a bare name the only one of
+        that name (engine-level callers only: the SQL layer never passes one)."""
+        relcache = self.engine.relcache
+        if isinstance(ref, Relation):
+            return relcache.lookup_oid(ref.oid, self.transaction)
+        if isinstance(ref, int):
+            return relcache.lookup_oid(ref, self.transaction)
+        if isinstance(ref, tuple):
+            return relcache.lookup(ref[1], self.transaction, ref[0])
+        return relcache.lookup(ref, self.transaction)
+
+    def open_relation(self, name: RelationRef, mode: int, *, dont_wait: bool = False,
                       shown_name: str | None = None,
                       lock_indexes: bool = False) -> Relation | None:
         """Find relation ``name`` and lock it in ``mode``; if the lock had to wait, or the
@@ -981,28 +1032,29 @@ class Txn:
         and a query must not read an index file the REINDEX's commit removes."""
         relcache = self.engine.relcache
         generation = relcache.generation
-        relation = relcache.lookup(name, self.transaction)
+        relation = self.find(name)
         for _ in range(MAX_LOCK_RETRIES):
             if relation is None:
                 return None
             result = self.lock_relation(relation.oid, mode, dont_wait=dont_wait)
             if result is AcquireResult.NOT_AVAILABLE:
                 raise LockNotAvailable(
-                    f'could not obtain lock on relation "{shown_name or name}"')
+                    f'could not obtain lock on relation "{shown_name or _shown(name)}"')
             waited = result is AcquireResult.WAITED
             if lock_indexes and relation.kind == RELKIND_TABLE:
                 waited = self._lock_indexes(relation, mode) or waited
             if not waited and relcache.generation == generation:
                 return relation
             generation = relcache.generation
-            current = relcache.lookup(name, self.transaction)
+            current = self.find(name)
             if current is not None and current.oid == relation.oid and (
                     not lock_indexes or _same_indexes(current, relation)):
                 return current
             if current is None or current.oid != relation.oid:
                 self.locks.release((self.engine.database_oid, relation.oid), mode)
             relation = current
-        raise MirrordbError(f'relation "{name}" kept changing while we waited for its lock',
+        raise MirrordbError(f'relation "{_shown(name)}" kept changing while we waited for its '
+                            'lock',
                             sqlstate="55006")
 
     def _lock_indexes(self, table: Relation, mode: int) -> bool:
@@ -1013,11 +1065,11 @@ class Txn:
                 or waited
         return waited
 
-    def _open(self, name: str, mode: int, kind: str | None = None) -> Relation:
+    def _open(self, name: RelationRef, mode: int, kind: str | None = None) -> Relation:
         """``open_relation`` for the DDL methods: 42P01 if it does not exist."""
         relation = self.open_relation(name, mode)
         if relation is None or (kind is not None and relation.kind != kind):
-            raise UndefinedObject(f'relation "{name}" does not exist')
+            raise _missing(name)
         return relation
 
     def prepare(self) -> None:
@@ -1034,10 +1086,11 @@ class Txn:
 
     # -- relations ------------------------------------------------------------------------------
 
-    def relation(self, name: str, kind: str | None = None) -> Relation:
-        relation = self.engine.relcache.lookup(name, self.transaction)
+    def relation(self, name: RelationRef, kind: str | None = None) -> Relation:
+        """The relation ``name`` means (see ``find``); 42P01 if none (of ``kind``)."""
+        relation = self.find(name)
         if relation is None or (kind is not None and relation.kind != kind):
-            raise UndefinedObject(f'relation "{name}" does not exist')
+            raise _missing(name)
         return relation
 
     def _insert_catalog(self, catalog: Relation, values: Sequence[object]) -> None:
@@ -1076,8 +1129,10 @@ class Txn:
                 return int(values[3])  # type: ignore[call-overload]
         return boot.BOOTSTRAP_SUPERUSER_OID
 
-    def _check_new_name(self, name: str) -> None:
-        if self.engine.relcache.lookup(name, self.transaction) is not None:
+    def _check_new_name(self, name: str, namespace_oid: int) -> None:
+        """42P07 if schema ``namespace_oid`` has a relation ``name`` (pg_class's unique
+        (relname, relnamespace))."""
+        if self.engine.relcache.lookup(name, self.transaction, namespace_oid) is not None:
             raise DuplicateObject(f'relation "{name}" already exists')
 
     def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]],
@@ -1087,12 +1142,12 @@ class Txn:
         ``namespace_oid`` its schema (pg_class.relnamespace)."""
         cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
         with self.engine._ddl_lock:
-            self._check_new_name(name)
+            self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid)
             self.transaction.command_counter_increment()
-        return self.relation(name)
+        return self.relation(oid)
 
     def _new_locked_oid(self) -> int:
         """The OID of a relation being created, locked AccessExclusive before its file exists
@@ -1101,14 +1156,15 @@ class Txn:
         self.lock_relation(oid, LockMode.ACCESS_EXCLUSIVE)
         return oid
 
-    def create_index(self, name: str, table: str, column_names: Sequence[str],
+    def create_index(self, name: str, table: RelationRef, column_names: Sequence[str],
                      unique: bool = False, primary: bool = False) -> Relation:
-        """CREATE INDEX: the table is locked in ShareLock (no writer, no vacuum meanwhile)."""
+        """CREATE INDEX: the table is locked in ShareLock (no writer, no vacuum meanwhile).
+        The index goes into its table's schema."""
         relation = self._open(table, LockMode.SHARE)
         if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
-            raise UndefinedObject(f'relation "{table}" does not exist')
+            raise _missing(table)
         with self.engine._ddl_lock:
-            self._check_new_name(name)
+            self._check_new_name(name, relation.namespace_oid)
             keys = [relation.column_index(c) for c in column_names]
             key_columns = [relation.columns[k] for k in keys]
             oid = self._new_locked_oid()
@@ -1118,7 +1174,7 @@ class Txn:
             self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
                                                  " ".join(str(k + 1) for k in keys)])
             self.transaction.command_counter_increment()
-            index = self.relation(name)
+            index = self.relation(oid)
             tree = self.engine.btree(index)
             tree.build_empty()
             self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary), tree)
@@ -1169,7 +1225,7 @@ class Txn:
         column's type)."""
         params = params or SequenceParams()
         with self.engine._ddl_lock:
-            self._check_new_name(name)
+            self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
@@ -1180,7 +1236,7 @@ class Txn:
                                                     params.min_value, 1, params.cycle])
             self.engine.sequences.create(rnode, params)
             self.transaction.command_counter_increment()
-        return self.relation(name)
+        return self.relation(oid)
 
     def create_view(self, name: str, columns: Sequence[Column], action: str,
                     owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
@@ -1189,7 +1245,7 @@ class Txn:
         file, as PostgreSQL's), its columns, and the "_RETURN" rule in pg_rewrite holding
         ``action`` (sql/views.py's stored query)."""
         with self.engine._ddl_lock:
-            self._check_new_name(name)
+            self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
             self._add_class(oid, name, RELKIND_VIEW, RelFileNode(0, self.engine.database_oid, 0),
                             columns, owner, namespace_oid)     # a view has no relation file
@@ -1197,7 +1253,7 @@ class Txn:
                                                    oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
                                                    action])
             self.transaction.command_counter_increment()
-        return self.relation(name, RELKIND_VIEW)
+        return self.relation(oid, RELKIND_VIEW)
 
     def create_matview(self, name: str, columns: Sequence[Column], action: str,
                        owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
@@ -1206,7 +1262,7 @@ class Txn:
         rows are stored like a table's), its columns, and the "_RETURN" rule holding
         ``action`` (sql/create_table_as.py's stored query)."""
         with self.engine._ddl_lock:
-            self._check_new_name(name)
+            self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_MATVIEW, rnode, columns, owner, namespace_oid)
@@ -1214,7 +1270,7 @@ class Txn:
                                                    oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
                                                    action])
             self.transaction.command_counter_increment()
-        return self.relation(name, RELKIND_MATVIEW)
+        return self.relation(oid, RELKIND_MATVIEW)
 
     def set_view_action(self, view: Relation, action: str) -> None:
         """A new pg_rewrite.ev_action for ``view``'s rule (REFRESH MATERIALIZED VIEW records
@@ -1240,7 +1296,7 @@ class Txn:
             self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == view.oid,
                                       lambda v: tuple(v[:8]) + (natts,) + tuple(v[9:]))
             self.transaction.command_counter_increment()
-        return self.relation(view.name, RELKIND_VIEW)
+        return self.relation(view.oid, RELKIND_VIEW)
 
     def view_rules(self) -> dict[int, str]:
         """Every view's stored query (pg_rewrite.ev_action) by the view's OID, as this
@@ -1377,14 +1433,14 @@ class Txn:
             self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[0] == oid)
             self.transaction.command_counter_increment()
 
-    def drop(self, name: str) -> None:
+    def drop(self, name: RelationRef) -> None:
         """DROP TABLE / INDEX / SEQUENCE / VIEW: catalog rows go now, files at commit. Everything
         dropped is locked AccessExclusive first; an index's table too, before the index
         (PostgreSQL's order)."""
         relation = self.relation(name)
         if relation.kind == RELKIND_INDEX:
             self.lock_relation(self.table_of_index(relation).oid, LockMode.ACCESS_EXCLUSIVE)
-        relation = self._open(name, LockMode.ACCESS_EXCLUSIVE)
+        relation = self._open(relation.oid, LockMode.ACCESS_EXCLUSIVE)
         doomed = [relation] + [info.relation for info in relation.indexes]
         for index in doomed[1:]:
             self.lock_relation(index.oid, LockMode.ACCESS_EXCLUSIVE)
@@ -1406,19 +1462,19 @@ class Txn:
             if relation.kind == RELKIND_TABLE:
                 self._table_counts().count_drop(relation.oid)
 
-    def truncate(self, name: str) -> None:
+    def truncate(self, name: RelationRef) -> None:
         """TRUNCATE: new, empty files for the table and its indexes, swapped in transactionally
         (all of them locked AccessExclusive)."""
         relation = self._open(name, LockMode.ACCESS_EXCLUSIVE)
         if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
-            raise UndefinedObject(f'relation "{name}" does not exist')
+            raise _missing(name)
         for info in relation.indexes:
             self.lock_relation(info.relation.oid, LockMode.ACCESS_EXCLUSIVE)
         with self.engine._ddl_lock:
             for rel in [relation] + [info.relation for info in relation.indexes]:
                 self._swap_relation_file(rel)
             self.transaction.command_counter_increment()
-            for info in self.relation(name).indexes:
+            for info in self.relation(relation.oid).indexes:
                 self.engine.btree(info.relation).build_empty()
             self._table_counts().count_truncate(relation.oid)
 
@@ -1431,15 +1487,15 @@ class Txn:
                                   lambda v: v[:5] + (new_rnode.rel,) + v[6:])
         self.transaction.current_subtransaction.dropped_relations.append(relation.rnode)
 
-    def reindex_index(self, name: str) -> Relation:
+    def reindex_index(self, name: RelationRef) -> Relation:
         """REINDEX INDEX: rebuild one index from its table into a new relation file (see
         ``_reindex``). Its table is locked ShareLock first, then the index AccessExclusive,
         PostgreSQL's order. Returns the index as it now is."""
         index = self.relation(name, RELKIND_INDEX)
-        table = self._open(self.table_of_index(index).name, LockMode.SHARE, RELKIND_TABLE)
+        table = self._open(self.table_of_index(index).oid, LockMode.SHARE, RELKIND_TABLE)
         return self._reindex(table, index.oid)
 
-    def reindex_table(self, name: str,
+    def reindex_table(self, name: RelationRef,
                       rebuilt: Callable[[Relation], None] | None = None) -> list[Relation]:
         """REINDEX TABLE: rebuild each index of the table in turn, as ``reindex_index`` does,
         under one ShareLock on the table; ``rebuilt`` is called after each index (VERBOSE
@@ -1464,14 +1520,14 @@ class Txn:
         row a query sees changes), so the transaction may take an xid for it."""
         self.lock_relation(index_oid, LockMode.ACCESS_EXCLUSIVE)
         # looked up under the lock: a REINDEX that committed while we waited gave it a new file
-        _, info = self._index_of(table.name, index_oid)
+        _, info = self._index_of(table.oid, index_oid)
         transaction = self.transaction
         read_only, transaction.read_only = transaction.read_only, False
         try:
             with self.engine._ddl_lock:
                 self._swap_relation_file(info.relation)
                 transaction.command_counter_increment()
-            current, info = self._index_of(table.name, index_oid)
+            current, info = self._index_of(table.oid, index_oid)
             tree = self.engine.btree(info.relation)
             tree.build_empty()
             self._build_index(current, info, tree)
@@ -1479,10 +1535,10 @@ class Txn:
             transaction.read_only = read_only
         return info.relation
 
-    def _index_of(self, table_name: str, index_oid: int) -> tuple[Relation, IndexInfo]:
-        """Table ``table_name`` and its index ``index_oid`` as this transaction sees them now
+    def _index_of(self, table_oid: int, index_oid: int) -> tuple[Relation, IndexInfo]:
+        """Table ``table_oid`` and its index ``index_oid`` as this transaction sees them now
         (42P01 if a DROP INDEX committed before our lock)."""
-        table = self.relation(table_name, RELKIND_TABLE)
+        table = self.relation(table_oid, RELKIND_TABLE)
         for info in table.indexes:
             if info.relation.oid == index_oid:
                 return table, info
@@ -1505,7 +1561,7 @@ class Txn:
 
     # -- data -------------------------------------------------------------------------------------
 
-    def insert(self, table: str | Relation, values: Sequence[object]) -> Tid:
+    def insert(self, table: RelationRef, values: Sequence[object]) -> Tid:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         self.check_not_null(relation, values)
         tid = self.engine.heap.insert(relation, self.transaction, list(values))
@@ -1667,7 +1723,7 @@ class Txn:
             return "wait", header.xmax
         return ("dead", 0) if xacts.did_commit(header.xmax) else ("live", 0)
 
-    def update(self, table: str | Relation, tid: Tid, values: Sequence[object],
+    def update(self, table: RelationRef, tid: Tid, values: Sequence[object],
                old_values: Sequence[object] | None = None) -> tuple[TmResult, Tid]:
         """Replace version ``tid``. ``old_values``, when the caller knows them, are the values of
         the version being replaced (lets unchanged unique keys skip their uniqueness check)."""
@@ -1681,23 +1737,23 @@ class Txn:
                 self._insert_index_entries(relation, values, new_tid, old_values)
         return result, new_tid
 
-    def delete(self, table: str | Relation, tid: Tid) -> TmResult:
+    def delete(self, table: RelationRef, tid: Tid) -> TmResult:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         result = self.engine.heap.delete(relation, self.transaction, tid)
         if result == TmResult.OK:
             self._table_counts().count_delete(relation.oid)
         return result
 
-    def lock_row(self, table: str | Relation, tid: Tid, exclusive: bool = True) -> TmResult:
+    def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True) -> TmResult:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
         return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode)
 
-    def latest_version(self, table: str | Relation, tid: Tid) -> Tid:
+    def latest_version(self, table: RelationRef, tid: Tid) -> Tid:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         return self.engine.heap.latest_version(relation, tid)
 
-    def fetch(self, table: str | Relation, tid: Tid) -> tuple[object, ...] | None:
+    def fetch(self, table: RelationRef, tid: Tid) -> tuple[object, ...] | None:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         if relation.oid < boot.FIRST_NORMAL_OBJECT_ID:
             relation = self.engine.relcache.catalog(relation)
@@ -1705,7 +1761,7 @@ class Txn:
         assert snapshot is not None
         return self.engine.heap.fetch(relation, self.transaction, snapshot, tid)
 
-    def scan(self, table: str | Relation) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+    def scan(self, table: RelationRef) -> Iterator[tuple[Tid, tuple[object, ...]]]:
         """The rows of ``table`` this statement's snapshot sees (a system catalog's in this
         transaction's database, whichever database's descriptor names it)."""
         if isinstance(table, Relation):
@@ -1717,7 +1773,7 @@ class Txn:
         assert snapshot is not None
         return self.engine.heap.scan(relation, self.transaction, snapshot)
 
-    def index_scan(self, index: str, low: tuple[object, ...] | None = None,
+    def index_scan(self, index: RelationRef, low: tuple[object, ...] | None = None,
                    high: tuple[object, ...] | None = None, low_inclusive: bool = True,
                    high_inclusive: bool = True) -> Iterator[tuple[Tid, tuple[object, ...]]]:
         """Visible rows of the index's table whose key lies in the range, in key order."""
@@ -1732,28 +1788,25 @@ class Txn:
             if found is not None and _entry_matches(found, key, key_columns):
                 yield found[0], found[1]
 
-    def lookup(self, index: str, key: tuple[object, ...]) -> list[tuple[Tid, tuple[object, ...]]]:
+    def lookup(self, index: RelationRef, key: tuple[object, ...]) -> list[tuple[Tid, tuple[object, ...]]]:
         return list(self.index_scan(index, key, key))
 
     def table_of_index(self, index_relation: Relation) -> Relation:
         row = next(values for _, values in self.engine.relcache.rows(boot.PG_INDEX,
                                                                      self.transaction)
                    if values[0] == index_relation.oid)
-        table_row = next(values for _, values in self.engine.relcache.rows(boot.PG_CLASS,
-                                                                           self.transaction)
-                         if values[0] == row[1])
-        return self.relation(str(table_row[1]))
+        return self.relation(int(row[1]))  # type: ignore[call-overload]
 
-    def nextval(self, name: str) -> int:
+    def nextval(self, name: RelationRef) -> int:
         """nextval(): the sequence is locked RowExclusive (as PostgreSQL does), so it cannot be
         dropped while this transaction may still log changes to it."""
         relation = self._open(name, LockMode.ROW_EXCLUSIVE, RELKIND_SEQUENCE)
         if self.transaction.read_only:
             self.transaction.current_xid()
         params = self.engine.relcache.sequence_params(relation, self.transaction)
-        return self.engine.sequences.nextval(relation.rnode, name, params)
+        return self.engine.sequences.nextval(relation.rnode, relation.name, params)
 
-    def setval(self, name: str, value: int, is_called: bool = True) -> None:
+    def setval(self, name: RelationRef, value: int, is_called: bool = True) -> None:
         relation = self._open(name, LockMode.ROW_EXCLUSIVE, RELKIND_SEQUENCE)
         params = self.engine.relcache.sequence_params(relation, self.transaction)
         self.engine.sequences.setval(relation.rnode, params, value, is_called)
@@ -1820,7 +1873,7 @@ class Txn:
         """ALTER TABLE/INDEX/SEQUENCE ... RENAME TO: the pg_class row's name."""
         self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         with self.engine._ddl_lock:
-            self._check_new_name(new_name)
+            self._check_new_name(new_name, table.namespace_oid)
             self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == table.oid,
                                       lambda v: (v[0], new_name) + tuple(v[2:]))
             self.transaction.command_counter_increment()
@@ -1872,7 +1925,7 @@ class Txn:
         pg_attrdef are replaced, and every row is inserted again through ``transform``. Indexes
         on dropped columns must have been dropped by the caller."""
         rows = [values for _, values in self.scan(table)]
-        self.truncate(table.name)
+        self.truncate(table.oid)
         oid = table.oid
         self._delete_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] == oid)
         self._delete_catalog_rows(boot.PG_ATTRDEF, lambda v: v[0] == oid)
@@ -1885,7 +1938,7 @@ class Txn:
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == oid,
                                   lambda v: tuple(v[:8]) + (len(columns),) + tuple(v[9:]))
         self.transaction.command_counter_increment()
-        rebuilt = self.relation(table.name, RELKIND_TABLE)
+        rebuilt = self.relation(oid, RELKIND_TABLE)
         for values in rows:
             self.insert(rebuilt, list(transform(values)))
         self.transaction.command_counter_increment()

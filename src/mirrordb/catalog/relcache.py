@@ -8,12 +8,16 @@ or aborts (and, on a standby, when a commit is replayed), which empties the cach
 advances every database's cache then (``Engine.invalidate_relcaches``), since a change to a
 shared catalog (a role) matters to all of them. A transaction that changed catalogs itself
 bypasses the cache until it ends.
+
+Relations are found by (schema OID, name), as pg_class's unique index on (relname,
+relnamespace) finds them, or by OID (``lookup_oid``); a name without a schema means the only
+relation of that name (public's first), for engine-level tests and tools only.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, Column, IndexInfo,
                                       Relation)
@@ -32,7 +36,8 @@ class RelationCache:
         self.heap = heap
         self.database_oid = database_oid
         self.generation = 0
-        self._cache: dict[str, Relation | None] = {}
+        self._cache: dict[tuple[int | None, str], Relation | None] = {}
+        self._by_oid: dict[int, Relation | None] = {}
         self._sequence_params: dict[int, SequenceParams] = {}
         self._lock = threading.Lock()
 
@@ -40,6 +45,7 @@ class RelationCache:
         with self._lock:
             self.generation += 1
             self._cache.clear()
+            self._by_oid.clear()
             self._sequence_params.clear()
 
     def catalog(self, catalog: Relation) -> Relation:
@@ -55,28 +61,54 @@ class RelationCache:
         bootstrap's, names the catalog) that a catalog snapshot sees."""
         return list(self.heap.scan(self.catalog(catalog), txn, self._snapshot(txn)))
 
-    def lookup(self, name: str, txn: Transaction | None) -> Relation | None:
-        if name in boot.CATALOGS_BY_NAME:
-            return boot.in_database(boot.CATALOGS_BY_NAME[name], self.database_oid)
+    def lookup(self, name: str, txn: Transaction | None,
+               namespace_oid: int | None = None) -> Relation | None:
+        """Relation ``name`` of schema ``namespace_oid``. Without a schema: the only one of
+        that name (public's first), for engine-level callers; the SQL layer always names the
+        schema (it resolves names through the search path first)."""
+        catalog = boot.CATALOGS_BY_NAME.get(name)
+        if catalog is not None and namespace_oid in (None, boot.PG_CATALOG_NAMESPACE_OID):
+            return boot.in_database(catalog, self.database_oid)
+        return self._cached(self._cache, (namespace_oid, name), txn,
+                            lambda: self._load(name, namespace_oid, txn))
+
+    def lookup_oid(self, oid: int, txn: Transaction | None) -> Relation | None:
+        """The relation with OID ``oid`` (a system catalog's descriptor in this database)."""
+        catalog = next((c for c in boot.CATALOGS if c.oid == oid), None)
+        if catalog is not None:
+            return boot.in_database(catalog, self.database_oid)
+        return self._cached(self._by_oid, oid, txn, lambda: self._load_oid(oid, txn))
+
+    def _cached(self, cache: dict, key: object, txn: Transaction | None,  # type: ignore[type-arg]
+                load: Callable[[], Relation | None]) -> Relation | None:
         use_cache = txn is None or not txn.touched_catalogs
         if use_cache:
             with self._lock:
-                if name in self._cache:
-                    return self._cache[name]
+                if key in cache:
+                    return cache[key]  # type: ignore[no-any-return]
             generation = self.generation
-        relation = self._load(name, txn)
+        relation = load()
         if use_cache:
             with self._lock:
                 if generation == self.generation:
-                    self._cache[name] = relation
+                    cache[key] = relation
         return relation
 
-    def _load(self, name: str, txn: Transaction | None) -> Relation | None:
-        row = next((values for _, values in self.rows(boot.PG_CLASS, txn)
-                    if values[1] == name),
-                   None)
-        if row is None:
+    def _load(self, name: str, namespace_oid: int | None,
+              txn: Transaction | None) -> Relation | None:
+        rows = [values for _, values in self.rows(boot.PG_CLASS, txn) if values[1] == name
+                and (namespace_oid is None or values[2] == namespace_oid)]
+        if not rows:
             return None
+        rows.sort(key=lambda v: (v[2] != boot.PUBLIC_NAMESPACE_OID, v[0]))  # type: ignore
+        return self._complete(rows[0], txn)
+
+    def _load_oid(self, oid: int, txn: Transaction | None) -> Relation | None:
+        row = next((values for _, values in self.rows(boot.PG_CLASS, txn) if values[0] == oid),
+                   None)
+        return None if row is None else self._complete(row, txn)
+
+    def _complete(self, row: tuple[object, ...], txn: Transaction | None) -> Relation:
         relation = self._describe(row, txn)
         if relation.kind not in (RELKIND_INDEX, RELKIND_SEQUENCE):
             relation.indexes = self._indexes_of(relation, txn)

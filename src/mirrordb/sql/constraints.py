@@ -345,7 +345,7 @@ def drop_constraint(session: Any, txn: Txn, relation: Relation, command: Node) -
             from mirrordb.sql import foreign_keys
             notices = foreign_keys.check_index_unreferenced(
                 session, txn, relation, info, command.get("behavior") == "DROP_CASCADE")
-            txn.drop(name)
+            txn.drop(info.relation.oid)
             return notices
     if command.get("missing_ok"):
         return [f'constraint "{name}" of relation "{relation.name}" does not exist, skipping']

@@ -56,14 +56,14 @@ def create_table_as(session: Any, node: Node, params: list[Any]) -> tuple[str, l
     if matview and range_var.get("relpersistence", "p") == "u":
         raise MirrordbError("materialized views cannot be unlogged", sqlstate="0A000")
     namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name)
-    if node.get("if_not_exists") and _exists(txn, name):
+    if node.get("if_not_exists") and _exists(txn, name, namespace):
         return tag, [f'relation "{name}" already exists, skipping']
     if matview:
         return _create_matview(session, txn, name, namespace, into, query, tag)
     builder = PlanBuilder(session, [])
     plan = builder.plan_query(query)
     columns = _columns(plan.columns, strings(into.get("colNames")))
-    if _exists(txn, name):
+    if _exists(txn, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     relation = txn.create_table(name, columns, owner=roles.current_role_oid(session),
                                 namespace_oid=namespace)
@@ -144,13 +144,9 @@ def _fill(session: Any, txn: Any, relation: Relation, plan: QueryPlan,
     return count
 
 
-def _exists(txn: Any, name: str) -> bool:
-    """Relation names are unique across schemas in mirrordb (sql/schemas.py)."""
-    try:
-        txn.relation(name)
-    except MirrordbError:
-        return False
-    return True
+def _exists(txn: Any, name: str, namespace: int) -> bool:
+    """Whether schema ``namespace`` has a relation ``name`` (names are unique per schema)."""
+    return txn.find((namespace, name)) is not None
 
 
 # -- materialized views ----------------------------------------------------------------------------
@@ -167,7 +163,7 @@ def _create_matview(session: Any, txn: Any, name: str, namespace: int, into: Nod
     _columns(plan.columns, aliases)            # the name list's errors, as CREATE TABLE AS
     columns, stored = views._analyze(session, select, aliases)
     populated = not into.get("skipData")
-    if _exists(txn, name):
+    if _exists(txn, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     matview = txn.create_matview(name, columns, _encode(stored, populated),
                                  owner=roles.current_role_oid(session), namespace_oid=namespace)
@@ -215,10 +211,10 @@ def refresh(session: Any, node: Node) -> str:
     if populated:
         builder = PlanBuilder(session, [])
         plan = views.plan_view_query(builder, matview)
-    txn.truncate(matview.name)
+    txn.truncate(matview.oid)
     txn.set_view_action(matview, _encode(stored, populated))
     if plan is not None:
-        _fill(session, txn, txn.relation(matview.name), plan, [])
+        _fill(session, txn, txn.relation(matview.oid), plan, [])
     return "REFRESH MATERIALIZED VIEW"
 
 

@@ -64,18 +64,17 @@ def _nextval_default(sequence: str) -> str:
     return json.dumps(call)
 
 
-def _exists(session: Any, name: str) -> bool:
-    """Whether a relation of that name exists in any schema (relation names are unique
-    across the database in mirrordb: sql/schemas.py)."""
-    return _any_schema(session, name) is not None
+def _exists(session: Any, name: str, namespace_oid: int) -> bool:
+    """Whether schema ``namespace_oid`` has a relation ``name`` (names are unique per
+    schema)."""
+    return session._ensure_transaction().find((namespace_oid, name)) is not None
 
 
-def _any_schema(session: Any, name: str) -> Any:
-    """The relation ``name`` whatever its schema and the search path (not locked)."""
-    try:
-        return session._ensure_transaction().relation(name)
-    except MirrordbError:
-        return None
+def _relation_missing(range_var: Node) -> MirrordbError:
+    """42P01 naming the relation as written (schema-qualified if it was)."""
+    schema, name = range_var.get("schemaname"), range_var["relname"]
+    shown = f"{schema}.{name}" if schema else name
+    return MirrordbError(f'relation "{shown}" does not exist', sqlstate="42P01")
 
 
 def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
@@ -101,7 +100,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
                                            relation_node.get("location"))
     schema = schemas.namespace_name(session, namespace)
-    if node.get("if_not_exists") and _exists(session, name):
+    if node.get("if_not_exists") and _exists(session, name, namespace):
         return
     builder = PlanBuilder(session, [])
     columns: list[Column] = []
@@ -210,7 +209,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                             sqlstate="42P16")
     owner = roles.current_role_oid(session)
     for sequence, sequence_type, params in sequences:
-        if _exists(session, sequence):
+        if _exists(session, sequence, namespace):
             raise MirrordbError(f'relation "{sequence}" already exists', sqlstate="42P07")
         txn.create_sequence(sequence, params, owner=owner, type_oid=sequence_type,
                             namespace_oid=namespace)
@@ -223,13 +222,14 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         txn.set_column_default(relation, attnum, text)
     constraints.add_checks(session, txn, relation, checks, creating=True)
     for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
-        seqs.record_owned_by(txn, txn.relation(sequence).oid, relation.oid, attnum, deptype)
+        seqs.record_owned_by(txn, txn.relation((namespace, sequence)).oid, relation.oid, attnum,
+                             deptype)
     for index_name, keys, unique, primary in indexes:
-        if _exists(session, index_name):
+        if _exists(session, index_name, namespace):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
-        txn.create_index(index_name, name, keys, unique=unique, primary=primary)
+        txn.create_index(index_name, relation.oid, keys, unique=unique, primary=primary)
     if references:
-        foreign_keys.add_foreign_keys(session, txn, txn.relation(name), references,
+        foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=True)
     txn.transaction.command_counter_increment()
 
@@ -253,12 +253,12 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
     if relation is None:
         if node.get("missing_ok"):
             return [f'relation "{name}" does not exist, skipping']
-        raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+        raise _relation_missing(node["relation"])
     notices: list[Any] = []
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
-        relation = txn.relation(relation.name)
+        relation = txn.relation(relation.oid)
         if subtype == "AT_ChangeOwner":
             notices += owners.change_relation_owner(session, txn, relation,
                                                     command["newowner"])
@@ -354,8 +354,10 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
         sequence = _truncate_name(f"{relation.name}_{column_name}_seq")
-        txn.create_sequence(sequence, _sequence_params_for(serial), type_oid=serial)
-        default_text = _nextval_default(sequence)
+        txn.create_sequence(sequence, _sequence_params_for(serial), type_oid=serial,
+                            namespace_oid=relation.namespace_oid)
+        default_text = _nextval_default(
+            _qualified(schemas.namespace_name(session, relation.namespace_oid), sequence))
     defaults = dict(txn.column_defaults(relation))
     attnum = relation.natts + 1
     column = Column(column_name, type_oid, False, typmod, identity_kind)
@@ -379,12 +381,12 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     if primary or unique:
         index = _truncate_name(f"{relation.name}_pkey" if primary else
                                f"{relation.name}_{column_name}_key")
-        txn.create_index(index, relation.name, [column_name], unique=True, primary=primary)
+        txn.create_index(index, relation.oid, [column_name], unique=True, primary=primary)
     if checks:
-        constraints.add_checks(session, txn, txn.relation(relation.name), checks,
+        constraints.add_checks(session, txn, txn.relation(relation.oid), checks,
                                creating=False)
     if references:
-        foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.name), references,
+        foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=False)
 
 
@@ -411,7 +413,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     position = relation.column_index(column_name)
     for info in relation.indexes:
         if position in info.key_columns:
-            txn.drop(info.relation.name)
+            txn.drop(info.relation.oid)
     old_defaults = txn.column_defaults(relation)
     defaults = {attnum - (1 if attnum > position + 1 else 0): text
                 for attnum, text in old_defaults.items() if attnum != position + 1}
@@ -419,7 +421,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     constraints.column_dropped(txn, relation, position + 1)
     foreign_keys.column_dropped(txn, relation, position + 1)
     identity.column_dropped(txn, relation, position + 1)
-    relation = txn.relation(relation.name)
+    relation = txn.relation(relation.oid)
 
     def transform(values: tuple[object, ...]) -> list[object]:
         return [v for i, v in enumerate(values) if i != position]
@@ -467,13 +469,13 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
             raise MirrordbError(f'multiple primary keys for table "{relation.name}" are not '
                                 "allowed", sqlstate="42P16")
         for key in keys:
-            _set_not_null(session, txn, txn.relation(relation.name), key)
+            _set_not_null(session, txn, txn.relation(relation.oid), key)
         name = constraint.get("conname") or _truncate_name(f"{relation.name}_pkey")
-        txn.create_index(name, relation.name, keys, unique=True, primary=True)
+        txn.create_index(name, relation.oid, keys, unique=True, primary=True)
     elif contype == "CONSTR_UNIQUE":
         name = constraint.get("conname") or _truncate_name(
             f"{relation.name}_{'_'.join(keys)}_key")
-        txn.create_index(name, relation.name, keys, unique=True)
+        txn.create_index(name, relation.oid, keys, unique=True)
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
                                creating=False)
@@ -514,7 +516,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     if relation is None:
         if node.get("missing_ok"):
             return tag, [f'relation "{name}" does not exist, skipping']
-        raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+        raise _relation_missing(node["relation"])
     if kind in _RENAME_TAGS:
         txn.rename_relation(relation, node["newname"])
         return tag, []
@@ -566,19 +568,19 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
                                 sqlstate="42703") from None
         keys.append(fields["name"])
     name = node.get("idxname") or _truncate_name(f"{table}_{'_'.join(keys)}_idx")
-    if _exists(session, name):
+    if _exists(session, name, relation.namespace_oid):
         if node.get("if_not_exists"):
             return
         if not node.get("idxname"):
             suffix = 1
-            while _exists(session, f"{name}{suffix}"):
+            while _exists(session, f"{name}{suffix}", relation.namespace_oid):
                 suffix += 1
             name = f"{name}{suffix}"
         else:
             raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     if node.get("concurrent"):
         pass  # a plain build already lets readers in; writers wait as they would for a lock
-    txn.create_index(name, table, keys, unique=bool(node.get("unique")),
+    txn.create_index(name, relation.oid, keys, unique=bool(node.get("unique")),
                      primary=bool(node.get("primary")))
 
 
@@ -586,7 +588,7 @@ def create_sequence(session: Any, txn: Any, node: Node) -> None:
     name = node["sequence"]["relname"]
     namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
                                            node["sequence"].get("location"))
-    if node.get("if_not_exists") and _exists(session, name):
+    if node.get("if_not_exists") and _exists(session, name, namespace):
         return
     options = node.get("options", [])
     params = _sequence_options(session, options, SequenceParams())
@@ -594,7 +596,7 @@ def create_sequence(session: Any, txn: Any, node: Node) -> None:
     for option in options:
         if option["DefElem"]["defname"] == "as":
             type_oid = PlanBuilder(session, []).resolve_type(option["DefElem"]["arg"]["TypeName"])[0]
-    if _exists(session, name):
+    if _exists(session, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     sequence = txn.create_sequence(name, params, owner=roles.current_role_oid(session),
                                    type_oid=type_oid, namespace_oid=namespace)
@@ -704,7 +706,7 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         for view in doomed_views:
             txn.drop(view)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
-        txn.drop(name)
+        txn.drop(relation.oid)
         for sequence in owned:
             txn.drop(sequence)
     return tag, notices
@@ -763,9 +765,10 @@ def _noun_of(kind: str) -> str:
             RELKIND_VIEW: "view", RELKIND_MATVIEW: "materialized view"}[kind]
 
 
-def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[str]:
-    """The sequences the table's columns own (pg_depend 'a' and 'i'): dropped with it."""
-    return [owners._relation_name(txn, oid) for oid in owners.owned_sequences(txn, relation.oid)]
+def _owned_sequences(session: Any, txn: Any, relation: Any) -> list[int]:
+    """The sequences (OIDs) the table's columns own (pg_depend 'a' and 'i'): dropped with
+    it."""
+    return list(owners.owned_sequences(txn, relation.oid))
 
 
 def vacuum(session: Any, node: Node) -> Any:
@@ -785,10 +788,13 @@ def vacuum(session: Any, node: Node) -> Any:
         raise MirrordbError("VACUUM cannot run inside a transaction block", sqlstate="25001")
     if session.txn is not None:
         session._commit()
-    tables = [r["VacuumRelation"]["relation"]["relname"] for r in node.get("rels", [])] or [None]
+    tables = [(r["VacuumRelation"]["relation"]["relname"],
+               r["VacuumRelation"]["relation"].get("schemaname"))
+              for r in node.get("rels", [])] or [(None, None)]
     notices = []
-    for table in tables:
-        relation = session.lookup_relation(table, None, NO_LOCK) if table is not None else None
+    for table, schema in tables:
+        relation = session.lookup_relation(table, schema, NO_LOCK) if table is not None \
+            else None
         if table is not None and relation is None:
             session._abort()
             raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
@@ -798,7 +804,8 @@ def vacuum(session: Any, node: Node) -> Any:
             continue
         if session.txn is not None:
             session._abort()
-        for stats in session.engine.vacuum(table, session.lock_wait_hooks):
+        target = relation.oid if relation is not None else None
+        for stats in session.engine.vacuum(target, session.lock_wait_hooks):
             if verbose:
                 notices.extend(_verbose_lines(stats, session.database))
     return StatementResult("VACUUM", notices=notices)

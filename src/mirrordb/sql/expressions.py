@@ -149,6 +149,7 @@ class RangeEntry:
     ctid_index: int | None = None         # position of the hidden ctid column in the row
     aliased: bool = True                  # False: a table named by its own name, no alias
     table_oid: int | None = None          # the tableoid system column's value (None: no such)
+    schema: str | None = None             # a table's schema name (``schema.table.column``)
 
 
 @dataclass(eq=False)
@@ -177,9 +178,10 @@ class Scope:
             self.first_outer_reference = (alias, location)
 
     def add(self, alias: str, columns: list[ScopeColumn], relation: Any = None,
-            aliased: bool = True, table_oid: int | None = None) -> RangeEntry:
+            aliased: bool = True, table_oid: int | None = None,
+            schema: str | None = None) -> RangeEntry:
         entry = RangeEntry(alias, columns, self.width, relation, aliased=aliased,
-                           table_oid=table_oid)
+                           table_oid=table_oid, schema=schema)
         for i, column in enumerate(columns):
             if column.name == "ctid" and column.hidden:
                 entry.ctid_index = self.width + i
@@ -191,7 +193,7 @@ class Scope:
         scope = Scope(parent=self.parent)
         for entry in self.entries + other.entries:
             scope.add(entry.alias, entry.columns, entry.relation, entry.aliased,
-                      entry.table_oid)
+                      entry.table_oid, entry.schema)
         return scope
 
     def check_name_conflicts(self, other: Scope) -> None:
@@ -223,7 +225,8 @@ class Scope:
                 raise error_at(f'column reference "{names[0]}" is ambiguous', "42702", location)
             return found[0] if found else None
         alias, column = names[-2], names[-1]
-        entries = [e for e in self.entries if e.alias == alias]
+        entries = [e for e in self.entries if e.alias == alias and
+                   (len(names) < 3 or (not e.aliased and e.schema == names[-3]))]
         if not entries:
             return None
         entry = entries[0]

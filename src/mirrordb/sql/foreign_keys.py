@@ -42,7 +42,7 @@ from mirrordb.access.relation import RELKIND_TABLE, IndexInfo, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.engine import Txn
-from mirrordb.sql import constraints
+from mirrordb.sql import constraints, schemas
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, feature_not_supported
@@ -203,16 +203,17 @@ def check_drop(session: Any, txn: Txn, relation: Relation, cascade: bool,
     dependents = _referencing(txn, relation.oid, dropping | {relation.oid})
     if not dependents:
         return []
-    names = _class_names(txn)
-    lines = [f"constraint {c.name} on table {names.get(c.relation_oid, '?')} depends on "
-             f"table {relation.name}" for c in dependents]
+    names = {oid: schemas.shown_name(session, txn, oid)
+             for oid in {relation.oid, *(c.relation_oid for c in dependents)}}
+    lines = [f"constraint {c.name} on table {names[c.relation_oid]} depends on "
+             f"table {names[relation.oid]}" for c in dependents]
     if not cascade:
-        raise MirrordbError(f"cannot drop table {relation.name} because other objects depend "
-                            "on it", sqlstate="2BP01", detail="\n".join(lines),
+        raise MirrordbError(f"cannot drop table {names[relation.oid]} because other objects "
+                            "depend on it", sqlstate="2BP01", detail="\n".join(lines),
                             hint="Use DROP ... CASCADE to drop the dependent objects too.")
     for stored in dependents:
         txn.drop_constraint(stored.oid)
-    return _cascade_notices([f"constraint {c.name} on table {names.get(c.relation_oid, '?')}"
+    return _cascade_notices([f"constraint {c.name} on table {names[c.relation_oid]}"
                              for c in dependents])
 
 
@@ -270,21 +271,21 @@ def column_dropped(txn: Txn, relation: Relation, number: int) -> None:
                                                       referenced_keys=referenced_keys).row())
 
 
-def truncate_cascade(txn: Txn, relations: Sequence[Relation]) -> tuple[list[str], list[str]]:
-    """TRUNCATE ... CASCADE: the tables referencing the truncated ones, found a round at a
-    time (each round in OID order, as PostgreSQL's heap_truncate_find_FKs), and the notices
-    naming them."""
+def truncate_cascade(txn: Txn, relations: Sequence[Relation]) -> tuple[list[int], list[str]]:
+    """TRUNCATE ... CASCADE: the tables (OIDs) referencing the truncated ones, found a round
+    at a time (each round in OID order, as PostgreSQL's heap_truncate_find_FKs), and the
+    notices naming them."""
     truncated = {r.oid for r in relations}
     names = _class_names(txn)
-    added: list[str] = []
+    added: list[int] = []
     while True:
         found = sorted({c.relation_oid for c in constraints.stored_constraints(txn)
                         if c.contype == constraints.CONTYPE_FOREIGN
                         and c.referenced_oid in truncated and c.relation_oid not in truncated})
         if not found:
-            return added, [f'truncate cascades to table "{name}"' for name in added]
+            return added, [f'truncate cascades to table "{names[oid]}"' for oid in added]
         truncated.update(found)
-        added += [names[oid] for oid in found]
+        added += found
 
 
 def refuse_truncate(txn: Txn, relations: Sequence[Relation]) -> None:
@@ -380,9 +381,8 @@ def _load(txn: Txn, relation: Relation) -> RelationRi | None:
 
 
 def _resolve(txn: Txn, stored: constraints.StoredConstraint) -> ForeignKey | None:
-    names = _class_names(txn)
-    child = txn.engine.relcache.lookup(names.get(stored.relation_oid, ""), txn.transaction)
-    parent = txn.engine.relcache.lookup(names.get(stored.referenced_oid, ""), txn.transaction)
+    child = txn.engine.relcache.lookup_oid(stored.relation_oid, txn.transaction)
+    parent = txn.engine.relcache.lookup_oid(stored.referenced_oid, txn.transaction)
     if child is None or parent is None:
         return None
     index = next((info for info in parent.indexes if info.relation.oid == stored.index_oid),

@@ -71,7 +71,7 @@ def check_drop_sequence(txn: Any, sequence: Relation) -> None:
                   and v[6] == seqs.OWNED_BY_IDENTITY), None)
     if owner is None:
         return
-    table = txn.relation(owners._relation_name(txn, owner[0]))
+    table = txn.relation(owner[0])
     column = table.columns[owner[1] - 1].name
     raise MirrordbError(f"cannot drop sequence {sequence.name} because column {column} of "
                         f"table {table.name} requires it", sqlstate="2BP01",
@@ -97,7 +97,7 @@ def create_sequence(session: Any, txn: Any, name: str, row: seqs.SequenceRow, ow
                     namespace: int) -> Relation:
     """The identity sequence, with every pg_sequence parameter (CACHE too)."""
     from mirrordb.sql import ddl
-    if ddl._exists(session, name):
+    if ddl._exists(session, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     sequence = txn.create_sequence(name, row.params, owner=owner, type_oid=row.type_oid,
                                    namespace_oid=namespace)
@@ -142,7 +142,7 @@ def column_dropped(txn: Any, table: Relation, attnum: int) -> None:
         and v[4] == table.oid and v[5] == attnum
         and v[6] in (seqs.OWNED_BY_IDENTITY, seqs.OWNED_BY_AUTO)]
     for sequence_oid in owned:
-        txn.drop(owners._relation_name(txn, sequence_oid))
+        txn.drop(sequence_oid)
     txn._update_catalog_rows(
         boot.PG_DEPEND, lambda v: v[0] == boot.PG_CLASS_OID and v[3] == boot.PG_CLASS_OID
         and v[4] == table.oid and int(v[5]) > attnum,  # type: ignore[call-overload]
@@ -219,7 +219,7 @@ def set_identity(session: Any, txn: Any, table: Relation, command: Node) -> None
         sequence_oid = sequence_of(txn, table.oid, attnum)
         if sequence_oid is None:
             raise _not_identity(table, column_name)
-        sequence = txn.relation(owners._relation_name(txn, sequence_oid))
+        sequence = txn.relation(sequence_oid)
         parsed = seqs.parse_options(session, options)
         current = seqs.read_row(txn, sequence.oid)
         row = seqs.apply_options(current, parsed)
@@ -241,7 +241,7 @@ def drop_identity(session: Any, txn: Any, table: Relation, command: Node) -> lis
     txn.alter_column(table, attnum, identity="")
     sequence_oid = sequence_of(txn, table.oid, attnum)
     if sequence_oid is not None:
-        txn.drop(owners._relation_name(txn, sequence_oid))
+        txn.drop(sequence_oid)
     return []
 
 

@@ -73,7 +73,7 @@ def change_relation_owner(session: Any, txn: Any, relation: Relation, spec: Node
         for info in relation.indexes:
             _give(session, txn, info.relation, owner)
         for sequence_oid in owned_sequences(txn, relation.oid):
-            _give(session, txn, txn.relation(_relation_name(txn, sequence_oid)), owner)
+            _give(session, txn, txn.relation(sequence_oid), owner)
     return []
 
 

@@ -41,7 +41,7 @@ from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
-from mirrordb.sql import roles
+from mirrordb.sql import roles, schemas
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -589,7 +589,8 @@ class PlanBuilder:
         columns = [ScopeColumn(n, c.type_oid, c.typmod, relation.oid, i + 1)
                    for i, (n, c) in enumerate(zip(names, relation.columns))]
         columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
-        scope.add(alias, columns, relation, aliased="alias" in fields, table_oid=relation.oid)
+        scope.add(alias, columns, relation, aliased="alias" in fields, table_oid=relation.oid,
+                  schema=schemas.namespace_name(self.session, relation.namespace_oid))
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
 
@@ -790,7 +791,8 @@ class PlanBuilder:
         for entry in left.entries + right.entries:
             columns = [replace(c, merged=True) if c.name in names and not c.hidden else c
                        for c in entry.columns]
-            scope.add(entry.alias, columns, entry.relation, entry.aliased)
+            scope.add(entry.alias, columns, entry.relation, entry.aliased,
+                      schema=entry.schema)
         passthrough = [_column(i, c.type_oid, c.name, c.typmod)
                        for i, c in enumerate(left.all_columns() + right.all_columns())]
         return ex.Project(node, exprs + passthrough, width=scope.width), scope

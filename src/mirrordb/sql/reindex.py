@@ -166,7 +166,7 @@ def _reindex_index(session: Any, range_var: Node, options: ReindexOptions) -> No
     _refuse_global_tablespace(options)
     txn = session._ensure_transaction()
     usage = ResourceUsage.now()
-    index = txn.reindex_index(entry.name)
+    index = txn.reindex_index(entry.oid)
     if not options.verbose:
         return []
     if options.concurrently:
@@ -199,7 +199,7 @@ def _rebuild_table(session: Any, snapshot: CatalogSnapshot, entry: ClassEntry,
     txn = session._ensure_transaction()
     if entry.virtual:
         return None     # a catalog served as a view: no file, no index
-    table = txn.relation(entry.name, RELKIND_TABLE)
+    table = txn.relation(entry.oid, RELKIND_TABLE)
     if not table.indexes:
         return None
     _refuse_global_tablespace(options)
@@ -212,7 +212,7 @@ def _rebuild_table(session: Any, snapshot: CatalogSnapshot, entry: ClassEntry,
         else:
             notices.append(("INFO", f'index "{index.name}" was reindexed', lap.show()))
             lap = ResourceUsage.now()
-    txn.reindex_table(entry.name, rebuilt if options.verbose else None)
+    txn.reindex_table(entry.oid, rebuilt if options.verbose else None)
     if options.verbose and options.concurrently:
         notices.append(("INFO", f'table "{_qualified(snapshot, table)}" was reindexed',
                         started.show() + "."))
@@ -240,8 +240,8 @@ def _reindex_multiple(session: Any, kind: str, name: str | None,
     for entry in _tables(snapshot, wanted):
         if _skipped(entry, options, warned, notices):
             continue
-        current = session.lookup_relation(entry.name, None, NO_LOCK)
-        if current is None or current.oid != entry.oid:
+        current = session._ensure_transaction().find(entry.oid)
+        if current is None:
             session._abort()
             continue       # dropped since the list was made
         table = _rebuild_table(session, snapshot, entry, options, notices)

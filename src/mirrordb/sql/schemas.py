@@ -1,7 +1,7 @@
 """Schemas: pg_namespace rows, the search path, and CREATE/DROP/ALTER SCHEMA.
 
-Who calls it: the session (``lookup_relation`` asks ``relation_visible`` whether a name
-reaches a relation; ``CreateSchemaStmt`` and the schema forms of ``DropStmt``, ``RenameStmt``
+Who calls it: the session (``lookup_relation`` asks ``relation_namespace`` which schema a
+name reaches; ``CreateSchemaStmt`` and the schema forms of ``DropStmt``, ``RenameStmt``
 and ``AlterOwnerStmt`` come here), ddl.py and views.py (``creation_namespace``: where a new
 relation goes), catalog_functions.py (``search_path_oids``: pg_table_is_visible, regclass
 input, current_schemas()).
@@ -17,9 +17,9 @@ then the schemas search_path lists that exist ("$user" is the schema named after
 role). A new relation without a schema goes into the first existing schema of search_path
 (3F000 "no schema has been selected to create in" if none).
 
-Limitation: relation names are unique across the whole database in mirrordb (the engine finds
-relations by name), so two schemas cannot hold relations of the same name; the second CREATE
-gets 42P07 as if in one schema.
+Relation names are unique per schema, as in PostgreSQL: ``relation_namespace`` finds the
+schema a name means, and everything after works on the relation found there (by OID, or by
+(schema OID, name): engine.py's ``RelationRef``), so a.t and b.t are different relations.
 
 The schemas are cached per engine and relation-cache generation (which advances whenever a
 transaction that changed a catalog ends); a transaction that changed catalogs reads them
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mirrordb.access.lmgr import NO_LOCK
-from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE, Relation
+from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
@@ -168,14 +168,27 @@ def explicit_search_path(session: Any) -> list[str]:
     return [namespace_name(session, oid) for oid in _listed_oids(session)]
 
 
-def relation_visible(session: Any, relation: Relation, schema: str | None) -> bool:
-    """Whether a name (``schema`` qualified or not) reaches ``relation``."""
+def relation_namespace(session: Any, txn: Any, name: str, schema: str | None) -> int | None:
+    """The schema (OID) in which a name reaches a relation (PostgreSQL's
+    RangeVarGetRelid): a qualified name's schema if it exists, else the first schema of the
+    search path (pg_catalog first) holding a relation ``name``; None if there is none."""
     if schema is not None:
         entry = namespaces(session).get(schema)
-        return entry is not None and entry.oid == relation.namespace_oid
-    if relation.namespace_oid == boot.PG_CATALOG_NAMESPACE_OID:
-        return True
-    return relation.namespace_oid in search_path_oids(session)
+        return None if entry is None else entry.oid
+    relcache, transaction = txn.engine.relcache, txn.transaction
+    return next((oid for oid in search_path_oids(session)
+                 if relcache.lookup(name, transaction, oid) is not None), None)
+
+
+def shown_name(session: Any, txn: Any, relation_oid: int) -> str:
+    """How PostgreSQL's object descriptions name a relation: bare when the search path
+    reaches it by that name, else schema-qualified."""
+    relation = txn.find(relation_oid)
+    if relation is None:
+        return str(relation_oid)
+    if relation_namespace(session, txn, relation.name, None) == relation.namespace_oid:
+        return str(relation.name)
+    return f"{namespace_name(session, relation.namespace_oid)}.{relation.name}"
 
 
 def schema_missing(name: str) -> MirrordbError:

@@ -118,6 +118,7 @@ class PreparedStatement:
     columns: list[OutputColumn] | None = None
     generation: int = -1
     user: str = ""     # the current user the plan's privilege checks were made for
+    search_path: str = ""   # the search_path the plan's names were resolved under
     locks: tuple[tuple[tuple[int, int], int], ...] = ()  # (relation tag, mode) the plan needs
 
 
@@ -188,7 +189,7 @@ class Session:
         self.portals: dict[str, Portal] = {}
         self.last_sequence_value: int | None = None
         self.pending_warnings: list[Any] = []
-        self.sequence_values: dict[str, int] = {}
+        self.sequence_values: dict[int, int] = {}   # sequence OID -> currval
         self.transaction_started_at: datetime.datetime | None = None
         self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
         self._defaults_cache: dict[tuple[int, int], dict[int, Expr]] = {}
@@ -568,6 +569,7 @@ class Session:
             prepared.columns = prepared.plan.columns
             prepared.generation = self._catalog_generation()
             prepared.user = self.user
+            prepared.search_path = self.setting("search_path")
         else:
             if node_type == "FetchStmt":
                 portal = self.portals.get(statement.node.get("portalname", ""))
@@ -581,10 +583,12 @@ class Session:
         return getattr(self.engine.relcache, "generation", 0)
 
     def _plan_is_stale(self, prepared: PreparedStatement) -> bool:
-        """Plan again: none yet, the catalogs changed (GRANT and REVOKE change them too), or
-        the current user did (SET ROLE): a plan's privilege checks were made for one user."""
+        """Plan again: none yet, the catalogs changed (GRANT and REVOKE change them too), the
+        current user did (SET ROLE: a plan's privilege checks were made for one user), or
+        search_path did (its names may now mean relations of another schema)."""
         return prepared.plan is None or prepared.generation != self._catalog_generation() \
-            or prepared.user != self.user
+            or prepared.user != self.user \
+            or prepared.search_path != self.setting("search_path")
 
     def describe_statement(self, name: str) -> PreparedStatement:
         prepared = self.prepared.get(name)
@@ -739,25 +743,20 @@ class Session:
         locked in the same mode, as PostgreSQL's planner locks them (a REINDEX holds the one
         it rebuilds AccessExclusive). While a plan is made, what was locked is recorded."""
         txn = self._ensure_transaction()
-        if schema is not None and schema not in schemas.namespaces(self):
+        namespace_oid = schemas.relation_namespace(self, txn, name, schema)
+        if namespace_oid is None:
             return None
         if mode == NO_LOCK:
-            try:
-                found: Relation = txn.relation(name)
-            except MirrordbError:
-                return None
-            return found if schemas.relation_visible(self, found, schema) else None
+            return txn.find((namespace_oid, name))  # type: ignore[no-any-return]
         row_share = self._row_share_names
         if row_share is not None and mode == LockMode.ACCESS_SHARE and \
                 (not row_share or name in row_share):
             mode = LockMode.ROW_SHARE
         shown = f"{schema}.{name}" if schema else name
         lock_indexes = mode <= LockMode.ROW_EXCLUSIVE
-        relation: Relation | None = txn.open_relation(name, mode, dont_wait=nowait,
-                                                      shown_name=shown,
+        relation: Relation | None = txn.open_relation((namespace_oid, name), mode,
+                                                      dont_wait=nowait, shown_name=shown,
                                                       lock_indexes=lock_indexes)
-        if relation is not None and not schemas.relation_visible(self, relation, schema):
-            return None
         if relation is not None and self._plan_locks is not None:
             indexes = relation.indexes if lock_indexes else ()
             for oid in [relation.oid, *(info.relation.oid for info in indexes)]:
@@ -833,6 +832,7 @@ class Session:
         prepared.columns = plan.columns
         prepared.generation = generation
         prepared.user = self.user
+        prepared.search_path = self.setting("search_path")
 
     # -- SELECT ---------------------------------------------------------------------------------
 
@@ -1293,20 +1293,21 @@ class Session:
             item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK)
             for item in node["relations"]) if found is not None]
         notices: list[str] = []
-        cascaded: list[str] = []
+        cascaded: list[int] = []
         if node.get("behavior") == "DROP_CASCADE":
             cascaded, notices = foreign_keys.truncate_cascade(txn, truncated)
         else:
             foreign_keys.refuse_truncate(txn, truncated)
-        for relation in node["relations"] + [{"RangeVar": {"relname": name}}
-                                             for name in cascaded]:
-            name = relation["RangeVar"]["relname"]
-            target = self.lookup_relation(name, relation["RangeVar"].get("schemaname"), NO_LOCK)
-            if target is not None and target.kind in (RELKIND_VIEW, "m"):
+        targets = [(item["RangeVar"]["relname"], self.lookup_relation(
+            item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK))
+            for item in node["relations"]] + [(str(oid), txn.find(oid)) for oid in cascaded]
+        for name, target in targets:
+            if target is None:
+                raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
+            if target.kind in (RELKIND_VIEW, "m"):
                 raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
-            if target is not None:
-                roles.check_table_privilege(self, target, "TRUNCATE")
-            txn.truncate(name)
+            roles.check_table_privilege(self, target, "TRUNCATE")
+            txn.truncate(target.oid)
         return StatementResult("TRUNCATE TABLE", notices=notices)
 
     def _exec_LockStmt(self, node: Node, prepared: PreparedStatement,

@@ -16,7 +16,7 @@ from typing import Any
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import (advisory_functions, catalog_functions, read_only, replication_functions,
-                          roles)
+                          roles, schemas)
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
                                       check_arity, coerce)
@@ -33,16 +33,24 @@ def _text_arg(builder: Any, expr: Expr) -> Expr:
     return coerce(builder, expr, TEXT, context="explicit") if expr.type_oid != TEXT else expr
 
 
-def _sequence_name(value: Any, ctx: ExecContext | None = None) -> str:
-    if isinstance(value, int) and ctx is not None:   # a regclass argument: the relation's oid
-        found = ctx.session._catalog_lookup.name_of(REGCLASS_OID, value)
+def _sequence(value: Any, ctx: ExecContext) -> Any:
+    """The relation a sequence function's argument names: a regclass OID, or a text name
+    resolved as regclass input (qualified: that schema only; else the search path)."""
+    if isinstance(value, int):
+        found = ctx.txn.find(value)
         if found is None:
             raise MirrordbError(f"could not open relation with OID {value}", sqlstate="XX000")
         return found
-    name = str(value)
-    if name.startswith('"') and name.endswith('"'):
-        return name[1:-1]
-    return name.split(".")[-1].lower() if '"' not in name else name
+    text = str(value)
+    parts = catalog_functions.parse_qualified_name(text)
+    schema = parts[-2] if len(parts) > 1 else None
+    if schema is not None and schema not in schemas.namespaces(ctx.session):
+        raise schemas.schema_missing(schema)
+    namespace = schemas.relation_namespace(ctx.session, ctx.txn, parts[-1], schema)
+    found = None if namespace is None else ctx.txn.find((namespace, parts[-1]))
+    if found is None:
+        raise MirrordbError(f'relation "{text.strip()}" does not exist', sqlstate="42P01")
+    return found
 
 
 def compile_special(session: Any, builder: Any, name: str, args: list[Expr],
@@ -58,11 +66,11 @@ def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: 
     arg = _text_arg(builder, args[0]).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence_name(arg(row, ctx), ctx)
+        sequence = _sequence(arg(row, ctx), ctx)
         if ctx.txn.transaction.read_only:
             raise read_only.refuse_in_read_only("nextval()")
         value = ctx.txn.nextval(sequence)
-        ctx.session.sequence_values[sequence] = value
+        ctx.session.sequence_values[sequence.oid] = value
         ctx.session.last_sequence_value = value
         return value
     return Expr(INT8, run, name="nextval", volatile=True)
@@ -73,12 +81,11 @@ def _currval(session: Any, builder: Any, name: str, args: list[Expr], location: 
     arg = _text_arg(builder, args[0]).fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence_name(arg(row, ctx), ctx)
-        ctx.txn.relation(sequence)
-        if sequence not in ctx.session.sequence_values:
-            raise MirrordbError(f'currval of sequence "{sequence}" is not yet defined in this '
-                                "session", sqlstate="55000")
-        return ctx.session.sequence_values[sequence]
+        sequence = _sequence(arg(row, ctx), ctx)
+        if sequence.oid not in ctx.session.sequence_values:
+            raise MirrordbError(f'currval of sequence "{sequence.name}" is not yet defined in '
+                                "this session", sqlstate="55000")
+        return ctx.session.sequence_values[sequence.oid]
     return Expr(INT8, run, name="currval", volatile=True)
 
 
@@ -99,14 +106,14 @@ def _setval(session: Any, builder: Any, name: str, args: list[Expr], location: i
     called_fn = coerce(builder, args[2], BOOL).fn if len(args) == 3 else None
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence_name(sequence_fn(row, ctx), ctx)
+        sequence = _sequence(sequence_fn(row, ctx), ctx)
         if ctx.txn.transaction.read_only:
             raise read_only.refuse_in_read_only("setval()")
         value = value_fn(row, ctx)
         is_called = True if called_fn is None else bool(called_fn(row, ctx))
         ctx.txn.setval(sequence, value, is_called)
         if is_called:
-            ctx.session.sequence_values[sequence] = value
+            ctx.session.sequence_values[sequence.oid] = value
             ctx.session.last_sequence_value = value
         return value
     return Expr(INT8, run, name="setval", volatile=True)

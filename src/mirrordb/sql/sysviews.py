@@ -616,14 +616,14 @@ def _pg_sequences(ctx: ExecContext) -> list[Row]:
                      _owner_name(snapshot, entry.owner_oid), int(record["seqtypid"]),
                      record["seqstart"], record["seqmin"], record["seqmax"],
                      record["seqincrement"], record["seqcycle"], record["seqcache"],
-                     _sequence_last_value(ctx, entry.name)))
+                     _sequence_last_value(ctx, entry.oid)))
     return rows
 
 
-def _sequence_last_value(ctx: ExecContext, name: str) -> int | None:
+def _sequence_last_value(ctx: ExecContext, oid: int) -> int | None:
     """The sequence's last value, or NULL before its first nextval (as PostgreSQL shows)."""
     engine = ctx.session.engine
-    relation = ctx.txn.relation(name)
+    relation = ctx.txn.relation(oid)
     params = engine.relcache.sequence_params(relation, ctx.txn.transaction)
     value, is_called = engine.sequences.last_value(relation.rnode, params)
     return int(value) if is_called else None

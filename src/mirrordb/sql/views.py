@@ -87,10 +87,7 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
                                            range_var.get("location"))
     select = node["query"]["SelectStmt"]
     columns, stored = _analyze(session, select, strings(node.get("aliases")))
-    try:     # relation names are unique across schemas in mirrordb (schemas.py)
-        existing = txn.relation(name)
-    except MirrordbError:
-        existing = None
+    existing = txn.find((namespace, name))
     if existing is not None and node.get("replace"):
         if existing.kind != RELKIND_VIEW:
             raise MirrordbError(f'"{name}" is not a view', sqlstate="42809")
@@ -415,32 +412,33 @@ def dependents(txn: Any, relation_oid: int) -> list[Dependent]:
 
 
 def check_drop(session: Any, txn: Any, relation: Relation, cascade: bool,
-               dropping: set[int]) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Before ``relation`` is dropped: the views to drop first (most dependent first) and the
+               dropping: set[int]) -> tuple[list[int], list[tuple[str, ...]]]:
+    """Before ``relation`` is dropped: the views (OIDs) to drop first (most dependent first), the
     NOTICE of a CASCADE; 2BP01 if views depend on it and CASCADE was not given. Views in
     ``dropping`` (named by the same DROP) do not count against it."""
     found = [d for d in dependents(txn, relation.oid) if d.view_oid not in dropping]
     if not found:
         return [], []
-    names = {relation.oid: relation.name, **{d.view_oid: d.view_name for d in found}}
+    names = {oid: schemas.shown_name(session, txn, oid)
+             for oid in [relation.oid, *(d.view_oid for d in found)]}
     kinds = {relation.oid: relation.kind, **{d.view_oid: d.kind for d in found}}
-    lines = [f"{KIND_WORDS.get(kinds[d.view_oid], 'view')} {d.view_name} depends on "
+    lines = [f"{KIND_WORDS.get(kinds[d.view_oid], 'view')} {names[d.view_oid]} depends on "
              f"{KIND_WORDS.get(kinds.get(d.referenced_oid, 'v'), 'view')} "
              f"{names[d.referenced_oid]}" for d in found]
     noun = KIND_WORDS.get(relation.kind, "relation")
     if not cascade:
-        raise MirrordbError(f"cannot drop {noun} {relation.name} because other objects "
+        raise MirrordbError(f"cannot drop {noun} {names[relation.oid]} because other objects "
                             "depend on it", sqlstate=DEPENDENT_OBJECTS_STILL_EXIST,
                             detail="\n".join(lines),
                             hint="Use DROP ... CASCADE to drop the dependent objects too.")
-    cascades = [f"drop cascades to {KIND_WORDS.get(d.kind, 'view')} {d.view_name}"
+    cascades = [f"drop cascades to {KIND_WORDS.get(d.kind, 'view')} {names[d.view_oid]}"
                 for d in found]
     if len(cascades) == 1:
         notice = ("NOTICE", cascades[0])
     else:
         notice = ("NOTICE", f"drop cascades to {len(cascades)} other objects",
                   "\n".join(cascades))
-    return [d.view_name for d in reversed(found)], [notice]
+    return [d.view_oid for d in reversed(found)], [notice]
 
 
 def check_column_unused(txn: Any, table: Relation, column: str, action: str) -> None:
