@@ -176,3 +176,21 @@ def test_crash_recovery_replays_create_and_drop(cluster: str) -> None:
         assert not os.path.exists(engine.smgr.database_directory(NEW_DATABASE_OID + 1))
     finally:
         engine.close()
+
+
+def test_vacuum_of_a_database_view_vacuums_that_databases_tables(engine: Engine) -> None:
+    other = create(engine, NEW_DATABASE_OID, "other")
+    with engine.begin() as txn:
+        kept = txn.create_table("in_postgres", [("v", T.INT4_OID)])
+    with other.begin() as txn:
+        table = txn.create_table("in_other", [("v", T.INT4_OID)])
+        for value in range(20):
+            txn.insert(table, [value])
+    with other.begin() as txn:
+        for tid, _ in list(txn.scan(table)):
+            txn.delete(table, tid)
+    first = {stats.relation: stats.removed for stats in other.vacuum()}
+    assert first["in_other"] == 20 and "in_postgres" not in first
+    assert [stats.removed for stats in other.vacuum(table.oid)] == [0]   # nothing left
+    assert "in_other" not in {stats.relation for stats in engine.vacuum()}
+    assert kept.oid in engine.table_oids() and kept.oid not in other.table_oids()
