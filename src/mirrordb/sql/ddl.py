@@ -70,6 +70,11 @@ def _exists(session: Any, name: str, namespace_oid: int) -> bool:
     return session._ensure_transaction().find((namespace_oid, name)) is not None
 
 
+def _skipping(name: str) -> str:
+    """The NOTICE of CREATE ... IF NOT EXISTS when relation ``name`` is already there."""
+    return f'relation "{name}" already exists, skipping'
+
+
 def _relation_missing(range_var: Node) -> MirrordbError:
     """42P01 naming the relation as written (schema-qualified if it was)."""
     schema, name = range_var.get("schemaname"), range_var["relname"]
@@ -90,7 +95,8 @@ def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
     return session.lookup_relation(name, schema, mode)
 
 
-def create_table(session: Any, txn: Any, node: Node) -> None:
+def create_table(session: Any, txn: Any, node: Node) -> list[str]:
+    """CREATE TABLE; its notices (IF NOT EXISTS on an existing relation)."""
     relation_node = node["relation"]
     name = relation_node["relname"]
     if relation_node.get("relpersistence", "p") == "t":
@@ -101,7 +107,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                                            relation_node.get("location"))
     schema = schemas.namespace_name(session, namespace)
     if node.get("if_not_exists") and _exists(session, name, namespace):
-        return
+        return [_skipping(name)]
     builder = PlanBuilder(session, [])
     columns: list[Column] = []
     defaults: list[tuple[int, str]] = []
@@ -232,6 +238,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=True)
     txn.transaction.command_counter_increment()
+    return []
 
 
 def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
@@ -541,7 +548,8 @@ def _sequence_params_for(type_oid: int) -> SequenceParams:
     return SequenceParams(max_value=maximum)
 
 
-def create_index(session: Any, txn: Any, node: Node) -> None:
+def create_index(session: Any, txn: Any, node: Node) -> list[str]:
+    """CREATE INDEX; its notices (IF NOT EXISTS on an existing relation)."""
     table = node["relation"]["relname"]
     relation = session.lookup_relation(table, node["relation"].get("schemaname"), NO_LOCK)
     if relation is not None and relation.kind == RELKIND_VIEW:
@@ -570,7 +578,7 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
     name = node.get("idxname") or _truncate_name(f"{table}_{'_'.join(keys)}_idx")
     if _exists(session, name, relation.namespace_oid):
         if node.get("if_not_exists"):
-            return
+            return [_skipping(name)]
         if not node.get("idxname"):
             suffix = 1
             while _exists(session, f"{name}{suffix}", relation.namespace_oid):
@@ -582,14 +590,16 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
         pass  # a plain build already lets readers in; writers wait as they would for a lock
     txn.create_index(name, relation.oid, keys, unique=bool(node.get("unique")),
                      primary=bool(node.get("primary")))
+    return []
 
 
-def create_sequence(session: Any, txn: Any, node: Node) -> None:
+def create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
+    """CREATE SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
     name = node["sequence"]["relname"]
     namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
                                            node["sequence"].get("location"))
     if node.get("if_not_exists") and _exists(session, name, namespace):
-        return
+        return [_skipping(name)]
     options = node.get("options", [])
     params = _sequence_options(session, options, SequenceParams())
     type_oid = T.INT8_OID
@@ -604,6 +614,7 @@ def create_sequence(session: Any, txn: Any, node: Node) -> None:
                                             if o["DefElem"]["defname"] == "owned_by"]).owned_by
     if owned_by is not None:
         seqs.set_owned_by(session, txn, sequence, owned_by)
+    return []
 
 
 def _sequence_options(session: Any, options: list[Node], params: SequenceParams
