@@ -23,7 +23,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
                                       RELKIND_TABLE, RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, foreign_keys, identity, owners, roles, schemas, views
+from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -33,14 +33,6 @@ from mirrordb.sql.planner import PlanBuilder
 
 SERIAL_TYPES = {"serial": T.INT4_OID, "serial4": T.INT4_OID, "bigserial": T.INT8_OID,
                 "serial8": T.INT8_OID, "smallserial": T.INT2_OID, "serial2": T.INT2_OID}
-NAMEDATALEN = 64
-
-
-def _truncate_name(name: str) -> str:
-    encoded = name.encode()
-    if len(encoded) < NAMEDATALEN:
-        return name
-    return encoded[:NAMEDATALEN - 1].decode(errors="ignore")
 
 
 def _both_default_and_identity(column: str, table: str, constraint: Node) -> MirrordbError:
@@ -68,6 +60,16 @@ def _exists(session: Any, name: str, namespace_oid: int) -> bool:
     """Whether schema ``namespace_oid`` has a relation ``name`` (names are unique per
     schema)."""
     return session._ensure_transaction().find((namespace_oid, name)) is not None
+
+
+def _constraint_index_name(session: Any, table: str, keys: list[str], primary: bool,
+                           namespace_oid: int) -> str:
+    """The made-up name of a PRIMARY KEY's or UNIQUE constraint's index: <table>_pkey or
+    <table>_<columns>_key, numbered when taken."""
+    if primary:
+        return naming.choose_relation_name(session, table, None, "pkey", namespace_oid)
+    return naming.choose_relation_name(session, table, naming.index_name_addition(keys), "key",
+                                       namespace_oid)
 
 
 def _skipping(name: str) -> str:
@@ -114,7 +116,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
     sequences: list[tuple[str, int, SequenceParams]] = []
     serial_columns: list[tuple[int, str]] = []   # (column, pg_depend deptype) per sequence
     identities: list[tuple[int, list[Node]]] = []   # (column, sequence options)
-    indexes: list[tuple[str, list[str], bool, bool]] = []
+    indexes: list[tuple[str | None, list[str], bool, bool]] = []   # name None: made up
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
@@ -140,7 +142,8 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
         identity_kind = ""
         attnum = len(columns) + 1
         if serial is not None:
-            sequence = _truncate_name(f"{name}_{column_name}_seq")
+            sequence = naming.choose_relation_name(session, name, column_name, "seq",
+                                                   namespace)
             sequences.append((sequence, serial, _sequence_params_for(serial)))
             serial_columns.append((attnum, seqs.OWNED_BY_AUTO))
             defaults.append((attnum, _nextval_default(_qualified(schema, sequence))))
@@ -157,12 +160,9 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
                 defaults.append((attnum, json.dumps(constraint["raw_expr"])))
             elif contype == "CONSTR_PRIMARY":
                 not_null = True
-                indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"),
-                                [column_name], True, True))
+                indexes.append((constraint.get("conname"), [column_name], True, True))
             elif contype == "CONSTR_UNIQUE":
-                indexes.append((constraint.get("conname") or
-                                _truncate_name(f"{name}_{column_name}_key"),
-                                [column_name], True, False))
+                indexes.append((constraint.get("conname"), [column_name], True, False))
             elif contype == "CONSTR_IDENTITY":
                 if identity_kind:
                     raise error_at(f'multiple identity specifications for column '
@@ -199,11 +199,9 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
                                     sqlstate="42P16")
             columns = [Column(c.name, c.type_oid, True, c.typmod, c.identity)
                        if c.name in keys else c for c in columns]
-            indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"), keys,
-                            True, True))
+            indexes.append((constraint.get("conname"), keys, True, True))
         elif contype == "CONSTR_UNIQUE":
-            indexes.append((constraint.get("conname") or
-                            _truncate_name(f"{name}_{'_'.join(keys)}_key"), keys, True, False))
+            indexes.append((constraint.get("conname"), keys, True, False))
         elif contype == "CONSTR_CHECK":
             checks.append(constraints.PendingCheck.of(constraint))
         elif contype == "CONSTR_FOREIGN":
@@ -230,7 +228,9 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
     for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
         seqs.record_owned_by(txn, txn.relation((namespace, sequence)).oid, relation.oid, attnum,
                              deptype)
-    for index_name, keys, unique, primary in indexes:
+    for given_name, keys, unique, primary in indexes:
+        index_name = given_name or _constraint_index_name(session, name, keys, primary,
+                                                          namespace)
         if _exists(session, index_name, namespace):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
         txn.create_index(index_name, relation.oid, keys, unique=unique, primary=primary)
@@ -360,7 +360,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
-        sequence = _truncate_name(f"{relation.name}_{column_name}_seq")
+        sequence = naming.choose_relation_name(session, relation.name, column_name, "seq",
+                                               relation.namespace_oid)
         txn.create_sequence(sequence, _sequence_params_for(serial), type_oid=serial,
                             namespace_oid=relation.namespace_oid)
         default_text = _nextval_default(
@@ -386,8 +387,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     if not_null:
         _set_not_null(session, txn, rebuilt, column_name)
     if primary or unique:
-        index = _truncate_name(f"{relation.name}_pkey" if primary else
-                               f"{relation.name}_{column_name}_key")
+        index = _constraint_index_name(session, relation.name, [column_name], primary,
+                                       relation.namespace_oid)
         txn.create_index(index, relation.oid, [column_name], unique=True, primary=primary)
     if checks:
         constraints.add_checks(session, txn, txn.relation(relation.oid), checks,
@@ -477,11 +478,12 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
                                 "allowed", sqlstate="42P16")
         for key in keys:
             _set_not_null(session, txn, txn.relation(relation.oid), key)
-        name = constraint.get("conname") or _truncate_name(f"{relation.name}_pkey")
+        name = constraint.get("conname") or _constraint_index_name(
+            session, relation.name, keys, True, relation.namespace_oid)
         txn.create_index(name, relation.oid, keys, unique=True, primary=True)
     elif contype == "CONSTR_UNIQUE":
-        name = constraint.get("conname") or _truncate_name(
-            f"{relation.name}_{'_'.join(keys)}_key")
+        name = constraint.get("conname") or _constraint_index_name(
+            session, relation.name, keys, False, relation.namespace_oid)
         txn.create_index(name, relation.oid, keys, unique=True)
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
@@ -575,17 +577,12 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
             raise MirrordbError(f'column "{fields["name"]}" does not exist',
                                 sqlstate="42703") from None
         keys.append(fields["name"])
-    name = node.get("idxname") or _truncate_name(f"{table}_{'_'.join(keys)}_idx")
+    name = node.get("idxname") or naming.choose_relation_name(
+        session, table, naming.index_name_addition(keys), "idx", relation.namespace_oid)
     if _exists(session, name, relation.namespace_oid):
         if node.get("if_not_exists"):
             return [_skipping(name)]
-        if not node.get("idxname"):
-            suffix = 1
-            while _exists(session, f"{name}{suffix}", relation.namespace_oid):
-                suffix += 1
-            name = f"{name}{suffix}"
-        else:
-            raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
+        raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     if node.get("concurrent"):
         pass  # a plain build already lets readers in; writers wait as they would for a lock
     txn.create_index(name, relation.oid, keys, unique=bool(node.get("unique")),
