@@ -39,6 +39,7 @@ from typing import Any
 from mirrordb.access.relation import RELKIND_SEQUENCE, RELKIND_TABLE, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.sql import naming
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
@@ -482,8 +483,10 @@ class CatalogSnapshot:
         if not unique or index_oid not in self.classes or table_oid not in self.classes:
             return False
         names = [self._column_name(table_oid, number) for number in keys]
-        generated = _truncate_name(f"{self.classes[table_oid].name}_{'_'.join(names)}_key")
-        return self.classes[index_oid].name == generated
+        index_name = self.classes[index_oid].name
+        number = index_name[len(index_name.rstrip("0123456789")):]   # t_a_key1: a free name
+        return index_name == naming.make_object_name(
+            self.classes[table_oid].name, naming.index_name_addition(names), f"key{number}")
 
     def _column_name(self, relation_oid: int, number: int) -> str:
         attribute = self.attribute(relation_oid, number)
@@ -629,12 +632,6 @@ def _file_node(entry: ClassEntry, database_oid: int) -> Any:
     database = 0 if entry.shared else database_oid
     tablespace = entry.tablespace_oid or DEFAULT_TABLESPACE_OID
     return RelFileNode(tablespace, database, entry.relfilenode)
-
-
-def _truncate_name(name: str) -> str:
-    """PostgreSQL's NAMEDATALEN truncation (63 bytes), as ddl.py names objects."""
-    encoded = name.encode()
-    return name if len(encoded) < 64 else encoded[:63].decode(errors="ignore")
 
 
 def parse_qualified_name(text: str) -> list[str]:

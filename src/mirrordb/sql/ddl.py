@@ -23,7 +23,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
                                       RELKIND_TABLE, RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, foreign_keys, identity, owners, roles, schemas, views
+from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -33,14 +33,6 @@ from mirrordb.sql.planner import PlanBuilder
 
 SERIAL_TYPES = {"serial": T.INT4_OID, "serial4": T.INT4_OID, "bigserial": T.INT8_OID,
                 "serial8": T.INT8_OID, "smallserial": T.INT2_OID, "serial2": T.INT2_OID}
-NAMEDATALEN = 64
-
-
-def _truncate_name(name: str) -> str:
-    encoded = name.encode()
-    if len(encoded) < NAMEDATALEN:
-        return name
-    return encoded[:NAMEDATALEN - 1].decode(errors="ignore")
 
 
 def _both_default_and_identity(column: str, table: str, constraint: Node) -> MirrordbError:
@@ -70,6 +62,21 @@ def _exists(session: Any, name: str, namespace_oid: int) -> bool:
     return session._ensure_transaction().find((namespace_oid, name)) is not None
 
 
+def _constraint_index_name(session: Any, table: str, keys: list[str], primary: bool,
+                           namespace_oid: int) -> str:
+    """The made-up name of a PRIMARY KEY's or UNIQUE constraint's index: <table>_pkey or
+    <table>_<columns>_key, numbered when taken."""
+    if primary:
+        return naming.choose_relation_name(session, table, None, "pkey", namespace_oid)
+    return naming.choose_relation_name(session, table, naming.index_name_addition(keys), "key",
+                                       namespace_oid)
+
+
+def _skipping(name: str) -> str:
+    """The NOTICE of CREATE ... IF NOT EXISTS when relation ``name`` is already there."""
+    return f'relation "{name}" already exists, skipping'
+
+
 def _relation_missing(range_var: Node) -> MirrordbError:
     """42P01 naming the relation as written (schema-qualified if it was)."""
     schema, name = range_var.get("schemaname"), range_var["relname"]
@@ -90,7 +97,8 @@ def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
     return session.lookup_relation(name, schema, mode)
 
 
-def create_table(session: Any, txn: Any, node: Node) -> None:
+def create_table(session: Any, txn: Any, node: Node) -> list[str]:
+    """CREATE TABLE; its notices (IF NOT EXISTS on an existing relation)."""
     relation_node = node["relation"]
     name = relation_node["relname"]
     if relation_node.get("relpersistence", "p") == "t":
@@ -101,14 +109,14 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                                            relation_node.get("location"))
     schema = schemas.namespace_name(session, namespace)
     if node.get("if_not_exists") and _exists(session, name, namespace):
-        return
+        return [_skipping(name)]
     builder = PlanBuilder(session, [])
     columns: list[Column] = []
     defaults: list[tuple[int, str]] = []
     sequences: list[tuple[str, int, SequenceParams]] = []
     serial_columns: list[tuple[int, str]] = []   # (column, pg_depend deptype) per sequence
     identities: list[tuple[int, list[Node]]] = []   # (column, sequence options)
-    indexes: list[tuple[str, list[str], bool, bool]] = []
+    indexes: list[tuple[str | None, list[str], bool, bool]] = []   # name None: made up
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
@@ -134,7 +142,8 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         identity_kind = ""
         attnum = len(columns) + 1
         if serial is not None:
-            sequence = _truncate_name(f"{name}_{column_name}_seq")
+            sequence = naming.choose_relation_name(session, name, column_name, "seq",
+                                                   namespace)
             sequences.append((sequence, serial, _sequence_params_for(serial)))
             serial_columns.append((attnum, seqs.OWNED_BY_AUTO))
             defaults.append((attnum, _nextval_default(_qualified(schema, sequence))))
@@ -151,12 +160,9 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                 defaults.append((attnum, json.dumps(constraint["raw_expr"])))
             elif contype == "CONSTR_PRIMARY":
                 not_null = True
-                indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"),
-                                [column_name], True, True))
+                indexes.append((constraint.get("conname"), [column_name], True, True))
             elif contype == "CONSTR_UNIQUE":
-                indexes.append((constraint.get("conname") or
-                                _truncate_name(f"{name}_{column_name}_key"),
-                                [column_name], True, False))
+                indexes.append((constraint.get("conname"), [column_name], True, False))
             elif contype == "CONSTR_IDENTITY":
                 if identity_kind:
                     raise error_at(f'multiple identity specifications for column '
@@ -193,11 +199,9 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
                                     sqlstate="42P16")
             columns = [Column(c.name, c.type_oid, True, c.typmod, c.identity)
                        if c.name in keys else c for c in columns]
-            indexes.append((constraint.get("conname") or _truncate_name(f"{name}_pkey"), keys,
-                            True, True))
+            indexes.append((constraint.get("conname"), keys, True, True))
         elif contype == "CONSTR_UNIQUE":
-            indexes.append((constraint.get("conname") or
-                            _truncate_name(f"{name}_{'_'.join(keys)}_key"), keys, True, False))
+            indexes.append((constraint.get("conname"), keys, True, False))
         elif contype == "CONSTR_CHECK":
             checks.append(constraints.PendingCheck.of(constraint))
         elif contype == "CONSTR_FOREIGN":
@@ -224,7 +228,9 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
     for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
         seqs.record_owned_by(txn, txn.relation((namespace, sequence)).oid, relation.oid, attnum,
                              deptype)
-    for index_name, keys, unique, primary in indexes:
+    for given_name, keys, unique, primary in indexes:
+        index_name = given_name or _constraint_index_name(session, name, keys, primary,
+                                                          namespace)
         if _exists(session, index_name, namespace):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
         txn.create_index(index_name, relation.oid, keys, unique=unique, primary=primary)
@@ -232,6 +238,7 @@ def create_table(session: Any, txn: Any, node: Node) -> None:
         foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=True)
     txn.transaction.command_counter_increment()
+    return []
 
 
 def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
@@ -353,7 +360,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
-        sequence = _truncate_name(f"{relation.name}_{column_name}_seq")
+        sequence = naming.choose_relation_name(session, relation.name, column_name, "seq",
+                                               relation.namespace_oid)
         txn.create_sequence(sequence, _sequence_params_for(serial), type_oid=serial,
                             namespace_oid=relation.namespace_oid)
         default_text = _nextval_default(
@@ -379,8 +387,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     if not_null:
         _set_not_null(session, txn, rebuilt, column_name)
     if primary or unique:
-        index = _truncate_name(f"{relation.name}_pkey" if primary else
-                               f"{relation.name}_{column_name}_key")
+        index = _constraint_index_name(session, relation.name, [column_name], primary,
+                                       relation.namespace_oid)
         txn.create_index(index, relation.oid, [column_name], unique=True, primary=primary)
     if checks:
         constraints.add_checks(session, txn, txn.relation(relation.oid), checks,
@@ -470,11 +478,12 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
                                 "allowed", sqlstate="42P16")
         for key in keys:
             _set_not_null(session, txn, txn.relation(relation.oid), key)
-        name = constraint.get("conname") or _truncate_name(f"{relation.name}_pkey")
+        name = constraint.get("conname") or _constraint_index_name(
+            session, relation.name, keys, True, relation.namespace_oid)
         txn.create_index(name, relation.oid, keys, unique=True, primary=True)
     elif contype == "CONSTR_UNIQUE":
-        name = constraint.get("conname") or _truncate_name(
-            f"{relation.name}_{'_'.join(keys)}_key")
+        name = constraint.get("conname") or _constraint_index_name(
+            session, relation.name, keys, False, relation.namespace_oid)
         txn.create_index(name, relation.oid, keys, unique=True)
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
@@ -541,7 +550,8 @@ def _sequence_params_for(type_oid: int) -> SequenceParams:
     return SequenceParams(max_value=maximum)
 
 
-def create_index(session: Any, txn: Any, node: Node) -> None:
+def create_index(session: Any, txn: Any, node: Node) -> list[str]:
+    """CREATE INDEX; its notices (IF NOT EXISTS on an existing relation)."""
     table = node["relation"]["relname"]
     relation = session.lookup_relation(table, node["relation"].get("schemaname"), NO_LOCK)
     if relation is not None and relation.kind == RELKIND_VIEW:
@@ -567,29 +577,26 @@ def create_index(session: Any, txn: Any, node: Node) -> None:
             raise MirrordbError(f'column "{fields["name"]}" does not exist',
                                 sqlstate="42703") from None
         keys.append(fields["name"])
-    name = node.get("idxname") or _truncate_name(f"{table}_{'_'.join(keys)}_idx")
+    name = node.get("idxname") or naming.choose_relation_name(
+        session, table, naming.index_name_addition(keys), "idx", relation.namespace_oid)
     if _exists(session, name, relation.namespace_oid):
         if node.get("if_not_exists"):
-            return
-        if not node.get("idxname"):
-            suffix = 1
-            while _exists(session, f"{name}{suffix}", relation.namespace_oid):
-                suffix += 1
-            name = f"{name}{suffix}"
-        else:
-            raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
+            return [_skipping(name)]
+        raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     if node.get("concurrent"):
         pass  # a plain build already lets readers in; writers wait as they would for a lock
     txn.create_index(name, relation.oid, keys, unique=bool(node.get("unique")),
                      primary=bool(node.get("primary")))
+    return []
 
 
-def create_sequence(session: Any, txn: Any, node: Node) -> None:
+def create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
+    """CREATE SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
     name = node["sequence"]["relname"]
     namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
                                            node["sequence"].get("location"))
     if node.get("if_not_exists") and _exists(session, name, namespace):
-        return
+        return [_skipping(name)]
     options = node.get("options", [])
     params = _sequence_options(session, options, SequenceParams())
     type_oid = T.INT8_OID
@@ -604,6 +611,7 @@ def create_sequence(session: Any, txn: Any, node: Node) -> None:
                                             if o["DefElem"]["defname"] == "owned_by"]).owned_by
     if owned_by is not None:
         seqs.set_owned_by(session, txn, sequence, owned_by)
+    return []
 
 
 def _sequence_options(session: Any, options: list[Node], params: SequenceParams

@@ -20,7 +20,7 @@ from typing import Any
 from mirrordb.access.relation import Column, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import owners, schemas
+from mirrordb.sql import naming, owners, schemas
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql.parser import Node, one
 
@@ -111,13 +111,15 @@ def create_sequences(session: Any, txn: Any, table_name: str, columns: list[Colu
                      ) -> list[tuple[int, int]]:
     """CREATE TABLE's identity columns' sequences, made before the table as PostgreSQL
     does: (column number, sequence OID) each."""
-    from mirrordb.sql import ddl
     made = []
     for attnum, options in identities:
         column = columns[attnum - 1]
         row, names = new_sequence_row(session, column, options)
-        names = names or [ddl._truncate_name(f"{table_name}_{column.name}_seq")]
-        sequence_schema = names[-2] if len(names) > 1 else schema
+        sequence_schema = names[-2] if names and len(names) > 1 else schema
+        if not names:
+            namespace = schemas.creation_namespace(session, schema, table_name)
+            names = [naming.choose_relation_name(session, table_name, column.name, "seq",
+                                                 namespace)]
         namespace = schemas.creation_namespace(session, sequence_schema, names[-1])
         sequence = create_sequence(session, txn, names[-1], row, owner, namespace)
         made.append((attnum, sequence.oid))
@@ -172,7 +174,8 @@ def add_identity(session: Any, txn: Any, table: Relation, command: Node) -> None
         raise MirrordbError(f'column "{column_name}" of relation "{table.name}" already has a '
                             "default value", sqlstate="55000")
     row, names = new_sequence_row(session, column, constraint.get("options", []))
-    names = names or [ddl._truncate_name(f"{table.name}_{column_name}_seq")]
+    names = names or [naming.choose_relation_name(session, table.name, column_name, "seq",
+                                                  table.namespace_oid)]
     schema = names[-2] if len(names) > 1 else schemas.namespace_name(session,
                                                                      table.namespace_oid)
     namespace = schemas.creation_namespace(session, schema, names[-1])

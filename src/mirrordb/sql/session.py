@@ -1184,8 +1184,8 @@ class Session:
                          params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
         txn = self._ensure_transaction()
-        ddl.create_table(self, txn, node)
-        return StatementResult("CREATE TABLE")
+        notices = ddl.create_table(self, txn, node)
+        return StatementResult("CREATE TABLE", notices=notices)
 
     def _exec_ViewStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
@@ -1270,14 +1270,14 @@ class Session:
     def _exec_IndexStmt(self, node: Node, prepared: PreparedStatement,
                         params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
-        ddl.create_index(self, self._ensure_transaction(), node)
-        return StatementResult("CREATE INDEX")
+        notices = ddl.create_index(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE INDEX", notices=notices)
 
     def _exec_CreateSeqStmt(self, node: Node, prepared: PreparedStatement,
                             params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import ddl
-        ddl.create_sequence(self, self._ensure_transaction(), node)
-        return StatementResult("CREATE SEQUENCE")
+        notices = ddl.create_sequence(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE SEQUENCE", notices=notices)
 
     def _exec_DropStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:

@@ -53,6 +53,24 @@ def _sequence(value: Any, ctx: ExecContext) -> Any:
     return found
 
 
+def _sequence_of(builder: Any, argument: Expr) -> Callable[[Row, ExecContext], Any]:
+    """The sequence a sequence function's first argument names, at run time. A string literal
+    is a regclass constant to PostgreSQL, looked up while parsing: its lookup errors point at
+    the literal."""
+    arg = _text_arg(builder, argument).fn
+    literal_at = (argument.location if argument.constant and argument.type_oid == UNKNOWN
+                  else -1)
+
+    def sequence(row: Row, ctx: ExecContext) -> Any:
+        try:
+            return _sequence(arg(row, ctx), ctx)
+        except MirrordbError as failure:
+            if literal_at >= 0 and failure.sqlstate in ("42P01", "3F000"):
+                failure.position = literal_at + 1  # type: ignore[attr-defined]
+            raise
+    return sequence
+
+
 def compile_special(session: Any, builder: Any, name: str, args: list[Expr],
                     location: int) -> Expr | None:
     handler = SPECIAL.get(name)
@@ -63,10 +81,10 @@ def compile_special(session: Any, builder: Any, name: str, args: list[Expr],
 
 def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
     check_arity(name, args, (1,), location)
-    arg = _text_arg(builder, args[0]).fn
+    sequence_fn = _sequence_of(builder, args[0])
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence(arg(row, ctx), ctx)
+        sequence = sequence_fn(row, ctx)
         if ctx.txn.transaction.read_only:
             raise read_only.refuse_in_read_only("nextval()")
         value = ctx.txn.nextval(sequence)
@@ -78,10 +96,10 @@ def _nextval(session: Any, builder: Any, name: str, args: list[Expr], location: 
 
 def _currval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
     check_arity(name, args, (1,), location)
-    arg = _text_arg(builder, args[0]).fn
+    sequence_fn = _sequence_of(builder, args[0])
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence(arg(row, ctx), ctx)
+        sequence = sequence_fn(row, ctx)
         if sequence.oid not in ctx.session.sequence_values:
             raise MirrordbError(f'currval of sequence "{sequence.name}" is not yet defined in '
                                 "this session", sqlstate="55000")
@@ -101,12 +119,12 @@ def _lastval(session: Any, builder: Any, name: str, args: list[Expr], location: 
 
 def _setval(session: Any, builder: Any, name: str, args: list[Expr], location: int) -> Expr:
     check_arity(name, args, (2, 3), location)
-    sequence_fn = _text_arg(builder, args[0]).fn
+    sequence_fn = _sequence_of(builder, args[0])
     value_fn = coerce(builder, args[1], INT8).fn
     called_fn = coerce(builder, args[2], BOOL).fn if len(args) == 3 else None
 
     def run(row: Row, ctx: ExecContext) -> Any:
-        sequence = _sequence(sequence_fn(row, ctx), ctx)
+        sequence = sequence_fn(row, ctx)
         if ctx.txn.transaction.read_only:
             raise read_only.refuse_in_read_only("setval()")
         value = value_fn(row, ctx)
