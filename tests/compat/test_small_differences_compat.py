@@ -1,7 +1,7 @@
 """Small differences from PostgreSQL 15, side by side with a real server: the NOTICE of
 CREATE ... IF NOT EXISTS on an existing object, the names PostgreSQL picks for a serial
 column's sequence and for implicit indexes when the default name is taken, the error position
-of nextval/currval/setval on a missing sequence, and jsonb strings holding \\u0000.
+of nextval/currval/setval on a missing sequence (and 42809 on a table), and jsonb strings holding \\u0000.
 
 Each statement runs in order on a throw-away PostgreSQL server and on a mirrordb Session over
 a fresh cluster (differential.py); answers (rows, errors with position, notices) must be equal.
@@ -66,6 +66,10 @@ MISSING_SEQUENCE = [
     "select setval('missing', 5, false)",
     "select nextval('sc.missing')",
     "select nextval('nosuch.missing')",
+    "select nextval('t')",
+    "select currval('t')",
+    "select setval('t', 3)",
+    "select nextval('t'::regclass)",
 ]
 
 JSON_NUL = [

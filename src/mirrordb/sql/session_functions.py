@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mirrordb.access.relation import RELKIND_SEQUENCE
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import (advisory_functions, catalog_functions, read_only, replication_functions,
                           roles, schemas)
@@ -40,6 +41,8 @@ def _sequence(value: Any, ctx: ExecContext) -> Any:
         found = ctx.txn.find(value)
         if found is None:
             raise MirrordbError(f"could not open relation with OID {value}", sqlstate="XX000")
+        if found.kind != RELKIND_SEQUENCE:
+            raise MirrordbError(f'"{found.name}" is not a sequence', sqlstate="42809")
         return found
     text = str(value)
     parts = catalog_functions.parse_qualified_name(text)
@@ -50,6 +53,8 @@ def _sequence(value: Any, ctx: ExecContext) -> Any:
     found = None if namespace is None else ctx.txn.find((namespace, parts[-1]))
     if found is None:
         raise MirrordbError(f'relation "{text.strip()}" does not exist', sqlstate="42P01")
+    if found.kind != RELKIND_SEQUENCE:
+        raise MirrordbError(f'"{found.name}" is not a sequence', sqlstate="42809")
     return found
 
 
