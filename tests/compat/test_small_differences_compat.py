@@ -79,6 +79,16 @@ JSON_NUL = [
     "select json_build_object('a', chr(65))",
     "select jsonb_set('{\"a\": 1}', '{a}', '\"\\u0000\"')",
     "select '\"\\u0001\"'::jsonb",
+    "select '{\"a\":\"\\u0000\"}'::json->>'a'",
+    "select '{\"a\":{\"b\":\"\\u0000\"}}'::json#>>'{a,b}'",
+    "select json_extract_path_text('{\"a\":\"\\u0000\"}', 'a')",
+    "select '[\"\\u0000\"]'::json->>0",
+    "select '{\"a\":\"\\u0000\", \"b\": \"ok\"}'::json->>'b'",
+    "select ('\"\\u0000\"'::json)->>0",
+    "select '{\"a\":\"x\\u0000\"}'::json->'a'",
+    "select '{\"a\":\"\\\\u0000\"}'::json->>'a'",
+    "select * from json_each_text('{\"a\":\"\\u0000\"}')",
+    "select json_array_elements_text('[\"\\u0000\"]')",
 ]
 
 

@@ -460,7 +460,12 @@ def _json_value_end(text: str, position: int) -> int:
 
 def _json_members(text: str) -> tuple[str, list[tuple[str | None, int, int]]]:
     """The container kind ('object', 'array' or 'scalar') of a json text and the raw slices of
-    its members: (key or None, start, end)."""
+    its members: (key or None, start, end). A json text with a "\\u0000" escape in a string
+    fails here, as PostgreSQL's json processing functions do (they de-escape every string they
+    parse, and text cannot hold the character), with the escape's CONTEXT."""
+    if "\\u0000" in text:
+        from mirrordb.sql.json_input import parse_json_input
+        parse_json_input(text, True, list)   # jsonb's rules refuse it, or it was "\\\\u0000"
     position = _skip_json_blanks(text, 0)
     opening = text[position:position + 1]
     if opening not in ("{", "["):
@@ -511,7 +516,11 @@ def _json_as_text(raw: str | None, normalize: bool) -> str | None:
     if stripped == "null":
         return None
     if stripped.startswith('"'):
-        return _JSON_DECODER.decode(stripped)  # type: ignore[no-any-return]
+        text: str = _JSON_DECODER.decode(stripped)
+        if "\x00" in text:     # json keeps "\u0000" as written; text cannot hold it
+            raise MirrordbError("unsupported Unicode escape sequence", sqlstate="22P05",
+                                detail="\\u0000 cannot be converted to text.")
+        return text
     return T.parse_jsonb(stripped) if normalize else stripped
 
 
