@@ -56,6 +56,13 @@ SERIAL_NAMES = [
     "order by 1",
     "select conname from pg_constraint where conrelid = 'v'::regclass order by 1",
     "insert into u (b) values (1), (2) returning *",
+    "create table x (a int, b int)",
+    "alter table x add constraint x_a_key check (a > 0)",
+    "alter table x add constraint x_pkey check (b > 0)",
+    "alter table x add unique (a)",
+    "alter table x add primary key (b)",
+    "select conname, contype from pg_constraint where conrelid = 'x'::regclass order by 1",
+    "select relname from pg_class where relname like 'x\\_%' order by 1",
 ]
 
 MISSING_SEQUENCE = [

@@ -67,9 +67,10 @@ def _constraint_index_name(session: Any, table: str, keys: list[str], primary: b
     """The made-up name of a PRIMARY KEY's or UNIQUE constraint's index: <table>_pkey or
     <table>_<columns>_key, numbered when taken."""
     if primary:
-        return naming.choose_relation_name(session, table, None, "pkey", namespace_oid)
+        return naming.choose_relation_name(session, table, None, "pkey", namespace_oid,
+                                           constraint=True)
     return naming.choose_relation_name(session, table, naming.index_name_addition(keys), "key",
-                                       namespace_oid)
+                                       namespace_oid, constraint=True)
 
 
 def _skipping(name: str) -> str:

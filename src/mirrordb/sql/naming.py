@@ -53,13 +53,21 @@ def index_name_addition(columns: list[str]) -> str:
 
 
 def choose_relation_name(session: Any, name1: str, name2: str | None, label: str,
-                         namespace_oid: int) -> str:
-    """A name from ``make_object_name`` not used by a relation in the schema: the label gets
-    1, 2, ... appended until it is free."""
+                         namespace_oid: int, *, constraint: bool = False) -> str:
+    """A name from ``make_object_name`` not used by a relation in the schema (nor, for the
+    index of a PRIMARY KEY or UNIQUE constraint, by a constraint there): the label gets 1, 2,
+    ... appended until it is free."""
     from mirrordb.sql.ddl import _exists
+    taken = _constraint_names(session, namespace_oid) if constraint else set()
     attempt = 0
     while True:
         candidate = make_object_name(name1, name2, label if not attempt else f"{label}{attempt}")
-        if not _exists(session, candidate, namespace_oid):
+        if candidate not in taken and not _exists(session, candidate, namespace_oid):
             return candidate
         attempt += 1
+
+
+def _constraint_names(session: Any, namespace_oid: int) -> set[str]:
+    """The names of the schema's stored constraints (CHECK, FOREIGN KEY: pg_constraint)."""
+    txn = session._ensure_transaction()
+    return {str(values[1]) for values in txn.constraint_rows() if values[2] == namespace_oid}
