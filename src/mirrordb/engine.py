@@ -87,19 +87,17 @@ from mirrordb.common.errors import (DuplicateObject, LockNotAvailable, MirrordbE
                                     UniqueViolation, WalCorrupted, invariant)
 from mirrordb.settings import Settings
 from mirrordb.storage import datum
-from mirrordb.storage import page as pagelib
-from mirrordb.storage.bufmgr import Buffer, BufferPool
+from mirrordb.storage.bufmgr import BufferPool
 from mirrordb.storage.control import ControlFile, read_control_file, write_control_file
 from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
 from mirrordb.storage.smgr import StorageManager
 from mirrordb.wal import archive, payloads
 from mirrordb.wal.archiver import Archiver, ArchiverStatistics
-from mirrordb.wal.record import REGBUF_FORCE_IMAGE, REGBUF_STANDARD
 from mirrordb.wal.rmgr import (RM_DBASE_ID, RM_SMGR_ID, RM_STANDBY_ID, RM_XLOG_ID,
                                XLOG_DBASE_CREATE_FILE_COPY, XLOG_DBASE_CREATE_WAL_LOG,
-                               XLOG_DBASE_DROP, XLOG_FPI, XLOG_NEXTOID, XLOG_SMGR_CREATE,
+                               XLOG_DBASE_DROP, XLOG_NEXTOID, XLOG_SMGR_CREATE,
                                XLOG_STANDBY_LOCK, XLR_SPECIAL_REL_UPDATE)
-from mirrordb.wal.writer import BlockRegistration, WalWriter
+from mirrordb.wal.writer import WalWriter
 
 if TYPE_CHECKING:
     from mirrordb.recovery.standby_locks import RecoveryLockTable
@@ -114,7 +112,6 @@ MAX_CHAIN_RESTARTS = 1000
 _ISOLATION_LEVELS = {level.value: level for level in IsolationLevel}
 _ISOLATION_LEVELS["serializable"] = IsolationLevel.REPEATABLE_READ
 BTREE_HANDLES_CACHED = 1024
-COPY_BLOCKS_PER_RECORD = 32     # full-page images per XLOG_FPI record of CREATE DATABASE's copy
 DATABASE_ENCODING_UTF8 = 6      # pg_database.encoding: PG_UTF8, the only server encoding
 
 
@@ -481,12 +478,13 @@ class Engine:
             names = os.listdir(directory)
         except FileNotFoundError:
             names = []
-        rnodes = [RelFileNode(DEFAULT_TABLESPACE_OID, oid, int(name.split("_")[0].split(".")[0]))
-                  for name in names if name[:1].isdigit()]
+        # a file name is the relfilenode, then "_fsm"/"_vm"/"_init" or ".<segment>"
+        rnodes = {RelFileNode(DEFAULT_TABLESPACE_OID, oid, int(name.split("_")[0].split(".")[0]))
+                  for name in names if name[:1].isdigit()}
         self.env.changes.forget(rnodes)
         for key in [key for key in list(self._btrees) if key[0].db == oid]:
             self._btrees.pop(key, None)
-        for rnode in set(rnodes):
+        for rnode in rnodes:
             self.env.fsm.forget(rnode)
             self.sequences.forget(rnode)
         self.smgr.remove_database_directory(oid)
@@ -1335,7 +1333,7 @@ class Txn:
             if strategy == "file_copy":
                 engine.checkpoint()
         except BaseException:
-            self.engine.drop_database_storage(oid)
+            engine.drop_database_storage(oid)
             raise
 
     def _copy_database_logged(self, source_oid: int, oid: int) -> None:
@@ -1354,37 +1352,13 @@ class Txn:
                                        RelFileNode(tablespace, oid, relfilenode))
 
     def _copy_relation_logged(self, source: RelFileNode, target: RelFileNode) -> None:
-        """Create ``target`` and fill it with ``source``'s pages, each WAL-logged as a
-        full-page image (PostgreSQL's RelationCopyStorageUsingBuffer)."""
+        """Create ``target`` (SMGR CREATE) and copy ``source``'s pages into it as full-page
+        images (the page-change logger's ``copy_relation_logged``)."""
         engine = self.engine
-        pool = engine.pool
         engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
                           payloads.SmgrCreate(target, MAIN_FORKNUM).encode())
         engine.smgr.create(target, MAIN_FORKNUM, exist_ok=True)
-        nblocks = pool.nblocks(source, MAIN_FORKNUM)
-        per_record = max(1, min(COPY_BLOCKS_PER_RECORD, pool.nbuffers // 4))
-        for first in range(0, nblocks, per_record):
-            with pool.lock:
-                copies: list[Buffer] = []
-                try:
-                    for blkno in range(first, min(first + per_record, nblocks)):
-                        original = pool.read_buffer(source, MAIN_FORKNUM, blkno)
-                        try:
-                            copy = pool.extend(target, MAIN_FORKNUM)
-                            copies.append(copy)
-                            copy.page[:] = original.page
-                        finally:
-                            pool.release(original)
-                    blocks = [BlockRegistration(block_id, target, MAIN_FORKNUM, first + block_id,
-                                                copy.page, b"",
-                                                REGBUF_FORCE_IMAGE | REGBUF_STANDARD)
-                              for block_id, copy in enumerate(copies)]
-                    end_lsn = engine.wal.insert(RM_XLOG_ID, XLOG_FPI, b"", blocks)
-                    for copy in copies:
-                        pagelib.set_lsn(copy.page, end_lsn)
-                finally:
-                    for copy in copies:
-                        pool.release(copy)
+        engine.env.changes.copy_relation_logged(source, target)
 
     def _copy_database_files(self, source_oid: int, oid: int) -> None:
         engine = self.engine

@@ -179,11 +179,14 @@ class PageChangeLogger:
             for rnode in relations:
                 self._skipped.pop(rnode, None)
 
+    def _images_per_record(self) -> int:
+        return max(1, min(FPI_BLOCKS_PER_RECORD, self.pool.nbuffers // 4))
+
     def _log_images(self, rnode: RelFileNode, nblocks: int) -> None:
         """XLOG_FPI records with a full-page image of every initialised block
         (PostgreSQL's log_newpage_range)."""
         pool = self.pool
-        per_record = max(1, min(FPI_BLOCKS_PER_RECORD, pool.nbuffers // 4))
+        per_record = self._images_per_record()
         for first in range(0, nblocks, per_record):
             with pool.lock:
                 buffers = []
@@ -195,6 +198,30 @@ class PageChangeLogger:
                 finally:
                     for buffer in buffers:
                         pool.release(buffer)
+
+    def copy_relation_logged(self, source: RelFileNode, target: RelFileNode) -> None:
+        """Fill the new, empty ``target`` with ``source``'s pages through the buffer pool, each
+        WAL-logged as a full-page image, new (zero) pages too, so a standby's copy has the same
+        length (PostgreSQL's RelationCopyStorageUsingBuffer: CREATE DATABASE's WAL_LOG
+        strategy)."""
+        pool = self.pool
+        nblocks = pool.nblocks(source, MAIN_FORKNUM)
+        per_record = self._images_per_record()
+        for first in range(0, nblocks, per_record):
+            with pool.lock:
+                copies: list[Buffer] = []
+                try:
+                    for blkno in range(first, min(first + per_record, nblocks)):
+                        original = pool.read_buffer(source, MAIN_FORKNUM, blkno)
+                        try:
+                            copies.append(pool.extend(target, MAIN_FORKNUM))
+                            copies[-1].page[:] = original.page
+                        finally:
+                            pool.release(original)
+                    self._log_image_batch(target, copies)
+                finally:
+                    for copy in copies:
+                        pool.release(copy)
 
     def _log_image_batch(self, rnode: RelFileNode, buffers: list[Buffer]) -> None:
         if not buffers:

@@ -1219,23 +1219,23 @@ def _check_catalog_files(datadir: str) -> None:
     from mirrordb.catalog import bootstrap as boot
     template1 = os.path.join(datadir, "base", str(boot.TEMPLATE1_DATABASE_OID))
     if not os.path.isdir(template1):
-        raise MirrordbError("database files are incompatible with server",
-                            detail=f'The template database directory "{template1}" is missing: '
-                                   "the data directory was made by an older mirrordb, which "
-                                   "had one database.",
-                            hint="Run mirrordb initdb on a new data directory and load the "
-                                 "data there (pg_dump, then psql).", sqlstate="55000")
+        raise _made_by_older_mirrordb(f'The template database directory "{template1}" is '
+                                      "missing: the data directory was made by an older "
+                                      "mirrordb, which had one database.")
     for catalog in boot.CATALOGS:
         rnode = catalog.rnode
         path = os.path.join(datadir, "global" if rnode.db == 0 else
                             os.path.join("base", str(rnode.db)), str(rnode.rel))
         if not os.path.exists(path):
-            raise MirrordbError("database files are incompatible with server",
-                                detail=f'The system catalog "{catalog.name}" (file "{path}") is '
-                                       "missing: the data directory was made by an older "
-                                       "mirrordb.",
-                                hint="Run mirrordb initdb on a new data directory and load the "
-                                     "data there (pg_dump, then psql).", sqlstate="55000")
+            raise _made_by_older_mirrordb(f'The system catalog "{catalog.name}" (file "{path}") '
+                                          "is missing: the data directory was made by an older "
+                                          "mirrordb.")
+
+
+def _made_by_older_mirrordb(detail: str) -> MirrordbError:
+    return MirrordbError("database files are incompatible with server", detail=detail,
+                         hint="Run mirrordb initdb on a new data directory and load the data "
+                              "there (pg_dump, then psql).", sqlstate="55000")
 
 
 def server_command(datadir: str, overrides: dict[str, str]) -> list[str]:

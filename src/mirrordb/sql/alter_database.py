@@ -21,6 +21,7 @@ from mirrordb.sql.database_privileges import acl_for_new_owner
 from mirrordb.sql.databases import (DatabaseRow, database_users, find_database, option_arguments,
                                     option_bool, option_int, option_text, other_sessions,
                                     outside_block, wait_for_other_sessions)
+from mirrordb.sql.role_settings import check_database_owner
 
 Node = dict[str, Any]
 
@@ -37,10 +38,7 @@ def _target(txn: Any, name: str) -> DatabaseRow:
 
 
 def _check_owner(session: Any, row: DatabaseRow) -> roles.Role:
-    role = roles.current_role(session)
-    if role is None or not (role.superuser or role.oid == row.owner_oid):
-        raise roles.insufficient_privilege(f"must be owner of database {row.name}")
-    return role
+    return check_database_owner(session, row.name, row.owner_oid)
 
 
 def _has_createdb(role: roles.Role) -> bool:

@@ -28,6 +28,8 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles, schemas
 from mirrordb.sql.databases import find_database
+from mirrordb.sql.ddl import column_number
+from mirrordb.sql.role_settings import check_database_owner
 from mirrordb.sql.expressions import ExecContext, feature_not_supported
 from mirrordb.sql.parser import Node, strings
 
@@ -64,9 +66,7 @@ def comment(session: Any, txn: Any, node: Node) -> list[Any]:
         database = find_database(txn, name)
         if database is None:
             return [MirrordbError(f'database "{name}" does not exist', sqlstate="3D000")]
-        role = roles.current_role(session)
-        if role is None or not (role.superuser or role.oid == database.owner_oid):
-            raise MirrordbError(f"must be owner of database {name}", sqlstate="42501")
+        check_database_owner(session, name, database.owner_oid)
         set_shared_description(txn, database.oid, boot.PG_DATABASE_OID, text)
     else:
         raise feature_not_supported(f"COMMENT ON {objtype.removeprefix('OBJECT_')}")
@@ -104,11 +104,7 @@ def _column(session: Any, names: list[str]) -> tuple[Relation, int]:
     if relation is None:
         raise MirrordbError(f'relation "{".".join(relation_names)}" does not exist',
                             sqlstate="42P01")
-    try:
-        attnum = relation.column_index(column) + 1
-    except KeyError:
-        raise MirrordbError(f'column "{column}" of relation "{relation.name}" does not exist',
-                            sqlstate="42703") from None
+    attnum = column_number(relation, column)
     if relation.kind not in _COLUMN_KINDS:
         raise MirrordbError(f'cannot set comment on relation "{relation.name}"',
                             sqlstate="42809",

@@ -89,14 +89,8 @@ def acl_item_texts(acl: str | None) -> list[str] | None:
 def acl_mask(items: Sequence[AclItem], role: str, owner: str) -> tuple[int, int]:
     """aclmask: (rights, grant options) ``role`` holds through its own items and PUBLIC's;
     the owner implicitly holds every grant option."""
-    rights = options = 0
-    if role == owner:
-        options = DATABASE_RIGHTS
-    for item in items:
-        if item.grantee in (PUBLIC_GRANTEE, role):
-            rights |= item.privileges
-            options |= item.grant_options
-    return rights, options
+    rights, options = roles.acl_mask(items, role)
+    return rights, options | (DATABASE_RIGHTS if role == owner else 0)
 
 
 def holds_database_rights(role: roles.Role | None, acl: str | None, owner: str, rights: int,
@@ -117,7 +111,7 @@ def may_create_in_database(session: Any) -> bool:
     for _, values in session.engine.relcache.rows(boot.PG_DATABASE, transaction):
         if values[_OID] == session.engine.database_oid:
             known = roles.roles_by_name(session)
-            owner = _role_name(known, int(values[_DATDBA]))   # type: ignore[call-overload]
+            owner = roles.role_name_of(known, int(values[_DATDBA]))   # type: ignore[call-overload]
             return holds_database_rights(known.get(session.user), values[_DATACL],  # type: ignore[arg-type]
                                          owner, ACL_CREATE)
     return False
@@ -156,7 +150,7 @@ def grant_on_databases(session: Any, txn: Any, node: Node) -> tuple[str, Notices
     with txn.engine._ddl_lock:
         targets = [_target_row(txn, object_node["String"]["sval"])
                    for object_node in node.get("objects", [])]
-        grantees = tuple(_grantee(session, txn, spec["RoleSpec"])
+        grantees = tuple(roles.grantee_name(session, txn, spec["RoleSpec"])
                          for spec in node.get("grantees", []))
         privileges, all_privileges = _requested_privileges(node.get("privileges"))
         request = DatabaseGrant(is_grant, bool(node.get("grant_option")),
@@ -175,15 +169,6 @@ def _target_row(txn: Any, name: str) -> tuple[tuple[int, int], tuple[object, ...
         if values[_DATNAME] == name:
             return tid, values
     raise MirrordbError(f'database "{name}" does not exist', sqlstate="3D000")
-
-
-def _grantee(session: Any, txn: Any, spec: Node) -> str:
-    if spec.get("roletype") == "ROLESPEC_PUBLIC":
-        return PUBLIC_GRANTEE
-    name = roles.role_spec_name(session, spec)
-    if roles.find_role(txn, name) is None:
-        raise roles.role_missing(name)
-    return name
 
 
 def _requested_privileges(privileges: list[Node] | None) -> tuple[int, bool]:
@@ -212,7 +197,7 @@ def _grant_on_database(session: Any, txn: Any, request: DatabaseGrant,
     """ExecGrant_Database for one row: pick the grantor, restrict the rights to its grant
     options (warning or failing as PostgreSQL does), apply them to every grantee."""
     name = str(values[_DATNAME])
-    owner = _role_name(known, int(values[_DATDBA]))            # type: ignore[call-overload]
+    owner = roles.role_name_of(known, int(values[_DATDBA]))            # type: ignore[call-overload]
     acl = effective_acl(values[_DATACL], owner)                # type: ignore[arg-type]
     role = known.get(session.user)
     if role is not None and (role.superuser or role.name == owner):
@@ -290,10 +275,6 @@ def _recursive_revoke(acl: list[AclItem], grantee: str, revoked: int, owner: str
         if lost:
             acl = _recursive_revoke(acl, dependent.grantee, lost, owner, cascade)
     return acl
-
-
-def _role_name(known: dict[str, roles.Role], oid: int) -> str:
-    return next((role.name for role in known.values() if role.oid == oid), str(oid))
 
 
 # -- ownership and dependents --------------------------------------------------------------------

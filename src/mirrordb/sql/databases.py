@@ -25,6 +25,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
 from mirrordb.sql.role_settings import catalog_rows as setting_catalog_rows
+from mirrordb.sql.role_settings import check_database_owner
 
 Node = dict[str, Any]
 
@@ -262,9 +263,7 @@ def drop_database(session: Any, node: Node) -> list[Any]:
                 session._commit()
                 return [("NOTICE", f'database "{name}" does not exist, skipping')]
             raise MirrordbError(f'database "{name}" does not exist', sqlstate="3D000")
-        role = roles.current_role(session)
-        if role is None or not (role.superuser or role.oid == row.owner_oid):
-            raise roles.insufficient_privilege(f"must be owner of database {name}")
+        check_database_owner(session, name, row.owner_oid)
         if row.is_template:
             raise MirrordbError("cannot drop a template database", sqlstate="42809")
         if row.oid == engine.database_oid:

@@ -310,7 +310,7 @@ def _refuse_alteration(relation: Any, commands: list[Node]) -> None:
                                        f"{_PLURALS[relation.kind]}.")
 
 
-def _column_number(relation: Any, column: str) -> int:
+def column_number(relation: Any, column: str) -> int:
     try:
         return relation.column_index(column) + 1
     except KeyError:
@@ -415,7 +415,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     if not any(c.name == column_name for c in relation.columns):
         if command.get("missing_ok"):
             return
-        _column_number(relation, column_name)
+        column_number(relation, column_name)
     views.check_column_unused(txn, relation, column_name, "drop")
     if relation.natts == 1:
         raise feature_not_supported("dropping the last column of a table")
@@ -438,7 +438,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
 
 
 def _set_not_null(session: Any, txn: Any, relation: Any, column_name: str) -> None:
-    attnum = _column_number(relation, column_name)
+    attnum = column_number(relation, column_name)
     for _, values in txn.scan(relation):
         if values[attnum - 1] is None:
             raise MirrordbError(f'column "{column_name}" of relation "{relation.name}" contains '
@@ -450,7 +450,7 @@ def _alter_not_null(session: Any, txn: Any, relation: Any, command: Node) -> Non
     if command["subtype"] == "AT_SetNotNull":
         _set_not_null(session, txn, relation, command["name"])
         return
-    attnum = _column_number(relation, command["name"])
+    attnum = column_number(relation, command["name"])
     for info in relation.indexes:
         if info.primary and attnum - 1 in info.key_columns:
             raise MirrordbError(f'column "{command["name"]}" is in a primary key',
@@ -460,7 +460,7 @@ def _alter_not_null(session: Any, txn: Any, relation: Any, command: Node) -> Non
 
 
 def _alter_default(session: Any, txn: Any, relation: Any, command: Node) -> None:
-    attnum = _column_number(relation, command["name"])
+    attnum = column_number(relation, command["name"])
     identity.check_default_change(relation, attnum, command.get("def") is not None)
     txn.drop_column_default(relation, attnum)
     if command.get("def") is not None:
@@ -472,7 +472,7 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
     contype = constraint["contype"]
     keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
     for key in keys:
-        _column_number(relation, key)
+        column_number(relation, key)
     if contype == "CONSTR_PRIMARY":
         if any(info.primary for info in relation.indexes):
             raise MirrordbError(f'multiple primary keys for table "{relation.name}" are not '
@@ -531,7 +531,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         txn.rename_relation(relation, node["newname"])
         return tag, []
     if kind == "OBJECT_COLUMN":
-        attnum = _column_number(relation, node["subname"])
+        attnum = column_number(relation, node["subname"])
         if any(c.name == node["newname"] for c in relation.columns):
             raise MirrordbError(f'column "{node["newname"]}" of relation "{relation.name}" '
                                 "already exists", sqlstate="42701")

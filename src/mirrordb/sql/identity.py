@@ -158,7 +158,7 @@ def add_identity(session: Any, txn: Any, table: Relation, command: Node) -> None
     the table's schema) and the pg_depend 'i' row (PostgreSQL's ATExecAddIdentity)."""
     from mirrordb.sql import ddl
     column_name = command["name"]
-    attnum = ddl._column_number(table, column_name)
+    attnum = ddl.column_number(table, column_name)
     column = table.columns[attnum - 1]
     constraint = command["def"]["Constraint"]
     if column.type_oid not in seqs.TYPE_BOUNDS:
@@ -190,7 +190,7 @@ def add_identity(session: Any, txn: Any, table: Relation, command: Node) -> None
 
 def _identity_column(table: Relation, column_name: str) -> tuple[int, Column]:
     from mirrordb.sql import ddl
-    attnum = ddl._column_number(table, column_name)
+    attnum = ddl.column_number(table, column_name)
     return attnum, table.columns[attnum - 1]
 
 

@@ -204,7 +204,7 @@ def alter_role_set(session: Any, txn: Any, node: dict[str, Any], change: Setting
         if database is not None:
             database_oid, owner_oid = _find_database(txn, str(database))
             if spec is None:
-                _check_database_owner(session, str(database), owner_oid)
+                check_database_owner(session, str(database), owner_oid)
         if spec is None and database is None and not roles.is_superuser(session):
             raise roles.insufficient_privilege("must be superuser to alter settings globally")
         _alter_setting(session, txn, database_oid, role_oid, change)
@@ -218,7 +218,7 @@ def alter_database_set(session: Any, txn: Any, node: dict[str, Any], change: Set
     name = str(node["dbname"])
     with txn.engine._ddl_lock:
         database_oid, owner_oid = _find_database(txn, name)
-        _check_database_owner(session, name, owner_oid)
+        check_database_owner(session, name, owner_oid)
         _alter_setting(session, txn, database_oid, INVALID_OID, change)
     return "ALTER DATABASE", []
 
@@ -256,10 +256,12 @@ def _find_database(txn: Any, name: str) -> tuple[int, int]:
     return found
 
 
-def _check_database_owner(session: Any, name: str, owner_oid: int) -> None:
+def check_database_owner(session: Any, name: str, owner_oid: int) -> roles.Role:
+    """The current role, if it owns database ``name`` or is a superuser; else 42501."""
     role = roles.current_role(session)
     if role is None or not (role.superuser or role.oid == owner_oid):
         raise roles.insufficient_privilege(f"must be owner of database {name}")
+    return role
 
 
 def _find_row(txn: Any, database_oid: int, role_oid: int

@@ -449,7 +449,7 @@ def _permission_denied(entry: ClassEntry) -> MirrordbError:
                          sqlstate="42501")
 
 
-def _role_name(roles: dict[str, Role], oid: int) -> str:
+def role_name_of(roles: dict[str, Role], oid: int) -> str:
     """A role's name from its OID; aclitem_out prints the number of a role that is gone."""
     for role in roles.values():
         if role.oid == oid:
@@ -467,7 +467,7 @@ def _entry_for(session: Any, relation: Relation) -> ClassEntry:
 
 def _effective_acl(roles: dict[str, Role], entry: ClassEntry) -> list[AclItem]:
     if entry.acl is None:
-        return default_acl(_role_name(roles, entry.owner), entry.kind)
+        return default_acl(role_name_of(roles, entry.owner), entry.kind)
     return parse_acl(entry.acl)
 
 
@@ -877,7 +877,7 @@ def grant(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     privileges, all_privileges = _requested_privileges(node.get("privileges"), object_type)
     request = _GrantRequest(is_grant, bool(node.get("grant_option")), object_type, privileges,
                             all_privileges,
-                            tuple(_grantee(session, txn, spec["RoleSpec"])
+                            tuple(grantee_name(session, txn, spec["RoleSpec"])
                                   for spec in node.get("grantees", [])))
     notices: Notices = []
     with txn.engine._ddl_lock:
@@ -906,7 +906,8 @@ def _requested_privileges(privileges: list[Node] | None, object_type: str) -> tu
     return rights, False
 
 
-def _grantee(session: Any, txn: Any, spec: Node) -> str:
+def grantee_name(session: Any, txn: Any, spec: Node) -> str:
+    """The role a GRANT/REVOKE names (PUBLIC's marker for PUBLIC); 42704 if it does not exist."""
     if spec.get("roletype") == "ROLESPEC_PUBLIC":
         return PUBLIC_GRANTEE
     name = role_spec_name(session, spec)
@@ -997,7 +998,7 @@ def _grantor(session: Any, roles: dict[str, Role], entry: ClassEntry, request: _
     PostgreSQL's warning and change nothing (None); with none, 42501."""
     role = roles.get(session.user)
     if role is not None and (role.superuser or role.oid == entry.owner):
-        return _role_name(roles, entry.owner)
+        return role_name_of(roles, entry.owner)
     rights, options = acl_mask(_effective_acl(roles, entry), session.user)
     if not (rights | options):
         raise _permission_denied(entry)

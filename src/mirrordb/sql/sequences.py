@@ -302,11 +302,8 @@ def set_owned_by(session: Any, txn: Any, sequence: Relation, names: list[str]) -
     if table.namespace_oid != sequence.namespace_oid:
         raise MirrordbError("sequence must be in same schema as table it is linked to",
                             sqlstate="55000")
-    try:
-        attnum = table.column_index(column) + 1
-    except KeyError:
-        raise MirrordbError(f'column "{column}" of relation "{table.name}" does not exist',
-                            sqlstate="42703") from None
+    from mirrordb.sql.ddl import column_number    # ddl imports this module
+    attnum = column_number(table, column)
     forget_owned_by(txn, sequence.oid)
     record_owned_by(txn, sequence.oid, table.oid, attnum)
 
