@@ -102,6 +102,7 @@ from mirrordb.wal.writer import WalWriter
 if TYPE_CHECKING:
     from mirrordb.recovery.standby_locks import RecoveryLockTable
     from mirrordb.recovery.startup import RecoveryResult
+    from mirrordb.storage.tuple import HeapTupleHeader
 
 log = logging.getLogger("mirrordb")
 
@@ -1809,6 +1810,16 @@ class Txn:
             found = heap.hot_fetch(table, transaction, snapshot, tid)
             if found is not None and _entry_matches(found, key, key_columns):
                 yield found[0], found[1]
+
+    def tuple_header(self, table: Relation, tid: Tid) -> HeapTupleHeader | None:
+        """The header of version ``tid`` (storage/tuple.py's HeapTupleHeader), whatever the
+        snapshot, or None when its line pointer holds no tuple: what the xmin, xmax, cmin and
+        cmax system columns read (sql/system_columns.py)."""
+        from mirrordb.storage import tuple as tuplelib
+        relation = table if table.oid >= boot.FIRST_NORMAL_OBJECT_ID \
+            else self.engine.relcache.catalog(table)
+        item = self.engine.heap.read_item(relation, tid)
+        return None if item is None else tuplelib.read_header(item)
 
     def fetch_latest(self, table: Relation, tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:
         """The newest committed version of the row that ``tid`` was a version of, or None if the

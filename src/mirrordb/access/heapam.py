@@ -578,6 +578,10 @@ class HeapAccess:
             return [((blkno, offnum), pagelib.get_item(page, offnum))
                     for offnum in hot_chain(page, tid[1])]
 
+    def read_item(self, rel: Relation, tid: Tid) -> bytes | None:
+        """The stored tuple of line pointer ``tid`` (any version), or None."""
+        return self._read_item(rel, tid)
+
     def _read_item(self, rel: Relation, tid: Tid) -> bytes | None:
         with self._existing_page(rel, tid[0]) as page:
             if page is None or tid[1] > pagelib.max_offset(page) \

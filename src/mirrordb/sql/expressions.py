@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
+from mirrordb.sql import system_columns
 from mirrordb.sql import types as T
 from mirrordb.sql.parser import Node, one, strings
 
@@ -138,6 +139,9 @@ class ScopeColumn:
     # A join's USING column: the range entry a stored view names it by (the side whose value it
     # is; "" for a FULL JOIN's, which only its bare name reaches).
     source_alias: str = ""
+    # xmin, xmax, cmin, cmax: read from the header of the version at the row's ctid (``index``
+    # is then the ctid's position; sql/system_columns.py)
+    header: system_columns.HeaderColumn | None = None
 
 
 @dataclass(eq=False)
@@ -221,6 +225,9 @@ class Scope:
                      if c.name == names[0] and not c.merged]
             if not found and names[0] == TABLEOID:
                 found = [_tableoid_column(e) for e in self.entries if e.table_oid is not None]
+            if not found and names[0] in system_columns.SYSTEM_COLUMNS:
+                found = [_header_column(e, names[0]) for e in self.entries
+                         if e.ctid_index is not None and e.relation is not None]
             if len(found) > 1:
                 raise error_at(f'column reference "{names[0]}" is ambiguous', "42702", location)
             return found[0] if found else None
@@ -238,6 +245,9 @@ class Scope:
             return (unmerged or matches)[0]
         if column == TABLEOID and entry.table_oid is not None:
             return _tableoid_column(entry)
+        if column in system_columns.SYSTEM_COLUMNS and entry.ctid_index is not None \
+                and entry.relation is not None:
+            return _header_column(entry, column)
         raise error_at(f"column {alias}.{column} does not exist", "42703", location)
 
     def entry(self, alias: str) -> RangeEntry | None:
@@ -303,6 +313,16 @@ def _tableoid_column(entry: RangeEntry) -> tuple[int, ScopeColumn]:
     invariant(entry.table_oid is not None, "tableoid of a range entry without one")
     return -1, ScopeColumn(TABLEOID, T.OID_OID, -1, entry.table_oid or 0, TABLEOID_ATTNUM,
                            hidden=True)
+
+
+def _header_column(entry: RangeEntry, name: str) -> tuple[int, ScopeColumn]:
+    """System column ``name`` (xmin, xmax, cmin, cmax) of table ``entry``: at the row position
+    of its ctid, which the compiled reference reads the version's header through."""
+    invariant(entry.ctid_index is not None, "header column of a range entry without ctid")
+    attnum, type_oid = system_columns.SYSTEM_COLUMNS[name]
+    return entry.ctid_index or 0, ScopeColumn(
+        name, type_oid, -1, entry.relation.oid, attnum, hidden=True,
+        header=system_columns.HeaderColumn(entry.relation, attnum))
 
 
 # -- coercion -------------------------------------------------------------------------------------
@@ -583,6 +603,10 @@ class ExpressionCompiler:
         if column.attnum == TABLEOID_ATTNUM:
             value = column.table_oid
             return Expr(column.type_oid, lambda row, ctx: value, column.typmod, column.name)
+        if column.header is not None:
+            if depth:
+                self.builder.correlated = True
+            return _header_expr(column, column.header, index, depth)
         if depth == 0:
             def run(row: Row, ctx: ExecContext) -> Any:
                 return row[index]
@@ -1015,6 +1039,16 @@ class ExpressionCompiler:
         grouping_sets.check_argument_count(f)
         builder = self.builder
         raise grouping_sets.misplaced(f, builder.aggregate_clause or builder.clause)
+
+
+def _header_expr(column: ScopeColumn, header: system_columns.HeaderColumn, ctid_index: int,
+                 depth: int) -> Expr:
+    """A reference to xmin/xmax/cmin/cmax: the header field of the version at the row's
+    ctid (of the outer row ``depth`` levels up, when the reference is correlated)."""
+    def run(row: Row, ctx: ExecContext) -> Any:
+        source = ctx.outer[-depth] if depth else row
+        return header.value(ctx.txn, source[ctid_index])
+    return Expr(column.type_oid, run, column.typmod, column.name)
 
 
 def _refuse_lateral_only(scope: Scope | None, names: list[str], location: int) -> None:
