@@ -90,27 +90,10 @@ class DmlPlan:
     # INSERT
 
     def _run_insert(self, ctx: ExecContext) -> tuple[list[Row], int]:
-        relation, txn = self.relation, ctx.txn
-        natts = relation.natts
-        defaults = self.defaults
         returned: list[Row] = []
         count = 0
         for supplied in self._insert_rows(ctx):
-            values: list[Any] = [None] * natts
-            given = dict(zip(self.target_columns, supplied))
-            for index in range(natts):
-                if index in given and given[index] is not _DEFAULT:
-                    values[index] = given[index]
-                elif index in defaults:
-                    values[index] = defaults[index].fn((), ctx)
-            if self.checks is not None:
-                self.checks.verify(values, ctx)
-            if self.on_conflict is None:
-                row: Row | None = (*values, txn.insert(relation, values))
-                if self.ri is not None:
-                    foreign_keys.row_inserted(ctx, self.ri, values)
-            else:
-                row = self._upsert_one(ctx, values, self.on_conflict)
+            row = self.insert_one(ctx, supplied)
             if row is None:
                 continue
             count += 1
@@ -119,6 +102,29 @@ class DmlPlan:
         if self.ri is not None:
             foreign_keys.end_of_statement(ctx)
         return returned, count
+
+    def insert_one(self, ctx: ExecContext, supplied: list[Any]) -> Row | None:
+        """Insert one row given as values for ``target_columns`` (the DEFAULT marker where
+        DEFAULT was written): defaults filled in, checked, inserted (or its conflict resolved);
+        the row with its ctid, or None when ON CONFLICT skipped it. MERGE's INSERT action
+        (sql/merge.py) comes here too."""
+        relation, txn = self.relation, ctx.txn
+        defaults = self.defaults
+        values: list[Any] = [None] * relation.natts
+        given = dict(zip(self.target_columns, supplied))
+        for index in range(relation.natts):
+            if index in given and given[index] is not _DEFAULT:
+                values[index] = given[index]
+            elif index in defaults:
+                values[index] = defaults[index].fn((), ctx)
+        if self.checks is not None:
+            self.checks.verify(values, ctx)
+        if self.on_conflict is not None:
+            return self._upsert_one(ctx, values, self.on_conflict)
+        row = (*values, txn.insert(relation, values))
+        if self.ri is not None:
+            foreign_keys.row_inserted(ctx, self.ri, values)
+        return row
 
     def _insert_rows(self, ctx: ExecContext) -> Iterator[list[Any]]:
         if self.source is not None:
@@ -219,27 +225,12 @@ class DmlPlan:
         ctid_index = relation.natts
         for _ in range(MAX_RECHECKS):
             tid = row[ctid_index]
-            if self.command == "DELETE":
-                result = txn.delete(relation, tid)
-                new_row = row
-            else:
-                values = list(row[:ctid_index])
-                for index, expr in self.assignments:
-                    values[index] = expr.fn(row, ctx)
-                if self.checks is not None:
-                    self.checks.verify(values, ctx)
-                result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
-                new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
+            result, new_row = self.apply_change(ctx, row)
             if result == TmResult.OK:
-                if self.ri is not None:
-                    self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
                 return new_row
             if result in (TmResult.SELF_MODIFIED, TmResult.INVISIBLE):
                 return None
-            if txn.transaction.isolation.value != "read committed":
-                raise SerializationFailure("could not serialize access due to concurrent "
-                                           + ("delete" if result == TmResult.DELETED
-                                              else "update"))
+            check_concurrent_change(txn, result)
             latest = txn.fetch_latest(relation, tid)
             if latest is None:
                 return None
@@ -250,6 +241,28 @@ class DmlPlan:
         raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
 
 
+    def apply_change(self, ctx: ExecContext, row: Row) -> tuple[TmResult, Row]:
+        """One try at this UPDATE's or DELETE's change of the version at the row's ctid (the
+        target's columns, its ctid, then any other FROM items' columns): the heap's answer and
+        the row as RETURNING sees it. MERGE's UPDATE and DELETE actions come here too."""
+        relation, txn = self.relation, ctx.txn
+        ctid_index = relation.natts
+        tid = row[ctid_index]
+        if self.command == "DELETE":
+            result = txn.delete(relation, tid)
+            new_row = row
+        else:
+            values = list(row[:ctid_index])
+            for index, expr in self.assignments:
+                values[index] = expr.fn(row, ctx)
+            if self.checks is not None:
+                self.checks.verify(values, ctx)
+            result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
+            new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
+        if result == TmResult.OK and self.ri is not None:
+            self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
+        return result, new_row
+
     def _queue_change(self, ctx: ExecContext, old: Row, new: Row) -> None:
         """A changed row for the foreign keys' end-of-statement checks and actions."""
         assert self.ri is not None
@@ -257,6 +270,14 @@ class DmlPlan:
             foreign_keys.row_deleted(ctx, self.ri, old)
         else:
             foreign_keys.row_updated(ctx, self.ri, old, new)
+
+
+def check_concurrent_change(txn: Any, result: TmResult) -> None:
+    """After a concurrent update or delete of a target row: under REPEATABLE READ or
+    SERIALIZABLE a serialization failure; READ COMMITTED goes on to re-check."""
+    if txn.transaction.isolation.value != "read committed":
+        raise SerializationFailure("could not serialize access due to concurrent "
+                                   + ("delete" if result == TmResult.DELETED else "update"))
 
 
 def _check_conflict_visible(found: ConflictingVersion | None) -> None:
@@ -284,7 +305,10 @@ class _Labelled(ex.PlanNode):
         return self.label, self.children
 
 
-def plan_dml(builder: PlanBuilder, node_type: str, node: Node) -> DmlPlan:
+def plan_dml(builder: PlanBuilder, node_type: str, node: Node) -> Any:
+    if node_type == "MergeStmt":
+        from mirrordb.sql import merge
+        return merge.plan_merge(builder, node)
     if node.get("withClause"):
         raise feature_not_supported("WITH in data-modifying statements")
     if node_type == "InsertStmt":
@@ -349,23 +373,7 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
                                  [t["ResTarget"].get("val") for t in
                                   conflict.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
-    if node.get("cols"):
-        targets = []
-        for col in node["cols"]:
-            target = col["ResTarget"]
-            if target.get("indirection"):
-                raise feature_not_supported("INSERT into subfields or array elements")
-            try:
-                index = relation.column_index(target["name"])
-            except KeyError:
-                raise error_at(f'column "{target["name"]}" of relation "{relation.name}" does '
-                               "not exist", "42703", target.get("location", -1)) from None
-            if index in targets:
-                raise error_at(f'column "{target["name"]}" specified more than once', "42701",
-                               target.get("location", -1))
-            targets.append(index)
-    else:
-        targets = list(range(relation.natts))
+    targets = insert_target_columns(relation, node.get("cols"))
     plan = DmlPlan("INSERT", relation, None, target_columns=targets)
     if node.get("onConflictClause") is not None:
         plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
@@ -404,6 +412,27 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     scope = _relation_scope(relation, alias)
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan
+
+
+def insert_target_columns(relation: Relation, cols: list[Node] | None) -> list[int]:
+    """The column indexes an INSERT's column list names (every column without one)."""
+    if not cols:
+        return list(range(relation.natts))
+    targets: list[int] = []
+    for col in cols:
+        target = col["ResTarget"]
+        if target.get("indirection"):
+            raise feature_not_supported("INSERT into subfields or array elements")
+        try:
+            index = relation.column_index(target["name"])
+        except KeyError:
+            raise error_at(f'column "{target["name"]}" of relation "{relation.name}" does '
+                           "not exist", "42703", target.get("location", -1)) from None
+        if index in targets:
+            raise error_at(f'column "{target["name"]}" specified more than once', "42701",
+                           target.get("location", -1))
+        targets.append(index)
+    return targets
 
 
 def _apply_identity_rules(plan: DmlPlan, override: str | None) -> None:

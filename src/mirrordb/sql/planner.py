@@ -1354,7 +1354,8 @@ class PlanBuilder:
                 if clause == srf.AGGREGATE_ARGUMENTS:
                     raise error_at("aggregate function calls cannot be nested", "42803",
                                    location)
-                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY") else " here"
+                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY",
+                                                      "MERGE WHEN conditions") else " here"
                 raise error_at(f"aggregate functions are not allowed{where}", "42803", location)
             return compiler.aggregate_sink(f)
         if name in srf.SET_RETURNING_FUNCTIONS:

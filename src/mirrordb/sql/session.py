@@ -102,7 +102,7 @@ class StatementResult:
 
     def tag(self, sent: int) -> str:
         count = self.count if self.count is not None else sent
-        if self.command in ("SELECT", "FETCH", "MOVE", "UPDATE", "DELETE", "COPY"):
+        if self.command in ("SELECT", "FETCH", "MOVE", "UPDATE", "DELETE", "COPY", "MERGE"):
             return f"{self.command} {count}"
         if self.command == "INSERT":
             return f"INSERT 0 {count}"
@@ -558,7 +558,7 @@ class Session:
             return
         node_type = statement.node_type
         if (node_type == "SelectStmt" and not statement.node.get("intoClause")) or \
-                node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
+                node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"):
             self._ensure_transaction().transaction.take_statement_snapshot()
             if node_type != "SelectStmt":
                 self._dml_plan(prepared)
@@ -884,6 +884,10 @@ class Session:
 
     def _exec_DeleteStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
+        return self._exec_dml(prepared, params)
+
+    def _exec_MergeStmt(self, node: Node, prepared: PreparedStatement,
+                        params: Sequence[Any]) -> StatementResult:
         return self._exec_dml(prepared, params)
 
     def column_defaults(self, relation: Relation, builder: PlanBuilder) -> dict[int, Expr]:
@@ -1344,7 +1348,7 @@ class Session:
         self._ensure_transaction()
         if inner_type == "SelectStmt":
             plan_node = builder.plan_query(inner).node
-        elif inner_type in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
+        elif inner_type in ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"):
             from mirrordb.sql import dml
             plan_node = dml.plan_dml(builder, inner_type, inner).explain_node()
         else:

@@ -1,0 +1,174 @@
+"""MERGE, stored generated columns and system columns, side by side with a real PostgreSQL 15.
+
+The statements run in order on a throw-away PostgreSQL server and on a mirrordb Session over a
+fresh cluster (tests/compat/differential.py): MERGE with every WHEN clause form, sources that
+are tables, subqueries, VALUES and WITH queries, its refusals (a target row reached twice,
+unreachable clauses, references the clause may not make, syntax PostgreSQL 15 lacks), the
+constraints, defaults, identity columns, serials and foreign keys its actions meet, its
+privilege checks; and xmin, xmax, cmin, cmax, tableoid in queries. Answers (rows, command tags,
+errors with DETAIL, HINT and position) must be equal.
+"""
+
+from __future__ import annotations
+
+from differential import MARKS, Ours, Reference, assert_same, pair_fixture
+
+pytestmark = MARKS
+
+both = pair_fixture("merge_generated", [], with_tags=True, detailed=True)
+
+MERGE_BASICS = [
+    "create table t (a int primary key, b text default 'dflt', c int check (c > 0))",
+    'create table s (a int, b text, c int)',
+    "insert into t values (1,'one',1),(2,'two',2),(3,'three',3)",
+    "insert into s values (1,'uno',10),(2,'dos',-1),(4,'cuatro',4),(5,null,5)",
+    'merge into t using s on t.a = s.a when matched and s.a = 1 then update set b = s.b, c = '
+    's.c when not matched then insert values (s.a, s.b, s.c)',
+    'select * from t order by a',
+    'merge into t using s on t.a = s.a when matched and s.c < 0 then delete when matched then '
+    'do nothing when not matched then do nothing',
+    'select * from t order by a',
+    'merge into t using s on t.a = s.a when matched then update set c = s.c',
+    'merge into t x using (select a, b from s) y on x.a = y.a when matched and y.a > 3 then '
+    'update set b = default when not matched then insert (a) values (y.a)',
+    'select * from t order by a',
+    "merge into t using (values (10, 'ten'), (11, 'eleven')) v(a, b) on t.a = v.a when not "
+    'matched and v.a = 10 then insert default values when not matched then insert (a, b) '
+    'values (v.a, v.b)',
+    "merge into t using (values (20, 'x')) v(a, b) on t.a = v.a when not matched then insert "
+    '(b, a) values (v.b, v.a)',
+    'select * from t order by a',
+    'merge into t using (values (1), (1)) v(a) on t.a = v.a when matched then update set b = '
+    "'twice'",
+    'merge into t using (values (1), (1)) v(a) on t.a = v.a when matched then do nothing',
+    'merge into t using (values (1), (1)) v(a) on t.a = v.a when matched then delete',
+    'merge into t using (values (30), (30)) v(a) on t.a = v.a when not matched then insert (a) '
+    'values (v.a)',
+    'merge into t using s on t.a = s.a when matched then delete when matched and s.a = 1 then '
+    'delete',
+    'merge into t using s on t.a = s.a when not matched then insert values (t.a)',
+    'merge into t using s on t.a = s.a when not matched then insert values (s.a, s.b, s.c, 1)',
+    'merge into t using s on t.a = s.a when not matched then insert (a, b) values (s.a)',
+    'merge into t using s on t.a = s.a when not matched then insert (zz) values (s.a)',
+    'merge into t using s t on t.a = t.a when matched then delete',
+    'merge into nosuch using s on true when matched then delete',
+    'with w as (select 3 as a) merge into t using w on t.a = w.a when matched then update set '
+    "b = 'via cte'",
+    'select * from t order by a',
+    'merge into t using s on t.a = s.a when matched then update set a = 100 + s.a',
+    'select * from t order by a',
+    'create view v as select * from t',
+    'merge into v using s on v.a = s.a when matched then delete',
+    'merge into t using s on t.a = s.a and s.b is null when matched then delete when not '
+    'matched and s.a > 100 then insert (a) values (s.a)',
+    'select count(*) from t',
+    "merge into t using s on t.a = s.a when matched then update set b = 'x' returning *",
+    'merge into t using s on s.a = t.a when not matched by source then delete',
+    'merge into t using s on t.a = s.a when matched then update set xx = 1',
+    'merge into t using s on t.a = s.a when matched then update set b = s.nope',
+    'prepare m(int) as merge into t using (select $1 a) q on t.a = q.a when not matched then '
+    'insert (a) values (q.a)',
+    'execute m(77)',
+    'execute m(77)',
+    'select a from t where a = 77',
+]
+
+
+MERGE_RULES = [
+    'create table t (a int primary key, b text)',
+    'create table s (a int, b text)',
+    "insert into t values (1, 'one')",
+    "insert into s values (1, 'uno'), (2, 'dos')",
+    'create role mu',
+    'grant select on s to mu',
+    'set role mu',
+    'merge into t using s on t.a = s.a when matched then update set b = s.b',
+    'reset role',
+    'grant update on t to mu',
+    'set role mu',
+    'merge into t using s on t.a = s.a when matched then update set b = s.b',
+    'merge into t using s on t.a = s.a when not matched then insert values (s.a, s.b)',
+    'merge into t using s on t.a = s.a when matched then do nothing',
+    'reset role',
+    'grant select on t to mu',
+    'set role mu',
+    'merge into t using s on t.a = s.a when matched then update set b = s.b',
+    'merge into t using s on t.a = s.a when matched then delete',
+    'merge into t using s on t.a = s.a when matched then do nothing',
+    'reset role',
+    'revoke select on s from mu',
+    'set role mu',
+    'merge into t using s on t.a = s.a when matched then do nothing',
+    'reset role',
+    'create table p (id int primary key)',
+    'create table c (id int primary key, pid int references p)',
+    'insert into p values (1)',
+    'merge into c using (values (1, 1), (2, 9)) v(id, pid) on c.id = v.id when not matched '
+    'then insert values (v.id, v.pid)',
+    'merge into c using (values (1, 1)) v(id, pid) on c.id = v.id when not matched then insert '
+    'values (v.id, v.pid)',
+    'merge into p using (values (1)) v(id) on p.id = v.id when matched then delete',
+    'create table idt (id int generated always as identity, v text)',
+    "merge into idt using (values ('a')) v(x) on false when not matched then insert (v) values "
+    '(v.x)',
+    "merge into idt using (values ('a')) v(x) on false when not matched then insert (id, v) "
+    'values (5, v.x)',
+    "merge into idt using (values ('a')) v(x) on false when not matched then insert (id, v) "
+    'overriding system value values (5, v.x)',
+    "merge into idt using (values ('a')) v(x) on true when matched then update set id = 3",
+    'select * from idt order by id',
+    'create table ser (id serial primary key, v text not null)',
+    "merge into ser using (values ('a'), (null)) v(x) on false when not matched then insert "
+    '(v) values (v.x)',
+    "merge into ser using (values ('a')) v(x) on false when not matched then insert (v) values "
+    '(v.x)',
+    'merge into ser using (values (1)) v(x) on ser.id = v.x when not matched then insert (v) '
+    "values ('z') when matched then update set id = 2",
+    "merge into ser using (values (2, 'q')) v(x, y) on ser.id = v.x when not matched then "
+    'insert values (v.x, v.y)',
+    'select * from ser order by id',
+    'merge into t using s on t.a = s.a when matched and count(*) > 0 then delete',
+    'merge into t using s on t.a = s.a when not matched and t.a > 0 then insert values (s.a)',
+    'merge into t using s on t.a = s.a when matched then update set b = s.b when matched then '
+    'delete',
+    'with recursive w(a) as (select 1) merge into t using w on t.a = w.a when matched then delete',
+    'merge into t using t on t.a = t.a when matched then delete',
+    'merge into t as s using s on t.a = s.a when matched then delete',
+    'merge into t using s on t.a = s.a when matched then update set b = s.b when not matched '
+    'then insert values (s.a, s.b)',
+    'select * from t order by a',
+    'select xmin = xmin, cmin, xmax from t order by a',
+    'begin isolation level read only',
+    'merge into t using s on t.a = s.a when matched then delete',
+    'rollback',
+    'merge into t using s on t.a = s.a when matched and count(*) > 0 then delete',
+    'merge into t using s on t.a = s.a when matched and 1 then delete',
+    'merge into t using s on t.a = s.a when matched and generate_series(1,2) > 0 then delete',
+]
+
+
+SYSTEM_COLUMNS = [
+    'create table t (a int primary key, b text)',
+    'begin',
+    "insert into t values (1,'x')",
+    "insert into t values (2,'y')",
+    "update t set b = 'z' where a = 2",
+    'select a, cmin, cmax, xmax, x.tableoid::regclass from t x order by a',
+    'select t.cmin, t.xmin = (select xmin from t where a = 1) from t order by a',
+    'commit',
+    "select a, xmin::text::bigint > 0 from t where xmax = '0' order by 1",
+    'select * from t order by 1',
+    'select xmin + 1 from t',
+    'select a from t where xmin = xmin',
+]
+
+def test_merge_actions_sources_and_refusals(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, MERGE_BASICS)
+
+
+def test_merge_meets_constraints_identity_privileges(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, ["drop table t, s cascade"] + MERGE_RULES)
+
+
+def test_system_columns(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, ["drop table t, s cascade"] + SYSTEM_COLUMNS)
