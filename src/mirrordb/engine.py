@@ -1119,7 +1119,7 @@ class Txn:
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False,
-                                                     column.identity])
+                                                     column.identity, column.generated])
 
     def _owner_of(self, relation: Relation) -> int:
         """pg_class.relowner of ``relation`` (an index belongs to its table's owner)."""
@@ -1290,7 +1290,7 @@ class Txn:
                 self._insert_catalog(boot.PG_ATTRIBUTE, [view.oid, column.name,
                                                          column.type_oid, number,
                                                          column.not_null, column.typmod, False,
-                                                         column.identity])
+                                                         column.identity, column.generated])
             natts = view.natts + len(added)
             self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == view.oid,
                                       lambda v: tuple(v[:8]) + (natts,) + tuple(v[9:]))
@@ -1917,7 +1917,7 @@ class Txn:
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False,
-                                                     column.identity])
+                                                     column.identity, column.generated])
         for attnum, expression in defaults.items():
             self._insert_catalog(boot.PG_ATTRDEF, [oid, attnum, expression])
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == oid,

@@ -5,7 +5,9 @@ fresh cluster (tests/compat/differential.py): MERGE with every WHEN clause form,
 are tables, subqueries, VALUES and WITH queries, its refusals (a target row reached twice,
 unreachable clauses, references the clause may not make, syntax PostgreSQL 15 lacks), the
 constraints, defaults, identity columns, serials and foreign keys its actions meet, its
-privilege checks; and xmin, xmax, cmin, cmax, tableoid in queries. Answers (rows, command tags,
+privilege checks; stored generated columns (computed on INSERT, UPDATE, ON CONFLICT, MERGE,
+their refusals of explicit values, PostgreSQL's checks of the expression, the catalogs and
+information_schema); and xmin, xmax, cmin, cmax, tableoid in queries. Answers (rows, command tags,
 errors with DETAIL, HINT and position) must be equal.
 """
 
@@ -162,6 +164,62 @@ SYSTEM_COLUMNS = [
     'select a from t where xmin = xmin',
 ]
 
+GENERATED_COLUMNS = [
+    'create table g (a int, b int generated always as (a * 2) stored, c text)',
+    "insert into g (a, c) values (1, 'x'), (2, 'y')",
+    "insert into g values (3, default, 'z')",
+    'select * from g order by a',
+    "insert into g values (4, 8, 'w')",
+    'insert into g (a, b) values (4, default), (5, 10)',
+    'insert into g (a, b) select 1, 2',
+    'update g set a = 10 where a = 1',
+    'update g set b = 5',
+    'update g set b = default where a = 2',
+    'select * from g order by a',
+    "select attname, attgenerated, atthasdef from pg_attribute where attrelid = 'g'::regclass "
+    'and attnum > 0 order by attnum',
+    'select pg_get_expr(adbin, adrelid), pg_get_expr(adbin, adrelid, true) from pg_attrdef '
+    "where adrelid = 'g'::regclass",
+    'select column_name, column_default, is_generated, generation_expression from '
+    "information_schema.columns where table_name = 'g' order by ordinal_position",
+    'create table g2 (a int, b int generated always as (a * 2) stored, c int generated always '
+    'as (b + 1) stored)',
+    'create table g3 (a int, b int generated always as (b * 2) stored)',
+    'create table g4 (a int, b float8 generated always as (random()) stored)',
+    'create table g5 (a int, b timestamptz generated always as (now()) stored)',
+    'create table g6 (a int, b int generated always as (xmin::text::int) stored)',
+    'create table g7 (a int, b int default 1 generated always as (a) stored)',
+    'create table g8 (a int, b int generated always as (a) stored default 1)',
+    'create table g9 (a int, b int generated always as identity generated always as (a) stored)',
+    'create table g10 (a int, b int generated always as ((select 1)) stored)',
+    'create table g11 (a int, b int generated always as (sum(a)) stored)',
+    "create table g12 (a int, b int generated always as ('x'::text) stored)",
+    'create table g13 (a int, b int generated always as (zz) stored)',
+    "create table g14 (a int, b text generated always as (a::text || 'x') stored, d date "
+    "generated always as ('2020-01-01'::date + a) stored)",
+    'insert into g14 (a) values (3)',
+    'select * from g14',
+    'create table g15 (a int, b int generated always as (a + 1) stored check (b > 0), c int '
+    'generated always as (a) stored not null)',
+    'insert into g15 (a) values (-5)',
+    'insert into g15 (a) values (null)',
+    'insert into g15 (a) values (1) returning *',
+    'create table g16 (a int primary key, b int generated always as (a * 100) stored)',
+    'insert into g16 values (1) on conflict (a) do update set a = 2 returning *',
+    'insert into g16 values (2) on conflict (a) do update set b = 3',
+    'insert into g16 values (1), (2) on conflict (a) do update set a = excluded.a + 10 '
+    'returning *',
+    'merge into g16 using (values (11), (5)) v(x) on g16.a = v.x when matched then update set '
+    'a = 50 when not matched then insert values (v.x)',
+    'merge into g16 using (values (6)) v(x) on g16.a = v.x when not matched then insert values '
+    '(v.x, 1)',
+    'merge into g16 using (values (50)) v(x) on g16.a = v.x when matched then update set b = 1',
+    'select * from g16 order by a',
+    'copy g16 (a, b) to stdout',
+    'select tableoid::regclass, xmax from g16 order by a',
+]
+
+
 def test_merge_actions_sources_and_refusals(both: tuple[Reference, Ours]) -> None:
     assert_same(both, MERGE_BASICS)
 
@@ -172,3 +230,7 @@ def test_merge_meets_constraints_identity_privileges(both: tuple[Reference, Ours
 
 def test_system_columns(both: tuple[Reference, Ours]) -> None:
     assert_same(both, ["drop table t, s cascade"] + SYSTEM_COLUMNS)
+
+
+def test_stored_generated_columns(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, GENERATED_COLUMNS)

@@ -26,6 +26,7 @@ class Column:
     not_null: bool = False
     typmod: int = -1
     identity: str = ""    # pg_attribute.attidentity: '' or 'a' (ALWAYS) or 'd' (BY DEFAULT)
+    generated: str = ""   # pg_attribute.attgenerated: '' or 's' (STORED)
 
 
 @dataclass

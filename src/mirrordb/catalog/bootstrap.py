@@ -63,7 +63,9 @@ PG_ATTRIBUTE = _catalog(PG_ATTRIBUTE_OID, "pg_attribute", [
     ("attrelid", T.OID_OID), ("attname", T.NAME_OID), ("atttypid", T.OID_OID), ("attnum", T.INT2_OID),
     ("attnotnull", T.BOOL_OID), ("atttypmod", T.INT4_OID), ("attisdropped", T.BOOL_OID),
     # identity column kind: '' none, 'a' GENERATED ALWAYS, 'd' BY DEFAULT (sql/identity.py)
-    ("attidentity", T.TEXT_OID)])
+    ("attidentity", T.TEXT_OID),
+    # 's' for a stored generated column, its expression in pg_attrdef; '' (sql/generated.py)
+    ("attgenerated", T.TEXT_OID)])
 PG_INDEX = _catalog(PG_INDEX_OID, "pg_index", [
     ("indexrelid", T.OID_OID), ("indrelid", T.OID_OID), ("indnatts", T.INT2_OID), ("indisunique", T.BOOL_OID),
     ("indisprimary", T.BOOL_OID), ("indkey", T.TEXT_OID)])

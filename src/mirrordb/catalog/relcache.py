@@ -119,7 +119,7 @@ class RelationCache:
         attributes = sorted((values for _, values in self.rows(boot.PG_ATTRIBUTE, txn)
                              if values[0] == oid), key=lambda values: values[3])  # type: ignore
         columns = [Column(str(a[1]), int(a[2]), bool(a[4]), int(a[5]),  # type: ignore[arg-type]
-                          str(a[7] or "")) for a in attributes]
+                          str(a[7] or ""), str(a[8] or "")) for a in attributes]
         return Relation(oid=int(oid), name=str(relname), kind=str(relkind),  # type: ignore
                         rnode=RelFileNode(int(tablespace), self.database_oid,  # type: ignore
                                           int(relfilenode)),  # type: ignore[arg-type]

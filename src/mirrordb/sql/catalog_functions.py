@@ -256,6 +256,7 @@ class AttributeEntry:
     typmod: int
     dropped: bool = False
     identity: str = ""    # pg_attribute.attidentity
+    generated: str = ""   # pg_attribute.attgenerated
 
 
 @dataclass(slots=True, eq=False)
@@ -450,7 +451,8 @@ class CatalogSnapshot:
             result.setdefault(relation_oid, []).append(AttributeEntry(
                 relation_oid, str(record["attname"]), int(record["atttypid"]),
                 int(record["attnum"]), bool(record["attnotnull"]), int(record["atttypmod"]),
-                bool(record["attisdropped"]), str(record["attidentity"] or "")))
+                bool(record["attisdropped"]), str(record["attidentity"] or ""),
+                str(record["attgenerated"] or "")))
         for relation in virtual.values():
             result[relation.oid] = [AttributeEntry(relation.oid, name, type_oid, number, False,
                                                    -1)

@@ -190,17 +190,22 @@ def _refuse_forbidden(tree: Node) -> None:
         if kind == "ParamRef":
             raise error_at(f"there is no parameter ${fields.get('number', 0)}", "42P02",
                            location)
-        if kind != "FuncCall":
-            continue
-        name = str(fields["funcname"][-1]["String"]["sval"]).lower()
-        if "over" in fields:
-            window.refuse({"FuncCall": fields}, CHECK_CLAUSE)
-        if aggs.is_aggregate(name) or fields.get("agg_star"):
-            raise error_at(f"aggregate functions are not allowed in {CHECK_CLAUSE}", "42803",
-                           location)
-        if name in srf.SET_RETURNING_FUNCTIONS:
-            raise error_at(f"set-returning functions are not allowed in {CHECK_CLAUSE}",
-                           "0A000", location)
+        if kind == "FuncCall":
+            refuse_misplaced_call(fields, CHECK_CLAUSE)
+
+
+def refuse_misplaced_call(fields: dict[str, Any], clause: str) -> None:
+    """A FuncCall that ``clause`` (a check constraint, a generation expression) may not hold:
+    a window function, an aggregate or a set-returning function."""
+    location = fields.get("location", -1)
+    name = str(fields["funcname"][-1]["String"]["sval"]).lower()
+    if "over" in fields:
+        window.refuse({"FuncCall": fields}, clause)
+    if aggs.is_aggregate(name) or fields.get("agg_star"):
+        raise error_at(f"aggregate functions are not allowed in {clause}", "42803", location)
+    if name in srf.SET_RETURNING_FUNCTIONS:
+        raise error_at(f"set-returning functions are not allowed in {clause}", "0A000",
+                       location)
 
 
 def _nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -14,6 +14,7 @@ there; ``serial`` becomes ``nextval('<sequence>')``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
+from mirrordb.sql import generated
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -121,6 +123,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
+    generation: list[tuple[int, Node]] = []      # generated columns' (attnum, expression)
     for element in node.get("tableElts", []):
         kind, fields = one(element)
         if kind == "Constraint":
@@ -140,7 +143,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             type_oid, typmod = builder.resolve_type(fields["typeName"])
         check_column_type(column_name, type_oid)
         not_null = serial is not None
-        identity_kind = ""
+        identity_kind = generated_kind = ""
         attnum = len(columns) + 1
         if serial is not None:
             sequence = naming.choose_relation_name(session, name, column_name, "seq",
@@ -158,6 +161,8 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             elif contype == "CONSTR_DEFAULT":
                 if identity_kind:
                     raise _both_default_and_identity(column_name, name, constraint)
+                if generated_kind:
+                    raise generated.default_error(column_name, name, constraint)
                 defaults.append((attnum, json.dumps(constraint["raw_expr"])))
             elif contype == "CONSTR_PRIMARY":
                 not_null = True
@@ -179,14 +184,21 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             elif contype == "CONSTR_FOREIGN":
                 references.append(foreign_keys.pending_of(constraint, column_name))
             elif contype == "CONSTR_GENERATED":
-                raise feature_not_supported("generated columns")
+                clash = generated.definition_error(
+                    column_name, name, constraint, any(a == attnum for a, _ in defaults),
+                    identity_kind, bool(generated_kind))
+                if clash is not None:
+                    raise clash
+                generated_kind = generated.STORED
+                generation.append((attnum, constraint["raw_expr"]))
             elif contype in ("CONSTR_ATTR_DEFERRABLE", "CONSTR_ATTR_DEFERRED"):
                 raise feature_not_supported("DEFERRABLE constraints")
             elif contype in ("CONSTR_ATTR_NOT_DEFERRABLE", "CONSTR_ATTR_IMMEDIATE"):
                 continue
             else:
                 raise feature_not_supported(f"constraint {contype}")
-        columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind))
+        columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind,
+                              generated_kind))
     for constraint in table_constraints:
         contype = constraint["contype"]
         keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
@@ -198,7 +210,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             if any(primary for _, _, _, primary in indexes):
                 raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                                     sqlstate="42P16")
-            columns = [Column(c.name, c.type_oid, True, c.typmod, c.identity)
+            columns = [dataclasses.replace(c, not_null=True)
                        if c.name in keys else c for c in columns]
             indexes.append((constraint.get("conname"), keys, True, True))
         elif contype == "CONSTR_UNIQUE":
@@ -225,6 +237,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
         seqs.record_owned_by(txn, sequence_oid, relation.oid, attnum, seqs.OWNED_BY_IDENTITY)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
+    generated.add_expressions(builder, txn, relation, generation)
     constraints.add_checks(session, txn, relation, checks, creating=True)
     for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
         seqs.record_owned_by(txn, txn.relation((namespace, sequence)).oid, relation.oid, attnum,

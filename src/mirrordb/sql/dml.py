@@ -32,7 +32,7 @@ from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueVi
 from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
-from mirrordb.sql import foreign_keys, identity
+from mirrordb.sql import foreign_keys, generated, identity
 from mirrordb.sql import roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -75,6 +75,7 @@ class DmlPlan:
     width: int = 0
     checks: constraints.RelationChecks | None = None    # NOT NULL and CHECK of new versions
     ri: foreign_keys.RelationRi | None = None     # foreign keys to check and act on
+    generated: generated.RelationGenerated | None = None    # stored generated columns
 
     def explain_node(self) -> ex.PlanNode:
         label = {"INSERT": "Insert on", "UPDATE": "Update on", "DELETE": "Delete on"}[
@@ -117,6 +118,8 @@ class DmlPlan:
                 values[index] = given[index]
             elif index in defaults:
                 values[index] = defaults[index].fn((), ctx)
+        if self.generated is not None:
+            self.generated.compute(values, ctx)
         if self.checks is not None:
             self.checks.verify(values, ctx)
         if self.on_conflict is not None:
@@ -185,6 +188,8 @@ class DmlPlan:
         values = list(existing)
         for index, expr in clause.assignments:
             values[index] = expr.fn(row, ctx)
+        if self.generated is not None:
+            self.generated.compute(values, ctx)
         if self.checks is not None:
             self.checks.verify(values, ctx)
         result, new_tid = txn.update(relation, tid, values, existing)
@@ -255,6 +260,8 @@ class DmlPlan:
             values = list(row[:ctid_index])
             for index, expr in self.assignments:
                 values[index] = expr.fn(row, ctx)
+            if self.generated is not None:
+                self.generated.compute(values, ctx)
             if self.checks is not None:
                 self.checks.verify(values, ctx)
             result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
@@ -378,6 +385,7 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     if node.get("onConflictClause") is not None:
         plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
     plan.defaults = builder.session.column_defaults(relation, builder)
+    plan.generated = generated.for_relation(builder, relation)
     plan.checks = constraints.checks_for(builder, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     select = node.get("selectStmt")
@@ -409,6 +417,7 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
             plan.source = ex.Project(query.node, exprs, width=len(exprs))
     if any(relation.columns[index].identity for index in plan.target_columns):
         _apply_identity_rules(plan, node.get("override"))
+    refuse_generated_values(plan)
     scope = _relation_scope(relation, alias)
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan
@@ -433,6 +442,19 @@ def insert_target_columns(relation: Relation, cols: list[Node] | None) -> list[i
                            target.get("location", -1))
         targets.append(index)
     return targets
+
+
+def refuse_generated_values(plan: DmlPlan) -> None:
+    """A value (not DEFAULT) for a generated column, in any row, is 428C9."""
+    if plan.generated is None:
+        return
+    for position, index in enumerate(plan.target_columns):
+        if plan.source is not None:
+            given = plan.source.exprs[position] is not _DEFAULT_VALUE  # type: ignore[attr-defined]
+        else:
+            given = any(row[position] is not None for row in plan.values)
+        if given:
+            generated.refuse_insert(plan.relation, index)
 
 
 def _apply_identity_rules(plan: DmlPlan, override: str | None) -> None:
@@ -580,6 +602,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     plan = DmlPlan(command, relation, None, source=source, qual=qual)
     if command == "UPDATE":
         plan.assignments = _set_assignments(builder, relation, node["targetList"], compiler)
+        plan.generated = generated.for_relation(builder, relation)
         plan.checks = constraints.checks_for(builder, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     builder.clause = None
@@ -616,6 +639,7 @@ def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list
             expr = _assignment(builder, compiler.compile(value), relation, index,
                                expression_location(value))
             identity.check_update(relation, index)
+            generated.refuse_update(relation, index)
         assignments.append((index, expr))
     return assignments
 

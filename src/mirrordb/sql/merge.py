@@ -34,7 +34,7 @@ from mirrordb.access.lmgr import LockMode
 from mirrordb.access.relation import RELKIND_MATVIEW, RELKIND_SEQUENCE, RELKIND_TABLE, \
     RELKIND_VIEW, Relation
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, dml, foreign_keys, roles
+from mirrordb.sql import constraints, dml, foreign_keys, generated, roles
 from mirrordb.sql import executor as ex
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       and_exprs, coerce_to_bool, conjuncts, error_at,
@@ -280,6 +280,7 @@ def _matched_action(builder: PlanBuilder, plan: MergePlan, clause: Node, scope: 
         action.plan = dml.DmlPlan("UPDATE", relation, None, ri=plan.ri)
         action.plan.assignments = dml._set_assignments(builder, relation,
                                                        clause["targetList"], compiler)
+        action.plan.generated = generated.for_relation(builder, relation)
         action.plan.checks = constraints.checks_for(builder, relation)
     elif command == "DELETE":
         action.plan = dml.DmlPlan("DELETE", relation, None, ri=plan.ri)
@@ -314,6 +315,8 @@ def _insert_action(builder: PlanBuilder, plan: MergePlan, clause: Node, scope: S
             dml._apply_identity_rules(insert, None if override == "OVERRIDING_NOT_SET"
                                       else override)
     insert.defaults = builder.session.column_defaults(relation, builder)
+    insert.generated = generated.for_relation(builder, relation)
+    dml.refuse_generated_values(insert)
     insert.checks = constraints.checks_for(builder, relation)
     action.plan = insert
     return action

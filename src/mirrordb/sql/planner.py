@@ -156,6 +156,9 @@ class PlanBuilder:
         self.view_recording: ViewRecording | None = parent.view_recording if parent else None
         # The views whose queries this one is planned inside (a view naming itself recurses).
         self.expanding_views: tuple[int, ...] = parent.expanding_views if parent else ()
+        # While a generation expression is compiled (sql/generated.py): the functions it calls
+        # that are not immutable.
+        self.non_immutable_calls: list[str] | None = None
 
     # -- parameters and types -------------------------------------------------------------------
 
@@ -1369,6 +1372,8 @@ class PlanBuilder:
             raise window.requires_over(name, location)
         special = self.session.special_function(self, name, args, location)
         if special is not None:
+            if self.non_immutable_calls is not None:
+                self.non_immutable_calls.append(name)
             return special
         try:
             resolved = funcs.resolve_function(name, [a.type_oid for a in args])
@@ -1404,6 +1409,8 @@ class PlanBuilder:
 
     def call_expr(self, definition: Any, args: list[Expr], name: str) -> Expr:
         impl, strict = definition.impl, definition.strict
+        if self.non_immutable_calls is not None and definition.volatility != "i":
+            self.non_immutable_calls.append(name)
         fns = [a.fn for a in args]
         needs_context = definition.needs_context
         volatile = definition.volatility == "v" or any(a.volatile for a in args)

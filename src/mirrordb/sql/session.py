@@ -896,7 +896,8 @@ class Session:
         cached = self._defaults_cache.get(key)
         if cached is not None:
             return cached
-        stored = self.txn.column_defaults(relation)
+        stored = {attnum: text for attnum, text in self.txn.column_defaults(relation).items()
+                  if not relation.columns[attnum - 1].generated}   # sql/generated.py's
         if any(column.identity for column in relation.columns):
             from mirrordb.sql import identity
             stored.update(identity.defaults(self.txn, relation))
@@ -1457,6 +1458,7 @@ class Session:
     def _exec_CopyStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import copy as copylib
+        from mirrordb.sql import generated
         if node.get("filename") is not None or node.get("is_program"):
             raise feature_not_supported("COPY to or from a file or program")
         options = copylib.CopyOptions.from_options(_copy_options(node.get("options", [])))
@@ -1482,14 +1484,16 @@ class Session:
                                     sqlstate="25006")
             from mirrordb.sql import roles
             roles.check_table_privilege(self, relation, "INSERT")
-            names = strings(node.get("attlist")) or [c.name for c in relation.columns]
+            names = strings(node.get("attlist")) or generated.copy_column_names(relation)
             indexes = [self._column_index(relation, n) for n in names]
+            generated.refuse_copy(relation, indexes)
             defaults = self.column_defaults(relation, builder)
             parsers = [_text_parser(relation.columns[i].type_oid, relation.columns[i].typmod,
                                     timezone) for i in indexes]
             txn = ctx.txn
             from mirrordb.sql import constraints, foreign_keys
             checks = constraints.checks_for(builder, relation)
+            generation = generated.for_relation(builder, relation)
             ri = foreign_keys.for_relation(self, relation)
 
             def insert(values: list[Any]) -> None:
@@ -1500,6 +1504,8 @@ class Session:
                         row[i] = given[i]
                     elif i in defaults:
                         row[i] = defaults[i].fn((), ctx)
+                if generation is not None:
+                    generation.compute(row, ctx)
                 if checks is not None:
                     checks.verify(row, ctx)
                 txn.insert(relation, row)
@@ -1524,8 +1530,9 @@ class Session:
                                     hint="Try the COPY (SELECT ...) TO variant.")
             from mirrordb.sql import roles
             roles.check_table_privilege(self, relation, "SELECT")
-            names = strings(node.get("attlist")) or [c.name for c in relation.columns]
+            names = strings(node.get("attlist")) or generated.copy_column_names(relation)
             indexes = [self._column_index(relation, n) for n in names]
+            generated.refuse_copy(relation, indexes)
             columns = [OutputColumn(relation.columns[i].name, relation.columns[i].type_oid)
                        for i in indexes]
             rows = (tuple(values[i] for i in indexes) for _, values in ctx.txn.scan(relation))

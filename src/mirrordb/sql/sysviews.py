@@ -305,7 +305,8 @@ def _pg_attribute(ctx: ExecContext) -> list[Row]:
                 a.relation_oid, a.name, a.type_oid, -1, info.length if info else -1, a.number,
                 1 if is_array else 0, -1, a.typmod, info.by_value if info else False,
                 info.alignment if info else "i", facts.storage, "", a.not_null,
-                (relation_oid, a.number) in snapshot.defaults, False, a.identity, "", a.dropped,
+                (relation_oid, a.number) in snapshot.defaults, False, a.identity, a.generated,
+                a.dropped,
                 True, 0,
                 facts.collation_oid, None, None, None, None))
     return rows
@@ -814,6 +815,9 @@ def _information_schema_columns(ctx: ExecContext) -> list[Row]:
                 identity_cycle="NO", is_generated="NEVER", is_updatable=updatable)
             if a.identity:
                 values.update(_identity_columns(snapshot, a))
+            if a.generated:      # its expression is no default (sql/generated.py)
+                values.update(column_default=None, is_generated="ALWAYS",
+                              generation_expression=_column_default_text(ctx, snapshot, a))
             rows.append(_record(INFORMATION_SCHEMA_COLUMNS_COLUMNS, values))
     return rows
 
