@@ -220,6 +220,34 @@ GENERATED_COLUMNS = [
 ]
 
 
+GENERATED_ALTER = [
+    'create table g (a int, b int generated always as (a * 2) stored, c int)',
+    'insert into g (a, c) values (1, 1)',
+    'alter table g rename column a to x',
+    'insert into g (x, c) values (2, 2)',
+    'select * from g order by x',
+    "select pg_get_expr(adbin, adrelid) from pg_attrdef where adrelid = 'g'::regclass",
+    'alter table g drop column c',
+    'insert into g (x) values (3)',
+    'select * from g order by x',
+    'alter table g drop column x',
+    'alter table g add column d int',
+    'select * from g order by b',
+    'create table h (a int, b int generated always as (a + 1) stored)',
+    'alter table h drop column b',
+    'insert into h values (1)',
+    'select * from h',
+    'create table m (a int, b int generated always as (a + 1) stored, c int generated always '
+    'as (a * 2) stored, d int)',
+    'alter table m drop column a',
+    'alter table m drop column a cascade',
+    'select * from m',
+    'create table n (a int, b int generated always as (a + 1) stored, d int)',
+    'alter table n drop column a cascade',
+    'select * from n',
+]
+
+
 def test_merge_actions_sources_and_refusals(both: tuple[Reference, Ours]) -> None:
     assert_same(both, MERGE_BASICS)
 
@@ -234,3 +262,7 @@ def test_system_columns(both: tuple[Reference, Ours]) -> None:
 
 def test_stored_generated_columns(both: tuple[Reference, Ours]) -> None:
     assert_same(both, GENERATED_COLUMNS)
+
+
+def test_generated_columns_follow_renames_and_drops(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, GENERATED_ALTER)

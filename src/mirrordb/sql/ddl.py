@@ -423,13 +423,19 @@ def _default_producer(session: Any, builder: PlanBuilder, default_text: str | No
     return lambda: expr.fn((), ctx)
 
 
-def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
+def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> list[Any]:
     column_name = command["name"]
     if not any(c.name == column_name for c in relation.columns):
         if command.get("missing_ok"):
-            return
+            return []
         column_number(relation, column_name)
     views.check_column_unused(txn, relation, column_name, "drop")
+    dependents = generated.dependent_columns(txn, relation, column_name)
+    notices = generated.drop_dependents_notices(relation, column_name, dependents,
+                                                command.get("behavior") == "DROP_CASCADE")
+    for dependent in dependents:
+        _drop_column(session, txn, txn.relation(relation.oid), {"name": dependent})
+    relation = txn.relation(relation.oid)
     if relation.natts == 1:
         raise feature_not_supported("dropping the last column of a table")
     position = relation.column_index(column_name)
@@ -448,6 +454,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     def transform(values: tuple[object, ...]) -> list[object]:
         return [v for i, v in enumerate(values) if i != position]
     txn.rewrite_table(relation, columns, transform, defaults)
+    return notices
 
 
 def _set_not_null(session: Any, txn: Any, relation: Any, column_name: str) -> None:
@@ -551,6 +558,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         views.check_column_unused(txn, relation, node["subname"], "rename")
         txn.alter_column(relation, attnum, name=node["newname"])
         constraints.column_renamed(txn, relation, node["subname"], node["newname"])
+        generated.column_renamed(txn, relation, node["subname"], node["newname"])
         return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 

@@ -167,6 +167,52 @@ def _compile(builder: Any, relation: Relation) -> RelationGenerated:
         if relation.columns[attnum - 1].generated))
 
 
+# -- ALTER TABLE: the columns an expression reads ------------------------------------------------
+
+
+def _expressions(txn: Any, relation: Relation) -> dict[int, Node]:
+    """attnum -> the raw tree of each generated column's expression."""
+    return {attnum: json.loads(text) for attnum, text in txn.column_defaults(relation).items()
+            if relation.columns[attnum - 1].generated}
+
+
+def column_renamed(txn: Any, relation: Relation, old: str, new: str) -> None:
+    """ALTER TABLE RENAME COLUMN: the stored expressions name the column anew."""
+    for attnum, tree in _expressions(txn, relation).items():
+        if constraints._rename_references(tree, old, new):
+            txn.drop_column_default(relation, attnum)
+            txn.set_column_default(relation, attnum, json.dumps(tree))
+
+
+def dependent_columns(txn: Any, relation: Relation, name: str) -> list[str]:
+    """The generated columns whose expression reads column ``name`` (PostgreSQL records
+    them as depending on it)."""
+    number = relation.column_index(name) + 1
+    return [relation.columns[attnum - 1].name
+            for attnum, tree in sorted(_expressions(txn, relation).items())
+            if attnum != number and number in constraints.referenced_columns(relation, tree)]
+
+
+def drop_dependents_notices(relation: Relation, name: str, dependents: list[str],
+                            cascade: bool) -> list[tuple[str, ...]]:
+    """DROP COLUMN of a column generated columns read: 2BP01 without CASCADE; with it, the
+    notice that they go too."""
+    if not dependents:
+        return []
+    lines = [f"column {dependent} of table {relation.name} depends on column {name} of table "
+             f"{relation.name}" for dependent in dependents]
+    if not cascade:
+        raise MirrordbError(f"cannot drop column {name} of table {relation.name} because "
+                            "other objects depend on it", sqlstate="2BP01",
+                            detail="\n".join(lines),
+                            hint="Use DROP ... CASCADE to drop the dependent objects too.")
+    dropped = [f"drop cascades to column {dependent} of table {relation.name}"
+               for dependent in dependents]
+    if len(dropped) == 1:
+        return [("NOTICE", dropped[0])]
+    return [("NOTICE", f"drop cascades to {len(dropped)} other objects", "\n".join(dropped))]
+
+
 # -- the refusals of explicit values --------------------------------------------------------------
 
 
