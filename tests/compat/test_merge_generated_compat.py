@@ -7,8 +7,11 @@ unreachable clauses, references the clause may not make, syntax PostgreSQL 15 la
 constraints, defaults, identity columns, serials and foreign keys its actions meet, its
 privilege checks; stored generated columns (computed on INSERT, UPDATE, ON CONFLICT, MERGE,
 their refusals of explicit values, PostgreSQL's checks of the expression, the catalogs and
-information_schema); and xmin, xmax, cmin, cmax, tableoid in queries. Answers (rows, command tags,
-errors with DETAIL, HINT and position) must be equal.
+information_schema, RENAME and DROP COLUMN); xmin, xmax, cmin, cmax, tableoid in queries;
+and the string functions added beside them (regexp_matches, regexp_split_to_table,
+string_to_table, regexp_substr, regexp_instr, substring(... from pattern), overlay,
+sha224..sha512, encode, decode). Answers (rows, command tags, errors with DETAIL, HINT and
+position) must be equal.
 """
 
 from __future__ import annotations
@@ -248,6 +251,46 @@ GENERATED_ALTER = [
 ]
 
 
+STRING_FUNCTIONS = [
+    "select regexp_matches('foobarbequebaz', '(bar)(beque)')",
+    "select regexp_matches('foobarbequebazilbarfbonk', '(b[^b]+)(b[^b]+)', 'g')",
+    "select * from regexp_matches('abc', 'x')",
+    "select regexp_matches('abcabc', 'b', 'g'), regexp_matches('aXbx', 'x', 'gi')",
+    "select x[1] from regexp_matches('a1b22c333', '[0-9]+', 'g') as x",
+    "select regexp_matches('abc', '(x)?b')",
+    "select regexp_split_to_table('hello world  foo', '\\s+')",
+    "select * from regexp_split_to_table('a,b,c', ',') with ordinality",
+    "select regexp_split_to_table('abc', '')",
+    "select regexp_split_to_array('hello world', '\\s+')",
+    "select * from string_to_table('a,b,,c', ',')",
+    "select string_to_table('a,b,,c', ',', ''), string_to_table('a b', null)",
+    "select string_to_table(null, ',')",
+    "select sha224('abc'), sha256('abc'), sha384('abc'), sha512('abc')",
+    "select sha256('abc'::bytea), sha256(''), sha256(null)",
+    "select regexp_instr('abcabc', 'c'), regexp_instr('abcabc', 'c', 4), "
+    "regexp_instr('abcabc', 'c', 1, 2), regexp_instr('abcabc', 'x')",
+    "select regexp_instr('abcabc', 'b(c)', 1, 1, 1), regexp_instr('ABC', 'b', 1, 1, 0, 'i'), "
+    "regexp_instr('abc', 'b(c)', 1, 1, 0, '', 1)",
+    "select regexp_substr('abcabc', 'b.'), regexp_substr('abcabc', 'b.', 3), "
+    "regexp_substr('abcabc', 'b(.)', 1, 2, '', 1), regexp_substr('abc', 'x')",
+    "select regexp_substr('abc', 'b', 0)",
+    "select regexp_substr('abc', 'b', 1, 1, 'g')",
+    "select overlay('Txxxxas' placing 'hom' from 2 for 4), overlay('Txxxxas' placing 'hom' "
+    'from 2)',
+    "select overlay('abc' placing 'x' from 0)",
+    "select encode('abc'::bytea, 'base64'), decode('YWJj', 'base64'), encode('abc'::bytea, "
+    "'hex'), decode('616263', 'hex')",
+    "select encode(E'a\\\\000b\\\\\\\\'::bytea, 'escape'), decode('a\\000b\\\\', 'escape')",
+    "select encode(decode(repeat('ab', 60), 'hex'), 'base64')",
+    "select encode('abc'::bytea, 'nope')",
+    "select decode('6162x', 'hex')",
+    "select decode('616', 'hex')",
+    "select substring('Thomas' from '...$'), substring('Thomas' from 'o(m)a'), "
+    "substring('Thomas' from 'z')",
+    "select substring('Thomas', 2), substring('Thomas' from 2 for 3)",
+]
+
+
 def test_merge_actions_sources_and_refusals(both: tuple[Reference, Ours]) -> None:
     assert_same(both, MERGE_BASICS)
 
@@ -266,3 +309,7 @@ def test_stored_generated_columns(both: tuple[Reference, Ours]) -> None:
 
 def test_generated_columns_follow_renames_and_drops(both: tuple[Reference, Ours]) -> None:
     assert_same(both, GENERATED_ALTER)
+
+
+def test_regexp_and_string_functions(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, STRING_FUNCTIONS)
