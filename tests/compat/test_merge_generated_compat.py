@@ -291,6 +291,45 @@ STRING_FUNCTIONS = [
 ]
 
 
+MERGE_EDGES = [
+    'drop table t, s cascade',
+    'create table t (a int primary key, b text unique)',
+    'create table ch (id int, ta int references t on delete cascade)',
+    "insert into t values (1, 'one'), (2, 'two')",
+    'insert into ch values (10, 1)',
+    "merge into t using (values (1, 'two')) v(a, b) on t.a = v.a when matched then update set "
+    'b = v.b',
+    "merge into t using (values (3, 'one')) v(a, b) on t.a = v.a when not matched then insert "
+    'values (v.a, v.b)',
+    'merge into t using (values (1)) v(a) on t.a = v.a when matched then delete',
+    'select * from ch',
+    'select * from t order by a',
+    "merge into t using t as s on t.a = s.a + 1 when matched then update set b = s.b || '!'",
+    'select * from t order by a',
+    'merge into t using (select 2 as a) q on t.a = q.a and t.a in (select 2) when matched and '
+    "exists (select 1) then update set b = (select 'sub') when not matched then insert values "
+    "((select 9), 'x')",
+    'select * from t order by a',
+    'merge into t using (select 5 as a) q on t.a = q.a when not matched then insert values '
+    '(q.a, (select b from t where a = 2))',
+    'select * from t order by a',
+    'merge into t using generate_series(1, 3) g on t.a = g when not matched then insert (a) '
+    'values (g)',
+    'select * from t order by a',
+    'merge into t using (values (1)) v(a) on t.a = v.a when matched then update set a = v.a, a '
+    '= 2',
+    'merge into t using (values (1)) v(a) on t.a = v.a when matched then insert values (1)',
+    "merge into t using (values (1)) v(a) on t.a = v.a when not matched then update set b = 'x'",
+    'merge into t using (values (1)) v(a) on t.a = v.a when not matched then delete',
+    'merge into public.t using (values (100)) v(a) on t.a = v.a when not matched then insert '
+    '(a) values (v.a)',
+    'merge into t tt using (values (100)) v(a) on t.a = v.a when matched then delete',
+    'merge into t using (values (100)) v(a) on a = v.a when matched then delete',
+    'merge into t using (values (100)) v(a) on t.a = v.a when matched then update set b = a::text',
+    'select * from t order by a',
+]
+
+
 def test_merge_actions_sources_and_refusals(both: tuple[Reference, Ours]) -> None:
     assert_same(both, MERGE_BASICS)
 
@@ -299,8 +338,12 @@ def test_merge_meets_constraints_identity_privileges(both: tuple[Reference, Ours
     assert_same(both, ["drop table t, s cascade"] + MERGE_RULES)
 
 
+def test_merge_edges(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, MERGE_EDGES)
+
+
 def test_system_columns(both: tuple[Reference, Ours]) -> None:
-    assert_same(both, ["drop table t, s cascade"] + SYSTEM_COLUMNS)
+    assert_same(both, ["drop table t, ch cascade"] + SYSTEM_COLUMNS)
 
 
 def test_stored_generated_columns(both: tuple[Reference, Ours]) -> None:
