@@ -330,6 +330,27 @@ MERGE_EDGES = [
 ]
 
 
+GENERATED_ADD_COLUMN = [
+    'drop table t cascade',
+    'create table t (a int, b text)',
+    "insert into t values (1, 'x'), (2, null)",
+    'alter table t add column c int generated always as (a * 10) stored',
+    'select * from t order by a',
+    'alter table t add column d text generated always as (b || c::text) stored',
+    'select * from t order by a',
+    'alter table t add column e int generated always as (c + 1) stored',
+    'alter table t add column e int default 1 generated always as (a) stored',
+    'alter table t add column e float8 generated always as (random()) stored',
+    'alter table t add column e int generated always as (a) stored check (e > 1)',
+    "insert into t (a, b) values (3, 'y')",
+    'update t set a = 5 where a = 1',
+    'select * from t order by a',
+    "select attname, attgenerated from pg_attribute where attrelid = 't'::regclass and attnum "
+    '> 0 order by attnum',
+    'alter table t add column z int generated always as (nope) stored',
+]
+
+
 def test_merge_actions_sources_and_refusals(both: tuple[Reference, Ours]) -> None:
     assert_same(both, MERGE_BASICS)
 
@@ -356,3 +377,7 @@ def test_generated_columns_follow_renames_and_drops(both: tuple[Reference, Ours]
 
 def test_regexp_and_string_functions(both: tuple[Reference, Ours]) -> None:
     assert_same(both, STRING_FUNCTIONS)
+
+
+def test_generated_column_added_by_alter_table(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, GENERATED_ADD_COLUMN)

@@ -349,6 +349,7 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     default_text = None
     identity_options: list[Node] | None = None
     identity_kind = ""
+    generation: Node | None = None         # GENERATED ALWAYS AS (expression) STORED
     unique = primary = False
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
@@ -371,6 +372,13 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             not_null = True
             identity_kind = constraint.get("generated_when") or identity.ALWAYS
             identity_options = constraint.get("options", [])
+        elif contype == "CONSTR_GENERATED":
+            clash = generated.definition_error(column_name, relation.name, constraint,
+                                               default_text is not None, identity_kind,
+                                               generation is not None)
+            if clash is not None:
+                raise clash
+            generation = constraint["raw_expr"]
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
@@ -382,7 +390,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             _qualified(schemas.namespace_name(session, relation.namespace_oid), sequence))
     defaults = dict(txn.column_defaults(relation))
     attnum = relation.natts + 1
-    column = Column(column_name, type_oid, False, typmod, identity_kind)
+    column = Column(column_name, type_oid, False, typmod, identity_kind,
+                    generated.STORED if generation is not None else "")
     identity_sequence = None
     if identity_options is not None:
         identity_sequence, default_text = identity.added_column_sequence(
@@ -391,8 +400,14 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         defaults[attnum] = default_text
     produce = _default_producer(session, builder, default_text, type_oid, typmod)
     columns = list(relation.columns) + [column]
+    if generation is not None:
+        defaults[attnum] = json.dumps(generation)
+        compute = generated.added_column_values(session, builder, relation, columns,
+                                                generation)
 
     def transform(values: tuple[object, ...]) -> list[object]:
+        if generation is not None:
+            return [*values, compute(values)]
         return [*values, produce()]
     rebuilt = txn.rewrite_table(relation, columns, transform, defaults)
     if identity_sequence is not None:

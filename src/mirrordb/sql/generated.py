@@ -1,7 +1,8 @@
 """Stored generated columns: ``GENERATED ALWAYS AS (expr) STORED``, as PostgreSQL 15 has them.
 
 Who calls it: ddl.py (CREATE TABLE: ``definition_error`` for the column's clauses, then
-``add_expressions`` once the table exists), dml.py and merge.py (``for_relation`` when a
+``add_expressions`` once the table exists; ALTER TABLE ADD COLUMN: ``added_column_values``;
+RENAME and DROP COLUMN), dml.py and merge.py (``for_relation`` when a
 statement writing the table is planned, ``RelationGenerated.compute`` on each new row version,
 the 428C9 refusals of explicit values), and copy.py (the columns COPY leaves out or refuses).
 
@@ -21,7 +22,9 @@ column's type (42804).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +71,20 @@ def add_expressions(builder: Any, txn: Any, relation: Relation,
     for attnum, tree in expressions:
         compile_expression(builder, relation, attnum - 1, tree)
         txn.set_column_default(relation, attnum, json.dumps(tree))
+
+
+def added_column_values(session: Any, builder: Any, relation: Relation, columns: list[Any],
+                        tree: Node) -> Callable[[tuple[object, ...]], object]:
+    """ALTER TABLE ADD COLUMN ... GENERATED: the checked expression, as a function from an
+    existing row's values to the new column's value (the table is rewritten with it)."""
+    widened = dataclasses.replace(relation, columns=columns)
+    try:
+        expr = compile_expression(builder, widened, len(columns) - 1, tree)
+    except MirrordbError as error:      # ALTER TABLE's errors here carry no position
+        error.__dict__.pop("position", None)
+        raise
+    ctx = session._context([])
+    return lambda values: expr.fn((*values, None), ctx)
 
 
 def compile_expression(builder: Any, relation: Relation, index: int, tree: Node) -> Expr:
