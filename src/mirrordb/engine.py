@@ -1886,8 +1886,10 @@ class Txn:
             self.engine.sequences.setval(sequence.rnode, params, restart, False)
 
     def alter_column(self, table: Relation, attnum: int, *, name: str | None = None,
-                     not_null: bool | None = None, identity: str | None = None) -> None:
-        """Rename a column or change its NOT NULL flag or identity kind (pg_attribute)."""
+                     not_null: bool | None = None, identity: str | None = None,
+                     generated: str | None = None) -> None:
+        """Rename a column or change its NOT NULL flag, identity or generated kind
+        (pg_attribute)."""
         self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         def change(values: tuple[object, ...]) -> tuple[object, ...]:
             row = list(values)
@@ -1897,6 +1899,8 @@ class Txn:
                 row[4] = not_null
             if identity is not None:
                 row[7] = identity
+            if generated is not None:
+                row[8] = generated
             return tuple(row)
         self._update_catalog_rows(boot.PG_ATTRIBUTE,
                                   lambda v: v[0] == table.oid and v[3] == attnum, change)

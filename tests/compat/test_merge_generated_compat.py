@@ -348,6 +348,17 @@ GENERATED_ADD_COLUMN = [
     "select attname, attgenerated from pg_attribute where attrelid = 't'::regclass and attnum "
     '> 0 order by attnum',
     'alter table t add column z int generated always as (nope) stored',
+    'drop table t cascade',
+    'create table t (a int, b int generated always as (a * 2) stored)',
+    'insert into t (a) values (1)',
+    'alter table t alter column a drop expression',
+    'alter table t alter column a drop expression if exists',
+    'alter table t alter column zz drop expression',
+    'alter table t alter column b drop expression',
+    "select attgenerated, atthasdef from pg_attribute where attrelid = 't'::regclass and attname = 'b'",
+    'insert into t values (2, 7)',
+    'update t set a = 10 where a = 1',
+    'select * from t order by b',
 ]
 
 

@@ -539,6 +539,7 @@ _ALTER_HANDLERS = {
     "AT_DropConstraint": constraints.drop_constraint,
     "AT_AddIdentity": identity.add_identity, "AT_SetIdentity": identity.set_identity,
     "AT_DropIdentity": identity.drop_identity,
+    "AT_DropExpression": generated.drop_expression,
 }
 
 

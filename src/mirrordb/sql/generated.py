@@ -230,6 +230,26 @@ def drop_dependents_notices(relation: Relation, name: str, dependents: list[str]
     return [("NOTICE", f"drop cascades to {len(dropped)} other objects", "\n".join(dropped))]
 
 
+def drop_expression(session: Any, txn: Any, relation: Relation, command: Node) -> list[Any]:
+    """ALTER COLUMN ... DROP EXPRESSION [IF EXISTS]: the column keeps its values and becomes
+    an ordinary one."""
+    name = command["name"]
+    try:
+        attnum = relation.column_index(name) + 1
+    except KeyError:
+        raise MirrordbError(f'column "{name}" of relation "{relation.name}" does not exist',
+                            sqlstate="42703") from None
+    if not relation.columns[attnum - 1].generated:
+        if command.get("missing_ok"):
+            return [("NOTICE", f'column "{name}" of relation "{relation.name}" is not a '
+                               "stored generated column, skipping")]
+        raise MirrordbError(f'column "{name}" of relation "{relation.name}" is not a stored '
+                            "generated column", sqlstate="55000")
+    txn.alter_column(relation, attnum, generated="")
+    txn.drop_column_default(relation, attnum)
+    return []
+
+
 # -- the refusals of explicit values --------------------------------------------------------------
 
 
