@@ -355,7 +355,8 @@ GENERATED_ADD_COLUMN = [
     'alter table t alter column a drop expression if exists',
     'alter table t alter column zz drop expression',
     'alter table t alter column b drop expression',
-    "select attgenerated, atthasdef from pg_attribute where attrelid = 't'::regclass and attname = 'b'",
+    "select attgenerated, atthasdef from pg_attribute where attrelid = 't'::regclass "
+    "and attname = 'b'",
     'insert into t values (2, 7)',
     'update t set a = 10 where a = 1',
     'select * from t order by b',
