@@ -13,6 +13,11 @@ the lock every unique check takes, waiting for in-progress holders of the key fi
 comes back as the live version holding the key, which DO NOTHING skips and DO UPDATE locks,
 re-reads whatever the snapshot, and updates (or, if it changed meanwhile, starts over).
 
+MERGE (sql/merge.py) plans its actions as DmlPlans and runs them through ``insert_one`` and
+``apply_change``, the steps INSERT and UPDATE/DELETE take per row here. Stored generated
+columns (sql/generated.py) are computed on each new row version before its constraints are
+checked.
+
 The target rows of UPDATE/DELETE are collected before the first change, so a statement never sees
 its own new versions. The target table is locked in RowExclusiveLock when the statement is
 planned (the session takes the lock again before a cached plan runs).

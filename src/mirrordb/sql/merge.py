@@ -27,7 +27,6 @@ Rules (PostgreSQL's ExecMerge):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from mirrordb.access.heapam import TmResult
 from mirrordb.access.lmgr import LockMode
