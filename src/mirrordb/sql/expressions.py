@@ -641,8 +641,9 @@ class ExpressionCompiler:
             return self._nullif(f, location)
         if kind == "AEXPR_OP_ANY" or kind == "AEXPR_OP_ALL":
             return self._op_any_all(f, name, kind == "AEXPR_OP_ALL", location)
-        if kind == "AEXPR_SIMILAR":
-            raise feature_not_supported("SIMILAR TO")
+        if kind == "AEXPR_SIMILAR":      # x ~ similar_to_escape(pattern, escape)
+            return self.binary_operator(name, self.compile(f["lexpr"]), self.compile(f["rexpr"]),
+                                        location)
         raise feature_not_supported(f"operator kind {kind}")
 
     def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:

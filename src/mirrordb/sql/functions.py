@@ -724,20 +724,24 @@ _REPLACEMENT_REFERENCE = re.compile(r"\\([0-9&\\])")
 def _regexp_replace(text: str, pattern: str, replacement: str, flags: str = "") -> str:
     global_flag, insensitive = _regex_flags(flags)
     compiled = _regex(pattern, insensitive)
+    return compiled.sub(lambda match: regexp_replacement(match, replacement), text,
+                        count=0 if global_flag else 1)
 
-    def substitute(match: re.Match[str]) -> str:
-        def reference(ref: re.Match[str]) -> str:
-            name = ref.group(1)
-            if name == "\\":
-                return "\\"
-            if name == "&":
-                return match.group(0)
-            index = int(name)
-            if index > compiled.groups:
-                return ""
-            return match.group(index) or ""
-        return _REPLACEMENT_REFERENCE.sub(reference, replacement)
-    return compiled.sub(substitute, text, count=0 if global_flag else 1)
+
+def regexp_replacement(match: re.Match[str], replacement: str) -> str:
+    """regexp_replace's replacement text for one match: \\n the n-th group, \\& the whole
+    match, \\\\ a backslash."""
+    def reference(ref: re.Match[str]) -> str:
+        name = ref.group(1)
+        if name == "\\":
+            return "\\"
+        if name == "&":
+            return match.group(0)
+        index = int(name)
+        if index > match.re.groups:
+            return ""
+        return match.group(index) or ""
+    return _REPLACEMENT_REFERENCE.sub(reference, replacement)
 
 
 def _regexp_match(text: str, pattern: str, flags: str = "") -> list[str | None] | None:
