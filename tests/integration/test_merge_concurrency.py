@@ -87,3 +87,20 @@ def test_copy_from_computes_stored_generated_columns(connect) -> None:
         with connection.cursor() as cursor, cursor.copy("COPY box FROM STDIN") as copy:
             copy.write("20\t20\n")
     assert failure.value.sqlstate == "23514"
+
+
+def test_merge_with_parameters_over_the_extended_protocol(connect) -> None:
+    connection = connect()
+    connection.execute("DROP TABLE IF EXISTS stock; "
+                       "CREATE TABLE stock (id int PRIMARY KEY, qty int, note text); "
+                       "INSERT INTO stock VALUES (1, 1, 'old')")
+    statement = ("MERGE INTO stock s USING (SELECT %s::int AS id, %s::int AS qty) v "
+                 "ON s.id = v.id WHEN MATCHED THEN UPDATE SET qty = s.qty + v.qty "
+                 "WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.qty, %s)")
+    with connection.cursor() as cursor:
+        for values in ((1, 5, "x"), (2, 7, "new"), (2, 1, "y")):
+            cursor.execute(statement, values, prepare=True)
+            assert cursor.statusmessage == "MERGE 1"
+            assert cursor.description is None
+    assert connection.execute("SELECT * FROM stock ORDER BY id").fetchall() == [
+        (1, 6, "old"), (2, 8, "new")]
