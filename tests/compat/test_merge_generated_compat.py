@@ -166,6 +166,18 @@ SYSTEM_COLUMNS = [
     'select * from t order by 1',
     'select xmin + 1 from t',
     'select a from t where xmin = xmin',
+    'create table sc (xmin int)',
+    'create table sc (ctid int)',
+    'create table sc (tableoid int)',
+    'create table sc (a int)',
+    'alter table sc add column cmax int',
+    'alter table sc rename column a to xmax',
+    'create view scv as select a, xmin from sc',
+    'select * from scv',
+    'create table sct as select xmin from sc',
+    'create table sct as select xmin as x from sc',
+    'create materialized view scm as select cmin from sc',
+    'select x.xmin = y.xmin from sc x join sc y on true',
 ]
 
 GENERATED_COLUMNS = [

@@ -25,7 +25,7 @@ from typing import Any
 from mirrordb.access.lmgr import NO_LOCK, LockMode
 from mirrordb.access.relation import RELKIND_MATVIEW, Column, Relation
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import roles, schemas, views
+from mirrordb.sql import roles, schemas, system_columns, views
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -126,6 +126,7 @@ def _columns(output: list[OutputColumn], names: list[str]) -> list[Column]:
         name = names[index] if index < len(names) else column.name
         if any(c.name == name for c in columns):
             raise MirrordbError(f'column "{name}" specified more than once', sqlstate="42701")
+        system_columns.check_column_name(name)
         type_oid = T.TEXT_OID if column.type_oid == T.UNKNOWN_OID else column.type_oid
         columns.append(Column(name, type_oid, False, column.typmod))
     return columns

@@ -25,7 +25,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
-from mirrordb.sql import generated
+from mirrordb.sql import generated, system_columns
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -132,6 +132,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
         if kind != "ColumnDef":
             raise feature_not_supported(f"table element {kind}")
         column_name = fields["colname"]
+        system_columns.check_column_name(column_name)
         if any(c.name == column_name for c in columns):
             raise MirrordbError(f'column "{column_name}" specified more than once',
                                 sqlstate="42701")
@@ -334,6 +335,7 @@ def column_number(relation: Any, column: str) -> int:
 def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     definition = command["def"]["ColumnDef"]
     column_name = definition["colname"]
+    system_columns.check_column_name(column_name)
     if any(c.name == column_name for c in relation.columns):
         if command.get("missing_ok"):
             return
@@ -572,6 +574,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             raise MirrordbError(f'column "{node["newname"]}" of relation "{relation.name}" '
                                 "already exists", sqlstate="42701")
         views.check_column_unused(txn, relation, node["subname"], "rename")
+        system_columns.check_column_name(node["newname"])
         txn.alter_column(relation, attnum, name=node["newname"])
         constraints.column_renamed(txn, relation, node["subname"], node["newname"])
         generated.column_renamed(txn, relation, node["subname"], node["newname"])

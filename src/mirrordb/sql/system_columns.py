@@ -1,7 +1,7 @@
 """The system columns of a table read from its tuple headers: xmin, xmax, cmin, cmax.
 
 Who calls it: the expression compiler (sql/expressions.py ``Scope.find`` and
-``ExpressionCompiler._column_expr``). ``ctid`` is a hidden column every table scan appends to
+``ExpressionCompiler._column_expr``); ddl.py and create_table_as.py (``check_column_name``). ``ctid`` is a hidden column every table scan appends to
 its rows, and ``tableoid`` compiles to a constant (expressions.py); the four columns here take
 no place in the row either: a reference reads the row's ctid and then the header of that
 version through ``Txn.tuple_header`` (engine.py), so scans stay as narrow as before.
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import types as T
 
 # name -> (PostgreSQL's attribute number, type OID)
@@ -28,8 +29,15 @@ SYSTEM_COLUMNS: dict[str, tuple[int, int]] = {
 _HEADER_FIELD = {-2: "xmin", -3: "cid", -4: "xmax", -5: "cid"}
 
 
-def is_header_attnum(attnum: int) -> bool:
-    return attnum in _HEADER_FIELD
+# every system column a table has: no column of a table may take one of these names
+ALL_NAMES = frozenset({"ctid", "tableoid", *SYSTEM_COLUMNS})
+
+
+def check_column_name(name: str) -> None:
+    """CREATE TABLE, ADD COLUMN, RENAME COLUMN: 42701 for a system column's name."""
+    if name in ALL_NAMES:
+        raise MirrordbError(f'column name "{name}" conflicts with a system column name',
+                            sqlstate="42701")
 
 
 @dataclass(eq=False)
