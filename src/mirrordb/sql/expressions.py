@@ -90,6 +90,7 @@ class Expr:
     volatile: bool = False
     location: int = -1
     argument_name: str | None = None   # a function argument given as ``name => value``
+    fields: tuple[tuple[str, int], ...] | None = None   # a row value's (name, type) pairs
 
 
 # Functions whose compilers bind ``name => value`` arguments to their parameters
@@ -559,7 +560,8 @@ class ExpressionCompiler:
         def run(row: Row, ctx: ExecContext) -> Any:
             source = ctx.outer[-depth] if depth else row
             return T.RowRecord.of([source[index] for index in indexes], columns)
-        return Expr(T.RECORD_OID, run, name=alias)
+        from mirrordb.sql import row_values   # it imports this module
+        return Expr(row_values.whole_row_type(entry), run, name=alias, fields=columns)
 
     def _qualified_name(self, index: int, column: ScopeColumn) -> str:
         """``alias.column`` of the column at row ``index``, as PostgreSQL names it in errors."""
@@ -602,6 +604,11 @@ class ExpressionCompiler:
         if kind == "AEXPR_OP":
             if "lexpr" not in f:
                 return self.prefix_operator(name, self.compile(f["rexpr"]), location)
+            if "RowExpr" in f["lexpr"]:
+                from mirrordb.sql import row_values   # it imports this module
+                written = row_values.written_row_comparison(self, f, name, location)
+                if written is not None:
+                    return written
             return self.binary_operator(name, self.compile(f["lexpr"]),
                                         self.compile(f["rexpr"]), location)
         if kind in ("AEXPR_LIKE", "AEXPR_ILIKE"):
@@ -622,6 +629,9 @@ class ExpressionCompiler:
         raise feature_not_supported(f"operator kind {kind}")
 
     def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:
+        if T.is_row_type(left.type_oid) or T.is_row_type(right.type_oid):
+            from mirrordb.sql import row_values   # it imports this module
+            return row_values.record_operator(name, left, right, location)
         try:
             resolved = ops.resolve_operator(name, left.type_oid, right.type_oid)
         except MirrordbError as error:
@@ -681,6 +691,9 @@ class ExpressionCompiler:
                                     location)
 
     def _in_list(self, f: Node, name: str, location: int) -> Expr:
+        if "RowExpr" in f["lexpr"] and "List" in f["rexpr"]:
+            from mirrordb.sql import row_values   # it imports this module
+            return row_values.in_list(self, f, name == "<>", location)
         mark = self.set_mark()
         left = self.compile(f["lexpr"])
         sets = [self.returned_set(mark)]        # the left side's, then each item's
@@ -727,21 +740,33 @@ class ExpressionCompiler:
 
     def _between(self, f: Node, kind: str, location: int) -> Expr:
         mark = self.set_mark()
-        value = self.compile(f["lexpr"])
         low_node, high_node = one(f["rexpr"])[1]["items"]
-        low, high = self.compile(low_node), self.compile(high_node)
+        value, low, high = self.compile(f["lexpr"]), self.compile(low_node), \
+            self.compile(high_node)
         # PostgreSQL rewrites it as comparisons under AND (NOT BETWEEN: OR)
         self._refuse_set_argument(mark, "OR" if "NOT" in kind else "AND", f["lexpr"])
-        ge = self.binary_operator(">=", value, low, location)
-        le = self.binary_operator("<=", value, high, location)
+
+        def compare(name: str, left: Expr, left_node: Node, right: Expr,
+                    right_node: Node) -> Expr:
+            if "RowExpr" in left_node and "RowExpr" in right_node:
+                from mirrordb.sql import row_values   # it imports this module
+                return row_values.compare_rows(self, name, left_node, right_node, location)
+            return self.binary_operator(name, left, right, location)
+        value_node = f["lexpr"]
+        ge = compare(">=", value, value_node, low, low_node)
+        le = compare("<=", value, value_node, high, high_node)
         result = and_exprs([ge, le])
         if kind.endswith("_SYM"):
-            ge2 = self.binary_operator(">=", value, high, location)
-            le2 = self.binary_operator("<=", value, low, location)
+            ge2 = compare(">=", value, value_node, high, high_node)
+            le2 = compare("<=", value, value_node, low, low_node)
             result = or_exprs([result, and_exprs([ge2, le2])])
         return not_expr(result) if "NOT" in kind else result
 
     def _distinct(self, f: Node, not_distinct: bool, location: int) -> Expr:
+        if "RowExpr" in f["lexpr"] and "RowExpr" in f["rexpr"]:
+            from mirrordb.sql import row_values   # it imports this module
+            return row_values.distinct_rows(self, f["lexpr"], f["rexpr"], not_distinct,
+                                            location)
         left, right = self.compile(f["lexpr"]), self.compile(f["rexpr"])
         equal = self.binary_operator("=", left, right, location).fn
         lf, rf = left.fn, right.fn
@@ -826,6 +851,9 @@ class ExpressionCompiler:
 
     def _NullTest(self, f: Node) -> Expr:
         arg = self.compile(f["arg"])
+        if T.is_row_type(arg.type_oid):
+            from mirrordb.sql import row_values   # it imports this module
+            return row_values.null_test(arg, f.get("nulltesttype") == "IS_NOT_NULL")
         inner = arg.fn
         if f.get("nulltesttype") == "IS_NOT_NULL":
             return Expr(BOOL, lambda row, ctx: inner(row, ctx) is not None)
@@ -963,6 +991,11 @@ class ExpressionCompiler:
             value = self.compile(f["arg"])
         for item in indirection:
             kind, fields = one(item)
+            if kind == "String":
+                from mirrordb.sql import row_values   # it imports this module
+                value = row_values.select_field(value, fields["sval"],
+                                                leftmost_location(f["arg"]))
+                continue
             if kind != "A_Indices" or fields.get("is_slice"):
                 raise feature_not_supported("this indirection (field selection or array slice)")
             value = self._subscript(value, fields)
@@ -1006,7 +1039,8 @@ class ExpressionCompiler:
         return Expr(T.CHAR_OID, run)
 
     def _RowExpr(self, f: Node) -> Expr:
-        raise feature_not_supported("row constructors")
+        from mirrordb.sql import row_values   # it imports this module
+        return row_values.compile_row(self, f)
 
     def _GroupingFunc(self, f: Node) -> Expr:
         """GROUPING(...) outside a grouped query's select list, HAVING and ORDER BY (those

@@ -42,6 +42,7 @@ from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import roles, schemas
+from mirrordb.sql import row_values
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -1476,9 +1477,12 @@ class PlanBuilder:
             return Expr(column.type_oid, scalar, column.typmod, name=column.name)
         if kind == "ARRAY_SUBLINK":
             return _array_sublink(plan, rows_of)
+        if "RowExpr" in (f.get("testexpr") or {}):
+            return row_values.row_sublink(compiler, f, [c.type_oid for c in plan.columns],
+                                          self.timezone, rows_of)
         if kind in ("ANY_SUBLINK", "ALL_SUBLINK"):
             if len(plan.columns) != 1:
-                raise MirrordbError("subquery has too many columns", sqlstate="42601")
+                raise error_at("subquery has too many columns", "42601", f.get("location", -1))
             op = strings(f.get("operName")) or ["="]
             mark = compiler.set_mark()
             left = compiler.compile(f["testexpr"])
@@ -1838,7 +1842,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         return strings(fields["funcname"])[-1]
     if kind == "TypeCast":
         inner = fields["arg"]
-        if "ColumnRef" in inner or "FuncCall" in inner or "TypeCast" in inner:
+        if "ColumnRef" in inner or "FuncCall" in inner or "TypeCast" in inner or \
+                "RowExpr" in inner:
             return _default_name(inner, expr)
         return expr.name
     if kind == "SubLink":
@@ -1857,6 +1862,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         return "nullif"
     if kind == "A_ArrayExpr":
         return "array"
+    if kind == "RowExpr":
+        return "row"
     if kind == "A_Indirection":     # the last field selected, else the subscripted value's
         selected = [one(item)[1]["sval"] for item in fields["indirection"]
                     if one(item)[0] == "String"]
