@@ -735,6 +735,9 @@ class SessionCatalogLookup:
         if type_oid == T.REGROLE_OID:
             role = snapshot.roles.get(oid)
             return funcs.quote_ident(role.name) if role is not None else None
+        if type_oid == T.REGTYPE_OID:
+            from mirrordb.sql import row_values   # it imports the planner, which imports us
+            return row_values.row_type_name(snapshot, oid)
         return None
 
 

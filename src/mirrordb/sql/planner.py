@@ -972,6 +972,9 @@ class PlanBuilder:
         if len(names) != 1 or names[0] not in INDEXABLE_OPERATORS:
             return None
         op = names[0]
+        leading = row_values.leading_column_condition(fields, op)
+        if leading is not None:         # (a, b) > (1, 2): a >= 1 bounds the scan
+            return self._indexable(leading, scope, column, column_type)
         for this, other, operator in ((fields["lexpr"], fields["rexpr"], op),
                                       (fields["rexpr"], fields["lexpr"], COMMUTED[op])):
             if "ColumnRef" not in this:

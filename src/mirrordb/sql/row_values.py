@@ -59,6 +59,26 @@ def row_type_oid(relation: Any) -> int:
     return oid if relation.oid >= FIRST_NORMAL_OBJECT_ID else 0
 
 
+# Relation kinds with a row type (pg_class.reltype): tables, views, materialized views,
+# sequences, as in PostgreSQL; an index has none.
+ROW_TYPE_RELKINDS = frozenset({"r", "v", "m", "S"})
+
+
+def reltype(entry: Any) -> int:
+    """pg_class.reltype of a relation (its catalog entry or Relation)."""
+    return row_type_oid(entry) if entry.kind in ROW_TYPE_RELKINDS else 0
+
+
+def row_type_name(snapshot: Any, oid: int) -> str | None:
+    """regtype output of a table's row type (the table's display name), None if ``oid`` is
+    none; ``snapshot``: the statement's catalog snapshot (sql/catalog_functions.py)."""
+    entry = snapshot.classes.get(oid)
+    if entry is None or reltype(entry) != oid:
+        return None
+    name: str | None = snapshot.relation_display_name(oid)
+    return name
+
+
 def whole_row_type(entry: RangeEntry) -> int:
     """The type of a whole-row reference to ``entry``: its table's row type, else record."""
     if entry.relation is None:
@@ -135,7 +155,10 @@ def _pair_tests(compiler: ExpressionCompiler, name: str, left: list[Expr], right
     lefts, rights, tests, equals = [], [], [], []
     if name not in ORDERING_OPERATORS and name not in _NEGATED_OPERATORS:
         for lexpr, rexpr in zip(left, right):     # a missing operator is the first error
-            _resolve(name, lexpr, rexpr, location)
+            result_type = _resolve(name, lexpr, rexpr, location).result_type
+            if result_type != BOOL:
+                raise error_at("row comparison operator must yield type boolean, not type "
+                               f"{T.format_type(result_type)}", "42804", location)
         check_row_operator(name, location)
     for lexpr, rexpr in zip(left, right):
         resolved = _resolve(name, lexpr, rexpr, location)
@@ -191,6 +214,10 @@ def written_row_comparison(compiler: ExpressionCompiler, f: Node, name: str,
     right = f["rexpr"]
     if is_row_node(right):
         return compare_rows(compiler, name, f["lexpr"], right, location)
+    literal = right.get("A_Const")
+    if literal is not None and "sval" in literal:     # the literal would be read as a record
+        raise error_at("input of anonymous composite types is not implemented", "0A000",
+                       literal.get("location", -1))
     sublink = right.get("SubLink")
     if sublink is not None and sublink["subLinkType"] == "EXPR_SUBLINK":
         compare = {**sublink, "subLinkType": "ROWCOMPARE_SUBLINK", "testexpr": f["lexpr"],
@@ -435,3 +462,24 @@ def row_sublink(compiler: ExpressionCompiler, f: Node, column_types: list[int], 
                        f.get("location", -1))
     return any_all_sublink(compiler, f, column_types, timezone, rows_of,
                            kind == "ALL_SUBLINK")
+
+
+# -- index bounds ----------------------------------------------------------------------------------
+
+# What a row comparison implies of its first columns: (a, b) > (1, 2) holds only where a >= 1.
+_LEADING_OPERATORS = {"=": "=", "<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
+
+
+def leading_column_condition(fields: Node, name: str) -> Node | None:
+    """For the planner's index choice: a comparison of the first items of two written rows
+    that every row satisfying ``ROW(...) name ROW(...)`` satisfies (the scan re-checks the
+    whole comparison, so the bound may be looser), or None."""
+    left, right = fields.get("lexpr"), fields.get("rexpr")
+    if not (is_row_node(left) and is_row_node(right)) or name not in _LEADING_OPERATORS:
+        return None
+    left_items, right_items = row_items(left), row_items(right)
+    if not left_items or len(left_items) != len(right_items):
+        return None
+    return {"A_Expr": {"kind": "AEXPR_OP", "name": [{"String": {"sval": _LEADING_OPERATORS[name]}}],
+                       "lexpr": left_items[0], "rexpr": right_items[0],
+                       "location": fields.get("location", -1)}}

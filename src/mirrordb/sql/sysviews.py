@@ -36,6 +36,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import constraints, replication_functions, role_settings, roles
+from mirrordb.sql import row_values
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.database_privileges import acl_item_texts
@@ -270,7 +271,8 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
                          cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
         has_index = bool(snapshot.indexes_of_table.get(entry.oid))
         rows.append((
-            entry.oid, entry.name, entry.namespace_oid, 0, 0, entry.owner_oid, access_method,
+            entry.oid, entry.name, entry.namespace_oid, row_values.reltype(entry), 0,
+            entry.owner_oid, access_method,
             entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,

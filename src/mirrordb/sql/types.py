@@ -581,7 +581,7 @@ def format_type(oid: int, typmod: int = -1, *, typmod_given: bool = False) -> st
     being non-NULL (psql passes atttypmod): then bpchar without a length prints as 'bpchar'."""
     info = TYPES.get(oid)
     if info is None:
-        return row_type_name(oid) if oid in _ROW_TYPE_OIDS else "-" if oid == 0 else "???"
+        return "-" if oid == 0 else row_type_name(oid) or "???"
     if info.category == "A" and info.element_oid and oid not in _ARRAY_LIKE_OIDS:
         return format_type(info.element_oid, typmod, typmod_given=typmod_given) + "[]"
     with_typmod = typmod >= 0
@@ -991,7 +991,7 @@ def _parse_type_string(text: str) -> int:
 def _regtype_out(value: int, timezone: str) -> str:
     if value == 0:
         return "-"
-    return format_type(value) if value in TYPES or value in _ROW_TYPE_OIDS else str(value)
+    return format_type(value) if value in TYPES else row_type_name(value) or str(value)
 
 
 def _reg_in(type_oid: int) -> _InputFunction:
@@ -1228,12 +1228,12 @@ def is_row_type(oid: int) -> bool:
     return oid == RECORD_OID or oid in _ROW_TYPE_OIDS
 
 
-def row_type_name(oid: int) -> str:
+def row_type_name(oid: int) -> str | None:
     """A table's row type as format_type prints it: the table's name, qualified when its
-    schema is not on the search_path (the session's catalog lookup knows)."""
+    schema is not on the search_path (the session's catalog lookup knows); None if ``oid``
+    is no row type."""
     lookup = _CATALOG_LOOKUP.get()
-    name = lookup.name_of(REGCLASS_OID, oid) if lookup is not None else None
-    return name if name is not None else "???"
+    return lookup.name_of(REGTYPE_OID, oid) if lookup is not None else None
 
 
 def _row_cast_context(target_oid: int) -> str | None:
