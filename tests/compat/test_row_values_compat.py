@@ -4,8 +4,9 @@ lexical for < <= > >=), IN lists and subqueries of rows, = ANY/ALL, a row agains
 subquery, BETWEEN, IS [NOT] NULL and IS [NOT] DISTINCT FROM on rows, keyset pagination (with
 the index bounding the scan), whole-row references with their table's row type (pg_typeof,
 (t).col, record comparison, ORDER BY and DISTINCT of rows, to_json), rows in arrays, VALUES
-and subqueries, and PostgreSQL's errors for each; then what a client sees over the wire: the
-RowDescription type (record or the table's row type) and record_send's binary format."""
+and subqueries, views over them as pg_get_viewdef prints them, and PostgreSQL's errors; then
+what a client sees over the wire: the RowDescription type (record or the table's row type)
+and record_send's binary format."""
 
 from __future__ import annotations
 
@@ -135,6 +136,22 @@ WHOLE_ROWS = [
     "select s::text, pg_typeof(s) from (select 1 as p, 'z' as q) s",
 ]
 
+VIEWS = [
+    "create view v3 as select a from t where (a, b) in ((1, 'x'), (3, 'a b')) and (a, b) not in "
+    "((2, 'q')) and (a, b) <> (5, 'z') and (a, 'k') <= (3, b)",
+    "select pg_get_viewdef('v3'), pg_get_viewdef('v3', true)",
+    "select * from v3",
+    "create view v4 as select row(a, b)::text r, (a, b)::text s, (row(a, 1)).f2 f from t",
+    "select pg_get_viewdef('v4'), pg_get_viewdef('v4', true)",
+    "select * from v4 order by f, r",
+    "create view v5 as select a from t where (a, b) is distinct from (1, 'x') "
+    "and row(a, b) is not null and t is not null",
+    "select pg_get_viewdef('v5'), pg_get_viewdef('v5', true)",
+    "create view v7 as select t.a from t where t = row(1, 'x'::text)::record",
+    "select pg_get_viewdef('v7'), pg_get_viewdef('v7', true)",
+    "select * from v7",
+]
+
 ERRORS = [
     "select (1,2) = (1,2,3)",
     "select (1,2) < (1,2,3)",
@@ -163,9 +180,9 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("statements", [CONSTRUCTORS, COMPARISONS, IN_AND_SUBQUERIES, KEYSET,
-                                        WHOLE_ROWS, ERRORS],
+                                        WHOLE_ROWS, VIEWS, ERRORS],
                          ids=["constructors", "comparisons", "in_and_subqueries", "keyset",
-                              "whole_rows", "errors"])
+                              "whole_rows", "views", "errors"])
 def test_statements_match_postgres(both: tuple[Reference, Ours], statements: list[str]) -> None:
     assert_same(both, statements)
 

@@ -904,6 +904,8 @@ class ExpressionDeparser:
             if "lexpr" not in f:
                 return self._prefix_operator(name, f["rexpr"])
             return self._binary_operator(name, f["lexpr"], f["rexpr"])
+        if kind == "AEXPR_IN" and "RowExpr" in f["lexpr"]:
+            return self._row_in_list(name, f["lexpr"], one(f["rexpr"])[1]["items"])
         if kind == "AEXPR_IN":
             operator, quantifier = ("=", "ANY") if name == "=" else ("<>", "ALL")
             array = {"A_ArrayExpr": {"elements": one(f["rexpr"])[1]["items"]}}
@@ -911,6 +913,8 @@ class ExpressionDeparser:
         if kind in ("AEXPR_OP_ANY", "AEXPR_OP_ALL"):
             return self._array_operator(name, "ANY" if kind == "AEXPR_OP_ANY" else "ALL",
                                         f["lexpr"], f["rexpr"])
+        if kind == "AEXPR_DISTINCT" and "RowExpr" in f["lexpr"] and "RowExpr" in f["rexpr"]:
+            return self._row_distinct(f["lexpr"], f["rexpr"])
         if kind in ("AEXPR_DISTINCT", "AEXPR_NOT_DISTINCT"):
             word = "IS DISTINCT FROM" if kind == "AEXPR_DISTINCT" else "IS NOT DISTINCT FROM"
             return self._wrap(f"{self._child(f['lexpr'], None, _TEST).text} {word} "
@@ -930,6 +934,8 @@ class ExpressionDeparser:
         raise feature_not_supported(f"printing operator kind {kind}")
 
     def _binary_operator(self, name: str, left_node: Node, right_node: Node) -> _Printed:
+        if "RowExpr" in left_node and "RowExpr" in right_node:
+            return self._row_comparison(name, left_node, right_node)
         left_type, right_type = self._type_of(left_node), self._type_of(right_node)
         try:
             resolved = ops.resolve_operator(name, left_type, right_type)
@@ -941,6 +947,56 @@ class ExpressionDeparser:
         left_text = self._parenthesize(left, name, is_left=True)
         right_text = self._parenthesize(right, name, is_left=False)
         return self._wrap(f"{left_text} {name} {right_text}", _OPERATOR, name)
+
+    # -- row values (sql/row_values.py) ---------------------------------------------------------
+
+    def _RowExpr(self, f: Node) -> _Printed:
+        return _Printed(f"ROW({', '.join(self._print(i, None).text for i in f.get('args', []))})")
+
+    def _row_pairs(self, name: str, left_node: Node, right_node: Node
+                   ) -> list[tuple[_Printed, _Printed]]:
+        """Each column pair of two written rows, printed as the pair's operator sees it."""
+        printed = []
+        for left, right in zip(left_node["RowExpr"].get("args", []),
+                               right_node["RowExpr"].get("args", [])):
+            try:
+                resolved = ops.resolve_operator(name, self._type_of(left), self._type_of(right))
+                targets: tuple[int | None, int | None] = (resolved.left_type,
+                                                          resolved.right_type)
+            except MirrordbError:
+                targets = (None, None)
+            printed.append((self._print(left, targets[0]), self._print(right, targets[1])))
+        return printed
+
+    def _row_distinct(self, left_node: Node, right_node: Node) -> _Printed:
+        """``ROW(...) IS DISTINCT FROM ROW(...)``: stored as the OR of the columns'."""
+        parts = [self._wrap(f"{self._operand(left)} IS DISTINCT FROM {self._operand(right)}",
+                            _TEST) for left, right in self._row_pairs("=", left_node,
+                                                                       right_node)]
+        return self._join_boolean("OR", parts)
+
+    def _operand(self, printed: _Printed) -> str:
+        return f"({printed.text})" if self.pretty and printed.kind != _SIMPLE else printed.text
+
+    def _row_comparison(self, name: str, left_node: Node, right_node: Node) -> _Printed:
+        """Two written rows compared: = and <> as the AND / OR of the columns' comparisons,
+        the ordering operators as ``ROW(...) op ROW(...)``, as PostgreSQL stores them."""
+        pairs = list(zip(left_node["RowExpr"].get("args", []),
+                         right_node["RowExpr"].get("args", [])))
+        if name in ("=", "<>"):
+            parts = [self._binary_operator(name, left, right) for left, right in pairs]
+            return self._join_boolean("AND" if name == "=" else "OR", parts)
+        printed = self._row_pairs(name, left_node, right_node)
+        text = (f"ROW({', '.join(left.text for left, _ in printed)}) {name} "
+                f"ROW({', '.join(right.text for _, right in printed)})")
+        # ruleutils puts a RowCompareExpr in parentheses of its own, pretty or not
+        return _Printed(f"({text})", _BOOL) if self.pretty else self._wrap(text, _OPERATOR)
+
+    def _row_in_list(self, name: str, left_node: Node, items: list[Node]) -> _Printed:
+        """``(a, b) [NOT] IN ((1, 2), ...)``: each item's row comparison, ORed (ANDed)."""
+        operator, word = ("=", "OR") if name == "=" else ("<>", "AND")
+        parts = [self._binary_operator(operator, left_node, item) for item in items]
+        return parts[0] if len(parts) == 1 else self._join_boolean(word, parts)
 
     def _prefix_operator(self, name: str, operand_node: Node) -> _Printed:
         operand = self._print(operand_node, None)
@@ -1075,13 +1131,27 @@ class ExpressionDeparser:
         text = base.text if "ColumnRef" in f["arg"] else f"({base.text})"
         for item in f["indirection"]:
             kind, fields = one(item)
+            if kind == "String":        # (row).field
+                text = f"({base.text}).{funcs.quote_ident(fields['sval'])}"
+                continue
             if kind != "A_Indices" or fields.get("is_slice"):
                 raise feature_not_supported("printing this indirection")
             text += f"[{self._print(fields['uidx'], T.INT4_OID).text}]"
         return _Printed(text)
 
     def _ColumnRef(self, f: Node) -> _Printed:
-        return _Printed(".".join(funcs.quote_ident(n) for n in strings(f["fields"])))
+        names = strings(f["fields"])
+        if len(names) == 1 and self._is_whole_row({"ColumnRef": f}):
+            return _Printed(f"{funcs.quote_ident(names[0])}.*")
+        return _Printed(".".join(funcs.quote_ident(n) for n in names))
+
+    def _is_whole_row(self, node: Node) -> bool:
+        """A bare FROM item name: a whole-row reference, which ruleutils prints ``t.*``."""
+        try:
+            compiled = self.compiler.compile(node)
+        except MirrordbError:
+            return False
+        return compiled.fields is not None and compiled.column is None
 
     def _CollateClause(self, f: Node) -> _Printed:
         operand = self._print(f["arg"], None)
