@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.catalog.bootstrap import FIRST_NORMAL_OBJECT_ID
-from mirrordb.common.errors import MirrordbError
+from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import (BOOL, TEXT, UNKNOWN, ExecContext, Expr, Row, coerce, const,
-                                      error_at)
+from mirrordb.sql.expressions import (BOOL, UNKNOWN, ExecContext, Expr, Row, _locate, coerce,
+                                      const, error_at)
 from mirrordb.sql.parser import Node, one, strings
 
 if TYPE_CHECKING:
@@ -311,7 +311,7 @@ def sublink_tester(compiler: ExpressionCompiler, f: Node, column_types: list[int
 
 
 def _never(row: Row, ctx: ExecContext) -> Any:
-    raise AssertionError("a subquery column's placeholder is never evaluated")
+    invariant(False, "a subquery column's placeholder is never evaluated")
 
 
 def any_all_sublink(compiler: ExpressionCompiler, f: Node, column_types: list[int],
@@ -444,24 +444,6 @@ def select_field(value: Expr, name: str, location: int) -> Expr:
         record = inner(row, ctx)
         return None if record is None else record[index]
     return Expr(type_oid, run, name=name, volatile=value.volatile)
-
-
-def _locate(error: MirrordbError, location: int) -> None:
-    if location >= 0 and getattr(error, "position", None) is None:
-        error.position = location + 1  # type: ignore[attr-defined]
-
-
-def row_sublink(compiler: ExpressionCompiler, f: Node, column_types: list[int], timezone: str,
-                rows_of: Callable[..., list[Row]]) -> Expr:
-    """A subquery compared with a written row: ANY/ALL (IN, NOT IN) or a single row."""
-    kind = f["subLinkType"]
-    if kind == "ROWCOMPARE_SUBLINK":
-        return row_compare_sublink(compiler, f, column_types, timezone, rows_of)
-    if kind not in ("ANY_SUBLINK", "ALL_SUBLINK"):
-        raise error_at("subquery kind with a row is not supported", "0A000",
-                       f.get("location", -1))
-    return any_all_sublink(compiler, f, column_types, timezone, rows_of,
-                           kind == "ALL_SUBLINK")
 
 
 # -- index bounds ----------------------------------------------------------------------------------
