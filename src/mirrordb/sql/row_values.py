@@ -351,6 +351,19 @@ def row_compare_sublink(compiler: ExpressionCompiler, f: Node, column_types: lis
     return Expr(BOOL, run)
 
 
+def row_sublink(compiler: ExpressionCompiler, f: Node, column_types: list[int], timezone: str,
+                rows_of: Callable[..., list[Row]]) -> Expr:
+    """A subquery compared with a written row: ANY/ALL (IN, NOT IN) or a single row."""
+    kind = f["subLinkType"]
+    if kind == "ROWCOMPARE_SUBLINK":
+        return row_compare_sublink(compiler, f, column_types, timezone, rows_of)
+    if kind not in ("ANY_SUBLINK", "ALL_SUBLINK"):
+        raise error_at("subquery kind with a row is not supported", "0A000",
+                       f.get("location", -1))
+    return any_all_sublink(compiler, f, column_types, timezone, rows_of,
+                           kind == "ALL_SUBLINK")
+
+
 # -- record values ---------------------------------------------------------------------------------
 
 
