@@ -71,6 +71,11 @@ COMPARISONS = [
     "select * from t where (a, b) > (1, 'x') order by a, b",
     "select * from t where (a, b) <> (1, 'x') order by a, b",
     "select * from t where not (a, b) < (3, 'b') order by a, b",
+    "select * from t where (a, b) = ('q', 'x')",
+    "select * from t t1 join t t2 on (t1.a, t1.b) = (t2.a, t2.b) order by 1",
+    "select * from t t1 left join t t2 on (t1.a, t1.b) < (t2.a, t2.b) order by 1, 3, 4",
+    "update t set b = b where (a, b) = (1, 'x')",
+    "delete from t where (a, b) = (7, 'none')",
 ]
 
 IN_AND_SUBQUERIES = [
@@ -141,6 +146,7 @@ VIEWS = [
     "((2, 'q')) and (a, b) <> (5, 'z') and (a, 'k') <= (3, b)",
     "select pg_get_viewdef('v3'), pg_get_viewdef('v3', true)",
     "select * from v3",
+    "select pg_typeof(v3), v3::text, (v3).a from v3",
     "create view v4 as select row(a, b)::text r, (a, b)::text s, (row(a, 1)).f2 f from t",
     "select pg_get_viewdef('v4'), pg_get_viewdef('v4', true)",
     "select * from v4 order by f, r",

@@ -151,6 +151,7 @@ class RangeEntry:
     aliased: bool = True                  # False: a table named by its own name, no alias
     table_oid: int | None = None          # the tableoid system column's value (None: no such)
     schema: str | None = None             # a table's schema name (``schema.table.column``)
+    row_type_oid: int = 0                 # a view's row type (a table's comes from relation)
 
 
 @dataclass(eq=False)
@@ -1156,7 +1157,8 @@ def conjuncts(node: Node | None) -> list[Node]:
         return []
     if "BoolExpr" in node and node["BoolExpr"]["boolop"] == "AND_EXPR":
         return [part for arg in node["BoolExpr"]["args"] for part in conjuncts(arg)]
-    return [node]
+    from mirrordb.sql import row_values   # it imports this module
+    return row_values.equality_conjuncts(node) or [node]
 
 
 def referenced_names(node: Any) -> list[list[str]]:

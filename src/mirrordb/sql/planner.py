@@ -601,8 +601,9 @@ class PlanBuilder:
         from mirrordb.sql import views
         plan = views.plan_view_query(self, view)
         names = _alias_columns(fields.get("alias", {}), [c.name for c in view.columns])
-        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, view.oid, i + 1)
-                          for i, (n, c) in enumerate(zip(names, view.columns))])
+        entry = scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, view.oid, i + 1)
+                                  for i, (n, c) in enumerate(zip(names, view.columns))])
+        entry.row_type_oid = row_values.row_type_oid(view)
         return _FromItem(plan.node, scope, alias=alias)
 
     def _plan_sequence_scan(self, relation: Relation, alias: str, fields: Node,

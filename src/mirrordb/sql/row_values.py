@@ -80,10 +80,9 @@ def row_type_name(snapshot: Any, oid: int) -> str | None:
 
 
 def whole_row_type(entry: RangeEntry) -> int:
-    """The type of a whole-row reference to ``entry``: its table's row type, else record."""
-    if entry.relation is None:
-        return T.RECORD_OID
-    oid = row_type_oid(entry.relation)
+    """The type of a whole-row reference to ``entry``: its table's or view's row type, else
+    record (a subquery, a function, a system catalog)."""
+    oid = row_type_oid(entry.relation) if entry.relation is not None else entry.row_type_oid
     if not oid:
         return T.RECORD_OID
     T.register_row_type(oid)
@@ -478,3 +477,20 @@ def leading_column_condition(fields: Node, name: str) -> Node | None:
     return {"A_Expr": {"kind": "AEXPR_OP", "name": [{"String": {"sval": _LEADING_OPERATORS[name]}}],
                        "lexpr": left_items[0], "rexpr": right_items[0],
                        "location": fields.get("location", -1)}}
+
+
+def equality_conjuncts(node: Node) -> list[Node]:
+    """``ROW(a, b) = ROW(1, 2)`` as the ``a = 1`` and ``b = 2`` it means (PostgreSQL's parser
+    makes the same AND), so each column can bound an index scan; [] for anything else."""
+    fields = node.get("A_Expr")
+    if fields is None or fields.get("kind") != "AEXPR_OP" or "lexpr" not in fields:
+        return []
+    left, right = fields["lexpr"], fields.get("rexpr")
+    if strings(fields.get("name")) != [EQUALITY] or not (is_row_node(left) and
+                                                         is_row_node(right)):
+        return []
+    left_items, right_items = row_items(left), row_items(right)
+    if len(left_items) != len(right_items) or len(left_items) < 2:
+        return []
+    return [{"A_Expr": {**fields, "lexpr": l_item, "rexpr": r_item}}
+            for l_item, r_item in zip(left_items, right_items)]
