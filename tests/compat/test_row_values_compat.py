@@ -141,6 +141,23 @@ WHOLE_ROWS = [
     "select s::text, pg_typeof(s) from (select 1 as p, 'z' as q) s",
 ]
 
+# rows holding arrays as hash keys (DISTINCT, GROUP BY, UNION, INTERSECT, hash joins)
+HASHING = [
+    "create table h (a int, b text, c int[])",
+    "insert into h values (1, 'x', '{1,2}'), (1, 'x', '{1,2}'), (2, null, null)",
+    "select distinct row(a, c) from h order by 1",
+    "select h::text, count(*) from h group by h order by 1",
+    "select row(a, c) from h union select row(1, array[1,2]) order by 1",
+    "select row(a, c) from h intersect select row(1, array[1,2])",
+    "select c from h except select array[3] order by 1",
+    "select count(distinct h) from h",
+    "select h1.a from h h1 join h h2 on h1 = h2 order by 1",
+    "select h1.a from h h1 join h h2 on (h1.a, h1.c) = (h2.a, h2.c) order by 1",
+    "select row(1.0::numeric, 'x') = row(1.00::numeric, 'x'), row('a'::char(3)) = "
+    "row('a  '::char(3))",
+    "select array_agg(h order by a)::text from h",
+]
+
 VIEWS = [
     "create view v3 as select a from t where (a, b) in ((1, 'x'), (3, 'a b')) and (a, b) not in "
     "((2, 'q')) and (a, b) <> (5, 'z') and (a, 'k') <= (3, b)",
@@ -186,9 +203,9 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("statements", [CONSTRUCTORS, COMPARISONS, IN_AND_SUBQUERIES, KEYSET,
-                                        WHOLE_ROWS, VIEWS, ERRORS],
+                                        WHOLE_ROWS, HASHING, VIEWS, ERRORS],
                          ids=["constructors", "comparisons", "in_and_subqueries", "keyset",
-                              "whole_rows", "views", "errors"])
+                              "whole_rows", "hashing", "views", "errors"])
 def test_statements_match_postgres(both: tuple[Reference, Ours], statements: list[str]) -> None:
     assert_same(both, statements)
 

@@ -323,7 +323,10 @@ def type_info(oid: int) -> TypeInfo:
 
 
 def array_type_of(element_oid: int) -> int:
-    """The array type of an element type (0 if there is none)."""
+    """The array type of an element type (0 if there is none; a table's row type has
+    record[] here, where PostgreSQL has the table's own array type)."""
+    if element_oid in _ROW_TYPE_OIDS:
+        return RECORD_ARRAY_OID
     info = TYPES.get(element_oid)
     return info.array_oid if info is not None else 0
 
