@@ -139,6 +139,7 @@ class ScopeColumn:
     # A join's USING column: the range entry a stored view names it by (the side whose value it
     # is; "" for a FULL JOIN's, which only its bare name reaches).
     source_alias: str = ""
+    fields: tuple[tuple[str, int], ...] | None = None   # a row column's (sql/row_values.py)
 
 
 @dataclass(eq=False)
@@ -589,12 +590,13 @@ class ExpressionCompiler:
         if depth == 0:
             def run(row: Row, ctx: ExecContext) -> Any:
                 return row[index]
-            return Expr(column.type_oid, run, column.typmod, column.name, column=index)
+            return Expr(column.type_oid, run, column.typmod, column.name, column=index,
+                        fields=column.fields)
         self.builder.correlated = True
 
         def outer(row: Row, ctx: ExecContext) -> Any:
             return ctx.outer[-depth][index]
-        return Expr(column.type_oid, outer, column.typmod, column.name)
+        return Expr(column.type_oid, outer, column.typmod, column.name, fields=column.fields)
 
     # operators
 

@@ -73,6 +73,7 @@ class OutputColumn:
     typmod: int = -1
     table_oid: int = 0
     attnum: int = 0
+    fields: tuple[tuple[str, int], ...] | None = None   # a row column's, when known
 
 
 @dataclass(eq=False)
@@ -332,7 +333,8 @@ class PlanBuilder:
                               width=width)
         columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN or
                                 self.unknown_outputs else TEXT,
-                                t.expr.typmod, t.table_oid, t.attnum) for t in targets]
+                                t.expr.typmod, t.table_oid, t.attnum, t.expr.fields)
+                   for t in targets]
         return QueryPlan(plan, columns)
 
     def _finish_simple(self, node: Node, plan: QueryPlan) -> QueryPlan:
@@ -436,7 +438,7 @@ class PlanBuilder:
             raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
         names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
         scope = Scope(parent=chain)
-        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
+        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, fields=c.fields)
                           for n, c in zip(names, plan.columns)])
         return _FromItem(plan.node, scope, alias=alias)
 
