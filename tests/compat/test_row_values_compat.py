@@ -264,3 +264,19 @@ def test_records_in_binary_format(client: psycopg.Connection) -> None:
     assert first[0] == (1, "one", Decimal("2.5")) and second[0] == (2, None, Decimal("2.5"))
     assert first[1] == struct.pack(">iIiiIi3s", 2, 23, 4, 1, 25, 3, b"one")
     assert second[1] == struct.pack(">iIiiIi", 2, 23, 4, 2, 25, -1)
+
+
+def test_keyset_pagination_with_parameters(client: psycopg.Connection) -> None:
+    """The keyset idiom as a driver sends it: a prepared statement with bound parameters."""
+    client.execute("create table pages (a int, b int)")
+    client.execute("create index pages_ab on pages (a, b)")
+    client.execute("insert into pages select i / 4, i % 4 from generate_series(0, 15) i")
+    seen, last = [], (-1, -1)
+    while True:
+        rows = client.execute("select a, b from pages where (a, b) > (%s, %s) order by a, b "
+                              "limit 5", last, prepare=True).fetchall()
+        if not rows:
+            break
+        seen.extend(rows)
+        last = rows[-1]
+    assert seen == [(i // 4, i % 4) for i in range(16)]
