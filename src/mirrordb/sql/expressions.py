@@ -10,7 +10,8 @@ numeric, quoted literals and untyped parameters ``unknown`` until an operator, f
 target column gives them a type (``coerce``). Operators, functions and casts come from the type
 system (sql/types.py, operators.py, functions.py, aggregates.py); the special forms SQL has apart
 from operators (AND/OR/NOT with three-valued logic, CASE, COALESCE, IN, BETWEEN, IS [NOT] NULL,
-sublinks) are built here.
+sublinks) are built here; row values (ROW(...), row comparisons, ``(expr).field``) in
+sql/row_values.py, which this module calls.
 
 Rows are flat tuples: the FROM clause's range entries side by side, each followed by a hidden
 ``ctid`` column when it is a table (see ``Scope``). The ``tableoid`` system column takes no place
@@ -562,7 +563,6 @@ class ExpressionCompiler:
         def run(row: Row, ctx: ExecContext) -> Any:
             source = ctx.outer[-depth] if depth else row
             return T.RowRecord.of([source[index] for index in indexes], columns)
-        from mirrordb.sql import row_values   # it imports this module
         return Expr(row_values.whole_row_type(entry), run, name=alias, fields=columns)
 
     def _qualified_name(self, index: int, column: ScopeColumn) -> str:
@@ -608,7 +608,6 @@ class ExpressionCompiler:
             if "lexpr" not in f:
                 return self.prefix_operator(name, self.compile(f["rexpr"]), location)
             if "RowExpr" in f["lexpr"]:
-                from mirrordb.sql import row_values   # it imports this module
                 written = row_values.written_row_comparison(self, f, name, location)
                 if written is not None:
                     return written
@@ -633,7 +632,6 @@ class ExpressionCompiler:
 
     def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:
         if T.is_row_type(left.type_oid) or T.is_row_type(right.type_oid):
-            from mirrordb.sql import row_values   # it imports this module
             return row_values.record_operator(name, left, right, location)
         try:
             resolved = ops.resolve_operator(name, left.type_oid, right.type_oid)
@@ -695,7 +693,6 @@ class ExpressionCompiler:
 
     def _in_list(self, f: Node, name: str, location: int) -> Expr:
         if "RowExpr" in f["lexpr"] and "List" in f["rexpr"]:
-            from mirrordb.sql import row_values   # it imports this module
             return row_values.in_list(self, f, name == "<>", location)
         mark = self.set_mark()
         left = self.compile(f["lexpr"])
@@ -752,7 +749,6 @@ class ExpressionCompiler:
         def compare(name: str, left: Expr, left_node: Node, right: Expr,
                     right_node: Node) -> Expr:
             if "RowExpr" in left_node and "RowExpr" in right_node:
-                from mirrordb.sql import row_values   # it imports this module
                 return row_values.compare_rows(self, name, left_node, right_node, location)
             return self.binary_operator(name, left, right, location)
         value_node = f["lexpr"]
@@ -767,7 +763,6 @@ class ExpressionCompiler:
 
     def _distinct(self, f: Node, not_distinct: bool, location: int) -> Expr:
         if "RowExpr" in f["lexpr"] and "RowExpr" in f["rexpr"]:
-            from mirrordb.sql import row_values   # it imports this module
             return row_values.distinct_rows(self, f["lexpr"], f["rexpr"], not_distinct,
                                             location)
         left, right = self.compile(f["lexpr"]), self.compile(f["rexpr"])
@@ -855,7 +850,6 @@ class ExpressionCompiler:
     def _NullTest(self, f: Node) -> Expr:
         arg = self.compile(f["arg"])
         if T.is_row_type(arg.type_oid):
-            from mirrordb.sql import row_values   # it imports this module
             return row_values.null_test(arg, f.get("nulltesttype") == "IS_NOT_NULL")
         inner = arg.fn
         if f.get("nulltesttype") == "IS_NOT_NULL":
@@ -995,7 +989,6 @@ class ExpressionCompiler:
         for item in indirection:
             kind, fields = one(item)
             if kind == "String":
-                from mirrordb.sql import row_values   # it imports this module
                 value = row_values.select_field(value, fields["sval"],
                                                 leftmost_location(f["arg"]))
                 continue
@@ -1042,7 +1035,6 @@ class ExpressionCompiler:
         return Expr(T.CHAR_OID, run)
 
     def _RowExpr(self, f: Node) -> Expr:
-        from mirrordb.sql import row_values   # it imports this module
         return row_values.compile_row(self, f)
 
     def _GroupingFunc(self, f: Node) -> Expr:
@@ -1159,7 +1151,6 @@ def conjuncts(node: Node | None) -> list[Node]:
         return []
     if "BoolExpr" in node and node["BoolExpr"]["boolop"] == "AND_EXPR":
         return [part for arg in node["BoolExpr"]["args"] for part in conjuncts(arg)]
-    from mirrordb.sql import row_values   # it imports this module
     return row_values.equality_conjuncts(node) or [node]
 
 
@@ -1238,3 +1229,7 @@ def nodes_at_level(tree: Any, pick: Callable[[Node], Node | None]) -> Iterator[N
 
 __all__ = ["Expr", "ExecContext", "Scope", "ScopeColumn", "RangeEntry", "ExpressionCompiler",
            "coerce", "const", "conjuncts", "node_key", "funcs"]
+
+# Row values build on this module's compiler; imported last, as it imports this module.
+from mirrordb.sql import row_values  # noqa: E402
+
