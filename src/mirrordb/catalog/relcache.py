@@ -135,7 +135,9 @@ class RelationCache:
         for values in sorted(index_rows, key=lambda v: v[0]):  # type: ignore[arg-type,return-value]
             index_relation = self._describe(classes[values[0]], txn)
             keys = tuple(int(part) - 1 for part in str(values[5]).split())
-            indexes.append(IndexInfo(index_relation, keys, bool(values[3]), bool(values[4])))
+            indexes.append(IndexInfo(index_relation, keys, bool(values[3]), bool(values[4]),
+                                     _text_or_none(values[6]), _text_or_none(values[7]),
+                                     table))
         return indexes
 
     def sequence_params(self, relation: Relation, txn: Transaction | None) -> SequenceParams:
@@ -150,3 +152,7 @@ class RelationCache:
             with self._lock:
                 self._sequence_params[relation.oid] = params
         return params
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -24,6 +24,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
+from mirrordb.sql import index_expressions
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -563,21 +564,11 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
     roles.check_table_ownership(session, relation)
     if node.get("accessMethod", "btree") != "btree":
         raise feature_not_supported(f"index access method \"{node['accessMethod']}\"")
-    if node.get("whereClause"):
-        raise feature_not_supported("partial indexes")
-    keys = []
-    for param in node["indexParams"]:
-        fields = param["IndexElem"]
-        if "expr" in fields or "name" not in fields:
-            raise feature_not_supported("indexes on expressions")
-        if fields.get("ordering", "SORTBY_DEFAULT") == "SORTBY_DESC":
-            raise feature_not_supported("descending index columns")
-        try:
-            relation.column_index(fields["name"])
-        except KeyError:
-            raise MirrordbError(f'column "{fields["name"]}" does not exist',
-                                sqlstate="42703") from None
-        keys.append(fields["name"])
+    if node.get("indexIncludingParams"):
+        raise feature_not_supported("INCLUDE columns")
+    definition = index_expressions.define(session, relation, node["indexParams"],
+                                          node.get("whereClause"))
+    keys = definition.name_parts
     name = node.get("idxname") or naming.choose_relation_name(
         session, table, naming.index_name_addition(keys), "idx", relation.namespace_oid)
     if _exists(session, name, relation.namespace_oid):
@@ -586,8 +577,9 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     if node.get("concurrent"):
         pass  # a plain build already lets readers in; writers wait as they would for a lock
-    txn.create_index(name, relation.oid, keys, unique=bool(node.get("unique")),
-                     primary=bool(node.get("primary")))
+    txn.create_index(name, relation.oid, definition.columns, unique=bool(node.get("unique")),
+                     primary=bool(node.get("primary")), expressions=definition.expressions,
+                     predicate=definition.predicate)
     return []
 
 
