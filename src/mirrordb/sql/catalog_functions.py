@@ -41,6 +41,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import naming
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import index_expressions as ixexpr
 from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (
@@ -264,8 +265,10 @@ class IndexEntry:
     table_oid: int
     unique: bool
     primary: bool
-    key_numbers: tuple[int, ...]     # attnums of the table's key columns
+    key_numbers: tuple[int, ...]     # attnums of the table's key columns (0: an expression)
     is_constraint: bool              # backs a PRIMARY KEY or UNIQUE constraint
+    expressions: str | None = None   # pg_index.indexprs, indpred (sql/index_expressions.py)
+    predicate: str | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -471,9 +474,13 @@ class CatalogSnapshot:
             index_oid, table_oid = int(record["indexrelid"]), int(record["indrelid"])
             keys = tuple(int(part) for part in str(record["indkey"]).split())
             unique, primary = bool(record["indisunique"]), bool(record["indisprimary"])
-            result[index_oid] = IndexEntry(index_oid, table_oid, unique, primary, keys,
-                                           self._backs_constraint(index_oid, table_oid, keys,
-                                                                  unique, primary))
+            expressions, predicate = record["indexprs"], record["indpred"]
+            result[index_oid] = IndexEntry(
+                index_oid, table_oid, unique, primary, keys,
+                expressions is None and predicate is None and self._backs_constraint(
+                    index_oid, table_oid, keys, unique, primary),
+                None if expressions is None else str(expressions),
+                None if predicate is None else str(predicate))
         return result
 
     def _backs_constraint(self, index_oid: int, table_oid: int, keys: tuple[int, ...],
@@ -1128,11 +1135,33 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     table = snapshot.classes[index.table_oid]
     table_name = funcs.quote_ident(table.name) if pretty and snapshot.relation_is_visible(table) \
         else snapshot.qualified_name(table.oid)
-    columns = ", ".join(funcs.quote_ident(snapshot._column_name(table.oid, number))
-                        for number in index.key_numbers)
+    columns = ", ".join(_index_columns(snapshot, index, pretty))
     unique = "UNIQUE " if index.unique else ""
     name = funcs.quote_ident(snapshot.classes[index_oid].name)
-    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns})"
+    where = ""
+    predicate = ixexpr.stored_predicate(index.predicate)
+    if predicate is not None:
+        where = " WHERE " + _index_deparser(snapshot, index, pretty).deparse(predicate)
+    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){where}"
+
+
+def _index_deparser(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
+                    ) -> ExpressionDeparser:
+    return ExpressionDeparser(snapshot.session, snapshot, index.table_oid, pretty)
+
+
+def _index_columns(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool) -> list[str]:
+    """Each key column as pg_get_indexdef prints it: a column's name, an expression as
+    sql/index_expressions.py's ``printed_column``."""
+    trees = iter(ixexpr.stored_trees(index.expressions))
+    printed = []
+    for number in index.key_numbers:
+        if number:
+            printed.append(funcs.quote_ident(snapshot._column_name(index.table_oid, number)))
+        else:
+            deparser = _index_deparser(snapshot, index, pretty)
+            printed.append(ixexpr.printed_column(deparser.deparse, next(trees)))
+    return printed
 
 
 def index_column_definition(snapshot: CatalogSnapshot, index_oid: int, column: int
@@ -1140,8 +1169,7 @@ def index_column_definition(snapshot: CatalogSnapshot, index_oid: int, column: i
     index = snapshot.indexes.get(index_oid)
     if index is None or not 1 <= column <= len(index.key_numbers):
         return None if index is None else ""
-    return funcs.quote_ident(snapshot._column_name(index.table_oid,
-                                                   index.key_numbers[column - 1]))
+    return _index_columns(snapshot, index, False)[column - 1]
 
 
 def constraint_definition(snapshot: CatalogSnapshot, constraint_oid: int) -> str | None:
@@ -1303,7 +1331,10 @@ def _get_indexdef(ctx: ExecContext, index_oid: int, column: int = 0,
                   pretty: bool = False) -> str | None:
     snapshot = _snapshot(ctx)
     if column:
-        return index_column_definition(snapshot, index_oid, column)
+        index = snapshot.indexes.get(index_oid)
+        if index is None or not 1 <= column <= len(index.key_numbers):
+            return None if index is None else ""
+        return _index_columns(snapshot, index, bool(pretty))[column - 1]
     return index_definition(snapshot, index_oid, bool(pretty))
 
 

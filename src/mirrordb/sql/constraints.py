@@ -356,6 +356,8 @@ def _backs_constraint(relation: Relation, info: Any) -> bool:
     """The PRIMARY KEY index, or a unique one named as ddl.py names a UNIQUE constraint's."""
     if info.primary:
         return True
+    if not info.plain:
+        return False
     columns = "_".join(relation.columns[i].name for i in info.key_columns)
     return bool(info.unique) and info.relation.name == make_object_name(relation.name,
                                                                         columns, "key")

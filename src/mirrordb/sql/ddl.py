@@ -422,7 +422,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         raise feature_not_supported("dropping the last column of a table")
     position = relation.column_index(column_name)
     for info in relation.indexes:
-        if position in info.key_columns:
+        if position in info.columns_used():    # its key, expressions or predicate
             txn.drop(info.relation.oid)
     old_defaults = txn.column_defaults(relation)
     defaults = {attnum - (1 if attnum > position + 1 else 0): text
