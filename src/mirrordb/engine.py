@@ -1416,6 +1416,14 @@ class Txn:
             self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[0] == oid)
             self.transaction.command_counter_increment()
 
+    def set_index_expressions(self, index_oid: int, expressions: str | None,
+                              predicate: str | None) -> None:
+        """Replace pg_index.indexprs and indpred of an index (a renamed column's new name)."""
+        with self.engine._ddl_lock:
+            self._update_catalog_rows(boot.PG_INDEX, lambda v: v[0] == index_oid,
+                                      lambda v: tuple(v[:6]) + (expressions, predicate))
+            self.transaction.command_counter_increment()
+
     def drop(self, name: RelationRef) -> None:
         """DROP TABLE / INDEX / SEQUENCE / VIEW: catalog rows go now, files at commit. Everything
         dropped is locked AccessExclusive first; an index's table too, before the index

@@ -539,6 +539,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         views.check_column_unused(txn, relation, node["subname"], "rename")
         txn.alter_column(relation, attnum, name=node["newname"])
         constraints.column_renamed(txn, relation, node["subname"], node["newname"])
+        index_expressions.column_renamed(txn, relation, node["subname"], node["newname"])
         return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 

@@ -482,6 +482,33 @@ def arbiter_matches(info: IndexInfo, columns: set[int], expressions: list[Any],
     return where is not None and usable(info, [where], resolve)
 
 
+# -- ALTER TABLE RENAME COLUMN -------------------------------------------------------------------
+
+
+def column_renamed(txn: Any, relation: Relation, old: str, new: str) -> None:
+    """The stored expressions and predicates that name column ``old`` name ``new``."""
+    for info in relation.indexes:
+        if info.plain:
+            continue
+        trees = stored_trees(info.expressions)
+        predicate = stored_predicate(info.predicate)
+        if _rename_references(trees, old, new) | _rename_references(predicate, old, new):
+            txn.set_index_expressions(info.relation.oid,
+                                      json.dumps(trees) if trees else None,
+                                      None if predicate is None else json.dumps(predicate))
+
+
+def _rename_references(tree: Any, old: str, new: str) -> bool:
+    changed = False
+    for kind, fields in list(_nodes(tree)):
+        if kind == "ColumnRef":
+            last = fields["fields"][-1]
+            if "String" in last and last["String"]["sval"] == old:
+                last["String"]["sval"] = new
+                changed = True
+    return changed
+
+
 # -- printing (pg_get_indexdef) -------------------------------------------------------------------
 
 
