@@ -527,12 +527,12 @@ def column_renamed(txn: Txn, relation: Relation, old: str, new: str) -> None:
         if stored.contype != CONTYPE_CHECK or stored.expression is None:
             continue
         tree = json.loads(stored.expression)
-        if _rename_references(tree, old, new):
+        if rename_references(tree, old, new):
             txn.update_constraint(stored.oid, replace(stored, expression=json.dumps(tree))
                                   .row())
 
 
-def _rename_references(tree: Any, old: str, new: str) -> bool:
+def rename_references(tree: Any, old: str, new: str) -> bool:
     changed = False
     for kind, fields in list(_nodes(tree)):
         if kind == "ColumnRef":

@@ -38,6 +38,7 @@ from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import set_returning as srf
+from mirrordb.sql.constraints import rename_references
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, ScopeColumn,
                                       coerce_to_bool, error_at, expression_location,
@@ -492,21 +493,10 @@ def column_renamed(txn: Any, relation: Relation, old: str, new: str) -> None:
             continue
         trees = stored_trees(info.expressions)
         predicate = stored_predicate(info.predicate)
-        if _rename_references(trees, old, new) | _rename_references(predicate, old, new):
+        if rename_references(trees, old, new) | rename_references(predicate, old, new):
             txn.set_index_expressions(info.relation.oid,
                                       json.dumps(trees) if trees else None,
                                       None if predicate is None else json.dumps(predicate))
-
-
-def _rename_references(tree: Any, old: str, new: str) -> bool:
-    changed = False
-    for kind, fields in list(_nodes(tree)):
-        if kind == "ColumnRef":
-            last = fields["fields"][-1]
-            if "String" in last and last["String"]["sval"] == old:
-                last["String"]["sval"] = new
-                changed = True
-    return changed
 
 
 # -- printing (pg_get_indexdef) -------------------------------------------------------------------
