@@ -1155,12 +1155,15 @@ class Txn:
 
     def create_index(self, name: str, table: RelationRef, column_names: Sequence[str | Column],
                      unique: bool = False, primary: bool = False, *,
-                     expressions: str | None = None, predicate: str | None = None) -> Relation:
+                     expressions: str | None = None, predicate: str | None = None,
+                     options: str | None = None) -> Relation:
         """CREATE INDEX: the table is locked in ShareLock (no writer, no vacuum meanwhile).
         The index goes into its table's schema. A ``Column`` among ``column_names`` is an
         expression column (its index attribute's name and type; indkey 0), computed by the
         next tree of ``expressions``; ``predicate`` makes a partial index (pg_index's
-        indexprs and indpred, sql/index_expressions.py)."""
+        indexprs and indpred, sql/index_expressions.py); ``options`` is indoption's text.
+        Entries are kept in ascending order whatever the options say: no plan reads an
+        index in order yet (when one does, DESC columns must sort the other way)."""
         relation = self._open(table, LockMode.SHARE)
         if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
             raise _missing(table)
@@ -1176,7 +1179,7 @@ class Txn:
                             self._owner_of(relation), relation.namespace_oid)
             self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
                                                  " ".join(str(k + 1) for k in keys),
-                                                 expressions, predicate])
+                                                 expressions, predicate, options])
             self.transaction.command_counter_increment()
             index = self.relation(oid)
             tree = self.engine.btree(index)
@@ -1421,7 +1424,7 @@ class Txn:
         """Replace pg_index.indexprs and indpred of an index (a renamed column's new name)."""
         with self.engine._ddl_lock:
             self._update_catalog_rows(boot.PG_INDEX, lambda v: v[0] == index_oid,
-                                      lambda v: tuple(v[:6]) + (expressions, predicate))
+                                      lambda v: (*v[:6], expressions, predicate, *v[8:]))
             self.transaction.command_counter_increment()
 
     def drop(self, name: RelationRef) -> None:

@@ -8,7 +8,7 @@ the server version in the header and the random keys of ``\\restrict``/``\\unres
 pg_dump minor releases write them). The standby's dumps must equal the primary's.
 
 Identity columns dump as PostgreSQL's (ALTER TABLE ... ADD GENERATED ... AS IDENTITY with the
-sequence's options). Not covered here, since mirrordb lacks them: DESC index keys, CHECK and FOREIGN KEY constraints, ALTER ... OWNER
+sequence's options). Not covered here, since mirrordb lacks them: CHECK and FOREIGN KEY constraints, ALTER ... OWNER
 (a table owned by another role is made by that role, a superuser here, through SET ROLE).
 """
 
@@ -43,6 +43,7 @@ SETUP = [
     "CREATE INDEX events_kind_at ON events (kind, at)",
     "CREATE UNIQUE INDEX accounts_lower_name ON accounts (lower(name)) WHERE active",
     "CREATE INDEX events_big ON events ((amount * 2), kind) WHERE amount > 0 AND at IS NOT NULL",
+    "CREATE INDEX events_recent ON events (at DESC, kind NULLS FIRST)",
     "CREATE VIEW rich AS SELECT id, name FROM accounts WHERE balance > 100",
     "CREATE SEQUENCE counter START 5 INCREMENT 2",
     "SELECT setval('counter', 42)",

@@ -269,6 +269,7 @@ class IndexEntry:
     is_constraint: bool              # backs a PRIMARY KEY or UNIQUE constraint
     expressions: str | None = None   # pg_index.indexprs, indpred (sql/index_expressions.py)
     predicate: str | None = None
+    options: tuple[int, ...] = ()    # pg_index.indoption (empty: all 0)
 
 
 @dataclass(slots=True, eq=False)
@@ -480,7 +481,8 @@ class CatalogSnapshot:
                 expressions is None and predicate is None and self._backs_constraint(
                     index_oid, table_oid, keys, unique, primary),
                 None if expressions is None else str(expressions),
-                None if predicate is None else str(predicate))
+                None if predicate is None else str(predicate),
+                tuple(int(part) for part in str(record["indoption"] or "").split()))
         return result
 
     def _backs_constraint(self, index_oid: int, table_oid: int, keys: tuple[int, ...],
@@ -1070,6 +1072,9 @@ class ExpressionDeparser:
             lines.append(f"    WHEN {condition_text} THEN {result_text}")
         if f.get("defresult"):
             lines.append(f"    ELSE {self._print(f['defresult'], common).text}")
+        else:       # the parser's implicit ELSE NULL, a constant of the CASE's type
+            shown = T.TEXT_OID if common == T.UNKNOWN_OID else common
+            lines.append(f"    ELSE NULL::{T.format_type(shown, -1)}")
         lines.append("END")
         return _Printed("\n".join(lines))
 
@@ -1135,7 +1140,7 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     table = snapshot.classes[index.table_oid]
     table_name = funcs.quote_ident(table.name) if pretty and snapshot.relation_is_visible(table) \
         else snapshot.qualified_name(table.oid)
-    columns = ", ".join(_index_columns(snapshot, index, pretty))
+    columns = ", ".join(_index_key_definitions(snapshot, index, pretty))
     unique = "UNIQUE " if index.unique else ""
     name = funcs.quote_ident(snapshot.classes[index_oid].name)
     where = ""
@@ -1162,6 +1167,14 @@ def _index_columns(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool) -
             deparser = _index_deparser(snapshot, index, pretty)
             printed.append(ixexpr.printed_column(deparser.deparse, next(trees)))
     return printed
+
+
+def _index_key_definitions(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
+                           ) -> list[str]:
+    """The key columns with their ordering (``v DESC``), as pg_get_indexdef's column list."""
+    options = index.options or (0,) * len(index.key_numbers)
+    return [column + ixexpr.option_suffix(bits)
+            for column, bits in zip(_index_columns(snapshot, index, pretty), options)]
 
 
 def index_column_definition(snapshot: CatalogSnapshot, index_oid: int, column: int

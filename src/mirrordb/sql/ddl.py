@@ -580,7 +580,7 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
         pass  # a plain build already lets readers in; writers wait as they would for a lock
     txn.create_index(name, relation.oid, definition.columns, unique=bool(node.get("unique")),
                      primary=bool(node.get("primary")), expressions=definition.expressions,
-                     predicate=definition.predicate)
+                     predicate=definition.predicate, options=definition.options)
     return []
 
 

@@ -41,14 +41,18 @@ from mirrordb.sql import set_returning as srf
 from mirrordb.sql.constraints import rename_references
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, ScopeColumn,
-                                      coerce_to_bool, error_at, expression_location,
-                                      feature_not_supported)
+                                      coerce_to_bool, error_at, expression_location)
 from mirrordb.sql.parser import Node, one, strings
 
 EXPRESSION_WHAT = "index expression"
 PREDICATE_WHAT = "index predicate"
 COMPARISONS = ("<", "<=", "=", ">=", ">")
 COMMUTED = {"<": ">", "<=": ">=", "=": "=", ">=": "<=", ">": "<"}
+INDOPTION_DESC = 0x0001
+INDOPTION_NULLS_FIRST = 0x0002
+# FigureColname's names of expression nodes that are not function calls or casts
+_NODE_NAMES = {"CoalesceExpr": "coalesce", "CaseExpr": "case", "A_ArrayExpr": "array",
+               "RowExpr": "row"}
 
 
 # -- compiling ------------------------------------------------------------------------------------
@@ -147,6 +151,7 @@ class IndexDefinition:
     expressions: str | None
     predicate: str | None
     name_parts: list[str]
+    options: str | None = None      # pg_index.indoption's text, None when all are 0
 
 
 def define(session: Any, relation: Relation, params: list[Node], where: Node | None
@@ -155,11 +160,9 @@ def define(session: Any, relation: Relation, params: list[Node], where: Node | N
     columns: list[str | Column] = []
     trees: list[Node] = []
     taken: set[str] = set()
+    options = [_option_bits(param["IndexElem"]) for param in params]
     for param in params:
         fields = param["IndexElem"]
-        if fields.get("ordering", "SORTBY_DEFAULT") == "SORTBY_DESC" or \
-                fields.get("nulls_ordering", "SORTBY_NULLS_DEFAULT") != "SORTBY_NULLS_DEFAULT":
-            raise feature_not_supported("descending index columns")
         tree = fields.get("expr")
         name = fields.get("name")
         if tree is not None and "ColumnRef" in tree and len(tree["ColumnRef"]["fields"]) == 1:
@@ -186,7 +189,27 @@ def define(session: Any, relation: Relation, params: list[Node], where: Node | N
         compile_predicate(session, relation, where)
         predicate = json.dumps(where)
     names = [c if isinstance(c, str) else c.name for c in columns]
-    return IndexDefinition(columns, json.dumps(trees) if trees else None, predicate, names)
+    return IndexDefinition(columns, json.dumps(trees) if trees else None, predicate, names,
+                           " ".join(map(str, options)) if any(options) else None)
+
+
+def _option_bits(fields: Node) -> int:
+    """PostgreSQL's indoption bits of a key column: DESC, and NULLS FIRST (DESC's default)."""
+    descending = fields.get("ordering", "SORTBY_DEFAULT") == "SORTBY_DESC"
+    nulls = fields.get("nulls_ordering", "SORTBY_NULLS_DEFAULT")
+    nulls_first = nulls == "SORTBY_NULLS_FIRST" or (descending and nulls != "SORTBY_NULLS_LAST")
+    return (INDOPTION_DESC if descending else 0) | (INDOPTION_NULLS_FIRST if nulls_first else 0)
+
+
+def option_suffix(bits: int) -> str:
+    """How pg_get_indexdef prints a key column's ordering: nothing for the default."""
+    descending, nulls_first = bits & INDOPTION_DESC, bits & INDOPTION_NULLS_FIRST
+    suffix = " DESC" if descending else ""
+    if nulls_first and not descending:
+        suffix += " NULLS FIRST"
+    elif descending and not nulls_first:
+        suffix += " NULLS LAST"
+    return suffix
 
 
 def compile_expression(session: Any, relation: Relation, tree: Node) -> Expr:
@@ -215,7 +238,11 @@ def _figure_name(tree: Node) -> str:
         return str(strings(fields["typeName"]["names"])[-1])
     if kind == "ColumnRef":
         return str(strings(fields["fields"])[-1])
-    return "expr"
+    if kind == "MinMaxExpr":
+        return "greatest" if fields.get("op") == "IS_GREATEST" else "least"
+    if kind == "A_Expr" and fields.get("kind") == "AEXPR_NULLIF":
+        return "nullif"
+    return _NODE_NAMES.get(kind, "expr")
 
 
 def _unique_label(name: str, taken: set[str]) -> str:
@@ -298,7 +325,7 @@ def _label(tree: Node) -> str:
     """An expression key column as a unique violation's DETAIL names it: a function call as
     written, anything else in parentheses (pg_get_indexdef_columns)."""
     text = _plain_text(tree)
-    return text if "FuncCall" in tree else f"({text})"
+    return text if _looks_like_function(tree) else f"({text})"
 
 
 def _plain_text(tree: Node) -> str:
@@ -503,11 +530,16 @@ def column_renamed(txn: Any, relation: Relation, old: str, new: str) -> None:
 
 
 def printed_column(deparse: Callable[[Node], str], tree: Node) -> str:
-    """An expression key column as pg_get_indexdef prints it: a function call bare, anything
-    else in parentheses."""
+    """An expression key column as pg_get_indexdef prints it: what looks like a function
+    call (a call, COALESCE, GREATEST/LEAST, NULLIF) bare, anything else in parentheses."""
     text = deparse(tree)
-    kind, _ = one(tree)
-    return text if kind == "FuncCall" else f"({text})"
+    return text if _looks_like_function(tree) else f"({text})"
+
+
+def _looks_like_function(tree: Node) -> bool:
+    kind, fields = one(tree)
+    return kind in ("FuncCall", "CoalesceExpr", "MinMaxExpr", "SQLValueFunction") or (
+        kind == "A_Expr" and fields.get("kind") == "AEXPR_NULLIF")
 
 
 def stored_trees(text: str | None) -> list[Node]:

@@ -322,7 +322,8 @@ def _pg_index(ctx: ExecContext) -> list[Row]:
             index.index_oid, index.table_oid, count, count, index.unique, False, index.primary,
             False, True, False, True, False, True, True, False, list(index.key_numbers),
             [cat.type_collation(t) for t in types],
-            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types], [0] * count,
+            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types],
+            list(index.options) or [0] * count,
             index.expressions, index.predicate))
     return rows
 
