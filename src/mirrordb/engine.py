@@ -419,7 +419,7 @@ class Engine:
         """The B-tree handle of ``index`` (handles keep no per-operation state, so one per
         relation file is shared by every session; ``_btrees`` holds at most
         ``BTREE_HANDLES_CACHED`` of them)."""
-        key = (index.rnode, tuple(c.type_oid for c in index.columns))
+        key = (index.rnode, index.key_column_types)
         tree = self._btrees.get(key)
         if tree is None:
             tree = BTree(self.pool, self.wal, index.rnode, key[1], unique=False,
@@ -1156,14 +1156,16 @@ class Txn:
     def create_index(self, name: str, table: RelationRef, column_names: Sequence[str | Column],
                      unique: bool = False, primary: bool = False, *,
                      expressions: str | None = None, predicate: str | None = None,
-                     options: str | None = None) -> Relation:
+                     options: str | None = None, include: Sequence[str] = ()) -> Relation:
         """CREATE INDEX: the table is locked in ShareLock (no writer, no vacuum meanwhile).
         The index goes into its table's schema. A ``Column`` among ``column_names`` is an
         expression column (its index attribute's name and type; indkey 0), computed by the
         next tree of ``expressions``; ``predicate`` makes a partial index (pg_index's
         indexprs and indpred, sql/index_expressions.py); ``options`` is indoption's text.
         Entries are kept in ascending order whatever the options say: no plan reads an
-        index in order yet (when one does, DESC columns must sort the other way)."""
+        index in order yet (when one does, DESC columns must sort the other way). The
+        ``include`` columns (INCLUDE) are the index's last attributes and in indkey after the
+        keys (indnkeyatts counts the keys), but not in its entries: no scan reads them."""
         relation = self._open(table, LockMode.SHARE)
         if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
             raise _missing(table)
@@ -1173,19 +1175,23 @@ class Txn:
                     for c in column_names]
             key_columns = [c if isinstance(c, Column) else relation.columns[k]
                            for c, k in zip(column_names, keys)]
+            included = [relation.column_index(c) for c in include]
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
-            self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns,
+            self._add_class(oid, name, RELKIND_INDEX, rnode,
+                            key_columns + [relation.columns[k] for k in included],
                             self._owner_of(relation), relation.namespace_oid)
-            self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
-                                                 " ".join(str(k + 1) for k in keys),
-                                                 expressions, predicate, options])
+            self._insert_catalog(boot.PG_INDEX, [
+                oid, relation.oid, len(keys) + len(included), unique, primary,
+                " ".join(str(k + 1) for k in keys + included), expressions, predicate, options,
+                len(keys)])
             self.transaction.command_counter_increment()
             index = self.relation(oid)
             tree = self.engine.btree(index)
             tree.build_empty()
             self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary,
-                                                  expressions, predicate, relation), tree)
+                                                  expressions, predicate, relation,
+                                                  tuple(included)), tree)
         return index
 
     def _build_index(self, table: Relation, info: IndexInfo, tree: BTree) -> None:

@@ -29,6 +29,8 @@ SETUP = [
     "create index on m (v desc, w nulls first, k desc nulls last, lower(w) asc nulls last)",
     "create index on m ((coalesce(w, 'x')), (greatest(v, k)), (w::varchar), (case when v > 0 "
     "then 1 end), (nullif(v, 0)), (v * 2), (v * 3))",
+    "create unique index m_k_incl on m (k) include (w, v)",
+    "create index on m (lower(w)) include (k) where v < 0",
 ]
 
 both = pair_fixture("partial_expression_indexes", SETUP, detailed=True)
@@ -47,6 +49,10 @@ def test_catalog_shows_the_definitions_as_postgres(both: Any) -> None:
         "where i.indrelid in ('users'::regclass, 'm'::regclass) order by c.relname",
         "select attname, atttypid::regtype from pg_attribute where attrelid = "
         "'users_lower_email'::regclass",
+        "select c.relname, i.indnatts, i.indnkeyatts, i.indkey, i.indclass, i.indoption, "
+        "pg_get_indexdef(i.indexrelid, 2, false), pg_get_indexdef(i.indexrelid, 3, true) "
+        "from pg_index i join pg_class c on c.oid = i.indexrelid "
+        "where i.indrelid = 'm'::regclass order by c.relname",
         "select c.relname, i.indoption, a.attname, a.atttypid::regtype "
         "from pg_index i join pg_class c on c.oid = i.indexrelid "
         "join pg_attribute a on a.attrelid = i.indexrelid "
@@ -99,6 +105,11 @@ def test_refusals_match(both: Any) -> None:
         "create index on m ((nosuch + 1))",
         "create index on m (k) where nosuch > 1",
         "create index on m (k) where k + 1",
+        "create index on m (k) include ((k + 1))",
+        "create index on m (k) include (v desc)",
+        "create index on m (k) include (v nulls first)",
+        "create index on m (k) include (nosuch)",
+        "insert into m values (1, 5, 'dup')",
     ])
 
 

@@ -43,7 +43,7 @@ SETUP = [
     "CREATE INDEX events_kind_at ON events (kind, at)",
     "CREATE UNIQUE INDEX accounts_lower_name ON accounts (lower(name)) WHERE active",
     "CREATE INDEX events_big ON events ((amount * 2), kind) WHERE amount > 0 AND at IS NOT NULL",
-    "CREATE INDEX events_recent ON events (at DESC, kind NULLS FIRST)",
+    "CREATE INDEX events_recent ON events (at DESC, kind NULLS FIRST) INCLUDE (amount)",
     "CREATE VIEW rich AS SELECT id, name FROM accounts WHERE balance > 100",
     "CREATE SEQUENCE counter START 5 INCREMENT 2",
     "SELECT setval('counter', 42)",
@@ -192,7 +192,8 @@ def test_pg_dumpall_globals_only(servers: Servers) -> None:
 @pytest.mark.parametrize("command", ["\\d", "\\dt", "\\di", "\\ds", "\\dv", "\\dn", "\\du",
                                      "\\d accounts", "\\dp accounts", "\\d tickets",
                                      "\\d ledger", "\\d+ ledger_n_seq", "\\d events",
-                                     "\\d accounts_lower_name", "\\d events_big"])
+                                     "\\d accounts_lower_name", "\\d events_big",
+                                     "\\d events_recent"])
 def test_psql_describe_commands_match(servers: Servers, command: str) -> None:
     """psql's \\d family reads the catalogs pg_dump reads: same answers as PostgreSQL."""
     def run(endpoint: Endpoint) -> str:

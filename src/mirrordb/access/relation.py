@@ -74,6 +74,7 @@ class IndexInfo:
     expressions: str | None = None
     predicate: str | None = None
     table: Relation | None = field(default=None, repr=False, compare=False)
+    include_columns: tuple[int, ...] = ()    # INCLUDE: in the catalog, not in the entries
     _evaluator: IndexEvaluator | None = field(default=None, init=False, repr=False,
                                               compare=False)
 
@@ -100,8 +101,9 @@ class IndexInfo:
         return evaluator.key(values)
 
     def columns_used(self) -> frozenset[int] | tuple[int, ...]:
-        """The table columns whose change may change the entry (HOT's test)."""
-        return self.key_columns if self.plain else self.evaluator().columns_used
+        """The table columns whose change may change the entry (HOT's test; DROP COLUMN's)."""
+        used = self.key_columns if self.plain else self.evaluator().columns_used
+        return (*used, *self.include_columns) if self.include_columns else used
 
     def key_labels(self, table: Relation) -> list[str]:
         """The key columns as error DETAILs name them."""
@@ -119,6 +121,15 @@ class Relation:
     columns: list[Column]
     namespace_oid: int = 2200
     indexes: list[IndexInfo] = field(default_factory=list)
+    # an index's key columns: the first ``key_count`` of ``columns`` (the rest are INCLUDE
+    # columns, which its entries do not hold); -1: all of them
+    key_count: int = -1
+
+    @property
+    def key_column_types(self) -> tuple[int, ...]:
+        """The types of an index's entry keys."""
+        keys = self.columns if self.key_count < 0 else self.columns[:self.key_count]
+        return tuple(column.type_oid for column in keys)
 
     @cached_property
     def codec(self) -> RowCodec:

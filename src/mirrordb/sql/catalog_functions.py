@@ -270,6 +270,7 @@ class IndexEntry:
     expressions: str | None = None   # pg_index.indexprs, indpred (sql/index_expressions.py)
     predicate: str | None = None
     options: tuple[int, ...] = ()    # pg_index.indoption (empty: all 0)
+    include_numbers: tuple[int, ...] = ()   # INCLUDE columns' attnums (indkey after the keys)
 
 
 @dataclass(slots=True, eq=False)
@@ -473,7 +474,9 @@ class CatalogSnapshot:
         result = {}
         for record in self._read(boot.PG_INDEX):
             index_oid, table_oid = int(record["indexrelid"]), int(record["indrelid"])
-            keys = tuple(int(part) for part in str(record["indkey"]).split())
+            numbers = tuple(int(part) for part in str(record["indkey"]).split())
+            key_count = record["indnkeyatts"]
+            keys = numbers if key_count is None else numbers[:int(key_count)]
             unique, primary = bool(record["indisunique"]), bool(record["indisprimary"])
             expressions, predicate = record["indexprs"], record["indpred"]
             result[index_oid] = IndexEntry(
@@ -482,7 +485,8 @@ class CatalogSnapshot:
                     index_oid, table_oid, keys, unique, primary),
                 None if expressions is None else str(expressions),
                 None if predicate is None else str(predicate),
-                tuple(int(part) for part in str(record["indoption"] or "").split()))
+                tuple(int(part) for part in str(record["indoption"] or "").split()),
+                numbers[len(keys):])
         return result
 
     def _backs_constraint(self, index_oid: int, table_oid: int, keys: tuple[int, ...],
@@ -1147,7 +1151,12 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     predicate = ixexpr.stored_predicate(index.predicate)
     if predicate is not None:
         where = " WHERE " + _index_deparser(snapshot, index, pretty).deparse(predicate)
-    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){where}"
+    include = ""
+    if index.include_numbers:
+        include = " INCLUDE (" + ", ".join(
+            funcs.quote_ident(snapshot._column_name(index.table_oid, number))
+            for number in index.include_numbers) + ")"
+    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){include}{where}"
 
 
 def _index_deparser(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
@@ -1180,9 +1189,22 @@ def _index_key_definitions(snapshot: CatalogSnapshot, index: IndexEntry, pretty:
 def index_column_definition(snapshot: CatalogSnapshot, index_oid: int, column: int
                             ) -> str | None:
     index = snapshot.indexes.get(index_oid)
-    if index is None or not 1 <= column <= len(index.key_numbers):
-        return None if index is None else ""
-    return _index_columns(snapshot, index, False)[column - 1]
+    if index is None:
+        return None
+    return _index_column(snapshot, index, column, False)
+
+
+def _index_column(snapshot: CatalogSnapshot, index: IndexEntry, column: int,
+                  pretty: bool) -> str:
+    """pg_get_indexdef(index, column): a key column's definition, an INCLUDE column's name,
+    '' past the last."""
+    if 1 <= column <= len(index.key_numbers):
+        return _index_columns(snapshot, index, pretty)[column - 1]
+    included = column - len(index.key_numbers)
+    if 1 <= included <= len(index.include_numbers):
+        return funcs.quote_ident(snapshot._column_name(index.table_oid,
+                                                       index.include_numbers[included - 1]))
+    return ""
 
 
 def constraint_definition(snapshot: CatalogSnapshot, constraint_oid: int) -> str | None:
@@ -1345,9 +1367,7 @@ def _get_indexdef(ctx: ExecContext, index_oid: int, column: int = 0,
     snapshot = _snapshot(ctx)
     if column:
         index = snapshot.indexes.get(index_oid)
-        if index is None or not 1 <= column <= len(index.key_numbers):
-            return None if index is None else ""
-        return _index_columns(snapshot, index, bool(pretty))[column - 1]
+        return None if index is None else _index_column(snapshot, index, column, bool(pretty))
     return index_definition(snapshot, index_oid, bool(pretty))
 
 

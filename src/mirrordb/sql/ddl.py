@@ -565,10 +565,9 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
     roles.check_table_ownership(session, relation)
     if node.get("accessMethod", "btree") != "btree":
         raise feature_not_supported(f"index access method \"{node['accessMethod']}\"")
-    if node.get("indexIncludingParams"):
-        raise feature_not_supported("INCLUDE columns")
     definition = index_expressions.define(session, relation, node["indexParams"],
-                                          node.get("whereClause"))
+                                          node.get("whereClause"),
+                                          node.get("indexIncludingParams", []))
     keys = definition.name_parts
     name = node.get("idxname") or naming.choose_relation_name(
         session, table, naming.index_name_addition(keys), "idx", relation.namespace_oid)
@@ -580,7 +579,8 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
         pass  # a plain build already lets readers in; writers wait as they would for a lock
     txn.create_index(name, relation.oid, definition.columns, unique=bool(node.get("unique")),
                      primary=bool(node.get("primary")), expressions=definition.expressions,
-                     predicate=definition.predicate, options=definition.options)
+                     predicate=definition.predicate, options=definition.options,
+                     include=definition.include)
     return []
 
 

@@ -29,7 +29,7 @@ import datetime
 import decimal
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mirrordb.access.relation import (EXPRESSION_COLUMN, Column, IndexInfo, Relation,
@@ -152,11 +152,13 @@ class IndexDefinition:
     predicate: str | None
     name_parts: list[str]
     options: str | None = None      # pg_index.indoption's text, None when all are 0
+    include: list[str] = field(default_factory=list)    # INCLUDE columns
 
 
-def define(session: Any, relation: Relation, params: list[Node], where: Node | None
-           ) -> IndexDefinition:
-    """CREATE INDEX's key columns and predicate, checked as PostgreSQL checks them."""
+def define(session: Any, relation: Relation, params: list[Node], where: Node | None,
+           including: list[Node]) -> IndexDefinition:
+    """CREATE INDEX's key columns, INCLUDE columns and predicate, checked as PostgreSQL
+    checks them."""
     columns: list[str | Column] = []
     trees: list[Node] = []
     taken: set[str] = set()
@@ -188,9 +190,29 @@ def define(session: Any, relation: Relation, params: list[Node], where: Node | N
     if where is not None:
         compile_predicate(session, relation, where)
         predicate = json.dumps(where)
-    names = [c if isinstance(c, str) else c.name for c in columns]
+    include = [_included_column(relation, param["IndexElem"]) for param in including]
+    names = [c if isinstance(c, str) else c.name for c in columns] + include
     return IndexDefinition(columns, json.dumps(trees) if trees else None, predicate, names,
-                           " ".join(map(str, options)) if any(options) else None)
+                           " ".join(map(str, options)) if any(options) else None, include)
+
+
+def _included_column(relation: Relation, fields: Node) -> str:
+    """An INCLUDE column: a plain column without ordering options (PostgreSQL's refusals)."""
+    if "name" not in fields:
+        raise MirrordbError("expressions are not supported in included columns",
+                            sqlstate="0A000")
+    if fields.get("ordering", "SORTBY_DEFAULT") != "SORTBY_DEFAULT":
+        raise MirrordbError("including column does not support ASC/DESC options",
+                            sqlstate="42P17")
+    if fields.get("nulls_ordering", "SORTBY_NULLS_DEFAULT") != "SORTBY_NULLS_DEFAULT":
+        raise MirrordbError("including column does not support NULLS FIRST/LAST options",
+                            sqlstate="42P17")
+    name = str(fields["name"])
+    try:
+        relation.column_index(name)
+    except KeyError:
+        raise MirrordbError(f'column "{name}" does not exist', sqlstate="42703") from None
+    return name
 
 
 def _option_bits(fields: Node) -> int:
