@@ -162,3 +162,25 @@ def test_indexes_match_the_table_after_changes(both: Any) -> None:
     assert ours.run("vacuum m")[0] == "command"
     for table in ("m", "users"):
         assert ours.engine.verify_indexes(table) > 0
+
+
+def test_constraints_with_include_columns(both: Any) -> None:
+    assert_same(both, [
+        "create table inc (a int, b int, c int, unique (a) include (b), "
+        "primary key (c) include (a))",
+        "select pg_get_indexdef(indexrelid) from pg_index where indrelid = 'inc'::regclass "
+        "order by 1",
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'inc'::regclass order by 1",
+        "alter table inc add unique (b) include (c)",
+        "alter table inc add unique (b) include (nosuch)",
+        "alter table inc add unique (nosuch)",
+        "create table inc2 (a int, unique (a) include (nosuch))",
+        "insert into inc values (1, 1, 1), (2, 1, 2)",
+        "insert into inc values (1, 2, 3)",
+        "alter table inc drop constraint inc_b_c_key",
+        "insert into inc values (3, 1, 3)",
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'inc'::regclass order by 1",
+        "drop table inc",
+    ])

@@ -482,7 +482,7 @@ class CatalogSnapshot:
             result[index_oid] = IndexEntry(
                 index_oid, table_oid, unique, primary, keys,
                 expressions is None and predicate is None and self._backs_constraint(
-                    index_oid, table_oid, keys, unique, primary),
+                    index_oid, table_oid, numbers, unique, primary),   # named after all
                 None if expressions is None else str(expressions),
                 None if predicate is None else str(predicate),
                 tuple(int(part) for part in str(record["indoption"] or "").split()),
@@ -1151,12 +1151,17 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     predicate = ixexpr.stored_predicate(index.predicate)
     if predicate is not None:
         where = " WHERE " + _index_deparser(snapshot, index, pretty).deparse(predicate)
-    include = ""
-    if index.include_numbers:
-        include = " INCLUDE (" + ", ".join(
-            funcs.quote_ident(snapshot._column_name(index.table_oid, number))
-            for number in index.include_numbers) + ")"
+    include = _include_clause(snapshot, index)
     return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){include}{where}"
+
+
+def _include_clause(snapshot: CatalogSnapshot, index: IndexEntry) -> str:
+    """`` INCLUDE (b, c)`` of an index or constraint with INCLUDE columns, else ''."""
+    if not index.include_numbers:
+        return ""
+    return " INCLUDE (" + ", ".join(
+        funcs.quote_ident(snapshot._column_name(index.table_oid, number))
+        for number in index.include_numbers) + ")"
 
 
 def _index_deparser(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
@@ -1214,7 +1219,8 @@ def constraint_definition(snapshot: CatalogSnapshot, constraint_oid: int) -> str
         return None
     columns = ", ".join(funcs.quote_ident(snapshot._column_name(index.table_oid, number))
                         for number in index.key_numbers)
-    return f"{'PRIMARY KEY' if index.primary else 'UNIQUE'} ({columns})"
+    return f"{'PRIMARY KEY' if index.primary else 'UNIQUE'} ({columns})" + \
+        _include_clause(snapshot, index)
 
 
 # -- sizes ----------------------------------------------------------------------------------------

@@ -358,7 +358,8 @@ def _backs_constraint(relation: Relation, info: Any) -> bool:
         return True
     if not info.plain:
         return False
-    columns = "_".join(relation.columns[i].name for i in info.key_columns)
+    columns = "_".join(relation.columns[i].name
+                       for i in (*info.key_columns, *info.include_columns))
     return bool(info.unique) and info.relation.name == make_object_name(relation.name,
                                                                         columns, "key")
 

@@ -74,6 +74,14 @@ def _constraint_index_name(session: Any, table: str, keys: list[str], primary: b
                                        namespace_oid, constraint=True)
 
 
+def _check_key_columns(columns: list[Column], names: list[str], location: int) -> None:
+    """42703 for a PRIMARY KEY's or UNIQUE constraint's key or INCLUDE column the table lacks
+    (CREATE TABLE's error points at the constraint)."""
+    for name in names:
+        if not any(c.name == name for c in columns):
+            raise error_at(f'column "{name}" named in key does not exist', "42703", location)
+
+
 def _skipping(name: str) -> str:
     """The NOTICE of CREATE ... IF NOT EXISTS when relation ``name`` is already there."""
     return f'relation "{name}" already exists, skipping'
@@ -188,13 +196,14 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             else:
                 raise feature_not_supported(f"constraint {contype}")
         columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind))
+    included: dict[int, list[str]] = {}     # position in ``indexes`` -> its INCLUDE columns
     for constraint in table_constraints:
         contype = constraint["contype"]
         keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
-        for key in keys:
-            if not any(c.name == key for c in columns):
-                raise MirrordbError(f'column "{key}" named in key does not exist',
-                                    sqlstate="42703")
+        if constraint.get("including"):
+            included[len(indexes)] = strings(constraint["including"])
+        _check_key_columns(columns, keys + included.get(len(indexes), []),
+                           constraint.get("location", -1))
         if contype == "CONSTR_PRIMARY":
             if any(primary for _, _, _, primary in indexes):
                 raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
@@ -230,12 +239,14 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
     for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
         seqs.record_owned_by(txn, txn.relation((namespace, sequence)).oid, relation.oid, attnum,
                              deptype)
-    for given_name, keys, unique, primary in indexes:
-        index_name = given_name or _constraint_index_name(session, name, keys, primary,
-                                                          namespace)
+    for position, (given_name, keys, unique, primary) in enumerate(indexes):
+        include = included.get(position, [])
+        index_name = given_name or _constraint_index_name(session, name, keys + include,
+                                                          primary, namespace)
         if _exists(session, index_name, namespace):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
-        txn.create_index(index_name, relation.oid, keys, unique=unique, primary=primary)
+        txn.create_index(index_name, relation.oid, keys, unique=unique, primary=primary,
+                         include=include)
     if references:
         foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=True)
@@ -472,8 +483,8 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
     constraint = command["def"]["Constraint"]
     contype = constraint["contype"]
     keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
-    for key in keys:
-        column_number(relation, key)
+    include = strings(constraint.get("including", []))
+    _check_key_columns(relation.columns, keys + include, -1)
     if contype == "CONSTR_PRIMARY":
         if any(info.primary for info in relation.indexes):
             raise MirrordbError(f'multiple primary keys for table "{relation.name}" are not '
@@ -482,11 +493,11 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
             _set_not_null(session, txn, txn.relation(relation.oid), key)
         name = constraint.get("conname") or _constraint_index_name(
             session, relation.name, keys, True, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True, primary=True)
+        txn.create_index(name, relation.oid, keys, unique=True, primary=True, include=include)
     elif contype == "CONSTR_UNIQUE":
         name = constraint.get("conname") or _constraint_index_name(
-            session, relation.name, keys, False, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True)
+            session, relation.name, keys + include, False, relation.namespace_oid)
+        txn.create_index(name, relation.oid, keys, unique=True, include=include)
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
                                creating=False)
