@@ -184,3 +184,23 @@ def test_constraints_with_include_columns(both: Any) -> None:
         "where conrelid = 'inc'::regclass order by 1",
         "drop table inc",
     ])
+
+
+def test_hot_updates_count_expression_and_predicate_columns(both: Any) -> None:
+    """An update is heap-only only when no column an index's key, expressions or predicate
+    read changes (mirrordb's decision; PostgreSQL's statistics arrive late, so not compared)."""
+    _, ours = both
+    for statement in ("create table h (k int, a text, p int, free int)",
+                      "create index on h (lower(a))", "create index on h (k) where p > 0",
+                      "insert into h values (1, 'x', 1, 0)"):
+        assert ours.run(statement)[0] == "command"
+    hot = "select n_tup_upd, n_tup_hot_upd from pg_stat_user_tables where relname = 'h'"
+    expected = []
+    for statement, heap_only in (("update h set free = 1", True), ("update h set a = 'y'", False),
+                                 ("update h set p = 0", False), ("update h set free = 2", True),
+                                 ("update h set p = 5", False)):
+        assert ours.run(statement)[0] == "command"
+        expected.append(heap_only)
+        assert ours.run(hot)[2] == [(str(len(expected)), str(sum(expected)))], statement
+    assert ours.run("select k from h where p > 3")[2] == [("1",)]
+    assert ours.engine.verify_indexes("h") > 0
