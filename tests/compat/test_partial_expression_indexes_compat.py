@@ -53,6 +53,11 @@ def test_catalog_shows_the_definitions_as_postgres(both: Any) -> None:
         "pg_get_indexdef(i.indexrelid, 2, false), pg_get_indexdef(i.indexrelid, 3, true) "
         "from pg_index i join pg_class c on c.oid = i.indexrelid "
         "where i.indrelid = 'm'::regclass order by c.relname",
+        "select c.relname, pg_get_expr(i.indpred, i.indrelid), "
+        "pg_get_expr(i.indexprs, i.indrelid), pg_get_expr(i.indpred, i.indrelid, true), "
+        "pg_get_expr(i.indexprs, i.indrelid, true) from pg_index i "
+        "join pg_class c on c.oid = i.indexrelid where i.indrelid = 'm'::regclass "
+        "order by c.relname",
         "select c.relname, i.indoption, a.attname, a.atttypid::regtype "
         "from pg_index i join pg_class c on c.oid = i.indexrelid "
         "join pg_attribute a on a.attrelid = i.indexrelid "

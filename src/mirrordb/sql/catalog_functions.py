@@ -1129,7 +1129,12 @@ def deparse_stored_expression(ctx: ExecContext, text: str, relation_oid: int | N
         tree = json.loads(text)
     except ValueError:
         raise MirrordbError("input is not a stored expression", sqlstate="22023") from None
-    return ExpressionDeparser(ctx.session, snapshot, relation_oid, pretty).deparse(tree)
+    deparser = ExpressionDeparser(ctx.session, snapshot, relation_oid, pretty)
+    if isinstance(tree, list):        # pg_index.indexprs: the expressions, comma-separated
+        texts = [deparser.deparse(item) for item in tree]   # (no space before a line break)
+        return "".join(text if i == 0 else ("," if text.startswith("\n") else ", ") + text
+                       for i, text in enumerate(texts))
+    return deparser.deparse(tree)
 
 
 # -- index and constraint definitions -----------------------------------------------------------
