@@ -65,13 +65,77 @@ def _table_scope(relation: Relation) -> Scope:
     return scope
 
 
+def _not_immutable(what: str) -> MirrordbError:
+    return MirrordbError(f"functions in {what} must be marked IMMUTABLE", sqlstate="42P17")
+
+
+# What PostgreSQL 15 marks STABLE among what mirrordb has (its pg_proc): the date and time
+# types' input (and, but for time, output) functions, which I/O casts to and from text run;
+# the casts between timestamptz and the zone-less types; timestamptz plus or minus an
+# interval; comparisons of timestamptz with date or timestamp. (text || a non-text value is
+# STABLE too, but PostgreSQL inlines it into an immutable cast and concatenation.)
+_TEXT_TYPES = frozenset({T.TEXT_OID, T.VARCHAR_OID, T.BPCHAR_OID, T.NAME_OID})
+_STABLE_OUTPUT = frozenset({T.DATE_OID, T.INTERVAL_OID, T.TIMESTAMP_OID, T.TIMESTAMPTZ_OID,
+                            T.REGCLASS_OID, T.REGTYPE_OID, T.REGPROC_OID, T.REGROLE_OID,
+                            T.REGNAMESPACE_OID, T.REGPROCEDURE_OID})
+_STABLE_INPUT = _STABLE_OUTPUT | {T.TIME_OID}
+_STABLE_CASTS = frozenset({(T.DATE_OID, T.TIMESTAMPTZ_OID), (T.TIMESTAMP_OID, T.TIMESTAMPTZ_OID),
+                           (T.TIMESTAMPTZ_OID, T.DATE_OID), (T.TIMESTAMPTZ_OID, T.TIME_OID),
+                           (T.TIMESTAMPTZ_OID, T.TIMESTAMP_OID)})
+
+
+def _cast_is_stable(source: int, target: int) -> bool:
+    if source == target or source == T.UNKNOWN_OID:     # a literal is read at CREATE INDEX
+        return False
+    if source in _TEXT_TYPES and target in _STABLE_INPUT:
+        return True
+    if target in _TEXT_TYPES and source in _STABLE_OUTPUT:
+        return True
+    return (source, target) in _STABLE_CASTS
+
+
+def _operator_is_stable(name: str, left: int, right: int) -> bool:
+    pair = {left, right}
+    if T.TIMESTAMPTZ_OID in pair:
+        if name in ("+", "-") and (T.INTERVAL_OID in pair or
+                                   (name == "+" and T.UNKNOWN_OID in pair)):
+            return True
+        if name in COMPARISONS + ("<>",) and pair & {T.DATE_OID, T.TIMESTAMP_OID}:
+            return True
+    return False
+
+
+class _ImmutableCompiler(ExpressionCompiler):
+    """Refuses the STABLE casts and operators above, as PostgreSQL's check of an index
+    expression's functions does (the builder refuses the functions)."""
+
+    what = EXPRESSION_WHAT
+
+    def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:
+        if _operator_is_stable(name, left.type_oid, right.type_oid):
+            raise _not_immutable(self.what)
+        return super().binary_operator(name, left, right, location)
+
+    def _TypeCast(self, f: Node) -> Expr:
+        result = super()._TypeCast(f)
+        if _cast_is_stable(self.compile(f["arg"]).type_oid, result.type_oid):
+            raise _not_immutable(self.what)
+        return result
+
+
+def _immutable_compiler(session: Any, relation: Relation, what: str) -> ExpressionCompiler:
+    compiler = _ImmutableCompiler(_immutable_builder(session, what), _table_scope(relation))
+    compiler.what = what
+    return compiler
+
+
 def _immutable_builder(session: Any, what: str) -> Any:
     """A PlanBuilder that refuses every function that is not IMMUTABLE (42P17)."""
     from mirrordb.sql.planner import PlanBuilder   # the planner imports the session layer
     from mirrordb.sql.session_functions import SPECIAL
 
     def refuse() -> MirrordbError:
-        return MirrordbError(f"functions in {what} must be marked IMMUTABLE", sqlstate="42P17")
+        return _not_immutable(what)
 
     class ImmutableOnly(PlanBuilder):
         def compile_function_call(self, compiler: ExpressionCompiler, f: Node) -> Expr:
@@ -236,15 +300,14 @@ def option_suffix(bits: int) -> str:
 
 def compile_expression(session: Any, relation: Relation, tree: Node) -> Expr:
     _refuse_forbidden(tree, EXPRESSION_WHAT)
-    builder = _immutable_builder(session, EXPRESSION_WHAT)
-    return ExpressionCompiler(builder, _table_scope(relation)).compile(tree)
+    return _immutable_compiler(session, relation, EXPRESSION_WHAT).compile(tree)
 
 
 def compile_predicate(session: Any, relation: Relation, tree: Node) -> Expr:
     _refuse_forbidden(tree, PREDICATE_WHAT)
-    builder = _immutable_builder(session, PREDICATE_WHAT)
-    expr = ExpressionCompiler(builder, _table_scope(relation)).compile(tree)
-    return coerce_to_bool(builder, expr, "WHERE", expression_location(tree))
+    compiler = _immutable_compiler(session, relation, PREDICATE_WHAT)
+    expr = compiler.compile(tree)
+    return coerce_to_bool(compiler.builder, expr, "WHERE", expression_location(tree))
 
 
 def _figure_name(tree: Node) -> str:
