@@ -93,6 +93,11 @@ def test_queries_return_the_same_rows(both: Any) -> None:
         "delete from m where k = 5",
         "select k, v from m where v > 2 order by k",
         "select count(*) from m where v > 0",
+        "create table days (d date)",
+        "insert into days select date '2020-08-20' + g from generate_series(1, 60) g",
+        "create index days_late on days (d) where d > '2020-10-01'",
+        "select count(*) from days where d > '2020-9-1'",
+        "select count(*) from days where d > '2020-10-5'",
     ])
 
 
