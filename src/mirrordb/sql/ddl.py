@@ -7,7 +7,8 @@ so DDL is transactional and reaches standbys through the WAL like any row change
 
 PostgreSQL's naming rules are kept, so clients and people find the objects they expect:
 ``<table>_pkey`` for a primary key, ``<table>_<column>_key`` for UNIQUE, ``<table>_<column>_seq``
-for serial/identity sequences, ``<table>_<column>_idx`` for an unnamed index. Column defaults are
+for serial/identity sequences, ``<table>_<column>_idx`` for an unnamed index (an expression
+column named as sql/index_expressions.py names it, INCLUDE columns too). Column defaults are
 stored in pg_attrdef.adbin as the expression's parse tree (JSON), as PostgreSQL stores a node tree
 there; ``serial`` becomes ``nextval('<sequence>')``.
 """
