@@ -41,6 +41,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import naming
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import index_expressions as ixexpr
 from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (
@@ -264,8 +265,12 @@ class IndexEntry:
     table_oid: int
     unique: bool
     primary: bool
-    key_numbers: tuple[int, ...]     # attnums of the table's key columns
+    key_numbers: tuple[int, ...]     # attnums of the table's key columns (0: an expression)
     is_constraint: bool              # backs a PRIMARY KEY or UNIQUE constraint
+    expressions: str | None = None   # pg_index.indexprs, indpred (sql/index_expressions.py)
+    predicate: str | None = None
+    options: tuple[int, ...] = ()    # pg_index.indoption (empty: all 0)
+    include_numbers: tuple[int, ...] = ()   # INCLUDE columns' attnums (indkey after the keys)
 
 
 @dataclass(slots=True, eq=False)
@@ -469,11 +474,19 @@ class CatalogSnapshot:
         result = {}
         for record in self._read(boot.PG_INDEX):
             index_oid, table_oid = int(record["indexrelid"]), int(record["indrelid"])
-            keys = tuple(int(part) for part in str(record["indkey"]).split())
+            numbers = tuple(int(part) for part in str(record["indkey"]).split())
+            key_count = record["indnkeyatts"]
+            keys = numbers if key_count is None else numbers[:int(key_count)]
             unique, primary = bool(record["indisunique"]), bool(record["indisprimary"])
-            result[index_oid] = IndexEntry(index_oid, table_oid, unique, primary, keys,
-                                           self._backs_constraint(index_oid, table_oid, keys,
-                                                                  unique, primary))
+            expressions, predicate = record["indexprs"], record["indpred"]
+            result[index_oid] = IndexEntry(
+                index_oid, table_oid, unique, primary, keys,
+                expressions is None and predicate is None and self._backs_constraint(
+                    index_oid, table_oid, numbers, unique, primary),   # named after all
+                None if expressions is None else str(expressions),
+                None if predicate is None else str(predicate),
+                tuple(int(part) for part in str(record["indoption"] or "").split()),
+                numbers[len(keys):])
         return result
 
     def _backs_constraint(self, index_oid: int, table_oid: int, keys: tuple[int, ...],
@@ -1122,6 +1135,9 @@ class ExpressionDeparser:
             lines.append(f"    WHEN {condition_text} THEN {result_text}")
         if f.get("defresult"):
             lines.append(f"    ELSE {self._print(f['defresult'], common).text}")
+        else:       # the parser's implicit ELSE NULL, a constant of the CASE's type
+            shown = T.TEXT_OID if common == T.UNKNOWN_OID else common
+            lines.append(f"    ELSE NULL::{T.format_type(shown, -1)}")
         lines.append("END")
         return _Printed("\n".join(lines))
 
@@ -1186,7 +1202,12 @@ def deparse_stored_expression(ctx: ExecContext, text: str, relation_oid: int | N
         tree = json.loads(text)
     except ValueError:
         raise MirrordbError("input is not a stored expression", sqlstate="22023") from None
-    return ExpressionDeparser(ctx.session, snapshot, relation_oid, pretty).deparse(tree)
+    deparser = ExpressionDeparser(ctx.session, snapshot, relation_oid, pretty)
+    if isinstance(tree, list):        # pg_index.indexprs: the expressions, comma-separated
+        texts = [deparser.deparse(item) for item in tree]   # (no space before a line break)
+        return "".join(text if i == 0 else ("," if text.startswith("\n") else ", ") + text
+                       for i, text in enumerate(texts))
+    return deparser.deparse(tree)
 
 
 # -- index and constraint definitions -----------------------------------------------------------
@@ -1201,20 +1222,72 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     table = snapshot.classes[index.table_oid]
     table_name = funcs.quote_ident(table.name) if pretty and snapshot.relation_is_visible(table) \
         else snapshot.qualified_name(table.oid)
-    columns = ", ".join(funcs.quote_ident(snapshot._column_name(table.oid, number))
-                        for number in index.key_numbers)
+    columns = ", ".join(_index_key_definitions(snapshot, index, pretty))
     unique = "UNIQUE " if index.unique else ""
     name = funcs.quote_ident(snapshot.classes[index_oid].name)
-    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns})"
+    where = ""
+    predicate = ixexpr.stored_predicate(index.predicate)
+    if predicate is not None:
+        where = " WHERE " + _index_deparser(snapshot, index, pretty).deparse(predicate)
+    include = _include_clause(snapshot, index)
+    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){include}{where}"
+
+
+def _include_clause(snapshot: CatalogSnapshot, index: IndexEntry) -> str:
+    """`` INCLUDE (b, c)`` of an index or constraint with INCLUDE columns, else ''."""
+    if not index.include_numbers:
+        return ""
+    return " INCLUDE (" + ", ".join(
+        funcs.quote_ident(snapshot._column_name(index.table_oid, number))
+        for number in index.include_numbers) + ")"
+
+
+def _index_deparser(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
+                    ) -> ExpressionDeparser:
+    return ExpressionDeparser(snapshot.session, snapshot, index.table_oid, pretty)
+
+
+def _index_columns(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool) -> list[str]:
+    """Each key column as pg_get_indexdef prints it: a column's name, an expression as
+    sql/index_expressions.py's ``printed_column``."""
+    trees = iter(ixexpr.stored_trees(index.expressions))
+    printed = []
+    for number in index.key_numbers:
+        if number:
+            printed.append(funcs.quote_ident(snapshot._column_name(index.table_oid, number)))
+        else:
+            deparser = _index_deparser(snapshot, index, pretty)
+            printed.append(ixexpr.printed_column(deparser.deparse, next(trees)))
+    return printed
+
+
+def _index_key_definitions(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
+                           ) -> list[str]:
+    """The key columns with their ordering (``v DESC``), as pg_get_indexdef's column list."""
+    options = index.options or (0,) * len(index.key_numbers)
+    return [column + ixexpr.option_suffix(bits)
+            for column, bits in zip(_index_columns(snapshot, index, pretty), options)]
 
 
 def index_column_definition(snapshot: CatalogSnapshot, index_oid: int, column: int
                             ) -> str | None:
     index = snapshot.indexes.get(index_oid)
-    if index is None or not 1 <= column <= len(index.key_numbers):
-        return None if index is None else ""
-    return funcs.quote_ident(snapshot._column_name(index.table_oid,
-                                                   index.key_numbers[column - 1]))
+    if index is None:
+        return None
+    return _index_column(snapshot, index, column, False)
+
+
+def _index_column(snapshot: CatalogSnapshot, index: IndexEntry, column: int,
+                  pretty: bool) -> str:
+    """pg_get_indexdef(index, column): a key column's definition, an INCLUDE column's name,
+    '' past the last."""
+    if 1 <= column <= len(index.key_numbers):
+        return _index_columns(snapshot, index, pretty)[column - 1]
+    included = column - len(index.key_numbers)
+    if 1 <= included <= len(index.include_numbers):
+        return funcs.quote_ident(snapshot._column_name(index.table_oid,
+                                                       index.include_numbers[included - 1]))
+    return ""
 
 
 def constraint_definition(snapshot: CatalogSnapshot, constraint_oid: int) -> str | None:
@@ -1224,7 +1297,8 @@ def constraint_definition(snapshot: CatalogSnapshot, constraint_oid: int) -> str
         return None
     columns = ", ".join(funcs.quote_ident(snapshot._column_name(index.table_oid, number))
                         for number in index.key_numbers)
-    return f"{'PRIMARY KEY' if index.primary else 'UNIQUE'} ({columns})"
+    return f"{'PRIMARY KEY' if index.primary else 'UNIQUE'} ({columns})" + \
+        _include_clause(snapshot, index)
 
 
 # -- sizes ----------------------------------------------------------------------------------------
@@ -1376,7 +1450,8 @@ def _get_indexdef(ctx: ExecContext, index_oid: int, column: int = 0,
                   pretty: bool = False) -> str | None:
     snapshot = _snapshot(ctx)
     if column:
-        return index_column_definition(snapshot, index_oid, column)
+        index = snapshot.indexes.get(index_oid)
+        return None if index is None else _index_column(snapshot, index, column, bool(pretty))
     return index_definition(snapshot, index_oid, bool(pretty))
 
 

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
-                                      RELKIND_VIEW, Relation)
+                                      RELKIND_VIEW, IndexInfo, Relation)
 from mirrordb.common.errors import MirrordbError, UndefinedObject
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import grouping_sets as gsets
+from mirrordb.sql import index_expressions
 from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
@@ -907,17 +908,19 @@ class PlanBuilder:
         width = item.scope.width
         best: ex.PlanNode | None = None
         best_score = 0
+        resolve = index_expressions.scope_resolver(item.scope)
         for info in relation.indexes:
-            lead = info.key_columns[0]
-            bounds = self._bounds_for_column(item, compiled, lead)
+            if not index_expressions.usable(info, [p for p, _ in compiled], resolve):
+                continue      # a partial index whose predicate the conditions do not imply
+            bounds = self._bounds_for_key(item, compiled, info, 0)
             if bounds is None:
                 continue
             equal, low, high, low_inc, high_inc = bounds
             score = 3 if equal is not None else (2 if low and high else 1)
             if equal is not None and len(info.key_columns) > 1:
                 extra = []
-                for column in info.key_columns[1:]:
-                    more = self._bounds_for_column(item, compiled, column)
+                for position in range(1, len(info.key_columns)):
+                    more = self._bounds_for_key(item, compiled, info, position)
                     if more is None or more[0] is None:
                         break
                     extra.append(more[0])
@@ -942,15 +945,18 @@ class PlanBuilder:
             return best
         return ex.SeqScan(relation, item.alias, qual, width=width)
 
-    def _bounds_for_column(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
-                           column: int) -> tuple[Any, Any, Any, bool, bool] | None:
-        relation = item.base
-        assert relation is not None
-        column_type = relation.columns[column].type_oid
+    def _bounds_for_key(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
+                        info: IndexInfo, position: int
+                        ) -> tuple[Any, Any, Any, bool, bool] | None:
+        """The bounds the conditions put on key column ``position`` of index ``info`` (a
+        table column, or an expression the conditions must spell the same way)."""
+        column = info.key_columns[position]
+        column_type = info.relation.columns[position].type_oid
+        expression = index_expressions.key_tree(info, position)
         equal = low = high = None
         low_inc = high_inc = True
         for part, _ in compiled:
-            found = self._indexable(part, item.scope, column, column_type)
+            found = self._indexable(part, item.scope, column, column_type, expression)
             if found is None:
                 continue
             op, bound = found
@@ -964,8 +970,8 @@ class PlanBuilder:
             return None
         return equal, low, high, low_inc, high_inc
 
-    def _indexable(self, part: Node, scope: Scope, column: int, column_type: int
-                   ) -> tuple[str, Expr] | None:
+    def _indexable(self, part: Node, scope: Scope, column: int, column_type: int,
+                   expression: Any = None) -> tuple[str, Expr] | None:
         if "A_Expr" not in part:
             return None
         fields = part["A_Expr"]
@@ -980,12 +986,17 @@ class PlanBuilder:
             return self._indexable(leading, scope, column, column_type)
         for this, other, operator in ((fields["lexpr"], fields["rexpr"], op),
                                       (fields["rexpr"], fields["lexpr"], COMMUTED[op])):
-            if "ColumnRef" not in this:
+            if expression is not None:
+                if index_expressions.normalized(
+                        this, index_expressions.scope_resolver(scope)) != expression:
+                    continue
+            elif "ColumnRef" not in this:
                 continue
-            name = strings(this["ColumnRef"]["fields"])
-            found = scope.find(name, -1) if name else None
-            if found is None or found[0] != column:
-                continue
+            else:
+                name = strings(this["ColumnRef"]["fields"])
+                found = scope.find(name, -1) if name else None
+                if found is None or found[0] != column:
+                    continue
             if any(_resolves(scope, n) for n in referenced_names(other)):
                 continue
             bound = ExpressionCompiler(self, Scope(parent=scope.parent)).compile(other)

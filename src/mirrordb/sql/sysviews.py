@@ -317,13 +317,17 @@ def _pg_index(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows = []
     for index in sorted(snapshot.indexes.values(), key=lambda i: i.index_oid):
-        types = [_column_type(snapshot, index.table_oid, n) for n in index.key_numbers]
+        types = [_column_type(snapshot, index.index_oid, n)      # the index's own columns
+                 for n in range(1, len(index.key_numbers) + 1)]
         count = len(index.key_numbers)
         rows.append((
-            index.index_oid, index.table_oid, count, count, index.unique, False, index.primary,
-            False, True, False, True, False, True, True, False, list(index.key_numbers),
+            index.index_oid, index.table_oid, count + len(index.include_numbers), count,
+            index.unique, False, index.primary, False, True, False, True, False, True, True,
+            False, [*index.key_numbers, *index.include_numbers],
             [cat.type_collation(t) for t in types],
-            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types], [0] * count, None, None))
+            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types],
+            list(index.options) or [0] * count,
+            index.expressions, index.predicate))
     return rows
 
 
