@@ -30,7 +30,7 @@ from typing import Any
 
 from mirrordb.access.relation import Relation
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints
+from mirrordb.sql import constraints, index_expressions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (UNKNOWN, ExecContext, Expr, ExpressionCompiler, coerce,
                                       error_at)
@@ -69,7 +69,7 @@ def add_expressions(builder: Any, txn: Any, relation: Relation,
     """Check each generated column's expression (attnum, raw tree) against the new table and
     store it as the column's pg_attrdef row."""
     for attnum, tree in expressions:
-        compile_expression(builder, relation, attnum - 1, tree)
+        compile_expression(builder, relation, attnum - 1, tree, defining=True)
         txn.set_column_default(relation, attnum, json.dumps(tree))
 
 
@@ -79,7 +79,7 @@ def added_column_values(session: Any, builder: Any, relation: Relation, columns:
     existing row's values to the new column's value (the table is rewritten with it)."""
     widened = dataclasses.replace(relation, columns=columns)
     try:
-        expr = compile_expression(builder, widened, len(columns) - 1, tree)
+        expr = compile_expression(builder, widened, len(columns) - 1, tree, defining=True)
     except MirrordbError as error:      # ALTER TABLE's errors here carry no position
         error.__dict__.pop("position", None)
         raise
@@ -87,21 +87,29 @@ def added_column_values(session: Any, builder: Any, relation: Relation, columns:
     return lambda values: expr.fn((*values, None), ctx)
 
 
-def compile_expression(builder: Any, relation: Relation, index: int, tree: Node) -> Expr:
+def compile_expression(builder: Any, relation: Relation, index: int, tree: Node,
+                       defining: bool = False) -> Expr:
     """Column ``index``'s generation expression over the table's row values, after
-    PostgreSQL's checks, cast to the column's type."""
+    PostgreSQL's checks, cast to the column's type. ``defining``: CREATE TABLE or ADD COLUMN,
+    where what is not IMMUTABLE is refused (sql/index_expressions.py's checker, which an index
+    expression goes through too); a stored expression passed it."""
     _refuse_forbidden(relation, tree)
     column = relation.columns[index]
-    compiler = ExpressionCompiler(builder, constraints.relation_scope(relation))
+    if defining:
+        compiler = index_expressions.immutable_compiler(builder.session, relation, CLAUSE)
+        builder = compiler.builder
+    else:
+        compiler = ExpressionCompiler(builder, constraints.relation_scope(relation))
     outer_clause, builder.clause = builder.clause, CLAUSE
-    builder.non_immutable_calls = []
     try:
         expr = compiler.compile(tree)
-        if builder.non_immutable_calls or _calls_non_immutable(tree):
-            raise MirrordbError("generation expression is not immutable", sqlstate="42P17")
+    except MirrordbError as error:
+        if error.sqlstate == "42P17" and error.message.startswith("functions in "):
+            raise MirrordbError("generation expression is not immutable",
+                                sqlstate="42P17") from None
+        raise
     finally:
         builder.clause = outer_clause
-        builder.non_immutable_calls = None
     if expr.type_oid != UNKNOWN and not T.can_coerce(expr.type_oid, column.type_oid,
                                                      T.ASSIGNMENT):
         raise MirrordbError(
@@ -141,11 +149,6 @@ def _check_reference(relation: Relation, fields: Node, location: int) -> None:
         raise error_at(f'cannot use generated column "{name}" in column generation '
                        "expression", "42P17", location,
                        detail="A generated column cannot reference another generated column.")
-
-
-def _calls_non_immutable(tree: Node) -> bool:
-    """SQL's value functions (CURRENT_TIMESTAMP, CURRENT_USER...) are stable at best."""
-    return any(kind == "SQLValueFunction" for kind, _ in constraints._nodes(tree))
 
 
 # -- computing the values -------------------------------------------------------------------------
@@ -196,7 +199,7 @@ def _expressions(txn: Any, relation: Relation) -> dict[int, Node]:
 def column_renamed(txn: Any, relation: Relation, old: str, new: str) -> None:
     """ALTER TABLE RENAME COLUMN: the stored expressions name the column anew."""
     for attnum, tree in _expressions(txn, relation).items():
-        if constraints._rename_references(tree, old, new):
+        if constraints.rename_references(tree, old, new):
             txn.drop_column_default(relation, attnum)
             txn.set_column_default(relation, attnum, json.dumps(tree))
 
