@@ -234,9 +234,12 @@ GENERATED_COLUMNS = [
     'copy g16 (a, b) to stdout',
     'select tableoid::regclass, xmax from g16 order by a',
     'create table gx (a timestamp, b text generated always as (a::text) stored)',
-    "create table gy (a timestamptz, b timestamptz generated always as (a + interval '1 day') stored)",
-    "create table gz (a int, b text generated always as (a::text || 'x') stored, c text generated always as (current_user) stored)",
-    'create table gw (a text, b int generated always as (length(a)) stored, c text generated always as (upper(a)) stored)',
+    "create table gy (a timestamptz, b timestamptz generated always as (a + interval '1 day') "
+    'stored)',
+    "create table gz (a int, b text generated always as (a::text || 'x') stored, c text "
+    'generated always as (current_user) stored)',
+    'create table gw (a text, b int generated always as (length(a)) stored, c text generated '
+    'always as (upper(a)) stored)',
     "insert into gw (a) values ('abc')",
     'select * from gw',
 ]
