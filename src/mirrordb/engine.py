@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING
 from mirrordb.access import clog as cloglib
 from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
-from mirrordb.access.heapam import HeapAccess, Tid, TmResult, transaction_fate
+from mirrordb.access.heapam import HeapAccess, LockWaitPolicy, Tid, TmResult, transaction_fate
 from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
                                   LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
@@ -1718,10 +1718,11 @@ class Txn:
             self._table_counts().count_delete(relation.oid)
         return result
 
-    def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True) -> TmResult:
+    def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True,
+                 wait_policy: LockWaitPolicy = LockWaitPolicy.BLOCK) -> TmResult:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
         mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
-        return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode)
+        return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode, wait_policy)
 
     def latest_version(self, table: RelationRef, tid: Tid) -> Tid:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)

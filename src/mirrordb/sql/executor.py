@@ -675,7 +675,7 @@ class LockRows(PlanNode):
     """SELECT ... FOR UPDATE/SHARE: locks each emitted row's table versions, rechecking under RC."""
 
     child: PlanNode
-    targets: list[tuple[Any, int]]      # (relation, ctid column index)
+    targets: list[tuple[Any, int, int]]   # (relation, ctid column index, LockWaitPolicy)
     exclusive: bool
     recheck: Expr | None = None      # the WHERE clause, re-tested on a newer version
     width: int = 0

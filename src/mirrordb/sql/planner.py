@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from mirrordb.access.heapam import LockWaitPolicy
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
                                       RELKIND_VIEW, Relation)
 from mirrordb.common.errors import MirrordbError, UndefinedObject
@@ -41,6 +42,7 @@ from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
+from mirrordb.sql import row_locking
 from mirrordb.sql import roles, schemas
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
 INDEXABLE_OPERATORS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 COMMUTED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 INTEGER_TYPES = (T.INT2_OID, T.INT4_OID, T.INT8_OID)
+WAIT_POLICIES = {"LockWaitBlock": LockWaitPolicy.BLOCK, "LockWaitSkip": LockWaitPolicy.SKIP,
+                 "LockWaitError": LockWaitPolicy.ERROR}     # FOR UPDATE [NOWAIT|SKIP LOCKED]
 
 
 @dataclass(eq=False)
@@ -293,19 +297,26 @@ class PlanBuilder:
             source = windows.plan(self, compiler, source, node)
         exprs = [t.expr for t in targets] + hidden
         sets = compiler.set_calls if isinstance(compiler.set_calls, srf.SetCalls) else None
+        deferred_lock: ex.LockRows | None = None
         if node.get("lockingClause"):
             strength = node["lockingClause"][0]["LockingClause"].get("strength", "")
             if sets:
                 raise srf.refuse_with_locking(strength)
             if windows:
                 raise window.refuse_with_locking(strength)
-            source = self._plan_locking(node["lockingClause"], source, scope,
-                                        node.get("whereClause"))
+            lock = self._plan_locking(node["lockingClause"], source, scope,
+                                      node.get("whereClause"))
+            if sort_keys and distinct is None:   # lock after the sort, below LIMIT
+                deferred_lock = lock
+            else:
+                source = lock
         after_distinct = bool(distinct_on and sort_keys and sets) and \
             not _sorts_on_sets(sort_nodes, sort_keys, targets)
         if after_distinct:
             keys = {*key_positions, *(key[0] for key in sort_keys)}
             plan = srf.carry_input(source, exprs, keys)
+        elif deferred_lock is not None:
+            plan = row_locking.carry_input(source, exprs)
         else:
             plan = ex.Project(srf.project_set(source, sets), exprs, width=len(exprs))
         if distinct_on:
@@ -324,6 +335,8 @@ class PlanBuilder:
                 plan = self._sort(plan, sort_keys)
         elif sort_keys:
             plan = self._sort(plan, sort_keys)
+            if deferred_lock is not None:
+                plan = row_locking.lock_sorted(plan, deferred_lock, exprs)
         plan = self._limit(node, plan)
         if hidden:
             width = len(targets)
@@ -1313,17 +1326,21 @@ class PlanBuilder:
         return ex.Limit(plan, count, offset, width=plan.width)
 
     def _plan_locking(self, clauses: list[Node], source: ex.PlanNode,
-                      scope: Scope, where: Node | None) -> ex.PlanNode:
+                      scope: Scope, where: Node | None) -> ex.LockRows:
         exclusive = False
         names: set[str] = set()
+        policies: dict[str | None, LockWaitPolicy] = {}   # locked name (None: all) -> policy
         for clause in clauses:
             fields = clause["LockingClause"]
             strength = fields.get("strength", "LCS_FORUPDATE")
             exclusive = exclusive or strength in ("LCS_FORUPDATE", "LCS_FORNOKEYUPDATE")
-            if fields.get("waitPolicy", "LockWaitBlock") != "LockWaitBlock":
-                raise feature_not_supported("NOWAIT and SKIP LOCKED")
-            names.update(r["RangeVar"]["relname"] for r in fields.get("lockedRels", []))
-        targets = [(e.relation, e.ctid_index) for e in scope.entries
+            policy = WAIT_POLICIES[fields.get("waitPolicy", "LockWaitBlock")]
+            locked = [r["RangeVar"]["relname"] for r in fields.get("lockedRels", [])]
+            names.update(locked)
+            for name in locked or [None]:
+                policies[name] = max(policy, policies.get(name, LockWaitPolicy.BLOCK))
+        targets = [(e.relation, e.ctid_index, _wait_policy(policies, e.alias, e.relation.name))
+                   for e in scope.entries
                    if e.relation is not None and e.ctid_index is not None
                    and (not names or e.alias in names or e.relation.name in names)]
         recheck = None
@@ -1760,6 +1777,14 @@ def _references_through(scope: Scope | None) -> int:
 def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
     compare = T.compare
     return lambda a, b: compare(a, b, type_oid)
+
+
+def _wait_policy(policies: dict[str | None, LockWaitPolicy], alias: str | None,
+                 name: str) -> LockWaitPolicy:
+    """The strongest wait policy among the locking clauses that name the relation (by alias
+    or name) or name none, as PostgreSQL's applyLockingClause combines them."""
+    found = [policies.get(key, LockWaitPolicy.BLOCK) for key in (None, alias, name)]
+    return max(found)
 
 
 def _and(exprs: list[Expr]) -> Expr:
