@@ -66,6 +66,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mirrordb.access import clog as cloglib
+from mirrordb.access.async_notify import NotifyQueue
 from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
 from mirrordb.access.heapam import HeapAccess, LockWaitPolicy, Tid, TmResult, transaction_fate
@@ -159,6 +160,7 @@ class Engine:
         self._btrees: dict[tuple[RelFileNode, tuple[int, ...]], BTree] = {}
         self.table_stats = TableStatistics()
         self.table_stats.policy = self.autovacuum_policy
+        self.notify_queue = NotifyQueue()    # LISTEN/NOTIFY of every database (in memory)
         self.autovacuum: AutovacuumLauncher | None = None
         self._autovacuum_start_lock = threading.Lock()
         self._autovacuum_policy_cache: tuple[object, AutovacuumPolicy] | None = None
