@@ -190,7 +190,7 @@ def _pg_notify(session: Any, builder: Any, name: str, args: list[Expr], location
             from mirrordb.sql.read_only import refuse_during_recovery
             raise refuse_during_recovery("NOTIFY")
         session_state(current).notify(channel_fn(row, ctx), payload_fn(row, ctx))
-        return None
+        return ""     # void shows as an empty string
     return Expr(T.VOID_OID, run, name=name, volatile=True)
 
 
