@@ -37,6 +37,7 @@ NAMEDATALEN = 64
 NOTIFY_PAYLOAD_MAX_LENGTH = 8192 - NAMEDATALEN - 128     # PostgreSQL's: BLCKSZ - NAMEDATALEN - 128
 
 LISTEN, UNLISTEN, UNLISTEN_ALL = "listen", "unlisten", "unlisten *"
+COMMIT_LOCK_POLL_S = 0.1
 
 
 def check_channel(channel: str | None) -> str:
@@ -59,11 +60,12 @@ class SessionNotify:
     notifications (see the module docstring)."""
 
     def __init__(self, queue: NotifyQueue, pid: int, database_oid: int,
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], check_for_interrupts: Callable[[], None]) -> None:
         self.queue = queue
         self.pid = pid
         self.database_oid = database_oid
         self.wake = wake
+        self.check_for_interrupts = check_for_interrupts
         self.channels: list[str] = []           # committed LISTENs, in order
         self._actions: list[tuple[str, str]] = []
         self._notifications: list[tuple[str, str]] = []
@@ -87,7 +89,10 @@ class SessionNotify:
         """Before the commit: queue order is commit order, and a first LISTEN reads from
         here on (PostgreSQL registers the listener before its commit too)."""
         if self._notifications and not self._holding_commit_lock:
-            self.queue.commit_lock.acquire()
+            # another notifying commit may wait for synchronous replication: cancel and
+            # shutdown still reach this wait
+            while not self.queue.commit_lock.acquire(timeout=COMMIT_LOCK_POLL_S):
+                self.check_for_interrupts()
             self._holding_commit_lock = True
             self.queue.check_room()
         if any(action == LISTEN for action, _ in self._actions):
@@ -156,7 +161,8 @@ def session_state(session: Any) -> SessionNotify:
         interrupts = session.interrupts
         wake = getattr(interrupts, "request_notify", None) or (lambda: None)
         state = session.notify = SessionNotify(session.engine.notify_queue, session.process_id,
-                                               session.engine.database_oid, wake)
+                                               session.engine.database_oid, wake,
+                                               session.check_for_interrupts)
         txn = session.txn
         for _ in (txn.transaction.subtransactions if txn is not None else ()):
             state.savepoint()        # savepoints opened before the first use
