@@ -1721,9 +1721,12 @@ class Txn:
         return result
 
     def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True,
-                 wait_policy: LockWaitPolicy = LockWaitPolicy.BLOCK) -> TmResult:
+                 wait_policy: LockWaitPolicy = LockWaitPolicy.BLOCK,
+                 mode: RowLockMode | None = None) -> TmResult:
+        """Lock one row version: FOR UPDATE (``exclusive``) or FOR SHARE, or ``mode``."""
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
-        mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
+        if mode is None:
+            mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
         return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode, wait_policy)
 
     def latest_version(self, table: RelationRef, tid: Tid) -> Tid:

@@ -134,6 +134,35 @@ def test_nowait_skip_locked_and_lock_timeout_match_postgres(servers: dict[str, s
         "55P03", "canceling statement due to lock timeout")
 
 
+STRENGTHS = ("update", "no key update", "share", "key share")
+
+
+def lock_strengths(dsn: str) -> list[Any]:
+    """Each strength held by one session against each asked for by another (PostgreSQL's
+    row-lock conflict table), with NOWAIT and with SKIP LOCKED."""
+    with connect(dsn) as holder, connect(dsn) as other:
+        holder.execute("drop table if exists strengths")
+        holder.execute("create table strengths (id int primary key)")
+        holder.execute("insert into strengths values (1), (2)")
+        seen = []
+        for held in STRENGTHS:
+            for asked in STRENGTHS:
+                holder.execute("begin")
+                holder.execute(f"select id from strengths where id = 1 for {held}")
+                seen.append((held, asked,
+                             answer(other, f"select id from strengths where id = 1 for {asked} "
+                                           "nowait"),
+                             answer(other, "select id from strengths order by id "
+                                           f"for {asked} skip locked")))
+                holder.execute("rollback")
+        return seen
+
+
+def test_lock_strengths_conflict_as_on_postgres(servers: dict[str, str]) -> None:
+    seen = on_both(servers, lock_strengths)
+    assert ("no key update", "key share", [(1,)], [(1,), (2,)]) in seen
+
+
 def job_queue(dsn: str) -> list[int]:
     """Three workers take jobs with FOR UPDATE SKIP LOCKED LIMIT 1 until none is left; each
     job must reach exactly one worker. What each worker took, sorted, all together."""

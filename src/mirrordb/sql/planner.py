@@ -30,9 +30,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.access.heapam import LockWaitPolicy
+from mirrordb.access.xact import LOCK_STRENGTH, RowLockMode
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
                                       RELKIND_VIEW, Relation)
-from mirrordb.common.errors import MirrordbError, UndefinedObject
+from mirrordb.common.errors import MirrordbError, UndefinedObject, invariant
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
@@ -65,6 +66,9 @@ COMMUTED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 INTEGER_TYPES = (T.INT2_OID, T.INT4_OID, T.INT8_OID)
 WAIT_POLICIES = {"LockWaitBlock": LockWaitPolicy.BLOCK, "LockWaitSkip": LockWaitPolicy.SKIP,
                  "LockWaitError": LockWaitPolicy.ERROR}     # FOR UPDATE [NOWAIT|SKIP LOCKED]
+LOCK_STRENGTHS = {"LCS_FORKEYSHARE": RowLockMode.KEY_SHARE, "LCS_FORSHARE": RowLockMode.SHARE,
+                  "LCS_FORNOKEYUPDATE": RowLockMode.NO_KEY_EXCLUSIVE,
+                  "LCS_FORUPDATE": RowLockMode.EXCLUSIVE}
 
 
 @dataclass(eq=False)
@@ -1329,7 +1333,8 @@ class PlanBuilder:
                       scope: Scope, where: Node | None) -> ex.LockRows:
         exclusive = False
         names: set[str] = set()
-        policies: dict[str | None, LockWaitPolicy] = {}   # locked name (None: all) -> policy
+        # locked name (None: all) -> the strongest (wait policy, lock strength) asked for it
+        policies: dict[str | None, tuple[LockWaitPolicy, int]] = {}
         for clause in clauses:
             fields = clause["LockingClause"]
             strength = fields.get("strength", "LCS_FORUPDATE")
@@ -1338,8 +1343,8 @@ class PlanBuilder:
             locked = [r["RangeVar"]["relname"] for r in fields.get("lockedRels", [])]
             names.update(locked)
             for name in locked or [None]:
-                policies[name] = max(policy, policies.get(name, LockWaitPolicy.BLOCK))
-        targets = [(e.relation, e.ctid_index, _wait_policy(policies, e.alias, e.relation.name))
+                policies[name] = _stronger(policies.get(name), policy, LOCK_STRENGTHS[strength])
+        targets = [(e.relation, e.ctid_index, *_lock_policy(policies, e.alias, e.relation.name))
                    for e in scope.entries
                    if e.relation is not None and e.ctid_index is not None
                    and (not names or e.alias in names or e.relation.name in names)]
@@ -1779,12 +1784,26 @@ def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
     return lambda a, b: compare(a, b, type_oid)
 
 
-def _wait_policy(policies: dict[str | None, LockWaitPolicy], alias: str | None,
-                 name: str) -> LockWaitPolicy:
-    """The strongest wait policy among the locking clauses that name the relation (by alias
-    or name) or name none, as PostgreSQL's applyLockingClause combines them."""
-    found = [policies.get(key, LockWaitPolicy.BLOCK) for key in (None, alias, name)]
-    return max(found)
+def _stronger(current: tuple[LockWaitPolicy, RowLockMode] | None, policy: LockWaitPolicy,
+              mode: RowLockMode) -> tuple[LockWaitPolicy, RowLockMode]:
+    """PostgreSQL's applyLockingClause: a relation named by several clauses gets the
+    strongest wait policy and the strongest lock strength among them."""
+    if current is None:
+        return policy, mode
+    stronger_mode = mode if LOCK_STRENGTH[mode] >= LOCK_STRENGTH[current[1]] else current[1]
+    return max(policy, current[0]), stronger_mode
+
+
+def _lock_policy(policies: dict[str | None, tuple[LockWaitPolicy, RowLockMode]],
+                 alias: str | None, name: str) -> tuple[LockWaitPolicy, RowLockMode]:
+    """(wait policy, lock strength) of one locked relation: the clauses naming it by alias or
+    name, and those naming no relation."""
+    found: tuple[LockWaitPolicy, RowLockMode] | None = None
+    for key in (None, alias, name):
+        if key in policies:
+            found = _stronger(found, *policies[key])
+    invariant(found is not None, "a locked relation matches a locking clause")
+    return found or (LockWaitPolicy.BLOCK, RowLockMode.EXCLUSIVE)
 
 
 def _and(exprs: list[Expr]) -> Expr:

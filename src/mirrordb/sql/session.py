@@ -916,19 +916,19 @@ class Session:
         self._defaults_cache[key] = result
         return result
 
-    def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int, int]],
+    def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int, int, int]],
                           row: Row, exclusive: bool, recheck: Expr | None = None) -> Row | None:
         """Lock each target table's version in ``row`` (SELECT ... FOR UPDATE/SHARE). Under READ
         COMMITTED a version updated while we waited is followed to its newest version, which is
         locked instead if it still satisfies WHERE (PostgreSQL's EvalPlanQual); a deleted row is
         skipped, and so is a row another transaction holds under SKIP LOCKED (NOWAIT: 55P03
         from the heap). REPEATABLE READ gets 40001 from the heap."""
-        for relation, ctid_index, wait_policy in targets:
+        for relation, ctid_index, wait_policy, mode in targets:
             for _ in range(MAX_LOCK_RECHECKS):
                 tid = row[ctid_index]
                 if tid is None:
                     break
-                result = ctx.txn.lock_row(relation, tid, exclusive, wait_policy)
+                result = ctx.txn.lock_row(relation, tid, exclusive, wait_policy, mode)
                 if result == TmResult.OK or result == TmResult.SELF_MODIFIED:
                     break
                 if result != TmResult.UPDATED:
