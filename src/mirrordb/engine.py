@@ -66,9 +66,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mirrordb.access import clog as cloglib
+from mirrordb.access.async_notify import NotifyQueue
 from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
-from mirrordb.access.heapam import HeapAccess, Tid, TmResult, transaction_fate
+from mirrordb.access.heapam import HeapAccess, LockWaitPolicy, Tid, TmResult, transaction_fate
 from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
                                   LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
@@ -160,6 +161,7 @@ class Engine:
         self._btrees: dict[tuple[RelFileNode, tuple[int, ...]], BTree] = {}
         self.table_stats = TableStatistics()
         self.table_stats.policy = self.autovacuum_policy
+        self.notify_queue = NotifyQueue()    # LISTEN/NOTIFY of every database (in memory)
         self.autovacuum: AutovacuumLauncher | None = None
         self._autovacuum_start_lock = threading.Lock()
         self._autovacuum_policy_cache: tuple[object, AutovacuumPolicy] | None = None
@@ -1749,10 +1751,14 @@ class Txn:
             self._table_counts().count_delete(relation.oid)
         return result
 
-    def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True) -> TmResult:
+    def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True,
+                 wait_policy: LockWaitPolicy = LockWaitPolicy.BLOCK,
+                 mode: RowLockMode | None = None) -> TmResult:
+        """Lock one row version: FOR UPDATE (``exclusive``) or FOR SHARE, or ``mode``."""
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
-        mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
-        return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode)
+        if mode is None:
+            mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
+        return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode, wait_policy)
 
     def latest_version(self, table: RelationRef, tid: Tid) -> Tid:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)

@@ -124,8 +124,31 @@ ISOLATION_LEVEL_NAMES = {"read uncommitted": IsolationLevel.READ_COMMITTED,
 
 
 class RowLockMode(enum.IntEnum):
+    """Row lock strengths, weakest first (PostgreSQL's LockTupleMode): FOR KEY SHARE, FOR
+    SHARE, FOR NO KEY UPDATE, FOR UPDATE (also what UPDATE and DELETE take here). A stronger
+    mode conflicts with everything a weaker one does, so a holder keeps only its strongest."""
+
+    KEY_SHARE = 0
     SHARE = 1
     EXCLUSIVE = 2
+    NO_KEY_EXCLUSIVE = 3
+
+
+# the strength order of RowLockMode (its values keep their first meanings: SHARE 1, EXCLUSIVE 2)
+LOCK_STRENGTH = {RowLockMode.KEY_SHARE: 0, RowLockMode.SHARE: 1, RowLockMode.NO_KEY_EXCLUSIVE: 2,
+                 RowLockMode.EXCLUSIVE: 3}
+# which held modes each requested mode conflicts with (PostgreSQL's tupleLockExtraInfo table)
+_ROW_LOCK_CONFLICTS = {
+    RowLockMode.KEY_SHARE: frozenset({RowLockMode.EXCLUSIVE}),
+    RowLockMode.SHARE: frozenset({RowLockMode.NO_KEY_EXCLUSIVE, RowLockMode.EXCLUSIVE}),
+    RowLockMode.NO_KEY_EXCLUSIVE: frozenset({RowLockMode.SHARE, RowLockMode.NO_KEY_EXCLUSIVE,
+                                             RowLockMode.EXCLUSIVE}),
+    RowLockMode.EXCLUSIVE: frozenset(RowLockMode),
+}
+
+
+def row_locks_conflict(requested: RowLockMode, held: RowLockMode) -> bool:
+    return held in _ROW_LOCK_CONFLICTS[requested]
 
 
 @dataclass(eq=False)
@@ -402,14 +425,15 @@ class TransactionManager:
             for xid, held in holders.items():
                 if xid in my_xids:
                     continue
-                if mode == RowLockMode.EXCLUSIVE or held == RowLockMode.EXCLUSIVE:
+                if row_locks_conflict(mode, held):
                     return xid
             return 0
 
     def add_row_lock(self, key: tuple[RelFileNode, int, int], xid: int, mode: RowLockMode) -> None:
         with self._lock:
             holders = self._row_locks.setdefault(key, {})
-            holders[xid] = max(mode, holders.get(xid, mode))
+            held = holders.get(xid, mode)
+            holders[xid] = mode if LOCK_STRENGTH[mode] >= LOCK_STRENGTH[held] else held
 
     def _release_row_locks(self, xids: list[int]) -> None:
         if not self._row_locks or not xids:

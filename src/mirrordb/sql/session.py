@@ -59,6 +59,7 @@ from mirrordb.sql import read_only as read_only_rules
 from mirrordb.sql import schemas
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import notify as notifylib
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (INT8, TEXT, UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
@@ -200,6 +201,7 @@ class Session:
         self._statement_timezone = ""      # TimeZone as the running statement started
         self.lock_wait_hooks = SessionLockWaitHooks(self)
         self.advisory: AdvisoryLocks | None = None   # made by the first advisory lock call
+        self.notify: Any = None   # LISTEN/NOTIFY state (sql/notify.py), made at first use
         self.database_oid: int | None = None         # looked up when first needed
         self.backup: Any = None   # pg_backup_start until pg_backup_stop (replication_functions)
         self._plan_locks: list[tuple[tuple[int, int], int]] | None = None  # while planning
@@ -320,6 +322,8 @@ class Session:
             if transaction is not None:   # what the commit waits for (access/xact.py)
                 transaction.synchronous_commit = str(self.settings.get("synchronous_commit"))
             try:
+                if self.notify is not None:   # queue order is commit order (sql/notify.py)
+                    self.notify.pre_commit()
                 if hold is not None:
                     with hold():     # a commit is never abandoned half way by a cancel
                         txn.commit()
@@ -354,6 +358,8 @@ class Session:
         locks are released, SET LOCAL values and SETs of a rolled-back transaction undone."""
         if self.advisory is not None:
             self.advisory.transaction_ended()
+        if self.notify is not None:
+            self.notify.transaction_ended(committed)
         if not self._settings_in_transaction:
             return
         self._settings_in_transaction = False
@@ -464,6 +470,8 @@ class Session:
             self._abort()
         if self.advisory is not None:
             self.advisory.close()
+        if self.notify is not None:
+            self.notify.close()
         if self.backup is not None:
             self.backup, backup = None, self.backup
             backup.abort(self.engine)
@@ -913,18 +921,19 @@ class Session:
         self._defaults_cache[key] = result
         return result
 
-    def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int]], row: Row,
-                          exclusive: bool, recheck: Expr | None = None) -> Row | None:
+    def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int, int, int]],
+                          row: Row, exclusive: bool, recheck: Expr | None = None) -> Row | None:
         """Lock each target table's version in ``row`` (SELECT ... FOR UPDATE/SHARE). Under READ
         COMMITTED a version updated while we waited is followed to its newest version, which is
         locked instead if it still satisfies WHERE (PostgreSQL's EvalPlanQual); a deleted row is
-        skipped. REPEATABLE READ gets 40001 from the heap."""
-        for relation, ctid_index in targets:
+        skipped, and so is a row another transaction holds under SKIP LOCKED (NOWAIT: 55P03
+        from the heap). REPEATABLE READ gets 40001 from the heap."""
+        for relation, ctid_index, wait_policy, mode in targets:
             for _ in range(MAX_LOCK_RECHECKS):
                 tid = row[ctid_index]
                 if tid is None:
                     break
-                result = ctx.txn.lock_row(relation, tid, exclusive)
+                result = ctx.txn.lock_row(relation, tid, exclusive, wait_policy, mode)
                 if result == TmResult.OK or result == TmResult.SELF_MODIFIED:
                     break
                 if result != TmResult.UPDATED:
@@ -1005,7 +1014,7 @@ class Session:
             return
         depth = len(self.txn.transaction.subtransactions)
         settings = self.settings if self._settings_in_transaction else None
-        for state in (self.advisory, settings):
+        for state in (self.advisory, self.notify, settings):
             hook = getattr(state, method, None)
             if hook is None:
                 continue
@@ -1172,6 +1181,8 @@ class Session:
             self.last_sequence_value = None
             if self.advisory is not None:
                 self.advisory.unlock_all_session()
+            if self.notify is not None:    # UNLISTEN *, at the implicit commit
+                notifylib.execute(self, "UnlistenStmt", {})
             return StatementResult("DISCARD ALL")
         if target == "DISCARD_PLANS":
             for prepared_statement in self.prepared.values():
@@ -1314,6 +1325,20 @@ class Session:
             roles.check_table_privilege(self, target, "TRUNCATE")
             txn.truncate(target.oid)
         return StatementResult("TRUNCATE TABLE", notices=notices)
+
+    def _exec_ListenStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        """LISTEN, UNLISTEN and NOTIFY (sql/notify.py)."""
+        return StatementResult(notifylib.execute(self, prepared.statement.node_type, node))
+
+    _exec_UnlistenStmt = _exec_NotifyStmt = _exec_ListenStmt
+
+    def take_notifications(self) -> list[Any]:
+        """The notifications to send now: the session listens and is idle outside a
+        transaction (the backend asks before ReadyForQuery and when woken while idle)."""
+        if self.notify is None or self.txn is not None or self.in_block:
+            return []
+        return self.notify.take_notifications()
 
     def _exec_LockStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
