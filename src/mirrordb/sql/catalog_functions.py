@@ -778,9 +778,11 @@ class ExpressionDeparser:
     """
 
     def __init__(self, session: Any, snapshot: CatalogSnapshot, relation_oid: int | None,
-                 pretty: bool) -> None:
+                 pretty: bool, value_type: int | None = None) -> None:
         from mirrordb.sql.planner import PlanBuilder  # the planner imports the session layer
         self.snapshot = snapshot
+        # a domain constraint's: VALUE has this type and prints as VALUE (sql/domain_checks.py)
+        self.value_type = value_type
         self.pretty = pretty
         self.builder = PlanBuilder(session, [])
         scope = Scope()
@@ -788,6 +790,8 @@ class ExpressionDeparser:
             scope.add(snapshot.classes[relation_oid].name,
                       [ScopeColumn(a.name, a.type_oid, a.typmod)
                        for a in snapshot.attributes.get(relation_oid, []) if not a.dropped])
+        if value_type is not None:
+            scope.add("", [ScopeColumn("value", value_type)], aliased=False)
         self.compiler = ExpressionCompiler(self.builder, scope)
         self.timezone = getattr(session, "timezone", "UTC")
 
@@ -1078,6 +1082,8 @@ class ExpressionDeparser:
         return _Printed(text)
 
     def _ColumnRef(self, f: Node) -> _Printed:
+        if self.value_type is not None and strings(f["fields"]) == ["value"]:
+            return _Printed("VALUE")
         return _Printed(".".join(funcs.quote_ident(n) for n in strings(f["fields"])))
 
     def _CollateClause(self, f: Node) -> _Printed:
