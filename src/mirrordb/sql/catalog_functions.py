@@ -132,6 +132,7 @@ _TYPE_FACTS = """
 
 # pg_proc OIDs of the functions pg_type names (I/O, typmod, analyze, subscripting), PostgreSQL 15.
 _TYPE_PROCEDURES = """
+3504:enum_in 3505:enum_out 3532:enum_recv 3533:enum_send 2597:domain_in 2598:domain_recv
 31:byteaout 33:charout 34:namein 35:nameout 38:int2in 39:int2out 40:int2vectorin
 41:int2vectorout 42:int4in 43:int4out 44:regprocin 45:regprocout 46:textin 47:textout
 50:xidin 51:xidout 52:cidin 53:cidout 54:oidvectorin 55:oidvectorout 109:unknownin
@@ -1295,6 +1296,15 @@ def _user_name(ctx: ExecContext, role_oid: int) -> str:
     return role.name if role is not None else f"unknown (OID={role_oid})"
 
 
+def _type_is_visible(ctx: ExecContext, type_oid: int) -> bool | None:
+    """pg_type_is_visible: a built-in type always; a user type when the search path reaches it
+    by its name (sql/user_types.py)."""
+    if type_oid < T.FIRST_USER_TYPE_OID:
+        return True if type_oid in T.TYPES else None
+    from mirrordb.sql import user_types
+    return user_types.type_is_visible(type_oid)
+
+
 def _table_is_visible(ctx: ExecContext, oid: int) -> bool | None:
     snapshot = _snapshot(ctx)
     entry = snapshot.classes.get(oid)
@@ -1543,7 +1553,8 @@ def _always(value: Any) -> CatalogBody:
 def _define_catalog_functions() -> None:
     _define("pg_get_userbyid", [OID], NAME, _user_name)
     _define("pg_table_is_visible", [OID], BOOL, _table_is_visible)
-    for name in ("pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible",
+    _define("pg_type_is_visible", [OID], BOOL, _type_is_visible)
+    for name in ("pg_function_is_visible", "pg_collation_is_visible",
                  "pg_opclass_is_visible", "pg_operator_is_visible", "pg_conversion_is_visible"):
         _define(name, [OID], BOOL, _always(True))
     _define("pg_get_expr", [TEXT, OID], TEXT, _get_expr)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (Expr, ExpressionCompiler, Scope, ScopeColumn,
                                       coerce_to_bool, expression_location)
 
@@ -39,7 +40,8 @@ def compile_domain_check(session: Any, base_oid: int, typmod: int, tree: Any) ->
 
 
 def violation(domain_name: str, constraint_name: str) -> MirrordbError:
-    return MirrordbError(f'value for domain {domain_name} violates check constraint '
+    from mirrordb.sql.user_types import PositionlessError
+    return PositionlessError(f'value for domain {domain_name} violates check constraint '
                          f'"{constraint_name}"', sqlstate="23514")
 
 
@@ -47,6 +49,7 @@ def checker(session: Any, source: Any, user_type: Any) -> Callable[[Any], Any] |
     """value -> value, raising 23514 when a check of the domain (or of a domain under it)
     fails; None when there is nothing to check."""
     steps: list[tuple[str, str, Expr]] = []
+    typmods: list[tuple[int, int]] = []
     current = user_type
     chain = []
     while current is not None and current.typtype == "d":
@@ -55,14 +58,20 @@ def checker(session: Any, source: Any, user_type: Any) -> Callable[[Any], Any] |
     for domain in reversed(chain):
         name = source.display_name(domain.oid)
         base = source.base_type(domain.oid)
+        if domain.typmod >= 0:
+            typmods.append((base, domain.typmod))
         for check in domain.checks:
             steps.append((name, check.name, compile_domain_check(
                 session, base, domain.typmod, json.loads(check.expression))))
-    if not steps:
+    if not steps and not typmods:
         return None
 
     def check_value(value: Any) -> Any:
         if value is None:
+            return value
+        for base_oid, typmod in typmods:
+            value = T.apply_typmod(value, base_oid, typmod)
+        if not steps:
             return value
         ctx = session._context([])
         row = (value,)

@@ -121,21 +121,45 @@ def _update_type(txn: Any, oid: int, **changes: Any) -> None:
 
 def _check_label(label: str) -> None:
     if len(label.encode()) > MAX_LABEL_BYTES:
-        raise MirrordbError(f'invalid enum label "{label}"', sqlstate="22023",
+        raise MirrordbError(f'invalid enum label "{label}"', sqlstate="42602",
                             detail=f"Labels must be {MAX_LABEL_BYTES} bytes or less.")
 
 
 def create_enum(session: Any, txn: Any, node: Node) -> None:
     labels = strings(node.get("vals", []))
-    for index, label in enumerate(labels):
+    for label in labels:
         _check_label(label)
-        if label in labels[:index]:
-            raise MirrordbError(f'enum label "{label}" used more than once', sqlstate="42710")
     user_type = _new_type(session, txn, strings(node["typeName"]), U.TYPTYPE_ENUM)
-    for order, label in enumerate(labels, start=1):
-        txn._insert_catalog(boot.PG_ENUM, [txn.engine.allocate_oid(), user_type.oid,
-                                           float(order), label])
+    for index, label in enumerate(labels):
+        if label in labels[:index]:      # pg_enum's unique index on (enumtypid, enumlabel)
+            raise MirrordbError('duplicate key value violates unique constraint '
+                                '"pg_enum_typid_label_index"', sqlstate="23505",
+                                detail=f"Key (enumtypid, enumlabel)=({user_type.oid}, {label}) "
+                                       f"already exists.")
+    oids = sorted(_even_oid(txn) for _ in labels)
+    for order, (oid, label) in enumerate(zip(oids, labels), start=1):
+        txn._insert_catalog(boot.PG_ENUM, [oid, user_type.oid, float(order), label])
     txn.transaction.command_counter_increment()
+
+
+def _even_oid(txn: Any) -> int:
+    """An even OID, as PostgreSQL gives a new enum's labels (in label order, so comparing
+    two of them could compare OIDs; mirrordb compares sort orders, but uses the same OIDs)."""
+    while True:
+        oid = int(txn.engine.allocate_oid())
+        if oid % 2 == 0:
+            return oid
+
+
+def _added_label_oid(txn: Any, user_type: U.UserType, order: float) -> int:
+    """AddEnumLabel's choice: an even OID when one sorts correctly against the enum's
+    even-OID labels, else an odd one (PostgreSQL's loop, so the same OIDs are used up)."""
+    while True:
+        oid = int(txn.engine.allocate_oid())
+        sorts_ok = all((label.oid < oid) if label.sort_order < order else (label.oid > oid)
+                       for label in user_type.labels if label.oid % 2 == 0)
+        if sorts_ok == (oid % 2 == 0):
+            return oid
 
 
 def _require_enum(session: Any, names: Sequence[str]) -> U.UserType:
@@ -175,8 +199,8 @@ def alter_enum(session: Any, txn: Any, node: Node) -> list[str]:
     _check_label(new_label)
     order = _new_sort_order(txn, user_type, node.get("newValNeighbor"),
                             bool(node.get("newValIsAfter")))
-    txn._insert_catalog(boot.PG_ENUM, [txn.engine.allocate_oid(), user_type.oid, order,
-                                       new_label])
+    txn._insert_catalog(boot.PG_ENUM, [_added_label_oid(txn, user_type, order), user_type.oid,
+                                       order, new_label])
     txn.transaction.command_counter_increment()
     return []
 
@@ -232,7 +256,7 @@ def _check_owner(session: Any, user_type: U.UserType) -> None:
 def _require_kind(session: Any, names: Sequence[str], object_type: str) -> U.UserType:
     user_type = _require_type(session, names)
     if object_type == "OBJECT_DOMAIN" and user_type.typtype != U.TYPTYPE_DOMAIN:
-        raise MirrordbError(f'"{".".join(names)}" is not a domain', sqlstate="42809")
+        raise MirrordbError(f"{T.format_type(user_type.oid)} is not a domain", sqlstate="42809")
     return user_type
 
 
@@ -297,7 +321,7 @@ def create_domain(session: Any, txn: Any, node: Node, builder: Any) -> None:
             checks.append(constraint)
         else:
             raise MirrordbError(f"{_constraint_word(kind)} constraints not possible for "
-                                f"domains", sqlstate="42P16")
+                                f"domains", sqlstate="42601")
     user_type = _new_type(session, txn, names, U.TYPTYPE_DOMAIN, base_oid, typmod)
     if default is not None:
         _check_default(builder, default, user_type.oid)
@@ -334,7 +358,7 @@ def _add_check(session: Any, txn: Any, user_type: U.UserType, constraint: Node,
         name = choose_constraint_name(user_type.name, None, "check", taken)
     elif any(v[1] == name and len(v) > 17 and v[17] == user_type.oid
              for v in txn.constraint_rows()):
-        raise MirrordbError(f'constraint "{name}" for domain {user_type.name} already exists',
+        raise MirrordbError(f'constraint "{name}" for domain "{user_type.name}" already exists',
                             sqlstate="42710")
     skip = bool(constraint.get("skip_validation"))
     if validate_rows and not skip:
@@ -460,12 +484,11 @@ def _rename_domain_constraint(session: Any, txn: Any, node: Node, names: list[st
 # -- DROP ------------------------------------------------------------------------------------------
 
 
-def drop_types(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
+def drop_types(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
     object_type = node["removeType"]
-    word = "domain" if object_type == "OBJECT_DOMAIN" else "type"
     tag = "DROP DOMAIN" if object_type == "OBJECT_DOMAIN" else "DROP TYPE"
     cascade = node.get("behavior") == "DROP_CASCADE"
-    notices: list[str] = []
+    notices: list[Any] = []
     for item in node["objects"]:
         names = _names(item)
         user_type = find_type(session, names)
@@ -475,43 +498,52 @@ def drop_types(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
                 continue
             raise _type_missing(names)
         if object_type == "OBJECT_DOMAIN" and user_type.typtype != U.TYPTYPE_DOMAIN:
-            raise MirrordbError(f'"{".".join(names)}" is not a domain', sqlstate="42809")
+            raise MirrordbError(f'"{T.format_type(user_type.oid)}" is not a domain',
+                                sqlstate="42809")
         _check_owner(session, user_type)
-        notices += _drop_one(session, txn, user_type, word, cascade)
+        notices += _drop_one(session, txn, user_type, cascade)
     return tag, notices
 
 
-def _dependents(session: Any, txn: Any, user_type: U.UserType) -> tuple[list[tuple[Any, int]],
-                                                                         list[U.UserType]]:
+def _dependents(session: Any, txn: Any, user_type: U.UserType) -> list[tuple[str, Any]]:
+    """What depends on the type, as PostgreSQL lists it: what uses its array type first, then
+    the domains over it and the columns of its type, oldest object first; each as (its
+    description, the thing: a UserType or (relation, column index))."""
     catalog = _catalog(session)
-    domains = [t for t in catalog.by_oid.values()
-               if t.typtype == U.TYPTYPE_DOMAIN and t.base_oid in (user_type.oid,
-                                                                   user_type.array_oid)]
-    columns = _columns_using(session, txn, {user_type.oid, user_type.array_oid})
-    return columns, domains
+    through_array = [(f"column {relation.columns[index].name} of table {relation.name}",
+                      user_type.name + "[]", relation.oid, index, (relation, index))
+                     for relation, index in _columns_using(session, txn,
+                                                           {user_type.array_oid})]
+    direct = [(f"type {t.name}", user_type.name, t.oid, 0, t) for t in catalog.by_oid.values()
+              if t.typtype == U.TYPTYPE_DOMAIN and t.base_oid == user_type.oid]
+    direct += [(f"column {relation.columns[index].name} of table {relation.name}",
+                user_type.name, relation.oid, index, (relation, index))
+               for relation, index in _columns_using(session, txn, {user_type.oid})]
+    ordered = sorted(through_array, key=lambda d: (d[2], d[3])) + \
+        sorted(direct, key=lambda d: (d[2], d[3]))
+    return [(f"{what} depends on type {on}", thing) for what, on, _, _, thing in ordered]
 
 
-def _drop_one(session: Any, txn: Any, user_type: U.UserType, word: str,
-              cascade: bool) -> list[str]:
-    columns, domains = _dependents(session, txn, user_type)
-    described = ([f"column {relation.columns[index].name} of table {relation.name} depends on "
-                  f"{word} {user_type.name}" for relation, index in columns]
-                 + [f"type {domain.name} depends on {word} {user_type.name}"
-                    for domain in domains])
-    if described and not cascade:
-        raise MirrordbError(f"cannot drop {word} {user_type.name} because other objects depend "
-                            f"on it", sqlstate="2BP01", detail="\n".join(described),
+def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> list[Any]:
+    dependents = _dependents(session, txn, user_type)
+    if dependents and not cascade:
+        raise MirrordbError(f"cannot drop type {user_type.name} because other objects depend "
+                            f"on it", sqlstate="2BP01",
+                            detail="\n".join(text for text, _ in dependents),
                             hint="Use DROP ... CASCADE to drop the dependent objects too.")
-    notices = []
-    if described:
-        targets = ([f"column {relation.columns[index].name} of table {relation.name}"
-                    for relation, index in columns] + [f"type {d.name}" for d in domains])
-        notices.append(f"drop cascades to {targets[0]}" if len(targets) == 1 else
-                       f"drop cascades to {len(targets)} other objects")
-    for domain in domains:
-        _drop_one(session, txn, domain, "type", True)
+    notices: list[Any] = []
+    lines = ["drop cascades to " + text.split(" depends on ")[0] for text, _ in dependents]
+    if len(lines) == 1:
+        notices.append(("NOTICE", lines[0]))
+    elif lines:
+        notices.append(("NOTICE", f"drop cascades to {len(lines)} other objects",
+                        "\n".join(lines)))
     from mirrordb.sql import ddl
-    for relation, index in columns:
+    for _, thing in dependents:
+        if isinstance(thing, U.UserType):
+            _drop_one(session, txn, thing, True)
+            continue
+        relation, index = thing
         current = txn.engine.relcache.lookup_oid(relation.oid, txn.transaction)
         ddl._drop_column(session, txn, current, {"name": relation.columns[index].name})
     oids = {user_type.oid, user_type.array_oid}
@@ -544,8 +576,17 @@ def handles(node_type: str, node: Node) -> bool:
     return False
 
 
-def execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, list[str]]:
+def execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, list[Any]]:
     """Run one statement ``handles`` accepted: (command tag, notices)."""
+    try:
+        return _execute(session, txn, node_type, node)
+    except MirrordbError as error:
+        if node_type in ("CreateDomainStmt", "AlterDomainStmt"):
+            error.position = None   # PostgreSQL reports no position inside a domain's clauses
+        raise
+
+
+def _execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, list[Any]]:
     from mirrordb.sql.planner import PlanBuilder
     with txn.engine._ddl_lock:
         if node_type == "CreateEnumStmt":

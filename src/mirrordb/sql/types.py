@@ -513,7 +513,7 @@ def resolve_type_name(names: Sequence[str], typmods: Sequence[int | str],
         raise undefined_type(display[:MAX_TYPE_NAME_CHARS])
     source = _USER_TYPES.get()
     oid = (_type_oid_by_name(name.lower(), typmods)
-           if schema in (None, "pg_catalog") or source is None else None)
+           if schema in (None, "pg_catalog", "public") else None)
     if oid is None and source is not None and schema != "pg_catalog":
         oid = source.oid_by_name(schema, name)
         if oid is not None:
@@ -523,8 +523,6 @@ def resolve_type_name(names: Sequence[str], typmods: Sequence[int | str],
                     raise undefined_type(display + "[]")
                 return array_oid, -1
             return oid, -1
-    if oid is None and schema not in (None, "pg_catalog", "public"):
-        raise undefined_type(display)
     if oid is None:
         raise undefined_type(display)
     typmod = _typmod_for(oid, name.lower(), [_typmod_value(value) for value in typmods])
@@ -2012,8 +2010,10 @@ def _user_cast_function(source_oid: int, target_oid: int) -> _CastFunction:
     if source_oid == target_oid:
         return _identity
     source_base, target_base = base_type(source_oid), base_type(target_oid)
-    if source_oid == UNKNOWN_OID or (source_base, target_base) == (source_oid, target_oid):
+    if (source_base, target_base) == (source_oid, target_oid):
         convert = _uncached_cast_function(source_oid, target_oid)
+    elif source_oid == UNKNOWN_OID:      # the base type's input, then the domain's checks
+        convert = _cast_function(UNKNOWN_OID, target_base)
     else:
         convert = (_identity if source_base == target_base
                    else _cast_function(source_base, target_base))

@@ -272,7 +272,12 @@ class SessionUserTypes:
 
         def domain_in(text: str, _typmod: int, timezone: str) -> Any:
             value = base_input(text, typmod, timezone)
-            return check(value) if check is not None else value
+            if check is None:
+                return value
+            try:
+                return check(value)
+            except PositionlessError as error:   # an input function's error has a position
+                raise MirrordbError(error.message, sqlstate=error.sqlstate) from None
         return domain_in
 
     def output_function(self, oid: int) -> Callable[[Any, str], str] | None:
@@ -340,8 +345,32 @@ def domain_not_null_columns(type_oids: Sequence[int]) -> list[tuple[int, str]]:
     return found
 
 
+class PositionlessError(MirrordbError):
+    """An error PostgreSQL reports without a position (a domain's checks run in the executor,
+    not at a place in the statement): the expression layer's ``_locate`` cannot give it one."""
+
+    @property  # type: ignore[override]
+    def position(self) -> None:
+        return None
+
+    @position.setter
+    def position(self, value: int | None) -> None:
+        pass
+
+
 def domain_null_error(name: str) -> MirrordbError:
-    return MirrordbError(f"domain {name} does not allow null values", sqlstate="23502")
+    return PositionlessError(f"domain {name} does not allow null values", sqlstate="23502")
+
+
+def type_is_visible(type_oid: int) -> bool | None:
+    """pg_type_is_visible of a user type (None: no such type)."""
+    source = T.user_types()
+    if not isinstance(source, SessionUserTypes):
+        return None
+    user_type = source.catalog.by_oid.get(type_oid)
+    if user_type is None:
+        return None
+    return source.oid_by_name(None, user_type.name) == type_oid
 
 
 def stored_default(user_type: UserType) -> Any:
@@ -433,7 +462,7 @@ def enum_function(name: str, arg_types: Sequence[int]) -> Any:
     from mirrordb.sql.functions import FunctionDef, ResolvedFunction
     if name not in ("enum_range", "enum_first", "enum_last") or not arg_types:
         return None
-    enum_oid = _enum_type(arg_types[0])
+    enum_oid = next((oid for oid in arg_types if _enum_type(oid) is not None), None)
     if enum_oid is None or any(oid not in (enum_oid, T.UNKNOWN_OID) for oid in arg_types):
         return None
     array_oid = T.array_type_of(enum_oid)
@@ -454,6 +483,7 @@ def enum_function(name: str, arg_types: Sequence[int]) -> Any:
 # pg_proc OIDs PostgreSQL 15 gives the functions user types name
 ENUM_PROCEDURES = (3504, 3505, 3532, 3533)            # enum_in, enum_out, enum_recv, enum_send
 ARRAY_PROCEDURES = (750, 751, 2400, 2401)             # array_in, array_out, array_recv, _send
+DOMAIN_IN, DOMAIN_RECV = 2597, 2598                 # domain_in, domain_recv
 ARRAY_SUBSCRIPT_HANDLER = 6179
 ARRAY_TYPANALYZE = 3816
 
@@ -501,6 +531,30 @@ def _pg_type_row(ctx: Any, source: SessionUserTypes, user_type: UserType,
         from mirrordb.sql.catalog_functions import deparse_stored_expression
         default_text = deparse_stored_expression(ctx, user_type.default_tree, None, False)
     return head + (base[4], base[5], "d", base[7], False, True, ",", 0, 0, 0,
-                   user_type.array_oid, *base[15:19], 0, 0, 0, base[22], base[23],
+                   user_type.array_oid, DOMAIN_IN, base[16], DOMAIN_RECV, base[18], 0, 0, 0,
+                   base[22], base[23],
                    user_type.not_null, user_type.base_oid, user_type.typmod, 0, base[28],
                    user_type.default_tree, default_text, None)
+
+
+def not_null_domain(type_oid: int) -> str | None:
+    """The name of the NOT NULL domain ``type_oid`` is (or is over), None if it is not one."""
+    found = domain_not_null_columns([type_oid])
+    return found[0][1] if found else None
+
+
+def enforce_domain_not_null(expr: Any, type_oid: int) -> Any:
+    """``expr`` (converted to ``type_oid``), refusing NULL when the type is a NOT NULL domain
+    (PostgreSQL's CoerceToDomain), checked when it runs."""
+    from mirrordb.sql.expressions import Expr
+    name = not_null_domain(type_oid)
+    if name is None:
+        return expr
+    inner = expr.fn
+
+    def run(row: Any, ctx: Any) -> Any:
+        value = inner(row, ctx)
+        if value is None:
+            raise domain_null_error(str(name))
+        return value
+    return Expr(expr.type_oid, run, expr.typmod, expr.name, volatile=expr.volatile)
