@@ -6,6 +6,8 @@ CREATE DOMAIN with DEFAULT, NOT NULL and CHECK (VALUE ...), the checks on INSERT
 casts (23514, 23502), ALTER DOMAIN's forms with their checks of existing rows, the catalog rows
 clients read (pg_type, pg_enum, pg_constraint.contypid, format_type, pg_typeof, psql's \\dT and
 \\dD queries) and DROP TYPE / DROP DOMAIN [IF EXISTS] [CASCADE] (2BP01 while a column uses it).
+Then pg_dump of such a database (from a mirrordb primary and its streaming standby) equal to
+PostgreSQL's, the standby's rows and its 25006 refusals, and PostgreSQL's dump restored.
 
 Each scenario runs its statements in order on both servers (tests/compat/differential.py); every
 answer must match: rows, or SQLSTATE, message, DETAIL, hint and position, and notices.
@@ -13,9 +15,18 @@ answer must match: rows, or SQLSTATE, message, DETAIL, hint and position, and no
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
 import pytest
 
 from differential import MARKS, assert_same, paired
+from tests.compat.test_pg_dump import Endpoint, _assert_same, _comparable, _dump, _tool
+from tests.compat.types_pg_server import running_postgres
+from tests.integration.test_standby_streaming import (execute, streaming_pair,
+                                                      wait_for_replay_catchup)
 
 pytestmark = MARKS
 
@@ -257,3 +268,77 @@ def test_enum_and_domain_scenarios_match_postgres(scenario: str, template_cluste
     with paired(template_cluster, str(tmp_path_factory.mktemp(scenario.replace(" ", "_"))),
                 [], detailed=True) as pair:
         assert_same(pair, SCENARIOS[scenario])
+
+
+# -- pg_dump, a streaming standby, restore ---------------------------------------------------------
+
+DUMP_SETUP = [
+    "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+    "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'",
+    "CREATE DOMAIN posint AS integer DEFAULT 1 CONSTRAINT posint_positive CHECK (VALUE > 0)",
+    "CREATE DOMAIN code AS varchar(5) NOT NULL CHECK (VALUE ~ '^[A-Z]+$')",
+    "CREATE DOMAIN small AS numeric(6,2) CHECK (VALUE < 1000) CHECK (VALUE > -1000)",
+    "CREATE SCHEMA s",
+    "CREATE TYPE s.colour AS ENUM ('red', 'green')",
+    "CREATE TABLE person (id int PRIMARY KEY, m mood, ms mood[], qty posint, c code, "
+    "price small, col s.colour)",
+    "INSERT INTO person VALUES (1, 'happy', '{sad,meh}', 5, 'AB', 1.5, 'green'), "
+    "(2, NULL, NULL, DEFAULT, 'X', NULL, NULL)",
+]
+
+
+@pytest.fixture(scope="module")
+def dump_servers(template_cluster: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
+    directory = str(tmp_path_factory.mktemp("enum_domain_dump"))
+    with running_postgres() as postgres:
+        with psycopg.connect(postgres.conninfo, autocommit=True) as connection:
+            for statement in DUMP_SETUP:
+                connection.execute(statement)
+        with streaming_pair(template_cluster, directory) as (primary, standby):
+            execute(primary, *DUMP_SETUP)
+            wait_for_replay_catchup(primary, standby)
+            yield (Endpoint(postgres.host, postgres.port, postgres.user),
+                   Endpoint("127.0.0.1", primary.port), Endpoint("127.0.0.1", standby.port),
+                   primary, standby)
+
+
+def test_pg_dump_of_enums_and_domains_matches_postgres(dump_servers: tuple[Any, ...]) -> None:
+    postgres, primary, standby = dump_servers[:3]
+    expected = _dump(postgres)
+    assert any("CREATE TYPE public.mood AS ENUM" in line for line in expected)
+    assert any("CREATE DOMAIN public.posint" in line for line in expected)
+    _assert_same(expected, _dump(primary))
+    _assert_same(expected, _dump(standby))
+
+
+def test_standby_has_the_types_and_refuses_type_ddl(dump_servers: tuple[Any, ...]) -> None:
+    standby = dump_servers[4]
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        rows = connection.execute("SELECT m::text, ms::text, qty, c, col::text FROM person "
+                                  "ORDER BY m").fetchall()
+        assert rows == [("happy", "{sad,meh}", 5, "AB", "green"), (None, None, 1, "X", None)]
+        assert connection.execute("SELECT enum_range(NULL::mood)::text").fetchone() == \
+            ("{sad,meh,ok,happy}",)
+        for statement in ("CREATE TYPE t2 AS ENUM ('a')", "CREATE DOMAIN d2 AS int",
+                          "ALTER TYPE mood ADD VALUE 'x'", "DROP TYPE mood CASCADE",
+                          "ALTER DOMAIN posint DROP DEFAULT"):
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as failure:
+                connection.execute(statement)
+            verb = statement.split()[0] + " " + statement.split()[1]
+            assert failure.value.diag.message_primary == \
+                f"cannot execute {verb} in a read-only transaction"
+
+
+def test_postgres_dump_restores_into_mirrordb(dump_servers: tuple[Any, ...],
+                                              tmp_path: Any) -> None:
+    """pg_dump's script from PostgreSQL loads into a new mirrordb database with psql
+    (ON_ERROR_STOP), and then dumps as PostgreSQL dumped it."""
+    postgres, primary = dump_servers[:2]
+    script = os.path.join(str(tmp_path), "dump.sql")
+    _tool("pg_dump", *postgres.arguments(), "-f", script, "postgres")
+    _tool("psql", *primary.arguments(), "-d", "postgres", "-c", "CREATE DATABASE restored")
+    _tool("psql", *primary.arguments(), "-d", "restored", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+          "-f", script)
+    restored = _comparable(_tool("pg_dump", *primary.arguments(), "restored"))
+    _assert_same(_dump(postgres), restored)

@@ -208,7 +208,19 @@ invariant(set(TYPE_FACTS) == set(T.TYPES), "TYPE_FACTS covers exactly the type t
 
 
 def type_facts(type_oid: int) -> TypeFacts:
+    if type_oid >= T.FIRST_USER_TYPE_OID:
+        return _user_type_facts(type_oid)
     return TYPE_FACTS.get(type_oid) or TypeFacts("p", 0, 0, 0, 0, 0)
+
+
+def _user_type_facts(type_oid: int) -> TypeFacts:
+    """A domain has its base type's facts; an enum is stored plain; a user type's array is
+    extended, with its element's collation (sql/user_types.py)."""
+    if T.is_array_type(type_oid):
+        element = type_facts(T.element_type_of(type_oid))
+        return TypeFacts("x", element.collation_oid, 0, 0, 3816, 6179)
+    base = T.base_type(type_oid)
+    return type_facts(base) if base != type_oid else TypeFacts("p", 0, 0, 0, 0, 0)
 
 
 def type_collation(type_oid: int) -> int:
