@@ -1546,7 +1546,7 @@ _SCALAR_SEND: dict[int, _Send] = {
 
 
 def _array_receive(element_oid: int) -> _Receive:
-    receive_element = _SCALAR_RECEIVE[element_oid]
+    receive_element = _binary_functions(element_oid)[0]
 
     def receive(data: bytes) -> list[Any]:
         if len(data) < _ARRAY_HEADER.size:
@@ -1593,7 +1593,7 @@ def _receive_elements(data: bytes, position: int, count: int,
 
 def _array_send(element_oid: int, lower_bound: int = 1) -> _Send:
     """array_send (int2vector and oidvector are arrays whose lower bound is 0)."""
-    send_element = _SCALAR_SEND[element_oid]
+    send_element = _binary_functions(element_oid)[1]
 
     def send(values: Sequence[Any]) -> bytes:
         if not values:
@@ -1615,12 +1615,28 @@ def _array_send(element_oid: int, lower_bound: int = 1) -> _Send:
 def _binary_functions(oid: int) -> tuple[_Receive, _Send]:
     if oid in _SCALAR_RECEIVE:
         return _SCALAR_RECEIVE[oid], _SCALAR_SEND[oid]
+    if oid >= FIRST_USER_TYPE_OID and not is_array_type(oid) and oid in TYPES:
+        return _user_binary_functions(oid)
     element = TYPES[oid].element_oid if oid in TYPES else 0
-    if element in _SCALAR_RECEIVE and (is_array_type(oid) or oid in _ARRAY_LIKE_OIDS):
+    if (element in _SCALAR_RECEIVE or element >= FIRST_USER_TYPE_OID) and \
+            (is_array_type(oid) or oid in _ARRAY_LIKE_OIDS):
         return _array_receive(element), _array_send(element, 0 if oid in _ARRAY_LIKE_OIDS
                                                     else 1)
     raise MirrordbError(f"no binary input function available for type {format_type(oid)}",
                         sqlstate="42883")
+
+
+def _user_binary_functions(oid: int) -> tuple[_Receive, _Send]:
+    """enum_recv/enum_send (the label's UTF-8 bytes) and domain_recv (the base type's, then
+    the domain's checks) with the base type's send."""
+    base = base_type(oid)
+    if base != oid:
+        receive, send = _binary_functions(base)
+        to_domain = _cast_function(base, oid)
+        return (lambda data: to_domain(receive(data), "UTC")), send
+    parse, output = _input_function(oid), _output_function(oid)
+    return (lambda data: parse(_text_receive(data), -1, "UTC"),
+            lambda value: _text_send(output(value, "UTC")))
 
 
 _BINARY_FAILURES = (struct.error, ValueError, OverflowError, IndexError, UnicodeError)
