@@ -342,3 +342,13 @@ def test_postgres_dump_restores_into_mirrordb(dump_servers: tuple[Any, ...],
           "-f", script)
     restored = _comparable(_tool("pg_dump", *primary.arguments(), "restored"))
     _assert_same(_dump(postgres), restored)
+
+
+@pytest.mark.parametrize("command", ["\\dT", "\\dT+", "\\dD", "\\dD+", "\\dT s.*",
+                                     "\\d person"])
+def test_psql_describe_types_matches_postgres(dump_servers: tuple[Any, ...],
+                                              command: str) -> None:
+    postgres, primary = dump_servers[:2]
+    expected = _tool("psql", *postgres.arguments(), "-X", "-d", "postgres", "-c", command)
+    assert _tool("psql", *primary.arguments(), "-X", "-d", "postgres", "-c", command) == \
+        expected
