@@ -214,12 +214,21 @@ class SessionUserTypes:
     def __init__(self, session: Any) -> None:
         self.session = session
         self._catalog: UserTypeCatalog | None = None
+        self._read_at: tuple[int, int, int] | None = None
 
     @property
     def catalog(self) -> UserTypeCatalog:
+        """Read once per statement, and again after each catalog change of the session's own
+        transaction (a new command id, or a subtransaction rolled back)."""
         txn = getattr(self.session, "txn", None)
-        if self._catalog is None or (txn is not None and txn.transaction.touched_catalogs):
+        transaction = txn.transaction if txn is not None else None
+        read_at = None
+        if transaction is not None and transaction.touched_catalogs:
+            read_at = (id(transaction), transaction.own.command_id,
+                       len(transaction.subtransactions))
+        if self._catalog is None or read_at != self._read_at:
             self._catalog = catalog_for(self.session)
+            self._read_at = read_at
         return self._catalog
 
     def info(self, oid: int) -> T.TypeInfo | None:
