@@ -199,8 +199,9 @@ def alter_enum(session: Any, txn: Any, node: Node) -> list[str]:
     _check_label(new_label)
     order = _new_sort_order(txn, user_type, node.get("newValNeighbor"),
                             bool(node.get("newValIsAfter")))
-    txn._insert_catalog(boot.PG_ENUM, [_added_label_oid(txn, user_type, order), user_type.oid,
-                                       order, new_label])
+    label_oid = _added_label_oid(txn, user_type, order)
+    txn._insert_catalog(boot.PG_ENUM, [label_oid, user_type.oid, order, new_label])
+    U.label_added(txn.transaction, label_oid)
     txn.transaction.command_counter_increment()
     return []
 
@@ -253,10 +254,15 @@ def _check_owner(session: Any, user_type: U.UserType) -> None:
     raise MirrordbError(f"must be owner of type {user_type.name}", sqlstate="42501")
 
 
-def _require_kind(session: Any, names: Sequence[str], object_type: str) -> U.UserType:
+def _require_kind(session: Any, names: Sequence[str], object_type: str,
+                  quoted: bool = True) -> U.UserType:
+    """The type a statement about a type or a domain names (ALTER DOMAIN's refusal of a
+    non-domain does not quote the name, the others' do)."""
     user_type = _require_type(session, names)
     if object_type == "OBJECT_DOMAIN" and user_type.typtype != U.TYPTYPE_DOMAIN:
-        raise MirrordbError(f"{T.format_type(user_type.oid)} is not a domain", sqlstate="42809")
+        shown = T.format_type(user_type.oid)
+        raise MirrordbError(f'"{shown}" is not a domain' if quoted else f"{shown} is not a domain",
+                            sqlstate="42809")
     return user_type
 
 
@@ -278,7 +284,7 @@ def rename_type(session: Any, txn: Any, node: Node) -> str:
 def alter_type_owner(session: Any, txn: Any, node: Node) -> str:
     from mirrordb.sql import roles
     object_type = node["objectType"]
-    user_type = _require_kind(session, _names(node["object"]), object_type)
+    user_type = _require_kind(session, _names(node["object"]), object_type, quoted=False)
     _check_owner(session, user_type)
     spec = node["newowner"]
     role_name = (str(spec.get("rolename")) if spec.get("roletype") == "ROLESPEC_CSTRING"
@@ -290,6 +296,13 @@ def alter_type_owner(session: Any, txn: Any, node: Node) -> str:
     _update_type(txn, user_type.oid, owner_oid=owner_oid)
     _update_type(txn, user_type.array_oid, owner_oid=owner_oid)
     return "ALTER DOMAIN" if object_type == "OBJECT_DOMAIN" else "ALTER TYPE"
+
+
+def comment_target(session: Any, node: Node) -> int:
+    """The type COMMENT ON TYPE/DOMAIN names (its owner may comment)."""
+    user_type = _require_kind(session, _names(node["object"]), node["objtype"])
+    _check_owner(session, user_type)
+    return user_type.oid
 
 
 # -- domains ---------------------------------------------------------------------------------------
@@ -408,7 +421,7 @@ def _scan_columns(session: Any, txn: Any, domain_oid: int, bad: Any, what: str,
 
 def alter_domain(session: Any, txn: Any, node: Node, builder: Any) -> list[str]:
     names = strings(node["typeName"])
-    user_type = _require_kind(session, names, "OBJECT_DOMAIN")
+    user_type = _require_kind(session, names, "OBJECT_DOMAIN", quoted=False)
     _check_owner(session, user_type)
     subtype = node["subtype"]
     if subtype == "T":

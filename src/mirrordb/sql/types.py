@@ -1055,9 +1055,15 @@ def _regtype_in(text: str, typmod: int, timezone: str) -> int:
     return _parse_type_string(stripped)
 
 
-@functools.lru_cache(maxsize=256)
 def _parse_type_string(text: str) -> int:
-    """regtypein: a type name as SQL writes it ('integer', 'character varying(10)[]')."""
+    """regtypein: a type name as SQL writes it ('integer', 'character varying(10)[]'); the
+    name is resolved each time (a user type's OID changes when it is made again)."""
+    names, bounds = _type_string_names(text)
+    return resolve_type_name(names, [], bounds)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _type_string_names(text: str) -> tuple[list[str], int]:
     from pglast import parser as pglast_parser   # the SQL parser, loaded only when needed
     try:
         statement = json.loads(pglast_parser.parse_sql_json(f"SELECT NULL::{text}"))
@@ -1066,8 +1072,7 @@ def _parse_type_string(text: str) -> int:
     except Exception:
         raise invalid_text("regtype", text) from None
     names = [item["String"]["sval"] for item in type_name["names"]]
-    bounds = len(type_name.get("arrayBounds", []))
-    return resolve_type_name(names, [], bounds)[0]
+    return names, len(type_name.get("arrayBounds", []))
 
 
 def _regtype_out(value: int, timezone: str) -> str:
@@ -2030,9 +2035,15 @@ def _user_cast_function(source_oid: int, target_oid: int) -> _CastFunction:
         convert = _uncached_cast_function(source_oid, target_oid)
     elif source_oid == UNKNOWN_OID:      # the base type's input, then the domain's checks
         convert = _cast_function(UNKNOWN_OID, target_base)
+    elif source_base == target_base:
+        convert = _identity
     else:
-        convert = (_identity if source_base == target_base
-                   else _cast_function(source_base, target_base))
+        try:
+            convert = _cast_function(source_base, target_base)
+        except MirrordbError as error:
+            if error.sqlstate != "42846":
+                raise
+            raise cannot_cast(source_oid, target_oid) from None
     if check is None:
         return convert
 

@@ -202,6 +202,16 @@ def install(session: Any) -> None:
 # -- the type system's view (types.UserTypes) -----------------------------------------------------
 
 
+# Labels ALTER TYPE ADD VALUE added, by the transaction that added them (dropped with it).
+_ADDED_LABELS: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
+
+
+def label_added(transaction: Any, label_oid: int) -> None:
+    """Note a label ALTER TYPE ADD VALUE added (unusable until its transaction commits)."""
+    with _cache_lock:
+        _ADDED_LABELS.setdefault(transaction, set()).add(label_oid)
+
+
 def invalid_enum_input(type_name: str, text: str) -> MirrordbError:
     return MirrordbError(f'invalid input value for enum {type_name}: "{text}"',
                          sqlstate="22P02")
@@ -270,9 +280,20 @@ class SessionUserTypes:
             user_type = self.catalog.by_oid[oid]
             for label in user_type.labels:
                 if label.label == text:
+                    self._check_safe(label, user_type)
                     return label.oid
             raise invalid_enum_input(self.display_name(oid), text)
         return enum_in
+
+    def _check_safe(self, label: EnumLabel, user_type: UserType) -> None:
+        """check_safe_enum_use: a label ALTER TYPE ADD VALUE added in this (still open)
+        transaction may not be used yet (55P04)."""
+        txn = getattr(self.session, "txn", None)
+        if txn is not None and label.oid in _ADDED_LABELS.get(txn.transaction, ()):
+            raise MirrordbError(f'unsafe use of new value "{label.label}" of enum type '
+                                f'{self.display_name(user_type.oid)}', sqlstate="55P04",
+                                hint="New enum values must be committed before they can be "
+                                     "used.")
 
     def _domain_input(self, user_type: UserType) -> Callable[[str, int, str], Any]:
         base_input = T.text_input(user_type.base_oid)
@@ -460,7 +481,8 @@ def _enum_end(enum_oid: int, last: bool) -> Callable[[Any], Any]:
     def enum_end(_: Any) -> int | None:
         labels = _labels(enum_oid)
         if not labels:
-            return None
+            raise MirrordbError(f"enum {T.format_type(enum_oid)} contains no values",
+                                sqlstate="55000")
         return labels[-1].oid if last else labels[0].oid
     return enum_end
 
