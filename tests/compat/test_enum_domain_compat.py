@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from differential import MARKS, assert_same, paired
+from differential import MARKS, assert_same, copy_in_error, paired
 from tests.compat.test_pg_dump import Endpoint, _assert_same, _comparable, _dump, _tool
 from tests.compat.types_pg_server import running_postgres
 from tests.integration.test_standby_streaming import (execute, streaming_pair,
@@ -382,3 +382,23 @@ def test_psql_describe_types_matches_postgres(dump_servers: tuple[Any, ...],
     expected = _tool("psql", *postgres.arguments(), "-X", "-d", "postgres", "-c", command)
     assert _tool("psql", *primary.arguments(), "-X", "-d", "postgres", "-c", command) == \
         expected
+
+
+@pytest.mark.parametrize("data", ["3\tok\t{sad}\t-1\tAB\t1\tred\n", "3\tnope\t\\N\t1\tAB\t1\t\\N\n",
+                                  "3\tok\t{sad,nope}\t1\tAB\t1\t\\N\n",
+                                  "3\tok\t\\N\t1\tab\t1\t\\N\n", "3\tok\t\\N\t1\t\\N\t1\t\\N\n",
+                                  "3\tok\t\\N\t1\tABCDEF\t1\t\\N\n",
+                                  "3\tok\t\\N\t1\tA\t999.999\t\\N\n"],
+                         ids=["check", "label", "array label", "regex", "not null", "length",
+                              "typmod then check"])
+def test_copy_into_enum_and_domain_columns_matches_postgres(dump_servers: tuple[Any, ...],
+                                                            data: str) -> None:
+    postgres, primary = dump_servers[:2]
+    statement = "COPY person FROM STDIN"
+    with psycopg.connect(f"host={postgres.host} port={postgres.port} user={postgres.user} "
+                         f"dbname=postgres") as reference, \
+            psycopg.connect(f"host={primary.host} port={primary.port} user={primary.user} "
+                            f"dbname=postgres") as ours:
+        expected = copy_in_error(reference, statement, data, with_context=True)
+        assert expected[0] is not None
+        assert copy_in_error(ours, statement, data, with_context=True) == expected

@@ -387,7 +387,9 @@ class RelationChecks:
         columns and CHECK constraints (and its columns' NOT NULL domains, first)."""
         for index, domain_name in self.domain_not_null:
             if values[index] is None:
-                raise user_types.domain_null_error(domain_name)
+                error = user_types.domain_null_error(domain_name)
+                error.null_input_column = self.relation.columns[index].name  # type: ignore
+                raise error
         try:
             Txn.check_not_null(self.relation, values)
         except MirrordbError as error:
