@@ -22,7 +22,6 @@ session's transaction has changed catalogs itself (its own changes are not in th
 
 from __future__ import annotations
 
-import json
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -403,9 +402,6 @@ def type_is_visible(type_oid: int) -> bool | None:
     return source.oid_by_name(None, user_type.name) == type_oid
 
 
-def stored_default(user_type: UserType) -> Any:
-    """A domain's DEFAULT expression's parse tree (None: no default)."""
-    return None if user_type.default_tree is None else json.loads(user_type.default_tree)
 
 
 def domain_defaults(relation: Any, stored: dict[int, str]) -> dict[int, str]:
