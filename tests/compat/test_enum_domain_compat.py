@@ -271,6 +271,21 @@ SCENARIOS: dict[str, list[str]] = {
         "select enum_range(null::e3)::text",
         "select enum_first(null::e3)",
     ],
+    "records and json": [
+        "create type mood as enum ('a', 'b')",
+        "create domain d as int check (value > 0)",
+        "create domain j as jsonb",
+        "create table t (m mood, x d)",
+        "insert into t values ('b', 2), ('a', 1)",
+        "select row('a'::mood)::text, row(1::d, 'b'::mood)::text",
+        "select t::text from t order by m",
+        "select row_to_json(t) from t order by m",
+        "select to_jsonb(t) from t order by x",
+        "select to_json(5::d), to_json('{\"a\":1}'::j), json_build_object('k', 3::d), "
+        "json_agg(x order by x), jsonb_agg(m order by m desc) from t",
+        "select m::text, x from t where (m, x) = ('a', 1)",
+        "select m::text from t order by (m, x) desc",
+    ],
     "catalog listings": [
         "create type mood as enum ('sad', 'ok')",
         "create domain posint as int not null check (value > 0)",

@@ -1388,7 +1388,8 @@ def _define_formatting_functions() -> None:
 
 
 def _json_scalar_text(oid: int) -> Callable[[Any], str]:
-    """A value as the JSON text to_json makes of it."""
+    """A value as the JSON text to_json makes of it (a domain's as its base type's)."""
+    oid = T.base_type(oid)
     if oid in (JSON_OID, JSONB_OID):
         return lambda value: value
     if oid == BOOL_OID:
