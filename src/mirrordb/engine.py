@@ -1135,6 +1135,16 @@ class Txn:
         if self.engine.relcache.lookup(name, self.transaction, namespace_oid) is not None:
             raise DuplicateObject(f'relation "{name}" already exists')
 
+    def _check_no_type_named(self, name: str, namespace_oid: int) -> None:
+        """42710 if the schema has a user-defined type ``name``: in PostgreSQL a table's or
+        view's row type would take that name."""
+        if any(values[1] == name and values[2] == namespace_oid
+               for _, values in self.engine.relcache.rows(boot.PG_TYPE, self.transaction)):
+            raise MirrordbError(f'type "{name}" already exists', sqlstate="42710",
+                                hint="A relation has an associated type of the same name, so "
+                                     "you must use a name that doesn't conflict with any "
+                                     "existing type.")
+
     def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]],
                      owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
                      namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> Relation:
@@ -1143,6 +1153,7 @@ class Txn:
         cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid)
@@ -1245,6 +1256,7 @@ class Txn:
         params = params or SequenceParams()
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
@@ -1265,6 +1277,7 @@ class Txn:
         ``action`` (sql/views.py's stored query)."""
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
             self._add_class(oid, name, RELKIND_VIEW, RelFileNode(0, self.engine.database_oid, 0),
                             columns, owner, namespace_oid)     # a view has no relation file
@@ -1282,6 +1295,7 @@ class Txn:
         ``action`` (sql/create_table_as.py's stored query)."""
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_MATVIEW, rnode, columns, owner, namespace_oid)

@@ -41,6 +41,8 @@ PG_CONSTRAINT_OID = 2606
 PG_DESCRIPTION_OID = 2609
 PG_SHDESCRIPTION_OID = 2396
 PG_DEPEND_OID = 2608
+PG_TYPE_OID = 1247
+PG_ENUM_OID = 3501
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -120,7 +122,9 @@ PG_CONSTRAINT = _catalog(PG_CONSTRAINT_OID, "pg_constraint", [
     ("convalidated", T.BOOL_OID), ("conrelid", T.OID_OID), ("conindid", T.OID_OID),
     ("confrelid", T.OID_OID), ("confupdtype", T.TEXT_OID), ("confdeltype", T.TEXT_OID),
     ("confmatchtype", T.TEXT_OID), ("connoinherit", T.BOOL_OID), ("conkey", T.TEXT_OID),
-    ("confkey", T.TEXT_OID), ("conbin", T.TEXT_OID)])
+    ("confkey", T.TEXT_OID), ("conbin", T.TEXT_OID),
+    # a domain's constraint: the domain (conrelid 0); 0 for a table's (sql/user_types.py)
+    ("contypid", T.OID_OID)])
 
 # COMMENT ON: one row per commented object (objsubid: the column number, 0 for the object
 # itself); roles' comments go to the shared pg_shdescription. sql/comments.py writes both.
@@ -137,10 +141,26 @@ PG_DEPEND = _catalog(PG_DEPEND_OID, "pg_depend", [
     ("refclassid", T.OID_OID), ("refobjid", T.OID_OID), ("refobjsubid", T.INT4_OID),
     ("deptype", T.TEXT_OID)])
 
+# User-defined types (CREATE TYPE ... AS ENUM, CREATE DOMAIN, and the array type each gets):
+# one row per type. Built-in types are not stored: the type system (sql/types.py) serves them
+# and the pg_type view shows both. typtype 'e' enum, 'd' domain, 'b' a user type's array
+# (typelem its element); typdefaultbin is a domain default's raw parse tree as JSON, typdefault
+# its text. sql/user_types.py reads the rows and sql/type_ddl.py writes them.
+PG_TYPE = _catalog(PG_TYPE_OID, "pg_type", [
+    ("oid", T.OID_OID), ("typname", T.NAME_OID), ("typnamespace", T.OID_OID),
+    ("typowner", T.OID_OID), ("typtype", T.TEXT_OID), ("typbasetype", T.OID_OID),
+    ("typtypmod", T.INT4_OID), ("typnotnull", T.BOOL_OID), ("typarray", T.OID_OID),
+    ("typelem", T.OID_OID), ("typdefault", T.TEXT_OID), ("typdefaultbin", T.TEXT_OID)])
+# An enum's labels, one row each, as PostgreSQL keeps them: the label's OID is what a column of
+# the enum stores; enumsortorder (float4) orders the labels.
+PG_ENUM = _catalog(PG_ENUM_OID, "pg_enum", [
+    ("oid", T.OID_OID), ("enumtypid", T.OID_OID), ("enumsortorder", T.FLOAT4_OID),
+    ("enumlabel", T.NAME_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
-                                  PG_DEPEND)
+                                  PG_DEPEND, PG_TYPE, PG_ENUM)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
 
 

@@ -892,8 +892,10 @@ class Backend:
             fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
             info = T.TYPES.get(column.type_oid)
             size = info.length if info is not None else -1
+            # a domain's column is described as its base type's, as PostgreSQL does
             fields.append(m.FieldDescription(column.name, column.table_oid, column.attnum,
-                                             column.type_oid, size, column.typmod, fmt))
+                                             T.base_type(column.type_oid), size,
+                                             column.typmod, fmt))
         return m.RowDescription(tuple(fields))
 
     # extended query

@@ -133,6 +133,7 @@ _TYPE_FACTS = """
 
 # pg_proc OIDs of the functions pg_type names (I/O, typmod, analyze, subscripting), PostgreSQL 15.
 _TYPE_PROCEDURES = """
+3504:enum_in 3505:enum_out 3532:enum_recv 3533:enum_send 2597:domain_in 2598:domain_recv
 31:byteaout 33:charout 34:namein 35:nameout 38:int2in 39:int2out 40:int2vectorin
 41:int2vectorout 42:int4in 43:int4out 44:regprocin 45:regprocout 46:textin 47:textout
 50:xidin 51:xidout 52:cidin 53:cidout 54:oidvectorin 55:oidvectorout 109:unknownin
@@ -208,7 +209,19 @@ invariant(set(TYPE_FACTS) == set(T.TYPES), "TYPE_FACTS covers exactly the type t
 
 
 def type_facts(type_oid: int) -> TypeFacts:
+    if type_oid >= T.FIRST_USER_TYPE_OID:
+        return _user_type_facts(type_oid)
     return TYPE_FACTS.get(type_oid) or TypeFacts("p", 0, 0, 0, 0, 0)
+
+
+def _user_type_facts(type_oid: int) -> TypeFacts:
+    """A domain has its base type's facts; an enum is stored plain; a user type's array is
+    extended, with its element's collation (sql/user_types.py)."""
+    if T.is_array_type(type_oid):
+        element = type_facts(T.element_type_of(type_oid))
+        return TypeFacts("x", element.collation_oid, 0, 0, 3816, 6179)
+    base = T.base_type(type_oid)
+    return type_facts(base) if base != type_oid else TypeFacts("p", 0, 0, 0, 0, 0)
 
 
 def type_collation(type_oid: int) -> int:
@@ -796,9 +809,11 @@ class ExpressionDeparser:
     """
 
     def __init__(self, session: Any, snapshot: CatalogSnapshot, relation_oid: int | None,
-                 pretty: bool) -> None:
+                 pretty: bool, value_type: int | None = None) -> None:
         from mirrordb.sql.planner import PlanBuilder  # the planner imports the session layer
         self.snapshot = snapshot
+        # a domain constraint's: VALUE has this type and prints as VALUE (sql/domain_checks.py)
+        self.value_type = value_type
         self.pretty = pretty
         self.builder = PlanBuilder(session, [])
         scope = Scope()
@@ -806,6 +821,8 @@ class ExpressionDeparser:
             scope.add(snapshot.classes[relation_oid].name,
                       [ScopeColumn(a.name, a.type_oid, a.typmod)
                        for a in snapshot.attributes.get(relation_oid, []) if not a.dropped])
+        if value_type is not None:
+            scope.add("", [ScopeColumn("value", value_type)], aliased=False)
         self.compiler = ExpressionCompiler(self.builder, scope)
         self.timezone = getattr(session, "timezone", "UTC")
 
@@ -1159,6 +1176,8 @@ class ExpressionDeparser:
 
     def _ColumnRef(self, f: Node) -> _Printed:
         names = strings(f["fields"])
+        if self.value_type is not None and names == ["value"]:
+            return _Printed("VALUE")
         if len(names) == 1 and self._is_whole_row({"ColumnRef": f}):
             return _Printed(f"{funcs.quote_ident(names[0])}.*")
         return _Printed(".".join(funcs.quote_ident(n) for n in names))
@@ -1438,6 +1457,15 @@ def _user_name(ctx: ExecContext, role_oid: int) -> str:
     return role.name if role is not None else f"unknown (OID={role_oid})"
 
 
+def _type_is_visible(ctx: ExecContext, type_oid: int) -> bool | None:
+    """pg_type_is_visible: a built-in type always; a user type when the search path reaches it
+    by its name (sql/user_types.py)."""
+    if type_oid < T.FIRST_USER_TYPE_OID:
+        return True if type_oid in T.TYPES else None
+    from mirrordb.sql import user_types
+    return user_types.type_is_visible(type_oid)
+
+
 def _table_is_visible(ctx: ExecContext, oid: int) -> bool | None:
     snapshot = _snapshot(ctx)
     entry = snapshot.classes.get(oid)
@@ -1687,7 +1715,8 @@ def _always(value: Any) -> CatalogBody:
 def _define_catalog_functions() -> None:
     _define("pg_get_userbyid", [OID], NAME, _user_name)
     _define("pg_table_is_visible", [OID], BOOL, _table_is_visible)
-    for name in ("pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible",
+    _define("pg_type_is_visible", [OID], BOOL, _type_is_visible)
+    for name in ("pg_function_is_visible", "pg_collation_is_visible",
                  "pg_opclass_is_visible", "pg_operator_is_visible", "pg_conversion_is_visible"):
         _define(name, [OID], BOOL, _always(True))
     _define("pg_get_expr", [TEXT, OID], TEXT, _get_expr)

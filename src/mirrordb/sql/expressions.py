@@ -334,7 +334,17 @@ def _header_column(entry: RangeEntry, name: str) -> tuple[int, ScopeColumn]:
 
 def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int = -1,
            context: str = "implicit") -> Expr:
-    """``expr`` converted to ``target_oid`` (unknown literals and parameters take the type)."""
+    """``expr`` converted to ``target_oid`` (unknown literals and parameters take the type);
+    converted to a NOT NULL domain, a NULL is an error when the expression runs."""
+    converted = _coerce(builder, expr, target_oid, target_typmod, context)
+    if target_oid >= T.FIRST_USER_TYPE_OID and converted is not expr:
+        from mirrordb.sql import user_types
+        return user_types.enforce_domain_not_null(converted, target_oid)
+    return converted
+
+
+def _coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int,
+            context: str) -> Expr:
     same_type = expr.type_oid == target_oid
     if same_type and (target_typmod < 0 or expr.typmod == target_typmod):
         return expr
@@ -967,6 +977,9 @@ class ExpressionCompiler:
             raise
         if arg.name != "?column?" and arg.column is not None:
             result.name = arg.name
+        elif type_oid >= T.FIRST_USER_TYPE_OID:   # FigureColname: ARRAY[...] wins, else as written
+            result.name = arg.name if arg.name == "array" else \
+                str(f["typeName"]["names"][-1]["String"]["sval"])
         else:
             result.name = T.TYPES[type_oid].name if type_oid in T.TYPES else result.name
         return result

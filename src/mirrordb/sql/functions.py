@@ -378,6 +378,13 @@ def resolve_function(name: str, arg_types: Sequence[int]) -> ResolvedFunction:
     if len(arg_types) > MAX_FUNCTION_ARGUMENTS:
         raise MirrordbError(f"cannot pass more than {MAX_FUNCTION_ARGUMENTS} arguments to a "
                             f"function", sqlstate="54023")
+    if any(oid >= T.FIRST_USER_TYPE_OID for oid in arg_types):
+        from mirrordb.sql import user_types
+        enum_function = user_types.enum_function(lowered, arg_types)
+        if enum_function is not None:
+            return enum_function
+        if lowered != "pg_typeof":
+            arg_types = [T.base_type(oid) for oid in arg_types]
     try:
         chosen = select_candidate(arg_types, _candidates(lowered, arg_types))
     except NoCandidate:
@@ -1385,7 +1392,8 @@ def _define_formatting_functions() -> None:
 
 
 def _json_scalar_text(oid: int) -> Callable[[Any], str]:
-    """A value as the JSON text to_json makes of it."""
+    """A value as the JSON text to_json makes of it (a domain's as its base type's)."""
+    oid = T.base_type(oid)
     if oid in (JSON_OID, JSONB_OID):
         return lambda value: value
     if oid == BOOL_OID:

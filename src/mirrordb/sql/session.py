@@ -57,6 +57,7 @@ from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
 from mirrordb.sql import catalog_functions
 from mirrordb.sql import read_only as read_only_rules
 from mirrordb.sql import schemas
+from mirrordb.sql import type_ddl, user_types
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import notify as notifylib
@@ -503,10 +504,13 @@ class Session:
         self._statement_timezone = timezone = self.timezone
         T.set_session_timezone(timezone)
         T.set_catalog_lookup(self._catalog_lookup)
+        user_types.install(self)
         read_only_rules.check_statement(node_type, statement.node,
                                         read_only=self._read_only_now(),
                                         in_recovery=self.engine.in_recovery())
         method = getattr(self, "_exec_" + node_type, None)
+        if type_ddl.handles(node_type, statement.node):
+            method = self._exec_user_type_statement
         if method is None:
             raise feature_not_supported(_statement_name(node_type))
         if node_type not in SNAPSHOT_FREE_STATEMENTS and self.txn is not None:
@@ -904,8 +908,10 @@ class Session:
         cached = self._defaults_cache.get(key)
         if cached is not None:
             return cached
-        stored = {attnum: text for attnum, text in self.txn.column_defaults(relation).items()
+        own = self.txn.column_defaults(relation)
+        stored = {attnum: text for attnum, text in own.items()
                   if not relation.columns[attnum - 1].generated}   # sql/generated.py's
+        stored.update(user_types.domain_defaults(relation, own))
         if any(column.identity for column in relation.columns):
             from mirrordb.sql import identity
             stored.update(identity.defaults(self.txn, relation))
@@ -1255,6 +1261,14 @@ class Session:
         from mirrordb.sql import databases
         notices = databases.drop_database(self, node)
         return StatementResult("DROP DATABASE", notices=notices)
+
+    def _exec_user_type_statement(self, node: Node, prepared: PreparedStatement,
+                                  params: Sequence[Any]) -> StatementResult:
+        """CREATE TYPE ... AS ENUM, CREATE/ALTER DOMAIN, ALTER/DROP TYPE (sql/type_ddl.py)."""
+        tag, notices = type_ddl.execute(self, self._ensure_transaction(),
+                                        prepared.statement.node_type,  # type: ignore[union-attr]
+                                        node)
+        return StatementResult(tag, notices=notices)
 
     def _exec_CreateSchemaStmt(self, node: Node, prepared: PreparedStatement,
                                params: Sequence[Any]) -> StatementResult:

@@ -368,20 +368,24 @@ def initial_namespace_acl(namespace_oid: int, superuser: str) -> list[str] | Non
 
 
 def _pg_type(ctx: ExecContext) -> list[Row]:
+    """The built-in types (types.TYPES), then the user types' heap rows (sql/user_types.py)."""
+    from mirrordb.sql import user_types
+    return [_builtin_type_row(oid) for oid in sorted(T.TYPES)] + \
+        user_types.pg_type_rows(ctx, _builtin_type_row)
+
+
+def _builtin_type_row(oid: int) -> Row:
     procedures = cat.PROCEDURE_OIDS
-    rows = []
-    for oid in sorted(T.TYPES):
-        info = T.TYPES[oid]
-        facts = cat.type_facts(oid)
-        rows.append((
-            oid, info.name, cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID,
-            info.length, info.by_value, info.type_type, info.category, info.preferred, True, ",",
-            0, facts.subscript_oid, info.element_oid, info.array_oid,
-            procedures.get(info.input_name, 0), procedures.get(info.output_name, 0),
-            procedures.get(info.receive_name, 0), procedures.get(info.send_name, 0),
-            facts.modin_oid, facts.modout_oid, facts.analyze_oid, info.alignment, facts.storage,
-            False, 0, -1, 0, facts.collation_oid, None, None, None))
-    return rows
+    info = T.TYPES[oid]
+    facts = cat.type_facts(oid)
+    return (
+        oid, info.name, cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID,
+        info.length, info.by_value, info.type_type, info.category, info.preferred, True, ",",
+        0, facts.subscript_oid, info.element_oid, info.array_oid,
+        procedures.get(info.input_name, 0), procedures.get(info.output_name, 0),
+        procedures.get(info.receive_name, 0), procedures.get(info.send_name, 0),
+        facts.modin_oid, facts.modout_oid, facts.analyze_oid, info.alignment, facts.storage,
+        False, 0, -1, 0, facts.collation_oid, None, None, None)
 
 
 # -- databases and roles ----------------------------------------------------------------------
