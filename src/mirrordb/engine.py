@@ -62,6 +62,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,8 +75,9 @@ from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, Lock
 from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
-                                      RELKIND_MATVIEW, RELKIND_VIEW, Column,
-                                      IndexInfo, Relation)
+                                      RELKIND_MATVIEW, RELKIND_VIEW, RELPERSISTENCE_PERMANENT,
+                                      RELPERSISTENCE_UNLOGGED, Column, IndexInfo, Relation)
+from mirrordb.access import unlogged
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
 from mirrordb.access.xact import (IsolationLevel, Proc, RowLockMode, Transaction,
@@ -886,6 +888,18 @@ class Txn:
         self.locks = LockOwner(engine.xacts.locks, proc, wait_hooks or NO_HOOKS,
                                self if logs else None)
         self._lock_marks: list[int] = []   # locks.mark() at each open savepoint
+        # relpersistence of the tables and sequences created now (creating_persistence)
+        self.new_persistence = RELPERSISTENCE_PERMANENT
+
+    @contextmanager
+    def creating_persistence(self, persistence: str) -> Iterator[None]:
+        """Tables and sequences created inside get ``persistence`` (CREATE UNLOGGED TABLE and
+        its sequences); indexes always take their table's."""
+        saved, self.new_persistence = self.new_persistence, persistence
+        try:
+            yield
+        finally:
+            self.new_persistence = saved
 
     # -- transaction control --------------------------------------------------------------------
 
@@ -1096,25 +1110,33 @@ class Txn:
         self.engine.heap.insert(self.engine.relcache.catalog(catalog), self.transaction,
                                 list(values))
 
-    def _new_relation_file(self, oid: int) -> RelFileNode:
+    def _new_relation_file(self, oid: int, persistence: str = RELPERSISTENCE_PERMANENT
+                           ) -> RelFileNode:
+        """A new relation file; an unlogged relation's main fork is created without WAL and
+        gets an init fork (access/unlogged.py), as PostgreSQL's RelationCreateStorage does."""
         engine = self.engine
         rnode = RelFileNode(DEFAULT_TABLESPACE_OID, engine.database_oid, oid)
         self.transaction.current_xid()
-        engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
-                          payloads.SmgrCreate(rnode, MAIN_FORKNUM).encode())
+        if persistence == RELPERSISTENCE_PERMANENT:
+            engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
+                              payloads.SmgrCreate(rnode, MAIN_FORKNUM).encode())
         engine.smgr.create(rnode, MAIN_FORKNUM, exist_ok=True)
         self.transaction.current_subtransaction.created_relations.append(rnode)
-        engine.env.changes.relation_created(rnode)
+        if persistence == RELPERSISTENCE_UNLOGGED:
+            unlogged.create_init_fork(engine.env.changes, rnode)
+        else:
+            engine.env.changes.relation_created(rnode)
         return rnode
 
     def _add_class(self, oid: int, name: str, kind: str, rnode: RelFileNode,
                    columns: Sequence[Column],
                    owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
-                   namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> None:
+                   namespace_oid: int = boot.PUBLIC_NAMESPACE_OID,
+                   persistence: str = RELPERSISTENCE_PERMANENT) -> None:
         """The pg_class and pg_attribute rows; relacl NULL (only the owner has rights)."""
         self._insert_catalog(boot.PG_CLASS, [oid, name, namespace_oid,
-                                             owner, kind, rnode.rel,
-                                             rnode.spc, "p", len(columns), False, False, None])
+                                             owner, kind, rnode.rel, rnode.spc, persistence,
+                                             len(columns), False, False, None])
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False,
@@ -1142,8 +1164,9 @@ class Txn:
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid)
-            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid)
+            rnode = self._new_relation_file(oid, self.new_persistence)
+            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid,
+                            self.new_persistence)
             self.transaction.command_counter_increment()
         return self.relation(oid)
 
@@ -1166,9 +1189,10 @@ class Txn:
             keys = [relation.column_index(c) for c in column_names]
             key_columns = [relation.columns[k] for k in keys]
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid)
+            rnode = self._new_relation_file(oid, relation.persistence)
             self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns,
-                            self._owner_of(relation), relation.namespace_oid)
+                            self._owner_of(relation), relation.namespace_oid,
+                            relation.persistence)
             self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
                                                  " ".join(str(k + 1) for k in keys)])
             self.transaction.command_counter_increment()
@@ -1225,10 +1249,10 @@ class Txn:
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid)
+            rnode = self._new_relation_file(oid, self.new_persistence)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
                             [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)],
-                            owner, namespace_oid)
+                            owner, namespace_oid, self.new_persistence)
             self._insert_catalog(boot.PG_SEQUENCE, [oid, type_oid, params.start,
                                                     params.increment, params.max_value,
                                                     params.min_value, 1, params.cycle])
@@ -1456,7 +1480,7 @@ class Txn:
         """Give ``relation`` a new, empty file: a new relfilenode in its pg_class row; the old
         file is removed when the transaction commits, the new one when it aborts (TRUNCATE,
         REINDEX). The caller holds the relation's AccessExclusiveLock."""
-        new_rnode = self._new_relation_file(self.engine.allocate_oid())
+        new_rnode = self._new_relation_file(self.engine.allocate_oid(), relation.persistence)
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
                                   lambda v: v[:5] + (new_rnode.rel,) + v[6:])
         self.transaction.current_subtransaction.dropped_relations.append(relation.rnode)

@@ -18,6 +18,10 @@ RELKIND_SEQUENCE = "S"
 RELKIND_VIEW = "v"          # no storage: its query lives in pg_rewrite
 RELKIND_MATVIEW = "m"       # a heap file like a table, its query in pg_rewrite like a view
 
+RELPERSISTENCE_PERMANENT = "p"
+RELPERSISTENCE_UNLOGGED = "u"   # no WAL for its pages; reset from its init fork after a crash
+RELPERSISTENCE_TEMP = "t"       # one session's, in its pg_temp_N schema
+
 
 @dataclass(frozen=True)
 class Column:
@@ -47,6 +51,7 @@ class Relation:
     columns: list[Column]
     namespace_oid: int = 2200
     indexes: list[IndexInfo] = field(default_factory=list)
+    persistence: str = RELPERSISTENCE_PERMANENT     # pg_class.relpersistence
 
     @cached_property
     def codec(self) -> RowCodec:

@@ -123,7 +123,8 @@ class RelationCache:
         return Relation(oid=int(oid), name=str(relname), kind=str(relkind),  # type: ignore
                         rnode=RelFileNode(int(tablespace), self.database_oid,  # type: ignore
                                           int(relfilenode)),  # type: ignore[arg-type]
-                        columns=columns, namespace_oid=int(namespace))  # type: ignore[arg-type]
+                        columns=columns, namespace_oid=int(namespace),  # type: ignore[arg-type]
+                        persistence=str(row[7] or "p"))
 
     def _indexes_of(self, table: Relation, txn: Transaction | None) -> list[IndexInfo]:
         index_rows = [values for _, values in self.rows(boot.PG_INDEX, txn)

@@ -24,6 +24,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
+from mirrordb.sql import persistence
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -99,11 +100,15 @@ def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
 
 
 def create_table(session: Any, txn: Any, node: Node) -> list[str]:
-    """CREATE TABLE; its notices (IF NOT EXISTS on an existing relation)."""
+    """CREATE [UNLOGGED] TABLE; its notices (IF NOT EXISTS on an existing relation). Its
+    sequences and indexes take its persistence (``Txn.creating_persistence``)."""
+    with txn.creating_persistence(persistence.table_persistence(session, node["relation"])):
+        return _create_table(session, txn, node)
+
+
+def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     relation_node = node["relation"]
     name = relation_node["relname"]
-    if relation_node.get("relpersistence", "p") == "t":
-        raise feature_not_supported("temporary tables")
     if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
         raise feature_not_supported("table inheritance and partitioning")
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
@@ -592,7 +597,12 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
 
 
 def create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
-    """CREATE SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
+    """CREATE [UNLOGGED] SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
+    with txn.creating_persistence(persistence.table_persistence(session, node["sequence"])):
+        return _create_sequence(session, txn, node)
+
+
+def _create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
     name = node["sequence"]["relname"]
     namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
                                            node["sequence"].get("location"))
