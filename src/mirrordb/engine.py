@@ -1476,14 +1476,54 @@ class Txn:
                 self.engine.btree(info.relation).build_empty()
             self._table_counts().count_truncate(relation.oid)
 
-    def _swap_relation_file(self, relation: Relation) -> None:
+    def _swap_relation_file(self, relation: Relation, persistence: str | None = None
+                            ) -> RelFileNode:
         """Give ``relation`` a new, empty file: a new relfilenode in its pg_class row; the old
         file is removed when the transaction commits, the new one when it aborts (TRUNCATE,
-        REINDEX). The caller holds the relation's AccessExclusiveLock."""
-        new_rnode = self._new_relation_file(self.engine.allocate_oid(), relation.persistence)
+        REINDEX; with a new ``persistence``, SET LOGGED / UNLOGGED). The caller holds the
+        relation's AccessExclusiveLock."""
+        persistence = persistence or relation.persistence
+        new_rnode = self._new_relation_file(self.engine.allocate_oid(), persistence)
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
-                                  lambda v: v[:5] + (new_rnode.rel,) + v[6:])
+                                  lambda v: v[:5] + (new_rnode.rel, v[6], persistence) + v[8:])
         self.transaction.current_subtransaction.dropped_relations.append(relation.rnode)
+        return new_rnode
+
+    def set_persistence(self, table: Relation, persistence: str,
+                        sequences: Sequence[Relation] = ()) -> None:
+        """ALTER TABLE ... SET LOGGED / SET UNLOGGED (and ALTER SEQUENCE): the table (locked
+        AccessExclusive by the caller), its indexes and ``sequences`` get new files of the
+        new persistence, as PostgreSQL rewrites them: the table's pages are copied (WAL-logged
+        as full-page images when it becomes logged), sequences keep their values, indexes
+        are rebuilt."""
+        engine = self.engine
+        for info in table.indexes:
+            self.lock_relation(info.relation.oid, LockMode.ACCESS_EXCLUSIVE)
+        with engine._ddl_lock:
+            if table.kind == RELKIND_SEQUENCE:
+                sequences = [table, *sequences]
+            else:
+                new_rnode = self._swap_relation_file(table, persistence)
+                unlogged.copy_relation(engine.env.changes, table.rnode, new_rnode)
+            for sequence in sequences:
+                self._swap_sequence_file(sequence, persistence)
+            for info in table.indexes:
+                self._swap_relation_file(info.relation, persistence)
+            self.transaction.command_counter_increment()
+            current = self.relation(table.oid)
+            for info in current.indexes:
+                tree = engine.btree(info.relation)
+                tree.build_empty()
+                self._build_index(current, info, tree)
+
+    def _swap_sequence_file(self, sequence: Relation, persistence: str) -> None:
+        engine = self.engine
+        params = engine.relcache.sequence_params(sequence, self.transaction)
+        value, is_called = engine.sequences.last_value(sequence.rnode, params)
+        new_rnode = self._swap_relation_file(sequence, persistence)
+        engine.sequences.setval(new_rnode, params, value, is_called)
+        if persistence == RELPERSISTENCE_UNLOGGED:
+            unlogged.copy_to_init_fork(engine.env.changes, new_rnode)
 
     def reindex_index(self, name: RelationRef) -> Relation:
         """REINDEX INDEX: rebuild one index from its table into a new relation file (see

@@ -1,7 +1,8 @@
 """Unlogged relations' init forks: what an unlogged table, index or sequence is reset to.
 
 Who calls it: the engine's DDL (engine.py ``Txn``) when it creates the file of an unlogged
-relation (CREATE UNLOGGED TABLE, its indexes and sequences, ALTER TABLE ... SET UNLOGGED).
+relation (CREATE UNLOGGED TABLE, its indexes and sequences, TRUNCATE, ALTER TABLE ... SET
+UNLOGGED), the B-tree's ``build_empty`` and the sequences' ``create``.
 The other halves: access/env.py writes no WAL for an unlogged file's page changes, and
 storage/reinit.py copies each init fork over its main fork when recovery ends.
 
@@ -46,4 +47,24 @@ def copy_to_init_fork(changes: PageChangeLogger, rnode: RelFileNode) -> None:
     changes.smgr.sync(rnode, INIT_FORKNUM)
 
 
-__all__ = ["create_init_fork", "copy_to_init_fork"]
+def copy_relation(changes: PageChangeLogger, source: RelFileNode, target: RelFileNode) -> None:
+    """Copy a table's pages into its new, empty file of another persistence (SET LOGGED /
+    SET UNLOGGED): WAL-logged as full-page images into a logged file, without WAL into an
+    unlogged one."""
+    if not changes.is_unlogged(target):
+        changes.copy_relation_logged(source, target)
+        return
+    pool = changes.pool
+    with pool.lock:
+        for blkno in range(pool.nblocks(source, MAIN_FORKNUM)):
+            original = pool.read_buffer(source, MAIN_FORKNUM, blkno)
+            try:
+                copy = pool.extend(target, MAIN_FORKNUM)
+                copy.page[:] = original.page
+                pool.mark_dirty(copy)
+                pool.release(copy)
+            finally:
+                pool.release(original)
+
+
+__all__ = ["create_init_fork", "copy_to_init_fork", "copy_relation"]

@@ -259,6 +259,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         _check_alter_target(session, relation, name, objtype)
         if relation.kind != RELKIND_TABLE:
             _refuse_alteration(relation, node["cmds"])
+        if persistence.refuse_alteration(relation, node["cmds"]):
+            return
         if not owner_only and relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
     relation = _open_for_change(session, name, node["relation"].get("schemaname"),
@@ -509,6 +511,7 @@ _ALTER_HANDLERS = {
     "AT_DropConstraint": constraints.drop_constraint,
     "AT_AddIdentity": identity.add_identity, "AT_SetIdentity": identity.set_identity,
     "AT_DropIdentity": identity.drop_identity,
+    **persistence.ALTER_HANDLERS,
 }
 
 

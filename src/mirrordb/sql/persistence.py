@@ -2,7 +2,8 @@
 
 Who calls it: sql/ddl.py (CREATE [UNLOGGED] TABLE / SEQUENCE choose the persistence their
 relations get, ``table_persistence``; ALTER TABLE ... SET LOGGED / SET UNLOGGED,
-``set_persistence``) and the planner (``check_accessible``: a query on a standby may not read an
+``set_persistence``), sql/foreign_keys.py (which tables a foreign key may join,
+``check_reference``) and the planner (``check_accessible``: a query on a standby may not read an
 unlogged relation, whose pages a standby never receives). The other halves: the engine gives a
 relation file its persistence (engine.py ``Txn.creating_persistence``, access/unlogged.py), the
 access methods write no WAL for an unlogged file (access/env.py), and recovery resets unlogged
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mirrordb.access.relation import (RELPERSISTENCE_PERMANENT,
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
+                                      RELKIND_TABLE, RELKIND_VIEW, RELPERSISTENCE_PERMANENT,
                                       RELPERSISTENCE_TEMP, RELPERSISTENCE_UNLOGGED, Relation)
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import constraints, owners
 from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node
 
@@ -36,4 +39,84 @@ def check_accessible(session: Any, relation: Relation) -> None:
                             sqlstate="0A000")
 
 
-__all__ = ["table_persistence", "check_accessible"]
+_TARGETS = {"AT_SetLogged": (RELPERSISTENCE_PERMANENT, "logged"),
+            "AT_SetUnLogged": (RELPERSISTENCE_UNLOGGED, "unlogged")}
+
+
+def set_persistence(session: Any, txn: Any, relation: Relation, command: Node) -> None:
+    """ALTER TABLE ... SET LOGGED / SET UNLOGGED, also ALTER SEQUENCE (PostgreSQL's
+    ATPrepChangePersistence): nothing to do when the relation already has that persistence;
+    otherwise the foreign keys must allow it, and the table, its indexes and its sequences
+    are rewritten (``Txn.set_persistence``)."""
+    persistence, word = _TARGETS[command["subtype"]]
+    if relation.persistence == RELPERSISTENCE_TEMP:
+        raise MirrordbError(f'cannot change logged status of table "{relation.name}" because '
+                            "it is temporary", sqlstate="42P16")
+    if relation.persistence == persistence:
+        return
+    if relation.kind != RELKIND_SEQUENCE:
+        _check_foreign_keys(txn, relation, persistence)
+    sequences = [txn.relation(oid) for oid in owners.owned_sequences(txn, relation.oid)]
+    txn.set_persistence(relation, persistence,
+                        [s for s in sequences if s.persistence != persistence])
+
+
+def _check_foreign_keys(txn: Any, relation: Relation, persistence: str) -> None:
+    """A logged table may not reference an unlogged one: SET LOGGED looks at the tables this
+    one references, SET UNLOGGED at those referencing it (PostgreSQL's words for both)."""
+    to_logged = persistence == RELPERSISTENCE_PERMANENT
+    for stored in constraints.stored_constraints(txn):
+        if stored.contype != constraints.CONTYPE_FOREIGN:
+            continue
+        mine, other_oid = ((stored.relation_oid, stored.referenced_oid) if to_logged
+                           else (stored.referenced_oid, stored.relation_oid))
+        if mine != relation.oid or other_oid == relation.oid:
+            continue
+        other = txn.relation(other_oid)
+        if to_logged and other.persistence != RELPERSISTENCE_PERMANENT:
+            raise MirrordbError(f'could not change table "{relation.name}" to logged because '
+                                f'it references unlogged table "{other.name}"',
+                                sqlstate="42P16")
+        if not to_logged and other.persistence == RELPERSISTENCE_PERMANENT:
+            raise MirrordbError(f'could not change table "{relation.name}" to unlogged because '
+                                f'it references logged table "{other.name}"',
+                                sqlstate="42P16")
+
+
+def check_reference(child: Relation, parent: Relation) -> None:
+    """A foreign key's tables: a permanent table may reference only permanent ones, an
+    unlogged one permanent or unlogged ones (PostgreSQL's ATAddForeignKeyConstraint)."""
+    if child.persistence == RELPERSISTENCE_PERMANENT and \
+            parent.persistence != RELPERSISTENCE_PERMANENT:
+        raise MirrordbError("constraints on permanent tables may reference only permanent "
+                            "tables", sqlstate="42P16")
+    if child.persistence == RELPERSISTENCE_UNLOGGED and parent.persistence == RELPERSISTENCE_TEMP:
+        raise MirrordbError("constraints on unlogged tables may reference only permanent or "
+                            "unlogged tables", sqlstate="42P16")
+    if child.persistence == RELPERSISTENCE_TEMP and parent.persistence != RELPERSISTENCE_TEMP:
+        raise MirrordbError("constraints on temporary tables may reference only temporary "
+                            "tables", sqlstate="42P16")
+
+
+def refuse_alteration(relation: Relation, commands: list[Node]) -> bool:
+    """Whether every command is SET LOGGED / UNLOGGED, which ALTER may do to a table or a
+    sequence; on a view, materialized view or index they fail with PostgreSQL's words."""
+    wanted = [c["AlterTableCmd"]["subtype"] for c in commands]
+    if not any(subtype in _TARGETS for subtype in wanted):
+        return False
+    if relation.kind not in (RELKIND_TABLE, RELKIND_SEQUENCE):
+        action = "SET LOGGED" if "AT_SetLogged" in wanted else "SET UNLOGGED"
+        raise MirrordbError(f'ALTER action {action} cannot be performed on relation '
+                            f'"{relation.name}"', sqlstate="42809",
+                            detail=f"This operation is not supported for {_PLURALS[relation.kind]}.")
+    return all(subtype in _TARGETS for subtype in wanted)
+
+
+_PLURALS = {RELKIND_VIEW: "views", RELKIND_MATVIEW: "materialized views",
+            RELKIND_INDEX: "indexes"}
+
+ALTER_HANDLERS = {"AT_SetLogged": set_persistence, "AT_SetUnLogged": set_persistence}
+
+__all__ = ["table_persistence", "check_accessible", "set_persistence", "check_reference",
+           "refuse_alteration",
+           "ALTER_HANDLERS"]
