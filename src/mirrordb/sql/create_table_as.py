@@ -25,7 +25,7 @@ from typing import Any
 from mirrordb.access.lmgr import NO_LOCK, LockMode
 from mirrordb.access.relation import RELKIND_MATVIEW, Column, Relation
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import roles, schemas, views
+from mirrordb.sql import persistence, roles, schemas, views
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -65,8 +65,9 @@ def create_table_as(session: Any, node: Node, params: list[Any]) -> tuple[str, l
     columns = _columns(plan.columns, strings(into.get("colNames")))
     if _exists(txn, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
-    relation = txn.create_table(name, columns, owner=roles.current_role_oid(session),
-                                namespace_oid=namespace)
+    with txn.creating_persistence(persistence.table_persistence(session, range_var)):
+        relation = txn.create_table(name, columns, owner=roles.current_role_oid(session),
+                                    namespace_oid=namespace)
     if into.get("skipData"):
         return tag, []
     count = _fill(session, txn, relation, plan, params)

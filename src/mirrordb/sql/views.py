@@ -79,7 +79,7 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
         raise feature_not_supported("temporary views")
     if range_var.get("relpersistence", "p") == "u":
         raise MirrordbError("views cannot be unlogged because they do not have storage",
-                            sqlstate="0A000")
+                            sqlstate="42601")
     if node.get("options") or node.get("withCheckOption", "NO_CHECK_OPTION") != \
             "NO_CHECK_OPTION":
         raise feature_not_supported("view options and WITH CHECK OPTION")
