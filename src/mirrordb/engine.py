@@ -76,7 +76,8 @@ from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
                                       RELKIND_MATVIEW, RELKIND_VIEW, RELPERSISTENCE_PERMANENT,
-                                      RELPERSISTENCE_UNLOGGED, Column, IndexInfo, Relation)
+                                      RELPERSISTENCE_TEMP, RELPERSISTENCE_UNLOGGED, Column,
+                                      IndexInfo, Relation)
 from mirrordb.access import unlogged
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
@@ -91,7 +92,8 @@ from mirrordb.settings import Settings
 from mirrordb.storage import datum
 from mirrordb.storage.bufmgr import BufferPool
 from mirrordb.storage.control import ControlFile, read_control_file, write_control_file
-from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
+from mirrordb.storage.relfilenode import (DEFAULT_TABLESPACE_OID, INVALID_BACKEND_ID,
+                                          MAIN_FORKNUM, RelFileNode, TempRelFileNode)
 from mirrordb.storage.smgr import StorageManager
 from mirrordb.wal import archive, payloads
 from mirrordb.wal.archiver import Archiver, ArchiverStatistics
@@ -890,6 +892,8 @@ class Txn:
         self._lock_marks: list[int] = []   # locks.mark() at each open savepoint
         # relpersistence of the tables and sequences created now (creating_persistence)
         self.new_persistence = RELPERSISTENCE_PERMANENT
+        # the backend ID of the session's temporary tables (sql/temp_tables.py sets it)
+        self.temp_backend_id = INVALID_BACKEND_ID
 
     @contextmanager
     def creating_persistence(self, persistence: str) -> Iterator[None]:
@@ -1110,12 +1114,16 @@ class Txn:
         self.engine.heap.insert(self.engine.relcache.catalog(catalog), self.transaction,
                                 list(values))
 
-    def _new_relation_file(self, oid: int, persistence: str = RELPERSISTENCE_PERMANENT
-                           ) -> RelFileNode:
+    def _new_relation_file(self, oid: int, persistence: str = RELPERSISTENCE_PERMANENT,
+                           backend: int = INVALID_BACKEND_ID) -> RelFileNode:
         """A new relation file; an unlogged relation's main fork is created without WAL and
-        gets an init fork (access/unlogged.py), as PostgreSQL's RelationCreateStorage does."""
+        gets an init fork (access/unlogged.py), a temporary one's (of the session with
+        ``backend``, its backend ID) is only a file, as PostgreSQL's RelationCreateStorage
+        does."""
         engine = self.engine
         rnode = RelFileNode(DEFAULT_TABLESPACE_OID, engine.database_oid, oid)
+        if persistence == RELPERSISTENCE_TEMP:
+            rnode = TempRelFileNode(*rnode, backend)
         self.transaction.current_xid()
         if persistence == RELPERSISTENCE_PERMANENT:
             engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
@@ -1124,7 +1132,7 @@ class Txn:
         self.transaction.current_subtransaction.created_relations.append(rnode)
         if persistence == RELPERSISTENCE_UNLOGGED:
             unlogged.create_init_fork(engine.env.changes, rnode)
-        else:
+        elif persistence == RELPERSISTENCE_PERMANENT:
             engine.env.changes.relation_created(rnode)
         return rnode
 
@@ -1164,7 +1172,7 @@ class Txn:
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid, self.new_persistence)
+            rnode = self._new_relation_file(oid, self.new_persistence, self.temp_backend_id)
             self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid,
                             self.new_persistence)
             self.transaction.command_counter_increment()
@@ -1189,7 +1197,8 @@ class Txn:
             keys = [relation.column_index(c) for c in column_names]
             key_columns = [relation.columns[k] for k in keys]
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid, relation.persistence)
+            rnode = self._new_relation_file(oid, relation.persistence,
+                                            getattr(relation.rnode, "backend", INVALID_BACKEND_ID))
             self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns,
                             self._owner_of(relation), relation.namespace_oid,
                             relation.persistence)
@@ -1249,7 +1258,7 @@ class Txn:
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid, self.new_persistence)
+            rnode = self._new_relation_file(oid, self.new_persistence, self.temp_backend_id)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
                             [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)],
                             owner, namespace_oid, self.new_persistence)
@@ -1483,7 +1492,9 @@ class Txn:
         REINDEX; with a new ``persistence``, SET LOGGED / UNLOGGED). The caller holds the
         relation's AccessExclusiveLock."""
         persistence = persistence or relation.persistence
-        new_rnode = self._new_relation_file(self.engine.allocate_oid(), persistence)
+        new_rnode = self._new_relation_file(self.engine.allocate_oid(), persistence,
+                                            getattr(relation.rnode, "backend",
+                                                    INVALID_BACKEND_ID))
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
                                   lambda v: v[:5] + (new_rnode.rel, v[6], persistence) + v[8:])
         self.transaction.current_subtransaction.dropped_relations.append(relation.rnode)

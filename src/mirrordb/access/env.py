@@ -27,6 +27,7 @@ changes never write WAL, at any wal_level: ``log`` stamps fake LSNs as for skipp
 relation file's persistence never changes (SET LOGGED / SET UNLOGGED and TRUNCATE give the
 relation a new file), so the logger keeps it per file: ``mark_unlogged`` at creation, else the
 presence of the file's init fork (``<relfilenode>_init``, storage/reinit.py), looked up once.
+A temporary relation's file (``TempRelFileNode``) never writes WAL either, and has no init fork.
 
 Fake LSNs. A skipped change cannot stamp a real record's end into pd_lsn, but pages must still get
 a new LSN per change: the B-tree's decoded-page cache and scans detect changes by LSN. So a
@@ -47,7 +48,7 @@ from typing import TYPE_CHECKING
 from mirrordb.common.errors import InvariantViolation, invariant
 from mirrordb.common.lsn import INVALID_LSN
 from mirrordb.storage import page as pagelib
-from mirrordb.storage.relfilenode import INIT_FORKNUM, MAIN_FORKNUM, RelFileNode
+from mirrordb.storage.relfilenode import INIT_FORKNUM, MAIN_FORKNUM, RelFileNode, TempRelFileNode
 from mirrordb.wal.record import REGBUF_FORCE_IMAGE, REGBUF_STANDARD, XLR_MAX_BLOCK_ID
 from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_FPI
 from mirrordb.wal.writer import BlockRegistration
@@ -113,15 +114,22 @@ class PageChangeLogger:
     def needs_wal(self, rnode: RelFileNode) -> bool:
         """PostgreSQL's RelationNeedsWAL: False for a relation whose WAL is skipped and for an
         unlogged relation."""
-        return rnode not in self._skipped and not self.is_unlogged(rnode)
+        return rnode not in self._skipped and not self.never_logged(rnode)
 
     def mark_unlogged(self, rnode: RelFileNode) -> None:
         """``rnode`` is a new unlogged relation file: its page changes never write WAL."""
         with self._lock:
             self._unlogged[rnode] = True
 
+    def never_logged(self, rnode: RelFileNode) -> bool:
+        """Whether ``rnode``'s page changes never write WAL: an unlogged relation's file or a
+        temporary relation's."""
+        return isinstance(rnode, TempRelFileNode) or self.is_unlogged(rnode)
+
     def is_unlogged(self, rnode: RelFileNode) -> bool:
         """Whether ``rnode`` is an unlogged relation's file (it has an init fork)."""
+        if isinstance(rnode, TempRelFileNode):
+            return False
         known = self._unlogged.get(rnode)
         if known is None:
             known = self.smgr is not None and self.smgr.exists(rnode, INIT_FORKNUM)
@@ -156,7 +164,7 @@ class PageChangeLogger:
         if blocks and blocks[0].rnode in self._skipped:
             self._stamp_skipped_change(blocks[0].rnode, buffers)
             return INVALID_LSN
-        if blocks and self.is_unlogged(blocks[0].rnode):
+        if blocks and self.never_logged(blocks[0].rnode):
             self._stamp_unlogged_change(blocks[0].rnode, buffers)
             return INVALID_LSN
         try:

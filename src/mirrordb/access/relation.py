@@ -21,6 +21,8 @@ RELKIND_MATVIEW = "m"       # a heap file like a table, its query in pg_rewrite 
 RELPERSISTENCE_PERMANENT = "p"
 RELPERSISTENCE_UNLOGGED = "u"   # no WAL for its pages; reset from its init fork after a crash
 RELPERSISTENCE_TEMP = "t"       # one session's, in its pg_temp_N schema
+TEMP_NAMESPACE_PREFIX = "pg_temp_"          # + the owning session's backend ID
+TEMP_TOAST_NAMESPACE_PREFIX = "pg_toast_temp_"
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ def copy_relation(changes: PageChangeLogger, source: RelFileNode, target: RelFil
     """Copy a table's pages into its new, empty file of another persistence (SET LOGGED /
     SET UNLOGGED): WAL-logged as full-page images into a logged file, without WAL into an
     unlogged one."""
-    if not changes.is_unlogged(target):
+    if not changes.never_logged(target):
         changes.copy_relation_logged(source, target)
         return
     pool = changes.pool

@@ -408,6 +408,7 @@ class Startup:
         engine.pool.set_flush_wal(self.min_recovery_point.flush)
         self.in_recovery = True
         self.next_lsn = checkpoint.redo
+        reinit.remove_temp_relation_files(engine.datadir)
         if self.archive_recovery or not self.clean_shutdown:
             # before redo (and before a standby's queries): unlogged data may be trashed
             reinit.reset_unlogged_relations(engine.pool, reinit.CLEANUP)

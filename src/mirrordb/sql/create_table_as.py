@@ -51,8 +51,8 @@ def create_table_as(session: Any, node: Node, params: list[Any]) -> tuple[str, l
     txn = session._ensure_transaction()
     range_var = into["rel"]
     name = range_var["relname"]
-    if range_var.get("relpersistence", "p") == "t":
-        raise feature_not_supported("temporary tables")
+    relpersistence, range_var = persistence.creating_relation(session, txn, range_var)
+    persistence.check_on_commit(relpersistence, into.get("onCommit"))
     if matview and range_var.get("relpersistence", "p") == "u":
         raise MirrordbError("materialized views cannot be unlogged", sqlstate="0A000")
     namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name)
@@ -65,9 +65,10 @@ def create_table_as(session: Any, node: Node, params: list[Any]) -> tuple[str, l
     columns = _columns(plan.columns, strings(into.get("colNames")))
     if _exists(txn, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
-    with txn.creating_persistence(persistence.table_persistence(session, range_var)):
+    with txn.creating_persistence(relpersistence):
         relation = txn.create_table(name, columns, owner=roles.current_role_oid(session),
                                     namespace_oid=namespace)
+    persistence.register_on_commit(session, txn, range_var, into.get("onCommit"))
     if into.get("skipData"):
         return tag, []
     count = _fill(session, txn, relation, plan, params)

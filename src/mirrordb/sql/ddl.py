@@ -102,8 +102,12 @@ def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
 def create_table(session: Any, txn: Any, node: Node) -> list[str]:
     """CREATE [UNLOGGED] TABLE; its notices (IF NOT EXISTS on an existing relation). Its
     sequences and indexes take its persistence (``Txn.creating_persistence``)."""
-    with txn.creating_persistence(persistence.table_persistence(session, node["relation"])):
-        return _create_table(session, txn, node)
+    relpersistence, node = persistence.creating(session, txn, node, "relation")
+    persistence.check_on_commit(relpersistence, node.get("oncommit"))
+    with txn.creating_persistence(relpersistence):
+        notices = _create_table(session, txn, node)
+    persistence.register_on_commit(session, txn, node["relation"], node.get("oncommit"))
+    return notices
 
 
 def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
@@ -601,7 +605,8 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
 
 def create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
     """CREATE [UNLOGGED] SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
-    with txn.creating_persistence(persistence.table_persistence(session, node["sequence"])):
+    relpersistence, node = persistence.creating(session, txn, node, "sequence")
+    with txn.creating_persistence(relpersistence):
         return _create_sequence(session, txn, node)
 
 

@@ -18,24 +18,75 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
                                       RELKIND_TABLE, RELKIND_VIEW, RELPERSISTENCE_PERMANENT,
                                       RELPERSISTENCE_TEMP, RELPERSISTENCE_UNLOGGED, Relation)
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, owners
+from mirrordb.sql import constraints, owners, schemas, temp_tables
 from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node
 
 
-def table_persistence(session: Any, range_var: Node) -> str:
-    """pg_class.relpersistence of the relation a CREATE statement names."""
+def creating_relation(session: Any, txn: Any, range_var: Node) -> tuple[str, Node]:
+    """The pg_class.relpersistence of the relation a CREATE statement names, and its name
+    with the session's temporary schema filled in for a temporary one (made if needed): as
+    PostgreSQL's RangeVarAdjustRelationPersistence, a relation created in pg_temp (or in
+    pg_temp_N by its session) is temporary, and a temporary one may not name another
+    schema."""
     persistence = str(range_var.get("relpersistence", RELPERSISTENCE_PERMANENT))
-    if persistence == RELPERSISTENCE_TEMP:
-        raise feature_not_supported("temporary tables")
-    return persistence
+    schema = range_var.get("schemaname")
+    location = range_var.get("location")
+    position = None if location is None or location < 0 else location + 1
+    temp = temp_tables.state(session)
+    mine = temp_tables.namespace_name(temp.backend_id) if temp is not None else None
+    if schema is not None and temp_tables.is_other_temp_namespace(session, schema) and \
+            schema != mine:
+        raise MirrordbError("cannot create relations in temporary schemas of other sessions",
+                            sqlstate="42P16", position=position)
+    if schema is not None and schema in ("pg_temp", mine):
+        persistence = RELPERSISTENCE_TEMP
+    elif persistence == RELPERSISTENCE_TEMP and schema is not None:
+        raise MirrordbError("cannot create temporary relation in non-temporary schema",
+                            sqlstate="42P16", position=position)
+    if persistence != RELPERSISTENCE_TEMP:
+        return persistence, range_var
+    if temp is None:
+        raise feature_not_supported("temporary tables outside a session")
+    temp_tables.ensure_namespace(session, txn)
+    return persistence, {**range_var, "schemaname": mine, "relpersistence": persistence}
+
+
+def creating(session: Any, txn: Any, node: Node, key: str) -> tuple[str, Node]:
+    """``creating_relation`` for the statement ``node`` whose ``key`` names the relation:
+    the persistence and the statement naming its schema."""
+    persistence, range_var = creating_relation(session, txn, node[key])
+    return persistence, {**node, key: range_var}
+
+
+def check_on_commit(persistence: str, on_commit: str | None) -> None:
+    if on_commit in (None, "ONCOMMIT_NOOP", "ONCOMMIT_PRESERVE_ROWS"):
+        return
+    if persistence != RELPERSISTENCE_TEMP:
+        raise MirrordbError("ON COMMIT can only be used on temporary tables", sqlstate="42P16")
+
+
+def register_on_commit(session: Any, txn: Any, range_var: Node, on_commit: str | None) -> None:
+    """A new temporary table's ON COMMIT DELETE ROWS or DROP, remembered by its session."""
+    if on_commit in (temp_tables.ON_COMMIT_DROP, temp_tables.ON_COMMIT_DELETE_ROWS):
+        namespace = schemas.lookup_namespace(session, range_var["schemaname"]).oid
+        relation = txn.find((namespace, range_var["relname"]))
+        if relation is not None:
+            temp_tables.register_on_commit(session, relation.oid, str(on_commit))
 
 
 def check_accessible(session: Any, relation: Relation) -> None:
     """PostgreSQL's planner (get_relation_info) refuses, during recovery, a relation whose
-    pages are not WAL-logged."""
-    if relation.persistence != RELPERSISTENCE_PERMANENT and session.engine.in_recovery():
+    pages are not WAL-logged; and nobody reads another session's temporary table (its
+    pages are that session's)."""
+    if relation.persistence == RELPERSISTENCE_PERMANENT:
+        return
+    if session.engine.in_recovery():
         raise MirrordbError("cannot access temporary or unlogged relations during recovery",
+                            sqlstate="0A000")
+    if relation.persistence == RELPERSISTENCE_TEMP and \
+            relation.namespace_oid != temp_tables.namespace_oid(session):
+        raise MirrordbError("cannot access temporary tables of other sessions",
                             sqlstate="0A000")
 
 
@@ -117,6 +168,7 @@ _PLURALS = {RELKIND_VIEW: "views", RELKIND_MATVIEW: "materialized views",
 
 ALTER_HANDLERS = {"AT_SetLogged": set_persistence, "AT_SetUnLogged": set_persistence}
 
-__all__ = ["table_persistence", "check_accessible", "set_persistence", "check_reference",
+__all__ = ["creating_relation", "creating", "check_on_commit", "register_on_commit",
+           "check_accessible", "set_persistence", "check_reference",
            "refuse_alteration",
            "ALTER_HANDLERS"]

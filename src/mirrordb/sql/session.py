@@ -56,7 +56,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
 from mirrordb.sql import catalog_functions
 from mirrordb.sql import read_only as read_only_rules
-from mirrordb.sql import schemas
+from mirrordb.sql import schemas, temp_tables
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
@@ -203,6 +203,7 @@ class Session:
         self.database_oid: int | None = None         # looked up when first needed
         self.backup: Any = None   # pg_backup_start until pg_backup_stop (replication_functions)
         self._plan_locks: list[tuple[tuple[int, int], int]] | None = None  # while planning
+        self.temp = temp_tables.attach(self)   # backend ID, pg_temp_N (sql/temp_tables.py)
         self._row_share_names: frozenset[str] | None = None     # FOR UPDATE targets (empty: all)
         if engine.in_recovery() and hasattr(settings, "set_internal"):
             settings.set_internal("in_hot_standby", "on")   # reported at connection start
@@ -308,6 +309,8 @@ class Session:
         return self.advisory
 
     def _commit(self) -> None:
+        if self.txn is not None and not self.failed:
+            temp_tables.pre_commit(self, self.txn)   # ON COMMIT DROP / DELETE ROWS
         txn, self.txn = self.txn, None
         self.in_block = False
         self.failed = False
@@ -342,6 +345,7 @@ class Session:
         self.failed = False
         self._close_portals_without_hold()
         if txn is not None:
+            temp_tables.at_abort(self, txn)
             try:
                 txn.abort()
             except MirrordbError:
@@ -467,6 +471,7 @@ class Session:
         if self.backup is not None:
             self.backup, backup = None, self.backup
             backup.abort(self.engine)
+        temp_tables.detach(self)      # the session's temporary relations go
         T.set_catalog_lookup(None)   # this thread's reg* values show as numbers again
 
     # -- simple query ---------------------------------------------------------------------------

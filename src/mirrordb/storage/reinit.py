@@ -12,7 +12,9 @@ StartupXLOG does:
 * ``INIT`` when recovery ends (crash recovery, or a standby's promotion): each init fork's
   segments are copied to the main fork's names and fsynced, so the relation starts empty.
 
-A clean shutdown runs neither (no recovery), so unlogged data survives a restart. The passes find
+A clean shutdown runs neither (no recovery), so unlogged data survives a restart. Temporary
+relations' files (``t<backend>_<relfilenode>``), which no session outlives, are removed at every
+start-up (``remove_temp_relation_files``). The passes find
 the unlogged relations by file name, under ``base/<db>/`` (``global/`` holds no unlogged
 relation): the catalogs are not readable before redo. They change the files through the storage
 manager and the buffer pool, which forget what they cached of the removed forks.
@@ -36,6 +38,8 @@ INIT = "init"             # PostgreSQL's UNLOGGED_RELATION_INIT
 
 # <relfilenode>[_<fork>][.<segment>], as smgr names a relation's files
 _FILE_NAME = re.compile(r"^(\d+)(?:_(fsm|vm|init))?(?:\.(\d+))?$")
+# t<backend ID>_<relfilenode>[_<fork>][.<segment>]: a temporary relation's files
+_TEMP_FILE_NAME = re.compile(r"^t\d+_\d+(?:_(?:fsm|vm|init))?(?:\.\d+)?$")
 
 
 def _database_directories(datadir: str) -> list[tuple[int, str]]:
@@ -61,6 +65,23 @@ def is_unlogged_data_file(name: str, unlogged: set[int]) -> bool:
     relation in ``unlogged`` (what a base backup skips and ``mirrordb compare`` ignores)."""
     match = _FILE_NAME.match(name)
     return bool(match) and int(match.group(1)) in unlogged and match.group(2) != "init"
+
+
+def is_temp_relation_file(name: str) -> bool:
+    """PostgreSQL's looks_like_temp_rel_name: a temporary relation's file."""
+    return bool(_TEMP_FILE_NAME.match(name))
+
+
+def remove_temp_relation_files(datadir: str) -> int:
+    """Remove the temporary relations' files a crash left (PostgreSQL's
+    RemovePgTempRelationFiles, at every start-up: no session survives a restart); how many."""
+    removed = 0
+    for _, directory in _database_directories(datadir):
+        for name in os.listdir(directory):
+            if is_temp_relation_file(name):
+                os.unlink(os.path.join(directory, name))
+                removed += 1
+    return removed
 
 
 def reset_unlogged_relations(pool: BufferPool, op: str) -> list[RelFileNode]:
@@ -91,4 +112,4 @@ def _copy_init_fork(smgr: StorageManager, rnode: RelFileNode) -> None:
 
 
 __all__ = ["CLEANUP", "INIT", "reset_unlogged_relations", "unlogged_relations_in",
-           "is_unlogged_data_file"]
+           "is_unlogged_data_file", "is_temp_relation_file", "remove_temp_relation_files"]
