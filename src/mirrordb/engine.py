@@ -1279,7 +1279,8 @@ class Txn:
             self._check_new_name(name, namespace_oid)
             oid = self._new_locked_oid()
             self._add_class(oid, name, RELKIND_VIEW, RelFileNode(0, self.engine.database_oid, 0),
-                            columns, owner, namespace_oid)     # a view has no relation file
+                            columns, owner, namespace_oid,     # a view has no relation file
+                            self.new_persistence)
             self._insert_catalog(boot.PG_REWRITE, [self.engine.allocate_oid(), VIEW_RULE_NAME,
                                                    oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
                                                    action])

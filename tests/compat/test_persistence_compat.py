@@ -129,6 +129,22 @@ SCENARIOS: dict[str, list[str]] = {
         "select * from t4",
         "drop table t4",
     ],
+    "temporary views": [
+        "create temp table v6t (a int)",
+        "insert into v6t values (1), (2)",
+        "create temp view v6a as select a * 10 as ten from v6t",
+        "create view v6b as select a from v6t where a > 1",
+        "create view v6c as select 1 as one",
+        "create view public.v6d as select a from v6t",
+        "create or replace temp view v6a as select a * 10 as ten, a from v6t",
+        "select relname, relpersistence, relnamespace::regnamespace::text from pg_class "
+        "where relname like 'v6%' order by 1",
+        "select * from v6a order by a",
+        "select * from v6b",
+        "drop table v6t",
+        "drop table v6t cascade",
+        "select relname from pg_class where relname like 'v6%' order by 1",
+    ],
     "on commit": [
         "begin",
         "create temp table c5d (a int) on commit drop",

@@ -59,6 +59,15 @@ def creating(session: Any, txn: Any, node: Node, key: str) -> tuple[str, Node]:
     return persistence, {**node, key: range_var}
 
 
+def uses_temp_relation(txn: Any, relation_oids: tuple[int, ...]) -> bool:
+    """Whether a view's query reads a temporary relation."""
+    for oid in relation_oids:
+        relation = txn.find(oid)
+        if relation is not None and relation.persistence == RELPERSISTENCE_TEMP:
+            return True
+    return False
+
+
 def check_on_commit(persistence: str, on_commit: str | None) -> None:
     if on_commit in (None, "ONCOMMIT_NOOP", "ONCOMMIT_PRESERVE_ROWS"):
         return
@@ -168,7 +177,7 @@ _PLURALS = {RELKIND_VIEW: "views", RELKIND_MATVIEW: "materialized views",
 
 ALTER_HANDLERS = {"AT_SetLogged": set_persistence, "AT_SetUnLogged": set_persistence}
 
-__all__ = ["creating_relation", "creating", "check_on_commit", "register_on_commit",
+__all__ = ["creating_relation", "creating", "uses_temp_relation", "check_on_commit", "register_on_commit",
            "check_accessible", "set_persistence", "check_reference",
            "refuse_alteration",
            "ALTER_HANDLERS"]

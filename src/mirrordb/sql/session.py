@@ -1195,8 +1195,8 @@ class Session:
     def _exec_ViewStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import views
-        views.create_view(self, self._ensure_transaction(), node)
-        return StatementResult("CREATE VIEW")
+        notices = views.create_view(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE VIEW", notices=notices)
 
     def _exec_CreateTableAsStmt(self, node: Node, prepared: PreparedStatement,
                                 params: Sequence[Any]) -> StatementResult:
