@@ -17,6 +17,7 @@ from typing import Any
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
                                       RELKIND_TABLE, RELKIND_VIEW, RELPERSISTENCE_PERMANENT,
                                       RELPERSISTENCE_TEMP, RELPERSISTENCE_UNLOGGED, Relation)
+from mirrordb.access.lmgr import NO_LOCK
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, owners, schemas, temp_tables
 from mirrordb.sql.expressions import feature_not_supported
@@ -66,6 +67,21 @@ def uses_temp_relation(txn: Any, relation_oids: tuple[int, ...]) -> bool:
         if relation is not None and relation.persistence == RELPERSISTENCE_TEMP:
             return True
     return False
+
+
+_DML_TARGETS = {"InsertStmt", "UpdateStmt", "DeleteStmt"}
+
+
+def changes_only_temp_table(session: Any, node_type: str, node: Node) -> bool:
+    """Whether an INSERT, UPDATE or DELETE changes one of the session's temporary tables,
+    which a read-only transaction may do (PostgreSQL's ExecCheckXactReadOnly skips them)."""
+    if node_type not in _DML_TARGETS or node.get("withClause"):
+        return False
+    range_var = node.get("relation", {})
+    relation = session.lookup_relation(range_var.get("relname", ""),
+                                       range_var.get("schemaname"), NO_LOCK)
+    return relation is not None and relation.persistence == RELPERSISTENCE_TEMP and \
+        relation.namespace_oid == temp_tables.namespace_oid(session)
 
 
 def check_on_commit(persistence: str, on_commit: str | None) -> None:
@@ -177,7 +193,8 @@ _PLURALS = {RELKIND_VIEW: "views", RELKIND_MATVIEW: "materialized views",
 
 ALTER_HANDLERS = {"AT_SetLogged": set_persistence, "AT_SetUnLogged": set_persistence}
 
-__all__ = ["creating_relation", "creating", "uses_temp_relation", "check_on_commit", "register_on_commit",
+__all__ = ["creating_relation", "creating", "uses_temp_relation", "changes_only_temp_table",
+           "check_on_commit", "register_on_commit",
            "check_accessible", "set_persistence", "check_reference",
            "refuse_alteration",
            "ALTER_HANDLERS"]

@@ -56,7 +56,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
 from mirrordb.sql import catalog_functions
 from mirrordb.sql import read_only as read_only_rules
-from mirrordb.sql import schemas, temp_tables
+from mirrordb.sql import persistence, schemas, temp_tables
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
@@ -500,9 +500,13 @@ class Session:
         self._statement_timezone = timezone = self.timezone
         T.set_session_timezone(timezone)
         T.set_catalog_lookup(self._catalog_lookup)
+        in_recovery = self.engine.in_recovery()
         read_only_rules.check_statement(node_type, statement.node,
-                                        read_only=self._read_only_now(),
-                                        in_recovery=self.engine.in_recovery())
+                                        read_only=self._read_only_now() and (
+                                            in_recovery or not persistence.
+                                            changes_only_temp_table(self, node_type,
+                                                                    statement.node)),
+                                        in_recovery=in_recovery)
         method = getattr(self, "_exec_" + node_type, None)
         if method is None:
             raise feature_not_supported(_statement_name(node_type))
@@ -873,10 +877,19 @@ class Session:
     def _exec_dml(self, prepared: PreparedStatement, params: Sequence[Any]) -> StatementResult:
         plan = self._dml_plan(prepared)
         ctx = self._context(params)
-        if ctx.txn.transaction.read_only:
-            raise MirrordbError(f"cannot execute {plan.command} in a read-only transaction",
-                                sqlstate="25006")
-        rows, count = plan.run(ctx)
+        transaction = ctx.txn.transaction
+        read_only = transaction.read_only
+        if read_only:
+            statement = prepared.statement
+            if not persistence.changes_only_temp_table(self, statement.node_type,
+                                                       statement.node):
+                raise MirrordbError(f"cannot execute {plan.command} in a read-only "
+                                    "transaction", sqlstate="25006")
+            transaction.read_only = False   # the session's temporary table: allowed
+        try:
+            rows, count = plan.run(ctx)
+        finally:
+            transaction.read_only = read_only
         return StatementResult(plan.command, plan.columns, rows, count)
 
     def _exec_InsertStmt(self, node: Node, prepared: PreparedStatement,
@@ -1172,6 +1185,7 @@ class Session:
             self.last_sequence_value = None
             if self.advisory is not None:
                 self.advisory.unlock_all_session()
+            temp_tables.discard(self)
             return StatementResult("DISCARD ALL")
         if target == "DISCARD_PLANS":
             for prepared_statement in self.prepared.values():
@@ -1181,6 +1195,7 @@ class Session:
             self.sequence_values.clear()
             self.last_sequence_value = None
             return StatementResult("DISCARD SEQUENCES")
+        temp_tables.discard(self)
         return StatementResult("DISCARD TEMP")
 
     # -- DDL ------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ As PostgreSQL does:
 * ON COMMIT DROP drops the table when its transaction commits; ON COMMIT DELETE ROWS empties it
   at every commit, in place (heap_truncate: no new file, nothing logged).
 * When the session ends, its temporary relations are dropped (catalog rows WAL-logged, so a
-  standby sees them go).
+  standby sees them go); DISCARD TEMP and DISCARD ALL drop them at once.
 """
 
 from __future__ import annotations
@@ -227,6 +227,18 @@ def detach(session: Any) -> None:
             ids.release(temp.backend_id)
 
 
+def discard(session: Any) -> None:
+    """DISCARD TEMP (and DISCARD ALL): drop the session's temporary relations now, in its
+    transaction (PostgreSQL's ResetTempTableNamespace); the schema stays."""
+    temp = state(session)
+    oid = namespace_oid(session)
+    if temp is None or oid is None:
+        return
+    _drop_members(session, session._ensure_transaction(), oid,
+                  namespace_name(temp.backend_id))
+    temp.on_commit.clear()
+
+
 def _drop_all(session: Any, temp: TempState) -> None:
     name = namespace_name(temp.backend_id)
     txn = session._ensure_transaction()
@@ -237,6 +249,6 @@ def _drop_all(session: Any, temp: TempState) -> None:
     session._commit()
 
 
-__all__ = ["attach", "detach", "ensure_namespace", "namespace_oid", "namespace_name",
+__all__ = ["attach", "detach", "discard", "ensure_namespace", "namespace_oid", "namespace_name",
            "is_other_temp_namespace", "register_on_commit", "pre_commit", "at_abort",
            "TempState", "ON_COMMIT_DROP", "ON_COMMIT_DELETE_ROWS", "FIRST_SESSION_BACKEND_ID"]
