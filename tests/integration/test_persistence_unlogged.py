@@ -98,3 +98,15 @@ def test_unlogged_data_changes_write_no_wal(template_cluster, tmp_path):
         wait_for_replay_catchup(primary, standby)
         poll(lambda: rows(standby, "SELECT count(*) FROM pg_class WHERE relname = 'u'") ==
              [(1,)], "the standby to see the table")
+        # SET LOGGED logs the contents: the standby reads them; SET UNLOGGED: refused again
+        execute(primary, "ALTER TABLE u SET LOGGED")
+        wait_for_replay_catchup(primary, standby)
+        assert rows(standby, "SELECT count(*), count(DISTINCT id) FROM u WHERE id > 0") == \
+            [(2000, 2000)]
+        assert rows(standby, "SELECT id FROM u WHERE id = 1999") == [(1999,)]
+        execute(primary, "ALTER TABLE u SET UNLOGGED")
+        wait_for_replay_catchup(primary, standby)
+        with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+            with pytest.raises(psycopg.Error) as caught:
+                connection.execute("SELECT count(*) FROM u")
+        assert caught.value.sqlstate == "0A000"

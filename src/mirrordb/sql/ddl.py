@@ -285,7 +285,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
-        notices += handler(session, txn, relation, command) or []
+        with persistence.like(txn, relation):   # sequences of added columns: the table's
+            notices += handler(session, txn, relation, command) or []
     return notices
 
 

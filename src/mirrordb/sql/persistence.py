@@ -12,6 +12,8 @@ relations from their init forks (storage/reinit.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
@@ -51,6 +53,19 @@ def creating_relation(session: Any, txn: Any, range_var: Node) -> tuple[str, Nod
         raise feature_not_supported("temporary tables outside a session")
     temp_tables.ensure_namespace(session, txn)
     return persistence, {**range_var, "schemaname": mine, "relpersistence": persistence}
+
+
+@contextmanager
+def like(txn: Any, relation: Relation) -> Iterator[None]:
+    """Relations created inside (an added column's sequence) get ``relation``'s persistence
+    (and, if temporary, its session's files)."""
+    saved = txn.temp_backend_id
+    txn.temp_backend_id = getattr(relation.rnode, "backend", saved)
+    try:
+        with txn.creating_persistence(relation.persistence):
+            yield
+    finally:
+        txn.temp_backend_id = saved
 
 
 def creating(session: Any, txn: Any, node: Node, key: str) -> tuple[str, Node]:
@@ -193,7 +208,7 @@ _PLURALS = {RELKIND_VIEW: "views", RELKIND_MATVIEW: "materialized views",
 
 ALTER_HANDLERS = {"AT_SetLogged": set_persistence, "AT_SetUnLogged": set_persistence}
 
-__all__ = ["creating_relation", "creating", "uses_temp_relation", "changes_only_temp_table",
+__all__ = ["creating_relation", "creating", "like", "uses_temp_relation", "changes_only_temp_table",
            "check_on_commit", "register_on_commit",
            "check_accessible", "set_persistence", "check_reference",
            "refuse_alteration",
