@@ -156,6 +156,8 @@ SCENARIOS: dict[str, list[str]] = {
         "where relname like 'v6%' order by 1",
         "select * from v6a order by a",
         "select * from v6b",
+        "create materialized view v6m as select * from v6t",
+        "create materialized view v6n as select * from v6a",
         "drop table v6t",
         "drop table v6t cascade",
         "select relname from pg_class where relname like 'v6%' order by 1",

@@ -164,6 +164,9 @@ def _create_matview(session: Any, txn: Any, name: str, namespace: int, into: Nod
     plan = PlanBuilder(session, []).plan_query(select)
     _columns(plan.columns, aliases)            # the name list's errors, as CREATE TABLE AS
     columns, stored = views._analyze(session, select, aliases)
+    if persistence.uses_temp_relation(txn, stored.relations):
+        raise MirrordbError("materialized views must not use temporary tables or views",
+                            sqlstate="0A000")
     populated = not into.get("skipData")
     if _exists(txn, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
