@@ -75,9 +75,9 @@ from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, Lock
 from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
-                                      RELKIND_MATVIEW, RELKIND_VIEW, RELPERSISTENCE_PERMANENT,
-                                      RELPERSISTENCE_TEMP, RELPERSISTENCE_UNLOGGED, Column,
-                                      IndexInfo, Relation)
+                                      RELKIND_MATVIEW, RELKIND_VIEW, EXPRESSION_COLUMN,
+                                      RELPERSISTENCE_PERMANENT, RELPERSISTENCE_TEMP,
+                                      RELPERSISTENCE_UNLOGGED, Column, IndexInfo, Relation)
 from mirrordb.access import unlogged
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
@@ -423,7 +423,7 @@ class Engine:
         """The B-tree handle of ``index`` (handles keep no per-operation state, so one per
         relation file is shared by every session; ``_btrees`` holds at most
         ``BTREE_HANDLES_CACHED`` of them)."""
-        key = (index.rnode, tuple(c.type_oid for c in index.columns))
+        key = (index.rnode, index.key_column_types)
         tree = self._btrees.get(key)
         if tree is None:
             tree = BTree(self.pool, self.wal, index.rnode, key[1], unique=False,
@@ -668,8 +668,9 @@ class Engine:
                 tree.check()
                 entries = Counter((tid, tuple(key)) for key, tid in tree.all_entries())
                 # HOT: a chain's versions are indexed at its root, each distinct key once
-                keyed = [(tid, (root_of.get(tid), tuple(values[i] for i in info.key_columns)))
-                         for tid, values in versions]
+                keyed = [(tid, (root_of.get(tid), key)) for tid, key in
+                         ((tid, info.key_of(values)) for tid, values in versions)
+                         if key is not None]
                 expected = {entry for _, entry in keyed}
                 missing = sorted({entry for tid, entry in keyed
                                   if tid in live and entries[entry] == 0}, key=repr)
@@ -795,10 +796,9 @@ def _missing(ref: RelationRef) -> UndefinedObject:
     return UndefinedObject(f'relation "{_shown(ref)}" does not exist')
 
 
-def _key_columns(table: Relation, index: Relation) -> tuple[int, ...] | None:
-    """The table columns of ``index``'s key, in key order (None: not among the table's)."""
-    return next((info.key_columns for info in table.indexes if info.relation.oid == index.oid),
-                None)
+def _index_info(table: Relation, index: Relation) -> IndexInfo | None:
+    """``index`` among the table's indexes (None: not among them)."""
+    return next((info for info in table.indexes if info.relation.oid == index.oid), None)
 
 
 def _same_indexes(current: Relation, before: Relation) -> bool:
@@ -808,18 +808,17 @@ def _same_indexes(current: Relation, before: Relation) -> bool:
 
 
 def _entry_matches(found: tuple[Tid, tuple[object, ...], bool], entry_key: tuple[object, ...],
-                   key_columns: tuple[int, ...] | None) -> bool:
+                   info: IndexInfo | None) -> bool:
     """Whether the chain member ``hot_fetch`` found carries the index entry's key. A chain that
     CREATE INDEX met may hold versions with other keys, each indexed at the same root (see
     access/README.md "HOT"): a snapshot must reach its version through that version's own key
     only, or a scan would return it under a key it does not have, or once per key in a range.
     A chain that is just the version at the entry's tid needs no check (the entry was made
     from it); one behind a redirect does (the entry may be an older member's key)."""
-    if not found[2] or key_columns is None:
+    if not found[2] or info is None:
         return True
-    values = found[1]
-    return datum.sort_key([values[column] for column in key_columns]) == \
-        datum.sort_key(list(entry_key))
+    key = info.key_of(found[1])
+    return key is not None and datum.sort_key(list(key)) == datum.sort_key(list(entry_key))
 
 
 @dataclass(frozen=True)
@@ -1185,30 +1184,47 @@ class Txn:
         self.lock_relation(oid, LockMode.ACCESS_EXCLUSIVE)
         return oid
 
-    def create_index(self, name: str, table: RelationRef, column_names: Sequence[str],
-                     unique: bool = False, primary: bool = False) -> Relation:
+    def create_index(self, name: str, table: RelationRef, column_names: Sequence[str | Column],
+                     unique: bool = False, primary: bool = False, *,
+                     expressions: str | None = None, predicate: str | None = None,
+                     options: str | None = None, include: Sequence[str] = ()) -> Relation:
         """CREATE INDEX: the table is locked in ShareLock (no writer, no vacuum meanwhile).
-        The index goes into its table's schema."""
+        The index goes into its table's schema. A ``Column`` among ``column_names`` is an
+        expression column (its index attribute's name and type; indkey 0), computed by the
+        next tree of ``expressions``; ``predicate`` makes a partial index (pg_index's
+        indexprs and indpred, sql/index_expressions.py); ``options`` is indoption's text.
+        Entries are kept in ascending order whatever the options say: no plan reads an
+        index in order yet (when one does, DESC columns must sort the other way). The
+        ``include`` columns (INCLUDE) are the index's last attributes and in indkey after the
+        keys (indnkeyatts counts the keys), but not in its entries: no scan reads them."""
         relation = self._open(table, LockMode.SHARE)
         if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
             raise _missing(table)
         with self.engine._ddl_lock:
             self._check_new_name(name, relation.namespace_oid)
-            keys = [relation.column_index(c) for c in column_names]
-            key_columns = [relation.columns[k] for k in keys]
+            keys = [EXPRESSION_COLUMN if isinstance(c, Column) else relation.column_index(c)
+                    for c in column_names]
+            key_columns = [c if isinstance(c, Column) else relation.columns[k]
+                           for c, k in zip(column_names, keys)]
+            included = [relation.column_index(c) for c in include]
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid, relation.persistence,
                                             getattr(relation.rnode, "backend", INVALID_BACKEND_ID))
-            self._add_class(oid, name, RELKIND_INDEX, rnode, key_columns,
+            self._add_class(oid, name, RELKIND_INDEX, rnode,
+                            key_columns + [relation.columns[k] for k in included],
                             self._owner_of(relation), relation.namespace_oid,
                             relation.persistence)
-            self._insert_catalog(boot.PG_INDEX, [oid, relation.oid, len(keys), unique, primary,
-                                                 " ".join(str(k + 1) for k in keys)])
+            self._insert_catalog(boot.PG_INDEX, [
+                oid, relation.oid, len(keys) + len(included), unique, primary,
+                " ".join(str(k + 1) for k in keys + included), expressions, predicate, options,
+                len(keys)])
             self.transaction.command_counter_increment()
             index = self.relation(oid)
             tree = self.engine.btree(index)
             tree.build_empty()
-            self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary), tree)
+            self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary,
+                                                  expressions, predicate, relation,
+                                                  tuple(included)), tree)
         return index
 
     def _build_index(self, table: Relation, info: IndexInfo, tree: BTree) -> None:
@@ -1221,13 +1237,15 @@ class Txn:
         snapshot = engine.xacts.take_snapshot(None)
         indexed: set[tuple[Tid, tuple[object, ...]]] = set()
         for tid, values in versions:
-            key = tuple(values[i] for i in info.key_columns)
+            key = info.key_of(values)
+            if key is None:           # left out by a partial index's predicate
+                continue
             hashable = datum.hashable_key(key)
             if info.unique and None not in key and self._version_is_live(table, tid, snapshot):
                 if hashable in live_keys:
                     raise UniqueViolation(
                         f'could not create unique index "{info.relation.name}"',
-                        detail=f"Key ({', '.join(table.columns[i].name for i in info.key_columns)})"
+                        detail=f"Key ({', '.join(info.key_labels(table))})"
                                f"=({', '.join(map(str, key))}) is duplicated.")
                 live_keys[hashable] = tid
             root = root_of.get(tid)
@@ -1441,6 +1459,14 @@ class Txn:
             self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[0] == oid)
             self.transaction.command_counter_increment()
 
+    def set_index_expressions(self, index_oid: int, expressions: str | None,
+                              predicate: str | None) -> None:
+        """Replace pg_index.indexprs and indpred of an index (a renamed column's new name)."""
+        with self.engine._ddl_lock:
+            self._update_catalog_rows(boot.PG_INDEX, lambda v: v[0] == index_oid,
+                                      lambda v: (*v[:6], expressions, predicate, *v[8:]))
+            self.transaction.command_counter_increment()
+
     def drop(self, name: RelationRef) -> None:
         """DROP TABLE / INDEX / SEQUENCE / VIEW: catalog rows go now, files at commit. Everything
         dropped is locked AccessExclusive first; an index's table too, before the index
@@ -1638,10 +1664,13 @@ class Txn:
         for info in relation.indexes:
             if any(info is arbiter for arbiter in done):
                 continue
-            key = tuple(values[i] for i in info.key_columns)
+            key = info.key_of(values)
+            if key is None:           # a partial index's predicate leaves the version out
+                continue
             tree = self.engine.btree(info.relation)
-            key_kept = old_values is not None and all(
-                old_values[i] == values[i] for i in info.key_columns)
+            key_kept = old_values is not None and (
+                all(old_values[i] == values[i] for i in info.key_columns) if info.plain
+                else info.key_of(old_values) == key)
             if info.unique and None not in key and not key_kept:
                 self._insert_unique(relation, info, tree, key, tid)
             else:
@@ -1655,7 +1684,7 @@ class Txn:
             with engine.pool.lock:
                 verdict, wait_xid, _ = self._key_holder(relation, info, tree, key)
                 if verdict == "live":
-                    columns = ", ".join(relation.columns[i].name for i in info.key_columns)
+                    columns = ", ".join(info.key_labels(relation))
                     raise UniqueViolation(
                         f'duplicate key value violates unique constraint '
                         f'"{info.relation.name}"',
@@ -1699,9 +1728,9 @@ class Txn:
         while True:
             with engine.pool.lock:
                 wait_xid = 0
-                for info in arbiters:
-                    key = tuple(values[i] for i in info.key_columns)
-                    if None in key:          # NULLs never conflict
+                keys = [info.key_of(values) for info in arbiters]
+                for info, key in zip(arbiters, keys):
+                    if key is None or None in key:   # NULLs (and left-out rows) never conflict
                         continue
                     verdict, xid, member = self._key_holder(relation, info,
                                                             engine.btree(info.relation), key)
@@ -1710,9 +1739,9 @@ class Txn:
                     wait_xid = wait_xid or xid
                 if not wait_xid:
                     tid = engine.heap.insert(relation, self.transaction, list(values))
-                    for info in arbiters:
-                        engine.btree(info.relation).insert(
-                            tuple(values[i] for i in info.key_columns), tid)
+                    for info, key in zip(arbiters, keys):
+                        if key is not None:
+                            engine.btree(info.relation).insert(key, tid)
                     break
             self._wait_for(wait_xid)
         self._table_counts().count_insert(relation.oid)
@@ -1756,7 +1785,8 @@ class Txn:
         """``_liveness`` of one version; one that does not carry ``key`` is dead for it."""
         from mirrordb.storage import tuple as tuplelib
         values = relation.codec.decode(*tuplelib.tuple_data(item))
-        if datum.sort_key([values[i] for i in info.key_columns]) != datum.sort_key(key):
+        own_key = info.key_of(values)
+        if own_key is None or datum.sort_key(list(own_key)) != datum.sort_key(list(key)):
             return "dead", 0
         header = tuplelib.read_header(item)
         xacts, own = self.engine.xacts, self.transaction.own.xids
@@ -1832,10 +1862,10 @@ class Txn:
         tree = self.engine.btree(index_relation)
         snapshot = self.transaction.snapshot
         assert snapshot is not None
-        key_columns = _key_columns(table, index_relation)
+        info = _index_info(table, index_relation)
         for key, tid in tree.scan(low, high, low_inclusive, high_inclusive):
             found = self.engine.heap.hot_fetch(table, self.transaction, snapshot, tid)
-            if found is not None and _entry_matches(found, key, key_columns):
+            if found is not None and _entry_matches(found, key, info):
                 yield found[0], found[1]
 
     def lookup(self, index: RelationRef, key: tuple[object, ...]) -> list[tuple[Tid, tuple[object, ...]]]:
@@ -1880,10 +1910,10 @@ class Txn:
                 (equal, tid) for tid in tree.find_equal(equal))
         else:
             entries = tree.scan(low, high, low_inclusive, high_inclusive)
-        key_columns = _key_columns(table, index)
+        info = _index_info(table, index)
         for key, tid in entries:      # HOT: the member the snapshot sees, with its own tid
             found = heap.hot_fetch(table, transaction, snapshot, tid)
-            if found is not None and _entry_matches(found, key, key_columns):
+            if found is not None and _entry_matches(found, key, info):
                 yield found[0], found[1]
 
     def fetch_latest(self, table: Relation, tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:

@@ -782,8 +782,8 @@ class HeapAccess:
         if not rel.indexes:
             return True
         old_values = rel.codec.decode(*tuplelib.tuple_data(pagelib.get_item(page, offnum)))
-        for info in rel.indexes:
-            for column in info.key_columns:
+        for info in rel.indexes:    # expression and predicate columns count too
+            for column in info.columns_used():
                 if not _same_datum(old_values[column], values[column]):
                     return False
         return True

@@ -66,7 +66,14 @@ PG_ATTRIBUTE = _catalog(PG_ATTRIBUTE_OID, "pg_attribute", [
     ("attidentity", T.TEXT_OID)])
 PG_INDEX = _catalog(PG_INDEX_OID, "pg_index", [
     ("indexrelid", T.OID_OID), ("indrelid", T.OID_OID), ("indnatts", T.INT2_OID), ("indisunique", T.BOOL_OID),
-    ("indisprimary", T.BOOL_OID), ("indkey", T.TEXT_OID)])
+    ("indisprimary", T.BOOL_OID), ("indkey", T.TEXT_OID),
+    # an expression index's expressions (a JSON list of parse trees, one per indkey 0) and a
+    # partial index's predicate (a JSON parse tree), as pg_attrdef.adbin; NULL: none
+    # (sql/index_expressions.py); indoption: PostgreSQL's per-column bits (1 DESC, 2 NULLS
+    # FIRST) as text ("0 3"), NULL when all are 0; indnkeyatts: how many of indkey's columns
+    # are key columns (the rest are INCLUDE columns)
+    ("indexprs", T.TEXT_OID), ("indpred", T.TEXT_OID), ("indoption", T.TEXT_OID),
+    ("indnkeyatts", T.INT2_OID)])
 PG_NAMESPACE = _catalog(PG_NAMESPACE_OID, "pg_namespace", [
     ("oid", T.OID_OID), ("nspname", T.NAME_OID), ("nspowner", T.OID_OID)])
 PG_SEQUENCE = _catalog(PG_SEQUENCE_OID, "pg_sequence", [

@@ -307,7 +307,7 @@ def _json_agg(name: str, element: int, normalize: bool) -> AggregateDef:
     from mirrordb.sql.functions import _json_scalar_text
     text = _json_scalar_text(element)
     # PostgreSQL starts each array or record after the first on a line of its own
-    separator = ", \n " if element == T.RECORD_OID or T.is_array_type(element) else ", "
+    separator = ", \n " if T.is_row_type(element) or T.is_array_type(element) else ", "
 
     def transition(state: _List | None, value: Any) -> _List:
         if state is None:

@@ -356,7 +356,10 @@ def _backs_constraint(relation: Relation, info: Any) -> bool:
     """The PRIMARY KEY index, or a unique one named as ddl.py names a UNIQUE constraint's."""
     if info.primary:
         return True
-    columns = "_".join(relation.columns[i].name for i in info.key_columns)
+    if not info.plain:
+        return False
+    columns = "_".join(relation.columns[i].name
+                       for i in (*info.key_columns, *info.include_columns))
     return bool(info.unique) and info.relation.name == make_object_name(relation.name,
                                                                         columns, "key")
 
@@ -525,12 +528,12 @@ def column_renamed(txn: Txn, relation: Relation, old: str, new: str) -> None:
         if stored.contype != CONTYPE_CHECK or stored.expression is None:
             continue
         tree = json.loads(stored.expression)
-        if _rename_references(tree, old, new):
+        if rename_references(tree, old, new):
             txn.update_constraint(stored.oid, replace(stored, expression=json.dumps(tree))
                                   .row())
 
 
-def _rename_references(tree: Any, old: str, new: str) -> bool:
+def rename_references(tree: Any, old: str, new: str) -> bool:
     changed = False
     for kind, fields in list(_nodes(tree)):
         if kind == "ColumnRef":

@@ -7,7 +7,8 @@ so DDL is transactional and reaches standbys through the WAL like any row change
 
 PostgreSQL's naming rules are kept, so clients and people find the objects they expect:
 ``<table>_pkey`` for a primary key, ``<table>_<column>_key`` for UNIQUE, ``<table>_<column>_seq``
-for serial/identity sequences, ``<table>_<column>_idx`` for an unnamed index. Column defaults are
+for serial/identity sequences, ``<table>_<column>_idx`` for an unnamed index (an expression
+column named as sql/index_expressions.py names it, INCLUDE columns too). Column defaults are
 stored in pg_attrdef.adbin as the expression's parse tree (JSON), as PostgreSQL stores a node tree
 there; ``serial`` becomes ``nextval('<sequence>')``.
 """
@@ -24,7 +25,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
-from mirrordb.sql import persistence
+from mirrordb.sql import index_expressions, persistence
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -72,6 +73,14 @@ def _constraint_index_name(session: Any, table: str, keys: list[str], primary: b
                                            constraint=True)
     return naming.choose_relation_name(session, table, naming.index_name_addition(keys), "key",
                                        namespace_oid, constraint=True)
+
+
+def _check_key_columns(columns: list[Column], names: list[str], location: int) -> None:
+    """42703 for a PRIMARY KEY's or UNIQUE constraint's key or INCLUDE column the table lacks
+    (CREATE TABLE's error points at the constraint)."""
+    for name in names:
+        if not any(c.name == name for c in columns):
+            raise error_at(f'column "{name}" named in key does not exist', "42703", location)
 
 
 def _skipping(name: str) -> str:
@@ -196,13 +205,14 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
             else:
                 raise feature_not_supported(f"constraint {contype}")
         columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind))
+    included: dict[int, list[str]] = {}     # position in ``indexes`` -> its INCLUDE columns
     for constraint in table_constraints:
         contype = constraint["contype"]
         keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
-        for key in keys:
-            if not any(c.name == key for c in columns):
-                raise MirrordbError(f'column "{key}" named in key does not exist',
-                                    sqlstate="42703")
+        if constraint.get("including"):
+            included[len(indexes)] = strings(constraint["including"])
+        _check_key_columns(columns, keys + included.get(len(indexes), []),
+                           constraint.get("location", -1))
         if contype == "CONSTR_PRIMARY":
             if any(primary for _, _, _, primary in indexes):
                 raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
@@ -238,12 +248,14 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
         seqs.record_owned_by(txn, txn.relation((namespace, sequence)).oid, relation.oid, attnum,
                              deptype)
-    for given_name, keys, unique, primary in indexes:
-        index_name = given_name or _constraint_index_name(session, name, keys, primary,
-                                                          namespace)
+    for position, (given_name, keys, unique, primary) in enumerate(indexes):
+        include = included.get(position, [])
+        index_name = given_name or _constraint_index_name(session, name, keys + include,
+                                                          primary, namespace)
         if _exists(session, index_name, namespace):
             raise MirrordbError(f'relation "{index_name}" already exists', sqlstate="42P07")
-        txn.create_index(index_name, relation.oid, keys, unique=unique, primary=primary)
+        txn.create_index(index_name, relation.oid, keys, unique=unique, primary=primary,
+                         include=include)
     if references:
         foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=True)
@@ -433,7 +445,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         raise feature_not_supported("dropping the last column of a table")
     position = relation.column_index(column_name)
     for info in relation.indexes:
-        if position in info.key_columns:
+        if position in info.columns_used():    # its key, expressions or predicate
             txn.drop(info.relation.oid)
     old_defaults = txn.column_defaults(relation)
     defaults = {attnum - (1 if attnum > position + 1 else 0): text
@@ -483,8 +495,8 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
     constraint = command["def"]["Constraint"]
     contype = constraint["contype"]
     keys = [k["String"]["sval"] for k in constraint.get("keys", [])]
-    for key in keys:
-        column_number(relation, key)
+    include = strings(constraint.get("including", []))
+    _check_key_columns(relation.columns, keys + include, -1)
     if contype == "CONSTR_PRIMARY":
         if any(info.primary for info in relation.indexes):
             raise MirrordbError(f'multiple primary keys for table "{relation.name}" are not '
@@ -493,11 +505,11 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
             _set_not_null(session, txn, txn.relation(relation.oid), key)
         name = constraint.get("conname") or _constraint_index_name(
             session, relation.name, keys, True, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True, primary=True)
+        txn.create_index(name, relation.oid, keys, unique=True, primary=True, include=include)
     elif contype == "CONSTR_UNIQUE":
         name = constraint.get("conname") or _constraint_index_name(
-            session, relation.name, keys, False, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True)
+            session, relation.name, keys + include, False, relation.namespace_oid)
+        txn.create_index(name, relation.oid, keys, unique=True, include=include)
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
                                creating=False)
@@ -551,6 +563,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         views.check_column_unused(txn, relation, node["subname"], "rename")
         txn.alter_column(relation, attnum, name=node["newname"])
         constraints.column_renamed(txn, relation, node["subname"], node["newname"])
+        index_expressions.column_renamed(txn, relation, node["subname"], node["newname"])
         return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 
@@ -576,21 +589,10 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
     roles.check_table_ownership(session, relation)
     if node.get("accessMethod", "btree") != "btree":
         raise feature_not_supported(f"index access method \"{node['accessMethod']}\"")
-    if node.get("whereClause"):
-        raise feature_not_supported("partial indexes")
-    keys = []
-    for param in node["indexParams"]:
-        fields = param["IndexElem"]
-        if "expr" in fields or "name" not in fields:
-            raise feature_not_supported("indexes on expressions")
-        if fields.get("ordering", "SORTBY_DEFAULT") == "SORTBY_DESC":
-            raise feature_not_supported("descending index columns")
-        try:
-            relation.column_index(fields["name"])
-        except KeyError:
-            raise MirrordbError(f'column "{fields["name"]}" does not exist',
-                                sqlstate="42703") from None
-        keys.append(fields["name"])
+    definition = index_expressions.define(session, relation, node["indexParams"],
+                                          node.get("whereClause"),
+                                          node.get("indexIncludingParams", []))
+    keys = definition.name_parts
     name = node.get("idxname") or naming.choose_relation_name(
         session, table, naming.index_name_addition(keys), "idx", relation.namespace_oid)
     if _exists(session, name, relation.namespace_oid):
@@ -599,8 +601,10 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     if node.get("concurrent"):
         pass  # a plain build already lets readers in; writers wait as they would for a lock
-    txn.create_index(name, relation.oid, keys, unique=bool(node.get("unique")),
-                     primary=bool(node.get("primary")))
+    txn.create_index(name, relation.oid, definition.columns, unique=bool(node.get("unique")),
+                     primary=bool(node.get("primary")), expressions=definition.expressions,
+                     predicate=definition.predicate, options=definition.options,
+                     include=definition.include)
     return []
 
 

@@ -32,7 +32,7 @@ from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueVi
 from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
-from mirrordb.sql import foreign_keys, identity
+from mirrordb.sql import foreign_keys, identity, index_expressions
 from mirrordb.sql import persistence, roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -641,8 +641,9 @@ def _arbiter_indexes(builder: PlanBuilder, infer: Node | None, relation: Relatio
         return named
     roles.check_table_privilege(builder.session, relation, "SELECT")   # reads the columns
     compiler = ExpressionCompiler(builder, scope)
+    resolve = index_expressions.table_resolver(relation)
     columns: set[int] = set()
-    matchable = True
+    expressions: list[Any] = []
     for element in infer.get("indexElems", []):
         index_elem = element["IndexElem"]
         column_name = index_elem.get("name")
@@ -651,9 +652,9 @@ def _arbiter_indexes(builder: PlanBuilder, infer: Node | None, relation: Relatio
                 len(expr_node["ColumnRef"]["fields"]) == 1:      # ((k)): the column itself
             column_name = strings(expr_node["ColumnRef"]["fields"])[0]
             compiler.compile(expr_node)
-        if column_name is None:           # an expression: we have no expression indexes
+        if column_name is None:           # an expression: matched against expression indexes
             compiler.compile(index_elem["expr"])
-            matchable = False
+            expressions.append(index_expressions.normalized(index_elem["expr"], resolve))
             continue
         try:
             columns.add(relation.column_index(column_name))
@@ -661,11 +662,12 @@ def _arbiter_indexes(builder: PlanBuilder, infer: Node | None, relation: Relatio
             raise error_at(f'column "{column_name}" does not exist', "42703",
                            infer.get("location", -1)) from None
     where = infer.get("whereClause")
-    if where is not None:                 # every index is total, so it implies any predicate
+    if where is not None:
         builder.clause = "WHERE"
         coerce_to_bool(builder, compiler.compile(where), "WHERE", expression_location(where))
         builder.clause = None
-    arbiters = [info for info in unique if matchable and set(info.key_columns) == columns]
+    arbiters = [info for info in unique
+                if index_expressions.arbiter_matches(info, columns, expressions, where, resolve)]
     if not arbiters:
         raise MirrordbError("there is no unique or exclusion constraint matching the ON "
                             "CONFLICT specification", sqlstate="42P10")

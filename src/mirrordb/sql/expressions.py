@@ -10,7 +10,8 @@ numeric, quoted literals and untyped parameters ``unknown`` until an operator, f
 target column gives them a type (``coerce``). Operators, functions and casts come from the type
 system (sql/types.py, operators.py, functions.py, aggregates.py); the special forms SQL has apart
 from operators (AND/OR/NOT with three-valued logic, CASE, COALESCE, IN, BETWEEN, IS [NOT] NULL,
-sublinks) are built here.
+sublinks) are built here; row values (ROW(...), row comparisons, ``(expr).field``) in
+sql/row_values.py, which this module calls.
 
 Rows are flat tuples: the FROM clause's range entries side by side, each followed by a hidden
 ``ctid`` column when it is a table (see ``Scope``). The ``tableoid`` system column takes no place
@@ -90,6 +91,7 @@ class Expr:
     volatile: bool = False
     location: int = -1
     argument_name: str | None = None   # a function argument given as ``name => value``
+    fields: tuple[tuple[str, int], ...] | None = None   # a row value's (name, type) pairs
 
 
 # Functions whose compilers bind ``name => value`` arguments to their parameters
@@ -138,6 +140,7 @@ class ScopeColumn:
     # A join's USING column: the range entry a stored view names it by (the side whose value it
     # is; "" for a FULL JOIN's, which only its bare name reaches).
     source_alias: str = ""
+    fields: tuple[tuple[str, int], ...] | None = None   # a row column's (sql/row_values.py)
 
 
 @dataclass(eq=False)
@@ -150,6 +153,7 @@ class RangeEntry:
     aliased: bool = True                  # False: a table named by its own name, no alias
     table_oid: int | None = None          # the tableoid system column's value (None: no such)
     schema: str | None = None             # a table's schema name (``schema.table.column``)
+    row_type_oid: int = 0                 # a view's row type (a table's comes from relation)
 
 
 @dataclass(eq=False)
@@ -559,7 +563,7 @@ class ExpressionCompiler:
         def run(row: Row, ctx: ExecContext) -> Any:
             source = ctx.outer[-depth] if depth else row
             return T.RowRecord.of([source[index] for index in indexes], columns)
-        return Expr(T.RECORD_OID, run, name=alias)
+        return Expr(row_values.whole_row_type(entry), run, name=alias, fields=columns)
 
     def _qualified_name(self, index: int, column: ScopeColumn) -> str:
         """``alias.column`` of the column at row ``index``, as PostgreSQL names it in errors."""
@@ -586,12 +590,13 @@ class ExpressionCompiler:
         if depth == 0:
             def run(row: Row, ctx: ExecContext) -> Any:
                 return row[index]
-            return Expr(column.type_oid, run, column.typmod, column.name, column=index)
+            return Expr(column.type_oid, run, column.typmod, column.name, column=index,
+                        fields=column.fields)
         self.builder.correlated = True
 
         def outer(row: Row, ctx: ExecContext) -> Any:
             return ctx.outer[-depth][index]
-        return Expr(column.type_oid, outer, column.typmod, column.name)
+        return Expr(column.type_oid, outer, column.typmod, column.name, fields=column.fields)
 
     # operators
 
@@ -602,6 +607,10 @@ class ExpressionCompiler:
         if kind == "AEXPR_OP":
             if "lexpr" not in f:
                 return self.prefix_operator(name, self.compile(f["rexpr"]), location)
+            if "RowExpr" in f["lexpr"]:
+                written = row_values.written_row_comparison(self, f, name, location)
+                if written is not None:
+                    return written
             return self.binary_operator(name, self.compile(f["lexpr"]),
                                         self.compile(f["rexpr"]), location)
         if kind in ("AEXPR_LIKE", "AEXPR_ILIKE"):
@@ -622,6 +631,8 @@ class ExpressionCompiler:
         raise feature_not_supported(f"operator kind {kind}")
 
     def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:
+        if T.is_row_type(left.type_oid) or T.is_row_type(right.type_oid):
+            return row_values.record_operator(name, left, right, location)
         try:
             resolved = ops.resolve_operator(name, left.type_oid, right.type_oid)
         except MirrordbError as error:
@@ -681,6 +692,8 @@ class ExpressionCompiler:
                                     location)
 
     def _in_list(self, f: Node, name: str, location: int) -> Expr:
+        if "RowExpr" in f["lexpr"] and "List" in f["rexpr"]:
+            return row_values.in_list(self, f, name == "<>", location)
         mark = self.set_mark()
         left = self.compile(f["lexpr"])
         sets = [self.returned_set(mark)]        # the left side's, then each item's
@@ -727,21 +740,31 @@ class ExpressionCompiler:
 
     def _between(self, f: Node, kind: str, location: int) -> Expr:
         mark = self.set_mark()
-        value = self.compile(f["lexpr"])
         low_node, high_node = one(f["rexpr"])[1]["items"]
-        low, high = self.compile(low_node), self.compile(high_node)
+        value, low, high = self.compile(f["lexpr"]), self.compile(low_node), \
+            self.compile(high_node)
         # PostgreSQL rewrites it as comparisons under AND (NOT BETWEEN: OR)
         self._refuse_set_argument(mark, "OR" if "NOT" in kind else "AND", f["lexpr"])
-        ge = self.binary_operator(">=", value, low, location)
-        le = self.binary_operator("<=", value, high, location)
+
+        def compare(name: str, left: Expr, left_node: Node, right: Expr,
+                    right_node: Node) -> Expr:
+            if "RowExpr" in left_node and "RowExpr" in right_node:
+                return row_values.compare_rows(self, name, left_node, right_node, location)
+            return self.binary_operator(name, left, right, location)
+        value_node = f["lexpr"]
+        ge = compare(">=", value, value_node, low, low_node)
+        le = compare("<=", value, value_node, high, high_node)
         result = and_exprs([ge, le])
         if kind.endswith("_SYM"):
-            ge2 = self.binary_operator(">=", value, high, location)
-            le2 = self.binary_operator("<=", value, low, location)
+            ge2 = compare(">=", value, value_node, high, high_node)
+            le2 = compare("<=", value, value_node, low, low_node)
             result = or_exprs([result, and_exprs([ge2, le2])])
         return not_expr(result) if "NOT" in kind else result
 
     def _distinct(self, f: Node, not_distinct: bool, location: int) -> Expr:
+        if "RowExpr" in f["lexpr"] and "RowExpr" in f["rexpr"]:
+            return row_values.distinct_rows(self, f["lexpr"], f["rexpr"], not_distinct,
+                                            location)
         left, right = self.compile(f["lexpr"]), self.compile(f["rexpr"])
         equal = self.binary_operator("=", left, right, location).fn
         lf, rf = left.fn, right.fn
@@ -826,6 +849,8 @@ class ExpressionCompiler:
 
     def _NullTest(self, f: Node) -> Expr:
         arg = self.compile(f["arg"])
+        if T.is_row_type(arg.type_oid):
+            return row_values.null_test(arg, f.get("nulltesttype") == "IS_NOT_NULL")
         inner = arg.fn
         if f.get("nulltesttype") == "IS_NOT_NULL":
             return Expr(BOOL, lambda row, ctx: inner(row, ctx) is not None)
@@ -963,6 +988,10 @@ class ExpressionCompiler:
             value = self.compile(f["arg"])
         for item in indirection:
             kind, fields = one(item)
+            if kind == "String":
+                value = row_values.select_field(value, fields["sval"],
+                                                leftmost_location(f["arg"]))
+                continue
             if kind != "A_Indices" or fields.get("is_slice"):
                 raise feature_not_supported("this indirection (field selection or array slice)")
             value = self._subscript(value, fields)
@@ -1006,7 +1035,7 @@ class ExpressionCompiler:
         return Expr(T.CHAR_OID, run)
 
     def _RowExpr(self, f: Node) -> Expr:
-        raise feature_not_supported("row constructors")
+        return row_values.compile_row(self, f)
 
     def _GroupingFunc(self, f: Node) -> Expr:
         """GROUPING(...) outside a grouped query's select list, HAVING and ORDER BY (those
@@ -1122,7 +1151,7 @@ def conjuncts(node: Node | None) -> list[Node]:
         return []
     if "BoolExpr" in node and node["BoolExpr"]["boolop"] == "AND_EXPR":
         return [part for arg in node["BoolExpr"]["args"] for part in conjuncts(arg)]
-    return [node]
+    return row_values.equality_conjuncts(node) or [node]
 
 
 def referenced_names(node: Any) -> list[list[str]]:
@@ -1200,3 +1229,7 @@ def nodes_at_level(tree: Any, pick: Callable[[Node], Node | None]) -> Iterator[N
 
 __all__ = ["Expr", "ExecContext", "Scope", "ScopeColumn", "RangeEntry", "ExpressionCompiler",
            "coerce", "const", "conjuncts", "node_key", "funcs"]
+
+# Row values build on this module's compiler; imported last, as it imports this module.
+from mirrordb.sql import row_values  # noqa: E402
+

@@ -160,7 +160,7 @@ def _referenced_table(session: Any, relation: Relation, range_var: Node) -> Rela
 def _unique_index_for(parent: Relation, numbers: list[int]) -> IndexInfo:
     wanted = sorted(number - 1 for number in numbers)
     for info in parent.indexes:
-        if info.unique and sorted(info.key_columns) == wanted and \
+        if info.unique and info.plain and sorted(info.key_columns) == wanted and \
                 len(set(wanted)) == len(wanted):
             return info
     raise MirrordbError("there is no unique constraint matching given keys for referenced "
@@ -529,7 +529,7 @@ def _referencing_rows(txn: Txn, fk: ForeignKey, key: tuple[object, ...]
     """The referencing table's rows whose key is ``key`` (through an index on exactly the
     key's columns when there is one)."""
     for info in fk.child.indexes:
-        if info.key_columns == fk.child_columns:
+        if info.plain and info.key_columns == fk.child_columns:
             return list(txn.index_scan_relation(info.relation, fk.child, key, key))
     return [(tid, values) for tid, values in txn.scan(fk.child)
             if _key(values, fk.child_columns) == key]

@@ -1396,7 +1396,7 @@ def _json_scalar_text(oid: int) -> Callable[[Any], str]:
         return lambda value: T.json_quote(dt.format_timestamp(value).replace(" ", "T"))
     if oid == TIMESTAMPTZ_OID:
         return lambda value: T.json_quote(_json_timestamptz(value))
-    if oid == T.RECORD_OID:
+    if T.is_row_type(oid):
         from mirrordb.sql.json_functions import record_json
         return record_json
     if T.is_array_type(oid):

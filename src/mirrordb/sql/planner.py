@@ -30,18 +30,20 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
-                                      RELKIND_VIEW, Relation)
+                                      RELKIND_VIEW, IndexInfo, Relation)
 from mirrordb.common.errors import MirrordbError, UndefinedObject
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import grouping_sets as gsets
+from mirrordb.sql import index_expressions
 from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import persistence, roles, schemas
+from mirrordb.sql import row_values
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -72,6 +74,7 @@ class OutputColumn:
     typmod: int = -1
     table_oid: int = 0
     attnum: int = 0
+    fields: tuple[tuple[str, int], ...] | None = None   # a row column's, when known
 
 
 @dataclass(eq=False)
@@ -331,7 +334,8 @@ class PlanBuilder:
                               width=width)
         columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN or
                                 self.unknown_outputs else TEXT,
-                                t.expr.typmod, t.table_oid, t.attnum) for t in targets]
+                                t.expr.typmod, t.table_oid, t.attnum, t.expr.fields)
+                   for t in targets]
         return QueryPlan(plan, columns)
 
     def _finish_simple(self, node: Node, plan: QueryPlan) -> QueryPlan:
@@ -435,7 +439,7 @@ class PlanBuilder:
             raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
         names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
         scope = Scope(parent=chain)
-        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
+        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, fields=c.fields)
                           for n, c in zip(names, plan.columns)])
         return _FromItem(plan.node, scope, alias=alias)
 
@@ -601,8 +605,9 @@ class PlanBuilder:
         from mirrordb.sql import views
         plan = views.plan_view_query(self, view)
         names = _alias_columns(fields.get("alias", {}), [c.name for c in view.columns])
-        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, view.oid, i + 1)
-                          for i, (n, c) in enumerate(zip(names, view.columns))])
+        entry = scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, view.oid, i + 1)
+                                  for i, (n, c) in enumerate(zip(names, view.columns))])
+        entry.row_type_oid = row_values.row_type_oid(view)
         return _FromItem(plan.node, scope, alias=alias)
 
     def _plan_sequence_scan(self, relation: Relation, alias: str, fields: Node,
@@ -904,17 +909,19 @@ class PlanBuilder:
         width = item.scope.width
         best: ex.PlanNode | None = None
         best_score = 0
+        resolve = index_expressions.scope_resolver(item.scope)
         for info in relation.indexes:
-            lead = info.key_columns[0]
-            bounds = self._bounds_for_column(item, compiled, lead)
+            if not index_expressions.usable(info, [p for p, _ in compiled], resolve):
+                continue      # a partial index whose predicate the conditions do not imply
+            bounds = self._bounds_for_key(item, compiled, info, 0)
             if bounds is None:
                 continue
             equal, low, high, low_inc, high_inc = bounds
             score = 3 if equal is not None else (2 if low and high else 1)
             if equal is not None and len(info.key_columns) > 1:
                 extra = []
-                for column in info.key_columns[1:]:
-                    more = self._bounds_for_column(item, compiled, column)
+                for position in range(1, len(info.key_columns)):
+                    more = self._bounds_for_key(item, compiled, info, position)
                     if more is None or more[0] is None:
                         break
                     extra.append(more[0])
@@ -939,15 +946,18 @@ class PlanBuilder:
             return best
         return ex.SeqScan(relation, item.alias, qual, width=width)
 
-    def _bounds_for_column(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
-                           column: int) -> tuple[Any, Any, Any, bool, bool] | None:
-        relation = item.base
-        assert relation is not None
-        column_type = relation.columns[column].type_oid
+    def _bounds_for_key(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
+                        info: IndexInfo, position: int
+                        ) -> tuple[Any, Any, Any, bool, bool] | None:
+        """The bounds the conditions put on key column ``position`` of index ``info`` (a
+        table column, or an expression the conditions must spell the same way)."""
+        column = info.key_columns[position]
+        column_type = info.relation.columns[position].type_oid
+        expression = index_expressions.key_tree(info, position)
         equal = low = high = None
         low_inc = high_inc = True
         for part, _ in compiled:
-            found = self._indexable(part, item.scope, column, column_type)
+            found = self._indexable(part, item.scope, column, column_type, expression)
             if found is None:
                 continue
             op, bound = found
@@ -961,8 +971,8 @@ class PlanBuilder:
             return None
         return equal, low, high, low_inc, high_inc
 
-    def _indexable(self, part: Node, scope: Scope, column: int, column_type: int
-                   ) -> tuple[str, Expr] | None:
+    def _indexable(self, part: Node, scope: Scope, column: int, column_type: int,
+                   expression: Any = None) -> tuple[str, Expr] | None:
         if "A_Expr" not in part:
             return None
         fields = part["A_Expr"]
@@ -972,14 +982,22 @@ class PlanBuilder:
         if len(names) != 1 or names[0] not in INDEXABLE_OPERATORS:
             return None
         op = names[0]
+        leading = row_values.leading_column_condition(fields, op)
+        if leading is not None:         # (a, b) > (1, 2): a >= 1 bounds the scan
+            return self._indexable(leading, scope, column, column_type)
         for this, other, operator in ((fields["lexpr"], fields["rexpr"], op),
                                       (fields["rexpr"], fields["lexpr"], COMMUTED[op])):
-            if "ColumnRef" not in this:
+            if expression is not None:
+                if index_expressions.normalized(
+                        this, index_expressions.scope_resolver(scope)) != expression:
+                    continue
+            elif "ColumnRef" not in this:
                 continue
-            name = strings(this["ColumnRef"]["fields"])
-            found = scope.find(name, -1) if name else None
-            if found is None or found[0] != column:
-                continue
+            else:
+                name = strings(this["ColumnRef"]["fields"])
+                found = scope.find(name, -1) if name else None
+                if found is None or found[0] != column:
+                    continue
             if any(_resolves(scope, n) for n in referenced_names(other)):
                 continue
             bound = ExpressionCompiler(self, Scope(parent=scope.parent)).compile(other)
@@ -1477,9 +1495,12 @@ class PlanBuilder:
             return Expr(column.type_oid, scalar, column.typmod, name=column.name)
         if kind == "ARRAY_SUBLINK":
             return _array_sublink(plan, rows_of)
+        if "RowExpr" in (f.get("testexpr") or {}):
+            return row_values.row_sublink(compiler, f, [c.type_oid for c in plan.columns],
+                                          self.timezone, rows_of)
         if kind in ("ANY_SUBLINK", "ALL_SUBLINK"):
             if len(plan.columns) != 1:
-                raise MirrordbError("subquery has too many columns", sqlstate="42601")
+                raise error_at("subquery has too many columns", "42601", f.get("location", -1))
             op = strings(f.get("operName")) or ["="]
             mark = compiler.set_mark()
             left = compiler.compile(f["testexpr"])
@@ -1839,7 +1860,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         return strings(fields["funcname"])[-1]
     if kind == "TypeCast":
         inner = fields["arg"]
-        if "ColumnRef" in inner or "FuncCall" in inner or "TypeCast" in inner:
+        if "ColumnRef" in inner or "FuncCall" in inner or "TypeCast" in inner or \
+                "RowExpr" in inner:
             return _default_name(inner, expr)
         return expr.name
     if kind == "SubLink":
@@ -1858,6 +1880,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         return "nullif"
     if kind == "A_ArrayExpr":
         return "array"
+    if kind == "RowExpr":
+        return "row"
     if kind == "A_Indirection":     # the last field selected, else the subscripted value's
         selected = [one(item)[1]["sval"] for item in fields["indirection"]
                     if one(item)[0] == "String"]

@@ -36,6 +36,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import constraints, replication_functions, role_settings, roles
+from mirrordb.sql import row_values
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.database_privileges import acl_item_texts
@@ -270,7 +271,8 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
                          cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
         has_index = bool(snapshot.indexes_of_table.get(entry.oid))
         rows.append((
-            entry.oid, entry.name, entry.namespace_oid, 0, 0, entry.owner_oid, access_method,
+            entry.oid, entry.name, entry.namespace_oid, row_values.reltype(entry), 0,
+            entry.owner_oid, access_method,
             entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
@@ -315,13 +317,17 @@ def _pg_index(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows = []
     for index in sorted(snapshot.indexes.values(), key=lambda i: i.index_oid):
-        types = [_column_type(snapshot, index.table_oid, n) for n in index.key_numbers]
+        types = [_column_type(snapshot, index.index_oid, n)      # the index's own columns
+                 for n in range(1, len(index.key_numbers) + 1)]
         count = len(index.key_numbers)
         rows.append((
-            index.index_oid, index.table_oid, count, count, index.unique, False, index.primary,
-            False, True, False, True, False, True, True, False, list(index.key_numbers),
+            index.index_oid, index.table_oid, count + len(index.include_numbers), count,
+            index.unique, False, index.primary, False, True, False, True, False, True, True,
+            False, [*index.key_numbers, *index.include_numbers],
             [cat.type_collation(t) for t in types],
-            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types], [0] * count, None, None))
+            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types],
+            list(index.options) or [0] * count,
+            index.expressions, index.predicate))
     return rows
 
 

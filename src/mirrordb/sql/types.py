@@ -153,6 +153,7 @@ _FLOAT8 = struct.Struct(">d")
 _INTERVAL = struct.Struct(">qii")          # microseconds, days, months
 _ARRAY_HEADER = struct.Struct(">iiI")      # ndim, flags, element type
 _ARRAY_DIMENSION = struct.Struct(">ii")    # length, lower bound
+_RECORD_FIELD = struct.Struct(">Ii")      # a record field's type OID and length (-1: NULL)
 JSONB_VERSION = 1
 assert _INTERVAL.size == 16 and _ARRAY_HEADER.size == 12 and _ARRAY_DIMENSION.size == 8
 
@@ -322,13 +323,19 @@ def type_info(oid: int) -> TypeInfo:
 
 
 def array_type_of(element_oid: int) -> int:
-    """The array type of an element type (0 if there is none)."""
+    """The array type of an element type (0 if there is none; a table's row type has
+    record[] here, where PostgreSQL has the table's own array type)."""
+    if element_oid in _ROW_TYPE_OIDS:
+        return RECORD_ARRAY_OID
     info = TYPES.get(element_oid)
     return info.array_oid if info is not None else 0
 
 
 def element_type_of(array_oid: int) -> int:
-    """The element type of an array type (0 if ``array_oid`` is not an array)."""
+    """The element type of an array type (0 if ``array_oid`` is not an array; record[]'s is
+    record)."""
+    if array_oid == RECORD_ARRAY_OID:
+        return RECORD_OID
     info = TYPES.get(array_oid)
     return info.element_oid if info is not None and info.category == "A" else 0
 
@@ -577,7 +584,7 @@ def format_type(oid: int, typmod: int = -1, *, typmod_given: bool = False) -> st
     being non-NULL (psql passes atttypmod): then bpchar without a length prints as 'bpchar'."""
     info = TYPES.get(oid)
     if info is None:
-        return "-" if oid == 0 else "???"
+        return "-" if oid == 0 else row_type_name(oid) or "???"
     if info.category == "A" and info.element_oid and oid not in _ARRAY_LIKE_OIDS:
         return format_type(info.element_oid, typmod, typmod_given=typmod_given) + "[]"
     with_typmod = typmod >= 0
@@ -987,7 +994,7 @@ def _parse_type_string(text: str) -> int:
 def _regtype_out(value: int, timezone: str) -> str:
     if value == 0:
         return "-"
-    return format_type(value) if value in TYPES else str(value)
+    return format_type(value) if value in TYPES else row_type_name(value) or str(value)
 
 
 def _reg_in(type_oid: int) -> _InputFunction:
@@ -1206,6 +1213,50 @@ def record_out(value: Any, timezone: str = "UTC") -> str:
                         for item, (_, type_oid) in zip(value, value.columns)])
 
 
+# -- row types (whole-row references; sql/row_values.py is the other half) ---------------------
+
+# The OIDs of tables' row types the planner has typed a value with (register_row_type): their
+# values are RowRecords, written by record_out / record_send like an anonymous record's.
+_ROW_TYPE_OIDS: set[int] = set()
+_ANY_TARGETS = frozenset({ANY_OID, ANYELEMENT_OID, ANYNONARRAY_OID, ANYCOMPATIBLE_OID})
+
+
+def register_row_type(oid: int) -> None:
+    """Make ``oid`` known as a table's row type (a composite type; called at planning)."""
+    _ROW_TYPE_OIDS.add(oid)
+
+
+def is_row_type(oid: int) -> bool:
+    """``record`` or a table's row type: values are RowRecords (or a record's text)."""
+    return oid == RECORD_OID or oid in _ROW_TYPE_OIDS
+
+
+def row_type_name(oid: int) -> str | None:
+    """A table's row type as format_type prints it: the table's name, qualified when its
+    schema is not on the search_path (the session's catalog lookup knows); None if ``oid``
+    is no row type."""
+    lookup = _CATALOG_LOOKUP.get()
+    return lookup.name_of(REGTYPE_OID, oid) if lookup is not None else None
+
+
+def _row_cast_context(target_oid: int) -> str | None:
+    """A record (anonymous or a table's row type) becomes ``record`` and the pseudo-types
+    implicitly, a string type by its text form (an I/O conversion, as in PostgreSQL)."""
+    if target_oid == RECORD_OID or target_oid in _ANY_TARGETS:
+        return IMPLICIT
+    target_info = TYPES.get(target_oid)
+    if target_info is not None and target_info.category == "S":
+        return ASSIGNMENT
+    return None
+
+
+def _record_key(value: Any) -> Any:
+    """B-tree order of records (record_cmp): field by field, NULL after any value."""
+    if isinstance(value, str):
+        return value
+    return tuple(sort_key(type_oid)(item) for item, (_, type_oid) in zip(value, value.columns))
+
+
 def _input_function(oid: int) -> _InputFunction:
     function = _SCALAR_INPUT.get(oid)
     if function is not None:
@@ -1220,6 +1271,8 @@ def _output_function(oid: int) -> _OutputFunction:
     function = _SCALAR_OUTPUT.get(oid)
     if function is not None:
         return function
+    if oid in _ROW_TYPE_OIDS:
+        return _SCALAR_OUTPUT[RECORD_OID]
     element = element_type_of(oid)
     if element and element in _SCALAR_OUTPUT:
         return lambda value, timezone: format_array_text(value, element, timezone)
@@ -1517,6 +1570,8 @@ def _array_send(element_oid: int, lower_bound: int = 1) -> _Send:
 
 
 def _binary_functions(oid: int) -> tuple[_Receive, _Send]:
+    if is_row_type(oid):
+        return _record_receive, _record_send
     if oid in _SCALAR_RECEIVE:
         return _SCALAR_RECEIVE[oid], _SCALAR_SEND[oid]
     element = TYPES[oid].element_oid if oid in TYPES else 0
@@ -1525,6 +1580,23 @@ def _binary_functions(oid: int) -> tuple[_Receive, _Send]:
                                                     else 1)
     raise MirrordbError(f"no binary input function available for type {format_type(oid)}",
                         sqlstate="42883")
+
+
+def _record_send(value: Any) -> bytes:
+    """record_send: the field count, then per field its type OID, length (-1: NULL), data."""
+    parts = [_INT4.pack(len(value))]
+    for item, (_, type_oid) in zip(value, value.columns):
+        if item is None:
+            parts.append(_RECORD_FIELD.pack(type_oid, -1))
+            continue
+        data = format_binary(type_oid, item)
+        parts.append(_RECORD_FIELD.pack(type_oid, len(data)) + data)
+    return b"".join(parts)
+
+
+def _record_receive(data: bytes) -> Any:
+    raise MirrordbError("input of anonymous composite types is not implemented",
+                        sqlstate="0A000")
 
 
 _BINARY_FAILURES = (struct.error, ValueError, OverflowError, IndexError, UnicodeError)
@@ -1635,6 +1707,8 @@ def cast_context(source_oid: int, target_oid: int) -> str | None:
 def _cast_context(source_oid: int, target_oid: int) -> str | None:
     if source_oid == target_oid or source_oid == UNKNOWN_OID:
         return IMPLICIT
+    if is_row_type(source_oid):
+        return _row_cast_context(target_oid)
     letter = _PG_CAST.get((source_oid, target_oid))
     if letter is not None:
         return _CONTEXT_BY_LETTER[letter]
@@ -1885,6 +1959,8 @@ def _cast_function(source_oid: int, target_oid: int) -> _CastFunction:
         return _identity
     if source_oid == UNKNOWN_OID:
         return _via_input(target_oid)
+    if is_row_type(source_oid) and _row_cast_context(target_oid) is not None:
+        return _identity if target_oid == RECORD_OID else _via_output(source_oid, target_oid)
     if is_array_type(source_oid) and is_array_type(target_oid):
         return _array_cast(source_oid, target_oid)
     source_info, target_info = TYPES.get(source_oid), TYPES.get(target_oid)
@@ -2032,6 +2108,8 @@ def _array_key(element_oid: int) -> Callable[[Any], Any]:
 
 
 def _value_key(oid: int) -> Callable[[Any], Any]:
+    if is_row_type(oid):
+        return _record_key
     if oid in (FLOAT4_OID, FLOAT8_OID):
         return _float_key
     if oid == NUMERIC_OID:

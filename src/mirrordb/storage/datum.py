@@ -816,10 +816,17 @@ def sort_key(values: Sequence[object]) -> tuple[object, ...]:
 
 
 def hashable_key(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``values`` as a dict or set key: arrays (lists) become tuples. Most keys hold no array
-    and are used as they are, at the cost of one hash."""
+    """``values`` as a dict or set key: arrays (lists) become tuples, also inside records
+    (tuples) and arrays. Most keys hold no array and are used as they are, at the cost of one
+    hash."""
     try:
         hash(values)
         return values
     except TypeError:
-        return tuple(tuple(value) if isinstance(value, list) else value for value in values)
+        return tuple(_hashable(value) for value in values)
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(item) for item in value)
+    return value
