@@ -7,6 +7,7 @@ schema is used again; psql's \\dt lists the table as PostgreSQL's does."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -80,15 +81,24 @@ def test_crash_leftovers_are_removed(template_cluster, tmp_path):
         session.execute("CREATE TEMP TABLE left_behind (a int)")
         session.execute("INSERT INTO left_behind VALUES (1)")
         session.execute("CHECKPOINT")
+        [(schema,)] = session.execute(
+            "SELECT pg_my_temp_schema()::regnamespace::text").fetchall()
         assert temp_files(server)
         server.kill()
         session.close()
         server = start_server(datadir)
         assert not temp_files(server)                          # files: at start-up
-        assert rows(server, TEMP_ROWS) == [("left_behind", "t", "pg_temp_3")]
-        with psycopg.connect(server.dsn(), autocommit=True) as again:
-            again.execute("CREATE TEMP TABLE fresh (a int)")   # rows: when the schema is reused
-            assert again.execute(TEMP_ROWS).fetchall() == [("fresh", "t", "pg_temp_3")]
+        assert rows(server, TEMP_ROWS) == [("left_behind", "t", schema)]
+
+        def reuse() -> list[tuple[object, ...]] | None:
+            """A session with the same backend ID (another connection may hold it for a
+            moment) drops the rows when it first uses the schema."""
+            with psycopg.connect(server.dsn(), autocommit=True) as again:
+                again.execute("CREATE TEMP TABLE fresh (a int)")
+                found = again.execute(TEMP_ROWS).fetchall()
+                return found if ("fresh", "t", schema) in found else None
+        assert poll(reuse, f"a session with {schema}", servers=(server,)) == \
+            [("fresh", "t", schema)]
     finally:
         server.stop()
 
@@ -113,10 +123,13 @@ def test_psql_lists_temp_tables_as_postgresql(template_cluster, tmp_path):
     server = start_server(datadir)
     commands = ("CREATE TEMP TABLE tmp1 (id serial PRIMARY KEY, v text)",
                 "CREATE TABLE perm (a int)", "\\dt", "\\d tmp1", "\\d")
+    def same_schema_number(text: str) -> str:
+        """N depends on the connections open at the time (a readiness probe's may linger)."""
+        return re.sub(r"pg_temp_\d+", "pg_temp_N", text)
     try:
-        ours = _psql("127.0.0.1", server.port, *commands)
+        ours = same_schema_number(_psql("127.0.0.1", server.port, *commands))
         with pg_cluster() as cluster, cluster.server() as socket_dir:
-            assert ours == _psql(socket_dir, 5432, *commands)
-        assert "pg_temp_3 | tmp1" in ours
+            assert ours == same_schema_number(_psql(socket_dir, 5432, *commands))
+        assert "pg_temp_N | tmp1" in ours
     finally:
         server.stop()
