@@ -133,7 +133,8 @@ class RelationCache:
         rnode = RelFileNode(int(tablespace), self.database_oid,  # type: ignore[arg-type]
                             int(relfilenode))  # type: ignore[arg-type]
         if persistence == RELPERSISTENCE_TEMP:
-            rnode = TempRelFileNode(*rnode, self._temp_backend_id(int(namespace), txn))  # type: ignore
+            backend = self._temp_backend_id(int(namespace), txn)  # type: ignore[call-overload]
+            rnode = TempRelFileNode(*rnode, backend)
         return Relation(oid=int(oid), name=str(relname), kind=str(relkind),  # type: ignore
                         rnode=rnode, columns=columns,
                         namespace_oid=int(namespace),  # type: ignore[arg-type]

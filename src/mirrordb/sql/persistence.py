@@ -1,13 +1,17 @@
-"""Relation persistence in SQL: UNLOGGED (and TEMPORARY) tables as the statements see them.
+"""Relation persistence in SQL: UNLOGGED and TEMPORARY relations as the statements see them.
 
-Who calls it: sql/ddl.py (CREATE [UNLOGGED] TABLE / SEQUENCE choose the persistence their
-relations get, ``table_persistence``; ALTER TABLE ... SET LOGGED / SET UNLOGGED,
-``set_persistence``), sql/foreign_keys.py (which tables a foreign key may join,
-``check_reference``) and the planner (``check_accessible``: a query on a standby may not read an
-unlogged relation, whose pages a standby never receives). The other halves: the engine gives a
-relation file its persistence (engine.py ``Txn.creating_persistence``, access/unlogged.py), the
-access methods write no WAL for an unlogged file (access/env.py), and recovery resets unlogged
-relations from their init forks (storage/reinit.py).
+Who calls it: sql/ddl.py, views.py and create_table_as.py (CREATE [UNLOGGED | TEMP] TABLE /
+SEQUENCE / VIEW / TABLE AS choose the persistence their relations get and, for a temporary one,
+the session's schema: ``creating``, ``creating_relation``; ALTER TABLE's added columns' sequences
+follow the table, ``like``; ALTER TABLE ... SET LOGGED / SET UNLOGGED, ``set_persistence``),
+sql/foreign_keys.py (which tables a foreign key may join, ``check_reference``), the planner and
+dml.py (``check_accessible``: a query on a standby may not read an unlogged or temporary
+relation, whose pages a standby never receives, nor a session another session's temporary
+table) and the session (``changes_only_temp_table``: what a read-only transaction may still
+change). The other halves: the engine gives a relation file its persistence (engine.py
+``Txn.creating_persistence``, access/unlogged.py), the access methods write no WAL for such a
+file (access/env.py), recovery resets unlogged relations from their init forks
+(storage/reinit.py), and sql/temp_tables.py keeps each session's temporary schema.
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ def changes_only_temp_table(session: Any, node_type: str, node: Node) -> bool:
 
 
 def check_on_commit(persistence: str, on_commit: str | None) -> None:
+    """ON COMMIT DELETE ROWS / DROP are for temporary tables only (PostgreSQL's heap.c)."""
     if on_commit in (None, "ONCOMMIT_NOOP", "ONCOMMIT_PRESERVE_ROWS"):
         return
     if persistence != RELPERSISTENCE_TEMP:
@@ -130,8 +135,7 @@ def check_accessible(session: Any, relation: Relation) -> None:
                             sqlstate="0A000")
 
 
-_TARGETS = {"AT_SetLogged": (RELPERSISTENCE_PERMANENT, "logged"),
-            "AT_SetUnLogged": (RELPERSISTENCE_UNLOGGED, "unlogged")}
+_TARGETS = {"AT_SetLogged": RELPERSISTENCE_PERMANENT, "AT_SetUnLogged": RELPERSISTENCE_UNLOGGED}
 
 
 def set_persistence(session: Any, txn: Any, relation: Relation, command: Node) -> None:
@@ -139,7 +143,7 @@ def set_persistence(session: Any, txn: Any, relation: Relation, command: Node) -
     ATPrepChangePersistence): nothing to do when the relation already has that persistence;
     otherwise the foreign keys must allow it, and the table, its indexes and its sequences
     are rewritten (``Txn.set_persistence``)."""
-    persistence, word = _TARGETS[command["subtype"]]
+    persistence = _TARGETS[command["subtype"]]
     if relation.persistence == RELPERSISTENCE_TEMP:
         raise MirrordbError(f'cannot change logged status of table "{relation.name}" because '
                             "it is temporary", sqlstate="42P16")
@@ -199,7 +203,8 @@ def refuse_alteration(relation: Relation, commands: list[Node]) -> bool:
         action = "SET LOGGED" if "AT_SetLogged" in wanted else "SET UNLOGGED"
         raise MirrordbError(f'ALTER action {action} cannot be performed on relation '
                             f'"{relation.name}"', sqlstate="42809",
-                            detail=f"This operation is not supported for {_PLURALS[relation.kind]}.")
+                            detail="This operation is not supported for "
+                                   f"{_PLURALS[relation.kind]}.")
     return all(subtype in _TARGETS for subtype in wanted)
 
 
@@ -208,8 +213,7 @@ _PLURALS = {RELKIND_VIEW: "views", RELKIND_MATVIEW: "materialized views",
 
 ALTER_HANDLERS = {"AT_SetLogged": set_persistence, "AT_SetUnLogged": set_persistence}
 
-__all__ = ["creating_relation", "creating", "like", "uses_temp_relation", "changes_only_temp_table",
-           "check_on_commit", "register_on_commit",
-           "check_accessible", "set_persistence", "check_reference",
-           "refuse_alteration",
+__all__ = ["creating_relation", "creating", "like", "uses_temp_relation",
+           "changes_only_temp_table", "check_on_commit", "register_on_commit",
+           "check_accessible", "set_persistence", "check_reference", "refuse_alteration",
            "ALTER_HANDLERS"]
