@@ -118,6 +118,8 @@ SCENARIOS: dict[str, list[str]] = {
         "reset search_path",
         "alter table pg_temp.t4 add column s serial",
         "select relname, relpersistence from pg_class where relname = 't4_s_seq'",
+        "select table_schema, table_name, table_type, is_insertable_into "
+        "from information_schema.tables where table_name like 't4%' order by 1, 2",
         "create temp sequence t4s start 7",
         "select nextval('t4s'), relpersistence from pg_class where relname = 't4s'",
         "create table pg_temp.t4p (a int)",
