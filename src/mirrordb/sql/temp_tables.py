@@ -67,6 +67,7 @@ class _BackendIds:
 
 
 _servers: weakref.WeakKeyDictionary[Any, _BackendIds] = weakref.WeakKeyDictionary()
+_unreferenced: dict[int, _BackendIds] = {}
 _servers_lock = threading.Lock()
 
 
@@ -85,14 +86,21 @@ def _cluster(session: Any) -> Any:
     return getattr(session.engine, "cluster", session.engine)
 
 
-def attach(session: Any) -> TempState:
-    """A new session's backend ID."""
+def _backend_ids(session: Any) -> _BackendIds:
     cluster = _cluster(session)
     with _servers_lock:
-        ids = _servers.get(cluster)
-        if ids is None:
-            ids = _servers[cluster] = _BackendIds()
-    return TempState(ids.allocate())
+        try:
+            ids = _servers.get(cluster)
+            if ids is None:
+                ids = _servers[cluster] = _BackendIds()
+        except TypeError:       # a stand-in engine that takes no weak reference
+            ids = _unreferenced.setdefault(id(cluster), _BackendIds())
+    return ids
+
+
+def attach(session: Any) -> TempState:
+    """A new session's backend ID."""
+    return TempState(_backend_ids(session).allocate())
 
 
 def state(session: Any) -> TempState | None:
@@ -221,10 +229,7 @@ def detach(session: Any) -> None:
         log.exception("could not drop the temporary relations of backend %d", temp.backend_id)
     finally:
         temp.ready = False
-        with _servers_lock:
-            ids = _servers.get(_cluster(session))
-        if ids is not None:
-            ids.release(temp.backend_id)
+        _backend_ids(session).release(temp.backend_id)
 
 
 def discard(session: Any) -> None:
