@@ -126,6 +126,10 @@ SCENARIOS: dict[str, list[str]] = {
         "select relpersistence, relnamespace::regnamespace::text from pg_class "
         "where relname = 't4p'",
         "create temp table public.t4bad (a int)",
+        "select 2 as two into temp t4i",
+        "select 3 as three into unlogged t4j",
+        "select relname, relpersistence from pg_class where relname in ('t4i', 't4j') "
+        "order by 1",
         "create temporary table t4c as select 1 as one",
         "select relpersistence from pg_class where relname = 't4c'",
         "alter table t4c set logged",
