@@ -454,6 +454,23 @@ MORE_STRING_FUNCTIONS = [
 ]
 
 
+MERGE_PERSISTENCE = [
+    'drop table if exists s cascade',
+    'create temp table tt (a int primary key, b text)',
+    'create table s (a int, b text)',
+    "insert into s values (1, 'x')",
+    'begin read only',
+    'merge into tt using s on tt.a = s.a when not matched then insert values (s.a, s.b)',
+    'merge into s using tt on tt.a = s.a when matched then delete',
+    'rollback',
+    'create unlogged table ut (a int generated always as identity, b text, c text generated '
+    'always as (upper(b)) stored)',
+    'merge into ut using s on false when not matched then insert (b) values (s.b)',
+    'select * from ut',
+    'select * from tt',
+]
+
+
 def test_merge_actions_sources_and_refusals(both: tuple[Reference, Ours]) -> None:
     assert_same(both, MERGE_BASICS)
 
@@ -466,8 +483,12 @@ def test_merge_edges(both: tuple[Reference, Ours]) -> None:
     assert_same(both, MERGE_EDGES)
 
 
+def test_merge_into_temporary_and_unlogged_tables(both: tuple[Reference, Ours]) -> None:
+    assert_same(both, MERGE_PERSISTENCE)
+
+
 def test_system_columns(both: tuple[Reference, Ours]) -> None:
-    assert_same(both, ["drop table t, ch cascade"] + SYSTEM_COLUMNS)
+    assert_same(both, ["drop table t, ch, s, ut cascade"] + SYSTEM_COLUMNS)
 
 
 def test_stored_generated_columns(both: tuple[Reference, Ours]) -> None:

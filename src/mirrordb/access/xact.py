@@ -63,7 +63,7 @@ from mirrordb.access.lmgr import NO_HOOKS, LockManager, LockWaitHooks
 from mirrordb.access.snapshot import OwnChanges, Snapshot
 from mirrordb.common.errors import (InvalidTransactionState, InvariantViolation,
                                     MirrordbError, ReadOnlyTransaction, invariant)
-from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, RelFileNode
+from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, RelFileNode, TempRelFileNode
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import RM_XACT_ID
 
@@ -797,7 +797,7 @@ class Transaction:
         invalidations = (RELCACHE_INVALIDATION_STRUCT.pack(SHAREDINVALRELCACHE_ID, database, 0),
                          ) if self.touched_catalogs else ()
         info, data = payloads.encode_xact_commit(
-            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped,
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=_logged(dropped),
             db_id=database if invalidations else 0,
             ts_id=DEFAULT_TABLESPACE_OID if invalidations else 0,
             invalidations=invalidations,
@@ -809,7 +809,7 @@ class Transaction:
         if wal is None:
             return
         info, data = payloads.encode_xact_abort(
-            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=created,
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=_logged(created),
             flags=self._record_flags())
         wal.insert(RM_XACT_ID, info, data, xid=xid)
 
@@ -819,6 +819,12 @@ class Transaction:
     def _drop_files(self, relations: list[RelFileNode]) -> None:
         if relations:
             self.manager.drop_relation_files(relations)
+
+
+def _logged(relations: list[RelFileNode]) -> list[RelFileNode]:
+    """The relation files a commit or abort record names: a temporary table's never (only
+    its session has them, PostgreSQL's smgrGetPendingDeletes)."""
+    return [rnode for rnode in relations if not isinstance(rnode, TempRelFileNode)]
 
 
 def _completion_flags(level: str) -> int:

@@ -641,7 +641,7 @@ class CatalogSnapshot:
             return 0
         try:
             return int(self.session.engine.pool.nblocks(
-                _file_node(entry, self.session.engine.database_oid))) * BLOCK_SIZE_BYTES
+                self._file_node(entry))) * BLOCK_SIZE_BYTES
         except (OSError, MirrordbError):
             return 0
 
@@ -651,7 +651,19 @@ class CatalogSnapshot:
         entry = self.classes.get(oid)
         if entry is None or entry.virtual or entry.kind == RELKIND_VIEW:
             return None
-        return _file_node(entry, self.session.engine.database_oid).relative_path()
+        return self._file_node(entry).relative_path()
+
+    def _file_node(self, entry: ClassEntry) -> Any:
+        """The relation's file; a temporary relation's names its session's backend ID (the
+        N of its schema pg_temp_N)."""
+        rnode = _file_node(entry, self.session.engine.database_oid)
+        if entry.persistence != "t":
+            return rnode
+        from mirrordb.access.relation import TEMP_NAMESPACE_PREFIX
+        from mirrordb.sql import schemas
+        from mirrordb.storage.relfilenode import TempRelFileNode
+        name = schemas.namespace_name(self.session, entry.namespace_oid)
+        return TempRelFileNode(*rnode, int(name.removeprefix(TEMP_NAMESPACE_PREFIX) or -1))
 
 
 def _file_node(entry: ClassEntry, database_oid: int) -> Any:
@@ -1655,11 +1667,24 @@ def search_path_namespaces(session: Any) -> tuple[int, ...]:
 
 
 def _current_schemas(ctx: ExecContext, include_implicit: bool) -> list[str]:
+    """current_schemas(true) is the whole path (the session's temporary schema first, then
+    pg_catalog, unless search_path places them)."""
     from mirrordb.sql import schemas
-    listed = schemas.explicit_search_path(ctx.session)
-    if include_implicit and "pg_catalog" not in listed:
-        return ["pg_catalog", *listed]
-    return listed
+    if include_implicit:
+        return [schemas.namespace_name(ctx.session, oid)
+                for oid in schemas.search_path_oids(ctx.session)]
+    return schemas.explicit_search_path(ctx.session)
+
+
+def _my_temp_schema(ctx: ExecContext) -> int:
+    from mirrordb.sql import temp_tables
+    return temp_tables.namespace_oid(ctx.session) or 0
+
+
+def _is_other_temp_schema(ctx: ExecContext, oid: int) -> bool:
+    from mirrordb.sql import schemas, temp_tables
+    return temp_tables.is_other_temp_namespace(ctx.session,
+                                               schemas.namespace_name(ctx.session, oid))
 
 
 def _to_regclass(ctx: ExecContext, text: str) -> int | None:
@@ -1764,8 +1789,8 @@ def _define_catalog_functions() -> None:
     _define("to_regclass", [TEXT], REGCLASS, _to_regclass)
     _define("pg_tablespace_location", [OID], TEXT, _tablespace_location)
     _define("acldefault", [T.CHAR_OID, OID], T.TEXT_ARRAY_OID, _acl_default)
-    _define("pg_my_temp_schema", [], OID, _always(0))
-    _define("pg_is_other_temp_schema", [OID], BOOL, _always(False))
+    _define("pg_my_temp_schema", [], OID, _my_temp_schema)
+    _define("pg_is_other_temp_schema", [OID], BOOL, _is_other_temp_schema)
 
 
 _define_catalog_functions()

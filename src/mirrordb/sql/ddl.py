@@ -26,8 +26,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
-from mirrordb.sql import generated, system_columns
-from mirrordb.sql import index_expressions
+from mirrordb.sql import generated, index_expressions, persistence, system_columns
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -111,11 +110,19 @@ def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
 
 
 def create_table(session: Any, txn: Any, node: Node) -> list[str]:
-    """CREATE TABLE; its notices (IF NOT EXISTS on an existing relation)."""
+    """CREATE [UNLOGGED] TABLE; its notices (IF NOT EXISTS on an existing relation). Its
+    sequences and indexes take its persistence (``Txn.creating_persistence``)."""
+    relpersistence, node = persistence.creating(session, txn, node, "relation")
+    persistence.check_on_commit(relpersistence, node.get("oncommit"))
+    with txn.creating_persistence(relpersistence):
+        notices = _create_table(session, txn, node)
+    persistence.register_on_commit(session, txn, node["relation"], node.get("oncommit"))
+    return notices
+
+
+def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     relation_node = node["relation"]
     name = relation_node["relname"]
-    if relation_node.get("relpersistence", "p") == "t":
-        raise feature_not_supported("temporary tables")
     if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
         raise feature_not_supported("table inheritance and partitioning")
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
@@ -281,6 +288,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         _check_alter_target(session, relation, name, objtype)
         if relation.kind != RELKIND_TABLE:
             _refuse_alteration(relation, node["cmds"])
+        if persistence.refuse_alteration(relation, node["cmds"]):
+            return
         if not owner_only and relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
     relation = _open_for_change(session, name, node["relation"].get("schemaname"),
@@ -301,7 +310,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
-        notices += handler(session, txn, relation, command) or []
+        with persistence.like(txn, relation):   # sequences of added columns: the table's
+            notices += handler(session, txn, relation, command) or []
     return notices
 
 
@@ -555,6 +565,7 @@ _ALTER_HANDLERS = {
     "AT_AddIdentity": identity.add_identity, "AT_SetIdentity": identity.set_identity,
     "AT_DropIdentity": identity.drop_identity,
     "AT_DropExpression": generated.drop_expression,
+    **persistence.ALTER_HANDLERS,
 }
 
 
@@ -637,7 +648,13 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
 
 
 def create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
-    """CREATE SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
+    """CREATE [UNLOGGED] SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
+    relpersistence, node = persistence.creating(session, txn, node, "sequence")
+    with txn.creating_persistence(relpersistence):
+        return _create_sequence(session, txn, node)
+
+
+def _create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
     name = node["sequence"]["relname"]
     namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
                                            node["sequence"].get("location"))

@@ -38,7 +38,7 @@ from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import foreign_keys, generated, identity, index_expressions
-from mirrordb.sql import roles
+from mirrordb.sql import persistence, roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -347,6 +347,7 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation.kind != RELKIND_TABLE:
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))
+    persistence.check_accessible(builder.session, relation)
     roles.check_table_privilege(builder.session, relation, command)
     if contains_node(reads, "ColumnRef"):
         roles.check_table_privilege(builder.session, relation, "SELECT")

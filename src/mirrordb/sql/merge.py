@@ -33,7 +33,7 @@ from mirrordb.access.lmgr import LockMode
 from mirrordb.access.relation import RELKIND_MATVIEW, RELKIND_SEQUENCE, RELKIND_TABLE, \
     RELKIND_VIEW, Relation
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import constraints, dml, foreign_keys, generated, roles
+from mirrordb.sql import constraints, dml, foreign_keys, generated, persistence, roles
 from mirrordb.sql import executor as ex
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       and_exprs, coerce_to_bool, conjuncts, error_at,
@@ -200,6 +200,7 @@ def _merge_target(builder: PlanBuilder, range_var: Node) -> Relation:
     if relation.kind != RELKIND_TABLE:
         raise MirrordbError(f'cannot execute MERGE on relation "{relation.name}"',
                             sqlstate="0A000", detail=_NOT_SUPPORTED_DETAIL.get(relation.kind))
+    persistence.check_accessible(builder.session, relation)
     return relation
 
 

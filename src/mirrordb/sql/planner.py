@@ -45,7 +45,7 @@ from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import row_locking
-from mirrordb.sql import roles, schemas
+from mirrordb.sql import persistence, roles, schemas
 from mirrordb.sql import row_values
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -597,6 +597,7 @@ class PlanBuilder:
         relation = self.relation(fields)
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
+        persistence.check_accessible(self.session, relation)
         if self.check_privileges:
             roles.check_table_privilege(self.session, relation, "SELECT", self.privilege_role)
         if relation.kind == RELKIND_SEQUENCE:

@@ -56,7 +56,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
 from mirrordb.sql import catalog_functions
 from mirrordb.sql import read_only as read_only_rules
-from mirrordb.sql import schemas
+from mirrordb.sql import persistence, schemas, temp_tables
 from mirrordb.sql import type_ddl, user_types
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
@@ -206,6 +206,7 @@ class Session:
         self.database_oid: int | None = None         # looked up when first needed
         self.backup: Any = None   # pg_backup_start until pg_backup_stop (replication_functions)
         self._plan_locks: list[tuple[tuple[int, int], int]] | None = None  # while planning
+        self.temp = temp_tables.attach(self)   # backend ID, pg_temp_N (sql/temp_tables.py)
         self._row_share_names: frozenset[str] | None = None     # FOR UPDATE targets (empty: all)
         if engine.in_recovery() and hasattr(settings, "set_internal"):
             settings.set_internal("in_hot_standby", "on")   # reported at connection start
@@ -311,6 +312,8 @@ class Session:
         return self.advisory
 
     def _commit(self) -> None:
+        if self.txn is not None and not self.failed:
+            temp_tables.pre_commit(self, self.txn)   # ON COMMIT DROP / DELETE ROWS
         txn, self.txn = self.txn, None
         self.in_block = False
         self.failed = False
@@ -347,6 +350,7 @@ class Session:
         self.failed = False
         self._close_portals_without_hold()
         if txn is not None:
+            temp_tables.at_abort(self, txn)
             try:
                 txn.abort()
             except MirrordbError:
@@ -476,6 +480,7 @@ class Session:
         if self.backup is not None:
             self.backup, backup = None, self.backup
             backup.abort(self.engine)
+        temp_tables.detach(self)      # the session's temporary relations go
         T.set_catalog_lookup(None)   # this thread's reg* values show as numbers again
 
     # -- simple query ---------------------------------------------------------------------------
@@ -505,9 +510,13 @@ class Session:
         T.set_session_timezone(timezone)
         T.set_catalog_lookup(self._catalog_lookup)
         user_types.install(self)
+        in_recovery = self.engine.in_recovery()
         read_only_rules.check_statement(node_type, statement.node,
-                                        read_only=self._read_only_now(),
-                                        in_recovery=self.engine.in_recovery())
+                                        read_only=self._read_only_now() and (
+                                            in_recovery or not persistence.
+                                            changes_only_temp_table(self, node_type,
+                                                                    statement.node)),
+                                        in_recovery=in_recovery)
         method = getattr(self, "_exec_" + node_type, None)
         if type_ddl.handles(node_type, statement.node):
             method = self._exec_user_type_statement
@@ -880,10 +889,19 @@ class Session:
     def _exec_dml(self, prepared: PreparedStatement, params: Sequence[Any]) -> StatementResult:
         plan = self._dml_plan(prepared)
         ctx = self._context(params)
-        if ctx.txn.transaction.read_only:
-            raise MirrordbError(f"cannot execute {plan.command} in a read-only transaction",
-                                sqlstate="25006")
-        rows, count = plan.run(ctx)
+        transaction = ctx.txn.transaction
+        read_only = transaction.read_only
+        if read_only:
+            statement = prepared.statement
+            if not persistence.changes_only_temp_table(self, statement.node_type,
+                                                       statement.node):
+                raise MirrordbError(f"cannot execute {plan.command} in a read-only "
+                                    "transaction", sqlstate="25006")
+            transaction.read_only = False   # the session's temporary table: allowed
+        try:
+            rows, count = plan.run(ctx)
+        finally:
+            transaction.read_only = read_only
         return StatementResult(plan.command, plan.columns, rows, count)
 
     def _exec_InsertStmt(self, node: Node, prepared: PreparedStatement,
@@ -1189,6 +1207,7 @@ class Session:
                 self.advisory.unlock_all_session()
             if self.notify is not None:    # UNLISTEN *, at the implicit commit
                 notifylib.execute(self, "UnlistenStmt", {})
+            temp_tables.discard(self)
             return StatementResult("DISCARD ALL")
         if target == "DISCARD_PLANS":
             for prepared_statement in self.prepared.values():
@@ -1198,6 +1217,7 @@ class Session:
             self.sequence_values.clear()
             self.last_sequence_value = None
             return StatementResult("DISCARD SEQUENCES")
+        temp_tables.discard(self)
         return StatementResult("DISCARD TEMP")
 
     # -- DDL ------------------------------------------------------------------------------------
@@ -1212,8 +1232,8 @@ class Session:
     def _exec_ViewStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import views
-        views.create_view(self, self._ensure_transaction(), node)
-        return StatementResult("CREATE VIEW")
+        notices = views.create_view(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE VIEW", notices=notices)
 
     def _exec_CreateTableAsStmt(self, node: Node, prepared: PreparedStatement,
                                 params: Sequence[Any]) -> StatementResult:

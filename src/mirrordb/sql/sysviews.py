@@ -792,13 +792,19 @@ def _visible_relations(snapshot: cat.CatalogSnapshot, kinds: str) -> list[cat.Cl
 
 
 def _information_schema_tables(ctx: ExecContext) -> list[Row]:
+    from mirrordb.sql import temp_tables
     snapshot = _snapshot(ctx)
     database = ctx.session.database
+    my_temp = temp_tables.namespace_oid(ctx.session)   # its relations: LOCAL TEMPORARY
     rows = []
     for entry in _visible_relations(snapshot, RELKIND_TABLE + cat.RELKIND_VIEW):
+        schema = snapshot.namespace_name(entry.namespace_oid)
+        if entry.persistence == "t" and entry.namespace_oid != my_temp:
+            continue                             # another session's (pg_is_other_temp_schema)
         is_table = entry.kind == RELKIND_TABLE
-        rows.append((database, snapshot.namespace_name(entry.namespace_oid), entry.name,
-                     "BASE TABLE" if is_table else "VIEW", None, None, None, None, None,
+        kind = "LOCAL TEMPORARY" if entry.namespace_oid == my_temp else \
+            "BASE TABLE" if is_table else "VIEW"
+        rows.append((database, schema, entry.name, kind, None, None, None, None, None,
                      "YES" if is_table and not entry.virtual else "NO", "NO", None))
     return rows
 
