@@ -84,7 +84,9 @@ from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
 from mirrordb.access.xact import (IsolationLevel, Proc, RowLockMode, Transaction,
                                   TransactionManager, TransactionState)
+from mirrordb.access import heap_inplace  # noqa: F401  (registers the Heap rmgr's redo)
 from mirrordb.catalog import bootstrap as boot
+from mirrordb.catalog import relstats
 from mirrordb.catalog.relcache import RelationCache
 from mirrordb.common.errors import (DuplicateObject, LockNotAvailable, MirrordbError,
                                     ObjectNotInPrerequisiteState, UndefinedObject,
@@ -588,6 +590,7 @@ class Engine:
                             if self.smgr.exists(tree.rnode)}.values())
             stats = self.vacuum_runner.vacuum_relation(relation, indexes, stopping)
         if not stats.interrupted:
+            relstats.vacuumed(self, relation, stats)
             self.table_stats.report_vacuum(relation.oid, stats.live, stats.recently_dead,
                                            automatic, datetime.datetime.now(datetime.UTC))
         return stats
@@ -1146,7 +1149,7 @@ class Txn:
         """The pg_class and pg_attribute rows; relacl NULL (only the owner has rights)."""
         self._insert_catalog(boot.PG_CLASS, [oid, name, namespace_oid,
                                              owner, kind, rnode.rel, rnode.spc, persistence,
-                                             len(columns), False, False, None])
+                                             len(columns), False, False, None, 0, -1.0, 0])
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False,
@@ -1250,12 +1253,16 @@ class Txn:
             root_of, _ = engine._chain_roots(table)
         snapshot = engine.xacts.take_snapshot(None)
         indexed: set[tuple[Tid, tuple[object, ...]]] = set()
+        heap_tuples = index_tuples = 0
         for tid, values in versions:
+            live = self._version_is_live(table, tid, snapshot)
+            heap_tuples += live
             key = info.key_of(values)
             if key is None:           # left out by a partial index's predicate
                 continue
+            index_tuples += live
             hashable = datum.hashable_key(key)
-            if info.unique and None not in key and self._version_is_live(table, tid, snapshot):
+            if info.unique and None not in key and live:
                 if hashable in live_keys:
                     raise UniqueViolation(
                         f'could not create unique index "{info.relation.name}"',
@@ -1269,6 +1276,8 @@ class Txn:
                 continue      # a member no snapshot sees: its key would stay after pruning
             indexed.add((root, hashable))
             tree.insert(key, root)
+        relstats.index_built(engine, self.transaction, table, info.relation, heap_tuples,
+                             index_tuples)
 
     def _inserter_aborted(self, table: Relation, tid: Tid) -> bool:
         from mirrordb.storage import tuple as tuplelib

@@ -43,6 +43,7 @@ PG_SHDESCRIPTION_OID = 2396
 PG_DEPEND_OID = 2608
 PG_TYPE_OID = 1247
 PG_ENUM_OID = 3501
+PG_STATISTIC_OID = 2619
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -60,7 +61,10 @@ PG_CLASS = _catalog(PG_CLASS_OID, "pg_class", [
     ("relpersistence", T.TEXT_OID), ("relnatts", T.INT2_OID), ("relhasindex", T.BOOL_OID),
     ("relisshared", T.BOOL_OID),
     # aclitem[] in its text form (sql/roles.py documents it); NULL: the owner's default rights
-    ("relacl", T.TEXT_OID)])
+    ("relacl", T.TEXT_OID),
+    # planner statistics, overwritten in place (no new row version) by VACUUM, ANALYZE and
+    # CREATE INDEX (catalog/relstats.py); reltuples -1: never vacuumed or analyzed
+    ("relpages", T.INT4_OID), ("reltuples", T.FLOAT4_OID), ("relallvisible", T.INT4_OID)])
 PG_ATTRIBUTE = _catalog(PG_ATTRIBUTE_OID, "pg_attribute", [
     ("attrelid", T.OID_OID), ("attname", T.NAME_OID), ("atttypid", T.OID_OID), ("attnum", T.INT2_OID),
     ("attnotnull", T.BOOL_OID), ("atttypmod", T.INT4_OID), ("attisdropped", T.BOOL_OID),
@@ -157,10 +161,23 @@ PG_ENUM = _catalog(PG_ENUM_OID, "pg_enum", [
     ("oid", T.OID_OID), ("enumtypid", T.OID_OID), ("enumsortorder", T.FLOAT4_OID),
     ("enumlabel", T.NAME_OID)])
 
+# ANALYZE's per-column statistics, one row per (starelid, staattnum, stainherit), with
+# PostgreSQL's five slots (stakindN, staopN, stacollN, stanumbersN, stavaluesN). stanumbersN is a
+# float4[] and stavaluesN an array of the column's type, both stored in their text form
+# (PostgreSQL stores anyarray); sql/analyze.py writes the rows and the pg_stats view reads them.
+PG_STATISTIC = _catalog(PG_STATISTIC_OID, "pg_statistic", [
+    ("starelid", T.OID_OID), ("staattnum", T.INT2_OID), ("stainherit", T.BOOL_OID),
+    ("stanullfrac", T.FLOAT4_OID), ("stawidth", T.INT4_OID), ("stadistinct", T.FLOAT4_OID),
+    *[(f"stakind{n}", T.INT2_OID) for n in range(1, 6)],
+    *[(f"staop{n}", T.OID_OID) for n in range(1, 6)],
+    *[(f"stacoll{n}", T.OID_OID) for n in range(1, 6)],
+    *[(f"stanumbers{n}", T.TEXT_OID) for n in range(1, 6)],
+    *[(f"stavalues{n}", T.TEXT_OID) for n in range(1, 6)]])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
-                                  PG_DEPEND, PG_TYPE, PG_ENUM)
+                                  PG_DEPEND, PG_TYPE, PG_ENUM, PG_STATISTIC)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
 
 

@@ -153,7 +153,7 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
                 catalog.oid, catalog.name, boot.PG_CATALOG_NAMESPACE_OID,
                 boot.BOOTSTRAP_SUPERUSER_OID, RELKIND_TABLE, catalog.rnode.rel, catalog.rnode.spc,
                 "p", catalog.natts, False, catalog.rnode.db == 0,
-                catalog_acl(superuser, catalog.name)])
+                catalog_acl(superuser, catalog.name), 0, -1.0, 0])
             for number, column in enumerate(catalog.columns, start=1):
                 txn._insert_catalog(boot.PG_ATTRIBUTE, [catalog.oid, column.name,
                                                         column.type_oid, number, True, -1, False,

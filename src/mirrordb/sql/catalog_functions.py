@@ -258,6 +258,9 @@ class ClassEntry:
     shared: bool
     virtual: bool = False        # served by sysviews, no relation file
     acl: str | None = None       # relacl: aclitem[] text (sql/roles.py), NULL = owner's default
+    relpages: int = 0            # planner statistics (catalog/relstats.py)
+    reltuples: float = -1.0
+    relallvisible: int = 0
 
 
 @dataclass(slots=True, eq=False)
@@ -390,7 +393,9 @@ class CatalogSnapshot:
                 classes[relation.oid] = ClassEntry(
                     known.oid, known.name, known.namespace_oid, known.owner_oid, known.kind,
                     known.relfilenode, known.tablespace_oid, known.persistence,
-                    len(relation.columns), known.shared, acl=known.acl)
+                    len(relation.columns), known.shared, acl=known.acl,
+                    relpages=known.relpages, reltuples=known.reltuples,
+                    relallvisible=known.relallvisible)
             else:
                 classes[relation.oid] = ClassEntry(
                     relation.oid, relation.name, relation.namespace_oid,
@@ -408,7 +413,10 @@ class CatalogSnapshot:
             kind=str(record["relkind"]), relfilenode=int(record["relfilenode"]),
             tablespace_oid=0 if tablespace == DEFAULT_TABLESPACE_OID and not shared
             else tablespace, persistence=str(record["relpersistence"] or "p"),
-            natts=int(record["relnatts"]), shared=shared, acl=record.get("relacl"))
+            natts=int(record["relnatts"]), shared=shared, acl=record.get("relacl"),
+            relpages=int(record.get("relpages") or 0),
+            reltuples=float(record.get("reltuples", -1.0)),   # type: ignore[arg-type]
+            relallvisible=int(record.get("relallvisible") or 0))
 
     @functools.cached_property
     def rewrite_rules(self) -> list[Record]:

@@ -338,7 +338,7 @@ _CLASS_NAMESPACE = boot.PG_CLASS.column_index("relnamespace")
 _CLASS_OWNER = boot.PG_CLASS.column_index("relowner")
 _CLASS_KIND = boot.PG_CLASS.column_index("relkind")
 _CLASS_ACL = boot.PG_CLASS.column_index("relacl")
-invariant(_CLASS_ACL == len(boot.PG_CLASS.columns) - 1, "relacl is pg_class's last column")
+invariant(_CLASS_ACL == 11, "relacl is pg_class's column 11")
 
 
 def _class_entry(values: Sequence[object]) -> ClassEntry:

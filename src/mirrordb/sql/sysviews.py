@@ -273,7 +273,8 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
         rows.append((
             entry.oid, entry.name, entry.namespace_oid, row_values.reltype(entry), 0,
             entry.owner_oid, access_method,
-            entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
+            entry.relfilenode, entry.tablespace_oid, entry.relpages, entry.reltuples,
+            entry.relallvisible, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
             constraints.has_triggers(snapshot, entry.oid), False, False, False,

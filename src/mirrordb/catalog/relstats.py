@@ -1,0 +1,157 @@
+"""pg_class's planner statistics (relpages, reltuples, relallvisible), kept up to date in place.
+
+Who calls it: the engine's VACUUM (engine.py ``_vacuum_table``), CREATE INDEX (``_build_index``)
+and ANALYZE (sql/analyze.py). As PostgreSQL's vac_update_relstats and index_update_stats do,
+the relation's pg_class row is overwritten where it lies (access/heap_inplace.py writes the
+XLOG_HEAP_INPLACE record): no new row version, no xid, and the change stays if the transaction
+aborts. Only the three fixed-width statistics columns change, so the tuple keeps its length.
+
+``all_visible_pages`` counts the pages a VACUUM leaves all-visible (mirrordb keeps no
+visibility map; PostgreSQL's relallvisible is the map's count of set bits): pages whose every
+version is committed, not deleted and older than every snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mirrordb.access import heap_inplace
+from mirrordb.catalog import bootstrap as boot
+from mirrordb.storage import page as pagelib
+from mirrordb.storage import tuple as tuplelib
+from mirrordb.storage.relfilenode import MAIN_FORKNUM
+
+if TYPE_CHECKING:
+    from mirrordb.access.relation import Relation
+    from mirrordb.access.xact import Transaction
+
+_RELPAGES = boot.PG_CLASS.column_index("relpages")
+_RELTUPLES = boot.PG_CLASS.column_index("reltuples")
+_RELALLVISIBLE = boot.PG_CLASS.column_index("relallvisible")
+LP_NORMAL = 1
+LP_DEAD = 3
+
+
+def class_stats(engine: Any, oid: int, txn: Transaction | None) -> tuple[int, float, int] | None:
+    """(relpages, reltuples, relallvisible) of relation ``oid`` as its pg_class row holds them."""
+    for _, values in engine.relcache.rows(boot.PG_CLASS, txn):
+        if values[0] == oid:
+            return (int(values[_RELPAGES]), float(values[_RELTUPLES]),
+                    int(values[_RELALLVISIBLE]))
+    return None
+
+
+def update_class_stats(engine: Any, oid: int, txn: Transaction | None, *,
+                       pages: int | None = None, tuples: float | None = None,
+                       allvisible: int | None = None) -> bool:
+    """Overwrite the statistics given (None: keep) in relation ``oid``'s pg_class row, in
+    place; nothing is written when they are already so. True if the row changed."""
+    catalog = engine.relcache.catalog(boot.PG_CLASS)
+    for tid, values in engine.relcache.rows(catalog, txn):
+        if values[0] != oid:
+            continue
+        row = list(values)
+        for index, value in ((_RELPAGES, pages), (_RELTUPLES, tuples),
+                             (_RELALLVISIBLE, allvisible)):
+            if value is not None:
+                row[index] = float(value) if index == _RELTUPLES else int(value)
+        if _float4(row[_RELTUPLES]) == _float4(values[_RELTUPLES]) and \
+                row[_RELPAGES] == values[_RELPAGES] and \
+                row[_RELALLVISIBLE] == values[_RELALLVISIBLE]:
+            return False
+        heap_inplace.inplace_update(engine.heap.env, catalog, tid, row)
+        engine.invalidate_relcaches()
+        return True
+    return False
+
+
+def _float4(value: object) -> float:
+    import struct
+    return struct.unpack("<f", struct.pack("<f", float(value)))[0]  # type: ignore[arg-type]
+
+
+def nblocks(engine: Any, relation: Relation) -> int:
+    """RelationGetNumberOfBlocks: the relation's main fork length in pages."""
+    if not engine.smgr.exists(relation.rnode):
+        return 0
+    return int(engine.pool.nblocks(relation.rnode, MAIN_FORKNUM))
+
+
+def all_visible_pages(engine: Any, relation: Relation, horizon: int) -> int:
+    """How many of the relation's pages hold only versions every snapshot sees (see the module
+    docstring); an empty page counts, as VACUUM marks it all-visible."""
+    pool = engine.pool
+    did_commit = engine.xacts.did_commit
+    count = 0
+    for blkno in range(nblocks(engine, relation)):
+        with pool.lock:
+            buffer = pool.read_buffer(relation.rnode, MAIN_FORKNUM, blkno)
+            try:
+                page = bytes(buffer.page)
+            finally:
+                pool.release(buffer)
+        if pagelib.is_new(page) or _page_all_visible(page, horizon, did_commit):
+            count += 1
+    return count
+
+
+def _page_all_visible(page: bytes, horizon: int, did_commit: Any) -> bool:
+    for offnum in range(1, pagelib.max_offset(page) + 1):
+        lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
+        if lp_flags == LP_DEAD:
+            return False
+        if lp_flags != LP_NORMAL:
+            continue
+        xmin, xmax = tuplelib.get_xmin_xmax(page, lp_off)
+        if xmax != 0 and _xmax_counts(page, lp_off, xmax, did_commit):
+            return False
+        if not did_commit(xmin) or not _precedes(xmin, horizon):
+            return False
+    return True
+
+
+def _xmax_counts(page: bytes, lp_off: int, xmax: int, did_commit: Any) -> bool:
+    """An xmax that deleted or updated the version (not a lock, not aborted)."""
+    infomask = int.from_bytes(page[lp_off + tuplelib.INFOMASK_OFFSET:
+                                   lp_off + tuplelib.INFOMASK_OFFSET + 2], "little")
+    if infomask & tuplelib.HEAP_XMAX_LOCK_ONLY:
+        return False
+    return bool(did_commit(xmax))
+
+
+def _precedes(xid: int, horizon: int) -> bool:
+    return xid < horizon or xid <= 2
+
+
+
+
+
+def index_built(engine: Any, txn: Transaction | None, table: Relation, index: Relation,
+                heap_tuples: int, index_tuples: int) -> None:
+    """PostgreSQL's index_update_stats after an index build, for the table and the index: the
+    tuple counts the build saw and the relations' lengths; a count of 0 leaves a reltuples of
+    -1 alone (an index made with its empty table does not make it look analyzed)."""
+    for relation, tuples in ((table, heap_tuples), (index, index_tuples)):
+        current = class_stats(engine, relation.oid, txn)
+        if current is None:
+            continue
+        if tuples == 0 and current[1] < 0 and relation is table:
+            update_class_stats(engine, relation.oid, txn, pages=nblocks(engine, relation))
+            continue
+        update_class_stats(engine, relation.oid, txn, pages=nblocks(engine, relation),
+                           tuples=tuples)
+
+
+def vacuumed(engine: Any, table: Relation, stats: Any) -> None:
+    """vac_update_relstats after a VACUUM of ``table``: its length, live versions and
+    all-visible pages; its indexes' lengths and entries when the vacuum passed over them."""
+    update_class_stats(engine, table.oid, None, pages=nblocks(engine, table),
+                       tuples=stats.live,
+                       allvisible=all_visible_pages(engine, table, stats.oldest_xmin))
+    if stats.index_scans:
+        for info in table.indexes:
+            update_class_stats(engine, info.relation.oid, None,
+                               pages=nblocks(engine, info.relation), tuples=stats.live)
+
+__all__ = ["all_visible_pages", "class_stats", "index_built", "nblocks", "update_class_stats",
+           "vacuumed"]
