@@ -16,8 +16,9 @@ pytestmark = MARKS
 both = pair_fixture("analyze_cluster", [])
 
 # an index's relpages is left out: mirrordb's B-tree pages are not filled as PostgreSQL's
-CLASS_STATS = ("select relname, case when relkind = 'i' then null else relpages end, "
-               "reltuples, relallvisible from pg_class where relname like '{0}%' order by 1")
+CLASS_STATS = ("select relname, case when relkind = 'i' then null else relpages end "
+               "as relpages, reltuples, relallvisible from pg_class "
+               "where relname like '{0}%' order by 1")
 STATS = ("select attname, inherited, null_frac, avg_width, n_distinct, most_common_vals, "
          "most_common_freqs, histogram_bounds, correlation from pg_stats "
          "where tablename = '{0}' order by attname")
@@ -63,3 +64,15 @@ SCENARIOS: dict[str, list[str]] = {
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(both, name: str) -> None:   # type: ignore[no-untyped-def]
     assert_same(both, SCENARIOS[name])
+
+
+def test_pg_stats_has_rows(both) -> None:   # type: ignore[no-untyped-def]
+    """The comparison above is not of two empty answers."""
+    _, ours = both
+    ours.run("create table filled (a int)")
+    ours.run("insert into filled select g % 3 from generate_series(1, 30) g")
+    ours.run("analyze filled")
+    assert ours.run("select most_common_vals, most_common_freqs, n_distinct from pg_stats "
+                    "where tablename = 'filled'") == \
+        ("ok", [("most_common_vals", 2277), ("most_common_freqs", 1021), ("n_distinct", 700)],
+         [("{0,1,2}", "{0.33333334,0.33333334,0.33333334}", "3")])

@@ -104,6 +104,9 @@ class TableEntry:
     vacuum_count: int = 0
     autovacuum_count: int = 0
     dead_left_by_vacuum: int = 0   # n_dead_tup the last vacuum left: the early wake-up's base
+    n_mod_since_analyze: int = 0   # rows inserted, updated or deleted since the last ANALYZE
+    last_analyze: datetime.datetime | None = None
+    analyze_count: int = 0
 
 
 class TransactionCounts:
@@ -243,6 +246,8 @@ class TableStatistics:
                 entry.n_live_tup = max(0, entry.n_live_tup + change.inserted - change.deleted)
                 entry.n_dead_tup += change.updated + change.deleted
                 entry.n_ins_since_vacuum += change.inserted
+                entry.n_mod_since_analyze += (change.all_inserted + change.all_updated
+                                              + change.all_deleted)
                 wake |= self._note_if_due(entry, policy)
             for relid in dropped:
                 self._entries.pop(relid, None)
@@ -294,6 +299,17 @@ class TableStatistics:
                 entry.last_vacuum = when
                 entry.vacuum_count += 1
             self._pending.discard(relid)
+
+    def report_analyze(self, relid: int, live: int, dead: int, when: datetime.datetime
+                       ) -> None:
+        """An ANALYZE of the table finished (sql/analyze.py): what it counted and when."""
+        with self._lock:
+            entry = self._entry(relid)
+            entry.n_live_tup = max(0, live)
+            entry.n_dead_tup = max(0, dead)
+            entry.n_mod_since_analyze = 0
+            entry.last_analyze = when
+            entry.analyze_count += 1
 
     def forget(self, relid: int) -> None:
         with self._lock:

@@ -853,8 +853,10 @@ def vacuum(session: Any, node: Node) -> Any:
         elif name in ("analyze", "full", "freeze", "skip_locked", "index_cleanup", "truncate",
                       "parallel", "process_toast", "disable_page_skipping"):
             continue
+    options = {option["DefElem"]["defname"] for option in node.get("options", [])}
     if not is_vacuum:
-        return StatementResult("ANALYZE")
+        from mirrordb.sql import analyze
+        return StatementResult("ANALYZE", notices=analyze.analyze(session, node, verbose))
     if session.in_block:
         raise MirrordbError("VACUUM cannot run inside a transaction block", sqlstate="25001")
     if session.txn is not None:
@@ -879,6 +881,10 @@ def vacuum(session: Any, node: Node) -> Any:
         for stats in session.engine.vacuum(target, session.lock_wait_hooks):
             if verbose:
                 notices.extend(_verbose_lines(stats, session.database))
+    if "analyze" in options:
+        from mirrordb.sql import analyze
+        notices += analyze.analyze(session, node, verbose)
+        session._commit()
     return StatementResult("VACUUM", notices=notices)
 
 

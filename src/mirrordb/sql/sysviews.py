@@ -95,6 +95,12 @@ relnatts:INT2 relchecks:INT2 relhasrules:BOOL relhastriggers:BOOL relhassubclass
 relrowsecurity:BOOL relforcerowsecurity:BOOL relispopulated:BOOL relreplident:CHAR
 relispartition:BOOL relrewrite:OID relfrozenxid:XID relminmxid:XID relacl:ACL_ARRAY
 reloptions:TEXT_ARRAY relpartbound:NODE_TREE""")
+FLOAT4_ARRAY = T.FLOAT4_ARRAY_OID
+PG_STATS_COLUMNS = _spec("""
+schemaname:NAME tablename:NAME attname:NAME inherited:BOOL null_frac:FLOAT4 avg_width:INT4
+n_distinct:FLOAT4 most_common_vals:ANYARRAY most_common_freqs:FLOAT4_ARRAY
+histogram_bounds:ANYARRAY correlation:FLOAT4 most_common_elems:ANYARRAY
+most_common_elem_freqs:FLOAT4_ARRAY elem_count_histogram:FLOAT4_ARRAY""")
 PG_ATTRIBUTE_COLUMNS = _spec("""
 attrelid:OID attname:NAME atttypid:OID attstattarget:INT4 attlen:INT2 attnum:INT2 attndims:INT4
 attcacheoff:INT4 atttypmod:INT4 attbyval:BOOL attalign:CHAR attstorage:CHAR attcompression:CHAR
@@ -756,10 +762,17 @@ def _conflicts_total(ctx: ExecContext, database: str | None) -> int:
 _SYSTEM_SCHEMAS = (PG_CATALOG, INFORMATION_SCHEMA, "pg_toast")
 
 
+def _pg_stats(ctx: ExecContext) -> list[Row]:
+    """pg_stats, from pg_statistic's rows (sql/analyze.py)."""
+    from mirrordb.sql import analyze
+    snapshot = _snapshot(ctx)
+    return analyze.pg_stats_rows(snapshot, list(snapshot._read(boot.PG_STATISTIC)))
+
+
 def _pg_stat_tables(user_only: bool) -> Producer:
     """pg_stat_all_tables / pg_stat_user_tables: the engine's table statistics
     (access/pgstat.py) for every table the statement's catalog snapshot shows. Scan counters
-    and ANALYZE columns are zero or NULL: mirrordb keeps no such counts."""
+    and autoanalyze columns are zero or NULL: mirrordb keeps no such counts."""
     def produce(ctx: ExecContext) -> list[Row]:
         snapshot = _snapshot(ctx)
         statistics = getattr(ctx.session.engine, "table_stats", None)
@@ -778,10 +791,10 @@ def _pg_stat_table_row(relid: int, schema: str, name: str, stats: Any) -> Row:
     if stats is None:
         return (relid, schema, name) + (0,) * 12 + (None,) * 4 + (0,) * 4
     return (relid, schema, name, 0, 0, 0, 0, stats.n_tup_ins, stats.n_tup_upd, stats.n_tup_del,
-            stats.n_tup_hot_upd, stats.n_live_tup, stats.n_dead_tup, 0,
+            stats.n_tup_hot_upd, stats.n_live_tup, stats.n_dead_tup, stats.n_mod_since_analyze,
             stats.n_ins_since_vacuum,
-            stats.last_vacuum, stats.last_autovacuum, None, None, stats.vacuum_count,
-            stats.autovacuum_count, 0, 0)
+            stats.last_vacuum, stats.last_autovacuum, stats.last_analyze, None,
+            stats.vacuum_count, stats.autovacuum_count, stats.analyze_count, 0)
 
 
 # -- information_schema ----------------------------------------------------------------------------
@@ -970,6 +983,7 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_trigger", 2620, "r", PG_TRIGGER_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_rewrite", boot.PG_REWRITE_OID, "r", PG_REWRITE_COLUMNS, _pg_rewrite),
     _view(PG_CATALOG, "pg_statistic_ext", 3381, "r", PG_STATISTIC_EXT_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_stats", 12451, "v", PG_STATS_COLUMNS, _pg_stats),
     _view(PG_CATALOG, "pg_publication", 6104, "r", PG_PUBLICATION_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication_rel", 6106, "r", PG_PUBLICATION_REL_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication_namespace", 6237, "r", PG_PUBLICATION_NAMESPACE_COLUMNS,

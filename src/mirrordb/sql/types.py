@@ -1250,6 +1250,7 @@ _SCALAR_OUTPUT: dict[int, _OutputFunction] = {
     INT2VECTOR_OID: lambda value, timezone: " ".join(map(str, value)),
     OIDVECTOR_OID: lambda value, timezone: " ".join(map(str, value)),
     TEXT_OID: _identity_text,
+    ANYARRAY_OID: _identity_text,     # pg_stats' value arrays, kept as their text (analyze.py)
     UNKNOWN_OID: _identity_text,
     CSTRING_OID: _identity_text,
     OID_OID: _format_int,

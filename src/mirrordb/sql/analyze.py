@@ -1,0 +1,411 @@
+"""ANALYZE: per-column statistics in pg_statistic, pg_class's relpages/reltuples, pg_stats.
+
+Who calls it: sql/ddl.py ``vacuum`` (ANALYZE [VERBOSE] [table [(columns)]], VACUUM ANALYZE);
+sysviews.py's pg_stats view calls ``pg_stats_rows``. The other halves: catalog/relstats.py
+overwrites the pg_class row in place, access/pgstat.py keeps last_analyze and analyze_count.
+
+As PostgreSQL's analyze.c: the table is locked ShareUpdateExclusive; up to 300 times the
+statistics target (100, PostgreSQL's default_statistics_target) live rows are sampled (every
+row of a smaller table, so the figures are then exact, and a random sample in physical order
+of a larger one); each column's statistics are computed as compute_scalar_stats computes them
+for a type with an ordering (null fraction, average stored width, n_distinct by the
+Haas-Stokes estimator, the most common values kept by analyze_mcv_list's test, an equi-depth
+histogram of the rest, the physical-order correlation), and for a type without one only the
+first three. The rows of pg_statistic are replaced transactionally (PostgreSQL updates them);
+relpages and reltuples of the table and its indexes are overwritten in place.
+
+pg_statistic's stanumbersN (float4[]) and stavaluesN (anyarray in PostgreSQL) are stored as
+their text forms; pg_stats shows stavalues as anyarray text, as PostgreSQL prints it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mirrordb.access.lmgr import LockMode
+from mirrordb.access.relation import RELKIND_TABLE, Relation
+from mirrordb.catalog import bootstrap as boot
+from mirrordb.catalog import relstats
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import types as T
+from mirrordb.storage import datum
+
+STATISTICS_TARGET = 100            # default_statistics_target
+WIDTH_THRESHOLD = 1024             # wider values are left out of the sort, as PostgreSQL's
+STATISTIC_KIND_MCV = 1
+STATISTIC_KIND_HISTOGRAM = 2
+STATISTIC_KIND_CORRELATION = 3
+DEFAULT_COLLATION_OID = 100
+RELKIND_MATVIEW = "m"
+_COLLATABLE = {T.TEXT_OID, T.VARCHAR_OID, T.BPCHAR_OID, T.NAME_OID}
+
+# (=, <) operator OIDs of the common types (pg_statistic.staopN), PostgreSQL 15's.
+_OPERATORS: dict[int, tuple[int, int]] = {
+    T.BOOL_OID: (91, 58), T.INT2_OID: (94, 95), T.INT4_OID: (96, 97), T.INT8_OID: (410, 412),
+    T.TEXT_OID: (98, 664), T.FLOAT4_OID: (620, 622), T.FLOAT8_OID: (670, 672),
+    T.NUMERIC_OID: (1752, 1754), T.DATE_OID: (1093, 1095), T.BPCHAR_OID: (1054, 1058),
+    T.VARCHAR_OID: (98, 664), T.TIMESTAMP_OID: (2060, 2062),
+    T.TIMESTAMPTZ_OID: (1320, 1322), T.OID_OID: (607, 609), T.NAME_OID: (93, 660),
+}
+
+
+@dataclass
+class Slot:
+    kind: int
+    operator: int
+    collation: int
+    numbers: list[float] | None = None
+    values: list[Any] | None = None
+
+
+@dataclass
+class ColumnStats:
+    attnum: int
+    null_frac: float
+    width: int
+    n_distinct: float
+    slots: list[Slot] = field(default_factory=list)
+
+
+# -- the statement -------------------------------------------------------------------------------
+
+
+def analyze_targets(session: Any, node: dict[str, Any]) -> list[tuple[Relation, list[str]]]:
+    """The tables ANALYZE names (with their column lists), or every table of the database."""
+    txn = session._ensure_transaction()
+    targets = []
+    for item in node.get("rels", []):
+        rel = item["VacuumRelation"]
+        ref = rel["relation"]
+        relation = session.lookup_relation(ref["relname"], ref.get("schemaname"),
+                                           LockMode.SHARE_UPDATE_EXCLUSIVE)
+        if relation is None:
+            raise MirrordbError(f'relation "{ref["relname"]}" does not exist',
+                                sqlstate="42P01")
+        columns = [c["String"]["sval"] for c in rel.get("va_cols", [])]
+        targets.append((relation, columns))
+    if not node.get("rels"):
+        for oid in session.engine.table_oids():
+            relation = txn.engine.relcache.lookup_oid(oid, txn.transaction)
+            if relation is not None and relation.oid >= boot.FIRST_NORMAL_OBJECT_ID:
+                txn.lock_relation(relation.oid, LockMode.SHARE_UPDATE_EXCLUSIVE)
+                targets.append((relation, []))
+    return targets
+
+
+def analyze(session: Any, node: dict[str, Any], verbose: bool) -> list[tuple[str, str]]:
+    """ANALYZE the tables ``node`` (a VacuumStmt) names; returns its notices."""
+    notices: list[tuple[str, str]] = []
+    for relation, columns in analyze_targets(session, node):
+        if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
+            notices.append(("WARNING", f'skipping "{relation.name}" --- cannot analyze '
+                                       "non-tables or special system tables"))
+            continue
+        notices += analyze_relation(session, relation, columns, verbose)
+    return notices
+
+
+def _attnums(relation: Relation, columns: Sequence[str]) -> list[int]:
+    if not columns:
+        return list(range(1, len(relation.columns) + 1))
+    names = [c.name for c in relation.columns]
+    attnums = []
+    for name in columns:
+        if name not in names:
+            raise MirrordbError(f'column "{name}" of relation "{relation.name}" does not exist',
+                                sqlstate="42703")
+        if names.index(name) + 1 not in attnums:
+            attnums.append(names.index(name) + 1)
+    return attnums
+
+
+def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
+                     verbose: bool) -> list[tuple[str, str]]:
+    """Sample ``relation``, store its columns' statistics, update its pg_class rows."""
+    attnums = _attnums(relation, columns)
+    txn = session._ensure_transaction()
+    engine = txn.engine
+    rows = [values for _, values in txn.scan(relation)]
+    live = len(rows)
+    sample = _sample(rows, 300 * STATISTICS_TARGET)
+    stats = [compute_stats(relation, attnum, [row[attnum - 1] for row in sample], live)
+             for attnum in attnums]
+    store_statistics(txn, relation.oid, stats)
+    pages = relstats.nblocks(engine, relation)
+    relstats.update_class_stats(engine, relation.oid, txn.transaction, pages=pages,
+                                tuples=live)
+    for info in relation.indexes:
+        relstats.update_class_stats(engine, info.relation.oid, txn.transaction,
+                                    pages=relstats.nblocks(engine, info.relation),
+                                    tuples=live)
+    table_stats = getattr(engine, "table_stats", None)
+    if table_stats is not None:
+        entry = table_stats.entry(relation.oid)
+        dead = entry.n_dead_tup if entry is not None else 0
+        table_stats.report_analyze(relation.oid, live, dead,
+                                   datetime.datetime.now(datetime.UTC))
+    if not verbose:
+        return []
+    return [("INFO", f'analyzing "{_schema_name(session, relation)}.{relation.name}"'),
+            ("INFO", f'"{relation.name}": scanned {pages} of {pages} pages, containing '
+                     f"{live} live rows and 0 dead rows; {len(sample)} rows in sample, "
+                     f"{live} estimated total rows")]
+
+
+def _schema_name(session: Any, relation: Relation) -> str:
+    from mirrordb.sql import schemas
+    return str(schemas.namespace_name(session, relation.namespace_oid))
+
+
+def _sample(rows: list[tuple[object, ...]], target: int) -> list[tuple[object, ...]]:
+    """Every row when there are at most ``target``, else ``target`` of them at random, kept
+    in physical order (the correlation is measured in that order)."""
+    if len(rows) <= target:
+        return rows
+    chosen = sorted(random.sample(range(len(rows)), target))
+    return [rows[i] for i in chosen]
+
+
+# -- per-column statistics (analyze.c's compute_scalar_stats) ------------------------------------
+
+
+def compute_stats(relation: Relation, attnum: int, values: list[object], total_rows: int
+                  ) -> ColumnStats:
+    column = relation.columns[attnum - 1]
+    storage_oid = relation.codec.type_oids[attnum - 1]
+    codec = datum.RowCodec((storage_oid,))
+    sample_rows = len(values)
+    nonnull = [v for v in values if v is not None]
+    null_cnt = sample_rows - len(nonnull)
+    widths = [len(codec.encode([v])[0]) for v in nonnull]
+    typlen = T.TYPES[storage_oid].length if storage_oid in T.TYPES else -1
+    varwidth = typlen < 0
+    if not sample_rows:
+        return ColumnStats(attnum, 0.0, 0, 0.0)
+    null_frac = null_cnt / sample_rows
+    if not nonnull:
+        return ColumnStats(attnum, 1.0, 0 if varwidth else typlen, 0.0)
+    width = int(sum(widths) / len(nonnull)) if varwidth else widths[0]
+    kept = [(v, i) for i, (v, w) in enumerate(zip(nonnull, widths)) if w <= WIDTH_THRESHOLD]
+    toowide = len(nonnull) - len(kept)
+    try:
+        ordered = sorted(kept, key=lambda pair: (_sort_key(pair[0]), pair[1]))
+    except TypeError:
+        return ColumnStats(attnum, null_frac, width, -1.0 * (1.0 - null_frac))
+    if not ordered:
+        return ColumnStats(attnum, null_frac, width, -1.0 * (1.0 - null_frac))
+    return _scalar_stats(column.type_oid, attnum, ordered, null_frac, width, toowide,
+                         sample_rows, total_rows)
+
+
+def _sort_key(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return (1, 0.0)                   # NaN sorts above every number, as in PostgreSQL
+    if isinstance(value, float):
+        return (0, value)
+    return value
+
+
+def _scalar_stats(type_oid: int, attnum: int, ordered: list[tuple[object, int]],
+                  null_frac: float, width: int, toowide: int, sample_rows: int,
+                  total_rows: int) -> ColumnStats:
+    groups = _groups(ordered)                  # (value, count) in sort order
+    ndistinct = len(groups)
+    nmultiple = sum(1 for _, count in groups if count > 1)
+    n_distinct = _n_distinct(ndistinct, nmultiple, toowide, null_frac, ordered, sample_rows,
+                             total_rows)
+    stats = ColumnStats(attnum, null_frac, width, n_distinct)
+    equal, less = _OPERATORS.get(type_oid, (0, 0))
+    collation = DEFAULT_COLLATION_OID if type_oid in _COLLATABLE else 0
+    track = _track(groups, STATISTICS_TARGET)
+    num_mcv = STATISTICS_TARGET
+    if len(track) == ndistinct and toowide == 0 and n_distinct > 0 and len(track) <= num_mcv:
+        num_mcv = len(track)
+    else:
+        num_mcv = min(num_mcv, len(track))
+        if num_mcv > 0:
+            num_mcv = analyze_mcv_list([count for _, count in track], num_mcv, n_distinct,
+                                       null_frac, sample_rows, total_rows)
+    mcv = track[:num_mcv]
+    if mcv:
+        stats.slots.append(Slot(STATISTIC_KIND_MCV, equal, collation,
+                                [count / sample_rows for _, count in mcv],
+                                [value for value, _ in mcv]))
+    histogram = _histogram(ordered, mcv, ndistinct - num_mcv, STATISTICS_TARGET)
+    if histogram:
+        stats.slots.append(Slot(STATISTIC_KIND_HISTOGRAM, less, collation, None, histogram))
+    if len(ordered) > 1:
+        stats.slots.append(Slot(STATISTIC_KIND_CORRELATION, less, collation,
+                                [_correlation(ordered)], None))
+    return stats
+
+
+def _groups(ordered: list[tuple[object, int]]) -> list[tuple[object, int]]:
+    groups: list[tuple[object, int]] = []
+    for value, _ in ordered:
+        if groups and groups[-1][0] == value:
+            groups[-1] = (value, groups[-1][1] + 1)
+        else:
+            groups.append((value, 1))
+    return groups
+
+
+def _track(groups: list[tuple[object, int]], limit: int) -> list[tuple[object, int]]:
+    """The values seen more than once, most frequent first (ties: the lower value first),
+    at most ``limit``, as compute_scalar_stats keeps its track array."""
+    multiple = [(index, value, count) for index, (value, count) in enumerate(groups)
+                if count > 1]
+    multiple.sort(key=lambda item: (-item[2], item[0]))
+    return [(value, count) for _, value, count in multiple[:limit]]
+
+
+def _n_distinct(ndistinct: int, nmultiple: int, toowide: int, null_frac: float,
+                ordered: list[tuple[object, int]], sample_rows: int, total_rows: int) -> float:
+    if nmultiple == 0:
+        return -1.0 * (1.0 - null_frac)
+    if toowide == 0 and nmultiple == ndistinct:
+        estimate = float(ndistinct)
+    else:
+        f1 = ndistinct - nmultiple
+        d = f1 + nmultiple
+        n = len(ordered) + toowide
+        big_n = total_rows * (1.0 - null_frac)
+        estimate = (n * d) / ((n - f1) + f1 * n / big_n) if big_n > 0 else 0.0
+        estimate = min(max(estimate, d), big_n)
+        estimate = math.floor(estimate + 0.5)
+    if estimate > 0.1 * total_rows:
+        return -(estimate / total_rows)
+    return estimate
+
+
+def analyze_mcv_list(counts: list[int], num_mcv: int, n_distinct: float, null_frac: float,
+                     sample_rows: int, total_rows: int) -> int:
+    """How many of the most common values to keep: all when the whole table was sampled,
+    else those significantly more common than the rest (analyze.c's test)."""
+    if sample_rows == total_rows or total_rows <= 1.0:
+        return num_mcv
+    n, big_n = float(sample_rows), float(total_rows)
+    ndistinct = -n_distinct * big_n if n_distinct < 0 else n_distinct
+    sumcount = float(sum(counts[:num_mcv - 1]))
+    while num_mcv > 0:
+        selec = min(max(1.0 - sumcount / sample_rows - null_frac, 0.0), 1.0)
+        other = ndistinct - (num_mcv - 1)
+        if other > 1:
+            selec /= other
+        k = big_n * counts[num_mcv - 1] / n
+        variance = n * k * (big_n - k) * (big_n - n) / (big_n * big_n * (big_n - 1))
+        if counts[num_mcv - 1] > selec * sample_rows + 2 * math.sqrt(variance) + 0.5:
+            break
+        num_mcv -= 1
+        if num_mcv == 0:
+            break
+        sumcount -= counts[num_mcv - 1]
+    return num_mcv
+
+
+def _histogram(ordered: list[tuple[object, int]], mcv: list[tuple[object, int]],
+               num_hist: int, num_bins: int) -> list[object]:
+    if num_hist > num_bins:
+        num_hist = num_bins + 1
+    if num_hist < 2:
+        return []
+    common = {datum.hashable_key((value,)) for value, _ in mcv}
+    values = [value for value, _ in ordered if datum.hashable_key((value,)) not in common]
+    nvals = len(values)
+    delta, deltafrac = divmod(nvals - 1, num_hist - 1)
+    pos = posfrac = 0
+    bounds = []
+    for _ in range(num_hist):
+        bounds.append(values[pos])
+        pos += delta
+        posfrac += deltafrac
+        if posfrac >= num_hist - 1:
+            pos += 1
+            posfrac -= num_hist - 1
+    return bounds
+
+
+def _correlation(ordered: list[tuple[object, int]]) -> float:
+    count = float(len(ordered))
+    xysum = sum(float(i) * float(tupno) for i, (_, tupno) in enumerate(ordered))
+    xsum = (count - 1) * count / 2.0
+    x2sum = (count - 1) * count * (2 * count - 1) / 6.0
+    return (count * xysum - xsum * xsum) / (count * x2sum - xsum * xsum)
+
+
+# -- pg_statistic ----------------------------------------------------------------------------------
+
+
+def store_statistics(txn: Any, relid: int, stats: list[ColumnStats]) -> None:
+    """Replace the pg_statistic rows of ``relid``'s analyzed columns."""
+    attnums = {s.attnum for s in stats}
+    txn._delete_catalog_rows(boot.PG_STATISTIC,
+                             lambda v: v[0] == relid and v[1] in attnums and not v[2])
+    relation = txn.relation(relid)
+    for column_stats in stats:
+        txn._insert_catalog(boot.PG_STATISTIC, statistic_row(relation, relid, column_stats))
+
+
+def statistic_row(relation: Relation, relid: int, stats: ColumnStats) -> list[object]:
+    slots = stats.slots + [Slot(0, 0, 0)] * (5 - len(stats.slots))
+    type_oid = relation.columns[stats.attnum - 1].type_oid
+    array_oid = T.array_type_of(type_oid)
+    return [relid, stats.attnum, False, stats.null_frac, stats.width, stats.n_distinct,
+            *[s.kind for s in slots], *[s.operator for s in slots],
+            *[s.collation for s in slots],
+            *[None if s.numbers is None else T.format_text(T.FLOAT4_ARRAY_OID, s.numbers)
+              for s in slots],
+            *[None if s.values is None else T.format_text(array_oid, s.values)
+              for s in slots]]
+
+
+def drop_statistics(txn: Any, relid: int) -> None:
+    """DROP TABLE: its pg_statistic rows go with it."""
+    txn._delete_catalog_rows(boot.PG_STATISTIC, lambda v: v[0] == relid)
+
+
+# -- pg_stats ------------------------------------------------------------------------------------
+
+
+def pg_stats_rows(snapshot: Any, statistic_rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """pg_stats: one row per pg_statistic row whose relation and column the catalog snapshot
+    shows."""
+    rows = []
+    for record in statistic_rows:
+        entry = snapshot.classes.get(int(record["starelid"]))
+        if entry is None:
+            continue
+        attname = _attname(snapshot, entry.oid, int(record["staattnum"]))
+        if attname is None:
+            continue
+        slots = {int(record[f"stakind{n}"]): n for n in range(5, 0, -1)
+                 if record[f"stakind{n}"]}
+        mcv, hist, corr = (slots.get(STATISTIC_KIND_MCV), slots.get(STATISTIC_KIND_HISTOGRAM),
+                           slots.get(STATISTIC_KIND_CORRELATION))
+        rows.append((snapshot.namespace_name(entry.namespace_oid), entry.name, attname,
+                     bool(record["stainherit"]), record["stanullfrac"], record["stawidth"],
+                     record["stadistinct"],
+                     record[f"stavalues{mcv}"] if mcv else None,
+                     _numbers(record, mcv), record[f"stavalues{hist}"] if hist else None,
+                     (_numbers(record, corr) or [None])[0], None, None, None))
+    return rows
+
+
+def _numbers(record: dict[str, Any], slot: int | None) -> list[float] | None:
+    if not slot or record[f"stanumbers{slot}"] is None:
+        return None
+    return T.parse_text(T.FLOAT4_ARRAY_OID, record[f"stanumbers{slot}"])  # type: ignore[no-any-return]
+
+
+def _attname(snapshot: Any, relid: int, attnum: int) -> str | None:
+    attribute = snapshot.attribute(relid, attnum)
+    return None if attribute is None else str(attribute.name)
+
+
+__all__ = ["ColumnStats", "analyze", "analyze_mcv_list", "analyze_relation", "compute_stats",
+           "drop_statistics", "pg_stats_rows", "store_statistics"]
