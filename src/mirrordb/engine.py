@@ -1234,7 +1234,7 @@ class Txn:
             self._insert_catalog(boot.PG_INDEX, [
                 oid, relation.oid, len(keys) + len(included), unique, primary,
                 " ".join(str(k + 1) for k in keys + included), expressions, predicate, options,
-                len(keys)])
+                len(keys), False])
             self.transaction.command_counter_increment()
             index = self.relation(oid)
             tree = self.engine.btree(index)

@@ -81,7 +81,10 @@ PG_INDEX = _catalog(PG_INDEX_OID, "pg_index", [
     # FIRST) as text ("0 3"), NULL when all are 0; indnkeyatts: how many of indkey's columns
     # are key columns (the rest are INCLUDE columns)
     ("indexprs", T.TEXT_OID), ("indpred", T.TEXT_OID), ("indoption", T.TEXT_OID),
-    ("indnkeyatts", T.INT2_OID)])
+    ("indnkeyatts", T.INT2_OID),
+    # the index CLUSTER without USING orders the table by (ALTER TABLE ... CLUSTER ON,
+    # sql/cluster.py); at most one per table
+    ("indisclustered", T.BOOL_OID)])
 PG_NAMESPACE = _catalog(PG_NAMESPACE_OID, "pg_namespace", [
     ("oid", T.OID_OID), ("nspname", T.NAME_OID), ("nspowner", T.OID_OID)])
 PG_SEQUENCE = _catalog(PG_SEQUENCE_OID, "pg_sequence", [

@@ -34,6 +34,7 @@ from mirrordb.catalog import relstats
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import types as T
 from mirrordb.storage import datum
+from mirrordb.storage.numeric_format import encode_numeric
 
 STATISTICS_TARGET = 100            # default_statistics_target
 WIDTH_THRESHOLD = 1024             # wider values are left out of the sort, as PostgreSQL's
@@ -119,8 +120,10 @@ def _attnums(relation: Relation, columns: Sequence[str]) -> list[int]:
         if name not in names:
             raise MirrordbError(f'column "{name}" of relation "{relation.name}" does not exist',
                                 sqlstate="42703")
-        if names.index(name) + 1 not in attnums:
-            attnums.append(names.index(name) + 1)
+        if names.index(name) + 1 in attnums:
+            raise MirrordbError(f'column "{name}" of relation "{relation.name}" appears more '
+                                "than once", sqlstate="42701")
+        attnums.append(names.index(name) + 1)
     return attnums
 
 
@@ -140,9 +143,11 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
     relstats.update_class_stats(engine, relation.oid, txn.transaction, pages=pages,
                                 tuples=live)
     for info in relation.indexes:
+        fraction = (sum(1 for row in sample if info.key_of(row) is not None) / len(sample)
+                    if sample and info.predicate is not None else 1.0)
         relstats.update_class_stats(engine, info.relation.oid, txn.transaction,
                                     pages=relstats.nblocks(engine, info.relation),
-                                    tuples=live)
+                                    tuples=math.ceil(fraction * live))
     table_stats = getattr(engine, "table_stats", None)
     if table_stats is not None:
         entry = table_stats.entry(relation.oid)
@@ -182,7 +187,7 @@ def compute_stats(relation: Relation, attnum: int, values: list[object], total_r
     sample_rows = len(values)
     nonnull = [v for v in values if v is not None]
     null_cnt = sample_rows - len(nonnull)
-    widths = [len(codec.encode([v])[0]) for v in nonnull]
+    widths = [_stored_width(codec, storage_oid, v) for v in nonnull]
     typlen = T.TYPES[storage_oid].length if storage_oid in T.TYPES else -1
     varwidth = typlen < 0
     if not sample_rows:
@@ -201,6 +206,15 @@ def compute_stats(relation: Relation, attnum: int, values: list[object], total_r
         return ColumnStats(attnum, null_frac, width, -1.0 * (1.0 - null_frac))
     return _scalar_stats(column.type_oid, attnum, ordered, null_frac, width, toowide,
                          sample_rows, total_rows)
+
+
+def _stored_width(codec: datum.RowCodec, storage_oid: int, value: object) -> int:
+    """The bytes PostgreSQL would store for ``value`` (VARSIZE_ANY, or typlen): mirrordb's own
+    bytes, except numeric's, which mirrordb keeps as text and PostgreSQL in base 10000."""
+    if storage_oid == T.NUMERIC_OID:
+        length = len(encode_numeric(value))    # type: ignore[arg-type]
+        return length + (1 if length + 1 <= 127 else 4)
+    return len(codec.encode([value])[0])
 
 
 def _sort_key(value: object) -> object:

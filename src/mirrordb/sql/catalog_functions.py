@@ -288,6 +288,7 @@ class IndexEntry:
     predicate: str | None = None
     options: tuple[int, ...] = ()    # pg_index.indoption (empty: all 0)
     include_numbers: tuple[int, ...] = ()   # INCLUDE columns' attnums (indkey after the keys)
+    clustered: bool = False          # pg_index.indisclustered (sql/cluster.py)
 
 
 @dataclass(slots=True, eq=False)
@@ -509,7 +510,7 @@ class CatalogSnapshot:
                 None if expressions is None else str(expressions),
                 None if predicate is None else str(predicate),
                 tuple(int(part) for part in str(record["indoption"] or "").split()),
-                numbers[len(keys):])
+                numbers[len(keys):], bool(record.get("indisclustered")))
         return result
 
     def _backs_constraint(self, index_oid: int, table_oid: int, keys: tuple[int, ...],

@@ -28,6 +28,7 @@ from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
 from mirrordb.sql import generated, index_expressions, persistence, system_columns
 from mirrordb.sql import sequences as seqs
+from mirrordb.sql import cluster
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
 from mirrordb.sql.expressions import error_at, feature_not_supported
@@ -566,6 +567,7 @@ _ALTER_HANDLERS = {
     "AT_DropIdentity": identity.drop_identity,
     "AT_DropExpression": generated.drop_expression,
     **persistence.ALTER_HANDLERS,
+    **cluster.ALTER_HANDLERS,
 }
 
 

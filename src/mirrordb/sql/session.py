@@ -1385,6 +1385,12 @@ class Session:
         from mirrordb.sql import ddl
         return ddl.vacuum(self, node)
 
+    def _exec_ClusterStmt(self, node: Node, prepared: PreparedStatement,
+                          params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import cluster
+        cluster.cluster(self, node)
+        return StatementResult("CLUSTER")
+
     def _exec_ReindexStmt(self, node: Node, prepared: PreparedStatement,
                           params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import reindex

@@ -330,7 +330,8 @@ def _pg_index(ctx: ExecContext) -> list[Row]:
         count = len(index.key_numbers)
         rows.append((
             index.index_oid, index.table_oid, count + len(index.include_numbers), count,
-            index.unique, False, index.primary, False, True, False, True, False, True, True,
+            index.unique, False, index.primary, False, True, index.clustered, True, False,
+            True, True,
             False, [*index.key_numbers, *index.include_numbers],
             [cat.type_collation(t) for t in types],
             [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types],
