@@ -114,9 +114,9 @@ def test_pg_class_has_postgresql_columns_and_derived_values(schema):
                          "where relnamespace = 2200 order by relname")
     assert found == [("t", "r", 2, True, 0, "d", 4, -1.0),
                      ("t_id_seq", "S", 0, False, 0, "n", 2, -1.0),
-                     ("t_name_key", "i", 403, False, 0, "n", 1, -1.0),
-                     ("t_pkey", "i", 403, False, 0, "n", 1, -1.0),
-                     ("t_qty_idx", "i", 403, False, 0, "n", 1, -1.0)]
+                     ("t_name_key", "i", 403, False, 0, "n", 1, 0.0),
+                     ("t_pkey", "i", 403, False, 0, "n", 1, 0.0),
+                     ("t_qty_idx", "i", 403, False, 0, "n", 1, 0.0)]
     kinds = dict(columns(schema, "select relkind, relhasindex, reltuples from pg_class"))
     assert kinds == {"relkind": T.CHAR_OID, "relhasindex": T.BOOL_OID,
                      "reltuples": T.FLOAT4_OID}
