@@ -1512,6 +1512,7 @@ class Txn:
             self._delete_catalog_rows(boot.PG_SEQUENCE, lambda v: v[0] in oids)
             self._delete_catalog_rows(boot.PG_REWRITE, lambda v: v[2] in oids)
             self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[7] in oids)
+            self._delete_catalog_rows(boot.PG_STATISTIC, lambda v: v[0] in oids)
             self._delete_catalog_rows(boot.PG_DESCRIPTION, lambda v: v[0] in oids
                                       and v[1] == boot.PG_CLASS_OID)
             self._delete_catalog_rows(boot.PG_DEPEND, lambda v: v[0] == boot.PG_CLASS_OID
@@ -2053,6 +2054,7 @@ class Txn:
         oid = table.oid
         self._delete_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] == oid)
         self._delete_catalog_rows(boot.PG_ATTRDEF, lambda v: v[0] == oid)
+        relstats.renumber_statistics(self, table, columns)
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False,

@@ -14,6 +14,9 @@ from differential import MARKS, assert_same, pair_fixture
 pytestmark = MARKS
 
 both = pair_fixture("analyze_cluster", [])
+verbose = pair_fixture("analyze_verbose", [
+    "create table vb (a int, b text)",
+    "insert into vb select g, 'b' || g from generate_series(1, 300) g"], detailed=True)
 
 # an index's relpages is left out: mirrordb's B-tree pages are not filled as PostgreSQL's
 CLASS_STATS = ("select relname, case when relkind = 'i' then null else relpages end "
@@ -117,6 +120,11 @@ SCENARIOS: dict[str, list[str]] = {
         "repeat('long', g % 3) from generate_series(1, 1000) g",
         "analyze an2",
         STATS.format("an2"),
+        "alter table an2 drop column d",
+        STATS.format("an2"),
+        "drop table an2",
+        "select count(*) from pg_statistic s join pg_class c on c.oid = s.starelid "
+        "where c.relname = 'an2'",
     ],
 }
 
@@ -136,3 +144,8 @@ def test_pg_stats_has_rows(both) -> None:   # type: ignore[no-untyped-def]
                     "where tablename = 'filled'") == \
         ("ok", [("most_common_vals", 2277), ("most_common_freqs", 1021), ("n_distinct", 700)],
          [("{0,1,2}", "{0.33333334,0.33333334,0.33333334}", "3")])
+
+
+def test_analyze_verbose(verbose) -> None:   # type: ignore[no-untyped-def]
+    assert_same(verbose, ["analyze verbose vb", "analyze verbose vb (a)",
+                          "analyze (verbose) vb, nosuch"])

@@ -17,6 +17,7 @@ from mirrordb.common.lsn import format_lsn
 from tests.conftest import pg_tool
 from tests.integration.test_standby_streaming import (current_wal_lsn, stop_pair_and_compare,
                                                       streaming_pair, wait_for_replay_catchup)
+from tests.integration.test_views_standby import query
 
 SETUP = ("CREATE TABLE m (id int PRIMARY KEY, k int, v text)",
          "INSERT INTO m SELECT g, (g * 37) % 500, 'v' || (g % 13) FROM generate_series(1, 500) g",
@@ -26,11 +27,6 @@ CLASS_STATS = ("SELECT relname, relpages, reltuples, relallvisible FROM pg_class
 STATS = ("SELECT attname, null_frac, avg_width, n_distinct, most_common_vals::text, "
          "most_common_freqs, histogram_bounds::text, correlation FROM pg_stats "
          "WHERE tablename = 'm' ORDER BY attname")
-
-
-def query(server, sql: str) -> list[tuple]:
-    with psycopg.connect(server.dsn(), autocommit=True) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def refused_in_recovery(server, sql: str) -> str:

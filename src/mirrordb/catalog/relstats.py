@@ -13,6 +13,7 @@ version is committed, not deleted and older than every snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.access import heap_inplace
@@ -153,5 +154,21 @@ def vacuumed(engine: Any, table: Relation, stats: Any) -> None:
             update_class_stats(engine, info.relation.oid, None,
                                pages=nblocks(engine, info.relation), tuples=stats.live)
 
-__all__ = ["all_visible_pages", "class_stats", "index_built", "nblocks", "update_class_stats",
-           "vacuumed"]
+def renumber_statistics(txn: Any, table: Relation, columns: Sequence[Any]) -> None:
+    """A table rewritten with a new column list (ALTER TABLE ADD/DROP COLUMN): each
+    pg_statistic row follows its column to its new number; a dropped column's rows go."""
+    new_numbers = {column.name: number for number, column in enumerate(columns, start=1)}
+    renumbered = {number: new_numbers.get(column.name)
+                  for number, column in enumerate(table.columns, start=1)}
+    if all(old == new for old, new in renumbered.items()):
+        return
+    oid = table.oid
+    txn._delete_catalog_rows(boot.PG_STATISTIC,
+                             lambda v: v[0] == oid and renumbered.get(v[1]) is None)
+    txn._update_catalog_rows(boot.PG_STATISTIC,
+                             lambda v: v[0] == oid and renumbered.get(v[1]) not in (None, v[1]),
+                             lambda v: (v[0], renumbered[v[1]], *v[2:]))
+
+
+__all__ = ["all_visible_pages", "class_stats", "index_built", "nblocks", "renumber_statistics",
+           "update_class_stats", "vacuumed"]

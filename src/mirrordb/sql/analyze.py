@@ -378,11 +378,6 @@ def statistic_row(relation: Relation, relid: int, stats: ColumnStats) -> list[ob
               for s in slots]]
 
 
-def drop_statistics(txn: Any, relid: int) -> None:
-    """DROP TABLE: its pg_statistic rows go with it."""
-    txn._delete_catalog_rows(boot.PG_STATISTIC, lambda v: v[0] == relid)
-
-
 # -- pg_stats ------------------------------------------------------------------------------------
 
 
@@ -422,4 +417,4 @@ def _attname(snapshot: Any, relid: int, attnum: int) -> str | None:
 
 
 __all__ = ["ColumnStats", "analyze", "analyze_mcv_list", "analyze_relation", "compute_stats",
-           "drop_statistics", "pg_stats_rows", "store_statistics"]
+           "pg_stats_rows", "store_statistics"]
