@@ -10,7 +10,8 @@ files removed at commit, as TRUNCATE and REINDEX swap them) and inserts the rows
 order, rebuilding the indexes; the index becomes the table's clustered one, and relpages and
 reltuples are set as PostgreSQL's rewrite sets them. All of it is WAL-logged catalog rows and
 pages, so a standby follows. CLUSTER without a table clusters every table of the database that
-has a clustered index and that the user owns, outside a transaction block.
+has a clustered index and that the user owns, outside a transaction block. VACUUM FULL
+(``vacuum_full``) is the same rewrite in the table's physical order.
 
 Rows are written again as new versions of this transaction (PostgreSQL copies the versions with
 their xmin): a concurrent snapshot older than the CLUSTER sees the table as empty, where
@@ -97,15 +98,19 @@ def _clustered_index(txn: Any, relation: Relation) -> IndexInfo:
                         sqlstate="42704")
 
 
-def rewrite(txn: Any, relation: Relation, info: IndexInfo) -> None:
-    """Write ``relation`` again in ``info``'s order into new files (see the module docstring)."""
+def rewrite(txn: Any, relation: Relation, info: IndexInfo | None) -> None:
+    """Write ``relation`` again in ``info``'s order (None: in its physical order, VACUUM
+    FULL) into new files (see the module docstring)."""
     if relation.kind != RELKIND_TABLE:
         raise MirrordbError(f'"{relation.name}" is not a table', sqlstate="42809")
-    if info.predicate is not None:
+    if info is not None and info.predicate is not None:
         raise MirrordbError(f'cannot cluster on partial index "{info.relation.name}"',
                             sqlstate="0A000")
-    mark_clustered(txn, relation, info.relation.oid)
-    rows = [values for _, values in txn.index_scan(info.relation.oid)]
+    if info is None:
+        rows = [values for _, values in txn.scan(relation)]
+    else:
+        mark_clustered(txn, relation, info.relation.oid)
+        rows = [values for _, values in txn.index_scan(info.relation.oid)]
     engine = txn.engine
     for index in relation.indexes:
         txn.lock_relation(index.relation.oid, LockMode.ACCESS_EXCLUSIVE)
@@ -127,6 +132,22 @@ def rewrite(txn: Any, relation: Relation, info: IndexInfo) -> None:
                                     pages=relstats.nblocks(engine, index.relation),
                                     tuples=sum(1 for values in rows
                                                if index.key_of(values) is not None))
+
+
+def vacuum_full(session: Any, relation: Relation | None) -> None:
+    """VACUUM FULL of one table, or of every table of the database, each in a transaction of
+    its own: the table is rewritten as CLUSTER rewrites it, in its physical order, dead
+    versions left behind."""
+    oids = [relation.oid] if relation is not None else session.engine.table_oids()
+    for oid in oids:
+        if oid < boot.FIRST_NORMAL_OBJECT_ID:
+            continue
+        txn = session._ensure_transaction()
+        txn.lock_relation(oid, LockMode.ACCESS_EXCLUSIVE)
+        current = txn.engine.relcache.lookup_oid(oid, txn.transaction)
+        if current is not None and current.kind == RELKIND_TABLE:
+            rewrite(txn, txn.relation(oid), None)
+        session._commit()
 
 
 def mark_clustered(txn: Any, relation: Relation, index_oid: int | None) -> None:
@@ -156,4 +177,4 @@ def alter_without_cluster(session: Any, txn: Any, relation: Relation, command: N
 
 ALTER_HANDLERS = {"AT_ClusterOn": alter_cluster_on, "AT_DropCluster": alter_without_cluster}
 
-__all__ = ["ALTER_HANDLERS", "cluster", "mark_clustered", "rewrite"]
+__all__ = ["ALTER_HANDLERS", "cluster", "mark_clustered", "rewrite", "vacuum_full"]

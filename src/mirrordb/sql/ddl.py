@@ -879,6 +879,9 @@ def vacuum(session: Any, node: Node) -> Any:
             continue
         if session.txn is not None:
             session._abort()
+        if "full" in options:
+            cluster.vacuum_full(session, relation)
+            continue
         target = relation.oid if relation is not None else None
         for stats in session.engine.vacuum(target, session.lock_wait_hooks):
             if verbose:
