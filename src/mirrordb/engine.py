@@ -784,6 +784,9 @@ RelationRef = Relation | int | tuple[int, str] | str
 """What a Txn method accepts to name a relation: see ``Txn.find``."""
 
 
+_RELACL = boot.PG_CLASS.column_index("relacl")
+
+
 def _shown(ref: RelationRef) -> str:
     """How an error message names the relation ``ref``."""
     if isinstance(ref, Relation):
@@ -2004,7 +2007,8 @@ class Txn:
         entries moved to the new one) of one relation, locked AccessExclusive."""
         self.lock_relation(relation.oid, LockMode.ACCESS_EXCLUSIVE)
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
-                                  lambda v: tuple(v[:3]) + (owner,) + tuple(v[4:-1]) + (acl,))
+                                  lambda v: tuple(v[:3]) + (owner,) + tuple(v[4:_RELACL])
+                                  + (acl,) + tuple(v[_RELACL + 1:]))
         self.transaction.command_counter_increment()
 
     def alter_sequence(self, sequence: Relation, params: SequenceParams, type_oid: int,

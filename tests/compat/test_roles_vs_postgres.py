@@ -85,7 +85,8 @@ def mirrordb_catalogs(datadir: str) -> tuple[dict[str, str], dict[str, tuple[str
             for result in session.simple_query(statement):
                 list(result.rows)
             session.end_implicit()
-        acls = {str(v[1]): _text(v[-1]) for _, v in engine.relcache.rows(boot.PG_CLASS, None)
+        acl = boot.PG_CLASS.column_index("relacl")
+        acls = {str(v[1]): _text(v[acl]) for _, v in engine.relcache.rows(boot.PG_CLASS, None)
                 if v[2] == boot.PUBLIC_NAMESPACE_OID and v[4] in ("r", "S")}
         names = [c.name for c in boot.PG_AUTHID.columns]
         roles = {}

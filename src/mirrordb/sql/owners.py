@@ -80,7 +80,7 @@ def change_relation_owner(session: Any, txn: Any, relation: Relation, spec: Node
 def _give(session: Any, txn: Any, relation: Relation, owner: roles.Role) -> None:
     row = _class_row(txn, relation.oid)
     old_owner = int(row[3])  # type: ignore[call-overload]
-    acl = row[-1]
+    acl = row[boot.PG_CLASS.column_index("relacl")]
     if acl is not None:
         roles_by_oid = {role.oid: role.name for role in roles.roles_by_name(session).values()}
         acl = acl_new_owner(str(acl), roles_by_oid.get(old_owner, str(old_owner)), owner.name)
