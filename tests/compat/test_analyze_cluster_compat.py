@@ -16,7 +16,9 @@ pytestmark = MARKS
 both = pair_fixture("analyze_cluster", [])
 verbose = pair_fixture("analyze_verbose", [
     "create table vb (a int, b text)",
-    "insert into vb select g, 'b' || g from generate_series(1, 300) g"], detailed=True)
+    "insert into vb select g, 'b' || g from generate_series(1, 300) g",
+    "create view vbv as select a from vb",
+    "create role vb_reader"], detailed=True)
 
 # an index's relpages is left out: mirrordb's B-tree pages are not filled as PostgreSQL's
 CLASS_STATS = ("select relname, case when relkind = 'i' then null else relpages end "
@@ -156,4 +158,6 @@ def test_pg_stats_has_rows(both) -> None:   # type: ignore[no-untyped-def]
 
 def test_analyze_verbose(verbose) -> None:   # type: ignore[no-untyped-def]
     assert_same(verbose, ["analyze verbose vb", "analyze verbose vb (a)",
-                          "analyze (verbose) vb, nosuch"])
+                          "analyze (verbose) vb, nosuch", "analyze vbv",
+                          "grant select on vb to vb_reader", "set role vb_reader",
+                          "analyze vb", "cluster vb", "reset role"])

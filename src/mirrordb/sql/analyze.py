@@ -103,12 +103,27 @@ def analyze(session: Any, node: dict[str, Any], verbose: bool) -> list[tuple[str
     """ANALYZE the tables ``node`` (a VacuumStmt) names; returns its notices."""
     notices: list[tuple[str, str]] = []
     for relation, columns in analyze_targets(session, node):
+        if not _may_analyze(session, relation):
+            notices.append(("WARNING", f'skipping "{relation.name}" --- only table or '
+                                       "database owner can analyze it"))
+            continue
         if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
             notices.append(("WARNING", f'skipping "{relation.name}" --- cannot analyze '
                                        "non-tables or special system tables"))
             continue
         notices += analyze_relation(session, relation, columns, verbose)
     return notices
+
+
+def _may_analyze(session: Any, relation: Relation) -> bool:
+    """The table's owner (or a superuser) may analyze it; PostgreSQL also lets the database's
+    owner, which mirrordb does not check."""
+    from mirrordb.sql import roles
+    try:
+        roles.check_table_ownership(session, relation)
+    except MirrordbError:
+        return False
+    return True
 
 
 def _attnums(relation: Relation, columns: Sequence[str]) -> list[int]:
