@@ -130,6 +130,13 @@ SCENARIOS: dict[str, list[str]] = {
         "repeat('long', g % 3) from generate_series(1, 1000) g",
         "analyze an2",
         STATS.format("an2"),
+        "create table an3 (i interval, j json, a int[], nn numeric)",
+        "insert into an3 select case when g % 3 = 0 then interval '1 mon' else "
+        "interval '30 days' * (g % 4) end, '{\"a\": 1}', array[g % 5, g % 2], "
+        "case when g % 10 = 0 then 'NaN'::numeric else g % 7 end "
+        "from generate_series(1, 400) g",
+        "analyze an3",
+        STATS.format("an3"),
         "alter table an2 drop column d",
         STATS.format("an2"),
         "drop table an2",

@@ -21,6 +21,7 @@ their text forms; pg_stats shows stavalues as anyarray text, as PostgreSQL print
 from __future__ import annotations
 
 import datetime
+import decimal
 import math
 import random
 from collections.abc import Sequence
@@ -213,10 +214,12 @@ def compute_stats(relation: Relation, attnum: int, values: list[object], total_r
     width = int(sum(widths) / len(nonnull)) if varwidth else widths[0]
     kept = [(v, i) for i, (v, w) in enumerate(zip(nonnull, widths)) if w <= WIDTH_THRESHOLD]
     toowide = len(nonnull) - len(kept)
+    if column.type_oid == T.JSON_OID:       # no equality, no ordering: compute_trivial_stats
+        return ColumnStats(attnum, null_frac, width, 0.0)
     try:
         ordered = sorted(kept, key=lambda pair: (_sort_key(pair[0]), pair[1]))
-    except TypeError:
-        return ColumnStats(attnum, null_frac, width, -1.0 * (1.0 - null_frac))
+    except TypeError:                       # no ordering mirrordb knows: as trivial stats
+        return ColumnStats(attnum, null_frac, width, 0.0)
     if not ordered:
         return ColumnStats(attnum, null_frac, width, -1.0 * (1.0 - null_frac))
     return _scalar_stats(column.type_oid, attnum, ordered, null_frac, width, toowide,
@@ -233,10 +236,12 @@ def _stored_width(codec: datum.RowCodec, storage_oid: int, value: object) -> int
 
 
 def _sort_key(value: object) -> object:
-    if isinstance(value, float) and math.isnan(value):
-        return (1, 0.0)                   # NaN sorts above every number, as in PostgreSQL
-    if isinstance(value, float):
-        return (0, value)
+    """The value as the type's btree ordering compares it: NaN above every number, intervals
+    by their span (a month is 30 days, so '1 mon' equals '30 days')."""
+    if isinstance(value, (float, decimal.Decimal)):
+        return (1, 0) if value != value else (0, value)
+    if isinstance(value, datum.Interval):
+        return value.span_microseconds()
     return value
 
 
@@ -275,12 +280,16 @@ def _scalar_stats(type_oid: int, attnum: int, ordered: list[tuple[object, int]],
 
 
 def _groups(ordered: list[tuple[object, int]]) -> list[tuple[object, int]]:
+    """(first value, count) of each run of equal values (equal by ``_sort_key``)."""
     groups: list[tuple[object, int]] = []
+    last: object = None
     for value, _ in ordered:
-        if groups and groups[-1][0] == value:
-            groups[-1] = (value, groups[-1][1] + 1)
+        key = _sort_key(value)
+        if groups and last == key:
+            groups[-1] = (groups[-1][0], groups[-1][1] + 1)
         else:
             groups.append((value, 1))
+            last = key
     return groups
 
 
@@ -343,8 +352,8 @@ def _histogram(ordered: list[tuple[object, int]], mcv: list[tuple[object, int]],
         num_hist = num_bins + 1
     if num_hist < 2:
         return []
-    common = {datum.hashable_key((value,)) for value, _ in mcv}
-    values = [value for value, _ in ordered if datum.hashable_key((value,)) not in common]
+    common = [_sort_key(value) for value, _ in mcv]
+    values = [value for value, _ in ordered if _sort_key(value) not in common]
     nvals = len(values)
     delta, deltafrac = divmod(nvals - 1, num_hist - 1)
     pos = posfrac = 0
@@ -383,14 +392,20 @@ def store_statistics(txn: Any, relid: int, stats: list[ColumnStats]) -> None:
 def statistic_row(relation: Relation, relid: int, stats: ColumnStats) -> list[object]:
     slots = stats.slots + [Slot(0, 0, 0)] * (5 - len(stats.slots))
     type_oid = relation.columns[stats.attnum - 1].type_oid
-    array_oid = T.array_type_of(type_oid)
     return [relid, stats.attnum, False, stats.null_frac, stats.width, stats.n_distinct,
             *[s.kind for s in slots], *[s.operator for s in slots],
             *[s.collation for s in slots],
             *[None if s.numbers is None else T.format_text(T.FLOAT4_ARRAY_OID, s.numbers)
               for s in slots],
-            *[None if s.values is None else T.format_text(array_oid, s.values)
+            *[None if s.values is None else _values_text(type_oid, s.values)
               for s in slots]]
+
+
+def _values_text(type_oid: int, values: list[Any]) -> str:
+    """stavalues as array_out prints it, each element by the column type's output function
+    (an array column's values are arrays: their text is quoted as one element)."""
+    return "{" + ",".join(T.quote_array_element(T.format_text(type_oid, value))
+                          for value in values) + "}"
 
 
 # -- pg_stats ------------------------------------------------------------------------------------
