@@ -157,7 +157,7 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
     store_statistics(txn, relation.oid, stats)
     pages = relstats.nblocks(engine, relation)
     relstats.update_class_stats(engine, relation.oid, txn.transaction, pages=pages,
-                                tuples=live)
+                                tuples=live, allvisible=_all_visible(engine, relation, txn))
     for info in relation.indexes:
         fraction = (sum(1 for row in sample if info.key_of(row) is not None) / len(sample)
                     if sample and info.predicate is not None else 1.0)
@@ -176,6 +176,16 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
             ("INFO", f'"{relation.name}": scanned {pages} of {pages} pages, containing '
                      f"{live} live rows and 0 dead rows; {len(sample)} rows in sample, "
                      f"{live} estimated total rows")]
+
+
+def _all_visible(engine: Any, relation: Relation, txn: Any) -> int:
+    """relallvisible as ANALYZE reads it from the visibility map, which mirrordb lacks: the
+    pages the last VACUUM left all-visible (the stored count) that still are."""
+    stored = relstats.class_stats(engine, relation.oid, txn.transaction)
+    if stored is None or stored[2] == 0:
+        return 0
+    horizon = engine.xacts.oldest_xmin()
+    return min(stored[2], relstats.all_visible_pages(engine, relation, horizon))
 
 
 def _schema_name(session: Any, relation: Relation) -> str:
