@@ -1552,8 +1552,10 @@ class Txn:
         new_rnode = self._new_relation_file(self.engine.allocate_oid(), persistence,
                                             getattr(relation.rnode, "backend",
                                                     INVALID_BACKEND_ID))
+        fresh = relstats.new_file_stats if relation.kind != RELKIND_SEQUENCE else tuple
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
-                                  lambda v: v[:5] + (new_rnode.rel, v[6], persistence) + v[8:])
+                                  lambda v: fresh(v[:5] + (new_rnode.rel, v[6], persistence)
+                                                  + v[8:]))
         self.transaction.current_subtransaction.dropped_relations.append(relation.rnode)
         return new_rnode
 

@@ -66,6 +66,15 @@ def update_class_stats(engine: Any, oid: int, txn: Transaction | None, *,
     return False
 
 
+def new_file_stats(values: tuple[object, ...]) -> tuple[object, ...]:
+    """A pg_class row whose relation got a new, empty file (TRUNCATE, REINDEX, CLUSTER, SET
+    LOGGED): relpages 0, reltuples -1, relallvisible 0, as PostgreSQL's
+    RelationSetNewRelfilenode sets them (in the row's new version, not in place)."""
+    row = list(values)
+    row[_RELPAGES], row[_RELTUPLES], row[_RELALLVISIBLE] = 0, -1.0, 0
+    return tuple(row)
+
+
 def _float4(value: object) -> float:
     import struct
     return struct.unpack("<f", struct.pack("<f", float(value)))[0]  # type: ignore[arg-type]
@@ -170,5 +179,6 @@ def renumber_statistics(txn: Any, table: Relation, columns: Sequence[Any]) -> No
                              lambda v: (v[0], renumbered[v[1]], *v[2:]))
 
 
-__all__ = ["all_visible_pages", "class_stats", "index_built", "nblocks", "renumber_statistics",
+__all__ = ["all_visible_pages", "class_stats", "index_built", "nblocks", "new_file_stats",
+           "renumber_statistics",
            "update_class_stats", "vacuumed"]
