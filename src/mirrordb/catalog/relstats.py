@@ -13,6 +13,7 @@ version is committed, not deleted and older than every snapshot.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,7 @@ def all_visible_pages(engine: Any, relation: Relation, horizon: int) -> int:
     """How many of the relation's pages hold only versions every snapshot sees (see the module
     docstring); an empty page counts, as VACUUM marks it all-visible."""
     pool = engine.pool
-    did_commit = engine.xacts.did_commit
+    did_commit = functools.lru_cache(maxsize=4096)(engine.xacts.did_commit)
     count = 0
     for blkno in range(nblocks(engine, relation)):
         with pool.lock:
