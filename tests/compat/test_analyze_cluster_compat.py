@@ -181,5 +181,9 @@ def test_pg_stats_has_rows(both) -> None:   # type: ignore[no-untyped-def]
 def test_analyze_verbose(verbose) -> None:   # type: ignore[no-untyped-def]
     assert_same(verbose, ["analyze verbose vb", "analyze verbose vb (a)",
                           "analyze (verbose) vb, nosuch", "analyze vbv",
+                          "delete from vb where a % 3 = 0", "update vb set b = 'u' where a < 50",
+                          "analyze verbose vb",
+                          "select n_live_tup from pg_stat_user_tables "
+                          "where relname = 'vb'",
                           "grant select on vb to vb_reader", "set role vb_reader",
                           "analyze vb", "cluster vb", "reset role"])

@@ -14,7 +14,7 @@ version is committed, not deleted and older than every snapshot.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.access import heap_inplace
@@ -88,12 +88,9 @@ def nblocks(engine: Any, relation: Relation) -> int:
     return int(engine.pool.nblocks(relation.rnode, MAIN_FORKNUM))
 
 
-def all_visible_pages(engine: Any, relation: Relation, horizon: int) -> int:
-    """How many of the relation's pages hold only versions every snapshot sees (see the module
-    docstring); an empty page counts, as VACUUM marks it all-visible."""
+def _pages(engine: Any, relation: Relation) -> Iterator[bytes]:
+    """A copy of each of the relation's pages, in order."""
     pool = engine.pool
-    did_commit = functools.lru_cache(maxsize=4096)(engine.xacts.did_commit)
-    count = 0
     for blkno in range(nblocks(engine, relation)):
         with pool.lock:
             buffer = pool.read_buffer(relation.rnode, MAIN_FORKNUM, blkno)
@@ -101,9 +98,42 @@ def all_visible_pages(engine: Any, relation: Relation, horizon: int) -> int:
                 page = bytes(buffer.page)
             finally:
                 pool.release(buffer)
-        if pagelib.is_new(page) or _page_all_visible(page, horizon, did_commit):
-            count += 1
-    return count
+        yield page
+
+
+def dead_versions(engine: Any, relation: Relation) -> int:
+    """The dead row versions ANALYZE reports (its "dead rows"): dead line pointers, versions
+    whose inserter aborted and versions whose deleter committed."""
+    xacts = engine.xacts
+    did_commit = functools.lru_cache(maxsize=4096)(xacts.did_commit)
+    dead = 0
+    for page in _pages(engine, relation):
+        if pagelib.is_new(page):
+            continue
+        for offnum in range(1, pagelib.max_offset(page) + 1):
+            lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
+            if lp_flags == LP_DEAD:
+                dead += 1
+            elif lp_flags == LP_NORMAL:
+                xmin, xmax = tuplelib.get_xmin_xmax(page, lp_off)
+                if _aborted(xacts, xmin) or (xmax != 0 and did_commit(xmin)
+                                             and _xmax_counts(page, lp_off, xmax, did_commit)):
+                    dead += 1
+    return dead
+
+
+def _aborted(xacts: Any, xid: int) -> bool:
+    from mirrordb.access.clog import XACT_ABORTED
+    from mirrordb.access.heapam import transaction_fate
+    return bool(transaction_fate(xacts, xid) == XACT_ABORTED)
+
+
+def all_visible_pages(engine: Any, relation: Relation, horizon: int) -> int:
+    """How many of the relation's pages hold only versions every snapshot sees (see the module
+    docstring); an empty page counts, as VACUUM marks it all-visible."""
+    did_commit = functools.lru_cache(maxsize=4096)(engine.xacts.did_commit)
+    return sum(1 for page in _pages(engine, relation)
+               if pagelib.is_new(page) or _page_all_visible(page, horizon, did_commit))
 
 
 def _page_all_visible(page: bytes, horizon: int, did_commit: Any) -> bool:
@@ -180,6 +210,6 @@ def renumber_statistics(txn: Any, table: Relation, columns: Sequence[Any]) -> No
                              lambda v: (v[0], renumbered[v[1]], *v[2:]))
 
 
-__all__ = ["all_visible_pages", "class_stats", "index_built", "nblocks", "new_file_stats",
+__all__ = ["all_visible_pages", "class_stats", "dead_versions", "index_built", "nblocks", "new_file_stats",
            "renumber_statistics",
            "update_class_stats", "vacuumed"]

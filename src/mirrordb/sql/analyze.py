@@ -164,17 +164,16 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
         relstats.update_class_stats(engine, info.relation.oid, txn.transaction,
                                     pages=relstats.nblocks(engine, info.relation),
                                     tuples=math.ceil(fraction * live))
+    dead = relstats.dead_versions(engine, relation)
     table_stats = getattr(engine, "table_stats", None)
     if table_stats is not None:
-        entry = table_stats.entry(relation.oid)
-        dead = entry.n_dead_tup if entry is not None else 0
         table_stats.report_analyze(relation.oid, live, dead,
                                    datetime.datetime.now(datetime.UTC))
     if not verbose:
         return []
     return [("INFO", f'analyzing "{_schema_name(session, relation)}.{relation.name}"'),
             ("INFO", f'"{relation.name}": scanned {pages} of {pages} pages, containing '
-                     f"{live} live rows and 0 dead rows; {len(sample)} rows in sample, "
+                     f"{live} live rows and {dead} dead rows; {len(sample)} rows in sample, "
                      f"{live} estimated total rows")]
 
 
