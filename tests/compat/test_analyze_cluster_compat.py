@@ -70,8 +70,10 @@ SCENARIOS: dict[str, list[str]] = {
         "insert into st1 select g, g % 10, 'v' || (g % 7), case when g % 4 = 0 then null "
         "else g % 3 end, g % 2 = 0, case when g <= 20 then 1 else g end "
         "from generate_series(1, 1000) g",
+        "create index st1_expr on st1 ((m * 2), i, lower(t)) where n is not null",
         "analyze st1",
         STATS.format("st1"),
+        STATS.format("st1_expr"),
         "create table st2 (x int, y text)",
         "insert into st2 values (1, null), (2, null)",
         "analyze st2 (y)",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mirrordb.access.lmgr import LockMode
-from mirrordb.access.relation import RELKIND_TABLE, Relation
+from mirrordb.access.relation import EXPRESSION_COLUMN, RELKIND_TABLE, IndexInfo, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.catalog import relstats
 from mirrordb.common.errors import MirrordbError
@@ -155,6 +155,9 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
     stats = [compute_stats(relation, attnum, [row[attnum - 1] for row in sample], live)
              for attnum in attnums]
     store_statistics(txn, relation.oid, stats)
+    if not columns:
+        for info in relation.indexes:
+            _analyze_expressions(txn, info, sample, live)
     pages = relstats.nblocks(engine, relation)
     relstats.update_class_stats(engine, relation.oid, txn.transaction, pages=pages,
                                 tuples=live, allvisible=_all_visible(engine, relation, txn))
@@ -175,6 +178,22 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
             ("INFO", f'"{relation.name}": scanned {pages} of {pages} pages, containing '
                      f"{live} live rows and {dead} dead rows; {len(sample)} rows in sample, "
                      f"{live} estimated total rows")]
+
+
+def _analyze_expressions(txn: Any, info: IndexInfo, sample: list[tuple[object, ...]],
+                         live: int) -> None:
+    """An expression index's expression columns get statistics of their own, under the
+    index's OID and column numbers (PostgreSQL's compute_index_stats: the sampled rows its
+    predicate admits, the table's count scaled by their share)."""
+    positions = [pos for pos, column in enumerate(info.key_columns)
+                 if column == EXPRESSION_COLUMN]
+    if not positions or not sample:
+        return
+    keys = [key for key in map(info.key_of, sample) if key is not None]
+    total = math.ceil(len(keys) / len(sample) * live)
+    stats = [compute_stats(info.relation, pos + 1, [key[pos] for key in keys], total, True)
+             for pos in positions]
+    store_statistics(txn, info.relation.oid, stats)
 
 
 def _all_visible(engine: Any, relation: Relation, txn: Any) -> int:
@@ -204,17 +223,21 @@ def _sample(rows: list[tuple[object, ...]], target: int) -> list[tuple[object, .
 # -- per-column statistics (analyze.c's compute_scalar_stats) ------------------------------------
 
 
-def compute_stats(relation: Relation, attnum: int, values: list[object], total_rows: int
-                  ) -> ColumnStats:
+def compute_stats(relation: Relation, attnum: int, values: list[object], total_rows: int,
+                  computed: bool = False) -> ColumnStats:
+    """One column's statistics; ``computed``: the values are an index expression's results,
+    whose varlena datums have 4-byte headers (stored ones are packed)."""
     column = relation.columns[attnum - 1]
     storage_oid = relation.codec.type_oids[attnum - 1]
     codec = datum.RowCodec((storage_oid,))
     sample_rows = len(values)
     nonnull = [v for v in values if v is not None]
     null_cnt = sample_rows - len(nonnull)
-    widths = [_stored_width(codec, storage_oid, v) for v in nonnull]
     typlen = T.TYPES[storage_oid].length if storage_oid in T.TYPES else -1
     varwidth = typlen < 0
+    widths = [_stored_width(codec, storage_oid, v) for v in nonnull]
+    if computed and varwidth:
+        widths = [width + 3 if width <= 127 else width for width in widths]
     if not sample_rows:
         return ColumnStats(attnum, 0.0, 0, 0.0)
     null_frac = null_cnt / sample_rows
