@@ -18,6 +18,7 @@ verbose = pair_fixture("analyze_verbose", [
     "create table vb (a int, b text)",
     "insert into vb select g, 'b' || g from generate_series(1, 300) g",
     "create view vbv as select a from vb",
+    "create table vb2 (c int)", "insert into vb2 values (1)", "analyze vb2",
     "create role vb_reader"], detailed=True)
 
 # an index's relpages is left out: mirrordb's B-tree pages are not filled as PostgreSQL's
@@ -188,4 +189,9 @@ def test_analyze_verbose(verbose) -> None:   # type: ignore[no-untyped-def]
                           "select n_live_tup from pg_stat_user_tables "
                           "where relname = 'vb'",
                           "grant select on vb to vb_reader", "set role vb_reader",
-                          "analyze vb", "cluster vb", "reset role"])
+                          "analyze vb", "cluster vb",
+                          "select tablename, attname from pg_stats "
+                          "where tablename in ('vb', 'vb2') order by 1, 2",
+                          "reset role",
+                          "select tablename, attname from pg_stats "
+                          "where tablename in ('vb', 'vb2') order by 1, 2"])

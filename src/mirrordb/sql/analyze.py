@@ -24,7 +24,7 @@ import datetime
 import decimal
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -443,13 +443,31 @@ def _values_text(type_oid: int, values: list[Any]) -> str:
 # -- pg_stats ------------------------------------------------------------------------------------
 
 
-def pg_stats_rows(snapshot: Any, statistic_rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def readable(session: Any) -> Callable[[int], bool]:
+    """Whether the session's role may SELECT from relation ``oid`` (pg_stats shows only
+    those; PostgreSQL asks per column, mirrordb per relation)."""
+    from mirrordb.sql import roles
+
+    def check(oid: int) -> bool:
+        relation = session.engine.relcache.lookup_oid(oid, None)
+        if relation is None:
+            return False
+        try:
+            roles.check_table_privilege(session, relation, "SELECT")
+        except MirrordbError:
+            return False
+        return True
+    return check
+
+
+def pg_stats_rows(snapshot: Any, statistic_rows: list[dict[str, Any]],
+                  readable: Callable[[int], bool]) -> list[tuple[Any, ...]]:
     """pg_stats: one row per pg_statistic row whose relation and column the catalog snapshot
-    shows."""
+    shows and the role may read."""
     rows = []
     for record in statistic_rows:
         entry = snapshot.classes.get(int(record["starelid"]))
-        if entry is None:
+        if entry is None or not readable(entry.oid):
             continue
         attname = _attname(snapshot, entry.oid, int(record["staattnum"]))
         if attname is None:
@@ -479,4 +497,4 @@ def _attname(snapshot: Any, relid: int, attnum: int) -> str | None:
 
 
 __all__ = ["ColumnStats", "analyze", "analyze_mcv_list", "analyze_relation", "compute_stats",
-           "pg_stats_rows", "store_statistics"]
+           "pg_stats_rows", "readable", "store_statistics"]

@@ -767,7 +767,8 @@ def _pg_stats(ctx: ExecContext) -> list[Row]:
     """pg_stats, from pg_statistic's rows (sql/analyze.py)."""
     from mirrordb.sql import analyze
     snapshot = _snapshot(ctx)
-    return analyze.pg_stats_rows(snapshot, list(snapshot._read(boot.PG_STATISTIC)))
+    return analyze.pg_stats_rows(snapshot, list(snapshot._read(boot.PG_STATISTIC)),
+                                 analyze.readable(ctx.session))
 
 
 def _pg_stat_tables(user_only: bool) -> Producer:
