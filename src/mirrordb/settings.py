@@ -417,6 +417,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("enable_indexscan", "on", "bool", "Allow index scans.", category=_PLANNER),
     Setting("enable_bitmapscan", "on", "bool", "Allow bitmap scans.", category=_PLANNER),
     Setting("enable_sort", "on", "bool", "Allow explicit sorts.", category=_PLANNER),
+    Setting("default_statistics_target", "100", "int", "Sets the default statistics target "
+            "(ANALYZE, sql/analyze.py).", category="Query Tuning / Other Planner Options",
+            min_value=1, max_value=10000),
     # -- locks
     Setting("synchronize_seqscans", "on", "bool", "Let a sequential scan start where another "
             "is reading (mirrordb's scans always start at the first block, as PostgreSQL's do "

@@ -77,6 +77,13 @@ SCENARIOS: dict[str, list[str]] = {
         STATS.format("st1_expr"),
         "create table st2 (x int, y text)",
         "insert into st2 values (1, null), (2, null)",
+        "create table st3 (m int, u int)",
+        "insert into st3 select g % 10, case when g % 50 = 0 then 1 else g end "
+        "from generate_series(1, 600) g",
+        "set default_statistics_target = 3",
+        "analyze st3",
+        STATS.format("st3"),
+        "reset default_statistics_target",
         "analyze st2 (y)",
         STATS.format("st2"),
         "select schemaname, tablename from pg_stats where tablename = 'st2'",

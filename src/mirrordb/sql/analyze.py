@@ -5,7 +5,7 @@ sysviews.py's pg_stats view calls ``pg_stats_rows``. The other halves: catalog/r
 overwrites the pg_class row in place, access/pgstat.py keeps last_analyze and analyze_count.
 
 As PostgreSQL's analyze.c: the table is locked ShareUpdateExclusive; up to 300 times the
-statistics target (100, PostgreSQL's default_statistics_target) live rows are sampled (every
+statistics target (default_statistics_target) live rows are sampled (every
 row of a smaller table, so the figures are then exact, and a random sample in physical order
 of a larger one); each column's statistics are computed as compute_scalar_stats computes them
 for a type with an ordering (null fraction, average stored width, n_distinct by the
@@ -37,7 +37,6 @@ from mirrordb.sql import types as T
 from mirrordb.storage import datum
 from mirrordb.storage.numeric_format import encode_numeric
 
-STATISTICS_TARGET = 100            # default_statistics_target
 WIDTH_THRESHOLD = 1024             # wider values are left out of the sort, as PostgreSQL's
 STATISTIC_KIND_MCV = 1
 STATISTIC_KIND_HISTOGRAM = 2
@@ -149,15 +148,17 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
     attnums = _attnums(relation, columns)
     txn = session._ensure_transaction()
     engine = txn.engine
+    target = int(session.settings.get("default_statistics_target"))
     rows = [values for _, values in txn.scan(relation)]
     live = len(rows)
-    sample = _sample(rows, 300 * STATISTICS_TARGET)
-    stats = [compute_stats(relation, attnum, [row[attnum - 1] for row in sample], live)
+    sample = _sample(rows, 300 * target)
+    stats = [compute_stats(relation, attnum, [row[attnum - 1] for row in sample], live,
+                           target=target)
              for attnum in attnums]
     store_statistics(txn, relation.oid, stats)
     if not columns:
         for info in relation.indexes:
-            _analyze_expressions(txn, info, sample, live)
+            _analyze_expressions(txn, info, sample, live, target)
     pages = relstats.nblocks(engine, relation)
     relstats.update_class_stats(engine, relation.oid, txn.transaction, pages=pages,
                                 tuples=live, allvisible=_all_visible(engine, relation, txn))
@@ -181,7 +182,7 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
 
 
 def _analyze_expressions(txn: Any, info: IndexInfo, sample: list[tuple[object, ...]],
-                         live: int) -> None:
+                         live: int, target: int) -> None:
     """An expression index's expression columns get statistics of their own, under the
     index's OID and column numbers (PostgreSQL's compute_index_stats: the sampled rows its
     predicate admits, the table's count scaled by their share)."""
@@ -191,8 +192,8 @@ def _analyze_expressions(txn: Any, info: IndexInfo, sample: list[tuple[object, .
         return
     keys = [key for key in map(info.key_of, sample) if key is not None]
     total = math.ceil(len(keys) / len(sample) * live)
-    stats = [compute_stats(info.relation, pos + 1, [key[pos] for key in keys], total, True)
-             for pos in positions]
+    stats = [compute_stats(info.relation, pos + 1, [key[pos] for key in keys], total, True,
+                           target) for pos in positions]
     store_statistics(txn, info.relation.oid, stats)
 
 
@@ -224,9 +225,10 @@ def _sample(rows: list[tuple[object, ...]], target: int) -> list[tuple[object, .
 
 
 def compute_stats(relation: Relation, attnum: int, values: list[object], total_rows: int,
-                  computed: bool = False) -> ColumnStats:
+                  computed: bool = False, target: int = 100) -> ColumnStats:
     """One column's statistics; ``computed``: the values are an index expression's results,
-    whose varlena datums have 4-byte headers (stored ones are packed)."""
+    whose varlena datums have 4-byte headers (stored ones are packed); ``target``: the
+    statistics target (most common values and histogram bounds kept)."""
     column = relation.columns[attnum - 1]
     storage_oid = relation.codec.type_oids[attnum - 1]
     codec = datum.RowCodec((storage_oid,))
@@ -255,7 +257,7 @@ def compute_stats(relation: Relation, attnum: int, values: list[object], total_r
     if not ordered:
         return ColumnStats(attnum, null_frac, width, -1.0 * (1.0 - null_frac))
     return _scalar_stats(column.type_oid, attnum, ordered, null_frac, width, toowide,
-                         sample_rows, total_rows)
+                         sample_rows, total_rows, target)
 
 
 def _stored_width(codec: datum.RowCodec, storage_oid: int, value: object) -> int:
@@ -279,7 +281,7 @@ def _sort_key(value: object) -> object:
 
 def _scalar_stats(type_oid: int, attnum: int, ordered: list[tuple[object, int]],
                   null_frac: float, width: int, toowide: int, sample_rows: int,
-                  total_rows: int) -> ColumnStats:
+                  total_rows: int, target: int) -> ColumnStats:
     groups = _groups(ordered)                  # (value, count) in sort order
     ndistinct = len(groups)
     nmultiple = sum(1 for _, count in groups if count > 1)
@@ -288,8 +290,8 @@ def _scalar_stats(type_oid: int, attnum: int, ordered: list[tuple[object, int]],
     stats = ColumnStats(attnum, null_frac, width, n_distinct)
     equal, less = _OPERATORS.get(type_oid, (0, 0))
     collation = DEFAULT_COLLATION_OID if type_oid in _COLLATABLE else 0
-    track = _track(groups, STATISTICS_TARGET)
-    num_mcv = STATISTICS_TARGET
+    track = _track(groups, target)
+    num_mcv = target
     if len(track) == ndistinct and toowide == 0 and n_distinct > 0 and len(track) <= num_mcv:
         num_mcv = len(track)
     else:
@@ -302,7 +304,7 @@ def _scalar_stats(type_oid: int, attnum: int, ordered: list[tuple[object, int]],
         stats.slots.append(Slot(STATISTIC_KIND_MCV, equal, collation,
                                 [count / sample_rows for _, count in mcv],
                                 [value for value, _ in mcv]))
-    histogram = _histogram(ordered, mcv, ndistinct - num_mcv, STATISTICS_TARGET)
+    histogram = _histogram(ordered, mcv, ndistinct - num_mcv, target)
     if histogram:
         stats.slots.append(Slot(STATISTIC_KIND_HISTOGRAM, less, collation, None, histogram))
     if len(ordered) > 1:
