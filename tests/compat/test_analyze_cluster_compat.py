@@ -195,6 +195,8 @@ def test_analyze_verbose(verbose) -> None:   # type: ignore[no-untyped-def]
                           "analyze verbose vb",
                           "select n_live_tup from pg_stat_user_tables "
                           "where relname = 'vb'",
+                          "create index vb_a on vb (a)", "cluster verbose vb using vb_a",
+                          "delete from vb where a < 10", "vacuum (full, verbose) vb",
                           "grant select on vb to vb_reader", "set role vb_reader",
                           "analyze vb", "cluster vb",
                           "select tablename, attname from pg_stats "

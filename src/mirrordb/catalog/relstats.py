@@ -101,9 +101,10 @@ def _pages(engine: Any, relation: Relation) -> Iterator[bytes]:
         yield page
 
 
-def dead_versions(engine: Any, relation: Relation) -> int:
-    """The dead row versions ANALYZE reports (its "dead rows"): dead line pointers, versions
-    whose inserter aborted and versions whose deleter committed."""
+def dead_versions(engine: Any, relation: Relation, dead_pointers: bool = True) -> int:
+    """The dead row versions ANALYZE reports (its "dead rows"): dead line pointers (unless
+    not ``dead_pointers``: CLUSTER counts versions only), versions whose inserter aborted and
+    versions whose deleter committed."""
     xacts = engine.xacts
     did_commit = functools.lru_cache(maxsize=4096)(xacts.did_commit)
     dead = 0
@@ -113,7 +114,7 @@ def dead_versions(engine: Any, relation: Relation) -> int:
         for offnum in range(1, pagelib.max_offset(page) + 1):
             lp_off, lp_flags, _ = pagelib.get_item_id(page, offnum)
             if lp_flags == LP_DEAD:
-                dead += 1
+                dead += dead_pointers
             elif lp_flags == LP_NORMAL:
                 xmin, xmax = tuplelib.get_xmin_xmax(page, lp_off)
                 if _aborted(xacts, xmin) or (xmax != 0 and did_commit(xmin)

@@ -880,7 +880,7 @@ def vacuum(session: Any, node: Node) -> Any:
         if session.txn is not None:
             session._abort()
         if "full" in options:
-            cluster.vacuum_full(session, relation)
+            notices += cluster.vacuum_full(session, relation, verbose)
             continue
         target = relation.oid if relation is not None else None
         for stats in session.engine.vacuum(target, session.lock_wait_hooks):

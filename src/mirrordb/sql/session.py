@@ -1388,8 +1388,7 @@ class Session:
     def _exec_ClusterStmt(self, node: Node, prepared: PreparedStatement,
                           params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import cluster
-        cluster.cluster(self, node)
-        return StatementResult("CLUSTER")
+        return StatementResult("CLUSTER", notices=cluster.cluster(self, node))
 
     def _exec_ReindexStmt(self, node: Node, prepared: PreparedStatement,
                           params: Sequence[Any]) -> StatementResult:
