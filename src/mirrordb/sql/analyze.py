@@ -20,11 +20,12 @@ their text forms; pg_stats shows stavalues as anyarray text, as PostgreSQL print
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,10 +156,11 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
     stats = [compute_stats(relation, attnum, [row[attnum - 1] for row in sample], live,
                            target=target)
              for attnum in attnums]
-    store_statistics(txn, relation.oid, stats)
-    if not columns:
-        for info in relation.indexes:
-            _analyze_expressions(txn, info, sample, live, target)
+    with maintenance_writes(txn):
+        store_statistics(txn, relation.oid, stats)
+        if not columns:
+            for info in relation.indexes:
+                _analyze_expressions(txn, info, sample, live, target)
     pages = relstats.nblocks(engine, relation)
     relstats.update_class_stats(engine, relation.oid, txn.transaction, pages=pages,
                                 tuples=live, allvisible=_all_visible(engine, relation, txn))
@@ -179,6 +181,18 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
             ("INFO", f'"{relation.name}": scanned {pages} of {pages} pages, containing '
                      f"{live} live rows and {dead} dead rows; {len(sample)} rows in sample, "
                      f"{live} estimated total rows")]
+
+
+@contextlib.contextmanager
+def maintenance_writes(txn: Any) -> Iterator[None]:
+    """Let ANALYZE and CLUSTER write in a read-only transaction, as PostgreSQL does (they
+    change no row a query sees; REINDEX does the same, engine.py ``_reindex``)."""
+    transaction = txn.transaction
+    read_only, transaction.read_only = transaction.read_only, False
+    try:
+        yield
+    finally:
+        transaction.read_only = read_only
 
 
 def _analyze_expressions(txn: Any, info: IndexInfo, sample: list[tuple[object, ...]],

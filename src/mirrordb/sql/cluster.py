@@ -28,6 +28,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.catalog import relstats
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
+from mirrordb.sql.analyze import maintenance_writes
 
 Node = dict[str, Any]
 _INDISCLUSTERED = boot.PG_INDEX.column_index("indisclustered")
@@ -74,13 +75,15 @@ def _reported(session: Any, txn: Any, relation: Relation, info: IndexInfo | None
     the DETAIL is not measured: zeros). mirrordb reads the rows through the index; the
     message names the sequential scan and sort PostgreSQL's planner picks for small tables."""
     if not verbose:
-        rewrite(txn, relation, info)
+        with maintenance_writes(txn):
+            rewrite(txn, relation, info)
         return []
     from mirrordb.sql import schemas
     engine = txn.engine
     pages = relstats.nblocks(engine, relation)
     removable = relstats.dead_versions(engine, relation, dead_pointers=False)
-    kept = rewrite(txn, relation, info)
+    with maintenance_writes(txn):
+        kept = rewrite(txn, relation, info)
     name = f'"{schemas.namespace_name(session, relation.namespace_oid)}.{relation.name}"'
     first = (f"vacuuming {name}" if info is None
              else f"clustering {name} using sequential scan and sort")
