@@ -46,15 +46,20 @@ def test_statistics_and_cluster_follow_on_the_standby(tmp_path, template_cluster
             connection.execute("VACUUM m")
             connection.execute("CLUSTER m USING m_k")
             connection.execute("ANALYZE m")
+            connection.execute("CREATE INDEX m_v ON m (v)")
+            connection.execute("ALTER TABLE m CLUSTER ON m_v")
         end = current_wal_lsn(primary)
         wait_for_replay_catchup(primary, standby)
         on_primary = query(primary, CLASS_STATS)
-        assert ("m", 3, 450.0, 0) in on_primary
+        assert ("m", 3, 450.0, 0) in on_primary and ("m_v", 4, 450.0, 0) in on_primary
         assert query(standby, CLASS_STATS) == on_primary
         assert len(query(primary, STATS)) == 3
         assert query(standby, STATS) == query(primary, STATS)
         assert query(standby, "SELECT id FROM m LIMIT 3") == query(
             primary, "SELECT id FROM m LIMIT 3")
+        clustered = ("SELECT indexrelid::regclass::text FROM pg_index "
+                     "WHERE indisclustered")
+        assert query(standby, clustered) == query(primary, clustered) == [("m_v",)]
         assert refused_in_recovery(standby, "ANALYZE m") == \
             "cannot execute ANALYZE during recovery"
         assert refused_in_recovery(standby, "CLUSTER m") == \
