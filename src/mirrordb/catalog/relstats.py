@@ -1,10 +1,13 @@
 """pg_class's planner statistics (relpages, reltuples, relallvisible), kept up to date in place.
 
-Who calls it: the engine's VACUUM (engine.py ``_vacuum_table``), CREATE INDEX (``_build_index``)
-and ANALYZE (sql/analyze.py). As PostgreSQL's vac_update_relstats and index_update_stats do,
-the relation's pg_class row is overwritten where it lies (access/heap_inplace.py writes the
-XLOG_HEAP_INPLACE record): no new row version, no xid, and the change stays if the transaction
-aborts. Only the three fixed-width statistics columns change, so the tuple keeps its length.
+Who calls it: the engine's VACUUM (engine.py ``_vacuum_table``), index builds
+(``_build_index``), new relation files (``_swap_relation_file``), column changes
+(``rewrite_table``), ANALYZE (sql/analyze.py) and CLUSTER / VACUUM FULL (sql/cluster.py). As
+PostgreSQL's vac_update_relstats and index_update_stats do, the relation's pg_class row is
+overwritten where it lies (access/heap_inplace.py writes the XLOG_HEAP_INPLACE record): no new
+row version, no xid, and the change stays if the transaction aborts. Only the three fixed-width
+statistics columns change, so the tuple keeps its length. A new relation file resets them in
+the row's new version instead (``new_file_stats``), as RelationSetNewRelfilenode does.
 
 ``all_visible_pages`` counts the pages a VACUUM leaves all-visible (mirrordb keeps no
 visibility map; PostgreSQL's relallvisible is the map's count of set bits): pages whose every
@@ -14,6 +17,7 @@ version is committed, not deleted and older than every snapshot.
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +36,7 @@ _RELTUPLES = boot.PG_CLASS.column_index("reltuples")
 _RELALLVISIBLE = boot.PG_CLASS.column_index("relallvisible")
 LP_NORMAL = 1
 LP_DEAD = 3
+_FLOAT4 = struct.Struct("<f")
 
 
 def class_stats(engine: Any, oid: int, txn: Transaction | None) -> tuple[int, float, int] | None:
@@ -77,8 +82,8 @@ def new_file_stats(values: tuple[object, ...]) -> tuple[object, ...]:
 
 
 def _float4(value: object) -> float:
-    import struct
-    return struct.unpack("<f", struct.pack("<f", float(value)))[0]  # type: ignore[arg-type]
+    """``value`` rounded to float4, as the column stores it."""
+    return float(_FLOAT4.unpack(_FLOAT4.pack(float(value)))[0])  # type: ignore[arg-type]
 
 
 def nblocks(engine: Any, relation: Relation) -> int:
@@ -211,6 +216,5 @@ def renumber_statistics(txn: Any, table: Relation, columns: Sequence[Any]) -> No
                              lambda v: (v[0], renumbered[v[1]], *v[2:]))
 
 
-__all__ = ["all_visible_pages", "class_stats", "dead_versions", "index_built", "nblocks", "new_file_stats",
-           "renumber_statistics",
-           "update_class_stats", "vacuumed"]
+__all__ = ["all_visible_pages", "class_stats", "dead_versions", "index_built", "nblocks",
+           "new_file_stats", "renumber_statistics", "update_class_stats", "vacuumed"]

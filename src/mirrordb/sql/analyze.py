@@ -164,12 +164,7 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
     pages = relstats.nblocks(engine, relation)
     relstats.update_class_stats(engine, relation.oid, txn.transaction, pages=pages,
                                 tuples=live, allvisible=_all_visible(engine, relation, txn))
-    for info in relation.indexes:
-        fraction = (sum(1 for row in sample if info.key_of(row) is not None) / len(sample)
-                    if sample and info.predicate is not None else 1.0)
-        relstats.update_class_stats(engine, info.relation.oid, txn.transaction,
-                                    pages=relstats.nblocks(engine, info.relation),
-                                    tuples=math.ceil(fraction * live))
+    _update_index_stats(txn, relation, sample, live)
     dead = relstats.dead_versions(engine, relation)
     table_stats = getattr(engine, "table_stats", None)
     if table_stats is not None:
@@ -181,6 +176,19 @@ def analyze_relation(session: Any, relation: Relation, columns: Sequence[str],
             ("INFO", f'"{relation.name}": scanned {pages} of {pages} pages, containing '
                      f"{live} live rows and {dead} dead rows; {len(sample)} rows in sample, "
                      f"{live} estimated total rows")]
+
+
+def _update_index_stats(txn: Any, relation: Relation, sample: list[tuple[object, ...]],
+                        live: int) -> None:
+    """Each index's relpages and reltuples: the table's rows, a partial index's share of
+    them as the sample shows it (do_analyze_rel's tupleFract)."""
+    engine = txn.engine
+    for info in relation.indexes:
+        fraction = (sum(1 for row in sample if info.key_of(row) is not None) / len(sample)
+                    if sample and info.predicate is not None else 1.0)
+        relstats.update_class_stats(engine, info.relation.oid, txn.transaction,
+                                    pages=relstats.nblocks(engine, info.relation),
+                                    tuples=math.ceil(fraction * live))
 
 
 @contextlib.contextmanager
@@ -504,7 +512,8 @@ def pg_stats_rows(snapshot: Any, statistic_rows: list[dict[str, Any]],
 def _numbers(record: dict[str, Any], slot: int | None) -> list[float] | None:
     if not slot or record[f"stanumbers{slot}"] is None:
         return None
-    return T.parse_text(T.FLOAT4_ARRAY_OID, record[f"stanumbers{slot}"])  # type: ignore[no-any-return]
+    numbers: list[float] = T.parse_text(T.FLOAT4_ARRAY_OID, record[f"stanumbers{slot}"])
+    return numbers
 
 
 def _attname(snapshot: Any, relid: int, attnum: int) -> str | None:
