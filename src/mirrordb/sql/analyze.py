@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mirrordb.access.lmgr import LockMode
-from mirrordb.access.relation import EXPRESSION_COLUMN, RELKIND_TABLE, IndexInfo, Relation
+from mirrordb.access.relation import (EXPRESSION_COLUMN, RELKIND_TABLE, RELPERSISTENCE_TEMP,
+                                      IndexInfo, Relation)
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.catalog import relstats
 from mirrordb.common.errors import MirrordbError
@@ -94,10 +95,19 @@ def analyze_targets(session: Any, node: dict[str, Any]) -> list[tuple[Relation, 
     if not node.get("rels"):
         for oid in session.engine.table_oids():
             relation = txn.engine.relcache.lookup_oid(oid, txn.transaction)
-            if relation is not None and relation.oid >= boot.FIRST_NORMAL_OBJECT_ID:
+            if relation is not None and relation.oid >= boot.FIRST_NORMAL_OBJECT_ID \
+                    and not another_sessions_temp(session, relation):
                 txn.lock_relation(relation.oid, LockMode.SHARE_UPDATE_EXCLUSIVE)
                 targets.append((relation, []))
     return targets
+
+
+def another_sessions_temp(session: Any, relation: Relation) -> bool:
+    """A temporary table of another session: ANALYZE, CLUSTER and VACUUM FULL of the whole
+    database pass over it, as PostgreSQL's do (its pages are that session's alone)."""
+    from mirrordb.sql import temp_tables
+    return relation.persistence == RELPERSISTENCE_TEMP and \
+        relation.namespace_oid != temp_tables.namespace_oid(session)
 
 
 def analyze(session: Any, node: dict[str, Any], verbose: bool) -> list[tuple[str, str]]:
@@ -522,4 +532,4 @@ def _attname(snapshot: Any, relid: int, attnum: int) -> str | None:
 
 
 __all__ = ["ColumnStats", "analyze", "analyze_mcv_list", "analyze_relation", "compute_stats",
-           "pg_stats_rows", "readable", "store_statistics"]
+           "another_sessions_temp", "pg_stats_rows", "readable", "store_statistics"]

@@ -28,7 +28,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.catalog import relstats
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import roles
-from mirrordb.sql.analyze import maintenance_writes
+from mirrordb.sql.analyze import another_sessions_temp, maintenance_writes
 
 Node = dict[str, Any]
 _INDISCLUSTERED = boot.PG_INDEX.column_index("indisclustered")
@@ -59,7 +59,8 @@ def _cluster_all(session: Any, verbose: bool) -> list[tuple[str, str, str | None
     notices = []
     for index_oid, table_oid in _marked(txn):
         relation = txn.engine.relcache.lookup_oid(table_oid, txn.transaction)
-        if relation is None or not _owns(session, relation):
+        if relation is None or not _owns(session, relation) or \
+                another_sessions_temp(session, relation):
             continue
         txn.lock_relation(table_oid, LockMode.ACCESS_EXCLUSIVE)
         relation = txn.relation(table_oid)
@@ -174,6 +175,9 @@ def vacuum_full(session: Any, relation: Relation | None, verbose: bool = False
         if oid < boot.FIRST_NORMAL_OBJECT_ID:
             continue
         txn = session._ensure_transaction()
+        found = txn.engine.relcache.lookup_oid(oid, txn.transaction)
+        if found is not None and another_sessions_temp(session, found):
+            continue
         txn.lock_relation(oid, LockMode.ACCESS_EXCLUSIVE)
         current = txn.engine.relcache.lookup_oid(oid, txn.transaction)
         if current is not None and current.kind == RELKIND_TABLE:
