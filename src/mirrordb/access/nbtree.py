@@ -10,7 +10,8 @@ in the index's pages, plus a cache of decoded pages shared by all handles on a b
 
 The tree is a Lehman & Yao B-link tree, PostgreSQL style: a metapage at block 0, pages linked left
 and right on each level, a high key on every page but the rightmost of its level, and entries
-ordered by (``sort_key(key)``, heap TID) so that duplicates are allowed and any page can be split.
+ordered by (``sort_key(key)``, heap TID) so that duplicates are allowed and any page can be split
+(enum keys by their labels' order, as PostgreSQL's enum_cmp: storage/enum_order.py).
 
 Concurrency: one lock, the buffer pool's ``lock`` (the page content lock). Every operation holds it
 while it reads or changes pages, and a caller doing a unique check holds it around ``find_equal``
@@ -67,7 +68,8 @@ from mirrordb.common.errors import (
 )
 from mirrordb.recovery.redo import register_redo
 from mirrordb.storage import page as pagelib
-from mirrordb.storage.datum import RowCodec, sort_key
+from mirrordb.storage.datum import RowCodec
+from mirrordb.storage.enum_order import key_function
 from mirrordb.storage.page import maxalign
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal.record import REGBUF_STANDARD, REGBUF_WILL_INIT
@@ -224,7 +226,7 @@ def _block_of(buffer: Buffer) -> int:
     return tag[2]
 
 
-def _sort_key_of(values: tuple[Any, ...]) -> SortKey:
+def _sort_key_of(values: tuple[Any, ...], sort_key: Callable[[Any], SortKey]) -> SortKey:
     """``sort_key(values)``, sharing the values tuple itself when it already sorts right (ints,
     text...): one tuple less per cached entry."""
     key = sort_key(values)
@@ -296,6 +298,8 @@ class BTree:
         self.name = name if name is not None else str(rnode.rel)
         self.natts = len(self.key_types)
         self._codec = _codec_for(self.key_types)
+        # B-tree order of the key columns (enums by their labels' order, enum_order.py)
+        self.sort_key = key_function(self.key_types)
         self._bitmap_length = (self.natts + 7) // 8
         with pool.lock:
             self._cache = _page_cache_for(pool)
@@ -329,7 +333,7 @@ class BTree:
     def insert(self, key: tuple[Any, ...], tid: HeapTid) -> None:
         """Add the entry (key, tid). Equal keys are allowed; (key, tid) pairs must be new."""
         values, item = self._form_leaf_tuple(key, tid)
-        new_item = _NewItem(0, item, (_sort_key_of(values), tid), values)
+        new_item = _NewItem(0, item, (_sort_key_of(values, self.sort_key), tid), values)
         with self.pool.lock:
             for _ in range(MAX_INSERT_RESTARTS):
                 if self._try_insert(self._descend(new_item.entry), new_item):
@@ -585,7 +589,7 @@ class BTree:
         check must skip keys with NULLs itself, as PostgreSQL's does)."""
         if len(key) != self.natts:
             return [tid for _, tid in self.scan(key, key)]
-        target = sort_key(key)
+        target = self.sort_key(key)
         found: list[HeapTid] = []
         with self.pool.lock:
             buffer, view, index = self._find_leaf(_after((target, MIN_TID)))
@@ -630,7 +634,7 @@ class BTree:
         width = len(bound) if prefix_len is None else min(prefix_len, len(bound))
         if width > self.natts:
             invariant(False, f'bound of {width} columns on index "{self.name}"')
-        return sort_key(bound[:width])
+        return self.sort_key(bound[:width])
 
     def all_entries(self) -> list[tuple[tuple[Any, ...], HeapTid]]:
         return list(self.scan())
@@ -770,7 +774,7 @@ class BTree:
                                      btpage.INDEX_TUPLE_HEADER_SIZE + self._bitmap_length])
             else:
                 values = decode(item[btpage.INDEX_TUPLE_HEADER_SIZE:], None)
-            entries.append((_sort_key_of(values), (bi_hi << 16 | bi_lo, posid)))
+            entries.append((_sort_key_of(values, self.sort_key), (bi_hi << 16 | bi_lo, posid)))
             values_list.append(values)
         return entries, values_list
 
@@ -781,7 +785,7 @@ class BTree:
         if not pivot.is_pivot or pivot.heap_tid is None or pivot.posid & btpage.BT_OFFSET_MASK \
                 != self.natts:
             raise DataCorrupted("malformed pivot tuple")
-        return sort_key(self._decode_payload(pivot)), pivot.heap_tid
+        return self.sort_key(self._decode_payload(pivot)), pivot.heap_tid
 
     def _decode_payload(self, parsed: btpage.IndexTuple) -> tuple[Any, ...]:
         key_data, null_bitmap = btpage.split_payload(parsed.payload, parsed.has_nulls)
@@ -986,7 +990,7 @@ class _Checker:
     def _leaf_entry(self, blkno: int, item: btpage.IndexTuple) -> Entry:
         if item.is_pivot or item.heap_tid is None:
             raise self.fail(blkno, "pivot tuple on a leaf page")
-        return sort_key(self.tree._decode_payload(item)), item.heap_tid
+        return self.tree.sort_key(self.tree._decode_payload(item)), item.heap_tid
 
 
 @dataclass(slots=True)

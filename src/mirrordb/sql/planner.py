@@ -978,8 +978,6 @@ class PlanBuilder:
             if found is None:
                 continue
             op, bound = found
-            if op != "=" and T.type_category(column_type) == "E":
-                continue    # an enum's index keys are label OIDs, not in the labels' order
             if op == "=":
                 equal = bound
             elif op in (">", ">="):

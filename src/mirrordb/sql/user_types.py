@@ -31,7 +31,7 @@ from typing import Any
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import types as T
-from mirrordb.storage import datum
+from mirrordb.storage import datum, enum_order
 
 TYPTYPE_ENUM = "e"
 TYPTYPE_DOMAIN = "d"
@@ -112,11 +112,29 @@ class UserTypeCatalog:
         self.infos = {t.oid: _type_info(t, self.by_oid) for t in types}
 
     def register_storage(self) -> None:
-        """Tell the row codec how each type here is stored (idempotent)."""
+        """Tell the row codec how each type here is stored, and the B-tree how enums (and
+        domains over them, and their arrays) sort (idempotent)."""
         for user_type in self.by_oid.values():
             if user_type.typtype != TYPTYPE_BASE:
                 datum.register_user_type(user_type.oid, _storage_oid(user_type, self.by_oid),
                                          user_type.array_oid)
+            if user_type.typtype == TYPTYPE_ENUM:
+                enum_order.register_enum(user_type.oid, {label.oid: label.sort_order
+                                                         for label in user_type.labels})
+        for user_type in self.by_oid.values():
+            enum_oid = _enum_beneath(user_type, self.by_oid)
+            if enum_oid is not None and user_type.typtype == TYPTYPE_DOMAIN:
+                enum_order.register_alias(user_type.oid, enum_oid)
+            if enum_oid is not None and user_type.array_oid:
+                enum_order.register_array(user_type.array_oid, user_type.oid)
+
+
+def _enum_beneath(user_type: UserType, by_oid: dict[int, UserType]) -> int | None:
+    """The enum a type is, or a domain is over (directly or through other domains)."""
+    found: UserType | None = user_type
+    while found is not None and found.typtype == TYPTYPE_DOMAIN:
+        found = by_oid.get(found.base_oid)
+    return found.oid if found is not None and found.typtype == TYPTYPE_ENUM else None
 
 
 def _storage_oid(user_type: UserType, by_oid: dict[int, UserType]) -> int:
