@@ -1,7 +1,8 @@
 """CREATE TYPE ... AS ENUM, CREATE DOMAIN, ALTER TYPE / ALTER DOMAIN, DROP TYPE / DROP DOMAIN.
 
 Who calls it: the session's statement dispatch (sql/session.py), for CreateEnumStmt,
-AlterEnumStmt, CreateDomainStmt, AlterDomainStmt, and the OBJECT_TYPE/OBJECT_DOMAIN forms of
+AlterEnumStmt, CreateDomainStmt, AlterDomainStmt, CompositeTypeStmt (CREATE TYPE ... AS
+(...), sql/composite_types.py), and the OBJECT_TYPE/OBJECT_DOMAIN forms of
 RenameStmt, AlterOwnerStmt and DropStmt. What it writes are ordinary WAL-logged catalog rows
 (pg_type, pg_enum, pg_constraint; catalog/bootstrap.py), so the types reach a standby as any
 row does; sql/user_types.py reads them back for the type system.
@@ -23,7 +24,7 @@ from typing import Any
 
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import schemas
+from mirrordb.sql import composite_types, schemas
 from mirrordb.sql import types as T
 from mirrordb.sql import user_types as U
 from mirrordb.sql.constraints import CONTYPE_CHECK, StoredConstraint, choose_constraint_name
@@ -68,13 +69,13 @@ def _require_type(session: Any, names: Sequence[str]) -> U.UserType:
     return found
 
 
-def _check_name_free(session: Any, txn: Any, namespace_oid: int, name: str) -> None:
+def check_type_name_free(session: Any, txn: Any, namespace_oid: int, name: str) -> None:
     if (namespace_oid, name) in _catalog(session).by_name or \
             txn.engine.relcache.lookup(name, txn.transaction, namespace_oid) is not None:
         raise MirrordbError(f'type "{name}" already exists', sqlstate="42710")
 
 
-def _array_name(session: Any, txn: Any, namespace_oid: int, name: str) -> str:
+def array_name(session: Any, txn: Any, namespace_oid: int, name: str) -> str:
     """makeArrayTypeName: "_name", with more underscores while that is taken."""
     candidate = "_" + name
     while (namespace_oid, candidate) in _catalog(session).by_name:
@@ -82,7 +83,7 @@ def _array_name(session: Any, txn: Any, namespace_oid: int, name: str) -> str:
     return candidate[:MAX_LABEL_BYTES]
 
 
-def _insert_type(txn: Any, user_type: U.UserType) -> None:
+def insert_type(txn: Any, user_type: U.UserType) -> None:
     txn._insert_catalog(boot.PG_TYPE, user_type.row())
 
 
@@ -92,14 +93,14 @@ def _new_type(session: Any, txn: Any, names: Sequence[str], typtype: str, base_o
     from mirrordb.sql import roles
     schema, name = _split(names)
     namespace_oid = schemas.creation_namespace(session, schema, name)
-    _check_name_free(session, txn, namespace_oid, name)
+    check_type_name_free(session, txn, namespace_oid, name)
     owner_oid = roles.current_role_oid(session)
     engine = txn.engine
     array_oid, type_oid = engine.allocate_oid(), engine.allocate_oid()
     user_type = U.UserType(type_oid, name, namespace_oid, owner_oid, typtype, base_oid, typmod,
                            False, array_oid, 0, None, None)
-    _insert_type(txn, user_type)
-    _insert_type(txn, U.UserType(array_oid, _array_name(session, txn, namespace_oid, name),
+    insert_type(txn, user_type)
+    insert_type(txn, U.UserType(array_oid, array_name(session, txn, namespace_oid, name),
                                  namespace_oid, owner_oid, U.TYPTYPE_BASE, 0, -1, False, 0,
                                  type_oid, None, None))
     txn.transaction.command_counter_increment()
@@ -274,10 +275,10 @@ def rename_type(session: Any, txn: Any, node: Node) -> str:
     user_type = _require_kind(session, names, object_type)
     _check_owner(session, user_type)
     new_name = str(node["newname"])
-    _check_name_free(session, txn, user_type.namespace_oid, new_name)
+    check_type_name_free(session, txn, user_type.namespace_oid, new_name)
     _update_type(txn, user_type.oid, name=new_name)
     _update_type(txn, user_type.array_oid,
-                 name=_array_name(session, txn, user_type.namespace_oid, new_name))
+                 name=array_name(session, txn, user_type.namespace_oid, new_name))
     return "ALTER DOMAIN" if object_type == "OBJECT_DOMAIN" else "ALTER TYPE"
 
 
@@ -560,6 +561,8 @@ def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> l
         current = txn.engine.relcache.lookup_oid(relation.oid, txn.transaction)
         ddl._drop_column(session, txn, current, {"name": relation.columns[index].name})
     oids = {user_type.oid, user_type.array_oid}
+    if user_type.typtype == U.TYPTYPE_COMPOSITE:
+        composite_types.drop_composite(txn, user_type.base_oid)
     txn._delete_catalog_rows(boot.PG_TYPE, lambda v: v[0] in oids)
     txn._delete_catalog_rows(boot.PG_ENUM, lambda v: v[1] == user_type.oid)
     txn._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: len(v) > 17 and v[17] in oids)
@@ -572,7 +575,7 @@ def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> l
 # -- dispatch --------------------------------------------------------------------------------------
 
 _STATEMENTS = frozenset({"CreateEnumStmt", "AlterEnumStmt", "CreateDomainStmt",
-                         "AlterDomainStmt"})
+                         "AlterDomainStmt", "CompositeTypeStmt"})
 _OBJECT_TYPES = frozenset({"OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"})
 
 
@@ -594,7 +597,7 @@ def execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, li
     try:
         return _execute(session, txn, node_type, node)
     except MirrordbError as error:
-        if node_type in ("CreateDomainStmt", "AlterDomainStmt"):
+        if node_type in ("CreateDomainStmt", "AlterDomainStmt", "CompositeTypeStmt"):
             error.position = None   # PostgreSQL reports no position inside a domain's clauses
         raise
 
@@ -604,6 +607,9 @@ def _execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, l
     with txn.engine._ddl_lock:
         if node_type == "CreateEnumStmt":
             create_enum(session, txn, node)
+            return "CREATE TYPE", []
+        if node_type == "CompositeTypeStmt":
+            composite_types.create_composite(session, txn, node, PlanBuilder(session, []))
             return "CREATE TYPE", []
         if node_type == "AlterEnumStmt":
             return "ALTER TYPE", alter_enum(session, txn, node)

@@ -367,6 +367,10 @@ class UserTypes(Protocol):
     def domain_check(self, oid: int) -> Callable[[Any], Any] | None:
         """A domain's constraints as a function value -> value (None: not a domain)."""
 
+    def composite_fields(self, oid: int) -> tuple[tuple[tuple[str, int], ...],
+                                                  tuple[int, ...]] | None:
+        """(fields, typmods) of a composite type or a table's row type (None: neither)."""
+
 
 _USER_TYPES: contextvars.ContextVar[UserTypes | None] = contextvars.ContextVar(
     "mirrordb_user_types", default=None)
@@ -399,10 +403,10 @@ def type_info(oid: int) -> TypeInfo:
 def array_type_of(element_oid: int) -> int:
     """The array type of an element type (0 if there is none; a table's row type has
     record[] here, where PostgreSQL has the table's own array type)."""
-    if element_oid in _ROW_TYPE_OIDS:
-        return RECORD_ARRAY_OID
     info = TYPES.get(element_oid)
-    return info.array_oid if info is not None else 0
+    if info is not None and info.array_oid:        # a composite type's own array type
+        return info.array_oid
+    return RECORD_ARRAY_OID if element_oid in _ROW_TYPE_OIDS else 0
 
 
 def element_type_of(array_oid: int) -> int:
@@ -1833,12 +1837,23 @@ def _user_cast_context(source_oid: int, target_oid: int) -> str | None:
     through its I/O functions."""
     if source_oid == target_oid or source_oid == UNKNOWN_OID:
         return IMPLICIT
+    if source_oid == RECORD_OID and composite_fields(target_oid) is not None:
+        return IMPLICIT                    # ROW(...) to a composite type, field by field
     source_base, target_base = base_type(source_oid), base_type(target_oid)
     if (source_base, target_base) != (source_oid, target_oid):
         if source_base == target_base:
             return IMPLICIT
         return _cast_context(source_base, target_base)
     return _uncached_cast_context(source_oid, target_oid)
+
+
+def composite_fields(oid: int) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...]] | None:
+    """(fields, typmods) of a composite type or a table's row type; None for any other
+    type (sql/composite_types.py)."""
+    source = _USER_TYPES.get()
+    if source is None or oid < FIRST_USER_TYPE_OID:
+        return None
+    return source.composite_fields(oid)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -2104,6 +2119,10 @@ def _user_cast_function(source_oid: int, target_oid: int) -> _CastFunction:
     check = source.domain_check(target_oid) if source is not None else None
     if source_oid == target_oid:
         return _identity
+    found = composite_fields(target_oid) if source_oid == RECORD_OID else None
+    if found is not None:
+        from mirrordb.sql.composite_types import record_to_composite
+        return record_to_composite(target_oid, found[0], found[1], ASSIGNMENT)
     source_base, target_base = base_type(source_oid), base_type(target_oid)
     if (source_base, target_base) == (source_oid, target_oid):
         convert = _uncached_cast_function(source_oid, target_oid)

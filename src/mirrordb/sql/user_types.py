@@ -36,6 +36,7 @@ from mirrordb.storage import datum, enum_order
 TYPTYPE_ENUM = "e"
 TYPTYPE_DOMAIN = "d"
 TYPTYPE_BASE = "b"           # a user type's array type
+TYPTYPE_COMPOSITE = "c"      # CREATE TYPE ... AS (...): base_oid holds its relation (typrelid)
 MAX_CACHED_CATALOGS = 64
 
 
@@ -77,6 +78,9 @@ class UserType:
     default_tree: str | None
     labels: list[EnumLabel] = field(default_factory=list)
     checks: list[DomainCheck] = field(default_factory=list)
+    # a composite type's attributes: (name, type OID) and their typmods
+    fields: tuple[tuple[str, int], ...] = ()
+    typmods: tuple[int, ...] = ()
 
     @staticmethod
     def from_row(values: Sequence[object]) -> UserType:
@@ -115,18 +119,37 @@ class UserTypeCatalog:
         """Tell the row codec how each type here is stored, and the B-tree how enums (and
         domains over them, and their arrays) sort (idempotent)."""
         for user_type in self.by_oid.values():
-            if user_type.typtype != TYPTYPE_BASE:
+            if user_type.typtype in (TYPTYPE_ENUM, TYPTYPE_DOMAIN):
                 datum.register_user_type(user_type.oid, _storage_oid(user_type, self.by_oid),
                                          user_type.array_oid)
             if user_type.typtype == TYPTYPE_ENUM:
                 enum_order.register_enum(user_type.oid, {label.oid: label.sort_order
                                                          for label in user_type.labels})
+        self._register_composites()
         for user_type in self.by_oid.values():
             enum_oid = _enum_beneath(user_type, self.by_oid)
             if enum_oid is not None and user_type.typtype == TYPTYPE_DOMAIN:
                 enum_order.register_alias(user_type.oid, enum_oid)
             if enum_oid is not None and user_type.array_oid:
                 enum_order.register_array(user_type.array_oid, user_type.oid)
+
+
+    def _register_composites(self) -> None:
+        """Each composite type after the composite types its fields have (a type cannot
+        contain itself, so every round registers at least one)."""
+        waiting = [t for t in self.by_oid.values() if t.typtype == TYPTYPE_COMPOSITE]
+        while waiting:
+            ready = [t for t in waiting if all(datum.is_storable(oid) for _, oid in t.fields)]
+            if not ready:
+                return                  # a field of a type this catalog does not hold
+            for user_type in ready:
+                T.register_row_type(user_type.oid)
+                fields = user_type.fields
+                datum.register_composite(user_type.oid, user_type.name,
+                                         [oid for _, oid in fields], user_type.array_oid,
+                                         lambda values, fields=fields:  # type: ignore[misc]
+                                         T.RowRecord.of(values, fields))
+            waiting = [t for t in waiting if t not in ready]
 
 
 def _enum_beneath(user_type: UserType, by_oid: dict[int, UserType]) -> int | None:
@@ -149,6 +172,10 @@ def _type_info(user_type: UserType, by_oid: dict[int, UserType]) -> T.TypeInfo:
         return T.TypeInfo(user_type.oid, user_type.name, user_type.name, 4, True, "E", False,
                           user_type.array_oid, 0, "i", "enum_in", "enum_out", "e", "enum_recv",
                           "enum_send")
+    if user_type.typtype == TYPTYPE_COMPOSITE:
+        return T.TypeInfo(user_type.oid, user_type.name, user_type.name, -1, False, "C", False,
+                          user_type.array_oid, 0, "d", "record_in", "record_out", "c",
+                          "record_recv", "record_send")
     if user_type.typtype == TYPTYPE_DOMAIN:
         base_oid = user_type.base_oid
         base = (_type_info(by_oid[base_oid], by_oid) if base_oid in by_oid
@@ -159,7 +186,7 @@ def _type_info(user_type: UserType, by_oid: dict[int, UserType]) -> T.TypeInfo:
                           base.receive_name, base.send_name)
     element = by_oid.get(user_type.element_oid)
     alignment = "i"
-    if element is not None and element.typtype == TYPTYPE_DOMAIN:
+    if element is not None and element.typtype in (TYPTYPE_DOMAIN, TYPTYPE_COMPOSITE):
         alignment = "d" if _type_info(element, by_oid).alignment == "d" else "i"
     return T.TypeInfo(user_type.oid, user_type.name, user_type.name[1:] + "[]", -1, False, "A",
                       False, 0, user_type.element_oid, alignment, "array_in", "array_out", "b",
@@ -188,6 +215,12 @@ def load(engine: Any, transaction: Any) -> UserTypeCatalog:
                                        bool(v[6])))
               for _, v in relcache.rows(boot.PG_CONSTRAINT, transaction)
               if len(v) > 17 and v[17]]
+    for user_type in types:
+        if user_type.typtype == TYPTYPE_COMPOSITE:
+            relation = relcache.lookup_oid(user_type.base_oid, transaction)
+            columns = relation.columns if relation is not None else []
+            user_type.fields = tuple((column.name, column.type_oid) for column in columns)
+            user_type.typmods = tuple(column.typmod for column in columns)
     catalog = UserTypeCatalog(types, labels, checks)
     catalog.register_storage()
     return catalog
@@ -268,11 +301,15 @@ class SessionUserTypes:
             namespaces: Sequence[int] = () if entry is None else (entry.oid,)
         else:
             namespaces = schemas.search_path_oids(self.session)
+        from mirrordb.sql import composite_types
         by_name = self.catalog.by_name
         for namespace in namespaces:
             found = by_name.get((namespace, name))
             if found is not None:
                 return found.oid
+            row_type = composite_types.table_row_type(self.session, namespace, name)
+            if row_type is not None:
+                return row_type
         return None
 
     def base_type(self, oid: int) -> int:
@@ -284,13 +321,31 @@ class SessionUserTypes:
 
     def input_function(self, oid: int) -> Callable[[str, int, str], Any] | None:
         user_type = self.catalog.by_oid.get(oid)
-        if user_type is None:
-            return None
+        if user_type is None:          # a table's row type reads a record, as record_in
+            return self.record_input(oid) if self.composite_fields(oid) is not None else None
         if user_type.typtype == TYPTYPE_ENUM:
             return self._enum_input(oid)
         if user_type.typtype == TYPTYPE_DOMAIN:
             return self._domain_input(user_type)
+        if user_type.typtype == TYPTYPE_COMPOSITE:
+            return self.record_input(oid)
         return None
+
+    def record_input(self, oid: int) -> Callable[[str, int, str], Any]:
+        """record_in of a composite type or a table's row type."""
+        from mirrordb.sql import composite_types
+        return composite_types.record_input(lambda: self.composite_fields(oid))
+
+    def composite_fields(self, oid: int) -> tuple[tuple[tuple[str, int], ...],
+                                                  tuple[int, ...]] | None:
+        """(fields, typmods) of a composite type or a table's row type; None for others."""
+        user_type = self.catalog.by_oid.get(oid)
+        if user_type is not None:
+            if user_type.typtype != TYPTYPE_COMPOSITE:
+                return None
+            return user_type.fields, user_type.typmods
+        from mirrordb.sql import composite_types
+        return composite_types.relation_fields(self.session, oid)
 
     def _enum_input(self, oid: int) -> Callable[[str, int, str], Any]:
         def enum_in(text: str, typmod: int, timezone: str) -> int:
@@ -528,6 +583,7 @@ def enum_function(name: str, arg_types: Sequence[int]) -> Any:
 # pg_proc OIDs PostgreSQL 15 gives the functions user types name
 ENUM_PROCEDURES = (3504, 3505, 3532, 3533)            # enum_in, enum_out, enum_recv, enum_send
 ARRAY_PROCEDURES = (750, 751, 2400, 2401)             # array_in, array_out, array_recv, _send
+RECORD_PROCEDURES = (2290, 2291, 2402, 2403)          # record_in, _out, _recv, _send
 DOMAIN_IN, DOMAIN_RECV = 2597, 2598                 # domain_in, domain_recv
 ARRAY_SUBSCRIPT_HANDLER = 6179
 ARRAY_TYPANALYZE = 3816
@@ -559,9 +615,15 @@ def _pg_type_row(ctx: Any, source: SessionUserTypes, user_type: UserType,
         return head + (4, True, "e", "E", False, True, ",", 0, 0, 0, user_type.array_oid,
                        *ENUM_PROCEDURES, 0, 0, 0, "i", "p", False, 0, -1, 0, 0, None, None,
                        None)
+    if user_type.typtype == TYPTYPE_COMPOSITE:
+        return head + (-1, False, "c", "C", False, True, ",", user_type.base_oid, 0, 0,
+                       user_type.array_oid, *RECORD_PROCEDURES, 0, 0, 0, "d", "x", False, 0,
+                       -1, 0, 0, None, None, None)
     if user_type.typtype == TYPTYPE_BASE:
         element = source.catalog.by_oid.get(user_type.element_oid)
         alignment = "i"
+        if element is not None and element.typtype == TYPTYPE_COMPOSITE:
+            alignment = "d"
         if element is not None and element.typtype == TYPTYPE_DOMAIN:
             alignment = "d" if _base_row(source, element.base_oid, ctx,
                                          builtin_row)[22] == "d" else "i"

@@ -72,6 +72,7 @@ from typing import Any
 
 from mirrordb.common.errors import DataCorrupted, MirrordbError, invariant
 from mirrordb.storage.array_format import ElementFormat, decode_array, encode_array
+from mirrordb.storage.composite_format import decode_composite, encode_composite
 from mirrordb.storage.numeric_format import decode_numeric, encode_numeric
 
 # -- type OIDs (PostgreSQL's pg_type.oid values) --------------------------------------------------
@@ -512,7 +513,7 @@ def _check_array(array_name: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         if not isinstance(value, (list, tuple)):
             raise _wrong_type(array_name, value)
-        if any(isinstance(item, (list, tuple)) for item in value):
+        if any(type(item) in (list, tuple) for item in value):    # a record is an element
             raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
         return list(value)
     return check
@@ -552,6 +553,68 @@ def register_user_type(type_oid: int, storage_oid: int, array_oid: int) -> None:
                                   if element == storage_oid), 4)
         if array_oid:
             _TYPES[array_oid] = _array_type(type_oid, array_oid, element_alignment)
+
+
+_ALIGNMENTS: dict[int, int] = {element: alignment
+                               for element, (_, alignment) in _ARRAY_TYPES.items()}
+COMPOSITE_ALIGNMENT = 8                   # typalign 'd' of every composite type
+
+
+def _alignment(type_oid: int) -> int:
+    """typalign in bytes of a stored type: a scalar's own, 8 for a composite, an array's
+    element's when that is 8, else 4."""
+    type_oid = _REGISTERED.get(type_oid, (type_oid, 0))[0]    # an enum's or domain's storage
+    found = _ALIGNMENTS.get(type_oid)
+    if found is not None:
+        return found
+    element = _ARRAY_ELEMENTS.get(type_oid)
+    if element is not None:
+        return 8 if _alignment(element) == 8 else 4
+    return 4
+
+
+# array type -> element type, for arrays of user types (built-in ones: _ARRAY_TYPES)
+_ARRAY_ELEMENTS: dict[int, int] = {array_oid: element
+                                   for element, (array_oid, _) in _ARRAY_TYPES.items()}
+
+
+_COMPOSITES: dict[int, tuple[str, tuple[int, ...], int]] = {}   # type -> registered shape
+
+
+def _field_format(type_oid: int) -> ElementFormat:
+    """How a field of ``type_oid`` is laid out in a composite datum (an enum or a domain as
+    the type it is stored as)."""
+    storage_oid = _REGISTERED.get(type_oid, (type_oid, 0))[0]
+    return _element_format(storage_oid, _alignment(storage_oid))
+
+
+def register_composite(type_oid: int, name: str, field_oids: Sequence[int], array_oid: int,
+                       make_record: Callable[[list[Any]], Any]) -> None:
+    """Store values of composite type ``type_oid`` (sequences of field values; ``make_record``
+    turns decoded field values into the SQL layer's record) as PostgreSQL's composite datum
+    (composite_format.py), and its array type as an array of them. Every field type must be
+    storable already (sql/user_types.py registers a composite's field types first)."""
+    with _REGISTRATION_LOCK:
+        shape = (name, tuple(field_oids), array_oid)
+        if _COMPOSITES.get(type_oid) == shape:
+            return
+        _COMPOSITES[type_oid] = shape
+        fields = [_field_format(oid) for oid in field_oids]
+
+        def check(value: object) -> object:
+            if not isinstance(value, (list, tuple)) or len(value) != len(fields):
+                raise _wrong_type(name, value)
+            return value
+
+        _TYPES[type_oid] = _variable(
+            name, tuple, check,
+            lambda value: encode_composite(type_oid, check(value), fields),  # type: ignore
+            lambda stored: decode_composite(stored, fields, make_record))
+        _ALIGNMENTS[type_oid] = COMPOSITE_ALIGNMENT
+        _REGISTERED[type_oid] = (type_oid, array_oid)
+        if array_oid:
+            _ARRAY_ELEMENTS[array_oid] = type_oid
+            _TYPES[array_oid] = _array_type(type_oid, array_oid, COMPOSITE_ALIGNMENT)
 
 
 def is_storable(type_oid: int) -> bool:

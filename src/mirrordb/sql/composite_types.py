@@ -1,0 +1,239 @@
+"""Composite types: CREATE TYPE name AS (attr type, ...), record input, ROW(...)::type.
+
+Who calls it: sql/type_ddl.py for CompositeTypeStmt and for DROP TYPE of a composite type;
+sql/user_types.py for a composite type's input function (record_in) and the fields of a
+composite type or a table's row type; sql/types.py for the cast of an anonymous record to a
+composite type. Values are ``types.RowRecord``s; their stored form is PostgreSQL's composite
+datum (storage/composite_format.py), their text form record_out's (types.record_out).
+
+Catalog, as PostgreSQL keeps it: a pg_class row of relkind 'c' without storage (relfilenode
+0) whose pg_attribute rows are the attributes, and a pg_type row of typtype 'c' whose
+typrelid is that relation, plus the array type ``_name``, their OIDs drawn in PostgreSQL's
+order (relation, array type, type). Our pg_type heap row keeps typrelid in its base type
+column (a domain's base type, unused by other kinds). A table's row type has the table's
+OID (sql/row_values.py's ``row_type_oid``), so its fields are the relation's columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mirrordb.access.relation import Column
+from mirrordb.catalog import bootstrap as boot
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import types as T
+from mirrordb.sql.parser import Node, strings
+from mirrordb.storage.relfilenode import RelFileNode
+
+RELKIND_COMPOSITE = "c"
+# Relation kinds whose columns are a row type's fields
+ROW_TYPE_KINDS = frozenset({"r", "v", "m", "c", "p"})
+Fields = tuple[tuple[str, int], ...]
+
+
+# -- CREATE TYPE ... AS (...) ---------------------------------------------------------------------
+
+
+def create_composite(session: Any, txn: Any, node: Node, builder: Any) -> None:
+    """CompositeTypeStmt: the relation (relkind 'c') with its attributes, then the pg_type
+    rows of its array type and of the type (typrelid the relation)."""
+    from mirrordb.sql import roles, schemas
+    from mirrordb.sql import type_ddl
+    from mirrordb.sql import user_types as U
+    relation = node["typevar"]
+    names = [relation["schemaname"], relation["relname"]] if relation.get("schemaname") \
+        else [relation["relname"]]
+    columns = [_attribute(builder, item["ColumnDef"]) for item in node.get("coldeflist", [])]
+    _check_duplicates(columns)
+    namespace_oid = schemas.creation_namespace(session, names[0] if len(names) > 1 else None,
+                                               names[-1])
+    name = names[-1]
+    type_ddl.check_type_name_free(session, txn, namespace_oid, name)
+    owner_oid = roles.current_role_oid(session)
+    relation_oid = txn._new_locked_oid()          # PostgreSQL's order: relation, array, type
+    txn._add_class(relation_oid, name, RELKIND_COMPOSITE,
+                   RelFileNode(0, txn.engine.database_oid, 0), columns, owner_oid,
+                   namespace_oid)
+    array_oid = txn.engine.allocate_oid()
+    oid = txn.engine.allocate_oid()
+    type_ddl.insert_type(txn, U.UserType(oid, name, namespace_oid, owner_oid,
+                                         U.TYPTYPE_COMPOSITE, relation_oid, -1, False,
+                                         array_oid, 0, None, None))
+    type_ddl.insert_type(txn, U.UserType(array_oid, type_ddl.array_name(session, txn,
+                                                                        namespace_oid, name),
+                                         namespace_oid, owner_oid, U.TYPTYPE_BASE, 0, -1,
+                                         False, 0, oid, None, None))
+    txn.transaction.command_counter_increment()
+
+
+def _attribute(builder: Any, definition: Node) -> Column:
+    from mirrordb.sql.column_types import check_column_type
+    name = str(definition["colname"])
+    type_oid, typmod = builder.resolve_type(definition["typeName"])
+    check_column_type(name, type_oid)
+    return Column(name, type_oid, typmod=typmod)
+
+
+def _check_duplicates(columns: Sequence[Column]) -> None:
+    seen: set[str] = set()
+    for column in columns:
+        if column.name in seen:
+            raise MirrordbError(f'column "{column.name}" specified more than once',
+                                sqlstate="42701")
+        seen.add(column.name)
+
+
+def drop_composite(txn: Any, relation_oid: int) -> None:
+    """The relation of a composite type being dropped (its pg_type rows go with type_ddl's)."""
+    txn._delete_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation_oid)
+    txn._delete_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] == relation_oid)
+
+
+def type_of_relation(relation_oid: int) -> int:
+    """pg_class.reltype of a composite type's relation: the type whose typrelid it is."""
+    from mirrordb.sql import user_types as U
+    source = T.user_types()
+    if not isinstance(source, U.SessionUserTypes):
+        return 0
+    return next((t.oid for t in source.catalog.by_oid.values()
+                 if t.typtype == U.TYPTYPE_COMPOSITE and t.base_oid == relation_oid), 0)
+
+
+# -- fields ----------------------------------------------------------------------------------------
+
+
+def relation_fields(session: Any, oid: int) -> tuple[Fields, tuple[int, ...]] | None:
+    """(fields, typmods) of the row type ``oid``: a composite type's attributes or a table's,
+    view's or materialized view's columns; None if ``oid`` is no such type."""
+    if oid < boot.FIRST_NORMAL_OBJECT_ID:
+        return None
+    txn = getattr(session, "txn", None)
+    transaction = txn.transaction if txn is not None else None
+    relation = session.engine.relcache.lookup_oid(oid, transaction)
+    if relation is None or relation.kind not in ROW_TYPE_KINDS:
+        return None
+    columns = relation.columns
+    return (tuple((column.name, column.type_oid) for column in columns),
+            tuple(column.typmod for column in columns))
+
+
+def table_row_type(session: Any, namespace_oid: int, name: str) -> int | None:
+    """The row type of table (or view, materialized view) ``name`` of a schema, which a type
+    name may mean, as in PostgreSQL; None if there is no such relation."""
+    from mirrordb.sql import row_values
+    txn = getattr(session, "txn", None)
+    transaction = txn.transaction if txn is not None else None
+    relation = session.engine.relcache.lookup(name, transaction, namespace_oid)
+    if relation is None or relation.kind not in row_values.ROW_TYPE_RELKINDS or \
+            relation.kind == "S":
+        return None
+    oid = row_values.row_type_oid(relation)
+    if not oid:
+        return None
+    T.register_row_type(oid)
+    return oid
+
+
+# -- record_in -------------------------------------------------------------------------------------
+
+
+def _malformed(text: str, detail: str) -> MirrordbError:
+    return MirrordbError(f'malformed record literal: "{text}"', sqlstate="22P02",
+                         detail=detail)
+
+
+def split_record_text(text: str, count: int) -> list[str | None]:
+    """record_in's parse of ``(a,"b c",)``: each field's text, None for an empty unquoted
+    one (NULL); PostgreSQL's 22P02 errors for the rest."""
+    position = 0
+    while position < len(text) and text[position].isspace():
+        position += 1
+    if position >= len(text) or text[position] != "(":
+        raise _malformed(text, "Missing left parenthesis.")
+    position += 1
+    values: list[str | None] = []
+    for number in range(count):
+        if number > 0:
+            if position >= len(text) or text[position] == ")":
+                raise _malformed(text, "Too few columns.")
+            position += 1                                  # the ','
+        value, position = _read_field(text, position)
+        values.append(value)
+    if position >= len(text) or text[position] != ")":
+        raise _malformed(text, "Too many columns." if position < len(text) and
+                         text[position] == "," else "Unexpected end of input.")
+    if text[position + 1:].strip():
+        raise _malformed(text, "Junk after right parenthesis.")
+    return values
+
+
+def _read_field(text: str, position: int) -> tuple[str | None, int]:
+    if position < len(text) and text[position] in ",)":
+        return None, position
+    parts: list[str] = []
+    quoted = False
+    while True:
+        if position >= len(text):
+            raise _malformed(text, "Unexpected end of input.")
+        char = text[position]
+        if char == "\\":
+            if position + 1 >= len(text):
+                raise _malformed(text, "Unexpected end of input.")
+            parts.append(text[position + 1])
+            position += 2
+        elif char == '"':
+            if quoted and text[position + 1:position + 2] == '"':
+                parts.append('"')
+                position += 2
+            else:
+                quoted = not quoted
+                position += 1
+        elif not quoted and char in ",)":
+            return "".join(parts), position
+        else:
+            parts.append(char)
+            position += 1
+
+
+def record_input(fields_of: Callable[[], tuple[Fields, tuple[int, ...]] | None]
+                 ) -> Callable[[str, int, str], Any]:
+    """record_in for one row type (its fields read when a value is parsed)."""
+    def record_in(text: str, typmod: int, timezone: str) -> Any:
+        found = fields_of()
+        if found is None:
+            raise MirrordbError("record type has been dropped", sqlstate="XX000")
+        fields, typmods = found
+        texts = split_record_text(text, len(fields))
+        values = [None if item is None else T.text_input(type_oid)(item, field_typmod,
+                                                                   timezone)
+                  for item, (_, type_oid), field_typmod in zip(texts, fields, typmods)]
+        return T.RowRecord.of(values, fields)
+    return record_in
+
+
+# -- ROW(...)::type --------------------------------------------------------------------------------
+
+
+def record_to_composite(target_oid: int, fields: Fields, typmods: Sequence[int],
+                        context: str) -> Callable[[Any, str], Any]:
+    """coerce_record_to_complex at run time: each field of an anonymous record converted to
+    the composite type's field (42846 when the numbers differ)."""
+    def convert(value: Any, timezone: str) -> Any:
+        if isinstance(value, str):             # a record known by its text form
+            return record_input(lambda: (fields, tuple(typmods)))(value, -1, timezone)
+        source_fields = getattr(value, "columns", ())
+        if len(value) != len(fields):
+            raise MirrordbError(f"cannot cast type record to {T.format_type(target_oid)}",
+                                sqlstate="42846",
+                                detail="Input has too few columns." if len(value) < len(fields)
+                                else "Input has too many columns.")
+        converted = []
+        for item, (_, source_type), (_, target_type) in zip(value, source_fields, fields):
+            if item is None or source_type == target_type:
+                converted.append(item)
+            else:
+                converted.append(T.caster(source_type, target_type, context=context)(
+                    item, timezone))
+        return T.RowRecord.of(converted, fields)
+    return convert
