@@ -237,3 +237,120 @@ def record_to_composite(target_oid: int, fields: Fields, typmods: Sequence[int],
                     item, timezone))
         return T.RowRecord.of(converted, fields)
     return convert
+
+
+# -- ALTER TYPE ... ADD / DROP / RENAME ATTRIBUTE ---------------------------------------------------
+
+
+def dropped_name(number: int) -> str:
+    """The name PostgreSQL gives a dropped attribute (its pg_attribute row stays)."""
+    return f"........pg.dropped.{number}........"
+
+
+def drop_attribute(txn: Any, relation: Any, name: str) -> None:
+    """Mark attribute ``name`` dropped: its row stays (attisdropped), so datums stored
+    earlier keep their layout; values read from them no longer show it."""
+    def change(values: Sequence[object]) -> list[object]:
+        changed = list(values)
+        changed[1] = dropped_name(int(values[3]))      # type: ignore[call-overload]
+        changed[6] = True
+        return changed
+    txn._update_catalog_rows(boot.PG_ATTRIBUTE,
+                             lambda v: v[0] == relation.oid and v[1] == name and not v[6],
+                             change)
+    txn.transaction.command_counter_increment()
+
+
+def _live_attributes(txn: Any, relation_oid: int) -> list[Sequence[object]]:
+    return sorted((values for _, values in txn.engine.relcache.rows(boot.PG_ATTRIBUTE,
+                                                                     txn.transaction)
+                   if values[0] == relation_oid), key=lambda v: int(v[3]))  # type: ignore
+
+
+def _require_composite(session: Any, range_var: Node) -> Any:
+    """The composite type ALTER TYPE names (42P01 as PostgreSQL's relation lookup when
+    there is no such type or it is no composite type)."""
+    from mirrordb.sql import type_ddl
+    from mirrordb.sql import user_types as U
+    names = [range_var["schemaname"], range_var["relname"]] if range_var.get("schemaname") \
+        else [range_var["relname"]]
+    user_type = type_ddl.find_type(session, names)
+    if user_type is None or user_type.typtype != U.TYPTYPE_COMPOSITE:
+        raise MirrordbError(f'relation "{".".join(names)}" does not exist', sqlstate="42P01")
+    return user_type
+
+
+def _attribute_missing(name: str, type_name: str) -> MirrordbError:
+    return MirrordbError(f'column "{name}" of relation "{type_name}" does not exist',
+                         sqlstate="42703")
+
+
+def alter_composite(session: Any, txn: Any, node: Node, builder: Any) -> list[Any]:
+    """ALTER TYPE t ADD ATTRIBUTE / DROP ATTRIBUTE [IF EXISTS] (an AlterTableStmt of
+    OBJECT_TYPE); returns notices."""
+    from mirrordb.sql import type_ddl
+    user_type = _require_composite(session, node["relation"])
+    type_ddl.check_owner(session, user_type)
+    notices: list[Any] = []
+    for item in node.get("cmds", []):
+        command = item["AlterTableCmd"]
+        subtype = command["subtype"]
+        attributes = _live_attributes(txn, user_type.base_oid)
+        names = {str(v[1]) for v in attributes if not v[6]}
+        if subtype == "AT_AddColumn":
+            column = _attribute(builder, command["def"]["ColumnDef"])
+            if column.name in names:
+                raise MirrordbError(f'column "{column.name}" of relation "{user_type.name}" '
+                                    f"already exists", sqlstate="42701")
+            txn._insert_catalog(boot.PG_ATTRIBUTE, [user_type.base_oid, column.name,
+                                                    column.type_oid, len(attributes) + 1,
+                                                    False, column.typmod, False, "", ""])
+            _set_natts(txn, user_type.base_oid, len(attributes) + 1)
+        elif subtype == "AT_DropColumn":
+            name = str(command["name"])
+            if name not in names:
+                if command.get("missing_ok"):
+                    notices.append(f'column "{name}" of relation "{user_type.name}" does not '
+                                   f"exist, skipping")
+                    continue
+                raise _attribute_missing(name, user_type.name)
+            drop_attribute(txn, _relation(txn, user_type.base_oid), name)
+        else:
+            raise MirrordbError("ALTER TYPE ... ALTER ATTRIBUTE is not supported",
+                                sqlstate="0A000")
+        txn.transaction.command_counter_increment()
+    return notices
+
+
+def _relation(txn: Any, relation_oid: int) -> Any:
+    return txn.engine.relcache.lookup_oid(relation_oid, txn.transaction)
+
+
+def _set_natts(txn: Any, relation_oid: int, natts: int) -> None:
+    def change(values: Sequence[object]) -> list[object]:
+        changed = list(values)
+        changed[8] = natts
+        return changed
+    txn._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation_oid, change)
+
+
+def rename_attribute(session: Any, txn: Any, node: Node) -> None:
+    """ALTER TYPE t RENAME ATTRIBUTE a TO b."""
+    from mirrordb.sql import type_ddl
+    user_type = _require_composite(session, node["relation"])
+    type_ddl.check_owner(session, user_type)
+    old, new = str(node["subname"]), str(node["newname"])
+    names = {str(v[1]) for v in _live_attributes(txn, user_type.base_oid) if not v[6]}
+    if old not in names:
+        raise MirrordbError(f'column "{old}" does not exist', sqlstate="42703")
+    if new in names:
+        raise MirrordbError(f'column "{new}" of relation "{user_type.name}" already exists',
+                            sqlstate="42701")
+
+    def change(values: Sequence[object]) -> list[object]:
+        changed = list(values)
+        changed[1] = new
+        return changed
+    txn._update_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] == user_type.base_oid
+                             and v[1] == old and not v[6], change)
+    txn.transaction.command_counter_increment()

@@ -559,6 +559,10 @@ def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int
     try:
         return coerce(builder, expr, column.type_oid, column.typmod, "assignment")
     except MirrordbError as error:
+        if error.sqlstate == "42846" and error.detail is not None:
+            if error.position is None and location >= 0:   # a record of the wrong width
+                error.position = location + 1
+            raise
         if error.sqlstate == "42846" or "cannot cast" in error.message:
             raise refused() from None
         raise

@@ -178,7 +178,7 @@ def _float4(value: float) -> float:
 def alter_enum(session: Any, txn: Any, node: Node) -> list[str]:
     """ALTER TYPE ... ADD VALUE / RENAME VALUE; returns notices."""
     user_type = _require_enum(session, strings(node["typeName"]))
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     labels = {label.label: label for label in user_type.labels}
     new_label = str(node["newVal"])
     if node.get("oldVal") is not None:
@@ -248,7 +248,7 @@ def _renumber(txn: Any, labels: list[U.EnumLabel]) -> list[float]:
 # -- owner, rename -----------------------------------------------------------------------------
 
 
-def _check_owner(session: Any, user_type: U.UserType) -> None:
+def check_owner(session: Any, user_type: U.UserType) -> None:
     from mirrordb.sql import roles
     if roles.is_superuser(session) or roles.current_role_oid(session) == user_type.owner_oid:
         return
@@ -273,7 +273,7 @@ def rename_type(session: Any, txn: Any, node: Node) -> str:
     if object_type == "OBJECT_DOMCONSTRAINT":
         return _rename_domain_constraint(session, txn, node, names)
     user_type = _require_kind(session, names, object_type)
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     new_name = str(node["newname"])
     check_type_name_free(session, txn, user_type.namespace_oid, new_name)
     _update_type(txn, user_type.oid, name=new_name)
@@ -286,7 +286,7 @@ def alter_type_owner(session: Any, txn: Any, node: Node) -> str:
     from mirrordb.sql import roles
     object_type = node["objectType"]
     user_type = _require_kind(session, _names(node["object"]), object_type, quoted=False)
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     spec = node["newowner"]
     role_name = (str(spec.get("rolename")) if spec.get("roletype") == "ROLESPEC_CSTRING"
                  else str(session.user))
@@ -302,7 +302,7 @@ def alter_type_owner(session: Any, txn: Any, node: Node) -> str:
 def comment_target(session: Any, node: Node) -> int:
     """The type COMMENT ON TYPE/DOMAIN names (its owner may comment)."""
     user_type = _require_kind(session, _names(node["object"]), node["objtype"])
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     return user_type.oid
 
 
@@ -414,6 +414,8 @@ def _domain_family(session: Any, domain_oid: int) -> set[int]:
 def _scan_columns(session: Any, txn: Any, domain_oid: int, bad: Any, what: str,
                   sqlstate: str) -> None:
     for relation, index in _columns_using(session, txn, _domain_family(session, domain_oid)):
+        if relation.kind == composite_types.RELKIND_COMPOSITE:
+            continue                    # an attribute: its values live in other columns
         for _, values in txn.scan(relation):
             if bad(values[index]):
                 raise MirrordbError(f'column "{relation.columns[index].name}" of table '
@@ -423,7 +425,7 @@ def _scan_columns(session: Any, txn: Any, domain_oid: int, bad: Any, what: str,
 def alter_domain(session: Any, txn: Any, node: Node, builder: Any) -> list[str]:
     names = strings(node["typeName"])
     user_type = _require_kind(session, names, "OBJECT_DOMAIN", quoted=False)
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     subtype = node["subtype"]
     if subtype == "T":
         tree = node.get("def")
@@ -514,7 +516,7 @@ def drop_types(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
         if object_type == "OBJECT_DOMAIN" and user_type.typtype != U.TYPTYPE_DOMAIN:
             raise MirrordbError(f'"{T.format_type(user_type.oid)}" is not a domain',
                                 sqlstate="42809")
-        _check_owner(session, user_type)
+        check_owner(session, user_type)
         notices += _drop_one(session, txn, user_type, cascade)
     return tag, notices
 
@@ -524,18 +526,24 @@ def _dependents(session: Any, txn: Any, user_type: U.UserType) -> list[tuple[str
     the domains over it and the columns of its type, oldest object first; each as (its
     description, the thing: a UserType or (relation, column index))."""
     catalog = _catalog(session)
-    through_array = [(f"column {relation.columns[index].name} of table {relation.name}",
-                      user_type.name + "[]", relation.oid, index, (relation, index))
+    through_array = [(f"column {relation.columns[index].name} of {_kind(relation)} "
+                      f"{relation.name}", user_type.name + "[]", relation.oid, index,
+                      (relation, index))
                      for relation, index in _columns_using(session, txn,
                                                            {user_type.array_oid})]
     direct = [(f"type {t.name}", user_type.name, t.oid, 0, t) for t in catalog.by_oid.values()
               if t.typtype == U.TYPTYPE_DOMAIN and t.base_oid == user_type.oid]
-    direct += [(f"column {relation.columns[index].name} of table {relation.name}",
+    direct += [(f"column {relation.columns[index].name} of {_kind(relation)} {relation.name}",
                 user_type.name, relation.oid, index, (relation, index))
                for relation, index in _columns_using(session, txn, {user_type.oid})]
     ordered = sorted(through_array, key=lambda d: (d[2], d[3])) + \
         sorted(direct, key=lambda d: (d[2], d[3]))
     return [(f"{what} depends on type {on}", thing) for what, on, _, _, thing in ordered]
+
+
+def _kind(relation: Any) -> str:
+    """How PostgreSQL's dependency messages name a relation holding a column."""
+    return "composite type" if relation.kind == composite_types.RELKIND_COMPOSITE else "table"
 
 
 def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> list[Any]:
@@ -559,6 +567,9 @@ def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> l
             continue
         relation, index = thing
         current = txn.engine.relcache.lookup_oid(relation.oid, txn.transaction)
+        if current.kind == composite_types.RELKIND_COMPOSITE:
+            composite_types.drop_attribute(txn, current, relation.columns[index].name)
+            continue
         ddl._drop_column(session, txn, current, {"name": relation.columns[index].name})
     oids = {user_type.oid, user_type.array_oid}
     if user_type.typtype == U.TYPTYPE_COMPOSITE:
@@ -583,8 +594,11 @@ def handles(node_type: str, node: Node) -> bool:
     """Whether the statement is one of this module's (the session dispatches it here)."""
     if node_type in _STATEMENTS:
         return True
+    if node_type == "AlterTableStmt":
+        return node.get("objtype") == "OBJECT_TYPE"         # ALTER TYPE ... ATTRIBUTE
     if node_type == "RenameStmt":
-        return node.get("renameType") in _OBJECT_TYPES
+        return node.get("renameType") in _OBJECT_TYPES or (
+            node.get("renameType") == "OBJECT_ATTRIBUTE")
     if node_type == "AlterOwnerStmt":
         return node.get("objectType") in _OBJECT_TYPES
     if node_type == "DropStmt":
@@ -618,6 +632,12 @@ def _execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, l
             return "CREATE DOMAIN", []
         if node_type == "AlterDomainStmt":
             return "ALTER DOMAIN", alter_domain(session, txn, node, PlanBuilder(session, []))
+        if node_type == "AlterTableStmt":
+            return "ALTER TYPE", composite_types.alter_composite(session, txn, node,
+                                                                 PlanBuilder(session, []))
+        if node_type == "RenameStmt" and node["renameType"] == "OBJECT_ATTRIBUTE":
+            composite_types.rename_attribute(session, txn, node)
+            return "ALTER TYPE", []
         if node_type == "RenameStmt":
             return rename_type(session, txn, node), []
         if node_type == "AlterOwnerStmt":

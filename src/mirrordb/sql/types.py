@@ -406,7 +406,7 @@ def array_type_of(element_oid: int) -> int:
     info = TYPES.get(element_oid)
     if info is not None and info.array_oid:        # a composite type's own array type
         return info.array_oid
-    return RECORD_ARRAY_OID if element_oid in _ROW_TYPE_OIDS else 0
+    return RECORD_ARRAY_OID if is_row_type(element_oid) else 0
 
 
 def element_type_of(array_oid: int) -> int:
@@ -1322,8 +1322,16 @@ def register_row_type(oid: int) -> None:
 
 
 def is_row_type(oid: int) -> bool:
-    """``record`` or a table's row type: values are RowRecords (or a record's text)."""
-    return oid == RECORD_OID or oid in _ROW_TYPE_OIDS
+    """``record``, a composite type or a table's row type: values are RowRecords (or a
+    record's text). The set of known row types is the process's, so a user type of the
+    session's catalog that is no composite type (another cluster's OID) is not one."""
+    if oid == RECORD_OID:
+        return True
+    if oid not in _ROW_TYPE_OIDS:
+        return False
+    source = _USER_TYPES.get()
+    info = source.info(oid) if source is not None else None
+    return info is None or info.type_type == "c"
 
 
 def row_type_name(oid: int) -> str | None:
@@ -1376,7 +1384,7 @@ def _output_function(oid: int) -> _OutputFunction:
     function = _SCALAR_OUTPUT.get(oid)
     if function is not None:
         return function
-    if oid in _ROW_TYPE_OIDS:
+    if is_row_type(oid):
         return _SCALAR_OUTPUT[RECORD_OID]
     element = element_type_of(oid)
     if element and (element in _SCALAR_OUTPUT or element >= FIRST_USER_TYPE_OID):

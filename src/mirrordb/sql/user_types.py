@@ -81,6 +81,7 @@ class UserType:
     # a composite type's attributes: (name, type OID) and their typmods
     fields: tuple[tuple[str, int], ...] = ()
     typmods: tuple[int, ...] = ()
+    physical: tuple[tuple[int, bool], ...] = ()      # every attribute: (type OID, dropped)
 
     @staticmethod
     def from_row(values: Sequence[object]) -> UserType:
@@ -139,14 +140,15 @@ class UserTypeCatalog:
         contain itself, so every round registers at least one)."""
         waiting = [t for t in self.by_oid.values() if t.typtype == TYPTYPE_COMPOSITE]
         while waiting:
-            ready = [t for t in waiting if all(datum.is_storable(oid) for _, oid in t.fields)]
+            ready = [t for t in waiting
+                     if all(datum.is_storable(oid) for oid, _ in t.physical)]
             if not ready:
                 return                  # a field of a type this catalog does not hold
             for user_type in ready:
                 T.register_row_type(user_type.oid)
                 fields = user_type.fields
-                datum.register_composite(user_type.oid, user_type.name,
-                                         [oid for _, oid in fields], user_type.array_oid,
+                datum.register_composite(user_type.oid, user_type.name, user_type.physical,
+                                         user_type.array_oid,
                                          lambda values, fields=fields:  # type: ignore[misc]
                                          T.RowRecord.of(values, fields))
             waiting = [t for t in waiting if t not in ready]
@@ -215,15 +217,28 @@ def load(engine: Any, transaction: Any) -> UserTypeCatalog:
                                        bool(v[6])))
               for _, v in relcache.rows(boot.PG_CONSTRAINT, transaction)
               if len(v) > 17 and v[17]]
-    for user_type in types:
-        if user_type.typtype == TYPTYPE_COMPOSITE:
-            relation = relcache.lookup_oid(user_type.base_oid, transaction)
-            columns = relation.columns if relation is not None else []
-            user_type.fields = tuple((column.name, column.type_oid) for column in columns)
-            user_type.typmods = tuple(column.typmod for column in columns)
+    _load_attributes(relcache, transaction, types)
     catalog = UserTypeCatalog(types, labels, checks)
     catalog.register_storage()
     return catalog
+
+
+def _load_attributes(relcache: Any, transaction: Any, types: list[UserType]) -> None:
+    """Each composite type's attributes, from its relation's pg_attribute rows: the fields
+    its values have, and the physical ones its stored datums have (with dropped ones)."""
+    composites = {t.base_oid: t for t in types if t.typtype == TYPTYPE_COMPOSITE}
+    if not composites:
+        return
+    rows = sorted((values for _, values in relcache.rows(boot.PG_ATTRIBUTE, transaction)
+                   if values[0] in composites), key=lambda values: int(values[3]))  # type: ignore
+    for relation_oid, user_type in composites.items():
+        attributes = [values for values in rows if values[0] == relation_oid]
+        live = [values for values in attributes if not values[6]]
+        user_type.fields = tuple((str(values[1]), int(values[2]))  # type: ignore[call-overload]
+                                 for values in live)
+        user_type.typmods = tuple(int(values[5]) for values in live)  # type: ignore
+        user_type.physical = tuple((int(values[2]), bool(values[6]))  # type: ignore
+                                   for values in attributes)
 
 
 def catalog_for(session: Any) -> UserTypeCatalog:

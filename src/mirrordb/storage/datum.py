@@ -578,7 +578,7 @@ _ARRAY_ELEMENTS: dict[int, int] = {array_oid: element
                                    for element, (array_oid, _) in _ARRAY_TYPES.items()}
 
 
-_COMPOSITES: dict[int, tuple[str, tuple[int, ...], int]] = {}   # type -> registered shape
+_COMPOSITES: dict[int, tuple[str, tuple[tuple[int, bool], ...], int]] = {}   # type -> shape
 
 
 def _field_format(type_oid: int) -> ElementFormat:
@@ -588,28 +588,41 @@ def _field_format(type_oid: int) -> ElementFormat:
     return _element_format(storage_oid, _alignment(storage_oid))
 
 
-def register_composite(type_oid: int, name: str, field_oids: Sequence[int], array_oid: int,
-                       make_record: Callable[[list[Any]], Any]) -> None:
-    """Store values of composite type ``type_oid`` (sequences of field values; ``make_record``
-    turns decoded field values into the SQL layer's record) as PostgreSQL's composite datum
-    (composite_format.py), and its array type as an array of them. Every field type must be
-    storable already (sql/user_types.py registers a composite's field types first)."""
+def register_composite(type_oid: int, name: str, attributes: Sequence[tuple[int, bool]],
+                       array_oid: int, make_record: Callable[[list[Any]], Any]) -> None:
+    """Store values of composite type ``type_oid`` as PostgreSQL's composite datum
+    (composite_format.py), and its array type as an array of them. ``attributes`` are all its
+    attributes as (type OID, dropped): a value holds the fields of the live ones, a datum has
+    a place for every one (a dropped one always NULL), as PostgreSQL keeps them after ALTER
+    TYPE ... DROP ATTRIBUTE. ``make_record`` turns decoded field values into the SQL layer's
+    record. Every field type must be storable already (sql/user_types.py registers a
+    composite's field types first)."""
     with _REGISTRATION_LOCK:
-        shape = (name, tuple(field_oids), array_oid)
+        shape = (name, tuple(attributes), array_oid)
         if _COMPOSITES.get(type_oid) == shape:
             return
         _COMPOSITES[type_oid] = shape
-        fields = [_field_format(oid) for oid in field_oids]
+        fields = [_field_format(oid) for oid, _ in attributes]
+        live = [index for index, (_, dropped) in enumerate(attributes) if not dropped]
 
         def check(value: object) -> object:
-            if not isinstance(value, (list, tuple)) or len(value) != len(fields):
+            if not isinstance(value, (list, tuple)) or len(value) != len(live):
                 raise _wrong_type(name, value)
             return value
 
+        def to_datum(value: Sequence[Any]) -> list[Any]:
+            physical: list[Any] = [None] * len(fields)
+            for index, item in zip(live, check(value)):  # type: ignore[call-overload]
+                physical[index] = item
+            return physical
+
+        def from_datum(values: list[Any]) -> Any:
+            return make_record([values[index] for index in live])
+
         _TYPES[type_oid] = _variable(
             name, tuple, check,
-            lambda value: encode_composite(type_oid, check(value), fields),  # type: ignore
-            lambda stored: decode_composite(stored, fields, make_record))
+            lambda value: encode_composite(type_oid, to_datum(value), fields),
+            lambda stored: decode_composite(stored, fields, from_datum))
         _ALIGNMENTS[type_oid] = COMPOSITE_ALIGNMENT
         _REGISTERED[type_oid] = (type_oid, array_oid)
         if array_oid:
