@@ -18,7 +18,7 @@ alignment does; integers are little-endian::
     12      6             t_ctid: invalid (block 0xFFFFFFFF as two uint16 halves, offset 0)
     18      uint16        t_infomask2: the number of fields
     20      uint16        t_infomask: HEAP_HASNULL (0x0001) when a field is NULL,
-                          HEAP_HASVARWIDTH (0x0002) when a field is variable-width
+                          HEAP_HASVARWIDTH (0x0002) when a non-NULL field is variable-width
     22      uint8         t_hoff: where the data starts (a multiple of 8)
     23      (n + 7) // 8  NULL bitmap, only with HEAP_HASNULL: bit i % 8 of byte i // 8 is 1 when
                           field i is NOT NULL
@@ -74,7 +74,8 @@ def encode_composite(type_oid: int, values: Sequence[Any], fields: Fields) -> by
             continue
         _append_field(data, hoff, field, value)
     infomask = (HEAP_HASNULL if has_null else 0) | \
-        (HEAP_HASVARWIDTH if any(field.length == -1 for field in fields) else 0)
+        (HEAP_HASVARWIDTH if any(field.length == -1 and value is not None
+                                 for value, field in zip(values, fields)) else 0)
     header = _HEADER.pack(-1, type_oid, INVALID_BLOCK_HALF, INVALID_BLOCK_HALF, 0,
                           len(fields) & HEAP_NATTS_MASK, infomask, hoff)
     padding = bytes(hoff - HEAP_TUPLE_HEADER_BYTES - len(bitmap))
