@@ -2,8 +2,10 @@
 errors, columns of composite type (input '(1,abc)', ROW(...)::type, output, NULLs and quoting),
 ``(col).field`` in the select list and WHERE, comparisons, arrays of composites, composite
 types inside composite types, record input compared with a table's whole row, the catalog rows
-clients read (pg_type, pg_class relkind 'c', pg_attribute, psql's \\dT), and DROP TYPE with
-dependents (2BP01, CASCADE).
+clients read (pg_type, pg_class relkind 'c', pg_attribute, psql's \\dT and \\d), ALTER TYPE
+ADD/DROP/RENAME ATTRIBUTE, DROP TYPE with dependents (2BP01, CASCADE), the stored datum byte
+for byte (pageinspect), and pg_dump of such a database from a mirrordb primary and its
+streaming standby equal to PostgreSQL's.
 
 Each scenario runs its statements in order on both servers (tests/compat/differential.py); every
 answer must match: rows, or SQLSTATE, message, DETAIL, hint and position, and notices.
@@ -11,10 +13,18 @@ answer must match: rows, or SQLSTATE, message, DETAIL, hint and position, and no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
 import pytest
 
 from differential import MARKS, assert_same, paired
 from tests.compat.test_enum_domain_compat import DESCRIBE_TYPES
+from tests.compat.test_pg_dump import Endpoint, _assert_same, _dump, _tool
+from tests.compat.types_pg_server import running_postgres
+from tests.integration.test_standby_streaming import (execute, streaming_pair,
+                                                      wait_for_replay_catchup)
 
 pytestmark = MARKS
 
@@ -186,3 +196,61 @@ def test_stored_composite_datums_equal_postgres(template_cluster: str,
             assert _payload(mine, False) == _payload(theirs, True), (theirs.hex(), mine.hex())
         assert T.format_text(type_oid, values[1]) == \
             '(-7,"",NaN,f,0,"{x,NULL,yy}","(1,2.5)")'
+
+
+# -- pg_dump, psql, a streaming standby ----------------------------------------------------------
+
+DUMP_SETUP = [
+    "CREATE TYPE inner_t AS (x integer, y numeric(6,2))",
+    "CREATE TYPE pair AS (a integer, b text, i inner_t, tags text[])",
+    "CREATE TYPE gone AS (a integer, b text)",
+    "ALTER TYPE gone DROP ATTRIBUTE b",
+    "ALTER TYPE gone ADD ATTRIBUTE c date",
+    "CREATE TABLE holder (id integer PRIMARY KEY, p pair, ps pair[], g gone)",
+    "INSERT INTO holder VALUES (1, '(1,one,\"(2,3.50)\",\"{a,b}\")', "
+    "ARRAY[ROW(2, 'two', NULL, NULL)::pair], '(5,2024-01-02)'), (2, NULL, '{}', NULL)",
+]
+
+
+@pytest.fixture(scope="module")
+def dump_servers(template_cluster: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
+    directory = str(tmp_path_factory.mktemp("composite_dump"))
+    with running_postgres() as postgres:
+        with psycopg.connect(postgres.conninfo, autocommit=True) as connection:
+            for statement in DUMP_SETUP:
+                connection.execute(statement)
+        with streaming_pair(template_cluster, directory) as (primary, standby):
+            execute(primary, *DUMP_SETUP)
+            wait_for_replay_catchup(primary, standby)
+            yield (Endpoint(postgres.host, postgres.port, postgres.user),
+                   Endpoint("127.0.0.1", primary.port), Endpoint("127.0.0.1", standby.port),
+                   primary, standby)
+
+
+def test_pg_dump_of_composite_types_matches_postgres(dump_servers: tuple[Any, ...]) -> None:
+    postgres, primary, standby = dump_servers[:3]
+    expected = _dump(postgres)
+    assert any("CREATE TYPE public.pair AS (" in line for line in expected)
+    _assert_same(expected, _dump(primary))
+    _assert_same(expected, _dump(standby))
+
+
+def test_standby_reads_composite_values(dump_servers: tuple[Any, ...]) -> None:
+    standby = dump_servers[4]
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        rows = connection.execute("SELECT p::text, ((p).i).y::text, ps::text, g::text "
+                                  "FROM holder ORDER BY id").fetchall()
+        assert rows == [('(1,one,"(2,3.50)","{a,b}")', "3.50", '{"(2,two,,)"}',
+                         "(5,2024-01-02)"), (None, None, "{}", None)]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            connection.execute("CREATE TYPE t2 AS (a int)")
+
+
+@pytest.mark.parametrize("command", ["\\dT", "\\d pair", "\\d gone", "\\d holder"])
+def test_psql_describe_composite_types_matches_postgres(dump_servers: tuple[Any, ...],
+                                                        command: str) -> None:
+    postgres, primary = dump_servers[:2]
+    expected = _tool("psql", *postgres.arguments(), "-X", "-d", "postgres", "-c", command)
+    assert _tool("psql", *primary.arguments(), "-X", "-d", "postgres", "-c", command) == \
+        expected

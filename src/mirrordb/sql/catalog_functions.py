@@ -215,12 +215,15 @@ def type_facts(type_oid: int) -> TypeFacts:
 
 
 def _user_type_facts(type_oid: int) -> TypeFacts:
-    """A domain has its base type's facts; an enum is stored plain; a user type's array is
-    extended, with its element's collation (sql/user_types.py)."""
+    """A domain has its base type's facts; an enum is stored plain, a composite type
+    extended; a user type's array is extended, with its element's collation
+    (sql/user_types.py)."""
     if T.is_array_type(type_oid):
         element = type_facts(T.element_type_of(type_oid))
         return TypeFacts("x", element.collation_oid, 0, 0, 3816, 6179)
     base = T.base_type(type_oid)
+    if base == type_oid and T.is_row_type(type_oid):     # a composite type: extended
+        return TypeFacts("x", 0, 0, 0, 0, 0)
     return type_facts(base) if base != type_oid else TypeFacts("p", 0, 0, 0, 0, 0)
 
 
