@@ -15,10 +15,14 @@ What the rows are, and why (only what is true of a mirrordb cluster):
 * pg_opfamily and pg_opclass: the B-tree operator classes mirrordb's indexes use, one per
   indexable type (catalog_functions.DEFAULT_BTREE_OPCLASSES, the OIDs pg_index.indclass shows),
   and their families, with PostgreSQL 15's OIDs and names. All live in pg_catalog.
-* pg_proc, pg_operator, pg_amop, pg_amproc, pg_cast, pg_range, pg_conversion: empty. mirrordb's
-  built-in functions, operators and casts are the type system's code (sql/functions.py,
-  operators.py, types.py), not catalog rows, and a cluster holds no user-defined ones; pg_dump
-  and psql's \\df and \\do only look for objects outside pg_catalog, of which there are none.
+* pg_proc: the user's functions and procedures, read from the pg_proc heap catalog
+  (sql/proc_catalog.py shows them with PostgreSQL's columns); built-in functions are the type
+  system's code (sql/functions.py), not rows, and pg_dump and psql's \\df only look for
+  functions outside pg_catalog.
+* pg_operator, pg_amop, pg_amproc, pg_cast, pg_range, pg_conversion: empty. mirrordb's
+  built-in operators and casts are the type system's code (operators.py, types.py), not
+  catalog rows, and a cluster holds no user-defined ones; pg_dump and psql's \\do only look
+  for objects outside pg_catalog, of which there are none.
 * The catalogs of features mirrordb does not have (text search objects, foreign data
   wrappers, servers and user mappings, default privileges, event triggers, transforms,
   subscriptions, large objects, aggregates, enums, security labels, parameter privileges):
@@ -88,14 +92,26 @@ def _pg_opfamily_rows() -> list[Row]:
 
 # -- the catalogs: (name, OID, PostgreSQL 15's columns, rows) ----------------------------------
 
-_CATALOGS: tuple[tuple[str, int, str, list[Row]], ...] = (
-    ("pg_proc", 1255, """
+PG_PROC = ("pg_proc", boot.PG_PROC_OID, """
 oid:OID proname:NAME pronamespace:OID proowner:OID prolang:OID procost:FLOAT4 prorows:FLOAT4
 provariadic:OID prosupport:REGPROC prokind:CHAR prosecdef:BOOL proleakproof:BOOL
 proisstrict:BOOL proretset:BOOL provolatile:CHAR proparallel:CHAR pronargs:INT2
 pronargdefaults:INT2 prorettype:OID proargtypes:OIDVECTOR proallargtypes:OID_ARRAY
 proargmodes:CHAR_ARRAY proargnames:TEXT_ARRAY proargdefaults:NODE_TREE protrftypes:OID_ARRAY
-prosrc:TEXT probin:TEXT prosqlbody:NODE_TREE proconfig:TEXT_ARRAY proacl:ACL_ARRAY""", []),
+prosrc:TEXT probin:TEXT prosqlbody:NODE_TREE proconfig:TEXT_ARRAY proacl:ACL_ARRAY""")
+
+
+def _pg_proc(ctx: ExecContext) -> list[Row]:
+    """The user's functions and procedures (sql/proc_catalog.py), read with the statement's
+    snapshot."""
+    from mirrordb.sql import proc_catalog
+    snapshot = cat.CatalogSnapshot.of(ctx)
+    columns = [column.name for column in boot.PG_PROC.columns]
+    return [proc_catalog.pg_proc_row(proc_catalog.from_values([record[c] for c in columns]))
+            for record in snapshot._read(boot.PG_PROC)]
+
+
+_CATALOGS: tuple[tuple[str, int, str, list[Row]], ...] = (
     ("pg_language", 2612, """
 oid:OID lanname:NAME lanowner:OID lanispl:BOOL lanpltrusted:BOOL lanplcallfoid:OID
 laninline:OID lanvalidator:OID lanacl:ACL_ARRAY""", _pg_language_rows()),
@@ -200,6 +216,8 @@ def _register() -> None:
     for name, oid, columns, rows in _CATALOGS:
         sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns),
                                   sv.constant_rows(rows)))
+    name, oid, columns = PG_PROC
+    sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns), _pg_proc))
     name, oid, columns = PG_INIT_PRIVS
     sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns),
                               _pg_init_privs))

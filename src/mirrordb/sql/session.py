@@ -75,6 +75,7 @@ ZONE_FREE_INPUT_TYPES = frozenset({T.INT2_OID, T.INT4_OID, T.INT8_OID, T.OID_OID
                                    T.NUMERIC_OID, T.FLOAT4_OID, T.FLOAT8_OID, UNKNOWN, 0})
 MAX_LOCK_RECHECKS = 1000
 # Statements that read nothing: they take no snapshot (nor fix a REPEATABLE READ transaction's)
+ROUTINE_OBJECTS = frozenset({"OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"})
 SNAPSHOT_FREE_STATEMENTS = frozenset({"TransactionStmt", "VariableSetStmt", "VariableShowStmt"})
 SERVER_VERSION = "15.0"
 
@@ -1193,6 +1194,18 @@ class Session:
         views.create_view(self, self._ensure_transaction(), node)
         return StatementResult("CREATE VIEW")
 
+    def _exec_CreateFunctionStmt(self, node: Node, prepared: PreparedStatement,
+                                 params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        return StatementResult(user_functions.create_routine(self, self._ensure_transaction(),
+                                                             node))
+
+    def _exec_CallStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        columns, rows = user_functions.call(self, node, list(params))
+        return StatementResult("CALL", columns, rows)
+
     def _exec_CreateTableAsStmt(self, node: Node, prepared: PreparedStatement,
                                 params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import create_table_as
@@ -1214,6 +1227,10 @@ class Session:
 
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
+        if node.get("renameType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            return StatementResult(user_functions.rename_routine(
+                self, self._ensure_transaction(), node))
         if node.get("renameType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.rename_database(
@@ -1248,6 +1265,10 @@ class Session:
 
     def _exec_AlterOwnerStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
+        if node.get("objectType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            return StatementResult(user_functions.alter_owner(
+                self, self._ensure_transaction(), node))
         if node.get("objectType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.alter_database_owner(
@@ -1281,6 +1302,10 @@ class Session:
 
     def _exec_DropStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
+        if node.get("removeType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            tag, notices = user_functions.drop_routines(self, self._ensure_transaction(), node)
+            return StatementResult(tag, notices=notices)
         from mirrordb.sql import ddl
         tag, notices = ddl.drop(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)

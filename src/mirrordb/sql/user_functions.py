@@ -1,0 +1,822 @@
+"""User-defined functions and procedures in LANGUAGE sql: definition, resolution and calls.
+
+Who calls it: the session (CREATE FUNCTION/PROCEDURE, CALL, DROP FUNCTION/PROCEDURE/ROUTINE,
+ALTER FUNCTION ... RENAME/OWNER); the planner, for a call in a select list or FROM whose
+name a user routine has (``compile_call``, ``rows_in_from``), before it looks among the
+built-in functions. The rows are pg_proc's (sql/proc_catalog.py reads, writes and prints
+them); a standby replays them like any catalog row, so its functions are the primary's and
+run there (CREATE is refused by read_only.py with 25006, as every DDL).
+
+Resolution follows PostgreSQL's func_get_detail for the routines of that name in the
+search path (or the named schema): positional arguments, then ``name => value`` ones bound to
+input parameter names, missing trailing inputs taken from their DEFAULTs, extra arguments
+gathered into a VARIADIC array; the candidate is then chosen by functions.select_candidate's
+rules. A name that no user routine has is left to the built-ins.
+
+Calls run the body's statements, each planned once per call site at its first call (so a
+function may call itself) by a PlanBuilder whose parameters are the arguments: ``$n`` reads
+ctx.params, and a parameter's name reads it too when no column has that name
+(``parameter_reference``, as in PostgreSQL, where columns win). A VOLATILE function's
+statements each see the earlier ones' changes (the command counter advances before each);
+the last statement's rows are the result, converted to the declared type. Unlike
+PostgreSQL, the calling statement then also sees those changes (mirrordb's visibility reads
+one command id per transaction).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import functions as funcs
+from mirrordb.sql import proc_catalog as pc
+from mirrordb.sql import schemas
+from mirrordb.sql import types as T
+from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, coerce,
+                                      error_at, feature_not_supported, format_arguments)
+from mirrordb.sql.parser import Node, one, parse, strings
+
+if TYPE_CHECKING:
+    from mirrordb.sql.planner import PlanBuilder
+
+MAX_CALL_DEPTH = 200           # nested SQL function calls before 54001
+_MODES = {"FUNC_PARAM_DEFAULT": "i", "FUNC_PARAM_IN": "i", "FUNC_PARAM_OUT": "o",
+          "FUNC_PARAM_INOUT": "b", "FUNC_PARAM_VARIADIC": "v", "FUNC_PARAM_TABLE": "t"}
+_VOLATILITY = {"immutable": "i", "stable": "s", "volatile": "v"}
+_DML = ("InsertStmt", "UpdateStmt", "DeleteStmt")
+_depth = threading.local()
+
+
+def _definition_error(message: str, **fields: Any) -> MirrordbError:
+    return MirrordbError(message, sqlstate="42P13", **fields)
+
+
+# -- CREATE FUNCTION / PROCEDURE ------------------------------------------------------------------
+
+
+@dataclass
+class _Options:
+    language: str | None = None
+    volatility: str = "v"
+    strict: bool = False
+    security_definer: bool = False
+    source: list[str] | None = None
+
+
+def _options(node: Node) -> _Options:
+    options = _Options()
+    for item in node.get("options", []):
+        definition = item["DefElem"]
+        name, argument = definition["defname"], definition.get("arg", {})
+        if name == "language":
+            options.language = argument["String"]["sval"]
+        elif name == "volatility":
+            options.volatility = _VOLATILITY[argument["String"]["sval"]]
+        elif name == "strict":
+            options.strict = bool(argument["Boolean"].get("boolval"))
+        elif name == "security":
+            options.security_definer = bool(argument["Boolean"].get("boolval"))
+        elif name == "as":
+            options.source = strings(argument["List"]["items"])
+        elif name not in ("leakproof", "cost", "rows", "parallel"):
+            raise feature_not_supported(f"CREATE FUNCTION option {name.upper()}")
+    return options
+
+
+def _parameters(builder: PlanBuilder, node: Node, procedure: bool
+                ) -> tuple[tuple[pc.Parameter, ...], tuple[Node, ...]]:
+    """The declared parameters and the input parameters' DEFAULTs, with
+    interpret_function_parameter_list's checks."""
+    parameters: list[pc.Parameter] = []
+    defaults: list[Node] = []
+    for item in node.get("parameters", []):
+        fields = item["FunctionParameter"]
+        mode = _MODES[fields.get("mode", "FUNC_PARAM_DEFAULT")]
+        type_oid, _ = builder.resolve_type(fields["argType"])
+        name = fields.get("name", "")
+        if parameters and parameters[-1].mode == "v" and mode in pc.INPUT_MODES:
+            raise _definition_error("VARIADIC parameter must be the last input parameter")
+        if mode == "v" and not T.is_array_type(type_oid):
+            raise _definition_error("VARIADIC parameter must be an array")
+        if name and any(prior.name == name and not _in_and_out(prior.mode, mode)
+                        for prior in parameters):
+            raise _definition_error(f'parameter name "{name}" used more than once')
+        if "defexpr" in fields:
+            if mode not in pc.INPUT_MODES:
+                raise _definition_error("only input parameters can have default values")
+            defaults.append(fields["defexpr"])
+        elif defaults and mode in pc.INPUT_MODES:
+            raise _definition_error("input parameters after one with a default value must "
+                                    "also have defaults")
+        parameters.append(pc.Parameter(name, type_oid, mode))
+    return tuple(parameters), tuple(defaults)
+
+
+def _in_and_out(first: str, second: str) -> bool:
+    """An IN-only and an OUT-only parameter may share a name."""
+    return {first, second} <= {"i", "v", "o", "t"} and \
+        (first in "iv") != (second in "iv")
+
+
+def _result_type(builder: PlanBuilder, node: Node, parameters: tuple[pc.Parameter, ...],
+                 procedure: bool) -> tuple[int, bool]:
+    """(prorettype, proretset): from RETURNS, which OUT parameters must agree with."""
+    outputs = [p for p in parameters if p.mode in pc.OUTPUT_MODES]
+    required = None
+    if outputs:
+        required = outputs[0].type_oid if len(outputs) == 1 else T.RECORD_OID
+    if procedure:
+        return (T.RECORD_OID if outputs else T.VOID_OID), False
+    returns = node.get("returnType")
+    if returns is None:
+        if required is None:
+            raise _definition_error("function result type must be specified")
+        return required, False
+    type_oid, _ = builder.resolve_type(returns)
+    if any(p.mode == "t" for p in parameters):
+        return T.RECORD_OID, True
+    if required is not None and type_oid != required:
+        raise _definition_error(f"function result type must be {T.format_type(required)} "
+                                "because of OUT parameters")
+    return type_oid, bool(returns.get("setof"))
+
+
+def _language(options: _Options, node: Node) -> None:
+    if node.get("sql_body") is not None:
+        return
+    if options.language is None:
+        raise _definition_error("no language specified")
+    language = options.language.lower()
+    if language == "sql":
+        return
+    if language in ("plpgsql", "internal", "c"):
+        raise feature_not_supported(f"LANGUAGE {language}")
+    raise MirrordbError(f'language "{options.language}" does not exist', sqlstate="42704")
+
+
+def _body(node: Node, options: _Options) -> tuple[str, list[Node] | None]:
+    """(prosrc, prosqlbody): a string body as written, or the SQL-standard body's
+    statements (a RETURN kept as its ReturnStmt)."""
+    body = node.get("sql_body")
+    if body is None:
+        if options.source is None:
+            raise _definition_error("no function body specified")
+        return options.source[0], None
+    if "ReturnStmt" in body:
+        return "", [body]
+    statements = body["List"]["items"][0]["List"].get("items", []) \
+        if body["List"].get("items") else []
+    return "", list(statements)
+
+
+def create_routine(session: Any, txn: Any, node: Node) -> str:
+    """CREATE [OR REPLACE] FUNCTION | PROCEDURE; the command tag."""
+    from mirrordb.sql import roles
+    from mirrordb.sql.planner import PlanBuilder
+    procedure = bool(node.get("is_procedure"))
+    names = strings(node["funcname"])
+    name = names[-1]
+    namespace_oid = schemas.creation_namespace(session, names[-2] if len(names) > 1 else None,
+                                               name)
+    builder = PlanBuilder(session, [])
+    options = _options(node)
+    _language(options, node)
+    parameters, defaults = _parameters(builder, node, procedure)
+    result_type, returns_set = _result_type(builder, node, parameters, procedure)
+    source, sql_body = _body(node, options)
+    existing = _same_signature(session, namespace_oid, name,
+                               tuple(p.type_oid for p in parameters if p.mode in pc.INPUT_MODES))
+    routine = pc.Routine(
+        existing.oid if existing is not None else txn.engine.allocate_oid(), name,
+        namespace_oid, existing.owner_oid if existing is not None
+        else roles.current_role_oid(session),
+        pc.PROKIND_PROCEDURE if procedure else pc.PROKIND_FUNCTION, options.security_definer,
+        options.strict, returns_set, options.volatility, result_type, parameters, defaults,
+        source, sql_body, existing.acl if existing is not None else None)
+    if session.setting("check_function_bodies") in (True, "on"):
+        _validate_body(session, routine)
+    if existing is not None:
+        if not node.get("replace"):
+            raise MirrordbError(f'function "{name}" already exists with same argument types',
+                                sqlstate="42723")
+        _check_replacement(session, existing, routine)
+        txn._delete_catalog_rows(_catalog(), lambda v: v[0] == existing.oid)
+    txn._insert_catalog(_catalog(), pc.to_values(routine))
+    txn.transaction.command_counter_increment()
+    return "CREATE PROCEDURE" if procedure else "CREATE FUNCTION"
+
+
+def _catalog() -> Any:
+    from mirrordb.catalog import bootstrap as boot
+    return boot.PG_PROC
+
+
+def _same_signature(session: Any, namespace_oid: int, name: str, arg_types: tuple[int, ...]
+                    ) -> pc.Routine | None:
+    return next((r for r in pc.routines(session) if r.namespace_oid == namespace_oid
+                 and r.name == name and r.arg_types == arg_types), None)
+
+
+def _signature(routine: pc.Routine) -> str:
+    return f"{routine.name}({', '.join(T.format_type(t) for t in routine.arg_types)})"
+
+
+def _check_replacement(session: Any, old: pc.Routine, new: pc.Routine) -> None:
+    """CREATE OR REPLACE's refusals (ProcedureCreate): kind, owner, result, input names."""
+    check_owner(session, old)
+    if old.kind != new.kind:
+        word = "a procedure" if old.kind == pc.PROKIND_PROCEDURE else "a function"
+        raise MirrordbError("cannot change routine kind", sqlstate="42809",
+                            detail=f'"{old.name}" is {word}.')
+    drop_hint = f"Use DROP {_word(old).upper()} {_signature(old)} first."
+    if old.result_type != new.result_type or old.returns_set != new.returns_set:
+        raise _definition_error("cannot change return type of existing function",
+                                hint=drop_hint)
+    if old.result_type == T.RECORD_OID and \
+            [(p.name, p.type_oid) for p in old.outputs] != \
+            [(p.name, p.type_oid) for p in new.outputs]:
+        raise _definition_error("cannot change return type of existing function",
+                                detail="Row type defined by OUT parameters is different.",
+                                hint=drop_hint)
+    for before, after in zip(old.inputs, new.inputs):
+        if before.name and before.name != after.name:
+            raise _definition_error(f'cannot change name of input parameter "{before.name}"',
+                                    hint=drop_hint)
+    if len(new.defaults) < len(old.defaults):
+        raise _definition_error("cannot remove parameter defaults from existing function",
+                                hint=drop_hint)
+
+
+def _word(routine: pc.Routine) -> str:
+    return "procedure" if routine.kind == pc.PROKIND_PROCEDURE else "function"
+
+
+def check_owner(session: Any, routine: pc.Routine) -> None:
+    from mirrordb.sql import roles
+    if roles.is_superuser(session):
+        return
+    role = roles.current_role(session)
+    if role is None or role.oid != routine.owner_oid:
+        raise MirrordbError(f"must be owner of {_word(routine)} {routine.name}",
+                            sqlstate="42501")
+
+
+# -- validating and planning bodies ---------------------------------------------------------------
+
+
+def _statements(routine: pc.Routine) -> list[Node]:
+    """The body's statements as parse trees (a RETURN becomes SELECT expr)."""
+    if routine.sql_body is not None:
+        return [_return_as_select(s) if "ReturnStmt" in s else s for s in routine.sql_body]
+    try:
+        return [{statement.node_type: statement.node} for statement in parse(routine.source)]
+    except MirrordbError as error:
+        error.add_context(f'SQL function "{routine.name}"')
+        raise
+
+
+def _return_as_select(statement: Node) -> Node:
+    value = statement["ReturnStmt"]["returnval"]
+    return {"SelectStmt": {"targetList": [{"ResTarget": {"val": value}}],
+                           "limitOption": "LIMIT_OPTION_DEFAULT", "op": "SETOP_NONE"}}
+
+
+def _validate_body(session: Any, routine: pc.Routine) -> None:
+    """check_function_bodies: plan every statement, and check what the last one returns
+    against the declared result (check_sql_fn_retval)."""
+    try:
+        body = _Body(routine)
+        body.plan(session)
+        body.check_result()
+    except MirrordbError as error:
+        if error.context is None or "SQL function" not in error.context:
+            error.add_context(f'SQL function "{routine.name}"')
+        raise
+
+
+class _Body:
+    """A routine's statements, planned once (at its first call) for one call site."""
+
+    def __init__(self, routine: pc.Routine) -> None:
+        self.routine = routine
+        self.plans: list[tuple[str, Any]] | None = None
+
+    def plan(self, session: Any) -> list[tuple[str, Any]]:
+        if self.plans is not None:
+            return self.plans
+        from mirrordb.sql import dml
+        from mirrordb.sql.planner import PlanBuilder
+        plans = []
+        for statement in _statements(self.routine):
+            kind, node = one(statement)
+            builder = PlanBuilder(session, list(self.routine.arg_types))
+            builder.function_parameters = self.routine  # type: ignore[attr-defined]
+            if kind == "SelectStmt" and not node.get("intoClause"):
+                plans.append((kind, builder.plan_query(node)))
+            elif kind in _DML:
+                plans.append((kind, dml.plan_dml(builder, kind, node)))
+            else:
+                raise feature_not_supported(f"{kind.removesuffix('Stmt')} in a SQL function")
+        self.plans = plans
+        return plans
+
+    def result_columns(self) -> list[Any] | None:
+        assert self.plans is not None
+        if not self.plans:
+            return None
+        kind, plan = self.plans[-1]
+        return plan.columns
+
+    def check_result(self) -> None:
+        routine = self.routine
+        if routine.result_type == T.VOID_OID:
+            return
+        declared = T.format_type(routine.result_type)
+        columns = self.result_columns()
+        if columns is None:
+            raise _definition_error(
+                f"return type mismatch in function declared to return {declared}",
+                detail="Function's final statement must be SELECT or INSERT/UPDATE/DELETE "
+                       "RETURNING.")
+        wanted = [p.type_oid for p in routine.outputs] if routine.result_type == T.RECORD_OID \
+            else [routine.result_type]
+        if routine.result_type == T.RECORD_OID and not routine.outputs:
+            return
+        if len(columns) != len(wanted):
+            detail = ("Final statement must return exactly one column." if len(wanted) == 1
+                      else "Final statement returns too many columns." if len(columns) > len(wanted)
+                      else "Final statement returns too few columns.")
+            raise _definition_error(
+                f"return type mismatch in function declared to return {declared}", detail=detail)
+        for column, type_oid in zip(columns, wanted):
+            if not _assignable(column.type_oid, type_oid):
+                actual = T.format_type(column.type_oid)
+                if len(wanted) == 1:
+                    detail = f"Actual return type is {actual}."
+                else:
+                    detail = (f"Final statement returns {actual} instead of "
+                              f"{T.format_type(type_oid)} at column "
+                              f"{columns.index(column) + 1}.")
+                raise _definition_error(
+                    f"return type mismatch in function declared to return {declared}",
+                    detail=detail)
+
+    def run(self, ctx: ExecContext, values: list[Any]) -> list[tuple[Any, ...]]:
+        """Run the statements with ``values`` as the parameters: the last one's rows."""
+        plans = self.plan(ctx.session)
+        inner = ExecContext(ctx.txn, values, ctx.session, ctx.function_context,
+                            ctx.check_interrupts)
+        transaction = ctx.txn.transaction
+        rows: list[tuple[Any, ...]] = []
+        for kind, plan in plans:
+            if self.routine.volatility == "v":
+                transaction.command_counter_increment()
+            if kind == "SelectStmt":
+                rows = list(plan.node.rows(inner))
+            else:
+                if transaction.read_only:
+                    raise MirrordbError(f"cannot execute {plan.command} in a read-only "
+                                        "transaction", sqlstate="25006")
+                produced, _ = plan.run(inner)
+                rows = list(produced) if plan.columns else []
+        return rows
+
+
+def _assignable(source: int, target: int) -> bool:
+    if source == target or source == T.UNKNOWN_OID:
+        return True
+    return T.cast_context(source, target) in ("implicit", "assignment")
+
+
+def parameter_reference(builder: Any, names: list[str], location: int) -> Expr | None:
+    """A column reference that names a parameter of the SQL function whose body is being
+    planned (``a`` or ``f.a``), after no column matched; None otherwise."""
+    while builder is not None and getattr(builder, "function_parameters", None) is None:
+        builder = builder.parent
+    if builder is None:
+        return None
+    routine: pc.Routine = builder.function_parameters
+    if len(names) == 2 and names[0] != routine.name or len(names) > 2:
+        return None
+    for index, parameter in enumerate(routine.inputs):
+        if parameter.name and parameter.name == names[-1]:
+            position = index
+
+            def run(row: Any, ctx: ExecContext) -> Any:
+                return ctx.params[position]
+            return Expr(parameter.type_oid, run, name=parameter.name, param=index + 1,
+                        location=location)
+    return None
+
+
+# -- resolving calls ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Binding:
+    routine: pc.Routine
+    declared: tuple[int, ...]          # the declared type each supplied argument goes to
+    slots: list[int]                   # input parameter index of each supplied argument
+    variadic_from: int | None          # supplied arguments from here on form the array
+
+
+def _named(session: Any, name: str, schema: str | None) -> list[pc.Routine]:
+    if schema is not None:
+        entry = schemas.namespaces(session).get(schema)
+        if entry is None:
+            raise schemas.schema_missing(schema)
+        path: tuple[int, ...] = (entry.oid,)
+    else:
+        path = schemas.search_path_oids(session)
+    found = [r for r in pc.routines(session) if r.name == name and r.namespace_oid in path]
+    # a routine of an earlier schema hides one of the same input types in a later schema
+    found.sort(key=lambda r: path.index(r.namespace_oid))
+    kept: dict[tuple[int, ...], pc.Routine] = {}
+    for routine in found:
+        kept.setdefault(routine.arg_types, routine)
+    return list(kept.values())
+
+
+def has_routine(session: Any, name: str) -> bool:
+    """Whether some user routine is called ``name`` (the planner's cheap first test)."""
+    return any(r.name == name for r in pc.routines(session))
+
+
+def _bind(routine: pc.Routine, args: list[Expr], expand_variadic: bool
+          ) -> _Binding | None:
+    inputs = routine.inputs
+    positional = [a for a in args if a.argument_name is None]
+    named = [a for a in args if a.argument_name is not None]
+    variadic = bool(inputs) and inputs[-1].mode == "v" and expand_variadic
+    slots: list[int] = list(range(len(positional)))
+    declared = [p.type_oid for p in inputs[:len(positional)]]
+    variadic_from = None
+    if len(positional) > len(inputs) or (variadic and len(positional) >= len(inputs)
+                                         and not named):
+        if not variadic or named:
+            return None
+        element = routine.variadic_type
+        variadic_from = len(inputs) - 1
+        slots = slots[:variadic_from] + [variadic_from] * (len(positional) - variadic_from)
+        declared = declared[:variadic_from] + [element] * (len(positional) - variadic_from)
+    for argument in named:
+        index = next((i for i, p in enumerate(inputs) if p.name == argument.argument_name),
+                     None)
+        if index is None or index in slots:
+            return None
+        slots.append(index)
+        declared.append(inputs[index].type_oid)
+    first_default = len(inputs) - len(routine.defaults)
+    if any(i not in slots and i < first_default for i in range(len(inputs))):
+        return None
+    return _Binding(routine, tuple(declared), slots, variadic_from)
+
+
+def resolve(session: Any, names: list[str], args: list[Expr], location: int,
+            variadic_call: bool = False) -> _Binding | None:
+    """The routine a call runs, or None when no user routine has the name; 42883 when
+    routines have it but none accepts these arguments, 42725 when several do equally."""
+    name, schema = names[-1], (names[-2] if len(names) > 1 else None)
+    routines = _named(session, name, schema)
+    if not routines:
+        return None
+    candidates = []
+    for routine in routines:
+        for expand in ((False,) if variadic_call else (True, False)):
+            binding = _bind(routine, args, expand)
+            if binding is not None and (binding.variadic_from is not None or not expand
+                                        or routine.variadic_type == 0):
+                candidates.append(funcs.Candidate(binding.declared, binding))
+                break
+    try:
+        chosen = funcs.select_candidate([a.type_oid for a in args], candidates)
+    except funcs.NoCandidate:
+        if funcs.function_exists(name) and schema is None:
+            return None
+        raise error_at(f"{'procedure' if False else 'function'} "
+                       f"{'.'.join(names)}({format_arguments(args)}) does not exist", "42883",
+                       location, hint="No function matches the given name and argument "
+                                      "types. You might need to add explicit type casts.") \
+            from None
+    except funcs.AmbiguousCandidates:
+        raise error_at(f"function {'.'.join(names)}({format_arguments(args)}) is not unique",
+                       "42725", location, hint="Could not choose a best candidate function. "
+                       "You might need to add explicit type casts.") from None
+    binding: _Binding = chosen.payload
+    return binding
+
+
+def _bound_arguments(builder: PlanBuilder, binding: _Binding, args: list[Expr]) -> list[Expr]:
+    """One expression per input parameter: the supplied arguments cast to their types, the
+    gathered VARIADIC array, the DEFAULTs of the others."""
+    routine = binding.routine
+    inputs = routine.inputs
+    supplied: dict[int, list[Expr]] = {}
+    for argument, slot, type_oid in zip(args, binding.slots, binding.declared):
+        supplied.setdefault(slot, []).append(coerce(builder, argument, type_oid))
+    first_default = len(inputs) - len(routine.defaults)
+    result = []
+    for index, parameter in enumerate(inputs):
+        if index == binding.variadic_from:
+            fns = [e.fn for e in supplied[index]]
+            result.append(Expr(parameter.type_oid,
+                               lambda row, ctx, fns=fns: [fn(row, ctx) for fn in fns]))
+        elif index in supplied:
+            result.append(supplied[index][0])
+        else:
+            compiler = ExpressionCompiler(builder, Scope())
+            default = compiler.compile(routine.defaults[index - first_default])
+            result.append(coerce(builder, default, parameter.type_oid, context="assignment"))
+    return result
+
+
+def _wrong_kind(binding: _Binding, args: list[Expr], location: int, procedure: bool
+                ) -> None:
+    routine = binding.routine
+    signature = f"{routine.name}({format_arguments(args)})"
+    if procedure and routine.kind != pc.PROKIND_PROCEDURE:
+        raise error_at(f"{signature} is not a procedure", "42809", location,
+                       hint="To call a function, use SELECT.")
+    if not procedure and routine.kind == pc.PROKIND_PROCEDURE:
+        raise error_at(f"{signature} is a procedure", "42809", location,
+                       hint="To call a procedure, use CALL.")
+
+
+# -- calls ----------------------------------------------------------------------------------------
+
+
+def _invoke(body: _Body, ctx: ExecContext, values: list[Any]) -> list[tuple[Any, ...]]:
+    depth = getattr(_depth, "value", 0)
+    if depth >= MAX_CALL_DEPTH:
+        raise MirrordbError("stack depth limit exceeded", sqlstate="54001",
+                            hint='Increase the configuration parameter "max_stack_depth" '
+                                 "(currently 2048kB), after ensuring the platform's stack "
+                                 "depth limit is adequate.")
+    _depth.value = depth + 1
+    try:
+        return body.run(ctx, values)
+    except MirrordbError as error:
+        error.add_context(f'SQL function "{body.routine.name}" statement 1')
+        raise
+    finally:
+        _depth.value = depth
+
+
+def _converter(body: _Body, ctx: ExecContext, wanted: list[int]
+               ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    columns = body.result_columns() or []
+    pairs = [(c.type_oid, t) for c, t in zip(columns, wanted)]
+    if all(source == target for source, target in pairs):
+        return lambda row: tuple(row[:len(wanted)])
+    timezone = ctx.function_context.timezone
+
+    def convert(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(value if value is None or source == target else
+                     T.cast(value, source, target, context="assignment", timezone=timezone)
+                     for value, (source, target) in zip(row, pairs))
+    return convert
+
+
+def _output_columns(routine: pc.Routine) -> list[tuple[str, int]]:
+    if routine.outputs:
+        return [(p.name or f"column{i + 1}", p.type_oid) for i, p in enumerate(routine.outputs)]
+    return [(routine.name, routine.result_type)]
+
+
+def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: ExecContext,
+                 row: Any) -> list[tuple[Any, ...]] | None:
+    """The routine's result rows for one call (None: a strict routine given a NULL)."""
+    values = [argument.fn(row, ctx) for argument in arguments]
+    if routine.strict and None in values:
+        return None
+    rows = _invoke(body, ctx, values)
+    wanted = [t for _, t in _output_columns(routine)]
+    if routine.result_type == T.VOID_OID:
+        return [(None,)]
+    convert = _converter(body, ctx, wanted)
+    return [convert(r) for r in rows]
+
+
+def compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], location: int,
+                 variadic_call: bool = False) -> Expr | None:
+    """A user function called in an expression, or None when no user routine has the name."""
+    binding = resolve(builder.session, names, args, location, variadic_call)
+    if binding is None:
+        return None
+    _wrong_kind(binding, args, location, procedure=False)
+    routine = binding.routine
+    if routine.returns_set:
+        raise feature_not_supported("set-returning user functions in a select list")
+    arguments = _bound_arguments(builder, binding, args)
+    body = _Body(routine)
+    columns = _output_columns(routine)
+    record = routine.result_type == T.RECORD_OID and len(columns) > 1
+
+    def run(row: Any, ctx: ExecContext) -> Any:
+        rows = _result_rows(routine, body, arguments, ctx, row)
+        if not rows:
+            return None
+        if record:
+            return T.RowRecord.of(rows[0], tuple(columns))
+        return rows[0][0]
+    return Expr(routine.result_type, run, name=routine.name, volatile=True)
+
+
+def rows_in_from(builder: PlanBuilder, names: list[str], args: list[Expr], location: int
+                 ) -> tuple[Callable[[ExecContext], Iterator[tuple[Any, ...]]],
+                            tuple[tuple[str, int], ...]] | None:
+    """A user function in FROM: its rows and columns (OUT/TABLE parameters, else one column
+    named after the function), or None when no user routine has the name."""
+    binding = resolve(builder.session, names, args, location)
+    if binding is None:
+        return None
+    _wrong_kind(binding, args, location, procedure=False)
+    routine = binding.routine
+    arguments = _bound_arguments(builder, binding, args)
+    body = _Body(routine)
+
+    def produce(ctx: ExecContext) -> Iterator[tuple[Any, ...]]:
+        rows = _result_rows(routine, body, arguments, ctx, ())
+        if rows is None:
+            return iter([] if routine.returns_set else [(None,) * len(_output_columns(routine))])
+        if not routine.returns_set:
+            rows = rows[:1] or [(None,) * len(_output_columns(routine))]
+        return iter(rows)
+    return produce, tuple(_output_columns(routine))
+
+
+# -- CALL -----------------------------------------------------------------------------------------
+
+
+def call(session: Any, node: Node, params: list[Any]) -> tuple[list[Any] | None, list[Any]]:
+    """CALL proc(args): (result columns, rows): a procedure with OUT parameters returns one
+    row of them."""
+    from mirrordb.sql.planner import OutputColumn, PlanBuilder
+    call_node = node["funccall"]
+    names = strings(call_node["funcname"])
+    location = call_node.get("location", -1)
+    builder = PlanBuilder(session, [T.TEXT_OID] * len(params))
+    compiler = ExpressionCompiler(builder, Scope())
+    args = [compiler.compile(a) for a in call_node.get("args", [])]
+    binding = resolve(session, names, args, location, bool(call_node.get("func_variadic")))
+    if binding is None:
+        raise error_at(f"procedure {'.'.join(names)}({format_arguments(args)}) does not exist",
+                       "42883", location, hint="No procedure matches the given name and "
+                       "argument types. You might need to add explicit type casts.")
+    _wrong_kind(binding, args, location, procedure=True)
+    routine = binding.routine
+    arguments = _bound_arguments(builder, binding, args)
+    ctx = session._context(params)
+    body = _Body(routine)
+    rows = _result_rows(routine, body, arguments, ctx, ())
+    if not routine.outputs:
+        return None, []
+    columns = [OutputColumn(name, type_oid) for name, type_oid in _output_columns(routine)]
+    return columns, (rows or [(None,) * len(columns)])[:1]
+
+
+# -- DROP / ALTER ---------------------------------------------------------------------------------
+
+_KIND_OF_OBJECT = {"OBJECT_FUNCTION": pc.PROKIND_FUNCTION,
+                   "OBJECT_PROCEDURE": pc.PROKIND_PROCEDURE, "OBJECT_ROUTINE": None}
+
+
+def _type_list_text(args: list[Node]) -> str:
+    return ",".join(".".join(strings(a["names"])) + ("[]" * len(a.get("arrayBounds", [])))
+                    for a in args)
+
+
+def lookup_object(session: Any, spec: Node, object_type: str, missing_ok: bool = False
+                  ) -> pc.Routine | None:
+    """The routine an ObjectWithArgs names (LookupFuncWithArgs), with its errors."""
+    from mirrordb.sql.planner import PlanBuilder
+    names = strings(spec["objname"])
+    name, schema = names[-1], (names[-2] if len(names) > 1 else None)
+    word = {"OBJECT_PROCEDURE": "procedure", "OBJECT_ROUTINE": "routine"}.get(object_type,
+                                                                             "function")
+    if schema is not None and schema not in schemas.namespaces(session):
+        if missing_ok:
+            return None
+        raise schemas.schema_missing(schema)
+    routines = _named(session, name, schema)
+    if spec.get("args_unspecified"):
+        if not routines:
+            if missing_ok:
+                return None
+            raise MirrordbError(f'could not find a {word} named "{".".join(names)}"',
+                                sqlstate="42883")
+        if len(routines) > 1:
+            raise MirrordbError(f'{word} name "{".".join(names)}" is not unique',
+                                sqlstate="42725",
+                                hint=f"Specify the argument list to select the {word} "
+                                     "unambiguously.")
+        found = routines[0]
+    else:
+        builder = PlanBuilder(session, [])
+        inputs = [p for p in spec.get("objfuncargs", [])
+                  if _MODES[p["FunctionParameter"].get("mode", "FUNC_PARAM_DEFAULT")]
+                  in pc.INPUT_MODES]
+        types = tuple(builder.resolve_type(p["FunctionParameter"]["argType"])[0]
+                      for p in inputs)
+        found = next((r for r in routines if r.arg_types == types), None)
+        if found is None:
+            if missing_ok:
+                return None
+            shown = ", ".join(T.format_type(t) for t in types)
+            raise MirrordbError(f"{word} {'.'.join(names)}({shown}) does not exist",
+                                sqlstate="42883")
+    wanted = _KIND_OF_OBJECT.get(object_type)
+    if wanted is not None and found.kind != wanted:
+        raise MirrordbError(f"{_signature(found)} is not a {_word_of(wanted)}",
+                            sqlstate="42809")
+    return found
+
+
+def _word_of(kind: str) -> str:
+    return "procedure" if kind == pc.PROKIND_PROCEDURE else "function"
+
+
+def drop_routines(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
+    """DROP FUNCTION | PROCEDURE | ROUTINE [IF EXISTS] name[(args)], ... [CASCADE]."""
+    object_type = node["removeType"]
+    missing_ok = bool(node.get("missing_ok"))
+    word = {"OBJECT_PROCEDURE": "procedure", "OBJECT_ROUTINE": "routine"}.get(object_type,
+                                                                             "function")
+    notices: list[Any] = []
+    for spec in node["objects"]:
+        fields = spec["ObjectWithArgs"]
+        routine = lookup_object(session, fields, object_type, missing_ok)
+        if routine is None:
+            names = ".".join(strings(fields["objname"]))
+            arguments = "" if fields.get("args_unspecified") else \
+                f"({_type_list_text([p['FunctionParameter']['argType'] for p in fields.get('objfuncargs', [])])})"
+            notices.append(f"{word} {names}{arguments} does not exist, skipping")
+            continue
+        check_owner(session, routine)
+        txn._delete_catalog_rows(_catalog(), lambda v, oid=routine.oid: v[0] == oid)
+        from mirrordb.sql import comments
+        comments.forget_object(txn, routine.oid, _catalog().oid)
+    txn.transaction.command_counter_increment()
+    return f"DROP {word.upper()}", notices
+
+
+def rename_routine(session: Any, txn: Any, node: Node) -> str:
+    """ALTER FUNCTION | PROCEDURE | ROUTINE name(args) RENAME TO new."""
+    object_type = node["renameType"]
+    routine = lookup_object(session, node["object"]["ObjectWithArgs"], object_type)
+    assert routine is not None
+    check_owner(session, routine)
+    new_name = node["newname"]
+    clash = _same_signature(session, routine.namespace_oid, new_name, routine.arg_types)
+    if clash is not None:
+        schema = schemas.namespace_name(session, routine.namespace_oid)
+        shown = ", ".join(T.format_type(t) for t in routine.arg_types)
+        raise MirrordbError(f'{_word(routine)} {new_name}({shown}) already exists in schema '
+                            f'"{schema}"', sqlstate="42723")
+    _replace_row(txn, routine.renamed(new_name))
+    return f"ALTER {_tag_word(object_type)}"
+
+
+def alter_owner(session: Any, txn: Any, node: Node) -> str:
+    """ALTER FUNCTION | PROCEDURE | ROUTINE name(args) OWNER TO role."""
+    from dataclasses import replace
+
+    from mirrordb.sql import roles
+    object_type = node["objectType"]
+    routine = lookup_object(session, node["object"]["ObjectWithArgs"], object_type)
+    assert routine is not None
+    spec = node["newowner"]
+    name = spec.get("rolename") or session.user
+    role = roles.roles_by_name(session).get(name)
+    if role is None:
+        raise roles.role_missing(name)
+    if role.oid != routine.owner_oid:
+        check_owner(session, routine)
+        if not roles.is_superuser(session):
+            raise MirrordbError(f'must be member of role "{name}"', sqlstate="42501")
+        _replace_row(txn, replace(routine, owner_oid=role.oid))
+    return f"ALTER {_tag_word(object_type)}"
+
+
+def _tag_word(object_type: str) -> str:
+    return {"OBJECT_PROCEDURE": "PROCEDURE", "OBJECT_ROUTINE": "ROUTINE"}.get(object_type,
+                                                                            "FUNCTION")
+
+
+def _replace_row(txn: Any, routine: pc.Routine) -> None:
+    txn._update_catalog_rows(_catalog(), lambda v: v[0] == routine.oid,
+                             lambda v: pc.to_values(routine))
+    txn.transaction.command_counter_increment()
+
+
+def drop_schema_members(txn: Any, namespace_oid: int) -> list[str]:
+    """DROP SCHEMA ... CASCADE: the schema's routines go; their descriptions for the notice."""
+    dropped = []
+    for _, values in txn.engine.relcache.rows(_catalog(), txn.transaction):
+        routine = pc.from_values(values)
+        if routine.namespace_oid == namespace_oid:
+            dropped.append(f"{_word(routine)} {_signature(routine)}")
+    txn._delete_catalog_rows(_catalog(), lambda v: v[2] == namespace_oid)
+    return dropped
