@@ -16,8 +16,9 @@ The stored row is PostgreSQL's pg_proc with mirrordb's text forms for list-value
 parameter (i IN, o OUT, b INOUT, v VARIADIC, t TABLE; NULL when all are IN), proargnames a
 JSON list ("" for an unnamed parameter; NULL when none is named), proargdefaults the JSON
 list of the raw parse trees of the last pronargdefaults input parameters' DEFAULTs,
-prosqlbody the JSON list of a SQL-standard body's statements (RETURN is stored as its
-ReturnStmt; NULL for a string body, which is prosrc).
+prosqlbody a SQL-standard body: JSON ``{"statements": [parse trees], "texts": [SQL]}``
+(RETURN is stored as its ReturnStmt; the texts are what pg_get_functiondef prints for BEGIN
+ATOMIC; NULL for a string body, which is prosrc).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Routine:
     sql_body: list[Node] | None
     acl: str | None = None
     language_oid: int = LANGUAGE_SQL_OID
+    body_texts: tuple[str, ...] = ()       # a BEGIN ATOMIC body's statements as SQL text
 
     @property
     def inputs(self) -> tuple[Parameter, ...]:
@@ -123,7 +125,8 @@ def to_values(routine: Routine) -> list[Any]:
         json.dumps([p.name for p in parameters]) if named else None,
         json.dumps(list(routine.defaults)) if routine.defaults else None,
         routine.source,
-        None if routine.sql_body is None else json.dumps(routine.sql_body),
+        None if routine.sql_body is None else json.dumps(
+            {"statements": routine.sql_body, "texts": list(routine.body_texts)}),
         routine.variadic_type, routine.acl]
 
 
@@ -135,12 +138,14 @@ def from_values(values: tuple[Any, ...] | list[Any]) -> Routine:
     letters = str(modes) if modes is not None else "i" * len(types)
     parameter_names = json.loads(names) if names is not None else [""] * len(types)
     parameters = tuple(Parameter(n, t, m) for n, t, m in zip(parameter_names, types, letters))
+    body = json.loads(sql_body) if sql_body is not None else None
     return Routine(int(oid), str(name), int(namespace_oid), int(owner_oid), str(kind),
                    bool(security_definer), bool(strict), bool(returns_set), str(volatility),
                    int(result_type), parameters,
                    tuple(json.loads(defaults)) if defaults is not None else (),
-                   str(source), json.loads(sql_body) if sql_body is not None else None,
-                   None if acl is None else str(acl), int(language_oid))
+                   str(source), None if body is None else body["statements"],
+                   None if acl is None else str(acl), int(language_oid),
+                   () if body is None else tuple(body["texts"]))
 
 
 # -- reading them ---------------------------------------------------------------------------------
@@ -205,8 +210,8 @@ def pg_proc_row(routine: Routine) -> tuple[Any, ...]:
 # -- printing: pg_get_function_arguments and friends -----------------------------------------
 
 
-def _parameter_text(parameter: Parameter, default: str | None) -> str:
-    text = MODE_WORDS.get(parameter.mode, "")
+def _parameter_text(parameter: Parameter, default: str | None, procedure: bool) -> str:
+    text = "IN " if procedure and parameter.mode == "i" else MODE_WORDS.get(parameter.mode, "")
     if parameter.name:
         text += _quote(parameter.name) + " "
     text += T.format_type(parameter.type_oid)
@@ -234,7 +239,7 @@ def arguments_text(routine: Routine, print_default: Any = None, identity: bool =
             if not identity and print_default is not None and input_index >= first_default:
                 default = print_default(routine.defaults[input_index - first_default])
             input_index += 1
-        parts.append(_parameter_text(parameter, default))
+        parts.append(_parameter_text(parameter, default, routine.kind == PROKIND_PROCEDURE))
     return ", ".join(parts)
 
 
@@ -250,13 +255,13 @@ def result_text(routine: Routine) -> str | None:
     return prefix + T.format_type(routine.result_type)
 
 
-def dollar_quote(text: str) -> str:
-    """prosrc in pg_get_functiondef's quoting: $function$, or a longer tag if the body holds
-    it."""
-    tag = "$function$"
+def dollar_quote(text: str, word: str = "function") -> str:
+    """prosrc in pg_get_functiondef's quoting: $function$ ($procedure$), or a longer tag if
+    the body holds it."""
+    tag = f"${word}"
     while tag in text:
-        tag = tag[:-1] + "x$"
-    return f"{tag}{text}{tag}"
+        tag += "x"
+    return f"{tag}${text}{tag}$"
 
 
 def function_definition(routine: Routine, schema: str, print_default: Any,
@@ -280,7 +285,146 @@ def function_definition(routine: Routine, schema: str, print_default: Any,
     if options:
         lines.append(" " + " ".join(options))
     if routine.sql_body is None:
-        lines.append(f"AS {dollar_quote(routine.source)}")
+        lines.append(f"AS {dollar_quote(routine.source, word.lower())}")
     else:
         lines.append(print_body(routine))
     return "\n".join(lines) + "\n"
+
+
+# -- the catalog functions (catalog_functions.py registers them) ---------------------------------
+
+
+def _routine_of(ctx: Any, oid: int) -> Routine | None:
+    from mirrordb.sql.catalog_functions import CatalogSnapshot
+    snapshot = CatalogSnapshot.of(ctx)
+    key = "proc_catalog:routines"
+    found = snapshot.view_rows.get(key)
+    if found is None:
+        columns = [column.name for column in boot.PG_PROC.columns]
+        found = {routine.oid: routine for routine in
+                 (from_values([record[c] for c in columns])
+                  for record in snapshot._read(boot.PG_PROC))}
+        snapshot.view_rows[key] = found
+    return found.get(oid)  # type: ignore[no-any-return]
+
+
+def _default_printer(ctx: Any, routine: Routine) -> Any:
+    from mirrordb.sql.catalog_functions import CatalogSnapshot, ExpressionDeparser
+    deparser = ExpressionDeparser(ctx.session, CatalogSnapshot.of(ctx), None, False)
+    inputs = routine.inputs[len(routine.inputs) - len(routine.defaults):]
+    types = {id(node): parameter.type_oid for node, parameter in zip(routine.defaults, inputs)}
+    return lambda node: deparser.deparse(node, types.get(id(node)))
+
+
+def function_arguments(ctx: Any, oid: int) -> str | None:
+    routine = _routine_of(ctx, oid)
+    return None if routine is None else arguments_text(routine, _default_printer(ctx, routine))
+
+
+def function_identity_arguments(ctx: Any, oid: int) -> str | None:
+    routine = _routine_of(ctx, oid)
+    return None if routine is None else arguments_text(routine, identity=True)
+
+
+def function_result(ctx: Any, oid: int) -> str | None:
+    routine = _routine_of(ctx, oid)
+    return None if routine is None else result_text(routine)
+
+
+def function_sqlbody(ctx: Any, oid: int) -> str | None:
+    routine = _routine_of(ctx, oid)
+    if routine is None or routine.sql_body is None:
+        return None
+    return _body_text(ctx, routine)
+
+
+def _body_text(ctx: Any, routine: Routine) -> str:
+    """A SQL-standard body as pg_get_functiondef prints it: ``RETURN expr`` or
+    ``BEGIN ATOMIC`` and the statements (as pglast's deparser printed them at CREATE, not
+    as PostgreSQL's ruleutils prints them)."""
+    assert routine.sql_body is not None
+    from mirrordb.sql.catalog_functions import CatalogSnapshot, ExpressionDeparser
+    first = routine.sql_body[0] if routine.sql_body else {}
+    if "ReturnStmt" in first:
+        deparser = ExpressionDeparser(ctx.session, CatalogSnapshot.of(ctx), None, False)
+        deparser.builder.param_types.extend(routine.arg_types)   # typed $n and names
+        deparser.builder.function_parameters = routine  # type: ignore[attr-defined]
+        value = first["ReturnStmt"]["returnval"]
+        return f"RETURN {deparser.deparse(value, routine.result_type)}"
+    return "\n".join(["BEGIN ATOMIC", *(f" {text};" for text in routine.body_texts), "END"])
+
+
+def functiondef(ctx: Any, oid: int) -> str | None:
+    routine = _routine_of(ctx, oid)
+    if routine is None:
+        return None
+    from mirrordb.sql.catalog_functions import CatalogSnapshot
+    schema = CatalogSnapshot.of(ctx).namespace_name(routine.namespace_oid)
+    return function_definition(routine, schema, _default_printer(ctx, routine),
+                               lambda r: _body_text(ctx, r))
+
+
+def register(define: Any) -> None:
+    """Add the pg_proc printing functions through catalog_functions' ``_define``."""
+    oid_type = T.OID_OID
+    define("pg_get_function_arguments", [oid_type], T.TEXT_OID, function_arguments)
+    define("pg_get_function_identity_arguments", [oid_type], T.TEXT_OID,
+           function_identity_arguments)
+    define("pg_get_function_result", [oid_type], T.TEXT_OID, function_result)
+    define("pg_get_function_sqlbody", [oid_type], T.TEXT_OID, function_sqlbody)
+    define("pg_get_functiondef", [oid_type], T.TEXT_OID, functiondef)
+
+
+# -- regproc / regprocedure -----------------------------------------------------------------------
+
+
+def regproc_oid(session: Any, text: str) -> int:
+    """regprocin / regprocedurein: ``name`` or ``name(type, ...)``, optionally
+    schema-qualified; user routines first, then the built-in functions."""
+    from mirrordb.common.errors import MirrordbError
+    from mirrordb.sql import functions, schemas
+    from mirrordb.sql.catalog_functions import parse_qualified_name
+    name_text, _, arguments = text.partition("(")
+    names = parse_qualified_name(name_text.strip())
+    if names[:-1] and names[-2] in schemas.namespaces(session):
+        path: tuple[int, ...] = (schemas.namespaces(session)[names[-2]].oid,)
+    else:
+        path = schemas.search_path_oids(session)
+    found = [r for r in routines(session) if r.name == names[-1] and r.namespace_oid in path]
+    if arguments:
+        wanted = _argument_types(session, arguments.rstrip().removesuffix(")"))
+        found = [r for r in found if r.arg_types == wanted]
+    if len(found) == 1:
+        return found[0].oid
+    if len(found) > 1:
+        raise MirrordbError(f'more than one function named "{name_text.strip()}"',
+                            sqlstate="42725")
+    oid = functions.function_oid_by_name(names[-1].lower())
+    if oid is None:
+        raise MirrordbError(f'function "{text}" does not exist', sqlstate="42883")
+    return oid
+
+
+def _argument_types(session: Any, text: str) -> tuple[int, ...]:
+    from mirrordb.sql.parser import parse
+    from mirrordb.sql.planner import PlanBuilder
+    if not text.strip():
+        return ()
+    statement = parse(f"SELECT CAST(NULL AS {text.replace(',', ') , CAST(NULL AS ')})")[0]
+    builder = PlanBuilder(session, [])
+    return tuple(builder.resolve_type(target["ResTarget"]["val"]["TypeCast"]["typeName"])[0]
+                 for target in statement.node["targetList"])
+
+
+def regproc_name(session: Any, oid: int, type_oid: int) -> str | None:
+    """regprocout / regprocedureout of a user routine (None: not one)."""
+    from mirrordb.sql import schemas
+    routine = routine_by_oid(session, oid)
+    if routine is None:
+        return None
+    name = _quote(routine.name)
+    if routine.namespace_oid not in schemas.search_path_oids(session):
+        name = f"{_quote(schemas.namespace_name(session, routine.namespace_oid))}.{name}"
+    if type_oid == T.REGPROCEDURE_OID:
+        return f"{name}({','.join(T.format_type(t) for t in routine.arg_types)})"
+    return name

@@ -1197,8 +1197,9 @@ class Session:
     def _exec_CreateFunctionStmt(self, node: Node, prepared: PreparedStatement,
                                  params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import user_functions
+        text = prepared.statement.text if prepared.statement is not None else ""
         return StatementResult(user_functions.create_routine(self, self._ensure_transaction(),
-                                                             node))
+                                                             node, text))
 
     def _exec_CallStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:

@@ -171,7 +171,18 @@ def _body(node: Node, options: _Options) -> tuple[str, list[Node] | None]:
     return "", list(statements)
 
 
-def create_routine(session: Any, txn: Any, node: Node) -> str:
+def _body_texts(text: str) -> tuple[str, ...]:
+    """A BEGIN ATOMIC body's statements printed back as SQL (pglast's deparser)."""
+    import pglast
+    from pglast.stream import RawStream
+    statement = pglast.parse_sql(text)[0].stmt
+    body = getattr(statement, "sql_body", None)
+    if not body or not isinstance(body, tuple):
+        return ()
+    return tuple(RawStream()(item) for item in (body[0] or ()))
+
+
+def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
     """CREATE [OR REPLACE] FUNCTION | PROCEDURE; the command tag."""
     from mirrordb.sql import roles
     from mirrordb.sql.planner import PlanBuilder
@@ -194,9 +205,14 @@ def create_routine(session: Any, txn: Any, node: Node) -> str:
         else roles.current_role_oid(session),
         pc.PROKIND_PROCEDURE if procedure else pc.PROKIND_FUNCTION, options.security_definer,
         options.strict, returns_set, options.volatility, result_type, parameters, defaults,
-        source, sql_body, existing.acl if existing is not None else None)
+        source, sql_body, existing.acl if existing is not None else None,
+        body_texts=_body_texts(text) if sql_body and "ReturnStmt" not in sql_body[0] else ())
     if session.setting("check_function_bodies") in (True, "on"):
-        _validate_body(session, routine)
+        try:
+            _validate_body(session, routine)
+        except MirrordbError as error:
+            _transpose_position(error, node, text)
+            raise
     if existing is not None:
         if not node.get("replace"):
             raise MirrordbError(f'function "{name}" already exists with same argument types',
@@ -281,6 +297,27 @@ def _return_as_select(statement: Node) -> Node:
     value = statement["ReturnStmt"]["returnval"]
     return {"SelectStmt": {"targetList": [{"ResTarget": {"val": value}}],
                            "limitOption": "LIMIT_OPTION_DEFAULT", "op": "SETOP_NONE"}}
+
+
+def _transpose_position(error: MirrordbError, node: Node, text: str) -> None:
+    """An error at a position of a string body is reported at that place of the CREATE
+    statement (PostgreSQL's function_parse_error_transpose)."""
+    position = getattr(error, "position", None)
+    location = next((item["DefElem"].get("arg_location", -1)
+                     for item in node.get("options", []) if item["DefElem"]["defname"] == "as"),
+                    -1)
+    if position is None or location < 0 or location >= len(text):
+        return
+    if text[location] == "'":
+        body_index, index = 0, location + 1
+        while index < len(text) and body_index < position - 1:
+            index += 2 if text[index] == "'" else 1
+            body_index += 1
+        error.position = index + 1  # type: ignore[attr-defined]
+    elif text[location] == "$":
+        tag_end = text.find("$", location + 1)
+        if tag_end >= 0:
+            error.position = tag_end + 1 + position  # type: ignore[attr-defined]
 
 
 def _validate_body(session: Any, routine: pc.Routine) -> None:

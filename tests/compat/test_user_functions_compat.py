@@ -1,0 +1,170 @@
+"""User-defined SQL functions and procedures, side by side with a real PostgreSQL 15.
+
+The statements run in order on a throw-away PostgreSQL server and on a mirrordb Session over a
+fresh cluster: CREATE [OR REPLACE] FUNCTION/PROCEDURE LANGUAGE sql with string and
+SQL-standard bodies, parameter modes, DEFAULTs and VARIADIC, with PostgreSQL's definition
+errors (42P13, 42723, 42704); calls in select lists and FROM (named notation, overloading,
+STRICT, SETOF and TABLE results, data-modifying bodies), CALL, the 42883/42809 errors with
+their hints; DROP and ALTER FUNCTION; and what psql and pg_dump read (pg_proc's columns,
+regproc/regprocedure, pg_get_function_arguments/identity_arguments/result,
+pg_get_functiondef, psql's \\df query). Answers (rows, command tags, errors with DETAIL and
+HINT, notices) must be equal.
+"""
+
+from __future__ import annotations
+
+from differential import MARKS, assert_same, pair_fixture
+
+pytestmark = MARKS
+
+SETUP = [
+    "create table t (id int primary key, v text)",
+    "insert into t values (1, 'one'), (2, 'two'), (3, 'three')",
+]
+
+# psql 15's \df query (describe.c describeFunctions, no pattern, no system objects)
+DESCRIBE_FUNCTIONS = (
+    "SELECT n.nspname as \"Schema\", p.proname as \"Name\", "
+    "pg_catalog.pg_get_function_result(p.oid) as \"Result data type\", "
+    "pg_catalog.pg_get_function_arguments(p.oid) as \"Argument data types\", "
+    "CASE p.prokind WHEN 'a' THEN 'agg' WHEN 'w' THEN 'window' WHEN 'p' THEN 'proc' "
+    "ELSE 'func' END as \"Type\" FROM pg_catalog.pg_proc p "
+    "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+    "WHERE pg_catalog.pg_function_is_visible(p.oid) AND n.nspname <> 'pg_catalog' "
+    "AND n.nspname <> 'information_schema' ORDER BY 1, 2, 4")
+PG_PROC = ("select proname, prokind, prolang, prosecdef, proisstrict, proretset, provolatile, "
+           "pronargs, pronargdefaults, prorettype::regtype, proargtypes, proallargtypes, "
+           "proargmodes, proargnames, provariadic, prosrc, prosqlbody is not null, procost, "
+           "prorows, proacl is null from pg_proc where pronamespace = 'public'::regnamespace "
+           "order by proname, proargtypes::text")
+
+DEFINITIONS = [
+    "create function add_one(a int) returns int language sql immutable strict "
+    "as 'select a + 1'",
+    "create function add_one(a int) returns int language sql as 'select a + 2'",
+    "create or replace function add_one(a int) returns int language sql immutable strict "
+    "as $$ select a + 1 $$",
+    "create function add_one(a text) returns text language sql as $$ select a || '+1' $$",
+    "create function add(a int, b int default 10, c int default 100) returns int "
+    "language sql as 'select a + b + c'",
+    "create function ret(int) returns int return $1 * 2",
+    "create function sq(x numeric) returns numeric language sql begin atomic select x * x; end",
+    "create function pair(a int, out doubled int, out label text) language sql "
+    "as 'select a * 2, ''n'' || a'",
+    "create function rows_of(lo int) returns table(id int, v text) language sql stable "
+    "as 'select id, v from t where id >= lo order by id'",
+    "create function ids() returns setof int language sql as 'select id from t order by id'",
+    "create function total(variadic xs int[]) returns int language sql "
+    "as 'select sum(x)::int from unnest(xs) x'",
+    "create function put(i int, s text) returns int language sql "
+    "as $$ insert into t values (i, s); select count(*)::int from t $$",
+    "create procedure put_proc(i int, s text) language sql "
+    "as $$ insert into t values (i, s) $$",
+    "create procedure get_proc(i int, inout s text) language sql "
+    "as $$ select v from t where id = i $$",
+    "create function nothing() returns void language sql as 'select 1'",
+    "create function named_s(s text) returns text language sql "
+    "as 'select upper(named_s.s)'",
+]
+
+DEFINITION_ERRORS = [
+    "create function e1() language sql as 'select 1'",
+    "create function e2(out a int, out b text) returns int language sql as 'select 1, ''x'''",
+    "create function e3(a int) returns int as 'select 1'",
+    "create function e4(a int) returns int language nosuchlang as 'select 1'",
+    "create function e5(a int) returns int language sql as 'select ''x''::text'",
+    "create function e6(a int default 1, b int) returns int language sql as 'select 1'",
+    "create function e7(a int, a int) returns int language sql as 'select 1'",
+    "create function e8(variadic a int) returns int language sql as 'select 1'",
+    "create function e9(a int) returns int language sql as 'select 1, 2'",
+    "create function e10(a int) returns int language sql as 'insert into t values (9, ''x'')'",
+    "create function e11(a int) returns int language sql as 'select * from nosuch'",
+    "create or replace function add_one(a int) returns text language sql as 'select ''x'''",
+    "create or replace function add_one(b int) returns int language sql as 'select 1'",
+    "create or replace procedure add_one(a int) language sql as 'select 1'",
+]
+
+CALLS = [
+    "select add_one(1), add_one('a'::text), add_one(a => 5), add_one(null::int)",
+    "select add(1), add(1, 2), add(1, 2, 3), add(1, c => 0), add(a => 1, b => 0, c => 0)",
+    "select ret(21), sq(1.5), total(1, 2, 3), total(variadic array[4, 5])",
+    "select pair(3)",
+    "select * from pair(4)",
+    "select * from rows_of(2)",
+    "select r.v from rows_of(1) r where r.id < 3",
+    "select * from rows_of(2) with ordinality",
+    "select * from ids()",
+    "select * from add_one(7)",
+    "select * from add_one(7) as x(y)",
+    "select id, add_one(id) from t order by id",
+    "select named_s('abc')",
+    "select nothing()",
+    "select add_one(1, 2)",
+    "select nosuch_fn(1)",
+    "select add(b => 1)",
+    "select put_proc(1, 'x')",
+    "call put_proc(10, 'ten')",
+    "call get_proc(10, null)",
+    "call add_one(1)",
+    "call nosuch_proc(1)",
+    "select put(11, 'eleven')",
+    "select count(*) from t",
+    "select public.add_one(2)",
+]
+
+CATALOG = [
+    PG_PROC,
+    DESCRIBE_FUNCTIONS,
+    "select 'ret'::regproc, 'add(integer,integer,integer)'::regprocedure, "
+    "'add_one(text)'::regprocedure::oid = (select oid from pg_proc where proname = 'add_one' "
+    "and proargtypes::text = '25')",
+    "select 'add_one'::regproc",
+    "select p.oid::regprocedure::text, pg_get_function_arguments(p.oid), "
+    "pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid) "
+    "from pg_proc p where pronamespace = 'public'::regnamespace order by 1",
+    "select pg_get_functiondef('add'::regproc)",
+    "select pg_get_functiondef('ret'::regproc)",
+    "select pg_get_functiondef('pair'::regproc)",
+    "select pg_get_functiondef('rows_of'::regproc)",
+    "select pg_get_functiondef('put_proc'::regproc)",
+    "select pg_get_functiondef('get_proc'::regproc)",
+]
+
+ALTER_AND_DROP = [
+    "alter function ret(int) rename to twice",
+    "select twice(4)",
+    "select ret(4)",
+    "alter function twice(int) rename to add_one",
+    "alter function nosuch(int) rename to x",
+    "alter procedure twice(int) rename to x",
+    "create role fn_owner",
+    "alter function twice owner to fn_owner",
+    "select proname, proowner::regrole from pg_proc where proname = 'twice'",
+    "drop function add_one",
+    "drop function add_one(text)",
+    "drop function add_one(text)",
+    "drop function if exists add_one(text), nosuch(int), nosuch2",
+    "drop function put_proc(int, text)",
+    "drop procedure put_proc",
+    "drop procedure if exists put_proc(int, text)",
+    "drop routine get_proc, twice",
+    "select proname from pg_proc where pronamespace = 'public'::regnamespace order by 1",
+]
+
+both = pair_fixture("both", SETUP, with_tags=True, detailed=True)
+
+
+def test_definitions_and_their_errors(both) -> None:
+    assert_same(both, DEFINITIONS + DEFINITION_ERRORS)
+
+
+def test_calls(both) -> None:
+    assert_same(both, CALLS)
+
+
+def test_catalog(both) -> None:
+    assert_same(both, CATALOG)
+
+
+def test_alter_and_drop(both) -> None:
+    assert_same(both, ALTER_AND_DROP)
