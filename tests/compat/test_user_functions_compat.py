@@ -13,7 +13,18 @@ HINT, notices) must be equal.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
 from differential import MARKS, assert_same, pair_fixture
+from tests.compat.test_pg_dump import Endpoint, _assert_same, _comparable, _tool
+from tests.compat.types_pg_server import running_postgres
+from tests.integration.test_standby_streaming import (assert_read_only_refusal, execute,
+                                                      streaming_pair,
+                                                      wait_for_replay_catchup)
+from tests.server_process import RunningServer
 
 pytestmark = MARKS
 
@@ -65,6 +76,9 @@ DEFINITIONS = [
     "create function nothing() returns void language sql as 'select 1'",
     "create function named_s(s text) returns text language sql "
     "as 'select upper(named_s.s)'",
+]
+DEFINITION_ERRORS_WITHOUT_POSITION = [
+    "create function e12(a int) returns int language sql as 'select a +'",
 ]
 
 DEFINITION_ERRORS = [
@@ -155,7 +169,7 @@ both = pair_fixture("both", SETUP, with_tags=True, detailed=True)
 
 
 def test_definitions_and_their_errors(both) -> None:
-    assert_same(both, DEFINITIONS + DEFINITION_ERRORS)
+    assert_same(both, DEFINITIONS + DEFINITION_ERRORS + DEFINITION_ERRORS_WITHOUT_POSITION)
 
 
 def test_calls(both) -> None:
@@ -168,3 +182,80 @@ def test_catalog(both) -> None:
 
 def test_alter_and_drop(both) -> None:
     assert_same(both, ALTER_AND_DROP)
+
+
+# -- pg_dump, restore, and a streaming standby ---------------------------------------------------
+
+# What pg_dump must print as PostgreSQL does (a BEGIN ATOMIC body is printed by pglast's
+# deparser, not PostgreSQL's ruleutils, so it is left out).
+DUMPED = [
+    "create table t (id int primary key, v text)",
+    "create function add_one(a int) returns int language sql immutable strict "
+    "as 'select a + 1'",
+    "create function add(a int, b int default 10, c text default 'x') returns text "
+    "language sql as 'select a + b || c'",
+    "create function ret(int) returns int return $1 * 2",
+    "create function pair(a int, out doubled int, out label text) language sql "
+    "as 'select a * 2, ''n'' || a'",
+    "create function rows_of(lo int) returns table(id int, v text) language sql stable "
+    "security definer as 'select id, v from t where id >= lo order by id'",
+    "create procedure put_proc(i int, s text) language sql "
+    "as $$ insert into t values (i, s) $$",
+    "create role fn_owner",
+    "alter function add_one(int) owner to fn_owner",
+]
+
+
+@pytest.fixture(scope="module")
+def dumped(template_cluster: str, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[Endpoint, RunningServer, RunningServer]]:
+    directory = str(tmp_path_factory.mktemp("functions_dump"))
+    with running_postgres() as postgres:
+        with psycopg.connect(postgres.conninfo, autocommit=True) as connection:
+            for statement in DUMPED:
+                connection.execute(statement)
+        with streaming_pair(template_cluster, directory, *DUMPED) as (primary, standby):
+            yield Endpoint(postgres.host, postgres.port, postgres.user), primary, standby
+
+
+def _endpoint(server: RunningServer) -> Endpoint:
+    return Endpoint("127.0.0.1", server.port)
+
+
+def test_pg_dump_of_functions_matches_postgres(dumped) -> None:
+    postgres, primary, standby = dumped
+    expected = _comparable(_tool("pg_dump", *postgres.arguments(), "postgres"))
+    _assert_same(expected, _comparable(_tool("pg_dump", *_endpoint(primary).arguments(),
+                                             "postgres")))
+    wait_for_replay_catchup(primary, standby)
+    _assert_same(expected, _comparable(_tool("pg_dump", *_endpoint(standby).arguments(),
+                                             "postgres")))
+
+
+def test_postgres_dump_restores_into_mirrordb(dumped, tmp_path) -> None:
+    postgres, primary, _ = dumped
+    script = tmp_path / "dump.sql"
+    script.write_text(_tool("pg_dump", *postgres.arguments(), "postgres"))
+    execute(primary, "create database restored")
+    _tool("psql", *_endpoint(primary).arguments(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+          "-d", "restored", "-f", str(script))
+    expected = _comparable(_tool("pg_dump", *postgres.arguments(), "postgres"))
+    _assert_same(expected, _comparable(_tool("pg_dump", *_endpoint(primary).arguments(),
+                                             "restored")))
+    with psycopg.connect(primary.dsn().replace("dbname=postgres", "dbname=restored"),
+                         autocommit=True) as connection:
+        assert connection.execute("select add(1), ret(2), * from pair(3)").fetchall() == \
+            [("11x", 4, 6, "n3")]
+
+
+def test_standby_calls_functions_and_refuses_to_create_them(dumped) -> None:
+    _, primary, standby = dumped
+    execute(primary, "create function on_primary(x int) returns int language sql "
+                     "as 'select x * 10'", "call put_proc(1, 'one')")
+    wait_for_replay_catchup(primary, standby)
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        assert connection.execute("select * from rows_of(0)").fetchall() == [(1, "one")]
+        assert connection.execute("select on_primary(4), add_one(1)").fetchall() == [(40, 2)]
+    assert_read_only_refusal(standby, "create function f() returns int language sql "
+                                      "as 'select 1'", "CREATE FUNCTION")
+    assert_read_only_refusal(standby, "call put_proc(1, 'x')", "INSERT")
