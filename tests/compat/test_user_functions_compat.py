@@ -153,6 +153,8 @@ ALTER_AND_DROP = [
     "alter procedure twice(int) rename to x",
     "create role fn_owner",
     "alter function twice owner to fn_owner",
+    "drop routine twice",
+    "create function twice(int) returns int return $1 * 2",
     "select proname, proowner::regrole from pg_proc where proname = 'twice'",
     "drop function add_one",
     "drop function add_one(text)",
@@ -161,8 +163,21 @@ ALTER_AND_DROP = [
     "drop function put_proc(int, text)",
     "drop procedure put_proc",
     "drop procedure if exists put_proc(int, text)",
-    "drop routine get_proc, twice",
+    "drop routine get_proc",
     "select proname from pg_proc where pronamespace = 'public'::regnamespace order by 1",
+    "comment on function twice(int) is 'doubles'",
+    "comment on function nosuch(int) is 'x'",
+    "select obj_description('twice'::regproc, 'pg_proc'), "
+    "(select description from pg_description where objoid = 'twice'::regproc "
+    "and classoid = 'pg_proc'::regclass)",
+    "create schema fs",
+    "create table fs.t (a int)",
+    "create function fs.f(a int, b text) returns int language sql as 'select 1'",
+    "create procedure fs.p() language sql as 'select 1'",
+    "select fs.f(1, 'x')",
+    "drop schema fs",
+    "drop schema fs cascade",
+    "select count(*) from pg_proc where proname in ('f', 'p')",
 ]
 
 both = pair_fixture("both", SETUP, with_tags=True, detailed=True)
@@ -203,6 +218,7 @@ DUMPED = [
     "as $$ insert into t values (i, s) $$",
     "create role fn_owner",
     "alter function add_one(int) owner to fn_owner",
+    "comment on function add(int, int, text) is 'adds up'",
 ]
 
 

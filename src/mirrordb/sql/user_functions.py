@@ -848,12 +848,15 @@ def _replace_row(txn: Any, routine: pc.Routine) -> None:
     txn.transaction.command_counter_increment()
 
 
-def drop_schema_members(txn: Any, namespace_oid: int) -> list[str]:
-    """DROP SCHEMA ... CASCADE: the schema's routines go; their descriptions for the notice."""
-    dropped = []
-    for _, values in txn.engine.relcache.rows(_catalog(), txn.transaction):
-        routine = pc.from_values(values)
-        if routine.namespace_oid == namespace_oid:
-            dropped.append(f"{_word(routine)} {_signature(routine)}")
+def schema_members(txn: Any, namespace_oid: int) -> list[tuple[int, str, str]]:
+    """(OID, kind word, ``name(types)``) of the schema's routines, for DROP SCHEMA's list
+    (PostgreSQL 15's object descriptions say "function" for procedures too)."""
+    found = (pc.from_values(values)
+             for _, values in txn.engine.relcache.rows(_catalog(), txn.transaction))
+    return [(r.oid, "function", f"{r.name}({','.join(T.format_type(t) for t in r.arg_types)})")
+            for r in found if r.namespace_oid == namespace_oid]
+
+
+def drop_schema_routines(txn: Any, namespace_oid: int) -> None:
+    """DROP SCHEMA ... CASCADE: the schema's routines go with it."""
     txn._delete_catalog_rows(_catalog(), lambda v: v[2] == namespace_oid)
-    return dropped
