@@ -1368,6 +1368,13 @@ class PlanBuilder:
             raise srf.misplaced(f, self.clause)
         if user_functions.has_routine(self.session, name):
             args = [compiler.compile(a) for a in f.get("args", [])]
+            if user_functions.returns_set(self, names, args, location,
+                                          bool(f.get("func_variadic"))):
+                if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
+                    return compiler.set_calls.compile(self, compiler, f)
+                where = f"in {self.clause}" if self.clause is not None else "here"
+                raise error_at(f"set-returning functions are not allowed {where}", "0A000",
+                               location)
             user = user_functions.compile_call(self, names, args, location,
                                                bool(f.get("func_variadic")))
             if user is not None:

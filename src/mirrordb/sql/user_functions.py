@@ -644,8 +644,6 @@ def compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], locat
         return None
     _wrong_kind(binding, args, location, procedure=False)
     routine = binding.routine
-    if routine.returns_set:
-        raise feature_not_supported("set-returning user functions in a select list")
     arguments = _bound_arguments(builder, binding, args)
     body = _Body(routine)
     columns = _output_columns(routine)
@@ -659,6 +657,40 @@ def compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], locat
             return T.RowRecord.of(rows[0], tuple(columns))
         return rows[0][0]
     return Expr(routine.result_type, run, name=routine.name, volatile=True)
+
+
+def returns_set(builder: PlanBuilder, names: list[str], args: list[Expr], location: int,
+                variadic_call: bool = False) -> bool:
+    """Whether a call resolves to a user function returning a set (the select list then
+    gives it to its set-returning calls, set_returning.SetCalls)."""
+    binding = resolve(builder.session, names, args, location, variadic_call)
+    return binding is not None and binding.routine.returns_set
+
+
+def set_values(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node, location: int
+               ) -> tuple[Callable[[Any, ExecContext], list[Any]], int] | None:
+    """A set-returning user function in a select list: its values per input row (a record
+    per row when it has several result columns) and their type; None when the call is no
+    such function."""
+    names = strings(call["funcname"])
+    if not has_routine(builder.session, names[-1].lower()):
+        return None
+    args = [compiler.compile(a) for a in call.get("args", [])]
+    binding = resolve(builder.session, names, args, location, bool(call.get("func_variadic")))
+    if binding is None or not binding.routine.returns_set:
+        return None
+    routine = binding.routine
+    arguments = _bound_arguments(builder, binding, args)
+    body = _Body(routine)
+    columns = tuple(_output_columns(routine))
+    record = routine.result_type == T.RECORD_OID
+
+    def values(row: Any, ctx: ExecContext) -> list[Any]:
+        rows = _result_rows(routine, body, arguments, ctx, row) or []
+        if record:
+            return [T.RowRecord.of(r, columns) for r in rows]
+        return [r[0] for r in rows]
+    return values, routine.result_type
 
 
 def rows_in_from(builder: PlanBuilder, names: list[str], args: list[Expr], location: int
