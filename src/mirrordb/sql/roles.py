@@ -869,6 +869,10 @@ def grant(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     if object_type == "OBJECT_DATABASE":
         from mirrordb.sql import database_privileges   # it builds on this module
         return database_privileges.grant_on_databases(session, txn, node)
+    if object_type in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
+        from mirrordb.sql import user_functions
+        check_writable(txn, command)
+        return user_functions.grant(session, txn, node)
     if object_type not in _OBJECT_WORDS:
         raise feature_not_supported(f"{command} on this kind of object")
     if is_grant and node.get("grant_option"):

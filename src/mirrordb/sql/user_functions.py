@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from mirrordb.sql.planner import PlanBuilder
 
 MAX_CALL_DEPTH = 200           # nested SQL function calls before 54001
+ACL_EXECUTE = 1 << 7           # aclitem's X (roles.ACL_RIGHT_LETTERS)
 _MODES = {"FUNC_PARAM_DEFAULT": "i", "FUNC_PARAM_IN": "i", "FUNC_PARAM_OUT": "o",
           "FUNC_PARAM_INOUT": "b", "FUNC_PARAM_VARIADIC": "v", "FUNC_PARAM_TABLE": "t"}
 _VOLATILITY = {"immutable": "i", "stable": "s", "volatile": "v"}
@@ -542,6 +543,7 @@ def resolve(session: Any, names: list[str], args: list[Expr], location: int,
                        "42725", location, hint="Could not choose a best candidate function. "
                        "You might need to add explicit type casts.") from None
     binding: _Binding = chosen.payload
+    check_execute(session, binding.routine)
     return binding
 
 
@@ -862,10 +864,13 @@ def alter_owner(session: Any, txn: Any, node: Node) -> str:
     if role is None:
         raise roles.role_missing(name)
     if role.oid != routine.owner_oid:
+        from mirrordb.sql.database_privileges import acl_for_new_owner
         check_owner(session, routine)
         if not roles.is_superuser(session):
             raise MirrordbError(f'must be member of role "{name}"', sqlstate="42501")
-        _replace_row(txn, replace(routine, owner_oid=role.oid))
+        old_owner = roles.role_name_of(roles.roles_by_name(session), routine.owner_oid)
+        _replace_row(txn, replace(routine, owner_oid=role.oid,
+                                  acl=acl_for_new_owner(routine.acl, old_owner, name)))
     return f"ALTER {_tag_word(object_type)}"
 
 
@@ -892,3 +897,88 @@ def schema_members(txn: Any, namespace_oid: int) -> list[tuple[int, str, str]]:
 def drop_schema_routines(txn: Any, namespace_oid: int) -> None:
     """DROP SCHEMA ... CASCADE: the schema's routines go with it."""
     txn._delete_catalog_rows(_catalog(), lambda v: v[2] == namespace_oid)
+
+
+# -- EXECUTE privilege: GRANT / REVOKE ... ON FUNCTION | PROCEDURE | ROUTINE -----------------------
+
+
+def _acl(session: Any, routine: pc.Routine) -> list[Any]:
+    """proacl's items (NULL: acldefault('f'): PUBLIC and the owner hold EXECUTE)."""
+    from mirrordb.sql import roles
+    if routine.acl is not None:
+        return roles.parse_acl(routine.acl)
+    owner = roles.role_name_of(roles.roles_by_name(session), routine.owner_oid)
+    return [roles.AclItem(roles.PUBLIC_GRANTEE, owner, ACL_EXECUTE),
+            roles.AclItem(owner, owner, ACL_EXECUTE)]
+
+
+def check_execute(session: Any, routine: pc.Routine) -> None:
+    """EXECUTE on the routine (pg_proc_aclcheck): 42501 when the current role lacks it."""
+    from mirrordb.sql import roles
+    if routine.acl is None or roles.is_superuser(session):
+        return
+    role = roles.current_role(session)
+    if role is not None and role.oid == routine.owner_oid:
+        return
+    held, _ = roles.acl_mask(_acl(session, routine), session.user)
+    if not held & ACL_EXECUTE:
+        raise MirrordbError(f"permission denied for {_word(routine)} {routine.name}",
+                            sqlstate="42501")
+
+
+def grant(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
+    """GRANT | REVOKE [GRANT OPTION FOR] EXECUTE | ALL ON FUNCTION | PROCEDURE | ROUTINE
+    name[(args)], ... TO | FROM roles | PUBLIC [WITH GRANT OPTION]."""
+    from mirrordb.sql import roles
+    is_grant = bool(node.get("is_grant"))
+    command = "GRANT" if is_grant else "REVOKE"
+    if node.get("targtype", "ACL_TARGET_OBJECT") != "ACL_TARGET_OBJECT":
+        raise feature_not_supported(f"{command} ON ALL FUNCTIONS IN SCHEMA")
+    for privilege in node.get("privileges") or []:
+        name = str(privilege["AccessPriv"].get("priv_name", "")).upper()
+        if name != "EXECUTE":
+            raise MirrordbError(f"invalid privilege type {name} for "
+                                f"{_tag_word(node['objtype']).lower()}", sqlstate="0LP01")
+    grant_option = bool(node.get("grant_option"))
+    grantees = [roles.grantee_name(session, txn, spec["RoleSpec"])
+                for spec in node.get("grantees", [])]
+    notices: list[Any] = []
+    for spec in node["objects"]:
+        routine = lookup_object(session, spec["ObjectWithArgs"], node["objtype"])
+        assert routine is not None
+        acl = _acl(session, routine)
+        grantor = _grantor(session, routine, acl, notices)
+        if grantor is None:
+            continue
+        for grantee in grantees:
+            if is_grant and grant_option and grantee == roles.PUBLIC_GRANTEE:
+                raise MirrordbError("grant options can only be granted to roles",
+                                    sqlstate="0LP01")
+            acl = roles.acl_update(acl, grantee, grantor, ACL_EXECUTE,
+                                   is_grant=is_grant, grant_option=grant_option)
+        _replace_row(txn, _with_acl(routine, roles.format_acl(acl)))
+    return command, notices
+
+
+def _with_acl(routine: pc.Routine, acl: str | None) -> pc.Routine:
+    from dataclasses import replace
+    return replace(routine, acl=acl)
+
+
+def _grantor(session: Any, routine: pc.Routine, acl: list[Any], notices: list[Any]
+             ) -> str | None:
+    """The owner for superusers and the owner; another role only with a grant option
+    (without any right at all: 42501; with rights but no option: a warning, nothing done)."""
+    from mirrordb.sql import roles
+    known = roles.roles_by_name(session)
+    owner = roles.role_name_of(known, routine.owner_oid)
+    if roles.is_superuser(session) or session.user == owner:
+        return owner
+    held, options = roles.acl_mask(acl, session.user)
+    if options & ACL_EXECUTE:
+        return str(session.user)
+    if not held:
+        raise MirrordbError(f"permission denied for {_word(routine)} {routine.name}",
+                            sqlstate="42501")
+    notices.append(("WARNING", f'no privileges were granted for "{routine.name}"'))
+    return None
