@@ -10,8 +10,8 @@ tableoid PostgreSQL gives them.
 What the rows are, and why (only what is true of a mirrordb cluster):
 
 * pg_language: PostgreSQL's three built-in languages, internal, c and sql, with their OIDs and
-  validators. There is no PL/pgSQL (mirrordb runs no procedural language), so no language has
-  lanispl and pg_dump finds none to dump.
+  validators, and plpgsql (sql/plpgsql.py) as PostgreSQL 15's initdb makes it; its OID is
+  below FirstNormalObjectId, so pg_dump finds no language to dump.
 * pg_opfamily and pg_opclass: the B-tree operator classes mirrordb's indexes use, one per
   indexable type (catalog_functions.DEFAULT_BTREE_OPCLASSES, the OIDs pg_index.indclass shows),
   and their families, with PostgreSQL 15's OIDs and names. All live in pg_catalog.
@@ -51,9 +51,14 @@ LANGUAGES: tuple[tuple[int, str, bool, int], ...] = (
     (12, "internal", False, 2246), (13, "c", False, 2247), (14, "sql", True, 2248))
 
 
+# plpgsql (sql/plpgsql.py), with the OIDs PostgreSQL 15's initdb gives it and its handler,
+# inline handler and validator; below FirstNormalObjectId, so pg_dump does not dump it.
+PLPGSQL_LANGUAGE = (13563, "plpgsql", SUPERUSER_OID, True, True, 13560, 13561, 13562, None)
+
+
 def _pg_language_rows() -> list[Row]:
     return [(oid, name, SUPERUSER_OID, False, trusted, 0, 0, validator, None)
-            for oid, name, trusted, validator in LANGUAGES]
+            for oid, name, trusted, validator in LANGUAGES] + [PLPGSQL_LANGUAGE]
 
 
 # -- pg_opfamily, pg_opclass: the B-tree operator classes of indexable types ---------------------

@@ -34,6 +34,7 @@ from mirrordb.sql import types as T
 from mirrordb.sql.parser import Node
 
 LANGUAGE_SQL_OID = 14
+PLPGSQL_LANGUAGE_OID = 13563          # sql/plpgsql.py's
 PROKIND_FUNCTION = "f"
 PROKIND_PROCEDURE = "p"
 INPUT_MODES = frozenset("ibv")
@@ -273,7 +274,8 @@ def function_definition(routine: Routine, schema: str, print_default: Any,
     result = result_text(routine)
     if result is not None:
         lines.append(f" RETURNS {result}")
-    lines.append(" LANGUAGE sql")
+    lines.append(" LANGUAGE plpgsql" if routine.language_oid == PLPGSQL_LANGUAGE_OID
+                 else " LANGUAGE sql")
     options = []
     volatility = VOLATILITY_WORDS.get(routine.volatility, "")
     if volatility:

@@ -1201,6 +1201,12 @@ class Session:
         return StatementResult(user_functions.create_routine(self, self._ensure_transaction(),
                                                              node, text))
 
+    def _exec_DoStmt(self, node: Node, prepared: PreparedStatement,
+                     params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import plpgsql
+        self._ensure_transaction()
+        return StatementResult("DO", notices=plpgsql.do_block(self, node))
+
     def _exec_CallStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import user_functions

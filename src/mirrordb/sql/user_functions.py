@@ -36,7 +36,9 @@ from mirrordb.sql import schemas
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, coerce,
                                       error_at, feature_not_supported, format_arguments)
+from mirrordb.sql import plpgsql
 from mirrordb.sql.parser import Node, one, parse, strings
+from mirrordb.sql.plpgsql import PLPGSQL_LANGUAGE_OID
 
 if TYPE_CHECKING:
     from mirrordb.sql.planner import PlanBuilder
@@ -144,15 +146,18 @@ def _result_type(builder: PlanBuilder, node: Node, parameters: tuple[pc.Paramete
     return type_oid, bool(returns.get("setof"))
 
 
-def _language(options: _Options, node: Node) -> None:
+def _language(options: _Options, node: Node) -> int:
+    """prolang: sql, or plpgsql (sql/plpgsql.py)."""
     if node.get("sql_body") is not None:
-        return
+        return pc.LANGUAGE_SQL_OID
     if options.language is None:
         raise _definition_error("no language specified")
     language = options.language.lower()
     if language == "sql":
-        return
-    if language in ("plpgsql", "internal", "c"):
+        return pc.LANGUAGE_SQL_OID
+    if language == "plpgsql":
+        return PLPGSQL_LANGUAGE_OID
+    if language in ("internal", "c"):
         raise feature_not_supported(f"LANGUAGE {language}")
     raise MirrordbError(f'language "{options.language}" does not exist', sqlstate="42704")
 
@@ -194,7 +199,7 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
                                                name)
     builder = PlanBuilder(session, [])
     options = _options(node)
-    _language(options, node)
+    language_oid = _language(options, node)
     parameters, defaults = _parameters(builder, node, procedure)
     result_type, returns_set = _result_type(builder, node, parameters, procedure)
     source, sql_body = _body(node, options)
@@ -206,9 +211,11 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
         else roles.current_role_oid(session),
         pc.PROKIND_PROCEDURE if procedure else pc.PROKIND_FUNCTION, options.security_definer,
         options.strict, returns_set, options.volatility, result_type, parameters, defaults,
-        source, sql_body, existing.acl if existing is not None else None,
+        source, sql_body, existing.acl if existing is not None else None, language_oid,
         body_texts=_body_texts(text) if sql_body and "ReturnStmt" not in sql_body[0] else ())
-    if session.setting("check_function_bodies") in (True, "on"):
+    if language_oid == PLPGSQL_LANGUAGE_OID:
+        plpgsql.check_syntax(plpgsql_text(routine))
+    elif session.setting("check_function_bodies") in (True, "on"):
         try:
             _validate_body(session, routine)
         except MirrordbError as error:
@@ -435,7 +442,9 @@ def parameter_reference(builder: Any, names: list[str], location: int) -> Expr |
         builder = builder.parent
     if builder is None:
         return None
-    routine: pc.Routine = builder.function_parameters
+    routine = builder.function_parameters
+    if not isinstance(routine, pc.Routine):      # a PL/pgSQL function's variables
+        return routine.reference(names, location)  # type: ignore[no-any-return]
     if len(names) == 2 and names[0] != routine.name or len(names) > 2:
         return None
     for index, parameter in enumerate(routine.inputs):
@@ -603,6 +612,27 @@ def _invoke(body: _Body, ctx: ExecContext, values: list[Any]) -> list[tuple[Any,
         _depth.value = depth
 
 
+_PLPGSQL_TEXTS: dict[tuple[int, str], str] = {}
+MAX_CACHED_PLPGSQL_TEXTS = 256
+
+
+def plpgsql_text(routine: pc.Routine) -> str:
+    """The CREATE statement pglast's PL/pgSQL parser reads a plpgsql routine from (it needs the
+    parameters and the result as well as the body)."""
+    key = (routine.oid, routine.source)
+    text = _PLPGSQL_TEXTS.get(key)
+    if text is None:
+        word = "PROCEDURE" if routine.kind == pc.PROKIND_PROCEDURE else "FUNCTION"
+        result = pc.result_text(routine)
+        returns = f" RETURNS {result}" if result is not None else ""
+        text = (f"CREATE {word} {pc._quote(routine.name)}({pc.arguments_text(routine)})"
+                f"{returns} LANGUAGE plpgsql AS {pc.dollar_quote(routine.source, 'body')}")
+        if len(_PLPGSQL_TEXTS) >= MAX_CACHED_PLPGSQL_TEXTS:
+            _PLPGSQL_TEXTS.clear()
+        _PLPGSQL_TEXTS[key] = text
+    return text
+
+
 def _converter(body: _Body, ctx: ExecContext, wanted: list[int]
                ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     columns = body.result_columns() or []
@@ -630,6 +660,8 @@ def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: E
     values = [argument.fn(row, ctx) for argument in arguments]
     if routine.strict and None in values:
         return None
+    if routine.language_oid == PLPGSQL_LANGUAGE_OID:
+        return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values)
     rows = _invoke(body, ctx, values)
     wanted = [t for _, t in _output_columns(routine)]
     if routine.result_type == T.VOID_OID:
