@@ -248,6 +248,8 @@ DUMPED = [
     "security definer as 'select id, v from t where id >= lo order by id'",
     "create procedure put_proc(i int, s text) language sql "
     "as $$ insert into t values (i, s) $$",
+    "create function plf(a int) returns int language plpgsql stable as $$\n"
+    "begin\n  return a + 1;\nend\n$$",
     "create role fn_owner",
     "alter function add_one(int) owner to fn_owner",
     "comment on function add(int, int, text) is 'adds up'",
@@ -305,7 +307,8 @@ def test_standby_calls_functions_and_refuses_to_create_them(dumped) -> None:
     wait_for_replay_catchup(primary, standby)
     with psycopg.connect(standby.dsn(), autocommit=True) as connection:
         assert connection.execute("select * from rows_of(0)").fetchall() == [(1, "one")]
-        assert connection.execute("select on_primary(4), add_one(1)").fetchall() == [(40, 2)]
+        assert connection.execute("select on_primary(4), add_one(1), plf(1)").fetchall() == \
+            [(40, 2, 2)]
     assert_read_only_refusal(standby, "create function f() returns int language sql "
                                       "as 'select 1'", "CREATE FUNCTION")
     assert_read_only_refusal(standby, "call put_proc(1, 'x')", "INSERT")

@@ -193,8 +193,11 @@ class Interpreter:
         return compiled.plan if compiled.kind == "expr" else _first_value_expr(compiled.plan)
 
     def evaluate(self, node: Node) -> tuple[Any, int]:
+        """An expression's value and type; it sees the changes of the statements before it
+        (as SPI's command counter increment makes PostgreSQL's)."""
         expr = self.expression(node)
         assert self.ctx is not None
+        self.ctx.txn.transaction.command_counter_increment()
         return expr.fn((), self.ctx), expr.type_oid
 
     def condition(self, node: Node) -> bool:
@@ -610,9 +613,31 @@ def _parse(text: str) -> Node:
                             sqlstate="42601") from None
 
 
-def check_syntax(create_text: str) -> None:
-    """CREATE FUNCTION ... LANGUAGE plpgsql: the body must parse (pl_gram.y's errors)."""
-    _parse(create_text)
+# pl_gram.y's errors that are not syntax errors (42601), and the word each points at
+_PARSE_ERRORS = {"cannot use RETURN NEXT in a non-SETOF function": ("42804", "return"),
+                 "cannot use RETURN QUERY in a non-SETOF function": ("42804", "return"),
+                 "RETURN cannot have a parameter in function returning set": ("42804",
+                                                                             "return"),
+                 "RETURN cannot have a parameter in function with OUT parameters":
+                     ("42804", "return")}
+_NEAR = re.compile(r'at or near "(.*)"$')
+
+
+def check_syntax(create_text: str, body_location: int) -> None:
+    """CREATE FUNCTION ... LANGUAGE plpgsql: the body must parse (pl_gram.y's errors), the
+    error placed where in the statement its word is (from ``body_location`` on)."""
+    try:
+        _parse(create_text)
+    except MirrordbError as error:
+        sqlstate, word = _PARSE_ERRORS.get(error.message, (error.sqlstate, None))
+        error.sqlstate = sqlstate
+        near = _NEAR.search(error.message)
+        word = near.group(1) if near is not None else word
+        if word and body_location >= 0:
+            found = create_text.lower().find(word.lower(), body_location)
+            if found >= 0:
+                error.position = found + 1  # type: ignore[attr-defined]
+        raise
 
 
 def do_block(session: Any, node: Node) -> list[Any]:

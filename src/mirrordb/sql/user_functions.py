@@ -214,7 +214,7 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
         source, sql_body, existing.acl if existing is not None else None, language_oid,
         body_texts=_body_texts(text) if sql_body and "ReturnStmt" not in sql_body[0] else ())
     if language_oid == PLPGSQL_LANGUAGE_OID:
-        plpgsql.check_syntax(plpgsql_text(routine))
+        plpgsql.check_syntax(text, _body_location(node))
     elif session.setting("check_function_bodies") in (True, "on"):
         try:
             _validate_body(session, routine)
@@ -307,13 +307,18 @@ def _return_as_select(statement: Node) -> Node:
                            "limitOption": "LIMIT_OPTION_DEFAULT", "op": "SETOP_NONE"}}
 
 
+def _body_location(node: Node) -> int:
+    """Where a string body starts in the CREATE statement (-1: not known)."""
+    return next((item["DefElem"].get("arg_location", -1)
+                 for item in node.get("options", []) if item["DefElem"]["defname"] == "as"),
+                -1)
+
+
 def _transpose_position(error: MirrordbError, node: Node, text: str) -> None:
     """An error at a position of a string body is reported at that place of the CREATE
     statement (PostgreSQL's function_parse_error_transpose)."""
     position = getattr(error, "position", None)
-    location = next((item["DefElem"].get("arg_location", -1)
-                     for item in node.get("options", []) if item["DefElem"]["defname"] == "as"),
-                    -1)
+    location = _body_location(node)
     if position is None or location < 0 or location >= len(text):
         return
     if text[location] == "'":

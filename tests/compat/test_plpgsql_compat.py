@@ -1,0 +1,106 @@
+"""PL/pgSQL functions, procedures and DO blocks, side by side with a real PostgreSQL 15.
+
+The statements run in order on a throw-away PostgreSQL server and on a mirrordb Session over a
+fresh cluster: DO blocks with RAISE (levels, % parameters, USING options, condition names),
+loops (LOOP/EXIT/CONTINUE WHEN, WHILE, integer FOR with REVERSE and BY, query FOR over a
+record), SELECT INTO [STRICT] and FOUND, data-modifying statements, nested blocks with
+EXCEPTION WHEN handlers whose savepoint undoes the block's changes, RETURN NEXT and RETURN
+QUERY in set-returning functions, OUT parameters, procedures, and PL/pgSQL's errors. Answers
+(rows, command tags, errors with DETAIL and HINT, notices of commands) must be equal.
+"""
+
+from __future__ import annotations
+
+from differential import MARKS, assert_same, pair_fixture
+
+pytestmark = MARKS
+
+SETUP = [
+    "create table t (id int primary key, v text)",
+    "insert into t values (1, 'one'), (2, 'two')",
+]
+
+DO_BLOCKS = [
+    "do $$ declare x int := 1; begin raise notice 'x is % and %%', x; "
+    "raise warning 'careful'; raise info 'null is %', null; end $$",
+    "do $$ begin raise exception 'bad %', 1 using hint = 'h', errcode = '22012'; end $$",
+    "do $$ begin raise division_by_zero; end $$",
+    "do $$ begin raise exception using message = 'just a message', detail = 'd'; end $$",
+    "do $$ begin raise 'plain %', 'text'; end $$",
+    "do $$ declare i int; begin loop i := coalesce(i, 0) + 1; exit when i > 4; "
+    "continue when i = 2; raise notice 'i=%', i; end loop; end $$",
+    "do $$ begin for i in reverse 10..1 by 4 loop raise notice '%', i; end loop; end $$",
+    "do $$ declare r record; n int := 0; begin for r in select id, v from t order by id loop "
+    "raise notice '% %', r.id, r.v; n := n + 1; end loop; raise notice 'found % n %', found, n; "
+    "end $$",
+    "do $$ declare s text; begin select v into s from t where id = 2; "
+    "raise notice '% %', s, found; select v into s from t where id = 9; "
+    "raise notice '% %', s, found; end $$",
+    "do $$ declare s text; begin select v into strict s from t where id = 9; end $$",
+    "do $$ declare s text; begin select v into strict s from t; end $$",
+    "do $$ begin insert into t values (50, 'x'); begin insert into t values (51, 'y'); "
+    "insert into t values (1, 'dup'); exception when unique_violation then "
+    "raise notice 'caught %: %', sqlstate, sqlerrm; end; end $$",
+    "select id, v from t order by id",
+    "do $$ begin begin perform 1 / 0; exception when others then raise notice 'others %', "
+    "sqlstate; raise; end; end $$",
+    "do $$ begin update t set v = upper(v) where id < 3; raise notice 'updated %', found; "
+    "delete from t where id > 100; raise notice 'deleted %', found; end $$",
+    "select id, v from t order by id",
+    "do $$ declare n int := 0; begin while n < 3 loop n := n + 1; end loop; "
+    "raise notice 'n=%', n; end $$",
+    "do $$ begin if 1 > 2 then raise notice 'a'; elsif 2 > 1 then raise notice 'b'; "
+    "else raise notice 'c'; end if; end $$",
+    "do $$ begin raise; end $$",
+    "do language plpgsql $$ begin perform pg_sleep(0); end $$",
+]
+
+FUNCTIONS = [
+    "create function fact(n int) returns bigint language plpgsql as $$ declare r bigint := 1; "
+    "begin for i in 1..n loop r := r * i; end loop; return r; end $$",
+    "select fact(5), fact(0), fact(null)",
+    "create function fib(n int) returns setof int language plpgsql as $$ declare a int := 0; "
+    "b int := 1; t int; begin while a < n loop return next a; t := a + b; a := b; b := t; "
+    "end loop; end $$",
+    "select * from fib(20)",
+    "select fib(5)",
+    "create function safe_div(a int, b int) returns int language plpgsql as $$ begin "
+    "return a / b; exception when division_by_zero then return null; end $$",
+    "select safe_div(6, 3), safe_div(1, 0)",
+    "create function get_v(i int) returns text language plpgsql as $$ declare res text; "
+    "begin select v into res from t where id = i; if not found then "
+    "raise exception 'no row %', i using errcode = 'no_data_found'; end if; return res; end $$",
+    "select get_v(1)",
+    "select get_v(5)",
+    "create function add_row(i int, s text) returns bigint language plpgsql as $$ begin "
+    "insert into t values (i, s); return (select count(*) from t); end $$",
+    "select add_row(3, 'three')",
+    "create function tq(lo int) returns table(id int, v text) language plpgsql as $$ begin "
+    "return query select t.id, t.v from t where t.id >= lo order by t.id; end $$",
+    "select * from tq(3)",
+    "create function outp(a int, out b int, out c text) language plpgsql as $$ begin "
+    "b := a * 2; c := 'c' || a; end $$",
+    "select * from outp(3)",
+    "create function noret() returns int language plpgsql as $$ begin perform 1; end $$",
+    "select noret()",
+    "create procedure pr(n int) language plpgsql as $$ begin insert into t values (n, 'p'); "
+    "if n > 100 then raise exception 'too big: %', n; end if; end $$",
+    "call pr(10)",
+    "call pr(1000)",
+    "select count(*) from t",
+    "create function bad() returns int language plpgsql as $$ begin retrun 1; end $$",
+    "create function bad2() returns int language plpgsql as $$ begin return next 1; end $$",
+    "select pg_get_functiondef('fact'::regproc)",
+    "select lanname, lanispl, lanpltrusted from pg_language l join pg_proc p "
+    "on p.prolang = l.oid where proname = 'fact'",
+]
+
+both = pair_fixture("plpgsql", SETUP, with_tags=False, detailed=True)
+
+
+def test_do_blocks(both) -> None:
+    assert_same(both, DO_BLOCKS)
+
+
+def test_functions_and_procedures(both) -> None:
+    assert_same(both, FUNCTIONS)
