@@ -129,6 +129,14 @@ CALLS = [
     "select put(11, 'eleven')",
     "select count(*) from t",
     "select public.add_one(2)",
+    # user functions compete with the built-ins of the name; pg_catalog's come first
+    "create function length(a int) returns int language sql as 'select a * 100'",
+    "select length('abc'), length(5), length('ab'::text)",
+    "create function upper(a int, b int) returns int language sql as 'select a + b'",
+    "select upper('x'), upper(1, 2)",
+    "create function abs(a int) returns int language sql as 'select 999'",
+    "select abs(-3), public.abs(-3)",
+    "drop function public.length(int), public.upper(int, int), public.abs(int)",
 ]
 
 CATALOG = [

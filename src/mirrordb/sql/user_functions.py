@@ -542,8 +542,17 @@ def resolve(session: Any, names: list[str], args: list[Expr], location: int,
                                         or routine.variadic_type == 0):
                 candidates.append(funcs.Candidate(binding.declared, binding))
                 break
+    arg_types = [a.type_oid for a in args]
+    if schema in (None, "pg_catalog") and not any(a.argument_name for a in args):
+        # pg_catalog comes first in the path: a built-in of the same argument types hides a
+        # user function, and the others compete with them
+        builtins = funcs.candidates_for(name, arg_types)
+        hidden = {candidate.arg_types for candidate in builtins}
+        candidates = [c for c in candidates if c.arg_types not in hidden] + builtins
     try:
-        chosen = funcs.select_candidate([a.type_oid for a in args], candidates)
+        chosen = funcs.select_candidate(arg_types, candidates)
+        if not isinstance(chosen.payload, _Binding):
+            return None                      # a built-in function wins
     except funcs.NoCandidate:
         if funcs.function_exists(name) and schema is None:
             return None
