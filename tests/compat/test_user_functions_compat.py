@@ -210,6 +210,23 @@ ALTER_AND_DROP = [
     "select proacl::text, proowner::regrole from pg_proc where proname = 'gf'",
     "drop function gf",
     "drop procedure gp",
+    # SECURITY DEFINER runs as the owner: current_user and the privilege checks
+    "create role sd_owner",
+    "create role sd_user",
+    "create table secret (x int)",
+    "insert into secret values (42)",
+    "alter table secret owner to sd_owner",
+    "create function peek() returns int language sql security definer "
+    "as 'select x from secret'",
+    "alter function peek() owner to sd_owner",
+    "create function peek_invoker() returns int language sql as 'select x from secret'",
+    "create function who() returns text language sql security definer "
+    "as 'select current_user::text'",
+    "alter function who() owner to sd_owner",
+    "set role sd_user",
+    "select peek(), who(), current_user",
+    "select peek_invoker()",
+    "reset role",
     "create schema fs",
     "create table fs.t (a int)",
     "create function fs.f(a int, b text) returns int language sql as 'select 1'",

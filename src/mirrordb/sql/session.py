@@ -190,6 +190,8 @@ class Session:
         self.portals: dict[str, Portal] = {}
         self.last_sequence_value: int | None = None
         self.pending_warnings: list[Any] = []
+        # the owner of the SECURITY DEFINER function running now (sql/user_functions.py)
+        self.definer_user: str | None = None
         self.sequence_values: dict[int, int] = {}   # sequence OID -> currval
         self.transaction_started_at: datetime.datetime | None = None
         self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
@@ -219,8 +221,10 @@ class Session:
 
     @property
     def user(self) -> str:
-        """current_user, whose privileges every check uses: SET ROLE's role, else the
-        session user."""
+        """current_user, whose privileges every check uses: a running SECURITY DEFINER
+        function's owner, SET ROLE's role, else the session user."""
+        if self.definer_user is not None:
+            return self.definer_user
         get = getattr(self.settings, "get", None)
         role = str(get("role")) if get is not None else "none"
         return self.session_user if role == "none" else role

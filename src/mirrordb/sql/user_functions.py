@@ -25,6 +25,7 @@ one command id per transaction).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -668,15 +669,32 @@ def _output_columns(routine: pc.Routine) -> list[tuple[str, int]]:
     return [(routine.name, routine.result_type)]
 
 
+@contextlib.contextmanager
+def _security_context(session: Any, routine: pc.Routine) -> Iterator[None]:
+    """A SECURITY DEFINER routine runs as its owner (current_user and every privilege
+    check), its body planned and run so."""
+    if not routine.security_definer:
+        yield
+        return
+    from mirrordb.sql import roles
+    outer = session.definer_user
+    session.definer_user = roles.role_name_of(roles.roles_by_name(session), routine.owner_oid)
+    try:
+        yield
+    finally:
+        session.definer_user = outer
+
+
 def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: ExecContext,
                  row: Any) -> list[tuple[Any, ...]] | None:
     """The routine's result rows for one call (None: a strict routine given a NULL)."""
     values = [argument.fn(row, ctx) for argument in arguments]
     if routine.strict and None in values:
         return None
-    if routine.language_oid == PLPGSQL_LANGUAGE_OID:
-        return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values)
-    rows = _invoke(body, ctx, values)
+    with _security_context(ctx.session, routine):
+        if routine.language_oid == PLPGSQL_LANGUAGE_OID:
+            return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values)
+        rows = _invoke(body, ctx, values)
     wanted = [t for _, t in _output_columns(routine)]
     if routine.result_type == T.VOID_OID:
         return [(None,)]
