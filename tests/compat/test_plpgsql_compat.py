@@ -53,6 +53,16 @@ DO_BLOCKS = [
     "else raise notice 'c'; end if; end $$",
     "do $$ begin raise; end $$",
     "do language plpgsql $$ begin perform pg_sleep(0); end $$",
+    "do $$ declare n bigint; begin execute format('insert into %I values ($1, $2)', 't') "
+    "using 60, 'sixty'; get diagnostics n = row_count; raise notice 'rows %', n; "
+    "execute 'select count(*) from t where id > $1' into n using 10; "
+    "raise notice 'count %', n; execute 'create table made_by_do (a int)'; end $$",
+    "select count(*) from made_by_do",
+    "do $$ declare n int := 2; s text; begin case n when 1, 2 then s := 'low'; "
+    "else s := 'high'; end case; raise notice '%', s; case when n > 5 then s := 'big'; "
+    "end case; end $$",
+    "do $$ begin update t set v = v where id < 3; declare c int; begin "
+    "get diagnostics c = row_count; raise notice 'updated %', c; end; end $$",
 ]
 
 FUNCTIONS = [

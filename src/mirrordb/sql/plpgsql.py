@@ -5,9 +5,9 @@ syntax with ``check_syntax``; a call of a plpgsql routine runs ``call_function``
 half is pglast's PL/pgSQL parser (``parse_plpgsql_json``: PostgreSQL's own pl_gram.y), whose
 tree of statements this module walks; PostgreSQL's interpreter is pl_exec.c.
 
-What runs: DECLARE (with defaults), assignment, IF/ELSIF/ELSE, LOOP, WHILE, EXIT/CONTINUE
-[WHEN], integer FOR (REVERSE, BY) and query FOR over records, RETURN, RETURN NEXT, RETURN
-QUERY, PERFORM, SQL statements (SELECT/INSERT/UPDATE/DELETE, with INTO [STRICT] and FOUND;
+What runs: DECLARE (with defaults), assignment, IF/ELSIF/ELSE, CASE, LOOP, WHILE,
+EXIT/CONTINUE [WHEN], integer FOR (REVERSE, BY) and query FOR over records, RETURN, RETURN
+NEXT, RETURN QUERY, PERFORM, EXECUTE [INTO] [USING], GET DIAGNOSTICS ROW_COUNT, SQL statements (SELECT/INSERT/UPDATE/DELETE, with INTO [STRICT] and FOUND;
 other statements run as the session runs them), RAISE (levels, % parameters, USING ERRCODE,
 MESSAGE, DETAIL, HINT; a bare RAISE re-raises in a handler), nested blocks, and EXCEPTION WHEN
 handlers, each block with handlers running inside a savepoint that an error rolls back, as
@@ -101,6 +101,7 @@ class Interpreter:
     cache: dict[int, _Compiled] = field(default_factory=dict)
     active_error: MirrordbError | None = None
     ctx: ExecContext | None = None
+    row_count: int = 0                  # GET DIAGNOSTICS ROW_COUNT: the last statement's
 
     # -- variables -------------------------------------------------------------------------------
 
@@ -233,16 +234,17 @@ class Interpreter:
         self.ctx.txn.transaction.command_counter_increment()
         if compiled.kind == "select":
             rows = list(compiled.plan.node.rows(self.ctx))
-            found = bool(rows)
+            self.row_count = len(rows)
         elif compiled.kind == "dml":
             if self.ctx.txn.transaction.read_only:
                 raise MirrordbError(f"cannot execute {compiled.plan.command} in a read-only "
                                     "transaction", sqlstate="25006")
             produced, count = compiled.plan.run(self.ctx)
             rows = list(produced) if compiled.plan.columns else []
-            found = bool(count)
+            self.row_count = int(count or 0)
         else:
-            rows, found = self._utility(compiled.plan), False
+            rows, self.row_count = self._utility(compiled.plan), 0
+        found = bool(self.row_count)
         self._set_found(found)
         return rows
 
@@ -473,6 +475,73 @@ class Interpreter:
         if options["detail"] is not None or options["hint"] is not None:
             notice += (options["detail"],)
         self.notices.append(notice)
+
+    def _PLpgSQL_stmt_case(self, f: Node) -> None:
+        if f.get("t_expr") is not None:
+            value, type_oid = self.evaluate(f["t_expr"])
+            slot = self.slot_of(f["t_varno"])
+            self.types[slot] = type_oid
+            self.values[slot] = value
+        for branch in f.get("case_when_list", []):
+            fields = branch["PLpgSQL_case_when"]
+            if self.condition(fields["expr"]):
+                self.run_block(fields.get("stmts", []))
+                return
+        if not f.get("have_else"):
+            raise MirrordbError("case not found", sqlstate="20000",
+                                hint="CASE statement is missing ELSE part.")
+        self.run_block(f.get("else_stmts", []))
+
+    def _PLpgSQL_stmt_getdiag(self, f: Node) -> None:
+        for item in f.get("diag_items", []):
+            fields = item["PLpgSQL_diag_item"]
+            if fields.get("kind") != "ROW_COUNT":
+                raise feature_not_supported(f"GET DIAGNOSTICS {fields.get('kind')}")
+            self.assign(self.slot_of(fields["target"]), self.row_count, T.INT8_OID)
+
+    def _PLpgSQL_stmt_dynexecute(self, f: Node) -> None:
+        """EXECUTE text [INTO target] [USING values]: planned at each execution, its $n the
+        USING values (the function's variables are not visible to it)."""
+        text, _ = self.evaluate(f["query"])
+        if text is None:
+            raise MirrordbError("query string argument of EXECUTE is null", sqlstate="22004")
+        arguments = [self.evaluate(p) for p in f.get("params", [])]
+        rows, columns = self._dynamic(str(text), arguments)
+        if f.get("into"):
+            if f.get("strict") and len(rows) != 1:
+                raise MirrordbError("query returned no rows" if not rows
+                                    else "query returned more than one row",
+                                    sqlstate="P0002" if not rows else "P0003")
+            self._into(f["target"], rows[0] if rows else (None,) * len(columns), columns)
+
+    def _dynamic(self, text: str, arguments: list[tuple[Any, int]]
+                 ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]]]:
+        from mirrordb.sql import dml
+        from mirrordb.sql.planner import PlanBuilder
+        parsed = parse(text)
+        if len(parsed) != 1:
+            raise MirrordbError("cannot insert multiple commands into a prepared statement",
+                                sqlstate="42601")
+        kind, tree = parsed[0].node_type, parsed[0].node
+        builder = PlanBuilder(self.session, [type_oid for _, type_oid in arguments])
+        assert self.ctx is not None
+        ctx = ExecContext(self.ctx.txn, [value for value, _ in arguments], self.session,
+                          self.ctx.function_context, self.ctx.check_interrupts)
+        ctx.txn.transaction.command_counter_increment()
+        if kind == "SelectStmt" and not tree.get("intoClause"):
+            plan = builder.plan_query(tree)
+            rows = list(plan.node.rows(ctx))
+            self.row_count, columns = len(rows), plan.columns
+        elif kind in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
+            plan = dml.plan_dml(builder, kind, tree)
+            produced, count = plan.run(ctx)
+            rows = list(produced) if plan.columns else []
+            self.row_count, columns = int(count or 0), plan.columns or []
+        else:
+            rows, columns = self._utility(parsed[0]), []
+            self.row_count = 0
+        self._set_found(bool(self.row_count))
+        return rows, [(c.name, c.type_oid) for c in columns]
 
     def _PLpgSQL_stmt_assert(self, f: Node) -> None:
         if self.condition(f["cond"]) is not True:
