@@ -325,6 +325,16 @@ def test_postgres_dump_restores_into_mirrordb(dumped, tmp_path) -> None:
             [("11x", 4, 6, "n3")]
 
 
+def test_psql_describes_functions_as_postgres(dumped) -> None:
+    """psql's own \\df, \\df+ and \\sf[+] output (its catalog queries, formatted by psql)."""
+    postgres, primary, _ = dumped
+    commands = ["-c", "\\df", "-c", "\\df+ add*", "-c", "\\sf add", "-c", "\\sf+ pair",
+                "-c", "\\sf plf", "-c", "\\df put_proc"]
+    expected = _tool("psql", *postgres.arguments(), "-X", "-d", "postgres", *commands)
+    assert _tool("psql", *_endpoint(primary).arguments(), "-X", "-d", "postgres",
+                 *commands) == expected
+
+
 def test_standby_calls_functions_and_refuses_to_create_them(dumped) -> None:
     _, primary, standby = dumped
     execute(primary, "create function on_primary(x int) returns int language sql "
