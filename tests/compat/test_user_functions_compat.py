@@ -208,6 +208,8 @@ ALTER_AND_DROP = [
     "grant execute on function gf(int) to public with grant option",
     "alter function gf owner to fn_owner",
     "select proacl::text, proowner::regrole from pg_proc where proname = 'gf'",
+    "drop role fn_user",
+    "drop role fn_owner",
     "drop function gf",
     "drop procedure gp",
     # SECURITY DEFINER runs as the owner: current_user and the privilege checks

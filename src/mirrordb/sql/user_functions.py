@@ -954,8 +954,31 @@ def schema_members(txn: Any, namespace_oid: int) -> list[tuple[int, str, str]]:
     (PostgreSQL 15's object descriptions say "function" for procedures too)."""
     found = (pc.from_values(values)
              for _, values in txn.engine.relcache.rows(_catalog(), txn.transaction))
-    return [(r.oid, "function", f"{r.name}({','.join(T.format_type(t) for t in r.arg_types)})")
-            for r in found if r.namespace_oid == namespace_oid]
+    return [(r.oid, "function", _described(r)) for r in found
+            if r.namespace_oid == namespace_oid]
+
+
+def _described(routine: pc.Routine) -> str:
+    """``f(integer,text)``, as PostgreSQL's object descriptions name a routine."""
+    return f"{routine.name}({','.join(T.format_type(t) for t in routine.arg_types)})"
+
+
+def role_dependents(engine: Any, transaction: Any, role: Any
+                    ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """DROP ROLE's dependents among one database's routines: (OID, "owner of function
+    f(integer)") for those it owns, (OID, "privileges for function ...") for those whose
+    ACL names it."""
+    from mirrordb.sql import roles
+    owned, privileged = [], []
+    for _, values in engine.relcache.rows(_catalog(), transaction):
+        routine = pc.from_values(values)
+        described = f"function {_described(routine)}"
+        if routine.owner_oid == role.oid:
+            owned.append((routine.oid, f"owner of {described}"))
+        elif routine.acl is not None and any(role.name in (item.grantee, item.grantor)
+                                             for item in roles.parse_acl(routine.acl)):
+            privileged.append((routine.oid, f"privileges for {described}"))
+    return owned, privileged
 
 
 def drop_schema_routines(txn: Any, namespace_oid: int) -> None:
