@@ -1211,6 +1211,20 @@ class Session:
         self._ensure_transaction()
         return StatementResult("DO", notices=plpgsql.do_block(self, node))
 
+    def _exec_AlterFunctionStmt(self, node: Node, prepared: PreparedStatement,
+                                params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        return StatementResult(user_functions.alter_routine(self, self._ensure_transaction(),
+                                                            node))
+
+    def _exec_AlterObjectSchemaStmt(self, node: Node, prepared: PreparedStatement,
+                                    params: Sequence[Any]) -> StatementResult:
+        if node.get("objectType") not in ROUTINE_OBJECTS:
+            raise feature_not_supported("ALTER ... SET SCHEMA")
+        from mirrordb.sql import user_functions
+        return StatementResult(user_functions.set_schema(self, self._ensure_transaction(),
+                                                         node))
+
     def _exec_CallStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import user_functions

@@ -864,7 +864,8 @@ def lookup_object(session: Any, spec: Node, object_type: str, missing_ok: bool =
                                 sqlstate="42883")
     wanted = _KIND_OF_OBJECT.get(object_type)
     if wanted is not None and found.kind != wanted:
-        raise MirrordbError(f"{_signature(found)} is not a {_word_of(wanted)}",
+        shown = ", ".join(T.format_type(t) for t in found.arg_types)
+        raise MirrordbError(f"{'.'.join(names)}({shown}) is not a {_word_of(wanted)}",
                             sqlstate="42809")
     return found
 
@@ -935,6 +936,50 @@ def alter_owner(session: Any, txn: Any, node: Node) -> str:
         old_owner = roles.role_name_of(roles.roles_by_name(session), routine.owner_oid)
         _replace_row(txn, replace(routine, owner_oid=role.oid,
                                   acl=acl_for_new_owner(routine.acl, old_owner, name)))
+    return f"ALTER {_tag_word(object_type)}"
+
+
+def alter_routine(session: Any, txn: Any, node: Node) -> str:
+    """ALTER FUNCTION | PROCEDURE | ROUTINE name(args) IMMUTABLE | STABLE | VOLATILE, [NOT]
+    STRICT / CALLED ON NULL INPUT, [EXTERNAL] SECURITY DEFINER | INVOKER (COST, ROWS,
+    PARALLEL and LEAKPROOF are accepted and not kept, as at CREATE)."""
+    from dataclasses import replace
+    object_type = node["objtype"]
+    routine = lookup_object(session, node["func"], object_type)
+    assert routine is not None
+    check_owner(session, routine)
+    changed = routine
+    for item in node.get("actions", []):
+        definition = item["DefElem"]
+        name, argument = definition["defname"], definition.get("arg", {})
+        if name == "volatility":
+            changed = replace(changed, volatility=_VOLATILITY[argument["String"]["sval"]])
+        elif name == "strict":
+            changed = replace(changed, strict=bool(argument["Boolean"].get("boolval")))
+        elif name == "security":
+            changed = replace(changed,
+                              security_definer=bool(argument["Boolean"].get("boolval")))
+        elif name not in ("leakproof", "cost", "rows", "parallel"):
+            raise feature_not_supported(f"ALTER FUNCTION ... {name.upper()}")
+    _replace_row(txn, changed)
+    return f"ALTER {_tag_word(object_type)}"
+
+
+def set_schema(session: Any, txn: Any, node: Node) -> str:
+    """ALTER FUNCTION | PROCEDURE | ROUTINE name(args) SET SCHEMA s."""
+    from dataclasses import replace
+    object_type = node["objectType"]
+    routine = lookup_object(session, node["object"]["ObjectWithArgs"], object_type)
+    assert routine is not None
+    check_owner(session, routine)
+    target = schemas.lookup_namespace(session, node["newschema"])
+    schemas.check_create_privilege(session, target)
+    if _same_signature(session, target.oid, routine.name, routine.arg_types) is not None \
+            and target.oid != routine.namespace_oid:
+        shown = ", ".join(T.format_type(t) for t in routine.arg_types)
+        raise MirrordbError(f'{_word(routine)} {routine.name}({shown}) already exists in '
+                            f'schema "{target.name}"', sqlstate="42723")
+    _replace_row(txn, replace(routine, namespace_oid=target.oid))
     return f"ALTER {_tag_word(object_type)}"
 
 
