@@ -105,7 +105,27 @@ FUNCTIONS = [
     "on p.prolang = l.oid where proname = 'fact'",
 ]
 
+# The CONTEXT lines of errors raised inside functions and DO blocks
+CONTEXTS = [
+    "create function e1(a int) returns int language sql as 'select 1; select a / 0'",
+    "select e1(1)",
+    "create function e2(a int, b text) returns int language plpgsql as $$\nbegin\n"
+    "  if a > 0 then\n    raise exception 'boom %', a;\n  end if;\n  return 1 / a;\nend $$",
+    "select e2(1, 'x')",
+    "select e2(0, 'x')",
+    "do $$ begin perform 1/0; end $$",
+    "create function e3() returns int language plpgsql as $$ declare x int; begin "
+    "select 1/0 into x from pg_class limit 1; return x; end $$",
+    "select e3()",
+    "select noret()",
+    "do $$\ndeclare i int;\nbegin\n  for i in 1..3 loop\n    if i = 2 then\n"
+    "      raise division_by_zero;\n    end if;\n  end loop;\nend $$",
+]
+
 both = pair_fixture("plpgsql", SETUP, with_tags=False, detailed=True)
+with_context = pair_fixture("plpgsql_context", SETUP + [
+    "create function noret() returns int language plpgsql as $$ begin perform 1; end $$"],
+    detailed=True, with_context=True)
 
 
 def test_do_blocks(both) -> None:
@@ -114,3 +134,7 @@ def test_do_blocks(both) -> None:
 
 def test_functions_and_procedures(both) -> None:
     assert_same(both, FUNCTIONS)
+
+
+def test_error_contexts(with_context) -> None:
+    assert_same(with_context, CONTEXTS)

@@ -102,6 +102,8 @@ class Interpreter:
     active_error: MirrordbError | None = None
     ctx: ExecContext | None = None
     row_count: int = 0                  # GET DIAGNOSTICS ROW_COUNT: the last statement's
+    signature: str = "inline_code_block"     # as error CONTEXT lines name the function
+    placed: set[int] = field(default_factory=set)   # errors given their CONTEXT line
 
     # -- variables -------------------------------------------------------------------------------
 
@@ -229,7 +231,21 @@ class Interpreter:
 
     def run_sql(self, node: Node) -> list[tuple[Any, ...]]:
         """A SQL statement's rows (RETURNING's for DML); FOUND says whether there were any."""
-        compiled = self.statement(node)
+        compiled = None
+        try:
+            compiled = self.statement(node)
+            rows = self._execute(compiled)
+        except MirrordbError as error:
+            # PostgreSQL reports an error of parse analysis (it has a position) with the
+            # query instead; one of planning (constant folding) or running with this line
+            if (compiled is None and getattr(error, "position", None) is None) or \
+                    (compiled is not None and compiled.kind != "utility"):
+                error.add_context(f'SQL statement "{node["PLpgSQL_expr"]["query"]}"')
+            raise
+        self._set_found(bool(self.row_count))
+        return rows
+
+    def _execute(self, compiled: _Compiled) -> list[tuple[Any, ...]]:
         assert self.ctx is not None
         self.ctx.txn.transaction.command_counter_increment()
         if compiled.kind == "select":
@@ -244,8 +260,6 @@ class Interpreter:
             self.row_count = int(count or 0)
         else:
             rows, self.row_count = self._utility(compiled.plan), 0
-        found = bool(self.row_count)
-        self._set_found(found)
         return rows
 
     def _utility(self, statement: Any) -> list[tuple[Any, ...]]:
@@ -281,7 +295,14 @@ class Interpreter:
             raise feature_not_supported(f"PL/pgSQL statement {kind.removeprefix('PLpgSQL_stmt_')}")
         assert self.ctx is not None
         self.ctx.check_interrupts()
-        method(fields)
+        try:
+            method(fields)
+        except MirrordbError as error:
+            if id(error) not in self.placed:     # the innermost statement names the line
+                self.placed.add(id(error))
+                error.add_context(f"PL/pgSQL function {self.signature} line "
+                                  f"{fields.get('lineno', 0)} at {_statement_word(kind, fields)}")
+            raise
 
     def _PLpgSQL_stmt_block(self, f: Node) -> None:
         handlers = (f.get("exceptions") or {}).get("PLpgSQL_exception_block")
@@ -583,7 +604,25 @@ class Interpreter:
                                 sqlstate="2F005") from None
         if not self.returns_set and self.result_type != T.VOID_OID and not self.outputs:
             raise MirrordbError("control reached end of function without RETURN",
-                                sqlstate="2F005")
+                                sqlstate="2F005", context=f"PL/pgSQL function {self.signature}")
+
+
+# plpgsql_stmt_typename: how a CONTEXT line names the statement an error came from
+_STATEMENT_WORDS = {
+    "PLpgSQL_stmt_block": "statement block", "PLpgSQL_stmt_assign": "assignment",
+    "PLpgSQL_stmt_if": "IF", "PLpgSQL_stmt_case": "CASE", "PLpgSQL_stmt_loop": "LOOP",
+    "PLpgSQL_stmt_while": "WHILE", "PLpgSQL_stmt_fori": "FOR with integer loop variable",
+    "PLpgSQL_stmt_fors": "FOR over SELECT rows", "PLpgSQL_stmt_return": "RETURN",
+    "PLpgSQL_stmt_return_next": "RETURN NEXT", "PLpgSQL_stmt_return_query": "RETURN QUERY",
+    "PLpgSQL_stmt_raise": "RAISE", "PLpgSQL_stmt_assert": "ASSERT",
+    "PLpgSQL_stmt_execsql": "SQL statement", "PLpgSQL_stmt_dynexecute": "EXECUTE",
+    "PLpgSQL_stmt_getdiag": "GET DIAGNOSTICS", "PLpgSQL_stmt_perform": "PERFORM"}
+
+
+def _statement_word(kind: str, fields: Node) -> str:
+    if kind == "PLpgSQL_stmt_exit":
+        return "EXIT" if fields.get("is_exit") else "CONTINUE"
+    return _STATEMENT_WORDS.get(kind, kind.removeprefix("PLpgSQL_stmt_"))
 
 
 def _first_value_expr(plan: Any) -> Expr:
@@ -728,8 +767,7 @@ def do_block(session: Any, node: Node) -> list[Any]:
     interpreter.declare()
     try:
         interpreter.run(session._context([]))
-    except MirrordbError as error:
-        error.add_context("PL/pgSQL function inline_code_block")
+    except MirrordbError:
         session.pending_warnings.extend(interpreter.notices)
         raise
     return interpreter.notices
@@ -743,6 +781,8 @@ def call_function(routine: Any, create_text: str, ctx: ExecContext, arguments: l
     outputs = [(p.name, p.type_oid) for p in routine.outputs]
     interpreter = Interpreter(ctx.session, routine.name, tree, routine.source,
                               routine.returns_set, routine.result_type, outputs)
+    shown = ",".join(T.format_type(p.type_oid) for p in routine.inputs)
+    interpreter.signature = f"{routine.name}({shown})"
     interpreter.declare()
     inputs = iter(arguments)
     for slot, parameter in enumerate(routine.parameters):   # parameters are the first datums

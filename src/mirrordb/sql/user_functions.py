@@ -416,23 +416,34 @@ class _Body:
 
     def run(self, ctx: ExecContext, values: list[Any]) -> list[tuple[Any, ...]]:
         """Run the statements with ``values`` as the parameters: the last one's rows."""
-        plans = self.plan(ctx.session)
+        try:
+            plans = self.plan(ctx.session)
+        except MirrordbError as error:
+            error.add_context(f'SQL function "{self.routine.name}" during startup')
+            raise
         inner = ExecContext(ctx.txn, values, ctx.session, ctx.function_context,
                             ctx.check_interrupts)
-        transaction = ctx.txn.transaction
         rows: list[tuple[Any, ...]] = []
-        for kind, plan in plans:
-            if self.routine.volatility == "v":
-                transaction.command_counter_increment()
-            if kind == "SelectStmt":
-                rows = list(plan.node.rows(inner))
-            else:
-                if transaction.read_only:
-                    raise MirrordbError(f"cannot execute {plan.command} in a read-only "
-                                        "transaction", sqlstate="25006")
-                produced, _ = plan.run(inner)
-                rows = list(produced) if plan.columns else []
+        for number, (kind, plan) in enumerate(plans, start=1):
+            try:
+                rows = self._run_statement(ctx, inner, kind, plan)
+            except MirrordbError as error:
+                error.add_context(f'SQL function "{self.routine.name}" statement {number}')
+                raise
         return rows
+
+    def _run_statement(self, ctx: ExecContext, inner: ExecContext, kind: str, plan: Any
+                       ) -> list[tuple[Any, ...]]:
+        transaction = ctx.txn.transaction
+        if self.routine.volatility == "v":
+            transaction.command_counter_increment()
+        if kind == "SelectStmt":
+            return list(plan.node.rows(inner))
+        if transaction.read_only:
+            raise MirrordbError(f"cannot execute {plan.command} in a read-only transaction",
+                                sqlstate="25006")
+        produced, _ = plan.run(inner)
+        return list(produced) if plan.columns else []
 
 
 def _assignable(source: int, target: int) -> bool:
@@ -620,9 +631,6 @@ def _invoke(body: _Body, ctx: ExecContext, values: list[Any]) -> list[tuple[Any,
     _depth.value = depth + 1
     try:
         return body.run(ctx, values)
-    except MirrordbError as error:
-        error.add_context(f'SQL function "{body.routine.name}" statement 1')
-        raise
     finally:
         _depth.value = depth
 
