@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -773,14 +774,34 @@ def do_block(session: Any, node: Node) -> list[Any]:
     return interpreter.notices
 
 
+_COMPILED: weakref.WeakKeyDictionary[Any, dict[tuple[int, str, int], tuple[Node, dict[int, _Compiled]]]] = \
+    weakref.WeakKeyDictionary()
+MAX_COMPILED_FUNCTIONS = 64          # per session
+
+
+def _compiled_function(session: Any, routine: Any, create_text: str
+                       ) -> tuple[Node, dict[int, _Compiled]]:
+    """A routine's parse tree and the plans of its statements, kept per session until the
+    catalogs change, so a function called per row is parsed and planned once."""
+    generation = session.engine.relcache.generation
+    kept = _COMPILED.setdefault(session, {})
+    key = (routine.oid, routine.source, generation)
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= MAX_COMPILED_FUNCTIONS:
+            kept.clear()
+        found = kept[key] = (_parse(create_text), {})
+    return found
+
+
 def call_function(routine: Any, create_text: str, ctx: ExecContext, arguments: list[Any]
                   ) -> list[tuple[Any, ...]]:
     """Run a plpgsql routine with its input arguments: its result rows (a scalar function's
     one value, a SETOF function's rows, OUT parameters as one row)."""
-    tree = _parse(create_text)
+    tree, cache = _compiled_function(ctx.session, routine, create_text)
     outputs = [(p.name, p.type_oid) for p in routine.outputs]
     interpreter = Interpreter(ctx.session, routine.name, tree, routine.source,
-                              routine.returns_set, routine.result_type, outputs)
+                              routine.returns_set, routine.result_type, outputs, cache=cache)
     shown = ",".join(T.format_type(p.type_oid) for p in routine.inputs)
     interpreter.signature = f"{routine.name}({shown})"
     interpreter.declare()
