@@ -7,8 +7,9 @@ tree of statements this module walks; PostgreSQL's interpreter is pl_exec.c.
 
 What runs: DECLARE (with defaults), assignment, IF/ELSIF/ELSE, CASE, LOOP, WHILE,
 EXIT/CONTINUE [WHEN], integer FOR (REVERSE, BY) and query FOR over records, RETURN, RETURN
-NEXT, RETURN QUERY, PERFORM, EXECUTE [INTO] [USING], GET DIAGNOSTICS ROW_COUNT, SQL statements (SELECT/INSERT/UPDATE/DELETE, with INTO [STRICT] and FOUND;
-other statements run as the session runs them), RAISE (levels, % parameters, USING ERRCODE,
+NEXT, RETURN QUERY, PERFORM, EXECUTE [INTO] [USING], GET DIAGNOSTICS ROW_COUNT, SQL
+statements (SELECT/INSERT/UPDATE/DELETE, with INTO [STRICT] and FOUND; other statements run
+as the session runs them), RAISE (levels, % parameters, USING ERRCODE,
 MESSAGE, DETAIL, HINT; a bare RAISE re-raises in a handler), nested blocks, and EXCEPTION WHEN
 handlers, each block with handlers running inside a savepoint that an error rolls back, as
 PostgreSQL's does. RAISE NOTICE/WARNING/INFO go to the client as NoticeResponses
@@ -32,7 +33,7 @@ from typing import Any, Callable
 
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import types as T
-from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, coerce,
+from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope,
                                       feature_not_supported)
 from mirrordb.sql.parser import Node, one, parse
 
@@ -774,8 +775,8 @@ def do_block(session: Any, node: Node) -> list[Any]:
     return interpreter.notices
 
 
-_COMPILED: weakref.WeakKeyDictionary[Any, dict[tuple[int, str, int], tuple[Node, dict[int, _Compiled]]]] = \
-    weakref.WeakKeyDictionary()
+_CompiledFunctions = dict[tuple[int, str, int], tuple[Node, dict[int, _Compiled]]]
+_COMPILED: weakref.WeakKeyDictionary[Any, _CompiledFunctions] = weakref.WeakKeyDictionary()
 MAX_COMPILED_FUNCTIONS = 64          # per session
 
 

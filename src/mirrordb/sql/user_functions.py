@@ -89,7 +89,7 @@ def _options(node: Node) -> _Options:
     return options
 
 
-def _parameters(builder: PlanBuilder, node: Node, procedure: bool
+def _parameters(builder: PlanBuilder, node: Node
                 ) -> tuple[tuple[pc.Parameter, ...], tuple[Node, ...]]:
     """The declared parameters and the input parameters' DEFAULTs, with
     interpret_function_parameter_list's checks."""
@@ -201,7 +201,7 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
     builder = PlanBuilder(session, [])
     options = _options(node)
     language_oid = _language(options, node)
-    parameters, defaults = _parameters(builder, node, procedure)
+    parameters, defaults = _parameters(builder, node)
     result_type, returns_set = _result_type(builder, node, parameters, procedure)
     source, sql_body = _body(node, options)
     existing = _same_signature(session, namespace_oid, name,
@@ -568,11 +568,9 @@ def resolve(session: Any, names: list[str], args: list[Expr], location: int,
     except funcs.NoCandidate:
         if funcs.function_exists(name) and schema is None:
             return None
-        raise error_at(f"{'procedure' if False else 'function'} "
-                       f"{'.'.join(names)}({format_arguments(args)}) does not exist", "42883",
-                       location, hint="No function matches the given name and argument "
-                                      "types. You might need to add explicit type casts.") \
-            from None
+        raise error_at(f"function {'.'.join(names)}({format_arguments(args)}) does not exist",
+                       "42883", location, hint="No function matches the given name and "
+                       "argument types. You might need to add explicit type casts.") from None
     except funcs.AmbiguousCandidates:
         raise error_at(f"function {'.'.join(names)}({format_arguments(args)}) is not unique",
                        "42725", location, hint="Could not choose a best candidate function. "
@@ -894,8 +892,8 @@ def drop_routines(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
         routine = lookup_object(session, fields, object_type, missing_ok)
         if routine is None:
             names = ".".join(strings(fields["objname"]))
-            arguments = "" if fields.get("args_unspecified") else \
-                f"({_type_list_text([p['FunctionParameter']['argType'] for p in fields.get('objfuncargs', [])])})"
+            types = [p["FunctionParameter"]["argType"] for p in fields.get("objfuncargs", [])]
+            arguments = "" if fields.get("args_unspecified") else f"({_type_list_text(types)})"
             notices.append(f"{word} {names}{arguments} does not exist, skipping")
             continue
         check_owner(session, routine)
