@@ -360,4 +360,8 @@ def test_standby_calls_functions_and_refuses_to_create_them(dumped) -> None:
             [(40, 2, 2)]
     assert_read_only_refusal(standby, "create function f() returns int language sql "
                                       "as 'select 1'", "CREATE FUNCTION")
+    assert_read_only_refusal(standby, "create procedure p() language sql as 'select 1'",
+                             "CREATE PROCEDURE")
     assert_read_only_refusal(standby, "call put_proc(1, 'x')", "INSERT")
+    assert_read_only_refusal(standby, "do $$ begin insert into t values (7, 'x'); end $$",
+                             "INSERT")

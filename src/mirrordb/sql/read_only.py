@@ -151,6 +151,8 @@ def _not_in_recovery_command(node_type: str, node: Node) -> str | None:
 
 def command_tag(node_type: str, node: Node) -> str:
     """PostgreSQL's command tag of a statement that is not read-only (CreateCommandTag)."""
+    if node_type == "CreateFunctionStmt" and node.get("is_procedure"):
+        return "CREATE PROCEDURE"
     if node_type in DDL_TAGS:
         return DDL_TAGS[node_type]
     if node_type == "DropStmt":
