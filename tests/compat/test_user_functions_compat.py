@@ -103,6 +103,8 @@ CALLS = [
     "select add(1), add(1, 2), add(1, 2, 3), add(1, c => 0), add(a => 1, b => 0, c => 0)",
     "select ret(21), sq(1.5), total(1, 2, 3), total(variadic array[4, 5])",
     "select pair(3)",
+    "select (pair(3)).label, (pair(4)).doubled + 1",
+    "select (pair(3)).nosuch",
     "select * from pair(4)",
     "select * from rows_of(2)",
     "select r.v from rows_of(1) r where r.id < 3",

@@ -1413,6 +1413,10 @@ class PlanBuilder:
         has no composite types, so only those functions have fields)."""
         name = strings(f["funcname"])[-1].lower()
         location = f.get("location", -1)
+        if user_functions.has_routine(self.session, name):
+            user = user_functions.record_field(self, compiler, f, field, location)
+            if user is not None:
+                return user
         args = self.call_arguments(compiler, f, name, location)
         value = self.session.record_field(self, name, args, field, location)
         if value is None:

@@ -711,6 +711,12 @@ def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: E
 def compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], location: int,
                  variadic_call: bool = False) -> Expr | None:
     """A user function called in an expression, or None when no user routine has the name."""
+    compiled = _compile_call(builder, names, args, location, variadic_call)
+    return None if compiled is None else compiled[0]
+
+
+def _compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], location: int,
+                  variadic_call: bool) -> tuple[Expr, pc.Routine] | None:
     binding = resolve(builder.session, names, args, location, variadic_call)
     if binding is None:
         return None
@@ -728,7 +734,35 @@ def compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], locat
         if record:
             return T.RowRecord.of(rows[0], tuple(columns))
         return rows[0][0]
-    return Expr(routine.result_type, run, name=routine.name, volatile=True)
+    return Expr(routine.result_type, run, name=routine.name, volatile=True), routine
+
+
+def record_field(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node, field: str,
+                 location: int) -> Expr | None:
+    """``(f(...)).field`` of a user function with OUT parameters (None: no user function
+    of that name takes these arguments); 42703 for a field it does not have."""
+    args = [compiler.compile(a) for a in call.get("args", [])]
+    compiled = _compile_call(builder, strings(call["funcname"]), args, location,
+                             bool(call.get("func_variadic")))
+    if compiled is None:
+        return None
+    whole, routine = compiled
+    columns = _output_columns(routine)
+    names = [name for name, _ in columns]
+    if field not in names:
+        raise error_at(f'could not identify column "{field}" in record data type', "42703",
+                       location)
+    index = names.index(field)
+    record = len(columns) > 1
+    fn = whole.fn
+    type_oid = columns[index][1]
+
+    def run(row: Any, ctx: ExecContext) -> Any:
+        value = fn(row, ctx)
+        if value is None or not record:
+            return value
+        return value[index]
+    return Expr(type_oid, run, name=field, volatile=True)
 
 
 def returns_set(builder: PlanBuilder, names: list[str], args: list[Expr], location: int,
