@@ -61,6 +61,9 @@ DO_BLOCKS = [
     "do $$ declare n int := 2; s text; begin case n when 1, 2 then s := 'low'; "
     "else s := 'high'; end case; raise notice '%', s; case when n > 5 then s := 'big'; "
     "end case; end $$",
+    "do $$ declare x int; total int := 0; begin foreach x in array array[1, 2, 3] loop "
+    "total := total + x; end loop; raise notice 'total %', total; "
+    "foreach x in array null::int[] loop end loop; end $$",
     "do $$ begin update t set v = v where id < 3; declare c int; begin "
     "get diagnostics c = row_count; raise notice 'updated %', c; end; end $$",
 ]

@@ -6,7 +6,8 @@ half is pglast's PL/pgSQL parser (``parse_plpgsql_json``: PostgreSQL's own pl_gr
 tree of statements this module walks; PostgreSQL's interpreter is pl_exec.c.
 
 What runs: DECLARE (with defaults), assignment, IF/ELSIF/ELSE, CASE, LOOP, WHILE,
-EXIT/CONTINUE [WHEN], integer FOR (REVERSE, BY) and query FOR over records, RETURN, RETURN
+EXIT/CONTINUE [WHEN], integer FOR (REVERSE, BY), query FOR over records, FOREACH over an
+array, RETURN, RETURN
 NEXT, RETURN QUERY, PERFORM, EXECUTE [INTO] [USING], GET DIAGNOSTICS ROW_COUNT, SQL
 statements (SELECT/INSERT/UPDATE/DELETE, with INTO [STRICT] and FOUND; other statements run
 as the session runs them), RAISE (levels, % parameters, USING ERRCODE,
@@ -406,6 +407,23 @@ class Interpreter:
                 break
         self._set_found(bool(rows))
 
+    def _PLpgSQL_stmt_foreach_a(self, f: Node) -> None:
+        """FOREACH var IN ARRAY expr LOOP (arrays are one-dimensional: no SLICE)."""
+        if f.get("slice"):
+            raise feature_not_supported("FOREACH ... SLICE")
+        array, type_oid = self.evaluate(f["expr"])
+        if array is None:
+            raise MirrordbError("FOREACH expression must not be null", sqlstate="22004")
+        element = T.element_type_of(type_oid)
+        if not element:
+            raise MirrordbError(f"FOREACH expression must yield an array, not type "
+                                f"{T.format_type(type_oid)}", sqlstate="42804")
+        slot = self.slot_of(f["varno"])
+        for value in array:
+            self.assign(slot, value, element)
+            if not self._loop_body(f):
+                break
+
     def _PLpgSQL_stmt_exit(self, f: Node) -> None:
         if f.get("cond") is not None and not self.condition(f["cond"]):
             return
@@ -615,6 +633,7 @@ _STATEMENT_WORDS = {
     "PLpgSQL_stmt_if": "IF", "PLpgSQL_stmt_case": "CASE", "PLpgSQL_stmt_loop": "LOOP",
     "PLpgSQL_stmt_while": "WHILE", "PLpgSQL_stmt_fori": "FOR with integer loop variable",
     "PLpgSQL_stmt_fors": "FOR over SELECT rows", "PLpgSQL_stmt_return": "RETURN",
+    "PLpgSQL_stmt_foreach_a": "FOREACH over array",
     "PLpgSQL_stmt_return_next": "RETURN NEXT", "PLpgSQL_stmt_return_query": "RETURN QUERY",
     "PLpgSQL_stmt_raise": "RAISE", "PLpgSQL_stmt_assert": "ASSERT",
     "PLpgSQL_stmt_execsql": "SQL statement", "PLpgSQL_stmt_dynexecute": "EXECUTE",
