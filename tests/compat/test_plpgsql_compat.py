@@ -30,6 +30,8 @@ DO_BLOCKS = [
     "do $$ declare i int; begin loop i := coalesce(i, 0) + 1; exit when i > 4; "
     "continue when i = 2; raise notice 'i=%', i; end loop; end $$",
     "do $$ begin for i in reverse 10..1 by 4 loop raise notice '%', i; end loop; end $$",
+    "do $$ declare i int := 100; begin for i in 1..2 loop raise notice 'inner %', i; "
+    "end loop; raise notice 'outer %', i; end $$",
     "do $$ declare r record; n int := 0; begin for r in select id, v from t order by id loop "
     "raise notice '% %', r.id, r.v; n := n + 1; end loop; raise notice 'found % n %', found, n; "
     "end $$",

@@ -16,8 +16,10 @@ handlers, each block with handlers running inside a savepoint that an error roll
 PostgreSQL's does. RAISE NOTICE/WARNING/INFO go to the client as NoticeResponses
 (session.pending_warnings; a DO block returns them with its result).
 
-Variables live in one slot per name (the parser's datums), so a loop variable shares the slot
-of an outer variable of the same name (PostgreSQL would give it its own). Expressions and
+Variables live in one slot per name (the parser's datums; an integer FOR's variable has its
+own while the loop runs, hiding an outer one of the same name), so a variable a nested
+block declares shares the slot of an outer one of the same name (PostgreSQL would give it
+its own). Expressions and
 statements are planned at their first execution with a PlanBuilder whose parameter lookup is
 the function's variables (``reference``), and kept; a record variable's fields take the types
 of the record it holds then. pglast's tree leaves out ``RETURN var`` and ``RETURN NEXT var``'s
@@ -387,16 +389,31 @@ class Interpreter:
         if step <= 0:
             raise MirrordbError("BY value of FOR loop must be greater than zero",
                                 sqlstate="22023")
-        slot = self.slots[f["var"]["PLpgSQL_var"]["refname"]]
+        name = f["var"]["PLpgSQL_var"]["refname"]
+        slot = self._loop_variable(name, f["var"]["PLpgSQL_var"].get("lineno"))
+        outer, self.slots[name] = self.slots[name], slot    # the loop's own variable
         reverse = bool(f.get("reverse"))
         current, found = int(lower), False
-        while (current >= upper) if reverse else (current <= upper):
-            found = True
-            self.values[slot] = current
-            if not self._loop_body(f):
-                break
-            current = current - step if reverse else current + step
+        try:
+            while (current >= upper) if reverse else (current <= upper):
+                found = True
+                self.values[slot] = current
+                if not self._loop_body(f):
+                    break
+                current = current - step if reverse else current + step
+        finally:
+            self.slots[name] = outer
         self._set_found(found)
+
+    def _loop_variable(self, name: str, lineno: int | None) -> int:
+        """The datum an integer FOR declares for its variable (it hides a variable of the
+        same name declared outside the loop, as in PostgreSQL)."""
+        for index, datum in enumerate(self.tree["datums"]):
+            kind, fields = one(datum)
+            if kind == "PLpgSQL_var" and fields.get("refname") == name and \
+                    fields.get("lineno") == lineno and "default_val" not in fields:
+                return index
+        return self.slots[name]
 
     def _PLpgSQL_stmt_fors(self, f: Node) -> None:
         rows = self.run_sql(f["query"])
