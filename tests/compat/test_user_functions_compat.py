@@ -131,6 +131,17 @@ CALLS = [
     "select put(11, 'eleven')",
     "select count(*) from t",
     "select public.add_one(2)",
+    # polymorphic parameters take the actual types
+    "create function fnn(a anyelement, b anyelement) returns anyelement language sql "
+    "as 'select coalesce(a, b)'",
+    "select fnn(null::int, 3), fnn('a'::text, 'b'), pg_typeof(fnn(1.5, 2.5))",
+    "create function arr_first(a anyarray) returns anyelement language sql as 'select a[1]'",
+    "select arr_first(array[3, 4]), arr_first(array['x'])",
+    "select fnn(1, 'x'::text)",
+    "create function poly_bad(a int) returns anyelement language sql as 'select 1'",
+    "create function plpoly(a anyelement) returns anyelement language plpgsql "
+    "as $$ begin return a; end $$",
+    "select plpoly(7), plpoly('t'::text), pg_typeof(plpoly(1.5)), plpoly(1.5) + 1",
     # user functions compete with the built-ins of the name; pg_catalog's come first
     "create function length(a int) returns int language sql as 'select a * 100'",
     "select length('abc'), length(5), length('ab'::text)",

@@ -822,7 +822,7 @@ def _compiled_function(session: Any, routine: Any, create_text: str
     catalogs change, so a function called per row is parsed and planned once."""
     generation = session.engine.relcache.generation
     kept = _COMPILED.setdefault(session, {})
-    key = (routine.oid, routine.source, generation)
+    key = (routine.oid, create_text, generation)     # the text has the actual types
     found = kept.get(key)
     if found is None:
         if len(kept) >= MAX_COMPILED_FUNCTIONS:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mirrordb.common.errors import MirrordbError
@@ -178,6 +178,18 @@ def _body(node: Node, options: _Options) -> tuple[str, list[Node] | None]:
     return "", list(statements)
 
 
+def _check_polymorphic_result(routine: pc.Routine) -> None:
+    """A polymorphic result needs a polymorphic input to take its type from."""
+    outputs = [routine.result_type] + [p.type_oid for p in routine.outputs]
+    if any(t in T.POLYMORPHIC_OIDS for t in outputs) and \
+            not any(p.type_oid in T.POLYMORPHIC_OIDS for p in routine.inputs):
+        shown = T.format_type(next(t for t in outputs if t in T.POLYMORPHIC_OIDS))
+        raise _definition_error(
+            "cannot determine result data type",
+            detail=f"A result of type {shown} requires at least one input of type "
+                   "anyelement, anyarray, anynonarray, anyenum, anyrange, or anymultirange.")
+
+
 def _body_texts(text: str) -> tuple[str, ...]:
     """A BEGIN ATOMIC body's statements printed back as SQL (pglast's deparser)."""
     import pglast
@@ -214,9 +226,11 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
         options.strict, returns_set, options.volatility, result_type, parameters, defaults,
         source, sql_body, existing.acl if existing is not None else None, language_oid,
         body_texts=_body_texts(text) if sql_body and "ReturnStmt" not in sql_body[0] else ())
+    _check_polymorphic_result(routine)
     if language_oid == PLPGSQL_LANGUAGE_OID:
         plpgsql.check_syntax(text, _body_location(node))
-    elif session.setting("check_function_bodies") in (True, "on"):
+    elif session.setting("check_function_bodies") in (True, "on") and \
+            not _polymorphic(routine):     # planned for the actual types at each call
         try:
             _validate_body(session, routine)
         except MirrordbError as error:
@@ -577,7 +591,37 @@ def resolve(session: Any, names: list[str], args: list[Expr], location: int,
                        "You might need to add explicit type casts.") from None
     binding: _Binding = chosen.payload
     check_execute(session, binding.routine)
-    return binding
+    return _specialise(binding, arg_types)
+
+
+def _polymorphic(routine: pc.Routine) -> bool:
+    return any(t in T.POLYMORPHIC_OIDS
+               for t in (routine.result_type, *(p.type_oid for p in routine.parameters)))
+
+
+def _specialise(binding: _Binding, arg_types: list[int]) -> _Binding:
+    """A call of a polymorphic routine: the routine with the actual types in place of
+    anyelement and its kin (its body is planned for them), as PostgreSQL resolves them."""
+    routine = binding.routine
+    if not _polymorphic(routine):
+        return binding
+    declared = binding.declared
+    arguments, result = funcs.concrete_types(arg_types, declared, routine.result_type)
+    concrete: dict[int, int] = {}
+    for slot, type_oid in zip(binding.slots, arguments):
+        concrete[slot] = T.array_type_of(type_oid) if slot == binding.variadic_from \
+            else type_oid
+    inputs = iter(range(len(routine.inputs)))
+    parameters = []
+    for parameter in routine.parameters:
+        type_oid = parameter.type_oid
+        if parameter.mode in pc.INPUT_MODES:
+            type_oid = concrete.get(next(inputs), type_oid)
+        if type_oid in T.POLYMORPHIC_OIDS:
+            type_oid = funcs.concrete_types(arg_types, declared, type_oid)[1]
+        parameters.append(replace(parameter, type_oid=type_oid))
+    specialised = replace(routine, parameters=tuple(parameters), result_type=result)
+    return _Binding(specialised, arguments, binding.slots, binding.variadic_from)
 
 
 def _bound_arguments(builder: PlanBuilder, binding: _Binding, args: list[Expr]) -> list[Expr]:
@@ -633,14 +677,15 @@ def _invoke(body: _Body, ctx: ExecContext, values: list[Any]) -> list[tuple[Any,
         _depth.value = depth
 
 
-_PLPGSQL_TEXTS: dict[tuple[int, str], str] = {}
+_PLPGSQL_TEXTS: dict[tuple[int, str, tuple[int, ...], int], str] = {}
 MAX_CACHED_PLPGSQL_TEXTS = 256
 
 
 def plpgsql_text(routine: pc.Routine) -> str:
     """The CREATE statement pglast's PL/pgSQL parser reads a plpgsql routine from (it needs the
     parameters and the result as well as the body)."""
-    key = (routine.oid, routine.source)
+    key = (routine.oid, routine.source, tuple(p.type_oid for p in routine.parameters),
+           routine.result_type)            # a polymorphic routine's types vary per call
     text = _PLPGSQL_TEXTS.get(key)
     if text is None:
         word = "PROCEDURE" if routine.kind == pc.PROKIND_PROCEDURE else "FUNCTION"
