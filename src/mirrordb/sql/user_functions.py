@@ -367,10 +367,28 @@ class _Body:
     def __init__(self, routine: pc.Routine) -> None:
         self.routine = routine
         self.plans: list[tuple[str, Any]] | None = None
+        self.locks: tuple[Any, ...] = ()   # (relation tag, mode) the plans were made under
 
     def plan(self, session: Any) -> list[tuple[str, Any]]:
+        """The statements' plans; made at the first call, whose relation locks each later
+        call takes again (as a cached statement's plan does)."""
         if self.plans is not None:
+            if self.locks and session.txn is not None:
+                session.txn.lock_relations(self.locks)
             return self.plans
+        outer = session._plan_locks
+        session._plan_locks = []
+        try:
+            plans = self._make_plans(session)
+            self.locks = tuple(dict.fromkeys(session._plan_locks))
+        finally:
+            if outer is not None:
+                outer.extend(session._plan_locks)
+            session._plan_locks = outer
+        self.plans = plans
+        return plans
+
+    def _make_plans(self, session: Any) -> list[tuple[str, Any]]:
         from mirrordb.sql import dml
         from mirrordb.sql.planner import PlanBuilder
         plans = []
@@ -384,7 +402,6 @@ class _Body:
                 plans.append((kind, dml.plan_dml(builder, kind, node)))
             else:
                 raise feature_not_supported(f"{kind.removesuffix('Stmt')} in a SQL function")
-        self.plans = plans
         return plans
 
     def result_columns(self) -> list[Any] | None:
