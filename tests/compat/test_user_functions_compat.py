@@ -254,6 +254,12 @@ ALTER_AND_DROP = [
     "alter routine s2.af(int) volatile called on null input security invoker cost 5",
     "select provolatile, proisstrict, prosecdef from pg_proc where proname = 'af'",
     "drop schema s2 cascade",
+    # SET clauses: the settings while the function runs, undone when it returns
+    "create function fs1() returns text language sql set search_path = public, pg_temp "
+    "set work_mem to '64MB' as 'select current_setting(''work_mem'')'",
+    "select fs1(), current_setting('work_mem'), proconfig from pg_proc where proname = 'fs1'",
+    "select pg_get_functiondef('fs1'::regproc)",
+    "create function fs2() returns int language sql set nosuch_setting = 1 as 'select 1'",
     "create schema fs",
     "create table fs.t (a int)",
     "create function fs.f(a int, b text) returns int language sql as 'select 1'",
@@ -305,6 +311,8 @@ DUMPED = [
     "create role fn_owner",
     "alter function add_one(int) owner to fn_owner",
     "comment on function add(int, int, text) is 'adds up'",
+    "create function configured() returns int language sql security definer "
+    "set search_path = public, pg_temp set work_mem = '8MB' as 'select 1'",
     "revoke execute on function add(int, int, text) from public",
     "grant execute on function add(int, int, text) to fn_owner",
 ]

@@ -132,8 +132,8 @@ PG_DEPEND = _catalog(PG_DEPEND_OID, "pg_depend", [
 # User-defined functions and procedures (built-in functions are the type system's code, not
 # rows). The list-valued columns are mirrordb's text forms, not PostgreSQL's arrays:
 # proargtypes/proallargtypes type OIDs separated by spaces (as pg_index.indkey), proargmodes
-# one letter per parameter ("iob"), proargnames and proargdefaults JSON lists (a default is
-# its raw parse tree), prosqlbody the JSON list of a BEGIN ATOMIC/RETURN body's statements;
+# one letter per parameter ("iob"), proargnames, proargdefaults (a default is its raw parse
+# tree) and proconfig ("name=value" items) JSON lists, prosqlbody the JSON list of a BEGIN ATOMIC/RETURN body's statements;
 # sql/proc_catalog.py documents, reads and shows them with PostgreSQL's column types.
 PG_PROC = _catalog(PG_PROC_OID, "pg_proc", [
     ("oid", T.OID_OID), ("proname", T.NAME_OID), ("pronamespace", T.OID_OID),
@@ -143,7 +143,7 @@ PG_PROC = _catalog(PG_PROC_OID, "pg_proc", [
     ("prorettype", T.OID_OID), ("proargtypes", T.TEXT_OID), ("proallargtypes", T.TEXT_OID),
     ("proargmodes", T.TEXT_OID), ("proargnames", T.TEXT_OID), ("proargdefaults", T.TEXT_OID),
     ("prosrc", T.TEXT_OID), ("prosqlbody", T.TEXT_OID), ("provariadic", T.OID_OID),
-    ("proacl", T.TEXT_OID)])
+    ("proacl", T.TEXT_OID), ("proconfig", T.TEXT_OID)])
 
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,

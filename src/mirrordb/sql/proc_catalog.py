@@ -75,6 +75,7 @@ class Routine:
     acl: str | None = None
     language_oid: int = LANGUAGE_SQL_OID
     body_texts: tuple[str, ...] = ()       # a BEGIN ATOMIC body's statements as SQL text
+    config: tuple[str, ...] = ()           # proconfig: SET clauses as "name=value"
 
     @property
     def inputs(self) -> tuple[Parameter, ...]:
@@ -128,13 +129,14 @@ def to_values(routine: Routine) -> list[Any]:
         routine.source,
         None if routine.sql_body is None else json.dumps(
             {"statements": routine.sql_body, "texts": list(routine.body_texts)}),
-        routine.variadic_type, routine.acl]
+        routine.variadic_type, routine.acl,
+        json.dumps(list(routine.config)) if routine.config else None]
 
 
 def from_values(values: tuple[Any, ...] | list[Any]) -> Routine:
     (oid, name, namespace_oid, owner_oid, language_oid, kind, security_definer, strict,
      returns_set, volatility, _nargs, _ndefaults, result_type, arg_types, all_types, modes,
-     names, defaults, source, sql_body, _variadic, acl) = values
+     names, defaults, source, sql_body, _variadic, acl, config) = values
     types = [int(t) for t in str(all_types if all_types is not None else arg_types).split()]
     letters = str(modes) if modes is not None else "i" * len(types)
     parameter_names = json.loads(names) if names is not None else [""] * len(types)
@@ -146,7 +148,8 @@ def from_values(values: tuple[Any, ...] | list[Any]) -> Routine:
                    tuple(json.loads(defaults)) if defaults is not None else (),
                    str(source), None if body is None else body["statements"],
                    None if acl is None else str(acl), int(language_oid),
-                   () if body is None else tuple(body["texts"]))
+                   () if body is None else tuple(body["texts"]),
+                   tuple(json.loads(config)) if config is not None else ())
 
 
 # -- reading them ---------------------------------------------------------------------------------
@@ -204,7 +207,8 @@ def pg_proc_row(routine: Routine) -> tuple[Any, ...]:
             [p.name for p in parameters] if named else None,
             json.dumps(list(routine.defaults)) if routine.defaults else None, None,
             routine.source, None,
-            None if routine.sql_body is None else json.dumps(routine.sql_body), None,
+            None if routine.sql_body is None else json.dumps(routine.sql_body),
+            list(routine.config) if routine.config else None,
             None if routine.acl is None else T.parse_text(T.TEXT_ARRAY_OID, routine.acl))
 
 
@@ -256,6 +260,23 @@ def result_text(routine: Routine) -> str | None:
     return prefix + T.format_type(routine.result_type)
 
 
+def config_items(routine: Routine) -> list[tuple[str, str]]:
+    """proconfig as pg_get_functiondef prints it: (name, quoted value), a list setting's
+    (search_path's) elements quoted one by one."""
+    from mirrordb.settings import GucFlag, find_setting
+    from mirrordb.sql.functions import quote_literal
+    items = []
+    for item in routine.config:
+        name, _, value = item.partition("=")
+        setting = find_setting(name)
+        if setting is not None and GucFlag.LIST_QUOTE in setting.flags:
+            shown = ", ".join(quote_literal(part.strip().strip('"')) for part in value.split(","))
+        else:
+            shown = quote_literal(value)
+        items.append((name, shown))
+    return items
+
+
 def dollar_quote(text: str, word: str = "function") -> str:
     """prosrc in pg_get_functiondef's quoting: $function$ ($procedure$), or a longer tag if
     the body holds it."""
@@ -286,6 +307,7 @@ def function_definition(routine: Routine, schema: str, print_default: Any,
         options.append("SECURITY DEFINER")
     if options:
         lines.append(" " + " ".join(options))
+    lines += [f" SET {name} TO {value}" for name, value in config_items(routine)]
     if routine.sql_body is None:
         lines.append(f"AS {dollar_quote(routine.source, word.lower())}")
     else:

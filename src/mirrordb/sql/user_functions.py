@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from mirrordb.common.errors import MirrordbError
@@ -67,6 +67,7 @@ class _Options:
     strict: bool = False
     security_definer: bool = False
     source: list[str] | None = None
+    config: list[str] = field(default_factory=list)     # SET clauses: "name=value"
 
 
 def _options(node: Node) -> _Options:
@@ -84,9 +85,25 @@ def _options(node: Node) -> _Options:
             options.security_definer = bool(argument["Boolean"].get("boolval"))
         elif name == "as":
             options.source = strings(argument["List"]["items"])
+        elif name == "set":
+            options.config.append(_set_clause(argument["VariableSetStmt"]))
         elif name not in ("leakproof", "cost", "rows", "parallel"):
             raise feature_not_supported(f"CREATE FUNCTION option {name.upper()}")
     return options
+
+
+def _set_clause(node: Node) -> str:
+    """``SET name = value[, ...]`` of CREATE FUNCTION as proconfig's "name=value" (FROM
+    CURRENT and RESET are not kept)."""
+    from mirrordb.settings import find_setting
+    from mirrordb.sql.session import _setting_text
+    if node.get("kind") != "VAR_SET_VALUE":
+        raise feature_not_supported("SET ... FROM CURRENT in CREATE FUNCTION")
+    name = str(node["name"]).lower()
+    if find_setting(name) is None and "." not in name:
+        raise MirrordbError(f'unrecognized configuration parameter "{name}"',
+                            sqlstate="42704")
+    return f"{name}={', '.join(_setting_text(a) for a in node.get('args', []))}"
 
 
 def _parameters(builder: PlanBuilder, node: Node
@@ -225,7 +242,8 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
         pc.PROKIND_PROCEDURE if procedure else pc.PROKIND_FUNCTION, options.security_definer,
         options.strict, returns_set, options.volatility, result_type, parameters, defaults,
         source, sql_body, existing.acl if existing is not None else None, language_oid,
-        body_texts=_body_texts(text) if sql_body and "ReturnStmt" not in sql_body[0] else ())
+        body_texts=_body_texts(text) if sql_body and "ReturnStmt" not in sql_body[0] else (),
+        config=tuple(options.config))
     _check_polymorphic_result(routine)
     if language_oid == PLPGSQL_LANGUAGE_OID:
         plpgsql.check_syntax(text, _body_location(node))
@@ -740,7 +758,14 @@ def _output_columns(routine: pc.Routine) -> list[tuple[str, int]]:
 @contextlib.contextmanager
 def _security_context(session: Any, routine: pc.Routine) -> Iterator[None]:
     """A SECURITY DEFINER routine runs as its owner (current_user and every privilege
-    check), its body planned and run so."""
+    check), its body planned and run so; a routine with SET clauses runs with those
+    settings, and whatever it set is undone when it returns (as a savepoint's SETs are)."""
+    with _definer(session, routine), _configured(session, routine):
+        yield
+
+
+@contextlib.contextmanager
+def _definer(session: Any, routine: pc.Routine) -> Iterator[None]:
     if not routine.security_definer:
         yield
         return
@@ -751,6 +776,23 @@ def _security_context(session: Any, routine: pc.Routine) -> Iterator[None]:
         yield
     finally:
         session.definer_user = outer
+
+
+@contextlib.contextmanager
+def _configured(session: Any, routine: pc.Routine) -> Iterator[None]:
+    settings = session.settings
+    if not routine.config or not getattr(settings, "in_transaction", False):
+        yield
+        return
+    level = settings.savepoint()
+    try:
+        for item in routine.config:
+            name, _, value = item.partition("=")
+            settings.set(name, value, local=True)
+        yield
+    finally:
+        settings.rollback_to_savepoint(level)
+        settings.release_savepoint(level)
 
 
 def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: ExecContext,
@@ -799,7 +841,7 @@ def _compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], loca
     return Expr(routine.result_type, run, name=routine.name, volatile=True), routine
 
 
-def record_field(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node, field: str,
+def record_field(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node, field_name: str,
                  location: int) -> Expr | None:
     """``(f(...)).field`` of a user function with OUT parameters (None: no user function
     of that name takes these arguments); 42703 for a field it does not have."""
@@ -811,10 +853,10 @@ def record_field(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node,
     whole, routine = compiled
     columns = _output_columns(routine)
     names = [name for name, _ in columns]
-    if field not in names:
-        raise error_at(f'could not identify column "{field}" in record data type', "42703",
+    if field_name not in names:
+        raise error_at(f'could not identify column "{field_name}" in record data type', "42703",
                        location)
-    index = names.index(field)
+    index = names.index(field_name)
     record = len(columns) > 1
     fn = whole.fn
     type_oid = columns[index][1]
@@ -824,7 +866,7 @@ def record_field(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node,
         if value is None or not record:
             return value
         return value[index]
-    return Expr(type_oid, run, name=field, volatile=True)
+    return Expr(type_oid, run, name=field_name, volatile=True)
 
 
 def returns_set(builder: PlanBuilder, names: list[str], args: list[Expr], location: int,
