@@ -100,9 +100,11 @@ def _set_clause(node: Node) -> str:
     if node.get("kind") != "VAR_SET_VALUE":
         raise feature_not_supported("SET ... FROM CURRENT in CREATE FUNCTION")
     name = str(node["name"]).lower()
-    if find_setting(name) is None and "." not in name:
+    setting = find_setting(name)
+    if setting is None and "." not in name:
         raise MirrordbError(f'unrecognized configuration parameter "{name}"',
                             sqlstate="42704")
+    name = setting.name if setting is not None else name      # its own spelling: DateStyle
     return f"{name}={', '.join(_setting_text(a) for a in node.get('args', []))}"
 
 
@@ -1103,10 +1105,29 @@ def alter_routine(session: Any, txn: Any, node: Node) -> str:
         elif name == "security":
             changed = replace(changed,
                               security_definer=bool(argument["Boolean"].get("boolval")))
+        elif name == "set":
+            changed = replace(changed, config=_altered_config(changed.config,
+                                                              argument["VariableSetStmt"]))
         elif name not in ("leakproof", "cost", "rows", "parallel"):
             raise feature_not_supported(f"ALTER FUNCTION ... {name.upper()}")
     _replace_row(txn, changed)
     return f"ALTER {_tag_word(object_type)}"
+
+
+def _altered_config(config: tuple[str, ...], node: Node) -> tuple[str, ...]:
+    """proconfig after ALTER FUNCTION ... SET name = value | RESET name | RESET ALL."""
+    kind = node.get("kind")
+    if kind == "VAR_RESET_ALL":
+        return ()
+    name = str(node.get("name", "")).lower()
+    if kind in ("VAR_RESET", "VAR_SET_DEFAULT"):
+        return tuple(item for item in config if item.partition("=")[0].lower() != name)
+    item = _set_clause(node)
+    names = [existing.partition("=")[0].lower() for existing in config]
+    if name in names:             # replaced where it was, as GUCArrayAdd does
+        index = names.index(name)
+        return config[:index] + (item,) + config[index + 1:]
+    return config + (item,)
 
 
 def set_schema(session: Any, txn: Any, node: Node) -> str:
