@@ -96,6 +96,8 @@ DEFINITION_ERRORS = [
     "create or replace function add_one(a int) returns text language sql as 'select ''x'''",
     "create or replace function add_one(b int) returns int language sql as 'select 1'",
     "create or replace procedure add_one(a int) language sql as 'select 1'",
+    "create function add_one(a int) returns int language sql as 'select nosuch'",
+    "create procedure add_one(a int) language sql as 'select 1'",
 ]
 
 CALLS = [

@@ -247,6 +247,11 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
         body_texts=_body_texts(text) if sql_body and "ReturnStmt" not in sql_body[0] else (),
         config=tuple(options.config))
     _check_polymorphic_result(routine)
+    if existing is not None:       # ProcedureCreate's checks come before the validator's
+        if not node.get("replace"):
+            raise MirrordbError(f'function "{name}" already exists with same argument types',
+                                sqlstate="42723")
+        _check_replacement(session, existing, routine)
     if language_oid == PLPGSQL_LANGUAGE_OID:
         plpgsql.check_syntax(text, _body_location(node))
     elif session.setting("check_function_bodies") in (True, "on") and \
@@ -257,10 +262,6 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
             _transpose_position(error, node, text)
             raise
     if existing is not None:
-        if not node.get("replace"):
-            raise MirrordbError(f'function "{name}" already exists with same argument types',
-                                sqlstate="42723")
-        _check_replacement(session, existing, routine)
         txn._delete_catalog_rows(_catalog(), lambda v: v[0] == existing.oid)
     txn._insert_catalog(_catalog(), pc.to_values(routine))
     txn.transaction.command_counter_increment()
