@@ -55,6 +55,14 @@ DO_BLOCKS = [
     "else raise notice 'c'; end if; end $$",
     "do $$ begin raise; end $$",
     "do language plpgsql $$ begin perform pg_sleep(0); end $$",
+    "do $$ begin raise debug 'd'; raise log 'l'; raise info 'i'; raise notice 'n'; "
+    "raise warning 'w'; end $$",
+    "set client_min_messages = warning",
+    "do $$ begin raise debug 'd'; raise log 'l'; raise info 'i'; raise notice 'n'; "
+    "raise warning 'w'; end $$",
+    "set client_min_messages = debug1",
+    "do $$ begin raise debug 'd'; raise log 'l'; end $$",
+    "reset client_min_messages",
     "do $$ declare n bigint; begin execute format('insert into %I values ($1, $2)', 't') "
     "using 60, 'sixty'; get diagnostics n = row_count; raise notice 'rows %', n; "
     "execute 'select count(*) from t where id > $1' into n using 10; "

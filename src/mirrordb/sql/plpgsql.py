@@ -42,7 +42,8 @@ from mirrordb.sql.parser import Node, one, parse
 
 PLPGSQL_LANGUAGE_OID = 13563          # PostgreSQL 15's initdb gives plpgsql this OID
 MAX_LOOP_ITERATIONS_BETWEEN_CHECKS = 256
-_LEVELS = {14: "DEBUG", 15: "LOG", 17: "INFO", 18: "NOTICE", 19: "WARNING", 21: "ERROR"}
+_LEVELS = {10: "DEBUG", 11: "DEBUG", 12: "DEBUG", 13: "DEBUG", 14: "DEBUG", 15: "LOG",
+           17: "INFO", 18: "NOTICE", 19: "WARNING", 21: "ERROR"}
 _ERROR_LEVEL = 21
 _RAISE_OPTIONS = {0: "errcode", 1: "message", 2: "detail", 3: "hint"}
 # Condition names of EXCEPTION WHEN and RAISE (PostgreSQL's plerrcodes.h, the common ones).
@@ -529,6 +530,8 @@ class Interpreter:
         if level >= _ERROR_LEVEL:
             raise MirrordbError(message, sqlstate=options["errcode"] or "P0001",
                                 detail=options["detail"], hint=options["hint"])
+        if not _sent_to_client(level, str(self.session.setting("client_min_messages"))):
+            return
         notice: tuple[Any, ...] = (_LEVELS.get(level, "NOTICE"), message)
         if options["detail"] is not None or options["hint"] is not None:
             notice += (options["detail"],)
@@ -661,6 +664,18 @@ def _statement_word(kind: str, fields: Node) -> str:
     if kind == "PLpgSQL_stmt_exit":
         return "EXIT" if fields.get("is_exit") else "CONTINUE"
     return _STATEMENT_WORDS.get(kind, kind.removeprefix("PLpgSQL_stmt_"))
+
+
+# client_min_messages' values as elog levels; INFO goes to the client whatever it says
+_CLIENT_LEVELS = {"debug5": 10, "debug4": 11, "debug3": 12, "debug2": 13, "debug1": 14,
+                  "debug": 14, "log": 15, "notice": 18, "warning": 19, "error": 21}
+_INFO = 17
+
+
+def _sent_to_client(level: int, client_min_messages: str) -> bool:
+    if level == _INFO:
+        return True
+    return level >= _CLIENT_LEVELS.get(client_min_messages.lower(), 18)
 
 
 def _first_value_expr(plan: Any) -> Expr:
