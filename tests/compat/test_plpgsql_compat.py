@@ -113,6 +113,22 @@ FUNCTIONS = [
     "select count(*) from t",
     "create function bad() returns int language plpgsql as $$ begin retrun 1; end $$",
     "create function bad2() returns int language plpgsql as $$ begin return next 1; end $$",
+    # transaction control in procedures and DO outside a transaction block
+    "create table tc (a int)",
+    "create procedure ptc() language plpgsql as $$ begin insert into tc values (1); commit; "
+    "insert into tc values (2); rollback; insert into tc values (3); end $$",
+    "call ptc()",
+    "select a from tc order by a",
+    "begin",
+    "call ptc()",
+    "rollback",
+    "create function ftc() returns int language plpgsql as $$ begin commit; return 1; end $$",
+    "select ftc()",
+    "do $$ begin insert into tc values (9); commit; insert into tc values (10); rollback; end $$",
+    "create procedure ptc2() language plpgsql as $$ begin begin commit; "
+    "exception when others then raise; end; end $$",
+    "call ptc2()",
+    "select a from tc order by a",
     "select pg_get_functiondef('fact'::regproc)",
     "select lanname, lanispl, lanpltrusted from pg_language l join pg_proc p "
     "on p.prolang = l.oid where proname = 'fact'",

@@ -10,7 +10,8 @@ EXIT/CONTINUE [WHEN], integer FOR (REVERSE, BY), query FOR over records, FOREACH
 array, RETURN, RETURN
 NEXT, RETURN QUERY, PERFORM, EXECUTE [INTO] [USING], GET DIAGNOSTICS ROW_COUNT, SQL
 statements (SELECT/INSERT/UPDATE/DELETE, with INTO [STRICT] and FOUND; other statements run
-as the session runs them), RAISE (levels, % parameters, USING ERRCODE,
+as the session runs them), COMMIT and ROLLBACK in a procedure CALLed (or a DO run) outside a
+transaction block, RAISE (levels, % parameters, USING ERRCODE,
 MESSAGE, DETAIL, HINT; a bare RAISE re-raises in a handler), nested blocks, and EXCEPTION WHEN
 handlers, each block with handlers running inside a savepoint that an error rolls back, as
 PostgreSQL's does. RAISE NOTICE/WARNING/INFO go to the client as NoticeResponses
@@ -109,6 +110,8 @@ class Interpreter:
     ctx: ExecContext | None = None
     row_count: int = 0                  # GET DIAGNOSTICS ROW_COUNT: the last statement's
     signature: str = "inline_code_block"     # as error CONTEXT lines name the function
+    # may COMMIT/ROLLBACK: a procedure CALLed, or a DO run, outside a transaction block
+    nonatomic: bool = False
     placed: set[int] = field(default_factory=set)   # errors given their CONTEXT line
 
     # -- variables -------------------------------------------------------------------------------
@@ -604,6 +607,31 @@ class Interpreter:
         self._set_found(bool(self.row_count))
         return rows, [(c.name, c.type_oid) for c in columns]
 
+    def _PLpgSQL_stmt_commit(self, f: Node) -> None:
+        self._end_transaction(commit=True)
+
+    def _PLpgSQL_stmt_rollback(self, f: Node) -> None:
+        self._end_transaction(commit=False)
+
+    def _end_transaction(self, commit: bool) -> None:
+        """COMMIT / ROLLBACK in a procedure CALLed, or a DO run, outside a transaction block:
+        the transaction ends and a new one goes on with the rest of the body."""
+        session = self.session
+        assert self.ctx is not None
+        if not self.nonatomic or session.in_block:
+            raise MirrordbError("invalid transaction termination", sqlstate="2D000")
+        if self.ctx.txn.transaction.subtransactions:
+            word = "commit" if commit else "roll back"
+            raise MirrordbError(f"cannot {word} while a subtransaction is active",
+                                sqlstate="2D000")
+        if commit:
+            session._commit()
+        else:
+            session._abort()
+        txn = session._ensure_transaction()
+        txn.new_statement()
+        self.ctx.txn = txn
+
     def _PLpgSQL_stmt_assert(self, f: Node) -> None:
         if self.condition(f["cond"]) is not True:
             message = str(self.evaluate(f["message"])[0]) if f.get("message") \
@@ -657,7 +685,8 @@ _STATEMENT_WORDS = {
     "PLpgSQL_stmt_return_next": "RETURN NEXT", "PLpgSQL_stmt_return_query": "RETURN QUERY",
     "PLpgSQL_stmt_raise": "RAISE", "PLpgSQL_stmt_assert": "ASSERT",
     "PLpgSQL_stmt_execsql": "SQL statement", "PLpgSQL_stmt_dynexecute": "EXECUTE",
-    "PLpgSQL_stmt_getdiag": "GET DIAGNOSTICS", "PLpgSQL_stmt_perform": "PERFORM"}
+    "PLpgSQL_stmt_getdiag": "GET DIAGNOSTICS", "PLpgSQL_stmt_perform": "PERFORM",
+    "PLpgSQL_stmt_commit": "COMMIT", "PLpgSQL_stmt_rollback": "ROLLBACK"}
 
 
 def _statement_word(kind: str, fields: Node) -> str:
@@ -816,7 +845,8 @@ def do_block(session: Any, node: Node) -> list[Any]:
         raise MirrordbError("no inline code specified", sqlstate="42601")
     from mirrordb.sql.proc_catalog import dollar_quote
     tree = _parse(f"DO {dollar_quote(source, 'body')}")
-    interpreter = Interpreter(session, "inline_code_block", tree, source)
+    interpreter = Interpreter(session, "inline_code_block", tree, source,
+                              nonatomic=not session.in_block)
     interpreter.declare()
     try:
         interpreter.run(session._context([]))
@@ -846,14 +876,15 @@ def _compiled_function(session: Any, routine: Any, create_text: str
     return found
 
 
-def call_function(routine: Any, create_text: str, ctx: ExecContext, arguments: list[Any]
-                  ) -> list[tuple[Any, ...]]:
+def call_function(routine: Any, create_text: str, ctx: ExecContext, arguments: list[Any],
+                  nonatomic: bool = False) -> list[tuple[Any, ...]]:
     """Run a plpgsql routine with its input arguments: its result rows (a scalar function's
     one value, a SETOF function's rows, OUT parameters as one row)."""
     tree, cache = _compiled_function(ctx.session, routine, create_text)
     outputs = [(p.name, p.type_oid) for p in routine.outputs]
     interpreter = Interpreter(ctx.session, routine.name, tree, routine.source,
-                              routine.returns_set, routine.result_type, outputs, cache=cache)
+                              routine.returns_set, routine.result_type, outputs, cache=cache,
+                              nonatomic=nonatomic)
     shown = ",".join(T.format_type(p.type_oid) for p in routine.inputs)
     interpreter.signature = f"{routine.name}({shown})"
     interpreter.declare()

@@ -1228,7 +1228,7 @@ class Session:
     def _exec_CallStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import user_functions
-        columns, rows = user_functions.call(self, node, list(params))
+        columns, rows = user_functions.call(self, node, list(params), prepared.param_types)
         return StatementResult("CALL", columns, rows)
 
     def _exec_CreateTableAsStmt(self, node: Node, prepared: PreparedStatement,

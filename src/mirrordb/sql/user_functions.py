@@ -799,14 +799,15 @@ def _configured(session: Any, routine: pc.Routine) -> Iterator[None]:
 
 
 def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: ExecContext,
-                 row: Any) -> list[tuple[Any, ...]] | None:
+                 row: Any, nonatomic: bool = False) -> list[tuple[Any, ...]] | None:
     """The routine's result rows for one call (None: a strict routine given a NULL)."""
     values = [argument.fn(row, ctx) for argument in arguments]
     if routine.strict and None in values:
         return None
     with _security_context(ctx.session, routine):
         if routine.language_oid == PLPGSQL_LANGUAGE_OID:
-            return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values)
+            return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values,
+                                         nonatomic)
         rows = _invoke(body, ctx, values)
     wanted = [t for _, t in _output_columns(routine)]
     if routine.result_type == T.VOID_OID:
@@ -932,14 +933,16 @@ def rows_in_from(builder: PlanBuilder, names: list[str], args: list[Expr], locat
 # -- CALL -----------------------------------------------------------------------------------------
 
 
-def call(session: Any, node: Node, params: list[Any]) -> tuple[list[Any] | None, list[Any]]:
+def call(session: Any, node: Node, params: list[Any], param_types: list[int]
+         ) -> tuple[list[Any] | None, list[Any]]:
     """CALL proc(args): (result columns, rows): a procedure with OUT parameters returns one
-    row of them."""
+    row of them. ``$n`` are the statement's parameters, of the types the client gave (none:
+    unknown, typed by the procedure's parameter they meet)."""
     from mirrordb.sql.planner import OutputColumn, PlanBuilder
     call_node = node["funccall"]
     names = strings(call_node["funcname"])
     location = call_node.get("location", -1)
-    builder = PlanBuilder(session, [T.TEXT_OID] * len(params))
+    builder = PlanBuilder(session, [t or T.UNKNOWN_OID for t in param_types])
     compiler = ExpressionCompiler(builder, Scope())
     args = [compiler.compile(a) for a in call_node.get("args", [])]
     binding = resolve(session, names, args, location, bool(call_node.get("func_variadic")))
@@ -952,7 +955,7 @@ def call(session: Any, node: Node, params: list[Any]) -> tuple[list[Any] | None,
     arguments = _bound_arguments(builder, binding, args)
     ctx = session._context(params)
     body = _Body(routine)
-    rows = _result_rows(routine, body, arguments, ctx, ())
+    rows = _result_rows(routine, body, arguments, ctx, (), nonatomic=not session.in_block)
     if not routine.outputs:
         return None, []
     columns = [OutputColumn(name, type_oid) for name, type_oid in _output_columns(routine)]
