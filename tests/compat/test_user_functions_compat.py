@@ -379,6 +379,20 @@ def test_psql_describes_functions_as_postgres(dumped) -> None:
                  *commands) == expected
 
 
+
+def test_call_with_parameters_and_commits_over_the_extended_protocol(dumped) -> None:
+    """CALL with $n parameters (psycopg's extended protocol) of a procedure that commits."""
+    _, primary, _ = dumped
+    with psycopg.connect(primary.dsn(), autocommit=True) as connection:
+        connection.execute("create procedure batches(n int, s text) language plpgsql as $$ "
+                           "begin for i in 1..n loop insert into t values (1000 + i, s); "
+                           "commit; end loop; insert into t values (2000, s); rollback; end $$")
+        connection.execute("call batches(%s, %s)", (3, "b"))
+        assert connection.execute("select count(*), min(v) from t where id > 1000"
+                                  ).fetchone() == (3, "b")
+        connection.execute("delete from t where id > 1000")
+        connection.execute("drop procedure batches")
+
 def test_standby_calls_functions_and_refuses_to_create_them(dumped) -> None:
     _, primary, standby = dumped
     execute(primary, "create function on_primary(x int) returns int language sql "
