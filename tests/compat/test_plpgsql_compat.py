@@ -129,6 +129,12 @@ FUNCTIONS = [
     "exception when others then raise; end; end $$",
     "call ptc2()",
     "select a from tc order by a",
+    "create function fibr(n int) returns int language plpgsql as $$ begin if n < 2 then "
+    "return n; end if; return fibr(n - 1) + fibr(n - 2); end $$",
+    "select fibr(12)",
+    "create function forever(n int) returns int language plpgsql as $$ begin "
+    "return forever(n + 1); end $$",
+    "select forever(1) is null",
     "select pg_get_functiondef('fact'::regproc)",
     "select lanname, lanispl, lanpltrusted from pg_language l join pg_proc p "
     "on p.prolang = l.oid where proname = 'fact'",

@@ -42,7 +42,6 @@ from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Sco
 from mirrordb.sql.parser import Node, one, parse
 
 PLPGSQL_LANGUAGE_OID = 13563          # PostgreSQL 15's initdb gives plpgsql this OID
-MAX_LOOP_ITERATIONS_BETWEEN_CHECKS = 256
 _LEVELS = {10: "DEBUG", 11: "DEBUG", 12: "DEBUG", 13: "DEBUG", 14: "DEBUG", 15: "LOG",
            17: "INFO", 18: "NOTICE", 19: "WARNING", 21: "ERROR"}
 _ERROR_LEVEL = 21
@@ -361,7 +360,10 @@ class Interpreter:
         self.run_block(f.get("else_body", []))
 
     def _loop_body(self, f: Node) -> bool:
-        """One pass of a loop's body: False when EXIT left the loop."""
+        """One pass of a loop's body: False when EXIT left the loop (an empty body still
+        checks for a cancel, so statement_timeout ends ``LOOP END LOOP``)."""
+        assert self.ctx is not None
+        self.ctx.check_interrupts()
         try:
             self.run_block(f.get("body", []))
         except _Continue as signal:

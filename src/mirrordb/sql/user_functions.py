@@ -701,16 +701,25 @@ def _wrong_kind(binding: _Binding, args: list[Expr], location: int, procedure: b
 # -- calls ----------------------------------------------------------------------------------------
 
 
-def _invoke(body: _Body, ctx: ExecContext, values: list[Any]) -> list[tuple[Any, ...]]:
+def _stack_depth_exceeded() -> MirrordbError:
+    return MirrordbError("stack depth limit exceeded", sqlstate="54001",
+                         hint='Increase the configuration parameter "max_stack_depth" '
+                              "(currently 2048kB), after ensuring the platform's stack depth "
+                              "limit is adequate.")
+
+
+@contextlib.contextmanager
+def _call_depth() -> Iterator[None]:
+    """One more level of nested routine calls: 54001 beyond ``MAX_CALL_DEPTH``, or when
+    Python's own stack runs out first (a PL/pgSQL level takes many frames)."""
     depth = getattr(_depth, "value", 0)
     if depth >= MAX_CALL_DEPTH:
-        raise MirrordbError("stack depth limit exceeded", sqlstate="54001",
-                            hint='Increase the configuration parameter "max_stack_depth" '
-                                 "(currently 2048kB), after ensuring the platform's stack "
-                                 "depth limit is adequate.")
+        raise _stack_depth_exceeded()
     _depth.value = depth + 1
     try:
-        return body.run(ctx, values)
+        yield
+    except RecursionError:
+        raise _stack_depth_exceeded() from None
     finally:
         _depth.value = depth
 
@@ -804,11 +813,11 @@ def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: E
     values = [argument.fn(row, ctx) for argument in arguments]
     if routine.strict and None in values:
         return None
-    with _security_context(ctx.session, routine):
+    with _security_context(ctx.session, routine), _call_depth():
         if routine.language_oid == PLPGSQL_LANGUAGE_OID:
             return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values,
                                          nonatomic)
-        rows = _invoke(body, ctx, values)
+        rows = body.run(ctx, values)
     wanted = [t for _, t in _output_columns(routine)]
     if routine.result_type == T.VOID_OID:
         return [(None,)]
