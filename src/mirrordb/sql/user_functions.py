@@ -1,17 +1,22 @@
-"""User-defined functions and procedures in LANGUAGE sql: definition, resolution and calls.
+"""User-defined functions and procedures: definition, resolution and calls.
 
 Who calls it: the session (CREATE FUNCTION/PROCEDURE, CALL, DROP FUNCTION/PROCEDURE/ROUTINE,
-ALTER FUNCTION ... RENAME/OWNER); the planner, for a call in a select list or FROM whose
-name a user routine has (``compile_call``, ``rows_in_from``), before it looks among the
-built-in functions. The rows are pg_proc's (sql/proc_catalog.py reads, writes and prints
-them); a standby replays them like any catalog row, so its functions are the primary's and
-run there (CREATE is refused by read_only.py with 25006, as every DDL).
+ALTER FUNCTION ... RENAME/OWNER/SET SCHEMA/options); roles.py (GRANT/REVOKE EXECUTE, DROP
+ROLE's dependents); schemas.py (DROP SCHEMA's members); the planner, for a call in a select
+list, in FROM or as ``(f(...)).field`` whose name a user routine has (``compile_call``,
+``set_values``, ``rows_in_from``, ``record_field``). The rows are pg_proc's
+(sql/proc_catalog.py reads, writes and prints them); a standby replays them like any
+catalog row, so its functions are the primary's and run there (CREATE is refused by
+read_only.py with 25006, as every DDL). LANGUAGE sql bodies run here; LANGUAGE plpgsql
+ones in sql/plpgsql.py.
 
 Resolution follows PostgreSQL's func_get_detail for the routines of that name in the
-search path (or the named schema): positional arguments, then ``name => value`` ones bound to
-input parameter names, missing trailing inputs taken from their DEFAULTs, extra arguments
-gathered into a VARIADIC array; the candidate is then chosen by functions.select_candidate's
-rules. A name that no user routine has is left to the built-ins.
+search path (or the named schema), together with the built-in functions of that name
+(pg_catalog comes first, so a built-in of the same argument types wins): positional
+arguments, then ``name => value`` ones bound to input parameter names, missing trailing
+inputs taken from their DEFAULTs, extra arguments gathered into a VARIADIC array; the
+candidate is then chosen by functions.select_candidate's rules, a polymorphic one
+specialised to the actual types, and the caller's EXECUTE privilege checked.
 
 Calls run the body's statements, each planned once per call site at its first call (so a
 function may call itself) by a PlanBuilder whose parameters are the arguments: ``$n`` reads
@@ -20,7 +25,8 @@ ctx.params, and a parameter's name reads it too when no column has that name
 statements each see the earlier ones' changes (the command counter advances before each);
 the last statement's rows are the result, converted to the declared type. Unlike
 PostgreSQL, the calling statement then also sees those changes (mirrordb's visibility reads
-one command id per transaction).
+one command id per transaction). A SECURITY DEFINER routine runs as its owner, one with SET
+clauses with those settings (undone when it returns); nesting is bounded (54001).
 """
 
 from __future__ import annotations
