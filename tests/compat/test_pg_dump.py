@@ -8,7 +8,8 @@ the server version in the header and the random keys of ``\\restrict``/``\\unres
 pg_dump minor releases write them). The standby's dumps must equal the primary's.
 
 Identity columns dump as PostgreSQL's (ALTER TABLE ... ADD GENERATED ... AS IDENTITY with the
-sequence's options). Not covered here, since mirrordb lacks them: DESC index keys, CHECK and FOREIGN KEY constraints, ALTER ... OWNER
+sequence's options), stored generated columns as GENERATED ALWAYS AS (...) STORED, their data
+without them (COPY's column list). Not covered here, since mirrordb lacks them: CHECK and FOREIGN KEY constraints, ALTER ... OWNER
 (a table owned by another role is made by that role, a superuser here, through SET ROLE).
 """
 
@@ -41,6 +42,9 @@ SETUP = [
     "kind varchar(20) DEFAULT 'deposit', amount numeric, at timestamptz)",
     "CREATE INDEX events_account ON events (account_id)",
     "CREATE INDEX events_kind_at ON events (kind, at)",
+    "CREATE UNIQUE INDEX accounts_lower_name ON accounts (lower(name)) WHERE active",
+    "CREATE INDEX events_big ON events ((amount * 2), kind) WHERE amount > 0 AND at IS NOT NULL",
+    "CREATE INDEX events_recent ON events (at DESC, kind NULLS FIRST) INCLUDE (amount)",
     "CREATE VIEW rich AS SELECT id, name FROM accounts WHERE balance > 100",
     "CREATE SEQUENCE counter START 5 INCREMENT 2",
     "SELECT setval('counter', 42)",
@@ -61,6 +65,9 @@ SETUP = [
     "INSERT INTO tickets (note) VALUES ('first'), ('second')",
     "INSERT INTO ledger (memo) VALUES ('a')",
     "INSERT INTO ledger VALUES (7, 'explicit')",
+    "CREATE TABLE shapes (w int, h int, area int GENERATED ALWAYS AS (w * h) STORED, "
+    "label text GENERATED ALWAYS AS ('s' || w::text) STORED)",
+    "INSERT INTO shapes (w, h) VALUES (2, 3), (4, NULL)",
     # nextval WAL-logs 32 values ahead, so a standby (PostgreSQL's too) reads a sequence's
     # last_value up to 32 past the primary's; setval logs the exact value.
     "SELECT setval('accounts_id_seq', 3), setval('events_id_seq', 2), "
@@ -188,7 +195,9 @@ def test_pg_dumpall_globals_only(servers: Servers) -> None:
 
 @pytest.mark.parametrize("command", ["\\d", "\\dt", "\\di", "\\ds", "\\dv", "\\dn", "\\du",
                                      "\\d accounts", "\\dp accounts", "\\d tickets",
-                                     "\\d ledger", "\\d+ ledger_n_seq"])
+                                     "\\d ledger", "\\d+ ledger_n_seq", "\\d events",
+                                     "\\d accounts_lower_name", "\\d events_big",
+                                     "\\d events_recent", "\\d shapes"])
 def test_psql_describe_commands_match(servers: Servers, command: str) -> None:
     """psql's \\d family reads the catalogs pg_dump reads: same answers as PostgreSQL."""
     def run(endpoint: Endpoint) -> str:

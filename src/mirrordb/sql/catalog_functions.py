@@ -41,6 +41,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import naming
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import index_expressions as ixexpr
 from mirrordb.sql import operators as ops
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (
@@ -132,6 +133,7 @@ _TYPE_FACTS = """
 
 # pg_proc OIDs of the functions pg_type names (I/O, typmod, analyze, subscripting), PostgreSQL 15.
 _TYPE_PROCEDURES = """
+3504:enum_in 3505:enum_out 3532:enum_recv 3533:enum_send 2597:domain_in 2598:domain_recv
 31:byteaout 33:charout 34:namein 35:nameout 38:int2in 39:int2out 40:int2vectorin
 41:int2vectorout 42:int4in 43:int4out 44:regprocin 45:regprocout 46:textin 47:textout
 50:xidin 51:xidout 52:cidin 53:cidout 54:oidvectorin 55:oidvectorout 109:unknownin
@@ -207,7 +209,19 @@ invariant(set(TYPE_FACTS) == set(T.TYPES), "TYPE_FACTS covers exactly the type t
 
 
 def type_facts(type_oid: int) -> TypeFacts:
+    if type_oid >= T.FIRST_USER_TYPE_OID:
+        return _user_type_facts(type_oid)
     return TYPE_FACTS.get(type_oid) or TypeFacts("p", 0, 0, 0, 0, 0)
+
+
+def _user_type_facts(type_oid: int) -> TypeFacts:
+    """A domain has its base type's facts; an enum is stored plain; a user type's array is
+    extended, with its element's collation (sql/user_types.py)."""
+    if T.is_array_type(type_oid):
+        element = type_facts(T.element_type_of(type_oid))
+        return TypeFacts("x", element.collation_oid, 0, 0, 3816, 6179)
+    base = T.base_type(type_oid)
+    return type_facts(base) if base != type_oid else TypeFacts("p", 0, 0, 0, 0, 0)
 
 
 def type_collation(type_oid: int) -> int:
@@ -256,6 +270,7 @@ class AttributeEntry:
     typmod: int
     dropped: bool = False
     identity: str = ""    # pg_attribute.attidentity
+    generated: str = ""   # pg_attribute.attgenerated
 
 
 @dataclass(slots=True, eq=False)
@@ -264,8 +279,12 @@ class IndexEntry:
     table_oid: int
     unique: bool
     primary: bool
-    key_numbers: tuple[int, ...]     # attnums of the table's key columns
+    key_numbers: tuple[int, ...]     # attnums of the table's key columns (0: an expression)
     is_constraint: bool              # backs a PRIMARY KEY or UNIQUE constraint
+    expressions: str | None = None   # pg_index.indexprs, indpred (sql/index_expressions.py)
+    predicate: str | None = None
+    options: tuple[int, ...] = ()    # pg_index.indoption (empty: all 0)
+    include_numbers: tuple[int, ...] = ()   # INCLUDE columns' attnums (indkey after the keys)
 
 
 @dataclass(slots=True, eq=False)
@@ -450,7 +469,8 @@ class CatalogSnapshot:
             result.setdefault(relation_oid, []).append(AttributeEntry(
                 relation_oid, str(record["attname"]), int(record["atttypid"]),
                 int(record["attnum"]), bool(record["attnotnull"]), int(record["atttypmod"]),
-                bool(record["attisdropped"]), str(record["attidentity"] or "")))
+                bool(record["attisdropped"]), str(record["attidentity"] or ""),
+                str(record["attgenerated"] or "")))
         for relation in virtual.values():
             result[relation.oid] = [AttributeEntry(relation.oid, name, type_oid, number, False,
                                                    -1)
@@ -469,11 +489,19 @@ class CatalogSnapshot:
         result = {}
         for record in self._read(boot.PG_INDEX):
             index_oid, table_oid = int(record["indexrelid"]), int(record["indrelid"])
-            keys = tuple(int(part) for part in str(record["indkey"]).split())
+            numbers = tuple(int(part) for part in str(record["indkey"]).split())
+            key_count = record["indnkeyatts"]
+            keys = numbers if key_count is None else numbers[:int(key_count)]
             unique, primary = bool(record["indisunique"]), bool(record["indisprimary"])
-            result[index_oid] = IndexEntry(index_oid, table_oid, unique, primary, keys,
-                                           self._backs_constraint(index_oid, table_oid, keys,
-                                                                  unique, primary))
+            expressions, predicate = record["indexprs"], record["indpred"]
+            result[index_oid] = IndexEntry(
+                index_oid, table_oid, unique, primary, keys,
+                expressions is None and predicate is None and self._backs_constraint(
+                    index_oid, table_oid, numbers, unique, primary),   # named after all
+                None if expressions is None else str(expressions),
+                None if predicate is None else str(predicate),
+                tuple(int(part) for part in str(record["indoption"] or "").split()),
+                numbers[len(keys):])
         return result
 
     def _backs_constraint(self, index_oid: int, table_oid: int, keys: tuple[int, ...],
@@ -613,7 +641,7 @@ class CatalogSnapshot:
             return 0
         try:
             return int(self.session.engine.pool.nblocks(
-                _file_node(entry, self.session.engine.database_oid))) * BLOCK_SIZE_BYTES
+                self._file_node(entry))) * BLOCK_SIZE_BYTES
         except (OSError, MirrordbError):
             return 0
 
@@ -623,7 +651,19 @@ class CatalogSnapshot:
         entry = self.classes.get(oid)
         if entry is None or entry.virtual or entry.kind == RELKIND_VIEW:
             return None
-        return _file_node(entry, self.session.engine.database_oid).relative_path()
+        return self._file_node(entry).relative_path()
+
+    def _file_node(self, entry: ClassEntry) -> Any:
+        """The relation's file; a temporary relation's names its session's backend ID (the
+        N of its schema pg_temp_N)."""
+        rnode = _file_node(entry, self.session.engine.database_oid)
+        if entry.persistence != "t":
+            return rnode
+        from mirrordb.access.relation import TEMP_NAMESPACE_PREFIX
+        from mirrordb.sql import schemas
+        from mirrordb.storage.relfilenode import TempRelFileNode
+        name = schemas.namespace_name(self.session, entry.namespace_oid)
+        return TempRelFileNode(*rnode, int(name.removeprefix(TEMP_NAMESPACE_PREFIX) or -1))
 
 
 def _file_node(entry: ClassEntry, database_oid: int) -> Any:
@@ -740,6 +780,9 @@ class SessionCatalogLookup:
         if type_oid == T.REGROLE_OID:
             role = snapshot.roles.get(oid)
             return funcs.quote_ident(role.name) if role is not None else None
+        if type_oid == T.REGTYPE_OID:
+            from mirrordb.sql import row_values   # it imports the planner, which imports us
+            return row_values.row_type_name(snapshot, oid)
         return None
 
 
@@ -783,9 +826,11 @@ class ExpressionDeparser:
     """
 
     def __init__(self, session: Any, snapshot: CatalogSnapshot, relation_oid: int | None,
-                 pretty: bool) -> None:
+                 pretty: bool, value_type: int | None = None) -> None:
         from mirrordb.sql.planner import PlanBuilder  # the planner imports the session layer
         self.snapshot = snapshot
+        # a domain constraint's: VALUE has this type and prints as VALUE (sql/domain_checks.py)
+        self.value_type = value_type
         self.pretty = pretty
         self.builder = PlanBuilder(session, [])
         scope = Scope()
@@ -793,6 +838,8 @@ class ExpressionDeparser:
             scope.add(snapshot.classes[relation_oid].name,
                       [ScopeColumn(a.name, a.type_oid, a.typmod)
                        for a in snapshot.attributes.get(relation_oid, []) if not a.dropped])
+        if value_type is not None:
+            scope.add("", [ScopeColumn("value", value_type)], aliased=False)
         self.compiler = ExpressionCompiler(self.builder, scope)
         self.timezone = getattr(session, "timezone", "UTC")
 
@@ -906,6 +953,8 @@ class ExpressionDeparser:
             if "lexpr" not in f:
                 return self._prefix_operator(name, f["rexpr"])
             return self._binary_operator(name, f["lexpr"], f["rexpr"])
+        if kind == "AEXPR_IN" and "RowExpr" in f["lexpr"]:
+            return self._row_in_list(name, f["lexpr"], one(f["rexpr"])[1]["items"])
         if kind == "AEXPR_IN":
             operator, quantifier = ("=", "ANY") if name == "=" else ("<>", "ALL")
             array = {"A_ArrayExpr": {"elements": one(f["rexpr"])[1]["items"]}}
@@ -913,6 +962,8 @@ class ExpressionDeparser:
         if kind in ("AEXPR_OP_ANY", "AEXPR_OP_ALL"):
             return self._array_operator(name, "ANY" if kind == "AEXPR_OP_ANY" else "ALL",
                                         f["lexpr"], f["rexpr"])
+        if kind == "AEXPR_DISTINCT" and "RowExpr" in f["lexpr"] and "RowExpr" in f["rexpr"]:
+            return self._row_distinct(f["lexpr"], f["rexpr"])
         if kind in ("AEXPR_DISTINCT", "AEXPR_NOT_DISTINCT"):
             word = "IS DISTINCT FROM" if kind == "AEXPR_DISTINCT" else "IS NOT DISTINCT FROM"
             return self._wrap(f"{self._child(f['lexpr'], None, _TEST).text} {word} "
@@ -932,6 +983,8 @@ class ExpressionDeparser:
         raise feature_not_supported(f"printing operator kind {kind}")
 
     def _binary_operator(self, name: str, left_node: Node, right_node: Node) -> _Printed:
+        if "RowExpr" in left_node and "RowExpr" in right_node:
+            return self._row_comparison(name, left_node, right_node)
         left_type, right_type = self._type_of(left_node), self._type_of(right_node)
         try:
             resolved = ops.resolve_operator(name, left_type, right_type)
@@ -943,6 +996,56 @@ class ExpressionDeparser:
         left_text = self._parenthesize(left, name, is_left=True)
         right_text = self._parenthesize(right, name, is_left=False)
         return self._wrap(f"{left_text} {name} {right_text}", _OPERATOR, name)
+
+    # -- row values (sql/row_values.py) ---------------------------------------------------------
+
+    def _RowExpr(self, f: Node) -> _Printed:
+        return _Printed(f"ROW({', '.join(self._print(i, None).text for i in f.get('args', []))})")
+
+    def _row_pairs(self, name: str, left_node: Node, right_node: Node
+                   ) -> list[tuple[_Printed, _Printed]]:
+        """Each column pair of two written rows, printed as the pair's operator sees it."""
+        printed = []
+        for left, right in zip(left_node["RowExpr"].get("args", []),
+                               right_node["RowExpr"].get("args", [])):
+            try:
+                resolved = ops.resolve_operator(name, self._type_of(left), self._type_of(right))
+                targets: tuple[int | None, int | None] = (resolved.left_type,
+                                                          resolved.right_type)
+            except MirrordbError:
+                targets = (None, None)
+            printed.append((self._print(left, targets[0]), self._print(right, targets[1])))
+        return printed
+
+    def _row_distinct(self, left_node: Node, right_node: Node) -> _Printed:
+        """``ROW(...) IS DISTINCT FROM ROW(...)``: stored as the OR of the columns'."""
+        parts = [self._wrap(f"{self._operand(left)} IS DISTINCT FROM {self._operand(right)}",
+                            _TEST) for left, right in self._row_pairs("=", left_node,
+                                                                       right_node)]
+        return self._join_boolean("OR", parts)
+
+    def _operand(self, printed: _Printed) -> str:
+        return f"({printed.text})" if self.pretty and printed.kind != _SIMPLE else printed.text
+
+    def _row_comparison(self, name: str, left_node: Node, right_node: Node) -> _Printed:
+        """Two written rows compared: = and <> as the AND / OR of the columns' comparisons,
+        the ordering operators as ``ROW(...) op ROW(...)``, as PostgreSQL stores them."""
+        pairs = list(zip(left_node["RowExpr"].get("args", []),
+                         right_node["RowExpr"].get("args", [])))
+        if name in ("=", "<>"):
+            parts = [self._binary_operator(name, left, right) for left, right in pairs]
+            return self._join_boolean("AND" if name == "=" else "OR", parts)
+        printed = self._row_pairs(name, left_node, right_node)
+        text = (f"ROW({', '.join(left.text for left, _ in printed)}) {name} "
+                f"ROW({', '.join(right.text for _, right in printed)})")
+        # ruleutils puts a RowCompareExpr in parentheses of its own, pretty or not
+        return _Printed(f"({text})", _BOOL) if self.pretty else self._wrap(text, _OPERATOR)
+
+    def _row_in_list(self, name: str, left_node: Node, items: list[Node]) -> _Printed:
+        """``(a, b) [NOT] IN ((1, 2), ...)``: each item's row comparison, ORed (ANDed)."""
+        operator, word = ("=", "OR") if name == "=" else ("<>", "AND")
+        parts = [self._binary_operator(operator, left_node, item) for item in items]
+        return parts[0] if len(parts) == 1 else self._join_boolean(word, parts)
 
     def _prefix_operator(self, name: str, operand_node: Node) -> _Printed:
         operand = self._print(operand_node, None)
@@ -1068,6 +1171,9 @@ class ExpressionDeparser:
             lines.append(f"    WHEN {condition_text} THEN {result_text}")
         if f.get("defresult"):
             lines.append(f"    ELSE {self._print(f['defresult'], common).text}")
+        else:       # the parser's implicit ELSE NULL, a constant of the CASE's type
+            shown = T.TEXT_OID if common == T.UNKNOWN_OID else common
+            lines.append(f"    ELSE NULL::{T.format_type(shown, -1)}")
         lines.append("END")
         return _Printed("\n".join(lines))
 
@@ -1077,13 +1183,29 @@ class ExpressionDeparser:
         text = base.text if "ColumnRef" in f["arg"] else f"({base.text})"
         for item in f["indirection"]:
             kind, fields = one(item)
+            if kind == "String":        # (row).field
+                text = f"({base.text}).{funcs.quote_ident(fields['sval'])}"
+                continue
             if kind != "A_Indices" or fields.get("is_slice"):
                 raise feature_not_supported("printing this indirection")
             text += f"[{self._print(fields['uidx'], T.INT4_OID).text}]"
         return _Printed(text)
 
     def _ColumnRef(self, f: Node) -> _Printed:
-        return _Printed(".".join(funcs.quote_ident(n) for n in strings(f["fields"])))
+        names = strings(f["fields"])
+        if self.value_type is not None and names == ["value"]:
+            return _Printed("VALUE")
+        if len(names) == 1 and self._is_whole_row({"ColumnRef": f}):
+            return _Printed(f"{funcs.quote_ident(names[0])}.*")
+        return _Printed(".".join(funcs.quote_ident(n) for n in names))
+
+    def _is_whole_row(self, node: Node) -> bool:
+        """A bare FROM item name: a whole-row reference, which ruleutils prints ``t.*``."""
+        try:
+            compiled = self.compiler.compile(node)
+        except MirrordbError:
+            return False
+        return compiled.fields is not None and compiled.column is None
 
     def _ParamRef(self, f: Node) -> _Printed:   # a SQL function's RETURN expression
         return _Printed(f"${f.get('number', 0)}")
@@ -1121,7 +1243,12 @@ def deparse_stored_expression(ctx: ExecContext, text: str, relation_oid: int | N
         tree = json.loads(text)
     except ValueError:
         raise MirrordbError("input is not a stored expression", sqlstate="22023") from None
-    return ExpressionDeparser(ctx.session, snapshot, relation_oid, pretty).deparse(tree)
+    deparser = ExpressionDeparser(ctx.session, snapshot, relation_oid, pretty)
+    if isinstance(tree, list):        # pg_index.indexprs: the expressions, comma-separated
+        texts = [deparser.deparse(item) for item in tree]   # (no space before a line break)
+        return "".join(text if i == 0 else ("," if text.startswith("\n") else ", ") + text
+                       for i, text in enumerate(texts))
+    return deparser.deparse(tree)
 
 
 # -- index and constraint definitions -----------------------------------------------------------
@@ -1136,20 +1263,72 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     table = snapshot.classes[index.table_oid]
     table_name = funcs.quote_ident(table.name) if pretty and snapshot.relation_is_visible(table) \
         else snapshot.qualified_name(table.oid)
-    columns = ", ".join(funcs.quote_ident(snapshot._column_name(table.oid, number))
-                        for number in index.key_numbers)
+    columns = ", ".join(_index_key_definitions(snapshot, index, pretty))
     unique = "UNIQUE " if index.unique else ""
     name = funcs.quote_ident(snapshot.classes[index_oid].name)
-    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns})"
+    where = ""
+    predicate = ixexpr.stored_predicate(index.predicate)
+    if predicate is not None:
+        where = " WHERE " + _index_deparser(snapshot, index, pretty).deparse(predicate)
+    include = _include_clause(snapshot, index)
+    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){include}{where}"
+
+
+def _include_clause(snapshot: CatalogSnapshot, index: IndexEntry) -> str:
+    """`` INCLUDE (b, c)`` of an index or constraint with INCLUDE columns, else ''."""
+    if not index.include_numbers:
+        return ""
+    return " INCLUDE (" + ", ".join(
+        funcs.quote_ident(snapshot._column_name(index.table_oid, number))
+        for number in index.include_numbers) + ")"
+
+
+def _index_deparser(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
+                    ) -> ExpressionDeparser:
+    return ExpressionDeparser(snapshot.session, snapshot, index.table_oid, pretty)
+
+
+def _index_columns(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool) -> list[str]:
+    """Each key column as pg_get_indexdef prints it: a column's name, an expression as
+    sql/index_expressions.py's ``printed_column``."""
+    trees = iter(ixexpr.stored_trees(index.expressions))
+    printed = []
+    for number in index.key_numbers:
+        if number:
+            printed.append(funcs.quote_ident(snapshot._column_name(index.table_oid, number)))
+        else:
+            deparser = _index_deparser(snapshot, index, pretty)
+            printed.append(ixexpr.printed_column(deparser.deparse, next(trees)))
+    return printed
+
+
+def _index_key_definitions(snapshot: CatalogSnapshot, index: IndexEntry, pretty: bool
+                           ) -> list[str]:
+    """The key columns with their ordering (``v DESC``), as pg_get_indexdef's column list."""
+    options = index.options or (0,) * len(index.key_numbers)
+    return [column + ixexpr.option_suffix(bits)
+            for column, bits in zip(_index_columns(snapshot, index, pretty), options)]
 
 
 def index_column_definition(snapshot: CatalogSnapshot, index_oid: int, column: int
                             ) -> str | None:
     index = snapshot.indexes.get(index_oid)
-    if index is None or not 1 <= column <= len(index.key_numbers):
-        return None if index is None else ""
-    return funcs.quote_ident(snapshot._column_name(index.table_oid,
-                                                   index.key_numbers[column - 1]))
+    if index is None:
+        return None
+    return _index_column(snapshot, index, column, False)
+
+
+def _index_column(snapshot: CatalogSnapshot, index: IndexEntry, column: int,
+                  pretty: bool) -> str:
+    """pg_get_indexdef(index, column): a key column's definition, an INCLUDE column's name,
+    '' past the last."""
+    if 1 <= column <= len(index.key_numbers):
+        return _index_columns(snapshot, index, pretty)[column - 1]
+    included = column - len(index.key_numbers)
+    if 1 <= included <= len(index.include_numbers):
+        return funcs.quote_ident(snapshot._column_name(index.table_oid,
+                                                       index.include_numbers[included - 1]))
+    return ""
 
 
 def constraint_definition(snapshot: CatalogSnapshot, constraint_oid: int) -> str | None:
@@ -1159,7 +1338,8 @@ def constraint_definition(snapshot: CatalogSnapshot, constraint_oid: int) -> str
         return None
     columns = ", ".join(funcs.quote_ident(snapshot._column_name(index.table_oid, number))
                         for number in index.key_numbers)
-    return f"{'PRIMARY KEY' if index.primary else 'UNIQUE'} ({columns})"
+    return f"{'PRIMARY KEY' if index.primary else 'UNIQUE'} ({columns})" + \
+        _include_clause(snapshot, index)
 
 
 # -- sizes ----------------------------------------------------------------------------------------
@@ -1297,6 +1477,15 @@ def _user_name(ctx: ExecContext, role_oid: int) -> str:
     return role.name if role is not None else f"unknown (OID={role_oid})"
 
 
+def _type_is_visible(ctx: ExecContext, type_oid: int) -> bool | None:
+    """pg_type_is_visible: a built-in type always; a user type when the search path reaches it
+    by its name (sql/user_types.py)."""
+    if type_oid < T.FIRST_USER_TYPE_OID:
+        return True if type_oid in T.TYPES else None
+    from mirrordb.sql import user_types
+    return user_types.type_is_visible(type_oid)
+
+
 def _table_is_visible(ctx: ExecContext, oid: int) -> bool | None:
     snapshot = _snapshot(ctx)
     entry = snapshot.classes.get(oid)
@@ -1311,7 +1500,8 @@ def _get_indexdef(ctx: ExecContext, index_oid: int, column: int = 0,
                   pretty: bool = False) -> str | None:
     snapshot = _snapshot(ctx)
     if column:
-        return index_column_definition(snapshot, index_oid, column)
+        index = snapshot.indexes.get(index_oid)
+        return None if index is None else _index_column(snapshot, index, column, bool(pretty))
     return index_definition(snapshot, index_oid, bool(pretty))
 
 
@@ -1485,11 +1675,24 @@ def search_path_namespaces(session: Any) -> tuple[int, ...]:
 
 
 def _current_schemas(ctx: ExecContext, include_implicit: bool) -> list[str]:
+    """current_schemas(true) is the whole path (the session's temporary schema first, then
+    pg_catalog, unless search_path places them)."""
     from mirrordb.sql import schemas
-    listed = schemas.explicit_search_path(ctx.session)
-    if include_implicit and "pg_catalog" not in listed:
-        return ["pg_catalog", *listed]
-    return listed
+    if include_implicit:
+        return [schemas.namespace_name(ctx.session, oid)
+                for oid in schemas.search_path_oids(ctx.session)]
+    return schemas.explicit_search_path(ctx.session)
+
+
+def _my_temp_schema(ctx: ExecContext) -> int:
+    from mirrordb.sql import temp_tables
+    return temp_tables.namespace_oid(ctx.session) or 0
+
+
+def _is_other_temp_schema(ctx: ExecContext, oid: int) -> bool:
+    from mirrordb.sql import schemas, temp_tables
+    return temp_tables.is_other_temp_namespace(ctx.session,
+                                               schemas.namespace_name(ctx.session, oid))
 
 
 def _to_regclass(ctx: ExecContext, text: str) -> int | None:
@@ -1545,7 +1748,8 @@ def _always(value: Any) -> CatalogBody:
 def _define_catalog_functions() -> None:
     _define("pg_get_userbyid", [OID], NAME, _user_name)
     _define("pg_table_is_visible", [OID], BOOL, _table_is_visible)
-    for name in ("pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible",
+    _define("pg_type_is_visible", [OID], BOOL, _type_is_visible)
+    for name in ("pg_function_is_visible", "pg_collation_is_visible",
                  "pg_opclass_is_visible", "pg_operator_is_visible", "pg_conversion_is_visible"):
         _define(name, [OID], BOOL, _always(True))
     _define("pg_get_expr", [TEXT, OID], TEXT, _get_expr)
@@ -1593,10 +1797,10 @@ def _define_catalog_functions() -> None:
     _define("to_regclass", [TEXT], REGCLASS, _to_regclass)
     _define("pg_tablespace_location", [OID], TEXT, _tablespace_location)
     _define("acldefault", [T.CHAR_OID, OID], T.TEXT_ARRAY_OID, _acl_default)
-    _define("pg_my_temp_schema", [], OID, _always(0))
+    _define("pg_my_temp_schema", [], OID, _my_temp_schema)
+    _define("pg_is_other_temp_schema", [OID], BOOL, _is_other_temp_schema)
     from mirrordb.sql import proc_catalog     # pg_get_functiondef and its family
     proc_catalog.register(_define)
-    _define("pg_is_other_temp_schema", [OID], BOOL, _always(False))
 
 
 _define_catalog_functions()

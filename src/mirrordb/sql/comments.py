@@ -41,7 +41,7 @@ _COLUMN_KINDS = (RELKIND_TABLE, RELKIND_VIEW)
 _PLURALS = {RELKIND_SEQUENCE: "sequences", RELKIND_INDEX: "indexes"}
 _CATALOG_OIDS = {"pg_class": boot.PG_CLASS_OID, "pg_namespace": boot.PG_NAMESPACE_OID,
                  "pg_authid": boot.PG_AUTHID_OID, "pg_database": boot.PG_DATABASE_OID,
-                 "pg_proc": boot.PG_PROC_OID}
+                 "pg_proc": boot.PG_PROC_OID, "pg_type": boot.PG_TYPE_OID}
 _CACHE_KEY = "comments:"
 
 
@@ -55,6 +55,9 @@ def comment(session: Any, txn: Any, node: Node) -> list[Any]:
     elif objtype == "OBJECT_COLUMN":
         relation, attnum = _column(session, strings(node["object"]["List"]["items"]))
         set_description(txn, relation.oid, boot.PG_CLASS_OID, attnum, text)
+    elif objtype in ("OBJECT_TYPE", "OBJECT_DOMAIN"):
+        from mirrordb.sql import type_ddl
+        set_description(txn, type_ddl.comment_target(session, node), boot.PG_TYPE_OID, 0, text)
     elif objtype == "OBJECT_SCHEMA":
         entry = schemas.lookup_namespace(session, node["object"]["String"]["sval"])
         schemas._check_schema_owner(session, entry)

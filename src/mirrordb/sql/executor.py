@@ -281,7 +281,7 @@ class HashJoin(PlanNode):
         inner = list(self.right.rows(ctx))
         right_keys = [k.fn for k in self.right_keys]
         for i, right in enumerate(inner):
-            key = tuple(fn(right, ctx) for fn in right_keys)
+            key = hashable_key(tuple(fn(right, ctx) for fn in right_keys))
             if None not in key:
                 table.setdefault(key, []).append(i)
         left_keys = [k.fn for k in self.left_keys]
@@ -293,7 +293,7 @@ class HashJoin(PlanNode):
             count += 1
             if count % INTERRUPT_CHECK_ROWS == 0:
                 ctx.check_interrupts()
-            key = tuple(fn(outer, ctx) for fn in left_keys)
+            key = hashable_key(tuple(fn(outer, ctx) for fn in left_keys))
             matched = False
             for i in table.get(key, ()) if None not in key else ():
                 row = outer + inner[i]
@@ -639,31 +639,34 @@ class SetOperation(PlanNode):
             seen: set[Row] = set()
             for source in (self.left, self.right):
                 for row in source.rows(ctx):
-                    if row not in seen:
-                        seen.add(row)
+                    key = hashable_key(row)
+                    if key not in seen:
+                        seen.add(key)
                         yield row
             return
         right_counts: dict[Row, int] = {}
         for row in self.right.rows(ctx):
-            right_counts[row] = right_counts.get(row, 0) + 1
+            key = hashable_key(row)
+            right_counts[key] = right_counts.get(key, 0) + 1
         emitted: set[Row] = set()
         for row in self.left.rows(ctx):
-            present = right_counts.get(row, 0) > 0
+            key = hashable_key(row)
+            present = right_counts.get(key, 0) > 0
             if self.op == "intersect" and present:
                 if self.all:
-                    right_counts[row] -= 1
+                    right_counts[key] -= 1
                     yield row
-                elif row not in emitted:
-                    emitted.add(row)
+                elif key not in emitted:
+                    emitted.add(key)
                     yield row
             elif self.op == "except":
                 if self.all:
                     if present:
-                        right_counts[row] -= 1
+                        right_counts[key] -= 1
                     else:
                         yield row
-                elif not present and row not in emitted:
-                    emitted.add(row)
+                elif not present and key not in emitted:
+                    emitted.add(key)
                     yield row
 
     def explain(self) -> tuple[str, list[PlanNode]]:
@@ -675,7 +678,8 @@ class LockRows(PlanNode):
     """SELECT ... FOR UPDATE/SHARE: locks each emitted row's table versions, rechecking under RC."""
 
     child: PlanNode
-    targets: list[tuple[Any, int]]      # (relation, ctid column index)
+    # (relation, ctid column index, LockWaitPolicy, RowLockMode)
+    targets: list[tuple[Any, int, int, int]]
     exclusive: bool
     recheck: Expr | None = None      # the WHERE clause, re-tested on a newer version
     width: int = 0

@@ -10,7 +10,8 @@ numeric, quoted literals and untyped parameters ``unknown`` until an operator, f
 target column gives them a type (``coerce``). Operators, functions and casts come from the type
 system (sql/types.py, operators.py, functions.py, aggregates.py); the special forms SQL has apart
 from operators (AND/OR/NOT with three-valued logic, CASE, COALESCE, IN, BETWEEN, IS [NOT] NULL,
-sublinks) are built here.
+sublinks) are built here; row values (ROW(...), row comparisons, ``(expr).field``) in
+sql/row_values.py, which this module calls.
 
 Rows are flat tuples: the FROM clause's range entries side by side, each followed by a hidden
 ``ctid`` column when it is a table (see ``Scope``). The ``tableoid`` system column takes no place
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
+from mirrordb.sql import system_columns
 from mirrordb.sql import types as T
 from mirrordb.sql.parser import Node, one, strings
 
@@ -90,6 +92,7 @@ class Expr:
     volatile: bool = False
     location: int = -1
     argument_name: str | None = None   # a function argument given as ``name => value``
+    fields: tuple[tuple[str, int], ...] | None = None   # a row value's (name, type) pairs
 
 
 # Functions whose compilers bind ``name => value`` arguments to their parameters
@@ -138,6 +141,10 @@ class ScopeColumn:
     # A join's USING column: the range entry a stored view names it by (the side whose value it
     # is; "" for a FULL JOIN's, which only its bare name reaches).
     source_alias: str = ""
+    fields: tuple[tuple[str, int], ...] | None = None   # a row column's (sql/row_values.py)
+    # xmin, xmax, cmin, cmax: read from the header of the version at the row's ctid (``index``
+    # is then the ctid's position; sql/system_columns.py)
+    header: system_columns.HeaderColumn | None = None
 
 
 @dataclass(eq=False)
@@ -150,6 +157,7 @@ class RangeEntry:
     aliased: bool = True                  # False: a table named by its own name, no alias
     table_oid: int | None = None          # the tableoid system column's value (None: no such)
     schema: str | None = None             # a table's schema name (``schema.table.column``)
+    row_type_oid: int = 0                 # a view's row type (a table's comes from relation)
 
 
 @dataclass(eq=False)
@@ -221,6 +229,9 @@ class Scope:
                      if c.name == names[0] and not c.merged]
             if not found and names[0] == TABLEOID:
                 found = [_tableoid_column(e) for e in self.entries if e.table_oid is not None]
+            if not found and names[0] in system_columns.SYSTEM_COLUMNS:
+                found = [_header_column(e, names[0]) for e in self.entries
+                         if e.ctid_index is not None and e.relation is not None]
             if len(found) > 1:
                 raise error_at(f'column reference "{names[0]}" is ambiguous', "42702", location)
             return found[0] if found else None
@@ -238,6 +249,9 @@ class Scope:
             return (unmerged or matches)[0]
         if column == TABLEOID and entry.table_oid is not None:
             return _tableoid_column(entry)
+        if column in system_columns.SYSTEM_COLUMNS and entry.ctid_index is not None \
+                and entry.relation is not None:
+            return _header_column(entry, column)
         raise error_at(f"column {alias}.{column} does not exist", "42703", location)
 
     def entry(self, alias: str) -> RangeEntry | None:
@@ -305,12 +319,32 @@ def _tableoid_column(entry: RangeEntry) -> tuple[int, ScopeColumn]:
                            hidden=True)
 
 
+def _header_column(entry: RangeEntry, name: str) -> tuple[int, ScopeColumn]:
+    """System column ``name`` (xmin, xmax, cmin, cmax) of table ``entry``: at the row position
+    of its ctid, which the compiled reference reads the version's header through."""
+    invariant(entry.ctid_index is not None, "header column of a range entry without ctid")
+    attnum, type_oid = system_columns.SYSTEM_COLUMNS[name]
+    return entry.ctid_index or 0, ScopeColumn(
+        name, type_oid, -1, entry.relation.oid, attnum, hidden=True,
+        header=system_columns.HeaderColumn(entry.relation, attnum))
+
+
 # -- coercion -------------------------------------------------------------------------------------
 
 
 def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int = -1,
            context: str = "implicit") -> Expr:
-    """``expr`` converted to ``target_oid`` (unknown literals and parameters take the type)."""
+    """``expr`` converted to ``target_oid`` (unknown literals and parameters take the type);
+    converted to a NOT NULL domain, a NULL is an error when the expression runs."""
+    converted = _coerce(builder, expr, target_oid, target_typmod, context)
+    if target_oid >= T.FIRST_USER_TYPE_OID and converted is not expr:
+        from mirrordb.sql import user_types
+        return user_types.enforce_domain_not_null(converted, target_oid)
+    return converted
+
+
+def _coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int,
+            context: str) -> Expr:
     same_type = expr.type_oid == target_oid
     if same_type and (target_typmod < 0 or expr.typmod == target_typmod):
         return expr
@@ -563,7 +597,7 @@ class ExpressionCompiler:
         def run(row: Row, ctx: ExecContext) -> Any:
             source = ctx.outer[-depth] if depth else row
             return T.RowRecord.of([source[index] for index in indexes], columns)
-        return Expr(T.RECORD_OID, run, name=alias)
+        return Expr(row_values.whole_row_type(entry), run, name=alias, fields=columns)
 
     def _qualified_name(self, index: int, column: ScopeColumn) -> str:
         """``alias.column`` of the column at row ``index``, as PostgreSQL names it in errors."""
@@ -587,15 +621,20 @@ class ExpressionCompiler:
         if column.attnum == TABLEOID_ATTNUM:
             value = column.table_oid
             return Expr(column.type_oid, lambda row, ctx: value, column.typmod, column.name)
+        if column.header is not None:
+            if depth:
+                self.builder.correlated = True
+            return _header_expr(column, column.header, index, depth)
         if depth == 0:
             def run(row: Row, ctx: ExecContext) -> Any:
                 return row[index]
-            return Expr(column.type_oid, run, column.typmod, column.name, column=index)
+            return Expr(column.type_oid, run, column.typmod, column.name, column=index,
+                        fields=column.fields)
         self.builder.correlated = True
 
         def outer(row: Row, ctx: ExecContext) -> Any:
             return ctx.outer[-depth][index]
-        return Expr(column.type_oid, outer, column.typmod, column.name)
+        return Expr(column.type_oid, outer, column.typmod, column.name, fields=column.fields)
 
     # operators
 
@@ -606,6 +645,10 @@ class ExpressionCompiler:
         if kind == "AEXPR_OP":
             if "lexpr" not in f:
                 return self.prefix_operator(name, self.compile(f["rexpr"]), location)
+            if "RowExpr" in f["lexpr"]:
+                written = row_values.written_row_comparison(self, f, name, location)
+                if written is not None:
+                    return written
             return self.binary_operator(name, self.compile(f["lexpr"]),
                                         self.compile(f["rexpr"]), location)
         if kind in ("AEXPR_LIKE", "AEXPR_ILIKE"):
@@ -621,11 +664,14 @@ class ExpressionCompiler:
             return self._nullif(f, location)
         if kind == "AEXPR_OP_ANY" or kind == "AEXPR_OP_ALL":
             return self._op_any_all(f, name, kind == "AEXPR_OP_ALL", location)
-        if kind == "AEXPR_SIMILAR":
-            raise feature_not_supported("SIMILAR TO")
+        if kind == "AEXPR_SIMILAR":      # x ~ similar_to_escape(pattern, escape)
+            return self.binary_operator(name, self.compile(f["lexpr"]), self.compile(f["rexpr"]),
+                                        location)
         raise feature_not_supported(f"operator kind {kind}")
 
     def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:
+        if T.is_row_type(left.type_oid) or T.is_row_type(right.type_oid):
+            return row_values.record_operator(name, left, right, location)
         try:
             resolved = ops.resolve_operator(name, left.type_oid, right.type_oid)
         except MirrordbError as error:
@@ -685,6 +731,8 @@ class ExpressionCompiler:
                                     location)
 
     def _in_list(self, f: Node, name: str, location: int) -> Expr:
+        if "RowExpr" in f["lexpr"] and "List" in f["rexpr"]:
+            return row_values.in_list(self, f, name == "<>", location)
         mark = self.set_mark()
         left = self.compile(f["lexpr"])
         sets = [self.returned_set(mark)]        # the left side's, then each item's
@@ -731,21 +779,31 @@ class ExpressionCompiler:
 
     def _between(self, f: Node, kind: str, location: int) -> Expr:
         mark = self.set_mark()
-        value = self.compile(f["lexpr"])
         low_node, high_node = one(f["rexpr"])[1]["items"]
-        low, high = self.compile(low_node), self.compile(high_node)
+        value, low, high = self.compile(f["lexpr"]), self.compile(low_node), \
+            self.compile(high_node)
         # PostgreSQL rewrites it as comparisons under AND (NOT BETWEEN: OR)
         self._refuse_set_argument(mark, "OR" if "NOT" in kind else "AND", f["lexpr"])
-        ge = self.binary_operator(">=", value, low, location)
-        le = self.binary_operator("<=", value, high, location)
+
+        def compare(name: str, left: Expr, left_node: Node, right: Expr,
+                    right_node: Node) -> Expr:
+            if "RowExpr" in left_node and "RowExpr" in right_node:
+                return row_values.compare_rows(self, name, left_node, right_node, location)
+            return self.binary_operator(name, left, right, location)
+        value_node = f["lexpr"]
+        ge = compare(">=", value, value_node, low, low_node)
+        le = compare("<=", value, value_node, high, high_node)
         result = and_exprs([ge, le])
         if kind.endswith("_SYM"):
-            ge2 = self.binary_operator(">=", value, high, location)
-            le2 = self.binary_operator("<=", value, low, location)
+            ge2 = compare(">=", value, value_node, high, high_node)
+            le2 = compare("<=", value, value_node, low, low_node)
             result = or_exprs([result, and_exprs([ge2, le2])])
         return not_expr(result) if "NOT" in kind else result
 
     def _distinct(self, f: Node, not_distinct: bool, location: int) -> Expr:
+        if "RowExpr" in f["lexpr"] and "RowExpr" in f["rexpr"]:
+            return row_values.distinct_rows(self, f["lexpr"], f["rexpr"], not_distinct,
+                                            location)
         left, right = self.compile(f["lexpr"]), self.compile(f["rexpr"])
         equal = self.binary_operator("=", left, right, location).fn
         lf, rf = left.fn, right.fn
@@ -830,6 +888,8 @@ class ExpressionCompiler:
 
     def _NullTest(self, f: Node) -> Expr:
         arg = self.compile(f["arg"])
+        if T.is_row_type(arg.type_oid):
+            return row_values.null_test(arg, f.get("nulltesttype") == "IS_NOT_NULL")
         inner = arg.fn
         if f.get("nulltesttype") == "IS_NOT_NULL":
             return Expr(BOOL, lambda row, ctx: inner(row, ctx) is not None)
@@ -921,6 +981,9 @@ class ExpressionCompiler:
             raise
         if arg.name != "?column?" and arg.column is not None:
             result.name = arg.name
+        elif type_oid >= T.FIRST_USER_TYPE_OID:   # FigureColname: ARRAY[...] wins, else as written
+            result.name = arg.name if arg.name == "array" else \
+                str(f["typeName"]["names"][-1]["String"]["sval"])
         else:
             result.name = T.TYPES[type_oid].name if type_oid in T.TYPES else result.name
         return result
@@ -967,6 +1030,10 @@ class ExpressionCompiler:
             value = self.compile(f["arg"])
         for item in indirection:
             kind, fields = one(item)
+            if kind == "String":
+                value = row_values.select_field(value, fields["sval"],
+                                                leftmost_location(f["arg"]))
+                continue
             if kind != "A_Indices" or fields.get("is_slice"):
                 raise feature_not_supported("this indirection (field selection or array slice)")
             value = self._subscript(value, fields)
@@ -1010,7 +1077,7 @@ class ExpressionCompiler:
         return Expr(T.CHAR_OID, run)
 
     def _RowExpr(self, f: Node) -> Expr:
-        raise feature_not_supported("row constructors")
+        return row_values.compile_row(self, f)
 
     def _GroupingFunc(self, f: Node) -> Expr:
         """GROUPING(...) outside a grouped query's select list, HAVING and ORDER BY (those
@@ -1019,6 +1086,16 @@ class ExpressionCompiler:
         grouping_sets.check_argument_count(f)
         builder = self.builder
         raise grouping_sets.misplaced(f, builder.aggregate_clause or builder.clause)
+
+
+def _header_expr(column: ScopeColumn, header: system_columns.HeaderColumn, ctid_index: int,
+                 depth: int) -> Expr:
+    """A reference to xmin/xmax/cmin/cmax: the header field of the version at the row's
+    ctid (of the outer row ``depth`` levels up, when the reference is correlated)."""
+    def run(row: Row, ctx: ExecContext) -> Any:
+        source = ctx.outer[-depth] if depth else row
+        return header.value(ctx.txn, source[ctid_index])
+    return Expr(column.type_oid, run, column.typmod, column.name)
 
 
 def _refuse_lateral_only(scope: Scope | None, names: list[str], location: int) -> None:
@@ -1126,7 +1203,7 @@ def conjuncts(node: Node | None) -> list[Node]:
         return []
     if "BoolExpr" in node and node["BoolExpr"]["boolop"] == "AND_EXPR":
         return [part for arg in node["BoolExpr"]["args"] for part in conjuncts(arg)]
-    return [node]
+    return row_values.equality_conjuncts(node) or [node]
 
 
 def referenced_names(node: Any) -> list[list[str]]:
@@ -1204,3 +1281,7 @@ def nodes_at_level(tree: Any, pick: Callable[[Node], Node | None]) -> Iterator[N
 
 __all__ = ["Expr", "ExecContext", "Scope", "ScopeColumn", "RangeEntry", "ExpressionCompiler",
            "coerce", "const", "conjuncts", "node_key", "funcs"]
+
+# Row values build on this module's compiler; imported last, as it imports this module.
+from mirrordb.sql import row_values  # noqa: E402
+

@@ -42,7 +42,7 @@ from mirrordb.access.relation import RELKIND_TABLE, IndexInfo, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.engine import Txn
-from mirrordb.sql import constraints, schemas
+from mirrordb.sql import constraints, persistence, schemas
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, feature_not_supported
@@ -102,6 +102,7 @@ def _define(session: Any, txn: Txn, relation: Relation, node: Node, existing: se
                                                   "fkey", taken)
     child_keys = [_referenced_column(relation, column) for column in child_names]
     parent = _referenced_table(session, relation, node["pktable"])
+    persistence.check_reference(relation, parent)
     parent_names = strings(node.get("pk_attrs"))
     if parent_names:
         parent_keys = [_referenced_column(parent, column) for column in parent_names]
@@ -159,7 +160,7 @@ def _referenced_table(session: Any, relation: Relation, range_var: Node) -> Rela
 def _unique_index_for(parent: Relation, numbers: list[int]) -> IndexInfo:
     wanted = sorted(number - 1 for number in numbers)
     for info in parent.indexes:
-        if info.unique and sorted(info.key_columns) == wanted and \
+        if info.unique and info.plain and sorted(info.key_columns) == wanted and \
                 len(set(wanted)) == len(wanted):
             return info
     raise MirrordbError("there is no unique constraint matching given keys for referenced "
@@ -528,7 +529,7 @@ def _referencing_rows(txn: Txn, fk: ForeignKey, key: tuple[object, ...]
     """The referencing table's rows whose key is ``key`` (through an index on exactly the
     key's columns when there is one)."""
     for info in fk.child.indexes:
-        if info.key_columns == fk.child_columns:
+        if info.plain and info.key_columns == fk.child_columns:
             return list(txn.index_scan_relation(info.relation, fk.child, key, key))
     return [(tid, values) for tid, values in txn.scan(fk.child)
             if _key(values, fk.child_columns) == key]

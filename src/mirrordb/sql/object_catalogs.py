@@ -178,7 +178,6 @@ aggcombinefn:REGPROC aggserialfn:REGPROC aggdeserialfn:REGPROC aggmtransfn:REGPR
 aggminvtransfn:REGPROC aggmfinalfn:REGPROC aggfinalextra:BOOL aggmfinalextra:BOOL
 aggfinalmodify:CHAR aggmfinalmodify:CHAR aggsortop:OID aggtranstype:OID aggtransspace:INT4
 aggmtranstype:OID aggmtransspace:INT4 agginitval:TEXT aggminitval:TEXT""", []),
-    ("pg_enum", 3501, "oid:OID enumtypid:OID enumsortorder:FLOAT4 enumlabel:NAME", []),
     ("pg_seclabel", 3596, """
 objoid:OID classoid:OID objsubid:INT4 provider:TEXT label:TEXT""", []),
     ("pg_shseclabel", 3592, "objoid:OID classoid:OID provider:TEXT label:TEXT", []),

@@ -29,19 +29,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from mirrordb.access.heapam import LockWaitPolicy
+from mirrordb.access.xact import LOCK_STRENGTH, RowLockMode
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
-                                      RELKIND_VIEW, Relation)
-from mirrordb.common.errors import MirrordbError, UndefinedObject
+                                      RELKIND_VIEW, IndexInfo, Relation)
+from mirrordb.common.errors import MirrordbError, UndefinedObject, invariant
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import grouping_sets as gsets
+from mirrordb.sql import index_expressions
 from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
-from mirrordb.sql import roles, schemas
+from mirrordb.sql import row_locking
+from mirrordb.sql import persistence, roles, schemas
+from mirrordb.sql import row_values
 from mirrordb.sql import user_functions
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -62,6 +67,11 @@ if TYPE_CHECKING:
 INDEXABLE_OPERATORS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 COMMUTED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 INTEGER_TYPES = (T.INT2_OID, T.INT4_OID, T.INT8_OID)
+WAIT_POLICIES = {"LockWaitBlock": LockWaitPolicy.BLOCK, "LockWaitSkip": LockWaitPolicy.SKIP,
+                 "LockWaitError": LockWaitPolicy.ERROR}     # FOR UPDATE [NOWAIT|SKIP LOCKED]
+LOCK_STRENGTHS = {"LCS_FORKEYSHARE": RowLockMode.KEY_SHARE, "LCS_FORSHARE": RowLockMode.SHARE,
+                  "LCS_FORNOKEYUPDATE": RowLockMode.NO_KEY_EXCLUSIVE,
+                  "LCS_FORUPDATE": RowLockMode.EXCLUSIVE}
 
 
 @dataclass(eq=False)
@@ -73,6 +83,7 @@ class OutputColumn:
     typmod: int = -1
     table_oid: int = 0
     attnum: int = 0
+    fields: tuple[tuple[str, int], ...] | None = None   # a row column's, when known
 
 
 @dataclass(eq=False)
@@ -294,19 +305,26 @@ class PlanBuilder:
             source = windows.plan(self, compiler, source, node)
         exprs = [t.expr for t in targets] + hidden
         sets = compiler.set_calls if isinstance(compiler.set_calls, srf.SetCalls) else None
+        deferred_lock: ex.LockRows | None = None
         if node.get("lockingClause"):
             strength = node["lockingClause"][0]["LockingClause"].get("strength", "")
             if sets:
                 raise srf.refuse_with_locking(strength)
             if windows:
                 raise window.refuse_with_locking(strength)
-            source = self._plan_locking(node["lockingClause"], source, scope,
-                                        node.get("whereClause"))
+            lock = self._plan_locking(node["lockingClause"], source, scope,
+                                      node.get("whereClause"))
+            if sort_keys and distinct is None:   # lock after the sort, below LIMIT
+                deferred_lock = lock
+            else:
+                source = lock
         after_distinct = bool(distinct_on and sort_keys and sets) and \
             not _sorts_on_sets(sort_nodes, sort_keys, targets)
         if after_distinct:
             keys = {*key_positions, *(key[0] for key in sort_keys)}
             plan = srf.carry_input(source, exprs, keys)
+        elif deferred_lock is not None:
+            plan = row_locking.carry_input(source, exprs)
         else:
             plan = ex.Project(srf.project_set(source, sets), exprs, width=len(exprs))
         if distinct_on:
@@ -325,6 +343,8 @@ class PlanBuilder:
                 plan = self._sort(plan, sort_keys)
         elif sort_keys:
             plan = self._sort(plan, sort_keys)
+            if deferred_lock is not None:
+                plan = row_locking.lock_sorted(plan, deferred_lock, exprs)
         plan = self._limit(node, plan)
         if hidden:
             width = len(targets)
@@ -332,7 +352,8 @@ class PlanBuilder:
                               width=width)
         columns = [OutputColumn(t.name, t.expr.type_oid if t.expr.type_oid != UNKNOWN or
                                 self.unknown_outputs else TEXT,
-                                t.expr.typmod, t.table_oid, t.attnum) for t in targets]
+                                t.expr.typmod, t.table_oid, t.attnum, t.expr.fields)
+                   for t in targets]
         return QueryPlan(plan, columns)
 
     def _finish_simple(self, node: Node, plan: QueryPlan) -> QueryPlan:
@@ -436,7 +457,7 @@ class PlanBuilder:
             raise MirrordbError("subquery in FROM must have an alias", sqlstate="42601")
         names = _alias_columns(fields.get("alias", {}), [c.name for c in plan.columns])
         scope = Scope(parent=chain)
-        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod)
+        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, fields=c.fields)
                           for n, c in zip(names, plan.columns)])
         return _FromItem(plan.node, scope, alias=alias)
 
@@ -577,6 +598,7 @@ class PlanBuilder:
         relation = self.relation(fields)
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
+        persistence.check_accessible(self.session, relation)
         if self.check_privileges:
             roles.check_table_privilege(self.session, relation, "SELECT", self.privilege_role)
         if relation.kind == RELKIND_SEQUENCE:
@@ -601,8 +623,9 @@ class PlanBuilder:
         from mirrordb.sql import views
         plan = views.plan_view_query(self, view)
         names = _alias_columns(fields.get("alias", {}), [c.name for c in view.columns])
-        scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, view.oid, i + 1)
-                          for i, (n, c) in enumerate(zip(names, view.columns))])
+        entry = scope.add(alias, [ScopeColumn(n, c.type_oid, c.typmod, view.oid, i + 1)
+                                  for i, (n, c) in enumerate(zip(names, view.columns))])
+        entry.row_type_oid = row_values.row_type_oid(view)
         return _FromItem(plan.node, scope, alias=alias)
 
     def _plan_sequence_scan(self, relation: Relation, alias: str, fields: Node,
@@ -908,17 +931,19 @@ class PlanBuilder:
         width = item.scope.width
         best: ex.PlanNode | None = None
         best_score = 0
+        resolve = index_expressions.scope_resolver(item.scope)
         for info in relation.indexes:
-            lead = info.key_columns[0]
-            bounds = self._bounds_for_column(item, compiled, lead)
+            if not index_expressions.usable(info, [p for p, _ in compiled], resolve):
+                continue      # a partial index whose predicate the conditions do not imply
+            bounds = self._bounds_for_key(item, compiled, info, 0)
             if bounds is None:
                 continue
             equal, low, high, low_inc, high_inc = bounds
             score = 3 if equal is not None else (2 if low and high else 1)
             if equal is not None and len(info.key_columns) > 1:
                 extra = []
-                for column in info.key_columns[1:]:
-                    more = self._bounds_for_column(item, compiled, column)
+                for position in range(1, len(info.key_columns)):
+                    more = self._bounds_for_key(item, compiled, info, position)
                     if more is None or more[0] is None:
                         break
                     extra.append(more[0])
@@ -943,18 +968,23 @@ class PlanBuilder:
             return best
         return ex.SeqScan(relation, item.alias, qual, width=width)
 
-    def _bounds_for_column(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
-                           column: int) -> tuple[Any, Any, Any, bool, bool] | None:
-        relation = item.base
-        assert relation is not None
-        column_type = relation.columns[column].type_oid
+    def _bounds_for_key(self, item: _FromItem, compiled: list[tuple[Node, Expr]],
+                        info: IndexInfo, position: int
+                        ) -> tuple[Any, Any, Any, bool, bool] | None:
+        """The bounds the conditions put on key column ``position`` of index ``info`` (a
+        table column, or an expression the conditions must spell the same way)."""
+        column = info.key_columns[position]
+        column_type = info.relation.columns[position].type_oid
+        expression = index_expressions.key_tree(info, position)
         equal = low = high = None
         low_inc = high_inc = True
         for part, _ in compiled:
-            found = self._indexable(part, item.scope, column, column_type)
+            found = self._indexable(part, item.scope, column, column_type, expression)
             if found is None:
                 continue
             op, bound = found
+            if op != "=" and T.type_category(column_type) == "E":
+                continue    # an enum's index keys are label OIDs, not in the labels' order
             if op == "=":
                 equal = bound
             elif op in (">", ">="):
@@ -965,8 +995,8 @@ class PlanBuilder:
             return None
         return equal, low, high, low_inc, high_inc
 
-    def _indexable(self, part: Node, scope: Scope, column: int, column_type: int
-                   ) -> tuple[str, Expr] | None:
+    def _indexable(self, part: Node, scope: Scope, column: int, column_type: int,
+                   expression: Any = None) -> tuple[str, Expr] | None:
         if "A_Expr" not in part:
             return None
         fields = part["A_Expr"]
@@ -976,14 +1006,22 @@ class PlanBuilder:
         if len(names) != 1 or names[0] not in INDEXABLE_OPERATORS:
             return None
         op = names[0]
+        leading = row_values.leading_column_condition(fields, op)
+        if leading is not None:         # (a, b) > (1, 2): a >= 1 bounds the scan
+            return self._indexable(leading, scope, column, column_type)
         for this, other, operator in ((fields["lexpr"], fields["rexpr"], op),
                                       (fields["rexpr"], fields["lexpr"], COMMUTED[op])):
-            if "ColumnRef" not in this:
+            if expression is not None:
+                if index_expressions.normalized(
+                        this, index_expressions.scope_resolver(scope)) != expression:
+                    continue
+            elif "ColumnRef" not in this:
                 continue
-            name = strings(this["ColumnRef"]["fields"])
-            found = scope.find(name, -1) if name else None
-            if found is None or found[0] != column:
-                continue
+            else:
+                name = strings(this["ColumnRef"]["fields"])
+                found = scope.find(name, -1) if name else None
+                if found is None or found[0] != column:
+                    continue
             if any(_resolves(scope, n) for n in referenced_names(other)):
                 continue
             bound = ExpressionCompiler(self, Scope(parent=scope.parent)).compile(other)
@@ -1318,17 +1356,22 @@ class PlanBuilder:
         return ex.Limit(plan, count, offset, width=plan.width)
 
     def _plan_locking(self, clauses: list[Node], source: ex.PlanNode,
-                      scope: Scope, where: Node | None) -> ex.PlanNode:
+                      scope: Scope, where: Node | None) -> ex.LockRows:
         exclusive = False
         names: set[str] = set()
+        # locked name (None: all) -> the strongest (wait policy, lock strength) asked for it
+        policies: dict[str | None, tuple[LockWaitPolicy, int]] = {}
         for clause in clauses:
             fields = clause["LockingClause"]
             strength = fields.get("strength", "LCS_FORUPDATE")
             exclusive = exclusive or strength in ("LCS_FORUPDATE", "LCS_FORNOKEYUPDATE")
-            if fields.get("waitPolicy", "LockWaitBlock") != "LockWaitBlock":
-                raise feature_not_supported("NOWAIT and SKIP LOCKED")
-            names.update(r["RangeVar"]["relname"] for r in fields.get("lockedRels", []))
-        targets = [(e.relation, e.ctid_index) for e in scope.entries
+            policy = WAIT_POLICIES[fields.get("waitPolicy", "LockWaitBlock")]
+            locked = [r["RangeVar"]["relname"] for r in fields.get("lockedRels", [])]
+            names.update(locked)
+            for name in locked or [None]:
+                policies[name] = _stronger(policies.get(name), policy, LOCK_STRENGTHS[strength])
+        targets = [(e.relation, e.ctid_index, *_lock_policy(policies, e.alias, e.relation.name))
+                   for e in scope.entries
                    if e.relation is not None and e.ctid_index is not None
                    and (not names or e.alias in names or e.relation.name in names)]
         recheck = None
@@ -1359,7 +1402,8 @@ class PlanBuilder:
                 if clause == srf.AGGREGATE_ARGUMENTS:
                     raise error_at("aggregate function calls cannot be nested", "42803",
                                    location)
-                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY") else " here"
+                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY",
+                                                      "MERGE WHEN conditions") else " here"
                 raise error_at(f"aggregate functions are not allowed{where}", "42803", location)
             return compiler.aggregate_sink(f)
         if name in srf.SET_RETURNING_FUNCTIONS:
@@ -1498,9 +1542,12 @@ class PlanBuilder:
             return Expr(column.type_oid, scalar, column.typmod, name=column.name)
         if kind == "ARRAY_SUBLINK":
             return _array_sublink(plan, rows_of)
+        if "RowExpr" in (f.get("testexpr") or {}):
+            return row_values.row_sublink(compiler, f, [c.type_oid for c in plan.columns],
+                                          self.timezone, rows_of)
         if kind in ("ANY_SUBLINK", "ALL_SUBLINK"):
             if len(plan.columns) != 1:
-                raise MirrordbError("subquery has too many columns", sqlstate="42601")
+                raise error_at("subquery has too many columns", "42601", f.get("location", -1))
             op = strings(f.get("operName")) or ["="]
             mark = compiler.set_mark()
             left = compiler.compile(f["testexpr"])
@@ -1784,6 +1831,28 @@ def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
     return lambda a, b: compare(a, b, type_oid)
 
 
+def _stronger(current: tuple[LockWaitPolicy, RowLockMode] | None, policy: LockWaitPolicy,
+              mode: RowLockMode) -> tuple[LockWaitPolicy, RowLockMode]:
+    """PostgreSQL's applyLockingClause: a relation named by several clauses gets the
+    strongest wait policy and the strongest lock strength among them."""
+    if current is None:
+        return policy, mode
+    stronger_mode = mode if LOCK_STRENGTH[mode] >= LOCK_STRENGTH[current[1]] else current[1]
+    return max(policy, current[0]), stronger_mode
+
+
+def _lock_policy(policies: dict[str | None, tuple[LockWaitPolicy, RowLockMode]],
+                 alias: str | None, name: str) -> tuple[LockWaitPolicy, RowLockMode]:
+    """(wait policy, lock strength) of one locked relation: the clauses naming it by alias or
+    name, and those naming no relation."""
+    found: tuple[LockWaitPolicy, RowLockMode] | None = None
+    for key in (None, alias, name):
+        if key in policies:
+            found = _stronger(found, *policies[key])
+    invariant(found is not None, "a locked relation matches a locking clause")
+    return found or (LockWaitPolicy.BLOCK, RowLockMode.EXCLUSIVE)
+
+
 def _and(exprs: list[Expr]) -> Expr:
     from mirrordb.sql.expressions import and_exprs
     return and_exprs(exprs)
@@ -1860,7 +1929,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         return strings(fields["funcname"])[-1]
     if kind == "TypeCast":
         inner = fields["arg"]
-        if "ColumnRef" in inner or "FuncCall" in inner or "TypeCast" in inner:
+        if "ColumnRef" in inner or "FuncCall" in inner or "TypeCast" in inner or \
+                "RowExpr" in inner:
             return _default_name(inner, expr)
         return expr.name
     if kind == "SubLink":
@@ -1879,6 +1949,8 @@ def _default_name(node: Node, expr: Expr) -> str:
         return "nullif"
     if kind == "A_ArrayExpr":
         return "array"
+    if kind == "RowExpr":
+        return "row"
     if kind == "A_Indirection":     # the last field selected, else the subscripted value's
         selected = [one(item)[1]["sval"] for item in fields["indirection"]
                     if one(item)[0] == "String"]

@@ -50,6 +50,7 @@ DDL_TAGS = {
     "CreateFunctionStmt": "CREATE FUNCTION", "CreateTrigStmt": "CREATE TRIGGER",
     "CreateExtensionStmt": "CREATE EXTENSION", "CreateDomainStmt": "CREATE DOMAIN",
     "CompositeTypeStmt": "CREATE TYPE", "CreateEnumStmt": "CREATE TYPE",
+    "AlterEnumStmt": "ALTER TYPE",
     "CreateTableSpaceStmt": "CREATE TABLESPACE", "DropTableSpaceStmt": "DROP TABLESPACE",
     "RuleStmt": "CREATE RULE", "DropOwnedStmt": "DROP OWNED",
     "ReassignOwnedStmt": "REASSIGN OWNED", "AlterOwnerStmt": "ALTER TABLE",

@@ -36,6 +36,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import constraints, replication_functions, role_settings, roles
+from mirrordb.sql import row_values
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.database_privileges import acl_item_texts
@@ -270,7 +271,8 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
                          cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
         has_index = bool(snapshot.indexes_of_table.get(entry.oid))
         rows.append((
-            entry.oid, entry.name, entry.namespace_oid, 0, 0, entry.owner_oid, access_method,
+            entry.oid, entry.name, entry.namespace_oid, row_values.reltype(entry), 0,
+            entry.owner_oid, access_method,
             entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
@@ -305,7 +307,8 @@ def _pg_attribute(ctx: ExecContext) -> list[Row]:
                 a.relation_oid, a.name, a.type_oid, -1, info.length if info else -1, a.number,
                 1 if is_array else 0, -1, a.typmod, info.by_value if info else False,
                 info.alignment if info else "i", facts.storage, "", a.not_null,
-                (relation_oid, a.number) in snapshot.defaults, False, a.identity, "", a.dropped,
+                (relation_oid, a.number) in snapshot.defaults, False, a.identity, a.generated,
+                a.dropped,
                 True, 0,
                 facts.collation_oid, None, None, None, None))
     return rows
@@ -315,13 +318,17 @@ def _pg_index(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows = []
     for index in sorted(snapshot.indexes.values(), key=lambda i: i.index_oid):
-        types = [_column_type(snapshot, index.table_oid, n) for n in index.key_numbers]
+        types = [_column_type(snapshot, index.index_oid, n)      # the index's own columns
+                 for n in range(1, len(index.key_numbers) + 1)]
         count = len(index.key_numbers)
         rows.append((
-            index.index_oid, index.table_oid, count, count, index.unique, False, index.primary,
-            False, True, False, True, False, True, True, False, list(index.key_numbers),
+            index.index_oid, index.table_oid, count + len(index.include_numbers), count,
+            index.unique, False, index.primary, False, True, False, True, False, True, True,
+            False, [*index.key_numbers, *index.include_numbers],
             [cat.type_collation(t) for t in types],
-            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types], [0] * count, None, None))
+            [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types],
+            list(index.options) or [0] * count,
+            index.expressions, index.predicate))
     return rows
 
 
@@ -361,20 +368,24 @@ def initial_namespace_acl(namespace_oid: int, superuser: str) -> list[str] | Non
 
 
 def _pg_type(ctx: ExecContext) -> list[Row]:
+    """The built-in types (types.TYPES), then the user types' heap rows (sql/user_types.py)."""
+    from mirrordb.sql import user_types
+    return [_builtin_type_row(oid) for oid in sorted(T.TYPES)] + \
+        user_types.pg_type_rows(ctx, _builtin_type_row)
+
+
+def _builtin_type_row(oid: int) -> Row:
     procedures = cat.PROCEDURE_OIDS
-    rows = []
-    for oid in sorted(T.TYPES):
-        info = T.TYPES[oid]
-        facts = cat.type_facts(oid)
-        rows.append((
-            oid, info.name, cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID,
-            info.length, info.by_value, info.type_type, info.category, info.preferred, True, ",",
-            0, facts.subscript_oid, info.element_oid, info.array_oid,
-            procedures.get(info.input_name, 0), procedures.get(info.output_name, 0),
-            procedures.get(info.receive_name, 0), procedures.get(info.send_name, 0),
-            facts.modin_oid, facts.modout_oid, facts.analyze_oid, info.alignment, facts.storage,
-            False, 0, -1, 0, facts.collation_oid, None, None, None))
-    return rows
+    info = T.TYPES[oid]
+    facts = cat.type_facts(oid)
+    return (
+        oid, info.name, cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID,
+        info.length, info.by_value, info.type_type, info.category, info.preferred, True, ",",
+        0, facts.subscript_oid, info.element_oid, info.array_oid,
+        procedures.get(info.input_name, 0), procedures.get(info.output_name, 0),
+        procedures.get(info.receive_name, 0), procedures.get(info.send_name, 0),
+        facts.modin_oid, facts.modout_oid, facts.analyze_oid, info.alignment, facts.storage,
+        False, 0, -1, 0, facts.collation_oid, None, None, None)
 
 
 # -- databases and roles ----------------------------------------------------------------------
@@ -781,13 +792,19 @@ def _visible_relations(snapshot: cat.CatalogSnapshot, kinds: str) -> list[cat.Cl
 
 
 def _information_schema_tables(ctx: ExecContext) -> list[Row]:
+    from mirrordb.sql import temp_tables
     snapshot = _snapshot(ctx)
     database = ctx.session.database
+    my_temp = temp_tables.namespace_oid(ctx.session)   # its relations: LOCAL TEMPORARY
     rows = []
     for entry in _visible_relations(snapshot, RELKIND_TABLE + cat.RELKIND_VIEW):
+        schema = snapshot.namespace_name(entry.namespace_oid)
+        if entry.persistence == "t" and entry.namespace_oid != my_temp:
+            continue                             # another session's (pg_is_other_temp_schema)
         is_table = entry.kind == RELKIND_TABLE
-        rows.append((database, snapshot.namespace_name(entry.namespace_oid), entry.name,
-                     "BASE TABLE" if is_table else "VIEW", None, None, None, None, None,
+        kind = "LOCAL TEMPORARY" if entry.namespace_oid == my_temp else \
+            "BASE TABLE" if is_table else "VIEW"
+        rows.append((database, schema, entry.name, kind, None, None, None, None, None,
                      "YES" if is_table and not entry.virtual else "NO", "NO", None))
     return rows
 
@@ -814,6 +831,9 @@ def _information_schema_columns(ctx: ExecContext) -> list[Row]:
                 identity_cycle="NO", is_generated="NEVER", is_updatable=updatable)
             if a.identity:
                 values.update(_identity_columns(snapshot, a))
+            if a.generated:      # its expression is no default (sql/generated.py)
+                values.update(column_default=None, is_generated="ALWAYS",
+                              generation_expression=_column_default_text(ctx, snapshot, a))
             rows.append(_record(INFORMATION_SCHEMA_COLUMNS_COLUMNS, values))
     return rows
 

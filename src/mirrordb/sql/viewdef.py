@@ -342,6 +342,8 @@ class _Expressions(ExpressionDeparser):
         if kind in ("ANY_SUBLINK", "ALL_SUBLINK"):
             operator = strings(f.get("operName")) or ["="]
             left = self._print(f["testexpr"], None).text
+            if "RowExpr" in f["testexpr"]:      # a row compared with a subquery: no ROW
+                left = left.removeprefix("ROW")
             quantifier = "ANY" if kind == "ANY_SUBLINK" else "ALL"
             return self._wrap(f"{left} {operator[-1]} {quantifier} ({inner})", "simple")
         return _Printed(f"({inner})")
