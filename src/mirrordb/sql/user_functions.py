@@ -562,7 +562,11 @@ def _named(session: Any, name: str, schema: str | None) -> list[pc.Routine]:
 
 
 def has_routine(session: Any, name: str) -> bool:
-    """Whether some user routine is called ``name`` (the planner's cheap first test)."""
+    """Whether some user routine is called ``name`` (the planner's cheap first test). A
+    stored index expression is compiled without a session's catalogs (index_expressions.py):
+    it calls built-in functions only."""
+    if getattr(session, "engine", None) is None:
+        return False
     return any(r.name == name for r in pc.routines(session))
 
 
