@@ -47,6 +47,7 @@ from mirrordb.sql import recursive as rec
 from mirrordb.sql import row_locking
 from mirrordb.sql import persistence, roles, schemas
 from mirrordb.sql import row_values
+from mirrordb.sql import user_functions
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -661,12 +662,16 @@ class PlanBuilder:
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
-        record = self.session.record_function(self, name, args) \
+        user = user_functions.rows_in_from(self, strings(call["FuncCall"]["funcname"]), args,
+                                           call["FuncCall"].get("location", -1)) \
+            if user_functions.has_routine(self.session, name) else None
+        record = user if user is not None else self.session.record_function(self, name, args) \
             if name not in json_set_functions.RECORD_FUNCTIONS else \
             json_set_functions.record_rows_in_from(
                 self, name, args, self._column_definitions(fields.get("coldeflist")),
                 call["FuncCall"].get("location", -1))
-        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES:
+        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES \
+                and user is None:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
@@ -1403,6 +1408,19 @@ class PlanBuilder:
             if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
                 return compiler.set_calls.compile(self, compiler, f)
             raise srf.misplaced(f, self.clause)
+        if user_functions.has_routine(self.session, name):
+            args = [compiler.compile(a) for a in f.get("args", [])]
+            if user_functions.returns_set(self, names, args, location,
+                                          bool(f.get("func_variadic"))):
+                if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
+                    return compiler.set_calls.compile(self, compiler, f)
+                where = f"in {self.clause}" if self.clause is not None else "here"
+                raise error_at(f"set-returning functions are not allowed {where}", "0A000",
+                               location)
+            user = user_functions.compile_call(self, names, args, location,
+                                               bool(f.get("func_variadic")))
+            if user is not None:
+                return user
         args = self.call_arguments(compiler, f, name, location)
         if window.is_window_function(name):
             window.refuse_hypothetical_arguments(name, f)
@@ -1437,6 +1455,10 @@ class PlanBuilder:
         has no composite types, so only those functions have fields)."""
         name = strings(f["funcname"])[-1].lower()
         location = f.get("location", -1)
+        if user_functions.has_routine(self.session, name):
+            user = user_functions.record_field(self, compiler, f, field, location)
+            if user is not None:
+                return user
         args = self.call_arguments(compiler, f, name, location)
         value = self.session.record_field(self, name, args, field, location)
         if value is None:
