@@ -63,6 +63,13 @@ SCENARIOS: dict[str, list[str]] = {
         "select count(*) from t where p is not null",
         "update t set p = ROW((p).a + 10, (p).b) where id = 1",
         "select p from t where id = 1",
+        "update t set p.b = 'changed', p.a = (p).a + 1 where id in (1, 3)",
+        "select id, p from t where id in (1, 3) order by id",
+        "update t set p.nothere = 1",
+        "update t set id.a = 1",
+        "update t set p.a = 1, p = null",
+        "select * from pair",
+        "select pair.a from pair",
     ],
     "nested and catalog": [
         "create type inner_t as (x int, y numeric)",

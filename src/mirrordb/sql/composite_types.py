@@ -354,3 +354,61 @@ def rename_attribute(session: Any, txn: Any, node: Node) -> None:
     txn._update_catalog_rows(boot.PG_ATTRIBUTE, lambda v: v[0] == user_type.base_oid
                              and v[1] == old and not v[6], change)
     txn.transaction.command_counter_increment()
+
+
+# -- UPDATE t SET col.field = ... ------------------------------------------------------------------
+
+
+def is_field_store(target: Node) -> bool:
+    """Whether a SET target's indirection is one field name (``col.field``)."""
+    indirection = target.get("indirection") or []
+    return len(indirection) == 1 and "String" in indirection[0]
+
+
+def field_store_column(relation: Any, target: Node) -> int:
+    """The column a ``SET col.field`` target assigns to (42703 if there is none)."""
+    from mirrordb.sql.expressions import error_at
+    name = str(target["name"])
+    try:
+        return int(relation.column_index(name))
+    except KeyError:
+        raise error_at(f'column "{name}" of relation "{relation.name}" does not exist',
+                       "42703", target.get("location", -1)) from None
+
+
+def field_store(builder: Any, compiler: Any, relation: Any, index: int,
+                targets: Sequence[Node]) -> Any:
+    """The new value of a composite column several ``SET col.field = value`` give: its
+    current value (all fields NULL when it is NULL) with those fields replaced, as
+    PostgreSQL's FieldStore."""
+    from mirrordb.sql.expressions import Expr, coerce, error_at
+    column = relation.columns[index]
+    found = T.composite_fields(column.type_oid)
+    fields, typmods = found if found is not None else ((), ())
+    replacements: list[tuple[int, Any]] = []
+    for target in targets:
+        field = str(target["indirection"][0]["String"]["sval"])
+        location = target.get("location", -1)
+        if found is None:
+            raise error_at(f'cannot assign to field "{field}" of column "{column.name}" '
+                           f"because its type {T.format_type(column.type_oid)} is not a "
+                           f"composite type", "42804", location)
+        position = next((i for i, (name, _) in enumerate(fields) if name == field), None)
+        if position is None:
+            raise error_at(f'cannot assign to field "{field}" of column "{column.name}" '
+                           f"because there is no such column in data type "
+                           f"{T.format_type(column.type_oid)}", "42703", location)
+        value = coerce(builder, compiler.compile(target["val"]), fields[position][1],
+                       typmods[position], "assignment")
+        replacements.append((position, value.fn))
+    current = compiler.compile({"ColumnRef": {"fields": [{"String": {"sval": column.name}}],
+                                              "location": -1}}).fn
+    width = len(fields)
+
+    def run(row: Any, ctx: Any) -> Any:
+        old = current(row, ctx)
+        values = list(old) if old is not None else [None] * width
+        for position, fn in replacements:
+            values[position] = fn(row, ctx)
+        return T.RowRecord.of(values, fields)
+    return Expr(column.type_oid, run, volatile=True)

@@ -35,7 +35,7 @@ from mirrordb.access.relation import (RELKIND_MATVIEW, RELKIND_TABLE, RELKIND_VI
                                       Relation)
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.engine import ConflictingVersion
-from mirrordb.sql import constraints
+from mirrordb.sql import composite_types, constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import foreign_keys, generated, identity, index_expressions
 from mirrordb.sql import persistence, roles
@@ -625,10 +625,15 @@ def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list
     """UPDATE's (and DO UPDATE's) SET list: (column index, value assigned to it)."""
     assignments: list[tuple[int, Expr]] = []
     seen = set()
+    field_stores: dict[int, list[Node]] = {}      # SET col.field = ... (composite_types.py)
     for target_node in target_list:
         target = target_node["ResTarget"]
         if target.get("indirection"):
-            raise feature_not_supported("UPDATE of subfields or array elements")
+            if not composite_types.is_field_store(target):
+                raise feature_not_supported("UPDATE of subfields or array elements")
+            index = composite_types.field_store_column(relation, target)
+            field_stores.setdefault(index, []).append(target)
+            continue
         name = target["name"]
         try:
             index = relation.column_index(name)
@@ -651,6 +656,12 @@ def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list
             identity.check_update(relation, index)
             generated.refuse_update(relation, index)
         assignments.append((index, expr))
+    for index, targets in field_stores.items():
+        if index in seen:
+            raise MirrordbError(f'multiple assignments to same column '
+                                f'"{relation.columns[index].name}"', sqlstate="42601")
+        assignments.append((index, composite_types.field_store(builder, compiler, relation,
+                                                               index, targets)))
     return assignments
 
 

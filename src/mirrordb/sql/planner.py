@@ -598,6 +598,8 @@ class PlanBuilder:
         relation = self.relation(fields)
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
+        if relation.kind == "c":          # a composite type's relation (composite_types.py)
+            raise error_at(f'"{name}" is a composite type', "42809", fields.get("location", -1))
         persistence.check_accessible(self.session, relation)
         if self.check_privileges:
             roles.check_table_privilege(self.session, relation, "SELECT", self.privilege_role)
