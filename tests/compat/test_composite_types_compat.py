@@ -1,11 +1,12 @@
 """Composite types side by side with a real PostgreSQL 15: CREATE TYPE ... AS (...) and its
 errors, columns of composite type (input '(1,abc)', ROW(...)::type, output, NULLs and quoting),
-``(col).field`` in the select list and WHERE, comparisons, arrays of composites, composite
-types inside composite types, record input compared with a table's whole row, the catalog rows
-clients read (pg_type, pg_class relkind 'c', pg_attribute, psql's \\dT and \\d), ALTER TYPE
-ADD/DROP/RENAME ATTRIBUTE, DROP TYPE with dependents (2BP01, CASCADE), the stored datum byte
-for byte (pageinspect), and pg_dump of such a database from a mirrordb primary and its
-streaming standby equal to PostgreSQL's.
+``(col).field`` and ``(col).*`` in the select list and WHERE, UPDATE ... SET col.field,
+comparisons, arrays of composites, composite types inside composite types, SQL functions
+taking and returning them (also SETOF, in FROM), record input compared with a table's whole
+row, the catalog rows clients read (pg_type, pg_class relkind 'c', pg_attribute, psql's \\dT
+and \\d), ALTER TYPE ADD/DROP/RENAME ATTRIBUTE, DROP TYPE with dependents (2BP01, CASCADE),
+the stored datum byte for byte (pageinspect), and pg_dump of such a database from a mirrordb
+primary and its streaming standby equal to PostgreSQL's.
 
 Each scenario runs its statements in order on both servers (tests/compat/differential.py); every
 answer must match: rows, or SQLSTATE, message, DETAIL, hint and position, and notices.
@@ -131,6 +132,29 @@ SCENARIOS: dict[str, list[str]] = {
         "create type mood as enum ('x')",
         "alter type mood add attribute y int",
         "alter type nothere add attribute y int",
+    ],
+    "functions and field stars": [
+        "create type pair as (a int, b text)",
+        "create function mk(x int) returns pair language sql as $$ select x, 'v' || x $$",
+        "select mk(3), (mk(3)).b, pg_typeof(mk(3))",
+        "select * from mk(4)",
+        "create function mk2(x int) returns pair language sql "
+        "as $$ select ROW(x, 'w')::pair $$",
+        "select mk2(5), (mk2(5)).a",
+        "create function takes(p pair) returns int language sql as $$ select (p).a * 2 $$",
+        "select takes('(4,x)'), takes(ROW(4, 'y'))",
+        "create function pairs() returns setof pair language sql "
+        "as $$ select 1, 'a' union all select 2, 'b' $$",
+        "select * from pairs()",
+        "select pairs()",
+        "create function bad() returns pair language sql as $$ select 1 $$",
+        "create function bad() returns pair language sql as $$ select 1, 2, 3 $$",
+        "create table t (p pair)",
+        "insert into t values ('(1,a)'), (null)",
+        "select (p).* from t order by 1",
+        "select ('(1,a)'::pair).*, (mk(7)).*",
+        "select array_agg(p order by p) from t",
+        "select row_to_json(p) from t order by (p).a",
     ],
     "record input against a table": [
         "create table person (id int, name text)",

@@ -412,3 +412,27 @@ def field_store(builder: Any, compiler: Any, relation: Any, index: int,
             values[position] = fn(row, ctx)
         return T.RowRecord.of(values, fields)
     return Expr(column.type_oid, run, volatile=True)
+
+
+# -- (expr).* in a select list ---------------------------------------------------------------------
+
+
+def is_field_star(node: Node) -> bool:
+    """Whether a select-list item is ``(expr).*``."""
+    indirection = node.get("A_Indirection", {}).get("indirection") or []
+    return bool(indirection) and "A_Star" in indirection[-1]
+
+
+def expand_field_star(compiler: Any, node: Node) -> list[tuple[Any, str]]:
+    """``(expr).*`` as one (value, name) per field of the row ``expr`` gives."""
+    from mirrordb.sql import row_values
+    from mirrordb.sql.expressions import leftmost_location
+    indirection = node["A_Indirection"]
+    inner = indirection["indirection"][:-1]
+    value = compiler.compile({"A_Indirection": {**indirection, "indirection": inner}}
+                             if inner else indirection["arg"])
+    fields = value.fields or (T.composite_fields(value.type_oid) or ((),))[0]
+    location = leftmost_location(indirection["arg"])
+    if not fields:
+        row_values.select_field(value, "*", location)     # PostgreSQL's error for a non-row
+    return [(row_values.select_field(value, name, location), name) for name, _ in fields]

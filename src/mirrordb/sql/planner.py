@@ -38,7 +38,7 @@ from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import grouping_sets as gsets
-from mirrordb.sql import index_expressions
+from mirrordb.sql import composite_types, index_expressions
 from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
 from mirrordb.sql import ordered_set_aggregates as osa
@@ -1059,6 +1059,10 @@ class PlanBuilder:
             value = target["val"]
             if "ColumnRef" in value and "A_Star" in value["ColumnRef"]["fields"][-1]:
                 targets.extend(self._star(value["ColumnRef"], scope, compiler))
+                continue
+            if composite_types.is_field_star(value):           # (expr).*
+                targets.extend(_Target(expr, name, None) for expr, name in
+                               composite_types.expand_field_star(compiler, value))
                 continue
             expr = compiler.compile(value)
             name = target.get("name") or _default_name(value, expr)

@@ -453,6 +453,11 @@ class _Body:
             else [routine.result_type]
         if routine.result_type == T.RECORD_OID and not routine.outputs:
             return
+        fields = _composite_result(routine)
+        if fields is not None and _returns_whole_row(routine, columns):
+            return
+        if fields is not None:
+            wanted = [type_oid for _, type_oid in fields]
         if len(columns) != len(wanted):
             detail = ("Final statement must return exactly one column." if len(wanted) == 1
                       else "Final statement returns too many columns." if len(columns) > len(wanted)
@@ -774,7 +779,33 @@ def _converter(body: _Body, ctx: ExecContext, wanted: list[int]
 def _output_columns(routine: pc.Routine) -> list[tuple[str, int]]:
     if routine.outputs:
         return [(p.name or f"column{i + 1}", p.type_oid) for i, p in enumerate(routine.outputs)]
-    return [(routine.name, routine.result_type)]
+    fields = _composite_result(routine)
+    return list(fields) if fields is not None else [(routine.name, routine.result_type)]
+
+
+def _composite_result(routine: pc.Routine) -> tuple[tuple[str, int], ...] | None:
+    """The fields of a function's composite result type (sql/composite_types.py), else None."""
+    if routine.outputs or routine.result_type == T.RECORD_OID:
+        return None
+    found = T.composite_fields(routine.result_type)
+    return found[0] if found is not None else None
+
+
+def _returns_whole_row(routine: pc.Routine, columns: list[Any] | None) -> bool:
+    """Whether a function of composite result type ends in one column holding the whole
+    value (``SELECT ROW(...)::t``, ``SELECT t FROM t``) rather than one column per field."""
+    return columns is not None and len(columns) == 1 and (
+        columns[0].type_oid in (routine.result_type, T.RECORD_OID))
+
+
+def _whole_rows(routine: pc.Routine, body: _Body, rows: list[tuple[Any, ...]],
+                timezone: str) -> list[tuple[Any, ...]]:
+    """Rows of one whole value each, as rows of the result type's fields."""
+    columns = body.result_columns() or []
+    width = len(_composite_result(routine) or ())
+    convert = T.caster(columns[0].type_oid, routine.result_type, context="assignment")
+    return [(None,) * width if row[0] is None else tuple(convert(row[0], timezone))
+            for row in rows]
 
 
 @contextlib.contextmanager
@@ -831,6 +862,9 @@ def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: E
     wanted = [t for _, t in _output_columns(routine)]
     if routine.result_type == T.VOID_OID:
         return [(None,)]
+    if _composite_result(routine) is not None and \
+            _returns_whole_row(routine, body.result_columns()):
+        return _whole_rows(routine, body, rows, ctx.function_context.timezone)
     convert = _converter(body, ctx, wanted)
     return [convert(r) for r in rows]
 
@@ -852,7 +886,8 @@ def _compile_call(builder: PlanBuilder, names: list[str], args: list[Expr], loca
     arguments = _bound_arguments(builder, binding, args)
     body = _Body(routine)
     columns = _output_columns(routine)
-    record = routine.result_type == T.RECORD_OID and len(columns) > 1
+    record = (routine.result_type == T.RECORD_OID and len(columns) > 1) or \
+        _composite_result(routine) is not None
 
     def run(row: Any, ctx: ExecContext) -> Any:
         rows = _result_rows(routine, body, arguments, ctx, row)
@@ -880,7 +915,7 @@ def record_field(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node,
         raise error_at(f'could not identify column "{field_name}" in record data type', "42703",
                        location)
     index = names.index(field_name)
-    record = len(columns) > 1
+    record = len(columns) > 1 or _composite_result(routine) is not None
     fn = whole.fn
     type_oid = columns[index][1]
 
@@ -916,7 +951,7 @@ def set_values(builder: PlanBuilder, compiler: ExpressionCompiler, call: Node, l
     arguments = _bound_arguments(builder, binding, args)
     body = _Body(routine)
     columns = tuple(_output_columns(routine))
-    record = routine.result_type == T.RECORD_OID
+    record = routine.result_type == T.RECORD_OID or _composite_result(routine) is not None
 
     def values(row: Any, ctx: ExecContext) -> list[Any]:
         rows = _result_rows(routine, body, arguments, ctx, row) or []
