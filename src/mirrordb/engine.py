@@ -1819,10 +1819,11 @@ class Txn:
 
     def index_scan_relation(self, index: Relation, table: Relation,
                             low: tuple[object, ...] | None, high: tuple[object, ...] | None,
-                            low_inclusive: bool = True, high_inclusive: bool = True
-                            ) -> Iterator[tuple[Tid, tuple[object, ...]]]:
-        """``index_scan`` for a planner that already holds both descriptors. An equality on
-        every key column (a primary key lookup) takes the tree's one-descent ``find_equal``."""
+                            low_inclusive: bool = True, high_inclusive: bool = True,
+                            backward: bool = False) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+        """``index_scan`` for a planner that already holds both descriptors, in index order
+        (highest first when ``backward``). An equality on every key column (a primary key
+        lookup) takes the tree's one-descent ``find_equal``."""
         tree = self.engine.btree(index)
         heap, transaction = self.engine.heap, self.transaction
         snapshot = transaction.snapshot
@@ -1833,7 +1834,7 @@ class Txn:
             entries: Iterable[tuple[tuple[object, ...], Tid]] = (
                 (equal, tid) for tid in tree.find_equal(equal))
         else:
-            entries = tree.scan(low, high, low_inclusive, high_inclusive)
+            entries = tree.scan(low, high, low_inclusive, high_inclusive, backward=backward)
         info = _index_info(table, index)
         for key, tid in entries:      # HOT: the member the snapshot sees, with its own tid
             found = heap.hot_fetch(table, transaction, snapshot, tid)
