@@ -1162,8 +1162,8 @@ class Txn:
         expression column (its index attribute's name and type; indkey 0), computed by the
         next tree of ``expressions``; ``predicate`` makes a partial index (pg_index's
         indexprs and indpred, sql/index_expressions.py); ``options`` is indoption's text.
-        Entries are kept in ascending order whatever the options say: no plan reads an
-        index in order yet (when one does, DESC columns must sort the other way). The
+        Entries are kept in ascending order whatever the options say: an ordered scan of a
+        DESC column reads the index backward (sql/ordered_scans.py). The
         ``include`` columns (INCLUDE) are the index's last attributes and in indkey after the
         keys (indnkeyatts counts the keys), but not in its entries: no scan reads them."""
         relation = self._open(table, LockMode.SHARE)

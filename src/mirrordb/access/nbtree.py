@@ -16,7 +16,9 @@ Concurrency: one lock, the buffer pool's ``lock`` (the page content lock). Every
 while it reads or changes pages, and a caller doing a unique check holds it around ``find_equal``
 and ``insert`` (it is reentrant). Scans do not hold it between the items they yield: they copy a
 leaf's matching entries, release the lock, and on the next page re-find their place by the last
-(key, TID) they returned, so they stay correct when the tree changes in between.
+(key, TID) they returned, so they stay correct when the tree changes in between. A backward
+scan (ORDER BY ... DESC, max()) descends for the entries below the last one it returned and,
+still under the lock, walks the left-links past leaves holding none of them.
 
 Splits: a leaf that cannot take a new entry is split, and the split's downlink goes into the
 parent in the same WAL record. When the parent has no room for it, the insert first splits the
