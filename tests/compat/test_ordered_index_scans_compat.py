@@ -246,6 +246,11 @@ def test_min_max_plans(both: Any) -> None:
         "  InitPlan 2 (returns $1)",
         "    ->  Limit",
         "          ->  Index Scan Backward using t_a_b on t"]
+    assert plan(ours, "select max(id) + 1 from t having max(id) > 3") == [
+        "Result",
+        "  InitPlan 1 (returns $0)",
+        "    ->  Limit",
+        "          ->  Index Scan Backward using t_pkey on t"]
     assert plan(ours, "select max(id), count(*) from t")[0] == "Aggregate"
     assert plan(ours, "select max(name::text || '') from t")[0] == "Aggregate"
     assert plan(ours, "select max(id) from t group by a")[0] == "HashAggregate"

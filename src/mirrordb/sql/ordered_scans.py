@@ -287,16 +287,19 @@ def min_max_result(builder: PlanBuilder, node: Node, item: _FromItem | None,
     if not isinstance(old, (ex.SeqScan, ex.IndexScan)) or \
             replace_scan(aggregate.child, old, old) is None:
         return None
-    plans = []
+    plans: list[tuple[ex.PlanNode, Expr]] = []
+    positions: list[int] = []
+    seen: dict[tuple[str, int | None], int] = {}      # max(id) twice: one init plan
     for call in aggregate.calls:
-        plan = _first_value_plan(builder, item, aggregate.child, call)
-        if plan is None:
-            return None
-        plans.append(plan)
-    result: ex.PlanNode = MinMaxResult(plans, width=aggregate.width)
-    if aggregate.having is not None:
-        result = ex.Filter(result, aggregate.having, width=aggregate.width)
-    return result
+        same = (call.definition.definition.name, call.args[0].column if call.args else None)
+        if same not in seen:
+            plan = _first_value_plan(builder, item, aggregate.child, call)
+            if plan is None:
+                return None
+            seen[same] = len(plans)
+            plans.append(plan)
+        positions.append(seen[same])
+    return MinMaxResult(plans, positions, aggregate.having, width=aggregate.width)
 
 
 def _first_value_plan(builder: PlanBuilder, item: _FromItem, source: ex.PlanNode,
@@ -325,13 +328,19 @@ def _first_value_plan(builder: PlanBuilder, item: _FromItem, source: ex.PlanNode
 @dataclass(eq=False)
 class MinMaxResult(ex.PlanNode):
     """One row of the aggregate's values, each the first value its init plan reads (NULL
-    when it reads none), in the Aggregate's output layout (no group keys)."""
+    when it reads none), in the Aggregate's output layout (no group keys); call i's value is
+    plan ``positions[i]``'s. HAVING is PostgreSQL's One-Time Filter on that row."""
 
     plans: list[tuple[ex.PlanNode, Expr]] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    having: Expr | None = None
     width: int = 0
 
     def rows(self, ctx: ExecContext) -> Iterator[Row]:
-        yield tuple(_first_value(plan, argument, ctx) for plan, argument in self.plans)
+        values = [_first_value(plan, argument, ctx) for plan, argument in self.plans]
+        row = tuple(values[position] for position in self.positions)
+        if self.having is None or self.having.fn(row, ctx) is True:
+            yield row
 
     def explain(self) -> tuple[str, list[ex.PlanNode]]:
         return "Result", []
