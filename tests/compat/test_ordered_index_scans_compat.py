@@ -283,3 +283,40 @@ def test_limit_stops_the_scan_early(both: Any) -> None:
     finally:
         del heap.hot_fetch
     assert ours.run("drop table big")[0] == "command"
+
+
+def test_scans_in_order_while_another_session_splits_the_index(both: Any) -> None:
+    """Two cursors read the primary key in order, one from each end, while another
+    session's committed inserts split every leaf under them: each returns exactly the rows
+    of its snapshot, in order (the forward scan follows right-links or finds its place
+    again, the backward one descends again below its last entry)."""
+    _, ours = both
+    from mirrordb.server.config import SessionSettings
+    from mirrordb.sql.session import Session
+    for statement in ("create table conc (id int primary key)",
+                      "insert into conc select 2 * i from generate_series(1, 3000) i"):
+        assert ours.run(statement)[0] in ("command", "ok")
+    assert plan(ours, "select id from conc where id > 0 order by id desc") == [
+        "Index Scan Backward using conc_pkey on conc"]
+    other = Session(ours.engine, "postgres", "postgres", SessionSettings(ours.engine.settings))
+    try:
+        assert ours.run("begin")[0] == "command"
+        for name, order in (("up", ""), ("down", " desc")):
+            assert ours.run(f"declare {name} cursor for select id from conc where id > 0 "
+                            f"order by id{order}")[0] == "command"
+        first_up, first_down = ours.run("fetch 100 from up")[2], ours.run("fetch 100 from down")[2]
+        for result in other.simple_query("insert into conc select 2 * i - 1 "
+                                         "from generate_series(1, 3000) i"):
+            list(result.rows or ())
+        other.end_implicit()
+        up = first_up + ours.run("fetch all from up")[2]
+        down = first_down + ours.run("fetch all from down")[2]
+        assert ours.run("commit")[0] == "command"
+    finally:
+        other.terminate()
+    evens = [str(2 * i) for i in range(1, 3001)]
+    assert [value for (value,) in up] == evens
+    assert [value for (value,) in down] == evens[::-1]
+    assert ours.run("select count(*) from conc")[2] == [("6000",)]
+    assert ours.engine.verify_indexes("conc") > 0
+    assert ours.run("drop table conc")[0] == "command"

@@ -917,6 +917,8 @@ class _BackwardScanCursor:
 
     def _take(self, view: PageView, end: int) -> list[tuple[tuple[Any, ...], HeapTid]]:
         entries = view.entries
+        invariant(self.last is None or entries[end - 1] < self.last,
+                  f'backward scan of "{self.tree.name}" did not move below its last entry')
         begin = 0 if self.stop is None else min(end, self.stop(entries))
         if begin > 0 or view.opaque.prev == P_NONE or begin == end:
             self.done = True
