@@ -10,7 +10,8 @@ right (hash join on equality conditions, nested loop otherwise) with each WHERE 
 the lowest node that has its columns — a table's own conditions inside its scan, where an index
 whose leading column is compared with a constant or parameter turns the scan into an index scan —
 then GROUP BY/aggregates/HAVING, window functions (a WindowAgg node, sql/window.py), the select
-list's set-returning functions (ProjectSet nodes, sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY, DISTINCT,
+list's set-returning functions (ProjectSet nodes, sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY
+(a Sort, or a B-tree read in order, sql/ordered_scans.py, which also reads min/max), DISTINCT,
 LIMIT/OFFSET, and FOR UPDATE/SHARE locking. Everything above the scans runs on the rows the scans
 produce; nothing here touches storage.
 
