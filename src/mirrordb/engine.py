@@ -62,20 +62,24 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mirrordb.access import clog as cloglib
+from mirrordb.access.async_notify import NotifyQueue
 from mirrordb.access.autovacuum import AutovacuumLauncher
 from mirrordb.access.env import AccessEnv
-from mirrordb.access.heapam import HeapAccess, Tid, TmResult, transaction_fate
+from mirrordb.access.heapam import HeapAccess, LockWaitPolicy, Tid, TmResult, transaction_fate
 from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, LockMode, LockOwner,
                                   LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
                                       RELKIND_MATVIEW, RELKIND_VIEW, EXPRESSION_COLUMN,
-                                      Column, IndexInfo, Relation)
+                                      RELPERSISTENCE_PERMANENT, RELPERSISTENCE_TEMP,
+                                      RELPERSISTENCE_UNLOGGED, Column, IndexInfo, Relation)
+from mirrordb.access import unlogged
 from mirrordb.access.sequence import SequenceAccess, SequenceParams
 from mirrordb.access.vacuum import Vacuum, VacuumStats
 from mirrordb.access.xact import (IsolationLevel, Proc, RowLockMode, Transaction,
@@ -89,7 +93,8 @@ from mirrordb.settings import Settings
 from mirrordb.storage import datum
 from mirrordb.storage.bufmgr import BufferPool
 from mirrordb.storage.control import ControlFile, read_control_file, write_control_file
-from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, MAIN_FORKNUM, RelFileNode
+from mirrordb.storage.relfilenode import (DEFAULT_TABLESPACE_OID, INVALID_BACKEND_ID,
+                                          MAIN_FORKNUM, RelFileNode, TempRelFileNode)
 from mirrordb.storage.smgr import StorageManager
 from mirrordb.wal import archive, payloads
 from mirrordb.wal.archiver import Archiver, ArchiverStatistics
@@ -102,6 +107,7 @@ from mirrordb.wal.writer import WalWriter
 if TYPE_CHECKING:
     from mirrordb.recovery.standby_locks import RecoveryLockTable
     from mirrordb.recovery.startup import RecoveryResult
+    from mirrordb.storage.tuple import HeapTupleHeader
 
 log = logging.getLogger("mirrordb")
 
@@ -159,6 +165,7 @@ class Engine:
         self._btrees: dict[tuple[RelFileNode, tuple[int, ...]], BTree] = {}
         self.table_stats = TableStatistics()
         self.table_stats.policy = self.autovacuum_policy
+        self.notify_queue = NotifyQueue()    # LISTEN/NOTIFY of every database (in memory)
         self.autovacuum: AutovacuumLauncher | None = None
         self._autovacuum_start_lock = threading.Lock()
         self._autovacuum_policy_cache: tuple[object, AutovacuumPolicy] | None = None
@@ -885,6 +892,20 @@ class Txn:
         self.locks = LockOwner(engine.xacts.locks, proc, wait_hooks or NO_HOOKS,
                                self if logs else None)
         self._lock_marks: list[int] = []   # locks.mark() at each open savepoint
+        # relpersistence of the tables and sequences created now (creating_persistence)
+        self.new_persistence = RELPERSISTENCE_PERMANENT
+        # the backend ID of the session's temporary tables (sql/temp_tables.py sets it)
+        self.temp_backend_id = INVALID_BACKEND_ID
+
+    @contextmanager
+    def creating_persistence(self, persistence: str) -> Iterator[None]:
+        """Tables and sequences created inside get ``persistence`` (CREATE UNLOGGED TABLE and
+        its sequences); indexes always take their table's."""
+        saved, self.new_persistence = self.new_persistence, persistence
+        try:
+            yield
+        finally:
+            self.new_persistence = saved
 
     # -- transaction control --------------------------------------------------------------------
 
@@ -1095,29 +1116,41 @@ class Txn:
         self.engine.heap.insert(self.engine.relcache.catalog(catalog), self.transaction,
                                 list(values))
 
-    def _new_relation_file(self, oid: int) -> RelFileNode:
+    def _new_relation_file(self, oid: int, persistence: str = RELPERSISTENCE_PERMANENT,
+                           backend: int = INVALID_BACKEND_ID) -> RelFileNode:
+        """A new relation file; an unlogged relation's main fork is created without WAL and
+        gets an init fork (access/unlogged.py), a temporary one's (of the session with
+        ``backend``, its backend ID) is only a file, as PostgreSQL's RelationCreateStorage
+        does."""
         engine = self.engine
         rnode = RelFileNode(DEFAULT_TABLESPACE_OID, engine.database_oid, oid)
+        if persistence == RELPERSISTENCE_TEMP:
+            rnode = TempRelFileNode(*rnode, backend)
         self.transaction.current_xid()
-        engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
-                          payloads.SmgrCreate(rnode, MAIN_FORKNUM).encode())
+        if persistence == RELPERSISTENCE_PERMANENT:
+            engine.wal.insert(RM_SMGR_ID, XLOG_SMGR_CREATE,
+                              payloads.SmgrCreate(rnode, MAIN_FORKNUM).encode())
         engine.smgr.create(rnode, MAIN_FORKNUM, exist_ok=True)
         self.transaction.current_subtransaction.created_relations.append(rnode)
-        engine.env.changes.relation_created(rnode)
+        if persistence == RELPERSISTENCE_UNLOGGED:
+            unlogged.create_init_fork(engine.env.changes, rnode)
+        elif persistence == RELPERSISTENCE_PERMANENT:
+            engine.env.changes.relation_created(rnode)
         return rnode
 
     def _add_class(self, oid: int, name: str, kind: str, rnode: RelFileNode,
                    columns: Sequence[Column],
                    owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
-                   namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> None:
+                   namespace_oid: int = boot.PUBLIC_NAMESPACE_OID,
+                   persistence: str = RELPERSISTENCE_PERMANENT) -> None:
         """The pg_class and pg_attribute rows; relacl NULL (only the owner has rights)."""
         self._insert_catalog(boot.PG_CLASS, [oid, name, namespace_oid,
-                                             owner, kind, rnode.rel,
-                                             rnode.spc, "p", len(columns), False, False, None])
+                                             owner, kind, rnode.rel, rnode.spc, persistence,
+                                             len(columns), False, False, None])
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False,
-                                                     column.identity])
+                                                     column.identity, column.generated])
 
     def _owner_of(self, relation: Relation) -> int:
         """pg_class.relowner of ``relation`` (an index belongs to its table's owner)."""
@@ -1132,6 +1165,16 @@ class Txn:
         if self.engine.relcache.lookup(name, self.transaction, namespace_oid) is not None:
             raise DuplicateObject(f'relation "{name}" already exists')
 
+    def _check_no_type_named(self, name: str, namespace_oid: int) -> None:
+        """42710 if the schema has a user-defined type ``name``: in PostgreSQL a table's or
+        view's row type would take that name."""
+        if any(values[1] == name and values[2] == namespace_oid
+               for _, values in self.engine.relcache.rows(boot.PG_TYPE, self.transaction)):
+            raise MirrordbError(f'type "{name}" already exists', sqlstate="42710",
+                                hint="A relation has an associated type of the same name, so "
+                                     "you must use a name that doesn't conflict with any "
+                                     "existing type.")
+
     def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]],
                      owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
                      namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> Relation:
@@ -1140,9 +1183,11 @@ class Txn:
         cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid)
-            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid)
+            rnode = self._new_relation_file(oid, self.new_persistence, self.temp_backend_id)
+            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid,
+                            self.new_persistence)
             self.transaction.command_counter_increment()
         return self.relation(oid)
 
@@ -1177,10 +1222,12 @@ class Txn:
                            for c, k in zip(column_names, keys)]
             included = [relation.column_index(c) for c in include]
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid)
+            rnode = self._new_relation_file(oid, relation.persistence,
+                                            getattr(relation.rnode, "backend", INVALID_BACKEND_ID))
             self._add_class(oid, name, RELKIND_INDEX, rnode,
                             key_columns + [relation.columns[k] for k in included],
-                            self._owner_of(relation), relation.namespace_oid)
+                            self._owner_of(relation), relation.namespace_oid,
+                            relation.persistence)
             self._insert_catalog(boot.PG_INDEX, [
                 oid, relation.oid, len(keys) + len(included), unique, primary,
                 " ".join(str(k + 1) for k in keys + included), expressions, predicate, options,
@@ -1242,11 +1289,12 @@ class Txn:
         params = params or SequenceParams()
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid)
+            rnode = self._new_relation_file(oid, self.new_persistence, self.temp_backend_id)
             self._add_class(oid, name, RELKIND_SEQUENCE, rnode,
                             [Column("last_value", datum.INT8_OID), Column("is_called", datum.BOOL_OID)],
-                            owner, namespace_oid)
+                            owner, namespace_oid, self.new_persistence)
             self._insert_catalog(boot.PG_SEQUENCE, [oid, type_oid, params.start,
                                                     params.increment, params.max_value,
                                                     params.min_value, 1, params.cycle])
@@ -1262,9 +1310,11 @@ class Txn:
         ``action`` (sql/views.py's stored query)."""
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
             self._add_class(oid, name, RELKIND_VIEW, RelFileNode(0, self.engine.database_oid, 0),
-                            columns, owner, namespace_oid)     # a view has no relation file
+                            columns, owner, namespace_oid,     # a view has no relation file
+                            self.new_persistence)
             self._insert_catalog(boot.PG_REWRITE, [self.engine.allocate_oid(), VIEW_RULE_NAME,
                                                    oid, VIEW_RULE_EVENT_SELECT, "O", True, None,
                                                    action])
@@ -1279,6 +1329,7 @@ class Txn:
         ``action`` (sql/create_table_as.py's stored query)."""
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
+            self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
             rnode = self._new_relation_file(oid)
             self._add_class(oid, name, RELKIND_MATVIEW, rnode, columns, owner, namespace_oid)
@@ -1307,7 +1358,7 @@ class Txn:
                 self._insert_catalog(boot.PG_ATTRIBUTE, [view.oid, column.name,
                                                          column.type_oid, number,
                                                          column.not_null, column.typmod, False,
-                                                         column.identity])
+                                                         column.identity, column.generated])
             natts = view.natts + len(added)
             self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == view.oid,
                                       lambda v: tuple(v[:8]) + (natts,) + tuple(v[9:]))
@@ -1478,14 +1529,56 @@ class Txn:
                 self.engine.btree(info.relation).build_empty()
             self._table_counts().count_truncate(relation.oid)
 
-    def _swap_relation_file(self, relation: Relation) -> None:
+    def _swap_relation_file(self, relation: Relation, persistence: str | None = None
+                            ) -> RelFileNode:
         """Give ``relation`` a new, empty file: a new relfilenode in its pg_class row; the old
         file is removed when the transaction commits, the new one when it aborts (TRUNCATE,
-        REINDEX). The caller holds the relation's AccessExclusiveLock."""
-        new_rnode = self._new_relation_file(self.engine.allocate_oid())
+        REINDEX; with a new ``persistence``, SET LOGGED / UNLOGGED). The caller holds the
+        relation's AccessExclusiveLock."""
+        persistence = persistence or relation.persistence
+        new_rnode = self._new_relation_file(self.engine.allocate_oid(), persistence,
+                                            getattr(relation.rnode, "backend",
+                                                    INVALID_BACKEND_ID))
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation.oid,
-                                  lambda v: v[:5] + (new_rnode.rel,) + v[6:])
+                                  lambda v: v[:5] + (new_rnode.rel, v[6], persistence) + v[8:])
         self.transaction.current_subtransaction.dropped_relations.append(relation.rnode)
+        return new_rnode
+
+    def set_persistence(self, table: Relation, persistence: str,
+                        sequences: Sequence[Relation] = ()) -> None:
+        """ALTER TABLE ... SET LOGGED / SET UNLOGGED (and ALTER SEQUENCE): the table (locked
+        AccessExclusive by the caller), its indexes and ``sequences`` get new files of the
+        new persistence, as PostgreSQL rewrites them: the table's pages are copied (WAL-logged
+        as full-page images when it becomes logged), sequences keep their values, indexes
+        are rebuilt."""
+        engine = self.engine
+        for info in table.indexes:
+            self.lock_relation(info.relation.oid, LockMode.ACCESS_EXCLUSIVE)
+        with engine._ddl_lock:
+            if table.kind == RELKIND_SEQUENCE:
+                sequences = [table, *sequences]
+            else:
+                new_rnode = self._swap_relation_file(table, persistence)
+                unlogged.copy_relation(engine.env.changes, table.rnode, new_rnode)
+            for sequence in sequences:
+                self._swap_sequence_file(sequence, persistence)
+            for info in table.indexes:
+                self._swap_relation_file(info.relation, persistence)
+            self.transaction.command_counter_increment()
+            current = self.relation(table.oid)
+            for info in current.indexes:
+                tree = engine.btree(info.relation)
+                tree.build_empty()
+                self._build_index(current, info, tree)
+
+    def _swap_sequence_file(self, sequence: Relation, persistence: str) -> None:
+        engine = self.engine
+        params = engine.relcache.sequence_params(sequence, self.transaction)
+        value, is_called = engine.sequences.last_value(sequence.rnode, params)
+        new_rnode = self._swap_relation_file(sequence, persistence)
+        engine.sequences.setval(new_rnode, params, value, is_called)
+        if persistence == RELPERSISTENCE_UNLOGGED:
+            unlogged.copy_to_init_fork(engine.env.changes, new_rnode)
 
     def reindex_index(self, name: RelationRef) -> Relation:
         """REINDEX INDEX: rebuild one index from its table into a new relation file (see
@@ -1748,10 +1841,14 @@ class Txn:
             self._table_counts().count_delete(relation.oid)
         return result
 
-    def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True) -> TmResult:
+    def lock_row(self, table: RelationRef, tid: Tid, exclusive: bool = True,
+                 wait_policy: LockWaitPolicy = LockWaitPolicy.BLOCK,
+                 mode: RowLockMode | None = None) -> TmResult:
+        """Lock one row version: FOR UPDATE (``exclusive``) or FOR SHARE, or ``mode``."""
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
-        mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
-        return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode)
+        if mode is None:
+            mode = RowLockMode.EXCLUSIVE if exclusive else RowLockMode.SHARE
+        return self.engine.heap.lock_tuple(relation, self.transaction, tid, mode, wait_policy)
 
     def latest_version(self, table: RelationRef, tid: Tid) -> Tid:
         relation = table if isinstance(table, Relation) else self.relation(table, RELKIND_TABLE)
@@ -1841,6 +1938,16 @@ class Txn:
             if found is not None and _entry_matches(found, key, info):
                 yield found[0], found[1]
 
+    def tuple_header(self, table: Relation, tid: Tid) -> HeapTupleHeader | None:
+        """The header of version ``tid`` (storage/tuple.py's HeapTupleHeader), whatever the
+        snapshot, or None when its line pointer holds no tuple: what the xmin, xmax, cmin and
+        cmax system columns read (sql/system_columns.py)."""
+        from mirrordb.storage import tuple as tuplelib
+        relation = table if table.oid >= boot.FIRST_NORMAL_OBJECT_ID \
+            else self.engine.relcache.catalog(table)
+        item = self.engine.heap.read_item(relation, tid)
+        return None if item is None else tuplelib.read_header(item)
+
     def fetch_latest(self, table: Relation, tid: Tid) -> tuple[Tid, tuple[object, ...]] | None:
         """The newest committed version of the row that ``tid`` was a version of, or None if the
         row was deleted: what READ COMMITTED re-checks after waiting for a concurrent update."""
@@ -1906,8 +2013,10 @@ class Txn:
             self.engine.sequences.setval(sequence.rnode, params, restart, False)
 
     def alter_column(self, table: Relation, attnum: int, *, name: str | None = None,
-                     not_null: bool | None = None, identity: str | None = None) -> None:
-        """Rename a column or change its NOT NULL flag or identity kind (pg_attribute)."""
+                     not_null: bool | None = None, identity: str | None = None,
+                     generated: str | None = None) -> None:
+        """Rename a column or change its NOT NULL flag, identity or generated kind
+        (pg_attribute)."""
         self.lock_relation(table.oid, LockMode.ACCESS_EXCLUSIVE)
         def change(values: tuple[object, ...]) -> tuple[object, ...]:
             row = list(values)
@@ -1917,6 +2026,8 @@ class Txn:
                 row[4] = not_null
             if identity is not None:
                 row[7] = identity
+            if generated is not None:
+                row[8] = generated
             return tuple(row)
         self._update_catalog_rows(boot.PG_ATTRIBUTE,
                                   lambda v: v[0] == table.oid and v[3] == attnum, change)
@@ -1937,7 +2048,7 @@ class Txn:
         for number, column in enumerate(columns, start=1):
             self._insert_catalog(boot.PG_ATTRIBUTE, [oid, column.name, column.type_oid, number,
                                                      column.not_null, column.typmod, False,
-                                                     column.identity])
+                                                     column.identity, column.generated])
         for attnum, expression in defaults.items():
             self._insert_catalog(boot.PG_ATTRDEF, [oid, attnum, expression])
         self._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == oid,

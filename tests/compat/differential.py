@@ -138,7 +138,8 @@ class Ours(_Answers):
                     outcome = self.command(result.tag(0) if self.with_tags else "",
                                            [_notice_fields(n) for n in result.notices])
                     continue
-                columns = [(c.name, c.type_oid) for c in result.columns]
+                # a domain's column is described as its base type's (server/backend.py)
+                columns = [(c.name, T.base_type(c.type_oid)) for c in result.columns]
                 rows = [tuple(None if value is None
                               else T.format_text(c.type_oid, value, timezone="UTC")
                               for value, c in zip(row, result.columns))

@@ -8,7 +8,8 @@ the server version in the header and the random keys of ``\\restrict``/``\\unres
 pg_dump minor releases write them). The standby's dumps must equal the primary's.
 
 Identity columns dump as PostgreSQL's (ALTER TABLE ... ADD GENERATED ... AS IDENTITY with the
-sequence's options). Not covered here, since mirrordb lacks them: CHECK and FOREIGN KEY constraints, ALTER ... OWNER
+sequence's options), stored generated columns as GENERATED ALWAYS AS (...) STORED, their data
+without them (COPY's column list). Not covered here, since mirrordb lacks them: CHECK and FOREIGN KEY constraints, ALTER ... OWNER
 (a table owned by another role is made by that role, a superuser here, through SET ROLE).
 """
 
@@ -64,6 +65,9 @@ SETUP = [
     "INSERT INTO tickets (note) VALUES ('first'), ('second')",
     "INSERT INTO ledger (memo) VALUES ('a')",
     "INSERT INTO ledger VALUES (7, 'explicit')",
+    "CREATE TABLE shapes (w int, h int, area int GENERATED ALWAYS AS (w * h) STORED, "
+    "label text GENERATED ALWAYS AS ('s' || w::text) STORED)",
+    "INSERT INTO shapes (w, h) VALUES (2, 3), (4, NULL)",
     # nextval WAL-logs 32 values ahead, so a standby (PostgreSQL's too) reads a sequence's
     # last_value up to 32 past the primary's; setval logs the exact value.
     "SELECT setval('accounts_id_seq', 3), setval('events_id_seq', 2), "
@@ -193,7 +197,7 @@ def test_pg_dumpall_globals_only(servers: Servers) -> None:
                                      "\\d accounts", "\\dp accounts", "\\d tickets",
                                      "\\d ledger", "\\d+ ledger_n_seq", "\\d events",
                                      "\\d accounts_lower_name", "\\d events_big",
-                                     "\\d events_recent"])
+                                     "\\d events_recent", "\\d shapes"])
 def test_psql_describe_commands_match(servers: Servers, command: str) -> None:
     """psql's \\d family reads the catalogs pg_dump reads: same answers as PostgreSQL."""
     def run(endpoint: Endpoint) -> str:

@@ -76,6 +76,8 @@ REFUSED: list[tuple[str, str, str]] = [       # (statement, SQLSTATE, message)
     ("lock t", "25006", "cannot execute LOCK TABLE during recovery"),
     ("notify c", "25006", "cannot execute NOTIFY during recovery"),
     ("listen c", "25006", "cannot execute LISTEN during recovery"),
+    ("select pg_notify('c', 'x')", "25006", "cannot execute NOTIFY during recovery"),
+    ("begin; select pg_notify('c', 'x')", "25006", "cannot execute NOTIFY during recovery"),
     ("prepare transaction 'x'", "25006", "cannot execute PREPARE TRANSACTION during recovery"),
     ("begin read write", "0A000", "cannot set transaction read-write mode during recovery"),
     ("set transaction_read_only = off", "0A000",
@@ -107,6 +109,11 @@ ALLOWED: list[tuple[str, list[tuple] | None]] = [      # (statement, rows or Non
     ("begin; declare c cursor for select id from t order by id; fetch 1 from c; close c; commit",
      None),
     ("discard all", None),
+    # UNLISTEN is the session's own business: allowed during recovery, as on PostgreSQL 15
+    ("unlisten c", None),
+    ("begin; unlisten *; commit", None),
+    ("select pg_listening_channels()", []),
+    ("select pg_notification_queue_usage()", [(0.0,)]),
     # advisory locks are each server's own and work on a standby, as on PostgreSQL 15
     ("select pg_current_xact_id_if_assigned()", [(None,)]),
     ("select pg_advisory_lock(1), pg_try_advisory_lock(1), pg_advisory_unlock(1), "

@@ -22,6 +22,13 @@ inserts the record (the WAL-logging recipe) or skips it. At commit, before the c
 
 Either way, from then on the relation's changes are WAL-logged like any other.
 
+**Unlogged relations** (relpersistence 'u', PostgreSQL's RELPERSISTENCE_UNLOGGED). Their page
+changes never write WAL, at any wal_level: ``log`` stamps fake LSNs as for skipped changes. A
+relation file's persistence never changes (SET LOGGED / SET UNLOGGED and TRUNCATE give the
+relation a new file), so the logger keeps it per file: ``mark_unlogged`` at creation, else the
+presence of the file's init fork (``<relfilenode>_init``, storage/reinit.py), looked up once.
+A temporary relation's file (``TempRelFileNode``) never writes WAL either, and has no init fork.
+
 Fake LSNs. A skipped change cannot stamp a real record's end into pd_lsn, but pages must still get
 a new LSN per change: the B-tree's decoded-page cache and scans detect changes by LSN. So a
 skipped change stamps a per-relation counter, wrapping within ``[1, FAKE_LSN_LIMIT)``, below every
@@ -41,7 +48,7 @@ from typing import TYPE_CHECKING
 from mirrordb.common.errors import InvariantViolation, invariant
 from mirrordb.common.lsn import INVALID_LSN
 from mirrordb.storage import page as pagelib
-from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
+from mirrordb.storage.relfilenode import INIT_FORKNUM, MAIN_FORKNUM, RelFileNode, TempRelFileNode
 from mirrordb.wal.record import REGBUF_FORCE_IMAGE, REGBUF_STANDARD, XLR_MAX_BLOCK_ID
 from mirrordb.wal.rmgr import RM_XLOG_ID, XLOG_FPI
 from mirrordb.wal.writer import BlockRegistration
@@ -99,12 +106,36 @@ class PageChangeLogger:
         self.wal_skip_threshold_bytes = wal_skip_threshold_bytes
         self._lock = threading.Lock()
         self._skipped: dict[RelFileNode, int] = {}      # relation -> last fake LSN stamped
+        self._unlogged: dict[RelFileNode, bool] = {}    # relation file -> has an init fork
+        self._unlogged_lsns: dict[RelFileNode, int] = {}   # unlogged file -> last fake LSN
 
     # -- the decision -----------------------------------------------------------------------
 
     def needs_wal(self, rnode: RelFileNode) -> bool:
-        """PostgreSQL's RelationNeedsWAL: False only for a relation whose WAL is skipped."""
-        return rnode not in self._skipped
+        """PostgreSQL's RelationNeedsWAL: False for a relation whose WAL is skipped and for an
+        unlogged relation."""
+        return rnode not in self._skipped and not self.never_logged(rnode)
+
+    def mark_unlogged(self, rnode: RelFileNode) -> None:
+        """``rnode`` is a new unlogged relation file: its page changes never write WAL."""
+        with self._lock:
+            self._unlogged[rnode] = True
+
+    def never_logged(self, rnode: RelFileNode) -> bool:
+        """Whether ``rnode``'s page changes never write WAL: an unlogged relation's file or a
+        temporary relation's."""
+        return isinstance(rnode, TempRelFileNode) or self.is_unlogged(rnode)
+
+    def is_unlogged(self, rnode: RelFileNode) -> bool:
+        """Whether ``rnode`` is an unlogged relation's file (it has an init fork)."""
+        if isinstance(rnode, TempRelFileNode):
+            return False
+        known = self._unlogged.get(rnode)
+        if known is None:
+            known = self.smgr is not None and self.smgr.exists(rnode, INIT_FORKNUM)
+            with self._lock:
+                self._unlogged[rnode] = known
+        return known
 
     def relation_created(self, rnode: RelFileNode) -> bool:
         """A transaction created ``rnode``'s file: under wal_level=minimal its changes skip WAL
@@ -133,6 +164,9 @@ class PageChangeLogger:
         if blocks and blocks[0].rnode in self._skipped:
             self._stamp_skipped_change(blocks[0].rnode, buffers)
             return INVALID_LSN
+        if blocks and self.never_logged(blocks[0].rnode):
+            self._stamp_unlogged_change(blocks[0].rnode, buffers)
+            return INVALID_LSN
         try:
             end_lsn = self.wal.insert(rmid, info, main_data, blocks, xid=xid)
         except BaseException as error:
@@ -148,6 +182,14 @@ class PageChangeLogger:
     def _stamp_skipped_change(self, rnode: RelFileNode, buffers: Sequence[Buffer]) -> None:
         fake_lsn = self._skipped[rnode] % (FAKE_LSN_LIMIT - 1) + 1
         self._skipped[rnode] = fake_lsn
+        self._stamp(rnode, buffers, fake_lsn)
+
+    def _stamp_unlogged_change(self, rnode: RelFileNode, buffers: Sequence[Buffer]) -> None:
+        fake_lsn = self._unlogged_lsns.get(rnode, 0) % (FAKE_LSN_LIMIT - 1) + 1
+        self._unlogged_lsns[rnode] = fake_lsn
+        self._stamp(rnode, buffers, fake_lsn)
+
+    def _stamp(self, rnode: RelFileNode, buffers: Sequence[Buffer], fake_lsn: int) -> None:
         for buffer in buffers:
             if buffer.tag is None or buffer.tag[0] != rnode:
                 invariant(False, f"a skipped change of {rnode} also touches {buffer!r}")
@@ -178,6 +220,8 @@ class PageChangeLogger:
         with self._lock:
             for rnode in relations:
                 self._skipped.pop(rnode, None)
+                self._unlogged.pop(rnode, None)
+                self._unlogged_lsns.pop(rnode, None)
 
     def _images_per_record(self) -> int:
         return max(1, min(FPI_BLOCKS_PER_RECORD, self.pool.nbuffers // 4))
@@ -199,37 +243,40 @@ class PageChangeLogger:
                     for buffer in buffers:
                         pool.release(buffer)
 
-    def copy_relation_logged(self, source: RelFileNode, target: RelFileNode) -> None:
+    def copy_relation_logged(self, source: RelFileNode, target: RelFileNode,
+                             source_fork: int = MAIN_FORKNUM,
+                             target_fork: int = MAIN_FORKNUM) -> None:
         """Fill the new, empty ``target`` with ``source``'s pages through the buffer pool, each
         WAL-logged as a full-page image, new (zero) pages too, so a standby's copy has the same
         length (PostgreSQL's RelationCopyStorageUsingBuffer: CREATE DATABASE's WAL_LOG
-        strategy)."""
+        strategy; also an unlogged relation's init fork, and ALTER TABLE SET LOGGED)."""
         pool = self.pool
-        nblocks = pool.nblocks(source, MAIN_FORKNUM)
+        nblocks = pool.nblocks(source, source_fork)
         per_record = self._images_per_record()
         for first in range(0, nblocks, per_record):
             with pool.lock:
                 copies: list[Buffer] = []
                 try:
                     for blkno in range(first, min(first + per_record, nblocks)):
-                        original = pool.read_buffer(source, MAIN_FORKNUM, blkno)
+                        original = pool.read_buffer(source, source_fork, blkno)
                         try:
-                            copies.append(pool.extend(target, MAIN_FORKNUM))
+                            copies.append(pool.extend(target, target_fork))
                             copies[-1].page[:] = original.page
                         finally:
                             pool.release(original)
-                    self._log_image_batch(target, copies)
+                    self._log_image_batch(target, copies, target_fork)
                 finally:
                     for copy in copies:
                         pool.release(copy)
 
-    def _log_image_batch(self, rnode: RelFileNode, buffers: list[Buffer]) -> None:
+    def _log_image_batch(self, rnode: RelFileNode, buffers: list[Buffer],
+                         fork: int = MAIN_FORKNUM) -> None:
         if not buffers:
             return
         blocks = []
         for block_id, buffer in enumerate(buffers):
             assert buffer.tag is not None           # pinned
-            blocks.append(BlockRegistration(block_id, rnode, MAIN_FORKNUM, buffer.tag[2],
+            blocks.append(BlockRegistration(block_id, rnode, fork, buffer.tag[2],
                                             buffer.page, b"", REGBUF_FORCE_IMAGE | REGBUF_STANDARD))
         end_lsn = self.wal.insert(RM_XLOG_ID, XLOG_FPI, b"", blocks)
         for buffer in buffers:

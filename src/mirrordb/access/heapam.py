@@ -59,7 +59,8 @@ from mirrordb.access import snapshot as visibility
 from mirrordb.access.clog import XACT_ABORTED, XACT_COMMITTED, XACT_IN_PROGRESS
 from mirrordb.access.relation import Relation
 from mirrordb.access.xact import IsolationLevel, RowLockMode
-from mirrordb.common.errors import ProgramLimitExceeded, SerializationFailure, invariant
+from mirrordb.common.errors import (LockNotAvailable, ProgramLimitExceeded, SerializationFailure,
+                                    invariant)
 from mirrordb.common.lsn import format_lsn
 from mirrordb.recovery.redo import RedoContext, register_redo
 from mirrordb.storage import page as pagelib
@@ -122,6 +123,16 @@ class TmResult(enum.Enum):
     SELF_MODIFIED = "self modified"
     UPDATED = "updated"
     DELETED = "deleted"
+    WOULD_BLOCK = "would block"     # SKIP LOCKED: another transaction holds the row
+
+
+class LockWaitPolicy(enum.IntEnum):
+    """What a row lock does when another transaction holds the row (PostgreSQL's
+    LockWaitPolicy; the stronger wins when one relation gets several: ERROR > SKIP > BLOCK)."""
+
+    BLOCK = 0       # wait for it
+    SKIP = 1        # SKIP LOCKED: give up on the row (TmResult.WOULD_BLOCK)
+    ERROR = 2       # NOWAIT: 55P03
 
 
 # -- pure page functions (shared by the primary and redo) ---------------------------------------
@@ -578,6 +589,10 @@ class HeapAccess:
             return [((blkno, offnum), pagelib.get_item(page, offnum))
                     for offnum in hot_chain(page, tid[1])]
 
+    def read_item(self, rel: Relation, tid: Tid) -> bytes | None:
+        """The stored tuple of line pointer ``tid`` (any version), or None."""
+        return self._read_item(rel, tid)
+
     def _read_item(self, rel: Relation, tid: Tid) -> bytes | None:
         with self._existing_page(rel, tid[0]) as page:
             if page is None or tid[1] > pagelib.max_offset(page) \
@@ -842,8 +857,11 @@ class HeapAccess:
                 pool.release(new)
         return new_blkno, new_offnum
 
-    def lock_tuple(self, rel: Relation, txn: Transaction, tid: Tid, mode: int) -> TmResult:
-        """SELECT ... FOR UPDATE/SHARE: wait for writers and conflicting lockers, then lock."""
+    def lock_tuple(self, rel: Relation, txn: Transaction, tid: Tid, mode: int,
+                   wait_policy: LockWaitPolicy = LockWaitPolicy.BLOCK) -> TmResult:
+        """SELECT ... FOR UPDATE/SHARE: wait for writers and conflicting lockers, then lock;
+        under NOWAIT or SKIP LOCKED (``wait_policy``) a row held by another transaction
+        raises 55P03 or gives WOULD_BLOCK instead of waiting."""
         xid = txn.current_xid()
         while True:
             with self.env.pool.lock:
@@ -868,6 +886,11 @@ class HeapAccess:
             if not wait_xid:
                 self._serialization_check(txn, result)
                 return result
+            if wait_policy == LockWaitPolicy.SKIP:
+                return TmResult.WOULD_BLOCK
+            if wait_policy == LockWaitPolicy.ERROR:
+                raise LockNotAvailable(
+                    f'could not obtain lock on row in relation "{rel.name}"')
             self._wait(txn, wait_xid)
 
     # vacuum support ---------------------------------------------------------------------------

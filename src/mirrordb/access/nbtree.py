@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from mirrordb.access import nbtree_page as btpage
 from mirrordb.access.env import PageChangeLogger
+from mirrordb.access.unlogged import copy_to_init_fork
 from mirrordb.access.nbtree_page import (
     BTP_LEAF, BTP_META, BTP_ROOT, BTREE_METAPAGE, P_FIRSTKEY, P_HIKEY, P_NONE, HeapTid, MetaData,
     Opaque,
@@ -314,7 +315,8 @@ class BTree:
     # -- building -------------------------------------------------------------------------------
 
     def build_empty(self) -> None:
-        """Write the metapage (block 0) and an empty root leaf (block 1) into the empty file."""
+        """Write the metapage (block 0) and an empty root leaf (block 1) into the empty file
+        (and, for an unlogged index, into its init fork: access/unlogged.py)."""
         with self.pool.lock:
             invariant(self.pool.nblocks(self.rnode, MAIN_FORKNUM) == 0,
                       f'build_empty on index "{self.name}" whose file is not empty')
@@ -331,6 +333,8 @@ class BTree:
             finally:
                 self.pool.release(root_buffer)
                 self.pool.release(meta_buffer)
+        if self.change_logger.is_unlogged(self.rnode):
+            copy_to_init_fork(self.change_logger, self.rnode)
 
     # -- insertion ------------------------------------------------------------------------------
 

@@ -22,6 +22,12 @@ RELKIND_SEQUENCE = "S"
 RELKIND_VIEW = "v"          # no storage: its query lives in pg_rewrite
 RELKIND_MATVIEW = "m"       # a heap file like a table, its query in pg_rewrite like a view
 
+RELPERSISTENCE_PERMANENT = "p"
+RELPERSISTENCE_UNLOGGED = "u"   # no WAL for its pages; reset from its init fork after a crash
+RELPERSISTENCE_TEMP = "t"       # one session's, in its pg_temp_N schema
+TEMP_NAMESPACE_PREFIX = "pg_temp_"          # + the owning session's backend ID
+TEMP_TOAST_NAMESPACE_PREFIX = "pg_toast_temp_"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -30,6 +36,7 @@ class Column:
     not_null: bool = False
     typmod: int = -1
     identity: str = ""    # pg_attribute.attidentity: '' or 'a' (ALWAYS) or 'd' (BY DEFAULT)
+    generated: str = ""   # pg_attribute.attgenerated: '' or 's' (STORED)
 
 
 EXPRESSION_COLUMN = -1
@@ -127,6 +134,7 @@ class Relation:
     # an index's key columns: the first ``key_count`` of ``columns`` (the rest are INCLUDE
     # columns, which its entries do not hold); -1: all of them
     key_count: int = -1
+    persistence: str = RELPERSISTENCE_PERMANENT     # pg_class.relpersistence
 
     @property
     def key_column_types(self) -> tuple[int, ...]:

@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mirrordb.access.unlogged import copy_to_init_fork
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.common.lsn import INVALID_LSN
 from mirrordb.recovery.redo import RedoContext, register_redo
@@ -75,8 +76,11 @@ class SequenceAccess:
         self._lock = threading.Lock()
 
     def create(self, rnode: RelFileNode, params: SequenceParams) -> None:
-        """Write the initial page (the caller created the file)."""
+        """Write the initial page (the caller created the file; an unlogged sequence's init
+        fork gets a copy of it: access/unlogged.py)."""
         self._log(rnode, params.start, False, flush=False)
+        if self.env.changes.is_unlogged(rnode):
+            copy_to_init_fork(self.env.changes, rnode)
 
     def _log(self, rnode: RelFileNode, last_value: int, is_called: bool, flush: bool) -> None:
         pool = self.env.pool

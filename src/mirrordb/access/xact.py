@@ -63,7 +63,7 @@ from mirrordb.access.lmgr import NO_HOOKS, LockManager, LockWaitHooks
 from mirrordb.access.snapshot import OwnChanges, Snapshot
 from mirrordb.common.errors import (InvalidTransactionState, InvariantViolation,
                                     MirrordbError, ReadOnlyTransaction, invariant)
-from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, RelFileNode
+from mirrordb.storage.relfilenode import DEFAULT_TABLESPACE_OID, RelFileNode, TempRelFileNode
 from mirrordb.wal import payloads
 from mirrordb.wal.rmgr import RM_XACT_ID
 
@@ -124,8 +124,31 @@ ISOLATION_LEVEL_NAMES = {"read uncommitted": IsolationLevel.READ_COMMITTED,
 
 
 class RowLockMode(enum.IntEnum):
+    """Row lock strengths, weakest first (PostgreSQL's LockTupleMode): FOR KEY SHARE, FOR
+    SHARE, FOR NO KEY UPDATE, FOR UPDATE (also what UPDATE and DELETE take here). A stronger
+    mode conflicts with everything a weaker one does, so a holder keeps only its strongest."""
+
+    KEY_SHARE = 0
     SHARE = 1
     EXCLUSIVE = 2
+    NO_KEY_EXCLUSIVE = 3
+
+
+# the strength order of RowLockMode (its values keep their first meanings: SHARE 1, EXCLUSIVE 2)
+LOCK_STRENGTH = {RowLockMode.KEY_SHARE: 0, RowLockMode.SHARE: 1, RowLockMode.NO_KEY_EXCLUSIVE: 2,
+                 RowLockMode.EXCLUSIVE: 3}
+# which held modes each requested mode conflicts with (PostgreSQL's tupleLockExtraInfo table)
+_ROW_LOCK_CONFLICTS = {
+    RowLockMode.KEY_SHARE: frozenset({RowLockMode.EXCLUSIVE}),
+    RowLockMode.SHARE: frozenset({RowLockMode.NO_KEY_EXCLUSIVE, RowLockMode.EXCLUSIVE}),
+    RowLockMode.NO_KEY_EXCLUSIVE: frozenset({RowLockMode.SHARE, RowLockMode.NO_KEY_EXCLUSIVE,
+                                             RowLockMode.EXCLUSIVE}),
+    RowLockMode.EXCLUSIVE: frozenset(RowLockMode),
+}
+
+
+def row_locks_conflict(requested: RowLockMode, held: RowLockMode) -> bool:
+    return held in _ROW_LOCK_CONFLICTS[requested]
 
 
 @dataclass(eq=False)
@@ -402,14 +425,15 @@ class TransactionManager:
             for xid, held in holders.items():
                 if xid in my_xids:
                     continue
-                if mode == RowLockMode.EXCLUSIVE or held == RowLockMode.EXCLUSIVE:
+                if row_locks_conflict(mode, held):
                     return xid
             return 0
 
     def add_row_lock(self, key: tuple[RelFileNode, int, int], xid: int, mode: RowLockMode) -> None:
         with self._lock:
             holders = self._row_locks.setdefault(key, {})
-            holders[xid] = max(mode, holders.get(xid, mode))
+            held = holders.get(xid, mode)
+            holders[xid] = mode if LOCK_STRENGTH[mode] >= LOCK_STRENGTH[held] else held
 
     def _release_row_locks(self, xids: list[int]) -> None:
         if not self._row_locks or not xids:
@@ -773,7 +797,7 @@ class Transaction:
         invalidations = (RELCACHE_INVALIDATION_STRUCT.pack(SHAREDINVALRELCACHE_ID, database, 0),
                          ) if self.touched_catalogs else ()
         info, data = payloads.encode_xact_commit(
-            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=dropped,
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=_logged(dropped),
             db_id=database if invalidations else 0,
             ts_id=DEFAULT_TABLESPACE_OID if invalidations else 0,
             invalidations=invalidations,
@@ -785,7 +809,7 @@ class Transaction:
         if wal is None:
             return
         info, data = payloads.encode_xact_abort(
-            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=created,
+            xact_time=payloads.pg_timestamp_now(), subxids=subxids, rels=_logged(created),
             flags=self._record_flags())
         wal.insert(RM_XACT_ID, info, data, xid=xid)
 
@@ -795,6 +819,12 @@ class Transaction:
     def _drop_files(self, relations: list[RelFileNode]) -> None:
         if relations:
             self.manager.drop_relation_files(relations)
+
+
+def _logged(relations: list[RelFileNode]) -> list[RelFileNode]:
+    """The relation files a commit or abort record names: a temporary table's never (only
+    its session has them, PostgreSQL's smgrGetPendingDeletes)."""
+    return [rnode for rnode in relations if not isinstance(rnode, TempRelFileNode)]
 
 
 def _completion_flags(level: str) -> int:

@@ -41,6 +41,9 @@ PG_CONSTRAINT_OID = 2606
 PG_DESCRIPTION_OID = 2609
 PG_SHDESCRIPTION_OID = 2396
 PG_DEPEND_OID = 2608
+PG_PROC_OID = 1255
+PG_TYPE_OID = 1247
+PG_ENUM_OID = 3501
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -63,7 +66,9 @@ PG_ATTRIBUTE = _catalog(PG_ATTRIBUTE_OID, "pg_attribute", [
     ("attrelid", T.OID_OID), ("attname", T.NAME_OID), ("atttypid", T.OID_OID), ("attnum", T.INT2_OID),
     ("attnotnull", T.BOOL_OID), ("atttypmod", T.INT4_OID), ("attisdropped", T.BOOL_OID),
     # identity column kind: '' none, 'a' GENERATED ALWAYS, 'd' BY DEFAULT (sql/identity.py)
-    ("attidentity", T.TEXT_OID)])
+    ("attidentity", T.TEXT_OID),
+    # 's' for a stored generated column, its expression in pg_attrdef; '' (sql/generated.py)
+    ("attgenerated", T.TEXT_OID)])
 PG_INDEX = _catalog(PG_INDEX_OID, "pg_index", [
     ("indexrelid", T.OID_OID), ("indrelid", T.OID_OID), ("indnatts", T.INT2_OID), ("indisunique", T.BOOL_OID),
     ("indisprimary", T.BOOL_OID), ("indkey", T.TEXT_OID),
@@ -118,7 +123,9 @@ PG_CONSTRAINT = _catalog(PG_CONSTRAINT_OID, "pg_constraint", [
     ("convalidated", T.BOOL_OID), ("conrelid", T.OID_OID), ("conindid", T.OID_OID),
     ("confrelid", T.OID_OID), ("confupdtype", T.TEXT_OID), ("confdeltype", T.TEXT_OID),
     ("confmatchtype", T.TEXT_OID), ("connoinherit", T.BOOL_OID), ("conkey", T.TEXT_OID),
-    ("confkey", T.TEXT_OID), ("conbin", T.TEXT_OID)])
+    ("confkey", T.TEXT_OID), ("conbin", T.TEXT_OID),
+    # a domain's constraint: the domain (conrelid 0); 0 for a table's (sql/user_types.py)
+    ("contypid", T.OID_OID)])
 
 # COMMENT ON: one row per commented object (objsubid: the column number, 0 for the object
 # itself); roles' comments go to the shared pg_shdescription. sql/comments.py writes both.
@@ -135,10 +142,43 @@ PG_DEPEND = _catalog(PG_DEPEND_OID, "pg_depend", [
     ("refclassid", T.OID_OID), ("refobjid", T.OID_OID), ("refobjsubid", T.INT4_OID),
     ("deptype", T.TEXT_OID)])
 
+# User-defined functions and procedures (built-in functions are the type system's code, not
+# rows). The list-valued columns are mirrordb's text forms, not PostgreSQL's arrays:
+# proargtypes/proallargtypes type OIDs separated by spaces (as pg_index.indkey), proargmodes
+# one letter per parameter ("iob"), proargnames, proargdefaults (a default is its raw parse
+# tree) and proconfig ("name=value" items) JSON lists, prosqlbody a SQL-standard body's
+# statements as JSON; sql/proc_catalog.py documents, reads and shows them with PostgreSQL's
+# column types.
+PG_PROC = _catalog(PG_PROC_OID, "pg_proc", [
+    ("oid", T.OID_OID), ("proname", T.NAME_OID), ("pronamespace", T.OID_OID),
+    ("proowner", T.OID_OID), ("prolang", T.OID_OID), ("prokind", T.TEXT_OID),
+    ("prosecdef", T.BOOL_OID), ("proisstrict", T.BOOL_OID), ("proretset", T.BOOL_OID),
+    ("provolatile", T.TEXT_OID), ("pronargs", T.INT2_OID), ("pronargdefaults", T.INT2_OID),
+    ("prorettype", T.OID_OID), ("proargtypes", T.TEXT_OID), ("proallargtypes", T.TEXT_OID),
+    ("proargmodes", T.TEXT_OID), ("proargnames", T.TEXT_OID), ("proargdefaults", T.TEXT_OID),
+    ("prosrc", T.TEXT_OID), ("prosqlbody", T.TEXT_OID), ("provariadic", T.OID_OID),
+    ("proacl", T.TEXT_OID), ("proconfig", T.TEXT_OID)])
+
+# User-defined types (CREATE TYPE ... AS ENUM, CREATE DOMAIN, and the array type each gets):
+# one row per type. Built-in types are not stored: the type system (sql/types.py) serves them
+# and the pg_type view shows both. typtype 'e' enum, 'd' domain, 'b' a user type's array
+# (typelem its element); typdefaultbin is a domain default's raw parse tree as JSON, typdefault
+# its text. sql/user_types.py reads the rows and sql/type_ddl.py writes them.
+PG_TYPE = _catalog(PG_TYPE_OID, "pg_type", [
+    ("oid", T.OID_OID), ("typname", T.NAME_OID), ("typnamespace", T.OID_OID),
+    ("typowner", T.OID_OID), ("typtype", T.TEXT_OID), ("typbasetype", T.OID_OID),
+    ("typtypmod", T.INT4_OID), ("typnotnull", T.BOOL_OID), ("typarray", T.OID_OID),
+    ("typelem", T.OID_OID), ("typdefault", T.TEXT_OID), ("typdefaultbin", T.TEXT_OID)])
+# An enum's labels, one row each, as PostgreSQL keeps them: the label's OID is what a column of
+# the enum stores; enumsortorder (float4) orders the labels.
+PG_ENUM = _catalog(PG_ENUM_OID, "pg_enum", [
+    ("oid", T.OID_OID), ("enumtypid", T.OID_OID), ("enumsortorder", T.FLOAT4_OID),
+    ("enumlabel", T.NAME_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
-                                  PG_DEPEND)
+                                  PG_DEPEND, PG_PROC, PG_TYPE, PG_ENUM)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
 
 

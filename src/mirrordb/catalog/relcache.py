@@ -19,11 +19,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Callable
 
-from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, Column, IndexInfo,
-                                      Relation)
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELPERSISTENCE_TEMP,
+                                      TEMP_NAMESPACE_PREFIX, Column, IndexInfo, Relation)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.catalog import bootstrap as boot
-from mirrordb.storage.relfilenode import RelFileNode
+from mirrordb.storage.relfilenode import RelFileNode, TempRelFileNode
 
 if TYPE_CHECKING:
     from mirrordb.access.heapam import HeapAccess
@@ -122,18 +122,29 @@ class RelationCache:
         attributes = sorted((values for _, values in self.rows(boot.PG_ATTRIBUTE, txn)
                              if values[0] == oid), key=lambda values: values[3])  # type: ignore
         columns = [Column(str(a[1]), int(a[2]), bool(a[4]), int(a[5]),  # type: ignore[arg-type]
-                          str(a[7] or "")) for a in attributes]
+                          str(a[7] or ""), str(a[8] or "")) for a in attributes]
         key_count = -1
         if relkind == RELKIND_INDEX:
             if index_row is None:
                 index_row = next((values for _, values in self.rows(boot.PG_INDEX, txn)
                                   if values[0] == oid), None)
             key_count = -1 if index_row is None else _key_count(index_row)
+        persistence = str(row[7] or "p")
+        rnode = RelFileNode(int(tablespace), self.database_oid,  # type: ignore[arg-type]
+                            int(relfilenode))  # type: ignore[arg-type]
+        if persistence == RELPERSISTENCE_TEMP:
+            backend = self._temp_backend_id(int(namespace), txn)  # type: ignore[call-overload]
+            rnode = TempRelFileNode(*rnode, backend)
         return Relation(oid=int(oid), name=str(relname), kind=str(relkind),  # type: ignore
-                        rnode=RelFileNode(int(tablespace), self.database_oid,  # type: ignore
-                                          int(relfilenode)),  # type: ignore[arg-type]
-                        columns=columns, namespace_oid=int(namespace),  # type: ignore[arg-type]
-                        key_count=key_count)
+                        rnode=rnode, columns=columns,
+                        namespace_oid=int(namespace),  # type: ignore[arg-type]
+                        key_count=key_count, persistence=persistence)
+
+    def _temp_backend_id(self, namespace_oid: int, txn: Transaction | None) -> int:
+        """The backend ID a temporary relation's schema is named after (pg_temp_N)."""
+        name = next((str(values[1]) for _, values in self.rows(boot.PG_NAMESPACE, txn)
+                     if values[0] == namespace_oid), "")
+        return int(name.removeprefix(TEMP_NAMESPACE_PREFIX) or "-1")
 
     def _indexes_of(self, table: Relation, txn: Transaction | None) -> list[IndexInfo]:
         index_rows = [values for _, values in self.rows(boot.PG_INDEX, txn)

@@ -4,7 +4,8 @@ The check behind mirrordb's headline property (DESIGN.md decision 3): after a st
 the primary's WAL up to the same point, every relation file is byte-for-byte the same. Walks
 ``global/`` and ``base/<db>/`` of both directories, pairs relation files by path, and compares them
 8 kB page by page. Prints one line per relation and exits non-zero if anything differs or exists on
-one side only.
+one side only. Unlogged relations are compared by their init forks only (their other forks are
+not WAL-logged: a standby does not have them).
 
 A block past the end of one file equals an all-zero block in the other: PostgreSQL (and replay,
 which extends a relation to the block a record names) may leave zero-filled blocks at a file's end
@@ -19,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from mirrordb.storage import reinit
 from mirrordb.storage.page import BLCKSZ
 
 RELATION_FILE = re.compile(r"^\d+(_(fsm|vm|init))?(\.\d+)?$")
@@ -47,12 +49,15 @@ class RelationComparison:
 
 
 def relation_files(datadir: str) -> set[str]:
+    """The relation files to compare; an unlogged relation's forks other than its init fork
+    are not WAL-logged, so only its init fork is (storage/reinit.py)."""
     found = set()
     for top in ("global", "base"):
         root = os.path.join(datadir, top)
         for directory, _, files in os.walk(root):
+            unlogged = reinit.unlogged_relations_in(directory)
             for name in files:
-                if RELATION_FILE.match(name):
+                if RELATION_FILE.match(name) and not reinit.is_unlogged_data_file(name, unlogged):
                     found.add(os.path.relpath(os.path.join(directory, name), datadir))
     return found
 

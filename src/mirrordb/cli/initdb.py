@@ -157,7 +157,7 @@ def _bootstrap_catalogs(datadir: str, superuser: str) -> None:
             for number, column in enumerate(catalog.columns, start=1):
                 txn._insert_catalog(boot.PG_ATTRIBUTE, [catalog.oid, column.name,
                                                         column.type_oid, number, True, -1, False,
-                                                        ""])
+                                                        "", ""])
         txn.commit()
         for oid, name, template, connections in (
                 (boot.TEMPLATE0_DATABASE_OID, "template0", True, False),

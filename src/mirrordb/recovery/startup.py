@@ -83,6 +83,7 @@ from mirrordb.recovery.redo import RecoveryState, RedoContext, dispatch, redo_ha
 from mirrordb.recovery.restore import ArchiveRestore
 from mirrordb.recovery.target import (RecoveryTarget, StopPoint, TargetCheck, format_time,
                                       target_from_settings)
+from mirrordb.storage import reinit
 from mirrordb.storage.control import DBState
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal import archive, payloads
@@ -407,6 +408,10 @@ class Startup:
         engine.pool.set_flush_wal(self.min_recovery_point.flush)
         self.in_recovery = True
         self.next_lsn = checkpoint.redo
+        reinit.remove_temp_relation_files(engine.datadir)
+        if self.archive_recovery or not self.clean_shutdown:
+            # before redo (and before a standby's queries): unlogged data may be trashed
+            reinit.reset_unlogged_relations(engine.pool, reinit.CLEANUP)
         if self.clean_shutdown and not self.archive_recovery:
             # only the shutdown checkpoint record itself is read again: nothing to redo
             shut_down_at = datetime.datetime.fromtimestamp(checkpoint.time_s,
@@ -840,6 +845,8 @@ class Startup:
         needed = self.archive_recovery or not self.clean_shutdown or self.records_replayed > 1
         self._end_redo(log_redo_done=needed)
         engine = self.engine
+        if self.archive_recovery or not self.clean_shutdown:
+            reinit.reset_unlogged_relations(engine.pool, reinit.INIT)
         self._start_writing_wal()
         if needed:
             engine.checkpointer.checkpoint(shutdown=True, end_of_recovery=True)
@@ -857,6 +864,7 @@ class Startup:
         recovery" until the engine accepts writes."""
         invariant(self.archive_recovery, "end_archive_recovery outside archive recovery")
         self._end_redo(log_redo_done=True)
+        reinit.reset_unlogged_relations(self.engine.pool, reinit.INIT)
         old_tli, switch_lsn = self.replay_tli, self.next_lsn
         self._start_new_timeline()
         remove_signal_files(self.engine.datadir)

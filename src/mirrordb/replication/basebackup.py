@@ -101,6 +101,7 @@ from mirrordb.protocol.messages import (
     error_fields,
 )
 from mirrordb.replication.basebackup_progress import BaseBackupProgress
+from mirrordb.storage import reinit
 from mirrordb.wal import archive
 from mirrordb.wal import timeline as tl
 from mirrordb.wal.segment import segment_name, segno_of
@@ -368,9 +369,16 @@ def walk_data_directory(datadir: str) -> Iterator[Member]:
 
 def _walk(root: str, relative: str) -> Iterator[Member]:
     directory = os.path.join(root, relative) if relative else root
+    # a database directory's unlogged relations are sent as their init forks only, and its
+    # temporary relations not at all, as PostgreSQL's sendDir does: the other forks are reset
+    # when the backup is recovered
+    unlogged = reinit.unlogged_relations_in(directory) if relative.startswith("base/") \
+        else set()
     for name in sorted(os.listdir(directory)):
         path = f"{relative}/{name}" if relative else name
-        if _excluded_file(name) or path == CONTROL_FILE:
+        if _excluded_file(name) or path == CONTROL_FILE or \
+                reinit.is_unlogged_data_file(name, unlogged) or \
+                (relative.startswith("base/") and reinit.is_temp_relation_file(name)):
             continue
         try:
             status = os.lstat(os.path.join(root, path))

@@ -151,6 +151,8 @@ class Backend:
             if self.interrupts is not None and not (self.ssl and self._tls_pending()):
                 if not self.interrupts.wait_readable(self.sock, IDLE_POLL_S):
                     self._check_idle_interrupts()
+                    if self.interrupts.take_notify() and idle:
+                        self._send_notifications(flush=True)
                     continue
             try:
                 data = self.sock.recv(RECEIVE_BYTES)
@@ -539,6 +541,7 @@ class Backend:
         if self._in_hot_standby:
             self._leave_hot_standby_if_promoted()
         self._report_setting_changes()
+        self._send_notifications(flush=False)
         status = self.session.transaction_status
         self.connection.send_raw(m.READY_FOR_QUERY[status])
         if self.info is not None:
@@ -547,6 +550,17 @@ class Backend:
             if status != "I":
                 self._arm_idle_timeout()
         self._flush()
+
+    def _send_notifications(self, flush: bool) -> None:
+        """NotificationResponse for each notification the session may take now (it listens
+        and is idle outside a transaction: sql/notify.py), as PostgreSQL sends them before
+        ReadyForQuery or while waiting for the next command."""
+        assert self.session is not None
+        for notification in self.session.take_notifications():
+            self.connection.send(m.NotificationResponse(notification.pid, notification.channel,
+                                                        notification.payload))
+        if flush:
+            self._flush()
 
     def _leave_hot_standby_if_promoted(self) -> None:
         """The server was promoted (recovery/promote.py): in_hot_standby goes off, reported
@@ -779,6 +793,9 @@ class Backend:
                     self._flush()
                     if check is not None:
                         check()
+        if self.session.pending_warnings:    # raised while the rows were made (RAISE NOTICE)
+            self._send_notices(self.session.pending_warnings)
+            self.session.pending_warnings.clear()
         if finished:
             total = sent if rows is None else self._portal_total(sent)
             self.connection.send_raw(m.encode_command_complete(result.tag(total)))
@@ -878,8 +895,10 @@ class Backend:
             fmt = formats[i] if len(formats) > 1 else (formats[0] if formats else 0)
             info = T.TYPES.get(column.type_oid)
             size = info.length if info is not None else -1
+            # a domain's column is described as its base type's, as PostgreSQL does
             fields.append(m.FieldDescription(column.name, column.table_oid, column.attnum,
-                                             column.type_oid, size, column.typmod, fmt))
+                                             T.base_type(column.type_oid), size,
+                                             column.typmod, fmt))
         return m.RowDescription(tuple(fields))
 
     # extended query

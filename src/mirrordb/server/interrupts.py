@@ -47,6 +47,9 @@ Waiting: a thread that blocks must wake up for an interrupt.
   interrupt arrives (it waits on ``state.wakeup``, a ``threading.Event`` set by every request).
 * Waiting for the client: ``state.wait_readable(sock, timeout_s)`` selects on the socket and on
   the state's wake-up socket pair, so a terminate or timeout ends the wait at once.
+* A queued notification for a listening session (``request_notify``, sql/notify.py) only
+  ends ``wait_readable``: it is no interrupt (``pending`` stays as it is, statements never see
+  it); the backend calls ``take_notify`` and sends the notifications if the session is idle.
 * Waiting on another event (``access/xact.py``'s row-lock wait): poll it in short slices and
   check in between: ``while not event.wait(WAIT_POLL_INTERVAL_S): check_for_interrupts()``.
 
@@ -124,6 +127,9 @@ class InterruptState:
         self.recovery_conflict: ConflictRequest | None = None
         self.recovery_conflict_fatal: RecoveryConflictTermination | None = None
         self.reading_from_client = False     # in wait_readable, until the client's bytes come
+        # a notification was queued for this listening session (sql/notify.py): wakes only
+        # the wait for the client, never a statement (pending stays as it is)
+        self.notify_pending = False
         self.holdoff_count = 0
         self.wakeup = threading.Event()
         self._wake_pair: tuple[socket.socket, socket.socket] | None = None
@@ -162,6 +168,24 @@ class InterruptState:
                 self.recovery_conflict = request
             self._raise_flag()
 
+    def request_notify(self) -> None:
+        """A transaction queued notifications this listening session may want: wake its wait
+        for the client's next message, which sends them if the session is idle."""
+        with self._lock:
+            self.notify_pending = True
+            self._write_wake_byte()
+
+    def take_notify(self) -> bool:
+        """Whether ``request_notify`` was called since the last call (the backend reads the
+        queue then); the wake-up byte goes unless another interrupt is pending."""
+        if not self.notify_pending:
+            return False
+        with self._lock:
+            self.notify_pending = False
+            if not self.pending:
+                self._drain_wake_pair()
+        return True
+
     def timer_is_current(self, kind: TimeoutKind, generation: int) -> bool:
         """Whether the timer entry ``generation`` is still the armed one for ``kind``."""
         return self._armed.get(kind) == generation
@@ -191,6 +215,10 @@ class InterruptState:
         """Under ``_lock``: mark pending and wake whatever the backend is waiting in."""
         self.pending = True
         self.wakeup.set()
+        self._write_wake_byte()
+
+    def _write_wake_byte(self) -> None:
+        """Under ``_lock``: end the backend's ``wait_readable``."""
         if self._wake_pair is not None:
             try:
                 self._wake_pair[1].send(b"\0")
@@ -315,7 +343,7 @@ class InterruptState:
         with self._lock:
             if self._wake_pair is None:
                 self._wake_pair = _nonblocking_pair()
-            if self.pending and not self.holdoff_count:
+            if (self.pending or self.notify_pending) and not self.holdoff_count:
                 return False
             wake_reader = self._wake_pair[0]
         fd = sock.fileno()

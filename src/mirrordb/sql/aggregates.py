@@ -428,6 +428,12 @@ def resolve_aggregate(name: str, arg_types: Sequence[int]) -> ResolvedAggregate:
     lowered = name.lower()
     if lowered.startswith("pg_catalog."):
         lowered = lowered[len("pg_catalog."):]
+    if any(oid >= T.FIRST_USER_TYPE_OID for oid in arg_types):
+        if lowered in ("min", "max") and len(arg_types) == 1 and \
+                T.type_category(arg_types[0]) == "E":     # min(anyenum), max(anyenum)
+            return ResolvedAggregate(_extreme(lowered, arg_types[0], lowered == "max"),
+                                     tuple(arg_types))
+        arg_types = [T.base_type(oid) for oid in arg_types]
     candidates = [Candidate(definition.arg_types, definition)
                   for definition in _AGGREGATES.get(lowered, [])
                   if len(definition.arg_types) == len(arg_types)]

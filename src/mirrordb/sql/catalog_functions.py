@@ -133,6 +133,7 @@ _TYPE_FACTS = """
 
 # pg_proc OIDs of the functions pg_type names (I/O, typmod, analyze, subscripting), PostgreSQL 15.
 _TYPE_PROCEDURES = """
+3504:enum_in 3505:enum_out 3532:enum_recv 3533:enum_send 2597:domain_in 2598:domain_recv
 31:byteaout 33:charout 34:namein 35:nameout 38:int2in 39:int2out 40:int2vectorin
 41:int2vectorout 42:int4in 43:int4out 44:regprocin 45:regprocout 46:textin 47:textout
 50:xidin 51:xidout 52:cidin 53:cidout 54:oidvectorin 55:oidvectorout 109:unknownin
@@ -208,7 +209,19 @@ invariant(set(TYPE_FACTS) == set(T.TYPES), "TYPE_FACTS covers exactly the type t
 
 
 def type_facts(type_oid: int) -> TypeFacts:
+    if type_oid >= T.FIRST_USER_TYPE_OID:
+        return _user_type_facts(type_oid)
     return TYPE_FACTS.get(type_oid) or TypeFacts("p", 0, 0, 0, 0, 0)
+
+
+def _user_type_facts(type_oid: int) -> TypeFacts:
+    """A domain has its base type's facts; an enum is stored plain; a user type's array is
+    extended, with its element's collation (sql/user_types.py)."""
+    if T.is_array_type(type_oid):
+        element = type_facts(T.element_type_of(type_oid))
+        return TypeFacts("x", element.collation_oid, 0, 0, 3816, 6179)
+    base = T.base_type(type_oid)
+    return type_facts(base) if base != type_oid else TypeFacts("p", 0, 0, 0, 0, 0)
 
 
 def type_collation(type_oid: int) -> int:
@@ -257,6 +270,7 @@ class AttributeEntry:
     typmod: int
     dropped: bool = False
     identity: str = ""    # pg_attribute.attidentity
+    generated: str = ""   # pg_attribute.attgenerated
 
 
 @dataclass(slots=True, eq=False)
@@ -455,7 +469,8 @@ class CatalogSnapshot:
             result.setdefault(relation_oid, []).append(AttributeEntry(
                 relation_oid, str(record["attname"]), int(record["atttypid"]),
                 int(record["attnum"]), bool(record["attnotnull"]), int(record["atttypmod"]),
-                bool(record["attisdropped"]), str(record["attidentity"] or "")))
+                bool(record["attisdropped"]), str(record["attidentity"] or ""),
+                str(record["attgenerated"] or "")))
         for relation in virtual.values():
             result[relation.oid] = [AttributeEntry(relation.oid, name, type_oid, number, False,
                                                    -1)
@@ -626,7 +641,7 @@ class CatalogSnapshot:
             return 0
         try:
             return int(self.session.engine.pool.nblocks(
-                _file_node(entry, self.session.engine.database_oid))) * BLOCK_SIZE_BYTES
+                self._file_node(entry))) * BLOCK_SIZE_BYTES
         except (OSError, MirrordbError):
             return 0
 
@@ -636,7 +651,19 @@ class CatalogSnapshot:
         entry = self.classes.get(oid)
         if entry is None or entry.virtual or entry.kind == RELKIND_VIEW:
             return None
-        return _file_node(entry, self.session.engine.database_oid).relative_path()
+        return self._file_node(entry).relative_path()
+
+    def _file_node(self, entry: ClassEntry) -> Any:
+        """The relation's file; a temporary relation's names its session's backend ID (the
+        N of its schema pg_temp_N)."""
+        rnode = _file_node(entry, self.session.engine.database_oid)
+        if entry.persistence != "t":
+            return rnode
+        from mirrordb.access.relation import TEMP_NAMESPACE_PREFIX
+        from mirrordb.sql import schemas
+        from mirrordb.storage.relfilenode import TempRelFileNode
+        name = schemas.namespace_name(self.session, entry.namespace_oid)
+        return TempRelFileNode(*rnode, int(name.removeprefix(TEMP_NAMESPACE_PREFIX) or -1))
 
 
 def _file_node(entry: ClassEntry, database_oid: int) -> Any:
@@ -734,11 +761,16 @@ class SessionCatalogLookup:
             if oid is None:
                 raise MirrordbError(f'role "{name}" does not exist', sqlstate="42704")
             return oid
+        if type_oid in (T.REGPROC_OID, T.REGPROCEDURE_OID):
+            from mirrordb.sql import proc_catalog
+            return proc_catalog.regproc_oid(self.session, name)
         raise T.invalid_text(T.TYPES[type_oid].name, name)
 
     def name_of(self, type_oid: int, oid: int) -> str | None:
         if type_oid in (T.REGPROC_OID, T.REGPROCEDURE_OID):
-            return PROCEDURE_NAMES.get(oid)
+            from mirrordb.sql import proc_catalog
+            return proc_catalog.regproc_name(self.session, oid, type_oid) \
+                or PROCEDURE_NAMES.get(oid)
         snapshot = self._snapshot()
         if type_oid == T.REGCLASS_OID:
             return snapshot.relation_display_name(oid)
@@ -794,9 +826,11 @@ class ExpressionDeparser:
     """
 
     def __init__(self, session: Any, snapshot: CatalogSnapshot, relation_oid: int | None,
-                 pretty: bool) -> None:
+                 pretty: bool, value_type: int | None = None) -> None:
         from mirrordb.sql.planner import PlanBuilder  # the planner imports the session layer
         self.snapshot = snapshot
+        # a domain constraint's: VALUE has this type and prints as VALUE (sql/domain_checks.py)
+        self.value_type = value_type
         self.pretty = pretty
         self.builder = PlanBuilder(session, [])
         scope = Scope()
@@ -804,6 +838,8 @@ class ExpressionDeparser:
             scope.add(snapshot.classes[relation_oid].name,
                       [ScopeColumn(a.name, a.type_oid, a.typmod)
                        for a in snapshot.attributes.get(relation_oid, []) if not a.dropped])
+        if value_type is not None:
+            scope.add("", [ScopeColumn("value", value_type)], aliased=False)
         self.compiler = ExpressionCompiler(self.builder, scope)
         self.timezone = getattr(session, "timezone", "UTC")
 
@@ -1157,6 +1193,8 @@ class ExpressionDeparser:
 
     def _ColumnRef(self, f: Node) -> _Printed:
         names = strings(f["fields"])
+        if self.value_type is not None and names == ["value"]:
+            return _Printed("VALUE")
         if len(names) == 1 and self._is_whole_row({"ColumnRef": f}):
             return _Printed(f"{funcs.quote_ident(names[0])}.*")
         return _Printed(".".join(funcs.quote_ident(n) for n in names))
@@ -1168,6 +1206,9 @@ class ExpressionDeparser:
         except MirrordbError:
             return False
         return compiled.fields is not None and compiled.column is None
+
+    def _ParamRef(self, f: Node) -> _Printed:   # a SQL function's RETURN expression
+        return _Printed(f"${f.get('number', 0)}")
 
     def _CollateClause(self, f: Node) -> _Printed:
         operand = self._print(f["arg"], None)
@@ -1436,6 +1477,15 @@ def _user_name(ctx: ExecContext, role_oid: int) -> str:
     return role.name if role is not None else f"unknown (OID={role_oid})"
 
 
+def _type_is_visible(ctx: ExecContext, type_oid: int) -> bool | None:
+    """pg_type_is_visible: a built-in type always; a user type when the search path reaches it
+    by its name (sql/user_types.py)."""
+    if type_oid < T.FIRST_USER_TYPE_OID:
+        return True if type_oid in T.TYPES else None
+    from mirrordb.sql import user_types
+    return user_types.type_is_visible(type_oid)
+
+
 def _table_is_visible(ctx: ExecContext, oid: int) -> bool | None:
     snapshot = _snapshot(ctx)
     entry = snapshot.classes.get(oid)
@@ -1625,11 +1675,24 @@ def search_path_namespaces(session: Any) -> tuple[int, ...]:
 
 
 def _current_schemas(ctx: ExecContext, include_implicit: bool) -> list[str]:
+    """current_schemas(true) is the whole path (the session's temporary schema first, then
+    pg_catalog, unless search_path places them)."""
     from mirrordb.sql import schemas
-    listed = schemas.explicit_search_path(ctx.session)
-    if include_implicit and "pg_catalog" not in listed:
-        return ["pg_catalog", *listed]
-    return listed
+    if include_implicit:
+        return [schemas.namespace_name(ctx.session, oid)
+                for oid in schemas.search_path_oids(ctx.session)]
+    return schemas.explicit_search_path(ctx.session)
+
+
+def _my_temp_schema(ctx: ExecContext) -> int:
+    from mirrordb.sql import temp_tables
+    return temp_tables.namespace_oid(ctx.session) or 0
+
+
+def _is_other_temp_schema(ctx: ExecContext, oid: int) -> bool:
+    from mirrordb.sql import schemas, temp_tables
+    return temp_tables.is_other_temp_namespace(ctx.session,
+                                               schemas.namespace_name(ctx.session, oid))
 
 
 def _to_regclass(ctx: ExecContext, text: str) -> int | None:
@@ -1685,7 +1748,8 @@ def _always(value: Any) -> CatalogBody:
 def _define_catalog_functions() -> None:
     _define("pg_get_userbyid", [OID], NAME, _user_name)
     _define("pg_table_is_visible", [OID], BOOL, _table_is_visible)
-    for name in ("pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible",
+    _define("pg_type_is_visible", [OID], BOOL, _type_is_visible)
+    for name in ("pg_function_is_visible", "pg_collation_is_visible",
                  "pg_opclass_is_visible", "pg_operator_is_visible", "pg_conversion_is_visible"):
         _define(name, [OID], BOOL, _always(True))
     _define("pg_get_expr", [TEXT, OID], TEXT, _get_expr)
@@ -1733,8 +1797,10 @@ def _define_catalog_functions() -> None:
     _define("to_regclass", [TEXT], REGCLASS, _to_regclass)
     _define("pg_tablespace_location", [OID], TEXT, _tablespace_location)
     _define("acldefault", [T.CHAR_OID, OID], T.TEXT_ARRAY_OID, _acl_default)
-    _define("pg_my_temp_schema", [], OID, _always(0))
-    _define("pg_is_other_temp_schema", [OID], BOOL, _always(False))
+    _define("pg_my_temp_schema", [], OID, _my_temp_schema)
+    _define("pg_is_other_temp_schema", [OID], BOOL, _is_other_temp_schema)
+    from mirrordb.sql import proc_catalog     # pg_get_functiondef and its family
+    proc_catalog.register(_define)
 
 
 _define_catalog_functions()

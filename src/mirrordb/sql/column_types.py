@@ -24,6 +24,6 @@ def check_column_type(column_name: str, type_oid: int) -> None:
     if info is not None and info.type_type == "p":
         raise MirrordbError(f'column "{column_name}" has pseudo-type {T.format_type(type_oid)}',
                             sqlstate="42P16")
-    if type_oid not in datum.SUPPORTED_TYPE_OIDS:
+    if not datum.is_storable(type_oid):
         raise MirrordbError(f"columns of type {T.format_type(type_oid)} are not supported",
                             sqlstate="0A000")

@@ -41,6 +41,7 @@ from mirrordb.engine import Txn
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
+from mirrordb.sql import user_types
 from mirrordb.sql import window
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, ScopeColumn,
                                       coerce_to_bool, error_at, expression_location)
@@ -80,6 +81,7 @@ class StoredConstraint:
     keys: tuple[int, ...]
     referenced_keys: tuple[int, ...]
     expression: str | None
+    type_oid: int = 0          # contypid: the domain a domain constraint belongs to
 
     @staticmethod
     def from_row(values: Sequence[object]) -> StoredConstraint:
@@ -88,14 +90,15 @@ class StoredConstraint:
             bool(values[4]), bool(values[5]), bool(values[6]), int(values[7]),  # type: ignore
             int(values[8]), int(values[9]), str(values[10]), str(values[11]),  # type: ignore
             str(values[12]), bool(values[13]), _numbers(values[14]), _numbers(values[15]),
-            None if values[16] is None else str(values[16]))
+            None if values[16] is None else str(values[16]),
+            int(values[17] or 0) if len(values) > 17 else 0)  # type: ignore[arg-type]
 
     def row(self) -> list[object]:
         return [self.oid, self.name, self.namespace_oid, self.contype, self.deferrable,
                 self.deferred, self.validated, self.relation_oid, self.index_oid,
                 self.referenced_oid, self.update_action, self.delete_action, self.match_type,
                 self.no_inherit, " ".join(map(str, self.keys)),
-                " ".join(map(str, self.referenced_keys)), self.expression]
+                " ".join(map(str, self.referenced_keys)), self.expression, self.type_oid]
 
 
 def _numbers(text: object) -> tuple[int, ...]:
@@ -190,17 +193,22 @@ def _refuse_forbidden(tree: Node) -> None:
         if kind == "ParamRef":
             raise error_at(f"there is no parameter ${fields.get('number', 0)}", "42P02",
                            location)
-        if kind != "FuncCall":
-            continue
-        name = str(fields["funcname"][-1]["String"]["sval"]).lower()
-        if "over" in fields:
-            window.refuse({"FuncCall": fields}, CHECK_CLAUSE)
-        if aggs.is_aggregate(name) or fields.get("agg_star"):
-            raise error_at(f"aggregate functions are not allowed in {CHECK_CLAUSE}", "42803",
-                           location)
-        if name in srf.SET_RETURNING_FUNCTIONS:
-            raise error_at(f"set-returning functions are not allowed in {CHECK_CLAUSE}",
-                           "0A000", location)
+        if kind == "FuncCall":
+            refuse_misplaced_call(fields, CHECK_CLAUSE)
+
+
+def refuse_misplaced_call(fields: dict[str, Any], clause: str) -> None:
+    """A FuncCall that ``clause`` (a check constraint, a generation expression) may not hold:
+    a window function, an aggregate or a set-returning function."""
+    location = fields.get("location", -1)
+    name = str(fields["funcname"][-1]["String"]["sval"]).lower()
+    if "over" in fields:
+        window.refuse({"FuncCall": fields}, clause)
+    if aggs.is_aggregate(name) or fields.get("agg_star"):
+        raise error_at(f"aggregate functions are not allowed in {clause}", "42803", location)
+    if name in srf.SET_RETURNING_FUNCTIONS:
+        raise error_at(f"set-returning functions are not allowed in {clause}", "0A000",
+                       location)
 
 
 def _nodes(tree: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -379,10 +387,17 @@ class RelationChecks:
 
     relation: Relation
     checks: tuple[CompiledCheck, ...]
+    # (column index, domain name) of the columns of a NOT NULL domain (sql/user_types.py)
+    domain_not_null: tuple[tuple[int, str], ...] = ()
 
     def verify(self, values: Sequence[object], ctx: ExecContext) -> None:
         """23502 or 23514 unless the new row version ``values`` satisfies the table's NOT NULL
-        columns and CHECK constraints."""
+        columns and CHECK constraints (and its columns' NOT NULL domains, first)."""
+        for index, domain_name in self.domain_not_null:
+            if values[index] is None:
+                error = user_types.domain_null_error(domain_name)
+                error.null_input_column = self.relation.columns[index].name  # type: ignore
+                raise error
         try:
             Txn.check_not_null(self.relation, values)
         except MirrordbError as error:
@@ -435,7 +450,10 @@ def _compile_checks(builder: Any, relation: Relation) -> RelationChecks | None:
                                                          json.loads(c.expression or "null")))
                      for c in stored)
     has_not_null = any(column.not_null for column in relation.columns)
-    return RelationChecks(relation, compiled) if compiled or has_not_null else None
+    domain_not_null = tuple(user_types.domain_not_null_columns(
+        [column.type_oid for column in relation.columns]))
+    return (RelationChecks(relation, compiled, domain_not_null)
+            if compiled or has_not_null or domain_not_null else None)
 
 
 def _timezone(ctx: ExecContext) -> str:
@@ -483,7 +501,7 @@ def pg_constraint_rows(snapshot: Any) -> list[tuple[object, ...]]:
         foreign = c.contype == CONTYPE_FOREIGN
         rows.append((
             c.oid, c.name, c.namespace_oid, c.contype, c.deferrable, c.deferred, c.validated,
-            c.relation_oid, 0, c.index_oid, 0, c.referenced_oid, c.update_action,
+            c.relation_oid, c.type_oid, c.index_oid, 0, c.referenced_oid, c.update_action,
             c.delete_action, c.match_type, True, 0, c.no_inherit, list(c.keys),
             list(c.referenced_keys) if foreign else None, None, None, None, None, None,
             c.expression))
@@ -516,8 +534,9 @@ def constraint_definition(ctx: ExecContext, snapshot: Any, constraint_oid: int,
     else:
         from mirrordb.sql.catalog_functions import ExpressionDeparser
         tree = json.loads(stored.expression or "null")
+        value_type = T.base_type(stored.type_oid) if stored.type_oid else None
         deparsed = ExpressionDeparser(ctx.session, snapshot, stored.relation_oid,
-                                      pretty).deparse(tree)
+                                      pretty, value_type).deparse(tree)
         text = f"CHECK ({deparsed})" + (" NO INHERIT" if stored.no_inherit else "")
     return text + ("" if stored.validated else " NOT VALID")
 

@@ -170,7 +170,10 @@ class CopyIn:
         try:
             self.insert(values)
         except MirrordbError as error:
-            error.add_context(self._line_context(line))
+            null_column = getattr(error, "null_input_column", None)   # a NOT NULL domain's
+            error.add_context(self._line_context(line) if null_column is None else
+                              f"COPY {self.relation_name}, line {self.line_number}, column "
+                              f"{null_column}: null input")
             raise
         self.count += 1
 

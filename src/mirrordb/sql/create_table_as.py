@@ -25,7 +25,7 @@ from typing import Any
 from mirrordb.access.lmgr import NO_LOCK, LockMode
 from mirrordb.access.relation import RELKIND_MATVIEW, Column, Relation
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import roles, schemas, views
+from mirrordb.sql import persistence, roles, schemas, system_columns, views
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -51,8 +51,8 @@ def create_table_as(session: Any, node: Node, params: list[Any]) -> tuple[str, l
     txn = session._ensure_transaction()
     range_var = into["rel"]
     name = range_var["relname"]
-    if range_var.get("relpersistence", "p") == "t":
-        raise feature_not_supported("temporary tables")
+    relpersistence, range_var = persistence.creating_relation(session, txn, range_var)
+    persistence.check_on_commit(relpersistence, into.get("onCommit"))
     if matview and range_var.get("relpersistence", "p") == "u":
         raise MirrordbError("materialized views cannot be unlogged", sqlstate="0A000")
     namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name)
@@ -65,8 +65,10 @@ def create_table_as(session: Any, node: Node, params: list[Any]) -> tuple[str, l
     columns = _columns(plan.columns, strings(into.get("colNames")))
     if _exists(txn, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
-    relation = txn.create_table(name, columns, owner=roles.current_role_oid(session),
-                                namespace_oid=namespace)
+    with txn.creating_persistence(relpersistence):
+        relation = txn.create_table(name, columns, owner=roles.current_role_oid(session),
+                                    namespace_oid=namespace)
+    persistence.register_on_commit(session, txn, range_var, into.get("onCommit"))
     if into.get("skipData"):
         return tag, []
     count = _fill(session, txn, relation, plan, params)
@@ -126,6 +128,7 @@ def _columns(output: list[OutputColumn], names: list[str]) -> list[Column]:
         name = names[index] if index < len(names) else column.name
         if any(c.name == name for c in columns):
             raise MirrordbError(f'column "{name}" specified more than once', sqlstate="42701")
+        system_columns.check_column_name(name)
         type_oid = T.TEXT_OID if column.type_oid == T.UNKNOWN_OID else column.type_oid
         columns.append(Column(name, type_oid, False, column.typmod))
     return columns
@@ -162,6 +165,9 @@ def _create_matview(session: Any, txn: Any, name: str, namespace: int, into: Nod
     plan = PlanBuilder(session, []).plan_query(select)
     _columns(plan.columns, aliases)            # the name list's errors, as CREATE TABLE AS
     columns, stored = views._analyze(session, select, aliases)
+    if persistence.uses_temp_relation(txn, stored.relations):
+        raise MirrordbError("materialized views must not use temporary tables or views",
+                            sqlstate="0A000")
     populated = not into.get("skipData")
     if _exists(txn, name, namespace):
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")

@@ -15,6 +15,7 @@ there; ``serial`` becomes ``nextval('<sequence>')``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
-from mirrordb.sql import index_expressions
+from mirrordb.sql import generated, index_expressions, persistence, system_columns
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -109,11 +110,19 @@ def _open_for_change(session: Any, name: str, schema: str | None, mode: int,
 
 
 def create_table(session: Any, txn: Any, node: Node) -> list[str]:
-    """CREATE TABLE; its notices (IF NOT EXISTS on an existing relation)."""
+    """CREATE [UNLOGGED] TABLE; its notices (IF NOT EXISTS on an existing relation). Its
+    sequences and indexes take its persistence (``Txn.creating_persistence``)."""
+    relpersistence, node = persistence.creating(session, txn, node, "relation")
+    persistence.check_on_commit(relpersistence, node.get("oncommit"))
+    with txn.creating_persistence(relpersistence):
+        notices = _create_table(session, txn, node)
+    persistence.register_on_commit(session, txn, node["relation"], node.get("oncommit"))
+    return notices
+
+
+def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     relation_node = node["relation"]
     name = relation_node["relname"]
-    if relation_node.get("relpersistence", "p") == "t":
-        raise feature_not_supported("temporary tables")
     if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
         raise feature_not_supported("table inheritance and partitioning")
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
@@ -131,6 +140,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
     table_constraints: list[Node] = []
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
+    generation: list[tuple[int, Node]] = []      # generated columns' (attnum, expression)
     for element in node.get("tableElts", []):
         kind, fields = one(element)
         if kind == "Constraint":
@@ -139,6 +149,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
         if kind != "ColumnDef":
             raise feature_not_supported(f"table element {kind}")
         column_name = fields["colname"]
+        system_columns.check_column_name(column_name)
         if any(c.name == column_name for c in columns):
             raise MirrordbError(f'column "{column_name}" specified more than once',
                                 sqlstate="42701")
@@ -150,7 +161,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             type_oid, typmod = builder.resolve_type(fields["typeName"])
         check_column_type(column_name, type_oid)
         not_null = serial is not None
-        identity_kind = ""
+        identity_kind = generated_kind = ""
         attnum = len(columns) + 1
         if serial is not None:
             sequence = naming.choose_relation_name(session, name, column_name, "seq",
@@ -168,6 +179,8 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             elif contype == "CONSTR_DEFAULT":
                 if identity_kind:
                     raise _both_default_and_identity(column_name, name, constraint)
+                if generated_kind:
+                    raise generated.default_error(column_name, name, constraint)
                 defaults.append((attnum, json.dumps(constraint["raw_expr"])))
             elif contype == "CONSTR_PRIMARY":
                 not_null = True
@@ -189,14 +202,21 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             elif contype == "CONSTR_FOREIGN":
                 references.append(foreign_keys.pending_of(constraint, column_name))
             elif contype == "CONSTR_GENERATED":
-                raise feature_not_supported("generated columns")
+                clash = generated.definition_error(
+                    column_name, name, constraint, any(a == attnum for a, _ in defaults),
+                    identity_kind, bool(generated_kind))
+                if clash is not None:
+                    raise clash
+                generated_kind = generated.STORED
+                generation.append((attnum, constraint["raw_expr"]))
             elif contype in ("CONSTR_ATTR_DEFERRABLE", "CONSTR_ATTR_DEFERRED"):
                 raise feature_not_supported("DEFERRABLE constraints")
             elif contype in ("CONSTR_ATTR_NOT_DEFERRABLE", "CONSTR_ATTR_IMMEDIATE"):
                 continue
             else:
                 raise feature_not_supported(f"constraint {contype}")
-        columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind))
+        columns.append(Column(column_name, type_oid, not_null, typmod, identity_kind,
+                              generated_kind))
     included: dict[int, list[str]] = {}     # position in ``indexes`` -> its INCLUDE columns
     for constraint in table_constraints:
         contype = constraint["contype"]
@@ -209,7 +229,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
             if any(primary for _, _, _, primary in indexes):
                 raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                                     sqlstate="42P16")
-            columns = [Column(c.name, c.type_oid, True, c.typmod, c.identity)
+            columns = [dataclasses.replace(c, not_null=True)
                        if c.name in keys else c for c in columns]
             indexes.append((constraint.get("conname"), keys, True, True))
         elif contype == "CONSTR_UNIQUE":
@@ -236,6 +256,7 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
         seqs.record_owned_by(txn, sequence_oid, relation.oid, attnum, seqs.OWNED_BY_IDENTITY)
     for attnum, text in defaults:
         txn.set_column_default(relation, attnum, text)
+    generated.add_expressions(builder, txn, relation, generation)
     constraints.add_checks(session, txn, relation, checks, creating=True)
     for (sequence, _, _), (attnum, deptype) in zip(sequences, serial_columns):
         seqs.record_owned_by(txn, txn.relation((namespace, sequence)).oid, relation.oid, attnum,
@@ -267,6 +288,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         _check_alter_target(session, relation, name, objtype)
         if relation.kind != RELKIND_TABLE:
             _refuse_alteration(relation, node["cmds"])
+        if persistence.refuse_alteration(relation, node["cmds"]):
+            return
         if not owner_only and relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
     relation = _open_for_change(session, name, node["relation"].get("schemaname"),
@@ -287,7 +310,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
-        notices += handler(session, txn, relation, command) or []
+        with persistence.like(txn, relation):   # sequences of added columns: the table's
+            notices += handler(session, txn, relation, command) or []
     return notices
 
 
@@ -334,6 +358,7 @@ def column_number(relation: Any, column: str) -> int:
 def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     definition = command["def"]["ColumnDef"]
     column_name = definition["colname"]
+    system_columns.check_column_name(column_name)
     if any(c.name == column_name for c in relation.columns):
         if command.get("missing_ok"):
             return
@@ -349,6 +374,7 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     default_text = None
     identity_options: list[Node] | None = None
     identity_kind = ""
+    generation: Node | None = None         # GENERATED ALWAYS AS (expression) STORED
     unique = primary = False
     checks: list[constraints.PendingCheck] = []
     references: list[Node] = []
@@ -371,6 +397,13 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             not_null = True
             identity_kind = constraint.get("generated_when") or identity.ALWAYS
             identity_options = constraint.get("options", [])
+        elif contype == "CONSTR_GENERATED":
+            clash = generated.definition_error(column_name, relation.name, constraint,
+                                               default_text is not None, identity_kind,
+                                               generation is not None)
+            if clash is not None:
+                raise clash
+            generation = constraint["raw_expr"]
         elif contype != "CONSTR_NULL":
             raise feature_not_supported(f"constraint {contype} in ADD COLUMN")
     if serial is not None:
@@ -382,7 +415,8 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
             _qualified(schemas.namespace_name(session, relation.namespace_oid), sequence))
     defaults = dict(txn.column_defaults(relation))
     attnum = relation.natts + 1
-    column = Column(column_name, type_oid, False, typmod, identity_kind)
+    column = Column(column_name, type_oid, False, typmod, identity_kind,
+                    generated.STORED if generation is not None else "")
     identity_sequence = None
     if identity_options is not None:
         identity_sequence, default_text = identity.added_column_sequence(
@@ -391,8 +425,14 @@ def _add_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
         defaults[attnum] = default_text
     produce = _default_producer(session, builder, default_text, type_oid, typmod)
     columns = list(relation.columns) + [column]
+    if generation is not None:
+        defaults[attnum] = json.dumps(generation)
+        compute = generated.added_column_values(session, builder, relation, columns,
+                                                generation)
 
     def transform(values: tuple[object, ...]) -> list[object]:
+        if generation is not None:
+            return [*values, compute(values)]
         return [*values, produce()]
     rebuilt = txn.rewrite_table(relation, columns, transform, defaults)
     if identity_sequence is not None:
@@ -423,13 +463,19 @@ def _default_producer(session: Any, builder: PlanBuilder, default_text: str | No
     return lambda: expr.fn((), ctx)
 
 
-def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
+def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> list[Any]:
     column_name = command["name"]
     if not any(c.name == column_name for c in relation.columns):
         if command.get("missing_ok"):
-            return
+            return []
         column_number(relation, column_name)
     views.check_column_unused(txn, relation, column_name, "drop")
+    dependents = generated.dependent_columns(txn, relation, column_name)
+    notices = generated.drop_dependents_notices(relation, column_name, dependents,
+                                                command.get("behavior") == "DROP_CASCADE")
+    for dependent in dependents:
+        _drop_column(session, txn, txn.relation(relation.oid), {"name": dependent})
+    relation = txn.relation(relation.oid)
     if relation.natts == 1:
         raise feature_not_supported("dropping the last column of a table")
     position = relation.column_index(column_name)
@@ -448,6 +494,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> None:
     def transform(values: tuple[object, ...]) -> list[object]:
         return [v for i, v in enumerate(values) if i != position]
     txn.rewrite_table(relation, columns, transform, defaults)
+    return notices
 
 
 def _set_not_null(session: Any, txn: Any, relation: Any, column_name: str) -> None:
@@ -517,6 +564,8 @@ _ALTER_HANDLERS = {
     "AT_DropConstraint": constraints.drop_constraint,
     "AT_AddIdentity": identity.add_identity, "AT_SetIdentity": identity.set_identity,
     "AT_DropIdentity": identity.drop_identity,
+    "AT_DropExpression": generated.drop_expression,
+    **persistence.ALTER_HANDLERS,
 }
 
 
@@ -549,8 +598,10 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             raise MirrordbError(f'column "{node["newname"]}" of relation "{relation.name}" '
                                 "already exists", sqlstate="42701")
         views.check_column_unused(txn, relation, node["subname"], "rename")
+        system_columns.check_column_name(node["newname"])
         txn.alter_column(relation, attnum, name=node["newname"])
         constraints.column_renamed(txn, relation, node["subname"], node["newname"])
+        generated.column_renamed(txn, relation, node["subname"], node["newname"])
         index_expressions.column_renamed(txn, relation, node["subname"], node["newname"])
         return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
@@ -597,7 +648,13 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
 
 
 def create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
-    """CREATE SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
+    """CREATE [UNLOGGED] SEQUENCE; its notices (IF NOT EXISTS on an existing relation)."""
+    relpersistence, node = persistence.creating(session, txn, node, "sequence")
+    with txn.creating_persistence(relpersistence):
+        return _create_sequence(session, txn, node)
+
+
+def _create_sequence(session: Any, txn: Any, node: Node) -> list[str]:
     name = node["sequence"]["relname"]
     namespace = schemas.creation_namespace(session, node["sequence"].get("schemaname"), name,
                                            node["sequence"].get("location"))

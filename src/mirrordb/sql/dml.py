@@ -13,6 +13,11 @@ the lock every unique check takes, waiting for in-progress holders of the key fi
 comes back as the live version holding the key, which DO NOTHING skips and DO UPDATE locks,
 re-reads whatever the snapshot, and updates (or, if it changed meanwhile, starts over).
 
+MERGE (sql/merge.py) plans its actions as DmlPlans and runs them through ``insert_one`` and
+``apply_change``, the steps INSERT and UPDATE/DELETE take per row here. Stored generated
+columns (sql/generated.py) are computed on each new row version before its constraints are
+checked.
+
 The target rows of UPDATE/DELETE are collected before the first change, so a statement never sees
 its own new versions. The target table is locked in RowExclusiveLock when the statement is
 planned (the session takes the lock again before a cached plan runs).
@@ -32,8 +37,8 @@ from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueVi
 from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
-from mirrordb.sql import foreign_keys, identity, index_expressions
-from mirrordb.sql import roles
+from mirrordb.sql import foreign_keys, generated, identity, index_expressions
+from mirrordb.sql import persistence, roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -75,6 +80,7 @@ class DmlPlan:
     width: int = 0
     checks: constraints.RelationChecks | None = None    # NOT NULL and CHECK of new versions
     ri: foreign_keys.RelationRi | None = None     # foreign keys to check and act on
+    generated: generated.RelationGenerated | None = None    # stored generated columns
 
     def explain_node(self) -> ex.PlanNode:
         label = {"INSERT": "Insert on", "UPDATE": "Update on", "DELETE": "Delete on"}[
@@ -90,27 +96,10 @@ class DmlPlan:
     # INSERT
 
     def _run_insert(self, ctx: ExecContext) -> tuple[list[Row], int]:
-        relation, txn = self.relation, ctx.txn
-        natts = relation.natts
-        defaults = self.defaults
         returned: list[Row] = []
         count = 0
         for supplied in self._insert_rows(ctx):
-            values: list[Any] = [None] * natts
-            given = dict(zip(self.target_columns, supplied))
-            for index in range(natts):
-                if index in given and given[index] is not _DEFAULT:
-                    values[index] = given[index]
-                elif index in defaults:
-                    values[index] = defaults[index].fn((), ctx)
-            if self.checks is not None:
-                self.checks.verify(values, ctx)
-            if self.on_conflict is None:
-                row: Row | None = (*values, txn.insert(relation, values))
-                if self.ri is not None:
-                    foreign_keys.row_inserted(ctx, self.ri, values)
-            else:
-                row = self._upsert_one(ctx, values, self.on_conflict)
+            row = self.insert_one(ctx, supplied)
             if row is None:
                 continue
             count += 1
@@ -119,6 +108,31 @@ class DmlPlan:
         if self.ri is not None:
             foreign_keys.end_of_statement(ctx)
         return returned, count
+
+    def insert_one(self, ctx: ExecContext, supplied: list[Any]) -> Row | None:
+        """Insert one row given as values for ``target_columns`` (the DEFAULT marker where
+        DEFAULT was written): defaults filled in, checked, inserted (or its conflict resolved);
+        the row with its ctid, or None when ON CONFLICT skipped it. MERGE's INSERT action
+        (sql/merge.py) comes here too."""
+        relation, txn = self.relation, ctx.txn
+        defaults = self.defaults
+        values: list[Any] = [None] * relation.natts
+        given = dict(zip(self.target_columns, supplied))
+        for index in range(relation.natts):
+            if index in given and given[index] is not _DEFAULT:
+                values[index] = given[index]
+            elif index in defaults:
+                values[index] = defaults[index].fn((), ctx)
+        if self.generated is not None:
+            self.generated.compute(values, ctx)
+        if self.checks is not None:
+            self.checks.verify(values, ctx)
+        if self.on_conflict is not None:
+            return self._upsert_one(ctx, values, self.on_conflict)
+        row = (*values, txn.insert(relation, values))
+        if self.ri is not None:
+            foreign_keys.row_inserted(ctx, self.ri, values)
+        return row
 
     def _insert_rows(self, ctx: ExecContext) -> Iterator[list[Any]]:
         if self.source is not None:
@@ -179,6 +193,8 @@ class DmlPlan:
         values = list(existing)
         for index, expr in clause.assignments:
             values[index] = expr.fn(row, ctx)
+        if self.generated is not None:
+            self.generated.compute(values, ctx)
         if self.checks is not None:
             self.checks.verify(values, ctx)
         result, new_tid = txn.update(relation, tid, values, existing)
@@ -219,27 +235,12 @@ class DmlPlan:
         ctid_index = relation.natts
         for _ in range(MAX_RECHECKS):
             tid = row[ctid_index]
-            if self.command == "DELETE":
-                result = txn.delete(relation, tid)
-                new_row = row
-            else:
-                values = list(row[:ctid_index])
-                for index, expr in self.assignments:
-                    values[index] = expr.fn(row, ctx)
-                if self.checks is not None:
-                    self.checks.verify(values, ctx)
-                result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
-                new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
+            result, new_row = self.apply_change(ctx, row)
             if result == TmResult.OK:
-                if self.ri is not None:
-                    self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
                 return new_row
             if result in (TmResult.SELF_MODIFIED, TmResult.INVISIBLE):
                 return None
-            if txn.transaction.isolation.value != "read committed":
-                raise SerializationFailure("could not serialize access due to concurrent "
-                                           + ("delete" if result == TmResult.DELETED
-                                              else "update"))
+            check_concurrent_change(txn, result)
             latest = txn.fetch_latest(relation, tid)
             if latest is None:
                 return None
@@ -250,6 +251,30 @@ class DmlPlan:
         raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
 
 
+    def apply_change(self, ctx: ExecContext, row: Row) -> tuple[TmResult, Row]:
+        """One try at this UPDATE's or DELETE's change of the version at the row's ctid (the
+        target's columns, its ctid, then any other FROM items' columns): the heap's answer and
+        the row as RETURNING sees it. MERGE's UPDATE and DELETE actions come here too."""
+        relation, txn = self.relation, ctx.txn
+        ctid_index = relation.natts
+        tid = row[ctid_index]
+        if self.command == "DELETE":
+            result = txn.delete(relation, tid)
+            new_row = row
+        else:
+            values = list(row[:ctid_index])
+            for index, expr in self.assignments:
+                values[index] = expr.fn(row, ctx)
+            if self.generated is not None:
+                self.generated.compute(values, ctx)
+            if self.checks is not None:
+                self.checks.verify(values, ctx)
+            result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
+            new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
+        if result == TmResult.OK and self.ri is not None:
+            self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
+        return result, new_row
+
     def _queue_change(self, ctx: ExecContext, old: Row, new: Row) -> None:
         """A changed row for the foreign keys' end-of-statement checks and actions."""
         assert self.ri is not None
@@ -257,6 +282,14 @@ class DmlPlan:
             foreign_keys.row_deleted(ctx, self.ri, old)
         else:
             foreign_keys.row_updated(ctx, self.ri, old, new)
+
+
+def check_concurrent_change(txn: Any, result: TmResult) -> None:
+    """After a concurrent update or delete of a target row: under REPEATABLE READ or
+    SERIALIZABLE a serialization failure; READ COMMITTED goes on to re-check."""
+    if txn.transaction.isolation.value != "read committed":
+        raise SerializationFailure("could not serialize access due to concurrent "
+                                   + ("delete" if result == TmResult.DELETED else "update"))
 
 
 def _check_conflict_visible(found: ConflictingVersion | None) -> None:
@@ -284,7 +317,10 @@ class _Labelled(ex.PlanNode):
         return self.label, self.children
 
 
-def plan_dml(builder: PlanBuilder, node_type: str, node: Node) -> DmlPlan:
+def plan_dml(builder: PlanBuilder, node_type: str, node: Node) -> Any:
+    if node_type == "MergeStmt":
+        from mirrordb.sql import merge
+        return merge.plan_merge(builder, node)
     if node.get("withClause"):
         raise feature_not_supported("WITH in data-modifying statements")
     if node_type == "InsertStmt":
@@ -311,6 +347,7 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation.kind != RELKIND_TABLE:
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))
+    persistence.check_accessible(builder.session, relation)
     roles.check_table_privilege(builder.session, relation, command)
     if contains_node(reads, "ColumnRef"):
         roles.check_table_privilege(builder.session, relation, "SELECT")
@@ -349,27 +386,12 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
                                  [t["ResTarget"].get("val") for t in
                                   conflict.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
-    if node.get("cols"):
-        targets = []
-        for col in node["cols"]:
-            target = col["ResTarget"]
-            if target.get("indirection"):
-                raise feature_not_supported("INSERT into subfields or array elements")
-            try:
-                index = relation.column_index(target["name"])
-            except KeyError:
-                raise error_at(f'column "{target["name"]}" of relation "{relation.name}" does '
-                               "not exist", "42703", target.get("location", -1)) from None
-            if index in targets:
-                raise error_at(f'column "{target["name"]}" specified more than once', "42701",
-                               target.get("location", -1))
-            targets.append(index)
-    else:
-        targets = list(range(relation.natts))
+    targets = insert_target_columns(relation, node.get("cols"))
     plan = DmlPlan("INSERT", relation, None, target_columns=targets)
     if node.get("onConflictClause") is not None:
         plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
     plan.defaults = builder.session.column_defaults(relation, builder)
+    plan.generated = generated.for_relation(builder, relation)
     plan.checks = constraints.checks_for(builder, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     select = node.get("selectStmt")
@@ -401,9 +423,44 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
             plan.source = ex.Project(query.node, exprs, width=len(exprs))
     if any(relation.columns[index].identity for index in plan.target_columns):
         _apply_identity_rules(plan, node.get("override"))
+    refuse_generated_values(plan)
     scope = _relation_scope(relation, alias)
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan
+
+
+def insert_target_columns(relation: Relation, cols: list[Node] | None) -> list[int]:
+    """The column indexes an INSERT's column list names (every column without one)."""
+    if not cols:
+        return list(range(relation.natts))
+    targets: list[int] = []
+    for col in cols:
+        target = col["ResTarget"]
+        if target.get("indirection"):
+            raise feature_not_supported("INSERT into subfields or array elements")
+        try:
+            index = relation.column_index(target["name"])
+        except KeyError:
+            raise error_at(f'column "{target["name"]}" of relation "{relation.name}" does '
+                           "not exist", "42703", target.get("location", -1)) from None
+        if index in targets:
+            raise error_at(f'column "{target["name"]}" specified more than once', "42701",
+                           target.get("location", -1))
+        targets.append(index)
+    return targets
+
+
+def refuse_generated_values(plan: DmlPlan) -> None:
+    """A value (not DEFAULT) for a generated column, in any row, is 428C9."""
+    if plan.generated is None:
+        return
+    for position, index in enumerate(plan.target_columns):
+        if plan.source is not None:
+            given = plan.source.exprs[position] is not _DEFAULT_VALUE  # type: ignore[attr-defined]
+        else:
+            given = any(row[position] is not None for row in plan.values)
+        if given:
+            generated.refuse_insert(plan.relation, index)
 
 
 def _apply_identity_rules(plan: DmlPlan, override: str | None) -> None:
@@ -551,6 +608,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
     plan = DmlPlan(command, relation, None, source=source, qual=qual)
     if command == "UPDATE":
         plan.assignments = _set_assignments(builder, relation, node["targetList"], compiler)
+        plan.generated = generated.for_relation(builder, relation)
         plan.checks = constraints.checks_for(builder, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     builder.clause = None
@@ -587,6 +645,7 @@ def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list
             expr = _assignment(builder, compiler.compile(value), relation, index,
                                expression_location(value))
             identity.check_update(relation, index)
+            generated.refuse_update(relation, index)
         assignments.append((index, expr))
     return assignments
 

@@ -685,7 +685,8 @@ class LockRows(PlanNode):
     """SELECT ... FOR UPDATE/SHARE: locks each emitted row's table versions, rechecking under RC."""
 
     child: PlanNode
-    targets: list[tuple[Any, int]]      # (relation, ctid column index)
+    # (relation, ctid column index, LockWaitPolicy, RowLockMode)
+    targets: list[tuple[Any, int, int, int]]
     exclusive: bool
     recheck: Expr | None = None      # the WHERE clause, re-tested on a newer version
     width: int = 0

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
+from mirrordb.sql import system_columns
 from mirrordb.sql import types as T
 from mirrordb.sql.parser import Node, one, strings
 
@@ -141,6 +142,9 @@ class ScopeColumn:
     # is; "" for a FULL JOIN's, which only its bare name reaches).
     source_alias: str = ""
     fields: tuple[tuple[str, int], ...] | None = None   # a row column's (sql/row_values.py)
+    # xmin, xmax, cmin, cmax: read from the header of the version at the row's ctid (``index``
+    # is then the ctid's position; sql/system_columns.py)
+    header: system_columns.HeaderColumn | None = None
 
 
 @dataclass(eq=False)
@@ -225,6 +229,9 @@ class Scope:
                      if c.name == names[0] and not c.merged]
             if not found and names[0] == TABLEOID:
                 found = [_tableoid_column(e) for e in self.entries if e.table_oid is not None]
+            if not found and names[0] in system_columns.SYSTEM_COLUMNS:
+                found = [_header_column(e, names[0]) for e in self.entries
+                         if e.ctid_index is not None and e.relation is not None]
             if len(found) > 1:
                 raise error_at(f'column reference "{names[0]}" is ambiguous', "42702", location)
             return found[0] if found else None
@@ -242,6 +249,9 @@ class Scope:
             return (unmerged or matches)[0]
         if column == TABLEOID and entry.table_oid is not None:
             return _tableoid_column(entry)
+        if column in system_columns.SYSTEM_COLUMNS and entry.ctid_index is not None \
+                and entry.relation is not None:
+            return _header_column(entry, column)
         raise error_at(f"column {alias}.{column} does not exist", "42703", location)
 
     def entry(self, alias: str) -> RangeEntry | None:
@@ -309,12 +319,32 @@ def _tableoid_column(entry: RangeEntry) -> tuple[int, ScopeColumn]:
                            hidden=True)
 
 
+def _header_column(entry: RangeEntry, name: str) -> tuple[int, ScopeColumn]:
+    """System column ``name`` (xmin, xmax, cmin, cmax) of table ``entry``: at the row position
+    of its ctid, which the compiled reference reads the version's header through."""
+    invariant(entry.ctid_index is not None, "header column of a range entry without ctid")
+    attnum, type_oid = system_columns.SYSTEM_COLUMNS[name]
+    return entry.ctid_index or 0, ScopeColumn(
+        name, type_oid, -1, entry.relation.oid, attnum, hidden=True,
+        header=system_columns.HeaderColumn(entry.relation, attnum))
+
+
 # -- coercion -------------------------------------------------------------------------------------
 
 
 def coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int = -1,
            context: str = "implicit") -> Expr:
-    """``expr`` converted to ``target_oid`` (unknown literals and parameters take the type)."""
+    """``expr`` converted to ``target_oid`` (unknown literals and parameters take the type);
+    converted to a NOT NULL domain, a NULL is an error when the expression runs."""
+    converted = _coerce(builder, expr, target_oid, target_typmod, context)
+    if target_oid >= T.FIRST_USER_TYPE_OID and converted is not expr:
+        from mirrordb.sql import user_types
+        return user_types.enforce_domain_not_null(converted, target_oid)
+    return converted
+
+
+def _coerce(builder: PlanBuilder, expr: Expr, target_oid: int, target_typmod: int,
+            context: str) -> Expr:
     same_type = expr.type_oid == target_oid
     if same_type and (target_typmod < 0 or expr.typmod == target_typmod):
         return expr
@@ -521,6 +551,10 @@ class ExpressionCompiler:
                     scope.note_outer_reference(index, location)
                 return self._column_expr(index, column, depth)
             scope, depth = scope.parent, depth + 1
+        from mirrordb.sql.user_functions import parameter_reference
+        parameter = parameter_reference(self.builder, names, location)
+        if parameter is not None:     # a SQL function's parameter, named in its body
+            return parameter
         if len(names) == 1:
             whole = self._whole_row(names[0], location)
             if whole is not None:
@@ -587,6 +621,10 @@ class ExpressionCompiler:
         if column.attnum == TABLEOID_ATTNUM:
             value = column.table_oid
             return Expr(column.type_oid, lambda row, ctx: value, column.typmod, column.name)
+        if column.header is not None:
+            if depth:
+                self.builder.correlated = True
+            return _header_expr(column, column.header, index, depth)
         if depth == 0:
             def run(row: Row, ctx: ExecContext) -> Any:
                 return row[index]
@@ -626,8 +664,9 @@ class ExpressionCompiler:
             return self._nullif(f, location)
         if kind == "AEXPR_OP_ANY" or kind == "AEXPR_OP_ALL":
             return self._op_any_all(f, name, kind == "AEXPR_OP_ALL", location)
-        if kind == "AEXPR_SIMILAR":
-            raise feature_not_supported("SIMILAR TO")
+        if kind == "AEXPR_SIMILAR":      # x ~ similar_to_escape(pattern, escape)
+            return self.binary_operator(name, self.compile(f["lexpr"]), self.compile(f["rexpr"]),
+                                        location)
         raise feature_not_supported(f"operator kind {kind}")
 
     def binary_operator(self, name: str, left: Expr, right: Expr, location: int = -1) -> Expr:
@@ -942,6 +981,9 @@ class ExpressionCompiler:
             raise
         if arg.name != "?column?" and arg.column is not None:
             result.name = arg.name
+        elif type_oid >= T.FIRST_USER_TYPE_OID:   # FigureColname: ARRAY[...] wins, else as written
+            result.name = arg.name if arg.name == "array" else \
+                str(f["typeName"]["names"][-1]["String"]["sval"])
         else:
             result.name = T.TYPES[type_oid].name if type_oid in T.TYPES else result.name
         return result
@@ -1044,6 +1086,16 @@ class ExpressionCompiler:
         grouping_sets.check_argument_count(f)
         builder = self.builder
         raise grouping_sets.misplaced(f, builder.aggregate_clause or builder.clause)
+
+
+def _header_expr(column: ScopeColumn, header: system_columns.HeaderColumn, ctid_index: int,
+                 depth: int) -> Expr:
+    """A reference to xmin/xmax/cmin/cmax: the header field of the version at the row's
+    ctid (of the outer row ``depth`` levels up, when the reference is correlated)."""
+    def run(row: Row, ctx: ExecContext) -> Any:
+        source = ctx.outer[-depth] if depth else row
+        return header.value(ctx.txn, source[ctid_index])
+    return Expr(column.type_oid, run, column.typmod, column.name)
 
 
 def _refuse_lateral_only(scope: Scope | None, names: list[str], location: int) -> None:

@@ -42,7 +42,7 @@ from mirrordb.access.relation import RELKIND_TABLE, IndexInfo, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.engine import Txn
-from mirrordb.sql import constraints, schemas
+from mirrordb.sql import constraints, persistence, schemas
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, feature_not_supported
@@ -102,6 +102,7 @@ def _define(session: Any, txn: Txn, relation: Relation, node: Node, existing: se
                                                   "fkey", taken)
     child_keys = [_referenced_column(relation, column) for column in child_names]
     parent = _referenced_table(session, relation, node["pktable"])
+    persistence.check_reference(relation, parent)
     parent_names = strings(node.get("pk_attrs"))
     if parent_names:
         parent_keys = [_referenced_column(parent, column) for column in parent_names]

@@ -369,6 +369,12 @@ def _candidates(name: str, arg_types: Sequence[int]) -> list[Candidate]:
     return candidates
 
 
+def candidates_for(name: str, arg_types: Sequence[int]) -> list[Candidate]:
+    """The built-in candidates of ``name`` for that many arguments (user functions are
+    resolved together with them: sql/user_functions.py)."""
+    return _candidates(name.lower(), arg_types)
+
+
 def resolve_function(name: str, arg_types: Sequence[int]) -> ResolvedFunction:
     """The function a call ``name(args)`` runs, with the types to cast its arguments to.
     42883 when nothing matches, 42725 when the choice is ambiguous."""
@@ -378,6 +384,13 @@ def resolve_function(name: str, arg_types: Sequence[int]) -> ResolvedFunction:
     if len(arg_types) > MAX_FUNCTION_ARGUMENTS:
         raise MirrordbError(f"cannot pass more than {MAX_FUNCTION_ARGUMENTS} arguments to a "
                             f"function", sqlstate="54023")
+    if any(oid >= T.FIRST_USER_TYPE_OID for oid in arg_types):
+        from mirrordb.sql import user_types
+        enum_function = user_types.enum_function(lowered, arg_types)
+        if enum_function is not None:
+            return enum_function
+        if lowered != "pg_typeof":
+            arg_types = [T.base_type(oid) for oid in arg_types]
     try:
         chosen = select_candidate(arg_types, _candidates(lowered, arg_types))
     except NoCandidate:
@@ -724,20 +737,24 @@ _REPLACEMENT_REFERENCE = re.compile(r"\\([0-9&\\])")
 def _regexp_replace(text: str, pattern: str, replacement: str, flags: str = "") -> str:
     global_flag, insensitive = _regex_flags(flags)
     compiled = _regex(pattern, insensitive)
+    return compiled.sub(lambda match: regexp_replacement(match, replacement), text,
+                        count=0 if global_flag else 1)
 
-    def substitute(match: re.Match[str]) -> str:
-        def reference(ref: re.Match[str]) -> str:
-            name = ref.group(1)
-            if name == "\\":
-                return "\\"
-            if name == "&":
-                return match.group(0)
-            index = int(name)
-            if index > compiled.groups:
-                return ""
-            return match.group(index) or ""
-        return _REPLACEMENT_REFERENCE.sub(reference, replacement)
-    return compiled.sub(substitute, text, count=0 if global_flag else 1)
+
+def regexp_replacement(match: re.Match[str], replacement: str) -> str:
+    """regexp_replace's replacement text for one match: \\n the n-th group, \\& the whole
+    match, \\\\ a backslash."""
+    def reference(ref: re.Match[str]) -> str:
+        name = ref.group(1)
+        if name == "\\":
+            return "\\"
+        if name == "&":
+            return match.group(0)
+        index = int(name)
+        if index > match.re.groups:
+            return ""
+        return match.group(index) or ""
+    return _REPLACEMENT_REFERENCE.sub(reference, replacement)
 
 
 def _regexp_match(text: str, pattern: str, flags: str = "") -> list[str | None] | None:
@@ -1381,7 +1398,8 @@ def _define_formatting_functions() -> None:
 
 
 def _json_scalar_text(oid: int) -> Callable[[Any], str]:
-    """A value as the JSON text to_json makes of it."""
+    """A value as the JSON text to_json makes of it (a domain's as its base type's)."""
+    oid = T.base_type(oid)
     if oid in (JSON_OID, JSONB_OID):
         return lambda value: value
     if oid == BOOL_OID:

@@ -124,7 +124,10 @@ class _ImmutableCompiler(ExpressionCompiler):
         return result
 
 
-def _immutable_compiler(session: Any, relation: Relation, what: str) -> ExpressionCompiler:
+def immutable_compiler(session: Any, relation: Relation, what: str) -> ExpressionCompiler:
+    """A compiler over ``relation``'s columns refusing whatever is not IMMUTABLE (42P17
+    "functions in <what> must be marked IMMUTABLE"); sql/generated.py checks a generation
+    expression with it too."""
     compiler = _ImmutableCompiler(_immutable_builder(session, what), _table_scope(relation))
     compiler.what = what
     return compiler
@@ -301,12 +304,12 @@ def option_suffix(bits: int) -> str:
 
 def compile_expression(session: Any, relation: Relation, tree: Node) -> Expr:
     _refuse_forbidden(tree, EXPRESSION_WHAT)
-    return _immutable_compiler(session, relation, EXPRESSION_WHAT).compile(tree)
+    return immutable_compiler(session, relation, EXPRESSION_WHAT).compile(tree)
 
 
 def compile_predicate(session: Any, relation: Relation, tree: Node) -> Expr:
     _refuse_forbidden(tree, PREDICATE_WHAT)
-    compiler = _immutable_compiler(session, relation, PREDICATE_WHAT)
+    compiler = immutable_compiler(session, relation, PREDICATE_WHAT)
     expr = compiler.compile(tree)
     return coerce_to_bool(compiler.builder, expr, "WHERE", expression_location(tree))
 

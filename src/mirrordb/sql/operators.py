@@ -998,6 +998,15 @@ def resolve_operator(name: str, left_oid: int | None, right_oid: int) -> Resolve
     """The operator ``name`` for operands of the given types (left None: prefix operator)."""
     if name.lower().startswith("pg_catalog."):
         name = name[len("pg_catalog."):]
+    if right_oid >= T.FIRST_USER_TYPE_OID or (left_oid or 0) >= T.FIRST_USER_TYPE_OID:
+        from mirrordb.sql import user_types
+        enum_operator = user_types.enum_operator(name, left_oid, right_oid)
+        if enum_operator is not None:
+            return enum_operator
+        left_oid = None if left_oid is None else T.base_type(left_oid)
+        right_oid = T.base_type(right_oid)
+        if right_oid >= T.FIRST_USER_TYPE_OID or (left_oid or 0) >= T.FIRST_USER_TYPE_OID:
+            return _resolve.__wrapped__(name, left_oid, right_oid)  # not cached: user types
     return _resolve(name, left_oid, right_oid)
 
 

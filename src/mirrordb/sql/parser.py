@@ -13,6 +13,7 @@ reports it) with the 1-based character position PostgreSQL reports.
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -70,8 +71,30 @@ def _parse_uncached(sql: str) -> tuple[ParsedStatement, ...]:
         start = raw.get("stmt_location", 0)
         length = raw.get("stmt_len", 0)
         piece = encoded[start:start + length] if length else encoded[start:]
+        if node_type == "MergeStmt":
+            _refuse_merge_syntax_after_15(sql, len(encoded[:start].decode()), node)
         statements.append(ParsedStatement(node_type, node, piece.decode().strip()))
     return tuple(statements)
+
+
+# MERGE's syntax PostgreSQL 17's grammar (pglast's) added, which PostgreSQL 15's refuses at
+# the word it stops at: RETURNING, and the BY of WHEN NOT MATCHED BY SOURCE/TARGET
+_MERGE_RETURNING = re.compile(r"\breturning\b", re.IGNORECASE)
+_MERGE_NOT_MATCHED_BY = re.compile(r"\bnot\s+matched\s+(by)\b", re.IGNORECASE)
+
+
+def _refuse_merge_syntax_after_15(sql: str, start: int, node: Node) -> None:
+    found = None
+    if node.get("returningList") or node.get("returningClause"):
+        found = _MERGE_RETURNING.search(sql, start)
+    by = _MERGE_NOT_MATCHED_BY.search(sql, start)
+    if by is not None and (found is None or by.start(1) < found.start()):
+        found = by
+    if found is not None:
+        word = found.group(found.lastindex or 0)
+        error = MirrordbError(f'syntax error at or near "{word}"', sqlstate="42601")
+        error.position = found.start(found.lastindex or 0) + 1
+        raise error
 
 
 def _grammar_sqlstate(message: str) -> str:

@@ -30,9 +30,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from mirrordb.access.heapam import LockWaitPolicy
+from mirrordb.access.xact import LOCK_STRENGTH, RowLockMode
 from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
                                       RELKIND_VIEW, IndexInfo, Relation)
-from mirrordb.common.errors import MirrordbError, UndefinedObject
+from mirrordb.common.errors import MirrordbError, UndefinedObject, invariant
 from mirrordb.sql import aggregates as aggs
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
@@ -44,8 +46,10 @@ from mirrordb.sql import ordered_scans
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
-from mirrordb.sql import roles, schemas
+from mirrordb.sql import row_locking
+from mirrordb.sql import persistence, roles, schemas
 from mirrordb.sql import row_values
+from mirrordb.sql import user_functions
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -65,6 +69,11 @@ if TYPE_CHECKING:
 INDEXABLE_OPERATORS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 COMMUTED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 INTEGER_TYPES = (T.INT2_OID, T.INT4_OID, T.INT8_OID)
+WAIT_POLICIES = {"LockWaitBlock": LockWaitPolicy.BLOCK, "LockWaitSkip": LockWaitPolicy.SKIP,
+                 "LockWaitError": LockWaitPolicy.ERROR}     # FOR UPDATE [NOWAIT|SKIP LOCKED]
+LOCK_STRENGTHS = {"LCS_FORKEYSHARE": RowLockMode.KEY_SHARE, "LCS_FORSHARE": RowLockMode.SHARE,
+                  "LCS_FORNOKEYUPDATE": RowLockMode.NO_KEY_EXCLUSIVE,
+                  "LCS_FORUPDATE": RowLockMode.EXCLUSIVE}
 
 
 @dataclass(eq=False)
@@ -309,19 +318,26 @@ class PlanBuilder:
             source = windows.plan(self, compiler, source, node)
         exprs = [t.expr for t in targets] + hidden
         sets = compiler.set_calls if isinstance(compiler.set_calls, srf.SetCalls) else None
+        deferred_lock: ex.LockRows | None = None
         if node.get("lockingClause"):
             strength = node["lockingClause"][0]["LockingClause"].get("strength", "")
             if sets:
                 raise srf.refuse_with_locking(strength)
             if windows:
                 raise window.refuse_with_locking(strength)
-            source = self._plan_locking(node["lockingClause"], source, scope,
-                                        node.get("whereClause"))
+            lock = self._plan_locking(node["lockingClause"], source, scope,
+                                      node.get("whereClause"))
+            if sort_keys and distinct is None:   # lock after the sort, below LIMIT
+                deferred_lock = lock
+            else:
+                source = lock
         after_distinct = bool(distinct_on and sort_keys and sets) and \
             not _sorts_on_sets(sort_nodes, sort_keys, targets)
         if after_distinct:
             keys = {*key_positions, *(key[0] for key in sort_keys)}
             plan = srf.carry_input(source, exprs, keys)
+        elif deferred_lock is not None:
+            plan = row_locking.carry_input(source, exprs)
         else:
             plan = ex.Project(srf.project_set(source, sets), exprs, width=len(exprs))
         if distinct_on:
@@ -340,6 +356,8 @@ class PlanBuilder:
                 plan = self._sort(plan, sort_keys)
         elif sort_keys and ordered is None:
             plan = self._sort(plan, sort_keys)
+            if deferred_lock is not None:
+                plan = row_locking.lock_sorted(plan, deferred_lock, exprs)
         plan = self._limit(node, plan)
         if hidden:
             width = len(targets)
@@ -593,6 +611,7 @@ class PlanBuilder:
         relation = self.relation(fields)
         if relation.kind == RELKIND_INDEX:
             raise MirrordbError(f'"{name}" is an index', sqlstate="42809")
+        persistence.check_accessible(self.session, relation)
         if self.check_privileges:
             roles.check_table_privilege(self.session, relation, "SELECT", self.privilege_role)
         if relation.kind == RELKIND_SEQUENCE:
@@ -656,12 +675,16 @@ class PlanBuilder:
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
-        record = self.session.record_function(self, name, args) \
+        user = user_functions.rows_in_from(self, strings(call["FuncCall"]["funcname"]), args,
+                                           call["FuncCall"].get("location", -1)) \
+            if user_functions.has_routine(self.session, name) else None
+        record = user if user is not None else self.session.record_function(self, name, args) \
             if name not in json_set_functions.RECORD_FUNCTIONS else \
             json_set_functions.record_rows_in_from(
                 self, name, args, self._column_definitions(fields.get("coldeflist")),
                 call["FuncCall"].get("location", -1))
-        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES:
+        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES \
+                and user is None:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
@@ -973,6 +996,8 @@ class PlanBuilder:
             if found is None:
                 continue
             op, bound = found
+            if op != "=" and T.type_category(column_type) == "E":
+                continue    # an enum's index keys are label OIDs, not in the labels' order
             if op == "=":
                 equal = bound
             elif op in (">", ">="):
@@ -1362,17 +1387,22 @@ class PlanBuilder:
         return ex.Limit(plan, count, offset, width=plan.width)
 
     def _plan_locking(self, clauses: list[Node], source: ex.PlanNode,
-                      scope: Scope, where: Node | None) -> ex.PlanNode:
+                      scope: Scope, where: Node | None) -> ex.LockRows:
         exclusive = False
         names: set[str] = set()
+        # locked name (None: all) -> the strongest (wait policy, lock strength) asked for it
+        policies: dict[str | None, tuple[LockWaitPolicy, int]] = {}
         for clause in clauses:
             fields = clause["LockingClause"]
             strength = fields.get("strength", "LCS_FORUPDATE")
             exclusive = exclusive or strength in ("LCS_FORUPDATE", "LCS_FORNOKEYUPDATE")
-            if fields.get("waitPolicy", "LockWaitBlock") != "LockWaitBlock":
-                raise feature_not_supported("NOWAIT and SKIP LOCKED")
-            names.update(r["RangeVar"]["relname"] for r in fields.get("lockedRels", []))
-        targets = [(e.relation, e.ctid_index) for e in scope.entries
+            policy = WAIT_POLICIES[fields.get("waitPolicy", "LockWaitBlock")]
+            locked = [r["RangeVar"]["relname"] for r in fields.get("lockedRels", [])]
+            names.update(locked)
+            for name in locked or [None]:
+                policies[name] = _stronger(policies.get(name), policy, LOCK_STRENGTHS[strength])
+        targets = [(e.relation, e.ctid_index, *_lock_policy(policies, e.alias, e.relation.name))
+                   for e in scope.entries
                    if e.relation is not None and e.ctid_index is not None
                    and (not names or e.alias in names or e.relation.name in names)]
         recheck = None
@@ -1403,13 +1433,27 @@ class PlanBuilder:
                 if clause == srf.AGGREGATE_ARGUMENTS:
                     raise error_at("aggregate function calls cannot be nested", "42803",
                                    location)
-                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY") else " here"
+                where = f" in {clause}" if clause in ("WHERE", "VALUES", "GROUP BY",
+                                                      "MERGE WHEN conditions") else " here"
                 raise error_at(f"aggregate functions are not allowed{where}", "42803", location)
             return compiler.aggregate_sink(f)
         if name in srf.SET_RETURNING_FUNCTIONS:
             if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
                 return compiler.set_calls.compile(self, compiler, f)
             raise srf.misplaced(f, self.clause)
+        if user_functions.has_routine(self.session, name):
+            args = [compiler.compile(a) for a in f.get("args", [])]
+            if user_functions.returns_set(self, names, args, location,
+                                          bool(f.get("func_variadic"))):
+                if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
+                    return compiler.set_calls.compile(self, compiler, f)
+                where = f"in {self.clause}" if self.clause is not None else "here"
+                raise error_at(f"set-returning functions are not allowed {where}", "0A000",
+                               location)
+            user = user_functions.compile_call(self, names, args, location,
+                                               bool(f.get("func_variadic")))
+            if user is not None:
+                return user
         args = self.call_arguments(compiler, f, name, location)
         if window.is_window_function(name):
             window.refuse_hypothetical_arguments(name, f)
@@ -1444,6 +1488,10 @@ class PlanBuilder:
         has no composite types, so only those functions have fields)."""
         name = strings(f["funcname"])[-1].lower()
         location = f.get("location", -1)
+        if user_functions.has_routine(self.session, name):
+            user = user_functions.record_field(self, compiler, f, field, location)
+            if user is not None:
+                return user
         args = self.call_arguments(compiler, f, name, location)
         value = self.session.record_field(self, name, args, field, location)
         if value is None:
@@ -1812,6 +1860,28 @@ def _references_through(scope: Scope | None) -> int:
 def _comparator(type_oid: int) -> Callable[[Any, Any], int]:
     compare = T.compare
     return lambda a, b: compare(a, b, type_oid)
+
+
+def _stronger(current: tuple[LockWaitPolicy, RowLockMode] | None, policy: LockWaitPolicy,
+              mode: RowLockMode) -> tuple[LockWaitPolicy, RowLockMode]:
+    """PostgreSQL's applyLockingClause: a relation named by several clauses gets the
+    strongest wait policy and the strongest lock strength among them."""
+    if current is None:
+        return policy, mode
+    stronger_mode = mode if LOCK_STRENGTH[mode] >= LOCK_STRENGTH[current[1]] else current[1]
+    return max(policy, current[0]), stronger_mode
+
+
+def _lock_policy(policies: dict[str | None, tuple[LockWaitPolicy, RowLockMode]],
+                 alias: str | None, name: str) -> tuple[LockWaitPolicy, RowLockMode]:
+    """(wait policy, lock strength) of one locked relation: the clauses naming it by alias or
+    name, and those naming no relation."""
+    found: tuple[LockWaitPolicy, RowLockMode] | None = None
+    for key in (None, alias, name):
+        if key in policies:
+            found = _stronger(found, *policies[key])
+    invariant(found is not None, "a locked relation matches a locking clause")
+    return found or (LockWaitPolicy.BLOCK, RowLockMode.EXCLUSIVE)
 
 
 def _and(exprs: list[Expr]) -> Expr:

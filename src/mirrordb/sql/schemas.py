@@ -37,11 +37,12 @@ from mirrordb.access.lmgr import NO_LOCK
 from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import roles
+from mirrordb.sql import roles, temp_tables
 from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node
 
 USER_PLACEHOLDER = "$user"
+TEMP_ALIAS = "pg_temp"        # the session's temporary schema, in search_path and names
 RESERVED_PREFIX = "pg_"
 SYSTEM_SCHEMAS = ("pg_catalog", "pg_toast", "information_schema")
 MAX_CACHED_SEARCH_PATHS = 64
@@ -58,7 +59,7 @@ class Namespace:
 
 _cache: weakref.WeakKeyDictionary[Any, tuple[int, dict[str, Namespace]]] = \
     weakref.WeakKeyDictionary()
-_paths: dict[tuple[int, int, str, str], tuple[int, ...]] = {}
+_paths: dict[tuple[int, int, str, str, int | None], tuple[int, ...]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -129,15 +130,20 @@ def parse_search_path(text: str) -> list[str]:
 
 
 def _listed_oids(session: Any) -> list[int]:
-    """The schemas search_path lists that exist, in order ("$user" resolved)."""
+    """The schemas search_path lists that exist, in order ("$user" resolved, "pg_temp" the
+    session's temporary schema once it has one)."""
     known = namespaces(session)
     oids = []
     for name in parse_search_path(session.setting("search_path")):
         if name == USER_PLACEHOLDER:
             name = str(session.user)
-        entry = known.get(name)
-        if entry is not None and entry.oid not in oids:
-            oids.append(entry.oid)
+        if name == TEMP_ALIAS:
+            oid = temp_tables.namespace_oid(session)
+        else:
+            entry = known.get(name)
+            oid = None if entry is None else entry.oid
+        if oid is not None and oid not in oids:
+            oids.append(oid)
     return oids
 
 
@@ -145,8 +151,9 @@ def search_path_oids(session: Any) -> tuple[int, ...]:
     """The schemas an unqualified name is looked up in, in order: pg_catalog first unless
     search_path places it, then search_path's existing schemas."""
     transaction = _transaction(session)
+    temp_oid = temp_tables.namespace_oid(session)
     key = (id(session.engine), session.engine.relcache.generation,
-           session.setting("search_path"), str(session.user))
+           session.setting("search_path"), str(session.user), temp_oid)
     if transaction is None or not transaction.touched_catalogs:
         with _cache_lock:
             cached = _paths.get(key)
@@ -155,6 +162,8 @@ def search_path_oids(session: Any) -> tuple[int, ...]:
     listed = _listed_oids(session)
     path = tuple(listed if boot.PG_CATALOG_NAMESPACE_OID in listed
                  else [boot.PG_CATALOG_NAMESPACE_OID, *listed])
+    if temp_oid is not None and temp_oid not in path:   # first, unless "pg_temp" places it
+        path = (temp_oid, *path)
     if transaction is None or not transaction.touched_catalogs:
         with _cache_lock:
             if len(_paths) >= MAX_CACHED_SEARCH_PATHS:
@@ -172,6 +181,8 @@ def relation_namespace(session: Any, txn: Any, name: str, schema: str | None) ->
     """The schema (OID) in which a name reaches a relation (PostgreSQL's
     RangeVarGetRelid): a qualified name's schema if it exists, else the first schema of the
     search path (pg_catalog first) holding a relation ``name``; None if there is none."""
+    if schema == TEMP_ALIAS:
+        return temp_tables.namespace_oid(session)
     if schema is not None:
         entry = namespaces(session).get(schema)
         return None if entry is None else entry.oid
@@ -231,7 +242,8 @@ def creation_namespace(session: Any, schema: str | None, relation_name: str,
 def check_create_privilege(session: Any, entry: Namespace) -> None:
     """CREATE on a schema: its owner and superusers have it (schemas carry no ACL in
     mirrordb; public keeps the permissive behaviour mirrordb had before schemas existed)."""
-    if entry.oid == boot.PUBLIC_NAMESPACE_OID or roles.is_superuser(session):
+    if entry.oid in (boot.PUBLIC_NAMESPACE_OID, temp_tables.namespace_oid(session)) or \
+            roles.is_superuser(session):
         return
     role = roles.current_role(session)
     if role is None or role.oid != entry.owner:
@@ -330,7 +342,7 @@ _KIND_WORDS = {RELKIND_TABLE: "table", RELKIND_SEQUENCE: "sequence", "v": "view"
 def drop_schemas(session: Any, txn: Any, node: Node) -> list[Any]:
     """DROP SCHEMA [IF EXISTS] name [, ...] [CASCADE | RESTRICT]; the notices. Indexes and
     the sequences columns own go with their tables and are not listed, as in PostgreSQL."""
-    from mirrordb.sql import ddl
+    from mirrordb.sql import ddl, user_functions
     cascade = node.get("behavior") == "DROP_CASCADE"
     notices: list[Any] = []
     for item in node["objects"]:
@@ -356,13 +368,14 @@ def drop_schemas(session: Any, txn: Any, node: Node) -> list[Any]:
         for word, relation in members:
             if session.lookup_relation(relation, name, NO_LOCK) is not None:
                 ddl.drop(session, txn, _drop_node(word, name, relation))
+        user_functions.drop_schema_routines(txn, entry.oid)
         _delete_namespace(txn, entry.oid)
     return notices
 
 
 def _members(txn: Any, namespace_oid: int) -> list[tuple[str, str]]:
-    """(kind word, name) of the relations in the schema that a DROP lists: tables, views
-    and sequences no column owns, in OID order."""
+    """(kind word, name) of the objects in the schema that a DROP lists: tables, views
+    and sequences no column owns, functions and procedures (``f(integer)``), in OID order."""
     owned = {int(values[1]) for _, values in txn.engine.relcache.rows(boot.PG_DEPEND,
                                                                        txn.transaction)
              if values[0] == boot.PG_CLASS_OID and values[6] in ("a", "i")}
@@ -370,7 +383,10 @@ def _members(txn: Any, namespace_oid: int) -> list[tuple[str, str]]:
                                                                      txn.transaction)
                    if values[2] == namespace_oid and values[4] != RELKIND_INDEX
                    and values[0] not in owned), key=lambda v: int(v[0]))  # type: ignore
-    return [(_KIND_WORDS.get(str(v[4]), "relation"), str(v[1])) for v in rows]
+    from mirrordb.sql import user_functions
+    members = [(int(v[0]), _KIND_WORDS.get(str(v[4]), "relation"), str(v[1]))  # type: ignore
+               for v in rows] + user_functions.schema_members(txn, namespace_oid)
+    return [(word, name) for _, word, name in sorted(members)]
 
 
 def _drop_node(word: str, schema: str, relation: str) -> Node:

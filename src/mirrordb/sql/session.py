@@ -56,9 +56,11 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError, UniqueViolation, invariant
 from mirrordb.sql import catalog_functions
 from mirrordb.sql import read_only as read_only_rules
-from mirrordb.sql import schemas
+from mirrordb.sql import persistence, schemas, temp_tables
+from mirrordb.sql import type_ddl, user_types
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
+from mirrordb.sql import notify as notifylib
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (INT8, TEXT, UNKNOWN, ExecContext, Expr,
                                       ExpressionCompiler, Row, Scope, ScopeColumn, coerce,
@@ -75,6 +77,7 @@ ZONE_FREE_INPUT_TYPES = frozenset({T.INT2_OID, T.INT4_OID, T.INT8_OID, T.OID_OID
                                    T.NUMERIC_OID, T.FLOAT4_OID, T.FLOAT8_OID, UNKNOWN, 0})
 MAX_LOCK_RECHECKS = 1000
 # Statements that read nothing: they take no snapshot (nor fix a REPEATABLE READ transaction's)
+ROUTINE_OBJECTS = frozenset({"OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"})
 SNAPSHOT_FREE_STATEMENTS = frozenset({"TransactionStmt", "VariableSetStmt", "VariableShowStmt"})
 SERVER_VERSION = "15.0"
 
@@ -102,7 +105,7 @@ class StatementResult:
 
     def tag(self, sent: int) -> str:
         count = self.count if self.count is not None else sent
-        if self.command in ("SELECT", "FETCH", "MOVE", "UPDATE", "DELETE", "COPY"):
+        if self.command in ("SELECT", "FETCH", "MOVE", "UPDATE", "DELETE", "COPY", "MERGE"):
             return f"{self.command} {count}"
         if self.command == "INSERT":
             return f"INSERT 0 {count}"
@@ -189,6 +192,8 @@ class Session:
         self.portals: dict[str, Portal] = {}
         self.last_sequence_value: int | None = None
         self.pending_warnings: list[Any] = []
+        # the owner of the SECURITY DEFINER function running now (sql/user_functions.py)
+        self.definer_user: str | None = None
         self.sequence_values: dict[int, int] = {}   # sequence OID -> currval
         self.transaction_started_at: datetime.datetime | None = None
         self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
@@ -200,9 +205,11 @@ class Session:
         self._statement_timezone = ""      # TimeZone as the running statement started
         self.lock_wait_hooks = SessionLockWaitHooks(self)
         self.advisory: AdvisoryLocks | None = None   # made by the first advisory lock call
+        self.notify: Any = None   # LISTEN/NOTIFY state (sql/notify.py), made at first use
         self.database_oid: int | None = None         # looked up when first needed
         self.backup: Any = None   # pg_backup_start until pg_backup_stop (replication_functions)
         self._plan_locks: list[tuple[tuple[int, int], int]] | None = None  # while planning
+        self.temp = temp_tables.attach(self)   # backend ID, pg_temp_N (sql/temp_tables.py)
         self._row_share_names: frozenset[str] | None = None     # FOR UPDATE targets (empty: all)
         if engine.in_recovery() and hasattr(settings, "set_internal"):
             settings.set_internal("in_hot_standby", "on")   # reported at connection start
@@ -218,8 +225,10 @@ class Session:
 
     @property
     def user(self) -> str:
-        """current_user, whose privileges every check uses: SET ROLE's role, else the
-        session user."""
+        """current_user, whose privileges every check uses: a running SECURITY DEFINER
+        function's owner, SET ROLE's role, else the session user."""
+        if self.definer_user is not None:
+            return self.definer_user
         get = getattr(self.settings, "get", None)
         role = str(get("role")) if get is not None else "none"
         return self.session_user if role == "none" else role
@@ -308,6 +317,8 @@ class Session:
         return self.advisory
 
     def _commit(self) -> None:
+        if self.txn is not None and not self.failed:
+            temp_tables.pre_commit(self, self.txn)   # ON COMMIT DROP / DELETE ROWS
         txn, self.txn = self.txn, None
         self.in_block = False
         self.failed = False
@@ -320,6 +331,8 @@ class Session:
             if transaction is not None:   # what the commit waits for (access/xact.py)
                 transaction.synchronous_commit = str(self.settings.get("synchronous_commit"))
             try:
+                if self.notify is not None:   # queue order is commit order (sql/notify.py)
+                    self.notify.pre_commit()
                 if hold is not None:
                     with hold():     # a commit is never abandoned half way by a cancel
                         txn.commit()
@@ -342,6 +355,7 @@ class Session:
         self.failed = False
         self._close_portals_without_hold()
         if txn is not None:
+            temp_tables.at_abort(self, txn)
             try:
                 txn.abort()
             except MirrordbError:
@@ -354,6 +368,8 @@ class Session:
         locks are released, SET LOCAL values and SETs of a rolled-back transaction undone."""
         if self.advisory is not None:
             self.advisory.transaction_ended()
+        if self.notify is not None:
+            self.notify.transaction_ended(committed)
         if not self._settings_in_transaction:
             return
         self._settings_in_transaction = False
@@ -464,9 +480,12 @@ class Session:
             self._abort()
         if self.advisory is not None:
             self.advisory.close()
+        if self.notify is not None:
+            self.notify.close()
         if self.backup is not None:
             self.backup, backup = None, self.backup
             backup.abort(self.engine)
+        temp_tables.detach(self)      # the session's temporary relations go
         T.set_catalog_lookup(None)   # this thread's reg* values show as numbers again
 
     # -- simple query ---------------------------------------------------------------------------
@@ -495,10 +514,17 @@ class Session:
         self._statement_timezone = timezone = self.timezone
         T.set_session_timezone(timezone)
         T.set_catalog_lookup(self._catalog_lookup)
+        user_types.install(self)
+        in_recovery = self.engine.in_recovery()
         read_only_rules.check_statement(node_type, statement.node,
-                                        read_only=self._read_only_now(),
-                                        in_recovery=self.engine.in_recovery())
+                                        read_only=self._read_only_now() and (
+                                            in_recovery or not persistence.
+                                            changes_only_temp_table(self, node_type,
+                                                                    statement.node)),
+                                        in_recovery=in_recovery)
         method = getattr(self, "_exec_" + node_type, None)
+        if type_ddl.handles(node_type, statement.node):
+            method = self._exec_user_type_statement
         if method is None:
             raise feature_not_supported(_statement_name(node_type))
         if node_type not in SNAPSHOT_FREE_STATEMENTS and self.txn is not None:
@@ -558,7 +584,7 @@ class Session:
             return
         node_type = statement.node_type
         if (node_type == "SelectStmt" and not statement.node.get("intoClause")) or \
-                node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
+                node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"):
             self._ensure_transaction().transaction.take_statement_snapshot()
             if node_type != "SelectStmt":
                 self._dml_plan(prepared)
@@ -868,10 +894,19 @@ class Session:
     def _exec_dml(self, prepared: PreparedStatement, params: Sequence[Any]) -> StatementResult:
         plan = self._dml_plan(prepared)
         ctx = self._context(params)
-        if ctx.txn.transaction.read_only:
-            raise MirrordbError(f"cannot execute {plan.command} in a read-only transaction",
-                                sqlstate="25006")
-        rows, count = plan.run(ctx)
+        transaction = ctx.txn.transaction
+        read_only = transaction.read_only
+        if read_only:
+            statement = prepared.statement
+            if not persistence.changes_only_temp_table(self, statement.node_type,
+                                                       statement.node):
+                raise MirrordbError(f"cannot execute {plan.command} in a read-only "
+                                    "transaction", sqlstate="25006")
+            transaction.read_only = False   # the session's temporary table: allowed
+        try:
+            rows, count = plan.run(ctx)
+        finally:
+            transaction.read_only = read_only
         return StatementResult(plan.command, plan.columns, rows, count)
 
     def _exec_InsertStmt(self, node: Node, prepared: PreparedStatement,
@@ -886,13 +921,20 @@ class Session:
                          params: Sequence[Any]) -> StatementResult:
         return self._exec_dml(prepared, params)
 
+    def _exec_MergeStmt(self, node: Node, prepared: PreparedStatement,
+                        params: Sequence[Any]) -> StatementResult:
+        return self._exec_dml(prepared, params)
+
     def column_defaults(self, relation: Relation, builder: PlanBuilder) -> dict[int, Expr]:
         """Compiled DEFAULT expressions by 0-based column index."""
         key = (relation.oid, self._catalog_generation())
         cached = self._defaults_cache.get(key)
         if cached is not None:
             return cached
-        stored = self.txn.column_defaults(relation)
+        own = self.txn.column_defaults(relation)
+        stored = {attnum: text for attnum, text in own.items()
+                  if not relation.columns[attnum - 1].generated}   # sql/generated.py's
+        stored.update(user_types.domain_defaults(relation, own))
         if any(column.identity for column in relation.columns):
             from mirrordb.sql import identity
             stored.update(identity.defaults(self.txn, relation))
@@ -908,18 +950,19 @@ class Session:
         self._defaults_cache[key] = result
         return result
 
-    def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int]], row: Row,
-                          exclusive: bool, recheck: Expr | None = None) -> Row | None:
+    def lock_row_versions(self, ctx: ExecContext, targets: list[tuple[Relation, int, int, int]],
+                          row: Row, exclusive: bool, recheck: Expr | None = None) -> Row | None:
         """Lock each target table's version in ``row`` (SELECT ... FOR UPDATE/SHARE). Under READ
         COMMITTED a version updated while we waited is followed to its newest version, which is
         locked instead if it still satisfies WHERE (PostgreSQL's EvalPlanQual); a deleted row is
-        skipped. REPEATABLE READ gets 40001 from the heap."""
-        for relation, ctid_index in targets:
+        skipped, and so is a row another transaction holds under SKIP LOCKED (NOWAIT: 55P03
+        from the heap). REPEATABLE READ gets 40001 from the heap."""
+        for relation, ctid_index, wait_policy, mode in targets:
             for _ in range(MAX_LOCK_RECHECKS):
                 tid = row[ctid_index]
                 if tid is None:
                     break
-                result = ctx.txn.lock_row(relation, tid, exclusive)
+                result = ctx.txn.lock_row(relation, tid, exclusive, wait_policy, mode)
                 if result == TmResult.OK or result == TmResult.SELF_MODIFIED:
                     break
                 if result != TmResult.UPDATED:
@@ -1000,7 +1043,7 @@ class Session:
             return
         depth = len(self.txn.transaction.subtransactions)
         settings = self.settings if self._settings_in_transaction else None
-        for state in (self.advisory, settings):
+        for state in (self.advisory, self.notify, settings):
             hook = getattr(state, method, None)
             if hook is None:
                 continue
@@ -1167,6 +1210,9 @@ class Session:
             self.last_sequence_value = None
             if self.advisory is not None:
                 self.advisory.unlock_all_session()
+            if self.notify is not None:    # UNLISTEN *, at the implicit commit
+                notifylib.execute(self, "UnlistenStmt", {})
+            temp_tables.discard(self)
             return StatementResult("DISCARD ALL")
         if target == "DISCARD_PLANS":
             for prepared_statement in self.prepared.values():
@@ -1176,6 +1222,7 @@ class Session:
             self.sequence_values.clear()
             self.last_sequence_value = None
             return StatementResult("DISCARD SEQUENCES")
+        temp_tables.discard(self)
         return StatementResult("DISCARD TEMP")
 
     # -- DDL ------------------------------------------------------------------------------------
@@ -1190,8 +1237,41 @@ class Session:
     def _exec_ViewStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import views
-        views.create_view(self, self._ensure_transaction(), node)
-        return StatementResult("CREATE VIEW")
+        notices = views.create_view(self, self._ensure_transaction(), node)
+        return StatementResult("CREATE VIEW", notices=notices)
+
+    def _exec_CreateFunctionStmt(self, node: Node, prepared: PreparedStatement,
+                                 params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        text = prepared.statement.text if prepared.statement is not None else ""
+        return StatementResult(user_functions.create_routine(self, self._ensure_transaction(),
+                                                             node, text))
+
+    def _exec_DoStmt(self, node: Node, prepared: PreparedStatement,
+                     params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import plpgsql
+        self._ensure_transaction()
+        return StatementResult("DO", notices=plpgsql.do_block(self, node))
+
+    def _exec_AlterFunctionStmt(self, node: Node, prepared: PreparedStatement,
+                                params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        return StatementResult(user_functions.alter_routine(self, self._ensure_transaction(),
+                                                            node))
+
+    def _exec_AlterObjectSchemaStmt(self, node: Node, prepared: PreparedStatement,
+                                    params: Sequence[Any]) -> StatementResult:
+        if node.get("objectType") not in ROUTINE_OBJECTS:
+            raise feature_not_supported("ALTER ... SET SCHEMA")
+        from mirrordb.sql import user_functions
+        return StatementResult(user_functions.set_schema(self, self._ensure_transaction(),
+                                                         node))
+
+    def _exec_CallStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        columns, rows = user_functions.call(self, node, list(params), prepared.param_types)
+        return StatementResult("CALL", columns, rows)
 
     def _exec_CreateTableAsStmt(self, node: Node, prepared: PreparedStatement,
                                 params: Sequence[Any]) -> StatementResult:
@@ -1214,6 +1294,10 @@ class Session:
 
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
+        if node.get("renameType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            return StatementResult(user_functions.rename_routine(
+                self, self._ensure_transaction(), node))
         if node.get("renameType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.rename_database(
@@ -1240,6 +1324,14 @@ class Session:
         notices = databases.drop_database(self, node)
         return StatementResult("DROP DATABASE", notices=notices)
 
+    def _exec_user_type_statement(self, node: Node, prepared: PreparedStatement,
+                                  params: Sequence[Any]) -> StatementResult:
+        """CREATE TYPE ... AS ENUM, CREATE/ALTER DOMAIN, ALTER/DROP TYPE (sql/type_ddl.py)."""
+        tag, notices = type_ddl.execute(self, self._ensure_transaction(),
+                                        prepared.statement.node_type,  # type: ignore[union-attr]
+                                        node)
+        return StatementResult(tag, notices=notices)
+
     def _exec_CreateSchemaStmt(self, node: Node, prepared: PreparedStatement,
                                params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import schemas
@@ -1248,6 +1340,10 @@ class Session:
 
     def _exec_AlterOwnerStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
+        if node.get("objectType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            return StatementResult(user_functions.alter_owner(
+                self, self._ensure_transaction(), node))
         if node.get("objectType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.alter_database_owner(
@@ -1281,6 +1377,10 @@ class Session:
 
     def _exec_DropStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
+        if node.get("removeType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            tag, notices = user_functions.drop_routines(self, self._ensure_transaction(), node)
+            return StatementResult(tag, notices=notices)
         from mirrordb.sql import ddl
         tag, notices = ddl.drop(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)
@@ -1309,6 +1409,20 @@ class Session:
             roles.check_table_privilege(self, target, "TRUNCATE")
             txn.truncate(target.oid)
         return StatementResult("TRUNCATE TABLE", notices=notices)
+
+    def _exec_ListenStmt(self, node: Node, prepared: PreparedStatement,
+                         params: Sequence[Any]) -> StatementResult:
+        """LISTEN, UNLISTEN and NOTIFY (sql/notify.py)."""
+        return StatementResult(notifylib.execute(self, prepared.statement.node_type, node))
+
+    _exec_UnlistenStmt = _exec_NotifyStmt = _exec_ListenStmt
+
+    def take_notifications(self) -> list[Any]:
+        """The notifications to send now: the session listens and is idle outside a
+        transaction (the backend asks before ReadyForQuery and when woken while idle)."""
+        if self.notify is None or self.txn is not None or self.in_block:
+            return []
+        return self.notify.take_notifications()
 
     def _exec_LockStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
@@ -1344,7 +1458,7 @@ class Session:
         self._ensure_transaction()
         if inner_type == "SelectStmt":
             plan_node = builder.plan_query(inner).node
-        elif inner_type in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
+        elif inner_type in ("InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"):
             from mirrordb.sql import dml
             plan_node = dml.plan_dml(builder, inner_type, inner).explain_node()
         else:
@@ -1453,6 +1567,7 @@ class Session:
     def _exec_CopyStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import copy as copylib
+        from mirrordb.sql import generated
         if node.get("filename") is not None or node.get("is_program"):
             raise feature_not_supported("COPY to or from a file or program")
         options = copylib.CopyOptions.from_options(_copy_options(node.get("options", [])))
@@ -1478,14 +1593,16 @@ class Session:
                                     sqlstate="25006")
             from mirrordb.sql import roles
             roles.check_table_privilege(self, relation, "INSERT")
-            names = strings(node.get("attlist")) or [c.name for c in relation.columns]
+            names = strings(node.get("attlist")) or generated.copy_column_names(relation)
             indexes = [self._column_index(relation, n) for n in names]
+            generated.refuse_copy(relation, indexes)
             defaults = self.column_defaults(relation, builder)
             parsers = [_text_parser(relation.columns[i].type_oid, relation.columns[i].typmod,
                                     timezone) for i in indexes]
             txn = ctx.txn
             from mirrordb.sql import constraints, foreign_keys
             checks = constraints.checks_for(builder, relation)
+            generation = generated.for_relation(builder, relation)
             ri = foreign_keys.for_relation(self, relation)
 
             def insert(values: list[Any]) -> None:
@@ -1496,6 +1613,8 @@ class Session:
                         row[i] = given[i]
                     elif i in defaults:
                         row[i] = defaults[i].fn((), ctx)
+                if generation is not None:
+                    generation.compute(row, ctx)
                 if checks is not None:
                     checks.verify(row, ctx)
                 txn.insert(relation, row)
@@ -1520,8 +1639,9 @@ class Session:
                                     hint="Try the COPY (SELECT ...) TO variant.")
             from mirrordb.sql import roles
             roles.check_table_privilege(self, relation, "SELECT")
-            names = strings(node.get("attlist")) or [c.name for c in relation.columns]
+            names = strings(node.get("attlist")) or generated.copy_column_names(relation)
             indexes = [self._column_index(relation, n) for n in names]
+            generated.refuse_copy(relation, indexes)
             columns = [OutputColumn(relation.columns[i].name, relation.columns[i].type_oid)
                        for i in indexes]
             rows = (tuple(values[i] for i in indexes) for _, values in ctx.txn.scan(relation))

@@ -16,8 +16,8 @@ from typing import Any
 
 from mirrordb.access.relation import RELKIND_SEQUENCE
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import (advisory_functions, catalog_functions, read_only, replication_functions,
-                          roles, schemas)
+from mirrordb.sql import (advisory_functions, catalog_functions, notify, read_only,
+                          replication_functions, roles, schemas)
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (BOOL, INT4, INT8, TEXT, UNKNOWN, ExecContext, Expr, Row,
                                       check_arity, coerce)
@@ -390,6 +390,8 @@ SPECIAL.update(catalog_functions.SPECIAL_HANDLERS)
 SPECIAL.update(replication_functions.SPECIAL_HANDLERS)
 # The advisory lock family (sql/advisory_functions.py).
 SPECIAL.update(advisory_functions.SPECIAL_HANDLERS)
+# pg_notify and pg_notification_queue_usage (sql/notify.py).
+SPECIAL.update(notify.SPECIAL_HANDLERS)
 
 
 # -- SQL value functions (CURRENT_DATE, CURRENT_USER, ...) ------------------------------------

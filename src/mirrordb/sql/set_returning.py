@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import executor as ex
-from mirrordb.sql import json_set_functions
+from mirrordb.sql import json_set_functions, notify
 from mirrordb.sql import operators as ops
+from mirrordb.sql import string_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (INT4, INT8, LATERAL_HINT, TEXT, UNKNOWN, ExecContext,
                                       Expr, ExpressionCompiler, Row, coerce, error_at,
@@ -60,8 +61,9 @@ ValuesFn = Callable[[Row, ExecContext], Iterable[Any]]
 # generate_series and unnest, the functions returning a set of records
 # (sql/monitoring_functions.py), whose records a select list shows as text, and the json ones
 # (sql/json_set_functions.py).
-SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest", "pg_partition_ancestors"}) \
-    | RECORD_SET_FUNCTION_NAMES | json_set_functions.NAMES
+SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest", "pg_partition_ancestors",
+                                     "pg_listening_channels"}) \
+    | RECORD_SET_FUNCTION_NAMES | json_set_functions.NAMES | string_functions.SET_NAMES
 JSON_SET_NAMES = json_set_functions.NAMES   # with OUT parameters, WITH ORDINALITY in FROM
 
 
@@ -82,6 +84,10 @@ def compile_call(builder: PlanBuilder, name: str, args: list[Expr],
         return json_set_functions.values_in_select_list(builder, name, args, location)
     if name == "pg_partition_ancestors" and len(args) == 1:
         return _partition_ancestors(builder, args[0])
+    if name == "pg_listening_channels" and not args:
+        return notify.listening_channels_values, TEXT
+    if name in string_functions.SET_NAMES:
+        return string_functions.compile_set_call(builder, name, args, location)
     raise no_such_function(name, args, location)
 
 
@@ -213,8 +219,13 @@ class SetCalls:
         found = self._calls.get(key)
         if found is None:
             outer, self._level = self._level, 0
-            args = builder.call_arguments(compiler, call, name, location)
-            values, type_oid = compile_call(builder, name, args, location)
+            from mirrordb.sql import user_functions
+            user = user_functions.set_values(builder, compiler, call, location)
+            if user is not None:
+                values, type_oid = user
+            else:
+                args = builder.call_arguments(compiler, call, name, location)
+                values, type_oid = compile_call(builder, name, args, location)
             slot = [0]
 
             def run(row: Row, ctx: ExecContext) -> Any:

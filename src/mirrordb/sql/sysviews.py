@@ -307,7 +307,8 @@ def _pg_attribute(ctx: ExecContext) -> list[Row]:
                 a.relation_oid, a.name, a.type_oid, -1, info.length if info else -1, a.number,
                 1 if is_array else 0, -1, a.typmod, info.by_value if info else False,
                 info.alignment if info else "i", facts.storage, "", a.not_null,
-                (relation_oid, a.number) in snapshot.defaults, False, a.identity, "", a.dropped,
+                (relation_oid, a.number) in snapshot.defaults, False, a.identity, a.generated,
+                a.dropped,
                 True, 0,
                 facts.collation_oid, None, None, None, None))
     return rows
@@ -367,20 +368,24 @@ def initial_namespace_acl(namespace_oid: int, superuser: str) -> list[str] | Non
 
 
 def _pg_type(ctx: ExecContext) -> list[Row]:
+    """The built-in types (types.TYPES), then the user types' heap rows (sql/user_types.py)."""
+    from mirrordb.sql import user_types
+    return [_builtin_type_row(oid) for oid in sorted(T.TYPES)] + \
+        user_types.pg_type_rows(ctx, _builtin_type_row)
+
+
+def _builtin_type_row(oid: int) -> Row:
     procedures = cat.PROCEDURE_OIDS
-    rows = []
-    for oid in sorted(T.TYPES):
-        info = T.TYPES[oid]
-        facts = cat.type_facts(oid)
-        rows.append((
-            oid, info.name, cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID,
-            info.length, info.by_value, info.type_type, info.category, info.preferred, True, ",",
-            0, facts.subscript_oid, info.element_oid, info.array_oid,
-            procedures.get(info.input_name, 0), procedures.get(info.output_name, 0),
-            procedures.get(info.receive_name, 0), procedures.get(info.send_name, 0),
-            facts.modin_oid, facts.modout_oid, facts.analyze_oid, info.alignment, facts.storage,
-            False, 0, -1, 0, facts.collation_oid, None, None, None))
-    return rows
+    info = T.TYPES[oid]
+    facts = cat.type_facts(oid)
+    return (
+        oid, info.name, cat.PG_CATALOG_NAMESPACE_OID, boot.BOOTSTRAP_SUPERUSER_OID,
+        info.length, info.by_value, info.type_type, info.category, info.preferred, True, ",",
+        0, facts.subscript_oid, info.element_oid, info.array_oid,
+        procedures.get(info.input_name, 0), procedures.get(info.output_name, 0),
+        procedures.get(info.receive_name, 0), procedures.get(info.send_name, 0),
+        facts.modin_oid, facts.modout_oid, facts.analyze_oid, info.alignment, facts.storage,
+        False, 0, -1, 0, facts.collation_oid, None, None, None)
 
 
 # -- databases and roles ----------------------------------------------------------------------
@@ -787,13 +792,19 @@ def _visible_relations(snapshot: cat.CatalogSnapshot, kinds: str) -> list[cat.Cl
 
 
 def _information_schema_tables(ctx: ExecContext) -> list[Row]:
+    from mirrordb.sql import temp_tables
     snapshot = _snapshot(ctx)
     database = ctx.session.database
+    my_temp = temp_tables.namespace_oid(ctx.session)   # its relations: LOCAL TEMPORARY
     rows = []
     for entry in _visible_relations(snapshot, RELKIND_TABLE + cat.RELKIND_VIEW):
+        schema = snapshot.namespace_name(entry.namespace_oid)
+        if entry.persistence == "t" and entry.namespace_oid != my_temp:
+            continue                             # another session's (pg_is_other_temp_schema)
         is_table = entry.kind == RELKIND_TABLE
-        rows.append((database, snapshot.namespace_name(entry.namespace_oid), entry.name,
-                     "BASE TABLE" if is_table else "VIEW", None, None, None, None, None,
+        kind = "LOCAL TEMPORARY" if entry.namespace_oid == my_temp else \
+            "BASE TABLE" if is_table else "VIEW"
+        rows.append((database, schema, entry.name, kind, None, None, None, None, None,
                      "YES" if is_table and not entry.virtual else "NO", "NO", None))
     return rows
 
@@ -820,6 +831,9 @@ def _information_schema_columns(ctx: ExecContext) -> list[Row]:
                 identity_cycle="NO", is_generated="NEVER", is_updatable=updatable)
             if a.identity:
                 values.update(_identity_columns(snapshot, a))
+            if a.generated:      # its expression is no default (sql/generated.py)
+                values.update(column_default=None, is_generated="ALWAYS",
+                              generation_expression=_column_default_text(ctx, snapshot, a))
             rows.append(_record(INFORMATION_SCHEMA_COLUMNS_COLUMNS, values))
     return rows
 

@@ -303,7 +303,31 @@ def _fields(info: TypeInfo) -> dict[str, Any]:
     return {name: getattr(info, name) for name in TypeInfo.__slots__}  # type: ignore[attr-defined]
 
 
-TYPES: dict[int, TypeInfo] = _build_type_table()
+FIRST_USER_TYPE_OID = 16384     # FirstNormalObjectId: every OID from here is a user type's
+
+
+class _TypeTable(dict):  # type: ignore[type-arg]
+    """The built-in types by OID, and (``get``, ``[]``, ``in``) the user-defined types the
+    session's catalog holds (``set_user_types``); iteration sees only the built-in ones."""
+
+    def get(self, oid: Any, default: Any = None) -> Any:
+        found = dict.get(self, oid)
+        if found is None and isinstance(oid, int) and oid >= FIRST_USER_TYPE_OID:
+            source = _USER_TYPES.get()
+            found = source.info(oid) if source is not None else None
+        return default if found is None else found
+
+    def __missing__(self, oid: Any) -> TypeInfo:
+        found = self.get(oid)
+        if found is None:
+            raise KeyError(oid)
+        return found  # type: ignore[no-any-return]
+
+    def __contains__(self, oid: object) -> bool:
+        return self.get(oid) is not None
+
+
+TYPES: dict[int, TypeInfo] = _TypeTable(_build_type_table())
 TYPES_BY_NAME: dict[str, int] = {info.name: info.oid for info in TYPES.values()}
 
 POLYMORPHIC_OIDS = frozenset({ANYELEMENT_OID, ANYARRAY_OID, ANYNONARRAY_OID,
@@ -313,6 +337,56 @@ INTEGER_OIDS = frozenset({INT2_OID, INT4_OID, INT8_OID})
 REG_OIDS = frozenset({REGPROC_OID, REGPROCEDURE_OID, REGCLASS_OID, REGTYPE_OID,
                       REGNAMESPACE_OID, REGROLE_OID})
 _ARRAY_LIKE_OIDS = frozenset({INT2VECTOR_OID, OIDVECTOR_OID})
+
+
+class UserTypes(Protocol):
+    """The user-defined types (enums, domains, their arrays) a session's catalog holds, as the
+    type system needs them; sql/user_types.py supplies it per statement."""
+
+    def info(self, oid: int) -> TypeInfo | None:
+        """The pg_type facts of user type ``oid`` (None: no such type)."""
+
+    def oid_by_name(self, schema: str | None, name: str) -> int | None:
+        """The type a (schema-qualified or search-path) name means, None if none."""
+
+    def base_type(self, oid: int) -> int:
+        """A domain's base type (through domains over domains); any other type itself."""
+
+    def input_function(self, oid: int) -> Callable[[str, int, str], Any] | None:
+        """The input function of an enum or domain (None: not a user type)."""
+
+    def output_function(self, oid: int) -> Callable[[Any, str], str] | None:
+        """The output function of an enum or domain (None: not a user type)."""
+
+    def sort_key(self, oid: int) -> Callable[[Any], Any] | None:
+        """An enum's label order (None: not an enum)."""
+
+    def display_name(self, oid: int) -> str:
+        """format_type's name: schema-qualified unless the search path finds it."""
+
+    def domain_check(self, oid: int) -> Callable[[Any], Any] | None:
+        """A domain's constraints as a function value -> value (None: not a domain)."""
+
+
+_USER_TYPES: contextvars.ContextVar[UserTypes | None] = contextvars.ContextVar(
+    "mirrordb_user_types", default=None)
+
+
+def set_user_types(source: UserTypes | None) -> None:
+    """Install the session's user-defined types for this thread (sql/user_types.py)."""
+    _USER_TYPES.set(source)
+
+
+def user_types() -> UserTypes | None:
+    return _USER_TYPES.get()
+
+
+def base_type(oid: int) -> int:
+    """getBaseType: a domain's base type; any other type itself."""
+    source = _USER_TYPES.get()
+    if oid < FIRST_USER_TYPE_OID or source is None:
+        return oid
+    return source.base_type(oid)
 
 
 def type_info(oid: int) -> TypeInfo:
@@ -444,9 +518,18 @@ def resolve_type_name(names: Sequence[str], typmods: Sequence[int | str],
     display = ".".join(pieces)
     if len(display) > MAX_TYPE_NAME_CHARS or len(pieces) > 3:
         raise undefined_type(display[:MAX_TYPE_NAME_CHARS])
-    if schema not in (None, "pg_catalog", "public"):
-        raise undefined_type(display)
-    oid = _type_oid_by_name(name.lower(), typmods)
+    source = _USER_TYPES.get()
+    oid = (_type_oid_by_name(name.lower(), typmods)
+           if schema in (None, "pg_catalog", "public") else None)
+    if oid is None and source is not None and schema != "pg_catalog":
+        oid = source.oid_by_name(schema, name)
+        if oid is not None:
+            if array_bounds:
+                array_oid = array_type_of(oid)
+                if not array_oid:
+                    raise undefined_type(display + "[]")
+                return array_oid, -1
+            return oid, -1
     if oid is None:
         raise undefined_type(display)
     typmod = _typmod_for(oid, name.lower(), [_typmod_value(value) for value in typmods])
@@ -587,6 +670,9 @@ def format_type(oid: int, typmod: int = -1, *, typmod_given: bool = False) -> st
         return "-" if oid == 0 else row_type_name(oid) or "???"
     if info.category == "A" and info.element_oid and oid not in _ARRAY_LIKE_OIDS:
         return format_type(info.element_oid, typmod, typmod_given=typmod_given) + "[]"
+    if oid >= FIRST_USER_TYPE_OID:
+        source = _USER_TYPES.get()
+        return source.display_name(oid) if source is not None else info.sql_name
     with_typmod = typmod >= 0
     if oid == BPCHAR_OID:
         if with_typmod:
@@ -976,9 +1062,15 @@ def _regtype_in(text: str, typmod: int, timezone: str) -> int:
     return _parse_type_string(stripped)
 
 
-@functools.lru_cache(maxsize=256)
 def _parse_type_string(text: str) -> int:
-    """regtypein: a type name as SQL writes it ('integer', 'character varying(10)[]')."""
+    """regtypein: a type name as SQL writes it ('integer', 'character varying(10)[]'); the
+    name is resolved each time (a user type's OID changes when it is made again)."""
+    names, bounds = _type_string_names(text)
+    return resolve_type_name(names, [], bounds)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _type_string_names(text: str) -> tuple[list[str], int]:
     from pglast import parser as pglast_parser   # the SQL parser, loaded only when needed
     try:
         statement = json.loads(pglast_parser.parse_sql_json(f"SELECT NULL::{text}"))
@@ -987,8 +1079,7 @@ def _parse_type_string(text: str) -> int:
     except Exception:
         raise invalid_text("regtype", text) from None
     names = [item["String"]["sval"] for item in type_name["names"]]
-    bounds = len(type_name.get("arrayBounds", []))
-    return resolve_type_name(names, [], bounds)[0]
+    return names, len(type_name.get("arrayBounds", []))
 
 
 def _regtype_out(value: int, timezone: str) -> str:
@@ -1042,12 +1133,22 @@ def _regproc_out(value: int, timezone: str) -> str:
     return _reg_out(REGPROC_OID)(value, timezone)
 
 
+def _regprocedure_out(value: int, timezone: str) -> str:
+    """A user function's ``name(types)`` (sql/proc_catalog.py); a built-in's name."""
+    lookup = _CATALOG_LOOKUP.get()
+    name = lookup.name_of(REGPROCEDURE_OID, value) if lookup is not None and value else None
+    return name if name is not None else _regproc_out(value, timezone)
+
+
 def _regproc_in(text: str, typmod: int, timezone: str) -> int:
     stripped = text.strip(_WHITESPACE)
     if stripped == "-":
         return 0
     if stripped.isdigit():
         return num.parse_oid(stripped, "regproc")
+    lookup = _CATALOG_LOOKUP.get()
+    if lookup is not None:              # user functions first (sql/proc_catalog.py)
+        return lookup.oid_of(REGPROC_OID, stripped)
     from mirrordb.sql import functions
     oid = functions.function_oid_by_name(stripped.split("(")[0].strip().lower())
     if oid is None:
@@ -1180,7 +1281,7 @@ _SCALAR_OUTPUT: dict[int, _OutputFunction] = {
     PG_LSN_OID: _format_pg_lsn,
     REGTYPE_OID: _regtype_out,
     REGPROC_OID: _regproc_out,
-    REGPROCEDURE_OID: _regproc_out,
+    REGPROCEDURE_OID: _regprocedure_out,
     REGCLASS_OID: _reg_out(REGCLASS_OID),
     REGNAMESPACE_OID: _reg_out(REGNAMESPACE_OID),
     REGROLE_OID: _reg_out(REGROLE_OID),
@@ -1258,23 +1359,33 @@ def _record_key(value: Any) -> Any:
 
 
 def _input_function(oid: int) -> _InputFunction:
+    if oid >= FIRST_USER_TYPE_OID and not is_array_type(oid):
+        source = _USER_TYPES.get()
+        user_input = source.input_function(oid) if source is not None else None
+        if user_input is not None:
+            return user_input
     function = _SCALAR_INPUT.get(oid)
     if function is not None:
         return function
     element = element_type_of(oid)
-    if element and element in _SCALAR_INPUT:
+    if element and (element in _SCALAR_INPUT or element >= FIRST_USER_TYPE_OID):
         return lambda text, typmod, timezone: parse_array_text(text, element, typmod, timezone)
     raise MirrordbError(f"cannot accept a value of type {format_type(oid)}", sqlstate="0A000")
 
 
 def _output_function(oid: int) -> _OutputFunction:
+    if oid >= FIRST_USER_TYPE_OID and not is_array_type(oid):
+        source = _USER_TYPES.get()
+        user_output = source.output_function(oid) if source is not None else None
+        if user_output is not None:
+            return user_output
     function = _SCALAR_OUTPUT.get(oid)
     if function is not None:
         return function
     if oid in _ROW_TYPE_OIDS:
         return _SCALAR_OUTPUT[RECORD_OID]
     element = element_type_of(oid)
-    if element and element in _SCALAR_OUTPUT:
+    if element and (element in _SCALAR_OUTPUT or element >= FIRST_USER_TYPE_OID):
         return lambda value, timezone: format_array_text(value, element, timezone)
     raise MirrordbError(f"cannot display a value of type {format_type(oid)}", sqlstate="0A000")
 
@@ -1503,7 +1614,7 @@ _SCALAR_SEND: dict[int, _Send] = {
 
 
 def _array_receive(element_oid: int) -> _Receive:
-    receive_element = _SCALAR_RECEIVE[element_oid]
+    receive_element = _binary_functions(element_oid)[0]
 
     def receive(data: bytes) -> list[Any]:
         if len(data) < _ARRAY_HEADER.size:
@@ -1550,7 +1661,7 @@ def _receive_elements(data: bytes, position: int, count: int,
 
 def _array_send(element_oid: int, lower_bound: int = 1) -> _Send:
     """array_send (int2vector and oidvector are arrays whose lower bound is 0)."""
-    send_element = _SCALAR_SEND[element_oid]
+    send_element = _binary_functions(element_oid)[1]
 
     def send(values: Sequence[Any]) -> bytes:
         if not values:
@@ -1574,12 +1685,28 @@ def _binary_functions(oid: int) -> tuple[_Receive, _Send]:
         return _record_receive, _record_send
     if oid in _SCALAR_RECEIVE:
         return _SCALAR_RECEIVE[oid], _SCALAR_SEND[oid]
+    if oid >= FIRST_USER_TYPE_OID and not is_array_type(oid) and oid in TYPES:
+        return _user_binary_functions(oid)
     element = TYPES[oid].element_oid if oid in TYPES else 0
-    if element in _SCALAR_RECEIVE and (is_array_type(oid) or oid in _ARRAY_LIKE_OIDS):
+    if (element in _SCALAR_RECEIVE or element >= FIRST_USER_TYPE_OID) and \
+            (is_array_type(oid) or oid in _ARRAY_LIKE_OIDS):
         return _array_receive(element), _array_send(element, 0 if oid in _ARRAY_LIKE_OIDS
                                                     else 1)
     raise MirrordbError(f"no binary input function available for type {format_type(oid)}",
                         sqlstate="42883")
+
+
+def _user_binary_functions(oid: int) -> tuple[_Receive, _Send]:
+    """enum_recv/enum_send (the label's UTF-8 bytes) and domain_recv (the base type's, then
+    the domain's checks) with the base type's send."""
+    base = base_type(oid)
+    if base != oid:
+        receive, send = _binary_functions(base)
+        to_domain = _cast_function(base, oid)
+        return (lambda data: to_domain(receive(data), "UTC")), send
+    parse, output = _input_function(oid), _output_function(oid)
+    return (lambda data: parse(_text_receive(data), -1, "UTC"),
+            lambda value: _text_send(output(value, "UTC")))
 
 
 def _record_send(value: Any) -> bytes:
@@ -1703,8 +1830,33 @@ def cast_context(source_oid: int, target_oid: int) -> str | None:
     return _cast_context(source_oid, target_oid)
 
 
-@functools.lru_cache(maxsize=4096)
 def _cast_context(source_oid: int, target_oid: int) -> str | None:
+    """User types' answers depend on the session's catalog, so only built-ins' are cached."""
+    if source_oid >= FIRST_USER_TYPE_OID or target_oid >= FIRST_USER_TYPE_OID:
+        return _user_cast_context(source_oid, target_oid)
+    return _builtin_cast_context(source_oid, target_oid)
+
+
+def _user_cast_context(source_oid: int, target_oid: int) -> str | None:
+    """A domain converts as its base type does, both ways (PostgreSQL's find_coercion_pathway
+    coerces to the base type, then checks the domain); an enum converts to and from strings
+    through its I/O functions."""
+    if source_oid == target_oid or source_oid == UNKNOWN_OID:
+        return IMPLICIT
+    source_base, target_base = base_type(source_oid), base_type(target_oid)
+    if (source_base, target_base) != (source_oid, target_oid):
+        if source_base == target_base:
+            return IMPLICIT
+        return _cast_context(source_base, target_base)
+    return _uncached_cast_context(source_oid, target_oid)
+
+
+@functools.lru_cache(maxsize=4096)
+def _builtin_cast_context(source_oid: int, target_oid: int) -> str | None:
+    return _uncached_cast_context(source_oid, target_oid)
+
+
+def _uncached_cast_context(source_oid: int, target_oid: int) -> str | None:
     if source_oid == target_oid or source_oid == UNKNOWN_OID:
         return IMPLICIT
     if is_row_type(source_oid):
@@ -1724,9 +1876,9 @@ def _cast_context(source_oid: int, target_oid: int) -> str | None:
         element_context = _cast_context(source_info.element_oid, target_info.element_oid)
         if element_context is not None:
             return element_context
-    if target_info.category == "S" and source_info.type_type == "b":
+    if target_info.category == "S" and source_info.type_type in ("b", "e"):
         return ASSIGNMENT
-    if source_info.category == "S" and target_info.type_type == "b":
+    if source_info.category == "S" and target_info.type_type in ("b", "e"):
         return EXPLICIT
     return None
 
@@ -1947,8 +2099,49 @@ _complete_cast_table()
 _check_cast_table()
 
 
-@functools.lru_cache(maxsize=4096)
 def _cast_function(source_oid: int, target_oid: int) -> _CastFunction:
+    """User types' conversions depend on the session's catalog, so only built-ins' are
+    cached."""
+    if source_oid >= FIRST_USER_TYPE_OID or target_oid >= FIRST_USER_TYPE_OID:
+        return _user_cast_function(source_oid, target_oid)
+    return _builtin_cast_function(source_oid, target_oid)
+
+
+def _user_cast_function(source_oid: int, target_oid: int) -> _CastFunction:
+    """To a domain: the conversion to its base type, then the domain's constraints; from a
+    domain: its base type's conversion."""
+    source = _USER_TYPES.get()
+    check = source.domain_check(target_oid) if source is not None else None
+    if source_oid == target_oid:
+        return _identity
+    source_base, target_base = base_type(source_oid), base_type(target_oid)
+    if (source_base, target_base) == (source_oid, target_oid):
+        convert = _uncached_cast_function(source_oid, target_oid)
+    elif source_oid == UNKNOWN_OID:      # the base type's input, then the domain's checks
+        convert = _cast_function(UNKNOWN_OID, target_base)
+    elif source_base == target_base:
+        convert = _identity
+    else:
+        try:
+            convert = _cast_function(source_base, target_base)
+        except MirrordbError as error:
+            if error.sqlstate != "42846":
+                raise
+            raise cannot_cast(source_oid, target_oid) from None
+    if check is None:
+        return convert
+
+    def convert_and_check(value: Any, timezone: str) -> Any:
+        return check(convert(value, timezone))
+    return convert_and_check
+
+
+@functools.lru_cache(maxsize=4096)
+def _builtin_cast_function(source_oid: int, target_oid: int) -> _CastFunction:
+    return _uncached_cast_function(source_oid, target_oid)
+
+
+def _uncached_cast_function(source_oid: int, target_oid: int) -> _CastFunction:
     if source_oid == target_oid or (source_oid, target_oid) in _BINARY_COERCIBLE:
         special = _CASTS.get((source_oid, target_oid))
         return special if special is not None else _identity
@@ -2110,6 +2303,13 @@ def _array_key(element_oid: int) -> Callable[[Any], Any]:
 def _value_key(oid: int) -> Callable[[Any], Any]:
     if is_row_type(oid):
         return _record_key
+    if oid >= FIRST_USER_TYPE_OID and not is_array_type(oid):
+        source = _USER_TYPES.get()
+        enum_key = source.sort_key(oid) if source is not None else None
+        if enum_key is not None:
+            return enum_key
+        if base_type(oid) != oid:
+            return _value_key(base_type(oid))
     if oid in (FLOAT4_OID, FLOAT8_OID):
         return _float_key
     if oid == NUMERIC_OID:
@@ -2126,8 +2326,18 @@ def _value_key(oid: int) -> Callable[[Any], Any]:
     return lambda value: value
 
 
-@functools.lru_cache(maxsize=512)
 def sort_key(oid: int) -> Callable[[Any], Any]:
+    if oid >= FIRST_USER_TYPE_OID:
+        return _sort_key(oid)
+    return _cached_sort_key(oid)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_sort_key(oid: int) -> Callable[[Any], Any]:
+    return _sort_key(oid)
+
+
+def _sort_key(oid: int) -> Callable[[Any], Any]:
     """A key function ordering values of ``oid`` as its B-tree operator class does; NULL (None)
     sorts after every value (ASC NULLS LAST), NaN after every number."""
     value_key = _value_key(oid)

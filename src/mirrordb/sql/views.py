@@ -40,7 +40,7 @@ from mirrordb.access.relation import RELKIND_VIEW, Column, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import executor as ex
-from mirrordb.sql import roles, schemas
+from mirrordb.sql import persistence, roles, schemas
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import coerce, error_at, feature_not_supported
 from mirrordb.sql.parser import Node, one, strings
@@ -72,21 +72,27 @@ class StoredQuery:
 # -- CREATE [OR REPLACE] VIEW ----------------------------------------------------------------------
 
 
-def create_view(session: Any, txn: Any, node: Node) -> None:
+def create_view(session: Any, txn: Any, node: Node) -> list[Any]:
+    """CREATE [OR REPLACE] [TEMP] VIEW; its notices (a view reading a temporary relation
+    is temporary itself, as PostgreSQL's isQueryUsingTempRelation makes it)."""
     range_var = node["view"]
     name = range_var["relname"]
-    if range_var.get("relpersistence", "p") == "t":
-        raise feature_not_supported("temporary views")
     if range_var.get("relpersistence", "p") == "u":
         raise MirrordbError("views cannot be unlogged because they do not have storage",
-                            sqlstate="0A000")
+                            sqlstate="42601")
     if node.get("options") or node.get("withCheckOption", "NO_CHECK_OPTION") != \
             "NO_CHECK_OPTION":
         raise feature_not_supported("view options and WITH CHECK OPTION")
-    namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name,
-                                           range_var.get("location"))
     select = node["query"]["SelectStmt"]
     columns, stored = _analyze(session, select, strings(node.get("aliases")))
+    notices: list[Any] = []
+    if range_var.get("relpersistence", "p") != "t" and \
+            persistence.uses_temp_relation(txn, stored.relations):
+        notices.append(("NOTICE", f'view "{name}" will be a temporary view'))
+        range_var = {**range_var, "relpersistence": "t", "location": -1}   # no position
+    relpersistence, range_var = persistence.creating_relation(session, txn, range_var)
+    namespace = schemas.creation_namespace(session, range_var.get("schemaname"), name,
+                                           range_var.get("location"))
     existing = txn.find((namespace, name))
     if existing is not None and node.get("replace"):
         if existing.kind != RELKIND_VIEW:
@@ -94,11 +100,13 @@ def create_view(session: Any, txn: Any, node: Node) -> None:
         roles.check_table_ownership(session, existing)
         _check_replacement(existing, columns)
         txn.replace_view(existing, columns[existing.natts:], stored.encode())
-        return
+        return notices
     if existing is not None:
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
-    txn.create_view(name, columns, stored.encode(), owner=roles.current_role_oid(session),
-                    namespace_oid=namespace)
+    with txn.creating_persistence(relpersistence):
+        txn.create_view(name, columns, stored.encode(), owner=roles.current_role_oid(session),
+                        namespace_oid=namespace)
+    return notices
 
 
 def _analyze(session: Any, select: Node, aliases: list[str]

@@ -64,6 +64,7 @@ import datetime
 import decimal
 import math
 import struct
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -532,6 +533,30 @@ _TYPES.update({array_oid: _array_type(element_oid, array_oid, alignment)
                for element_oid, (array_oid, alignment) in _ARRAY_TYPES.items()})
 
 SUPPORTED_TYPE_OIDS = frozenset(_TYPES)
+_REGISTRATION_LOCK = threading.Lock()
+_REGISTERED: dict[int, tuple[int, int]] = {}      # user type -> (storage type, array type)
+
+
+def register_user_type(type_oid: int, storage_oid: int, array_oid: int) -> None:
+    """Store values of user-defined type ``type_oid`` as ``storage_oid`` stores them (an enum:
+    its label's pg_enum OID as ``oid``; a domain: as its base type), and its array type
+    ``array_oid`` as PostgreSQL's array of ``type_oid`` elements. Called by sql/user_types.py
+    before a session uses the type. A cluster never reuses an OID, but a process that opened
+    another cluster (tests do) may have registered it for another type: the newest wins."""
+    with _REGISTRATION_LOCK:
+        if _REGISTERED.get(type_oid) == (storage_oid, array_oid):
+            return
+        _REGISTERED[type_oid] = (storage_oid, array_oid)
+        _TYPES[type_oid] = _TYPES[storage_oid]
+        element_alignment = next((alignment for element, (_, alignment) in _ARRAY_TYPES.items()
+                                  if element == storage_oid), 4)
+        if array_oid:
+            _TYPES[array_oid] = _array_type(type_oid, array_oid, element_alignment)
+
+
+def is_storable(type_oid: int) -> bool:
+    """Whether the row codec can store values of ``type_oid`` (built-in or registered)."""
+    return type_oid in _TYPES
 
 
 def type_name(type_oid: int) -> str:
