@@ -285,6 +285,28 @@ def test_limit_stops_the_scan_early(both: Any) -> None:
     assert ours.run("drop table big")[0] == "command"
 
 
+def test_for_update_over_an_ordered_scan_locks_the_rows_it_returns(both: Any) -> None:
+    """The job-queue pattern: LockRows sits on the ordered scan below the Limit, so each
+    worker locks the first row nobody holds, and only that row."""
+    _, ours = both
+    from mirrordb.server.config import SessionSettings
+    from mirrordb.sql.session import Session
+    queue = "select id from t order by id for update skip locked limit 1"
+    assert plan(ours, queue) == ["Limit", "  ->  LockRows",
+                                 "        ->  Index Scan using t_pkey on t"]
+    other = Session(ours.engine, "postgres", "postgres", SessionSettings(ours.engine.settings))
+    try:
+        assert ours.run("begin")[0] == "command"
+        assert ours.run(queue)[2] == [("1",)]
+        list(other.simple_query("begin"))
+        taken = [list(result.rows) for result in other.simple_query(queue)]
+        assert taken == [[(2,)]]
+        list(other.simple_query("rollback"))
+        assert ours.run("commit")[0] == "command"
+    finally:
+        other.terminate()
+
+
 def test_scans_in_order_while_another_session_splits_the_index(both: Any) -> None:
     """Two cursors read the primary key in order, one from each end, while another
     session's committed inserts split every leaf under them: each returns exactly the rows

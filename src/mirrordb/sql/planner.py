@@ -327,8 +327,8 @@ class PlanBuilder:
                 raise window.refuse_with_locking(strength)
             lock = self._plan_locking(node["lockingClause"], source, scope,
                                       node.get("whereClause"))
-            if sort_keys and distinct is None:   # lock after the sort, below LIMIT
-                deferred_lock = lock
+            if sort_keys and distinct is None and ordered is None:   # after the sort
+                deferred_lock = lock      # (an index's order: locked lazily as it is read)
             else:
                 source = lock
         after_distinct = bool(distinct_on and sort_keys and sets) and \
