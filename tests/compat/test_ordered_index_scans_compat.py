@@ -36,6 +36,12 @@ SETUP = [
     "create index nf_k_desc_last on nf (k desc nulls last)",
     "create table empty (x int primary key, y int)",
     "create index empty_y on empty (y)",
+    "create type mood as enum ('sad', 'ok', 'happy')",
+    "alter type mood add value 'awful' before 'sad'",
+    "create table moods (id int primary key, m mood)",
+    "insert into moods select i, (array['sad', 'ok', 'happy', 'awful'])[1 + i % 4]::mood "
+    "from generate_series(1, 100) i",
+    "create index moods_m on moods (m)",
 ]
 
 both = pair_fixture("ordered_index_scans", SETUP, detailed=True)
@@ -148,6 +154,9 @@ def test_min_max(both: Any) -> None:
         "select max(id) from t where id = 5",
         "select max(b) from t where id = 5",
         "select max(lower(name)) from t",
+        "select min(m)::text, max(m)::text from moods",     # (type OIDs differ)
+        "select m::text from moods order by m limit 2",
+        "select m::text from moods order by m desc limit 2",
         "prepare mm(int) as select max(id) from t where a = $1",
         "execute mm(4)",
         "execute mm(11)",
