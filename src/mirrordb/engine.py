@@ -125,6 +125,19 @@ VIEW_RULE_NAME = "_RETURN"          # pg_rewrite.rulename of a view's query, as 
 VIEW_RULE_EVENT_SELECT = "1"        # pg_rewrite.ev_type: CMD_SELECT
 
 
+# How a unique violation's DETAIL writes a key value (type OID, value -> text): the SQL layer
+# installs its output functions (sql/user_types.py: enums by label, records as record_out);
+# an engine used without it writes str(value).
+KEY_VALUE_OUTPUT: list[Callable[[int, object], str]] = [lambda type_oid, value: str(value)]
+
+
+def key_text(info: IndexInfo, key: Sequence[object]) -> str:
+    """A unique index's key values as PostgreSQL's DETAIL lists them."""
+    output = KEY_VALUE_OUTPUT[0]
+    return ", ".join("null" if value is None else output(column.type_oid, value)
+                     for column, value in zip(info.relation.columns, key))
+
+
 @dataclass(eq=False)
 class EngineServices:
     """Everything recovery and the checkpointer need (the engine's internals, by name)."""
@@ -1260,7 +1273,7 @@ class Txn:
                     raise UniqueViolation(
                         f'could not create unique index "{info.relation.name}"',
                         detail=f"Key ({', '.join(info.key_labels(table))})"
-                               f"=({', '.join(map(str, key))}) is duplicated.")
+                               f"=({key_text(info, key)}) is duplicated.")
                 live_keys[hashable] = tid
             root = root_of.get(tid)
             if root is None or (root, hashable) in indexed:   # an orphan is dead: skipped
@@ -1705,7 +1718,7 @@ class Txn:
                     raise UniqueViolation(
                         f'duplicate key value violates unique constraint '
                         f'"{info.relation.name}"',
-                        detail=f"Key ({columns})=({', '.join(map(str, key))}) "
+                        detail=f"Key ({columns})=({key_text(info, key)}) "
                                "already exists.")
                 if verdict == "dead":
                     tree.insert(key, tid)

@@ -156,6 +156,23 @@ SCENARIOS: dict[str, list[str]] = {
         "select array_agg(p order by p) from t",
         "select row_to_json(p) from t order by (p).a",
     ],
+    "indexes": [
+        # B-tree keys of a composite column sort as record_cmp (an enum field by its labels'
+        # order, NULL fields last), so range and equality scans find what a scan would
+        "create type mood as enum ('sad', 'happy')",
+        "alter type mood add value 'ok' before 'happy'",
+        "create type pair as (a int, b text, m mood)",
+        "create table t (id int, p pair)",
+        "create index t_p on t (p)",
+        "insert into t select g, ROW(g % 3, case when g % 2 = 0 then null else 'x' || g end, "
+        "(array['sad', 'ok', 'happy'])[1 + g % 3])::pair from generate_series(1, 30) g",
+        "select id, p from t where p > ROW(1, 'x1', 'ok')::pair order by id",
+        "select id from t where p = ROW(2, null, 'happy')::pair order by id",
+        "select count(*) from t where p < ROW(1, null, null)::pair",
+        "create unique index t_id_p on t (id, p)",
+        "insert into t values (4, ROW(1, null, 'ok'))",
+        "select p from t where id = 4 order by p",
+    ],
     "record input against a table": [
         "create table person (id int, name text)",
         "insert into person values (1, 'ann'), (2, 'bob')",

@@ -316,6 +316,13 @@ SCENARIOS: dict[str, list[str]] = {
         "insert into tagged values (1, '{high}'), (2, '{mid,low}'), (3, '{lowest}'), "
         "(4, '{m4}')",
         "select id from tagged where lvls > '{mid}' order by lvls",
+        # ORDER BY ... LIMIT and min/max read the index in order (sql/ordered_scans.py)
+        "select lvl::text as label from task order by lvl limit 3",
+        "select lvl::text as label from task order by lvl desc limit 6",
+        "select lvl::text as label from task where lvl > 'lowest' order by lvl limit 2",
+        "select min(lvl)::text, max(lvl)::text from task",
+        "create unique index task_id_lvl on task (id, lvl)",
+        "insert into task values (1, 'high')",
     ],
     "catalog listings": [
         "create type mood as enum ('sad', 'ok')",

@@ -546,17 +546,17 @@ def test_enum_keys_follow_the_labels_sort_order_and_survive_a_renumbering(
     """enum_cmp: even OIDs compare directly, an odd one (a label added BEFORE another) by
     enumsortorder; renumbering the orders later leaves the tree's order valid. Redo, which
     never compares keys, still reproduces the pages."""
-    from mirrordb.storage import enum_order
+    from mirrordb.storage import btree_order
     enum_oid, array_oid = 900_001, 900_000
     datum.register_user_type(enum_oid, datum.OID_OID, array_oid)
     low, high, middle = 900_010, 900_012, 900_015         # 'middle' added BEFORE 'high'
-    enum_order.register_enum(enum_oid, {low: 1.0, high: 2.0, middle: 1.5})
+    btree_order.register_enum(enum_oid, {low: 1.0, high: 2.0, middle: 1.5})
     tree = primary.create_index([enum_oid])
     tids = iter((block, offset) for block in range(1, 400) for offset in range(1, 10))
     for label in [high, middle, low] * 200:
         tree.insert((label,), next(tids))
     assert [key[0] for key, _ in tree.scan()] == [low] * 200 + [middle] * 200 + [high] * 200
-    enum_order.register_enum(enum_oid, {low: 1.0, high: 3.0, middle: 2.0})   # renumbered
+    btree_order.register_enum(enum_oid, {low: 1.0, high: 3.0, middle: 2.0})   # renumbered
     assert [key[0] for key, _ in tree.scan((middle,), None, low_inclusive=False)] == \
         [high] * 200
     assert len(tree.find_equal((middle,))) == 200

@@ -11,7 +11,8 @@ in the index's pages, plus a cache of decoded pages shared by all handles on a b
 The tree is a Lehman & Yao B-link tree, PostgreSQL style: a metapage at block 0, pages linked left
 and right on each level, a high key on every page but the rightmost of its level, and entries
 ordered by (``sort_key(key)``, heap TID) so that duplicates are allowed and any page can be split
-(enum keys by their labels' order, as PostgreSQL's enum_cmp: storage/enum_order.py).
+(enum keys by their labels' order as PostgreSQL's enum_cmp, composite keys as record_cmp:
+storage/btree_order.py).
 
 Concurrency: one lock, the buffer pool's ``lock`` (the page content lock). Every operation holds it
 while it reads or changes pages, and a caller doing a unique check holds it around ``find_equal``
@@ -71,7 +72,7 @@ from mirrordb.common.errors import (
 from mirrordb.recovery.redo import register_redo
 from mirrordb.storage import page as pagelib
 from mirrordb.storage.datum import RowCodec
-from mirrordb.storage.enum_order import key_function
+from mirrordb.storage.btree_order import key_function
 from mirrordb.storage.page import maxalign
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal.record import REGBUF_STANDARD, REGBUF_WILL_INIT
@@ -310,7 +311,7 @@ class BTree:
         self.name = name if name is not None else str(rnode.rel)
         self.natts = len(self.key_types)
         self._codec = _codec_for(self.key_types)
-        # B-tree order of the key columns (enums by their labels' order, enum_order.py)
+        # B-tree order of the key columns (enums by their labels' order, btree_order.py)
         self.sort_key = key_function(self.key_types)
         self._bitmap_length = (self.natts + 7) // 8
         with pool.lock:

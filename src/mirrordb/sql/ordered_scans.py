@@ -20,8 +20,8 @@ otherwise; EXPLAIN names the scan by that declared direction: a DESC index read 
 x DESC is "Index Scan", though its entries are read from the high end). An index key
 matches a plain column reference, or an expression written as the index's expression
 (``ORDER BY lower(name)``). Key types whose B-tree order is not the sort's (bpchar, jsonb,
-arrays, records, and user types: an enum's entries are not in its sort order) never give an
-order.
+arrays, records, and user types other than enums, whose B-tree keys sort by the labels' order
+as enum_cmp: storage/btree_order.py) never give an order.
 
 When it is used (mirrordb has no costs). With a LIMIT, the ordered index with the most
 WHERE bounds is read in order, unless the WHERE already picked a full unique key lookup
@@ -144,9 +144,10 @@ def _candidates(builder: PlanBuilder, item: _FromItem, keys: list[OrderKey]
 
 def _unordered_type(type_oid: int) -> bool:
     """Types whose B-tree entries sort otherwise than ORDER BY sorts their values (or may:
-    an enum's entries are not in its labels' sort order; domains and composites follow)."""
+    domains and composites; an enum's entries follow its labels' order)."""
     return type_oid in (T.BPCHAR_OID, T.JSONB_OID) or bool(T.element_type_of(type_oid)) \
-        or T.is_row_type(type_oid) or type_oid >= T.FIRST_USER_TYPE_OID
+        or T.is_row_type(type_oid) or (type_oid >= T.FIRST_USER_TYPE_OID
+                                       and T.type_category(type_oid) != "E")
 
 
 def _match(builder: PlanBuilder, item: _FromItem, info: IndexInfo, keys: list[OrderKey]

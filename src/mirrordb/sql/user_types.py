@@ -28,10 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mirrordb import engine as engine_module
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import types as T
-from mirrordb.storage import datum, enum_order
+from mirrordb.storage import btree_order, datum
 
 TYPTYPE_ENUM = "e"
 TYPTYPE_DOMAIN = "d"
@@ -124,15 +125,15 @@ class UserTypeCatalog:
                 datum.register_user_type(user_type.oid, _storage_oid(user_type, self.by_oid),
                                          user_type.array_oid)
             if user_type.typtype == TYPTYPE_ENUM:
-                enum_order.register_enum(user_type.oid, {label.oid: label.sort_order
+                btree_order.register_enum(user_type.oid, {label.oid: label.sort_order
                                                          for label in user_type.labels})
         self._register_composites()
         for user_type in self.by_oid.values():
             enum_oid = _enum_beneath(user_type, self.by_oid)
             if enum_oid is not None and user_type.typtype == TYPTYPE_DOMAIN:
-                enum_order.register_alias(user_type.oid, enum_oid)
+                btree_order.register_alias(user_type.oid, enum_oid)
             if enum_oid is not None and user_type.array_oid:
-                enum_order.register_array(user_type.array_oid, user_type.oid)
+                btree_order.register_array(user_type.array_oid, user_type.oid)
 
 
     def _register_composites(self) -> None:
@@ -262,6 +263,18 @@ def catalog_for(session: Any) -> UserTypeCatalog:
 def install(session: Any) -> None:
     """Make the session's user types the ones this thread's type system knows."""
     T.set_user_types(SessionUserTypes(session))
+
+
+def _key_value_output(type_oid: int, value: object) -> str:
+    """A unique violation's key value as its type's output function writes it (an enum's
+    label, a record's record_out), for the engine's DETAIL (engine.KEY_VALUE_OUTPUT)."""
+    try:
+        return T.format_text(type_oid, value)
+    except MirrordbError:
+        return str(value)
+
+
+engine_module.KEY_VALUE_OUTPUT[0] = _key_value_output
 
 
 # -- the type system's view (types.UserTypes) -----------------------------------------------------

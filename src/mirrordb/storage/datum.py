@@ -545,14 +545,33 @@ def register_user_type(type_oid: int, storage_oid: int, array_oid: int) -> None:
     before a session uses the type. A cluster never reuses an OID, but a process that opened
     another cluster (tests do) may have registered it for another type: the newest wins."""
     with _REGISTRATION_LOCK:
-        if _REGISTERED.get(type_oid) == (storage_oid, array_oid):
+        if _REGISTERED.get(type_oid) == (storage_oid, array_oid) and \
+                _still_registered(type_oid, array_oid):
             return
+        _forget(type_oid, array_oid)
         _REGISTERED[type_oid] = (storage_oid, array_oid)
         _TYPES[type_oid] = _TYPES[storage_oid]
         element_alignment = next((alignment for element, (_, alignment) in _ARRAY_TYPES.items()
                                   if element == storage_oid), 4)
         if array_oid:
+            _ARRAY_ELEMENTS[array_oid] = type_oid
             _TYPES[array_oid] = _array_type(type_oid, array_oid, element_alignment)
+
+
+def _still_registered(type_oid: int, array_oid: int) -> bool:
+    """Whether no registration of another type took ``type_oid``'s or ``array_oid``'s place
+    since (another cluster's type with the same OID, in a process that opened several)."""
+    return type_oid not in _ARRAY_ELEMENTS and \
+        (not array_oid or _ARRAY_ELEMENTS.get(array_oid) == type_oid)
+
+
+def _forget(type_oid: int, array_oid: int) -> None:
+    """Drop what earlier registrations said about these OIDs (as other types)."""
+    for oid in (type_oid, array_oid):
+        _COMPOSITES.pop(oid, None)
+        _ARRAY_ELEMENTS.pop(oid, None)
+        if oid != type_oid:
+            _REGISTERED.pop(oid, None)
 
 
 _ALIGNMENTS: dict[int, int] = {element: alignment
@@ -599,8 +618,9 @@ def register_composite(type_oid: int, name: str, attributes: Sequence[tuple[int,
     composite's field types first)."""
     with _REGISTRATION_LOCK:
         shape = (name, tuple(attributes), array_oid)
-        if _COMPOSITES.get(type_oid) == shape:
+        if _COMPOSITES.get(type_oid) == shape and _still_registered(type_oid, array_oid):
             return
+        _forget(type_oid, array_oid)
         _COMPOSITES[type_oid] = shape
         fields = [_field_format(oid) for oid, _ in attributes]
         live = [index for index, (_, dropped) in enumerate(attributes) if not dropped]
@@ -628,6 +648,19 @@ def register_composite(type_oid: int, name: str, attributes: Sequence[tuple[int,
         if array_oid:
             _ARRAY_ELEMENTS[array_oid] = type_oid
             _TYPES[array_oid] = _array_type(type_oid, array_oid, COMPOSITE_ALIGNMENT)
+
+
+def composite_field_types(type_oid: int) -> tuple[int, ...] | None:
+    """The live fields' types of a registered composite type (None: not one)."""
+    shape = _COMPOSITES.get(type_oid)
+    if shape is None:
+        return None
+    return tuple(oid for oid, dropped in shape[1] if not dropped)
+
+
+def array_element_type(type_oid: int) -> int | None:
+    """The element type of a stored array type (None: not one)."""
+    return _ARRAY_ELEMENTS.get(type_oid)
 
 
 def is_storable(type_oid: int) -> bool:

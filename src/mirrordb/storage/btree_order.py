@@ -1,10 +1,12 @@
-"""B-tree order of enum values: PostgreSQL's enum_cmp as a sort key.
+"""B-tree order of user types' keys: PostgreSQL's enum_cmp and record_cmp as sort keys.
 
 Who calls it: the B-tree (access/nbtree.py) builds its entries' sort keys with
 ``key_function(key_types)``; sql/user_types.py registers each enum's labels and sort orders
 (``register_enum``) whenever it reads the catalog, and the domains over an enum and the arrays
 of either (``register_alias``, ``register_array``). The other half, the catalog rows (pg_enum),
-is written by sql/type_ddl.py.
+is written by sql/type_ddl.py. A composite type's keys (storage/datum.py knows its fields from
+``register_composite``) sort field by field, each field in its own type's order and NULL after
+any value, as record_cmp.
 
 An enum value is stored as its label's pg_enum OID, but sorts by the label's enumsortorder.
 As in PostgreSQL, a new enum's labels get even OIDs in label order, and ALTER TYPE ADD VALUE
@@ -23,7 +25,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mirrordb.storage.datum import NULL_SORT_KEY, sort_key
+from mirrordb.storage.datum import (NULL_SORT_KEY, array_element_type, composite_field_types,
+                                    sort_key)
 
 
 class EnumOrder:
@@ -117,6 +120,15 @@ def register_array(array_oid: int, element_oid: int) -> None:
 
 
 def _column_key(type_oid: int) -> Callable[[Any], Any] | None:
+    """The sort key of one key column of ``type_oid`` when it is not datum.sort_key's."""
+    fields = composite_field_types(type_oid)
+    if fields is not None:
+        return _record_key(fields)
+    element = array_element_type(type_oid)
+    if element is not None and composite_field_types(element) is not None:
+        element_key = _record_key(composite_field_types(element) or ())
+        return lambda value: NULL_SORT_KEY if value is None else [
+            element_key(item) for item in value]
     order = _ENUMS.get(type_oid)
     if order is not None:
         return lambda value: NULL_SORT_KEY if value is None else EnumSortKey(value, order)
@@ -125,6 +137,21 @@ def _column_key(type_oid: int) -> Callable[[Any], Any] | None:
         return lambda value: NULL_SORT_KEY if value is None else [
             NULL_SORT_KEY if item is None else EnumSortKey(item, array_order) for item in value]
     return None
+
+
+def _record_key(field_types: Sequence[int]) -> Callable[[Any], Any]:
+    """record_cmp as a key: a tuple of the fields' keys (NULL after any value)."""
+    keys = [_column_key(type_oid) or _plain_key for type_oid in field_types]
+
+    def key(value: Any) -> Any:
+        if value is None:
+            return NULL_SORT_KEY
+        return tuple(field_key(item) for field_key, item in zip(keys, value))
+    return key
+
+
+def _plain_key(value: Any) -> Any:
+    return sort_key((value,))[0]
 
 
 def key_function(type_oids: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
