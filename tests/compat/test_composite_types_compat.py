@@ -129,6 +129,15 @@ SCENARIOS: dict[str, list[str]] = {
         "select attname, attnum, attisdropped from pg_attribute "
         "where attrelid = (select typrelid from pg_type where typname = 'pair') order by attnum",
         "select relnatts from pg_class where relname = 'pair'",
+        "alter type pair rename to couple",
+        "select relname, relkind from pg_class where oid = "
+        "(select typrelid from pg_type where typname = 'couple')",
+        "select p::text from t order by (p).amount",
+        "create role someone",
+        "alter type couple owner to someone",
+        "select relowner::regrole from pg_class where relname = 'couple'",
+        "alter type couple owner to postgres",
+        "drop role someone",
         "create type mood as enum ('x')",
         "alter type mood add attribute y int",
         "alter type nothere add attribute y int",

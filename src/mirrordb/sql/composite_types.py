@@ -327,11 +327,23 @@ def _relation(txn: Any, relation_oid: int) -> Any:
 
 
 def _set_natts(txn: Any, relation_oid: int, natts: int) -> None:
+    update_relation(txn, relation_oid, natts=natts)
+
+
+# pg_class columns ALTER TYPE changes on a composite type's relation (catalog/bootstrap.py)
+_CLASS_COLUMNS = {"name": 1, "owner_oid": 3, "natts": 8}
+
+
+def update_relation(txn: Any, relation_oid: int, **changes: object) -> None:
+    """Change a composite type's pg_class row with its type (RENAME TO, OWNER TO) or its
+    attributes (relnatts)."""
     def change(values: Sequence[object]) -> list[object]:
         changed = list(values)
-        changed[8] = natts
+        for key, value in changes.items():
+            changed[_CLASS_COLUMNS[key]] = value
         return changed
     txn._update_catalog_rows(boot.PG_CLASS, lambda v: v[0] == relation_oid, change)
+    txn.transaction.command_counter_increment()
 
 
 def rename_attribute(session: Any, txn: Any, node: Node) -> None:

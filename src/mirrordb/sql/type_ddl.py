@@ -279,6 +279,8 @@ def rename_type(session: Any, txn: Any, node: Node) -> str:
     _update_type(txn, user_type.oid, name=new_name)
     _update_type(txn, user_type.array_oid,
                  name=array_name(session, txn, user_type.namespace_oid, new_name))
+    if user_type.typtype == U.TYPTYPE_COMPOSITE:
+        composite_types.update_relation(txn, user_type.base_oid, name=new_name)
     return "ALTER DOMAIN" if object_type == "OBJECT_DOMAIN" else "ALTER TYPE"
 
 
@@ -296,6 +298,8 @@ def alter_type_owner(session: Any, txn: Any, node: Node) -> str:
     owner_oid = found[1].oid
     _update_type(txn, user_type.oid, owner_oid=owner_oid)
     _update_type(txn, user_type.array_oid, owner_oid=owner_oid)
+    if user_type.typtype == U.TYPTYPE_COMPOSITE:
+        composite_types.update_relation(txn, user_type.base_oid, owner_oid=owner_oid)
     return "ALTER DOMAIN" if object_type == "OBJECT_DOMAIN" else "ALTER TYPE"
 
 
