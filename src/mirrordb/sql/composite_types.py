@@ -239,7 +239,7 @@ def record_to_composite(target_oid: int, fields: Fields, typmods: Sequence[int],
     return convert
 
 
-# -- ALTER TYPE ... ADD / DROP / RENAME ATTRIBUTE ---------------------------------------------------
+# -- ALTER TYPE ... ADD / DROP / RENAME ATTRIBUTE --------------------------------------------------
 
 
 def dropped_name(number: int) -> str:
