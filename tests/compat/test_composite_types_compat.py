@@ -266,6 +266,13 @@ DUMP_SETUP = [
     "CREATE TABLE holder (id integer PRIMARY KEY, p pair, ps pair[], g gone)",
     "INSERT INTO holder VALUES (1, '(1,one,\"(2,3.50)\",\"{a,b}\")', "
     "ARRAY[ROW(2, 'two', NULL, NULL)::pair], '(5,2024-01-02)'), (2, NULL, '{}', NULL)",
+    # enum keys in a B-tree after ADD VALUE BEFORE (an odd label OID), read on the standby
+    "CREATE TYPE level AS ENUM ('low', 'high')",
+    "ALTER TYPE level ADD VALUE 'mid' BEFORE 'high'",
+    "CREATE TABLE task (id integer, lvl level)",
+    "CREATE INDEX task_lvl ON task (lvl)",
+    "INSERT INTO task SELECT g, (ARRAY['low', 'mid', 'high'])[1 + g % 3]::level "
+    "FROM generate_series(1, 60) g",
 ]
 
 
@@ -302,6 +309,18 @@ def test_standby_reads_composite_values(dump_servers: tuple[Any, ...]) -> None:
                          "(5,2024-01-02)"), (None, None, "{}", None)]
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             connection.execute("CREATE TYPE t2 AS (a int)")
+
+
+def test_standby_index_scans_follow_enum_order(dump_servers: tuple[Any, ...]) -> None:
+    """The standby's hot-standby queries read the replayed index in the labels' order."""
+    standby = dump_servers[4]
+    with psycopg.connect(standby.dsn(), autocommit=True) as connection:
+        assert connection.execute("SELECT count(*) FROM task WHERE lvl > 'low' AND "
+                                  "lvl < 'high'").fetchone() == (20,)
+        assert connection.execute("SELECT lvl::text AS label FROM task ORDER BY lvl DESC "
+                                  "LIMIT 1").fetchone() == ("high",)
+        assert connection.execute("SELECT min(lvl)::text FROM task WHERE lvl >= 'mid'"
+                                  ).fetchone() == ("mid",)
 
 
 @pytest.mark.parametrize("command", ["\\dT", "\\d pair", "\\d gone", "\\d holder"])
