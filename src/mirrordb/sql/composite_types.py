@@ -27,8 +27,9 @@ from mirrordb.sql.parser import Node, strings
 from mirrordb.storage.relfilenode import RelFileNode
 
 RELKIND_COMPOSITE = "c"
-# Relation kinds whose columns are a row type's fields
-ROW_TYPE_KINDS = frozenset({"r", "v", "m", "c", "p"})
+# Relation kinds whose OID is their row type's and whose columns are its fields (a composite
+# type's relation is reached through its pg_type row instead)
+ROW_TYPE_KINDS = frozenset({"r", "v", "m", "p"})
 Fields = tuple[tuple[str, int], ...]
 
 
@@ -104,8 +105,8 @@ def type_of_relation(relation_oid: int) -> int:
 
 
 def relation_fields(session: Any, oid: int) -> tuple[Fields, tuple[int, ...]] | None:
-    """(fields, typmods) of the row type ``oid``: a composite type's attributes or a table's,
-    view's or materialized view's columns; None if ``oid`` is no such type."""
+    """(fields, typmods) of the row type ``oid`` of a table, view or materialized view (its
+    columns); None if ``oid`` is no such relation."""
     if oid < boot.FIRST_NORMAL_OBJECT_ID:
         return None
     txn = getattr(session, "txn", None)
@@ -229,14 +230,24 @@ def record_to_composite(target_oid: int, fields: Fields, typmods: Sequence[int],
                                 detail="Input has too few columns." if len(value) < len(fields)
                                 else "Input has too many columns.")
         converted = []
-        for item, (_, source_type), (_, target_type) in zip(value, source_fields, fields):
-            if item is None or source_type == target_type:
+        for item, (_, source_type), (_, target_type), typmod in zip(value, source_fields,
+                                                                    fields, typmods):
+            if item is None or (source_type == target_type and typmod < 0):
                 converted.append(item)
-            else:
-                converted.append(T.caster(source_type, target_type, context=context)(
-                    item, timezone))
+                continue
+            try:
+                converted.append(T.caster(source_type, target_type, typmod,
+                                          context=context)(item, timezone))
+            except MirrordbError as error:      # PostgreSQL reports these without a position
+                raise _positionless(error) from None
         return T.RowRecord.of(converted, fields)
     return convert
+
+
+def _positionless(error: MirrordbError) -> MirrordbError:
+    from mirrordb.sql.user_types import PositionlessError
+    return PositionlessError(error.message, sqlstate=error.sqlstate, detail=error.detail,
+                             hint=error.hint)
 
 
 # -- ALTER TYPE ... ADD / DROP / RENAME ATTRIBUTE --------------------------------------------------

@@ -2229,7 +2229,7 @@ def cast(value: Any, source_oid: int, target_oid: int, target_typmod: int = -1, 
     if source_oid == UNKNOWN_OID and target_oid == INTERVAL_OID:
         converted = _interval_in(str(value), target_typmod, timezone)
     else:
-        converted = _cast_function(source_oid, target_oid)(value, timezone)
+        converted = caster(source_oid, target_oid, context=context)(value, timezone)
     if target_typmod >= 0:
         converted = apply_typmod(converted, target_oid, target_typmod,
                                  explicit=context == EXPLICIT)
@@ -2395,6 +2395,10 @@ def caster(source_oid: int, target_oid: int, target_typmod: int = -1, *,
     (value not NULL)."""
     if source_oid == UNKNOWN_OID and target_oid == INTERVAL_OID:
         return lambda value, timezone: _interval_in(str(value), target_typmod, timezone)
+    fields = composite_fields(target_oid) if source_oid == RECORD_OID else None
+    if fields is not None:             # ROW(...)::t: each field cast in the cast's context
+        from mirrordb.sql.composite_types import record_to_composite
+        return record_to_composite(target_oid, fields[0], fields[1], context)
     convert = _cast_function(source_oid, target_oid)
     if target_typmod < 0:
         return convert
