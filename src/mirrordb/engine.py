@@ -127,6 +127,19 @@ VIEW_RULE_NAME = "_RETURN"          # pg_rewrite.rulename of a view's query, as 
 VIEW_RULE_EVENT_SELECT = "1"        # pg_rewrite.ev_type: CMD_SELECT
 
 
+# How a unique violation's DETAIL writes a key value (type OID, value -> text): the SQL layer
+# installs its output functions (sql/user_types.py: enums by label, records as record_out);
+# an engine used without it writes str(value).
+KEY_VALUE_OUTPUT: list[Callable[[int, object], str]] = [lambda type_oid, value: str(value)]
+
+
+def key_text(info: IndexInfo, key: Sequence[object]) -> str:
+    """A unique index's key values as PostgreSQL's DETAIL lists them."""
+    output = KEY_VALUE_OUTPUT[0]
+    return ", ".join("null" if value is None else output(column.type_oid, value)
+                     for column, value in zip(info.relation.columns, key))
+
+
 @dataclass(eq=False)
 class EngineServices:
     """Everything recovery and the checkpointer need (the engine's internals, by name)."""
@@ -1213,8 +1226,8 @@ class Txn:
         expression column (its index attribute's name and type; indkey 0), computed by the
         next tree of ``expressions``; ``predicate`` makes a partial index (pg_index's
         indexprs and indpred, sql/index_expressions.py); ``options`` is indoption's text.
-        Entries are kept in ascending order whatever the options say: no plan reads an
-        index in order yet (when one does, DESC columns must sort the other way). The
+        Entries are kept in ascending order whatever the options say: an ordered scan of a
+        DESC column reads the index backward (sql/ordered_scans.py). The
         ``include`` columns (INCLUDE) are the index's last attributes and in indkey after the
         keys (indnkeyatts counts the keys), but not in its entries: no scan reads them."""
         relation = self._open(table, LockMode.SHARE)
@@ -1270,7 +1283,7 @@ class Txn:
                     raise UniqueViolation(
                         f'could not create unique index "{info.relation.name}"',
                         detail=f"Key ({', '.join(info.key_labels(table))})"
-                               f"=({', '.join(map(str, key))}) is duplicated.")
+                               f"=({key_text(info, key)}) is duplicated.")
                 live_keys[hashable] = tid
             root = root_of.get(tid)
             if root is None or (root, hashable) in indexed:   # an orphan is dead: skipped
@@ -1720,7 +1733,7 @@ class Txn:
                     raise UniqueViolation(
                         f'duplicate key value violates unique constraint '
                         f'"{info.relation.name}"',
-                        detail=f"Key ({columns})=({', '.join(map(str, key))}) "
+                        detail=f"Key ({columns})=({key_text(info, key)}) "
                                "already exists.")
                 if verdict == "dead":
                     tree.insert(key, tid)
@@ -1931,10 +1944,11 @@ class Txn:
 
     def index_scan_relation(self, index: Relation, table: Relation,
                             low: tuple[object, ...] | None, high: tuple[object, ...] | None,
-                            low_inclusive: bool = True, high_inclusive: bool = True
-                            ) -> Iterator[tuple[Tid, tuple[object, ...]]]:
-        """``index_scan`` for a planner that already holds both descriptors. An equality on
-        every key column (a primary key lookup) takes the tree's one-descent ``find_equal``."""
+                            low_inclusive: bool = True, high_inclusive: bool = True,
+                            backward: bool = False) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+        """``index_scan`` for a planner that already holds both descriptors, in index order
+        (highest first when ``backward``). An equality on every key column (a primary key
+        lookup) takes the tree's one-descent ``find_equal``."""
         tree = self.engine.btree(index)
         heap, transaction = self.engine.heap, self.transaction
         snapshot = transaction.snapshot
@@ -1945,7 +1959,7 @@ class Txn:
             entries: Iterable[tuple[tuple[object, ...], Tid]] = (
                 (equal, tid) for tid in tree.find_equal(equal))
         else:
-            entries = tree.scan(low, high, low_inclusive, high_inclusive)
+            entries = tree.scan(low, high, low_inclusive, high_inclusive, backward=backward)
         info = _index_info(table, index)
         for key, tid in entries:      # HOT: the member the snapshot sees, with its own tid
             found = heap.hot_fetch(table, transaction, snapshot, tid)

@@ -1,7 +1,8 @@
 """Enums and domains side by side with a real PostgreSQL 15: CREATE TYPE ... AS ENUM and its
 errors, enum input (22P02 with position), comparisons and ORDER BY by the labels' sort order,
 casts to and from text, arrays of enums, ALTER TYPE ADD VALUE (BEFORE/AFTER, IF NOT EXISTS,
-pg_enum's fractional sort orders), RENAME VALUE, RENAME TO, enum_range/enum_first/enum_last;
+pg_enum's fractional sort orders), RENAME VALUE, RENAME TO, enum_range/enum_first/enum_last,
+B-tree range scans in label order after labels were added BEFORE others;
 CREATE DOMAIN with DEFAULT, NOT NULL and CHECK (VALUE ...), the checks on INSERT, UPDATE and
 casts (23514, 23502), ALTER DOMAIN's forms with their checks of existing rows, the catalog rows
 clients read (pg_type, pg_enum, pg_constraint.contypid, format_type, pg_typeof, psql's \\dT and
@@ -285,6 +286,43 @@ SCENARIOS: dict[str, list[str]] = {
         "json_agg(x order by x), jsonb_agg(m order by m desc) from t",
         "select m::text, x from t where (m, x) = ('a', 1)",
         "select m::text from t order by (m, x) desc",
+    ],
+    "enum index order": [
+        # the index's range scans must follow enumsortorder, also for labels added BEFORE
+        # (odd OIDs) and after a renumbering of the sort orders
+        "create type level as enum ('low', 'high')",
+        "create table task (id int, lvl level)",
+        "create index task_lvl on task (lvl)",
+        "insert into task select g, case g % 2 when 0 then 'low'::level else 'high' end "
+        "from generate_series(1, 40) g",
+        "alter type level add value 'mid' before 'high'",
+        "alter type level add value 'lowest' before 'low'",
+        "insert into task select g, case g % 2 when 0 then 'mid'::level else 'lowest' end "
+        "from generate_series(41, 80) g",
+        "select lvl, count(*) from task where lvl > 'low' group by lvl order by lvl",
+        "select count(*) from task where lvl < 'high'",
+        "select count(*) from task where lvl between 'lowest' and 'mid'",
+        "select id, lvl from task where lvl >= 'mid' order by lvl, id limit 5",
+        "select id from task where lvl = 'mid' and id < 46 order by id",
+        "alter type level add value 'm1' after 'mid'",
+        "alter type level add value 'm2' after 'mid'",
+        "alter type level add value 'm3' after 'mid'",
+        "alter type level add value 'm4' after 'mid'",
+        "insert into task values (81, 'm1'), (82, 'm2'), (83, 'm3'), (84, 'm4')",
+        "select id, lvl from task where lvl > 'mid' and lvl < 'high' order by lvl",
+        "select count(*) from task where lvl <= 'm2'",
+        "create table tagged (id int primary key, lvls level[])",
+        "create index tagged_lvls on tagged (lvls)",
+        "insert into tagged values (1, '{high}'), (2, '{mid,low}'), (3, '{lowest}'), "
+        "(4, '{m4}')",
+        "select id from tagged where lvls > '{mid}' order by lvls",
+        # ORDER BY ... LIMIT and min/max read the index in order (sql/ordered_scans.py)
+        "select lvl::text as label from task order by lvl limit 3",
+        "select lvl::text as label from task order by lvl desc limit 6",
+        "select lvl::text as label from task where lvl > 'lowest' order by lvl limit 2",
+        "select min(lvl)::text, max(lvl)::text from task",
+        "create unique index task_id_lvl on task (id, lvl)",
+        "insert into task values (1, 'high')",
     ],
     "catalog listings": [
         "create type mood as enum ('sad', 'ok')",

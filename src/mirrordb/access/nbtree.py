@@ -10,13 +10,17 @@ in the index's pages, plus a cache of decoded pages shared by all handles on a b
 
 The tree is a Lehman & Yao B-link tree, PostgreSQL style: a metapage at block 0, pages linked left
 and right on each level, a high key on every page but the rightmost of its level, and entries
-ordered by (``sort_key(key)``, heap TID) so that duplicates are allowed and any page can be split.
+ordered by (``sort_key(key)``, heap TID) so that duplicates are allowed and any page can be split
+(enum keys by their labels' order as PostgreSQL's enum_cmp, composite keys as record_cmp:
+storage/btree_order.py).
 
 Concurrency: one lock, the buffer pool's ``lock`` (the page content lock). Every operation holds it
 while it reads or changes pages, and a caller doing a unique check holds it around ``find_equal``
 and ``insert`` (it is reentrant). Scans do not hold it between the items they yield: they copy a
 leaf's matching entries, release the lock, and on the next page re-find their place by the last
-(key, TID) they returned, so they stay correct when the tree changes in between.
+(key, TID) they returned, so they stay correct when the tree changes in between. A backward
+scan (ORDER BY ... DESC, max()) descends for the entries below the last one it returned and,
+still under the lock, walks the left-links past leaves holding none of them.
 
 Splits: a leaf that cannot take a new entry is split, and the split's downlink goes into the
 parent in the same WAL record. When the parent has no room for it, the insert first splits the
@@ -67,7 +71,8 @@ from mirrordb.common.errors import (
 )
 from mirrordb.recovery.redo import register_redo
 from mirrordb.storage import page as pagelib
-from mirrordb.storage.datum import RowCodec, sort_key
+from mirrordb.storage.datum import RowCodec
+from mirrordb.storage.btree_order import key_function
 from mirrordb.storage.page import maxalign
 from mirrordb.storage.relfilenode import MAIN_FORKNUM, RelFileNode
 from mirrordb.wal.record import REGBUF_STANDARD, REGBUF_WILL_INIT
@@ -224,7 +229,7 @@ def _block_of(buffer: Buffer) -> int:
     return tag[2]
 
 
-def _sort_key_of(values: tuple[Any, ...]) -> SortKey:
+def _sort_key_of(values: tuple[Any, ...], sort_key: Callable[[Any], SortKey]) -> SortKey:
     """``sort_key(values)``, sharing the values tuple itself when it already sorts right (ints,
     text...): one tuple less per cached entry."""
     key = sort_key(values)
@@ -265,6 +270,16 @@ def _leftmost(entries: list[Entry]) -> int:
     return 0
 
 
+def _rightmost(entries: list[Entry]) -> int:
+    return len(entries)
+
+
+def _before(target: Entry) -> Locator:
+    """Locate the first entry not less than ``target``: the entries before it are the ones
+    less than ``target`` (and, on internal pages, the child holding the last of them)."""
+    return lambda entries: bisect_left(entries, target)
+
+
 # ---------------------------------------------------------------------------------------------
 # The access method
 
@@ -296,6 +311,8 @@ class BTree:
         self.name = name if name is not None else str(rnode.rel)
         self.natts = len(self.key_types)
         self._codec = _codec_for(self.key_types)
+        # B-tree order of the key columns (enums by their labels' order, btree_order.py)
+        self.sort_key = key_function(self.key_types)
         self._bitmap_length = (self.natts + 7) // 8
         with pool.lock:
             self._cache = _page_cache_for(pool)
@@ -329,7 +346,7 @@ class BTree:
     def insert(self, key: tuple[Any, ...], tid: HeapTid) -> None:
         """Add the entry (key, tid). Equal keys are allowed; (key, tid) pairs must be new."""
         values, item = self._form_leaf_tuple(key, tid)
-        new_item = _NewItem(0, item, (_sort_key_of(values), tid), values)
+        new_item = _NewItem(0, item, (_sort_key_of(values, self.sort_key), tid), values)
         with self.pool.lock:
             for _ in range(MAX_INSERT_RESTARTS):
                 if self._try_insert(self._descend(new_item.entry), new_item):
@@ -585,7 +602,7 @@ class BTree:
         check must skip keys with NULLs itself, as PostgreSQL's does)."""
         if len(key) != self.natts:
             return [tid for _, tid in self.scan(key, key)]
-        target = sort_key(key)
+        target = self.sort_key(key)
         found: list[HeapTid] = []
         with self.pool.lock:
             buffer, view, index = self._find_leaf(_after((target, MIN_TID)))
@@ -604,8 +621,10 @@ class BTree:
 
     def scan(self, low: tuple[Any, ...] | None = None, high: tuple[Any, ...] | None = None,
              low_inclusive: bool = True, high_inclusive: bool = True,
-             prefix_len: int | None = None) -> Iterator[tuple[tuple[Any, ...], HeapTid]]:
-        """Entries (key values, heap TID) with low <= key <= high, in index order.
+             prefix_len: int | None = None, backward: bool = False
+             ) -> Iterator[tuple[tuple[Any, ...], HeapTid]]:
+        """Entries (key values, heap TID) with low <= key <= high, in index order (from the
+        high end down when ``backward``: PostgreSQL's backward index scan).
 
         ``low``/``high`` may name only the first columns of the key; they are compared with that
         many leading key columns (``prefix_len`` of them when given). None is unbounded on that
@@ -614,9 +633,16 @@ class BTree:
         """
         low_key = self._bound(low, prefix_len)
         high_key = self._bound(high, prefix_len)
-        start = _leftmost if low_key is None else _prefix_locator(low_key, low_inclusive)
-        stop = None if high_key is None else _prefix_locator(high_key, not high_inclusive)
-        cursor = _ScanCursor(self, start, stop, high_key, high_inclusive)
+        cursor: _ScanCursor | _BackwardScanCursor
+        if backward:
+            start = _rightmost if high_key is None else _prefix_locator(high_key,
+                                                                        not high_inclusive)
+            stop = None if low_key is None else _prefix_locator(low_key, low_inclusive)
+            cursor = _BackwardScanCursor(self, start, stop)
+        else:
+            start = _leftmost if low_key is None else _prefix_locator(low_key, low_inclusive)
+            stop = None if high_key is None else _prefix_locator(high_key, not high_inclusive)
+            cursor = _ScanCursor(self, start, stop, high_key, high_inclusive)
         while True:
             with self.pool.lock:
                 batch = cursor.next_batch()
@@ -630,7 +656,7 @@ class BTree:
         width = len(bound) if prefix_len is None else min(prefix_len, len(bound))
         if width > self.natts:
             invariant(False, f'bound of {width} columns on index "{self.name}"')
-        return sort_key(bound[:width])
+        return self.sort_key(bound[:width])
 
     def all_entries(self) -> list[tuple[tuple[Any, ...], HeapTid]]:
         return list(self.scan())
@@ -770,7 +796,7 @@ class BTree:
                                      btpage.INDEX_TUPLE_HEADER_SIZE + self._bitmap_length])
             else:
                 values = decode(item[btpage.INDEX_TUPLE_HEADER_SIZE:], None)
-            entries.append((_sort_key_of(values), (bi_hi << 16 | bi_lo, posid)))
+            entries.append((_sort_key_of(values, self.sort_key), (bi_hi << 16 | bi_lo, posid)))
             values_list.append(values)
         return entries, values_list
 
@@ -781,7 +807,7 @@ class BTree:
         if not pivot.is_pivot or pivot.heap_tid is None or pivot.posid & btpage.BT_OFFSET_MASK \
                 != self.natts:
             raise DataCorrupted("malformed pivot tuple")
-        return sort_key(self._decode_payload(pivot)), pivot.heap_tid
+        return self.sort_key(self._decode_payload(pivot)), pivot.heap_tid
 
     def _decode_payload(self, parsed: btpage.IndexTuple) -> tuple[Any, ...]:
         key_data, null_bitmap = btpage.split_payload(parsed.payload, parsed.has_nulls)
@@ -859,6 +885,55 @@ class _ScanCursor:
             return False
         prefix = view.high[0][:len(self.high_key)]
         return prefix > self.high_key or (prefix == self.high_key and not self.high_inclusive)
+
+
+class _BackwardScanCursor:
+    """A backward scan's place between batches: the smallest entry it has returned.
+
+    Each batch is taken under the pool lock: descend to the leaf where the entries before
+    ``start`` (the first batch) or before the last entry returned end, walking left along the
+    left-links past leaves with none of them (the lock keeps the links consistent while it is
+    held), and return that leaf's entries in range, highest first. The next batch descends
+    again, so it stays correct when the tree splits in between.
+    """
+
+    def __init__(self, tree: BTree, start: Locator, stop: Locator | None) -> None:
+        self.tree = tree
+        self.start = start
+        self.stop = stop                  # the first entry in range (low bound), per page
+        self.last: Entry | None = None
+        self.done = False
+
+    def next_batch(self) -> list[tuple[tuple[Any, ...], HeapTid]]:
+        if self.done:
+            return []
+        tree = self.tree
+        locate = self.start if self.last is None else _before(self.last)
+        buffer, view, end = tree._find_leaf(locate)
+        while end == 0:                   # nothing before the place on this leaf: go left
+            previous = view.opaque.prev
+            tree.pool.release(buffer)
+            if previous == P_NONE:
+                self.done = True
+                return []
+            buffer = tree._pin(previous)
+            view = tree._view(previous, buffer.page)
+            end = locate(view.entries)
+        try:
+            return self._take(view, end)
+        finally:
+            tree.pool.release(buffer)
+
+    def _take(self, view: PageView, end: int) -> list[tuple[tuple[Any, ...], HeapTid]]:
+        entries = view.entries
+        invariant(self.last is None or entries[end - 1] < self.last,
+                  f'backward scan of "{self.tree.name}" did not move below its last entry')
+        begin = 0 if self.stop is None else min(end, self.stop(entries))
+        if begin > 0 or view.opaque.prev == P_NONE or begin == end:
+            self.done = True
+        if begin < end:
+            self.last = entries[begin]
+        return [(view.values[i], entries[i][1]) for i in range(end - 1, begin - 1, -1)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -986,7 +1061,7 @@ class _Checker:
     def _leaf_entry(self, blkno: int, item: btpage.IndexTuple) -> Entry:
         if item.is_pivot or item.heap_tid is None:
             raise self.fail(blkno, "pivot tuple on a leaf page")
-        return sort_key(self.tree._decode_payload(item)), item.heap_tid
+        return self.tree.sort_key(self.tree._decode_payload(item)), item.heap_tid
 
 
 @dataclass(slots=True)

@@ -215,12 +215,15 @@ def type_facts(type_oid: int) -> TypeFacts:
 
 
 def _user_type_facts(type_oid: int) -> TypeFacts:
-    """A domain has its base type's facts; an enum is stored plain; a user type's array is
-    extended, with its element's collation (sql/user_types.py)."""
+    """A domain has its base type's facts; an enum is stored plain, a composite type
+    extended; a user type's array is extended, with its element's collation
+    (sql/user_types.py)."""
     if T.is_array_type(type_oid):
         element = type_facts(T.element_type_of(type_oid))
         return TypeFacts("x", element.collation_oid, 0, 0, 3816, 6179)
     base = T.base_type(type_oid)
+    if base == type_oid and T.is_row_type(type_oid):     # a composite type: extended
+        return TypeFacts("x", 0, 0, 0, 0, 0)
     return type_facts(base) if base != type_oid else TypeFacts("p", 0, 0, 0, 0, 0)
 
 
@@ -770,11 +773,16 @@ class SessionCatalogLookup:
             if oid is None:
                 raise MirrordbError(f'role "{name}" does not exist', sqlstate="42704")
             return oid
+        if type_oid in (T.REGPROC_OID, T.REGPROCEDURE_OID):
+            from mirrordb.sql import proc_catalog
+            return proc_catalog.regproc_oid(self.session, name)
         raise T.invalid_text(T.TYPES[type_oid].name, name)
 
     def name_of(self, type_oid: int, oid: int) -> str | None:
         if type_oid in (T.REGPROC_OID, T.REGPROCEDURE_OID):
-            return PROCEDURE_NAMES.get(oid)
+            from mirrordb.sql import proc_catalog
+            return proc_catalog.regproc_name(self.session, oid, type_oid) \
+                or PROCEDURE_NAMES.get(oid)
         snapshot = self._snapshot()
         if type_oid == T.REGCLASS_OID:
             return snapshot.relation_display_name(oid)
@@ -1210,6 +1218,9 @@ class ExpressionDeparser:
         except MirrordbError:
             return False
         return compiled.fields is not None and compiled.column is None
+
+    def _ParamRef(self, f: Node) -> _Printed:   # a SQL function's RETURN expression
+        return _Printed(f"${f.get('number', 0)}")
 
     def _CollateClause(self, f: Node) -> _Printed:
         operand = self._print(f["arg"], None)
@@ -1800,6 +1811,8 @@ def _define_catalog_functions() -> None:
     _define("acldefault", [T.CHAR_OID, OID], T.TEXT_ARRAY_OID, _acl_default)
     _define("pg_my_temp_schema", [], OID, _my_temp_schema)
     _define("pg_is_other_temp_schema", [OID], BOOL, _is_other_temp_schema)
+    from mirrordb.sql import proc_catalog     # pg_get_functiondef and its family
+    proc_catalog.register(_define)
 
 
 _define_catalog_functions()

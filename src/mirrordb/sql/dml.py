@@ -35,7 +35,7 @@ from mirrordb.access.relation import (RELKIND_MATVIEW, RELKIND_TABLE, RELKIND_VI
                                       Relation)
 from mirrordb.common.errors import MirrordbError, SerializationFailure, UniqueViolation
 from mirrordb.engine import ConflictingVersion
-from mirrordb.sql import constraints
+from mirrordb.sql import composite_types, constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import foreign_keys, generated, identity, index_expressions
 from mirrordb.sql import persistence, roles
@@ -559,6 +559,10 @@ def _assignment(builder: PlanBuilder, expr: Expr, relation: Relation, index: int
     try:
         return coerce(builder, expr, column.type_oid, column.typmod, "assignment")
     except MirrordbError as error:
+        if error.sqlstate == "42846" and error.detail is not None:
+            if error.position is None and location >= 0:   # a record of the wrong width
+                error.position = location + 1
+            raise
         if error.sqlstate == "42846" or "cannot cast" in error.message:
             raise refused() from None
         raise
@@ -621,10 +625,15 @@ def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list
     """UPDATE's (and DO UPDATE's) SET list: (column index, value assigned to it)."""
     assignments: list[tuple[int, Expr]] = []
     seen = set()
+    field_stores: dict[int, list[Node]] = {}      # SET col.field = ... (composite_types.py)
     for target_node in target_list:
         target = target_node["ResTarget"]
         if target.get("indirection"):
-            raise feature_not_supported("UPDATE of subfields or array elements")
+            if not composite_types.is_field_store(target):
+                raise feature_not_supported("UPDATE of subfields or array elements")
+            index = composite_types.field_store_column(relation, target)
+            field_stores.setdefault(index, []).append(target)
+            continue
         name = target["name"]
         try:
             index = relation.column_index(name)
@@ -647,6 +656,12 @@ def _set_assignments(builder: PlanBuilder, relation: Relation, target_list: list
             identity.check_update(relation, index)
             generated.refuse_update(relation, index)
         assignments.append((index, expr))
+    for index, targets in field_stores.items():
+        if index in seen:
+            raise MirrordbError(f'multiple assignments to same column '
+                                f'"{relation.columns[index].name}"', sqlstate="42601")
+        assignments.append((index, composite_types.field_store(builder, compiler, relation,
+                                                               index, targets)))
     return assignments
 
 

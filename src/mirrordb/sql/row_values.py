@@ -65,7 +65,11 @@ ROW_TYPE_RELKINDS = frozenset({"r", "v", "m", "S"})
 
 
 def reltype(entry: Any) -> int:
-    """pg_class.reltype of a relation (its catalog entry or Relation)."""
+    """pg_class.reltype of a relation (its catalog entry or Relation); a composite type's
+    relation (relkind 'c') has the type's own OID (sql/composite_types.py)."""
+    if entry.kind == "c":
+        from mirrordb.sql.composite_types import type_of_relation
+        return type_of_relation(entry.oid)
     return row_type_oid(entry) if entry.kind in ROW_TYPE_RELKINDS else 0
 
 
@@ -370,12 +374,13 @@ def record_operator(name: str, left: Expr, right: Expr, location: int) -> Expr:
     """record = <> < <= > >= record (a side that is no record: 42883, as PostgreSQL has no
     operator for it)."""
     if name not in ORDERING_OPERATORS and name not in _NEGATED_OPERATORS or \
-            not (T.is_row_type(left.type_oid) and T.is_row_type(right.type_oid)):
+            not (_is_record_operand(left) and _is_record_operand(right)):
         raise error_at(f"operator does not exist: {T.format_type(left.type_oid)} {name} "
                        f"{T.format_type(right.type_oid)}", "42883", location,
                        hint="No operator matches the given name and argument types. You "
                             "might need to add explicit type casts.")
     accept = _ORDER_RESULTS[name]
+    left, right = _unknown_as_record(left, right), _unknown_as_record(right, left)
     lf, rf = left.fn, right.fn
 
     def run(row: Row, ctx: ExecContext) -> Any:
@@ -384,6 +389,21 @@ def record_operator(name: str, left: Expr, right: Expr, location: int) -> Expr:
             return None
         return record_compare(lv, rv) in accept
     return Expr(BOOL, run, volatile=left.volatile or right.volatile)
+
+
+def _is_record_operand(value: Expr) -> bool:
+    return T.is_row_type(value.type_oid) or value.type_oid == UNKNOWN
+
+
+def _unknown_as_record(value: Expr, other: Expr) -> Expr:
+    """An unknown literal compared with a record becomes ``record``, whose input PostgreSQL
+    refuses (0A000 at the literal) even when the other side has a named row type."""
+    if value.type_oid != UNKNOWN:
+        return value
+    if other.type_oid == UNKNOWN:
+        raise error_at("operator is not unique: unknown = unknown", "42725", value.location)
+    raise error_at("input of anonymous composite types is not implemented", "0A000",
+                   value.location)
 
 
 _ORDER_RESULTS = {"=": (0,), "<>": (-1, 1), "<": (-1,), "<=": (-1, 0), ">": (1,),
@@ -441,8 +461,11 @@ def select_field(value: Expr, name: str, location: int) -> Expr:
         raise error_at(f"column notation .{name} applied to type "
                        f"{T.format_type(value.type_oid)}, which is not a composite type",
                        "42809", location)
-    fields = value.fields or ()
+    fields = value.fields or _type_fields(value.type_oid)
     index = next((i for i, (field, _) in enumerate(fields) if field == name), None)
+    if index is None and value.fields is None and fields:
+        raise error_at(f'column "{name}" not found in data type '
+                       f"{T.format_type(value.type_oid)}", "42703", location)
     if index is None and value.type_oid == T.RECORD_OID:
         raise error_at(f'could not identify column "{name}" in record data type', "42703",
                        location)
@@ -456,6 +479,12 @@ def select_field(value: Expr, name: str, location: int) -> Expr:
         record = inner(row, ctx)
         return None if record is None else record[index]
     return Expr(type_oid, run, name=name, volatile=value.volatile)
+
+
+def _type_fields(type_oid: int) -> Fields:
+    """The fields a composite type (or a table's row type) gives its values."""
+    found = T.composite_fields(type_oid)
+    return found[0] if found is not None else ()
 
 
 # -- index bounds ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """CREATE TYPE ... AS ENUM, CREATE DOMAIN, ALTER TYPE / ALTER DOMAIN, DROP TYPE / DROP DOMAIN.
 
 Who calls it: the session's statement dispatch (sql/session.py), for CreateEnumStmt,
-AlterEnumStmt, CreateDomainStmt, AlterDomainStmt, and the OBJECT_TYPE/OBJECT_DOMAIN forms of
+AlterEnumStmt, CreateDomainStmt, AlterDomainStmt, CompositeTypeStmt (CREATE TYPE ... AS
+(...), sql/composite_types.py), and the OBJECT_TYPE/OBJECT_DOMAIN forms of
 RenameStmt, AlterOwnerStmt and DropStmt. What it writes are ordinary WAL-logged catalog rows
 (pg_type, pg_enum, pg_constraint; catalog/bootstrap.py), so the types reach a standby as any
 row does; sql/user_types.py reads them back for the type system.
@@ -23,7 +24,7 @@ from typing import Any
 
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
-from mirrordb.sql import schemas
+from mirrordb.sql import composite_types, schemas
 from mirrordb.sql import types as T
 from mirrordb.sql import user_types as U
 from mirrordb.sql.constraints import CONTYPE_CHECK, StoredConstraint, choose_constraint_name
@@ -68,13 +69,13 @@ def _require_type(session: Any, names: Sequence[str]) -> U.UserType:
     return found
 
 
-def _check_name_free(session: Any, txn: Any, namespace_oid: int, name: str) -> None:
+def check_type_name_free(session: Any, txn: Any, namespace_oid: int, name: str) -> None:
     if (namespace_oid, name) in _catalog(session).by_name or \
             txn.engine.relcache.lookup(name, txn.transaction, namespace_oid) is not None:
         raise MirrordbError(f'type "{name}" already exists', sqlstate="42710")
 
 
-def _array_name(session: Any, txn: Any, namespace_oid: int, name: str) -> str:
+def array_name(session: Any, txn: Any, namespace_oid: int, name: str) -> str:
     """makeArrayTypeName: "_name", with more underscores while that is taken."""
     candidate = "_" + name
     while (namespace_oid, candidate) in _catalog(session).by_name:
@@ -82,7 +83,7 @@ def _array_name(session: Any, txn: Any, namespace_oid: int, name: str) -> str:
     return candidate[:MAX_LABEL_BYTES]
 
 
-def _insert_type(txn: Any, user_type: U.UserType) -> None:
+def insert_type(txn: Any, user_type: U.UserType) -> None:
     txn._insert_catalog(boot.PG_TYPE, user_type.row())
 
 
@@ -92,14 +93,14 @@ def _new_type(session: Any, txn: Any, names: Sequence[str], typtype: str, base_o
     from mirrordb.sql import roles
     schema, name = _split(names)
     namespace_oid = schemas.creation_namespace(session, schema, name)
-    _check_name_free(session, txn, namespace_oid, name)
+    check_type_name_free(session, txn, namespace_oid, name)
     owner_oid = roles.current_role_oid(session)
     engine = txn.engine
     array_oid, type_oid = engine.allocate_oid(), engine.allocate_oid()
     user_type = U.UserType(type_oid, name, namespace_oid, owner_oid, typtype, base_oid, typmod,
                            False, array_oid, 0, None, None)
-    _insert_type(txn, user_type)
-    _insert_type(txn, U.UserType(array_oid, _array_name(session, txn, namespace_oid, name),
+    insert_type(txn, user_type)
+    insert_type(txn, U.UserType(array_oid, array_name(session, txn, namespace_oid, name),
                                  namespace_oid, owner_oid, U.TYPTYPE_BASE, 0, -1, False, 0,
                                  type_oid, None, None))
     txn.transaction.command_counter_increment()
@@ -177,7 +178,7 @@ def _float4(value: float) -> float:
 def alter_enum(session: Any, txn: Any, node: Node) -> list[str]:
     """ALTER TYPE ... ADD VALUE / RENAME VALUE; returns notices."""
     user_type = _require_enum(session, strings(node["typeName"]))
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     labels = {label.label: label for label in user_type.labels}
     new_label = str(node["newVal"])
     if node.get("oldVal") is not None:
@@ -247,7 +248,7 @@ def _renumber(txn: Any, labels: list[U.EnumLabel]) -> list[float]:
 # -- owner, rename -----------------------------------------------------------------------------
 
 
-def _check_owner(session: Any, user_type: U.UserType) -> None:
+def check_owner(session: Any, user_type: U.UserType) -> None:
     from mirrordb.sql import roles
     if roles.is_superuser(session) or roles.current_role_oid(session) == user_type.owner_oid:
         return
@@ -272,12 +273,14 @@ def rename_type(session: Any, txn: Any, node: Node) -> str:
     if object_type == "OBJECT_DOMCONSTRAINT":
         return _rename_domain_constraint(session, txn, node, names)
     user_type = _require_kind(session, names, object_type)
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     new_name = str(node["newname"])
-    _check_name_free(session, txn, user_type.namespace_oid, new_name)
+    check_type_name_free(session, txn, user_type.namespace_oid, new_name)
     _update_type(txn, user_type.oid, name=new_name)
     _update_type(txn, user_type.array_oid,
-                 name=_array_name(session, txn, user_type.namespace_oid, new_name))
+                 name=array_name(session, txn, user_type.namespace_oid, new_name))
+    if user_type.typtype == U.TYPTYPE_COMPOSITE:
+        composite_types.update_relation(txn, user_type.base_oid, name=new_name)
     return "ALTER DOMAIN" if object_type == "OBJECT_DOMAIN" else "ALTER TYPE"
 
 
@@ -285,7 +288,7 @@ def alter_type_owner(session: Any, txn: Any, node: Node) -> str:
     from mirrordb.sql import roles
     object_type = node["objectType"]
     user_type = _require_kind(session, _names(node["object"]), object_type, quoted=False)
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     spec = node["newowner"]
     role_name = (str(spec.get("rolename")) if spec.get("roletype") == "ROLESPEC_CSTRING"
                  else str(session.user))
@@ -295,13 +298,15 @@ def alter_type_owner(session: Any, txn: Any, node: Node) -> str:
     owner_oid = found[1].oid
     _update_type(txn, user_type.oid, owner_oid=owner_oid)
     _update_type(txn, user_type.array_oid, owner_oid=owner_oid)
+    if user_type.typtype == U.TYPTYPE_COMPOSITE:
+        composite_types.update_relation(txn, user_type.base_oid, owner_oid=owner_oid)
     return "ALTER DOMAIN" if object_type == "OBJECT_DOMAIN" else "ALTER TYPE"
 
 
 def comment_target(session: Any, node: Node) -> int:
     """The type COMMENT ON TYPE/DOMAIN names (its owner may comment)."""
     user_type = _require_kind(session, _names(node["object"]), node["objtype"])
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     return user_type.oid
 
 
@@ -413,6 +418,8 @@ def _domain_family(session: Any, domain_oid: int) -> set[int]:
 def _scan_columns(session: Any, txn: Any, domain_oid: int, bad: Any, what: str,
                   sqlstate: str) -> None:
     for relation, index in _columns_using(session, txn, _domain_family(session, domain_oid)):
+        if relation.kind == composite_types.RELKIND_COMPOSITE:
+            continue                    # an attribute: its values live in other columns
         for _, values in txn.scan(relation):
             if bad(values[index]):
                 raise MirrordbError(f'column "{relation.columns[index].name}" of table '
@@ -422,7 +429,7 @@ def _scan_columns(session: Any, txn: Any, domain_oid: int, bad: Any, what: str,
 def alter_domain(session: Any, txn: Any, node: Node, builder: Any) -> list[str]:
     names = strings(node["typeName"])
     user_type = _require_kind(session, names, "OBJECT_DOMAIN", quoted=False)
-    _check_owner(session, user_type)
+    check_owner(session, user_type)
     subtype = node["subtype"]
     if subtype == "T":
         tree = node.get("def")
@@ -513,7 +520,7 @@ def drop_types(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
         if object_type == "OBJECT_DOMAIN" and user_type.typtype != U.TYPTYPE_DOMAIN:
             raise MirrordbError(f'"{T.format_type(user_type.oid)}" is not a domain',
                                 sqlstate="42809")
-        _check_owner(session, user_type)
+        check_owner(session, user_type)
         notices += _drop_one(session, txn, user_type, cascade)
     return tag, notices
 
@@ -523,18 +530,24 @@ def _dependents(session: Any, txn: Any, user_type: U.UserType) -> list[tuple[str
     the domains over it and the columns of its type, oldest object first; each as (its
     description, the thing: a UserType or (relation, column index))."""
     catalog = _catalog(session)
-    through_array = [(f"column {relation.columns[index].name} of table {relation.name}",
-                      user_type.name + "[]", relation.oid, index, (relation, index))
+    through_array = [(f"column {relation.columns[index].name} of {_kind(relation)} "
+                      f"{relation.name}", user_type.name + "[]", relation.oid, index,
+                      (relation, index))
                      for relation, index in _columns_using(session, txn,
                                                            {user_type.array_oid})]
     direct = [(f"type {t.name}", user_type.name, t.oid, 0, t) for t in catalog.by_oid.values()
               if t.typtype == U.TYPTYPE_DOMAIN and t.base_oid == user_type.oid]
-    direct += [(f"column {relation.columns[index].name} of table {relation.name}",
+    direct += [(f"column {relation.columns[index].name} of {_kind(relation)} {relation.name}",
                 user_type.name, relation.oid, index, (relation, index))
                for relation, index in _columns_using(session, txn, {user_type.oid})]
     ordered = sorted(through_array, key=lambda d: (d[2], d[3])) + \
         sorted(direct, key=lambda d: (d[2], d[3]))
     return [(f"{what} depends on type {on}", thing) for what, on, _, _, thing in ordered]
+
+
+def _kind(relation: Any) -> str:
+    """How PostgreSQL's dependency messages name a relation holding a column."""
+    return "composite type" if relation.kind == composite_types.RELKIND_COMPOSITE else "table"
 
 
 def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> list[Any]:
@@ -558,8 +571,13 @@ def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> l
             continue
         relation, index = thing
         current = txn.engine.relcache.lookup_oid(relation.oid, txn.transaction)
+        if current.kind == composite_types.RELKIND_COMPOSITE:
+            composite_types.drop_attribute(txn, current, relation.columns[index].name)
+            continue
         ddl._drop_column(session, txn, current, {"name": relation.columns[index].name})
     oids = {user_type.oid, user_type.array_oid}
+    if user_type.typtype == U.TYPTYPE_COMPOSITE:
+        composite_types.drop_composite(txn, user_type.base_oid)
     txn._delete_catalog_rows(boot.PG_TYPE, lambda v: v[0] in oids)
     txn._delete_catalog_rows(boot.PG_ENUM, lambda v: v[1] == user_type.oid)
     txn._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: len(v) > 17 and v[17] in oids)
@@ -572,7 +590,7 @@ def _drop_one(session: Any, txn: Any, user_type: U.UserType, cascade: bool) -> l
 # -- dispatch --------------------------------------------------------------------------------------
 
 _STATEMENTS = frozenset({"CreateEnumStmt", "AlterEnumStmt", "CreateDomainStmt",
-                         "AlterDomainStmt"})
+                         "AlterDomainStmt", "CompositeTypeStmt"})
 _OBJECT_TYPES = frozenset({"OBJECT_TYPE", "OBJECT_DOMAIN", "OBJECT_DOMCONSTRAINT"})
 
 
@@ -580,8 +598,11 @@ def handles(node_type: str, node: Node) -> bool:
     """Whether the statement is one of this module's (the session dispatches it here)."""
     if node_type in _STATEMENTS:
         return True
+    if node_type == "AlterTableStmt":
+        return node.get("objtype") == "OBJECT_TYPE"         # ALTER TYPE ... ATTRIBUTE
     if node_type == "RenameStmt":
-        return node.get("renameType") in _OBJECT_TYPES
+        return node.get("renameType") in _OBJECT_TYPES or (
+            node.get("renameType") == "OBJECT_ATTRIBUTE")
     if node_type == "AlterOwnerStmt":
         return node.get("objectType") in _OBJECT_TYPES
     if node_type == "DropStmt":
@@ -594,7 +615,7 @@ def execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, li
     try:
         return _execute(session, txn, node_type, node)
     except MirrordbError as error:
-        if node_type in ("CreateDomainStmt", "AlterDomainStmt"):
+        if node_type in ("CreateDomainStmt", "AlterDomainStmt", "CompositeTypeStmt"):
             error.position = None   # PostgreSQL reports no position inside a domain's clauses
         raise
 
@@ -605,6 +626,9 @@ def _execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, l
         if node_type == "CreateEnumStmt":
             create_enum(session, txn, node)
             return "CREATE TYPE", []
+        if node_type == "CompositeTypeStmt":
+            composite_types.create_composite(session, txn, node, PlanBuilder(session, []))
+            return "CREATE TYPE", []
         if node_type == "AlterEnumStmt":
             return "ALTER TYPE", alter_enum(session, txn, node)
         if node_type == "CreateDomainStmt":
@@ -612,6 +636,12 @@ def _execute(session: Any, txn: Any, node_type: str, node: Node) -> tuple[str, l
             return "CREATE DOMAIN", []
         if node_type == "AlterDomainStmt":
             return "ALTER DOMAIN", alter_domain(session, txn, node, PlanBuilder(session, []))
+        if node_type == "AlterTableStmt":
+            return "ALTER TYPE", composite_types.alter_composite(session, txn, node,
+                                                                 PlanBuilder(session, []))
+        if node_type == "RenameStmt" and node["renameType"] == "OBJECT_ATTRIBUTE":
+            composite_types.rename_attribute(session, txn, node)
+            return "ALTER TYPE", []
         if node_type == "RenameStmt":
             return rename_type(session, txn, node), []
         if node_type == "AlterOwnerStmt":

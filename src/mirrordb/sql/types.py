@@ -367,6 +367,10 @@ class UserTypes(Protocol):
     def domain_check(self, oid: int) -> Callable[[Any], Any] | None:
         """A domain's constraints as a function value -> value (None: not a domain)."""
 
+    def composite_fields(self, oid: int) -> tuple[tuple[tuple[str, int], ...],
+                                                  tuple[int, ...]] | None:
+        """(fields, typmods) of a composite type or a table's row type (None: neither)."""
+
 
 _USER_TYPES: contextvars.ContextVar[UserTypes | None] = contextvars.ContextVar(
     "mirrordb_user_types", default=None)
@@ -399,10 +403,10 @@ def type_info(oid: int) -> TypeInfo:
 def array_type_of(element_oid: int) -> int:
     """The array type of an element type (0 if there is none; a table's row type has
     record[] here, where PostgreSQL has the table's own array type)."""
-    if element_oid in _ROW_TYPE_OIDS:
-        return RECORD_ARRAY_OID
     info = TYPES.get(element_oid)
-    return info.array_oid if info is not None else 0
+    if info is not None and info.array_oid:        # a composite type's own array type
+        return info.array_oid
+    return RECORD_ARRAY_OID if is_row_type(element_oid) else 0
 
 
 def element_type_of(array_oid: int) -> int:
@@ -1133,12 +1137,22 @@ def _regproc_out(value: int, timezone: str) -> str:
     return _reg_out(REGPROC_OID)(value, timezone)
 
 
+def _regprocedure_out(value: int, timezone: str) -> str:
+    """A user function's ``name(types)`` (sql/proc_catalog.py); a built-in's name."""
+    lookup = _CATALOG_LOOKUP.get()
+    name = lookup.name_of(REGPROCEDURE_OID, value) if lookup is not None and value else None
+    return name if name is not None else _regproc_out(value, timezone)
+
+
 def _regproc_in(text: str, typmod: int, timezone: str) -> int:
     stripped = text.strip(_WHITESPACE)
     if stripped == "-":
         return 0
     if stripped.isdigit():
         return num.parse_oid(stripped, "regproc")
+    lookup = _CATALOG_LOOKUP.get()
+    if lookup is not None:              # user functions first (sql/proc_catalog.py)
+        return lookup.oid_of(REGPROC_OID, stripped)
     from mirrordb.sql import functions
     oid = functions.function_oid_by_name(stripped.split("(")[0].strip().lower())
     if oid is None:
@@ -1272,7 +1286,7 @@ _SCALAR_OUTPUT: dict[int, _OutputFunction] = {
     PG_LSN_OID: _format_pg_lsn,
     REGTYPE_OID: _regtype_out,
     REGPROC_OID: _regproc_out,
-    REGPROCEDURE_OID: _regproc_out,
+    REGPROCEDURE_OID: _regprocedure_out,
     REGCLASS_OID: _reg_out(REGCLASS_OID),
     REGNAMESPACE_OID: _reg_out(REGNAMESPACE_OID),
     REGROLE_OID: _reg_out(REGROLE_OID),
@@ -1319,8 +1333,16 @@ def register_row_type(oid: int) -> None:
 
 
 def is_row_type(oid: int) -> bool:
-    """``record`` or a table's row type: values are RowRecords (or a record's text)."""
-    return oid == RECORD_OID or oid in _ROW_TYPE_OIDS
+    """``record``, a composite type or a table's row type: values are RowRecords (or a
+    record's text). The set of known row types is the process's, so a user type of the
+    session's catalog that is no composite type (another cluster's OID) is not one."""
+    if oid == RECORD_OID:
+        return True
+    if oid not in _ROW_TYPE_OIDS:
+        return False
+    source = _USER_TYPES.get()
+    info = source.info(oid) if source is not None else None
+    return info is None or info.type_type == "c"
 
 
 def row_type_name(oid: int) -> str | None:
@@ -1373,7 +1395,7 @@ def _output_function(oid: int) -> _OutputFunction:
     function = _SCALAR_OUTPUT.get(oid)
     if function is not None:
         return function
-    if oid in _ROW_TYPE_OIDS:
+    if is_row_type(oid):
         return _SCALAR_OUTPUT[RECORD_OID]
     element = element_type_of(oid)
     if element and (element in _SCALAR_OUTPUT or element >= FIRST_USER_TYPE_OID):
@@ -1834,12 +1856,23 @@ def _user_cast_context(source_oid: int, target_oid: int) -> str | None:
     through its I/O functions."""
     if source_oid == target_oid or source_oid == UNKNOWN_OID:
         return IMPLICIT
+    if source_oid == RECORD_OID and composite_fields(target_oid) is not None:
+        return IMPLICIT                    # ROW(...) to a composite type, field by field
     source_base, target_base = base_type(source_oid), base_type(target_oid)
     if (source_base, target_base) != (source_oid, target_oid):
         if source_base == target_base:
             return IMPLICIT
         return _cast_context(source_base, target_base)
     return _uncached_cast_context(source_oid, target_oid)
+
+
+def composite_fields(oid: int) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...]] | None:
+    """(fields, typmods) of a composite type or a table's row type; None for any other
+    type (sql/composite_types.py)."""
+    source = _USER_TYPES.get()
+    if source is None or oid < FIRST_USER_TYPE_OID:
+        return None
+    return source.composite_fields(oid)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -2105,6 +2138,10 @@ def _user_cast_function(source_oid: int, target_oid: int) -> _CastFunction:
     check = source.domain_check(target_oid) if source is not None else None
     if source_oid == target_oid:
         return _identity
+    found = composite_fields(target_oid) if source_oid == RECORD_OID else None
+    if found is not None:
+        from mirrordb.sql.composite_types import record_to_composite
+        return record_to_composite(target_oid, found[0], found[1], ASSIGNMENT)
     source_base, target_base = base_type(source_oid), base_type(target_oid)
     if (source_base, target_base) == (source_oid, target_oid):
         convert = _uncached_cast_function(source_oid, target_oid)
@@ -2193,7 +2230,7 @@ def cast(value: Any, source_oid: int, target_oid: int, target_typmod: int = -1, 
     if source_oid == UNKNOWN_OID and target_oid == INTERVAL_OID:
         converted = _interval_in(str(value), target_typmod, timezone)
     else:
-        converted = _cast_function(source_oid, target_oid)(value, timezone)
+        converted = caster(source_oid, target_oid, context=context)(value, timezone)
     if target_typmod >= 0:
         converted = apply_typmod(converted, target_oid, target_typmod,
                                  explicit=context == EXPLICIT)
@@ -2359,6 +2396,10 @@ def caster(source_oid: int, target_oid: int, target_typmod: int = -1, *,
     (value not NULL)."""
     if source_oid == UNKNOWN_OID and target_oid == INTERVAL_OID:
         return lambda value, timezone: _interval_in(str(value), target_typmod, timezone)
+    fields = composite_fields(target_oid) if source_oid == RECORD_OID else None
+    if fields is not None:             # ROW(...)::t: each field cast in the cast's context
+        from mirrordb.sql.composite_types import record_to_composite
+        return record_to_composite(target_oid, fields[0], fields[1], context)
     convert = _cast_function(source_oid, target_oid)
     if target_typmod < 0:
         return convert

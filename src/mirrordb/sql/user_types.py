@@ -28,14 +28,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mirrordb import engine as engine_module
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import types as T
-from mirrordb.storage import datum
+from mirrordb.storage import btree_order, datum
 
 TYPTYPE_ENUM = "e"
 TYPTYPE_DOMAIN = "d"
 TYPTYPE_BASE = "b"           # a user type's array type
+TYPTYPE_COMPOSITE = "c"      # CREATE TYPE ... AS (...): base_oid holds its relation (typrelid)
 MAX_CACHED_CATALOGS = 64
 
 
@@ -77,6 +79,10 @@ class UserType:
     default_tree: str | None
     labels: list[EnumLabel] = field(default_factory=list)
     checks: list[DomainCheck] = field(default_factory=list)
+    # a composite type's attributes: (name, type OID) and their typmods
+    fields: tuple[tuple[str, int], ...] = ()
+    typmods: tuple[int, ...] = ()
+    physical: tuple[tuple[int, bool], ...] = ()      # every attribute: (type OID, dropped)
 
     @staticmethod
     def from_row(values: Sequence[object]) -> UserType:
@@ -112,11 +118,49 @@ class UserTypeCatalog:
         self.infos = {t.oid: _type_info(t, self.by_oid) for t in types}
 
     def register_storage(self) -> None:
-        """Tell the row codec how each type here is stored (idempotent)."""
+        """Tell the row codec how each type here is stored, and the B-tree how enums (and
+        domains over them, and their arrays) sort (idempotent)."""
         for user_type in self.by_oid.values():
-            if user_type.typtype != TYPTYPE_BASE:
+            if user_type.typtype in (TYPTYPE_ENUM, TYPTYPE_DOMAIN):
                 datum.register_user_type(user_type.oid, _storage_oid(user_type, self.by_oid),
                                          user_type.array_oid)
+            if user_type.typtype == TYPTYPE_ENUM:
+                btree_order.register_enum(user_type.oid, {label.oid: label.sort_order
+                                                         for label in user_type.labels})
+        self._register_composites()
+        for user_type in self.by_oid.values():
+            enum_oid = _enum_beneath(user_type, self.by_oid)
+            if enum_oid is not None and user_type.typtype == TYPTYPE_DOMAIN:
+                btree_order.register_alias(user_type.oid, enum_oid)
+            if enum_oid is not None and user_type.array_oid:
+                btree_order.register_array(user_type.array_oid, user_type.oid)
+
+
+    def _register_composites(self) -> None:
+        """Each composite type after the composite types its fields have (a type cannot
+        contain itself, so every round registers at least one)."""
+        waiting = [t for t in self.by_oid.values() if t.typtype == TYPTYPE_COMPOSITE]
+        while waiting:
+            ready = [t for t in waiting
+                     if all(datum.is_storable(oid) for oid, _ in t.physical)]
+            if not ready:
+                return                  # a field of a type this catalog does not hold
+            for user_type in ready:
+                T.register_row_type(user_type.oid)
+                fields = user_type.fields
+                datum.register_composite(user_type.oid, user_type.name, user_type.physical,
+                                         user_type.array_oid,
+                                         lambda values, fields=fields:  # type: ignore[misc]
+                                         T.RowRecord.of(values, fields))
+            waiting = [t for t in waiting if t not in ready]
+
+
+def _enum_beneath(user_type: UserType, by_oid: dict[int, UserType]) -> int | None:
+    """The enum a type is, or a domain is over (directly or through other domains)."""
+    found: UserType | None = user_type
+    while found is not None and found.typtype == TYPTYPE_DOMAIN:
+        found = by_oid.get(found.base_oid)
+    return found.oid if found is not None and found.typtype == TYPTYPE_ENUM else None
 
 
 def _storage_oid(user_type: UserType, by_oid: dict[int, UserType]) -> int:
@@ -131,6 +175,10 @@ def _type_info(user_type: UserType, by_oid: dict[int, UserType]) -> T.TypeInfo:
         return T.TypeInfo(user_type.oid, user_type.name, user_type.name, 4, True, "E", False,
                           user_type.array_oid, 0, "i", "enum_in", "enum_out", "e", "enum_recv",
                           "enum_send")
+    if user_type.typtype == TYPTYPE_COMPOSITE:
+        return T.TypeInfo(user_type.oid, user_type.name, user_type.name, -1, False, "C", False,
+                          user_type.array_oid, 0, "d", "record_in", "record_out", "c",
+                          "record_recv", "record_send")
     if user_type.typtype == TYPTYPE_DOMAIN:
         base_oid = user_type.base_oid
         base = (_type_info(by_oid[base_oid], by_oid) if base_oid in by_oid
@@ -141,7 +189,7 @@ def _type_info(user_type: UserType, by_oid: dict[int, UserType]) -> T.TypeInfo:
                           base.receive_name, base.send_name)
     element = by_oid.get(user_type.element_oid)
     alignment = "i"
-    if element is not None and element.typtype == TYPTYPE_DOMAIN:
+    if element is not None and element.typtype in (TYPTYPE_DOMAIN, TYPTYPE_COMPOSITE):
         alignment = "d" if _type_info(element, by_oid).alignment == "d" else "i"
     return T.TypeInfo(user_type.oid, user_type.name, user_type.name[1:] + "[]", -1, False, "A",
                       False, 0, user_type.element_oid, alignment, "array_in", "array_out", "b",
@@ -170,9 +218,28 @@ def load(engine: Any, transaction: Any) -> UserTypeCatalog:
                                        bool(v[6])))
               for _, v in relcache.rows(boot.PG_CONSTRAINT, transaction)
               if len(v) > 17 and v[17]]
+    _load_attributes(relcache, transaction, types)
     catalog = UserTypeCatalog(types, labels, checks)
     catalog.register_storage()
     return catalog
+
+
+def _load_attributes(relcache: Any, transaction: Any, types: list[UserType]) -> None:
+    """Each composite type's attributes, from its relation's pg_attribute rows: the fields
+    its values have, and the physical ones its stored datums have (with dropped ones)."""
+    composites = {t.base_oid: t for t in types if t.typtype == TYPTYPE_COMPOSITE}
+    if not composites:
+        return
+    rows = sorted((values for _, values in relcache.rows(boot.PG_ATTRIBUTE, transaction)
+                   if values[0] in composites), key=lambda values: int(values[3]))  # type: ignore
+    for relation_oid, user_type in composites.items():
+        attributes = [values for values in rows if values[0] == relation_oid]
+        live = [values for values in attributes if not values[6]]
+        user_type.fields = tuple((str(values[1]), int(values[2]))  # type: ignore[call-overload]
+                                 for values in live)
+        user_type.typmods = tuple(int(values[5]) for values in live)  # type: ignore
+        user_type.physical = tuple((int(values[2]), bool(values[6]))  # type: ignore
+                                   for values in attributes)
 
 
 def catalog_for(session: Any) -> UserTypeCatalog:
@@ -196,6 +263,18 @@ def catalog_for(session: Any) -> UserTypeCatalog:
 def install(session: Any) -> None:
     """Make the session's user types the ones this thread's type system knows."""
     T.set_user_types(SessionUserTypes(session))
+
+
+def _key_value_output(type_oid: int, value: object) -> str:
+    """A unique violation's key value as its type's output function writes it (an enum's
+    label, a record's record_out), for the engine's DETAIL (engine.KEY_VALUE_OUTPUT)."""
+    try:
+        return T.format_text(type_oid, value)
+    except MirrordbError:
+        return str(value)
+
+
+engine_module.KEY_VALUE_OUTPUT[0] = _key_value_output
 
 
 # -- the type system's view (types.UserTypes) -----------------------------------------------------
@@ -250,11 +329,15 @@ class SessionUserTypes:
             namespaces: Sequence[int] = () if entry is None else (entry.oid,)
         else:
             namespaces = schemas.search_path_oids(self.session)
+        from mirrordb.sql import composite_types
         by_name = self.catalog.by_name
         for namespace in namespaces:
             found = by_name.get((namespace, name))
             if found is not None:
                 return found.oid
+            row_type = composite_types.table_row_type(self.session, namespace, name)
+            if row_type is not None:
+                return row_type
         return None
 
     def base_type(self, oid: int) -> int:
@@ -266,13 +349,31 @@ class SessionUserTypes:
 
     def input_function(self, oid: int) -> Callable[[str, int, str], Any] | None:
         user_type = self.catalog.by_oid.get(oid)
-        if user_type is None:
-            return None
+        if user_type is None:          # a table's row type reads a record, as record_in
+            return self.record_input(oid) if self.composite_fields(oid) is not None else None
         if user_type.typtype == TYPTYPE_ENUM:
             return self._enum_input(oid)
         if user_type.typtype == TYPTYPE_DOMAIN:
             return self._domain_input(user_type)
+        if user_type.typtype == TYPTYPE_COMPOSITE:
+            return self.record_input(oid)
         return None
+
+    def record_input(self, oid: int) -> Callable[[str, int, str], Any]:
+        """record_in of a composite type or a table's row type."""
+        from mirrordb.sql import composite_types
+        return composite_types.record_input(lambda: self.composite_fields(oid))
+
+    def composite_fields(self, oid: int) -> tuple[tuple[tuple[str, int], ...],
+                                                  tuple[int, ...]] | None:
+        """(fields, typmods) of a composite type or a table's row type; None for others."""
+        user_type = self.catalog.by_oid.get(oid)
+        if user_type is not None:
+            if user_type.typtype != TYPTYPE_COMPOSITE:
+                return None
+            return user_type.fields, user_type.typmods
+        from mirrordb.sql import composite_types
+        return composite_types.relation_fields(self.session, oid)
 
     def _enum_input(self, oid: int) -> Callable[[str, int, str], Any]:
         def enum_in(text: str, typmod: int, timezone: str) -> int:
@@ -510,6 +611,7 @@ def enum_function(name: str, arg_types: Sequence[int]) -> Any:
 # pg_proc OIDs PostgreSQL 15 gives the functions user types name
 ENUM_PROCEDURES = (3504, 3505, 3532, 3533)            # enum_in, enum_out, enum_recv, enum_send
 ARRAY_PROCEDURES = (750, 751, 2400, 2401)             # array_in, array_out, array_recv, _send
+RECORD_PROCEDURES = (2290, 2291, 2402, 2403)          # record_in, _out, _recv, _send
 DOMAIN_IN, DOMAIN_RECV = 2597, 2598                 # domain_in, domain_recv
 ARRAY_SUBSCRIPT_HANDLER = 6179
 ARRAY_TYPANALYZE = 3816
@@ -541,9 +643,15 @@ def _pg_type_row(ctx: Any, source: SessionUserTypes, user_type: UserType,
         return head + (4, True, "e", "E", False, True, ",", 0, 0, 0, user_type.array_oid,
                        *ENUM_PROCEDURES, 0, 0, 0, "i", "p", False, 0, -1, 0, 0, None, None,
                        None)
+    if user_type.typtype == TYPTYPE_COMPOSITE:
+        return head + (-1, False, "c", "C", False, True, ",", user_type.base_oid, 0, 0,
+                       user_type.array_oid, *RECORD_PROCEDURES, 0, 0, 0, "d", "x", False, 0,
+                       -1, 0, 0, None, None, None)
     if user_type.typtype == TYPTYPE_BASE:
         element = source.catalog.by_oid.get(user_type.element_oid)
         alignment = "i"
+        if element is not None and element.typtype == TYPTYPE_COMPOSITE:
+            alignment = "d"
         if element is not None and element.typtype == TYPTYPE_DOMAIN:
             alignment = "d" if _base_row(source, element.base_oid, ctx,
                                          builtin_row)[22] == "d" else "i"

@@ -72,6 +72,7 @@ from typing import Any
 
 from mirrordb.common.errors import DataCorrupted, MirrordbError, invariant
 from mirrordb.storage.array_format import ElementFormat, decode_array, encode_array
+from mirrordb.storage.composite_format import decode_composite, encode_composite
 from mirrordb.storage.numeric_format import decode_numeric, encode_numeric
 
 # -- type OIDs (PostgreSQL's pg_type.oid values) --------------------------------------------------
@@ -512,7 +513,7 @@ def _check_array(array_name: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         if not isinstance(value, (list, tuple)):
             raise _wrong_type(array_name, value)
-        if any(isinstance(item, (list, tuple)) for item in value):
+        if any(type(item) in (list, tuple) for item in value):    # a record is an element
             raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
         return list(value)
     return check
@@ -544,14 +545,122 @@ def register_user_type(type_oid: int, storage_oid: int, array_oid: int) -> None:
     before a session uses the type. A cluster never reuses an OID, but a process that opened
     another cluster (tests do) may have registered it for another type: the newest wins."""
     with _REGISTRATION_LOCK:
-        if _REGISTERED.get(type_oid) == (storage_oid, array_oid):
+        if _REGISTERED.get(type_oid) == (storage_oid, array_oid) and \
+                _still_registered(type_oid, array_oid):
             return
+        _forget(type_oid, array_oid)
         _REGISTERED[type_oid] = (storage_oid, array_oid)
         _TYPES[type_oid] = _TYPES[storage_oid]
         element_alignment = next((alignment for element, (_, alignment) in _ARRAY_TYPES.items()
                                   if element == storage_oid), 4)
         if array_oid:
+            _ARRAY_ELEMENTS[array_oid] = type_oid
             _TYPES[array_oid] = _array_type(type_oid, array_oid, element_alignment)
+
+
+def _still_registered(type_oid: int, array_oid: int) -> bool:
+    """Whether no registration of another type took ``type_oid``'s or ``array_oid``'s place
+    since (another cluster's type with the same OID, in a process that opened several)."""
+    return type_oid not in _ARRAY_ELEMENTS and \
+        (not array_oid or _ARRAY_ELEMENTS.get(array_oid) == type_oid)
+
+
+def _forget(type_oid: int, array_oid: int) -> None:
+    """Drop what earlier registrations said about these OIDs (as other types)."""
+    for oid in (type_oid, array_oid):
+        _COMPOSITES.pop(oid, None)
+        _ARRAY_ELEMENTS.pop(oid, None)
+        if oid != type_oid:
+            _REGISTERED.pop(oid, None)
+
+
+_ALIGNMENTS: dict[int, int] = {element: alignment
+                               for element, (_, alignment) in _ARRAY_TYPES.items()}
+COMPOSITE_ALIGNMENT = 8                   # typalign 'd' of every composite type
+
+
+def _alignment(type_oid: int) -> int:
+    """typalign in bytes of a stored type: a scalar's own, 8 for a composite, an array's
+    element's when that is 8, else 4."""
+    type_oid = _REGISTERED.get(type_oid, (type_oid, 0))[0]    # an enum's or domain's storage
+    found = _ALIGNMENTS.get(type_oid)
+    if found is not None:
+        return found
+    element = _ARRAY_ELEMENTS.get(type_oid)
+    if element is not None:
+        return 8 if _alignment(element) == 8 else 4
+    return 4
+
+
+# array type -> element type, for arrays of user types (built-in ones: _ARRAY_TYPES)
+_ARRAY_ELEMENTS: dict[int, int] = {array_oid: element
+                                   for element, (array_oid, _) in _ARRAY_TYPES.items()}
+
+
+_COMPOSITES: dict[int, tuple[str, tuple[tuple[int, bool], ...], int]] = {}   # type -> shape
+
+
+def _field_format(type_oid: int) -> ElementFormat:
+    """How a field of ``type_oid`` is laid out in a composite datum (an enum or a domain as
+    the type it is stored as)."""
+    storage_oid = _REGISTERED.get(type_oid, (type_oid, 0))[0]
+    return _element_format(storage_oid, _alignment(storage_oid))
+
+
+def register_composite(type_oid: int, name: str, attributes: Sequence[tuple[int, bool]],
+                       array_oid: int, make_record: Callable[[list[Any]], Any]) -> None:
+    """Store values of composite type ``type_oid`` as PostgreSQL's composite datum
+    (composite_format.py), and its array type as an array of them. ``attributes`` are all its
+    attributes as (type OID, dropped): a value holds the fields of the live ones, a datum has
+    a place for every one (a dropped one always NULL), as PostgreSQL keeps them after ALTER
+    TYPE ... DROP ATTRIBUTE. ``make_record`` turns decoded field values into the SQL layer's
+    record. Every field type must be storable already (sql/user_types.py registers a
+    composite's field types first)."""
+    with _REGISTRATION_LOCK:
+        shape = (name, tuple(attributes), array_oid)
+        if _COMPOSITES.get(type_oid) == shape and _still_registered(type_oid, array_oid):
+            return
+        _forget(type_oid, array_oid)
+        _COMPOSITES[type_oid] = shape
+        fields = [_field_format(oid) for oid, _ in attributes]
+        live = [index for index, (_, dropped) in enumerate(attributes) if not dropped]
+
+        def check(value: object) -> object:
+            if not isinstance(value, (list, tuple)) or len(value) != len(live):
+                raise _wrong_type(name, value)
+            return value
+
+        def to_datum(value: Sequence[Any]) -> list[Any]:
+            physical: list[Any] = [None] * len(fields)
+            for index, item in zip(live, check(value)):  # type: ignore[call-overload]
+                physical[index] = item
+            return physical
+
+        def from_datum(values: list[Any]) -> Any:
+            return make_record([values[index] for index in live])
+
+        _TYPES[type_oid] = _variable(
+            name, tuple, check,
+            lambda value: encode_composite(type_oid, to_datum(value), fields),
+            lambda stored: decode_composite(stored, fields, from_datum))
+        _ALIGNMENTS[type_oid] = COMPOSITE_ALIGNMENT
+        _REGISTERED[type_oid] = (type_oid, array_oid)
+        if array_oid:
+            _ARRAY_ELEMENTS[array_oid] = type_oid
+            _TYPES[array_oid] = _array_type(type_oid, array_oid, COMPOSITE_ALIGNMENT)
+
+
+def composite_field_types(type_oid: int) -> tuple[int, ...] | None:
+    """The live fields' types of a registered composite type (None: not one)."""
+    shape = _COMPOSITES.get(type_oid)
+    if shape is None:
+        return None
+    return tuple(oid for oid, dropped in shape[1] if not dropped)
+
+
+def array_element_type(type_oid: int) -> int | None:
+    """The element type of a stored array type (None: not one)."""
+    return _ARRAY_ELEMENTS.get(type_oid)
 
 
 def is_storable(type_oid: int) -> bool:
