@@ -39,7 +39,7 @@ from typing import Any
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
-from mirrordb.sql import json_functions
+from mirrordb.sql import json_functions, network_functions, range_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.functions import (AmbiguousCandidates, Candidate, NoCandidate,
                                     concrete_types, select_candidate)
@@ -749,6 +749,8 @@ def _json_implementations() -> dict[str, Callable[..., Any]]:
         "jsonb_contained": lambda left, right: _jsonb_contains(right, left),
         "jsonb_exists": _jsonb_exists, "jsonb_concat": _jsonb_concat,
         **json_functions.operator_implementations(),
+        **range_functions.operator_implementations(),
+        **network_functions.operator_implementations(),
     }
 
 
@@ -930,6 +932,8 @@ _POLYMORPHIC_COMPARISON_CODES = frozenset({"array_eq", "array_ne", "array_lt", "
 def _operator_rows() -> list[tuple[int, str, int, int, int, str]]:
     rows: list[tuple[int, str, int, int, int, str]] = list(_BAR_OPERATOR_ROWS)
     rows.extend(json_functions.OPERATOR_ROWS)
+    rows.extend(range_functions.OPERATOR_ROWS)
+    rows.extend(network_functions.OPERATOR_ROWS)
     for item in _OPERATOR_ROWS.split():
         oid, name, left, right, result, code = item.split(":")
         rows.append((int(oid), name, int(left), int(right), int(result), code))

@@ -1414,7 +1414,7 @@ def format_text(oid: int, value: Any, *, timezone: str = "UTC") -> str:
 def output_function(oid: int, timezone: str = "UTC") -> Callable[[Any], str]:
     """format_text for one type and zone, as a plain one-argument function (per-column use)."""
     function = _output_function(oid)
-    if oid == TIMESTAMPTZ_OID or element_type_of(oid) == TIMESTAMPTZ_OID:
+    if oid in ZONED_OUTPUT_OIDS or element_type_of(oid) in ZONED_OUTPUT_OIDS:
         return lambda value: function(value, timezone)
     return lambda value: function(value, "UTC")
 
@@ -1866,9 +1866,9 @@ def _uncached_cast_context(source_oid: int, target_oid: int) -> str | None:
         element_context = _cast_context(source_info.element_oid, target_info.element_oid)
         if element_context is not None:
             return element_context
-    if target_info.category == "S" and source_info.type_type in ("b", "e"):
+    if target_info.category == "S" and source_info.type_type in ("b", "e", "r"):
         return ASSIGNMENT
-    if source_info.category == "S" and target_info.type_type in ("b", "e"):
+    if source_info.category == "S" and target_info.type_type in ("b", "e", "r"):
         return EXPLICIT
     return None
 
@@ -2367,3 +2367,48 @@ def caster(source_oid: int, target_oid: int, target_typmod: int = -1, *,
         return apply_typmod(convert(value, timezone), target_oid, target_typmod,
                             explicit=explicit)
     return convert_with_typmod
+
+
+# -- types defined in their own modules ------------------------------------------------------------
+
+ZONED_OUTPUT_OIDS: set[int] = {TIMESTAMPTZ_OID}    # types whose text depends on the time zone
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinType:
+    """A built-in type a module of its own defines (range_types.py, network_types.py): its
+    pg_type row, text and binary I/O, the casts it adds, whether its text needs the zone."""
+
+    info: TypeInfo
+    input_function: _InputFunction
+    output_function: _OutputFunction
+    receive: _Receive
+    send: _Send
+    casts: dict[tuple[int, int], tuple[str, _CastFunction | None]]   # context letter, function
+    zoned_output: bool = False
+
+
+def register_builtin_type(definition: BuiltinType) -> None:
+    """Add a built-in type and its array type (called once per type at import, before any
+    statement resolves a type, so the caches above never hold an answer without it)."""
+    info = definition.info
+    dict.__setitem__(TYPES, info.oid, info)
+    TYPES_BY_NAME[info.name] = info.oid
+    if info.array_oid:
+        dict.__setitem__(TYPES, info.array_oid, _array(info.array_oid, info))
+        TYPES_BY_NAME["_" + info.name] = info.array_oid
+    _SCALAR_INPUT[info.oid] = definition.input_function
+    _SCALAR_OUTPUT[info.oid] = definition.output_function
+    _SCALAR_RECEIVE[info.oid] = definition.receive
+    _SCALAR_SEND[info.oid] = definition.send
+    for key, (letter, function) in definition.casts.items():
+        _PG_CAST[key] = letter
+        if function is None:
+            _BINARY_COERCIBLE.add(key)
+        else:
+            _CASTS[key] = function
+    if definition.zoned_output:
+        ZONED_OUTPUT_OIDS.add(info.oid)
+
+
+from mirrordb.sql import network_types, range_types  # noqa: E402,F401  (they register their types)
