@@ -980,8 +980,9 @@ class ExpressionCompiler:
         elif type_oid >= T.FIRST_USER_TYPE_OID:   # FigureColname: ARRAY[...] wins, else as written
             result.name = arg.name if arg.name == "array" else \
                 str(f["typeName"]["names"][-1]["String"]["sval"])
-        else:
-            result.name = T.TYPES[type_oid].name if type_oid in T.TYPES else result.name
+        else:   # an array type is named by its element type, as written (int4[]: int4)
+            named_oid = T.element_type_of(type_oid) if T.is_array_type(type_oid) else type_oid
+            result.name = T.TYPES[named_oid].name if named_oid in T.TYPES else result.name
         return result
 
     def _CollateClause(self, f: Node) -> Expr:

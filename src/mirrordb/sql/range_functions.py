@@ -198,7 +198,7 @@ def _constructor(range_oid: int) -> Callable[..., Range]:
     def construct(lower: Any, upper: Any, flags: str | None = "[)") -> Range:
         if flags is None:
             raise MirrordbError("range constructor flags argument must not be null",
-                                sqlstate="22004")
+                                sqlstate="22000")
         lower_inc, upper_inc = parse_bound_flags(flags)
         return make_range(range_oid, lower, upper, lower_inc, upper_inc)
     return construct

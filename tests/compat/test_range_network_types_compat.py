@@ -1,0 +1,222 @@
+"""Range types, network address types and multidimensional arrays side by side with a real
+PostgreSQL 15: literals and their canonical forms, the malformed-literal errors with their
+DETAIL, constructors, operators and functions, columns with B-tree indexes, ORDER BY; inet,
+cidr, macaddr and macaddr8 input, output, order and functions; ARRAY[[...]] and
+'{{...}}' arrays, subscripts, array_dims/ndims/length, cardinality, unnest. Then the same values
+fetched through psycopg in text and binary formats from both servers, and a table with such
+columns on a streaming standby.
+
+Each scenario runs its statements in order on both servers (tests/compat/differential.py); every
+answer must match: rows, or SQLSTATE, message, DETAIL, hint and position.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import psycopg
+import pytest
+
+from differential import MARKS, assert_same, pair_fixture
+from tests.compat.types_pg_server import running_postgres
+from tests.integration.test_standby_streaming import (execute, streaming_pair,
+                                                      wait_for_replay_catchup)
+from tests.server_process import start_server
+
+pytestmark = MARKS
+
+SETUP = [
+    "CREATE TABLE spans (id int PRIMARY KEY, r int4range, b int8range, n numrange, d daterange, "
+    "t tsrange, z tstzrange)",
+    "CREATE INDEX spans_r ON spans (r)",
+    "INSERT INTO spans VALUES (1, '[1,5)', '[10,20]', '(1.5,2.25]', '[2020-01-01,2020-02-01)', "
+    "'[2020-01-01 10:00,2020-01-01 12:00)', '[2020-01-01 10:00+02,)'), "
+    "(2, 'empty', '(,)', 'empty', '(,2021-01-01]', '(,)', 'empty'), "
+    "(3, '(,3]', NULL, '[0,0]', NULL, NULL, NULL), (4, '[2,9)', '(5,6)', '[-1,1)', "
+    "'[2020-03-01,2020-03-01]', 'empty', '(2019-12-31 23:00+00,2020-01-01 00:00+00]')",
+    "CREATE TABLE hosts (id int PRIMARY KEY, a inet, c cidr, m macaddr, m8 macaddr8)",
+    "CREATE INDEX hosts_a ON hosts (a)",
+    "INSERT INTO hosts VALUES (1, '192.168.1.5/24', '192.168.1.0/24', '08:00:2b:01:02:03', "
+    "'08:00:2b:01:02:03:04:05'), (2, '10.0.0.1', '10/8', '08-00-2b-01-02-04', "
+    "'0800.2b01.0203'), (3, '::1', '2001:db8::/32', '0800.2b01.0202', '08002b0102030405'), "
+    "(4, '10.0.0.0/8', '10.1', NULL, NULL), (5, '::ffff:1.2.3.4/120', '::/0', "
+    "'FF:FF:FF:FF:FF:FF', NULL)",
+]
+
+both = pair_fixture("ranges", SETUP, detailed=True)
+
+
+def test_range_literals_canonical_forms_and_errors(both: Any) -> None:
+    assert_same(both, [
+        "SELECT '[1,5]'::int4range, '(1,5)'::int4range, '(1,2)'::int4range, '[1,1)'::int4range, "
+        "'[1,1]'::int4range, '(,5]'::int4range, '[,)'::int4range, ' empty '::int4range, "
+        "'EMPTY'::int8range, '[ 1 , 3 ]'::int4range, '[\"1\",\"3\")'::int4range",
+        "SELECT '[1.50,2.0]'::numrange, '(1,1)'::numrange, '[1,1]'::numrange, "
+        "'[2020-01-01,2020-01-31]'::daterange, '(2020-01-01,2020-01-02)'::daterange, "
+        "'[2020-01-01 10:00, 2020-01-02)'::tsrange, '[2020-01-01 10:00+02,)'::tstzrange",
+        "SELECT '1,2'::int4range", "SELECT '[1,2'::int4range", "SELECT '[1 2)'::int4range",
+        "SELECT '[1,2,3)'::int4range", "SELECT '[1,2)x'::int4range", "SELECT ''::int4range",
+        "SELECT 'emptyx'::int4range", "SELECT '[1,\"2)'::int4range", "SELECT '[a,2)'::int4range",
+        "SELECT '[5,1)'::int4range", "SELECT '[2147483647,2147483647]'::int4range",
+        "SELECT int4range(5, 1)", "SELECT int4range(1, 2, 'x')", "SELECT int4range(1, 2, NULL)",
+        "SELECT int4range(1, 5), int4range(1, 5, '[]'), int4range(NULL, 5), "
+        "int4range(1, NULL, '(]'), int4range(NULL, NULL), numrange(1, 2.5), "
+        "int8range(1, 10, '(]'), daterange('2020-01-01', '2020-02-01', '(]'), "
+        "tsrange('2020-01-01', '2020-01-02'), tstzrange('2020-01-01', NULL)",
+        "SELECT '[1,5)'::int4range::text, '[1,5)'::text::int4range, "
+        "pg_typeof('[1,5)'::int4range), '{\"[1,2)\",empty}'::int4range[]",
+    ])
+
+
+def test_range_operators_and_functions(both: Any) -> None:
+    assert_same(both, [
+        "SELECT int4range(1,5) @> 3, int4range(1,5) @> 5, 3 <@ int4range(1,5), "
+        "numrange(1,5) @> 2.5, int4range(1,10) @> int4range(2,3), int4range(2,3) <@ "
+        "int4range(1,10), 'empty'::int4range <@ int4range(1,2), int4range(1,5) @> '[2,3)'",
+        "SELECT int4range(1,5) && int4range(4,8), numrange(1,5,'()') && numrange(5,10,'()'), "
+        "int4range(1,5) << int4range(5,8), int4range(5,8) >> int4range(1,5), "
+        "int4range(1,5) &< int4range(3,4), int4range(1,5) &> int4range(0,4), "
+        "int4range(1,5) -|- int4range(5,7), numrange(1,5,'()') -|- numrange(5,10,'[)'), "
+        "numrange(1,5,'[]') -|- numrange(5,10,'(]'), 'empty'::int4range && int4range(1,2)",
+        "SELECT int4range(1,5) + int4range(5,8), numrange(1,5) + numrange(3,6), "
+        "int4range(1,5) * int4range(3,8), int4range(1,5) * int4range(6,8), "
+        "int4range(1,10) - int4range(5,20), int4range(1,10) - int4range(-5,3), "
+        "int4range(1,10) - int4range(20,30), int4range(3,4) - int4range(1,10), "
+        "'empty'::int4range + int4range(1,2), numrange(1,5,'[]') - numrange(5,7)",
+        "SELECT int4range(1,3) + int4range(5,6)", "SELECT int4range(1,10) - int4range(3,4)",
+        "SELECT lower(int4range(1,5)), upper(int4range(1,5)), lower('(,3]'::int4range), "
+        "upper('empty'::int4range), isempty('empty'::int4range), lower_inc(int4range(1,5)), "
+        "upper_inc(numrange(1,5,'[]')), lower_inf('(,3]'::int4range), "
+        "upper_inf('empty'::int4range), range_merge(int4range(1,3), int4range(5,6)), "
+        "lower(daterange('2020-01-01','2020-02-01')), upper(numrange(1.5, 2.25))",
+        "SELECT int4range(1,5) = int4range(1,5,'[)'), int4range(1,5) < int4range(1,6), "
+        "'empty'::int4range < int4range(1,2), '(,3)'::int4range < int4range(1,2), "
+        "int4range(1,5) <> int4range(1,6), numrange(1.0, 2) = numrange(1, 2.00)",
+    ])
+
+
+def test_range_columns_order_and_index(both: Any) -> None:
+    assert_same(both, [
+        "SELECT * FROM spans ORDER BY id",
+        "SELECT id, r FROM spans ORDER BY r, id",
+        "SELECT id, r FROM spans ORDER BY r DESC, id",
+        "SELECT id FROM spans WHERE r = '[1,5)'",
+        "SELECT id FROM spans WHERE r > '[1,5)' ORDER BY id",
+        "SELECT id FROM spans WHERE r @> 4 ORDER BY id",
+        "SELECT id FROM spans WHERE d @> '2020-01-15'::date ORDER BY id",
+        "SELECT id FROM spans WHERE z @> '2020-01-01 09:00+00'::timestamptz ORDER BY id",
+        "SELECT r, count(*) FROM spans GROUP BY r ORDER BY r",
+        "UPDATE spans SET r = r + int4range(9, 12) WHERE id = 4",
+        "SELECT id, r FROM spans WHERE id = 4",
+        "INSERT INTO spans (id, r) VALUES (5, '[3,1)')",
+        "INSERT INTO spans (id, r) VALUES (5, 'x')",
+        "SELECT min(id) FROM spans WHERE r IS NULL",
+    ])
+
+
+def test_network_types(both: Any) -> None:
+    assert_same(both, [
+        "SELECT '192.168.0.1/24'::inet, '10.0.0.1'::inet, '10/8'::inet, '::1'::inet, "
+        "'2001:DB8::/32'::inet, '::ffff:1.2.3.4/120'::inet, '1:0:0:2:0:0:0:3'::inet, "
+        "'::2'::inet, '010.1.2.3'::inet",
+        "SELECT '10.1'::cidr, '224'::cidr, '200'::cidr, '130'::cidr, '10.1.2/24'::cidr, "
+        "'2001:db8::/32'::cidr, '::/0'::cidr, '10.0.0.1'::cidr",
+        "SELECT '10.1'::inet", "SELECT '10.0.0.256'::inet", "SELECT '10.0.0.1/33'::inet",
+        "SELECT '192.168.1.5/24'::cidr", "SELECT '10.1/8'::cidr", "SELECT ''::cidr",
+        "SELECT host('10.1.2.3/8'::inet), masklen('10.1.2.3/8'::inet), "
+        "network('10.1.2.3/8'::inet), broadcast('10.1.2.3/8'::inet), "
+        "netmask('10.1.2.3/8'::inet), hostmask('10.1.2.3/8'::inet), "
+        "set_masklen('10.1.2.3/8'::inet, 16), set_masklen('10.1.0.0/16'::cidr, 8), "
+        "family('::1'::inet), family('10.0.0.1'::inet), abbrev('10.1.2.3/8'::inet), "
+        "abbrev('10.0.0.0/8'::cidr), abbrev('192.168.0.0/24'::cidr), "
+        "abbrev('10.1.0.0/17'::cidr), text('10.0.0.1'::inet), text('10.0.0.0/8'::cidr), "
+        "'10.0.0.1'::inet::text, '10.0.0.0/8'::cidr::text, '10.1.2.3/8'::inet::cidr",
+        "SELECT set_masklen('10.1.2.3'::inet, 33)",
+        "SELECT '10.1.2.3'::inet << '10.0.0.0/8'::cidr, '10.0.0.0/8'::inet << "
+        "'10.0.0.0/8'::inet, '10.0.0.0/8'::inet <<= '10.0.0.0/8'::inet, "
+        "'10.0.0.0/8'::cidr >> '10.1.2.3'::inet, '10.0.0.0/8'::cidr >>= '10.0.0.0/8'::cidr, "
+        "'10.0.0.0/8'::inet && '10.1.0.0/16'::inet, '10.0.0.0/8'::inet && '::1'::inet, "
+        "'10.0.0.0/8'::inet = '10.0.0.0/8'::cidr, '10.0.0.1'::inet < '::1'::inet, "
+        "'10.0.0.0/8'::inet < '10.0.0.0/16'::inet, inet_same_family('10.0.0.1', '::1'), "
+        "inet_merge('192.168.1.5/24', '192.168.2.5/24'), ~'10.0.0.1'::inet, "
+        "'10.0.0.1'::inet + 5, '10.0.0.1'::inet - 2, '10.0.0.9'::inet - '10.0.0.1'::inet, "
+        "'10.0.0.1'::inet & '255.255.0.0'::inet, '10.0.0.1'::inet | '0.0.255.255'::inet",
+        "SELECT '255.255.255.255'::inet + 1",
+        "SELECT '08:00:2b:01:02:03'::macaddr, '08002b-010203'::macaddr, "
+        "'0800.2b01.0203'::macaddr, 'AB-CD-EF-01-02-03'::macaddr, "
+        "'08:00:2b:01:02:03'::macaddr8, '08:00:2b:01:02:03:04:05'::macaddr8, "
+        "'08:00:2b:01:02:03'::macaddr::macaddr8, trunc('08:00:2b:01:02:03'::macaddr), "
+        "'08:00:2b:01:02:03'::macaddr < '08:00:2b:01:02:04'::macaddr",
+        "SELECT 'x'::macaddr", "SELECT 'x'::macaddr8",
+        "SELECT * FROM hosts ORDER BY id",
+        "SELECT id, a FROM hosts ORDER BY a, id",
+        "SELECT id, c FROM hosts ORDER BY c DESC, id",
+        "SELECT id FROM hosts WHERE a <<= '10.0.0.0/8' ORDER BY id",
+        "SELECT id FROM hosts WHERE a = '10.0.0.1'",
+        "SELECT id, m FROM hosts ORDER BY m NULLS FIRST, id",
+        "SELECT '{10.0.0.1,::1/64}'::inet[], ARRAY['10/8'::cidr]",
+        "INSERT INTO hosts (id, c) VALUES (9, '10.1.2.3/8')",
+    ])
+
+
+def _fetch(dsn: str, query: str, binary: bool) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        with connection.cursor(binary=binary) as cursor:
+            cursor.execute(query)
+            return cursor.fetchall()
+
+
+VALUE_QUERIES = [
+    "SELECT r, b, n, d, t, z FROM spans ORDER BY id",
+    "SELECT a, c, m, m8 FROM hosts ORDER BY id",
+    "SELECT '{\"[1,2)\",empty}'::int4range[], '{10.0.0.1,::1/64}'::inet[]",
+]
+
+
+def test_values_through_psycopg_text_and_binary(template_cluster: str, tmp_path: Any) -> None:
+    """psycopg reads the same Python values (its Range, ipaddress objects, strings for
+    macaddr) from both servers, in text and in binary; parameters sent both ways agree."""
+    datadir = os.path.join(tmp_path, "data")
+    import shutil
+    shutil.copytree(template_cluster, datadir)
+    ours = start_server(datadir)
+    try:
+        with running_postgres() as reference:
+            execute(ours, *SETUP)
+            with psycopg.connect(reference.conninfo, autocommit=True) as connection:
+                for statement in SETUP:
+                    connection.execute(statement)
+            for query in VALUE_QUERIES:
+                for binary in (False, True):
+                    expected = _fetch(reference.conninfo, query, binary)
+                    assert _fetch(ours.dsn(), query, binary) == expected, (query, binary)
+            _check_parameters(reference.conninfo, ours.dsn())
+    finally:
+        ours.stop()
+
+
+def _check_parameters(reference_dsn: str, ours_dsn: str) -> None:
+    from psycopg.types.range import Range
+    import ipaddress
+    parameters = [Range(1, 5), ipaddress.ip_interface("10.0.0.1/8"),
+                  ipaddress.ip_network("10.0.0.0/8")]
+    query = "SELECT %s::int4range @> 3, %s::inet, %s::cidr"
+    for binary in (False, True):
+        answers = []
+        for dsn in (reference_dsn, ours_dsn):
+            with psycopg.connect(dsn, autocommit=True) as connection:
+                with connection.cursor(binary=binary) as cursor:
+                    cursor.execute(query.replace("%s", "%b" if binary else "%t"), parameters)
+                    answers.append(cursor.fetchall())
+        assert answers[0] == answers[1], binary
+
+
+def test_range_and_network_columns_on_a_streaming_standby(template_cluster: str,
+                                                          tmp_path: Any) -> None:
+    with streaming_pair(template_cluster, str(tmp_path)) as (primary, standby):
+        execute(primary, *SETUP)
+        wait_for_replay_catchup(primary, standby)
+        for query in VALUE_QUERIES[:2]:
+            assert _fetch(standby.dsn(), query, True) == _fetch(primary.dsn(), query, True)
+        assert _fetch(standby.dsn(), "SELECT id FROM spans WHERE r = '[1,5)'", False) == [(1,)]
