@@ -160,6 +160,37 @@ def test_network_types(both: Any) -> None:
     ])
 
 
+def test_multidimensional_arrays(both: Any) -> None:
+    assert_same(both, [
+        "SELECT '{{1,2},{3,4}}'::int[], '[1:2][1:2]={{1,2},{3,4}}'::int[], '{{{1}}}'::text[], "
+        "'{ { 1 , 2 } , { 3 , 4 } }'::int[], '{{NULL,2},{3,\"4\"}}'::int[], "
+        "'{{a,\"b c\"},{NULL,\"\"}}'::text[], '{{1.5,2},{3,4}}'::numeric[]",
+        "SELECT '{{1,2},{3}}'::int[]", "SELECT '{{1,2},3}'::int[]", "SELECT '{1,{2}}'::int[]",
+        "SELECT '{{}}'::int[]", "SELECT '{{1,2}}x'::int[]", "SELECT '{{1,2},{3,4}'::int[]",
+        "SELECT '[1:2][1:3]={{1,2},{3,4}}'::int[]",
+        "SELECT ARRAY[[1,2],[3,4]], ARRAY[ARRAY[1,2], ARRAY[3,4]], ARRAY[[[1],[2]],[[3],[4]]], "
+        "ARRAY[['a','b'],['c','d']], ARRAY[ARRAY[]::int[], ARRAY[]::int[]]",
+        "SELECT ARRAY[[1,2],[3]]", "SELECT ARRAY[ARRAY[1,2], NULL]",
+        "SELECT (ARRAY[[1,2],[3,4]])[2][1], (ARRAY[[1,2],[3,4]])[2], (ARRAY[[1,2],[3,4]])[1:1], "
+        "(ARRAY[[1,2],[3,4]])[1:2][2], (ARRAY[[1,2],[3,4]])[3][1], (ARRAY[1,2,3])[2:], "
+        "(ARRAY[1,2,3])[:2], (ARRAY[1,2,3])[5:6], (ARRAY[[1,2],[3,4]])[2][NULL]",
+        "SELECT array_dims(ARRAY[[1,2],[3,4]]), array_ndims(ARRAY[[1,2],[3,4]]), "
+        "array_length(ARRAY[[1,2,3],[3,4,5]], 2), array_length(ARRAY[[1,2,3],[3,4,5]], 3), "
+        "cardinality(ARRAY[[1,2],[3,4]]), array_upper(ARRAY[[1,2,3],[3,4,5]], 2), "
+        "array_lower('{{1}}'::int[], 3), array_dims('{}'::int[]), array_ndims('{}'::int[]), "
+        "cardinality('{}'::int[]), array_dims(ARRAY[1,2])",
+        "SELECT unnest(ARRAY[[1,2],[3,4]])", "SELECT * FROM unnest('{{a,b},{c,d}}'::text[])",
+        "SELECT ARRAY[[1,2],[3,4]] = '{{1,2},{3,4}}', ARRAY[[1,2],[3,4]] < ARRAY[[1,2],[3,5]], "
+        "ARRAY[1,2,3,4] = ARRAY[[1,2],[3,4]], ARRAY[[1,2],[3,4]]::text[], "
+        "'{{1,2},{3,4}}'::int[]::numeric[]",
+        "CREATE TABLE grids (id int PRIMARY KEY, g int[], t text[])",
+        "INSERT INTO grids VALUES (1, '{{1,2},{3,4}}', '{{a,NULL},{\"b c\",d}}'), "
+        "(2, '{1,2}', '{}'), (3, ARRAY[[[1,2]],[[3,4]]], ARRAY[['x']])",
+        "SELECT * FROM grids ORDER BY id", "SELECT id, g[2][1], t[1][1] FROM grids ORDER BY id",
+        "SELECT id FROM grids WHERE g = '{{1,2},{3,4}}'",
+    ])
+
+
 def _fetch(dsn: str, query: str, binary: bool) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn, autocommit=True) as connection:
         with connection.cursor(binary=binary) as cursor:
@@ -171,6 +202,7 @@ VALUE_QUERIES = [
     "SELECT r, b, n, d, t, z FROM spans ORDER BY id",
     "SELECT a, c, m, m8 FROM hosts ORDER BY id",
     "SELECT '{\"[1,2)\",empty}'::int4range[], '{10.0.0.1,::1/64}'::inet[]",
+    "SELECT '{{1,2},{3,NULL}}'::int[], ARRAY[[['a']],[['b']]], '{{1.5},{2}}'::numeric[]",
 ]
 
 

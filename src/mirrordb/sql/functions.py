@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.sql import array_dimensions as dims
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
 from mirrordb.sql import types as T
@@ -834,18 +835,6 @@ def _array_to_string_factory(arg_types: tuple[int, ...]) -> Callable[..., str | 
     return array_to_string
 
 
-def _array_length(values: list[Any], dimension: int) -> int | None:
-    return len(values) if dimension == 1 and values else None
-
-
-def _array_upper(values: list[Any], dimension: int) -> int | None:
-    return len(values) if dimension == 1 and values else None
-
-
-def _array_lower(values: list[Any], dimension: int) -> int | None:
-    return 1 if dimension == 1 and values else None
-
-
 def _array_position_factory(arg_types: tuple[int, ...]) -> Callable[..., int | None]:
     key = T.sort_key(T.element_type_of(arg_types[0]))
 
@@ -975,10 +964,12 @@ def _define_array_functions() -> None:
     define("array_to_string", [ANYARRAY_OID, TEXT_OID, TEXT_OID], TEXT_OID, strict=False,
            volatility="s", impl_factory=lambda types: _strict_array(
                _array_to_string_factory(types)))
-    define("array_length", [ANYARRAY_OID, INT4_OID], INT4_OID, _array_length)
-    define("array_upper", [ANYARRAY_OID, INT4_OID], INT4_OID, _array_upper)
-    define("array_lower", [ANYARRAY_OID, INT4_OID], INT4_OID, _array_lower)
-    define("cardinality", [ANYARRAY_OID], INT4_OID, len)
+    define("array_length", [ANYARRAY_OID, INT4_OID], INT4_OID, dims.array_length)
+    define("array_upper", [ANYARRAY_OID, INT4_OID], INT4_OID, dims.array_length)
+    define("array_lower", [ANYARRAY_OID, INT4_OID], INT4_OID, dims.array_lower)
+    define("cardinality", [ANYARRAY_OID], INT4_OID, dims.cardinality)
+    define("array_ndims", [ANYARRAY_OID], INT4_OID, dims.array_ndims)
+    define("array_dims", [ANYARRAY_OID], TEXT_OID, dims.array_dims)
     define("array_append", [ANYCOMPATIBLEARRAY_OID, ANYCOMPATIBLE_OID], ANYCOMPATIBLEARRAY_OID,
            strict=False, impl=lambda values, value: (values or []) + [value])
     define("array_prepend", [ANYCOMPATIBLE_OID, ANYCOMPATIBLEARRAY_OID], ANYCOMPATIBLEARRAY_OID,

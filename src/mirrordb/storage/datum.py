@@ -77,7 +77,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mirrordb.common.errors import DataCorrupted, MirrordbError, invariant
-from mirrordb.storage.array_format import ElementFormat, decode_array, encode_array
+from mirrordb.storage.array_format import (ElementFormat, array_shape, decode_array, encode_array,
+                                           flat_elements)
 from mirrordb.storage.network_format import Inet, decode_inet, encode_inet
 from mirrordb.storage.numeric_format import decode_numeric, encode_numeric
 from mirrordb.storage.range_format import Range, decode_range, encode_range
@@ -520,8 +521,10 @@ def _check_array(array_name: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         if not isinstance(value, (list, tuple)):
             raise _wrong_type(array_name, value)
-        if any(isinstance(item, (list, tuple)) for item in value):
-            raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
+        if any(isinstance(item, (list, tuple)) for item in value) and \
+                array_shape(list(value)) is None:
+            raise MirrordbError("multidimensional arrays must have array expressions with "
+                                "matching dimensions", sqlstate="2202E")
         return list(value)
     return check
 
@@ -886,6 +889,39 @@ class _SortSentinel:
         return self.label
 
 
+class ArrayShapeKey:
+    """The last item of a multidimensional array's sort key: after the elements (so an array
+    whose elements equal another's but which has more dimensions sorts after it, as
+    array_cmp's ndim comparison), ordered among themselves by their dimensions."""
+
+    __slots__ = ("lengths",)
+
+    def __init__(self, lengths: tuple[int, ...]) -> None:
+        self.lengths = lengths
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ArrayShapeKey) and other.lengths == self.lengths
+
+    def __hash__(self) -> int:
+        return hash((ArrayShapeKey, self.lengths))
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, ArrayShapeKey):
+            return (len(self.lengths), self.lengths) < (len(other.lengths), other.lengths)
+        return isinstance(other, _SortSentinel)
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, ArrayShapeKey):
+            return (len(self.lengths), self.lengths) > (len(other.lengths), other.lengths)
+        return not isinstance(other, _SortSentinel)
+
+    def __le__(self, other: object) -> bool:
+        return self == other or self < other
+
+    def __ge__(self, other: object) -> bool:
+        return self == other or self > other
+
+
 NAN_SORT_KEY = _SortSentinel(1, "NaN")      # after every number, as PostgreSQL sorts NaN
 NULL_SORT_KEY = _SortSentinel(2, "NULL")    # after everything: ASC NULLS LAST
 
@@ -901,6 +937,9 @@ def _value_sort_key(value: object) -> object:
     if kind is Interval:
         return value.span_microseconds()                      # type: ignore[attr-defined]
     if kind is list:     # arrays: element by element (NULL elements last), then shorter first
+        if value and type(value[0]) is list:                  # type: ignore[index]
+            shape = ArrayShapeKey(tuple(array_shape(value)))  # type: ignore[arg-type]
+            return [_value_sort_key(item) for item in flat_elements(value)] + [shape]
         return [_value_sort_key(item) for item in value]      # type: ignore[attr-defined]
     return value
 

@@ -1,0 +1,209 @@
+"""Multidimensional arrays: their shape, the nested text form, subscripts and the dimension
+functions (array_dims, array_ndims, array_length/upper/lower, cardinality).
+
+Who calls it: sql/types.py (array_in/array_out/array_recv/array_send of arrays with more than
+one dimension, casts and B-tree order of their elements), sql/expressions.py (ARRAY[[...]]
+constructors and ``a[i][j]`` subscripts and slices), sql/functions.py and set_returning.py
+(the dimension functions, unnest); storage/array_format.py stores them with the same shape rules.
+
+A value with N > 1 dimensions is a Python list of N-1-dimensional lists, every sub-list of a
+level the same length (rectangular, as PostgreSQL requires); elements are never lists, so a
+list whose first item is a list is a multidimensional array. Lower bounds are always 1. At
+most ``MAX_DIMENSIONS`` dimensions (PostgreSQL's MAXDIM); no dimension of length 0 (an empty
+array has no dimensions at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mirrordb.common.errors import MirrordbError
+from mirrordb.storage.array_format import (MAX_DIMENSIONS, array_shape, flat_elements,
+                                           nest_elements)
+
+_WHITESPACE = " \t\n\r\v\f"
+_MATCHING = "Multidimensional arrays must have sub-arrays with matching dimensions."
+
+
+def is_nested(values: list[Any]) -> bool:
+    return bool(values) and isinstance(values[0], list)
+
+
+def dimensions(values: list[Any]) -> list[int]:
+    """The length of each dimension ([] for the empty array), read along the first items."""
+    lengths: list[int] = []
+    level: Any = values
+    while isinstance(level, list) and level:
+        lengths.append(len(level))
+        level = level[0]
+    return lengths
+
+
+def map_elements(values: list[Any], function: Callable[[Any], Any]) -> list[Any]:
+    """``function`` applied to every non-NULL element, the shape kept."""
+    if is_nested(values):
+        return [map_elements(sub, function) for sub in values]
+    return [None if value is None else function(value) for value in values]
+
+
+def is_rectangular(values: list[Any]) -> bool:
+    """Whether a value's sub-lists all have the same shape, at most MAX_DIMENSIONS deep."""
+    return array_shape(values) is not None
+
+
+def too_many_dimensions(count: int) -> MirrordbError:
+    return MirrordbError(f"number of array dimensions ({count}) exceeds the maximum allowed "
+                         f"({MAX_DIMENSIONS})", sqlstate="54000")
+
+
+# -- the text form --------------------------------------------------------------------------------
+
+ReadElement = Callable[[str, str, int], tuple[str | None, int]]
+Malformed = Callable[[str, str], MirrordbError]
+
+
+def _skip_blanks(body: str, position: int) -> int:
+    while position < len(body) and body[position] in _WHITESPACE:
+        position += 1
+    return position
+
+
+def parse_literal(text: str, body: str, read_element: ReadElement,
+                  malformed: Malformed) -> tuple[list[Any], int]:
+    """An array literal's braces (``body`` starts with its outer '{'): the (nested) lists of
+    element texts (None for NULL) and the position after the outer '}'. Raises PostgreSQL's
+    22P02 errors for the shapes array_in refuses."""
+    result, position = _parse_level(text, body, 0, 1, read_element, malformed)
+    if is_nested(result) and not is_rectangular(result):
+        if len(dimensions(result)) > MAX_DIMENSIONS:
+            raise too_many_dimensions(len(dimensions(result)))
+        raise malformed(text, _MATCHING)
+    return result, position
+
+
+def _parse_level(text: str, body: str, position: int, depth: int, read_element: ReadElement,
+                 malformed: Malformed) -> tuple[list[Any], int]:
+    """One '{...}' from ``body[position]`` (a '{'): sub-arrays or elements, not both; only
+    the outermost may be empty."""
+    if depth > MAX_DIMENSIONS:
+        raise too_many_dimensions(depth)
+    position = _skip_blanks(body, position + 1)
+    of_arrays = body[position:position + 1] == "{"
+    items: list[Any] = []
+    expecting_item = True
+    while True:
+        position = _skip_blanks(body, position)
+        if position >= len(body):
+            raise malformed(text, "Unexpected end of input.")
+        character = body[position]
+        if character == "}":
+            if not expecting_item or (not items and depth == 1):
+                return items, position + 1
+            raise malformed(text, 'Unexpected "}" character.')
+        if not expecting_item:
+            if character != ",":
+                raise malformed(text, 'Expected "," or "}" character.')
+            position += 1
+            expecting_item = True
+            continue
+        if character == "{":
+            if not of_arrays:
+                raise malformed(text, 'Unexpected "{" character.')
+            item, position = _parse_level(text, body, position, depth + 1, read_element,
+                                          malformed)
+        elif of_arrays:
+            raise malformed(text, "Unexpected array element.")
+        else:
+            item, position = read_element(text, body, position)
+        items.append(item)
+        expecting_item = False
+
+
+def format_nested(values: list[Any], format_element: Callable[[Any], str]) -> str:
+    """array_out's braces around each level; ``format_element`` writes a (NULL) element."""
+    if is_nested(values):
+        return "{" + ",".join(format_nested(sub, format_element) for sub in values) + "}"
+    return "{" + ",".join(format_element(value) for value in values) + "}"
+
+
+# -- constructors, subscripts, dimension functions ------------------------------------------------
+
+
+def array_of_arrays(parts: list[list[Any] | None]) -> list[Any]:
+    """ARRAY[a, b, ...] where each item is an array: one more dimension (empty items alone
+    make an empty array); 2202E when their dimensions differ, NULL items included."""
+    if all(part == [] for part in parts if part is not None) and None not in parts:
+        return []
+    shapes = {None if part is None else tuple(dimensions(part)) for part in parts}
+    if len(shapes) != 1 or None in shapes or () in shapes:
+        raise MirrordbError("multidimensional arrays must have array expressions with matching "
+                            "dimensions", sqlstate="2202E")
+    if len(next(iter(shapes))) + 1 > MAX_DIMENSIONS:
+        raise too_many_dimensions(len(next(iter(shapes))) + 1)
+    return [part for part in parts if part is not None]
+
+
+def subscript(values: list[Any], positions: list[int]) -> Any:
+    """``a[i][j]...``: the element, or NULL when the subscripts are not exactly one per
+    dimension or fall outside the bounds."""
+    if len(positions) != max(1, len(dimensions(values))):
+        return None
+    level: Any = values
+    for position in positions:
+        if not isinstance(level, list) or not 1 <= position <= len(level):
+            return None
+        level = level[position - 1]
+    return level
+
+
+def slice_array(values: list[Any], bounds: list[tuple[int | None, int | None]]) -> list[Any]:
+    """``a[l:u][l:u]...`` (a missing bound means the dimension's own): the sub-array, with
+    lower bounds 1 (PostgreSQL keeps 1 too: a slice's bounds restart at 1); bounds past the
+    array are cut; an empty result is the empty array; dimensions not sliced are kept."""
+    lengths = dimensions(values)
+    if not lengths or len(bounds) > len(lengths):
+        return []
+    ranges = []
+    for index, length in enumerate(lengths):
+        lower, upper = bounds[index] if index < len(bounds) else (None, None)
+        low = max(1, 1 if lower is None else lower)
+        high = min(length, length if upper is None else upper)
+        if low > high:
+            return []
+        ranges.append((low, high))
+    return _cut(values, ranges)
+
+
+def _cut(values: list[Any], ranges: list[tuple[int, int]]) -> list[Any]:
+    low, high = ranges[0]
+    chosen = values[low - 1:high]
+    if len(ranges) == 1:
+        return chosen
+    return [_cut(sub, ranges[1:]) for sub in chosen]
+
+
+def array_dims(values: list[Any]) -> str | None:
+    lengths = dimensions(values)
+    return "".join(f"[1:{length}]" for length in lengths) if lengths else None
+
+
+def array_ndims(values: list[Any]) -> int | None:
+    return len(dimensions(values)) or None
+
+
+def array_length(values: list[Any], dimension: int) -> int | None:
+    lengths = dimensions(values)
+    return lengths[dimension - 1] if 1 <= dimension <= len(lengths) else None
+
+
+def array_lower(values: list[Any], dimension: int) -> int | None:
+    return 1 if 1 <= dimension <= len(dimensions(values)) else None
+
+
+def cardinality(values: list[Any]) -> int:
+    return len(flat_elements(values))
+
+
+flatten = flat_elements          # the names types.py and expressions.py use
+reshape = nest_elements
