@@ -188,6 +188,14 @@ def test_multidimensional_arrays(both: Any) -> None:
         "(2, '{1,2}', '{}'), (3, ARRAY[[[1,2]],[[3,4]]], ARRAY[['x']])",
         "SELECT * FROM grids ORDER BY id", "SELECT id, g[2][1], t[1][1] FROM grids ORDER BY id",
         "SELECT id FROM grids WHERE g = '{{1,2},{3,4}}'",
+        "SELECT array_to_string(ARRAY[[1,2],[3,4]], ','), ARRAY[[1,2],[3,4]] || ARRAY[5,6], "
+        "ARRAY[[1,2],[3,4]] || ARRAY[[5,6]], ARRAY[5,6] || ARRAY[[1,2],[3,4]], "
+        "ARRAY[[1,2],[3,4]] @> ARRAY[3], ARRAY[[1,2],[3,4]] && ARRAY[3], "
+        "3 = ANY(ARRAY[[1,2],[3,4]]), to_json(ARRAY[[1,2],[3,4]]), "
+        "array_cat(ARRAY[[1,2]], ARRAY[[3,4]])",
+        "SELECT ARRAY[[1,2],[3,4]] || ARRAY[[5,6,7]]", "SELECT ARRAY[[1,2],[3,4]] || 5",
+        "SELECT array_append(ARRAY[[1,2]], 3)", "SELECT array_position(ARRAY[[1,2],[3,4]], 3)",
+        "SELECT array_remove(ARRAY[[1,2],[3,4]], 3)",
     ])
 
 

@@ -207,3 +207,51 @@ def cardinality(values: list[Any]) -> int:
 
 flatten = flat_elements          # the names types.py and expressions.py use
 reshape = nest_elements
+
+
+# -- array functions over more than one dimension --------------------------------------------------
+
+
+def concatenate(left: list[Any], right: list[Any]) -> list[Any]:
+    """array_cat: arrays of the same dimensions joined along the first; an array of one
+    dimension fewer added as one more item of the first dimension; 2202E otherwise."""
+    if not left or not right:
+        return list(left) + list(right)
+    left_lengths, right_lengths = dimensions(left), dimensions(right)
+    if len(left_lengths) == len(right_lengths):
+        if left_lengths[1:] != right_lengths[1:]:
+            raise _incompatible("Arrays with differing element dimensions are not compatible "
+                                "for concatenation.")
+        return list(left) + list(right)
+    if len(left_lengths) == len(right_lengths) + 1:
+        if left_lengths[1:] != right_lengths:
+            raise _incompatible("Arrays with differing dimensions are not compatible for "
+                                "concatenation.")
+        return list(left) + [list(right)]
+    if len(left_lengths) + 1 == len(right_lengths):
+        if right_lengths[1:] != left_lengths:
+            raise _incompatible("Arrays with differing dimensions are not compatible for "
+                                "concatenation.")
+        return [list(left)] + list(right)
+    raise _incompatible(f"Arrays of {len(left_lengths)} and {len(right_lengths)} dimensions "
+                        "are not compatible for concatenation.")
+
+
+def _incompatible(detail: str) -> MirrordbError:
+    return MirrordbError("cannot concatenate incompatible arrays", sqlstate="2202E",
+                         detail=detail)
+
+
+def check_one_dimension(values: list[Any] | None) -> None:
+    """array_append/array_prepend take only an empty or one-dimensional array."""
+    if values and is_nested(values):
+        raise MirrordbError("argument must be empty or one-dimensional array",
+                            sqlstate="22000")
+
+
+def refuse_multidimensional(values: list[Any], action: str) -> None:
+    """array_position ("searching for elements in") and array_remove ("removing elements
+    from")."""
+    if is_nested(values):
+        raise MirrordbError(f"{action} multidimensional arrays is not supported",
+                            sqlstate="0A000")

@@ -825,7 +825,8 @@ class ExpressionCompiler:
 
     def _op_any_all(self, f: Node, name: str, all_: bool, location: int) -> Expr:
         right = f["rexpr"]
-        if "A_ArrayExpr" in right:
+        if "A_ArrayExpr" in right and not any(   # x = ANY(ARRAY[a, b]): x = a OR x = b
+                "A_ArrayExpr" in item for item in right["A_ArrayExpr"].get("elements", [])):
             left = self.compile(f["lexpr"])
             comparisons = [self.binary_operator(name, left, self.compile(n), location)
                            for n in right["A_ArrayExpr"].get("elements", [])]
@@ -850,7 +851,7 @@ class ExpressionCompiler:
             if items is None:
                 return None
             saw_null = False
-            for item in items:
+            for item in array_dimensions.flatten(items):
                 result = None if lv is None or item is None else impl(lv, item)
                 if result is None:
                     saw_null = True

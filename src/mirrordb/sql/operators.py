@@ -39,7 +39,7 @@ from typing import Any
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
-from mirrordb.sql import json_functions, network_functions, range_functions
+from mirrordb.sql import array_dimensions, json_functions, network_functions, range_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.functions import (AmbiguousCandidates, Candidate, NoCandidate,
                                     concrete_types, select_candidate)
@@ -399,17 +399,23 @@ def _negated(function: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]
 def _array_concat(left_type: int, right_type: int
                   ) -> Callable[[list[Any] | None, list[Any] | None], list[Any] | None]:
     return lambda left, right: None if left is None and right is None else \
-        list(left or []) + list(right or [])
+        array_dimensions.concatenate(left or [], right or [])
 
 
 def _array_append(left_type: int, right_type: int
                   ) -> Callable[[list[Any] | None, Any], list[Any]]:
-    return lambda left, right: list(left or []) + [right]
+    def append(left: list[Any] | None, right: Any) -> list[Any]:
+        array_dimensions.check_one_dimension(left)
+        return list(left or []) + [right]
+    return append
 
 
 def _array_prepend(left_type: int, right_type: int
                    ) -> Callable[[Any, list[Any] | None], list[Any]]:
-    return lambda left, right: [left] + list(right or [])
+    def prepend(left: Any, right: list[Any] | None) -> list[Any]:
+        array_dimensions.check_one_dimension(right)
+        return [left] + list(right or [])
+    return prepend
 
 
 _NON_STRICT_CODES = frozenset({"array_cat", "array_append", "array_prepend"})
@@ -419,8 +425,9 @@ def _array_contains(left_type: int, right_type: int) -> Callable[[list[Any], lis
     key = T.sort_key(T.element_type_of(left_type))
 
     def contains(left: list[Any], right: list[Any]) -> bool:
-        present = {key(value) for value in left if value is not None}
-        return all(value is not None and key(value) in present for value in right)
+        present = {key(value) for value in array_dimensions.flatten(left) if value is not None}
+        return all(value is not None and key(value) in present
+                   for value in array_dimensions.flatten(right))
     return contains
 
 
@@ -433,8 +440,9 @@ def _array_overlap(left_type: int, right_type: int) -> Callable[[list[Any], list
     key = T.sort_key(T.element_type_of(left_type))
 
     def overlap(left: list[Any], right: list[Any]) -> bool:
-        present = {key(value) for value in left if value is not None}
-        return any(value is not None and key(value) in present for value in right)
+        present = {key(value) for value in array_dimensions.flatten(left) if value is not None}
+        return any(value is not None and key(value) in present
+                   for value in array_dimensions.flatten(right))
     return overlap
 
 
