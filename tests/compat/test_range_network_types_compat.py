@@ -112,6 +112,15 @@ def test_range_columns_order_and_index(both: Any) -> None:
         "INSERT INTO spans (id, r) VALUES (5, '[3,1)')",
         "INSERT INTO spans (id, r) VALUES (5, 'x')",
         "SELECT min(id) FROM spans WHERE r IS NULL",
+        "SELECT c.relname, i.indclass::text, oc.opcname, pg_get_indexdef(i.indexrelid) "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_opclass oc "
+        "ON oc.oid = i.indclass[0] WHERE c.relname IN ('spans_r', 'hosts_a') ORDER BY 1",
+        "SELECT typname, typtype, typcategory, typlen, typalign, typstorage, typarray::regtype, "
+        "typinput, typoutput, typreceive, typsend FROM pg_type WHERE oid IN ("
+        "'int4range'::regtype, 'numrange'::regtype, 'tstzrange'::regtype, 'inet'::regtype, "
+        "'cidr'::regtype, 'macaddr'::regtype, 'macaddr8'::regtype) ORDER BY oid",
+        "SELECT format_type(a.atttypid, a.atttypmod), a.attname FROM pg_attribute a "
+        "WHERE a.attrelid = 'spans'::regclass AND a.attnum > 0 ORDER BY a.attnum",
     ])
 
 

@@ -204,6 +204,8 @@ def _parse_type_facts(text: str) -> dict[int, TypeFacts]:
 TYPE_FACTS: dict[int, TypeFacts] = _parse_type_facts(_TYPE_FACTS)
 # range and network types: their facts live beside them (range_types.py, network_types.py)
 TYPE_FACTS.update(_parse_type_facts(range_types.TYPE_FACTS + network_types.TYPE_FACTS))
+DEFAULT_BTREE_OPCLASSES.update({**range_types.DEFAULT_BTREE_OPCLASSES,
+                                **network_types.DEFAULT_BTREE_OPCLASSES})
 PROCEDURE_NAMES: dict[int, str] = {int(oid): name for oid, name in
                                    (item.split(":") for item in
                                     (_TYPE_PROCEDURES + range_types.TYPE_PROCEDURES

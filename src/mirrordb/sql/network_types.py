@@ -284,6 +284,14 @@ TYPE_PROCEDURES = """
 2498:cidr_recv 2499:cidr_send 3446:macaddr8_recv 3447:macaddr8_send 4110:macaddr8_in
 4111:macaddr8_out 436:macaddr_in 437:macaddr_out 910:inet_in 911:inet_out
 """
+# B-tree operator classes (pg_opclass, pg_opfamily; cidr uses inet's), as pg_index.indclass
+# shows them.
+BTREE_OPERATOR_CLASSES = {10015: ("inet_ops", 1974, INET_OID, 0),
+                          10024: ("macaddr_ops", 1984, MACADDR_OID, 0),
+                          10026: ("macaddr8_ops", 3371, MACADDR8_OID, 0)}
+BTREE_OPERATOR_FAMILIES = {1974: "network_ops", 1984: "macaddr_ops", 3371: "macaddr8_ops"}
+DEFAULT_BTREE_OPCLASSES = {INET_OID: 10015, CIDR_OID: 10015, MACADDR_OID: 10024,
+                           MACADDR8_OID: 10026}
 
 
 # -- registration -------------------------------------------------------------------------------

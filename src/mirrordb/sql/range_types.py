@@ -281,6 +281,11 @@ TYPE_FACTS = """
 TYPE_PROCEDURES = """
 3834:range_in 3835:range_out 3836:range_recv 3837:range_send 3916:range_typanalyze
 """
+# The B-tree operator class of every range type (range_ops over anyrange 3831, family 3901),
+# as pg_opclass/pg_opfamily and pg_index.indclass show it.
+BTREE_OPERATOR_CLASSES = {10076: ("range_ops", 3901, 3831, 0)}
+BTREE_OPERATOR_FAMILIES = {3901: "range_ops"}
+DEFAULT_BTREE_OPCLASSES = {oid: 10076 for oid in RANGE_TYPES}
 
 
 # -- registration -------------------------------------------------------------------------------
