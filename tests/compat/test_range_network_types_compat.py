@@ -205,6 +205,12 @@ def test_multidimensional_arrays(both: Any) -> None:
         "SELECT ARRAY[[1,2],[3,4]] || ARRAY[[5,6,7]]", "SELECT ARRAY[[1,2],[3,4]] || 5",
         "SELECT array_append(ARRAY[[1,2]], 3)", "SELECT array_position(ARRAY[[1,2],[3,4]], 3)",
         "SELECT array_remove(ARRAY[[1,2],[3,4]], 3)",
+        "SELECT array_agg(g ORDER BY id) FROM grids WHERE id < 3",
+        "SELECT array_agg(x) FROM (VALUES (ARRAY[[1,2]]), (ARRAY[[3,4]])) v(x)",
+        "SELECT array_agg(x) FROM (VALUES (ARRAY[1,2]), (NULL)) v(x)",
+        "SELECT ARRAY(SELECT x FROM (VALUES (ARRAY[1,2]), (ARRAY[3,4])) v(x))",
+        "SELECT ARRAY(SELECT x FROM (VALUES (ARRAY[1,2]), (ARRAY[3])) v(x))",
+        "SELECT ARRAY(SELECT x FROM (VALUES (ARRAY[1,2])) v(x) WHERE false)",
     ])
 
 

@@ -255,3 +255,19 @@ def refuse_multidimensional(values: list[Any], action: str) -> None:
     if is_nested(values):
         raise MirrordbError(f"{action} multidimensional arrays is not supported",
                             sqlstate="0A000")
+
+
+def accumulate(parts: list[list[Any] | None]) -> list[Any]:
+    """array_agg(anyarray) and ARRAY(subquery of arrays): the arrays as the items of one more
+    dimension (accumArrayResultArr's 22004 for a NULL, 2202E for differing shapes)."""
+    if not parts:
+        return []
+    if any(part is None for part in parts):
+        raise MirrordbError("cannot accumulate null arrays", sqlstate="22004")
+    shapes = {tuple(dimensions(part)) for part in parts if part is not None}
+    if len(shapes) != 1 or () in shapes:
+        raise MirrordbError("cannot accumulate arrays of different dimensionality",
+                            sqlstate="2202E")
+    if len(next(iter(shapes))) + 1 > MAX_DIMENSIONS:
+        raise too_many_dimensions(len(next(iter(shapes))) + 1)
+    return [part for part in parts if part is not None]
