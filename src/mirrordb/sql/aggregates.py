@@ -294,24 +294,22 @@ def _string_agg(kind: int) -> AggregateDef:
                         strict=False)
 
 
+def _collect(state: _List | None, value: Any) -> _List:
+    """array_agg's transition: every input value, NULLs included, in order."""
+    if state is None:
+        state = _List()
+    state.append(value)
+    return state
+
+
 def _array_agg(element: int) -> AggregateDef:
-    def transition(state: _List | None, value: Any) -> _List:
-        if state is None:
-            state = _List()
-        state.append(value)
-        return state
-    return AggregateDef("array_agg", (element,), T.array_type_of(element), _none, transition,
+    return AggregateDef("array_agg", (element,), T.array_type_of(element), _none, _collect,
                         lambda state: None if state is None else list(state), strict=False)
 
 
 def _array_agg_arrays(array_type: int) -> AggregateDef:
     """array_agg(anyarray): the arrays as one array of one more dimension."""
-    def transition(state: _List | None, value: Any) -> _List:
-        if state is None:
-            state = _List()
-        state.append(value)
-        return state
-    return AggregateDef("array_agg", (array_type,), array_type, _none, transition,
+    return AggregateDef("array_agg", (array_type,), array_type, _none, _collect,
                         lambda state: None if state is None else
                         array_dimensions.accumulate(list(state)), strict=False)
 
