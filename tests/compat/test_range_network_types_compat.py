@@ -214,8 +214,8 @@ def test_multidimensional_arrays(both: Any) -> None:
     ])
 
 
-def _fetch(dsn: str, query: str, binary: bool) -> list[tuple[Any, ...]]:
-    with psycopg.connect(dsn, autocommit=True) as connection:
+def _fetch(dsn: str, query: str, binary: bool, **options: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, autocommit=True, **options) as connection:
         with connection.cursor(binary=binary) as cursor:
             cursor.execute(query)
             return cursor.fetchall()
@@ -247,6 +247,12 @@ def test_values_through_psycopg_text_and_binary(template_cluster: str, tmp_path:
                     expected = _fetch(reference.conninfo, query, binary)
                     assert _fetch(ours.dsn(), query, binary) == expected, (query, binary)
             _check_parameters(reference.conninfo, ours.dsn())
+            zoned = "SELECT z, z::text, ARRAY[z]::text FROM spans ORDER BY id"
+            for binary in (False, True):    # tstzrange's text follows the session's zone
+                expected = _fetch(reference.conninfo, zoned, binary,
+                                  options="-c TimeZone=Asia/Tokyo")
+                assert _fetch(ours.dsn(), zoned, binary,
+                              options="-c TimeZone=Asia/Tokyo") == expected, binary
     finally:
         ours.stop()
 
