@@ -4,7 +4,7 @@ DETAIL, constructors, operators and functions, columns with B-tree indexes, ORDE
 cidr, macaddr and macaddr8 input, output, order and functions; ARRAY[[...]] and
 '{{...}}' arrays, subscripts, array_dims/ndims/length, cardinality, unnest. Then the same values
 fetched through psycopg in text and binary formats from both servers, and a table with such
-columns on a streaming standby.
+columns on a streaming standby (rows, and pg_dump equal to PostgreSQL's).
 
 Each scenario runs its statements in order on both servers (tests/compat/differential.py); every
 answer must match: rows, or SQLSTATE, message, DETAIL, hint and position.
@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from differential import MARKS, assert_same, pair_fixture
+from tests.compat.test_pg_dump import Endpoint, _assert_same, _dump
 from tests.compat.types_pg_server import running_postgres
 from tests.integration.test_standby_streaming import (execute, streaming_pair,
                                                       wait_for_replay_catchup)
@@ -42,6 +43,10 @@ SETUP = [
     "'0800.2b01.0203'), (3, '::1', '2001:db8::/32', '0800.2b01.0202', '08002b0102030405'), "
     "(4, '10.0.0.0/8', '10.1', NULL, NULL), (5, '::ffff:1.2.3.4/120', '::/0', "
     "'FF:FF:FF:FF:FF:FF', NULL)",
+    "CREATE TABLE matrices (id int PRIMARY KEY, g int[], n numeric[], t text[], r int4range[])",
+    "INSERT INTO matrices VALUES (1, '{{1,2},{3,NULL}}', '{{{1.5}},{{-2}}}', "
+    "'{{a,\"b c\"},{\"\",NULL}}', '{{\"[1,2)\",empty},{\"(,3]\",NULL}}'), "
+    "(2, ARRAY[1,2], '{}', ARRAY[['x']], NULL)",
 ]
 
 both = pair_fixture("ranges", SETUP, detailed=True)
@@ -224,6 +229,7 @@ def _fetch(dsn: str, query: str, binary: bool, **options: str) -> list[tuple[Any
 VALUE_QUERIES = [
     "SELECT r, b, n, d, t, z FROM spans ORDER BY id",
     "SELECT a, c, m, m8 FROM hosts ORDER BY id",
+    "SELECT g, n, t, r FROM matrices ORDER BY id",
     "SELECT '{\"[1,2)\",empty}'::int4range[], '{10.0.0.1,::1/64}'::inet[]",
     "SELECT '{{1,2},{3,NULL}}'::int[], ARRAY[[['a']],[['b']]], '{{1.5},{2}}'::numeric[]",
 ]
@@ -275,9 +281,19 @@ def _check_parameters(reference_dsn: str, ours_dsn: str) -> None:
 
 def test_range_and_network_columns_on_a_streaming_standby(template_cluster: str,
                                                           tmp_path: Any) -> None:
-    with streaming_pair(template_cluster, str(tmp_path)) as (primary, standby):
-        execute(primary, *SETUP)
-        wait_for_replay_catchup(primary, standby)
-        for query in VALUE_QUERIES[:2]:
-            assert _fetch(standby.dsn(), query, True) == _fetch(primary.dsn(), query, True)
-        assert _fetch(standby.dsn(), "SELECT id FROM spans WHERE r = '[1,5)'", False) == [(1,)]
+    """The standby's rows equal the primary's; pg_dump of either equals PostgreSQL's."""
+    with running_postgres() as reference:
+        with psycopg.connect(reference.conninfo, autocommit=True) as connection:
+            for statement in SETUP:
+                connection.execute(statement)
+        with streaming_pair(template_cluster, str(tmp_path)) as (primary, standby):
+            execute(primary, *SETUP)
+            wait_for_replay_catchup(primary, standby)
+            for query in VALUE_QUERIES[:3]:
+                assert _fetch(standby.dsn(), query, True) == _fetch(primary.dsn(), query, True)
+            assert _fetch(standby.dsn(), "SELECT id FROM spans WHERE r = '[1,5)'",
+                          False) == [(1,)]
+            expected = _dump(Endpoint(reference.host, reference.port, reference.user))
+            assert any("[1,5)" in line for line in expected)
+            _assert_same(expected, _dump(Endpoint("127.0.0.1", primary.port)))
+            _assert_same(expected, _dump(Endpoint("127.0.0.1", standby.port)))
