@@ -137,6 +137,7 @@ def test_network_types(both: Any) -> None:
         "SELECT '10.1'::cidr, '224'::cidr, '200'::cidr, '130'::cidr, '10.1.2/24'::cidr, "
         "'2001:db8::/32'::cidr, '::/0'::cidr, '10.0.0.1'::cidr",
         "SELECT '10.1'::inet", "SELECT '10.0.0.256'::inet", "SELECT '10.0.0.1/33'::inet",
+        "SELECT 'fe80::1%eth0'::inet", "SELECT ' 10.0.0.1'::inet", "SELECT '10.0.0.1/'::inet",
         "SELECT '192.168.1.5/24'::cidr", "SELECT '10.1/8'::cidr", "SELECT ''::cidr",
         "SELECT host('10.1.2.3/8'::inet), masklen('10.1.2.3/8'::inet), "
         "network('10.1.2.3/8'::inet), broadcast('10.1.2.3/8'::inet), "
@@ -162,7 +163,10 @@ def test_network_types(both: Any) -> None:
         "'08:00:2b:01:02:03'::macaddr8, '08:00:2b:01:02:03:04:05'::macaddr8, "
         "'08:00:2b:01:02:03'::macaddr::macaddr8, trunc('08:00:2b:01:02:03'::macaddr), "
         "'08:00:2b:01:02:03'::macaddr < '08:00:2b:01:02:04'::macaddr",
-        "SELECT 'x'::macaddr", "SELECT 'x'::macaddr8",
+        "SELECT 'x'::macaddr", "SELECT 'x'::macaddr8", "SELECT '8:0:2b:1:2:3'::macaddr, "
+        "'0800-2b01-0203'::macaddr, '08002b:0102030405'::macaddr8, "
+        "'0800.2b01.0203.0405'::macaddr8, '0800:2b01:0203'::macaddr8",
+        "SELECT '08:00:2b:01:02'::macaddr", "SELECT '08:00-2b:01:02:03:04:05'::macaddr8",
         "SELECT * FROM hosts ORDER BY id",
         "SELECT id, a FROM hosts ORDER BY a, id",
         "SELECT id, c FROM hosts ORDER BY c DESC, id",

@@ -76,6 +76,8 @@ def _parse_ipv4(address_text: str, bits: int | None, is_cidr: bool, type_name: s
 
 
 def _parse_ipv6(address_text: str, bits: int | None, type_name: str, text: str) -> Inet:
+    if "%" in address_text:              # Python takes a scope id; inet_net_pton does not
+        raise _invalid(type_name, text)
     try:
         address = int(ipaddress.IPv6Address(address_text))
     except ValueError:
@@ -164,8 +166,9 @@ def cidr_abbreviation(value: Inet) -> str:
 # -- macaddr and macaddr8 ----------------------------------------------------------------------
 
 _HEX_PAIR = "([0-9A-Fa-f]{2})"
+_HEX_GROUP = "([0-9A-Fa-f]{1,2})"      # sscanf's %2x: one digit will do between separators
 _MACADDR_FORMS = [re.compile(r"\s*" + pattern + r"\s*\Z") for pattern in (
-    ":".join([_HEX_PAIR] * 6), "-".join([_HEX_PAIR] * 6),
+    ":".join([_HEX_GROUP] * 6), "-".join([_HEX_GROUP] * 6),
     _HEX_PAIR * 3 + ":" + _HEX_PAIR * 3, _HEX_PAIR * 3 + "-" + _HEX_PAIR * 3,
     r"\.".join([_HEX_PAIR * 2] * 3), "-".join([_HEX_PAIR * 2] * 3), _HEX_PAIR * 6)]
 _MAC_SEPARATORS = re.compile(r"[:.\-]")
