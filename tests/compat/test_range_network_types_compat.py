@@ -13,6 +13,7 @@ answer must match: rows, or SQLSTATE, message, DETAIL, hint and position.
 from __future__ import annotations
 
 import os
+import random
 from typing import Any
 
 import psycopg
@@ -90,6 +91,8 @@ def test_range_operators_and_functions(both: Any) -> None:
         "int4range(1,10) - int4range(20,30), int4range(3,4) - int4range(1,10), "
         "'empty'::int4range + int4range(1,2), numrange(1,5,'[]') - numrange(5,7)",
         "SELECT int4range(1,3) + int4range(5,6)", "SELECT int4range(1,10) - int4range(3,4)",
+        "SELECT numrange(1,5) @> 3", "SELECT int4range(1,5) @> 3::int8",
+        "SELECT 2.5 <@ int4range(1,5)", "SELECT numrange(1,5) @> '3'",
         "SELECT lower(int4range(1,5)), upper(int4range(1,5)), lower('(,3]'::int4range), "
         "upper('empty'::int4range), isempty('empty'::int4range), lower_inc(int4range(1,5)), "
         "upper_inc(numrange(1,5,'[]')), lower_inf('(,3]'::int4range), "
@@ -99,6 +102,34 @@ def test_range_operators_and_functions(both: Any) -> None:
         "'empty'::int4range < int4range(1,2), '(,3)'::int4range < int4range(1,2), "
         "int4range(1,5) <> int4range(1,6), numrange(1.0, 2) = numrange(1, 2.00)",
     ])
+
+
+def _random_range(generator: random.Random) -> str:
+    if generator.random() < 0.05:
+        return "empty"
+    bounds = ["" if generator.random() < 0.15 else str(generator.randint(0, 6))
+              for _ in range(2)]
+    if all(bounds) and int(bounds[0]) > int(bounds[1]):
+        bounds.reverse()
+    return generator.choice("[(") + ",".join(bounds) + generator.choice("])")
+
+
+def test_range_operators_on_random_pairs(both: Any) -> None:
+    """Every range operator over seeded random pairs of int4range and numrange literals
+    (bounds inclusive or not, infinite, empty)."""
+    generator = random.Random(15)
+    statements = []
+    for type_name in ("int4range", "numrange"):
+        for _ in range(25):
+            left, right = _random_range(generator), _random_range(generator)
+            operations = ", ".join(
+                f"'{left}'::{type_name} {name} '{right}'::{type_name}"
+                for name in ("&&", "@>", "<@", "<<", ">>", "&<", "&>", "-|-", "=", "<", ">="))
+            statements.append(f"SELECT {operations}, range_merge('{left}'::{type_name}, "
+                              f"'{right}'::{type_name})")
+            statements.extend(f"SELECT '{left}'::{type_name} {name} '{right}'::{type_name}"
+                              for name in ("+", "*", "-"))
+    assert_same(both, statements)
 
 
 def test_range_columns_order_and_index(both: Any) -> None:

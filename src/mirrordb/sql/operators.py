@@ -1024,6 +1024,8 @@ def resolve_operator(name: str, left_oid: int | None, right_oid: int) -> Resolve
 
 @functools.lru_cache(maxsize=2048)
 def _resolve(name: str, left_oid: int | None, right_oid: int) -> ResolvedOperator:
+    if range_functions.element_operand_mismatch(name, left_oid, right_oid):
+        raise _no_operator(name, left_oid, right_oid)
     prefix = left_oid is None
     inputs = (right_oid,) if prefix else (left_oid or 0, right_oid)
     definition = None if prefix else _binary_exact(name, inputs[0], right_oid)

@@ -177,6 +177,20 @@ def _operator_rows() -> list[tuple[int, str, int, int, int, str]]:
 OPERATOR_ROWS = _operator_rows()
 
 
+def element_operand_mismatch(name: str, left_oid: int | None, right_oid: int) -> bool:
+    """Whether ``range @> element`` / ``element <@ range`` has an element of another type than
+    the range's subtype: PostgreSQL declares these over (anyrange, anyelement), and a
+    polymorphic argument takes no implicit cast, so ``numrange @> 3`` is 42883 there while
+    the concrete rows here would cast 3 to numeric."""
+    if name not in ("@>", "<@") or left_oid is None:
+        return False
+    range_oid, element_oid = (left_oid, right_oid) if name == "@>" else (right_oid, left_oid)
+    info = RANGE_TYPES.get(range_oid)
+    if info is None or element_oid in (T.UNKNOWN_OID, range_oid):
+        return False
+    return T.base_type(element_oid) != info.subtype
+
+
 def operator_implementations() -> dict[str, Callable[..., Any]]:
     """The implementations of ``OPERATOR_ROWS`` by oprcode (comparisons are operators.py's,
     over Range's own B-tree order)."""
