@@ -12,6 +12,7 @@ answer must match: rows, or SQLSTATE, message, DETAIL, hint and position.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 from typing import Any
@@ -252,6 +253,38 @@ def test_multidimensional_arrays(both: Any) -> None:
         "SELECT ARRAY(SELECT x FROM (VALUES (ARRAY[1,2]), (ARRAY[3])) v(x))",
         "SELECT ARRAY(SELECT x FROM (VALUES (ARRAY[1,2])) v(x) WHERE false)",
     ])
+
+
+def _random_address(generator: random.Random) -> str:
+    if generator.random() < 0.5:
+        address = generator.choice([generator.getrandbits(32),
+                                    0x0A000000 | generator.getrandbits(8)])
+        bits = generator.choice([32, generator.randint(0, 32)])
+        return f"{ipaddress.IPv4Address(address)}/{bits}"
+    address = generator.choice([
+        generator.getrandbits(128), generator.getrandbits(16), generator.getrandbits(32),
+        0xFFFF00000000 | generator.getrandbits(32), (0x20010DB8 << 96) |
+        (generator.getrandbits(16) << 48), (generator.getrandbits(16) << 112) | 1])
+    return f"{ipaddress.IPv6Address(address)}/{generator.choice([128, generator.randint(0, 128)])}"
+
+
+def test_network_functions_on_random_addresses(both: Any) -> None:
+    """The functions and operators over seeded random IPv4 and IPv6 addresses and masks
+    (IPv6 text with its zero runs and IPv4 tails, abbrev(cidr)'s groups)."""
+    generator = random.Random(3)
+    statements = []
+    for _ in range(30):
+        left, right = _random_address(generator), _random_address(generator)
+        statements.append(
+            f"SELECT '{left}'::inet, host('{left}'), network('{left}'), broadcast('{left}'), "
+            f"netmask('{left}'), hostmask('{left}'), abbrev(network('{left}')), "
+            f"text('{left}'::inet), set_masklen('{left}'::inet, 7), ~'{left}'::inet")
+        statements.append(
+            f"SELECT '{left}'::inet << '{right}', '{left}'::inet <<= '{right}', "
+            f"'{left}'::inet >>= '{right}', '{left}'::inet && '{right}', "
+            f"'{left}'::inet < '{right}', '{left}'::inet = '{right}'")
+        statements.append(f"SELECT inet_merge('{left}', '{right}')")
+    assert_same(both, statements)
 
 
 def _fetch(dsn: str, query: str, binary: bool, **options: str) -> list[tuple[Any, ...]]:

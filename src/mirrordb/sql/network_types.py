@@ -137,6 +137,47 @@ def _ipv6_text(address: int) -> str:
     return head + "::" + tail
 
 
+def _cidr_zero_run(words: list[int]) -> tuple[int, int]:
+    """inet_cidr_ntop's run of zero groups to elide: the longest found so far, where a run no
+    longer than the best keeps counting on into the next run (PostgreSQL's scan does)."""
+    best_start = best_length = run_start = run_length = 0
+    for index, word in enumerate(words):
+        if word == 0:
+            if run_length == 0:
+                run_start = index
+            run_length += 1
+        elif run_length and best_length < run_length:
+            best_start, best_length, run_length = run_start, run_length, 0
+    if run_length and best_length < run_length:
+        best_start, best_length = run_start, run_length
+    return best_start, best_length
+
+
+def _ipv6_cidr_text(address: int, bits: int) -> str:
+    """The groups abbrev(cidr) prints for an IPv6 network (``::`` for /0), with the IPv4
+    tail rules and quirks of PostgreSQL's inet_cidr_ntop_ipv6."""
+    if bits == 0:
+        return "::"
+    data = address.to_bytes(16, "big")
+    count = max(2, (bits + 15) // 16)
+    words = [data[2 * index] << 8 | data[2 * index + 1] for index in range(count)]
+    zero_start, zero_length = _cidr_zero_run(words)
+    as_ipv4 = zero_length != count and zero_start == 0 and (
+        zero_length == 6 or (zero_length == 5 and data[10:12] == b"\xff\xff")
+        or (zero_length == 7 and data[14] != 0 and data[15] != 1))
+    text = ""
+    for index in range(count):
+        if zero_length and zero_start <= index < zero_start + zero_length:
+            text += (":" if index == zero_start else "") + (":" if index == count - 1 else "")
+        elif as_ipv4 and index > 5:
+            text += (":" if index == 6 else ".") + str(data[2 * index])
+            if index != 7 or bits > 120:
+                text += "." + str(data[2 * index + 1])
+        else:
+            text += (":" if text else "") + f"{words[index]:x}"
+    return text
+
+
 def address_text(value: Inet) -> str:
     """The address alone (host())."""
     return _ipv4_text(value.address) if value.version == 4 else _ipv6_text(value.address)
@@ -154,10 +195,10 @@ def cidr_text(value: Inet) -> str:
 
 
 def cidr_abbreviation(value: Inet) -> str:
-    """abbrev(cidr): IPv4 with only the octets the mask covers (at least one)."""
+    """abbrev(cidr) (inet_cidr_ntop): IPv4 with only the octets the mask covers (at least
+    one); IPv6 with only the groups it covers (at least two), see ``_ipv6_cidr_text``."""
     if value.version == 6:
-        text = _ipv6_text(value.address)
-        return (text[:-2] if text.endswith("::") and text != "::" else text) + f"/{value.bits}"
+        return _ipv6_cidr_text(value.network_address(), value.bits) + f"/{value.bits}"
     octets = value.address.to_bytes(4, "big")
     count = max(1, (value.bits + 7) // 8)
     return ".".join(str(octet) for octet in octets[:count]) + f"/{value.bits}"

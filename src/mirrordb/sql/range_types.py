@@ -90,7 +90,7 @@ def range_subtype(range_oid: int) -> int:
     return RANGE_TYPES[range_oid].subtype
 
 
-# -- bounds and making ranges ------------------------------------------------------------------------
+# -- bounds and making ranges ---------------------------------------------------------------------
 
 
 def compare_bounds(left: tuple[Any, ...], right: tuple[Any, ...]) -> int:
