@@ -170,6 +170,9 @@ def test_network_types(both: Any) -> None:
         "'2001:db8::/32'::cidr, '::/0'::cidr, '10.0.0.1'::cidr",
         "SELECT '10.1'::inet", "SELECT '10.0.0.256'::inet", "SELECT '10.0.0.1/33'::inet",
         "SELECT 'fe80::1%eth0'::inet", "SELECT ' 10.0.0.1'::inet", "SELECT '10.0.0.1/'::inet",
+        "SELECT '1.2.3/25'::inet, '224.1.2'::cidr, '239'::cidr, '0/0'::inet, '1.2.3/25'::cidr, "
+        "'::1.2.3.4'::inet, '1:2:3:4:5:6:1.2.3.4'::inet, '01.02.03.004'::inet",
+        "SELECT '10/16'::inet", "SELECT '1.2.3.4.5'::inet", "SELECT '::/129'::cidr",
         "SELECT '192.168.1.5/24'::cidr", "SELECT '10.1/8'::cidr", "SELECT ''::cidr",
         "SELECT host('10.1.2.3/8'::inet), masklen('10.1.2.3/8'::inet), "
         "network('10.1.2.3/8'::inet), broadcast('10.1.2.3/8'::inet), "

@@ -8,8 +8,9 @@ the operators and functions on the helpers here. Values: storage/network_format.
 for inet and cidr, the 6 or 8 address bytes for macaddr and macaddr8.
 
 Text input: IPv4 as 1 to 4 decimal octets with an optional ``/bits`` (inet needs all four
-octets unless ``/bits`` is given and covers no more than the octets written; cidr without
-``/bits`` takes the classful mask, widened to the octets written), IPv6 in any RFC 4291 form;
+octets unless ``/bits`` is given and its whole bytes are no more than the octets written; cidr
+without ``/bits`` takes the classful mask, widened to the octets written), IPv6 in any RFC 4291
+form;
 a cidr must have no bits set past its mask ("invalid cidr value", DETAIL "Value has bits set
 to right of mask."). Text output: inet omits ``/bits`` when it is the whole address, cidr
 always prints it; IPv6 prints as inet_net_ntop does (the longest run of two or more zero
@@ -69,7 +70,7 @@ def _parse_ipv4(address_text: str, bits: int | None, is_cidr: bool, type_name: s
         if len(octets) < 4 and not is_cidr:
             raise _invalid(type_name, text)
         bits = 32 if len(octets) == 4 else _classful_bits(octets[0], len(octets))
-    elif bits > 32 or (not is_cidr and len(octets) < 4 and bits > len(octets) * 8):
+    elif bits > 32 or (not is_cidr and bits // 8 > len(octets)):
         raise _invalid(type_name, text)
     address = int.from_bytes(bytes(octets + [0] * (4 - len(octets))), "big")
     return Inet(4, address, bits)
