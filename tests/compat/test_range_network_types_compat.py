@@ -290,6 +290,22 @@ def test_network_functions_on_random_addresses(both: Any) -> None:
     assert_same(both, statements)
 
 
+def _random_array_literal(generator: random.Random, depth: int = 0) -> str:
+    if depth > 3 or generator.random() < 0.3:
+        return generator.choice(["1", "NULL", '"x"', "", " 3 ", "{", "}"])
+    items = ",".join(_random_array_literal(generator, depth + 1)
+                     for _ in range(generator.randint(0, 3)))
+    return "{" + items + "}" + generator.choice(["", "", "", " ", "x"])
+
+
+def test_random_array_literals(both: Any) -> None:
+    """Seeded random (mostly malformed) nested literals: the same array or the same error
+    and DETAIL as array_in's scan, which reports the first problem it meets."""
+    generator = random.Random(4)
+    literals = sorted({_random_array_literal(generator) for _ in range(150)})
+    assert_same(both, [f"SELECT '{literal}'::text[]" for literal in literals])
+
+
 def _fetch(dsn: str, query: str, binary: bool, **options: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn, autocommit=True, **options) as connection:
         with connection.cursor(binary=binary) as cursor:

@@ -74,7 +74,7 @@ def parse_literal(text: str, body: str, read_element: ReadElement,
     """An array literal's braces (``body`` starts with its outer '{'): the (nested) lists of
     element texts (None for NULL) and the position after the outer '}'. Raises PostgreSQL's
     22P02 errors for the shapes array_in refuses."""
-    result, position = _parse_level(text, body, 0, 1, read_element, malformed)
+    result, position = _parse_level(text, body, 0, 1, read_element, malformed, {})
     if is_nested(result) and not is_rectangular(result):
         if len(dimensions(result)) > MAX_DIMENSIONS:
             raise too_many_dimensions(len(dimensions(result)))
@@ -83,9 +83,10 @@ def parse_literal(text: str, body: str, read_element: ReadElement,
 
 
 def _parse_level(text: str, body: str, position: int, depth: int, read_element: ReadElement,
-                 malformed: Malformed) -> tuple[list[Any], int]:
+                 malformed: Malformed, lengths: dict[int, int]) -> tuple[list[Any], int]:
     """One '{...}' from ``body[position]`` (a '{'): sub-arrays or elements, not both; only
-    the outermost may be empty."""
+    the outermost may be empty. ``lengths`` holds the item count each depth closed with
+    first: a sub-array closing with another count is refused at once, as array_in's scan."""
     if depth > MAX_DIMENSIONS:
         raise too_many_dimensions(depth)
     position = _skip_blanks(body, position + 1)
@@ -99,19 +100,24 @@ def _parse_level(text: str, body: str, position: int, depth: int, read_element: 
         character = body[position]
         if character == "}":
             if not expecting_item or (not items and depth == 1):
+                if lengths.setdefault(depth, len(items)) != len(items):
+                    raise malformed(text, _MATCHING)
                 return items, position + 1
             raise malformed(text, 'Unexpected "}" character.')
         if not expecting_item:
             if character != ",":
-                raise malformed(text, 'Expected "," or "}" character.')
+                raise malformed(text, 'Unexpected "{" character.' if character == "{"
+                                else "Unexpected array element.")
             position += 1
             expecting_item = True
             continue
+        if character == ",":
+            raise malformed(text, 'Unexpected "," character.')
         if character == "{":
             if not of_arrays:
                 raise malformed(text, 'Unexpected "{" character.')
             item, position = _parse_level(text, body, position, depth + 1, read_element,
-                                          malformed)
+                                          malformed, lengths)
         elif of_arrays:
             raise malformed(text, "Unexpected array element.")
         else:
