@@ -233,6 +233,11 @@ def test_multidimensional_arrays(both: Any) -> None:
         "array_lower('{{1}}'::int[], 3), array_dims('{}'::int[]), array_ndims('{}'::int[]), "
         "cardinality('{}'::int[]), array_dims(ARRAY[1,2])",
         "SELECT unnest(ARRAY[[1,2],[3,4]])", "SELECT * FROM unnest('{{a,b},{c,d}}'::text[])",
+        "SELECT '{1,2,3}'::int[] < '{{1,2}}', '{1,2}'::int[] < '{{1,2}}', "
+        "'{{1,2}}'::int[] < '{{1,2,3}}', '{{1,2},{3,4}}'::int[] < '{{1,2,3,4}}', "
+        "'{{1,NULL}}'::int[] < '{{1,2}}', '{1,NULL}'::int[] < '{{1,NULL,3}}', "
+        "'{{1}}'::int[] < '{{{1}}}', '{{1,2}}'::int[] = '{1,2}'",
+        "SELECT g FROM grids ORDER BY g",
         "SELECT ARRAY[[1,2],[3,4]] = '{{1,2},{3,4}}', ARRAY[[1,2],[3,4]] < ARRAY[[1,2],[3,5]], "
         "ARRAY[1,2,3,4] = ARRAY[[1,2],[3,4]], ARRAY[[1,2],[3,4]]::text[], "
         "'{{1,2},{3,4}}'::int[]::numeric[]",

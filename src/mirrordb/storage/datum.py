@@ -890,9 +890,10 @@ class _SortSentinel:
 
 
 class ArrayShapeKey:
-    """The last item of a multidimensional array's sort key: after the elements (so an array
-    whose elements equal another's but which has more dimensions sorts after it, as
-    array_cmp's ndim comparison), ordered among themselves by their dimensions."""
+    """The last item of a multidimensional array's sort key, ordering as array_cmp does once
+    the common elements are equal: before any element (the array with more elements sorts
+    last), after the end of a one-dimensional array's key (with as many elements, fewer
+    dimensions sort first), among themselves by (ndim, dimensions)."""
 
     __slots__ = ("lengths",)
 
@@ -908,12 +909,12 @@ class ArrayShapeKey:
     def __lt__(self, other: object) -> bool:
         if isinstance(other, ArrayShapeKey):
             return (len(self.lengths), self.lengths) < (len(other.lengths), other.lengths)
-        return isinstance(other, _SortSentinel)
+        return True
 
     def __gt__(self, other: object) -> bool:
         if isinstance(other, ArrayShapeKey):
             return (len(self.lengths), self.lengths) > (len(other.lengths), other.lengths)
-        return not isinstance(other, _SortSentinel)
+        return False
 
     def __le__(self, other: object) -> bool:
         return self == other or self < other
