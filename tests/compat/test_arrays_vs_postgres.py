@@ -103,13 +103,13 @@ STATEMENTS = [
     "create table bad (c anyarray)",
     "create table bad (c cstring)",
     "alter table misc add column v void",
-]
-
-# PostgreSQL accepts these; mirrordb's arrays are 1-D lists with lower bound 1, so it refuses
-# them with 0A000 where the user makes one.
-REFUSED = [
     "select array[[1, 2], [3, 4]]",
     "insert into arr (c) values ('{{1,2},{3,4}}')",
+]
+
+# PostgreSQL accepts these; mirrordb's arrays have lower bound 1, so it refuses them with
+# 0A000 where the user makes one.
+REFUSED = [
     "select '[0:1]={1,2}'::int[]",
     "create table vectors (v int2vector)",
 ]

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from mirrordb.common.errors import DataCorrupted, MirrordbError
 from mirrordb.storage import datum
+from mirrordb.storage.network_format import Inet
+from mirrordb.storage.range_format import Range
 from mirrordb.storage.datum import Interval, RowCodec
 from mirrordb.storage.numeric_format import decode_numeric, encode_numeric
 
@@ -73,6 +75,18 @@ POSTGRES_BYTES = [
     (1021, [1.5], "0100000000000000bc02000001000000010000000000c03f"),
     (3221, [(1 << 32) + 2], "0100000000000000940c000001000000010000000200000001000000"),
     (2210, [1259], "01000000000000009d0800000100000001000000eb040000"),
+    # a two-dimensional array, ranges and network addresses (read with pageinspect)
+    (1007, [[1, 2], [3, None]], "0200000028000000170000000200000002000000010000000100000007"
+                                "00000000000000010000000200000003000000"),
+    (3904, Range(1, 5, True, False), "400f0000010000000500000002"),
+    (3926, Range(None, 11, False, False), "560f00000b0000000000000008"),
+    (3906, Range(D("1.5"), None, True, False), "420f00000f80800100881312"),
+    (3912, Range.empty_range(), "480f000001"),
+    (3910, Range(datetime.datetime(2000, 1, 2, tzinfo=datetime.UTC),
+                 datetime.datetime(2000, 1, 3, tzinfo=datetime.UTC), True, False),
+     "460f00000060d71d1400000000c0ae3b2800000002"),
+    (869, Inet(4, 0xC0A80001, 24), "0218c0a80001"),
+    (650, Inet(6, 0x20010DB8 << 96, 32), "032020010db8" + "00" * 12),
 ]
 
 
@@ -181,8 +195,9 @@ def test_bad_values_are_operating_errors() -> None:
         codec.encode([[1, "x"]])
     assert element.value.sqlstate == "22P02"
     with pytest.raises(MirrordbError) as nested:
-        codec.encode([[[1], [2]]])
-    assert nested.value.sqlstate == "0A000"
+        codec.encode([[[1], [2, 3]]])          # sub-arrays of different lengths
+    assert nested.value.sqlstate == "2202E"
+    assert codec.decode(*codec.encode([[[1, None], [2, 3]]])) == ([[1, None], [2, 3]],)
     with pytest.raises(MirrordbError) as too_big:
         codec.encode([[2**31]])
     assert too_big.value.sqlstate == "22003"

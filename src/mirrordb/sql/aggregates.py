@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import array_dimensions
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
 from mirrordb.sql import types as T
@@ -293,14 +294,24 @@ def _string_agg(kind: int) -> AggregateDef:
                         strict=False)
 
 
+def _collect(state: _List | None, value: Any) -> _List:
+    """array_agg's transition: every input value, NULLs included, in order."""
+    if state is None:
+        state = _List()
+    state.append(value)
+    return state
+
+
 def _array_agg(element: int) -> AggregateDef:
-    def transition(state: _List | None, value: Any) -> _List:
-        if state is None:
-            state = _List()
-        state.append(value)
-        return state
-    return AggregateDef("array_agg", (element,), T.array_type_of(element), _none, transition,
+    return AggregateDef("array_agg", (element,), T.array_type_of(element), _none, _collect,
                         lambda state: None if state is None else list(state), strict=False)
+
+
+def _array_agg_arrays(array_type: int) -> AggregateDef:
+    """array_agg(anyarray): the arrays as one array of one more dimension."""
+    return AggregateDef("array_agg", (array_type,), array_type, _none, _collect,
+                        lambda state: None if state is None else
+                        array_dimensions.accumulate(list(state)), strict=False)
 
 
 def _json_agg(name: str, element: int, normalize: bool) -> AggregateDef:
@@ -397,7 +408,8 @@ def _register_all() -> None:
         _add(_bit_aggregate("bit_and", argument, lambda a, b: a & b))
         _add(_bit_aggregate("bit_or", argument, lambda a, b: a | b))
         _add(_bit_aggregate("bit_xor", argument, lambda a, b: a ^ b))
-    _POLYMORPHIC["array_agg"] = [((ANYNONARRAY_OID,), _array_agg)]
+    _POLYMORPHIC["array_agg"] = [((ANYNONARRAY_OID,), _array_agg),
+                                 ((T.ANYARRAY_OID,), _array_agg_arrays)]
     _POLYMORPHIC["json_agg"] = [((ANYNONARRAY_OID,), lambda e: _json_agg("json_agg", e, False))]
     _POLYMORPHIC["jsonb_agg"] = [((ANYNONARRAY_OID,), lambda e: _json_agg("jsonb_agg", e,
                                                                           True))]

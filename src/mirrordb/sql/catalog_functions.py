@@ -39,7 +39,7 @@ from typing import Any
 from mirrordb.access.relation import RELKIND_SEQUENCE, RELKIND_TABLE, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError, invariant
-from mirrordb.sql import naming
+from mirrordb.sql import naming, network_types, range_types
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import index_expressions as ixexpr
 from mirrordb.sql import operators as ops
@@ -202,8 +202,14 @@ def _parse_type_facts(text: str) -> dict[int, TypeFacts]:
 
 
 TYPE_FACTS: dict[int, TypeFacts] = _parse_type_facts(_TYPE_FACTS)
+# range and network types: their facts live beside them (range_types.py, network_types.py)
+TYPE_FACTS.update(_parse_type_facts(range_types.TYPE_FACTS + network_types.TYPE_FACTS))
+DEFAULT_BTREE_OPCLASSES.update({**range_types.DEFAULT_BTREE_OPCLASSES,
+                                **network_types.DEFAULT_BTREE_OPCLASSES})
 PROCEDURE_NAMES: dict[int, str] = {int(oid): name for oid, name in
-                                   (item.split(":") for item in _TYPE_PROCEDURES.split())}
+                                   (item.split(":") for item in
+                                    (_TYPE_PROCEDURES + range_types.TYPE_PROCEDURES
+                                     + network_types.TYPE_PROCEDURES).split())}
 PROCEDURE_OIDS: dict[str, int] = {name: oid for oid, name in PROCEDURE_NAMES.items()}
 invariant(set(TYPE_FACTS) == set(T.TYPES), "TYPE_FACTS covers exactly the type table")
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.sql import array_dimensions
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import operators as ops
 from mirrordb.sql import system_columns
@@ -828,7 +829,8 @@ class ExpressionCompiler:
 
     def _op_any_all(self, f: Node, name: str, all_: bool, location: int) -> Expr:
         right = f["rexpr"]
-        if "A_ArrayExpr" in right:
+        if "A_ArrayExpr" in right and not any(   # x = ANY(ARRAY[a, b]): x = a OR x = b
+                "A_ArrayExpr" in item for item in right["A_ArrayExpr"].get("elements", [])):
             left = self.compile(f["lexpr"])
             comparisons = [self.binary_operator(name, left, self.compile(n), location)
                            for n in right["A_ArrayExpr"].get("elements", [])]
@@ -853,7 +855,7 @@ class ExpressionCompiler:
             if items is None:
                 return None
             saw_null = False
-            for item in items:
+            for item in array_dimensions.flatten(items):
                 result = None if lv is None or item is None else impl(lv, item)
                 if result is None:
                     saw_null = True
@@ -984,6 +986,9 @@ class ExpressionCompiler:
         elif type_oid >= T.FIRST_USER_TYPE_OID:   # FigureColname: ARRAY[...] wins, else as written
             result.name = arg.name if arg.name == "array" else \
                 str(f["typeName"]["names"][-1]["String"]["sval"])
+        elif T.is_array_type(type_oid):   # ARRAY[...] wins, else the element type (int4[]: int4)
+            element_oid = T.element_type_of(type_oid)
+            result.name = "array" if arg.name == "array" else T.TYPES[element_oid].name
         else:
             result.name = T.TYPES[type_oid].name if type_oid in T.TYPES else result.name
         return result
@@ -1012,9 +1017,9 @@ class ExpressionCompiler:
         element_type = T.common_type([e.type_oid for e in elements], "ARRAY") if elements \
             else TEXT
         fns = [coerce(self.builder, e, element_type).fn for e in elements]
-        if T.is_array_type(element_type):     # ARRAY[[1, 2], [3, 4]]: arrays are 1-D lists here
-            raise error_at("multidimensional arrays are not supported", "0A000",
-                           f.get("location"))
+        if T.is_array_type(element_type):     # ARRAY[[1, 2], [3, 4]]: one more dimension
+            return Expr(element_type, lambda row, ctx: array_dimensions.array_of_arrays(
+                [fn(row, ctx) for fn in fns]), name="array")
         array_type = T.TYPES[element_type].array_oid if element_type in T.TYPES else 0
         if not array_type:
             raise feature_not_supported(f"arrays of {T.format_type(element_type, -1)}")
@@ -1028,16 +1033,47 @@ class ExpressionCompiler:
             indirection = indirection[1:]
         else:
             value = self.compile(f["arg"])
-        for item in indirection:
+        subscripts: list[Node] = []
+        for index, item in enumerate(indirection):
             kind, fields = one(item)
             if kind == "String":
                 value = row_values.select_field(value, fields["sval"],
                                                 leftmost_location(f["arg"]))
                 continue
-            if kind != "A_Indices" or fields.get("is_slice"):
-                raise feature_not_supported("this indirection (field selection or array slice)")
-            value = self._subscript(value, fields)
+            if kind != "A_Indices":
+                raise feature_not_supported("this indirection (field selection)")
+            subscripts.append(fields)
+            if index + 1 < len(indirection) and "A_Indices" in indirection[index + 1]:
+                continue
+            value = self._subscripts(value, subscripts)
+            subscripts = []
         return value
+
+    def _subscripts(self, array: Expr, subscripts: list[Node]) -> Expr:
+        """``a[i]``, ``a[i][j]...`` (one per dimension, else NULL) and slices ``a[l:u]...`` (a
+        plain subscript among slices means ``1:i``): array_dimensions.py's rules."""
+        if not T.element_type_of(array.type_oid) or array.type_oid in (T.INT2VECTOR_OID,
+                                                                        T.OIDVECTOR_OID):
+            return self._subscript(array, subscripts[0])
+        slicing = any(item.get("is_slice") for item in subscripts)
+        bound_fns = [[None if item.get(side) is None else
+                      coerce(self.builder, self.compile(item[side]), INT4).fn
+                      for side in ("lidx", "uidx")] for item in subscripts]
+        array_fn = array.fn
+
+        def run(row: Row, ctx: ExecContext) -> Any:
+            values = array_fn(row, ctx)
+            bounds = [tuple(None if fn is None else fn(row, ctx) for fn in pair)
+                      for pair in bound_fns]
+            if values is None or any(item.get("is_slice") is not True and pair[1] is None
+                                     for item, pair in zip(subscripts, bounds)):
+                return None
+            if not slicing:
+                return array_dimensions.subscript(values, [pair[1] for pair in bounds])
+            return array_dimensions.slice_array(values, [
+                pair if item.get("is_slice") else (1, pair[1])
+                for item, pair in zip(subscripts, bounds)])
+        return Expr(array.type_oid if slicing else T.element_type_of(array.type_oid), run)
 
     def _subscript(self, array: Expr, f: Node) -> Expr:
         """``array[i]``: NULL outside the bounds; int2vector and oidvector count from 0, as in

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.sql import array_dimensions as dims
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
 from mirrordb.sql import types as T
@@ -830,7 +831,7 @@ def _array_to_string_factory(arg_types: tuple[int, ...]) -> Callable[..., str | 
     def array_to_string(values: list[Any], delimiter: str, null_string: str | None = None
                         ) -> str:
         pieces = []
-        for value in values:
+        for value in dims.flatten(values):
             if value is None:
                 if null_string is not None:
                     pieces.append(null_string)
@@ -840,22 +841,16 @@ def _array_to_string_factory(arg_types: tuple[int, ...]) -> Callable[..., str | 
     return array_to_string
 
 
-def _array_length(values: list[Any], dimension: int) -> int | None:
-    return len(values) if dimension == 1 and values else None
-
-
-def _array_upper(values: list[Any], dimension: int) -> int | None:
-    return len(values) if dimension == 1 and values else None
-
-
-def _array_lower(values: list[Any], dimension: int) -> int | None:
-    return 1 if dimension == 1 and values else None
+def _array_append(values: list[Any] | None, value: Any, prepend: bool = False) -> list[Any]:
+    dims.check_one_dimension(values)
+    return [value] + (values or []) if prepend else (values or []) + [value]
 
 
 def _array_position_factory(arg_types: tuple[int, ...]) -> Callable[..., int | None]:
     key = T.sort_key(T.element_type_of(arg_types[0]))
 
     def array_position(values: list[Any], wanted: Any) -> int | None:
+        dims.refuse_multidimensional(values, "searching for elements in")
         wanted_key = None if wanted is None else key(wanted)
         for index, value in enumerate(values, 1):
             if (value is None and wanted is None) or (value is not None and wanted is not None
@@ -869,6 +864,7 @@ def _array_remove_factory(arg_types: tuple[int, ...]) -> Callable[..., list[Any]
     key = T.sort_key(T.element_type_of(arg_types[0]))
 
     def array_remove(values: list[Any], unwanted: Any) -> list[Any]:
+        dims.refuse_multidimensional(values, "removing elements from")
         if unwanted is None:
             return [value for value in values if value is not None]
         unwanted_key = key(unwanted)
@@ -981,18 +977,20 @@ def _define_array_functions() -> None:
     define("array_to_string", [ANYARRAY_OID, TEXT_OID, TEXT_OID], TEXT_OID, strict=False,
            volatility="s", impl_factory=lambda types: _strict_array(
                _array_to_string_factory(types)))
-    define("array_length", [ANYARRAY_OID, INT4_OID], INT4_OID, _array_length)
-    define("array_upper", [ANYARRAY_OID, INT4_OID], INT4_OID, _array_upper)
-    define("array_lower", [ANYARRAY_OID, INT4_OID], INT4_OID, _array_lower)
-    define("cardinality", [ANYARRAY_OID], INT4_OID, len)
+    define("array_length", [ANYARRAY_OID, INT4_OID], INT4_OID, dims.array_length)
+    define("array_upper", [ANYARRAY_OID, INT4_OID], INT4_OID, dims.array_length)
+    define("array_lower", [ANYARRAY_OID, INT4_OID], INT4_OID, dims.array_lower)
+    define("cardinality", [ANYARRAY_OID], INT4_OID, dims.cardinality)
+    define("array_ndims", [ANYARRAY_OID], INT4_OID, dims.array_ndims)
+    define("array_dims", [ANYARRAY_OID], TEXT_OID, dims.array_dims)
     define("array_append", [ANYCOMPATIBLEARRAY_OID, ANYCOMPATIBLE_OID], ANYCOMPATIBLEARRAY_OID,
-           strict=False, impl=lambda values, value: (values or []) + [value])
+           strict=False, impl=_array_append)
     define("array_prepend", [ANYCOMPATIBLE_OID, ANYCOMPATIBLEARRAY_OID], ANYCOMPATIBLEARRAY_OID,
-           strict=False, impl=lambda value, values: [value] + (values or []))
+           strict=False, impl=lambda value, values: _array_append(values, value, prepend=True))
     define("array_cat", [ANYCOMPATIBLEARRAY_OID, ANYCOMPATIBLEARRAY_OID],
            ANYCOMPATIBLEARRAY_OID, strict=False,
            impl=lambda left, right: None if left is None and right is None else
-           (left or []) + (right or []))
+           dims.concatenate(left or [], right or []))
     define("array_position", [ANYCOMPATIBLEARRAY_OID, ANYCOMPATIBLE_OID], INT4_OID,
            strict=False, impl_factory=lambda types: _strict_array(
                _array_position_factory(types)))
@@ -1397,6 +1395,13 @@ def _define_formatting_functions() -> None:
 # -- json ------------------------------------------------------------------------------------------
 
 
+def _json_array(values: list[Any], element: Callable[[Any], str]) -> str:
+    """to_json of an array: a JSON array, nested for each further dimension."""
+    if dims.is_nested(values):
+        return "[" + ",".join(_json_array(sub, element) for sub in values) + "]"
+    return "[" + ",".join("null" if value is None else element(value) for value in values) + "]"
+
+
 def _json_scalar_text(oid: int) -> Callable[[Any], str]:
     """A value as the JSON text to_json makes of it (a domain's as its base type's)."""
     oid = T.base_type(oid)
@@ -1419,8 +1424,7 @@ def _json_scalar_text(oid: int) -> Callable[[Any], str]:
         return record_json
     if T.is_array_type(oid):
         element = _json_scalar_text(T.element_type_of(oid))
-        return lambda values: "[" + ",".join("null" if value is None else element(value)
-                                             for value in values) + "]"
+        return lambda values: _json_array(values, element)
     text = _text_of(oid)
     return lambda value: T.json_quote(text(value))
 

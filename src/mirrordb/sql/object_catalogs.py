@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.sql import catalog_functions as cat
+from mirrordb.sql import network_types, range_types
 from mirrordb.sql import sysviews as sv
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
@@ -82,6 +83,10 @@ BTREE_OPERATOR_FAMILIES: dict[int, str] = {
     1970: "float_ops", 1976: "integer_ops", 1982: "interval_ops", 1988: "numeric_ops",
     1989: "oid_ops", 1991: "oidvector_ops", 1994: "text_ops", 1996: "time_ops",
     2968: "uuid_ops", 3253: "pg_lsn_ops", 4033: "jsonb_ops"}
+
+for _module in (range_types, network_types):     # the classes of the types defined apart
+    BTREE_OPERATOR_CLASSES.update(_module.BTREE_OPERATOR_CLASSES)
+    BTREE_OPERATOR_FAMILIES.update(_module.BTREE_OPERATOR_FAMILIES)
 
 
 def _pg_opclass_rows() -> list[Row]:

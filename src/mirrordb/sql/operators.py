@@ -39,7 +39,7 @@ from typing import Any
 from mirrordb.common.errors import MirrordbError, invariant
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
-from mirrordb.sql import json_functions
+from mirrordb.sql import array_dimensions, json_functions, network_functions, range_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.functions import (AmbiguousCandidates, Candidate, NoCandidate,
                                     concrete_types, select_candidate)
@@ -399,17 +399,23 @@ def _negated(function: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]
 def _array_concat(left_type: int, right_type: int
                   ) -> Callable[[list[Any] | None, list[Any] | None], list[Any] | None]:
     return lambda left, right: None if left is None and right is None else \
-        list(left or []) + list(right or [])
+        array_dimensions.concatenate(left or [], right or [])
 
 
 def _array_append(left_type: int, right_type: int
                   ) -> Callable[[list[Any] | None, Any], list[Any]]:
-    return lambda left, right: list(left or []) + [right]
+    def append(left: list[Any] | None, right: Any) -> list[Any]:
+        array_dimensions.check_one_dimension(left)
+        return list(left or []) + [right]
+    return append
 
 
 def _array_prepend(left_type: int, right_type: int
                    ) -> Callable[[Any, list[Any] | None], list[Any]]:
-    return lambda left, right: [left] + list(right or [])
+    def prepend(left: Any, right: list[Any] | None) -> list[Any]:
+        array_dimensions.check_one_dimension(right)
+        return [left] + list(right or [])
+    return prepend
 
 
 _NON_STRICT_CODES = frozenset({"array_cat", "array_append", "array_prepend"})
@@ -419,8 +425,9 @@ def _array_contains(left_type: int, right_type: int) -> Callable[[list[Any], lis
     key = T.sort_key(T.element_type_of(left_type))
 
     def contains(left: list[Any], right: list[Any]) -> bool:
-        present = {key(value) for value in left if value is not None}
-        return all(value is not None and key(value) in present for value in right)
+        present = {key(value) for value in array_dimensions.flatten(left) if value is not None}
+        return all(value is not None and key(value) in present
+                   for value in array_dimensions.flatten(right))
     return contains
 
 
@@ -433,8 +440,9 @@ def _array_overlap(left_type: int, right_type: int) -> Callable[[list[Any], list
     key = T.sort_key(T.element_type_of(left_type))
 
     def overlap(left: list[Any], right: list[Any]) -> bool:
-        present = {key(value) for value in left if value is not None}
-        return any(value is not None and key(value) in present for value in right)
+        present = {key(value) for value in array_dimensions.flatten(left) if value is not None}
+        return any(value is not None and key(value) in present
+                   for value in array_dimensions.flatten(right))
     return overlap
 
 
@@ -749,6 +757,8 @@ def _json_implementations() -> dict[str, Callable[..., Any]]:
         "jsonb_contained": lambda left, right: _jsonb_contains(right, left),
         "jsonb_exists": _jsonb_exists, "jsonb_concat": _jsonb_concat,
         **json_functions.operator_implementations(),
+        **range_functions.operator_implementations(),
+        **network_functions.operator_implementations(),
     }
 
 
@@ -930,6 +940,8 @@ _POLYMORPHIC_COMPARISON_CODES = frozenset({"array_eq", "array_ne", "array_lt", "
 def _operator_rows() -> list[tuple[int, str, int, int, int, str]]:
     rows: list[tuple[int, str, int, int, int, str]] = list(_BAR_OPERATOR_ROWS)
     rows.extend(json_functions.OPERATOR_ROWS)
+    rows.extend(range_functions.OPERATOR_ROWS)
+    rows.extend(network_functions.OPERATOR_ROWS)
     for item in _OPERATOR_ROWS.split():
         oid, name, left, right, result, code = item.split(":")
         rows.append((int(oid), name, int(left), int(right), int(result), code))
@@ -1012,6 +1024,8 @@ def resolve_operator(name: str, left_oid: int | None, right_oid: int) -> Resolve
 
 @functools.lru_cache(maxsize=2048)
 def _resolve(name: str, left_oid: int | None, right_oid: int) -> ResolvedOperator:
+    if range_functions.element_operand_mismatch(name, left_oid, right_oid):
+        raise _no_operator(name, left_oid, right_oid)
     prefix = left_oid is None
     inputs = (right_oid,) if prefix else (left_oid or 0, right_oid)
     definition = None if prefix else _binary_exact(name, inputs[0], right_oid)

@@ -36,6 +36,7 @@ from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SE
                                       RELKIND_VIEW, IndexInfo, Relation)
 from mirrordb.common.errors import MirrordbError, UndefinedObject, invariant
 from mirrordb.sql import aggregates as aggs
+from mirrordb.sql import array_dimensions
 from mirrordb.sql import executor as ex
 from mirrordb.sql import functions as funcs
 from mirrordb.sql import grouping_sets as gsets
@@ -1761,6 +1762,9 @@ def _array_sublink(plan: QueryPlan, rows_of: Callable[..., list[Row]]) -> Expr:
     if len(plan.columns) != 1:
         raise MirrordbError("subquery must return only one column", sqlstate="42601")
     element = plan.columns[0].type_oid
+    if T.is_array_type(element):         # arrays of arrays: one more dimension
+        return Expr(element, lambda row, ctx: array_dimensions.accumulate(
+            [found[0] for found in rows_of(row, ctx)]), name="array")
     array_type = T.array_type_of(element)
     if not array_type:
         raise MirrordbError(f"could not find array type for data type "

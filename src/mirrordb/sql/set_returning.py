@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.sql import array_dimensions
 from mirrordb.sql import executor as ex
 from mirrordb.sql import json_set_functions, notify
 from mirrordb.sql import operators as ops
@@ -109,7 +110,7 @@ def _unnest(array: Expr, location: int) -> tuple[ValuesFn, int]:
     fn = array.fn
 
     def values(row: Row, ctx: ExecContext) -> Iterable[Any]:
-        return fn(row, ctx) or ()     # arrays are lists (one dimension: sql/types.py)
+        return array_dimensions.flatten(fn(row, ctx) or [])   # every element, in storage order
     return values, element
 
 

@@ -33,7 +33,7 @@ follow ``*recv``/``*send``; all integers big-endian::
     uuid                 16 bytes
     pg_lsn               uint64
     arrays, int2vector, oidvector:
-        int32 ndim (0 or 1 here), int32 flags (1 = has NULLs), uint32 element type OID,
+        int32 ndim (0 to 6), int32 flags (1 = has NULLs), uint32 element type OID,
         per dimension: int32 length, int32 lower bound (1),
         per element: int32 length (-1 = NULL) then that many bytes of the element's format
 """
@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mirrordb.common.errors import MirrordbError, invariant
+from mirrordb.sql import array_dimensions as dims
 from mirrordb.sql import datetime as dt
 from mirrordb.sql import numeric as num
 from mirrordb.sql.json_input import parse_json_input
@@ -923,70 +924,40 @@ def _malformed_array(text: str, detail: str) -> MirrordbError:
 
 def parse_array_text(text: str, element_oid: int, typmod: int = -1,
                      timezone: str = "UTC") -> list[Any]:
-    """array_in for one-dimensional arrays: '{1,2,NULL}', '{"a b","c\\"d"}', '[1:2]={1,2}'."""
+    """array_in: '{1,2,NULL}', '{"a b","c\\"d"}', '[1:2]={1,2}', '{{1,2},{3,4}}' (nested
+    lists, array_dimensions.py)."""
     elements = _split_array_literal(text)
     parse = _input_function(element_oid)
-    return [None if element is None else parse(element, typmod, timezone)
-            for element in elements]
+    return dims.map_elements(elements, lambda element: parse(element, typmod, timezone))
 
 
-def _split_array_literal(text: str) -> list[str | None]:
+def _split_array_literal(text: str) -> list[Any]:
     body = text.lstrip(_WHITESPACE)
     if body.startswith("["):
         body = _skip_dimensions(text, body)
     if not body.startswith("{"):
         raise _malformed_array(text, 'Array value must start with "{" or dimension '
                                      'information.')
-    elements: list[str | None] = []
-    position = 1
-    expecting_element = True
-    while True:
-        position = _skip_blanks(body, position)
-        if position >= len(body):
-            raise _malformed_array(text, "Unexpected end of input.")
-        character = body[position]
-        if character == "}":
-            if not expecting_element or not elements:
-                position += 1
-                break
-            raise _malformed_array(text, 'Unexpected "}" character.')
-        if character == "{":
-            if elements or not expecting_element:
-                raise _malformed_array(text, 'Unexpected "{" character.')
-            raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
-        if not expecting_element:
-            if character != ",":
-                raise _malformed_array(text, 'Expected "," or "}" character.')
-            position += 1
-            expecting_element = True
-            continue
-        element, position = _read_array_element(text, body, position)
-        elements.append(element)
-        if len(elements) > MAX_ARRAY_ELEMENTS:
-            raise _array_too_large()
-        expecting_element = False
+    values, position = dims.parse_literal(text, body, _read_array_element, _malformed_array)
     if body[position:].strip(_WHITESPACE):
         raise _malformed_array(text, "Junk after closing right brace.")
-    return elements
-
-
-def _skip_blanks(body: str, position: int) -> int:
-    while position < len(body) and body[position] in _WHITESPACE:
-        position += 1
-    return position
+    if dims.cardinality(values) > MAX_ARRAY_ELEMENTS:
+        raise _array_too_large()
+    return values
 
 
 def _skip_dimensions(text: str, body: str) -> str:
-    match = re.match(r"\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\]\s*=", body)
+    match = re.match(r"(?:\[\s*-?\d+\s*:\s*-?\d+\s*\])+\s*=", body)
     if match is None:
         raise _malformed_array(text, 'Missing "]" after array dimensions.')
-    lower, upper = int(match.group(1)), int(match.group(2))
-    if lower != 1:
+    bounds = [(int(lower), int(upper)) for lower, upper in
+              re.findall(r"\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\]", match.group(0))]
+    if any(lower != 1 for lower, _ in bounds):
         raise MirrordbError("arrays with a lower bound other than 1 are not supported",
                             sqlstate="0A000")
     rest = body[match.end():].lstrip(_WHITESPACE)
-    count = len(_split_array_literal(rest)) if rest.startswith("{") else -1
-    if count != upper - lower + 1:
+    lengths = dims.dimensions(_split_array_literal(rest)) if rest.startswith("{") else None
+    if lengths != [upper - lower + 1 for lower, upper in bounds]:
         raise _malformed_array(text, "Specified array dimensions do not match array contents.")
     return rest
 
@@ -1048,9 +1019,8 @@ def quote_array_element(text: str) -> str:
 
 def format_array_text(values: Sequence[Any], element_oid: int, timezone: str = "UTC") -> str:
     output = _output_function(element_oid)
-    return "{" + ",".join("NULL" if value is None else
-                          quote_array_element(output(value, timezone))
-                          for value in values) + "}"
+    return dims.format_nested(list(values), lambda value: "NULL" if value is None else
+                              quote_array_element(output(value, timezone)))
 
 
 # -- the input and output tables -------------------------------------------------------------------
@@ -1437,7 +1407,7 @@ def format_text(oid: int, value: Any, *, timezone: str = "UTC") -> str:
 def output_function(oid: int, timezone: str = "UTC") -> Callable[[Any], str]:
     """format_text for one type and zone, as a plain one-argument function (per-column use)."""
     function = _output_function(oid)
-    if oid == TIMESTAMPTZ_OID or element_type_of(oid) == TIMESTAMPTZ_OID:
+    if oid in ZONED_OUTPUT_OIDS or element_type_of(oid) in ZONED_OUTPUT_OIDS:
         return lambda value: function(value, timezone)
     return lambda value: function(value, "UTC")
 
@@ -1637,18 +1607,25 @@ def _array_receive(element_oid: int) -> _Receive:
             if len(data) != _ARRAY_HEADER.size:
                 raise bad_binary()
             return []
-        if ndim != 1:
-            raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
+        if not 0 < ndim <= dims.MAX_DIMENSIONS:
+            raise MirrordbError(f"invalid number of dimensions: {ndim}", sqlstate="22P03")
         if flags not in (0, 1):
             raise MirrordbError("invalid array flags", sqlstate="22P03")
         if sent_element != element_oid:
             raise MirrordbError(f"binary data has array element type {sent_element} instead "
                                 f"of expected {element_oid}", sqlstate="42804")
-        length, _ = _ARRAY_DIMENSION.unpack_from(data, _ARRAY_HEADER.size)
-        if not 0 <= length <= MAX_ARRAY_ELEMENTS:
+        lengths = [_ARRAY_DIMENSION.unpack_from(data, _ARRAY_HEADER.size + index * 8)[0]
+                   for index in range(ndim)]
+        count = 1
+        for length in lengths:
+            if not 0 <= length <= MAX_ARRAY_ELEMENTS:
+                raise _array_too_large()
+            count *= length
+        if count > MAX_ARRAY_ELEMENTS:
             raise _array_too_large()
-        return _receive_elements(data, _ARRAY_HEADER.size + _ARRAY_DIMENSION.size, length,
+        flat = _receive_elements(data, _ARRAY_HEADER.size + ndim * _ARRAY_DIMENSION.size, count,
                                  receive_element)
+        return dims.reshape(flat, lengths) if count else []
     return receive
 
 
@@ -1679,9 +1656,11 @@ def _array_send(element_oid: int, lower_bound: int = 1) -> _Send:
     def send(values: Sequence[Any]) -> bytes:
         if not values:
             return _ARRAY_HEADER.pack(0, 0, element_oid)
+        lengths = dims.dimensions(list(values))
+        values = dims.flatten(list(values))
         has_nulls = any(value is None for value in values)
-        parts = [_ARRAY_HEADER.pack(1, 1 if has_nulls else 0, element_oid),
-                 _ARRAY_DIMENSION.pack(len(values), lower_bound)]
+        parts = [_ARRAY_HEADER.pack(len(lengths), 1 if has_nulls else 0, element_oid),
+                 *[_ARRAY_DIMENSION.pack(length, lower_bound) for length in lengths]]
         for value in values:
             if value is None:
                 parts.append(_INT4.pack(-1))
@@ -1900,9 +1879,9 @@ def _uncached_cast_context(source_oid: int, target_oid: int) -> str | None:
         element_context = _cast_context(source_info.element_oid, target_info.element_oid)
         if element_context is not None:
             return element_context
-    if target_info.category == "S" and source_info.type_type in ("b", "e"):
+    if target_info.category == "S" and source_info.type_type in ("b", "e", "r"):
         return ASSIGNMENT
-    if source_info.category == "S" and target_info.type_type in ("b", "e"):
+    if source_info.category == "S" and target_info.type_type in ("b", "e", "r"):
         return EXPLICIT
     return None
 
@@ -2217,7 +2196,7 @@ def _array_cast(source_oid: int, target_oid: int) -> _CastFunction:
     element_cast = _cast_function(element_type_of(source_oid), element_type_of(target_oid))
 
     def convert(values: list[Any], timezone: str) -> list[Any]:
-        return [None if value is None else element_cast(value, timezone) for value in values]
+        return dims.map_elements(values, lambda value: element_cast(value, timezone))
     return convert
 
 
@@ -2323,8 +2302,12 @@ def _array_key(element_oid: int) -> Callable[[Any], Any]:
     element_key = _value_key(element_oid)
 
     def key(values: list[Any]) -> Any:
-        return [datum.NULL_SORT_KEY if value is None else element_key(value)
-                for value in values]
+        nested = dims.is_nested(values)
+        flat = dims.flatten(values) if nested else values
+        keys = [datum.NULL_SORT_KEY if value is None else element_key(value) for value in flat]
+        if nested:      # array_cmp: the elements, then their count, then the dimensions
+            keys.append(datum.ArrayShapeKey(tuple(dims.dimensions(values))))
+        return keys
     return key
 
 
@@ -2409,3 +2392,48 @@ def caster(source_oid: int, target_oid: int, target_typmod: int = -1, *,
         return apply_typmod(convert(value, timezone), target_oid, target_typmod,
                             explicit=explicit)
     return convert_with_typmod
+
+
+# -- types defined in their own modules ------------------------------------------------------------
+
+ZONED_OUTPUT_OIDS: set[int] = {TIMESTAMPTZ_OID}    # types whose text depends on the time zone
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinType:
+    """A built-in type a module of its own defines (range_types.py, network_types.py): its
+    pg_type row, text and binary I/O, the casts it adds, whether its text needs the zone."""
+
+    info: TypeInfo
+    input_function: _InputFunction
+    output_function: _OutputFunction
+    receive: _Receive
+    send: _Send
+    casts: dict[tuple[int, int], tuple[str, _CastFunction | None]]   # context letter, function
+    zoned_output: bool = False
+
+
+def register_builtin_type(definition: BuiltinType) -> None:
+    """Add a built-in type and its array type (called once per type at import, before any
+    statement resolves a type, so the caches above never hold an answer without it)."""
+    info = definition.info
+    dict.__setitem__(TYPES, info.oid, info)
+    TYPES_BY_NAME[info.name] = info.oid
+    if info.array_oid:
+        dict.__setitem__(TYPES, info.array_oid, _array(info.array_oid, info))
+        TYPES_BY_NAME["_" + info.name] = info.array_oid
+    _SCALAR_INPUT[info.oid] = definition.input_function
+    _SCALAR_OUTPUT[info.oid] = definition.output_function
+    _SCALAR_RECEIVE[info.oid] = definition.receive
+    _SCALAR_SEND[info.oid] = definition.send
+    for key, (letter, function) in definition.casts.items():
+        _PG_CAST[key] = letter
+        if function is None:
+            _BINARY_COERCIBLE.add(key)
+        else:
+            _CASTS[key] = function
+    if definition.zoned_output:
+        ZONED_OUTPUT_OIDS.add(info.oid)
+
+
+from mirrordb.sql import network_types, range_types  # noqa: E402,F401  (they register their types)

@@ -12,11 +12,14 @@ little-endian::
 
     offset  size             field
     0       4                (varlena header: not stored here, the row codec's header stands in)
-    4       int32            ndim: 0 for an empty array, else 1 (mirrordb keeps 1-D arrays)
+    4       int32            ndim: 0 for an empty array, else 1 to 6
     8       int32            dataoffset: 0 when no element is NULL, else where the data starts
     12      uint32           element type OID
     16      int32[ndim]      the length of each dimension
     ..      int32[ndim]      the lower bound of each dimension (always 1 here)
+                             (elements are stored in row-major order, the last subscript
+                             varying fastest; a Python value of N > 1 dimensions is a list of
+                             equally shaped N-1-dimensional lists)
     ..      (n + 7) // 8     NULL bitmap, only when some element is NULL: bit i % 8 of byte
                              i // 8 is 1 when element i is NOT NULL
     ..      pad              zeros up to a multiple of 8 (MAXALIGN); data starts there
@@ -44,7 +47,46 @@ DIMENSION_BYTES = 8                     # one int32 length and one int32 lower b
 LOWER_BOUND = 1
 VARLENA_LENGTH_LIMIT = 0x3FFFFFFF       # what a 4-byte header can describe
 
+MAX_DIMENSIONS = 6                      # PostgreSQL's MAXDIM
+
 _ZEROS = bytes(MAXIMUM_ALIGNOF)
+
+
+def array_shape(values: list[Any]) -> list[int] | None:
+    """The length of each dimension of a (nested) list value; [] for the empty array; None
+    when its sub-lists differ in shape, a level is empty or it has more than MAX_DIMENSIONS."""
+    lengths: list[int] = []
+    level: Any = values
+    while isinstance(level, list) and level:
+        lengths.append(len(level))
+        level = level[0]
+    if len(lengths) > MAX_DIMENSIONS or not _has_shape(values, lengths):
+        return None
+    return lengths
+
+
+def _has_shape(values: Any, lengths: list[int]) -> bool:
+    if not lengths:
+        return not isinstance(values, list)
+    if not isinstance(values, list) or len(values) != lengths[0]:
+        return False
+    return all(_has_shape(sub, lengths[1:]) for sub in values)
+
+
+def flat_elements(values: list[Any]) -> list[Any]:
+    """The elements of a (nested) list value in storage order."""
+    if not values or not isinstance(values[0], list):
+        return values
+    return [item for sub in values for item in flat_elements(sub)]
+
+
+def nest_elements(flat: list[Any], lengths: Sequence[int]) -> list[Any]:
+    """``flat`` as nested lists of the given dimensions (the inverse of flat_elements)."""
+    if len(lengths) <= 1:
+        return flat
+    step = len(flat) // lengths[0]
+    return [nest_elements(flat[index * step:(index + 1) * step], lengths[1:])
+            for index in range(lengths[0])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +113,22 @@ def _int32(value: int) -> bytes:
 
 
 def encode_array(values: Sequence[Any], element: ElementFormat) -> bytes:
-    """The stored bytes (after the varlena header) of a 1-D array; None elements are NULL."""
+    """The stored bytes (after the varlena header) of an array (nested lists for more than one
+    dimension, already checked rectangular); None elements are NULL."""
     if not values:
         return _int32(0) + _int32(0) + element.type_oid.to_bytes(4, "little")
+    lengths = array_shape(list(values))
+    if lengths is None:
+        raise ValueError("array sub-lists of different shapes")
+    values = flat_elements(list(values))
     count = len(values)
     has_nulls = any(value is None for value in values)
     bitmap = _null_bitmap(values) if has_nulls else b""
-    overhead = ARRAY_HEADER_BYTES + DIMENSION_BYTES + len(bitmap)
+    overhead = ARRAY_HEADER_BYTES + DIMENSION_BYTES * len(lengths) + len(bitmap)
     data_start = _align(overhead, MAXIMUM_ALIGNOF)
-    parts = [_int32(1), _int32(data_start if has_nulls else 0),
-             element.type_oid.to_bytes(4, "little"), _int32(count), _int32(LOWER_BOUND), bitmap,
-             _ZEROS[:data_start - overhead]]
+    parts = [_int32(len(lengths)), _int32(data_start if has_nulls else 0),
+             element.type_oid.to_bytes(4, "little"), *map(_int32, lengths),
+             *[_int32(LOWER_BOUND)] * len(lengths), bitmap, _ZEROS[:data_start - overhead]]
     offset = 0                               # relative to data_start, which is MAXALIGNed
     for value in values:
         if value is None:
@@ -120,13 +167,19 @@ def decode_array(stored: bytes, element: ElementFormat) -> list[Any]:
         if dataoffset != 0 or len(stored) != ARRAY_HEADER_BYTES - VARHDRSZ:
             raise ValueError("malformed empty array")
         return []
-    if ndim != 1:
+    if not 0 < ndim <= MAX_DIMENSIONS:
         raise ValueError(f"array with {ndim} dimensions")
-    count = _read_int32(stored, ARRAY_HEADER_BYTES - VARHDRSZ)
-    lower_bound = _read_int32(stored, ARRAY_HEADER_BYTES)
-    if lower_bound != LOWER_BOUND or not 0 < count <= 8 * len(stored):
-        raise ValueError(f"array dimension [{lower_bound}:{lower_bound + count - 1}]")
-    overhead = ARRAY_HEADER_BYTES + DIMENSION_BYTES
+    lengths = [_read_int32(stored, ARRAY_HEADER_BYTES - VARHDRSZ + 4 * index)
+               for index in range(ndim)]
+    count = 1
+    for index, length in enumerate(lengths):
+        lower_bound = _read_int32(stored, ARRAY_HEADER_BYTES - VARHDRSZ + 4 * (ndim + index))
+        if lower_bound != LOWER_BOUND or not 0 < length <= 8 * len(stored):
+            raise ValueError(f"array dimension [{lower_bound}:{lower_bound + length - 1}]")
+        count *= length
+    if count > 8 * len(stored):
+        raise ValueError(f"array of {count} elements in {len(stored)} bytes")
+    overhead = ARRAY_HEADER_BYTES + DIMENSION_BYTES * ndim
     bitmap = None
     if dataoffset:
         bitmap = stored[overhead - VARHDRSZ:overhead - VARHDRSZ + (count + 7) // 8]
@@ -134,7 +187,7 @@ def decode_array(stored: bytes, element: ElementFormat) -> list[Any]:
         if dataoffset != _align(overhead, MAXIMUM_ALIGNOF) or len(bitmap) != (count + 7) // 8:
             raise ValueError(f"array data offset {dataoffset}")
     data_start = _align(overhead, MAXIMUM_ALIGNOF) - VARHDRSZ
-    return _decode_elements(stored, data_start, count, bitmap, element)
+    return nest_elements(_decode_elements(stored, data_start, count, bitmap, element), lengths)
 
 
 def _header(stored: bytes) -> tuple[int, int, int]:

@@ -47,6 +47,12 @@ Row format. A row of N columns is stored as two pieces, as in a PostgreSQL heap 
   (array_format.py; numeric elements in PostgreSQL's numeric format, numeric_format.py; jsonb
   elements, alone, are their text). Their Python value is a list of element values or None.
 
+  Range columns (int4range 3904, int8range 3926, numrange 3906, daterange 3912, tsrange 3908,
+  tstzrange 3910) are variable-width: PostgreSQL's range_serialize bytes after its varlena
+  header (range_format.py; value ``Range``). inet (869) and cidr (650) likewise store
+  PostgreSQL's inet_struct (network_format.py; value ``Inet``); macaddr (829) and macaddr8 (774)
+  are their 6 or 8 bytes, fixed width (value ``bytes``).
+
 Python values: bool, int, float, str, bytes, decimal.Decimal, datetime.date, datetime.time (naive),
 datetime.datetime (naive for timestamp, aware for timestamptz: decoded as UTC), ``Interval`` and
 uuid.UUID. A value of the wrong Python type or out of the type's range is an operating error with
@@ -71,9 +77,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mirrordb.common.errors import DataCorrupted, MirrordbError, invariant
-from mirrordb.storage.array_format import ElementFormat, decode_array, encode_array
+from mirrordb.storage.array_format import (ElementFormat, array_shape, decode_array, encode_array,
+                                           flat_elements)
 from mirrordb.storage.composite_format import decode_composite, encode_composite
+from mirrordb.storage.network_format import Inet, decode_inet, encode_inet
 from mirrordb.storage.numeric_format import decode_numeric, encode_numeric
+from mirrordb.storage.range_format import Range, decode_range, encode_range
 
 # -- type OIDs (PostgreSQL's pg_type.oid values) --------------------------------------------------
 
@@ -513,8 +522,11 @@ def _check_array(array_name: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         if not isinstance(value, (list, tuple)):
             raise _wrong_type(array_name, value)
-        if any(type(item) in (list, tuple) for item in value):    # a record is an element
-            raise MirrordbError("multidimensional arrays are not supported", sqlstate="0A000")
+        # a record (a tuple subclass) is an element; a plain list or tuple is a sub-array
+        if any(type(item) in (list, tuple) for item in value) and \
+                array_shape(list(value)) is None:
+            raise MirrordbError("multidimensional arrays must have array expressions with "
+                                "matching dimensions", sqlstate="2202E")
         return list(value)
     return check
 
@@ -532,6 +544,68 @@ def _array_type(element_oid: int, array_oid: int, alignment: int) -> _TypeInfo:
 
 _TYPES.update({array_oid: _array_type(element_oid, array_oid, alignment)
                for element_oid, (array_oid, alignment) in _ARRAY_TYPES.items()})
+
+
+# -- ranges and network addresses ------------------------------------------------------------------
+# A range column stores PostgreSQL's range_serialize bytes (range_format.py), an inet or cidr
+# column PostgreSQL's inet_struct (network_format.py), under the row's own length header;
+# macaddr and macaddr8 are their 6 or 8 bytes, fixed width.
+
+INET_OID = 869
+CIDR_OID = 650
+MACADDR_OID = 829
+MACADDR8_OID = 774
+# range type -> (subtype, array type)
+RANGE_TYPES: dict[int, tuple[int, int]] = {
+    3904: (INT4_OID, 3905), 3926: (INT8_OID, 3927), 3906: (NUMERIC_OID, 3907),
+    3912: (DATE_OID, 3913), 3908: (TIMESTAMP_OID, 3909), 3910: (TIMESTAMPTZ_OID, 3911),
+}
+_RANGE_NAMES = {3904: "int4range", 3926: "int8range", 3906: "numrange", 3912: "daterange",
+                3908: "tsrange", 3910: "tstzrange"}
+_SUBTYPE_ALIGNMENT = {INT4_OID: 4, INT8_OID: 8, NUMERIC_OID: 4, DATE_OID: 4, TIMESTAMP_OID: 8,
+                      TIMESTAMPTZ_OID: 8}
+
+
+def _check_instance(type_name: str, python_type: type) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if not isinstance(value, python_type):
+            raise _wrong_type(type_name, value)
+        return value
+    return check
+
+
+def _range_type(range_oid: int, subtype_oid: int) -> _TypeInfo:
+    subtype = _element_format(subtype_oid, _SUBTYPE_ALIGNMENT[subtype_oid])
+    name = _RANGE_NAMES[range_oid]
+    return _variable(name, Range, _check_instance(name, Range),
+                     lambda value: encode_range(value, range_oid, subtype),
+                     lambda stored: decode_range(stored, range_oid, subtype))
+
+
+def _check_macaddr(type_name: str, length: int) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if not isinstance(value, bytes) or len(value) != length:
+            raise _wrong_type(type_name, value)
+        return value
+    return check
+
+
+_TYPES.update({range_oid: _range_type(range_oid, subtype_oid)
+               for range_oid, (subtype_oid, _) in RANGE_TYPES.items()})
+_TYPES[INET_OID] = _variable("inet", Inet, _check_instance("inet", Inet), encode_inet,
+                             decode_inet)
+_TYPES[CIDR_OID] = _variable("cidr", Inet, _check_instance("cidr", Inet), encode_inet,
+                             decode_inet)
+_TYPES[MACADDR_OID] = _fixed("macaddr", bytes, "6s", _check_macaddr("macaddr", 6))
+_TYPES[MACADDR8_OID] = _fixed("macaddr8", bytes, "8s", _check_macaddr("macaddr8", 8))
+_NEW_ARRAY_TYPES = {**{range_oid: (array_oid, _SUBTYPE_ALIGNMENT[subtype_oid])
+                       for range_oid, (subtype_oid, array_oid) in RANGE_TYPES.items()},
+                    INET_OID: (1041, 4), CIDR_OID: (651, 4), MACADDR_OID: (1040, 4),
+                    MACADDR8_OID: (775, 4)}
+_ARRAY_TYPES.update(_NEW_ARRAY_TYPES)
+_TYPES.update({array_oid: _array_type(element_oid, array_oid, alignment)
+               for element_oid, (array_oid, alignment) in _NEW_ARRAY_TYPES.items()})
+ARRAY_TYPE_OIDS = frozenset(array_oid for array_oid, _ in _ARRAY_TYPES.values())
 
 SUPPORTED_TYPE_OIDS = frozenset(_TYPES)
 _REGISTRATION_LOCK = threading.Lock()
@@ -925,6 +999,40 @@ class _SortSentinel:
         return self.label
 
 
+class ArrayShapeKey:
+    """The last item of a multidimensional array's sort key, ordering as array_cmp does once
+    the common elements are equal: before any element (the array with more elements sorts
+    last), after the end of a one-dimensional array's key (with as many elements, fewer
+    dimensions sort first), among themselves by (ndim, dimensions)."""
+
+    __slots__ = ("lengths",)
+
+    def __init__(self, lengths: tuple[int, ...]) -> None:
+        self.lengths = lengths
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ArrayShapeKey) and other.lengths == self.lengths
+
+    def __hash__(self) -> int:
+        return hash((ArrayShapeKey, self.lengths))
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, ArrayShapeKey):
+            return (len(self.lengths), self.lengths) < (len(other.lengths), other.lengths)
+        return True
+
+    def __gt__(self, other: object) -> bool:
+        if isinstance(other, ArrayShapeKey):
+            return (len(self.lengths), self.lengths) > (len(other.lengths), other.lengths)
+        return False
+
+    def __le__(self, other: object) -> bool:
+        return self == other or self < other
+
+    def __ge__(self, other: object) -> bool:
+        return self == other or self > other
+
+
 NAN_SORT_KEY = _SortSentinel(1, "NaN")      # after every number, as PostgreSQL sorts NaN
 NULL_SORT_KEY = _SortSentinel(2, "NULL")    # after everything: ASC NULLS LAST
 
@@ -940,6 +1048,9 @@ def _value_sort_key(value: object) -> object:
     if kind is Interval:
         return value.span_microseconds()                      # type: ignore[attr-defined]
     if kind is list:     # arrays: element by element (NULL elements last), then shorter first
+        if value and type(value[0]) is list:                  # type: ignore[index]
+            shape = ArrayShapeKey(tuple(array_shape(value)))  # type: ignore[arg-type]
+            return [_value_sort_key(item) for item in flat_elements(value)] + [shape]
         return [_value_sort_key(item) for item in value]      # type: ignore[attr-defined]
     return value
 
