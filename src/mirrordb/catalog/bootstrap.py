@@ -44,6 +44,7 @@ PG_DEPEND_OID = 2608
 PG_PROC_OID = 1255
 PG_TYPE_OID = 1247
 PG_ENUM_OID = 3501
+PG_TRIGGER_OID = 2620
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -175,10 +176,23 @@ PG_ENUM = _catalog(PG_ENUM_OID, "pg_enum", [
     ("oid", T.OID_OID), ("enumtypid", T.OID_OID), ("enumsortorder", T.FLOAT4_OID),
     ("enumlabel", T.NAME_OID)])
 
+# Triggers (CREATE TRIGGER), one row each, PostgreSQL's columns. tgtype has PostgreSQL's bits
+# (sql/triggers.py); tgattr (UPDATE OF's column numbers) is text "1 2" like pg_index.indkey,
+# tgargs a JSON list of the argument strings, tgqual the WHEN condition's raw parse tree as
+# JSON. sql/triggers.py writes, reads and shows them.
+PG_TRIGGER = _catalog(PG_TRIGGER_OID, "pg_trigger", [
+    ("oid", T.OID_OID), ("tgrelid", T.OID_OID), ("tgparentid", T.OID_OID),
+    ("tgname", T.NAME_OID), ("tgfoid", T.OID_OID), ("tgtype", T.INT2_OID),
+    ("tgenabled", T.TEXT_OID), ("tgisinternal", T.BOOL_OID), ("tgconstrrelid", T.OID_OID),
+    ("tgconstrindid", T.OID_OID), ("tgconstraint", T.OID_OID), ("tgdeferrable", T.BOOL_OID),
+    ("tginitdeferred", T.BOOL_OID), ("tgnargs", T.INT2_OID), ("tgattr", T.TEXT_OID),
+    ("tgargs", T.TEXT_OID), ("tgqual", T.TEXT_OID), ("tgoldtable", T.NAME_OID),
+    ("tgnewtable", T.NAME_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
-                                  PG_DEPEND, PG_PROC, PG_TYPE, PG_ENUM)
+                                  PG_DEPEND, PG_PROC, PG_TYPE, PG_ENUM, PG_TRIGGER)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
 
 

@@ -149,7 +149,9 @@ class Interpreter:
             return self._field(slot, names[0], names[1])
         return None
 
-    def _field(self, slot: int, record_name: str, field_name: str) -> Expr:
+    def _field_index(self, slot: int, record_name: str, field_name: str
+                     ) -> tuple[int, tuple[tuple[str, int], ...]]:
+        """Where a record variable's field is, and the record's (name, type) columns."""
         record = self.values[slot]
         if record is None:
             raise MirrordbError(f'record "{record_name}" is not assigned yet', sqlstate="55000",
@@ -160,6 +162,10 @@ class Interpreter:
         if index is None:
             raise MirrordbError(f'record "{record_name}" has no field "{field_name}"',
                                 sqlstate="42703")
+        return index, columns
+
+    def _field(self, slot: int, record_name: str, field_name: str) -> Expr:
+        index, columns = self._field_index(slot, record_name, field_name)
         type_oid = columns[index][1]
 
         def run(row: Any, ctx: ExecContext) -> Any:
@@ -190,7 +196,7 @@ class Interpreter:
         compiled = self.cache.get(key)
         if compiled is None:
             text = node["PLpgSQL_expr"]["query"]
-            if node["PLpgSQL_expr"].get("parseMode") == 3:   # "target := expression"
+            if node["PLpgSQL_expr"].get("parseMode") in (3, 4, 5):   # "target := expression"
                 text = re.split(r":=|=", text, maxsplit=1)[1]
             statement = parse(f"SELECT {text}")[0]
             targets = statement.node.get("targetList", [])
@@ -346,7 +352,26 @@ class Interpreter:
 
     def _PLpgSQL_stmt_assign(self, f: Node) -> None:
         value, type_oid = self.evaluate(f["expr"])
+        kind, fields = one(self.tree["datums"][f["varno"]])
+        if kind == "PLpgSQL_recfield":      # record.field := value (a trigger's NEW.x)
+            self.assign_field(self.slot_of(fields.get("recparentno", 0)), fields["fieldname"],
+                              value, type_oid)
+            return
         self.assign(self.slot_of(f["varno"]), value, type_oid)
+
+    def assign_field(self, slot: int, field_name: str, value: Any, source_type: int) -> None:
+        """One field of a record variable gets a value, cast to the field's type."""
+        _, fields = one(self.tree["datums"][slot])
+        index, columns = self._field_index(slot, fields.get("refname", ""), field_name)
+        target = columns[index][1]
+        if value is not None and source_type == T.UNKNOWN_OID:
+            value = T.parse_text(target, str(value), timezone=self.session.timezone)
+        elif value is not None and source_type != target:
+            value = T.cast(value, source_type, target, context="assignment",
+                           timezone=self.session.timezone)
+        changed = list(self.values[slot])
+        changed[index] = value
+        self.values[slot] = T.RowRecord.of(changed, columns)
 
     def _PLpgSQL_stmt_if(self, f: Node) -> None:
         if self.condition(f["cond"]):
@@ -858,18 +883,19 @@ def do_block(session: Any, node: Node) -> list[Any]:
     return interpreter.notices
 
 
-_CompiledFunctions = dict[tuple[int, str, int], tuple[Node, dict[int, _Compiled]]]
+_CompiledFunctions = dict[tuple[int, str, int, int], tuple[Node, dict[int, _Compiled]]]
 _COMPILED: weakref.WeakKeyDictionary[Any, _CompiledFunctions] = weakref.WeakKeyDictionary()
 MAX_COMPILED_FUNCTIONS = 64          # per session
 
 
-def _compiled_function(session: Any, routine: Any, create_text: str
+def _compiled_function(session: Any, routine: Any, create_text: str, variant: int = 0
                        ) -> tuple[Node, dict[int, _Compiled]]:
     """A routine's parse tree and the plans of its statements, kept per session until the
-    catalogs change, so a function called per row is parsed and planned once."""
+    catalogs change, so a function called per row is parsed and planned once. ``variant``
+    keeps apart plans made for different row types (a trigger function's table)."""
     generation = session.engine.relcache.generation
     kept = _COMPILED.setdefault(session, {})
-    key = (routine.oid, create_text, generation)     # the text has the actual types
+    key = (routine.oid, create_text, generation, variant)     # the text has the actual types
     found = kept.get(key)
     if found is None:
         if len(kept) >= MAX_COMPILED_FUNCTIONS:

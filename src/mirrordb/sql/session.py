@@ -1247,6 +1247,11 @@ class Session:
         return StatementResult(user_functions.create_routine(self, self._ensure_transaction(),
                                                              node, text))
 
+    def _exec_CreateTrigStmt(self, node: Node, prepared: PreparedStatement,
+                             params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import triggers
+        return StatementResult(triggers.create_trigger(self, self._ensure_transaction(), node))
+
     def _exec_DoStmt(self, node: Node, prepared: PreparedStatement,
                      params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import plpgsql
@@ -1286,7 +1291,10 @@ class Session:
 
     def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
-        from mirrordb.sql import ddl
+        from mirrordb.sql import ddl, triggers
+        if triggers.is_enable_disable(node):
+            return StatementResult(triggers.enable_disable(self, self._ensure_transaction(),
+                                                           node))
         notices = ddl.alter_table(self, self._ensure_transaction(), node)
         tag = {"OBJECT_VIEW": "ALTER VIEW", "OBJECT_SEQUENCE": "ALTER SEQUENCE",
                "OBJECT_INDEX": "ALTER INDEX"}.get(node.get("objtype", ""), "ALTER TABLE")
@@ -1298,6 +1306,10 @@ class Session:
             from mirrordb.sql import user_functions
             return StatementResult(user_functions.rename_routine(
                 self, self._ensure_transaction(), node))
+        if node.get("renameType") == "OBJECT_TRIGGER":
+            from mirrordb.sql import triggers
+            return StatementResult(triggers.rename_trigger(self, self._ensure_transaction(),
+                                                           node))
         if node.get("renameType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.rename_database(
@@ -1380,6 +1392,10 @@ class Session:
         if node.get("removeType") in ROUTINE_OBJECTS:
             from mirrordb.sql import user_functions
             tag, notices = user_functions.drop_routines(self, self._ensure_transaction(), node)
+            return StatementResult(tag, notices=notices)
+        if node.get("removeType") == "OBJECT_TRIGGER":
+            from mirrordb.sql import triggers
+            tag, notices = triggers.drop_triggers(self, self._ensure_transaction(), node)
             return StatementResult(tag, notices=notices)
         from mirrordb.sql import ddl
         tag, notices = ddl.drop(self, self._ensure_transaction(), node)

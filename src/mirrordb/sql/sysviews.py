@@ -36,7 +36,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import constraints, replication_functions, role_settings, roles
-from mirrordb.sql import row_values
+from mirrordb.sql import row_values, triggers
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.database_privileges import acl_item_texts
@@ -276,7 +276,8 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
             entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
-            constraints.has_triggers(snapshot, entry.oid), False, False, False,
+            constraints.has_triggers(snapshot, entry.oid)
+            or triggers.has_triggers(snapshot, entry.oid), False, False, False,
             _relispopulated(snapshot, entry), "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
             0, 0, 1 if is_table else 0, _acl_array(entry.acl), None, None))
     return rows
@@ -560,6 +561,10 @@ PG_COLLATION_ROWS: list[Row] = [
 PG_TABLESPACE_ROWS: list[Row] = [
     (cat.DEFAULT_TABLESPACE_OID, "pg_default", boot.BOOTSTRAP_SUPERUSER_OID, None, None),
     (cat.GLOBAL_TABLESPACE_OID, "pg_global", boot.BOOTSTRAP_SUPERUSER_OID, None, None)]
+def _pg_trigger(ctx: ExecContext) -> list[Row]:
+    return triggers.pg_trigger_rows(_snapshot(ctx))
+
+
 def _heap_rows(catalog: Relation) -> Producer:
     """A catalog whose heap relation has PostgreSQL's columns: its rows as they are."""
     def produce(ctx: ExecContext) -> list[Row]:
@@ -966,7 +971,8 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_auth_members", 1261, "r", PG_AUTH_MEMBERS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_trigger", 2620, "r", PG_TRIGGER_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_trigger", boot.PG_TRIGGER_OID, "r", PG_TRIGGER_COLUMNS,
+          _pg_trigger),
     _view(PG_CATALOG, "pg_rewrite", boot.PG_REWRITE_OID, "r", PG_REWRITE_COLUMNS, _pg_rewrite),
     _view(PG_CATALOG, "pg_statistic_ext", 3381, "r", PG_STATISTIC_EXT_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication", 6104, "r", PG_PUBLICATION_COLUMNS, _EMPTY),

@@ -1,0 +1,223 @@
+"""Triggers side by side with a real PostgreSQL 15 (sql/triggers.py).
+
+The statements run in order on a throw-away PostgreSQL server and on a mirrordb Session over a
+fresh cluster: an audit-log AFTER ROW trigger, a BEFORE trigger that rewrites NEW (and one that
+skips rows by returning NULL), a validation trigger raising an exception (its CONTEXT lines),
+statement-level triggers counting statements, INSTEAD OF INSERT on a view, name order, WHEN and
+UPDATE OF, firing from ON CONFLICT and MERGE, ENABLE/DISABLE, RENAME, DROP, pg_trigger and
+pg_get_triggerdef, and PostgreSQL's errors for bad definitions. Answers (rows, command tags,
+errors with DETAIL, HINT and CONTEXT, notices) must be equal.
+"""
+
+from __future__ import annotations
+
+from differential import MARKS, assert_same, pair_fixture
+
+pytestmark = MARKS
+
+SETUP = [
+    "create table items (id int primary key, name text, price numeric, n int default 0)",
+    "create table audit (seq serial, op text, id int, old_name text, new_name text, "
+    "tg text)",
+    "create table counts (event text primary key, n int)",
+    """create function audit_row() returns trigger language plpgsql as $$
+begin
+  if TG_OP = 'DELETE' then
+    insert into audit (op, id, old_name, tg) values (TG_OP, OLD.id, OLD.name,
+      TG_NAME || ' ' || TG_WHEN || ' ' || TG_LEVEL || ' ' || TG_TABLE_NAME || ' ' ||
+      TG_TABLE_SCHEMA || ' ' || TG_NARGS || ' ' || coalesce(TG_ARGV[0], '-'));
+    return OLD;
+  elsif TG_OP = 'UPDATE' then
+    insert into audit (op, id, old_name, new_name, tg) values (TG_OP, NEW.id, OLD.name,
+      NEW.name, TG_NAME);
+  else
+    insert into audit (op, id, new_name, tg) values (TG_OP, NEW.id, NEW.name, TG_NAME);
+  end if;
+  return NEW;
+end $$""",
+    """create function rewrite() returns trigger language plpgsql as $$
+begin
+  if NEW.name = 'skip' then
+    return null;
+  end if;
+  NEW.name := upper(NEW.name);
+  NEW.n := NEW.n + 1;
+  return NEW;
+end $$""",
+    """create function validate() returns trigger language plpgsql as $$
+begin
+  if NEW.price < 0 then
+    raise exception 'price of % must not be negative', NEW.id
+      using hint = 'Use a price of zero or more.';
+  end if;
+  return NEW;
+end $$""",
+    """create function count_statement() returns trigger language plpgsql as $$
+begin
+  insert into counts values (TG_WHEN || ' ' || TG_OP, 1)
+    on conflict (event) do update set n = counts.n + 1;
+  return null;
+end $$""",
+    """create function say() returns trigger language plpgsql as $$
+begin
+  raise notice '% % % %', TG_NAME, TG_WHEN, TG_LEVEL, TG_OP;
+  return coalesce(NEW, OLD);
+end $$""",
+]
+
+AUDIT_AND_REWRITE = [
+    "create trigger items_audit after insert or update or delete on items for each row "
+    "execute function audit_row('x', 'y')",
+    "create trigger items_rewrite before insert or update on items for each row "
+    "execute function rewrite()",
+    "insert into items (id, name, price) values (1, 'apple', 1.5), (2, 'pear', 2), "
+    "(3, 'skip', 3)",
+    "select id, name, price, n from items order by id",
+    "update items set name = 'green apple' where id = 1",
+    "update items set name = 'skip' where id = 2",
+    "delete from items where id = 2",
+    "select id, name, price, n from items order by id",
+    "select seq, op, id, old_name, new_name, tg from audit order by seq",
+]
+
+VALIDATION = [
+    "create trigger items_validate before insert or update on items for each row "
+    "execute function validate()",
+    "insert into items (id, name, price) values (10, 'bad', -1)",
+    "update items set price = -5 where id = 1",
+    "select id, price from items order by id",
+]
+
+STATEMENT_LEVEL = [
+    "create trigger count_before before insert or update or delete on items "
+    "for each statement execute function count_statement()",
+    "create trigger count_after after insert or update or delete on items "
+    "for each statement execute function count_statement()",
+    "insert into items (id, name, price) values (20, 'plum', 1), (21, 'fig', 1)",
+    "update items set price = price + 1 where id >= 20",
+    "update items set price = 0 where id = 999",
+    "delete from items where id = 999",
+    "select event, n from counts order by event",
+    "select tgname, tgtype, tgenabled, tgnargs, tgattr, tgqual is null from pg_trigger "
+    "order by tgname",
+]
+
+ORDER_AND_WHEN = [
+    "create table o (id int, v int)",
+    "create trigger b2 before insert or update on o for each row execute function say()",
+    "create trigger a1 before insert or update on o for each row execute function say()",
+    "create trigger z9 after insert or update on o for each row execute function say()",
+    "create trigger c3 after update of v on o for each row when (old.v is distinct from "
+    "new.v) execute function say()",
+    "create trigger s1 before insert on o for each statement execute function say()",
+    "insert into o values (1, 1), (2, 2)",
+    "update o set v = v where id = 1",
+    "update o set v = v + 1 where id = 1",
+    "update o set id = id where id = 2",
+    "select pg_get_triggerdef(oid), pg_get_triggerdef(oid, true) from pg_trigger "
+    "where tgrelid = 'o'::regclass order by tgname",
+    "alter table o disable trigger a1",
+    "insert into o values (3, 3)",
+    "alter table o disable trigger all",
+    "insert into o values (4, 4)",
+    "alter table o enable trigger all",
+    "select tgname, tgenabled from pg_trigger where tgrelid = 'o'::regclass order by 1",
+    "alter trigger a1 on o rename to a0",
+    "alter trigger a0 on o rename to b2",
+    "drop trigger b2 on o",
+    "drop trigger b2 on o",
+    "drop trigger if exists b2 on o",
+    "drop trigger if exists b2 on no_such_table",
+    "select tgname from pg_trigger where tgrelid = 'o'::regclass order by 1",
+]
+
+UPSERT_AND_MERGE = [
+    "create table u (id int primary key, v text)",
+    "create trigger u_say before insert or update or delete on u for each row "
+    "execute function say()",
+    "create trigger u_after after insert or update or delete on u for each row "
+    "execute function say()",
+    "insert into u values (1, 'a')",
+    "insert into u values (1, 'b') on conflict (id) do update set v = excluded.v",
+    "insert into u values (1, 'c') on conflict (id) do nothing",
+    "merge into u using (values (1, 'm'), (2, 'n')) s(id, v) on u.id = s.id "
+    "when matched then update set v = s.v when not matched then insert values (s.id, s.v)",
+    "select id, v from u order by id",
+]
+
+VIEWS = [
+    "create table base (id int, label text)",
+    "create view base_view as select id, label, length(label) as size from base",
+    """create function view_insert() returns trigger language plpgsql as $$
+begin
+  insert into base values (NEW.id, 'via view: ' || NEW.label);
+  return NEW;
+end $$""",
+    "create trigger base_view_insert instead of insert on base_view for each row "
+    "execute function view_insert()",
+    "insert into base_view values (1, 'one'), (2, 'two')",
+    "insert into base_view (id, label) values (3, 'three')",
+    "select id, label from base order by id",
+]
+
+ERRORS = [
+    "create function not_trigger() returns int language sql as 'select 1'",
+    "create trigger bad before insert on items for each row execute function not_trigger()",
+    "create trigger bad before insert on items for each row execute function nope()",
+    "create trigger bad before truncate on items for each row execute function say()",
+    "create trigger bad instead of insert on items for each row execute function say()",
+    "create trigger bad instead of insert on base_view for each statement "
+    "execute function say()",
+    "create trigger bad before insert on base_view for each row execute function say()",
+    "create trigger bad before insert on items for each statement when (new.id > 0) "
+    "execute function say()",
+    "create trigger bad before insert on items for each row when (old.id > 0) "
+    "execute function say()",
+    "create trigger bad before delete on items for each row when (new.id > 0) "
+    "execute function say()",
+    "create trigger bad before update of nope on items for each row execute function say()",
+    "create trigger bad before insert on no_such_table for each row execute function say()",
+    "create trigger items_audit after insert on items for each row execute function say()",
+    "create or replace trigger items_audit after insert on items for each row "
+    "execute function say()",
+    "select tgname, tgfoid::regproc::text from pg_trigger where tgname = 'items_audit'",
+    "drop function say()",
+    "drop trigger nope on items",
+    "alter table items enable trigger nope",
+    "alter trigger nope on items rename to other",
+    "create table dropped (id int)",
+    "create trigger d after insert on dropped for each row execute function say()",
+    "drop table dropped",
+    "select count(*) from pg_trigger where tgname = 'd'",
+]
+
+
+both = pair_fixture("triggers", SETUP, with_tags=True, detailed=True, with_context=True)
+
+
+def test_audit_trigger_and_before_trigger_rewriting_new(both: object) -> None:
+    assert_same(both, AUDIT_AND_REWRITE)  # type: ignore[arg-type]
+
+
+def test_validation_trigger_error_and_context(both: object) -> None:
+    assert_same(both, VALIDATION)  # type: ignore[arg-type]
+
+
+def test_statement_level_triggers(both: object) -> None:
+    assert_same(both, STATEMENT_LEVEL)  # type: ignore[arg-type]
+
+
+def test_name_order_when_update_of_enable_rename_drop(both: object) -> None:
+    assert_same(both, ORDER_AND_WHEN)  # type: ignore[arg-type]
+
+
+def test_on_conflict_and_merge_fire_triggers(both: object) -> None:
+    assert_same(both, UPSERT_AND_MERGE)  # type: ignore[arg-type]
+
+
+def test_instead_of_insert_on_a_view(both: object) -> None:
+    assert_same(both, VIEWS)  # type: ignore[arg-type]
+
+
+def test_errors_of_bad_definitions(both: object) -> None:
+    assert_same(both, ERRORS)  # type: ignore[arg-type]
