@@ -125,7 +125,8 @@ _TYPE_FACTS = """
 1231:x:0:2917:2918:3816:6179 1263:x:0:0:0:3816:6179 1700:m:0:2917:2918:0:0 2202:p:0:0:0:0:0
 2205:p:0:0:0:0:0 2206:p:0:0:0:0:0 2207:x:0:0:0:3816:6179 2210:x:0:0:0:3816:6179
 2211:x:0:0:0:3816:6179 2249:x:0:0:0:0:0 2275:p:0:0:0:0:0 2276:p:0:0:0:0:0 2277:x:0:0:0:0:0
-2278:p:0:0:0:0:0 2279:p:0:0:0:0:0 2283:p:0:0:0:0:0 2287:x:0:0:0:3816:6179 2776:p:0:0:0:0:0 2950:p:0:0:0:0:0
+2278:p:0:0:0:0:0 2279:p:0:0:0:0:0 2283:p:0:0:0:0:0
+2287:x:0:0:0:3816:6179 2776:p:0:0:0:0:0 2950:p:0:0:0:0:0
 2951:x:0:0:0:3816:6179 3220:p:0:0:0:0:0 3221:x:0:0:0:3816:6179 3802:x:0:0:0:0:6098
 3807:x:0:0:0:3816:6179 4089:p:0:0:0:0:0 4090:x:0:0:0:3816:6179 4096:p:0:0:0:0:0
 4097:x:0:0:0:3816:6179 5077:p:0:0:0:0:0 5078:x:0:0:0:0:0
@@ -145,7 +146,8 @@ _TYPE_PROCEDURES = """
 1313:timestamp_out 1701:numeric_in 1702:numeric_out 1798:oidin 1799:oidout
 2212:regprocedurein 2213:regprocedureout 2218:regclassin 2219:regclassout 2220:regtypein
 2221:regtypeout 2290:record_in 2291:record_out 2292:cstring_in 2293:cstring_out 2294:any_in
-2295:any_out 2296:anyarray_in 2297:anyarray_out 2298:void_in 2299:void_out
+2295:any_out 2296:anyarray_in 2297:anyarray_out
+2298:void_in 2299:void_out 2300:trigger_in 2301:trigger_out
 2312:anyelement_in 2313:anyelement_out 2400:array_recv 2401:array_send 2402:record_recv
 2403:record_send 2404:int2recv 2405:int2send 2406:int4recv 2407:int4send 2408:int8recv
 2409:int8send 2410:int2vectorrecv 2411:int2vectorsend 2412:bytearecv 2413:byteasend

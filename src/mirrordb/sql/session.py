@@ -1620,8 +1620,11 @@ class Session:
             checks = constraints.checks_for(builder, relation)
             generation = generated.for_relation(builder, relation)
             ri = foreign_keys.for_relation(self, relation)
+            from mirrordb.sql import triggers
+            fired = triggers.for_relation(self, relation)
+            triggers.statement_start(ctx, fired, ("INSERT",))
 
-            def insert(values: list[Any]) -> None:
+            def insert(values: list[Any]) -> bool:
                 row: list[Any] = [None] * relation.natts
                 given = dict(zip(indexes, values))
                 for i in range(relation.natts):
@@ -1629,6 +1632,11 @@ class Session:
                         row[i] = given[i]
                     elif i in defaults:
                         row[i] = defaults[i].fn((), ctx)
+                if fired is not None:
+                    go, changed = triggers.before_row(ctx, fired, "INSERT", None, row)
+                    if not go or changed is None:
+                        return False      # a BEFORE trigger skipped the row
+                    row = changed
                 if generation is not None:
                     generation.compute(row, ctx)
                 if checks is not None:
@@ -1636,9 +1644,15 @@ class Session:
                 txn.insert(relation, row)
                 if ri is not None:
                     foreign_keys.row_inserted(ctx, ri, row)
+                triggers.after_row(ctx, fired, "INSERT", None, row)
                 self.check_for_interrupts()
-            copy_in = copylib.CopyIn(options, parsers, insert, names,
-                                     lambda: foreign_keys.end_of_statement(ctx),
+                return True
+
+            def end() -> None:
+                foreign_keys.end_of_statement(ctx)
+                if fired is not None:
+                    triggers.statement_end(ctx, fired, ("INSERT",))
+            copy_in = copylib.CopyIn(options, parsers, insert, names, end,
                                      relation_name=relation.name)
             return StatementResult("COPY", copy_in=copy_in, copy_columns=len(names))
         if node.get("query") is not None:
