@@ -158,6 +158,24 @@ end $$""",
     "insert into base_view values (1, 'one'), (2, 'two')",
     "insert into base_view (id, label) values (3, 'three')",
     "select id, label from base order by id",
+    """create function view_change() returns trigger language plpgsql as $$
+begin
+  if TG_OP = 'UPDATE' then
+    update base set label = NEW.label where id = OLD.id;
+    return NEW;
+  end if;
+  if OLD.id = 3 then
+    return null;
+  end if;
+  delete from base where id = OLD.id;
+  return OLD;
+end $$""",
+    "create trigger base_view_change instead of update or delete on base_view for each row "
+    "execute function view_change()",
+    "update base_view set label = label || '!' where id < 3",
+    "delete from base_view where id >= 2",
+    "select id, label, size from base_view order by id",
+    "select tgname, tgtype from pg_trigger where tgrelid = 'base_view'::regclass order by 1",
 ]
 
 ERRORS = [

@@ -253,7 +253,8 @@ class DmlPlan:
             tid = row[ctid_index]
             if tid in seen:
                 continue
-            seen.add(tid)
+            if tid is not None:            # a view's rows have none
+                seen.add(tid)
             done_row = self._change(ctx, txn, relation, row)
             if done_row is None:
                 continue
@@ -295,6 +296,8 @@ class DmlPlan:
         relation, txn = self.relation, ctx.txn
         ctid_index = relation.natts
         tid = row[ctid_index]
+        if relation.kind == RELKIND_VIEW:
+            return self._instead_of(ctx, row)
         if self.command == "DELETE":
             if not triggers.before_row(ctx, self.triggers, "DELETE", row, None)[0]:
                 return TmResult.INVISIBLE, row      # a BEFORE trigger skipped the row
@@ -323,6 +326,20 @@ class DmlPlan:
                                None if self.command == "DELETE" else new_row,
                                self.updated_columns)
         return result, new_row
+
+    def _instead_of(self, ctx: ExecContext, row: Row) -> tuple[TmResult, Row]:
+        """UPDATE or DELETE of a view's row: its INSTEAD OF triggers do the change."""
+        width = self.relation.natts
+        old = row[:width]
+        new = None
+        if self.command == "UPDATE":
+            values = list(old)
+            for index, expr in self.assignments:
+                values[index] = expr.fn(row, ctx)
+            new = tuple(values)
+        done = triggers.instead_of_row(ctx, self.triggers, self.command, old, new)
+        return (TmResult.OK if done else TmResult.INVISIBLE), \
+            (*(new if new is not None else old), None, *row[width + 1:])
 
     def _queue_change(self, ctx: ExecContext, old: Row, new: Row) -> None:
         """A changed row for the foreign keys' end-of-statement checks and actions."""
@@ -387,8 +404,8 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation is None:
         raise error_at(f'relation "{name if not schema else schema + "." + name}" does not '
                        "exist", "42P01", range_var.get("location", -1))
-    if relation.kind == RELKIND_VIEW and not (command == "INSERT" and triggers.has_instead_of(
-            builder.session, relation, command)):
+    if relation.kind == RELKIND_VIEW and not triggers.has_instead_of(builder.session, relation,
+                                                                     command):
         from mirrordb.sql import views
         raise views.refuse_change(relation, command)
     if relation.kind == RELKIND_MATVIEW:
@@ -624,7 +641,11 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
                                  [t["ResTarget"].get("val") for t in node.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     scope = _relation_scope(relation, alias, "alias" in range_var)
-    item = _FromItem(ex.SeqScan(relation, alias, width=scope.width), scope, relation, alias)
+    scan: ex.PlanNode = ex.SeqScan(relation, alias, width=scope.width)
+    if relation.kind == RELKIND_VIEW:      # its INSTEAD OF triggers change the rows
+        scan = triggers.ViewTargetRows(builder._plan_from_item(
+            {"RangeVar": range_var}, None, ()).node, width=scope.width)
+    item = _FromItem(scan, scope, relation, alias)
     where = node.get("whereClause")
     if where is not None and "CurrentOfExpr" in where:
         raise feature_not_supported("WHERE CURRENT OF")
@@ -643,7 +664,8 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
         source, scope, rest = builder._join_from_items(items, parts, None)
     else:
         builder.clause = "WHERE"
-        rest = builder._push_into_scan(item, parts, True)
+        rest = parts if relation.kind == RELKIND_VIEW else \
+            builder._push_into_scan(item, parts, True)
         source = item.node
     compiler = ExpressionCompiler(builder, scope)
     if rest:

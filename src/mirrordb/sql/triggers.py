@@ -20,13 +20,14 @@ row; per row, the BEFORE ROW triggers in name order, each getting the NEW the on
 returned (NULL skips the row, for the later triggers too), then the row is changed; its AFTER
 ROW triggers (WHEN evaluated at once) are queued and fire at the end of the statement, row by
 row, each row's in name order, followed by the AFTER STATEMENT triggers. INSTEAD OF triggers
-on a view run in place of the INSERT of each row. Not done: transition tables (REFERENCING),
-constraint triggers, deferral, INSTEAD OF UPDATE/DELETE on views, TRUNCATE triggers' firing.
+on a view run in place of the INSERT, UPDATE or DELETE of each of its rows. Not done: transition tables (REFERENCING),
+constraint triggers, deferral.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +35,7 @@ from mirrordb.access.lmgr import LockMode
 from mirrordb.access.relation import RELKIND_TABLE, RELKIND_VIEW, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import executor as ex
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Scope, ScopeColumn,
                                       coerce_to_bool, error_at, feature_not_supported)
@@ -461,6 +463,22 @@ class ZeroBasedArray(list):  # type: ignore[type-arg]
     """TG_ARGV: a text[] whose subscripts start at 0, as PostgreSQL makes it."""
 
     lower_bound = 0
+
+
+@dataclass(eq=False)
+class ViewTargetRows(ex.PlanNode):
+    """The rows of a view an UPDATE or DELETE with INSTEAD OF triggers targets: the view's
+    columns and an empty ctid, the layout dml.py's target rows have."""
+
+    child: ex.PlanNode
+    width: int = 0
+
+    def rows(self, ctx: ExecContext) -> Iterator[tuple[Any, ...]]:
+        for row in self.child.rows(ctx):
+            yield (*row, None)
+
+    def explain(self) -> tuple[str, list[ex.PlanNode]]:
+        return "Subquery Scan", [self.child]
 
 
 def _record(relation: Relation, values: Any) -> Any:
