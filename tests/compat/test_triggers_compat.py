@@ -20,6 +20,7 @@ SETUP = [
     "create table audit (seq serial, op text, id int, old_name text, new_name text, "
     "tg text)",
     "create table counts (event text primary key, n int)",
+    "create table fired (seq serial, what text)",
     """create function audit_row() returns trigger language plpgsql as $$
 begin
   if TG_OP = 'DELETE' then
@@ -60,8 +61,13 @@ begin
 end $$""",
     """create function say() returns trigger language plpgsql as $$
 begin
-  raise notice '% % % %', TG_NAME, TG_WHEN, TG_LEVEL, TG_OP;
-  return coalesce(NEW, OLD);
+  insert into fired (what) values (concat_ws(' ', TG_NAME, TG_WHEN, TG_LEVEL, TG_OP));
+  if TG_LEVEL = 'STATEMENT' then
+    return null;
+  elsif TG_OP = 'DELETE' then
+    return OLD;
+  end if;
+  return NEW;
 end $$""",
 ]
 
@@ -129,6 +135,18 @@ ORDER_AND_WHEN = [
     "drop trigger if exists b2 on o",
     "drop trigger if exists b2 on no_such_table",
     "select tgname from pg_trigger where tgrelid = 'o'::regclass order by 1",
+    "select seq, what from fired order by seq",
+    "create trigger w before insert on o for each row when (new.v > 1 and new.v < 10 or "
+    "new.v is null) execute function say()",
+    "create trigger w2 after update on o for each row when (old.* is distinct from new.*) "
+    "execute function say()",
+    "select pg_get_triggerdef(oid), pg_get_triggerdef(oid, true) from pg_trigger "
+    "where tgname in ('w', 'w2') order by tgname",
+    "create trigger tt before truncate on o execute function say()",
+    "create trigger tt2 after truncate on o for each statement execute function say()",
+    "truncate o",
+    "select pg_get_triggerdef(oid) from pg_trigger where tgname like 'tt%' order by 1",
+    "select what from fired where what like 'tt%' order by seq",
 ]
 
 UPSERT_AND_MERGE = [
@@ -143,6 +161,7 @@ UPSERT_AND_MERGE = [
     "merge into u using (values (1, 'm'), (2, 'n')) s(id, v) on u.id = s.id "
     "when matched then update set v = s.v when not matched then insert values (s.id, s.v)",
     "select id, v from u order by id",
+    "select what from fired where what like 'u%' order by seq",
 ]
 
 VIEWS = [
@@ -207,6 +226,14 @@ ERRORS = [
     "create trigger d after insert on dropped for each row execute function say()",
     "drop table dropped",
     "select count(*) from pg_trigger where tgname = 'd'",
+    "select say()",
+    "create function sql_trigger() returns trigger language sql as 'select 1'",
+    "create function no_return() returns trigger language plpgsql as $$ begin end $$",
+    "create table nr (a int)",
+    "create trigger nr before insert on nr for each row execute function no_return()",
+    "insert into nr values (1)",
+    "create trigger bad before insert on nr for each row when (new.ctid is null) "
+    "execute function say()",
 ]
 
 

@@ -1404,7 +1404,9 @@ class Session:
     def _exec_TruncateStmt(self, node: Node, prepared: PreparedStatement,
                            params: Sequence[Any]) -> StatementResult:
         txn = self._ensure_transaction()
-        from mirrordb.sql import foreign_keys, roles
+        from mirrordb.sql import foreign_keys, roles, triggers
+        context = self._context([])
+        truncated_triggers: list[triggers.RelationTriggers | None] = []
         truncated = [found for found in (self.lookup_relation(
             item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK)
             for item in node["relations"]) if found is not None]
@@ -1423,7 +1425,11 @@ class Session:
             if target.kind in (RELKIND_VIEW, "m"):
                 raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
             roles.check_table_privilege(self, target, "TRUNCATE")
+            truncated_triggers.append(triggers.for_relation(self, target))
+            triggers.statement_start(context, truncated_triggers[-1], ("TRUNCATE",))
             txn.truncate(target.oid)
+        for planned in truncated_triggers:
+            triggers.statement_end(context, planned, ("TRUNCATE",))
         return StatementResult("TRUNCATE TABLE", notices=notices)
 
     def _exec_ListenStmt(self, node: Node, prepared: PreparedStatement,

@@ -53,6 +53,7 @@ EVENT_BITS = {"INSERT": TYPE_INSERT, "DELETE": TYPE_DELETE, "UPDATE": TYPE_UPDAT
 ENABLED_FIRING = frozenset("OA")        # session_replication_role = origin
 _QUEUE_KEY = "mirrordb.triggers.queue"
 MAX_TRIGGER_DEPTH = 200
+SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,10 @@ def _check_when(session: Any, relation: Relation, trigger_type: int, when: Node)
         if first == "new" and trigger_type & TYPE_DELETE:
             raise error_at("DELETE trigger's WHEN condition cannot reference NEW values",
                            "42P17", location)
+        if first == "new" and trigger_type & TYPE_BEFORE and len(names) > 1 and \
+                names[1].lower() in SYSTEM_COLUMNS:
+            raise error_at("BEFORE trigger's WHEN condition cannot reference NEW system "
+                           "columns", "0A000", location)
     _compile_when(session, relation, when)
 
 
@@ -531,6 +536,10 @@ def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: 
     session._trigger_depth = getattr(session, "_trigger_depth", 0) + 1
     try:
         interpreter.run(ctx)
+    except MirrordbError as error:
+        if error.sqlstate == "2F005":
+            error.message = "control reached end of trigger procedure without RETURN"
+        raise
     finally:
         session._trigger_depth -= 1
         session.pending_warnings.extend(interpreter.notices)

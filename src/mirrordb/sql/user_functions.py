@@ -260,6 +260,8 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
         _check_replacement(session, existing, routine)
     if language_oid == PLPGSQL_LANGUAGE_OID:
         plpgsql.check_syntax(text, _body_location(node))
+    elif result_type == T.TRIGGER_OID:
+        raise _definition_error("SQL functions cannot return type trigger")
     elif session.setting("check_function_bodies") in (True, "on") and \
             not _polymorphic(routine):     # planned for the actual types at each call
         try:
@@ -820,6 +822,10 @@ def _configured(session: Any, routine: pc.Routine) -> Iterator[None]:
 def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: ExecContext,
                  row: Any, nonatomic: bool = False) -> list[tuple[Any, ...]] | None:
     """The routine's result rows for one call (None: a strict routine given a NULL)."""
+    if routine.result_type == T.TRIGGER_OID:       # sql/triggers.py calls them
+        raise MirrordbError("trigger functions can only be called as triggers",
+                            sqlstate="0A000", context=f'compilation of PL/pgSQL function '
+                                                      f'"{routine.name}" near line 1')
     values = [argument.fn(row, ctx) for argument in arguments]
     if routine.strict and None in values:
         return None
