@@ -18,8 +18,8 @@ Types PostgreSQL uses that the type system lacks are shown as their nearest kin:
 text[], pg_node_tree as text (pg_get_expr reads it), inet as text, int2vector in
 pg_publication_rel.prattrs as int2[] (psql casts it to int2[]), and information_schema's domains
 (sql_identifier, character_data, yes_or_no, cardinal_number) as name, varchar and integer.
-Catalogs PostgreSQL has and mirrordb does not use (pg_inherits, pg_policy, pg_trigger,
-pg_publication, ...) exist with their columns and no rows, so psql's joins with them work.
+Catalogs PostgreSQL has and mirrordb does not use (pg_inherits, pg_policy, pg_publication,
+...) exist with their columns and no rows, so psql's joins with them work.
 """
 
 from __future__ import annotations
