@@ -266,3 +266,18 @@ def test_instead_of_insert_on_a_view(both: object) -> None:
 
 def test_errors_of_bad_definitions(both: object) -> None:
     assert_same(both, ERRORS)  # type: ignore[arg-type]
+
+
+def test_recursive_trigger_stops_with_54001(both: object) -> None:
+    """A trigger that fires itself without end: 54001 (PostgreSQL's stack depth error) long
+    before Python's stack runs out, and the session carries on."""
+    _, ours = both  # type: ignore[misc]
+    for statement in ["create table r (a int)",
+                      "create function again() returns trigger language plpgsql as $$ "
+                      "begin insert into r values (NEW.a + 1); return NEW; end $$",
+                      "create trigger again after insert on r for each row "
+                      "execute function again()"]:
+        assert ours.run(statement)[0] == "ok", statement
+    answer = ours.run("insert into r values (1)")
+    assert answer[:3] == ("error", "54001", "stack depth limit exceeded")
+    assert ours.run("select count(*) from r")[3] == [("0",)]

@@ -52,7 +52,10 @@ EVENT_BITS = {"INSERT": TYPE_INSERT, "DELETE": TYPE_DELETE, "UPDATE": TYPE_UPDAT
               "TRUNCATE": TYPE_TRUNCATE}
 ENABLED_FIRING = frozenset("OA")        # session_replication_role = origin
 _QUEUE_KEY = "mirrordb.triggers.queue"
-MAX_TRIGGER_DEPTH = 200
+# A trigger's call is a statement and a function deeper: it counts as this many nested calls
+# (user_functions.MAX_CALL_DEPTH), so recursive triggers stop with 54001 long before Python's
+# stack runs out (which inside a WAL critical section would stop the server).
+CALL_LEVELS = 6
 SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
 
 
@@ -513,9 +516,6 @@ def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: 
     if routine is None:
         raise MirrordbError(f"cache lookup failed for function {trigger.function_oid}",
                             sqlstate="XX000")
-    if getattr(session, "_trigger_depth", 0) > MAX_TRIGGER_DEPTH:
-        raise MirrordbError("stack depth limit exceeded", sqlstate="54001",
-                            hint="Increase the configuration parameter \"max_stack_depth\".")
     relation = planned.relation
     text = user_functions.plpgsql_text(routine)
     tree, cache = plpgsql._compiled_function(session, routine, text, variant=relation.oid)
@@ -533,15 +533,14 @@ def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: 
         slot = interpreter.slots.get(name)
         if slot is not None:
             interpreter.values[slot] = value
-    session._trigger_depth = getattr(session, "_trigger_depth", 0) + 1
     try:
-        interpreter.run(ctx)
+        with user_functions.call_context(session, routine, CALL_LEVELS):
+            interpreter.run(ctx)
     except MirrordbError as error:
         if error.sqlstate == "2F005":
             error.message = "control reached end of trigger procedure without RETURN"
         raise
     finally:
-        session._trigger_depth -= 1
         session.pending_warnings.extend(interpreter.notices)
     return interpreter.result  # type: ignore[no-any-return]
 

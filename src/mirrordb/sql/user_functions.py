@@ -721,13 +721,13 @@ def _stack_depth_exceeded() -> MirrordbError:
 
 
 @contextlib.contextmanager
-def _call_depth() -> Iterator[None]:
-    """One more level of nested routine calls: 54001 beyond ``MAX_CALL_DEPTH``, or when
-    Python's own stack runs out first (a PL/pgSQL level takes many frames)."""
+def _call_depth(levels: int = 1) -> Iterator[None]:
+    """``levels`` more levels of nested routine calls: 54001 beyond ``MAX_CALL_DEPTH``, or
+    when Python's own stack runs out first (a PL/pgSQL level takes many frames)."""
     depth = getattr(_depth, "value", 0)
-    if depth >= MAX_CALL_DEPTH:
+    if depth + levels > MAX_CALL_DEPTH:
         raise _stack_depth_exceeded()
-    _depth.value = depth + 1
+    _depth.value = depth + levels
     try:
         yield
     except RecursionError:
@@ -780,6 +780,15 @@ def _output_columns(routine: pc.Routine) -> list[tuple[str, int]]:
 
 
 @contextlib.contextmanager
+def call_context(session: Any, routine: pc.Routine, levels: int = 1) -> Iterator[None]:
+    """What every call of ``routine`` runs inside (sql/triggers.py's calls too): its security
+    context and settings, ``levels`` more levels of call depth (a trigger's call, a whole
+    statement deeper, counts for more)."""
+    with _security_context(session, routine), _call_depth(levels):
+        yield
+
+
+@contextlib.contextmanager
 def _security_context(session: Any, routine: pc.Routine) -> Iterator[None]:
     """A SECURITY DEFINER routine runs as its owner (current_user and every privilege
     check), its body planned and run so; a routine with SET clauses runs with those
@@ -829,7 +838,7 @@ def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: E
     values = [argument.fn(row, ctx) for argument in arguments]
     if routine.strict and None in values:
         return None
-    with _security_context(ctx.session, routine), _call_depth():
+    with call_context(ctx.session, routine):
         if routine.language_oid == PLPGSQL_LANGUAGE_OID:
             return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values,
                                          nonatomic)
