@@ -227,6 +227,11 @@ ERRORS = [
     "drop table dropped",
     "select count(*) from pg_trigger where tgname = 'd'",
     "select say()",
+    "create function lonely() returns trigger language plpgsql as $$ begin return NEW; end $$",
+    "create trigger lonely before insert on nr for each row execute function lonely()",
+    "drop function lonely() cascade",
+    "drop function say() cascade",
+    "select tgname from pg_trigger order by 1",
     "create function sql_trigger() returns trigger language sql as 'select 1'",
     "create function no_return() returns trigger language plpgsql as $$ begin end $$",
     "create table nr (a int)",
@@ -281,3 +286,30 @@ def test_recursive_trigger_stops_with_54001(both: object) -> None:
     answer = ours.run("insert into r values (1)")
     assert answer[:3] == ("error", "54001", "stack depth limit exceeded")
     assert ours.run("select count(*) from r")[3] == [("0",)]
+
+
+NOTICES = [
+    "create table x (a int)",
+    "create table y (a int)",
+    "create function f() returns trigger language plpgsql as $$ begin "
+    "raise notice '% % % % %', TG_NAME, TG_WHEN, TG_LEVEL, TG_OP, TG_TABLE_NAME; "
+    "return NEW; end $$",
+    "create function g() returns trigger language plpgsql as $$ begin return NEW; end $$",
+    "create trigger t2 before insert on x for each row execute function f()",
+    "create trigger t1 before insert on x for each row execute function f()",
+    "create trigger t0 after insert on x for each statement execute function f()",
+    "create trigger t3 before insert on y for each row execute function f()",
+    "create trigger t4 before insert on y for each row execute function g()",
+    "drop function g() cascade",
+    "drop function f() cascade",
+    "drop trigger if exists nope on x",
+    "drop trigger if exists nope on nosuch",
+]
+
+notices_pair = pair_fixture("trigger_notices", [], detailed=True, with_context=True)
+
+
+def test_notices_of_firing_and_dropping(notices_pair: object) -> None:
+    """DROP's cascade and skipping notices (the triggers' own RAISE NOTICEs reach a client
+    through the session's pending warnings: test_triggers_server_compat.py compares them)."""
+    assert_same(notices_pair, NOTICES)  # type: ignore[arg-type]

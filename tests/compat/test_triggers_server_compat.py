@@ -148,3 +148,29 @@ def test_standby_has_the_triggers_rows_and_refuses_create_trigger(servers: Serve
     assert refused.value.sqlstate == "25006"
     assert refused.value.diag.message_primary == \
         "cannot execute CREATE TRIGGER in a read-only transaction"
+
+
+def _notices_of(connection: psycopg.Connection, statements: list[str]) -> list[str]:
+    notices: list[str] = []
+    connection.add_notice_handler(lambda d: notices.append(str(d.message_primary)))
+    for statement in statements:
+        connection.execute(statement)
+    return notices
+
+
+def test_raise_notice_from_triggers_in_firing_order(servers: Servers) -> None:
+    statements = [
+        "CREATE TABLE noisy (a int)",
+        "CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE NOTICE '% % % % %', TG_NAME, TG_WHEN, TG_LEVEL, TG_OP, TG_TABLE_NAME; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER t2 BEFORE INSERT ON noisy FOR EACH ROW EXECUTE FUNCTION shout()",
+        "CREATE TRIGGER t1 BEFORE INSERT ON noisy FOR EACH ROW EXECUTE FUNCTION shout()",
+        "CREATE TRIGGER t3 AFTER INSERT ON noisy FOR EACH ROW EXECUTE FUNCTION shout()",
+        "CREATE TRIGGER t0 AFTER INSERT ON noisy FOR EACH STATEMENT EXECUTE FUNCTION shout()",
+        "INSERT INTO noisy VALUES (1), (2)"]
+    with psycopg.connect(servers.postgres, autocommit=True) as reference, \
+            servers.primary.connect(autocommit=True) as mine:
+        expected = _notices_of(reference, statements)
+        assert expected[:2] == ["t1 BEFORE ROW INSERT noisy", "t2 BEFORE ROW INSERT noisy"]
+        assert _notices_of(mine, statements) == expected

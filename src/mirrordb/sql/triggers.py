@@ -407,23 +407,32 @@ def enable_disable(session: Any, txn: Any, node: Node) -> str:
     return "ALTER TABLE"
 
 
-def refuse_function_drop(session: Any, routine: Any) -> None:
-    """DROP FUNCTION of a function a trigger executes: 2BP01, as PostgreSQL's dependency."""
+def check_function_drop(session: Any, txn: Any, routine: Any, cascade: bool) -> list[Any]:
+    """DROP FUNCTION of a function triggers execute: 2BP01, as PostgreSQL's dependency; with
+    CASCADE the triggers go too (its notices)."""
     users = sorted((t for t in all_triggers(session) if t.function_oid == routine.oid),
                    key=lambda t: t.oid)
     if not users:
-        return
+        return []
     from mirrordb.sql.catalog_functions import CatalogSnapshot
     snapshot = CatalogSnapshot.for_session(session)
-    lines = []
+    names = []
     for trigger in users:
         entry = snapshot.classes.get(trigger.relation_oid)
         table = entry.name if entry is not None else str(trigger.relation_oid)
-        lines.append(f"trigger {trigger.name} on table {table} depends on function "
-                     f"{routine.name}()")
-    raise MirrordbError(f"cannot drop function {routine.name}() because other objects depend "
-                        "on it", sqlstate="2BP01", detail="\n".join(lines),
-                        hint="Use DROP ... CASCADE to drop the dependent objects too.")
+        names.append(f"trigger {trigger.name} on table {table}")
+    if not cascade:
+        raise MirrordbError(f"cannot drop function {routine.name}() because other objects "
+                            "depend on it", sqlstate="2BP01",
+                            detail="\n".join(f"{n} depends on function {routine.name}()"
+                                             for n in names),
+                            hint="Use DROP ... CASCADE to drop the dependent objects too.")
+    oids = {t.oid for t in users}
+    txn._delete_catalog_rows(boot.PG_TRIGGER, lambda v: v[0] in oids)
+    if len(names) == 1:
+        return [("NOTICE", f"drop cascades to {names[0]}")]
+    return [("NOTICE", f"drop cascades to {len(names)} other objects",
+             "\n".join(f"drop cascades to {n}" for n in names))]
 
 
 # -- firing ---------------------------------------------------------------------------------------

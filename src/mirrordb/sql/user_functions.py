@@ -1076,7 +1076,8 @@ def drop_routines(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
             continue
         check_owner(session, routine)
         from mirrordb.sql import triggers
-        triggers.refuse_function_drop(session, routine)
+        notices += triggers.check_function_drop(session, txn, routine,
+                                                node.get("behavior") == "DROP_CASCADE")
         txn._delete_catalog_rows(_catalog(), lambda v, oid=routine.oid: v[0] == oid)
         from mirrordb.sql import comments
         comments.forget_object(txn, routine.oid, _catalog().oid)
