@@ -60,6 +60,15 @@ END $$""",
     "INSERT INTO items VALUES (1, 'Apple', 1), (2, 'Pear', NULL), (3, NULL, 5)",
     "UPDATE items SET name = 'PLUM' WHERE id = 2",
     "DELETE FROM items WHERE id = 2",
+    "CREATE VIEW cheap AS SELECT id, name FROM items WHERE price < 2",
+    """CREATE FUNCTION cheap_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO items VALUES (NEW.id, NEW.name || '!', 0);
+  NEW.name := NEW.name || '?';
+  RETURN NEW;
+END $$""",
+    "CREATE TRIGGER cheap_insert INSTEAD OF INSERT ON cheap FOR EACH ROW "
+    "EXECUTE FUNCTION cheap_insert()",
 ]
 
 _VARYING = re.compile(r"^(-- Dumped from database version |\\restrict |\\unrestrict )")
@@ -127,7 +136,11 @@ def test_copy_from_fires_triggers(servers: Servers) -> None:
             servers.primary.connect(autocommit=True) as mine:
         assert copy_in_error(mine, "COPY items FROM STDIN", data) == \
             copy_in_error(reference, "COPY items FROM STDIN", data) == (None, None, None)
-        for statement in ("SELECT id, name, price FROM items ORDER BY id", query):
+        view_data = "30\tPeach\n31\tMango\n"
+        assert copy_in_error(mine, "COPY cheap FROM STDIN", view_data) == \
+            copy_in_error(reference, "COPY cheap FROM STDIN", view_data) == (None, None, None)
+        returning = "INSERT INTO cheap VALUES (32, 'Grape') RETURNING *"
+        for statement in (returning, "SELECT id, name, price FROM items ORDER BY id", query):
             assert mine.execute(statement).fetchall() == \
                 reference.execute(statement).fetchall()
 
@@ -140,7 +153,8 @@ def test_standby_has_the_triggers_rows_and_refuses_create_trigger(servers: Serve
     assert _rows(servers.standby.dsn(), query) == _rows(servers.primary.dsn(), query)
     assert ("INSERT", 20, "items_audit:row") in _rows(servers.standby.dsn(), query)
     assert _rows(servers.standby.dsn(), "SELECT tgname FROM pg_trigger ORDER BY 1") == \
-        [("items_audit",), ("items_off",), ("items_statement",), ("items_tidy",)]
+        [("cheap_insert",), ("items_audit",), ("items_off",), ("items_statement",),
+         ("items_tidy",)]
     with servers.standby.connect(autocommit=True) as connection:
         with pytest.raises(psycopg.Error) as refused:
             connection.execute("CREATE TRIGGER t2 AFTER INSERT ON items FOR EACH ROW "

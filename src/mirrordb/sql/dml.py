@@ -142,7 +142,7 @@ class DmlPlan:
         if self.triggers is not None:
             if relation.kind == RELKIND_VIEW:
                 done = triggers.instead_of_row(ctx, self.triggers, "INSERT", None, values)
-                return (*values, None) if done else None
+                return None if done is None else (*done, None)
             go, changed = triggers.before_row(ctx, self.triggers, "INSERT", None, values)
             if not go or changed is None:
                 return None
@@ -338,8 +338,9 @@ class DmlPlan:
                 values[index] = expr.fn(row, ctx)
             new = tuple(values)
         done = triggers.instead_of_row(ctx, self.triggers, self.command, old, new)
-        return (TmResult.OK if done else TmResult.INVISIBLE), \
-            (*(new if new is not None else old), None, *row[width + 1:])
+        if done is None:
+            return TmResult.INVISIBLE, row
+        return TmResult.OK, (*done, None, *row[width + 1:])
 
     def _queue_change(self, ctx: ExecContext, old: Row, new: Row) -> None:
         """A changed row for the foreign keys' end-of-statement checks and actions."""

@@ -1603,11 +1603,13 @@ class Session:
             if relation is None:
                 raise error_at(f'relation "{range_var["relname"]}" does not exist', "42P01",
                                range_var.get("location", -1))
-            if relation.kind == RELKIND_VIEW:
+            from mirrordb.sql import triggers
+            if relation.kind == RELKIND_VIEW and \
+                    not triggers.has_instead_of(self, relation, "INSERT"):
                 raise MirrordbError(f'cannot copy to view "{relation.name}"', sqlstate="42809",
                                     hint="To enable copying to a view, provide an INSTEAD OF "
                                          "INSERT trigger.")
-            if relation.kind != RELKIND_TABLE:
+            if relation.kind not in (RELKIND_TABLE, RELKIND_VIEW):
                 raise MirrordbError(f'cannot copy to relation "{relation.name}"',
                                     sqlstate="42809")
             if ctx.txn.transaction.read_only:
@@ -1626,7 +1628,6 @@ class Session:
             checks = constraints.checks_for(builder, relation)
             generation = generated.for_relation(builder, relation)
             ri = foreign_keys.for_relation(self, relation)
-            from mirrordb.sql import triggers
             fired = triggers.for_relation(self, relation)
             triggers.statement_start(ctx, fired, ("INSERT",))
 
@@ -1638,6 +1639,8 @@ class Session:
                         row[i] = given[i]
                     elif i in defaults:
                         row[i] = defaults[i].fn((), ctx)
+                if relation.kind == RELKIND_VIEW:      # its INSTEAD OF INSERT triggers
+                    return triggers.instead_of_row(ctx, fired, "INSERT", None, row) is not None
                 if fired is not None:
                     go, changed = triggers.before_row(ctx, fired, "INSERT", None, row)
                     if not go or changed is None:

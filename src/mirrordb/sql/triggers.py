@@ -604,20 +604,20 @@ def before_row(ctx: ExecContext, planned: RelationTriggers | None, event: str,
 
 
 def instead_of_row(ctx: ExecContext, planned: RelationTriggers | None, event: str,
-                   old: Any, new: Any) -> bool:
-    """The INSTEAD OF triggers of a view's row: whether the row counts as done."""
+                   old: Any, new: Any) -> list[Any] | None:
+    """The INSTEAD OF triggers of a view's row: the row as the last trigger returned it
+    (RETURNING shows it), or None when one returned NULL (the row is not counted)."""
     if planned is None:
-        return False
-    done = False
-    current = None if new is None else list(new)
-    for trigger in planned.chosen(event, TYPE_INSTEAD, True):
-        returned = _returned_row(planned, _call(ctx, planned, trigger, event, old, current))
+        return None
+    current = list(new if new is not None else old)
+    chosen = planned.chosen(event, TYPE_INSTEAD, True)
+    for trigger in chosen:
+        returned = _returned_row(planned, _call(ctx, planned, trigger, event, old,
+                                                None if event == "DELETE" else current))
         if returned is None:
-            return False
-        done = True
-        if event != "DELETE":
-            current = returned
-    return done
+            return None
+        current = returned
+    return current if chosen else None
 
 
 def after_row(ctx: ExecContext, planned: RelationTriggers | None, event: str,
