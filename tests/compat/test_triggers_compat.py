@@ -239,6 +239,18 @@ ERRORS = [
     "insert into nr values (1)",
     "create trigger bad before insert on nr for each row when (new.ctid is null) "
     "execute function say()",
+    "create function with_argument(int) returns trigger language plpgsql as $$ "
+    "begin return new; end $$",
+    "create table shaped (a int, b int)",
+    "create function wrong_shape() returns trigger language plpgsql as $$ "
+    "declare r record; begin select 1 as q into r; return r; end $$",
+    "create trigger wrong_shape before insert on shaped for each row "
+    "execute function wrong_shape()",
+    "insert into shaped values (1, 2)",
+    "drop trigger wrong_shape on shaped",
+    "create function scalar() returns trigger language plpgsql as $$ begin return 5; end $$",
+    "create trigger scalar after insert on shaped for each row execute function scalar()",
+    "insert into shaped values (1, 2)",
 ]
 
 

@@ -487,6 +487,10 @@ class Interpreter:
             if name is not None:
                 slot = self.slots[name]
                 self.result = (self.values[slot], self.types[slot])
+        if self.result_type == T.TRIGGER_OID and self.result is not None and \
+                self.result[0] is not None and not isinstance(self.result[0], tuple):
+            raise MirrordbError("cannot return non-composite value from function returning "
+                                "composite type", sqlstate="42804")
         raise _Return()
 
     def _PLpgSQL_stmt_return_next(self, f: Node) -> None:
@@ -836,8 +840,21 @@ _PARSE_ERRORS = {"cannot use RETURN NEXT in a non-SETOF function": ("42804", "re
                  "RETURN cannot have a parameter in function returning set": ("42804",
                                                                              "return"),
                  "RETURN cannot have a parameter in function with OUT parameters":
-                     ("42804", "return")}
+                     ("42804", "return"),
+                 "trigger functions cannot have declared arguments": ("42P13", None)}
 _NEAR = re.compile(r'at or near "(.*)"$')
+
+
+_FUNCTION_NAME = re.compile(r'FUNCTION\s+(?:(?:"[^"]+"|\w+)\.)?(?:"([^"]+)"|(\w+))',
+                            re.IGNORECASE)
+
+
+def _function_name(create_text: str) -> str:
+    """The name a CREATE FUNCTION statement gives (without its schema)."""
+    found = _FUNCTION_NAME.search(create_text)
+    if found is None:
+        return ""
+    return found.group(1) if found.group(1) is not None else found.group(2).lower()
 
 
 def check_syntax(create_text: str, body_location: int) -> None:
@@ -848,6 +865,11 @@ def check_syntax(create_text: str, body_location: int) -> None:
     except MirrordbError as error:
         sqlstate, word = _PARSE_ERRORS.get(error.message, (error.sqlstate, None))
         error.sqlstate = sqlstate
+        if error.message == "trigger functions cannot have declared arguments":
+            error.hint = "The arguments of the trigger can be accessed through TG_NARGS and " \
+                "TG_ARGV instead."
+            error.add_context(f'compilation of PL/pgSQL function "{_function_name(create_text)}" '
+                              "near line 1")
         near = _NEAR.search(error.message)
         word = near.group(1) if near is not None else word
         if word and body_location >= 0:

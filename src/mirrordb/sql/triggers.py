@@ -20,8 +20,8 @@ row; per row, the BEFORE ROW triggers in name order, each getting the NEW the on
 returned (NULL skips the row, for the later triggers too), then the row is changed; its AFTER
 ROW triggers (WHEN evaluated at once) are queued and fire at the end of the statement, row by
 row, each row's in name order, followed by the AFTER STATEMENT triggers. INSTEAD OF triggers
-on a view run in place of the INSERT, UPDATE or DELETE of each of its rows. Not done: transition tables (REFERENCING),
-constraint triggers, deferral.
+on a view run in place of the INSERT, UPDATE or DELETE of each of its rows. Not done:
+transition tables (REFERENCING), constraint triggers, deferral (sql/README.md "Triggers").
 """
 
 from __future__ import annotations
@@ -517,8 +517,9 @@ def _passes_when(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger,
 
 
 def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: str,
-          old: Any, new: Any) -> tuple[Any, int] | None:
-    """Run the trigger function once; its RETURN (value, type), None when it returned none."""
+          old: Any, new: Any) -> list[Any] | None:
+    """Run the trigger function once: a row trigger's RETURN as the row's values (None for
+    NULL, and for a statement trigger)."""
     from mirrordb.sql import plpgsql, proc_catalog, user_functions
     session = ctx.session
     routine = proc_catalog.routine_by_oid(session, trigger.function_oid)
@@ -551,7 +552,13 @@ def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: 
         raise
     finally:
         session.pending_warnings.extend(interpreter.notices)
-    return interpreter.result  # type: ignore[no-any-return]
+    if not trigger.row:
+        return None
+    try:
+        return _returned_row(planned, interpreter.result)
+    except MirrordbError as error:
+        error.add_context(f"PL/pgSQL function {interpreter.signature} during function exit")
+        raise
 
 
 def _returned_row(planned: RelationTriggers, result: tuple[Any, int] | None) -> list[Any] | None:
@@ -563,8 +570,8 @@ def _returned_row(planned: RelationTriggers, result: tuple[Any, int] | None) -> 
     if not isinstance(value, tuple) or len(value) != relation.natts:
         raise MirrordbError("returned row structure does not match the structure of the "
                             "triggering table", sqlstate="42804",
-                            detail="Number of returned columns does not match expected "
-                                   "column count.")
+                            detail=f"Number of returned columns ({len(value)}) does not "
+                                   f"match expected column count ({relation.natts}).")
     columns = getattr(value, "columns", ())
     row = list(value)
     for index, column in enumerate(relation.columns):
@@ -595,7 +602,7 @@ def before_row(ctx: ExecContext, planned: RelationTriggers | None, event: str,
     for trigger in planned.chosen(event, TYPE_BEFORE, True, updated):
         if not _passes_when(ctx, planned, trigger, old, current):
             continue
-        returned = _returned_row(planned, _call(ctx, planned, trigger, event, old, current))
+        returned = _call(ctx, planned, trigger, event, old, current)
         if returned is None:
             return False, None
         if event != "DELETE":
@@ -612,8 +619,8 @@ def instead_of_row(ctx: ExecContext, planned: RelationTriggers | None, event: st
     current = list(new if new is not None else old)
     chosen = planned.chosen(event, TYPE_INSTEAD, True)
     for trigger in chosen:
-        returned = _returned_row(planned, _call(ctx, planned, trigger, event, old,
-                                                None if event == "DELETE" else current))
+        returned = _call(ctx, planned, trigger, event, old,
+                         None if event == "DELETE" else current)
         if returned is None:
             return None
         current = returned
