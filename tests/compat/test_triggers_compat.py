@@ -3,8 +3,9 @@
 The statements run in order on a throw-away PostgreSQL server and on a mirrordb Session over a
 fresh cluster: an audit-log AFTER ROW trigger, a BEFORE trigger that rewrites NEW (and one that
 skips rows by returning NULL), a validation trigger raising an exception (its CONTEXT lines),
-statement-level triggers counting statements, INSTEAD OF INSERT on a view, name order, WHEN and
-UPDATE OF, firing from ON CONFLICT and MERGE, ENABLE/DISABLE, RENAME, DROP, pg_trigger and
+statement-level triggers counting statements, INSTEAD OF INSERT/UPDATE/DELETE on a view, name
+order, WHEN and UPDATE OF, transition tables (REFERENCING), firing from ON CONFLICT, MERGE and
+TRUNCATE, ENABLE/DISABLE, RENAME, DROP, DROP FUNCTION [CASCADE], pg_trigger and
 pg_get_triggerdef, and PostgreSQL's errors for bad definitions. Answers (rows, command tags,
 errors with DETAIL, HINT and CONTEXT, notices) must be equal.
 """
@@ -197,6 +198,47 @@ end $$""",
     "select tgname, tgtype from pg_trigger where tgrelid = 'base_view'::regclass order by 1",
 ]
 
+TRANSITION_TABLES = [
+    "create table tx (a int, b text)",
+    "create table tx_log (what text)",
+    """create function tx_log() returns trigger language plpgsql as $$
+begin
+  insert into tx_log select TG_NAME || ' ' || TG_OP || ' ' ||
+    coalesce((select string_agg(a::text || b, ',' order by a) from nt), '-');
+  if TG_OP = 'UPDATE' then
+    insert into tx_log select 'old ' || string_agg(o.b || '->' || n.b, ',' order by o.a)
+      from ot o join nt n using (a);
+  end if;
+  return null;
+end $$""",
+    "create trigger tx_statement after insert on tx referencing new table as nt "
+    "for each statement execute function tx_log()",
+    "create trigger tx_row after update on tx referencing old table as ot new table as nt "
+    "for each row execute function tx_log()",
+    "insert into tx values (1, 'a'), (2, 'b')",
+    "insert into tx select 3, 'c' where false",
+    "update tx set b = b || '!'",
+    "select what from tx_log",
+    "select pg_get_triggerdef(oid) from pg_trigger where tgrelid = 'tx'::regclass "
+    "order by tgname",
+    "select tgname, tgoldtable, tgnewtable from pg_trigger where tgrelid = 'tx'::regclass "
+    "order by tgname",
+    "create trigger bad before insert on tx referencing new table as nt for each statement "
+    "execute function tx_log()",
+    "create trigger bad after insert or update on tx referencing new table as nt "
+    "for each row execute function tx_log()",
+    "create trigger bad after insert on tx referencing old table as ot "
+    "for each statement execute function tx_log()",
+    "create trigger bad after update of a on tx referencing old table as ot "
+    "for each statement execute function tx_log()",
+    "create trigger bad after update on tx referencing old table as t new table as t "
+    "for each statement execute function tx_log()",
+    "create trigger bad after delete on tx referencing new table as t "
+    "for each statement execute function tx_log()",
+    "create trigger bad after truncate on tx referencing old table as t "
+    "for each statement execute function tx_log()",
+]
+
 ERRORS = [
     "create function not_trigger() returns int language sql as 'select 1'",
     "create trigger bad before insert on items for each row execute function not_trigger()",
@@ -279,6 +321,10 @@ def test_on_conflict_and_merge_fire_triggers(both: object) -> None:
 
 def test_instead_of_insert_on_a_view(both: object) -> None:
     assert_same(both, VIEWS)  # type: ignore[arg-type]
+
+
+def test_transition_tables(both: object) -> None:
+    assert_same(both, TRANSITION_TABLES)  # type: ignore[arg-type]
 
 
 def test_errors_of_bad_definitions(both: object) -> None:

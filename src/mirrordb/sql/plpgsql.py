@@ -112,6 +112,9 @@ class Interpreter:
     # may COMMIT/ROLLBACK: a procedure CALLed, or a DO run, outside a transaction block
     nonatomic: bool = False
     placed: set[int] = field(default_factory=set)   # errors given their CONTEXT line
+    # a trigger's transition tables (REFERENCING): name -> (rows, columns), which its
+    # statements read as they read a WITH query's working table (sql/triggers.py fills them)
+    transition_tables: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)
 
     # -- variables -------------------------------------------------------------------------------
 
@@ -189,6 +192,9 @@ class Interpreter:
         from mirrordb.sql.planner import PlanBuilder
         builder = PlanBuilder(self.session, list(self.types))
         builder.function_parameters = self  # type: ignore[attr-defined]
+        for name, table in self.transition_tables.items():
+            builder.ctes[name] = {"ctename": name}
+            builder.worktables[name] = table
         return builder
 
     def expression(self, node: Node) -> Expr:

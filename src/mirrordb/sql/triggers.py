@@ -20,8 +20,9 @@ row; per row, the BEFORE ROW triggers in name order, each getting the NEW the on
 returned (NULL skips the row, for the later triggers too), then the row is changed; its AFTER
 ROW triggers (WHEN evaluated at once) are queued and fire at the end of the statement, row by
 row, each row's in name order, followed by the AFTER STATEMENT triggers. INSTEAD OF triggers
-on a view run in place of the INSERT, UPDATE or DELETE of each of its rows. Not done:
-transition tables (REFERENCING), constraint triggers, deferral (sql/README.md "Triggers").
+on a view run in place of the INSERT, UPDATE or DELETE of each of its rows. An AFTER trigger's
+transition tables (REFERENCING) are the statement's rows of its event, which the function reads
+as working tables. Not done: constraint triggers, deferral (sql/README.md "Triggers").
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ EVENT_BITS = {"INSERT": TYPE_INSERT, "DELETE": TYPE_DELETE, "UPDATE": TYPE_UPDAT
               "TRUNCATE": TYPE_TRUNCATE}
 ENABLED_FIRING = frozenset("OA")        # session_replication_role = origin
 _QUEUE_KEY = "mirrordb.triggers.queue"
+_TRANSITION_KEY = "mirrordb.triggers.transitions"
+_TRANSITION_TABLES = -1      # where a compiled trigger function keeps its transition tables
 # A trigger's call is a statement and a function deeper: it counts as this many nested calls
 # (user_functions.MAX_CALL_DEPTH), so recursive triggers stop with 54001 long before Python's
 # stack runs out (which inside a WAL critical section would stop the server).
@@ -186,10 +189,53 @@ def _check_combination(node: Node, trigger_type: int) -> None:
             raise _refused("INSTEAD OF triggers cannot have WHEN conditions")
         if node.get("columns"):
             raise _refused("INSTEAD OF triggers cannot have column lists")
-    if node.get("transitionRels"):
-        raise feature_not_supported("REFERENCING (transition tables) in CREATE TRIGGER")
     if node.get("isconstraint"):
         raise feature_not_supported("CREATE CONSTRAINT TRIGGER")
+
+
+def _transition_names(relation: Relation, node: Node, trigger_type: int
+                      ) -> tuple[str | None, str | None]:
+    """REFERENCING OLD TABLE AS o NEW TABLE AS n: the names, after CreateTrigger's checks."""
+    old_name = new_name = None
+    for item in node.get("transitionRels") or []:
+        fields = item["TriggerTransition"]
+        if not fields.get("isTable"):
+            raise _refused("ROW variable naming in the REFERENCING clause is not supported")
+        if relation.kind == RELKIND_VIEW:
+            raise MirrordbError(f'"{relation.name}" is a view', sqlstate="42809",
+                                detail="Triggers on views cannot have transition tables.")
+        if trigger_type & (TYPE_BEFORE | TYPE_INSTEAD):
+            raise _invalid("transition table name can only be specified for an AFTER trigger")
+        if trigger_type & TYPE_TRUNCATE:
+            raise _refused("TRUNCATE triggers with transition tables are not supported")
+        if trigger_type & TYPE_ROW and bin(trigger_type & (TYPE_INSERT | TYPE_UPDATE
+                                                           | TYPE_DELETE)).count("1") > 1:
+            raise _refused("transition tables cannot be specified for triggers with more "
+                           "than one event")
+        if node.get("columns"):
+            raise _refused("transition tables cannot be specified for triggers with column "
+                           "lists")
+        if fields.get("isNew"):
+            if not trigger_type & (TYPE_INSERT | TYPE_UPDATE):
+                raise _invalid("NEW TABLE can only be specified for an INSERT or UPDATE "
+                               "trigger")
+            if new_name is not None:
+                raise _invalid("NEW TABLE cannot be specified multiple times")
+            new_name = fields["name"]
+        else:
+            if not trigger_type & (TYPE_DELETE | TYPE_UPDATE):
+                raise _invalid("OLD TABLE can only be specified for a DELETE or UPDATE "
+                               "trigger")
+            if old_name is not None:
+                raise _invalid("OLD TABLE cannot be specified multiple times")
+            old_name = fields["name"]
+    if old_name is not None and old_name == new_name:
+        raise _invalid("OLD TABLE name and NEW TABLE name cannot be the same")
+    return old_name, new_name
+
+
+def _invalid(message: str) -> MirrordbError:
+    return MirrordbError(message, sqlstate="42P17")
 
 
 def _column_refs(tree: Any) -> list[tuple[list[str], int]]:
@@ -292,6 +338,7 @@ def create_trigger(session: Any, txn: Any, node: Node) -> str:
     when = node.get("whenClause")
     if when is not None:
         _check_when(session, relation, trigger_type, when)
+    old_table, new_table = _transition_names(relation, node, trigger_type)
     routine = _trigger_function(session, node)
     name = node["trigname"]
     existing = next((t for t in of_relation(session, relation.oid) if t.name == name), None)
@@ -303,7 +350,7 @@ def create_trigger(session: Any, txn: Any, node: Node) -> str:
                       existing.enabled if existing is not None else "O",
                       tuple(_argument_text(a) for a in node.get("args") or []),
                       _update_columns(relation, node),
-                      None if when is None else json.dumps(when))
+                      None if when is None else json.dumps(when), old_table, new_table)
     if existing is not None:
         txn._delete_catalog_rows(boot.PG_TRIGGER, lambda v: v[0] == existing.oid)
     txn._insert_catalog(boot.PG_TRIGGER, to_values(trigger))
@@ -446,6 +493,7 @@ class RelationTriggers:
     triggers: list[Trigger]
     whens: dict[int, Expr] = field(default_factory=dict)
     schema: str = "public"
+    transitions: dict[str, bool] = field(default_factory=dict)   # events whose rows to keep
 
     def chosen(self, event: str, timing: int, row: bool,
                updated: frozenset[int] | None = None) -> list[Trigger]:
@@ -470,6 +518,10 @@ def for_relation(session: Any, relation: Relation) -> RelationTriggers | None:
     planned = RelationTriggers(relation, triggers,
                                schema=schemas.namespace_name(session, relation.namespace_oid))
     for trigger in triggers:
+        if trigger.old_table is not None or trigger.new_table is not None:
+            for event, bit in EVENT_BITS.items():
+                if trigger.type & bit:
+                    planned.transitions[event] = True
         if trigger.qual is not None:
             planned.whens[trigger.oid] = _compile_when(session, relation,
                                                        json.loads(trigger.qual))
@@ -532,6 +584,8 @@ def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: 
     interpreter = plpgsql.Interpreter(session, routine.name, tree, routine.source, False,
                                       T.TRIGGER_OID, [], cache=cache)
     interpreter.signature = f"{routine.name}()"
+    if trigger.old_table is not None or trigger.new_table is not None:
+        interpreter.transition_tables = _transition_tables(ctx, planned, trigger, event, cache)
     interpreter.declare()
     values = {"new": _record(relation, new), "old": _record(relation, old),
               "tg_name": trigger.name, "tg_when": trigger.timing,
@@ -559,6 +613,30 @@ def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: 
     except MirrordbError as error:
         error.add_context(f"PL/pgSQL function {interpreter.signature} during function exit")
         raise
+
+
+def _transition_tables(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger,
+                       event: str, cache: dict[int, Any]) -> dict[str, tuple[Any, list[Any]]]:
+    """The trigger's OLD TABLE and NEW TABLE, filled with the statement's rows: working
+    tables kept with the function's plans (which hold them), refilled for each call."""
+    from mirrordb.sql import plpgsql
+    from mirrordb.sql import recursive as rec
+    from mirrordb.sql.planner import OutputColumn
+    relation = planned.relation
+    kept = cache.get(_TRANSITION_TABLES)
+    if kept is None:
+        columns = [OutputColumn(c.name, c.type_oid, c.typmod) for c in relation.columns]
+        kept = cache[_TRANSITION_TABLES] = plpgsql._Compiled(
+            "transitions", {"old": (rec.WorkTable(), columns), "new": (rec.WorkTable(), columns)})
+    captured = ctx.cache.get(_TRANSITION_KEY, {})   # type: ignore[call-overload]
+    olds, news = captured.get((relation.oid, event), ([], []))
+    tables = {}
+    for name, rows, which in ((trigger.old_table, olds, "old"), (trigger.new_table, news, "new")):
+        if name is not None:
+            table, columns = kept.plan[which]
+            table.rows = list(rows)
+            tables[name] = (table, columns)
+    return tables
 
 
 def _returned_row(planned: RelationTriggers, result: tuple[Any, int] | None) -> list[Any] | None:
@@ -632,6 +710,14 @@ def after_row(ctx: ExecContext, planned: RelationTriggers | None, event: str,
     """Queue one changed row for its AFTER ROW triggers (WHEN is decided now)."""
     if planned is None:
         return
+    width = planned.relation.natts
+    if planned.transitions.get(event):
+        captured = ctx.cache.setdefault(_TRANSITION_KEY, {})   # type: ignore[call-overload]
+        olds, news = captured.setdefault((planned.relation.oid, event), ([], []))
+        if old is not None:
+            olds.append(tuple(old)[:width])
+        if new is not None:
+            news.append(tuple(new)[:width])
     chosen = [t for t in planned.chosen(event, 0, True, updated)
               if _passes_when(ctx, planned, t, old, new)]
     if chosen:
@@ -645,14 +731,17 @@ def statement_end(ctx: ExecContext, planned: RelationTriggers | None,
                   events: tuple[str, ...], updated: frozenset[int] | None = None) -> None:
     """End of statement: the queued AFTER ROW triggers, then the AFTER STATEMENT ones."""
     queue = ctx.cache.pop(_QUEUE_KEY, None)   # type: ignore[call-overload]
-    for queued_plan, event, chosen, old, new in queue or ():
-        for trigger in chosen:
-            _call(ctx, queued_plan, trigger, event, old, new)
-    if planned is None:
-        return
-    for event in events:
-        for trigger in planned.chosen(event, 0, False, updated):
-            _call(ctx, planned, trigger, event, None, None)
+    try:
+        for queued_plan, event, chosen, old, new in queue or ():
+            for trigger in chosen:
+                _call(ctx, queued_plan, trigger, event, old, new)
+        if planned is None:
+            return
+        for event in events:
+            for trigger in planned.chosen(event, 0, False, updated):
+                _call(ctx, planned, trigger, event, None, None)
+    finally:
+        ctx.cache.pop(_TRANSITION_KEY, None)   # type: ignore[call-overload]
 
 
 # -- pg_trigger and pg_get_triggerdef ------------------------------------------------------------
@@ -697,8 +786,13 @@ def trigger_definition(ctx: ExecContext, snapshot: Any, oid: int, pretty: bool) 
     table = quote_ident(entry.name)
     if not pretty:
         table = f"{quote_ident(snapshot.namespace_name(entry.namespace_oid))}.{table}"
+    referencing = ""
+    if trigger.old_table is not None or trigger.new_table is not None:
+        referencing = "REFERENCING " + "".join(
+            f"{word} TABLE AS {quote_ident(name)} " for word, name in
+            (("OLD", trigger.old_table), ("NEW", trigger.new_table)) if name is not None)
     text = (f"CREATE TRIGGER {quote_ident(trigger.name)} {trigger.timing} "
-            f"{_events_text(trigger, column_names)} ON {table} "
+            f"{_events_text(trigger, column_names)} ON {table} {referencing}"
             f"FOR EACH {'ROW' if trigger.row else 'STATEMENT'} ")
     if trigger.qual is not None:
         deparser = ExpressionDeparser(ctx.session, snapshot, None, pretty)
