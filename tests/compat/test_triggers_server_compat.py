@@ -53,6 +53,8 @@ END $$""",
     "EXECUTE FUNCTION audit_row('row')",
     "CREATE TRIGGER items_statement AFTER INSERT ON items FOR EACH STATEMENT "
     "EXECUTE FUNCTION audit_row('statement')",
+    "CREATE TRIGGER items_batch AFTER INSERT ON items REFERENCING NEW TABLE AS fresh "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_row('batch')",
     "CREATE TRIGGER items_tidy BEFORE INSERT OR UPDATE OF name ON items FOR EACH ROW "
     "WHEN (NEW.price IS NOT NULL) EXECUTE FUNCTION tidy()",
     "CREATE TRIGGER items_off BEFORE DELETE ON items FOR EACH ROW EXECUTE FUNCTION tidy()",
@@ -153,8 +155,8 @@ def test_standby_has_the_triggers_rows_and_refuses_create_trigger(servers: Serve
     assert _rows(servers.standby.dsn(), query) == _rows(servers.primary.dsn(), query)
     assert ("INSERT", 20, "items_audit:row") in _rows(servers.standby.dsn(), query)
     assert _rows(servers.standby.dsn(), "SELECT tgname FROM pg_trigger ORDER BY 1") == \
-        [("cheap_insert",), ("items_audit",), ("items_off",), ("items_statement",),
-         ("items_tidy",)]
+        [("cheap_insert",), ("items_audit",), ("items_batch",), ("items_off",),
+         ("items_statement",), ("items_tidy",)]
     with servers.standby.connect(autocommit=True) as connection:
         with pytest.raises(psycopg.Error) as refused:
             connection.execute("CREATE TRIGGER t2 AFTER INSERT ON items FOR EACH ROW "
