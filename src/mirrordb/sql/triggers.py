@@ -826,3 +826,61 @@ def has_instead_of(session: Any, relation: Relation, event: str) -> bool:
     """Whether a view has an enabled INSTEAD OF ``event`` trigger (then DML on it runs)."""
     return any(t.type & TYPE_INSTEAD and t.type & EVENT_BITS[event]
                and t.enabled in ENABLED_FIRING for t in of_relation(session, relation.oid))
+
+
+# -- columns renamed and dropped ----------------------------------------------------------------
+
+
+def column_renamed(session: Any, txn: Any, relation: Relation, old: str, new: str) -> None:
+    """ALTER TABLE RENAME COLUMN: WHEN conditions name the column anew (tgattr keeps its
+    number)."""
+    from mirrordb.sql import constraints
+    for trigger in of_relation(session, relation.oid):
+        if trigger.qual is None:
+            continue
+        tree = json.loads(trigger.qual)
+        if constraints.rename_references(tree, old, new):
+            changed = to_values(replace(trigger, qual=json.dumps(tree)))
+            txn._update_catalog_rows(boot.PG_TRIGGER, lambda v, oid=trigger.oid: v[0] == oid,
+                                     lambda v, changed=changed: changed)
+    txn.transaction.command_counter_increment()
+
+
+def _uses_column(trigger: Trigger, number: int, name: str) -> bool:
+    if number in trigger.columns:
+        return True
+    return trigger.qual is not None and any(
+        names[-1] == name for names, _ in _column_refs(json.loads(trigger.qual)))
+
+
+def column_dropped(session: Any, txn: Any, relation: Relation, name: str, cascade: bool
+                   ) -> list[Any]:
+    """ALTER TABLE DROP COLUMN: a trigger whose UPDATE OF or WHEN uses the column depends on
+    it (2BP01; CASCADE drops the trigger, with its notice); the others' tgattr numbers close
+    the gap."""
+    number = relation.column_index(name) + 1
+    triggers = of_relation(session, relation.oid)
+    users = [t for t in triggers if _uses_column(t, number, name)]
+    if users and not cascade:
+        raise MirrordbError(f"cannot drop column {name} of table {relation.name} because other "
+                            "objects depend on it", sqlstate="2BP01",
+                            detail="\n".join(f"trigger {t.name} on table {relation.name} depends "
+                                             f"on column {name} of table {relation.name}"
+                                             for t in users),
+                            hint="Use DROP ... CASCADE to drop the dependent objects too.")
+    doomed = {t.oid for t in users}
+    txn._delete_catalog_rows(boot.PG_TRIGGER, lambda v: v[0] in doomed)
+    for trigger in triggers:
+        if trigger.oid in doomed or not any(c > number for c in trigger.columns):
+            continue
+        moved = tuple(c - 1 if c > number else c for c in trigger.columns)
+        changed = to_values(replace(trigger, columns=moved))
+        txn._update_catalog_rows(boot.PG_TRIGGER, lambda v, oid=trigger.oid: v[0] == oid,
+                                 lambda v, changed=changed: changed)
+    txn.transaction.command_counter_increment()
+    notices = [("NOTICE", f"drop cascades to trigger {t.name} on table {relation.name}")
+               for t in users]
+    if len(notices) > 1:
+        notices = [("NOTICE", f"drop cascades to {len(notices)} other objects",
+                    "\n".join(n[1] for n in notices))]
+    return notices
