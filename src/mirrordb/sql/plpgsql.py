@@ -115,6 +115,9 @@ class Interpreter:
     # a trigger's transition tables (REFERENCING): name -> (rows, columns), which its
     # statements read as they read a WITH query's working table (sql/triggers.py fills them)
     transition_tables: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)
+    # record variables whose structure is known while their value is NULL (a trigger's OLD
+    # in an INSERT: its fields read as NULL, as PostgreSQL's expanded records do)
+    record_columns: dict[int, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     # -- variables -------------------------------------------------------------------------------
 
@@ -156,11 +159,12 @@ class Interpreter:
                      ) -> tuple[int, tuple[tuple[str, int], ...]]:
         """Where a record variable's field is, and the record's (name, type) columns."""
         record = self.values[slot]
-        if record is None:
+        if record is None and slot not in self.record_columns:
             raise MirrordbError(f'record "{record_name}" is not assigned yet', sqlstate="55000",
                                 detail="The tuple structure of a not-yet-assigned record is "
                                        "indeterminate.")
-        columns = getattr(record, "columns", ())
+        columns = getattr(record, "columns", ()) if record is not None else \
+            self.record_columns[slot]
         index = next((i for i, (name, _) in enumerate(columns) if name == field_name), None)
         if index is None:
             raise MirrordbError(f'record "{record_name}" has no field "{field_name}"',
@@ -375,7 +379,8 @@ class Interpreter:
         elif value is not None and source_type != target:
             value = T.cast(value, source_type, target, context="assignment",
                            timezone=self.session.timezone)
-        changed = list(self.values[slot])
+        current = self.values[slot]
+        changed = list(current) if current is not None else [None] * len(columns)
         changed[index] = value
         self.values[slot] = T.RowRecord.of(changed, columns)
 

@@ -593,10 +593,13 @@ def _call(ctx: ExecContext, planned: RelationTriggers, trigger: Trigger, event: 
               "tg_relid": relation.oid, "tg_relname": relation.name,
               "tg_table_name": relation.name, "tg_table_schema": planned.schema,
               "tg_nargs": len(trigger.args), "tg_argv": ZeroBasedArray(trigger.args)}
+    structure = tuple((c.name, c.type_oid) for c in relation.columns)
     for name, value in values.items():
         slot = interpreter.slots.get(name)
         if slot is not None:
             interpreter.values[slot] = value
+            if name in ("new", "old"):
+                interpreter.record_columns[slot] = structure
     try:
         with user_functions.call_context(session, routine, CALL_LEVELS):
             interpreter.run(ctx)
