@@ -265,6 +265,10 @@ CASCADES = [
     "execute function say()",
     "create trigger child_statement after delete or update on child for each statement "
     "execute function say()",
+    "create function one_line() returns trigger language plpgsql as $$ begin "
+    "if TG_OP = 'DELETE' then return OLD; end if; NEW.id := NEW.id * 10; return NEW; end $$",
+    "create trigger child_one_line before delete or update on child for each row "
+    "execute function one_line()",
     """create function null_fields() returns trigger language plpgsql as $$
 begin
   insert into fired (what) values (concat_ws(' ', TG_NAME, TG_OP, OLD.pid, NEW.pid));

@@ -684,7 +684,12 @@ class Interpreter:
 
     def _returned_name(self, f: Node) -> str | None:
         """The variable a ``RETURN [NEXT] var`` names (pglast's tree leaves it out)."""
-        return _returned_names(self.source, int(f.get("lineno", 0)), self.slots)
+        ordinals = self.cache.get(_RETURN_ORDINALS)
+        if ordinals is None:
+            ordinals = self.cache[_RETURN_ORDINALS] = _Compiled("ordinals",
+                                                                _return_ordinals(self.tree))
+        return _returned_names(self.source, int(f.get("lineno", 0)), self.slots,
+                               ordinals.plan.get(id(f)))
 
     def _cast_result(self, value: Any, type_oid: int) -> Any:
         target = self.result_type
@@ -813,11 +818,48 @@ _RETURN_VARIABLE = re.compile(r"\breturn\s+(?:next\s+)?([A-Za-z_][A-Za-z0-9_$]*)
                               re.IGNORECASE)
 
 
-def _returned_names(source: str, lineno: int, slots: dict[str, int]) -> str | None:
+_RETURN_WORD = re.compile(r"\breturn\b", re.IGNORECASE)
+_RETURN_TAIL = re.compile(r"\s+(?:next\s+)?([A-Za-z_][A-Za-z0-9_$]*)\s*;", re.IGNORECASE)
+_RETURN_KINDS = frozenset({"PLpgSQL_stmt_return", "PLpgSQL_stmt_return_next",
+                           "PLpgSQL_stmt_return_query"})
+_RETURN_ORDINALS = -2      # where a compiled function keeps ``_return_ordinals``' answer
+
+
+def _return_ordinals(tree: Node) -> dict[int, int]:
+    """For each RETURN [NEXT | QUERY] statement (by id), how many come before it on its
+    line: which ``return`` word of the line is its own (the tree is in source order)."""
+    ordinals: dict[int, int] = {}
+    per_line: dict[int, int] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _RETURN_KINDS and isinstance(value, dict):
+                    line = int(value.get("lineno", 0))
+                    ordinals[id(value)] = per_line.get(line, 0)
+                    per_line[line] = ordinals[id(value)] + 1
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+    walk(tree.get("action"))
+    return ordinals
+
+
+def _returned_names(source: str, lineno: int, slots: dict[str, int],
+                    ordinal: int | None = None) -> str | None:
+    """The variable a RETURN statement on line ``lineno`` names: its ``ordinal``-th
+    ``return`` word's, or (unknown ordinal) the first that names a variable."""
     lines = source.split("\n")
     if not 1 <= lineno <= len(lines):
         return None
-    for match in _RETURN_VARIABLE.finditer(lines[lineno - 1]):
+    line = lines[lineno - 1]
+    words = list(_RETURN_WORD.finditer(line))
+    if ordinal is not None and len(words) > ordinal:
+        match = _RETURN_TAIL.match(line, words[ordinal].end())
+        name = match.group(1).lower() if match is not None else None
+        return name if name in slots else None
+    for match in _RETURN_VARIABLE.finditer(line):
         name = match.group(1).lower()
         if name in slots:
             return name
