@@ -287,6 +287,34 @@ end $$""",
     "select id, pid from child order by id",
 ]
 
+PRIVILEGES = [
+    "create table px (a int)",
+    "create function pf() returns trigger language plpgsql as $$ begin return NEW; end $$",
+    "create role trigger_user",
+    "set role trigger_user",
+    "create trigger t before insert on px for each row execute function pf()",
+    "reset role",
+    "grant trigger on px to trigger_user",
+    "revoke execute on function pf() from public",
+    "set role trigger_user",
+    "create trigger t before insert on px for each row execute function pf()",
+    "reset role",
+    "grant execute on function pf() to trigger_user",
+    "set role trigger_user",
+    "create trigger t before insert on px for each row execute function pf()",
+    "drop trigger t on px",
+    "alter table px disable trigger t",
+    "alter trigger t on px rename to u",
+    "reset role",
+    "create sequence px_seq",
+    "create trigger bad after insert on px_seq execute function pf()",
+    "create index px_a on px (a)",
+    "create trigger bad after insert on px_a execute function pf()",
+    "create view px_view as select 1 as a",
+    "create trigger bad instead of update on px_view for each row when (true) "
+    "execute function pf()",
+]
+
 ERRORS = [
     "create function not_trigger() returns int language sql as 'select 1'",
     "create trigger bad before insert on items for each row execute function not_trigger()",
@@ -386,6 +414,10 @@ def test_foreign_key_cascades_fire_the_child_tables_triggers(both: object) -> No
     """A cascaded DELETE or UPDATE is a statement of its own on the referencing table; OLD
     and NEW read as NULL fields where the event has no such row."""
     assert_same(both, CASCADES)  # type: ignore[arg-type]
+
+
+def test_privileges_and_relation_kinds(both: object) -> None:
+    assert_same(both, PRIVILEGES)  # type: ignore[arg-type]
 
 
 def test_errors_of_bad_definitions(both: object) -> None:

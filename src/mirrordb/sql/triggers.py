@@ -149,8 +149,8 @@ def _relation_named(session: Any, range_var: Node, missing_ok: bool = False
     return relation
 
 
-_KIND_WORDS = {"S": "sequences", "i": "indexes", "m": "materialized views",
-               "c": "composite types", "f": "foreign tables"}
+_KIND_WORDS = {"S": "sequences", "m": "materialized views", "c": "composite types",
+               "f": "foreign tables"}
 
 
 def _check_kind(relation: Relation, trigger_type: int) -> None:
@@ -169,6 +169,8 @@ def _check_kind(relation: Relation, trigger_type: int) -> None:
             raise MirrordbError(f'"{relation.name}" is a view', sqlstate="42809",
                                 detail="Views cannot have TRUNCATE triggers.")
         return
+    if relation.kind == "i":
+        raise MirrordbError(f'"{relation.name}" is an index', sqlstate="42809")
     raise MirrordbError(f'relation "{relation.name}" cannot have triggers', sqlstate="42809",
                         detail=f"This operation is not supported for "
                                f"{_KIND_WORDS.get(relation.kind, 'relations')}.")
@@ -294,6 +296,7 @@ def _trigger_function(session: Any, node: Node) -> Any:
     from mirrordb.sql import user_functions
     routine = user_functions.lookup_object(
         session, {"objname": node["funcname"], "objfuncargs": []}, "OBJECT_FUNCTION")
+    user_functions.check_execute(session, routine)
     if routine.result_type != T.TRIGGER_OID:
         raise MirrordbError(f"function {'.'.join(strings(node['funcname']))} must return type "
                             "trigger", sqlstate="42P17")
@@ -391,7 +394,11 @@ def drop_triggers(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
                                "not exist, skipping")
                 continue
             raise _missing_trigger(trigger_name, relation)
-        _check_owner(session, relation)
+        try:
+            _check_owner(session, relation)
+        except MirrordbError as error:      # DROP TRIGGER names the relation so
+            error.message = f"must be owner of relation {relation.name}"
+            raise
         txn._delete_catalog_rows(boot.PG_TRIGGER, lambda v, oid=found.oid: v[0] == oid)
     txn.transaction.command_counter_increment()
     return "DROP TRIGGER", notices
