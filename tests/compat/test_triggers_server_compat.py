@@ -113,16 +113,22 @@ def _rows(conninfo: str, query: str) -> list[tuple[object, ...]]:
 
 
 def test_psql_describe_shows_triggers(servers: Servers) -> None:
-    for command in ("\\d items", "\\d+ items"):
+    for command in ("\\d items", "\\d+ items", "\\d cheap"):
         expected = _tool("psql", "-X", "-d", servers.postgres, "-c", command)
-        assert "Triggers:" in expected and "Disabled user triggers:" in expected
-        assert _tool("psql", "-X", "-d", servers.primary.dsn(), "-c", command) == expected
+        assert "Triggers:" in expected
+        for server in (servers.primary, servers.standby):
+            assert _tool("psql", "-X", "-d", server.dsn(), "-c", command) == expected
 
 
 def test_pg_dump_matches_and_restores(servers: Servers) -> None:
     expected = _comparable(_tool("pg_dump", "-d", servers.postgres))
     assert any(line.startswith("CREATE TRIGGER items_tidy") for line in expected)
     assert _comparable(_tool("pg_dump", "-d", servers.primary.dsn())) == expected
+    # a standby reads a sequence up to 32 values ahead (nextval WAL-logs ahead, as in
+    # PostgreSQL), so its setval lines are left out
+    assert [line for line in _comparable(_tool("pg_dump", "-d", servers.standby.dsn()))
+            if "pg_catalog.setval(" not in line] == \
+        [line for line in expected if "pg_catalog.setval(" not in line]
     with servers.primary.connect(autocommit=True) as connection:
         connection.execute("CREATE DATABASE restored")
     restored = servers.primary.dsn(dbname="restored")
