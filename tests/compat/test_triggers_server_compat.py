@@ -163,13 +163,17 @@ def test_standby_has_the_triggers_rows_and_refuses_create_trigger(servers: Serve
     assert _rows(servers.standby.dsn(), "SELECT tgname FROM pg_trigger ORDER BY 1") == \
         [("cheap_insert",), ("items_audit",), ("items_batch",), ("items_off",),
          ("items_statement",), ("items_tidy",)]
-    with servers.standby.connect(autocommit=True) as connection:
-        with pytest.raises(psycopg.Error) as refused:
-            connection.execute("CREATE TRIGGER t2 AFTER INSERT ON items FOR EACH ROW "
-                               "EXECUTE FUNCTION audit_row()")
-    assert refused.value.sqlstate == "25006"
-    assert refused.value.diag.message_primary == \
-        "cannot execute CREATE TRIGGER in a read-only transaction"
+    for statement, word in (("CREATE TRIGGER t2 AFTER INSERT ON items FOR EACH ROW "
+                             "EXECUTE FUNCTION audit_row()", "CREATE TRIGGER"),
+                            ("DROP TRIGGER items_audit ON items", "DROP TRIGGER"),
+                            ("ALTER TRIGGER items_audit ON items RENAME TO a2", "ALTER TRIGGER"),
+                            ("ALTER TABLE items DISABLE TRIGGER ALL", "ALTER TABLE")):
+        with servers.standby.connect(autocommit=True) as connection:
+            with pytest.raises(psycopg.Error) as refused:
+                connection.execute(statement)
+        assert refused.value.sqlstate == "25006", statement
+        assert refused.value.diag.message_primary == \
+            f"cannot execute {word} in a read-only transaction"
 
 
 def _notices_of(connection: psycopg.Connection, statements: list[str]) -> list[str]:
