@@ -1529,6 +1529,7 @@ class Txn:
             self._delete_catalog_rows(boot.PG_REWRITE, lambda v: v[2] in oids)
             self._delete_catalog_rows(boot.PG_CONSTRAINT, lambda v: v[7] in oids)
             self._delete_catalog_rows(boot.PG_STATISTIC, lambda v: v[0] in oids)
+            self._delete_catalog_rows(boot.PG_TRIGGER, lambda v: v[1] in oids)
             self._delete_catalog_rows(boot.PG_DESCRIPTION, lambda v: v[0] in oids
                                       and v[1] == boot.PG_CLASS_OID)
             self._delete_catalog_rows(boot.PG_DEPEND, lambda v: v[0] == boot.PG_CLASS_OID

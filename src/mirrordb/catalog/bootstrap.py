@@ -45,6 +45,7 @@ PG_PROC_OID = 1255
 PG_TYPE_OID = 1247
 PG_ENUM_OID = 3501
 PG_STATISTIC_OID = 2619
+PG_TRIGGER_OID = 2620
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -195,10 +196,24 @@ PG_STATISTIC = _catalog(PG_STATISTIC_OID, "pg_statistic", [
     *[(f"stanumbers{n}", T.TEXT_OID) for n in range(1, 6)],
     *[(f"stavalues{n}", T.TEXT_OID) for n in range(1, 6)]])
 
+# Triggers (CREATE TRIGGER), one row each, PostgreSQL's columns. tgtype has PostgreSQL's bits
+# (sql/triggers.py); tgattr (UPDATE OF's column numbers) is text "1 2" like pg_index.indkey,
+# tgargs a JSON list of the argument strings, tgqual the WHEN condition's raw parse tree as
+# JSON. sql/triggers.py writes, reads and shows them.
+PG_TRIGGER = _catalog(PG_TRIGGER_OID, "pg_trigger", [
+    ("oid", T.OID_OID), ("tgrelid", T.OID_OID), ("tgparentid", T.OID_OID),
+    ("tgname", T.NAME_OID), ("tgfoid", T.OID_OID), ("tgtype", T.INT2_OID),
+    ("tgenabled", T.TEXT_OID), ("tgisinternal", T.BOOL_OID), ("tgconstrrelid", T.OID_OID),
+    ("tgconstrindid", T.OID_OID), ("tgconstraint", T.OID_OID), ("tgdeferrable", T.BOOL_OID),
+    ("tginitdeferred", T.BOOL_OID), ("tgnargs", T.INT2_OID), ("tgattr", T.TEXT_OID),
+    ("tgargs", T.TEXT_OID), ("tgqual", T.TEXT_OID), ("tgoldtable", T.NAME_OID),
+    ("tgnewtable", T.NAME_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
-                                  PG_DEPEND, PG_PROC, PG_TYPE, PG_ENUM, PG_STATISTIC)
+                                  PG_DEPEND, PG_PROC, PG_TYPE, PG_ENUM, PG_STATISTIC,
+                                  PG_TRIGGER)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
 
 

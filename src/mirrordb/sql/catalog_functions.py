@@ -125,7 +125,8 @@ _TYPE_FACTS = """
 1231:x:0:2917:2918:3816:6179 1263:x:0:0:0:3816:6179 1700:m:0:2917:2918:0:0 2202:p:0:0:0:0:0
 2205:p:0:0:0:0:0 2206:p:0:0:0:0:0 2207:x:0:0:0:3816:6179 2210:x:0:0:0:3816:6179
 2211:x:0:0:0:3816:6179 2249:x:0:0:0:0:0 2275:p:0:0:0:0:0 2276:p:0:0:0:0:0 2277:x:0:0:0:0:0
-2278:p:0:0:0:0:0 2283:p:0:0:0:0:0 2287:x:0:0:0:3816:6179 2776:p:0:0:0:0:0 2950:p:0:0:0:0:0
+2278:p:0:0:0:0:0 2279:p:0:0:0:0:0 2283:p:0:0:0:0:0
+2287:x:0:0:0:3816:6179 2776:p:0:0:0:0:0 2950:p:0:0:0:0:0
 2951:x:0:0:0:3816:6179 3220:p:0:0:0:0:0 3221:x:0:0:0:3816:6179 3802:x:0:0:0:0:6098
 3807:x:0:0:0:3816:6179 4089:p:0:0:0:0:0 4090:x:0:0:0:3816:6179 4096:p:0:0:0:0:0
 4097:x:0:0:0:3816:6179 5077:p:0:0:0:0:0 5078:x:0:0:0:0:0
@@ -145,7 +146,8 @@ _TYPE_PROCEDURES = """
 1313:timestamp_out 1701:numeric_in 1702:numeric_out 1798:oidin 1799:oidout
 2212:regprocedurein 2213:regprocedureout 2218:regclassin 2219:regclassout 2220:regtypein
 2221:regtypeout 2290:record_in 2291:record_out 2292:cstring_in 2293:cstring_out 2294:any_in
-2295:any_out 2296:anyarray_in 2297:anyarray_out 2298:void_in 2299:void_out
+2295:any_out 2296:anyarray_in 2297:anyarray_out
+2298:void_in 2299:void_out 2300:trigger_in 2301:trigger_out
 2312:anyelement_in 2313:anyelement_out 2400:array_recv 2401:array_send 2402:record_recv
 2403:record_send 2404:int2recv 2405:int2send 2406:int4recv 2407:int4send 2408:int8recv
 2409:int8send 2410:int2vectorrecv 2411:int2vectorsend 2412:bytearecv 2413:byteasend
@@ -1531,6 +1533,11 @@ def _get_constraintdef(ctx: ExecContext, constraint_oid: int, pretty: bool = Fal
         constraints.constraint_definition(ctx, snapshot, constraint_oid, bool(pretty))
 
 
+def _get_triggerdef(ctx: ExecContext, trigger_oid: int, pretty: bool = False) -> str | None:
+    from mirrordb.sql import triggers     # pg_trigger's rows and their printer
+    return triggers.trigger_definition(ctx, _snapshot(ctx), trigger_oid, bool(pretty))
+
+
 def _get_viewdef(ctx: ExecContext, view_oid: int, pretty: bool | int = False) -> str | None:
     """pg_get_viewdef(oid [, pretty | wrap column]): NULL for a relation that is no view; a
     wrap column asks for the pretty form, as in PostgreSQL."""
@@ -1781,9 +1788,10 @@ def _define_catalog_functions() -> None:
     for arg_types in ([TEXT], [TEXT, BOOL]):
         _define("pg_get_viewdef", arg_types, TEXT, _get_viewdef_by_name)
     for name, arg_types in (("pg_get_statisticsobjdef_columns", [OID]),
-                            ("pg_get_partkeydef", [OID]), ("pg_get_triggerdef", [OID]),
-                            ("pg_get_triggerdef", [OID, BOOL])):
+                            ("pg_get_partkeydef", [OID])):
         _define(name, arg_types, TEXT, _no_description)
+    _define("pg_get_triggerdef", [OID], TEXT, _get_triggerdef)
+    _define("pg_get_triggerdef", [OID, BOOL], TEXT, _get_triggerdef)
     from mirrordb.sql import comments    # comments.py reads through this module's snapshot
     _define("obj_description", [OID], TEXT, comments.object_description)
     _define("obj_description", [OID, NAME], TEXT, comments.object_description)

@@ -74,7 +74,7 @@ class CopyIn:
     ``at_end()`` once the data is all in (the statement's end-of-statement checks)."""
 
     def __init__(self, options: CopyOptions, parsers: Sequence[Callable[[str], Any]],
-                 insert: Callable[[list[Any]], None], column_names: Sequence[str],
+                 insert: Callable[[list[Any]], bool | None], column_names: Sequence[str],
                  at_end: Callable[[], None] | None = None, relation_name: str = "") -> None:
         self.options = options
         self.relation_name = relation_name
@@ -168,14 +168,15 @@ class CopyIn:
             self._add_value_context(error, fields)
             raise
         try:
-            self.insert(values)
+            inserted = self.insert(values)
         except MirrordbError as error:
             null_column = getattr(error, "null_input_column", None)   # a NOT NULL domain's
             error.add_context(self._line_context(line) if null_column is None else
                               f"COPY {self.relation_name}, line {self.line_number}, column "
                               f"{null_column}: null input")
             raise
-        self.count += 1
+        if inserted is not False:        # a BEFORE ROW trigger may skip it
+            self.count += 1
 
     def _wrong_width(self, fields: list[str | None], line: str) -> None:
         """Extra fields are refused before any is converted; with too few, the ones given are

@@ -27,6 +27,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
 from mirrordb.sql import generated, index_expressions, persistence, system_columns
+from mirrordb.sql import triggers
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import cluster
 from mirrordb.sql import types as T
@@ -471,6 +472,8 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> list[A
             return []
         column_number(relation, column_name)
     views.check_column_unused(txn, relation, column_name, "drop")
+    trigger_notices = triggers.column_dropped(session, txn, relation, column_name,
+                                              command.get("behavior") == "DROP_CASCADE")
     dependents = generated.dependent_columns(txn, relation, column_name)
     notices = generated.drop_dependents_notices(relation, column_name, dependents,
                                                 command.get("behavior") == "DROP_CASCADE")
@@ -495,7 +498,7 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> list[A
     def transform(values: tuple[object, ...]) -> list[object]:
         return [v for i, v in enumerate(values) if i != position]
     txn.rewrite_table(relation, columns, transform, defaults)
-    return notices
+    return trigger_notices + notices
 
 
 def _set_not_null(session: Any, txn: Any, relation: Any, column_name: str) -> None:
@@ -605,6 +608,7 @@ def rename(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
         constraints.column_renamed(txn, relation, node["subname"], node["newname"])
         generated.column_renamed(txn, relation, node["subname"], node["newname"])
         index_expressions.column_renamed(txn, relation, node["subname"], node["newname"])
+        triggers.column_renamed(session, txn, relation, node["subname"], node["newname"])
         return tag, []
     raise feature_not_supported(f"ALTER ... RENAME of {kind.removeprefix('OBJECT_')}")
 

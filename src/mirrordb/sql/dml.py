@@ -38,7 +38,7 @@ from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import composite_types, constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import foreign_keys, generated, identity, index_expressions
-from mirrordb.sql import persistence, roles
+from mirrordb.sql import persistence, roles, triggers
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -81,6 +81,19 @@ class DmlPlan:
     checks: constraints.RelationChecks | None = None    # NOT NULL and CHECK of new versions
     ri: foreign_keys.RelationRi | None = None     # foreign keys to check and act on
     generated: generated.RelationGenerated | None = None    # stored generated columns
+    triggers: triggers.RelationTriggers | None = None      # the table's enabled triggers
+
+    @property
+    def updated_columns(self) -> frozenset[int]:
+        """UPDATE's SET columns (numbers from 1), for UPDATE OF triggers."""
+        return frozenset(index + 1 for index, _ in self.assignments)
+
+    @property
+    def trigger_events(self) -> tuple[str, ...]:
+        """The events whose statement triggers this statement fires."""
+        if self.on_conflict is not None and self.on_conflict.update:
+            return ("INSERT", "UPDATE")
+        return (self.command,)
 
     def explain_node(self) -> ex.PlanNode:
         label = {"INSERT": "Insert on", "UPDATE": "Update on", "DELETE": "Delete on"}[
@@ -98,6 +111,7 @@ class DmlPlan:
     def _run_insert(self, ctx: ExecContext) -> tuple[list[Row], int]:
         returned: list[Row] = []
         count = 0
+        triggers.statement_start(ctx, self.triggers, self.trigger_events)
         for supplied in self._insert_rows(ctx):
             row = self.insert_one(ctx, supplied)
             if row is None:
@@ -107,6 +121,8 @@ class DmlPlan:
                 returned.append(tuple(e.fn(row, ctx) for e in self.returning))
         if self.ri is not None:
             foreign_keys.end_of_statement(ctx)
+        if self.triggers is not None:
+            triggers.statement_end(ctx, self.triggers, self.trigger_events)
         return returned, count
 
     def insert_one(self, ctx: ExecContext, supplied: list[Any]) -> Row | None:
@@ -123,6 +139,14 @@ class DmlPlan:
                 values[index] = given[index]
             elif index in defaults:
                 values[index] = defaults[index].fn((), ctx)
+        if self.triggers is not None:
+            if relation.kind == RELKIND_VIEW:
+                done = triggers.instead_of_row(ctx, self.triggers, "INSERT", None, values)
+                return None if done is None else (*done, None)
+            go, changed = triggers.before_row(ctx, self.triggers, "INSERT", None, values)
+            if not go or changed is None:
+                return None
+            values = changed
         if self.generated is not None:
             self.generated.compute(values, ctx)
         if self.checks is not None:
@@ -132,6 +156,7 @@ class DmlPlan:
         row = (*values, txn.insert(relation, values))
         if self.ri is not None:
             foreign_keys.row_inserted(ctx, self.ri, values)
+        triggers.after_row(ctx, self.triggers, "INSERT", None, values)
         return row
 
     def _insert_rows(self, ctx: ExecContext) -> Iterator[list[Any]]:
@@ -155,6 +180,7 @@ class DmlPlan:
             if tid is not None:
                 if self.ri is not None:
                     foreign_keys.row_inserted(ctx, self.ri, values)
+                triggers.after_row(ctx, self.triggers, "INSERT", None, values)
                 return (*values, tid)
             assert conflict is not None
             if not clause.update:
@@ -193,6 +219,13 @@ class DmlPlan:
         values = list(existing)
         for index, expr in clause.assignments:
             values[index] = expr.fn(row, ctx)
+        updated = frozenset(index + 1 for index, _ in clause.assignments)
+        if self.triggers is not None:
+            go, changed = triggers.before_row(ctx, self.triggers, "UPDATE", existing, values,
+                                              updated)
+            if not go or changed is None:
+                return True, None
+            values = changed
         if self.generated is not None:
             self.generated.compute(values, ctx)
         if self.checks is not None:
@@ -202,6 +235,7 @@ class DmlPlan:
             return False, None
         if self.ri is not None:
             foreign_keys.row_updated(ctx, self.ri, existing, values)
+        triggers.after_row(ctx, self.triggers, "UPDATE", existing, values, updated)
         return True, (*values, new_tid)
 
     # UPDATE / DELETE
@@ -210,6 +244,7 @@ class DmlPlan:
         assert self.source is not None
         relation, txn = self.relation, ctx.txn
         ctid_index = relation.natts
+        triggers.statement_start(ctx, self.triggers, self.trigger_events, self.updated_columns)
         targets = [row for row in self.source.rows(ctx)]
         returned: list[Row] = []
         count = 0
@@ -218,7 +253,8 @@ class DmlPlan:
             tid = row[ctid_index]
             if tid in seen:
                 continue
-            seen.add(tid)
+            if tid is not None:            # a view's rows have none
+                seen.add(tid)
             done_row = self._change(ctx, txn, relation, row)
             if done_row is None:
                 continue
@@ -227,6 +263,8 @@ class DmlPlan:
                 returned.append(tuple(e.fn(done_row, ctx) for e in self.returning))
         if self.ri is not None:
             foreign_keys.end_of_statement(ctx)
+        if self.triggers is not None:
+            triggers.statement_end(ctx, self.triggers, self.trigger_events, self.updated_columns)
         return returned, count
 
     def _change(self, ctx: ExecContext, txn: Any, relation: Relation, row: Row) -> Row | None:
@@ -258,13 +296,23 @@ class DmlPlan:
         relation, txn = self.relation, ctx.txn
         ctid_index = relation.natts
         tid = row[ctid_index]
+        if relation.kind == RELKIND_VIEW:
+            return self._instead_of(ctx, row)
         if self.command == "DELETE":
+            if not triggers.before_row(ctx, self.triggers, "DELETE", row, None)[0]:
+                return TmResult.INVISIBLE, row      # a BEFORE trigger skipped the row
             result = txn.delete(relation, tid)
             new_row = row
         else:
             values = list(row[:ctid_index])
             for index, expr in self.assignments:
                 values[index] = expr.fn(row, ctx)
+            if self.triggers is not None:
+                go, changed = triggers.before_row(ctx, self.triggers, "UPDATE", row, values,
+                                                  self.updated_columns)
+                if not go or changed is None:
+                    return TmResult.INVISIBLE, row
+                values = changed
             if self.generated is not None:
                 self.generated.compute(values, ctx)
             if self.checks is not None:
@@ -273,7 +321,26 @@ class DmlPlan:
             new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
         if result == TmResult.OK and self.ri is not None:
             self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
+        if result == TmResult.OK and self.triggers is not None:
+            triggers.after_row(ctx, self.triggers, self.command, row,
+                               None if self.command == "DELETE" else new_row,
+                               self.updated_columns)
         return result, new_row
+
+    def _instead_of(self, ctx: ExecContext, row: Row) -> tuple[TmResult, Row]:
+        """UPDATE or DELETE of a view's row: its INSTEAD OF triggers do the change."""
+        width = self.relation.natts
+        old = row[:width]
+        new = None
+        if self.command == "UPDATE":
+            values = list(old)
+            for index, expr in self.assignments:
+                values[index] = expr.fn(row, ctx)
+            new = tuple(values)
+        done = triggers.instead_of_row(ctx, self.triggers, self.command, old, new)
+        if done is None:
+            return TmResult.INVISIBLE, row
+        return TmResult.OK, (*done, None, *row[width + 1:])
 
     def _queue_change(self, ctx: ExecContext, old: Row, new: Row) -> None:
         """A changed row for the foreign keys' end-of-statement checks and actions."""
@@ -338,13 +405,14 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation is None:
         raise error_at(f'relation "{name if not schema else schema + "." + name}" does not '
                        "exist", "42P01", range_var.get("location", -1))
-    if relation.kind == RELKIND_VIEW:
+    if relation.kind == RELKIND_VIEW and not triggers.has_instead_of(builder.session, relation,
+                                                                     command):
         from mirrordb.sql import views
         raise views.refuse_change(relation, command)
     if relation.kind == RELKIND_MATVIEW:
         raise MirrordbError(f'cannot change materialized view "{relation.name}"',
                             sqlstate="42809")
-    if relation.kind != RELKIND_TABLE:
+    if relation.kind not in (RELKIND_TABLE, RELKIND_VIEW):
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))
     persistence.check_accessible(builder.session, relation)
@@ -394,6 +462,7 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     plan.generated = generated.for_relation(builder, relation)
     plan.checks = constraints.checks_for(builder, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
+    plan.triggers = triggers.for_relation(builder.session, relation)
     select = node.get("selectStmt")
     if select is None:
         plan.values = [[None] * len(targets)]
@@ -577,7 +646,11 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
                                  [t["ResTarget"].get("val") for t in node.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     scope = _relation_scope(relation, alias, "alias" in range_var)
-    item = _FromItem(ex.SeqScan(relation, alias, width=scope.width), scope, relation, alias)
+    scan: ex.PlanNode = ex.SeqScan(relation, alias, width=scope.width)
+    if relation.kind == RELKIND_VIEW:      # its INSTEAD OF triggers change the rows
+        scan = triggers.ViewTargetRows(builder._plan_from_item(
+            {"RangeVar": range_var}, None, ()).node, width=scope.width)
+    item = _FromItem(scan, scope, relation, alias)
     where = node.get("whereClause")
     if where is not None and "CurrentOfExpr" in where:
         raise feature_not_supported("WHERE CURRENT OF")
@@ -596,7 +669,8 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
         source, scope, rest = builder._join_from_items(items, parts, None)
     else:
         builder.clause = "WHERE"
-        rest = builder._push_into_scan(item, parts, True)
+        rest = parts if relation.kind == RELKIND_VIEW else \
+            builder._push_into_scan(item, parts, True)
         source = item.node
     compiler = ExpressionCompiler(builder, scope)
     if rest:
@@ -615,6 +689,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
         plan.generated = generated.for_relation(builder, relation)
         plan.checks = constraints.checks_for(builder, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
+    plan.triggers = triggers.for_relation(builder.session, relation)
     builder.clause = None
     plan.returning, plan.columns = _returning(builder, node, scope)
     return plan

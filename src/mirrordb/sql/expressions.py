@@ -1093,7 +1093,7 @@ class ExpressionCompiler:
             values, position = array_fn(row, ctx), index_fn(row, ctx)
             if values is None or position is None:
                 return None
-            offset = position - lower
+            offset = position - getattr(values, "lower_bound", lower)   # TG_ARGV counts from 0
             return values[offset] if 0 <= offset < len(values) else None
         return Expr(element, run)
 

@@ -587,19 +587,38 @@ def _apply_action(ctx: ExecContext, fk: ForeignKey, action: str,
     elif new_key is not None:
         replacement = dict(zip(fk.child_columns, new_key))
     events: list[_Event] = []
+    # the action is a statement of its own: the child table's triggers fire for it
+    from mirrordb.sql import triggers
+    fired = triggers.for_relation(session, fk.child)
+    ctx = ExecContext(txn, ctx.params, session, ctx.function_context, ctx.check_interrupts)
+    verb = "DELETE" if new_key is None and action == CASCADE else "UPDATE"
+    updated = frozenset(i + 1 for i in fk.child_columns)
+    triggers.statement_start(ctx, fired, (verb,), updated)
     for tid, values in rows:
-        if new_key is None and action == CASCADE:
-            if txn.delete(fk.child, tid) == TmResult.OK and child_ri is not None:
-                events.append(_Event(child_ri, tuple(values), None))
+        if verb == "DELETE":
+            if not triggers.before_row(ctx, fired, verb, values, None)[0]:
+                continue
+            if txn.delete(fk.child, tid) == TmResult.OK:
+                triggers.after_row(ctx, fired, verb, values, None)
+                if child_ri is not None:
+                    events.append(_Event(child_ri, tuple(values), None))
             continue
         new_values = [replacement.get(i, value) for i, value in enumerate(values)]
+        go, changed = triggers.before_row(ctx, fired, verb, values, new_values, updated)
+        if not go or changed is None:
+            continue
+        new_values = changed
         if checks is not None:
             checks.verify(new_values, ctx)
         result, _ = txn.update(fk.child, tid, new_values, values)
-        if result == TmResult.OK and child_ri is not None:
-            events.append(_Event(child_ri, tuple(values), tuple(new_values)))
+        if result == TmResult.OK:
+            triggers.after_row(ctx, fired, verb, values, new_values, updated)
+            if child_ri is not None:
+                events.append(_Event(child_ri, tuple(values), tuple(new_values)))
     if events:
         _fire(ctx, events, depth + 1)
+    if fired is not None:
+        triggers.statement_end(ctx, fired, (verb,), updated)
 
 
 __all__ = ["ForeignKey", "RelationRi", "add_foreign_keys", "check_drop", "definition",

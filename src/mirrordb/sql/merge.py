@@ -34,6 +34,7 @@ from mirrordb.access.relation import RELKIND_MATVIEW, RELKIND_SEQUENCE, RELKIND_
     RELKIND_VIEW, Relation
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, dml, foreign_keys, generated, persistence, roles
+from mirrordb.sql import triggers
 from mirrordb.sql import executor as ex
 from mirrordb.sql.expressions import (ExecContext, Expr, ExpressionCompiler, Row, Scope,
                                       and_exprs, coerce_to_bool, conjuncts, error_at,
@@ -68,6 +69,7 @@ class MergePlan:
     matched: list[MergeAction] = field(default_factory=list)
     not_matched: list[MergeAction] = field(default_factory=list)
     ri: foreign_keys.RelationRi | None = None
+    triggers: triggers.RelationTriggers | None = None
     command: str = "MERGE"
     columns: None = None
 
@@ -78,8 +80,16 @@ class MergePlan:
     def explain_node(self) -> ex.PlanNode:
         return dml._Labelled(f"Merge on {self.relation.name}", [self.source])
 
+    @property
+    def trigger_events(self) -> tuple[str, ...]:
+        """The statement triggers MERGE fires: one event per kind of action it has."""
+        commands = {a.plan.command for a in self.matched + self.not_matched
+                    if a.plan is not None}
+        return tuple(c for c in ("INSERT", "UPDATE", "DELETE") if c in commands)
+
     def run(self, ctx: ExecContext) -> tuple[list[Row], int]:
         count = 0
+        triggers.statement_start(ctx, self.triggers, self.trigger_events)
         for row in list(self.source.rows(ctx)):
             done = None
             if row[self.ctid_index] is not None:
@@ -89,6 +99,8 @@ class MergePlan:
             count += done
         if self.ri is not None:
             foreign_keys.end_of_statement(ctx)
+        if self.triggers is not None:
+            triggers.statement_end(ctx, self.triggers, self.trigger_events)
         return [], count
 
     def _merge_matched(self, ctx: ExecContext, row: Row) -> int | None:
@@ -162,6 +174,7 @@ def plan_merge(builder: PlanBuilder, node: Node) -> MergePlan:
     joined, join_qual = _join(builder, target, source, join_type, node["joinCondition"])
     plan = MergePlan(relation, joined, join_qual)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
+    plan.triggers = triggers.for_relation(builder.session, relation)
     joined_scope = target.scope.merged(source.scope)
     source_scope = _source_only_scope(target, source)
     for clause in clauses:
@@ -277,13 +290,15 @@ def _matched_action(builder: PlanBuilder, plan: MergePlan, clause: Node, scope: 
     relation = plan.relation
     if command == "UPDATE":
         builder.clause = "UPDATE"
-        action.plan = dml.DmlPlan("UPDATE", relation, None, ri=plan.ri)
+        action.plan = dml.DmlPlan("UPDATE", relation, None, ri=plan.ri,
+                                  triggers=plan.triggers)
         action.plan.assignments = dml._set_assignments(builder, relation,
                                                        clause["targetList"], compiler)
         action.plan.generated = generated.for_relation(builder, relation)
         action.plan.checks = constraints.checks_for(builder, relation)
     elif command == "DELETE":
-        action.plan = dml.DmlPlan("DELETE", relation, None, ri=plan.ri)
+        action.plan = dml.DmlPlan("DELETE", relation, None, ri=plan.ri,
+                                  triggers=plan.triggers)
     return action
 
 
@@ -299,7 +314,7 @@ def _insert_action(builder: PlanBuilder, plan: MergePlan, clause: Node, scope: S
     relation = plan.relation
     values = clause.get("values")
     targets = dml.insert_target_columns(relation, clause.get("targetList"))
-    insert = dml.DmlPlan("INSERT", relation, None, ri=plan.ri)
+    insert = dml.DmlPlan("INSERT", relation, None, ri=plan.ri, triggers=plan.triggers)
     if values is None:                 # DEFAULT VALUES
         insert.values = [[]]
     else:

@@ -112,6 +112,12 @@ class Interpreter:
     # may COMMIT/ROLLBACK: a procedure CALLed, or a DO run, outside a transaction block
     nonatomic: bool = False
     placed: set[int] = field(default_factory=set)   # errors given their CONTEXT line
+    # a trigger's transition tables (REFERENCING): name -> (rows, columns), which its
+    # statements read as they read a WITH query's working table (sql/triggers.py fills them)
+    transition_tables: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)
+    # record variables whose structure is known while their value is NULL (a trigger's OLD
+    # in an INSERT: its fields read as NULL, as PostgreSQL's expanded records do)
+    record_columns: dict[int, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     # -- variables -------------------------------------------------------------------------------
 
@@ -149,17 +155,24 @@ class Interpreter:
             return self._field(slot, names[0], names[1])
         return None
 
-    def _field(self, slot: int, record_name: str, field_name: str) -> Expr:
+    def _field_index(self, slot: int, record_name: str, field_name: str
+                     ) -> tuple[int, tuple[tuple[str, int], ...]]:
+        """Where a record variable's field is, and the record's (name, type) columns."""
         record = self.values[slot]
-        if record is None:
+        if record is None and slot not in self.record_columns:
             raise MirrordbError(f'record "{record_name}" is not assigned yet', sqlstate="55000",
                                 detail="The tuple structure of a not-yet-assigned record is "
                                        "indeterminate.")
-        columns = getattr(record, "columns", ())
+        columns = getattr(record, "columns", ()) if record is not None else \
+            self.record_columns[slot]
         index = next((i for i, (name, _) in enumerate(columns) if name == field_name), None)
         if index is None:
             raise MirrordbError(f'record "{record_name}" has no field "{field_name}"',
                                 sqlstate="42703")
+        return index, columns
+
+    def _field(self, slot: int, record_name: str, field_name: str) -> Expr:
+        index, columns = self._field_index(slot, record_name, field_name)
         type_oid = columns[index][1]
 
         def run(row: Any, ctx: ExecContext) -> Any:
@@ -183,6 +196,9 @@ class Interpreter:
         from mirrordb.sql.planner import PlanBuilder
         builder = PlanBuilder(self.session, list(self.types))
         builder.function_parameters = self  # type: ignore[attr-defined]
+        for name, table in self.transition_tables.items():
+            builder.ctes[name] = {"ctename": name}
+            builder.worktables[name] = table
         return builder
 
     def expression(self, node: Node) -> Expr:
@@ -190,7 +206,7 @@ class Interpreter:
         compiled = self.cache.get(key)
         if compiled is None:
             text = node["PLpgSQL_expr"]["query"]
-            if node["PLpgSQL_expr"].get("parseMode") == 3:   # "target := expression"
+            if node["PLpgSQL_expr"].get("parseMode") in (3, 4, 5):   # "target := expression"
                 text = re.split(r":=|=", text, maxsplit=1)[1]
             statement = parse(f"SELECT {text}")[0]
             targets = statement.node.get("targetList", [])
@@ -346,7 +362,27 @@ class Interpreter:
 
     def _PLpgSQL_stmt_assign(self, f: Node) -> None:
         value, type_oid = self.evaluate(f["expr"])
+        kind, fields = one(self.tree["datums"][f["varno"]])
+        if kind == "PLpgSQL_recfield":      # record.field := value (a trigger's NEW.x)
+            self.assign_field(self.slot_of(fields.get("recparentno", 0)), fields["fieldname"],
+                              value, type_oid)
+            return
         self.assign(self.slot_of(f["varno"]), value, type_oid)
+
+    def assign_field(self, slot: int, field_name: str, value: Any, source_type: int) -> None:
+        """One field of a record variable gets a value, cast to the field's type."""
+        _, fields = one(self.tree["datums"][slot])
+        index, columns = self._field_index(slot, fields.get("refname", ""), field_name)
+        target = columns[index][1]
+        if value is not None and source_type == T.UNKNOWN_OID:
+            value = T.parse_text(target, str(value), timezone=self.session.timezone)
+        elif value is not None and source_type != target:
+            value = T.cast(value, source_type, target, context="assignment",
+                           timezone=self.session.timezone)
+        current = self.values[slot]
+        changed = list(current) if current is not None else [None] * len(columns)
+        changed[index] = value
+        self.values[slot] = T.RowRecord.of(changed, columns)
 
     def _PLpgSQL_stmt_if(self, f: Node) -> None:
         if self.condition(f["cond"]):
@@ -462,6 +498,10 @@ class Interpreter:
             if name is not None:
                 slot = self.slots[name]
                 self.result = (self.values[slot], self.types[slot])
+        if self.result_type == T.TRIGGER_OID and self.result is not None and \
+                self.result[0] is not None and not isinstance(self.result[0], tuple):
+            raise MirrordbError("cannot return non-composite value from function returning "
+                                "composite type", sqlstate="42804")
         raise _Return()
 
     def _PLpgSQL_stmt_return_next(self, f: Node) -> None:
@@ -644,7 +684,12 @@ class Interpreter:
 
     def _returned_name(self, f: Node) -> str | None:
         """The variable a ``RETURN [NEXT] var`` names (pglast's tree leaves it out)."""
-        return _returned_names(self.source, int(f.get("lineno", 0)), self.slots)
+        ordinals = self.cache.get(_RETURN_ORDINALS)
+        if ordinals is None:
+            ordinals = self.cache[_RETURN_ORDINALS] = _Compiled("ordinals",
+                                                                _return_ordinals(self.tree))
+        return _returned_names(self.source, int(f.get("lineno", 0)), self.slots,
+                               ordinals.plan.get(id(f)))
 
     def _cast_result(self, value: Any, type_oid: int) -> Any:
         target = self.result_type
@@ -773,11 +818,48 @@ _RETURN_VARIABLE = re.compile(r"\breturn\s+(?:next\s+)?([A-Za-z_][A-Za-z0-9_$]*)
                               re.IGNORECASE)
 
 
-def _returned_names(source: str, lineno: int, slots: dict[str, int]) -> str | None:
+_RETURN_WORD = re.compile(r"\breturn\b", re.IGNORECASE)
+_RETURN_TAIL = re.compile(r"\s+(?:next\s+)?([A-Za-z_][A-Za-z0-9_$]*)\s*;", re.IGNORECASE)
+_RETURN_KINDS = frozenset({"PLpgSQL_stmt_return", "PLpgSQL_stmt_return_next",
+                           "PLpgSQL_stmt_return_query"})
+_RETURN_ORDINALS = -2      # where a compiled function keeps ``_return_ordinals``' answer
+
+
+def _return_ordinals(tree: Node) -> dict[int, int]:
+    """For each RETURN [NEXT | QUERY] statement (by id), how many come before it on its
+    line: which ``return`` word of the line is its own (the tree is in source order)."""
+    ordinals: dict[int, int] = {}
+    per_line: dict[int, int] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _RETURN_KINDS and isinstance(value, dict):
+                    line = int(value.get("lineno", 0))
+                    ordinals[id(value)] = per_line.get(line, 0)
+                    per_line[line] = ordinals[id(value)] + 1
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+    walk(tree.get("action"))
+    return ordinals
+
+
+def _returned_names(source: str, lineno: int, slots: dict[str, int],
+                    ordinal: int | None = None) -> str | None:
+    """The variable a RETURN statement on line ``lineno`` names: its ``ordinal``-th
+    ``return`` word's, or (unknown ordinal) the first that names a variable."""
     lines = source.split("\n")
     if not 1 <= lineno <= len(lines):
         return None
-    for match in _RETURN_VARIABLE.finditer(lines[lineno - 1]):
+    line = lines[lineno - 1]
+    words = list(_RETURN_WORD.finditer(line))
+    if ordinal is not None and len(words) > ordinal:
+        match = _RETURN_TAIL.match(line, words[ordinal].end())
+        name = match.group(1).lower() if match is not None else None
+        return name if name in slots else None
+    for match in _RETURN_VARIABLE.finditer(line):
         name = match.group(1).lower()
         if name in slots:
             return name
@@ -811,8 +893,21 @@ _PARSE_ERRORS = {"cannot use RETURN NEXT in a non-SETOF function": ("42804", "re
                  "RETURN cannot have a parameter in function returning set": ("42804",
                                                                              "return"),
                  "RETURN cannot have a parameter in function with OUT parameters":
-                     ("42804", "return")}
+                     ("42804", "return"),
+                 "trigger functions cannot have declared arguments": ("42P13", None)}
 _NEAR = re.compile(r'at or near "(.*)"$')
+
+
+_FUNCTION_NAME = re.compile(r'FUNCTION\s+(?:(?:"[^"]+"|\w+)\.)?(?:"([^"]+)"|(\w+))',
+                            re.IGNORECASE)
+
+
+def _function_name(create_text: str) -> str:
+    """The name a CREATE FUNCTION statement gives (without its schema)."""
+    found = _FUNCTION_NAME.search(create_text)
+    if found is None:
+        return ""
+    return found.group(1) if found.group(1) is not None else found.group(2).lower()
 
 
 def check_syntax(create_text: str, body_location: int) -> None:
@@ -823,6 +918,11 @@ def check_syntax(create_text: str, body_location: int) -> None:
     except MirrordbError as error:
         sqlstate, word = _PARSE_ERRORS.get(error.message, (error.sqlstate, None))
         error.sqlstate = sqlstate
+        if error.message == "trigger functions cannot have declared arguments":
+            error.hint = "The arguments of the trigger can be accessed through TG_NARGS and " \
+                "TG_ARGV instead."
+            error.add_context(f'compilation of PL/pgSQL function "{_function_name(create_text)}" '
+                              "near line 1")
         near = _NEAR.search(error.message)
         word = near.group(1) if near is not None else word
         if word and body_location >= 0:
@@ -858,18 +958,19 @@ def do_block(session: Any, node: Node) -> list[Any]:
     return interpreter.notices
 
 
-_CompiledFunctions = dict[tuple[int, str, int], tuple[Node, dict[int, _Compiled]]]
+_CompiledFunctions = dict[tuple[int, str, int, int], tuple[Node, dict[int, _Compiled]]]
 _COMPILED: weakref.WeakKeyDictionary[Any, _CompiledFunctions] = weakref.WeakKeyDictionary()
 MAX_COMPILED_FUNCTIONS = 64          # per session
 
 
-def _compiled_function(session: Any, routine: Any, create_text: str
+def _compiled_function(session: Any, routine: Any, create_text: str, variant: int = 0
                        ) -> tuple[Node, dict[int, _Compiled]]:
     """A routine's parse tree and the plans of its statements, kept per session until the
-    catalogs change, so a function called per row is parsed and planned once."""
+    catalogs change, so a function called per row is parsed and planned once. ``variant``
+    keeps apart plans made for different row types (a trigger function's table)."""
     generation = session.engine.relcache.generation
     kept = _COMPILED.setdefault(session, {})
-    key = (routine.oid, create_text, generation)     # the text has the actual types
+    key = (routine.oid, create_text, generation, variant)     # the text has the actual types
     found = kept.get(key)
     if found is None:
         if len(kept) >= MAX_COMPILED_FUNCTIONS:

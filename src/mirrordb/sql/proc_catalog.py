@@ -154,34 +154,38 @@ def from_values(values: tuple[Any, ...] | list[Any]) -> Routine:
 
 # -- reading them ---------------------------------------------------------------------------------
 
-_cache: weakref.WeakKeyDictionary[Any, tuple[int, tuple[Routine, ...]]] = \
-    weakref.WeakKeyDictionary()
+_caches: dict[int, weakref.WeakKeyDictionary[Any, tuple[int, tuple[Any, ...]]]] = {}
 _cache_lock = threading.Lock()
 
 
-def _read(engine: Any, transaction: Any) -> tuple[Routine, ...]:
-    return tuple(from_values(values)
-                 for _, values in engine.relcache.rows(boot.PG_PROC, transaction))
+def cached_rows(session: Any, catalog: Any, decode: Any) -> tuple[Any, ...]:
+    """A catalog's rows, each through ``decode``, as the session's statement sees them
+    (cached per relation-cache generation; a transaction that changed catalogs reads its
+    own changes). sql/triggers.py reads pg_trigger with it too."""
+    def read(transaction: Any) -> tuple[Any, ...]:
+        return tuple(decode(values)
+                     for _, values in session.engine.relcache.rows(catalog, transaction))
+    txn = getattr(session, "txn", None)
+    transaction = None if txn is None else txn.transaction
+    if transaction is not None and transaction.touched_catalogs:
+        return read(transaction)
+    relcache = session.engine.relcache
+    generation = relcache.generation
+    with _cache_lock:
+        cache = _caches.setdefault(catalog.oid, weakref.WeakKeyDictionary())
+        cached = cache.get(relcache)
+    if cached is not None and cached[0] == generation:
+        return cached[1]
+    found = read(None)
+    with _cache_lock:
+        cache[relcache] = (generation, found)
+    return found
 
 
 def routines(session: Any) -> tuple[Routine, ...]:
     """Every user function and procedure of the session's database, as its statement sees
-    them (cached per relation-cache generation; a transaction that changed catalogs reads its
-    own changes)."""
-    txn = getattr(session, "txn", None)
-    transaction = None if txn is None else txn.transaction
-    if transaction is not None and transaction.touched_catalogs:
-        return _read(session.engine, transaction)
-    relcache = session.engine.relcache
-    generation = relcache.generation
-    with _cache_lock:
-        cached = _cache.get(relcache)
-    if cached is not None and cached[0] == generation:
-        return cached[1]
-    found = _read(session.engine, None)
-    with _cache_lock:
-        _cache[relcache] = (generation, found)
-    return found
+    them."""
+    return cached_rows(session, boot.PG_PROC, from_values)
 
 
 def routine_by_oid(session: Any, oid: int) -> Routine | None:

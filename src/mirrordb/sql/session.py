@@ -1247,6 +1247,11 @@ class Session:
         return StatementResult(user_functions.create_routine(self, self._ensure_transaction(),
                                                              node, text))
 
+    def _exec_CreateTrigStmt(self, node: Node, prepared: PreparedStatement,
+                             params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import triggers
+        return StatementResult(triggers.create_trigger(self, self._ensure_transaction(), node))
+
     def _exec_DoStmt(self, node: Node, prepared: PreparedStatement,
                      params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import plpgsql
@@ -1286,7 +1291,10 @@ class Session:
 
     def _exec_AlterTableStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
-        from mirrordb.sql import ddl
+        from mirrordb.sql import ddl, triggers
+        if triggers.is_enable_disable(node):
+            return StatementResult(triggers.enable_disable(self, self._ensure_transaction(),
+                                                           node))
         notices = ddl.alter_table(self, self._ensure_transaction(), node)
         tag = {"OBJECT_VIEW": "ALTER VIEW", "OBJECT_SEQUENCE": "ALTER SEQUENCE",
                "OBJECT_INDEX": "ALTER INDEX"}.get(node.get("objtype", ""), "ALTER TABLE")
@@ -1298,6 +1306,10 @@ class Session:
             from mirrordb.sql import user_functions
             return StatementResult(user_functions.rename_routine(
                 self, self._ensure_transaction(), node))
+        if node.get("renameType") == "OBJECT_TRIGGER":
+            from mirrordb.sql import triggers
+            return StatementResult(triggers.rename_trigger(self, self._ensure_transaction(),
+                                                           node))
         if node.get("renameType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.rename_database(
@@ -1381,6 +1393,10 @@ class Session:
             from mirrordb.sql import user_functions
             tag, notices = user_functions.drop_routines(self, self._ensure_transaction(), node)
             return StatementResult(tag, notices=notices)
+        if node.get("removeType") == "OBJECT_TRIGGER":
+            from mirrordb.sql import triggers
+            tag, notices = triggers.drop_triggers(self, self._ensure_transaction(), node)
+            return StatementResult(tag, notices=notices)
         from mirrordb.sql import ddl
         tag, notices = ddl.drop(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)
@@ -1388,7 +1404,9 @@ class Session:
     def _exec_TruncateStmt(self, node: Node, prepared: PreparedStatement,
                            params: Sequence[Any]) -> StatementResult:
         txn = self._ensure_transaction()
-        from mirrordb.sql import foreign_keys, roles
+        from mirrordb.sql import foreign_keys, roles, triggers
+        context = self._context([])
+        truncated_triggers: list[triggers.RelationTriggers | None] = []
         truncated = [found for found in (self.lookup_relation(
             item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK)
             for item in node["relations"]) if found is not None]
@@ -1407,7 +1425,11 @@ class Session:
             if target.kind in (RELKIND_VIEW, "m"):
                 raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
             roles.check_table_privilege(self, target, "TRUNCATE")
+            truncated_triggers.append(triggers.for_relation(self, target))
+            triggers.statement_start(context, truncated_triggers[-1], ("TRUNCATE",))
             txn.truncate(target.oid)
+        for planned in truncated_triggers:
+            triggers.statement_end(context, planned, ("TRUNCATE",))
         return StatementResult("TRUNCATE TABLE", notices=notices)
 
     def _exec_ListenStmt(self, node: Node, prepared: PreparedStatement,
@@ -1586,11 +1608,13 @@ class Session:
             if relation is None:
                 raise error_at(f'relation "{range_var["relname"]}" does not exist', "42P01",
                                range_var.get("location", -1))
-            if relation.kind == RELKIND_VIEW:
+            from mirrordb.sql import triggers
+            if relation.kind == RELKIND_VIEW and \
+                    not triggers.has_instead_of(self, relation, "INSERT"):
                 raise MirrordbError(f'cannot copy to view "{relation.name}"', sqlstate="42809",
                                     hint="To enable copying to a view, provide an INSTEAD OF "
                                          "INSERT trigger.")
-            if relation.kind != RELKIND_TABLE:
+            if relation.kind not in (RELKIND_TABLE, RELKIND_VIEW):
                 raise MirrordbError(f'cannot copy to relation "{relation.name}"',
                                     sqlstate="42809")
             if ctx.txn.transaction.read_only:
@@ -1609,8 +1633,10 @@ class Session:
             checks = constraints.checks_for(builder, relation)
             generation = generated.for_relation(builder, relation)
             ri = foreign_keys.for_relation(self, relation)
+            fired = triggers.for_relation(self, relation)
+            triggers.statement_start(ctx, fired, ("INSERT",))
 
-            def insert(values: list[Any]) -> None:
+            def insert(values: list[Any]) -> bool:
                 row: list[Any] = [None] * relation.natts
                 given = dict(zip(indexes, values))
                 for i in range(relation.natts):
@@ -1618,6 +1644,13 @@ class Session:
                         row[i] = given[i]
                     elif i in defaults:
                         row[i] = defaults[i].fn((), ctx)
+                if relation.kind == RELKIND_VIEW:      # its INSTEAD OF INSERT triggers
+                    return triggers.instead_of_row(ctx, fired, "INSERT", None, row) is not None
+                if fired is not None:
+                    go, changed = triggers.before_row(ctx, fired, "INSERT", None, row)
+                    if not go or changed is None:
+                        return False      # a BEFORE trigger skipped the row
+                    row = changed
                 if generation is not None:
                     generation.compute(row, ctx)
                 if checks is not None:
@@ -1625,9 +1658,15 @@ class Session:
                 txn.insert(relation, row)
                 if ri is not None:
                     foreign_keys.row_inserted(ctx, ri, row)
+                triggers.after_row(ctx, fired, "INSERT", None, row)
                 self.check_for_interrupts()
-            copy_in = copylib.CopyIn(options, parsers, insert, names,
-                                     lambda: foreign_keys.end_of_statement(ctx),
+                return True
+
+            def end() -> None:
+                foreign_keys.end_of_statement(ctx)
+                if fired is not None:
+                    triggers.statement_end(ctx, fired, ("INSERT",))
+            copy_in = copylib.CopyIn(options, parsers, insert, names, end,
                                      relation_name=relation.name)
             return StatementResult("COPY", copy_in=copy_in, copy_columns=len(names))
         if node.get("query") is not None:

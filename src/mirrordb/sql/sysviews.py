@@ -18,8 +18,8 @@ Types PostgreSQL uses that the type system lacks are shown as their nearest kin:
 text[], pg_node_tree as text (pg_get_expr reads it), inet as text, int2vector in
 pg_publication_rel.prattrs as int2[] (psql casts it to int2[]), and information_schema's domains
 (sql_identifier, character_data, yes_or_no, cardinal_number) as name, varchar and integer.
-Catalogs PostgreSQL has and mirrordb does not use (pg_inherits, pg_policy, pg_trigger,
-pg_publication, ...) exist with their columns and no rows, so psql's joins with them work.
+Catalogs PostgreSQL has and mirrordb does not use (pg_inherits, pg_policy, pg_publication,
+...) exist with their columns and no rows, so psql's joins with them work.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
 from mirrordb.sql import constraints, replication_functions, role_settings, roles
-from mirrordb.sql import row_values
+from mirrordb.sql import row_values, triggers
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
 from mirrordb.sql.database_privileges import acl_item_texts
@@ -283,7 +283,8 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
             entry.relallvisible, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
-            constraints.has_triggers(snapshot, entry.oid), False, False, False,
+            constraints.has_triggers(snapshot, entry.oid)
+            or triggers.has_triggers(snapshot, entry.oid), False, False, False,
             _relispopulated(snapshot, entry), "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
             0, 0, 1 if is_table else 0, _acl_array(entry.acl), None, None))
     return rows
@@ -568,6 +569,10 @@ PG_COLLATION_ROWS: list[Row] = [
 PG_TABLESPACE_ROWS: list[Row] = [
     (cat.DEFAULT_TABLESPACE_OID, "pg_default", boot.BOOTSTRAP_SUPERUSER_OID, None, None),
     (cat.GLOBAL_TABLESPACE_OID, "pg_global", boot.BOOTSTRAP_SUPERUSER_OID, None, None)]
+def _pg_trigger(ctx: ExecContext) -> list[Row]:
+    return triggers.pg_trigger_rows(_snapshot(ctx))
+
+
 def _heap_rows(catalog: Relation) -> Producer:
     """A catalog whose heap relation has PostgreSQL's columns: its rows as they are."""
     def produce(ctx: ExecContext) -> list[Row]:
@@ -982,7 +987,8 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_auth_members", 1261, "r", PG_AUTH_MEMBERS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_trigger", 2620, "r", PG_TRIGGER_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_trigger", boot.PG_TRIGGER_OID, "r", PG_TRIGGER_COLUMNS,
+          _pg_trigger),
     _view(PG_CATALOG, "pg_rewrite", boot.PG_REWRITE_OID, "r", PG_REWRITE_COLUMNS, _pg_rewrite),
     _view(PG_CATALOG, "pg_statistic_ext", 3381, "r", PG_STATISTIC_EXT_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_stats", 12451, "v", PG_STATS_COLUMNS, _pg_stats),

@@ -84,6 +84,7 @@ RECORD_OID = 2249
 ANY_OID = 2276                 # "any": any type, no coercion
 ANYARRAY_OID = 2277
 VOID_OID = 2278
+TRIGGER_OID = 2279                # a trigger function's result (sql/triggers.py)
 ANYELEMENT_OID = 2283
 ANYNONARRAY_OID = 2776
 ANYCOMPATIBLE_OID = 5077
@@ -280,6 +281,7 @@ _PSEUDO_TYPES = [
     _pseudo(ANY_OID, "any", '"any"', 4, True, "i"),
     _pseudo(ANYARRAY_OID, "anyarray", "anyarray", -1, False, "d"),
     _pseudo(VOID_OID, "void", "void", 4, True, "i"),
+    _pseudo(TRIGGER_OID, "trigger", "trigger", 4, True, "i"),
     _pseudo(ANYELEMENT_OID, "anyelement", "anyelement", 4, True, "i"),
     _pseudo(ANYNONARRAY_OID, "anynonarray", "anynonarray", 4, True, "i"),
     _pseudo(ANYCOMPATIBLE_OID, "anycompatible", "anycompatible", 4, True, "i"),

@@ -260,6 +260,8 @@ def create_routine(session: Any, txn: Any, node: Node, text: str) -> str:
         _check_replacement(session, existing, routine)
     if language_oid == PLPGSQL_LANGUAGE_OID:
         plpgsql.check_syntax(text, _body_location(node))
+    elif result_type == T.TRIGGER_OID:
+        raise _definition_error("SQL functions cannot return type trigger")
     elif session.setting("check_function_bodies") in (True, "on") and \
             not _polymorphic(routine):     # planned for the actual types at each call
         try:
@@ -724,13 +726,13 @@ def _stack_depth_exceeded() -> MirrordbError:
 
 
 @contextlib.contextmanager
-def _call_depth() -> Iterator[None]:
-    """One more level of nested routine calls: 54001 beyond ``MAX_CALL_DEPTH``, or when
-    Python's own stack runs out first (a PL/pgSQL level takes many frames)."""
+def _call_depth(levels: int = 1) -> Iterator[None]:
+    """``levels`` more levels of nested routine calls: 54001 beyond ``MAX_CALL_DEPTH``, or
+    when Python's own stack runs out first (a PL/pgSQL level takes many frames)."""
     depth = getattr(_depth, "value", 0)
-    if depth >= MAX_CALL_DEPTH:
+    if depth + levels > MAX_CALL_DEPTH:
         raise _stack_depth_exceeded()
-    _depth.value = depth + 1
+    _depth.value = depth + levels
     try:
         yield
     except RecursionError:
@@ -809,6 +811,15 @@ def _whole_rows(routine: pc.Routine, body: _Body, rows: list[tuple[Any, ...]],
 
 
 @contextlib.contextmanager
+def call_context(session: Any, routine: pc.Routine, levels: int = 1) -> Iterator[None]:
+    """What every call of ``routine`` runs inside (sql/triggers.py's calls too): its security
+    context and settings, ``levels`` more levels of call depth (a trigger's call, a whole
+    statement deeper, counts for more)."""
+    with _security_context(session, routine), _call_depth(levels):
+        yield
+
+
+@contextlib.contextmanager
 def _security_context(session: Any, routine: pc.Routine) -> Iterator[None]:
     """A SECURITY DEFINER routine runs as its owner (current_user and every privilege
     check), its body planned and run so; a routine with SET clauses runs with those
@@ -851,10 +862,14 @@ def _configured(session: Any, routine: pc.Routine) -> Iterator[None]:
 def _result_rows(routine: pc.Routine, body: _Body, arguments: list[Expr], ctx: ExecContext,
                  row: Any, nonatomic: bool = False) -> list[tuple[Any, ...]] | None:
     """The routine's result rows for one call (None: a strict routine given a NULL)."""
+    if routine.result_type == T.TRIGGER_OID:       # sql/triggers.py calls them
+        raise MirrordbError("trigger functions can only be called as triggers",
+                            sqlstate="0A000", context=f'compilation of PL/pgSQL function '
+                                                      f'"{routine.name}" near line 1')
     values = [argument.fn(row, ctx) for argument in arguments]
     if routine.strict and None in values:
         return None
-    with _security_context(ctx.session, routine), _call_depth():
+    with call_context(ctx.session, routine):
         if routine.language_oid == PLPGSQL_LANGUAGE_OID:
             return plpgsql.call_function(routine, plpgsql_text(routine), ctx, values,
                                          nonatomic)
@@ -1095,6 +1110,9 @@ def drop_routines(session: Any, txn: Any, node: Node) -> tuple[str, list[Any]]:
             notices.append(f"{word} {names}{arguments} does not exist, skipping")
             continue
         check_owner(session, routine)
+        from mirrordb.sql import triggers
+        notices += triggers.check_function_drop(session, txn, routine,
+                                                node.get("behavior") == "DROP_CASCADE")
         txn._delete_catalog_rows(_catalog(), lambda v, oid=routine.oid: v[0] == oid)
         from mirrordb.sql import comments
         comments.forget_object(txn, routine.oid, _catalog().oid)
