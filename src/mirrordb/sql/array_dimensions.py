@@ -156,10 +156,12 @@ def subscript(values: list[Any], positions: list[int]) -> Any:
     if len(positions) != max(1, len(dimensions(values))):
         return None
     level: Any = values
+    lower = getattr(values, "lower_bound", 1)       # TG_ARGV's subscripts start at 0
     for position in positions:
-        if not isinstance(level, list) or not 1 <= position <= len(level):
+        if not isinstance(level, list) or not lower <= position < lower + len(level):
             return None
-        level = level[position - 1]
+        level = level[position - lower]
+        lower = 1
     return level
 
 
