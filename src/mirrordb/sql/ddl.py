@@ -27,6 +27,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
 from mirrordb.sql import generated, index_expressions, persistence, system_columns
+from mirrordb.sql import partition_ddl, partition_indexes, partitioning
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -123,8 +124,10 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
 def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     relation_node = node["relation"]
     name = relation_node["relname"]
-    if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
-        raise feature_not_supported("table inheritance and partitioning")
+    if node.get("partbound"):
+        return partition_ddl.create_partition_of(session, txn, node)
+    if node.get("inhRelations"):
+        raise feature_not_supported("table inheritance")
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
                                            relation_node.get("location"))
     schema = schemas.namespace_name(session, namespace)
@@ -243,6 +246,11 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     if sum(1 for *_, primary in indexes if primary) > 1:
         raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                             sqlstate="42P16")
+    partition_key = None
+    if node.get("partspec"):
+        partition_key = partitioning.key_of_spec(columns, node["partspec"], name)
+        for _, keys, _, primary in indexes:
+            partition_indexes.check_unique_key(name, columns, keys, primary, partition_key)
     owner = roles.current_role_oid(session)
     for sequence, sequence_type, params in sequences:
         if _exists(session, sequence, namespace):
@@ -251,7 +259,11 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
                             namespace_oid=namespace)
     identity_sequences = identity.create_sequences(session, txn, name, columns, identities,
                                                    owner, schema)
-    relation = txn.create_table(name, columns, owner=owner, namespace_oid=namespace)
+    relation = txn.create_table(name, columns, owner=owner, namespace_oid=namespace,
+                                kind=RELKIND_TABLE if partition_key is None
+                                else partitioning.RELKIND_PARTITIONED_TABLE)
+    if partition_key is not None:
+        partitioning.record_key(txn, relation, partition_key)
     for attnum, sequence_oid in identity_sequences:
         seqs.record_owned_by(txn, sequence_oid, relation.oid, attnum, seqs.OWNED_BY_IDENTITY)
     for attnum, text in defaults:
@@ -286,11 +298,16 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
 
     def check(relation: Any) -> None:
         _check_alter_target(session, relation, name, objtype)
-        if relation.kind != RELKIND_TABLE:
+        if relation.kind not in (RELKIND_TABLE, partitioning.RELKIND_PARTITIONED_TABLE):
             _refuse_alteration(relation, node["cmds"])
         if persistence.refuse_alteration(relation, node["cmds"]):
             return
-        if not owner_only and relation.kind != RELKIND_TABLE:
+        if relation.kind == partitioning.RELKIND_PARTITIONED_TABLE and not owner_only and \
+                any(c["AlterTableCmd"]["subtype"] not in partition_ddl.ALTER_HANDLERS
+                    for c in node["cmds"]):
+            raise feature_not_supported("this ALTER TABLE of a partitioned table")
+        if not owner_only and relation.kind not in (RELKIND_TABLE,
+                                                    partitioning.RELKIND_PARTITIONED_TABLE):
             raise feature_not_supported("ALTER of this kind of relation")
     relation = _open_for_change(session, name, node["relation"].get("schemaname"),
                                 LockMode.ACCESS_EXCLUSIVE, check)
@@ -566,6 +583,7 @@ _ALTER_HANDLERS = {
     "AT_DropIdentity": identity.drop_identity,
     "AT_DropExpression": generated.drop_expression,
     **persistence.ALTER_HANDLERS,
+    **partition_ddl.ALTER_HANDLERS,
 }
 
 
@@ -623,7 +641,8 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
     if relation is not None and relation.kind == RELKIND_VIEW:
         raise MirrordbError(f'cannot create index on relation "{table}"', sqlstate="42809",
                             detail="This operation is not supported for views.")
-    if relation is None or relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
+    if relation is None or relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW,
+                                                 partitioning.RELKIND_PARTITIONED_TABLE):
         raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
     roles.check_table_ownership(session, relation)
     if node.get("accessMethod", "btree") != "btree":
@@ -640,10 +659,20 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     if node.get("concurrent"):
         pass  # a plain build already lets readers in; writers wait as they would for a lock
-    txn.create_index(name, relation.oid, definition.columns, unique=bool(node.get("unique")),
-                     primary=bool(node.get("primary")), expressions=definition.expressions,
-                     predicate=definition.predicate, options=definition.options,
-                     include=definition.include)
+    partitioned = partitioning.is_partitioned(relation)
+    if partitioned and node.get("unique"):
+        key = partitioning.partition_key(txn, relation.oid)
+        assert key is not None
+        partition_indexes.check_unique_key(relation.name, relation.columns, keys,
+                                           bool(node.get("primary")), key)
+    index = txn.create_index(name, relation.oid, definition.columns,
+                             unique=bool(node.get("unique")),
+                             primary=bool(node.get("primary")),
+                             expressions=definition.expressions,
+                             predicate=definition.predicate, options=definition.options,
+                             include=definition.include)
+    if partitioned:
+        partition_indexes.cascade(session, txn, relation, index)
     return []
 
 
@@ -744,13 +773,13 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     dropping = {relation.oid for relation in
                 (session.lookup_relation(names[-1], names[-2] if len(names) > 1 else None,
                                          NO_LOCK) for names in named)
-                if relation is not None and relation.kind == relkind}
+                if relation is not None and _kind_is(relation.kind, relkind)}
     notices: list[Any] = []
     for names in named:
         name = names[-1]
 
         def check(relation: Any) -> None:
-            if relation.kind != relkind:
+            if not _kind_is(relation.kind, relkind):
                 raise MirrordbError(f'"{name}" is not a{"n" if noun == "index" else ""} {noun}',
                                     sqlstate="42809",
                                     hint=f"Use DROP {_noun_of(relation.kind).upper()} to remove "
@@ -776,11 +805,19 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             identity.check_drop_sequence(txn, relation)
         for view in doomed_views:
             txn.drop(view)
+        if partitioning.is_partitioned(relation):
+            partition_ddl.drop_partitions(session, txn, relation)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
         txn.drop(relation.oid)
         for sequence in owned:
             txn.drop(sequence)
     return tag, notices
+
+
+def _kind_is(kind: str, wanted: str) -> bool:
+    """DROP TABLE also drops partitioned tables."""
+    return kind == wanted or (wanted == RELKIND_TABLE
+                              and kind == partitioning.RELKIND_PARTITIONED_TABLE)
 
 
 def _object_names(item: Node) -> list[str]:

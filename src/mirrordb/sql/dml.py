@@ -38,7 +38,7 @@ from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import foreign_keys, generated, identity, index_expressions
-from mirrordb.sql import persistence, roles
+from mirrordb.sql import partitioning, persistence, roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -129,7 +129,9 @@ class DmlPlan:
             self.checks.verify(values, ctx)
         if self.on_conflict is not None:
             return self._upsert_one(ctx, values, self.on_conflict)
-        row = (*values, txn.insert(relation, values))
+        tid = (partitioning.insert(ctx, relation, values) if partitioning.is_partitioned(relation)
+               else txn.insert(relation, values))
+        row = (*values, tid)
         if self.ri is not None:
             foreign_keys.row_inserted(ctx, self.ri, values)
         return row
@@ -213,12 +215,13 @@ class DmlPlan:
         targets = [row for row in self.source.rows(ctx)]
         returned: list[Row] = []
         count = 0
-        seen: set[tuple[int, int]] = set()
+        seen: set[Any] = set()
         for row in targets:
             tid = row[ctid_index]
-            if tid in seen:
+            seen_key = partitioning.tid_key(tid)
+            if seen_key in seen:
                 continue
-            seen.add(tid)
+            seen.add(seen_key)
             done_row = self._change(ctx, txn, relation, row)
             if done_row is None:
                 continue
@@ -241,7 +244,7 @@ class DmlPlan:
             if result in (TmResult.SELF_MODIFIED, TmResult.INVISIBLE):
                 return None
             check_concurrent_change(txn, result)
-            latest = txn.fetch_latest(relation, tid)
+            latest = partitioning.fetch_latest(txn, relation, tid)
             if latest is None:
                 return None
             new_tid, values = latest
@@ -259,7 +262,7 @@ class DmlPlan:
         ctid_index = relation.natts
         tid = row[ctid_index]
         if self.command == "DELETE":
-            result = txn.delete(relation, tid)
+            result = txn.delete(*partitioning.target(relation, tid))
             new_row = row
         else:
             values = list(row[:ctid_index])
@@ -269,7 +272,11 @@ class DmlPlan:
                 self.generated.compute(values, ctx)
             if self.checks is not None:
                 self.checks.verify(values, ctx)
-            result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
+            if partitioning.is_partitioned(relation):
+                result, new_tid = partitioning.update(ctx, relation, tid, values,
+                                                      row[:ctid_index])
+            else:
+                result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
             new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
         if result == TmResult.OK and self.ri is not None:
             self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
@@ -344,7 +351,7 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation.kind == RELKIND_MATVIEW:
         raise MirrordbError(f'cannot change materialized view "{relation.name}"',
                             sqlstate="42809")
-    if relation.kind != RELKIND_TABLE:
+    if relation.kind not in (RELKIND_TABLE, partitioning.RELKIND_PARTITIONED_TABLE):
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))
     persistence.check_accessible(builder.session, relation)
@@ -389,6 +396,8 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     targets = insert_target_columns(relation, node.get("cols"))
     plan = DmlPlan("INSERT", relation, None, target_columns=targets)
     if node.get("onConflictClause") is not None:
+        if partitioning.is_partitioned(relation):
+            raise feature_not_supported("INSERT ... ON CONFLICT on a partitioned table")
         plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
     plan.defaults = builder.session.column_defaults(relation, builder)
     plan.generated = generated.for_relation(builder, relation)
@@ -573,7 +582,9 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
                                  [t["ResTarget"].get("val") for t in node.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     scope = _relation_scope(relation, alias, "alias" in range_var)
-    item = _FromItem(ex.SeqScan(relation, alias, width=scope.width), scope, relation, alias)
+    item = _FromItem(partitioning.scan(builder.session.txn, relation, alias, scope.width)
+                     if partitioning.is_partitioned(relation) else
+                     ex.SeqScan(relation, alias, width=scope.width), scope, relation, alias)
     where = node.get("whereClause")
     if where is not None and "CurrentOfExpr" in where:
         raise feature_not_supported("WHERE CURRENT OF")

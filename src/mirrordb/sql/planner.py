@@ -45,7 +45,7 @@ from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import row_locking
-from mirrordb.sql import persistence, roles, schemas
+from mirrordb.sql import partitioning, persistence, roles, schemas
 from mirrordb.sql import row_values
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -613,6 +613,10 @@ class PlanBuilder:
         columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
         scope.add(alias, columns, relation, aliased="alias" in fields, table_oid=relation.oid,
                   schema=schemas.namespace_name(self.session, relation.namespace_oid))
+        if relation.kind == partitioning.RELKIND_PARTITIONED_TABLE:
+            return _FromItem(partitioning.scan(self.session.txn, relation, alias, len(columns),
+                                               only=not fields.get("inh")),
+                             scope, relation, alias)
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
 
@@ -924,6 +928,11 @@ class PlanBuilder:
         relation = item.base
         assert relation is not None
         width = item.scope.width
+        if relation.kind == partitioning.RELKIND_PARTITIONED_TABLE:
+            return partitioning.scan(self.session.txn, relation, item.alias, width, qual,
+                                     partitioning.pruning_conditions(self, item, compiled,
+                                                                     relation),
+                                     only=getattr(item.node, "only", False))
         best: ex.PlanNode | None = None
         best_score = 0
         resolve = index_expressions.scope_resolver(item.scope)

@@ -1357,7 +1357,9 @@ class Session:
             if target.kind in (RELKIND_VIEW, "m"):
                 raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
             roles.check_table_privilege(self, target, "TRUNCATE")
-            txn.truncate(target.oid)
+            from mirrordb.sql import partition_ddl
+            for leaf in partition_ddl.leaves_to_truncate(txn, target):
+                txn.truncate(leaf.oid)
         return StatementResult("TRUNCATE TABLE", notices=notices)
 
     def _exec_ListenStmt(self, node: Node, prepared: PreparedStatement,

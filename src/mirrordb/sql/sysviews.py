@@ -35,7 +35,8 @@ from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TA
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
-from mirrordb.sql import constraints, replication_functions, role_settings, roles
+from mirrordb.sql import constraints, partition_functions, replication_functions
+from mirrordb.sql import role_settings, roles
 from mirrordb.sql import row_values
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
@@ -268,7 +269,7 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
     for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid):
         is_table = entry.kind in (RELKIND_TABLE, "m")     # "m": a materialized view's heap
         access_method = (cat.HEAP_ACCESS_METHOD_OID if is_table and not entry.virtual else
-                         cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
+                         cat.BTREE_ACCESS_METHOD_OID if entry.kind in (RELKIND_INDEX, "I") else 0)
         has_index = bool(snapshot.indexes_of_table.get(entry.oid))
         rows.append((
             entry.oid, entry.name, entry.namespace_oid, row_values.reltype(entry), 0,
@@ -276,9 +277,33 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
             entry.relfilenode, entry.tablespace_oid, 0, -1.0, 0, 0, has_index, entry.shared,
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
-            constraints.has_triggers(snapshot, entry.oid), False, False, False,
-            _relispopulated(snapshot, entry), "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
-            0, 0, 1 if is_table else 0, _acl_array(entry.acl), None, None))
+            constraints.has_triggers(snapshot, entry.oid),
+            partition_functions.has_subclass(snapshot, entry.oid), False, False,
+            _relispopulated(snapshot, entry), "d" if entry.kind in (RELKIND_TABLE, "m", "p") and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n",
+            partition_functions.is_partition(snapshot, entry.oid),
+            0, 0, 1 if is_table else 0, _acl_array(entry.acl), None,
+            partition_functions.partition_bound(snapshot, entry.oid)))
+    return rows
+
+
+def _pg_inherits(ctx: ExecContext) -> list[Row]:
+    return [(int(r["inhrelid"]), int(r["inhparent"]), int(r["inhseqno"]),
+             bool(r["inhdetachpending"])) for r in _snapshot(ctx).inherits]
+
+
+def _pg_partitioned_table(ctx: ExecContext) -> list[Row]:
+    """partdefid from the partitions' bounds (a dropped default leaves none)."""
+    snapshot = _snapshot(ctx)
+    rows = []
+    for oid, r in sorted(snapshot.partitioned_tables.items()):
+        default = next((int(i["inhrelid"]) for i in snapshot.inherits
+                        if int(i["inhparent"]) == oid and i["inhpartbound"] is not None
+                        and '"kind": "d"' in str(i["inhpartbound"])), 0)
+        attrs = [int(n) for n in str(r["partattrs"]).split()]
+        types = [_column_type(snapshot, oid, n) for n in attrs]
+        rows.append((oid, str(r["partstrat"]), len(attrs), default, attrs,
+                     [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types],
+                     [cat.type_collation(t) for t in types], None))
     return rows
 
 
@@ -964,7 +989,7 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_shdescription", boot.PG_SHDESCRIPTION_OID, "r",
           PG_SHDESCRIPTION_COLUMNS, _heap_rows(boot.PG_SHDESCRIPTION)),
     _view(PG_CATALOG, "pg_auth_members", 1261, "r", PG_AUTH_MEMBERS_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _pg_inherits),
     _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_trigger", 2620, "r", PG_TRIGGER_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_rewrite", boot.PG_REWRITE_OID, "r", PG_REWRITE_COLUMNS, _pg_rewrite),
@@ -973,7 +998,8 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_publication_rel", 6106, "r", PG_PUBLICATION_REL_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication_namespace", 6237, "r", PG_PUBLICATION_NAMESPACE_COLUMNS,
           _EMPTY),
-    _view(PG_CATALOG, "pg_partitioned_table", 3350, "r", PG_PARTITIONED_TABLE_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_partitioned_table", 3350, "r", PG_PARTITIONED_TABLE_COLUMNS,
+          _pg_partitioned_table),
     _view(PG_CATALOG, "pg_foreign_table", 3118, "r", PG_FOREIGN_TABLE_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_extension", 3079, "r", PG_EXTENSION_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_db_role_setting", boot.PG_DB_ROLE_SETTING_OID, "r",

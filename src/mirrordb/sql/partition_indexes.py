@@ -1,0 +1,71 @@
+"""Indexes of partitioned tables: a partitioned index (relkind 'I', no storage) on the parent
+and a matching B-tree index on every partition, linked by pg_inherits rows (the partition's
+index -> the parent's), as PostgreSQL keeps them.
+
+Who calls it: ddl.py (CREATE INDEX and CREATE TABLE's PRIMARY KEY/UNIQUE on a partitioned
+table: the key check, then ``cascade``) and partition_ddl.py (a new or attached partition gets
+the parent's indexes, ``create_on_partition``; DETACH unlinks them). The engine makes the 'I'
+relation (engine.Txn.create_index on a partitioned table); sql/partitioning.py reads the rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mirrordb.access.relation import RELKIND_PARTITIONED_TABLE, IndexInfo, Relation
+from mirrordb.catalog import bootstrap as boot
+from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import naming
+from mirrordb.sql import partitioning as P
+
+
+def check_unique_key(table: str, columns: list[Any], key_columns: list[str], primary: bool,
+                     key: P.PartitionKey) -> None:
+    """A unique index of partitioned table ``table`` must hold every partition key column
+    (0A000)."""
+    for index in key.columns:
+        column = columns[index].name
+        if column not in key_columns:
+            raise MirrordbError(
+                "unique constraint on partitioned table must include all partitioning columns",
+                sqlstate="0A000",
+                detail=f'{"PRIMARY KEY" if primary else "UNIQUE"} constraint on table '
+                       f'"{table}" lacks column "{column}" which is part of the '
+                       "partition key.")
+
+
+def cascade(session: Any, txn: Any, relation: Relation, index: Relation) -> None:
+    """A new index of partitioned table ``relation``: one on each partition."""
+    info = next(i for i in txn.relation(relation.oid).indexes if i.relation.oid == index.oid)
+    for oid, _ in P.children(txn, relation.oid):
+        _create_matching(session, txn, info, txn.relation(oid))
+
+
+def create_on_partition(session: Any, txn: Any, parent: Relation, child: Relation) -> None:
+    for info in txn.relation(parent.oid).indexes:
+        _create_matching(session, txn, info, child)
+
+
+def _create_matching(session: Any, txn: Any, info: IndexInfo, child: Relation) -> None:
+    if not info.plain:
+        from mirrordb.sql.expressions import feature_not_supported
+        raise feature_not_supported("expression or partial indexes on partitioned tables")
+    parent_table = info.table
+    assert parent_table is not None
+    keys = [parent_table.columns[i].name for i in info.key_columns]
+    include = [parent_table.columns[i].name for i in info.include_columns]
+    suffix = "pkey" if info.primary else ("key" if info.unique else "idx")
+    name = naming.choose_relation_name(
+        session, child.name, None if info.primary else naming.index_name_addition(keys + include),
+        suffix, child.namespace_oid, constraint=info.unique)
+    index = txn.create_index(name, child.oid, keys, unique=info.unique, primary=info.primary,
+                             include=include)
+    txn.add_catalog_row(boot.PG_INHERITS, [index.oid, info.relation.oid, 1, False, None])
+    if child.kind == RELKIND_PARTITIONED_TABLE:
+        cascade(session, txn, child, index)
+
+
+def detach_indexes(txn: Any, parent: Relation, child: Relation) -> None:
+    parents = {info.relation.oid for info in txn.relation(parent.oid).indexes}
+    mine = {info.relation.oid for info in txn.relation(child.oid).indexes}
+    txn.remove_catalog_rows(boot.PG_INHERITS, lambda v: v[0] in mine and v[1] in parents)
