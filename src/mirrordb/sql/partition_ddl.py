@@ -21,7 +21,7 @@ from mirrordb.sql.parser import Node, one
 
 
 def _not_partitioned(name: str) -> MirrordbError:
-    return MirrordbError(f'table "{name}" is not partitioned', sqlstate="42809")
+    return MirrordbError(f'table "{name}" is not partitioned', sqlstate="42P17")
 
 
 def _parent(session: Any, range_var: Node) -> Relation:
@@ -40,7 +40,7 @@ def create_partition_of(session: Any, txn: Any, node: Node) -> list[str]:
     name = relation_node["relname"]
     parent = _parent(session, node["inhRelations"][0]["RangeVar"])
     if not P.is_partitioned(parent):
-        raise MirrordbError(f'"{parent.name}" is not partitioned', sqlstate="42809")
+        raise MirrordbError(f'"{parent.name}" is not partitioned', sqlstate="42P17")
     roles.check_table_ownership(session, parent)
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
                                            relation_node.get("location"))
@@ -54,8 +54,8 @@ def create_partition_of(session: Any, txn: Any, node: Node) -> list[str]:
     assert key is not None
     spec = node["partbound"]
     bound = P.transform_bound(session, parent, key, spec)
-    P.check_hash_moduli(txn, parent, bound, spec.get("location", -1))
-    P.check_overlap(txn, parent, key, name, bound, spec.get("location", -1))
+    P.check_hash_moduli(txn, parent, bound)
+    P.check_overlap(txn, parent, key, name, bound, spec)
     P.check_default_rows(txn, parent, key, bound)
     columns = [dataclasses.replace(c, identity="") for c in parent.columns]
     sub_key = (P.key_of_spec(columns, node["partspec"], name) if node.get("partspec")
@@ -92,7 +92,7 @@ def attach_partition(session: Any, txn: Any, parent: Relation, command: Node) ->
                             sqlstate="42P01")
     roles.check_table_ownership(session, child)
     if P.parent_of(txn, child.oid) is not None:
-        raise MirrordbError(f'"{child.name}" is already a partition', sqlstate="42P17")
+        raise MirrordbError(f'"{child.name}" is already a partition', sqlstate="42809")
     if child.oid == parent.oid or child.oid in P.descendants(txn, parent.oid) or \
             parent.oid in P.descendants(txn, child.oid):
         raise MirrordbError(f'circular inheritance not allowed', sqlstate="42P07",
@@ -102,8 +102,8 @@ def attach_partition(session: Any, txn: Any, parent: Relation, command: Node) ->
     assert key is not None
     bound_spec = spec["bound"]
     bound = P.transform_bound(session, parent, key, bound_spec)
-    P.check_hash_moduli(txn, parent, bound, bound_spec.get("location", -1))
-    P.check_overlap(txn, parent, key, child.name, bound, bound_spec.get("location", -1))
+    P.check_hash_moduli(txn, parent, bound)
+    P.check_overlap(txn, parent, key, child.name, bound, bound_spec)
     P.check_rows_fit(session, txn, parent, key, child, bound)
     P.check_default_rows(txn, parent, key, bound)
     P.attach(txn, parent, child, bound)

@@ -310,8 +310,8 @@ def key_of_spec(relation_columns: list[Any], spec: Node, name: str) -> Partition
     columns = []
     params = spec.get("partParams", [])
     if strategy == STRATEGY_LIST and len(params) > 1:
-        raise error_at('cannot use "list" partition strategy with more than one column',
-                       "42P17", spec.get("location", -1))
+        raise MirrordbError('cannot use "list" partition strategy with more than one column',
+                            sqlstate="42P17")
     for param in params:
         elem = param["PartitionElem"]
         if elem.get("expr") is not None:
@@ -342,19 +342,19 @@ def transform_bound(session: Any, parent: Relation, key: PartitionKey, spec: Nod
     location = spec.get("location", -1)
     if spec.get("is_default"):
         if key.strategy == STRATEGY_HASH:
-            raise error_at("a hash-partitioned table may not have a default partition",
-                           "42P16", location)
+            raise MirrordbError("a hash-partitioned table may not have a default partition",
+                                sqlstate="42P16")
         return Bound(DEFAULT, types)
     if spec.get("strategy") != key.strategy:
         raise _strategy_error(key.strategy, location)
     if key.strategy == STRATEGY_HASH:
         modulus, remainder = int(spec.get("modulus", 0)), int(spec.get("remainder", 0))
         if modulus <= 0:
-            raise error_at("modulus for hash partition must be an integer value greater than "
-                           "zero", "42P16", location)
+            raise MirrordbError("modulus for hash partition must be an integer value greater "
+                                "than zero", sqlstate="42P16")
         if remainder >= modulus:
-            raise error_at("remainder for hash partition must be less than modulus",
-                           "42P16", location)
+            raise MirrordbError("remainder for hash partition must be less than modulus",
+                                sqlstate="42P16")
         return Bound(STRATEGY_HASH, types, modulus=modulus, remainder=remainder)
     if key.strategy == STRATEGY_LIST:
         values: list[Any] = []
@@ -371,9 +371,8 @@ def transform_bound(session: Any, parent: Relation, key: PartitionKey, spec: Nod
 def _range_datums(session: Any, parent: Relation, key: PartitionKey, datums: list[Node],
                   word: str) -> tuple[Any, ...]:
     if len(datums) != len(key.columns):
-        raise error_at(f"{word} must specify exactly one value per partitioning column",
-                       "42P16", datums[0].get(one(datums[0])[0], {}).get("location", -1)
-                       if datums else -1)
+        raise MirrordbError(f"{word} must specify exactly one value per partitioning column",
+                            sqlstate="42P16")
     values: list[Any] = []
     for column, datum in zip(key.columns, datums):
         name = _infinite_name(datum)
@@ -406,16 +405,33 @@ def _value(session: Any, parent: Relation, column: int, datum: Node) -> Any:
     builder = PlanBuilder(session, [])
     target = parent.columns[column]
     if "ColumnRef" in datum:
-        raise error_at("cannot use column reference in partition bound expression", "42P17",
+        raise error_at("cannot use column reference in partition bound expression", "0A000",
                        datum["ColumnRef"].get("location", -1))
     expr = ExpressionCompiler(builder, Scope()).compile(datum)
     expr = coerce(builder, expr, target.type_oid, target.typmod, "assignment")
     return expr.fn((), session._context(()))
 
 
+def _datum_location(datum: Node) -> int:
+    return int(one(datum)[1].get("location", -1))
+
+
+def _overlap_location(bound: Bound, other: Bound, spec: Node) -> int:
+    """Where PostgreSQL's overlap error points: a range's lower bound, a list's first value
+    the other partition has too, a hash bound's clause."""
+    if bound.kind == STRATEGY_RANGE and spec.get("lowerdatums"):
+        return _datum_location(spec["lowerdatums"][0])
+    if bound.kind == STRATEGY_LIST:
+        for value, datum in zip(bound.values, spec.get("listdatums", [])):
+            if value in other.values:
+                return _datum_location(datum)
+    return int(spec.get("location", -1))
+
+
 def check_overlap(txn: Any, parent: Relation, key: PartitionKey, name: str, bound: Bound,
-                  location: int) -> None:
+                  spec: Node) -> None:
     """42P17 when the new partition's bound overlaps an existing partition's."""
+    location = int(spec.get("location", -1))
     for oid, other in children(txn, parent.oid):
         if other is None:
             continue
@@ -427,11 +443,11 @@ def check_overlap(txn: Any, parent: Relation, key: PartitionKey, name: str, boun
             continue
         if _overlaps(bound, other):
             raise error_at(f'partition "{name}" would overlap partition "{other_name}"',
-                           "42P17", location)
+                           "42P17", _overlap_location(bound, other, spec))
     if bound.kind == STRATEGY_RANGE and _compare_bounds(bound.lower, bound.upper, True,
                                                         True) >= 0:
         raise error_at(f'empty range bound specified for partition "{name}"', "42P17",
-                       location, detail=f"Specified lower bound ({_datums(bound.lower, bound.types)})"
+                       _datum_location(spec["lowerdatums"][0]), detail=f"Specified lower bound ({_datums(bound.lower, bound.types)})"
                                         f" is greater than or equal to upper bound "
                                         f"({_datums(bound.upper, bound.types)}).")
 
@@ -448,7 +464,7 @@ def _overlaps(a: Bound, b: Bound) -> bool:
     return False
 
 
-def check_hash_moduli(txn: Any, parent: Relation, bound: Bound, location: int) -> None:
+def check_hash_moduli(txn: Any, parent: Relation, bound: Bound) -> None:
     """PostgreSQL's rule that every hash modulus divides the next larger one."""
     if bound.kind != STRATEGY_HASH:
         return
@@ -458,13 +474,13 @@ def check_hash_moduli(txn: Any, parent: Relation, bound: Bound, location: int) -
         small, large = sorted((bound.modulus, other.modulus))
         if large % small:
             if bound.modulus > other.modulus:
-                raise error_at("every hash partition modulus must be a factor of the next "
-                               "larger modulus", "42P16", location,
+                raise MirrordbError("every hash partition modulus must be a factor of the "
+                                    "next larger modulus", sqlstate="42P17",
                                detail=f'The new modulus {bound.modulus} is not divisible by '
                                       f'{other.modulus}, the modulus of existing partition '
                                       f'"{txn.relation(oid).name}".')
-            raise error_at("every hash partition modulus must be a factor of the next larger "
-                           "modulus", "42P16", location,
+            raise MirrordbError("every hash partition modulus must be a factor of the next "
+                                "larger modulus", sqlstate="42P17",
                            detail=f'The new modulus {bound.modulus} is not a factor of '
                                   f'{other.modulus}, the modulus of existing partition '
                                   f'"{txn.relation(oid).name}".')

@@ -1,0 +1,173 @@
+"""Declarative partitioning side by side with a real PostgreSQL 15 (tests/compat/differential.py
+runs the statements on both): PARTITION BY RANGE/LIST/HASH, PARTITION OF with its bounds and
+their errors, routing of INSERT and cross-partition UPDATE, DELETE/SELECT/TRUNCATE of the
+parent, ATTACH/DETACH PARTITION, sub-partitioning, unique indexes that must hold the key, DROP
+of the parent, and the catalogs clients read (pg_class.relispartition/relpartbound through
+pg_get_expr, pg_inherits, pg_partitioned_table, pg_get_partkeydef, pg_partition_root).
+Scenarios name their own objects, so they may run in any order."""
+
+from __future__ import annotations
+
+import pytest
+
+from differential import MARKS, assert_same, pair_fixture
+
+pytestmark = MARKS
+
+CATALOG_OF = ("select c.relname, c.relkind, c.relispartition, "
+              "pg_get_expr(c.relpartbound, c.oid), i.inhparent::regclass "
+              "from pg_class c left join pg_inherits i on i.inhrelid = c.oid "
+              "where c.relname like '{0}%' and c.relnamespace = 'public'::regnamespace "
+              "order by 1")
+KEYS_OF = ("select partrelid::regclass, partstrat, partnatts, partdefid::regclass, partattrs, "
+           "pg_get_partkeydef(partrelid) from pg_partitioned_table "
+           "where partrelid::regclass::text like '{0}%' order by 1")
+WHERE_ROWS_ARE = ("select tableoid::regclass, * from {0} order by 2, 3")
+
+SCENARIOS: dict[str, list[str]] = {
+    "range": [
+        "create table r (a int, b text) partition by range (a)",
+        "create table r1 partition of r for values from (minvalue) to (0)",
+        "create table r2 partition of r for values from (0) to (10)",
+        "create table r3 partition of r for values from (10) to (100)",
+        "create table r4 partition of r for values from (50) to (60)",
+        "create table r4 partition of r for values from (200) to (100)",
+        "create table r4 partition of r for values from (1, 2) to (3, 4)",
+        "create table r4 partition of r for values in (1)",
+        "create table r4 partition of r for values from ('x') to (200)",
+        "insert into r values (-5, 'neg'), (1, 'one'), (10, 'ten'), (99, 'big')",
+        "insert into r values (100, 'none')",
+        "insert into r values (null, 'null')",
+        WHERE_ROWS_ARE.format("r"),
+        "select count(*) from r where a >= 1 and a < 50",
+        "update r set a = a + 5 where b = 'one'",
+        "update r set a = 20 where b = 'one' returning *",
+        "update r set a = 500 where b = 'one'",
+        WHERE_ROWS_ARE.format("r"),
+        "delete from r where a < 0 returning b",
+        "select * from only r",
+        "select * from r2",
+        CATALOG_OF.format("r"),
+        KEYS_OF.format("r"),
+        "truncate r",
+        "select count(*) from r",
+        "drop table r",
+        CATALOG_OF.format("r"),
+    ],
+    "list and default": [
+        "create table l (k text, v int) partition by list (k)",
+        "create table l_ab partition of l for values in ('a', 'b')",
+        "create table l_n partition of l for values in (null)",
+        "create table l_b partition of l for values in ('c', 'b')",
+        "insert into l values ('a', 1), ('b', 2), (null, 3)",
+        "insert into l values ('z', 4)",
+        "create table l_d partition of l default",
+        "create table l_d2 partition of l default",
+        "insert into l values ('z', 4), ('y', 5)",
+        WHERE_ROWS_ARE.format("l"),
+        "create table l_z partition of l for values in ('z')",
+        "create table l_q partition of l for values in ('q')",
+        "update l set k = 'q' where v = 4",
+        WHERE_ROWS_ARE.format("l"),
+        CATALOG_OF.format("l"),
+        KEYS_OF.format("l"),
+        "create table l2 (k text, v int) partition by list (k, v)",
+    ],
+    "attach and detach": [
+        # (PostgreSQL clears relhassubclass lazily, so CATALOG_OF leaves it out)
+        "create table ap (a int, b int) partition by range (a)",
+        "create table ap1 (a int, b int)",
+        "insert into ap1 values (1, 1), (15, 2)",
+        "alter table ap attach partition ap1 for values from (0) to (10)",
+        "delete from ap1 where a = 15",
+        "alter table ap attach partition ap1 for values from (0) to (10)",
+        "alter table ap attach partition ap1 for values from (0) to (10)",
+        "create table ap2 (a int, b int)",
+        "alter table ap attach partition ap2 for values from (5) to (20)",
+        "select * from ap",
+        CATALOG_OF.format("ap"),
+        "alter table ap detach partition ap2",
+        "alter table ap detach partition ap1",
+        "select * from ap",
+        "select * from ap1",
+        CATALOG_OF.format("ap"),
+        "alter table ap1 attach partition ap2 for values from (5) to (20)",
+    ],
+    "sub-partitioning": [
+        "create table s (a int, b text) partition by range (a)",
+        "create table s1 partition of s for values from (0) to (10) partition by list (b)",
+        "create table s1x partition of s1 for values in ('x')",
+        "create table s2 partition of s for values from (10) to (20)",
+        "insert into s values (1, 'x'), (11, 'y')",
+        "insert into s values (2, 'y')",
+        WHERE_ROWS_ARE.format("s"),
+        "update s set a = 5 where b = 'y'",
+        "update s set b = 'x', a = 3 where b = 'y'",
+        WHERE_ROWS_ARE.format("s"),
+        CATALOG_OF.format("s"),
+        KEYS_OF.format("s"),
+        "select pg_partition_root('s1x'), pg_partition_root('s'), pg_partition_root('pg_class')",
+        "drop table s1",
+        CATALOG_OF.format("s"),
+        "drop table s",
+        CATALOG_OF.format("s"),
+    ],
+    "hash": [
+        "create table h (id int, v text) partition by hash (id)",
+        "create table h0 partition of h for values with (modulus 4, remainder 0)",
+        "create table h1 partition of h for values with (modulus 4, remainder 1)",
+        "create table h2 partition of h for values with (modulus 3, remainder 2)",
+        "create table h2 partition of h for values with (modulus 4, remainder 4)",
+        "create table h2 partition of h for values with (modulus 8, remainder 1)",
+        "create table h2 partition of h for values with (modulus 4, remainder 2)",
+        "create table h3 partition of h for values with (modulus 4, remainder 3)",
+        "create table hd partition of h default",
+        "insert into h select g, 'v' || g from generate_series(1, 20) g",
+        "select tableoid::regclass, count(*) from h group by 1 order by 1",
+        "select tableoid::regclass, * from h where id in (1, 2, 3, 4, 5) order by 2",
+        CATALOG_OF.format("h"),
+        KEYS_OF.format("h"),
+    ],
+    "indexes": [
+        "create table ix (a int, b int, primary key (b)) partition by range (a)",
+        "create table ix (a int, b int, unique (a, b)) partition by range (a)",
+        "create table ix1 partition of ix for values from (0) to (10)",
+        "create table ix2 (a int, b int)",
+        "alter table ix attach partition ix2 for values from (10) to (20)",
+        "create unique index on ix (b)",
+        "create index on ix (b)",
+        "insert into ix values (1, 1), (11, 1)",
+        "insert into ix values (1, 1)",
+        "select c.relname, c.relkind, i.inhparent::regclass from pg_class c "
+        "left join pg_inherits i on i.inhrelid = c.oid where c.relname like 'ix%' order by 1",
+        "select indexrelid::regclass, indrelid::regclass, indisunique, indisprimary "
+        "from pg_index where indrelid::regclass::text like 'ix%' order by 1",
+        "drop table ix",
+        "select relname from pg_class where relname like 'ix%'",
+    ],
+    "errors": [
+        "create table e (a int) partition by range (nope)",
+        "create table e1 partition of nope for values in (1)",
+        "create table e (a int)",
+        "create table e1 partition of e for values in (1)",
+        "alter table e attach partition e for values in (1)",
+        "create table ep (a int) partition by list (a)",
+        "create table ep1 partition of ep for values from (1) to (2)",
+        "create table ep1 partition of ep for values with (modulus 2, remainder 0)",
+        "create table ep1 partition of ep for values in (a)",
+        "create table ep1 partition of ep for values in (1)",
+        "alter table ep detach partition e",
+        "create table eh (a int) partition by hash (a)",
+        "create table eh1 partition of eh default",
+        "create table eh1 partition of eh for values with (modulus 0, remainder 0)",
+        "create table eh1 partition of eh for values with (modulus 2, remainder 2)",
+    ],
+}
+
+
+both = pair_fixture("partitioning", [], detailed=True)
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_partitioning_like_postgres(both, scenario: str) -> None:
+    assert_same(both, SCENARIOS[scenario])
