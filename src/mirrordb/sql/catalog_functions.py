@@ -1274,7 +1274,9 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     if predicate is not None:
         where = " WHERE " + _index_deparser(snapshot, index, pretty).deparse(predicate)
     include = _include_clause(snapshot, index)
-    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){include}{where}"
+    only = "ONLY " if snapshot.classes[index_oid].kind == "I" else ""   # a partitioned index
+    return (f"CREATE {unique}INDEX {name} ON {only}{table_name} USING btree "
+            f"({columns}){include}{where}")
 
 
 def _include_clause(snapshot: CatalogSnapshot, index: IndexEntry) -> str:

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mirrordb.access.lmgr import NO_LOCK, LockMode
-from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_PARTITIONED_INDEX,
+                                      RELKIND_SEQUENCE,
                                       RELKIND_TABLE, RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
@@ -302,12 +303,9 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
             _refuse_alteration(relation, node["cmds"])
         if persistence.refuse_alteration(relation, node["cmds"]):
             return
-        if relation.kind == partitioning.RELKIND_PARTITIONED_TABLE and not owner_only and \
-                any(c["AlterTableCmd"]["subtype"] not in partition_ddl.ALTER_HANDLERS
-                    for c in node["cmds"]):
-            raise feature_not_supported("this ALTER TABLE of a partitioned table")
-        if not owner_only and relation.kind not in (RELKIND_TABLE,
-                                                    partitioning.RELKIND_PARTITIONED_TABLE):
+        if partition_ddl.alteration_allowed(relation, node["cmds"]):
+            return
+        if not owner_only and relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
     relation = _open_for_change(session, name, node["relation"].get("schemaname"),
                                 LockMode.ACCESS_EXCLUSIVE, check)
@@ -319,6 +317,7 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
+        command["recurse"] = bool(node["relation"].get("inh"))   # not ALTER TABLE ONLY
         relation = txn.relation(relation.oid)
         if subtype == "AT_ChangeOwner":
             notices += owners.change_relation_owner(session, txn, relation,
@@ -342,7 +341,8 @@ def _check_alter_target(session: Any, relation: Any, name: str, objtype: str) ->
     ALTER SEQUENCE/VIEW/INDEX must name one of those."""
     roles.check_table_ownership(session, relation)
     wanted = _ALTER_OBJECT_KINDS.get(objtype)
-    if wanted is not None and relation.kind != wanted[0]:
+    if wanted is not None and relation.kind != wanted[0] and not (
+            wanted[0] == RELKIND_INDEX and relation.kind == RELKIND_PARTITIONED_INDEX):
         raise MirrordbError(f'"{name}" is not {wanted[1]}', sqlstate="42809")
 
 
@@ -516,6 +516,11 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> list[A
 
 def _set_not_null(session: Any, txn: Any, relation: Any, column_name: str) -> None:
     attnum = column_number(relation, column_name)
+    if partitioning.is_partitioned(relation):      # no rows of its own: its partitions'
+        for oid in partitioning.descendants(txn, relation.oid):
+            _set_not_null(session, txn, txn.relation(oid), column_name)
+        txn.alter_column(relation, attnum, not_null=True)
+        return
     for _, values in txn.scan(relation):
         if values[attnum - 1] is None:
             raise MirrordbError(f'column "{column_name}" of relation "{relation.name}" contains '
@@ -558,11 +563,16 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
             _set_not_null(session, txn, txn.relation(relation.oid), key)
         name = constraint.get("conname") or _constraint_index_name(
             session, relation.name, keys, True, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True, primary=True, include=include)
+        partition_indexes.check_partitioned_unique(txn, relation, keys, True)
+        index = txn.create_index(name, relation.oid, keys, unique=True, primary=True,
+                                 include=include)
+        partition_indexes.cascade_unless_only(session, txn, relation, index, command)
     elif contype == "CONSTR_UNIQUE":
         name = constraint.get("conname") or _constraint_index_name(
             session, relation.name, keys + include, False, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True, include=include)
+        partition_indexes.check_partitioned_unique(txn, relation, keys, False)
+        index = txn.create_index(name, relation.oid, keys, unique=True, include=include)
+        partition_indexes.cascade_unless_only(session, txn, relation, index, command)
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
                                creating=False)
@@ -671,7 +681,7 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
                              expressions=definition.expressions,
                              predicate=definition.predicate, options=definition.options,
                              include=definition.include)
-    if partitioned:
+    if partitioned and node["relation"].get("inh"):    # CREATE INDEX ... ON ONLY: none
         partition_indexes.cascade(session, txn, relation, index)
     return []
 
@@ -838,13 +848,16 @@ def lock_table(session: Any, node: Node) -> None:
         name, schema = range_var["relname"], range_var.get("schemaname")
         relation = session.lookup_relation(name, schema, NO_LOCK)
         if relation is not None:
-            if relation.kind != RELKIND_TABLE:
+            if not _kind_is(relation.kind, RELKIND_TABLE):
                 raise MirrordbError(f'cannot lock relation "{name}"', sqlstate="42809",
                                     detail="This operation is not supported for "
                                            f"{_PLURALS[relation.kind]}.")
             _check_lock_privilege(session, relation, mode)
             relation = session.lookup_relation(name, schema, mode,
                                                nowait=bool(node.get("nowait")))
+            if partitioning.is_partitioned(relation) and range_var.get("inh"):
+                for oid in partitioning.descendants(session.txn, relation.oid):
+                    session.txn.lock_relation(oid, mode, dont_wait=bool(node.get("nowait")))
         if relation is None:
             raise MirrordbError(f'relation "{name if not schema else schema + "." + name}" '
                                 "does not exist", sqlstate="42P01")

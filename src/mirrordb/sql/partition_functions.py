@@ -82,3 +82,68 @@ def _partition_root(ctx: ExecContext, oid: int) -> int | None:
 def define(register: Callable[..., None]) -> None:
     register("pg_get_partkeydef", [T.OID_OID], T.TEXT_OID, _partkeydef)
     register("pg_partition_root", [T.REGCLASS_OID], T.REGCLASS_OID, _partition_root)
+
+
+# -- set-returning: pg_partition_ancestors, pg_partition_tree (in FROM, monitoring_functions) --
+
+
+def _can_be_partition(snapshot: Any, oid: int) -> bool:
+    """PostgreSQL's check_rel_can_be_partition: a partitioned relation or a partition."""
+    entry = snapshot.classes.get(oid)
+    return entry is not None and (entry.kind in ("p", "I") or is_partition(snapshot, oid))
+
+
+def _oid_argument(builder: Any, name: str, args: list[Any], location: int) -> Any:
+    from mirrordb.sql.expressions import check_arity, coerce
+    check_arity(name, args, (1,), location)
+    return coerce(builder, args[0], T.REGCLASS_OID).fn
+
+
+def _ancestors(session: Any, builder: Any, name: str, args: list[Any],
+               location: int) -> Callable[[Any, ExecContext], list[tuple[Any, ...]]]:
+    argument = _oid_argument(builder, name, args, location)
+
+    def rows(row: Any, ctx: ExecContext) -> list[tuple[Any, ...]]:
+        oid = argument(row, ctx)
+        snapshot = _snapshot(ctx)
+        if oid is None or not _can_be_partition(snapshot, oid):
+            return []
+        found = [(oid,)]
+        while is_partition(snapshot, oid):
+            oid = parent_of(snapshot, oid)
+            found.append((oid,))
+        return found
+    return rows
+
+
+def _tree(session: Any, builder: Any, name: str, args: list[Any],
+          location: int) -> Callable[[Any, ExecContext], list[tuple[Any, ...]]]:
+    argument = _oid_argument(builder, name, args, location)
+
+    def rows(row: Any, ctx: ExecContext) -> list[tuple[Any, ...]]:
+        top = argument(row, ctx)
+        snapshot = _snapshot(ctx)
+        if top is None or not _can_be_partition(snapshot, top):
+            return []
+        found = []
+        level = [(top, parent_of(snapshot, top) if is_partition(snapshot, top) else None)]
+        depth = 0
+        while level:
+            following = []
+            for oid, parent in level:
+                entry = snapshot.classes.get(oid)
+                found.append((oid, parent, entry is None or entry.kind not in ("p", "I"),
+                              depth))
+                following += [(int(r["inhrelid"]), oid) for r in snapshot.inherits
+                              if int(r["inhparent"]) == oid]
+            level = sorted(following)
+            depth += 1
+        return found
+    return rows
+
+
+RECORD_SET_FUNCTIONS = {
+    "pg_partition_ancestors": (_ancestors, (("relid", T.REGCLASS_OID),)),
+    "pg_partition_tree": (_tree, (("relid", T.REGCLASS_OID), ("parentrelid", T.REGCLASS_OID),
+                                  ("isleaf", T.BOOL_OID), ("level", T.INT4_OID))),
+}

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from mirrordb.access.lmgr import LockMode
 from mirrordb.access.relation import RELKIND_PARTITIONED_TABLE, IndexInfo, Relation
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import naming
 from mirrordb.sql import partitioning as P
+from mirrordb.sql.parser import Node
 
 
 def check_unique_key(table: str, columns: list[Any], key_columns: list[str], primary: bool,
@@ -32,6 +34,56 @@ def check_unique_key(table: str, columns: list[Any], key_columns: list[str], pri
                 detail=f'{"PRIMARY KEY" if primary else "UNIQUE"} constraint on table '
                        f'"{table}" lacks column "{column}" which is part of the '
                        "partition key.")
+
+
+def check_partitioned_unique(txn: Any, relation: Relation, keys: list[str],
+                             primary: bool) -> None:
+    """ALTER TABLE ... ADD PRIMARY KEY / UNIQUE of a partitioned table: the key rule."""
+    if relation.kind != RELKIND_PARTITIONED_TABLE:
+        return
+    key = P.partition_key(txn, relation.oid)
+    assert key is not None
+    check_unique_key(relation.name, relation.columns, keys, primary, key)
+
+
+def cascade_unless_only(session: Any, txn: Any, relation: Relation, index: Relation,
+                        command: Node) -> None:
+    """ALTER TABLE p ADD ... makes the partitions' indexes; ALTER TABLE ONLY p does not
+    (pg_dump then attaches each partition's own with ALTER INDEX ... ATTACH PARTITION)."""
+    if relation.kind == RELKIND_PARTITIONED_TABLE and command.get("recurse", True):
+        cascade(session, txn, relation, index)
+
+
+def attach_index(session: Any, txn: Any, parent_index: Relation, command: Node) -> list[str]:
+    """ALTER INDEX parent ATTACH PARTITION child: the child must be an index of a partition
+    of the parent index's table, on the same columns."""
+    range_var = command["def"]["PartitionCmd"]["name"]
+    child = session.lookup_relation(range_var["relname"], range_var.get("schemaname"),
+                                    LockMode.ACCESS_EXCLUSIVE)
+    if child is None:
+        raise MirrordbError(f'relation "{range_var["relname"]}" does not exist',
+                            sqlstate="42P01")
+    parent_table = txn.table_of_index(parent_index)
+    child_table = txn.table_of_index(child)
+    found = P.parent_of(txn, child_table.oid)
+    if found is None or found[0] != parent_table.oid:
+        raise MirrordbError(f'cannot attach index "{child.name}" as a partition of index '
+                            f'"{parent_index.name}"', sqlstate="42809",
+                            detail=f'Index "{child.name}" is not an index on any partition of '
+                                   f'table "{parent_table.name}".')
+    if P.parent_of(txn, child.oid) is None:
+        _link(txn, parent_index, child, child_table)
+    return []
+
+
+def _link(txn: Any, parent_index: Relation, child_index: Relation, child_table: Relation
+          ) -> None:
+    """pg_inherits and pg_depend rows of a partition's index, as PostgreSQL records them
+    (pg_dump orders the parent's index first by the 'P' dependency)."""
+    txn.add_catalog_row(boot.PG_INHERITS, [child_index.oid, parent_index.oid, 1, False, None])
+    for referenced, deptype in ((parent_index.oid, "P"), (child_table.oid, "S")):
+        txn.add_catalog_row(boot.PG_DEPEND, [boot.PG_CLASS_OID, child_index.oid, 0,
+                                             boot.PG_CLASS_OID, referenced, 0, deptype])
 
 
 def cascade(session: Any, txn: Any, relation: Relation, index: Relation) -> None:
@@ -60,7 +112,7 @@ def _create_matching(session: Any, txn: Any, info: IndexInfo, child: Relation) -
         suffix, child.namespace_oid, constraint=info.unique)
     index = txn.create_index(name, child.oid, keys, unique=info.unique, primary=info.primary,
                              include=include)
-    txn.add_catalog_row(boot.PG_INHERITS, [index.oid, info.relation.oid, 1, False, None])
+    _link(txn, info.relation, index, child)
     if child.kind == RELKIND_PARTITIONED_TABLE:
         cascade(session, txn, child, index)
 
@@ -69,3 +121,4 @@ def detach_indexes(txn: Any, parent: Relation, child: Relation) -> None:
     parents = {info.relation.oid for info in txn.relation(parent.oid).indexes}
     mine = {info.relation.oid for info in txn.relation(child.oid).indexes}
     txn.remove_catalog_rows(boot.PG_INHERITS, lambda v: v[0] in mine and v[1] in parents)
+    txn.remove_catalog_rows(boot.PG_DEPEND, lambda v: v[1] in mine and v[4] in parents)

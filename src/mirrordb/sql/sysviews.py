@@ -525,12 +525,13 @@ def _pg_constraint(ctx: ExecContext) -> list[Row]:
         if not index.is_constraint or index.index_oid not in snapshot.classes:
             continue
         table = snapshot.classes.get(index.table_oid)
+        parent = partition_functions.parent_of(snapshot, index.index_oid) or 0  # partition's
         rows.append((
             index.index_oid, snapshot.classes[index.index_oid].name,
             table.namespace_oid if table else cat.PUBLIC_NAMESPACE_OID,
             "p" if index.primary else "u", False, False, True, index.table_oid, 0,
-            index.index_oid, 0, 0, " ", " ", " ", True, 0, True, list(index.key_numbers), None,
-            None, None, None, None, None, None))
+            index.index_oid, parent, 0, " ", " ", " ", not parent, 1 if parent else 0, True,
+            list(index.key_numbers), None, None, None, None, None, None, None))
     return rows + constraints.pg_constraint_rows(snapshot)
 
 
@@ -543,12 +544,30 @@ def _pg_depend(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows: list[Row] = [tuple(record[c.name] for c in boot.PG_DEPEND.columns)
                        for record in snapshot._read(boot.PG_DEPEND)]
+    rows += _partition_constraint_dependencies(snapshot, rows)
     rows += _attrdef_dependencies(snapshot)
     for rule in snapshot.rewrite_rules:
         rule_oid, view_oid = int(rule["oid"]), int(rule["ev_class"])
         rows.append((rewrite_oid, rule_oid, 0, class_oid, view_oid, 0, "i"))
         rows += [(rewrite_oid, rule_oid, 0, class_oid, oid, 0, "n")
                  for oid in StoredQuery.decode(str(rule["ev_action"])).relations]
+    return rows
+
+
+def _partition_constraint_dependencies(snapshot: cat.CatalogSnapshot,
+                                       stored: list[Row]) -> list[Row]:
+    """A partition's PRIMARY KEY/UNIQUE constraint depends on its parent's ('P') and on its
+    table ('S'), as its index does (the stored rows, sql/partition_indexes.py); the
+    constraint's OID is its index's."""
+    constraint_oid, class_oid = boot.PG_CONSTRAINT_OID, boot.PG_CLASS_OID
+    rows: list[Row] = []
+    for classid, objid, _, refclassid, refobjid, _, deptype in stored:
+        index = snapshot.indexes.get(int(objid))  # type: ignore[call-overload]
+        if classid != class_oid or deptype not in ("P", "S") or index is None or \
+                not index.is_constraint:
+            continue
+        referenced = constraint_oid if deptype == "P" else class_oid
+        rows.append((constraint_oid, objid, 0, referenced, refobjid, 0, deptype))
     return rows
 
 
