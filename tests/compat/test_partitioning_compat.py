@@ -8,9 +8,10 @@ Scenarios name their own objects, so they may run in any order."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
-from differential import MARKS, assert_same, pair_fixture
+from differential import MARKS, assert_same, copy_in_error, pair_fixture
 
 pytestmark = MARKS
 
@@ -202,3 +203,74 @@ both = pair_fixture("partitioning", [], detailed=True)
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_partitioning_like_postgres(both, scenario: str) -> None:
     assert_same(both, SCENARIOS[scenario])
+
+
+def test_copy_routes_rows(both, module_server) -> None:
+    """COPY FROM a partitioned table routes each row, with PostgreSQL's error for a row no
+    partition takes (a real mirrordb server: COPY needs the wire protocol); COPY TO of one is
+    refused."""
+    reference, _ = both
+    statements = ["create table cpy (a int, b text) partition by list (a)",
+                  "create table cpy1 partition of cpy for values in (1, 2)",
+                  "create table cpy2 partition of cpy for values in (3)"]
+    with psycopg.connect(module_server.dsn(), autocommit=True) as mine:
+        for statement in statements:
+            reference.connection.execute(statement)
+            mine.execute(statement)
+        for data in ["1\tx\n3\ty\n", "2\tz\n4\tw\n"]:
+            assert copy_in_error(mine, "copy cpy from stdin", data) == \
+                copy_in_error(reference.connection, "copy cpy from stdin", data), data
+        counted = "select tableoid::regclass::text, a, b from cpy order by a"
+        assert mine.execute(counted).fetchall() == \
+            reference.connection.execute(counted).fetchall()
+        for connection in (mine, reference.connection):
+            with pytest.raises(psycopg.errors.WrongObjectType, match="partitioned table"):
+                with connection.cursor().copy("copy cpy to stdout") as copy:
+                    list(copy)
+
+
+PLANS = {
+    "select * from pr where a = 5": ["Seq Scan on pr1 pr (filtered)"],
+    "select * from pr where a >= 10 and a < 15": ["Seq Scan on pr2 pr (filtered)"],
+    "select * from pr where a > 100": ["Seq Scan on prd pr (filtered)"],
+    "select * from pr where 25 >= a": ["Append", "  ->  Seq Scan on pr1 pr_1 (filtered)",
+                                        "  ->  Seq Scan on pr2 pr_2 (filtered)",
+                                        "  ->  Seq Scan on prd pr_3 (filtered)"],
+    "select * from pr where a < 0": ["Seq Scan on prd pr (filtered)"],
+    "select * from pr where b = 'x'": ["Append", "  ->  Seq Scan on pr1 pr_1 (filtered)",
+                                        "  ->  Seq Scan on pr2 pr_2 (filtered)",
+                                        "  ->  Seq Scan on prd pr_3 (filtered)"],
+    "select * from only pr": ["Result (One-Time Filter: false)"],
+    "select * from pl where k = 'b'": ["Seq Scan on pl_ab pl (filtered)"],
+    "select * from pl where k = 'q'": ["Seq Scan on pl_d pl (filtered)"],
+    "delete from pr where a = 12": ["Delete on pr", "  ->  Seq Scan on pr2 pr (filtered)"],
+}
+
+
+def test_pruning_leaves_only_the_partitions_the_conditions_allow(both) -> None:
+    """Constant conditions on the key prune partitions at plan time (EXPLAIN shows what is
+    left under the Append); the rows are the same with or without pruning."""
+    reference, ours = both
+    for statement in ["create table pr (a int, b text) partition by range (a)",
+                      "create table pr1 partition of pr for values from (0) to (10)",
+                      "create table pr2 partition of pr for values from (10) to (20)",
+                      "create table prd partition of pr default",
+                      "insert into pr select g, 'x' from generate_series(-5, 30) g",
+                      "create table pl (k text) partition by list (k)",
+                      "create table pl_ab partition of pl for values in ('a', 'b')",
+                      "create table pl_d partition of pl default"]:
+        assert ours.run(statement)[0] == "command", statement
+        reference.run(statement)
+    for query, plan in PLANS.items():
+        assert ours.run("explain " + query) == ("ok", [("QUERY PLAN", 25)],
+                                                [(line,) for line in plan]), query
+        if query.startswith("select"):
+            assert ours.run(query + " order by 1") == reference.run(query + " order by 1")
+PLANS.update({
+    "select * from pr where a >= 3 and a < 20": ["Append", "  ->  Seq Scan on pr1 pr_1 (filtered)",
+                                                  "  ->  Seq Scan on pr2 pr_2 (filtered)"],
+    "select * from pr where a >= 3 and a <= 20": ["Append",
+                                                   "  ->  Seq Scan on pr1 pr_1 (filtered)",
+                                                   "  ->  Seq Scan on pr2 pr_2 (filtered)",
+                                                   "  ->  Seq Scan on prd pr_3 (filtered)"],
+})

@@ -18,6 +18,7 @@ columns in the parent's order.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -673,15 +674,47 @@ def _may_hold(node: PartitionTree, bound: Bound, conditions: list[tuple[str, int
 
 def _default_may_hold(node: PartitionTree, conditions: list[tuple[str, int, Any]]) -> bool:
     """The default partition is pruned when an equality picks a value another partition
-    takes (a single-column key)."""
+    takes, or (range) when the conditions' interval lies within the other partitions'
+    (a single-column key)."""
     if len(node.key.columns) != 1:
         return True
-    for op, column, value in conditions:
-        if op == "=" and column == node.key.columns[0] and value is not None:
-            if any(b.kind not in (DEFAULT, STRATEGY_HASH) and accepts(b, (value,))
-                   for b, _, _ in node.parts):
-                return False
-    return True
+    column = node.key.columns[0]
+    mine = [(op, value) for op, c, value in conditions if c == column and value is not None]
+    for op, value in mine:
+        if op == "=" and any(b.kind not in (DEFAULT, STRATEGY_HASH) and accepts(b, (value,))
+                             for b, _, _ in node.parts):
+            return False
+    if node.key.strategy != STRATEGY_RANGE:
+        return True
+    low = high = None             # the conditions' interval
+    high_inclusive = True
+    for op, value in mine:
+        if op in (">", ">=") and (low is None or value > low):
+            low = value
+        elif op in ("<", "<=") and (high is None or value < high or (
+                value == high and op == "<")):
+            high, high_inclusive = value, op == "<="
+    return not _covered(node, low, high, high_inclusive)
+
+
+def _covered(node: PartitionTree, low: Any, high: Any, high_inclusive: bool) -> bool:
+    """Whether the non-default range partitions together hold every value from ``low`` to
+    ``high`` (None: unbounded)."""
+    spans = sorted(((b.lower[0], b.upper[0]) for b, _, _ in node.parts
+                    if b.kind == STRATEGY_RANGE and len(b.lower) == 1),
+                   key=functools.cmp_to_key(lambda x, y: _compare_bounds(
+                       (x[0],), (y[0],), True, True)))
+    reach: Any = None         # the end of the run of adjacent partitions holding ``low``
+    for start, end in spans:
+        starts_run = isinstance(start, _Infinite) or (low is not None and start <= low)
+        if reach is None or isinstance(start, _Infinite) or reach != start:
+            if not starts_run:
+                continue
+        reach = end
+        if isinstance(end, _Infinite) or (high is not None and (
+                high < end or (high == end and not high_inclusive))):
+            return True
+    return False
 
 
 def _below(value: Any, low: Any) -> bool:

@@ -1537,7 +1537,9 @@ class Session:
                 raise MirrordbError(f'cannot copy to view "{relation.name}"', sqlstate="42809",
                                     hint="To enable copying to a view, provide an INSTEAD OF "
                                          "INSERT trigger.")
-            if relation.kind != RELKIND_TABLE:
+            from mirrordb.sql import partitioning
+            partitioned = partitioning.is_partitioned(relation)    # rows go to partitions
+            if relation.kind != RELKIND_TABLE and not partitioned:
                 raise MirrordbError(f'cannot copy to relation "{relation.name}"',
                                     sqlstate="42809")
             if ctx.txn.transaction.read_only:
@@ -1569,7 +1571,10 @@ class Session:
                     generation.compute(row, ctx)
                 if checks is not None:
                     checks.verify(row, ctx)
-                txn.insert(relation, row)
+                if partitioned:
+                    partitioning.insert(ctx, relation, row)
+                else:
+                    txn.insert(relation, row)
                 if ri is not None:
                     foreign_keys.row_inserted(ctx, ri, row)
                 self.check_for_interrupts()
@@ -1585,8 +1590,9 @@ class Session:
             columns, rows = plan.columns, plan.node.rows(ctx)
         else:
             relation = builder.relation(node["relation"])
-            if relation.kind == RELKIND_VIEW:
-                raise MirrordbError(f'cannot copy from view "{relation.name}"',
+            if relation.kind in (RELKIND_VIEW, "p"):
+                noun = "view" if relation.kind == RELKIND_VIEW else "partitioned table"
+                raise MirrordbError(f'cannot copy from {noun} "{relation.name}"',
                                     sqlstate="42809",
                                     hint="Try the COPY (SELECT ...) TO variant.")
             from mirrordb.sql import roles
