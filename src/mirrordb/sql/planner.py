@@ -670,7 +670,7 @@ class PlanBuilder:
             json_set_functions.record_rows_in_from(
                 self, name, args, self._column_definitions(fields.get("coldeflist")),
                 call["FuncCall"].get("location", -1))
-        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES:
+        if record is not None and fields.get("ordinality") and name not in srf.ORDINALITY_NAMES:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
