@@ -81,6 +81,7 @@ class DmlPlan:
     checks: constraints.RelationChecks | None = None    # NOT NULL and CHECK of new versions
     ri: foreign_keys.RelationRi | None = None     # foreign keys to check and act on
     generated: generated.RelationGenerated | None = None    # stored generated columns
+    partition: partitioning.PartitionCheck | None = None   # a partition's bound, written directly
 
     def explain_node(self) -> ex.PlanNode:
         label = {"INSERT": "Insert on", "UPDATE": "Update on", "DELETE": "Delete on"}[
@@ -127,6 +128,8 @@ class DmlPlan:
             self.generated.compute(values, ctx)
         if self.checks is not None:
             self.checks.verify(values, ctx)
+        if self.partition is not None:
+            self.partition.verify(values, ctx)
         if self.on_conflict is not None:
             return self._upsert_one(ctx, values, self.on_conflict)
         tid = (partitioning.insert(ctx, relation, values) if partitioning.is_partitioned(relation)
@@ -272,6 +275,8 @@ class DmlPlan:
                 self.generated.compute(values, ctx)
             if self.checks is not None:
                 self.checks.verify(values, ctx)
+            if self.partition is not None:
+                self.partition.verify(values, ctx)
             if partitioning.is_partitioned(relation):
                 result, new_tid = partitioning.update(ctx, relation, tid, values,
                                                       row[:ctid_index])
@@ -402,6 +407,7 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     plan.defaults = builder.session.column_defaults(relation, builder)
     plan.generated = generated.for_relation(builder, relation)
     plan.checks = constraints.checks_for(builder, relation)
+    plan.partition = partitioning.partition_check(builder.session.txn, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     select = node.get("selectStmt")
     if select is None:
@@ -621,6 +627,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
         plan.assignments = _set_assignments(builder, relation, node["targetList"], compiler)
         plan.generated = generated.for_relation(builder, relation)
         plan.checks = constraints.checks_for(builder, relation)
+        plan.partition = partitioning.partition_check(builder.session.txn, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     builder.clause = None
     plan.returning, plan.columns = _returning(builder, node, scope)

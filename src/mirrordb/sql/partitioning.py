@@ -756,6 +756,49 @@ def pruning_conditions(builder: Any, item: Any, compiled: list[tuple[Node, Expr]
 # -- DML -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PartitionCheck:
+    """A partition's constraint for rows written to it directly: its bound, and each
+    ancestor's (ExecPartitionCheck). ``steps``: (key columns, bound, the siblings' bounds
+    for a default partition)."""
+
+    relation: Relation
+    steps: tuple[tuple[tuple[int, ...], Bound, tuple[Bound, ...]], ...]
+
+    def verify(self, values: list[Any] | tuple[Any, ...], ctx: ExecContext) -> None:
+        for columns, bound, siblings in self.steps:
+            key = tuple(values[i] for i in columns)
+            fits = (not any(accepts(b, key) for b in siblings)) if bound.kind == DEFAULT \
+                else accepts(bound, key)
+            if not fits:
+                from mirrordb.sql.constraints import failing_row_detail
+                raise MirrordbError(f'new row for relation "{self.relation.name}" violates '
+                                    "partition constraint", sqlstate="23514",
+                                    detail=failing_row_detail(self.relation, values,
+                                                              ctx.session.timezone))
+
+
+def partition_check(txn: Any, relation: Relation) -> PartitionCheck | None:
+    """The check of rows INSERT, UPDATE or COPY write into ``relation`` itself when it is a
+    partition; None for other tables (a plain table costs one look at pg_inherits)."""
+    steps = []
+    oid = relation.oid
+    while True:
+        found = parent_of(txn, oid)
+        if found is None or found[1] is None:
+            break
+        parent, bound = found
+        key = partition_key(txn, parent)
+        if key is None:
+            break
+        siblings = tuple(b for child, b in children(txn, parent)
+                         if child != oid and b is not None and b.kind != DEFAULT)
+        steps.append((key.columns, bound, siblings if bound.kind == DEFAULT else ()))
+        oid = parent
+    return PartitionCheck(relation, tuple(steps)) if steps else None
+
+
+
 def insert(ctx: ExecContext, relation: Relation, values: list[Any]) -> PartitionTid:
     """INSERT into a partitioned table: the row goes to its leaf."""
     leaf = statement_tree(ctx, relation).route(values)

@@ -1556,6 +1556,7 @@ class Session:
             txn = ctx.txn
             from mirrordb.sql import constraints, foreign_keys
             checks = constraints.checks_for(builder, relation)
+            partition = partitioning.partition_check(txn, relation)
             generation = generated.for_relation(builder, relation)
             ri = foreign_keys.for_relation(self, relation)
 
@@ -1571,6 +1572,8 @@ class Session:
                     generation.compute(row, ctx)
                 if checks is not None:
                     checks.verify(row, ctx)
+                if partition is not None:
+                    partition.verify(row, ctx)
                 if partitioned:
                     partitioning.insert(ctx, relation, row)
                 else:
