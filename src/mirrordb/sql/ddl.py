@@ -28,7 +28,7 @@ from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
 from mirrordb.sql import generated, index_expressions, persistence, system_columns
-from mirrordb.sql import partition_ddl, partition_indexes, partitioning
+from mirrordb.sql import inheritance, partition_ddl, partition_indexes, partitioning
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import types as T
 from mirrordb.sql.column_types import check_column_type
@@ -127,8 +127,6 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     name = relation_node["relname"]
     if node.get("partbound"):
         return partition_ddl.create_partition_of(session, txn, node)
-    if node.get("inhRelations"):
-        raise feature_not_supported("table inheritance")
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
                                            relation_node.get("location"))
     schema = schemas.namespace_name(session, namespace)
@@ -136,6 +134,12 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
         return [_skipping(name)]
     builder = PlanBuilder(session, [])
     columns: list[Column] = []
+    parent = inheritance.parent_table(session, node) if node.get("inhRelations") else None
+    notices: list[str] = []
+    if parent is not None:      # INHERITS: the parent's columns first (sql/inheritance.py)
+        columns, elements, notices = inheritance.inherited_columns(
+            builder, parent, node.get("tableElts", []))
+        node = {**node, "tableElts": elements}
     defaults: list[tuple[int, str]] = []
     sequences: list[tuple[str, int, SequenceParams]] = []
     serial_columns: list[tuple[int, str]] = []   # (column, pg_depend deptype) per sequence
@@ -285,8 +289,10 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     if references:
         foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=True)
+    if parent is not None:
+        inheritance.record(txn, parent, relation)
     txn.transaction.command_counter_increment()
-    return []
+    return notices
 
 
 def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
@@ -326,6 +332,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
+        if subtype in ("AT_AddColumn", "AT_DropColumn", "AT_AlterColumnType"):
+            inheritance.refuse_column_change(txn, relation, subtype.removeprefix("AT_"))
         with persistence.like(txn, relation):   # sequences of added columns: the table's
             notices += handler(session, txn, relation, command) or []
     return notices
@@ -817,6 +825,8 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             txn.drop(view)
         if partitioning.is_partitioned(relation):
             partition_ddl.drop_partitions(session, txn, relation)
+        elif relation.kind == RELKIND_TABLE:
+            notices += inheritance.check_drop(session, txn, relation, cascade, dropping)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
         txn.drop(relation.oid)
         for sequence in owned:

@@ -38,7 +38,7 @@ from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import foreign_keys, generated, identity, index_expressions
-from mirrordb.sql import partitioning, persistence, roles
+from mirrordb.sql import inheritance, partitioning, persistence, roles
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -277,7 +277,7 @@ class DmlPlan:
                 self.checks.verify(values, ctx)
             if self.partition is not None:
                 self.partition.verify(values, ctx)
-            if partitioning.is_partitioned(relation):
+            if isinstance(tid, partitioning.PartitionTid):   # a leaf's or child's row
                 result, new_tid = partitioning.update(ctx, relation, tid, values,
                                                       row[:ctid_index])
             else:
@@ -588,8 +588,11 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
                                  [t["ResTarget"].get("val") for t in node.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     scope = _relation_scope(relation, alias, "alias" in range_var)
-    item = _FromItem(partitioning.scan(builder.session.txn, relation, alias, scope.width)
+    txn = builder.session.txn
+    item = _FromItem(partitioning.scan(txn, relation, alias, scope.width)
                      if partitioning.is_partitioned(relation) else
+                     inheritance.scan(txn, relation, alias, scope.width)
+                     if range_var.get("inh") and inheritance.has_children(txn, relation) else
                      ex.SeqScan(relation, alias, width=scope.width), scope, relation, alias)
     where = node.get("whereClause")
     if where is not None and "CurrentOfExpr" in where:

@@ -170,10 +170,14 @@ def drop_partitions(session: Any, txn: Any, relation: Relation) -> None:
         txn.drop(oid)
 
 
-def leaves_to_truncate(txn: Any, relation: Relation) -> list[Relation]:
-    """TRUNCATE of a partitioned table empties its leaf partitions."""
-    if not P.is_partitioned(relation):
-        return [relation]
-    return list(P.tree(txn, relation).leaves())
+def leaves_to_truncate(txn: Any, relation: Relation, inherited: bool) -> list[Relation]:
+    """TRUNCATE of a partitioned table empties its leaf partitions; of an inheritance
+    parent, its children too unless ONLY."""
+    if P.is_partitioned(relation):
+        return list(P.tree(txn, relation).leaves())
+    if inherited and relation.kind == RELKIND_TABLE:
+        from mirrordb.sql import inheritance
+        return [relation, *inheritance.descendants(txn, relation.oid)]
+    return [relation]
 
 

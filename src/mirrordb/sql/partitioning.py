@@ -18,6 +18,7 @@ columns in the parent's order.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass, field
@@ -590,17 +591,23 @@ class Append(ex.PlanNode):
     qual: Expr | None = None
     width: int = 0
     only: bool = False          # FROM ONLY p: the parent's own rows, which are none
+    # an inheritance parent's scan (sql/inheritance.py): where each of the parent's columns
+    # is in each member's rows (None: the same places)
+    mappings: list[tuple[int, ...] | None] | None = None
 
     def rows(self, ctx: ExecContext) -> Iterator[Row]:
         qual = self.qual.fn if self.qual is not None else None
         count = 0
         check = ctx.check_interrupts
-        for leaf in self.leaves:
+        mappings = self.mappings or [None] * len(self.leaves)
+        for leaf, mapping in zip(self.leaves, mappings):
             ctx.txn.lock_relation(leaf.oid, LockMode.ACCESS_SHARE)
             for tid, values in ctx.txn.scan(leaf):
                 count += 1
                 if count % ex.INTERRUPT_CHECK_ROWS == 0:
                     check()
+                if mapping is not None:
+                    values = tuple([values[i] for i in mapping])
                 row = (*values, PartitionTid(tid, leaf))
                 if qual is None or qual(row, ctx) is True:
                     yield row
@@ -629,6 +636,16 @@ def scan(txn: Any, relation: Relation, alias: str, width: int, qual: Expr | None
     constant value) triples) leave (PostgreSQL's plan-time pruning)."""
     leaves = [] if only else list(_pruned(tree(txn, relation), conditions or []))
     return Append(relation, alias, leaves, qual, width=width, only=only)
+
+
+def rescan(builder: Any, item: Any, compiled: list[tuple[Node, Expr]], qual: Expr) -> Append:
+    """The planner's scan with its conditions: a partitioned table's pruned by them, an
+    inheritance parent's with them checked in each member."""
+    node = item.node
+    if node.relation.kind != RELKIND_PARTITIONED_TABLE:
+        return dataclasses.replace(node, qual=qual)
+    return scan(builder.session.txn, node.relation, node.alias, node.width, qual,
+                pruning_conditions(builder, item, compiled, node.relation), only=node.only)
 
 
 def _pruned(node: PartitionTree, conditions: list[tuple[str, int, Any]]) -> Iterator[Relation]:
@@ -819,6 +836,8 @@ def update(ctx: ExecContext, relation: Relation, tid: Any, values: list[Any],
     there and inserted where it now belongs (PostgreSQL 15's cross-partition UPDATE)."""
     from mirrordb.access.heapam import TmResult
     leaf, plain = target(relation, tid)
+    if not is_partitioned(relation):        # an inheritance parent's row or a child's
+        return _update_member(ctx, relation, leaf, plain, values, old)
     new_leaf = statement_tree(ctx, relation).route(values)
     if new_leaf.oid == leaf.oid:
         result, new_tid = ctx.txn.update(leaf, plain, values, old)
@@ -830,12 +849,34 @@ def update(ctx: ExecContext, relation: Relation, tid: Any, values: list[Any],
     return result, PartitionTid(ctx.txn.insert(new_leaf, values), new_leaf)
 
 
+def _update_member(ctx: ExecContext, relation: Relation, member: Relation, tid: Any,
+                   values: list[Any], old: tuple[Any, ...]) -> tuple[Any, Any]:
+    """UPDATE through an inheritance parent: the member's own columns stay as they are."""
+    if member.oid == relation.oid:
+        result, new_tid = ctx.txn.update(member, tid, values, old)
+    else:
+        from mirrordb.sql.inheritance import column_mapping
+        full_old = ctx.txn.fetch(member, tid) or ()
+        full = list(full_old)
+        for value, index in zip(values, column_mapping(relation, member) or
+                                range(len(values))):
+            full[index] = value
+        result, new_tid = ctx.txn.update(member, tid, full, full_old)
+    return result, PartitionTid(new_tid, member) if new_tid is not None else None
+
+
 def fetch_latest(txn: Any, relation: Relation, tid: Any) -> tuple[Any, Any] | None:
     leaf, plain = target(relation, tid)
     latest = txn.fetch_latest(leaf, plain)
     if latest is None or leaf is relation:
         return latest
-    return PartitionTid(latest[0], leaf), latest[1]
+    values = latest[1]
+    if leaf.natts != relation.natts:            # an inheritance child's row
+        from mirrordb.sql.inheritance import column_mapping
+        mapping = column_mapping(relation, leaf)
+        if mapping is not None:
+            values = tuple(values[i] for i in mapping)
+    return PartitionTid(latest[0], leaf), values
 
 
 def tid_key(tid: Any) -> Any:

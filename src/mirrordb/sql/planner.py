@@ -45,7 +45,7 @@ from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import row_locking
-from mirrordb.sql import partitioning, persistence, roles, schemas
+from mirrordb.sql import inheritance, partitioning, persistence, roles, schemas
 from mirrordb.sql import row_values
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
@@ -617,6 +617,9 @@ class PlanBuilder:
             return _FromItem(partitioning.scan(self.session.txn, relation, alias, len(columns),
                                                only=not fields.get("inh")),
                              scope, relation, alias)
+        if fields.get("inh") and inheritance.has_children(self.session.txn, relation):
+            return _FromItem(inheritance.scan(self.session.txn, relation, alias, len(columns)),
+                             scope, relation, alias)
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
 
@@ -928,11 +931,8 @@ class PlanBuilder:
         relation = item.base
         assert relation is not None
         width = item.scope.width
-        if relation.kind == partitioning.RELKIND_PARTITIONED_TABLE:
-            return partitioning.scan(self.session.txn, relation, item.alias, width, qual,
-                                     partitioning.pruning_conditions(self, item, compiled,
-                                                                     relation),
-                                     only=getattr(item.node, "only", False))
+        if isinstance(item.node, partitioning.Append):   # partitions or inheritance
+            return partitioning.rescan(self, item, compiled, qual)
         best: ex.PlanNode | None = None
         best_score = 0
         resolve = index_expressions.scope_resolver(item.scope)

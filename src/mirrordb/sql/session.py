@@ -1349,16 +1349,17 @@ class Session:
         else:
             foreign_keys.refuse_truncate(txn, truncated)
         targets = [(item["RangeVar"]["relname"], self.lookup_relation(
-            item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK))
-            for item in node["relations"]] + [(str(oid), txn.find(oid)) for oid in cascaded]
-        for name, target in targets:
+            item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK),
+            bool(item["RangeVar"].get("inh"))) for item in node["relations"]] + \
+            [(str(oid), txn.find(oid), True) for oid in cascaded]
+        for name, target, inherited in targets:
             if target is None:
                 raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
             if target.kind in (RELKIND_VIEW, "m"):
                 raise MirrordbError(f'"{name}" is not a table', sqlstate="42809")
             roles.check_table_privilege(self, target, "TRUNCATE")
             from mirrordb.sql import partition_ddl
-            for leaf in partition_ddl.leaves_to_truncate(txn, target):
+            for leaf in partition_ddl.leaves_to_truncate(txn, target, inherited):
                 txn.truncate(leaf.oid)
         return StatementResult("TRUNCATE TABLE", notices=notices)
 

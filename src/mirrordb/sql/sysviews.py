@@ -35,7 +35,7 @@ from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TA
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
-from mirrordb.sql import constraints, partition_functions, replication_functions
+from mirrordb.sql import constraints, inheritance, partition_functions, replication_functions
 from mirrordb.sql import role_settings, roles
 from mirrordb.sql import row_values
 from mirrordb.sql import types as T
@@ -322,6 +322,7 @@ def _acl_array(text: str | None) -> list[str] | None:
 
 def _pg_attribute(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
+    inherited = inheritance.attribute_inheritance(snapshot)
     rows = []
     for relation_oid in sorted(snapshot.attributes):
         for a in snapshot.attributes[relation_oid]:
@@ -334,7 +335,7 @@ def _pg_attribute(ctx: ExecContext) -> list[Row]:
                 info.alignment if info else "i", facts.storage, "", a.not_null,
                 (relation_oid, a.number) in snapshot.defaults, False, a.identity, a.generated,
                 a.dropped,
-                True, 0,
+                (relation_oid, a.name) not in inherited, inherited.get((relation_oid, a.name), 0),
                 facts.collation_oid, None, None, None, None))
     return rows
 
