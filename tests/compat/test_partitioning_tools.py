@@ -1,4 +1,4 @@
-"""Partitioned tables through PostgreSQL 15's own clients, side by side with a real PostgreSQL
+"""Partitioned (and inheriting) tables through PostgreSQL 15's own clients, side by side with a real PostgreSQL
 holding the same tables, and on a streaming standby: psql's \\d / \\d+ of a partitioned table
 ("Partition key:", "Partitions:") and of a partition ("Partition of: ... FOR VALUES ..."),
 pg_dump's output (CREATE TABLE ... PARTITION BY, ATTACH PARTITION, the data COPYed per
@@ -43,6 +43,10 @@ SETUP = [
     "CREATE TABLE buckets_0 PARTITION OF buckets FOR VALUES WITH (modulus 2, remainder 0)",
     "CREATE TABLE buckets_1 PARTITION OF buckets FOR VALUES WITH (modulus 2, remainder 1)",
     "CREATE INDEX buckets_note ON buckets (note)",
+    "CREATE TABLE base (id int, note text DEFAULT 'n')",
+    "CREATE TABLE derived (extra int) INHERITS (base)",
+    "INSERT INTO base VALUES (1, 'base')",
+    "INSERT INTO derived VALUES (2, 'derived', 20)",
     "INSERT INTO measures VALUES (1, '2023-05-01', 1.5), (2, '2024-02-02', 2), "
     "(9, '2024-03-03', NULL)",
     "INSERT INTO regions VALUES ('de', 'Germany'), ('br', 'Brazil')",
@@ -54,13 +58,15 @@ QUERIES = [
     "SELECT tableoid::regclass, * FROM regions ORDER BY code",
     "SELECT tableoid::regclass, count(*) FROM buckets GROUP BY 1 ORDER BY 1",
     "SELECT * FROM measures WHERE at >= '2024-01-01' AND id = 9",
+    "SELECT tableoid::regclass, * FROM base ORDER BY id",
+    "SELECT * FROM ONLY base",
     "SELECT c.relname, c.relkind, c.relispartition, pg_get_expr(c.relpartbound, c.oid) "
     "FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1",
 ]
 
 DESCRIBE = ["\\d+ measures", "\\d measures_2023", "\\d+ measures_2024", "\\d regions_rest",
             "\\d+ buckets", "\\d buckets_1", "\\d", "\\dt", "\\dP", "\\d measures_pkey",
-            "\\d+ regions"]
+            "\\d+ regions", "\\d base", "\\d+ base", "\\d derived", "\\d+ derived"]
 
 
 def _build(conninfo: str) -> None:
