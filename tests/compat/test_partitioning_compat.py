@@ -223,6 +223,21 @@ SCENARIOS: dict[str, list[str]] = {
         "select relname from pg_class where relname like 'ic%' "
         "and relnamespace = 'public'::regnamespace",
     ],
+    "maintenance": [
+        "create table mt (a int primary key, b text) partition by range (a)",
+        "create table mt1 partition of mt for values from (0) to (10)",
+        "insert into mt values (1, 'x'), (2, 'y')",
+        "select pg_table_size('mt'), pg_relation_size('mt'), pg_indexes_size('mt')",
+        "analyze mt",
+        "select * from mt where a = 1 for update",
+        "select * from mt order by a for share",
+        "drop index mt1_pkey",
+        "comment on table mt is 'partitioned'",
+        "select obj_description('mt'::regclass)",
+        "alter table mt rename to mt_renamed",
+        "select tableoid::regclass, * from mt_renamed order by a",
+        "lock table mt_renamed in access exclusive mode",
+    ],
     "errors": [
         "create table e (a int) partition by range (nope)",
         "create table e1 partition of nope for values in (1)",

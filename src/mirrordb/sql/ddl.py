@@ -825,6 +825,8 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             txn.drop(view)
         if partitioning.is_partitioned(relation):
             partition_ddl.drop_partitions(session, txn, relation)
+        elif relation.kind in (RELKIND_INDEX, RELKIND_PARTITIONED_INDEX):
+            partition_indexes.check_drop(txn, relation, dropping)
         elif relation.kind == RELKIND_TABLE:
             notices += inheritance.check_drop(session, txn, relation, cascade, dropping)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
@@ -835,9 +837,10 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
 
 
 def _kind_is(kind: str, wanted: str) -> bool:
-    """DROP TABLE also drops partitioned tables."""
+    """DROP TABLE also drops partitioned tables, DROP INDEX partitioned indexes."""
     return kind == wanted or (wanted == RELKIND_TABLE
-                              and kind == partitioning.RELKIND_PARTITIONED_TABLE)
+                              and kind == partitioning.RELKIND_PARTITIONED_TABLE) or (
+        wanted == RELKIND_INDEX and kind == RELKIND_PARTITIONED_INDEX)
 
 
 def _object_names(item: Node) -> list[str]:
@@ -933,12 +936,16 @@ def vacuum(session: Any, node: Node) -> Any:
             notices.append(("WARNING", f'skipping "{table}" --- cannot vacuum non-tables or '
                                        "special system tables"))
             continue
+        members = [relation.oid] if relation is not None else [None]
+        if partitioning.is_partitioned(relation):      # VACUUM p: its leaf partitions
+            members = [leaf.oid for leaf in partition_ddl.leaves_to_truncate(
+                session._ensure_transaction(), relation, True)]
         if session.txn is not None:
             session._abort()
-        target = relation.oid if relation is not None else None
-        for stats in session.engine.vacuum(target, session.lock_wait_hooks):
-            if verbose:
-                notices.extend(_verbose_lines(stats, session.database))
+        for target in members:
+            for stats in session.engine.vacuum(target, session.lock_wait_hooks):
+                if verbose:
+                    notices.extend(_verbose_lines(stats, session.database))
     return StatementResult("VACUUM", notices=notices)
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from mirrordb.access.lmgr import LockMode
-from mirrordb.access.relation import RELKIND_PARTITIONED_TABLE, IndexInfo, Relation
+from mirrordb.access.relation import (RELKIND_PARTITIONED_INDEX, RELKIND_PARTITIONED_TABLE,
+                                      IndexInfo, Relation)
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import naming
@@ -115,6 +116,22 @@ def _create_matching(session: Any, txn: Any, info: IndexInfo, child: Relation) -
     _link(txn, info.relation, index, child)
     if child.kind == RELKIND_PARTITIONED_TABLE:
         cascade(session, txn, child, index)
+
+
+def check_drop(txn: Any, index: Relation, dropping: set[int]) -> None:
+    """DROP INDEX of a partition's index is refused while its parent index stands (2BP01);
+    of a partitioned index, its partitions' indexes go first."""
+    found = P.parent_of(txn, index.oid)
+    if found is not None and found[0] not in dropping:
+        parent = txn.relation(found[0])
+        raise MirrordbError(f"cannot drop index {index.name} because index {parent.name} "
+                            "requires it", sqlstate="2BP01",
+                            hint=f"You can drop index {parent.name} instead.")
+    if index.kind == RELKIND_PARTITIONED_INDEX:
+        for oid in P.descendants(txn, index.oid):
+            txn.lock_relation(txn.table_of_index(txn.relation(oid)).oid,
+                              LockMode.ACCESS_EXCLUSIVE)
+            txn.drop(oid)
 
 
 def detach_indexes(txn: Any, parent: Relation, child: Relation) -> None:

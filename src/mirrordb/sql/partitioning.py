@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from mirrordb.access.lmgr import LockMode
-from mirrordb.access.relation import (RELKIND_PARTITIONED_INDEX, RELKIND_PARTITIONED_TABLE,
-                                      RELKIND_TABLE, Relation)
+from mirrordb.access.relation import (RELKIND_PARTITIONED_INDEX,  # noqa: F401 (for callers)
+                                      RELKIND_PARTITIONED_TABLE, Relation)
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import executor as ex
@@ -886,7 +886,3 @@ def tid_key(tid: Any) -> Any:
 
 def is_partitioned(relation: Relation | None) -> bool:
     return relation is not None and relation.kind == RELKIND_PARTITIONED_TABLE
-
-
-def plain_table(kind: str) -> bool:
-    return kind == RELKIND_TABLE

@@ -957,12 +957,15 @@ class Session:
                 tid = row[ctid_index]
                 if tid is None:
                     break
-                result = ctx.txn.lock_row(relation, tid, exclusive, wait_policy, mode)
+                from mirrordb.sql.partitioning import target as row_target
+                result = ctx.txn.lock_row(*row_target(relation, tid), exclusive, wait_policy,
+                                          mode)
                 if result == TmResult.OK or result == TmResult.SELF_MODIFIED:
                     break
                 if result != TmResult.UPDATED:
                     return None
-                latest = ctx.txn.fetch_latest(relation, tid)
+                from mirrordb.sql.partitioning import fetch_latest
+                latest = fetch_latest(ctx.txn, relation, tid)
                 if latest is None:
                     return None
                 new_tid, values = latest
