@@ -26,9 +26,6 @@ from mirrordb.sql import types as T
 from mirrordb.sql.expressions import feature_not_supported
 from mirrordb.sql.parser import Node, one
 
-_CHILDREN_CACHE: dict[tuple[int, int, int], frozenset[int]] = {}
-
-
 def parent_table(session: Any, node: Node) -> Relation:
     """The one table CREATE TABLE ... INHERITS names (locked against concurrent DDL)."""
     parents = node["inhRelations"]
@@ -99,19 +96,8 @@ def children_of(txn: Any, oid: int) -> list[int]:
 def has_children(txn: Any, relation: Relation) -> bool:
     """Whether a plain table has inheritance children: cached per catalog generation (every
     FROM item asks), read afresh by a transaction that changed the catalogs."""
-    if relation.kind != RELKIND_TABLE:
-        return False
-    relcache = txn.engine.relcache
-    if txn.transaction.touched_catalogs:
-        return bool(children_of(txn, relation.oid))
-    key = (id(relcache), relcache.database_oid, relcache.generation)
-    parents = _CHILDREN_CACHE.get(key)
-    if parents is None:
-        parents = frozenset(int(v[1]) for _, v in relcache.rows(boot.PG_INHERITS, None)
-                            if v[4] is None)
-        _CHILDREN_CACHE.clear()
-        _CHILDREN_CACHE[key] = parents
-    return relation.oid in parents
+    return relation.kind == RELKIND_TABLE and \
+        relation.oid in P.inherits_summary(txn).plain_parents
 
 
 def descendants(txn: Any, oid: int) -> list[Relation]:

@@ -185,6 +185,35 @@ def children(txn: Any, parent_oid: int) -> list[tuple[int, Bound | None]]:
                   for v in _rows(txn, boot.PG_INHERITS) if v[1] == parent_oid)
 
 
+@dataclass(frozen=True)
+class InheritsSummary:
+    """Who inherits from whom, as the planner asks for every table it reads or writes."""
+
+    partitions: frozenset[int]             # relations with a bound (partitions)
+    plain_parents: frozenset[int]          # parents of children without one (inheritance)
+
+
+_SUMMARY_CACHE: dict[tuple[int, int, int], InheritsSummary] = {}
+
+
+def inherits_summary(txn: Any) -> InheritsSummary:
+    """pg_inherits summed up, cached per catalog generation; read afresh by a transaction
+    that changed the catalogs (its own changes count)."""
+    relcache = txn.engine.relcache
+    key = (id(relcache), relcache.database_oid, relcache.generation)
+    if not txn.transaction.touched_catalogs:
+        found = _SUMMARY_CACHE.get(key)
+        if found is not None:
+            return found
+    rows = _rows(txn, boot.PG_INHERITS)
+    summary = InheritsSummary(frozenset(int(v[0]) for v in rows if v[4] is not None),
+                              frozenset(int(v[1]) for v in rows if v[4] is None))
+    if not txn.transaction.touched_catalogs:
+        _SUMMARY_CACHE.clear()
+        _SUMMARY_CACHE[key] = summary
+    return summary
+
+
 def parent_of(txn: Any, oid: int) -> tuple[int, Bound | None] | None:
     for values in _rows(txn, boot.PG_INHERITS):
         if values[0] == oid:
@@ -798,6 +827,8 @@ class PartitionCheck:
 def partition_check(txn: Any, relation: Relation) -> PartitionCheck | None:
     """The check of rows INSERT, UPDATE or COPY write into ``relation`` itself when it is a
     partition; None for other tables (a plain table costs one look at pg_inherits)."""
+    if relation.oid not in inherits_summary(txn).partitions:
+        return None
     steps = []
     oid = relation.oid
     while True:
