@@ -223,6 +223,24 @@ SCENARIOS: dict[str, list[str]] = {
         "select relname from pg_class where relname like 'ic%' "
         "and relnamespace = 'public'::regnamespace",
     ],
+    "on conflict": [
+        "create table up (k int primary key, v text, n int default 0) "
+        "partition by range (k)",
+        "create table up1 partition of up for values from (0) to (10)",
+        "create table up2 partition of up for values from (10) to (20) partition by list (k)",
+        "create table up2a partition of up2 for values in (10, 11, 12)",
+        "insert into up values (1, 'a'), (11, 'b')",
+        "insert into up values (1, 'x'), (2, 'y') on conflict do nothing",
+        "insert into up values (11, 'x'), (12, 'z') on conflict (k) do nothing returning *",
+        "insert into up values (1, 'x') on conflict (k) do update set v = excluded.v, "
+        "n = up.n + 1 returning tableoid::regclass, *",
+        "insert into up values (11, 'w') on conflict (k) do update set v = up.v || excluded.v "
+        "where up.n = 0 returning *",
+        "insert into up values (2, 'q') on conflict (k) do update set k = 12",
+        "insert into up values (3, 'q') on conflict (v) do nothing",
+        "insert into up values (99, 'q') on conflict do nothing",
+        "select tableoid::regclass, * from up order by k",
+    ],
     "maintenance": [
         "create table mt (a int primary key, b text) partition by range (a)",
         "create table mt1 partition of mt for values from (0) to (10)",

@@ -154,29 +154,33 @@ class DmlPlan:
                     ) -> Row | None:
         """Insert one proposed row or resolve its conflict: the row inserted or updated (with
         its ctid, as RETURNING reads it), or None when it was skipped."""
-        relation, txn = self.relation, ctx.txn
+        txn = ctx.txn
+        # a partitioned table's row: its leaf, and the leaf's indexes under the arbiters
+        relation, arbiters = partitioning.upsert_target(ctx, self.relation, values,
+                                                        clause.arbiters)
         for _ in range(MAX_RECHECKS):
-            tid, conflict = txn.insert_unless_conflict(relation, values, clause.arbiters)
+            tid, conflict = txn.insert_unless_conflict(relation, values, arbiters)
             if tid is not None:
                 if self.ri is not None:
                     foreign_keys.row_inserted(ctx, self.ri, values)
-                return (*values, tid)
+                return (*values, partitioning.leaf_tid(self.relation, relation, tid))
             assert conflict is not None
             if not clause.update:
                 if txn.transaction.isolation.value != "read committed":
                     _check_conflict_visible(txn.conflicting_version(relation, conflict))
                 return None
-            done, row = self._conflict_update(ctx, values, clause, conflict)
+            done, row = self._conflict_update(ctx, values, clause, conflict, relation)
             if done:
                 return row
         raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
 
     def _conflict_update(self, ctx: ExecContext, proposed: list[Any], clause: OnConflict,
-                         tid: tuple[int, int]) -> tuple[bool, Row | None]:
-        """DO UPDATE of conflicting version ``tid``: (False, None) when it changed before it
-        could be locked (the caller starts over), else (True, the updated row or None when
-        the WHERE condition skipped it). The version stays locked either way."""
-        relation, txn = self.relation, ctx.txn
+                         tid: tuple[int, int], relation: Relation) -> tuple[bool, Row | None]:
+        """DO UPDATE of conflicting version ``tid`` of ``relation`` (the target, or the leaf
+        partition the row went to): (False, None) when it changed before it could be locked
+        (the caller starts over), else (True, the updated row or None when the WHERE
+        condition skipped it). The version stays locked either way."""
+        txn = ctx.txn
         result = txn.lock_row(relation, tid)
         if result != TmResult.OK:
             return False, None
@@ -202,12 +206,13 @@ class DmlPlan:
             self.generated.compute(values, ctx)
         if self.checks is not None:
             self.checks.verify(values, ctx)
+        partitioning.check_stays(ctx, self.relation, relation, values)
         result, new_tid = txn.update(relation, tid, values, existing)
         if result != TmResult.OK:
             return False, None
         if self.ri is not None:
             foreign_keys.row_updated(ctx, self.ri, existing, values)
-        return True, (*values, new_tid)
+        return True, (*values, partitioning.leaf_tid(self.relation, relation, new_tid))
 
     # UPDATE / DELETE
 
@@ -401,8 +406,6 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     targets = insert_target_columns(relation, node.get("cols"))
     plan = DmlPlan("INSERT", relation, None, target_columns=targets)
     if node.get("onConflictClause") is not None:
-        if partitioning.is_partitioned(relation):
-            raise feature_not_supported("INSERT ... ON CONFLICT on a partitioned table")
         plan.on_conflict = _plan_on_conflict(builder, node["onConflictClause"], relation, alias)
     plan.defaults = builder.session.column_defaults(relation, builder)
     plan.generated = generated.for_relation(builder, relation)

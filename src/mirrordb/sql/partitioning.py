@@ -854,6 +854,39 @@ def insert(ctx: ExecContext, relation: Relation, values: list[Any]) -> Partition
     return PartitionTid(ctx.txn.insert(leaf, values), leaf)
 
 
+def upsert_target(ctx: ExecContext, relation: Relation, values: list[Any],
+                  arbiters: list[Any]) -> tuple[Relation, list[Any]]:
+    """INSERT ... ON CONFLICT into a partitioned table: the leaf the row goes to and, for
+    each arbiter (an index of the partitioned table), the leaf's index under it."""
+    if not is_partitioned(relation):
+        return relation, arbiters
+    leaf = statement_tree(ctx, relation).route(values)
+    ctx.txn.lock_relation(leaf.oid, LockMode.ROW_EXCLUSIVE)
+    mapped = []
+    for arbiter in arbiters:
+        below = set(descendants(ctx.txn, arbiter.relation.oid))
+        mine = next((info for info in leaf.indexes if info.relation.oid in below), None)
+        if mine is None:
+            raise MirrordbError(f'there is no unique or exclusion constraint matching the ON '
+                                f'CONFLICT specification', sqlstate="42P10")
+        mapped.append(mine)
+    return leaf, mapped
+
+
+def leaf_tid(relation: Relation, leaf: Relation, tid: Any) -> Any:
+    """A leaf's ctid as a partitioned table's statement carries it."""
+    return tid if leaf is relation or tid is None else PartitionTid(tid, leaf)
+
+
+def check_stays(ctx: ExecContext, relation: Relation, leaf: Relation, values: list[Any]) -> None:
+    """ON CONFLICT DO UPDATE may not move the row to another partition (PostgreSQL's 0A000)."""
+    if leaf is relation or statement_tree(ctx, relation).route(values).oid == leaf.oid:
+        return
+    raise MirrordbError("invalid ON UPDATE specification", sqlstate="0A000",
+                        detail="The result tuple would appear in a different partition than "
+                               "the original tuple.")
+
+
 def target(relation: Relation, tid: Any) -> tuple[Relation, Any]:
     """The relation and plain ctid an UPDATE or DELETE changes."""
     if isinstance(tid, PartitionTid):
