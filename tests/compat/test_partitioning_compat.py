@@ -337,7 +337,13 @@ def test_pruning_leaves_only_the_partitions_the_conditions_allow(both) -> None:
                       "insert into pr select g, 'x' from generate_series(-5, 30) g",
                       "create table pl (k text) partition by list (k)",
                       "create table pl_ab partition of pl for values in ('a', 'b')",
-                      "create table pl_d partition of pl default"]:
+                      "create table pl_d partition of pl default",
+                      "create table ux (k int primary key, v text) partition by range (k)",
+                      "create table ux1 partition of ux for values from (0) to (10)",
+                      "create table ux2 partition of ux for values from (10) to (20) "
+                      "partition by list (k)",
+                      "create table ux2a partition of ux2 for values in (10, 11, 12)",
+                      "insert into ux values (1, 'a'), (11, 'b'), (12, 'c')"]:
         assert ours.run(statement)[0] == "command", statement
         reference.run(statement)
     for query, plan in PLANS.items():
@@ -346,6 +352,12 @@ def test_pruning_leaves_only_the_partitions_the_conditions_allow(both) -> None:
         if query.startswith("select"):
             assert ours.run(query + " order by 1") == reference.run(query + " order by 1")
 PLANS.update({
+    "select * from ux where k = 11": ["Index Scan using ux2a_pkey on ux2a"],
+    "select * from ux where k >= 1": ["Append", "  ->  Index Scan using ux1_pkey on ux1",
+                                      "  ->  Index Scan using ux2a_pkey on ux2a"],
+    "update ux set v = 'u' where k = 1": ["Update on ux",
+                                          "  ->  Index Scan using ux1_pkey on ux1"],
+
     "select * from pr where a >= 3 and a < 20": ["Append", "  ->  Seq Scan on pr1 pr_1 (filtered)",
                                                   "  ->  Seq Scan on pr2 pr_2 (filtered)"],
     "select * from pr where a >= 3 and a <= 20": ["Append",

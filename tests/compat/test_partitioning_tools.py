@@ -1,9 +1,10 @@
-"""Partitioned (and inheriting) tables through PostgreSQL 15's own clients, side by side with a real PostgreSQL
-holding the same tables, and on a streaming standby: psql's \\d / \\d+ of a partitioned table
-("Partition key:", "Partitions:") and of a partition ("Partition of: ... FOR VALUES ..."),
-pg_dump's output (CREATE TABLE ... PARTITION BY, ATTACH PARTITION, the data COPYed per
-partition), its restore into a fresh mirrordb, and the standby answering the same queries (its
-partitions are ordinary heap relations replayed from the WAL) while refusing DDL with 25006.
+"""Partitioned (and inheriting) tables through PostgreSQL 15's own clients, side by side with
+a real PostgreSQL holding the same tables, and on a streaming standby: psql's \\d / \\d+ of a
+partitioned table ("Partition key:", "Partitions:") and of a partition ("Partition of: ... FOR
+VALUES ..."), pg_dump's output (CREATE TABLE ... PARTITION BY, ATTACH PARTITION, the data
+COPYed per partition), its restore into a fresh mirrordb, and the standby answering the same
+queries (its partitions are ordinary heap relations replayed from the WAL) while refusing DDL
+with 25006.
 """
 
 from __future__ import annotations

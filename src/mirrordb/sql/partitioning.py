@@ -478,9 +478,10 @@ def check_overlap(txn: Any, parent: Relation, key: PartitionKey, name: str, boun
     if bound.kind == STRATEGY_RANGE and _compare_bounds(bound.lower, bound.upper, True,
                                                         True) >= 0:
         raise error_at(f'empty range bound specified for partition "{name}"', "42P17",
-                       _datum_location(spec["lowerdatums"][0]), detail=f"Specified lower bound ({_datums(bound.lower, bound.types)})"
-                                        f" is greater than or equal to upper bound "
-                                        f"({_datums(bound.upper, bound.types)}).")
+                       _datum_location(spec["lowerdatums"][0]),
+                       detail=f"Specified lower bound ({_datums(bound.lower, bound.types)}) is "
+                              "greater than or equal to upper bound "
+                              f"({_datums(bound.upper, bound.types)}).")
 
 
 def _overlaps(a: Bound, b: Bound) -> bool:
@@ -623,8 +624,14 @@ class Append(ex.PlanNode):
     # an inheritance parent's scan (sql/inheritance.py): where each of the parent's columns
     # is in each member's rows (None: the same places)
     mappings: list[tuple[int, ...] | None] | None = None
+    # a partitioned table's: each leaf's own scan with the conditions (an index scan where
+    # one of its indexes serves them, as the planner chooses for a table); None: seq scans
+    children: list[ex.PlanNode] | None = None
 
     def rows(self, ctx: ExecContext) -> Iterator[Row]:
+        if self.children is not None:
+            yield from self._children_rows(ctx)
+            return
         qual = self.qual.fn if self.qual is not None else None
         count = 0
         check = ctx.check_interrupts
@@ -641,8 +648,19 @@ class Append(ex.PlanNode):
                 if qual is None or qual(row, ctx) is True:
                     yield row
 
+    def _children_rows(self, ctx: ExecContext) -> Iterator[Row]:
+        assert self.children is not None
+        for leaf, child in zip(self.leaves, self.children):
+            ctx.txn.lock_relation(leaf.oid, LockMode.ACCESS_SHARE)
+            for row in child.rows(ctx):
+                yield (*row[:-1], PartitionTid(row[-1], leaf))
+
     def explain(self) -> tuple[str, list[ex.PlanNode]]:
         filtered = " (filtered)" if self.qual is not None else ""
+        if self.children is not None:
+            if len(self.children) == 1:
+                return self.children[0].explain()
+            return "Append", list(self.children)
         if not self.leaves:
             return "Result (One-Time Filter: false)", []
         if len(self.leaves) == 1:
@@ -673,8 +691,15 @@ def rescan(builder: Any, item: Any, compiled: list[tuple[Node, Expr]], qual: Exp
     node = item.node
     if node.relation.kind != RELKIND_PARTITIONED_TABLE:
         return dataclasses.replace(node, qual=qual)
-    return scan(builder.session.txn, node.relation, node.alias, node.width, qual,
-                pruning_conditions(builder, item, compiled, node.relation), only=node.only)
+    appended = scan(builder.session.txn, node.relation, node.alias, node.width, qual,
+                    pruning_conditions(builder, item, compiled, node.relation), only=node.only)
+    from mirrordb.sql.planner import _FromItem
+    children = [builder._choose_index(_FromItem(ex.SeqScan(leaf, node.alias, width=node.width),
+                                                item.scope, leaf, node.alias), compiled, qual)
+                for leaf in appended.leaves]
+    if any(isinstance(child, ex.IndexScan) for child in children):
+        return dataclasses.replace(appended, children=children)
+    return appended
 
 
 def _pruned(node: PartitionTree, conditions: list[tuple[str, int, Any]]) -> Iterator[Relation]:

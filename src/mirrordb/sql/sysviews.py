@@ -279,7 +279,9 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
             constraints.check_count(snapshot, entry.oid), False,
             constraints.has_triggers(snapshot, entry.oid),
             partition_functions.has_subclass(snapshot, entry.oid), False, False,
-            _relispopulated(snapshot, entry), "d" if entry.kind in (RELKIND_TABLE, "m", "p") and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n",
+            _relispopulated(snapshot, entry),
+            "d" if entry.kind in (RELKIND_TABLE, "m", "p")
+            and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n",
             partition_functions.is_partition(snapshot, entry.oid),
             0, 0, 1 if is_table else 0, _acl_array(entry.acl), None,
             partition_functions.partition_bound(snapshot, entry.oid)))
