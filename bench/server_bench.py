@@ -2,8 +2,9 @@
 
 Starts a PostgreSQL 15 cluster (the distribution's initdb/pg_ctl, run as the unprivileged
 ``postgres`` account when this runs as root) and a mirrordb server, both on loopback, loads the same
-pgbench tables into each through SQL, and runs the same custom scripts against both: select-only and
-TPC-B-like, ``-M simple`` and ``-M prepared``, 1 and 8 clients. Prints tps, average latency and the
+pgbench tables into each through SQL, and runs the same custom scripts against both: select-only,
+TPC-B-like and ordered-limit (keyset page, newest rows, max(): ordered index scans), ``-M simple``
+and ``-M prepared``, 1 and 8 clients. Prints tps, average latency and the
 ratio mirrordb/PostgreSQL for each; ``--markdown`` prints the table for bench/README.md.
 
 The machine is shared and noisy, so each pair of runs (PostgreSQL, then mirrordb, same script,
@@ -60,6 +61,11 @@ UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
 UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
 INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
 END;
+""",
+    "ordered-limit": """\set aid random(1, {accounts})
+SELECT aid, abalance FROM pgbench_accounts WHERE aid > :aid ORDER BY aid LIMIT 20;
+SELECT aid FROM pgbench_accounts ORDER BY aid DESC LIMIT 5;
+SELECT max(aid) FROM pgbench_accounts;
 """,
 }
 

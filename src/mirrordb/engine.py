@@ -1211,8 +1211,8 @@ class Txn:
         expression column (its index attribute's name and type; indkey 0), computed by the
         next tree of ``expressions``; ``predicate`` makes a partial index (pg_index's
         indexprs and indpred, sql/index_expressions.py); ``options`` is indoption's text.
-        Entries are kept in ascending order whatever the options say: no plan reads an
-        index in order yet (when one does, DESC columns must sort the other way). The
+        Entries are kept in ascending order whatever the options say: an ordered scan of a
+        DESC column reads the index backward (sql/ordered_scans.py). The
         ``include`` columns (INCLUDE) are the index's last attributes and in indkey after the
         keys (indnkeyatts counts the keys), but not in its entries: no scan reads them."""
         relation = self._open(table, LockMode.SHARE)
@@ -1947,10 +1947,11 @@ class Txn:
 
     def index_scan_relation(self, index: Relation, table: Relation,
                             low: tuple[object, ...] | None, high: tuple[object, ...] | None,
-                            low_inclusive: bool = True, high_inclusive: bool = True
-                            ) -> Iterator[tuple[Tid, tuple[object, ...]]]:
-        """``index_scan`` for a planner that already holds both descriptors. An equality on
-        every key column (a primary key lookup) takes the tree's one-descent ``find_equal``."""
+                            low_inclusive: bool = True, high_inclusive: bool = True,
+                            backward: bool = False) -> Iterator[tuple[Tid, tuple[object, ...]]]:
+        """``index_scan`` for a planner that already holds both descriptors, in index order
+        (highest first when ``backward``). An equality on every key column (a primary key
+        lookup) takes the tree's one-descent ``find_equal``."""
         tree = self.engine.btree(index)
         heap, transaction = self.engine.heap, self.transaction
         snapshot = transaction.snapshot
@@ -1961,7 +1962,7 @@ class Txn:
             entries: Iterable[tuple[tuple[object, ...], Tid]] = (
                 (equal, tid) for tid in tree.find_equal(equal))
         else:
-            entries = tree.scan(low, high, low_inclusive, high_inclusive)
+            entries = tree.scan(low, high, low_inclusive, high_inclusive, backward=backward)
         info = _index_info(table, index)
         for key, tid in entries:      # HOT: the member the snapshot sees, with its own tid
             found = heap.hot_fetch(table, transaction, snapshot, tid)

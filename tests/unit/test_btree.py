@@ -217,6 +217,41 @@ def test_random_inserts_scans_and_lookups_match_a_sorted_list(primary: Cluster,
             reference_scan(model, low, high, *flags)), (low, high, flags)
 
 
+@pytest.mark.parametrize("shape", ["int4", "duplicates"])
+def test_backward_scans_return_the_forward_entries_reversed(primary: Cluster,
+                                                             shape: str) -> None:
+    key_types, make_key = SHAPES[shape]
+    rng = random.Random("backward " + shape)
+    tree = primary.create_index(key_types)
+    model = fill(primary, key_types, make_key, 3000, rng)
+    assert normalized(list(tree.scan(backward=True))) == sorted(map(entry_order, model))[::-1]
+    for _ in range(60):
+        low, high = random_bound(rng, make_key), random_bound(rng, make_key)
+        flags = (rng.random() < 0.5, rng.random() < 0.5, rng.choice([None, 1, 2]))
+        assert normalized(list(tree.scan(low, high, *flags, backward=True))) == normalized(
+            reference_scan(model, low, high, *flags))[::-1], (low, high, flags)
+
+
+def test_backward_scan_is_safe_when_the_tree_changes_between_items(primary: Cluster) -> None:
+    key_types, make_key = SHAPES["int4"]
+    rng = random.Random(11)
+    tree = primary.create_index(key_types)
+    model = fill(primary, key_types, make_key, 2500, rng)
+    new_tids = iter((100_000 + serial, 1) for serial in range(10**6))
+    seen = []
+    for entry in tree.scan(None, (3000,), backward=True):
+        seen.append(entry)
+        if len(seen) % 5 == 1:              # 25 new entries: splits pages under the scan
+            [tree.insert(make_key(rng), next(new_tids)) for _ in range(25)]
+    inserted = next(new_tids)[0] - 100_000
+    order = normalized(seen)
+    assert order == sorted(set(order), reverse=True), "entries in reverse order, each once"
+    stable = reference_scan(model, None, (3000,), True, True, None)
+    assert set(normalized(stable)) <= set(order), "a scan must not miss entries that stayed"
+    tree.bulk_delete(lambda tid: tid[0] < 100_000)      # empty leaves: walked past
+    assert len(list(tree.scan(backward=True))) == inserted
+
+
 def test_scan_bound_of_null_excludes_null_keys(primary: Cluster) -> None:
     tree = primary.create_index([datum.INT4_OID])
     for serial, value in enumerate([3, None, 1, None, 2]):

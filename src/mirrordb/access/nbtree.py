@@ -16,7 +16,9 @@ Concurrency: one lock, the buffer pool's ``lock`` (the page content lock). Every
 while it reads or changes pages, and a caller doing a unique check holds it around ``find_equal``
 and ``insert`` (it is reentrant). Scans do not hold it between the items they yield: they copy a
 leaf's matching entries, release the lock, and on the next page re-find their place by the last
-(key, TID) they returned, so they stay correct when the tree changes in between.
+(key, TID) they returned, so they stay correct when the tree changes in between. A backward
+scan (ORDER BY ... DESC, max()) descends for the entries below the last one it returned and,
+still under the lock, walks the left-links past leaves holding none of them.
 
 Splits: a leaf that cannot take a new entry is split, and the split's downlink goes into the
 parent in the same WAL record. When the parent has no room for it, the insert first splits the
@@ -263,6 +265,16 @@ def _prefix_locator(bound: SortKey, inclusive: bool) -> Locator:
 
 def _leftmost(entries: list[Entry]) -> int:
     return 0
+
+
+def _rightmost(entries: list[Entry]) -> int:
+    return len(entries)
+
+
+def _before(target: Entry) -> Locator:
+    """Locate the first entry not less than ``target``: the entries before it are the ones
+    less than ``target`` (and, on internal pages, the child holding the last of them)."""
+    return lambda entries: bisect_left(entries, target)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -604,8 +616,10 @@ class BTree:
 
     def scan(self, low: tuple[Any, ...] | None = None, high: tuple[Any, ...] | None = None,
              low_inclusive: bool = True, high_inclusive: bool = True,
-             prefix_len: int | None = None) -> Iterator[tuple[tuple[Any, ...], HeapTid]]:
-        """Entries (key values, heap TID) with low <= key <= high, in index order.
+             prefix_len: int | None = None, backward: bool = False
+             ) -> Iterator[tuple[tuple[Any, ...], HeapTid]]:
+        """Entries (key values, heap TID) with low <= key <= high, in index order (from the
+        high end down when ``backward``: PostgreSQL's backward index scan).
 
         ``low``/``high`` may name only the first columns of the key; they are compared with that
         many leading key columns (``prefix_len`` of them when given). None is unbounded on that
@@ -614,9 +628,16 @@ class BTree:
         """
         low_key = self._bound(low, prefix_len)
         high_key = self._bound(high, prefix_len)
-        start = _leftmost if low_key is None else _prefix_locator(low_key, low_inclusive)
-        stop = None if high_key is None else _prefix_locator(high_key, not high_inclusive)
-        cursor = _ScanCursor(self, start, stop, high_key, high_inclusive)
+        cursor: _ScanCursor | _BackwardScanCursor
+        if backward:
+            start = _rightmost if high_key is None else _prefix_locator(high_key,
+                                                                        not high_inclusive)
+            stop = None if low_key is None else _prefix_locator(low_key, low_inclusive)
+            cursor = _BackwardScanCursor(self, start, stop)
+        else:
+            start = _leftmost if low_key is None else _prefix_locator(low_key, low_inclusive)
+            stop = None if high_key is None else _prefix_locator(high_key, not high_inclusive)
+            cursor = _ScanCursor(self, start, stop, high_key, high_inclusive)
         while True:
             with self.pool.lock:
                 batch = cursor.next_batch()
@@ -859,6 +880,55 @@ class _ScanCursor:
             return False
         prefix = view.high[0][:len(self.high_key)]
         return prefix > self.high_key or (prefix == self.high_key and not self.high_inclusive)
+
+
+class _BackwardScanCursor:
+    """A backward scan's place between batches: the smallest entry it has returned.
+
+    Each batch is taken under the pool lock: descend to the leaf where the entries before
+    ``start`` (the first batch) or before the last entry returned end, walking left along the
+    left-links past leaves with none of them (the lock keeps the links consistent while it is
+    held), and return that leaf's entries in range, highest first. The next batch descends
+    again, so it stays correct when the tree splits in between.
+    """
+
+    def __init__(self, tree: BTree, start: Locator, stop: Locator | None) -> None:
+        self.tree = tree
+        self.start = start
+        self.stop = stop                  # the first entry in range (low bound), per page
+        self.last: Entry | None = None
+        self.done = False
+
+    def next_batch(self) -> list[tuple[tuple[Any, ...], HeapTid]]:
+        if self.done:
+            return []
+        tree = self.tree
+        locate = self.start if self.last is None else _before(self.last)
+        buffer, view, end = tree._find_leaf(locate)
+        while end == 0:                   # nothing before the place on this leaf: go left
+            previous = view.opaque.prev
+            tree.pool.release(buffer)
+            if previous == P_NONE:
+                self.done = True
+                return []
+            buffer = tree._pin(previous)
+            view = tree._view(previous, buffer.page)
+            end = locate(view.entries)
+        try:
+            return self._take(view, end)
+        finally:
+            tree.pool.release(buffer)
+
+    def _take(self, view: PageView, end: int) -> list[tuple[tuple[Any, ...], HeapTid]]:
+        entries = view.entries
+        invariant(self.last is None or entries[end - 1] < self.last,
+                  f'backward scan of "{self.tree.name}" did not move below its last entry')
+        begin = 0 if self.stop is None else min(end, self.stop(entries))
+        if begin > 0 or view.opaque.prev == P_NONE or begin == end:
+            self.done = True
+        if begin < end:
+            self.last = entries[begin]
+        return [(view.values[i], entries[i][1]) for i in range(end - 1, begin - 1, -1)]
 
 
 # ---------------------------------------------------------------------------------------------

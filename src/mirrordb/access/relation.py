@@ -84,6 +84,9 @@ class IndexInfo:
     predicate: str | None = None
     table: Relation | None = field(default=None, repr=False, compare=False)
     include_columns: tuple[int, ...] = ()    # INCLUDE: in the catalog, not in the entries
+    # pg_index.indoption per key column (1 DESC, 2 NULLS FIRST); the entries are ascending
+    # whatever it says, and the planner reads an index in order only where both agree
+    options: tuple[int, ...] = ()
     _evaluator: IndexEvaluator | None = field(default=None, init=False, repr=False,
                                               compare=False)
 

@@ -41,6 +41,7 @@ PG_CONSTRAINT_OID = 2606
 PG_DESCRIPTION_OID = 2609
 PG_SHDESCRIPTION_OID = 2396
 PG_DEPEND_OID = 2608
+PG_PROC_OID = 1255
 PG_TYPE_OID = 1247
 PG_ENUM_OID = 3501
 PG_INHERITS_OID = 2611
@@ -143,6 +144,23 @@ PG_DEPEND = _catalog(PG_DEPEND_OID, "pg_depend", [
     ("refclassid", T.OID_OID), ("refobjid", T.OID_OID), ("refobjsubid", T.INT4_OID),
     ("deptype", T.TEXT_OID)])
 
+# User-defined functions and procedures (built-in functions are the type system's code, not
+# rows). The list-valued columns are mirrordb's text forms, not PostgreSQL's arrays:
+# proargtypes/proallargtypes type OIDs separated by spaces (as pg_index.indkey), proargmodes
+# one letter per parameter ("iob"), proargnames, proargdefaults (a default is its raw parse
+# tree) and proconfig ("name=value" items) JSON lists, prosqlbody a SQL-standard body's
+# statements as JSON; sql/proc_catalog.py documents, reads and shows them with PostgreSQL's
+# column types.
+PG_PROC = _catalog(PG_PROC_OID, "pg_proc", [
+    ("oid", T.OID_OID), ("proname", T.NAME_OID), ("pronamespace", T.OID_OID),
+    ("proowner", T.OID_OID), ("prolang", T.OID_OID), ("prokind", T.TEXT_OID),
+    ("prosecdef", T.BOOL_OID), ("proisstrict", T.BOOL_OID), ("proretset", T.BOOL_OID),
+    ("provolatile", T.TEXT_OID), ("pronargs", T.INT2_OID), ("pronargdefaults", T.INT2_OID),
+    ("prorettype", T.OID_OID), ("proargtypes", T.TEXT_OID), ("proallargtypes", T.TEXT_OID),
+    ("proargmodes", T.TEXT_OID), ("proargnames", T.TEXT_OID), ("proargdefaults", T.TEXT_OID),
+    ("prosrc", T.TEXT_OID), ("prosqlbody", T.TEXT_OID), ("provariadic", T.OID_OID),
+    ("proacl", T.TEXT_OID), ("proconfig", T.TEXT_OID)])
+
 # User-defined types (CREATE TYPE ... AS ENUM, CREATE DOMAIN, and the array type each gets):
 # one row per type. Built-in types are not stored: the type system (sql/types.py) serves them
 # and the pg_type view shows both. typtype 'e' enum, 'd' domain, 'b' a user type's array
@@ -175,7 +193,7 @@ PG_PARTITIONED_TABLE = _catalog(PG_PARTITIONED_TABLE_OID, "pg_partitioned_table"
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
-                                  PG_DEPEND, PG_TYPE, PG_ENUM, PG_INHERITS,
+                                  PG_DEPEND, PG_PROC, PG_TYPE, PG_ENUM, PG_INHERITS,
                                   PG_PARTITIONED_TABLE)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
 

@@ -159,7 +159,8 @@ class RelationCache:
             key_count = _key_count(values)
             indexes.append(IndexInfo(index_relation, numbers[:key_count], bool(values[3]),
                                      bool(values[4]), _text_or_none(values[6]),
-                                     _text_or_none(values[7]), table, numbers[key_count:]))
+                                     _text_or_none(values[7]), table, numbers[key_count:],
+                                     tuple(int(part) for part in str(values[8] or "").split())))
         return indexes
 
     def sequence_params(self, relation: Relation, txn: Transaction | None) -> SequenceParams:

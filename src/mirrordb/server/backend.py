@@ -793,6 +793,9 @@ class Backend:
                     self._flush()
                     if check is not None:
                         check()
+        if self.session.pending_warnings:    # raised while the rows were made (RAISE NOTICE)
+            self._send_notices(self.session.pending_warnings)
+            self.session.pending_warnings.clear()
         if finished:
             total = sent if rows is None else self._portal_total(sent)
             self.connection.send_raw(m.encode_command_complete(result.tag(total)))

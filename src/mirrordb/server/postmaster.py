@@ -1230,6 +1230,34 @@ def _check_catalog_files(datadir: str) -> None:
             raise _made_by_older_mirrordb(f'The system catalog "{catalog.name}" (file "{path}") '
                                           "is missing: the data directory was made by an older "
                                           "mirrordb.")
+        stored = _stored_column_count(path)
+        if stored is not None and 0 < stored < len(catalog.columns):
+            raise _made_by_older_mirrordb(f'The system catalog "{catalog.name}" has rows of '
+                                          f"{stored} columns where this mirrordb has "
+                                          f"{len(catalog.columns)}: the data directory was made "
+                                          "by an older mirrordb.")
+
+
+def _stored_column_count(path: str) -> int | None:
+    """The attribute count (t_infomask2) of the first row on a catalog file's first page, or
+    None when that page holds no row. Every row of a catalog is formed with all the columns the
+    mirrordb that ran initdb had, so fewer than today's means an older catalog layout (a torn
+    page can only show zeros here, which the caller ignores)."""
+    from mirrordb.storage import page as pagelib
+    from mirrordb.storage import tuple as tuplelib
+    with open(path, "rb") as handle:
+        page = handle.read(pagelib.BLCKSZ)
+    if len(page) < pagelib.BLCKSZ or pagelib.is_new(page):
+        return None
+    for offnum in range(1, pagelib.max_offset(page) + 1):
+        if pagelib.item_is_normal(page, offnum):
+            item = pagelib.get_item(page, offnum)
+            if len(item) < tuplelib.HEAP_TUPLE_HEADER_SIZE:
+                return None
+            infomask2 = int.from_bytes(item[tuplelib.INFOMASK2_OFFSET:
+                                            tuplelib.INFOMASK2_OFFSET + 2], "little")
+            return infomask2 & tuplelib.HEAP_NATTS_MASK
+    return None
 
 
 def _made_by_older_mirrordb(detail: str) -> MirrordbError:

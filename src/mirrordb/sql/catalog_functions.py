@@ -772,11 +772,16 @@ class SessionCatalogLookup:
             if oid is None:
                 raise MirrordbError(f'role "{name}" does not exist', sqlstate="42704")
             return oid
+        if type_oid in (T.REGPROC_OID, T.REGPROCEDURE_OID):
+            from mirrordb.sql import proc_catalog
+            return proc_catalog.regproc_oid(self.session, name)
         raise T.invalid_text(T.TYPES[type_oid].name, name)
 
     def name_of(self, type_oid: int, oid: int) -> str | None:
         if type_oid in (T.REGPROC_OID, T.REGPROCEDURE_OID):
-            return PROCEDURE_NAMES.get(oid)
+            from mirrordb.sql import proc_catalog
+            return proc_catalog.regproc_name(self.session, oid, type_oid) \
+                or PROCEDURE_NAMES.get(oid)
         snapshot = self._snapshot()
         if type_oid == T.REGCLASS_OID:
             return snapshot.relation_display_name(oid)
@@ -1212,6 +1217,9 @@ class ExpressionDeparser:
         except MirrordbError:
             return False
         return compiled.fields is not None and compiled.column is None
+
+    def _ParamRef(self, f: Node) -> _Printed:   # a SQL function's RETURN expression
+        return _Printed(f"${f.get('number', 0)}")
 
     def _CollateClause(self, f: Node) -> _Printed:
         operand = self._print(f["arg"], None)
@@ -1810,6 +1818,8 @@ def _define_catalog_functions() -> None:
     _define("acldefault", [T.CHAR_OID, OID], T.TEXT_ARRAY_OID, _acl_default)
     _define("pg_my_temp_schema", [], OID, _my_temp_schema)
     _define("pg_is_other_temp_schema", [OID], BOOL, _is_other_temp_schema)
+    from mirrordb.sql import proc_catalog     # pg_get_functiondef and its family
+    proc_catalog.register(_define)
 
 
 _define_catalog_functions()

@@ -41,7 +41,7 @@ _COLUMN_KINDS = (RELKIND_TABLE, RELKIND_VIEW, "p")      # 'p': a partitioned tab
 _PLURALS = {RELKIND_SEQUENCE: "sequences", RELKIND_INDEX: "indexes"}
 _CATALOG_OIDS = {"pg_class": boot.PG_CLASS_OID, "pg_namespace": boot.PG_NAMESPACE_OID,
                  "pg_authid": boot.PG_AUTHID_OID, "pg_database": boot.PG_DATABASE_OID,
-                 "pg_type": boot.PG_TYPE_OID}
+                 "pg_proc": boot.PG_PROC_OID, "pg_type": boot.PG_TYPE_OID}
 _CACHE_KEY = "comments:"
 
 
@@ -62,6 +62,13 @@ def comment(session: Any, txn: Any, node: Node) -> list[Any]:
         entry = schemas.lookup_namespace(session, node["object"]["String"]["sval"])
         schemas._check_schema_owner(session, entry)
         set_description(txn, entry.oid, boot.PG_NAMESPACE_OID, 0, text)
+    elif objtype in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
+        from mirrordb.sql import user_functions
+        routine = user_functions.lookup_object(session, node["object"]["ObjectWithArgs"],
+                                               objtype)
+        assert routine is not None
+        user_functions.check_owner(session, routine)
+        set_description(txn, routine.oid, boot.PG_PROC_OID, 0, text)
     elif objtype == "OBJECT_ROLE":
         role = _role(session, node["object"]["String"]["sval"])
         set_shared_description(txn, role.oid, boot.PG_AUTHID_OID, text)

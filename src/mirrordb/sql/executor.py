@@ -78,7 +78,8 @@ class SeqScan(PlanNode):
 
 @dataclass(eq=False)
 class IndexScan(PlanNode):
-    """Rows whose leading index key lies between bounds evaluated at run time."""
+    """Rows whose leading index key lies between bounds evaluated at run time, in index
+    order (highest first when ``backward``: sql/ordered_scans.py plans those)."""
 
     relation: Any
     index: Any
@@ -89,17 +90,23 @@ class IndexScan(PlanNode):
     high_inclusive: bool
     qual: Expr | None = None
     width: int = 0
+    backward: bool = False
+    skip_nulls: bool = False     # IS NOT NULL on the key column after the high bound's
 
     def rows(self, ctx: ExecContext) -> Iterator[Row]:
         low = self._bound(self.low, ctx)
         high = low if self.high is self.low else self._bound(self.high, ctx)   # equality
         if low is False or high is False:
             return
+        high_inclusive = self.high_inclusive
+        if self.skip_nulls:      # NULLs sort last: stop before them
+            high, high_inclusive = (*(high or ()), None), False
         qual = self.qual.fn if self.qual is not None else None
         count = 0
         check = ctx.check_interrupts
         for tid, values in ctx.txn.index_scan_relation(self.index, self.relation, low, high,
-                                                       self.low_inclusive, self.high_inclusive):
+                                                       self.low_inclusive, high_inclusive,
+                                                       self.backward):
             count += 1
             if count % INTERRUPT_CHECK_ROWS == 0:
                 check()
@@ -696,9 +703,14 @@ class LockRows(PlanNode):
 
 
 def explain_lines(node: PlanNode, indent: int = 0) -> list[str]:
+    while isinstance(node, Project):    # shown as its input, init plans included
+        node = node.child
     label, children = node.explain()
     prefix = "" if indent == 0 else " " * (indent * 6 - 4) + "->  "
     lines = [prefix + label]
+    for init_label, plan in getattr(node, "init_plans", ()):   # "InitPlan 1 (returns $0)"
+        lines.append(" " * (indent * 6 + 2) + init_label)
+        lines.extend("  " + line for line in explain_lines(plan, indent + 1))
     for child in children:
         lines.extend(explain_lines(child, indent + 1))
     return lines

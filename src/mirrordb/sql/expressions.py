@@ -554,6 +554,10 @@ class ExpressionCompiler:
                     scope.note_outer_reference(index, location)
                 return self._column_expr(index, column, depth)
             scope, depth = scope.parent, depth + 1
+        from mirrordb.sql.user_functions import parameter_reference
+        parameter = parameter_reference(self.builder, names, location)
+        if parameter is not None:     # a SQL function's parameter, named in its body
+            return parameter
         if len(names) == 1:
             whole = self._whole_row(names[0], location)
             if whole is not None:

@@ -369,6 +369,12 @@ def _candidates(name: str, arg_types: Sequence[int]) -> list[Candidate]:
     return candidates
 
 
+def candidates_for(name: str, arg_types: Sequence[int]) -> list[Candidate]:
+    """The built-in candidates of ``name`` for that many arguments (user functions are
+    resolved together with them: sql/user_functions.py)."""
+    return _candidates(name.lower(), arg_types)
+
+
 def resolve_function(name: str, arg_types: Sequence[int]) -> ResolvedFunction:
     """The function a call ``name(args)`` runs, with the types to cast its arguments to.
     42883 when nothing matches, 42725 when the choice is ambiguous."""

@@ -10,15 +10,19 @@ tableoid PostgreSQL gives them.
 What the rows are, and why (only what is true of a mirrordb cluster):
 
 * pg_language: PostgreSQL's three built-in languages, internal, c and sql, with their OIDs and
-  validators. There is no PL/pgSQL (mirrordb runs no procedural language), so no language has
-  lanispl and pg_dump finds none to dump.
+  validators, and plpgsql (sql/plpgsql.py) as PostgreSQL 15's initdb makes it; its OID is
+  below FirstNormalObjectId, so pg_dump finds no language to dump.
 * pg_opfamily and pg_opclass: the B-tree operator classes mirrordb's indexes use, one per
   indexable type (catalog_functions.DEFAULT_BTREE_OPCLASSES, the OIDs pg_index.indclass shows),
   and their families, with PostgreSQL 15's OIDs and names. All live in pg_catalog.
-* pg_proc, pg_operator, pg_amop, pg_amproc, pg_cast, pg_range, pg_conversion: empty. mirrordb's
-  built-in functions, operators and casts are the type system's code (sql/functions.py,
-  operators.py, types.py), not catalog rows, and a cluster holds no user-defined ones; pg_dump
-  and psql's \\df and \\do only look for objects outside pg_catalog, of which there are none.
+* pg_proc: the user's functions and procedures, read from the pg_proc heap catalog
+  (sql/proc_catalog.py shows them with PostgreSQL's columns); built-in functions are the type
+  system's code (sql/functions.py), not rows, and pg_dump and psql's \\df only look for
+  functions outside pg_catalog.
+* pg_operator, pg_amop, pg_amproc, pg_cast, pg_range, pg_conversion: empty. mirrordb's
+  built-in operators and casts are the type system's code (operators.py, types.py), not
+  catalog rows, and a cluster holds no user-defined ones; pg_dump and psql's \\do only look
+  for objects outside pg_catalog, of which there are none.
 * The catalogs of features mirrordb does not have (text search objects, foreign data
   wrappers, servers and user mappings, default privileges, event triggers, transforms,
   subscriptions, large objects, aggregates, enums, security labels, parameter privileges):
@@ -47,9 +51,14 @@ LANGUAGES: tuple[tuple[int, str, bool, int], ...] = (
     (12, "internal", False, 2246), (13, "c", False, 2247), (14, "sql", True, 2248))
 
 
+# plpgsql (sql/plpgsql.py), with the OIDs PostgreSQL 15's initdb gives it and its handler,
+# inline handler and validator; below FirstNormalObjectId, so pg_dump does not dump it.
+PLPGSQL_LANGUAGE = (13563, "plpgsql", SUPERUSER_OID, True, True, 13560, 13561, 13562, None)
+
+
 def _pg_language_rows() -> list[Row]:
     return [(oid, name, SUPERUSER_OID, False, trusted, 0, 0, validator, None)
-            for oid, name, trusted, validator in LANGUAGES]
+            for oid, name, trusted, validator in LANGUAGES] + [PLPGSQL_LANGUAGE]
 
 
 # -- pg_opfamily, pg_opclass: the B-tree operator classes of indexable types ---------------------
@@ -88,14 +97,26 @@ def _pg_opfamily_rows() -> list[Row]:
 
 # -- the catalogs: (name, OID, PostgreSQL 15's columns, rows) ----------------------------------
 
-_CATALOGS: tuple[tuple[str, int, str, list[Row]], ...] = (
-    ("pg_proc", 1255, """
+PG_PROC = ("pg_proc", boot.PG_PROC_OID, """
 oid:OID proname:NAME pronamespace:OID proowner:OID prolang:OID procost:FLOAT4 prorows:FLOAT4
 provariadic:OID prosupport:REGPROC prokind:CHAR prosecdef:BOOL proleakproof:BOOL
 proisstrict:BOOL proretset:BOOL provolatile:CHAR proparallel:CHAR pronargs:INT2
 pronargdefaults:INT2 prorettype:OID proargtypes:OIDVECTOR proallargtypes:OID_ARRAY
 proargmodes:CHAR_ARRAY proargnames:TEXT_ARRAY proargdefaults:NODE_TREE protrftypes:OID_ARRAY
-prosrc:TEXT probin:TEXT prosqlbody:NODE_TREE proconfig:TEXT_ARRAY proacl:ACL_ARRAY""", []),
+prosrc:TEXT probin:TEXT prosqlbody:NODE_TREE proconfig:TEXT_ARRAY proacl:ACL_ARRAY""")
+
+
+def _pg_proc(ctx: ExecContext) -> list[Row]:
+    """The user's functions and procedures (sql/proc_catalog.py), read with the statement's
+    snapshot."""
+    from mirrordb.sql import proc_catalog
+    snapshot = cat.CatalogSnapshot.of(ctx)
+    columns = [column.name for column in boot.PG_PROC.columns]
+    return [proc_catalog.pg_proc_row(proc_catalog.from_values([record[c] for c in columns]))
+            for record in snapshot._read(boot.PG_PROC)]
+
+
+_CATALOGS: tuple[tuple[str, int, str, list[Row]], ...] = (
     ("pg_language", 2612, """
 oid:OID lanname:NAME lanowner:OID lanispl:BOOL lanpltrusted:BOOL lanplcallfoid:OID
 laninline:OID lanvalidator:OID lanacl:ACL_ARRAY""", _pg_language_rows()),
@@ -199,6 +220,8 @@ def _register() -> None:
     for name, oid, columns, rows in _CATALOGS:
         sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns),
                                   sv.constant_rows(rows)))
+    name, oid, columns = PG_PROC
+    sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns), _pg_proc))
     name, oid, columns = PG_INIT_PRIVS
     sv.register(sv.SystemView(PG_CATALOG, name, oid, "r", sv.column_spec(columns),
                               _pg_init_privs))

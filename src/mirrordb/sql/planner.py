@@ -10,7 +10,8 @@ right (hash join on equality conditions, nested loop otherwise) with each WHERE 
 the lowest node that has its columns — a table's own conditions inside its scan, where an index
 whose leading column is compared with a constant or parameter turns the scan into an index scan —
 then GROUP BY/aggregates/HAVING, window functions (a WindowAgg node, sql/window.py), the select
-list's set-returning functions (ProjectSet nodes, sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY, DISTINCT,
+list's set-returning functions (ProjectSet nodes, sql/set_returning.py), the target list (plus hidden sort columns), ORDER BY
+(a Sort, or a B-tree read in order, sql/ordered_scans.py, which also reads min/max), DISTINCT,
 LIMIT/OFFSET, and FOR UPDATE/SHARE locking. Everything above the scans runs on the rows the scans
 produce; nothing here touches storage.
 
@@ -41,12 +42,14 @@ from mirrordb.sql import grouping_sets as gsets
 from mirrordb.sql import index_expressions
 from mirrordb.sql import json_set_functions
 from mirrordb.sql import operators as ops
+from mirrordb.sql import ordered_scans
 from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import row_locking
 from mirrordb.sql import inheritance, partitioning, persistence, roles, schemas
 from mirrordb.sql import row_values
+from mirrordb.sql import user_functions
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -277,23 +280,34 @@ class PlanBuilder:
             self._has_aggregate(targets_nodes) or self._has_aggregate(node.get("sortClause")) \
             or bool(gsets.calls_in([targets_nodes, node.get("sortClause")]))
         windows = window.WindowCalls(node.get("windowClause", []))
+        single = items[0] if len(items) == 1 else None
         if grouped:
             source, compiler, targets = self._plan_grouping(node, source, scope, targets_nodes,
                                                             windows)
+            source = ordered_scans.min_max_result(self, node, single, source) or source
+            single = None
         else:
             compiler.set_calls = srf.SetCalls()
             compiler.windows = windows
             targets = self._expand_targets(targets_nodes, compiler, scope)
-        return self._finish(node, source, compiler, targets, scope)
+        return self._finish(node, source, compiler, targets, scope, single)
 
     def _finish(self, node: Node, source: ex.PlanNode, compiler: ExpressionCompiler,
-                targets: list[_Target], scope: Scope) -> QueryPlan:
+                targets: list[_Target], scope: Scope, item: _FromItem | None = None
+                ) -> QueryPlan:
         """ORDER BY, DISTINCT, LIMIT and locking above ``source``. The select list's
         set-returning calls (``compiler.set_calls``) run just below the projection, or, with
         DISTINCT ON and an ORDER BY that does not sort on their values, after DISTINCT ON, as
-        in PostgreSQL."""
+        in PostgreSQL. ORDER BY over ``item``, the one table read, may be given by an index
+        (sql/ordered_scans.py) instead of a Sort."""
         sort_nodes = node.get("sortClause", [])
         sort_keys, hidden = self._sort_keys(sort_nodes, targets, compiler)
+        ordered = None
+        if item is not None and sort_keys and node.get("distinctClause") is None and \
+                not compiler.windows and not compiler.set_calls:
+            ordered = self._ordered_source(node, item, source, sort_keys, sort_nodes, targets,
+                                           hidden)
+            source = ordered or source
         distinct = node.get("distinctClause")
         distinct_on = distinct is not None and distinct and distinct != [{}] and any(distinct)
         if distinct_on:   # before ``exprs``: may add hidden expressions
@@ -313,8 +327,8 @@ class PlanBuilder:
                 raise window.refuse_with_locking(strength)
             lock = self._plan_locking(node["lockingClause"], source, scope,
                                       node.get("whereClause"))
-            if sort_keys and distinct is None:   # lock after the sort, below LIMIT
-                deferred_lock = lock
+            if sort_keys and distinct is None and ordered is None:   # after the sort
+                deferred_lock = lock      # (an index's order: locked lazily as it is read)
             else:
                 source = lock
         after_distinct = bool(distinct_on and sort_keys and sets) and \
@@ -340,7 +354,7 @@ class PlanBuilder:
             plan = ex.Unique(plan, width=len(exprs))
             if sort_keys:
                 plan = self._sort(plan, sort_keys)
-        elif sort_keys:
+        elif sort_keys and ordered is None:
             plan = self._sort(plan, sort_keys)
             if deferred_lock is not None:
                 plan = row_locking.lock_sorted(plan, deferred_lock, exprs)
@@ -668,12 +682,16 @@ class PlanBuilder:
         args = [compiler.compile(a) for a in call["FuncCall"].get("args", [])]
         alias_node = fields.get("alias", {})
         alias = alias_node.get("aliasname", name)
-        record = self.session.record_function(self, name, args) \
+        user = user_functions.rows_in_from(self, strings(call["FuncCall"]["funcname"]), args,
+                                           call["FuncCall"].get("location", -1)) \
+            if user_functions.has_routine(self.session, name) else None
+        record = user if user is not None else self.session.record_function(self, name, args) \
             if name not in json_set_functions.RECORD_FUNCTIONS else \
             json_set_functions.record_rows_in_from(
                 self, name, args, self._column_definitions(fields.get("coldeflist")),
                 call["FuncCall"].get("location", -1))
-        if record is not None and fields.get("ordinality") and name not in srf.ORDINALITY_NAMES:
+        if record is not None and fields.get("ordinality") and name not in srf.ORDINALITY_NAMES \
+                and user is None:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
             produce_rows, columns = record
@@ -1337,6 +1355,24 @@ class PlanBuilder:
                 return i
         return None
 
+    def _ordered_source(self, node: Node, item: _FromItem, source: ex.PlanNode,
+                        sort_keys: list[tuple[int, bool, bool, int]], sort_nodes: list[Node],
+                        targets: list[_Target], hidden: list[Expr]) -> ex.PlanNode | None:
+        """``source`` reading ``item`` through an index in the ORDER BY's order, or None."""
+        keys = []
+        for (position, descending, nulls_first, _), sort in zip(sort_keys, sort_nodes):
+            if position < len(targets):
+                expr, written = targets[position].expr, targets[position].node
+            else:
+                expr, written = hidden[position - len(targets)], sort["SortBy"]["node"]
+            keys.append(ordered_scans.order_key(self, item.scope, expr, written, descending,
+                                                nulls_first))
+        count = node.get("limitCount")
+        has_limit = count is not None and not ("A_Const" in count and
+                                               count["A_Const"].get("isnull"))
+        scan = ordered_scans.ordered_scan(self, item, keys, has_limit)
+        return None if scan is None else ordered_scans.replace_scan(source, item.node, scan)
+
     def _sort(self, plan: ex.PlanNode, keys: list[tuple[int, bool, bool, int]]) -> ex.PlanNode:
         exprs = [(_column(position, type_oid), desc, nulls_first)
                  for position, desc, nulls_first, type_oid in keys]
@@ -1414,6 +1450,19 @@ class PlanBuilder:
             if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
                 return compiler.set_calls.compile(self, compiler, f)
             raise srf.misplaced(f, self.clause)
+        if user_functions.has_routine(self.session, name):
+            args = [compiler.compile(a) for a in f.get("args", [])]
+            if user_functions.returns_set(self, names, args, location,
+                                          bool(f.get("func_variadic"))):
+                if self.clause is None and isinstance(compiler.set_calls, srf.SetCalls):
+                    return compiler.set_calls.compile(self, compiler, f)
+                where = f"in {self.clause}" if self.clause is not None else "here"
+                raise error_at(f"set-returning functions are not allowed {where}", "0A000",
+                               location)
+            user = user_functions.compile_call(self, names, args, location,
+                                               bool(f.get("func_variadic")))
+            if user is not None:
+                return user
         args = self.call_arguments(compiler, f, name, location)
         if window.is_window_function(name):
             window.refuse_hypothetical_arguments(name, f)
@@ -1448,6 +1497,10 @@ class PlanBuilder:
         has no composite types, so only those functions have fields)."""
         name = strings(f["funcname"])[-1].lower()
         location = f.get("location", -1)
+        if user_functions.has_routine(self.session, name):
+            user = user_functions.record_field(self, compiler, f, field, location)
+            if user is not None:
+                return user
         args = self.call_arguments(compiler, f, name, location)
         value = self.session.record_field(self, name, args, field, location)
         if value is None:

@@ -60,7 +60,8 @@ DDL_TAGS = {
 OBJECT_WORDS = {  # ObjectType -> the word of its command tags (DROP INDEX, ALTER SEQUENCE ...)
     "OBJECT_TABLE": "TABLE", "OBJECT_INDEX": "INDEX", "OBJECT_SEQUENCE": "SEQUENCE",
     "OBJECT_VIEW": "VIEW", "OBJECT_MATVIEW": "MATERIALIZED VIEW", "OBJECT_SCHEMA": "SCHEMA",
-    "OBJECT_ROLE": "ROLE", "OBJECT_FUNCTION": "FUNCTION", "OBJECT_TYPE": "TYPE",
+    "OBJECT_ROLE": "ROLE", "OBJECT_FUNCTION": "FUNCTION",
+    "OBJECT_PROCEDURE": "PROCEDURE", "OBJECT_ROUTINE": "ROUTINE", "OBJECT_TYPE": "TYPE",
     "OBJECT_DOMAIN": "DOMAIN", "OBJECT_EXTENSION": "EXTENSION", "OBJECT_TRIGGER": "TRIGGER",
     "OBJECT_DATABASE": "DATABASE", "OBJECT_TABLESPACE": "TABLESPACE",
     "OBJECT_COLUMN": "TABLE", "OBJECT_TABCONSTRAINT": "TABLE", "OBJECT_POLICY": "POLICY",
@@ -151,6 +152,8 @@ def _not_in_recovery_command(node_type: str, node: Node) -> str | None:
 
 def command_tag(node_type: str, node: Node) -> str:
     """PostgreSQL's command tag of a statement that is not read-only (CreateCommandTag)."""
+    if node_type == "CreateFunctionStmt" and node.get("is_procedure"):
+        return "CREATE PROCEDURE"
     if node_type in DDL_TAGS:
         return DDL_TAGS[node_type]
     if node_type == "DropStmt":

@@ -832,11 +832,15 @@ def _database_dependents(engine: Any, transaction: Any, role: Role,
     owned_by_oid += [(int(values[0]), f"owner of schema {values[1]}")  # type: ignore
                      for _, values in engine.relcache.rows(boot.PG_NAMESPACE, transaction)
                      if values[2] == role.oid]
-    owned = [text for _, text in sorted(owned_by_oid + list(shared_privileges))]
-    privileged = [f"privileges for {_kind_word(e.kind)} {e.name}" for e in entries
+    from mirrordb.sql import user_functions
+    owned_routines, routine_privileges = user_functions.role_dependents(engine, transaction,
+                                                                         role)
+    owned = [text for _, text in sorted(owned_by_oid + owned_routines
+                                        + list(shared_privileges))]
+    privileged = [(e.oid, f"privileges for {_kind_word(e.kind)} {e.name}") for e in entries
                   if e.acl is not None and e.owner != role.oid and any(
                       role.name in (item.grantee, item.grantor) for item in parse_acl(e.acl))]
-    return owned + privileged
+    return owned + [text for _, text in sorted(privileged + routine_privileges)]
 
 
 # -- GRANT / REVOKE on tables and sequences -----------------------------------------------------
@@ -869,6 +873,10 @@ def grant(session: Any, txn: Any, node: Node) -> tuple[str, Notices]:
     if object_type == "OBJECT_DATABASE":
         from mirrordb.sql import database_privileges   # it builds on this module
         return database_privileges.grant_on_databases(session, txn, node)
+    if object_type in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
+        from mirrordb.sql import user_functions
+        check_writable(txn, command)
+        return user_functions.grant(session, txn, node)
     if object_type not in _OBJECT_WORDS:
         raise feature_not_supported(f"{command} on this kind of object")
     if is_grant and node.get("grant_option"):

@@ -2,7 +2,8 @@
 LIMIT above locks only the rows it returns (PostgreSQL puts LockRows between Sort and Limit).
 
 Who calls it: ``planner.PlanBuilder`` when a locking clause meets an ORDER BY (without
-DISTINCT). Without ORDER BY the lock sits directly on the scan (``executor.LockRows``) and the
+DISTINCT) that a Sort gives. Without ORDER BY, or when an index read in order gives it
+(sql/ordered_scans.py), the lock sits directly on the scan (``executor.LockRows``) and the
 pipeline is lazy anyway. The lock itself is ``Session.lock_row_versions`` (sql/session.py), over
 ``Txn.lock_row`` and the heap's ``lock_tuple`` (access/heapam.py), which apply NOWAIT and SKIP
 LOCKED.

@@ -342,7 +342,7 @@ _KIND_WORDS = {RELKIND_TABLE: "table", RELKIND_SEQUENCE: "sequence", "v": "view"
 def drop_schemas(session: Any, txn: Any, node: Node) -> list[Any]:
     """DROP SCHEMA [IF EXISTS] name [, ...] [CASCADE | RESTRICT]; the notices. Indexes and
     the sequences columns own go with their tables and are not listed, as in PostgreSQL."""
-    from mirrordb.sql import ddl
+    from mirrordb.sql import ddl, user_functions
     cascade = node.get("behavior") == "DROP_CASCADE"
     notices: list[Any] = []
     for item in node["objects"]:
@@ -368,13 +368,14 @@ def drop_schemas(session: Any, txn: Any, node: Node) -> list[Any]:
         for word, relation in members:
             if session.lookup_relation(relation, name, NO_LOCK) is not None:
                 ddl.drop(session, txn, _drop_node(word, name, relation))
+        user_functions.drop_schema_routines(txn, entry.oid)
         _delete_namespace(txn, entry.oid)
     return notices
 
 
 def _members(txn: Any, namespace_oid: int) -> list[tuple[str, str]]:
-    """(kind word, name) of the relations in the schema that a DROP lists: tables, views
-    and sequences no column owns, in OID order."""
+    """(kind word, name) of the objects in the schema that a DROP lists: tables, views
+    and sequences no column owns, functions and procedures (``f(integer)``), in OID order."""
     owned = {int(values[1]) for _, values in txn.engine.relcache.rows(boot.PG_DEPEND,
                                                                        txn.transaction)
              if values[0] == boot.PG_CLASS_OID and values[6] in ("a", "i")}
@@ -382,7 +383,10 @@ def _members(txn: Any, namespace_oid: int) -> list[tuple[str, str]]:
                                                                      txn.transaction)
                    if values[2] == namespace_oid and values[4] != RELKIND_INDEX
                    and values[0] not in owned), key=lambda v: int(v[0]))  # type: ignore
-    return [(_KIND_WORDS.get(str(v[4]), "relation"), str(v[1])) for v in rows]
+    from mirrordb.sql import user_functions
+    members = [(int(v[0]), _KIND_WORDS.get(str(v[4]), "relation"), str(v[1]))  # type: ignore
+               for v in rows] + user_functions.schema_members(txn, namespace_oid)
+    return [(word, name) for _, word, name in sorted(members)]
 
 
 def _drop_node(word: str, schema: str, relation: str) -> Node:

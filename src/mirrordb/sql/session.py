@@ -77,6 +77,7 @@ ZONE_FREE_INPUT_TYPES = frozenset({T.INT2_OID, T.INT4_OID, T.INT8_OID, T.OID_OID
                                    T.NUMERIC_OID, T.FLOAT4_OID, T.FLOAT8_OID, UNKNOWN, 0})
 MAX_LOCK_RECHECKS = 1000
 # Statements that read nothing: they take no snapshot (nor fix a REPEATABLE READ transaction's)
+ROUTINE_OBJECTS = frozenset({"OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"})
 SNAPSHOT_FREE_STATEMENTS = frozenset({"TransactionStmt", "VariableSetStmt", "VariableShowStmt"})
 SERVER_VERSION = "15.0"
 
@@ -191,6 +192,8 @@ class Session:
         self.portals: dict[str, Portal] = {}
         self.last_sequence_value: int | None = None
         self.pending_warnings: list[Any] = []
+        # the owner of the SECURITY DEFINER function running now (sql/user_functions.py)
+        self.definer_user: str | None = None
         self.sequence_values: dict[int, int] = {}   # sequence OID -> currval
         self.transaction_started_at: datetime.datetime | None = None
         self.statement_started_at = datetime.datetime.now(datetime.timezone.utc)
@@ -222,8 +225,10 @@ class Session:
 
     @property
     def user(self) -> str:
-        """current_user, whose privileges every check uses: SET ROLE's role, else the
-        session user."""
+        """current_user, whose privileges every check uses: a running SECURITY DEFINER
+        function's owner, SET ROLE's role, else the session user."""
+        if self.definer_user is not None:
+            return self.definer_user
         get = getattr(self.settings, "get", None)
         role = str(get("role")) if get is not None else "none"
         return self.session_user if role == "none" else role
@@ -1238,6 +1243,39 @@ class Session:
         notices = views.create_view(self, self._ensure_transaction(), node)
         return StatementResult("CREATE VIEW", notices=notices)
 
+    def _exec_CreateFunctionStmt(self, node: Node, prepared: PreparedStatement,
+                                 params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        text = prepared.statement.text if prepared.statement is not None else ""
+        return StatementResult(user_functions.create_routine(self, self._ensure_transaction(),
+                                                             node, text))
+
+    def _exec_DoStmt(self, node: Node, prepared: PreparedStatement,
+                     params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import plpgsql
+        self._ensure_transaction()
+        return StatementResult("DO", notices=plpgsql.do_block(self, node))
+
+    def _exec_AlterFunctionStmt(self, node: Node, prepared: PreparedStatement,
+                                params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        return StatementResult(user_functions.alter_routine(self, self._ensure_transaction(),
+                                                            node))
+
+    def _exec_AlterObjectSchemaStmt(self, node: Node, prepared: PreparedStatement,
+                                    params: Sequence[Any]) -> StatementResult:
+        if node.get("objectType") not in ROUTINE_OBJECTS:
+            raise feature_not_supported("ALTER ... SET SCHEMA")
+        from mirrordb.sql import user_functions
+        return StatementResult(user_functions.set_schema(self, self._ensure_transaction(),
+                                                         node))
+
+    def _exec_CallStmt(self, node: Node, prepared: PreparedStatement,
+                       params: Sequence[Any]) -> StatementResult:
+        from mirrordb.sql import user_functions
+        columns, rows = user_functions.call(self, node, list(params), prepared.param_types)
+        return StatementResult("CALL", columns, rows)
+
     def _exec_CreateTableAsStmt(self, node: Node, prepared: PreparedStatement,
                                 params: Sequence[Any]) -> StatementResult:
         from mirrordb.sql import create_table_as
@@ -1259,6 +1297,10 @@ class Session:
 
     def _exec_RenameStmt(self, node: Node, prepared: PreparedStatement,
                          params: Sequence[Any]) -> StatementResult:
+        if node.get("renameType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            return StatementResult(user_functions.rename_routine(
+                self, self._ensure_transaction(), node))
         if node.get("renameType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.rename_database(
@@ -1301,6 +1343,10 @@ class Session:
 
     def _exec_AlterOwnerStmt(self, node: Node, prepared: PreparedStatement,
                              params: Sequence[Any]) -> StatementResult:
+        if node.get("objectType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            return StatementResult(user_functions.alter_owner(
+                self, self._ensure_transaction(), node))
         if node.get("objectType") == "OBJECT_DATABASE":
             from mirrordb.sql import alter_database
             return StatementResult(alter_database.alter_database_owner(
@@ -1334,6 +1380,10 @@ class Session:
 
     def _exec_DropStmt(self, node: Node, prepared: PreparedStatement,
                        params: Sequence[Any]) -> StatementResult:
+        if node.get("removeType") in ROUTINE_OBJECTS:
+            from mirrordb.sql import user_functions
+            tag, notices = user_functions.drop_routines(self, self._ensure_transaction(), node)
+            return StatementResult(tag, notices=notices)
         from mirrordb.sql import ddl
         tag, notices = ddl.drop(self, self._ensure_transaction(), node)
         return StatementResult(tag, notices=notices)

@@ -208,8 +208,13 @@ class SetCalls:
         found = self._calls.get(key)
         if found is None:
             outer, self._level = self._level, 0
-            args = builder.call_arguments(compiler, call, name, location)
-            values, type_oid = compile_call(builder, name, args, location)
+            from mirrordb.sql import user_functions
+            user = user_functions.set_values(builder, compiler, call, location)
+            if user is not None:
+                values, type_oid = user
+            else:
+                args = builder.call_arguments(compiler, call, name, location)
+                values, type_oid = compile_call(builder, name, args, location)
             slot = [0]
 
             def run(row: Row, ctx: ExecContext) -> Any:

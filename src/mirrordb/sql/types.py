@@ -1133,12 +1133,22 @@ def _regproc_out(value: int, timezone: str) -> str:
     return _reg_out(REGPROC_OID)(value, timezone)
 
 
+def _regprocedure_out(value: int, timezone: str) -> str:
+    """A user function's ``name(types)`` (sql/proc_catalog.py); a built-in's name."""
+    lookup = _CATALOG_LOOKUP.get()
+    name = lookup.name_of(REGPROCEDURE_OID, value) if lookup is not None and value else None
+    return name if name is not None else _regproc_out(value, timezone)
+
+
 def _regproc_in(text: str, typmod: int, timezone: str) -> int:
     stripped = text.strip(_WHITESPACE)
     if stripped == "-":
         return 0
     if stripped.isdigit():
         return num.parse_oid(stripped, "regproc")
+    lookup = _CATALOG_LOOKUP.get()
+    if lookup is not None:              # user functions first (sql/proc_catalog.py)
+        return lookup.oid_of(REGPROC_OID, stripped)
     from mirrordb.sql import functions
     oid = functions.function_oid_by_name(stripped.split("(")[0].strip().lower())
     if oid is None:
@@ -1271,7 +1281,7 @@ _SCALAR_OUTPUT: dict[int, _OutputFunction] = {
     PG_LSN_OID: _format_pg_lsn,
     REGTYPE_OID: _regtype_out,
     REGPROC_OID: _regproc_out,
-    REGPROCEDURE_OID: _regproc_out,
+    REGPROCEDURE_OID: _regprocedure_out,
     REGCLASS_OID: _reg_out(REGCLASS_OID),
     REGNAMESPACE_OID: _reg_out(REGNAMESPACE_OID),
     REGROLE_OID: _reg_out(REGROLE_OID),
