@@ -137,6 +137,15 @@ SCENARIOS: dict[str, list[str]] = {
         "select tableoid::regclass, * from h where id in (1, 2, 3, 4, 5) order by 2",
         CATALOG_OF.format("h"),
         KEYS_OF.format("h"),
+        "create table ht (k text, d date, n bigint) partition by hash (k, d, n)",
+        "create table ht0 partition of ht for values with (modulus 3, remainder 0)",
+        "create table ht1 partition of ht for values with (modulus 3, remainder 1)",
+        "create table ht2 partition of ht for values with (modulus 3, remainder 2)",
+        "insert into ht select 'key' || g, date '2024-01-01' + g, g * 1000000007 "
+        "from generate_series(1, 30) g",
+        "insert into ht values (null, null, null), ('x', null, 5)",
+        "select tableoid::regclass, count(*), min(k), max(k) from ht group by 1 order by 1",
+        "create table hf (f float8) partition by hash (f)",
     ],
     "indexes": [
         "create table ix (a int, b int, primary key (b)) partition by range (a)",
