@@ -546,6 +546,12 @@ def register_user_type(type_oid: int, storage_oid: int, array_oid: int) -> None:
     with _REGISTRATION_LOCK:
         if _REGISTERED.get(type_oid) == (storage_oid, array_oid):
             return
+        # the OIDs this registration takes over stop standing for what another cluster's
+        # types made of them (a type's OID that was an array's there, or the reverse)
+        for other, (_, other_array) in list(_REGISTERED.items()):
+            if (other_array and other_array in (type_oid, array_oid)) or \
+                    (array_oid and other == array_oid):
+                del _REGISTERED[other]
         _REGISTERED[type_oid] = (storage_oid, array_oid)
         _TYPES[type_oid] = _TYPES[storage_oid]
         element_alignment = next((alignment for element, (_, alignment) in _ARRAY_TYPES.items()
