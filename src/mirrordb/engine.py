@@ -75,7 +75,8 @@ from mirrordb.access.lmgr import (LOCK_MODE_NAMES, NO_HOOKS, AcquireResult, Lock
                                   LockWaitHooks, RelationTag)
 from mirrordb.access.nbtree import BTree
 from mirrordb.access.pgstat import AutovacuumPolicy, TableStatistics, TransactionCounts
-from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TABLE,
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_PARTITIONED_INDEX,
+                                      RELKIND_PARTITIONED_TABLE, RELKIND_SEQUENCE, RELKIND_TABLE,
                                       RELKIND_MATVIEW, RELKIND_VIEW, EXPRESSION_COLUMN,
                                       RELPERSISTENCE_PERMANENT, RELPERSISTENCE_TEMP,
                                       RELPERSISTENCE_UNLOGGED, Column, IndexInfo, Relation)
@@ -1196,16 +1197,19 @@ class Txn:
 
     def create_table(self, name: str, columns: Sequence[Column | tuple[str, int]],
                      owner: int = boot.BOOTSTRAP_SUPERUSER_OID,
-                     namespace_oid: int = boot.PUBLIC_NAMESPACE_OID) -> Relation:
+                     namespace_oid: int = boot.PUBLIC_NAMESPACE_OID,
+                     kind: str = RELKIND_TABLE) -> Relation:
         """CREATE TABLE; ``owner`` is the creating role's OID (pg_class.relowner),
-        ``namespace_oid`` its schema (pg_class.relnamespace)."""
+        ``namespace_oid`` its schema (pg_class.relnamespace). A partitioned table (``kind``
+        'p', sql/partitioning.py) has no relation file (relfilenode 0), as a view."""
         cols = [c if isinstance(c, Column) else Column(c[0], c[1]) for c in columns]
         with self.engine._ddl_lock:
             self._check_new_name(name, namespace_oid)
             self._check_no_type_named(name, namespace_oid)
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid, self.new_persistence, self.temp_backend_id)
-            self._add_class(oid, name, RELKIND_TABLE, rnode, cols, owner, namespace_oid,
+            rnode = (self._new_relation_file(oid, self.new_persistence, self.temp_backend_id)
+                     if kind == RELKIND_TABLE else RelFileNode(0, self.engine.database_oid, 0))
+            self._add_class(oid, name, kind, rnode, cols, owner, namespace_oid,
                             self.new_persistence)
             self.transaction.command_counter_increment()
         return self.relation(oid)
@@ -1231,8 +1235,9 @@ class Txn:
         ``include`` columns (INCLUDE) are the index's last attributes and in indkey after the
         keys (indnkeyatts counts the keys), but not in its entries: no scan reads them."""
         relation = self._open(table, LockMode.SHARE)
-        if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
+        if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW, RELKIND_PARTITIONED_TABLE):
             raise _missing(table)
+        partitioned = relation.kind == RELKIND_PARTITIONED_TABLE  # its index: 'I', no file
         with self.engine._ddl_lock:
             self._check_new_name(name, relation.namespace_oid)
             keys = [EXPRESSION_COLUMN if isinstance(c, Column) else relation.column_index(c)
@@ -1241,9 +1246,11 @@ class Txn:
                            for c, k in zip(column_names, keys)]
             included = [relation.column_index(c) for c in include]
             oid = self._new_locked_oid()
-            rnode = self._new_relation_file(oid, relation.persistence,
-                                            getattr(relation.rnode, "backend", INVALID_BACKEND_ID))
-            self._add_class(oid, name, RELKIND_INDEX, rnode,
+            rnode = RelFileNode(0, self.engine.database_oid, 0) if partitioned else \
+                self._new_relation_file(oid, relation.persistence,
+                                        getattr(relation.rnode, "backend", INVALID_BACKEND_ID))
+            self._add_class(oid, name,
+                            RELKIND_PARTITIONED_INDEX if partitioned else RELKIND_INDEX, rnode,
                             key_columns + [relation.columns[k] for k in included],
                             self._owner_of(relation), relation.namespace_oid,
                             relation.persistence)
@@ -1253,6 +1260,8 @@ class Txn:
                 len(keys), False])
             self.transaction.command_counter_increment()
             index = self.relation(oid)
+            if partitioned:
+                return index
             tree = self.engine.btree(index)
             tree.build_empty()
             self._build_index(relation, IndexInfo(index, tuple(keys), unique, primary,
@@ -1484,6 +1493,26 @@ class Txn:
             self.transaction.command_counter_increment()
         return oid
 
+    def add_catalog_row(self, catalog: Relation, values: Sequence[object]) -> None:
+        """Insert one row into catalog ``catalog`` (a bootstrap descriptor), for catalogs
+        the SQL layer owns (pg_inherits, pg_partitioned_table: sql/partitioning.py)."""
+        with self.engine._ddl_lock:
+            self._insert_catalog(catalog, values)
+            self.transaction.command_counter_increment()
+
+    def remove_catalog_rows(self, catalog: Relation,
+                            match: Callable[[tuple[object, ...]], bool]) -> None:
+        with self.engine._ddl_lock:
+            self._delete_catalog_rows(catalog, match)
+            self.transaction.command_counter_increment()
+
+    def change_catalog_rows(self, catalog: Relation,
+                            match: Callable[[tuple[object, ...]], bool],
+                            change: Callable[[tuple[object, ...]], tuple[object, ...]]) -> None:
+        with self.engine._ddl_lock:
+            self._update_catalog_rows(catalog, match, change)
+            self.transaction.command_counter_increment()
+
     def constraint_rows(self) -> list[tuple[object, ...]]:
         """Every pg_constraint row as this transaction sees the catalogs now."""
         return [values for _, values in self.engine.relcache.rows(boot.PG_CONSTRAINT,
@@ -1534,8 +1563,10 @@ class Txn:
                                       and v[1] == boot.PG_CLASS_OID)
             self._delete_catalog_rows(boot.PG_DEPEND, lambda v: v[0] == boot.PG_CLASS_OID
                                       and (v[1] in oids or v[4] in oids))
+            self._delete_catalog_rows(boot.PG_INHERITS, lambda v: v[0] in oids)
+            self._delete_catalog_rows(boot.PG_PARTITIONED_TABLE, lambda v: v[0] in oids)
             self.transaction.current_subtransaction.dropped_relations += [
-                r.rnode for r in doomed if r.kind != RELKIND_VIEW]
+                r.rnode for r in doomed if r.rnode.rel != 0]
             self.transaction.command_counter_increment()
             if relation.kind == RELKIND_TABLE:
                 self._table_counts().count_drop(relation.oid)

@@ -21,6 +21,8 @@ RELKIND_INDEX = "i"
 RELKIND_SEQUENCE = "S"
 RELKIND_VIEW = "v"          # no storage: its query lives in pg_rewrite
 RELKIND_MATVIEW = "m"       # a heap file like a table, its query in pg_rewrite like a view
+RELKIND_PARTITIONED_TABLE = "p"   # no storage: its rows are its partitions' (sql/partitioning.py)
+RELKIND_PARTITIONED_INDEX = "I"   # no storage: its partitions' indexes hold the entries
 
 RELPERSISTENCE_PERMANENT = "p"
 RELPERSISTENCE_UNLOGGED = "u"   # no WAL for its pages; reset from its init fork after a crash

@@ -46,6 +46,8 @@ PG_TYPE_OID = 1247
 PG_ENUM_OID = 3501
 PG_STATISTIC_OID = 2619
 PG_TRIGGER_OID = 2620
+PG_INHERITS_OID = 2611
+PG_PARTITIONED_TABLE_OID = 3350
 
 
 def _catalog(oid: int, name: str, columns: list[tuple[str, int]], shared: bool = False
@@ -209,11 +211,24 @@ PG_TRIGGER = _catalog(PG_TRIGGER_OID, "pg_trigger", [
     ("tgargs", T.TEXT_OID), ("tgqual", T.TEXT_OID), ("tgoldtable", T.NAME_OID),
     ("tgnewtable", T.NAME_OID)])
 
+# Partitioning (sql/partitioning.py): one pg_inherits row per partition (its parent, inhseqno
+# 1) and, as mirrordb's addition, inhpartbound: the partition's bound as JSON (what
+# pg_class.relpartbound shows, printed by pg_get_expr); NULL for a plain inheritance child.
+# relispartition is derived: a child whose parent is partitioned. One pg_partitioned_table
+# row per partitioned table: strategy ('r' range, 'l' list, 'h' hash), key columns as
+# text ("1 2", like indkey) and its default partition (0: none).
+PG_INHERITS = _catalog(PG_INHERITS_OID, "pg_inherits", [
+    ("inhrelid", T.OID_OID), ("inhparent", T.OID_OID), ("inhseqno", T.INT4_OID),
+    ("inhdetachpending", T.BOOL_OID), ("inhpartbound", T.TEXT_OID)])
+PG_PARTITIONED_TABLE = _catalog(PG_PARTITIONED_TABLE_OID, "pg_partitioned_table", [
+    ("partrelid", T.OID_OID), ("partstrat", T.TEXT_OID), ("partnatts", T.INT2_OID),
+    ("partdefid", T.OID_OID), ("partattrs", T.TEXT_OID)])
+
 CATALOGS: tuple[Relation, ...] = (PG_CLASS, PG_ATTRIBUTE, PG_INDEX, PG_NAMESPACE, PG_SEQUENCE,
                                   PG_ATTRDEF, PG_DATABASE, PG_AUTHID, PG_DB_ROLE_SETTING,
                                   PG_REWRITE, PG_CONSTRAINT, PG_DESCRIPTION, PG_SHDESCRIPTION,
                                   PG_DEPEND, PG_PROC, PG_TYPE, PG_ENUM, PG_STATISTIC,
-                                  PG_TRIGGER)
+                                  PG_TRIGGER, PG_INHERITS, PG_PARTITIONED_TABLE)
 CATALOGS_BY_NAME = {catalog.name: catalog for catalog in CATALOGS}
 
 

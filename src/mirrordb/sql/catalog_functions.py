@@ -431,6 +431,17 @@ class CatalogSnapshot:
             relallvisible=int(record.get("relallvisible") or 0))
 
     @functools.cached_property
+    def inherits(self) -> list[Record]:
+        """pg_inherits' rows (partitions and their indexes, sql/partitioning.py)."""
+        return sorted(self._read(boot.PG_INHERITS),
+                      key=lambda record: (int(record["inhparent"]), int(record["inhrelid"])))
+
+    @functools.cached_property
+    def partitioned_tables(self) -> dict[int, Record]:
+        return {int(record["partrelid"]): record
+                for record in self._read(boot.PG_PARTITIONED_TABLE)}
+
+    @functools.cached_property
     def rewrite_rules(self) -> list[Record]:
         """pg_rewrite's rows (each a view's "_RETURN" rule), by OID."""
         return sorted(self._read(boot.PG_REWRITE), key=lambda record: int(record["oid"]))
@@ -1291,7 +1302,9 @@ def index_definition(snapshot: CatalogSnapshot, index_oid: int, pretty: bool) ->
     if predicate is not None:
         where = " WHERE " + _index_deparser(snapshot, index, pretty).deparse(predicate)
     include = _include_clause(snapshot, index)
-    return f"CREATE {unique}INDEX {name} ON {table_name} USING btree ({columns}){include}{where}"
+    only = "ONLY " if snapshot.classes[index_oid].kind == "I" else ""   # a partitioned index
+    return (f"CREATE {unique}INDEX {name} ON {only}{table_name} USING btree "
+            f"({columns}){include}{where}")
 
 
 def _include_clause(snapshot: CatalogSnapshot, index: IndexEntry) -> str:
@@ -1513,6 +1526,10 @@ def _table_is_visible(ctx: ExecContext, oid: int) -> bool | None:
 
 
 def _get_expr(ctx: ExecContext, text: str, relation_oid: int, pretty: bool = False) -> str:
+    from mirrordb.sql import partitioning
+    bound = partitioning.bound_text(text)     # relpartbound
+    if bound is not None:
+        return bound
     return deparse_stored_expression(ctx, text, relation_oid or None, bool(pretty))
 
 
@@ -1787,9 +1804,9 @@ def _define_catalog_functions() -> None:
         _define("pg_get_viewdef", arg_types, TEXT, _get_viewdef)
     for arg_types in ([TEXT], [TEXT, BOOL]):
         _define("pg_get_viewdef", arg_types, TEXT, _get_viewdef_by_name)
-    for name, arg_types in (("pg_get_statisticsobjdef_columns", [OID]),
-                            ("pg_get_partkeydef", [OID])):
-        _define(name, arg_types, TEXT, _no_description)
+    from mirrordb.sql import partition_functions
+    partition_functions.define(_define)
+    _define("pg_get_statisticsobjdef_columns", [OID], TEXT, _no_description)
     _define("pg_get_triggerdef", [OID], TEXT, _get_triggerdef)
     _define("pg_get_triggerdef", [OID, BOOL], TEXT, _get_triggerdef)
     from mirrordb.sql import comments    # comments.py reads through this module's snapshot

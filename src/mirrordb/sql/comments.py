@@ -37,7 +37,7 @@ _RELATION_KINDS = {"OBJECT_TABLE": (RELKIND_TABLE, "table"),
                    "OBJECT_VIEW": (RELKIND_VIEW, "view"),
                    "OBJECT_SEQUENCE": (RELKIND_SEQUENCE, "sequence"),
                    "OBJECT_INDEX": (RELKIND_INDEX, "index")}
-_COLUMN_KINDS = (RELKIND_TABLE, RELKIND_VIEW)
+_COLUMN_KINDS = (RELKIND_TABLE, RELKIND_VIEW, "p")      # 'p': a partitioned table
 _PLURALS = {RELKIND_SEQUENCE: "sequences", RELKIND_INDEX: "indexes"}
 _CATALOG_OIDS = {"pg_class": boot.PG_CLASS_OID, "pg_namespace": boot.PG_NAMESPACE_OID,
                  "pg_authid": boot.PG_AUTHID_OID, "pg_database": boot.PG_DATABASE_OID,
@@ -90,8 +90,8 @@ def _relation(session: Any, names: list[str], objtype: str) -> Relation:
     relation = session.lookup_relation(names[-1], schema, NO_LOCK)
     if relation is None:
         raise MirrordbError(f'relation "{".".join(names)}" does not exist', sqlstate="42P01")
-    if relation.kind != kind:
-        article = "an" if word == "index" else "a"
+    if relation.kind != kind and (kind, relation.kind) not in (("r", "p"), ("i", "I")):
+        article = "an" if word == "index" else "a"     # 'p', 'I': partitioned
         raise MirrordbError(f'"{names[-1]}" is not {article} {word}', sqlstate="42809")
     _check_owner(session, relation, word)
     return relation

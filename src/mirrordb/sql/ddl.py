@@ -21,13 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from mirrordb.access.lmgr import NO_LOCK, LockMode
-from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_SEQUENCE,
+from mirrordb.access.relation import (RELKIND_INDEX, RELKIND_MATVIEW, RELKIND_PARTITIONED_INDEX,
+                                      RELKIND_SEQUENCE,
                                       RELKIND_TABLE, RELKIND_VIEW, Column)
 from mirrordb.access.sequence import SequenceParams
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import constraints, foreign_keys, identity, naming, owners, roles, schemas, views
 from mirrordb.sql import generated, index_expressions, persistence, system_columns
 from mirrordb.sql import triggers
+from mirrordb.sql import inheritance, partition_ddl, partition_indexes, partitioning
 from mirrordb.sql import sequences as seqs
 from mirrordb.sql import cluster
 from mirrordb.sql import types as T
@@ -125,8 +127,8 @@ def create_table(session: Any, txn: Any, node: Node) -> list[str]:
 def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     relation_node = node["relation"]
     name = relation_node["relname"]
-    if node.get("inhRelations") or node.get("partspec") or node.get("partbound"):
-        raise feature_not_supported("table inheritance and partitioning")
+    if node.get("partbound"):
+        return partition_ddl.create_partition_of(session, txn, node)
     namespace = schemas.creation_namespace(session, relation_node.get("schemaname"), name,
                                            relation_node.get("location"))
     schema = schemas.namespace_name(session, namespace)
@@ -134,6 +136,12 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
         return [_skipping(name)]
     builder = PlanBuilder(session, [])
     columns: list[Column] = []
+    parent = inheritance.parent_table(session, node) if node.get("inhRelations") else None
+    notices: list[str] = []
+    if parent is not None:      # INHERITS: the parent's columns first (sql/inheritance.py)
+        columns, elements, notices = inheritance.inherited_columns(
+            builder, parent, node.get("tableElts", []))
+        node = {**node, "tableElts": elements}
     defaults: list[tuple[int, str]] = []
     sequences: list[tuple[str, int, SequenceParams]] = []
     serial_columns: list[tuple[int, str]] = []   # (column, pg_depend deptype) per sequence
@@ -245,6 +253,11 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     if sum(1 for *_, primary in indexes if primary) > 1:
         raise MirrordbError(f'multiple primary keys for table "{name}" are not allowed',
                             sqlstate="42P16")
+    partition_key = None
+    if node.get("partspec"):
+        partition_key = partitioning.key_of_spec(columns, node["partspec"], name)
+        for _, keys, _, primary in indexes:
+            partition_indexes.check_unique_key(name, columns, keys, primary, partition_key)
     owner = roles.current_role_oid(session)
     for sequence, sequence_type, params in sequences:
         if _exists(session, sequence, namespace):
@@ -253,7 +266,11 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
                             namespace_oid=namespace)
     identity_sequences = identity.create_sequences(session, txn, name, columns, identities,
                                                    owner, schema)
-    relation = txn.create_table(name, columns, owner=owner, namespace_oid=namespace)
+    relation = txn.create_table(name, columns, owner=owner, namespace_oid=namespace,
+                                kind=RELKIND_TABLE if partition_key is None
+                                else partitioning.RELKIND_PARTITIONED_TABLE)
+    if partition_key is not None:
+        partitioning.record_key(txn, relation, partition_key)
     for attnum, sequence_oid in identity_sequences:
         seqs.record_owned_by(txn, sequence_oid, relation.oid, attnum, seqs.OWNED_BY_IDENTITY)
     for attnum, text in defaults:
@@ -274,8 +291,10 @@ def _create_table(session: Any, txn: Any, node: Node) -> list[str]:
     if references:
         foreign_keys.add_foreign_keys(session, txn, txn.relation(relation.oid), references,
                                       creating=True)
+    if parent is not None:
+        inheritance.record(txn, parent, relation)
     txn.transaction.command_counter_increment()
-    return []
+    return notices
 
 
 def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
@@ -288,9 +307,11 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
 
     def check(relation: Any) -> None:
         _check_alter_target(session, relation, name, objtype)
-        if relation.kind != RELKIND_TABLE:
+        if relation.kind not in (RELKIND_TABLE, partitioning.RELKIND_PARTITIONED_TABLE):
             _refuse_alteration(relation, node["cmds"])
         if persistence.refuse_alteration(relation, node["cmds"]):
+            return
+        if partition_ddl.alteration_allowed(relation, node["cmds"]):
             return
         if not owner_only and relation.kind != RELKIND_TABLE:
             raise feature_not_supported("ALTER of this kind of relation")
@@ -304,6 +325,7 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
     for command_node in node["cmds"]:
         command = command_node["AlterTableCmd"]
         subtype = command["subtype"]
+        command["recurse"] = bool(node["relation"].get("inh"))   # not ALTER TABLE ONLY
         relation = txn.relation(relation.oid)
         if subtype == "AT_ChangeOwner":
             notices += owners.change_relation_owner(session, txn, relation,
@@ -312,6 +334,8 @@ def alter_table(session: Any, txn: Any, node: Node) -> list[Any]:
         handler = _ALTER_HANDLERS.get(subtype)
         if handler is None:
             raise feature_not_supported(f"ALTER TABLE {subtype.removeprefix('AT_')}")
+        if subtype in ("AT_AddColumn", "AT_DropColumn", "AT_AlterColumnType"):
+            inheritance.refuse_column_change(txn, relation, subtype.removeprefix("AT_"))
         with persistence.like(txn, relation):   # sequences of added columns: the table's
             notices += handler(session, txn, relation, command) or []
     return notices
@@ -327,7 +351,8 @@ def _check_alter_target(session: Any, relation: Any, name: str, objtype: str) ->
     ALTER SEQUENCE/VIEW/INDEX must name one of those."""
     roles.check_table_ownership(session, relation)
     wanted = _ALTER_OBJECT_KINDS.get(objtype)
-    if wanted is not None and relation.kind != wanted[0]:
+    if wanted is not None and relation.kind != wanted[0] and not (
+            wanted[0] == RELKIND_INDEX and relation.kind == RELKIND_PARTITIONED_INDEX):
         raise MirrordbError(f'"{name}" is not {wanted[1]}', sqlstate="42809")
 
 
@@ -503,6 +528,11 @@ def _drop_column(session: Any, txn: Any, relation: Any, command: Node) -> list[A
 
 def _set_not_null(session: Any, txn: Any, relation: Any, column_name: str) -> None:
     attnum = column_number(relation, column_name)
+    if partitioning.is_partitioned(relation):      # no rows of its own: its partitions'
+        for oid in partitioning.descendants(txn, relation.oid):
+            _set_not_null(session, txn, txn.relation(oid), column_name)
+        txn.alter_column(relation, attnum, not_null=True)
+        return
     for _, values in txn.scan(relation):
         if values[attnum - 1] is None:
             raise MirrordbError(f'column "{column_name}" of relation "{relation.name}" contains '
@@ -545,11 +575,16 @@ def _add_constraint(session: Any, txn: Any, relation: Any, command: Node) -> Non
             _set_not_null(session, txn, txn.relation(relation.oid), key)
         name = constraint.get("conname") or _constraint_index_name(
             session, relation.name, keys, True, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True, primary=True, include=include)
+        partition_indexes.check_partitioned_unique(txn, relation, keys, True)
+        index = txn.create_index(name, relation.oid, keys, unique=True, primary=True,
+                                 include=include)
+        partition_indexes.cascade_unless_only(session, txn, relation, index, command)
     elif contype == "CONSTR_UNIQUE":
         name = constraint.get("conname") or _constraint_index_name(
             session, relation.name, keys + include, False, relation.namespace_oid)
-        txn.create_index(name, relation.oid, keys, unique=True, include=include)
+        partition_indexes.check_partitioned_unique(txn, relation, keys, False)
+        index = txn.create_index(name, relation.oid, keys, unique=True, include=include)
+        partition_indexes.cascade_unless_only(session, txn, relation, index, command)
     elif contype == "CONSTR_CHECK":
         constraints.add_checks(session, txn, relation, [constraints.PendingCheck.of(constraint)],
                                creating=False)
@@ -571,6 +606,7 @@ _ALTER_HANDLERS = {
     "AT_DropExpression": generated.drop_expression,
     **persistence.ALTER_HANDLERS,
     **cluster.ALTER_HANDLERS,
+    **partition_ddl.ALTER_HANDLERS,
 }
 
 
@@ -629,7 +665,8 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
     if relation is not None and relation.kind == RELKIND_VIEW:
         raise MirrordbError(f'cannot create index on relation "{table}"', sqlstate="42809",
                             detail="This operation is not supported for views.")
-    if relation is None or relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
+    if relation is None or relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW,
+                                                 partitioning.RELKIND_PARTITIONED_TABLE):
         raise MirrordbError(f'relation "{table}" does not exist', sqlstate="42P01")
     roles.check_table_ownership(session, relation)
     if node.get("accessMethod", "btree") != "btree":
@@ -646,10 +683,20 @@ def create_index(session: Any, txn: Any, node: Node) -> list[str]:
         raise MirrordbError(f'relation "{name}" already exists', sqlstate="42P07")
     if node.get("concurrent"):
         pass  # a plain build already lets readers in; writers wait as they would for a lock
-    txn.create_index(name, relation.oid, definition.columns, unique=bool(node.get("unique")),
-                     primary=bool(node.get("primary")), expressions=definition.expressions,
-                     predicate=definition.predicate, options=definition.options,
-                     include=definition.include)
+    partitioned = partitioning.is_partitioned(relation)
+    if partitioned and node.get("unique"):
+        key = partitioning.partition_key(txn, relation.oid)
+        assert key is not None
+        partition_indexes.check_unique_key(relation.name, relation.columns, keys,
+                                           bool(node.get("primary")), key)
+    index = txn.create_index(name, relation.oid, definition.columns,
+                             unique=bool(node.get("unique")),
+                             primary=bool(node.get("primary")),
+                             expressions=definition.expressions,
+                             predicate=definition.predicate, options=definition.options,
+                             include=definition.include)
+    if partitioned and node["relation"].get("inh"):    # CREATE INDEX ... ON ONLY: none
+        partition_indexes.cascade(session, txn, relation, index)
     return []
 
 
@@ -750,13 +797,13 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
     dropping = {relation.oid for relation in
                 (session.lookup_relation(names[-1], names[-2] if len(names) > 1 else None,
                                          NO_LOCK) for names in named)
-                if relation is not None and relation.kind == relkind}
+                if relation is not None and _kind_is(relation.kind, relkind)}
     notices: list[Any] = []
     for names in named:
         name = names[-1]
 
         def check(relation: Any) -> None:
-            if relation.kind != relkind:
+            if not _kind_is(relation.kind, relkind):
                 raise MirrordbError(f'"{name}" is not a{"n" if noun == "index" else ""} {noun}',
                                     sqlstate="42809",
                                     hint=f"Use DROP {_noun_of(relation.kind).upper()} to remove "
@@ -782,11 +829,24 @@ def drop(session: Any, txn: Any, node: Node) -> tuple[str, list[str]]:
             identity.check_drop_sequence(txn, relation)
         for view in doomed_views:
             txn.drop(view)
+        if partitioning.is_partitioned(relation):
+            partition_ddl.drop_partitions(session, txn, relation)
+        elif relation.kind in (RELKIND_INDEX, RELKIND_PARTITIONED_INDEX):
+            partition_indexes.check_drop(txn, relation, dropping)
+        elif relation.kind == RELKIND_TABLE:
+            notices += inheritance.check_drop(session, txn, relation, cascade, dropping)
         owned = _owned_sequences(session, txn, relation) if relkind == RELKIND_TABLE else []
         txn.drop(relation.oid)
         for sequence in owned:
             txn.drop(sequence)
     return tag, notices
+
+
+def _kind_is(kind: str, wanted: str) -> bool:
+    """DROP TABLE also drops partitioned tables, DROP INDEX partitioned indexes."""
+    return kind == wanted or (wanted == RELKIND_TABLE
+                              and kind == partitioning.RELKIND_PARTITIONED_TABLE) or (
+        wanted == RELKIND_INDEX and kind == RELKIND_PARTITIONED_INDEX)
 
 
 def _object_names(item: Node) -> list[str]:
@@ -807,13 +867,16 @@ def lock_table(session: Any, node: Node) -> None:
         name, schema = range_var["relname"], range_var.get("schemaname")
         relation = session.lookup_relation(name, schema, NO_LOCK)
         if relation is not None:
-            if relation.kind != RELKIND_TABLE:
+            if not _kind_is(relation.kind, RELKIND_TABLE):
                 raise MirrordbError(f'cannot lock relation "{name}"', sqlstate="42809",
                                     detail="This operation is not supported for "
                                            f"{_PLURALS[relation.kind]}.")
             _check_lock_privilege(session, relation, mode)
             relation = session.lookup_relation(name, schema, mode,
                                                nowait=bool(node.get("nowait")))
+            if partitioning.is_partitioned(relation) and range_var.get("inh"):
+                for oid in partitioning.descendants(session.txn, relation.oid):
+                    session.txn.lock_relation(oid, mode, dont_wait=bool(node.get("nowait")))
         if relation is None:
             raise MirrordbError(f'relation "{name if not schema else schema + "." + name}" '
                                 "does not exist", sqlstate="42P01")
@@ -881,15 +944,19 @@ def vacuum(session: Any, node: Node) -> Any:
             notices.append(("WARNING", f'skipping "{table}" --- cannot vacuum non-tables or '
                                        "special system tables"))
             continue
+        members = [relation.oid] if relation is not None else [None]
+        if partitioning.is_partitioned(relation):      # VACUUM p: its leaf partitions
+            members = [leaf.oid for leaf in partition_ddl.leaves_to_truncate(
+                session._ensure_transaction(), relation, True)]
         if session.txn is not None:
             session._abort()
         if "full" in options:
             notices += cluster.vacuum_full(session, relation, verbose)
             continue
-        target = relation.oid if relation is not None else None
-        for stats in session.engine.vacuum(target, session.lock_wait_hooks):
-            if verbose:
-                notices.extend(_verbose_lines(stats, session.database))
+        for target in members:
+            for stats in session.engine.vacuum(target, session.lock_wait_hooks):
+                if verbose:
+                    notices.extend(_verbose_lines(stats, session.database))
     if "analyze" in options:
         from mirrordb.sql import analyze
         notices += analyze.analyze(session, node, verbose)

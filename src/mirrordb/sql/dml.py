@@ -38,7 +38,7 @@ from mirrordb.engine import ConflictingVersion
 from mirrordb.sql import composite_types, constraints
 from mirrordb.sql import executor as ex
 from mirrordb.sql import foreign_keys, generated, identity, index_expressions
-from mirrordb.sql import persistence, roles, triggers
+from mirrordb.sql import inheritance, partitioning, persistence, roles, triggers
 from mirrordb.sql import set_returning as srf
 from mirrordb.sql import types as T
 from mirrordb.sql import window
@@ -82,6 +82,7 @@ class DmlPlan:
     ri: foreign_keys.RelationRi | None = None     # foreign keys to check and act on
     generated: generated.RelationGenerated | None = None    # stored generated columns
     triggers: triggers.RelationTriggers | None = None      # the table's enabled triggers
+    partition: partitioning.PartitionCheck | None = None   # a partition's bound, written directly
 
     @property
     def updated_columns(self) -> frozenset[int]:
@@ -151,9 +152,13 @@ class DmlPlan:
             self.generated.compute(values, ctx)
         if self.checks is not None:
             self.checks.verify(values, ctx)
+        if self.partition is not None:
+            self.partition.verify(values, ctx)
         if self.on_conflict is not None:
             return self._upsert_one(ctx, values, self.on_conflict)
-        row = (*values, txn.insert(relation, values))
+        tid = (partitioning.insert(ctx, relation, values) if partitioning.is_partitioned(relation)
+               else txn.insert(relation, values))
+        row = (*values, tid)
         if self.ri is not None:
             foreign_keys.row_inserted(ctx, self.ri, values)
         triggers.after_row(ctx, self.triggers, "INSERT", None, values)
@@ -174,30 +179,34 @@ class DmlPlan:
                     ) -> Row | None:
         """Insert one proposed row or resolve its conflict: the row inserted or updated (with
         its ctid, as RETURNING reads it), or None when it was skipped."""
-        relation, txn = self.relation, ctx.txn
+        txn = ctx.txn
+        # a partitioned table's row: its leaf, and the leaf's indexes under the arbiters
+        relation, arbiters = partitioning.upsert_target(ctx, self.relation, values,
+                                                        clause.arbiters)
         for _ in range(MAX_RECHECKS):
-            tid, conflict = txn.insert_unless_conflict(relation, values, clause.arbiters)
+            tid, conflict = txn.insert_unless_conflict(relation, values, arbiters)
             if tid is not None:
                 if self.ri is not None:
                     foreign_keys.row_inserted(ctx, self.ri, values)
                 triggers.after_row(ctx, self.triggers, "INSERT", None, values)
-                return (*values, tid)
+                return (*values, partitioning.leaf_tid(self.relation, relation, tid))
             assert conflict is not None
             if not clause.update:
                 if txn.transaction.isolation.value != "read committed":
                     _check_conflict_visible(txn.conflicting_version(relation, conflict))
                 return None
-            done, row = self._conflict_update(ctx, values, clause, conflict)
+            done, row = self._conflict_update(ctx, values, clause, conflict, relation)
             if done:
                 return row
         raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
 
     def _conflict_update(self, ctx: ExecContext, proposed: list[Any], clause: OnConflict,
-                         tid: tuple[int, int]) -> tuple[bool, Row | None]:
-        """DO UPDATE of conflicting version ``tid``: (False, None) when it changed before it
-        could be locked (the caller starts over), else (True, the updated row or None when
-        the WHERE condition skipped it). The version stays locked either way."""
-        relation, txn = self.relation, ctx.txn
+                         tid: tuple[int, int], relation: Relation) -> tuple[bool, Row | None]:
+        """DO UPDATE of conflicting version ``tid`` of ``relation`` (the target, or the leaf
+        partition the row went to): (False, None) when it changed before it could be locked
+        (the caller starts over), else (True, the updated row or None when the WHERE
+        condition skipped it). The version stays locked either way."""
+        txn = ctx.txn
         result = txn.lock_row(relation, tid)
         if result != TmResult.OK:
             return False, None
@@ -230,13 +239,14 @@ class DmlPlan:
             self.generated.compute(values, ctx)
         if self.checks is not None:
             self.checks.verify(values, ctx)
+        partitioning.check_stays(ctx, self.relation, relation, values)
         result, new_tid = txn.update(relation, tid, values, existing)
         if result != TmResult.OK:
             return False, None
         if self.ri is not None:
             foreign_keys.row_updated(ctx, self.ri, existing, values)
         triggers.after_row(ctx, self.triggers, "UPDATE", existing, values, updated)
-        return True, (*values, new_tid)
+        return True, (*values, partitioning.leaf_tid(self.relation, relation, new_tid))
 
     # UPDATE / DELETE
 
@@ -248,13 +258,14 @@ class DmlPlan:
         targets = [row for row in self.source.rows(ctx)]
         returned: list[Row] = []
         count = 0
-        seen: set[tuple[int, int]] = set()
+        seen: set[Any] = set()
         for row in targets:
             tid = row[ctid_index]
-            if tid in seen:
+            seen_key = partitioning.tid_key(tid)
+            if seen_key in seen:
                 continue
             if tid is not None:            # a view's rows have none
-                seen.add(tid)
+                seen.add(seen_key)
             done_row = self._change(ctx, txn, relation, row)
             if done_row is None:
                 continue
@@ -279,7 +290,7 @@ class DmlPlan:
             if result in (TmResult.SELF_MODIFIED, TmResult.INVISIBLE):
                 return None
             check_concurrent_change(txn, result)
-            latest = txn.fetch_latest(relation, tid)
+            latest = partitioning.fetch_latest(txn, relation, tid)
             if latest is None:
                 return None
             new_tid, values = latest
@@ -287,7 +298,6 @@ class DmlPlan:
             if self.qual is not None and self.qual.fn(row, ctx) is not True:
                 return None
         raise MirrordbError("too many concurrent updates of one row", sqlstate="40001")
-
 
     def apply_change(self, ctx: ExecContext, row: Row) -> tuple[TmResult, Row]:
         """One try at this UPDATE's or DELETE's change of the version at the row's ctid (the
@@ -301,7 +311,7 @@ class DmlPlan:
         if self.command == "DELETE":
             if not triggers.before_row(ctx, self.triggers, "DELETE", row, None)[0]:
                 return TmResult.INVISIBLE, row      # a BEFORE trigger skipped the row
-            result = txn.delete(relation, tid)
+            result = txn.delete(*partitioning.target(relation, tid))
             new_row = row
         else:
             values = list(row[:ctid_index])
@@ -317,7 +327,13 @@ class DmlPlan:
                 self.generated.compute(values, ctx)
             if self.checks is not None:
                 self.checks.verify(values, ctx)
-            result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
+            if self.partition is not None:
+                self.partition.verify(values, ctx)
+            if isinstance(tid, partitioning.PartitionTid):   # a leaf's or child's row
+                result, new_tid = partitioning.update(ctx, relation, tid, values,
+                                                      row[:ctid_index])
+            else:
+                result, new_tid = txn.update(relation, tid, values, row[:ctid_index])
             new_row = (*values, new_tid, *row[ctid_index + 1:])   # FROM items' columns too
         if result == TmResult.OK and self.ri is not None:
             self._queue_change(ctx, row[:ctid_index], new_row[:ctid_index])
@@ -412,7 +428,7 @@ def _target_relation(builder: PlanBuilder, range_var: Node, command: str,
     if relation.kind == RELKIND_MATVIEW:
         raise MirrordbError(f'cannot change materialized view "{relation.name}"',
                             sqlstate="42809")
-    if relation.kind not in (RELKIND_TABLE, RELKIND_VIEW):
+    if relation.kind not in (RELKIND_TABLE, RELKIND_VIEW, partitioning.RELKIND_PARTITIONED_TABLE):
         raise error_at(f'cannot change relation "{relation.name}"', "42809",
                        range_var.get("location", -1))
     persistence.check_accessible(builder.session, relation)
@@ -461,6 +477,7 @@ def _plan_insert(builder: PlanBuilder, node: Node) -> DmlPlan:
     plan.defaults = builder.session.column_defaults(relation, builder)
     plan.generated = generated.for_relation(builder, relation)
     plan.checks = constraints.checks_for(builder, relation)
+    plan.partition = partitioning.partition_check(builder.session.txn, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     plan.triggers = triggers.for_relation(builder.session, relation)
     select = node.get("selectStmt")
@@ -646,7 +663,12 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
                                  [t["ResTarget"].get("val") for t in node.get("targetList", [])]])
     alias = range_var.get("alias", {}).get("aliasname", relation.name)
     scope = _relation_scope(relation, alias, "alias" in range_var)
-    scan: ex.PlanNode = ex.SeqScan(relation, alias, width=scope.width)
+    txn = builder.session.txn
+    scan: ex.PlanNode = (partitioning.scan(txn, relation, alias, scope.width)
+                         if partitioning.is_partitioned(relation) else
+                         inheritance.scan(txn, relation, alias, scope.width)
+                         if range_var.get("inh") and inheritance.has_children(txn, relation) else
+                         ex.SeqScan(relation, alias, width=scope.width))
     if relation.kind == RELKIND_VIEW:      # its INSTEAD OF triggers change the rows
         scan = triggers.ViewTargetRows(builder._plan_from_item(
             {"RangeVar": range_var}, None, ()).node, width=scope.width)
@@ -688,6 +710,7 @@ def _plan_update_delete(builder: PlanBuilder, node_type: str, node: Node) -> Dml
         plan.assignments = _set_assignments(builder, relation, node["targetList"], compiler)
         plan.generated = generated.for_relation(builder, relation)
         plan.checks = constraints.checks_for(builder, relation)
+        plan.partition = partitioning.partition_check(builder.session.txn, relation)
     plan.ri = foreign_keys.for_relation(builder.session, relation)
     plan.triggers = triggers.for_relation(builder.session, relation)
     builder.clause = None

@@ -316,8 +316,11 @@ def _tableoid_column(entry: RangeEntry) -> tuple[int, ScopeColumn]:
     """The tableoid system column of ``entry``: no row position (-1); its value is the
     column's table_oid."""
     invariant(entry.table_oid is not None, "tableoid of a range entry without one")
-    return -1, ScopeColumn(TABLEOID, T.OID_OID, -1, entry.table_oid or 0, TABLEOID_ATTNUM,
-                           hidden=True)
+    # a row of a partitioned table or of an inheritance parent read with its children is a
+    # leaf's or child's: its ctid knows which (sql/partitioning.py's PartitionTid)
+    by_row = getattr(entry.relation, "kind", None) in ("p", "r") and entry.ctid_index is not None
+    return (entry.ctid_index if by_row else -1), ScopeColumn(  # type: ignore[return-value]
+        TABLEOID, T.OID_OID, -1, entry.table_oid or 0, TABLEOID_ATTNUM, hidden=True)
 
 
 def _header_column(entry: RangeEntry, name: str) -> tuple[int, ScopeColumn]:
@@ -621,6 +624,15 @@ class ExpressionCompiler:
     def _column_expr(self, index: int, column: ScopeColumn, depth: int) -> Expr:
         if column.attnum == TABLEOID_ATTNUM:
             value = column.table_oid
+            if index >= 0:      # the leaf's or child's OID when the ctid carries it
+                if depth:
+                    self.builder.correlated = True
+
+                def by_row(row: Row, ctx: ExecContext) -> Any:
+                    tid = (ctx.outer[-depth] if depth else row)[index]
+                    leaf = getattr(tid, "relation", None)
+                    return value if leaf is None else leaf.oid
+                return Expr(column.type_oid, by_row, column.typmod, column.name)
             return Expr(column.type_oid, lambda row, ctx: value, column.typmod, column.name)
         if column.header is not None:
             if depth:

@@ -102,6 +102,8 @@ def _define(session: Any, txn: Txn, relation: Relation, node: Node, existing: se
                                                   "fkey", taken)
     child_keys = [_referenced_column(relation, column) for column in child_names]
     parent = _referenced_table(session, relation, node["pktable"])
+    if "p" in (relation.kind, parent.kind):    # a partitioned table (sql/partitioning.py)
+        raise feature_not_supported("foreign keys from or to partitioned tables")
     persistence.check_reference(relation, parent)
     parent_names = strings(node.get("pk_attrs"))
     if parent_names:

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mirrordb.recovery import redo
+from mirrordb.sql import partition_functions
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import BOOL, TEXT, ExecContext, Expr, Row, check_arity
 from mirrordb.sql.replication_functions import format_field, record_text, require_superuser
@@ -123,6 +124,7 @@ RECORD_SET_FUNCTIONS: dict[str, tuple[Callable[..., RowsFn], Columns]] = {
     "pg_get_wal_resource_managers": (_resource_managers, (
         ("rm_id", INT4), ("rm_name", TEXT), ("rm_builtin", BOOL))),
     "pg_options_to_table": (_options_to_table, (("option_name", TEXT), ("option_value", TEXT))),
+    **partition_functions.RECORD_SET_FUNCTIONS,     # pg_partition_tree, pg_partition_ancestors
 }
 RECORD_SET_FUNCTION_NAMES = frozenset(RECORD_SET_FUNCTIONS)
 
@@ -140,10 +142,13 @@ def record_set_in_from(session: Any, builder: Any, name: str, args: list[Expr]
 
 def record_set_as_text(builder: Any, name: str, args: list[Expr], location: int
                        ) -> tuple[Callable[[Row, ExecContext], Iterable[Any]], int]:
-    """Such a function in a select list: each record as its text form (record_out)."""
+    """Such a function in a select list: each record as its text form (record_out); a
+    function of one column gives that column's values (pg_partition_ancestors' regclass)."""
     compile_rows, columns = RECORD_SET_FUNCTIONS[name]
     rows_fn = compile_rows(builder.session, builder, name, args, location)
     types = [type_oid for _, type_oid in columns]
+    if len(types) == 1:
+        return (lambda row, ctx: [record[0] for record in rows_fn(row, ctx)]), types[0]
 
     def values(row: Row, ctx: ExecContext) -> Iterable[Any]:
         timezone = ctx.session.timezone

@@ -48,7 +48,7 @@ from mirrordb.sql import ordered_set_aggregates as osa
 from mirrordb.sql import qual_pushdown
 from mirrordb.sql import recursive as rec
 from mirrordb.sql import row_locking
-from mirrordb.sql import persistence, roles, schemas
+from mirrordb.sql import inheritance, partitioning, persistence, roles, schemas
 from mirrordb.sql import row_values
 from mirrordb.sql import user_functions
 from mirrordb.sql import set_returning as srf
@@ -630,6 +630,13 @@ class PlanBuilder:
         columns.append(ScopeColumn("ctid", TID_OID, -1, relation.oid, -1, hidden=True))
         scope.add(alias, columns, relation, aliased="alias" in fields, table_oid=relation.oid,
                   schema=schemas.namespace_name(self.session, relation.namespace_oid))
+        if relation.kind == partitioning.RELKIND_PARTITIONED_TABLE:
+            return _FromItem(partitioning.scan(self.session.txn, relation, alias, len(columns),
+                                               only=not fields.get("inh")),
+                             scope, relation, alias)
+        if fields.get("inh") and inheritance.has_children(self.session.txn, relation):
+            return _FromItem(inheritance.scan(self.session.txn, relation, alias, len(columns)),
+                             scope, relation, alias)
         return _FromItem(ex.SeqScan(relation, alias, width=len(columns)), scope, relation,
                          alias)
 
@@ -686,7 +693,7 @@ class PlanBuilder:
             json_set_functions.record_rows_in_from(
                 self, name, args, self._column_definitions(fields.get("coldeflist")),
                 call["FuncCall"].get("location", -1))
-        if record is not None and fields.get("ordinality") and name not in srf.JSON_SET_NAMES \
+        if record is not None and fields.get("ordinality") and name not in srf.ORDINALITY_NAMES \
                 and user is None:
             raise feature_not_supported("this function call in FROM")
         if record is not None:   # one record: its OUT parameters are the columns
@@ -945,6 +952,8 @@ class PlanBuilder:
         relation = item.base
         assert relation is not None
         width = item.scope.width
+        if isinstance(item.node, partitioning.Append):   # partitions or inheritance
+            return partitioning.rescan(self, item, compiled, qual)
         best: ex.PlanNode | None = None
         best_score = 0
         resolve = index_expressions.scope_resolver(item.scope)

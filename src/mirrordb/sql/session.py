@@ -962,12 +962,15 @@ class Session:
                 tid = row[ctid_index]
                 if tid is None:
                     break
-                result = ctx.txn.lock_row(relation, tid, exclusive, wait_policy, mode)
+                from mirrordb.sql.partitioning import target as row_target
+                result = ctx.txn.lock_row(*row_target(relation, tid), exclusive, wait_policy,
+                                          mode)
                 if result == TmResult.OK or result == TmResult.SELF_MODIFIED:
                     break
                 if result != TmResult.UPDATED:
                     return None
-                latest = ctx.txn.fetch_latest(relation, tid)
+                from mirrordb.sql.partitioning import fetch_latest
+                latest = fetch_latest(ctx.txn, relation, tid)
                 if latest is None:
                     return None
                 new_tid, values = latest
@@ -1417,9 +1420,10 @@ class Session:
         else:
             foreign_keys.refuse_truncate(txn, truncated)
         targets = [(item["RangeVar"]["relname"], self.lookup_relation(
-            item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK))
-            for item in node["relations"]] + [(str(oid), txn.find(oid)) for oid in cascaded]
-        for name, target in targets:
+            item["RangeVar"]["relname"], item["RangeVar"].get("schemaname"), NO_LOCK),
+            bool(item["RangeVar"].get("inh"))) for item in node["relations"]] + \
+            [(str(oid), txn.find(oid), True) for oid in cascaded]
+        for name, target, inherited in targets:
             if target is None:
                 raise MirrordbError(f'relation "{name}" does not exist', sqlstate="42P01")
             if target.kind in (RELKIND_VIEW, "m"):
@@ -1427,7 +1431,9 @@ class Session:
             roles.check_table_privilege(self, target, "TRUNCATE")
             truncated_triggers.append(triggers.for_relation(self, target))
             triggers.statement_start(context, truncated_triggers[-1], ("TRUNCATE",))
-            txn.truncate(target.oid)
+            from mirrordb.sql import partition_ddl
+            for leaf in partition_ddl.leaves_to_truncate(txn, target, inherited):
+                txn.truncate(leaf.oid)
         for planned in truncated_triggers:
             triggers.statement_end(context, planned, ("TRUNCATE",))
         return StatementResult("TRUNCATE TABLE", notices=notices)
@@ -1614,7 +1620,9 @@ class Session:
                 raise MirrordbError(f'cannot copy to view "{relation.name}"', sqlstate="42809",
                                     hint="To enable copying to a view, provide an INSTEAD OF "
                                          "INSERT trigger.")
-            if relation.kind not in (RELKIND_TABLE, RELKIND_VIEW):
+            from mirrordb.sql import partitioning
+            partitioned = partitioning.is_partitioned(relation)    # rows go to partitions
+            if relation.kind not in (RELKIND_TABLE, RELKIND_VIEW) and not partitioned:
                 raise MirrordbError(f'cannot copy to relation "{relation.name}"',
                                     sqlstate="42809")
             if ctx.txn.transaction.read_only:
@@ -1631,6 +1639,7 @@ class Session:
             txn = ctx.txn
             from mirrordb.sql import constraints, foreign_keys
             checks = constraints.checks_for(builder, relation)
+            partition = partitioning.partition_check(txn, relation)
             generation = generated.for_relation(builder, relation)
             ri = foreign_keys.for_relation(self, relation)
             fired = triggers.for_relation(self, relation)
@@ -1655,7 +1664,12 @@ class Session:
                     generation.compute(row, ctx)
                 if checks is not None:
                     checks.verify(row, ctx)
-                txn.insert(relation, row)
+                if partition is not None:
+                    partition.verify(row, ctx)
+                if partitioned:
+                    partitioning.insert(ctx, relation, row)
+                else:
+                    txn.insert(relation, row)
                 if ri is not None:
                     foreign_keys.row_inserted(ctx, ri, row)
                 triggers.after_row(ctx, fired, "INSERT", None, row)
@@ -1677,8 +1691,9 @@ class Session:
             columns, rows = plan.columns, plan.node.rows(ctx)
         else:
             relation = builder.relation(node["relation"])
-            if relation.kind == RELKIND_VIEW:
-                raise MirrordbError(f'cannot copy from view "{relation.name}"',
+            if relation.kind in (RELKIND_VIEW, "p"):
+                noun = "view" if relation.kind == RELKIND_VIEW else "partitioned table"
+                raise MirrordbError(f'cannot copy from {noun} "{relation.name}"',
                                     sqlstate="42809",
                                     hint="Try the COPY (SELECT ...) TO variant.")
             from mirrordb.sql import roles

@@ -62,10 +62,12 @@ ValuesFn = Callable[[Row, ExecContext], Iterable[Any]]
 # generate_series and unnest, the functions returning a set of records
 # (sql/monitoring_functions.py), whose records a select list shows as text, and the json ones
 # (sql/json_set_functions.py).
-SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest", "pg_partition_ancestors",
-                                     "pg_listening_channels"}) \
+SET_RETURNING_FUNCTIONS = frozenset({"generate_series", "unnest", "pg_listening_channels"}) \
     | RECORD_SET_FUNCTION_NAMES | json_set_functions.NAMES | string_functions.SET_NAMES
 JSON_SET_NAMES = json_set_functions.NAMES   # with OUT parameters, WITH ORDINALITY in FROM
+# record functions that may be called WITH ORDINALITY in FROM (psql's \d asks
+# pg_partition_ancestors(...) WITH ORDINALITY)
+ORDINALITY_NAMES = JSON_SET_NAMES | frozenset({"pg_partition_ancestors", "pg_partition_tree"})
 
 
 # -- the functions ----------------------------------------------------------------------------
@@ -83,24 +85,11 @@ def compile_call(builder: PlanBuilder, name: str, args: list[Expr],
         return record_set_as_text(builder, name, args, location)
     if name in json_set_functions.NAMES:
         return json_set_functions.values_in_select_list(builder, name, args, location)
-    if name == "pg_partition_ancestors" and len(args) == 1:
-        return _partition_ancestors(builder, args[0])
     if name == "pg_listening_channels" and not args:
         return notify.listening_channels_values, TEXT
     if name in string_functions.SET_NAMES:
         return string_functions.compile_set_call(builder, name, args, location)
     raise no_such_function(name, args, location)
-
-
-def _partition_ancestors(builder: PlanBuilder, relation: Expr) -> tuple[ValuesFn, int]:
-    """pg_partition_ancestors(regclass): mirrordb has no partitions, and PostgreSQL lists
-    nothing for a relation that is none (psql's \\d asks it for "Referenced by:")."""
-    fn = coerce(builder, relation, T.REGCLASS_OID).fn
-
-    def values(row: Row, ctx: ExecContext) -> Iterable[Any]:
-        fn(row, ctx)                  # a name that is no relation is still an error
-        return ()
-    return values, T.REGCLASS_OID
 
 
 def _unnest(array: Expr, location: int) -> tuple[ValuesFn, int]:

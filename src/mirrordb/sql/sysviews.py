@@ -35,7 +35,8 @@ from mirrordb.access.relation import RELKIND_INDEX, RELKIND_SEQUENCE, RELKIND_TA
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.common.errors import MirrordbError
 from mirrordb.sql import catalog_functions as cat
-from mirrordb.sql import constraints, replication_functions, role_settings, roles
+from mirrordb.sql import constraints, inheritance, partition_functions, replication_functions
+from mirrordb.sql import role_settings, roles
 from mirrordb.sql import row_values, triggers
 from mirrordb.sql import types as T
 from mirrordb.sql.expressions import ExecContext, Row
@@ -274,7 +275,7 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
     for entry in sorted(snapshot.classes.values(), key=lambda e: e.oid):
         is_table = entry.kind in (RELKIND_TABLE, "m")     # "m": a materialized view's heap
         access_method = (cat.HEAP_ACCESS_METHOD_OID if is_table and not entry.virtual else
-                         cat.BTREE_ACCESS_METHOD_OID if entry.kind == RELKIND_INDEX else 0)
+                         cat.BTREE_ACCESS_METHOD_OID if entry.kind in (RELKIND_INDEX, "I") else 0)
         has_index = bool(snapshot.indexes_of_table.get(entry.oid))
         rows.append((
             entry.oid, entry.name, entry.namespace_oid, row_values.reltype(entry), 0,
@@ -284,9 +285,35 @@ def _pg_class(ctx: ExecContext) -> list[Row]:
             entry.persistence, entry.kind, entry.natts,
             constraints.check_count(snapshot, entry.oid), False,
             constraints.has_triggers(snapshot, entry.oid)
-            or triggers.has_triggers(snapshot, entry.oid), False, False, False,
-            _relispopulated(snapshot, entry), "d" if is_table and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n", False,
-            0, 0, 1 if is_table else 0, _acl_array(entry.acl), None, None))
+            or triggers.has_triggers(snapshot, entry.oid),
+            partition_functions.has_subclass(snapshot, entry.oid), False, False,
+            _relispopulated(snapshot, entry),
+            "d" if entry.kind in (RELKIND_TABLE, "m", "p")
+            and entry.oid >= boot.FIRST_NORMAL_OBJECT_ID else "n",
+            partition_functions.is_partition(snapshot, entry.oid),
+            0, 0, 1 if is_table else 0, _acl_array(entry.acl), None,
+            partition_functions.partition_bound(snapshot, entry.oid)))
+    return rows
+
+
+def _pg_inherits(ctx: ExecContext) -> list[Row]:
+    return [(int(r["inhrelid"]), int(r["inhparent"]), int(r["inhseqno"]),
+             bool(r["inhdetachpending"])) for r in _snapshot(ctx).inherits]
+
+
+def _pg_partitioned_table(ctx: ExecContext) -> list[Row]:
+    """partdefid from the partitions' bounds (a dropped default leaves none)."""
+    snapshot = _snapshot(ctx)
+    rows = []
+    for oid, r in sorted(snapshot.partitioned_tables.items()):
+        default = next((int(i["inhrelid"]) for i in snapshot.inherits
+                        if int(i["inhparent"]) == oid and i["inhpartbound"] is not None
+                        and '"kind": "d"' in str(i["inhpartbound"])), 0)
+        attrs = [int(n) for n in str(r["partattrs"]).split()]
+        types = [_column_type(snapshot, oid, n) for n in attrs]
+        rows.append((oid, str(r["partstrat"]), len(attrs), default, attrs,
+                     [cat.DEFAULT_BTREE_OPCLASSES.get(t, 0) for t in types],
+                     [cat.type_collation(t) for t in types], None))
     return rows
 
 
@@ -305,6 +332,7 @@ def _acl_array(text: str | None) -> list[str] | None:
 
 def _pg_attribute(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
+    inherited = inheritance.attribute_inheritance(snapshot)
     rows = []
     for relation_oid in sorted(snapshot.attributes):
         for a in snapshot.attributes[relation_oid]:
@@ -317,7 +345,7 @@ def _pg_attribute(ctx: ExecContext) -> list[Row]:
                 info.alignment if info else "i", facts.storage, "", a.not_null,
                 (relation_oid, a.number) in snapshot.defaults, False, a.identity, a.generated,
                 a.dropped,
-                True, 0,
+                (relation_oid, a.name) not in inherited, inherited.get((relation_oid, a.name), 0),
                 facts.collation_oid, None, None, None, None))
     return rows
 
@@ -509,12 +537,13 @@ def _pg_constraint(ctx: ExecContext) -> list[Row]:
         if not index.is_constraint or index.index_oid not in snapshot.classes:
             continue
         table = snapshot.classes.get(index.table_oid)
+        parent = partition_functions.parent_of(snapshot, index.index_oid) or 0  # partition's
         rows.append((
             index.index_oid, snapshot.classes[index.index_oid].name,
             table.namespace_oid if table else cat.PUBLIC_NAMESPACE_OID,
             "p" if index.primary else "u", False, False, True, index.table_oid, 0,
-            index.index_oid, 0, 0, " ", " ", " ", True, 0, True, list(index.key_numbers), None,
-            None, None, None, None, None, None))
+            index.index_oid, parent, 0, " ", " ", " ", not parent, 1 if parent else 0, True,
+            list(index.key_numbers), None, None, None, None, None, None, None))
     return rows + constraints.pg_constraint_rows(snapshot)
 
 
@@ -527,12 +556,30 @@ def _pg_depend(ctx: ExecContext) -> list[Row]:
     snapshot = _snapshot(ctx)
     rows: list[Row] = [tuple(record[c.name] for c in boot.PG_DEPEND.columns)
                        for record in snapshot._read(boot.PG_DEPEND)]
+    rows += _partition_constraint_dependencies(snapshot, rows)
     rows += _attrdef_dependencies(snapshot)
     for rule in snapshot.rewrite_rules:
         rule_oid, view_oid = int(rule["oid"]), int(rule["ev_class"])
         rows.append((rewrite_oid, rule_oid, 0, class_oid, view_oid, 0, "i"))
         rows += [(rewrite_oid, rule_oid, 0, class_oid, oid, 0, "n")
                  for oid in StoredQuery.decode(str(rule["ev_action"])).relations]
+    return rows
+
+
+def _partition_constraint_dependencies(snapshot: cat.CatalogSnapshot,
+                                       stored: list[Row]) -> list[Row]:
+    """A partition's PRIMARY KEY/UNIQUE constraint depends on its parent's ('P') and on its
+    table ('S'), as its index does (the stored rows, sql/partition_indexes.py); the
+    constraint's OID is its index's."""
+    constraint_oid, class_oid = boot.PG_CONSTRAINT_OID, boot.PG_CLASS_OID
+    rows: list[Row] = []
+    for classid, objid, _, refclassid, refobjid, _, deptype in stored:
+        index = snapshot.indexes.get(int(objid))  # type: ignore[call-overload]
+        if classid != class_oid or deptype not in ("P", "S") or index is None or \
+                not index.is_constraint:
+            continue
+        referenced = constraint_oid if deptype == "P" else class_oid
+        rows.append((constraint_oid, objid, 0, referenced, refobjid, 0, deptype))
     return rows
 
 
@@ -985,7 +1032,7 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_shdescription", boot.PG_SHDESCRIPTION_OID, "r",
           PG_SHDESCRIPTION_COLUMNS, _heap_rows(boot.PG_SHDESCRIPTION)),
     _view(PG_CATALOG, "pg_auth_members", 1261, "r", PG_AUTH_MEMBERS_COLUMNS, _EMPTY),
-    _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_inherits", 2611, "r", PG_INHERITS_COLUMNS, _pg_inherits),
     _view(PG_CATALOG, "pg_policy", 3256, "r", PG_POLICY_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_trigger", boot.PG_TRIGGER_OID, "r", PG_TRIGGER_COLUMNS,
           _pg_trigger),
@@ -996,7 +1043,8 @@ _VIEW_LIST = [
     _view(PG_CATALOG, "pg_publication_rel", 6106, "r", PG_PUBLICATION_REL_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_publication_namespace", 6237, "r", PG_PUBLICATION_NAMESPACE_COLUMNS,
           _EMPTY),
-    _view(PG_CATALOG, "pg_partitioned_table", 3350, "r", PG_PARTITIONED_TABLE_COLUMNS, _EMPTY),
+    _view(PG_CATALOG, "pg_partitioned_table", 3350, "r", PG_PARTITIONED_TABLE_COLUMNS,
+          _pg_partitioned_table),
     _view(PG_CATALOG, "pg_foreign_table", 3118, "r", PG_FOREIGN_TABLE_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_extension", 3079, "r", PG_EXTENSION_COLUMNS, _EMPTY),
     _view(PG_CATALOG, "pg_db_role_setting", boot.PG_DB_ROLE_SETTING_OID, "r",
