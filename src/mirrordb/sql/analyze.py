@@ -35,6 +35,7 @@ from mirrordb.access.relation import (EXPRESSION_COLUMN, RELKIND_TABLE, RELPERSI
 from mirrordb.catalog import bootstrap as boot
 from mirrordb.catalog import relstats
 from mirrordb.common.errors import MirrordbError
+from mirrordb.sql import partitioning
 from mirrordb.sql import types as T
 from mirrordb.storage import datum
 from mirrordb.storage.numeric_format import encode_numeric
@@ -117,6 +118,14 @@ def analyze(session: Any, node: dict[str, Any], verbose: bool) -> list[tuple[str
         if not _may_analyze(session, relation):
             notices.append(("WARNING", f'skipping "{relation.name}" --- only table or '
                                        "database owner can analyze it"))
+            continue
+        if partitioning.is_partitioned(relation):
+            # its leaf partitions when named (the whole database reaches them by themselves);
+            # PostgreSQL also keeps statistics of the tree as a whole, which mirrordb does not
+            if node.get("rels"):
+                txn = session._ensure_transaction()
+                for leaf in partitioning.tree(txn, relation).leaves():
+                    notices += analyze_relation(session, leaf, columns, verbose)
             continue
         if relation.kind not in (RELKIND_TABLE, RELKIND_MATVIEW):
             notices.append(("WARNING", f'skipping "{relation.name}" --- cannot analyze '
