@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUN_DIR ?= run
 PORT ?= 5433
 
-.PHONY: test bench run clean
+.PHONY: compiled test bench run clean
 
 $(VENV): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +16,21 @@ $(VENV): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)
 
-test: $(VENV)
+# Bytecode for the sources, written here because an environment with PYTHONDONTWRITEBYTECODE
+# set would otherwise compile every module again in each server process a test starts
+# (~0.6 s of CPU a start); compileall rewrites only what changed since its last run.
+compiled: $(VENV)
+	$(BIN)/python -m compileall -q src > /dev/null
+
+test: compiled
 	$(BIN)/python -m pytest -n 2 -q tests
 
-bench: $(VENV)
+bench: compiled
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/server_bench.py
 
 # A primary (port $(PORT)) and a streaming standby (port $(PORT)+1) on this machine; Ctrl-C stops both.
-run: $(VENV)
+run: compiled
 	$(BIN)/python scripts/run_pair.py --dir $(RUN_DIR) --port $(PORT)
 
 clean:

@@ -408,7 +408,9 @@ def run_catchup_load(system: System, script: str, seconds: int, volume: int | No
         with psycopg.connect(dsn(system.primary.port), autocommit=True) as connection:
             while load.poll() is None and current_lsn_on(connection) - start_lsn < volume:
                 time.sleep(VOLUME_POLL_S)
-        load.send_signal(signal.SIGINT)
+        # SIGTERM, not SIGINT: a shell without job control starts background commands with
+        # SIGINT ignored, and pgbench inherits that (the load then ran its whole -T)
+        load.terminate()
         load.communicate(timeout=READY_DEADLINE_S)
         tps = 0.0
     return start_lsn, current_lsn(system.primary.port), tps
